@@ -1,0 +1,236 @@
+"""The Ledger: the application service every command goes through (CLI, import, desks, API).
+
+It loads the aggregates a decision needs, lets them decide (domain), and records what they
+decided in one transaction per batch. The same command id with the same content is
+"already recorded" (nothing written); with other content it is refused (§3).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from eventsourcing.application import AggregateNotFoundError
+
+from domain import events as ev
+from domain.asset import Asset
+from domain.base import LedgerAggregate, aggregate_uuid, command_name
+from domain.contract import CalendarYear, Contract
+from domain.errors import Refused
+from domain.terms import Terms
+from domain.ticket import Ticket
+
+from .store import EventStoreApp, StoreConfig, fingerprint, known_commands, last_position
+
+DEFAULT_FUTURE_TOLERANCE_MIN = 10
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one command: recorded, already_recorded or refused (with why)."""
+
+    command_id: str
+    status: str
+    error: str = ""
+    line: int | None = None
+
+
+@dataclass
+class Batch:
+    """Aggregates touched by a batch of commands, kept in memory until one save."""
+
+    loaded: dict[Any, LedgerAggregate | None] = field(default_factory=dict)
+    touched: dict[Any, LedgerAggregate] = field(default_factory=dict)
+    seen: dict[str, str] = field(default_factory=dict)  # command id -> fingerprint in this batch
+
+
+class Ledger(EventStoreApp):
+    """Record facts about tickets, assets, contracts and calendar data."""
+
+    @classmethod
+    def open(cls, config: StoreConfig) -> Ledger:
+        return cls(env=config.env())
+
+    # --- the Python API ------------------------------------------------------------
+
+    def execute(self, fact: ev.Fact, *, now: datetime | None = None) -> Outcome:
+        """Record one command; raise Refused if it would break the model."""
+        (outcome,) = self.execute_many([fact], now=now)
+        if outcome.status == "refused":
+            raise Refused(command_name(fact), outcome.error)
+        return outcome
+
+    def execute_many(self, facts: Sequence[ev.Fact], *, now: datetime | None = None,
+                     lines: Sequence[int] | None = None) -> list[Outcome]:
+        """Decide every command, then record all accepted ones in one transaction.
+
+        A refused command records nothing and does not stop the others.
+        """
+        now = now or datetime.now(timezone.utc)
+        batch = Batch()
+        stored = known_commands(self, [f.command_id for f in facts])
+        outcomes: list[Outcome] = []
+        commands: list[tuple[str, str]] = []
+        for i, fact in enumerate(facts):
+            line = lines[i] if lines else None
+            fp = fingerprint(fact)
+            earlier = batch.seen.get(fact.command_id) or stored.get(fact.command_id)
+            if earlier is not None:
+                if earlier == fp:
+                    outcomes.append(Outcome(fact.command_id, "already_recorded", line=line))
+                else:
+                    outcomes.append(Outcome(
+                        fact.command_id, "refused", line=line,
+                        error=f"{command_name(fact)}: command id {fact.command_id} was already used "
+                              "for different content; use a new command id for a new command",
+                    ))
+                continue
+            try:
+                self._decide(fact, batch, now)
+            except Refused as e:
+                outcomes.append(Outcome(fact.command_id, "refused", str(e), line))
+                continue
+            batch.seen[fact.command_id] = fp
+            commands.append((fact.command_id, fp))
+            outcomes.append(Outcome(fact.command_id, "recorded", line=line))
+        if batch.touched:
+            self.save(*batch.touched.values(), commands=commands)
+        return outcomes
+
+    # --- routing a fact to its aggregate ---------------------------------------------
+
+    def _get(self, batch: Batch, cls: type[LedgerAggregate], human_id: str) -> Any:
+        key = aggregate_uuid(cls.kind, human_id)
+        if key not in batch.loaded:
+            try:
+                batch.loaded[key] = self.repository.get(key)
+            except AggregateNotFoundError:
+                batch.loaded[key] = None
+        return batch.loaded[key]
+
+    def _keep(self, batch: Batch, agg: LedgerAggregate) -> None:
+        batch.loaded[agg.id] = agg
+        batch.touched[agg.id] = agg
+
+    def _decide(self, fact: ev.Fact, batch: Batch, now: datetime) -> None:
+        if isinstance(fact, ev.ContractRegistered | ev.ContractAmended):
+            contract = self._get(batch, Contract, fact.id)
+            if contract is None:
+                if isinstance(fact, ev.ContractAmended):
+                    raise Refused(command_name(fact), f"unknown contract {fact.id}", "register it first")
+                self._keep(batch, Contract.register(fact))
+            else:
+                if isinstance(fact, ev.ContractRegistered):
+                    raise Refused(command_name(fact), f"contract {fact.id} is already registered",
+                                  "amend it with ContractAmended (`ticketledger contract amend`)")
+                contract.amend(fact)
+                self._keep(batch, contract)
+            return
+        if isinstance(fact, ev.CalendarYearRecorded):
+            existing = self._get(batch, CalendarYear, fact.id)
+            year = CalendarYear.record_year(fact, existing)
+            if year is None:
+                raise Refused(command_name(fact), "this calendar year is already recorded with the same days",
+                              "nothing to do")
+            self._keep(batch, year)
+            return
+        if isinstance(fact, ev.AssetRegistered):
+            if self._get(batch, Asset, fact.id) is not None:
+                raise Refused(command_name(fact), f"asset {fact.id} is already registered", "use a new asset id")
+            contract = self._get(batch, Contract, fact.contract_id)
+            replaced = self._get(batch, Asset, fact.replaces) if fact.replaces else None
+            tol = self._tolerance(contract, fact.occurred_at)
+            self._keep(batch, Asset.register(fact, contract=contract, replaced=replaced, now=now,
+                                             future_tolerance_minutes=tol))
+            return
+        if isinstance(fact, ev.AssetFact):  # type: ignore[arg-type]
+            asset = self._asset(batch, fact)
+            contract = self._get(batch, Contract, asset.contract_id)
+            kwargs: dict[str, Any] = {}
+            if isinstance(fact, ev.AssetContractChanged):
+                kwargs["contract"] = self._get(batch, Contract, fact.contract_id)
+            if isinstance(fact, ev.AssetReplaced):
+                kwargs["replacement"] = self._get(batch, Asset, fact.by_asset)
+            asset.decide(fact, now=now, future_tolerance_minutes=self._tolerance(contract, fact.occurred_at), **kwargs)
+            self._keep(batch, asset)
+            return
+        if isinstance(fact, ev.TicketOpened):
+            if self._get(batch, Ticket, fact.id) is not None:
+                raise Refused(command_name(fact), f"ticket {fact.id} is already open", "use a new ticket id")
+            asset = self._get(batch, Asset, fact.asset_id)
+            terms = self._terms(batch, asset, fact.occurred_at) if asset else None
+            ticket = Ticket.open(
+                fact, asset=asset, severities=terms.severities if terms else [], now=now,
+                future_tolerance_minutes=self._minutes(terms),
+            )
+            self._keep(batch, ticket)
+            return
+        if isinstance(fact, ev.FactCorrected):
+            target = self._get(batch, Ticket, fact.id) or self._get(batch, Asset, fact.id)
+            if target is None:
+                raise Refused(command_name(fact), f"no ticket or asset {fact.id}", "name the aggregate to correct")
+            target.decide(fact, now=now, future_tolerance_minutes=DEFAULT_FUTURE_TOLERANCE_MIN)
+            self._keep(batch, target)
+            return
+        ticket = self._get(batch, Ticket, fact.id)
+        if ticket is None:
+            raise Refused(command_name(fact), f"unknown ticket {fact.id}", "open it first (TicketOpened)")
+        terms = self._terms(batch, self._get(batch, Asset, ticket.state.opened.asset_id), ticket.state.opened.occurred_at)
+        ticket.decide(fact, now=now, future_tolerance_minutes=self._minutes(terms))
+        self._keep(batch, ticket)
+
+    def _asset(self, batch: Batch, fact: ev.Fact) -> Asset:
+        asset = self._get(batch, Asset, fact.id)
+        if asset is None:
+            raise Refused(command_name(fact), f"unknown asset {fact.id}", "register it first (AssetRegistered)")
+        return asset
+
+    def _terms(self, batch: Batch, asset: Asset | None, at: datetime) -> Terms | None:
+        if asset is None:
+            return None
+        contract = self._get(batch, Contract, asset.contract_id)
+        return contract.terms_at(ev.utc(at)) if contract else None
+
+    def _tolerance(self, contract: Contract | None, at: datetime) -> int:
+        return self._minutes(contract.terms_at(ev.utc(at)) if contract else None)
+
+    @staticmethod
+    def _minutes(terms: Terms | None) -> int:
+        return terms.future_tolerance.total_minutes if terms else DEFAULT_FUTURE_TOLERANCE_MIN
+
+    # --- reading ----------------------------------------------------------------------
+
+    def aggregate(self, kind: str, human_id: str) -> LedgerAggregate | None:
+        from .store import AGGREGATE_CLASSES
+
+        try:
+            return self.repository.get(aggregate_uuid(AGGREGATE_CLASSES[kind].kind, human_id))
+        except AggregateNotFoundError:
+            return None
+
+    def contract(self, contract_id: str) -> Contract | None:
+        return self.aggregate("contract", contract_id)  # type: ignore[return-value]
+
+    @property
+    def position(self) -> int:
+        return last_position(self)
+
+
+def open_ledger(data_dir: str | Path) -> Ledger:
+    return Ledger.open(StoreConfig.from_env(data_dir))
+
+
+def record_all(ledger: Ledger, facts: Iterable[ev.Fact], batch_size: int = 500) -> list[Outcome]:
+    out: list[Outcome] = []
+    chunk: list[ev.Fact] = []
+    for f in facts:
+        chunk.append(f)
+        if len(chunk) >= batch_size:
+            out += ledger.execute_many(chunk)
+            chunk = []
+    if chunk:
+        out += ledger.execute_many(chunk)
+    return out

@@ -1,0 +1,311 @@
+"""The event store: eventsourcing's SQLite (default) or PostgreSQL recorder, extended so that
+each recording transaction also stamps the recording time, binds every event into the hash
+chain and remembers the command ids it carried (idempotency, §3).
+
+Extra tables, written in the same transaction as `stored_events`:
+  ledger_chain(position, recorded_at, state_sha256, link)
+  ledger_commands(command_id, content_sha256, position)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+from eventsourcing.utils import get_topic
+
+from domain import events as ev
+from domain import hashchain
+from domain.upcasting import upcast_state
+
+# --- recording time, chain and command ids in the recording transaction ---------------------
+
+
+def now_iso(previous: str | None) -> str:
+    """The recording time: now in UTC, never before the previous event's (§9.13)."""
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return previous if previous is not None and previous > stamp else stamp
+
+
+def chain_rows(previous_link: str, previous_time: str | None, ids: Sequence[int],
+               stored: Sequence[StoredEvent]) -> list[tuple[int, str, str, str]]:
+    rows, last = [], previous_link
+    recorded_at = now_iso(previous_time)
+    for position, s in zip(ids, stored, strict=True):
+        digest = hashchain.state_digest(s.state)
+        oid = s.originator_id.hex if hasattr(s.originator_id, "hex") else str(s.originator_id)
+        last = hashchain.link(last, position, recorded_at, oid, s.originator_version, s.topic, digest)
+        rows.append((position, recorded_at, digest, last))
+    return rows
+
+
+class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            *super().construct_create_table_statements(),
+            "CREATE TABLE IF NOT EXISTS ledger_chain (position INTEGER PRIMARY KEY, "
+            "recorded_at TEXT NOT NULL, state_sha256 TEXT NOT NULL, link TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS ledger_commands (command_id TEXT PRIMARY KEY, "
+            "content_sha256 TEXT NOT NULL, position INTEGER NOT NULL)",
+        ]
+
+    def _insert_events(self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        if not stored_events:
+            return ids
+        # The inserts above hold SQLite's write lock, so this read sees the true last link.
+        c.execute("SELECT link, recorded_at FROM ledger_chain ORDER BY position DESC LIMIT 1")
+        row = c.fetchone()
+        prev, prev_time = (row[0], row[1]) if row else (hashchain.GENESIS, None)
+        c.executemany("INSERT INTO ledger_chain VALUES (?,?,?,?)", chain_rows(prev, prev_time, ids, stored_events))
+        commands = kwargs.get("commands") or ()
+        if commands:
+            c.executemany("INSERT INTO ledger_commands VALUES (?,?,?)", [(cid, h, ids[0]) for cid, h in commands])
+        return ids
+
+
+class ChainedPostgresRecorder(PostgresApplicationRecorder):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        schema = self.datastore.schema
+        self.sql_create_statements += [
+            f'CREATE TABLE IF NOT EXISTS "{schema}".ledger_chain (position bigint PRIMARY KEY, '
+            "recorded_at text NOT NULL, state_sha256 text NOT NULL, link text NOT NULL)",
+            f'CREATE TABLE IF NOT EXISTS "{schema}".ledger_commands (command_id text PRIMARY KEY, '
+            "content_sha256 text NOT NULL, position bigint NOT NULL)",
+        ]
+
+    def _fetch_ids_after_insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        # Still inside the transaction and the EXCLUSIVE table lock: writers are serialised here.
+        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        if not ids:
+            return ids
+        schema = self.datastore.schema
+        curs.execute(f'SELECT link, recorded_at FROM "{schema}".ledger_chain ORDER BY position DESC LIMIT 1')
+        row = curs.fetchone()
+        prev, prev_time = (row["link"], row["recorded_at"]) if row else (hashchain.GENESIS, None)
+        curs.executemany(
+            f'INSERT INTO "{schema}".ledger_chain VALUES (%s,%s,%s,%s)',
+            chain_rows(prev, prev_time, ids, stored_events),
+        )
+        commands = kwargs.get("commands") or ()
+        if commands:
+            curs.executemany(
+                f'INSERT INTO "{schema}".ledger_commands VALUES (%s,%s,%s)',
+                [(cid, h, ids[0]) for cid, h in commands],
+            )
+        return ids
+
+
+# --- facts in and out of the library's stored events ------------------------------------------
+
+
+class FactMapper(Mapper):
+    """Stores a fact as its own plain JSON (no wrapped types), topic `kind.Type.vN`."""
+
+    def to_stored_event(self, domain_event: Any) -> StoredEvent:
+        fact = domain_event.fact
+        kind = type(domain_event).__qualname__.split(".")[0].lower()
+        kind = {"calendaryear": "calendar"}.get(kind, kind)
+        return StoredEvent(
+            originator_id=domain_event.originator_id,
+            originator_version=domain_event.originator_version,
+            topic=ev.topic_of(fact, kind),
+            state=ev.encode(fact),
+        )
+
+    def to_domain_event(self, stored: StoredEvent) -> Any:
+        kind, _, _ = ev.parse_topic(stored.topic)
+        fact = decode_stored(stored.topic, stored.state)
+        cls = AGGREGATE_CLASSES[kind]
+        if stored.originator_version == 1:
+            return cls.Opened(
+                originator_id=stored.originator_id, originator_version=1, timestamp=fact.occurred_at,
+                originator_topic=get_topic(cls), fact=fact,
+            )
+        return cls.Recorded(
+            originator_id=stored.originator_id, originator_version=stored.originator_version,
+            timestamp=fact.occurred_at, fact=fact,
+        )
+
+
+def decode_stored(topic: str, state: bytes) -> ev.AnyFact:
+    """A stored or streamed event as the current version of its fact."""
+    _, name, v = ev.parse_topic(topic)
+    return ev.decode(upcast_state(name, v, state))
+
+
+def _aggregate_classes() -> dict[str, type[Aggregate]]:
+    from domain.asset import Asset
+    from domain.contract import CalendarYear, Contract
+    from domain.ticket import Ticket
+
+    return {"ticket": Ticket, "asset": Asset, "contract": Contract, "calendar": CalendarYear}
+
+
+AGGREGATE_CLASSES = _aggregate_classes()
+
+
+class _UnusedTranscoder(Transcoder):
+    def encode(self, obj: Any) -> bytes:  # pragma: no cover - FactMapper encodes itself
+        raise NotImplementedError
+
+    def decode(self, data: bytes) -> Any:  # pragma: no cover
+        raise NotImplementedError
+
+
+# --- configuration ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """Where the events live: an SQLite file in the data folder, or a PostgreSQL database."""
+
+    data_dir: Path
+    postgres_dsn: str | None = None  # e.g. "host=127.0.0.1 port=5432 dbname=test user=postgres"
+    postgres_schema: str = "public"
+
+    @classmethod
+    def from_env(cls, data_dir: str | os.PathLike[str]) -> StoreConfig:
+        return cls(
+            Path(data_dir),
+            os.environ.get("TICKETLEDGER_POSTGRES") or None,
+            os.environ.get("TICKETLEDGER_POSTGRES_SCHEMA", "public"),
+        )
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "events.sqlite"
+
+    def env(self) -> dict[str, str]:
+        if self.postgres_dsn:
+            parts = dict(p.split("=", 1) for p in self.postgres_dsn.split())
+            return {
+                "PERSISTENCE_MODULE": "eventsourcing.postgres",
+                "APPLICATION_RECORDER_TOPIC": get_topic(ChainedPostgresRecorder),
+                "POSTGRES_DBNAME": parts.get("dbname", "postgres"),
+                "POSTGRES_HOST": parts.get("host", "127.0.0.1"),
+                "POSTGRES_PORT": parts.get("port", "5432"),
+                "POSTGRES_USER": parts.get("user", "postgres"),
+                "POSTGRES_PASSWORD": parts.get("password", ""),
+                "POSTGRES_SCHEMA": self.postgres_schema,
+                "CREATE_TABLE": "y",
+            }
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "APPLICATION_RECORDER_TOPIC": get_topic(ChainedSQLiteRecorder),
+            "SQLITE_DBNAME": str(self.sqlite_path),
+            "SQLITE_LOCK_TIMEOUT": "30",
+            "CREATE_TABLE": "y",
+        }
+
+
+class EventStoreApp(Application):
+    """The eventsourcing application with our mapper and recorders. The Ledger builds on it."""
+
+    name = "ledger"
+
+    def construct_mapper(self) -> Mapper:
+        return FactMapper(transcoder=_UnusedTranscoder())
+
+
+# --- reading the log --------------------------------------------------------------------
+
+
+class LogRow(msgspec.Struct, frozen=True, array_like=True):
+    position: int
+    originator_id: str
+    originator_version: int
+    topic: str
+    state: bytes
+    recorded_at: str
+    state_sha256: str
+    link: str
+
+
+def fingerprint(fact: ev.Fact) -> str:
+    """The content of a command, to tell "already recorded" from "same id, other content"."""
+    normal = msgspec.structs.replace(
+        fact,
+        occurred_at=ev.utc(fact.occurred_at),
+        source_recorded_at=ev.utc(fact.source_recorded_at) if fact.source_recorded_at else None,
+    )
+    return hashlib.sha256(ev.encode(normal)).hexdigest()
+
+
+def iter_log(app: EventStoreApp, start: int = 1, stop: int | None = None, batch: int = 5000) -> Iterator[LogRow]:
+    """Every stored event with its chain row, in log order, from `start` (a position)."""
+    while True:
+        rows = read_log(app, start, batch, stop)
+        yield from rows
+        if len(rows) < batch:
+            return
+        start = rows[-1].position + 1
+
+
+def read_log(app: EventStoreApp, start: int, limit: int, stop: int | None = None) -> list[LogRow]:
+    rec = app.recorder
+    if isinstance(rec, ChainedPostgresRecorder):
+        table = f'"{rec.datastore.schema}".{rec.events_table_name}'
+        chain = f'"{rec.datastore.schema}".ledger_chain'
+        sql = (
+            f"SELECT e.notification_id, e.originator_id::text, e.originator_version, e.topic, e.state, "
+            f"c.recorded_at, c.state_sha256, c.link FROM {table} e JOIN {chain} c ON c.position = e.notification_id "
+            f"WHERE e.notification_id >= %s AND e.notification_id <= %s ORDER BY e.notification_id LIMIT %s"
+        )
+        with rec.datastore.transaction(commit=False) as curs:
+            curs.execute(sql, (start, stop if stop is not None else 2**62, limit))
+            return [
+                LogRow(r["notification_id"], r["originator_id"].replace("-", ""), r["originator_version"], r["topic"],
+                       bytes(r["state"]), r["recorded_at"], r["state_sha256"], r["link"])
+                for r in curs.fetchall()
+            ]
+    sql = (
+        "SELECT e.rowid, e.originator_id, e.originator_version, e.topic, e.state, c.recorded_at, c.state_sha256, c.link "
+        "FROM stored_events e JOIN ledger_chain c ON c.position = e.rowid "
+        "WHERE e.rowid >= ? AND e.rowid <= ? ORDER BY e.rowid LIMIT ?"
+    )
+    with rec.datastore.transaction(commit=False) as c:
+        c.execute(sql, (start, stop if stop is not None else 2**62, limit))
+        return [LogRow(*tuple(r)) for r in c.fetchall()]
+
+
+def last_position(app: EventStoreApp) -> int:
+    return app.recorder.max_notification_id() or 0
+
+
+def known_commands(app: EventStoreApp, command_ids: Sequence[str]) -> dict[str, str]:
+    """command id -> content fingerprint, for those of `command_ids` already recorded."""
+    if not command_ids:
+        return {}
+    rec = app.recorder
+    out: dict[str, str] = {}
+    for i in range(0, len(command_ids), 500):
+        chunk = list(command_ids[i : i + 500])
+        if isinstance(rec, ChainedPostgresRecorder):
+            with rec.datastore.transaction(commit=False) as curs:
+                curs.execute(
+                    f'SELECT command_id, content_sha256 FROM "{rec.datastore.schema}".ledger_commands '
+                    "WHERE command_id = ANY(%s)", (chunk,),
+                )
+                out.update({r["command_id"]: r["content_sha256"] for r in curs.fetchall()})
+        else:
+            with rec.datastore.transaction(commit=False) as c:
+                c.execute(
+                    f"SELECT command_id, content_sha256 FROM ledger_commands WHERE command_id IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                )
+                out.update({r[0]: r[1] for r in c.fetchall()})
+    return out

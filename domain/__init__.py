@@ -1,0 +1,1 @@
+"""The domain: facts, aggregates, contract terms and calendars. Pure: no I/O, no clock."""

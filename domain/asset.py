@@ -1,0 +1,99 @@
+"""The Asset aggregate: one delivered unit, identified by its serial (SPEC §3)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar
+
+from .base import LedgerAggregate, command_name
+from .errors import Refused
+from .events import (
+    AssetAccepted,
+    AssetContractChanged,
+    AssetDecommissioned,
+    AssetDelivered,
+    AssetInstalled,
+    AssetMoved,
+    AssetRegistered,
+    AssetReplaced,
+    Fact,
+    FactCorrected,
+    FollowUpDone,
+    InspectionDone,
+)
+
+ASSET_FOLLOW_UPS = (
+    AssetMoved, AssetContractChanged, AssetDelivered, AssetInstalled, AssetAccepted,
+    FollowUpDone, InspectionDone, AssetReplaced, AssetDecommissioned, FactCorrected,
+)
+
+
+class Asset(LedgerAggregate):
+    kind: ClassVar[str] = "asset"
+
+    def when(self, fact: Fact) -> None:
+        if isinstance(fact, AssetRegistered):
+            self.registered = fact
+            self.customer, self.site, self.contract_id = fact.customer_id, fact.site, fact.contract_id
+            self.decommissioned = False
+            self.accepted_at: datetime | None = None
+            self.replaced_by: str | None = None
+        elif isinstance(fact, AssetMoved):
+            self.site = fact.site
+        elif isinstance(fact, AssetContractChanged):
+            self.contract_id = fact.contract_id
+        elif isinstance(fact, AssetAccepted):
+            self.accepted_at = self.accepted_at or fact.occurred_at
+        elif isinstance(fact, AssetReplaced):
+            self.replaced_by = fact.by_asset
+        elif isinstance(fact, AssetDecommissioned):
+            self.decommissioned = True
+
+    @classmethod
+    def register(cls, fact: AssetRegistered, *, contract: object, replaced: Asset | None,
+                 now: datetime, future_tolerance_minutes: int) -> Asset:
+        from .contract import Contract
+
+        name = command_name(fact)
+        if not isinstance(contract, Contract):
+            raise Refused(name, f"unknown contract {fact.contract_id}", "register the contract first (`ticketledger contract add`)")
+        if contract.customer != fact.customer_id:
+            raise Refused(name, f"contract {fact.contract_id} binds customer {contract.customer}, not {fact.customer_id}",
+                          "register the asset under its contract's customer")
+        if fact.replaces is not None and replaced is None:
+            raise Refused(name, f"replaces unknown asset {fact.replaces}", "name a registered asset")
+        fact = cls.normalise(fact, customer=fact.customer_id)
+        cls.check_not_future(fact, now, future_tolerance_minutes)
+        return cls.start(fact)
+
+    def decide(self, fact: Fact, *, now: datetime, future_tolerance_minutes: int,
+               contract: object = None, replacement: Asset | None = None) -> None:
+        name = command_name(fact)
+        if isinstance(fact, AssetRegistered):
+            raise Refused(name, f"asset {fact.id} is already registered", "use a new asset id, or AssetMoved / AssetContractChanged")
+        if not isinstance(fact, ASSET_FOLLOW_UPS):
+            raise Refused(name, f"{type(fact).__name__} is not an asset fact", "send it to its own aggregate")
+        if self.decommissioned and not isinstance(fact, FactCorrected):
+            raise Refused(name, f"asset {fact.id} is decommissioned", "record facts on the unit that replaced it")
+        if isinstance(fact, AssetContractChanged) and contract is None:
+            raise Refused(name, f"unknown contract {fact.contract_id}", "register the contract first")
+        if isinstance(fact, AssetReplaced):
+            if replacement is None:
+                raise Refused(name, f"unknown replacement asset {fact.by_asset}",
+                              f"register it first with replaces = {fact.id}")
+            if replacement.registered.replaces != fact.id:
+                raise Refused(name, f"asset {fact.by_asset} does not name {fact.id} in `replaces`",
+                              "register the replacement with replaces set to the unit it replaces")
+        if isinstance(fact, FactCorrected):
+            self.corrected_fact(fact, self._effective(fact.corrects_version))
+        fact = self.normalise(fact, customer=self.customer)
+        self.check_not_future(fact, now, future_tolerance_minutes)
+        self.record(fact)
+
+    def _effective(self, version: int) -> Fact | None:
+        from .ticket import apply_corrections
+
+        if not 1 <= version <= len(self.facts) or isinstance(self.facts[version - 1], FactCorrected):
+            return None
+        target = self.facts[version - 1]
+        return next((f for f in apply_corrections(self, self.facts) if f.command_id == target.command_id), target)

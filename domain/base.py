@@ -1,0 +1,109 @@
+"""The one bridge between our msgspec facts and the eventsourcing library's aggregates.
+
+Each aggregate has two library event classes, `Opened` (version 1) and `Recorded`
+(every later version); both carry one `fact`. The fields live once, in the fact's
+Struct (domain.events). The event's library timestamp is the fact's `occurred_at`: the
+domain reads no clock; the ledger's recording time is stamped by the store (§9.13).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, ClassVar
+
+import msgspec
+from eventsourcing.domain import Aggregate
+
+from .errors import Refused
+from .events import Fact, FactCorrected, utc
+
+NAMESPACE = uuid.UUID("5d3b6c1e-2f0a-4c8e-9d7b-1a2b3c4d5e6f")
+
+
+def aggregate_uuid(kind: str, human_id: str) -> uuid.UUID:
+    """Stable originator id for an aggregate named by a human id (T-1, ASSET-9, ...)."""
+    return uuid.uuid5(NAMESPACE, f"{kind}/{human_id}")
+
+
+def command_name(fact: Fact) -> str:
+    return f"{type(fact).__name__} {fact.id} (command {fact.command_id})"
+
+
+class LedgerAggregate(Aggregate):
+    kind: ClassVar[str]
+
+    class Opened(Aggregate.Created):
+        fact: Any
+
+        def apply(self, aggregate: LedgerAggregate) -> None:
+            # The library's metaclass gives annotated aggregates a generated __init__,
+            # so the first fact initialises state here rather than in __init__.
+            aggregate.facts = [self.fact]
+            aggregate.when(self.fact)
+
+    class Recorded(Aggregate.Event):
+        fact: Any
+
+        def apply(self, aggregate: LedgerAggregate) -> None:
+            aggregate.facts.append(self.fact)
+            aggregate.when(self.fact)
+
+    @classmethod
+    def start(cls, fact: Fact) -> LedgerAggregate:
+        return cls._create(cls.Opened, id=aggregate_uuid(cls.kind, fact.id), fact=fact, timestamp=fact.occurred_at)
+
+    def record(self, fact: Fact) -> None:
+        self.trigger_event(self.Recorded, fact=fact, timestamp=fact.occurred_at)
+
+    def when(self, fact: Fact) -> None:
+        """Update state from a fact already decided (replay path: no checks)."""
+        raise NotImplementedError
+
+    # --- shared rules -------------------------------------------------------------
+
+    @staticmethod
+    def normalise(fact: Fact, **filled: Any) -> Fact:
+        """UTC times and the ledger-filled fields."""
+        changes: dict[str, Any] = {"occurred_at": utc(fact.occurred_at), **filled}
+        if fact.source_recorded_at is not None:
+            changes["source_recorded_at"] = utc(fact.source_recorded_at)
+        return msgspec.structs.replace(fact, **changes)
+
+    @staticmethod
+    def check_not_future(fact: Fact, now: datetime, tolerance_minutes: int) -> None:
+        lead = (fact.occurred_at - now).total_seconds() / 60
+        if lead > tolerance_minutes:
+            raise Refused(
+                command_name(fact),
+                f"occurred_at {fact.occurred_at.isoformat()} is {lead:.0f} min in the future",
+                f"record facts when they have happened (tolerance {tolerance_minutes} min)",
+            )
+
+    def corrected_fact(self, correction: FactCorrected, target: Fact | None) -> Fact:
+        """`target` (the effective fact at `corrects_version`) with the correction applied."""
+        n = correction.corrects_version
+        if target is None:
+            raise Refused(
+                command_name(correction),
+                f"version {n} of {self.kind} {correction.id} is not a fact that can be corrected",
+                f"name a version in 1..{len(self.facts)} that is not itself a correction "
+                f"(see `ticketledger {self.kind} show {correction.id}`)",
+            )
+        forbidden = {"type", "id", "command_id", "customer", "v"} & set(correction.changes)
+        if forbidden:
+            raise Refused(command_name(correction), f"cannot change {sorted(forbidden)}", "record a new fact instead")
+        raw = msgspec.to_builtins(target)
+        unknown = set(correction.changes) - set(raw)
+        if unknown:
+            raise Refused(
+                command_name(correction),
+                f"{type(target).__name__} has no field(s) {sorted(unknown)}",
+                f"fields are {sorted(set(raw) - {'type'})}",
+            )
+        raw.update(correction.changes)
+        try:
+            fixed = msgspec.convert(raw, type(target), strict=False)
+        except (msgspec.ValidationError, ValueError) as e:
+            raise Refused(command_name(correction), f"corrected value is invalid: {e}") from None
+        return self.normalise(fixed)

@@ -1,0 +1,85 @@
+"""Contract terms and calendar data as aggregates: versioned in the log (§2, §8, §9.11)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar
+
+from .base import LedgerAggregate, command_name
+from .errors import Refused
+from .events import CalendarYearRecorded, ContractAmended, ContractRegistered, Fact
+from .terms import Terms, TermsError, terms_from_mapping
+
+
+class Contract(LedgerAggregate):
+    """A service agreement. `versions` holds (in force from, terms); the first from the start."""
+
+    kind: ClassVar[str] = "contract"
+
+    def when(self, fact: Fact) -> None:
+        if isinstance(fact, ContractRegistered):
+            self.customer, self.supplier = fact.customer_id, fact.supplier
+            self.versions: list[tuple[datetime | None, Terms]] = [(None, terms_from_mapping(fact.terms))]
+        elif isinstance(fact, ContractAmended):
+            self.versions.append((fact.effective_from, terms_from_mapping(fact.terms)))
+            self.versions.sort(key=lambda v: (v[0] is not None, v[0] or datetime.min))
+
+    def terms_at(self, instant: datetime) -> Terms:
+        """The version in force at `instant` (§9.11)."""
+        current = self.versions[0][1]
+        for start, terms in self.versions[1:]:
+            if start is not None and start <= instant:
+                current = terms
+        return current
+
+    @property
+    def latest(self) -> Terms:
+        return self.versions[-1][1]
+
+    @classmethod
+    def register(cls, fact: ContractRegistered) -> Contract:
+        cls._check_terms(fact, fact.terms)
+        return cls.start(cls.normalise(fact, customer=fact.customer_id))
+
+    def amend(self, fact: ContractAmended) -> None:
+        if not isinstance(fact, ContractAmended):
+            raise Refused(command_name(fact), f"contract {fact.id} is already registered", "amend it (ContractAmended)")
+        self._check_terms(fact, fact.terms)
+        self.record(self.normalise(fact, customer=self.customer))
+
+    @staticmethod
+    def _check_terms(fact: Fact, terms: dict) -> None:
+        try:
+            terms_from_mapping(terms)
+        except TermsError as e:
+            raise Refused(command_name(fact), str(e), "fix the contract terms (see contracts/*.toml)") from None
+
+
+CALENDAR_CUSTOMER = "_public"  # calendar data is not one customer's; its subjects say so
+
+
+class CalendarYear(LedgerAggregate):
+    """One year of official PRC working-day data; re-recording makes a new version."""
+
+    kind: ClassVar[str] = "calendar"
+
+    def when(self, fact: Fact) -> None:
+        assert isinstance(fact, CalendarYearRecorded)
+        self.current = fact
+
+    @staticmethod
+    def calendar_id(region: str, year: int) -> str:
+        return f"{region}-{year}"
+
+    @classmethod
+    def record_year(cls, fact: CalendarYearRecorded, existing: CalendarYear | None) -> CalendarYear | None:
+        if fact.id != cls.calendar_id(fact.region, fact.year):
+            raise Refused(command_name(fact), f"id must be {cls.calendar_id(fact.region, fact.year)}")
+        fact = cls.normalise(fact, customer=CALENDAR_CUSTOMER)
+        if existing is None:
+            return cls.start(fact)
+        same = (existing.current.days_off, existing.current.days_on) == (fact.days_off, fact.days_on)
+        if same:
+            return None  # nothing new to record
+        existing.record(fact)
+        return existing

@@ -1,0 +1,230 @@
+"""Contract terms (SPEC §2): data, not code. Decoded and validated by msgspec from TOML or JSON.
+
+Every term of the four seeds is expressible here; the example contracts in `contracts/`
+say which reading of each seed's contradictions they take.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+import msgspec
+
+CLOCK_NAMES = ("response", "remote_resolution", "arrival", "resolution", "spare")
+Rate = Literal["free", "cost", "half", "full", "market"]
+Coverage = Literal["pre_acceptance", "warranty", "paid", "out", "unknown"]
+
+
+class TermsError(ValueError):
+    """A contract file that cannot be used; the message says where and what would be right."""
+
+
+class Period(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+    """Exactly one unit: minutes/hours (counted on a calendar) or days/working_days/weeks/
+    months/years (day-counted periods under Civil Code arts. 201-203, §8)."""
+
+    minutes: int | None = None
+    hours: int | None = None
+    days: int | None = None
+    working_days: int | None = None
+    weeks: int | None = None
+    months: int | None = None
+    years: int | None = None
+
+    def __post_init__(self) -> None:
+        set_ = [k for k in self.__struct_fields__ if getattr(self, k) is not None]
+        if len(set_) != 1:
+            raise ValueError(
+                f"a period names exactly one unit (e.g. {{hours = 24}}), got {set_ or 'none'}"
+            )
+        if getattr(self, set_[0]) < 0:
+            raise ValueError("a period cannot be negative")
+
+    @property
+    def unit(self) -> str:
+        return next(k for k in self.__struct_fields__ if getattr(self, k) is not None)
+
+    @property
+    def amount(self) -> int:
+        return getattr(self, self.unit)
+
+    @property
+    def is_day_counted(self) -> bool:
+        return self.unit not in ("minutes", "hours")
+
+    @property
+    def total_minutes(self) -> int:
+        """For hour/minute periods only."""
+        if self.is_day_counted:
+            raise ValueError(f"{self.unit} are day-counted, not minutes")
+        return self.amount * (60 if self.unit == "hours" else 1)
+
+    @property
+    def total_months(self) -> int:
+        if self.unit == "years":
+            return self.amount * 12
+        if self.unit == "months":
+            return self.amount
+        raise ValueError(f"{self.unit} are not months")
+
+
+class CalendarTerm(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """How a clock counts time.
+
+    continuous: 7x24. business_hours: the opening hours on working days (an adjusted working
+    day 调休 opens like a weekday). working_days: whole PRC working days (day-counted targets).
+    """
+
+    kind: Literal["continuous", "business_hours", "working_days"] = "continuous"
+    hours: list[tuple[str, str]] = []  # [["09:00", "17:00"]] local time, for business_hours
+    extra_days_off: list[date] = []  # the contract's own days off
+    extra_days_on: list[date] = []  # the contract's own working days
+
+
+class ClockTerm(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    target: Period
+    calendar: str = "7x24"  # a key of Terms.calendars, or the built-in "7x24"
+    paused_by: list[str] = []  # wait reasons that pause this clock (§9.3)
+    clause: str = ""  # where the promise is written, e.g. "seed 000 §3 服务响应时间"
+    max_extension: Period | None = None  # consented extension cap (§9.5); None: no extension
+    stopped_by_plan: bool = False  # a recorded solution plan stops it (seed 001)
+    trigger: Period | None = None  # spare only: needed when not resolved within this
+
+
+class WarrantyTerm(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    default: Period
+    by_asset_type: dict[str, Period] = {}
+    extended_by_downtime: bool = False  # seed 001: 停用的时间要在保修期中追加
+    restart_on_replacement: bool = False  # §9.6: a replacement keeps the remaining warranty
+    clause: str = ""
+
+
+class PayerRule(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Who pays, for a coverage and a set of causes: rates for parts, consumables, labour."""
+
+    coverage: Literal["pre_acceptance", "warranty", "paid", "out", "unknown", "any"]
+    causes: list[str] = msgspec.field(default_factory=lambda: ["*"])  # fault causes this rule covers; "*" is any cause
+    parts: Rate = "full"
+    consumables: Rate | None = None  # a second promise for consumable lines (§9.10)
+    labour: Rate = "full"
+    clause: str = ""
+
+
+class ScheduleTerm(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A follow-up or inspection schedule (§9.8): periods of `every` from the anchor,
+    from `start` to `until` after it, each needing one visit of `kind`."""
+
+    obligation: Literal["follow_up", "inspection"]
+    every: Period  # months or years; "N a year" is 12/N months
+    kind: Literal["phone", "onsite"] = "phone"  # an on-site visit satisfies a phone obligation
+    anchor: Literal["delivery", "acceptance"] = "acceptance"
+    start: Period = Period(months=0)
+    until: Period | None = None  # None: for the warranty's length
+    clause: str = ""
+
+
+class OneOffTerm(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A single window, e.g. a call within 7 days of delivery (seed 000)."""
+
+    obligation: Literal["follow_up", "inspection"]
+    within: Period
+    kind: Literal["phone", "onsite"] = "phone"
+    anchor: Literal["delivery", "acceptance"] = "delivery"
+    clause: str = ""
+
+
+class RepeatTerm(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Repeated failure (§8, §9.9): threshold of unfixed repairs per serial and category."""
+
+    window: Period = Period(days=90)
+    threshold: int = 2
+    asset_types: list[str] = []  # scope; empty: every type
+    in_warranty_only: bool = False
+    excluded_causes: list[str] = msgspec.field(
+        default_factory=lambda: ["human", "force_majeure", "natural_disaster", "third_party_deliberate"]
+    )
+    clause: str = ""
+
+
+class Terms(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Everything one contract version promises."""
+
+    name: str
+    timezone: str = "Asia/Shanghai"
+    severities: list[str] = msgspec.field(default_factory=lambda: ["normal"])
+    calendars: dict[str, CalendarTerm] = {}
+    clocks: dict[str, dict[str, ClockTerm]] = {}  # severity -> clock name -> term
+    warranty: WarrantyTerm = WarrantyTerm(default=Period(months=12))
+    paid_period: Period | None = None
+    payer: list[PayerRule] = []
+    supplier_pays_before_acceptance: bool = False
+    schedules: list[ScheduleTerm] = []
+    one_offs: list[OneOffTerm] = []
+    repeat: RepeatTerm | None = None
+    losses_liable: bool = False  # late supplier bears the customer's losses
+    losses_clause: str = ""
+    late_entry_tolerance: Period = Period(hours=24)
+    at_risk_share: float = 0.8
+    rest_day_rule: bool = True  # art. 203; a contract may agree otherwise (art. 204)
+    future_tolerance: Period = Period(minutes=10)  # occurred_at may lead the ledger by this
+
+    def __post_init__(self) -> None:
+        known = set(self.calendars) | {"7x24"}
+        for sev, clocks in self.clocks.items():
+            if sev not in self.severities:
+                raise ValueError(f"clocks.{sev}: unknown severity; severities are {self.severities}")
+            for name, clock in clocks.items():
+                where = f"clocks.{sev}.{name}"
+                if name not in CLOCK_NAMES:
+                    raise ValueError(f"{where}: unknown clock; clocks are {list(CLOCK_NAMES)}")
+                if clock.calendar not in known:
+                    raise ValueError(f"{where}: calendar {clock.calendar!r} is not defined; defined: {sorted(known)}")
+                if clock.paused_by and clock.target.is_day_counted:
+                    raise ValueError(
+                        f"{where}: a day-counted clock ({clock.target.unit}) cannot pause (§9.3); "
+                        "count it in hours to let waits pause it"
+                    )
+                if clock.max_extension is not None and clock.max_extension.is_day_counted:
+                    raise ValueError(f"{where}: max_extension must be in hours or minutes")
+                if name == "spare" and clock.trigger is None:
+                    raise ValueError(f"{where}: a spare clock needs a trigger (e.g. {{hours = 24}})")
+        for name, cal in self.calendars.items():
+            if cal.kind == "business_hours" and not cal.hours:
+                raise ValueError(f"calendars.{name}: business_hours needs hours = [[\"09:00\", \"17:00\"]]")
+        if not 0 < self.at_risk_share <= 1:
+            raise ValueError("at_risk_share must be in (0, 1]")
+
+    def clock(self, severity: str, name: str) -> ClockTerm | None:
+        return self.clocks.get(severity, {}).get(name)
+
+    def warranty_for(self, asset_type: str) -> Period:
+        return self.warranty.by_asset_type.get(asset_type, self.warranty.default)
+
+
+def terms_from_mapping(data: dict, where: str = "terms") -> Terms:
+    try:
+        return msgspec.convert(data, Terms, strict=False)
+    except (msgspec.ValidationError, ValueError) as e:
+        raise TermsError(f"{where}: {e}") from None
+
+
+def load_contract_file(path: str) -> dict:
+    """A contract file: TOML or JSON with `id`, `supplier`, `customer` and `[terms]`."""
+    import tomllib
+
+    with open(path, "rb") as f:
+        raw = f.read()
+    try:
+        data = tomllib.loads(raw.decode()) if path.endswith(".toml") else msgspec.json.decode(raw)
+    except (tomllib.TOMLDecodeError, msgspec.DecodeError, UnicodeDecodeError) as e:
+        raise TermsError(f"{path}: not valid {'TOML' if path.endswith('.toml') else 'JSON'}: {e}") from None
+    for key in ("id", "supplier", "customer", "terms"):
+        if key not in data:
+            raise TermsError(f"{path}: missing `{key}` (a contract file has id, supplier, customer and [terms])")
+    terms_from_mapping(data["terms"], where=f"{path} [terms]")
+    return data
+
+
+def terms_to_mapping(terms: Terms) -> dict:
+    return msgspec.to_builtins(terms)

@@ -1,0 +1,242 @@
+"""The Ticket aggregate: one fault report and everything done about it (SPEC §3).
+
+Invariants live in `TicketState.check`, the one place that decides whether a fact may
+follow the ones before it. A correction is accepted only if the corrected history still
+passes the same checks (a "non-monotonic correction" is refused).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import ClassVar
+
+from .base import LedgerAggregate, command_name
+from .errors import Refused
+from .events import (
+    CustomerSignedOff,
+    DeadlineExtended,
+    EvidenceAttached,
+    Fact,
+    FactCorrected,
+    FaultCauseDetermined,
+    LossClaimed,
+    RemoteFixAttempted,
+    RepairAttempted,
+    SeverityChanged,
+    SolutionPlanProposed,
+    SpareUnitLent,
+    SpareUnitReturned,
+    TechnicianArrived,
+    TechnicianDispatched,
+    TicketAcknowledged,
+    TicketCancelled,
+    TicketClosed,
+    TicketOpened,
+    TicketReassigned,
+    TicketReopened,
+    TicketResolved,
+    WaitEnded,
+    WaitStarted,
+)
+
+# Facts that may still be recorded on a closed or cancelled ticket (claims and evidence come late).
+AFTER_END = (EvidenceAttached, LossClaimed, FaultCauseDetermined, CustomerSignedOff, FactCorrected)
+
+
+@dataclass
+class TicketState:
+    severities: tuple[str, ...] = ()
+    opened: TicketOpened | None = None
+    status: str = "new"  # open, resolved, closed, cancelled
+    severity: str = ""
+    dispatched_at: datetime | None = None
+    arrived: bool = False
+    open_waits: set[str] = field(default_factory=set)
+    spares_out: set[str] = field(default_factory=set)
+    ended_at: datetime | None = None  # when it was closed or cancelled
+
+    def check(self, fact: Fact) -> None:
+        """Refuse a fact that would break the model; otherwise return quietly."""
+        name = command_name(fact)
+        if isinstance(fact, TicketOpened):
+            if self.opened is not None:
+                raise Refused(name, f"ticket {fact.id} is already open", "use a new ticket id")
+            self._check_severity(name, fact.severity)
+            return
+        if self.opened is None:
+            raise Refused(name, f"ticket {fact.id} was never opened", "record TicketOpened first")
+        if fact.occurred_at < self.opened.occurred_at and not isinstance(fact, FactCorrected):
+            raise Refused(
+                name,
+                f"occurred_at {fact.occurred_at.isoformat()} is before the report time "
+                f"{self.opened.occurred_at.isoformat()}",
+                "nothing can happen to a ticket before its fault was reported",
+            )
+        # A late entry that happened before the end is still a fact of the ticket (§8).
+        after_end = self.ended_at is not None and fact.occurred_at >= self.ended_at
+        if self.status == "cancelled" and after_end and not isinstance(fact, AFTER_END):
+            raise Refused(name, f"ticket {fact.id} is cancelled", "a cancelled ticket takes no further work")
+        if self.status == "cancelled" and isinstance(fact, TicketResolved):
+            raise Refused(name, f"ticket {fact.id} is cancelled", "a cancelled ticket cannot be resolved")
+        if self.status == "closed" and after_end and not isinstance(fact, (*AFTER_END, TicketReopened)):
+            raise Refused(name, f"ticket {fact.id} is closed", "reopen it first (TicketReopened)")
+        if isinstance(fact, SeverityChanged):
+            self._check_severity(name, fact.severity)
+        elif isinstance(fact, TechnicianArrived):
+            if self.dispatched_at is None:
+                raise Refused(name, "arrival before dispatch", "record TechnicianDispatched first")
+            if fact.occurred_at < self.dispatched_at:
+                raise Refused(
+                    name,
+                    f"arrival at {fact.occurred_at.isoformat()} is before the dispatch at "
+                    f"{self.dispatched_at.isoformat()}",
+                    "an arrival follows its dispatch",
+                )
+        elif isinstance(fact, WaitStarted):
+            if fact.reason in self.open_waits:
+                raise Refused(name, f"a '{fact.reason}' wait is already open", "end it first (WaitEnded)")
+        elif isinstance(fact, WaitEnded):
+            if fact.reason not in self.open_waits:
+                raise Refused(
+                    name,
+                    f"no '{fact.reason}' wait is open",
+                    f"open waits: {sorted(self.open_waits) or 'none'}",
+                )
+        elif isinstance(fact, SpareUnitReturned):
+            if fact.spare_serial not in self.spares_out:
+                raise Refused(name, f"spare {fact.spare_serial} was not lent on this ticket", "record SpareUnitLent first")
+        elif isinstance(fact, TicketResolved):
+            if self.status != "open":
+                raise Refused(name, f"ticket {fact.id} is {self.status}", "only an open ticket can be resolved")
+        elif isinstance(fact, TicketReopened):
+            if self.status not in ("resolved", "closed"):
+                raise Refused(name, f"ticket {fact.id} is {self.status}", "only a resolved or closed ticket can be reopened")
+        elif isinstance(fact, TicketClosed):
+            if self.status != "resolved":
+                raise Refused(name, f"ticket {fact.id} is {self.status}", "resolve it before closing it")
+        elif isinstance(fact, TicketCancelled):
+            if self.status != "open":
+                raise Refused(name, f"ticket {fact.id} is {self.status}", "only an open ticket can be cancelled")
+
+    def _check_severity(self, name: str, severity: str) -> None:
+        if self.severities and severity not in self.severities:
+            raise Refused(name, f"unknown severity {severity!r}", f"the contract's severities are {list(self.severities)}")
+
+    def apply(self, fact: Fact) -> None:
+        if isinstance(fact, TicketOpened):
+            self.opened, self.status, self.severity = fact, "open", fact.severity
+        elif isinstance(fact, SeverityChanged):
+            self.severity = fact.severity
+        elif isinstance(fact, TechnicianDispatched):
+            self.dispatched_at = self.dispatched_at or fact.occurred_at
+        elif isinstance(fact, TechnicianArrived):
+            self.arrived = True
+        elif isinstance(fact, WaitStarted):
+            self.open_waits.add(fact.reason)
+        elif isinstance(fact, WaitEnded):
+            self.open_waits.discard(fact.reason)
+        elif isinstance(fact, SpareUnitLent):
+            self.spares_out.add(fact.spare_serial)
+        elif isinstance(fact, SpareUnitReturned):
+            self.spares_out.discard(fact.spare_serial)
+        elif isinstance(fact, TicketResolved):
+            self.status = "resolved"
+        elif isinstance(fact, TicketReopened):
+            self.status, self.ended_at = "open", None
+        elif isinstance(fact, TicketClosed):
+            self.status, self.ended_at = "closed", fact.occurred_at
+        elif isinstance(fact, TicketCancelled):
+            self.status, self.ended_at = "cancelled", fact.occurred_at
+
+
+# Facts that belong on a ticket (all but the opening one).
+TICKET_FOLLOW_UPS = (
+    SeverityChanged, TicketAcknowledged, RemoteFixAttempted, TechnicianDispatched, TechnicianArrived,
+    WaitStarted, WaitEnded, DeadlineExtended, SolutionPlanProposed, SpareUnitLent, SpareUnitReturned,
+    RepairAttempted, FaultCauseDetermined, EvidenceAttached, TicketResolved, CustomerSignedOff,
+    TicketReopened, TicketClosed, TicketCancelled, LossClaimed, TicketReassigned, FactCorrected,
+)
+
+
+class Ticket(LedgerAggregate):
+    kind: ClassVar[str] = "ticket"
+
+    def when(self, fact: Fact) -> None:
+        if not hasattr(self, "state"):
+            self.state = TicketState()
+        if isinstance(fact, FactCorrected):
+            self.state = replay_state(self.effective_facts(), self.state.severities)
+        else:
+            self.state.apply(fact)
+
+    @property
+    def customer(self) -> str:
+        assert self.state.opened is not None
+        return self.state.opened.customer
+
+    @classmethod
+    def open(cls, fact: TicketOpened, *, asset: object, severities: list[str], now: datetime,
+             future_tolerance_minutes: int) -> Ticket:
+        """Open a ticket on a registered, working asset (the application hands us the asset)."""
+        from .asset import Asset  # the asset is the other aggregate this decision reads
+
+        assert isinstance(asset, Asset | None)
+        name = command_name(fact)
+        if asset is None:
+            raise Refused(name, f"unknown asset {fact.asset_id}", "register the asset first (AssetRegistered)")
+        if asset.decommissioned:
+            raise Refused(name, f"asset {fact.asset_id} is decommissioned", "open the ticket on the unit that replaced it")
+        fact = cls.normalise(fact, customer=asset.customer, contract_id=asset.contract_id, site=asset.site)
+        cls.check_not_future(fact, now, future_tolerance_minutes)
+        state = TicketState(severities=tuple(severities))
+        state.check(fact)
+        ticket = cls.start(fact)
+        ticket.state.severities = tuple(severities)
+        return ticket
+
+    def decide(self, fact: Fact, *, now: datetime, future_tolerance_minutes: int) -> None:
+        """Record `fact` on this ticket, or refuse it."""
+        if not isinstance(fact, TICKET_FOLLOW_UPS):
+            raise Refused(command_name(fact), f"{type(fact).__name__} is not a ticket fact", "send it to its own aggregate")
+        fact = self.normalise(fact, customer=self.customer)
+        self.check_not_future(fact, now, future_tolerance_minutes)
+        if isinstance(fact, FactCorrected):
+            history = self.effective_facts(extra=fact)
+            try:
+                replay_state(history, self.state.severities, check=True)
+            except Refused as e:
+                raise Refused(
+                    command_name(fact),
+                    f"the corrected history breaks the model ({e.wrong})",
+                    "correct the facts in an order that keeps the timeline valid",
+                ) from None
+        else:
+            self.state.check(fact)
+        self.record(fact)
+
+    def effective_facts(self, extra: FactCorrected | None = None) -> list[Fact]:
+        """The facts with every correction applied, in recording order."""
+        facts = [*self.facts, extra] if extra else list(self.facts)
+        return apply_corrections(self, facts)
+
+
+def apply_corrections(agg: LedgerAggregate, facts: list[Fact]) -> list[Fact]:
+    effective: list[Fact | None] = []
+    for f in facts:
+        if isinstance(f, FactCorrected):
+            effective.append(None)
+            target = effective[f.corrects_version - 1] if f.corrects_version <= len(effective) else None
+            effective[f.corrects_version - 1] = agg.corrected_fact(f, target)
+        else:
+            effective.append(f)
+    return [f for f in effective if f is not None]
+
+
+def replay_state(facts: list[Fact], severities: tuple[str, ...], check: bool = False) -> TicketState:
+    state = TicketState(severities=severities)
+    for f in sorted(facts, key=lambda f: f.occurred_at) if check else facts:
+        if check:
+            state.check(f)
+        state.apply(f)
+    return state

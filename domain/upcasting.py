@@ -1,0 +1,55 @@
+"""Old event versions stay readable forever (SPEC §6): upcasters, one step per version.
+
+To add version N+1 of an event type:
+  1. change its Struct in domain/events.py and set `version: ClassVar[int] = N+1` and `v: int = N+1`;
+  2. add a function here that turns a version-N dict into a version-N+1 dict, registered
+     under (type name, N) in UPCASTERS;
+  3. add its SQL twin to projections (UPCAST_SQL) if the views read the changed field;
+  4. add a test that records version-N events and reads them back (tests/test_upcasting.py).
+Stored events are never rewritten; every reader (the store, the stream consumers, the
+views) upgrades on read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def _ticket_opened_v1_to_v2(d: dict[str, Any]) -> dict[str, Any]:
+    """v1 called the asset-down flag `down`; v2 calls it `asset_down`."""
+    d = dict(d)
+    d["asset_down"] = d.pop("down", False)
+    d["v"] = 2
+    return d
+
+
+UPCASTERS: dict[tuple[str, int], Upcaster] = {
+    ("TicketOpened", 1): _ticket_opened_v1_to_v2,
+}
+
+
+
+def current_version(type_name: str) -> int:
+    """The version the fact's Struct declares (domain.events), the one home of versions."""
+    from .events import FACT_TYPES
+
+    return FACT_TYPES[type_name].version
+
+
+def upcast(type_name: str, version: int, data: dict[str, Any]) -> dict[str, Any]:
+    while version < current_version(type_name):
+        data = UPCASTERS[(type_name, version)](data)
+        version += 1
+    return data
+
+
+def upcast_state(type_name: str, version: int, state: bytes) -> bytes:
+    """Stored JSON of any version -> JSON of the current version (untouched when current)."""
+    if version >= current_version(type_name):
+        return state
+    return msgspec.json.encode(upcast(type_name, version, msgspec.json.decode(state)))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +69,7 @@ class Ledger(EventStoreApp):
 
         A refused command records nothing and does not stop the others.
         """
-        now = now or datetime.now(timezone.utc)
+        now = now or datetime.now(UTC)
         batch = Batch()
         stored = known_commands(self, [f.command_id for f in facts])
         outcomes: list[Outcome] = []

@@ -13,7 +13,7 @@ import hashlib
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ from domain.upcasting import upcast_state
 
 def now_iso(previous: str | None) -> str:
     """The recording time: now in UTC, never before the previous event's (§9.13)."""
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return previous if previous is not None and previous > stamp else stamp
 
 

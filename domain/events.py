@@ -12,7 +12,7 @@ parses itself. `v` is the schema version of the type; older versions are upgrade
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
@@ -396,7 +396,7 @@ _decoder = msgspec.json.Decoder(AnyFact)
 
 def utc(dt: datetime) -> datetime:
     """The same instant in UTC (stored form: ISO with Z)."""
-    return dt.astimezone(timezone.utc)
+    return dt.astimezone(UTC)
 
 
 def encode(fact: Fact) -> bytes:

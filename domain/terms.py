@@ -7,7 +7,7 @@ say which reading of each seed's contradictions they take.
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Literal
 
 import msgspec
 

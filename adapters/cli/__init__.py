@@ -1,0 +1,48 @@
+"""The `ticketledger` command line. Each module registers its own subcommands.
+
+Modules: core (init, contract, import, ticket, asset, log, demo, calendar, attach,
+erase-person), views (views, report, sql, export), stream (nats, tail, schema, relay),
+desks (import --format), audit (replay, explain, verify, diff).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+MODULES = ("core", "views", "stream", "audit")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ticketledger",
+        description="An event-sourced ledger of after-sales service tickets.",
+    )
+    parser.add_argument("--data-dir", default="./ledger-data", help="data folder (default ./ledger-data)")
+    parser.add_argument("--json", action="store_true", help="JSON output for programs instead of tables")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in MODULES:
+        module = importlib.import_module(f"{__name__}.{name}")
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except UserError as e:
+        print(f"ticketledger {args.command}: {e}", file=sys.stderr)
+        return 2
+
+
+class UserError(Exception):
+    """Bad input or state the user can fix; printed without a traceback."""
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,387 @@
+"""Core commands: init, contract, import, ticket, asset, log, calendar, attach, person, demo."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import mimetypes
+import sys
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from domain import events as ev
+from domain.errors import Refused
+from domain.terms import TermsError, load_contract_file
+
+from ..importer import import_items, read_jsonl
+from ..ledger import Ledger, open_ledger
+from ..store import iter_log, last_position
+from . import UserError
+from .output import Progress, emit
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("init", help="create the data folder and record the official calendar years")
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("contract", help="register, amend and show service contracts")
+    csub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    a = csub.add_parser("add", help="register contracts from TOML/JSON files (see contracts/)")
+    a.add_argument("files", nargs="+", metavar="FILE")
+    a.add_argument("--actor", default="cli")
+    a.set_defaults(func=cmd_contract_add)
+    a = csub.add_parser("amend", help="new terms in force from a time (§9.11)")
+    a.add_argument("file", metavar="FILE")
+    a.add_argument("--effective-from", required=True, metavar="TIME", help="ISO time with zone, e.g. 2026-01-01T00:00+08:00")
+    a.add_argument("--reason", default="")
+    a.add_argument("--actor", default="cli")
+    a.set_defaults(func=cmd_contract_amend)
+    a = csub.add_parser("show", help="a contract's versions and terms")
+    a.add_argument("id")
+    a.set_defaults(func=cmd_contract_show)
+
+    p = sub.add_parser("import", help="import commands: JSON Lines, or a service desk export (--format)")
+    p.add_argument("file", metavar="FILE", help="the export (gzip read directly)")
+    p.add_argument("--format", default="jsonl", help="jsonl (default), servicenow or xes")
+    p.add_argument("--mapping", metavar="FILE.toml", help="xes: which attributes mean what")
+    p.add_argument("--contract", help="desk formats: the contract the desk's tickets fall under")
+    p.add_argument("--timezone", default=None, help="desk formats: the desk's time zone (default: the contract's)")
+    p.add_argument("--limit", type=int, default=None, help="desk formats: only the first N incidents/traces")
+    p.add_argument("--batch", type=int, default=1000, help="commands per recording transaction")
+    p.set_defaults(func=cmd_import)
+
+    for kind in ("ticket", "asset"):
+        p = sub.add_parser(kind, help=f"show a {kind}: current state and event history")
+        ksub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+        s = ksub.add_parser("show", help=f"the {kind}'s state and every event")
+        s.add_argument("id")
+        s.set_defaults(func=cmd_show, kind=kind)
+
+    p = sub.add_parser("log", help="recent events of the log with positions and hash links")
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--from", dest="start", type=int, default=None, metavar="POSITION")
+    p.set_defaults(func=cmd_log)
+
+    p = sub.add_parser("calendar", help="official PRC working-day data recorded in the ledger (§8)")
+    csub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    a = csub.add_parser("record", help="record years from the installed chinese-calendar package")
+    a.add_argument("--years", default=None, help="e.g. 2024-2026 (default: every year the package knows)")
+    a.set_defaults(func=cmd_calendar_record)
+    a = csub.add_parser("show", help="the calendar years the ledger holds")
+    a.set_defaults(func=cmd_calendar_show)
+
+    p = sub.add_parser("attach", help="attach evidence to a ticket: stored content-addressed, hash recorded")
+    p.add_argument("ticket")
+    p.add_argument("file")
+    p.add_argument("--actor", required=True, help="who attaches it")
+    p.add_argument("--description", default="")
+    p.add_argument("--at", default=None, metavar="TIME", help="when it was produced (default now)")
+    p.set_defaults(func=cmd_attach)
+
+    p = sub.add_parser("person", help="reporters' personal data, outside the log (PIPL, §7)")
+    psub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    a = psub.add_parser("add", help="store a reporter's name and phone; prints the reference to use in events")
+    a.add_argument("--name", required=True)
+    a.add_argument("--phone", default="")
+    a.add_argument("--ref", default=None)
+    a.set_defaults(func=cmd_person_add)
+    a = psub.add_parser("show", help="a reporter's details, if not erased")
+    a.add_argument("ref")
+    a.set_defaults(func=cmd_person_show)
+    p = sub.add_parser("erase-person", help="erase a reporter's personal data (PIPL art. 47); the log still verifies")
+    p.add_argument("ref")
+    p.set_defaults(func=cmd_erase_person)
+
+    p = sub.add_parser("demo", help="record a synthetic year of service under the four seed contracts, then summarise")
+    p.add_argument("--tickets", type=int, default=3000, help="about how many tickets (default 3000)")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--no-stream", action="store_true", help="do not publish to NATS")
+    p.set_defaults(func=cmd_demo)
+
+
+def ledger_for(args: argparse.Namespace) -> Ledger:
+    return open_ledger(args.data_dir)
+
+
+def parse_time(text: str, what: str = "time") -> datetime:
+    try:
+        t = datetime.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"{what} {text!r} is not an ISO time; write e.g. 2026-01-01T09:00+08:00") from None
+    if t.tzinfo is None:
+        raise UserError(f"{what} {text!r} has no time zone; write e.g. 2026-01-01T09:00+08:00")
+    return t
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- init and calendar --------------------------------------------------------------------
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    ledger = ledger_for(args)
+    recorded = record_calendar(ledger, None)
+    print(f"data folder {args.data_dir} ready; log position {last_position(ledger)}; "
+          f"calendar years recorded now: {recorded or 'none new'}")
+    return 0
+
+
+def record_calendar(ledger: Ledger, years: list[int] | None) -> list[int]:
+    from importlib.metadata import version
+
+    from domain.calendar import official_years
+
+    source = f"chinese-calendar {version('chinese-calendar')}"
+    data = official_years(years or range(2004, datetime.now().year + 2))
+    facts = [
+        ev.CalendarYearRecorded(
+            command_id=f"calendar-CN-{y}-{hashlib.sha256(repr(d).encode()).hexdigest()[:12]}",
+            id=f"CN-{y}", occurred_at=datetime(y - 1, 12, 1, tzinfo=UTC), actor="ticketledger calendar record",
+            channel="cli", year=y, days_off=off, days_on=on, source=source,
+        )
+        for y, d in sorted(data.items())
+        for off, on in [d]
+    ]
+    outcomes = ledger.execute_many(facts)
+    return [f.year for f, o in zip(facts, outcomes, strict=True) if o.status == "recorded"]
+
+
+def cmd_calendar_record(args: argparse.Namespace) -> int:
+    years = None
+    if args.years:
+        try:
+            a, _, b = args.years.partition("-")
+            years = list(range(int(a), int(b or a) + 1))
+        except ValueError:
+            raise UserError(f"--years {args.years!r}: write a year or a range, e.g. 2024-2026") from None
+    ledger = ledger_for(args)
+    recorded = record_calendar(ledger, years)
+    print(f"recorded calendar years: {recorded or 'none new (already recorded with the same days)'}")
+    return 0
+
+
+def cmd_calendar_show(args: argparse.Namespace) -> int:
+    ledger = ledger_for(args)
+    rows = []
+    for r in iter_log(ledger):
+        if r.topic.startswith("calendar."):
+            f = msgspec.json.decode(r.state)
+            rows.append({"calendar": f["id"], "version": r.originator_version, "position": r.position,
+                         "days_off": len(f["days_off"]), "days_on": len(f["days_on"]), "source": f["source"]})
+    emit(rows, args.json)
+    return 0
+
+
+# --- contracts ------------------------------------------------------------------------------
+
+
+def cmd_contract_add(args: argparse.Namespace) -> int:
+    ledger, failed = ledger_for(args), 0
+    for path in args.files:
+        try:
+            data = load_contract_file(path)
+        except (TermsError, OSError) as e:
+            print(f"contract add {path}: {e}", file=sys.stderr)
+            failed += 1
+            continue
+        fact = ev.ContractRegistered(
+            command_id=f"contract-{data['id']}-{hashlib.sha256(msgspec.json.encode(data)).hexdigest()[:16]}",
+            id=data["id"], occurred_at=now(), actor=args.actor, channel="cli",
+            supplier=data["supplier"], customer_id=data["customer"], name=data.get("name", ""), terms=data["terms"],
+        )
+        failed += _report(ledger.execute_many([fact]), f"contract {data['id']}")
+    return 1 if failed else 0
+
+
+def cmd_contract_amend(args: argparse.Namespace) -> int:
+    try:
+        data = load_contract_file(args.file)
+    except (TermsError, OSError) as e:
+        raise UserError(str(e)) from None
+    fact = ev.ContractAmended(
+        command_id=f"amend-{data['id']}-{hashlib.sha256(msgspec.json.encode([data, args.effective_from])).hexdigest()[:16]}",
+        id=data["id"], occurred_at=now(), actor=args.actor, channel="cli",
+        effective_from=parse_time(args.effective_from, "--effective-from"), terms=data["terms"], reason=args.reason,
+    )
+    return 1 if _report(ledger_for(args).execute_many([fact]), f"contract {data['id']} amendment") else 0
+
+
+def _report(outcomes: list, what: str) -> int:
+    bad = 0
+    for o in outcomes:
+        if o.status == "refused":
+            print(f"{what}: refused: {o.error}", file=sys.stderr)
+            bad += 1
+        else:
+            print(f"{what}: {o.status.replace('_', ' ')}")
+    return bad
+
+
+def cmd_contract_show(args: argparse.Namespace) -> int:
+    contract = ledger_for(args).contract(args.id)
+    if contract is None:
+        raise UserError(f"no contract {args.id}; `ticketledger contract add FILE` registers one")
+    versions = [
+        {"version": i + 1, "in_force_from": start.isoformat() if start else "(start)", "name": terms.name,
+         "severities": ",".join(terms.severities)}
+        for i, (start, terms) in enumerate(contract.versions)
+    ]
+    if args.json:
+        from domain.terms import terms_to_mapping
+
+        emit([{**v, "terms": terms_to_mapping(t)} for v, (_, t) in zip(versions, contract.versions, strict=True)], True)
+    else:
+        emit(versions, False, title=f"contract {args.id}: supplier {contract.supplier}, customer {contract.customer}")
+    return 0
+
+
+# --- import ------------------------------------------------------------------------------------
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    if not Path(args.file).exists():
+        raise UserError(f"no file {args.file}")
+    ledger = ledger_for(args)
+    progress = Progress(f"import {Path(args.file).name}", every=5000)
+    if args.format == "jsonl":
+        items = read_jsonl(args.file)
+        summary = import_items(ledger, items, batch_size=args.batch, progress=progress.add)
+    else:
+        try:
+            from ..desks import FORMATS
+        except ImportError:
+            FORMATS = {}
+        if args.format not in FORMATS:
+            raise UserError(f"unknown --format {args.format!r}; formats: jsonl, {', '.join(sorted(FORMATS))}")
+        summary = FORMATS[args.format](ledger, args, progress)
+    progress.done()
+    if args.json:
+        emit([{**summary.as_dict(), "refusals": [{"where": w, "reason": r} for w, r in summary.refused]}], True)
+    else:
+        for where, reason in summary.refused[:50]:
+            print(f"{args.file}: {where}: {reason}", file=sys.stderr)
+        if len(summary.refused) > 50:
+            print(f"... and {len(summary.refused) - 50} more refused (use --json for all)", file=sys.stderr)
+        d = summary.as_dict()
+        print(f"read {d['read']}, recorded {d['recorded']}, already recorded {d['already_recorded']}, refused {d['refused']}")
+        for reason, n in d["refused_by_reason"].items():
+            print(f"  refused {n:>7}  {reason}")
+    return 1 if summary.refused else 0
+
+
+# --- showing ---------------------------------------------------------------------------------
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    ledger = ledger_for(args)
+    agg = ledger.aggregate(args.kind, args.id)
+    if agg is None:
+        raise UserError(f"no {args.kind} {args.id}")
+    history = [
+        {"version": i + 1, "type": type(f).__name__, "occurred_at": f.occurred_at.isoformat(), "actor": f.actor,
+         "detail": _detail(f)}
+        for i, f in enumerate(agg.facts)
+    ]
+    state = _state(agg)
+    if args.json:
+        emit([{"state": state, "history": [msgspec.to_builtins(f) for f in agg.facts]}], True)
+    else:
+        print(f"{args.kind} {args.id}: " + ", ".join(f"{k}={v}" for k, v in state.items()))
+        emit(history, False)
+    return 0
+
+
+def _state(agg: Any) -> dict[str, Any]:
+    if agg.kind == "ticket":
+        s = agg.state
+        return {"status": s.status, "severity": s.severity, "asset": s.opened.asset_id, "customer": s.opened.customer,
+                "contract": s.opened.contract_id, "site": s.opened.site, "open_waits": sorted(s.open_waits)}
+    return {"serial": agg.registered.serial, "type": agg.registered.asset_type, "customer": agg.customer,
+            "site": agg.site, "contract": agg.contract_id,
+            "accepted_at": agg.accepted_at.isoformat() if agg.accepted_at else None,
+            "decommissioned": agg.decommissioned, "replaced_by": agg.replaced_by}
+
+
+_ENVELOPE = {"type", "command_id", "id", "occurred_at", "actor", "channel", "customer", "v", "source_recorded_at"}
+
+
+def _detail(f: ev.Fact) -> str:
+    d = {k: v for k, v in msgspec.to_builtins(f).items() if k not in _ENVELOPE and v not in ("", None, [], {}, False)}
+    return " ".join(f"{k}={v}" for k, v in d.items())[:100]
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    ledger = ledger_for(args)
+    last = last_position(ledger)
+    start = args.start if args.start is not None else max(1, last - args.limit + 1)
+    rows = []
+    for r in iter_log(ledger, start=start, stop=start + args.limit - 1):
+        f = msgspec.json.decode(r.state)
+        rows.append({"position": r.position, "recorded_at": r.recorded_at, "occurred_at": f.get("occurred_at"),
+                     "type": f.get("type"), "id": f.get("id"), "customer": f.get("customer"), "link": r.link[:16]})
+    emit(rows, args.json)
+    return 0
+
+
+# --- evidence and personal data ---------------------------------------------------------------
+
+
+def cmd_attach(args: argparse.Namespace) -> int:
+    from ..evidence import store_evidence
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise UserError(f"no file {args.file}")
+    sha, size = store_evidence(Path(args.data_dir), path)
+    media = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    fact = ev.EvidenceAttached(
+        command_id=f"evidence-{args.ticket}-{sha[:24]}", id=args.ticket,
+        occurred_at=parse_time(args.at, "--at") if args.at else now(), actor=args.actor, channel="cli",
+        sha256=sha, media_type=media, size=size, filename=path.name, description=args.description,
+    )
+    try:
+        outcome = ledger_for(args).execute(fact)
+    except Refused as e:
+        raise UserError(str(e)) from None
+    print(f"{outcome.status.replace('_', ' ')}: {path.name} sha256 {sha} ({size} bytes, {media}) on ticket {args.ticket}")
+    return 0
+
+
+def cmd_person_add(args: argparse.Namespace) -> int:
+    from ..persons import PersonStore
+
+    ref = args.ref or f"P-{uuid.uuid4().hex[:12]}"
+    PersonStore(Path(args.data_dir)).add(ref, args.name, args.phone)
+    print(ref)
+    return 0
+
+
+def cmd_person_show(args: argparse.Namespace) -> int:
+    from ..persons import PersonStore
+
+    person = PersonStore(Path(args.data_dir)).get(args.ref)
+    if person is None:
+        raise UserError(f"no personal data for {args.ref} (never stored, or erased)")
+    emit([person], args.json)
+    return 0
+
+
+def cmd_erase_person(args: argparse.Namespace) -> int:
+    from ..persons import PersonStore
+
+    erased = PersonStore(Path(args.data_dir)).erase(args.ref)
+    print(f"{args.ref}: {'erased' if erased else 'nothing stored (already erased?)'}; the log is unchanged")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ..demo import run_demo
+
+    return run_demo(args)
+

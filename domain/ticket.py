@@ -115,9 +115,8 @@ class TicketState:
         elif isinstance(fact, TicketClosed):
             if self.status != "resolved":
                 raise Refused(name, f"ticket {fact.id} is {self.status}", "resolve it before closing it")
-        elif isinstance(fact, TicketCancelled):
-            if self.status != "open":
-                raise Refused(name, f"ticket {fact.id} is {self.status}", "only an open ticket can be cancelled")
+        elif isinstance(fact, TicketCancelled) and self.status != "open":
+            raise Refused(name, f"ticket {fact.id} is {self.status}", "only an open ticket can be cancelled")
 
     def _check_severity(self, name: str, severity: str) -> None:
         if self.severities and severity not in self.severities:

@@ -78,12 +78,14 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
 class ChainedPostgresRecorder(PostgresApplicationRecorder):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        schema = self.datastore.schema
+        from psycopg.sql import SQL, Identifier
+
+        schema = Identifier(self.datastore.schema)
         self.sql_create_statements += [
-            f'CREATE TABLE IF NOT EXISTS "{schema}".ledger_chain (position bigint PRIMARY KEY, '
-            "recorded_at text NOT NULL, state_sha256 text NOT NULL, link text NOT NULL)",
-            f'CREATE TABLE IF NOT EXISTS "{schema}".ledger_commands (command_id text PRIMARY KEY, '
-            "content_sha256 text NOT NULL, position bigint NOT NULL)",
+            SQL("CREATE TABLE IF NOT EXISTS {}.ledger_chain (position bigint PRIMARY KEY, "
+                "recorded_at text NOT NULL, state_sha256 text NOT NULL, link text NOT NULL)").format(schema),
+            SQL("CREATE TABLE IF NOT EXISTS {}.ledger_commands (command_id text PRIMARY KEY, "
+                "content_sha256 text NOT NULL, position bigint NOT NULL)").format(schema),
         ]
 
     def _fetch_ids_after_insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:

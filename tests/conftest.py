@@ -1,0 +1,68 @@
+"""Shared fixtures: a ledger on each real store (SQLite file; PostgreSQL when reachable).
+
+PostgreSQL: set TICKETLEDGER_TEST_POSTGRES to a DSN ("host=… port=… dbname=… user=…");
+the default is the CI machine's server, host=127.0.0.1 port=5432 dbname=test user=postgres.
+Each test gets a schema of its own, dropped afterwards. When no server answers, the
+PostgreSQL cases are skipped and say so.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from adapters.ledger import Ledger
+from adapters.store import StoreConfig
+
+PG_DSN = os.environ.get("TICKETLEDGER_TEST_POSTGRES", "host=127.0.0.1 port=5432 dbname=test user=postgres")
+CONTRACTS = Path(__file__).resolve().parent.parent / "contracts"
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+def postgres_reachable() -> str | None:
+    """None when reachable, else why not."""
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_DSN, connect_timeout=3):
+            return None
+    except Exception as e:  # any failure means: skip with the reason
+        return f"PostgreSQL not reachable at '{PG_DSN}' ({type(e).__name__}: {str(e).strip()[:120]})"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_config(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreConfig]:
+    if request.param == "sqlite":
+        yield StoreConfig(tmp_path / "data")
+        return
+    why = postgres_reachable()
+    if why:
+        pytest.skip(why + "; set TICKETLEDGER_TEST_POSTGRES to point the tests at a server")
+    import psycopg
+
+    schema = f"tl_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_DSN, autocommit=True) as c:
+        c.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield StoreConfig(tmp_path / "data", postgres_dsn=PG_DSN, postgres_schema=schema)
+    finally:
+        with psycopg.connect(PG_DSN, autocommit=True) as c:
+            c.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def ledger(store_config: StoreConfig) -> Iterator[Ledger]:
+    app = Ledger.open(store_config)
+    yield app
+    app.close()
+
+
+@pytest.fixture
+def sqlite_ledger(tmp_path: Path) -> Iterator[Ledger]:
+    app = Ledger.open(StoreConfig(tmp_path / "data"))
+    yield app
+    app.close()

@@ -1,0 +1,268 @@
+"""The relay: the store's log -> the LEDGER stream, exactly once (transactional outbox).
+
+Recording never waits on NATS: commands are recorded in the store whatever NATS does, and
+this relay follows the store's global log by polling `read_log`. It publishes in log
+order, pipelined (windows of `js.publish` under `gather`: nats-py's `publish_async`
+futures can hang when the server rejects a message, notes/nats.md), and fences every
+message with `Nats-Expected-Last-Sequence` = the sequence it expects the stream to be at.
+
+Exactly once, without relying on the duplicate window:
+  * resume point = the `Ledger-Position` header of the stream's last ledger message, and
+    the expected sequence = the stream's last sequence; both read from the stream itself,
+    so a relay killed at any instant (kill -9 mid-batch) resumes with no gap and no double;
+  * a second, stale relay (or anything else publishing on ledger.>) makes the server
+    reject the fenced publish (err 10071); the relay then re-reads the stream's end and
+    goes on from there;
+  * `Nats-Msg-Id` (`originator_id:version`) lets the server drop a duplicate inside the
+    duplicate window as a second line of defence.
+
+Run: `ticketledger relay [--follow]`, `python -m adapters.relay --data-dir D [--nats-url U]`,
+or from Python `relay_all(ledger, nats_url)`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import nats
+from nats.js import JetStreamContext
+from nats.js.errors import APIError, NotFoundError
+
+from .store import EventStoreApp, LogRow, read_log
+from .stream import (
+    H_POSITION,
+    STREAM,
+    ConnectOptions,
+    connect,
+    ensure_stream,
+    headers_for,
+    subject_for,
+)
+
+WRONG_LAST_SEQUENCE = 10071
+
+
+@dataclass
+class Resume:
+    position: int  # the last ledger position in the stream (0: none)
+    last_seq: int  # the stream's last sequence (what the next publish expects)
+
+
+async def resume_point(js: JetStreamContext, stream: str = STREAM) -> Resume:
+    """Read the stream's end: its last sequence and the ledger position of its last event."""
+    info = await js.stream_info(stream)
+    last = info.state.last_seq
+    seq = last
+    while seq >= max(1, info.state.first_seq):
+        try:
+            m = await js.get_msg(stream, seq, direct=True)
+        except NotFoundError:
+            seq -= 1
+            continue
+        if m.headers and H_POSITION in m.headers:
+            try:
+                return Resume(int(m.headers[H_POSITION]), last)
+            except ValueError:
+                pass
+        seq -= 1  # a message that is not a ledger event: look further back
+    return Resume(0, last)
+
+
+class Fenced(Exception):
+    """The stream was not where this relay expected it: re-read its end."""
+
+
+@dataclass
+class RelayStats:
+    published: int = 0
+    duplicates: int = 0
+    fenced: int = 0
+    position: int = 0
+
+
+async def publish_rows(js: JetStreamContext, rows: list[LogRow], expected_last: int, window: int,
+                       stats: RelayStats, stream: str = STREAM, timeout: float = 10.0) -> int:
+    """Publish `rows` in order with pipelined acks; return the stream's new last sequence.
+
+    Each message carries the sequence the stream must be at before it. On the first
+    rejection the remaining ones are rejected too (they expect a sequence that never
+    came), and Fenced is raised after the window's accepted ones are counted."""
+    seq = expected_last
+    for i in range(0, len(rows), window):
+        chunk = rows[i : i + window]
+        results = await asyncio.gather(*(
+            js.publish(subject_for(r), r.state, timeout=timeout, stream=stream,
+                       headers={**headers_for(r), "Nats-Expected-Last-Sequence": str(seq + k)})
+            for k, r in enumerate(chunk)
+        ), return_exceptions=True)
+        for r, res in zip(chunk, results, strict=True):
+            if isinstance(res, BaseException):
+                if isinstance(res, APIError) and res.err_code == WRONG_LAST_SEQUENCE:
+                    stats.fenced += 1
+                    raise Fenced(str(res))
+                raise res
+            if res.duplicate:
+                stats.duplicates += 1
+            else:
+                stats.published += 1
+            seq = res.seq
+            stats.position = r.position
+    return seq
+
+
+async def relay(app: EventStoreApp, js: JetStreamContext, *, follow: bool = False, batch: int = 1000,
+                window: int = 256, poll: float = 0.2, stop: asyncio.Event | None = None,
+                stream: str = STREAM, replicas: int = 1,
+                on_batch: Callable[[RelayStats], None] | None = None) -> RelayStats:
+    """Publish every event the stream lacks; with `follow`, keep following until `stop`."""
+    stats = RelayStats()
+    await ensure_stream(js, replicas)
+    at = await resume_point(js, stream)
+    while True:
+        if stop is not None and stop.is_set():
+            return stats
+        rows = await asyncio.to_thread(read_log, app, at.position + 1, batch)
+        if not rows:
+            if not follow:
+                return stats
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait() if stop else asyncio.sleep(poll), poll)
+            continue
+        try:
+            at.last_seq = await publish_rows(js, rows, at.last_seq, window, stats, stream)
+            at.position = rows[-1].position
+        except Fenced:
+            at = await resume_point(js, stream)
+        if on_batch:
+            on_batch(stats)
+
+
+async def relay_with_retry(app: EventStoreApp, url: str, options: ConnectOptions | None = None, *,
+                           follow: bool = False, stop: asyncio.Event | None = None,
+                           log: Callable[[str], None] | None = None, replicas: int = 1,
+                           **kw: object) -> RelayStats:
+    """`relay`, reconnecting and resuming from the stream when NATS goes away (with
+    `follow`); run once, an unreachable NATS is an error."""
+    total = RelayStats()
+    while True:
+        nc = None
+        try:
+            nc = await connect(url, options, max_reconnect_attempts=0 if not follow else -1)
+            js = nc.jetstream(timeout=10)
+            s = await relay(app, js, follow=follow, stop=stop, replicas=replicas, **kw)  # type: ignore[arg-type]
+            total.published += s.published
+            total.duplicates += s.duplicates
+            total.fenced += s.fenced
+            total.position = max(total.position, s.position)
+            return total
+        except (TimeoutError, nats.errors.Error, APIError, OSError) as e:
+            if not follow:
+                raise
+            if log:
+                log(f"relay: NATS unavailable ({type(e).__name__}); retrying")
+            if stop is not None and stop.is_set():
+                return total
+            await asyncio.sleep(1.0)
+        finally:
+            if nc is not None:
+                with contextlib.suppress(Exception):
+                    await nc.close()
+
+
+def relay_all(ledger: EventStoreApp, nats_url: str | None = None, *,
+              data_dir: str | Path | None = None, options: ConnectOptions | None = None) -> int:
+    """Publish every event the LEDGER stream lacks and return how many were published now.
+
+    With `nats_url` None a local nats-server is started in the data folder (taken from
+    `data_dir`, or the ledger's SQLite file) for the call and stopped afterwards; the
+    stream survives on disk. For the demo:
+        n = relay_all(ledger, args.nats_url)   # -> events that reached the stream now
+    """
+    from .nats_server import server_for
+
+    if nats_url is None and data_dir is None:
+        data_dir = Path(ledger.env.get("SQLITE_DBNAME", "./ledger-data/events.sqlite")).parent
+    with server_for(data_dir or ".", nats_url) as url:
+        return asyncio.run(relay_with_retry(ledger, url, options)).published
+
+
+async def stream_count(url: str, options: ConnectOptions | None = None, stream: str = STREAM) -> int:
+    nc = await connect(url, options, max_reconnect_attempts=0)
+    try:
+        return (await nc.jetstream().stream_info(stream)).state.messages
+    finally:
+        await nc.close()
+
+
+# --- command line (also used by tests as a killable subprocess) -----------------------------------
+
+
+def run(args: argparse.Namespace, options: ConnectOptions) -> int:
+    from .ledger import open_ledger
+    from .nats_server import server_for
+
+    ledger = open_ledger(args.data_dir)
+
+    def say(m: str) -> None:
+        print(m, file=sys.stderr, flush=True)
+
+    async def main(url: str) -> RelayStats:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        t0 = time.monotonic()
+        last = [t0]
+
+        def on_batch(s: RelayStats) -> None:
+            if getattr(args, "verbose", False) or time.monotonic() - last[0] > 5:
+                last[0] = time.monotonic()
+                say(f"relay: published {s.published}, at position {s.position}")
+
+        return await relay_with_retry(ledger, url, options, follow=args.follow, stop=stop, log=say,
+                                      batch=args.batch, window=args.window, on_batch=on_batch,
+                                      replicas=args.replicas)
+
+    with server_for(args.data_dir, options.url) as url:
+        if args.follow:
+            say(f"relay: following {args.data_dir} -> {ConnectOptions(url=url).describe()} (Ctrl-C stops)")
+        stats = asyncio.run(main(url))
+    if getattr(args, "json", False):
+        import msgspec
+
+        print(msgspec.json.encode({"published": stats.published, "duplicates": stats.duplicates,
+                                   "fenced": stats.fenced, "position": stats.position}).decode())
+    else:
+        print(f"relayed {stats.published} events (duplicates dropped by the server: {stats.duplicates}, "
+              f"fence re-syncs: {stats.fenced}); stream at ledger position {stats.position or 'unchanged'}")
+    return 0
+
+
+def add_relay_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--follow", action="store_true", help="keep following the log (Ctrl-C stops)")
+    p.add_argument("--batch", type=int, default=1000, help="log rows read per poll")
+    p.add_argument("--window", type=int, default=256, help="publishes in flight")
+    p.add_argument("--replicas", type=int, default=1, help="stream replicas when creating it (3 on a cluster)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m adapters.relay", description="relay the ledger to NATS JetStream")
+    p.add_argument("--data-dir", default="./ledger-data")
+    p.add_argument("--nats-url", default=None)
+    p.add_argument("--verbose", action="store_true")
+    add_relay_arguments(p)
+    args = p.parse_args(argv)
+    return run(args, ConnectOptions.from_env(url=args.nats_url))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

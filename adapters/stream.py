@@ -1,0 +1,429 @@
+"""The ledger on NATS JetStream: connection options, the LEDGER stream, subjects, headers,
+and reading it back by the ledger's own position or recording time.
+
+Subject of every event (SPEC §6): `ledger.<customer>.<aggregate>.<id>.<EventType>`, the
+customer first so that permissions can scope a reader to one customer. Payload: the stored
+state JSON bytes, unchanged. Headers:
+
+  Nats-Msg-Id            <originator_id>:<originator_version>  (stable event id; dedupe)
+  Ledger-Position        the store's notification id (the ledger's log position)
+  Ledger-Recorded-At     the ledger's recording time (UTC ISO, Z)
+  Ledger-Type            event type, e.g. TicketOpened
+  Ledger-Schema-Version  the stored version of that type (old versions are upcast on read)
+  Ledger-Topic           the stored topic `kind.Type.vN`
+  Ledger-Link            the hash-chain link of this event
+  Ledger-Sha256          sha256 of the payload (the chain's state digest)
+
+"Position" and "time" always mean these headers, never NATS's own sequence or timestamp.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import ssl
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+import nats
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+from nats.js import api as jsapi
+from nats.js.errors import NotFoundError
+
+from domain import events as ev
+
+from .store import LogRow, decode_stored
+
+STREAM = "LEDGER"
+SUBJECTS = "ledger.>"
+ALERTS_STREAM = "ALERTS"
+ALERT_SUBJECTS = "alert.>"
+DUPLICATE_WINDOW_S = 120.0
+
+H_MSG_ID = "Nats-Msg-Id"
+H_POSITION = "Ledger-Position"
+H_RECORDED_AT = "Ledger-Recorded-At"
+H_TYPE = "Ledger-Type"
+H_VERSION = "Ledger-Schema-Version"
+H_TOPIC = "Ledger-Topic"
+H_LINK = "Ledger-Link"
+H_SHA = "Ledger-Sha256"
+
+# --- connecting ----------------------------------------------------------------------------
+
+ENV = {
+    "url": "TICKETLEDGER_NATS_URL",
+    "user": "TICKETLEDGER_NATS_USER",
+    "password": "TICKETLEDGER_NATS_PASSWORD",
+    "token": "TICKETLEDGER_NATS_TOKEN",
+    "creds": "TICKETLEDGER_NATS_CREDS",
+    "nkey_seed": "TICKETLEDGER_NATS_NKEY",
+    "tls_ca": "TICKETLEDGER_NATS_TLS_CA",
+    "tls_cert": "TICKETLEDGER_NATS_TLS_CERT",
+    "tls_key": "TICKETLEDGER_NATS_TLS_KEY",
+    "inbox_prefix": "TICKETLEDGER_NATS_INBOX_PREFIX",
+}
+SECRET = {"password", "token"}
+
+
+@dataclass(frozen=True)
+class ConnectOptions:
+    """How to reach NATS. Credentials pass through to nats-py and are never printed:
+    `repr()` and `describe()` redact them."""
+
+    url: str | None = None
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
+    creds: str | None = None  # a .creds file (JWT + NKey seed)
+    nkey_seed: str | None = None  # an NKey seed file
+    tls_ca: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    inbox_prefix: str | None = None  # e.g. _INBOX_acme for a customer-scoped user
+
+    @classmethod
+    def from_env(cls, **given: str | None) -> ConnectOptions:
+        """Options given explicitly win; the rest come from TICKETLEDGER_NATS_* variables."""
+        values = {k: given.get(k) or os.environ.get(var) or None for k, var in ENV.items()}
+        return cls(**values)
+
+    def describe(self) -> str:
+        """A printable summary: the URL without userinfo, and which credentials are set."""
+        url = self.url or "(self-started)"
+        if "@" in url:
+            scheme, _, rest = url.partition("://")
+            url = f"{scheme}://***@{rest.split('@', 1)[1]}"
+        used = [k for k in ("user", "password", "token", "creds", "nkey_seed", "tls_cert") if getattr(self, k)]
+        return f"{url}" + (f" (auth: {', '.join(used)})" if used else "")
+
+    def kwargs(self) -> dict[str, Any]:
+        kw: dict[str, Any] = {}
+        if self.user:
+            kw["user"] = self.user
+        if self.password:
+            kw["password"] = self.password
+        if self.token:
+            kw["token"] = self.token
+        if self.creds:
+            kw["user_credentials"] = self.creds
+        if self.nkey_seed:
+            kw["nkeys_seed"] = self.nkey_seed
+        if self.inbox_prefix:
+            kw["inbox_prefix"] = self.inbox_prefix
+        if self.tls_ca or self.tls_cert:
+            ctx = ssl.create_default_context(cafile=self.tls_ca) if self.tls_ca else ssl.create_default_context()
+            if self.tls_cert:
+                ctx.load_cert_chain(self.tls_cert, self.tls_key)
+            kw["tls"] = ctx
+        return kw
+
+
+async def connect(url: str, options: ConnectOptions | None = None, *,
+                  errors: list[str] | None = None, **extra: Any) -> NATS:
+    """Connect with the given credentials. Async errors (permission violations, slow
+    consumers) are collected in `errors` instead of being printed with their context."""
+    options = options or ConnectOptions()
+
+    async def error_cb(e: Exception) -> None:
+        if errors is not None:
+            errors.append(str(e))
+
+    kw: dict[str, Any] = {"servers": [u.strip() for u in url.split(",")], "error_cb": error_cb,
+                          "max_reconnect_attempts": -1, "reconnect_time_wait": 0.5,
+                          "connect_timeout": 5, "allow_reconnect": True}
+    kw.update(options.kwargs())
+    kw.update(extra)
+    return await nats.connect(**kw)
+
+
+# --- the stream ------------------------------------------------------------------------------
+
+
+def stream_config(replicas: int = 1, name: str = STREAM, subjects: str = SUBJECTS) -> jsapi.StreamConfig:
+    """An audit log: file storage, nothing deleted, purged or rolled up; direct get on."""
+    return jsapi.StreamConfig(
+        name=name,
+        subjects=[subjects],
+        storage=jsapi.StorageType.FILE,
+        retention=jsapi.RetentionPolicy.LIMITS,
+        discard=jsapi.DiscardPolicy.OLD,
+        num_replicas=replicas,
+        deny_delete=True,
+        deny_purge=True,
+        allow_rollup_hdrs=False,
+        allow_direct=True,
+        duplicate_window=DUPLICATE_WINDOW_S,
+        description="ticketledger: every recorded event, in log order (audit log)",
+    )
+
+
+async def ensure_stream(js: JetStreamContext, replicas: int = 1, name: str = STREAM,
+                        subjects: str = SUBJECTS) -> jsapi.StreamInfo:
+    try:
+        return await js.stream_info(name)
+    except NotFoundError:
+        return await js.add_stream(stream_config(replicas, name, subjects))
+
+
+def customer_stream_name(customer: str) -> str:
+    return f"{STREAM}_{customer}"
+
+
+async def ensure_customer_stream(js: JetStreamContext, customer: str, replicas: int = 1) -> jsapi.StreamInfo:
+    """A stream of one customer's events, sourced from LEDGER with a subject filter (SPEC §7).
+
+    A reader limited to one customer gets the consumer and direct-get APIs of this stream
+    only (docs/nats-permissions.md): LEDGER's own APIs would read any customer's message.
+    """
+    name = customer_stream_name(customer)
+    try:
+        return await js.stream_info(name)
+    except NotFoundError:
+        pass
+    cfg = jsapi.StreamConfig(
+        name=name,
+        storage=jsapi.StorageType.FILE,
+        retention=jsapi.RetentionPolicy.LIMITS,
+        num_replicas=replicas,
+        deny_delete=True,
+        deny_purge=True,
+        allow_rollup_hdrs=False,
+        allow_direct=True,
+        sources=[jsapi.StreamSource(name=STREAM, filter_subject=f"ledger.{customer}.>")],
+        description=f"ticketledger: the events of customer {customer}, sourced from {STREAM}",
+    )
+    return await js.add_stream(cfg)
+
+
+# --- from a log row to a message ---------------------------------------------------------------
+
+
+class _Envelope(msgspec.Struct):
+    id: str
+    customer: str = ""
+
+
+_envelope = msgspec.json.Decoder(_Envelope)
+
+
+def subject_for(row: LogRow) -> str:
+    kind, name, _ = ev.parse_topic(row.topic)
+    env = _envelope.decode(row.state)
+    return f"ledger.{env.customer or '_none'}.{kind}.{env.id}.{name}"
+
+
+def headers_for(row: LogRow) -> dict[str, str]:
+    _, name, v = ev.parse_topic(row.topic)
+    return {
+        H_MSG_ID: f"{row.originator_id}:{row.originator_version}",
+        H_POSITION: str(row.position),
+        H_RECORDED_AT: row.recorded_at,
+        H_TYPE: name,
+        H_VERSION: str(v),
+        H_TOPIC: row.topic,
+        H_LINK: row.link,
+        H_SHA: row.state_sha256,
+    }
+
+
+# --- from a message back to an event -------------------------------------------------------------
+
+
+class NotLedgerEvent(ValueError):
+    """A message on a ledger subject that is not a valid ledger event."""
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    seq: int  # the stream's own sequence: for diagnostics only
+    subject: str
+    position: int
+    recorded_at: str
+    topic: str
+    type: str
+    version: int
+    link: str
+    msg_id: str
+    data: bytes  # the payload as published (the stored state)
+    fact: ev.AnyFact  # decoded, upcast to the current version
+
+    @property
+    def aggregate(self) -> str:
+        return self.topic.split(".", 1)[0]
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "position": self.position, "recorded_at": self.recorded_at, "customer": self.fact.customer,
+            "aggregate": self.aggregate, "id": self.fact.id, "type": self.type, "version": self.version,
+            "occurred_at": ev.utc(self.fact.occurred_at).isoformat().replace("+00:00", "Z"),
+            "actor": self.fact.actor,
+        }
+
+    def json(self) -> dict[str, Any]:
+        return {
+            "position": self.position, "recorded_at": self.recorded_at, "subject": self.subject,
+            "stream_seq": self.seq, "topic": self.topic, "type": self.type, "stored_version": self.version,
+            "link": self.link, "msg_id": self.msg_id, "event": msgspec.to_builtins(self.fact),
+        }
+
+
+def parse_message(subject: str, data: bytes | None, headers: dict[str, str] | None, seq: int) -> StreamEvent:
+    """Check and decode one message; raise NotLedgerEvent with the reason when it is not one."""
+    h = headers or {}
+    try:
+        position = int(h[H_POSITION])
+        topic = h[H_TOPIC]
+        kind, name, v = ev.parse_topic(topic)
+        recorded_at = h[H_RECORDED_AT]
+    except (KeyError, ValueError) as e:
+        raise NotLedgerEvent(f"missing or bad ledger header ({e})") from None
+    if name not in ev.FACT_TYPES:
+        raise NotLedgerEvent(f"unknown event type {name!r}")
+    try:
+        fact = decode_stored(topic, data or b"")
+    except (msgspec.DecodeError, msgspec.ValidationError, KeyError, ValueError, TypeError) as e:
+        raise NotLedgerEvent(f"payload is not a valid {name} v{v}: {e}") from None
+    parts = subject.split(".")
+    if len(parts) != 5 or parts[2] != kind or parts[3] != fact.id or parts[4] != name:
+        raise NotLedgerEvent(f"subject {subject} does not match the event ({kind}/{fact.id}/{name})")
+    return StreamEvent(seq, subject, position, recorded_at, topic, name, v, h.get(H_LINK, ""),
+                       h.get(H_MSG_ID, ""), data or b"", fact)
+
+
+def filter_subject(customer: str | None = None, aggregate: str | None = None, id: str | None = None,
+                   type: str | None = None) -> str:
+    parts = [customer, aggregate, id, type]
+    if not any(parts):
+        return SUBJECTS
+    return "ledger." + ".".join(p or "*" for p in parts)
+
+
+def iso_utc(t: datetime) -> str:
+    """A time in the Ledger-Recorded-At format, comparable as a string."""
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+# --- reading by the ledger's position or time -----------------------------------------------------
+
+
+async def _header_at(js: JetStreamContext, stream: str, seq: int, last: int, key: str,
+                     probe: int = 64) -> tuple[int, str] | None:
+    """The first message at or after `seq` (within `probe` messages) that carries `key`."""
+    s = seq
+    while s <= min(last, seq + probe):
+        try:
+            m = await js.get_msg(stream, s, direct=True)
+        except NotFoundError:
+            s += 1
+            continue
+        if m.headers and key in m.headers:
+            return s, m.headers[key]
+        s += 1
+    return None
+
+
+async def find_start_seq(js: JetStreamContext, stream: str, *, position: int | None = None,
+                         recorded_at: str | None = None) -> int:
+    """The stream sequence of the first event at or after a ledger position or recording
+    time: a binary search over direct gets (positions and recording times are monotone
+    in the stream; messages without ledger headers are stepped over)."""
+    info = await js.stream_info(stream)
+    first, last = info.state.first_seq, info.state.last_seq
+    if info.state.messages == 0:
+        return last + 1
+    if position is not None:
+        key, target = H_POSITION, position
+
+        def before(v: str) -> bool:
+            return int(v) < target
+    else:
+        key, target_t = H_RECORDED_AT, recorded_at or ""
+
+        def before(v: str) -> bool:
+            return v < target_t
+    lo, hi = first, last + 1  # answer in [lo, hi]
+    while lo < hi:
+        mid = (lo + hi) // 2
+        found = await _header_at(js, stream, mid, last, key)
+        if found is None:
+            hi = mid
+            continue
+        s, v = found
+        if before(v):
+            lo = s + 1
+        else:
+            hi = mid
+    return lo
+
+
+async def read_events(js: JetStreamContext, *, stream: str = STREAM, subject: str = SUBJECTS,
+                      start_seq: int = 1, follow: bool = False,
+                      on_garbage: Callable[[int, str, str], None] | None = None,
+                      idle_timeout: float = 5.0) -> AsyncIterator[StreamEvent]:
+    """Every ledger event of `stream` matching `subject` from `start_seq`, in order, through
+    an ordered consumer. Messages that are not ledger events are passed to `on_garbage(seq,
+    subject, reason)` and skipped. Without `follow`, ends at the stream's end."""
+    info = await js.stream_info(stream)
+    if not follow and start_seq > info.state.last_seq:
+        return
+    sub = await js.subscribe(
+        subject, stream=stream, ordered_consumer=True,
+        deliver_policy=jsapi.DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=max(1, start_seq),
+        idle_heartbeat=2.0,
+    )
+    try:
+        if not follow:
+            ci = await sub.consumer_info()
+            if ci.num_pending == 0 and ci.delivered.stream_seq == 0:
+                return
+        while True:
+            try:
+                msg = await sub.next_msg(timeout=idle_timeout if not follow else 3600)
+            except nats.errors.TimeoutError:
+                if follow:
+                    continue
+                return
+            md = msg.metadata
+            try:
+                yield parse_message(msg.subject, msg.data, msg.headers, md.sequence.stream)
+            except NotLedgerEvent as e:
+                if on_garbage:
+                    on_garbage(md.sequence.stream, msg.subject, str(e))
+            if not follow and md.num_pending == 0:
+                return
+    finally:
+        with contextlib.suppress(Exception):  # closing a consumer on a dying connection
+            await sub.unsubscribe()
+
+
+# --- alerts (SPEC §6) ------------------------------------------------------------------------------
+
+
+async def ensure_alert_stream(js: JetStreamContext, replicas: int = 1) -> jsapi.StreamInfo:
+    return await ensure_stream(js, replicas, ALERTS_STREAM, ALERT_SUBJECTS)
+
+
+async def publish_alerts(js: JetStreamContext, changes: list[dict[str, Any]], window: int = 256) -> int:
+    """Publish clock state changes on `alert.<customer>.<ticket>.<clock>` in stream ALERTS.
+
+    Each change is a dict with at least customer, ticket, clock, state and a stable `key`
+    (e.g. f"{ticket}:{clock}:{state}:{evaluated_at or position}") used as Nats-Msg-Id, so a
+    follower that re-publishes after a crash does not double an alert inside the duplicate
+    window. Returns how many were new (not duplicates)."""
+    import asyncio
+
+    new = 0
+    for i in range(0, len(changes), window):
+        chunk = changes[i : i + window]
+        acks = await asyncio.gather(*(
+            js.publish(f"alert.{c['customer']}.{c['ticket']}.{c['clock']}", msgspec.json.encode(c),
+                       headers={H_MSG_ID: str(c["key"])}, stream=ALERTS_STREAM)
+            for c in chunk
+        ))
+        new += sum(1 for a in acks if not a.duplicate)
+    return new

@@ -1,0 +1,211 @@
+"""What every desk adapter shares: the desk's contract and placeholder assets, the summary,
+and the one state machine that turns a desk status into the ticket facts it implies.
+
+A desk adapter reads its export row by row (or event by event), maps each row to a
+*status kind* — new, active, wait:<reason>, resolved, closed, cancelled — plus the row's
+time, severity and assignee, and hands it to `TicketTrack.step`. The track mirrors the
+ledger's ticket state closely enough to say which facts the row implies; rows that imply
+none are counted as "no fact", rows that cannot be a valid event are refused with a reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from domain import events as ev
+from domain.terms import Terms, load_contract_file, terms_from_mapping
+
+from ..importer import ImportSummary, reason_kind
+
+CONTRACTS_DIR = Path(__file__).resolve().parents[2] / "contracts"
+# Desk-made records (contract, placeholder assets) carry a fixed time so that their content,
+# and so their command ids, are the same on every import (idempotency, §3).
+DESK_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+# Row-level refusal kinds (the start of every problem string a desk adapter yields).
+KINDS = (
+    "unknown status",
+    "unmapped status",
+    "unknown severity",
+    "missing or unreadable time",
+    "missing ticket id",
+    "update before the report time",
+    "update out of order",
+    "update after cancellation",
+)
+
+_BAD_ID = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def safe_id(text: str) -> str:
+    """An aggregate id from a desk's id: ASCII [A-Za-z0-9_-], at most 64 characters (§6).
+
+    Ids that must be shortened or changed get a short hash so that two desk ids never meet.
+    """
+    clean = _BAD_ID.sub("_", text.strip())
+    if clean == text and 0 < len(clean) <= 64:
+        return clean
+    digest = hashlib.sha256(text.encode()).hexdigest()[:8]
+    return f"{clean[:55]}-{digest}"
+
+
+class DeskSummary(ImportSummary):
+    """ImportSummary plus what a desk import adds: rows read and rows that imply no new fact."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows = 0
+        self.no_fact = 0
+        self.tickets = 0
+
+    def refuse(self, where: str, reason: str, kind: str | None = None) -> None:
+        if kind is None:
+            kind = next((k for k in KINDS if reason.startswith(k)), None) or reason_kind(reason)
+        super().refuse(where, reason, kind)
+
+    def as_dict(self) -> dict:
+        return {**super().as_dict(), "rows": self.rows, "tickets": self.tickets, "no_fact_rows": self.no_fact}
+
+
+@dataclass
+class Desk:
+    """One desk: its contract, its customer, its placeholder assets and its id prefix."""
+
+    prefix: str  # command-id and asset-id prefix, e.g. "sn" or "volvo"
+    channel: str
+    contract_id: str
+    customer: str
+    terms: Terms
+    contract_fact: ev.ContractRegistered | None  # to record first, when the ledger lacks it
+    assets_seen: set[str] = field(default_factory=set)
+
+    @classmethod
+    def load(cls, ledger: Any, prefix: str, channel: str, contract: str | None, default_file: str) -> Desk:
+        """`contract` is a contract id already in the ledger or a contract file (TOML/JSON)."""
+        path = Path(contract) if contract and Path(contract).exists() else None
+        if contract and path is None:
+            existing = ledger.contract(contract)
+            if existing is None:
+                raise ValueError(f"no contract {contract} in the ledger and no such file")
+            return cls(prefix, channel, contract, existing.customer, existing.latest, None)
+        data = load_contract_file(str(path or CONTRACTS_DIR / default_file))
+        existing = ledger.contract(data["id"])
+        fact = None
+        if existing is None:
+            digest = hashlib.sha256(msgspec.json.encode(data)).hexdigest()[:16]
+            fact = ev.ContractRegistered(
+                command_id=f"contract-{data['id']}-{digest}", id=data["id"], occurred_at=DESK_EPOCH,
+                actor=f"{prefix}-import", channel=channel, supplier=data["supplier"],
+                customer_id=data["customer"], name=data.get("name", ""), terms=data["terms"],
+            )
+            terms = terms_from_mapping(data["terms"])
+        else:
+            terms = existing.latest
+        return cls(prefix, channel, data["id"], data["customer"], terms, fact)
+
+    def setup(self) -> list[tuple[str, ev.Fact]]:
+        return [("contract", self.contract_fact)] if self.contract_fact else []
+
+    def asset_for(self, ci: str | None) -> tuple[str, ev.AssetRegistered | None]:
+        """The placeholder asset for a configuration item (None: the desk's one placeholder, §9.14)."""
+        asset_id = safe_id(f"{self.prefix.upper()}-desk" if not ci else f"{self.prefix.upper()}-CI-{ci}")
+        if asset_id in self.assets_seen:
+            return asset_id, None
+        self.assets_seen.add(asset_id)
+        return asset_id, ev.AssetRegistered(
+            command_id=f"{self.prefix}-asset-{asset_id}", id=asset_id, occurred_at=DESK_EPOCH,
+            actor=f"{self.prefix}-import", channel=self.channel, serial=ci or f"{self.prefix} desk (no CI)",
+            asset_type="desk-ci", customer_id=self.customer, site="unknown",
+            contract_id=self.contract_id, placeholder=True,
+        )
+
+
+@dataclass
+class TicketTrack:
+    """The adapter's mirror of one ticket, to tell which facts a desk row implies."""
+
+    ticket: str
+    opened_at: datetime
+    severity: str
+    status: str = "open"  # open, resolved, closed, cancelled
+    acked: bool = False
+    wait: str | None = None
+    last_at: datetime | None = None
+    assignee: str | None = None
+
+    def check_time(self, t: datetime) -> str | None:
+        if t < self.opened_at:
+            return (f"update before the report time: {t.isoformat()} < opened {self.opened_at.isoformat()}")
+        return None
+
+    def check_order(self, t: datetime) -> str | None:
+        """A row that implies facts may not go back before the ticket's last recorded fact:
+        its facts would contradict the order of the ones already taken (a row out of order
+        that implies nothing new is harmless and counted as "no fact")."""
+        if self.last_at is not None and t < self.last_at:
+            return (f"update out of order: {t.isoformat()} is before the ticket's last recorded "
+                    f"fact at {self.last_at.isoformat()}")
+        return None
+
+    def step(self, kind: str, t: datetime) -> list[tuple[type[ev.Fact], dict]] | str:
+        """The facts a row in status `kind` at time `t` implies (after the time checks)."""
+        out: list[tuple[type[ev.Fact], dict]] = []
+
+        def end_wait() -> None:
+            if self.wait:
+                out.append((ev.WaitEnded, {"reason": self.wait}))
+                self.wait = None
+
+        base, _, reason = kind.partition(":")
+        if base in ("new", "active", "wait"):
+            if self.status == "cancelled":
+                return "update after cancellation: the ticket was cancelled (closed without resolution)"
+            if self.status in ("resolved", "closed"):
+                out.append((ev.TicketReopened, {"reason": f"desk status back to {kind}"}))
+                self.status = "open"
+            if base != "new" and not self.acked:
+                out.append((ev.TicketAcknowledged, {}))
+                self.acked = True
+            if base == "wait":
+                if self.wait != reason:
+                    end_wait()
+                    out.append((ev.WaitStarted, {"reason": reason}))
+                    self.wait = reason
+            else:
+                end_wait()
+        elif base == "resolved":
+            if self.status == "open":
+                end_wait()
+                out.append((ev.TicketResolved, {}))
+                self.status = "resolved"
+        elif base == "closed":
+            if self.status == "resolved":
+                out.append((ev.TicketClosed, {}))
+                self.status = "closed"
+            elif self.status == "open":
+                end_wait()
+                out.append((ev.TicketCancelled, {"reason": "closed by the desk without a resolution"}))
+                self.status = "cancelled"
+        elif base == "cancelled":
+            if self.status == "open":
+                end_wait()
+                out.append((ev.TicketCancelled, {"reason": "cancelled by the desk"}))
+                self.status = "cancelled"
+        else:
+            return f"unknown status kind {kind!r}"
+        return out
+
+
+WAIT_REASONS = set(ev.WaitReason.__args__)  # type: ignore[attr-defined]
+
+
+def counter_dict(c: Counter) -> dict:
+    return dict(sorted(c.items()))

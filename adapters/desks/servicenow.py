@@ -1,0 +1,196 @@
+"""ServiceNow incident audit log (CSV, one row per update of an incident; UCI 498 layout).
+
+Only `sys_updated_at` is an event time: `resolved_at`, `closed_at` and `closed_code` are
+end-of-life values copied onto every row (CHARACTERISATION.md), so they are never read.
+The open is at `opened_at`. Rows are taken in file order; `sys_mod_count` only names them
+(with an `r<k>` suffix after the k-th time the counter restarts within an incident).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+from collections.abc import Iterator
+from datetime import datetime, tzinfo
+
+from domain import events as ev
+
+from ..importer import Item, open_text
+from .common import Desk, DeskSummary, TicketTrack, safe_id
+
+STATES = {
+    "New": "new",
+    "Active": "active",
+    "Awaiting User Info": "wait:user",
+    "Awaiting Evidence": "wait:customer",
+    "Awaiting Vendor": "wait:vendor",
+    "Awaiting Problem": "wait:other",
+    "Resolved": "resolved",
+    "Closed": "closed",
+    "Canceled": "cancelled",
+    "Cancelled": "cancelled",
+}
+MISSING = "?"
+
+
+def severity_of(priority: str) -> str:
+    """'3 - Moderate' -> 'moderate' (the contract lists the severities it knows)."""
+    return priority.split(" - ", 1)[-1].strip().lower() if priority and priority != MISSING else ""
+
+
+class TimeParser:
+    """ServiceNow's `D/M/YYYY HH:MM` (day first, no padding, no zone) in the desk's zone."""
+
+    def __init__(self, tz: tzinfo) -> None:
+        self.tz, self.cache = tz, {}
+
+    def __call__(self, text: str) -> datetime | None:
+        t = self.cache.get(text)
+        if t is None:
+            try:
+                date_part, time_part = text.split(" ")
+                d, m, y = date_part.split("/")
+                hh, mm = time_part.split(":")
+                t = datetime(int(y), int(m), int(d), int(hh), int(mm), tzinfo=self.tz)
+            except ValueError:
+                return None
+            if len(self.cache) < 500_000:
+                self.cache[text] = t
+        return t
+
+
+def read_servicenow(path: str, desk: Desk, tz: tzinfo, summary: DeskSummary,
+                    limit: int | None = None) -> Iterator[Item]:
+    yield from desk.setup()
+    lines = open_text(path)
+    reader = csv.reader(lines)
+    header = next(reader)
+    col = {name: i for i, name in enumerate(header)}
+    need = ("number", "incident_state", "sys_mod_count", "opened_at", "sys_updated_at", "priority")
+    missing = [c for c in need if c not in col]
+    if missing:
+        raise ValueError(f"{path}: not a ServiceNow incident audit log (missing columns {missing})")
+    c_num, c_state, c_count = col["number"], col["incident_state"], col["sys_mod_count"]
+    c_opened, c_updated, c_prio = col["opened_at"], col["sys_updated_at"], col["priority"]
+    c_created = col.get("sys_created_at")
+    c_by = col.get("sys_updated_by")
+    c_rc = col.get("reassignment_count")
+    c_group, c_person = col.get("assignment_group"), col.get("assigned_to")
+    c_ci, c_cat, c_sub, c_sym = col.get("cmdb_ci"), col.get("category"), col.get("subcategory"), col.get("u_symptom")
+    c_caller, c_opened_by = col.get("caller_id"), col.get("opened_by")
+    parse = TimeParser(tz)
+    severities = set(desk.terms.severities)
+    tracks: dict[str, TicketTrack] = {}
+    counters: dict[str, tuple[int, int]] = {}  # number -> (last sys_mod_count, restarts)
+    reassign: dict[str, int] = {}
+    seen = 0
+
+    def get(row: list[str], c: int | None) -> str:
+        v = row[c] if c is not None and c < len(row) else MISSING
+        return "" if v == MISSING else v
+
+    for n, row in enumerate(reader, start=2):
+        where = f"line {n}"
+        if len(row) != len(header):
+            summary.rows += 1
+            yield where, f"missing ticket id: row has {len(row)} fields, the header {len(header)}"
+            continue
+        number = row[c_num]
+        if number not in counters:
+            if not number or number == MISSING:
+                summary.rows += 1
+                yield where, "missing ticket id: number is '?'"
+                continue
+            seen += 1
+            if limit is not None and seen > limit:
+                break
+            counters[number] = (-1, 0)
+        summary.rows += 1
+        # the row's name: its counter, and how often the counter has restarted before it
+        try:
+            count = int(row[c_count])
+        except ValueError:
+            count = -1
+        last, restarts = counters[number]
+        if count <= last:
+            restarts += 1
+        counters[number] = (count, restarts)
+        key = f"{prefix(desk)}-{number}-{count}" + (f"r{restarts}" if restarts else "")
+
+        kind = STATES.get(row[c_state])
+        if kind is None:
+            yield where, f"unknown status {row[c_state]!r}"
+            continue
+        severity = severity_of(row[c_prio])
+        if severity not in severities:
+            yield where, f"unknown severity: priority {row[c_prio]!r} (the contract's: {sorted(severities)})"
+            continue
+        opened_at, t = parse(row[c_opened]), parse(row[c_updated])
+        if opened_at is None or t is None:
+            yield where, f"missing or unreadable time: opened_at {row[c_opened]!r}, sys_updated_at {row[c_updated]!r}"
+            continue
+        ticket_id = safe_id(number)
+        track = tracks.get(number)
+        fresh = track is None
+        if track is None:
+            track = TicketTrack(ticket_id, opened_at, severity)
+        problem = track.check_time(t)
+        if problem:
+            yield where, problem
+            continue
+        rc = get(row, c_rc)
+        rc_n = int(rc) if rc.isdigit() else None
+        actor = get(row, c_by) or "servicenow"
+        facts: list[tuple[type[ev.Fact], dict]] = []
+        if fresh:
+            tracks[number] = track
+            reassign[number] = rc_n if rc_n is not None else 0
+            asset_id, asset_fact = desk.asset_for(get(row, c_ci) or None)
+            if asset_fact is not None:
+                yield where, asset_fact
+            created = parse(get(row, c_created)) if get(row, c_created) else None
+            summary.tickets += 1
+            yield where, ev.TicketOpened(
+                command_id=f"{prefix(desk)}-{number}-open", id=ticket_id, occurred_at=opened_at,
+                source_recorded_at=created or t, actor=get(row, c_opened_by) or actor,
+                channel=desk.channel, asset_id=asset_id, severity=severity,
+                fault_category=get(row, c_cat) or "unknown", reporter_ref=get(row, c_caller),
+                description=" / ".join(x for x in (get(row, c_sub), get(row, c_sym)) if x),
+            )
+        was_ended = track.status in ("closed", "cancelled")
+        before, before_rc = dataclasses.replace(track), reassign[number]
+        state_facts = track.step(kind, t)
+        if isinstance(state_facts, str):
+            yield where, state_facts
+            continue
+        live = not was_ended or any(cls is ev.TicketReopened for cls, _ in state_facts)
+        if live and severity != track.severity:
+            facts.append((ev.SeverityChanged, {"severity": severity, "reason": f"priority {row[c_prio]}"}))
+            track.severity = severity
+        if rc_n is not None and rc_n > reassign[number]:
+            reassign[number] = rc_n
+            if live:
+                assignee = " / ".join(x for x in (get(row, c_group), get(row, c_person)) if x) or "unknown"
+                facts.append((ev.TicketReassigned, {"assignee": assignee}))
+        if live and state_facts and state_facts[0][0] is ev.TicketReopened:
+            facts.insert(0, state_facts.pop(0))  # a reopen comes before what happens on the reopened ticket
+        facts += state_facts
+        if not facts:
+            if not fresh:
+                summary.no_fact += 1
+            continue
+        problem = track.check_order(t) if not fresh else None
+        if problem:
+            tracks[number], reassign[number] = before, before_rc
+            yield where, problem
+            continue
+        track.last_at = t
+        for cls, extra in facts:
+            yield where, cls(
+                command_id=f"{key}-{cls.__name__}", id=ticket_id, occurred_at=t, source_recorded_at=t,
+                actor=actor, channel=desk.channel, **extra,
+            )
+
+
+def prefix(desk: Desk) -> str:
+    return desk.prefix

@@ -372,9 +372,9 @@ async def read_events(js: JetStreamContext, *, stream: str = STREAM, subject: st
     if not follow and start_seq > info.state.last_seq:
         return
     sub = await js.subscribe(
-        subject, stream=stream, ordered_consumer=True,
-        deliver_policy=jsapi.DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=max(1, start_seq),
-        idle_heartbeat=2.0,
+        subject, stream=stream, ordered_consumer=True, idle_heartbeat=2.0,
+        config=jsapi.ConsumerConfig(deliver_policy=jsapi.DeliverPolicy.BY_START_SEQUENCE,
+                                    opt_start_seq=max(1, start_seq)),
     )
     try:
         if not follow:

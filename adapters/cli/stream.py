@@ -1,9 +1,313 @@
-"""CLI commands of this area (registered by adapters.cli)."""
+"""Stream commands: `nats serve`, `nats customer-stream`, `relay`, `tail`, `schema`.
+
+NATS options (every stream command): --nats-url (or TICKETLEDGER_NATS_URL) names a server
+or cluster; without it the command starts a local nats-server itself (JetStream store in
+<data-dir>/nats) and stops it at the end. Credentials and TLS pass through
+(--nats-user/--nats-password/--nats-token/--nats-creds/--nats-nkey/--tls-ca/--tls-cert/
+--tls-key, or the TICKETLEDGER_NATS_* variables) and are never printed.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from ..nats_server import ServerError, server_for
+from ..stream import (
+    STREAM,
+    ConnectOptions,
+    StreamEvent,
+    connect,
+    customer_stream_name,
+    ensure_customer_stream,
+    filter_subject,
+    find_start_seq,
+    iso_utc,
+    read_events,
+)
+from . import UserError
+from .output import emit
+
+AGGREGATES = ("ticket", "asset", "contract", "calendar")
+
+
+def nats_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("NATS (default: a nats-server started in the data folder)")
+    g.add_argument("--nats-url", default=None, help="server or cluster URLs, comma-separated (env TICKETLEDGER_NATS_URL)")
+    g.add_argument("--nats-user", default=None, help="user (env TICKETLEDGER_NATS_USER)")
+    g.add_argument("--nats-password", default=None, help="password (prefer env TICKETLEDGER_NATS_PASSWORD)")
+    g.add_argument("--nats-token", default=None, help="token (prefer env TICKETLEDGER_NATS_TOKEN)")
+    g.add_argument("--nats-creds", default=None, metavar="FILE", help="credentials file (env TICKETLEDGER_NATS_CREDS)")
+    g.add_argument("--nats-nkey", default=None, metavar="FILE", help="NKey seed file (env TICKETLEDGER_NATS_NKEY)")
+    g.add_argument("--tls-ca", default=None, metavar="FILE", help="CA bundle (env TICKETLEDGER_NATS_TLS_CA)")
+    g.add_argument("--tls-cert", default=None, metavar="FILE", help="client certificate (env TICKETLEDGER_NATS_TLS_CERT)")
+    g.add_argument("--tls-key", default=None, metavar="FILE", help="client key (env TICKETLEDGER_NATS_TLS_KEY)")
+    g.add_argument("--nats-inbox-prefix", default=None,
+                   help="reply inbox prefix, e.g. _INBOX_acme for a customer-scoped user (env TICKETLEDGER_NATS_INBOX_PREFIX)")
+
+
+def options_of(args: argparse.Namespace) -> ConnectOptions:
+    return ConnectOptions.from_env(
+        url=args.nats_url, user=args.nats_user, password=args.nats_password, token=args.nats_token,
+        creds=args.nats_creds, nkey_seed=args.nats_nkey, tls_ca=args.tls_ca, tls_cert=args.tls_cert,
+        tls_key=args.tls_key, inbox_prefix=args.nats_inbox_prefix,
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add this module's subcommands."""
+    p = sub.add_parser("nats", help="the local nats-server and per-customer streams")
+    nsub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    a = nsub.add_parser("serve", help="keep a nats-server running for other processes (prints its URL)")
+    a.add_argument("--port", type=int, default=None, help="client port (default: a free one)")
+    a.set_defaults(func=cmd_nats_serve)
+    a = nsub.add_parser("customer-stream",
+                        help="create LEDGER_<customer>: one customer's events, for a reader scoped to that customer")
+    a.add_argument("customer")
+    a.add_argument("--replicas", type=int, default=1)
+    nats_options(a)
+    a.set_defaults(func=cmd_customer_stream)
+
+    p = sub.add_parser("relay", help="publish the log to NATS JetStream exactly once (once, or --follow)")
+    from ..relay import add_relay_arguments
+
+    add_relay_arguments(p)
+    nats_options(p)
+    p.set_defaults(func=cmd_relay)
+
+    p = sub.add_parser("tail", help="read ledger events from the stream: from the start, a position or a time")
+    start = p.add_mutually_exclusive_group()
+    start.add_argument("--from-start", action="store_true", help="from the first event (default)")
+    start.add_argument("--from-position", type=int, metavar="N", help="from the ledger's log position N")
+    start.add_argument("--from-time", metavar="TIME", help="from the ledger's recording time (ISO with zone)")
+    p.add_argument("--aggregate", choices=AGGREGATES)
+    p.add_argument("--id", help="one ticket/asset/contract id")
+    p.add_argument("--type", help="one event type, e.g. TicketOpened")
+    p.add_argument("--customer", help="one customer (reads LEDGER_<customer> when it exists)")
+    p.add_argument("--stream", default=None, help=f"stream to read (default {STREAM}, or LEDGER_<customer>)")
+    p.add_argument("--limit", type=int, default=None, help="stop after N events")
+    p.add_argument("--follow", action="store_true", help="keep waiting for new events (Ctrl-C stops)")
+    nats_options(p)
+    p.set_defaults(func=cmd_tail)
+
+    p = sub.add_parser("schema", help="JSON Schema of every event type and version (written to docs/schemas/)")
+    p.add_argument("type", nargs="?", help="print this event type's schema only")
+    p.add_argument("--out", default="docs/schemas", help="folder to write (default docs/schemas)")
+    p.add_argument("--no-write", action="store_true", help="print only")
+    p.set_defaults(func=cmd_schema)
+
+
+# --- nats -------------------------------------------------------------------------------------
+
+
+def cmd_nats_serve(args: argparse.Namespace) -> int:
+    from ..nats_server import NatsServer
+
+    store = Path(args.data_dir) / "nats"
+    try:
+        server = NatsServer(store, port=args.port, log_file=Path(args.data_dir) / "nats-server.log").start()
+    except ServerError as e:
+        raise UserError(str(e)) from None
+    stop = {"now": False}
+
+    def on_signal(*_: object) -> None:
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    if args.json:
+        print(msgspec.json.encode({"url": server.url, "monitor": server.monitor_url, "store": str(store)}).decode(),
+              flush=True)
+    else:
+        print(f"nats-server running: {server.url} (monitor {server.monitor_url}, store {store}); "
+              f"use --nats-url {server.url} or TICKETLEDGER_NATS_URL; Ctrl-C stops", flush=True)
+    try:
+        while not stop["now"] and server.proc is not None and server.proc.poll() is None:
+            time.sleep(0.2)
+    finally:
+        server.stop()
+    return 0
+
+
+def cmd_customer_stream(args: argparse.Namespace) -> int:
+    opts = options_of(args)
+
+    async def go(url: str) -> Any:
+        nc = await connect(url, opts, max_reconnect_attempts=0)
+        try:
+            js = nc.jetstream(timeout=10)
+            from ..stream import ensure_stream
+
+            await ensure_stream(js, args.replicas)
+            return await ensure_customer_stream(js, args.customer, args.replicas)
+        finally:
+            await nc.close()
+
+    with _server(args, opts) as url:
+        info = asyncio.run(go(url))
+    print(f"stream {info.config.name}: events of customer {args.customer} sourced from {STREAM}; "
+          f"grant the customer's user the APIs in docs/nats-permissions.md")
+    return 0
+
+
+@contextlib.contextmanager
+def _server(args: argparse.Namespace, opts: ConnectOptions):  # type: ignore[no-untyped-def]
+    try:
+        with server_for(args.data_dir, opts.url) as url:
+            yield url
+    except ServerError as e:
+        raise UserError(str(e)) from None
+
+
+# --- relay ------------------------------------------------------------------------------------
+
+
+def cmd_relay(args: argparse.Namespace) -> int:
+    from ..relay import run
+
+    opts = options_of(args)
+    try:
+        return run(args, opts)
+    except ServerError as e:
+        raise UserError(str(e)) from None
+    except Exception as e:  # noqa: BLE001 - NATS errors become one clear line, never credentials
+        raise UserError(f"NATS at {opts.describe()}: {type(e).__name__}: {e}") from None
+
+
+# --- tail -------------------------------------------------------------------------------------
+
+
+def cmd_tail(args: argparse.Namespace) -> int:
+    opts = options_of(args)
+    start_time = None
+    if args.from_time:
+        from .core import parse_time
+
+        start_time = iso_utc(parse_time(args.from_time, "--from-time"))
+    if args.limit is not None and args.limit <= 0:
+        return 0
+    subject = filter_subject(args.customer, args.aggregate, args.id, args.type)
+    shown = {"n": 0, "garbage": 0}
+    table_rows: list[dict[str, Any]] = []
+
+    def garbage(seq: int, subj: str, reason: str) -> None:
+        shown["garbage"] += 1
+        print(f"tail: stream sequence {seq} ({subj}) is not a ledger event: {reason}; skipped",
+              file=sys.stderr, flush=True)
+
+    def show(e: StreamEvent) -> None:
+        if args.json:
+            sys.stdout.write(msgspec.json.encode(e.json()).decode() + "\n")
+            sys.stdout.flush()
+        elif args.follow:
+            r = e.row()
+            print(f"{r['position']:>8}  {r['recorded_at']}  {r['customer']}  {r['aggregate']}  {r['id']}  "
+                  f"{r['type']} v{r['version']}  occurred {r['occurred_at']}", flush=True)
+        else:
+            table_rows.append(e.row())
+
+    async def go(url: str) -> None:
+        errors: list[str] = []
+        nc = await connect(url, opts, errors=errors, max_reconnect_attempts=-1 if args.follow else 0)
+        try:
+            js = nc.jetstream(timeout=10)
+            stream = args.stream or await _pick_stream(js, args.customer, errors)
+            if args.from_position is not None:
+                start = await find_start_seq(js, stream, position=args.from_position)
+            elif start_time is not None:
+                start = await find_start_seq(js, stream, recorded_at=start_time)
+            else:
+                start = 1
+            async for e in read_events(js, stream=stream, subject=subject, start_seq=start,
+                                       follow=args.follow, on_garbage=garbage):
+                show(e)
+                shown["n"] += 1
+                if args.limit is not None and shown["n"] >= args.limit:
+                    break
+        except Exception as e:  # noqa: BLE001 - one clear line, never credentials
+            why = next((x for x in errors if "ermission" in x), "")
+            raise UserError(f"reading {args.stream or STREAM} at {opts.describe()}: "
+                            f"{why or type(e).__name__ + ': ' + str(e)}") from None
+        finally:
+            with contextlib.suppress(Exception):
+                await nc.close()
+
+    with _server(args, opts) as url, contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(go(url))
+    if not args.json and not args.follow:
+        emit(table_rows, False, ["position", "recorded_at", "customer", "aggregate", "id", "type", "version",
+                                 "occurred_at", "actor"])
+    return 0
+
+
+async def _pick_stream(js: Any, customer: str | None, errors: list[str]) -> str:
+    from nats.js.errors import NotFoundError
+
+    if customer:
+        try:
+            await js.stream_info(customer_stream_name(customer))
+            return customer_stream_name(customer)
+        except NotFoundError:
+            pass
+        except Exception:  # noqa: BLE001 - not allowed to look: fall back to LEDGER
+            pass
+    try:
+        await js.stream_info(STREAM)
+    except NotFoundError:
+        raise UserError(f"no stream {STREAM} yet: run `ticketledger relay` first") from None
+    return STREAM
+
+
+# --- schema -----------------------------------------------------------------------------------
+
+
+def schemas() -> dict[str, dict[str, Any]]:
+    """file name -> JSON Schema: one per event type and current version, plus commands.json
+    (the JSON Lines import: any fact, tagged by "type")."""
+    from domain import events as ev
+
+    out: dict[str, dict[str, Any]] = {}
+    for name, cls in sorted(ev.FACT_TYPES.items()):
+        s = msgspec.json.schema(cls)
+        doc = {"$schema": "https://json-schema.org/draft/2020-12/schema",
+               "$id": f"ticketledger/{name}.v{cls.version}.json",
+               "title": f"{name} v{cls.version}",
+               "description": (cls.__doc__ or "").strip() or f"ledger event {name}",
+               "x-ledger-type": name, "x-ledger-version": cls.version, **s}
+        out[f"{name}.v{cls.version}.json"] = doc
+    s = msgspec.json.schema(ev.AnyFact)
+    out["commands.json"] = {"$schema": "https://json-schema.org/draft/2020-12/schema",
+                            "$id": "ticketledger/commands.json",
+                            "title": "ticketledger command (one JSON Lines line)",
+                            "description": "Any fact, tagged by its \"type\"; the import decodes each line into it.",
+                            **s}
+    return out
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    docs = schemas()
+    if not args.no_write:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        for fname, doc in docs.items():
+            (out / fname).write_bytes(msgspec.json.format(msgspec.json.encode(doc), indent=2) + b"\n")
+    if args.type:
+        match = {k: v for k, v in docs.items() if k.split(".")[0] == args.type}
+        if not match:
+            raise UserError(f"unknown event type {args.type!r}; known: "
+                            f"{', '.join(sorted(k.split('.')[0] for k in docs if k != 'commands.json'))}")
+        for doc in match.values():
+            print(msgspec.json.format(msgspec.json.encode(doc), indent=2).decode())
+        return 0
+    rows = [{"file": k, "type": v.get("x-ledger-type", "(any command)"), "version": v.get("x-ledger-version", "")}
+            for k, v in docs.items()]
+    emit(rows, args.json, title=None if args.no_write else f"written to {args.out}/")
+    return 0
+

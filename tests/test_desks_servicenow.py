@@ -1,0 +1,153 @@
+"""ServiceNow desk import on a slice of the real UCI 498 log, checked against DuckDB queries
+run straight on the CSV (no mocks; real SQLite event store under tmp_path)."""
+
+from __future__ import annotations
+
+from argparse import Namespace
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from adapters.desks import FORMATS
+from adapters.ledger import open_ledger
+from adapters.store import decode_stored, iter_log
+
+CSV = Path("/work/shared/data/uci-incident-event-log/incident_event_log.csv.gz")
+pytestmark = pytest.mark.skipif(not CSV.exists(), reason="UCI 498 log not available")
+N = 2000
+
+WAITS = "('Awaiting User Info','Awaiting Vendor','Awaiting Problem','Awaiting Evidence')"
+ENDED = "('Resolved','Closed')"
+
+
+def args(data_dir: Path, limit: int) -> Namespace:
+    return Namespace(file=str(CSV), mapping=None, contract=None, timezone=None, limit=limit, batch=1000,
+                     data_dir=str(data_dir), json=True)
+
+
+def expected(limit: int) -> dict:
+    """The figures the import must reproduce, computed from the CSV alone."""
+    con = duckdb.connect()
+    con.execute("SET threads TO 1")  # keep file order for row_number()
+    con.execute(f"""
+        CREATE TABLE raw AS SELECT row_number() OVER () + 1 AS line, number, incident_state AS s, priority, cmdb_ci,
+          CAST(reassignment_count AS INT) AS rc,
+          strptime(opened_at, '%d/%m/%Y %H:%M') AS o, strptime(sys_updated_at, '%d/%m/%Y %H:%M') AS u
+        FROM read_csv('{CSV}', all_varchar = true, header = true)""")
+    con.execute(f"""CREATE TABLE inc AS SELECT number FROM raw GROUP BY number ORDER BY min(line) LIMIT {limit}""")
+    con.execute("CREATE TABLE r AS SELECT * FROM raw WHERE number IN (SELECT number FROM inc)")
+    refused = con.execute("SELECT count(*) FROM r WHERE u < o").fetchone()[0]
+    con.execute("""CREATE TABLE v AS SELECT *,
+          lag(s) OVER w AS p, lag(priority) OVER w AS pp, lag(rc) OVER w AS prc,
+          row_number() OVER w AS k
+        FROM r WHERE u >= o WINDOW w AS (PARTITION BY number ORDER BY line)""")
+    q = lambda sql: con.execute(sql).fetchone()[0]  # noqa: E731
+    counts = {
+        "TicketOpened": q("SELECT count(DISTINCT number) FROM v"),
+        "TicketResolved": q(f"SELECT count(*) FROM v WHERE s = 'Resolved' AND (p IS NULL OR p NOT IN {ENDED})"),
+        "TicketClosed": q("SELECT count(*) FROM v WHERE s = 'Closed' AND p = 'Resolved'"),
+        "TicketCancelled": q(f"SELECT count(*) FROM v WHERE s = 'Closed' AND (p IS NULL OR p NOT IN {ENDED})"),
+        "TicketReopened": q(f"SELECT count(*) FROM v WHERE p IN {ENDED} AND s NOT IN {ENDED}"),
+        "WaitStarted": q(f"SELECT count(*) FROM v WHERE s IN {WAITS} AND (p IS NULL OR p <> s)"),
+        "WaitEnded": q(f"SELECT count(*) FROM v WHERE p IN {WAITS} AND p <> s"),
+        "TicketAcknowledged": q(f"SELECT count(DISTINCT number) FROM v WHERE s = 'Active' OR s IN {WAITS}"),
+        "SeverityChanged": q("SELECT count(*) FROM v WHERE pp IS NOT NULL AND pp <> priority"),
+        "TicketReassigned": q("SELECT count(*) FROM v WHERE prc IS NOT NULL AND rc > prc"),
+    }
+    counts["AssetRegistered"] = q(
+        "SELECT count(DISTINCT CASE WHEN cmdb_ci = '?' THEN 'desk' ELSE cmdb_ci END) FROM v WHERE k = 1")
+    counts["ContractRegistered"] = 1
+    reopened = q(f"SELECT count(DISTINCT number) FROM v WHERE p IN {ENDED} AND s NOT IN {ENDED}")
+    resolved_by_priority = dict(con.execute(f"""
+        WITH fin AS (SELECT number, arg_max(priority, line) AS pr FROM v GROUP BY number)
+        SELECT lower(split_part(pr, ' - ', 2)), count(*) FROM fin WHERE number IN
+          (SELECT number FROM v WHERE s = 'Resolved' AND (p IS NULL OR p NOT IN {ENDED}))
+        GROUP BY 1""").fetchall())
+    # paused minutes: islands of one awaiting state, from their first row to the next state's first row
+    paused = q(f"""
+        WITH c AS (SELECT *, sum(CASE WHEN p IS NULL OR p <> s THEN 1 ELSE 0 END) OVER
+                     (PARTITION BY number ORDER BY line) AS island FROM v),
+             isl AS (SELECT number, island, any_value(s) AS s, min(line) AS first_line FROM c GROUP BY ALL),
+             t AS (SELECT isl.*, (SELECT u FROM c WHERE c.number = isl.number AND c.line = isl.first_line) AS start
+                   FROM isl),
+             n AS (SELECT *, lead(start) OVER (PARTITION BY number ORDER BY island) AS stop FROM t)
+        SELECT sum(date_diff('minute', start, stop)) FROM n WHERE s IN {WAITS}""")
+    return {"refused": refused, "counts": counts, "reopened": reopened,
+            "resolved_by_priority": resolved_by_priority, "paused_minutes": paused}
+
+
+def stored_facts(data_dir: Path) -> list:
+    ledger = open_ledger(data_dir)
+    return [decode_stored(row.topic, row.state) for row in iter_log(ledger)]
+
+
+@pytest.fixture(scope="module")
+def imported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+    data_dir = tmp_path_factory.mktemp("sn")
+    summary = FORMATS["servicenow"](open_ledger(data_dir), args(data_dir, N))
+    return data_dir, summary
+
+
+def test_slice_matches_duckdb_on_the_csv(imported: tuple[Path, object]) -> None:
+    data_dir, summary = imported
+    exp = expected(N)
+    facts = stored_facts(data_dir)
+    types = Counter(type(f).__name__ for f in facts)
+    # one contract; one placeholder asset for the desk (cmdb_ci '?') and one per real CI
+    assert {k: v for k, v in types.items()} == {k: v for k, v in exp["counts"].items() if v}
+    assert summary.tickets == N == exp["counts"]["TicketOpened"]
+    assert summary.recorded == len(facts) == sum(exp["counts"].values())
+    assert dict(summary.refused_by_reason) == {"update before the report time": exp["refused"]}
+    assert all(w.startswith("line ") for w, _ in summary.refused)
+
+    by_ticket: dict[str, list] = defaultdict(list)
+    for f in facts:
+        by_ticket[f.id].append(f)
+    reopened = sum(1 for fs in by_ticket.values() if any(type(f).__name__ == "TicketReopened" for f in fs))
+    assert reopened == exp["reopened"]
+    resolved: Counter[str] = Counter()
+    paused = 0.0
+    for fs in by_ticket.values():
+        if type(fs[0]).__name__ != "TicketOpened":
+            continue
+        sev = fs[0].severity
+        open_wait = {}
+        for f in fs:
+            name = type(f).__name__
+            if name == "SeverityChanged":
+                sev = f.severity
+            elif name == "WaitStarted":
+                open_wait[f.reason] = f.occurred_at
+            elif name == "WaitEnded":
+                paused += (f.occurred_at - open_wait.pop(f.reason)).total_seconds() / 60
+        if any(type(f).__name__ == "TicketResolved" for f in fs):
+            resolved[sev] += 1
+        assert not open_wait  # every incident of this log ends closed: no wait is left open
+    assert dict(resolved) == exp["resolved_by_priority"]
+    assert round(paused) == exp["paused_minutes"]
+    # placeholder asset of the desk, under the desk's contract
+    assets = {f.id: f for f in facts if type(f).__name__ == "AssetRegistered"}
+    assert "SN-desk" in assets
+    assert all(a.placeholder and a.contract_id == "desk-servicenow" and a.customer == "servicenow-desk"
+               for a in assets.values())
+    assert {by_ticket[t][0].asset_id for t in by_ticket if t.startswith("INC")} == set(assets)
+    # event time only: the open is opened_at, never resolved_at/closed_at
+    first = by_ticket["INC0000045"]
+    assert [type(f).__name__ for f in first] == ["TicketOpened", "TicketResolved", "TicketClosed"]
+    assert first[0].occurred_at.isoformat() == "2016-02-29T04:16:00+00:00"  # 01:16 at UTC-3
+    assert first[1].occurred_at.isoformat() == "2016-02-29T11:53:00+00:00"  # first Resolved row, not resolved_at
+    assert first[1].source_recorded_at == first[1].occurred_at
+
+
+def test_reimport_and_overlapping_export_record_only_what_is_new(tmp_path: Path) -> None:
+    small = FORMATS["servicenow"](open_ledger(tmp_path), args(tmp_path, 1000))
+    assert small.recorded > 0 and not small.already_recorded
+    bigger = FORMATS["servicenow"](open_ledger(tmp_path), args(tmp_path, N))
+    assert bigger.already_recorded == small.recorded - 1  # all but the contract, which is not re-sent
+    again = FORMATS["servicenow"](open_ledger(tmp_path), args(tmp_path, N))
+    assert again.recorded == 0
+    assert again.already_recorded == small.recorded + bigger.recorded - 1
+    assert len(stored_facts(tmp_path)) == small.recorded + bigger.recorded
+    assert dict(again.refused_by_reason) == dict(bigger.refused_by_reason)

@@ -1,0 +1,219 @@
+"""`ticketledger demo`: a synthetic year of service under the four seed contracts, recorded
+through the Ledger like any other commands, then summarised.
+
+Steps (each marked; later issues fill the hooks):
+  1. calendar years          (record_calendar)
+  2. the four seed contracts  (ContractRegistered, idempotent command ids)
+  3. the synthetic year       (adapters.synthetic, Ledger.execute_many in batches)
+  4. HOOK stream              adapters.relay.relay_all(ledger, url) unless --no-stream
+  5. HOOK views               projections.rebuild_from_store(...) headline figures
+  6. HOOK dispute report      pointer to `ticketledger explain TICKET`
+  7. summary                  events by type, tickets, assets, refusals, log position, throughput
+
+Re-running on the same data folder records nothing twice (every command id is a function of
+--seed and --tickets) and prints the same summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import Counter
+from typing import Any
+
+import msgspec
+
+from .cli.output import Progress, emit, table
+from .ledger import Ledger, open_ledger
+from .store import iter_log, last_position
+from .synthetic import Synth
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from .cli.core import record_calendar
+
+    t_start = time.perf_counter()
+    ledger = open_ledger(args.data_dir)
+    quiet = getattr(args, "json", False)
+    say = (lambda *a: None) if quiet else print  # noqa: E731
+
+    # 1. calendar data, as `ticketledger init` records it
+    years = record_calendar(ledger, None)
+    say(f"calendar years recorded now: {len(years) or 'none new'}")
+
+    # 2 + 3. contracts and the synthetic year, through the Ledger in batches
+    synth = Synth(seed=args.seed, tickets=args.tickets)
+    batch_size = getattr(args, "batch", 2000) or 2000
+    status: Counter[str] = Counter()
+    recorded_types: Counter[str] = Counter()
+    refusals: list[str] = []
+    progress = Progress("demo: recording", every=5000)
+    chunk: list[Any] = []
+    t_rec = time.perf_counter()
+
+    def flush() -> None:
+        outcomes = ledger.execute_many(chunk)
+        for fact, o in zip(chunk, outcomes, strict=True):
+            status[o.status] += 1
+            if o.status == "recorded":
+                recorded_types[type(fact).__name__] += 1
+            elif o.status == "refused":
+                refusals.append(o.error)
+        progress.add(len(chunk))
+        chunk.clear()
+
+    for fact in synth.facts():
+        chunk.append(fact)
+        if len(chunk) >= batch_size:
+            flush()
+    if chunk:
+        flush()
+    progress.done()
+    rec_seconds = time.perf_counter() - t_rec
+    commands = sum(status.values())
+    say(f"commands: {commands:,} — recorded {status['recorded']:,}, already recorded "
+        f"{status['already_recorded']:,}, refused {status['refused']:,} "
+        f"in {rec_seconds:.1f} s ({commands / rec_seconds:,.0f} commands/s"
+        + (f", {status['recorded'] / rec_seconds:,.0f} new events/s)" if status["recorded"] else ")"))
+    for err in refusals[:10]:
+        print(f"  refused: {err}", file=sys.stderr)
+
+    # 4. HOOK stream: publish to NATS JetStream (issue: relay). Skipped with --no-stream.
+    stream = _hook_stream(ledger, args, say)
+
+    # 5. HOOK views: rebuild the DuckDB views and print headline figures (issue: views).
+    views = _hook_views(ledger, args, say)
+
+    # 6. HOOK dispute report (issue: audit replay): point at one interesting ticket.
+    example = _example_ticket(synth)
+    say(f"dispute report: `ticketledger --data-dir {args.data_dir} explain {example}` "
+        "(when the audit commands are installed)")
+
+    # 7. summary from the store itself (so a re-run prints it too)
+    summary = _summary(ledger)
+    summary.update({
+        "refusals": status["refused"], "recorded_now": status["recorded"],
+        "already_recorded": status["already_recorded"], "commands": commands,
+        "record_seconds": round(rec_seconds, 2),
+        "commands_per_second": round(commands / rec_seconds) if rec_seconds else None,
+        "total_seconds": round(time.perf_counter() - t_start, 2),
+        "synthetic_mix": dict(sorted(synth.counts.items())), "stream": stream, "views": views,
+        "example_ticket": example,
+    })
+    if quiet:
+        emit([summary], True)
+    else:
+        _print_summary(summary)
+    return 1 if status["refused"] else 0
+
+
+def _summary(ledger: Ledger) -> dict[str, Any]:
+    by_type: Counter[str] = Counter()
+    by_customer: Counter[str] = Counter()
+    tickets: set[str] = set()
+    assets: set[str] = set()
+    for row in iter_log(ledger, batch=20_000):
+        kind, name, _ = row.topic.split(".")
+        by_type[name] += 1
+        if kind in ("ticket", "asset"):
+            head = msgspec.json.decode(row.state, type=_Head)
+            (tickets if kind == "ticket" else assets).add(head.id)
+            by_customer[head.customer] += 1
+    return {"events": sum(by_type.values()), "events_by_type": dict(by_type.most_common()),
+            "tickets": len(tickets), "assets": len(assets), "events_by_customer": dict(sorted(by_customer.items())),
+            "log_position": last_position(ledger)}
+
+
+class _Head(msgspec.Struct):
+    id: str
+    customer: str = ""
+
+
+def _print_summary(s: dict[str, Any]) -> None:
+    print()
+    print(f"ledger summary: {s['events']:,} events, {s['tickets']:,} tickets, {s['assets']:,} assets, "
+          f"refusals {s['refusals']}, log position {s['log_position']:,}")
+    print(f"this run: recorded {s['recorded_now']:,} new, already recorded {s['already_recorded']:,}; "
+          f"{s['commands_per_second']:,} commands/s; total {s['total_seconds']} s")
+    rows = [{"event type": k, "events": v} for k, v in s["events_by_type"].items()]
+    print(table(rows))
+    print()
+    mix = s["synthetic_mix"]
+    keys = ("national_day_tickets", "late_entries", "corrections", "customer_waits", "extensions",
+            "repeat_failures", "repeat_follow_tickets", "replacements", "follow_ups", "inspections", "spares",
+            "loss_claims", "cancellations", "reopenings", "part_lines", "consumable_lines")
+    print("synthetic mix: " + ", ".join(f"{k.replace('_', ' ')} {mix.get(k, 0)}" for k in keys))
+
+
+def _hook_stream(ledger: Ledger, args: argparse.Namespace, say: Any) -> dict[str, Any] | None:
+    if getattr(args, "no_stream", False):
+        say("stream: skipped (--no-stream)")
+        return None
+    try:
+        from . import relay  # type: ignore[attr-defined]
+    except ImportError:
+        say("stream: not available yet (adapters.relay is not installed)")
+        return None
+    relay_all = getattr(relay, "relay_all", None)
+    if relay_all is None:
+        say("stream: adapters.relay has no relay_all yet")
+        return None
+    url = getattr(args, "nats_url", None) or "nats://127.0.0.1:4222"
+    t = time.perf_counter()
+    try:
+        published = relay_all(ledger, url)
+    except Exception as e:  # the demo still summarises the ledger without NATS
+        say(f"stream: relay failed: {e}")
+        return {"error": str(e)}
+    n = published if isinstance(published, int) else getattr(published, "published", published)
+    say(f"stream: {n} events reached the stream in {time.perf_counter() - t:.1f} s")
+    return {"published": n}
+
+
+def _hook_views(ledger: Ledger, args: argparse.Namespace, say: Any) -> dict[str, Any] | None:
+    try:
+        import projections  # type: ignore[import-not-found]
+
+        rebuild = projections.rebuild_from_store
+    except (ImportError, AttributeError):
+        say("views: not available yet (projections.rebuild_from_store is not installed)")
+        return None
+    t = time.perf_counter()
+    try:
+        con = rebuild(ledger, args.data_dir)
+    except TypeError:
+        con = rebuild(ledger)
+    except Exception as e:
+        say(f"views: rebuild failed: {e}")
+        return {"error": str(e)}
+    figures: dict[str, Any] = {"rebuild_seconds": round(time.perf_counter() - t, 2)}
+    con = getattr(con, "con", con)
+    queries = {
+        "breach_rate": "SELECT clock, severity, count(*) AS clocks, "
+                       "round(avg(CASE WHEN state = 'breached' THEN 1.0 ELSE 0.0 END), 3) AS breach_rate "
+                       "FROM sla_breaches GROUP BY ALL ORDER BY ALL",
+        "follow_up_compliance": "SELECT obligation, count(*) AS periods, "
+                                "round(avg(CASE WHEN state = 'met' THEN 1.0 ELSE 0.0 END), 3) AS met_share "
+                                "FROM follow_up_compliance GROUP BY ALL ORDER BY ALL",
+        "payer_totals": "SELECT payer, sum(amount_fen) / 100.0 AS yuan FROM liability GROUP BY ALL ORDER BY ALL",
+    }
+    for name, sql in queries.items():
+        try:
+            cur = con.execute(sql)
+            cols = [d[0] for d in cur.description]
+            rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+        except Exception as e:  # table names are the views issue's to settle
+            say(f"views: {name}: {e}")
+            continue
+        figures[name] = rows
+        say(f"views: {name.replace('_', ' ')}")
+        say(table(rows))
+    return figures
+
+
+def _example_ticket(synth: Synth) -> str:
+    """A ticket worth disputing: the first one with a repeated failure, else the first."""
+    pairs = getattr(synth, "repeat_pairs", [])
+    n = pairs[0][2] if pairs else 0
+    return f"T-{synth.tag}-{n:06d}"

@@ -38,12 +38,13 @@ from nats.js.errors import APIError, NotFoundError
 
 from .store import EventStoreApp, LogRow, read_log
 from .stream import (
-    H_POSITION,
     STREAM,
     ConnectOptions,
+    NotLedgerEvent,
     connect,
     ensure_stream,
     headers_for,
+    parse_message,
     subject_for,
 )
 
@@ -67,12 +68,10 @@ async def resume_point(js: JetStreamContext, stream: str = STREAM) -> Resume:
         except NotFoundError:
             seq -= 1
             continue
-        if m.headers and H_POSITION in m.headers:
-            try:
-                return Resume(int(m.headers[H_POSITION]), last)
-            except ValueError:
-                pass
-        seq -= 1  # a message that is not a ledger event: look further back
+        try:
+            return Resume(parse_message(m.subject, m.data, m.headers, seq).position, last)
+        except NotLedgerEvent:
+            seq -= 1  # a message that is not a ledger event: look further back
     return Resume(0, last)
 
 

@@ -313,7 +313,8 @@ def iso_utc(t: datetime) -> str:
 
 async def _header_at(js: JetStreamContext, stream: str, seq: int, last: int, key: str,
                      probe: int = 64) -> tuple[int, str] | None:
-    """The first message at or after `seq` (within `probe` messages) that carries `key`."""
+    """The first ledger event at or after `seq` (within `probe` messages) and its header
+    `key`; messages that are not valid ledger events are stepped over."""
     s = seq
     while s <= min(last, seq + probe):
         try:
@@ -321,9 +322,12 @@ async def _header_at(js: JetStreamContext, stream: str, seq: int, last: int, key
         except NotFoundError:
             s += 1
             continue
-        if m.headers and key in m.headers:
-            return s, m.headers[key]
-        s += 1
+        try:
+            parse_message(m.subject, m.data, m.headers, s)
+        except NotLedgerEvent:
+            s += 1
+            continue
+        return s, m.headers[key]
     return None
 
 

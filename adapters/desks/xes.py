@@ -1,0 +1,188 @@
+"""XES event logs (IEEE 1849), streamed with ElementTree.iterparse: one trace at a time.
+
+A mapping file (TOML, e.g. contracts/volvo-mapping.toml) says which attribute is the
+ticket id, the status, the severity, the timestamp, the assignee, and which status values
+mean which fact. No process-mining framework is needed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import tomllib
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+
+from domain import events as ev
+
+from ..importer import Item
+from .common import WAIT_REASONS, Desk, DeskSummary, TicketTrack, safe_id
+
+KINDS = {"new", "active", "resolved", "closed", "cancelled"}
+
+
+@dataclass
+class Mapping:
+    prefix: str
+    channel: str
+    contract_file: str
+    ticket: str  # trace attribute naming the ticket
+    status: list[str]  # event attributes whose values, joined with "/", are the status
+    timestamp: str
+    severity: str = ""  # event attribute; empty: the contract's first severity
+    assignee: str = ""  # event attribute; a change is a reassignment
+    actor: str = ""  # event attribute naming who recorded it
+    ci: str = ""  # event attribute naming a configuration item; empty: one placeholder per desk
+    category: str = ""  # event attribute used as the fault category
+    severities: dict[str, str] = field(default_factory=dict)  # desk value -> contract severity
+    statuses: dict[str, str] = field(default_factory=dict)  # desk status -> kind
+
+    @classmethod
+    def load(cls, path: str) -> Mapping:
+        with open(path, "rb") as f:
+            raw = tomllib.load(f)
+        a = raw.get("attributes", {})
+        try:
+            m = cls(
+                prefix=raw["prefix"], channel=raw.get("channel", "xes"), contract_file=raw["contract_file"],
+                ticket=a["ticket"], status=list(a["status"]) if isinstance(a["status"], list) else [a["status"]],
+                timestamp=a.get("timestamp", "time:timestamp"), severity=a.get("severity", ""),
+                assignee=a.get("assignee", ""), actor=a.get("actor", ""), ci=a.get("ci", ""),
+                category=a.get("category", ""), severities=dict(raw.get("severity", {})),
+                statuses=dict(raw.get("status", {})),
+            )
+        except KeyError as e:
+            raise ValueError(f"{path}: missing {e} (see contracts/volvo-mapping.toml)") from None
+        for status, kind in m.statuses.items():
+            base, _, reason = kind.partition(":")
+            if not (kind in KINDS or (base == "wait" and reason in WAIT_REASONS)):
+                raise ValueError(f"{path}: status {status!r} maps to {kind!r}; use one of {sorted(KINDS)} "
+                                 f"or wait:<reason> with a reason in {sorted(WAIT_REASONS)}")
+        return m
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def iter_traces(path: str) -> Iterator[tuple[dict[str, str], list[dict[str, str]]]]:
+    """(trace attributes, [event attributes]) per trace; only top-level attributes are read."""
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rb") as f:  # type: ignore[operator]
+        root = None
+        events: list[dict[str, str]] = []
+        for what, elem in ET.iterparse(f, events=("start", "end")):
+            if what == "start":
+                if root is None:
+                    root = elem
+                continue
+            tag = _local(elem.tag)
+            if tag == "event":
+                events.append({c.get("key", ""): c.get("value", "") for c in elem})
+                elem.clear()
+            elif tag == "trace":
+                attrs = {c.get("key", ""): c.get("value", "") for c in elem if _local(c.tag) != "event"}
+                yield attrs, events
+                events = []
+                elem.clear()
+                if root is not None:
+                    root.clear()  # drop the finished traces from memory
+
+
+def parse_time(text: str, tz: tzinfo) -> datetime | None:
+    try:
+        t = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return t if t.tzinfo is not None else t.replace(tzinfo=tz)
+
+
+def read_xes(path: str, m: Mapping, desk: Desk, tz: tzinfo, summary: DeskSummary,
+             limit: int | None = None) -> Iterator[Item]:
+    yield from desk.setup()
+    severities = desk.terms.severities
+    for n_trace, (tattrs, events) in enumerate(iter_traces(path), start=1):
+        if limit is not None and n_trace > limit:
+            break
+        sr = tattrs.get(m.ticket, "")
+        if not sr:
+            summary.rows += len(events)
+            for i in range(1, len(events) + 1):
+                yield f"trace #{n_trace} event {i}", f"missing ticket id: trace has no {m.ticket!r}"
+            continue
+        ticket_id = safe_id(sr)
+        track: TicketTrack | None = None
+        assignee: str | None = None
+        for i, e in enumerate(events, start=1):
+            where = f"trace {sr} event {i}"
+            summary.rows += 1
+            status = "/".join(e.get(k, "") for k in m.status)
+            kind = m.statuses.get(status)
+            if kind is None:
+                yield where, f"unmapped status {status!r} (add it to the mapping's [status] table)"
+                continue
+            raw_sev = e.get(m.severity, "") if m.severity else ""
+            severity = m.severities.get(raw_sev, raw_sev.lower()) if m.severity else severities[0]
+            if severity not in severities:
+                yield where, f"unknown severity: {m.severity} {raw_sev!r} (the contract's: {severities})"
+                continue
+            t = parse_time(e.get(m.timestamp, ""), tz)
+            if t is None:
+                yield where, f"missing or unreadable time: {m.timestamp} {e.get(m.timestamp, '')!r}"
+                continue
+            fresh = track is None
+            current = track or TicketTrack(ticket_id, t, severity)
+            problem = current.check_time(t)
+            if problem:
+                yield where, problem
+                continue
+            actor = (e.get(m.actor) if m.actor else "") or f"{m.prefix}-desk"
+            if fresh:
+                track = current
+                assignee = e.get(m.assignee) if m.assignee else None
+                asset_id, asset_fact = desk.asset_for(e.get(m.ci) if m.ci else None)
+                if asset_fact is not None:
+                    yield where, asset_fact
+                summary.tickets += 1
+                yield where, ev.TicketOpened(
+                    command_id=f"{m.prefix}-{sr}-open", id=ticket_id, occurred_at=t, source_recorded_at=t,
+                    actor=actor, channel=desk.channel, asset_id=asset_id, severity=severity,
+                    fault_category=(e.get(m.category) if m.category else "") or "unknown",
+                )
+            assert track is not None
+            was_ended = track.status in ("closed", "cancelled")
+            before, before_assignee = dataclasses.replace(track), assignee
+            state_facts = track.step(kind, t)
+            if isinstance(state_facts, str):
+                yield where, state_facts
+                continue
+            live = not was_ended or any(cls is ev.TicketReopened for cls, _ in state_facts)
+            facts: list[tuple[type[ev.Fact], dict]] = []
+            if live and state_facts and state_facts[0][0] is ev.TicketReopened:
+                facts.append(state_facts.pop(0))
+            if live and severity != track.severity:
+                facts.append((ev.SeverityChanged, {"severity": severity, "reason": f"{m.severity} {raw_sev}"}))
+                track.severity = severity
+            new_assignee = e.get(m.assignee) if m.assignee else None
+            if new_assignee and new_assignee != assignee:
+                assignee = new_assignee
+                if live and not fresh:
+                    facts.append((ev.TicketReassigned, {"assignee": new_assignee}))
+            facts += state_facts
+            if not facts:
+                if not fresh:
+                    summary.no_fact += 1
+                continue
+            problem = track.check_order(t) if not fresh else None
+            if problem:
+                track, assignee = before, before_assignee
+                yield where, problem
+                continue
+            track.last_at = t
+            for cls, extra in facts:
+                yield where, cls(
+                    command_id=f"{m.prefix}-{sr}-{i}-{cls.__name__}", id=ticket_id, occurred_at=t,
+                    source_recorded_at=t, actor=actor, channel=desk.channel, **extra,
+                )

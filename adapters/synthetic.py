@@ -269,6 +269,12 @@ class Synth:
     def ticket(self, n: int, a: AssetInfo, t0: datetime, rng: random.Random, *,
                category: str | None = None, repeat: bool | None = None) -> list[tuple[datetime, ev.Fact]]:
         """Every fact of one ticket as (recording time, fact), in recording order."""
+        out = self._ticket(n, a, t0, rng, category=category, repeat=repeat)
+        out.sort(key=lambda x: x[0])  # stable: ties keep generation order
+        return out
+
+    def _ticket(self, n: int, a: AssetInfo, t0: datetime, rng: random.Random, *,
+                category: str | None, repeat: bool | None) -> list[tuple[datetime, ev.Fact]]:
         mix, c, counts = self.mix, a.contract, self.counts
         tid = f"T-{self.tag}-{n:06d}"
         sev = rng.choices(c.terms.severities, c.sev_weights)[0]
@@ -438,7 +444,6 @@ class Synth:
                 state["k"] += 1
                 out.append((at, f))
                 counts["corrections"] += 1
-        out.sort(key=lambda x: x[0])  # stable: ties keep generation order
         return out
 
     def _after_resolution(self, add, rng, a, tid, tech, res, out, state, breached=False) -> None:  # noqa: ANN001

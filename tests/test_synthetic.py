@@ -95,9 +95,8 @@ def test_every_realistic_ingredient_is_there(facts):
 
 
 def test_bench_generator_writes_a_valid_chain(tmp_path):
-    from bench.generate import generate
-
     from adapters.store import iter_log
+    from bench.generate import generate
     from domain import hashchain
 
     stats = generate(tmp_path, 20_000, seed=3)

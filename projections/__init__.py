@@ -1,0 +1,19 @@
+"""DuckDB views rebuilt by replaying the log (SPEC §4): schema, view SQL, the batch-apply path.
+
+Imports only `domain` (ARCHITECTURE): readers of the store or the stream live in adapters and
+hand Arrow batches in.
+"""
+
+from .apply import (
+    ARROW_SCHEMA,
+    apply_batch,
+    open_views,
+    publish_snapshot,
+    reevaluate,
+    rebuild,
+    rebuild_from_store,
+)
+
+__all__ = [
+    "ARROW_SCHEMA", "apply_batch", "open_views", "publish_snapshot", "reevaluate", "rebuild", "rebuild_from_store",
+]

@@ -1,0 +1,101 @@
+"""The stored log as Arrow batches, for the views' bulk rebuild (notes/replay-speed.md).
+
+SQLite: adbc-driver-sqlite `fetch_record_batch` over stored_events JOIN ledger_chain (no per-row
+Python). PostgreSQL: `adapters.store.read_log` pages turned into Arrow columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from .store import ChainedPostgresRecorder, EventStoreApp, read_log
+
+SQL = (
+    "SELECT e.rowid AS position, e.originator_id AS originator_id, e.originator_version AS originator_version, "
+    "e.topic AS topic, CAST(e.state AS TEXT) AS state, c.recorded_at AS recorded_at "
+    "FROM stored_events e JOIN ledger_chain c ON c.position = e.rowid "
+    "WHERE e.rowid >= ? AND e.rowid <= ? AND c.recorded_at <= ? ORDER BY e.rowid"
+)
+
+
+def _bounds(as_of_position: int | None, as_of_recorded: datetime | str | None) -> tuple[int, str]:
+    stop = as_of_position if as_of_position is not None else 2**62
+    if as_of_recorded is None:
+        rec = "9999"
+    elif isinstance(as_of_recorded, datetime):
+        from domain.events import utc
+
+        rec = utc(as_of_recorded).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    else:
+        rec = as_of_recorded
+    return stop, rec
+
+
+def sqlite_batches(path: str | Path, start: int = 1, as_of_position: int | None = None,
+                   as_of_recorded: datetime | str | None = None) -> Iterator[pa.RecordBatch]:
+    import adbc_driver_sqlite.dbapi as adbc
+
+    stop, rec = _bounds(as_of_position, as_of_recorded)
+    conn = adbc.connect(str(path))
+    try:
+        cur = conn.cursor()
+        try:
+            cur.execute(SQL, (start, stop, rec))
+            reader = cur.fetch_record_batch()
+            for b in reader:
+                if b.num_rows:
+                    yield b
+        finally:
+            cur.close()
+    finally:
+        conn.close()
+
+
+def log_batches(app: EventStoreApp, start: int = 1, as_of_position: int | None = None,
+                as_of_recorded: datetime | str | None = None, size: int = 50_000) -> Iterator[pa.Table]:
+    """Any recorder (the PostgreSQL path): pages of `read_log` as Arrow tables."""
+    stop, rec = _bounds(as_of_position, as_of_recorded)
+    while True:
+        page = read_log(app, start, size, stop)
+        rows = [r for r in page if r.recorded_at <= rec]
+        if rows:
+            yield pa.table({
+                "position": pa.array([r.position for r in rows], pa.int64()),
+                "originator_id": [str(r.originator_id) for r in rows],
+                "originator_version": pa.array([r.originator_version for r in rows], pa.int64()),
+                "topic": [r.topic for r in rows],
+                "state": [bytes(r.state).decode() for r in rows],
+                "recorded_at": [r.recorded_at for r in rows],
+            })
+        if len(page) < size or len(rows) < len(page):
+            return
+        start = page[-1].position + 1
+
+
+def store_batches(app_or_path: Any, start: int = 1, as_of_position: int | None = None,
+                  as_of_recorded: datetime | str | None = None) -> Iterator[Any]:
+    """Arrow batches of the stored log from an app (SQLite or PostgreSQL) or an SQLite file path."""
+    if isinstance(app_or_path, str | Path):
+        path = Path(app_or_path)
+        if path.is_dir():
+            path = path / "events.sqlite"
+        return sqlite_batches(path, start, as_of_position, as_of_recorded)
+    rec = app_or_path.recorder
+    if isinstance(rec, ChainedPostgresRecorder):
+        return log_batches(app_or_path, start, as_of_position, as_of_recorded)
+    return sqlite_batches(rec.datastore.pool.db_name, start, as_of_position, as_of_recorded)
+
+
+def rebuild_from_store(app_or_sqlite_path: Any, duckdb_path: str | Path | None, evaluate_at: datetime | None = None,
+                       as_of_position: int | None = None, as_of_recorded: datetime | str | None = None,
+                       terms_override: Any = None) -> dict[str, Any]:
+    """Read the store as Arrow batches straight into a fresh views database."""
+    from projections import rebuild_from_store as rebuild
+
+    return rebuild(lambda: store_batches(app_or_sqlite_path, 1, as_of_position, as_of_recorded), duckdb_path,
+                   evaluate_at, terms_override=terms_override)

@@ -1,0 +1,271 @@
+"""The one code path: append a batch of stored events and recompute what it touches (§4).
+
+A full rebuild is `apply_batch` over everything (streamed in as many Arrow batches as the
+reader likes, one transaction); the live follower calls it with whatever arrived and
+`reevaluate` on a timer. Both end in `_recompute`, so "rebuild == live" holds by construction.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from domain.events import FACT_TYPES
+from domain.terms import Terms
+from domain.upcasting import upcast_state
+
+from . import calendars, schema, sla, terms_flat
+
+BATCH_COLUMNS = ("position", "originator_id", "originator_version", "topic", "state", "recorded_at")
+ARROW_SCHEMA = pa.schema([
+    ("position", pa.int64()), ("originator_id", pa.string()), ("originator_version", pa.int64()),
+    ("topic", pa.string()), ("state", pa.string()), ("recorded_at", pa.string()),
+])
+
+
+def open_views(path: str | Path | None = None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open (and create if absent) the views database; `None` is an in-memory database."""
+    con = duckdb.connect(str(path) if path else ":memory:", read_only=read_only)
+    con.execute("SET TimeZone = 'UTC'")
+    if not read_only:
+        schema.create(con)
+    return con
+
+
+def _naive_utc(t: datetime | None) -> datetime:
+    t = t or datetime.now(UTC)
+    if t.tzinfo is None:
+        raise ValueError("evaluate_at must carry a time zone")
+    return t.astimezone(UTC).replace(tzinfo=None)
+
+
+def _as_table(batch: Any) -> pa.Table:
+    if isinstance(batch, pa.RecordBatch):
+        batch = pa.Table.from_batches([batch])
+    cols = {}
+    for name, typ in zip(ARROW_SCHEMA.names, ARROW_SCHEMA.types, strict=True):
+        col = batch.column(name)
+        if pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type):
+            col = pc.cast(col, pa.large_string() if pa.types.is_large_binary(col.type) else pa.string())
+        cols[name] = pc.cast(col, typ)
+    return _upcast(pa.table(cols, schema=ARROW_SCHEMA))
+
+
+def _upcast(tbl: pa.Table) -> pa.Table:
+    """Rows of an old topic version are upgraded in Python (domain.upcasting); the rest untouched."""
+    old = []
+    for topic in pc.unique(tbl.column("topic")).to_pylist():
+        _, name, v = topic.split(".")
+        if name in FACT_TYPES and int(v[1:]) < FACT_TYPES[name].version:
+            old.append(topic)
+    if not old:
+        return tbl
+    states = tbl.column("state").to_pylist()
+    topics = tbl.column("topic").to_pylist()
+    for i, topic in enumerate(topics):
+        if topic in old:
+            _, name, v = topic.split(".")
+            states[i] = upcast_state(name, int(v[1:]), states[i].encode()).decode()
+    return tbl.set_column(tbl.schema.get_field_index("state"), "state", pa.array(states, pa.string()))
+
+
+INGEST = """
+INSERT INTO events
+SELECT b.position, iso_ts(b.recorded_at), iso_ts(j[1]), iso_ts(j[2]), split_part(b.topic, '.', 2),
+       split_part(b.topic, '.', 1), j[3], j[4], b.originator_id, b.originator_version, b.topic,
+       CAST(j[5] AS INTEGER), j[6], j[7], CAST(b.state AS JSON), CAST(b.state AS JSON), false,
+       date_diff('second', iso_ts(j[1]), coalesce(iso_ts(j[2]), iso_ts(b.recorded_at))) / 60.0
+FROM (SELECT *, json_extract_string(state, ['$.occurred_at', '$.source_recorded_at', '$.id', '$.customer',
+                                            '$.v', '$.actor', '$.channel']) AS j
+      FROM _batch WHERE position NOT IN (SELECT position FROM events)) b
+"""
+
+# Corrections (§3): the effective state of a corrected fact is its recorded state merged with the
+# latest value of every field any correction changed.
+CORRECT = """
+UPDATE events SET state = fx.st, occurred_at = iso_ts(fx.st->>'occurred_at'), corrected = true
+FROM (
+    WITH c AS (
+        SELECT e.originator_id AS oid, CAST(e.state->>'corrects_version' AS BIGINT) AS ver, e.position,
+               e.state->'changes' AS ch
+        FROM events e WHERE e.type = 'FactCorrected'
+          AND e.originator_id IN (SELECT originator_id FROM _batch_fix)),
+    kv AS (SELECT oid, ver, position, unnest(json_keys(ch)) AS key, ch FROM c),
+    latest AS (SELECT oid, ver, key, arg_max(json_extract(ch, '$."' || key || '"'), position) AS val
+               FROM kv GROUP BY oid, ver, key),
+    patch AS (SELECT oid, ver, json_group_object(key, val) AS p FROM latest GROUP BY oid, ver)
+    SELECT e.position, json_merge_patch(e.recorded_state, patch.p) AS st
+    FROM events e JOIN patch ON patch.oid = e.originator_id AND patch.ver = e.originator_version) fx
+WHERE events.position = fx.position
+"""
+
+
+def _ingest(con: duckdb.DuckDBPyConnection, batch: Any) -> dict[str, Any]:
+    tbl = _as_table(batch)
+    if tbl.num_rows == 0:
+        return {"events": 0, "last": None, "global": False, "tickets": set()}
+    con.register("_batch", tbl)
+    try:
+        con.execute(INGEST)
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _batch_fix AS SELECT DISTINCT originator_id FROM _batch "
+            "WHERE split_part(topic, '.', 2) = 'FactCorrected'"
+        )
+        if con.execute("SELECT count(*) FROM _batch_fix").fetchall()[0][0]:
+            con.execute(CORRECT)
+        kinds = dict(con.execute(
+            "SELECT split_part(topic, '.', 1), count(*) FROM _batch GROUP BY 1").fetchall())
+        con.execute(
+            "INSERT INTO _touched SELECT DISTINCT json_extract_string(state, '$.id') FROM _batch "
+            "WHERE split_part(topic, '.', 1) = 'ticket'"
+        )
+        last = con.execute("SELECT max(position) FROM _batch").fetchall()[0][0]
+    finally:
+        con.unregister("_batch")
+    return {"events": tbl.num_rows, "last": last, "global": bool({"contract", "calendar", "asset"} & set(kinds))}
+
+
+def _recompute(con: duckdb.DuckDBPyConnection, ev: datetime, *, everything: bool,
+               terms_override: Terms | dict | None, rebuild_terms: bool) -> None:
+    from . import liability, visits  # noqa: PLC0415 - modules of this package, imported late to keep startup light
+
+    con.execute("CREATE OR REPLACE TEMP TABLE _p AS SELECT CAST(? AS TIMESTAMP) AS ev", [ev])
+    if rebuild_terms:
+        terms_flat.flatten(con, terms_override)
+        calendars.build(con)
+    if everything:
+        con.execute("CREATE OR REPLACE TEMP TABLE _aff AS SELECT DISTINCT id AS ticket FROM events WHERE type = 'TicketOpened'")
+    else:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _aff AS SELECT DISTINCT ticket FROM ("
+            " SELECT ticket FROM _touched UNION ALL SELECT ticket FROM sla_clocks WHERE NOT final)"
+            " WHERE ticket IS NOT NULL"
+        )
+    sla.recompute(con)
+    visits.recompute(con)
+    liability.recompute(con)
+
+
+def _begin(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("BEGIN TRANSACTION")
+    con.execute("CREATE OR REPLACE TEMP TABLE _touched (ticket VARCHAR)")
+
+
+def _checkpoint(con: duckdb.DuckDBPyConnection, consumer: str, position: int | None, ev: datetime) -> None:
+    con.execute(
+        "INSERT OR REPLACE INTO checkpoint SELECT ?, coalesce(?, (SELECT max(position) FROM events), 0), ?, "
+        "(SELECT count(*) FROM events)", [consumer, position, ev],
+    )
+
+
+def _terms_state(con: duckdb.DuckDBPyConnection) -> bool:
+    """True when the terms tables were built with what-if terms (a later plain apply rebuilds them)."""
+    r = con.execute("SELECT bool_or(what_if) FROM terms").fetchall()[0]
+    return bool(r and r[0])
+
+
+def apply_batch(con: duckdb.DuckDBPyConnection, batch: pa.Table | Iterable[Any], evaluate_at: datetime | None,
+                *, consumer: str = "rebuild", position: int | None = None,
+                terms_override: Terms | dict | None = None) -> dict[str, Any]:
+    """Append `batch` (or an iterable of batches) and recompute, in ONE DuckDB transaction.
+
+    Columns: position int64, originator_id, originator_version int64, topic, state (JSON text),
+    recorded_at (ISO UTC). Positions already present are skipped (redelivery is harmless).
+    """
+    ev = _naive_utc(evaluate_at)
+    batches = [batch] if isinstance(batch, pa.Table | pa.RecordBatch) else batch
+    started = time.perf_counter()
+    _begin(con)
+    try:
+        first = con.execute("SELECT count(*) FROM checkpoint").fetchall()[0][0] == 0
+        n, last, glob = 0, None, False
+        for b in batches:
+            info = _ingest(con, b)
+            n += info["events"]
+            last = info["last"] if info["last"] is not None else last
+            glob = glob or info["global"]
+        rebuild_terms = first or glob or terms_override is not None or _terms_state(con)
+        _recompute(con, ev, everything=rebuild_terms, terms_override=terms_override, rebuild_terms=rebuild_terms)
+        _checkpoint(con, consumer, position if position is not None else last, ev)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return {"events": n, "last_position": last, "evaluated_at": ev, "seconds": time.perf_counter() - started}
+
+
+def reevaluate(con: duckdb.DuckDBPyConnection, evaluate_at: datetime | None = None, *,
+               consumer: str = "follow") -> dict[str, Any]:
+    """Move the evaluation time: recompute every clock not yet final (the follower's timer)."""
+    empty = pa.table({n: pa.array([], t) for n, t in zip(ARROW_SCHEMA.names, ARROW_SCHEMA.types, strict=True)})
+    pos = con.execute("SELECT position FROM checkpoint WHERE consumer = ?", [consumer]).fetchall()
+    return apply_batch(con, empty, evaluate_at, consumer=consumer, position=pos[0][0] if pos else None)
+
+
+def rebuild(con: duckdb.DuckDBPyConnection, batches: Iterable[Any] | Callable[[], Iterable[Any]],
+            evaluate_at: datetime | None = None, *, consumer: str = "rebuild",
+            terms_override: Terms | dict | None = None) -> dict[str, Any]:
+    """Empty the database's events and views, then apply every batch in one transaction."""
+    if callable(batches):
+        batches = batches()
+    con.execute("BEGIN TRANSACTION")
+    for t in ("events", "checkpoint", *schema.VIEW_TABLES):
+        con.execute(f"DELETE FROM {t}")
+    con.execute("COMMIT")
+    return apply_batch(con, batches, evaluate_at, consumer=consumer, terms_override=terms_override)
+
+
+def rebuild_from_store(source: Iterable[Any] | Callable[[], Iterable[Any]], duckdb_path: str | Path | None,
+                       evaluate_at: datetime | None = None, *, terms_override: Terms | dict | None = None,
+                       consumer: str = "rebuild") -> dict[str, Any]:
+    """Bulk path: `source` yields Arrow batches of stored rows (adapters.store_arrow reads them
+    from SQLite with ADBC or from PostgreSQL). Rebuilds into a fresh file at `duckdb_path`."""
+    if duckdb_path and Path(duckdb_path).exists():
+        tmp = Path(str(duckdb_path) + ".rebuild")
+        for p in (tmp, Path(str(tmp) + ".wal")):
+            p.unlink(missing_ok=True)
+        con = open_views(tmp)
+        try:
+            stats = rebuild(con, source, evaluate_at, consumer=consumer, terms_override=terms_override)
+        finally:
+            con.close()
+        os.replace(tmp, duckdb_path)
+        Path(str(duckdb_path) + ".wal").unlink(missing_ok=True)
+        return stats
+    con = open_views(duckdb_path)
+    try:
+        return rebuild(con, source, evaluate_at, consumer=consumer, terms_override=terms_override)
+    finally:
+        con.close()
+
+
+def publish_snapshot(con: duckdb.DuckDBPyConnection, path: str | Path) -> Path:
+    """A read-only copy for analysts beside the follower (§7): written aside, then renamed."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    con.execute("CHECKPOINT")
+    con.execute(f"ATTACH '{tmp}' AS _snap")
+    try:
+        con.execute("COPY FROM DATABASE {} TO _snap".format(_current_db(con)))
+    finally:
+        con.execute("DETACH _snap")
+    os.replace(tmp, path)
+    return path
+
+
+def _current_db(con: duckdb.DuckDBPyConnection) -> str:
+    return con.execute("SELECT current_database()").fetchall()[0][0]
+
+
+def copy_file(src: Path, dst: Path) -> None:
+    shutil.copyfile(src, dst)

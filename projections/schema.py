@@ -1,0 +1,128 @@
+"""The DuckDB schema of the views (documented column by column in projections/README.md).
+
+All instants are naive TIMESTAMPs in UTC (the session runs with TimeZone=UTC); local days
+are computed in each contract's time zone with the ICU `timezone()` function.
+"""
+
+from __future__ import annotations
+
+MACROS = [
+    # a naive UTC instant -> the naive local time in `tz`
+    "CREATE OR REPLACE MACRO loc(ts, tz) AS timezone(tz, CAST(ts AS TIMESTAMPTZ))",
+    # a naive local time in `tz` -> the naive UTC instant
+    "CREATE OR REPLACE MACRO utc_of(lts, tz) AS CAST(timezone(tz, lts) AS TIMESTAMP)",
+    "CREATE OR REPLACE MACRO iso_ts(s) AS CAST(CAST(s AS TIMESTAMPTZ) AS TIMESTAMP)",
+]
+
+TABLES = [
+    """CREATE TABLE IF NOT EXISTS events (
+        position BIGINT PRIMARY KEY, recorded_at TIMESTAMP, occurred_at TIMESTAMP,
+        source_recorded_at TIMESTAMP, type VARCHAR, aggregate VARCHAR, id VARCHAR, customer VARCHAR,
+        originator_id VARCHAR, originator_version BIGINT, topic VARCHAR, v INTEGER, actor VARCHAR,
+        channel VARCHAR, state JSON, recorded_state JSON, corrected BOOLEAN, lateness_minutes DOUBLE)""",
+    """CREATE TABLE IF NOT EXISTS checkpoint (
+        consumer VARCHAR PRIMARY KEY, position BIGINT, evaluated_at TIMESTAMP, events BIGINT)""",
+    """CREATE TABLE IF NOT EXISTS terms (
+        contract VARCHAR, version BIGINT, position BIGINT, valid_from TIMESTAMP, effective_from TIMESTAMP,
+        supplier VARCHAR, customer VARCHAR, name VARCHAR, timezone VARCHAR, at_risk_share DOUBLE,
+        rest_day_rule BOOLEAN, late_tolerance_minutes BIGINT, losses_liable BOOLEAN, losses_clause VARCHAR,
+        supplier_pays_before_acceptance BOOLEAN, warranty_extended_by_downtime BOOLEAN,
+        warranty_restart_on_replacement BOOLEAN, warranty_clause VARCHAR,
+        paid_unit VARCHAR, paid_amount BIGINT,
+        repeat_window_unit VARCHAR, repeat_window_amount BIGINT, repeat_threshold BIGINT,
+        repeat_asset_types VARCHAR[], repeat_in_warranty_only BOOLEAN, repeat_excluded_causes VARCHAR[],
+        repeat_clause VARCHAR, what_if BOOLEAN, terms JSON)""",
+    """CREATE TABLE IF NOT EXISTS terms_clocks (
+        contract VARCHAR, version BIGINT, severity VARCHAR, clock VARCHAR, unit VARCHAR, amount BIGINT,
+        target_minutes BIGINT, calendar VARCHAR, cal_key VARCHAR, cal_kind VARCHAR, paused_by VARCHAR[],
+        clause VARCHAR, max_extension_minutes BIGINT, stopped_by_plan BOOLEAN, trigger_minutes BIGINT)""",
+    """CREATE TABLE IF NOT EXISTS terms_calendars (
+        contract VARCHAR, version BIGINT, calendar VARCHAR, cal_key VARCHAR, kind VARCHAR, timezone VARCHAR,
+        hours VARCHAR[][], close_time INTERVAL, extra_days_off DATE[], extra_days_on DATE[])""",
+    """CREATE TABLE IF NOT EXISTS terms_warranty (
+        contract VARCHAR, version BIGINT, asset_type VARCHAR, unit VARCHAR, amount BIGINT)""",
+    """CREATE TABLE IF NOT EXISTS terms_payer (
+        contract VARCHAR, version BIGINT, rule_no INTEGER, coverage VARCHAR, causes VARCHAR[],
+        parts VARCHAR, consumables VARCHAR, labour VARCHAR, clause VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS terms_schedules (
+        contract VARCHAR, version BIGINT, schedule_no INTEGER, obligation VARCHAR, one_off BOOLEAN,
+        kind VARCHAR, anchor VARCHAR, every_unit VARCHAR, every_amount BIGINT, start_months BIGINT,
+        until_unit VARCHAR, until_amount BIGINT, clause VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS calendar_years (
+        calendar_id VARCHAR, region VARCHAR, year INTEGER, version BIGINT, position BIGINT,
+        days_off DATE[], days_on DATE[], source VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS calendar_days (
+        cal_key VARCHAR, d DATE, is_working BOOLEAN, known BOOLEAN, cum_work BIGINT, cum_unknown BIGINT,
+        next_working DATE)""",
+    """CREATE TABLE IF NOT EXISTS calendar_segments (
+        cal_key VARCHAR, seg_start TIMESTAMP, seg_end TIMESTAMP, seg_us BIGINT, cum_before_us BIGINT)""",
+    """CREATE TABLE IF NOT EXISTS sla_clocks (
+        ticket VARCHAR, asset VARCHAR, contract VARCHAR, contract_version BIGINT, clause VARCHAR,
+        customer VARCHAR, site VARCHAR, severity VARCHAR, clock_severity VARCHAR, clock VARCHAR,
+        calendar VARCHAR, start TIMESTAMP, target_unit VARCHAR, target_amount BIGINT, target_minutes BIGINT,
+        paused_minutes DOUBLE, extension_minutes DOUBLE, extension_note VARCHAR, deadline TIMESTAMP,
+        stopped_at TIMESTAMP, state VARCHAR, breach_minutes DOUBLE, counted_minutes DOUBLE,
+        provisional BOOLEAN, calendar_version VARCHAR, technician VARCHAR, month VARCHAR,
+        final BOOLEAN, evaluated_at TIMESTAMP)""",
+    """CREATE TABLE IF NOT EXISTS sla_summary (
+        dimension VARCHAR, key VARCHAR, clock VARCHAR, clocks BIGINT, met BIGINT, breached BIGINT,
+        at_risk BIGINT, running BIGINT, not_applicable BIGINT, breach_rate DOUBLE,
+        breach_minutes DOUBLE, evaluated_at TIMESTAMP)""",
+    """CREATE TABLE IF NOT EXISTS warranty (
+        asset VARCHAR, serial VARCHAR, asset_type VARCHAR, contract VARCHAR, contract_version BIGINT,
+        customer VARCHAR, site VARCHAR, placeholder BOOLEAN, replaces VARCHAR, accepted_at TIMESTAMP,
+        delivered_at TIMESTAMP, base_end TIMESTAMP, downtime_minutes DOUBLE, warranty_end TIMESTAMP,
+        paid_end TIMESTAMP, provisional BOOLEAN, evaluated_at TIMESTAMP)""",
+    """CREATE TABLE IF NOT EXISTS visit_periods (
+        asset VARCHAR, contract VARCHAR, customer VARCHAR, site VARCHAR, obligation VARCHAR, kind VARCHAR,
+        schedule_no INTEGER, one_off BOOLEAN, clause VARCHAR, anchor VARCHAR, anchor_date DATE,
+        period BIGINT, start DATE, "end" DATE, status VARCHAR, visit_at TIMESTAMP, evaluated_at TIMESTAMP)""",
+    """CREATE TABLE IF NOT EXISTS first_time_fix (
+        ticket VARCHAR, asset VARCHAR, contract VARCHAR, customer VARCHAR, site VARCHAR,
+        fault_category VARCHAR, resolved_at TIMESTAMP, arrivals BIGINT, remote_fixed BOOLEAN,
+        reopens BIGINT, repeat_visit BOOLEAN, first_time_fix BOOLEAN, evaluated_at TIMESTAMP)""",
+    """CREATE TABLE IF NOT EXISTS repeat_failures (
+        asset VARCHAR, serial VARCHAR, fault_category VARCHAR, ticket VARCHAR, kind VARCHAR, failed_at TIMESTAMP,
+        n BIGINT, cause VARCHAR, evaluated_at TIMESTAMP)""",
+    """CREATE TABLE IF NOT EXISTS replacement_obligations (
+        asset VARCHAR, serial VARCHAR, contract VARCHAR, customer VARCHAR, fault_category VARCHAR,
+        failures BIGINT, threshold BIGINT, due_since TIMESTAMP, clause VARCHAR, replaced_by VARCHAR,
+        evaluated_at TIMESTAMP)""",
+    """CREATE TABLE IF NOT EXISTS liability (
+        ticket VARCHAR, asset VARCHAR, contract VARCHAR, contract_version BIGINT, supplier VARCHAR,
+        customer VARCHAR, site VARCHAR, reported_at TIMESTAMP, coverage VARCHAR, warranty_end TIMESTAMP,
+        paid_end TIMESTAMP, cause VARCHAR, payer_clause VARCHAR, parts_payer VARCHAR, parts_rate VARCHAR,
+        labour_payer VARCHAR, labour_rate VARCHAR, parts_value_fen BIGINT, labour_value_fen BIGINT,
+        customer_pays_fen BIGINT, supplier_pays_fen BIGINT, replacement_due BOOLEAN,
+        losses_claimed_fen BIGINT, supplier_liable_for_losses BOOLEAN, breaches_cited VARCHAR,
+        late_entries BIGINT, provisional BOOLEAN, evaluated_at TIMESTAMP)""",
+    """CREATE TABLE IF NOT EXISTS liability_totals (
+        contract VARCHAR, supplier VARCHAR, tickets BIGINT, customer_pays_fen BIGINT,
+        supplier_pays_fen BIGINT, losses_claimed_fen BIGINT, losses_supplier_liable_fen BIGINT,
+        evaluated_at TIMESTAMP)""",
+]
+
+VIEWS = [
+    # §9.12: an event is late when (source recording time, else ledger recording time) - occurred_at
+    # exceeds the contract's tolerance (default 24 h) in force when it occurred.
+    """CREATE OR REPLACE VIEW late_entries AS
+    WITH agg AS (
+        SELECT id, max(state->>'contract_id') AS contract FROM events
+        WHERE type IN ('TicketOpened', 'AssetRegistered') GROUP BY id)
+    SELECT e.position, e.type, e.aggregate, e.id, e.customer, e.occurred_at, e.recorded_at,
+           e.source_recorded_at, e.lateness_minutes, coalesce(t.late_tolerance_minutes, 1440) AS tolerance_minutes,
+           (SELECT max(evaluated_at) FROM checkpoint) AS evaluated_at
+    FROM events e LEFT JOIN agg ON agg.id = e.id
+    ASOF LEFT JOIN terms t ON t.contract = agg.contract AND e.occurred_at >= t.valid_from
+    WHERE e.lateness_minutes > coalesce(t.late_tolerance_minutes, 1440)""",
+]
+
+VIEW_TABLES = (
+    "sla_clocks", "sla_summary", "warranty", "visit_periods", "first_time_fix", "repeat_failures",
+    "replacement_obligations", "liability", "liability_totals",
+)
+
+
+def create(con) -> None:
+    for s in MACROS + TABLES + VIEWS:
+        con.execute(s)

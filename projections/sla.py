@@ -1,0 +1,297 @@
+"""SLA clocks (§4, §8, §9.1-9.5, §9.11), set-wise over `events`, `terms*` and the calendar tables.
+
+Inputs: temp tables `_aff(ticket)` (tickets to recompute) and `_p(ev)` (the evaluation time).
+Each clock is evaluated under every *candidate* (severity i of the ticket's severity timeline,
+k accepted consents); window functions then pick the candidate the rules select:
+ - consents form a prefix: consent k moves the deadline iff it was given before the deadline
+   with the k-1 earlier consents (§9.5);
+ - severity changes form a prefix: change i applies iff it came before the deadline under
+   severity i-1 and before the clock stopped (§9.4).
+Pauses (§9.3): merged waits sorted by start; wait i counts iff its open-time start is before
+open(start) + target + extension + the pauses counted before it (a prefix), so
+deadline = inv_open(open(start) + target + extension + counted pauses).
+"""
+
+from __future__ import annotations
+
+US = 60_000_000  # microseconds per minute
+
+STATEMENTS = [
+    # tickets to recompute, with the terms version in force at the report time (§9.11)
+    """CREATE OR REPLACE TEMP TABLE _t AS
+    SELECT e.id AS ticket, e.state->>'asset_id' AS asset, e.state->>'contract_id' AS contract, e.customer,
+           e.state->>'site' AS site, e.occurred_at AS report_at, e.state->>'severity' AS severity0,
+           e.state->>'fault_category' AS fault_category,
+           coalesce(CAST(coalesce(e.state->>'asset_down', e.state->>'down') AS BOOLEAN), false) AS asset_down
+    FROM events e WHERE e.type = 'TicketOpened' AND e.id IN (SELECT ticket FROM _aff)""",
+    """CREATE OR REPLACE TEMP TABLE _tv AS
+    SELECT t.*, v.version, coalesce(v.timezone, 'Asia/Shanghai') AS tz, coalesce(v.at_risk_share, 0.8) AS share
+    FROM _t t ASOF LEFT JOIN terms v ON v.contract = t.contract AND t.report_at >= v.valid_from""",
+    # what happened on each ticket (corrected values: events.state/occurred_at are effective)
+    """CREATE OR REPLACE TEMP TABLE _te AS
+    SELECT id AS ticket,
+        min(occurred_at) FILTER (WHERE type = 'TicketAcknowledged') AS ack_at,
+        min(occurred_at) FILTER (WHERE type = 'RemoteFixAttempted' AND CAST(state->>'fixed' AS BOOLEAN)) AS remote_ok_at,
+        min(occurred_at) FILTER (WHERE type = 'TechnicianDispatched') AS dispatch_at,
+        min(occurred_at) FILTER (WHERE type = 'TechnicianArrived') AS arrive_at,
+        count(*) FILTER (WHERE type = 'TechnicianArrived') AS arrivals,
+        min(occurred_at) FILTER (WHERE type = 'SpareUnitLent') AS spare_at,
+        min(occurred_at) FILTER (WHERE type = 'SolutionPlanProposed') AS plan_at,
+        min(occurred_at) FILTER (WHERE type = 'TicketResolved') AS first_resolved_at,
+        max(occurred_at) FILTER (WHERE type = 'TicketResolved') AS last_resolved_at,
+        arg_max(type, (occurred_at, position)) FILTER (WHERE type IN ('TicketResolved', 'TicketReopened')) AS last_rr,
+        count(*) FILTER (WHERE type = 'TicketReopened') AS reopens,
+        max(occurred_at) FILTER (WHERE type = 'TicketCancelled') AS cancel_at,
+        arg_max(state->>'cause', (occurred_at, position)) FILTER (WHERE type = 'FaultCauseDetermined') AS cause,
+        arg_max(state->>'severity', (occurred_at, position)) FILTER (WHERE type = 'SeverityChanged') AS severity_now,
+        coalesce(arg_min(state->>'technician', (occurred_at, position)) FILTER (WHERE type = 'TechnicianArrived'),
+                 arg_min(state->>'technician', (occurred_at, position)) FILTER (WHERE type = 'TechnicianDispatched'),
+                 arg_min(state->>'technician', (occurred_at, position)) FILTER (WHERE type = 'RepairAttempted'))
+            AS technician,
+        coalesce(sum(CAST(state->>'amount_fen' AS BIGINT)) FILTER (WHERE type = 'LossClaimed'), 0) AS losses_fen
+    FROM events WHERE aggregate = 'ticket' AND id IN (SELECT ticket FROM _aff) GROUP BY id""",
+    # the severity timeline: candidate 0 from the report, candidate i from the i-th change
+    """CREATE OR REPLACE TEMP TABLE _sev AS
+    SELECT ticket, 0 AS idx, severity0 AS severity, report_at AS changed_at FROM _tv
+    UNION ALL
+    SELECT id, row_number() OVER (PARTITION BY id ORDER BY occurred_at, position), state->>'severity', occurred_at
+    FROM events WHERE type = 'SeverityChanged' AND id IN (SELECT ticket FROM _aff)""",
+    # one candidate per ticket, clock and severity; its start, stop and term
+    """CREATE OR REPLACE TEMP TABLE _cand AS
+    WITH names AS (
+        SELECT DISTINCT s.ticket, tc.clock FROM _sev s JOIN _tv t USING (ticket)
+        JOIN terms_clocks tc ON tc.contract = t.contract AND tc.version = t.version AND tc.severity = s.severity),
+    c AS (
+        SELECT n.ticket, n.clock, s.idx, s.severity, s.changed_at, t.report_at AS start_at, t.tz, t.share,
+               tc.unit, tc.amount, tc.target_minutes, tc.calendar, coalesce(tc.cal_key, '7x24') AS cal_key,
+               tc.paused_by, tc.clause, tc.max_extension_minutes, tc.stopped_by_plan, tc.trigger_minutes,
+               tc.unit IS NOT NULL AND tc.unit NOT IN ('minutes', 'hours') AS day_counted,
+               cal.close_time, coalesce(tv.rest_day_rule, true) AS rest_day_rule,
+               CASE n.clock
+                   WHEN 'response' THEN least(te.ack_at, te.arrive_at, te.first_resolved_at)
+                   WHEN 'remote_resolution' THEN te.remote_ok_at
+                   WHEN 'arrival' THEN te.arrive_at
+                   WHEN 'spare' THEN least(te.spare_at, CASE WHEN te.last_rr = 'TicketResolved' THEN te.last_resolved_at END)
+                   WHEN 'resolution' THEN least(CASE WHEN te.last_rr = 'TicketResolved' THEN te.last_resolved_at END,
+                                                CASE WHEN tc.stopped_by_plan THEN te.plan_at END)
+               END AS stop, te.cancel_at
+        FROM names n JOIN _sev s USING (ticket) JOIN _tv t USING (ticket) JOIN _te te USING (ticket)
+        LEFT JOIN terms tv ON tv.contract = t.contract AND tv.version = t.version
+        LEFT JOIN terms_clocks tc ON tc.contract = t.contract AND tc.version = t.version
+             AND tc.severity = s.severity AND tc.clock = n.clock
+        LEFT JOIN terms_calendars cal ON cal.cal_key = tc.cal_key)
+    SELECT c.*, CASE WHEN coalesce(stop, cancel_at) <= p.ev THEN coalesce(stop, cancel_at) END AS stop_eff,
+           stop IS NULL AND cancel_at IS NOT NULL AND cancel_at <= p.ev AS cancelled,
+           least(coalesce(stop, cancel_at), p.ev) AS end_at
+    FROM c, _p p""",
+    # waits by reason, and the spans in which a resolution was later undone by a reopen (§9.1)
+    """CREATE OR REPLACE TEMP TABLE _waits AS
+    WITH w AS (
+        SELECT id AS ticket, type, state->>'reason' AS reason, occurred_at,
+               lead(type) OVER x AS ntype, lead(occurred_at) OVER x AS nat
+        FROM events WHERE type IN ('WaitStarted', 'WaitEnded') AND id IN (SELECT ticket FROM _aff)
+        WINDOW x AS (PARTITION BY id, state->>'reason' ORDER BY occurred_at, position)),
+    r AS (
+        SELECT id AS ticket, type, occurred_at, lag(type) OVER y AS ptype, lag(occurred_at) OVER y AS pat
+        FROM events WHERE type IN ('TicketResolved', 'TicketReopened') AND id IN (SELECT ticket FROM _aff)
+        WINDOW y AS (PARTITION BY id ORDER BY occurred_at, position))
+    SELECT ticket, reason, occurred_at AS ws, CASE WHEN ntype = 'WaitEnded' THEN nat END AS we
+    FROM w WHERE type = 'WaitStarted'
+    UNION ALL
+    SELECT ticket, '_reopened', pat, occurred_at FROM r WHERE type = 'TicketReopened' AND ptype = 'TicketResolved'""",
+    # the union of the pausing waits per candidate, clipped to [start, stop or evaluation time]
+    """CREATE OR REPLACE TEMP TABLE _wm AS
+    WITH c AS (
+        SELECT k.ticket, k.clock, k.idx, k.cal_key, greatest(w.ws, k.start_at) AS a,
+               least(coalesce(w.we, p.ev), k.end_at) AS b
+        FROM _cand k JOIN _waits w ON w.ticket = k.ticket
+             AND (w.reason = '_reopened' OR list_contains(k.paused_by, w.reason)), _p p
+        WHERE NOT k.day_counted AND k.unit IS NOT NULL),
+    g AS (
+        SELECT *, CASE WHEN a <= max(b) OVER (PARTITION BY ticket, clock, idx ORDER BY a, b
+                  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) THEN 0 ELSE 1 END AS newg
+        FROM c WHERE b > a),
+    g2 AS (SELECT *, sum(newg) OVER (PARTITION BY ticket, clock, idx ORDER BY a, b ROWS UNBOUNDED PRECEDING) AS grp FROM g)
+    SELECT ticket, clock, idx, cal_key, min(a) AS ws, max(b) AS we FROM g2 GROUP BY ticket, clock, idx, cal_key, grp""",
+    # open time (µs on the calendar) of every instant we need: ASOF join on the segments
+    """CREATE OR REPLACE TEMP TABLE _pts AS
+    WITH pts AS (
+        SELECT DISTINCT cal_key, t FROM (
+            SELECT cal_key, start_at AS t FROM _cand WHERE NOT day_counted
+            UNION ALL SELECT cal_key, end_at FROM _cand WHERE NOT day_counted
+            UNION ALL SELECT cal_key, ws FROM _wm UNION ALL SELECT cal_key, we FROM _wm) WHERE t IS NOT NULL)
+    SELECT p.cal_key, p.t,
+           CASE WHEN p.cal_key = '7x24' THEN epoch_us(p.t)
+                ELSE coalesce(s.cum_before_us + least(greatest(date_diff('microsecond', s.seg_start, p.t), 0), s.seg_us), 0)
+           END AS o
+    FROM pts p ASOF LEFT JOIN calendar_segments s ON s.cal_key = p.cal_key AND p.t >= s.seg_start""",
+    """CREATE OR REPLACE TEMP TABLE _wo AS
+    SELECT w.ticket, w.clock, w.idx, ps.o AS o_ws, pe.o - ps.o AS p,
+           coalesce(sum(pe.o - ps.o) OVER (PARTITION BY w.ticket, w.clock, w.idx ORDER BY w.ws
+                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS p_before
+    FROM _wm w JOIN _pts ps ON ps.cal_key = w.cal_key AND ps.t = w.ws
+    JOIN _pts pe ON pe.cal_key = w.cal_key AND pe.t = w.we""",
+    # consents (§9.5): candidate k = the first k consents, capped at the contract's maximum
+    """CREATE OR REPLACE TEMP TABLE _ext AS
+    SELECT id AS ticket, state->>'clock' AS clock, occurred_at AS consent_at,
+           row_number() OVER x AS k, CAST(sum(CAST(state->>'add_minutes' AS BIGINT)) OVER x AS BIGINT) AS cum_add
+    FROM events WHERE type = 'DeadlineExtended' AND id IN (SELECT ticket FROM _aff)
+    WINDOW x AS (PARTITION BY id, state->>'clock' ORDER BY occurred_at, position)""",
+    """CREATE OR REPLACE TEMP TABLE _cx AS
+    SELECT c.*, 0 AS k, CAST(NULL AS TIMESTAMP) AS consent_at, CAST(0 AS BIGINT) AS ext_min
+    FROM _cand c WHERE c.unit IS NOT NULL
+    UNION ALL
+    SELECT c.*, e.k, e.consent_at, least(e.cum_add, c.max_extension_minutes)
+    FROM _cand c JOIN _ext e ON e.ticket = c.ticket AND e.clock = c.clock
+    WHERE c.unit IS NOT NULL AND c.max_extension_minutes IS NOT NULL""",
+    # deadlines of hour/minute candidates
+    f"""CREATE OR REPLACE TEMP TABLE _dl AS
+    WITH base AS (
+        SELECT x.*, ps.o AS o_start, pe.o AS o_end, (x.target_minutes + x.ext_min) * {US} AS tgt_us
+        FROM _cx x LEFT JOIN _pts ps ON ps.cal_key = x.cal_key AND ps.t = x.start_at
+        LEFT JOIN _pts pe ON pe.cal_key = x.cal_key AND pe.t = x.end_at
+        WHERE NOT x.day_counted),
+    paus AS (
+        SELECT b.ticket, b.clock, b.idx, b.k,
+               coalesce(sum(w.p) FILTER (WHERE w.o_ws < b.o_start + b.tgt_us + w.p_before), 0) AS pause_us
+        FROM base b LEFT JOIN _wo w ON w.ticket = b.ticket AND w.clock = b.clock AND w.idx = b.idx
+        GROUP BY b.ticket, b.clock, b.idx, b.k),
+    dl AS (
+        SELECT b.*, CAST(pa.pause_us AS BIGINT) AS pause_us, CAST(b.o_start + b.tgt_us + pa.pause_us AS BIGINT) AS o_dl,
+               CAST(greatest(b.o_end - b.o_start - pa.pause_us, 0) AS BIGINT) AS counted_us
+        FROM base b JOIN paus pa USING (ticket, clock, idx, k))
+    SELECT dl.ticket, dl.clock, dl.idx, dl.k, dl.consent_at, dl.ext_min, dl.pause_us, dl.counted_us, dl.tgt_us,
+           CASE WHEN dl.cal_key = '7x24' THEN make_timestamp(dl.o_dl)
+                ELSE s.seg_start + to_microseconds(dl.o_dl - s.cum_before_us) END AS deadline,
+           CAST(NULL AS BOOLEAN) AS provisional_days
+    FROM dl ASOF LEFT JOIN calendar_segments s ON s.cal_key = dl.cal_key AND dl.o_dl > s.cum_before_us""",
+    # deadlines of day-counted candidates (arts. 201-203): end of the last day, 24:00 or close of business
+    f"""INSERT INTO _dl
+    WITH b AS (
+        SELECT x.*, CAST(loc(x.start_at, x.tz) AS DATE) AS sd,
+               CASE WHEN x.cal_key = '7x24' THEN 'CN' ELSE x.cal_key END AS dkey
+        FROM _cx x WHERE x.day_counted),
+    raw AS (
+        SELECT b.*,
+               CASE WHEN b.unit = 'working_days' THEN dn.d
+                    WHEN b.unit = 'days' THEN b.sd + CAST(b.amount AS INTEGER)
+                    WHEN b.unit = 'weeks' THEN b.sd + CAST(7 * b.amount AS INTEGER)
+                    WHEN b.unit = 'months' THEN CAST(b.sd + to_months(CAST(b.amount AS INTEGER)) AS DATE)
+                    WHEN b.unit = 'years' THEN CAST(b.sd + to_months(CAST(12 * b.amount AS INTEGER)) AS DATE)
+               END AS raw_last, d0.cum_unknown AS unk0
+        FROM b JOIN calendar_days d0 ON d0.cal_key = b.dkey AND d0.d = b.sd
+        LEFT JOIN calendar_days dn ON b.unit = 'working_days' AND dn.cal_key = b.dkey
+             AND dn.cum_work = d0.cum_work + b.amount AND dn.is_working),
+    fin AS (
+        SELECT r.*, CASE WHEN r.unit = 'working_days' OR NOT r.rest_day_rule THEN r.raw_last ELSE dr.next_working END AS last_day,
+               dr.cum_unknown AS unk_raw
+        FROM raw r LEFT JOIN calendar_days dr ON dr.cal_key = r.dkey AND dr.d = r.raw_last)
+    SELECT f.ticket, f.clock, f.idx, f.k, f.consent_at, f.ext_min, 0, NULL, NULL,
+           utc_of(f.last_day + coalesce(f.close_time, INTERVAL 24 HOUR), f.tz) + to_minutes(f.ext_min),
+           CASE WHEN f.unit = 'working_days' THEN dl.cum_unknown - f.unk0 > 0
+                WHEN f.rest_day_rule THEN dl.cum_unknown - f.unk_raw + CAST(NOT dr2.known AS INTEGER) > 0
+                ELSE false END
+    FROM fin f LEFT JOIN calendar_days dl ON dl.cal_key = f.dkey AND dl.d = f.last_day
+    LEFT JOIN calendar_days dr2 ON dr2.cal_key = f.dkey AND dr2.d = f.raw_last""",
+    # the accepted consents: a prefix, each given before the deadline it moves
+    """CREATE OR REPLACE TEMP TABLE _dx AS
+    SELECT * EXCLUDE (prev_dl, ok) FROM (
+        SELECT *, bool_and(k = 0 OR consent_at < prev_dl) OVER (
+                  PARTITION BY ticket, clock, idx ORDER BY k ROWS UNBOUNDED PRECEDING) AS ok
+        FROM (SELECT *, lag(deadline) OVER (PARTITION BY ticket, clock, idx ORDER BY k) AS prev_dl FROM _dl))
+    WHERE ok QUALIFY row_number() OVER (PARTITION BY ticket, clock, idx ORDER BY k DESC) = 1""",
+    # the accepted severity changes: a prefix, each before the previous deadline and the stop
+    """CREATE OR REPLACE TEMP TABLE _sx AS
+    SELECT ticket, clock, idx FROM (
+        SELECT c.ticket, c.clock, c.idx,
+               bool_and(c.idx = 0 OR (coalesce(c.changed_at < prev_dl, true)
+                        AND (c.stop_eff IS NULL OR c.changed_at < c.stop_eff))) OVER (
+                   PARTITION BY c.ticket, c.clock ORDER BY c.idx ROWS UNBOUNDED PRECEDING) AS ok
+        FROM (SELECT c.*, lag(d.deadline) OVER (PARTITION BY c.ticket, c.clock ORDER BY c.idx) AS prev_dl
+              FROM _cand c LEFT JOIN _dx d USING (ticket, clock, idx)) c)
+    WHERE ok QUALIFY row_number() OVER (PARTITION BY ticket, clock ORDER BY idx DESC) = 1""",
+    "DELETE FROM sla_clocks WHERE ticket IN (SELECT ticket FROM _aff)",
+    f"""INSERT INTO sla_clocks
+    WITH r AS (
+        SELECT c.*, d.deadline, d.pause_us, d.counted_us, d.tgt_us, d.ext_min, d.k, d.provisional_days,
+               t.asset, t.contract, t.version, t.customer, t.site, t.tz, t.report_at,
+               coalesce(te.severity_now, t.severity0) AS final_severity, te.remote_ok_at, te.dispatch_at,
+               te.spare_at, te.last_rr, te.last_resolved_at, te.technician, p.ev,
+               (SELECT count(*) FROM _ext e WHERE e.ticket = c.ticket AND e.clock = c.clock) AS n_consents,
+               (SELECT max(cum_add) FROM _ext e WHERE e.ticket = c.ticket AND e.clock = c.clock) AS asked_min
+        FROM _sx s JOIN _cand c USING (ticket, clock, idx) LEFT JOIN _dx d USING (ticket, clock, idx)
+        JOIN _tv t ON t.ticket = c.ticket JOIN _te te ON te.ticket = c.ticket, _p p),
+    st AS (
+        SELECT r.*,
+            CASE
+                WHEN r.unit IS NULL THEN 'not_applicable'
+                WHEN r.clock IN ('arrival', 'spare') AND r.remote_ok_at IS NOT NULL AND r.stop IS NULL
+                     AND NOT coalesce(r.clock = 'spare' AND r.spare_at IS NOT NULL, false) THEN 'not_applicable'
+                WHEN r.clock = 'arrival' AND r.remote_ok_at IS NOT NULL AND r.remote_ok_at <= r.ev
+                     AND (r.stop IS NULL OR r.stop > r.ev) THEN 'not_applicable'
+                WHEN r.clock = 'spare' AND r.spare_at IS NULL AND r.last_rr = 'TicketResolved'
+                     AND r.last_resolved_at <= r.ev
+                     AND r.last_resolved_at < r.start_at + to_minutes(r.trigger_minutes) THEN 'not_applicable'
+                WHEN r.clock = 'remote_resolution' AND r.dispatch_at IS NOT NULL AND r.dispatch_at <= r.deadline
+                     AND r.dispatch_at <= r.ev AND (r.stop_eff IS NULL OR r.stop_eff > r.dispatch_at) THEN 'not_applicable'
+                WHEN r.cancelled AND r.cancel_at <= r.deadline THEN 'not_applicable'
+                WHEN r.stop_eff IS NOT NULL THEN CASE WHEN r.stop_eff <= r.deadline THEN 'met' ELSE 'breached' END
+                WHEN r.ev > r.deadline THEN 'breached'
+                WHEN (r.counted_us IS NOT NULL AND r.counted_us >= r.share * r.tgt_us)
+                     OR (r.counted_us IS NULL AND date_diff('microsecond', r.start_at, r.ev)
+                         >= r.share * date_diff('microsecond', r.start_at, r.deadline)) THEN 'at_risk'
+                ELSE 'running' END AS state
+        FROM r),
+    prov AS (
+        SELECT st.ticket, st.clock,
+               CASE WHEN st.day_counted THEN coalesce(st.provisional_days, false)
+                    WHEN st.cal_key = '7x24' OR st.deadline IS NULL THEN false
+                    ELSE coalesce(d1.cum_unknown - d0.cum_unknown + CAST(NOT d0.known AS INTEGER) > 0, true) END AS provisional
+        FROM st LEFT JOIN calendar_days d0 ON d0.cal_key = st.cal_key AND d0.d = CAST(loc(st.start_at, st.tz) AS DATE)
+        LEFT JOIN calendar_days d1 ON d1.cal_key = st.cal_key
+             AND d1.d = CAST(loc(greatest(st.deadline, coalesce(st.end_at, st.deadline)), st.tz) AS DATE))
+    SELECT st.ticket, st.asset, st.contract, st.version, st.clause, st.customer, st.site, st.final_severity,
+           st.severity, st.clock, st.calendar, st.start_at, st.unit, st.amount, st.target_minutes,
+           CASE WHEN st.unit IS NOT NULL THEN st.pause_us / {US} END,
+           CASE WHEN st.unit IS NOT NULL THEN st.ext_min END,
+           CASE WHEN st.n_consents = 0 OR st.unit IS NULL THEN NULL
+                WHEN st.max_extension_minutes IS NULL THEN 'consent recorded, but this clause allows no extension'
+                WHEN st.k < st.n_consents THEN 'consent given after the deadline moves nothing (' ||
+                     (st.n_consents - st.k) || ' of ' || st.n_consents || ')'
+                WHEN st.asked_min > st.max_extension_minutes THEN 'capped at ' || st.max_extension_minutes || ' min'
+                ELSE 'consented before the deadline' END,
+           CASE WHEN st.state <> 'not_applicable' OR st.unit IS NOT NULL THEN st.deadline END,
+           st.stop_eff, st.state,
+           CASE WHEN st.state = 'breached' THEN date_diff('microsecond', st.deadline, coalesce(st.stop_eff, st.ev)) / {US} END,
+           CASE WHEN st.counted_us IS NOT NULL THEN st.counted_us / {US} END,
+           pv.provisional,
+           CASE WHEN st.cal_key <> '7x24' OR st.day_counted THEN (
+               SELECT string_agg(calendar_id || ' v' || version, ', ' ORDER BY year) FROM calendar_years y
+               WHERE y.year BETWEEN year(st.start_at) AND year(coalesce(st.deadline, st.start_at))) END,
+           st.technician, strftime(loc(st.report_at, st.tz), '%Y-%m'),
+           (st.state = 'not_applicable' OR st.stop_eff IS NOT NULL) AND NOT coalesce(pv.provisional, false),
+           st.ev
+    FROM st JOIN prov pv USING (ticket, clock)""",
+    "UPDATE sla_clocks SET evaluated_at = (SELECT ev FROM _p)",
+    "DELETE FROM sla_summary",
+    f"""INSERT INTO sla_summary
+    WITH d AS (
+        SELECT 'month' AS dimension, month AS key, * FROM sla_clocks
+        UNION ALL SELECT 'customer', customer, * FROM sla_clocks
+        UNION ALL SELECT 'site', site, * FROM sla_clocks
+        UNION ALL SELECT 'severity', severity, * FROM sla_clocks
+        UNION ALL SELECT 'technician', coalesce(technician, '(none)'), * FROM sla_clocks
+        UNION ALL SELECT 'contract', contract, * FROM sla_clocks)
+    SELECT dimension, key, clock, count(*),
+           count(*) FILTER (WHERE state = 'met'), count(*) FILTER (WHERE state = 'breached'),
+           count(*) FILTER (WHERE state = 'at_risk'), count(*) FILTER (WHERE state = 'running'),
+           count(*) FILTER (WHERE state = 'not_applicable'),
+           count(*) FILTER (WHERE state = 'breached') / nullif(count(*) FILTER (WHERE state <> 'not_applicable'), 0),
+           coalesce(sum(breach_minutes), 0), (SELECT ev FROM _p)
+    FROM d GROUP BY ALL ORDER BY ALL""",
+]
+
+
+def recompute(con) -> None:
+    for s in STATEMENTS:
+        con.execute(s)

@@ -1,0 +1,95 @@
+"""Contract versions from the `events` table -> the flattened `terms*` tables.
+
+One Python step per contract version (a handful of rows), so that the terms are decoded and
+validated by the one definition in domain.terms; everything per event or per clock is SQL.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from domain.terms import Terms, terms_from_mapping, terms_to_mapping
+
+EPOCH = datetime(1900, 1, 1)
+
+
+def _period(p: Any) -> tuple[str | None, int | None]:
+    return (p.unit, p.amount) if p is not None else (None, None)
+
+
+def _minutes(p: Any) -> int | None:
+    if p is None:
+        return None
+    return p.total_minutes if not p.is_day_counted else None
+
+
+def cal_key(contract: str, version: int, name: str, kind: str) -> str:
+    if name == "7x24" or kind == "continuous":
+        return "7x24"
+    return f"{contract}/{version}/{name}"
+
+
+def flatten(con, terms_override: Terms | dict | None = None) -> None:
+    """Rewrite the terms tables from the contract facts in `events` (or the what-if terms)."""
+    if isinstance(terms_override, dict):
+        terms_override = terms_from_mapping(terms_override, "what-if terms")
+    rows = con.execute(
+        "SELECT id, originator_version, position, type, state->>'supplier', customer, state->>'name', "
+        "state->>'effective_from', json(state->'terms') FROM events "
+        "WHERE type IN ('ContractRegistered', 'ContractAmended') ORDER BY position"
+    ).fetchall()
+    suppliers: dict[str, str] = {}
+    t_rows, c_rows, cal_rows, w_rows, p_rows, s_rows = [], [], [], [], [], []
+    for cid, ver, pos, typ, supplier, customer, name, eff, tjson in rows:
+        if typ == "ContractRegistered":
+            suppliers[cid] = supplier
+        terms = terms_override or terms_from_mapping(json.loads(tjson), f"contract {cid} v{ver}")
+        eff_at = None
+        if eff:
+            eff_at = con.execute("SELECT iso_ts(?)", [eff]).fetchall()[0][0]
+        w, r = terms.warranty, terms.repeat
+        pu, pa = _period(terms.paid_period)
+        rwu, rwa = _period(r.window) if r else (None, None)
+        t_rows.append((
+            cid, ver, pos, eff_at or EPOCH, eff_at, suppliers.get(cid), customer, name or terms.name,
+            terms.timezone, terms.at_risk_share, terms.rest_day_rule,
+            _minutes(terms.late_entry_tolerance) or terms.late_entry_tolerance.amount * 1440,
+            terms.losses_liable, terms.losses_clause, terms.supplier_pays_before_acceptance,
+            w.extended_by_downtime, w.restart_on_replacement, w.clause, pu, pa,
+            rwu, rwa, r.threshold if r else None, r.asset_types if r else None,
+            r.in_warranty_only if r else None, r.excluded_causes if r else None, r.clause if r else None,
+            terms_override is not None, json.dumps(terms_to_mapping(terms), ensure_ascii=False, sort_keys=True),
+        ))
+        for cname, cal in terms.calendars.items():
+            hours = [list(h) for h in cal.hours] if cal.kind == "business_hours" else [["00:00", "24:00"]]
+            close = max(b for _, b in hours) if cal.kind == "business_hours" else None
+            cal_rows.append((cid, ver, cname, cal_key(cid, ver, cname, cal.kind), cal.kind, terms.timezone,
+                             hours, f"{close}:00" if close else None, list(cal.extra_days_off), list(cal.extra_days_on)))
+        for sev, clocks in terms.clocks.items():
+            for clock, ct in clocks.items():
+                kind = terms.calendars[ct.calendar].kind if ct.calendar in terms.calendars else "continuous"
+                c_rows.append((
+                    cid, ver, sev, clock, ct.target.unit, ct.target.amount, _minutes(ct.target), ct.calendar,
+                    cal_key(cid, ver, ct.calendar, kind), kind, list(ct.paused_by), ct.clause,
+                    _minutes(ct.max_extension), ct.stopped_by_plan, _minutes(ct.trigger),
+                ))
+        w_rows.append((cid, ver, "*", w.default.unit, w.default.amount))
+        for atype, p in w.by_asset_type.items():
+            w_rows.append((cid, ver, atype, p.unit, p.amount))
+        for i, p in enumerate(terms.payer):
+            p_rows.append((cid, ver, i, p.coverage, list(p.causes), p.parts, p.consumables, p.labour, p.clause))
+        for i, s in enumerate(terms.schedules):
+            uu, ua = _period(s.until) if s.until else _period(w.default)
+            s_rows.append((cid, ver, i, s.obligation, False, s.kind, s.anchor, s.every.unit, s.every.amount,
+                           s.start.total_months if s.start.unit in ("months", "years") else 0, uu, ua, s.clause))
+        for j, o in enumerate(terms.one_offs):
+            s_rows.append((cid, ver, 1000 + j, o.obligation, True, o.kind, o.anchor, o.within.unit,
+                           o.within.amount, 0, None, None, o.clause))
+    for table, data in (("terms", t_rows), ("terms_clocks", c_rows), ("terms_calendars", cal_rows),
+                        ("terms_warranty", w_rows), ("terms_payer", p_rows), ("terms_schedules", s_rows)):
+        con.execute(f"DELETE FROM {table}")
+        if data:
+            marks = ",".join("?" * len(data[0]))
+            con.executemany(f"INSERT INTO {table} VALUES ({marks})", data)

@@ -90,7 +90,7 @@ STATEMENTS = [
         SELECT id AS ticket, type, state->>'reason' AS reason, occurred_at,
                lead(type) OVER x AS ntype, lead(occurred_at) OVER x AS nat
         FROM events WHERE type IN ('WaitStarted', 'WaitEnded') AND id IN (SELECT ticket FROM _aff)
-        WINDOW x AS (PARTITION BY id, state->>'reason' ORDER BY occurred_at, position)),
+        WINDOW x AS (PARTITION BY id, state->>'reason' ORDER BY position)),
     r AS (
         SELECT id AS ticket, type, occurred_at, lag(type) OVER y AS ptype, lag(occurred_at) OVER y AS pat
         FROM events WHERE type IN ('TicketResolved', 'TicketReopened') AND id IN (SELECT ticket FROM _aff)

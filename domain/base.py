@@ -8,6 +8,7 @@ domain reads no clock; the ledger's recording time is stamped by the store (§9.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import datetime
 from typing import Any, ClassVar
@@ -21,6 +22,7 @@ from .events import Fact, FactCorrected, utc
 NAMESPACE = uuid.UUID("5d3b6c1e-2f0a-4c8e-9d7b-1a2b3c4d5e6f")
 
 
+@functools.lru_cache(maxsize=65536)
 def aggregate_uuid(kind: str, human_id: str) -> uuid.UUID:
     """Stable originator id for an aggregate named by a human id (T-1, ASSET-9, ...)."""
     return uuid.uuid5(NAMESPACE, f"{kind}/{human_id}")

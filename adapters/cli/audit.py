@@ -37,6 +37,62 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-evidence", action="store_true", help="do not check evidence files")
     p.set_defaults(func=cmd_verify)
 
+    p = sub.add_parser(
+        "explain",
+        help="a ticket's dispute report: timeline with both times, corrections, clocks, liability, hashes",
+        description="One ticket's dispute report (HTML, Markdown or JSON): every event with its occurred "
+                    "and recorded times, log position and hash link; late entries flagged against the "
+                    "contract's tolerance (§9.12); corrections with original and corrected values; every "
+                    "clock row and the liability row the views computed; evidence files. Reads only the "
+                    "ticket's, its asset's and its contract's events. Deterministic: the same log and terms "
+                    "give byte-identical output.",
+    )
+    p.add_argument("ticket")
+    p.add_argument("--format", choices=("html", "md", "json"), default="md")
+    p.add_argument("--out", default=None, metavar="FILE", help="write the report here (default: stdout)")
+    p.add_argument("--as-of-recorded", default=None, metavar="TIME",
+                   help="what the ledger knew at this recording time (views rebuilt for it, evaluated then)")
+    p.add_argument("--at", default=None, metavar="TIME",
+                   help="evaluation time when views must be rebuilt (default: the as-of time, else now)")
+    p.add_argument("--views", default=None, metavar="FILE.duckdb",
+                   help="read clock and liability rows from this views file (e.g. one `replay` wrote)")
+    p.set_defaults(func=cmd_explain)
+
+    p = sub.add_parser(
+        "replay",
+        help="rebuild the views as of a time or position, or under other terms, into a separate DuckDB file",
+        description="Rebuild the views from only the events recorded up to a time (--as-of-recorded) or a "
+                    "log position (--as-of-position) — what the ledger knew then — or from the events that "
+                    "had occurred by a time (--as-of-occurred); --terms FILE replaces every contract "
+                    "version's terms (what-if, §9.11). Writes a DuckDB file with the same tables as the "
+                    "views, for `sql`, `report`, `explain --views` and `diff`.",
+    )
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--as-of-recorded", default=None, metavar="TIME")
+    g.add_argument("--as-of-position", default=None, type=int, metavar="N")
+    g.add_argument("--as-of-occurred", default=None, metavar="TIME")
+    p.add_argument("--terms", default=None, metavar="FILE",
+                   help="what-if: a contract file (TOML/JSON) whose [terms] replace every version's")
+    p.add_argument("--at", default=None, metavar="TIME",
+                   help="evaluation time (default: the as-of time, else now)")
+    p.add_argument("--out", default=None, metavar="FILE.duckdb",
+                   help="where to write (default: <data-dir>/replay/<what>.duckdb)")
+    p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser(
+        "diff",
+        help="rows that differ between two views files (two as-of points, or two sets of terms)",
+        description="Compare two DuckDB views files row by row (rows keyed by ticket and clock, ticket, "
+                    "asset, …; evaluation times ignored). Exit 0 when they agree, 1 when rows differ.",
+    )
+    p.add_argument("a", metavar="A.duckdb")
+    p.add_argument("b", metavar="B.duckdb")
+    p.add_argument("--table", action="append", default=None,
+                   help="a table to compare (repeatable; default: sla_clocks, liability, visit_periods, "
+                        "warranty, replacement_obligations)")
+    p.add_argument("--limit", type=int, default=None, help="at most N differing rows per table")
+    p.set_defaults(func=cmd_diff)
+
 
 # --- verify ---------------------------------------------------------------------------------------
 
@@ -150,3 +206,250 @@ def cmd_verify(args: argparse.Namespace) -> int:
     else:
         print(report.text())
     return 0 if report.ok else 1
+
+
+# --- reading one ticket's events -------------------------------------------------------------------
+
+
+def rows_for(app: Any, oids: list[str]) -> list[Any]:
+    """The log rows (with chain columns) of the given originators only, in log order."""
+    from ..store import LogRow
+
+    if not oids:
+        return []
+    rec = app.recorder
+    if isinstance(rec, ChainedPostgresRecorder):
+        import uuid
+
+        sch = rec.datastore.schema
+        sql = (f'SELECT e.notification_id, e.originator_id::text, e.originator_version, e.topic, e.state, '
+               f'c.recorded_at, c.state_sha256, c.link FROM "{sch}".{rec.events_table_name} e '
+               f'JOIN "{sch}".ledger_chain c ON c.position = e.notification_id '
+               f'WHERE e.originator_id = ANY(%s) ORDER BY e.notification_id')
+        with rec.datastore.transaction(commit=False) as curs:
+            curs.execute(sql, ([uuid.UUID(o) for o in oids],))
+            return [LogRow(r["notification_id"], r["originator_id"].replace("-", ""), r["originator_version"],
+                           r["topic"], bytes(r["state"]), r["recorded_at"], r["state_sha256"], r["link"])
+                    for r in curs.fetchall()]
+    sql = ("SELECT e.rowid, e.originator_id, e.originator_version, e.topic, e.state, c.recorded_at, "
+           "c.state_sha256, c.link FROM stored_events e JOIN ledger_chain c ON c.position = e.rowid "
+           f"WHERE e.originator_id IN ({','.join('?' * len(oids))}) ORDER BY e.rowid")
+    with rec.datastore.transaction(commit=False) as c:
+        c.execute(sql, oids)
+        return [LogRow(*tuple(r)) for r in c.fetchall()]
+
+
+def ticket_rows(app: Any, ticket: str) -> tuple[str, list[Any]]:
+    """(ticket originator id, rows of the ticket, its asset and its contract)."""
+    from domain.base import aggregate_uuid
+
+    toid = aggregate_uuid("ticket", ticket).hex
+    rows = rows_for(app, [toid])
+    if not rows:
+        raise UserError(f"no ticket {ticket}")
+    opened = msgspec.json.decode(rows[0].state)
+    extra = []
+    if opened.get("asset_id"):
+        extra.append(aggregate_uuid("asset", opened["asset_id"]).hex)
+    if opened.get("contract_id"):
+        extra.append(aggregate_uuid("contract", opened["contract_id"]).hex)
+    return toid, sorted(rows + rows_for(app, extra), key=lambda r: r.position)
+
+
+def _time(text: str | None, what: str) -> Any:
+    from .core import parse_time
+
+    return parse_time(text, what) if text else None
+
+
+def _views_position(path: Path) -> int | None:
+    import duckdb
+
+    if not path.exists():
+        return None
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error:
+        return None
+    try:
+        r = con.execute("SELECT max(position) FROM checkpoint").fetchone()
+        return int(r[0]) if r and r[0] is not None else None
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from replay import asof
+    from replay.explain import RENDERERS, build_report
+
+    from ..evidence import check_evidence, evidence_path
+    from .core import ledger_for, now
+
+    data_dir = Path(args.data_dir)
+    ledger = ledger_for(args)
+    as_of = _time(args.as_of_recorded, "--as-of-recorded")
+    at = _time(args.at, "--at")
+    try:
+        toid, rows = ticket_rows(ledger, args.ticket)
+        cut = asof.Cut(recorded=as_of)
+        rows = list(asof.cut(rows, cut))
+        if not rows:
+            raise UserError(f"ticket {args.ticket} was not yet recorded at {args.as_of_recorded}")
+        if args.views:
+            views_path = Path(args.views)
+            if not views_path.exists():
+                raise UserError(f"no views file {args.views}")
+        else:
+            current = data_dir / "views.duckdb"
+            last = ledger.position
+            if as_of is None and at is None and _views_position(current) == last:
+                views_path = current
+            else:
+                # the views for this as-of (or brought up to date), rebuilt by projections aside
+                name = "explain-asof-" + asof.stamp(as_of).replace(":", "") if as_of else "explain-current"
+                views_path = data_dir / "replay" / f"{name}.duckdb"
+                views_path.parent.mkdir(parents=True, exist_ok=True)
+                asof.rebuild(asof.cut(iter_log(ledger), cut), views_path,
+                             evaluate_at=at or cut.evaluation_time() or now())
+    finally:
+        ledger.close()
+    out_dir = Path(args.out).resolve().parent if args.out else Path.cwd()
+    con = duckdb.connect(str(views_path), read_only=True)
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        report = build_report(
+            args.ticket, rows, con, as_of_recorded=cut.recorded_text, ticket_oid=toid,
+            evidence_href=lambda sha: os.path.relpath(evidence_path(data_dir.resolve(), sha), out_dir),
+            evidence_status=lambda sha: check_evidence(data_dir, sha),
+        )
+    finally:
+        con.close()
+    body = RENDERERS[args.format](report)
+    if args.out:
+        Path(args.out).write_bytes(body)
+        print(f"wrote {args.out} ({len(body):,} bytes): ticket {args.ticket}, {len(report['timeline'])} events, "
+              f"{len(report['clocks'])} clocks, views evaluated at {report['evaluated_at']}")
+    else:
+        out = getattr(sys.stdout, "buffer", None)
+        if out is not None:
+            sys.stdout.flush()
+            out.write(body)
+            out.flush()
+        else:
+            sys.stdout.write(body.decode())
+    return 0
+
+
+# --- replay (as of / what-if) and diff ---------------------------------------------------------------
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from replay import asof
+
+    from .core import ledger_for, now
+    from .output import emit
+
+    cut = asof.Cut(position=args.as_of_position, recorded=_time(args.as_of_recorded, "--as-of-recorded"),
+                   occurred=_time(args.as_of_occurred, "--as-of-occurred"))
+    at = _time(args.at, "--at")
+    terms = None
+    if args.terms:
+        try:
+            terms = asof.load_terms(args.terms)
+        except (OSError, ValueError) as e:
+            raise UserError(str(e)) from None
+    data_dir = Path(args.data_dir)
+    if args.out:
+        out = Path(args.out)
+    else:
+        parts = []
+        if cut.position is not None:
+            parts.append(f"pos{cut.position}")
+        for label, t in (("rec", cut.recorded), ("occ", cut.occurred)):
+            if t is not None:
+                parts.append(label + asof.stamp(t)[:19].replace(":", "").replace("-", ""))
+        if args.terms:
+            parts.append("terms-" + Path(args.terms).stem)
+        out = data_dir / "replay" / (("-".join(parts) or "full") + ".duckdb")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    evaluate_at = at or cut.evaluation_time() or now()
+    if cut.position is not None and at is None:
+        evaluate_at = None  # as of a position: evaluated at that position's recording time (below)
+    ledger = ledger_for(args)
+    try:
+        if evaluate_at is None:
+            rows = list(asof.cut(iter_log(ledger, stop=cut.position), cut))
+            evaluate_at = _parse_stamp(rows[-1].recorded_at) if rows else now()
+            source: Any = rows
+        else:
+            source = asof.cut(iter_log(ledger), cut)
+        stats = asof.rebuild(source, out, evaluate_at=evaluate_at, terms_override=terms)
+    finally:
+        ledger.close()
+    con = duckdb.connect(str(out), read_only=True)
+    try:
+        states = con.execute("SELECT state, count(*) FROM sla_clocks GROUP BY 1 ORDER BY 1").fetchall()
+    finally:
+        con.close()
+    summary = {"file": str(out), "events": stats.get("events"), "last_position": stats.get("last_position"),
+               "cut": cut.describe(), "evaluated_at": str(stats.get("evaluated_at")),
+               "terms": args.terms or "as recorded", "clocks": {s: n for s, n in states},
+               "seconds": round(stats.get("seconds", 0.0), 2)}
+    if args.json:
+        emit([summary], True)
+    else:
+        print(f"replayed {summary['events']:,} events ({summary['cut']}; terms {summary['terms']}) into {out}, "
+              f"evaluated at {summary['evaluated_at']} in {summary['seconds']} s")
+        print("clocks: " + (", ".join(f"{s} {n:,}" for s, n in states) or "none"))
+        print(f"query it: ticketledger sql --views {out} \"SELECT …\"; compare: ticketledger diff A B")
+    return 0
+
+
+def _parse_stamp(s: str) -> Any:
+    from datetime import datetime
+
+    return datetime.fromisoformat(s.replace("Z", "+00:00"))
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from replay.diff import DEFAULT_TABLES, diff_table, flat
+
+    from .output import emit
+
+    for f in (args.a, args.b):
+        if not Path(f).exists():
+            raise UserError(f"no views file {f}")
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute(f"ATTACH '{Path(args.a).resolve()}' AS va (READ_ONLY)")
+        if Path(args.a).resolve() == Path(args.b).resolve():
+            con.execute("CREATE VIEW _same AS SELECT 1")
+            b = "va"
+        else:
+            con.execute(f"ATTACH '{Path(args.b).resolve()}' AS vb (READ_ONLY)")
+            b = "vb"
+        rows = []
+        for t in args.table or DEFAULT_TABLES:
+            try:
+                rows += diff_table(con, "va", b, t, limit=args.limit)
+            except ValueError as e:
+                raise UserError(str(e)) from None
+    finally:
+        con.close()
+    if args.json:
+        sys.stdout.write(msgspec.json.encode(rows).decode() + "\n")
+    else:
+        if rows:
+            emit(flat(rows), False, columns=["table", "key", "change", "column", "a", "b"],
+                 title=f"A = {args.a}\nB = {args.b}")
+        print(f"{len(rows)} row(s) differ")
+    return 1 if rows else 0

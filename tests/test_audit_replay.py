@@ -1,0 +1,176 @@
+"""Audit replay (SPEC §5) on real SQLite and DuckDB files: as of a recording time, the
+dispute report with corrections, byte-identical reports, what-if terms and diff."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from contextlib import redirect_stdout
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from adapters.cli import main
+from adapters.ledger import Ledger
+from adapters.store import StoreConfig, iter_log
+from domain import events as ev
+
+from .domainkit import CONTRACTS, Desk
+
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
+AT = "2026-01-01T00:00:00+00:00"  # a fixed evaluation time for "now" rebuilds
+
+
+def run(data: Path, *argv: str) -> tuple[int, str]:
+    out = io.StringIO()
+    with redirect_stdout(out):
+        code = main(["--data-dir", str(data), *argv])
+    return code, out.getvalue()
+
+
+def clocks(path: Path, ticket: str) -> dict[str, dict]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        cur = con.execute("SELECT * FROM sla_clocks WHERE ticket = ?", [ticket])
+        cols = [d[0] for d in cur.description]
+        return {r[cols.index("clock")]: dict(zip(cols, r, strict=True)) for r in cur.fetchall()}
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Seed 000 (arrival 24 h, resolution 36 h). T1: the arrival, in time, is recorded only later
+    (its own transaction) and then corrected; T2 and T3 are resolved 40 h after the report."""
+    data = tmp_path_factory.mktemp("audit") / "data"
+    desk = Desk()
+    app = Ledger.open(StoreConfig(data))
+
+    def rec(*facts: ev.Fact) -> None:
+        assert {o.status for o in app.execute_many(list(facts), now=NOW)} == {"recorded"}
+
+    rec(desk.contract("000"), desk.asset("A1"), desk.fact(ev.AssetAccepted, "A1", "2025-01-01T10:00"))
+    rec(desk.open("T1", "A1", "2025-10-01T09:00"), desk.fact(ev.TicketAcknowledged, "T1", "2025-10-01T09:05"),
+        desk.fact(ev.TechnicianDispatched, "T1", "2025-10-01T10:00", technician="li"))
+    before_arrival = app.position
+    rec(desk.fact(ev.TechnicianArrived, "T1", "2025-10-02T08:00", technician="li"))
+    rec(desk.fact(ev.FactCorrected, "T1", "2025-10-03T08:00", corrects_version=4,
+                  changes={"occurred_at": "2025-10-02T07:30:00+08:00"}, reason="GPS log shows an earlier arrival"))
+    rec(desk.fact(ev.TicketResolved, "T1", "2025-10-02T12:00"))
+    for t in ("T2", "T3"):
+        rec(desk.open(t, "A1", "2025-11-03T09:00"), desk.fact(ev.TicketAcknowledged, t, "2025-11-03T09:05"),
+            desk.fact(ev.TechnicianDispatched, t, "2025-11-03T10:00", technician="wang"),
+            desk.fact(ev.TechnicianArrived, t, "2025-11-03T20:00", technician="wang"),
+            desk.fact(ev.SpareUnitLent, t, "2025-11-04T09:00", spare_serial="SPARE-1"),
+            desk.fact(ev.TicketResolved, t, "2025-11-05T01:00"))  # 40 h after the report
+    cut = next(r.recorded_at for r in iter_log(app) if r.position == before_arrival)
+    app.close()
+    return {"data": data, "cut": cut, "tmp": data.parent}
+
+
+def test_late_recorded_arrival_breached_as_of_earlier_recording_and_met_now(site: dict) -> None:
+    data, tmp = site["data"], site["tmp"]
+    then, now = tmp / "then.duckdb", tmp / "now.duckdb"
+    code, out = run(data, "replay", "--as-of-recorded", site["cut"].replace("Z", "+00:00"), "--out", str(then))
+    assert code == 0, out
+    code, out = run(data, "replay", "--at", AT, "--out", str(now))
+    assert code == 0, out
+    # what the ledger knew then: no arrival recorded, deadline long past -> breached as of then
+    assert clocks(then, "T1")["arrival"]["state"] == "breached"
+    assert clocks(then, "T1")["arrival"]["stopped_at"] is None
+    # now: the arrival (corrected to 07:30) is known and within 24 h
+    assert clocks(now, "T1")["arrival"]["state"] == "met"
+    # diff names the row that changed, both ways of printing
+    code, out = run(data, "--json", "diff", str(then), str(now), "--table", "sla_clocks")
+    assert code == 1
+    rows = json.loads(out)
+    arrival = next(r for r in rows if r["key"] == {"ticket": "T1", "clock": "arrival"})
+    assert arrival["change"] == "changed" and arrival["columns"]["state"] == ["breached", "met"]
+    code, out = run(data, "diff", str(now), str(now))
+    assert code == 0 and "0 row(s) differ" in out
+    # the dispute report as of then says the same, from the views it rebuilt for that time
+    code, out = run(data, "explain", "T1", "--as-of-recorded", site["cut"].replace("Z", "+00:00"),
+                    "--format", "json")
+    report = json.loads(out)
+    assert code == 0 and report["as_of_recorded"] is not None
+    assert [c["state"] for c in report["clocks"] if c["clock"] == "arrival"] == ["breached"]
+    assert "TechnicianArrived" not in [e["type"] for e in report["timeline"]]
+
+
+def test_correction_shown_with_both_values(site: dict) -> None:
+    code, out = run(site["data"], "explain", "T1", "--at", AT, "--format", "json")
+    assert code == 0
+    report = json.loads(out)
+    (corr,) = report["corrections"]
+    assert corr["corrects_type"] == "TechnicianArrived" and corr["reason"] == "GPS log shows an earlier arrival"
+    assert corr["original"] == {"occurred_at": "2025-10-02T00:00:00Z"}
+    assert corr["corrected"] == {"occurred_at": "2025-10-02T07:30:00+08:00"}
+    assert corr["actor"] == "desk:test"
+    # the views used the corrected value: the arrival clock stopped at 07:30 local
+    arrival = next(c for c in report["clocks"] if c["clock"] == "arrival")
+    assert arrival["stopped_at"] == "2025-10-01T23:30:00Z"
+    code, md = run(site["data"], "explain", "T1", "--at", AT, "--format", "md")
+    assert "original **2025-10-02 08:00" in md and "corrected **2025-10-02 07:30" in md
+    assert "GPS log shows an earlier arrival" in md
+
+
+def test_reports_are_byte_identical_across_two_rebuilds(site: dict, tmp_path: Path) -> None:
+    data = site["data"]
+    for fmt in ("html", "md", "json"):
+        a, b = tmp_path / f"a.{fmt}", tmp_path / f"b.{fmt}"
+        assert run(data, "explain", "T1", "--at", AT, "--format", fmt, "--out", str(a))[0] == 0
+        assert run(data, "explain", "T1", "--at", AT, "--format", fmt, "--out", str(b))[0] == 0
+        assert a.read_bytes() == b.read_bytes(), fmt
+    # two separate replays into two files give the same report too
+    v1, v2 = tmp_path / "v1.duckdb", tmp_path / "v2.duckdb"
+    assert run(data, "replay", "--at", AT, "--out", str(v1))[0] == 0
+    assert run(data, "replay", "--at", AT, "--out", str(v2))[0] == 0
+    r1 = run(data, "explain", "T2", "--views", str(v1), "--format", "html")[1]
+    r2 = run(data, "explain", "T2", "--views", str(v2), "--format", "html")[1]
+    assert r1 == r2
+    html = (tmp_path / "a.html").read_text()
+    # one self-contained printable file with an inline SVG picture: no script, nothing fetched
+    assert "<svg" in html and "<script" not in html and "@media print" in html
+    assert not re.search(r'(src|href)="https?://', html)
+    for word in ("TechnicianArrived", "§3 24小时内到达现场", "K-000", "LATE"):
+        assert word in html
+
+
+def test_what_if_48h_resolution_turns_breaches_into_met(site: dict, tmp_path: Path) -> None:
+    data = site["data"]
+    text = (CONTRACTS / "seed-000.toml").read_text()
+    changed = text.replace('resolution = { target = { hours = 36 }', 'resolution = { target = { hours = 48 }')
+    assert changed != text
+    terms = tmp_path / "k000-48h.toml"
+    terms.write_text(changed)
+    base, what_if = tmp_path / "base.duckdb", tmp_path / "whatif.duckdb"
+    assert run(data, "replay", "--at", AT, "--out", str(base))[0] == 0
+    code, out = run(data, "replay", "--at", AT, "--terms", str(terms), "--out", str(what_if))
+    assert code == 0, out
+    for t in ("T2", "T3"):
+        assert clocks(base, t)["resolution"]["state"] == "breached"
+        assert clocks(what_if, t)["resolution"]["state"] == "met"
+    code, out = run(data, "--json", "diff", str(base), str(what_if), "--table", "sla_clocks")
+    changed_rows = {(r["key"]["ticket"], r["key"]["clock"]): r for r in json.loads(out)}
+    assert changed_rows[("T2", "resolution")]["columns"]["state"] == ["breached", "met"]
+    assert changed_rows[("T3", "resolution")]["columns"]["state"] == ["breached", "met"]
+    code, out = run(data, "diff", str(base), str(what_if), "--table", "sla_clocks")
+    assert code == 1 and "breached" in out and "met" in out
+
+
+def test_as_of_position_and_occurred(site: dict, tmp_path: Path) -> None:
+    data = site["data"]
+    p = tmp_path / "pos.duckdb"
+    code, out = run(data, "--json", "replay", "--as-of-position", "6", "--out", str(p))
+    assert code == 0 and json.loads(out)[0]["events"] == 6
+    assert set(clocks(p, "T1")) and not clocks(p, "T2")
+    o = tmp_path / "occ.duckdb"
+    code, out = run(data, "--json", "replay", "--as-of-occurred", "2025-10-02T08:30:00+08:00", "--out", str(o))
+    assert code == 0, out
+    # by then the arrival had happened (07:30 corrected; recorded 08:00) but not the resolution
+    c = clocks(o, "T1")
+    assert c["arrival"]["state"] == "met" and c["resolution"]["stopped_at"] is None
+    assert not clocks(o, "T2")

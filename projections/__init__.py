@@ -9,9 +9,9 @@ from .apply import (
     apply_batch,
     open_views,
     publish_snapshot,
-    reevaluate,
     rebuild,
     rebuild_from_store,
+    reevaluate,
 )
 
 __all__ = [

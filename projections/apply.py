@@ -151,8 +151,8 @@ def _recompute(con: duckdb.DuckDBPyConnection, ev: datetime, *, everything: bool
             " WHERE ticket IS NOT NULL"
         )
     sla.recompute(con)
+    liability.recompute(con)  # warranty and coverage first: visits read them
     visits.recompute(con)
-    liability.recompute(con)
 
 
 def _begin(con: duckdb.DuckDBPyConnection) -> None:
@@ -256,7 +256,7 @@ def publish_snapshot(con: duckdb.DuckDBPyConnection, path: str | Path) -> Path:
     con.execute("CHECKPOINT")
     con.execute(f"ATTACH '{tmp}' AS _snap")
     try:
-        con.execute("COPY FROM DATABASE {} TO _snap".format(_current_db(con)))
+        con.execute(f"COPY FROM DATABASE {_current_db(con)} TO _snap")
     finally:
         con.execute("DETACH _snap")
     os.replace(tmp, path)

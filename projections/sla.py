@@ -166,7 +166,7 @@ STATEMENTS = [
            CAST(NULL AS BOOLEAN) AS provisional_days
     FROM dl ASOF LEFT JOIN calendar_segments s ON s.cal_key = dl.cal_key AND dl.o_dl > s.cum_before_us""",
     # deadlines of day-counted candidates (arts. 201-203): end of the last day, 24:00 or close of business
-    f"""INSERT INTO _dl
+    """INSERT INTO _dl
     WITH b AS (
         SELECT x.*, CAST(loc(x.start_at, x.tz) AS DATE) AS sd,
                CASE WHEN x.cal_key = '7x24' THEN 'CN' ELSE x.cal_key END AS dkey
@@ -274,7 +274,7 @@ STATEMENTS = [
     FROM st JOIN prov pv USING (ticket, clock)""",
     "UPDATE sla_clocks SET evaluated_at = (SELECT ev FROM _p)",
     "DELETE FROM sla_summary",
-    f"""INSERT INTO sla_summary
+    """INSERT INTO sla_summary
     WITH d AS (
         SELECT 'month' AS dimension, month AS key, * FROM sla_clocks
         UNION ALL SELECT 'customer', customer, * FROM sla_clocks

@@ -1,8 +1,79 @@
-"""Return visits (§4, §9.8, §9.9): schedule periods, first-time fix, repeat failures."""
+"""Return visits (§4, §8, §9.8, §9.9): schedule periods per asset, first-time fix.
+
+Period k of a schedule runs from the day after anchor + k·P to the end of anchor + (k+1)·P,
+each boundary computed from the anchor (DuckDB's `date + INTERVAL n MONTH` clamps to the
+month's last day exactly like art. 202), never chained. A visit on the anchor day counts for
+period 0. An on-site visit satisfies a phone obligation; a visit with scope=site covers every
+asset of that site under the same contract. One-off windows run from the anchor day to
+anchor + `within`.
+"""
 
 from __future__ import annotations
 
-STATEMENTS: list[str] = []
+STATEMENTS = [
+    "DELETE FROM visit_periods",
+    """INSERT INTO visit_periods
+    WITH a AS (
+        SELECT w.asset, w.contract, w.customer, w.site, w.accepted_at, w.delivered_at FROM warranty w),
+    sch AS (
+        SELECT a.*, v.version, coalesce(v.timezone, 'Asia/Shanghai') AS tz, s.*  EXCLUDE (contract, version),
+               CASE s.anchor WHEN 'delivery' THEN a.delivered_at ELSE a.accepted_at END AS anchor_at,
+               CASE WHEN s.every_unit = 'years' THEN 12 * s.every_amount ELSE s.every_amount END AS p,
+               CASE WHEN s.until_unit = 'years' THEN 12 * s.until_amount ELSE s.until_amount END AS until_m
+        FROM a ASOF JOIN terms v ON v.contract = a.contract AND coalesce(a.delivered_at, a.accepted_at, TIMESTAMP '2100-01-01') >= v.valid_from
+        JOIN terms_schedules s ON s.contract = a.contract AND s.version = v.version),
+    per AS (
+        SELECT sch.*, CAST(loc(sch.anchor_at, sch.tz) AS DATE) AS ad, k.k
+        FROM sch, unnest(CASE WHEN sch.one_off THEN [0]
+                              WHEN sch.every_unit IN ('months', 'years') THEN
+                                   generate_series(sch.start_months // sch.p, coalesce(sch.until_m, 12) // sch.p - 1)
+                              ELSE generate_series(0, coalesce(sch.until_m, 12) * 30 // (sch.every_amount * CASE sch.every_unit WHEN 'weeks' THEN 7 ELSE 1 END) - 1)
+                         END) AS k(k)
+        WHERE sch.anchor_at IS NOT NULL),
+    bounds AS (
+        SELECT per.*,
+               CASE WHEN one_off THEN ad
+                    WHEN every_unit IN ('months', 'years') THEN CAST(ad + to_months(CAST(k * p AS INTEGER)) AS DATE) + 1
+                    ELSE ad + CAST(k * every_amount * CASE every_unit WHEN 'weeks' THEN 7 ELSE 1 END AS INTEGER) + 1 END AS ps,
+               CASE WHEN one_off THEN ad + CAST(every_amount * CASE every_unit WHEN 'weeks' THEN 7 ELSE 1 END AS INTEGER)
+                    WHEN every_unit IN ('months', 'years') THEN CAST(ad + to_months(CAST((k + 1) * p AS INTEGER)) AS DATE)
+                    ELSE ad + CAST((k + 1) * every_amount * CASE every_unit WHEN 'weeks' THEN 7 ELSE 1 END AS INTEGER) END AS pe
+        FROM per),
+    vis AS (
+        SELECT e.id AS asset, e.type, coalesce(e.state->>'kind', 'onsite') AS kind,
+               coalesce(e.state->>'scope', 'asset') AS scope, e.occurred_at
+        FROM events e WHERE e.type IN ('FollowUpDone', 'InspectionDone')),
+    covered AS (  -- a site-scoped visit covers every asset of that site under the contract
+        SELECT v.asset, v.type, v.kind, v.occurred_at FROM vis v
+        UNION
+        SELECT b.asset, v.type, v.kind, v.occurred_at FROM vis v JOIN a x ON x.asset = v.asset
+        JOIN a b ON b.site = x.site AND b.contract = x.contract AND b.asset <> x.asset WHERE v.scope = 'site'),
+    matched AS (
+        SELECT b.asset, b.schedule_no, b.k, min(c.occurred_at) AS visit_at
+        FROM bounds b JOIN covered c ON c.asset = b.asset
+             AND c.type = CASE b.obligation WHEN 'follow_up' THEN 'FollowUpDone' ELSE 'InspectionDone' END
+             AND (b.kind = 'phone' OR c.kind = 'onsite')
+             AND (CAST(loc(c.occurred_at, b.tz) AS DATE) BETWEEN b.ps AND b.pe
+                  OR (b.k = 0 AND CAST(loc(c.occurred_at, b.tz) AS DATE) = b.ad))
+        GROUP BY b.asset, b.schedule_no, b.k)
+    SELECT b.asset, b.contract, b.customer, b.site, b.obligation, b.kind, b.schedule_no, b.one_off, b.clause, b.anchor,
+           b.ad, b.k, b.ps, b.pe,
+           CASE WHEN m.visit_at IS NOT NULL THEN 'done'
+                WHEN CAST(loc(p.ev, b.tz) AS DATE) > b.pe THEN 'missed'
+                WHEN CAST(loc(p.ev, b.tz) AS DATE) >= b.ps THEN 'due'
+                ELSE 'upcoming' END,
+           m.visit_at, p.ev
+    FROM bounds b LEFT JOIN matched m USING (asset, schedule_no, k), _p p""",
+    "DELETE FROM first_time_fix",
+    """INSERT INTO first_time_fix
+    SELECT t.ticket, t.asset, t.contract, t.customer, t.site, t.fault_category,
+           CASE WHEN t.last_rr = 'TicketResolved' THEN t.last_resolved_at END, coalesce(t.arrivals, 0),
+           t.remote_ok_at IS NOT NULL, coalesce(t.reopens, 0), coalesce(t.arrivals, 0) > 1,
+           t.last_rr = 'TicketResolved' AND coalesce(t.reopens, 0) = 0
+               AND (t.remote_ok_at IS NOT NULL OR coalesce(t.arrivals, 0) <= 1),
+           (SELECT ev FROM _p)
+    FROM _lt t""",
+]
 
 
 def recompute(con) -> None:

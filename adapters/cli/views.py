@@ -1,9 +1,236 @@
-"""CLI commands of this area (registered by adapters.cli)."""
+"""CLI of the views (SPEC §4, §6, §7): views rebuild, report, sql, export.
+
+The DuckDB file is `<data-dir>/views.duckdb`; every checkpoint also publishes the read-only
+`<data-dir>/views-snapshot.duckdb`, which `report` and `sql` read when the main file is held
+by a writer (the live follower).
+"""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from . import UserError
+from .output import emit
+
+VIEWS_FILE = "views.duckdb"
+SNAPSHOT_FILE = "views-snapshot.duckdb"
+
+# `views rebuild --from SOURCE`: source name -> function(args) returning an iterable of Arrow batches.
+# The stream module adds "nats" here (REBUILD_SOURCES["nats"] = ...).
+REBUILD_SOURCES: dict[str, Callable[[argparse.Namespace], Any]] = {}
+
+
+def _store_source(args: argparse.Namespace) -> Any:
+    from ..store_arrow import store_batches
+    from .core import ledger_for
+
+    ledger = ledger_for(args)
+    position = getattr(args, "as_of_position", None)
+    recorded = getattr(args, "as_of_recorded", None)
+    return lambda: store_batches(ledger, 1, position, recorded)
+
+
+REBUILD_SOURCES["store"] = _store_source
+
+
+def views_path(args: argparse.Namespace) -> Path:
+    return Path(args.data_dir) / VIEWS_FILE
+
+
+def snapshot_path(args: argparse.Namespace) -> Path:
+    return Path(args.data_dir) / SNAPSHOT_FILE
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add this module's subcommands."""
+    p = sub.add_parser("views", help="rebuild the DuckDB views from the log")
+    vsub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    r = vsub.add_parser("rebuild", help="replay the whole log into <data-dir>/views.duckdb")
+    r.add_argument("--at", metavar="TIME", help="evaluation time (ISO with zone; default: now)")
+    r.add_argument("--from", dest="source", default="store", help="where to read the log: store (default) or nats")
+    r.add_argument("--as-of-position", type=int, default=None, help="only events up to this log position")
+    r.add_argument("--as-of-recorded", metavar="TIME", default=None, help="only events recorded up to this time")
+    r.add_argument("--terms", metavar="FILE", help="what-if: these terms replace every contract version")
+    r.set_defaults(func=cmd_rebuild)
+
+    p = sub.add_parser("report", help="the views for people (tables) or programs (--json)")
+    p.add_argument("view", choices=["sla", "visits", "liability", "summary", "totals"])
+    p.add_argument("--contract")
+    p.add_argument("--customer")
+    p.add_argument("--site")
+    p.add_argument("--month", help="YYYY-MM (report month, local time)")
+    p.add_argument("--state", help="sla: met, breached, running, at_risk, not_applicable; visits: done, due, missed, upcoming")
+    p.add_argument("--limit", type=int, default=200)
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("sql", help="run SQL against the views (read-only)")
+    p.add_argument("query")
+    p.set_defaults(func=cmd_sql)
+
+    p = sub.add_parser("export", help="export every view table to Parquet files")
+    p.add_argument("--parquet", required=True, metavar="DIR")
+    p.set_defaults(func=cmd_export)
+
+
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    from projections import open_views, publish_snapshot, rebuild_from_store
+
+    from .core import parse_time
+
+    at = parse_time(args.at, "--at") if args.at else None
+    if args.as_of_recorded:
+        args.as_of_recorded = parse_time(args.as_of_recorded, "--as-of-recorded")
+    if args.source not in REBUILD_SOURCES:
+        raise UserError(f"--from {args.source!r}: sources are {sorted(REBUILD_SOURCES)}")
+    terms = None
+    if args.terms:
+        from domain.terms import TermsError, load_contract_file, terms_from_mapping
+
+        try:
+            data = load_contract_file(args.terms)
+        except (TermsError, OSError) as e:
+            raise UserError(str(e)) from None
+        terms = terms_from_mapping(data["terms"])
+    source = REBUILD_SOURCES[args.source](args)
+    try:
+        stats = rebuild_from_store(source, views_path(args), at, terms_override=terms)
+    except Exception as e:  # a locked file is the one failure a user can act on
+        if "lock" in str(e).lower():
+            raise UserError(f"{views_path(args)} is in use by another process (a running `views follow`?)") from None
+        raise
+    con = open_views(views_path(args))
+    try:
+        publish_snapshot(con, snapshot_path(args))
+        counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]
+                  for t in ("events", "sla_clocks", "visit_periods", "liability")}
+    finally:
+        con.close()
+    print(f"rebuilt {views_path(args)}: {stats['events']} events in {stats['seconds']:.2f} s, "
+          f"evaluated at {stats['evaluated_at']:%Y-%m-%dT%H:%M:%SZ}; "
+          + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return 0
+
+
+def open_for_reading(args: argparse.Namespace):
+    """The views file read-only, or the published snapshot when a writer holds it (§7)."""
+    import duckdb
+
+    from projections import open_views
+
+    main = views_path(args)
+    if not main.exists() and not snapshot_path(args).exists():
+        raise UserError(f"no views in {args.data_dir}; run `ticketledger views rebuild` first")
+    if main.exists():
+        try:
+            return open_views(main, read_only=True)
+        except duckdb.Error:
+            pass
+    if snapshot_path(args).exists():
+        return open_views(snapshot_path(args), read_only=True)
+    raise UserError(f"{main} is locked and no snapshot was published yet")
+
+
+REPORTS = {
+    "sla": ("sla_clocks", ["ticket", "clock", "severity", "customer", "site", "start", "deadline", "stopped_at",
+                           "state", "breach_minutes", "paused_minutes", "extension_minutes", "provisional", "clause"],
+            "ticket, clock"),
+    "visits": ("visit_periods", ["asset", "obligation", "kind", "period", "start", "end", "status", "visit_at", "clause"],
+               "asset, schedule_no, period"),
+    "liability": ("liability", ["ticket", "coverage", "warranty_end", "cause", "parts_rate", "labour_rate",
+                                "customer_pays_fen", "supplier_pays_fen", "replacement_due",
+                                "losses_claimed_fen", "supplier_liable_for_losses", "breaches_cited"], "ticket"),
+    "summary": ("sla_summary", None, "dimension, key, clock"),
+    "totals": ("liability_totals", None, "contract"),
+}
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    table, columns, order = REPORTS[args.view]
+    where, params = [], []
+    con = open_for_reading(args)
+    try:
+        have = {r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()}
+        for col in ("contract", "customer", "site"):
+            if getattr(args, col) and col in have:
+                where.append(f"{col} = ?")
+                params.append(getattr(args, col))
+        if args.state:
+            col = "status" if "status" in have else "state" if "state" in have else None
+            if col is None:
+                raise UserError(f"--state does not apply to `report {args.view}`")
+            where.append(f"{col} = ?")
+            params.append(args.state)
+        if args.month:
+            if table == "sla_clocks":
+                where.append("month = ?")
+            elif table == "visit_periods":
+                where.append("strftime(start, '%Y-%m') <= ? AND ? <= strftime(\"end\", '%Y-%m')")
+                params.append(args.month)
+            elif table == "liability":
+                where.append("strftime(reported_at + INTERVAL 8 HOUR, '%Y-%m') = ?")
+            elif table == "sla_summary":
+                where.append("dimension = 'month' AND key = ?")
+            else:
+                raise UserError(f"--month does not apply to `report {args.view}`")
+            params.append(args.month)
+        sql = f"SELECT * FROM {table}"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += f" ORDER BY {order} LIMIT {int(args.limit)}"
+        rows = _rows(con, sql, params)
+        evaluated = con.execute("SELECT max(evaluated_at) FROM checkpoint").fetchall()[0][0]
+    finally:
+        con.close()
+    title = f"{table} evaluated at {evaluated:%Y-%m-%dT%H:%M:%SZ}" if evaluated else table
+    emit(rows, args.json, [c for c in columns if rows and c in rows[0]] if columns else None, title=title)
+    return 0
+
+
+def _rows(con, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+    import duckdb
+
+    try:
+        cur = con.execute(sql, params or [])
+    except duckdb.Error as e:
+        raise UserError(str(e).splitlines()[0]) from None
+    cols = [d[0] for d in cur.description] if cur.description else []
+    return [{c: _plain(v) for c, v in zip(cols, r, strict=True)} for r in cur.fetchall()]
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, datetime):
+        return v.strftime("%Y-%m-%dT%H:%M:%S") + "Z" if v.tzinfo is None else v.isoformat()
+    if isinstance(v, date):
+        return v.isoformat()
+    if hasattr(v, "total_seconds"):
+        return v.total_seconds()
+    return v
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    con = open_for_reading(args)
+    try:
+        rows = _rows(con, args.query)
+    finally:
+        con.close()
+    emit(rows, args.json)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from projections.schema import VIEW_TABLES
+
+    out = Path(args.parquet)
+    out.mkdir(parents=True, exist_ok=True)
+    con = open_for_reading(args)
+    try:
+        tables = ("events", "terms", "terms_clocks", "calendar_years", *VIEW_TABLES, "checkpoint")
+        for t in tables:
+            con.execute(f"COPY (SELECT * FROM {t}) TO '{out / (t + '.parquet')}' (FORMAT parquet)")
+    finally:
+        con.close()
+    print(f"exported {len(tables)} tables to {out}")
+    return 0

@@ -1,0 +1,152 @@
+"""The live follower against a real nats-server: rebuild == live, crash-safe, alerts once,
+a deadline passing with no new event turns a clock to breached, analysts read beside it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import msgspec
+
+import projections
+from adapters.follower import follow, snapshot_path, views_path
+from adapters.ledger import Ledger, open_ledger
+from adapters.relay import relay_all
+from adapters.store_arrow import store_batches
+from adapters.stream import ALERTS_STREAM, connect
+from domain import events as ev
+
+from .domainkit import Desk
+from .natskit import nats_single  # noqa: F401  (fixture)
+
+CLOCK_COLUMNS = "ticket, clock, state, deadline, stopped_at, breach_minutes, paused_minutes, extension_minutes"
+
+
+def busy_ledger(data: Path, tickets: int, base: datetime) -> Ledger:
+    """Seed 004 tickets: some met, some breached, a few still running at `base`."""
+    from adapters.cli.core import record_calendar
+
+    ledger = open_ledger(data)
+    record_calendar(ledger, [2025, 2026])
+    desk = Desk()
+    facts: list[ev.Fact] = [desk.contract("004"), desk.asset("A1", contract="K-004", customer="buyer-004")]
+    for i in range(tickets):
+        at = base - timedelta(hours=2 * tickets - 2 * i)
+        t, iso = f"T{i}", lambda m, at=at: (at + timedelta(minutes=m)).isoformat()
+        facts.append(desk.open(t, "A1", iso(0), severity="major" if i % 3 == 0 else "normal"))
+        facts.append(desk.fact(ev.TicketAcknowledged, t, iso(30 if i % 4 else 90)))
+        if i % 5 != 4:
+            facts.append(desk.fact(ev.TechnicianDispatched, t, iso(60), technician="li"))
+            facts.append(desk.fact(ev.TechnicianArrived, t, iso(100), technician="li"))
+            facts.append(desk.fact(ev.TicketResolved, t, iso(200)))
+    outcomes = ledger.execute_many(facts, now=base + timedelta(minutes=5))
+    assert all(o.status == "recorded" for o in outcomes), [o for o in outcomes if o.status != "recorded"][:3]
+    return ledger
+
+
+def clock_rows(path: Path) -> list[tuple]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(f"SELECT {CLOCK_COLUMNS} FROM sla_clocks ORDER BY ticket, clock").fetchall()
+    finally:
+        con.close()
+
+
+def rebuilt_at(ledger: Ledger, tmp: Path, evaluated_at: datetime) -> list[tuple]:
+    target = tmp / "rebuilt.duckdb"
+    projections.rebuild_from_store(lambda: store_batches(ledger), target, evaluated_at)
+    return clock_rows(target)
+
+
+def follower_evaluated_at(data: Path) -> datetime:
+    con = duckdb.connect(str(views_path(data)), read_only=True)
+    try:
+        t = con.execute("SELECT evaluated_at FROM checkpoint WHERE consumer = 'follow'").fetchall()[0][0]
+    finally:
+        con.close()
+    return t.replace(tzinfo=UTC)
+
+
+def alerts(url: str) -> list[dict]:
+    async def read() -> list[dict]:
+        nc = await connect(url)
+        js = nc.jetstream()
+        out = []
+        try:
+            info = await js.stream_info(ALERTS_STREAM)
+            for seq in range(info.state.first_seq, info.state.last_seq + 1):
+                m = await js.get_msg(ALERTS_STREAM, seq, direct=True)
+                out.append(msgspec.json.decode(m.data))
+        finally:
+            await nc.close()
+        return out
+
+    return asyncio.run(read())
+
+
+def test_follower_rows_equal_a_rebuild_at_its_evaluation_time(tmp_path: Path, nats_single) -> None:
+    data = tmp_path / "data"
+    ledger = busy_ledger(data, 40, datetime.now(UTC))
+    relay_all(ledger, nats_single.url)
+    stats = follow(data, nats_single.url, until_position=ledger.position, interval=3600)
+    assert stats.last_position == ledger.position
+    live = clock_rows(views_path(data))
+    assert live and live == rebuilt_at(ledger, tmp_path, follower_evaluated_at(data))
+    # The analysts' snapshot holds the same rows and opens read-only beside the follower.
+    assert clock_rows(snapshot_path(data)) == live
+
+
+def test_follower_killed_mid_batch_ends_like_a_rebuild_and_alerts_once(tmp_path: Path, nats_single) -> None:
+    data = tmp_path / "data"
+    ledger = busy_ledger(data, 400, datetime.now(UTC))
+    relay_all(ledger, nats_single.url)
+    cmd = [sys.executable, "-m", "adapters.follower", str(data), nats_single.url, "--batch", "50", "--interval", "3600",
+           "--until-position", str(ledger.position)]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    victim = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not views_path(data).exists():
+        time.sleep(0.05)
+    time.sleep(1.5)  # let it apply some batches, then kill it in the middle of the work
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(10)
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    live = clock_rows(views_path(data))
+    assert live == rebuilt_at(ledger, tmp_path, follower_evaluated_at(data))
+    published = alerts(nats_single.url)
+    keys = Counter(f"{a['ticket']}:{a['clock']}:{a['n']}" for a in published)
+    assert published and max(keys.values()) == 1, "an alert was doubled"
+    last_alert = {(a["ticket"], a["clock"]): a["state"] for a in published}
+    expected = {(t, c): s for t, c, s, *_ in live if s in ("at_risk", "breached", "met")}
+    assert last_alert == expected, "an alert was lost"
+
+
+def test_a_deadline_passing_with_no_new_event_turns_the_clock_breached(tmp_path: Path, nats_single) -> None:
+    from adapters.cli.core import record_calendar
+
+    data = tmp_path / "data"
+    ledger = open_ledger(data)
+    record_calendar(ledger, [2025, 2026])
+    desk = Desk()
+    now = datetime.now(UTC)
+    ledger.execute_many([desk.contract("004"), desk.asset("A1", contract="K-004", customer="buyer-004"),
+                         # seed 004 responds within 1 h: this deadline passes 4 s from now
+                         desk.open("T1", "A1", (now - timedelta(minutes=60) + timedelta(seconds=4)).isoformat())])
+    relay_all(ledger, nats_single.url)
+    follow(data, nats_single.url, until_position=ledger.position, interval=1)
+    first = {c: s for t, c, s, *_ in clock_rows(views_path(data))}
+    assert first["response"] == "at_risk"
+    follow(data, nats_single.url, max_seconds=7, interval=1)  # no new event arrives
+    later = {c: s for t, c, s, *_ in clock_rows(views_path(data))}
+    assert later["response"] == "breached"
+    states = [a["state"] for a in alerts(nats_single.url) if a["clock"] == "response"]
+    assert states == ["at_risk", "breached"]

@@ -1,0 +1,347 @@
+"""View-side rules of SPEC §9 and the seed clauses of §2, figures worked by hand.
+
+Local times are Asia/Shanghai; `utc_naive` turns them into the UTC values the views hold.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from domain import events as ev
+from tests.viewkit import Kit, clock, rows, utc_naive
+
+SEED = "contracts/seed-{}.toml"
+
+
+def _kit(tmp_path, seed: str, **asset_kw) -> Kit:
+    k = Kit(tmp_path)
+    cid = k.contract_file(SEED.format(seed))
+    k.asset("A1", cid, customer=f"buyer-{seed}", **asset_kw)
+    return k
+
+
+def _liab(con, ticket):
+    (r,) = rows(con, "SELECT * FROM liability WHERE ticket = ?", ticket)
+    return r
+
+
+def _warranty(con, asset):
+    (r,) = rows(con, "SELECT * FROM warranty WHERE asset = ?", asset)
+    return r
+
+
+# --- seed 000 ------------------------------------------------------------------------------
+
+def test_seed000_response_targets_per_severity(tmp_path):
+    k = _kit(tmp_path, "000", asset_type="recorder", accepted="2025-01-20T10:00")
+    for tid, sev in (("U", "urgent"), ("H", "technical_help"), ("N", "normal")):
+        k.ticket(tid, "A1", "2025-03-03T09:00", severity=sev)
+        k.do(k.f(ev.TicketAcknowledged, tid, "2025-03-03T09:12"))
+    con = k.views("2025-03-03T12:00")
+    u, h, n = clock(con, "U", "response"), clock(con, "H", "response"), clock(con, "N", "response")
+    assert (u["deadline"], u["state"], u["breach_minutes"]) == (utc_naive("2025-03-03T09:10"), "breached", 2)
+    assert (h["deadline"], h["state"]) == (utc_naive("2025-03-03T09:20"), "met")
+    assert (n["deadline"], n["state"]) == (utc_naive("2025-03-03T09:15"), "met")
+    assert "紧急 10分钟" in u["clause"]
+
+
+def test_seed000_recorder_warranty_24_months_and_boundary_days(tmp_path):
+    # 24 months from 2024-03-15 end with Sun 2026-03-15, a rest day: moved to Mon 2026-03-16 (art. 203)
+    k = _kit(tmp_path, "000", asset_type="recorder", accepted="2024-03-15T10:00")
+    k.asset("D1", "K-000", customer="buyer-000", asset_type="camera", accepted="2024-03-15T10:00")
+    k.ticket("IN", "A1", "2026-03-16T23:59")
+    k.ticket("OUT", "A1", "2026-03-17T00:00")
+    con = k.views("2026-03-20T00:00")
+    w = _warranty(con, "A1")
+    assert w["warranty_end"] == utc_naive("2026-03-17T00:00")
+    assert not w["provisional"]
+    assert _warranty(con, "D1")["warranty_end"] == utc_naive("2027-03-16T00:00")  # 36 months, Mon 2027-03-15
+    assert _warranty(con, "D1")["provisional"]  # 2027 is not recorded: weekends only
+    assert _liab(con, "IN")["coverage"] == "warranty"
+    assert _liab(con, "OUT")["coverage"] == "out"
+    assert _liab(con, "OUT")["parts_rate"] == "cost"
+
+
+def test_seed000_two_failed_repairs_trigger_replacement_but_not_for_human_damage(tmp_path):
+    k = _kit(tmp_path, "000", asset_type="recorder", accepted="2025-01-20T10:00")
+    k.asset("A2", "K-000", customer="buyer-000", asset_type="recorder", accepted="2025-01-20T10:00")
+    for aid, tid in (("A1", "Q"), ("A2", "H")):
+        k.ticket(tid, aid, "2025-03-01T10:00", category="no_power")
+        k.do(k.f(ev.RepairAttempted, tid, "2025-03-01T12:00", fixed=False),
+             k.f(ev.RepairAttempted, tid, "2025-03-02T12:00", fixed=False))
+    k.do(k.f(ev.FaultCauseDetermined, "Q", "2025-03-02T13:00", cause="quality"),
+         k.f(ev.FaultCauseDetermined, "H", "2025-03-02T13:00", cause="human"))
+    con = k.views("2025-03-05T00:00")
+    (r,) = rows(con, "SELECT * FROM replacement_obligations")
+    assert (r["asset"], r["failures"], r["due_since"]) == ("A1", 2, utc_naive("2025-03-02T12:00"))
+    assert _liab(con, "Q")["replacement_due"] and not _liab(con, "H")["replacement_due"]
+
+
+# --- seed 001 ------------------------------------------------------------------------------
+
+def test_seed001_three_working_days_across_national_day_2025(tmp_path):
+    k = _kit(tmp_path, "001", accepted="2025-01-10T10:00")
+    k.ticket("F", "A1", "2025-09-26T15:00", severity="general")  # Sun 09-28 (1), Mon 09-29 (2), Tue 09-30 (3)
+    k.ticket("M", "A1", "2025-09-29T10:00", severity="general")  # 09-30 (1), Oct 1-8 off, 10-09 (2), 10-10 (3)
+    con = k.views("2025-10-20T00:00")
+    assert clock(con, "F", "arrival")["deadline"] == utc_naive("2025-10-01T00:00")
+    assert clock(con, "M", "arrival")["deadline"] == utc_naive("2025-10-11T00:00")
+    assert clock(con, "M", "arrival")["calendar_version"] == "CN-2025 v1"
+
+
+def test_seed001_downtime_extends_warranty(tmp_path):
+    # SPEC §8: 12 months from 2025-05-31 end with Sun 2026-05-31 -> end of Mon 06-01; 10 days down -> end of Wed 06-10
+    k = _kit(tmp_path, "001", accepted="2025-05-31T10:00")
+    k.asset("A2", "K-001", customer="buyer-001", accepted="2025-05-31T10:00")
+    k.ticket("D", "A1", "2025-07-01T09:00", severity="general", down=True)
+    k.ticket("D2", "A1", "2025-07-05T09:00", severity="general", down=True)  # overlaps: the union counts once
+    k.do(k.f(ev.TicketResolved, "D2", "2025-07-08T09:00"), k.f(ev.TicketResolved, "D", "2025-07-11T09:00"))
+    con = k.views("2025-08-01T00:00")
+    assert _warranty(con, "A2")["warranty_end"] == utc_naive("2026-06-02T00:00")
+    w = _warranty(con, "A1")
+    assert w["downtime_minutes"] == 10 * 24 * 60
+    assert w["warranty_end"] == utc_naive("2026-06-11T00:00")
+
+
+# --- seed 002 ------------------------------------------------------------------------------
+
+def test_seed002_paid_period_lightning_covered_natural_disaster_excluded(tmp_path):
+    k = _kit(tmp_path, "002", accepted="2024-01-10T10:00")
+    part = ev.PartLine(part="board", quantity=1, quoted_price_fen=10000, cost_price_fen=6000)
+    for tid, at, cause in (("L", "2024-06-01T10:00", "lightning"), ("N", "2024-06-02T10:00", "natural_disaster"),
+                           ("P", "2025-06-01T10:00", "quality")):
+        k.ticket(tid, "A1", at)
+        k.do(k.f(ev.RepairAttempted, tid, at[:11] + "15:00", fixed=True, parts=[part], labour_fen=500),
+             k.f(ev.FaultCauseDetermined, tid, at[:11] + "16:00", cause=cause))
+    con = k.views("2025-07-01T00:00")
+    w = _warranty(con, "A1")
+    assert w["warranty_end"] == utc_naive("2025-01-11T00:00")  # Fri 2025-01-10 is a working day
+    assert w["paid_end"] == utc_naive("2028-01-11T00:00")  # 36 months from the warranty's final end
+    lightning, disaster, paid = _liab(con, "L"), _liab(con, "N"), _liab(con, "P")
+    assert (lightning["coverage"], lightning["customer_pays_fen"], lightning["supplier_pays_fen"]) == ("warranty", 0, 10500)
+    assert (disaster["coverage"], disaster["customer_pays_fen"], disaster["parts_payer"]) == ("warranty", 10500, "customer")
+    assert (paid["coverage"], paid["parts_rate"], paid["customer_pays_fen"]) == ("paid", "market", 10500)
+
+
+# --- seed 004 ------------------------------------------------------------------------------
+
+def test_seed004_consented_extension_and_customer_wait_pause(tmp_path):
+    k = _kit(tmp_path, "004", accepted="2025-01-10T10:00")
+    k.ticket("X", "A1", "2025-07-01T09:00", severity="major")
+    k.do(k.f(ev.WaitStarted, "X", "2025-07-01T12:00", reason="customer"),
+         k.f(ev.WaitEnded, "X", "2025-07-01T15:00", reason="customer"),
+         k.f(ev.WaitStarted, "X", "2025-07-01T16:00", reason="vendor"),  # vendor waits do not pause
+         k.f(ev.WaitEnded, "X", "2025-07-01T18:00", reason="vendor"),
+         k.f(ev.DeadlineExtended, "X", "2025-07-02T12:00", clock="resolution", add_minutes=60 * 60, consented_by="buyer"),
+         k.f(ev.TicketResolved, "X", "2025-07-04T20:00"))
+    con = k.views("2025-07-10T00:00")
+    r = clock(con, "X", "resolution")
+    # 36 h + 3 h customer wait -> 07-03 00:00; consent asks 60 h, capped at 48 h -> 07-05 00:00
+    assert (r["paused_minutes"], r["extension_minutes"]) == (180, 48 * 60)
+    assert r["deadline"] == utc_naive("2025-07-05T00:00")
+    assert r["state"] == "met" and "capped" in r["extension_note"]
+
+
+# --- §9 rules ------------------------------------------------------------------------------
+
+def test_rule_9_1_start_stop_and_not_applicable(tmp_path):
+    k = _kit(tmp_path, "000", accepted="2025-01-20T10:00")
+    k.ticket("R", "A1", "2025-03-03T09:00")  # fixed remotely: arrival and spare not applicable
+    k.do(k.f(ev.RemoteFixAttempted, "R", "2025-03-03T09:20", fixed=True), k.f(ev.TicketResolved, "R", "2025-03-03T09:25"))
+    k.ticket("D", "A1", "2025-03-03T09:00")  # dispatched within 30 min: remote resolution not applicable
+    k.do(k.f(ev.TicketAcknowledged, "D", "2025-03-03T09:05"),
+         k.f(ev.TechnicianDispatched, "D", "2025-03-03T09:20", technician="li"))
+    k.ticket("C", "A1", "2025-03-03T09:00")  # cancelled after 20 min
+    k.do(k.f(ev.TicketCancelled, "C", "2025-03-03T09:20"))
+    k.ticket("O", "A1", "2025-03-03T09:00")  # resolved, reopened 10 h later, resolved again
+    k.do(k.f(ev.TicketAcknowledged, "O", "2025-03-03T09:01"), k.f(ev.TicketResolved, "O", "2025-03-03T10:00"),
+         k.f(ev.TicketReopened, "O", "2025-03-03T20:00"), k.f(ev.TicketResolved, "O", "2025-03-04T22:00"))
+    con = k.views("2025-03-10T00:00")
+    assert clock(con, "R", "response")["stopped_at"] == utc_naive("2025-03-03T09:25")  # the resolution stops it
+    assert clock(con, "R", "remote_resolution")["state"] == "met"
+    assert clock(con, "R", "arrival")["state"] == "not_applicable"
+    assert clock(con, "R", "spare")["state"] == "not_applicable"
+    assert clock(con, "D", "remote_resolution")["state"] == "not_applicable"
+    c = clock(con, "C", "response")
+    assert (c["state"], c["breach_minutes"]) == ("breached", 5)  # past its deadline: breach measured to the cancel
+    assert clock(con, "C", "arrival")["state"] == "not_applicable"
+    o = clock(con, "O", "resolution")
+    # 36 h from 03-03 09:00 plus the 10 h between the undone resolution and the reopen -> 03-05 07:00
+    assert (o["deadline"], o["stopped_at"], o["state"]) == (utc_naive("2025-03-05T07:00"), utc_naive("2025-03-04T22:00"), "met")
+
+
+def test_rule_9_2_at_risk_and_breach_size_in_wall_clock_minutes(tmp_path):
+    k = Kit(tmp_path)
+    k.contract("K", {"name": "bh", "calendars": {"bh": {"kind": "business_hours", "hours": [["09:00", "17:00"]]}},
+                     "clocks": {"normal": {"response": {"target": {"hours": 1}},
+                                           "arrival": {"target": {"hours": 2}, "calendar": "bh"}}}})
+    k.asset("A1", "K")
+    k.ticket("T", "A1", "2025-03-07T16:00")  # Fri 16:00; arrival 2 business hours -> Mon 10:00
+    assert clock(k.views("2025-03-07T16:47", name="a.duckdb"), "T", "response")["state"] == "running"
+    assert clock(k.views("2025-03-07T16:48", name="b.duckdb"), "T", "response")["state"] == "at_risk"
+    k.do(k.f(ev.TechnicianDispatched, "T", "2025-03-07T16:30", technician="wang"),
+         k.f(ev.TechnicianArrived, "T", "2025-03-10T11:30", technician="wang"))
+    r = clock(k.views("2025-03-11T00:00", name="c.duckdb"), "T", "arrival")
+    assert r["deadline"] == utc_naive("2025-03-10T10:00")
+    assert (r["state"], r["breach_minutes"], r["counted_minutes"]) == ("breached", 90, 210)
+
+
+def test_rule_9_3_pauses_only_listed_reasons_and_not_after_the_deadline(tmp_path):
+    k = _kit(tmp_path, "004", accepted="2025-01-10T10:00")
+    k.ticket("L", "A1", "2025-07-01T09:00")  # 36 h -> 07-02 21:00
+    k.do(k.f(ev.WaitStarted, "L", "2025-07-02T22:00", reason="customer"),  # after the deadline: ignored
+         k.f(ev.WaitEnded, "L", "2025-07-03T10:00", reason="customer"))
+    k.ticket("O", "A1", "2025-07-01T09:00")
+    k.do(k.f(ev.WaitStarted, "O", "2025-07-01T10:00", reason="customer"))  # open wait: runs to the evaluation time
+    con = k.views("2025-07-01T12:00")
+    assert clock(con, "O", "resolution")["deadline"] == utc_naive("2025-07-02T23:00")
+    assert clock(con, "O", "arrival")["paused_minutes"] == 0
+    con = k.views("2025-07-04T00:00", name="later.duckdb")
+    r = clock(con, "L", "resolution")
+    assert (r["deadline"], r["paused_minutes"], r["breach_minutes"]) == (utc_naive("2025-07-02T21:00"), 0, 27 * 60)
+
+
+def test_rule_9_4_severity_change_keeps_a_passed_deadline_and_summaries_use_final_severity(tmp_path):
+    k = _kit(tmp_path, "000", accepted="2025-01-20T10:00")
+    k.ticket("S", "A1", "2025-03-03T09:00", severity="normal")  # response 15 min -> 09:15
+    k.do(k.f(ev.SeverityChanged, "S", "2025-03-03T09:17", severity="technical_help"),  # 20 min, but 09:15 had passed
+         k.f(ev.TicketAcknowledged, "S", "2025-03-03T09:18"))
+    con = k.views("2025-03-04T00:00")
+    r = clock(con, "S", "response")
+    assert (r["deadline"], r["state"], r["breach_minutes"], r["severity"], r["clock_severity"]) == (
+        utc_naive("2025-03-03T09:15"), "breached", 3, "technical_help", "normal")
+    s = rows(con, "SELECT * FROM sla_summary WHERE dimension = 'severity' AND clock = 'response'")
+    assert [(x["key"], x["breached"]) for x in s] == [("technical_help", 1)]
+
+
+def test_rule_9_5_consent_after_the_deadline_moves_nothing(tmp_path):
+    k = _kit(tmp_path, "004", accepted="2025-01-10T10:00")
+    k.ticket("X", "A1", "2025-07-01T09:00", severity="major")  # 36 h -> 07-02 21:00
+    k.do(k.f(ev.DeadlineExtended, "X", "2025-07-02T22:00", clock="resolution", add_minutes=600, consented_by="buyer"))
+    r = clock(k.views("2025-07-03T00:00"), "X", "resolution")
+    assert (r["deadline"], r["extension_minutes"], r["state"]) == (utc_naive("2025-07-02T21:00"), 0, "breached")
+    assert "after the deadline" in r["extension_note"]
+
+
+def test_rule_9_6_coverage_pre_acceptance_and_replacement_keeps_remaining_warranty(tmp_path):
+    k = _kit(tmp_path, "004")  # not yet accepted
+    k.ticket("P", "A1", "2025-02-01T10:00")
+    k.do(k.f(ev.RepairAttempted, "P", "2025-02-01T12:00", fixed=True,
+             parts=[ev.PartLine(part="psu", quantity=1, quoted_price_fen=999, cost_price_fen=500)]))
+    k.do(k.f(ev.AssetAccepted, "A1", "2025-03-01T10:00"))
+    k.asset("B1", "K-004", customer="buyer-004", replaces="A1", accepted="2026-01-05T10:00", at="2026-01-05T09:00")
+    con = k.views("2026-02-01T00:00")
+    p = _liab(con, "P")
+    assert (p["coverage"], p["customer_pays_fen"], p["supplier_pays_fen"]) == ("pre_acceptance", 0, 999)
+    assert _warranty(con, "A1")["warranty_end"] == utc_naive("2028-03-02T00:00")  # Wed 2028-03-01 (weekends only)
+    assert _warranty(con, "B1")["warranty_end"] == _warranty(con, "A1")["warranty_end"]
+
+
+def test_rule_9_7_downtime_is_a_union_clipped_to_the_warranty(tmp_path):
+    k = _kit(tmp_path, "001", accepted="2025-05-31T10:00")
+    k.ticket("D", "A1", "2026-05-30T09:00", severity="general", down=True)  # down past the unextended end
+    k.do(k.f(ev.TicketResolved, "D", "2026-06-03T09:00"))
+    w = _warranty(k.views("2026-06-20T00:00"), "A1")
+    # clipped to the end of 2026-05-31 (arts. 201-202): 1 day 15 h counted
+    assert w["downtime_minutes"] == (24 + 15) * 60
+    assert w["warranty_end"] == utc_naive("2026-06-02T15:00")
+
+
+def test_rule_9_8_schedule_periods_from_the_anchor_never_chained(tmp_path):
+    k = Kit(tmp_path)
+    k.contract("K", {"name": "q", "warranty": {"default": {"months": 12}},
+                     "schedules": [{"obligation": "inspection", "kind": "onsite", "anchor": "acceptance",
+                                    "every": {"months": 3}, "until": {"months": 12}},
+                                   {"obligation": "follow_up", "kind": "phone", "anchor": "acceptance",
+                                    "every": {"months": 6}, "until": {"months": 12}}]})
+    k.asset("A1", "K", site="S9", accepted="2025-11-30T10:00")
+    k.asset("A2", "K", site="S9", accepted="2025-11-30T10:00")
+    k.do(k.f(ev.InspectionDone, "A1", "2025-11-30T15:00"),  # the anchor day counts for period 0
+         k.f(ev.FollowUpDone, "A1", "2026-03-05T10:00", kind="onsite", scope="site"))  # covers A2, and a phone duty
+    con = k.views("2026-06-01T00:00")
+    got = rows(con, "SELECT period, start, \"end\", status FROM visit_periods WHERE asset = 'A1' "
+                    "AND obligation = 'inspection' ORDER BY period")
+    assert [(g["start"], g["end"]) for g in got] == [
+        (date(2025, 12, 1), date(2026, 2, 28)), (date(2026, 3, 1), date(2026, 5, 30)),
+        (date(2026, 5, 31), date(2026, 8, 30)), (date(2026, 8, 31), date(2026, 11, 30))]
+    assert [g["status"] for g in got] == ["done", "missed", "due", "upcoming"]
+    fu = rows(con, "SELECT asset, status FROM visit_periods WHERE obligation = 'follow_up' AND period = 0 ORDER BY asset")
+    assert [f["status"] for f in fu] == ["done", "done"]
+
+
+def test_rule_9_9_repeat_window_reopen_and_first_time_fix(tmp_path):
+    k = _kit(tmp_path, "002", accepted="2025-01-10T10:00")
+    k.ticket("T1", "A1", "2025-03-01T10:00", category="display")
+    k.do(k.f(ev.TechnicianDispatched, "T1", "2025-03-01T10:10", technician="li"),
+         k.f(ev.TechnicianArrived, "T1", "2025-03-01T11:00", technician="li"), k.f(ev.TicketResolved, "T1", "2025-03-01T12:00"))
+    k.ticket("T2", "A1", "2025-04-01T10:00", category="display")  # within 90 days of the resolution
+    k.do(k.f(ev.TicketResolved, "T2", "2025-04-01T12:00"), k.f(ev.TicketReopened, "T2", "2025-04-02T09:00"))
+    con = k.views("2025-04-10T00:00")
+    kinds = [r["kind"] for r in rows(con, "SELECT kind FROM repeat_failures ORDER BY n")]
+    assert kinds == ["new_report_within_window", "resolution_reopened"]
+    (r,) = rows(con, "SELECT * FROM replacement_obligations")
+    assert r["failures"] == 2 and "2次" in r["clause"]
+    ftf = {r["ticket"]: r["first_time_fix"] for r in rows(con, "SELECT * FROM first_time_fix")}
+    assert ftf == {"T1": True, "T2": False}
+
+
+def test_rule_9_10_money_in_fen_per_line_half_up_customer_pays_the_lower(tmp_path):
+    k = _kit(tmp_path, "000", accepted="2025-01-20T10:00")
+    k.ticket("H", "A1", "2025-03-01T10:00")
+    k.do(k.f(ev.RepairAttempted, "H", "2025-03-01T12:00", fixed=True, labour_fen=3000, parts=[
+        ev.PartLine(part="fuse", quantity=3, quoted_price_fen=101, cost_price_fen=50, consumable=True),  # cost 150 < half 152
+        ev.PartLine(part="lamp", quantity=1, quoted_price_fen=101, cost_price_fen=80, consumable=True),  # half 50.5 -> 51 < 80
+        ev.PartLine(part="board", quantity=1, quoted_price_fen=2001, cost_price_fen=1200)]),  # not consumable: cost
+        k.f(ev.FaultCauseDetermined, "H", "2025-03-01T13:00", cause="human"))
+    r = _liab(k.views("2025-03-02T00:00"), "H")
+    assert r["customer_pays_fen"] == 150 + 51 + 1200  # labour free for human damage (§1.2)
+    assert r["supplier_pays_fen"] == 303 + 101 + 2001 + 3000 - 1401
+
+
+def test_rule_9_11_terms_in_force_at_report_time_and_what_if(tmp_path):
+    from domain.terms import load_contract_file
+
+    k = _kit(tmp_path, "000", accepted="2025-01-20T10:00")
+    terms = load_contract_file(SEED.format("000"))["terms"]
+    amended = {**terms, "clocks": {**terms["clocks"], "normal": {**terms["clocks"]["normal"],
+                                                                 "response": {"target": {"minutes": 30}}}}}
+    k.do(ev.ContractAmended(command_id="amend-1", id="K-000", occurred_at=ev.datetime(2025, 5, 1, tzinfo=ev.UTC),
+                            actor="test", effective_from=ev.datetime(2025, 6, 1, tzinfo=ev.UTC), terms=amended))
+    k.ticket("B", "A1", "2025-05-20T10:00")
+    k.ticket("A", "A1", "2025-06-20T10:00")
+    con = k.views("2025-07-01T00:00")
+    assert clock(con, "B", "response")["deadline"] == utc_naive("2025-05-20T10:15")
+    assert clock(con, "A", "response")["deadline"] == utc_naive("2025-06-20T10:30")
+    con = k.views("2025-07-01T00:00", name="whatif.duckdb", terms_override=amended)
+    assert clock(con, "B", "response")["deadline"] == utc_naive("2025-05-20T10:30")
+
+
+def test_rule_9_12_late_entries_against_the_source_recording_time(tmp_path):
+    k = _kit(tmp_path, "004", accepted="2025-01-10T10:00")
+    k.ticket("T", "A1", "2025-07-01T09:00")
+    k.do(ev.TechnicianDispatched(command_id="d1", id="T", occurred_at=ev.datetime(2025, 7, 1, 2, tzinfo=ev.UTC),
+                                 actor="desk", technician="li", source_recorded_at=ev.datetime(2025, 7, 1, 3, tzinfo=ev.UTC)),
+         ev.TechnicianArrived(command_id="a1", id="T", occurred_at=ev.datetime(2025, 7, 1, 4, tzinfo=ev.UTC),
+                              actor="desk", technician="li", source_recorded_at=ev.datetime(2025, 7, 3, 4, tzinfo=ev.UTC)))
+    con = k.views("2025-07-05T00:00")
+    late = {r["type"] for r in rows(con, "SELECT type FROM late_entries WHERE id = 'T'")}
+    assert "TechnicianArrived" in late and "TechnicianDispatched" not in late
+
+
+def test_rule_9_14_placeholder_assets_have_unknown_coverage(tmp_path):
+    k = _kit(tmp_path, "004", accepted="2025-01-10T10:00")
+    k.asset("CI-1", "K-004", customer="buyer-004", placeholder=True)
+    k.ticket("T", "CI-1", "2025-07-01T09:00")
+    r = _liab(k.views("2025-07-05T00:00"), "T")
+    assert (r["coverage"], r["parts_payer"]) == ("unknown", "undetermined")
+
+
+def test_warranty_ending_2029_is_provisional_until_the_year_is_recorded(tmp_path):
+    k = _kit(tmp_path, "004", accepted="2026-02-10T10:00")  # 36 months -> Sat 2029-02-10
+    w = _warranty(k.views("2026-03-01T00:00"), "A1")
+    assert (w["warranty_end"], w["provisional"]) == (utc_naive("2029-02-13T00:00"), True)  # weekends only: Mon 02-12
+    k.do(ev.CalendarYearRecorded(command_id="cal-2029", id="CN-2029", occurred_at=ev.datetime(2028, 12, 1, tzinfo=ev.UTC),
+                                 actor="test", year=2029, days_off=[date(2029, 2, d) for d in range(12, 17)],
+                                 days_on=[], source="test"))
+    w = _warranty(k.views("2026-03-01T00:00", name="after.duckdb"), "A1")
+    assert (w["warranty_end"], w["provisional"]) == (utc_naive("2029-02-20T00:00"), False)  # Spring Festival: Mon 02-19

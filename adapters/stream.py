@@ -19,6 +19,7 @@ state JSON bytes, unchanged. Headers:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import ssl
@@ -365,44 +366,68 @@ async def find_start_seq(js: JetStreamContext, stream: str, *, position: int | N
     return lo
 
 
+class _Stalled(Exception):
+    """The consumer has pending messages but delivers none (lost in a failover)."""
+
+
 async def read_events(js: JetStreamContext, *, stream: str = STREAM, subject: str = SUBJECTS,
                       start_seq: int = 1, follow: bool = False,
                       on_garbage: Callable[[int, str, str], None] | None = None,
                       idle_timeout: float = 5.0) -> AsyncIterator[StreamEvent]:
     """Every ledger event of `stream` matching `subject` from `start_seq`, in order, through
     an ordered consumer. Messages that are not ledger events are passed to `on_garbage(seq,
-    subject, reason)` and skipped. Without `follow`, ends at the stream's end."""
-    info = await js.stream_info(stream)
-    if not follow and start_seq > info.state.last_seq:
-        return
-    sub = await js.subscribe(
-        subject, stream=stream, ordered_consumer=True, idle_heartbeat=2.0,
-        config=jsapi.ConsumerConfig(deliver_policy=jsapi.DeliverPolicy.BY_START_SEQUENCE,
-                                    opt_start_seq=max(1, start_seq)),
-    )
-    try:
-        if not follow:
-            ci = await sub.consumer_info()
-            if ci.num_pending == 0 and ci.delivered.stream_seq == 0:
+    subject, reason)` and skipped. Without `follow`, ends at the stream's end.
+
+    With `follow`, a lost consumer (server restart, cluster failover, nats.py #504) is
+    recreated from the stream sequence after the last message seen: each message once,
+    in order."""
+    next_seq = max(1, start_seq)
+    while True:
+        sub = None
+        try:
+            info = await js.stream_info(stream)
+            if not follow and next_seq > info.state.last_seq:
                 return
-        while True:
-            try:
-                msg = await sub.next_msg(timeout=idle_timeout if not follow else 3600)
-            except nats.errors.TimeoutError:
-                if follow:
+            sub = await js.subscribe(
+                subject, stream=stream, ordered_consumer=True, idle_heartbeat=2.0,
+                config=jsapi.ConsumerConfig(deliver_policy=jsapi.DeliverPolicy.BY_START_SEQUENCE,
+                                            opt_start_seq=next_seq),
+            )
+            if not follow:
+                ci = await sub.consumer_info()
+                if ci.num_pending == 0 and ci.delivered.stream_seq == 0:
+                    return
+            while True:
+                try:
+                    msg = await sub.next_msg(timeout=idle_timeout)
+                except nats.errors.TimeoutError:
+                    if not follow:
+                        return
+                    ci = await sub.consumer_info()  # raises when the consumer is gone
+                    if ci.num_pending > 0:
+                        raise _Stalled from None
                     continue
-                return
-            md = msg.metadata
-            try:
-                yield parse_message(msg.subject, msg.data, msg.headers, md.sequence.stream)
-            except NotLedgerEvent as e:
-                if on_garbage:
-                    on_garbage(md.sequence.stream, msg.subject, str(e))
-            if not follow and md.num_pending == 0:
-                return
-    finally:
-        with contextlib.suppress(Exception):  # closing a consumer on a dying connection
-            await sub.unsubscribe()
+                md = msg.metadata
+                if md.sequence.stream < next_seq:
+                    continue  # seen before the consumer was recreated
+                next_seq = md.sequence.stream + 1
+                try:
+                    event = parse_message(msg.subject, msg.data, msg.headers, md.sequence.stream)
+                except NotLedgerEvent as e:
+                    if on_garbage:
+                        on_garbage(md.sequence.stream, msg.subject, str(e))
+                else:
+                    yield event
+                if not follow and md.num_pending == 0:
+                    return
+        except (nats.errors.Error, TimeoutError, OSError, _Stalled):
+            if not follow:
+                raise
+            await asyncio.sleep(0.5)
+        finally:
+            if sub is not None:
+                with contextlib.suppress(Exception):  # closing a consumer on a dying connection
+                    await sub.unsubscribe()
 
 
 # --- alerts (SPEC §6) ------------------------------------------------------------------------------
@@ -419,8 +444,6 @@ async def publish_alerts(js: JetStreamContext, changes: list[dict[str, Any]], wi
     (e.g. f"{ticket}:{clock}:{state}:{evaluated_at or position}") used as Nats-Msg-Id, so a
     follower that re-publishes after a crash does not double an alert inside the duplicate
     window. Returns how many were new (not duplicates)."""
-    import asyncio
-
     new = 0
     for i in range(0, len(changes), window):
         chunk = changes[i : i + window]

@@ -85,3 +85,6 @@ def test_cluster_node_stops_while_relaying_and_reading(tmp_path: Path, nats_clus
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+            if p.stderr is not None:
+                err = p.stderr.read()
+                print(err if isinstance(err, str) else err.decode(errors="replace"))  # shown on failure

@@ -23,7 +23,14 @@ from domain.errors import Refused
 from domain.terms import Terms
 from domain.ticket import Ticket
 
-from .store import EventStoreApp, StoreConfig, fingerprint, known_commands, last_position
+from .store import (
+    EventStoreApp,
+    StoreConfig,
+    fingerprint,
+    known_commands,
+    last_position,
+    select_aggregate_events,
+)
 
 DEFAULT_FUTURE_TOLERANCE_MIN = 10
 
@@ -45,6 +52,7 @@ class Batch:
     loaded: dict[Any, LedgerAggregate | None] = field(default_factory=dict)
     touched: dict[Any, LedgerAggregate] = field(default_factory=dict)
     seen: dict[str, str] = field(default_factory=dict)  # command id -> fingerprint in this batch
+    tolerance: dict[int, int] = field(default_factory=dict)  # id(terms) -> future tolerance, minutes
 
 
 class Ledger(EventStoreApp):
@@ -71,6 +79,7 @@ class Ledger(EventStoreApp):
         """
         now = now or datetime.now(UTC)
         batch = Batch()
+        self._prefetch(batch, facts)
         stored = known_commands(self, [f.command_id for f in facts])
         outcomes: list[Outcome] = []
         commands: list[tuple[str, str]] = []
@@ -102,13 +111,38 @@ class Ledger(EventStoreApp):
 
     # --- routing a fact to its aggregate ---------------------------------------------
 
+    def _prefetch(self, batch: Batch, facts: Sequence[ev.Fact]) -> None:
+        """Load every aggregate the batch names with one query, not one per aggregate."""
+        keys: set[Any] = set()
+        for f in facts:
+            for kind, human_id in _named_aggregates(f):
+                keys.add(aggregate_uuid(kind, human_id))
+        stored = select_aggregate_events(self, list(keys))
+        for key in keys:
+            events = stored.get(key.hex)
+            if not events:
+                batch.loaded[key] = None
+                continue
+            agg = None
+            for s in events:
+                agg = self.mapper.to_domain_event(s).mutate(agg)
+            batch.loaded[key] = agg
+        # Assets name their contracts: load those too (few, usually cached after one).
+        contracts = {aggregate_uuid("contract", a.contract_id) for a in batch.loaded.values()
+                     if isinstance(a, Asset)} - set(batch.loaded)
+        for key in contracts:
+            batch.loaded[key] = self._load(key)
+
+    def _load(self, key: Any) -> LedgerAggregate | None:
+        try:
+            return self.repository.get(key)
+        except AggregateNotFoundError:
+            return None
+
     def _get(self, batch: Batch, cls: type[LedgerAggregate], human_id: str) -> Any:
         key = aggregate_uuid(cls.kind, human_id)
         if key not in batch.loaded:
-            try:
-                batch.loaded[key] = self.repository.get(key)
-            except AggregateNotFoundError:
-                batch.loaded[key] = None
+            batch.loaded[key] = self._load(key)
         return batch.loaded[key]
 
     def _keep(self, batch: Batch, agg: LedgerAggregate) -> None:
@@ -142,11 +176,11 @@ class Ledger(EventStoreApp):
                 raise Refused(command_name(fact), f"asset {fact.id} is already registered", "use a new asset id")
             contract = self._get(batch, Contract, fact.contract_id)
             replaced = self._get(batch, Asset, fact.replaces) if fact.replaces else None
-            tol = self._tolerance(contract, fact.occurred_at)
+            tol = self._tolerance(batch, contract, fact.occurred_at)
             self._keep(batch, Asset.register(fact, contract=contract, replaced=replaced, now=now,
                                              future_tolerance_minutes=tol))
             return
-        if isinstance(fact, ev.AssetFact):  # type: ignore[arg-type]
+        if type(fact) in ASSET_FACTS:
             asset = self._asset(batch, fact)
             contract = self._get(batch, Contract, asset.contract_id)
             kwargs: dict[str, Any] = {}
@@ -154,7 +188,8 @@ class Ledger(EventStoreApp):
                 kwargs["contract"] = self._get(batch, Contract, fact.contract_id)
             if isinstance(fact, ev.AssetReplaced):
                 kwargs["replacement"] = self._get(batch, Asset, fact.by_asset)
-            asset.decide(fact, now=now, future_tolerance_minutes=self._tolerance(contract, fact.occurred_at), **kwargs)
+            asset.decide(fact, now=now, future_tolerance_minutes=self._tolerance(batch, contract, fact.occurred_at),
+                         **kwargs)
             self._keep(batch, asset)
             return
         if isinstance(fact, ev.TicketOpened):
@@ -164,7 +199,7 @@ class Ledger(EventStoreApp):
             terms = self._terms(batch, asset, fact.occurred_at) if asset else None
             ticket = Ticket.open(
                 fact, asset=asset, severities=terms.severities if terms else [], now=now,
-                future_tolerance_minutes=self._minutes(terms),
+                future_tolerance_minutes=self._minutes(batch, terms),
             )
             self._keep(batch, ticket)
             return
@@ -179,7 +214,7 @@ class Ledger(EventStoreApp):
         if ticket is None:
             raise Refused(command_name(fact), f"unknown ticket {fact.id}", "open it first (TicketOpened)")
         terms = self._terms(batch, self._get(batch, Asset, ticket.state.opened.asset_id), ticket.state.opened.occurred_at)
-        ticket.decide(fact, now=now, future_tolerance_minutes=self._minutes(terms))
+        ticket.decide(fact, now=now, future_tolerance_minutes=self._minutes(batch, terms))
         self._keep(batch, ticket)
 
     def _asset(self, batch: Batch, fact: ev.Fact) -> Asset:
@@ -194,12 +229,17 @@ class Ledger(EventStoreApp):
         contract = self._get(batch, Contract, asset.contract_id)
         return contract.terms_at(ev.utc(at)) if contract else None
 
-    def _tolerance(self, contract: Contract | None, at: datetime) -> int:
-        return self._minutes(contract.terms_at(ev.utc(at)) if contract else None)
+    def _tolerance(self, batch: Batch, contract: Contract | None, at: datetime) -> int:
+        return self._minutes(batch, contract.terms_at(ev.utc(at)) if contract else None)
 
     @staticmethod
-    def _minutes(terms: Terms | None) -> int:
-        return terms.future_tolerance.total_minutes if terms else DEFAULT_FUTURE_TOLERANCE_MIN
+    def _minutes(batch: Batch, terms: Terms | None) -> int:
+        if terms is None:
+            return DEFAULT_FUTURE_TOLERANCE_MIN
+        key = id(terms)  # the terms live as long as their contract in this batch
+        if key not in batch.tolerance:
+            batch.tolerance[key] = terms.future_tolerance.total_minutes
+        return batch.tolerance[key]
 
     # --- reading ----------------------------------------------------------------------
 
@@ -217,6 +257,29 @@ class Ledger(EventStoreApp):
     @property
     def position(self) -> int:
         return last_position(self)
+
+
+ASSET_FACTS = frozenset(ev.AssetFact.__args__)  # type: ignore[attr-defined]
+TICKET_FACTS = frozenset(ev.TicketFact.__args__)  # type: ignore[attr-defined]
+
+
+def _named_aggregates(f: ev.Fact) -> list[tuple[str, str]]:
+    """The aggregates a fact's decision reads, by kind and human id."""
+    t = type(f)
+    if t is ev.TicketOpened:
+        return [("ticket", f.id), ("asset", f.asset_id)]
+    if t in TICKET_FACTS:
+        return [("ticket", f.id)]
+    if t is ev.AssetRegistered:
+        out = [("asset", f.id), ("contract", f.contract_id)]
+        return out + ([("asset", f.replaces)] if f.replaces else [])
+    if t in ASSET_FACTS:
+        return [("asset", f.id)]
+    if t is ev.FactCorrected:
+        return [("ticket", f.id), ("asset", f.id)]
+    if t in (ev.ContractRegistered, ev.ContractAmended):
+        return [("contract", f.id)]
+    return [("calendar", f.id)]
 
 
 def open_ledger(data_dir: str | Path) -> Ledger:

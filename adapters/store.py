@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -310,4 +311,39 @@ def known_commands(app: EventStoreApp, command_ids: Sequence[str]) -> dict[str, 
                     chunk,
                 )
                 out.update({r[0]: r[1] for r in c.fetchall()})
+    return out
+
+
+def select_aggregate_events(app: EventStoreApp, ids: Sequence[Any]) -> dict[str, list[StoredEvent]]:
+    """Every stored event of the given aggregates, in one query per 500 ids (batch loading).
+
+    Keys are the originator ids as 32-hex strings.
+    """
+    rec = app.recorder
+    out: dict[str, list[StoredEvent]] = {}
+    ids = list(ids)
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        if isinstance(rec, ChainedPostgresRecorder):
+            table = f'"{rec.datastore.schema}".{rec.events_table_name}'
+            with rec.datastore.transaction(commit=False) as curs:
+                curs.execute(
+                    f"SELECT originator_id, originator_version, topic, state FROM {table} "
+                    "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version",
+                    ([str(x) for x in chunk],),
+                )
+                rows = [(r["originator_id"], r["originator_version"], r["topic"], bytes(r["state"]))
+                        for r in curs.fetchall()]
+        else:
+            with rec.datastore.transaction(commit=False) as c:
+                c.execute(
+                    "SELECT originator_id, originator_version, topic, state FROM stored_events "
+                    f"WHERE originator_id IN ({','.join('?' * len(chunk))}) ORDER BY originator_id, originator_version",
+                    [x.hex for x in chunk],
+                )
+                rows = [tuple(r) for r in c.fetchall()]
+        for oid, version, topic, state in rows:
+            uid = oid if isinstance(oid, uuid.UUID) else uuid.UUID(str(oid))
+            out.setdefault(uid.hex, []).append(StoredEvent(originator_id=uid, originator_version=version,
+                                                       topic=topic, state=state))
     return out

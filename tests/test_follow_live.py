@@ -150,3 +150,33 @@ def test_a_deadline_passing_with_no_new_event_turns_the_clock_breached(tmp_path:
     assert later["response"] == "breached"
     states = [a["state"] for a in alerts(nats_single.url) if a["clock"] == "response"]
     assert states == ["at_risk", "breached"]
+
+
+def test_analysts_query_while_views_follow_runs(tmp_path: Path, nats_single) -> None:
+    """§7: report, sql and a read-only DuckDB open all work beside a running follower."""
+    data = tmp_path / "data"
+    ledger = busy_ledger(data, 30, datetime.now(UTC))
+    relay_all(ledger, nats_single.url)
+    cli = [sys.executable, "-m", "adapters.cli", "--data-dir", str(data)]
+    follower = subprocess.Popen([*cli, "views", "follow", "--nats-url", nats_single.url, "--interval", "1",
+                                 "--max-seconds", "25"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not snapshot_path(data).exists():
+            time.sleep(0.1)
+        assert follower.poll() is None, follower.stderr.read() if follower.stderr else ""
+        sql = subprocess.run([*cli, "--json", "sql", "SELECT count(*) AS n FROM sla_clocks"], capture_output=True,
+                             text=True, timeout=60)
+        assert sql.returncode == 0, sql.stderr
+        assert msgspec.json.decode(sql.stdout)[0]["n"] > 0
+        report = subprocess.run([*cli, "--json", "report", "sla", "--state", "breached"], capture_output=True,
+                                text=True, timeout=60)
+        assert report.returncode == 0, report.stderr
+        assert all(r["state"] == "breached" for r in msgspec.json.decode(report.stdout))
+        con = duckdb.connect(str(snapshot_path(data)), read_only=True)
+        assert con.execute("SELECT count(*) FROM sla_clocks").fetchall()[0][0] > 0
+        con.close()
+        assert follower.poll() is None  # the follower kept running throughout
+    finally:
+        follower.terminate()
+        follower.wait(30)

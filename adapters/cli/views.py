@@ -8,6 +8,7 @@ by a writer (the live follower).
 from __future__ import annotations
 
 import argparse
+import asyncio
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
@@ -37,6 +38,26 @@ def _store_source(args: argparse.Namespace) -> Any:
 REBUILD_SOURCES["store"] = _store_source
 
 
+def cmd_follow(args: argparse.Namespace) -> int:
+    from ..follower import Follower
+    from ..nats_server import server_for
+    from .stream import options_of
+
+    options = options_of(args)
+    with server_for(args.data_dir, options.url) as url:
+        print(f"views follow: {Path(args.data_dir) / VIEWS_FILE} from {options.describe() if options.url else url}; "
+              f"snapshot for analysts at {Path(args.data_dir) / SNAPSHOT_FILE}", flush=True)
+        follower = Follower(Path(args.data_dir), url, options, interval=args.interval, batch=args.batch,
+                            alerts=not args.no_alerts)
+        try:
+            stats = asyncio.run(follower.run(max_seconds=args.max_seconds))
+        except KeyboardInterrupt:
+            stats = follower.stats
+    print(f"applied {stats.applied} events, {stats.reevaluations} re-evaluations, {stats.alerts} alerts, "
+          f"last position {stats.last_position}, {stats.skipped_garbage} non-ledger messages skipped")
+    return 0
+
+
 def views_path(args: argparse.Namespace) -> Path:
     return Path(args.data_dir) / VIEWS_FILE
 
@@ -55,6 +76,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--as-of-recorded", metavar="TIME", default=None, help="only events recorded up to this time")
     r.add_argument("--terms", metavar="FILE", help="what-if: these terms replace every contract version")
     r.set_defaults(func=cmd_rebuild)
+
+    f = vsub.add_parser("follow", help="keep the views current from the JetStream stream (durable consumer)")
+    f.add_argument("--interval", type=float, default=30.0,
+                   help="re-evaluate clocks not yet final at least this often, in seconds (default 30)")
+    f.add_argument("--batch", type=int, default=1000, help="events per views transaction")
+    f.add_argument("--max-seconds", type=float, default=None, help="stop after this long (default: run until Ctrl-C)")
+    f.add_argument("--no-alerts", action="store_true", help="do not publish clock state changes on alert.>")
+    from .stream import nats_options
+
+    nats_options(f)
+    f.set_defaults(func=cmd_follow)
 
     p = sub.add_parser("report", help="the views for people (tables) or programs (--json)")
     p.add_argument("view", choices=["sla", "visits", "liability", "summary", "totals"])

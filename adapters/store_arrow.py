@@ -1,7 +1,11 @@
 """The stored log as Arrow batches, for the views' bulk rebuild (notes/replay-speed.md).
 
-SQLite: adbc-driver-sqlite `fetch_record_batch` over stored_events JOIN ledger_chain (no per-row
-Python). PostgreSQL: `adapters.store.read_log` pages turned into Arrow columns.
+SQLite: by default Python's sqlite3 (the library the recorder writes with) `fetchmany` pages
+turned into Arrow columns. `sqlite_batches_adbc` (adbc-driver-sqlite `fetch_record_batch`) is
+faster but its bundled SQLite did not see commits still in the recorder's WAL file here (it read
+a stale snapshot until a checkpoint): it first checkpoints the WAL through sqlite3 and reads only
+up to the position seen then; use it on a quiet store (bench, offline rebuild).
+PostgreSQL: `adapters.store.read_log` pages turned into Arrow columns.
 """
 
 from __future__ import annotations
@@ -37,9 +41,34 @@ def _bounds(as_of_position: int | None, as_of_recorded: datetime | str | None) -
 
 
 def sqlite_batches(path: str | Path, start: int = 1, as_of_position: int | None = None,
-                   as_of_recorded: datetime | str | None = None) -> Iterator[pa.RecordBatch]:
+                   as_of_recorded: datetime | str | None = None, size: int = 100_000) -> Iterator[pa.Table]:
+    import sqlite3
+
+    stop, rec = _bounds(as_of_position, as_of_recorded)
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        cur = conn.execute(SQL, (start, stop, rec))
+        while rows := cur.fetchmany(size):
+            pos, oid, ver, topic, state, recorded = zip(*rows, strict=True)
+            yield pa.table({
+                "position": pa.array(pos, pa.int64()), "originator_id": pa.array(oid, pa.string()),
+                "originator_version": pa.array(ver, pa.int64()), "topic": pa.array(topic, pa.string()),
+                "state": pa.array(state, pa.string()), "recorded_at": pa.array(recorded, pa.string()),
+            })
+    finally:
+        conn.close()
+
+
+def sqlite_batches_adbc(path: str | Path, start: int = 1, as_of_position: int | None = None,
+                        as_of_recorded: datetime | str | None = None) -> Iterator[pa.RecordBatch]:
+    import sqlite3
+
     import adbc_driver_sqlite.dbapi as adbc
 
+    with sqlite3.connect(str(path)) as lite:
+        lite.execute("PRAGMA wal_checkpoint(FULL)")
+        seen = lite.execute("SELECT coalesce(max(position), 0) FROM ledger_chain").fetchall()[0][0]
+    as_of_position = seen if as_of_position is None else min(seen, as_of_position)
     stop, rec = _bounds(as_of_position, as_of_recorded)
     conn = adbc.connect(str(path))
     try:

@@ -173,42 +173,53 @@ def _hook_stream(ledger: Ledger, args: argparse.Namespace, say: Any) -> dict[str
 
 def _hook_views(ledger: Ledger, args: argparse.Namespace, say: Any) -> dict[str, Any] | None:
     try:
-        import projections  # type: ignore[import-not-found]
+        from projections import open_views
 
-        rebuild = projections.rebuild_from_store
+        from .cli.views import views_path
+        from .store_arrow import rebuild_from_store
     except (ImportError, AttributeError):
-        say("views: not available yet (projections.rebuild_from_store is not installed)")
+        say("views: not available yet (projections / adapters.store_arrow are not installed)")
         return None
     t = time.perf_counter()
+    path = views_path(args)
     try:
-        con = rebuild(ledger, args.data_dir)
-    except TypeError:
-        con = rebuild(ledger)
-    except Exception as e:
-        say(f"views: rebuild failed: {e}")
+        stats = rebuild_from_store(ledger, path)
+        con = open_views(path)
+    except Exception as e:  # the demo still summarises the ledger without the views
+        say(f"views: rebuild failed: {type(e).__name__}: {e}")
         return {"error": str(e)}
-    figures: dict[str, Any] = {"rebuild_seconds": round(time.perf_counter() - t, 2)}
-    con = getattr(con, "con", con)
+    figures: dict[str, Any] = {"rebuild_seconds": round(time.perf_counter() - t, 2), "path": str(path),
+                               "stats": stats if isinstance(stats, dict) else None}
+    say(f"views: rebuilt {path} in {figures['rebuild_seconds']} s")
     queries = {
-        "breach_rate": "SELECT clock, severity, count(*) AS clocks, "
-                       "round(avg(CASE WHEN state = 'breached' THEN 1.0 ELSE 0.0 END), 3) AS breach_rate "
-                       "FROM sla_breaches GROUP BY ALL ORDER BY ALL",
-        "follow_up_compliance": "SELECT obligation, count(*) AS periods, "
-                                "round(avg(CASE WHEN state = 'met' THEN 1.0 ELSE 0.0 END), 3) AS met_share "
-                                "FROM follow_up_compliance GROUP BY ALL ORDER BY ALL",
-        "payer_totals": "SELECT payer, sum(amount_fen) / 100.0 AS yuan FROM liability GROUP BY ALL ORDER BY ALL",
+        "breach rate by clock and severity":
+            "SELECT clock, severity, count(*) AS clocks, count(*) FILTER (WHERE state = 'breached') AS breached, "
+            "round(count(*) FILTER (WHERE state = 'breached') / "
+            "nullif(count(*) FILTER (WHERE state IN ('met', 'breached')), 0), 3) AS breach_rate "
+            "FROM sla_clocks GROUP BY ALL ORDER BY ALL",
+        "follow-up and inspection compliance":
+            "SELECT obligation, count(*) AS periods, count(*) FILTER (WHERE status = 'missed') AS missed, "
+            "round(1 - count(*) FILTER (WHERE status = 'missed') / "
+            "nullif(count(*) FILTER (WHERE status <> 'due'), 0), 3) AS compliance "
+            "FROM visit_periods GROUP BY ALL ORDER BY ALL",
+        "who pays (yuan)":
+            "SELECT contract, supplier, tickets, round(supplier_pays_fen / 100.0, 2) AS supplier_paid, "
+            "round(customer_pays_fen / 100.0, 2) AS customer_paid FROM liability_totals ORDER BY contract",
     }
-    for name, sql in queries.items():
-        try:
-            cur = con.execute(sql)
-            cols = [d[0] for d in cur.description]
-            rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
-        except Exception as e:  # table names are the views issue's to settle
-            say(f"views: {name}: {e}")
-            continue
-        figures[name] = rows
-        say(f"views: {name.replace('_', ' ')}")
-        say(table(rows))
+    try:
+        for name, sql in queries.items():
+            try:
+                cur = con.execute(sql)
+                cols = [d[0] for d in cur.description]
+                rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+            except Exception as e:  # column names are the views issue's to settle
+                say(f"views: {name}: {e}")
+                continue
+            figures[name] = rows
+            say(f"views: {name}")
+            say(table(rows))
+    finally:
+        con.close()
     return figures
 
 

@@ -87,8 +87,9 @@ def run_demo(args: argparse.Namespace) -> int:
 
     # 6. HOOK dispute report (issue: audit replay): point at one interesting ticket.
     example = _example_ticket(synth)
-    say(f"dispute report: `ticketledger --data-dir {args.data_dir} explain {example}` "
-        "(when the audit commands are installed)")
+    from .cli.audit import demo_dispute_report
+
+    audit = demo_dispute_report(ledger, args.data_dir, example, say)
 
     # 7. summary from the store itself (so a re-run prints it too)
     summary = _summary(ledger)
@@ -99,7 +100,7 @@ def run_demo(args: argparse.Namespace) -> int:
         "commands_per_second": round(commands / rec_seconds) if rec_seconds else None,
         "total_seconds": round(time.perf_counter() - t_start, 2),
         "synthetic_mix": dict(sorted(synth.counts.items())), "stream": stream, "views": views,
-        "example_ticket": example,
+        "example_ticket": example, "audit": audit,
     })
     if quiet:
         emit([summary], True)
@@ -144,6 +145,10 @@ def _print_summary(s: dict[str, Any]) -> None:
             "repeat_failures", "repeat_follow_tickets", "replacements", "follow_ups", "inspections", "spares",
             "loss_claims", "cancellations", "reopenings", "part_lines", "consumable_lines")
     print("synthetic mix: " + ", ".join(f"{k.replace('_', ' ')} {mix.get(k, 0)}" for k in keys))
+    audit = s.get("audit") or {}
+    if audit.get("report"):
+        print(f"dispute report: {audit['report']} (ticket {s['example_ticket']}); "
+              f"verify {'passed' if audit.get('verify_ok') else 'FAILED'} ({audit.get('verify_seconds')} s)")
 
 
 def _hook_stream(ledger: Ledger, args: argparse.Namespace, say: Any) -> dict[str, Any] | None:

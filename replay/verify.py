@@ -33,6 +33,7 @@ import msgspec
 from domain import hashchain
 
 MAX_FINDINGS = 200
+TEXT_FINDINGS = 20
 
 
 class Row(Protocol):
@@ -116,10 +117,17 @@ class Report:
         first = self.first_difference
         assert first is not None
         lines.append(f"FAILED: first difference at position {first.position} ({first.kind}): {first.detail}")
-        for f in sorted(self.findings, key=lambda f: (f.position, f.kind)):
+        kinds: dict[str, int] = {}
+        for f in self.findings:
+            kinds[f.kind] = kinds.get(f.kind, 0) + 1
+        total = len(self.findings) + self.more_findings
+        lines.append(f"{total:,} difference(s): " + ", ".join(f"{k} {n:,}" for k, n in sorted(kinds.items()))
+                     + (f" (+{self.more_findings:,} not itemised)" if self.more_findings else ""))
+        shown = sorted(self.findings, key=lambda f: (f.position, f.kind))[:TEXT_FINDINGS]
+        for f in shown:
             lines.append(f"  position {f.position:>9}  {f.kind:<9}  {f.detail}")
-        if self.more_findings:
-            lines.append(f"  ... and {self.more_findings} more")
+        if total > len(shown):
+            lines.append(f"  ... and {total - len(shown):,} more (--json lists up to {MAX_FINDINGS})")
         return "\n".join(lines)
 
 

@@ -218,11 +218,11 @@ def cmd_tail(args: argparse.Namespace) -> int:
         nc = await connect(url, opts, errors=errors, max_reconnect_attempts=-1 if args.follow else 0)
         try:
             js = nc.jetstream(timeout=10)
-            stream = args.stream or await _pick_stream(js, args.customer, errors)
+            stream = args.stream or await refused_fast(_pick_stream(js, args.customer), errors)
             if args.from_position is not None:
-                start = await find_start_seq(js, stream, position=args.from_position)
+                start = await refused_fast(find_start_seq(js, stream, position=args.from_position), errors)
             elif start_time is not None:
-                start = await find_start_seq(js, stream, recorded_at=start_time)
+                start = await refused_fast(find_start_seq(js, stream, recorded_at=start_time), errors)
             else:
                 start = 1
             async for e in read_events(js, stream=stream, subject=subject, start_seq=start,
@@ -247,7 +247,7 @@ def cmd_tail(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _pick_stream(js: Any, customer: str | None, errors: list[str]) -> str:
+async def _pick_stream(js: Any, customer: str | None) -> str:
     from nats.js.errors import NotFoundError
 
     if customer:
@@ -256,13 +256,29 @@ async def _pick_stream(js: Any, customer: str | None, errors: list[str]) -> str:
             return customer_stream_name(customer)
         except NotFoundError:
             pass
-        except Exception:  # noqa: BLE001 - not allowed to look: fall back to LEDGER
-            pass
     try:
         await js.stream_info(STREAM)
     except NotFoundError:
         raise UserError(f"no stream {STREAM} yet: run `ticketledger relay` first") from None
     return STREAM
+
+
+class PermissionRefused(Exception):
+    pass
+
+
+async def refused_fast(coro: Any, errors: list[str], every: float = 0.05) -> Any:
+    """Await `coro`, but fail at once when the server reports a permissions violation
+    (a refused request gets no reply: it would otherwise wait for the timeout)."""
+    seen = len(errors)
+    task = asyncio.ensure_future(coro)
+    while not task.done():
+        await asyncio.wait({task}, timeout=every)
+        new = [e for e in errors[seen:] if "ermission" in e]
+        if new and not task.done():
+            task.cancel()
+            raise PermissionRefused(new[0])
+    return task.result()
 
 
 # --- schema -----------------------------------------------------------------------------------

@@ -286,7 +286,11 @@ async def refused_fast(coro: Any, errors: list[str], every: float = 0.05) -> Any
 
 def schemas() -> dict[str, dict[str, Any]]:
     """file name -> JSON Schema: one per event type and current version, plus commands.json
-    (the JSON Lines import: any fact, tagged by "type")."""
+    (the JSON Lines import: any fact, tagged by "type").
+
+    Only current versions are generated (from domain.events). When a type gets version
+    N+1, its `Type.vN.json` already in docs/schemas/ is kept as the frozen record of the
+    old version and is never overwritten (e.g. TicketOpened.v1.json)."""
     from domain import events as ev
 
     out: dict[str, dict[str, Any]] = {}

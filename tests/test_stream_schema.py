@@ -1,0 +1,27 @@
+"""`ticketledger schema`: one JSON Schema per event type and version, in docs/schemas/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+
+from adapters.cli import main
+from adapters.cli.stream import schemas
+from domain import events as ev
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_schema_files_cover_every_type_and_match_the_code(tmp_path: Path, capsys) -> None:
+    assert main(["schema", "--out", str(tmp_path)]) == 0
+    written = {p.name for p in tmp_path.iterdir()}
+    assert written == {f"{n}.v{c.version}.json" for n, c in ev.FACT_TYPES.items()} | {"commands.json"}
+    committed = ROOT / "docs" / "schemas"
+    for name in written:  # the committed files are the generated ones
+        assert msgspec.json.decode((committed / name).read_bytes()) == msgspec.json.decode((tmp_path / name).read_bytes()), name
+    assert (committed / "TicketOpened.v1.json").exists()  # old versions stay published
+    assert main(["schema", "TicketOpened", "--no-write"]) == 0
+    assert '"x-ledger-version": 2' in capsys.readouterr().out
+    doc = schemas()["commands.json"]
+    assert set(doc["$defs"]) >= set(ev.FACT_TYPES)

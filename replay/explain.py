@@ -185,6 +185,7 @@ def build_report(ticket: str, rows: Iterable[Any], views: Any, *, as_of_recorded
         "late_entries": [e for e in timeline if e["late"]],
         "clocks": clocks,
         "liability": liability[0] if liability else None,
+        "liability_reasoning": [x.replace("**", "") for x in liability_reasoning(liability[0] if liability else None)],
         "evidence": evidence,
         "contract_versions": contract_versions,
         "asset_events": asset_events,
@@ -278,6 +279,31 @@ def _clock_notes(c: dict[str, Any]) -> str:
     return "; ".join(notes)
 
 
+def liability_reasoning(li: dict[str, Any] | None) -> list[str]:
+    """The liability row read out as steps (its own fields, in the order the views decided them)."""
+    if not li:
+        return []
+    g = li.get
+    steps = [f"Reported {g('reported_at')}: coverage **{g('coverage')}** under {g('contract')} version "
+             f"{g('contract_version')}" + (f" (warranty to {g('warranty_end')})" if g("warranty_end") else "")
+             + (f", paid period to {g('paid_end')}" if g("paid_end") else "") + "."]
+    steps.append(f"Cause **{g('cause') or 'not determined'}** → payer rule: {g('payer_clause') or '(none)'}.")
+    steps.append(f"Parts: {g('parts_payer')} pays at rate {g('parts_rate')} (value {g('parts_value_fen')} fen); "
+                 f"labour: {g('labour_payer')} pays at rate {g('labour_rate')} (value {g('labour_value_fen')} fen).")
+    steps.append(f"Customer pays {g('customer_pays_fen')} fen, supplier pays {g('supplier_pays_fen')} fen.")
+    if g("losses_claimed_fen"):
+        steps.append(f"Losses claimed {g('losses_claimed_fen')} fen; supplier liable: "
+                     f"{'yes' if g('supplier_liable_for_losses') else 'no'}"
+                     + (f", because: {g('breaches_cited')}" if g("breaches_cited") else "") + ".")
+    elif g("breaches_cited"):
+        steps.append(f"Breaches cited: {g('breaches_cited')}.")
+    if g("replacement_due"):
+        steps.append("The replacement obligation is due for this asset.")
+    if g("provisional"):
+        steps.append("Provisional: depends on a calendar year the ledger does not hold yet.")
+    return steps
+
+
 def render_md(r: dict[str, Any]) -> bytes:
     tz = r["timezone"]
     s = r["summary"]
@@ -340,8 +366,15 @@ def render_md(r: dict[str, Any]) -> bytes:
     if r["liability"] is None:
         L.append("No liability row in the views for this ticket.")
     else:
+        for i, step in enumerate(liability_reasoning(r["liability"]), 1):
+            L.append(f"{i}. {_md(step)}")
+        L.append("")
+        L.append("<details><summary>the liability row</summary>")
+        L.append("")
         for k, v in r["liability"].items():
             L.append(f"- {k}: {_md(_fmt(v))}")
+        L.append("")
+        L.append("</details>")
     L.append("")
     L.append("## Evidence")
     L.append("")
@@ -401,13 +434,20 @@ def _e(s: Any) -> str:
 
 
 def _svg(r: dict[str, Any]) -> str:
-    """The timeline picture: occurred (top lane) and recorded (second lane) times of each event,
-    joined by a line (late entries in red), and one bar per clock from start to deadline with
-    its stop marked."""
+    """The timeline picture: for each event its occurred time (top lane) and its recording time
+    (second lane: the source desk's own when imported, else the ledger's), joined by a line (red
+    for a late entry); one bar per clock from start to deadline, its stop marked. The axis spans
+    the field times and the clocks; a recording far later is drawn at the right edge (»)."""
     tz = r["timezone"]
+
+    def recorded(e: dict[str, Any]) -> str:
+        return e["source_recorded_at"] or e["recorded_at"]
+
     pts: list[str] = []
     for e in r["timeline"]:
-        pts += [e["occurred_at"], e["recorded_at"]]
+        pts.append(e["occurred_at"])
+        if e["source_recorded_at"]:
+            pts.append(e["source_recorded_at"])
     for c in r["clocks"]:
         pts += [c.get("start"), c.get("deadline"), c.get("stopped_at")]
     pts = sorted(p for p in pts if p)
@@ -419,25 +459,30 @@ def _svg(r: dict[str, Any]) -> str:
 
     t0, t1 = sec(pts[0]), sec(pts[-1])
     span = max(t1 - t0, 3600)
-    W, left, right = 1000, 130, 20
+    W, left, right = 1000, 130, 30
     clocks = r["clocks"]
     H = 110 + 22 * len(clocks) + 30
 
     def x(ts: str) -> str:
-        return f"{left + (sec(ts) - t0) * (W - left - right) / span:.1f}"
+        v = min(max(sec(ts), t0), t1 + span // 50)
+        return f"{left + (v - t0) * (W - left - right) / (span + span // 50):.1f}"
 
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" role="img" '
            f'aria-label="timeline of ticket {_e(r["ticket"])}" font-size="11" font-family="sans-serif">']
     out.append(f'<text x="4" y="34">occurred</text><line x1="{left}" y1="30" x2="{W - right}" y2="30" stroke="#444"/>')
     out.append(f'<text x="4" y="84">recorded</text><line x1="{left}" y1="80" x2="{W - right}" y2="80" stroke="#444"/>')
     for e in r["timeline"]:
-        xo, xr = x(e["occurred_at"]), x(e["recorded_at"])
+        rec = recorded(e)
+        beyond = sec(rec) > t1 + span // 50
+        xo, xr = x(e["occurred_at"]), x(rec)
         colour = "#c00" if e["late"] else "#888"
         out.append(f'<line x1="{xo}" y1="30" x2="{xr}" y2="80" stroke="{colour}" stroke-width="1"/>')
         out.append(f'<circle cx="{xo}" cy="30" r="4" fill="{"#064" if e["corrected_by"] else "#036"}">'
                    f'<title>{e["position"]} {_e(e["type"])} occurred {_local(e["occurred_at"], tz)}</title></circle>')
-        out.append(f'<rect x="{float(xr) - 3:.1f}" y="77" width="6" height="6" fill="{colour}">'
-                   f'<title>{e["position"]} {_e(e["type"])} recorded {_local(e["recorded_at"], tz)}</title></rect>')
+        mark = (f'<text x="{float(xr) + 2:.1f}" y="84" fill="{colour}">»</text>' if beyond else
+                f'<rect x="{float(xr) - 3:.1f}" y="77" width="6" height="6" fill="{colour}"/>')
+        out.append(f'<g><title>{e["position"]} {_e(e["type"])} recorded {_local(rec, tz)}'
+                   f'{" (source desk)" if e["source_recorded_at"] else " (ledger)"}</title>{mark}</g>')
         out.append(f'<text x="{xo}" y="20" transform="rotate(-30 {xo} 20)" font-size="9">{e["position"]}</text>')
     y = 110
     fill = {"breached": "#e66", "met": "#6b6", "at_risk": "#ec4", "running": "#69c"}
@@ -455,9 +500,11 @@ def _svg(r: dict[str, Any]) -> str:
             xa = x(c["stopped_at"])
             out.append(f'<path d="M{xa} {y - 3} l4 9 l-8 0 z" fill="#000"><title>{name} stopped '
                        f'{_local(c["stopped_at"], tz)}</title></path>')
+        out.append(f'<text x="{W - right + 4}" y="{y + 10}" font-size="9">{_e(c.get("state"))}</text>')
         y += 22
     out.append(f'<text x="{left}" y="{H - 6}">{_local(pts[0], tz)}</text>')
-    out.append(f'<text x="{W - right}" y="{H - 6}" text-anchor="end">{_local(pts[-1], tz)} ({_e(tz)})</text>')
+    out.append(f'<text x="{W - right}" y="{H - 6}" text-anchor="end">{_local(pts[-1], tz)} ({_e(tz)}); '
+               f'» recorded later</text>')
     out.append("</svg>")
     return "".join(out)
 
@@ -523,6 +570,8 @@ def render_html(r: dict[str, Any]) -> bytes:
     if r["liability"] is None:
         P.append('<p>No liability row in the views for this ticket.</p>')
     else:
+        P.append('<ol>' + "".join(f'<li>{_e(step).replace("**", "")}</li>'
+                                  for step in liability_reasoning(r["liability"])) + '</ol>')
         P.append('<table>' + "".join(f'<tr><th>{_e(k)}</th><td>{_e(_fmt(v))}</td></tr>'
                                      for k, v in r["liability"].items()) + '</table>')
     P.append('<h2>Evidence</h2>')

@@ -407,7 +407,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(f"replayed {summary['events']:,} events ({summary['cut']}; terms {summary['terms']}) into {out}, "
               f"evaluated at {summary['evaluated_at']} in {summary['seconds']} s")
         print("clocks: " + (", ".join(f"{s} {n:,}" for s, n in states) or "none"))
-        print(f"query it: ticketledger sql --views {out} \"SELECT …\"; compare: ticketledger diff A B")
+        print(f"use it: ticketledger explain TICKET --views {out}; ticketledger diff {out} OTHER.duckdb; "
+              "or open it read-only in DuckDB (the same tables as views.duckdb)")
     return 0
 
 

@@ -7,6 +7,7 @@ decided in one transaction per batch. The same command id with the same content 
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -58,6 +59,12 @@ class Batch:
 class Ledger(EventStoreApp):
     """Record facts about tickets, assets, contracts and calendar data."""
 
+    CACHE_SIZE = 20_000  # aggregates kept in memory between batches
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._cache: OrderedDict[Any, LedgerAggregate] = OrderedDict()
+
     @classmethod
     def open(cls, config: StoreConfig) -> Ledger:
         return cls(env=config.env())
@@ -107,31 +114,48 @@ class Ledger(EventStoreApp):
             outcomes.append(Outcome(fact.command_id, "recorded", line=line))
         if batch.touched:
             self.save(*batch.touched.values(), commands=commands)
+        self._remember(batch)  # only after the save: a failed save leaves nothing cached
         return outcomes
 
     # --- routing a fact to its aggregate ---------------------------------------------
 
     def _prefetch(self, batch: Batch, facts: Sequence[ev.Fact]) -> None:
-        """Load every aggregate the batch names with one query, not one per aggregate."""
+        """Load every aggregate the batch names with one query, not one per aggregate.
+
+        Aggregates from earlier batches are kept in memory and only fast-forwarded by the
+        events other writers recorded since, so a long asset history is decoded once.
+        """
         keys: set[Any] = set()
         for f in facts:
             for kind, human_id in _named_aggregates(f):
                 keys.add(aggregate_uuid(kind, human_id))
-        stored = select_aggregate_events(self, list(keys))
-        for key in keys:
-            events = stored.get(key.hex)
-            if not events:
-                batch.loaded[key] = None
-                continue
-            agg = None
-            for s in events:
-                agg = self.mapper.to_domain_event(s).mutate(agg)
-            batch.loaded[key] = agg
-        # Assets name their contracts: load those too (few, usually cached after one).
+        self._load_into(batch, keys)
+        # Assets name their contracts: load those the same way.
         contracts = {aggregate_uuid("contract", a.contract_id) for a in batch.loaded.values()
                      if isinstance(a, Asset)} - set(batch.loaded)
-        for key in contracts:
-            batch.loaded[key] = self._load(key)
+        self._load_into(batch, contracts)
+
+    def _load_into(self, batch: Batch, keys: set[Any]) -> None:
+        if not keys:
+            return
+        stored = select_aggregate_events(self, list(keys))
+        for key in keys:
+            events = stored.get(key.hex, [])
+            agg = self._cache.pop(key, None)
+            if agg is not None and events and agg.version <= events[-1].originator_version:
+                events = [e for e in events if e.originator_version > agg.version]
+            else:
+                agg = None
+            for e in events:
+                agg = self.mapper.to_domain_event(e).mutate(agg)
+            batch.loaded[key] = agg
+
+    def _remember(self, batch: Batch) -> None:
+        for key, agg in batch.loaded.items():
+            if agg is not None:
+                self._cache[key] = agg
+        while len(self._cache) > self.CACHE_SIZE:
+            self._cache.popitem(last=False)
 
     def _load(self, key: Any) -> LedgerAggregate | None:
         try:

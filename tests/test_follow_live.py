@@ -153,7 +153,7 @@ def test_a_deadline_passing_with_no_new_event_turns_the_clock_breached(tmp_path:
         later = {c: s for t, c, s, *_ in clock_rows(views_path(data))}
     assert later["response"] == "breached"
     states = [a["state"] for a in alerts(nats_single.url) if a["clock"] == "response"]
-    assert states == ["at_risk", "breached"]
+    assert states == (["at_risk", "breached"] if first["response"] == "at_risk" else ["breached"])
 
 
 def test_analysts_query_while_views_follow_runs(tmp_path: Path, nats_single) -> None:

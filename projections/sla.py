@@ -263,7 +263,7 @@ STATEMENTS = [
            CASE WHEN st.state <> 'not_applicable' OR st.unit IS NOT NULL THEN st.deadline END,
            st.stop_eff, st.state,
            CASE WHEN st.state = 'breached' THEN date_diff('microsecond', st.deadline, coalesce(st.stop_eff, st.ev)) / {US} END,
-           CASE WHEN st.counted_us IS NOT NULL THEN st.counted_us / {US} END,
+           CASE WHEN st.counted_us IS NOT NULL AND st.state <> 'not_applicable' THEN st.counted_us / {US} END,
            pv.provisional,
            CASE WHEN st.cal_key <> '7x24' OR st.day_counted THEN (
                SELECT string_agg(calendar_id || ' v' || version, ', ' ORDER BY year) FROM calendar_years y

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from domain import events as ev
-from tests.viewkit import Kit, clock, rows, utc_naive
+from tests.viewkit import Kit, clock, utc_naive
 
 WORKED = Path("/work/shared/examples/worked-cases.json")
 CLOCK_CASES = [c for c in json.loads(WORKED.read_text())["cases"] if "clock" in c]
@@ -71,3 +71,27 @@ def test_worked_clock_cases(worked, i):
     if "breach_minutes" in exp:
         assert r["breach_minutes"] == exp["breach_minutes"]
     assert r["evaluated_at"] == utc_naive(at)
+
+
+WARRANTY_CASES = [c for c in json.loads(WORKED.read_text())["cases"] if "warranty" in c]
+SCHEDULE_CASES = [c for c in json.loads(WORKED.read_text())["cases"] if "schedule" in c]
+
+
+def test_worked_warranty_and_schedule_cases(tmp_path):
+    k = Kit(tmp_path)
+    for i, case in enumerate(WARRANTY_CASES):
+        k.contract(f"W{i}", {"name": "w", "warranty": {"default": {"months": case["warranty"]["months"]}}})
+        k.asset(f"WA{i}", f"W{i}", accepted=case["warranty"]["accepted"] + "T10:00")
+    for i, case in enumerate(SCHEDULE_CASES):
+        s = case["schedule"]
+        k.contract(f"S{i}", {"name": "s", "schedules": [{"obligation": "follow_up", "every": {"months": s["every_months"]},
+                                                        "until": {"months": 4 * s["every_months"]}}]})
+        k.asset(f"SA{i}", f"S{i}", accepted=s["anchor"] + "T10:00")
+    con = k.views("2026-11-01T00:00")
+    for i, case in enumerate(WARRANTY_CASES):
+        (end,) = con.execute("SELECT warranty_end FROM warranty WHERE asset = ?", [f"WA{i}"]).fetchall()[0]
+        assert end == utc_naive(case["expect"]["ends"]), case["name"]
+    for i, case in enumerate(SCHEDULE_CASES):
+        got = con.execute("SELECT strftime(start, '%Y-%m-%d'), strftime(\"end\", '%Y-%m-%d') FROM visit_periods "
+                          "WHERE asset = ? ORDER BY period", [f"SA{i}"]).fetchall()
+        assert [list(g) for g in got] == case["expect"]["periods"], case["name"]

@@ -41,12 +41,14 @@ from .stream import (
     STREAM,
     ConnectOptions,
     NotLedgerEvent,
+    StreamEvent,
     connect,
     ensure_alert_stream,
     ensure_stream,
     find_start_seq,
     parse_message,
     publish_alerts,
+    read_events,
 )
 
 CONSUMER = "views-follower"
@@ -171,7 +173,7 @@ class Follower:
         return await js.pull_subscribe("ledger.>", durable=CONSUMER, stream=STREAM, config=config)
 
     def _apply(self, con: duckdb.DuckDBPyConnection, msgs: list[Any]) -> None:
-        cols: dict[str, list[Any]] = {n: [] for n in projections.ARROW_SCHEMA.names}
+        events = []
         for m in msgs:
             try:
                 e = parse_message(m.subject, m.data, m.headers, m.metadata.sequence.stream)
@@ -179,19 +181,12 @@ class Follower:
                 self.stats.skipped_garbage += 1
                 self.log(f"views follow: skipped stream message {m.metadata.sequence.stream} on {m.subject}: {err}")
                 continue
-            if e.position <= self.stats.last_position:
-                continue
-            oid, _, version = e.msg_id.rpartition(":")
-            cols["position"].append(e.position)
-            cols["originator_id"].append(oid)
-            cols["originator_version"].append(int(version))
-            cols["topic"].append(e.topic)
-            cols["state"].append(e.data.decode())
-            cols["recorded_at"].append(e.recorded_at)
-        if not cols["position"]:
+            if e.position > self.stats.last_position:
+                events.append(e)
+        if not events:
             return
-        table = pa.table(cols, schema=projections.ARROW_SCHEMA)
-        last = max(cols["position"])
+        table = events_table(events)
+        last = max(e.position for e in events)
         projections.apply_batch(con, table, datetime.now(UTC), consumer="follow", position=last)
         self.stats.applied += table.num_rows
         self.stats.last_position = last
@@ -209,6 +204,45 @@ class Follower:
             mark_alerted(con, pending)
         if self.snapshot:
             projections.publish_snapshot(con, snapshot_path(self.data_dir))
+
+
+def events_table(events: list[StreamEvent]) -> pa.Table:
+    """Stream events as the Arrow rows `projections.apply_batch` takes (same as the store's)."""
+    ids = [e.msg_id.rpartition(":") for e in events]
+    return pa.table({
+        "position": [e.position for e in events],
+        "originator_id": [oid for oid, _, _ in ids],
+        "originator_version": [int(v) for _, _, v in ids],
+        "topic": [e.topic for e in events],
+        "state": [e.data.decode() for e in events],
+        "recorded_at": [e.recorded_at for e in events],
+    }, schema=projections.ARROW_SCHEMA)
+
+
+def stream_batches(url: str, options: ConnectOptions | None = None, size: int = 50_000) -> list[pa.Table]:
+    """The whole LEDGER stream as Arrow batches, for `views rebuild --from nats`."""
+
+    async def collect() -> list[pa.Table]:
+        nc = await connect(url, options)
+        out: list[pa.Table] = []
+        chunk: list[StreamEvent] = []
+
+        def garbage(seq: int, subject: str, reason: str) -> None:
+            print(f"views rebuild: skipped stream message {seq} on {subject}: {reason}", file=sys.stderr)
+
+        try:
+            async for e in read_events(nc.jetstream(), on_garbage=garbage):
+                chunk.append(e)
+                if len(chunk) >= size:
+                    out.append(events_table(chunk))
+                    chunk = []
+        finally:
+            await nc.close()
+        if chunk:
+            out.append(events_table(chunk))
+        return out
+
+    return asyncio.run(collect())
 
 
 def follow(data_dir: Path, url: str, options: ConnectOptions | None = None, **kwargs: Any) -> FollowStats:

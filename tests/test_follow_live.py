@@ -184,3 +184,18 @@ def test_analysts_query_while_views_follow_runs(tmp_path: Path, nats_single) -> 
     finally:
         follower.terminate()
         follower.wait(30)
+
+
+def test_rebuild_from_the_stream_equals_rebuild_from_the_store(tmp_path: Path, nats_single) -> None:
+    data = tmp_path / "data"
+    ledger = busy_ledger(data, 20, datetime.now(UTC))
+    relay_all(ledger, nats_single.url)
+    cli = [sys.executable, "-m", "adapters.cli", "--data-dir", str(data)]
+    at = "2026-11-01T00:00:00+00:00"
+    rows = {}
+    for source in ("store", "nats"):
+        out = subprocess.run([*cli, "views", "rebuild", "--from", source, "--at", at, "--nats-url", nats_single.url],
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        rows[source] = clock_rows(views_path(data))
+    assert rows["store"] and rows["nats"] == rows["store"]

@@ -38,6 +38,23 @@ def _store_source(args: argparse.Namespace) -> Any:
 REBUILD_SOURCES["store"] = _store_source
 
 
+def _nats_source(args: argparse.Namespace) -> Any:
+    """Read the whole LEDGER stream (a given server, or the one in the data folder)."""
+    from ..follower import stream_batches
+    from ..nats_server import server_for
+    from .stream import options_of
+
+    if getattr(args, "as_of_position", None) or getattr(args, "as_of_recorded", None):
+        raise UserError("--from nats rebuilds from the whole stream; use --from store for an as-of rebuild")
+    options = options_of(args)
+    with server_for(args.data_dir, options.url) as url:
+        batches = stream_batches(url, options)
+    return lambda: iter(batches)
+
+
+REBUILD_SOURCES["nats"] = _nats_source
+
+
 def cmd_follow(args: argparse.Namespace) -> int:
     from ..follower import Follower
     from ..nats_server import server_for
@@ -76,6 +93,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--as-of-recorded", metavar="TIME", default=None, help="only events recorded up to this time")
     r.add_argument("--terms", metavar="FILE", help="what-if: these terms replace every contract version")
     r.set_defaults(func=cmd_rebuild)
+    from .stream import nats_options
+
+    nats_options(r)
 
     f = vsub.add_parser("follow", help="keep the views current from the JetStream stream (durable consumer)")
     f.add_argument("--interval", type=float, default=30.0,

@@ -125,7 +125,7 @@ class Follower:
 
     async def run(self, *, until_position: int | None = None, max_seconds: float | None = None) -> FollowStats:
         nc = await connect(self.url, self.options)
-        js = nc.jetstream()
+        js = nc.jetstream(timeout=30)  # a busy server answers API requests late; waiting is right here
         con = projections.open_views(views_path(self.data_dir))
         _ensure_alert_table(con)
         try:

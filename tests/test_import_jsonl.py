@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -87,7 +88,8 @@ def test_concurrent_writers_keep_one_unbroken_chain(tmp_path: Path) -> None:
     exports = []
     for w in range(2):
         wdesk = Desk(actor=f"desk:{w}")
-        wdesk._cid = lambda w=w, n=iter(range(10**6)): f"w{w}-{next(n)}"  # type: ignore[method-assign]
+        counter = itertools.count()
+        wdesk._cid = lambda w=w, counter=counter: f"w{w}-{next(counter)}"  # type: ignore[method-assign]
         facts = []
         for t in range(150):
             tid = f"T{w}-{t}"

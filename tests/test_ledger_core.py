@@ -3,7 +3,7 @@ idempotent, contracts round-trip, the data folder reopens, the store stamps reco
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import msgspec
 import pytest
@@ -17,7 +17,7 @@ from domain.terms import load_contract_file, terms_from_mapping
 
 from .domainkit import CONTRACTS, Desk, local
 
-NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 def setup_site(ledger: Ledger, desk: Desk) -> None:
@@ -110,7 +110,7 @@ def test_same_command_id_same_content_is_already_recorded_other_content_refused(
     before = ledger.position
     assert ledger.execute_many([opened], now=NOW)[0].status == "already_recorded"
     # The same instant written in another zone is the same content.
-    same = msgspec.structs.replace(opened, occurred_at=opened.occurred_at.astimezone(timezone.utc))
+    same = msgspec.structs.replace(opened, occurred_at=opened.occurred_at.astimezone(UTC))
     assert ledger.execute_many([same], now=NOW)[0].status == "already_recorded"
     other = msgspec.structs.replace(opened, severity="urgent")
     outcome = ledger.execute_many([other], now=NOW)[0]
@@ -154,7 +154,7 @@ def test_bad_terms_are_refused_with_where_and_what(ledger: Ledger) -> None:
 def test_recording_time_is_stamped_by_the_store_and_never_decreases(ledger: Ledger) -> None:
     desk = Desk()
     setup_site(ledger, desk)
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     ledger.execute_many([desk.open("T1", "A1", "2025-10-01T09:00")], now=NOW)
     ledger.execute_many([desk.fact(ev.TicketAcknowledged, "T1", "2025-10-01T09:05")], now=NOW)
     rows = list(iter_log(ledger))

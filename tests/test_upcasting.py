@@ -6,7 +6,7 @@ The v1 events are written the way an older release stored them: raw JSON under t
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import msgspec
 from eventsourcing.persistence import StoredEvent
@@ -19,7 +19,7 @@ from domain.upcasting import current_version, upcast
 
 from .domainkit import Desk
 
-NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 def record_v1_ticket(ledger: Ledger, ticket: str, asset: str, down: bool) -> None:

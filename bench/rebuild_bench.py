@@ -5,10 +5,12 @@ For each size N (ledgers generated once by bench.generate and cached under
 
   scan     the floor: the same stored rows (store_arrow.SQL: stored_events joined to
            ledger_chain, in position order) read as Arrow batches with adbc_driver_sqlite,
-           nothing else done with them
+           nothing else done with them; measured before and after the rebuild, the faster kept
+           (and stored_events alone, without the join, reported beside it)
   rebuild  `adapters.store_arrow.rebuild_from_store(path, fresh.duckdb, evaluate_at)` end to
            end (store -> Arrow -> DuckDB JSON decode -> corrections -> SLA, liability, visits),
-           in a child process so its peak RSS (os.wait4 rusage) is its own
+           in a child process so its peak RSS (os.wait4 rusage) is its own; the result is kept
+           as the ledger's views.duckdb (the audit bench's explain reads it)
   naive    the fold done the naive way on a slice (the first `--naive` ticket events after the
            assets): one event at a time in Python, json.loads each state, update a dict per
            ticket and compute its response deadline from the contract's per-severity target
@@ -325,6 +327,11 @@ def run(quick: bool = False, events: int | None = None, sizes: list[int] | None 
         r["rebuild"] = measure("rebuild", path, str(d / "views.duckdb"))
         log(f"{n:,}: rebuild {r['rebuild'].get('events_per_second', '?')} events/s, "
             f"peak {r['rebuild'].get('peak_rss_mib', '?')} MiB")
+        # the shared machine is noisy: scan again after the rebuild and keep the faster (a higher floor)
+        again = measure("scan", path)
+        r["scan_runs"] = [r["scan"].get("events_per_second"), again.get("events_per_second")]
+        if again.get("events_per_second", 0) > r["scan"].get("events_per_second", 0):
+            r["scan"] = again
         r["naive"] = measure("naive", path, min(naive, n))
         if apply_each:
             r["apply_each"] = measure("apply_each", path, apply_each)
@@ -363,6 +370,8 @@ def rows_of(res: dict[str, Any]) -> list[dict[str, Any]]:
                 continue
             fig = (f"{v['events_per_second']:,} events/s ({v['events']:,} in {v['seconds']} s, "
                    f"peak {v['peak_rss_mib']:,} MiB)") if "events_per_second" in v else f"error: {v.get('error')}"
+            if k == "scan" and v.get("plain_events_per_second"):
+                fig += f"; stored_events alone {v['plain_events_per_second']:,}/s"
             rows.append({"benchmark": f"{k} {label}", "figure": fig, "target": "", "ok": ""})
         if r.get("ratio_scan") is not None:
             rows.append({"benchmark": f"rebuild / scan {label}", "figure": r["ratio_scan"], "target": f">= {TARGET_SCAN}",

@@ -336,7 +336,9 @@ class Synth:
         if "remote_resolution" in c.terms.clocks.get(sev, {}) or rng.random() < 0.3:
             rem_t = c.target(sev, "remote_resolution", 60)
             fixed = rng.random() < mix.remote_fixed and not repeat
-            add(ev.RemoteFixAttempted, t + rem_t * rng.uniform(0.2, 1.2) * MIN, actor=tech, fixed=fixed,
+            # Most remote sessions end inside the target; some run over it.
+            share = rng.uniform(0.1, 0.6) if rng.random() < 0.85 else rng.uniform(0.6, 1.5)
+            add(ev.RemoteFixAttempted, t + rem_t * share * MIN, actor=tech, fixed=fixed,
                 notes="remote session" if fixed else "needs a visit")
             if fixed:
                 counts["remote_fixes"] += 1
@@ -345,8 +347,10 @@ class Synth:
                 self._after_resolution(add, rng, a, tid, tech, res, out, state)
                 return out
 
-        # --- on site ---
-        dispatch = add(ev.TechnicianDispatched, state["last"] + rng.randint(5, 90) * MIN, actor=f"{c.supplier}-dispatch",
+        # --- on site --- (after a failed remote session the visit is usually decided at once)
+        tried_remote = isinstance(out[-1][1], ev.RemoteFixAttempted)
+        delay = rng.randint(1, 8) if tried_remote and rng.random() < 0.8 else rng.randint(5, 90)
+        dispatch = add(ev.TechnicianDispatched, state["last"] + delay * MIN, actor=f"{c.supplier}-dispatch",
                        technician=tech).occurred_at
         budget = min(arr_t, res_t * 0.6)
         if rng.random() < mix.arrival_breach:

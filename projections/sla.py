@@ -69,7 +69,11 @@ STATEMENTS = [
                cal.close_time, coalesce(tv.rest_day_rule, true) AS rest_day_rule,
                CASE n.clock
                    WHEN 'response' THEN least(te.ack_at, te.arrive_at, te.first_resolved_at)
-                   WHEN 'remote_resolution' THEN te.remote_ok_at
+                   -- the remote phase ends at a successful remote fix, or when the visit is
+                   -- decided (dispatch) or the ticket resolved: SPEC §9.1 is silent on a visit
+                   -- decided after the target; a breach growing after the ticket was fixed
+                   -- on site would measure nothing the supplier promised
+                   WHEN 'remote_resolution' THEN least(te.remote_ok_at, te.dispatch_at, te.first_resolved_at)
                    WHEN 'arrival' THEN te.arrive_at
                    WHEN 'spare' THEN least(te.spare_at, CASE WHEN te.last_rr = 'TicketResolved' THEN te.last_resolved_at END)
                    WHEN 'resolution' THEN least(CASE WHEN te.last_rr = 'TicketResolved' THEN te.last_resolved_at END,
@@ -233,7 +237,8 @@ STATEMENTS = [
                      AND r.last_resolved_at <= r.ev
                      AND r.last_resolved_at < r.start_at + to_minutes(r.trigger_minutes) THEN 'not_applicable'
                 WHEN r.clock = 'remote_resolution' AND r.dispatch_at IS NOT NULL AND r.dispatch_at <= r.deadline
-                     AND r.dispatch_at <= r.ev AND (r.stop_eff IS NULL OR r.stop_eff > r.dispatch_at) THEN 'not_applicable'
+                     AND r.dispatch_at <= r.ev AND (r.remote_ok_at IS NULL OR r.remote_ok_at > r.dispatch_at)
+                     THEN 'not_applicable'
                 WHEN r.cancelled AND r.cancel_at <= r.deadline THEN 'not_applicable'
                 WHEN r.stop_eff IS NOT NULL THEN CASE WHEN r.stop_eff <= r.deadline THEN 'met' ELSE 'breached' END
                 WHEN r.ev > r.deadline THEN 'breached'

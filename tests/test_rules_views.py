@@ -156,7 +156,16 @@ def test_rule_9_1_start_stop_and_not_applicable(tmp_path):
     k.ticket("O", "A1", "2025-03-03T09:00")  # resolved, reopened 10 h later, resolved again
     k.do(k.f(ev.TicketAcknowledged, "O", "2025-03-03T09:01"), k.f(ev.TicketResolved, "O", "2025-03-03T10:00"),
          k.f(ev.TicketReopened, "O", "2025-03-03T20:00"), k.f(ev.TicketResolved, "O", "2025-03-04T22:00"))
+    k.ticket("L", "A1", "2025-03-03T09:00")  # remote session fails; the visit is decided 25 min after the target
+    k.do(k.f(ev.TicketAcknowledged, "L", "2025-03-03T09:05"),
+         k.f(ev.RemoteFixAttempted, "L", "2025-03-03T09:40", fixed=False),
+         k.f(ev.TechnicianDispatched, "L", "2025-03-03T09:55", technician="li"),
+         k.f(ev.TechnicianArrived, "L", "2025-03-03T12:00", technician="li"),
+         k.f(ev.TicketResolved, "L", "2025-03-03T13:00"))
     con = k.views("2025-03-10T00:00")
+    late = clock(con, "L", "remote_resolution")
+    # the remote phase ends when the visit is decided: breached by 25 min, not growing until the evaluation
+    assert (late["state"], late["stopped_at"], late["breach_minutes"]) == ("breached", utc_naive("2025-03-03T09:55"), 25)
     assert clock(con, "R", "response")["stopped_at"] == utc_naive("2025-03-03T09:25")  # the resolution stops it
     assert clock(con, "R", "remote_resolution")["state"] == "met"
     assert clock(con, "R", "arrival")["state"] == "not_applicable"

@@ -91,6 +91,12 @@ def test_late_recorded_arrival_breached_as_of_earlier_recording_and_met_now(site
     assert arrival["change"] == "changed" and arrival["columns"]["state"] == ["breached", "met"]
     code, out = run(data, "diff", str(now), str(now))
     assert code == 0 and "0 row(s) differ" in out
+    # the same SQL and reports work on an as-of file
+    code, out = run(data, "--json", "sql", "SELECT state FROM sla_clocks WHERE ticket = 'T1' AND clock = 'arrival'",
+                    "--views", str(then))
+    assert code == 0 and json.loads(out) == [{"state": "breached"}]
+    code, out = run(data, "--json", "report", "sla", "--state", "breached", "--views", str(then))
+    assert code == 0 and any(r["ticket"] == "T1" and r["clock"] == "arrival" for r in json.loads(out))
     # the dispute report as of then says the same, from the views it rebuilt for that time
     code, out = run(data, "explain", "T1", "--as-of-recorded", site["cut"].replace("Z", "+00:00"),
                     "--format", "json")

@@ -116,10 +116,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--month", help="YYYY-MM (report month, local time)")
     p.add_argument("--state", help="sla: met, breached, running, at_risk, not_applicable; visits: done, due, missed, upcoming")
     p.add_argument("--limit", type=int, default=200)
+    p.add_argument("--views", metavar="FILE", help="another views file, e.g. one written by `replay --out`")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("sql", help="run SQL against the views (read-only)")
     p.add_argument("query")
+    p.add_argument("--views", metavar="FILE", help="another views file, e.g. one written by `replay --out`")
     p.set_defaults(func=cmd_sql)
 
     p = sub.add_parser("export", help="export every view table to Parquet files")
@@ -172,6 +174,11 @@ def open_for_reading(args: argparse.Namespace):
 
     from projections import open_views
 
+    chosen = getattr(args, "views", None)
+    if chosen:  # an as-of or what-if file: the same tables, so the same SQL and reports
+        if not Path(chosen).exists():
+            raise UserError(f"no views file {chosen}")
+        return open_views(chosen, read_only=True)
     main = views_path(args)
     if not main.exists() and not snapshot_path(args).exists():
         raise UserError(f"no views in {args.data_dir}; run `ticketledger views rebuild` first")

@@ -32,6 +32,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,6 +47,7 @@ EVALUATE_AT = datetime(2026, 3, 1, tzinfo=UTC)  # the end of the synthetic windo
 GIB = 1024**3
 
 TARGET_SCAN, TARGET_NAIVE, TARGET_LINEAR, TARGET_MEMORY = 0.5, 5.0, 0.30, 2 * GIB
+MAX_RSS_MIB = int(os.environ.get("BENCH_MAX_RSS_MIB", 12 * 1024))  # guard for the shared machine
 
 
 def log(msg: str) -> None:
@@ -67,12 +69,24 @@ def ledger_dir(events: int) -> Path:
     return LEDGERS / f"n{events}-g{generator_version()}"
 
 
+REUSE_STALE = os.environ.get("BENCH_REUSE_LEDGERS") == "1"
+
+
 def ledger(events: int, *, generate: bool = True) -> tuple[Path, dict[str, Any]]:
-    """The cached ledger of `events` events (generated first when absent): its dir and generator stats."""
+    """The cached ledger of `events` events (generated first when absent): its dir and generator stats.
+
+    With BENCH_REUSE_LEDGERS=1 (or --reuse-ledgers) a ledger of the same N written by an earlier
+    generator version is used instead of generating again (its meta says which version)."""
     d = ledger_dir(events)
     meta = d / "meta.json"
     if meta.exists():
         return d, json.loads(meta.read_text())
+    if REUSE_STALE:
+        older = sorted((m.stat().st_mtime, m) for m in LEDGERS.glob(f"n{events}-g*/meta.json"))
+        if older:
+            m = older[-1][1]
+            log(f"reusing {m.parent.name} (generator changed since: BENCH_REUSE_LEDGERS=1)")
+            return m.parent, {**json.loads(m.read_text()), "stale": True}
     if not generate:
         raise FileNotFoundError(d)
     from .generate import generate as gen
@@ -101,7 +115,7 @@ def ledger(events: int, *, generate: bool = True) -> tuple[Path, dict[str, Any]]
 
 def largest_cached() -> tuple[Path, dict[str, Any]] | None:
     """The biggest ledger cached for the current generator (for the audit bench)."""
-    v = generator_version()
+    v = "*" if REUSE_STALE else generator_version()
     found = []
     for meta in LEDGERS.glob(f"n*-g{v}/meta.json"):
         found.append((int(meta.parent.name[1:].split("-")[0]), meta.parent))
@@ -291,16 +305,47 @@ def child_profile(path: str, out: str) -> dict[str, Any]:
             "statements": [{"sql": k, "calls": n, "seconds": round(s, 2)} for k, (n, s) in top]}
 
 
+def _rss_mib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    return 0
+
+
 def measure(kind: str, *args: Any) -> dict[str, Any]:
-    """Run one measurement in a fresh interpreter; add its own peak RSS."""
+    """Run one measurement in a fresh interpreter; add its own peak RSS. A watchdog polls /proc
+    and stops the child above MAX_RSS_MIB (the machine is shared; the target is 2 GiB anyway)."""
     cmd = [sys.executable, "-m", "bench.rebuild_bench", "--child", kind, *map(str, args)]
-    with tempfile.TemporaryFile() as errf:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=errf, text=True)
-        out = proc.stdout.read()  # type: ignore[union-attr]
-        _, status, usage = os.wait4(proc.pid, 0)  # the child's own rusage (peak RSS)
+    t = time.perf_counter()
+    over: list[int] = []
+    with tempfile.TemporaryFile() as errf, tempfile.TemporaryFile() as outf:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=outf, stderr=errf)
+        done = threading.Event()
+
+        def watch() -> None:
+            while not done.wait(1.0):
+                if (rss := _rss_mib(proc.pid)) > MAX_RSS_MIB:
+                    over.append(rss)
+                    proc.kill()
+                    return
+
+        threading.Thread(target=watch, daemon=True).start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)  # the child's own rusage (peak RSS)
+        finally:
+            done.set()
         errf.seek(0)
         err = errf.read().decode(errors="replace")
+        outf.seek(0)
+        out = outf.read().decode()
     proc.returncode = os.waitstatus_to_exitcode(status)
+    if over:
+        return {"error": f"stopped after {time.perf_counter() - t:.0f} s: RSS {over[0]:,} MiB above the "
+                         f"{MAX_RSS_MIB:,} MiB guard", "exit": proc.returncode,
+                "peak_rss_mib": round(usage.ru_maxrss / 1024), "seconds_until_stopped": round(time.perf_counter() - t)}
     if proc.returncode != 0:
         return {"error": (err.strip().splitlines() or ["?"])[-1], "exit": proc.returncode}
     res = json.loads(out.strip().splitlines()[-1])
@@ -396,8 +441,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--naive", type=int, default=NAIVE_SLICE, help="events in the naive fold's slice")
     p.add_argument("--apply-each", type=int, default=0, help="also apply_batch one event at a time on this many")
     p.add_argument("--generate-only", action="store_true")
+    p.add_argument("--reuse-ledgers", action="store_true",
+                   help="use a cached ledger of the same N even if the generator changed since (BENCH_REUSE_LEDGERS=1)")
     p.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     a = p.parse_args(argv)
+    if a.reuse_ledgers:
+        global REUSE_STALE
+        REUSE_STALE = True
     if a.child:
         kind, *rest = a.child
         fn = {"scan": child_scan, "rebuild": child_rebuild, "naive": child_naive, "apply_each": child_apply_each,

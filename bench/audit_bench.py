@@ -46,10 +46,12 @@ IN_PROCESS = (  # parse (which imports every command module) timed apart from th
 )
 
 
-def _rss_mib(pid: int) -> int:
+def _rss_mib(pid: int, field: str = "VmRSS") -> int:
+    """Resident MiB of a live process from /proc (VmHWM: its peak since exec; wait4's ru_maxrss
+    also counts the forking parent's pages, so it overstates a small child of a big parent)."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) // 1024
     except OSError:
         pass
@@ -64,12 +66,14 @@ def timed(args: list[str], timeout: float = 600.0, max_rss_mib: int = MAX_RSS_MI
     cmd = [sys.executable, "-c", IN_PROCESS, *args] if in_process else [sys.executable, "-m", "adapters.cli", *args]
     t = time.perf_counter()
     why: list[str] = []
+    hwm = [0]
     with tempfile.TemporaryFile() as errf, tempfile.TemporaryFile() as outf:
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=outf, stderr=errf)
         done = threading.Event()
 
         def watch() -> None:
-            while not done.wait(0.5):
+            while not done.wait(0.1):
+                hwm[0] = max(hwm[0], _rss_mib(proc.pid, "VmHWM"))
                 if time.perf_counter() - t > timeout:
                     why.append(f"killed after {timeout:.0f} s")
                 elif _rss_mib(proc.pid) > max_rss_mib:
@@ -92,7 +96,8 @@ def timed(args: list[str], timeout: float = 600.0, max_rss_mib: int = MAX_RSS_MI
         err = errf.read()
     s = time.perf_counter() - t
     code = os.waitstatus_to_exitcode(status)
-    r: dict[str, Any] = {"seconds": round(s, 3), "peak_rss_mib": round(usage.ru_maxrss / 1024), "exit": code}
+    r: dict[str, Any] = {"seconds": round(s, 3), "peak_rss_mib": hwm[0] or round(usage.ru_maxrss / 1024),
+                         "exit": code}
     lines = err.decode(errors="replace").strip().splitlines()
     if in_process and lines and lines[-1].startswith("{"):
         r.update(json.loads(lines.pop()))

@@ -98,10 +98,16 @@ def pending_alerts(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
 def mark_alerted(con: duckdb.DuckDBPyConnection, changes: list[dict[str, Any]]) -> None:
     if not changes:
         return
-    con.executemany(
-        "INSERT OR REPLACE INTO alert_state VALUES (?, ?, ?, ?, ?)",
-        [(c["ticket"], c["clock"], c["state"], c["n"], c["customer"]) for c in changes],
-    )
+    rows = pa.table({
+        "ticket": [c["ticket"] for c in changes], "clock": [c["clock"] for c in changes],
+        "state": [c["state"] for c in changes], "alerts": pa.array([c["n"] for c in changes], pa.int32()),
+        "customer": [c["customer"] for c in changes],
+    })
+    con.register("_alerted", rows)  # one set-wise upsert, not a statement per row
+    try:
+        con.execute("INSERT OR REPLACE INTO alert_state SELECT * FROM _alerted")
+    finally:
+        con.unregister("_alerted")
 
 
 async def _already_published(js: JetStreamContext, change: dict[str, Any]) -> bool:
@@ -116,12 +122,14 @@ async def _already_published(js: JetStreamContext, change: dict[str, Any]) -> bo
 class Follower:
     def __init__(self, data_dir: Path, url: str, options: ConnectOptions | None = None, *,
                  interval: float = 30.0, batch: int = 1000, alerts: bool = True, snapshot: bool = True,
-                 log: Any = None) -> None:
+                 snapshot_every: float = 2.0, log: Any = None) -> None:
         self.data_dir, self.url, self.options = data_dir, url, options
         self.interval, self.batch, self.alerts, self.snapshot = interval, batch, alerts, snapshot
         self.log = log or (lambda msg: print(msg, file=sys.stderr))
         self.stats = FollowStats()
         self._first_alert_pass = True
+        self.snapshot_every = snapshot_every
+        self._snapshot_at = float("-inf")
 
     async def run(self, *, until_position: int | None = None, max_seconds: float | None = None) -> FollowStats:
         nc = await connect(self.url, self.options)
@@ -155,6 +163,9 @@ class Follower:
                 if max_seconds is not None and time.monotonic() - started >= max_seconds:
                     return self.stats
         finally:
+            if self.snapshot and self._snapshot_at != float("-inf"):
+                with contextlib.suppress(duckdb.Error):  # leave analysts the last state
+                    projections.publish_snapshot(con, snapshot_path(self.data_dir))
             con.close()
             await nc.close()
 
@@ -202,8 +213,10 @@ class Follower:
             if to_publish:
                 self.stats.alerts += await publish_alerts(js, to_publish)
             mark_alerted(con, pending)
-        if self.snapshot:
+        if self.snapshot and time.monotonic() - self._snapshot_at >= self.snapshot_every:
+            # A snapshot copies the whole database: at most every `snapshot_every` seconds.
             projections.publish_snapshot(con, snapshot_path(self.data_dir))
+            self._snapshot_at = time.monotonic()
 
 
 def events_table(events: list[StreamEvent]) -> pa.Table:

@@ -131,7 +131,7 @@ def _ingest(con: duckdb.DuckDBPyConnection, batch: Any) -> dict[str, Any]:
         last = con.execute("SELECT max(position) FROM _batch").fetchall()[0][0]
     finally:
         con.unregister("_batch")
-    return {"events": tbl.num_rows, "last": last, "global": bool({"contract", "calendar", "asset"} & set(kinds))}
+    return {"events": tbl.num_rows, "last": last, "global": bool({"contract", "calendar"} & set(kinds))}
 
 
 def _recompute(con: duckdb.DuckDBPyConnection, ev: datetime, *, everything: bool,

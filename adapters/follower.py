@@ -144,7 +144,7 @@ class Follower:
             started = last_eval = time.monotonic()
             while True:
                 try:
-                    msgs = await sub.fetch(self.batch, timeout=1.0)
+                    msgs = await sub.fetch(self.batch, timeout=0.2)
                 except nats.errors.TimeoutError:
                     msgs = []
                 if msgs:

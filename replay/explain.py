@@ -22,7 +22,8 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from domain.events import CLOCKS
+from domain.events import CLOCKS, parse_topic
+from domain.upcasting import upcast_state
 
 ENVELOPE = {"type", "command_id", "id", "occurred_at", "actor", "channel", "customer", "v", "source_recorded_at"}
 
@@ -69,6 +70,12 @@ def view_rows(con: Any, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]
     return [{c: iso(v) for c, v in zip(cols, r, strict=True)} for r in cur.fetchall()]
 
 
+def _current(topic: str, state: bytes) -> dict[str, Any]:
+    """A stored event as the current version of its fact (old versions upcast, §6)."""
+    _, name, version = parse_topic(topic)
+    return msgspec.json.decode(upcast_state(name, version, state))
+
+
 def build_report(ticket: str, rows: Iterable[Any], views: Any, *, as_of_recorded: str | None = None,
                  ticket_oid: str = "", evidence_href: Callable[[str], str] | None = None,
                  evidence_status: Callable[[str], str] | None = None) -> dict[str, Any]:
@@ -88,7 +95,7 @@ def build_report(ticket: str, rows: Iterable[Any], views: Any, *, as_of_recorded
     opened: dict[str, Any] = {}
     evidence: list[dict[str, Any]] = []
     for r in ticket_rows:
-        f = msgspec.json.decode(r.state)
+        f = _current(r.topic, r.state)
         kind = f.get("type", r.topic.split(".")[1])
         entry: dict[str, Any] = {
             "position": r.position, "version": r.originator_version, "type": kind,
@@ -139,7 +146,7 @@ def build_report(ticket: str, rows: Iterable[Any], views: Any, *, as_of_recorded
 
     contract_versions, asset_events, tz = [], [], "Asia/Shanghai"
     for r in other_rows:
-        f = msgspec.json.decode(r.state)
+        f = _current(r.topic, r.state)
         kind = f.get("type")
         if r.topic.startswith("contract."):
             terms = f.get("terms", {})

@@ -59,3 +59,38 @@ def test_upcaster_chain_reaches_the_current_version() -> None:
     assert current_version("TicketOpened") == ev.TicketOpened.version == 2
     assert upcast("TicketOpened", 1, {"down": True, "v": 1}) == {"asset_down": True, "v": 2}
     assert current_version("TicketAcknowledged") == 1
+
+
+def test_views_and_explain_read_version_1_and_version_2(sqlite_ledger: Ledger, tmp_path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    import duckdb
+
+    from adapters.cli.core import record_calendar
+    from adapters.store_arrow import rebuild_from_store
+
+    ledger = sqlite_ledger
+    desk = Desk()
+    record_calendar(ledger, [2025])
+    ledger.execute_many([desk.contract("000"), desk.asset("A1")], now=NOW)
+    record_v1_ticket(ledger, "OLD-1", "A1", down=True)
+    ledger.execute_many([desk.open("NEW-1", "A1", "2025-10-02T09:00", asset_down=False)], now=NOW)
+    views = tmp_path / "v.duckdb"
+    rebuild_from_store(ledger, views, NOW)
+    con = duckdb.connect(str(views), read_only=True)
+    rows = con.execute("SELECT id, json_extract(state, '$.asset_down')::BOOLEAN, json_extract(state, '$.v')::INT "
+                       "FROM events WHERE type = 'TicketOpened' ORDER BY id").fetchall()
+    clocks = con.execute("SELECT DISTINCT ticket FROM sla_clocks ORDER BY ticket").fetchall()
+    con.close()
+    assert rows == [("NEW-1", False, 2), ("OLD-1", True, 2)]  # the views hold both, upcast
+    assert clocks == [("NEW-1",), ("OLD-1",)]
+    data = ledger.env["SQLITE_DBNAME"].rsplit("/", 1)[0]
+    out = subprocess.run([sys.executable, "-m", "adapters.cli", "--data-dir", data, "explain", "OLD-1",
+                          "--format", "json", "--at", NOW.isoformat()], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    opened = [e for e in report["timeline"] if e["type"] == "TicketOpened"]
+    assert len(opened) == 1 and {c["clock"] for c in report["clocks"]} >= {"response", "resolution"}
+    assert opened[0]["detail"].get("asset_down") is True and "down" not in opened[0]["detail"]  # read as v2

@@ -10,10 +10,11 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import tomllib
-import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
+
+from lxml import etree
 
 from domain import events as ev
 
@@ -69,26 +70,21 @@ def _local(tag: str) -> str:
 
 def iter_traces(path: str) -> Iterator[tuple[dict[str, str], list[dict[str, str]]]]:
     """(trace attributes, [event attributes]) per trace; only top-level attributes are read."""
+    # lxml's iterparse (libxml2) parses about twice as fast as ElementTree's; streamed as before.
     opener = gzip.open if str(path).endswith(".gz") else open
     with opener(path, "rb") as f:  # type: ignore[operator]
-        root = None
         events: list[dict[str, str]] = []
-        for what, elem in ET.iterparse(f, events=("start", "end")):
-            if what == "start":
-                if root is None:
-                    root = elem
-                continue
-            tag = _local(elem.tag)
-            if tag == "event":
+        for _, elem in etree.iterparse(f, events=("end",), tag=("{*}event", "{*}trace")):
+            if _local(elem.tag) == "event":
                 events.append({c.get("key", ""): c.get("value", "") for c in elem})
                 elem.clear()
-            elif tag == "trace":
-                attrs = {c.get("key", ""): c.get("value", "") for c in elem if _local(c.tag) != "event"}
-                yield attrs, events
-                events = []
-                elem.clear()
-                if root is not None:
-                    root.clear()  # drop the finished traces from memory
+                continue
+            attrs = {c.get("key", ""): c.get("value", "") for c in elem if _local(c.tag) != "event"}
+            yield attrs, events
+            events = []
+            elem.clear()
+            while elem.getprevious() is not None:  # drop the finished traces from memory
+                del elem.getparent()[0]
 
 
 def parse_time(text: str, tz: tzinfo) -> datetime | None:

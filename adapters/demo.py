@@ -164,16 +164,25 @@ def _hook_stream(ledger: Ledger, args: argparse.Namespace, say: Any) -> dict[str
     if relay_all is None:
         say("stream: adapters.relay has no relay_all yet")
         return None
-    url = getattr(args, "nats_url", None) or "nats://127.0.0.1:4222"
+    import asyncio
+    import os
+
+    from .nats_server import server_for
+
+    # A named server, or one the tool starts itself with its JetStream store in the data folder.
+    url = getattr(args, "nats_url", None) or os.environ.get("TICKETLEDGER_NATS_URL") or None
     t = time.perf_counter()
     try:
-        published = relay_all(ledger, url)
+        with server_for(args.data_dir, url) as live_url:
+            published = relay_all(ledger, live_url)
+            held = asyncio.run(relay.stream_count(live_url))
     except Exception as e:  # the demo still summarises the ledger without NATS
         say(f"stream: relay failed: {e}")
         return {"error": str(e)}
     n = published if isinstance(published, int) else getattr(published, "published", published)
-    say(f"stream: {n} events reached the stream in {time.perf_counter() - t:.1f} s")
-    return {"published": n}
+    say(f"stream: {n} events published now in {time.perf_counter() - t:.1f} s; the stream holds {held} events, "
+        f"the store {ledger.position}")
+    return {"published": n, "stream_holds": held}
 
 
 def _hook_views(ledger: Ledger, args: argparse.Namespace, say: Any) -> dict[str, Any] | None:

@@ -8,7 +8,7 @@ decided in one transaction per batch. The same command id with the same content 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -283,8 +283,8 @@ class Ledger(EventStoreApp):
         return last_position(self)
 
 
-ASSET_FACTS = frozenset(ev.AssetFact.__args__)  # type: ignore[attr-defined]
-TICKET_FACTS = frozenset(ev.TicketFact.__args__)  # type: ignore[attr-defined]
+ASSET_FACTS = frozenset(ev.ASSET_FACT_TYPES)
+TICKET_FACTS = frozenset(ev.TICKET_FACT_TYPES)
 
 
 def _named_aggregates(f: ev.Fact) -> list[tuple[str, str]]:
@@ -308,16 +308,3 @@ def _named_aggregates(f: ev.Fact) -> list[tuple[str, str]]:
 
 def open_ledger(data_dir: str | Path) -> Ledger:
     return Ledger.open(StoreConfig.from_env(data_dir))
-
-
-def record_all(ledger: Ledger, facts: Iterable[ev.Fact], batch_size: int = 500) -> list[Outcome]:
-    out: list[Outcome] = []
-    chunk: list[ev.Fact] = []
-    for f in facts:
-        chunk.append(f)
-        if len(chunk) >= batch_size:
-            out += ledger.execute_many(chunk)
-            chunk = []
-    if chunk:
-        out += ledger.execute_many(chunk)
-    return out

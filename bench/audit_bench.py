@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .rebuild_bench import QUICK_SIZES, ROOT, largest_cached, ledger, measure
+from .rebuild_bench import QUICK_SIZES, ROOT, _rss_mib, largest_cached, ledger, measure
 
 TARGET_EXPLAIN_S = 1.0
 MAX_RSS_MIB = 6 * 1024
@@ -44,18 +44,6 @@ IN_PROCESS = (  # parse (which imports every command module) timed apart from th
     "print(json.dumps({'import_s': round(t1 - t0, 3), 'command_s': round(t2 - t1, 3)}), file=sys.stderr); "
     "sys.exit(code)"
 )
-
-
-def _rss_mib(pid: int, field: str = "VmRSS") -> int:
-    """Resident MiB of a live process from /proc (VmHWM: its peak since exec; wait4's ru_maxrss
-    also counts the forking parent's pages, so it overstates a small child of a big parent)."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) // 1024
-    except OSError:
-        pass
-    return 0
 
 
 def timed(args: list[str], timeout: float = 600.0, max_rss_mib: int = MAX_RSS_MIB,

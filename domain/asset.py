@@ -8,24 +8,18 @@ from typing import ClassVar
 from .base import LedgerAggregate, command_name
 from .errors import Refused
 from .events import (
+    ASSET_FACT_TYPES,
     AssetAccepted,
     AssetContractChanged,
     AssetDecommissioned,
-    AssetDelivered,
-    AssetInstalled,
     AssetMoved,
     AssetRegistered,
     AssetReplaced,
     Fact,
     FactCorrected,
-    FollowUpDone,
-    InspectionDone,
 )
 
-ASSET_FOLLOW_UPS = (
-    AssetMoved, AssetContractChanged, AssetDelivered, AssetInstalled, AssetAccepted,
-    FollowUpDone, InspectionDone, AssetReplaced, AssetDecommissioned, FactCorrected,
-)
+ASSET_FOLLOW_UPS = (*(t for t in ASSET_FACT_TYPES if t is not AssetRegistered), FactCorrected)
 
 
 class Asset(LedgerAggregate):

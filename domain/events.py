@@ -373,11 +373,14 @@ AnyFact = (
     | FactCorrected
 )
 
+TICKET_FACT_TYPES: tuple[type[Fact], ...] = TicketFact.__args__  # type: ignore[attr-defined]
+ASSET_FACT_TYPES: tuple[type[Fact], ...] = AssetFact.__args__  # type: ignore[attr-defined]
+
 FACT_TYPES: dict[str, type[Fact]] = {
     cls.__name__: cls
     for cls in (
-        *TicketFact.__args__,  # type: ignore[attr-defined]
-        *AssetFact.__args__,  # type: ignore[attr-defined]
+        *TICKET_FACT_TYPES,
+        *ASSET_FACT_TYPES,
         ContractRegistered,
         ContractAmended,
         CalendarYearRecorded,

@@ -14,26 +14,21 @@ from typing import ClassVar
 from .base import LedgerAggregate, command_name
 from .errors import Refused
 from .events import (
+    TICKET_FACT_TYPES,
     CustomerSignedOff,
-    DeadlineExtended,
     EvidenceAttached,
     Fact,
     FactCorrected,
     FaultCauseDetermined,
     LossClaimed,
-    RemoteFixAttempted,
-    RepairAttempted,
     SeverityChanged,
-    SolutionPlanProposed,
     SpareUnitLent,
     SpareUnitReturned,
     TechnicianArrived,
     TechnicianDispatched,
-    TicketAcknowledged,
     TicketCancelled,
     TicketClosed,
     TicketOpened,
-    TicketReassigned,
     TicketReopened,
     TicketResolved,
     WaitEnded,
@@ -149,13 +144,8 @@ class TicketState:
             self.status, self.ended_at = "cancelled", fact.occurred_at
 
 
-# Facts that belong on a ticket (all but the opening one).
-TICKET_FOLLOW_UPS = (
-    SeverityChanged, TicketAcknowledged, RemoteFixAttempted, TechnicianDispatched, TechnicianArrived,
-    WaitStarted, WaitEnded, DeadlineExtended, SolutionPlanProposed, SpareUnitLent, SpareUnitReturned,
-    RepairAttempted, FaultCauseDetermined, EvidenceAttached, TicketResolved, CustomerSignedOff,
-    TicketReopened, TicketClosed, TicketCancelled, LossClaimed, TicketReassigned, FactCorrected,
-)
+# Facts that belong on a ticket (all but the opening one), and corrections.
+TICKET_FOLLOW_UPS = (*(t for t in TICKET_FACT_TYPES if t is not TicketOpened), FactCorrected)
 
 
 class Ticket(LedgerAggregate):

@@ -8,7 +8,6 @@ reader likes, one transaction); the live follower calls it with whatever arrived
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -265,7 +264,3 @@ def publish_snapshot(con: duckdb.DuckDBPyConnection, path: str | Path) -> Path:
 
 def _current_db(con: duckdb.DuckDBPyConnection) -> str:
     return con.execute("SELECT current_database()").fetchall()[0][0]
-
-
-def copy_file(src: Path, dst: Path) -> None:
-    shutil.copyfile(src, dst)

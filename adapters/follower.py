@@ -145,7 +145,7 @@ class Follower:
             while True:
                 try:
                     msgs = await sub.fetch(self.batch, timeout=0.2)
-                except nats.errors.TimeoutError:
+                except (TimeoutError, nats.errors.TimeoutError):  # nats-py raises either when empty
                     msgs = []
                 if msgs:
                     self._apply(con, msgs)

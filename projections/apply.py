@@ -22,7 +22,8 @@ from domain.events import FACT_TYPES
 from domain.terms import Terms
 from domain.upcasting import upcast_state
 
-from . import calendars, schema, sla, terms_flat
+from . import schema
+from .recompute import recompute as _recompute
 
 BATCH_COLUMNS = ("position", "originator_id", "originator_version", "topic", "state", "recorded_at")
 ARROW_SCHEMA = pa.schema([
@@ -127,36 +128,20 @@ def _ingest(con: duckdb.DuckDBPyConnection, batch: Any) -> dict[str, Any]:
             "INSERT INTO _touched SELECT DISTINCT json_extract_string(state, '$.id') FROM _batch "
             "WHERE split_part(topic, '.', 1) = 'ticket'"
         )
+        con.execute(
+            "INSERT INTO _touched_assets SELECT DISTINCT json_extract_string(state, '$.id') FROM _batch "
+            "WHERE split_part(topic, '.', 1) = 'asset'"
+        )
         last = con.execute("SELECT max(position) FROM _batch").fetchall()[0][0]
     finally:
         con.unregister("_batch")
     return {"events": tbl.num_rows, "last": last, "global": bool({"contract", "calendar"} & set(kinds))}
 
 
-def _recompute(con: duckdb.DuckDBPyConnection, ev: datetime, *, everything: bool,
-               terms_override: Terms | dict | None, rebuild_terms: bool) -> None:
-    from . import liability, visits  # noqa: PLC0415 - modules of this package, imported late to keep startup light
-
-    con.execute("CREATE OR REPLACE TEMP TABLE _p AS SELECT CAST(? AS TIMESTAMP) AS ev", [ev])
-    if rebuild_terms:
-        terms_flat.flatten(con, terms_override)
-        calendars.build(con)
-    if everything:
-        con.execute("CREATE OR REPLACE TEMP TABLE _aff AS SELECT DISTINCT id AS ticket FROM events WHERE type = 'TicketOpened'")
-    else:
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _aff AS SELECT DISTINCT ticket FROM ("
-            " SELECT ticket FROM _touched UNION ALL SELECT ticket FROM sla_clocks WHERE NOT final)"
-            " WHERE ticket IS NOT NULL"
-        )
-    sla.recompute(con)
-    liability.recompute(con)  # warranty and coverage first: visits read them
-    visits.recompute(con)
-
-
 def _begin(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("BEGIN TRANSACTION")
     con.execute("CREATE OR REPLACE TEMP TABLE _touched (ticket VARCHAR)")
+    con.execute("CREATE OR REPLACE TEMP TABLE _touched_assets (asset VARCHAR)")
 
 
 def _checkpoint(con: duckdb.DuckDBPyConnection, consumer: str, position: int | None, ev: datetime) -> None:

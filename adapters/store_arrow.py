@@ -1,16 +1,15 @@
 """The stored log as Arrow batches, for the views' bulk rebuild (notes/replay-speed.md).
 
-SQLite: by default Python's sqlite3 (the library the recorder writes with) `fetchmany` pages
-turned into Arrow columns. `sqlite_batches_adbc` (adbc-driver-sqlite `fetch_record_batch`) is
-faster but its bundled SQLite did not see commits still in the recorder's WAL file here (it read
-a stale snapshot until a checkpoint): it first checkpoints the WAL through sqlite3 and reads only
-up to the position seen then; use it on a quiet store (bench, offline rebuild).
+SQLite: the full rebuild hands DuckDB one Arrow C stream from adbc-driver-sqlite
+(`sqlite_reader`, after a WAL checkpoint); batch-wise readers (tests, the live path's catch-up)
+use Python's sqlite3 `fetchmany` pages turned into Arrow columns (`sqlite_batches`).
 PostgreSQL: `adapters.store.read_log` pages turned into Arrow columns.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -59,15 +58,25 @@ def sqlite_batches(path: str | Path, start: int = 1, as_of_position: int | None 
         conn.close()
 
 
-def sqlite_batches_adbc(path: str | Path, start: int = 1, as_of_position: int | None = None,
-                        as_of_recorded: datetime | str | None = None) -> Iterator[pa.RecordBatch]:
+@contextmanager
+def sqlite_reader(path: str | Path, start: int = 1, as_of_position: int | None = None,
+                  as_of_recorded: datetime | str | None = None) -> Iterator[pa.RecordBatchReader | None]:
+    """The stored rows as one Arrow C stream (adbc-driver-sqlite), for DuckDB to read itself.
+
+    Its bundled SQLite was seen reading a stale snapshot of a store whose recent commits were
+    still in the WAL; so the WAL is checkpointed through sqlite3 first and only positions up to
+    what that checkpoint covered are read. Yields None when the checkpoint could not complete
+    (a writer busy): the caller then reads with `sqlite_batches`."""
     import sqlite3
 
     import adbc_driver_sqlite.dbapi as adbc
 
-    with sqlite3.connect(str(path)) as lite:
-        lite.execute("PRAGMA wal_checkpoint(FULL)")
+    with sqlite3.connect(str(path), timeout=5) as lite:
+        busy, _, _ = lite.execute("PRAGMA wal_checkpoint(FULL)").fetchall()[0]
         seen = lite.execute("SELECT coalesce(max(position), 0) FROM ledger_chain").fetchall()[0][0]
+    if busy:
+        yield None
+        return
     as_of_position = seen if as_of_position is None else min(seen, as_of_position)
     stop, rec = _bounds(as_of_position, as_of_recorded)
     conn = adbc.connect(str(path))
@@ -75,10 +84,7 @@ def sqlite_batches_adbc(path: str | Path, start: int = 1, as_of_position: int | 
         cur = conn.cursor()
         try:
             cur.execute(SQL, (start, stop, rec))
-            reader = cur.fetch_record_batch()
-            for b in reader:
-                if b.num_rows:
-                    yield b
+            yield cur.fetch_record_batch()
         finally:
             cur.close()
     finally:
@@ -120,11 +126,27 @@ def store_batches(app_or_path: Any, start: int = 1, as_of_position: int | None =
     return sqlite_batches(rec.datastore.pool.db_name, start, as_of_position, as_of_recorded)
 
 
+def sqlite_path(app_or_path: Any) -> Path | None:
+    """The SQLite file behind an app or a data folder; None for the PostgreSQL recorder."""
+    if isinstance(app_or_path, str | Path):
+        path = Path(app_or_path)
+        return path / "events.sqlite" if path.is_dir() else path
+    if isinstance(app_or_path.recorder, ChainedPostgresRecorder):
+        return None
+    return Path(app_or_path.recorder.datastore.pool.db_name)
+
+
 def rebuild_from_store(app_or_sqlite_path: Any, duckdb_path: str | Path | None, evaluate_at: datetime | None = None,
                        as_of_position: int | None = None, as_of_recorded: datetime | str | None = None,
                        terms_override: Any = None) -> dict[str, Any]:
-    """Read the store as Arrow batches straight into a fresh views database."""
+    """Read the store straight into a fresh views database: from SQLite as one Arrow C stream
+    that DuckDB reads itself (no Python per row), from PostgreSQL as pages of the log."""
     from projections import rebuild_from_store as rebuild
 
+    path = sqlite_path(app_or_sqlite_path)
+    if path is not None:
+        with sqlite_reader(path, 1, as_of_position, as_of_recorded) as reader:
+            if reader is not None:
+                return rebuild(lambda: reader, duckdb_path, evaluate_at, terms_override=terms_override)
     return rebuild(lambda: store_batches(app_or_sqlite_path, 1, as_of_position, as_of_recorded), duckdb_path,
                    evaluate_at, terms_override=terms_override)

@@ -25,6 +25,9 @@ from domain.upcasting import upcast_state
 from . import schema
 from .recompute import recompute as _recompute
 
+# DuckDB's own default is 80 % of RAM; a rebuild of 10M events must stay within 2 GiB in all
+MEMORY_LIMIT = os.environ.get("TICKETLEDGER_DUCKDB_MEMORY", "1GB")
+
 BATCH_COLUMNS = ("position", "originator_id", "originator_version", "topic", "state", "recorded_at")
 ARROW_SCHEMA = pa.schema([
     ("position", pa.int64()), ("originator_id", pa.string()), ("originator_version", pa.int64()),
@@ -36,6 +39,8 @@ def open_views(path: str | Path | None = None, read_only: bool = False) -> duckd
     """Open (and create if absent) the views database; `None` is an in-memory database."""
     con = duckdb.connect(str(path) if path else ":memory:", read_only=read_only)
     con.execute("SET TimeZone = 'UTC'")
+    if path:  # a file spills to `<file>.tmp` beyond the limit instead of growing with the ledger
+        con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
     if not read_only:
         schema.create(con)
     return con
@@ -78,21 +83,31 @@ def _upcast(tbl: pa.Table) -> pa.Table:
     return tbl.set_column(tbl.schema.get_field_index("state"), "state", pa.array(states, pa.string()))
 
 
-INGEST = """
+def _ingest_sql(source: str, where: str = "") -> str:
+    """Rows of `source` (stored-log columns) into `events`, each JSON state parsed once for the
+    common fields. `recorded_state` stays NULL until a correction changes `state` (CORRECT)."""
+    return f"""
 INSERT INTO events
 SELECT b.position, iso_ts(b.recorded_at), iso_ts(j[1]), iso_ts(j[2]), split_part(b.topic, '.', 2),
        split_part(b.topic, '.', 1), j[3], j[4], b.originator_id, b.originator_version, b.topic,
-       CAST(j[5] AS INTEGER), j[6], j[7], CAST(b.state AS JSON), CAST(b.state AS JSON), false,
+       CAST(j[5] AS INTEGER), j[6], j[7], b.state, NULL, false,
        date_diff('second', iso_ts(j[1]), coalesce(iso_ts(j[2]), iso_ts(b.recorded_at))) / 60.0
 FROM (SELECT *, json_extract_string(state, ['$.occurred_at', '$.source_recorded_at', '$.id', '$.customer',
                                             '$.v', '$.actor', '$.channel']) AS j
-      FROM _batch WHERE position NOT IN (SELECT position FROM events)) b
+      FROM {source} {where}) b
 """
+
+
+# a live batch may hold positions already applied (redelivery): skip them; the scan of `events`
+# is limited to the batch's range, which the zone maps of the position column prune cheaply
+INGEST = _ingest_sql("_batch", "WHERE position NOT IN (SELECT position FROM events "
+                               "WHERE position >= (SELECT min(position) FROM _batch))")
+
 
 # Corrections (§3): the effective state of a corrected fact is its recorded state merged with the
 # latest value of every field any correction changed.
 CORRECT = """
-UPDATE events SET state = fx.st, occurred_at = iso_ts(fx.st->>'occurred_at'), corrected = true
+UPDATE events SET state = fx.st, recorded_state = fx.rs, occurred_at = iso_ts(fx.st->>'occurred_at'), corrected = true
 FROM (
     WITH c AS (
         SELECT e.originator_id AS oid, CAST(e.state->>'corrects_version' AS BIGINT) AS ver, e.position,
@@ -103,7 +118,7 @@ FROM (
     latest AS (SELECT oid, ver, key, arg_max(json_extract(ch, '$."' || key || '"'), position) AS val
                FROM kv GROUP BY oid, ver, key),
     patch AS (SELECT oid, ver, json_group_object(key, val) AS p FROM latest GROUP BY oid, ver)
-    SELECT e.position, json_merge_patch(e.recorded_state, patch.p) AS st
+    SELECT e.position, coalesce(e.recorded_state, e.state) AS rs, json_merge_patch(coalesce(e.recorded_state, e.state), patch.p) AS st
     FROM events e JOIN patch ON patch.oid = e.originator_id AND patch.ver = e.originator_version) fx
 WHERE events.position = fx.position
 """
@@ -195,17 +210,97 @@ def reevaluate(con: duckdb.DuckDBPyConnection, evaluate_at: datetime | None = No
     return apply_batch(con, empty, evaluate_at, consumer=consumer, position=pos[0][0] if pos else None)
 
 
-def rebuild(con: duckdb.DuckDBPyConnection, batches: Iterable[Any] | Callable[[], Iterable[Any]],
+def _old_topics(topics: Iterable[str]) -> list[str]:
+    out = []
+    for topic in topics:
+        _, name, v = topic.split(".")
+        if name in FACT_TYPES and int(v[1:]) < FACT_TYPES[name].version:
+            out.append(topic)
+    return out
+
+
+def _upcast_loaded(con: duckdb.DuckDBPyConnection) -> None:
+    """Rows of an old topic version loaded raw (the C reader path) upgraded through
+    domain.upcasting, the one home of upcasts; `v` re-read as the upcaster sets it."""
+    old = _old_topics(t for (t,) in con.execute("SELECT DISTINCT topic FROM events").fetchall())
+    if not old:
+        return
+    rows = con.execute("SELECT position, type, topic, state FROM events WHERE topic IN (SELECT unnest(?))",
+                       [old]).fetchall()
+    fixed = pa.table({
+        "position": pa.array([r[0] for r in rows], pa.int64()),
+        "state": pa.array([upcast_state(r[1], int(r[2].rsplit(".v", 1)[1]), r[3].encode()).decode() for r in rows],
+                          pa.string()),
+    })
+    con.register("_up", fixed)
+    try:
+        con.execute("UPDATE events SET state = _up.state, v = CAST(_up.state->>'v' AS INTEGER) "
+                    "FROM _up WHERE events.position = _up.position")
+    finally:
+        con.unregister("_up")
+
+
+def _load(con: duckdb.DuckDBPyConnection, source: Any) -> None:
+    """Bulk path: every stored row into `events` (no anti-join: the database is empty, nothing is
+    redelivered), then upcasts and corrections set-wise, in one transaction.
+
+    A `RecordBatchReader` (the store driver's C stream) is read by DuckDB in one INSERT; Python
+    iterables are inserted batch by batch in this thread (their readers, e.g. sqlite3, are bound
+    to the thread that opened them, and DuckDB would pull from its own worker threads)."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        if isinstance(source, pa.RecordBatchReader):
+            con.register("_stream", source)
+            try:
+                con.execute(_ingest_sql("_stream"))
+            finally:
+                con.unregister("_stream")
+            _upcast_loaded(con)
+        else:
+            for b in source:
+                con.register("_batch", _as_table(b))
+                try:
+                    con.execute(_ingest_sql("_batch"))
+                finally:
+                    con.unregister("_batch")
+        con.execute("CREATE OR REPLACE TEMP TABLE _batch_fix AS SELECT DISTINCT originator_id FROM events "
+                    "WHERE type = 'FactCorrected'")
+        if con.execute("SELECT count(*) FROM _batch_fix").fetchall()[0][0]:
+            con.execute(CORRECT)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def rebuild(con: duckdb.DuckDBPyConnection, batches: Any,
             evaluate_at: datetime | None = None, *, consumer: str = "rebuild",
             terms_override: Terms | dict | None = None) -> dict[str, Any]:
-    """Empty the database's events and views, then apply every batch in one transaction."""
+    """Empty the database's events and views, load every stored row, then compute the views once.
+
+    `batches`: an iterable of Arrow batches (or a callable returning one), or a
+    `pyarrow.RecordBatchReader` straight from the store's driver (rows not yet upcast).
+    The views come from the same `recompute` as a live batch's, over every ticket.
+    """
     if callable(batches):
         batches = batches()
+    ev = _naive_utc(evaluate_at)
+    started = time.perf_counter()
     con.execute("BEGIN TRANSACTION")
     for t in ("events", "checkpoint", *schema.VIEW_TABLES):
         con.execute(f"DELETE FROM {t}")
     con.execute("COMMIT")
-    return apply_batch(con, batches, evaluate_at, consumer=consumer, terms_override=terms_override)
+    _load(con, batches)
+    n, last = con.execute("SELECT count(*), max(position) FROM events").fetchall()[0]
+    _begin(con)
+    try:
+        _recompute(con, ev, everything=True, terms_override=terms_override, rebuild_terms=True)
+        _checkpoint(con, consumer, last, ev)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return {"events": n, "last_position": last, "evaluated_at": ev, "seconds": time.perf_counter() - started}
 
 
 def rebuild_from_store(source: Iterable[Any] | Callable[[], Iterable[Any]], duckdb_path: str | Path | None,

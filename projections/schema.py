@@ -16,10 +16,10 @@ MACROS = [
 
 TABLES = [
     """CREATE TABLE IF NOT EXISTS events (
-        position BIGINT PRIMARY KEY, recorded_at TIMESTAMP, occurred_at TIMESTAMP,
+        position BIGINT, recorded_at TIMESTAMP, occurred_at TIMESTAMP,
         source_recorded_at TIMESTAMP, type VARCHAR, aggregate VARCHAR, id VARCHAR, customer VARCHAR,
         originator_id VARCHAR, originator_version BIGINT, topic VARCHAR, v INTEGER, actor VARCHAR,
-        channel VARCHAR, state JSON, recorded_state JSON, corrected BOOLEAN, lateness_minutes DOUBLE)""",
+        channel VARCHAR, state VARCHAR, recorded_state VARCHAR, corrected BOOLEAN, lateness_minutes DOUBLE)""",
     """CREATE TABLE IF NOT EXISTS checkpoint (
         consumer VARCHAR PRIMARY KEY, position BIGINT, evaluated_at TIMESTAMP, events BIGINT)""",
     """CREATE TABLE IF NOT EXISTS terms (

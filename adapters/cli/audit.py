@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from ..store import ChainedPostgresRecorder, iter_log
+from ..store import ChainedPostgresRecorder, iter_log, read_log
 from . import UserError
 from .output import Progress
 
@@ -313,8 +313,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
                 name = "explain-asof-" + asof.stamp(as_of).replace(":", "") if as_of else "explain-current"
                 views_path = data_dir / "replay" / f"{name}.duckdb"
                 views_path.parent.mkdir(parents=True, exist_ok=True)
-                asof.rebuild(asof.cut(iter_log(ledger), cut), views_path,
-                             evaluate_at=at or cut.evaluation_time() or now())
+                _rebuild_cut(ledger, cut, views_path, at or cut.evaluation_time() or now(), None)
     finally:
         ledger.close()
     out_dir = Path(args.out).resolve().parent if args.out else Path.cwd()
@@ -383,13 +382,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
         evaluate_at = None  # as of a position: evaluated at that position's recording time (below)
     ledger = ledger_for(args)
     try:
-        if evaluate_at is None:
-            rows = list(asof.cut(iter_log(ledger, stop=cut.position), cut))
-            evaluate_at = _parse_stamp(rows[-1].recorded_at) if rows else now()
-            source: Any = rows
-        else:
-            source = asof.cut(iter_log(ledger), cut)
-        stats = asof.rebuild(source, out, evaluate_at=evaluate_at, terms_override=terms)
+        if evaluate_at is None:  # as of a position: its recording time (recording time never decreases)
+            last = read_log(ledger, min(cut.position, ledger.position), 1) if ledger.position else []
+            evaluate_at = _parse_stamp(last[0].recorded_at) if last else now()
+            if cut.recorded_text is not None and last and last[0].recorded_at > cut.recorded_text:
+                evaluate_at = cut.recorded
+        stats = _rebuild_cut(ledger, cut, out, evaluate_at, terms)
     finally:
         ledger.close()
     con = duckdb.connect(str(out), read_only=True)
@@ -410,6 +408,20 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(f"use it: ticketledger explain TICKET --views {out}; ticketledger diff {out} OTHER.duckdb; "
               "or open it read-only in DuckDB (the same tables as views.duckdb)")
     return 0
+
+
+def _rebuild_cut(ledger: Any, cut: Any, out: Path, evaluate_at: Any, terms: dict | None) -> dict[str, Any]:
+    """Views of the events inside `cut` in a fresh file. A cut by position or recording time is a
+    prefix of the log: the store's bulk reader streams it straight into DuckDB. A cut by
+    occurrence time filters row by row (replay.asof.cut)."""
+    from replay import asof
+
+    if cut.occurred is None:
+        from ..store_arrow import rebuild_from_store
+
+        return rebuild_from_store(ledger, out, evaluate_at, as_of_position=cut.position,
+                                  as_of_recorded=cut.recorded_text, terms_override=terms)
+    return asof.rebuild(asof.cut(iter_log(ledger), cut), out, evaluate_at=evaluate_at, terms_override=terms)
 
 
 def _parse_stamp(s: str) -> Any:

@@ -1,17 +1,20 @@
-"""`python -m bench [--events N] [--quick]`: run every benchmark that exists, print a table,
-write JSON to bench/results/latest.json.
+"""`python -m bench [--events N] [--quick] [--only SLOTS]`: run every benchmark, print a table and
+the wall time, write JSON to bench/results/latest.json. `make bench` runs it at 10M events.
 
-Benchmarks (issue 7); a slot whose module is not installed yet reports "not available":
-  generate   bench.generate: N synthetic events straight into a store (events/s)
-  write      bench.writepath: Ledger single / batched vs the library's own append rate
-  scan       bare ADBC Arrow scan and naive Python fold of the generated store (baselines)
-  rebuild    bench.rebuild_bench: store_arrow.rebuild_from_store at 1M / 3M / 10M (--quick 100k / 300k,
-             --events N: N only) on cached ledgers, beside a bare ADBC scan of the same rows and the
-             naive fold measured in the same run; peak RSS; linearity
-  relay      bench/relay_bench.py (relay vs bare publish_async)
-  desk       bench/desk_import_bench.py
+One ledger of N events (default 10,000,000) is generated once (bench.generate, cached in
+bench/results/ledgers/ by generator digest) and serves every slot that needs a big ledger.
+Slots, in the order they run (quick ones first; a slot whose module is missing says so):
+  generate   the N-event ledger (events/s of the generator; "cached" when reused)
+  write      bench.writepath: Ledger one per save / 100 per save vs the library's own append,
+             SQLite and PostgreSQL
+  relay      bench.relay_bench: relay to JetStream vs bare publish_async
+  desk       bench.desk_import_bench
   live       bench.live_bench: recording -> visible in the views at a steady 1,000 events/s (p50, p99)
-  asof       bench.audit_bench: replay --as-of-position N/2 and explain on the largest ledger
+  rebuild    bench.rebuild_bench: store_arrow.rebuild_from_store at N/10, 3N/10 and N (1M, 3M, 10M)
+             as prefixes of the one ledger, beside a bare ADBC scan of the same rows, peak RSS,
+             linearity; and the naive fold (through the domain) and the old simplified fold on
+             the first 200k positions, in the same run
+  asof       bench.audit_bench: explain one ticket and replay --as-of-position on the N ledger
 """
 
 from __future__ import annotations
@@ -19,10 +22,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import platform
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -48,10 +50,13 @@ def _optional(module: str, *attrs: str) -> Any:
 # --- slots ----------------------------------------------------------------------------------
 
 
-def bench_generate(data_dir: Path, events: int) -> dict[str, Any]:
-    from .generate import generate
+def bench_generate(events: int) -> dict[str, Any]:
+    """The one big ledger: generated now (fresh clone, generator changed) or reused from the cache."""
+    from .rebuild_bench import find_cached, ledger
 
-    return generate(data_dir, events)
+    cached = find_cached(events) is not None
+    d, meta = ledger(events)
+    return {**meta, "ledger": d.name, "cached": cached}
 
 
 def bench_write(quick: bool) -> dict[str, Any]:
@@ -60,50 +65,15 @@ def bench_write(quick: bool) -> dict[str, Any]:
     return run(quick=quick, log=lambda m: print(f"  {m}", file=sys.stderr))
 
 
-def bench_scan(data_dir: Path, naive_limit: int) -> dict[str, Any]:
-    """The floor (bare Arrow scan of the stored rows) and the naive fold (one event at a time)."""
-    import sqlite3
-
-    import msgspec
-
-    path = str(data_dir / "events.sqlite")
-    out: dict[str, Any] = {}
-    try:
-        import adbc_driver_sqlite.dbapi as adbc
-
-        t = time.perf_counter()
-        n = 0
-        with adbc.connect(path) as con, con.cursor() as cur:
-            cur.execute("SELECT rowid, originator_id, originator_version, topic, state FROM stored_events")
-            for batch in cur.fetch_record_batch():
-                n += batch.num_rows
-        s = time.perf_counter() - t
-        out["bare_scan"] = {"events": n, "seconds": round(s, 2), "events_per_second": round(n / s)}
-    except ImportError:
-        out["bare_scan"] = None
-    # naive fold: Python loop, decode per event, update dicts (a slice)
-    t = time.perf_counter()
-    con = sqlite3.connect(path)
-    tickets: dict[str, dict[str, Any]] = {}
-    n = 0
-    for _, _, topic, state in con.execute(
-        "SELECT rowid, originator_id, topic, state FROM stored_events ORDER BY rowid LIMIT ?", (naive_limit,)
-    ):
-        n += 1
-        if topic.startswith("ticket."):
-            f = msgspec.json.decode(state)
-            tk = tickets.setdefault(f["id"], {})
-            tk.setdefault(f["type"], f["occurred_at"])
-    con.close()
-    s = time.perf_counter() - t
-    out["naive_fold"] = {"events": n, "seconds": round(s, 2), "events_per_second": round(n / s) if s else None}
-    return out
+def rebuild_sizes(events: int) -> list[int]:
+    """N/10, 3N/10 and N: 1M, 3M and 10M for the default N (how cost grows), prefixes of one ledger."""
+    return sorted({n for n in (events // 10, 3 * events // 10, events) if n >= 10_000} or {events})
 
 
-def bench_rebuild(quick: bool, events: int | None) -> dict[str, Any]:
+def bench_rebuild(events: int) -> dict[str, Any]:
     from .rebuild_bench import run
 
-    return run(quick=quick, sizes=[events] if events else None)
+    return run(sizes=rebuild_sizes(events))
 
 
 def _module_run(module: str, quick: bool, events: int) -> dict[str, Any] | None:
@@ -124,17 +94,17 @@ def bench_desk(quick: bool, events: int) -> dict[str, Any] | None:
     return _module_run("bench.desk_import_bench", quick, events)
 
 
-def bench_live(quick: bool, events: int) -> dict[str, Any] | None:
+def bench_live(quick: bool) -> dict[str, Any] | None:
     from .live_bench import run
 
     return run(quick=quick)
 
 
-def bench_asof(quick: bool, events: int | None) -> dict[str, Any] | None:
+def bench_asof(events: int) -> dict[str, Any] | None:
     from .audit_bench import run
 
-    # the largest ledger the rebuild step left (with its current views), else one of `events`
-    return run(quick=quick, events=events)
+    # the N ledger, with the current views the rebuild slot left beside it
+    return run(events=events)
 
 
 # --- the table ------------------------------------------------------------------------------
@@ -147,8 +117,12 @@ def rows_of(results: dict[str, Any]) -> list[dict[str, Any]]:
         rows.append({"benchmark": name, "figure": value, "target": target, "ok": ok})
 
     g = results.get("generate")
-    if g:
-        add("generate (straight into SQLite)", f"{g['events_per_second']:,} events/s ({g['written']:,} in {g['seconds']} s)")
+    if g and "error" not in g:
+        add("generate (straight into SQLite)", f"{g['events_per_second']:,} events/s ({g['written']:,} in {g['seconds']} s"
+            + (", cached ledger" if g.get("cached") else "") + ")", "10M in <= 3 min",
+            "yes" if g["seconds"] * 1e7 / max(1, g["written"]) <= 180 else "NO")
+    elif g:
+        add("generate", f"error: {g['error']}"[:120])
     w = results.get("write") or {}
     for backend in ("sqlite", "postgres"):
         r = w.get(backend)
@@ -160,14 +134,10 @@ def rows_of(results: dict[str, Any]) -> list[dict[str, Any]]:
                 add(f"write {backend} {k.replace('_', ' ')}", f"{r[k]['events_per_second']:,} events/s")
         add(f"write {backend} single / library", r["ratio_single"], ">= 0.5", "yes" if r["single_ok"] else "NO")
         add(f"write {backend} batched / library (100/save)", r["ratio_batched"], ">= 0.5", "yes" if r["batched_ok"] else "NO")
-    sc = results.get("scan") or {}
-    for k in ("bare_scan", "naive_fold"):
-        if sc.get(k):
-            add(k.replace("_", " "), f"{sc[k]['events_per_second']:,} events/s")
     from . import audit_bench, live_bench, rebuild_bench
 
     own = {"rebuild": rebuild_bench.rows_of, "live": live_bench.rows_of, "asof": audit_bench.rows_of}
-    for slot in ("rebuild", "relay", "desk", "live", "asof"):
+    for slot in ("relay", "desk", "live", "rebuild", "asof"):
         v = results.get(slot)
         if v is None:
             add(slot, "not run" if slot in own else "not available yet")
@@ -180,58 +150,61 @@ def rows_of(results: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+SLOTS = ("generate", "write", "relay", "desk", "live", "rebuild", "asof")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
-    p.add_argument("--events", type=int, default=None, help="events in the generated ledger (default 1M; --quick 100k)")
-    p.add_argument("--quick", action="store_true", help="small sizes, a couple of minutes")
-    p.add_argument("--only", default=None, help="comma-separated: generate,write,scan,rebuild,relay,desk,live,asof")
-    p.add_argument("--keep", metavar="DIR", default=None, help="generate into DIR and keep it")
+    p.add_argument("--events", type=int, default=None,
+                   help="events in the ledger (default 10,000,000; --quick 300,000)")
+    p.add_argument("--quick", action="store_true", help="small sizes, a few minutes")
+    p.add_argument("--only", default=None, help="comma-separated: " + ",".join(SLOTS))
     p.add_argument("--out", default=str(RESULTS / "latest.json"))
     args = p.parse_args(argv)
-    events = args.events or (100_000 if args.quick else 1_000_000)
-    gen_events = min(events, 100_000 if args.quick else 300_000)  # generator speed and the write-path baselines
+    events = args.events or (300_000 if args.quick else 10_000_000)
     only = set(args.only.split(",")) if args.only else None
-
-    def want(name: str) -> bool:
-        return only is None or name in only
+    if only and only - set(SLOTS):
+        p.error(f"unknown slots {sorted(only - set(SLOTS))}; slots are {', '.join(SLOTS)}")
 
     from adapters.cli.output import table
 
     results: dict[str, Any] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"), "events": events, "quick": args.quick,
         "machine": {"python": platform.python_version(), "platform": platform.platform(),
-                    "cpus": __import__("os").cpu_count()},
+                    "cpus": os.cpu_count(), "load_avg_at_start": os.getloadavg()},
+        "slot_seconds": {},
     }
-    tmp = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="tl-bench-"))
     steps: list[tuple[str, Callable[[], Any]]] = [
-        ("generate", lambda: bench_generate(tmp, gen_events)),
+        ("generate", lambda: bench_generate(events)),
         ("write", lambda: bench_write(args.quick)),
-        ("scan", lambda: bench_scan(tmp, min(gen_events, 500_000)) if (tmp / "events.sqlite").exists() else None),
-        ("rebuild", lambda: bench_rebuild(args.quick, args.events)),
         ("relay", lambda: bench_relay(args.quick, events)),
         ("desk", lambda: bench_desk(args.quick, events)),
-        ("live", lambda: bench_live(args.quick, events)),
-        ("asof", lambda: bench_asof(args.quick, args.events)),
+        ("live", lambda: bench_live(args.quick)),
+        ("rebuild", lambda: bench_rebuild(events)),
+        ("asof", lambda: bench_asof(events)),
     ]
-    try:
-        for name, fn in steps:
-            if not want(name):
-                continue
-            print(f"bench: {name} ...", file=sys.stderr)
-            t = time.perf_counter()
-            try:
-                results[name] = fn()
-            except Exception as e:  # one broken benchmark does not hide the others
-                results[name] = {"error": f"{type(e).__name__}: {e}"}
-            print(f"bench: {name} done in {time.perf_counter() - t:.1f} s", file=sys.stderr)
-    finally:
-        if not args.keep:
-            shutil.rmtree(tmp, ignore_errors=True)
-    print(table(rows_of(results)))
+    todo = [(n, fn) for n, fn in steps if only is None or n in only]
+    start = time.perf_counter()
+    for i, (name, fn) in enumerate(todo, 1):
+        print(f"bench [{i}/{len(todo)}] {name} ... (at {time.perf_counter() - start:.0f} s)", file=sys.stderr, flush=True)
+        t = time.perf_counter()
+        try:
+            results[name] = fn()
+        except Exception as e:  # one broken benchmark does not hide the others
+            results[name] = {"error": f"{type(e).__name__}: {e}"}
+        results["slot_seconds"][name] = round(time.perf_counter() - t, 1)
+        print(f"bench [{i}/{len(todo)}] {name} done in {time.perf_counter() - t:.1f} s", file=sys.stderr, flush=True)
+    wall = time.perf_counter() - start
+    results["wall_seconds"] = round(wall, 1)
+    rows = rows_of(results)
+    if only is None:
+        rows.append({"benchmark": "whole suite, wall time", "figure": f"{wall / 60:.1f} min ({wall:.0f} s)",
+                     "target": "< 15 min at 10M", "ok": "yes" if wall < 900 else "NO"})
+    print(table(rows))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1, default=str) + "\n")
-    print(f"\nwritten: {out}")
+    print(f"\nwall time {wall:.0f} s ({wall / 60:.1f} min); written: {out}")
     return 0
 
 

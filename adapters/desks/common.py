@@ -14,7 +14,7 @@ import hashlib
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -128,7 +128,7 @@ class Desk:
         )
 
 
-@dataclass
+@dataclass(slots=True)
 class TicketTrack:
     """The adapter's mirror of one ticket, to tell which facts a desk row implies."""
 
@@ -140,19 +140,28 @@ class TicketTrack:
     wait: str | None = None
     last_at: datetime | None = None
     assignee: str | None = None
+    zone: tzinfo | None = None  # the desk's zone, to show times in refusals as the export has them
+
+    def _shown(self, t: datetime) -> str:
+        return (t.astimezone(self.zone) if self.zone else t).isoformat()
 
     def check_time(self, t: datetime) -> str | None:
         if t < self.opened_at:
-            return (f"update before the report time: {t.isoformat()} < opened {self.opened_at.isoformat()}")
+            return f"update before the report time: {self._shown(t)} < opened {self._shown(self.opened_at)}"
         return None
+
+    def may_refuse_order(self, t: datetime) -> bool:
+        """Whether `check_order` could refuse a row at `t`: only then must the adapter keep a copy
+        of the track to restore (copying on every row cost a tenth of the adapter's time)."""
+        return self.last_at is not None and t < self.last_at
 
     def check_order(self, t: datetime) -> str | None:
         """A row that implies facts may not go back before the ticket's last recorded fact:
         its facts would contradict the order of the ones already taken (a row out of order
         that implies nothing new is harmless and counted as "no fact")."""
         if self.last_at is not None and t < self.last_at:
-            return (f"update out of order: {t.isoformat()} is before the ticket's last recorded "
-                    f"fact at {self.last_at.isoformat()}")
+            return (f"update out of order: {self._shown(t)} is before the ticket's last recorded "
+                    f"fact at {self._shown(self.last_at)}")
         return None
 
     def step(self, kind: str, t: datetime) -> list[tuple[type[ev.Fact], dict]] | str:

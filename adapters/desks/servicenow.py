@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 from collections.abc import Iterator
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 
 from domain import events as ev
 
@@ -39,7 +39,11 @@ def severity_of(priority: str) -> str:
 
 
 class TimeParser:
-    """ServiceNow's `D/M/YYYY HH:MM` (day first, no padding, no zone) in the desk's zone."""
+    """ServiceNow's `D/M/YYYY HH:MM` (day first, no padding, no zone) in the desk's zone, as UTC.
+
+    UTC because the ledger stores UTC: a fact that already carries UTC times is fingerprinted
+    and normalised without a copy. Cached: an export repeats its minutes many times.
+    """
 
     def __init__(self, tz: tzinfo) -> None:
         self.tz, self.cache = tz, {}
@@ -51,7 +55,7 @@ class TimeParser:
                 date_part, time_part = text.split(" ")
                 d, m, y = date_part.split("/")
                 hh, mm = time_part.split(":")
-                t = datetime(int(y), int(m), int(d), int(hh), int(mm), tzinfo=self.tz)
+                t = datetime(int(y), int(m), int(d), int(hh), int(mm), tzinfo=self.tz).astimezone(UTC)
             except ValueError:
                 return None
             if len(self.cache) < 500_000:
@@ -70,6 +74,7 @@ def read_servicenow(path: str, desk: Desk, tz: tzinfo, summary: DeskSummary,
     missing = [c for c in need if c not in col]
     if missing:
         raise ValueError(f"{path}: not a ServiceNow incident audit log (missing columns {missing})")
+    width = len(header)
     c_num, c_state, c_count = col["number"], col["incident_state"], col["sys_mod_count"]
     c_opened, c_updated, c_prio = col["opened_at"], col["sys_updated_at"], col["priority"]
     c_created = col.get("sys_created_at")
@@ -80,26 +85,27 @@ def read_servicenow(path: str, desk: Desk, tz: tzinfo, summary: DeskSummary,
     c_caller, c_opened_by = col.get("caller_id"), col.get("opened_by")
     parse = TimeParser(tz)
     severities = set(desk.terms.severities)
+    severity_cache: dict[str, str] = {}
+    pfx, channel = desk.prefix, desk.channel
     tracks: dict[str, TicketTrack] = {}
     counters: dict[str, tuple[int, int]] = {}  # number -> (last sys_mod_count, restarts)
     reassign: dict[str, int] = {}
     seen = 0
 
     def get(row: list[str], c: int | None) -> str:
-        v = row[c] if c is not None and c < len(row) else MISSING
+        v = row[c] if c is not None else MISSING  # rows are as wide as the header (checked)
         return "" if v == MISSING else v
 
     for n, row in enumerate(reader, start=2):
-        where = f"line {n}"
-        if len(row) != len(header):
+        if len(row) != width:
             summary.rows += 1
-            yield where, f"missing ticket id: row has {len(row)} fields, the header {len(header)}"
+            yield f"line {n}", f"missing ticket id: row has {len(row)} fields, the header {width}"
             continue
         number = row[c_num]
         if number not in counters:
             if not number or number == MISSING:
                 summary.rows += 1
-                yield where, "missing ticket id: number is '?'"
+                yield f"line {n}", "missing ticket id: number is '?'"
                 continue
             seen += 1
             if limit is not None and seen > limit:
@@ -115,59 +121,64 @@ def read_servicenow(path: str, desk: Desk, tz: tzinfo, summary: DeskSummary,
         if count <= last:
             restarts += 1
         counters[number] = (count, restarts)
-        key = f"{prefix(desk)}-{number}-{count}" + (f"r{restarts}" if restarts else "")
 
         kind = STATES.get(row[c_state])
         if kind is None:
-            yield where, f"unknown status {row[c_state]!r}"
+            yield f"line {n}", f"unknown status {row[c_state]!r}"
             continue
-        severity = severity_of(row[c_prio])
+        priority = row[c_prio]
+        severity = severity_cache.get(priority)
+        if severity is None:
+            severity = severity_cache[priority] = severity_of(priority)
         if severity not in severities:
-            yield where, f"unknown severity: priority {row[c_prio]!r} (the contract's: {sorted(severities)})"
+            yield f"line {n}", f"unknown severity: priority {priority!r} (the contract's: {sorted(severities)})"
             continue
         opened_at, t = parse(row[c_opened]), parse(row[c_updated])
         if opened_at is None or t is None:
-            yield where, f"missing or unreadable time: opened_at {row[c_opened]!r}, sys_updated_at {row[c_updated]!r}"
+            yield (f"line {n}", f"missing or unreadable time: opened_at {row[c_opened]!r}, "
+                   f"sys_updated_at {row[c_updated]!r}")
             continue
-        ticket_id = safe_id(number)
         track = tracks.get(number)
         fresh = track is None
         if track is None:
-            track = TicketTrack(ticket_id, opened_at, severity)
+            track = TicketTrack(safe_id(number), opened_at, severity, zone=tz)
         problem = track.check_time(t)
         if problem:
-            yield where, problem
+            yield f"line {n}", problem
             continue
+        ticket_id = track.ticket
         rc = get(row, c_rc)
         rc_n = int(rc) if rc.isdigit() else None
         actor = get(row, c_by) or "servicenow"
-        facts: list[tuple[type[ev.Fact], dict]] = []
         if fresh:
             tracks[number] = track
             reassign[number] = rc_n if rc_n is not None else 0
             asset_id, asset_fact = desk.asset_for(get(row, c_ci) or None)
             if asset_fact is not None:
-                yield where, asset_fact
+                yield f"line {n}", asset_fact
             created = parse(get(row, c_created)) if get(row, c_created) else None
             summary.tickets += 1
-            yield where, ev.TicketOpened(
-                command_id=f"{prefix(desk)}-{number}-open", id=ticket_id, occurred_at=opened_at,
+            yield f"line {n}", ev.TicketOpened(
+                command_id=f"{pfx}-{number}-open", id=ticket_id, occurred_at=opened_at,
                 source_recorded_at=created or t, actor=get(row, c_opened_by) or actor,
-                channel=desk.channel, asset_id=asset_id, severity=severity,
+                channel=channel, asset_id=asset_id, severity=severity,
                 fault_category=get(row, c_cat) or "unknown", reporter_ref=get(row, c_caller),
                 description=" / ".join(x for x in (get(row, c_sub), get(row, c_sym)) if x),
             )
         was_ended = track.status in ("closed", "cancelled")
-        before, before_rc = dataclasses.replace(track), reassign[number]
+        # a copy to restore only when the order check below could refuse the row
+        before = dataclasses.replace(track) if not fresh and track.may_refuse_order(t) else None
+        before_rc = reassign[number]
         state_facts = track.step(kind, t)
         if isinstance(state_facts, str):
-            yield where, state_facts
+            yield f"line {n}", state_facts
             continue
         live = not was_ended or any(cls is ev.TicketReopened for cls, _ in state_facts)
+        facts: list[tuple[type[ev.Fact], dict]] = []
         if live and severity != track.severity:
-            facts.append((ev.SeverityChanged, {"severity": severity, "reason": f"priority {row[c_prio]}"}))
+            facts.append((ev.SeverityChanged, {"severity": severity, "reason": f"priority {priority}"}))
             track.severity = severity
-        if rc_n is not None and rc_n > reassign[number]:
+        if rc_n is not None and rc_n > before_rc:
             reassign[number] = rc_n
             if live:
                 assignee = " / ".join(x for x in (get(row, c_group), get(row, c_person)) if x) or "unknown"
@@ -179,18 +190,17 @@ def read_servicenow(path: str, desk: Desk, tz: tzinfo, summary: DeskSummary,
             if not fresh:
                 summary.no_fact += 1
             continue
-        problem = track.check_order(t) if not fresh else None
-        if problem:
-            tracks[number], reassign[number] = before, before_rc
-            yield where, problem
-            continue
+        if before is not None:
+            problem = track.check_order(t)
+            if problem:
+                tracks[number], reassign[number] = before, before_rc
+                yield f"line {n}", problem
+                continue
         track.last_at = t
+        where = f"line {n}"
+        key = f"{pfx}-{number}-{count}" + (f"r{restarts}" if restarts else "")
         for cls, extra in facts:
             yield where, cls(
                 command_id=f"{key}-{cls.__name__}", id=ticket_id, occurred_at=t, source_recorded_at=t,
-                actor=actor, channel=desk.channel, **extra,
+                actor=actor, channel=channel, **extra,
             )
-
-
-def prefix(desk: Desk) -> str:
-    return desk.prefix

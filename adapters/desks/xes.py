@@ -12,7 +12,7 @@ import gzip
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 
 from lxml import etree
 
@@ -74,8 +74,11 @@ def iter_traces(path: str) -> Iterator[tuple[dict[str, str], list[dict[str, str]
     opener = gzip.open if str(path).endswith(".gz") else open
     with opener(path, "rb") as f:  # type: ignore[operator]
         events: list[dict[str, str]] = []
-        for _, elem in etree.iterparse(f, events=("end",), tag=("{*}event", "{*}trace")):
-            if _local(elem.tag) == "event":
+        # comments and processing instructions dropped: every child is then an element
+        for _, elem in etree.iterparse(f, events=("end",), tag=("{*}event", "{*}trace"),
+                                       remove_comments=True, remove_pis=True):
+            tag = elem.tag
+            if tag == "event" or tag.endswith("}event"):
                 events.append({c.get("key", ""): c.get("value", "") for c in elem})
                 elem.clear()
                 continue
@@ -88,17 +91,23 @@ def iter_traces(path: str) -> Iterator[tuple[dict[str, str], list[dict[str, str]
 
 
 def parse_time(text: str, tz: tzinfo) -> datetime | None:
+    """An XES timestamp as UTC (the ledger's form: such a fact is fingerprinted without a copy);
+    a time without an offset is in the desk's zone."""
     try:
         t = datetime.fromisoformat(text)
     except ValueError:
         return None
-    return t if t.tzinfo is not None else t.replace(tzinfo=tz)
+    return (t if t.tzinfo is not None else t.replace(tzinfo=tz)).astimezone(UTC)
 
 
 def read_xes(path: str, m: Mapping, desk: Desk, tz: tzinfo, summary: DeskSummary,
              limit: int | None = None) -> Iterator[Item]:
     yield from desk.setup()
     severities = desk.terms.severities
+    # the mapping's names as locals: this loop runs once per XES event
+    statuses, status_keys, sev_key, sev_map = m.statuses, m.status, m.severity, m.severities
+    ts_key, actor_key, assignee_key, pfx, channel = m.timestamp, m.actor, m.assignee, m.prefix, desk.channel
+    default_actor = f"{pfx}-desk"
     for n_trace, (tattrs, events) in enumerate(iter_traces(path), start=1):
         if limit is not None and n_trace > limit:
             break
@@ -111,45 +120,48 @@ def read_xes(path: str, m: Mapping, desk: Desk, tz: tzinfo, summary: DeskSummary
         ticket_id = safe_id(sr)
         track: TicketTrack | None = None
         assignee: str | None = None
+        summary.rows += len(events)
         for i, e in enumerate(events, start=1):
-            where = f"trace {sr} event {i}"
-            summary.rows += 1
-            status = "/".join(e.get(k, "") for k in m.status)
-            kind = m.statuses.get(status)
+            status = "/".join([e.get(k, "") for k in status_keys])
+            kind = statuses.get(status)
             if kind is None:
-                yield where, f"unmapped status {status!r} (add it to the mapping's [status] table)"
+                yield f"trace {sr} event {i}", f"unmapped status {status!r} (add it to the mapping's [status] table)"
                 continue
-            raw_sev = e.get(m.severity, "") if m.severity else ""
-            severity = m.severities.get(raw_sev, raw_sev.lower()) if m.severity else severities[0]
+            raw_sev = e.get(sev_key, "") if sev_key else ""
+            severity = sev_map.get(raw_sev, raw_sev.lower()) if sev_key else severities[0]
             if severity not in severities:
-                yield where, f"unknown severity: {m.severity} {raw_sev!r} (the contract's: {severities})"
+                yield (f"trace {sr} event {i}",
+                       f"unknown severity: {sev_key} {raw_sev!r} (the contract's: {severities})")
                 continue
-            t = parse_time(e.get(m.timestamp, ""), tz)
+            t = parse_time(e.get(ts_key, ""), tz)
             if t is None:
-                yield where, f"missing or unreadable time: {m.timestamp} {e.get(m.timestamp, '')!r}"
+                yield f"trace {sr} event {i}", f"missing or unreadable time: {ts_key} {e.get(ts_key, '')!r}"
                 continue
             fresh = track is None
-            current = track or TicketTrack(ticket_id, t, severity)
+            current = track or TicketTrack(ticket_id, t, severity, zone=tz)
             problem = current.check_time(t)
             if problem:
-                yield where, problem
+                yield f"trace {sr} event {i}", problem
                 continue
-            actor = (e.get(m.actor) if m.actor else "") or f"{m.prefix}-desk"
+            where = f"trace {sr} event {i}"
+            actor = (e.get(actor_key) if actor_key else "") or default_actor
             if fresh:
                 track = current
-                assignee = e.get(m.assignee) if m.assignee else None
+                assignee = e.get(assignee_key) if assignee_key else None
                 asset_id, asset_fact = desk.asset_for(e.get(m.ci) if m.ci else None)
                 if asset_fact is not None:
                     yield where, asset_fact
                 summary.tickets += 1
                 yield where, ev.TicketOpened(
-                    command_id=f"{m.prefix}-{sr}-open", id=ticket_id, occurred_at=t, source_recorded_at=t,
-                    actor=actor, channel=desk.channel, asset_id=asset_id, severity=severity,
+                    command_id=f"{pfx}-{sr}-open", id=ticket_id, occurred_at=t, source_recorded_at=t,
+                    actor=actor, channel=channel, asset_id=asset_id, severity=severity,
                     fault_category=(e.get(m.category) if m.category else "") or "unknown",
                 )
             assert track is not None
             was_ended = track.status in ("closed", "cancelled")
-            before, before_assignee = dataclasses.replace(track), assignee
+            # a copy to restore only when the order check below could refuse the row
+            before = dataclasses.replace(track) if not fresh and track.may_refuse_order(t) else None
+            before_assignee = assignee
             state_facts = track.step(kind, t)
             if isinstance(state_facts, str):
                 yield where, state_facts
@@ -159,9 +171,9 @@ def read_xes(path: str, m: Mapping, desk: Desk, tz: tzinfo, summary: DeskSummary
             if live and state_facts and state_facts[0][0] is ev.TicketReopened:
                 facts.append(state_facts.pop(0))
             if live and severity != track.severity:
-                facts.append((ev.SeverityChanged, {"severity": severity, "reason": f"{m.severity} {raw_sev}"}))
+                facts.append((ev.SeverityChanged, {"severity": severity, "reason": f"{sev_key} {raw_sev}"}))
                 track.severity = severity
-            new_assignee = e.get(m.assignee) if m.assignee else None
+            new_assignee = e.get(assignee_key) if assignee_key else None
             if new_assignee and new_assignee != assignee:
                 assignee = new_assignee
                 if live and not fresh:
@@ -171,14 +183,15 @@ def read_xes(path: str, m: Mapping, desk: Desk, tz: tzinfo, summary: DeskSummary
                 if not fresh:
                     summary.no_fact += 1
                 continue
-            problem = track.check_order(t) if not fresh else None
-            if problem:
-                track, assignee = before, before_assignee
-                yield where, problem
-                continue
+            if before is not None:
+                problem = track.check_order(t)
+                if problem:
+                    track, assignee = before, before_assignee
+                    yield where, problem
+                    continue
             track.last_at = t
             for cls, extra in facts:
                 yield where, cls(
-                    command_id=f"{m.prefix}-{sr}-{i}-{cls.__name__}", id=ticket_id, occurred_at=t,
-                    source_recorded_at=t, actor=actor, channel=desk.channel, **extra,
+                    command_id=f"{pfx}-{sr}-{i}-{cls.__name__}", id=ticket_id, occurred_at=t,
+                    source_recorded_at=t, actor=actor, channel=channel, **extra,
                 )

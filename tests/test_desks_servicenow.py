@@ -3,6 +3,9 @@ run straight on the CSV (no mocks; real SQLite event store under tmp_path)."""
 
 from __future__ import annotations
 
+import csv
+import gzip
+import json
 from argparse import Namespace
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -10,6 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from adapters.cli import main as cli_main
 from adapters.desks import FORMATS
 from adapters.ledger import open_ledger
 from adapters.store import decode_stored, iter_log
@@ -151,3 +155,105 @@ def test_reimport_and_overlapping_export_record_only_what_is_new(tmp_path: Path)
     assert again.already_recorded == small.recorded + bigger.recorded - 1
     assert len(stored_facts(tmp_path)) == small.recorded + bigger.recorded
     assert dict(again.refused_by_reason) == dict(bigger.refused_by_reason)
+
+
+TARGET_HOURS = {"critical": 1 / 60, "high": 1 / 60, "moderate": 91, "low": 325}  # contracts/desk-servicenow.toml
+
+
+def csv_slice(path: Path, limit: int) -> Path:
+    """The log's rows of its first `limit` incidents, as a plain CSV: the file a user imported."""
+    with gzip.open(CSV, "rt", encoding="utf-8", newline="") as src, path.open("w", newline="") as dst:
+        rows, out = csv.reader(src), csv.writer(dst)
+        out.writerow(next(rows))
+        seen: set[str] = set()
+        for row in rows:
+            if row[0] not in seen and len(seen) == limit:
+                break
+            seen.add(row[0])
+            out.writerow(row)
+    return path
+
+
+def test_compare_sla_report_gives_the_confusion_matrix_per_priority(
+        imported: tuple[Path, object], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data_dir, _ = imported
+    log = csv_slice(tmp_path / "slice.csv", N)
+    assert cli_main(["--data-dir", str(data_dir), "views", "rebuild"]) == 0
+    capsys.readouterr()
+    assert cli_main(["--data-dir", str(data_dir), "--json", "report", "compare-sla", "--file", str(log)]) == 0
+    report = json.loads(capsys.readouterr().out)[0]
+
+    # the platform's verdict: made_sla and priority of each incident's final row (csv module, file order)
+    final: dict[str, tuple[str, bool]] = {}
+    with log.open(newline="") as f:
+        for row in csv.DictReader(f):
+            final[row["number"]] = (row["priority"], row["made_sla"] == "true")
+    assert len(final) == N
+    # our verdict, recomputed from the recorded facts where it is plain arithmetic: a ticket never
+    # reopened and never re-prioritised is met when its resolution came within its priority's target
+    facts: dict[str, list] = defaultdict(list)
+    for fact in stored_facts(data_dir):
+        facts[fact.id].append(fact)
+    con = duckdb.connect(str(data_dir / "views.duckdb"), read_only=True)
+    views_state = dict(con.execute("SELECT ticket, state FROM sla_clocks WHERE clock = 'resolution'").fetchall())
+    con.close()
+    ours: dict[str, str] = {}
+    plain = 0
+    for ticket, fs in facts.items():
+        names = [type(f).__name__ for f in fs]
+        if not ticket.startswith("INC"):
+            continue
+        if "TicketResolved" not in names:
+            ours[ticket] = "not_applicable"  # closed without a resolution: cancelled, no verdict
+        elif "TicketReopened" in names or "SeverityChanged" in names:
+            ours[ticket] = views_state[ticket]  # rules of §9.4 apply: taken from the views as they are
+        else:
+            resolved = next(f for f in fs if type(f).__name__ == "TicketResolved")
+            hours = (resolved.occurred_at - fs[0].occurred_at).total_seconds() / 3600
+            ours[ticket] = "met" if hours <= TARGET_HOURS[fs[0].severity] else "breached"
+            plain += 1
+    assert plain > 0.9 * N
+    assert ours == {t: views_state[t] for t in ours}  # the views agree with the arithmetic
+    expected_matrix = Counter((final[t][0], final[t][1], ours[t]) for t in final)
+    got_matrix = {(r["priority"], r["made_sla"], r["our_state"]): r["incidents"] for r in report["matrix"]}
+    assert got_matrix == dict(expected_matrix)
+
+    by_priority: dict[str | None, Counter[str]] = defaultdict(Counter)
+    for t, (priority, made) in final.items():
+        for key in (priority, None):
+            c = by_priority[key]
+            c["incidents"] += 1
+            if ours[t] in ("met", "breached"):
+                c["decided"] += 1
+                c["agree"] += (ours[t] == "met") == made
+                c["we_met_platform_not"] += ours[t] == "met" and not made
+                c["we_breached_platform_met"] += ours[t] == "breached" and made
+    rows = {r["priority"]: r for r in report["agreement"]}
+    assert set(rows) == set(by_priority)
+    for key, c in by_priority.items():
+        r = rows[key]
+        assert (r["incidents"], r["decided"], r["we_met_platform_not"], r["we_breached_platform_met"]) == (
+            c["incidents"], c["decided"], c["we_met_platform_not"], c["we_breached_platform_met"])
+        assert r["agreement_pct"] == round(100 * c["agree"] / c["decided"], 1)
+    # the bulk of the slice: Moderate agrees with the platform in most incidents, not all
+    assert 80 < rows["3 - Moderate"]["agreement_pct"] < 100
+
+    # a filter keeps one priority; the whole log names the incidents that were not imported
+    assert cli_main(["--data-dir", str(data_dir), "--json", "report", "compare-sla", "--file", str(log),
+                     "--priority", "low"]) == 0
+    low = json.loads(capsys.readouterr().out)[0]
+    assert {r["priority"] for r in low["matrix"]} == {"4 - Low"}
+    assert low["agreement"][0] == rows["4 - Low"]
+    assert cli_main(["--data-dir", str(data_dir), "--json", "report", "compare-sla", "--file", str(CSV)]) == 0
+    whole = json.loads(capsys.readouterr().out)[0]
+    no_clock = sum(r["incidents"] for r in whole["matrix"] if r["our_state"] == "no clock")
+    assert no_clock == 24_918 - N
+
+    # people get tables; a file that is not the ServiceNow log is refused with the reason
+    assert cli_main(["--data-dir", str(data_dir), "report", "compare-sla", "--file", str(log)]) == 0
+    text = capsys.readouterr().out
+    assert "we_met_platform_not" in text and "3 - Moderate" in text and "confusion matrix" in text
+    other = tmp_path / "other.csv"
+    other.write_text("ticket,state\nT-1,open\n")
+    assert cli_main(["--data-dir", str(data_dir), "report", "compare-sla", "--file", str(other)]) == 2
+    assert "line 1: not a ServiceNow incident log" in capsys.readouterr().err

@@ -109,7 +109,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     f.set_defaults(func=cmd_follow)
 
     p = sub.add_parser("report", help="the views for people (tables) or programs (--json)")
-    p.add_argument("view", choices=["sla", "visits", "liability", "summary", "totals"])
+    p.add_argument("view", choices=["sla", "visits", "liability", "summary", "totals", "compare-sla"],
+                   help="compare-sla: our resolution verdict beside a ServiceNow log's made_sla, per priority")
     p.add_argument("--contract")
     p.add_argument("--customer")
     p.add_argument("--site")
@@ -117,6 +118,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--state", help="sla: met, breached, running, at_risk, not_applicable; visits: done, due, missed, upcoming")
     p.add_argument("--limit", type=int, default=200)
     p.add_argument("--views", metavar="FILE", help="another views file, e.g. one written by `replay --out`")
+    p.add_argument("--file", metavar="LOG", help="compare-sla: the ServiceNow incident log that was imported (.csv or .csv.gz)")
+    p.add_argument("--priority", help="compare-sla: one priority, e.g. 3, moderate or '3 - Moderate'")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("sql", help="run SQL against the views (read-only)")
@@ -207,6 +210,8 @@ REPORTS = {
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    if args.view == "compare-sla":
+        return cmd_compare_sla(args)
     table, columns, order = REPORTS[args.view]
     where, params = [], []
     con = open_for_reading(args)
@@ -245,6 +250,47 @@ def cmd_report(args: argparse.Namespace) -> int:
         con.close()
     title = f"{table} evaluated at {evaluated:%Y-%m-%dT%H:%M:%SZ}" if evaluated else table
     emit(rows, args.json, [c for c in columns if rows and c in rows[0]] if columns else None, title=title)
+    return 0
+
+
+AGREEMENT_COLUMNS = ["priority", "incidents", "both_met", "both_breached", "we_met_platform_not",
+                     "we_breached_platform_met", "undecided", "agreement_pct"]
+
+
+def cmd_compare_sla(args: argparse.Namespace) -> int:
+    """`report compare-sla --file LOG`: the confusion matrix of our resolution verdict against
+    the log's own made_sla, per final priority (SQL: adapters/desks/compare_sla.sql)."""
+    import duckdb
+
+    from ..desks.compare_sla import CompareError, compare_sla
+
+    if not args.file:
+        raise UserError("compare-sla needs --file LOG: the ServiceNow incident log that was imported")
+    con = open_for_reading(args)
+    try:
+        matrix, agreement = compare_sla(con, args.file, args.priority)
+        evaluated = con.execute("SELECT max(evaluated_at) FROM checkpoint").fetchall()[0][0]
+    except CompareError as e:
+        raise UserError(str(e)) from None
+    except duckdb.Error as e:
+        raise UserError(f"compare-sla on {args.file}: {str(e).splitlines()[0]}") from None
+    finally:
+        con.close()
+    if args.priority and not matrix:
+        raise UserError(f"--priority {args.priority!r}: no incident of {args.file} has that final priority")
+    when = f"{evaluated:%Y-%m-%dT%H:%M:%SZ}" if evaluated else None
+    if args.json:
+        emit([{"file": args.file, "evaluated_at": when,
+               "matrix": [{k: _plain(v) for k, v in r.items()} for r in matrix],
+               "agreement": [{k: _plain(v) for k, v in r.items()} for r in agreement]}], True)
+        return 0
+    for r in agreement:
+        r["priority"] = r["priority"] or "all"
+    emit(agreement, False, AGREEMENT_COLUMNS,
+         title=f"resolution verdict vs made_sla (final row) of {Path(args.file).name}, views evaluated at {when}; "
+               "agreement over the incidents our clock decided (met/breached)")
+    print()
+    emit(matrix, False, ["priority", "made_sla", "our_state", "incidents"], title="confusion matrix")
     return 0
 
 

@@ -19,7 +19,7 @@ another asset of the same contract, shifted in time to its slot of the window:
 `structs.replace` + `encode` is ~10x cheaper than deciding afresh. Where the time goes:
 worker processes (`workers`, fork) build chunks of rows (facts, encoding, state digests) and
 the main process merges them in time order, links the chain (sequential by nature) and
-inserts plain tuples with `executemany`, in position order (the tables' rowid order), in a
+inserts plain tuples with `executemany`, in position order (the tables' rowid order), in one
 journal-less bulk transaction. Each chunk has its own seeded RNG, so the rows are the same for
 any number of workers.
 
@@ -226,23 +226,27 @@ class _Writer:
         self.position, self.link, self.time = pos, last, rec
 
     def _insert(self) -> None:
+        # One transaction for the whole load: the primary-key index of stored_events grows at
+        # random places (uuid keys), so a commit every chunk rewrote most of its pages each time
+        # and the load slowed as it grew. Without a journal there is nothing to bound.
         con = self.con
+        con.execute("BEGIN")
         while (item := self.queue.get()) is not None:
             if self.error:
                 continue
             events, chain, commands = item
             try:
-                con.execute("BEGIN")
                 con.executemany("INSERT INTO stored_events (rowid, originator_id, originator_version, topic, state) "
                                 "VALUES (?,?,?,?,?)", events)
                 con.executemany("INSERT INTO ledger_chain VALUES (?,?,?,?)", chain)
                 con.executemany("INSERT INTO ledger_commands VALUES (?,?,?)", commands)
-                con.execute("COMMIT")
             except BaseException as e:  # noqa: BLE001 - handed to the producing thread
                 self.error.append(e)
                 continue
             if self.progress:
                 self.progress(len(events))
+        if not self.error:
+            con.execute("COMMIT")
 
     def close(self) -> None:
         """Wait until every batch is in the store."""

@@ -257,7 +257,7 @@ class Ledger(EventStoreApp):
             terms = self._terms(batch, self._get(batch, Asset, opened.asset_id), opened.occurred_at)
             minutes = batch.ticket_minutes[fact.id] = self._minutes(batch, terms)
         ticket.decide(fact, now=now, future_tolerance_minutes=minutes)
-        self._keep(batch, ticket)
+        batch.touched[ticket.id] = ticket  # already in batch.loaded: _get put it there
 
     def _asset(self, batch: Batch, fact: ev.Fact) -> Asset:
         asset = self._get(batch, Asset, fact.id)

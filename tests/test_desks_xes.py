@@ -3,14 +3,17 @@ queries on the flat CSV beside it (one row per XES event, in XES order)."""
 
 from __future__ import annotations
 
+import gzip
 from argparse import Namespace
 from collections import Counter, defaultdict
 from pathlib import Path
 
 import duckdb
 import pytest
+from lxml import etree
 
 from adapters.desks import FORMATS
+from adapters.desks.xes import _lxml_traces, _open_binary, _plain_layout, iter_traces
 from adapters.ledger import open_ledger
 from adapters.store import decode_stored, iter_log
 
@@ -145,3 +148,95 @@ def test_reimport_and_overlapping_export_record_only_what_is_new(tmp_path: Path)
     again = FORMATS["xes"](open_ledger(tmp_path), args(tmp_path, N))
     assert again.recorded == 0 and again.already_recorded == small.recorded + bigger.recorded - 1
     assert len(stored_facts(tmp_path)) == small.recorded + bigger.recorded
+
+
+# --- the XES reader: the plain-layout fast path gives what lxml gives, on every log ---------------
+
+def test_whole_volvo_log_reads_the_same_by_the_fast_path_and_by_lxml() -> None:
+    assert _plain_layout(str(XES)) is not None  # the OpenXES layout: the fast path is the one used
+    assert list(iter_traces(str(XES))) == list(_lxml_traces(_open_binary(str(XES))))
+
+
+HEAD = """<?xml version="1.0" encoding="UTF-8" ?>
+<!-- written by hand for a test -->
+<log xes.version="1.0" xmlns="http://www.xes-standard.org/">
+\t<string key="concept:name" value="hand-made"/>
+"""
+
+
+def event(status: str, sub: str, t: str, group: str = "G1", impact: str = "Low") -> str:
+    return (f'\t\t<event>\n\t\t\t<string key="org:group" value="{group}"/>\n'
+            f'\t\t\t<string key="concept:name" value="{status}"/>\n\t\t\t<string key="impact" value="{impact}"/>\n'
+            f'\t\t\t<string key="lifecycle:transition" value="{sub}"/>\n'
+            f'\t\t\t<date key="time:timestamp" value="{t}"/>\n\t\t</event>\n')
+
+
+def trace(sr: str, *events: str) -> str:
+    return f'\t<trace>\n\t\t<string key="concept:name" value="{sr}"/>\n{"".join(events)}\t</trace>\n'
+
+
+PLAIN = [trace("SR-1", event("Queued", "Awaiting Assignment", "2012-01-02T09:00:00+01:00"),
+               event("Completed", "Resolved", "2012-01-02T10:00:00+01:00"))]
+ODD = [  # each trace needs lxml: an entity, other quoting and order, a nested attribute, an empty event
+    trace("SR-2", event("Accepted", "In Progress", "2012-01-03T09:00:00+01:00", group="R&amp;D &#233;quipe"),
+          event("Completed", "Closed", "2012-01-03T11:00:00+01:00")),
+    trace("SR-3").replace('<string key="concept:name" value="SR-3"/>',
+                          "<string value='SR-3'  key='concept:name' />"),
+    trace("SR-4", event("Accepted", "Wait - User", "2012-01-04T09:00:00+01:00")).replace(
+        "</event>", '<list key="tags"><values><string key="t" value="x"/></values></list></event>', 1),
+    trace("SR-5", "\t\t<event/>\n", event("Queued", "Awaiting Assignment", "2012-01-05T09:00:00+01:00")),
+    trace("SR-6", event("Accepted", "In Progress", "2012-01-06T09:00:00+01:00", group="tab\tin")),  # a literal tab: XML reads a space
+]
+
+
+def write(path: Path, text: str, encoding: str = "utf-8") -> str:
+    path.write_bytes(text.encode(encoding))
+    return str(path)
+
+
+@pytest.mark.parametrize("name, text, plain, n", [
+    ("plain", HEAD + "".join(PLAIN) + "</log>\n", True, 1),
+    ("odd traces", HEAD + "".join(PLAIN + ODD) + "</log>\n", True, 6),
+    ("comment inside the log", HEAD + PLAIN[0] + "<!-- a comment with <trace> in it -->\n" + ODD[0] + "</log>", False, 2),
+    ("trace tag with a space", HEAD + PLAIN[0].replace("<trace>", "<trace >") + ODD[1] + "</log>", False, 2),
+    ("CDATA", HEAD + PLAIN[0] + "<string key='x' value='y'><![CDATA[ <trace> ]]></string></log>", False, 1),
+])
+def test_fast_path_and_lxml_agree(tmp_path: Path, name: str, text: str, plain: bool, n: int) -> None:
+    path = write(tmp_path / "log.xes", text)
+    assert (_plain_layout(path) is not None) == plain
+    traces = list(iter_traces(path))
+    assert traces == list(_lxml_traces(_open_binary(path)))
+    assert len(traces) == n
+
+
+def test_latin1_log_is_read_by_lxml_with_its_own_encoding(tmp_path: Path) -> None:
+    text = HEAD.replace("UTF-8", "ISO-8859-1") + trace("SR-7", event("Queued", "Awaiting Assignment",
+                                                                      "2012-01-02T09:00:00+01:00", group="Équipe")) + "</log>"
+    path = write(tmp_path / "latin1.xes", text, "latin-1")
+    assert _plain_layout(path) is None
+    (attrs, events), = iter_traces(path)
+    assert attrs == {"concept:name": "SR-7"} and events[0]["org:group"] == "Équipe"
+
+
+def test_truncated_log_is_an_error_not_a_shorter_import(tmp_path: Path) -> None:
+    path = write(tmp_path / "cut.xes", HEAD + "".join(PLAIN) + PLAIN[0][:60])
+    with pytest.raises(etree.XMLSyntaxError):
+        list(iter_traces(path))
+
+
+def test_import_of_odd_traces_records_the_values_lxml_reads(tmp_path: Path) -> None:
+    """A desk's own export with entities and nested attributes imports like any other."""
+    path = write(tmp_path / "odd.xes.gz", "")
+    with gzip.open(path, "wt", encoding="utf-8") as f:
+        f.write(HEAD + "".join(PLAIN + ODD) + "</log>\n")
+    data_dir = tmp_path / "ledger"
+    summary = FORMATS["xes"](open_ledger(data_dir), Namespace(
+        file=path, mapping=str(MAPPING), contract=None, timezone=None, limit=None, batch=1000,
+        data_dir=str(data_dir), json=True))
+    facts = stored_facts(data_dir)
+    opened = {f.id: f for f in facts if type(f).__name__ == "TicketOpened"}
+    assert set(opened) == {"SR-1", "SR-2", "SR-4", "SR-5", "SR-6"}  # SR-3 has no events
+    assert opened["SR-2"].actor == "R&D équipe"  # the entity and the character reference resolved
+    assert opened["SR-6"].actor == "tab in"  # a tab in an attribute value is a space in XML
+    # SR-5's empty <event/> has no status: refused with where and why, the rest recorded
+    assert summary.refused == [("trace SR-5 event 1", "unmapped status '/' (add it to the mapping's [status] table)")]

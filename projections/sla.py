@@ -17,13 +17,17 @@ from __future__ import annotations
 US = 60_000_000  # microseconds per minute
 
 STATEMENTS = [
+    # the events of the tickets to recompute, read from the log once per pass
+    """CREATE OR REPLACE TEMP TABLE _ev AS
+    SELECT id, type, occurred_at, position, customer, state FROM events
+    WHERE aggregate = 'ticket' AND id IN (SELECT ticket FROM _aff)""",
     # tickets to recompute, with the terms version in force at the report time (§9.11)
     """CREATE OR REPLACE TEMP TABLE _t AS
     SELECT e.id AS ticket, e.state->>'asset_id' AS asset, e.state->>'contract_id' AS contract, e.customer,
            e.state->>'site' AS site, e.occurred_at AS report_at, e.state->>'severity' AS severity0,
            e.state->>'fault_category' AS fault_category,
            coalesce(CAST(coalesce(e.state->>'asset_down', e.state->>'down') AS BOOLEAN), false) AS asset_down
-    FROM events e WHERE e.type = 'TicketOpened' AND e.id IN (SELECT ticket FROM _aff)""",
+    FROM _ev e WHERE e.type = 'TicketOpened'""",
     """CREATE OR REPLACE TEMP TABLE _tv AS
     SELECT t.*, v.version, coalesce(v.timezone, 'Asia/Shanghai') AS tz, coalesce(v.at_risk_share, 0.8) AS share
     FROM _t t ASOF LEFT JOIN terms v ON v.contract = t.contract AND t.report_at >= v.valid_from""",
@@ -56,13 +60,13 @@ STATEMENTS = [
         coalesce(sum(CASE WHEN type = 'LossClaimed' THEN CAST(state->>'amount_fen' AS BIGINT) END), 0) AS losses_fen
     FROM (SELECT *, CASE WHEN type IN ('TechnicianArrived', 'TechnicianDispatched', 'RepairAttempted')
                          THEN state->>'technician' END AS tech
-          FROM events WHERE aggregate = 'ticket' AND id IN (SELECT ticket FROM _aff)) GROUP BY id""",
+          FROM _ev) GROUP BY id""",
     # the severity timeline: candidate 0 from the report, candidate i from the i-th change
     """CREATE OR REPLACE TEMP TABLE _sev AS
     SELECT ticket, 0 AS idx, severity0 AS severity, report_at AS changed_at FROM _tv
     UNION ALL
     SELECT id, row_number() OVER (PARTITION BY id ORDER BY occurred_at, position), state->>'severity', occurred_at
-    FROM events WHERE type = 'SeverityChanged' AND id IN (SELECT ticket FROM _aff)""",
+    FROM _ev WHERE type = 'SeverityChanged'""",
     # one candidate per ticket, clock and severity; its start, stop and term
     """CREATE OR REPLACE TEMP TABLE _cand AS
     WITH names AS (
@@ -100,11 +104,11 @@ STATEMENTS = [
     WITH w AS (
         SELECT id AS ticket, type, state->>'reason' AS reason, occurred_at,
                lead(type) OVER x AS ntype, lead(occurred_at) OVER x AS nat
-        FROM events WHERE type IN ('WaitStarted', 'WaitEnded') AND id IN (SELECT ticket FROM _aff)
+        FROM _ev WHERE type IN ('WaitStarted', 'WaitEnded')
         WINDOW x AS (PARTITION BY id, state->>'reason' ORDER BY position)),
     r AS (
         SELECT id AS ticket, type, occurred_at, lag(type) OVER y AS ptype, lag(occurred_at) OVER y AS pat
-        FROM events WHERE type IN ('TicketResolved', 'TicketReopened') AND id IN (SELECT ticket FROM _aff)
+        FROM _ev WHERE type IN ('TicketResolved', 'TicketReopened')
         WINDOW y AS (PARTITION BY id ORDER BY occurred_at, position))
     SELECT ticket, reason, occurred_at AS ws, CASE WHEN ntype = 'WaitEnded' THEN nat END AS we
     FROM w WHERE type = 'WaitStarted'
@@ -146,7 +150,7 @@ STATEMENTS = [
     """CREATE OR REPLACE TEMP TABLE _ext AS
     SELECT id AS ticket, state->>'clock' AS clock, occurred_at AS consent_at,
            row_number() OVER x AS k, CAST(sum(CAST(state->>'add_minutes' AS BIGINT)) OVER x AS BIGINT) AS cum_add
-    FROM events WHERE type = 'DeadlineExtended' AND id IN (SELECT ticket FROM _aff)
+    FROM _ev WHERE type = 'DeadlineExtended'
     WINDOW x AS (PARTITION BY id, state->>'clock' ORDER BY occurred_at, position)""",
     """CREATE OR REPLACE TEMP TABLE _cx AS
     SELECT c.*, 0 AS k, CAST(NULL AS TIMESTAMP) AS consent_at, CAST(0 AS BIGINT) AS ext_min
@@ -291,6 +295,26 @@ STATEMENTS = [
 ]
 
 
+# Tickets per pass. Clocks of different tickets never meet, so a rebuild evaluates them in parts:
+# the intermediate tables (a row per clock candidate, pause and calendar point) then stay a few
+# hundred MB whatever the ledger's size, where one pass over 10M events outgrew the memory limit.
+TICKETS_PER_PASS = 100_000
+
+
 def recompute(con) -> None:
-    for s in STATEMENTS:
-        con.execute(s)
+    """The clocks of the tickets in `_aff` (left as it was found)."""
+    n = con.execute("SELECT count(*) FROM _aff").fetchall()[0][0]
+    if n <= TICKETS_PER_PASS:
+        for s in STATEMENTS:
+            con.execute(s)
+        return
+    con.execute("CREATE OR REPLACE TEMP TABLE _aff_all AS "
+                f"SELECT ticket, (row_number() OVER () - 1) // {TICKETS_PER_PASS} AS part FROM _aff")
+    try:
+        for part in range((n + TICKETS_PER_PASS - 1) // TICKETS_PER_PASS):
+            con.execute("CREATE OR REPLACE TEMP TABLE _aff AS SELECT ticket FROM _aff_all WHERE part = ?", [part])
+            for s in STATEMENTS:
+                con.execute(s)
+    finally:
+        con.execute("CREATE OR REPLACE TEMP TABLE _aff AS SELECT ticket FROM _aff_all")
+        con.execute("DROP TABLE _aff_all")

@@ -151,9 +151,19 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
         except (TermsError, OSError) as e:
             raise UserError(str(e)) from None
         terms = terms_from_mapping(data["terms"])
-    source = REBUILD_SOURCES[args.source](args)
     try:
-        stats = rebuild_from_store(source, views_path(args), at, terms_override=terms)
+        if args.source == "store":  # the store's bulk reader: one Arrow stream into DuckDB
+            from ..store_arrow import rebuild_from_store as rebuild_from_ledger
+            from .core import ledger_for
+
+            ledger = ledger_for(args)
+            try:
+                stats = rebuild_from_ledger(ledger, views_path(args), at, args.as_of_position,
+                                            args.as_of_recorded, terms_override=terms)
+            finally:
+                ledger.close()
+        else:
+            stats = rebuild_from_store(REBUILD_SOURCES[args.source](args), views_path(args), at, terms_override=terms)
     except Exception as e:  # a locked file is the one failure a user can act on
         if "lock" in str(e).lower():
             raise UserError(f"{views_path(args)} is in use by another process (a running `views follow`?)") from None

@@ -60,6 +60,9 @@ class Batch:
     # Emptied whenever a fact that could change an asset, a contract or a ticket's report time
     # is decided (anything but a ticket follow-up or a new ticket).
     ticket_minutes: dict[str, int] = field(default_factory=dict)
+    # (kind, human id) -> aggregate found: a tuple of strings hashes in C, the UUID keys of
+    # `loaded` in Python, and a desk import asks for the same ticket several times per batch
+    named: dict[tuple[str, str], LedgerAggregate] = field(default_factory=dict)
 
 
 class Ledger(EventStoreApp):
@@ -96,10 +99,11 @@ class Ledger(EventStoreApp):
         stored = known_commands(self, [f.command_id for f in facts])
         outcomes: list[Outcome] = []
         commands: list[tuple[str, str]] = []
+        seen, decide = batch.seen, self._decide
         for i, fact in enumerate(facts):
             line = lines[i] if lines else None
             fp = _fingerprint(fact)
-            earlier = batch.seen.get(fact.command_id) or stored.get(fact.command_id)
+            earlier = seen.get(fact.command_id) or stored.get(fact.command_id)
             if earlier is not None:
                 if earlier == fp:
                     outcomes.append(Outcome(fact.command_id, "already_recorded", line=line))
@@ -111,11 +115,11 @@ class Ledger(EventStoreApp):
                     ))
                 continue
             try:
-                self._decide(fact, batch, now)
+                decide(fact, batch, now)
             except Refused as e:
                 outcomes.append(Outcome(fact.command_id, "refused", str(e), line))
                 continue
-            batch.seen[fact.command_id] = fp
+            seen[fact.command_id] = fp
             commands.append((fact.command_id, fp))
             outcomes.append(Outcome(fact.command_id, "recorded", line=line))
         if batch.touched:
@@ -170,12 +174,22 @@ class Ledger(EventStoreApp):
             return None
 
     def _get(self, batch: Batch, cls: type[LedgerAggregate], human_id: str) -> Any:
+        name = (cls.kind, human_id)
+        agg = batch.named.get(name)
+        if agg is not None:
+            return agg
         key = aggregate_uuid(cls.kind, human_id)
         if key not in batch.loaded:
             batch.loaded[key] = self._load(key)
-        return batch.loaded[key]
+        agg = batch.loaded[key]
+        if agg is not None:
+            batch.named[name] = agg
+        return agg
 
     def _keep(self, batch: Batch, agg: LedgerAggregate) -> None:
+        before = batch.loaded.get(agg.id)
+        if before is not None and before is not agg:
+            batch.named.clear()  # an aggregate replaced by a new object: a name may point at the old
         batch.loaded[agg.id] = agg
         batch.touched[agg.id] = agg
 

@@ -196,9 +196,12 @@ def write(path: Path, text: str, encoding: str = "utf-8") -> str:
 
 @pytest.mark.parametrize("name, text, plain, n", [
     ("plain", HEAD + "".join(PLAIN) + "</log>\n", True, 1),
+    ("'?' and '!' in values", HEAD + PLAIN[0].replace('value="G1"', 'value="http://desk/?q=1!"') + "</log>", True, 1),
     ("odd traces", HEAD + "".join(PLAIN + ODD) + "</log>\n", True, 6),
     ("comment inside the log", HEAD + PLAIN[0] + "<!-- a comment with <trace> in it -->\n" + ODD[0] + "</log>", False, 2),
-    ("trace tag with a space", HEAD + PLAIN[0].replace("<trace>", "<trace >") + ODD[1] + "</log>", False, 2),
+    ("trace tags with a space", HEAD + PLAIN[0].replace("<trace>", "<trace >") + ODD[1]
+     + PLAIN[0].replace("<trace>", "<trace\n>") + "".join(ODD) + PLAIN[0].replace("<trace>", "<trace >")
+     + "</log>", True, 9),
     ("CDATA", HEAD + PLAIN[0] + "<string key='x' value='y'><![CDATA[ <trace> ]]></string></log>", False, 1),
 ])
 def test_fast_path_and_lxml_agree(tmp_path: Path, name: str, text: str, plain: bool, n: int) -> None:

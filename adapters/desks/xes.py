@@ -81,8 +81,8 @@ def iter_traces(path: str) -> Iterator[Trace]:
     `_plain_traces`, about twice as fast as lxml; anything else by `_lxml_traces`. Both give
     the same result on every log (tests/test_desks_xes.py).
     """
-    log_open = _plain_layout(path)
-    return _plain_traces(path, log_open) if log_open is not None else _lxml_traces(_open_binary(path))
+    layout = _plain_layout(path)
+    return _plain_traces(path, *layout) if layout is not None else _lxml_traces(_open_binary(path))
 
 
 def _open_binary(path: str) -> Any:
@@ -118,12 +118,13 @@ _LOG_OPEN = re.compile(rb"""\s*<log(?:\s[^>]*)?>""")
 _ATTR = re.compile(r'<(?:string|date|int|float|boolean|id)\s+key="([^"&<\t\n\r]*)"\s+value="([^"&<\t\n\r]*)"\s*/>')
 
 
-def _plain_layout(path: str) -> bytes | None:
-    """The log's start tag when the whole file can be read by `_plain_traces`, else None.
+def _plain_layout(path: str) -> tuple[bytes, int] | None:
+    """The log's start tag and where it ends (in characters) when the whole file can be read
+    by `_plain_traces`, else None.
 
     Plain: UTF-8, a prolog of the XML declaration and comments, and inside <log> no comment,
-    CDATA, DOCTYPE or processing instruction (nothing that could hide or fake a tag) and every
-    trace written `<trace>`. A scan of the bytes, much cheaper than parsing them.
+    CDATA, DOCTYPE or processing instruction (nothing that could hide or fake a tag). A scan of
+    the bytes for '!' and '?' (memchr), much cheaper than parsing them.
     """
     with _open_binary(path) as f:
         head = f.read(_CHUNK)
@@ -137,24 +138,32 @@ def _plain_layout(path: str) -> bytes | None:
         if m is None or m.group().count(b'"') % 2 or m.group().count(b"'") % 2:
             return None
         log_open = m.group().strip()
-        window, carry = head[m.end():], b""
+        try:
+            log_end = len(head[:m.end()].decode("utf-8"))
+        except UnicodeDecodeError:
+            return None
+        window = head[m.end():]
         while True:
-            counts = [window.count(p) - carry.count(p) for p in (b"<!", b"<?", b"<trace", b"<trace>")]
-            if counts[0] or counts[1] or counts[2] != counts[3]:
+            if (b"!" in window and b"<!" in window) or (b"?" in window and b"<?" in window):
                 return None
             chunk = f.read(_CHUNK)
             if not chunk:
-                return log_open
-            carry = window[-8:]
-            window = carry + chunk
+                return log_open, log_end
+            window = window[-1:] + chunk  # a '<' at the end of the last chunk, with what follows
 
 
-def _plain_traces(path: str, log_open: bytes) -> Iterator[Trace]:
-    """Traces of a plain-layout log, found by their tags and read by regular expression; a
-    trace whose content is not plain attribute elements (entities, nested attributes, other
-    quoting, an empty <event/>) is handed to lxml as it stands."""
+def _plain_traces(path: str, log_open: bytes, log_end: int) -> Iterator[Trace]:
+    """Traces of a plain-layout log, found by their `<trace>` tags and read by regular
+    expression. What lxml must read instead, as it stands: a trace whose content is not plain
+    attribute elements (entities, nested attributes, other quoting, an empty <event/>), and the
+    text between traces when a trace there is written otherwise (`<trace >`)."""
+
+    def lxml_part(text: str) -> Iterator[Trace]:
+        return _lxml_traces(io.BytesIO(log_open + text.encode() + b"</log>"))
+
     with _open_binary(path) as raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as f:
-        buf, pos, done = "", 0, False
+        buf, done = f.read(max(_CHUNK, log_end)), False
+        pos = log_end  # after <log ...>: the prolog is not part of any trace
         while True:
             start = buf.find("<trace>", pos)
             end = buf.find("</trace>", start + 7) if start >= 0 else -1
@@ -165,36 +174,44 @@ def _plain_traces(path: str, log_open: bytes) -> Iterator[Trace]:
                 done = not chunk
                 buf, pos = buf[pos:] + chunk, 0
                 continue
+            gap = buf[pos:start]
+            if "<trace" in gap:
+                yield from lxml_part(gap)
             body = buf[start + 7:end]
             pos = end + 8
             trace = _plain_trace(body)
             if trace is None:
-                text = log_open + b"<trace>" + body.encode() + b"</trace></log>"
-                yield from _lxml_traces(io.BytesIO(text))
+                yield from lxml_part("<trace>" + body + "</trace>")
             else:
                 yield trace
         tail = buf[pos:]
-        if tail.strip() != "</log>":  # let lxml say what is wrong with the end of the file
+        if tail.strip() != "</log>":  # a trace written otherwise, or a broken end: lxml reads or says
             yield from _lxml_traces(io.BytesIO(log_open + tail.encode()))
 
 
 def _plain_trace(body: str) -> Trace | None:
-    head, *parts = body.split("<event>")
-    attrs = _ATTR.findall(head)
-    if head.count("<") != len(attrs):
+    """A trace's attributes and events when every tag in it is a plain attribute element,
+    <event> or </event> (each '<' starts a tag: no comment or CDATA here), else None."""
+    pairs = _ATTR.findall(body)
+    n_events = body.count("<event>")
+    if body.count("<") != len(pairs) + 2 * n_events or body.count("</event>") != n_events:
         return None
-    events = []
+    head, *parts = body.split("<event>")
+    if "</event>" in head:
+        return None
+    k = head.count("<")
+    attrs, events = pairs[:k], []
     for part in parts:
         inner, sep, tail = part.partition("</event>")
-        pairs = _ATTR.findall(inner)
-        if not sep or inner.count("<") != len(pairs):
+        if not sep:  # with the counts above: every event is closed before the next opens
             return None
-        events.append(dict(pairs))
-        if tail.strip():  # trace attributes after events, in document order like lxml's
-            more = _ATTR.findall(tail)
-            if tail.count("<") != len(more):
-                return None
-            attrs += more
+        n = inner.count("<")
+        events.append(dict(pairs[k:k + n]))
+        k += n
+        if "<" in tail:  # trace attributes after an event, in document order like lxml's
+            n = tail.count("<")
+            attrs += pairs[k:k + n]
+            k += n
     return dict(attrs), events
 
 

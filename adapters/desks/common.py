@@ -167,12 +167,7 @@ class TicketTrack:
     def step(self, kind: str, t: datetime) -> list[tuple[type[ev.Fact], dict]] | str:
         """The facts a row in status `kind` at time `t` implies (after the time checks)."""
         out: list[tuple[type[ev.Fact], dict]] = []
-
-        def end_wait() -> None:
-            if self.wait:
-                out.append((ev.WaitEnded, {"reason": self.wait}))
-                self.wait = None
-
+        end_wait = self._end_wait  # a bound method, not a closure made anew for every row
         base, _, reason = kind.partition(":")
         if base in ("new", "active", "wait"):
             if self.status == "cancelled":
@@ -185,14 +180,14 @@ class TicketTrack:
                 self.acked = True
             if base == "wait":
                 if self.wait != reason:
-                    end_wait()
+                    end_wait(out)
                     out.append((ev.WaitStarted, {"reason": reason}))
                     self.wait = reason
             else:
-                end_wait()
+                end_wait(out)
         elif base == "resolved":
             if self.status == "open":
-                end_wait()
+                end_wait(out)
                 out.append((ev.TicketResolved, {}))
                 self.status = "resolved"
         elif base == "closed":
@@ -200,17 +195,22 @@ class TicketTrack:
                 out.append((ev.TicketClosed, {}))
                 self.status = "closed"
             elif self.status == "open":
-                end_wait()
+                end_wait(out)
                 out.append((ev.TicketCancelled, {"reason": "closed by the desk without a resolution"}))
                 self.status = "cancelled"
         elif base == "cancelled":
             if self.status == "open":
-                end_wait()
+                end_wait(out)
                 out.append((ev.TicketCancelled, {"reason": "cancelled by the desk"}))
                 self.status = "cancelled"
         else:
             return f"unknown status kind {kind!r}"
         return out
+
+    def _end_wait(self, out: list[tuple[type[ev.Fact], dict]]) -> None:
+        if self.wait:
+            out.append((ev.WaitEnded, {"reason": self.wait}))
+            self.wait = None
 
 
 WAIT_REASONS = set(ev.WaitReason.__args__)  # type: ignore[attr-defined]

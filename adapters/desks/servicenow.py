@@ -84,6 +84,7 @@ def read_servicenow(path: str, desk: Desk, tz: tzinfo, summary: DeskSummary,
     c_ci, c_cat, c_sub, c_sym = col.get("cmdb_ci"), col.get("category"), col.get("subcategory"), col.get("u_symptom")
     c_caller, c_opened_by = col.get("caller_id"), col.get("opened_by")
     parse = TimeParser(tz)
+    times = parse.cache
     severities = set(desk.terms.severities)
     severity_cache: dict[str, str] = {}
     pfx, channel = desk.prefix, desk.channel
@@ -133,7 +134,9 @@ def read_servicenow(path: str, desk: Desk, tz: tzinfo, summary: DeskSummary,
         if severity not in severities:
             yield f"line {n}", f"unknown severity: priority {priority!r} (the contract's: {sorted(severities)})"
             continue
-        opened_at, t = parse(row[c_opened]), parse(row[c_updated])
+        # most times were seen before: the cache is read here, the parser called on a miss
+        opened_at = times.get(row[c_opened]) or parse(row[c_opened])
+        t = times.get(row[c_updated]) or parse(row[c_updated])
         if opened_at is None or t is None:
             yield (f"line {n}", f"missing or unreadable time: opened_at {row[c_opened]!r}, "
                    f"sys_updated_at {row[c_updated]!r}")
@@ -149,8 +152,8 @@ def read_servicenow(path: str, desk: Desk, tz: tzinfo, summary: DeskSummary,
         ticket_id = track.ticket
         rc = get(row, c_rc)
         rc_n = int(rc) if rc.isdigit() else None
-        actor = get(row, c_by) or "servicenow"
         if fresh:
+            actor = get(row, c_by) or "servicenow"
             tracks[number] = track
             reassign[number] = rc_n if rc_n is not None else 0
             asset_id, asset_fact = desk.asset_for(get(row, c_ci) or None)
@@ -198,6 +201,7 @@ def read_servicenow(path: str, desk: Desk, tz: tzinfo, summary: DeskSummary,
                 continue
         track.last_at = t
         where = f"line {n}"
+        actor = get(row, c_by) or "servicenow"
         key = f"{pfx}-{number}-{count}" + (f"r{restarts}" if restarts else "")
         for cls, extra in facts:
             yield where, cls(

@@ -1,12 +1,52 @@
 """Warranty, repeat failures, replacement obligations and liability (§4, §9.6, §9.7, §9.9-9.11, §9.14).
 
-Recomputed whole at every apply (per asset and per ticket, set-wise): these rows depend on
-coverage and on clock breaches, and are cheap beside the clocks.
+Set-wise per asset and per ticket. `recompute(con, everything=True)` rewrites every row (a
+rebuild, or new terms). A live batch passes `everything=False` and these scope tables, filled by
+`projections.recompute`:
+ - `_scope_assets(asset)`: assets whose own warranty is computed (those rewritten, and the assets
+   they replace: a replacement keeps the replaced asset's warranty, §9.6);
+ - `_scope_warranty(asset)`: assets whose warranty, repeat failures and replacement obligations
+   are rewritten (each asset's rows are a function of its events and its tickets);
+ - `_scope_tickets(ticket)`: tickets whose liability is rewritten; it holds every ticket of the
+   `_scope_assets` (downtime, coverage and repeat failures read all tickets of an asset).
 """
 
 from __future__ import annotations
 
-US = 60_000_000
+# The ticket's own late entries, as the `late_entries` view counts them (schema.VIEWS) but read
+# for the scoped tickets only: the view parses every event's JSON. A rebuild reads the view
+# itself, so the live-equals-rebuild tests hold this copy to the view.
+LATE_SCOPED = """
+    WITH e AS (  -- below every contract's tolerance (and the default) an event is never late
+        SELECT id, occurred_at, lateness_minutes FROM events
+        WHERE aggregate = 'ticket' AND id IN (SELECT ticket FROM _scope_tickets)
+          AND lateness_minutes > (SELECT least(1440, min(late_tolerance_minutes)) FROM terms)),
+    agg AS (
+        SELECT id, max(state->>'contract_id') AS contract FROM events
+        WHERE type IN ('TicketOpened', 'AssetRegistered') AND id IN (SELECT id FROM e) GROUP BY id)
+    SELECT e.id AS ticket, count(*) AS n
+    FROM e LEFT JOIN agg ON agg.id = e.id
+    ASOF LEFT JOIN terms t ON t.contract = agg.contract AND e.occurred_at >= t.valid_from
+    WHERE e.lateness_minutes > coalesce(t.late_tolerance_minutes, 1440)
+    GROUP BY e.id"""
+
+
+def statements(everything: bool = True) -> list[str]:
+    """The SQL, over every asset and ticket or only over the scope tables."""
+    def only(expr: str, table: str, key: str, lead: str = " AND ") -> str:
+        return "" if everything else f"{lead}{expr} IN (SELECT {key} FROM {table})"
+
+    a, w, t = ("_scope_assets", "asset"), ("_scope_warranty", "asset"), ("_scope_tickets", "ticket")
+    f = {
+        "A_id": only("id", *a), "T_id": only("id", *t), "T_oid": only("o.id", *t), "T_eid": only("e.id", *t),
+        "T_ticket": only("ticket", *t), "T_where": only("ticket", *t, lead=" WHERE "),
+        "W_where": only("asset", *w, lead=" WHERE "), "W_e": only("e.asset", *w, lead=" WHERE "),
+        "W_f": only("asset", *w, lead=" WHERE "), "W_r": only("r.asset", *w),
+        "late": ("SELECT id AS ticket, count(*) AS n FROM late_entries WHERE aggregate = 'ticket' GROUP BY id"
+                 if everything else LATE_SCOPED),
+    }
+    return [s.format(**f) for s in STATEMENTS]
+
 
 STATEMENTS = [
     # assets with their current site and contract, acceptance and delivery
@@ -15,7 +55,7 @@ STATEMENTS = [
         SELECT id AS asset, state->>'serial' AS serial, state->>'asset_type' AS asset_type,
                state->>'customer_id' AS customer, state->>'site' AS site0, state->>'contract_id' AS contract0,
                coalesce(CAST(state->>'placeholder' AS BOOLEAN), false) AS placeholder, state->>'replaces' AS replaces
-        FROM events WHERE type = 'AssetRegistered'),
+        FROM events WHERE type = 'AssetRegistered'{A_id}),
     f AS (
         SELECT id AS asset,
                arg_max(state->>'site', (occurred_at, position)) FILTER (WHERE type = 'AssetMoved') AS site,
@@ -23,7 +63,7 @@ STATEMENTS = [
                min(occurred_at) FILTER (WHERE type = 'AssetAccepted') AS accepted_at,
                min(occurred_at) FILTER (WHERE type = 'AssetDelivered') AS delivered_at,
                arg_max(state->>'by_asset', (occurred_at, position)) FILTER (WHERE type = 'AssetReplaced') AS replaced_by
-        FROM events WHERE aggregate = 'asset' GROUP BY id)
+        FROM events WHERE aggregate = 'asset'{A_id} GROUP BY id)
     SELECT reg.*, coalesce(f.site, reg.site0) AS site, coalesce(f.contract, reg.contract0) AS contract,
            f.accepted_at, f.delivered_at, f.replaced_by
     FROM reg LEFT JOIN f USING (asset)""",
@@ -45,8 +85,8 @@ STATEMENTS = [
                min(occurred_at) FILTER (WHERE type = 'TechnicianDispatched') AS dispatch_at,
                arg_max(state->>'cause', (occurred_at, position)) FILTER (WHERE type = 'FaultCauseDetermined') AS cause,
                coalesce(sum(CAST(state->>'amount_fen' AS BIGINT)) FILTER (WHERE type = 'LossClaimed'), 0) AS losses_fen
-        FROM events WHERE aggregate = 'ticket' GROUP BY id) x ON x.id = o.id
-    WHERE o.type = 'TicketOpened'""",
+        FROM events WHERE aggregate = 'ticket'{T_id} GROUP BY id) x ON x.id = o.id
+    WHERE o.type = 'TicketOpened'{T_oid}""",
     # warranty per asset (§8, §9.6, §9.7): 201-202 end, downtime union clipped to it, then art. 203
     """CREATE OR REPLACE TEMP TABLE _w0 AS
     WITH a AS (
@@ -92,7 +132,7 @@ STATEMENTS = [
     FROM l LEFT JOIN calendar_days c ON c.cal_key = 'CN' AND c.d = l.last_day
     LEFT JOIN calendar_days c0 ON c0.cal_key = 'CN' AND c0.d = l.raw_last
     LEFT JOIN calendar_days cn ON cn.cal_key = 'CN' AND cn.d = c.next_working""",
-    "DELETE FROM warranty",
+    "DELETE FROM warranty{W_where}",
     """INSERT INTO warranty
     WITH own AS (
         SELECT w.*, CASE WHEN w.paid_unit IS NOT NULL THEN CAST(w.final_last + to_months(CAST(
@@ -112,7 +152,7 @@ STATEMENTS = [
            CASE WHEN e.paid_raw IS NOT NULL THEN utc_of(CASE WHEN e.rest THEN c.next_working ELSE e.paid_raw END + INTERVAL 1 DAY, e.tz) END,
            coalesce(e.prov, false) OR coalesce(e.paid_raw IS NOT NULL AND e.rest AND NOT c.known, false),
            (SELECT ev FROM _p)
-    FROM eff e LEFT JOIN calendar_days c ON c.cal_key = 'CN' AND c.d = e.paid_raw""",
+    FROM eff e LEFT JOIN calendar_days c ON c.cal_key = 'CN' AND c.d = e.paid_raw{W_e}""",
     # coverage at the report time under the terms in force then (§9.6, §9.11, §9.14)
     """CREATE OR REPLACE TEMP TABLE _cov AS
     SELECT t.*, v.version, v.supplier, coalesce(v.losses_liable, false) AS losses_liable,
@@ -126,7 +166,7 @@ STATEMENTS = [
     FROM _lt t LEFT JOIN warranty w ON w.asset = t.asset
     ASOF LEFT JOIN terms v ON v.contract = t.contract AND t.report_at >= v.valid_from""",
     # repeat failures (§9.9): per asset and fault category, causes not excluded, assets in scope
-    "DELETE FROM repeat_failures",
+    "DELETE FROM repeat_failures{W_where}",
     """INSERT INTO repeat_failures
     WITH scope AS (
         SELECT c.*, v.repeat_window_unit AS wu, v.repeat_window_amount AS wa, v.repeat_threshold AS threshold,
@@ -153,14 +193,14 @@ STATEMENTS = [
         QUALIFY row_number() OVER (PARTITION BY s2.ticket ORDER BY s1.last_resolved_at DESC) = 1)
     SELECT asset, serial, fault_category, ticket, kind, failed_at,
            row_number() OVER (PARTITION BY asset, fault_category ORDER BY failed_at, ticket, kind), cause, (SELECT ev FROM _p)
-    FROM f""",
-    "DELETE FROM replacement_obligations",
+    FROM f{W_f}""",
+    "DELETE FROM replacement_obligations{W_where}",
     """INSERT INTO replacement_obligations
     SELECT r.asset, any_value(r.serial), any_value(a.contract), any_value(a.customer), r.fault_category, count(*),
            any_value(v.repeat_threshold), min(r.failed_at) FILTER (WHERE r.n = v.repeat_threshold),
            any_value(v.repeat_clause), any_value(a.replaced_by), (SELECT ev FROM _p)
     FROM repeat_failures r JOIN _cov c ON c.ticket = r.ticket JOIN terms v ON v.contract = c.contract AND v.version = c.version
-    JOIN _a a ON a.asset = r.asset
+    JOIN _a a ON a.asset = r.asset{W_r}
     GROUP BY r.asset, r.fault_category HAVING count(*) >= any_value(v.repeat_threshold)""",
     # money per part line in integer fen, half-up; the lower of two applicable promises (§9.10)
     """CREATE OR REPLACE TEMP TABLE _rule AS
@@ -174,10 +214,10 @@ STATEMENTS = [
         ELSE qty * quoted END""",
     """CREATE OR REPLACE TEMP TABLE _money AS
     WITH rep AS (
-        SELECT e.id AS ticket, e.state FROM events e WHERE e.type = 'RepairAttempted'),
+        SELECT e.id AS ticket, e.state FROM events e WHERE e.type = 'RepairAttempted'{T_eid}),
     lines AS (
         SELECT r.ticket, unnest(from_json(r.state->'parts',
-            '[{"part":"VARCHAR","quantity":"BIGINT","quoted_price_fen":"BIGINT","cost_price_fen":"BIGINT","consumable":"BOOLEAN"}]'),
+            '[{{"part":"VARCHAR","quantity":"BIGINT","quoted_price_fen":"BIGINT","cost_price_fen":"BIGINT","consumable":"BOOLEAN"}}]'),
             recursive := true) FROM rep r),
     rated AS (
         SELECT l.ticket, l.quantity * l.quoted_price_fen AS value,
@@ -194,13 +234,13 @@ STATEMENTS = [
            coalesce(lab.value, 0) AS labour_value, coalesce(lab.pay, 0) AS labour_pay
     FROM _cov c LEFT JOIN (SELECT ticket, sum(value) AS value, sum(pay) AS pay FROM rated GROUP BY ticket) p USING (ticket)
     LEFT JOIN lab USING (ticket)""",
-    "DELETE FROM liability",
+    "DELETE FROM liability{T_where}",
     """INSERT INTO liability
     WITH br AS (
         SELECT ticket, string_agg(clock || ' breached by ' || round(breach_minutes, 1) || ' min ('
                                   || coalesce(nullif(clause, ''), 'no clause') || ')', '; ' ORDER BY clock) AS cited
-        FROM sla_clocks WHERE state = 'breached' GROUP BY ticket),
-    late AS (SELECT id AS ticket, count(*) AS n FROM late_entries WHERE aggregate = 'ticket' GROUP BY id)
+        FROM sla_clocks WHERE state = 'breached'{T_ticket} GROUP BY ticket),
+    late AS ({late})
     SELECT c.ticket, c.asset, c.contract, c.version, c.supplier, c.customer, c.site, c.report_at, c.coverage,
            c.warranty_end, c.paid_end, c.cause, u.clause,
            CASE WHEN u.parts IS NULL THEN 'undetermined' WHEN u.parts = 'free' THEN 'supplier' ELSE 'customer' END,
@@ -223,6 +263,6 @@ STATEMENTS = [
 ]
 
 
-def recompute(con) -> None:
-    for s in STATEMENTS:
+def recompute(con, everything: bool = True) -> None:
+    for s in statements(everything):
         con.execute(s)

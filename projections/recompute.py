@@ -1,8 +1,28 @@
 """Recompute the views for what a batch touched (§4): the clocks of the affected tickets, then
 the summary, warranty, liability and visits.
 
-Inputs: temp table `_touched(ticket)` filled by the ingest of the batch; `everything` when the
-terms or calendars changed (or on the first apply), which recomputes every ticket.
+Inputs: temp tables `_touched(ticket)` and `_touched_assets(asset)` filled by the ingest of the
+batch; `everything` when the terms or calendars changed (or on the first apply), which
+recomputes every row.
+
+Otherwise only the rows a batch can change are rewritten, and every other row already holds what a
+full evaluation at the new time would give (the live-equals-rebuild tests check this after
+every batch):
+ - clocks of the touched tickets, and every clock not yet final (the evaluation time moved);
+ - warranty, repeat failures and replacement obligations of the assets of those tickets (before
+   and after a correction), of the touched assets, of the assets replacing them (a replacement
+   keeps the replaced asset's warranty), and of assets with a down ticket still open at the
+   earlier or the new evaluation time (their downtime runs to the evaluation time);
+ - liability of the tickets above and of every ticket of those assets (coverage, repeat
+   failures and replacement read the asset), and of the tickets whose clocks were rewritten
+   (breaches are cited with their size);
+ - visit periods of the touched assets, their replacements, the other assets of the (old and
+   new) site of a touched asset with site-scoped visits (those visits cover them), and of assets
+   with a period not done whose start or end lies between the two evaluation days (due and
+   missed follow the day);
+ - the summaries by difference (`summary`), liability totals whole (a small GROUP BY).
+Then every row not rewritten is stamped with the new `evaluated_at` (one cheap column UPDATE),
+so the database keeps one evaluation time.
 """
 
 from __future__ import annotations
@@ -14,23 +34,118 @@ import duckdb
 from domain.terms import Terms
 
 from . import calendars, liability, sla, summary, terms_flat, visits
+from .schema import VIEW_TABLES
+
+# Each set is a temp table of one column; they are read by sla.py (_aff), liability.py and visits.py.
+SCOPE_BEFORE = [
+    # the evaluation times this database held (any consumer) and the new one: what moves between
+    """CREATE OR REPLACE TEMP TABLE _evwin AS
+    SELECT least(p.ev, (SELECT min(evaluated_at) FROM checkpoint)) AS lo,
+           greatest(p.ev, (SELECT max(evaluated_at) FROM checkpoint)) AS hi FROM _p p""",
+    "CREATE OR REPLACE TEMP TABLE _tk AS SELECT DISTINCT ticket FROM _touched WHERE ticket IS NOT NULL",
+    "CREATE OR REPLACE TEMP TABLE _tka AS SELECT DISTINCT asset FROM _touched_assets WHERE asset IS NOT NULL",
+    # tickets whose down interval may end at the evaluation time: neither resolved nor cancelled
+    # by the earlier of the two times (the same closing facts as liability's _lt)
+    """CREATE OR REPLACE TEMP TABLE _down_open AS
+    SELECT DISTINCT o.state->>'asset_id' AS asset
+    FROM events o LEFT JOIN (
+        SELECT id, max(occurred_at) FILTER (WHERE type = 'TicketResolved') AS res,
+               max(occurred_at) FILTER (WHERE type = 'TicketCancelled') AS canc,
+               arg_max(type, (occurred_at, position)) FILTER (WHERE type IN ('TicketResolved', 'TicketReopened')) AS last_rr
+        FROM events WHERE type IN ('TicketResolved', 'TicketReopened', 'TicketCancelled') GROUP BY id) c ON c.id = o.id,
+         _evwin w
+    WHERE o.type = 'TicketOpened'
+      AND coalesce(CASE WHEN c.last_rr = 'TicketResolved' THEN c.res END, c.canc, TIMESTAMP 'infinity') > w.lo
+      AND coalesce(CAST(coalesce(o.state->>'asset_down', o.state->>'down') AS BOOLEAN), false)""",
+    # assets a batch touched, directly or through a ticket (its asset before and after the batch)
+    """CREATE OR REPLACE TEMP TABLE _ta AS
+    SELECT asset FROM (
+        SELECT asset FROM _tka
+        UNION SELECT asset FROM liability WHERE ticket IN (SELECT ticket FROM _tk)
+        UNION SELECT state->>'asset_id' FROM events WHERE type = 'TicketOpened' AND id IN (SELECT ticket FROM _tk)
+        UNION SELECT asset FROM _down_open) WHERE asset IS NOT NULL""",
+    # touched assets with a site-scoped visit: their visits, site and contract reach the other
+    # assets of their site; and those sites before the batch
+    """CREATE OR REPLACE TEMP TABLE _site_sources AS
+    SELECT DISTINCT id AS asset FROM events
+    WHERE type IN ('FollowUpDone', 'InspectionDone') AND id IN (SELECT asset FROM _tka) AND state->>'scope' = 'site'""",
+    """CREATE OR REPLACE TEMP TABLE _sites_before AS
+    SELECT site, contract FROM warranty WHERE asset IN (SELECT asset FROM _site_sources)""",
+]
+
+SCOPE_LIABILITY = [
+    """CREATE OR REPLACE TEMP TABLE _scope_warranty AS
+    SELECT asset FROM _ta UNION SELECT asset FROM warranty WHERE replaces IN (SELECT asset FROM _ta)""",
+    """CREATE OR REPLACE TEMP TABLE _scope_assets AS
+    SELECT asset FROM (
+        SELECT asset FROM _scope_warranty
+        UNION SELECT replaces FROM warranty WHERE asset IN (SELECT asset FROM _scope_warranty)
+        UNION SELECT state->>'replaces' FROM events WHERE type = 'AssetRegistered' AND id IN (SELECT asset FROM _tka))
+    WHERE asset IS NOT NULL""",
+    """CREATE OR REPLACE TEMP TABLE _scope_tickets AS
+    SELECT ticket FROM _tk UNION SELECT ticket FROM _aff
+    UNION SELECT ticket FROM liability WHERE asset IN (SELECT asset FROM _scope_assets)""",
+]
+
+SCOPE_VISITS = [
+    """CREATE OR REPLACE TEMP TABLE _scope_visits AS
+    WITH sites AS (
+        SELECT site, contract FROM _sites_before
+        UNION SELECT site, contract FROM warranty WHERE asset IN (SELECT asset FROM _site_sources))
+    SELECT asset FROM _tka
+    UNION SELECT asset FROM warranty WHERE replaces IN (SELECT asset FROM _tka)
+    UNION SELECT w.asset FROM warranty w JOIN sites s ON s.site = w.site AND s.contract = w.contract
+    UNION SELECT v.asset FROM visit_periods v, _evwin x
+    WHERE v.status <> 'done'
+      AND (v.start BETWEEN CAST(x.lo AS DATE) - 1 AND CAST(x.hi AS DATE) + 1
+           OR v."end" BETWEEN CAST(x.lo AS DATE) - 2 AND CAST(x.hi AS DATE) + 1)""",
+    """CREATE OR REPLACE TEMP TABLE _scope_visit_sources AS
+    SELECT asset FROM _scope_visits
+    UNION SELECT b.asset FROM warranty x JOIN warranty b ON b.site = x.site AND b.contract = x.contract
+    WHERE x.asset IN (SELECT asset FROM _scope_visits)""",
+    "CREATE OR REPLACE TEMP TABLE _scope_ftf AS SELECT ticket FROM _tk",
+]
 
 
 def recompute(con: duckdb.DuckDBPyConnection, ev: datetime, *, everything: bool,
-               terms_override: Terms | dict | None, rebuild_terms: bool) -> None:
+              terms_override: Terms | dict | None, rebuild_terms: bool) -> None:
     con.execute("CREATE OR REPLACE TEMP TABLE _p AS SELECT CAST(? AS TIMESTAMP) AS ev", [ev])
     if rebuild_terms:
         terms_flat.flatten(con, terms_override)
         calendars.build(con)
     if everything:
         con.execute("CREATE OR REPLACE TEMP TABLE _aff AS SELECT DISTINCT id AS ticket FROM events WHERE type = 'TicketOpened'")
-    else:
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _aff AS SELECT DISTINCT ticket FROM ("
-            " SELECT ticket FROM _touched UNION ALL SELECT ticket FROM sla_clocks WHERE NOT final)"
-            " WHERE ticket IS NOT NULL"
-        )
-    sla.recompute(con)
-    summary.recompute(con)
-    liability.recompute(con)  # warranty and coverage first: visits read them
-    visits.recompute(con)
+        summary.before(con, everything=True)
+        sla.recompute(con)
+        summary.recompute(con, everything=True)
+        liability.recompute(con, everything=True)  # warranty and coverage first: visits read them
+        visits.recompute(con, everything=True)
+        return
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _aff AS SELECT DISTINCT ticket FROM ("
+        " SELECT ticket FROM _touched UNION ALL SELECT ticket FROM sla_clocks WHERE NOT final)"
+        " WHERE ticket IS NOT NULL"
+    )
+    _run(con, SCOPE_BEFORE)
+    if _rows(con, "_aff"):  # a step with nothing in scope is skipped: each costs its planning
+        summary.before(con, everything=False)
+        sla.recompute(con)
+        summary.recompute(con, everything=False)
+    _run(con, SCOPE_LIABILITY)
+    if _rows(con, "_scope_tickets") or _rows(con, "_scope_assets"):
+        liability.recompute(con, everything=False)
+    _run(con, SCOPE_VISITS)
+    if _rows(con, "_scope_visits") or _rows(con, "_scope_ftf"):
+        visits.recompute(con, everything=False)
+    for table in VIEW_TABLES:
+        con.execute(f"UPDATE {table} SET evaluated_at = (SELECT ev FROM _p) "
+                    "WHERE evaluated_at IS DISTINCT FROM (SELECT ev FROM _p)")
+
+
+def _rows(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+
+
+def _run(con: duckdb.DuckDBPyConnection, statements: list[str]) -> None:
+    for s in statements:
+        con.execute(s)

@@ -6,12 +6,33 @@ month's last day exactly like art. 202), never chained. A visit on the anchor da
 period 0. An on-site visit satisfies a phone obligation; a visit with scope=site covers every
 asset of that site under the same contract. One-off windows run from the anchor day to
 anchor + `within`.
+
+`recompute(con, everything=False)` (a live batch) rewrites only the periods of the assets in
+`_scope_visits(asset)`, reading the visits of `_scope_visit_sources(asset)` (those assets and
+the assets sharing a site and contract with them, whose site-scoped visits cover them), and the
+first-time-fix rows of `_scope_ftf(ticket)`; `projections.recompute` fills them.
 """
 
 from __future__ import annotations
 
+
+def statements(everything: bool = True) -> list[str]:
+    """The SQL, over every asset and ticket or only over the scope tables."""
+    def only(expr: str, table: str, key: str, lead: str = " AND ") -> str:
+        return "" if everything else f"{lead}{expr} IN (SELECT {key} FROM {table})"
+
+    f = {
+        "V_where": only("asset", "_scope_visits", "asset", " WHERE "),
+        "V_sch": only("a.asset", "_scope_visits", "asset", " WHERE "),
+        "S_eid": only("e.id", "_scope_visit_sources", "asset"),
+        "F_where": only("ticket", "_scope_ftf", "ticket", " WHERE "),
+        "F_t": only("t.ticket", "_scope_ftf", "ticket", " WHERE "),
+    }
+    return [s.format(**f) for s in STATEMENTS]
+
+
 STATEMENTS = [
-    "DELETE FROM visit_periods",
+    "DELETE FROM visit_periods{V_where}",
     """INSERT INTO visit_periods
     WITH a AS (
         SELECT w.asset, w.contract, w.customer, w.site, w.accepted_at, w.delivered_at FROM warranty w),
@@ -21,7 +42,7 @@ STATEMENTS = [
                CASE WHEN s.every_unit = 'years' THEN 12 * s.every_amount ELSE s.every_amount END AS p,
                CASE WHEN s.until_unit = 'years' THEN 12 * s.until_amount ELSE s.until_amount END AS until_m
         FROM a ASOF JOIN terms v ON v.contract = a.contract AND coalesce(a.delivered_at, a.accepted_at, TIMESTAMP '2100-01-01') >= v.valid_from
-        JOIN terms_schedules s ON s.contract = a.contract AND s.version = v.version),
+        JOIN terms_schedules s ON s.contract = a.contract AND s.version = v.version{V_sch}),
     per AS (
         SELECT sch.*, CAST(loc(sch.anchor_at, sch.tz) AS DATE) AS ad, k.k
         FROM sch, unnest(CASE WHEN sch.one_off THEN [0]
@@ -42,7 +63,7 @@ STATEMENTS = [
     vis AS (
         SELECT e.id AS asset, e.type, coalesce(e.state->>'kind', 'onsite') AS kind,
                coalesce(e.state->>'scope', 'asset') AS scope, e.occurred_at
-        FROM events e WHERE e.type IN ('FollowUpDone', 'InspectionDone')),
+        FROM events e WHERE e.type IN ('FollowUpDone', 'InspectionDone'){S_eid}),
     covered AS (  -- a site-scoped visit covers every asset of that site under the contract
         SELECT v.asset, v.type, v.kind, v.occurred_at FROM vis v
         UNION
@@ -64,7 +85,7 @@ STATEMENTS = [
                 ELSE 'upcoming' END,
            m.visit_at, p.ev
     FROM bounds b LEFT JOIN matched m USING (asset, schedule_no, k), _p p""",
-    "DELETE FROM first_time_fix",
+    "DELETE FROM first_time_fix{F_where}",
     """INSERT INTO first_time_fix
     SELECT t.ticket, t.asset, t.contract, t.customer, t.site, t.fault_category,
            CASE WHEN t.last_rr = 'TicketResolved' THEN t.last_resolved_at END, coalesce(t.arrivals, 0),
@@ -72,10 +93,10 @@ STATEMENTS = [
            t.last_rr = 'TicketResolved' AND coalesce(t.reopens, 0) = 0
                AND (t.remote_ok_at IS NOT NULL OR coalesce(t.arrivals, 0) <= 1),
            (SELECT ev FROM _p)
-    FROM _lt t""",
+    FROM _lt t{F_t}""",
 ]
 
 
-def recompute(con) -> None:
-    for s in STATEMENTS:
+def recompute(con, everything: bool = True) -> None:
+    for s in statements(everything):
         con.execute(s)

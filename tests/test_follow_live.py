@@ -201,3 +201,42 @@ def test_rebuild_from_the_stream_equals_rebuild_from_the_store(tmp_path: Path, n
         assert out.returncode == 0, out.stderr
         rows[source] = clock_rows(views_path(data))
     assert rows["store"] and rows["nats"] == rows["store"]
+
+
+def test_analysts_snapshot_catches_up_soon_after_the_last_event_while_the_follower_runs(tmp_path: Path,
+                                                                                      nats_single) -> None:
+    """The snapshot is copied at most every `snapshot_every` s; once events stop, the last state
+    still reaches it (and the follower's own database has it from its commit)."""
+    import threading
+
+    data = tmp_path / "data"
+    ledger = busy_ledger(data, 10, datetime.now(UTC))
+    relay_all(ledger, nats_single.url)
+    runner = threading.Thread(target=follow, args=(data, nats_single.url),
+                              kwargs={"max_seconds": 20, "interval": 3600, "snapshot_every": 1.0})
+    runner.start()
+    try:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and snapshot_position(data) < ledger.position:
+            time.sleep(0.1)
+        desk = Desk()
+        ledger.execute_many([desk.open("T-late", "A1", datetime.now(UTC).isoformat())])
+        relay_all(ledger, nats_single.url)
+        until = time.monotonic() + 5  # the cadence (1 s) plus a copy, on a busy machine
+        while time.monotonic() < until and snapshot_position(data) < ledger.position:
+            time.sleep(0.1)
+        assert runner.is_alive(), "the follower stopped before the check"
+        assert snapshot_position(data) == ledger.position
+    finally:
+        runner.join()
+
+
+def snapshot_position(data: Path) -> int:
+    try:
+        con = duckdb.connect(str(snapshot_path(data)), read_only=True)
+    except duckdb.Error:
+        return 0  # not there yet, or being replaced
+    try:
+        return con.execute("SELECT coalesce(max(position), 0) FROM events").fetchall()[0][0]
+    finally:
+        con.close()

@@ -13,7 +13,7 @@ Slots, in the order they run (quick ones first; a slot whose module is missing s
   rebuild    bench.rebuild_bench: store_arrow.rebuild_from_store at N/10, 3N/10 and N (1M, 3M, 10M)
              as prefixes of the one ledger, beside a bare ADBC scan of the same rows, peak RSS,
              linearity; and the naive fold (through the domain) and the old simplified fold on
-             the first 200k positions, in the same run
+             the smallest prefix (1M), in the same run
   asof       bench.audit_bench: explain one ticket and replay --as-of-position on the N ledger
 """
 

@@ -93,13 +93,16 @@ def import_items(ledger: Ledger, items: Iterable[Item], batch_size: int = 1000,
     wheres: list[str] = []
 
     def flush() -> None:
+        recorded = already = 0  # counted here, added once: a batch is a thousand outcomes
         for where, outcome in zip(wheres, ledger.execute_many(facts), strict=True):
             if outcome.status == "recorded":
-                summary.recorded += 1
+                recorded += 1
             elif outcome.status == "already_recorded":
-                summary.already_recorded += 1
+                already += 1
             else:
                 summary.refuse(where, outcome.error)
+        summary.recorded += recorded
+        summary.already_recorded += already
         if progress:
             progress(len(facts))
         facts.clear()

@@ -246,11 +246,13 @@ class Ledger(EventStoreApp):
                 raise Refused(command_name(fact), f"ticket {fact.id} is already open", "use a new ticket id")
             asset = self._get(batch, Asset, fact.asset_id)
             terms = self._terms(batch, asset, fact.occurred_at) if asset else None
+            minutes = self._minutes(batch, terms)
             ticket = Ticket.open(
                 fact, asset=asset, severities=terms.severities if terms else [], now=now,
-                future_tolerance_minutes=self._minutes(batch, terms),
+                future_tolerance_minutes=minutes,
             )
             self._keep(batch, ticket)
+            batch.ticket_minutes[fact.id] = minutes  # the same asset and report time as its follow-ups
             return
         if isinstance(fact, ev.FactCorrected):
             target = self._get(batch, Ticket, fact.id) or self._get(batch, Asset, fact.id)

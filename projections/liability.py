@@ -58,16 +58,20 @@ STATEMENTS = [
         FROM events WHERE type = 'AssetRegistered'{A_id}),
     f AS (
         SELECT id AS asset,
-               arg_max(state->>'site', (occurred_at, position)) FILTER (WHERE type = 'AssetMoved') AS site,
-               arg_max(state->>'contract_id', (occurred_at, position)) FILTER (WHERE type = 'AssetContractChanged') AS contract,
+               arg_max(CASE WHEN type = 'AssetMoved' THEN state->>'site' END, (occurred_at, position))
+                   FILTER (WHERE type = 'AssetMoved') AS site,
+               arg_max(CASE WHEN type = 'AssetContractChanged' THEN state->>'contract_id' END, (occurred_at, position))
+                   FILTER (WHERE type = 'AssetContractChanged') AS contract,
                min(occurred_at) FILTER (WHERE type = 'AssetAccepted') AS accepted_at,
                min(occurred_at) FILTER (WHERE type = 'AssetDelivered') AS delivered_at,
-               arg_max(state->>'by_asset', (occurred_at, position)) FILTER (WHERE type = 'AssetReplaced') AS replaced_by
+               arg_max(CASE WHEN type = 'AssetReplaced' THEN state->>'by_asset' END, (occurred_at, position))
+                   FILTER (WHERE type = 'AssetReplaced') AS replaced_by
         FROM events WHERE aggregate = 'asset'{A_id} GROUP BY id)
     SELECT reg.*, coalesce(f.site, reg.site0) AS site, coalesce(f.contract, reg.contract0) AS contract,
            f.accepted_at, f.delivered_at, f.replaced_by
     FROM reg LEFT JOIN f USING (asset)""",
-    # every ticket: report, final resolution, cause, down flag
+    # every ticket: report, final resolution, cause, down flag (JSON read under CASE WHEN type:
+    # DuckDB then parses only that type's rows; a FILTER alone still parses every row)
     """CREATE OR REPLACE TEMP TABLE _lt AS
     SELECT o.id AS ticket, o.state->>'asset_id' AS asset, o.state->>'contract_id' AS contract, o.customer,
            o.state->>'site' AS site, o.occurred_at AS report_at, o.state->>'fault_category' AS fault_category,
@@ -81,10 +85,12 @@ STATEMENTS = [
                max(occurred_at) FILTER (WHERE type = 'TicketCancelled') AS cancel_at,
                count(*) FILTER (WHERE type = 'TicketReopened') AS reopens,
                count(*) FILTER (WHERE type = 'TechnicianArrived') AS arrivals,
-               min(occurred_at) FILTER (WHERE type = 'RemoteFixAttempted' AND CAST(state->>'fixed' AS BOOLEAN)) AS remote_ok_at,
+               min(occurred_at) FILTER (WHERE type = 'RemoteFixAttempted'
+                   AND CASE WHEN type = 'RemoteFixAttempted' THEN CAST(state->>'fixed' AS BOOLEAN) END) AS remote_ok_at,
                min(occurred_at) FILTER (WHERE type = 'TechnicianDispatched') AS dispatch_at,
-               arg_max(state->>'cause', (occurred_at, position)) FILTER (WHERE type = 'FaultCauseDetermined') AS cause,
-               coalesce(sum(CAST(state->>'amount_fen' AS BIGINT)) FILTER (WHERE type = 'LossClaimed'), 0) AS losses_fen
+               arg_max(CASE WHEN type = 'FaultCauseDetermined' THEN state->>'cause' END, (occurred_at, position))
+                   FILTER (WHERE type = 'FaultCauseDetermined') AS cause,
+               coalesce(sum(CASE WHEN type = 'LossClaimed' THEN CAST(state->>'amount_fen' AS BIGINT) END), 0) AS losses_fen
         FROM events WHERE aggregate = 'ticket'{T_id} GROUP BY id) x ON x.id = o.id
     WHERE o.type = 'TicketOpened'{T_oid}""",
     # warranty per asset (§8, §9.6, §9.7): 201-202 end, downtime union clipped to it, then art. 203

@@ -40,11 +40,13 @@ STATEMENTS = [
         SELECT a.*, v.version, coalesce(v.timezone, 'Asia/Shanghai') AS tz, s.*  EXCLUDE (contract, version),
                CASE s.anchor WHEN 'delivery' THEN a.delivered_at ELSE a.accepted_at END AS anchor_at,
                CASE WHEN s.every_unit = 'years' THEN 12 * s.every_amount ELSE s.every_amount END AS p,
-               CASE WHEN s.until_unit = 'years' THEN 12 * s.until_amount ELSE s.until_amount END AS until_m
+               CASE WHEN s.until_unit = 'years' THEN 12 * s.until_amount ELSE s.until_amount END AS until_m,
+               CAST(loc(CASE s.anchor WHEN 'delivery' THEN a.delivered_at ELSE a.accepted_at END,
+                        coalesce(v.timezone, 'Asia/Shanghai')) AS DATE) AS ad
         FROM a ASOF JOIN terms v ON v.contract = a.contract AND coalesce(a.delivered_at, a.accepted_at, TIMESTAMP '2100-01-01') >= v.valid_from
         JOIN terms_schedules s ON s.contract = a.contract AND s.version = v.version{V_sch}),
     per AS (
-        SELECT sch.*, CAST(loc(sch.anchor_at, sch.tz) AS DATE) AS ad, k.k
+        SELECT sch.*, k.k
         FROM sch, unnest(CASE WHEN sch.one_off THEN [0]
                               WHEN sch.every_unit IN ('months', 'years') THEN
                                    generate_series(sch.start_months // sch.p, coalesce(sch.until_m, 12) // sch.p - 1)
@@ -64,27 +66,31 @@ STATEMENTS = [
         SELECT e.id AS asset, e.type, coalesce(e.state->>'kind', 'onsite') AS kind,
                coalesce(e.state->>'scope', 'asset') AS scope, e.occurred_at
         FROM events e WHERE e.type IN ('FollowUpDone', 'InspectionDone'){S_eid}),
-    covered AS (  -- a site-scoped visit covers every asset of that site under the contract
+    covered0 AS (  -- a site-scoped visit covers every asset of that site under the contract
         SELECT v.asset, v.type, v.kind, v.occurred_at FROM vis v
         UNION
         SELECT b.asset, v.type, v.kind, v.occurred_at FROM vis v JOIN a x ON x.asset = v.asset
         JOIN a b ON b.site = x.site AND b.contract = x.contract AND b.asset <> x.asset WHERE v.scope = 'site'),
+    covered AS (  -- the visit's local day, once per visit rather than once per (visit, period) pair
+        SELECT c.*, CAST(loc(c.occurred_at, z.tz) AS DATE) AS vd
+        FROM covered0 c JOIN (SELECT DISTINCT asset, tz FROM sch) z USING (asset)),
     matched AS (
         SELECT b.asset, b.schedule_no, b.k, min(c.occurred_at) AS visit_at
         FROM bounds b JOIN covered c ON c.asset = b.asset
              AND c.type = CASE b.obligation WHEN 'follow_up' THEN 'FollowUpDone' ELSE 'InspectionDone' END
              AND (b.kind = 'phone' OR c.kind = 'onsite')
-             AND (CAST(loc(c.occurred_at, b.tz) AS DATE) BETWEEN b.ps AND b.pe
-                  OR (b.k = 0 AND CAST(loc(c.occurred_at, b.tz) AS DATE) = b.ad))
+             AND (c.vd BETWEEN b.ps AND b.pe OR (b.k = 0 AND c.vd = b.ad))
         GROUP BY b.asset, b.schedule_no, b.k)
     SELECT b.asset, b.contract, b.customer, b.site, b.obligation, b.kind, b.schedule_no, b.one_off, b.clause, b.anchor,
            b.ad, b.k, b.ps, b.pe,
            CASE WHEN m.visit_at IS NOT NULL THEN 'done'
-                WHEN CAST(loc(p.ev, b.tz) AS DATE) > b.pe THEN 'missed'
-                WHEN CAST(loc(p.ev, b.tz) AS DATE) >= b.ps THEN 'due'
+                WHEN z.evd > b.pe THEN 'missed'
+                WHEN z.evd >= b.ps THEN 'due'
                 ELSE 'upcoming' END,
            m.visit_at, p.ev
-    FROM bounds b LEFT JOIN matched m USING (asset, schedule_no, k), _p p""",
+    FROM bounds b LEFT JOIN matched m USING (asset, schedule_no, k), _p p
+    -- the evaluation day once per time zone (a time-zone conversion costs more than the rest of a row)
+    JOIN (SELECT tz, CAST(loc(p.ev, tz) AS DATE) AS evd FROM (SELECT DISTINCT tz FROM sch), _p p) z ON z.tz = b.tz""",
     "DELETE FROM first_time_fix{F_where}",
     """INSERT INTO first_time_fix
     SELECT t.ticket, t.asset, t.contract, t.customer, t.site, t.fault_category,

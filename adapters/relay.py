@@ -1,7 +1,8 @@
 """The relay: the store's log -> the LEDGER stream, exactly once (transactional outbox).
 
 Recording never waits on NATS: commands are recorded in the store whatever NATS does, and
-this relay follows the store's global log by polling `read_log`. It publishes in log
+this relay follows the store's global log by polling `read_log` (every 20 ms when idle: another
+process's commit gives no signal, and a query on the position index costs ~0.1 ms). It publishes in log
 order, pipelined (windows of `js.publish` under `gather`: nats-py's `publish_async`
 futures can hang when the server rejects a message, notes/nats.md), and fences every
 message with `Nats-Expected-Last-Sequence` = the sequence it expects the stream to be at.
@@ -118,7 +119,7 @@ async def publish_rows(js: JetStreamContext, rows: list[LogRow], expected_last: 
 
 
 async def relay(app: EventStoreApp, js: JetStreamContext, *, follow: bool = False, batch: int = 1000,
-                window: int = 256, poll: float = 0.2, stop: asyncio.Event | None = None,
+                window: int = 256, poll: float = 0.02, stop: asyncio.Event | None = None,
                 stream: str = STREAM, replicas: int = 1,
                 on_batch: Callable[[RelayStats], None] | None = None) -> RelayStats:
     """Publish every event the stream lacks; with `follow`, keep following until `stop`."""

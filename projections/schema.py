@@ -14,12 +14,15 @@ MACROS = [
     "CREATE OR REPLACE MACRO iso_ts(s) AS CAST(CAST(s AS TIMESTAMPTZ) AS TIMESTAMP)",
 ]
 
+# `state` is stored uncompressed: compressing the JSON (FSST) was a third of a rebuild's load
+# time, for a file about 2.7x smaller (10M events: ~3 GB instead of ~1.2 GB)
 TABLES = [
     """CREATE TABLE IF NOT EXISTS events (
         position BIGINT, recorded_at TIMESTAMP, occurred_at TIMESTAMP,
         source_recorded_at TIMESTAMP, type VARCHAR, aggregate VARCHAR, id VARCHAR, customer VARCHAR,
         originator_id VARCHAR, originator_version BIGINT, topic VARCHAR, v INTEGER, actor VARCHAR,
-        channel VARCHAR, state VARCHAR, recorded_state VARCHAR, corrected BOOLEAN, lateness_minutes DOUBLE)""",
+        channel VARCHAR, state VARCHAR USING COMPRESSION uncompressed, recorded_state VARCHAR, corrected BOOLEAN,
+        lateness_minutes DOUBLE)""",
     """CREATE TABLE IF NOT EXISTS checkpoint (
         consumer VARCHAR PRIMARY KEY, position BIGINT, evaluated_at TIMESTAMP, events BIGINT)""",
     """CREATE TABLE IF NOT EXISTS terms (

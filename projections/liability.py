@@ -38,7 +38,7 @@ def statements(everything: bool = True) -> list[str]:
 
     a, w, t = ("_scope_assets", "asset"), ("_scope_warranty", "asset"), ("_scope_tickets", "ticket")
     f = {
-        "A_id": only("id", *a), "T_id": only("id", *t), "T_oid": only("o.id", *t), "T_eid": only("e.id", *t),
+        "A_id": only("id", *a), "T_id": only("id", *t), "T_eid": only("e.id", *t),
         "T_ticket": only("ticket", *t), "T_where": only("ticket", *t, lead=" WHERE "),
         "W_where": only("asset", *w, lead=" WHERE "), "W_e": only("e.asset", *w, lead=" WHERE "),
         "W_f": only("asset", *w, lead=" WHERE "), "W_r": only("r.asset", *w),
@@ -52,10 +52,11 @@ STATEMENTS = [
     # assets with their current site and contract, acceptance and delivery
     """CREATE OR REPLACE TEMP TABLE _a AS
     WITH reg AS (
-        SELECT id AS asset, state->>'serial' AS serial, state->>'asset_type' AS asset_type,
-               state->>'customer_id' AS customer, state->>'site' AS site0, state->>'contract_id' AS contract0,
-               coalesce(CAST(state->>'placeholder' AS BOOLEAN), false) AS placeholder, state->>'replaces' AS replaces
-        FROM events WHERE type = 'AssetRegistered'{A_id}),
+        SELECT asset, j[1] AS serial, j[2] AS asset_type, j[3] AS customer, j[4] AS site0, j[5] AS contract0,
+               coalesce(CAST(j[6] AS BOOLEAN), false) AS placeholder, j[7] AS replaces
+        FROM (SELECT id AS asset, json_extract_string(state, ['$.serial', '$.asset_type', '$.customer_id', '$.site',
+                                                              '$.contract_id', '$.placeholder', '$.replaces']) AS j
+              FROM events WHERE type = 'AssetRegistered'{A_id})),
     f AS (
         SELECT id AS asset,
                arg_max(CASE WHEN type = 'AssetMoved' THEN state->>'site' END, (occurred_at, position))
@@ -73,12 +74,16 @@ STATEMENTS = [
     # every ticket: report, final resolution, cause, down flag (JSON read under CASE WHEN type:
     # DuckDB then parses only that type's rows; a FILTER alone still parses every row)
     """CREATE OR REPLACE TEMP TABLE _lt AS
-    SELECT o.id AS ticket, o.state->>'asset_id' AS asset, o.state->>'contract_id' AS contract, o.customer,
-           o.state->>'site' AS site, o.occurred_at AS report_at, o.state->>'fault_category' AS fault_category,
-           coalesce(CAST(coalesce(o.state->>'asset_down', o.state->>'down') AS BOOLEAN), false) AS asset_down,
+    SELECT o.id AS ticket, o.j[1] AS asset, o.j[2] AS contract, o.customer,
+           o.j[3] AS site, o.occurred_at AS report_at, o.j[4] AS fault_category,
+           coalesce(CAST(coalesce(o.j[5], o.j[6]) AS BOOLEAN), false) AS asset_down,
            x.last_rr, x.last_resolved_at, x.cancel_at, x.reopens, coalesce(x.cause, 'unknown') AS cause,
            x.losses_fen, x.arrivals, x.remote_ok_at, x.dispatch_at
-    FROM events o LEFT JOIN (
+    FROM (  -- the report's fields in one parse of its JSON (`->>` parses it once per field)
+        SELECT id, customer, occurred_at,
+               json_extract_string(state, ['$.asset_id', '$.contract_id', '$.site', '$.fault_category',
+                                           '$.asset_down', '$.down']) AS j
+        FROM events WHERE type = 'TicketOpened'{T_id}) o LEFT JOIN (
         SELECT id,
                arg_max(type, (occurred_at, position)) FILTER (WHERE type IN ('TicketResolved', 'TicketReopened')) AS last_rr,
                max(occurred_at) FILTER (WHERE type = 'TicketResolved') AS last_resolved_at,
@@ -91,8 +96,7 @@ STATEMENTS = [
                arg_max(CASE WHEN type = 'FaultCauseDetermined' THEN state->>'cause' END, (occurred_at, position))
                    FILTER (WHERE type = 'FaultCauseDetermined') AS cause,
                coalesce(sum(CASE WHEN type = 'LossClaimed' THEN CAST(state->>'amount_fen' AS BIGINT) END), 0) AS losses_fen
-        FROM events WHERE aggregate = 'ticket'{T_id} GROUP BY id) x ON x.id = o.id
-    WHERE o.type = 'TicketOpened'{T_oid}""",
+        FROM events WHERE aggregate = 'ticket'{T_id} GROUP BY id) x ON x.id = o.id""",
     # warranty per asset (§8, §9.6, §9.7): 201-202 end, downtime union clipped to it, then art. 203
     """CREATE OR REPLACE TEMP TABLE _w0 AS
     WITH a AS (

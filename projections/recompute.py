@@ -45,24 +45,29 @@ SCOPE_BEFORE = [
     "CREATE OR REPLACE TEMP TABLE _tk AS SELECT DISTINCT ticket FROM _touched WHERE ticket IS NOT NULL",
     "CREATE OR REPLACE TEMP TABLE _tka AS SELECT DISTINCT asset FROM _touched_assets WHERE asset IS NOT NULL",
     # tickets whose down interval may end at the evaluation time: neither resolved nor cancelled
-    # by the earlier of the two times (the same closing facts as liability's _lt)
+    # by the earlier of the two times (the same closing facts as liability's _lt). The JSON is
+    # read under CASE WHEN open, once per ticket: a plain filter is pushed into the scan of
+    # `events` and parses every ticket the ledger ever opened, on every batch
     """CREATE OR REPLACE TEMP TABLE _down_open AS
-    SELECT DISTINCT o.state->>'asset_id' AS asset
-    FROM events o LEFT JOIN (
-        SELECT id, max(occurred_at) FILTER (WHERE type = 'TicketResolved') AS res,
-               max(occurred_at) FILTER (WHERE type = 'TicketCancelled') AS canc,
-               arg_max(type, (occurred_at, position)) FILTER (WHERE type IN ('TicketResolved', 'TicketReopened')) AS last_rr
-        FROM events WHERE type IN ('TicketResolved', 'TicketReopened', 'TicketCancelled') GROUP BY id) c ON c.id = o.id,
-         _evwin w
-    WHERE o.type = 'TicketOpened'
-      AND coalesce(CASE WHEN c.last_rr = 'TicketResolved' THEN c.res END, c.canc, TIMESTAMP 'infinity') > w.lo
-      AND coalesce(CAST(coalesce(o.state->>'asset_down', o.state->>'down') AS BOOLEAN), false)""",
+    SELECT DISTINCT j[1] AS asset FROM (
+        SELECT CASE WHEN coalesce(CASE WHEN c.last_rr = 'TicketResolved' THEN c.res END, c.canc, TIMESTAMP 'infinity') > w.lo
+                    THEN json_extract_string(o.state, ['$.asset_id', '$.asset_down', '$.down']) END AS j
+        FROM events o LEFT JOIN (
+            SELECT id, max(occurred_at) FILTER (WHERE type = 'TicketResolved') AS res,
+                   max(occurred_at) FILTER (WHERE type = 'TicketCancelled') AS canc,
+                   arg_max(type, (occurred_at, position)) FILTER (WHERE type IN ('TicketResolved', 'TicketReopened')) AS last_rr
+            FROM events WHERE type IN ('TicketResolved', 'TicketReopened', 'TicketCancelled') GROUP BY id) c ON c.id = o.id,
+             _evwin w
+        WHERE o.type = 'TicketOpened')
+    WHERE coalesce(CAST(coalesce(j[2], j[3]) AS BOOLEAN), false)""",
     # assets a batch touched, directly or through a ticket (its asset before and after the batch)
     """CREATE OR REPLACE TEMP TABLE _ta AS
     SELECT asset FROM (
         SELECT asset FROM _tka
         UNION SELECT asset FROM liability WHERE ticket IN (SELECT ticket FROM _tk)
-        UNION SELECT state->>'asset_id' FROM events WHERE type = 'TicketOpened' AND id IN (SELECT ticket FROM _tk)
+        -- the JSON read under the join (a filter on it alone would parse every opened ticket)
+        UNION SELECT CASE WHEN t.ticket IS NOT NULL THEN e.state->>'asset_id' END
+        FROM events e JOIN _tk t ON t.ticket = e.id WHERE e.type = 'TicketOpened'
         UNION SELECT asset FROM _down_open) WHERE asset IS NOT NULL""",
     # touched assets with a site-scoped visit: their visits, site and contract reach the other
     # assets of their site; and those sites before the batch

@@ -23,11 +23,14 @@ STATEMENTS = [
     WHERE aggregate = 'ticket' AND id IN (SELECT ticket FROM _aff)""",
     # tickets to recompute, with the terms version in force at the report time (§9.11)
     """CREATE OR REPLACE TEMP TABLE _t AS
-    SELECT e.id AS ticket, e.state->>'asset_id' AS asset, e.state->>'contract_id' AS contract, e.customer,
-           e.state->>'site' AS site, e.occurred_at AS report_at, e.state->>'severity' AS severity0,
-           e.state->>'fault_category' AS fault_category,
-           coalesce(CAST(coalesce(e.state->>'asset_down', e.state->>'down') AS BOOLEAN), false) AS asset_down
-    FROM _ev e WHERE e.type = 'TicketOpened'""",
+    SELECT e.id AS ticket, e.j[1] AS asset, e.j[2] AS contract, e.customer, e.j[3] AS site, e.occurred_at AS report_at,
+           e.j[4] AS severity0, e.j[5] AS fault_category,
+           coalesce(CAST(coalesce(e.j[6], e.j[7]) AS BOOLEAN), false) AS asset_down
+    FROM (  -- one parse of the report's JSON (`->>` parses it once per field)
+        SELECT id, customer, occurred_at,
+               json_extract_string(state, ['$.asset_id', '$.contract_id', '$.site', '$.severity', '$.fault_category',
+                                           '$.asset_down', '$.down']) AS j
+        FROM _ev WHERE type = 'TicketOpened') e""",
     """CREATE OR REPLACE TEMP TABLE _tv AS
     SELECT t.*, v.version, coalesce(v.timezone, 'Asia/Shanghai') AS tz, coalesce(v.at_risk_share, 0.8) AS share
     FROM _t t ASOF LEFT JOIN terms v ON v.contract = t.contract AND t.report_at >= v.valid_from""",

@@ -28,7 +28,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -255,6 +255,67 @@ def run(quick: bool = False, events: int | None = None, *, rate: int = 1000, sec
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+class _Timed:
+    """A DuckDB connection that times every statement (wall and process CPU) of the current batch."""
+
+    def __init__(self, con: Any) -> None:
+        self._con = con
+        self.spent: dict[str, list[float]] = {}
+
+    def execute(self, sql: str, *a: Any) -> Any:
+        t, c = time.perf_counter(), time.process_time()
+        try:
+            return self._con.execute(sql, *a)
+        finally:
+            key = " ".join(sql.split())[:100]
+            n = self.spent.setdefault(key, [0, 0.0, 0.0])
+            n[0] += 1
+            n[1] += time.perf_counter() - t
+            n[2] += time.process_time() - c
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+
+def profile(store: Path, *, start: int, batch: int, batches: int, top: int = 25) -> dict[str, Any]:
+    """Live batches replayed offline, every statement timed: the views rebuilt from the first
+    `start` stored events, then `batches` batches of `batch` events applied as the follower does
+    (one apply_batch each, evaluation time = the batch's last recording time + 0.3 s). No NATS,
+    no other process: the per-batch cost of the SQL alone, repeatable on a noisy machine."""
+    import pyarrow as pa
+
+    from adapters.store_arrow import store_batches
+    from projections import apply_batch, open_views, rebuild
+
+    log = pa.concat_tables([pa.Table.from_batches([b]) if isinstance(b, pa.RecordBatch) else b
+                            for b in store_batches(store)])
+    con = open_views(None)
+    con.execute("SET threads = 1")  # as the follower runs
+    rec = log.column("recorded_at").to_pylist()
+    at0 = datetime.fromisoformat(rec[start - 1].replace("Z", "+00:00"))
+    rebuild(con, [log.slice(0, start)], at0)
+    tc = _Timed(con)
+    walls, cpus, stmts = [], [], []
+    for i in range(batches):
+        a = start + i * batch
+        if a >= log.num_rows:
+            break
+        part = log.slice(a, batch)
+        at = datetime.fromisoformat(rec[a + part.num_rows - 1].replace("Z", "+00:00")) + timedelta(seconds=0.3)
+        before = sum(v[0] for v in tc.spent.values())
+        t, c = time.perf_counter(), time.process_time()
+        apply_batch(tc, part, at, consumer="follow")  # type: ignore[arg-type]
+        walls.append((time.perf_counter() - t) * 1000)
+        cpus.append((time.process_time() - c) * 1000)
+        stmts.append(sum(v[0] for v in tc.spent.values()) - before)
+    n = len(walls)
+    rows = sorted(tc.spent.items(), key=lambda kv: -kv[1][2])[:top]
+    return {"batches": n, "events_per_batch": batch, "ledger_events": [start, start + n * batch],
+            "wall_ms": _stats(walls), "cpu_ms": _stats(cpus), "statements_per_batch": _stats([float(x) for x in stmts]),
+            "top": [{"sql": k, "per_batch": round(v[0] / n, 2), "cpu_ms_per_batch": round(v[2] * 1000 / n, 1),
+                     "wall_ms_per_batch": round(v[1] * 1000 / n, 1)} for k, v in rows]}
+
+
 def rows_of(r: dict[str, Any] | None) -> list[dict[str, Any]]:
     if not r or "p99_ms" not in r:
         return [{"benchmark": "live latency", "figure": (r or {}).get("error", "not run"), "target": "", "ok": ""}]
@@ -279,7 +340,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--preload", type=int, default=0, metavar="N", help="record N events first (views rebuilt)")
     p.add_argument("--snapshot-every", type=float, default=2.0, help="the follower's snapshot cadence (s)")
     p.add_argument("--poll", type=float, default=0.05, help="how often the snapshot is opened (s)")
+    p.add_argument("--profile", default=None, metavar="STORE",
+                   help="no live run: replay live batches from this store (a data dir or events.sqlite) "
+                        "with every statement timed")
+    p.add_argument("--start", type=int, default=15000, help="--profile: events in the views before the batches")
+    p.add_argument("--batch", type=int, default=300, help="--profile: events per batch")
+    p.add_argument("--batches", type=int, default=20, help="--profile: batches to apply")
     a = p.parse_args(argv)
+    if a.profile:
+        print(json.dumps(profile(Path(a.profile), start=a.start, batch=a.batch, batches=a.batches), indent=1))
+        return 0
     res = run(rate=a.rate, seconds=a.seconds, keep=a.keep, preload=a.preload, snapshot_every=a.snapshot_every,
               poll=a.poll)
     print(json.dumps(res, indent=1))

@@ -109,13 +109,16 @@ VIEWS = [
     # §9.12: an event is late when (source recording time, else ledger recording time) - occurred_at
     # exceeds the contract's tolerance (default 24 h) in force when it occurred.
     """CREATE OR REPLACE VIEW late_entries AS
-    WITH agg AS (
+    WITH e AS (  -- below every contract's tolerance (and the default) an event is never late
+        SELECT * FROM events
+        WHERE lateness_minutes > (SELECT least(1440, min(late_tolerance_minutes)) FROM terms)),
+    agg AS (
         SELECT id, max(state->>'contract_id') AS contract FROM events
-        WHERE type IN ('TicketOpened', 'AssetRegistered') GROUP BY id)
+        WHERE type IN ('TicketOpened', 'AssetRegistered') AND id IN (SELECT id FROM e) GROUP BY id)
     SELECT e.position, e.type, e.aggregate, e.id, e.customer, e.occurred_at, e.recorded_at,
            e.source_recorded_at, e.lateness_minutes, coalesce(t.late_tolerance_minutes, 1440) AS tolerance_minutes,
            (SELECT max(evaluated_at) FROM checkpoint) AS evaluated_at
-    FROM events e LEFT JOIN agg ON agg.id = e.id
+    FROM e LEFT JOIN agg ON agg.id = e.id
     ASOF LEFT JOIN terms t ON t.contract = agg.contract AND e.occurred_at >= t.valid_from
     WHERE e.lateness_minutes > coalesce(t.late_tolerance_minutes, 1440)""",
 ]

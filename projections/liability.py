@@ -45,7 +45,10 @@ def statements(everything: bool = True) -> list[str]:
         "late": ("SELECT id AS ticket, count(*) AS n FROM late_entries WHERE aggregate = 'ticket' GROUP BY id"
                  if everything else LATE_SCOPED),
     }
-    return [s.format(**f) for s in STATEMENTS]
+    out = [s.format(**f) for s in STATEMENTS]
+    if not everything:  # the first apply of a database is whole and created it: no DDL per batch
+        out = [s.replace("CREATE OR REPLACE MACRO fen_at", "CREATE MACRO IF NOT EXISTS fen_at") for s in out]
+    return out
 
 
 STATEMENTS = [

@@ -103,7 +103,12 @@ SCOPE_VISITS = [
     UNION SELECT v.asset FROM visit_periods v, _evwin x
     WHERE v.status <> 'done'
       AND (v.start BETWEEN CAST(x.lo AS DATE) - 1 AND CAST(x.hi AS DATE) + 1
-           OR v."end" BETWEEN CAST(x.lo AS DATE) - 2 AND CAST(x.hi AS DATE) + 1)""",
+           OR v."end" BETWEEN CAST(x.lo AS DATE) - 2 AND CAST(x.hi AS DATE) + 1)
+      -- a status follows the evaluation day in the contract's time zone: while that day is the
+      -- same at both times in every zone of the terms, no period changes status
+      AND EXISTS (SELECT 1 FROM (SELECT DISTINCT coalesce(timezone, 'Asia/Shanghai') AS tz FROM terms
+                                 UNION SELECT 'Asia/Shanghai') z
+                  WHERE CAST(loc(x.lo, z.tz) AS DATE) <> CAST(loc(x.hi, z.tz) AS DATE))""",
     """CREATE OR REPLACE TEMP TABLE _scope_visit_sources AS
     SELECT asset FROM _scope_visits
     UNION SELECT b.asset FROM warranty x JOIN warranty b ON b.site = x.site AND b.contract = x.contract
@@ -137,14 +142,17 @@ def recompute(con: duckdb.DuckDBPyConnection, ev: datetime, *, everything: bool,
         sla.recompute(con)
         summary.recompute(con, everything=False)
     _run(con, SCOPE_LIABILITY)
+    rewritten = set()  # tables written whole by this batch: no row left to re-stamp
     if _rows(con, "_scope_tickets") or _rows(con, "_scope_assets"):
         liability.recompute(con, everything=False)
+        rewritten.add("liability_totals")
     _run(con, SCOPE_VISITS)
-    if _rows(con, "_scope_visits") or _rows(con, "_scope_ftf"):
-        visits.recompute(con, everything=False)
+    visits.recompute(con, everything=False, periods=bool(_rows(con, "_scope_visits")),
+                     ftf=bool(_rows(con, "_scope_ftf")))
     for table in VIEW_TABLES:
-        con.execute(f"UPDATE {table} SET evaluated_at = (SELECT ev FROM _p) "
-                    "WHERE evaluated_at IS DISTINCT FROM (SELECT ev FROM _p)")
+        if table not in rewritten:
+            con.execute(f"UPDATE {table} SET evaluated_at = (SELECT ev FROM _p) "
+                        "WHERE evaluated_at IS DISTINCT FROM (SELECT ev FROM _p)")
 
 
 def _rows(con: duckdb.DuckDBPyConnection, table: str) -> int:

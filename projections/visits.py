@@ -15,6 +15,8 @@ first-time-fix rows of `_scope_ftf(ticket)`; `projections.recompute` fills them.
 
 from __future__ import annotations
 
+import duckdb
+
 
 def statements(everything: bool = True) -> list[str]:
     """The SQL, over every asset and ticket or only over the scope tables."""
@@ -103,6 +105,8 @@ STATEMENTS = [
 ]
 
 
-def recompute(con, everything: bool = True) -> None:
-    for s in statements(everything):
+def recompute(con: duckdb.DuckDBPyConnection, everything: bool = True, *, periods: bool = True, ftf: bool = True) -> None:
+    """`periods` / `ftf` False: that pair (DELETE, INSERT) has nothing in scope and is skipped."""
+    sql = statements(everything)
+    for s in (sql[:2] if periods else []) + (sql[2:] if ftf else []):
         con.execute(s)

@@ -346,9 +346,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--start", type=int, default=15000, help="--profile: events in the views before the batches")
     p.add_argument("--batch", type=int, default=300, help="--profile: events per batch")
     p.add_argument("--batches", type=int, default=20, help="--profile: batches to apply")
+    p.add_argument("--top", type=int, default=25, help="--profile: statements listed (by CPU)")
     a = p.parse_args(argv)
     if a.profile:
-        print(json.dumps(profile(Path(a.profile), start=a.start, batch=a.batch, batches=a.batches), indent=1))
+        print(json.dumps(profile(Path(a.profile), start=a.start, batch=a.batch, batches=a.batches, top=a.top), indent=1))
         return 0
     res = run(rate=a.rate, seconds=a.seconds, keep=a.keep, preload=a.preload, snapshot_every=a.snapshot_every,
               poll=a.poll)

@@ -202,15 +202,15 @@ STATEMENTS = [
              AND dn.cum_work = d0.cum_work + b.amount AND dn.is_working),
     fin AS (
         SELECT r.*, CASE WHEN r.unit = 'working_days' OR NOT r.rest_day_rule THEN r.raw_last ELSE dr.next_working END AS last_day,
-               dr.cum_unknown AS unk_raw
+               dr.cum_unknown AS unk_raw, dr.known AS known_raw
         FROM raw r LEFT JOIN calendar_days dr ON dr.cal_key = r.dkey AND dr.d = r.raw_last)
     SELECT f.ticket, f.clock, f.idx, f.k, f.consent_at, f.ext_min, 0, NULL, NULL,
            utc_of(f.last_day + coalesce(f.close_time, INTERVAL 24 HOUR), f.tz) + to_minutes(f.ext_min),
            CASE WHEN f.unit = 'working_days' THEN dl.cum_unknown - f.unk0 > 0
-                WHEN f.rest_day_rule THEN dl.cum_unknown - f.unk_raw + CAST(NOT dr2.known AS INTEGER) > 0
+                WHEN f.rest_day_rule THEN dl.cum_unknown - f.unk_raw + CAST(NOT f.known_raw AS INTEGER) > 0
                 ELSE false END
-    FROM fin f LEFT JOIN calendar_days dl ON dl.cal_key = f.dkey AND dl.d = f.last_day
-    LEFT JOIN calendar_days dr2 ON dr2.cal_key = f.dkey AND dr2.d = f.raw_last""",
+    -- the raw last day's row was read once, in `fin` (each join here scans the whole calendar)
+    FROM fin f LEFT JOIN calendar_days dl ON dl.cal_key = f.dkey AND dl.d = f.last_day""",
     # the accepted consents: a prefix, each given before the deadline it moves
     """CREATE OR REPLACE TEMP TABLE _dx AS
     SELECT * EXCLUDE (prev_dl, ok) FROM (

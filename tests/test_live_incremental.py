@@ -200,3 +200,18 @@ def test_a_second_failure_makes_the_first_tickets_replacement_due(tmp_path):
     assert live.execute("SELECT bool_and(final) FROM sla_clocks WHERE ticket = 'T1'").fetchall() == [(True,)]
     due = dict(live.execute("SELECT ticket, replacement_due FROM liability").fetchall())
     assert due == {"T1": True, "T2": True}
+
+
+def test_the_timer_crossing_local_midnight_turns_a_period_due(tmp_path):
+    # 23:30 -> 00:30 in Asia/Shanghai is 15:30 -> 16:30 on the same UTC day: the periods to
+    # rescan follow the contract's local day, not the UTC date
+    k = _kit(tmp_path)
+    log = pa.concat_tables(list(store_batches(k.ledger)))
+    probe = open_views(None)
+    apply_batch(probe, log, t("2025-07-01T12:00"))
+    (start,) = probe.execute("SELECT min(start) FROM visit_periods WHERE asset = 'A1' AND status = 'upcoming' "
+                             "AND start > DATE '2025-07-02'").fetchall()[0]
+    eve = (start - timedelta(days=1)).isoformat()
+    live = _live_then(k, f"{eve}T23:30", f"{start.isoformat()}T00:30")
+    got = live.execute("SELECT status FROM visit_periods WHERE asset = 'A1' AND start = ?", [start]).fetchall()
+    assert got and {s for (s,) in got} == {"due"}

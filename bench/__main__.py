@@ -151,10 +151,10 @@ def rows_of(results: dict[str, Any]) -> list[dict[str, Any]]:
                 add(f"write {backend} {k.replace('_', ' ')}", f"{r[k]['events_per_second']:,} events/s")
         add(f"write {backend} single / library", r["ratio_single"], ">= 0.5", "yes" if r["single_ok"] else "NO")
         add(f"write {backend} batched / library (100/save)", r["ratio_batched"], ">= 0.5", "yes" if r["batched_ok"] else "NO")
-    from . import audit_bench, live_bench, rebuild_bench
+    from . import audit_bench, desk_import_bench, live_bench, rebuild_bench
 
     own = {"rebuild": rebuild_bench.rows_of, "live": live_bench.rows_of, "asof": audit_bench.rows_of,
-           "relay": relay_rows}
+           "relay": relay_rows, "desk": desk_import_bench.rows_of}
     for slot in ("relay", "desk", "live", "rebuild", "asof"):
         v = results.get(slot)
         if v is None:

@@ -36,19 +36,21 @@ from domain.terms import Terms
 from . import calendars, liability, sla, summary, terms_flat, visits
 from .schema import VIEW_TABLES
 
+# The evaluation times this database held (any consumer) and the new one: what moves between
+# them (a subquery in the two statements that read it, not a table of its own)
+EVWIN = """(SELECT least(p.ev, (SELECT min(evaluated_at) FROM checkpoint)) AS lo,
+                 greatest(p.ev, (SELECT max(evaluated_at) FROM checkpoint)) AS hi FROM _p p)"""
+
 # Each set is a temp table of one column; they are read by sla.py (_aff), liability.py and visits.py.
 SCOPE_BEFORE = [
-    # the evaluation times this database held (any consumer) and the new one: what moves between
-    """CREATE OR REPLACE TEMP TABLE _evwin AS
-    SELECT least(p.ev, (SELECT min(evaluated_at) FROM checkpoint)) AS lo,
-           greatest(p.ev, (SELECT max(evaluated_at) FROM checkpoint)) AS hi FROM _p p""",
-    "CREATE OR REPLACE TEMP TABLE _tk AS SELECT DISTINCT ticket FROM _touched WHERE ticket IS NOT NULL",
-    "CREATE OR REPLACE TEMP TABLE _tka AS SELECT DISTINCT asset FROM _touched_assets WHERE asset IS NOT NULL",
+    # the touched tickets (also the first-time-fix rows to rewrite); the touched assets are read
+    # from `_touched_assets` as they are (a table of their own cost a statement per batch)
+    "CREATE OR REPLACE TEMP TABLE _scope_ftf AS SELECT DISTINCT ticket FROM _touched WHERE ticket IS NOT NULL",
     # tickets whose down interval may end at the evaluation time: neither resolved nor cancelled
     # by the earlier of the two times (the same closing facts as liability's _lt). The JSON is
     # read under CASE WHEN open, once per ticket: a plain filter is pushed into the scan of
     # `events` and parses every ticket the ledger ever opened, on every batch
-    """CREATE OR REPLACE TEMP TABLE _down_open AS
+    f"""CREATE OR REPLACE TEMP TABLE _down_open AS
     SELECT DISTINCT j[1] AS asset FROM (
         SELECT CASE WHEN coalesce(CASE WHEN c.last_rr = 'TicketResolved' THEN c.res END, c.canc, TIMESTAMP 'infinity') > w.lo
                     THEN json_extract_string(o.state, ['$.asset_id', '$.asset_down', '$.down']) END AS j
@@ -57,23 +59,23 @@ SCOPE_BEFORE = [
                    max(occurred_at) FILTER (WHERE type = 'TicketCancelled') AS canc,
                    arg_max(type, (occurred_at, position)) FILTER (WHERE type IN ('TicketResolved', 'TicketReopened')) AS last_rr
             FROM events WHERE type IN ('TicketResolved', 'TicketReopened', 'TicketCancelled') GROUP BY id) c ON c.id = o.id,
-             _evwin w
+             {EVWIN} w
         WHERE o.type = 'TicketOpened')
     WHERE coalesce(CAST(coalesce(j[2], j[3]) AS BOOLEAN), false)""",
     # assets a batch touched, directly or through a ticket (its asset before and after the batch)
     """CREATE OR REPLACE TEMP TABLE _ta AS
     SELECT asset FROM (
-        SELECT asset FROM _tka
-        UNION SELECT asset FROM liability WHERE ticket IN (SELECT ticket FROM _tk)
+        SELECT asset FROM _touched_assets WHERE asset IS NOT NULL
+        UNION SELECT asset FROM liability WHERE ticket IN (SELECT ticket FROM _scope_ftf)
         -- the JSON read under the join (a filter on it alone would parse every opened ticket)
         UNION SELECT CASE WHEN t.ticket IS NOT NULL THEN e.state->>'asset_id' END
-        FROM events e JOIN _tk t ON t.ticket = e.id WHERE e.type = 'TicketOpened'
+        FROM events e JOIN _scope_ftf t ON t.ticket = e.id WHERE e.type = 'TicketOpened'
         UNION SELECT asset FROM _down_open) WHERE asset IS NOT NULL""",
     # touched assets with a site-scoped visit: their visits, site and contract reach the other
     # assets of their site; and those sites before the batch
     """CREATE OR REPLACE TEMP TABLE _site_sources AS
     SELECT DISTINCT id AS asset FROM events
-    WHERE type IN ('FollowUpDone', 'InspectionDone') AND id IN (SELECT asset FROM _tka) AND state->>'scope' = 'site'""",
+    WHERE type IN ('FollowUpDone', 'InspectionDone') AND id IN (SELECT asset FROM _touched_assets) AND state->>'scope' = 'site'""",
     """CREATE OR REPLACE TEMP TABLE _sites_before AS
     SELECT site, contract FROM warranty WHERE asset IN (SELECT asset FROM _site_sources)""",
 ]
@@ -85,22 +87,22 @@ SCOPE_LIABILITY = [
     SELECT asset FROM (
         SELECT asset FROM _scope_warranty
         UNION SELECT replaces FROM warranty WHERE asset IN (SELECT asset FROM _scope_warranty)
-        UNION SELECT state->>'replaces' FROM events WHERE type = 'AssetRegistered' AND id IN (SELECT asset FROM _tka))
+        UNION SELECT state->>'replaces' FROM events WHERE type = 'AssetRegistered' AND id IN (SELECT asset FROM _touched_assets))
     WHERE asset IS NOT NULL""",
     """CREATE OR REPLACE TEMP TABLE _scope_tickets AS
-    SELECT ticket FROM _tk UNION SELECT ticket FROM _aff
+    SELECT ticket FROM _scope_ftf UNION SELECT ticket FROM _aff
     UNION SELECT ticket FROM liability WHERE asset IN (SELECT asset FROM _scope_assets)""",
 ]
 
 SCOPE_VISITS = [
-    """CREATE OR REPLACE TEMP TABLE _scope_visits AS
+    f"""CREATE OR REPLACE TEMP TABLE _scope_visits AS
     WITH sites AS (
         SELECT site, contract FROM _sites_before
         UNION SELECT site, contract FROM warranty WHERE asset IN (SELECT asset FROM _site_sources))
-    SELECT asset FROM _tka
-    UNION SELECT asset FROM warranty WHERE replaces IN (SELECT asset FROM _tka)
+    SELECT asset FROM _touched_assets WHERE asset IS NOT NULL
+    UNION SELECT asset FROM warranty WHERE replaces IN (SELECT asset FROM _touched_assets)
     UNION SELECT w.asset FROM warranty w JOIN sites s ON s.site = w.site AND s.contract = w.contract
-    UNION SELECT v.asset FROM visit_periods v, _evwin x
+    UNION SELECT v.asset FROM visit_periods v, {EVWIN} x
     WHERE v.status <> 'done'
       AND (v.start BETWEEN CAST(x.lo AS DATE) - 1 AND CAST(x.hi AS DATE) + 1
            OR v."end" BETWEEN CAST(x.lo AS DATE) - 2 AND CAST(x.hi AS DATE) + 1)
@@ -113,7 +115,6 @@ SCOPE_VISITS = [
     SELECT asset FROM _scope_visits
     UNION SELECT b.asset FROM warranty x JOIN warranty b ON b.site = x.site AND b.contract = x.contract
     WHERE x.asset IN (SELECT asset FROM _scope_visits)""",
-    "CREATE OR REPLACE TEMP TABLE _scope_ftf AS SELECT ticket FROM _tk",
 ]
 
 

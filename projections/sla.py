@@ -22,18 +22,18 @@ STATEMENTS = [
     SELECT id, type, occurred_at, position, customer, state FROM events
     WHERE aggregate = 'ticket' AND id IN (SELECT ticket FROM _aff)""",
     # tickets to recompute, with the terms version in force at the report time (§9.11)
-    """CREATE OR REPLACE TEMP TABLE _t AS
-    SELECT e.id AS ticket, e.j[1] AS asset, e.j[2] AS contract, e.customer, e.j[3] AS site, e.occurred_at AS report_at,
-           e.j[4] AS severity0, e.j[5] AS fault_category,
-           coalesce(CAST(coalesce(e.j[6], e.j[7]) AS BOOLEAN), false) AS asset_down
-    FROM (  -- one parse of the report's JSON (`->>` parses it once per field)
-        SELECT id, customer, occurred_at,
-               json_extract_string(state, ['$.asset_id', '$.contract_id', '$.site', '$.severity', '$.fault_category',
-                                           '$.asset_down', '$.down']) AS j
-        FROM _ev WHERE type = 'TicketOpened') e""",
     """CREATE OR REPLACE TEMP TABLE _tv AS
     SELECT t.*, v.version, coalesce(v.timezone, 'Asia/Shanghai') AS tz, coalesce(v.at_risk_share, 0.8) AS share
-    FROM _t t ASOF LEFT JOIN terms v ON v.contract = t.contract AND t.report_at >= v.valid_from""",
+    FROM (
+        SELECT e.id AS ticket, e.j[1] AS asset, e.j[2] AS contract, e.customer, e.j[3] AS site,
+               e.occurred_at AS report_at, e.j[4] AS severity0, e.j[5] AS fault_category,
+               coalesce(CAST(coalesce(e.j[6], e.j[7]) AS BOOLEAN), false) AS asset_down
+        FROM (  -- one parse of the report's JSON (`->>` parses it once per field)
+            SELECT id, customer, occurred_at,
+                   json_extract_string(state, ['$.asset_id', '$.contract_id', '$.site', '$.severity', '$.fault_category',
+                                               '$.asset_down', '$.down']) AS j
+            FROM _ev WHERE type = 'TicketOpened') e) t
+    ASOF LEFT JOIN terms v ON v.contract = t.contract AND t.report_at >= v.valid_from""",
     # what happened on each ticket (corrected values: events.state/occurred_at are effective);
     # a JSON field is read under CASE WHEN type = ...: DuckDB then parses only the rows of that
     # type, where an aggregate's FILTER alone still parses every row (~0.3 s per field at 1M)
@@ -143,12 +143,6 @@ STATEMENTS = [
                 ELSE coalesce(s.cum_before_us + least(greatest(date_diff('microsecond', s.seg_start, p.t), 0), s.seg_us), 0)
            END AS o
     FROM pts p ASOF LEFT JOIN calendar_segments s ON s.cal_key = p.cal_key AND p.t >= s.seg_start""",
-    """CREATE OR REPLACE TEMP TABLE _wo AS
-    SELECT w.ticket, w.clock, w.idx, ps.o AS o_ws, pe.o - ps.o AS p,
-           coalesce(sum(pe.o - ps.o) OVER (PARTITION BY w.ticket, w.clock, w.idx ORDER BY w.ws
-                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS p_before
-    FROM _wm w JOIN _pts ps ON ps.cal_key = w.cal_key AND ps.t = w.ws
-    JOIN _pts pe ON pe.cal_key = w.cal_key AND pe.t = w.we""",
     # consents (§9.5): candidate k = the first k consents, capped at the contract's maximum
     """CREATE OR REPLACE TEMP TABLE _ext AS
     SELECT id AS ticket, state->>'clock' AS clock, occurred_at AS consent_at,
@@ -164,7 +158,13 @@ STATEMENTS = [
     WHERE c.unit IS NOT NULL AND c.max_extension_minutes IS NOT NULL""",
     # deadlines of hour/minute candidates
     f"""CREATE OR REPLACE TEMP TABLE _dl AS
-    WITH base AS (
+    WITH wo AS (  -- each merged wait in open time, and the pauses before it
+        SELECT w.ticket, w.clock, w.idx, ps.o AS o_ws, pe.o - ps.o AS p,
+               coalesce(sum(pe.o - ps.o) OVER (PARTITION BY w.ticket, w.clock, w.idx ORDER BY w.ws
+                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS p_before
+        FROM _wm w JOIN _pts ps ON ps.cal_key = w.cal_key AND ps.t = w.ws
+        JOIN _pts pe ON pe.cal_key = w.cal_key AND pe.t = w.we),
+    base AS (
         SELECT x.*, ps.o AS o_start, pe.o AS o_end, (x.target_minutes + x.ext_min) * {US} AS tgt_us
         FROM _cx x LEFT JOIN _pts ps ON ps.cal_key = x.cal_key AND ps.t = x.start_at
         LEFT JOIN _pts pe ON pe.cal_key = x.cal_key AND pe.t = x.end_at
@@ -172,7 +172,7 @@ STATEMENTS = [
     paus AS (
         SELECT b.ticket, b.clock, b.idx, b.k,
                coalesce(sum(w.p) FILTER (WHERE w.o_ws < b.o_start + b.tgt_us + w.p_before), 0) AS pause_us
-        FROM base b LEFT JOIN _wo w ON w.ticket = b.ticket AND w.clock = b.clock AND w.idx = b.idx
+        FROM base b LEFT JOIN wo w ON w.ticket = b.ticket AND w.clock = b.clock AND w.idx = b.idx
         GROUP BY b.ticket, b.clock, b.idx, b.k),
     dl AS (
         SELECT b.*, CAST(pa.pause_us AS BIGINT) AS pause_us, CAST(b.o_start + b.tgt_us + pa.pause_us AS BIGINT) AS o_dl,
@@ -218,25 +218,24 @@ STATEMENTS = [
                   PARTITION BY ticket, clock, idx ORDER BY k ROWS UNBOUNDED PRECEDING) AS ok
         FROM (SELECT *, lag(deadline) OVER (PARTITION BY ticket, clock, idx ORDER BY k) AS prev_dl FROM _dl))
     WHERE ok QUALIFY row_number() OVER (PARTITION BY ticket, clock, idx ORDER BY k DESC) = 1""",
-    # the accepted severity changes: a prefix, each before the previous deadline and the stop
-    """CREATE OR REPLACE TEMP TABLE _sx AS
-    SELECT ticket, clock, idx FROM (
-        SELECT c.ticket, c.clock, c.idx,
-               bool_and(c.idx = 0 OR (coalesce(c.changed_at < prev_dl, true)
-                        AND (c.stop_eff IS NULL OR c.changed_at < c.stop_eff))) OVER (
-                   PARTITION BY c.ticket, c.clock ORDER BY c.idx ROWS UNBOUNDED PRECEDING) AS ok
-        FROM (SELECT c.*, lag(d.deadline) OVER (PARTITION BY c.ticket, c.clock ORDER BY c.idx) AS prev_dl
-              FROM _cand c LEFT JOIN _dx d USING (ticket, clock, idx)) c)
-    WHERE ok QUALIFY row_number() OVER (PARTITION BY ticket, clock ORDER BY idx DESC) = 1""",
     "DELETE FROM sla_clocks WHERE ticket IN (SELECT ticket FROM _aff)",
     f"""INSERT INTO sla_clocks
-    WITH r AS (
+    WITH sx AS (  -- the accepted severity changes: a prefix, each before the previous deadline and the stop
+        SELECT ticket, clock, idx FROM (
+            SELECT c.ticket, c.clock, c.idx,
+                   bool_and(c.idx = 0 OR (coalesce(c.changed_at < prev_dl, true)
+                            AND (c.stop_eff IS NULL OR c.changed_at < c.stop_eff))) OVER (
+                       PARTITION BY c.ticket, c.clock ORDER BY c.idx ROWS UNBOUNDED PRECEDING) AS ok
+            FROM (SELECT c.*, lag(d.deadline) OVER (PARTITION BY c.ticket, c.clock ORDER BY c.idx) AS prev_dl
+                  FROM _cand c LEFT JOIN _dx d USING (ticket, clock, idx)) c)
+        WHERE ok QUALIFY row_number() OVER (PARTITION BY ticket, clock ORDER BY idx DESC) = 1),
+    r AS (
         SELECT c.*, d.deadline, d.pause_us, d.counted_us, d.tgt_us, d.ext_min, d.k, d.provisional_days,
                t.asset, t.contract, t.version, t.customer, t.site, t.tz, t.report_at,
                coalesce(te.severity_now, t.severity0) AS final_severity, te.remote_ok_at, te.dispatch_at,
                te.spare_at, te.last_rr, te.last_resolved_at, te.technician, p.ev,
                coalesce(x.n_consents, 0) AS n_consents, x.asked_min
-        FROM _sx s JOIN _cand c USING (ticket, clock, idx) LEFT JOIN _dx d USING (ticket, clock, idx)
+        FROM sx s JOIN _cand c USING (ticket, clock, idx) LEFT JOIN _dx d USING (ticket, clock, idx)
         JOIN _tv t ON t.ticket = c.ticket JOIN _te te ON te.ticket = c.ticket
         LEFT JOIN (SELECT ticket, clock, count(*) AS n_consents, max(cum_add) AS asked_min FROM _ext GROUP BY ALL) x
              ON x.ticket = c.ticket AND x.clock = c.clock, _p p),

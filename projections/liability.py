@@ -118,8 +118,12 @@ STATEMENTS = [
                          WHEN 'weeks' THEN CAST(loc(a.accepted_at, a.tz) AS DATE) + CAST(7 * a.w_amount AS INTEGER)
                          ELSE CAST(loc(a.accepted_at, a.tz) AS DATE) + CAST(a.w_amount AS INTEGER) END AS raw_last
     FROM a""",
-    """CREATE OR REPLACE TEMP TABLE _down AS
-    WITH iv AS (
+    "DELETE FROM warranty{W_where}",
+    # downtime (the union of the down intervals clipped to the 201-202 end), then art. 203, then
+    # the replaced unit's warranty: CTEs of the one INSERT (a temp table each cost a statement per batch)
+    """INSERT INTO warranty
+    WITH
+    iv AS (
         SELECT w.asset, greatest(t.report_at, w.accepted_at) AS a,
                least(coalesce(CASE WHEN t.last_rr = 'TicketResolved' THEN t.last_resolved_at END, t.cancel_at, p.ev), p.ev,
                      utc_of(w.raw_last + INTERVAL 1 DAY, w.tz)) AS b
@@ -128,29 +132,27 @@ STATEMENTS = [
     g AS (SELECT *, CASE WHEN a <= max(b) OVER (PARTITION BY asset ORDER BY a, b ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
                     THEN 0 ELSE 1 END AS newg FROM iv WHERE b > a),
     g2 AS (SELECT *, sum(newg) OVER (PARTITION BY asset ORDER BY a, b ROWS UNBOUNDED PRECEDING) AS grp FROM g),
-    u AS (SELECT asset, min(a) AS a, max(b) AS b FROM g2 GROUP BY asset, grp)
-    SELECT asset, CAST(sum(date_diff('microsecond', a, b)) AS BIGINT) AS down_us FROM u GROUP BY asset""",
-    """CREATE OR REPLACE TEMP TABLE _w1 AS
-    WITH e AS (
+    u AS (SELECT asset, min(a) AS a, max(b) AS b FROM g2 GROUP BY asset, grp),
+    down AS (SELECT asset, CAST(sum(date_diff('microsecond', a, b)) AS BIGINT) AS down_us FROM u GROUP BY asset),
+    e AS (
         SELECT w.*, coalesce(d.down_us, 0) AS down_us,
                utc_of(w.raw_last + INTERVAL 1 DAY, w.tz) + to_microseconds(CASE WHEN w.by_downtime THEN coalesce(d.down_us, 0) ELSE 0 END) AS raw_end
-        FROM _w0 w LEFT JOIN _down d USING (asset)),
-    l AS (SELECT e.*, CAST(loc(e.raw_end - INTERVAL 1 MICROSECOND, e.tz) AS DATE) AS last_day FROM e)
-    SELECT l.*, CASE WHEN l.raw_last IS NULL THEN NULL
-                     WHEN l.rest AND NOT c.is_working THEN utc_of(c.next_working + INTERVAL 1 DAY, l.tz)
-                     ELSE l.raw_end END AS w_end,
-           CASE WHEN l.rest AND NOT c.is_working THEN c.next_working ELSE l.last_day END AS final_last,
-           coalesce(NOT c0.known, false) OR coalesce(NOT c.known, false)
-               OR coalesce(cn.cum_unknown - c.cum_unknown > 0, false) AS prov
-    FROM l LEFT JOIN calendar_days c ON c.cal_key = 'CN' AND c.d = l.last_day
-    LEFT JOIN calendar_days c0 ON c0.cal_key = 'CN' AND c0.d = l.raw_last
-    LEFT JOIN calendar_days cn ON cn.cal_key = 'CN' AND cn.d = c.next_working""",
-    "DELETE FROM warranty{W_where}",
-    """INSERT INTO warranty
-    WITH own AS (
+        FROM _w0 w LEFT JOIN down d USING (asset)),
+    l AS (SELECT e.*, CAST(loc(e.raw_end - INTERVAL 1 MICROSECOND, e.tz) AS DATE) AS last_day FROM e),
+    w1 AS (
+        SELECT l.*, CASE WHEN l.raw_last IS NULL THEN NULL
+                         WHEN l.rest AND NOT c.is_working THEN utc_of(c.next_working + INTERVAL 1 DAY, l.tz)
+                         ELSE l.raw_end END AS w_end,
+               CASE WHEN l.rest AND NOT c.is_working THEN c.next_working ELSE l.last_day END AS final_last,
+               coalesce(NOT c0.known, false) OR coalesce(NOT c.known, false)
+                   OR coalesce(cn.cum_unknown - c.cum_unknown > 0, false) AS prov
+        FROM l LEFT JOIN calendar_days c ON c.cal_key = 'CN' AND c.d = l.last_day
+        LEFT JOIN calendar_days c0 ON c0.cal_key = 'CN' AND c0.d = l.raw_last
+        LEFT JOIN calendar_days cn ON cn.cal_key = 'CN' AND cn.d = c.next_working),
+    own AS (
         SELECT w.*, CASE WHEN w.paid_unit IS NOT NULL THEN CAST(w.final_last + to_months(CAST(
                    CASE w.paid_unit WHEN 'years' THEN 12 * w.paid_amount ELSE w.paid_amount END AS INTEGER)) AS DATE) END AS paid_raw
-        FROM _w1 w),
+        FROM w1 w),
     eff AS (
         SELECT o.asset, o.serial, o.asset_type, o.contract, o.version, o.customer, o.site, o.placeholder, o.replaces,
                coalesce(o.accepted_at, CASE WHEN NOT o.restart THEN r.accepted_at END) AS accepted_at, o.delivered_at,

@@ -227,8 +227,11 @@ STATEMENTS = [
     """CREATE OR REPLACE MACRO fen_at(rate, qty, quoted, cost) AS CASE rate
         WHEN 'free' THEN 0 WHEN 'cost' THEN qty * cost WHEN 'half' THEN (qty * quoted + 1) // 2
         ELSE qty * quoted END""",
-    """CREATE OR REPLACE TEMP TABLE _money AS
-    WITH rep AS (
+    "DELETE FROM liability{T_where}",
+    # the money CTEs feed this INSERT only (as a temp table they cost a statement per batch)
+    """INSERT INTO liability
+    WITH
+    rep AS (
         SELECT e.id AS ticket, e.state FROM events e WHERE e.type = 'RepairAttempted'{T_eid}),
     lines AS (
         SELECT r.ticket, unnest(from_json(r.state->'parts',
@@ -244,14 +247,13 @@ STATEMENTS = [
     lab AS (
         SELECT r.ticket, sum(CAST(r.state->>'labour_fen' AS BIGINT)) AS value,
                sum(fen_at(u.labour, 1, CAST(r.state->>'labour_fen' AS BIGINT), 0)) AS pay
-        FROM rep r LEFT JOIN _rule u USING (ticket) GROUP BY r.ticket)
-    SELECT c.ticket, coalesce(p.value, 0) AS parts_value, coalesce(p.pay, 0) AS parts_pay,
-           coalesce(lab.value, 0) AS labour_value, coalesce(lab.pay, 0) AS labour_pay
-    FROM _cov c LEFT JOIN (SELECT ticket, sum(value) AS value, sum(pay) AS pay FROM rated GROUP BY ticket) p USING (ticket)
-    LEFT JOIN lab USING (ticket)""",
-    "DELETE FROM liability{T_where}",
-    """INSERT INTO liability
-    WITH br AS (
+        FROM rep r LEFT JOIN _rule u USING (ticket) GROUP BY r.ticket),
+    money AS (
+        SELECT c.ticket, coalesce(p.value, 0) AS parts_value, coalesce(p.pay, 0) AS parts_pay,
+               coalesce(lab.value, 0) AS labour_value, coalesce(lab.pay, 0) AS labour_pay
+        FROM _cov c LEFT JOIN (SELECT ticket, sum(value) AS value, sum(pay) AS pay FROM rated GROUP BY ticket) p USING (ticket)
+        LEFT JOIN lab USING (ticket)),
+    br AS (
         SELECT ticket, string_agg(clock || ' breached by ' || round(breach_minutes, 1) || ' min ('
                                   || coalesce(nullif(clause, ''), 'no clause') || ')', '; ' ORDER BY clock) AS cited
         FROM sla_clocks WHERE state = 'breached'{T_ticket} GROUP BY ticket),
@@ -267,7 +269,7 @@ STATEMENTS = [
            EXISTS (SELECT 1 FROM replacement_obligations r WHERE r.asset = c.asset AND r.fault_category = c.fault_category),
            c.losses_fen, c.losses_liable AND c.losses_fen > 0 AND br.cited IS NOT NULL, br.cited,
            coalesce(late.n, 0), coalesce(c.provisional, false), (SELECT ev FROM _p)
-    FROM _cov c LEFT JOIN _rule u USING (ticket) LEFT JOIN _money m USING (ticket)
+    FROM _cov c LEFT JOIN _rule u USING (ticket) LEFT JOIN money m USING (ticket)
     LEFT JOIN br USING (ticket) LEFT JOIN late USING (ticket)""",
     "DELETE FROM liability_totals",
     """INSERT INTO liability_totals

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,9 +29,8 @@ from .store import (
     EventStoreApp,
     StoreConfig,
     fingerprint,
-    known_commands,
     last_position,
-    select_aggregate_events,
+    read_for_batch,
 )
 
 DEFAULT_FUTURE_TOLERANCE_MIN = 10
@@ -95,8 +94,7 @@ class Ledger(EventStoreApp):
         """
         now = now or datetime.now(UTC)
         batch = Batch()
-        self._prefetch(batch, facts)
-        stored = known_commands(self, [f.command_id for f in facts])
+        stored = self._prefetch(batch, facts)
         outcomes: list[Outcome] = []
         commands: list[tuple[str, str]] = []
         seen, decide = batch.seen, self._decide
@@ -129,8 +127,10 @@ class Ledger(EventStoreApp):
 
     # --- routing a fact to its aggregate ---------------------------------------------
 
-    def _prefetch(self, batch: Batch, facts: Sequence[ev.Fact]) -> None:
-        """Load every aggregate the batch names with one query, not one per aggregate.
+    def _prefetch(self, batch: Batch, facts: Sequence[ev.Fact]) -> dict[str, str]:
+        """Load every aggregate the batch names, and those they lead to (a ticket's asset, an
+        asset's contract), with the known command ids, in one read when the memory knows the
+        way; returns command id -> fingerprint of those already recorded.
 
         Aggregates from earlier batches are kept in memory and only fast-forwarded by the
         events other writers recorded since, so a long asset history is decoded once.
@@ -139,26 +139,37 @@ class Ledger(EventStoreApp):
         for f in facts:
             for kind, human_id in _named_aggregates(f):
                 keys.add(aggregate_uuid(kind, human_id))
-        self._load_into(batch, keys)
-        # Assets name their contracts: load those the same way.
-        contracts = {aggregate_uuid("contract", a.contract_id) for a in batch.loaded.values()
-                     if isinstance(a, Asset)} - set(batch.loaded)
-        self._load_into(batch, contracts)
+        for _ in range(2):  # ticket -> asset -> contract
+            keys |= self._leads(keys, self._cache)
+        known = self._load_into(batch, keys, [f.command_id for f in facts])
+        # what the memory did not know: tickets' assets, then assets' contracts
+        for _ in range(2):
+            self._load_into(batch, self._leads(set(batch.loaded), batch.loaded) - set(batch.loaded))
+        return known
 
-    def _load_into(self, batch: Batch, keys: set[Any]) -> None:
-        if not keys:
-            return
-        stored = select_aggregate_events(self, list(keys))
+    @staticmethod
+    def _leads(keys: set[Any], held: Mapping[Any, LedgerAggregate | None]) -> set[Any]:
+        """The aggregates a decision about these will read: a ticket's asset, an asset's contract."""
+        out = set()
         for key in keys:
-            events = stored.get(key.hex, [])
-            agg = self._cache.pop(key, None)
-            if agg is not None and events and agg.version <= events[-1].originator_version:
-                events = [e for e in events if e.originator_version > agg.version]
-            else:
-                agg = None
-            for e in events:
+            agg = held.get(key)
+            if isinstance(agg, Ticket) and agg.state.opened is not None:
+                out.add(aggregate_uuid("asset", agg.state.opened.asset_id))
+            elif isinstance(agg, Asset):
+                out.add(aggregate_uuid("contract", agg.contract_id))
+        return out
+
+    def _load_into(self, batch: Batch, keys: set[Any], command_ids: Sequence[str] = ()) -> dict[str, str]:
+        if not keys and not command_ids:
+            return {}
+        held = {key: self._cache.pop(key) for key in keys if key in self._cache}
+        stored, known = read_for_batch(self, list(keys), {k: a.version for k, a in held.items()}, command_ids)
+        for key in keys:
+            agg = held.get(key)
+            for e in stored.get(key.hex, []):
                 agg = self.mapper.to_domain_event(e).mutate(agg)
             batch.loaded[key] = agg
+        return known
 
     def _remember(self, batch: Batch) -> None:
         for key, agg in batch.loaded.items():
@@ -167,12 +178,6 @@ class Ledger(EventStoreApp):
         while len(self._cache) > self.CACHE_SIZE:
             self._cache.popitem(last=False)
 
-    def _load(self, key: Any) -> LedgerAggregate | None:
-        try:
-            return self.repository.get(key)
-        except AggregateNotFoundError:
-            return None
-
     def _get(self, batch: Batch, cls: type[LedgerAggregate], human_id: str) -> Any:
         name = (cls.kind, human_id)
         agg = batch.named.get(name)
@@ -180,7 +185,7 @@ class Ledger(EventStoreApp):
             return agg
         key = aggregate_uuid(cls.kind, human_id)
         if key not in batch.loaded:
-            batch.loaded[key] = self._load(key)
+            self._load_into(batch, {key})  # from memory when it is there, fast-forwarded
         agg = batch.loaded[key]
         if agg is not None:
             batch.named[name] = agg

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -88,6 +89,19 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
             SQL("CREATE TABLE IF NOT EXISTS {}.ledger_commands (command_id text PRIMARY KEY, "
                 "content_sha256 text NOT NULL, position bigint NOT NULL)").format(schema),
         ]
+        # The chain head this recorder last committed: (position, link, recorded_at). Reading it
+        # back is a round trip a one-command save waits for; it is used only when the new rows
+        # directly follow it (under the table lock, so no other writer committed in between; a
+        # rolled-back transaction leaves a gap in the ids and the head is read from the table).
+        self._head: tuple[int, str, str] | None = None
+        self._pending = threading.local()
+
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        self._pending.head = None
+        ids = super().insert_events(stored_events, **kwargs)
+        if self._pending.head is not None:  # committed
+            self._head = self._pending.head
+        return ids
 
     def _fetch_ids_after_insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         # Still inside the transaction and the EXCLUSIVE table lock: writers are serialised here.
@@ -95,12 +109,17 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         if not ids:
             return ids
         schema = self.datastore.schema
-        curs.execute(f'SELECT link, recorded_at FROM "{schema}".ledger_chain ORDER BY position DESC LIMIT 1')
-        row = curs.fetchone()
-        prev, prev_time = (row["link"], row["recorded_at"]) if row else (hashchain.GENESIS, None)
+        head = self._head
+        if head is not None and ids[0] == head[0] + 1:
+            prev, prev_time = head[1], head[2]
+        else:
+            curs.execute(f'SELECT link, recorded_at FROM "{schema}".ledger_chain ORDER BY position DESC LIMIT 1')
+            row = curs.fetchone()
+            prev, prev_time = (row["link"], row["recorded_at"]) if row else (hashchain.GENESIS, None)
         # One statement per table (arrays through unnest), not one per row: with executemany the
         # chain and command rows tripled the statements per event (bench.writepath, PostgreSQL).
         chain = chain_rows(prev, prev_time, ids, stored_events)
+        self._pending.head = (chain[-1][0], chain[-1][3], chain[-1][1])
         curs.execute(
             f'INSERT INTO "{schema}".ledger_chain '
             "SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[])",
@@ -294,61 +313,54 @@ def last_position(app: EventStoreApp) -> int:
     return app.recorder.max_notification_id() or 0
 
 
-def known_commands(app: EventStoreApp, command_ids: Sequence[str]) -> dict[str, str]:
-    """command id -> content fingerprint, for those of `command_ids` already recorded."""
-    if not command_ids:
-        return {}
+def read_for_batch(app: EventStoreApp, ids: Sequence[Any], after: Mapping[Any, int] | None = None,
+                   command_ids: Sequence[str] = ()) -> tuple[dict[str, list[StoredEvent]], dict[str, str]]:
+    """What a batch of commands reads before deciding, in one transaction per 500 ids: the
+    aggregates' events (after the versions held in memory) and which command ids are known.
+    One transaction, not two: on PostgreSQL each is a round trip a single command waits for."""
     rec = app.recorder
-    out: dict[str, str] = {}
-    for i in range(0, len(command_ids), 500):
-        chunk = list(command_ids[i : i + 500])
-        if isinstance(rec, ChainedPostgresRecorder):
-            with rec.datastore.transaction(commit=False) as curs:
-                curs.execute(
-                    f'SELECT command_id, content_sha256 FROM "{rec.datastore.schema}".ledger_commands '
-                    "WHERE command_id = ANY(%s)", (chunk,),
-                )
-                out.update({r["command_id"]: r["content_sha256"] for r in curs.fetchall()})
-        else:
-            with rec.datastore.transaction(commit=False) as c:
-                c.execute(
-                    f"SELECT command_id, content_sha256 FROM ledger_commands WHERE command_id IN ({','.join('?' * len(chunk))})",
-                    chunk,
-                )
-                out.update({r[0]: r[1] for r in c.fetchall()})
-    return out
-
-
-def select_aggregate_events(app: EventStoreApp, ids: Sequence[Any]) -> dict[str, list[StoredEvent]]:
-    """Every stored event of the given aggregates, in one query per 500 ids (batch loading).
-
-    Keys are the originator ids as 32-hex strings.
-    """
-    rec = app.recorder
-    out: dict[str, list[StoredEvent]] = {}
-    ids = list(ids)
-    for i in range(0, len(ids), 500):
-        chunk = ids[i : i + 500]
-        if isinstance(rec, ChainedPostgresRecorder):
-            table = f'"{rec.datastore.schema}".{rec.events_table_name}'
-            with rec.datastore.transaction(commit=False) as curs:
-                curs.execute(
-                    f"SELECT originator_id, originator_version, topic, state FROM {table} "
-                    "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version",
-                    ([str(x) for x in chunk],),
-                )
-                rows = [(r["originator_id"], r["originator_version"], r["topic"], bytes(r["state"]))
-                        for r in curs.fetchall()]
-        else:
-            with rec.datastore.transaction(commit=False) as c:
-                c.execute(
-                    "SELECT originator_id, originator_version, topic, state FROM stored_events "
-                    f"WHERE originator_id IN ({','.join('?' * len(chunk))}) ORDER BY originator_id, originator_version",
-                    [x.hex for x in chunk],
-                )
-                rows = [tuple(r) for r in c.fetchall()]
+    after = after or {}
+    ids, command_ids = list(ids), list(command_ids)
+    events: dict[str, list[StoredEvent]] = {}
+    known: dict[str, str] = {}
+    pg = isinstance(rec, ChainedPostgresRecorder)
+    for i in range(0, max(len(ids), len(command_ids)), 500):
+        chunk, cmds = ids[i : i + 500], command_ids[i : i + 500]
+        versions = [after.get(x, 0) for x in chunk]
+        with rec.datastore.transaction(commit=False) as cur:
+            rows: list[tuple[Any, ...]] = []
+            if pg:
+                if chunk:
+                    cur.execute(
+                        f'SELECT e.originator_id, e.originator_version, e.topic, e.state '
+                        f'FROM "{rec.datastore.schema}".{rec.events_table_name} e '
+                        "JOIN unnest(%s::uuid[], %s::bigint[]) AS k(id, v) "
+                        "ON e.originator_id = k.id AND e.originator_version > k.v "
+                        "ORDER BY e.originator_id, e.originator_version",
+                        ([str(x) for x in chunk], versions),
+                    )
+                    rows = [(r["originator_id"], r["originator_version"], r["topic"], bytes(r["state"]))
+                            for r in cur.fetchall()]
+                if cmds:
+                    cur.execute(f'SELECT command_id, content_sha256 FROM "{rec.datastore.schema}".ledger_commands '
+                                "WHERE command_id = ANY(%s)", (cmds,))
+                    known.update({r["command_id"]: r["content_sha256"] for r in cur.fetchall()})
+            else:
+                if chunk:
+                    cur.execute(
+                        f"WITH k(id, v) AS (VALUES {','.join(['(?, ?)'] * len(chunk))}) "
+                        "SELECT e.originator_id, e.originator_version, e.topic, e.state FROM k "
+                        "JOIN stored_events e ON e.originator_id = k.id AND e.originator_version > k.v "
+                        "ORDER BY e.originator_id, e.originator_version",
+                        [v for x, ver in zip(chunk, versions, strict=True) for v in (x.hex, ver)],
+                    )
+                    rows = [tuple(r) for r in cur.fetchall()]
+                if cmds:
+                    cur.execute("SELECT command_id, content_sha256 FROM ledger_commands "
+                                f"WHERE command_id IN ({','.join('?' * len(cmds))})", cmds)
+                    known.update({r[0]: r[1] for r in cur.fetchall()})
         for oid, version, topic, state in rows:
             uid = oid if isinstance(oid, uuid.UUID) else uuid.UUID(str(oid))
-            out.setdefault(uid.hex, []).append(StoredEvent(originator_id=uid, originator_version=version,
-                                                       topic=topic, state=state))
-    return out
+            events.setdefault(uid.hex, []).append(StoredEvent(originator_id=uid, originator_version=version,
+                                                          topic=topic, state=state))
+    return events, known

@@ -65,7 +65,8 @@ def cmd_follow(args: argparse.Namespace) -> int:
         print(f"views follow: {Path(args.data_dir) / VIEWS_FILE} from {options.describe() if options.url else url}; "
               f"snapshot for analysts at {Path(args.data_dir) / SNAPSHOT_FILE}", flush=True)
         follower = Follower(Path(args.data_dir), url, options, interval=args.interval, batch=args.batch,
-                            alerts=not args.no_alerts)
+                            alerts=not args.no_alerts, snapshot_every=args.snapshot_every,
+                            timings=Path(args.timings) if args.timings else None)
         try:
             stats = asyncio.run(follower.run(max_seconds=args.max_seconds))
         except KeyboardInterrupt:
@@ -103,6 +104,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     f.add_argument("--batch", type=int, default=1000, help="events per views transaction")
     f.add_argument("--max-seconds", type=float, default=None, help="stop after this long (default: run until Ctrl-C)")
     f.add_argument("--no-alerts", action="store_true", help="do not publish clock state changes on alert.>")
+    f.add_argument("--snapshot-every", type=float, default=2.0, metavar="SECONDS",
+                   help="copy the analysts' snapshot at most this often, in the background (default 2)")
+    f.add_argument("--timings", metavar="FILE", help="append one JSON line per committed batch (position, seconds)")
     from .stream import nats_options
 
     nats_options(f)

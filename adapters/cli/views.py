@@ -106,7 +106,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     f.add_argument("--no-alerts", action="store_true", help="do not publish clock state changes on alert.>")
     f.add_argument("--snapshot-every", type=float, default=2.0, metavar="SECONDS",
                    help="copy the analysts' snapshot at most this often, in the background (default 2)")
-    f.add_argument("--timings", metavar="FILE", help="append one JSON line per committed batch (position, seconds)")
+    f.add_argument("--timings", metavar="FILE", help="append one JSON line per committed batch (position, events, fetch and apply seconds)")
     from .stream import nats_options
 
     nats_options(f)

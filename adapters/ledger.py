@@ -7,7 +7,6 @@ decided in one transaction per batch. The same command id with the same content 
 
 from __future__ import annotations
 
-import hashlib
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -100,7 +99,7 @@ class Ledger(EventStoreApp):
         seen, decide = batch.seen, self._decide
         for i, fact in enumerate(facts):
             line = lines[i] if lines else None
-            fp = _fingerprint(fact)
+            fp = fingerprint(fact)
             earlier = seen.get(fact.command_id) or stored.get(fact.command_id)
             if earlier is not None:
                 if earlier == fp:
@@ -325,15 +324,6 @@ class Ledger(EventStoreApp):
 ASSET_FACTS = frozenset(ev.ASSET_FACT_TYPES)
 TICKET_FACTS = frozenset(ev.TICKET_FACT_TYPES)
 FOLLOW_UP_FACTS = TICKET_FACTS - {ev.TicketOpened}
-
-
-def _fingerprint(fact: ev.Fact) -> str:
-    """`store.fingerprint`, without its copy of the fact when the times are already UTC (the
-    desk adapters send UTC): the same bytes are hashed, so the same fingerprint."""
-    source = fact.source_recorded_at
-    if fact.occurred_at.tzinfo is UTC and (source is None or source.tzinfo is UTC):
-        return hashlib.sha256(ev.encode(fact)).hexdigest()
-    return fingerprint(fact)
 
 
 def _named_aggregates(f: ev.Fact) -> list[tuple[str, str]]:

@@ -263,7 +263,13 @@ class LogRow(msgspec.Struct, frozen=True, array_like=True):
 
 
 def fingerprint(fact: ev.Fact) -> str:
-    """The content of a command, to tell "already recorded" from "same id, other content"."""
+    """The content of a command, to tell "already recorded" from "same id, other content".
+
+    Times are normalised to UTC first; a fact whose times are already UTC (what the desk
+    adapters send) is hashed as it is, without the copy: the same bytes either way."""
+    source = fact.source_recorded_at
+    if fact.occurred_at.tzinfo is UTC and (source is None or source.tzinfo is UTC):
+        return hashlib.sha256(ev.encode(fact)).hexdigest()
     normal = msgspec.structs.replace(
         fact,
         occurred_at=ev.utc(fact.occurred_at),

@@ -115,15 +115,10 @@ def log_batches(app: EventStoreApp, start: int = 1, as_of_position: int | None =
 def store_batches(app_or_path: Any, start: int = 1, as_of_position: int | None = None,
                   as_of_recorded: datetime | str | None = None) -> Iterator[Any]:
     """Arrow batches of the stored log from an app (SQLite or PostgreSQL) or an SQLite file path."""
-    if isinstance(app_or_path, str | Path):
-        path = Path(app_or_path)
-        if path.is_dir():
-            path = path / "events.sqlite"
-        return sqlite_batches(path, start, as_of_position, as_of_recorded)
-    rec = app_or_path.recorder
-    if isinstance(rec, ChainedPostgresRecorder):
+    path = sqlite_path(app_or_path)
+    if path is None:
         return log_batches(app_or_path, start, as_of_position, as_of_recorded)
-    return sqlite_batches(rec.datastore.pool.db_name, start, as_of_position, as_of_recorded)
+    return sqlite_batches(path, start, as_of_position, as_of_recorded)
 
 
 def sqlite_path(app_or_path: Any) -> Path | None:

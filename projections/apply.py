@@ -65,13 +65,19 @@ def _as_table(batch: Any) -> pa.Table:
     return _upcast(pa.table(cols, schema=ARROW_SCHEMA))
 
 
-def _upcast(tbl: pa.Table) -> pa.Table:
-    """Rows of an old topic version are upgraded in Python (domain.upcasting); the rest untouched."""
-    old = []
-    for topic in pc.unique(tbl.column("topic")).to_pylist():
+def _old_topics(topics: Iterable[str]) -> list[str]:
+    """The topics among these of a version older than the fact type's current one."""
+    out = []
+    for topic in topics:
         _, name, v = topic.split(".")
         if name in FACT_TYPES and int(v[1:]) < FACT_TYPES[name].version:
-            old.append(topic)
+            out.append(topic)
+    return out
+
+
+def _upcast(tbl: pa.Table) -> pa.Table:
+    """Rows of an old topic version are upgraded in Python (domain.upcasting); the rest untouched."""
+    old = _old_topics(pc.unique(tbl.column("topic")).to_pylist())
     if not old:
         return tbl
     states = tbl.column("state").to_pylist()
@@ -208,15 +214,6 @@ def reevaluate(con: duckdb.DuckDBPyConnection, evaluate_at: datetime | None = No
     empty = pa.table({n: pa.array([], t) for n, t in zip(ARROW_SCHEMA.names, ARROW_SCHEMA.types, strict=True)})
     pos = con.execute("SELECT position FROM checkpoint WHERE consumer = ?", [consumer]).fetchall()
     return apply_batch(con, empty, evaluate_at, consumer=consumer, position=pos[0][0] if pos else None)
-
-
-def _old_topics(topics: Iterable[str]) -> list[str]:
-    out = []
-    for topic in topics:
-        _, name, v = topic.split(".")
-        if name in FACT_TYPES and int(v[1:]) < FACT_TYPES[name].version:
-            out.append(topic)
-    return out
 
 
 def _upcast_loaded(con: duckdb.DuckDBPyConnection) -> None:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import duckdb
 
-US = 60_000_000  # microseconds per minute
+from .sla import US  # microseconds per minute
+
 COLUMNS = "month, customer, site, severity, technician, contract, clock, state, breach_minutes"
 
 

@@ -20,26 +20,31 @@ from .output import emit
 VIEWS_FILE = "views.duckdb"
 SNAPSHOT_FILE = "views-snapshot.duckdb"
 
-# `views rebuild --from SOURCE`: source name -> function(args) returning an iterable of Arrow batches.
-# The stream module adds "nats" here (REBUILD_SOURCES["nats"] = ...).
-REBUILD_SOURCES: dict[str, Callable[[argparse.Namespace], Any]] = {}
+# `views rebuild --from SOURCE`: source name -> function(args, views file, evaluation time, terms)
+# that rebuilds the views from that source and returns the rebuild's stats.
+REBUILD_SOURCES: dict[str, Callable[[argparse.Namespace, Path, Any, Any], dict[str, Any]]] = {}
 
 
-def _store_source(args: argparse.Namespace) -> Any:
-    from ..store_arrow import store_batches
+def _rebuild_from_store(args: argparse.Namespace, out: Path, at: Any, terms: Any) -> dict[str, Any]:
+    """The store's bulk reader: one Arrow stream into DuckDB (pages of the log on PostgreSQL)."""
+    from ..store_arrow import rebuild_from_store
     from .core import ledger_for
 
     ledger = ledger_for(args)
-    position = getattr(args, "as_of_position", None)
-    recorded = getattr(args, "as_of_recorded", None)
-    return lambda: store_batches(ledger, 1, position, recorded)
+    try:
+        return rebuild_from_store(ledger, out, at, getattr(args, "as_of_position", None),
+                                  getattr(args, "as_of_recorded", None), terms_override=terms)
+    finally:
+        ledger.close()
 
 
-REBUILD_SOURCES["store"] = _store_source
+REBUILD_SOURCES["store"] = _rebuild_from_store
 
 
-def _nats_source(args: argparse.Namespace) -> Any:
+def _rebuild_from_nats(args: argparse.Namespace, out: Path, at: Any, terms: Any) -> dict[str, Any]:
     """Read the whole LEDGER stream (a given server, or the one in the data folder)."""
+    from projections import rebuild_from_store
+
     from ..follower import stream_batches
     from ..nats_server import server_for
     from .stream import options_of
@@ -49,10 +54,10 @@ def _nats_source(args: argparse.Namespace) -> Any:
     options = options_of(args)
     with server_for(args.data_dir, options.url) as url:
         batches = stream_batches(url, options)
-    return lambda: iter(batches)
+    return rebuild_from_store(lambda: iter(batches), out, at, terms_override=terms)
 
 
-REBUILD_SOURCES["nats"] = _nats_source
+REBUILD_SOURCES["nats"] = _rebuild_from_nats
 
 
 def cmd_follow(args: argparse.Namespace) -> int:
@@ -137,7 +142,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
-    from projections import open_views, publish_snapshot, rebuild_from_store
+    from projections import open_views, publish_snapshot
 
     from .core import parse_time
 
@@ -156,18 +161,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
             raise UserError(str(e)) from None
         terms = terms_from_mapping(data["terms"])
     try:
-        if args.source == "store":  # the store's bulk reader: one Arrow stream into DuckDB
-            from ..store_arrow import rebuild_from_store as rebuild_from_ledger
-            from .core import ledger_for
-
-            ledger = ledger_for(args)
-            try:
-                stats = rebuild_from_ledger(ledger, views_path(args), at, args.as_of_position,
-                                            args.as_of_recorded, terms_override=terms)
-            finally:
-                ledger.close()
-        else:
-            stats = rebuild_from_store(REBUILD_SOURCES[args.source](args), views_path(args), at, terms_override=terms)
+        stats = REBUILD_SOURCES[args.source](args, views_path(args), at, terms)
     except Exception as e:  # a locked file is the one failure a user can act on
         if "lock" in str(e).lower():
             raise UserError(f"{views_path(args)} is in use by another process (a running `views follow`?)") from None

@@ -90,3 +90,4 @@ def test_naive_folds_and_prefix_rebuild(generated):
     out = d / "prefix.duckdb"
     r = rb.child_rebuild(path, str(out), 3000)
     assert r["events"] == 3000
+    assert 0 < r["load_seconds"] < r["seconds"]  # the load is timed apart from the views

@@ -65,3 +65,23 @@ def test_a_rebuild_as_of_a_position_holds_exactly_the_prefix(store: Path, tmp_pa
         assert con.execute("SELECT count(*), min(position), max(position) FROM events").fetchall() == [(2000, 1, 2000)]
     finally:
         con.close()
+
+
+def test_the_cli_rebuild_and_reports_speak_json_with_the_flag_after_the_command(
+        store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+    import shutil
+
+    from adapters.cli import main
+
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(store, data / "events.sqlite")
+    assert main(["views", "rebuild", "--data-dir", str(data), "--at", "2026-03-01T00:00:00Z", "--json"]) == 0
+    (done,) = json.loads(capsys.readouterr().out)
+    assert done["events"] == done["rows"]["events"] > 4000 and done["evaluated_at"] == "2026-03-01T00:00:00Z"
+    assert main(["report", "sla", "--state", "breached", "--limit", "3", "--json", "--data-dir", str(data)]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 3 and {r["state"] for r in rows} == {"breached"}
+    assert main(["--data-dir", str(data), "report", "sla", "--limit", "1"]) == 0  # a table without the flag
+    assert capsys.readouterr().out.startswith("sla_clocks evaluated at")

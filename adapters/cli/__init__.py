@@ -25,7 +25,23 @@ def build_parser() -> argparse.ArgumentParser:
     for name in MODULES:
         module = importlib.import_module(f"{__name__}.{name}")
         module.register(sub)
+    _globals_after_the_command(parser, [a for a in parser._actions if a.dest in ("data_dir", "json")])
     return parser
+
+
+def _globals_after_the_command(parser: argparse.ArgumentParser, shared: list[argparse.Action]) -> None:
+    """`ticketledger report sla --json` as well as `ticketledger --json report sla`: every
+    subcommand also accepts the global options; SUPPRESS keeps the global value when not given."""
+    for action in parser._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        for child in set(action.choices.values()):
+            for g in shared:
+                if not any(o in child._option_string_actions for o in g.option_strings):
+                    kind = "store_true" if g.dest == "json" else "store"
+                    child.add_argument(*g.option_strings, dest=g.dest, action=kind, default=argparse.SUPPRESS,
+                                       help=g.help)
+            _globals_after_the_command(child, shared)
 
 
 def main(argv: list[str] | None = None) -> int:

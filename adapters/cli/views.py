@@ -173,9 +173,13 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
                   for t in ("events", "sla_clocks", "visit_periods", "liability")}
     finally:
         con.close()
+    when = f"{stats['evaluated_at']:%Y-%m-%dT%H:%M:%SZ}"
+    if args.json:
+        emit([{"views": str(views_path(args)), "events": stats["events"], "seconds": round(stats["seconds"], 3),
+               "evaluated_at": when, "rows": counts}], True)
+        return 0
     print(f"rebuilt {views_path(args)}: {stats['events']} events in {stats['seconds']:.2f} s, "
-          f"evaluated at {stats['evaluated_at']:%Y-%m-%dT%H:%M:%SZ}; "
-          + ", ".join(f"{k} {v}" for k, v in counts.items()))
+          f"evaluated at {when}; " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     return 0
 
 

@@ -222,3 +222,31 @@ def test_two_writers_interleaved_keep_one_unbroken_chain(store_config) -> None:
     finally:
         a.close()
         b.close()
+
+
+def test_calendar_years_the_package_has_not_published_are_refused_and_nothing_recorded(
+        tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    import chinese_calendar
+
+    from adapters.cli import main
+    from adapters.ledger import open_ledger
+
+    last = max(chinese_calendar.holidays).year
+    data = str(tmp_path / "data")
+
+    def positions() -> list[int]:
+        ledger = open_ledger(data)
+        try:
+            return [r.position for r in iter_log(ledger)]
+        finally:
+            ledger.close()
+
+    assert main(["--data-dir", data, "init"]) == 0
+    capsys.readouterr()
+    log = positions()
+    assert main(["calendar", "record", "--years", f"{last - 1}-{last + 1}", "--data-dir", data]) == 2
+    err = capsys.readouterr().err
+    assert f"no official schedule for {last + 1}" in err and "Nothing recorded" in err
+    assert f"--years {last - 1}-{last}" in err  # what would be right
+    assert positions() == log
+    assert main(["calendar", "record", "--years", f"{last - 1}-{last}", "--data-dir", data]) == 0

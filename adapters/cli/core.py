@@ -160,10 +160,33 @@ def cmd_calendar_record(args: argparse.Namespace) -> int:
             years = list(range(int(a), int(b or a) + 1))
         except ValueError:
             raise UserError(f"--years {args.years!r}: write a year or a range, e.g. 2024-2026") from None
+        _refuse_unpublished(args.years, years)
     ledger = ledger_for(args)
     recorded = record_calendar(ledger, years)
     print(f"recorded calendar years: {recorded or 'none new (already recorded with the same days)'}")
     return 0
+
+
+def _refuse_unpublished(asked: str, years: list[int]) -> None:
+    """Years the installed chinese-calendar has no official schedule for: the whole command is
+    refused, so a year is never recorded as if it had no holidays."""
+    from importlib.metadata import version
+
+    import chinese_calendar
+
+    from domain.calendar import official_years
+
+    missing = sorted(set(years) - set(official_years(years)))
+    if not missing:
+        return
+    first, last = min(chinese_calendar.holidays).year, max(chinese_calendar.holidays).year
+    known = [y for y in years if y not in missing] or [first, last]
+    raise UserError(
+        f"--years {asked}: chinese-calendar {version('chinese-calendar')} has no official schedule for "
+        f"{', '.join(map(str, missing))} (it knows {first}-{last}; the State Council publishes a year late in the "
+        f"year before). Nothing recorded. Ask for years it knows, e.g. --years {known[0]}-{known[-1]}, or "
+        "upgrade the package once the year is published; until then clocks that need those days are computed "
+        "with weekends only and marked provisional")
 
 
 def cmd_calendar_show(args: argparse.Namespace) -> int:

@@ -67,7 +67,7 @@ def test_a_rebuild_as_of_a_position_holds_exactly_the_prefix(store: Path, tmp_pa
         con.close()
 
 
-def test_the_cli_rebuild_and_reports_speak_json_with_the_flag_after_the_command(
+def test_the_cli_rebuild_and_reports_speak_json_and_refuse_bad_filters(
         store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import json
     import shutil
@@ -85,3 +85,11 @@ def test_the_cli_rebuild_and_reports_speak_json_with_the_flag_after_the_command(
     assert len(rows) == 3 and {r["state"] for r in rows} == {"breached"}
     assert main(["--data-dir", str(data), "report", "sla", "--limit", "1"]) == 0  # a table without the flag
     assert capsys.readouterr().out.startswith("sla_clocks evaluated at")
+    # bad filters are refused, naming what would be right
+    assert main(["report", "sla", "--month", "2025/10", "--data-dir", str(data)]) == 2
+    assert "write a month as YYYY-MM" in capsys.readouterr().err
+    assert main(["report", "visits", "--state", "breached", "--data-dir", str(data)]) == 2
+    assert "states are done, due, missed, upcoming" in capsys.readouterr().err
+    (tmp_path / "a-file").write_text("")
+    assert main(["export", "--parquet", str(tmp_path / "a-file"), "--data-dir", str(data)]) == 2
+    assert "name a folder" in capsys.readouterr().err

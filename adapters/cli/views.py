@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
@@ -125,7 +126,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--site")
     p.add_argument("--month", help="YYYY-MM (report month, local time)")
     p.add_argument("--state", help="sla: met, breached, running, at_risk, not_applicable; visits: done, due, missed, upcoming")
-    p.add_argument("--limit", type=int, default=200)
+    p.add_argument("--limit", type=_positive, default=200, help="at most this many rows (default 200)")
     p.add_argument("--views", metavar="FILE", help="another views file, e.g. one written by `replay --out`")
     p.add_argument("--file", metavar="LOG", help="compare-sla: the ServiceNow incident log that was imported (.csv or .csv.gz)")
     p.add_argument("--priority", help="compare-sla: one priority, e.g. 3, moderate or '3 - Moderate'")
@@ -207,6 +208,12 @@ def open_for_reading(args: argparse.Namespace):
     raise UserError(f"{main} is locked and no snapshot was published yet")
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) == 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: write a whole number above 0")
+    return int(text)
+
+
 REPORTS = {
     "sla": ("sla_clocks", ["ticket", "clock", "severity", "customer", "site", "start", "deadline", "stopped_at",
                            "state", "breach_minutes", "paused_minutes", "extension_minutes", "provisional", "clause"],
@@ -218,6 +225,11 @@ REPORTS = {
                                 "losses_claimed_fen", "supplier_liable_for_losses", "breaches_cited"], "ticket"),
     "summary": ("sla_summary", None, "dimension, key, clock"),
     "totals": ("liability_totals", None, "contract"),
+}
+# the values of the column `--state` filters (projections/README.md)
+STATES = {
+    "sla_clocks": ("met", "breached", "running", "at_risk", "not_applicable"),
+    "visit_periods": ("done", "due", "missed", "upcoming"),
 }
 
 
@@ -237,9 +249,13 @@ def cmd_report(args: argparse.Namespace) -> int:
             col = "status" if "status" in have else "state" if "state" in have else None
             if col is None:
                 raise UserError(f"--state does not apply to `report {args.view}`")
+            if args.state not in STATES[table]:
+                raise UserError(f"--state {args.state!r}: `report {args.view}` states are {', '.join(STATES[table])}")
             where.append(f"{col} = ?")
             params.append(args.state)
         if args.month:
+            if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", args.month):
+                raise UserError(f"--month {args.month!r}: write a month as YYYY-MM, e.g. 2025-10")
             if table == "sla_clocks":
                 where.append("month = ?")
             elif table == "visit_periods":
@@ -341,12 +357,15 @@ def cmd_export(args: argparse.Namespace) -> int:
     from projections.schema import VIEW_TABLES
 
     out = Path(args.parquet)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--parquet {out}: is a file; name a folder (created if missing)")
     out.mkdir(parents=True, exist_ok=True)
     con = open_for_reading(args)
     try:
         tables = ("events", "terms", "terms_clocks", "calendar_years", *VIEW_TABLES, "checkpoint")
         for t in tables:
-            con.execute(f"COPY (SELECT * FROM {t}) TO '{out / (t + '.parquet')}' (FORMAT parquet)")
+            target = str(out / f"{t}.parquet").replace("'", "''")
+            con.execute(f"COPY (SELECT * FROM {t}) TO '{target}' (FORMAT parquet)")
     finally:
         con.close()
     print(f"exported {len(tables)} tables to {out}")

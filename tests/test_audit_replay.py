@@ -167,12 +167,16 @@ def test_what_if_48h_resolution_turns_breaches_into_met(site: dict, tmp_path: Pa
     assert code == 1 and "breached" in out and "met" in out
 
 
-def test_as_of_position_and_occurred(site: dict, tmp_path: Path) -> None:
+def test_as_of_position_and_occurred(site: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = site["data"]
     p = tmp_path / "pos.duckdb"
     code, out = run(data, "--json", "replay", "--as-of-position", "6", "--out", str(p))
     assert code == 0 and json.loads(out)[0]["events"] == 6
     assert set(clocks(p, "T1")) and not clocks(p, "T2")
+    for bad in ("0", "999999"):  # outside the log: refused, naming the positions it holds, no file written
+        code, _ = run(data, "replay", "--as-of-position", bad, "--out", str(tmp_path / f"bad{bad}.duckdb"))
+        assert code == 2 and not (tmp_path / f"bad{bad}.duckdb").exists()
+        assert "the log holds positions 1-" in capsys.readouterr().err
     o = tmp_path / "occ.duckdb"
     code, out = run(data, "--json", "replay", "--as-of-occurred", "2025-10-02T08:30:00+08:00", "--out", str(o))
     assert code == 0, out

@@ -24,6 +24,14 @@ DEFAULT_TABLES = ("sla_clocks", "liability", "visit_periods", "warranty", "repla
 IGNORED = ("evaluated_at",)
 
 
+class MissingTable(ValueError):
+    """`table` is not in the attached database `db`, which holds `have`."""
+
+    def __init__(self, table: str, db: str, have: list[str]) -> None:
+        super().__init__(f"table {table!r} is not in {db}; its tables: {', '.join(have)}")
+        self.table, self.db, self.have = table, db, have
+
+
 def columns(con: Any, db: str, table: str) -> list[str]:
     rows = con.execute(
         "SELECT column_name FROM information_schema.columns WHERE table_catalog = ? AND table_name = ? "
@@ -38,7 +46,10 @@ def diff_table(con: Any, a: str, b: str, table: str, *, ignore: tuple[str, ...] 
     cols_a, cols_b = columns(con, a, table), columns(con, b, table)
     if not cols_a or not cols_b:
         missing = a if not cols_a else b
-        raise ValueError(f"table {table} is not in {missing}")
+        have = [r[0] for r in con.execute(
+            "SELECT DISTINCT table_name FROM information_schema.tables WHERE table_catalog = ? ORDER BY 1",
+            [missing]).fetchall()]
+        raise MissingTable(table, missing, have)
     cols = [c for c in cols_a if c in cols_b and c not in ignore]
     keys = [k for k in KEYS.get(table, ()) if k in cols] or cols
     sel = ", ".join(f'"{c}"' for c in cols)

@@ -71,7 +71,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return {"data": data, "cut": cut, "tmp": data.parent}
 
 
-def test_late_recorded_arrival_breached_as_of_earlier_recording_and_met_now(site: dict) -> None:
+def test_late_recorded_arrival_breached_as_of_earlier_recording_and_met_now(
+        site: dict, capsys: pytest.CaptureFixture[str]) -> None:
     data, tmp = site["data"], site["tmp"]
     then, now = tmp / "then.duckdb", tmp / "now.duckdb"
     code, out = run(data, "replay", "--as-of-recorded", site["cut"].replace("Z", "+00:00"), "--out", str(then))
@@ -91,6 +92,8 @@ def test_late_recorded_arrival_breached_as_of_earlier_recording_and_met_now(site
     assert arrival["change"] == "changed" and arrival["columns"]["state"] == ["breached", "met"]
     code, out = run(data, "diff", str(now), str(now))
     assert code == 0 and "0 row(s) differ" in out
+    code, _ = run(data, "diff", str(then), str(now), "--table", "sla_clock")  # a typo: the file's tables are listed
+    assert code == 2 and f"'sla_clock' is not in {then}; its tables: " in capsys.readouterr().err
     # the same SQL and reports work on an as-of file
     code, out = run(data, "--json", "sql", "SELECT state FROM sla_clocks WHERE ticket = 'T1' AND clock = 'arrival'",
                     "--views", str(then))

@@ -437,7 +437,7 @@ def _parse_stamp(s: str) -> Any:
 def cmd_diff(args: argparse.Namespace) -> int:
     import duckdb
 
-    from replay.diff import DEFAULT_TABLES, diff_table, flat
+    from replay.diff import DEFAULT_TABLES, MissingTable, diff_table, flat
 
     from .output import emit
 
@@ -458,8 +458,9 @@ def cmd_diff(args: argparse.Namespace) -> int:
         for t in args.table or DEFAULT_TABLES:
             try:
                 rows += diff_table(con, "va", b, t, limit=args.limit)
-            except ValueError as e:
-                raise UserError(str(e)) from None
+            except MissingTable as e:  # name the file, not its attached alias
+                raise UserError(f"table {e.table!r} is not in {args.a if e.db == 'va' else args.b}; "
+                                f"its tables: {', '.join(e.have)}") from None
     finally:
         con.close()
     if args.json:

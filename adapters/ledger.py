@@ -81,8 +81,8 @@ class Ledger(EventStoreApp):
     def execute(self, fact: ev.Fact, *, now: datetime | None = None) -> Outcome:
         """Record one command; raise Refused if it would break the model."""
         (outcome,) = self.execute_many([fact], now=now)
-        if outcome.status == "refused":
-            raise Refused(command_name(fact), outcome.error)
+        if outcome.status == "refused":  # the outcome's text already begins with the command's name
+            raise Refused(command_name(fact), outcome.error.removeprefix(f"{command_name(fact)}: "))
         return outcome
 
     def execute_many(self, facts: Sequence[ev.Fact], *, now: datetime | None = None,

@@ -68,3 +68,25 @@ def test_attached_evidence_is_stored_listed_linked_and_verified(tmp_path: Path) 
     assert code == 1 and first["kind"] == "evidence" and "altered" in first["detail"]
     code, out = run(data, "explain", "T1", "--views", str(views), "--format", "json")
     assert json.loads(out)["evidence"][0]["status"] == "altered"
+
+
+def test_a_refused_attachment_keeps_no_file_and_says_why(tmp_path: Path, capsys) -> None:
+    data = tmp_path / "data"
+    desk = Desk()
+    app = Ledger.open(StoreConfig(data))
+    app.execute_many([desk.contract("000"), desk.asset("A1"), desk.open("T1", "A1", "2025-10-01T09:00")], now=NOW)
+    app.close()
+    doc = tmp_path / "photo.jpg"
+    doc.write_bytes(b"\xff\xd8 a photo of the broken unit")
+    stored = evidence_path(data, hashlib.sha256(doc.read_bytes()).hexdigest())
+
+    assert run(data, "attach", "T9", str(doc), "--actor", "engineer:li")[0] == 2  # no such ticket
+    err = capsys.readouterr().err
+    assert err.count("EvidenceAttached T9") == 1 and "unknown ticket T9" in err
+    assert not stored.exists() and not [p for p in (data / "evidence").rglob("*") if p.is_file()]
+
+    assert run(data, "attach", "T1", str(doc), "--actor", "engineer:li", "--at", "2025-10-01T15:00+08:00")[0] == 0
+    assert stored.exists()
+    assert run(data, "attach", "T1", str(doc), "--actor", "engineer:li")[0] == 2  # the same file again
+    assert "already attached to ticket T1" in capsys.readouterr().err
+    assert [p for p in (data / "evidence").rglob("*") if p.is_file()] == [stored]

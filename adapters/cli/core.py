@@ -356,22 +356,30 @@ def cmd_log(args: argparse.Namespace) -> int:
 
 
 def cmd_attach(args: argparse.Namespace) -> int:
-    from ..evidence import store_evidence
+    from ..evidence import keep_evidence, stage_evidence
 
     path = Path(args.file)
     if not path.is_file():
         raise UserError(f"no file {args.file}")
-    sha, size = store_evidence(Path(args.data_dir), path)
+    at = parse_time(args.at, "--at") if args.at else now()
+    data_dir = Path(args.data_dir)
+    sha, size, staged = stage_evidence(data_dir, path)
     media = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     fact = ev.EvidenceAttached(
-        command_id=f"evidence-{args.ticket}-{sha[:24]}", id=args.ticket,
-        occurred_at=parse_time(args.at, "--at") if args.at else now(), actor=args.actor, channel="cli",
-        sha256=sha, media_type=media, size=size, filename=path.name, description=args.description,
+        command_id=f"evidence-{args.ticket}-{sha[:24]}", id=args.ticket, occurred_at=at, actor=args.actor,
+        channel="cli", sha256=sha, media_type=media, size=size, filename=path.name, description=args.description,
     )
     try:
         outcome = ledger_for(args).execute(fact)
-    except Refused as e:
-        raise UserError(str(e)) from None
+    except BaseException as e:  # refused (or failed): the file is not kept
+        staged.unlink(missing_ok=True)
+        if isinstance(e, Refused) and e.wrong.startswith(f"command id {fact.command_id} was already used"):
+            raise UserError(f"{path.name} (sha256 {sha[:16]}…) is already attached to ticket {args.ticket}; "
+                            "nothing recorded") from None
+        if isinstance(e, Refused):
+            raise UserError(str(e)) from None
+        raise
+    keep_evidence(data_dir, sha, staged)
     print(f"{outcome.status.replace('_', ' ')}: {path.name} sha256 {sha} ({size} bytes, {media}) on ticket {args.ticket}")
     return 0
 

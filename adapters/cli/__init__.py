@@ -60,5 +60,12 @@ class UserError(Exception):
     """Bad input or state the user can fix; printed without a traceback."""
 
 
+def positive_int(text: str) -> int:
+    """An argparse type for counts and limits: a whole number above 0."""
+    if not text.isdigit() or int(text) == 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: write a whole number above 0")
+    return int(text)
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 
 from ..store import ChainedPostgresRecorder, iter_log, read_log
-from . import UserError
+from . import UserError, positive_int
 from .output import Progress
 
 
@@ -90,7 +90,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--table", action="append", default=None,
                    help="a table to compare (repeatable; default: sla_clocks, liability, visit_periods, "
                         "warranty, replacement_obligations)")
-    p.add_argument("--limit", type=int, default=None, help="at most N differing rows per table")
+    p.add_argument("--limit", type=positive_int, default=None, help="at most N differing rows per table")
     p.set_defaults(func=cmd_diff)
 
 

@@ -20,7 +20,7 @@ from domain.terms import TermsError, load_contract_file
 from ..importer import import_items, read_jsonl
 from ..ledger import Ledger, open_ledger
 from ..store import iter_log, last_position
-from . import UserError
+from . import UserError, positive_int
 from .output import Progress, emit
 
 
@@ -50,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mapping", metavar="FILE.toml", help="xes: which attributes mean what")
     p.add_argument("--contract", help="desk formats: the contract the desk's tickets fall under")
     p.add_argument("--timezone", default=None, help="desk formats: the desk's time zone (default: the contract's)")
-    p.add_argument("--limit", type=int, default=None, help="desk formats: only the first N incidents/traces")
+    p.add_argument("--limit", type=positive_int, default=None, help="desk formats: only the first N incidents/traces")
     p.add_argument("--batch", type=int, default=1000, help="commands per recording transaction")
     p.set_defaults(func=cmd_import)
 
@@ -62,7 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         s.set_defaults(func=cmd_show, kind=kind)
 
     p = sub.add_parser("log", help="recent events of the log with positions and hash links")
-    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--limit", type=positive_int, default=20)
     p.add_argument("--from", dest="start", type=int, default=None, metavar="POSITION")
     p.set_defaults(func=cmd_log)
 

@@ -33,7 +33,7 @@ from ..stream import (
     iso_utc,
     read_events,
 )
-from . import UserError
+from . import UserError, positive_int
 from .output import emit
 
 AGGREGATES = ("ticket", "asset", "contract", "calendar")
@@ -92,7 +92,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--type", help="one event type, e.g. TicketOpened")
     p.add_argument("--customer", help="one customer (reads LEDGER_<customer> when it exists)")
     p.add_argument("--stream", default=None, help=f"stream to read (default {STREAM}, or LEDGER_<customer>)")
-    p.add_argument("--limit", type=int, default=None, help="stop after N events")
+    p.add_argument("--limit", type=positive_int, default=None, help="stop after N events")
     p.add_argument("--follow", action="store_true", help="keep waiting for new events (Ctrl-C stops)")
     nats_options(p)
     p.set_defaults(func=cmd_tail)

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from . import UserError
+from . import UserError, positive_int
 from .output import emit
 
 VIEWS_FILE = "views.duckdb"
@@ -126,7 +126,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--site")
     p.add_argument("--month", help="YYYY-MM (report month, local time)")
     p.add_argument("--state", help="sla: met, breached, running, at_risk, not_applicable; visits: done, due, missed, upcoming")
-    p.add_argument("--limit", type=_positive, default=200, help="at most this many rows (default 200)")
+    p.add_argument("--limit", type=positive_int, default=200, help="at most this many rows (default 200)")
     p.add_argument("--views", metavar="FILE", help="another views file, e.g. one written by `replay --out`")
     p.add_argument("--file", metavar="LOG", help="compare-sla: the ServiceNow incident log that was imported (.csv or .csv.gz)")
     p.add_argument("--priority", help="compare-sla: one priority, e.g. 3, moderate or '3 - Moderate'")
@@ -206,12 +206,6 @@ def open_for_reading(args: argparse.Namespace):
     if snapshot_path(args).exists():
         return open_views(snapshot_path(args), read_only=True)
     raise UserError(f"{main} is locked and no snapshot was published yet")
-
-
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) == 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: write a whole number above 0")
-    return int(text)
 
 
 REPORTS = {

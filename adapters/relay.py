@@ -155,7 +155,15 @@ async def relay_with_retry(app: EventStoreApp, url: str, options: ConnectOptions
     while True:
         nc = None
         try:
-            nc = await connect(url, options, max_reconnect_attempts=0 if not follow else -1)
+            connecting = asyncio.ensure_future(connect(url, options, max_reconnect_attempts=0 if not follow else -1))
+            if stop is not None:  # a stop signal while NATS is unreachable ends the wait at once
+                stopping = asyncio.ensure_future(stop.wait())
+                await asyncio.wait({connecting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                stopping.cancel()
+                if not connecting.done():
+                    connecting.cancel()
+                    return total
+            nc = await connecting
             js = nc.jetstream(timeout=10)
             s = await relay(app, js, follow=follow, stop=stop, replicas=replicas, **kw)  # type: ignore[arg-type]
             total.published += s.published
@@ -167,7 +175,7 @@ async def relay_with_retry(app: EventStoreApp, url: str, options: ConnectOptions
             if not follow:
                 raise
             if log:
-                log(f"relay: NATS unavailable ({type(e).__name__}); retrying")
+                log(f"relay: NATS unavailable ({type(e).__name__}: {e}); retrying")
             if stop is not None and stop.is_set():
                 return total
             await asyncio.sleep(1.0)

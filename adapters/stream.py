@@ -124,10 +124,25 @@ class ConnectOptions:
         return kw
 
 
+# How long the first connection may take before a command says no server answered
+# (TICKETLEDGER_NATS_CONNECT_SECONDS): nats-py, asked to reconnect (for ever, or even "0" times:
+# 0 never discards a server), would otherwise retry the first connection for ever, silently.
+FIRST_CONNECT_SECONDS = 10.0
+
+
+def first_connect_seconds() -> float:
+    return float(os.environ.get("TICKETLEDGER_NATS_CONNECT_SECONDS") or FIRST_CONNECT_SECONDS)
+
+
+class NatsUnreachable(TimeoutError):
+    """No NATS server answered the first connection in time."""
+
+
 async def connect(url: str, options: ConnectOptions | None = None, *,
                   errors: list[str] | None = None, **extra: Any) -> NATS:
     """Connect with the given credentials. Async errors (permission violations, slow
-    consumers) are collected in `errors` instead of being printed with their context."""
+    consumers) are collected in `errors` instead of being printed with their context.
+    Raises NatsUnreachable when no server answers within first_connect_seconds()."""
     options = options or ConnectOptions()
 
     async def error_cb(e: Exception) -> None:
@@ -139,7 +154,13 @@ async def connect(url: str, options: ConnectOptions | None = None, *,
                           "connect_timeout": 5, "allow_reconnect": True}
     kw.update(options.kwargs())
     kw.update(extra)
-    return await nats.connect(**kw)
+    seconds = first_connect_seconds()
+    try:
+        return await asyncio.wait_for(nats.connect(**kw), seconds)
+    except TimeoutError:
+        where = ConnectOptions(url=url).describe()
+        raise NatsUnreachable(f"no NATS server answered at {where} within {seconds:g} s; "
+                              "is it running (`ticketledger nats serve`), and is the URL right?") from None
 
 
 # --- the stream ------------------------------------------------------------------------------

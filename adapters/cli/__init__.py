@@ -54,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as e:
         print(f"ticketledger {args.command}: {e}", file=sys.stderr)
         return 2
+    except TimeoutError as e:  # a server that did not answer (e.g. NATS unreachable): one line, no traceback
+        print(f"ticketledger {args.command}: {e or 'timed out'}", file=sys.stderr)
+        return 2
 
 
 class UserError(Exception):

@@ -24,6 +24,7 @@ from ..nats_server import ServerError, server_for
 from ..stream import (
     STREAM,
     ConnectOptions,
+    NatsUnreachable,
     StreamEvent,
     connect,
     customer_stream_name,
@@ -175,7 +176,7 @@ def cmd_relay(args: argparse.Namespace) -> int:
     opts = options_of(args)
     try:
         return run(args, opts)
-    except ServerError as e:
+    except (ServerError, NatsUnreachable) as e:
         raise UserError(str(e)) from None
     except Exception as e:  # noqa: BLE001 - NATS errors become one clear line, never credentials
         raise UserError(f"NATS at {opts.describe()}: {type(e).__name__}: {e}") from None

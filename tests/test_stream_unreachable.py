@@ -53,3 +53,10 @@ def test_a_following_relay_stops_on_sigterm_while_nats_is_unreachable(tmp_path: 
     out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0 and time.monotonic() - sent < 5
     assert "relayed 0 events" in out
+
+
+def test_a_port_out_of_range_is_refused_before_any_server_starts(tmp_path: Path) -> None:
+    done = subprocess.run(cli(tmp_path, "nats", "serve", "--port", "99999"), cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2 and "a TCP port is a whole number from 1 to 65535" in done.stderr
+    assert not (tmp_path / "nats").exists()

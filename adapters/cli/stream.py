@@ -67,7 +67,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("nats", help="the local nats-server and per-customer streams")
     nsub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     a = nsub.add_parser("serve", help="keep a nats-server running for other processes (prints its URL)")
-    a.add_argument("--port", type=int, default=None, help="client port (default: a free one)")
+    a.add_argument("--port", type=_port, default=None, help="client port (default: a free one)")
     a.set_defaults(func=cmd_nats_serve)
     a = nsub.add_parser("customer-stream",
                         help="create LEDGER_<customer>: one customer's events, for a reader scoped to that customer")
@@ -180,6 +180,12 @@ def cmd_relay(args: argparse.Namespace) -> int:
         raise UserError(str(e)) from None
     except Exception as e:  # noqa: BLE001 - NATS errors become one clear line, never credentials
         raise UserError(f"NATS at {opts.describe()}: {type(e).__name__}: {e}") from None
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r}: a TCP port is a whole number from 1 to 65535")
+    return int(text)
 
 
 # --- tail -------------------------------------------------------------------------------------

@@ -84,7 +84,14 @@ def sqlite_reader(path: str | Path, start: int = 1, as_of_position: int | None =
         cur = conn.cursor()
         try:
             cur.execute(SQL, (start, stop, rec))
-            yield cur.fetch_record_batch()
+            reader = cur.fetch_record_batch()
+            if reader.schema.field("topic").type != pa.string():
+                # no row in the cut: the driver types every column int64, which no SQL over the
+                # log's text columns binds to; an empty stream of the log's own schema instead
+                from projections import ARROW_SCHEMA
+
+                reader = pa.RecordBatchReader.from_batches(ARROW_SCHEMA, [])
+            yield reader
         finally:
             cur.close()
     finally:

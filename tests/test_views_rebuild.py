@@ -93,3 +93,20 @@ def test_the_cli_rebuild_and_reports_speak_json_and_refuse_bad_filters(
     (tmp_path / "a-file").write_text("")
     assert main(["export", "--parquet", str(tmp_path / "a-file"), "--data-dir", str(data)]) == 2
     assert "name a folder" in capsys.readouterr().err
+
+
+def test_a_cut_before_the_first_event_rebuilds_empty_views_and_a_position_outside_is_refused(
+        store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "nothing.duckdb"
+    stats = rebuild_from_store(store, out, AT, as_of_recorded="2000-01-01T00:00:00.000000Z")
+    assert stats["events"] == 0 and table_rows(out)["sla_clocks"] == []
+
+    from adapters.cli import main
+
+    import shutil
+
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(store, data / "events.sqlite")
+    assert main(["--data-dir", str(data), "views", "rebuild", "--as-of-position", "0"]) == 2
+    assert "--as-of-position 0: the log holds positions 1-" in capsys.readouterr().err

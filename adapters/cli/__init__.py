@@ -63,6 +63,14 @@ class UserError(Exception):
     """Bad input or state the user can fix; printed without a traceback."""
 
 
+def position_in_log(position: int | None, last: int, option: str = "--as-of-position") -> None:
+    """An as-of position must name an event of the log (1..last)."""
+    if position is not None and not 1 <= position <= last:
+        held = f"positions 1-{last}" if last else "no event yet"
+        raise UserError(f"{option} {position}: the log holds {held}; name a position in it "
+                        "(`ticketledger log` shows them)")
+
+
 def positive_int(text: str) -> int:
     """An argparse type for counts and limits: a whole number above 0."""
     if not text.isdigit() or int(text) == 0:

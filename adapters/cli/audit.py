@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 
 from ..store import ChainedPostgresRecorder, iter_log, read_log
-from . import UserError, positive_int
+from . import UserError, position_in_log, positive_int
 from .output import Progress
 
 
@@ -382,10 +382,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         evaluate_at = None  # as of a position: evaluated at that position's recording time (below)
     ledger = ledger_for(args)
     try:
-        if cut.position is not None and not 1 <= cut.position <= ledger.position:
-            held = f"positions 1-{ledger.position}" if ledger.position else "no event yet"
-            raise UserError(f"--as-of-position {cut.position}: the log holds {held}; "
-                            "name a position in it (`ticketledger log` shows them)")
+        position_in_log(cut.position, ledger.position)
         if evaluate_at is None:  # as of a position: its recording time (recording time never decreases)
             last = read_log(ledger, min(cut.position, ledger.position), 1) if ledger.position else []
             evaluate_at = _parse_stamp(last[0].recorded_at) if last else now()

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from . import UserError, positive_int
+from . import UserError, position_in_log, positive_int
 from .output import emit
 
 VIEWS_FILE = "views.duckdb"
@@ -33,6 +33,7 @@ def _rebuild_from_store(args: argparse.Namespace, out: Path, at: Any, terms: Any
 
     ledger = ledger_for(args)
     try:
+        position_in_log(getattr(args, "as_of_position", None), ledger.position)
         return rebuild_from_store(ledger, out, at, getattr(args, "as_of_position", None),
                                   getattr(args, "as_of_recorded", None), terms_override=terms)
     finally:

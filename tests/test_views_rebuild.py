@@ -101,9 +101,9 @@ def test_a_cut_before_the_first_event_rebuilds_empty_views_and_a_position_outsid
     stats = rebuild_from_store(store, out, AT, as_of_recorded="2000-01-01T00:00:00.000000Z")
     assert stats["events"] == 0 and table_rows(out)["sla_clocks"] == []
 
-    from adapters.cli import main
-
     import shutil
+
+    from adapters.cli import main
 
     data = tmp_path / "data"
     data.mkdir()

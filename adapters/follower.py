@@ -376,14 +376,16 @@ def main(argv: list[str] | None = None) -> int:
     """python -m adapters.follower DATA_DIR URL [--until-position N] [--interval S] [--batch N]"""
     import argparse
 
+    from .cli import positive_float, positive_int
+
     p = argparse.ArgumentParser(prog="python -m adapters.follower", description=main.__doc__)
     p.add_argument("data_dir", type=Path)
     p.add_argument("url")
     p.add_argument("--until-position", type=int, default=None)
-    p.add_argument("--max-seconds", type=float, default=None)
-    p.add_argument("--interval", type=float, default=30.0)
-    p.add_argument("--batch", type=int, default=1000)
-    p.add_argument("--snapshot-every", type=float, default=2.0)
+    p.add_argument("--max-seconds", type=positive_float, default=None)
+    p.add_argument("--interval", type=positive_float, default=30.0)
+    p.add_argument("--batch", type=positive_int, default=1000)
+    p.add_argument("--snapshot-every", type=positive_float, default=2.0)
     p.add_argument("--timings", type=Path, default=None, help="append a JSON line per committed batch here")
     a = p.parse_args(argv)
     stats = follow(a.data_dir, a.url, interval=a.interval, batch=a.batch, snapshot_every=a.snapshot_every,

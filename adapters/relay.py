@@ -256,10 +256,12 @@ def run(args: argparse.Namespace, options: ConnectOptions) -> int:
 
 
 def add_relay_arguments(p: argparse.ArgumentParser) -> None:
+    from .cli import positive_int
+
     p.add_argument("--follow", action="store_true", help="keep following the log (Ctrl-C stops)")
-    p.add_argument("--batch", type=int, default=1000, help="log rows read per poll")
-    p.add_argument("--window", type=int, default=256, help="publishes in flight")
-    p.add_argument("--replicas", type=int, default=1, help="stream replicas when creating it (3 on a cluster)")
+    p.add_argument("--batch", type=positive_int, default=1000, help="log rows read per poll")
+    p.add_argument("--window", type=positive_int, default=256, help="publishes in flight")
+    p.add_argument("--replicas", type=positive_int, default=1, help="stream replicas when creating it (3 on a cluster)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -78,5 +78,16 @@ def positive_int(text: str) -> int:
     return int(text)
 
 
+def positive_float(text: str) -> float:
+    """An argparse type for durations: a number of seconds above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: write a number of seconds above 0, e.g. 2.5")
+    return value
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -63,7 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("log", help="recent events of the log with positions and hash links")
     p.add_argument("--limit", type=positive_int, default=20)
-    p.add_argument("--from", dest="start", type=int, default=None, metavar="POSITION")
+    p.add_argument("--from", dest="start", type=positive_int, default=None, metavar="POSITION")
     p.set_defaults(func=cmd_log)
 
     p = sub.add_parser("calendar", help="official PRC working-day data recorded in the ledger (§8)")
@@ -97,7 +97,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_erase_person)
 
     p = sub.add_parser("demo", help="record a synthetic year of service under the four seed contracts, then summarise")
-    p.add_argument("--tickets", type=int, default=3000, help="about how many tickets (default 3000)")
+    p.add_argument("--tickets", type=positive_int, default=3000, help="about how many tickets (default 3000)")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--no-stream", action="store_true", help="do not publish to NATS")
     p.set_defaults(func=cmd_demo)

@@ -72,7 +72,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     a = nsub.add_parser("customer-stream",
                         help="create LEDGER_<customer>: one customer's events, for a reader scoped to that customer")
     a.add_argument("customer")
-    a.add_argument("--replicas", type=int, default=1)
+    a.add_argument("--replicas", type=positive_int, default=1)
     nats_options(a)
     a.set_defaults(func=cmd_customer_stream)
 
@@ -86,7 +86,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("tail", help="read ledger events from the stream: from the start, a position or a time")
     start = p.add_mutually_exclusive_group()
     start.add_argument("--from-start", action="store_true", help="from the first event (default)")
-    start.add_argument("--from-position", type=int, metavar="N", help="from the ledger's log position N")
+    start.add_argument("--from-position", type=positive_int, metavar="N", help="from the ledger's log position N")
     start.add_argument("--from-time", metavar="TIME", help="from the ledger's recording time (ISO with zone)")
     p.add_argument("--aggregate", choices=AGGREGATES)
     p.add_argument("--id", help="one ticket/asset/contract id")

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from . import UserError, position_in_log, positive_int
+from . import UserError, position_in_log, positive_float, positive_int
 from .output import emit
 
 VIEWS_FILE = "views.duckdb"
@@ -106,12 +106,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     nats_options(r)
 
     f = vsub.add_parser("follow", help="keep the views current from the JetStream stream (durable consumer)")
-    f.add_argument("--interval", type=float, default=30.0,
+    f.add_argument("--interval", type=positive_float, default=30.0,
                    help="re-evaluate clocks not yet final at least this often, in seconds (default 30)")
-    f.add_argument("--batch", type=int, default=1000, help="events per views transaction")
-    f.add_argument("--max-seconds", type=float, default=None, help="stop after this long (default: run until Ctrl-C)")
+    f.add_argument("--batch", type=positive_int, default=1000, help="events per views transaction")
+    f.add_argument("--max-seconds", type=positive_float, default=None, help="stop after this long (default: run until Ctrl-C)")
     f.add_argument("--no-alerts", action="store_true", help="do not publish clock state changes on alert.>")
-    f.add_argument("--snapshot-every", type=float, default=2.0, metavar="SECONDS",
+    f.add_argument("--snapshot-every", type=positive_float, default=2.0, metavar="SECONDS",
                    help="copy the analysts' snapshot at most this often, in the background (default 2)")
     f.add_argument("--timings", metavar="FILE", help="append one JSON line per committed batch (position, events, fetch and apply seconds)")
     from .stream import nats_options

@@ -1,5 +1,6 @@
-"""Counts, positions and durations on the command line are refused when they cannot mean
-anything (zero, negative, not a number), before any work starts, naming what would be right."""
+"""Counts, positions, durations, event types and subject ids on the command line are refused
+when they cannot mean anything (zero, negative, not a number, unknown type, a token no subject
+can hold), before any work starts, naming what would be right."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ BAD = [
     (["tail", "--from-position", "-4"], "--from-position: '-4': write a whole number above 0"),
     (["demo", "--tickets", "0"], "--tickets: '0': write a whole number above 0"),
     (["report", "sla", "--limit", "-3"], "--limit: '-3': write a whole number above 0"),
+    (["tail", "--type", "Bogus"], "invalid choice: 'Bogus' (choose from 'AssetAccepted'"),
+    (["tail", "--customer", "a.b"], "--customer is 1-64 characters of A-Z a-z 0-9 _ -"),
+    (["nats", "customer-stream", "bad name/x"], "the customer is 1-64 characters of A-Z a-z 0-9 _ -"),
 ]
 
 

@@ -12,13 +12,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import re
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import msgspec
+
+from domain import events as ev
 
 from ..nats_server import ServerError, server_for
 from ..stream import (
@@ -71,7 +75,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.set_defaults(func=cmd_nats_serve)
     a = nsub.add_parser("customer-stream",
                         help="create LEDGER_<customer>: one customer's events, for a reader scoped to that customer")
-    a.add_argument("customer")
+    a.add_argument("customer", type=_subject_token("the customer"))
     a.add_argument("--replicas", type=positive_int, default=1)
     nats_options(a)
     a.set_defaults(func=cmd_customer_stream)
@@ -89,9 +93,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     start.add_argument("--from-position", type=positive_int, metavar="N", help="from the ledger's log position N")
     start.add_argument("--from-time", metavar="TIME", help="from the ledger's recording time (ISO with zone)")
     p.add_argument("--aggregate", choices=AGGREGATES)
-    p.add_argument("--id", help="one ticket/asset/contract id")
-    p.add_argument("--type", help="one event type, e.g. TicketOpened")
-    p.add_argument("--customer", help="one customer (reads LEDGER_<customer> when it exists)")
+    p.add_argument("--id", type=_subject_token("--id"), help="one ticket/asset/contract id")
+    p.add_argument("--type", choices=sorted(ev.FACT_TYPES), metavar="TYPE", help="one event type, e.g. TicketOpened")
+    p.add_argument("--customer", type=_subject_token("--customer"),
+                   help="one customer (reads LEDGER_<customer> when it exists)")
     p.add_argument("--stream", default=None, help=f"stream to read (default {STREAM}, or LEDGER_<customer>)")
     p.add_argument("--limit", type=positive_int, default=None, help="stop after N events")
     p.add_argument("--follow", action="store_true", help="keep waiting for new events (Ctrl-C stops)")
@@ -180,6 +185,15 @@ def cmd_relay(args: argparse.Namespace) -> int:
         raise UserError(str(e)) from None
     except Exception as e:  # noqa: BLE001 - NATS errors become one clear line, never credentials
         raise UserError(f"NATS at {opts.describe()}: {type(e).__name__}: {e}") from None
+
+
+def _subject_token(option: str) -> Callable[[str], str]:
+    """An id that is one token of a ledger subject (domain.events.SUBJECT_ID_PATTERN)."""
+    def check(text: str) -> str:
+        if not re.fullmatch(ev.SUBJECT_ID_PATTERN, text):
+            raise argparse.ArgumentTypeError(f"{text!r}: {option} is 1-64 characters of A-Z a-z 0-9 _ -")
+        return text
+    return check
 
 
 def _port(text: str) -> int:

@@ -259,11 +259,7 @@ class Ledger(EventStoreApp):
             batch.ticket_minutes[fact.id] = minutes  # the same asset and report time as its follow-ups
             return
         if isinstance(fact, ev.FactCorrected):
-            target = self._get(batch, Ticket, fact.id) or self._get(batch, Asset, fact.id)
-            if target is None:
-                raise Refused(command_name(fact), f"no ticket or asset {fact.id}", "name the aggregate to correct")
-            target.decide(fact, now=now, future_tolerance_minutes=DEFAULT_FUTURE_TOLERANCE_MIN)
-            self._keep(batch, target)
+            self._decide_correction(fact, batch, now)
             return
         self._decide_follow_up(fact, batch, now)
 
@@ -276,8 +272,31 @@ class Ledger(EventStoreApp):
             opened = ticket.state.opened
             terms = self._terms(batch, self._get(batch, Asset, opened.asset_id), opened.occurred_at)
             minutes = batch.ticket_minutes[fact.id] = self._minutes(batch, terms)
-        ticket.decide(fact, now=now, future_tolerance_minutes=minutes)
+        contract = None
+        if type(fact) is ev.SeverityChanged:  # checked against the severities of the ticket's contract
+            contract = self._get(batch, Contract, ticket.state.opened.contract_id)
+        ticket.decide(fact, now=now, future_tolerance_minutes=minutes, contract=contract)
         batch.touched[ticket.id] = ticket  # already in batch.loaded: _get put it there
+
+    def _decide_correction(self, fact: ev.FactCorrected, batch: Batch, now: datetime) -> None:
+        """A correction is decided with what its corrected fact names: the corrected version
+        must pass the checks of its own command (known asset and contract, the contract's severities)."""
+        tolerance = DEFAULT_FUTURE_TOLERANCE_MIN
+        ticket = self._get(batch, Ticket, fact.id)
+        if ticket is not None:
+            opened = ticket.opening_after(fact)
+            ticket.decide(fact, now=now, future_tolerance_minutes=tolerance, asset=self._get(batch, Asset, opened.asset_id),
+                          contract=self._get(batch, Contract, opened.contract_id))
+            self._keep(batch, ticket)
+            return
+        asset = self._get(batch, Asset, fact.id)
+        if asset is None:
+            raise Refused(command_name(fact), f"no ticket or asset {fact.id}", "name the aggregate to correct")
+        _, after = asset.corrected(fact)
+        contract_id = getattr(after, "contract_id", None)
+        asset.decide(fact, now=now, future_tolerance_minutes=tolerance,
+                     contract=self._get(batch, Contract, contract_id) if contract_id else None)
+        self._keep(batch, asset)
 
     def _asset(self, batch: Batch, fact: ev.Fact) -> Asset:
         asset = self._get(batch, Asset, fact.id)

@@ -46,14 +46,8 @@ class Asset(LedgerAggregate):
     @classmethod
     def register(cls, fact: AssetRegistered, *, contract: object, replaced: Asset | None,
                  now: datetime, future_tolerance_minutes: int) -> Asset:
-        from .contract import Contract
-
         name = command_name(fact)
-        if not isinstance(contract, Contract):
-            raise Refused(name, f"unknown contract {fact.contract_id}", "register the contract first (`ticketledger contract add`)")
-        if contract.customer != fact.customer_id:
-            raise Refused(name, f"contract {fact.contract_id} binds customer {contract.customer}, not {fact.customer_id}",
-                          "register the asset under its contract's customer")
+        check_contract(name, fact.contract_id, contract, fact.customer_id)
         if fact.replaces is not None and replaced is None:
             raise Refused(name, f"replaces unknown asset {fact.replaces}", "name a registered asset")
         fact = cls.normalise(fact, customer=fact.customer_id)
@@ -79,15 +73,22 @@ class Asset(LedgerAggregate):
                 raise Refused(name, f"asset {fact.by_asset} does not name {fact.id} in `replaces`",
                               "register the replacement with replaces set to the unit it replaces")
         if isinstance(fact, FactCorrected):
-            self.corrected_fact(fact, self._effective(fact.corrects_version))
+            _, after = self.corrected(fact)  # the corrected fact passes the checks of its own command
+            if isinstance(after, AssetRegistered):
+                check_contract(name, after.contract_id, contract, after.customer_id)
+            elif isinstance(after, AssetContractChanged):
+                check_contract(name, after.contract_id, contract)
         fact = self.normalise(fact, customer=self.customer)
         self.check_not_future(fact, now, future_tolerance_minutes)
         self.record(fact)
 
-    def _effective(self, version: int) -> Fact | None:
-        from .ticket import apply_corrections
 
-        if not 1 <= version <= len(self.facts) or isinstance(self.facts[version - 1], FactCorrected):
-            return None
-        target = self.facts[version - 1]
-        return next((f for f in apply_corrections(self, self.facts) if f.command_id == target.command_id), target)
+def check_contract(name: str, contract_id: str, contract: object, customer: str | None = None) -> None:
+    """A registered contract (of `customer`, when given); the application hands us the contract or None."""
+    from .contract import Contract
+
+    if not isinstance(contract, Contract):
+        raise Refused(name, f"unknown contract {contract_id}", "register the contract first (`ticketledger contract add`)")
+    if customer is not None and contract.customer != customer:
+        raise Refused(name, f"contract {contract_id} binds customer {contract.customer}, not {customer}",
+                      f"name a contract of customer {customer}")

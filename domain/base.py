@@ -17,7 +17,7 @@ import msgspec
 from eventsourcing.domain import Aggregate
 
 from .errors import Refused
-from .events import Fact, FactCorrected, utc
+from .events import Fact, FactCorrected, encode, utc
 
 NAMESPACE = uuid.UUID("5d3b6c1e-2f0a-4c8e-9d7b-1a2b3c4d5e6f")
 
@@ -30,6 +30,31 @@ def aggregate_uuid(kind: str, human_id: str) -> uuid.UUID:
 
 def command_name(fact: Fact) -> str:
     return f"{type(fact).__name__} {fact.id} (command {fact.command_id})"
+
+
+def check_readable(fact: Fact) -> None:
+    """Refuse a fact the log could not read back: a schema version other than its type's
+    current one, or a value its type's constraints reject. msgspec checks constraints
+    (msgspec.Meta) only when decoding, so the fact is decoded from its own stored form."""
+    cls, name = type(fact), command_name(fact)
+    if fact.v != cls.version:
+        versions = ", ".join(f"v{n}" for n in range(1, cls.version + 1))
+        raise Refused(name, f"schema version v{fact.v} is not the current version of {cls.__name__}",
+                      f"{cls.__name__} has {versions}; record the current one, \"v\": {cls.version} (or leave \"v\" out)")
+    try:
+        _decoder(cls).decode(encode(fact))
+    except msgspec.ValidationError as e:
+        expected, at, path = str(e).rpartition(" - at `$.")
+        if not at:
+            raise Refused(name, f"invalid fact: {e}") from None
+        field = path.rstrip("`")
+        value = f" {getattr(fact, field)!r}" if hasattr(fact, field) else ""
+        raise Refused(name, f"invalid {field}{value}", f"{field} must be {expected.removeprefix('Expected ')}") from None
+
+
+@functools.cache
+def _decoder(cls: type[Fact]) -> msgspec.json.Decoder:
+    return msgspec.json.Decoder(cls)
 
 
 class LedgerAggregate(Aggregate):
@@ -53,9 +78,11 @@ class LedgerAggregate(Aggregate):
 
     @classmethod
     def start(cls, fact: Fact) -> LedgerAggregate:
+        check_readable(fact)
         return cls._create(cls.Opened, id=aggregate_uuid(cls.kind, fact.id), fact=fact, timestamp=fact.occurred_at)
 
     def record(self, fact: Fact) -> None:
+        check_readable(fact)
         self.trigger_event(self.Recorded, fact=fact, timestamp=fact.occurred_at)
 
     def when(self, fact: Fact) -> None:
@@ -109,3 +136,37 @@ class LedgerAggregate(Aggregate):
         except (msgspec.ValidationError, ValueError) as e:
             raise Refused(command_name(correction), f"corrected value is invalid: {e}") from None
         return self.normalise(fixed)
+
+    def effective_version(self, version: int) -> Fact | None:
+        """The fact recorded as `version` as it reads now, corrections applied; None when
+        there is no such version or it is itself a correction."""
+        if not 1 <= version <= len(self.facts) or isinstance(self.facts[version - 1], FactCorrected):
+            return None
+        target = self.facts[version - 1]
+        return next((f for f in apply_corrections(self, self.facts) if f.command_id == target.command_id), target)
+
+    def corrected(self, correction: FactCorrected) -> tuple[Fact, Fact]:
+        """The corrected fact as it reads now and as it would read corrected; a correction
+        that changes nothing is refused."""
+        before = self.effective_version(correction.corrects_version)
+        after = self.corrected_fact(correction, before)
+        if after == before:
+            what = "changes is empty" if not correction.changes else \
+                f"version {correction.corrects_version} already reads {encode(correction.changes).decode()}"
+            raise Refused(command_name(correction), f"the correction changes nothing ({what})",
+                          'name each wrong field with its right value, e.g. "changes": {"occurred_at": "2025-10-01T09:30:00+08:00"}')
+        assert before is not None  # corrected_fact refuses a missing one
+        return before, after
+
+
+def apply_corrections(agg: LedgerAggregate, facts: list[Fact]) -> list[Fact]:
+    """The facts with every correction applied, in recording order (corrections left out)."""
+    effective: list[Fact | None] = []
+    for f in facts:
+        if isinstance(f, FactCorrected):
+            effective.append(None)
+            target = effective[f.corrects_version - 1] if f.corrects_version <= len(effective) else None
+            effective[f.corrects_version - 1] = agg.corrected_fact(f, target)
+        else:
+            effective.append(f)
+    return [f for f in effective if f is not None]

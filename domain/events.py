@@ -56,7 +56,7 @@ class Fact(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", forbid_u
     channel: str = "api"
     customer: str = ""  # filled by the aggregate from the asset or contract
     source_recorded_at: datetime | None = None  # the source desk's own recording time (§9.12)
-    v: int = 1
+    v: int = 1  # schema version: a command carries its type's current one, older ones are only read
 
     def __post_init__(self) -> None:
         if self.occurred_at.tzinfo is None:

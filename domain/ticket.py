@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar
 
-from .base import LedgerAggregate, command_name
+from .base import LedgerAggregate, apply_corrections, command_name
+from .contract import Contract
 from .errors import Refused
 from .events import (
     TICKET_FACT_TYPES,
@@ -57,7 +58,7 @@ class TicketState:
         if isinstance(fact, TicketOpened):
             if self.opened is not None:
                 raise Refused(name, f"ticket {fact.id} is already open", "use a new ticket id")
-            self._check_severity(name, fact.severity)
+            check_severity(name, fact.severity, self.severities)
             return
         if self.opened is None:
             raise Refused(name, f"ticket {fact.id} was never opened", "record TicketOpened first")
@@ -77,7 +78,7 @@ class TicketState:
         if self.status == "closed" and after_end and not isinstance(fact, (*AFTER_END, TicketReopened)):
             raise Refused(name, f"ticket {fact.id} is closed", "reopen it first (TicketReopened)")
         if isinstance(fact, SeverityChanged):
-            self._check_severity(name, fact.severity)
+            check_severity(name, fact.severity, self.severities)
         elif isinstance(fact, TechnicianArrived):
             if self.dispatched_at is None:
                 raise Refused(name, "arrival before dispatch", "record TechnicianDispatched first")
@@ -113,10 +114,6 @@ class TicketState:
         elif isinstance(fact, TicketCancelled) and self.status != "open":
             raise Refused(name, f"ticket {fact.id} is {self.status}", "only an open ticket can be cancelled")
 
-    def _check_severity(self, name: str, severity: str) -> None:
-        if self.severities and severity not in self.severities:
-            raise Refused(name, f"unknown severity {severity!r}", f"the contract's severities are {list(self.severities)}")
-
     def apply(self, fact: Fact) -> None:
         if isinstance(fact, TicketOpened):
             self.opened, self.status, self.severity = fact, "open", fact.severity
@@ -142,6 +139,16 @@ class TicketState:
             self.status, self.ended_at = "closed", fact.occurred_at
         elif isinstance(fact, TicketCancelled):
             self.status, self.ended_at = "cancelled", fact.occurred_at
+
+
+def check_severity(name: str, severity: str, severities: tuple[str, ...]) -> None:
+    if severities and severity not in severities:
+        raise Refused(name, f"unknown severity {severity!r}", f"the contract's severities are {list(severities)}")
+
+
+def severities_at(contract: Contract, opened: TicketOpened) -> tuple[str, ...]:
+    """A ticket's severities: those of its contract's terms in force at its report time (§9.11)."""
+    return tuple(contract.terms_at(opened.occurred_at).severities)
 
 
 # Facts that belong on a ticket (all but the opening one), and corrections.
@@ -184,16 +191,22 @@ class Ticket(LedgerAggregate):
         ticket.state.severities = tuple(severities)
         return ticket
 
-    def decide(self, fact: Fact, *, now: datetime, future_tolerance_minutes: int) -> None:
-        """Record `fact` on this ticket, or refuse it."""
+    def decide(self, fact: Fact, *, now: datetime, future_tolerance_minutes: int,
+               contract: Contract | None = None, asset: object = None) -> None:
+        """Record `fact` on this ticket, or refuse it.
+
+        The application hands us the ticket's contract for a severity change and, for a
+        correction, the asset and contract of the report as corrected (`opening_after`).
+        """
         if not isinstance(fact, TICKET_FOLLOW_UPS):
             raise Refused(command_name(fact), f"{type(fact).__name__} is not a ticket fact", "send it to its own aggregate")
         fact = self.normalise(fact, customer=self.customer)
         self.check_not_future(fact, now, future_tolerance_minutes)
         if isinstance(fact, FactCorrected):
+            severities = self._check_corrected(fact, contract, asset)
             history = self.effective_facts(extra=fact)
             try:
-                replay_state(history, self.state.severities, check=True)
+                replay_state(history, severities, check=True)
             except Refused as e:
                 raise Refused(
                     command_name(fact),
@@ -201,25 +214,46 @@ class Ticket(LedgerAggregate):
                     "correct the facts in an order that keeps the timeline valid",
                 ) from None
         else:
+            if isinstance(fact, SeverityChanged) and contract is not None and self.state.opened is not None:
+                self.state.severities = severities_at(contract, self.state.opened)
             self.state.check(fact)
         self.record(fact)
+
+    def opening_after(self, correction: FactCorrected) -> TicketOpened:
+        """The report as it would read with `correction` applied."""
+        _, after = self.corrected(correction)
+        return self._opening(after)
+
+    def _opening(self, corrected: Fact) -> TicketOpened:
+        opened = corrected if isinstance(corrected, TicketOpened) else self.state.opened
+        assert opened is not None
+        return opened
+
+    def _check_corrected(self, fact: FactCorrected, contract: Contract | None, asset: object) -> tuple[str, ...]:
+        """The corrected fact passes the checks of its own command; returns the severities of
+        the corrected report's contract, which the corrected history is checked against."""
+        from .asset import Asset, check_contract
+
+        name = command_name(fact)
+        before, after = self.corrected(fact)
+        if isinstance(before, TicketOpened) and isinstance(after, TicketOpened):
+            if after.asset_id != before.asset_id:
+                if not isinstance(asset, Asset):
+                    raise Refused(name, f"unknown asset {after.asset_id}", "register the asset first (AssetRegistered)")
+                if asset.customer != self.customer:
+                    raise Refused(name, f"asset {after.asset_id} belongs to customer {asset.customer}, not {self.customer}",
+                                  "a ticket stays with its customer: open a new ticket for that asset")
+            if after.contract_id != before.contract_id:
+                check_contract(name, after.contract_id, contract, self.customer)
+        severities = severities_at(contract, self._opening(after)) if contract else self.state.severities
+        if isinstance(after, TicketOpened | SeverityChanged):
+            check_severity(name, after.severity, severities)
+        return severities
 
     def effective_facts(self, extra: FactCorrected | None = None) -> list[Fact]:
         """The facts with every correction applied, in recording order."""
         facts = [*self.facts, extra] if extra else list(self.facts)
         return apply_corrections(self, facts)
-
-
-def apply_corrections(agg: LedgerAggregate, facts: list[Fact]) -> list[Fact]:
-    effective: list[Fact | None] = []
-    for f in facts:
-        if isinstance(f, FactCorrected):
-            effective.append(None)
-            target = effective[f.corrects_version - 1] if f.corrects_version <= len(effective) else None
-            effective[f.corrects_version - 1] = agg.corrected_fact(f, target)
-        else:
-            effective.append(f)
-    return [f for f in effective if f is not None]
 
 
 def replay_state(facts: list[Fact], severities: tuple[str, ...], check: bool = False) -> TicketState:

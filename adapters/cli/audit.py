@@ -18,6 +18,7 @@ import msgspec
 from ..store import ChainedPostgresRecorder, iter_log, read_log
 from . import UserError, position_in_log, positive_int
 from .output import Progress
+from .views import open_views_file, output_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -290,6 +291,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from .core import ledger_for, now
 
     data_dir = Path(args.data_dir)
+    out_file = output_file("--out", args.out, f"{args.ticket}.{args.format}") if args.out else None
+    if args.views:
+        open_views_file(args.views).close()
     ledger = ledger_for(args)
     as_of = _time(args.as_of_recorded, "--as-of-recorded")
     at = _time(args.at, "--at")
@@ -301,8 +305,6 @@ def cmd_explain(args: argparse.Namespace) -> int:
             raise UserError(f"ticket {args.ticket} was not yet recorded at {args.as_of_recorded}")
         if args.views:
             views_path = Path(args.views)
-            if not views_path.exists():
-                raise UserError(f"no views file {args.views}")
         else:
             current = data_dir / "views.duckdb"
             last = ledger.position
@@ -316,7 +318,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
                 _rebuild_cut(ledger, cut, views_path, at or cut.evaluation_time() or now(), None)
     finally:
         ledger.close()
-    out_dir = Path(args.out).resolve().parent if args.out else Path.cwd()
+    out_dir = out_file.resolve().parent if out_file else Path.cwd()
     con = duckdb.connect(str(views_path), read_only=True)
     try:
         con.execute("SET TimeZone = 'UTC'")
@@ -328,8 +330,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
     finally:
         con.close()
     body = RENDERERS[args.format](report)
-    if args.out:
-        Path(args.out).write_bytes(body)
+    if out_file:
+        try:
+            out_file.write_bytes(body)
+        except OSError as e:
+            raise UserError(f"--out {args.out}: cannot be written ({e.strerror}); name a file you can write") from None
         print(f"wrote {args.out} ({len(body):,} bytes): ticket {args.ticket}, {len(report['timeline'])} events, "
               f"{len(report['clocks'])} clocks, views evaluated at {report['evaluated_at']}")
     else:
@@ -365,7 +370,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             raise UserError(str(e)) from None
     data_dir = Path(args.data_dir)
     if args.out:
-        out = Path(args.out)
+        out = _replay_target(args.out, data_dir)
     else:
         parts = []
         if cut.position is not None:
@@ -375,8 +380,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 parts.append(label + asof.stamp(t)[:19].replace(":", "").replace("-", ""))
         if args.terms:
             parts.append("terms-" + Path(args.terms).stem)
-        out = data_dir / "replay" / (("-".join(parts) or "full") + ".duckdb")
-    out.parent.mkdir(parents=True, exist_ok=True)
+        out = _replay_target(str(data_dir / "replay" / (("-".join(parts) or "full") + ".duckdb")), data_dir)
     evaluate_at = at or cut.evaluation_time() or now()
     if cut.position is not None and at is None:
         evaluate_at = None  # as of a position: evaluated at that position's recording time (below)
@@ -411,6 +415,24 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _replay_target(path: str, data_dir: Path) -> Path:
+    """`replay --out FILE`: a new file, or a views file to replace; never the ledger's own views
+    nor a file that is not a views database (it would be lost without a word)."""
+    from .views import SNAPSHOT_FILE, VIEWS_FILE
+
+    out = output_file("--out", path, "asof.duckdb")
+    if out.resolve() in ((data_dir / VIEWS_FILE).resolve(), (data_dir / SNAPSHOT_FILE).resolve()):
+        raise UserError(f"--out {path} is the ledger's own views; name another file, e.g. "
+                        f"{data_dir / 'replay' / 'asof.duckdb'}")
+    if out.exists():
+        try:
+            open_views_file(out, "--out").close()
+        except UserError:
+            raise UserError(f"--out {path} exists and is not a views file (DuckDB): replay replaces only views "
+                            "files; name a new file, or move this one away first") from None
+    return out
+
+
 def _rebuild_cut(ledger: Any, cut: Any, out: Path, evaluate_at: Any, terms: dict | None) -> dict[str, Any]:
     """Views of the events inside `cut` in a fresh file. A cut by position or recording time is a
     prefix of the log: the store's bulk reader streams it straight into DuckDB. A cut by
@@ -439,17 +461,16 @@ def cmd_diff(args: argparse.Namespace) -> int:
     from .output import emit
 
     for f in (args.a, args.b):
-        if not Path(f).exists():
-            raise UserError(f"no views file {f}")
+        open_views_file(f, "").close()
     con = duckdb.connect(":memory:")
     try:
         con.execute("SET TimeZone = 'UTC'")
-        con.execute(f"ATTACH '{Path(args.a).resolve()}' AS va (READ_ONLY)")
+        con.execute(f"ATTACH {_sql_text(Path(args.a).resolve())} AS va (READ_ONLY)")
         if Path(args.a).resolve() == Path(args.b).resolve():
             con.execute("CREATE VIEW _same AS SELECT 1")
             b = "va"
         else:
-            con.execute(f"ATTACH '{Path(args.b).resolve()}' AS vb (READ_ONLY)")
+            con.execute(f"ATTACH {_sql_text(Path(args.b).resolve())} AS vb (READ_ONLY)")
             b = "vb"
         rows = []
         for t in args.table or DEFAULT_TABLES:
@@ -468,6 +489,11 @@ def cmd_diff(args: argparse.Namespace) -> int:
                  title=f"A = {args.a}\nB = {args.b}")
         print(f"{len(rows)} row(s) differ")
     return 1 if rows else 0
+
+
+def _sql_text(path: Path) -> str:
+    """A path as an SQL string literal (a quote in a folder name doubled)."""
+    return "'" + str(path).replace("'", "''") + "'"
 
 
 # --- the demo's closing step (adapters.demo step 6) ---------------------------------------------------

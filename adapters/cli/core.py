@@ -51,7 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--contract", help="desk formats: the contract the desk's tickets fall under")
     p.add_argument("--timezone", default=None, help="desk formats: the desk's time zone (default: the contract's)")
     p.add_argument("--limit", type=positive_int, default=None, help="desk formats: only the first N incidents/traces")
-    p.add_argument("--batch", type=int, default=1000, help="commands per recording transaction")
+    p.add_argument("--batch", type=positive_int, default=1000, help="commands per recording transaction")
     p.set_defaults(func=cmd_import)
 
     for kind in ("ticket", "asset"):
@@ -103,8 +103,61 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_demo)
 
 
+# Commands that may start a ledger in a new folder: init, and import (a first import into a
+# new folder is how desk migrations begin). Every other command needs an existing ledger, so a
+# mistyped --data-dir is refused instead of answering from a new, empty one.
+CREATES_LEDGER = frozenset({"init", "import"})
+
+
 def ledger_for(args: argparse.Namespace) -> Ledger:
-    return open_ledger(args.data_dir)
+    """The ledger of --data-dir (or of TICKETLEDGER_POSTGRES); refused in one line when the
+    folder holds none, cannot be written, or its events.sqlite is not a ledger."""
+    import sqlite3
+
+    from eventsourcing.persistence import PersistenceError
+
+    from ..store import StoreConfig
+
+    folder = data_folder(args)
+    config = StoreConfig.from_env(folder)
+    if not config.postgres_dsn:
+        _check_sqlite_ledger(config.sqlite_path, create=getattr(args, "command", None) in CREATES_LEDGER)
+    try:
+        return open_ledger(folder)
+    except (sqlite3.Error, PersistenceError) as e:
+        raise UserError(f"cannot open the ledger {config.sqlite_path if not config.postgres_dsn else 'on PostgreSQL'}: "
+                        f"{e}; if it is damaged, restore it from a backup, or name another --data-dir") from None
+
+
+def data_folder(args: argparse.Namespace) -> Path:
+    """--data-dir as a folder path: refused when empty or when it names a file."""
+    if not str(args.data_dir).strip():
+        raise UserError("--data-dir is empty; name the data folder, e.g. --data-dir ./ledger-data")
+    folder = Path(args.data_dir)
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"--data-dir {folder} is a file, not a folder; name the data folder, e.g. --data-dir ./ledger-data")
+    return folder
+
+
+def _check_sqlite_ledger(path: Path, *, create: bool) -> None:
+    import os
+
+    folder = path.parent
+    if not path.exists() and not create:
+        missing = "" if folder.is_dir() else " (no such folder)"
+        raise UserError(f"no ledger in {folder}{missing}; run `ticketledger --data-dir {folder} init` first "
+                        "(or check --data-dir for a typo)")
+    if create:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UserError(f"cannot create the data folder {folder}: {e.strerror}; name a folder you may write to") from None
+    if path.is_dir():
+        raise UserError(f"{path} is a folder, not a ledger database; move it away or name another --data-dir")
+    for target in (folder, path) if path.exists() else (folder,):
+        if not os.access(target, os.W_OK):  # SQLite writes its journal beside the file even to read
+            raise UserError(f"cannot write to {target}: the ledger needs write access to its folder and "
+                            "events.sqlite, even to read; fix the permissions or work on a copy")
 
 
 def parse_time(text: str, what: str = "time") -> datetime:
@@ -138,7 +191,7 @@ def record_calendar(ledger: Ledger, years: list[int] | None) -> list[int]:
     from domain.calendar import official_years
 
     source = f"chinese-calendar {version('chinese-calendar')}"
-    data = official_years(years or range(2004, datetime.now().year + 2))
+    data = official_years(years if years is not None else range(2004, datetime.now().year + 2))
     facts = [
         ev.CalendarYearRecorded(
             command_id=f"calendar-CN-{y}-{hashlib.sha256(repr(d).encode()).hexdigest()[:12]}",
@@ -155,16 +208,29 @@ def record_calendar(ledger: Ledger, years: list[int] | None) -> list[int]:
 def cmd_calendar_record(args: argparse.Namespace) -> int:
     years = None
     if args.years:
-        try:
-            a, _, b = args.years.partition("-")
-            years = list(range(int(a), int(b or a) + 1))
-        except ValueError:
-            raise UserError(f"--years {args.years!r}: write a year or a range, e.g. 2024-2026") from None
+        years = _years(args.years)
         _refuse_unpublished(args.years, years)
     ledger = ledger_for(args)
     recorded = record_calendar(ledger, years)
     print(f"recorded calendar years: {recorded or 'none new (already recorded with the same days)'}")
     return 0
+
+
+def _years(text: str) -> list[int]:
+    """--years: one year or an ascending range of calendar years, e.g. 2024-2026."""
+    try:
+        a, _, b = text.partition("-")
+        first, last = int(a), int(b or a)
+    except ValueError:
+        raise UserError(f"--years {text!r}: write a year or a range, e.g. 2024-2026") from None
+    for y in (first, last):
+        if not 1 <= y <= 9999:
+            raise UserError(f"--years {text}: {y} is not a calendar year; write a year such as 2026 or a range "
+                            "such as 2024-2026. Nothing recorded")
+    if first > last:
+        raise UserError(f"--years {text}: the range runs backwards; write the earlier year first, "
+                        f"--years {last}-{first}. Nothing recorded")
+    return list(range(first, last + 1))
 
 
 def _refuse_unpublished(asked: str, years: list[int]) -> None:
@@ -210,8 +276,11 @@ def cmd_contract_add(args: argparse.Namespace) -> int:
         try:
             data = load_contract_file(path)
         except (TermsError, OSError) as e:
-            print(f"contract add {path}: {e}", file=sys.stderr)
+            print(f"contract add {path}: {e}; nothing recorded from this file", file=sys.stderr)
             failed += 1
+            continue
+        if _registered_as(ledger.contract(data["id"]), data):  # the same file again: nothing to do
+            print(f"contract {data['id']}: already recorded")
             continue
         fact = ev.ContractRegistered(
             command_id=f"contract-{data['id']}-{hashlib.sha256(msgspec.json.encode(data)).hexdigest()[:16]}",
@@ -226,13 +295,48 @@ def cmd_contract_amend(args: argparse.Namespace) -> int:
     try:
         data = load_contract_file(args.file)
     except (TermsError, OSError) as e:
-        raise UserError(str(e)) from None
+        raise UserError(f"{e}; nothing recorded") from None
+    effective = parse_time(args.effective_from, "--effective-from")
+    ledger, what = ledger_for(args), f"contract {data['id']} amendment"
+    contract = ledger.contract(data["id"])
+    if contract is not None and _amended_as(contract, data, effective, args.effective_from):
+        print(f"{what}: already recorded")  # the same amendment again: nothing to do
+        return 0
+    content = msgspec.json.encode([data, ev.utc(effective).isoformat()])
     fact = ev.ContractAmended(
-        command_id=f"amend-{data['id']}-{hashlib.sha256(msgspec.json.encode([data, args.effective_from])).hexdigest()[:16]}",
+        command_id=f"amend-{data['id']}-{hashlib.sha256(content).hexdigest()[:16]}",
         id=data["id"], occurred_at=now(), actor=args.actor, channel="cli",
-        effective_from=parse_time(args.effective_from, "--effective-from"), terms=data["terms"], reason=args.reason,
+        effective_from=effective, terms=data["terms"], reason=args.reason,
     )
-    return 1 if _report(ledger_for(args).execute_many([fact]), f"contract {data['id']} amendment") else 0
+    return 1 if _report(ledger.execute_many([fact]), what) else 0
+
+
+def _registered_as(contract: Any, data: dict[str, Any]) -> bool:
+    """Whether `contract` (None: not registered) was registered with exactly this file's content."""
+    from domain.terms import terms_from_mapping
+
+    if contract is None:
+        return False
+    first = contract.facts[0]
+    return ((first.supplier, first.customer_id, first.name) == (data["supplier"], data["customer"], data.get("name", ""))
+            and contract.versions[0][1] == terms_from_mapping(data["terms"]))
+
+
+def _amended_as(contract: Any, data: dict[str, Any], effective: datetime, asked: str) -> bool:
+    """Whether these terms are already in force from `effective`; other terms from the same
+    time are refused: two versions from one instant leave "the version in force" (§9.11) undecided."""
+    from domain.terms import terms_from_mapping
+
+    terms = terms_from_mapping(data["terms"])
+    for start, held in contract.versions[1:]:
+        if start == effective:
+            if held == terms:
+                return True
+            raise UserError(
+                f"contract {data['id']} already has other terms in force from {asked}; two versions cannot start at "
+                "the same time. Nothing recorded. Amend from another --effective-from (the versions are listed by "
+                f"`ticketledger contract show {data['id']}`)")
+    return False
 
 
 def _report(outcomes: list, what: str) -> int:
@@ -267,22 +371,46 @@ def cmd_contract_show(args: argparse.Namespace) -> int:
 # --- import ------------------------------------------------------------------------------------
 
 
-def cmd_import(args: argparse.Namespace) -> int:
+# the import options each format reads (--batch: every format)
+IMPORT_OPTIONS = {"jsonl": (), "servicenow": ("contract", "timezone", "limit"),
+                  "xes": ("mapping", "contract", "timezone", "limit")}
+
+
+def _check_import_options(args: argparse.Namespace, formats: list[str]) -> None:
+    if args.format not in formats:
+        raise UserError(f"unknown --format {args.format!r}; formats: {', '.join(formats)}")
+    wrong = [f"--{o}" for o in ("mapping", "contract", "timezone", "limit")
+             if getattr(args, o) is not None and o not in IMPORT_OPTIONS.get(args.format, IMPORT_OPTIONS["xes"])]
+    if wrong:
+        why = " (each JSON Lines command names its own contract and times)" if args.format == "jsonl" else ""
+        raise UserError(f"{', '.join(wrong)} {'does' if len(wrong) == 1 else 'do'} not apply to --format "
+                        f"{args.format}{why}; --contract, --timezone and --limit apply to --format servicenow and "
+                        "xes, --mapping to xes only. Nothing recorded")
+    if Path(args.file).is_dir():
+        raise UserError(f"{args.file} is a folder; name the file to import (gzip read directly)")
     if not Path(args.file).exists():
         raise UserError(f"no file {args.file}")
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from ..importer import ImportInputError
+
+    try:
+        from ..desks import FORMATS
+    except ImportError:
+        FORMATS = {}
+    _check_import_options(args, ["jsonl", *sorted(FORMATS)])
     ledger = ledger_for(args)
     progress = Progress(f"import {Path(args.file).name}", every=5000)
-    if args.format == "jsonl":
-        items = read_jsonl(args.file)
-        summary = import_items(ledger, items, batch_size=args.batch, progress=progress.add)
-    else:
-        try:
-            from ..desks import FORMATS
-        except ImportError:
-            FORMATS = {}
-        if args.format not in FORMATS:
-            raise UserError(f"unknown --format {args.format!r}; formats: jsonl, {', '.join(sorted(FORMATS))}")
-        summary = FORMATS[args.format](ledger, args, progress)
+    try:
+        if args.format == "jsonl":
+            summary = import_items(ledger, read_jsonl(args.file), batch_size=args.batch, progress=progress.add)
+        else:
+            summary = FORMATS[args.format](ledger, args, progress)
+    except ImportInputError as e:  # the file (or the mapping, or an option) cannot be used at all
+        if progress.tty and progress.n:
+            print(file=sys.stderr)
+        raise UserError(str(e)) from None
     progress.done()
     if args.json:
         emit([{**summary.as_dict(), "refusals": [{"where": w, "reason": r} for w, r in summary.refused]}], True)
@@ -385,10 +513,13 @@ def cmd_attach(args: argparse.Namespace) -> int:
 
 
 def cmd_person_add(args: argparse.Namespace) -> int:
-    from ..persons import PersonStore
+    from ..persons import PersonError, PersonStore
 
-    ref = args.ref or f"P-{uuid.uuid4().hex[:12]}"
-    PersonStore(Path(args.data_dir)).add(ref, args.name, args.phone)
+    ref = args.ref if args.ref is not None else f"P-{uuid.uuid4().hex[:12]}"
+    try:
+        PersonStore(data_folder(args)).add(ref, args.name, args.phone)
+    except PersonError as e:
+        raise UserError(f"person add: {e}") from None
     print(ref)
     return 0
 
@@ -406,7 +537,10 @@ def cmd_person_show(args: argparse.Namespace) -> int:
 def cmd_erase_person(args: argparse.Namespace) -> int:
     from ..persons import PersonStore
 
-    erased = PersonStore(Path(args.data_dir)).erase(args.ref)
+    folder = data_folder(args)
+    if not folder.is_dir():
+        raise UserError(f"no data folder {folder}; check --data-dir for a typo. Nothing erased")
+    erased = PersonStore(folder).erase(args.ref)
     print(f"{args.ref}: {'erased' if erased else 'nothing stored (already erased?)'}; the log is unchanged")
     return 0
 

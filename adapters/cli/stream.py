@@ -332,13 +332,25 @@ def schemas() -> dict[str, dict[str, Any]]:
     return out
 
 
-def cmd_schema(args: argparse.Namespace) -> int:
-    docs = schemas()
-    if not args.no_write:
-        out = Path(args.out)
+def _write_schemas(docs: dict[str, dict[str, Any]], folder: str) -> None:
+    """Every schema as a file in `folder` (created if missing); a file or an unwritable place is refused."""
+    out = Path(folder)
+    if not out.is_dir() and (out.exists() or out.suffix == ".json"):
+        raise UserError(f"--out {folder} names a file; --out is the folder the schemas are written to (created if "
+                        "missing), e.g. docs/schemas; `schema TYPE --no-write` prints one type's schema")
+    try:
         out.mkdir(parents=True, exist_ok=True)
         for fname, doc in docs.items():
             (out / fname).write_bytes(msgspec.json.format(msgspec.json.encode(doc), indent=2) + b"\n")
+    except OSError as e:
+        raise UserError(f"--out {folder}: cannot write there ({e.strerror}: {e.filename}); name a folder you can "
+                        "write, e.g. docs/schemas") from None
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    docs = schemas()
+    if not args.no_write:
+        _write_schemas(docs, args.out)
     if args.type:
         match = {k: v for k, v in docs.items() if k.split(".")[0] == args.type}
         if not match:

@@ -68,12 +68,12 @@ def cmd_follow(args: argparse.Namespace) -> int:
     from .stream import options_of
 
     options = options_of(args)
+    timings = _appendable("--timings", args.timings, "timings.jsonl") if args.timings else None
     with server_for(args.data_dir, options.url) as url:
         print(f"views follow: {Path(args.data_dir) / VIEWS_FILE} from {options.describe() if options.url else url}; "
               f"snapshot for analysts at {Path(args.data_dir) / SNAPSHOT_FILE}", flush=True)
         follower = Follower(Path(args.data_dir), url, options, interval=args.interval, batch=args.batch,
-                            alerts=not args.no_alerts, snapshot_every=args.snapshot_every,
-                            timings=Path(args.timings) if args.timings else None)
+                            alerts=not args.no_alerts, snapshot_every=args.snapshot_every, timings=timings)
         try:
             stats = asyncio.run(follower.run(max_seconds=args.max_seconds))
         except KeyboardInterrupt:
@@ -133,7 +133,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--priority", help="compare-sla: one priority, e.g. 3, moderate or '3 - Moderate'")
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("sql", help="run SQL against the views (read-only)")
+    p = sub.add_parser("sql", help="run SQL against the views (read-only: no file is written or read)")
     p.add_argument("query")
     p.add_argument("--views", metavar="FILE", help="another views file, e.g. one written by `replay --out`")
     p.set_defaults(func=cmd_sql)
@@ -193,9 +193,7 @@ def open_for_reading(args: argparse.Namespace):
 
     chosen = getattr(args, "views", None)
     if chosen:  # an as-of or what-if file: the same tables, so the same SQL and reports
-        if not Path(chosen).exists():
-            raise UserError(f"no views file {chosen}")
-        return open_views(chosen, read_only=True)
+        return open_views_file(chosen)
     main = views_path(args)
     if not main.exists() and not snapshot_path(args).exists():
         raise UserError(f"no views in {args.data_dir}; run `ticketledger views rebuild` first")
@@ -207,6 +205,67 @@ def open_for_reading(args: argparse.Namespace):
     if snapshot_path(args).exists():
         return open_views(snapshot_path(args), read_only=True)
     raise UserError(f"{main} is locked and no snapshot was published yet")
+
+
+VIEWS_HINT = "name a file written by `views rebuild` (<data-dir>/views.duckdb) or by `replay --out`"
+
+
+def open_views_file(path: str | Path, option: str = "--views") -> Any:
+    """A views file the user named, opened read-only; one clear line when it is not one."""
+    import duckdb
+
+    from projections import open_views
+
+    p = Path(path)
+    if p.is_dir():
+        raise UserError(f"{option} {path} is a folder, not a views database (DuckDB); {VIEWS_HINT}".lstrip())
+    if not p.exists():
+        raise UserError(f"no views file {path}; {VIEWS_HINT}")
+    try:
+        con = open_views(p, read_only=True)
+    except duckdb.Error as e:
+        if "lock" in str(e).lower():
+            raise UserError(f"{path} is in use by another process (a running `views follow`?); read its "
+                            f"snapshot {SNAPSHOT_FILE} beside it") from None
+        reason = str(e).splitlines()[0]
+        if "not a valid DuckDB database" in reason:
+            reason = "not a DuckDB file at all"
+        raise UserError(f"{path} is not a views database (DuckDB): {reason}; {VIEWS_HINT}") from None
+    try:
+        con.execute("SELECT position, evaluated_at FROM checkpoint LIMIT 0")
+    except duckdb.Error:
+        con.close()
+        raise UserError(f"{path} is a DuckDB database but not a views database (no checkpoint table); "
+                        f"{VIEWS_HINT}") from None
+    return con
+
+
+def output_file(option: str, path: str, example: str) -> Path:
+    """A file a command will write: its folder created if missing; a folder or an unwritable place
+    refused before any work, naming the option and an example of a right value."""
+    p = Path(path)
+    if p.is_dir():
+        raise UserError(f"{option} {path} is a folder; name a file in it, e.g. {p / example}")
+    blocking = next((d for d in p.parents if d.exists() and not d.is_dir()), None)
+    if blocking is not None:
+        raise UserError(f"{option} {path}: {blocking} is a file, not a folder; name a file in a folder, e.g. {example}")
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"{option} {path}: cannot create its folder ({e.strerror}); "
+                        f"name a file in a folder you can write, e.g. {example}") from None
+    return p
+
+
+def _appendable(option: str, path: str, example: str) -> Path:
+    """A file to append to: checked (and created) before any work."""
+    p = output_file(option, path, example)
+    try:
+        with open(p, "a"):
+            pass
+    except OSError as e:
+        raise UserError(f"{option} {path}: cannot be written ({e.strerror}); name a file you can write") from None
+    return p
 
 
 REPORTS = {
@@ -322,8 +381,14 @@ def _rows(con, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]
 
     try:
         cur = con.execute(sql, params or [])
+    except duckdb.PermissionException as e:
+        raise UserError(f"{str(e).splitlines()[0]}: `sql` reads the views only, no other file and no "
+                        "extension (`export --parquet DIR` writes the tables to files)") from None
     except duckdb.Error as e:
         raise UserError(str(e).splitlines()[0]) from None
+    if cur is None:  # DuckDB's answer to text without a statement (only comments or ';')
+        raise UserError(f"{sql.strip()!r} holds no SQL statement; write e.g. "
+                        "\"SELECT state, count(*) FROM sla_clocks GROUP BY state\"")
     cols = [d[0] for d in cur.description] if cur.description else []
     return [{c: _plain(v) for c, v in zip(cols, r, strict=True)} for r in cur.fetchall()]
 
@@ -339,8 +404,12 @@ def _plain(v: Any) -> Any:
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
+    if not args.query.strip():
+        raise UserError("the query is empty; write one, e.g. "
+                        "ticketledger sql \"SELECT state, count(*) FROM sla_clocks GROUP BY state\"")
     con = open_for_reading(args)
     try:
+        con.execute("SET enable_external_access = false")  # read-only: the views, no file written or read
         rows = _rows(con, args.query)
     finally:
         con.close()

@@ -13,17 +13,21 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ..importer import import_items
+from ..importer import ImportInputError, import_items
 from .common import Desk, DeskSummary
 
 Progress = Any
 
 
-def _zone(name: str) -> ZoneInfo:
+def _zone(args: Any, desk: Desk) -> ZoneInfo:
+    """The desk's zone: --timezone, else its contract's."""
+    name = getattr(args, "timezone", None)
     try:
-        return ZoneInfo(name)
+        return ZoneInfo(name or desk.terms.timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {name!r}; use an IANA name such as Etc/GMT+3 or Europe/Brussels") from None
+        what = f"--timezone {name}" if name else f"contract {desk.contract_id}: timezone {desk.terms.timezone}"
+        raise ImportInputError(f"{what}: unknown time zone; use an IANA name such as Etc/GMT+3 or "
+                               "Europe/Brussels") from None
 
 
 def _run(ledger: Any, items: Any, summary: DeskSummary, args: Any, progress: Progress) -> DeskSummary:
@@ -39,7 +43,7 @@ def import_servicenow(ledger: Any, args: Any, progress: Progress = None) -> Desk
     from .servicenow import read_servicenow
 
     desk = Desk.load(ledger, "sn", "servicenow", getattr(args, "contract", None), "desk-servicenow.toml")
-    tz = _zone(getattr(args, "timezone", None) or desk.terms.timezone)
+    tz = _zone(args, desk)
     summary = DeskSummary()
     items = read_servicenow(args.file, desk, tz, summary, limit=getattr(args, "limit", None))
     return _run(ledger, items, summary, args, progress)
@@ -49,11 +53,18 @@ def import_xes(ledger: Any, args: Any, progress: Progress = None) -> DeskSummary
     from .xes import Mapping, read_xes
 
     if not getattr(args, "mapping", None):
-        raise ValueError("--format xes needs --mapping FILE.toml (see contracts/volvo-mapping.toml)")
+        raise ImportInputError("--format xes needs --mapping FILE.toml: which attributes are the ticket, the "
+                               "status and the time (e.g. contracts/volvo-mapping.toml)")
     mapping = Mapping.load(args.mapping)
-    contract = getattr(args, "contract", None) or str(Path(args.mapping).resolve().parent / mapping.contract_file)
-    desk = Desk.load(ledger, mapping.prefix, mapping.channel, contract, mapping.contract_file)
-    tz = _zone(getattr(args, "timezone", None) or desk.terms.timezone)
+    contract, source = getattr(args, "contract", None), "--contract"
+    if not contract:
+        contract = str(Path(args.mapping).resolve().parent / mapping.contract_file)
+        source = f"--mapping {args.mapping}: contract_file"
+        if not Path(contract).is_file():
+            raise ImportInputError(f"{source} {mapping.contract_file!r}: no such file beside the mapping "
+                                   f"({contract}); put the contract there or give --contract ID|FILE")
+    desk = Desk.load(ledger, mapping.prefix, mapping.channel, contract, mapping.contract_file, source)
+    tz = _zone(args, desk)
     summary = DeskSummary()
     items = read_xes(args.file, mapping, desk, tz, summary, limit=getattr(args, "limit", None))
     return _run(ledger, items, summary, args, progress)

@@ -21,9 +21,9 @@ from typing import Any
 import msgspec
 
 from domain import events as ev
-from domain.terms import Terms, load_contract_file, terms_from_mapping
+from domain.terms import Terms, TermsError, load_contract_file, terms_from_mapping
 
-from ..importer import ImportSummary, reason_kind
+from ..importer import ImportInputError, ImportSummary, reason_kind
 
 CONTRACTS_DIR = Path(__file__).resolve().parents[2] / "contracts"
 # Desk-made records (contract, placeholder assets) carry a fixed time so that their content,
@@ -88,15 +88,24 @@ class Desk:
     assets_seen: set[str] = field(default_factory=set)
 
     @classmethod
-    def load(cls, ledger: Any, prefix: str, channel: str, contract: str | None, default_file: str) -> Desk:
-        """`contract` is a contract id already in the ledger or a contract file (TOML/JSON)."""
+    def load(cls, ledger: Any, prefix: str, channel: str, contract: str | None, default_file: str,
+             source: str = "--contract") -> Desk:
+        """`contract` is a contract id already in the ledger or a contract file (TOML/JSON);
+        `source` names where it came from in errors."""
         path = Path(contract) if contract and Path(contract).exists() else None
         if contract and path is None:
             existing = ledger.contract(contract)
             if existing is None:
-                raise ValueError(f"no contract {contract} in the ledger and no such file")
+                raise ImportInputError(f"{source} {contract}: no such contract in the ledger and no such file; "
+                                       "give a contract id the ledger holds or a contract file (TOML/JSON)")
             return cls(prefix, channel, contract, existing.customer, existing.latest, None)
-        data = load_contract_file(str(path or CONTRACTS_DIR / default_file))
+        try:
+            data = load_contract_file(str(path or CONTRACTS_DIR / default_file))
+        except TermsError as e:  # its message names the file, what is wrong and what would be right
+            raise ImportInputError(f"{source}: {e}") from None
+        except OSError as e:
+            raise ImportInputError(f"{source} {contract}: cannot be read ({e.strerror}); give a contract id "
+                                   "the ledger holds or a contract file (TOML/JSON, see contracts/)") from None
         existing = ledger.contract(data["id"])
         fact = None
         if existing is None:

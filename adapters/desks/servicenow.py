@@ -12,10 +12,11 @@ import csv
 import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, datetime, tzinfo
+from typing import Any
 
 from domain import events as ev
 
-from ..importer import Item, open_text
+from ..importer import READ_ERRORS, ImportInputError, Item, looks_like, open_text, unreadable
 from .common import Desk, DeskSummary, TicketTrack, safe_id
 
 STATES = {
@@ -31,6 +32,7 @@ STATES = {
     "Cancelled": "cancelled",
 }
 MISSING = "?"
+NEED = ("number", "incident_state", "sys_mod_count", "opened_at", "sys_updated_at", "priority")
 
 
 def severity_of(priority: str) -> str:
@@ -63,17 +65,34 @@ class TimeParser:
         return t
 
 
+EXPECTED = f"a ServiceNow incident audit log (CSV with the columns {', '.join(NEED)})"
+
+
 def read_servicenow(path: str, desk: Desk, tz: tzinfo, summary: DeskSummary,
                     limit: int | None = None) -> Iterator[Item]:
-    yield from desk.setup()
-    lines = open_text(path)
-    reader = csv.reader(lines)
-    header = next(reader)
+    """The export's rows as facts or problems; a file that is not such an export (or cannot be
+    read) is an ImportInputError naming the file and, where known, the line."""
+    reader = csv.reader(open_text(path))
+    try:
+        yield from _read_rows(path, reader, desk, tz, summary, limit)
+    except csv.Error as e:
+        raise ImportInputError(f"{path}: line {reader.line_num}: not readable as CSV ({e}); give {EXPECTED}") from None
+    except READ_ERRORS as e:
+        raise unreadable(path, e, EXPECTED) from None
+
+
+def _read_rows(path: str, reader: Any, desk: Desk, tz: tzinfo, summary: DeskSummary,
+               limit: int | None) -> Iterator[Item]:
+    header = next(reader, None)
+    if header is None:
+        raise ImportInputError(f"{path} is empty; give {EXPECTED}")
     col = {name: i for i, name in enumerate(header)}
-    need = ("number", "incident_state", "sys_mod_count", "opened_at", "sys_updated_at", "priority")
-    missing = [c for c in need if c not in col]
+    missing = [c for c in NEED if c not in col]
     if missing:
-        raise ValueError(f"{path}: not a ServiceNow incident audit log (missing columns {missing})")
+        hint = looks_like(path) if len(missing) == len(NEED) else ""
+        raise ImportInputError(f"{path}: line 1: not a ServiceNow incident audit log: "
+                               f"{hint or 'its header lacks ' + ', '.join(missing)}; give {EXPECTED}")
+    yield from desk.setup()  # once the file is known to be an export: a refused file records nothing
     width = len(header)
     c_num, c_state, c_count = col["number"], col["incident_state"], col["sys_mod_count"]
     c_opened, c_updated, c_prio = col["opened_at"], col["sys_updated_at"], col["priority"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import io
+import itertools
 import re
 import tomllib
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ from lxml import etree
 
 from domain import events as ev
 
-from ..importer import Item
+from ..importer import READ_ERRORS, ImportInputError, Item, looks_like, unreadable
 from .common import WAIT_REASONS, Desk, DeskSummary, TicketTrack, safe_id
 
 KINDS = {"new", "active", "resolved", "closed", "cancelled"}
@@ -45,8 +46,29 @@ class Mapping:
 
     @classmethod
     def load(cls, path: str) -> Mapping:
-        with open(path, "rb") as f:
-            raw = tomllib.load(f)
+        where = f"--mapping {path}"
+        try:
+            with open(path, "rb") as f:
+                raw = tomllib.load(f)
+        except FileNotFoundError:
+            raise ImportInputError(f"{where}: no such file; give the mapping TOML (e.g. contracts/volvo-mapping.toml)") from None
+        except IsADirectoryError:
+            raise ImportInputError(f"{where} is a folder; name the mapping TOML file (e.g. contracts/volvo-mapping.toml)") from None
+        except OSError as e:
+            raise ImportInputError(f"{where}: cannot be read ({e.strerror})") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+            raise ImportInputError(f"{where}: not valid TOML ({e}); a mapping is written like "
+                                   "contracts/volvo-mapping.toml") from None
+        try:
+            return cls._of(raw)
+        except ImportInputError as e:
+            raise ImportInputError(f"{where}: {e}; a mapping is written like contracts/volvo-mapping.toml") from None
+        except (TypeError, AttributeError, ValueError) as e:  # a table where a value belongs, or the reverse
+            raise ImportInputError(f"{where}: a value of the wrong kind ({e}); a mapping is written like "
+                                   "contracts/volvo-mapping.toml") from None
+
+    @classmethod
+    def _of(cls, raw: dict[str, Any]) -> Mapping:
         a = raw.get("attributes", {})
         try:
             m = cls(
@@ -58,12 +80,13 @@ class Mapping:
                 statuses=dict(raw.get("status", {})),
             )
         except KeyError as e:
-            raise ValueError(f"{path}: missing {e} (see contracts/volvo-mapping.toml)") from None
+            raise ImportInputError(f"missing {e} (prefix and contract_file at the top, ticket and status "
+                                   "under [attributes])") from None
         for status, kind in m.statuses.items():
-            base, _, reason = kind.partition(":")
+            base, _, reason = str(kind).partition(":")
             if not (kind in KINDS or (base == "wait" and reason in WAIT_REASONS)):
-                raise ValueError(f"{path}: status {status!r} maps to {kind!r}; use one of {sorted(KINDS)} "
-                                 f"or wait:<reason> with a reason in {sorted(WAIT_REASONS)}")
+                raise ImportInputError(f"status {status!r} maps to {kind!r}; use one of {sorted(KINDS)} "
+                                       f"or wait:<reason> with a reason in {sorted(WAIT_REASONS)}")
         return m
 
 
@@ -142,14 +165,29 @@ def _plain_layout(path: str) -> tuple[bytes, int] | None:
             log_end = len(head[:m.end()].decode("utf-8"))
         except UnicodeDecodeError:
             return None
-        window = head[m.end():]
+        window, last, lines = head[m.end():], head[-64:], head.count(b"\n")
         while True:
             if (b"!" in window and b"<!" in window) or (b"?" in window and b"<?" in window):
                 return None
             chunk = f.read(_CHUNK)
             if not chunk:
+                _check_end(path, last, lines)
                 return log_open, log_end
             window = window[-1:] + chunk  # a '<' at the end of the last chunk, with what follows
+            last, lines = (last + chunk[-64:])[-64:], lines + chunk.count(b"\n")
+
+
+_LOG_CLOSE = re.compile(rb"</log\s*>\Z")
+
+
+def _check_end(path: str, last: bytes, lines: int) -> None:
+    """A plain-layout log ends with </log> (nothing but white space may follow): checked while the
+    layout is scanned, so that a truncated file is refused before any of it is recorded."""
+    end = last.rstrip()
+    if end and not _LOG_CLOSE.search(end):  # all white space: too far to see, lxml reads the end
+        line = lines + 1 - last[len(end):].count(b"\n")
+        raise etree.XMLSyntaxError("the log does not end with its closing </log> tag (a truncated file?)",
+                                   0, line, 0, path)
 
 
 def _plain_traces(path: str, log_open: bytes, log_end: int) -> Iterator[Trace]:
@@ -158,12 +196,18 @@ def _plain_traces(path: str, log_open: bytes, log_end: int) -> Iterator[Trace]:
     attribute elements (entities, nested attributes, other quoting, an empty <event/>), and the
     text between traces when a trace there is written otherwise (`<trace >`)."""
 
-    def lxml_part(text: str) -> Iterator[Trace]:
-        return _lxml_traces(io.BytesIO(log_open + text.encode() + b"</log>"))
+    def lxml_part(text: str, close: bytes, buf: str, at: int, line_base: int) -> Iterator[Trace]:
+        """`text` (at `buf[at]`) read by lxml inside the log's start tag; an error names its line in the file."""
+        try:
+            yield from _lxml_traces(io.BytesIO(log_open + text.encode() + close))
+        except etree.XMLSyntaxError as e:
+            line = line_base + buf.count("\n", 0, at) + (e.lineno or 1) - log_open.count(b"\n")
+            raise etree.XMLSyntaxError(_bare(e), e.code, line, 0, path) from None
 
     with _open_binary(path) as raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as f:
         buf, done = f.read(max(_CHUNK, log_end)), False
         pos = log_end  # after <log ...>: the prolog is not part of any trace
+        line_base = 0  # line breaks before buf[0], to name a line in lxml's errors
         while True:
             start = buf.find("<trace>", pos)
             end = buf.find("</trace>", start + 7) if start >= 0 else -1
@@ -172,21 +216,27 @@ def _plain_traces(path: str, log_open: bytes, log_end: int) -> Iterator[Trace]:
                     break
                 chunk = f.read(_CHUNK)
                 done = not chunk
+                line_base += buf.count("\n", 0, pos)
                 buf, pos = buf[pos:] + chunk, 0
                 continue
             gap = buf[pos:start]
             if "<trace" in gap:
-                yield from lxml_part(gap)
+                yield from lxml_part(gap, b"</log>", buf, pos, line_base)
             body = buf[start + 7:end]
             pos = end + 8
             trace = _plain_trace(body)
             if trace is None:
-                yield from lxml_part("<trace>" + body + "</trace>")
+                yield from lxml_part("<trace>" + body + "</trace>", b"</log>", buf, start, line_base)
             else:
                 yield trace
         tail = buf[pos:]
         if tail.strip() != "</log>":  # a trace written otherwise, or a broken end: lxml reads or says
-            yield from _lxml_traces(io.BytesIO(log_open + tail.encode()))
+            yield from lxml_part(tail, b"", buf, pos, line_base)
+
+
+def _bare(e: etree.XMLSyntaxError) -> str:
+    """lxml's message without its ", line N, column M" (a line of the part it was handed)."""
+    return re.sub(r", line \d+, column \d+$", "", e.msg or str(e))
 
 
 def _plain_trace(body: str) -> Trace | None:
@@ -225,8 +275,30 @@ def parse_time(text: str, tz: tzinfo) -> datetime | None:
     return (t if t.tzinfo is not None else t.replace(tzinfo=tz)).astimezone(UTC)
 
 
+EXPECTED = "an XES event log (XML, gzip read directly)"
+
+
 def read_xes(path: str, m: Mapping, desk: Desk, tz: tzinfo, summary: DeskSummary,
              limit: int | None = None) -> Iterator[Item]:
+    """The log's events as facts or problems; a file that is not a well-formed XES log (or cannot
+    be read) is an ImportInputError naming the file and the line."""
+    try:
+        yield from _read_events(path, m, desk, tz, summary, limit)
+    except etree.XMLSyntaxError as e:
+        hint = looks_like(path) if (e.lineno or 0) <= 1 else ""
+        if hint.startswith("the file is"):  # empty, or not text
+            what = hint
+        else:
+            what = f"line {e.lineno}: {_bare(e)}" + (f"; {hint}" if hint else "")
+        raise ImportInputError(f"{path}: not a well-formed XES log: {what}; give {EXPECTED}") from None
+    except READ_ERRORS as e:
+        raise unreadable(path, e, EXPECTED) from None
+
+
+def _read_events(path: str, m: Mapping, desk: Desk, tz: tzinfo, summary: DeskSummary,
+                 limit: int | None) -> Iterator[Item]:
+    traces = iter_traces(path)
+    first = next(traces, None)  # a file that is not an XES log fails here, before the desk's contract
     yield from desk.setup()
     severities = desk.terms.severities
     # the mapping's names as locals: this loop runs once per XES event
@@ -234,7 +306,7 @@ def read_xes(path: str, m: Mapping, desk: Desk, tz: tzinfo, summary: DeskSummary
     ts_key, actor_key, assignee_key, pfx, channel = m.timestamp, m.actor, m.assignee, m.prefix, desk.channel
     default_actor = f"{pfx}-desk"
     two_keys = len(status_keys) == 2
-    for n_trace, (tattrs, events) in enumerate(iter_traces(path), start=1):
+    for n_trace, (tattrs, events) in enumerate(itertools.chain([first] if first is not None else [], traces), start=1):
         if limit is not None and n_trace > limit:
             break
         sr = tattrs.get(m.ticket, "")

@@ -6,10 +6,14 @@ say which reading of each seed's contradictions they take.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
+
+from .events import SUBJECT_ID_PATTERN
 
 CLOCK_NAMES = ("response", "remote_resolution", "arrival", "resolution", "spare")
 Rate = Literal["free", "cost", "half", "full", "market"]
@@ -194,12 +198,27 @@ class Terms(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
                 raise ValueError(f"calendars.{name}: business_hours needs hours = [[\"09:00\", \"17:00\"]]")
         if not 0 < self.at_risk_share <= 1:
             raise ValueError("at_risk_share must be in (0, 1]")
+        if not is_time_zone(self.timezone):
+            raise ValueError(f"timezone {self.timezone!r} is not an IANA time zone; "
+                             'name one such as timezone = "Asia/Shanghai"')
 
     def clock(self, severity: str, name: str) -> ClockTerm | None:
         return self.clocks.get(severity, {}).get(name)
 
     def warranty_for(self, asset_type: str) -> Period:
         return self.warranty.by_asset_type.get(asset_type, self.warranty.default)
+
+
+def is_time_zone(name: str) -> bool:
+    """An IANA zone name (tz database lookup, no clock): what the views' DuckDB also knows.
+    "localtime" is refused: it means the machine's zone, not one the contract can name."""
+    if name == "localtime":
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def terms_from_mapping(data: dict, where: str = "terms") -> Terms:
@@ -222,6 +241,11 @@ def load_contract_file(path: str) -> dict:
     for key in ("id", "supplier", "customer", "terms"):
         if key not in data:
             raise TermsError(f"{path}: missing `{key}` (a contract file has id, supplier, customer and [terms])")
+    for key in ("id", "customer"):  # both name NATS subjects (SPEC §6)
+        value = data[key]
+        if not isinstance(value, str) or not re.fullmatch(SUBJECT_ID_PATTERN, value):
+            raise TermsError(f"{path}: {key} {value!r} is not a valid id; an id is 1-64 ASCII letters, digits, "
+                             '"_" or "-" (e.g. "K-004")')
     terms_from_mapping(data["terms"], where=f"{path} [terms]")
     return data
 

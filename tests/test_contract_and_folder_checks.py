@@ -1,0 +1,266 @@
+"""Bad input to contract, calendar, person and data-folder handling: one clear line saying what
+is wrong and what would be right, exit 2 (or 1 for a file of `contract add`), and nothing
+recorded; a repeated contract command is "already recorded"."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import uuid
+from pathlib import Path
+
+import pytest
+
+from adapters.cli import main
+from adapters.ledger import Ledger
+from adapters.persons import PersonStore
+from adapters.store import StoreConfig
+
+from .conftest import CONTRACTS, PG_DSN, postgres_reachable
+
+SEED = (CONTRACTS / "seed-004.toml").read_text()
+
+
+def ledger_in(tmp_path: Path) -> Path:
+    """An empty, initialised ledger (without the calendar years `init` also records)."""
+    data = tmp_path / "data"
+    Ledger.open(StoreConfig(data)).close()
+    return data
+
+
+def events(data: Path) -> int:
+    db = sqlite3.connect(data / "events.sqlite")
+    try:
+        return db.execute("SELECT count(*) FROM stored_events").fetchone()[0]
+    finally:
+        db.close()
+
+
+def contract_file(tmp_path: Path, name: str = "k.toml", *, id: str = "K-4", timezone: str | None = None,
+                  resolution_hours: int = 36) -> Path:
+    text = SEED.replace('id = "K-004"', f'id = "{id}"').replace("hours = 36 }", f"hours = {resolution_hours} }}")
+    if timezone is not None:
+        text = text.replace('name = "seed 004"\n', f'name = "seed 004"\ntimezone = "{timezone}"\n', 1)
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def run(data: Path | str, *argv: str) -> int:
+    return main(["--data-dir", str(data), *argv])
+
+
+# --- 1. time zones, 2. contract ids ----------------------------------------------------------
+
+
+def test_an_unknown_time_zone_is_refused_by_contract_add_amend_and_what_if_terms(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = ledger_in(tmp_path)
+    mars = contract_file(tmp_path, "mars.toml", timezone="Mars/Base")
+    assert run(data, "contract", "add", str(mars)) == 1
+    err = capsys.readouterr().err
+    assert "'Mars/Base' is not an IANA time zone" in err and 'timezone = "Asia/Shanghai"' in err
+    assert "nothing recorded" in err and events(data) == 0
+
+    assert run(data, "contract", "add", str(contract_file(tmp_path))) == 0
+    recorded = events(data)
+    assert run(data, "contract", "amend", str(mars), "--effective-from", "2026-01-01T00:00+08:00") == 2
+    err = capsys.readouterr().err
+    assert "Mars/Base" in err and "Asia/Shanghai" in err and events(data) == recorded
+
+    for argv in (["replay", "--terms", str(mars), "--out", str(tmp_path / "r.duckdb")], ["views", "rebuild", "--terms", str(mars)]):
+        assert run(data, *argv) == 2
+        err = capsys.readouterr().err
+        assert "'Mars/Base' is not an IANA time zone" in err and "Traceback" not in err
+
+
+def test_a_contract_id_outside_the_id_rule_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = ledger_in(tmp_path)
+    assert run(data, "contract", "add", str(contract_file(tmp_path, id="K P/W"))) == 1
+    err = capsys.readouterr().err
+    assert "id 'K P/W' is not a valid id" in err and '1-64 ASCII letters, digits, "_" or "-"' in err
+    assert events(data) == 0
+
+
+# --- 3. repeated and clashing contract commands ----------------------------------------------
+
+
+def test_the_same_contract_and_amendment_again_are_already_recorded(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data, k = ledger_in(tmp_path), contract_file(tmp_path)
+    amended = contract_file(tmp_path, "amended.toml", resolution_hours=48)
+    assert run(data, "contract", "add", str(k)) == 0
+    assert run(data, "contract", "add", str(k)) == 0
+    assert "contract K-4: already recorded" in capsys.readouterr().out
+    assert run(data, "contract", "amend", str(amended), "--effective-from", "2026-01-01T00:00+08:00") == 0
+    recorded = events(data)
+    capsys.readouterr()
+    # the same instant written in another zone, with another reason: the same amendment
+    assert run(data, "contract", "amend", str(amended), "--effective-from", "2025-12-31T16:00Z", "--reason", "again") == 0
+    out, err = capsys.readouterr()
+    assert "amendment: already recorded" in out and err == ""
+    assert events(data) == recorded
+
+
+def test_other_terms_from_the_time_of_an_existing_version_are_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = ledger_in(tmp_path)
+    assert run(data, "contract", "add", str(contract_file(tmp_path))) == 0
+    at = "2026-01-01T00:00+08:00"
+    assert run(data, "contract", "amend", str(contract_file(tmp_path, "a.toml", resolution_hours=48)), "--effective-from", at) == 0
+    recorded = events(data)
+    capsys.readouterr()
+    assert run(data, "contract", "amend", str(contract_file(tmp_path, "b.toml", resolution_hours=24)), "--effective-from", at) == 2
+    err = capsys.readouterr().err
+    assert f"already has other terms in force from {at}" in err and "Nothing recorded" in err
+    assert "another --effective-from" in err and "contract show K-4" in err
+    assert events(data) == recorded
+
+
+# --- 4. the data folder ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("argv", [["log"], ["ticket", "show", "T1"], ["contract", "show", "K-4"], ["calendar", "show"],
+                                  ["contract", "add", str(CONTRACTS / "seed-004.toml")],
+                                  ["calendar", "record", "--years", "2025"], ["views", "rebuild"], ["explain", "T1"]])
+def test_a_folder_without_a_ledger_is_refused_and_not_created(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    typo = tmp_path / "ledger-dta"
+    assert run(typo, *argv) == 2
+    err = capsys.readouterr().err
+    assert f"no ledger in {typo} (no such folder); run `ticketledger --data-dir {typo} init` first" in err
+    assert not typo.exists()
+    typo.mkdir()  # a folder, but no ledger in it
+    assert run(typo, *argv) == 2
+    assert f"no ledger in {typo}; run `ticketledger --data-dir {typo} init` first" in capsys.readouterr().err
+    assert list(typo.iterdir()) == []
+
+
+def test_init_still_creates_the_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "new" / "data"
+    assert run(data, "init") == 0 and (data / "events.sqlite").is_file()
+    assert run(data, "log") == 0
+
+
+def test_an_empty_data_dir_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    for argv in (["log"], ["init"], ["person", "add", "--name", "王小明"]):
+        assert main(["--data-dir=", *argv]) == 2
+        assert "--data-dir is empty; name the data folder, e.g. --data-dir ./ledger-data" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_data_dir_that_is_a_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    file = tmp_path / "notes.txt"
+    file.write_text("not a folder")
+    for argv in (["log"], ["init"], ["person", "add", "--name", "王小明"]):
+        assert run(file, *argv) == 2
+        assert f"--data-dir {file} is a file, not a folder" in capsys.readouterr().err
+    assert file.read_text() == "not a folder"
+
+
+def test_a_damaged_ledger_is_refused_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "events.sqlite").write_bytes(b"garbage, not SQLite")
+    assert run(data, "log") == 2
+    err = capsys.readouterr().err
+    assert f"cannot open the ledger {data / 'events.sqlite'}: file is not a database" in err
+    assert "restore it from a backup" in err and "Traceback" not in err
+    assert (data / "events.sqlite").read_bytes() == b"garbage, not SQLite"
+    (data / "events.sqlite").unlink()
+    (data / "events.sqlite").mkdir()
+    assert run(data, "init") == 2
+    assert f"{data / 'events.sqlite'} is a folder, not a ledger database" in capsys.readouterr().err
+
+
+def test_a_folder_the_user_may_not_write_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    data = ledger_in(tmp_path)
+    real = os.access
+    # what os.access says for a read-only folder (as root it never says so, so it is stood in for)
+    monkeypatch.setattr(os, "access", lambda p, mode: False if mode == os.W_OK and Path(p) == data else real(p, mode))
+    assert run(data, "log") == 2
+    err = capsys.readouterr().err
+    assert f"cannot write to {data}: the ledger needs write access" in err and "fix the permissions" in err
+
+
+def test_postgres_needs_no_ledger_file_in_the_data_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A guard: with TICKETLEDGER_POSTGRES the events are not in the folder, so none is asked for."""
+    why = postgres_reachable()
+    if why:
+        pytest.skip(why)
+    import psycopg
+
+    schema = f"tl_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_DSN, autocommit=True) as c:
+        c.execute(f'CREATE SCHEMA "{schema}"')
+    monkeypatch.setenv("TICKETLEDGER_POSTGRES", PG_DSN)
+    monkeypatch.setenv("TICKETLEDGER_POSTGRES_SCHEMA", schema)
+    try:
+        assert run(tmp_path / "data", "contract", "add", str(contract_file(tmp_path))) == 0
+        assert run(tmp_path / "data", "log") == 0
+        assert "ContractRegistered" in capsys.readouterr().out
+    finally:
+        with psycopg.connect(PG_DSN, autocommit=True) as c:
+            c.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+# --- 5. calendar years ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("years", "says"), [
+    ("2026-2024", "the range runs backwards; write the earlier year first, --years 2024-2026"),
+    ("0", "0 is not a calendar year; write a year such as 2026 or a range such as 2024-2026"),
+    ("99999", "99999 is not a calendar year; write a year such as 2026"),
+])
+def test_calendar_years_backwards_or_out_of_range_are_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], years: str, says: str) -> None:
+    data = ledger_in(tmp_path)
+    assert run(data, "calendar", "record", "--years", years) == 2
+    err = capsys.readouterr().err
+    assert says in err and "Nothing recorded" in err
+    assert events(data) == 0
+
+
+# --- 6. personal data ------------------------------------------------------------------------------
+
+
+def test_person_add_refuses_an_existing_ref_and_keeps_the_details(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "data"
+    assert run(data, "person", "add", "--name", "王小明", "--phone", "+86 (010) 1380-0138", "--ref", "P-1") == 0
+    assert run(data, "person", "add", "--name", "李四", "--phone", "13900139000", "--ref", "P-1") == 2
+    err = capsys.readouterr().err
+    assert "P-1 already exists; nothing changed" in err
+    assert "Leave --ref out" in err and "`ticketledger erase-person P-1`, then add them again" in err
+    assert PersonStore(data).get("P-1") == {"ref": "P-1", "name": "王小明", "phone": "+86 (010) 1380-0138"}
+
+
+@pytest.mark.parametrize(("argv", "says"), [
+    (["--name", "", "--ref", "P-2"], "--name is empty; give the reporter's name"),
+    (["--name", "   ", "--ref", "P-2"], "--name is empty"),
+    (["--name", "王小明", "--phone", "call me maybe", "--ref", "P-2"],
+     "--phone 'call me maybe' is not a phone number; use digits, spaces, +, - and parentheses only"),
+    (["--name", "王小明", "--ref", "bad ref/.."],
+     '--ref \'bad ref/..\' is not a valid reference; a reference is 1-64 ASCII letters, digits, "_" or "-"'),
+    (["--name", "王小明", "--ref", ""], "--ref '' is not a valid reference"),
+])
+def test_person_add_refuses_bad_details_and_stores_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], says: str) -> None:
+    data = tmp_path / "data"
+    assert run(data, "person", "add", *argv) == 2
+    assert says in capsys.readouterr().err
+    for ref in ("P-2", "bad ref/..", ""):
+        assert PersonStore(data).get(ref) is None
+
+
+def test_reading_or_erasing_persons_in_a_missing_folder_creates_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    typo = tmp_path / "ledger-dta"
+    assert run(typo, "erase-person", "P-1") == 2
+    assert f"no data folder {typo}; check --data-dir for a typo. Nothing erased" in capsys.readouterr().err
+    assert run(typo, "person", "show", "P-1") == 2
+    assert not typo.exists()

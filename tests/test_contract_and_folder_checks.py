@@ -122,7 +122,9 @@ def test_other_terms_from_the_time_of_an_existing_version_are_refused(
 
 @pytest.mark.parametrize("argv", [["log"], ["ticket", "show", "T1"], ["contract", "show", "K-4"], ["calendar", "show"],
                                   ["contract", "add", str(CONTRACTS / "seed-004.toml")],
-                                  ["calendar", "record", "--years", "2025"], ["views", "rebuild"], ["explain", "T1"]])
+                                  ["calendar", "record", "--years", "2025"], ["views", "rebuild"], ["explain", "T1"],
+                                  ["attach", "T1", str(CONTRACTS / "seed-004.toml"), "--actor", "engineer:li"],
+                                  ["replay", "--as-of-position", "3"]])
 def test_a_folder_without_a_ledger_is_refused_and_not_created(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
     typo = tmp_path / "ledger-dta"

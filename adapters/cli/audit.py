@@ -369,6 +369,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         except (OSError, ValueError) as e:
             raise UserError(str(e)) from None
     data_dir = Path(args.data_dir)
+    ledger_for(args).close()  # a folder without a ledger is refused before the replay folder is made
     if args.out:
         out = _replay_target(args.out, data_dir)
     else:

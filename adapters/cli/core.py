@@ -491,6 +491,7 @@ def cmd_attach(args: argparse.Namespace) -> int:
         raise UserError(f"no file {args.file}")
     at = parse_time(args.at, "--at") if args.at else now()
     data_dir = Path(args.data_dir)
+    ledger = ledger_for(args)  # a folder without a ledger is refused before anything is staged in it
     sha, size, staged = stage_evidence(data_dir, path)
     media = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     fact = ev.EvidenceAttached(
@@ -498,7 +499,7 @@ def cmd_attach(args: argparse.Namespace) -> int:
         channel="cli", sha256=sha, media_type=media, size=size, filename=path.name, description=args.description,
     )
     try:
-        outcome = ledger_for(args).execute(fact)
+        outcome = ledger.execute(fact)
     except BaseException as e:  # refused (or failed): the file is not kept
         staged.unlink(missing_ok=True)
         if isinstance(e, Refused) and e.wrong.startswith(f"command id {fact.command_id} was already used"):

@@ -45,6 +45,10 @@ class Contract(LedgerAggregate):
         if not isinstance(fact, ContractAmended):
             raise Refused(command_name(fact), f"contract {fact.id} is already registered", "amend it (ContractAmended)")
         self._check_terms(fact, fact.terms)
+        if any(start == fact.effective_from for start, _ in self.versions[1:]):
+            raise Refused(command_name(fact),
+                          f"contract {fact.id} already has other terms in force from {fact.effective_from.isoformat()}",
+                          "two versions cannot start at the same time (§9.11); amend from another effective_from")
         self.record(self.normalise(fact, customer=self.customer))
 
     @staticmethod

@@ -110,10 +110,10 @@ def test_other_terms_from_the_time_of_an_existing_version_are_refused(
     assert run(data, "contract", "amend", str(contract_file(tmp_path, "a.toml", resolution_hours=48)), "--effective-from", at) == 0
     recorded = events(data)
     capsys.readouterr()
-    assert run(data, "contract", "amend", str(contract_file(tmp_path, "b.toml", resolution_hours=24)), "--effective-from", at) == 2
+    assert run(data, "contract", "amend", str(contract_file(tmp_path, "b.toml", resolution_hours=24)), "--effective-from", at) == 1
     err = capsys.readouterr().err
-    assert f"already has other terms in force from {at}" in err and "Nothing recorded" in err
-    assert "another --effective-from" in err and "contract show K-4" in err
+    assert "contract K-4 already has other terms in force from 2026-01-01T00:00:00+08:00" in err
+    assert "two versions cannot start at the same time" in err and "amend from another effective_from" in err
     assert events(data) == recorded
 
 
@@ -266,3 +266,28 @@ def test_reading_or_erasing_persons_in_a_missing_folder_creates_nothing(
     assert f"no data folder {typo}; check --data-dir for a typo. Nothing erased" in capsys.readouterr().err
     assert run(typo, "person", "show", "P-1") == 2
     assert not typo.exists()
+
+
+def test_an_imported_amendment_from_the_time_of_another_version_is_refused_too(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from adapters.ledger import open_ledger
+    from domain import events as ev
+    from domain.terms import load_contract_file
+
+    data = ledger_in(tmp_path)
+    assert run(data, "contract", "add", str(contract_file(tmp_path))) == 0
+    ledger = open_ledger(data)
+    try:
+        at = datetime(2026, 1, 1, tzinfo=UTC)
+
+        def amendment(name: str, hours: int) -> ev.ContractAmended:
+            terms = load_contract_file(str(contract_file(tmp_path, name, resolution_hours=hours)))["terms"]
+            return ev.ContractAmended(command_id=f"amend-{name}", id="K-4", occurred_at=at, actor="desk:x",
+                                      channel="import", effective_from=at, terms=terms)
+
+        first, second = ledger.execute_many([amendment("a.toml", 48)]), ledger.execute_many([amendment("b.toml", 24)])
+        assert first[0].status == "recorded" and second[0].status == "refused"
+        assert "two versions cannot start at the same time" in second[0].error
+    finally:
+        ledger.close()

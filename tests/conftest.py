@@ -34,11 +34,10 @@ def postgres_reachable() -> str | None:
         return f"PostgreSQL not reachable at '{PG_DSN}' ({type(e).__name__}: {str(e).strip()[:120]})"
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store_config(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreConfig]:
-    if request.param == "sqlite":
-        yield StoreConfig(tmp_path / "data")
-        return
+@pytest.fixture
+def postgres_schema() -> Iterator[str]:
+    """A fresh schema on the test server (PG_DSN), dropped afterwards; skipped, saying why, when
+    no server answers."""
     why = postgres_reachable()
     if why:
         pytest.skip(why + "; set TICKETLEDGER_TEST_POSTGRES to point the tests at a server")
@@ -48,10 +47,19 @@ def store_config(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Sto
     with psycopg.connect(PG_DSN, autocommit=True) as c:
         c.execute(f'CREATE SCHEMA "{schema}"')
     try:
-        yield StoreConfig(tmp_path / "data", postgres_dsn=PG_DSN, postgres_schema=schema)
+        yield schema
     finally:
         with psycopg.connect(PG_DSN, autocommit=True) as c:
             c.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_config(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreConfig]:
+    if request.param == "sqlite":
+        yield StoreConfig(tmp_path / "data")
+        return
+    schema = request.getfixturevalue("postgres_schema")
+    yield StoreConfig(tmp_path / "data", postgres_dsn=PG_DSN, postgres_schema=schema)
 
 
 @pytest.fixture

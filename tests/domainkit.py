@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -47,3 +47,17 @@ class Desk:
     def open(self, ticket: str, asset: str, at: str, severity: str = "normal", fault: str = "no-power",
              **kw) -> ev.TicketOpened:
         return self.fact(ev.TicketOpened, ticket, at, asset_id=asset, severity=severity, fault_category=fault, **kw)
+
+
+def ledger_with_one_ticket(folder: Path, now: datetime = datetime(2026, 11, 1, tzinfo=UTC)) -> Path:
+    """A data folder whose ledger holds seed 000's contract, asset A1 and ticket T1 (2025-10-01 09:00)."""
+    from adapters.ledger import Ledger
+    from adapters.store import StoreConfig
+
+    desk = Desk()
+    app = Ledger.open(StoreConfig(folder))
+    try:
+        app.execute_many([desk.contract("000"), desk.asset("A1"), desk.open("T1", "A1", "2025-10-01T09:00")], now=now)
+    finally:
+        app.close()
+    return folder

@@ -8,19 +8,16 @@ import gzip
 import json
 import os
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from adapters.cli import main
-from adapters.ledger import Ledger, open_ledger
-from adapters.store import StoreConfig
+from adapters.ledger import open_ledger
 from domain import events as ev
 
-from .domainkit import Desk
+from .domainkit import Desk, ledger_with_one_ticket
 
-NOW = datetime(2026, 11, 1, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parents[1]
 MAPPING = ROOT / "contracts" / "volvo-mapping.toml"
 
@@ -58,11 +55,7 @@ def data(tmp_path: Path) -> Path:
     """A ledger holding a contract, an asset and a ticket, and (empty) views beside it."""
     from projections.apply import open_views
 
-    folder = tmp_path / "data"
-    desk = Desk()
-    app = Ledger.open(StoreConfig(folder))
-    app.execute_many([desk.contract("000"), desk.asset("A1"), desk.open("T1", "A1", "2025-10-01T09:00")], now=NOW)
-    app.close()
+    folder = ledger_with_one_ticket(tmp_path / "data")
     open_views(folder / "views.duckdb").close()
     return folder
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import uuid
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from adapters.ledger import Ledger
 from adapters.persons import PersonStore
 from adapters.store import StoreConfig
 
-from .conftest import CONTRACTS, PG_DSN, postgres_reachable
+from .conftest import CONTRACTS, PG_DSN
 
 SEED = (CONTRACTS / "seed-004.toml").read_text()
 
@@ -189,25 +188,13 @@ def test_a_folder_the_user_may_not_write_is_refused(tmp_path: Path, capsys: pyte
 
 
 def test_postgres_needs_no_ledger_file_in_the_data_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+                                                           monkeypatch: pytest.MonkeyPatch, postgres_schema: str) -> None:
     """A guard: with TICKETLEDGER_POSTGRES the events are not in the folder, so none is asked for."""
-    why = postgres_reachable()
-    if why:
-        pytest.skip(why)
-    import psycopg
-
-    schema = f"tl_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_DSN, autocommit=True) as c:
-        c.execute(f'CREATE SCHEMA "{schema}"')
     monkeypatch.setenv("TICKETLEDGER_POSTGRES", PG_DSN)
-    monkeypatch.setenv("TICKETLEDGER_POSTGRES_SCHEMA", schema)
-    try:
-        assert run(tmp_path / "data", "contract", "add", str(contract_file(tmp_path))) == 0
-        assert run(tmp_path / "data", "log") == 0
-        assert "ContractRegistered" in capsys.readouterr().out
-    finally:
-        with psycopg.connect(PG_DSN, autocommit=True) as c:
-            c.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    monkeypatch.setenv("TICKETLEDGER_POSTGRES_SCHEMA", postgres_schema)
+    assert run(tmp_path / "data", "contract", "add", str(contract_file(tmp_path))) == 0
+    assert run(tmp_path / "data", "log") == 0
+    assert "ContractRegistered" in capsys.readouterr().out
 
 
 # --- 5. calendar years ---------------------------------------------------------------------------

@@ -8,17 +8,12 @@ import hashlib
 import io
 import json
 from contextlib import redirect_stdout
-from datetime import UTC, datetime
 from pathlib import Path
 
 from adapters.cli import main
 from adapters.evidence import evidence_path
-from adapters.ledger import Ledger
-from adapters.store import StoreConfig
 
-from .domainkit import Desk
-
-NOW = datetime(2026, 11, 1, tzinfo=UTC)
+from .domainkit import ledger_with_one_ticket
 
 
 def run(data: Path, *argv: str) -> tuple[int, str]:
@@ -31,11 +26,7 @@ def run(data: Path, *argv: str) -> tuple[int, str]:
 def test_attached_evidence_is_stored_listed_linked_and_verified(tmp_path: Path) -> None:
     from projections.apply import open_views
 
-    data = tmp_path / "data"
-    desk = Desk()
-    app = Ledger.open(StoreConfig(data))
-    app.execute_many([desk.contract("000"), desk.asset("A1"), desk.open("T1", "A1", "2025-10-01T09:00")], now=NOW)
-    app.close()
+    data = ledger_with_one_ticket(tmp_path / "data")
     doc = tmp_path / "signed-report.pdf"
     content = b"%PDF-1.4 service report T1, signed by the buyer\n"
     doc.write_bytes(content)
@@ -71,11 +62,7 @@ def test_attached_evidence_is_stored_listed_linked_and_verified(tmp_path: Path) 
 
 
 def test_a_refused_attachment_keeps_no_file_and_says_why(tmp_path: Path, capsys) -> None:
-    data = tmp_path / "data"
-    desk = Desk()
-    app = Ledger.open(StoreConfig(data))
-    app.execute_many([desk.contract("000"), desk.asset("A1"), desk.open("T1", "A1", "2025-10-01T09:00")], now=NOW)
-    app.close()
+    data = ledger_with_one_ticket(tmp_path / "data")
     doc = tmp_path / "photo.jpg"
     doc.write_bytes(b"\xff\xd8 a photo of the broken unit")
     stored = evidence_path(data, hashlib.sha256(doc.read_bytes()).hexdigest())

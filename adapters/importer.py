@@ -79,7 +79,8 @@ def open_text(path: str | Path) -> Iterator[str]:
         yield from f
 
 
-def _open_binary(path: str | Path) -> Any:
+def open_binary(path: str | Path) -> Any:
+    """A file's bytes, gzip read directly."""
     return gzip.open(path, "rb") if str(path).endswith(".gz") else open(path, "rb")  # noqa: SIM115
 
 
@@ -109,7 +110,7 @@ def _first_undecodable_line(path: str | Path, max_bytes: int = 256 << 20) -> int
     """The number of the first line that is not UTF-8 (read again, only after a decode error)."""
     read = 0
     try:
-        with _open_binary(path) as f:
+        with open_binary(path) as f:
             for n, raw in enumerate(f, start=1):
                 try:
                     raw.decode("utf-8")
@@ -126,7 +127,7 @@ def _first_undecodable_line(path: str | Path, max_bytes: int = 256 << 20) -> int
 def looks_like(path: str | Path) -> str:
     """What a file's start looks like, to tell a user which format would read it ('' when unsure)."""
     try:
-        with _open_binary(path) as f:
+        with open_binary(path) as f:
             head = f.read(4096)
     except (*READ_ERRORS, ValueError):
         return ""

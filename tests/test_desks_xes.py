@@ -13,7 +13,8 @@ import pytest
 from lxml import etree
 
 from adapters.desks import FORMATS
-from adapters.desks.xes import _lxml_traces, _open_binary, _plain_layout, iter_traces
+from adapters.desks.xes import _lxml_traces, _plain_layout, iter_traces
+from adapters.importer import open_binary
 from adapters.ledger import open_ledger
 from adapters.store import decode_stored, iter_log
 
@@ -154,7 +155,7 @@ def test_reimport_and_overlapping_export_record_only_what_is_new(tmp_path: Path)
 
 def test_whole_volvo_log_reads_the_same_by_the_fast_path_and_by_lxml() -> None:
     assert _plain_layout(str(XES)) is not None  # the OpenXES layout: the fast path is the one used
-    assert list(iter_traces(str(XES))) == list(_lxml_traces(_open_binary(str(XES))))
+    assert list(iter_traces(str(XES))) == list(_lxml_traces(open_binary(str(XES))))
 
 
 HEAD = """<?xml version="1.0" encoding="UTF-8" ?>
@@ -208,7 +209,7 @@ def test_fast_path_and_lxml_agree(tmp_path: Path, name: str, text: str, plain: b
     path = write(tmp_path / "log.xes", text)
     assert (_plain_layout(path) is not None) == plain
     traces = list(iter_traces(path))
-    assert traces == list(_lxml_traces(_open_binary(path)))
+    assert traces == list(_lxml_traces(open_binary(path)))
     assert len(traces) == n
 
 

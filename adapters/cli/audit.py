@@ -18,7 +18,7 @@ import msgspec
 from ..store import ChainedPostgresRecorder, iter_log, read_log
 from . import UserError, position_in_log, positive_int
 from .output import Progress
-from .views import open_views_file, output_file
+from .views import open_views_file, output_file, sql_text
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -466,12 +466,12 @@ def cmd_diff(args: argparse.Namespace) -> int:
     con = duckdb.connect(":memory:")
     try:
         con.execute("SET TimeZone = 'UTC'")
-        con.execute(f"ATTACH {_sql_text(Path(args.a).resolve())} AS va (READ_ONLY)")
+        con.execute(f"ATTACH {sql_text(Path(args.a).resolve())} AS va (READ_ONLY)")
         if Path(args.a).resolve() == Path(args.b).resolve():
             con.execute("CREATE VIEW _same AS SELECT 1")
             b = "va"
         else:
-            con.execute(f"ATTACH {_sql_text(Path(args.b).resolve())} AS vb (READ_ONLY)")
+            con.execute(f"ATTACH {sql_text(Path(args.b).resolve())} AS vb (READ_ONLY)")
             b = "vb"
         rows = []
         for t in args.table or DEFAULT_TABLES:
@@ -490,11 +490,6 @@ def cmd_diff(args: argparse.Namespace) -> int:
                  title=f"A = {args.a}\nB = {args.b}")
         print(f"{len(rows)} row(s) differ")
     return 1 if rows else 0
-
-
-def _sql_text(path: Path) -> str:
-    """A path as an SQL string literal (a quote in a folder name doubled)."""
-    return "'" + str(path).replace("'", "''") + "'"
 
 
 # --- the demo's closing step (adapters.demo step 6) ---------------------------------------------------

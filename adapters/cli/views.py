@@ -240,6 +240,11 @@ def open_views_file(path: str | Path, option: str = "--views") -> Any:
     return con
 
 
+def sql_text(path: Path) -> str:
+    """A path as an SQL string literal (a quote in a folder name doubled)."""
+    return "'" + str(path).replace("'", "''") + "'"
+
+
 def output_file(option: str, path: str, example: str) -> Path:
     """A file a command will write: its folder created if missing; a folder or an unwritable place
     refused before any work, naming the option and an example of a right value."""
@@ -428,8 +433,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     try:
         tables = ("events", "terms", "terms_clocks", "calendar_years", *VIEW_TABLES, "checkpoint")
         for t in tables:
-            target = str(out / f"{t}.parquet").replace("'", "''")
-            con.execute(f"COPY (SELECT * FROM {t}) TO '{target}' (FORMAT parquet)")
+            con.execute(f"COPY (SELECT * FROM {t}) TO {sql_text(out / f'{t}.parquet')} (FORMAT parquet)")
     finally:
         con.close()
     print(f"exported {len(tables)} tables to {out}")

@@ -8,7 +8,6 @@ mean which fact. No process-mining framework is needed.
 from __future__ import annotations
 
 import dataclasses
-import gzip
 import io
 import itertools
 import re
@@ -22,7 +21,7 @@ from lxml import etree
 
 from domain import events as ev
 
-from ..importer import READ_ERRORS, ImportInputError, Item, looks_like, unreadable
+from ..importer import READ_ERRORS, ImportInputError, Item, looks_like, open_binary, unreadable
 from .common import WAIT_REASONS, Desk, DeskSummary, TicketTrack, safe_id
 
 KINDS = {"new", "active", "resolved", "closed", "cancelled"}
@@ -105,11 +104,7 @@ def iter_traces(path: str) -> Iterator[Trace]:
     the same result on every log (tests/test_desks_xes.py).
     """
     layout = _plain_layout(path)
-    return _plain_traces(path, *layout) if layout is not None else _lxml_traces(_open_binary(path))
-
-
-def _open_binary(path: str) -> Any:
-    return gzip.open(path, "rb") if str(path).endswith(".gz") else open(path, "rb")
+    return _plain_traces(path, *layout) if layout is not None else _lxml_traces(open_binary(path))
 
 
 def _lxml_traces(f: Any) -> Iterator[Trace]:
@@ -149,7 +144,7 @@ def _plain_layout(path: str) -> tuple[bytes, int] | None:
     CDATA, DOCTYPE or processing instruction (nothing that could hide or fake a tag). A scan of
     the bytes for '!' and '?' (memchr), much cheaper than parsing them.
     """
-    with _open_binary(path) as f:
+    with open_binary(path) as f:
         head = f.read(_CHUNK)
         pos = 3 if head.startswith(b"\xef\xbb\xbf") else 0
         while m := _PROLOG.match(head, pos):
@@ -204,7 +199,7 @@ def _plain_traces(path: str, log_open: bytes, log_end: int) -> Iterator[Trace]:
             line = line_base + buf.count("\n", 0, at) + (e.lineno or 1) - log_open.count(b"\n")
             raise etree.XMLSyntaxError(_bare(e), e.code, line, 0, path) from None
 
-    with _open_binary(path) as raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as f:
+    with open_binary(path) as raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as f:
         buf, done = f.read(max(_CHUNK, log_end)), False
         pos = log_end  # after <log ...>: the prolog is not part of any trace
         line_base = 0  # line breaks before buf[0], to name a line in lxml's errors

@@ -14,16 +14,20 @@ only time in the report that is not an event's is the evaluation time the views 
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import msgspec
 
 from domain.events import CLOCKS, parse_topic
 from domain.upcasting import upcast_state
+
+from .printable import printable
 
 ENVELOPE = {"type", "command_id", "id", "occurred_at", "actor", "channel", "customer", "v", "source_recorded_at"}
 
@@ -192,7 +196,7 @@ def build_report(ticket: str, rows: Iterable[Any], views: Any, *, as_of_recorded
         "late_entries": [e for e in timeline if e["late"]],
         "clocks": clocks,
         "liability": liability[0] if liability else None,
-        "liability_reasoning": [x.replace("**", "") for x in liability_reasoning(liability[0] if liability else None)],
+        "liability_reasoning": liability_reasoning(liability[0] if liability else None),
         "evidence": evidence,
         "contract_versions": contract_versions,
         "asset_events": asset_events,
@@ -286,46 +290,56 @@ def _clock_notes(c: dict[str, Any]) -> str:
     return "; ".join(notes)
 
 
-def liability_reasoning(li: dict[str, Any] | None) -> list[str]:
-    """The liability row read out as steps (its own fields, in the order the views decided them)."""
+def liability_reasoning(li: dict[str, Any] | None, value: Callable[[Any], str] = str,
+                        strong: Callable[[str], str] = lambda s: s) -> list[str]:
+    """The liability row read out as steps (its own fields, in the order the views decided them).
+    `value` formats each field (escaping it for the page), `strong` marks the deciding words."""
     if not li:
         return []
-    g = li.get
-    steps = [f"Reported {g('reported_at')}: coverage **{g('coverage')}** under {g('contract')} version "
-             f"{g('contract_version')}" + (f" (warranty to {g('warranty_end')})" if g("warranty_end") else "")
-             + (f", paid period to {g('paid_end')}" if g("paid_end") else "") + "."]
-    steps.append(f"Cause **{g('cause') or 'not determined'}** → payer rule: {g('payer_clause') or '(none)'}.")
+
+    def g(key: str) -> str:
+        return value(li.get(key))
+
+    get = li.get
+    steps = [f"Reported {g('reported_at')}: coverage {strong(g('coverage'))} under {g('contract')} version "
+             f"{g('contract_version')}" + (f" (warranty to {g('warranty_end')})" if get("warranty_end") else "")
+             + (f", paid period to {g('paid_end')}" if get("paid_end") else "") + "."]
+    steps.append(f"Cause {strong(value(get('cause') or 'not determined'))} → payer rule: "
+                 f"{value(get('payer_clause') or '(none)')}.")
     steps.append(f"Parts: {g('parts_payer')} pays at rate {g('parts_rate')} (value {g('parts_value_fen')} fen); "
                  f"labour: {g('labour_payer')} pays at rate {g('labour_rate')} (value {g('labour_value_fen')} fen).")
     steps.append(f"Customer pays {g('customer_pays_fen')} fen, supplier pays {g('supplier_pays_fen')} fen.")
-    if g("losses_claimed_fen"):
+    if get("losses_claimed_fen"):
         steps.append(f"Losses claimed {g('losses_claimed_fen')} fen; supplier liable: "
-                     f"{'yes' if g('supplier_liable_for_losses') else 'no'}"
-                     + (f", because: {g('breaches_cited')}" if g("breaches_cited") else "") + ".")
-    elif g("breaches_cited"):
+                     f"{'yes' if get('supplier_liable_for_losses') else 'no'}"
+                     + (f", because: {g('breaches_cited')}" if get("breaches_cited") else "") + ".")
+    elif get("breaches_cited"):
         steps.append(f"Breaches cited: {g('breaches_cited')}.")
-    if g("replacement_due"):
+    if get("replacement_due"):
         steps.append("The replacement obligation is due for this asset.")
-    if g("provisional"):
+    if get("provisional"):
         steps.append("Provisional: depends on a calendar year the ledger does not hold yet.")
     return steps
 
 
 def render_md(r: dict[str, Any]) -> bytes:
+    """The report in Markdown. Every value from the log or the views goes through `_md`, so that
+    recorded text can neither break a table nor become HTML, a link or an image."""
     tz = r["timezone"]
     s = r["summary"]
     L: list[str] = []
-    L.append(f"# Dispute report: ticket {r['ticket']}")
+    L.append(f"# Dispute report: ticket {_md(r['ticket'])}")
     L.append("")
-    known = f"as recorded up to {r['as_of_recorded']}" if r["as_of_recorded"] else "as recorded up to the last position read"
-    L.append(f"What the ledger held {known} (last log position read: {r['log']['last_position_read']}); "
-             f"views evaluated at {r['evaluated_at'] or '(no views)'}. Local times are {tz}; "
+    known = f"as recorded up to {_md(r['as_of_recorded'])}" if r["as_of_recorded"] else "as recorded up to the last position read"
+    L.append(f"What the ledger held {known} (last log position read: {_md(r['log']['last_position_read'])}); "
+             f"views evaluated at {_md(r['evaluated_at'] or '(no views)')}. Local times are {_md(tz)}; "
              "instants in the tables marked Z are UTC.")
     L.append("")
-    L.append(f"- asset **{s['asset']}**, contract **{s['contract']}**, customer {s['customer']}, site {s['site']}")
-    L.append(f"- reported {_local(s['reported_at'], tz)} ({s['reported_at']}), severity at report "
-             f"{s['severity_at_report']}, fault {s['fault_category']}"
-             + (f", reporter ref {s['reporter_ref']}" if s["reporter_ref"] else ""))
+    L.append(f"- asset **{_md(s['asset'])}**, contract **{_md(s['contract'])}**, customer {_md(s['customer'])}, "
+             f"site {_md(s['site'])}")
+    L.append(f"- reported {_md(_local(s['reported_at'], tz))} ({_md(s['reported_at'])}), severity at report "
+             f"{_md(s['severity_at_report'])}, fault {_md(s['fault_category'])}"
+             + (f", reporter ref {_md(s['reporter_ref'])}" if s["reporter_ref"] else ""))
     L.append("")
     L.append("## Timeline")
     L.append("")
@@ -336,26 +350,26 @@ def render_md(r: dict[str, Any]) -> bytes:
         if e["late"]:
             late = (f"LATE {_minutes(e['late']['lateness_minutes'])} > {_minutes(e['late']['tolerance_minutes'])}"
                     f" (from {e['late']['measured_from']})")
-        occ = _local(e["occurred_at"], tz)
+        occ = _md(_local(e["occurred_at"], tz))
         if e.get("corrected", {}).get("occurred_at"):
-            occ = (f"{_value(e['corrected']['occurred_at']['corrected'], 'occurred_at', tz)} "
+            occ = (f"{_md(_value(e['corrected']['occurred_at']['corrected'], 'occurred_at', tz))} "
                    f"(corrected from {occ}, see corrections)")
-        rec = _local(e["recorded_at"], tz)
+        rec = _md(_local(e["recorded_at"], tz))
         if e["source_recorded_at"]:
-            rec += f" (source {_local(e['source_recorded_at'], tz)})"
-        L.append(f"| {e['position']} | {e['type']} | {occ} | {rec} | {late} | {_md(e['actor'])} | "
-                 f"{_md(_detail(e['detail']))} | `{e['link'][:16]}` |")
+            rec += f" (source {_md(_local(e['source_recorded_at'], tz))})"
+        L.append(f"| {e['position']} | {_md(e['type'])} | {occ} | {rec} | {late} | {_md(e['actor'])} | "
+                 f"{_md(_detail(e['detail']))} | `{_md(e['link'][:16])}` |")
     L.append("")
     L.append("## Corrections")
     L.append("")
     if not r["corrections"]:
         L.append("None.")
     for c in r["corrections"]:
-        L.append(f"- position {c['position']} corrects {c['corrects_type']} at position "
-                 f"{c['corrects_position']} (version {c['corrects_version']}), by {_md(c['actor'])}, "
-                 f"recorded {_local(c['recorded_at'], tz)}: reason \"{_md(c['reason'])}\"")
+        L.append(f"- position {c['position']} corrects {_md(c['corrects_type'])} at position "
+                 f"{_md(c['corrects_position'])} (version {_md(c['corrects_version'])}), by {_md(c['actor'])}, "
+                 f"recorded {_md(_local(c['recorded_at'], tz))}: reason \"{_md(c['reason'])}\"")
         for k in c["corrected"]:
-            L.append(f"  - `{k}`: original **{_md(_value(c['original'].get(k), k, tz))}** → corrected "
+            L.append(f"  - {_md(k)}: original **{_md(_value(c['original'].get(k), k, tz))}** → corrected "
                      f"**{_md(_value(c['corrected'][k], k, tz))}**")
     L.append("")
     L.append("## Clocks")
@@ -373,13 +387,13 @@ def render_md(r: dict[str, Any]) -> bytes:
     if r["liability"] is None:
         L.append("No liability row in the views for this ticket.")
     else:
-        for i, step in enumerate(liability_reasoning(r["liability"]), 1):
-            L.append(f"{i}. {_md(step)}")
+        for i, step in enumerate(liability_reasoning(r["liability"], _md, lambda x: f"**{x}**"), 1):
+            L.append(f"{i}. {step}")
         L.append("")
         L.append("<details><summary>the liability row</summary>")
         L.append("")
         for k, v in r["liability"].items():
-            L.append(f"- {k}: {_md(_fmt(v))}")
+            L.append(f"- {_md(k)}: {_md(_fmt(v))}")
         L.append("")
         L.append("</details>")
     L.append("")
@@ -388,24 +402,24 @@ def render_md(r: dict[str, Any]) -> bytes:
     if not r["evidence"]:
         L.append("None attached.")
     for ev in r["evidence"]:
-        name = ev["filename"] or ev["sha256"][:12]
-        link = f"[{_md(name)}]({ev['href']})" if ev["href"] else _md(name)
-        L.append(f"- {link} — {ev['media_type']}, {ev['size']} bytes, sha256 `{ev['sha256']}`, by "
-                 f"{_md(ev['actor'])}, position {ev['position']}, file {ev['status']}")
+        name = _md(ev["filename"] or ev["sha256"][:12])
+        link = f"[{name}](<{quote(ev['href'])}>)" if ev["href"] else name
+        L.append(f"- {link} — {_md(ev['media_type'])}, {_md(ev['size'])} bytes, sha256 `{_md(ev['sha256'])}`, by "
+                 f"{_md(ev['actor'])}, position {ev['position']}, file {_md(ev['status'])}")
     L.append("")
     L.append("## Contract versions")
     L.append("")
     for v in r["contract_versions"]:
-        L.append(f"- {v['contract']} version {v['version']} ({v['type']}), in force from {v['in_force_from']}, "
-                 f"late-entry tolerance {_fmt(v['late_entry_tolerance'])}; position {v['position']}, "
-                 f"link `{v['link']}`")
+        L.append(f"- {_md(v['contract'])} version {v['version']} ({_md(v['type'])}), in force from "
+                 f"{_md(v['in_force_from'])}, late-entry tolerance {_md(_fmt(v['late_entry_tolerance']))}; "
+                 f"position {v['position']}, link `{_md(v['link'])}`")
     L.append("")
     L.append("## Log positions and hashes cited")
     L.append("")
     L.append("| position | recorded (UTC) | sha256 of state | link |")
     L.append("|---:|---|---|---|")
     for e in _cited(r):
-        L.append(f"| {e['position']} | {e['recorded_at_exact']} | `{e['state_sha256']}` | `{e['link']}` |")
+        L.append(f"| {e['position']} | {_md(e['recorded_at_exact'])} | `{_md(e['state_sha256'])}` | `{_md(e['link'])}` |")
     L.append("")
     L.append("Check them with `ticketledger verify`: every link is sha256(previous link | position | "
              "recording time | originator | version | topic | sha256(state)).")
@@ -419,8 +433,15 @@ def _cited(r: dict[str, Any]) -> list[dict[str, Any]]:
     return [seen[p] for p in sorted(seen)]
 
 
+# Markdown reads these as syntax: raw HTML (<img onerror=...>), links and images ([..](..),
+# ![..](..), <javascript:...>), emphasis, code spans, table cells and entities.
+_MD_SYNTAX = re.compile(r"([\\`*_~\[\]<>|&!])")
+
+
 def _md(s: Any) -> str:
-    return str(s if s is not None else "").replace("|", "\\|").replace("\n", " ")
+    """A recorded value inert in Markdown: visible escapes for control characters (printable),
+    then every character Markdown reads as syntax backslash-escaped (CommonMark shows it as is)."""
+    return _MD_SYNTAX.sub(r"\\\1", printable(str(s if s is not None else "")))
 
 
 # --- HTML ---------------------------------------------------------------------------------------
@@ -437,7 +458,8 @@ th{background:#eee}code{font-size:11px;word-break:break-all}.late{color:#b00;fon
 
 
 def _e(s: Any) -> str:
-    return html.escape(str(s if s is not None else ""), quote=True)
+    """A value for HTML: visible escapes for control characters (printable), then html.escape."""
+    return html.escape(printable(str(s if s is not None else "")), quote=True)
 
 
 def _svg(r: dict[str, Any]) -> str:
@@ -577,8 +599,8 @@ def render_html(r: dict[str, Any]) -> bytes:
     if r["liability"] is None:
         P.append('<p>No liability row in the views for this ticket.</p>')
     else:
-        P.append('<ol>' + "".join(f'<li>{_e(step).replace("**", "")}</li>'
-                                  for step in liability_reasoning(r["liability"])) + '</ol>')
+        P.append('<ol>' + "".join(f'<li>{step}</li>'
+                                  for step in liability_reasoning(r["liability"], _e, lambda x: f"<b>{x}</b>")) + '</ol>')
         P.append('<table>' + "".join(f'<tr><th>{_e(k)}</th><td>{_e(_fmt(v))}</td></tr>'
                                      for k, v in r["liability"].items()) + '</table>')
     P.append('<h2>Evidence</h2>')

@@ -16,6 +16,7 @@ import msgspec
 from domain import events as ev
 from domain.errors import Refused
 from domain.terms import TermsError, load_contract_file
+from replay.printable import printable
 
 from ..importer import import_items, read_jsonl
 from ..ledger import Ledger, open_ledger
@@ -435,7 +436,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     if args.json:
         emit([{"state": state, "history": [msgspec.to_builtins(f) for f in agg.facts]}], True)
     else:
-        print(f"{args.kind} {args.id}: " + ", ".join(f"{k}={v}" for k, v in state.items()))
+        print(printable(f"{args.kind} {args.id}: " + ", ".join(f"{k}={v}" for k, v in state.items())))
         emit(history, False)
     return 0
 

@@ -8,6 +8,8 @@ from typing import Any
 
 import msgspec
 
+from replay.printable import printable
+
 
 def emit(rows: Sequence[dict[str, Any]], as_json: bool, columns: Sequence[str] | None = None,
          title: str | None = None) -> None:
@@ -36,7 +38,7 @@ def _cell(v: Any) -> str:
         return ""
     if isinstance(v, float):
         return f"{v:.3f}".rstrip("0").rstrip(".")
-    return str(v)
+    return printable(str(v))  # a recorded newline or escape sequence must not forge or wipe a row
 
 
 class Progress:

@@ -23,6 +23,7 @@ from typing import Any
 import msgspec
 
 from domain import events as ev
+from replay.printable import printable
 
 from ..nats_server import ServerError, server_for
 from ..stream import (
@@ -229,8 +230,8 @@ def cmd_tail(args: argparse.Namespace) -> int:
             sys.stdout.flush()
         elif args.follow:
             r = e.row()
-            print(f"{r['position']:>8}  {r['recorded_at']}  {r['customer']}  {r['aggregate']}  {r['id']}  "
-                  f"{r['type']} v{r['version']}  occurred {r['occurred_at']}", flush=True)
+            print(printable(f"{r['position']:>8}  {r['recorded_at']}  {r['customer']}  {r['aggregate']}  {r['id']}  "
+                            f"{r['type']} v{r['version']}  occurred {r['occurred_at']}"), flush=True)
         else:
             table_rows.append(e.row())
 

@@ -18,7 +18,7 @@ from eventsourcing.application import AggregateNotFoundError
 
 from domain import events as ev
 from domain.asset import Asset
-from domain.base import LedgerAggregate, aggregate_uuid, command_name
+from domain.base import MAX_STORED_BYTES, LedgerAggregate, aggregate_uuid, command_name
 from domain.contract import CalendarYear, Contract
 from domain.errors import Refused
 from domain.terms import Terms
@@ -27,10 +27,12 @@ from domain.ticket import Ticket
 from .store import (
     EventStoreApp,
     StoreConfig,
+    earlier_fingerprint,
     fingerprint,
     last_position,
     read_for_batch,
 )
+from .stream import HEADER_ROOM, max_event_bytes
 
 DEFAULT_FUTURE_TOLERANCE_MIN = 10
 
@@ -71,6 +73,8 @@ class Ledger(EventStoreApp):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._cache: OrderedDict[Any, LedgerAggregate] = OrderedDict()
+        # a fact's stored JSON must fit one stream message with its headers (adapters.relay)
+        self.max_stored_bytes = max_event_bytes() - HEADER_ROOM
 
     @classmethod
     def open(cls, config: StoreConfig) -> Ledger:
@@ -91,6 +95,14 @@ class Ledger(EventStoreApp):
 
         A refused command records nothing and does not stop the others.
         """
+        size = MAX_STORED_BYTES.set(self.max_stored_bytes)  # what the domain lets one fact take
+        try:
+            return self._decide_and_record(facts, now, lines)
+        finally:
+            MAX_STORED_BYTES.reset(size)
+
+    def _decide_and_record(self, facts: Sequence[ev.Fact], now: datetime | None,
+                           lines: Sequence[int] | None) -> list[Outcome]:
         now = now or datetime.now(UTC)
         batch = Batch()
         stored = self._prefetch(batch, facts)
@@ -102,7 +114,7 @@ class Ledger(EventStoreApp):
             fp = fingerprint(fact)
             earlier = seen.get(fact.command_id) or stored.get(fact.command_id)
             if earlier is not None:
-                if earlier == fp:
+                if earlier == fp or earlier == earlier_fingerprint(fact):
                     outcomes.append(Outcome(fact.command_id, "already_recorded", line=line))
                 else:
                     outcomes.append(Outcome(

@@ -265,14 +265,16 @@ class LogRow(msgspec.Struct, frozen=True, array_like=True):
 def fingerprint(fact: ev.Fact) -> str:
     """The content of a command, to tell "already recorded" from "same id, other content".
 
-    Times are normalised to UTC first; a fact whose times are already UTC (what the desk
-    adapters send) is hashed as it is, without the copy: the same bytes either way."""
-    source = fact.source_recorded_at
-    if fact.occurred_at.tzinfo is UTC and (source is None or source.tzinfo is UTC):
-        return hashlib.sha256(ev.encode(fact)).hexdigest()
+    Every instant is normalised to UTC first (ev.in_utc: effective_from and the times a
+    correction's changes name included), so a retry written in another zone is the same command."""
+    return hashlib.sha256(ev.encode(ev.in_utc(fact))).hexdigest()
+
+
+def earlier_fingerprint(fact: ev.Fact) -> str:
+    """The fingerprint as it was computed before every instant was normalised (only occurred_at
+    and source_recorded_at were): a command recorded then, retried unchanged, is still known."""
     normal = msgspec.structs.replace(
-        fact,
-        occurred_at=ev.utc(fact.occurred_at),
+        fact, occurred_at=ev.utc(fact.occurred_at),
         source_recorded_at=ev.utc(fact.source_recorded_at) if fact.source_recorded_at else None,
     )
     return hashlib.sha256(ev.encode(normal)).hexdigest()

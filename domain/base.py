@@ -10,14 +10,21 @@ from __future__ import annotations
 
 import functools
 import uuid
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any, ClassVar
 
 import msgspec
 from eventsourcing.domain import Aggregate
 
+from .bounds import breaches
 from .errors import Refused
-from .events import Fact, FactCorrected, encode, utc
+from .events import Fact, FactCorrected, encode, in_utc
+
+# The most bytes one fact's stored JSON may take: what the stream accepts in one message, less
+# room for its headers. The application sets it around the commands it decides (adapters.ledger
+# reads TICKETLEDGER_MAX_EVENT_BYTES); the domain reads no configuration of its own.
+MAX_STORED_BYTES: ContextVar[int] = ContextVar("max_stored_bytes", default=1_048_576 - 4_096)
 
 NAMESPACE = uuid.UUID("5d3b6c1e-2f0a-4c8e-9d7b-1a2b3c4d5e6f")
 
@@ -32,17 +39,19 @@ def command_name(fact: Fact) -> str:
     return f"{type(fact).__name__} {fact.id} (command {fact.command_id})"
 
 
-def check_readable(fact: Fact) -> None:
-    """Refuse a fact the log could not read back: a schema version other than its type's
-    current one, or a value its type's constraints reject. msgspec checks constraints
-    (msgspec.Meta) only when decoding, so the fact is decoded from its own stored form."""
+def check_recordable(fact: Fact) -> None:
+    """Refuse a fact the log could not read back or should not hold: a schema version other than
+    its type's current one, a value its type's constraints reject (msgspec checks `Meta`
+    constraints only when decoding, so the fact is decoded from its own stored form), a value
+    beyond its bounds (domain.bounds), or stored JSON larger than the stream accepts."""
     cls, name = type(fact), command_name(fact)
     if fact.v != cls.version:
         versions = ", ".join(f"v{n}" for n in range(1, cls.version + 1))
         raise Refused(name, f"schema version v{fact.v} is not the current version of {cls.__name__}",
                       f"{cls.__name__} has {versions}; record the current one, \"v\": {cls.version} (or leave \"v\" out)")
+    stored = encode(fact)
     try:
-        _decoder(cls).decode(encode(fact))
+        _decoder(cls).decode(stored)
     except msgspec.ValidationError as e:
         expected, at, path = str(e).rpartition(" - at `$.")
         if not at:
@@ -50,6 +59,27 @@ def check_readable(fact: Fact) -> None:
         field = path.rstrip("`")
         value = f" {getattr(fact, field)!r}" if hasattr(fact, field) else ""
         raise Refused(name, f"invalid {field}{value}", f"{field} must be {expected.removeprefix('Expected ')}") from None
+    refuse_beyond_bounds(name, fact)
+    most = MAX_STORED_BYTES.get()
+    if len(stored) > most:
+        raise Refused(name, f"the fact takes {len(stored):,} bytes as stored; the stream accepts at most {most:,} "
+                            f"(TICKETLEDGER_MAX_EVENT_BYTES less room for the message's headers)",
+                      f"make it smaller: its largest field is {_largest_field(fact)}")
+
+
+def refuse_beyond_bounds(name: str, fact: Fact, what: str = "") -> None:
+    """Refuse a fact with a value beyond its bounds, naming the first (and how many more)."""
+    found = breaches(fact)
+    if found:
+        first = found[0]
+        more = f" ({len(found) - 1} more value(s) beyond their bounds)" if len(found) > 1 else ""
+        raise Refused(name, f"{what}{first.path} {first.wrong}", f"{first.path} must be {first.right}{more}")
+
+
+def _largest_field(fact: Fact) -> str:
+    sizes = {k: len(encode(v)) for k, v in msgspec.structs.asdict(fact).items()}
+    field = max(sizes, key=sizes.__getitem__)
+    return f"{field} ({sizes[field]:,} bytes)"
 
 
 @functools.cache
@@ -78,11 +108,11 @@ class LedgerAggregate(Aggregate):
 
     @classmethod
     def start(cls, fact: Fact) -> LedgerAggregate:
-        check_readable(fact)
+        check_recordable(fact)
         return cls._create(cls.Opened, id=aggregate_uuid(cls.kind, fact.id), fact=fact, timestamp=fact.occurred_at)
 
     def record(self, fact: Fact) -> None:
-        check_readable(fact)
+        check_recordable(fact)
         self.trigger_event(self.Recorded, fact=fact, timestamp=fact.occurred_at)
 
     def when(self, fact: Fact) -> None:
@@ -93,21 +123,24 @@ class LedgerAggregate(Aggregate):
 
     @staticmethod
     def normalise(fact: Fact, **filled: Any) -> Fact:
-        """UTC times and the ledger-filled fields."""
-        changes: dict[str, Any] = {"occurred_at": utc(fact.occurred_at), **filled}
-        if fact.source_recorded_at is not None:
-            changes["source_recorded_at"] = utc(fact.source_recorded_at)
-        return msgspec.structs.replace(fact, **changes)
+        """Every instant in UTC (those a correction's changes name included) and the ledger-filled fields."""
+        fact = in_utc(fact)
+        return msgspec.structs.replace(fact, **filled) if filled else fact
 
     @staticmethod
     def check_not_future(fact: Fact, now: datetime, tolerance_minutes: int) -> None:
-        lead = (fact.occurred_at - now).total_seconds() / 60
-        if lead > tolerance_minutes:
-            raise Refused(
-                command_name(fact),
-                f"occurred_at {fact.occurred_at.isoformat()} is {lead:.0f} min in the future",
-                f"record facts when they have happened (tolerance {tolerance_minutes} min)",
-            )
+        """Neither the field time nor a source desk's recording time may lead the ledger's clock
+        by more than the tolerance (a source time in 9999 made a 4.19-billion-minute late entry)."""
+        for name in ("occurred_at", "source_recorded_at"):
+            t = getattr(fact, name)
+            lead = (t - now).total_seconds() / 60 if t is not None else 0
+            if lead > tolerance_minutes:
+                raise Refused(
+                    command_name(fact),
+                    f"{name} {t.isoformat()} is {lead:,.0f} min in the future",
+                    f"record facts when they have happened, with the times they happened "
+                    f"(tolerance {tolerance_minutes} min)",
+                )
 
     def corrected_fact(self, correction: FactCorrected, target: Fact | None) -> Fact:
         """`target` (the effective fact at `corrects_version`) with the correction applied."""
@@ -156,6 +189,7 @@ class LedgerAggregate(Aggregate):
             raise Refused(command_name(correction), f"the correction changes nothing ({what})",
                           'name each wrong field with its right value, e.g. "changes": {"occurred_at": "2025-10-01T09:30:00+08:00"}')
         assert before is not None  # corrected_fact refuses a missing one
+        refuse_beyond_bounds(command_name(correction), after, f"the corrected {type(after).__name__}'s ")
         return before, after
 
 

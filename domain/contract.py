@@ -8,7 +8,7 @@ from typing import ClassVar
 from .base import LedgerAggregate, command_name
 from .errors import Refused
 from .events import CalendarYearRecorded, ContractAmended, ContractRegistered, Fact
-from .terms import Terms, TermsError, terms_from_mapping
+from .terms import Terms, TermsError, terms_from_command, terms_from_mapping
 
 
 class Contract(LedgerAggregate):
@@ -54,7 +54,7 @@ class Contract(LedgerAggregate):
     @staticmethod
     def _check_terms(fact: Fact, terms: dict) -> None:
         try:
-            terms_from_mapping(terms)
+            terms_from_command(terms)
         except TermsError as e:
             raise Refused(command_name(fact), str(e), "fix the contract terms (see contracts/*.toml)") from None
 

@@ -12,10 +12,13 @@ parses itself. `v` is the schema version of the type; older versions are upgrade
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
+
+from .bounds import INSTANT, MAX_FEN, MAX_PART_LINES, MAX_PERIOD, MAX_QUANTITY, NAME, TEXT, bound
 
 # Closed vocabularies (SPEC §3). Severities are per contract (terms), not listed here.
 WaitReason = Literal["customer", "site_not_accessible", "user", "vendor", "parts", "other"]
@@ -40,7 +43,13 @@ SUBJECT_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 SubjectId = msgspec.Meta(pattern=SUBJECT_ID_PATTERN, description="ASCII [A-Za-z0-9_-], 1-64 chars")
 
 AggId = Annotated[str, SubjectId]
-Fen = Annotated[int, msgspec.Meta(ge=0, description="money in integer fen (分)")]
+
+# Bounds (domain.bounds): published in the JSON Schema and checked when a command comes in, never
+# when a stored fact is read, so a fact recorded before a bound existed stays readable.
+Instant = Annotated[datetime, INSTANT]  # with its zone, in the days the views count; stored in UTC
+Name = Annotated[str, NAME]  # one line, at most 200 characters, no control or bidi characters
+Text = Annotated[str, TEXT]  # free text: lines and tabs allowed, at most 10,000 characters
+Fen = Annotated[int, msgspec.Meta(ge=0, description="money in integer fen (分)"), bound(maximum=MAX_FEN)]
 
 
 class Fact(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", forbid_unknown_fields=True):
@@ -49,13 +58,13 @@ class Fact(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", forbid_u
     aggregate: ClassVar[str]
     version: ClassVar[int] = 1
 
-    command_id: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    command_id: Annotated[str, msgspec.Meta(min_length=1, max_length=200), NAME]
     id: AggId
-    occurred_at: datetime
-    actor: Annotated[str, msgspec.Meta(min_length=1)]
-    channel: str = "api"
+    occurred_at: Instant
+    actor: Annotated[str, msgspec.Meta(min_length=1), NAME]
+    channel: Name = "api"
     customer: str = ""  # filled by the aggregate from the asset or contract
-    source_recorded_at: datetime | None = None  # the source desk's own recording time (§9.12)
+    source_recorded_at: Instant | None = None  # the source desk's own recording time (§9.12)
     v: int = 1  # schema version: a command carries its type's current one, older ones are only read
 
     def __post_init__(self) -> None:
@@ -70,30 +79,30 @@ class ContractRegistered(Fact, frozen=True, kw_only=True):
     """A service agreement: supplier, customer and its terms (domain.terms.Terms as JSON)."""
 
     aggregate: ClassVar[str] = "contract"
-    supplier: str
+    supplier: Name
     customer_id: AggId
-    name: str = ""
-    terms: dict[str, Any]
+    name: Name = ""
+    terms: dict[str, Any]  # domain.terms.Terms: its bounds are in docs/schemas/Terms.json
 
 
 class ContractAmended(Fact, frozen=True, kw_only=True):
     """New terms in force from `effective_from` (§9.11)."""
 
     aggregate: ClassVar[str] = "contract"
-    effective_from: datetime
-    terms: dict[str, Any]
-    reason: str = ""
+    effective_from: Instant
+    terms: dict[str, Any]  # domain.terms.Terms: its bounds are in docs/schemas/Terms.json
+    reason: Text = ""
 
 
 class CalendarYearRecorded(Fact, frozen=True, kw_only=True):
     """One year of the official PRC calendar, as recorded in the ledger (§8)."""
 
     aggregate: ClassVar[str] = "calendar"
-    region: str = "CN"
+    region: Name = "CN"
     year: int
-    days_off: list[date]  # public holidays falling on weekdays or weekends
-    days_on: list[date]  # adjusted working days (调休) falling on weekends
-    source: str  # e.g. "chinese-calendar 1.11.0"
+    days_off: Annotated[list[date], bound(maxItems=366)]  # public holidays falling on weekdays or weekends
+    days_on: Annotated[list[date], bound(maxItems=366)]  # adjusted working days (调休) falling on weekends
+    source: Name  # e.g. "chinese-calendar 1.11.0"
 
 
 # --- Asset ---------------------------------------------------------------------------------
@@ -101,19 +110,19 @@ class CalendarYearRecorded(Fact, frozen=True, kw_only=True):
 
 class AssetRegistered(Fact, frozen=True, kw_only=True):
     aggregate: ClassVar[str] = "asset"
-    serial: str
-    model: str = ""
-    asset_type: str
+    serial: Name
+    model: Name = ""
+    asset_type: Name
     customer_id: AggId
-    site: str
+    site: Name
     contract_id: AggId
     placeholder: bool = False  # a desk's configuration item, not a real serial (§9.14)
-    replaces: str | None = None  # asset id of the unit this one replaced (§9.6)
+    replaces: Name | None = None  # asset id of the unit this one replaced (§9.6)
 
 
 class AssetMoved(Fact, frozen=True, kw_only=True):
     aggregate: ClassVar[str] = "asset"
-    site: str
+    site: Name
 
 
 class AssetContractChanged(Fact, frozen=True, kw_only=True):
@@ -141,7 +150,7 @@ class FollowUpDone(Fact, frozen=True, kw_only=True):
     aggregate: ClassVar[str] = "asset"
     kind: VisitKind
     scope: Literal["asset", "site"] = "asset"
-    notes: str = ""
+    notes: Text = ""
 
 
 class InspectionDone(Fact, frozen=True, kw_only=True):
@@ -149,7 +158,7 @@ class InspectionDone(Fact, frozen=True, kw_only=True):
 
     aggregate: ClassVar[str] = "asset"
     scope: Literal["asset", "site"] = "asset"
-    report_ref: str = ""
+    report_ref: Name = ""
 
 
 class AssetReplaced(Fact, frozen=True, kw_only=True):
@@ -157,12 +166,12 @@ class AssetReplaced(Fact, frozen=True, kw_only=True):
 
     aggregate: ClassVar[str] = "asset"
     by_asset: AggId
-    reason: str = ""
+    reason: Text = ""
 
 
 class AssetDecommissioned(Fact, frozen=True, kw_only=True):
     aggregate: ClassVar[str] = "asset"
-    reason: str = ""
+    reason: Text = ""
 
 
 # --- Ticket --------------------------------------------------------------------------------
@@ -178,19 +187,19 @@ class TicketOpened(Fact, frozen=True, kw_only=True):
     version: ClassVar[int] = 2
     v: int = 2
     asset_id: AggId
-    severity: str
-    fault_category: str
+    severity: Name
+    fault_category: Name
     asset_down: bool = False
-    reporter_ref: str = ""  # a reference into the erasable person store, never a name (§7)
-    description: str = ""
+    reporter_ref: Name = ""  # a reference into the erasable person store, never a name (§7)
+    description: Text = ""
     contract_id: str = ""  # filled from the asset
     site: str = ""  # filled from the asset
 
 
 class SeverityChanged(Fact, frozen=True, kw_only=True):
     aggregate: ClassVar[str] = "ticket"
-    severity: str
-    reason: str = ""
+    severity: Name
+    reason: Text = ""
 
 
 class TicketAcknowledged(Fact, frozen=True, kw_only=True):
@@ -200,23 +209,23 @@ class TicketAcknowledged(Fact, frozen=True, kw_only=True):
 class RemoteFixAttempted(Fact, frozen=True, kw_only=True):
     aggregate: ClassVar[str] = "ticket"
     fixed: bool
-    notes: str = ""
+    notes: Text = ""
 
 
 class TechnicianDispatched(Fact, frozen=True, kw_only=True):
     aggregate: ClassVar[str] = "ticket"
-    technician: str
+    technician: Name
 
 
 class TechnicianArrived(Fact, frozen=True, kw_only=True):
     aggregate: ClassVar[str] = "ticket"
-    technician: str
+    technician: Name
 
 
 class WaitStarted(Fact, frozen=True, kw_only=True):
     aggregate: ClassVar[str] = "ticket"
     reason: WaitReason
-    notes: str = ""
+    notes: Text = ""
 
 
 class WaitEnded(Fact, frozen=True, kw_only=True):
@@ -229,38 +238,43 @@ class DeadlineExtended(Fact, frozen=True, kw_only=True):
 
     aggregate: ClassVar[str] = "ticket"
     clock: ClockName
-    add_minutes: Annotated[int, msgspec.Meta(gt=0)]
-    consented_by: str
+    add_minutes: Annotated[int, msgspec.Meta(gt=0), bound(maximum=MAX_PERIOD["minutes"])]  # at most 100 years
+    consented_by: Name
 
 
 class SolutionPlanProposed(Fact, frozen=True, kw_only=True):
     aggregate: ClassVar[str] = "ticket"
-    summary: str
+    summary: Text
 
 
 class SpareUnitLent(Fact, frozen=True, kw_only=True):
     aggregate: ClassVar[str] = "ticket"
-    spare_serial: str
+    spare_serial: Name
 
 
 class SpareUnitReturned(Fact, frozen=True, kw_only=True):
     aggregate: ClassVar[str] = "ticket"
-    spare_serial: str
+    spare_serial: Name
 
 
 class PartLine(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    part: str
-    quantity: Annotated[int, msgspec.Meta(gt=0)]
+    part: Name
+    quantity: Annotated[int, msgspec.Meta(gt=0), bound(maximum=MAX_QUANTITY)]
     quoted_price_fen: Fen  # unit price quoted in the tender
     cost_price_fen: Fen  # unit cost price
     consumable: bool = False  # 易损品: a property of the line, not a cause (§9.10)
 
 
+# A line's value (quantity x unit price) stays within the money bound, at either price.
+PricedLine = Annotated[PartLine, bound(x_maxProduct=[{"of": ["quantity", "quoted_price_fen"], "maximum": MAX_FEN},
+                                                     {"of": ["quantity", "cost_price_fen"], "maximum": MAX_FEN}])]
+
+
 class RepairAttempted(Fact, frozen=True, kw_only=True):
     aggregate: ClassVar[str] = "ticket"
     fixed: bool
-    technician: str = ""
-    parts: list[PartLine] = []
+    technician: Name = ""
+    parts: Annotated[list[PricedLine], bound(maxItems=MAX_PART_LINES)] = []
     labour_fen: Fen = 0
 
 
@@ -272,15 +286,15 @@ class FaultCauseDetermined(Fact, frozen=True, kw_only=True):
 class EvidenceAttached(Fact, frozen=True, kw_only=True):
     aggregate: ClassVar[str] = "ticket"
     sha256: Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}$")]
-    media_type: str
-    size: Annotated[int, msgspec.Meta(ge=0)]
-    filename: str = ""
-    description: str = ""
+    media_type: Name
+    size: Annotated[int, msgspec.Meta(ge=0), bound(maximum=2**53)]  # bytes
+    filename: Name = ""
+    description: Text = ""
 
 
 class TicketResolved(Fact, frozen=True, kw_only=True):
     aggregate: ClassVar[str] = "ticket"
-    summary: str = ""
+    summary: Text = ""
 
 
 class CustomerSignedOff(Fact, frozen=True, kw_only=True):
@@ -290,7 +304,7 @@ class CustomerSignedOff(Fact, frozen=True, kw_only=True):
 
 class TicketReopened(Fact, frozen=True, kw_only=True):
     aggregate: ClassVar[str] = "ticket"
-    reason: str = ""
+    reason: Text = ""
 
 
 class TicketClosed(Fact, frozen=True, kw_only=True):
@@ -299,20 +313,20 @@ class TicketClosed(Fact, frozen=True, kw_only=True):
 
 class TicketCancelled(Fact, frozen=True, kw_only=True):
     aggregate: ClassVar[str] = "ticket"
-    reason: str = ""
+    reason: Text = ""
 
 
 class LossClaimed(Fact, frozen=True, kw_only=True):
     aggregate: ClassVar[str] = "ticket"
     amount_fen: Fen
-    description: str = ""
+    description: Text = ""
 
 
 class TicketReassigned(Fact, frozen=True, kw_only=True):
     """The desk handed the ticket to another group or person (desk imports)."""
 
     aggregate: ClassVar[str] = "ticket"
-    assignee: str
+    assignee: Name
 
 
 class FactCorrected(Fact, frozen=True, kw_only=True):
@@ -324,8 +338,8 @@ class FactCorrected(Fact, frozen=True, kw_only=True):
 
     aggregate: ClassVar[str] = "any"
     corrects_version: Annotated[int, msgspec.Meta(ge=1)]
-    changes: dict[str, Any]
-    reason: Annotated[str, msgspec.Meta(min_length=1)]
+    changes: dict[str, Any]  # the corrected fact is checked against its own type's bounds
+    reason: Annotated[str, msgspec.Meta(min_length=1), TEXT]
 
 
 TicketFact = (
@@ -400,6 +414,49 @@ _decoder = msgspec.json.Decoder(AnyFact)
 def utc(dt: datetime) -> datetime:
     """The same instant in UTC (stored form: ISO with Z)."""
     return dt.astimezone(UTC)
+
+
+@functools.cache
+def time_fields(cls: type[Fact]) -> tuple[str, ...]:
+    """The fields of a fact type that hold an instant (occurred_at, effective_from, ...)."""
+    def is_time(t: Any) -> bool:
+        t = t.type if isinstance(t, msgspec.inspect.Metadata) else t
+        if isinstance(t, msgspec.inspect.UnionType):
+            return any(is_time(x) for x in t.types)
+        return isinstance(t, msgspec.inspect.DateTimeType)
+
+    return tuple(f.name for f in msgspec.inspect.type_info(cls).fields if is_time(f.type))
+
+
+# Every field name that holds an instant in some fact type: a correction's `changes` naming one
+# holds a time (normalised to UTC like every other time, see in_utc).
+TIME_FIELD_NAMES = frozenset(name for cls in FACT_TYPES.values() for name in time_fields(cls))
+
+
+def in_utc(fact: Fact) -> Fact:
+    """The same fact with every instant in UTC, the instants a correction's `changes` name
+    included: the stored form, and what a command's fingerprint hashes (so a retry written in
+    another zone is the same command). Returns `fact` itself when nothing changes."""
+    changes: dict[str, Any] = {}
+    for name in time_fields(type(fact)):
+        t = getattr(fact, name)
+        if t is not None and t.tzinfo is not None and t.tzinfo is not UTC:
+            changes[name] = utc(t)
+    if isinstance(fact, FactCorrected):
+        fixed = {k: _utc_value(v) if k in TIME_FIELD_NAMES else v for k, v in fact.changes.items()}
+        if fixed != fact.changes:
+            changes["changes"] = fixed
+    return msgspec.structs.replace(fact, **changes) if changes else fact
+
+
+def _utc_value(v: Any) -> Any:
+    """A corrected time as stored: ISO in UTC with Z; anything that is not an aware time unchanged
+    (the correction is then refused with the corrected fact's own error)."""
+    try:
+        t = v if isinstance(v, datetime) else msgspec.convert(v, datetime)
+    except (msgspec.ValidationError, TypeError):
+        return v
+    return msgspec.to_builtins(utc(t)) if t.tzinfo is not None else v
 
 
 def encode(fact: Fact) -> bytes:

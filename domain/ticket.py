@@ -146,6 +146,19 @@ def check_severity(name: str, severity: str, severities: tuple[str, ...]) -> Non
         raise Refused(name, f"unknown severity {severity!r}", f"the contract's severities are {list(severities)}")
 
 
+def check_after_registration(name: str, opened: TicketOpened, asset: object) -> None:
+    """A fault is reported on a registered asset: not before its registration (a ticket of
+    0001-01-01 on an asset registered in 2024 got a liability row and no clocks)."""
+    facts = asset.facts  # type: ignore[attr-defined]
+    first = asset.effective_version(1) if any(type(f) is FactCorrected for f in facts) else facts[0]  # type: ignore[attr-defined]
+    registered = first.occurred_at
+    if opened.occurred_at < registered:
+        raise Refused(name, f"occurred_at {opened.occurred_at.isoformat()} is before asset {opened.asset_id} was "
+                            f"registered ({registered.isoformat()})",
+                      "a fault is reported on a registered asset: check the report time and its zone, or "
+                      "correct the asset's registration time first")
+
+
 def severities_at(contract: Contract, opened: TicketOpened) -> tuple[str, ...]:
     """A ticket's severities: those of its contract's terms in force at its report time (§9.11)."""
     return tuple(contract.terms_at(opened.occurred_at).severities)
@@ -185,6 +198,7 @@ class Ticket(LedgerAggregate):
             raise Refused(name, f"asset {fact.asset_id} is decommissioned", "open the ticket on the unit that replaced it")
         fact = cls.normalise(fact, customer=asset.customer, contract_id=asset.contract_id, site=asset.site)
         cls.check_not_future(fact, now, future_tolerance_minutes)
+        check_after_registration(name, fact, asset)
         state = TicketState(severities=tuple(severities))
         state.check(fact)
         ticket = cls.start(fact)
@@ -245,6 +259,8 @@ class Ticket(LedgerAggregate):
                                   "a ticket stays with its customer: open a new ticket for that asset")
             if after.contract_id != before.contract_id:
                 check_contract(name, after.contract_id, contract, self.customer)
+        if isinstance(after, TicketOpened) and isinstance(asset, Asset):
+            check_after_registration(name, after, asset)
         severities = severities_at(contract, self._opening(after)) if contract else self.state.severities
         if isinstance(after, TicketOpened | SeverityChanged):
             check_severity(name, after.severity, severities)

@@ -116,7 +116,7 @@ def load_terms(path: str) -> dict:
     """The [terms] of a contract file (TOML or JSON), validated by the domain's one definition."""
     import tomllib
 
-    from domain.terms import terms_from_mapping
+    from domain.terms import terms_from_command
 
     raw_bytes = Path(path).read_bytes()
     try:
@@ -126,5 +126,5 @@ def load_terms(path: str) -> dict:
     if not isinstance(raw, dict):
         raise ValueError(f"{path}: a contract file with [terms], or the terms themselves")
     terms = raw.get("terms", raw)
-    terms_from_mapping(terms, where=f"{path} [terms]")  # raises TermsError (a ValueError) naming the field
+    terms_from_command(terms, where=f"{path} [terms]")  # raises TermsError (a ValueError) naming the field
     return terms

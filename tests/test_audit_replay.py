@@ -116,7 +116,8 @@ def test_correction_shown_with_both_values(site: dict) -> None:
     (corr,) = report["corrections"]
     assert corr["corrects_type"] == "TechnicianArrived" and corr["reason"] == "GPS log shows an earlier arrival"
     assert corr["original"] == {"occurred_at": "2025-10-02T00:00:00Z"}
-    assert corr["corrected"] == {"occurred_at": "2025-10-02T07:30:00+08:00"}
+    # recorded as 07:30+08:00, stored in UTC like every other time (issue 14, item 21)
+    assert corr["corrected"] == {"occurred_at": "2025-10-01T23:30:00Z"}
     assert corr["actor"] == "desk:test"
     # the views used the corrected value: the arrival clock stopped at 07:30 local
     arrival = next(c for c in report["clocks"] if c["clock"] == "arrival")

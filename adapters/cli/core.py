@@ -118,6 +118,7 @@ def ledger_for(args: argparse.Namespace) -> Ledger:
     from eventsourcing.persistence import PersistenceError
 
     from ..store import StoreConfig
+    from ..stream import ConfigurationError
 
     folder = data_folder(args)
     config = StoreConfig.from_env(folder)
@@ -125,6 +126,8 @@ def ledger_for(args: argparse.Namespace) -> Ledger:
         _check_sqlite_ledger(config.sqlite_path, create=getattr(args, "command", None) in CREATES_LEDGER)
     try:
         return open_ledger(folder)
+    except ConfigurationError as e:
+        raise UserError(str(e)) from None
     except (sqlite3.Error, PersistenceError) as e:
         raise UserError(f"cannot open the ledger {config.sqlite_path if not config.postgres_dsn else 'on PostgreSQL'}: "
                         f"{e}; if it is damaged, restore it from a backup, or name another --data-dir") from None

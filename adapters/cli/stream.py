@@ -330,6 +330,16 @@ def schemas() -> dict[str, dict[str, Any]]:
                             "title": "ticketledger command (one JSON Lines line)",
                             "description": "Any fact, tagged by its \"type\"; the import decodes each line into it.",
                             **s}
+    from domain.terms import Terms
+
+    out["Terms.json"] = {"$schema": "https://json-schema.org/draft/2020-12/schema",
+                         "$id": "ticketledger/Terms.json",
+                         "title": "contract terms (the [terms] of a contract file; `terms` of ContractRegistered "
+                                  "and ContractAmended)",
+                         "description": "Besides the bounds below: opening hours run from an earlier to a later "
+                                        "time of day, in order and not overlapping; a schedule's `every` is at "
+                                        "least 1 of its unit.",
+                         **msgspec.json.schema(Terms)}
     return out
 
 
@@ -360,8 +370,8 @@ def cmd_schema(args: argparse.Namespace) -> int:
         for doc in match.values():
             print(msgspec.json.format(msgspec.json.encode(doc), indent=2).decode())
         return 0
-    rows = [{"file": k, "type": v.get("x-ledger-type", "(any command)"), "version": v.get("x-ledger-version", "")}
-            for k, v in docs.items()]
+    rows = [{"file": k, "type": v.get("x-ledger-type", "(any command)" if k == "commands.json" else "(contract terms)"),
+             "version": v.get("x-ledger-version", "")} for k, v in docs.items()]
     emit(rows, args.json, title=None if args.no_write else f"written to {args.out}/")
     return 0
 

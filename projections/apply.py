@@ -22,7 +22,7 @@ from domain.events import FACT_TYPES
 from domain.terms import Terms
 from domain.upcasting import upcast_state
 
-from . import schema
+from . import bounds, schema
 from .recompute import recompute as _recompute
 
 # DuckDB's own default is 80 % of RAM; a rebuild of 10M events must stay within 2 GiB in all
@@ -141,8 +141,10 @@ def _ingest(con: duckdb.DuckDBPyConnection, batch: Any) -> dict[str, Any]:
             "CREATE OR REPLACE TEMP TABLE _batch_fix AS SELECT DISTINCT originator_id FROM _batch "
             "WHERE split_part(topic, '.', 2) = 'FactCorrected'"
         )
-        if con.execute("SELECT count(*) FROM _batch_fix").fetchall()[0][0]:
+        corrected = con.execute("SELECT count(*) FROM _batch_fix").fetchall()[0][0] > 0
+        if corrected:
             con.execute(CORRECT)
+        bounds.flag(con, since=con.execute("SELECT min(position) FROM _batch").fetchall()[0][0], corrected=corrected)
         kinds = dict(con.execute(
             "SELECT split_part(topic, '.', 1), count(*) FROM _batch GROUP BY 1").fetchall())
         con.execute(
@@ -264,6 +266,7 @@ def _load(con: duckdb.DuckDBPyConnection, source: Any) -> None:
                     "WHERE type = 'FactCorrected'")
         if con.execute("SELECT count(*) FROM _batch_fix").fetchall()[0][0]:
             con.execute(CORRECT)
+        bounds.flag(con)  # after the corrections: what a fact reads now is what is bounded
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -284,7 +287,7 @@ def rebuild(con: duckdb.DuckDBPyConnection, batches: Any,
     ev = _naive_utc(evaluate_at)
     started = time.perf_counter()
     con.execute("BEGIN TRANSACTION")
-    for t in ("events", "checkpoint", *schema.VIEW_TABLES):
+    for t in ("events", "checkpoint", "beyond_bounds", *schema.VIEW_TABLES):
         con.execute(f"DELETE FROM {t}")
     con.execute("COMMIT")
     _load(con, batches)

@@ -12,7 +12,10 @@ so open-time(t) and its inverse are ASOF joins. 7x24 is the identity and has no 
 
 from __future__ import annotations
 
-FIRST_DAY, LAST_DAY = "2000-01-01", "2060-12-31"
+from domain.bounds import COUNTED_DAYS
+
+# the days counted: one definition with the bound on every fact's times (domain.bounds)
+FIRST_DAY, LAST_DAY = (d.isoformat() for d in COUNTED_DAYS)
 
 BUILD = [
     "DELETE FROM calendar_years",

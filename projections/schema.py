@@ -23,6 +23,10 @@ TABLES = [
         originator_id VARCHAR, originator_version BIGINT, topic VARCHAR, v INTEGER, actor VARCHAR,
         channel VARCHAR, state VARCHAR USING COMPRESSION uncompressed, recorded_state VARCHAR, corrected BOOLEAN,
         lateness_minutes DOUBLE)""",
+    # facts an older log holds beyond today's bounds (projections.bounds, terms_flat)
+    """CREATE TABLE IF NOT EXISTS beyond_bounds (
+        position BIGINT, type VARCHAR, aggregate VARCHAR, id VARCHAR, field VARCHAR, value VARCHAR,
+        bound VARCHAR, effect VARCHAR)""",
     """CREATE TABLE IF NOT EXISTS checkpoint (
         consumer VARCHAR PRIMARY KEY, position BIGINT, evaluated_at TIMESTAMP, events BIGINT)""",
     """CREATE TABLE IF NOT EXISTS terms (

@@ -10,7 +10,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from domain.terms import Terms, terms_from_mapping, terms_to_mapping
+from domain.terms import Terms, terms_from_mapping, terms_to_mapping, terms_within_bounds
 
 EPOCH = datetime(1900, 1, 1)
 
@@ -41,11 +41,14 @@ def flatten(con, terms_override: Terms | dict | None = None) -> None:
         "WHERE type IN ('ContractRegistered', 'ContractAmended') ORDER BY position"
     ).fetchall()
     suppliers: dict[str, str] = {}
-    t_rows, c_rows, cal_rows, w_rows, p_rows, s_rows = [], [], [], [], [], []
+    t_rows, c_rows, cal_rows, w_rows, p_rows, s_rows, flags = [], [], [], [], [], [], []
     for cid, ver, pos, typ, supplier, customer, name, eff, tjson in rows:
         if typ == "ContractRegistered":
             suppliers[cid] = supplier
         terms = terms_override or terms_from_mapping(json.loads(tjson), f"contract {cid} v{ver}")
+        # a contract recorded before its bounds existed is counted within them, and flagged
+        terms, beyond = terms_within_bounds(terms)
+        flags += [(pos, typ, "contract", cid, f"terms.{b.path}", b.value, b.right, effect) for b, effect in beyond]
         eff_at = None
         if eff:
             eff_at = con.execute("SELECT iso_ts(?)", [eff]).fetchall()[0][0]
@@ -87,6 +90,9 @@ def flatten(con, terms_override: Terms | dict | None = None) -> None:
         for j, o in enumerate(terms.one_offs):
             s_rows.append((cid, ver, 1000 + j, o.obligation, True, o.kind, o.anchor, o.within.unit,
                            o.within.amount, 0, None, None, o.clause))
+    con.execute("DELETE FROM beyond_bounds WHERE field LIKE 'terms.%'")
+    if flags:
+        con.executemany("INSERT INTO beyond_bounds VALUES (?,?,?,?,?,?,?,?)", flags)
     for table, data in (("terms", t_rows), ("terms_clocks", c_rows), ("terms_calendars", cal_rows),
                         ("terms_warranty", w_rows), ("terms_payer", p_rows), ("terms_schedules", s_rows)):
         con.execute(f"DELETE FROM {table}")

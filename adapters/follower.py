@@ -211,6 +211,7 @@ class Follower:
         self.snapshot_every, self.wait, self.threads = snapshot_every, wait, threads
         self.timings = timings  # a JSON line per committed batch (bench.live_bench reads it)
         self._snapshots: Snapshots | None = None
+        self._withheld = WithheldFromStore(data_dir, lambda m: self.log(f"views follow: {m}"))
 
     async def run(self, *, until_position: int | None = None, max_seconds: float | None = None) -> FollowStats:
         nc = await connect(self.url, self.options)
@@ -265,6 +266,7 @@ class Follower:
                     self._snapshots.close(self.stats.last_position)
             if timings:
                 timings.close()
+            self._withheld.close()
             con.close()
             await nc.close()
 
@@ -305,6 +307,7 @@ class Follower:
                 continue
             if e.position > self.stats.last_position:
                 events.append(e)
+        events = self._withheld.fill(events)
         if not events:
             return 0
         table = events_table(events)
@@ -328,6 +331,47 @@ class Follower:
             mark_alerted(con, pending)
 
 
+class WithheldFromStore:
+    """The stored bytes of events the stream carries withheld (too large for one message, see
+    adapters.relay.message_for), read from the ledger in the data folder when it has one; without
+    one such an event cannot be applied, and is skipped, saying so."""
+
+    def __init__(self, data_dir: Path, log: Any) -> None:
+        self.data_dir, self.log = data_dir, log
+        self.ledger: Any = None
+        self.skipped = 0
+
+    def close(self) -> None:
+        if self.ledger is not None:
+            self.ledger.close()
+            self.ledger = None
+
+    def fill(self, events: list[StreamEvent]) -> list[StreamEvent]:
+        if not any(e.withheld for e in events):
+            return events
+        return [f for e in events if (f := self._filled(e) if e.withheld else e) is not None]
+
+    def _filled(self, e: StreamEvent) -> StreamEvent | None:
+        import dataclasses
+        import hashlib
+
+        from .store import StoreConfig, read_log
+
+        config = StoreConfig.from_env(self.data_dir)
+        if self.ledger is None and (config.postgres_dsn or config.sqlite_path.exists()):
+            from .ledger import Ledger
+
+            self.ledger = Ledger.open(config)
+        rows = read_log(self.ledger, e.position, 1, e.position) if self.ledger is not None else []
+        if rows and hashlib.sha256(rows[0].state).hexdigest() == e.sha256:
+            return dataclasses.replace(e, data=rows[0].state)
+        self.skipped += 1
+        self.log(f"position {e.position} ({e.subject}) is withheld from the stream ({e.withheld}) and "
+                 f"{'the ledger in ' + str(self.data_dir) + ' does not hold it' if self.ledger else 'no ledger is at hand'}"
+                 "; the views lack it (rebuild them from the store: `views rebuild`)")
+        return None
+
+
 def events_table(events: list[StreamEvent]) -> pa.Table:
     """Stream events as the Arrow rows `projections.apply_batch` takes (same as the store's)."""
     ids = [e.msg_id.rpartition(":") for e in events]
@@ -341,13 +385,16 @@ def events_table(events: list[StreamEvent]) -> pa.Table:
     }, schema=projections.ARROW_SCHEMA)
 
 
-def stream_batches(url: str, options: ConnectOptions | None = None, size: int = 50_000) -> list[pa.Table]:
-    """The whole LEDGER stream as Arrow batches, for `views rebuild --from nats`."""
+def stream_batches(url: str, options: ConnectOptions | None = None, size: int = 50_000,
+                   data_dir: Path | None = None) -> list[pa.Table]:
+    """The whole LEDGER stream as Arrow batches, for `views rebuild --from nats` (withheld events
+    read from the ledger in `data_dir`, when there is one)."""
 
     async def collect() -> list[pa.Table]:
         nc = await connect(url, options)
         out: list[pa.Table] = []
         chunk: list[StreamEvent] = []
+        withheld = WithheldFromStore(data_dir or Path("."), lambda m: print(f"views rebuild: {m}", file=sys.stderr))
 
         def garbage(seq: int, subject: str, reason: str) -> None:
             print(f"views rebuild: skipped stream message {seq} on {subject}: {reason}", file=sys.stderr)
@@ -356,12 +403,13 @@ def stream_batches(url: str, options: ConnectOptions | None = None, size: int = 
             async for e in read_events(nc.jetstream(), on_garbage=garbage):
                 chunk.append(e)
                 if len(chunk) >= size:
-                    out.append(events_table(chunk))
+                    out.append(events_table(withheld.fill(chunk)))
                     chunk = []
         finally:
             await nc.close()
         if chunk:
-            out.append(events_table(chunk))
+            out.append(events_table(withheld.fill(chunk)))
+        withheld.close()
         return out
 
     return asyncio.run(collect())

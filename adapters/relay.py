@@ -30,7 +30,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nats
@@ -39,11 +39,14 @@ from nats.js.errors import APIError, NotFoundError
 
 from .store import EventStoreApp, LogRow, read_log
 from .stream import (
+    DEFAULT_MAX_EVENT_BYTES,
+    H_WITHHELD,
     STREAM,
     ConnectOptions,
     NotLedgerEvent,
     connect,
     ensure_stream,
+    header_bytes,
     headers_for,
     parse_message,
     subject_for,
@@ -80,39 +83,68 @@ class Fenced(Exception):
     """The stream was not where this relay expected it: re-read its end."""
 
 
+class PoisonEvent(Exception):
+    """The stream refuses one event whatever is retried: the relay names its position (the
+    events after it wait) rather than blaming NATS."""
+
+    def __init__(self, row: LogRow, error: BaseException) -> None:
+        self.position = row.position
+        super().__init__(f"position {row.position} ({subject_for(row)}) cannot be published: "
+                         f"{type(error).__name__}: {error}; the events after it wait until it can")
+
+
 @dataclass
 class RelayStats:
     published: int = 0
     duplicates: int = 0
     fenced: int = 0
     position: int = 0
+    withheld: list[int] = field(default_factory=list)  # positions published without their payload
+
+
+def message_for(row: LogRow, expected_last: int, max_payload: int) -> tuple[bytes, dict[str, str]]:
+    """The payload and headers of a row's message. An event larger than the server accepts (one
+    recorded before the size bound existed) is withheld: its headers, `Ledger-Sha256` of the
+    stored bytes included, with an empty payload and `Ledger-Withheld: oversized`, so the stream
+    stays complete by position and never stalls on it (verify reads it as withheld, not altered)."""
+    headers = {**headers_for(row), "Nats-Expected-Last-Sequence": str(expected_last)}
+    if len(row.state) + header_bytes(headers) <= max_payload:
+        return row.state, headers
+    return b"", {**headers, H_WITHHELD: "oversized"}
 
 
 async def publish_rows(js: JetStreamContext, rows: list[LogRow], expected_last: int, window: int,
-                       stats: RelayStats, stream: str = STREAM, timeout: float = 10.0) -> int:
+                       stats: RelayStats, stream: str = STREAM, timeout: float = 10.0,
+                       max_payload: int | None = None) -> int:
     """Publish `rows` in order with pipelined acks; return the stream's new last sequence.
 
     Each message carries the sequence the stream must be at before it. On the first
     rejection the remaining ones are rejected too (they expect a sequence that never
-    came), and Fenced is raised after the window's accepted ones are counted."""
+    came), and Fenced is raised after the window's accepted ones are counted; a message the
+    stream refuses for what it is raises PoisonEvent, naming its position."""
+    most = max_payload or getattr(getattr(js, "_nc", None), "max_payload", None) or DEFAULT_MAX_EVENT_BYTES
     seq = expected_last
     for i in range(0, len(rows), window):
         chunk = rows[i : i + window]
+        messages = [message_for(r, seq + k, most) for k, r in enumerate(chunk)]
         results = await asyncio.gather(*(
-            js.publish(subject_for(r), r.state, timeout=timeout, stream=stream,
-                       headers={**headers_for(r), "Nats-Expected-Last-Sequence": str(seq + k)})
-            for k, r in enumerate(chunk)
+            js.publish(subject_for(r), payload, timeout=timeout, stream=stream, headers=headers)
+            for r, (payload, headers) in zip(chunk, messages, strict=True)
         ), return_exceptions=True)
-        for r, res in zip(chunk, results, strict=True):
+        for r, (_, headers), res in zip(chunk, messages, results, strict=True):
             if isinstance(res, BaseException):
                 if isinstance(res, APIError) and res.err_code == WRONG_LAST_SEQUENCE:
                     stats.fenced += 1
                     raise Fenced(str(res))
+                if isinstance(res, APIError | nats.errors.MaxPayloadError):
+                    raise PoisonEvent(r, res) from res  # the server answered: it is this message
                 raise res
             if res.duplicate:
                 stats.duplicates += 1
             else:
                 stats.published += 1
+                if H_WITHHELD in headers:
+                    stats.withheld.append(r.position)
             seq = res.seq
             stats.position = r.position
     return seq
@@ -121,8 +153,10 @@ async def publish_rows(js: JetStreamContext, rows: list[LogRow], expected_last: 
 async def relay(app: EventStoreApp, js: JetStreamContext, *, follow: bool = False, batch: int = 1000,
                 window: int = 256, poll: float = 0.02, stop: asyncio.Event | None = None,
                 stream: str = STREAM, replicas: int = 1,
-                on_batch: Callable[[RelayStats], None] | None = None) -> RelayStats:
-    """Publish every event the stream lacks; with `follow`, keep following until `stop`."""
+                on_batch: Callable[[RelayStats], None] | None = None,
+                on_withheld: Callable[[int], None] | None = None) -> RelayStats:
+    """Publish every event the stream lacks; with `follow`, keep following until `stop`.
+    `on_withheld(position)`: an event was published without its payload (message_for)."""
     stats = RelayStats()
     await ensure_stream(js, replicas)
     at = await resume_point(js, stream)
@@ -137,8 +171,12 @@ async def relay(app: EventStoreApp, js: JetStreamContext, *, follow: bool = Fals
                 await asyncio.wait_for(stop.wait() if stop else asyncio.sleep(poll), poll)
             continue
         try:
+            before = len(stats.withheld)
             at.last_seq = await publish_rows(js, rows, at.last_seq, window, stats, stream)
             at.position = rows[-1].position
+            if on_withheld is not None:
+                for position in stats.withheld[before:]:
+                    on_withheld(position)
         except Fenced:
             at = await resume_point(js, stream)
         if on_batch:
@@ -169,8 +207,17 @@ async def relay_with_retry(app: EventStoreApp, url: str, options: ConnectOptions
             total.published += s.published
             total.duplicates += s.duplicates
             total.fenced += s.fenced
+            total.withheld += s.withheld
             total.position = max(total.position, s.position)
             return total
+        except PoisonEvent as e:  # NATS answered, and refused this event: say which, not "unavailable"
+            if not follow:
+                raise
+            if log:
+                log(f"relay: {e}; retrying in 5 s")
+            if stop is not None and stop.is_set():
+                return total
+            await asyncio.sleep(5.0)
         except (TimeoutError, nats.errors.Error, APIError, OSError) as e:
             if not follow:
                 raise
@@ -236,9 +283,13 @@ def run(args: argparse.Namespace, options: ConnectOptions) -> int:
                 last[0] = time.monotonic()
                 say(f"relay: published {s.published}, at position {s.position}")
 
+        def on_withheld(position: int) -> None:
+            say(f"relay: position {position} is larger than the NATS server accepts in one message; published "
+                f"withheld (headers and Ledger-Sha256, no payload: Ledger-Withheld: oversized); the store keeps it")
+
         return await relay_with_retry(ledger, url, options, follow=args.follow, stop=stop, log=say,
                                       batch=args.batch, window=args.window, on_batch=on_batch,
-                                      replicas=args.replicas)
+                                      replicas=args.replicas, on_withheld=on_withheld)
 
     with server_for(args.data_dir, options.url) as url:
         if args.follow:
@@ -248,10 +299,12 @@ def run(args: argparse.Namespace, options: ConnectOptions) -> int:
         import msgspec
 
         print(msgspec.json.encode({"published": stats.published, "duplicates": stats.duplicates,
-                                   "fenced": stats.fenced, "position": stats.position}).decode())
+                                   "fenced": stats.fenced, "position": stats.position,
+                                   "withheld": stats.withheld}).decode())
     else:
+        withheld = f"; withheld (too large for one message): positions {stats.withheld}" if stats.withheld else ""
         print(f"relayed {stats.published} events (duplicates dropped by the server: {stats.duplicates}, "
-              f"fence re-syncs: {stats.fenced}); stream at ledger position {stats.position or 'unchanged'}")
+              f"fence re-syncs: {stats.fenced}); stream at ledger position {stats.position or 'unchanged'}{withheld}")
     return 0
 
 

@@ -13,6 +13,9 @@ state JSON bytes, unchanged. Headers:
   Ledger-Topic           the stored topic `kind.Type.vN`
   Ledger-Link            the hash-chain link of this event
   Ledger-Sha256          sha256 of the payload (the chain's state digest)
+  Ledger-Withheld        only on an event larger than the server accepts in one message (one
+                         recorded before TICKETLEDGER_MAX_EVENT_BYTES was enforced): `oversized`;
+                         the payload is then empty and Ledger-Sha256 is that of the stored bytes
 
 "Position" and "time" always mean these headers, never NATS's own sequence or timestamp.
 """
@@ -262,6 +265,12 @@ def subject_for(row: LogRow) -> str:
     return f"ledger.{env.customer or '_none'}.{kind}.{env.id}.{name}"
 
 
+def header_bytes(headers: dict[str, str]) -> int:
+    """The size of a header block on the wire ("NATS/1.0" line, one line per header, blank
+    line): nats-server's max_payload counts it with the payload."""
+    return len(b"NATS/1.0\r\n\r\n") + sum(len(k.encode()) + len(v.encode()) + 4 for k, v in headers.items())
+
+
 def headers_for(row: LogRow) -> dict[str, str]:
     _, name, v = ev.parse_topic(row.topic)
     return {
@@ -294,14 +303,21 @@ class StreamEvent:
     version: int
     link: str
     msg_id: str
-    data: bytes  # the payload as published (the stored state)
-    fact: ev.AnyFact  # decoded, upcast to the current version
+    data: bytes  # the payload as published (the stored state); empty when withheld
+    fact: ev.AnyFact | None  # decoded, upcast to the current version; None when withheld
+    withheld: str = ""  # why the payload is not in the stream (`oversized`): the store holds it
+    sha256: str = ""  # Ledger-Sha256: sha256 of the stored bytes
 
     @property
     def aggregate(self) -> str:
         return self.topic.split(".", 1)[0]
 
     def row(self) -> dict[str, Any]:
+        if self.fact is None:  # withheld: what the subject and headers say
+            _, customer, _, id_, _ = self.subject.split(".")
+            return {"position": self.position, "recorded_at": self.recorded_at, "customer": customer,
+                    "aggregate": self.aggregate, "id": id_, "type": self.type, "version": self.version,
+                    "occurred_at": "", "actor": f"(payload withheld: {self.withheld})"}
         return {
             "position": self.position, "recorded_at": self.recorded_at, "customer": self.fact.customer,
             "aggregate": self.aggregate, "id": self.fact.id, "type": self.type, "version": self.version,
@@ -313,12 +329,15 @@ class StreamEvent:
         return {
             "position": self.position, "recorded_at": self.recorded_at, "subject": self.subject,
             "stream_seq": self.seq, "topic": self.topic, "type": self.type, "stored_version": self.version,
-            "link": self.link, "msg_id": self.msg_id, "event": msgspec.to_builtins(self.fact),
+            "link": self.link, "msg_id": self.msg_id,
+            "event": msgspec.to_builtins(self.fact) if self.fact is not None else None,
+            **({"withheld": self.withheld, "sha256": self.sha256} if self.withheld else {}),
         }
 
 
 def parse_message(subject: str, data: bytes | None, headers: dict[str, str] | None, seq: int) -> StreamEvent:
-    """Check and decode one message; raise NotLedgerEvent with the reason when it is not one."""
+    """Check and decode one message; raise NotLedgerEvent with the reason when it is not one.
+    A withheld message (relay.message_for) is an event without its fact (`withheld` says why)."""
     h = headers or {}
     try:
         position = int(h[H_POSITION])
@@ -329,6 +348,13 @@ def parse_message(subject: str, data: bytes | None, headers: dict[str, str] | No
         raise NotLedgerEvent(f"missing or bad ledger header ({e})") from None
     if name not in ev.FACT_TYPES:
         raise NotLedgerEvent(f"unknown event type {name!r}")
+    if h.get(H_WITHHELD):
+        parts = subject.split(".")
+        if data or len(parts) != 5 or parts[2] != kind or parts[4] != name or not h.get(H_SHA):
+            raise NotLedgerEvent(f"a withheld message must have no payload, a Ledger-Sha256 and the subject "
+                                 f"of its event ({kind}/{name})")
+        return StreamEvent(seq, subject, position, recorded_at, topic, name, v, h.get(H_LINK, ""),
+                           h.get(H_MSG_ID, ""), b"", None, h[H_WITHHELD], h[H_SHA])
     try:
         fact = decode_stored(topic, data or b"")
     except (msgspec.DecodeError, msgspec.ValidationError, KeyError, ValueError, TypeError) as e:
@@ -337,7 +363,7 @@ def parse_message(subject: str, data: bytes | None, headers: dict[str, str] | No
     if len(parts) != 5 or parts[2] != kind or parts[3] != fact.id or parts[4] != name:
         raise NotLedgerEvent(f"subject {subject} does not match the event ({kind}/{fact.id}/{name})")
     return StreamEvent(seq, subject, position, recorded_at, topic, name, v, h.get(H_LINK, ""),
-                       h.get(H_MSG_ID, ""), data or b"", fact)
+                       h.get(H_MSG_ID, ""), data or b"", fact, sha256=h.get(H_SHA, ""))
 
 
 def filter_subject(customer: str | None = None, aggregate: str | None = None, id: str | None = None,

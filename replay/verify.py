@@ -18,10 +18,18 @@ the rest of the log is still checked):
   - `stream`:    the stream's event at the same place differs (position, payload, link)
                  or one side has events the other lacks.
 The report names the first position that differs.
+
+Notices, which do not fail the log (issue 14, settled after review):
+  - `beyond`:    a fact recorded before today's bounds existed holds a value beyond them
+                 (domain.bounds, domain.terms): readable, flagged by the views, listed here;
+  - `withheld`:  the stream holds the event's headers without its payload, because it is larger
+                 than the server accepts in one message (adapters.relay.message_for); its
+                 Ledger-Sha256 is compared with the store instead.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -31,6 +39,12 @@ from typing import Any, Protocol
 import msgspec
 
 from domain import hashchain
+from domain.bounds import Breach, breaches
+from domain.events import ContractAmended, ContractRegistered, decode, parse_topic
+from domain.terms import terms_breaches, terms_from_mapping
+from domain.upcasting import upcast_state
+
+from .printable import printable
 
 MAX_FINDINGS = 200
 TEXT_FINDINGS = 20
@@ -69,6 +83,8 @@ class Report:
     seconds: float = 0.0
     findings: list[Finding] = field(default_factory=list)
     more_findings: int = 0
+    notices: list[Finding] = field(default_factory=list)  # beyond today's bounds, withheld: not failures
+    more_notices: int = 0
 
     @property
     def ok(self) -> bool:
@@ -84,6 +100,12 @@ class Report:
         else:
             self.more_findings += 1
 
+    def notice(self, position: int, kind: str, detail: str) -> None:
+        if len(self.notices) < MAX_FINDINGS:
+            self.notices.append(Finding(position, kind, detail))
+        else:
+            self.more_notices += 1
+
     def as_dict(self) -> dict[str, Any]:
         first = self.first_difference
         return {
@@ -98,6 +120,8 @@ class Report:
             "first_difference": first.as_dict() if first else None,
             "findings": [f.as_dict() for f in sorted(self.findings, key=lambda f: (f.position, f.kind))],
             "more_findings": self.more_findings,
+            "notices": [f.as_dict() for f in self.notices],
+            "more_notices": self.more_notices,
         }
 
     def text(self) -> str:
@@ -110,6 +134,18 @@ class Report:
             lines.append(f"stream: {self.stream_events:,} events compared with the store")
         else:
             lines.append("stream: not compared (no NATS stream given)")
+        if self.notices:
+            kinds: dict[str, int] = {}
+            for n in self.notices:
+                kinds[n.kind] = kinds.get(n.kind, 0) + 1
+            total = len(self.notices) + self.more_notices
+            lines.append(f"notes ({total:,}, not failures): " + ", ".join(f"{k} {v:,}" for k, v in sorted(kinds.items()))
+                         + " — beyond: recorded before today's bounds, still read; withheld: too large for one "
+                           "stream message, its Ledger-Sha256 checked instead")
+            for n in self.notices[:TEXT_FINDINGS]:
+                lines.append(printable(f"  position {n.position:>9}  {n.kind:<9}  {n.detail}"))
+            if total > TEXT_FINDINGS:
+                lines.append(f"  ... and {total - TEXT_FINDINGS:,} more (--json lists up to {MAX_FINDINGS})")
         if self.ok:
             lines.append("OK: every event verifies against the hash chain"
                          + (" and the stream holds the same events in the same order" if self.stream_checked else ""))
@@ -141,8 +177,9 @@ _evidence = msgspec.json.Decoder(_Evidence)
 
 def verify_log(rows: Iterable[Row], *, evidence: Callable[[str], str] | None = None,
                head: tuple[int, str] | None = None, stream: Iterable[Any] | None = None,
-               progress: Callable[[int], None] | None = None) -> Report:
+               progress: Callable[[int], None] | None = None, bounds: bool = True) -> Report:
     """Recompute digests and links over `rows`; see the module docstring for what is checked.
+    bounds: also list the facts beyond today's bounds (notices).
 
     evidence(sha256) -> 'ok' | 'missing' | 'altered' (adapters.evidence.check_evidence).
     head: (position, link) of the last row of the chain table, to catch a truncated log.
@@ -189,6 +226,9 @@ def verify_log(rows: Iterable[Row], *, evidence: Callable[[str], str] | None = N
                     report.add(pos, "evidence", f"evidence file {att.filename or ''} sha256 {att.sha256} is "
                                                 f"{status}" + (" (its content no longer has the recorded hash)"
                                                                if status == "altered" else ""))
+        if bounds and digest == row.state_sha256:
+            for b in beyond_bounds(row.topic, row.state):
+                report.notice(pos, "beyond", f"{row.topic.split('.')[1]}: {b.path} {b.wrong}; today's bound: {b.right}")
         if stream_it is not None and not stream_done:
             msg = next(stream_it, None)
             if msg is None:
@@ -223,14 +263,37 @@ def verify_log(rows: Iterable[Row], *, evidence: Callable[[str], str] | None = N
     return report
 
 
+def beyond_bounds(topic: str, state: bytes) -> list[Breach]:
+    """The values of a stored fact beyond today's bounds ([] when it does not decode: a stored
+    event altered into something unreadable is reported as altered, not here)."""
+    _, name, version = parse_topic(topic)
+    try:
+        fact = decode(upcast_state(name, version, state))
+    except (msgspec.DecodeError, msgspec.ValidationError, KeyError, ValueError, TypeError):
+        return []
+    found = breaches(fact)
+    if isinstance(fact, ContractRegistered | ContractAmended):
+        with contextlib.suppress(ValueError):  # terms that do not read are not this check's to report
+            found += [Breach(f"terms.{b.path}", b.value, b.wrong, b.right, b.keyword)
+                      for b in terms_breaches(terms_from_mapping(fact.terms))]
+    return found
+
+
 def _compare(report: Report, row: Row, digest: str, msg: Any) -> None:
     pos = row.position
     if msg.position != pos:
         report.add(min(pos, msg.position), "stream",
                    f"order differs: the store's next event is position {pos}, the stream's is {msg.position}")
         return
-    payload = hashlib.sha256(msg.data).hexdigest()
-    if payload != digest:
+    withheld = getattr(msg, "withheld", "")
+    if withheld:  # no payload: the headers' sha256 of the stored bytes stands for it
+        if getattr(msg, "sha256", "") == row.state_sha256 == digest and not msg.data:
+            report.notice(pos, "withheld", f"the stream holds this event's headers without its payload ({withheld}); "
+                                           f"its Ledger-Sha256 is the store's")
+        else:
+            report.add(pos, "stream", f"payload withheld ({withheld}) but its Ledger-Sha256 "
+                                      f"{getattr(msg, 'sha256', '')[:16]}… is not the store's {digest[:16]}…")
+    elif (payload := hashlib.sha256(msg.data).hexdigest()) != digest:
         report.add(pos, "stream", f"payload differs: stream sha256 {payload[:16]}…, store {digest[:16]}…")
     if msg.link and msg.link != row.link:
         report.add(pos, "stream", f"link header differs: stream {msg.link[:16]}…, store {row.link[:16]}…")

@@ -25,13 +25,14 @@ import pytest
 
 from adapters.cli import main
 from adapters.ledger import Ledger
+from adapters.nats_server import NatsServer
 from adapters.store import StoreConfig, iter_log
 from adapters.store_arrow import store_batches
 from domain import events as ev
 from projections import apply_batch, open_views
 
 from .domainkit import local
-from .natskit import nats_single  # noqa: F401 - a fixture
+from .natskit import nats_single, stream_rows  # noqa: F401 - a fixture
 from .oldlog import record_the_old_way
 
 AT = "2026-11-01T00:00+08:00"
@@ -198,3 +199,113 @@ def test_the_old_ledger_still_reads_as_aggregates(folder: Path) -> None:
         assert app.contract("K-OLD").latest.warranty.default.years == 10**9  # read as recorded
     finally:
         app.close()
+
+
+# --- the stream: every position published, the oversized one withheld, never a stall -----------
+
+
+def test_the_relay_publishes_every_position_withholding_the_oversized_one(
+        folder: Path, nats_single: NatsServer, tmp_path: Path) -> None:  # noqa: F811
+    url = nats_single.url
+    code, out = cli(folder, "--json", "relay", "--nats-url", url)
+    assert code == 0, out
+    summary = json.loads(out)
+    app = Ledger.open(StoreConfig(folder))
+    try:
+        log = list(iter_log(app))
+        t5 = next(r.position for r in log if b'"id":"T5"' in r.state)
+        assert summary["withheld"] == [t5] and summary["position"] == log[-1].position
+        # the ledger goes on: a later event is relayed behind the withheld one
+        (o,) = app.execute_many([old(ev.TechnicianDispatched, "T1", "2025-10-01T09:40", technician="wang")],
+                                now=datetime(2026, 11, 1, tzinfo=UTC))
+        assert o.status == "recorded", o
+    finally:
+        app.close()
+    code, out = cli(folder, "--json", "relay", "--nats-url", url)
+    assert code == 0 and json.loads(out)["published"] == 1 and json.loads(out)["withheld"] == []
+    # the stream holds every position in order; the withheld message carries the stored bytes' hash
+    got = stream_rows(url)
+    assert [p for p, _, _ in got] == [r.position for r in iter_log_of(folder)]
+    code, out = cli(folder, "--json", "tail", "--nats-url", url, "--from-position", str(t5), "--limit", "1")
+    (line_,) = out.splitlines()
+    tailed = json.loads(line_)
+    assert tailed["position"] == t5 and tailed["withheld"] == "oversized" and tailed["event"] is None
+    # verify: no failure; withheld and beyond the bounds are listed as notices
+    code, out = cli(folder, "--json", "verify", "--nats-url", url)
+    report = json.loads(out)
+    assert code == 0 and report["ok"] and report["stream_checked"], out
+    kinds = {(n["position"], n["kind"]) for n in report["notices"]}
+    assert (t5, "withheld") in kinds
+    beyond = [n["detail"] for n in report["notices"] if n["kind"] == "beyond"]
+    assert any("parts[0].quantity is 4,611,686,018,427,387,904; today's bound: at most 1,000,000" in d for d in beyond)
+    assert any("actor holds the control character" in d for d in beyond)
+    assert any("terms.warranty.default.years is 1,000,000,000" in d for d in beyond)
+    # a rebuild from the stream takes the withheld event from the store beside it
+    code, out = cli(folder, "views", "rebuild", "--from", "nats", "--nats-url", url, "--at", AT)
+    assert code == 0, out
+    con = open_views(folder / "views.duckdb", read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM events WHERE id = 'T5' AND type = 'TicketOpened'").fetchall() == [(1,)]
+    finally:
+        con.close()
+
+
+def iter_log_of(folder: Path) -> list[Any]:
+    app = Ledger.open(StoreConfig(folder))
+    try:
+        return list(iter_log(app))
+    finally:
+        app.close()
+
+
+def test_the_relay_names_an_event_the_stream_refuses_instead_of_blaming_nats(
+        folder: Path, nats_single: NatsServer, tmp_path: Path) -> None:  # noqa: F811
+    """A stream that refuses one event (here: configured with a small max_msg_size) stops the relay
+    at that event's position, and the relay says so: it is not "NATS unavailable"."""
+    import asyncio
+
+    from adapters.relay import relay_with_retry
+    from adapters.stream import connect, stream_config
+
+    async def small_stream() -> None:
+        nc = await connect(nats_single.url)
+        try:
+            config = stream_config()
+            config.max_msg_size = 300
+            await nc.jetstream().add_stream(config)
+        finally:
+            await nc.close()
+
+    asyncio.run(small_stream())
+    code, err = cli_err(folder, "relay", "--nats-url", nats_single.url)
+    assert code == 2 and "cannot be published: " in err and "message size exceeds" in err and "NATS at" not in err, err
+    position = int(err.split("position ")[1].split(" ")[0])
+
+    said: list[str] = []
+
+    async def follow() -> None:
+        stop = asyncio.Event()
+
+        def log(m: str) -> None:
+            said.append(m)
+            if "cannot be published" in m:
+                stop.set()
+
+        app = Ledger.open(StoreConfig(folder))
+        try:
+            await asyncio.wait_for(relay_with_retry(app, nats_single.url, follow=True, stop=stop, log=log), 60)
+        finally:
+            app.close()
+
+    asyncio.run(follow())
+    assert any(f"relay: position {position} (" in m and "cannot be published" in m for m in said), said
+    assert not any("NATS unavailable" in m for m in said), said
+
+
+def cli_err(data: Path, *args: str) -> tuple[int, str]:
+    from contextlib import redirect_stderr
+
+    err = io.StringIO()
+    with redirect_stderr(err), redirect_stdout(io.StringIO()):
+        code = main(["--data-dir", str(data), *args])
+    return code, err.getvalue()

@@ -116,15 +116,17 @@ def chain_head(app: Any) -> tuple[int, str] | None:
 class StreamRow:
     """One stream message as verify compares it: the ledger's headers and the payload."""
 
-    __slots__ = ("position", "data", "link", "topic", "recorded_at", "seq")
+    __slots__ = ("position", "data", "link", "topic", "recorded_at", "seq", "withheld", "sha256")
 
-    def __init__(self, position: int, data: bytes, link: str, topic: str, recorded_at: str, seq: int) -> None:
+    def __init__(self, position: int, data: bytes, link: str, topic: str, recorded_at: str, seq: int,
+                 withheld: str = "", sha256: str = "") -> None:
         self.position, self.data, self.link, self.topic, self.recorded_at, self.seq = (
             position, data, link, topic, recorded_at, seq)
+        self.withheld, self.sha256 = withheld, sha256  # a payload withheld, and the stored bytes' hash
 
     @classmethod
     def of(cls, msg: Any) -> StreamRow:
-        from ..stream import H_LINK, H_POSITION, H_RECORDED_AT, H_TOPIC
+        from ..stream import H_LINK, H_POSITION, H_RECORDED_AT, H_SHA, H_TOPIC, H_WITHHELD
 
         h = msg.headers or {}
         try:
@@ -132,7 +134,7 @@ class StreamRow:
         except ValueError:
             position = -1
         return cls(position, msg.data or b"", h.get(H_LINK, ""), h.get(H_TOPIC, ""), h.get(H_RECORDED_AT, ""),
-                   msg.metadata.sequence.stream)
+                   msg.metadata.sequence.stream, h.get(H_WITHHELD, ""), h.get(H_SHA, ""))
 
 
 def stream_events(data_dir: Path, url: str | None) -> list[Any] | None:

@@ -177,12 +177,12 @@ def _server(args: argparse.Namespace, opts: ConnectOptions):  # type: ignore[no-
 
 
 def cmd_relay(args: argparse.Namespace) -> int:
-    from ..relay import run
+    from ..relay import PoisonEvent, run
 
     opts = options_of(args)
     try:
         return run(args, opts)
-    except (ServerError, NatsUnreachable) as e:
+    except (ServerError, NatsUnreachable, PoisonEvent) as e:  # a poison event is named, NATS not blamed
         raise UserError(str(e)) from None
     except Exception as e:  # noqa: BLE001 - NATS errors become one clear line, never credentials
         raise UserError(f"NATS at {opts.describe()}: {type(e).__name__}: {e}") from None

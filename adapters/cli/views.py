@@ -55,7 +55,7 @@ def _rebuild_from_nats(args: argparse.Namespace, out: Path, at: Any, terms: Any)
         raise UserError("--from nats rebuilds from the whole stream; use --from store for an as-of rebuild")
     options = options_of(args)
     with server_for(args.data_dir, options.url) as url:
-        batches = stream_batches(url, options)
+        batches = stream_batches(url, options, data_dir=Path(args.data_dir))
     return rebuild_from_store(lambda: iter(batches), out, at, terms_override=terms)
 
 

@@ -83,6 +83,30 @@ def cmd_follow(args: argparse.Namespace) -> int:
     return 0
 
 
+def _refuse_held(path: Path) -> None:
+    """Refuse to rebuild a views file another process holds (a running `views follow`): the new
+    file would replace it under that process."""
+    import duckdb
+
+    if not path.is_file():
+        return
+    try:
+        duckdb.connect(str(path), read_only=True).close()
+    except duckdb.Error as e:
+        if is_locked(e):
+            raise UserError(f"{path} is in use by another process (a running `views follow`?); stop it, or "
+                            "rebuild into another file with `replay --out FILE`") from None
+        # a damaged or foreign file: the rebuild replaces it
+
+
+def is_locked(e: BaseException) -> bool:
+    """DuckDB refused to open a file another process holds: its IOException saying so, not any
+    error whose text happens to hold "lock" (an overflow in `terms_clocks` was taken for one)."""
+    import duckdb
+
+    return isinstance(e, duckdb.IOException) and "Could not set lock on file" in str(e)
+
+
 def views_path(args: argparse.Namespace) -> Path:
     return Path(args.data_dir) / VIEWS_FILE
 
@@ -153,6 +177,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
         args.as_of_recorded = parse_time(args.as_of_recorded, "--as-of-recorded")
     if args.source not in REBUILD_SOURCES:
         raise UserError(f"--from {args.source!r}: sources are {sorted(REBUILD_SOURCES)}")
+    _refuse_held(views_path(args))
     terms = None
     if args.terms:
         from domain.terms import TermsError, load_contract_file, terms_from_mapping
@@ -165,7 +190,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     try:
         stats = REBUILD_SOURCES[args.source](args, views_path(args), at, terms)
     except Exception as e:  # a locked file is the one failure a user can act on
-        if "lock" in str(e).lower():
+        if is_locked(e):
             raise UserError(f"{views_path(args)} is in use by another process (a running `views follow`?)") from None
         raise
     con = open_views(views_path(args))
@@ -224,7 +249,7 @@ def open_views_file(path: str | Path, option: str = "--views") -> Any:
     try:
         con = open_views(p, read_only=True)
     except duckdb.Error as e:
-        if "lock" in str(e).lower():
+        if is_locked(e):
             raise UserError(f"{path} is in use by another process (a running `views follow`?); read its "
                             f"snapshot {SNAPSHOT_FILE} beside it") from None
         reason = str(e).splitlines()[0]

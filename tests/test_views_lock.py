@@ -1,0 +1,75 @@
+"""A views file held by another process is told apart from any other error (issue 14, item 4):
+by DuckDB's IOException saying it could not set the lock, never by the word "lock" somewhere in
+an error's text (an overflow in `terms_clocks`, or a file named `blocks.duckdb`, was reported as
+"in use by another process")."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from contextlib import redirect_stderr
+from pathlib import Path
+
+import duckdb
+
+from adapters.cli import main
+from adapters.cli.views import is_locked
+
+from .domainkit import ledger_with_one_ticket
+
+HOLD = "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); time.sleep(60)"
+
+
+def held(path: Path) -> subprocess.Popen[str]:
+    """Another process holding the DuckDB file (as `views follow` does)."""
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(path)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def cli(*args: str) -> tuple[int, str]:
+    err = io.StringIO()
+    with redirect_stderr(err):
+        code = main(list(args))
+    return code, err.getvalue()
+
+
+def test_only_duckdbs_lock_error_is_taken_for_a_lock(tmp_path: Path) -> None:
+    assert not is_locked(duckdb.OutOfRangeException("Overflow in terms_clocks: lock step"))
+    assert not is_locked(duckdb.IOException('Cannot open file "/data/blocks.duckdb": No such file'))
+    path = tmp_path / "v.duckdb"
+    proc = held(path)
+    try:
+        try:
+            duckdb.connect(str(path), read_only=True)
+        except duckdb.Error as e:
+            assert is_locked(e)
+        else:
+            raise AssertionError("a held file opened")
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_a_damaged_views_file_named_like_a_lock_is_not_reported_in_use(tmp_path: Path) -> None:
+    data = ledger_with_one_ticket(tmp_path / "data")
+    blocks = tmp_path / "blocks.duckdb"
+    blocks.write_bytes(b"not a database at all" * 100)
+    code, err = cli("--data-dir", str(data), "report", "sla", "--views", str(blocks))
+    assert code == 2 and "is not a views database" in err and "in use" not in err, err
+
+
+def test_views_rebuild_refuses_a_file_a_follower_holds_and_leaves_it_in_place(tmp_path: Path) -> None:
+    data = ledger_with_one_ticket(tmp_path / "data")
+    assert cli("--data-dir", str(data), "views", "rebuild")[0] == 0
+    views = data / "views.duckdb"
+    inode = views.stat().st_ino
+    proc = held(views)
+    try:
+        code, err = cli("--data-dir", str(data), "views", "rebuild")
+    finally:
+        proc.kill()
+        proc.wait()
+    assert code == 2 and f"{views} is in use by another process" in err, err
+    assert views.stat().st_ino == inode  # not replaced under the process that holds it

@@ -203,6 +203,9 @@ def build_report(ticket: str, rows: Iterable[Any], views: Any, *, as_of_recorded
         "log": {"positions_cited": cited, "last_position_read": rows[-1].position if rows else None,
                 "head_link_cited": rows[-1].link if rows else None},
         "views_available": views is not None and bool(clocks or liability),
+        # values recorded before today's bounds, as the views flagged and counted them
+        "beyond_bounds": view_rows(views, "SELECT position, type, field, value, bound, effect FROM beyond_bounds "
+                                          "WHERE list_contains(?, position) ORDER BY position, field", [cited]),
     }
 
 
@@ -414,6 +417,13 @@ def render_md(r: dict[str, Any]) -> bytes:
                  f"{_md(v['in_force_from'])}, late-entry tolerance {_md(_fmt(v['late_entry_tolerance']))}; "
                  f"position {v['position']}, link `{_md(v['link'])}`")
     L.append("")
+    if r.get("beyond_bounds"):
+        L.append("## Recorded before today's bounds")
+        L.append("")
+        for b in r["beyond_bounds"]:
+            L.append(f"- position {b['position']} {_md(b['type'])}: {_md(b['field'])} is {_md(b['value'])}, beyond "
+                     f"today's bound ({_md(b['bound'])}); in the views: {_md(b['effect'])}")
+        L.append("")
     L.append("## Log positions and hashes cited")
     L.append("")
     L.append("| position | recorded (UTC) | sha256 of state | link |")
@@ -621,6 +631,12 @@ def render_html(r: dict[str, Any]) -> bytes:
                  f'{_e(v["in_force_from"])}, late-entry tolerance {_e(_fmt(v["late_entry_tolerance"]))}; '
                  f'position {v["position"]}, link <code>{_e(v["link"])}</code></li>')
     P.append('</ul>')
+    if r.get("beyond_bounds"):
+        P.append("<h2>Recorded before today's bounds</h2><ul>")
+        for b in r["beyond_bounds"]:
+            P.append(f'<li>position {b["position"]} {_e(b["type"])}: {_e(b["field"])} is {_e(b["value"])}, beyond '
+                     f"today's bound ({_e(b['bound'])}); in the views: {_e(b['effect'])}</li>")
+        P.append("</ul>")
     P.append('<h2>Log positions and hashes cited</h2><table><tr><th>position</th><th>recorded (UTC)</th>'
              '<th>sha256 of state</th><th>link</th></tr>')
     for e in _cited(r):

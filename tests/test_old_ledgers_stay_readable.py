@@ -187,6 +187,11 @@ def test_explain_renders_every_ticket_of_the_old_ledger(folder: Path) -> None:
             assert code == 0 and out, (ticket, fmt)
     report = json.loads(cli(folder, "explain", "T1", "--format", "json")[1])
     assert report["liability"]["parts_value_fen"] == 300
+    # the report says which values were beyond today's bounds, and what the views did with them
+    assert {(b["field"], b["effect"]) for b in report["beyond_bounds"]} >= {
+        ("labour_fen", "left out of the figures"), ("terms.warranty.default.years", "counted at the bound")}
+    md = cli(folder, "explain", "T1", "--format", "md")[1]
+    assert "## Recorded before today's bounds" in md and "amount\\_fen is 9223372036854775807" in md
 
 
 def test_the_old_ledger_still_reads_as_aggregates(folder: Path) -> None:

@@ -154,6 +154,10 @@ class Texts:
         sign = "-" if yuan < 0 else ""
         return f"{sign}¥{format_decimal(abs(yuan), format='#,##0.00', locale=self.locale)}"
 
+    def yes_no(self, value: bool) -> str:
+        """A flag as a word: yes / no (是 / 否)."""
+        return self(YES) if value else self(NO)
+
     def percent(self, share: float | None, decimals: int = 1) -> str:
         if share is None:
             return ""
@@ -179,6 +183,8 @@ class Texts:
         CLDR name otherwise (中欧时间 / Central European Time), else the IANA id."""
         if tz in CHINA_ZONES:
             return self(BEIJING_TIME)
+        if tz in ("UTC", "Etc/UTC", "Etc/UCT", "UCT", "Zulu"):
+            return "UTC"  # CLDR has no name for it ("Unknown Region (UTC) Time")
         try:
             name = get_timezone_name(ZoneInfo(tz), "long", locale=self.locale)
         except (LookupError, ValueError):
@@ -319,6 +325,7 @@ def _(message: str) -> str:
 
 
 BEIJING_TIME = _("Beijing time")
+YES, NO = _("yes"), _("no")
 
 # The duration formats above are written through __call__; marked here for the catalog.
 _MARKED = (_("{h} h {m} min"), _("{m} min"))

@@ -142,6 +142,27 @@ def _closed_pipe() -> int:
     return EXIT_CLOSED_PIPE
 
 
+def runnable() -> str:
+    """How to run this CLI again from the current folder, for hints people copy: `ticketledger`
+    when PATH finds this very script, else its path (`.venv/bin/ticketledger`), else
+    `<python> -m adapters.cli`."""
+    import shutil
+    from pathlib import Path
+
+    exe = Path(sys.argv[0]).absolute()
+    if exe.name != "ticketledger":
+        return f"{_relative(Path(sys.executable).absolute())} -m adapters.cli"
+    found = shutil.which("ticketledger")
+    if found and Path(found).absolute() == exe:
+        return "ticketledger"
+    return _relative(exe)
+
+
+def _relative(path: object) -> str:
+    text = os.path.relpath(str(path))
+    return text if "/" in text and not text.startswith("../../..") else str(path)
+
+
 class UserError(Exception):
     """Bad input or state the user can fix; printed without a traceback, with a stable code:
     `code` (one of errors.CODES), else the code of the command that raised it."""

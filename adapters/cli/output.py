@@ -117,11 +117,30 @@ def cell(t: Texts, kind: str, value: Any, tz: str = DEFAULT_TZ) -> str:
 # --- printing rows --------------------------------------------------------------------------------
 
 
+UNBOUNDED = 100_000  # the width of a file or a pipe: a table keeps its natural width there
+
+
 def console(file: Any = None, width: int | None = None) -> Console:
-    """A console on stdout: the terminal's width, or $COLUMNS (rich reads it), else 80 columns;
-    colour only on a terminal; text printed as it is (no markup, no emoji codes)."""
-    return Console(file=file or sys.stdout, width=width, highlight=False, markup=False, emoji=False,
-                   soft_wrap=False)
+    """A console on stdout: $COLUMNS when set, else the terminal's width; in a file or a pipe
+    without $COLUMNS a table keeps its natural width (one line per row, for grep and less -S).
+    Colour only on a terminal; text printed as it is (no markup, no emoji codes)."""
+    file = file or sys.stdout
+    if width is None and not os.environ.get("COLUMNS") and not _is_terminal(file):
+        width = UNBOUNDED
+    return _Console(file=file, width=width, highlight=False, markup=False, emoji=False, soft_wrap=False)
+
+
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """rich exits 1 itself; the CLI's main() ends a closed pipe the same way for every command."""
+        raise BrokenPipeError
+
+
+def _is_terminal(file: Any) -> bool:
+    try:
+        return file.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def emit(rows: Iterable[dict[str, Any]], as_json: bool, columns: Sequence[ColumnSpec] | None = None,
@@ -158,7 +177,7 @@ def render(rows: Sequence[dict[str, Any]], columns: Sequence[ColumnSpec] | None,
     for c in cols:
         numeric = c.kind in ("money", "number", "percent", "duration")
         table.add_column(c.title(_), justify="right" if numeric else "left", overflow="fold",
-                         no_wrap=numeric or c.kind in ("id", "time", "end", "date"))
+                         no_wrap=numeric or c.kind in ("time", "end", "date"))
     for r in rows:
         tz = zone(r) if callable(zone) else (zone or DEFAULT_TZ)
         table.add_row(*(cell(_, c.kind, r.get(c.key), tz) for c in cols))
@@ -176,8 +195,9 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[ColumnSpec] | None =
     return buf.getvalue().rstrip("\n")
 
 
-def _width() -> int:
-    return console().width
+def _width() -> int | None:
+    width = console().width
+    return None if width == UNBOUNDED else width
 
 
 def plain(value: Any) -> Any:

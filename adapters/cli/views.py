@@ -187,8 +187,14 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
         emit([{"views": str(views_path(args)), "events": stats["events"], "seconds": round(stats["seconds"], 3),
                "evaluated_at": when, "rows": counts}], True)
         return 0
-    print(f"rebuilt {views_path(args)}: {stats['events']} events in {stats['seconds']:.2f} s, "
-          f"evaluated at {when}; " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    from .core import _ledger_zone
+
+    zone = _ledger_zone(args)
+    _ = speak(zone)
+    print(_("rebuilt {views}: {events} events in {seconds} s, evaluated at {when}; {rows}", views=views_path(args),
+            events=_.number(stats["events"]), seconds=f"{stats['seconds']:.2f}",
+            when=_.time(stats["evaluated_at"], zone, zone=True),
+            rows=", ".join(f"{k} {_.number(v)}" for k, v in counts.items())))
     return 0
 
 

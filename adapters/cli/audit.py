@@ -251,7 +251,7 @@ def ticket_rows(app: Any, ticket: str) -> tuple[str, list[Any]]:
     toid = aggregate_uuid("ticket", ticket).hex
     rows = rows_for(app, [toid])
     if not rows:
-        raise UserError(f"no ticket {ticket}")
+        raise UserError(f"no ticket {ticket}", code="TL-E040")
     opened = msgspec.json.decode(rows[0].state)
     extra = []
     if opened.get("asset_id"):

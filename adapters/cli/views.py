@@ -173,7 +173,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
         stats = REBUILD_SOURCES[args.source](args, views_path(args), at, terms)
     except Exception as e:  # a locked file is the one failure a user can act on
         if "lock" in str(e).lower():
-            raise UserError(f"{views_path(args)} is in use by another process (a running `views follow`?)") from None
+            raise UserError(f"{views_path(args)} is in use by another process (a running `views follow`?)", code="TL-E032") from None
         raise
     con = open_views(views_path(args))
     try:
@@ -209,7 +209,7 @@ def open_for_reading(args: argparse.Namespace):
         return open_views_file(chosen)
     main = views_path(args)
     if not main.exists() and not snapshot_path(args).exists():
-        raise UserError(f"no views in {args.data_dir}; run `ticketledger views rebuild` first")
+        raise UserError(f"no views in {args.data_dir}; run `ticketledger views rebuild` first", code="TL-E030")
     if main.exists():
         try:
             return open_views(main, read_only=True)
@@ -217,7 +217,7 @@ def open_for_reading(args: argparse.Namespace):
             pass
     if snapshot_path(args).exists():
         return open_views(snapshot_path(args), read_only=True)
-    raise UserError(f"{main} is locked and no snapshot was published yet")
+    raise UserError(f"{main} is locked and no snapshot was published yet", code="TL-E032")
 
 
 VIEWS_HINT = "name a file written by `views rebuild` (<data-dir>/views.duckdb) or by `replay --out`"
@@ -231,25 +231,25 @@ def open_views_file(path: str | Path, option: str = "--views") -> Any:
 
     p = Path(path)
     if p.is_dir():
-        raise UserError(f"{option} {path} is a folder, not a views database (DuckDB); {VIEWS_HINT}".lstrip())
+        raise UserError(f"{option} {path} is a folder, not a views database (DuckDB); {VIEWS_HINT}".lstrip(), code="TL-E031")
     if not p.exists():
-        raise UserError(f"no views file {path}; {VIEWS_HINT}")
+        raise UserError(f"no views file {path}; {VIEWS_HINT}", code="TL-E031")
     try:
         con = open_views(p, read_only=True)
     except duckdb.Error as e:
         if "lock" in str(e).lower():
             raise UserError(f"{path} is in use by another process (a running `views follow`?); read its "
-                            f"snapshot {SNAPSHOT_FILE} beside it") from None
+                            f"snapshot {SNAPSHOT_FILE} beside it", code="TL-E032") from None
         reason = str(e).splitlines()[0]
         if "not a valid DuckDB database" in reason:
             reason = "not a DuckDB file at all"
-        raise UserError(f"{path} is not a views database (DuckDB): {reason}; {VIEWS_HINT}") from None
+        raise UserError(f"{path} is not a views database (DuckDB): {reason}; {VIEWS_HINT}", code="TL-E031") from None
     try:
         con.execute("SELECT position, evaluated_at FROM checkpoint LIMIT 0")
     except duckdb.Error:
         con.close()
         raise UserError(f"{path} is a DuckDB database but not a views database (no checkpoint table); "
-                        f"{VIEWS_HINT}") from None
+                        f"{VIEWS_HINT}", code="TL-E031") from None
     return con
 
 
@@ -263,15 +263,15 @@ def output_file(option: str, path: str, example: str) -> Path:
     refused before any work, naming the option and an example of a right value."""
     p = Path(path)
     if p.is_dir():
-        raise UserError(f"{option} {path} is a folder; name a file in it, e.g. {p / example}")
+        raise UserError(f"{option} {path} is a folder; name a file in it, e.g. {p / example}", code="TL-E033")
     blocking = next((d for d in p.parents if d.exists() and not d.is_dir()), None)
     if blocking is not None:
-        raise UserError(f"{option} {path}: {blocking} is a file, not a folder; name a file in a folder, e.g. {example}")
+        raise UserError(f"{option} {path}: {blocking} is a file, not a folder; name a file in a folder, e.g. {example}", code="TL-E033")
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise UserError(f"{option} {path}: cannot create its folder ({e.strerror}); "
-                        f"name a file in a folder you can write, e.g. {example}") from None
+                        f"name a file in a folder you can write, e.g. {example}", code="TL-E033") from None
     return p
 
 
@@ -282,7 +282,7 @@ def _appendable(option: str, path: str, example: str) -> Path:
         with open(p, "a"):
             pass
     except OSError as e:
-        raise UserError(f"{option} {path}: cannot be written ({e.strerror}); name a file you can write") from None
+        raise UserError(f"{option} {path}: cannot be written ({e.strerror}); name a file you can write", code="TL-E033") from None
     return p
 
 
@@ -431,12 +431,12 @@ def _rows(con, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]
         cur = con.execute(sql, params or [])
     except duckdb.PermissionException as e:
         raise UserError(f"{str(e).splitlines()[0]}: `sql` reads the views only, no other file and no "
-                        "extension (`export --parquet DIR` writes the tables to files)") from None
+                        "extension (`export --parquet DIR` writes the tables to files)", code="TL-E050") from None
     except duckdb.Error as e:
-        raise UserError(str(e).splitlines()[0]) from None
+        raise UserError(str(e).splitlines()[0], code="TL-E050") from None
     if cur is None:  # DuckDB's answer to text without a statement (only comments or ';')
         raise UserError(f"{sql.strip()!r} holds no SQL statement; write e.g. "
-                        "\"SELECT state, count(*) FROM sla_clocks GROUP BY state\"")
+                        "\"SELECT state, count(*) FROM sla_clocks GROUP BY state\"", code="TL-E050")
     cols = [d[0] for d in cur.description] if cur.description else []
     return [{c: plain(v) for c, v in zip(cols, r, strict=True)} for r in cur.fetchall()]
 
@@ -444,7 +444,7 @@ def _rows(con, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]
 def cmd_sql(args: argparse.Namespace) -> int:
     if not args.query.strip():
         raise UserError("the query is empty; write one, e.g. "
-                        "ticketledger sql \"SELECT state, count(*) FROM sla_clocks GROUP BY state\"")
+                        "ticketledger sql \"SELECT state, count(*) FROM sla_clocks GROUP BY state\"", code="TL-E050")
     con = open_for_reading(args)
     try:
         con.execute("SET enable_external_access = false")  # read-only: the views, no file written or read

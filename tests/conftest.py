@@ -23,8 +23,9 @@ from adapters.store import StoreConfig
 def english_system_locale(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test runs with an English system locale and no TICKETLEDGER_LANG, whatever the
     developer's machine says: output for people is then Chinese only where a contract in China
-    applies (the CLI's rule), English elsewhere."""
-    for name in ("LC_ALL", "LC_MESSAGES", "TICKETLEDGER_LANG"):
+    applies (the CLI's rule), English elsewhere. No COLUMNS either: captured tables keep their
+    natural width unless a test sets one."""
+    for name in ("LC_ALL", "LC_MESSAGES", "TICKETLEDGER_LANG", "COLUMNS"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("LANG", "C.UTF-8")
 

@@ -428,9 +428,12 @@ def time_fields(cls: type[Fact]) -> tuple[str, ...]:
     return tuple(f.name for f in msgspec.inspect.type_info(cls).fields if is_time(f.type))
 
 
-# Every field name that holds an instant in some fact type: a correction's `changes` naming one
-# holds a time (normalised to UTC like every other time, see in_utc).
-TIME_FIELD_NAMES = frozenset(name for cls in FACT_TYPES.values() for name in time_fields(cls))
+@functools.cache
+def time_field_names() -> frozenset[str]:
+    """Every field name that holds an instant in some fact type: a correction's `changes` naming
+    one holds a time (normalised to UTC like every other time, see in_utc). Computed on first use:
+    inspecting every type at import would slow every command's start."""
+    return frozenset(name for cls in FACT_TYPES.values() for name in time_fields(cls))
 
 
 def in_utc(fact: Fact) -> Fact:
@@ -443,7 +446,7 @@ def in_utc(fact: Fact) -> Fact:
         if t is not None and t.tzinfo is not None and t.tzinfo is not UTC:
             changes[name] = utc(t)
     if isinstance(fact, FactCorrected):
-        fixed = {k: _utc_value(v) if k in TIME_FIELD_NAMES else v for k, v in fact.changes.items()}
+        fixed = {k: _utc_value(v) if k in time_field_names() else v for k, v in fact.changes.items()}
         if fixed != fact.changes:
             changes["changes"] = fixed
     return msgspec.structs.replace(fact, **changes) if changes else fact

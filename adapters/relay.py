@@ -210,22 +210,17 @@ async def relay_with_retry(app: EventStoreApp, url: str, options: ConnectOptions
             total.withheld += s.withheld
             total.position = max(total.position, s.position)
             return total
-        except PoisonEvent as e:  # NATS answered, and refused this event: say which, not "unavailable"
+        except (PoisonEvent, TimeoutError, nats.errors.Error, APIError, OSError) as e:
             if not follow:
                 raise
+            # NATS answered and refused one event: say which (and wait longer), not "unavailable"
+            poison = isinstance(e, PoisonEvent)
             if log:
-                log(f"relay: {e}; retrying in 5 s")
+                log(f"relay: {e}; retrying in 5 s" if poison else
+                    f"relay: NATS unavailable ({type(e).__name__}: {e}); retrying")
             if stop is not None and stop.is_set():
                 return total
-            await asyncio.sleep(5.0)
-        except (TimeoutError, nats.errors.Error, APIError, OSError) as e:
-            if not follow:
-                raise
-            if log:
-                log(f"relay: NATS unavailable ({type(e).__name__}: {e}); retrying")
-            if stop is not None and stop.is_set():
-                return total
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(5.0 if poison else 1.0)
         finally:
             if nc is not None:
                 with contextlib.suppress(Exception):

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
+
+import msgspec
 
 from domain import events as ev
 from domain.terms import load_contract_file
@@ -61,3 +65,29 @@ def ledger_with_one_ticket(folder: Path, now: datetime = datetime(2026, 11, 1, t
     finally:
         app.close()
     return folder
+
+
+def changed_terms(terms: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """A copy of contract terms with some values replaced, each named by its path with `__`
+    between keys and list indexes: changed_terms(t, schedules__0__every={"months": 0})."""
+    out = copy.deepcopy(terms)
+    for path, value in changes.items():
+        *head, last = path.split("__")
+        node = out
+        for k in head:
+            node = node[int(k)] if isinstance(node, list) else node[k]
+        node[last] = value
+    return out
+
+
+def contract_toml(data: dict[str, Any]) -> str:
+    """A contract file (id, supplier, customer, [terms]) as TOML, values written inline."""
+    def inline(v: Any) -> str:
+        if isinstance(v, dict):
+            return "{" + ", ".join(f'"{k}" = {inline(x)}' for k, x in v.items()) + "}"
+        if isinstance(v, list):
+            return "[" + ", ".join(inline(x) for x in v) + "]"
+        return msgspec.json.encode(v).decode()
+
+    lines = [f"{k} = {inline(v)}" for k, v in data.items() if k != "terms"]
+    return "\n".join([*lines, "[terms]", *(f"{k} = {inline(v)}" for k, v in data["terms"].items())]) + "\n"

@@ -6,14 +6,12 @@ right, and nothing is recorded. Each of these contracts was accepted before, and
 
 from __future__ import annotations
 
-import copy
 import io
 from contextlib import redirect_stderr, redirect_stdout
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import pytest
 
 from adapters.cli import main
@@ -22,20 +20,13 @@ from adapters.store import StoreConfig
 from domain import events as ev
 from domain.terms import load_contract_file
 
-from .domainkit import CONTRACTS, Desk
+from .domainkit import CONTRACTS, Desk, changed_terms, contract_toml
 
 SEED = load_contract_file(str(CONTRACTS / "seed-004.toml"))
 
 
 def with_terms(**changes: Any) -> dict[str, Any]:
-    data = copy.deepcopy(SEED)
-    for path, value in changes.items():
-        *head, last = path.split("__")
-        at = data["terms"]
-        for k in head:
-            at = at[int(k)] if isinstance(at, list) else at[k]
-        at[last] = value
-    return data
+    return {**SEED, "terms": changed_terms(SEED["terms"], **changes)}
 
 
 BAD_TERMS = [  # (the terms, what the refusal says is wrong, what it says would be right)
@@ -60,28 +51,12 @@ BAD_TERMS = [  # (the terms, what the refusal says is wrong, what it says would 
 ]
 
 
-def _toml(data: dict[str, Any]) -> str:
-    """A contract file as TOML, written with JSON values (TOML's inline values read them)."""
-    lines = [f"{k} = {msgspec.json.encode(v).decode()}" for k, v in data.items() if k != "terms"]
-    lines.append("[terms]")
-    lines += [f"{k} = {_inline(v)}" for k, v in data["terms"].items()]
-    return "\n".join(lines) + "\n"
-
-
-def _inline(v: Any) -> str:
-    if isinstance(v, dict):
-        return "{" + ", ".join(f'"{k}" = {_inline(x)}' for k, x in v.items()) + "}"
-    if isinstance(v, list):
-        return "[" + ", ".join(_inline(x) for x in v) + "]"
-    return msgspec.json.encode(v).decode()
-
-
 @pytest.mark.parametrize("data, wrong, right", BAD_TERMS, ids=[w.split(" ")[0] for _, w, _ in BAD_TERMS])
 def test_contract_add_refuses_terms_beyond_their_bounds(tmp_path: Path, data: dict, wrong: str, right: str) -> None:
     folder = tmp_path / "d"
     assert main(["--data-dir", str(folder), "init"]) == 0
     path = tmp_path / "k.toml"
-    path.write_text(_toml(data), encoding="utf-8")
+    path.write_text(contract_toml(data), encoding="utf-8")
     out, err = io.StringIO(), io.StringIO()
     with redirect_stdout(out), redirect_stderr(err):
         code = main(["--data-dir", str(folder), "contract", "add", str(path)])
@@ -114,7 +89,7 @@ def test_a_what_if_file_beyond_the_bounds_is_refused(tmp_path: Path) -> None:
     folder = tmp_path / "d"
     assert main(["--data-dir", str(folder), "init"]) == 0
     path = tmp_path / "what-if.toml"
-    path.write_text(_toml(BAD_TERMS[0][0]), encoding="utf-8")
+    path.write_text(contract_toml(BAD_TERMS[0][0]), encoding="utf-8")
     err = io.StringIO()
     with redirect_stderr(err):
         assert main(["--data-dir", str(folder), "views", "rebuild", "--terms", str(path)]) == 2

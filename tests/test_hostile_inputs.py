@@ -12,7 +12,6 @@ For each row:
 
 from __future__ import annotations
 
-import copy
 import io
 import json
 from collections.abc import Callable
@@ -32,7 +31,7 @@ from adapters.store import StoreConfig, iter_log
 from domain import events as ev
 from domain.terms import load_contract_file
 
-from .domainkit import CONTRACTS
+from .domainkit import CONTRACTS, changed_terms, contract_toml
 from .natskit import nats_single  # noqa: F401 - a fixture
 from .oldlog import record_the_old_way
 
@@ -62,14 +61,7 @@ def repair(*lines: tuple[int, int], labour: int = 0) -> ev.Fact:
 
 
 def terms(**changes: Any) -> dict[str, Any]:
-    t = copy.deepcopy(SEED["terms"])
-    for path, value in changes.items():
-        *head, last = path.split("__")
-        node = t
-        for k in head:
-            node = node[int(k)] if isinstance(node, list) else node[k]
-        node[last] = value
-    return t
+    return changed_terms(SEED["terms"], **changes)
 
 
 @dataclass(frozen=True)
@@ -189,24 +181,13 @@ def position(data: Path) -> int:
         app.close()
 
 
-def toml_contract(path: Path, contract_id: str, t: dict[str, Any]) -> None:
-    def inline(v: Any) -> str:
-        if isinstance(v, dict):
-            return "{" + ", ".join(f'"{k}" = {inline(x)}' for k, x in v.items()) + "}"
-        if isinstance(v, list):
-            return "[" + ", ".join(inline(x) for x in v) + "]"
-        return msgspec.json.encode(v).decode()
-
-    lines = [f'id = "{contract_id}"', 'supplier = "s"', 'customer = "buyer-004"', "[terms]"]
-    path.write_text("\n".join(lines + [f"{k} = {inline(v)}" for k, v in t.items()]) + "\n", encoding="utf-8")
-
-
 @pytest.mark.parametrize("hostile", HOSTILE, ids=[f"item{h.item}: {h.name}" for h in HOSTILE])
 def test_a_hostile_input_is_refused_clearly_and_records_nothing(data: Path, tmp_path: Path, hostile: Hostile) -> None:
     before = position(data)
     if isinstance(hostile.what, dict):
         path = tmp_path / "hostile.toml"
-        toml_contract(path, f"K-H{HOSTILE.index(hostile)}", hostile.what)
+        path.write_text(contract_toml({"id": f"K-H{HOSTILE.index(hostile)}", "supplier": "s", "customer": "buyer-004",
+                                       "terms": hostile.what}), encoding="utf-8")
         code, _, err = cli_all(data, "contract", "add", str(path))
         said = err
     else:

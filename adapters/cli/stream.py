@@ -114,13 +114,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_nats_serve(args: argparse.Namespace) -> int:
-    from ..nats_server import NatsServer
+    from ..nats_server import local_server
 
     store = Path(args.data_dir) / "nats"
-    try:
-        server = NatsServer(store, port=args.port, log_file=Path(args.data_dir) / "nats-server.log").start()
-    except ServerError as e:
-        raise UserError(str(e)) from None
     stop = {"now": False}
 
     def on_signal(*_: object) -> None:
@@ -128,17 +124,23 @@ def cmd_nats_serve(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    if args.json:
-        print(msgspec.json.encode({"url": server.url, "monitor": server.monitor_url, "store": str(store)}).decode(),
-              flush=True)
-    else:
-        print(f"nats-server running: {server.url} (monitor {server.monitor_url}, store {store}); "
-              f"use --nats-url {server.url} or TICKETLEDGER_NATS_URL; Ctrl-C stops", flush=True)
     try:
-        while not stop["now"] and server.proc is not None and server.proc.poll() is None:
-            time.sleep(0.2)
-    finally:
-        server.stop()
+        with local_server(args.data_dir, port=args.port) as server:
+            if not server.stopped_here:
+                raise UserError(f"a nats-server already serves {store} at {server.url}: another ticketledger command "
+                                f"started it and stops it when it ends; use --nats-url {server.url}, or stop that "
+                                "command first")
+            if args.json:
+                print(msgspec.json.encode({"url": server.url, "monitor": server.monitor_url,
+                                           "store": str(store)}).decode(), flush=True)
+            else:
+                print(f"nats-server running: {server.url} (monitor {server.monitor_url}, store {store}); "
+                      f"use --nats-url {server.url} or TICKETLEDGER_NATS_URL (commands on --data-dir "
+                      f"{args.data_dir} use it by themselves); Ctrl-C stops", flush=True)
+            while not stop["now"] and server.alive():
+                time.sleep(0.2)
+    except ServerError as e:
+        raise UserError(str(e)) from None
     return 0
 
 

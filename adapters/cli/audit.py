@@ -182,9 +182,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from .core import ledger_for
 
     data_dir = Path(args.data_dir)
-    if not data_dir.exists():
-        raise UserError(f"no data folder {data_dir}")
-    ledger = ledger_for(args)
+    ledger = ledger_for(args)  # refuses a folder without a ledger, on SQLite and PostgreSQL alike
     stream = None
     if not args.no_stream:
         try:

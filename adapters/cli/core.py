@@ -111,7 +111,12 @@ CREATES_LEDGER = frozenset({"init", "import"})
 
 def ledger_for(args: argparse.Namespace) -> Ledger:
     """The ledger of --data-dir (or of TICKETLEDGER_POSTGRES); refused in one line when the
-    folder holds none, cannot be written, or its events.sqlite is not a ledger."""
+    folder holds none, cannot be written, or its events.sqlite is not a ledger.
+
+    With TICKETLEDGER_POSTGRES the events are in PostgreSQL, and the data folder still holds
+    what is local: evidence, the NATS store, the views and personal data. `init` (or a first
+    `import`) creates both; every other command needs both, so a mistyped --data-dir or schema
+    is refused as it is on SQLite."""
     import sqlite3
 
     from eventsourcing.persistence import PersistenceError
@@ -120,13 +125,26 @@ def ledger_for(args: argparse.Namespace) -> Ledger:
 
     folder = data_folder(args)
     config = StoreConfig.from_env(folder)
-    if not config.postgres_dsn:
-        _check_sqlite_ledger(config.sqlite_path, create=getattr(args, "command", None) in CREATES_LEDGER)
+    create = getattr(args, "command", None) in CREATES_LEDGER
+    if config.postgres_dsn:
+        _check_postgres_ledger(config, create=create)
+    else:
+        _check_sqlite_ledger(config.sqlite_path, create=create)
     try:
         return open_ledger(folder)
     except (sqlite3.Error, PersistenceError) as e:
-        raise UserError(f"cannot open the ledger {config.sqlite_path if not config.postgres_dsn else 'on PostgreSQL'}: "
+        raise UserError(f"cannot open the ledger {ledger_place(config)}: "
                         f"{e}; if it is damaged, restore it from a backup, or name another --data-dir") from None
+
+
+def ledger_place(config: Any) -> str:
+    """Where the events are, for people: the SQLite file, or the PostgreSQL database and schema
+    (never the password)."""
+    if not config.postgres_dsn:
+        return str(config.sqlite_path)
+    parts = dict(p.split("=", 1) for p in config.postgres_dsn.split() if "=" in p)
+    return (f"on PostgreSQL {parts.get('host', '127.0.0.1')}:{parts.get('port', '5432')}/"
+            f"{parts.get('dbname', 'postgres')}, schema {config.postgres_schema}")
 
 
 def data_folder(args: argparse.Namespace) -> Path:
@@ -148,16 +166,43 @@ def _check_sqlite_ledger(path: Path, *, create: bool) -> None:
         raise UserError(f"no ledger in {folder}{missing}; run `ticketledger --data-dir {folder} init` first "
                         "(or check --data-dir for a typo)")
     if create:
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise UserError(f"cannot create the data folder {folder}: {e.strerror}; name a folder you may write to") from None
+        _make_folder(folder)
     if path.is_dir():
         raise UserError(f"{path} is a folder, not a ledger database; move it away or name another --data-dir")
     for target in (folder, path) if path.exists() else (folder,):
         if not os.access(target, os.W_OK):  # SQLite writes its journal beside the file even to read
             raise UserError(f"cannot write to {target}: the ledger needs write access to its folder and "
                             "events.sqlite, even to read; fix the permissions or work on a copy")
+
+
+def _check_postgres_ledger(config: Any, *, create: bool) -> None:
+    """The data folder (created by init and import) and the ledger's tables in the schema."""
+    import psycopg
+
+    folder = config.data_dir
+    init = f"run `ticketledger --data-dir {folder} init` first"
+    if create:
+        _make_folder(folder)
+        return
+    if not folder.is_dir():
+        raise UserError(f"no data folder {folder}; {init} (with TICKETLEDGER_POSTGRES the events are in PostgreSQL, "
+                        "and the data folder holds the evidence, the NATS store and the views), or check --data-dir "
+                        "for a typo")
+    try:
+        with psycopg.connect(config.postgres_dsn, connect_timeout=10) as c:
+            table = c.execute("SELECT to_regclass(%s)", (f'"{config.postgres_schema}".ledger_events',)).fetchone()
+    except psycopg.Error as e:
+        raise UserError(f"cannot reach the ledger {ledger_place(config)}: {str(e).strip().splitlines()[0]}; "
+                        "check TICKETLEDGER_POSTGRES") from None
+    if table is None or table[0] is None:
+        raise UserError(f"no ledger {ledger_place(config)}; {init}, or check TICKETLEDGER_POSTGRES_SCHEMA")
+
+
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"cannot create the data folder {folder}: {e.strerror}; name a folder you may write to") from None
 
 
 def parse_time(text: str, what: str = "time") -> datetime:
@@ -178,9 +223,15 @@ def now() -> datetime:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
+    from ..store import StoreConfig
+
     ledger = ledger_for(args)
     recorded = record_calendar(ledger, None)
-    print(f"data folder {args.data_dir} ready; log position {last_position(ledger)}; "
+    config = StoreConfig.from_env(data_folder(args))
+    where = f"events {ledger_place(config)}"
+    if config.postgres_dsn:
+        where += "; the folder holds the evidence, the NATS store and the views"
+    print(f"data folder {args.data_dir} ready ({where}); log position {last_position(ledger)}; "
           f"calendar years recorded now: {recorded or 'none new'}")
     return 0
 

@@ -386,16 +386,22 @@ def _rows(con, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]
 
     try:
         cur = con.execute(sql, params or [])
+        if cur is None:  # DuckDB's answer to text without a statement (only comments or ';')
+            raise UserError(f"{sql.strip()!r} holds no SQL statement; write e.g. "
+                            "\"SELECT state, count(*) FROM sla_clocks GROUP BY state\"")
+        cols = [d[0] for d in cur.description] if cur.description else []
+        rows = cur.fetchall()  # a query's errors may come only now, with its rows
     except duckdb.PermissionException as e:
         raise UserError(f"{str(e).splitlines()[0]}: `sql` reads the views only, no other file and no "
                         "extension (`export --parquet DIR` writes the tables to files)") from None
+    except duckdb.InvalidInputException as e:
+        if "configuration has been locked" not in str(e):
+            raise UserError(str(e).splitlines()[0]) from None
+        raise UserError(f"{str(e).splitlines()[0]}: `sql` runs queries on the views and changes no setting "
+                        "(profiling, logging and the like would write files)") from None
     except duckdb.Error as e:
         raise UserError(str(e).splitlines()[0]) from None
-    if cur is None:  # DuckDB's answer to text without a statement (only comments or ';')
-        raise UserError(f"{sql.strip()!r} holds no SQL statement; write e.g. "
-                        "\"SELECT state, count(*) FROM sla_clocks GROUP BY state\"")
-    cols = [d[0] for d in cur.description] if cur.description else []
-    return [{c: _plain(v) for c, v in zip(cols, r, strict=True)} for r in cur.fetchall()]
+    return [{c: _plain(v) for c, v in zip(cols, r, strict=True)} for r in rows]
 
 
 def _plain(v: Any) -> Any:
@@ -414,7 +420,11 @@ def cmd_sql(args: argparse.Namespace) -> int:
                         "ticketledger sql \"SELECT state, count(*) FROM sla_clocks GROUP BY state\"")
     con = open_for_reading(args)
     try:
-        con.execute("SET enable_external_access = false")  # read-only: the views, no file written or read
+        # Read-only: the views, no file written or read. Locking the configuration refuses, in
+        # one clean error, every setting that would write a file or stop the process: profiling
+        # output, logging to files (DuckDB aborted the process on it), query logs, temp folders.
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
         rows = _rows(con, args.query)
     finally:
         con.close()

@@ -103,10 +103,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     nats_options(p)
     p.set_defaults(func=cmd_tail)
 
-    p = sub.add_parser("schema", help="JSON Schema of every event type and version (written to docs/schemas/)")
+    p = sub.add_parser("schema", help="JSON Schema of every event type and version: printed, or written with --out",
+                       description="Without TYPE: lists the schemas (--json prints them all). With TYPE: prints "
+                                   "that type's schema. Writes files only with --out DIR (the repository's own "
+                                   "docs/schemas/ is made by `make schemas`).")
     p.add_argument("type", nargs="?", help="print this event type's schema only")
-    p.add_argument("--out", default="docs/schemas", help="folder to write (default docs/schemas)")
-    p.add_argument("--no-write", action="store_true", help="print only")
+    p.add_argument("--out", default=None, metavar="DIR", help="write the schema files into DIR (created if missing)")
+    p.add_argument("--no-write", action="store_true", help=argparse.SUPPRESS)  # the default now; kept for old scripts
     p.set_defaults(func=cmd_schema)
 
 
@@ -339,7 +342,7 @@ def _write_schemas(docs: dict[str, dict[str, Any]], folder: str) -> None:
     out = Path(folder)
     if not out.is_dir() and (out.exists() or out.suffix == ".json"):
         raise UserError(f"--out {folder} names a file; --out is the folder the schemas are written to (created if "
-                        "missing), e.g. docs/schemas; `schema TYPE --no-write` prints one type's schema")
+                        "missing), e.g. docs/schemas; `schema TYPE` prints one type's schema")
     try:
         out.mkdir(parents=True, exist_ok=True)
         for fname, doc in docs.items():
@@ -350,19 +353,26 @@ def _write_schemas(docs: dict[str, dict[str, Any]], folder: str) -> None:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
+    """Print; write files only where --out says (it wrote docs/schemas/ into whatever folder
+    the user stood in)."""
     docs = schemas()
-    if not args.no_write:
-        _write_schemas(docs, args.out)
     if args.type:
-        match = {k: v for k, v in docs.items() if k.split(".")[0] == args.type}
-        if not match:
+        docs = {k: v for k, v in docs.items() if k.split(".")[0] == args.type}
+        if not docs:
             raise UserError(f"unknown event type {args.type!r}; known: "
-                            f"{', '.join(sorted(k.split('.')[0] for k in docs if k != 'commands.json'))}")
-        for doc in match.values():
+                            f"{', '.join(sorted(k.split('.')[0] for k in schemas() if k != 'commands.json'))}")
+    if args.out is not None:
+        _write_schemas(docs, args.out)
+    if args.type and args.out is None:
+        for doc in docs.values():
             print(msgspec.json.format(msgspec.json.encode(doc), indent=2).decode())
+        return 0
+    if args.json and args.out is None:
+        print(msgspec.json.format(msgspec.json.encode(docs), indent=2).decode())
         return 0
     rows = [{"file": k, "type": v.get("x-ledger-type", "(any command)"), "version": v.get("x-ledger-version", "")}
             for k, v in docs.items()]
-    emit(rows, args.json, title=None if args.no_write else f"written to {args.out}/")
+    title = (f"written to {args.out}/" if args.out is not None else
+             "`schema TYPE` prints one, `schema --json` all, `schema --out DIR` writes the files")
+    emit(rows, args.json, title=title)
     return 0
-

@@ -1,14 +1,17 @@
 """`ticketledger demo`: a synthetic year of service under the four seed contracts, recorded
 through the Ledger like any other commands, then summarised.
 
-Steps (each marked; later issues fill the hooks):
-  1. calendar years          (record_calendar)
+Steps:
+  1. calendar years          (adapters.calendar_data.record_calendar, as `init` records them)
   2. the four seed contracts  (ContractRegistered, idempotent command ids)
   3. the synthetic year       (adapters.synthetic, Ledger.execute_many in batches)
-  4. HOOK stream              adapters.relay.relay_all(ledger, url) unless --no-stream
-  5. HOOK views               projections.rebuild_from_store(...) headline figures
-  6. HOOK dispute report      pointer to `ticketledger explain TICKET`
+  4. stream                   adapters.relay.relay_all(ledger, url) unless --no-stream
+  5. views                    adapters.store_arrow.rebuild_from_store(...) headline figures
+  6. dispute report           one ticket's report (adapters.dispute) and `verify`'s check of the log
   7. summary                  events by type, tickets, assets, refusals, log position, throughput
+
+The CLI (`ticketledger demo`) opens the ledger and calls run_demo; the demo imports nothing of
+the CLI's commands (only its output helpers), so the arrows point one way.
 
 Re-running on the same data folder records nothing twice (every command id is a function of
 --seed and --tickets) and prints the same summary.
@@ -20,21 +23,22 @@ import argparse
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import msgspec
 
+from .calendar_data import record_calendar
 from .cli.output import Progress, emit, table
-from .ledger import Ledger, open_ledger
+from .data_folder import views_path
+from .ledger import Ledger
 from .store import iter_log, last_position
 from .synthetic import Synth
 
 
-def run_demo(args: argparse.Namespace) -> int:
-    from .cli.core import record_calendar
-
+def run_demo(args: argparse.Namespace, ledger: Ledger) -> int:
+    """The demo on `ledger` (the data folder's, opened by the CLI), with the CLI's options."""
     t_start = time.perf_counter()
-    ledger = open_ledger(args.data_dir)
     quiet = getattr(args, "json", False)
     say = (lambda *a: None) if quiet else print  # noqa: E731
 
@@ -87,9 +91,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
     # 6. HOOK dispute report (issue: audit replay): point at one interesting ticket.
     example = _example_ticket(synth)
-    from .cli.audit import demo_dispute_report
-
-    audit = demo_dispute_report(ledger, args.data_dir, example, say)
+    audit = _dispute_report(ledger, Path(args.data_dir), example, views, say)
 
     # 7. summary from the store itself (so a re-run prints it too)
     summary = _summary(ledger)
@@ -155,18 +157,10 @@ def _hook_stream(ledger: Ledger, args: argparse.Namespace, say: Any) -> dict[str
     if getattr(args, "no_stream", False):
         say("stream: skipped (--no-stream)")
         return None
-    try:
-        from . import relay  # type: ignore[attr-defined]
-    except ImportError:
-        say("stream: not available yet (adapters.relay is not installed)")
-        return None
-    relay_all = getattr(relay, "relay_all", None)
-    if relay_all is None:
-        say("stream: adapters.relay has no relay_all yet")
-        return None
     import asyncio
     import os
 
+    from . import relay
     from .nats_server import server_for
 
     # A named server, or one the tool starts itself with its JetStream store in the data folder.
@@ -174,7 +168,7 @@ def _hook_stream(ledger: Ledger, args: argparse.Namespace, say: Any) -> dict[str
     t = time.perf_counter()
     try:
         with server_for(args.data_dir, url) as live_url:
-            published = relay_all(ledger, live_url)
+            published = relay.relay_all(ledger, live_url)
             held = asyncio.run(relay.stream_count(live_url))
     except Exception as e:  # the demo still summarises the ledger without NATS
         say(f"stream: relay failed: {e}")
@@ -186,16 +180,12 @@ def _hook_stream(ledger: Ledger, args: argparse.Namespace, say: Any) -> dict[str
 
 
 def _hook_views(ledger: Ledger, args: argparse.Namespace, say: Any) -> dict[str, Any] | None:
-    try:
-        from projections import open_views
+    from projections import open_views
 
-        from .cli.views import views_path
-        from .store_arrow import rebuild_from_store
-    except (ImportError, AttributeError):
-        say("views: not available yet (projections / adapters.store_arrow are not installed)")
-        return None
+    from .store_arrow import rebuild_from_store
+
     t = time.perf_counter()
-    path = views_path(args)
+    path = views_path(args.data_dir)
     try:
         stats = rebuild_from_store(ledger, path)
         con = open_views(path)
@@ -242,3 +232,58 @@ def _example_ticket(synth: Synth) -> str:
     pairs = getattr(synth, "repeat_pairs", [])
     n = pairs[0][2] if pairs else 0
     return f"T-{synth.tag}-{n:06d}"
+
+
+def _dispute_report(ledger: Ledger, data_dir: Path, ticket: str, views: dict[str, Any] | None,
+                    say: Any) -> dict[str, Any]:
+    """Write one dispute report for `ticket` (HTML, in <data-dir>/reports/) from the views step 5
+    rebuilt, and verify the log.
+
+    The synthetic year attaches signed service reports whose content is `<ticket>/service-report`;
+    those files are stored content-addressed first (as `attach` would have), so that `verify`
+    checks real files."""
+    import hashlib
+
+    from replay.verify import verify_log
+
+    from .dispute import UnknownTicket, chain_head, render_report, ticket_rows
+    from .evidence import check_evidence, evidence_path
+
+    stored = 0
+    for r in iter_log(ledger, batch=20_000):
+        if ".EvidenceAttached." not in r.topic:
+            continue
+        f = msgspec.json.decode(r.state)
+        content = f"{f['id']}/service-report".encode()
+        if hashlib.sha256(content).hexdigest() == f["sha256"] and check_evidence(data_dir, f["sha256"]) == "missing":
+            path = evidence_path(data_dir, f["sha256"])
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+            stored += 1
+    if views is None or "error" in views:
+        say("dispute report: skipped (no views)")
+        return {"error": "no views"}
+    try:
+        toid, rows = ticket_rows(ledger, ticket)
+    except UnknownTicket as e:
+        say(f"dispute report: {e}")
+        return {"error": str(e)}
+    out = data_dir / "reports" / f"{ticket}.html"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    try:
+        body, _ = render_report(ticket, toid, rows, views_path(data_dir), data_dir, "html", out.parent.resolve())
+        out.write_bytes(body)
+    except Exception as e:  # noqa: BLE001 - the demo goes on and says why
+        say(f"dispute report: failed: {e}")
+        return {"error": str(e)}
+    seconds = time.perf_counter() - started
+
+    report = verify_log(iter_log(ledger, batch=20_000), evidence=lambda sha: check_evidence(data_dir, sha),
+                        head=chain_head(ledger))
+    say(f"dispute report for {ticket}: {out} ({seconds:.1f} s); print it, or "
+        f"`ticketledger --data-dir {data_dir} explain {ticket} --format md`")
+    say(f"verify: {'OK' if report.ok else 'FAILED'} — {report.events:,} events, head link {report.head_link[:16]}…, "
+        f"{report.evidence_checked:,} evidence files ({stored:,} stored now) in {report.seconds:.1f} s"
+        + ("" if report.ok else f"; first difference: {report.first_difference}"))
+    return {"report": str(out), "verify_ok": report.ok, "verify_seconds": round(report.seconds, 2)}

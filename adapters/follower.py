@@ -45,6 +45,7 @@ from nats.js import JetStreamContext
 
 import projections
 
+from .data_folder import snapshot_path, views_path
 from .stream import (
     ALERTS_STREAM,
     H_MSG_ID,
@@ -75,14 +76,6 @@ class FollowStats:
     reevaluations: int = 0
     alerts: int = 0
     last_position: int = 0
-
-
-def views_path(data_dir: Path) -> Path:
-    return data_dir / "views.duckdb"
-
-
-def snapshot_path(data_dir: Path) -> Path:
-    return data_dir / "views-snapshot.duckdb"
 
 
 def _ensure_alert_table(con: duckdb.DuckDBPyConnection) -> None:

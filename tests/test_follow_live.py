@@ -34,7 +34,7 @@ CLOCK_COLUMNS = "ticket, clock, state, deadline, stopped_at, breach_minutes, pau
 
 def busy_ledger(data: Path, tickets: int, base: datetime) -> Ledger:
     """Seed 004 tickets: some met, some breached, a few still running at `base`."""
-    from adapters.cli.core import record_calendar
+    from adapters.calendar_data import record_calendar
 
     ledger = open_ledger(data)
     record_calendar(ledger, [2025, 2026])
@@ -133,7 +133,7 @@ def test_follower_killed_mid_batch_ends_like_a_rebuild_and_alerts_once(tmp_path:
 
 
 def test_a_deadline_passing_with_no_new_event_turns_the_clock_breached(tmp_path: Path, nats_single) -> None:
-    from adapters.cli.core import record_calendar
+    from adapters.calendar_data import record_calendar
 
     data = tmp_path / "data"
     ledger = open_ledger(data)

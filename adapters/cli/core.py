@@ -17,6 +17,7 @@ from domain import events as ev
 from domain.errors import Refused
 from domain.terms import TermsError, load_contract_file
 
+from ..calendar_data import record_calendar
 from ..importer import import_items, read_jsonl
 from ..ledger import Ledger, open_ledger
 from ..store import iter_log, last_position
@@ -103,10 +104,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_demo)
 
 
-# Commands that may start a ledger in a new folder: init, and import (a first import into a
-# new folder is how desk migrations begin). Every other command needs an existing ledger, so a
+# Commands that may start a ledger in a new folder: init, import (a first import into a new
+# folder is how desk migrations begin) and demo. Every other command needs an existing ledger, so a
 # mistyped --data-dir is refused instead of answering from a new, empty one.
-CREATES_LEDGER = frozenset({"init", "import"})
+CREATES_LEDGER = frozenset({"init", "import", "demo"})
 
 
 def ledger_for(args: argparse.Namespace) -> Ledger:
@@ -234,26 +235,6 @@ def cmd_init(args: argparse.Namespace) -> int:
     print(f"data folder {args.data_dir} ready ({where}); log position {last_position(ledger)}; "
           f"calendar years recorded now: {recorded or 'none new'}")
     return 0
-
-
-def record_calendar(ledger: Ledger, years: list[int] | None) -> list[int]:
-    from importlib.metadata import version
-
-    from domain.calendar import official_years
-
-    source = f"chinese-calendar {version('chinese-calendar')}"
-    data = official_years(years if years is not None else range(2004, datetime.now().year + 2))
-    facts = [
-        ev.CalendarYearRecorded(
-            command_id=f"calendar-CN-{y}-{hashlib.sha256(repr(d).encode()).hexdigest()[:12]}",
-            id=f"CN-{y}", occurred_at=datetime(y - 1, 12, 1, tzinfo=UTC), actor="ticketledger calendar record",
-            channel="cli", year=y, days_off=off, days_on=on, source=source,
-        )
-        for y, d in sorted(data.items())
-        for off, on in [d]
-    ]
-    outcomes = ledger.execute_many(facts)
-    return [f.year for f, o in zip(facts, outcomes, strict=True) if o.status == "recorded"]
 
 
 def cmd_calendar_record(args: argparse.Namespace) -> int:
@@ -592,5 +573,9 @@ def cmd_erase_person(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from ..demo import run_demo
 
-    return run_demo(args)
+    ledger = ledger_for(args)
+    try:
+        return run_demo(args, ledger)
+    finally:
+        ledger.close()
 

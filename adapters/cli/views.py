@@ -15,11 +15,10 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from .. import data_folder
+from ..data_folder import SNAPSHOT_FILE, VIEWS_FILE
 from . import UserError, position_in_log, positive_float, positive_int
 from .output import emit
-
-VIEWS_FILE = "views.duckdb"
-SNAPSHOT_FILE = "views-snapshot.duckdb"
 
 # `views rebuild --from SOURCE`: source name -> function(args, views file, evaluation time, terms)
 # that rebuilds the views from that source and returns the rebuild's stats.
@@ -84,11 +83,11 @@ def cmd_follow(args: argparse.Namespace) -> int:
 
 
 def views_path(args: argparse.Namespace) -> Path:
-    return Path(args.data_dir) / VIEWS_FILE
+    return data_folder.views_path(args.data_dir)
 
 
 def snapshot_path(args: argparse.Namespace) -> Path:
-    return Path(args.data_dir) / SNAPSHOT_FILE
+    return data_folder.snapshot_path(args.data_dir)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -188,6 +188,35 @@ def test_analysts_query_while_views_follow_runs(tmp_path: Path, nats_single) -> 
         follower.wait(30)
 
 
+def test_analysts_first_snapshot_holds_everything_the_stream_held_when_the_follower_started(
+        tmp_path: Path, nats_single) -> None:
+    """An analyst is never shown an empty or partial snapshot of a ledger the follower has not
+    caught up with yet: the first snapshot is published after the initial catch-up, even with
+    small batches and a snapshot due every 50 ms (it was published after the first batch, or
+    before any, and `sql` answered 0 clocks)."""
+    data = tmp_path / "data"
+    ledger = busy_ledger(data, 50, datetime.now(UTC))
+    relay_all(ledger, nats_single.url)
+    follower = subprocess.Popen([sys.executable, "-m", "adapters.cli", "--data-dir", str(data), "views", "follow",
+                                 "--nats-url", nats_single.url, "--batch", "25", "--snapshot-every", "0.05",
+                                 "--interval", "3600", "--max-seconds", "60"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not snapshot_path(data).exists():
+            assert time.monotonic() < deadline and follower.poll() is None, follower.stderr.read()
+            time.sleep(0.01)
+        con = duckdb.connect(str(snapshot_path(data)), read_only=True)
+        try:
+            first = con.execute("SELECT count(*), max(position) FROM events").fetchall()[0]
+        finally:
+            con.close()
+        assert first == (ledger.position, ledger.position)
+    finally:
+        follower.terminate()
+        follower.wait(30)
+
+
 def test_rebuild_from_the_stream_equals_rebuild_from_the_store(tmp_path: Path, nats_single) -> None:
     data = tmp_path / "data"
     ledger = busy_ledger(data, 20, datetime.now(UTC))

@@ -44,7 +44,7 @@ def _renamed(fact: ev.Fact, desk: str) -> ev.Fact:
 def two_imports_at_once(data: Path, files: list[Path], env: dict[str, str]) -> list[subprocess.CompletedProcess[str]]:
     """Both files imported by two real processes started together, each in one batch (one
     read-decide-save), so that each decides before the other has saved."""
-    procs = [subprocess.Popen([*CLI, "--data-dir", str(data), "import", str(f), "--batch", "100000"],
+    procs = [subprocess.Popen([*CLI, "--data-dir", str(data), "--json", "import", str(f), "--batch", "100000"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
              for f in files]
     out = []
@@ -72,9 +72,9 @@ def test_two_imports_sharing_contract_lines_both_record_their_files(tmp_path: Pa
             assert r.returncode == 0, r.stderr[-2000:]
             assert "Traceback" not in r.stderr, r.stderr[-2000:]
         # the shared contract line is recorded by one import and already recorded for the other
-        assert sorted(r.stdout.strip().splitlines()[-1] for r in runs) == [
-            f"read {lines}, recorded {lines - 1}, already recorded 1, refused 0",
-            f"read {lines}, recorded {lines}, already recorded 0, refused 0"]
+        summaries = [msgspec.json.decode(r.stdout)[0] for r in runs]
+        assert sorted((d["read"], d["recorded"], d["already_recorded"], d["refused"]) for d in summaries) == [
+            (lines, lines - 1, 1, 0), (lines, lines, 0, 0)]
         events += 2 * lines - 1
     ledger = Ledger.open(config)
     try:

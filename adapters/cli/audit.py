@@ -15,10 +15,12 @@ from typing import Any
 
 import msgspec
 
+from replay.i18n import N_, word
+
 from ..dispute import chain_head
 from ..store import iter_log, read_log
 from . import UserError, position_in_log, positive_int
-from .output import Progress
+from .output import Column, Progress, language, speak
 from .views import open_views_file, output_file, sql_text
 
 
@@ -176,7 +178,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         except Exception as e:  # noqa: BLE001 - report why the stream could not be read, then fail
             raise UserError(f"cannot read the NATS stream ({type(e).__name__}: {e}); "
                             "use --no-stream to verify the store alone") from None
-    progress = Progress("verify", total=ledger.position or None, every=20_000)
+    progress = Progress("verify", total=ledger.position or None, every=20_000, unit=speak()("events"))
     report = verify_log(
         iter_log(ledger),
         evidence=None if args.no_evidence else (lambda sha: check_evidence(data_dir, sha)),
@@ -189,7 +191,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(msgspec.json.encode(report.as_dict()).decode() + "\n")
     else:
-        print(report.text())
+        from .core import _ledger_zone
+
+        print(report.text(language(_ledger_zone(args))))
     return 0 if report.ok else 1
 
 
@@ -234,7 +238,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         try:
             toid, rows = ticket_rows(ledger, args.ticket)
         except UnknownTicket as e:
-            raise UserError(str(e)) from None
+            raise UserError(str(e), code="TL-E040") from None
         cut = asof.Cut(recorded=as_of)
         rows = list(asof.cut(rows, cut))
         if not rows:
@@ -294,7 +298,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         try:
             terms = asof.load_terms(args.terms)
         except (OSError, ValueError) as e:
-            raise UserError(str(e)) from None
+            raise UserError(str(e), code="TL-E040") from None
     data_dir = Path(args.data_dir)
     ledger_for(args).close()  # a folder without a ledger is refused before the replay folder is made
     if args.out:
@@ -335,11 +339,18 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if args.json:
         emit([summary], True)
     else:
-        print(f"replayed {summary['events']:,} events ({summary['cut']}; terms {summary['terms']}) into {out}, "
-              f"evaluated at {summary['evaluated_at']} in {summary['seconds']} s")
-        print("clocks: " + (", ".join(f"{s} {n:,}" for s, n in states) or "none"))
-        print(f"use it: ticketledger explain TICKET --views {out}; ticketledger diff {out} OTHER.duckdb; "
-              "or open it read-only in DuckDB (the same tables as views.duckdb)")
+        from .core import _ledger_zone
+
+        zone = _ledger_zone(args)
+        _ = speak(zone)
+        terms_used = args.terms or _("as recorded")
+        print(_("replayed {events} events ({cut}; terms {terms}) into {out}, evaluated at {when} in {seconds} s",
+                events=_.number(summary["events"] or 0), cut=summary["cut"], terms=terms_used, out=out,
+                when=_.time(stats.get("evaluated_at"), zone, zone=True), seconds=summary["seconds"]))
+        print(_("clocks: {states}", states=", ".join(f"{word(_.lang, 'state', s)} {_.number(n)}" for s, n in states)
+                or _("none")))
+        print(_("use it: ticketledger explain TICKET --views {out}; ticketledger diff {out} OTHER.duckdb; "
+                "or open it read-only in DuckDB (the same tables as views.duckdb)", out=out))
     return 0
 
 
@@ -401,19 +412,26 @@ def cmd_diff(args: argparse.Namespace) -> int:
             con.execute(f"ATTACH {sql_text(Path(args.b).resolve())} AS vb (READ_ONLY)")
             b = "vb"
         rows = []
-        for t in args.table or DEFAULT_TABLES:
-            try:
-                rows += diff_table(con, "va", b, t, limit=args.limit)
-            except MissingTable as e:  # name the file, not its attached alias
-                raise UserError(f"table {e.table!r} is not in {args.a if e.db == 'va' else args.b}; "
-                                f"its tables: {', '.join(e.have)}") from None
+        tables = args.table or DEFAULT_TABLES
+        with Progress("diff", total=len(tables), every=1, unit=speak()("tables")) as progress:
+            for t in tables:
+                try:
+                    rows += diff_table(con, "va", b, t, limit=args.limit)
+                except MissingTable as e:  # name the file, not its attached alias
+                    raise UserError(f"table {e.table!r} is not in {args.a if e.db == 'va' else args.b}; "
+                                    f"its tables: {', '.join(e.have)}") from None
+                progress.add(1)
     finally:
         con.close()
     if args.json:
         sys.stdout.write(msgspec.json.encode(rows).decode() + "\n")
-    else:
-        if rows:
-            emit(flat(rows), False, columns=["table", "key", "change", "column", "a", "b"],
-                 title=f"A = {args.a}\nB = {args.b}")
-        print(f"{len(rows)} row(s) differ")
+        return 1 if rows else 0
+    _ = speak()
+    if rows:
+        emit(flat(rows), False, columns=DIFF_COLUMNS, title=f"A = {args.a}\nB = {args.b}", lang=_.lang)
+    print(_("{n} row(s) differ", n=_.number(len(rows))))
     return 1 if rows else 0
+
+
+DIFF_COLUMNS = [Column("table", N_("table"), "id"), Column("key", N_("row")), Column("change", N_("change"), "change"),
+                Column("column", N_("column"), "id"), Column("a", "A"), Column("b", "B")]

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean i18n
+.PHONY: demo test lint bench schemas clean i18n
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -23,6 +23,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+schemas: $(STAMP)  # docs/schemas/ from domain/events.py (tests/test_stream_schema.py checks they agree)
+	$(BIN)/ticketledger schema --out docs/schemas
 
 # Re-extract the messages marked for people and merge them into the Chinese catalog; then
 # translate the new empty entries in replay/locale/zh_CN/LC_MESSAGES/ticketledger.po.

@@ -1,14 +1,17 @@
 """`ticketledger demo`: a synthetic year of service under the four seed contracts, recorded
 through the Ledger like any other commands, then summarised.
 
-Steps (each marked; later issues fill the hooks):
-  1. calendar years          (record_calendar)
+Steps:
+  1. calendar years          (adapters.calendar_data.record_calendar, as `init` records them)
   2. the four seed contracts  (ContractRegistered, idempotent command ids)
   3. the synthetic year       (adapters.synthetic, Ledger.execute_many in batches)
-  4. HOOK stream              adapters.relay.relay_all(ledger, url) unless --no-stream
-  5. HOOK views               projections.rebuild_from_store(...) headline figures
-  6. HOOK dispute report      pointer to `ticketledger explain TICKET`
+  4. stream                   adapters.relay.relay_all(ledger, url) unless --no-stream
+  5. views                    adapters.store_arrow.rebuild_from_store(...) headline figures
+  6. dispute report           one ticket's report (adapters.dispute) and `verify`'s check of the log
   7. summary                  events by type, tickets, assets, refusals, log position, throughput
+
+The CLI (`ticketledger demo`) opens the ledger and calls run_demo; the demo imports none of the
+CLI's command modules (only its output helpers), so the arrows point one way.
 
 Re-running on the same data folder records nothing twice (every command id is a function of
 --seed and --tickets) and prints the same summary.
@@ -27,17 +30,17 @@ import msgspec
 
 from replay.i18n import DEFAULT_TZ, N_, Texts
 
+from .calendar_data import record_calendar
 from .cli.output import Column, Progress, emit, speak, table
-from .ledger import Ledger, open_ledger
+from .data_folder import views_path
+from .ledger import Ledger
 from .store import iter_log, last_position
 from .synthetic import Synth
 
 
-def run_demo(args: argparse.Namespace) -> int:
-    from .cli.core import record_calendar
-
+def run_demo(args: argparse.Namespace, ledger: Ledger) -> int:
+    """The demo on `ledger` (the data folder's, opened by the CLI), with the CLI's options."""
     t_start = time.perf_counter()
-    ledger = open_ledger(args.data_dir)
     quiet = getattr(args, "json", False)
     say = (lambda *a: None) if quiet else print  # noqa: E731
     _ = speak(DEFAULT_TZ)  # the four seed contracts are in China's time zone
@@ -85,17 +88,15 @@ def run_demo(args: argparse.Namespace) -> int:
     for err in refusals[:10]:
         print(f"  refused: {err}", file=sys.stderr)
 
-    # 4. HOOK stream: publish to NATS JetStream (issue: relay). Skipped with --no-stream.
+    # 4. stream: publish to NATS JetStream. Skipped with --no-stream.
     stream = _hook_stream(ledger, args, say)
 
-    # 5. HOOK views: rebuild the DuckDB views and print headline figures (issue: views).
+    # 5. views: rebuild the DuckDB views and print headline figures.
     views = _hook_views(ledger, args, say, _, year_end[0] if year_end else None)
 
-    # 6. HOOK dispute report (issue: audit replay): point at one interesting ticket.
+    # 6. dispute report: one interesting ticket, and verify the log.
     example = _example_ticket(synth)
-    from .cli.audit import demo_dispute_report
-
-    audit = demo_dispute_report(ledger, args.data_dir, example, say)
+    audit = _dispute_report(ledger, Path(args.data_dir), example, views, say)
 
     # 7. summary from the store itself (so a re-run prints it too)
     summary = _summary(ledger)
@@ -177,18 +178,10 @@ def _hook_stream(ledger: Ledger, args: argparse.Namespace, say: Any) -> dict[str
     if getattr(args, "no_stream", False):
         say("stream: skipped (--no-stream)")
         return None
-    try:
-        from . import relay  # type: ignore[attr-defined]
-    except ImportError:
-        say("stream: not available yet (adapters.relay is not installed)")
-        return None
-    relay_all = getattr(relay, "relay_all", None)
-    if relay_all is None:
-        say("stream: adapters.relay has no relay_all yet")
-        return None
     import asyncio
     import os
 
+    from . import relay
     from .nats_server import server_for
 
     # A named server, or one the tool starts itself with its JetStream store in the data folder.
@@ -196,7 +189,7 @@ def _hook_stream(ledger: Ledger, args: argparse.Namespace, say: Any) -> dict[str
     t = time.perf_counter()
     try:
         with server_for(args.data_dir, url) as live_url:
-            published = relay_all(ledger, live_url)
+            published = relay.relay_all(ledger, live_url)
             held = asyncio.run(relay.stream_count(live_url))
     except Exception as e:  # the demo still summarises the ledger without NATS
         say(f"stream: relay failed: {e}")
@@ -210,16 +203,12 @@ def _hook_stream(ledger: Ledger, args: argparse.Namespace, say: Any) -> dict[str
 def _hook_views(ledger: Ledger, args: argparse.Namespace, say: Any, _: Texts, year_end: Any) -> dict[str, Any] | None:
     """Views evaluated at the end of the synthetic year (its last fact), so that follow-ups and
     inspections due after it are not counted as missed by whoever runs the demo later."""
-    try:
-        from projections import open_views
+    from projections import open_views
 
-        from .cli.views import views_path
-        from .store_arrow import rebuild_from_store
-    except (ImportError, AttributeError):
-        say(_("views: not available yet (projections / adapters.store_arrow are not installed)"))
-        return None
+    from .store_arrow import rebuild_from_store
+
     t = time.perf_counter()
-    path = views_path(args)
+    path = views_path(args.data_dir)
     try:
         stats = rebuild_from_store(ledger, path, year_end)
         con = open_views(path)
@@ -279,3 +268,63 @@ def _example_ticket(synth: Synth) -> str:
     pairs = getattr(synth, "repeat_pairs", [])
     n = pairs[0][2] if pairs else 0
     return f"T-{synth.tag}-{n:06d}"
+
+
+def _dispute_report(ledger: Ledger, data_dir: Path, ticket: str, views: dict[str, Any] | None,
+                    say: Any) -> dict[str, Any]:
+    """Write one dispute report for `ticket` (HTML, in <data-dir>/reports/) from the views step 5
+    rebuilt, and verify the log.
+
+    The synthetic year attaches signed service reports whose content is `<ticket>/service-report`;
+    those files are stored content-addressed first (as `attach` would have), so that `verify`
+    checks real files."""
+    import hashlib
+
+    from replay.i18n import DEFAULT_TZ
+    from replay.verify import verify_log
+
+    from .cli import runnable
+    from .dispute import UnknownTicket, chain_head, render_report, ticket_rows
+    from .evidence import check_evidence, evidence_path
+
+    stored = 0
+    for r in iter_log(ledger, batch=20_000):
+        if ".EvidenceAttached." not in r.topic:
+            continue
+        f = msgspec.json.decode(r.state)
+        content = f"{f['id']}/service-report".encode()
+        if hashlib.sha256(content).hexdigest() == f["sha256"] and check_evidence(data_dir, f["sha256"]) == "missing":
+            path = evidence_path(data_dir, f["sha256"])
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+            stored += 1
+    if views is None or "error" in views:
+        say("dispute report: skipped (no views)")
+        return {"error": "no views"}
+    try:
+        toid, rows = ticket_rows(ledger, ticket)
+    except UnknownTicket as e:
+        say(f"dispute report: {e}")
+        return {"error": str(e)}
+    out = data_dir / "reports" / f"{ticket}.html"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    try:
+        body, _report = render_report(ticket, toid, rows, views_path(data_dir), data_dir, "html", out.parent.resolve())
+        out.write_bytes(body)
+    except Exception as e:  # noqa: BLE001 - the demo goes on and says why
+        say(f"dispute report: failed: {e}")
+        return {"error": str(e)}
+    seconds = time.perf_counter() - started
+    report = verify_log(iter_log(ledger, batch=20_000), evidence=lambda sha: check_evidence(data_dir, sha),
+                        head=chain_head(ledger))
+    _ = speak(DEFAULT_TZ)  # the demo's seed contracts are in China's time zone
+    command = f"{runnable()} --data-dir {data_dir} explain {ticket} --format md"
+    say(_("dispute report for {ticket}: {out} ({seconds} s); print it, or {command}", ticket=ticket, out=out,
+          seconds=round(seconds, 1), command=command))
+    say(_("verify: {verdict} — {events} events, head link {link}…, {evidence} evidence files ({stored} stored now) "
+          "in {seconds} s", verdict="OK" if report.ok else _("FAILED"), events=_.number(report.events),
+          link=report.head_link[:16], evidence=_.number(report.evidence_checked), stored=_.number(stored),
+          seconds=round(report.seconds, 1))
+        + ("" if report.ok else _("; first difference: {what}", what=report.first_difference)))
+    return {"report": str(out), "verify_ok": report.ok, "verify_seconds": round(report.seconds, 2)}

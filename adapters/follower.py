@@ -45,6 +45,7 @@ from nats.js import JetStreamContext
 
 import projections
 
+from .data_folder import snapshot_path, views_path
 from .stream import (
     ALERTS_STREAM,
     H_MSG_ID,
@@ -75,14 +76,6 @@ class FollowStats:
     reevaluations: int = 0
     alerts: int = 0
     last_position: int = 0
-
-
-def views_path(data_dir: Path) -> Path:
-    return data_dir / "views.duckdb"
-
-
-def snapshot_path(data_dir: Path) -> Path:
-    return data_dir / "views-snapshot.duckdb"
 
 
 def _ensure_alert_table(con: duckdb.DuckDBPyConnection) -> None:
@@ -188,11 +181,11 @@ class Snapshots:
         except (duckdb.Error, OSError) as e:
             self.log(f"views follow: snapshot not published: {e}")
 
-    def close(self, position: int) -> None:
+    def close(self, position: int, *, publish: bool = True) -> None:
         """Wait for a copy under way, then publish the last state (left to analysts)."""
         if self.thread is not None:
             self.thread.join()
-        if position != self.published:
+        if publish and position != self.published:
             projections.publish_snapshot(self.con, self.path)
             self.published = position
         self.reader.close()
@@ -212,6 +205,8 @@ class Follower:
         self.timings = timings  # a JSON line per committed batch (bench.live_bench reads it)
         self._snapshots: Snapshots | None = None
         self._withheld = WithheldFromStore(data_dir, lambda m: self.log(f"views follow: {m}"))
+        self._seen_seq = 0
+        self._caught_up = False  # fetched everything the stream held when the follower started
 
     async def run(self, *, until_position: int | None = None, max_seconds: float | None = None) -> FollowStats:
         nc = await connect(self.url, self.options)
@@ -226,7 +221,12 @@ class Follower:
             await ensure_stream(js)
             if self.alerts:
                 await ensure_alert_stream(js)
-            sub = await self._subscribe(js, con)
+            # The first snapshot waits for the initial catch-up: the stream's end when the follower
+            # started. Published earlier, it showed analysts an empty (or old) ledger as if current.
+            catch_up_to = (await js.stream_info(STREAM)).state.last_seq
+            sub, start = await self._subscribe(js, con)
+            self._seen_seq = start - 1  # the last stream sequence fetched (ledger event or not)
+            self._caught_up = self._seen_seq >= catch_up_to
             if self.snapshot:
                 self._snapshots = Snapshots(con, snapshot_path(self.data_dir), self.snapshot_every, self.log)
             started = last_eval = time.monotonic()
@@ -234,6 +234,8 @@ class Follower:
                 t0 = time.monotonic()
                 msgs = await self._next_batch(sub)
                 if msgs:
+                    self._seen_seq = msgs[-1].metadata.sequence.stream
+                    self._caught_up = self._caught_up or self._seen_seq >= catch_up_to
                     t1, cpu = time.monotonic(), time.process_time()
                     n = self._apply(con, msgs)
                     t2, cpu = time.monotonic(), time.process_time() - cpu
@@ -254,7 +256,7 @@ class Follower:
                     self.stats.reevaluations += 1
                     await self._after_checkpoint(js, con)
                     last_eval = time.monotonic()
-                if self._snapshots is not None:
+                if self._snapshots is not None and self._caught_up:
                     self._snapshots.poke(self.stats.last_position)
                 if until_position is not None and self.stats.last_position >= until_position:
                     return self.stats
@@ -262,8 +264,8 @@ class Follower:
                     return self.stats
         finally:
             if self._snapshots is not None:
-                with contextlib.suppress(duckdb.Error):  # leave analysts the last state
-                    self._snapshots.close(self.stats.last_position)
+                with contextlib.suppress(duckdb.Error):  # leave analysts the last state, once caught up
+                    self._snapshots.close(self.stats.last_position, publish=self._caught_up)
             if timings:
                 timings.close()
             self._withheld.close()
@@ -281,8 +283,9 @@ class Follower:
             return []
         return first + await _fetch(sub, self.batch - 1, GATHER)
 
-    async def _subscribe(self, js: JetStreamContext, con: duckdb.DuckDBPyConnection) -> Any:
-        """The durable consumer starts after the position the views hold (DuckDB is the truth)."""
+    async def _subscribe(self, js: JetStreamContext, con: duckdb.DuckDBPyConnection) -> tuple[Any, int]:
+        """The durable consumer starts after the position the views hold (DuckDB is the truth);
+        returns it and the stream sequence it starts at."""
         held = con.execute("SELECT coalesce(max(position), 0) FROM events").fetchall()[0][0]
         self.stats.last_position = held
         start = await find_start_seq(js, STREAM, position=held + 1)
@@ -293,7 +296,7 @@ class Follower:
             deliver_policy=jsapi.DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=max(start, 1),
             max_ack_pending=-1, ack_policy=jsapi.AckPolicy.ALL,
         )
-        return await js.pull_subscribe("ledger.>", durable=CONSUMER, stream=STREAM, config=config)
+        return await js.pull_subscribe("ledger.>", durable=CONSUMER, stream=STREAM, config=config), max(start, 1)
 
     def _apply(self, con: duckdb.DuckDBPyConnection, msgs: list[Any]) -> int:
         """Apply the ledger events among `msgs` in one transaction; returns how many."""

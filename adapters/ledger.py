@@ -7,6 +7,9 @@ decided in one transaction per batch. The same command id with the same content 
 
 from __future__ import annotations
 
+import itertools
+import random
+import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -15,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import RecordConflictError
 
 from domain import events as ev
 from domain.asset import Asset
@@ -69,6 +73,7 @@ class Ledger(EventStoreApp):
     """Record facts about tickets, assets, contracts and calendar data."""
 
     CACHE_SIZE = 20_000  # aggregates kept in memory between batches
+    SAVE_ATTEMPTS = 20  # read-decide-save rounds of one batch racing other writers
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -78,7 +83,17 @@ class Ledger(EventStoreApp):
 
     @classmethod
     def open(cls, config: StoreConfig) -> Ledger:
-        return cls(env=config.env())
+        """The ledger of `config`, its tables created when missing."""
+        if not config.postgres_dsn:
+            return cls(env=config.env())  # SQLite serialises CREATE TABLE IF NOT EXISTS itself
+        # On PostgreSQL two processes creating the tables at once collide in the catalogue
+        # ("duplicate key … pg_type", "tuple concurrently updated") although each says IF NOT
+        # EXISTS: openings of one schema take turns under an advisory lock.
+        import psycopg
+
+        with psycopg.connect(config.postgres_dsn, autocommit=True) as lock:
+            lock.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"ticketledger open {config.postgres_schema}",))
+            return cls(env=config.env())  # the lock ends with its connection
 
     # --- the Python API ------------------------------------------------------------
 
@@ -93,7 +108,11 @@ class Ledger(EventStoreApp):
                      lines: Sequence[int] | None = None) -> list[Outcome]:
         """Decide every command, then record all accepted ones in one transaction.
 
-        A refused command records nothing and does not stop the others.
+        A refused command records nothing and does not stop the others. When another writer
+        (a second import, another process) recorded on the same aggregates or command ids
+        between this batch's read and its save, the store refuses the save as a conflict; the
+        batch is then read and decided again against what that writer recorded: its identical
+        commands become "already recorded", the others are decided anew.
         """
         size = MAX_STORED_BYTES.set(self.max_stored_bytes)  # what the domain lets one fact take
         try:
@@ -104,6 +123,21 @@ class Ledger(EventStoreApp):
     def _decide_and_record(self, facts: Sequence[ev.Fact], now: datetime | None,
                            lines: Sequence[int] | None) -> list[Outcome]:
         now = now or datetime.now(UTC)
+        for attempt in itertools.count(1):
+            try:
+                return self._execute_once(facts, now, lines)
+            except RecordConflictError:
+                # Each conflict means another writer made progress, so this ends; the bound is a
+                # guard against a conflict that is not a race (it would repeat for ever).
+                if attempt >= self.SAVE_ATTEMPTS:
+                    raise
+                time.sleep(random.uniform(0, 0.01 * attempt))  # apart from a writer retrying too
+        raise AssertionError("unreachable")
+
+    def _execute_once(self, facts: Sequence[ev.Fact], now: datetime,
+                      lines: Sequence[int] | None) -> list[Outcome]:
+        """One read-decide-save of a batch. Aggregates it took from memory are not put back
+        unless the save succeeds, so a retry after a conflict reads them again from the store."""
         batch = Batch()
         stored = self._prefetch(batch, facts)
         outcomes: list[Outcome] = []

@@ -98,8 +98,20 @@ class RelayStats:
     published: int = 0
     duplicates: int = 0
     fenced: int = 0
-    position: int = 0
+    position: int = 0  # the last position whose publish this relay saw acknowledged
+    sent: int = 0  # the last position handed to NATS (ahead of `position` while acks are awaited)
     withheld: list[int] = field(default_factory=list)  # positions published without their payload
+
+    def resumed_at(self, stream_position: int) -> None:
+        """A session starts where the stream ends. Publishes still in flight when the previous
+        session lost NATS may have been stored without their acks reaching this relay: those
+        up to the stream's end were published by this relay, and are counted."""
+        if self.sent > self.position:
+            landed = min(stream_position, self.sent) - self.position
+            if landed > 0:
+                self.published += landed
+                self.position += landed
+        self.sent = self.position
 
 
 def message_for(row: LogRow, expected_last: int, max_payload: int) -> tuple[bytes, dict[str, str]]:
@@ -126,6 +138,7 @@ async def publish_rows(js: JetStreamContext, rows: list[LogRow], expected_last: 
     seq = expected_last
     for i in range(0, len(rows), window):
         chunk = rows[i : i + window]
+        stats.sent = chunk[-1].position
         messages = [message_for(r, seq + k, most) for k, r in enumerate(chunk)]
         results = await asyncio.gather(*(
             js.publish(subject_for(r), payload, timeout=timeout, stream=stream, headers=headers)
@@ -154,12 +167,15 @@ async def relay(app: EventStoreApp, js: JetStreamContext, *, follow: bool = Fals
                 window: int = 256, poll: float = 0.02, stop: asyncio.Event | None = None,
                 stream: str = STREAM, replicas: int = 1,
                 on_batch: Callable[[RelayStats], None] | None = None,
-                on_withheld: Callable[[int], None] | None = None) -> RelayStats:
+                on_withheld: Callable[[int], None] | None = None,
+                stats: RelayStats | None = None) -> RelayStats:
     """Publish every event the stream lacks; with `follow`, keep following until `stop`.
-    `on_withheld(position)`: an event was published without its payload (message_for)."""
-    stats = RelayStats()
+    `on_withheld(position)`: an event was published without its payload (message_for).
+    Counts into `stats` when given (a reconnecting relay's one total across its sessions)."""
+    stats = stats if stats is not None else RelayStats()
     await ensure_stream(js, replicas)
     at = await resume_point(js, stream)
+    stats.resumed_at(at.position)
     while True:
         if stop is not None and stop.is_set():
             return stats
@@ -177,7 +193,8 @@ async def relay(app: EventStoreApp, js: JetStreamContext, *, follow: bool = Fals
             if on_withheld is not None:
                 for position in stats.withheld[before:]:
                     on_withheld(position)
-        except Fenced:
+        except Fenced:  # another relay published: what the stream gained is not this relay's
+            stats.sent = stats.position
             at = await resume_point(js, stream)
         if on_batch:
             on_batch(stats)
@@ -188,7 +205,8 @@ async def relay_with_retry(app: EventStoreApp, url: str, options: ConnectOptions
                            log: Callable[[str], None] | None = None, replicas: int = 1,
                            **kw: object) -> RelayStats:
     """`relay`, reconnecting and resuming from the stream when NATS goes away (with
-    `follow`); run once, an unreachable NATS is an error."""
+    `follow`); run once, an unreachable NATS is an error. The stats count every session: what
+    a session published before NATS went away is counted when it ends in an error too."""
     total = RelayStats()
     while True:
         nc = None
@@ -203,13 +221,7 @@ async def relay_with_retry(app: EventStoreApp, url: str, options: ConnectOptions
                     return total
             nc = await connecting
             js = nc.jetstream(timeout=10)
-            s = await relay(app, js, follow=follow, stop=stop, replicas=replicas, **kw)  # type: ignore[arg-type]
-            total.published += s.published
-            total.duplicates += s.duplicates
-            total.fenced += s.fenced
-            total.withheld += s.withheld
-            total.position = max(total.position, s.position)
-            return total
+            return await relay(app, js, follow=follow, stop=stop, replicas=replicas, stats=total, **kw)  # type: ignore[arg-type]
         except (PoisonEvent, TimeoutError, nats.errors.Error, APIError, OSError) as e:
             if not follow:
                 raise

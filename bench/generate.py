@@ -302,7 +302,7 @@ def generate(data_dir: str | Path, events: int, *, seed: int = 1, chunk: int = 5
 
     `workers` processes build the rows (default: up to 2; 0 = all in this process); the rows
     do not depend on it."""
-    from adapters.cli.core import record_calendar
+    from adapters.calendar_data import record_calendar
 
     global _PLAN
     t0 = time.perf_counter()

@@ -127,7 +127,7 @@ def _percentile(xs: list[float], q: float) -> float:
 def run(quick: bool = False, events: int | None = None, *, rate: int = 1000, seconds: float | None = None,
         tick: float = 0.1, keep: str | None = None, preload: int = 0, snapshot_every: float = 2.0,
         poll: float = 0.05) -> dict[str, Any]:
-    from adapters.cli.core import record_calendar
+    from adapters.calendar_data import record_calendar
     from adapters.ledger import open_ledger
     from adapters.nats_server import NatsServer
     from adapters.store_arrow import rebuild_from_store

@@ -189,10 +189,13 @@ def test_a_folder_the_user_may_not_write_is_refused(tmp_path: Path, capsys: pyte
 
 def test_postgres_needs_no_ledger_file_in_the_data_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                            monkeypatch: pytest.MonkeyPatch, postgres_schema: str) -> None:
-    """A guard: with TICKETLEDGER_POSTGRES the events are not in the folder, so none is asked for."""
+    """A guard: with TICKETLEDGER_POSTGRES the events are not in the folder, so none is asked for
+    (the folder `init` makes holds evidence, the NATS store and the views)."""
     monkeypatch.setenv("TICKETLEDGER_POSTGRES", PG_DSN)
     monkeypatch.setenv("TICKETLEDGER_POSTGRES_SCHEMA", postgres_schema)
+    assert run(tmp_path / "data", "init") == 0
     assert run(tmp_path / "data", "contract", "add", str(contract_file(tmp_path))) == 0
+    assert not (tmp_path / "data" / "events.sqlite").exists()
     assert run(tmp_path / "data", "log") == 0
     assert "ContractRegistered" in capsys.readouterr().out
 

@@ -34,7 +34,7 @@ CLOCK_COLUMNS = "ticket, clock, state, deadline, stopped_at, breach_minutes, pau
 
 def busy_ledger(data: Path, tickets: int, base: datetime) -> Ledger:
     """Seed 004 tickets: some met, some breached, a few still running at `base`."""
-    from adapters.cli.core import record_calendar
+    from adapters.calendar_data import record_calendar
 
     ledger = open_ledger(data)
     record_calendar(ledger, [2025, 2026])
@@ -133,7 +133,7 @@ def test_follower_killed_mid_batch_ends_like_a_rebuild_and_alerts_once(tmp_path:
 
 
 def test_a_deadline_passing_with_no_new_event_turns_the_clock_breached(tmp_path: Path, nats_single) -> None:
-    from adapters.cli.core import record_calendar
+    from adapters.calendar_data import record_calendar
 
     data = tmp_path / "data"
     ledger = open_ledger(data)
@@ -183,6 +183,35 @@ def test_analysts_query_while_views_follow_runs(tmp_path: Path, nats_single) -> 
         assert con.execute("SELECT count(*) FROM sla_clocks").fetchall()[0][0] > 0
         con.close()
         assert follower.poll() is None  # the follower kept running throughout
+    finally:
+        follower.terminate()
+        follower.wait(30)
+
+
+def test_analysts_first_snapshot_holds_everything_the_stream_held_when_the_follower_started(
+        tmp_path: Path, nats_single) -> None:
+    """An analyst is never shown an empty or partial snapshot of a ledger the follower has not
+    caught up with yet: the first snapshot is published after the initial catch-up, even with
+    small batches and a snapshot due every 50 ms (it was published after the first batch, or
+    before any, and `sql` answered 0 clocks)."""
+    data = tmp_path / "data"
+    ledger = busy_ledger(data, 50, datetime.now(UTC))
+    relay_all(ledger, nats_single.url)
+    follower = subprocess.Popen([sys.executable, "-m", "adapters.cli", "--data-dir", str(data), "views", "follow",
+                                 "--nats-url", nats_single.url, "--batch", "25", "--snapshot-every", "0.05",
+                                 "--interval", "3600", "--max-seconds", "60"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not snapshot_path(data).exists():
+            assert time.monotonic() < deadline and follower.poll() is None, follower.stderr.read()
+            time.sleep(0.01)
+        con = duckdb.connect(str(snapshot_path(data)), read_only=True)
+        try:
+            first = con.execute("SELECT count(*), max(position) FROM events").fetchall()[0]
+        finally:
+            con.close()
+        assert first == (ledger.position, ledger.position)
     finally:
         follower.terminate()
         follower.wait(30)

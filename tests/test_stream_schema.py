@@ -21,7 +21,22 @@ def test_schema_files_cover_every_type_and_match_the_code(tmp_path: Path, capsys
     for name in written:  # the committed files are the generated ones
         assert msgspec.json.decode((committed / name).read_bytes()) == msgspec.json.decode((tmp_path / name).read_bytes()), name
     assert (committed / "TicketOpened.v1.json").exists()  # old versions stay published
-    assert main(["schema", "TicketOpened", "--no-write"]) == 0
+    assert main(["schema", "TicketOpened"]) == 0
     assert '"x-ledger-version": 2' in capsys.readouterr().out
     doc = schemas()["commands.json"]
     assert set(doc["$defs"]) >= set(ev.FACT_TYPES)
+
+
+def test_schema_writes_files_only_where_asked(tmp_path: Path, monkeypatch, capsys) -> None:
+    """It wrote docs/schemas/ into whatever folder the user stood in (issue 14 item 12)."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["schema"]) == 0
+    listed = capsys.readouterr().out
+    assert "TicketOpened.v2.json" in listed and "`schema --out DIR` writes the files" in listed
+    assert main(["schema", "AssetRegistered"]) == 0
+    assert msgspec.json.decode(capsys.readouterr().out)["x-ledger-type"] == "AssetRegistered"
+    assert main(["--json", "schema"]) == 0
+    assert set(msgspec.json.decode(capsys.readouterr().out)) == set(schemas())
+    assert list(tmp_path.iterdir()) == [], "nothing written without --out"
+    assert main(["schema", "TicketClosed", "--out", "mine"]) == 0
+    assert [p.name for p in (tmp_path / "mine").iterdir()] == [f"TicketClosed.v{ev.TicketClosed.version}.json"]

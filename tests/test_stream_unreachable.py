@@ -47,7 +47,10 @@ def test_a_following_relay_stops_on_sigterm_while_nats_is_unreachable(tmp_path: 
     env = {**ENV, "TICKETLEDGER_NATS_CONNECT_SECONDS": "60"}  # the signal, not the deadline, must end it
     proc = subprocess.Popen(cli(tmp_path, "relay", "--follow", "--nats-url", closed_port_url()), cwd=ROOT,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(3)
+    # started and waiting for NATS: a fixed sleep was too short on a busy machine (killed by the
+    # signal before the relay had set its handler: rc -15)
+    assert "relay: following" in proc.stderr.readline()
+    time.sleep(1)
     sent = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=30)

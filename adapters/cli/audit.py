@@ -17,7 +17,8 @@ import msgspec
 
 from replay.i18n import N_, word
 
-from ..store import ChainedPostgresRecorder, iter_log, read_log
+from ..dispute import chain_head
+from ..store import iter_log, read_log
 from . import UserError, position_in_log, positive_int
 from .output import Column, Progress, language, speak
 from .views import open_views_file, output_file, sql_text
@@ -100,21 +101,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 # --- verify ---------------------------------------------------------------------------------------
 
 
-def chain_head(app: Any) -> tuple[int, str] | None:
-    """(position, link) of the last row of the chain table, read independently of the events."""
-    rec = app.recorder
-    if isinstance(rec, ChainedPostgresRecorder):
-        with rec.datastore.transaction(commit=False) as curs:
-            curs.execute(f'SELECT position, link FROM "{rec.datastore.schema}".ledger_chain '
-                         "ORDER BY position DESC LIMIT 1")
-            r = curs.fetchone()
-            return (int(r["position"]), r["link"]) if r else None
-    with rec.datastore.transaction(commit=False) as c:
-        c.execute("SELECT position, link FROM ledger_chain ORDER BY position DESC LIMIT 1")
-        r = c.fetchone()
-        return (int(r[0]), r[1]) if r else None
-
-
 class StreamRow:
     """One stream message as verify compares it: the ledger's headers and the payload."""
 
@@ -186,9 +172,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from .core import ledger_for
 
     data_dir = Path(args.data_dir)
-    if not data_dir.exists():
-        raise UserError(f"no data folder {data_dir}")
-    ledger = ledger_for(args)
+    ledger = ledger_for(args)  # refuses a folder without a ledger, on SQLite and PostgreSQL alike
     stream = None
     if not args.no_stream:
         try:
@@ -213,54 +197,6 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
         print(report.text(language(_ledger_zone(args))))
     return 0 if report.ok else 1
-
-
-# --- reading one ticket's events -------------------------------------------------------------------
-
-
-def rows_for(app: Any, oids: list[str]) -> list[Any]:
-    """The log rows (with chain columns) of the given originators only, in log order."""
-    from ..store import LogRow
-
-    if not oids:
-        return []
-    rec = app.recorder
-    if isinstance(rec, ChainedPostgresRecorder):
-        import uuid
-
-        sch = rec.datastore.schema
-        sql = (f'SELECT e.notification_id, e.originator_id::text, e.originator_version, e.topic, e.state, '
-               f'c.recorded_at, c.state_sha256, c.link FROM "{sch}".{rec.events_table_name} e '
-               f'JOIN "{sch}".ledger_chain c ON c.position = e.notification_id '
-               f'WHERE e.originator_id = ANY(%s) ORDER BY e.notification_id')
-        with rec.datastore.transaction(commit=False) as curs:
-            curs.execute(sql, ([uuid.UUID(o) for o in oids],))
-            return [LogRow(r["notification_id"], r["originator_id"].replace("-", ""), r["originator_version"],
-                           r["topic"], bytes(r["state"]), r["recorded_at"], r["state_sha256"], r["link"])
-                    for r in curs.fetchall()]
-    sql = ("SELECT e.rowid, e.originator_id, e.originator_version, e.topic, e.state, c.recorded_at, "
-           "c.state_sha256, c.link FROM stored_events e JOIN ledger_chain c ON c.position = e.rowid "
-           f"WHERE e.originator_id IN ({','.join('?' * len(oids))}) ORDER BY e.rowid")
-    with rec.datastore.transaction(commit=False) as c:
-        c.execute(sql, oids)
-        return [LogRow(*tuple(r)) for r in c.fetchall()]
-
-
-def ticket_rows(app: Any, ticket: str) -> tuple[str, list[Any]]:
-    """(ticket originator id, rows of the ticket, its asset and its contract)."""
-    from domain.base import aggregate_uuid
-
-    toid = aggregate_uuid("ticket", ticket).hex
-    rows = rows_for(app, [toid])
-    if not rows:
-        raise UserError(f"no ticket {ticket}", code="TL-E040")
-    opened = msgspec.json.decode(rows[0].state)
-    extra = []
-    if opened.get("asset_id"):
-        extra.append(aggregate_uuid("asset", opened["asset_id"]).hex)
-    if opened.get("contract_id"):
-        extra.append(aggregate_uuid("contract", opened["contract_id"]).hex)
-    return toid, sorted(rows + rows_for(app, extra), key=lambda r: r.position)
 
 
 def _time(text: str | None, what: str) -> Any:
@@ -288,12 +224,9 @@ def _views_position(path: Path) -> int | None:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    import duckdb
-
     from replay import asof
-    from replay.explain import RENDERERS, build_report
 
-    from ..evidence import check_evidence, evidence_path
+    from ..dispute import UnknownTicket, render_report, ticket_rows
     from .core import ledger_for, now
 
     data_dir = Path(args.data_dir)
@@ -304,7 +237,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
     as_of = _time(args.as_of_recorded, "--as-of-recorded")
     at = _time(args.at, "--at")
     try:
-        toid, rows = ticket_rows(ledger, args.ticket)
+        try:
+            toid, rows = ticket_rows(ledger, args.ticket)
+        except UnknownTicket as e:
+            raise UserError(str(e), code="TL-E040") from None
         cut = asof.Cut(recorded=as_of)
         rows = list(asof.cut(rows, cut))
         if not rows:
@@ -325,17 +261,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
     finally:
         ledger.close()
     out_dir = out_file.resolve().parent if out_file else Path.cwd()
-    con = duckdb.connect(str(views_path), read_only=True)
-    try:
-        con.execute("SET TimeZone = 'UTC'")
-        report = build_report(
-            args.ticket, rows, con, as_of_recorded=cut.recorded_text, ticket_oid=toid,
-            evidence_href=lambda sha: os.path.relpath(evidence_path(data_dir.resolve(), sha), out_dir),
-            evidence_status=lambda sha: check_evidence(data_dir, sha),
-        )
-    finally:
-        con.close()
-    body = RENDERERS[args.format](report)
+    body, report = render_report(args.ticket, toid, rows, views_path, data_dir, args.format, out_dir,
+                                 as_of_recorded=cut.recorded_text)
     if out_file:
         try:
             out_file.write_bytes(body)
@@ -373,7 +300,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         try:
             terms = asof.load_terms(args.terms)
         except (OSError, ValueError) as e:
-            raise UserError(str(e)) from None
+            raise UserError(str(e), code="TL-E040") from None
     data_dir = Path(args.data_dir)
     ledger_for(args).close()  # a folder without a ledger is refused before the replay folder is made
     if args.out:
@@ -432,7 +359,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def _replay_target(path: str, data_dir: Path) -> Path:
     """`replay --out FILE`: a new file, or a views file to replace; never the ledger's own views
     nor a file that is not a views database (it would be lost without a word)."""
-    from .views import SNAPSHOT_FILE, VIEWS_FILE
+    from ..data_folder import SNAPSHOT_FILE, VIEWS_FILE
 
     out = output_file("--out", path, "asof.duckdb")
     if out.resolve() in ((data_dir / VIEWS_FILE).resolve(), (data_dir / SNAPSHOT_FILE).resolve()):
@@ -510,70 +437,3 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 DIFF_COLUMNS = [Column("table", N_("table"), "id"), Column("key", N_("row")), Column("change", N_("change"), "change"),
                 Column("column", N_("column"), "id"), Column("a", "A"), Column("b", "B")]
-
-
-# --- the demo's closing step (adapters.demo step 6) ---------------------------------------------------
-
-
-def demo_dispute_report(ledger: Any, data_dir: str | Path, ticket: str, say: Any) -> dict[str, Any]:
-    """Write one dispute report for `ticket` (HTML, in <data-dir>/reports/) and verify the log.
-
-    The synthetic year attaches signed service reports whose content is `<ticket>/service-report`;
-    those files are stored content-addressed first (as `attach` would have), so that `verify`
-    checks real files."""
-    import hashlib
-
-    from domain.base import aggregate_uuid
-
-    from ..evidence import check_evidence, evidence_path
-
-    data_dir = Path(data_dir)
-    stored = 0
-    for r in iter_log(ledger, batch=20_000):
-        if ".EvidenceAttached." not in r.topic:
-            continue
-        f = msgspec.json.decode(r.state)
-        content = f"{f['id']}/service-report".encode()
-        if hashlib.sha256(content).hexdigest() == f["sha256"] and check_evidence(data_dir, f["sha256"]) == "missing":
-            path = evidence_path(data_dir, f["sha256"])
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(content)
-            stored += 1
-    if not rows_for(ledger, [aggregate_uuid("ticket", ticket).hex]):
-        say(f"dispute report: no ticket {ticket}")
-        return {"error": f"no ticket {ticket}"}
-    from . import build_parser
-
-    out = data_dir / "reports" / f"{ticket}.html"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    started = __import__("time").perf_counter()
-    args = build_parser().parse_args(["--data-dir", str(data_dir), "explain", ticket, "--format", "html",
-                                      "--out", str(out)])
-    try:
-        import contextlib
-        import io
-
-        with contextlib.redirect_stdout(io.StringIO()):
-            cmd_explain(args)
-    except Exception as e:  # noqa: BLE001 - the demo goes on and says why
-        say(f"dispute report: failed: {e}")
-        return {"error": str(e)}
-    seconds = __import__("time").perf_counter() - started
-    from replay.verify import verify_log
-
-    report = verify_log(iter_log(ledger, batch=20_000), evidence=lambda sha: check_evidence(data_dir, sha),
-                        head=chain_head(ledger))
-    from replay.i18n import DEFAULT_TZ
-
-    from . import runnable
-
-    _ = speak(DEFAULT_TZ)  # the demo's seed contracts are in China's time zone
-    command = f"{runnable()} --data-dir {data_dir} explain {ticket} --format md"
-    say(_("dispute report for {ticket}: {out} ({seconds} s); print it, or {command}", ticket=ticket, out=out,
-          seconds=round(seconds, 1), command=command))
-    say(_("verify: {verdict} — {events} events, head link {link}…, {evidence} evidence files ({stored} stored now) "
-          "in {seconds} s", verdict="OK" if report.ok else _("FAILED"), events=_.number(report.events),
-          link=report.head_link[:16], evidence=_.number(report.evidence_checked), stored=_.number(stored),
-          seconds=round(report.seconds, 1))
-        + ("" if report.ok else _("; first difference: {what}", what=report.first_difference)))
-    return {"report": str(out), "verify_ok": report.ok, "verify_seconds": round(report.seconds, 2)}

@@ -19,6 +19,7 @@ from domain.errors import Refused
 from domain.terms import TermsError, load_contract_file
 from replay.i18n import DEFAULT_TZ, N_, Texts, word
 
+from ..calendar_data import record_calendar
 from ..importer import import_items, read_jsonl
 from ..ledger import Ledger, open_ledger
 from ..store import iter_log, last_position
@@ -105,15 +106,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_demo)
 
 
-# Commands that may start a ledger in a new folder: init, and import (a first import into a
-# new folder is how desk migrations begin). Every other command needs an existing ledger, so a
+# Commands that may start a ledger in a new folder: init, import (a first import into a new
+# folder is how desk migrations begin) and demo. Every other command needs an existing ledger, so a
 # mistyped --data-dir is refused instead of answering from a new, empty one.
-CREATES_LEDGER = frozenset({"init", "import"})
+CREATES_LEDGER = frozenset({"init", "import", "demo"})
 
 
 def ledger_for(args: argparse.Namespace) -> Ledger:
     """The ledger of --data-dir (or of TICKETLEDGER_POSTGRES); refused in one line when the
-    folder holds none, cannot be written, or its events.sqlite is not a ledger."""
+    folder holds none, cannot be written, or its events.sqlite is not a ledger.
+
+    With TICKETLEDGER_POSTGRES the events are in PostgreSQL, and the data folder still holds
+    what is local: evidence, the NATS store, the views and personal data. `init` (or a first
+    `import`) creates both; every other command needs both, so a mistyped --data-dir or schema
+    is refused as it is on SQLite."""
     import sqlite3
 
     from eventsourcing.persistence import PersistenceError
@@ -123,17 +129,29 @@ def ledger_for(args: argparse.Namespace) -> Ledger:
 
     folder = data_folder(args)
     config = StoreConfig.from_env(folder)
-    if not config.postgres_dsn:
-        _check_sqlite_ledger(config.sqlite_path, create=getattr(args, "command", None) in CREATES_LEDGER)
+    create = getattr(args, "command", None) in CREATES_LEDGER
+    if config.postgres_dsn:
+        _check_postgres_ledger(config, create=create)
+    else:
+        _check_sqlite_ledger(config.sqlite_path, create=create)
     try:
         return open_ledger(folder)
     except ConfigurationError as e:
         raise UserError(str(e)) from None
     except (sqlite3.Error, PersistenceError) as e:
         _ = speak()
-        where = config.sqlite_path if not config.postgres_dsn else _("on PostgreSQL")
         raise UserError(_("cannot open the ledger {where}: {error}; if it is damaged, restore it from a backup, "
-                          "or name another --data-dir", where=where, error=e), code="TL-E012") from None
+                          "or name another --data-dir", where=ledger_place(config), error=e), code="TL-E012") from None
+
+
+def ledger_place(config: Any) -> str:
+    """Where the events are, for people: the SQLite file, or the PostgreSQL database and schema
+    (never the password)."""
+    if not config.postgres_dsn:
+        return str(config.sqlite_path)
+    parts = dict(p.split("=", 1) for p in config.postgres_dsn.split() if "=" in p)
+    return (f"on PostgreSQL {parts.get('host', '127.0.0.1')}:{parts.get('port', '5432')}/"
+            f"{parts.get('dbname', 'postgres')}, schema {config.postgres_schema}")
 
 
 def data_folder(args: argparse.Namespace) -> Path:
@@ -158,11 +176,7 @@ def _check_sqlite_ledger(path: Path, *, create: bool) -> None:
         raise UserError(_("no ledger in {folder}{missing}; run `ticketledger --data-dir {folder} init` first "
                           "(or check --data-dir for a typo)", folder=folder, missing=missing), code="TL-E010")
     if create:
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise UserError(_("cannot create the data folder {folder}: {reason}; name a folder you may write to",
-                              folder=folder, reason=e.strerror), code="TL-E011") from None
+        _make_folder(folder)
     if path.is_dir():
         raise UserError(_("{path} is a folder, not a ledger database; move it away or name another --data-dir",
                           path=path), code="TL-E011")
@@ -171,6 +185,39 @@ def _check_sqlite_ledger(path: Path, *, create: bool) -> None:
             raise UserError(_("cannot write to {target}: the ledger needs write access to its folder and "
                               "events.sqlite, even to read; fix the permissions or work on a copy", target=target),
                             code="TL-E011")
+
+
+def _check_postgres_ledger(config: Any, *, create: bool) -> None:
+    """The data folder (created by init and import) and the ledger's tables in the schema."""
+    import psycopg
+
+    folder = config.data_dir
+    init = f"run `ticketledger --data-dir {folder} init` first"
+    if create:
+        _make_folder(folder)
+        return
+    if not folder.is_dir():
+        raise UserError(f"no data folder {folder}; {init} (with TICKETLEDGER_POSTGRES the events are in PostgreSQL, "
+                        "and the data folder holds the evidence, the NATS store and the views), or check --data-dir "
+                        "for a typo", code="TL-E010")
+    try:
+        with psycopg.connect(config.postgres_dsn, connect_timeout=10) as c:
+            table = c.execute("SELECT to_regclass(%s)", (f'"{config.postgres_schema}".ledger_events',)).fetchone()
+    except psycopg.Error as e:
+        raise UserError(f"cannot reach the ledger {ledger_place(config)}: {str(e).strip().splitlines()[0]}; "
+                        "check TICKETLEDGER_POSTGRES", code="TL-E012") from None
+    if table is None or table[0] is None:
+        raise UserError(f"no ledger {ledger_place(config)}; {init}, or check TICKETLEDGER_POSTGRES_SCHEMA",
+                        code="TL-E010")
+
+
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        _ = speak()
+        raise UserError(_("cannot create the data folder {folder}: {reason}; name a folder you may write to",
+                          folder=folder, reason=e.strerror), code="TL-E011") from None
 
 
 def parse_time(text: str, what: str = "time") -> datetime:
@@ -194,31 +241,17 @@ def now() -> datetime:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
+    from ..store import StoreConfig
+
     ledger = ledger_for(args)
     recorded = record_calendar(ledger, None)
-    print(f"data folder {args.data_dir} ready; log position {last_position(ledger)}; "
+    config = StoreConfig.from_env(data_folder(args))
+    where = f"events {ledger_place(config)}"
+    if config.postgres_dsn:
+        where += "; the folder holds the evidence, the NATS store and the views"
+    print(f"data folder {args.data_dir} ready ({where}); log position {last_position(ledger)}; "
           f"calendar years recorded now: {recorded or 'none new'}")
     return 0
-
-
-def record_calendar(ledger: Ledger, years: list[int] | None) -> list[int]:
-    from importlib.metadata import version
-
-    from domain.calendar import official_years
-
-    source = f"chinese-calendar {version('chinese-calendar')}"
-    data = official_years(years if years is not None else range(2004, datetime.now().year + 2))
-    facts = [
-        ev.CalendarYearRecorded(
-            command_id=f"calendar-CN-{y}-{hashlib.sha256(repr(d).encode()).hexdigest()[:12]}",
-            id=f"CN-{y}", occurred_at=datetime(y - 1, 12, 1, tzinfo=UTC), actor="ticketledger calendar record",
-            channel="cli", year=y, days_off=off, days_on=on, source=source,
-        )
-        for y, d in sorted(data.items())
-        for off, on in [d]
-    ]
-    outcomes = ledger.execute_many(facts)
-    return [f.year for f, o in zip(facts, outcomes, strict=True) if o.status == "recorded"]
 
 
 def cmd_calendar_record(args: argparse.Namespace) -> int:
@@ -632,5 +665,9 @@ def cmd_erase_person(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from ..demo import run_demo
 
-    return run_demo(args)
+    ledger = ledger_for(args)
+    try:
+        return run_demo(args, ledger)
+    finally:
+        ledger.close()
 

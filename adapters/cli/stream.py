@@ -104,10 +104,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     nats_options(p)
     p.set_defaults(func=cmd_tail)
 
-    p = sub.add_parser("schema", help="JSON Schema of every event type and version (written to docs/schemas/)")
+    p = sub.add_parser("schema", help="JSON Schema of every event type and version: printed, or written with --out",
+                       description="Without TYPE: lists the schemas (--json prints them all). With TYPE: prints "
+                                   "that type's schema. Writes files only with --out DIR (the repository's own "
+                                   "docs/schemas/ is made by `make schemas`).")
     p.add_argument("type", nargs="?", help="print this event type's schema only")
-    p.add_argument("--out", default="docs/schemas", help="folder to write (default docs/schemas)")
-    p.add_argument("--no-write", action="store_true", help="print only")
+    p.add_argument("--out", default=None, metavar="DIR", help="write the schema files into DIR (created if missing)")
+    p.add_argument("--no-write", action="store_true", help=argparse.SUPPRESS)  # the default now; kept for old scripts
     p.set_defaults(func=cmd_schema)
 
 
@@ -115,13 +118,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_nats_serve(args: argparse.Namespace) -> int:
-    from ..nats_server import NatsServer
+    from ..nats_server import local_server
 
     store = Path(args.data_dir) / "nats"
-    try:
-        server = NatsServer(store, port=args.port, log_file=Path(args.data_dir) / "nats-server.log").start()
-    except ServerError as e:
-        raise UserError(str(e)) from None
     stop = {"now": False}
 
     def on_signal(*_: object) -> None:
@@ -129,17 +128,23 @@ def cmd_nats_serve(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    if args.json:
-        print(msgspec.json.encode({"url": server.url, "monitor": server.monitor_url, "store": str(store)}).decode(),
-              flush=True)
-    else:
-        print(f"nats-server running: {server.url} (monitor {server.monitor_url}, store {store}); "
-              f"use --nats-url {server.url} or TICKETLEDGER_NATS_URL; Ctrl-C stops", flush=True)
     try:
-        while not stop["now"] and server.proc is not None and server.proc.poll() is None:
-            time.sleep(0.2)
-    finally:
-        server.stop()
+        with local_server(args.data_dir, port=args.port) as server:
+            if not server.stopped_here:
+                raise UserError(f"a nats-server already serves {store} at {server.url}: another ticketledger command "
+                                f"started it and stops it when it ends; use --nats-url {server.url}, or stop that "
+                                "command first")
+            if args.json:
+                print(msgspec.json.encode({"url": server.url, "monitor": server.monitor_url,
+                                           "store": str(store)}).decode(), flush=True)
+            else:
+                print(f"nats-server running: {server.url} (monitor {server.monitor_url}, store {store}); "
+                      f"use --nats-url {server.url} or TICKETLEDGER_NATS_URL (commands on --data-dir "
+                      f"{args.data_dir} use it by themselves); Ctrl-C stops", flush=True)
+            while not stop["now"] and server.alive():
+                time.sleep(0.2)
+    except ServerError as e:
+        raise UserError(str(e)) from None
     return 0
 
 
@@ -348,7 +353,7 @@ def _write_schemas(docs: dict[str, dict[str, Any]], folder: str) -> None:
     out = Path(folder)
     if not out.is_dir() and (out.exists() or out.suffix == ".json"):
         raise UserError(f"--out {folder} names a file; --out is the folder the schemas are written to (created if "
-                        "missing), e.g. docs/schemas; `schema TYPE --no-write` prints one type's schema")
+                        "missing), e.g. docs/schemas; `schema TYPE` prints one type's schema")
     try:
         out.mkdir(parents=True, exist_ok=True)
         for fname, doc in docs.items():
@@ -359,19 +364,27 @@ def _write_schemas(docs: dict[str, dict[str, Any]], folder: str) -> None:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
+    """Print; write files only where --out says (it wrote docs/schemas/ into whatever folder
+    the user stood in)."""
     docs = schemas()
-    if not args.no_write:
-        _write_schemas(docs, args.out)
     if args.type:
-        match = {k: v for k, v in docs.items() if k.split(".")[0] == args.type}
-        if not match:
+        docs = {k: v for k, v in docs.items() if k.split(".")[0] == args.type}
+        if not docs:
             raise UserError(f"unknown event type {args.type!r}; known: "
-                            f"{', '.join(sorted(k.split('.')[0] for k in docs if k != 'commands.json'))}")
-        for doc in match.values():
+                            f"{', '.join(sorted(k.split('.')[0] for k in schemas() if k != 'commands.json'))}")
+    if args.out is not None:
+        _write_schemas(docs, args.out)
+    if args.type and args.out is None:
+        for doc in docs.values():
             print(msgspec.json.format(msgspec.json.encode(doc), indent=2).decode())
         return 0
-    rows = [{"file": k, "type": v.get("x-ledger-type", "(any command)" if k == "commands.json" else "(contract terms)"),
-             "version": v.get("x-ledger-version", "")} for k, v in docs.items()]
-    emit(rows, args.json, title=None if args.no_write else f"written to {args.out}/")
+    if args.json and args.out is None:
+        print(msgspec.json.format(msgspec.json.encode(docs), indent=2).decode())
+        return 0
+    rows = [{"file": k, "version": v.get("x-ledger-version", ""),
+             "type": v.get("x-ledger-type", "(any command)" if k == "commands.json" else "(contract terms)")}
+            for k, v in docs.items()]
+    title = (f"written to {args.out}/" if args.out is not None else
+             "`schema TYPE` prints one, `schema --json` all, `schema --out DIR` writes the files")
+    emit(rows, args.json, title=title)
     return 0
-

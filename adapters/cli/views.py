@@ -16,12 +16,11 @@ from typing import Any
 
 from replay.i18n import DEFAULT_TZ
 
+from .. import data_folder
+from ..data_folder import SNAPSHOT_FILE, VIEWS_FILE
 from . import UserError, position_in_log, positive_float, positive_int
 from .output import emit, plain, speak
 from .tables import REPORTS, STATES, TABLE_LIMIT, column
-
-VIEWS_FILE = "views.duckdb"
-SNAPSHOT_FILE = "views-snapshot.duckdb"
 
 # `views rebuild --from SOURCE`: source name -> function(args, views file, evaluation time, terms)
 # that rebuilds the views from that source and returns the rebuild's stats.
@@ -110,11 +109,11 @@ def is_locked(e: BaseException) -> bool:
 
 
 def views_path(args: argparse.Namespace) -> Path:
-    return Path(args.data_dir) / VIEWS_FILE
+    return data_folder.views_path(args.data_dir)
 
 
 def snapshot_path(args: argparse.Namespace) -> Path:
-    return Path(args.data_dir) / SNAPSHOT_FILE
+    return data_folder.snapshot_path(args.data_dir)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -454,16 +453,22 @@ def _rows(con, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]
 
     try:
         cur = con.execute(sql, params or [])
+        if cur is None:  # DuckDB's answer to text without a statement (only comments or ';')
+            raise UserError(f"{sql.strip()!r} holds no SQL statement; write e.g. "
+                            "\"SELECT state, count(*) FROM sla_clocks GROUP BY state\"", code="TL-E050")
+        cols = [d[0] for d in cur.description] if cur.description else []
+        rows = cur.fetchall()  # a query's errors may come only now, with its rows
     except duckdb.PermissionException as e:
         raise UserError(f"{str(e).splitlines()[0]}: `sql` reads the views only, no other file and no "
                         "extension (`export --parquet DIR` writes the tables to files)", code="TL-E050") from None
+    except duckdb.InvalidInputException as e:
+        if "configuration has been locked" not in str(e):
+            raise UserError(str(e).splitlines()[0], code="TL-E050") from None
+        raise UserError(f"{str(e).splitlines()[0]}: `sql` runs queries on the views and changes no setting "
+                        "(profiling, logging and the like would write files)", code="TL-E050") from None
     except duckdb.Error as e:
         raise UserError(str(e).splitlines()[0], code="TL-E050") from None
-    if cur is None:  # DuckDB's answer to text without a statement (only comments or ';')
-        raise UserError(f"{sql.strip()!r} holds no SQL statement; write e.g. "
-                        "\"SELECT state, count(*) FROM sla_clocks GROUP BY state\"", code="TL-E050")
-    cols = [d[0] for d in cur.description] if cur.description else []
-    return [{c: plain(v) for c, v in zip(cols, r, strict=True)} for r in cur.fetchall()]
+    return [{c: plain(v) for c, v in zip(cols, r, strict=True)} for r in rows]
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
@@ -472,7 +477,11 @@ def cmd_sql(args: argparse.Namespace) -> int:
                         "ticketledger sql \"SELECT state, count(*) FROM sla_clocks GROUP BY state\"", code="TL-E050")
     con = open_for_reading(args)
     try:
-        con.execute("SET enable_external_access = false")  # read-only: the views, no file written or read
+        # Read-only: the views, no file written or read. Locking the configuration refuses, in
+        # one clean error, every setting that would write a file or stop the process: profiling
+        # output, logging to files (DuckDB aborted the process on it), query logs, temp folders.
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
         rows = _rows(con, args.query)
     finally:
         con.close()

@@ -1,0 +1,97 @@
+"""A ticket's dispute file, read from the store and the views: its log rows (the ticket, its
+asset and its contract, with their chain columns), the chain's head that `verify` checks the
+log against, and the dispute report rendered from a views file. Used by `explain` and
+`verify` (adapters.cli.audit) and by the demo's closing step (adapters.demo)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from domain.base import aggregate_uuid
+
+from .evidence import check_evidence, evidence_path
+from .store import ChainedPostgresRecorder, EventStoreApp, LogRow
+
+
+class UnknownTicket(LookupError):
+    """No ticket of that id in the log."""
+
+
+def rows_for(app: EventStoreApp, oids: list[str]) -> list[LogRow]:
+    """The log rows (with chain columns) of the given originators only, in log order."""
+    if not oids:
+        return []
+    rec = app.recorder
+    if isinstance(rec, ChainedPostgresRecorder):
+        sch = rec.datastore.schema
+        sql = (f'SELECT e.notification_id, e.originator_id::text, e.originator_version, e.topic, e.state, '
+               f'c.recorded_at, c.state_sha256, c.link FROM "{sch}".{rec.events_table_name} e '
+               f'JOIN "{sch}".ledger_chain c ON c.position = e.notification_id '
+               f'WHERE e.originator_id = ANY(%s) ORDER BY e.notification_id')
+        with rec.datastore.transaction(commit=False) as curs:
+            curs.execute(sql, ([uuid.UUID(o) for o in oids],))
+            return [LogRow(r["notification_id"], r["originator_id"].replace("-", ""), r["originator_version"],
+                           r["topic"], bytes(r["state"]), r["recorded_at"], r["state_sha256"], r["link"])
+                    for r in curs.fetchall()]
+    sql = ("SELECT e.rowid, e.originator_id, e.originator_version, e.topic, e.state, c.recorded_at, "
+           "c.state_sha256, c.link FROM stored_events e JOIN ledger_chain c ON c.position = e.rowid "
+           f"WHERE e.originator_id IN ({','.join('?' * len(oids))}) ORDER BY e.rowid")
+    with rec.datastore.transaction(commit=False) as c:
+        c.execute(sql, oids)
+        return [LogRow(*tuple(r)) for r in c.fetchall()]
+
+
+def ticket_rows(app: EventStoreApp, ticket: str) -> tuple[str, list[LogRow]]:
+    """(ticket originator id, rows of the ticket, its asset and its contract); UnknownTicket if none."""
+    toid = aggregate_uuid("ticket", ticket).hex
+    rows = rows_for(app, [toid])
+    if not rows:
+        raise UnknownTicket(f"no ticket {ticket}")
+    opened = msgspec.json.decode(rows[0].state)
+    extra = []
+    if opened.get("asset_id"):
+        extra.append(aggregate_uuid("asset", opened["asset_id"]).hex)
+    if opened.get("contract_id"):
+        extra.append(aggregate_uuid("contract", opened["contract_id"]).hex)
+    return toid, sorted(rows + rows_for(app, extra), key=lambda r: r.position)
+
+
+def chain_head(app: EventStoreApp) -> tuple[int, str] | None:
+    """(position, link) of the last row of the chain table, read independently of the events."""
+    rec = app.recorder
+    if isinstance(rec, ChainedPostgresRecorder):
+        with rec.datastore.transaction(commit=False) as curs:
+            curs.execute(f'SELECT position, link FROM "{rec.datastore.schema}".ledger_chain '
+                         "ORDER BY position DESC LIMIT 1")
+            r = curs.fetchone()
+            return (int(r["position"]), r["link"]) if r else None
+    with rec.datastore.transaction(commit=False) as c:
+        c.execute("SELECT position, link FROM ledger_chain ORDER BY position DESC LIMIT 1")
+        r = c.fetchone()
+        return (int(r[0]), r[1]) if r else None
+
+
+def render_report(ticket: str, ticket_oid: str, rows: list[LogRow], views: Path, data_dir: Path, fmt: str,
+                  out_dir: Path, as_of_recorded: str | None = None) -> tuple[bytes, dict[str, Any]]:
+    """The dispute report of `ticket` from its rows and a views file, in `fmt` (html, md, json);
+    evidence links are relative to `out_dir`, where the report will be read."""
+    import duckdb
+
+    from replay.explain import RENDERERS, build_report
+
+    con = duckdb.connect(str(views), read_only=True)
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        report = build_report(
+            ticket, rows, con, as_of_recorded=as_of_recorded, ticket_oid=ticket_oid,
+            evidence_href=lambda sha: os.path.relpath(evidence_path(data_dir.resolve(), sha), out_dir),
+            evidence_status=lambda sha: check_evidence(data_dir, sha),
+        )
+    finally:
+        con.close()
+    return RENDERERS[fmt](report), report

@@ -40,19 +40,27 @@ def _cell(v: Any) -> str:
 
 
 class Progress:
-    """A one-line progress counter on stderr for long work (quiet when not a terminal)."""
+    """A one-line progress counter on stderr for long work (quiet when not a terminal).
 
-    def __init__(self, label: str, total: int | None = None, every: int = 10_000) -> None:
-        self.label, self.total, self.every, self.n = label, total, every, 0
+    `unit` names what is counted ("rows"); "bytes" are shown in MB."""
+
+    def __init__(self, label: str, total: int | None = None, every: int = 10_000, unit: str = "") -> None:
+        self.label, self.total, self.every, self.unit, self.n = label, total, every, unit, 0
         self.tty = sys.stderr.isatty()
 
     def add(self, k: int = 1) -> None:
         before, self.n = self.n, self.n + k
         if self.tty and before // self.every != self.n // self.every:
-            of = f"/{self.total:,}" if self.total else ""
-            sys.stderr.write(f"\r{self.label}: {self.n:,}{of}")
+            sys.stderr.write(f"\r{self.label}: {self._count()}")
             sys.stderr.flush()
+
+    def _count(self) -> str:
+        if self.unit == "bytes":
+            of = f"/{self.total / 1e6:,.1f}" if self.total else ""
+            return f"{self.n / 1e6:,.1f}{of} MB"
+        of = f"/{self.total:,}" if self.total else ""
+        return f"{self.n:,}{of}" + (f" {self.unit}" if self.unit else "")
 
     def done(self) -> None:
         if self.tty:
-            sys.stderr.write(f"\r{self.label}: {self.n:,} done\n")
+            sys.stderr.write(f"\r{self.label}: {self._count()} done\n")

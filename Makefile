@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean i18n
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -23,6 +23,15 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# Re-extract the messages marked for people and merge them into the Chinese catalog; then
+# translate the new empty entries in replay/locale/zh_CN/LC_MESSAGES/ticketledger.po.
+I18N_KEYWORDS := -k N_ -k NP_:1c,2 -k plural:1,2
+i18n: $(STAMP)
+	$(BIN)/pybabel -q extract -F babel.cfg $(I18N_KEYWORDS) --no-location --sort-output --omit-header \
+		-o replay/locale/ticketledger.pot domain projections replay adapters
+	$(BIN)/pybabel -q update -i replay/locale/ticketledger.pot -d replay/locale -D ticketledger -l zh_CN \
+		--no-fuzzy-matching --omit-header --ignore-obsolete --width 0
 
 clean:
 	rm -rf ledger-data .pytest_cache

@@ -1,0 +1,324 @@
+"""How ticketledger writes to people: Simplified Chinese and English, yuan, local time.
+
+One home for every word, amount, time and duration a person reads (reports, statements,
+the console, the CLI's human output). Programs read JSON and SQL, which keep integer fen and
+UTC instants; nothing here is used for them.
+
+- Languages: `zh_CN` (the default for contracts in China's time zone) and `en`. Messages are
+  written in English in the code, marked with `_()`/`N_()`/`NP_()`, and translated through the
+  gettext catalog `replay/locale/zh_CN/LC_MESSAGES/ticketledger.po` (Babel). `make i18n`
+  re-extracts the template and merges it into the catalog; a test fails when a marked
+  message has no Chinese translation.
+- Amounts: integer fen written as yuan, `¥1,130.00`, in both languages.
+- Times: instants in the contract's time zone, named once (`中国标准时间`, `China Standard
+  Time`). A period's end at local midnight is written as the last day's `24:00`, never as the
+  next day's `00:00` (Civil Code art. 203 counts the last day to its end).
+"""
+
+from __future__ import annotations
+
+import functools
+import gettext
+import io
+import os
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from babel import Locale
+from babel.dates import get_timezone_name
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
+from babel.support import Translations
+
+LANGS = ("zh_CN", "en")
+DEFAULT_LANG = "en"  # where neither a contract nor the system names Chinese
+DEFAULT_TZ = "Asia/Shanghai"
+DOMAIN = "ticketledger"
+LOCALE_DIR = Path(__file__).parent / "locale"
+
+# Zones whose contracts are read in Chinese unless told otherwise (the PRC's one civil time)
+CHINA_ZONES = frozenset({"Asia/Shanghai", "Asia/Chongqing", "Asia/Chungking", "Asia/Harbin",
+                         "Asia/Urumqi", "Asia/Kashgar", "PRC"})
+
+
+def N_(message: str) -> str:  # noqa: N802 - the gettext convention
+    """Mark a message for the catalog where it is defined; translated where it is shown."""
+    return message
+
+
+def NP_(context: str, message: str) -> tuple[str, str]:  # noqa: N802
+    """Mark a message with a context (pgettext), e.g. NP_("clock", "response")."""
+    return context, message
+
+
+# --- which language ----------------------------------------------------------------------------
+
+
+def normalise_lang(text: str) -> str:
+    """`zh`, `zh-CN`, `zh_CN.UTF-8`, `en_US` … as one of LANGS; ValueError for others."""
+    code = text.strip().split(".")[0].replace("-", "_")
+    if code.lower().startswith("zh"):
+        return "zh_CN"
+    if code.lower().startswith("en") or code in ("C", "POSIX"):
+        return "en"
+    raise ValueError(f"language {text!r} is not one ticketledger writes; use zh_CN or en")
+
+
+def system_lang(environ: Mapping[str, str] | None = None) -> str:
+    """The language of the user's locale settings (LC_ALL, LC_MESSAGES, LANG), else English."""
+    env = os.environ if environ is None else environ
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = env.get(name)
+        if value:
+            try:
+                return normalise_lang(value)
+            except ValueError:
+                return DEFAULT_LANG
+    return DEFAULT_LANG
+
+
+def resolve_lang(requested: str | None = None, *, timezone: str | None = None,
+                 environ: Mapping[str, str] | None = None) -> str:
+    """The language to write in: the one asked for (`--lang`), else the contract's (Chinese for
+    a contract in China's time zone), else the system locale's."""
+    if requested:
+        return normalise_lang(requested)
+    if timezone is not None:
+        return "zh_CN" if timezone in CHINA_ZONES else system_lang(environ)
+    return system_lang(environ)
+
+
+# --- the catalog ---------------------------------------------------------------------------
+
+
+@functools.cache
+def _translations(lang: str) -> gettext.NullTranslations:
+    """The catalog of `lang`, compiled from its .po in memory (no binary .mo in the repo)."""
+    po = LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+    if lang == "en" or not po.exists():
+        return gettext.NullTranslations()
+    with po.open("rb") as f:
+        catalog = read_po(f, locale=lang, domain=DOMAIN)
+    mo = io.BytesIO()
+    write_mo(mo, catalog, use_fuzzy=False)
+    mo.seek(0)
+    return Translations(mo, domain=DOMAIN)
+
+
+class Texts:
+    """Everything written to a person in one language."""
+
+    def __init__(self, lang: str) -> None:
+        self.lang = normalise_lang(lang)
+        self.locale = Locale.parse(self.lang)
+        self._t = _translations(self.lang)
+
+    @property
+    def html_lang(self) -> str:
+        """The value of an HTML `lang` attribute (BCP 47)."""
+        return "zh-CN" if self.lang == "zh_CN" else "en"
+
+    # words
+
+    def __call__(self, message: str, /, **params: object) -> str:
+        """The message in this language, with `{name}` fields filled from `params`."""
+        text = self._t.gettext(message)
+        return text.format(**params) if params else text
+
+    def plural(self, singular: str, plural: str, n: int, /, **params: object) -> str:
+        text = self._t.ngettext(singular, plural, n)
+        return text.format(n=self.number(n), **params)
+
+    def word(self, marked: tuple[str, str] | str, /) -> str:
+        """A vocabulary word marked with NP_(context, message) (or a plain N_ message)."""
+        if isinstance(marked, tuple):
+            context, message = marked
+            return self._t.pgettext(context, message)
+        return self._t.gettext(marked)
+
+    # numbers and money
+
+    def number(self, value: float | int | Decimal, decimals: int = 0) -> str:
+        pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
+        return format_decimal(value, format=pattern, locale=self.locale)
+
+    def money(self, fen: int | None) -> str:
+        """Integer fen as yuan: ¥1,130.00 (negative: -¥12.00); empty for None."""
+        if fen is None:
+            return ""
+        yuan = (Decimal(int(fen)) / 100).quantize(Decimal("0.01"), ROUND_HALF_UP)
+        sign = "-" if yuan < 0 else ""
+        return f"{sign}¥{format_decimal(abs(yuan), format='#,##0.00', locale=self.locale)}"
+
+    def percent(self, share: float | None, decimals: int = 1) -> str:
+        if share is None:
+            return ""
+        return self.number(Decimal(str(share * 100)), decimals) + "%"
+
+    # durations
+
+    def duration(self, minutes: float | int | None) -> str:
+        """Whole minutes as `5 h 42 min` / `5 小时 42 分钟` (rounded half up)."""
+        if minutes is None:
+            return ""
+        total = int(Decimal(str(abs(minutes))).quantize(Decimal(1), ROUND_HALF_UP))
+        sign = "-" if minutes < 0 and total else ""
+        h, m = divmod(total, 60)
+        if h:
+            return sign + self("{h} h {m} min", h=self.number(h), m=m)
+        return sign + self("{m} min", m=m)
+
+    # times
+
+    def zone_name(self, tz: str) -> str:
+        """The zone's name for people: 北京时间 / Beijing time for China's one civil time, the
+        CLDR name otherwise (中欧时间 / Central European Time), else the IANA id."""
+        if tz in CHINA_ZONES:
+            return self(BEIJING_TIME)
+        try:
+            name = get_timezone_name(ZoneInfo(tz), "long", locale=self.locale)
+        except (LookupError, ValueError):
+            return tz
+        return name or tz
+
+    def time(self, instant: datetime | str | None, tz: str = DEFAULT_TZ, *, zone: bool = False,
+             seconds: bool = False) -> str:
+        """An instant as local wall time, `2025-06-19 11:59` (with the zone's name if asked)."""
+        local = to_local(instant, tz)
+        if local is None:
+            return ""
+        text = local.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+        return f"{text} {self.zone_name(tz)}" if zone else text
+
+    def end(self, instant: datetime | str | None, tz: str = DEFAULT_TZ, *, zone: bool = False) -> str:
+        """The end of a period: local midnight written as the last day's 24:00 (art. 203)."""
+        local = to_local(instant, tz)
+        if local is None:
+            return ""
+        if local.time() == time(0, 0):
+            text = f"{(local - timedelta(days=1)).strftime('%Y-%m-%d')} 24:00"
+        else:
+            text = local.strftime("%Y-%m-%d %H:%M")
+        return f"{text} {self.zone_name(tz)}" if zone else text
+
+    def date(self, day: date | str | None) -> str:
+        if day is None or day == "":
+            return ""
+        if isinstance(day, str):
+            day = date.fromisoformat(day[:10])
+        return day.isoformat()
+
+
+@functools.cache
+def texts(lang: str) -> Texts:
+    """The texts of one language (cached: catalogs are read once per process)."""
+    return Texts(lang)
+
+
+def to_local(instant: datetime | str | None, tz: str) -> datetime | None:
+    """A UTC instant (aware, naive UTC as DuckDB returns it, or ISO text with Z) in `tz`."""
+    if instant is None or instant == "":
+        return None
+    if isinstance(instant, str):
+        instant = datetime.fromisoformat(instant.replace("Z", "+00:00"))
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=UTC)
+    return instant.astimezone(ZoneInfo(tz))
+
+
+# --- the vocabulary: codes of the views as words ------------------------------------------------
+# msgid = the English word; the context keeps equal English words of different vocabularies apart.
+
+VOCABULARY: dict[str, dict[str, tuple[str, str]]] = {
+    "clock": {
+        "response": NP_("clock", "response"),
+        "remote_resolution": NP_("clock", "remote resolution"),
+        "arrival": NP_("clock", "on-site arrival"),
+        "resolution": NP_("clock", "resolution"),
+        "spare": NP_("clock", "spare unit"),
+    },
+    "state": {
+        "met": NP_("state", "met"),
+        "breached": NP_("state", "breached"),
+        "running": NP_("state", "running"),
+        "at_risk": NP_("state", "at risk"),
+        "not_applicable": NP_("state", "not applicable"),
+    },
+    "coverage": {
+        "pre_acceptance": NP_("coverage", "before acceptance"),
+        "warranty": NP_("coverage", "in warranty"),
+        "paid": NP_("coverage", "paid maintenance period"),
+        "out": NP_("coverage", "out of coverage"),
+        "unknown": NP_("coverage", "unknown"),
+    },
+    "payer": {
+        "supplier": NP_("payer", "supplier"),
+        "customer": NP_("payer", "customer"),
+        "undetermined": NP_("payer", "undetermined"),
+    },
+    "rate": {
+        "free": NP_("rate", "free of charge"),
+        "cost": NP_("rate", "at cost"),
+        "half": NP_("rate", "half price"),
+        "full": NP_("rate", "full price"),
+        "market": NP_("rate", "market price"),
+    },
+    "cause": {
+        "quality": NP_("cause", "quality fault"),
+        "human": NP_("cause", "human damage"),
+        "environment": NP_("cause", "environment"),
+        "installation_workmanship": NP_("cause", "installation workmanship"),
+        "natural_disaster": NP_("cause", "natural disaster"),
+        "force_majeure": NP_("cause", "force majeure"),
+        "lightning": NP_("cause", "lightning"),
+        "third_party": NP_("cause", "third party"),
+        "third_party_deliberate": NP_("cause", "deliberate third-party damage"),
+        "unknown": NP_("cause", "not determined"),
+    },
+    "wait": {
+        "customer": NP_("wait", "waiting for the customer"),
+        "site_not_accessible": NP_("wait", "site not accessible"),
+        "user": NP_("wait", "waiting for the user"),
+        "vendor": NP_("wait", "waiting for a vendor"),
+        "parts": NP_("wait", "waiting for parts"),
+        "other": NP_("wait", "other"),
+    },
+    "visit_status": {
+        "done": NP_("visit_status", "done"),
+        "due": NP_("visit_status", "due"),
+        "missed": NP_("visit_status", "missed"),
+        "upcoming": NP_("visit_status", "upcoming"),
+    },
+    "visit_kind": {
+        "phone": NP_("visit_kind", "phone call"),
+        "onsite": NP_("visit_kind", "on-site visit"),
+    },
+    "obligation": {
+        "follow_up": NP_("obligation", "follow-up"),
+        "inspection": NP_("obligation", "inspection"),
+    },
+}
+
+
+def word(lang: str, vocabulary: str, code: str | None) -> str:
+    """A code of the views (`clock`/`response`, `state`/`at_risk`, …) as a word of `lang`;
+    a code the vocabulary does not know is shown as it is."""
+    if code is None:
+        return ""
+    marked = VOCABULARY.get(vocabulary, {}).get(code)
+    return texts(lang).word(marked) if marked else code
+
+
+def _(message: str) -> str:
+    """Marks messages for extraction in this module only (the catalog reads the call sites)."""
+    return message
+
+
+BEIJING_TIME = _("Beijing time")
+
+# The duration formats above are written through __call__; marked here for the catalog.
+_MARKED = (_("{h} h {m} min"), _("{m} min"))

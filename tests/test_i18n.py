@@ -1,0 +1,93 @@
+"""What people read: every marked message has its Chinese translation, amounts in yuan, times in
+the contract's zone, a period's end at 24:00 of its last day (replay/i18n.py)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+from babel.messages.pofile import read_po
+
+from replay.i18n import LOCALE_DIR, resolve_lang, texts, word
+
+ROOT = Path(__file__).resolve().parent.parent
+# the keywords of `make i18n` (Makefile: I18N_KEYWORDS)
+KEYWORDS = {**DEFAULT_KEYWORDS, "N_": None, "NP_": ((1, "c"), 2), "plural": (1, 2)}
+
+
+def marked_messages() -> set[tuple[str | None, str]]:
+    found = set()
+    for package in ("domain", "projections", "replay", "adapters"):
+        for _file, _line, message, _comments, context in extract_from_dir(
+                ROOT / package, [("**.py", "python")], keywords=KEYWORDS):
+            first = message[0] if isinstance(message, tuple) else message
+            found.add((context, first))
+    return found
+
+
+def test_every_message_marked_for_people_has_its_chinese_translation() -> None:
+    with (LOCALE_DIR / "zh_CN" / "LC_MESSAGES" / "ticketledger.po").open("rb") as f:
+        catalog = read_po(f, locale="zh_CN")
+    translated = {(m.context, m.id if isinstance(m.id, str) else m.id[0]): m.string
+                  for m in catalog if m.id}
+    missing = sorted((c or "", m) for c, m in marked_messages() if not translated.get((c, m)))
+    assert not missing, f"run `make i18n` and translate these in the zh_CN catalog: {missing}"
+    for (_context, msgid), text in translated.items():
+        fields = {f for f in ("{h}", "{m}", "{n}") if f in msgid}
+        assert all(f in (text if isinstance(text, str) else text[0]) for f in fields), msgid
+
+
+@pytest.mark.parametrize("lang", ["zh_CN", "en"])
+def test_amounts_are_yuan_with_two_decimals_in_both_languages(lang: str) -> None:
+    t = texts(lang)
+    assert t.money(113000) == "¥1,130.00"
+    assert t.money(5) == "¥0.05"
+    assert t.money(-1234) == "-¥12.34"
+    assert t.money(None) == ""
+
+
+def test_a_period_ending_at_local_midnight_is_written_as_24_00_of_its_last_day() -> None:
+    t = texts("en")
+    # 2025-10-09T16:00Z is midnight in Beijing: the warranty runs to the end of 9 October there
+    assert t.end(datetime(2025, 10, 9, 16, 0, tzinfo=UTC), "Asia/Shanghai") == "2025-10-09 24:00"
+    assert t.end("2025-10-09T16:00:00Z", "Asia/Shanghai", zone=True) == "2025-10-09 24:00 Beijing time"
+    assert t.time("2025-10-09T16:00:00Z", "Asia/Shanghai") == "2025-10-10 00:00"  # a start stays 00:00
+    assert t.end("2025-10-09T10:30:00Z", "Asia/Shanghai") == "2025-10-09 18:30"  # close of business
+
+
+def test_times_are_local_with_the_zone_named_in_the_reader_s_language() -> None:
+    reported = "2025-06-19T03:59:01Z"
+    assert texts("zh_CN").time(reported, "Asia/Shanghai", zone=True) == "2025-06-19 11:59 北京时间"
+    assert texts("en").time(reported, "Asia/Shanghai", zone=True) == "2025-06-19 11:59 Beijing time"
+    assert texts("en").time(reported, "Europe/Berlin") == "2025-06-19 05:59"
+    # DuckDB hands back naive UTC timestamps
+    assert texts("en").time(datetime(2025, 6, 19, 3, 59), "Asia/Shanghai") == "2025-06-19 11:59"
+
+
+def test_durations_in_hours_and_minutes_rounded_to_the_minute() -> None:
+    assert texts("en").duration(341.6) == "5 h 42 min"
+    assert texts("zh_CN").duration(341.6) == "5 小时 42 分钟"
+    assert texts("en").duration(45) == "45 min"
+    assert texts("en").duration(60 * 1234) == "1,234 h 0 min"
+    assert texts("en").duration(-90) == "-1 h 30 min"
+
+
+def test_codes_of_the_views_are_words_of_the_reader_s_language() -> None:
+    assert word("zh_CN", "clock", "arrival") == "到达现场"
+    assert word("en", "clock", "arrival") == "on-site arrival"
+    assert word("zh_CN", "state", "at_risk") == "临近超时"
+    assert word("zh_CN", "coverage", "warranty") == "质保期内"
+    assert word("zh_CN", "clock", "something_new") == "something_new"  # unknown codes shown as they are
+
+
+def test_language_asked_for_then_the_contract_s_then_the_system_s() -> None:
+    assert resolve_lang("en", timezone="Asia/Shanghai") == "en"
+    assert resolve_lang(None, timezone="Asia/Shanghai", environ={"LANG": "en_US.UTF-8"}) == "zh_CN"
+    assert resolve_lang(None, timezone="Europe/Berlin", environ={"LANG": "en_US.UTF-8"}) == "en"
+    assert resolve_lang(None, environ={"LANG": "zh_CN.UTF-8"}) == "zh_CN"
+    assert resolve_lang(None, environ={"LC_ALL": "C"}) == "en"
+    assert resolve_lang(None, environ={}) == "en"
+    with pytest.raises(ValueError, match="zh_CN or en"):
+        resolve_lang("fr")

@@ -8,6 +8,7 @@ import gzip
 import json
 from argparse import Namespace
 from collections import Counter, defaultdict
+from datetime import UTC
 from pathlib import Path
 
 import duckdb
@@ -15,6 +16,7 @@ import pytest
 
 from adapters.cli import main as cli_main
 from adapters.desks import FORMATS
+from adapters.desks.servicenow import ServiceNowMapping, scan
 from adapters.ledger import open_ledger
 from adapters.store import decode_stored, iter_log
 
@@ -102,6 +104,7 @@ def test_slice_matches_duckdb_on_the_csv(imported: tuple[Path, object]) -> None:
     # one contract; one placeholder asset for the desk (cmdb_ci '?') and one per real CI
     assert {k: v for k, v in types.items()} == {k: v for k, v in exp["counts"].items() if v}
     assert summary.tickets == N == exp["counts"]["TicketOpened"]
+    assert summary.rows == scan(str(CSV), ServiceNowMapping.load(None), UTC, None, N).rows  # the progress total
     assert summary.recorded == len(facts) == sum(exp["counts"].values())
     assert dict(summary.refused_by_reason) == {"update before the report time": exp["refused"]}
     assert all(w.startswith("line ") for w, _ in summary.refused)

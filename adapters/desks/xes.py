@@ -29,7 +29,7 @@ from ..importer import (
     open_measured,
     unreadable,
 )
-from .common import Desk, DeskSummary, TicketTrack, check_status_kinds, read_mapping, safe_id
+from .common import Desk, DeskSummary, TicketTrack, check_status_kinds, known, read_mapping, safe_id
 
 
 @dataclass
@@ -364,7 +364,8 @@ def _read_events(path: str, m: Mapping, found: Scan, desk: Desk, tz: tzinfo, sum
                 status = "/".join([e.get(k, "") for k in status_keys])
             kind = statuses.get(status)
             if kind is None:
-                yield f"trace {sr} event {i}", f"unmapped status {status!r} (add it to the mapping's [status] table)"
+                yield (f"trace {sr} event {i}", f"unmapped status {status!r}: the mapping knows {known(statuses)}; "
+                       "add it to the mapping's [status] table")
                 continue
             raw_sev = e.get(sev_key, "") if sev_key else ""
             severity = sev_map.get(raw_sev, raw_sev.lower()) if sev_key else severities[0]

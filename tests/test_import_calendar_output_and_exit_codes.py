@@ -5,8 +5,6 @@ the exit code tells "all recorded" (0) from "some refused" (1) from "nothing cou
 
 from __future__ import annotations
 
-import csv
-import gzip
 import json
 import os
 import pty
@@ -23,10 +21,10 @@ from adapters.ledger import open_ledger
 from adapters.store import iter_log
 from domain import events as ev
 
+from .deskkit import UCI, uci_slice
 from .domainkit import Desk
 
 CLI = [sys.executable, "-m", "adapters.cli"]
-UCI = Path("/work/shared/data/uci-incident-event-log/incident_event_log.csv.gz")
 needs_uci = pytest.mark.skipif(not UCI.exists(), reason="UCI 498 log not available")
 
 
@@ -43,20 +41,6 @@ def jsonl(path: Path, facts: list[ev.Fact], extra: tuple[str, ...] = ()) -> Path
 
 def calendar_commands(data: Path) -> list[str]:
     return [json.loads(r.state)["command_id"] for r in iter_log(open_ledger(data)) if r.topic.startswith("calendar.")]
-
-
-def uci_slice(path: Path, incidents: int) -> Path:
-    """The real log's rows of its first `incidents` incidents, as the CSV a desk would export."""
-    with gzip.open(UCI, "rt", encoding="utf-8", newline="") as src, path.open("w", newline="") as dst:
-        rows, out = csv.reader(src), csv.writer(dst)
-        out.writerow(next(rows))
-        seen: set[str] = set()
-        for row in rows:
-            if row[0] not in seen and len(seen) == incidents:
-                break
-            seen.add(row[0])
-            out.writerow(row)
-    return path
 
 
 # --- item 15: the calendar --------------------------------------------------------------------------

@@ -64,6 +64,7 @@ class ImportSummary:
     def as_dict(self) -> dict:
         return {
             "read": self.read,
+            "rows": self.rows,
             "recorded": self.recorded,
             "already_recorded": self.already_recorded,
             "refused": len(self.refused),

@@ -180,8 +180,8 @@ def test_exit_codes_tell_all_recorded_from_some_refused_from_nothing_read(
     refused = jsonl(tmp_path / "refused.jsonl", [desk.fact(ev.TicketAcknowledged, "T-nobody", "2025-10-01T09:00")])
     code, _, err = run(capsys, data, "import", str(refused))
     assert code == 2  # nothing of the file could be recorded
-    assert err.splitlines()[-1] == (f"ticketledger import: {refused}: nothing recorded: every one of its 1 items was "
-                                    "refused (reasons above); exit 2")
+    assert err.splitlines()[-1] == (f"ticketledger import: {refused}: nothing recorded: its one item was refused "
+                                    "(reasons above); exit 2")
     empty = tmp_path / "empty.jsonl"
     empty.write_text("\n\n")
     code, _, err = run(capsys, data, "import", str(empty))

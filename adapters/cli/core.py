@@ -452,8 +452,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise UserError(str(e)) from None
     progress.done()  # the progress line ends before the summary is printed
     d = summary.as_dict()
-    code = ALL_RECORDED if not summary.refused else SOME_REFUSED if summary.recorded or summary.already_recorded \
-        else NOTHING_READ
+    code = _exit_code(summary)
     if args.json:
         emit([{**d, "calendar_years_recorded": calendar, "exit": code,
                "refusals": [{"where": w, "reason": r} for w, r in summary.refused]}], True)
@@ -471,9 +470,17 @@ def cmd_import(args: argparse.Namespace) -> int:
             print(f"calendar years recorded (the first import into this ledger, as init does): "
                   f"{calendar[0]}-{calendar[-1]}")
     if code == NOTHING_READ:
-        print(f"ticketledger import: {args.file}: nothing recorded: every one of its {d['read']:,} items was refused "
-              "(reasons above); exit 2", file=sys.stderr)
+        n = d["read"]
+        print(f"ticketledger import: {args.file}: nothing recorded: "
+              f"{'its one item was' if n == 1 else f'all {n:,} of its items were'} refused (reasons above); exit 2",
+              file=sys.stderr)
     return code
+
+
+def _exit_code(summary: Any) -> int:
+    if not summary.refused:
+        return ALL_RECORDED
+    return SOME_REFUSED if summary.recorded or summary.already_recorded else NOTHING_READ
 
 
 # --- showing ---------------------------------------------------------------------------------

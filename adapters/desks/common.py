@@ -63,11 +63,10 @@ def safe_id(text: str) -> str:
 
 
 class DeskSummary(ImportSummary):
-    """ImportSummary plus what a desk import adds: rows read and rows that imply no new fact."""
+    """ImportSummary plus what a desk import adds: its tickets and the rows that imply no new fact."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.rows = 0
         self.no_fact = 0
         self.tickets = 0
 
@@ -77,7 +76,7 @@ class DeskSummary(ImportSummary):
         super().refuse(where, reason, kind)
 
     def as_dict(self) -> dict:
-        return {**super().as_dict(), "rows": self.rows, "tickets": self.tickets, "no_fact_rows": self.no_fact}
+        return {**super().as_dict(), "tickets": self.tickets, "no_fact_rows": self.no_fact}
 
 
 @dataclass

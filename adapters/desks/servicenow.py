@@ -161,9 +161,9 @@ def _scan(path: str, reader: Any, m: ServiceNowMapping, tz: tzinfo, option: str 
                                f"the column {hold!r}, which the file lacks; name it in [columns] hold_reason, "
                                "or map those states to wait:<reason>")
     width, c_num = len(header), col[m.column("number")]
-    time_cols = [(c, col[m.column(c)]) for c in TIMES if m.column(c) in col]
+    time_cols = [(m.column(c), col[m.column(c)]) for c in TIMES if m.column(c) in col]
     order = DateOrder()
-    see = order.see
+    see, seen = order.see, order.seen
     incidents: set[str] = set()
     rows = 0
     counting = True  # rows within --limit
@@ -181,23 +181,22 @@ def _scan(path: str, reader: Any, m: ServiceNowMapping, tz: tzinfo, option: str 
             rows += counting
         for name, c in time_cols:
             text = row[c]
-            if text != MISSING and text:
-                see(text, n, m.column(name))
+            if text not in seen and text != MISSING and text:  # most times repeat: seen is checked here
+                see(text, n, name)
         if on_bytes and n % 8192 == 0:
             on_bytes(position())
     if rows == 0:
         raise ImportInputError(f"{path}: line 1 is a header and no row follows; nothing recorded; give {EXPECTED}")
-    chosen = option if option is not None else m.date_format
-    source = "--date-format" if option is not None else f"--mapping {m.name}: date_format"
+    chosen, source = (option, "--date-format") if option is not None else (m.date_format, f"--mapping {m.name}: date_format")
     fmt = date_format(chosen, source) if chosen is not None else None
     if fmt is None:
-        fmt = order.decide(path)
+        fmt = order.decide(path)  # refuses a file no format reads without guessing
     times = {}
-    for text in order.seen:
+    for text in seen:
         t = fmt.parse(text, tz)
         if t is not None:
             times[text] = t
-    if order.seen and not times:
+    if seen and not times:  # only a format given can read none of them (detection refused that already)
         line, column, text = next(iter(order.first.values()))
         raise ImportInputError(f"{path}: no time in it reads as {source} {fmt.shown} (line {line}: {column} "
                                f"{text!r}); nothing recorded. Give the format the file is written in (docs/desks.md)")

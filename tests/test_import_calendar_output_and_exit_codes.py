@@ -89,8 +89,9 @@ def test_an_import_of_another_ledgers_export_keeps_the_calendar_years_it_brings(
 
 # --- item 16: what import says ----------------------------------------------------------------------
 
-def on_a_terminal(*argv: str, columns: int = 160) -> list[str]:
-    """Run the CLI with stdout and stderr on a pseudo-terminal; the screen a person sees after it."""
+def on_a_terminal(*argv: str, columns: int = 160) -> tuple[list[str], str]:
+    """Run the CLI with stdout and stderr on a pseudo-terminal: the screen a person sees after it,
+    and all that was written to it (the progress bar's frames, which end erased)."""
     master, slave = pty.openpty()
     env = {**os.environ, "COLUMNS": str(columns)}
     proc = subprocess.Popen([*CLI, *argv], stdout=slave, stderr=slave, stdin=subprocess.DEVNULL, env=env)
@@ -112,17 +113,19 @@ def on_a_terminal(*argv: str, columns: int = 160) -> list[str]:
     assert proc.wait(timeout=60) in (0, 1), out.decode(errors="replace")
     screen = pyte.Screen(columns, 200)
     pyte.Stream(screen).feed(out.decode())
-    return [line.rstrip() for line in screen.display if line.strip()]
+    return [line.rstrip() for line in screen.display if line.strip()], out.decode()
 
 
 @needs_uci
 def test_progress_counts_the_files_rows_against_their_total_and_ends_before_the_summary(tmp_path: Path) -> None:
     log = uci_slice(tmp_path / "slice.csv", 2000)
     rows = sum(1 for _ in log.open()) - 1
-    screen = on_a_terminal("--data-dir", str(tmp_path / "data"), "import", "--format", "servicenow", str(log))
-    assert f"import slice.csv: {rows:,}/{rows:,} rows done" in screen, screen
-    assert any(line.startswith("check slice.csv: ") and line.endswith(" MB done") for line in screen), screen
-    summary = screen.index(f"import slice.csv: {rows:,}/{rows:,} rows done") + 1
+    screen, written = on_a_terminal("--data-dir", str(tmp_path / "data"), "import", "--format", "servicenow",
+                                    str(log))
+    assert f"/{rows}" in written  # the bar knew the total while it ran
+    done = next(i for i, line in enumerate(screen) if line.startswith(f"import slice.csv: {rows:,} rows in "))
+    assert screen[done - 1].startswith("check slice.csv: ") and " bytes in " in screen[done - 1], screen
+    summary = done + 1
     # the summary starts on lines of its own, after the progress line, none of it written over
     assert f"{log}: line " in screen[summary] and "update before the report time" in screen[summary]
     assert any(line.startswith(f"desk rows {rows:,}, tickets 2,000, rows implying no new fact ") for line in screen)
@@ -180,13 +183,13 @@ def test_exit_codes_tell_all_recorded_from_some_refused_from_nothing_read(
     refused = jsonl(tmp_path / "refused.jsonl", [desk.fact(ev.TicketAcknowledged, "T-nobody", "2025-10-01T09:00")])
     code, _, err = run(capsys, data, "import", str(refused))
     assert code == 2  # nothing of the file could be recorded
-    assert err.splitlines()[-1] == (f"ticketledger import: {refused}: nothing recorded: its one item was refused "
-                                    "(reasons above); exit 2")
+    assert err.splitlines()[-1] == (f"ticketledger import: TL-E103: {refused}: nothing recorded: its one item was "
+                                    "refused (reasons above); exit 2")
     empty = tmp_path / "empty.jsonl"
     empty.write_text("\n\n")
     code, _, err = run(capsys, data, "import", str(empty))
-    assert code == 2 and err == f"ticketledger import: {empty} is empty (no command in it); nothing recorded; give a " \
-                                "JSON Lines file (one command per line)\n"
+    assert code == 2 and err == f"ticketledger import: TL-E103: {empty} is empty (no command in it); nothing " \
+                                "recorded; give a JSON Lines file (one command per line)\n"
     assert open_ledger(data).position == before
 
 

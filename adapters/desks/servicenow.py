@@ -185,6 +185,8 @@ def _scan(path: str, reader: Any, m: ServiceNowMapping, tz: tzinfo, option: str 
                 see(text, n, name)
         if on_bytes and n % 8192 == 0:
             on_bytes(position())
+    if on_bytes:
+        on_bytes(position())
     if rows == 0:
         raise ImportInputError(f"{path}: line 1 is a header and no row follows; nothing recorded; give {EXPECTED}")
     chosen, source = (option, "--date-format") if option is not None else (m.date_format, f"--mapping {m.name}: date_format")

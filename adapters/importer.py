@@ -13,6 +13,7 @@ import re
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,17 @@ from domain import events as ev
 from .ledger import Ledger
 
 Item = tuple[str, "ev.Fact | str"]
+
+
+class Problem(str):
+    """A problem string that knows its kind (how refusals are counted), when its maker does."""
+
+    kind: str | None = None
+
+    def __new__(cls, text: str, kind: str | None = None) -> Problem:
+        problem = super().__new__(cls, text)
+        problem.kind = kind
+        return problem
 
 
 class ImportInputError(ValueError):
@@ -38,19 +50,21 @@ READ_ERRORS = (OSError, EOFError, zlib.error, UnicodeDecodeError)
 
 @dataclass
 class ImportSummary:
-    read: int = 0
+    read: int = 0  # items: facts and problems
+    rows: int = 0  # rows of the file read (JSON Lines lines, CSV rows, XES events): what progress counts
     recorded: int = 0
     already_recorded: int = 0
     refused: list[tuple[str, str]] = field(default_factory=list)  # (where, reason)
     refused_by_reason: Counter[str] = field(default_factory=Counter)
 
     def refuse(self, where: str, reason: str, kind: str | None = None) -> None:
-        self.refused.append((where, reason))
+        self.refused.append((where, str(reason)))
         self.refused_by_reason[kind or reason_kind(reason)] += 1
 
     def as_dict(self) -> dict:
         return {
             "read": self.read,
+            "rows": self.rows,
             "recorded": self.recorded,
             "already_recorded": self.already_recorded,
             "refused": len(self.refused),
@@ -58,17 +72,40 @@ class ImportSummary:
         }
 
 
+# What is wrong, as a ledger refusal says it, to the kind it is counted under: the ids and values
+# in the message are left out so that one kind counts every ticket it happened to.
+REASON_KINDS = (
+    (re.compile(r"^ticket \S+ is (already open|cancelled|closed|resolved|open)\b"),
+     lambda m: f"ticket {m.group(1)}" if m.group(1) == "already open" else f"ticket is {m.group(1)}"),
+    (re.compile(r"^ticket \S+ was never opened"), "ticket never opened"),
+    (re.compile(r"^no '[^']*' wait is open"), "no such wait is open"),
+    (re.compile(r"^a '[^']*' wait is already open"), "that wait is already open"),
+    (re.compile(r"unknown (?:replacement )?asset"), "unknown asset"),
+    (re.compile(r"^unknown (ticket|contract|severity)"), lambda m: f"unknown {m.group(1)}"),
+    (re.compile(r"^asset \S+ is (decommissioned|already registered)"), lambda m: f"asset {m.group(1)}"),
+    (re.compile(r"^contract \S+ is already registered"), "contract already registered"),
+    (re.compile(r"belongs to customer|binds customer"), "another customer's"),
+    (re.compile(r"already used for different content"), "command id already used for different content"),
+    (re.compile(r"^schema version"), "not the current schema version"),
+    (re.compile(r"^invalid ([\w.\[\]]+)"), lambda m: f"invalid {m.group(1)}"),
+    (re.compile(r"in the future"), "time in the future"),
+)
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|`[^`]*`|\([^)]*\)")
+_NAMED = re.compile(r"\b(ticket|asset|contract|spare|customer|command id) \S+")
+KIND_WORDS = 10
+
+
 def reason_kind(reason: str) -> str:
-    """A short class of a refusal, to count refusals by reason in summaries."""
-    text = reason.split(": ", 1)[-1] if ") :" not in reason else reason
-    head = text.split(";")[0]
-    for token in ("unknown ticket", "unknown asset", "arrival before dispatch", "before the report time",
-                  "already used for different content", "is closed", "is cancelled", "is resolved",
-                  "unknown severity", "no '", "already open", "in the future", "not valid JSON",
-                  "invalid", "is decommissioned"):
-        if token in head:
-            return token.strip("'")
-    return head[:60]
+    """A short class of a refusal, to count refusals by reason in summaries: what is wrong, without
+    the command it was said of, the ids and values in it, or what would be right."""
+    text = reason.split("): ", 1)[-1] if re.match(r"\w+ \S+ \(command ", reason) else reason
+    head = text.split("; ")[0].strip()
+    for pattern, kind in REASON_KINDS:
+        m = pattern.search(head)
+        if m:
+            return kind if isinstance(kind, str) else kind(m)
+    words = _NAMED.sub(r"\1 …", _QUOTED.sub("…", head)).split()
+    return " ".join(words[:KIND_WORDS]) + (" …" if len(words) > KIND_WORDS else "")
 
 
 def open_text(path: str | Path) -> Iterator[str]:
@@ -82,6 +119,28 @@ def open_text(path: str | Path) -> Iterator[str]:
 def open_binary(path: str | Path) -> Any:
     """A file's bytes, gzip read directly."""
     return gzip.open(path, "rb") if str(path).endswith(".gz") else open(path, "rb")  # noqa: SIM115
+
+
+@contextmanager
+def open_measured(path: str | Path) -> Iterator[tuple[Any, Callable[[], int]]]:
+    """A file's bytes (gzip read directly) and how many bytes of the file itself have been read
+    so far: progress of a pass over a file whose rows are not known yet, as a share of its size."""
+    with open(path, "rb") as raw:
+        if str(path).endswith(".gz"):
+            with gzip.GzipFile(fileobj=raw) as stream:
+                yield stream, raw.tell
+        else:
+            yield raw, raw.tell
+
+
+@dataclass
+class Source:
+    """An import's input, checked as a whole and ready to stream: its items, the summary they are
+    counted in, and the rows it will read when that is known before reading (for progress)."""
+
+    items: Iterator[Item]
+    summary: ImportSummary
+    rows: int | None = None
 
 
 def unreadable(path: str | Path, e: BaseException, expected: str) -> ImportInputError:
@@ -158,33 +217,59 @@ _TOML_LINE = re.compile(r"""\[[\w."' -]+\]$|[\w."-]+\s*=""")
 
 _line_decoder = msgspec.json.Decoder(ev.AnyFact)
 NOT_JSONL_AFTER = 20  # lines from the start none of which is JSON: the file is something else
+JSONL = "a JSON Lines file (one command per line)"
 
 
-def read_jsonl(path: str | Path) -> Iterator[Item]:
+def jsonl_source(path: str | Path, on_bytes: Callable[[int], None] | None = None) -> Source:
+    """A JSON Lines file, its lines counted first (a file that cannot be read, or holds no command,
+    is refused before anything is recorded)."""
+    lines, content = 0, False
+    try:
+        with open_measured(path) as (stream, position):
+            last = b"\n"
+            while chunk := stream.read(1 << 20):
+                lines += chunk.count(b"\n")
+                content = content or bool(chunk.strip())
+                last = chunk[-1:]
+                if on_bytes:
+                    on_bytes(position())
+            lines += last != b"\n"
+    except READ_ERRORS as e:
+        raise unreadable(path, e, JSONL) from None
+    if not content:
+        raise ImportInputError(f"{path} is empty (no command in it); nothing recorded; give {JSONL}")
+    summary = ImportSummary()
+    return Source(read_jsonl(path, summary), summary, lines)
+
+
+def read_jsonl(path: str | Path, summary: ImportSummary | None = None) -> Iterator[Item]:
     """One command per line: a fact as JSON with its "type" (schema: docs/schemas/commands.json).
 
     A file that cannot be read as text, or whose first NOT_JSONL_AFTER lines are none of them
     JSON, is not JSON Lines: ImportInputError (before anything of it is recorded)."""
     try:
-        yield from _jsonl_items(path)
+        yield from _jsonl_items(path, summary or ImportSummary())
     except READ_ERRORS as e:
-        raise unreadable(path, e, "a JSON Lines file (one command per line)") from None
+        raise unreadable(path, e, JSONL) from None
 
 
-def _jsonl_items(path: str | Path) -> Iterator[Item]:
+def _jsonl_items(path: str | Path, summary: ImportSummary) -> Iterator[Item]:
+    from .command_problems import explain
+
     jsonl, not_objects, first = False, 0, ""  # jsonl: a line was a command or at least a JSON object
     for n, line in enumerate(open_text(path), start=1):
+        summary.rows = n
         if not line.strip():
             continue
         where = f"line {n}"
         try:
             fact = _line_decoder.decode(line)
         except msgspec.ValidationError as e:
-            problem = f"invalid command: {e}"
+            problem = Problem(*explain(line, e))
         except msgspec.DecodeError as e:
-            problem = f"not valid JSON: {e}"
+            problem = Problem(f"not valid JSON: {e}", "not valid JSON")
         except ValueError as e:  # raised by a fact's own checks (e.g. a naive time)
-            problem = f"invalid command: {e}"
+            problem = Problem(*explain(line, e))
         else:
             jsonl = True
             yield where, fact
@@ -205,13 +290,24 @@ def _jsonl_items(path: str | Path) -> Iterator[Item]:
 
 def import_items(ledger: Ledger, items: Iterable[Item], batch_size: int = 1000,
                  progress: Callable[[int], None] | None = None,
-                 summary: ImportSummary | None = None) -> ImportSummary:
-    """Record every good item in batches; report every bad one with where it came from."""
+                 summary: ImportSummary | None = None,
+                 before_first_batch: Callable[[list[ev.Fact]], None] | None = None) -> ImportSummary:
+    """Record every good item in batches; report every bad one with where it came from.
+
+    `progress` is told how many more rows of the file (summary.rows) each batch took;
+    `before_first_batch(facts)` runs once, just before the first batch is recorded (not at all
+    when the file gives no fact: a file refused as a whole records nothing)."""
     summary = summary or ImportSummary()
     facts: list[ev.Fact] = []
     wheres: list[str] = []
+    shown = 0  # rows told to progress
+    first = True
 
     def flush() -> None:
+        nonlocal shown, first
+        if first and before_first_batch:
+            before_first_batch(facts)
+        first = False
         recorded = already = 0  # counted here, added once: a batch is a thousand outcomes
         for where, outcome in zip(wheres, ledger.execute_many(facts), strict=True):
             if outcome.status == "recorded":
@@ -222,16 +318,21 @@ def import_items(ledger: Ledger, items: Iterable[Item], batch_size: int = 1000,
                 summary.refuse(where, outcome.error)
         summary.recorded += recorded
         summary.already_recorded += already
-        if progress:
-            progress(len(facts))
         facts.clear()
         wheres.clear()
+        tell()
+
+    def tell() -> None:
+        nonlocal shown
+        if progress and summary.rows > shown:
+            progress(summary.rows - shown)
+            shown = summary.rows
 
     try:
         for where, item in items:
             summary.read += 1
             if isinstance(item, str):
-                summary.refuse(where, item)
+                summary.refuse(where, item, getattr(item, "kind", None))
                 continue
             facts.append(item)
             wheres.append(where)
@@ -244,4 +345,5 @@ def import_items(ledger: Ledger, items: Iterable[Item], batch_size: int = 1000,
         raise
     if facts:
         flush()
+    tell()
     return summary

@@ -323,52 +323,58 @@ def last_position(app: EventStoreApp) -> int:
 
 def read_for_batch(app: EventStoreApp, ids: Sequence[Any], after: Mapping[Any, int] | None = None,
                    command_ids: Sequence[str] = ()) -> tuple[dict[str, list[StoredEvent]], dict[str, str]]:
-    """What a batch of commands reads before deciding, in one transaction per 500 ids: the
-    aggregates' events (after the versions held in memory) and which command ids are known.
-    One transaction, not two: on PostgreSQL each is a round trip a single command waits for."""
+    """What a batch of commands reads before deciding, in one transaction: the aggregates'
+    events (after the versions held in memory), then which command ids are known, 500 at a time.
+    One transaction, not two: on PostgreSQL each is a round trip a single command waits for.
+
+    The command ids are read after every aggregate: a command another writer recorded in between
+    is then either seen as known, or its aggregate was read without it and the save conflicts
+    (and the batch is decided again). Read the other way round, or in a transaction per chunk,
+    a contract registered in between was seen registered but its command unknown, and the same
+    command was refused as "already registered" instead of being "already recorded"."""
     rec = app.recorder
     after = after or {}
     ids, command_ids = list(ids), list(command_ids)
     events: dict[str, list[StoredEvent]] = {}
     known: dict[str, str] = {}
     pg = isinstance(rec, ChainedPostgresRecorder)
-    for i in range(0, max(len(ids), len(command_ids)), 500):
-        chunk, cmds = ids[i : i + 500], command_ids[i : i + 500]
-        versions = [after.get(x, 0) for x in chunk]
-        with rec.datastore.transaction(commit=False) as cur:
-            rows: list[tuple[Any, ...]] = []
+    rows: list[tuple[Any, ...]] = []
+    with rec.datastore.transaction(commit=False) as cur:
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            versions = [after.get(x, 0) for x in chunk]
             if pg:
-                if chunk:
-                    cur.execute(
-                        f'SELECT e.originator_id, e.originator_version, e.topic, e.state '
-                        f'FROM "{rec.datastore.schema}".{rec.events_table_name} e '
-                        "JOIN unnest(%s::uuid[], %s::bigint[]) AS k(id, v) "
-                        "ON e.originator_id = k.id AND e.originator_version > k.v "
-                        "ORDER BY e.originator_id, e.originator_version",
-                        ([str(x) for x in chunk], versions),
-                    )
-                    rows = [(r["originator_id"], r["originator_version"], r["topic"], bytes(r["state"]))
-                            for r in cur.fetchall()]
-                if cmds:
-                    cur.execute(f'SELECT command_id, content_sha256 FROM "{rec.datastore.schema}".ledger_commands '
-                                "WHERE command_id = ANY(%s)", (cmds,))
-                    known.update({r["command_id"]: r["content_sha256"] for r in cur.fetchall()})
+                cur.execute(
+                    f'SELECT e.originator_id, e.originator_version, e.topic, e.state '
+                    f'FROM "{rec.datastore.schema}".{rec.events_table_name} e '
+                    "JOIN unnest(%s::uuid[], %s::bigint[]) AS k(id, v) "
+                    "ON e.originator_id = k.id AND e.originator_version > k.v "
+                    "ORDER BY e.originator_id, e.originator_version",
+                    ([str(x) for x in chunk], versions),
+                )
+                rows += [(r["originator_id"], r["originator_version"], r["topic"], bytes(r["state"]))
+                         for r in cur.fetchall()]
             else:
-                if chunk:
-                    cur.execute(
-                        f"WITH k(id, v) AS (VALUES {','.join(['(?, ?)'] * len(chunk))}) "
-                        "SELECT e.originator_id, e.originator_version, e.topic, e.state FROM k "
-                        "JOIN stored_events e ON e.originator_id = k.id AND e.originator_version > k.v "
-                        "ORDER BY e.originator_id, e.originator_version",
-                        [v for x, ver in zip(chunk, versions, strict=True) for v in (x.hex, ver)],
-                    )
-                    rows = [tuple(r) for r in cur.fetchall()]
-                if cmds:
-                    cur.execute("SELECT command_id, content_sha256 FROM ledger_commands "
-                                f"WHERE command_id IN ({','.join('?' * len(cmds))})", cmds)
-                    known.update({r[0]: r[1] for r in cur.fetchall()})
-        for oid, version, topic, state in rows:
-            uid = oid if isinstance(oid, uuid.UUID) else uuid.UUID(str(oid))
-            events.setdefault(uid.hex, []).append(StoredEvent(originator_id=uid, originator_version=version,
-                                                          topic=topic, state=state))
+                cur.execute(
+                    f"WITH k(id, v) AS (VALUES {','.join(['(?, ?)'] * len(chunk))}) "
+                    "SELECT e.originator_id, e.originator_version, e.topic, e.state FROM k "
+                    "JOIN stored_events e ON e.originator_id = k.id AND e.originator_version > k.v "
+                    "ORDER BY e.originator_id, e.originator_version",
+                    [v for x, ver in zip(chunk, versions, strict=True) for v in (x.hex, ver)],
+                )
+                rows += [tuple(r) for r in cur.fetchall()]
+        for i in range(0, len(command_ids), 500):
+            cmds = command_ids[i : i + 500]
+            if pg:
+                cur.execute(f'SELECT command_id, content_sha256 FROM "{rec.datastore.schema}".ledger_commands '
+                            "WHERE command_id = ANY(%s)", (cmds,))
+                known.update({r["command_id"]: r["content_sha256"] for r in cur.fetchall()})
+            else:
+                cur.execute("SELECT command_id, content_sha256 FROM ledger_commands "
+                            f"WHERE command_id IN ({','.join('?' * len(cmds))})", cmds)
+                known.update({r[0]: r[1] for r in cur.fetchall()})
+    for oid, version, topic, state in rows:
+        uid = oid if isinstance(oid, uuid.UUID) else uuid.UUID(str(oid))
+        events.setdefault(uid.hex, []).append(StoredEvent(originator_id=uid, originator_version=version,
+                                                      topic=topic, state=state))
     return events, known

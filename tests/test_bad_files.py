@@ -207,16 +207,17 @@ def test_a_toml_file_given_to_import_is_one_line_not_one_refusal_per_line(
     broken = tmp_path / "broken.jsonl"
     broken.write_text('{"type": "TicketAcknowledged", "id": "T1"\n' * 25)
     code, err = run(capsys, data, "import", str(broken))
-    assert code == 1 and "broken.jsonl: line 1: not valid JSON" in err and "broken.jsonl: line 25: not valid" in err
+    # every line refused, nothing recorded: exit 2, as for a file refused as a whole (item 17)
+    assert code == 2 and "broken.jsonl: line 1: not valid JSON" in err and "broken.jsonl: line 25: not valid" in err
 
 
 @pytest.mark.parametrize("argv, says", [
     (["--contract", "K-000"], ["--contract does not apply to --format jsonl", "--contract, --timezone and --limit "
                                                                               "apply to --format servicenow and xes"]),
     (["--timezone", "UTC", "--limit", "5"], ["--timezone, --limit do not apply to --format jsonl"]),
-    (["--format", "servicenow", "--mapping", str(MAPPING)],
-     ["--mapping does not apply to --format servicenow", "--mapping to xes only"]),
-], ids=["contract", "timezone and limit", "mapping"])
+    (["--format", "xes", "--mapping", str(MAPPING), "--date-format", "dmy"],
+     ["--date-format does not apply to --format xes", "--date-format to servicenow only (XES times are ISO 8601)"]),
+], ids=["contract", "timezone and limit", "date format"])
 def test_options_that_do_not_apply_to_the_format_are_refused(
         capsys: pytest.CaptureFixture[str], data: Path, tmp_path: Path, argv: list[str], says: list[str]) -> None:
     export = tmp_path / "export.jsonl"

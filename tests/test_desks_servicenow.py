@@ -4,10 +4,10 @@ run straight on the CSV (no mocks; real SQLite event store under tmp_path)."""
 from __future__ import annotations
 
 import csv
-import gzip
 import json
 from argparse import Namespace
 from collections import Counter, defaultdict
+from datetime import UTC
 from pathlib import Path
 
 import duckdb
@@ -15,10 +15,13 @@ import pytest
 
 from adapters.cli import main as cli_main
 from adapters.desks import FORMATS
+from adapters.desks.servicenow import ServiceNowMapping, scan
 from adapters.ledger import open_ledger
 from adapters.store import decode_stored, iter_log
 
-CSV = Path("/work/shared/data/uci-incident-event-log/incident_event_log.csv.gz")
+from .deskkit import UCI, uci_slice
+
+CSV = UCI
 pytestmark = pytest.mark.skipif(not CSV.exists(), reason="UCI 498 log not available")
 N = 2000
 
@@ -102,6 +105,7 @@ def test_slice_matches_duckdb_on_the_csv(imported: tuple[Path, object]) -> None:
     # one contract; one placeholder asset for the desk (cmdb_ci '?') and one per real CI
     assert {k: v for k, v in types.items()} == {k: v for k, v in exp["counts"].items() if v}
     assert summary.tickets == N == exp["counts"]["TicketOpened"]
+    assert summary.rows == scan(str(CSV), ServiceNowMapping.load(None), UTC, None, N).rows  # the progress total
     assert summary.recorded == len(facts) == sum(exp["counts"].values())
     assert dict(summary.refused_by_reason) == {"update before the report time": exp["refused"]}
     assert all(w.startswith("line ") for w, _ in summary.refused)
@@ -160,24 +164,10 @@ def test_reimport_and_overlapping_export_record_only_what_is_new(tmp_path: Path)
 TARGET_HOURS = {"critical": 1 / 60, "high": 1 / 60, "moderate": 91, "low": 325}  # contracts/desk-servicenow.toml
 
 
-def csv_slice(path: Path, limit: int) -> Path:
-    """The log's rows of its first `limit` incidents, as a plain CSV: the file a user imported."""
-    with gzip.open(CSV, "rt", encoding="utf-8", newline="") as src, path.open("w", newline="") as dst:
-        rows, out = csv.reader(src), csv.writer(dst)
-        out.writerow(next(rows))
-        seen: set[str] = set()
-        for row in rows:
-            if row[0] not in seen and len(seen) == limit:
-                break
-            seen.add(row[0])
-            out.writerow(row)
-    return path
-
-
 def test_compare_sla_report_gives_the_confusion_matrix_per_priority(
         imported: tuple[Path, object], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data_dir, _ = imported
-    log = csv_slice(tmp_path / "slice.csv", N)
+    log = uci_slice(tmp_path / "slice.csv", N)
     assert cli_main(["--data-dir", str(data_dir), "views", "rebuild"]) == 0
     capsys.readouterr()
     assert cli_main(["--data-dir", str(data_dir), "--json", "report", "compare-sla", "--file", str(log)]) == 0

@@ -13,7 +13,7 @@ import pytest
 from lxml import etree
 
 from adapters.desks import FORMATS
-from adapters.desks.xes import _lxml_traces, _plain_layout, iter_traces
+from adapters.desks.xes import _lxml_traces, _plain_layout, iter_traces, scan
 from adapters.importer import open_binary
 from adapters.ledger import open_ledger
 from adapters.store import decode_stored, iter_log
@@ -107,6 +107,7 @@ def test_slice_matches_duckdb_on_the_flat_csv(imported: tuple[Path, object]) -> 
     types = Counter(type(f).__name__ for f in facts)
     assert dict(types) == {k: v for k, v in exp["counts"].items() if v}
     assert summary.tickets == N
+    assert summary.rows == scan(str(XES), N).rows  # the progress total, counted on the bytes before the import
     assert summary.recorded == len(facts)
     assert dict(summary.refused_by_reason) == {"unmapped status": sum(exp["refused"].values())}
     assert set(exp["refused"]) == {"Unmatched/Unmatched"}
@@ -243,4 +244,10 @@ def test_import_of_odd_traces_records_the_values_lxml_reads(tmp_path: Path) -> N
     assert opened["SR-2"].actor == "R&D équipe"  # the entity and the character reference resolved
     assert opened["SR-6"].actor == "tab in"  # a tab in an attribute value is a space in XML
     # SR-5's empty <event/> has no status: refused with where and why, the rest recorded
-    assert summary.refused == [("trace SR-5 event 1", "unmapped status '/' (add it to the mapping's [status] table)")]
+    assert summary.refused == [("trace SR-5 event 1", "unmapped status '/': the mapping knows 'Queued/Awaiting "
+                                                      "Assignment', 'Accepted/In Progress', 'Accepted/Assigned', "
+                                                      "'Accepted/Wait - User', 'Accepted/Wait - Customer', "
+                                                      "'Accepted/Wait - Vendor', 'Accepted/Wait - Implementation', "
+                                                      "'Accepted/Wait', 'Completed/In Call', 'Completed/Resolved', "
+                                                      "'Completed/Closed', 'Completed/Cancelled'; add it to the "
+                                                      "mapping's [status] table")]

@@ -7,6 +7,7 @@ import hashlib
 import mimetypes
 import sys
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,10 +21,11 @@ from domain.terms import TermsError, load_contract_file
 from replay.i18n import DEFAULT_TZ, N_, Texts, word
 
 from ..calendar_data import record_calendar
-from ..importer import import_items, read_jsonl
+from ..importer import import_items
 from ..ledger import Ledger, open_ledger
 from ..store import iter_log, last_position
 from . import UserError, positive_int
+from .errors import code_for
 from .output import Column, Progress, console, emit, render, speak
 
 
@@ -47,14 +49,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("id")
     a.set_defaults(func=cmd_contract_show)
 
-    p = sub.add_parser("import", help="import commands: JSON Lines, or a service desk export (--format)")
+    p = sub.add_parser("import", help="import commands: JSON Lines, or a service desk export (--format)",
+                       description="Exit status: 0 every item recorded or already recorded; 1 some items refused "
+                                   "(listed), the rest recorded; 2 the file refused as a whole, or nothing in it "
+                                   "could be recorded.")
     p.add_argument("file", metavar="FILE", help="the export (gzip read directly)")
     p.add_argument("--format", default="jsonl", help="jsonl (default), servicenow or xes")
-    p.add_argument("--mapping", metavar="FILE.toml", help="xes: which attributes mean what")
+    p.add_argument("--mapping", metavar="FILE.toml",
+                   help="desk formats: what the export's states (statuses), hold reasons and priorities mean "
+                        "(servicenow default: contracts/servicenow-mapping.toml; xes: required)")
     p.add_argument("--contract", help="desk formats: the contract the desk's tickets fall under")
     p.add_argument("--timezone", default=None, help="desk formats: the desk's time zone (default: the contract's)")
     p.add_argument("--limit", type=positive_int, default=None, help="desk formats: only the first N incidents/traces")
     p.add_argument("--batch", type=positive_int, default=1000, help="commands per recording transaction")
+    p.add_argument("--date-format", default=None, metavar="FORMAT",
+                   help="servicenow: how the export writes times: dmy (29/2/2016 01:16), mdy (2/29/2016 01:16), "
+                        "iso (2016-02-29 01:16:00) or a strftime pattern; default: decided from the whole file, "
+                        "which is refused when it cannot tell")
     p.set_defaults(func=cmd_import)
 
     for kind in ("ticket", "asset"):
@@ -425,58 +436,107 @@ def cmd_contract_show(args: argparse.Namespace) -> int:
 
 
 # the import options each format reads (--batch: every format)
-IMPORT_OPTIONS = {"jsonl": (), "servicenow": ("contract", "timezone", "limit"),
+IMPORT_OPTIONS = {"jsonl": (), "servicenow": ("mapping", "contract", "timezone", "limit", "date_format"),
                   "xes": ("mapping", "contract", "timezone", "limit")}
+DESK_OPTIONS = ("mapping", "contract", "timezone", "limit", "date_format")
+
+# Exit codes of import (README, docs/desks.md): a script tells "all recorded" from "some rows
+# refused, the rest recorded" from "nothing could be read" (2, as for every UserError).
+ALL_RECORDED, SOME_REFUSED, NOTHING_READ = 0, 1, 2
 
 
 def _check_import_options(args: argparse.Namespace, formats: list[str]) -> None:
     if args.format not in formats:
         raise UserError(f"unknown --format {args.format!r}; formats: {', '.join(formats)}")
-    wrong = [f"--{o}" for o in ("mapping", "contract", "timezone", "limit")
-             if getattr(args, o) is not None and o not in IMPORT_OPTIONS.get(args.format, IMPORT_OPTIONS["xes"])]
+    wrong = [f"--{o.replace('_', '-')}" for o in DESK_OPTIONS
+             if getattr(args, o, None) is not None and o not in IMPORT_OPTIONS.get(args.format, IMPORT_OPTIONS["xes"])]
     if wrong:
         why = " (each JSON Lines command names its own contract and times)" if args.format == "jsonl" else ""
         raise UserError(f"{', '.join(wrong)} {'does' if len(wrong) == 1 else 'do'} not apply to --format "
                         f"{args.format}{why}; --contract, --timezone and --limit apply to --format servicenow and "
-                        "xes, --mapping to xes only. Nothing recorded")
+                        "xes, --mapping to both (xes needs one), --date-format to servicenow only (XES times are "
+                        "ISO 8601). Nothing recorded")
     if Path(args.file).is_dir():
         raise UserError(f"{args.file} is a folder; name the file to import (gzip read directly)")
     if not Path(args.file).exists():
         raise UserError(f"no file {args.file}")
 
 
+def _told_absolute(progress: Progress) -> Callable[[int], None]:
+    """Progress.add for a reader that tells how far it is (bytes of the file read so far)."""
+    told = 0
+
+    def to(position: int) -> None:
+        nonlocal told
+        progress.add(position - told)
+        told = position
+    return to
+
+
 def cmd_import(args: argparse.Namespace) -> int:
-    from ..importer import ImportInputError
+    from ..importer import ImportInputError, jsonl_source
 
     try:
-        from ..desks import FORMATS
+        from ..desks import SOURCES
     except ImportError:
-        FORMATS = {}
-    _check_import_options(args, ["jsonl", *sorted(FORMATS)])
+        SOURCES = {}
+    _check_import_options(args, ["jsonl", *sorted(SOURCES)])
     ledger = ledger_for(args)
-    progress = Progress(f"import {Path(args.file).name}", every=5000)
+    name = Path(args.file).name
+    first_import = ledger.position == 0  # like init, the first import into a ledger records the calendar
+    calendar: list[int] = []
+
+    def calendar_first(facts: list[ev.Fact]) -> None:
+        """Just before the file's first batch (a file refused as a whole records nothing); not when
+        the file brings calendar years of its own (an export of another ledger)."""
+        if first_import and not any(isinstance(f, ev.CalendarYearRecorded) for f in facts):
+            calendar.extend(record_calendar(ledger, None))
+
+    # the first pass (bytes of the file), then the import (its rows, counted by the first pass);
+    # an error half-way is printed after main() has stopped the bar
+    check = Progress(f"check {name}", total=Path(args.file).stat().st_size, every=1 << 22, unit="bytes")
     try:
         if args.format == "jsonl":
-            summary = import_items(ledger, read_jsonl(args.file), batch_size=args.batch, progress=progress.add)
+            source = jsonl_source(args.file, _told_absolute(check))
         else:
-            summary = FORMATS[args.format](ledger, args, progress)
+            source = SOURCES[args.format](ledger, args, _told_absolute(check))
+        check.done()
+        progress = Progress(f"import {name}", total=source.rows, every=5000, unit="rows")
+        summary = import_items(ledger, source.items, batch_size=args.batch, progress=progress.add,
+                               summary=source.summary, before_first_batch=calendar_first)
     except ImportInputError as e:  # the file (or the mapping, or an option) cannot be used at all
-        if progress.tty and progress.n:
-            print(file=sys.stderr)
         raise UserError(str(e)) from None
-    progress.done()
+    progress.done()  # the progress line ends before the summary is printed
+    d = summary.as_dict()
+    code = _exit_code(summary)
     if args.json:
-        emit([{**summary.as_dict(), "refusals": [{"where": w, "reason": r} for w, r in summary.refused]}], True)
+        emit([{**d, "calendar_years_recorded": calendar, "exit": code,
+               "refusals": [{"where": w, "reason": r} for w, r in summary.refused]}], True)
     else:
         for where, reason in summary.refused[:50]:
             print(f"{args.file}: {where}: {reason}", file=sys.stderr)
         if len(summary.refused) > 50:
             print(f"... and {len(summary.refused) - 50} more refused (use --json for all)", file=sys.stderr)
-        d = summary.as_dict()
+        if "tickets" in d:
+            print(f"desk rows {d['rows']:,}, tickets {d['tickets']:,}, rows implying no new fact {d['no_fact_rows']:,}")
         print(f"read {d['read']}, recorded {d['recorded']}, already recorded {d['already_recorded']}, refused {d['refused']}")
         for reason, n in d["refused_by_reason"].items():
             print(f"  refused {n:>7}  {reason}")
-    return 1 if summary.refused else 0
+        if calendar:
+            print(f"calendar years recorded (the first import into this ledger, as init does): "
+                  f"{calendar[0]}-{calendar[-1]}")
+    if code == NOTHING_READ:
+        n = d["read"]
+        print(f"ticketledger import: {code_for('import')}: {args.file}: nothing recorded: "
+              f"{'its one item was' if n == 1 else f'all {n:,} of its items were'} refused (reasons above); exit 2",
+              file=sys.stderr)
+    return code
+
+
+def _exit_code(summary: Any) -> int:
+    if not summary.refused:
+        return ALL_RECORDED
+    return SOME_REFUSED if summary.recorded or summary.already_recorded else NOTHING_READ
 
 
 # --- showing ---------------------------------------------------------------------------------

@@ -1,22 +1,23 @@
 """Service desk adapters: a desk's own export in, ticket facts out (issue 8, docs/desks.md).
 
-`FORMATS[name](ledger, args, progress) -> DeskSummary` is what `ticketledger import
---format NAME` calls. Each adapter is a generator of `(where, fact | problem)` items fed to
-the batched `adapters.importer.import_items`.
+`SOURCES[name](ledger, args, on_bytes) -> Source` checks the whole export first (its layout,
+its time format, its rows: a file refused as a whole records nothing) and gives the stream of
+`(where, fact | problem)` items that `ticketledger import --format NAME` feeds to the batched
+`adapters.importer.import_items`. `FORMATS[name](ledger, args)` runs the whole import.
 """
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ..importer import ImportInputError, import_items
+from ..importer import ImportInputError, Item, Source, import_items
 from .common import Desk, DeskSummary
 
-Progress = Any
+OnBytes = Callable[[int], None] | None
 
 
 def _zone(args: Any, desk: Desk) -> ZoneInfo:
@@ -30,44 +31,71 @@ def _zone(args: Any, desk: Desk) -> ZoneInfo:
                                "Europe/Brussels") from None
 
 
-def _run(ledger: Any, items: Any, summary: DeskSummary, args: Any, progress: Progress) -> DeskSummary:
-    add: Callable[[int], None] | None = getattr(progress, "add", progress)
-    import_items(ledger, items, batch_size=getattr(args, "batch", 1000) or 1000, progress=add, summary=summary)
-    if not getattr(args, "json", False):
-        print(f"desk rows {summary.rows:,}, tickets {summary.tickets:,}, rows implying no new fact "
-              f"{summary.no_fact:,}", file=sys.stderr)
-    return summary
+def _desk(ledger: Any, args: Any, mapping_path: str, prefix: str, channel: str, contract_file: str) -> Desk:
+    """The desk's contract: --contract, else the mapping's contract_file, beside the mapping."""
+    contract, source = getattr(args, "contract", None), "--contract"
+    if not contract:
+        contract = str(Path(mapping_path).resolve().parent / contract_file)
+        source = f"--mapping {mapping_path}: contract_file"
+        if not Path(contract).is_file():
+            raise ImportInputError(f"{source} {contract_file!r}: no such file beside the mapping "
+                                   f"({contract}); put the contract there or give --contract ID|FILE")
+    return Desk.load(ledger, prefix, channel, contract, contract_file, source)
 
 
-def import_servicenow(ledger: Any, args: Any, progress: Progress = None) -> DeskSummary:
-    from .servicenow import read_servicenow
+def _setup_first(desk: Desk, items: Iterable[Item]) -> Iterator[Item]:
+    """The desk's own records (its contract) just before the first fact of the file: a file that
+    gives no fact, every row refused, records nothing, the contract included."""
+    pending = desk.setup()
+    for where, item in items:
+        if pending and not isinstance(item, str):
+            yield from pending
+            pending = []
+        yield where, item
 
-    desk = Desk.load(ledger, "sn", "servicenow", getattr(args, "contract", None), "desk-servicenow.toml")
+
+def servicenow_source(ledger: Any, args: Any, on_bytes: OnBytes = None) -> Source:
+    from .servicenow import DEFAULT_MAPPING, ServiceNowMapping, read_servicenow, scan
+
+    mapping_path = getattr(args, "mapping", None)
+    mapping = ServiceNowMapping.load(mapping_path)
+    desk = _desk(ledger, args, mapping_path or str(DEFAULT_MAPPING), mapping.prefix, mapping.channel,
+                 mapping.contract_file)
     tz = _zone(args, desk)
+    limit = getattr(args, "limit", None)
+    found = scan(args.file, mapping, tz, getattr(args, "date_format", None), limit, on_bytes)
     summary = DeskSummary()
-    items = read_servicenow(args.file, desk, tz, summary, limit=getattr(args, "limit", None))
-    return _run(ledger, items, summary, args, progress)
+    items = read_servicenow(args.file, mapping, found, desk, tz, summary, limit=limit)
+    return Source(_setup_first(desk, items), summary, found.rows)
 
 
-def import_xes(ledger: Any, args: Any, progress: Progress = None) -> DeskSummary:
-    from .xes import Mapping, read_xes
+def xes_source(ledger: Any, args: Any, on_bytes: OnBytes = None) -> Source:
+    from .xes import Mapping, read_xes, scan
 
     if not getattr(args, "mapping", None):
         raise ImportInputError("--format xes needs --mapping FILE.toml: which attributes are the ticket, the "
                                "status and the time (e.g. contracts/volvo-mapping.toml)")
     mapping = Mapping.load(args.mapping)
-    contract, source = getattr(args, "contract", None), "--contract"
-    if not contract:
-        contract = str(Path(args.mapping).resolve().parent / mapping.contract_file)
-        source = f"--mapping {args.mapping}: contract_file"
-        if not Path(contract).is_file():
-            raise ImportInputError(f"{source} {mapping.contract_file!r}: no such file beside the mapping "
-                                   f"({contract}); put the contract there or give --contract ID|FILE")
-    desk = Desk.load(ledger, mapping.prefix, mapping.channel, contract, mapping.contract_file, source)
+    desk = _desk(ledger, args, args.mapping, mapping.prefix, mapping.channel, mapping.contract_file)
     tz = _zone(args, desk)
+    limit = getattr(args, "limit", None)
+    found = scan(args.file, limit, on_bytes)
     summary = DeskSummary()
-    items = read_xes(args.file, mapping, desk, tz, summary, limit=getattr(args, "limit", None))
-    return _run(ledger, items, summary, args, progress)
+    items = read_xes(args.file, mapping, found, desk, tz, summary, limit=limit)
+    return Source(_setup_first(desk, items), summary, found.rows)
 
 
-FORMATS = {"servicenow": import_servicenow, "xes": import_xes}
+SOURCES = {"servicenow": servicenow_source, "xes": xes_source}
+
+
+def run(name: str, ledger: Any, args: Any, progress: Callable[[int], None] | None = None,
+        before_first_batch: Callable[[list[Any]], None] | None = None) -> DeskSummary:
+    """The whole import of a desk's export (the Python API; the CLI adds progress and the calendar)."""
+    source = SOURCES[name](ledger, args)
+    import_items(ledger, source.items, batch_size=getattr(args, "batch", 1000) or 1000, progress=progress,
+                 summary=source.summary, before_first_batch=before_first_batch)
+    assert isinstance(source.summary, DeskSummary)
+    return source.summary
+
+
+FORMATS = {name: functools.partial(run, name) for name in SOURCES}  # FORMATS[name](ledger, args)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import tomllib
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
@@ -40,7 +41,11 @@ KINDS = (
     "update before the report time",
     "update out of order",
     "update after cancellation",
+    "unmapped hold reason",
 )
+
+# What a desk status can mean (a mapping's values): see TicketTrack.step.
+STATUS_KINDS = ("new", "active", "resolved", "closed", "cancelled")
 
 _BAD_ID = re.compile(r"[^A-Za-z0-9_-]")
 
@@ -58,11 +63,10 @@ def safe_id(text: str) -> str:
 
 
 class DeskSummary(ImportSummary):
-    """ImportSummary plus what a desk import adds: rows read and rows that imply no new fact."""
+    """ImportSummary plus what a desk import adds: its tickets and the rows that imply no new fact."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.rows = 0
         self.no_fact = 0
         self.tickets = 0
 
@@ -72,7 +76,7 @@ class DeskSummary(ImportSummary):
         super().refuse(where, reason, kind)
 
     def as_dict(self) -> dict:
-        return {**super().as_dict(), "rows": self.rows, "tickets": self.tickets, "no_fact_rows": self.no_fact}
+        return {**super().as_dict(), "tickets": self.tickets, "no_fact_rows": self.no_fact}
 
 
 @dataclass
@@ -223,6 +227,42 @@ class TicketTrack:
 
 
 WAIT_REASONS = set(ev.WaitReason.__args__)  # type: ignore[attr-defined]
+
+
+def read_mapping(path: str, example: str) -> dict[str, Any]:
+    """A desk mapping file's TOML (`example` names a shipped one); ImportInputError naming the file
+    and what would be right when it cannot be read."""
+    where = f"--mapping {path}"
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ImportInputError(f"{where}: no such file; give the mapping TOML (e.g. {example})") from None
+    except IsADirectoryError:
+        raise ImportInputError(f"{where} is a folder; name the mapping TOML file (e.g. {example})") from None
+    except OSError as e:
+        raise ImportInputError(f"{where}: cannot be read ({e.strerror})") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ImportInputError(f"{where}: not valid TOML ({e}); a mapping is written like {example}") from None
+
+
+def check_status_kinds(statuses: dict[str, str], table: str, wait_from_hold: bool = False) -> None:
+    """Every value of a mapping's status table is a kind TicketTrack.step knows (`wait` alone, the
+    reason taken from the row's hold reason, only where `wait_from_hold`)."""
+    for status, kind in statuses.items():
+        base, _, reason = str(kind).partition(":")
+        if kind in STATUS_KINDS or (base == "wait" and reason in WAIT_REASONS) or (kind == "wait" and wait_from_hold):
+            continue
+        hold = ", wait (the reason from the row's hold reason)" if wait_from_hold else ""
+        raise ImportInputError(f"[{table}] {status!r} maps to {kind!r}; use one of {', '.join(STATUS_KINDS)}{hold} "
+                               f"or wait:<reason> with a reason in {', '.join(sorted(WAIT_REASONS))}")
+
+
+def known(names: Any, limit: int = 20) -> str:
+    """A refusal's list of the accepted names, quoted, at most `limit` of them."""
+    names = list(names)
+    shown = ", ".join(repr(n) for n in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 def counter_dict(c: Counter) -> dict:

@@ -4,35 +4,54 @@ Only `sys_updated_at` is an event time: `resolved_at`, `closed_at` and `closed_c
 end-of-life values copied onto every row (CHARACTERISATION.md), so they are never read.
 The open is at `opened_at`. Rows are taken in file order; `sys_mod_count` only names them
 (with an `r<k>` suffix after the k-th time the counter restarts within an incident).
+
+What the desk's states, hold reasons and priorities mean is a mapping file
+(`contracts/servicenow-mapping.toml`, the UCI log's names, is the default); how its times are
+written is decided from the whole file first (`scan`, adapters/desks/dates.py).
 """
 
 from __future__ import annotations
 
 import csv
 import dataclasses
-from collections.abc import Iterator
-from datetime import UTC, datetime, tzinfo
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
 from typing import Any
 
 from domain import events as ev
 
-from ..importer import READ_ERRORS, ImportInputError, Item, looks_like, open_text, unreadable
-from .common import Desk, DeskSummary, TicketTrack, safe_id
+from ..importer import (
+    READ_ERRORS,
+    ImportInputError,
+    Item,
+    looks_like,
+    open_measured,
+    open_text,
+    unreadable,
+)
+from .common import (
+    CONTRACTS_DIR,
+    WAIT_REASONS,
+    Desk,
+    DeskSummary,
+    TicketTrack,
+    check_status_kinds,
+    known,
+    read_mapping,
+    safe_id,
+)
+from .dates import DateFormat, DateOrder, date_format
 
-STATES = {
-    "New": "new",
-    "Active": "active",
-    "Awaiting User Info": "wait:user",
-    "Awaiting Evidence": "wait:customer",
-    "Awaiting Vendor": "wait:vendor",
-    "Awaiting Problem": "wait:other",
-    "Resolved": "resolved",
-    "Closed": "closed",
-    "Canceled": "cancelled",
-    "Cancelled": "cancelled",
-}
 MISSING = "?"
+# Columns, named as in the UCI log; a mapping's [columns] gives an export's own names for them.
 NEED = ("number", "incident_state", "sys_mod_count", "opened_at", "sys_updated_at", "priority")
+OPTIONAL = ("sys_created_at", "sys_updated_by", "reassignment_count", "assignment_group", "assigned_to",
+            "cmdb_ci", "category", "subcategory", "u_symptom", "caller_id", "opened_by", "hold_reason")
+TIMES = ("opened_at", "sys_updated_at", "sys_created_at")  # the columns whose format is detected
+DEFAULT_MAPPING = CONTRACTS_DIR / "servicenow-mapping.toml"
+EXAMPLE = "contracts/servicenow-mapping.toml"
 
 
 def severity_of(priority: str) -> str:
@@ -40,70 +59,204 @@ def severity_of(priority: str) -> str:
     return priority.split(" - ", 1)[-1].strip().lower() if priority and priority != MISSING else ""
 
 
-class TimeParser:
-    """ServiceNow's `D/M/YYYY HH:MM` (day first, no padding, no zone) in the desk's zone, as UTC.
+@dataclass
+class ServiceNowMapping:
+    """What an export's states, hold reasons and priorities mean, and what its columns are called."""
 
-    UTC because the ledger stores UTC: a fact that already carries UTC times is fingerprinted
-    and normalised without a copy. Cached: an export repeats its minutes many times.
-    """
+    name: str  # the file, as refusals name it
+    prefix: str = "sn"
+    channel: str = "servicenow"
+    contract_file: str = "desk-servicenow.toml"
+    date_format: str | None = None  # as --date-format; None: detected from the file
+    columns: dict[str, str] = field(default_factory=dict)  # UCI column name -> the export's
+    states: dict[str, str] = field(default_factory=dict)  # state -> kind ('wait': reason from the hold reason)
+    hold_reasons: dict[str, str] = field(default_factory=dict)  # hold reason -> wait reason
+    priorities: dict[str, str] = field(default_factory=dict)  # priority -> severity (else the label, lower-cased)
 
-    def __init__(self, tz: tzinfo) -> None:
-        self.tz, self.cache = tz, {}
+    @classmethod
+    def load(cls, path: str | None) -> ServiceNowMapping:
+        name = path or f"{EXAMPLE} (the default)"
+        raw = read_mapping(str(path or DEFAULT_MAPPING), EXAMPLE)
+        try:
+            m = cls(name=name, prefix=raw.get("prefix", "sn"), channel=raw.get("channel", "servicenow"),
+                    contract_file=raw.get("contract_file", "desk-servicenow.toml"),
+                    date_format=raw.get("date_format"), columns=dict(raw.get("columns", {})),
+                    states=dict(raw.get("state", {})), hold_reasons=dict(raw.get("hold_reason", {})),
+                    priorities=dict(raw.get("priority", {})))
+            unknown = sorted(set(raw) - {"prefix", "channel", "contract_file", "date_format", "columns", "state",
+                                         "hold_reason", "priority"})
+            if unknown:
+                raise ImportInputError(f"unknown key {', '.join(unknown)}")
+            if not m.states:
+                raise ImportInputError("no [state] table: map each state of the export to a kind")
+            check_status_kinds(m.states, "state", wait_from_hold=True)
+            for hold, reason in m.hold_reasons.items():
+                if reason not in WAIT_REASONS:
+                    raise ImportInputError(f"[hold_reason] {hold!r} maps to {reason!r}; use one of "
+                                           f"{', '.join(sorted(WAIT_REASONS))}")
+            odd = [c for c in m.columns if c not in NEED + OPTIONAL]
+            if odd:
+                raise ImportInputError(f"[columns] {', '.join(odd)}: not a column we read; name one of "
+                                       f"{', '.join(NEED + OPTIONAL)} (as the UCI log calls them)")
+            if m.date_format is not None:
+                date_format(str(m.date_format), "date_format")
+        except ImportInputError as e:
+            raise ImportInputError(f"--mapping {name}: {e}; a mapping is written like {EXAMPLE}") from None
+        except (TypeError, AttributeError, ValueError) as e:  # a table where a value belongs, or the reverse
+            raise ImportInputError(f"--mapping {name}: a value of the wrong kind ({e}); a mapping is written "
+                                   f"like {EXAMPLE}") from None
+        return m
 
-    def __call__(self, text: str) -> datetime | None:
-        t = self.cache.get(text)
-        if t is None:
-            try:
-                date_part, time_part = text.split(" ")
-                d, m, y = date_part.split("/")
-                hh, mm = time_part.split(":")
-                t = datetime(int(y), int(m), int(d), int(hh), int(mm), tzinfo=self.tz).astimezone(UTC)
-            except ValueError:
-                return None
-            if len(self.cache) < 500_000:
-                self.cache[text] = t
-        return t
+    def column(self, role: str) -> str:
+        return self.columns.get(role, role)
 
 
 EXPECTED = f"a ServiceNow incident audit log (CSV with the columns {', '.join(NEED)})"
 
 
-def read_servicenow(path: str, desk: Desk, tz: tzinfo, summary: DeskSummary,
+@dataclass
+class Scan:
+    """What the first pass over the whole file found: its columns, its time format, its rows."""
+
+    header: list[str]
+    dates: DateFormat
+    rows: int  # data rows the import reads (within --limit)
+    times: dict[str, datetime]  # every distinct time text of the file, parsed (in the desk's zone, as UTC)
+
+
+def scan(path: str, m: ServiceNowMapping, tz: tzinfo, option: str | None, limit: int | None = None,
+         on_bytes: Callable[[int], None] | None = None) -> Scan:
+    """Read the whole file once before anything is recorded: the header, every time (to settle
+    the date format: `option`, else the mapping's, else detected) and the rows to import.
+    ImportInputError when the file cannot be imported at all."""
+    try:
+        with open_measured(path) as (stream, position):
+            reader = csv.reader(io.TextIOWrapper(stream, encoding="utf-8", newline=""))
+            try:
+                return _scan(path, reader, m, tz, option, limit, on_bytes, position)
+            except csv.Error as e:
+                raise ImportInputError(f"{path}: line {reader.line_num}: not readable as CSV ({e}); nothing "
+                                       f"recorded; give {EXPECTED}") from None
+    except READ_ERRORS as e:
+        raise unreadable(path, e, EXPECTED) from None
+
+
+def _scan(path: str, reader: Any, m: ServiceNowMapping, tz: tzinfo, option: str | None, limit: int | None,
+          on_bytes: Callable[[int], None] | None, position: Callable[[], int]) -> Scan:
+    header = next(reader, None)
+    if header is None:
+        raise ImportInputError(f"{path} is empty; give {EXPECTED}")
+    col = {name: i for i, name in enumerate(header)}
+    missing = [m.column(c) for c in NEED if m.column(c) not in col]
+    if missing:
+        hint = looks_like(path) if len(missing) == len(NEED) else ""
+        renamed = f" (named by --mapping {m.name})" if m.columns else ""
+        raise ImportInputError(f"{path}: line 1: not a ServiceNow incident audit log: "
+                               f"{hint or 'its header lacks ' + ', '.join(missing) + renamed}; give {EXPECTED}, "
+                               "or name its columns in a mapping's [columns] (docs/desks.md)")
+    hold = m.column("hold_reason")
+    if "wait" in m.states.values() and hold not in col:
+        waits = [s for s, k in m.states.items() if k == "wait"]
+        raise ImportInputError(f"{path}: line 1: --mapping {m.name} takes the wait reason of {known(waits)} from "
+                               f"the column {hold!r}, which the file lacks; name it in [columns] hold_reason, "
+                               "or map those states to wait:<reason>")
+    width, c_num = len(header), col[m.column("number")]
+    time_cols = [(m.column(c), col[m.column(c)]) for c in TIMES if m.column(c) in col]
+    order = DateOrder()
+    see, seen = order.see, order.seen
+    incidents: set[str] = set()
+    rows = 0
+    counting = True  # rows within --limit
+    for n, row in enumerate(reader, start=2):
+        if len(row) != width:
+            rows += counting
+            continue
+        if counting:
+            number = row[c_num]
+            if number not in incidents and number and number != MISSING:
+                if limit is not None and len(incidents) == limit:
+                    counting = False
+                else:
+                    incidents.add(number)
+            rows += counting
+        for name, c in time_cols:
+            text = row[c]
+            if text not in seen and text != MISSING and text:  # most times repeat: seen is checked here
+                see(text, n, name)
+        if on_bytes and n % 8192 == 0:
+            on_bytes(position())
+    if on_bytes:
+        on_bytes(position())
+    if rows == 0:
+        raise ImportInputError(f"{path}: line 1 is a header and no row follows; nothing recorded; give {EXPECTED}")
+    chosen, source = (option, "--date-format") if option is not None else (m.date_format, f"--mapping {m.name}: date_format")
+    fmt = date_format(chosen, source) if chosen is not None else None
+    if fmt is None:
+        fmt = order.decide(path)  # refuses a file no format reads without guessing
+    times = {}
+    for text in seen:
+        t = fmt.parse(text, tz)
+        if t is not None:
+            times[text] = t
+    if seen and not times:  # only a format given can read none of them (detection refused that already)
+        line, column, text = next(iter(order.first.values()))
+        raise ImportInputError(f"{path}: no time in it reads as {source} {fmt.shown} (line {line}: {column} "
+                               f"{text!r}); nothing recorded. Give the format the file is written in (docs/desks.md)")
+    return Scan(header, fmt, rows, times)
+
+
+class TimeParser:
+    """Times of the file's one format in the desk's zone, as UTC.
+
+    UTC because the ledger stores UTC: a fact that already carries UTC times is fingerprinted
+    and normalised without a copy. The scan has parsed every time of the file already.
+    """
+
+    def __init__(self, fmt: DateFormat, tz: tzinfo, times: dict[str, datetime]) -> None:
+        self.fmt, self.tz, self.cache = fmt, tz, times
+
+    def __call__(self, text: str) -> datetime | None:
+        t = self.cache.get(text)
+        return t if t is not None else self.fmt.parse(text, self.tz)
+
+
+def read_servicenow(path: str, m: ServiceNowMapping, found: Scan, desk: Desk, tz: tzinfo, summary: DeskSummary,
                     limit: int | None = None) -> Iterator[Item]:
-    """The export's rows as facts or problems; a file that is not such an export (or cannot be
-    read) is an ImportInputError naming the file and, where known, the line."""
+    """The export's rows as facts or problems (the file was scanned whole first); a file that
+    cannot be read on is an ImportInputError naming the file and, where known, the line."""
     reader = csv.reader(open_text(path))
     try:
-        yield from _read_rows(path, reader, desk, tz, summary, limit)
+        yield from _read_rows(path, reader, m, found, desk, tz, summary, limit)
     except csv.Error as e:
         raise ImportInputError(f"{path}: line {reader.line_num}: not readable as CSV ({e}); give {EXPECTED}") from None
     except READ_ERRORS as e:
         raise unreadable(path, e, EXPECTED) from None
 
 
-def _read_rows(path: str, reader: Any, desk: Desk, tz: tzinfo, summary: DeskSummary,
-               limit: int | None) -> Iterator[Item]:
+def _read_rows(path: str, reader: Any, m: ServiceNowMapping, found: Scan, desk: Desk, tz: tzinfo,
+               summary: DeskSummary, limit: int | None) -> Iterator[Item]:
     header = next(reader, None)
-    if header is None:
-        raise ImportInputError(f"{path} is empty; give {EXPECTED}")
+    if header != found.header:
+        raise ImportInputError(f"{path}: line 1 changed while it was imported; import a file nobody writes to")
     col = {name: i for i, name in enumerate(header)}
-    missing = [c for c in NEED if c not in col]
-    if missing:
-        hint = looks_like(path) if len(missing) == len(NEED) else ""
-        raise ImportInputError(f"{path}: line 1: not a ServiceNow incident audit log: "
-                               f"{hint or 'its header lacks ' + ', '.join(missing)}; give {EXPECTED}")
-    yield from desk.setup()  # once the file is known to be an export: a refused file records nothing
     width = len(header)
-    c_num, c_state, c_count = col["number"], col["incident_state"], col["sys_mod_count"]
-    c_opened, c_updated, c_prio = col["opened_at"], col["sys_updated_at"], col["priority"]
-    c_created = col.get("sys_created_at")
-    c_by = col.get("sys_updated_by")
-    c_rc = col.get("reassignment_count")
-    c_group, c_person = col.get("assignment_group"), col.get("assigned_to")
-    c_ci, c_cat, c_sub, c_sym = col.get("cmdb_ci"), col.get("category"), col.get("subcategory"), col.get("u_symptom")
-    c_caller, c_opened_by = col.get("caller_id"), col.get("opened_by")
-    parse = TimeParser(tz)
+
+    def at(role: str) -> int | None:
+        return col.get(m.column(role))
+
+    c_num, c_state, c_count = at("number"), at("incident_state"), at("sys_mod_count")
+    c_opened, c_updated, c_prio = at("opened_at"), at("sys_updated_at"), at("priority")
+    assert c_num is not None and c_state is not None and c_count is not None  # checked by the scan
+    assert c_opened is not None and c_updated is not None and c_prio is not None
+    c_created, c_by, c_rc, c_hold = at("sys_created_at"), at("sys_updated_by"), at("reassignment_count"), at("hold_reason")
+    c_group, c_person = at("assignment_group"), at("assigned_to")
+    c_ci, c_cat, c_sub, c_sym = at("cmdb_ci"), at("category"), at("subcategory"), at("u_symptom")
+    c_caller, c_opened_by = at("caller_id"), at("opened_by")
+    state_col, hold_col, prio_col = m.column("incident_state"), m.column("hold_reason"), m.column("priority")
+    parse = TimeParser(found.dates, tz, found.times)
     times = parse.cache
+    expected_time = found.dates.shown
+    states, holds = m.states, m.hold_reasons
     severities = set(desk.terms.severities)
     severity_cache: dict[str, str] = {}
     pfx, channel = desk.prefix, desk.channel
@@ -142,23 +295,34 @@ def _read_rows(path: str, reader: Any, desk: Desk, tz: tzinfo, summary: DeskSumm
             restarts += 1
         counters[number] = (count, restarts)
 
-        kind = STATES.get(row[c_state])
+        state = row[c_state]
+        kind = states.get(state)
         if kind is None:
-            yield f"line {n}", f"unknown status {row[c_state]!r}"
+            yield f"line {n}", (f"unknown status {state!r} ({state_col}): --mapping {m.name} knows "
+                                f"{known(states)}; map it in the mapping's [state] table (docs/desks.md)")
             continue
+        if kind == "wait":
+            hold = get(row, c_hold)
+            reason = holds.get(hold)
+            if reason is None:
+                yield f"line {n}", (f"unmapped hold reason {hold!r} ({hold_col}, state {state!r}): --mapping "
+                                    f"{m.name} knows {known(holds)}; map it in the mapping's [hold_reason] table")
+                continue
+            kind = "wait:" + reason
         priority = row[c_prio]
         severity = severity_cache.get(priority)
         if severity is None:
-            severity = severity_cache[priority] = severity_of(priority)
+            severity = severity_cache[priority] = m.priorities.get(priority) or severity_of(priority)
         if severity not in severities:
-            yield f"line {n}", f"unknown severity: priority {priority!r} (the contract's: {sorted(severities)})"
+            yield f"line {n}", (f"unknown severity: {prio_col} {priority!r} is {severity!r}, not one of the contract's "
+                                f"severities {sorted(severities)}; map it in the mapping's [priority] table")
             continue
-        # most times were seen before: the cache is read here, the parser called on a miss
+        # the scan parsed every time of the file: the cache is read here, the parser called on a miss
         opened_at = times.get(row[c_opened]) or parse(row[c_opened])
         t = times.get(row[c_updated]) or parse(row[c_updated])
         if opened_at is None or t is None:
-            yield (f"line {n}", f"missing or unreadable time: opened_at {row[c_opened]!r}, "
-                   f"sys_updated_at {row[c_updated]!r}")
+            yield (f"line {n}", f"missing or unreadable time: {m.column('opened_at')} {row[c_opened]!r}, "
+                   f"{m.column('sys_updated_at')} {row[c_updated]!r}; the file's times are {expected_time}")
             continue
         track = tracks.get(number)
         fresh = track is None
@@ -227,3 +391,4 @@ def _read_rows(path: str, reader: Any, desk: Desk, tz: tzinfo, summary: DeskSumm
                 command_id=f"{key}-{cls.__name__}", id=ticket_id, occurred_at=t, source_recorded_at=t,
                 actor=actor, channel=channel, **extra,
             )
+

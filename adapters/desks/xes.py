@@ -11,8 +11,7 @@ import dataclasses
 import io
 import itertools
 import re
-import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any
@@ -21,10 +20,16 @@ from lxml import etree
 
 from domain import events as ev
 
-from ..importer import READ_ERRORS, ImportInputError, Item, looks_like, open_binary, unreadable
-from .common import WAIT_REASONS, Desk, DeskSummary, TicketTrack, safe_id
-
-KINDS = {"new", "active", "resolved", "closed", "cancelled"}
+from ..importer import (
+    READ_ERRORS,
+    ImportInputError,
+    Item,
+    looks_like,
+    open_binary,
+    open_measured,
+    unreadable,
+)
+from .common import Desk, DeskSummary, TicketTrack, check_status_kinds, known, read_mapping, safe_id
 
 
 @dataclass
@@ -45,26 +50,15 @@ class Mapping:
 
     @classmethod
     def load(cls, path: str) -> Mapping:
-        where = f"--mapping {path}"
-        try:
-            with open(path, "rb") as f:
-                raw = tomllib.load(f)
-        except FileNotFoundError:
-            raise ImportInputError(f"{where}: no such file; give the mapping TOML (e.g. contracts/volvo-mapping.toml)") from None
-        except IsADirectoryError:
-            raise ImportInputError(f"{where} is a folder; name the mapping TOML file (e.g. contracts/volvo-mapping.toml)") from None
-        except OSError as e:
-            raise ImportInputError(f"{where}: cannot be read ({e.strerror})") from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-            raise ImportInputError(f"{where}: not valid TOML ({e}); a mapping is written like "
-                                   "contracts/volvo-mapping.toml") from None
+        where, example = f"--mapping {path}", "contracts/volvo-mapping.toml"
+        raw = read_mapping(path, example)
         try:
             return cls._of(raw)
         except ImportInputError as e:
-            raise ImportInputError(f"{where}: {e}; a mapping is written like contracts/volvo-mapping.toml") from None
+            raise ImportInputError(f"{where}: {e}; a mapping is written like {example}") from None
         except (TypeError, AttributeError, ValueError) as e:  # a table where a value belongs, or the reverse
             raise ImportInputError(f"{where}: a value of the wrong kind ({e}); a mapping is written like "
-                                   "contracts/volvo-mapping.toml") from None
+                                   f"{example}") from None
 
     @classmethod
     def _of(cls, raw: dict[str, Any]) -> Mapping:
@@ -81,11 +75,7 @@ class Mapping:
         except KeyError as e:
             raise ImportInputError(f"missing {e} (prefix and contract_file at the top, ticket and status "
                                    "under [attributes])") from None
-        for status, kind in m.statuses.items():
-            base, _, reason = str(kind).partition(":")
-            if not (kind in KINDS or (base == "wait" and reason in WAIT_REASONS)):
-                raise ImportInputError(f"status {status!r} maps to {kind!r}; use one of {sorted(KINDS)} "
-                                       f"or wait:<reason> with a reason in {sorted(WAIT_REASONS)}")
+        check_status_kinds(m.statuses, "status")
         return m
 
 
@@ -96,15 +86,17 @@ def _local(tag: str) -> str:
 Trace = tuple[dict[str, str], list[dict[str, str]]]
 
 
-def iter_traces(path: str) -> Iterator[Trace]:
+def iter_traces(path: str, layout: tuple[bytes, int] | None | bool = True) -> Iterator[Trace]:
     """(trace attributes, [event attributes]) per trace; only top-level attributes are read.
 
     Logs in the plain layout every XES writer we know produces (OpenXES, pm4py) are read by
     `_plain_traces`, about twice as fast as lxml; anything else by `_lxml_traces`. Both give
-    the same result on every log (tests/test_desks_xes.py).
+    the same result on every log (tests/test_desks_xes.py). `layout`: `_plain_layout`'s answer
+    when it is known already (True: find it).
     """
-    layout = _plain_layout(path)
-    return _plain_traces(path, *layout) if layout is not None else _lxml_traces(open_binary(path))
+    if layout is True:
+        layout = _plain_layout(path)
+    return _plain_traces(path, *layout) if layout else _lxml_traces(open_binary(path))
 
 
 def _lxml_traces(f: Any) -> Iterator[Trace]:
@@ -136,15 +128,37 @@ _LOG_OPEN = re.compile(rb"""\s*<log(?:\s[^>]*)?>""")
 _ATTR = re.compile(r'<(?:string|date|int|float|boolean|id)\s+key="([^"&<\t\n\r]*)"\s+value="([^"&<\t\n\r]*)"\s*/>')
 
 
-def _plain_layout(path: str) -> tuple[bytes, int] | None:
+_TAG = re.compile(rb"<(trace|event)[\s/>]")
+
+
+class _Tally:
+    """The traces of a log and the events of its first `limit` traces, counted on its bytes while
+    its layout is scanned: how many rows an import will read, for its progress."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit, self.traces, self.events, self.tail = limit, 0, 0, b""
+
+    def count(self, chunk: bytes) -> None:
+        buf, self.tail = self.tail + chunk, chunk[-6:]  # a tag cut at the chunk's end: counted next time
+        for m in _TAG.finditer(buf):
+            if m.group(1) == b"trace":
+                self.traces += 1
+            elif self.limit is None or self.traces <= self.limit:
+                self.events += 1
+
+
+def _plain_layout(path: str, tally: _Tally | None = None,
+                  on_bytes: Callable[[int], None] | None = None) -> tuple[bytes, int] | None:
     """The log's start tag and where it ends (in characters) when the whole file can be read
     by `_plain_traces`, else None.
 
     Plain: UTF-8, a prolog of the XML declaration and comments, and inside <log> no comment,
     CDATA, DOCTYPE or processing instruction (nothing that could hide or fake a tag). A scan of
-    the bytes for '!' and '?' (memchr), much cheaper than parsing them.
+    the bytes for '!' and '?' (memchr), much cheaper than parsing them. `tally` counts the
+    traces and events of a plain log on the way.
     """
-    with open_binary(path) as f:
+    count = tally.count if tally else None
+    with open_measured(path) as (f, position):
         head = f.read(_CHUNK)
         pos = 3 if head.startswith(b"\xef\xbb\xbf") else 0
         while m := _PROLOG.match(head, pos):
@@ -161,14 +175,20 @@ def _plain_layout(path: str) -> tuple[bytes, int] | None:
         except UnicodeDecodeError:
             return None
         window, last, lines = head[m.end():], head[-64:], head.count(b"\n")
+        fresh = window  # bytes not counted yet
         while True:
             if (b"!" in window and b"<!" in window) or (b"?" in window and b"<?" in window):
                 return None
+            if count:
+                count(fresh)
+            if on_bytes:
+                on_bytes(position())
             chunk = f.read(_CHUNK)
             if not chunk:
                 _check_end(path, last, lines)
                 return log_open, log_end
             window = window[-1:] + chunk  # a '<' at the end of the last chunk, with what follows
+            fresh = chunk
             last, lines = (last + chunk[-64:])[-64:], lines + chunk.count(b"\n")
 
 
@@ -271,30 +291,53 @@ def parse_time(text: str, tz: tzinfo) -> datetime | None:
 
 
 EXPECTED = "an XES event log (XML, gzip read directly)"
+TIME_FORMAT = "ISO 8601 as XES writes it (xs:dateTime, e.g. 2012-05-22T23:22:25+02:00)"
 
 
-def read_xes(path: str, m: Mapping, desk: Desk, tz: tzinfo, summary: DeskSummary,
+@dataclass
+class Scan:
+    """What the pass over the whole file before the import found (`_plain_layout`)."""
+
+    layout: tuple[bytes, int] | None  # None: read by lxml
+    rows: int | None  # events the import reads, when the layout let them be counted
+
+
+def scan(path: str, limit: int | None = None, on_bytes: Callable[[int], None] | None = None) -> Scan:
+    """The log's layout, checked to its end before anything is recorded (a plain log cut short
+    is refused here), and the events the import will read."""
+    tally = _Tally(limit)
+    try:
+        layout = _plain_layout(path, tally, on_bytes)
+    except (etree.XMLSyntaxError, *READ_ERRORS) as e:
+        raise _refusal(path, e) from None
+    return Scan(layout, tally.events if layout else None)
+
+
+def _refusal(path: str, e: BaseException) -> ImportInputError:
+    if not isinstance(e, etree.XMLSyntaxError):
+        return unreadable(path, e, EXPECTED)
+    hint = looks_like(path) if (e.lineno or 0) <= 1 else ""
+    if hint.startswith("the file is"):  # empty, or not text
+        what = hint
+    else:
+        what = f"line {e.lineno}: {_bare(e)}" + (f"; {hint}" if hint else "")
+    return ImportInputError(f"{path}: not a well-formed XES log: {what}; give {EXPECTED}")
+
+
+def read_xes(path: str, m: Mapping, found: Scan, desk: Desk, tz: tzinfo, summary: DeskSummary,
              limit: int | None = None) -> Iterator[Item]:
     """The log's events as facts or problems; a file that is not a well-formed XES log (or cannot
     be read) is an ImportInputError naming the file and the line."""
     try:
-        yield from _read_events(path, m, desk, tz, summary, limit)
-    except etree.XMLSyntaxError as e:
-        hint = looks_like(path) if (e.lineno or 0) <= 1 else ""
-        if hint.startswith("the file is"):  # empty, or not text
-            what = hint
-        else:
-            what = f"line {e.lineno}: {_bare(e)}" + (f"; {hint}" if hint else "")
-        raise ImportInputError(f"{path}: not a well-formed XES log: {what}; give {EXPECTED}") from None
-    except READ_ERRORS as e:
-        raise unreadable(path, e, EXPECTED) from None
+        yield from _read_events(path, m, found, desk, tz, summary, limit)
+    except (etree.XMLSyntaxError, *READ_ERRORS) as e:
+        raise _refusal(path, e) from None
 
 
-def _read_events(path: str, m: Mapping, desk: Desk, tz: tzinfo, summary: DeskSummary,
+def _read_events(path: str, m: Mapping, found: Scan, desk: Desk, tz: tzinfo, summary: DeskSummary,
                  limit: int | None) -> Iterator[Item]:
-    traces = iter_traces(path)
-    first = next(traces, None)  # a file that is not an XES log fails here, before the desk's contract
-    yield from desk.setup()
+    traces = iter_traces(path, found.layout)
+    first = next(traces, None)  # a file that is not an XES log fails here, before anything is recorded
     severities = desk.terms.severities
     # the mapping's names as locals: this loop runs once per XES event
     statuses, status_keys, sev_key, sev_map = m.statuses, m.status, m.severity, m.severities
@@ -321,7 +364,8 @@ def _read_events(path: str, m: Mapping, desk: Desk, tz: tzinfo, summary: DeskSum
                 status = "/".join([e.get(k, "") for k in status_keys])
             kind = statuses.get(status)
             if kind is None:
-                yield f"trace {sr} event {i}", f"unmapped status {status!r} (add it to the mapping's [status] table)"
+                yield (f"trace {sr} event {i}", f"unmapped status {status!r}: the mapping knows {known(statuses)}; "
+                       "add it to the mapping's [status] table")
                 continue
             raw_sev = e.get(sev_key, "") if sev_key else ""
             severity = sev_map.get(raw_sev, raw_sev.lower()) if sev_key else severities[0]
@@ -331,7 +375,8 @@ def _read_events(path: str, m: Mapping, desk: Desk, tz: tzinfo, summary: DeskSum
                 continue
             t = parse_time(e.get(ts_key, ""), tz)
             if t is None:
-                yield f"trace {sr} event {i}", f"missing or unreadable time: {ts_key} {e.get(ts_key, '')!r}"
+                yield (f"trace {sr} event {i}",
+                       f"missing or unreadable time: {ts_key} {e.get(ts_key, '')!r}; expected {TIME_FORMAT}")
                 continue
             fresh = track is None
             current = track or TicketTrack(ticket_id, t, severity, zone=tz)

@@ -1,0 +1,132 @@
+"""Why a JSON command could not be decoded, said the way a person can fix it.
+
+msgspec says what it expected at a path (`Invalid enum value 'consumable' - at $.cause`); a
+person needs the allowed values, or the offset a time lacks. The fact types' own declarations
+(read with `msgspec.inspect`) say what would be right, so nothing here repeats them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from datetime import datetime
+from typing import Any
+
+import msgspec
+import msgspec.inspect as mi
+
+from domain import events as ev
+
+_STEP = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
+TIME_EXAMPLE = "2026-01-01T09:00:00+08:00"
+
+
+def explain(line: str | bytes, error: Exception) -> tuple[str, str]:
+    """(problem, kind) for a command line that failed to decode: the problem says what is wrong
+    and what would be right; the kind counts it among the refusals (e.g. "invalid cause")."""
+    try:
+        raw = msgspec.json.decode(line)
+    except msgspec.DecodeError:
+        raw = None
+    cls = ev.FACT_TYPES.get(raw.get("type")) if isinstance(raw, dict) and isinstance(raw.get("type"), str) else None
+    message = str(error)
+    what, sep, path = message.rpartition(" - at `")
+    if not sep:  # a fact's own check (__post_init__), e.g. a time without a zone
+        naive = _naive_time(cls, raw)
+        return naive or (f"invalid command: {message}", _kind(message))
+    path = path.rstrip("`")
+    field = path.removeprefix("$.")
+    kind = "invalid " + re.sub(r"\[\d+\]", "[]", field)
+    value = _value_at(raw, path)
+    if path == "$.type":
+        names = {name.lower(): name for name in ev.FACT_TYPES}
+        close = [names[c] for c in difflib.get_close_matches(str(value).lower(), names, n=3, cutoff=0.85)]
+        hint = f"did you mean {' or '.join(close)}? " if close else ""
+        return (f"invalid command: unknown type {value!r}; {hint}the types are listed in "
+                "docs/schemas/commands.json (`ticketledger schema`)", "unknown type")
+    expected = _type_at(mi.type_info(cls), path) if cls else None
+    if isinstance(expected, mi.LiteralType):
+        allowed = ", ".join(str(v) for v in expected.values)
+        return f"invalid command: {field} {value!r} is not allowed; use one of: {allowed}", kind
+    if isinstance(expected, mi.DateTimeType) or "RFC3339" in what:
+        return f"invalid command: {_time_problem(field, value)}", kind
+    return f"invalid command: {what} - at `{path}`", kind
+
+
+def _kind(message: str) -> str:
+    if message.startswith("Object missing required field"):
+        return "missing field"
+    if message.startswith("Object contains unknown field"):
+        return "unknown field"
+    return "invalid command"
+
+
+def _time_problem(field: str, value: Any) -> str:
+    try:
+        t = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        t = None
+    if t is None:
+        return f"{field} {value!r} is not a time; write it as RFC 3339, e.g. {TIME_EXAMPLE}"
+    if t.tzinfo is None:
+        return (f"{field} {value!r} has no offset, so it names no instant; add one, e.g. +08:00 "
+                f"({t.isoformat(timespec='seconds')}+08:00)")
+    return (f"{field} {value!r} is not RFC 3339; write the date, T, the time with seconds and the offset: "
+            f"{t.isoformat(timespec='seconds')}")
+
+
+def _naive_time(cls: type | None, raw: Any) -> tuple[str, str] | None:
+    """(problem, kind) of the first time field of `raw` that has no offset (None: there is none)."""
+    if cls is None or not isinstance(raw, dict):
+        return None
+    for f in mi.type_info(cls).fields:
+        value = raw.get(f.encode_name)
+        if isinstance(value, str) and _is_time(f.type):
+            try:
+                naive = datetime.fromisoformat(value).tzinfo is None
+            except ValueError:
+                continue
+            if naive:
+                return f"invalid command: {_time_problem(f.encode_name, value)}", f"invalid {f.encode_name}"
+    return None
+
+
+def _is_time(t: mi.Type) -> bool:
+    while isinstance(t, mi.Metadata):  # a bound (domain.bounds) wraps the declared type
+        t = t.type
+    if isinstance(t, mi.UnionType):
+        return any(_is_time(x) for x in t.types)
+    return isinstance(t, mi.DateTimeType)
+
+
+def _value_at(raw: Any, path: str) -> Any:
+    for name, index in _STEP.findall(path.removeprefix("$")):
+        try:
+            raw = raw[int(index)] if index else raw[name]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return raw
+
+
+def _type_at(t: mi.Type | None, path: str) -> mi.Type | None:
+    """The declared type at a msgspec error path ($.parts[0].quantity) of a fact type."""
+    for name, index in _STEP.findall(path.removeprefix("$")):
+        t = _plain(t)
+        if index and isinstance(t, mi.ListType | mi.SetType | mi.FrozenSetType | mi.VarTupleType):
+            t = t.item_type
+        elif name and isinstance(t, mi.StructType):
+            t = next((f.type for f in t.fields if f.encode_name == name), None)
+        else:
+            return None
+    return _plain(t)
+
+
+def _plain(t: mi.Type | None) -> mi.Type | None:
+    """Without its constraints, and without None in an optional."""
+    while isinstance(t, mi.Metadata):
+        t = t.type
+    if isinstance(t, mi.UnionType):
+        rest = [x for x in t.types if not isinstance(x, mi.NoneType)]
+        if len(rest) == 1:
+            return _plain(rest[0])
+    return t

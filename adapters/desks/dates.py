@@ -1,0 +1,172 @@
+"""How a desk export writes its times, decided from the whole file before anything is recorded.
+
+A CSV export writes dates as the desk's user setting had them: `29/2/2016 01:16` (day first),
+`2/29/2016 01:16` (month first) or ISO 8601 `2016-02-29 01:16:00`. Day first and month first
+look the same whenever the day is at most 12, so a reader that guesses misreads 1 March as
+3 January without a word. `DateOrder` looks at every time of the file and settles on one format,
+or says why it cannot; `--date-format` (`dmy`, `mdy`, `iso` or a strftime pattern) settles it
+when the file alone cannot (docs/desks.md, "Dates").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+
+from ..importer import ImportInputError
+
+# day and month (either order), a four-digit year, a time to the minute or second, and an
+# optional AM/PM; `/`, `-` or `.` between the date's parts (`29-02-2016` is how Excel re-saves it)
+_NUMERIC = re.compile(
+    r"(\d{1,2})([/.-])(\d{1,2})\2(\d{4})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?(?:\s*([AaPp][Mm]))?")
+_ISO = re.compile(r"\d{4}-\d{2}-\d{2}")
+CHOICES = "auto, dmy, mdy, iso, or a strftime pattern such as '%d.%m.%Y %H:%M'"
+
+
+@dataclass(frozen=True)
+class DateFormat:
+    """One way of writing a time; `parse` gives UTC (a time without an offset is in `tz`)."""
+
+    name: str  # dmy, mdy, iso, or the strftime pattern
+    shown: str  # what a refusal says is expected
+    parse_local: Callable[[str], datetime | None]  # naive unless the text carries an offset
+
+    def parse(self, text: str, tz: tzinfo) -> datetime | None:
+        t = self.parse_local(text.strip())
+        if t is None:
+            return None
+        return (t if t.tzinfo is not None else t.replace(tzinfo=tz)).astimezone(UTC)
+
+
+def _numeric(day_first: bool) -> Callable[[str], datetime | None]:
+    def parse(text: str) -> datetime | None:
+        m = _NUMERIC.fullmatch(text)
+        if m is None:
+            return None
+        a, _, b, y, hh, mm, ss, ampm = m.groups()
+        day, month = (a, b) if day_first else (b, a)
+        hour = int(hh)
+        if ampm:
+            if not 1 <= hour <= 12:
+                return None
+            hour = hour % 12 + (12 if ampm.lower() == "pm" else 0)
+        try:
+            return datetime(int(y), int(month), int(day), hour, int(mm), int(ss or 0))
+        except ValueError:
+            return None
+    return parse
+
+
+def _iso(text: str) -> datetime | None:
+    if not _ISO.match(text):
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _pattern(pattern: str) -> Callable[[str], datetime | None]:
+    def parse(text: str) -> datetime | None:
+        try:
+            return datetime.strptime(text, pattern)
+        except ValueError:
+            return None
+    return parse
+
+
+DMY = DateFormat("dmy", "D/M/YYYY HH:MM, day first (e.g. 29/2/2016 01:16)", _numeric(day_first=True))
+MDY = DateFormat("mdy", "M/D/YYYY HH:MM, month first (e.g. 2/29/2016 01:16)", _numeric(day_first=False))
+ISO = DateFormat("iso", "ISO 8601 (e.g. 2016-02-29 01:16:00 or 2016-02-29T01:16:00+08:00)", _iso)
+NAMED = {f.name: f for f in (DMY, MDY, ISO)}
+
+
+def date_format(option: str | None, source: str = "--date-format") -> DateFormat | None:
+    """The format `option` names (None: detect it from the file)."""
+    if option is None or option == "auto":
+        return None
+    if option in NAMED:
+        return NAMED[option]
+    if "%" not in option:
+        raise ImportInputError(f"{source} {option!r}: not a date format; use {CHOICES}")
+    # a pattern must read back what it writes, with a year, a month and a day in it
+    sample = datetime(2016, 2, 29, 13, 5, 7)
+    try:
+        written = sample.strftime(option)
+        back = datetime.strptime(written, option)
+    except ValueError as e:
+        raise ImportInputError(f"{source} {option!r}: not a strftime pattern ({e}); use {CHOICES}") from None
+    if back.date() != sample.date():
+        raise ImportInputError(f"{source} {option!r}: the pattern does not hold a year, a month and a day "
+                               f"(it reads {written!r} as {back:%Y-%m-%d}); use e.g. '%d.%m.%Y %H:%M'")
+    return DateFormat(option, f"{option} (e.g. {written})", _pattern(option))
+
+
+def _kind(text: str) -> str:
+    """What a single time says about the file's format: iso, dmy or mdy (only that order reads it),
+    either (day and month both at most 12: both orders read it), or bad (no format reads it)."""
+    if _ISO.match(text):
+        return "iso" if _iso(text) is not None else "bad"
+    m = _NUMERIC.fullmatch(text)
+    if m is None:
+        return "bad"
+    day_first, month_first = DMY.parse_local(text) is not None, MDY.parse_local(text) is not None
+    if day_first and month_first:
+        return "either"
+    return "dmy" if day_first else "mdy" if month_first else "bad"
+
+
+class DateOrder:
+    """Every time of a file, seen once each (`see`), then `decide`: the file's one format.
+
+    It keeps the first line where each kind of time was seen, to say why in a refusal."""
+
+    def __init__(self) -> None:
+        self.first: dict[str, tuple[int, str, str]] = {}  # kind -> (line, column, text)
+        self.seen: set[str] = set()
+
+    def see(self, text: str, line: int, column: str) -> None:
+        if text in self.seen:
+            return
+        self.seen.add(text)
+        kind = _kind(text.strip())
+        if kind not in self.first:
+            self.first[kind] = (line, column, text)
+
+    def _at(self, kind: str) -> str:
+        line, column, text = self.first[kind]
+        return f"line {line}: {column} {text!r}"
+
+    def decide(self, path: str) -> DateFormat:
+        """The file's format; ImportInputError when no single format reads it without guessing."""
+        kinds = self.first
+        hint = "give --date-format dmy (day first), mdy (month first), iso, or a strftime pattern"
+        if "dmy" in kinds and "mdy" in kinds:
+            raise ImportInputError(
+                f"{path}: its dates are written both day first ({self._at('dmy')}) and month first "
+                f"({self._at('mdy')}); nothing recorded. Export them one way, or {hint} to read that one "
+                "and refuse the rest")
+        numeric = next((k for k in ("dmy", "mdy", "either") if k in kinds), None)
+        if "iso" in kinds and numeric:
+            raise ImportInputError(
+                f"{path}: its times are written two ways, ISO 8601 ({self._at('iso')}) and day/month/year "
+                f"({self._at(numeric)}); nothing recorded. Export them one way, or {hint} to read one way "
+                "and refuse the rest")
+        if "iso" in kinds:
+            return ISO
+        if "dmy" in kinds or "mdy" in kinds:
+            return DMY if "dmy" in kinds else MDY
+        if "either" in kinds:
+            line, column, text = self.first["either"]
+            raise ImportInputError(
+                f"{path}: every date has its day and month at most 12 (e.g. line {line}: {column} {text!r}), "
+                f"so it cannot tell day first from month first; nothing recorded. Give --date-format dmy "
+                f"if {text.split()[0]} is D/M/YYYY, mdy if it is M/D/YYYY")
+        if "bad" in kinds:
+            raise ImportInputError(
+                f"{path}: no time in it is written in a format we read ({self._at('bad')}); nothing recorded. "
+                f"Expected {ISO.shown}, {DMY.shown} or {MDY.shown}; for another layout give --date-format "
+                "with a strftime pattern, e.g. '%d.%m.%Y %H:%M'")
+        return ISO  # no time at all: every row is refused for its missing time

@@ -172,6 +172,15 @@ class Texts:
             return sign + self("{h} h {m} min", h=self.number(h), m=m)
         return sign + self("{m} min", m=m)
 
+    def period(self, amount: int | float | None, unit: str | None) -> str:
+        """A contract's period as written in its terms: `36 hours`, `3 working days` / `36 小时`,
+        `3 个工作日` (unit: minutes, hours, days, working_days, weeks, months, years)."""
+        if amount is None or not unit:
+            return ""
+        n = int(amount)
+        forms = PERIOD_FORMS.get(unit)
+        return self.plural(*forms, n) if forms else f"{self.number(n)} {unit}"
+
     # times
 
     def zone_name(self, tz: str) -> str:
@@ -368,6 +377,22 @@ def _(message: str) -> str:
 
 
 BEIJING_TIME = _("Beijing time")
+
+# A contract's period units (Texts.period), singular and plural as the catalog holds them
+def plural(singular: str, plural_: str) -> tuple[str, str]:
+    """Marks a singular/plural pair for the catalog (ngettext), translated by Texts.plural."""
+    return singular, plural_
+
+
+PERIOD_FORMS: dict[str, tuple[str, str]] = {
+    "minutes": plural("{n} minute", "{n} minutes"),
+    "hours": plural("{n} hour", "{n} hours"),
+    "days": plural("{n} day", "{n} days"),
+    "working_days": plural("{n} working day", "{n} working days"),
+    "weeks": plural("{n} week", "{n} weeks"),
+    "months": plural("{n} month", "{n} months"),
+    "years": plural("{n} year", "{n} years"),
+}
 
 # The duration formats above are written through __call__; marked here for the catalog.
 _MARKED = (_("{h} h {m} min"), _("{m} min"))

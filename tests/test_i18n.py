@@ -91,3 +91,11 @@ def test_language_asked_for_then_the_contract_s_then_the_system_s() -> None:
     assert resolve_lang(None, environ={}) == "en"
     with pytest.raises(ValueError, match="zh_CN or en"):
         resolve_lang("fr")
+
+
+def test_a_contract_s_periods_as_its_terms_write_them() -> None:
+    assert texts("en").period(36, "hours") == "36 hours"
+    assert texts("en").period(1, "hours") == "1 hour"
+    assert texts("zh_CN").period(3, "working_days") == "3 个工作日"
+    assert texts("zh_CN").period(12, "months") == "12 个月"
+    assert texts("en").period(None, "hours") == ""

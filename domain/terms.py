@@ -155,6 +155,8 @@ class Terms(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Everything one contract version promises."""
 
     name: str
+    supplier_name: str = ""  # the parties as the contract names them (reports name them, §5)
+    customer_name: str = ""
     timezone: str = "Asia/Shanghai"
     severities: list[str] = msgspec.field(default_factory=lambda: ["normal"])
     calendars: dict[str, CalendarTerm] = {}

@@ -40,16 +40,22 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser(
         "explain",
-        help="a ticket's dispute report: timeline with both times, corrections, clocks, liability, hashes",
-        description="One ticket's dispute report (HTML, Markdown or JSON): every event with its occurred "
-                    "and recorded times, log position and hash link; late entries flagged against the "
-                    "contract's tolerance (§9.12); corrections with original and corrected values; every "
-                    "clock row and the liability row the views computed; evidence files. Reads only the "
-                    "ticket's, its asset's and its contract's events. Deterministic: the same log and terms "
-                    "give byte-identical output.",
+        help="a ticket's dispute report (an A4 exhibit in Chinese or English): verdicts, money, why, timeline, proof",
+        description="One ticket's dispute report, written for the people in the dispute (HTML or PDF to "
+                    "print on A4, Markdown) or for programs (JSON). Its first page names the parties, the "
+                    "asset and the contract version, each clock's promise with its clause, the verdict and "
+                    "by how much, what each side pays in yuan under which clause, the losses claim and the "
+                    "proof status; then every verdict explained in sentences taken from the views' rows, a "
+                    "timeline picture and table (both times of every event, corrections, late entries), "
+                    "evidence files and the log annex. In the contract's language (Simplified Chinese for "
+                    "contracts in China's time zone) unless --lang says otherwise; times in the contract's "
+                    "zone. Deterministic: the same log and terms give byte-identical output.",
     )
     p.add_argument("ticket")
-    p.add_argument("--format", choices=("html", "md", "json"), default="md")
+    p.add_argument("--format", choices=("html", "pdf", "md", "json"), default="md",
+                   help="html or pdf (A4, printed by the system's headless Chromium), md, json (default md)")
+    p.add_argument("--lang", default=None, metavar="LANG",
+                   help="zh_CN or en (default: the contract's language, else the system's)")
     p.add_argument("--out", default=None, metavar="FILE", help="write the report here (default: stdout)")
     p.add_argument("--as-of-recorded", default=None, metavar="TIME",
                    help="what the ledger knew at this recording time (views rebuilt for it, evaluated then)")
@@ -285,24 +291,31 @@ def cmd_explain(args: argparse.Namespace) -> int:
     import duckdb
 
     from replay import asof
-    from replay.explain import RENDERERS, build_report
+    from replay.exhibit import RENDERERS
+    from replay.explain import build_report, render_json
+    from replay.i18n import resolve_lang
 
     from ..evidence import check_evidence, evidence_path
     from .core import ledger_for, now
 
+    lang = _lang(args.lang)
     data_dir = Path(args.data_dir)
     out_file = output_file("--out", args.out, f"{args.ticket}.{args.format}") if args.out else None
+    if args.format == "pdf" and out_file is None:
+        raise UserError("--format pdf writes a file: add --out FILE.pdf")
     if args.views:
         open_views_file(args.views).close()
     ledger = ledger_for(args)
     as_of = _time(args.as_of_recorded, "--as-of-recorded")
     at = _time(args.at, "--at")
+    scratch: Path | None = None
     try:
         toid, rows = ticket_rows(ledger, args.ticket)
         cut = asof.Cut(recorded=as_of)
         rows = list(asof.cut(rows, cut))
         if not rows:
             raise UserError(f"ticket {args.ticket} was not yet recorded at {args.as_of_recorded}")
+        calendar = list(asof.cut(calendar_rows(ledger), cut))
         if args.views:
             views_path = Path(args.views)
         else:
@@ -311,32 +324,50 @@ def cmd_explain(args: argparse.Namespace) -> int:
             if as_of is None and at is None and _views_position(current) == last:
                 views_path = current
             else:
-                # the views for this as-of (or brought up to date), rebuilt by projections aside
-                name = "explain-asof-" + asof.stamp(as_of).replace(":", "") if as_of else "explain-current"
-                views_path = data_dir / "replay" / f"{name}.duckdb"
-                views_path.parent.mkdir(parents=True, exist_ok=True)
+                # the views for this as-of (or brought up to date), rebuilt by projections into a
+                # scratch file that is removed once the report is written
+                (data_dir / "replay").mkdir(parents=True, exist_ok=True)
+                scratch = views_path = data_dir / "replay" / f".explain-{os.getpid()}.duckdb"
                 _rebuild_cut(ledger, cut, views_path, at or cut.evaluation_time() or now(), None)
     finally:
         ledger.close()
     out_dir = out_file.resolve().parent if out_file else Path.cwd()
-    con = duckdb.connect(str(views_path), read_only=True)
     try:
-        con.execute("SET TimeZone = 'UTC'")
-        report = build_report(
-            args.ticket, rows, con, as_of_recorded=cut.recorded_text, ticket_oid=toid,
-            evidence_href=lambda sha: os.path.relpath(evidence_path(data_dir.resolve(), sha), out_dir),
-            evidence_status=lambda sha: check_evidence(data_dir, sha),
-        )
+        con = duckdb.connect(str(views_path), read_only=True)
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            evaluated = con.execute("SELECT max(evaluated_at) FROM checkpoint").fetchone()[0]
+            report = build_report(
+                args.ticket, rows, con, as_of_recorded=cut.recorded_text, ticket_oid=toid,
+                evidence_href=lambda sha: os.path.relpath(evidence_path(data_dir.resolve(), sha), out_dir),
+                evidence_status=lambda sha: check_evidence(data_dir, sha),
+                clocks_without=lambda position: clocks_without(args.ticket, rows + calendar, position, evaluated),
+            )
+        finally:
+            con.close()
     finally:
-        con.close()
-    body = RENDERERS[args.format](report)
+        if scratch is not None:
+            for p in (scratch, Path(str(scratch) + ".wal")):
+                p.unlink(missing_ok=True)
+    lang = lang or resolve_lang(None, timezone=report["timezone"])
+    if args.format == "json":
+        body = render_json(report, lang)
+    else:
+        body = RENDERERS["html" if args.format == "pdf" else args.format](report, lang)
+    if args.format == "pdf":
+        from ..printing import PrintError, print_pdf
+
+        try:
+            body = print_pdf(body, evaluated)
+        except PrintError as e:
+            raise UserError(str(e)) from None
     if out_file:
         try:
             out_file.write_bytes(body)
         except OSError as e:
             raise UserError(f"--out {args.out}: cannot be written ({e.strerror}); name a file you can write") from None
-        print(f"wrote {args.out} ({len(body):,} bytes): ticket {args.ticket}, {len(report['timeline'])} events, "
-              f"{len(report['clocks'])} clocks, views evaluated at {report['evaluated_at']}")
+        print(f"wrote {args.out} ({len(body):,} bytes, {lang}): ticket {args.ticket}, {len(report['timeline'])} "
+              f"events, {len(report['clocks'])} clocks, views evaluated at {report['evaluated_at']}")
     else:
         out = getattr(sys.stdout, "buffer", None)
         if out is not None:
@@ -346,6 +377,45 @@ def cmd_explain(args: argparse.Namespace) -> int:
         else:
             sys.stdout.write(body.decode())
     return 0
+
+
+def _lang(requested: str | None) -> str | None:
+    """--lang as one of the languages reports are written in (None: decided by the contract)."""
+    from replay.i18n import normalise_lang
+
+    if not requested:
+        return None
+    try:
+        return normalise_lang(requested)
+    except ValueError as e:
+        raise UserError(f"--lang: {e}") from None
+
+
+def calendar_rows(app: Any) -> list[Any]:
+    """The recorded calendar years (the views count working days from them, §8)."""
+    from domain.base import aggregate_uuid
+
+    return rows_for(app, [aggregate_uuid("calendar", f"CN-{y}").hex for y in range(2000, 2061)])
+
+
+def clocks_without(ticket: str, rows: list[Any], position: int, evaluated: Any) -> list[dict[str, Any]]:
+    """The ticket's clock rows from a scoped replay of its own, its asset's, its contract's and the
+    calendar's facts without the fact at `position` (a correction's effect, issue 17): the
+    projections' one code path, in memory, evaluated at the views' evaluation time."""
+    from datetime import UTC
+
+    from projections import open_views, rebuild
+    from replay.asof import arrow_batches
+
+    kept = sorted((r for r in rows if r.position != position), key=lambda r: r.position)
+    con = open_views(None)
+    try:
+        rebuild(con, lambda: arrow_batches(kept), evaluated.replace(tzinfo=UTC) if evaluated.tzinfo is None else evaluated)
+        cur = con.execute("SELECT * FROM sla_clocks WHERE ticket = ?", [ticket])
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+    finally:
+        con.close()
 
 
 # --- replay (as of / what-if) and diff ---------------------------------------------------------------

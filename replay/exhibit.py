@@ -258,6 +258,11 @@ figcaption{font-size:7.5pt;color:#333}
 """
 
 
+def page_css(t: Texts, title: str) -> str:
+    """The A4 stylesheet of reports and statements, `title` and page numbers in the margins."""
+    return CSS.replace("PAGES", page_number_css(t)).replace("TITLE", css_string(title))
+
+
 def _cols(widths: Sequence[str]) -> str:
     return "<colgroup>" + "".join(f'<col style="width:{w}">' for w in widths) + "</colgroup>"
 
@@ -276,7 +281,7 @@ def render_html(r: Mapping[str, Any], lang: str = "zh_CN") -> bytes:
     s, p, a = r["summary"], r.get("parties", {}), r.get("asset", {})
     ex = explanations(r, lang)
     title = t(_("Dispute report: ticket {ticket}"), ticket=free(r["ticket"]))
-    css = CSS.replace("PAGES", page_number_css(t)).replace("TITLE", css_string(title))
+    css = page_css(t, title)
     P: list[str] = ["<!DOCTYPE html>", f'<html lang="{t.html_lang}"><head><meta charset="utf-8">',
                     f"<title>{html.escape(title)}</title>",
                     f'<meta name="dcterms.created" content="{e(r.get("evaluated_at") or "")}">',

@@ -2,7 +2,7 @@
 
 Modules: core (init, contract, import, ticket, asset, log, demo, calendar, attach,
 erase-person), views (views, report, sql, export), stream (nats, tail, schema, relay),
-desks (import --format), audit (replay, explain, verify, diff).
+desks (import --format), audit (replay, explain, verify, diff), documents (statement).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-MODULES = ("core", "views", "stream", "audit")
+MODULES = ("core", "views", "stream", "audit", "documents")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -341,7 +341,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
                 args.ticket, rows, con, as_of_recorded=cut.recorded_text, ticket_oid=toid,
                 evidence_href=lambda sha: os.path.relpath(evidence_path(data_dir.resolve(), sha), out_dir),
                 evidence_status=lambda sha: check_evidence(data_dir, sha),
-                clocks_without=lambda position: clocks_without(args.ticket, rows + calendar, position, evaluated),
+                clocks_without=lambda position: clocks_without(args.ticket, rows + calendar, {position}, evaluated),
             )
         finally:
             con.close()
@@ -398,16 +398,17 @@ def calendar_rows(app: Any) -> list[Any]:
     return rows_for(app, [aggregate_uuid("calendar", f"CN-{y}").hex for y in range(2000, 2061)])
 
 
-def clocks_without(ticket: str, rows: list[Any], position: int, evaluated: Any) -> list[dict[str, Any]]:
+def clocks_without(ticket: str, rows: list[Any], leave_out: set[int], evaluated: Any) -> list[dict[str, Any]]:
     """The ticket's clock rows from a scoped replay of its own, its asset's, its contract's and the
-    calendar's facts without the fact at `position` (a correction's effect, issue 17): the
-    projections' one code path, in memory, evaluated at the views' evaluation time."""
+    calendar's facts without the facts at the positions `leave_out` (a correction's effect, a
+    late entry's restatement; issue 17): the projections' one code path, in memory, evaluated at
+    the views' evaluation time."""
     from datetime import UTC
 
     from projections import open_views, rebuild
     from replay.asof import arrow_batches
 
-    kept = sorted((r for r in rows if r.position != position), key=lambda r: r.position)
+    kept = sorted((r for r in rows if r.position not in leave_out), key=lambda r: r.position)
     con = open_views(None)
     try:
         rebuild(con, lambda: arrow_batches(kept), evaluated.replace(tzinfo=UTC) if evaluated.tzinfo is None else evaluated)

@@ -14,6 +14,7 @@ Free text from the log (clauses, reasons, names, notes) goes through `printable`
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -170,6 +171,11 @@ def changed_value(key: str, value: Any, lang: str, tz: str) -> str:
 # --- the first page's pieces ---------------------------------------------------------------------------
 
 
+def nb(text: str) -> str:
+    """A number kept with its unit on one line (`40 min`, `11 h`)."""
+    return re.sub(r"(\d) (h|min|小时|分钟)", "\\1\u00a0\\2", text)
+
+
 def party(name: str | None, ident: str | None) -> str:
     if name and ident and name != ident:
         return f"{free(name)} ({free(ident)})"
@@ -323,7 +329,7 @@ def render_html(r: Mapping[str, Any], lang: str = "zh_CN") -> bytes:
     if not r["clocks"]:
         P.append(f"<p>{html.escape(t(M['The views hold no clock for this ticket.']))}</p>")
     else:
-        P.append('<table class="verdicts">' + _cols(["19mm", "auto", "27mm", "27mm", "32mm"]) + "<thead><tr>" + "".join(
+        P.append('<table class="verdicts">' + _cols(["19mm", "auto", "29mm", "29mm", "36mm"]) + "<thead><tr>" + "".join(
             f"<th>{html.escape(h)}</th>" for h in (t(M["Clock"]), t(M["Promise and clause"]), t(M["Deadline"]),
                                                  t(_("Stopped")), t(_("Verdict")))) + "</tr></thead><tbody>")
         for c in r["clocks"]:
@@ -333,7 +339,7 @@ def render_html(r: Mapping[str, Any], lang: str = "zh_CN") -> bytes:
                      f'<td>{html.escape(promise)} <span class="quote">{e(clause_text(c.get("clause")))}</span></td>'
                      f'<td class="num">{html.escape(t.end(c.get("deadline"), tz))}</td>'
                      f'<td class="num">{html.escape(t.time(c.get("stopped_at"), tz))}</td>'
-                     f'<td class="verdict">{html.escape(verdict_short(c, lang))}</td></tr>')
+                     f'<td class="verdict">{html.escape(nb(verdict_short(c, lang)))}</td></tr>')
         P.append("</tbody></table>")
 
     li = r.get("liability")

@@ -20,7 +20,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from .exhibit import _cols, free, page_css
+from .exhibit import _cols, free, nb, page_css
 from .explanations import verdict_short
 from .i18n import texts, to_local, word
 
@@ -267,7 +267,7 @@ def render_html(s: Mapping[str, Any], lang: str) -> bytes:
     if not cur["breaches"]:
         P.append(f"<p>{_h(t(M['None.']))}</p>")
     else:
-        P.append('<table class="breaches">' + _cols(["20mm", "20mm", "28mm", "28mm", "28mm", "auto"]) + "<thead><tr>"
+        P.append('<table class="breaches">' + _cols(["20mm", "20mm", "29mm", "29mm", "28mm", "auto"]) + "<thead><tr>"
                  + "".join(f"<th>{_h(x)}</th>" for x in (t(M["Ticket"]), t(M["Clock"]), t(M["Deadline"]),
                                                       t(_("Stopped")), t(_("Verdict")), t(_("Clause"))))
                  + "</tr></thead><tbody>")
@@ -275,7 +275,7 @@ def render_html(s: Mapping[str, Any], lang: str) -> bytes:
             P.append(f'<tr><td>{_h(free(b["ticket"]))}</td><td>{_h(word(lang, "clock", b["clock"]))}</td>'
                      f'<td class="num">{_h(t.end(b["deadline"], tz))}</td>'
                      f'<td class="num">{_h(t.time(b["stopped_at"], tz))}</td>'
-                     f'<td>{_h(verdict_short(b, lang))}</td><td>{_h(free(b["clause"]))}</td></tr>')
+                     f'<td>{_h(nb(verdict_short(b, lang)))}</td><td>{_h(free(b["clause"]))}</td></tr>')
         P.append("</tbody></table>")
 
     # running at month end
@@ -320,7 +320,7 @@ def render_html(s: Mapping[str, Any], lang: str) -> bytes:
     if not cur["money"]:
         P.append(f"<p>{_h(t(M['None.']))}</p>")
     else:
-        P.append('<table class="money">' + _cols(["20mm", "26mm", "auto", "26mm", "26mm", "26mm"]) + "<thead><tr>"
+        P.append('<table class="money">' + _cols(["20mm", "29mm", "auto", "26mm", "26mm", "26mm"]) + "<thead><tr>"
                  + "".join(f"<th>{_h(x)}</th>" for x in (
                      t(_("Ticket")), t(_("Reported")), t(_("Coverage and cause")), t(_("The customer pays")),
                      t(_("The supplier bears")), t(_("Losses claimed")))) + "</tr></thead><tbody>")

@@ -24,7 +24,8 @@ W = 800  # user units; the figure is scaled to the page's width
 LEFT = 132  # the lane labels' column
 RIGHT = 14
 FONT = 10.5
-ROW = 14  # height of a row of labels
+ROW = 17  # height of a row of labels (a CJK line's box is ~1.4 em)
+LABEL_ROWS = 8  # at most; labels that find no room are left to the table below
 DASHED = ' stroke-dasharray="4 2"'
 STEPS_MIN = (5, 10, 15, 30, 60, 120, 180, 360, 720, 1440, 2880, 10080, 20160, 43200)
 
@@ -58,16 +59,20 @@ def _sec(instant: Any) -> float | None:
 
 
 class _Rows:
-    """Rows of labels: each label goes into the first row where it does not touch another."""
+    """Rows of labels: each label goes into the first row where it does not touch another; None
+    when `limit` rows are full."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int | None = None) -> None:
         self.right: list[float] = []
+        self.limit = limit
 
-    def place(self, x0: float, x1: float) -> int:
+    def place(self, x0: float, x1: float) -> int | None:
         for i, r in enumerate(self.right):
             if x0 > r + 6:
                 self.right[i] = x1
                 return i
+        if self.limit is not None and len(self.right) >= self.limit:
+            return None
         self.right.append(x1)
         return len(self.right) - 1
 
@@ -111,14 +116,16 @@ def timeline_svg(r: Mapping[str, Any], lang: str) -> str:
     y = 4.0
 
     # --- event labels in rows, then the occurred lane -------------------------------------------
-    rows = _Rows()
+    rows = _Rows(LABEL_ROWS)
     labels = []
     for e in events:
         xs = x(_sec(e["occurred_at"]))
         text = f"{e['position']} {word(lang, 'event', e['type'])}"
         w = text_width(text)
         x0 = min(max(xs - 3, LEFT), W - RIGHT - w)
-        labels.append((e, xs, x0, text, rows.place(x0, x0 + w)))
+        row = rows.place(x0, x0 + w)
+        if row is not None:
+            labels.append((e, xs, x0, text, row))
     label_h = ROW * max(len(rows.right), 1)
     occ_y = y + label_h + 10
     for _event, xs, x0, text, row in labels:
@@ -165,7 +172,7 @@ def timeline_svg(r: Mapping[str, Any], lang: str) -> str:
     for c in clocks:
         cy = y + 4
         out.append(f'<text x="4" y="{cy + 7:.1f}" font-weight="600">{_e(word(lang, "clock", c.get("clock")))}</text>')
-        out.append(f'<text x="4" y="{cy + 7 + FONT:.1f}" font-size="{FONT - 1.5}">'
+        out.append(f'<text x="4" y="{cy + 23:.1f}" font-size="{FONT - 1.5}">'
                    f'{_e(_fit(_verdict(c, lang), LEFT - 8, FONT - 1.5))}</text>')
         start, deadline = _sec(c.get("start")), _sec(c.get("deadline"))
         stop = _sec(c.get("stopped_at"))

@@ -87,8 +87,10 @@ def cmd_statement(args: argparse.Namespace) -> int:
 
 def restatements(args: argparse.Namespace, con: Any, data: dict[str, Any]) -> list[dict[str, Any]]:
     """Clock verdicts of earlier months changed by facts recorded since the previous statement
-    (the end of the previous month) that occurred before this month: each such ticket replayed
-    without those facts (the projections' one code path, in memory) beside the views' rows."""
+    (the end of the previous month) that occurred before this month — recorded by the source desk
+    for imported facts, else by the ledger, as late entries are measured (§9.12): each such
+    ticket replayed without those facts (the projections' one code path, in memory) beside the
+    views' rows."""
     from replay import statement as st
 
     from .audit import calendar_rows, clocks_without, ticket_rows
@@ -100,7 +102,8 @@ def restatements(args: argparse.Namespace, con: Any, data: dict[str, Any]) -> li
     late = con.execute(
         """SELECT e.id, e.position, e.type, e.occurred_at, e.recorded_at FROM events e
            JOIN liability l ON l.ticket = e.id
-           WHERE e.aggregate = 'ticket' AND e.recorded_at >= ? AND e.occurred_at < ? AND l.customer = ?
+           WHERE e.aggregate = 'ticket' AND coalesce(e.source_recorded_at, e.recorded_at) >= ?
+             AND e.occurred_at < ? AND l.customer = ?
              AND l.reported_at < ?""" + (" AND l.contract = ?" if args.contract else "") + " ORDER BY e.id, e.position",
         [since, month_start, args.customer, month_start] + ([args.contract] if args.contract else [])).fetchall()
     if not late:

@@ -398,9 +398,9 @@ def calendar_rows(app: Any) -> list[Any]:
     return rows_for(app, [aggregate_uuid("calendar", f"CN-{y}").hex for y in range(2000, 2061)])
 
 
-def clocks_without(ticket: str, rows: list[Any], leave_out: set[int], evaluated: Any) -> list[dict[str, Any]]:
-    """The ticket's clock rows from a scoped replay of its own, its asset's, its contract's and the
-    calendar's facts without the facts at the positions `leave_out` (a correction's effect, a
+def clocks_without(ticket: str | list[str], rows: list[Any], leave_out: set[int], evaluated: Any) -> list[dict[str, Any]]:
+    """The ticket's (or tickets') clock rows from a scoped replay of its own, its asset's, its
+    contract's and the calendar's facts without the facts at the positions `leave_out` (a correction's effect, a
     late entry's restatement; issue 17): the projections' one code path, in memory, evaluated at
     the views' evaluation time."""
     from datetime import UTC
@@ -408,11 +408,12 @@ def clocks_without(ticket: str, rows: list[Any], leave_out: set[int], evaluated:
     from projections import open_views, rebuild
     from replay.asof import arrow_batches
 
-    kept = sorted((r for r in rows if r.position not in leave_out), key=lambda r: r.position)
+    kept = sorted({r.position: r for r in rows if r.position not in leave_out}.values(), key=lambda r: r.position)
+    tickets = [ticket] if isinstance(ticket, str) else list(ticket)
     con = open_views(None)
     try:
         rebuild(con, lambda: arrow_batches(kept), evaluated.replace(tzinfo=UTC) if evaluated.tzinfo is None else evaluated)
-        cur = con.execute("SELECT * FROM sla_clocks WHERE ticket = ?", [ticket])
+        cur = con.execute("SELECT * FROM sla_clocks WHERE list_contains(?, ticket) ORDER BY ticket, clock", [tickets])
         cols = [d[0] for d in cur.description]
         return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
     finally:

@@ -120,22 +120,22 @@ def restatements(args: argparse.Namespace, con: Any, data: dict[str, Any]) -> li
     finally:
         ledger.close()
     cut = data["cut"]["position"]
+    leave_out = {r[1] for t in tickets for r in by_ticket[t]}
+    kept = [r for t in tickets for r in rows[t] if cut is None or r.position <= cut]
+    before: dict[tuple[str, str], dict[str, Any]] = {
+        (c["ticket"], c["clock"]): c for c in clocks_without(tickets, kept + calendar, leave_out, evaluated)}
+    cur = con.execute("SELECT * FROM sla_clocks WHERE list_contains(?, ticket) ORDER BY ticket, clock", [tickets])
+    cols = [d[0] for d in cur.description]
     out = []
-    for t in tickets:
-        leave_out = {r[1] for r in by_ticket[t]}
-        kept = [r for r in rows[t] if r.position <= (cut or r.position)]
-        before = {c["clock"]: c for c in clocks_without(t, kept + calendar, leave_out, evaluated)}
-        cur = con.execute("SELECT * FROM sla_clocks WHERE ticket = ?", [t])
-        cols = [d[0] for d in cur.description]
-        for after in (dict(zip(cols, r, strict=True)) for r in cur.fetchall()):
-            was = before.get(after["clock"])
-            if was is not None and (was["state"], _rounded(was["breach_minutes"]), was["deadline"]) == (
-                    after["state"], _rounded(after["breach_minutes"]), after["deadline"]):
-                continue
-            out.append({"ticket": t, "month": after["month"], "clock": after["clock"],
-                        "before": was or {"state": "not_applicable"}, "after": after,
-                        "facts": [{"position": r[1], "type": r[2], "occurred_at": r[3], "recorded_at": r[4]}
-                                  for r in by_ticket[t]]})
+    for after in (dict(zip(cols, r, strict=True)) for r in cur.fetchall()):
+        was = before.get((after["ticket"], after["clock"]))
+        if was is not None and (was["state"], _rounded(was["breach_minutes"]), was["deadline"]) == (
+                after["state"], _rounded(after["breach_minutes"]), after["deadline"]):
+            continue
+        out.append({"ticket": after["ticket"], "month": after["month"], "clock": after["clock"],
+                    "before": was or {"state": "not_applicable"}, "after": after,
+                    "facts": [{"position": r[1], "type": r[2], "occurred_at": r[3], "recorded_at": r[4]}
+                              for r in by_ticket[after["ticket"]]]})
     return out
 
 

@@ -101,16 +101,12 @@ def timeline_svg(r: Mapping[str, Any], lang: str) -> str:
         return ""
     t0, t1 = min(field), max(field)
     span = max(t1 - t0, 3600.0)
-    recorded = [(e, _sec(e.get("source_recorded_at") or e["recorded_at"])) for e in events]
     far = t1 + 0.5 * span  # recordings later than this are drawn at the right edge (»)
-    t1 = max([t1] + [x for _, x in recorded if x is not None and x <= far])
-    span = max(t1 - t0, 3600.0)
-    pad = span * 0.03
-    t0, t1 = t0 - pad, t1 + pad
+    recorded = [(e, _sec(e.get("source_recorded_at") or e["recorded_at"])) for e in events]
+    near = [x for _, x in recorded if x is not None and x <= far]
     plot_w = W - LEFT - RIGHT - 14  # room for » at the right edge
-
-    def x(sec: float) -> float:
-        return LEFT + (min(max(sec, t0), t1) - t0) / (t1 - t0) * plot_w
+    scale = _Scale(field + near + ([_sec(ev_at)] if ev_at and _sec(ev_at) <= far else []), LEFT, plot_w)
+    x = scale.x
 
     out: list[str] = []
     y = 4.0
@@ -231,15 +227,22 @@ def timeline_svg(r: Mapping[str, Any], lang: str) -> str:
     # --- the axis ------------------------------------------------------------------------------------
     ax_y = y + 4
     out.append(f'<line x1="{LEFT}" y1="{ax_y:.1f}" x2="{W - RIGHT}" y2="{ax_y:.1f}" stroke="#000" stroke-width="0.8"/>')
-    ticks = _ticks(t0, t1, tz, plot_w)
-    for sec, label in ticks:
+    right = LEFT - 10.0  # the last tick label's right edge: labels that would touch it are left out
+    for sec, label in scale.ticks(tz):
         xt = x(sec)
         out.insert(0, f'<line x1="{xt:.1f}" y1="{occ_y:.1f}" x2="{xt:.1f}" y2="{ax_y:.1f}" stroke="#e2e2e2" '
                       'stroke-width="0.6"/>')
         out.append(f'<line x1="{xt:.1f}" y1="{ax_y:.1f}" x2="{xt:.1f}" y2="{ax_y + 4:.1f}" stroke="#000"/>')
         tw = text_width(label, FONT - 1)
         tx = min(max(xt - tw / 2, LEFT - 4), W - RIGHT - tw)
-        out.append(f'<text x="{tx:.1f}" y="{ax_y + 5 + FONT:.1f}" font-size="{FONT - 1}">{_e(label)}</text>')
+        if tx > right + 6:
+            out.append(f'<text x="{tx:.1f}" y="{ax_y + 5 + FONT:.1f}" font-size="{FONT - 1}">{_e(label)}</text>')
+            right = tx + tw
+    for xb in scale.breaks():  # time left out: a long quiet stretch, marked on every time line
+        for ly in (occ_y, rec_y, ax_y):
+            out.append(f'<rect x="{xb - 4:.1f}" y="{ly - 5:.1f}" width="8" height="10" fill="#fff"/>'
+                       f'<path d="M{xb - 5:.1f} {ly + 4:.1f} l4 -8 M{xb + 1:.1f} {ly + 4:.1f} l4 -8" stroke="#000" '
+                       'stroke-width="1"/>')
     y = ax_y + 5 + FONT + 10
 
     # --- legend ----------------------------------------------------------------------------------------
@@ -319,17 +322,69 @@ def _pauses(inputs: Sequence[Mapping[str, Any]], ev_at: Any) -> dict[str, list[t
     return out
 
 
-def _ticks(t0: float, t1: float, tz: str, plot_w: float) -> list[tuple[float, str]]:
-    """Ticks at round local times, at most one per 95 units of axis."""
+class _Scale:
+    """Time to x, piecewise linear: stretches of activity share the width in proportion to their
+    length, and a quiet stretch longer than an eighth of the whole (and two hours) is cut to a
+    narrow break, so that an hour of events is not lost beside days of waiting."""
+
+    GAP = 20.0
+
+    def __init__(self, instants: Sequence[float], left: float, width: float) -> None:
+        pts = sorted(set(instants))
+        total = max(pts[-1] - pts[0], 3600.0)
+        cut = max(total / 8, 2 * 3600.0)
+        pad = total * 0.015
+        spans = [[pts[0], pts[0]]]
+        for p in pts[1:]:
+            if p - spans[-1][1] > cut:
+                spans.append([p, p])
+            else:
+                spans[-1][1] = p
+        self.spans = [(a - pad, b + pad) for a, b in spans]
+        dense = width - self.GAP * (len(self.spans) - 1)
+        lengths = [b - a for a, b in self.spans]
+        floor = min(40.0, dense / len(lengths))  # a short stretch still gets room for its marks
+        extra = dense - floor * len(lengths)
+        self.widths = [floor + extra * n / sum(lengths) for n in lengths]
+        self.lefts = []
+        at = left
+        for w in self.widths:
+            self.lefts.append(at)
+            at += w + self.GAP
+
+    def x(self, sec: float) -> float:
+        spans, lefts, widths = self.spans, self.lefts, self.widths
+        if sec <= spans[0][0]:
+            return lefts[0]
+        for i, ((a, b), l0, w) in enumerate(zip(spans, lefts, widths, strict=True)):
+            if sec <= b:
+                return l0 + (sec - a) / (b - a) * w
+            if i + 1 < len(spans) and sec < spans[i + 1][0]:  # inside a break
+                frac = (sec - b) / (spans[i + 1][0] - b)
+                return l0 + w + frac * self.GAP
+        return lefts[-1] + widths[-1]
+
+    def breaks(self) -> list[float]:
+        return [l0 + w + self.GAP / 2 for l0, w in zip(self.lefts[:-1], self.widths[:-1], strict=True)]
+
+    def ticks(self, tz: str) -> list[tuple[float, str]]:
+        """Ticks at round local times in each stretch, at most one per 95 units."""
+        out = []
+        for (a, b), w in zip(self.spans, self.widths, strict=True):
+            out += _ticks(a, b, tz, w)
+        return out
+
+
+def _ticks(t0: float, t1: float, tz: str, width: float) -> list[tuple[float, str]]:
+    """Ticks at round local times between t0 and t1, at most one per 95 units of `width`."""
     minutes = (t1 - t0) / 60
-    most = max(int(plot_w // 95), 2)
+    most = max(int(width // 95), 1)
     step = next((s for s in STEPS_MIN if minutes / s <= most), STEPS_MIN[-1])
     local0 = to_local(datetime.fromtimestamp(t0, tz=UTC), tz)
     if step >= 1440:
         first = local0.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
     else:
-        base = local0.replace(minute=0, second=0, microsecond=0)
-        first = base
+        first = local0.replace(minute=0, second=0, microsecond=0)
         while first.timestamp() < t0:
             first += timedelta(minutes=step if step < 60 else 60)
         if step >= 60:

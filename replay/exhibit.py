@@ -413,7 +413,7 @@ def render_html(r: Mapping[str, Any], lang: str = "zh_CN") -> bytes:
                                corrected=changed_value(k, corrected[k]["corrected"], lang, tz)))
         late_class = ' class="late"' if ev.get("late") else ""
         P.append(f'<tr id="p{ev["position"]}"{late_class}>'
-                 f'<td class="num">{ev["position"]}</td><td>{html.escape(word(lang, "event", ev["type"]))}</td>'
+                 f'<td class="num">{ev["position"]}</td><td>{html.escape(word(lang, "fact", ev["type"]))}</td>'
                  f"<td>{occurred}</td><td>{recorded}</td><td>{_lines(lines)}</td><td>{e(ev.get('actor'))}</td></tr>")
     P.append("</tbody></table></section>")
 
@@ -428,7 +428,7 @@ def render_html(r: Mapping[str, Any], lang: str = "zh_CN") -> bytes:
         P.append(f'<div class="clock"><h3>{html.escape(t(M["Correction at log position {position}"], position=c["position"]))}'
                  "</h3><ul>")
         P.append("<li>" + html.escape(t(_("Corrects {event} at log position {target}: {changes}."),
-                                          event=word(lang, "event", c.get("corrects_type")),
+                                          event=word(lang, "fact", c.get("corrects_type")),
                                           target=c.get("corrects_position") or "", changes=changes)) + "</li>")
         P.append("<li>" + html.escape(t(_("Reason: {reason} — by {actor}, recorded {time}."),
                                           reason=free(c.get("reason")), actor=free(c.get("actor")),
@@ -468,7 +468,7 @@ def render_html(r: Mapping[str, Any], lang: str = "zh_CN") -> bytes:
     for v in r["contract_versions"]:
         P.append("<li>" + html.escape(t(
             _("{contract} version {version} ({event}), in force from {start}; log position {position}."),
-            contract=free(v["contract"]), version=v["version"], event=word(lang, "event", v["type"]),
+            contract=free(v["contract"]), version=v["version"], event=word(lang, "fact", v["type"]),
             start=t.time(v["in_force_from"], tz) if v["in_force_from"] != "(start)" else t(_("its registration")),
             position=v["position"])) + "</li>")
     P.append("</ul>")
@@ -580,7 +580,7 @@ def render_md(r: Mapping[str, Any], lang: str = "zh_CN") -> bytes:
         if "occurred_at" in ev.get("corrected", {}):
             k = ev["corrected"]["occurred_at"]
             occurred = f"~~{t.time(k['original'], tz)}~~ {t.time(k['corrected'], tz)}"
-        L.append(f"| {ev['position']} | {word(lang, 'event', ev['type'])} | {occurred} | "
+        L.append(f"| {ev['position']} | {word(lang, 'fact', ev['type'])} | {occurred} | "
                  f"{t.time(ev.get('source_recorded_at') or ev['recorded_at'], tz)} | {_md('; '.join(lines))} |")
     L += ["", f"## {t(M['Proof'])}", ""]
     L += [f"- {_md(x)}" for x in proof_status(r, lang)]

@@ -279,7 +279,7 @@ def late_sentence(row: Row, lang: str, tz: str) -> str:
                if row.get("source_recorded_at") else
                _("{event} (log position {position}) occurred at {at} but was recorded {lateness} later, beyond "
                  "the contract's tolerance of {tolerance} (§9.12)."))
-    return t(message, event=word(lang, "event", row.get("type")), position=_pos(row),
+    return t(message, event=word(lang, "fact", row.get("type")), position=_pos(row),
              at=t.time(row.get("occurred_at"), tz), lateness=t.duration(row.get("lateness_minutes")),
              tolerance=t.duration(row.get("tolerance_minutes")))
 

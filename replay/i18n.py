@@ -154,6 +154,10 @@ class Texts:
         sign = "-" if yuan < 0 else ""
         return f"{sign}¥{format_decimal(abs(yuan), format='#,##0.00', locale=self.locale)}"
 
+    def yes_no(self, value: bool) -> str:
+        """A flag as a word: yes / no (是 / 否)."""
+        return self(YES) if value else self(NO)
+
     def percent(self, share: float | None, decimals: int = 1) -> str:
         if share is None:
             return ""
@@ -188,6 +192,8 @@ class Texts:
         CLDR name otherwise (中欧时间 / Central European Time), else the IANA id."""
         if tz in CHINA_ZONES:
             return self(BEIJING_TIME)
+        if tz in ("UTC", "Etc/UTC", "Etc/UCT", "UCT", "Zulu"):
+            return "UTC"  # CLDR has no name for it ("Unknown Region (UTC) Time")
         try:
             name = get_timezone_name(ZoneInfo(tz), "long", locale=self.locale)
         except (LookupError, ValueError):
@@ -361,41 +367,56 @@ VOCABULARY: dict[str, dict[str, tuple[str, str]]] = {
         "corrects_version": NP_("field", "corrects version"),
         "changes": NP_("field", "changes"),
     },
-    "event": {  # fact types as people name them (timelines, explanations)
-        "TicketOpened": NP_("event", "fault reported"),
-        "SeverityChanged": NP_("event", "severity changed"),
-        "TicketAcknowledged": NP_("event", "acknowledged"),
-        "RemoteFixAttempted": NP_("event", "remote fix attempted"),
-        "TechnicianDispatched": NP_("event", "technician dispatched"),
-        "TechnicianArrived": NP_("event", "technician arrived"),
-        "WaitStarted": NP_("event", "wait started"),
-        "WaitEnded": NP_("event", "wait ended"),
-        "DeadlineExtended": NP_("event", "deadline extended with consent"),
-        "SolutionPlanProposed": NP_("event", "solution plan proposed"),
-        "SpareUnitLent": NP_("event", "spare unit lent"),
-        "SpareUnitReturned": NP_("event", "spare unit returned"),
-        "RepairAttempted": NP_("event", "repair attempted"),
-        "FaultCauseDetermined": NP_("event", "fault cause determined"),
-        "EvidenceAttached": NP_("event", "evidence attached"),
-        "TicketResolved": NP_("event", "resolved"),
-        "CustomerSignedOff": NP_("event", "customer signed off"),
-        "TicketReopened": NP_("event", "reopened"),
-        "TicketClosed": NP_("event", "closed"),
-        "TicketCancelled": NP_("event", "cancelled"),
-        "LossClaimed": NP_("event", "loss claimed"),
-        "FactCorrected": NP_("event", "correction"),
-        "ContractRegistered": NP_("event", "contract registered"),
-        "ContractAmended": NP_("event", "contract amended"),
-        "AssetRegistered": NP_("event", "asset registered"),
-        "AssetMoved": NP_("event", "asset moved"),
-        "AssetContractChanged": NP_("event", "asset moved to another contract"),
-        "AssetDelivered": NP_("event", "delivered"),
-        "AssetInstalled": NP_("event", "installed"),
-        "AssetAccepted": NP_("event", "accepted"),
-        "FollowUpDone": NP_("event", "follow-up done"),
-        "InspectionDone": NP_("event", "inspection done"),
-        "AssetReplaced": NP_("event", "asset replaced"),
-        "AssetDecommissioned": NP_("event", "asset decommissioned"),
+    "ticket_status": {
+        "new": NP_("ticket_status", "new"),
+        "open": NP_("ticket_status", "open"),
+        "resolved": NP_("ticket_status", "resolved"),
+        "closed": NP_("ticket_status", "closed"),
+        "cancelled": NP_("ticket_status", "cancelled"),
+    },
+    "change": {
+        "changed": NP_("change", "changed"),
+        "only_in_a": NP_("change", "only in A"),
+        "only_in_b": NP_("change", "only in B"),
+    },
+    # event types: English readers see the type's own name (as in JSON, the stream and the docs)
+    "fact": {
+        "AssetAccepted": NP_("fact", "AssetAccepted"),
+        "AssetContractChanged": NP_("fact", "AssetContractChanged"),
+        "AssetDecommissioned": NP_("fact", "AssetDecommissioned"),
+        "AssetDelivered": NP_("fact", "AssetDelivered"),
+        "AssetInstalled": NP_("fact", "AssetInstalled"),
+        "AssetMoved": NP_("fact", "AssetMoved"),
+        "AssetRegistered": NP_("fact", "AssetRegistered"),
+        "AssetReplaced": NP_("fact", "AssetReplaced"),
+        "CalendarYearRecorded": NP_("fact", "CalendarYearRecorded"),
+        "ContractAmended": NP_("fact", "ContractAmended"),
+        "ContractRegistered": NP_("fact", "ContractRegistered"),
+        "CustomerSignedOff": NP_("fact", "CustomerSignedOff"),
+        "DeadlineExtended": NP_("fact", "DeadlineExtended"),
+        "EvidenceAttached": NP_("fact", "EvidenceAttached"),
+        "FactCorrected": NP_("fact", "FactCorrected"),
+        "FaultCauseDetermined": NP_("fact", "FaultCauseDetermined"),
+        "FollowUpDone": NP_("fact", "FollowUpDone"),
+        "InspectionDone": NP_("fact", "InspectionDone"),
+        "LossClaimed": NP_("fact", "LossClaimed"),
+        "RemoteFixAttempted": NP_("fact", "RemoteFixAttempted"),
+        "RepairAttempted": NP_("fact", "RepairAttempted"),
+        "SeverityChanged": NP_("fact", "SeverityChanged"),
+        "SolutionPlanProposed": NP_("fact", "SolutionPlanProposed"),
+        "SpareUnitLent": NP_("fact", "SpareUnitLent"),
+        "SpareUnitReturned": NP_("fact", "SpareUnitReturned"),
+        "TechnicianArrived": NP_("fact", "TechnicianArrived"),
+        "TechnicianDispatched": NP_("fact", "TechnicianDispatched"),
+        "TicketAcknowledged": NP_("fact", "TicketAcknowledged"),
+        "TicketCancelled": NP_("fact", "TicketCancelled"),
+        "TicketClosed": NP_("fact", "TicketClosed"),
+        "TicketOpened": NP_("fact", "TicketOpened"),
+        "TicketReassigned": NP_("fact", "TicketReassigned"),
+        "TicketReopened": NP_("fact", "TicketReopened"),
+        "TicketResolved": NP_("fact", "TicketResolved"),
+        "WaitEnded": NP_("fact", "WaitEnded"),
+        "WaitStarted": NP_("fact", "WaitStarted"),
     },
 }
 
@@ -415,6 +436,7 @@ def _(message: str) -> str:
 
 
 BEIJING_TIME = _("Beijing time")
+YES, NO = _("yes"), _("no")
 
 # A contract's period units (Texts.period), singular and plural as the catalog holds them
 def plural(singular: str, plural_: str) -> tuple[str, str]:

@@ -357,7 +357,7 @@ def render_html(s: Mapping[str, Any], lang: str) -> bytes:
 def _because(x: Mapping[str, Any], lang: str, tz: str) -> str:
     t = texts(lang)
     return "; ".join(t(_("{event} of {occurred}, recorded {recorded} (log position {position})"),
-                       event=word(lang, "event", f["type"]), occurred=t.time(f["occurred_at"], tz),
+                       event=word(lang, "fact", f["type"]), occurred=t.time(f["occurred_at"], tz),
                        recorded=t.time(f["recorded_at"], tz), position=f["position"]) for f in x.get("facts", []))
 
 

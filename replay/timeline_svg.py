@@ -116,7 +116,7 @@ def timeline_svg(r: Mapping[str, Any], lang: str) -> str:
     labels = []
     for e in events:
         xs = x(_sec(e["occurred_at"]))
-        text = f"{e['position']} {word(lang, 'event', e['type'])}"
+        text = f"{e['position']} {word(lang, 'fact', e['type'])}"
         w = text_width(text)
         x0 = min(max(xs - 3, LEFT), W - RIGHT - w)
         row = rows.place(x0, x0 + w)
@@ -141,7 +141,7 @@ def timeline_svg(r: Mapping[str, Any], lang: str) -> str:
             out.append(f'<circle cx="{xo:.1f}" cy="{occ_y:.1f}" r="3.6" fill="#fff" stroke="#000" stroke-width="1.2">'
                        f'<title>{_e(t(M["original time, corrected"]))}: {_e(t.time(orig["original"], tz))}</title></circle>')
         out.append(f'<circle cx="{xs:.1f}" cy="{occ_y:.1f}" r="3.6" fill="#000"><title>{e["position"]} '
-                   f'{_e(word(lang, "event", e["type"]))} {_e(t.time(e["occurred_at"], tz))}</title></circle>')
+                   f'{_e(word(lang, "fact", e["type"]))} {_e(t.time(e["occurred_at"], tz))}</title></circle>')
     y = occ_y + 12
 
     # --- waits -----------------------------------------------------------------------------------

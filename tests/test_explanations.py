@@ -150,7 +150,7 @@ def test_a_late_entry_among_a_clock_s_inputs_is_told_with_its_tolerance() -> Non
     late = {"position": 8, "type": "TechnicianArrived", "occurred_at": utc_naive("2025-07-01T12:00"),
             "source_recorded_at": utc_naive("2025-07-03T12:00"), "lateness_minutes": 2880, "tolerance_minutes": 1440}
     en = clock_sentences(c, [stop], "en", TZ, late=[late])
-    assert ("technician arrived (log position 8) occurred at 2025-07-01 12:00 but the source desk recorded it "
+    assert ("TechnicianArrived (log position 8) occurred at 2025-07-01 12:00 but the source desk recorded it "
             "48 h 0 min later, beyond the contract's tolerance of 24 h 0 min (§9.12).") in en
     assert "The clock stopped at 2025-07-01 12:00 when the technician arrived (log position 8)." in en
 

@@ -33,22 +33,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--month", required=True, metavar="YYYY-MM", help="the month, in the contract's time zone")
     p.add_argument("--format", choices=("html", "pdf", "xlsx"), default="html")
     p.add_argument("--out", required=True, metavar="FILE", help="where to write the statement")
-    p.add_argument("--lang", default=None, metavar="LANG",
-                   help="zh_CN or en (default: the contract's language, else the system's)")
     p.add_argument("--views", metavar="FILE", help="another views file, e.g. one written by `replay --out`")
     p.set_defaults(func=cmd_statement)
 
 
 def cmd_statement(args: argparse.Namespace) -> int:
     from replay import statement as st
-    from replay.i18n import resolve_lang
 
-    from .audit import _lang
+    from .output import language
     from .views import open_for_reading, output_file
 
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", args.month):
-        raise UserError(f"--month {args.month!r}: write a month as YYYY-MM, e.g. 2025-10")
-    lang = _lang(args.lang)
+        raise UserError(f"--month {args.month!r}: write a month as YYYY-MM, e.g. 2025-10", code="TL-E001")
     out = output_file("--out", args.out, f"statement-{args.month}.{args.format}")
     con = open_for_reading(args)
     try:
@@ -56,12 +52,13 @@ def cmd_statement(args: argparse.Namespace) -> int:
                             else ""), [args.customer] + ([args.contract] if args.contract else [])).fetchone()[0]
         if not known:
             what = f"contract {args.contract} of customer {args.customer}" if args.contract else f"customer {args.customer}"
-            raise UserError(f"no {what} in the views; `ticketledger contract list` names the contracts and customers")
+            raise UserError(f"no {what} in the views; `ticketledger contract show ID` shows a contract's customer",
+                            code="TL-E040")
         data = st.build_statement(con, args.customer, args.month, contract=args.contract)
         data["restatements"] = restatements(args, con, data)
     finally:
         con.close()
-    lang = lang or resolve_lang(None, timezone=data["timezone"])
+    lang = language(timezone=data["timezone"])  # --lang, else $TICKETLEDGER_LANG, else the contract's
     if args.format == "xlsx":
         body = st.render_xlsx(data, lang)
     else:
@@ -76,7 +73,8 @@ def cmd_statement(args: argparse.Namespace) -> int:
     try:
         out.write_bytes(body)
     except OSError as e:
-        raise UserError(f"--out {args.out}: cannot be written ({e.strerror}); name a file you can write") from None
+        raise UserError(f"--out {args.out}: cannot be written ({e.strerror}); name a file you can write",
+                        code="TL-E033") from None
     cur = data["current"]["totals"]
     print(f"wrote {args.out} ({len(body):,} bytes, {lang}): {args.customer} {args.month}, "
           f"{cur['breached']} of {cur['applicable']} clocks breached, {cur['tickets']} tickets, "

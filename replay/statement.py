@@ -25,6 +25,7 @@ from .explanations import verdict_short
 from .i18n import texts, to_local, word
 
 CLOCK_ORDER = ("response", "remote_resolution", "arrival", "resolution", "spare")
+LIST_ROWS = 100  # rows a printed list shows; the XLSX holds them all
 
 
 def _(message: str) -> str:
@@ -271,12 +272,13 @@ def render_html(s: Mapping[str, Any], lang: str) -> bytes:
                  + "".join(f"<th>{_h(x)}</th>" for x in (t(M["Ticket"]), t(M["Clock"]), t(M["Deadline"]),
                                                       t(_("Stopped")), t(_("Verdict")), t(_("Clause"))))
                  + "</tr></thead><tbody>")
-        for b in cur["breaches"]:
+        for b in cur["breaches"][:LIST_ROWS]:
             P.append(f'<tr><td>{_h(free(b["ticket"]))}</td><td>{_h(word(lang, "clock", b["clock"]))}</td>'
                      f'<td class="num">{_h(t.end(b["deadline"], tz))}</td>'
                      f'<td class="num">{_h(t.time(b["stopped_at"], tz))}</td>'
                      f'<td>{_h(nb(verdict_short(b, lang)))}</td><td>{_h(free(b["clause"]))}</td></tr>')
         P.append("</tbody></table>")
+        P.append(_more(cur["breaches"], lang))
 
     # running at month end
     P.append(f"<h2>{_h(t(M['Clocks still running at month end']))}</h2>")
@@ -286,11 +288,12 @@ def render_html(s: Mapping[str, Any], lang: str) -> bytes:
         P.append('<table class="running">' + _cols(["22mm", "26mm", "30mm", "30mm", "auto"]) + "<thead><tr>" + "".join(
             f"<th>{_h(x)}</th>" for x in (t(M["Ticket"]), t(M["Clock"]), t(M["Reported"]), t(M["Deadline"]),
                                          t(_("Now")))) + "</tr></thead><tbody>")
-        for x in cur["running"]:
+        for x in cur["running"][:LIST_ROWS]:
             P.append(f'<tr><td>{_h(free(x["ticket"]))}</td><td>{_h(word(lang, "clock", x["clock"]))}</td>'
                      f'<td class="num">{_h(t.time(x["start"], tz))}</td><td class="num">{_h(t.end(x["deadline"], tz))}</td>'
                      f'<td>{_h(verdict_short(x, lang))}</td></tr>')
         P.append("</tbody></table>")
+        P.append(_more(cur["running"], lang))
 
     # visits
     P.append(f"<h2>{_h(t(M['Follow-up visits and inspections']))}</h2>")
@@ -309,11 +312,12 @@ def render_html(s: Mapping[str, Any], lang: str) -> bytes:
             P.append('<table class="missed">' + _cols(["24mm", "auto", "auto", "26mm", "26mm"]) + "<thead><tr>" + "".join(
                 f"<th>{_h(x)}</th>" for x in (t(M["Asset"]), t(M["Site"]), t(M["Obligation"]), t(M["From"]),
                                              t(_("To")))) + "</tr></thead><tbody>")
-            for m in cur["missed"]:
+            for m in cur["missed"][:LIST_ROWS]:
                 P.append(f'<tr><td>{_h(free(m["asset"]))}</td><td>{_h(free(m["site"]))}</td>'
                          f'<td>{_h(word(lang, "obligation", m["obligation"]))} · {_h(word(lang, "visit_kind", m["kind"]))}</td>'
                          f'<td class="num">{_h(m["start"])}</td><td class="num">{_h(m["end"])} 24:00</td></tr>')
             P.append("</tbody></table>")
+            P.append(_more(cur["missed"], lang))
 
     # money
     P.append(f"<h2>{_h(t(M['What each side owes for the tickets reported this month']))}</h2>")
@@ -324,7 +328,7 @@ def render_html(s: Mapping[str, Any], lang: str) -> bytes:
                  + "".join(f"<th>{_h(x)}</th>" for x in (
                      t(_("Ticket")), t(_("Reported")), t(_("Coverage and cause")), t(_("The customer pays")),
                      t(_("The supplier bears")), t(_("Losses claimed")))) + "</tr></thead><tbody>")
-        for m in cur["money"]:
+        for m in cur["money"][:LIST_ROWS]:
             P.append(f'<tr><td>{_h(free(m["ticket"]))}</td><td class="num">{_h(t.time(m["reported_at"], tz))}</td>'
                      f'<td>{_h(word(lang, "coverage", m["coverage"]))}; {_h(word(lang, "cause", m["cause"]))}</td>'
                      f'<td class="num">{_h(money(m["customer_pays_fen"] or 0))}</td>'
@@ -335,6 +339,7 @@ def render_html(s: Mapping[str, Any], lang: str) -> bytes:
                  f'<td class="num">{_h(money(ct["supplier_pays_fen"]))}</td>'
                  f'<td class="num">{_h(money(ct["losses_claimed_fen"]))}</td></tr>')
         P.append("</tbody></table>")
+        P.append(_more(cur["money"], lang))
 
     # restatements
     P.append(f"<h2>{_h(t(M['Restatements of earlier months']))}</h2>")
@@ -345,13 +350,23 @@ def render_html(s: Mapping[str, Any], lang: str) -> bytes:
                  + "".join(f"<th>{_h(x)}</th>" for x in (
                      t(_("Ticket")), t(_("Month")), t(_("Clock")), t(_("Was")), t(_("Now")), t(_("Because of"))))
                  + "</tr></thead><tbody>")
-        for x in s["restatements"]:
+        for x in s["restatements"][:LIST_ROWS]:
             P.append(f'<tr class="restated"><td>{_h(free(x["ticket"]))}</td><td>{_h(x["month"])}</td>'
                      f'<td>{_h(word(lang, "clock", x["clock"]))}</td><td>{_h(verdict_short(x["before"], lang))}</td>'
                      f'<td>{_h(verdict_short(x["after"], lang))}</td><td>{_h(_because(x, lang, tz))}</td></tr>')
         P.append("</tbody></table>")
+        P.append(_more(s["restatements"], lang))
     P.append("</body></html>")
     return ("\n".join(P) + "\n").encode()
+
+
+def _more(rows: Sequence[Any], lang: str) -> str:
+    """The line under a list cut at LIST_ROWS: how many there are, and where they all are."""
+    if len(rows) <= LIST_ROWS:
+        return ""
+    t = texts(lang)
+    return ('<p class="meta">' + _h(t(_("Showing {shown} of {n}; the XLSX statement (--format xlsx) lists them all."),
+                                      shown=t.number(LIST_ROWS), n=t.number(len(rows)))) + "</p>")
 
 
 def _because(x: Mapping[str, Any], lang: str, tz: str) -> str:

@@ -107,6 +107,8 @@ def test_late_recorded_arrival_breached_as_of_earlier_recording_and_met_now(
     assert code == 0 and report["as_of_recorded"] is not None
     assert [c["state"] for c in report["clocks"] if c["clock"] == "arrival"] == ["breached"]
     assert "TechnicianArrived" not in [e["type"] for e in report["timeline"]]
+    # the views it rebuilt for that time are gone once the report is written (no file per call)
+    assert not [p.name for p in (data / "replay").glob("*.duckdb*")]
 
 
 def test_correction_shown_with_both_values(site: dict) -> None:

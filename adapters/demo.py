@@ -284,7 +284,7 @@ def _dispute_report(ledger: Ledger, data_dir: Path, ticket: str, views: dict[str
     from replay.verify import verify_log
 
     from .cli import runnable
-    from .dispute import UnknownTicket, chain_head, render_report, ticket_rows
+    from .dispute import UnknownTicket, calendar_rows, chain_head, render_report, ticket_rows
     from .evidence import check_evidence, evidence_path
 
     stored = 0
@@ -310,7 +310,8 @@ def _dispute_report(ledger: Ledger, data_dir: Path, ticket: str, views: dict[str
     out.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     try:
-        body, _report = render_report(ticket, toid, rows, views_path(data_dir), data_dir, "html", out.parent.resolve())
+        body, _report, _lang = render_report(ticket, toid, rows, views_path(data_dir), data_dir, "html",
+                                              out.parent.resolve(), calendar=calendar_rows(ledger))
         out.write_bytes(body)
     except Exception as e:  # noqa: BLE001 - the demo goes on and says why
         say(f"dispute report: failed: {e}")

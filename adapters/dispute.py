@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -76,22 +77,68 @@ def chain_head(app: EventStoreApp) -> tuple[int, str] | None:
         return (int(r[0]), r[1]) if r else None
 
 
+def calendar_rows(app: EventStoreApp) -> list[LogRow]:
+    """The recorded calendar years (the views count working days from them, §8)."""
+    return rows_for(app, [aggregate_uuid("calendar", f"CN-{y}").hex for y in range(2000, 2061)])
+
+
+def clocks_without(ticket: str | list[str], rows: list[LogRow], leave_out: set[int], evaluated: Any) -> list[dict[str, Any]]:
+    """The ticket's (or tickets') clock rows from a scoped replay of its own, its asset's, its
+    contract's and the calendar's facts without the facts at the positions `leave_out` (a
+    correction's effect, a late entry's restatement; issue 17): the projections' one code path,
+    in memory, evaluated at the views' evaluation time."""
+    from datetime import UTC
+
+    from projections import open_views, rebuild
+    from replay.asof import arrow_batches
+
+    kept = sorted({r.position: r for r in rows if r.position not in leave_out}.values(), key=lambda r: r.position)
+    tickets = [ticket] if isinstance(ticket, str) else list(ticket)
+    con = open_views(None)
+    try:
+        rebuild(con, lambda: arrow_batches(kept), evaluated.replace(tzinfo=UTC) if evaluated.tzinfo is None else evaluated)
+        cur = con.execute("SELECT * FROM sla_clocks WHERE list_contains(?, ticket) ORDER BY ticket, clock", [tickets])
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+    finally:
+        con.close()
+
+
 def render_report(ticket: str, ticket_oid: str, rows: list[LogRow], views: Path, data_dir: Path, fmt: str,
-                  out_dir: Path, as_of_recorded: str | None = None) -> tuple[bytes, dict[str, Any]]:
-    """The dispute report of `ticket` from its rows and a views file, in `fmt` (html, md, json);
-    evidence links are relative to `out_dir`, where the report will be read."""
+                  out_dir: Path, *, as_of_recorded: str | None = None,
+                  lang_for: Callable[[str], str] | None = None,
+                  calendar: list[LogRow] | None = None) -> tuple[bytes, dict[str, Any], str]:
+    """The dispute report of `ticket` from its rows and a views file, in `fmt` (html, pdf, md,
+    json), and the language it is written in: `lang_for(contract time zone)`, by default the
+    contract's (Chinese in China's zone). Evidence links are relative to `out_dir`, where the
+    report will be read. With `calendar` (the calendar rows of the same cut), each correction's
+    effect is shown by a replay of the ticket without it (`clocks_without`). A PDF is printed by
+    the system's Chromium (adapters.printing; PrintError when it cannot)."""
     import duckdb
 
-    from replay.explain import RENDERERS, build_report
+    from replay.exhibit import RENDERERS
+    from replay.explain import build_report, render_json
+    from replay.i18n import resolve_lang
 
     con = duckdb.connect(str(views), read_only=True)
     try:
         con.execute("SET TimeZone = 'UTC'")
+        evaluated = con.execute("SELECT max(evaluated_at) FROM checkpoint").fetchone()[0]
         report = build_report(
             ticket, rows, con, as_of_recorded=as_of_recorded, ticket_oid=ticket_oid,
             evidence_href=lambda sha: os.path.relpath(evidence_path(data_dir.resolve(), sha), out_dir),
             evidence_status=lambda sha: check_evidence(data_dir, sha),
+            clocks_without=None if calendar is None or evaluated is None else
+            (lambda position: clocks_without(ticket, rows + calendar, {position}, evaluated)),
         )
     finally:
         con.close()
-    return RENDERERS[fmt](report), report
+    lang = (lang_for or (lambda tz: resolve_lang(None, timezone=tz)))(report["timezone"])
+    if fmt == "json":
+        return render_json(report, lang), report, lang
+    body = RENDERERS["html" if fmt == "pdf" else fmt](report, lang)
+    if fmt == "pdf":
+        from .printing import print_pdf
+
+        body = print_pdf(body, evaluated)
+    return body, report, lang

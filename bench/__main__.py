@@ -15,6 +15,8 @@ Slots, in the order they run (quick ones first; a slot whose module is missing s
              linearity; and the naive fold (through the domain) and the old simplified fold on
              the smallest prefix (1M), in the same run
   asof       bench.audit_bench: explain one ticket and replay --as-of-position on the N ledger
+  reports    bench.report_bench: one dispute report (html, pdf) and one monthly statement (html,
+             xlsx, pdf) on the N ledger, beside the JSON report and `report sla --json`
 """
 
 from __future__ import annotations
@@ -100,6 +102,12 @@ def bench_live(quick: bool) -> dict[str, Any] | None:
     return run(quick=quick)
 
 
+def bench_reports(events: int) -> dict[str, Any] | None:
+    from .report_bench import run
+
+    return run(events=events)
+
+
 def bench_asof(events: int) -> dict[str, Any] | None:
     from .audit_bench import run
 
@@ -151,14 +159,14 @@ def rows_of(results: dict[str, Any]) -> list[dict[str, Any]]:
                 add(f"write {backend} {k.replace('_', ' ')}", f"{r[k]['events_per_second']:,} events/s")
         add(f"write {backend} single / library", r["ratio_single"], ">= 0.5", "yes" if r["single_ok"] else "NO")
         add(f"write {backend} batched / library (100/save)", r["ratio_batched"], ">= 0.5", "yes" if r["batched_ok"] else "NO")
-    from . import audit_bench, desk_import_bench, live_bench, rebuild_bench
+    from . import audit_bench, desk_import_bench, live_bench, rebuild_bench, report_bench
 
     own = {"rebuild": rebuild_bench.rows_of, "live": live_bench.rows_of, "asof": audit_bench.rows_of,
-           "relay": relay_rows, "desk": desk_import_bench.rows_of}
-    for slot in ("relay", "desk", "live", "rebuild", "asof"):
+           "relay": relay_rows, "desk": desk_import_bench.rows_of, "reports": report_bench.rows_of}
+    for slot in ("relay", "desk", "live", "rebuild", "asof", "reports"):
         v = results.get(slot)
         if v is None:
-            add(slot, "not run" if slot in ("rebuild", "live", "asof") else "not available yet")
+            add(slot, "not run" if slot in ("rebuild", "live", "asof", "reports") else "not available yet")
         elif isinstance(v, dict) and "error" in v:
             add(slot, f"error: {v['error']}"[:120])
         elif slot in own:
@@ -168,7 +176,7 @@ def rows_of(results: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-SLOTS = ("generate", "write", "relay", "desk", "live", "rebuild", "asof")
+SLOTS = ("generate", "write", "relay", "desk", "live", "rebuild", "asof", "reports")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -200,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         ("live", lambda: bench_live(args.quick)),
         ("rebuild", lambda: bench_rebuild(events)),
         ("asof", lambda: bench_asof(events)),
+        ("reports", lambda: bench_reports(events)),
     ]
     todo = [(n, fn) for n, fn in steps if only is None or n in only]
     start = time.perf_counter()

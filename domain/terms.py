@@ -172,6 +172,8 @@ class Terms(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Everything one contract version promises."""
 
     name: Name
+    supplier_name: Name = ""  # the parties as the contract names them (reports name them, §5)
+    customer_name: Name = ""
     timezone: str = "Asia/Shanghai"
     severities: list[Name] = msgspec.field(default_factory=lambda: ["normal"])
     calendars: dict[str, CalendarTerm] = {}

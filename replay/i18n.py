@@ -176,6 +176,15 @@ class Texts:
             return sign + self("{h} h {m} min", h=self.number(h), m=m)
         return sign + self("{m} min", m=m)
 
+    def period(self, amount: int | float | None, unit: str | None) -> str:
+        """A contract's period as written in its terms: `36 hours`, `3 working days` / `36 小时`,
+        `3 个工作日` (unit: minutes, hours, days, working_days, weeks, months, years)."""
+        if amount is None or not unit:
+            return ""
+        n = int(amount)
+        forms = PERIOD_FORMS.get(unit)
+        return self.plural(*forms, n) if forms else f"{self.number(n)} {unit}"
+
     # times
 
     def zone_name(self, tz: str) -> str:
@@ -307,6 +316,57 @@ VOCABULARY: dict[str, dict[str, tuple[str, str]]] = {
         "follow_up": NP_("obligation", "follow-up"),
         "inspection": NP_("obligation", "inspection"),
     },
+    "severity": {
+        "urgent": NP_("severity", "urgent"),
+        "severe": NP_("severity", "severe"),
+        "technical_help": NP_("severity", "technical help needed"),
+        "normal": NP_("severity", "normal"),
+        "general": NP_("severity", "general"),
+        "major": NP_("severity", "major"),
+        "critical": NP_("severity", "critical"),
+        "high": NP_("severity", "high"),
+        "moderate": NP_("severity", "moderate"),
+        "medium": NP_("severity", "medium"),
+        "low": NP_("severity", "low"),
+    },
+    "field": {  # a fact's fields as the dispute report lists them
+        "technician": NP_("field", "technician"),
+        "notes": NP_("field", "notes"),
+        "description": NP_("field", "description"),
+        "summary": NP_("field", "summary"),
+        "reason": NP_("field", "reason"),
+        "severity": NP_("field", "severity"),
+        "fault_category": NP_("field", "fault category"),
+        "asset_id": NP_("field", "asset"),
+        "asset_down": NP_("field", "asset down"),
+        "site": NP_("field", "site"),
+        "contract_id": NP_("field", "contract"),
+        "reporter_ref": NP_("field", "reporter reference"),
+        "spare_serial": NP_("field", "spare unit serial"),
+        "consented_by": NP_("field", "consented by"),
+        "clock": NP_("field", "clock"),
+        "add_minutes": NP_("field", "added time"),
+        "fixed": NP_("field", "fixed"),
+        "parts": NP_("field", "parts"),
+        "labour_fen": NP_("field", "labour"),
+        "amount_fen": NP_("field", "amount"),
+        "cause": NP_("field", "cause"),
+        "filename": NP_("field", "file"),
+        "media_type": NP_("field", "media type"),
+        "size": NP_("field", "size"),
+        "sha256": NP_("field", "SHA-256"),
+        "satisfaction": NP_("field", "satisfaction"),
+        "occurred_at": NP_("field", "occurred"),
+        "serial": NP_("field", "serial number"),
+        "model": NP_("field", "model"),
+        "asset_type": NP_("field", "asset type"),
+        "by_asset": NP_("field", "replaced by"),
+        "kind": NP_("field", "kind"),
+        "scope": NP_("field", "scope"),
+        "report_ref": NP_("field", "report reference"),
+        "corrects_version": NP_("field", "corrects version"),
+        "changes": NP_("field", "changes"),
+    },
     "ticket_status": {
         "new": NP_("ticket_status", "new"),
         "open": NP_("ticket_status", "open"),
@@ -377,6 +437,22 @@ def _(message: str) -> str:
 
 BEIJING_TIME = _("Beijing time")
 YES, NO = _("yes"), _("no")
+
+# A contract's period units (Texts.period), singular and plural as the catalog holds them
+def plural(singular: str, plural_: str) -> tuple[str, str]:
+    """Marks a singular/plural pair for the catalog (ngettext), translated by Texts.plural."""
+    return singular, plural_
+
+
+PERIOD_FORMS: dict[str, tuple[str, str]] = {
+    "minutes": plural("{n} minute", "{n} minutes"),
+    "hours": plural("{n} hour", "{n} hours"),
+    "days": plural("{n} day", "{n} days"),
+    "working_days": plural("{n} working day", "{n} working days"),
+    "weeks": plural("{n} week", "{n} weeks"),
+    "months": plural("{n} month", "{n} months"),
+    "years": plural("{n} year", "{n} years"),
+}
 
 # The duration formats above are written through __call__; marked here for the catalog.
 _MARKED = (_("{h} h {m} min"), _("{m} min"))

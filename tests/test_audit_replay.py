@@ -107,10 +107,12 @@ def test_late_recorded_arrival_breached_as_of_earlier_recording_and_met_now(
     assert code == 0 and report["as_of_recorded"] is not None
     assert [c["state"] for c in report["clocks"] if c["clock"] == "arrival"] == ["breached"]
     assert "TechnicianArrived" not in [e["type"] for e in report["timeline"]]
+    # the views it rebuilt for that time are gone once the report is written (no file per call)
+    assert not [p.name for p in (data / "replay").glob("*.duckdb*")]
 
 
 def test_correction_shown_with_both_values(site: dict) -> None:
-    code, out = run(site["data"], "explain", "T1", "--at", AT, "--format", "json")
+    code, out = run(site["data"], "explain", "T1", "--at", AT, "--format", "json", "--lang", "en")
     assert code == 0
     report = json.loads(out)
     (corr,) = report["corrections"]
@@ -122,9 +124,12 @@ def test_correction_shown_with_both_values(site: dict) -> None:
     # the views used the corrected value: the arrival clock stopped at 07:30 local
     arrival = next(c for c in report["clocks"] if c["clock"] == "arrival")
     assert arrival["stopped_at"] == "2025-10-01T23:30:00Z"
-    code, md = run(site["data"], "explain", "T1", "--at", AT, "--format", "md")
-    assert "original **2025-10-02 08:00" in md and "corrected **2025-10-02 07:30" in md
+    code, md = run(site["data"], "explain", "T1", "--at", AT, "--format", "md", "--lang", "en")
+    assert "occurred: 2025-10-02 08:00 → 2025-10-02 07:30" in md  # both values, in local time
     assert "GPS log shows an earlier arrival" in md
+    # the correction's effect: the arrival verdict without it beside the verdict with it
+    assert any(s.startswith("Correction at log position") and "on-site arrival" in s
+               for s in report["explanations"]["corrections"][str(corr["position"])])
 
 
 def test_reports_are_byte_identical_across_two_rebuilds(site: dict, tmp_path: Path) -> None:
@@ -143,9 +148,9 @@ def test_reports_are_byte_identical_across_two_rebuilds(site: dict, tmp_path: Pa
     assert r1 == r2
     html = (tmp_path / "a.html").read_text()
     # one self-contained printable file with an inline SVG picture: no script, nothing fetched
-    assert "<svg" in html and "<script" not in html and "@media print" in html
+    assert "<svg" in html and "<script" not in html and "@page" in html and "size:A4" in html
     assert not re.search(r'(src|href)="https?://', html)
-    for word in ("TechnicianArrived", "§3 24小时内到达现场", "K-000", "LATE"):
+    for word in ("工程师到场", "§3 24小时内到达现场", "K-000", "迟录"):
         assert word in html
 
 

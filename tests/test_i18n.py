@@ -3,6 +3,7 @@ the contract's zone, a period's end at 24:00 of its last day (replay/i18n.py).""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -35,8 +36,10 @@ def test_every_message_marked_for_people_has_its_chinese_translation() -> None:
     missing = sorted((c or "", m) for c, m in marked_messages() if not translated.get((c, m)))
     assert not missing, f"run `make i18n` and translate these in the zh_CN catalog: {missing}"
     for (_context, msgid), text in translated.items():
-        fields = {f for f in ("{h}", "{m}", "{n}") if f in msgid}
-        assert all(f in (text if isinstance(text, str) else text[0]) for f in fields), msgid
+        # a translation names exactly the fields of its message (a missing or misspelt one fails
+        # at format time, in front of the reader)
+        string = text if isinstance(text, str) else text[0]
+        assert set(re.findall(r"{(\w+)}", string)) == set(re.findall(r"{(\w+)}", msgid)), msgid
 
 
 @pytest.mark.parametrize("lang", ["zh_CN", "en"])
@@ -91,3 +94,11 @@ def test_language_asked_for_then_the_contract_s_then_the_system_s() -> None:
     assert resolve_lang(None, environ={}) == "en"
     with pytest.raises(ValueError, match="zh_CN or en"):
         resolve_lang("fr")
+
+
+def test_a_contract_s_periods_as_its_terms_write_them() -> None:
+    assert texts("en").period(36, "hours") == "36 hours"
+    assert texts("en").period(1, "hours") == "1 hour"
+    assert texts("zh_CN").period(3, "working_days") == "3 个工作日"
+    assert texts("zh_CN").period(12, "months") == "12 个月"
+    assert texts("en").period(None, "hours") == ""

@@ -190,7 +190,7 @@ def test_explain_renders_every_ticket_of_the_old_ledger(folder: Path) -> None:
     # the report says which values were beyond today's bounds, and what the views did with them
     assert {(b["field"], b["effect"]) for b in report["beyond_bounds"]} >= {
         ("labour_fen", "left out of the figures"), ("terms.warranty.default.years", "counted at the bound")}
-    md = cli(folder, "explain", "T1", "--format", "md")[1]
+    md = cli(folder, "--lang", "en", "explain", "T1", "--format", "md")[1]
     assert "## Recorded before today's bounds" in md and "amount\\_fen is 9223372036854775807" in md
 
 

@@ -82,7 +82,7 @@ def test_ticket_show_and_log_print_one_line_per_row_with_visible_escapes(data: P
 
 
 def test_the_markdown_report_passes_no_html_link_or_image_through(data: Path) -> None:
-    md = run(data, "explain", "T1", "--format", "md")
+    md = run(data, "--lang", "en", "explain", "T1", "--format", "md")
     assert "\x1b" not in md and "\u202e" not in md and "\x00" not in md
     html = MarkdownIt("commonmark").enable("table").render(md)  # raw HTML allowed, as most viewers do
     assert "<img" not in html and "<script" not in html and "javascript:" not in re.sub(r">[^<]*<", "><", html)

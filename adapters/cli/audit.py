@@ -43,16 +43,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser(
         "explain",
-        help="a ticket's dispute report: timeline with both times, corrections, clocks, liability, hashes",
-        description="One ticket's dispute report (HTML, Markdown or JSON): every event with its occurred "
-                    "and recorded times, log position and hash link; late entries flagged against the "
-                    "contract's tolerance (§9.12); corrections with original and corrected values; every "
-                    "clock row and the liability row the views computed; evidence files. Reads only the "
-                    "ticket's, its asset's and its contract's events. Deterministic: the same log and terms "
-                    "give byte-identical output.",
+        help="a ticket's dispute report (an A4 exhibit in Chinese or English): verdicts, money, why, timeline, proof",
+        description="One ticket's dispute report, written for the people in the dispute (HTML or PDF to "
+                    "print on A4, Markdown) or for programs (JSON). Its first page names the parties, the "
+                    "asset and the contract version, each clock's promise with its clause, the verdict and "
+                    "by how much, what each side pays in yuan under which clause, the losses claim and the "
+                    "proof status; then every verdict explained in sentences taken from the views' rows, a "
+                    "timeline picture and table (both times of every event, corrections, late entries), "
+                    "evidence files and the log annex. In the contract's language (Simplified Chinese for "
+                    "contracts in China's time zone) unless --lang says otherwise; times in the contract's "
+                    "zone. Deterministic: the same log and terms give byte-identical output.",
     )
     p.add_argument("ticket")
-    p.add_argument("--format", choices=("html", "md", "json"), default="md")
+    p.add_argument("--format", choices=("html", "pdf", "md", "json"), default="md",
+                   help="html or pdf (A4, printed by the system's headless Chromium), md, json (default md)")
     p.add_argument("--out", default=None, metavar="FILE", help="write the report here (default: stdout)")
     p.add_argument("--as-of-recorded", default=None, metavar="TIME",
                    help="what the ledger knew at this recording time (views rebuilt for it, evaluated then)")
@@ -226,16 +230,20 @@ def _views_position(path: Path) -> int | None:
 def cmd_explain(args: argparse.Namespace) -> int:
     from replay import asof
 
-    from ..dispute import UnknownTicket, render_report, ticket_rows
+    from ..dispute import UnknownTicket, calendar_rows, render_report, ticket_rows
+    from ..printing import PrintError
     from .core import ledger_for, now
 
     data_dir = Path(args.data_dir)
     out_file = output_file("--out", args.out, f"{args.ticket}.{args.format}") if args.out else None
+    if args.format == "pdf" and out_file is None:
+        raise UserError("--format pdf writes a file: add --out FILE.pdf", code="TL-E001")
     if args.views:
         open_views_file(args.views).close()
     ledger = ledger_for(args)
     as_of = _time(args.as_of_recorded, "--as-of-recorded")
     at = _time(args.at, "--at")
+    scratch: Path | None = None
     try:
         try:
             toid, rows = ticket_rows(ledger, args.ticket)
@@ -245,6 +253,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         rows = list(asof.cut(rows, cut))
         if not rows:
             raise UserError(f"ticket {args.ticket} was not yet recorded at {args.as_of_recorded}")
+        calendar = list(asof.cut(calendar_rows(ledger), cut))
         if args.views:
             views_path = Path(args.views)
         else:
@@ -253,23 +262,32 @@ def cmd_explain(args: argparse.Namespace) -> int:
             if as_of is None and at is None and _views_position(current) == last:
                 views_path = current
             else:
-                # the views for this as-of (or brought up to date), rebuilt by projections aside
-                name = "explain-asof-" + asof.stamp(as_of).replace(":", "") if as_of else "explain-current"
-                views_path = data_dir / "replay" / f"{name}.duckdb"
-                views_path.parent.mkdir(parents=True, exist_ok=True)
+                # the views for this as-of (or brought up to date), rebuilt by projections into a
+                # scratch file that is removed once the report is written
+                (data_dir / "replay").mkdir(parents=True, exist_ok=True)
+                scratch = views_path = data_dir / "replay" / f".explain-{os.getpid()}.duckdb"
                 _rebuild_cut(ledger, cut, views_path, at or cut.evaluation_time() or now(), None)
     finally:
         ledger.close()
     out_dir = out_file.resolve().parent if out_file else Path.cwd()
-    body, report = render_report(args.ticket, toid, rows, views_path, data_dir, args.format, out_dir,
-                                 as_of_recorded=cut.recorded_text)
+    try:
+        body, report, lang = render_report(
+            args.ticket, toid, rows, views_path, data_dir, args.format, out_dir, as_of_recorded=cut.recorded_text,
+            lang_for=lambda tz: language(timezone=tz), calendar=calendar)  # --lang, else the contract's
+    except PrintError as e:
+        raise UserError(str(e)) from None
+    finally:
+        if scratch is not None:
+            for p in (scratch, Path(str(scratch) + ".wal")):
+                p.unlink(missing_ok=True)
     if out_file:
         try:
             out_file.write_bytes(body)
         except OSError as e:
-            raise UserError(f"--out {args.out}: cannot be written ({e.strerror}); name a file you can write") from None
-        print(f"wrote {args.out} ({len(body):,} bytes): ticket {args.ticket}, {len(report['timeline'])} events, "
-              f"{len(report['clocks'])} clocks, views evaluated at {report['evaluated_at']}")
+            raise UserError(f"--out {args.out}: cannot be written ({e.strerror}); name a file you can write",
+                            code="TL-E033") from None
+        print(f"wrote {args.out} ({len(body):,} bytes, {lang}): ticket {args.ticket}, {len(report['timeline'])} "
+              f"events, {len(report['clocks'])} clocks, views evaluated at {report['evaluated_at']}")
     else:
         out = getattr(sys.stdout, "buffer", None)
         if out is not None:

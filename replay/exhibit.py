@@ -1,0 +1,618 @@
+"""The dispute report as an exhibit (issue 17): HTML to read and print on A4, and Markdown.
+
+Written from the plain data of `replay.explain.build_report`, in the reader's language
+(replay/i18n.py): the first page can be read alone — the parties, the asset, the contract and
+its version, each clock's promise with its clause quoted, the verdict and by how much, the money
+each side owes in yuan with the clause that decides it, the losses claim and the proof status —;
+then the explanation of every verdict (replay/explanations.py), the timeline (picture and
+table), corrections and late entries, evidence files, and the log and proof annex.
+
+Free text from the log (clauses, reasons, names, notes) goes through `printable` and then
+`html.escape`. Deterministic: no clock is read, no file is touched.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from .explanations import (
+    clause_text,
+    clock_sentences,
+    correction_sentences,
+    liability_sentences,
+    target_text,
+    verdict_short,
+)
+from .i18n import Texts, texts, word
+from .printable import printable
+from .timeline_svg import timeline_svg
+
+
+def _(message: str) -> str:
+    """Marks a message for the catalog; translated where it is used."""
+    return message
+
+
+# Words of the frame used inside f-strings (the extractor reads no f-string): marked here
+M = {m: m for m in (
+    _("Promises and verdicts"),
+    _("The views hold no clock for this ticket."),
+    _("Clock"),
+    _("Promise and clause"),
+    _("Deadline"),
+    _("Who pays"),
+    _("The views hold no liability row for this ticket."),
+    _("Proof"),
+    _("Why: every verdict explained"),
+    _("Coverage and payment"),
+    _("Timeline"),
+    _("Times on the axis are {zone}."),
+    _("Corrections and late entries"),
+    _("None."),
+    _("Correction at log position {position}"),
+    _("Late entries"),
+    _("Evidence files"),
+    _("None attached."),
+    _("Position"),
+    _("File"),
+    _("Attached by"),
+    _("Annex: contract versions and the log"),
+    _("Recorded (UTC)"),
+    _("Chain link"),
+    _("Dispute report: ticket {ticket}"),
+    _("Supplier"),
+    _("Customer"),
+    _("Contract"),
+    _("version {version}"),
+    _("Asset"),
+    _("Stopped"),
+    _("Verdict"),
+    _("Event"),
+    _("Occurred"),
+    _("Recorded"),
+    _("Details"),
+)}
+
+
+def free(value: Any) -> str:
+    """Free text from the log, safe to show: control characters made visible (printable)."""
+    return printable(str(value if value is not None else ""))
+
+
+def e(value: Any) -> str:
+    """Free text for HTML: printable, then escaped."""
+    return html.escape(free(value), quote=True)
+
+
+# --- the explanations of one report -------------------------------------------------------------------
+
+
+def explanations(r: Mapping[str, Any], lang: str) -> dict[str, Any]:
+    """Every sentence the report shows: per clock, for liability, per correction."""
+    tz = r["timezone"]
+    clocks = {c["clock"]: clock_sentences(c, r.get("clock_inputs", []), lang, tz, late=r.get("late_rows", []))
+              for c in r["clocks"]}
+    breached = [c for c in r["clocks"] if c.get("state") == "breached"]
+    liability = liability_sentences(r.get("liability"), lang, tz, breached=breached,
+                                    losses_clause=r.get("parties", {}).get("losses_clause", ""))
+    corrections = {}
+    for effect in r.get("correction_effects", []):
+        if effect.get("clocks_without") is not None:
+            corrections[str(effect["position"])] = correction_sentences(
+                {"position": effect["position"]}, effect["clocks_without"], r["clocks"], lang)
+    return {"clocks": clocks, "liability": liability, "corrections": corrections}
+
+
+# --- readable details of a fact ---------------------------------------------------------------------
+
+
+def detail_lines(kind: str, detail: Mapping[str, Any], lang: str, tz: str) -> list[str]:
+    """A fact's own fields as lines a person reads (parts one per line, money in yuan, codes as
+    words), never as JSON."""
+    t = texts(lang)
+    lines: list[str] = []
+    for key, value in detail.items():
+        if key in ("corrects_version", "changes"):
+            continue
+        label = word(lang, "field", key)
+        if key == "parts":
+            for p in value or []:
+                line = t(_("{part} × {quantity}: quoted {quoted} each, cost {cost} each"), part=free(p.get("part")),
+                         quantity=p.get("quantity"), quoted=t.money(p.get("quoted_price_fen")),
+                         cost=t.money(p.get("cost_price_fen")))
+                lines.append(line + (t(_(" (consumable)")) if p.get("consumable") else ""))
+            continue
+        if key.endswith("_fen"):
+            text = t.money(value)
+        elif key.endswith("_at"):
+            text = t.time(value, tz)
+        elif isinstance(value, bool):
+            text = t(_("yes")) if value else t(_("no"))
+        elif key == "severity":
+            text = word(lang, "severity", value)
+        elif key == "reason" and kind in ("WaitStarted", "WaitEnded"):
+            text = word(lang, "wait", value)
+        elif key == "cause":
+            text = word(lang, "cause", value)
+        elif key == "clock":
+            text = word(lang, "clock", value)
+        elif key == "add_minutes":
+            text = t.duration(value)
+        elif key == "size":
+            text = t(_("{n} bytes"), n=t.number(value))
+        elif isinstance(value, dict | list):
+            text = "; ".join(f"{free(k)}: {free(v)}" for k, v in value.items()) if isinstance(value, dict) \
+                else ", ".join(free(v) for v in value)
+        else:
+            text = free(value)
+        lines.append(f"{label}: {text}")
+    return lines
+
+
+def changed_value(key: str, value: Any, lang: str, tz: str) -> str:
+    """An original or corrected field value as people read it."""
+    t = texts(lang)
+    if key.endswith("_at") and isinstance(value, str) and value:
+        return t.time(value, tz)
+    if key.endswith("_fen"):
+        return t.money(value)
+    lines = detail_lines("", {key: value}, lang, tz)
+    return lines[0].split(": ", 1)[-1] if lines else ""
+
+
+# --- the first page's pieces ---------------------------------------------------------------------------
+
+
+def nb(text: str) -> str:
+    """A number kept with its unit on one line (`40 min`, `11 h`)."""
+    return re.sub(r"(\d) (h|min|小时|分钟)", "\\1\u00a0\\2", text)
+
+
+def party(name: str | None, ident: str | None) -> str:
+    if name and ident and name != ident:
+        return f"{free(name)} ({free(ident)})"
+    return free(name or ident or "")
+
+
+def proof_status(r: Mapping[str, Any], lang: str) -> list[str]:
+    """What proves the report: the hash chain links cited, evidence files, inclusion proofs."""
+    t = texts(lang)
+    log = r["log"]
+    lines = [t(_("Hash chain: {n} log positions cited, the last read is {position}, its link {link}…; "
+                 "`ticketledger verify` recomputes every link."),
+               n=t.number(len(log["positions_cited"])), position=log["last_position_read"] or "",
+               link=(log["head_link_cited"] or "")[:16])]
+    files = r.get("evidence", [])
+    if files:
+        ok = sum(1 for f in files if f.get("status") == "ok")
+        lines.append(t(_("Evidence files: {ok} of {n} match their recorded SHA-256."), ok=t.number(ok),
+                       n=t.number(len(files))))
+    proofs = r.get("proofs")
+    if proofs and proofs.get("summary"):
+        lines.append(free(proofs["summary"]))
+    else:
+        lines.append(t(_("Inclusion proofs: not part of this report.")))
+    return lines
+
+
+def page_number_css(t: Texts) -> str:
+    """`Page {n} of {m}` of the catalog as CSS generated content (page margin boxes)."""
+    template = t(_("Page {n} of {m}"))
+    out = []
+    for i, part in enumerate(template.replace("{m}", "\0m").replace("{n}", "\0n").split("\0")):
+        if i:
+            out.append("counter(page)" if part[0] == "n" else "counter(pages)")
+            part = part[1:]
+        if part:
+            out.append('"' + part.replace("\\", "\\\\").replace('"', '\\"') + '"')
+    return " ".join(out)
+
+
+def css_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+
+
+CSS = """
+@page{size:A4;margin:14mm 13mm 16mm 13mm;
+ @bottom-right{content:PAGES;font:7.5pt "Noto Sans CJK SC","Noto Sans",sans-serif;color:#333}
+ @bottom-left{content:TITLE;font:7.5pt "Noto Sans CJK SC","Noto Sans",sans-serif;color:#333}}
+*{box-sizing:border-box}
+html{font-family:"Noto Sans CJK SC","Noto Sans","Source Han Sans SC","PingFang SC","Microsoft YaHei",sans-serif;
+ font-size:9pt;line-height:1.4;color:#111;background:#fff}
+body{margin:0 auto;max-width:184mm;padding:0}
+h1{font-size:15pt;margin:0 0 2mm}
+h2{font-size:11pt;margin:5mm 0 2mm;padding-bottom:1mm;border-bottom:0.6pt solid #555;break-after:avoid}
+h3{font-size:9.5pt;margin:3mm 0 1mm;break-after:avoid}
+p{margin:1mm 0}
+.meta{color:#333;font-size:8pt}
+table{border-collapse:collapse;width:100%;margin:1.5mm 0;table-layout:fixed}
+thead{display:table-header-group}
+tr{break-inside:avoid}
+th,td{border:0.5pt solid #888;padding:1mm 1.4mm;vertical-align:top;text-align:left;overflow-wrap:anywhere;
+ word-break:normal}
+th{background:#e8e8e8;font-weight:600}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+.facts th{width:24mm}
+.verdict{font-weight:600}
+tr.breached td.verdict{background:#f3d6d6}
+tr.met td.verdict{background:#e2efe2}
+tr.at_risk td.verdict,tr.running td.verdict{background:#f4efd8}
+.quote{font-size:8pt;color:#222}
+.money td.num{font-size:10pt;font-weight:600}
+ul{margin:1mm 0 1mm 5mm;padding:0}
+li{margin:0.6mm 0}
+.clock{break-inside:avoid}
+.clock ol{margin:1mm 0 2mm 5mm;padding:0}
+.old{text-decoration:line-through;color:#555}
+.late{font-weight:600}
+code,.hash{font-family:"Noto Sans Mono","DejaVu Sans Mono",monospace;font-size:7pt;overflow-wrap:anywhere}
+.lines{margin:0;padding:0;list-style:none}
+.lines li{margin:0}
+.first{break-after:page}
+figure{margin:2mm 0;break-inside:avoid}
+figure svg{width:100%;height:auto;display:block}
+figcaption{font-size:7.5pt;color:#333}
+@media screen{body{padding:8mm}}
+"""
+
+
+def page_css(t: Texts, title: str) -> str:
+    """The A4 stylesheet of reports and statements, `title` and page numbers in the margins."""
+    return CSS.replace("PAGES", page_number_css(t)).replace("TITLE", css_string(title))
+
+
+def _cols(widths: Sequence[str]) -> str:
+    return "<colgroup>" + "".join(f'<col style="width:{w}">' for w in widths) + "</colgroup>"
+
+
+def _lines(items: Sequence[str]) -> str:
+    if not items:
+        return ""
+    return '<ul class="lines">' + "".join(f"<li>{html.escape(x)}</li>" for x in items) + "</ul>"
+
+
+def render_html(r: Mapping[str, Any], lang: str = "zh_CN") -> bytes:
+    """The exhibit as one self-contained HTML file (inline CSS and SVG, no script, no remote
+    resource), laid out for A4 with page numbers in the page margins."""
+    t = texts(lang)
+    tz = r["timezone"]
+    s, p, a = r["summary"], r.get("parties", {}), r.get("asset", {})
+    ex = explanations(r, lang)
+    title = t(_("Dispute report: ticket {ticket}"), ticket=free(r["ticket"]))
+    css = page_css(t, title)
+    P: list[str] = ["<!DOCTYPE html>", f'<html lang="{t.html_lang}"><head><meta charset="utf-8">',
+                    f"<title>{html.escape(title)}</title>",
+                    f'<meta name="dcterms.created" content="{e(r.get("evaluated_at") or "")}">',
+                    f"<style>{css}</style></head><body>"]
+
+    # --- first page -----------------------------------------------------------------------------------
+    P.append('<section class="first" id="summary">')
+    P.append(f"<h1>{html.escape(title)}</h1>")
+    known = (t(_("as recorded up to {time}"), time=t.time(r["as_of_recorded"], tz, zone=True, seconds=True))
+             if r.get("as_of_recorded") else t(_("as recorded up to log position {position}"),
+                                                position=r["log"]["last_position_read"] or ""))
+    P.append('<p class="meta">' + html.escape(t(
+        _("What the ledger held {known}; verdicts evaluated at {evaluated}. All times are {zone} ({tz}); a "
+          "period that ends with a day is written as that day's 24:00."),
+        known=known, evaluated=t.time(r.get("evaluated_at"), tz), zone=t.zone_name(tz), tz=tz)) + "</p>")
+    sev_now = next((c.get("severity") for c in r["clocks"] if c.get("severity")), None)
+    severity = word(lang, "severity", s.get("severity_at_report"))
+    if sev_now and sev_now != s.get("severity_at_report"):
+        severity += " → " + word(lang, "severity", sev_now)
+    rows = [
+        (t(_("Supplier")), party(p.get("supplier_name"), p.get("supplier"))),
+        (t(_("Customer")), party(p.get("customer_name"), p.get("customer") or s.get("customer"))),
+        (t(_("Contract")), t(_("{contract} “{name}”, version {version} (in force at the report time)"),
+                             contract=free(p.get("contract") or s.get("contract")), name=free(p.get("contract_name")),
+                             version=p.get("version_in_force") or "")),
+        (t(_("Asset")), t(_("{asset}, serial number {serial}, {type} {model}, site {site}"),
+                          asset=free(a.get("asset") or s.get("asset")), serial=free(a.get("serial")),
+                          type=free(a.get("asset_type")), model=free(a.get("model")),
+                          site=free(a.get("site") or s.get("site")))),
+        (t(_("Fault")), t(_("reported {time}; severity {severity}; category {category}"),
+                          time=t.time(s.get("reported_at"), tz), severity=severity,
+                          category=free(s.get("fault_category")))),
+    ]
+    P.append('<table class="facts">' + _cols(["24mm", "auto"]) + "<tbody>" + "".join(
+        f"<tr><th scope=\"row\">{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
+             + "</tbody></table>")
+
+    P.append(f"<h2>{html.escape(t(M['Promises and verdicts']))}</h2>")
+    if not r["clocks"]:
+        P.append(f"<p>{html.escape(t(M['The views hold no clock for this ticket.']))}</p>")
+    else:
+        P.append('<table class="verdicts">' + _cols(["19mm", "auto", "29mm", "29mm", "36mm"]) + "<thead><tr>" + "".join(
+            f"<th>{html.escape(h)}</th>" for h in (t(M["Clock"]), t(M["Promise and clause"]), t(M["Deadline"]),
+                                                 t(_("Stopped")), t(_("Verdict")))) + "</tr></thead><tbody>")
+        for c in r["clocks"]:
+            promise = target_text(c, t)
+            P.append(f'<tr class="{e(c.get("state"))}" data-clock="{e(c.get("clock"))}">'
+                     f'<td><a href="#clock-{e(c.get("clock"))}">{html.escape(word(lang, "clock", c.get("clock")))}</a></td>'
+                     f'<td>{html.escape(promise)} <span class="quote">{e(clause_text(c.get("clause")))}</span></td>'
+                     f'<td class="num">{html.escape(t.end(c.get("deadline"), tz))}</td>'
+                     f'<td class="num">{html.escape(t.time(c.get("stopped_at"), tz))}</td>'
+                     f'<td class="verdict">{html.escape(nb(verdict_short(c, lang)))}</td></tr>')
+        P.append("</tbody></table>")
+
+    li = r.get("liability")
+    P.append(f"<h2>{html.escape(t(M['Who pays']))}</h2>")
+    if not li:
+        P.append(f"<p>{html.escape(t(M['The views hold no liability row for this ticket.']))}</p>")
+    else:
+        money = [
+            (t(_("The customer pays")), t.money(li.get("customer_pays_fen") or 0),
+             t(_("{coverage}; cause {cause}; rule {clause}"), coverage=word(lang, "coverage", li.get("coverage")),
+               cause=word(lang, "cause", li.get("cause") or "unknown"),
+               clause=clause_text(free(li.get("payer_clause"))) or t(_("(no clause named)")))),
+            (t(_("The supplier bears")), t.money(li.get("supplier_pays_fen") or 0),
+             t(_("parts {parts}, labour {labour}"), parts=word(lang, "rate", li.get("parts_rate")),
+               labour=word(lang, "rate", li.get("labour_rate")))),
+        ]
+        if li.get("losses_claimed_fen"):
+            liable = li.get("supplier_liable_for_losses")
+            money.append((t(_("Losses claimed")), t.money(li["losses_claimed_fen"]),
+                          (t(_("the supplier is liable under {clause}"),
+                             clause=clause_text(free(p.get("losses_clause")))) if liable
+                           else t(_("the supplier is not liable")))))
+        P.append('<table class="money">' + _cols(["34mm", "30mm", "auto"]) + "<tbody>" + "".join(
+            f'<tr><th scope="row">{html.escape(k)}</th><td class="num">{html.escape(v)}</td>'
+            f"<td>{html.escape(why)}</td></tr>" for k, v, why in money) + "</tbody></table>")
+    P.append(f"<h2>{html.escape(t(M['Proof']))}</h2>")
+    P.append(_lines(proof_status(r, lang)))
+    P.append("</section>")
+
+    # --- why: every verdict explained -----------------------------------------------------------------
+    P.append(f'<section id="why"><h2>{html.escape(t(M["Why: every verdict explained"]))}</h2>')
+    for c in r["clocks"]:
+        name = c.get("clock")
+        P.append(f'<div class="clock" id="clock-{e(name)}" data-clock="{e(name)}"><h3>'
+                 f'{html.escape(word(lang, "clock", name))} — {html.escape(verdict_short(c, lang))}</h3><ol>'
+                 + "".join(f"<li>{e(x)}</li>" for x in ex["clocks"].get(name, [])) + "</ol></div>")
+    if ex["liability"]:
+        P.append(f'<div class="clock" id="liability"><h3>{html.escape(t(M["Coverage and payment"]))}</h3><ol>'
+                 + "".join(f"<li>{e(x)}</li>" for x in ex["liability"]) + "</ol></div>")
+    P.append("</section>")
+
+    # --- the timeline -----------------------------------------------------------------------------------
+    P.append(f'<section id="timeline"><h2>{html.escape(t(M["Timeline"]))}</h2>')
+    svg = timeline_svg(r, lang)
+    if svg:
+        P.append(f'<figure>{svg}<figcaption>{html.escape(t(M["Times on the axis are {zone}."], zone=t.zone_name(tz)))}'
+                 "</figcaption></figure>")
+    P.append('<table class="events">' + _cols(["11mm", "27mm", "25mm", "25mm", "auto", "24mm"]) + "<thead><tr>"
+             + "".join(f"<th>{html.escape(h)}</th>" for h in (
+                 t(_("Position")), t(_("Event")), t(_("Occurred")), t(_("Recorded")), t(_("Details")), t(_("By"))))
+             + "</tr></thead><tbody>")
+    for ev in r["timeline"]:
+        occurred = html.escape(t.time(ev["occurred_at"], tz))
+        corrected = ev.get("corrected", {})
+        if "occurred_at" in corrected:
+            occurred = (f'<span class="old">{html.escape(t.time(corrected["occurred_at"]["original"], tz))}</span> '
+                        f'{html.escape(t.time(corrected["occurred_at"]["corrected"], tz))}')
+        recorded = html.escape(t.time(ev["recorded_at"], tz))
+        if ev.get("source_recorded_at"):
+            recorded = html.escape(t(_("{time} (source desk)"), time=t.time(ev["source_recorded_at"], tz)))
+        lines = detail_lines(ev["type"], ev["detail"], lang, tz) if ev["type"] != "FactCorrected" else \
+            _correction_lines(ev, r, lang, tz)
+        if ev.get("late"):
+            lines.insert(0, t(_("late entry: recorded {lateness} after it occurred (tolerance {tolerance})"),
+                              lateness=t.duration(ev["late"]["lateness_minutes"]),
+                              tolerance=t.duration(ev["late"]["tolerance_minutes"])))
+        for k in corrected:
+            if k != "occurred_at":
+                lines.append(t(_("{field} corrected: {original} → {corrected}"), field=word(lang, "field", k),
+                               original=changed_value(k, corrected[k]["original"], lang, tz),
+                               corrected=changed_value(k, corrected[k]["corrected"], lang, tz)))
+        late_class = ' class="late"' if ev.get("late") else ""
+        P.append(f'<tr id="p{ev["position"]}"{late_class}>'
+                 f'<td class="num">{ev["position"]}</td><td>{html.escape(word(lang, "fact", ev["type"]))}</td>'
+                 f"<td>{occurred}</td><td>{recorded}</td><td>{_lines(lines)}</td><td>{e(ev.get('actor'))}</td></tr>")
+    P.append("</tbody></table></section>")
+
+    # --- corrections and late entries ------------------------------------------------------------------
+    P.append(f'<section id="corrections"><h2>{html.escape(t(M["Corrections and late entries"]))}</h2>')
+    if not r["corrections"] and not r.get("late_rows"):
+        P.append(f"<p>{html.escape(t(M['None.']))}</p>")
+    for c in r["corrections"]:
+        changes = "; ".join(t(_("{field}: {original} → {corrected}"), field=word(lang, "field", k),
+                              original=changed_value(k, c["original"].get(k), lang, tz),
+                              corrected=changed_value(k, v, lang, tz)) for k, v in c["corrected"].items())
+        P.append(f'<div class="clock"><h3>{html.escape(t(M["Correction at log position {position}"], position=c["position"]))}'
+                 "</h3><ul>")
+        P.append("<li>" + html.escape(t(_("Corrects {event} at log position {target}: {changes}."),
+                                          event=word(lang, "fact", c.get("corrects_type")),
+                                          target=c.get("corrects_position") or "", changes=changes)) + "</li>")
+        P.append("<li>" + html.escape(t(_("Reason: {reason} — by {actor}, recorded {time}."),
+                                          reason=free(c.get("reason")), actor=free(c.get("actor")),
+                                          time=t.time(c.get("recorded_at"), tz))) + "</li>")
+        for sentence in ex["corrections"].get(str(c["position"]), []):
+            P.append(f"<li>{e(sentence)}</li>")
+        P.append("</ul></div>")
+    late = r.get("late_rows", [])
+    if late:
+        from .explanations import late_sentence
+
+        P.append(f"<h3>{html.escape(t(M['Late entries']))}</h3><ul>"
+                 + "".join(f"<li>{e(late_sentence(x, lang, tz))}</li>" for x in late) + "</ul>")
+    P.append("</section>")
+
+    # --- evidence ------------------------------------------------------------------------------------------
+    P.append(f'<section id="evidence"><h2>{html.escape(t(M["Evidence files"]))}</h2>')
+    if not r["evidence"]:
+        P.append(f"<p>{html.escape(t(M['None attached.']))}</p>")
+    else:
+        P.append('<table class="files">' + _cols(["11mm", "auto", "24mm", "22mm", "50mm"]) + "<thead><tr>" + "".join(
+            f"<th>{html.escape(h)}</th>" for h in (t(M["Position"]), t(M["File"]), t(M["Attached by"]),
+                                                 t(_("File check")), "SHA-256")) + "</tr></thead><tbody>")
+        for f in r["evidence"]:
+            name = e(f["filename"] or f["sha256"][:12])
+            link = f'<a href="{e(f["href"])}">{name}</a>' if f.get("href") else name
+            about = ", ".join(x for x in (free(f.get("description")), free(f.get("media_type")),
+                                          t(_("{n} bytes"), n=t.number(f.get("size") or 0))) if x)
+            P.append(f'<tr><td class="num">{f["position"]}</td><td>{link}<br>{html.escape(about)}</td>'
+                     f'<td>{e(f.get("actor"))}</td><td>{html.escape(_file_status(f.get("status"), t))}</td>'
+                     f'<td class="hash">{e(f["sha256"])}</td></tr>')
+        P.append("</tbody></table>")
+    P.append("</section>")
+
+    # --- annex: contract versions, log positions and links ------------------------------------------------
+    P.append(f'<section id="annex"><h2>{html.escape(t(M["Annex: contract versions and the log"]))}</h2><ul>')
+    for v in r["contract_versions"]:
+        P.append("<li>" + html.escape(t(
+            _("{contract} version {version} ({event}), in force from {start}; log position {position}."),
+            contract=free(v["contract"]), version=v["version"], event=word(lang, "fact", v["type"]),
+            start=t.time(v["in_force_from"], tz) if v["in_force_from"] != "(start)" else t(_("its registration")),
+            position=v["position"])) + "</li>")
+    P.append("</ul>")
+    P.append(_beyond_bounds_html(r, lang))
+    P.append('<table class="log">' + _cols(["13mm", "43mm", "auto"]) + "<thead><tr>" + "".join(
+        f"<th>{html.escape(h)}</th>" for h in (t(M["Position"]), t(M["Recorded (UTC)"]), t(M["Chain link"])))
+             + "</tr></thead><tbody>")
+    for x in _cited(r):
+        P.append(f'<tr><td class="num">{x["position"]}</td><td class="hash">{e(x["recorded_at_exact"])}</td>'
+                 f'<td class="hash">{e(x["link"])}</td></tr>')
+    P.append("</tbody></table>")
+    P.append("<p>" + html.escape(t(_("Each link is SHA-256(previous link | position | recording time | originator | "
+                                      "version | topic | SHA-256 of the stored fact); `ticketledger verify` "
+                                      "recomputes them from the log."))) + "</p>")
+    proofs = r.get("proofs")
+    if proofs and proofs.get("annex"):
+        P.append(_lines([free(x) for x in proofs["annex"]]))
+    P.append("</section></body></html>")
+    return ("\n".join(P) + "\n").encode()
+
+
+BEYOND_BOUNDS = _("Recorded before today's bounds")
+BY = _("By")
+
+
+def _beyond_bounds(r: Mapping[str, Any], lang: str) -> list[str]:
+    """Cited facts recorded before today's bounds that hold values beyond them, and what the views
+    did with each (projections' `beyond_bounds`, issue 14)."""
+    t = texts(lang)
+    return [t(_("Log position {position} ({event}): {field} is {value}, beyond today's bound ({bound}); "
+                "in the views: {effect}."), position=b["position"], event=word(lang, "fact", b["type"]),
+              field=free(b["field"]), value=free(b["value"]), bound=free(b["bound"]), effect=free(b["effect"]))
+            for b in r.get("beyond_bounds") or []]
+
+
+def _beyond_bounds_html(r: Mapping[str, Any], lang: str) -> str:
+    lines = _beyond_bounds(r, lang)
+    if not lines:
+        return ""
+    return f"<h3>{html.escape(texts(lang)(BEYOND_BOUNDS))}</h3>" + _lines(lines)
+
+
+def _correction_lines(ev: Mapping[str, Any], r: Mapping[str, Any], lang: str, tz: str) -> list[str]:
+    t = texts(lang)
+    d = ev["detail"]
+    c = next((x for x in r["corrections"] if x["position"] == ev["position"]), None)
+    target = c.get("corrects_position") if c else None
+    out = [t(_("corrects log position {position}"), position=target if target is not None else "?")]
+    for k, v in (d.get("changes") or {}).items():
+        out.append(f"{word(lang, 'field', k)}: {changed_value(k, v, lang, tz)}")
+    if d.get("reason"):
+        out.append(f"{word(lang, 'field', 'reason')}: {free(d['reason'])}")
+    return out
+
+
+def _file_status(status: Any, t: Texts) -> str:
+    return {"ok": t(_("matches")), "missing": t(_("missing")), "altered": t(_("altered"))}.get(
+        str(status), t(_("not checked")))
+
+
+def _cited(r: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    seen: dict[int, Mapping[str, Any]] = {}
+    for x in [*r["timeline"], *r["contract_versions"], *r["asset_events"]]:
+        seen.setdefault(x["position"], x)
+    return [seen[p] for p in sorted(seen)]
+
+
+# --- Markdown -------------------------------------------------------------------------------------------
+
+
+# Markdown syntax in recorded text is escaped, so no raw HTML (`<img onerror>`), link
+# (`javascript:`) or remote image recorded by anyone reaches a Markdown viewer as markup.
+_MD_SYNTAX = re.compile(r"([\\`*_~\[\]<>|&!#()])")
+
+
+def _md(text: Any) -> str:
+    return _MD_SYNTAX.sub(r"\\\1", free(text)).replace("\n", " ")
+
+
+def render_md(r: Mapping[str, Any], lang: str = "zh_CN") -> bytes:
+    """The same report as Markdown: first-page facts, verdicts, money, then the explanations,
+    corrections, late entries, timeline and annex."""
+    t = texts(lang)
+    tz = r["timezone"]
+    s, p = r["summary"], r.get("parties", {})
+    ex = explanations(r, lang)
+    L = [f"# {t(M['Dispute report: ticket {ticket}'], ticket=_md(r['ticket']))}", ""]
+    L.append(t(_("Times are {zone} ({tz})."), zone=t.zone_name(tz), tz=tz) + " " + t(
+        _("Verdicts evaluated at {evaluated}."), evaluated=t.time(r.get("evaluated_at"), tz)))
+    L.append("")
+    L.append(f"- {t(M['Supplier'])}: {_md(party(p.get('supplier_name'), p.get('supplier')))}")
+    L.append(f"- {t(M['Customer'])}: {_md(party(p.get('customer_name'), p.get('customer') or s.get('customer')))}")
+    L.append(f"- {t(M['Contract'])}: {_md(p.get('contract') or s.get('contract'))} “{_md(p.get('contract_name'))}”, "
+             f"{t(M['version {version}'], version=p.get('version_in_force') or '')}")
+    L.append(f"- {t(M['Asset'])}: {_md(s.get('asset'))}, {_md(s.get('site'))}")
+    L.append("")
+    L.append(f"## {t(M['Promises and verdicts'])}")
+    L.append("")
+    L.append(f"| {t(M['Clock'])} | {t(M['Promise and clause'])} | {t(M['Deadline'])} | {t(M['Stopped'])} | "
+             f"{t(M['Verdict'])} |")
+    L.append("|---|---|---|---|---|")
+    for c in r["clocks"]:
+        L.append(f"| {word(lang, 'clock', c.get('clock'))} | {target_text(c, t)} {_md(clause_text(c.get('clause')))} | "
+                 f"{t.end(c.get('deadline'), tz)} | {t.time(c.get('stopped_at'), tz)} | {verdict_short(c, lang)} |")
+    L.append("")
+    L.append(f"## {t(M['Why: every verdict explained'])}")
+    for c in r["clocks"]:
+        L.append("")
+        L.append(f"### {word(lang, 'clock', c.get('clock'))}")
+        L.append("")
+        L += [f"{i}. {_md(x)}" for i, x in enumerate(ex["clocks"].get(c.get("clock"), []), 1)]
+    if ex["liability"]:
+        L += ["", f"### {t(M['Coverage and payment'])}", ""]
+        L += [f"{i}. {_md(x)}" for i, x in enumerate(ex["liability"], 1)]
+    L += ["", f"## {t(M['Corrections and late entries'])}", ""]
+    if not r["corrections"] and not r.get("late_rows"):
+        L.append(t(_("None.")))
+    for c in r["corrections"]:
+        changes = "; ".join(t(_("{field}: {original} → {corrected}"), field=word(lang, "field", k),
+                              original=changed_value(k, c["original"].get(k), lang, tz),
+                              corrected=changed_value(k, v, lang, tz)) for k, v in c["corrected"].items())
+        L.append(f"- {t(M['Correction at log position {position}'], position=c['position'])}: "
+                 f"{_md(changes)} — {_md(c.get('reason'))}")
+        L += [f"  - {_md(x)}" for x in ex["corrections"].get(str(c["position"]), [])]
+    if r.get("late_rows"):
+        from .explanations import late_sentence
+
+        L += [f"- {_md(late_sentence(x, lang, tz))}" for x in r["late_rows"]]
+    L += ["", f"## {t(M['Timeline'])}", "",
+          f"| {t(M['Position'])} | {t(M['Event'])} | {t(M['Occurred'])} | {t(M['Recorded'])} | {t(M['Details'])} "
+          f"| {t(BY)} |", "|---:|---|---|---|---|---|"]
+    for ev in r["timeline"]:
+        lines = detail_lines(ev["type"], ev["detail"], lang, tz) if ev["type"] != "FactCorrected" else \
+            _correction_lines(ev, r, lang, tz)
+        occurred = t.time(ev["occurred_at"], tz)
+        if "occurred_at" in ev.get("corrected", {}):
+            k = ev["corrected"]["occurred_at"]
+            occurred = f"~~{t.time(k['original'], tz)}~~ {t.time(k['corrected'], tz)}"
+        L.append(f"| {ev['position']} | {word(lang, 'fact', ev['type'])} | {occurred} | "
+                 f"{t.time(ev.get('source_recorded_at') or ev['recorded_at'], tz)} | {_md('; '.join(lines))} | "
+                 f"{_md(ev.get('actor'))} |")
+    beyond = _beyond_bounds(r, lang)
+    if beyond:
+        L += ["", f"## {t(BEYOND_BOUNDS)}", ""] + [f"- {_md(x)}" for x in beyond]
+    L += ["", f"## {t(M['Proof'])}", ""]
+    L += [f"- {_md(x)}" for x in proof_status(r, lang)]
+    L += ["", f"| {t(M['Position'])} | {t(M['Recorded (UTC)'])} | {t(M['Chain link'])} |", "|---:|---|---|"]
+    L += [f"| {x['position']} | {x['recorded_at_exact']} | `{x['link']}` |" for x in _cited(r)]
+    return ("\n".join(L) + "\n").encode()
+
+
+RENDERERS: dict[str, Callable[[Mapping[str, Any], str], bytes]] = {"html": render_html, "md": render_md}

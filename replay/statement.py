@@ -1,0 +1,502 @@
+"""The monthly statement a service manager sends each customer (issue 17): HTML (A4) and XLSX.
+
+Read from the views (a DuckDB connection the CLI opens) for one customer, optionally one
+contract, and one month in the contract's time zone: breach rates per clock and severity
+against the promise, each breached clock, the clocks still running at month end, follow-up and
+inspection periods done, due and missed, what each side owes in yuan, and the previous month
+beside it. Pinned to a cut: the log position and evaluation time the views hold are printed.
+Restatements (figures of earlier months that facts recorded since the previous statement
+changed) are handed in by the caller, who can replay (`restatements=`).
+
+Nothing here decides a verdict: every figure is a count or a sum of view rows.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from .exhibit import _cols, free, nb, page_css
+from .explanations import verdict_short
+from .i18n import texts, to_local, word
+
+CLOCK_ORDER = ("response", "remote_resolution", "arrival", "resolution", "spare")
+LIST_ROWS = 100  # rows a printed list shows; the XLSX holds them all
+
+
+def _(message: str) -> str:
+    return message
+
+
+# Words of the frame used inside f-strings (the extractor reads no f-string): marked here
+M = {m: m for m in (
+    _("Customer"),
+    _("Month"),
+    _("Clocks breached / applicable"),
+    _("Losses claimed (supplier liable)"),
+    _("Visits done / due / missed"),
+    _("This month and the previous one"),
+    _("Change"),
+    _("Breach rates per clock and severity"),
+    _("Breached clocks"),
+    _("None."),
+    _("Ticket"),
+    _("Clock"),
+    _("Deadline"),
+    _("Clocks still running at month end"),
+    _("Reported"),
+    _("Follow-up visits and inspections"),
+    _("No period of this month."),
+    _("Obligation"),
+    _("Kind"),
+    _("Status"),
+    _("Periods"),
+    _("Asset"),
+    _("Site"),
+    _("From"),
+    _("What each side owes for the tickets reported this month"),
+    _("Total"),
+    _("Restatements of earlier months"),
+    _("None: no fact recorded since the previous statement changes an earlier month."),
+)}
+
+
+# --- months ------------------------------------------------------------------------------------------
+
+
+def month_bounds(month: str, tz: str) -> tuple[datetime, datetime]:
+    """[start, end) of `YYYY-MM` in `tz`, as naive UTC instants (what the views hold)."""
+    y, m = (int(x) for x in month.split("-"))
+    start = datetime(y, m, 1, tzinfo=ZoneInfo(tz))
+    end = datetime(y + (m == 12), m % 12 + 1, 1, tzinfo=ZoneInfo(tz))
+    utc = ZoneInfo("UTC")
+    return start.astimezone(utc).replace(tzinfo=None), end.astimezone(utc).replace(tzinfo=None)
+
+
+def previous_month(month: str) -> str:
+    y, m = (int(x) for x in month.split("-"))
+    return f"{y - (m == 1)}-{(m - 2) % 12 + 1:02d}"
+
+
+def _rows(con: Any, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+    cur = con.execute(sql, list(params))
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+
+# --- the figures -------------------------------------------------------------------------------------
+
+
+def figures(con: Any, customer: str, contract: str | None, month: str, tz: str) -> dict[str, Any]:
+    """One month's figures for the customer (and contract): rates, breaches, running at month
+    end, visits, money."""
+    start, end = month_bounds(month, tz)
+    scope = "customer = ?" + (" AND contract = ?" if contract else "")
+    params = [customer] + ([contract] if contract else [])
+    rates = _rows(con, f"""
+        SELECT clock, clock_severity AS severity, any_value(target_unit) AS target_unit,
+               any_value(target_amount) AS target_amount, count(*) AS clocks,
+               count(*) FILTER (WHERE state <> 'not_applicable') AS applicable,
+               count(*) FILTER (WHERE state = 'met') AS met, count(*) FILTER (WHERE state = 'breached') AS breached,
+               count(*) FILTER (WHERE state IN ('running', 'at_risk')) AS running,
+               sum(breach_minutes) FILTER (WHERE state = 'breached') AS breach_minutes
+        FROM sla_clocks WHERE {scope} AND month = ? GROUP BY ALL""", [*params, month])
+    for r in rates:
+        r["breach_rate"] = r["breached"] / r["applicable"] if r["applicable"] else None
+    order = {c: i for i, c in enumerate(CLOCK_ORDER)}
+    rates.sort(key=lambda r: (order.get(r["clock"], 99), str(r["severity"])))
+    breaches = _rows(con, f"""
+        SELECT ticket, clock, severity, clock_severity, site, start, deadline, stopped_at, state, breach_minutes,
+               clause, target_unit, target_amount, evaluated_at
+        FROM sla_clocks WHERE {scope} AND month = ? AND state = 'breached'
+        ORDER BY start, ticket, clock""", [*params, month])
+    running = _rows(con, f"""
+        SELECT ticket, clock, severity, site, start, deadline, stopped_at, state, breach_minutes, evaluated_at
+        FROM sla_clocks WHERE {scope} AND start < ? AND state <> 'not_applicable'
+          AND deadline IS NOT NULL AND (stopped_at IS NULL OR stopped_at >= ?)
+        ORDER BY start, ticket, clock""", [*params, end, end])
+    first, last = start_day(month), end_day(month)
+    visits = _rows(con, f"""
+        SELECT obligation, kind, status, count(*) AS periods FROM visit_periods
+        WHERE {scope} AND start <= ? AND "end" >= ? GROUP BY ALL ORDER BY obligation, kind, status""",
+                   [*params, last, first])
+    missed = _rows(con, f"""
+        SELECT asset, site, obligation, kind, start, "end", clause FROM visit_periods
+        WHERE {scope} AND start <= ? AND "end" >= ? AND status = 'missed' ORDER BY asset, start""",
+                   [*params, last, first])
+    money = _rows(con, f"""
+        SELECT ticket, asset, site, reported_at, coverage, cause, payer_clause, customer_pays_fen, supplier_pays_fen,
+               losses_claimed_fen, supplier_liable_for_losses
+        FROM liability WHERE {scope} AND reported_at >= ? AND reported_at < ? ORDER BY reported_at, ticket""",
+                   [*params, start, end])
+    totals = {
+        "tickets": len(money),
+        "customer_pays_fen": sum(r["customer_pays_fen"] or 0 for r in money),
+        "supplier_pays_fen": sum(r["supplier_pays_fen"] or 0 for r in money),
+        "losses_claimed_fen": sum(r["losses_claimed_fen"] or 0 for r in money),
+        "losses_liable_fen": sum(r["losses_claimed_fen"] or 0 for r in money if r["supplier_liable_for_losses"]),
+        "breached": sum(r["breached"] for r in rates), "applicable": sum(r["applicable"] for r in rates),
+        "visits_missed": sum(v["periods"] for v in visits if v["status"] == "missed"),
+        "visits_done": sum(v["periods"] for v in visits if v["status"] == "done"),
+        "visits_due": sum(v["periods"] for v in visits if v["status"] == "due"),
+    }
+    totals["breach_rate"] = totals["breached"] / totals["applicable"] if totals["applicable"] else None
+    return {"month": month, "start": start, "end": end, "rates": rates, "breaches": breaches, "running": running,
+            "visits": visits, "missed": missed, "money": money, "totals": totals}
+
+
+def start_day(month: str) -> date:
+    y, m = (int(x) for x in month.split("-"))
+    return date(y, m, 1)
+
+
+def end_day(month: str) -> date:
+    y, m = (int(x) for x in month.split("-"))
+    return date(y + (m == 12), m % 12 + 1, 1) - timedelta(days=1)
+
+
+def build_statement(con: Any, customer: str, month: str, *, contract: str | None = None,
+                    restatements: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+    """The statement as plain data, pinned to the cut the views hold."""
+    cut = _rows(con, "SELECT max(position) AS position, max(evaluated_at) AS evaluated_at, max(events) AS events "
+                     "FROM checkpoint", [])[0]
+    terms = _rows(con, "SELECT contract, version, supplier, customer, name, timezone, terms->>'supplier_name' AS "
+                       "supplier_name, terms->>'customer_name' AS customer_name FROM terms "
+                       "WHERE customer = ? " + ("AND contract = ? " if contract else "") + "ORDER BY contract, version",
+                  [customer] + ([contract] if contract else []))
+    contracts: dict[str, dict[str, Any]] = {}
+    for t in terms:  # the latest version's names
+        contracts[t["contract"]] = t
+    tz = next((t["timezone"] for t in contracts.values() if t["timezone"]), "Asia/Shanghai")
+    return {
+        "customer": customer, "customer_name": next((t["customer_name"] for t in contracts.values()
+                                                     if t["customer_name"]), ""),
+        "contract": contract, "contracts": list(contracts.values()), "month": month, "timezone": tz,
+        "cut": cut, "current": figures(con, customer, contract, month, tz),
+        "previous": figures(con, customer, contract, previous_month(month), tz),
+        "restatements": list(restatements),
+    }
+
+
+# --- HTML ----------------------------------------------------------------------------------------------
+
+
+def _h(x: Any) -> str:
+    return html.escape(str(x if x is not None else ""), quote=True)
+
+
+def _delta(now: float | None, before: float | None, fmt: Any) -> str:
+    if now is None or before is None:
+        return ""
+    d = now - before
+    return ("+" if d > 0 else "") + fmt(d) if d else "±0"
+
+
+def render_html(s: Mapping[str, Any], lang: str) -> bytes:
+    t = texts(lang)
+    tz = s["timezone"]
+    cur, prev = s["current"], s["previous"]
+    who = free(s["customer_name"] or s["customer"])
+    title = t(_("Monthly service statement {month}: {customer}"), month=s["month"], customer=who)
+    P = ["<!DOCTYPE html>", f'<html lang="{t.html_lang}"><head><meta charset="utf-8"><title>{_h(title)}</title>',
+         f"<style>{page_css(t, title)}</style></head><body>", f"<h1>{_h(title)}</h1>"]
+    cut = s["cut"]
+    P.append('<p class="meta">' + _h(t(
+        _("Pinned to the ledger's log up to position {position}, evaluated at {evaluated} ({zone}). A figure of an "
+          "earlier month that facts recorded since changed is listed under restatements."),
+        position=cut["position"] if cut["position"] is not None else "—", evaluated=t.time(cut["evaluated_at"], tz),
+        zone=t.zone_name(tz))) + "</p>")
+    rows = [(t(M["Customer"]), f"{who} ({free(s['customer'])})" if s["customer_name"] else who)]
+    for c in s["contracts"]:
+        sup = free(c["supplier_name"] or c["supplier"])
+        rows.append((t(_("Contract")), t(_("{contract} “{name}”, supplier {supplier}"), contract=free(c["contract"]),
+                                         name=free(c["name"]), supplier=sup)))
+    month_text = t(_("{start} 00:00 to {end} 24:00"), start=start_day(s["month"]).isoformat(),
+                   end=end_day(s["month"]).isoformat())
+    rows.append((t(M["Month"]), f"{s['month']} ({month_text}, {t.zone_name(tz)})"))
+    P.append('<table class="facts">' + _cols(["24mm", "auto"]) + "<tbody>" + "".join(
+        f'<tr><th scope="row">{_h(k)}</th><td>{_h(v)}</td></tr>' for k, v in rows) + "</tbody></table>")
+
+    # summary with the previous month
+    ct, pt = cur["totals"], prev["totals"]
+
+    def pct(v: float | None) -> str:
+        return t.percent(v) if v is not None else "—"
+    money = t.money
+    summary = [
+        (t(M["Clocks breached / applicable"]), f"{ct['breached']} / {ct['applicable']}",
+         f"{pt['breached']} / {pt['applicable']}", ""),
+        (t(_("Breach rate")), pct(ct["breach_rate"]), pct(pt["breach_rate"]),
+         _delta(ct["breach_rate"], pt["breach_rate"], lambda d: t.number(d * 100, 1) + " pp")),
+        (t(_("The customer pays")), money(ct["customer_pays_fen"]), money(pt["customer_pays_fen"]),
+         _delta(ct["customer_pays_fen"], pt["customer_pays_fen"], money)),
+        (t(_("The supplier bears")), money(ct["supplier_pays_fen"]), money(pt["supplier_pays_fen"]),
+         _delta(ct["supplier_pays_fen"], pt["supplier_pays_fen"], money)),
+        (t(M["Losses claimed (supplier liable)"]), f"{money(ct['losses_claimed_fen'])} ({money(ct['losses_liable_fen'])})",
+         f"{money(pt['losses_claimed_fen'])} ({money(pt['losses_liable_fen'])})", ""),
+        (t(M["Visits done / due / missed"]), f"{ct['visits_done']} / {ct['visits_due']} / {ct['visits_missed']}",
+         f"{pt['visits_done']} / {pt['visits_due']} / {pt['visits_missed']}", ""),
+    ]
+    P.append(f"<h2>{_h(t(M['This month and the previous one']))}</h2>")
+    P.append('<table class="summary">' + _cols(["auto", "34mm", "34mm", "26mm"]) + "<thead><tr>" + "".join(
+        f"<th>{_h(x)}</th>" for x in ("", s["month"], prev["month"], t(M["Change"]))) + "</tr></thead><tbody>"
+             + "".join(f'<tr><th scope="row">{_h(a)}</th><td class="num">{_h(b)}</td><td class="num">{_h(c)}</td>'
+                       f'<td class="num">{_h(d)}</td></tr>' for a, b, c, d in summary) + "</tbody></table>")
+
+    # rates per clock and severity
+    P.append(f"<h2>{_h(t(M['Breach rates per clock and severity']))}</h2>")
+    prev_rates = {(r["clock"], r["severity"]): r for r in prev["rates"]}
+    P.append('<table class="rates">' + _cols(["22mm", "22mm", "24mm", "14mm", "14mm", "14mm", "14mm", "auto", "auto"])
+             + "<thead><tr>" + "".join(f"<th>{_h(x)}</th>" for x in (
+                 t(_("Clock")), t(_("Severity")), t(_("Promise")), t(_("Applicable")), t(_("Met")), t(_("Breached")),
+                 t(_("Running")), t(_("Breach rate")), t(_("Previous month")))) + "</tr></thead><tbody>")
+    for r in cur["rates"]:
+        pr = prev_rates.get((r["clock"], r["severity"]))
+        P.append(f'<tr><td>{_h(word(lang, "clock", r["clock"]))}</td><td>{_h(word(lang, "severity", r["severity"]))}</td>'
+                 f'<td>{_h(t.period(r["target_amount"], r["target_unit"]))}</td><td class="num">{r["applicable"]}</td>'
+                 f'<td class="num">{r["met"]}</td><td class="num">{r["breached"]}</td><td class="num">{r["running"]}</td>'
+                 f'<td class="num">{_h(pct(r["breach_rate"]))}</td>'
+                 f'<td class="num">{_h(pct(pr["breach_rate"]) if pr else "—")}</td></tr>')
+    P.append("</tbody></table>")
+
+    # breaches
+    P.append(f"<h2>{_h(t(M['Breached clocks']))}</h2>")
+    if not cur["breaches"]:
+        P.append(f"<p>{_h(t(M['None.']))}</p>")
+    else:
+        P.append('<table class="breaches">' + _cols(["20mm", "20mm", "29mm", "29mm", "28mm", "auto"]) + "<thead><tr>"
+                 + "".join(f"<th>{_h(x)}</th>" for x in (t(M["Ticket"]), t(M["Clock"]), t(M["Deadline"]),
+                                                      t(_("Stopped")), t(_("Verdict")), t(_("Clause"))))
+                 + "</tr></thead><tbody>")
+        for b in cur["breaches"][:LIST_ROWS]:
+            P.append(f'<tr><td>{_h(free(b["ticket"]))}</td><td>{_h(word(lang, "clock", b["clock"]))}</td>'
+                     f'<td class="num">{_h(t.end(b["deadline"], tz))}</td>'
+                     f'<td class="num">{_h(t.time(b["stopped_at"], tz))}</td>'
+                     f'<td>{_h(nb(verdict_short(b, lang)))}</td><td>{_h(free(b["clause"]))}</td></tr>')
+        P.append("</tbody></table>")
+        P.append(_more(cur["breaches"], lang))
+
+    # running at month end
+    P.append(f"<h2>{_h(t(M['Clocks still running at month end']))}</h2>")
+    if not cur["running"]:
+        P.append(f"<p>{_h(t(M['None.']))}</p>")
+    else:
+        P.append('<table class="running">' + _cols(["22mm", "26mm", "30mm", "30mm", "auto"]) + "<thead><tr>" + "".join(
+            f"<th>{_h(x)}</th>" for x in (t(M["Ticket"]), t(M["Clock"]), t(M["Reported"]), t(M["Deadline"]),
+                                         t(_("Now")))) + "</tr></thead><tbody>")
+        for x in cur["running"][:LIST_ROWS]:
+            P.append(f'<tr><td>{_h(free(x["ticket"]))}</td><td>{_h(word(lang, "clock", x["clock"]))}</td>'
+                     f'<td class="num">{_h(t.time(x["start"], tz))}</td><td class="num">{_h(t.end(x["deadline"], tz))}</td>'
+                     f'<td>{_h(verdict_short(x, lang))}</td></tr>')
+        P.append("</tbody></table>")
+        P.append(_more(cur["running"], lang))
+
+    # visits
+    P.append(f"<h2>{_h(t(M['Follow-up visits and inspections']))}</h2>")
+    if not cur["visits"]:
+        P.append(f"<p>{_h(t(M['No period of this month.']))}</p>")
+    else:
+        P.append('<table class="visits">' + _cols(["auto", "auto", "auto", "24mm"]) + "<thead><tr>" + "".join(
+            f"<th>{_h(x)}</th>" for x in (t(M["Obligation"]), t(M["Kind"]), t(M["Status"]), t(M["Periods"])))
+                 + "</tr></thead><tbody>")
+        for v in cur["visits"]:
+            P.append(f'<tr><td>{_h(word(lang, "obligation", v["obligation"]))}</td>'
+                     f'<td>{_h(word(lang, "visit_kind", v["kind"]))}</td>'
+                     f'<td>{_h(word(lang, "visit_status", v["status"]))}</td><td class="num">{v["periods"]}</td></tr>')
+        P.append("</tbody></table>")
+        if cur["missed"]:
+            P.append('<table class="missed">' + _cols(["24mm", "auto", "auto", "26mm", "26mm"]) + "<thead><tr>" + "".join(
+                f"<th>{_h(x)}</th>" for x in (t(M["Asset"]), t(M["Site"]), t(M["Obligation"]), t(M["From"]),
+                                             t(_("To")))) + "</tr></thead><tbody>")
+            for m in cur["missed"][:LIST_ROWS]:
+                P.append(f'<tr><td>{_h(free(m["asset"]))}</td><td>{_h(free(m["site"]))}</td>'
+                         f'<td>{_h(word(lang, "obligation", m["obligation"]))} · {_h(word(lang, "visit_kind", m["kind"]))}</td>'
+                         f'<td class="num">{_h(m["start"])}</td><td class="num">{_h(m["end"])} 24:00</td></tr>')
+            P.append("</tbody></table>")
+            P.append(_more(cur["missed"], lang))
+
+    # money
+    P.append(f"<h2>{_h(t(M['What each side owes for the tickets reported this month']))}</h2>")
+    if not cur["money"]:
+        P.append(f"<p>{_h(t(M['None.']))}</p>")
+    else:
+        P.append('<table class="money">' + _cols(["20mm", "29mm", "auto", "26mm", "26mm", "26mm"]) + "<thead><tr>"
+                 + "".join(f"<th>{_h(x)}</th>" for x in (
+                     t(_("Ticket")), t(_("Reported")), t(_("Coverage and cause")), t(_("The customer pays")),
+                     t(_("The supplier bears")), t(_("Losses claimed")))) + "</tr></thead><tbody>")
+        for m in cur["money"][:LIST_ROWS]:
+            P.append(f'<tr><td>{_h(free(m["ticket"]))}</td><td class="num">{_h(t.time(m["reported_at"], tz))}</td>'
+                     f'<td>{_h(word(lang, "coverage", m["coverage"]))}; {_h(word(lang, "cause", m["cause"]))}</td>'
+                     f'<td class="num">{_h(money(m["customer_pays_fen"] or 0))}</td>'
+                     f'<td class="num">{_h(money(m["supplier_pays_fen"] or 0))}</td>'
+                     f'<td class="num">{_h(money(m["losses_claimed_fen"] or 0))}</td></tr>')
+        P.append(f'<tr class="total"><th scope="row" colspan="3">{_h(t(M["Total"]))}</th>'
+                 f'<td class="num">{_h(money(ct["customer_pays_fen"]))}</td>'
+                 f'<td class="num">{_h(money(ct["supplier_pays_fen"]))}</td>'
+                 f'<td class="num">{_h(money(ct["losses_claimed_fen"]))}</td></tr>')
+        P.append("</tbody></table>")
+        P.append(_more(cur["money"], lang))
+
+    # restatements
+    P.append(f"<h2>{_h(t(M['Restatements of earlier months']))}</h2>")
+    if not s["restatements"]:
+        P.append(f"<p>{_h(t(M['None: no fact recorded since the previous statement changes an earlier month.']))}</p>")
+    else:
+        P.append('<table class="restated">' + _cols(["20mm", "16mm", "22mm", "auto", "auto", "auto"]) + "<thead><tr>"
+                 + "".join(f"<th>{_h(x)}</th>" for x in (
+                     t(_("Ticket")), t(_("Month")), t(_("Clock")), t(_("Was")), t(_("Now")), t(_("Because of"))))
+                 + "</tr></thead><tbody>")
+        for x in s["restatements"][:LIST_ROWS]:
+            P.append(f'<tr class="restated"><td>{_h(free(x["ticket"]))}</td><td>{_h(x["month"])}</td>'
+                     f'<td>{_h(word(lang, "clock", x["clock"]))}</td><td>{_h(verdict_short(x["before"], lang))}</td>'
+                     f'<td>{_h(verdict_short(x["after"], lang))}</td><td>{_h(_because(x, lang, tz))}</td></tr>')
+        P.append("</tbody></table>")
+        P.append(_more(s["restatements"], lang))
+    P.append("</body></html>")
+    return ("\n".join(P) + "\n").encode()
+
+
+def _more(rows: Sequence[Any], lang: str) -> str:
+    """The line under a list cut at LIST_ROWS: how many there are, and where they all are."""
+    if len(rows) <= LIST_ROWS:
+        return ""
+    t = texts(lang)
+    return ('<p class="meta">' + _h(t(_("Showing {shown} of {n}; the XLSX statement (--format xlsx) lists them all."),
+                                      shown=t.number(LIST_ROWS), n=t.number(len(rows)))) + "</p>")
+
+
+def _because(x: Mapping[str, Any], lang: str, tz: str) -> str:
+    t = texts(lang)
+    return "; ".join(t(_("{event} of {occurred}, recorded {recorded} (log position {position})"),
+                       event=word(lang, "fact", f["type"]), occurred=t.time(f["occurred_at"], tz),
+                       recorded=t.time(f["recorded_at"], tz), position=f["position"]) for f in x.get("facts", []))
+
+
+# --- XLSX ----------------------------------------------------------------------------------------------
+
+
+def render_xlsx(s: Mapping[str, Any], lang: str) -> bytes:
+    """The statement as a workbook whose cells are numbers, dates and yuan (currency format), so
+    that Excel sums them; totals are SUM formulas with their values. Deterministic: the
+    workbook's dates are the evaluation time and the zip entries carry a fixed time."""
+    import xlsxwriter
+
+    t = texts(lang)
+    tz = s["timezone"]
+    cur = s["current"]
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(buf, {"in_memory": True, "remove_timezone": True})
+    evaluated = s["cut"]["evaluated_at"]
+    created = to_local(evaluated, "UTC").replace(tzinfo=None) if evaluated else datetime(2000, 1, 1)
+    title = t(_("Monthly service statement {month}: {customer}"), month=s["month"],
+              customer=free(s["customer_name"] or s["customer"]))
+    wb.set_properties({"title": title, "author": "ticketledger", "created": created})
+    wb.set_calc_mode("auto")
+    bold = wb.add_format({"bold": True})
+    yuan = wb.add_format({"num_format": "¥#,##0.00"})
+    yuan_bold = wb.add_format({"num_format": "¥#,##0.00", "bold": True})
+    when = wb.add_format({"num_format": "yyyy-mm-dd hh:mm"})
+    share = wb.add_format({"num_format": "0.0%"})
+    minutes = wb.add_format({"num_format": "#,##0"})
+
+    def local(v: Any) -> datetime | None:
+        x = to_local(v, tz)
+        return x.replace(tzinfo=None) if x else None
+
+    def sheet(name: str, headers: Sequence[str], widths: Sequence[int]) -> Any:
+        ws = wb.add_worksheet(name)
+        for i, (h, w) in enumerate(zip(headers, widths, strict=True)):
+            ws.write(0, i, h, bold)
+            ws.set_column(i, i, w)
+        ws.freeze_panes(1, 0)
+        return ws
+
+    ws = sheet(t(_("Summary")), [t(_("Item")), t(_("Value"))], [44, 24])
+    cut = s["cut"]
+    items: list[tuple[str, Any, Any]] = [
+        (t(_("Customer")), free(s["customer_name"] or s["customer"]), None),
+        (t(_("Month")), s["month"], None),
+        (t(_("Log position")), cut["position"], None),
+        (t(_("Evaluated at ({zone})"), zone=t.zone_name(tz)), local(cut["evaluated_at"]), when),
+        (t(_("Clocks applicable")), cur["totals"]["applicable"], None),
+        (t(_("Clocks breached")), cur["totals"]["breached"], None),
+        (t(_("Breach rate")), cur["totals"]["breach_rate"], share),
+        (t(_("The customer pays")), cur["totals"]["customer_pays_fen"] / 100, yuan),
+        (t(_("The supplier bears")), cur["totals"]["supplier_pays_fen"] / 100, yuan),
+        (t(_("Losses claimed")), cur["totals"]["losses_claimed_fen"] / 100, yuan),
+    ]
+    for i, (k, v, fmt) in enumerate(items, 1):
+        ws.write(i, 0, k)
+        if v is None:
+            ws.write_blank(i, 1, None)
+        elif isinstance(v, datetime):
+            ws.write_datetime(i, 1, v, fmt)
+        else:
+            ws.write(i, 1, v, fmt)
+
+    ws = sheet(t(_("Breach rates")), [t(_("Clock")), t(_("Severity")), t(_("Promise")), t(_("Applicable")),
+                                      t(_("Met")), t(_("Breached")), t(_("Running")), t(_("Breach rate"))],
+               [18, 14, 14, 12, 10, 10, 10, 12])
+    for i, r in enumerate(cur["rates"], 1):
+        ws.write_row(i, 0, [word(lang, "clock", r["clock"]), word(lang, "severity", r["severity"]),
+                            t.period(r["target_amount"], r["target_unit"]), r["applicable"], r["met"], r["breached"],
+                            r["running"]])
+        if r["breach_rate"] is not None:
+            ws.write_number(i, 7, r["breach_rate"], share)
+
+    ws = sheet(t(_("Breached clocks")), [t(_("Ticket")), t(_("Clock")), t(_("Deadline")), t(_("Stopped")),
+                                         t(_("Breach (minutes)")), t(_("Clause"))], [14, 16, 18, 18, 16, 60])
+    for i, b in enumerate(cur["breaches"], 1):
+        ws.write_string(i, 0, free(b["ticket"]))
+        ws.write_string(i, 1, word(lang, "clock", b["clock"]))
+        _write_time(ws, i, 2, local(b["deadline"]), when)
+        _write_time(ws, i, 3, local(b["stopped_at"]), when)
+        ws.write_number(i, 4, round(b["breach_minutes"] or 0), minutes)
+        ws.write_string(i, 5, free(b["clause"]))
+
+    ws = sheet(t(_("Running at month end")), [t(_("Ticket")), t(_("Clock")), t(_("Reported")), t(_("Deadline"))],
+               [14, 16, 18, 18])
+    for i, x in enumerate(cur["running"], 1):
+        ws.write_string(i, 0, free(x["ticket"]))
+        ws.write_string(i, 1, word(lang, "clock", x["clock"]))
+        _write_time(ws, i, 2, local(x["start"]), when)
+        _write_time(ws, i, 3, local(x["deadline"]), when)
+
+    ws = sheet(t(_("Visits")), [t(_("Obligation")), t(_("Kind")), t(_("Status")), t(_("Periods"))], [16, 16, 12, 10])
+    for i, v in enumerate(cur["visits"], 1):
+        ws.write_row(i, 0, [word(lang, "obligation", v["obligation"]), word(lang, "visit_kind", v["kind"]),
+                            word(lang, "visit_status", v["status"]), v["periods"]])
+
+    ws = sheet(t(_("Money")), [t(_("Ticket")), t(_("Reported")), t(_("Coverage")), t(_("The customer pays")),
+                               t(_("The supplier bears")), t(_("Losses claimed"))], [14, 18, 18, 18, 18, 18])
+    n = len(cur["money"])
+    for i, m in enumerate(cur["money"], 1):
+        ws.write_string(i, 0, free(m["ticket"]))
+        _write_time(ws, i, 1, local(m["reported_at"]), when)
+        ws.write_string(i, 2, word(lang, "coverage", m["coverage"]))
+        for col, key in ((3, "customer_pays_fen"), (4, "supplier_pays_fen"), (5, "losses_claimed_fen")):
+            ws.write_number(i, col, (m[key] or 0) / 100, yuan)
+    ws.write_string(n + 1, 0, t(_("Total")), bold)
+    for col, key in ((3, "customer_pays_fen"), (4, "supplier_pays_fen"), (5, "losses_claimed_fen")):
+        letter = "DEF"[col - 3]
+        ws.write_formula(n + 1, col, f"=SUM({letter}2:{letter}{n + 1})", yuan_bold, cur["totals"][key] / 100)
+
+    ws = sheet(t(_("Restatements")), [t(_("Ticket")), t(_("Month")), t(_("Clock")), t(_("Was")), t(_("Now"))],
+               [14, 10, 16, 24, 24])
+    for i, x in enumerate(s["restatements"], 1):
+        ws.write_row(i, 0, [free(x["ticket"]), x["month"], word(lang, "clock", x["clock"]),
+                            verdict_short(x["before"], lang), verdict_short(x["after"], lang)])
+    wb.close()
+    return buf.getvalue()
+
+
+def _write_time(ws: Any, row: int, col: int, value: datetime | None, fmt: Any) -> None:
+    if value is None:
+        ws.write_blank(row, col, None)
+    else:
+        ws.write_datetime(row, col, value, fmt)
+

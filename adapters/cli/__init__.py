@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-MODULES = ("core", "views", "stream", "audit")
+MODULES = ("core", "views", "stream", "audit", "web")
 
 
 def build_parser() -> argparse.ArgumentParser:

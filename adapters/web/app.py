@@ -182,9 +182,10 @@ def views_for(c: Console, as_of: datetime | None):
         yield pair
 
 
-def _query_string(request: Request, **changes: Any) -> str:
-    params = dict(request.query_params)
-    params.pop("lang", None)
+def _query_string(kept: dict[str, str], **changes: Any) -> str:
+    """A query string of the parameters this page checked (as-of and scope-checked filters) with
+    `changes`: nothing the user typed is echoed into a link unchecked."""
+    params = {**kept}
     for k, v in changes.items():
         if v is None:
             params.pop(k, None)
@@ -204,17 +205,24 @@ def epoch_ms(t: datetime | None) -> str:
 
 
 def render(request: Request, template: str, lang: str, user: User | None, status: int = 200,
-           csp: str | None = None, **context: Any) -> HTMLResponse:
+           csp: str | None = None, filters: dict[str, str] | None = None, **context: Any) -> HTMLResponse:
+    """A page. Only checked values reach it: the as-of time as parsed and the filters the scope
+    admitted (a refused page echoes nothing of the request)."""
     c = console(request)
     t = texts(lang)
-    as_of = request.query_params.get("as_of") or ""
+    as_of = ""
+    if status < 400:
+        with contextlib.suppress(ValueError):
+            parsed = parse_as_of(request.query_params.get("as_of"))
+            as_of = parsed.astimezone(ZoneInfo(DEFAULT_TZ)).strftime("%Y-%m-%dT%H:%M:%S") if parsed else ""
     keep = {"as_of": as_of} if as_of else {}
+    kept = {**keep, **(filters or {})}
     body = c.env.get_template(template).render(
         _=t, t=t, lang=lang, langs=LANGS, user=user, word=functools.partial(word, lang), p=printable,
-        tz=DEFAULT_TZ, as_of=as_of, csrf=csrf_token(request.session), path=request.url.path,
-        qs=functools.partial(_query_string, request), keep=("?" + urlencode(keep)) if keep else "",
-        keep_amp=("&" + urlencode(keep)) if keep else "", ms=epoch_ms, role_names=ROLE_NAMES,
-        request_params=list(request.query_params.multi_items()), **context)
+        tz=DEFAULT_TZ, as_of=as_of, csrf=csrf_token(request.session),
+        path=request.url.path if status < 400 else "/queue", qs=functools.partial(_query_string, kept),
+        keep=("?" + urlencode(keep)) if keep else "", keep_amp=("&" + urlencode(keep)) if keep else "",
+        ms=epoch_ms, role_names=ROLE_NAMES, filters=filters or {}, **context)
     response = HTMLResponse(body, status_code=status)
     if csp:
         response.headers["Content-Security-Policy"] = csp

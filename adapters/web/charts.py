@@ -33,7 +33,7 @@ def breach_by_month(rows: list[dict[str, Any]], lang: str) -> dict[str, Any]:
             for r in rows if r["breach_rate"] is not None]
     base = alt.Chart(alt.Data(values=data)).mark_line(point=True).encode(
         x=alt.X("month:O", title=_("month")),
-        y=alt.Y("rate:Q", title=_("breach rate"), axis=alt.Axis(format="%")),
+        y=alt.Y("rate:Q", title=_("breach rate"), axis=alt.Axis(format=".1%")),
         color=alt.Color("clock:N", title=_("clock")),
         tooltip=[alt.Tooltip("clock:N", title=_("clock")), alt.Tooltip("month:O", title=_("month")),
                  alt.Tooltip("rate:Q", title=_("breach rate"), format=".1%"),
@@ -52,7 +52,7 @@ def breach_by(rows: list[dict[str, Any]], key: str, lang: str, title: str) -> di
     chart = alt.Chart(alt.Data(values=data)).mark_bar().encode(
         y=alt.Y(f"{key}:N", title=_(key)),
         yOffset=alt.YOffset("clock:N"),
-        x=alt.X("rate:Q", title=_("breach rate"), axis=alt.Axis(format="%")),
+        x=alt.X("rate:Q", title=_("breach rate"), axis=alt.Axis(format=".1%")),
         color=alt.Color("clock:N", title=_("clock")),
         tooltip=[alt.Tooltip(f"{key}:N", title=_(key)), alt.Tooltip("clock:N", title=_("clock")),
                  alt.Tooltip("rate:Q", title=_("breach rate"), format=".1%"),

@@ -102,7 +102,7 @@ class SecurityHeaders:
                 h = MutableHeaders(scope=message)
                 h.setdefault("Content-Security-Policy", CSP)
                 h.setdefault("X-Content-Type-Options", "nosniff")
-                h.setdefault("Referrer-Policy", "no-referrer")
+                h.setdefault("Referrer-Policy", "same-origin")  # no-referrer makes Chromium send `Origin: null`
                 h.setdefault("X-Frame-Options", "DENY")
                 h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
                 h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")

@@ -22,6 +22,8 @@ from typing import Any
 
 import duckdb
 
+from ..cli.views import sql_text
+
 VIEWS_FILE = "views.duckdb"
 SNAPSHOT_FILE = "views-snapshot.duckdb"
 CHECK_EVERY = 0.25  # seconds between looks at the snapshot file
@@ -51,7 +53,11 @@ class Generation:
 
 
 def _open(path: Path, stamp: tuple[int, int]) -> Generation:
-    con = duckdb.connect(str(path), read_only=True)
+    # A database instance of its own, the file attached read-only: `duckdb.connect(path)` would
+    # hand back the instance already open on that path (DuckDB caches them), i.e. the old copy.
+    con = duckdb.connect(":memory:")
+    con.execute(f"ATTACH {sql_text(path)} AS views (READ_ONLY)")
+    con.execute("USE views")
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_external_access = false")  # the console reads the views, no other file
     try:
@@ -60,6 +66,13 @@ def _open(path: Path, stamp: tuple[int, int]) -> Generation:
         con.close()
         raise NoViews(f"{path} is not a views database") from None
     return Generation(path, stamp, con, int(row[0] or 0), row[1])
+
+
+def cursor(gen: Generation) -> Any:
+    """A cursor of its own (one per request thread) reading the attached views."""
+    cur = gen.con.cursor()
+    cur.execute("USE views")
+    return cur
 
 
 class ViewsSource:
@@ -110,7 +123,7 @@ class ViewsSource:
             return
         with gen.lock:
             gen.readers += 1
-        cur = gen.con.cursor()
+        cur = cursor(gen)
         try:
             yield cur, gen
         finally:

@@ -32,6 +32,7 @@
       const ms = left(row);
       const cell = row.cells[0];
       cell.textContent = duration(ms);
+      cell.dataset.ms = String(ms);
       row.classList.toggle("overdue", ms < 0);
       row.classList.toggle("paused", row.dataset.paused === "yes");
     }

@@ -252,3 +252,29 @@ def sign_in(page, console: Console, user: str, lang: str = "en") -> None:
     page.fill("input[name=password]", PASSWORDS[user])
     page.click("form.login button[type=submit]")
     page.wait_for_url(re.compile(r".*/queue.*"))
+
+
+# --- plain HTTP as one user (the security tests) -------------------------------------------------------
+
+
+class Http:
+    """An HTTP client signed in as one user. The session cookie is Secure, which a client keeps
+    only over HTTPS, so it is carried by hand here (a browser keeps it on http://127.0.0.1)."""
+
+    def __init__(self, console: Console, user: str) -> None:
+        import httpx
+
+        self.client = httpx.Client(base_url=console.url, follow_redirects=False, timeout=30)
+        r = self.client.get("/login")
+        self.cookie = r.cookies.get("ticketledger_session")
+        token = re.search(r'name="csrf" value="([^"]+)"', r.text).group(1)
+        r = self.client.post("/login", data={"user": user, "password": PASSWORDS[user], "csrf": token, "next": "/queue"},
+                             headers={"cookie": f"ticketledger_session={self.cookie}", "origin": console.url})
+        assert r.status_code == 303 and r.headers["location"] == "/queue", r.text[:500]
+        self.cookie = r.cookies.get("ticketledger_session")
+
+    def get(self, path: str, **kw):
+        return self.client.get(path, headers={"cookie": f"ticketledger_session={self.cookie}"}, **kw)
+
+    def stream(self, path: str):
+        return self.client.stream("GET", path, headers={"cookie": f"ticketledger_session={self.cookie}"})

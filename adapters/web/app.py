@@ -326,8 +326,7 @@ async def queue_page(request: Request, user: User, lang: str) -> Response:
             filters = queries.checked_filters(request.query_params, options)
             now = as_of or datetime.now(UTC)
             rows, total = queries.queue(con, scope, filters, now)
-            zones = {r[0]: r[1] for r in con.execute("SELECT contract, arg_max(timezone, version) FROM terms "
-                                                     "GROUP BY contract").fetchall()}
+            zones = queries.contract_zones(con, scope)
             return {"rows": rows, "total": total, "options": options, "filters": filters, "now": now,
                     "evaluated_at": gen.evaluated_at, "zones": zones}
 
@@ -419,6 +418,9 @@ def _report(c: Console, user: User, ticket: str, as_of: datetime | None) -> tupl
     """The ticket's report data (cached per views generation) once the scope admits the ticket."""
     if not ID.fullmatch(ticket):
         raise OutOfScope("no such ticket")
+    if as_of is not None:  # in the user's view now, before any replay is started for it
+        with c.views.reading() as (con, _gen):
+            queries.ticket_head(con, scope_for(c, user, con), ticket)
     with views_for(c, as_of) as (con, gen):
         scope = scope_for(c, user, con)
         head = queries.ticket_head(con, scope, ticket)
@@ -512,6 +514,9 @@ async def asset_page(request: Request, user: User, lang: str) -> Response:
     as_of = parse_as_of(request.query_params.get("as_of"))
 
     def work() -> dict[str, Any]:
+        if as_of is not None:  # in the user's view now, before any replay is started for it
+            with c.views.reading() as (con, _gen):
+                queries.asset_page(con, scope_for(c, user, con), asset)
         with views_for(c, as_of) as (con, gen):
             scope = scope_for(c, user, con)
             data = queries.asset_page(con, scope, asset)
@@ -552,9 +557,7 @@ async def statement_file(request: Request) -> Response:
 
     def work() -> tuple[bytes, str] | None | str:
         with c.views.reading() as (con, _gen):
-            scope = scope_for(c, user, con)
-            if not scope.admits(customer, contract) and not (contract is None and scope.customers is None
-                                                             and _customer_in(con, scope, customer)):
+            if not queries.statement_admitted(con, scope_for(c, user, con), customer, contract):
                 return "refused"
             return documents.statement(c.settings.data_dir, con, customer, contract, month, fmt, lang)
 
@@ -566,12 +569,6 @@ async def statement_file(request: Request) -> Response:
     body, media = result  # type: ignore[misc]
     name = f"statement-{customer}-{month}.{fmt}"
     return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
-
-
-def _customer_in(con: Any, scope: Scope, customer: str) -> bool:
-    where, params = scope.where()
-    return con.execute(f"SELECT count(*) FROM sla_clocks WHERE customer = ? AND {where}",
-                       [customer] + params).fetchone()[0] > 0
 
 
 async def vega_bundle(request: Request) -> Response:

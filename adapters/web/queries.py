@@ -189,3 +189,21 @@ def contract_zone(con: Any, contract: str | None) -> str:
         if row and row[0]:
             return row[0]
     return "Asia/Shanghai"
+
+
+def contract_zones(con: Any, scope: Scope) -> dict[str, str]:
+    """The time zone of each contract the scope can see (the live queue's new rows use them)."""
+    where, params = scope.where()
+    rows = con.execute(f"""SELECT contract, arg_max(timezone, version) FROM terms
+                           WHERE contract IN (SELECT DISTINCT contract FROM sla_clocks WHERE {where})
+                           GROUP BY contract""", params).fetchall()
+    return {c: tz or "Asia/Shanghai" for c, tz in rows}
+
+
+def statement_admitted(con: Any, scope: Scope, customer: str, contract: str | None) -> bool:
+    """A statement exists for the scope: the customer (under the contract, if named) has clocks it
+    can see."""
+    where, params = scope.where()
+    extra, more = ("AND contract = ?", [contract]) if contract else ("", [])
+    return con.execute(f"SELECT count(*) > 0 FROM sla_clocks WHERE customer = ? {extra} AND {where}",
+                       [customer, *more, *params]).fetchone()[0]

@@ -44,6 +44,7 @@ from replay.i18n import LANGS, N_, normalise_lang, texts, word
 
 from ..stream import ConnectOptions
 from . import charts, documents, queries
+from .asof import STATES as JOB_STATES
 from .asof import AsOfJobs, Busy
 from .live import AlertFeed
 from .scope import OutOfScope, Scope
@@ -246,7 +247,7 @@ def page(handler: Callable[..., Any]) -> Callable[[Request], Any]:
             return render(request, "refused.html", lang, user, status=404)
         except AsOfPending as p:
             return render(request, "asof_wait.html", lang, user, status=202, when=p.when, state=p.state,
-                          error=p.error)
+                          error=p.error, states=JOB_STATES)
         except ValueError as e:
             return render(request, "refused.html", lang, user, status=400, reason=str(e))
         except NoViews as e:
@@ -272,6 +273,7 @@ def _safe_next(target: str | None) -> str:
 async def login(request: Request) -> Response:
     c = console(request)
     lang = lang_of(request)
+    _ = texts(lang)
     if request.method == "GET":
         return render(request, "login.html", lang, None, next=_safe_next(request.query_params.get("next")))
     form = await request.form()
@@ -280,17 +282,17 @@ async def login(request: Request) -> Response:
         return PlainTextResponse("cross-site sign-in refused", status_code=403)
     if not csrf_ok(request.session, str(form.get("csrf", ""))):
         return render(request, "login.html", lang, None, status=403, next=_safe_next(str(form.get("next", ""))),
-                      error=texts(lang)("The form had expired; please sign in again."))
+                      error=_("The form had expired; please sign in again."))
     name, password = str(form.get("user", "")), str(form.get("password", ""))
     client = request.client.host if request.client else "?"
     if c.throttle.blocked(f"u:{name}", f"a:{client}"):
         return render(request, "login.html", lang, None, status=429, next=_safe_next(str(form.get("next", ""))),
-                      error=texts(lang)("Too many failed sign-ins; wait a few minutes."))
+                      error=_("Too many failed sign-ins; wait a few minutes."))
     user = await run_in_threadpool(c.users.authenticate, name, password)
     if user is None:
         c.throttle.failed(f"u:{name}", f"a:{client}")
         return render(request, "login.html", lang, None, status=401, next=_safe_next(str(form.get("next", ""))),
-                      error=texts(lang)("Wrong user name or password."))
+                      error=_("Wrong user name or password."))
     c.throttle.succeeded(f"u:{name}", f"a:{client}")
     keep_lang = request.session.get("lang")
     request.session.clear()  # a new session on sign-in: no fixation
@@ -331,13 +333,13 @@ async def queue_page(request: Request, user: User, lang: str) -> Response:
                     "evaluated_at": gen.evaluated_at, "zones": zones}
 
     data = await run_in_threadpool(work)
-    t = texts(lang)
+    _ = texts(lang)
     words = {"clock": {k: word(lang, "clock", k) for k in ("response", "remote_resolution", "arrival",
                                                               "resolution", "spare")},
              "state": {k: word(lang, "state", k) for k in ("running", "at_risk", "breached", "met",
                                                               "not_applicable")},
-             "paused": t("paused"), "overdue": t("overdue {d}"), "h": t("{h} h {m} min"), "m": t("{m} min"),
-             "live": t("live"), "offline": t("reconnecting…"), "zones": data["zones"], "lang": t.html_lang}
+             "paused": _("paused"), "overdue": _("overdue {d}"), "h": _("{h} h {m} min"), "m": _("{m} min"),
+             "live": _("live"), "offline": _("reconnecting…"), "zones": data["zones"], "lang": _.html_lang}
     return render(request, "queue.html", lang, user, live=c.feed.enabled and as_of is None,
                   words=json.dumps(words, ensure_ascii=False), **data)
 
@@ -400,12 +402,12 @@ async def dashboard_page(request: Request, user: User, lang: str) -> Response:
                     "evaluated_at": gen.evaluated_at}
 
     d = await run_in_threadpool(work)
-    t = texts(lang)
+    _ = texts(lang)
     data = d["data"]
     specs = {
         "by-month": charts.breach_by_month(data["by_month"], lang),
-        "by-customer": charts.breach_by(data["by_customer"], "customer", lang, t("Breach rate per customer")),
-        "by-site": charts.breach_by(data["by_site"], "site", lang, t("Breach rate per site")),
+        "by-customer": charts.breach_by(data["by_customer"], "customer", lang, _("Breach rate per customer")),
+        "by-site": charts.breach_by(data["by_site"], "site", lang, _("Breach rate per site")),
         "visits": charts.visits(data["visits"], lang),
         "money": charts.money(data["money"], lang),
     }

@@ -19,6 +19,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from replay.i18n import N_
+
+# a job's states, as the waiting page names them
+STATES = {"waiting": N_("waiting"), "running": N_("running"), "done": N_("done"), "failed": N_("failed"),
+          "busy": N_("busy")}
+
 
 @dataclass
 class Job:

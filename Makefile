@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean i18n
+.PHONY: demo test lint bench clean i18n system-deps
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -15,7 +15,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/ticketledger --data-dir ./ledger-data demo
 
-test: $(STAMP)
+# Chromium, CJK fonts and poppler for the reports (installed as root when missing, else the
+# command to run is printed and make stops)
+system-deps:
+	@sh .ci/system-deps.sh
+
+test: system-deps $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 lint: $(STAMP)

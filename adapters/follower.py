@@ -264,7 +264,8 @@ class Follower:
                     t2, cpu = time.monotonic(), time.process_time() - cpu
                     committed = time.time()
                     await msgs[-1].ack()  # AckPolicy.ALL: acks the whole batch, after its commit
-                    await self._after_checkpoint(js, con)
+                    if n or self._first_alert_pass:  # a batch of redelivered events changed no clock
+                        await self._after_checkpoint(js, con)
                     last_eval = time.monotonic()
                     if timings:
                         stamps = [m.metadata.timestamp.timestamp() for m in (msgs[0], msgs[-1])]

@@ -12,7 +12,10 @@ import contextlib
 import functools
 import json
 import logging
+import os
 import re
+import subprocess
+import sys
 import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -582,20 +585,20 @@ async def vega_bundle(request: Request) -> Response:
 
 
 def load_bundle(cache: Path) -> bytes:
-    """vega, vega-lite and vega-embed as one script, from the vl-convert package (kept on disk:
-    bundling takes seconds)."""
+    """vega, vega-lite and vega-embed as one script, from the vl-convert package, kept on disk.
+    Bundling takes seconds and holds the GIL, so it runs in a process of its own."""
     import vl_convert
 
     name = f"vega-bundle-{vl_convert.get_vega_version()}-{vl_convert.get_vega_embed_version()}.js"
     path = cache / name
-    if path.exists():
-        return path.read_bytes()
-    body = vl_convert.javascript_bundle().encode()
-    cache.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(name + ".tmp")
-    tmp.write_bytes(body)
-    tmp.replace(path)
-    return body
+    if not path.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{name}.{os.getpid()}.tmp")
+        subprocess.run([sys.executable, "-c", "import sys, vl_convert; "
+                        "open(sys.argv[1], 'w', encoding='utf-8').write(vl_convert.javascript_bundle())", str(tmp)],
+                       check=True, timeout=300)
+        tmp.replace(path)
+    return path.read_bytes()
 
 
 async def healthz(request: Request) -> Response:

@@ -15,6 +15,8 @@ Slots, in the order they run (quick ones first; a slot whose module is missing s
              linearity; and the naive fold (through the domain) and the old simplified fold on
              the smallest prefix (1M), in the same run
   asof       bench.audit_bench: explain one ticket and replay --as-of-position on the N ledger
+  web        bench.web_bench: 50 users browsing the console's queue and ticket pages of the N ledger
+             while the follower applies 1,000 events/s (page p95, the follower's live p99)
 """
 
 from __future__ import annotations
@@ -100,6 +102,20 @@ def bench_live(quick: bool) -> dict[str, Any] | None:
     return run(quick=quick)
 
 
+def bench_web(quick: bool, events: int) -> dict[str, Any] | None:
+    from .web_bench import run
+
+    if quick:
+        return run(quick=True)
+    from .audit_bench import _views_current, measure
+    from .rebuild_bench import ledger
+
+    d, _meta = ledger(events)
+    if not _views_current(d):
+        measure("rebuild", str(d / "events.sqlite"), str(d / "views.duckdb"))
+    return run(ledger_dir=str(d))
+
+
 def bench_asof(events: int) -> dict[str, Any] | None:
     from .audit_bench import run
 
@@ -151,14 +167,14 @@ def rows_of(results: dict[str, Any]) -> list[dict[str, Any]]:
                 add(f"write {backend} {k.replace('_', ' ')}", f"{r[k]['events_per_second']:,} events/s")
         add(f"write {backend} single / library", r["ratio_single"], ">= 0.5", "yes" if r["single_ok"] else "NO")
         add(f"write {backend} batched / library (100/save)", r["ratio_batched"], ">= 0.5", "yes" if r["batched_ok"] else "NO")
-    from . import audit_bench, desk_import_bench, live_bench, rebuild_bench
+    from . import audit_bench, desk_import_bench, live_bench, rebuild_bench, web_bench
 
     own = {"rebuild": rebuild_bench.rows_of, "live": live_bench.rows_of, "asof": audit_bench.rows_of,
-           "relay": relay_rows, "desk": desk_import_bench.rows_of}
-    for slot in ("relay", "desk", "live", "rebuild", "asof"):
+           "relay": relay_rows, "desk": desk_import_bench.rows_of, "web": web_bench.rows_of}
+    for slot in ("relay", "desk", "live", "rebuild", "asof", "web"):
         v = results.get(slot)
         if v is None:
-            add(slot, "not run" if slot in ("rebuild", "live", "asof") else "not available yet")
+            add(slot, "not run" if slot in ("rebuild", "live", "asof", "web") else "not available yet")
         elif isinstance(v, dict) and "error" in v:
             add(slot, f"error: {v['error']}"[:120])
         elif slot in own:
@@ -168,7 +184,7 @@ def rows_of(results: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-SLOTS = ("generate", "write", "relay", "desk", "live", "rebuild", "asof")
+SLOTS = ("generate", "write", "relay", "desk", "live", "rebuild", "asof", "web")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -200,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         ("live", lambda: bench_live(args.quick)),
         ("rebuild", lambda: bench_rebuild(events)),
         ("asof", lambda: bench_asof(events)),
+        ("web", lambda: bench_web(args.quick, events)),
     ]
     todo = [(n, fn) for n, fn in steps if only is None or n in only]
     start = time.perf_counter()

@@ -118,6 +118,21 @@ def _wait_http(url: str, proc: subprocess.Popen, seconds: float = 120) -> None:
     raise RuntimeError("ticketledger serve did not answer")
 
 
+def _renamed(fact: Any) -> Any:
+    """A synthetic fact with its command, ticket and asset ids prefixed (W…), so it is new to a copied ledger."""
+    from domain import events as ev
+
+    if isinstance(fact, ev.ContractRegistered | ev.ContractAmended | ev.CalendarYearRecorded):
+        return fact
+    fields = {k: getattr(fact, k) for k in fact.__struct_fields__}
+    fields["command_id"] = "web-" + fields["command_id"]
+    fields["id"] = "W" + fields["id"]
+    for k in ("asset_id", "replaces", "replaced_by", "new_asset_id"):
+        if fields.get(k):
+            fields[k] = "W" + fields[k]
+    return type(fact)(**fields)
+
+
 def _pct(xs: list[float], q: float) -> float | None:
     if not xs:
         return None
@@ -153,12 +168,8 @@ def run(quick: bool = False, events: int | None = None, *, ledger_dir: str | Non
             log(f"web: copying {ledger_dir} (the benchmark never writes into it)")
             shutil.copytree(ledger_dir, data, ignore=shutil.ignore_patterns("nats", "web-cache", "*.tmp"))
             ledger = open_ledger(data)
-            steady = [f for f in facts if not isinstance(f, ev.ContractRegistered | ev.AssetRegistered)][:need]
-            # the synthetic year's own ids: give this run's tickets a prefix no ledger holds yet
-            steady = [f.__class__(**{**{k: getattr(f, k) for k in f.__struct_fields__},
-                                     "command_id": "web-" + f.command_id,
-                                     "id": ("W" + f.id) if f.id.startswith("T") else f.id})
-                      for f in steady]
+            # this run's assets and tickets under ids the ledger does not hold yet (contracts as they are)
+            steady = [_renamed(f) for f in facts[:need]]
         else:
             data.mkdir(parents=True)
             ledger = open_ledger(data)

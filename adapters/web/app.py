@@ -259,8 +259,11 @@ def page(handler: Callable[..., Any]) -> Callable[[Request], Any]:
     return wrapped
 
 
-def scope_for(c: Console, user: User, con: Any) -> Scope:
-    return Scope.of(user, con)
+def scope_for(c: Console, user: User, con: Any, gen: Any = None) -> Scope:
+    """The user's scope in these views (kept with the views' copy: it changes only with them)."""
+    if gen is None:
+        return Scope.of(user, con)
+    return gen.remember(("scope", user), lambda: Scope.of(user, con))
 
 
 # --- sign-in -------------------------------------------------------------------------------------------
@@ -326,8 +329,8 @@ async def queue_page(request: Request, user: User, lang: str) -> Response:
 
     def work() -> dict[str, Any]:
         with views_for(c, as_of) as (con, gen):
-            scope = scope_for(c, user, con)
-            options = queries.filter_options(con, scope)
+            scope = scope_for(c, user, con, gen)
+            options = gen.remember(("options", scope), lambda: queries.filter_options(con, scope))
             filters = queries.checked_filters(request.query_params, options)
             now = as_of or datetime.now(UTC)
             rows, total = queries.queue(con, scope, filters, now)
@@ -360,9 +363,10 @@ async def live(request: Request) -> Response:
         return PlainTextResponse("sign in first", status_code=401)
 
     def resolve() -> tuple[Scope, dict[str, str]]:
-        with c.views.reading() as (con, _gen):
-            scope = scope_for(c, user, con)
-            return scope, queries.checked_filters(request.query_params, queries.filter_options(con, scope))
+        with c.views.reading() as (con, gen):
+            scope = scope_for(c, user, con, gen)
+            options = gen.remember(("options", scope), lambda: queries.filter_options(con, scope))
+            return scope, queries.checked_filters(request.query_params, options)
 
     try:
         scope, filters = await run_in_threadpool(resolve)
@@ -398,8 +402,8 @@ async def dashboard_page(request: Request, user: User, lang: str) -> Response:
 
     def work() -> dict[str, Any]:
         with views_for(c, as_of) as (con, gen):
-            scope = scope_for(c, user, con)
-            options = queries.dashboard_options(con, scope)
+            scope = scope_for(c, user, con, gen)
+            options = gen.remember(("dashboard-options", scope), lambda: queries.dashboard_options(con, scope))
             filters = queries.checked_filters(request.query_params, options, queries.DASHBOARD_FILTERS)
             return {"data": queries.dashboard(con, scope, filters), "options": options, "filters": filters,
                     "evaluated_at": gen.evaluated_at}
@@ -427,7 +431,7 @@ def _report(c: Console, user: User, ticket: str, as_of: datetime | None) -> tupl
         with c.views.reading() as (con, _gen):
             queries.ticket_head(con, scope_for(c, user, con), ticket)
     with views_for(c, as_of) as (con, gen):
-        scope = scope_for(c, user, con)
+        scope = scope_for(c, user, con, gen)
         head = queries.ticket_head(con, scope, ticket)
         key = (ticket, str(as_of), gen.key)
         with c.reports_lock:

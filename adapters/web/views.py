@@ -45,6 +45,17 @@ class Generation:
     readers: int = 0
     retired: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
+    memo: dict[Any, Any] = field(default_factory=dict)
+
+    def remember(self, key: Any, compute: Any) -> Any:
+        """A value computed from this copy of the views, kept as long as the copy is read."""
+        try:
+            return self.memo[key]
+        except KeyError:
+            value = self.memo[key] = compute()
+            if len(self.memo) > 1000:
+                self.memo.pop(next(iter(self.memo)))
+            return value
 
     @property
     def key(self) -> str:
@@ -59,6 +70,8 @@ def _open(path: Path, stamp: tuple[int, int]) -> Generation:
     con.execute(f"ATTACH {sql_text(path)} AS views (READ_ONLY)")
     con.execute("USE views")
     con.execute("SET TimeZone = 'UTC'")
+    # many small queries at once, one per request: parallelism inside a query only adds contention
+    con.execute("SET threads = 1")
     con.execute("SET enable_external_access = false")  # the console reads the views, no other file
     try:
         row = con.execute("SELECT max(position), max(evaluated_at) FROM checkpoint").fetchone()

@@ -20,11 +20,14 @@ import argparse
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from .cli.output import Progress, emit, table
+from replay.i18n import DEFAULT_TZ, N_, Texts
+
+from .cli.output import Column, Progress, emit, speak, table
 from .ledger import Ledger, open_ledger
 from .store import iter_log, last_position
 from .synthetic import Synth
@@ -37,10 +40,11 @@ def run_demo(args: argparse.Namespace) -> int:
     ledger = open_ledger(args.data_dir)
     quiet = getattr(args, "json", False)
     say = (lambda *a: None) if quiet else print  # noqa: E731
+    _ = speak(DEFAULT_TZ)  # the four seed contracts are in China's time zone
 
     # 1. calendar data, as `ticketledger init` records it
     years = record_calendar(ledger, None)
-    say(f"calendar years recorded now: {len(years) or 'none new'}")
+    say(_("calendar years recorded now: {n}", n=len(years) or _("none new")))
 
     # 2 + 3. contracts and the synthetic year, through the Ledger in batches
     synth = Synth(seed=args.seed, tickets=args.tickets)
@@ -48,11 +52,13 @@ def run_demo(args: argparse.Namespace) -> int:
     status: Counter[str] = Counter()
     recorded_types: Counter[str] = Counter()
     refusals: list[str] = []
-    progress = Progress("demo: recording", every=5000)
+    progress = Progress(_("demo: recording"), every=5000, unit=_("commands"))
     chunk: list[Any] = []
     t_rec = time.perf_counter()
+    year_end: list[Any] = []  # the last time anything happens in the synthetic year
 
     def flush() -> None:
+        year_end[:] = [max([*year_end, *(f.occurred_at for f in chunk)])]
         outcomes = ledger.execute_many(chunk)
         for fact, o in zip(chunk, outcomes, strict=True):
             status[o.status] += 1
@@ -72,10 +78,10 @@ def run_demo(args: argparse.Namespace) -> int:
     progress.done()
     rec_seconds = time.perf_counter() - t_rec
     commands = sum(status.values())
-    say(f"commands: {commands:,} — recorded {status['recorded']:,}, already recorded "
-        f"{status['already_recorded']:,}, refused {status['refused']:,} "
-        f"in {rec_seconds:.1f} s ({commands / rec_seconds:,.0f} commands/s"
-        + (f", {status['recorded'] / rec_seconds:,.0f} new events/s)" if status["recorded"] else ")"))
+    say(_("commands: {n} — recorded {recorded}, already recorded {already}, refused {refused} in {seconds} s "
+          "({rate} commands/s)", n=_.number(commands), recorded=_.number(status["recorded"]),
+          already=_.number(status["already_recorded"]), refused=_.number(status["refused"]),
+          seconds=f"{rec_seconds:.1f}", rate=_.number(commands / rec_seconds)))
     for err in refusals[:10]:
         print(f"  refused: {err}", file=sys.stderr)
 
@@ -83,7 +89,7 @@ def run_demo(args: argparse.Namespace) -> int:
     stream = _hook_stream(ledger, args, say)
 
     # 5. HOOK views: rebuild the DuckDB views and print headline figures (issue: views).
-    views = _hook_views(ledger, args, say)
+    views = _hook_views(ledger, args, say, _, year_end[0] if year_end else None)
 
     # 6. HOOK dispute report (issue: audit replay): point at one interesting ticket.
     example = _example_ticket(synth)
@@ -105,7 +111,7 @@ def run_demo(args: argparse.Namespace) -> int:
     if quiet:
         emit([summary], True)
     else:
-        _print_summary(summary)
+        _print_summary(summary, _, args)
     return 1 if status["refused"] else 0
 
 
@@ -131,24 +137,40 @@ class _Head(msgspec.Struct):
     customer: str = ""
 
 
-def _print_summary(s: dict[str, Any]) -> None:
+def _print_summary(s: dict[str, Any], _: Texts, args: argparse.Namespace) -> None:
+    from .cli import runnable
+
+    n = _.number
     print()
-    print(f"ledger summary: {s['events']:,} events, {s['tickets']:,} tickets, {s['assets']:,} assets, "
-          f"refusals {s['refusals']}, log position {s['log_position']:,}")
-    print(f"this run: recorded {s['recorded_now']:,} new, already recorded {s['already_recorded']:,}; "
-          f"{s['commands_per_second']:,} commands/s; total {s['total_seconds']} s")
-    rows = [{"event type": k, "events": v} for k, v in s["events_by_type"].items()]
-    print(table(rows))
+    print(_("ledger summary: {events} events, {tickets} tickets, {assets} assets, refusals {refusals}, "
+            "log position {position}", events=n(s["events"]), tickets=n(s["tickets"]), assets=n(s["assets"]),
+            refusals=n(s["refusals"]), position=n(s["log_position"])))
+    print(_("this run: recorded {recorded} new, already recorded {already}; {rate} commands/s; total {seconds} s",
+            recorded=n(s["recorded_now"]), already=n(s["already_recorded"]), rate=n(s["commands_per_second"] or 0),
+            seconds=s["total_seconds"]))
+    rows = [{"type": k, "events": v} for k, v in s["events_by_type"].items()]
+    print(table(rows, [Column("type", N_("event"), "fact"), Column("events", N_("events"), "number")], lang=_.lang))
     print()
     mix = s["synthetic_mix"]
     keys = ("national_day_tickets", "late_entries", "corrections", "customer_waits", "extensions",
             "repeat_failures", "repeat_follow_tickets", "replacements", "follow_ups", "inspections", "spares",
             "loss_claims", "cancellations", "reopenings", "part_lines", "consumable_lines")
-    print("synthetic mix: " + ", ".join(f"{k.replace('_', ' ')} {mix.get(k, 0)}" for k in keys))
+    print(_("synthetic mix: {mix}", mix=", ".join(f"{k.replace('_', ' ')} {mix.get(k, 0)}" for k in keys)))
     audit = s.get("audit") or {}
     if audit.get("report"):
-        print(f"dispute report: {audit['report']} (ticket {s['example_ticket']}); "
-              f"verify {'passed' if audit.get('verify_ok') else 'FAILED'} ({audit.get('verify_seconds')} s)")
+        print(_("dispute report: {report} (ticket {ticket}); verify {verdict} ({seconds} s)", report=audit["report"],
+                ticket=s["example_ticket"], verdict=_("passed") if audit.get("verify_ok") else _("FAILED"),
+                seconds=audit.get("verify_seconds")))
+    cli = f"{runnable()} --data-dir {args.data_dir}"
+    print()
+    print(_("next, try:"))
+    for command in ("report sla --state breached", "report liability", "report visits --state missed",
+                    f"ticket show {s['example_ticket']}", f"explain {s['example_ticket']} --format md",
+                    "verify", "--lang en report summary"):
+        print(f"  {cli} {command}")
+    if "/" in runnable():
+        how = 'export PATH="' + str(Path(sys.argv[0]).absolute().parent) + ':$PATH"'
+        print(_("(or put the CLI on your PATH for this shell: {how})", how=how))
 
 
 def _hook_stream(ledger: Ledger, args: argparse.Namespace, say: Any) -> dict[str, Any] | None:
@@ -185,26 +207,41 @@ def _hook_stream(ledger: Ledger, args: argparse.Namespace, say: Any) -> dict[str
     return {"published": n, "stream_holds": held}
 
 
-def _hook_views(ledger: Ledger, args: argparse.Namespace, say: Any) -> dict[str, Any] | None:
+def _hook_views(ledger: Ledger, args: argparse.Namespace, say: Any, _: Texts, year_end: Any) -> dict[str, Any] | None:
+    """Views evaluated at the end of the synthetic year (its last fact), so that follow-ups and
+    inspections due after it are not counted as missed by whoever runs the demo later."""
     try:
         from projections import open_views
 
         from .cli.views import views_path
         from .store_arrow import rebuild_from_store
     except (ImportError, AttributeError):
-        say("views: not available yet (projections / adapters.store_arrow are not installed)")
+        say(_("views: not available yet (projections / adapters.store_arrow are not installed)"))
         return None
     t = time.perf_counter()
     path = views_path(args)
     try:
-        stats = rebuild_from_store(ledger, path)
+        stats = rebuild_from_store(ledger, path, year_end)
         con = open_views(path)
     except Exception as e:  # the demo still summarises the ledger without the views
-        say(f"views: rebuild failed: {type(e).__name__}: {e}")
+        error = f"{type(e).__name__}: {e}"
+        say(_("views: rebuild failed: {error}", error=error))
         return {"error": str(e)}
     figures: dict[str, Any] = {"rebuild_seconds": round(time.perf_counter() - t, 2), "path": str(path),
                                "stats": stats if isinstance(stats, dict) else None}
-    say(f"views: rebuilt {path} in {figures['rebuild_seconds']} s")
+    say(_("views: rebuilt {path} in {seconds} s, evaluated at {when} (the end of the synthetic year)", path=path,
+          seconds=figures["rebuild_seconds"], when=_.time(year_end, DEFAULT_TZ, zone=True) if year_end else "—"))
+    titles = {"breach rate by clock and severity": N_("breach rate by clock and severity"),
+              "follow-up and inspection compliance": N_("follow-up and inspection compliance"),
+              "who pays (yuan)": N_("who pays")}
+    shown = [Column("clock", N_("clock"), "clock"), Column("severity", N_("severity")),
+             Column("clocks", N_("clocks"), "number"), Column("breached", N_("breached"), "number"),
+             Column("breach_rate", N_("breach rate"), "percent"), Column("obligation", N_("obligation"), "obligation"),
+             Column("periods", N_("periods"), "number"), Column("missed", N_("missed"), "number"),
+             Column("compliance", N_("compliance"), "percent"), Column("contract", N_("contract"), "id"),
+             Column("supplier", N_("supplier"), "id"), Column("tickets", N_("tickets"), "number"),
+             Column("supplier_paid", N_("supplier pays"), "money"),
+             Column("customer_paid", N_("customer pays"), "money")]
     queries = {
         "breach rate by clock and severity":
             "SELECT clock, severity, count(*) AS clocks, count(*) FILTER (WHERE state = 'breached') AS breached, "
@@ -217,8 +254,8 @@ def _hook_views(ledger: Ledger, args: argparse.Namespace, say: Any) -> dict[str,
             "nullif(count(*) FILTER (WHERE status <> 'due'), 0), 3) AS compliance "
             "FROM visit_periods GROUP BY ALL ORDER BY ALL",
         "who pays (yuan)":
-            "SELECT contract, supplier, tickets, round(supplier_pays_fen / 100.0, 2) AS supplier_paid, "
-            "round(customer_pays_fen / 100.0, 2) AS customer_paid FROM liability_totals ORDER BY contract",
+            "SELECT contract, supplier, tickets, supplier_pays_fen AS supplier_paid, "
+            "customer_pays_fen AS customer_paid FROM liability_totals ORDER BY contract",
     }
     try:
         for name, sql in queries.items():
@@ -230,8 +267,8 @@ def _hook_views(ledger: Ledger, args: argparse.Namespace, say: Any) -> dict[str,
                 say(f"views: {name}: {e}")
                 continue
             figures[name] = rows
-            say(f"views: {name}")
-            say(table(rows))
+            say(_("views: {what}", what=_(titles[name])))
+            say(table(rows, [c for c in shown if rows and c.key in rows[0]], lang=_.lang))
     finally:
         con.close()
     return figures

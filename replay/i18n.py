@@ -154,6 +154,10 @@ class Texts:
         sign = "-" if yuan < 0 else ""
         return f"{sign}¥{format_decimal(abs(yuan), format='#,##0.00', locale=self.locale)}"
 
+    def yes_no(self, value: bool) -> str:
+        """A flag as a word: yes / no (是 / 否)."""
+        return self(YES) if value else self(NO)
+
     def percent(self, share: float | None, decimals: int = 1) -> str:
         if share is None:
             return ""
@@ -179,6 +183,8 @@ class Texts:
         CLDR name otherwise (中欧时间 / Central European Time), else the IANA id."""
         if tz in CHINA_ZONES:
             return self(BEIJING_TIME)
+        if tz in ("UTC", "Etc/UTC", "Etc/UCT", "UCT", "Zulu"):
+            return "UTC"  # CLDR has no name for it ("Unknown Region (UTC) Time")
         try:
             name = get_timezone_name(ZoneInfo(tz), "long", locale=self.locale)
         except (LookupError, ValueError):
@@ -301,6 +307,57 @@ VOCABULARY: dict[str, dict[str, tuple[str, str]]] = {
         "follow_up": NP_("obligation", "follow-up"),
         "inspection": NP_("obligation", "inspection"),
     },
+    "ticket_status": {
+        "new": NP_("ticket_status", "new"),
+        "open": NP_("ticket_status", "open"),
+        "resolved": NP_("ticket_status", "resolved"),
+        "closed": NP_("ticket_status", "closed"),
+        "cancelled": NP_("ticket_status", "cancelled"),
+    },
+    "change": {
+        "changed": NP_("change", "changed"),
+        "only_in_a": NP_("change", "only in A"),
+        "only_in_b": NP_("change", "only in B"),
+    },
+    # event types: English readers see the type's own name (as in JSON, the stream and the docs)
+    "fact": {
+        "AssetAccepted": NP_("fact", "AssetAccepted"),
+        "AssetContractChanged": NP_("fact", "AssetContractChanged"),
+        "AssetDecommissioned": NP_("fact", "AssetDecommissioned"),
+        "AssetDelivered": NP_("fact", "AssetDelivered"),
+        "AssetInstalled": NP_("fact", "AssetInstalled"),
+        "AssetMoved": NP_("fact", "AssetMoved"),
+        "AssetRegistered": NP_("fact", "AssetRegistered"),
+        "AssetReplaced": NP_("fact", "AssetReplaced"),
+        "CalendarYearRecorded": NP_("fact", "CalendarYearRecorded"),
+        "ContractAmended": NP_("fact", "ContractAmended"),
+        "ContractRegistered": NP_("fact", "ContractRegistered"),
+        "CustomerSignedOff": NP_("fact", "CustomerSignedOff"),
+        "DeadlineExtended": NP_("fact", "DeadlineExtended"),
+        "EvidenceAttached": NP_("fact", "EvidenceAttached"),
+        "FactCorrected": NP_("fact", "FactCorrected"),
+        "FaultCauseDetermined": NP_("fact", "FaultCauseDetermined"),
+        "FollowUpDone": NP_("fact", "FollowUpDone"),
+        "InspectionDone": NP_("fact", "InspectionDone"),
+        "LossClaimed": NP_("fact", "LossClaimed"),
+        "RemoteFixAttempted": NP_("fact", "RemoteFixAttempted"),
+        "RepairAttempted": NP_("fact", "RepairAttempted"),
+        "SeverityChanged": NP_("fact", "SeverityChanged"),
+        "SolutionPlanProposed": NP_("fact", "SolutionPlanProposed"),
+        "SpareUnitLent": NP_("fact", "SpareUnitLent"),
+        "SpareUnitReturned": NP_("fact", "SpareUnitReturned"),
+        "TechnicianArrived": NP_("fact", "TechnicianArrived"),
+        "TechnicianDispatched": NP_("fact", "TechnicianDispatched"),
+        "TicketAcknowledged": NP_("fact", "TicketAcknowledged"),
+        "TicketCancelled": NP_("fact", "TicketCancelled"),
+        "TicketClosed": NP_("fact", "TicketClosed"),
+        "TicketOpened": NP_("fact", "TicketOpened"),
+        "TicketReassigned": NP_("fact", "TicketReassigned"),
+        "TicketReopened": NP_("fact", "TicketReopened"),
+        "TicketResolved": NP_("fact", "TicketResolved"),
+        "WaitEnded": NP_("fact", "WaitEnded"),
+        "WaitStarted": NP_("fact", "WaitStarted"),
+    },
 }
 
 
@@ -319,6 +376,7 @@ def _(message: str) -> str:
 
 
 BEIJING_TIME = _("Beijing time")
+YES, NO = _("yes"), _("no")
 
 # The duration formats above are written through __call__; marked here for the catalog.
 _MARKED = (_("{h} h {m} min"), _("{m} min"))

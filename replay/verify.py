@@ -32,6 +32,8 @@ import msgspec
 
 from domain import hashchain
 
+from .i18n import texts
+
 MAX_FINDINGS = 200
 TEXT_FINDINGS = 20
 
@@ -100,34 +102,43 @@ class Report:
             "more_findings": self.more_findings,
         }
 
-    def text(self) -> str:
+    def text(self, lang: str = "en") -> str:
+        """The verdict for people, in `lang` (replay/i18n.py); --json carries the same, language-neutral."""
+        _ = texts(lang)
+        n = _.number
         lines = []
-        span = f"positions {self.first_position}..{self.last_position}" if self.events else "empty log"
-        lines.append(f"log: {self.events:,} events, {span}; head link {self.head_link}")
+        span = (_("positions {first}..{last}", first=n(self.first_position), last=n(self.last_position))
+                if self.events else _("empty log"))
+        lines.append(_("log: {events} events, {span}; head link {link}", events=n(self.events), span=span,
+                       link=self.head_link))
         if self.evidence_checked:
-            lines.append(f"evidence: {self.evidence_checked} attached file(s) checked")
+            lines.append(_("evidence: {n} attached file(s) checked", n=n(self.evidence_checked)))
         if self.stream_checked:
-            lines.append(f"stream: {self.stream_events:,} events compared with the store")
+            lines.append(_("stream: {n} events compared with the store", n=n(self.stream_events)))
         else:
-            lines.append("stream: not compared (no NATS stream given)")
+            lines.append(_("stream: not compared (no NATS stream given)"))
         if self.ok:
-            lines.append("OK: every event verifies against the hash chain"
-                         + (" and the stream holds the same events in the same order" if self.stream_checked else ""))
+            lines.append(_("OK: every event verifies against the hash chain and the stream holds the same events "
+                           "in the same order") if self.stream_checked else
+                         _("OK: every event verifies against the hash chain"))
             return "\n".join(lines)
         first = self.first_difference
         assert first is not None
-        lines.append(f"FAILED: first difference at position {first.position} ({first.kind}): {first.detail}")
+        lines.append(_("FAILED: first difference at position {position} ({kind}): {detail}",
+                       position=first.position, kind=first.kind, detail=first.detail))
         kinds: dict[str, int] = {}
         for f in self.findings:
             kinds[f.kind] = kinds.get(f.kind, 0) + 1
         total = len(self.findings) + self.more_findings
-        lines.append(f"{total:,} difference(s): " + ", ".join(f"{k} {n:,}" for k, n in sorted(kinds.items()))
-                     + (f" (+{self.more_findings:,} not itemised)" if self.more_findings else ""))
+        lines.append(_("{n} difference(s): ", n=n(total)) + ", ".join(f"{k} {n(c)}" for k, c in sorted(kinds.items()))
+                     + (_(" (+{n} not itemised)", n=n(self.more_findings)) if self.more_findings else ""))
         shown = sorted(self.findings, key=lambda f: (f.position, f.kind))[:TEXT_FINDINGS]
         for f in shown:
-            lines.append(f"  position {f.position:>9}  {f.kind:<9}  {f.detail}")
+            position, kind = str(f.position).rjust(9), f.kind.ljust(9)
+            lines.append(_("  position {position}  {kind}  {detail}", position=position, kind=kind, detail=f.detail))
         if total > len(shown):
-            lines.append(f"  ... and {total - len(shown):,} more (--json lists up to {MAX_FINDINGS})")
+            lines.append(_("  ... and {n} more (--json lists up to {max})", n=n(total - len(shown)),
+                           max=MAX_FINDINGS))
         return "\n".join(lines)
 
 

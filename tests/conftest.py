@@ -18,6 +18,18 @@ import pytest
 from adapters.ledger import Ledger
 from adapters.store import StoreConfig
 
+
+@pytest.fixture(autouse=True)
+def english_system_locale(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test runs with an English system locale and no TICKETLEDGER_LANG, whatever the
+    developer's machine says: output for people is then Chinese only where a contract in China
+    applies (the CLI's rule), English elsewhere. No COLUMNS either: captured tables keep their
+    natural width unless a test sets one."""
+    for name in ("LC_ALL", "LC_MESSAGES", "TICKETLEDGER_LANG", "COLUMNS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")
+
+
 PG_DSN = os.environ.get("TICKETLEDGER_TEST_POSTGRES", "host=127.0.0.1 port=5432 dbname=test user=postgres")
 CONTRACTS = Path(__file__).resolve().parent.parent / "contracts"
 SHARED = Path(__file__).resolve().parents[2] / "shared"

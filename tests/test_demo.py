@@ -9,7 +9,7 @@ import sys
 
 def run(tmp_path, *extra):
     return subprocess.run(
-        [sys.executable, "-m", "adapters.cli", "--data-dir", str(tmp_path / "data"), *extra,
+        [sys.executable, "-m", "adapters.cli", "--lang", "en", "--data-dir", str(tmp_path / "data"), *extra,
          "demo", "--tickets", "200", "--no-stream"],
         capture_output=True, text=True, timeout=120,
     )

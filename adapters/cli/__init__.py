@@ -9,24 +9,55 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+from typing import NoReturn
+
+from .errors import code_for
 
 MODULES = ("core", "views", "stream", "audit", "web")
+GLOBALS = ("data_dir", "json", "lang")
+
+# Exit codes (README: *Errors and exit codes*)
+EXIT_FOUND = 1          # the work was done and found something: refused lines, differences, a failed verify
+EXIT_USER_ERROR = 2     # bad input or state the user can fix (a TL-E code says which)
+EXIT_INTERRUPTED = 130  # Ctrl-C
+EXIT_CLOSED_PIPE = 141  # the reader of stdout went away (`| head`): 128 + SIGPIPE, as other Unix tools
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with its usage errors carrying their code like every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USER_ERROR, f"{self.prog}: TL-E001: {message}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="ticketledger",
         description="An event-sourced ledger of after-sales service tickets.",
     )
     parser.add_argument("--data-dir", default="./ledger-data", help="data folder (default ./ledger-data)")
     parser.add_argument("--json", action="store_true", help="JSON output for programs instead of tables")
+    parser.add_argument("--lang", default=None, type=lang_option, metavar="zh_CN|en",
+                        help="language of the output for people (default: $TICKETLEDGER_LANG, else the "
+                             "contract's — Chinese for contracts in China — else the system locale's)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in MODULES:
         module = importlib.import_module(f"{__name__}.{name}")
         module.register(sub)
-    _globals_after_the_command(parser, [a for a in parser._actions if a.dest in ("data_dir", "json")])
+    _globals_after_the_command(parser, [a for a in parser._actions if a.dest in GLOBALS])
     return parser
+
+
+def lang_option(text: str) -> str:
+    from replay.i18n import normalise_lang
+
+    try:
+        return normalise_lang(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _globals_after_the_command(parser: argparse.ArgumentParser, shared: list[argparse.Action]) -> None:
@@ -38,37 +69,119 @@ def _globals_after_the_command(parser: argparse.ArgumentParser, shared: list[arg
         for child in set(action.choices.values()):
             for g in shared:
                 if not any(o in child._option_string_actions for o in g.option_strings):
-                    kind = "store_true" if g.dest == "json" else "store"
-                    child.add_argument(*g.option_strings, dest=g.dest, action=kind, default=argparse.SUPPRESS,
-                                       help=g.help)
+                    if g.dest == "json":
+                        child.add_argument(*g.option_strings, dest=g.dest, action="store_true",
+                                           default=argparse.SUPPRESS, help=g.help)
+                    else:
+                        child.add_argument(*g.option_strings, dest=g.dest, type=g.type, metavar=g.metavar,
+                                           default=argparse.SUPPRESS, help=g.help)
             _globals_after_the_command(child, shared)
 
 
 def main(argv: list[str] | None = None) -> int:
+    from . import output
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        return 130
+        output.configure(args.lang or _lang_from_env())
     except UserError as e:
-        print(f"ticketledger {args.command}: {e}", file=sys.stderr)
-        return 2
+        return _fail(args, e)
+    try:
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a reader gone away is noticed here, not at exit
+        return code
+    except BrokenPipeError:
+        return _closed_pipe()
+    except KeyboardInterrupt:
+        output.stop_progress()
+        return EXIT_INTERRUPTED
+    except UserError as e:
+        return _fail(args, e)
     except TimeoutError as e:  # a server that did not answer (e.g. NATS unreachable): one line, no traceback
-        print(f"ticketledger {args.command}: {e or 'timed out'}", file=sys.stderr)
-        return 2
+        return _fail(args, UserError(str(e) or "timed out", code="TL-E060"))
+
+
+def _fail(args: argparse.Namespace, e: UserError) -> int:
+    from . import output
+
+    output.stop_progress()
+    try:
+        print(f"ticketledger {args.command}: {e.code or code_for(args.command)}: {e}", file=sys.stderr)
+    except BrokenPipeError:
+        return _closed_pipe()
+    return EXIT_USER_ERROR
+
+
+def _lang_from_env() -> str | None:
+    from replay.i18n import normalise_lang
+
+    from .output import LANG_ENV
+
+    value = os.environ.get(LANG_ENV, "").strip()
+    if not value:
+        return None
+    try:
+        return normalise_lang(value)
+    except ValueError as e:
+        raise UserError(f"{LANG_ENV}={value}: {e}", code="TL-E002") from None
+
+
+def _closed_pipe() -> int:
+    """stdout's reader went away (`ticketledger report sla | head`): stop quietly. stdout is
+    pointed at /dev/null so that Python's own flush at exit finds nothing to complain about."""
+    from . import output
+
+    output.stop_progress()
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout is not a file descriptor (tests capture it)
+        pass
+    return EXIT_CLOSED_PIPE
+
+
+def runnable() -> str:
+    """How to run this CLI again from the current folder, for hints people copy: `ticketledger`
+    when PATH finds this very script, else its path (`.venv/bin/ticketledger`), else
+    `<python> -m adapters.cli`."""
+    import shutil
+    from pathlib import Path
+
+    exe = Path(sys.argv[0]).absolute()
+    if exe.name != "ticketledger":
+        return f"{_relative(Path(sys.executable).absolute())} -m adapters.cli"
+    found = shutil.which("ticketledger")
+    if found and Path(found).absolute() == exe:
+        return "ticketledger"
+    return _relative(exe)
+
+
+def _relative(path: object) -> str:
+    text = os.path.relpath(str(path))
+    return text if "/" in text and not text.startswith("../../..") else str(path)
 
 
 class UserError(Exception):
-    """Bad input or state the user can fix; printed without a traceback."""
+    """Bad input or state the user can fix; printed without a traceback, with a stable code:
+    `code` (one of errors.CODES), else the code of the command that raised it."""
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def position_in_log(position: int | None, last: int, option: str = "--as-of-position") -> None:
     """An as-of position must name an event of the log (1..last)."""
     if position is not None and not 1 <= position <= last:
-        held = f"positions 1-{last}" if last else "no event yet"
-        raise UserError(f"{option} {position}: the log holds {held}; name a position in it "
-                        "(`ticketledger log` shows them)")
+        from .output import speak
+
+        _ = speak()
+        held = _("positions 1-{last}", last=last) if last else _("no event yet")
+        raise UserError(_("{option} {position}: the log holds {held}; name a position in it "
+                          "(`ticketledger log` shows them)", option=option, position=position, held=held),
+                        code="TL-E021")
 
 
 def positive_int(text: str) -> int:

@@ -15,9 +15,11 @@ from typing import Any
 
 import msgspec
 
+from replay.i18n import N_, word
+
 from ..store import ChainedPostgresRecorder, iter_log, read_log
 from . import UserError, position_in_log, positive_int
-from .output import Progress
+from .output import Column, Progress, language, speak
 from .views import open_views_file, output_file, sql_text
 
 
@@ -192,7 +194,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         except Exception as e:  # noqa: BLE001 - report why the stream could not be read, then fail
             raise UserError(f"cannot read the NATS stream ({type(e).__name__}: {e}); "
                             "use --no-stream to verify the store alone") from None
-    progress = Progress("verify", total=ledger.position or None, every=20_000)
+    progress = Progress("verify", total=ledger.position or None, every=20_000, unit=speak()("events"))
     report = verify_log(
         iter_log(ledger),
         evidence=None if args.no_evidence else (lambda sha: check_evidence(data_dir, sha)),
@@ -205,7 +207,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(msgspec.json.encode(report.as_dict()).decode() + "\n")
     else:
-        print(report.text())
+        from .core import _ledger_zone
+
+        print(report.text(language(_ledger_zone(args))))
     return 0 if report.ok else 1
 
 
@@ -247,7 +251,7 @@ def ticket_rows(app: Any, ticket: str) -> tuple[str, list[Any]]:
     toid = aggregate_uuid("ticket", ticket).hex
     rows = rows_for(app, [toid])
     if not rows:
-        raise UserError(f"no ticket {ticket}")
+        raise UserError(f"no ticket {ticket}", code="TL-E040")
     opened = msgspec.json.decode(rows[0].state)
     extra = []
     if opened.get("asset_id"):
@@ -408,11 +412,18 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if args.json:
         emit([summary], True)
     else:
-        print(f"replayed {summary['events']:,} events ({summary['cut']}; terms {summary['terms']}) into {out}, "
-              f"evaluated at {summary['evaluated_at']} in {summary['seconds']} s")
-        print("clocks: " + (", ".join(f"{s} {n:,}" for s, n in states) or "none"))
-        print(f"use it: ticketledger explain TICKET --views {out}; ticketledger diff {out} OTHER.duckdb; "
-              "or open it read-only in DuckDB (the same tables as views.duckdb)")
+        from .core import _ledger_zone
+
+        zone = _ledger_zone(args)
+        _ = speak(zone)
+        terms_used = args.terms or _("as recorded")
+        print(_("replayed {events} events ({cut}; terms {terms}) into {out}, evaluated at {when} in {seconds} s",
+                events=_.number(summary["events"] or 0), cut=summary["cut"], terms=terms_used, out=out,
+                when=_.time(stats.get("evaluated_at"), zone, zone=True), seconds=summary["seconds"]))
+        print(_("clocks: {states}", states=", ".join(f"{word(_.lang, 'state', s)} {_.number(n)}" for s, n in states)
+                or _("none")))
+        print(_("use it: ticketledger explain TICKET --views {out}; ticketledger diff {out} OTHER.duckdb; "
+                "or open it read-only in DuckDB (the same tables as views.duckdb)", out=out))
     return 0
 
 
@@ -474,22 +485,29 @@ def cmd_diff(args: argparse.Namespace) -> int:
             con.execute(f"ATTACH {sql_text(Path(args.b).resolve())} AS vb (READ_ONLY)")
             b = "vb"
         rows = []
-        for t in args.table or DEFAULT_TABLES:
-            try:
-                rows += diff_table(con, "va", b, t, limit=args.limit)
-            except MissingTable as e:  # name the file, not its attached alias
-                raise UserError(f"table {e.table!r} is not in {args.a if e.db == 'va' else args.b}; "
-                                f"its tables: {', '.join(e.have)}") from None
+        tables = args.table or DEFAULT_TABLES
+        with Progress("diff", total=len(tables), every=1, unit=speak()("tables")) as progress:
+            for t in tables:
+                try:
+                    rows += diff_table(con, "va", b, t, limit=args.limit)
+                except MissingTable as e:  # name the file, not its attached alias
+                    raise UserError(f"table {e.table!r} is not in {args.a if e.db == 'va' else args.b}; "
+                                    f"its tables: {', '.join(e.have)}") from None
+                progress.add(1)
     finally:
         con.close()
     if args.json:
         sys.stdout.write(msgspec.json.encode(rows).decode() + "\n")
-    else:
-        if rows:
-            emit(flat(rows), False, columns=["table", "key", "change", "column", "a", "b"],
-                 title=f"A = {args.a}\nB = {args.b}")
-        print(f"{len(rows)} row(s) differ")
+        return 1 if rows else 0
+    _ = speak()
+    if rows:
+        emit(flat(rows), False, columns=DIFF_COLUMNS, title=f"A = {args.a}\nB = {args.b}", lang=_.lang)
+    print(_("{n} row(s) differ", n=_.number(len(rows))))
     return 1 if rows else 0
+
+
+DIFF_COLUMNS = [Column("table", N_("table"), "id"), Column("key", N_("row")), Column("change", N_("change"), "change"),
+                Column("column", N_("column"), "id"), Column("a", "A"), Column("b", "B")]
 
 
 # --- the demo's closing step (adapters.demo step 6) ---------------------------------------------------
@@ -543,9 +561,17 @@ def demo_dispute_report(ledger: Any, data_dir: str | Path, ticket: str, say: Any
 
     report = verify_log(iter_log(ledger, batch=20_000), evidence=lambda sha: check_evidence(data_dir, sha),
                         head=chain_head(ledger))
-    say(f"dispute report for {ticket}: {out} ({seconds:.1f} s); print it, or "
-        f"`ticketledger --data-dir {data_dir} explain {ticket} --format md`")
-    say(f"verify: {'OK' if report.ok else 'FAILED'} — {report.events:,} events, head link {report.head_link[:16]}…, "
-        f"{report.evidence_checked:,} evidence files ({stored:,} stored now) in {report.seconds:.1f} s"
-        + ("" if report.ok else f"; first difference: {report.first_difference}"))
+    from replay.i18n import DEFAULT_TZ
+
+    from . import runnable
+
+    _ = speak(DEFAULT_TZ)  # the demo's seed contracts are in China's time zone
+    command = f"{runnable()} --data-dir {data_dir} explain {ticket} --format md"
+    say(_("dispute report for {ticket}: {out} ({seconds} s); print it, or {command}", ticket=ticket, out=out,
+          seconds=round(seconds, 1), command=command))
+    say(_("verify: {verdict} — {events} events, head link {link}…, {evidence} evidence files ({stored} stored now) "
+          "in {seconds} s", verdict="OK" if report.ok else _("FAILED"), events=_.number(report.events),
+          link=report.head_link[:16], evidence=_.number(report.evidence_checked), stored=_.number(stored),
+          seconds=round(report.seconds, 1))
+        + ("" if report.ok else _("; first difference: {what}", what=report.first_difference)))
     return {"report": str(out), "verify_ok": report.ok, "verify_seconds": round(report.seconds, 2)}

@@ -12,16 +12,18 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+from rich.text import Text
 
 from domain import events as ev
 from domain.errors import Refused
 from domain.terms import TermsError, load_contract_file
+from replay.i18n import DEFAULT_TZ, N_, Texts, word
 
 from ..importer import import_items, read_jsonl
 from ..ledger import Ledger, open_ledger
 from ..store import iter_log, last_position
 from . import UserError, positive_int
-from .output import Progress, emit
+from .output import Column, Progress, console, emit, render, speak
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -125,48 +127,59 @@ def ledger_for(args: argparse.Namespace) -> Ledger:
     try:
         return open_ledger(folder)
     except (sqlite3.Error, PersistenceError) as e:
-        raise UserError(f"cannot open the ledger {config.sqlite_path if not config.postgres_dsn else 'on PostgreSQL'}: "
-                        f"{e}; if it is damaged, restore it from a backup, or name another --data-dir") from None
+        _ = speak()
+        where = config.sqlite_path if not config.postgres_dsn else _("on PostgreSQL")
+        raise UserError(_("cannot open the ledger {where}: {error}; if it is damaged, restore it from a backup, "
+                          "or name another --data-dir", where=where, error=e), code="TL-E012") from None
 
 
 def data_folder(args: argparse.Namespace) -> Path:
     """--data-dir as a folder path: refused when empty or when it names a file."""
+    _ = speak()
     if not str(args.data_dir).strip():
-        raise UserError("--data-dir is empty; name the data folder, e.g. --data-dir ./ledger-data")
+        raise UserError(_("--data-dir is empty; name the data folder, e.g. --data-dir ./ledger-data"), code="TL-E011")
     folder = Path(args.data_dir)
     if folder.exists() and not folder.is_dir():
-        raise UserError(f"--data-dir {folder} is a file, not a folder; name the data folder, e.g. --data-dir ./ledger-data")
+        raise UserError(_("--data-dir {folder} is a file, not a folder; name the data folder, e.g. "
+                          "--data-dir ./ledger-data", folder=folder), code="TL-E011")
     return folder
 
 
 def _check_sqlite_ledger(path: Path, *, create: bool) -> None:
     import os
 
+    _ = speak()
     folder = path.parent
     if not path.exists() and not create:
-        missing = "" if folder.is_dir() else " (no such folder)"
-        raise UserError(f"no ledger in {folder}{missing}; run `ticketledger --data-dir {folder} init` first "
-                        "(or check --data-dir for a typo)")
+        missing = "" if folder.is_dir() else _(" (no such folder)")
+        raise UserError(_("no ledger in {folder}{missing}; run `ticketledger --data-dir {folder} init` first "
+                          "(or check --data-dir for a typo)", folder=folder, missing=missing), code="TL-E010")
     if create:
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise UserError(f"cannot create the data folder {folder}: {e.strerror}; name a folder you may write to") from None
+            raise UserError(_("cannot create the data folder {folder}: {reason}; name a folder you may write to",
+                              folder=folder, reason=e.strerror), code="TL-E011") from None
     if path.is_dir():
-        raise UserError(f"{path} is a folder, not a ledger database; move it away or name another --data-dir")
+        raise UserError(_("{path} is a folder, not a ledger database; move it away or name another --data-dir",
+                          path=path), code="TL-E011")
     for target in (folder, path) if path.exists() else (folder,):
         if not os.access(target, os.W_OK):  # SQLite writes its journal beside the file even to read
-            raise UserError(f"cannot write to {target}: the ledger needs write access to its folder and "
-                            "events.sqlite, even to read; fix the permissions or work on a copy")
+            raise UserError(_("cannot write to {target}: the ledger needs write access to its folder and "
+                              "events.sqlite, even to read; fix the permissions or work on a copy", target=target),
+                            code="TL-E011")
 
 
 def parse_time(text: str, what: str = "time") -> datetime:
+    _ = speak()
     try:
         t = datetime.fromisoformat(text)
     except ValueError:
-        raise UserError(f"{what} {text!r} is not an ISO time; write e.g. 2026-01-01T09:00+08:00") from None
+        raise UserError(_("{what} {text!r} is not an ISO time; write e.g. 2026-01-01T09:00+08:00",
+                          what=what, text=text), code="TL-E020") from None
     if t.tzinfo is None:
-        raise UserError(f"{what} {text!r} has no time zone; write e.g. 2026-01-01T09:00+08:00")
+        raise UserError(_("{what} {text!r} has no time zone; write e.g. 2026-01-01T09:00+08:00", what=what, text=text),
+                        code="TL-E020")
     return t
 
 
@@ -263,7 +276,12 @@ def cmd_calendar_show(args: argparse.Namespace) -> int:
             f = msgspec.json.decode(r.state)
             rows.append({"calendar": f["id"], "version": r.originator_version, "position": r.position,
                          "days_off": len(f["days_off"]), "days_on": len(f["days_on"]), "source": f["source"]})
-    emit(rows, args.json)
+    _ = speak()
+    emit(rows, args.json, [Column("calendar", N_("calendar year"), "id"), Column("version", N_("version"), "number"),
+                           Column("position", N_("position"), "number"),
+                           Column("days_off", N_("days off"), "number"),
+                           Column("days_on", N_("working weekend days"), "number"), Column("source", N_("source"))],
+         title=_("Official calendar years recorded in the ledger"))
     return 0
 
 
@@ -335,7 +353,7 @@ def _report(outcomes: list, what: str) -> int:
     bad = 0
     for o in outcomes:
         if o.status == "refused":
-            print(f"{what}: refused: {o.error}", file=sys.stderr)
+            print(f"{what}: TL-E070: refused: {o.error}", file=sys.stderr)
             bad += 1
         else:
             print(f"{what}: {o.status.replace('_', ' ')}")
@@ -345,18 +363,25 @@ def _report(outcomes: list, what: str) -> int:
 def cmd_contract_show(args: argparse.Namespace) -> int:
     contract = ledger_for(args).contract(args.id)
     if contract is None:
-        raise UserError(f"no contract {args.id}; `ticketledger contract add FILE` registers one")
-    versions = [
-        {"version": i + 1, "in_force_from": start.isoformat() if start else "(start)", "name": terms.name,
-         "severities": ",".join(terms.severities)}
-        for i, (start, terms) in enumerate(contract.versions)
-    ]
+        raise UserError(speak()("no contract {id}; `ticketledger contract add FILE` registers one", id=args.id),
+                        code="TL-E040")
     if args.json:
         from domain.terms import terms_to_mapping
 
-        emit([{**v, "terms": terms_to_mapping(t)} for v, (_, t) in zip(versions, contract.versions, strict=True)], True)
-    else:
-        emit(versions, False, title=f"contract {args.id}: supplier {contract.supplier}, customer {contract.customer}")
+        emit([{"version": i + 1, "in_force_from": start.isoformat() if start else "(start)", "name": terms.name,
+               "severities": ",".join(terms.severities), "terms": terms_to_mapping(terms)}
+              for i, (start, terms) in enumerate(contract.versions)], True)
+        return 0
+    zone = contract.versions[-1][1].timezone
+    _ = speak(zone)
+    versions = [{"version": i + 1, "in_force_from": _.time(start, terms.timezone, zone=True) if start else _("signed"),
+                 "name": terms.name, "severities": ", ".join(terms.severities), "timezone": terms.timezone}
+                for i, (start, terms) in enumerate(contract.versions)]
+    emit(versions, False, [Column("version", N_("version"), "number"), Column("in_force_from", N_("in force from")),
+                           Column("name", N_("name")), Column("severities", N_("severities")),
+                           Column("timezone", N_("time zone"))],
+         title=_("contract {id}: supplier {supplier}, customer {customer}", id=args.id, supplier=contract.supplier,
+                 customer=contract.customer), lang=_.lang)
     return 0
 
 
@@ -425,19 +450,50 @@ def cmd_show(args: argparse.Namespace) -> int:
     ledger = ledger_for(args)
     agg = ledger.aggregate(args.kind, args.id)
     if agg is None:
-        raise UserError(f"no {args.kind} {args.id}")
-    history = [
-        {"version": i + 1, "type": type(f).__name__, "occurred_at": f.occurred_at.isoformat(), "actor": f.actor,
-         "detail": _detail(f)}
-        for i, f in enumerate(agg.facts)
-    ]
+        _ = speak()
+        raise UserError(_("no ticket {id}", id=args.id) if args.kind == "ticket" else _("no asset {id}", id=args.id),
+                        code="TL-E040")
     state = _state(agg)
     if args.json:
         emit([{"state": state, "history": [msgspec.to_builtins(f) for f in agg.facts]}], True)
-    else:
-        print(f"{args.kind} {args.id}: " + ", ".join(f"{k}={v}" for k, v in state.items()))
-        emit(history, False)
+        return 0
+    zone = contract_zone(ledger, state.get("contract"))
+    _ = speak(zone)
+    history = [{"version": i + 1, "type": type(f).__name__, "occurred_at": f.occurred_at, "actor": f.actor,
+                "detail": _detail(f)} for i, f in enumerate(agg.facts)]
+    title = _("ticket {id}", id=args.id) if args.kind == "ticket" else _("asset {id}", id=args.id)
+    out = console()
+    out.print(Text(_("{what}; times in {zone}", what=title, zone=_.zone_name(zone))))
+    out.print(render([{k: _state_value(_, k, v, zone) for k, v in state.items()}], list(STATE_COLUMNS[args.kind]), _))
+    emit(history, False, HISTORY_COLUMNS, zone=zone, lang=_.lang)
     return 0
+
+
+def contract_zone(ledger: Ledger, contract_id: str | None) -> str:
+    """The time zone of a contract's latest terms (the default zone when there is none)."""
+    contract = ledger.contract(contract_id) if contract_id else None
+    return contract.versions[-1][1].timezone if contract is not None else DEFAULT_TZ
+
+
+STATE_COLUMNS = {
+    "ticket": (Column("status", N_("status"), "ticket_status"), Column("severity", N_("severity")),
+               Column("asset", N_("asset"), "id"), Column("customer", N_("customer"), "id"),
+               Column("contract", N_("contract"), "id"), Column("site", N_("site"), "id"),
+               Column("open_waits", N_("open waits"))),
+    "asset": (Column("serial", N_("serial"), "id"), Column("type", N_("type")), Column("customer", N_("customer"), "id"),
+              Column("site", N_("site"), "id"), Column("contract", N_("contract"), "id"),
+              Column("accepted_at", N_("accepted"), "time"), Column("decommissioned", N_("decommissioned"), "bool"),
+              Column("replaced_by", N_("replaced by"), "id")),
+}
+HISTORY_COLUMNS = [Column("version", N_("version"), "number"), Column("type", N_("event"), "fact"),
+                   Column("occurred_at", N_("occurred"), "time"), Column("actor", N_("actor"), "id"),
+                   Column("detail", N_("detail"))]
+
+
+def _state_value(_: Texts, key: str, value: Any, zone: str) -> Any:
+    if key == "open_waits":
+        return ", ".join(word(_.lang, "wait", w) for w in value) or "—"
+    return value
 
 
 def _state(agg: Any) -> dict[str, Any]:
@@ -468,8 +524,40 @@ def cmd_log(args: argparse.Namespace) -> int:
         f = msgspec.json.decode(r.state)
         rows.append({"position": r.position, "recorded_at": r.recorded_at, "occurred_at": f.get("occurred_at"),
                      "type": f.get("type"), "id": f.get("id"), "customer": f.get("customer"), "link": r.link[:16]})
-    emit(rows, args.json)
+    if args.json:
+        emit(rows, True)
+        return 0
+    zone = _ledger_zone(args)
+    _ = speak(zone)
+    emit(rows, False, LOG_COLUMNS, zone=zone, lang=_.lang, total=last if rows and start == 1 else None,
+         title=_("log positions {first}-{last} of {n}; times in {zone}", first=_.number(rows[0]["position"]),
+                 last=_.number(rows[-1]["position"]), n=_.number(last), zone=_.zone_name(zone)) if rows else None)
     return 0
+
+
+LOG_COLUMNS = [Column("position", N_("position"), "number"), Column("recorded_at", N_("recorded"), "time"),
+               Column("occurred_at", N_("occurred"), "time"), Column("type", N_("event"), "fact"),
+               Column("id", N_("id"), "id"), Column("customer", N_("customer"), "id"), Column("link", N_("link"), "id")]
+
+
+def _ledger_zone(args: argparse.Namespace) -> str:
+    """The zone the ledger's contracts share (from its views' terms), else UTC: the log holds
+    events of every contract, so its times are local only when the contracts agree on a zone."""
+    from .views import contract_zones, views_path
+
+    if not views_path(args).exists():
+        return "UTC"
+    try:
+        from projections import open_views
+
+        con = open_views(views_path(args), read_only=True)
+    except Exception:  # noqa: BLE001 - a views file in use or of another version: UTC
+        return "UTC"
+    try:
+        zones = set(contract_zones(con).values())
+    finally:
+        con.close()
+    return zones.pop() if len(zones) == 1 else "UTC"
 
 
 # --- evidence and personal data ---------------------------------------------------------------

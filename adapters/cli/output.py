@@ -1,58 +1,338 @@
-"""Tables for people, JSON for programs: one way to print rows, used by every command."""
+"""How every command prints rows: tables for people, JSON and CSV for programs, progress on stderr.
+
+People read `rich` tables that fit the terminal (its width, or `COLUMNS`; Chinese characters
+measured as two cells), with local times, durations, yuan and the views' codes as words of their
+language (all written by replay/i18n.py), and a "showing N of M rows" line instead of a silent cut.
+Programs read `--json` or `--csv`: the rows as they are (codes, integer fen, UTC ISO instants),
+the same in every language.
+
+A column is a row key, or a `Column` that says how people read it (`kind`). Times are shown in
+the zone `emit(..., zone=...)` names: one zone, or a function of the row (its contract's zone).
+"""
 
 from __future__ import annotations
 
+import csv
+import os
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 import msgspec
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from replay.i18n import DEFAULT_TZ, VOCABULARY, Texts, resolve_lang, texts, word
+
+# --- language -------------------------------------------------------------------------------------
+
+LANG_ENV = "TICKETLEDGER_LANG"
+_requested: dict[str, str | None] = {"lang": None}
 
 
-def emit(rows: Sequence[dict[str, Any]], as_json: bool, columns: Sequence[str] | None = None,
-         title: str | None = None) -> None:
-    if as_json:
-        sys.stdout.write(msgspec.json.encode(list(rows)).decode() + "\n")
-        return
-    if title:
-        print(title)
-    print(table(rows, columns))
+def configure(lang: str | None) -> None:
+    """The language asked for on the command line (`--lang`), else $TICKETLEDGER_LANG."""
+    _requested["lang"] = lang or os.environ.get(LANG_ENV) or None
 
 
-def table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> str:
-    if not rows:
-        return "(no rows)"
-    cols = list(columns or rows[0].keys())
-    cells = [[_cell(r.get(c)) for c in cols] for r in rows]
-    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
-    line = "  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True))
-    sep = "  ".join("-" * w for w in widths)
-    body = ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
-    return "\n".join([line, sep, *body])
+def language(timezone: str | None = None) -> str:
+    """The language of this command's human output: the one asked for, else the contract's
+    (Chinese for a contract in China's time zone; pass its zone), else the system locale's."""
+    return resolve_lang(_requested["lang"], timezone=timezone)
 
 
-def _cell(v: Any) -> str:
-    if v is None:
+def speak(timezone: str | None = None) -> Texts:
+    """The texts of `language(timezone)`: `_ = speak(zone)` then `_("…")`, `_.money(fen)`, …"""
+    return texts(language(timezone))
+
+
+# --- columns --------------------------------------------------------------------------------------
+
+# How a column's values are written for people. Any other kind names a vocabulary of
+# replay.i18n.VOCABULARY (clock, state, coverage, payer, rate, cause, …): the code as a word.
+KINDS = ("text", "id", "time", "end", "date", "duration", "money", "number", "percent", "bool")
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of a table for people: the row key, its header (English, marked with N_ for the
+    catalog) and how its values are written."""
+
+    key: str
+    header: str = ""
+    kind: str = "text"
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS and self.kind not in VOCABULARY:
+            raise ValueError(f"column {self.key}: unknown kind {self.kind!r}")
+
+    def title(self, t: Texts) -> str:
+        return t(self.header) if self.header else self.key
+
+
+ColumnSpec = str | Column
+Zone = str | Callable[[dict[str, Any]], str] | None
+
+
+def as_column(spec: ColumnSpec) -> Column:
+    return spec if isinstance(spec, Column) else Column(spec)
+
+
+def cell(t: Texts, kind: str, value: Any, tz: str = DEFAULT_TZ) -> str:
+    """One value as people read it in `t`'s language."""
+    if value is None or value == "":
         return ""
-    if isinstance(v, float):
-        return f"{v:.3f}".rstrip("0").rstrip(".")
-    return str(v)
+    if kind == "time":
+        return t.time(value, tz)
+    if kind == "end":
+        return t.end(value, tz)
+    if kind == "date":
+        return t.date(value if isinstance(value, date | str) else str(value))
+    if kind == "duration":
+        return t.duration(value)
+    if kind == "money":
+        return t.money(value)
+    if kind == "number":
+        return t.number(value)
+    if kind == "percent":
+        return t.percent(value)
+    if kind == "bool" or isinstance(value, bool):
+        return t.yes_no(bool(value))
+    if kind in VOCABULARY:
+        return word(t.lang, kind, str(value))
+    if isinstance(value, float):
+        return f"{value:.3f}".rstrip("0").rstrip(".")
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return msgspec.json.encode(value).decode()
+    return str(value)
+
+
+# --- printing rows --------------------------------------------------------------------------------
+
+
+UNBOUNDED = 100_000  # the width of a file or a pipe: a table keeps its natural width there
+
+
+def console(file: Any = None, width: int | None = None) -> Console:
+    """A console on stdout: $COLUMNS when set, else the terminal's width; in a file or a pipe
+    without $COLUMNS a table keeps its natural width (one line per row, for grep and less -S).
+    Colour only on a terminal; text printed as it is (no markup, no emoji codes)."""
+    file = file or sys.stdout
+    if width is None and not os.environ.get("COLUMNS") and not _is_terminal(file):
+        width = UNBOUNDED
+    return _Console(file=file, width=width, highlight=False, markup=False, emoji=False, soft_wrap=False)
+
+
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """rich exits 1 itself; the CLI's main() ends a closed pipe the same way for every command."""
+        raise BrokenPipeError
+
+
+def _is_terminal(file: Any) -> bool:
+    try:
+        return file.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def emit(rows: Iterable[dict[str, Any]], as_json: bool, columns: Sequence[ColumnSpec] | None = None,
+         title: str | None = None, *, as_csv: bool = False, total: int | None = None,
+         zone: Zone = None, lang: str | None = None, hint: str | None = None) -> None:
+    """Print rows: JSON (`as_json`) or CSV (`as_csv`) with every key and raw value; else a table of
+    `columns` (default: every key) for people, in `lang` (default: the command line's language),
+    followed by "showing N of M rows" when `total` says more rows exist than were given."""
+    if as_json:
+        write_json(rows)
+        return
+    if as_csv:
+        write_csv(rows)
+        return
+    rows = list(rows)
+    _ = texts(lang) if lang else speak()
+    out = console()
+    if title:
+        out.print(Text(title))
+    out.print(render(rows, columns, _, zone))
+    if total is not None and total > len(rows):
+        out.print(Text(_("showing {shown} of {total} rows (use --limit / --json / --csv)",
+                         shown=_.number(len(rows)), total=_.number(total))))
+
+
+def render(rows: Sequence[dict[str, Any]], columns: Sequence[ColumnSpec] | None, _: Texts,
+           zone: Zone = None) -> Table | Text:
+    """The rows as a rich table (ids never wrapped; long text wraps inside its column)."""
+    if not rows:
+        return Text(_("(no rows)"))
+    cols = [as_column(c) for c in (columns or list(rows[0].keys()))]
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, header_style="bold",
+                  padding=(0, 1), collapse_padding=True)
+    for c in cols:
+        numeric = c.kind in ("money", "number", "percent", "duration")
+        table.add_column(c.title(_), justify="right" if numeric else "left", overflow="fold",
+                         no_wrap=numeric or c.kind in ("time", "end", "date"))
+    for r in rows:
+        tz = zone(r) if callable(zone) else (zone or DEFAULT_TZ)
+        table.add_row(*(cell(_, c.kind, r.get(c.key), tz) for c in cols))
+    return table
+
+
+def table(rows: Sequence[dict[str, Any]], columns: Sequence[ColumnSpec] | None = None,
+          width: int | None = None, lang: str | None = None) -> str:
+    """The rows as table text (for summaries written into other text, e.g. the demo's, bench's)."""
+    import io
+
+    buf = io.StringIO()
+    con = console(buf, width or _width())
+    con.print(render(rows, columns, texts(lang) if lang else speak()))
+    return buf.getvalue().rstrip("\n")
+
+
+def _width() -> int | None:
+    width = console().width
+    return None if width == UNBOUNDED else width
+
+
+def plain(value: Any) -> Any:
+    """A value as programs read it: UTC instants as ISO text with Z, dates ISO, intervals in seconds."""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%dT%H:%M:%S") + "Z" if value.tzinfo is None else value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if hasattr(value, "total_seconds"):
+        return value.total_seconds()
+    return value
+
+
+def write_json(rows: Iterable[dict[str, Any]]) -> None:
+    """A JSON array, written as it is read (a large result is never held twice)."""
+    out = sys.stdout
+    out.write("[")
+    for i, r in enumerate(rows):
+        out.write(("," if i else "") + msgspec.json.encode(r).decode())
+    out.write("]\n")
+    out.flush()
+
+
+def write_csv(rows: Iterable[dict[str, Any]]) -> None:
+    """CSV with a header row (the first row's keys): raw values — codes, integer fen, UTC ISO
+    instants, true/false — lists and objects as JSON text, NULL as an empty field."""
+    writer = None
+    for r in rows:
+        if writer is None:
+            writer = csv.DictWriter(sys.stdout, fieldnames=list(r.keys()), lineterminator="\n",
+                                    extrasaction="ignore")
+            writer.writeheader()
+        writer.writerow({k: _csv_value(v) for k, v in r.items()})
+    sys.stdout.flush()
+
+
+def _csv_value(v: Any) -> Any:
+    v = plain(v)
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, list | dict):
+        return msgspec.json.encode(v).decode()
+    return v
+
+
+# --- progress -------------------------------------------------------------------------------------
 
 
 class Progress:
-    """A one-line progress counter on stderr for long work (quiet when not a terminal)."""
+    """Progress of long work on stderr — done and total, rate, time left — only when stderr is a
+    terminal (nothing in pipes, files and logs). `add(n)` is cheap: the bar is touched at most
+    every `every` units. `update(total=…)` when the total becomes known; `done()` ends the bar."""
 
-    def __init__(self, label: str, total: int | None = None, every: int = 10_000) -> None:
-        self.label, self.total, self.every, self.n = label, total, every, 0
+    def __init__(self, label: str, total: int | None = None, every: int = 10_000, unit: str = "") -> None:
+        self.label, self.total, self.every, self.unit = label, total, max(1, every), unit
+        self.n, self._shown = 0, 0
         self.tty = sys.stderr.isatty()
+        self.started = time.perf_counter()
+        self._bar: Any = None
+        self._task: Any = None
+        if self.tty:
+            self._start()
+
+    def _start(self) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            TaskProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+        from rich.progress import Progress as Bar
+
+        _ = speak()
+        self._bar = Bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TaskProgressColumn(), TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
+                        TextColumn(_("left")), TimeRemainingColumn(),
+                        console=Console(file=sys.stderr, highlight=False, markup=False), transient=True,
+                        refresh_per_second=4)
+        self._task = self._bar.add_task(self.label, total=self.total, rate="")
+        self._bar.start()
+        _ACTIVE.append(self)
 
     def add(self, k: int = 1) -> None:
-        before, self.n = self.n, self.n + k
-        if self.tty and before // self.every != self.n // self.every:
-            of = f"/{self.total:,}" if self.total else ""
-            sys.stderr.write(f"\r{self.label}: {self.n:,}{of}")
-            sys.stderr.flush()
+        self.n += k
+        if self._bar is not None and self.n - self._shown >= self.every:
+            self._show()
+
+    def update(self, total: int | None = None) -> None:
+        """Say the total once it is known (e.g. after counting the input)."""
+        self.total = total
+        if self._bar is not None:
+            self._bar.update(self._task, total=total)
+
+    def _show(self) -> None:
+        self._shown = self.n
+        seconds = time.perf_counter() - self.started
+        rate = f"{texts('en').number(self.n / seconds) if seconds else '…'}/s"
+        self._bar.update(self._task, completed=self.n, rate=rate)
 
     def done(self) -> None:
-        if self.tty:
-            sys.stderr.write(f"\r{self.label}: {self.n:,} done\n")
+        """End the bar and leave one line saying what was done, how fast."""
+        if self._bar is None:
+            return
+        self._stop()
+        _ = speak()
+        seconds = time.perf_counter() - self.started
+        rate = _.number(self.n / seconds) if seconds > 0 else "…"
+        sys.stderr.write(_("{label}: {n} {unit} in {seconds} s ({rate}/s)", label=self.label,
+                           n=_.number(self.n), unit=self.unit or _("done"),
+                           seconds=f"{seconds:.1f}", rate=rate) + "\n")
+        sys.stderr.flush()
+
+    def _stop(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+            if self in _ACTIVE:
+                _ACTIVE.remove(self)
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is None:
+            self.done()
+        else:
+            self._stop()
+
+
+_ACTIVE: list[Progress] = []
+
+
+def stop_progress() -> None:
+    """Stop every bar still drawn (a command failed half-way): its error line is then readable."""
+    for p in list(_ACTIVE):
+        p._stop()

@@ -11,12 +11,14 @@ import argparse
 import asyncio
 import re
 from collections.abc import Callable
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from replay.i18n import DEFAULT_TZ
+
 from . import UserError, position_in_log, positive_float, positive_int
-from .output import emit
+from .output import emit, plain, speak
+from .tables import REPORTS, STATES, TABLE_LIMIT, column
 
 VIEWS_FILE = "views.duckdb"
 SNAPSHOT_FILE = "views-snapshot.duckdb"
@@ -127,7 +129,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--site")
     p.add_argument("--month", help="YYYY-MM (report month, local time)")
     p.add_argument("--state", help="sla: met, breached, running, at_risk, not_applicable; visits: done, due, missed, upcoming")
-    p.add_argument("--limit", type=positive_int, default=200, help="at most this many rows (default 200)")
+    p.add_argument("--limit", type=positive_int, default=None,
+                   help=f"at most this many rows (default: {TABLE_LIMIT} in a table, every row with --json/--csv)")
+    p.add_argument("--csv", action="store_true", help="CSV for programs: every column, raw values (fen, UTC)")
+    p.add_argument("--wide", action="store_true", help="more columns in the table (every column: --json/--csv)")
+    p.add_argument("--columns", metavar="A,B,…", help="these columns of the view, in this order")
     p.add_argument("--views", metavar="FILE", help="another views file, e.g. one written by `replay --out`")
     p.add_argument("--file", metavar="LOG", help="compare-sla: the ServiceNow incident log that was imported (.csv or .csv.gz)")
     p.add_argument("--priority", help="compare-sla: one priority, e.g. 3, moderate or '3 - Moderate'")
@@ -135,6 +141,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("sql", help="run SQL against the views (read-only: no file is written or read)")
     p.add_argument("query")
+    p.add_argument("--csv", action="store_true", help="CSV for programs (UTC ISO instants, raw values)")
     p.add_argument("--views", metavar="FILE", help="another views file, e.g. one written by `replay --out`")
     p.set_defaults(func=cmd_sql)
 
@@ -166,7 +173,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
         stats = REBUILD_SOURCES[args.source](args, views_path(args), at, terms)
     except Exception as e:  # a locked file is the one failure a user can act on
         if "lock" in str(e).lower():
-            raise UserError(f"{views_path(args)} is in use by another process (a running `views follow`?)") from None
+            raise UserError(f"{views_path(args)} is in use by another process (a running `views follow`?)", code="TL-E032") from None
         raise
     con = open_views(views_path(args))
     try:
@@ -180,8 +187,14 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
         emit([{"views": str(views_path(args)), "events": stats["events"], "seconds": round(stats["seconds"], 3),
                "evaluated_at": when, "rows": counts}], True)
         return 0
-    print(f"rebuilt {views_path(args)}: {stats['events']} events in {stats['seconds']:.2f} s, "
-          f"evaluated at {when}; " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    from .core import _ledger_zone
+
+    zone = _ledger_zone(args)
+    _ = speak(zone)
+    print(_("rebuilt {views}: {events} events in {seconds} s, evaluated at {when}; {rows}", views=views_path(args),
+            events=_.number(stats["events"]), seconds=f"{stats['seconds']:.2f}",
+            when=_.time(stats["evaluated_at"], zone, zone=True),
+            rows=", ".join(f"{k} {_.number(v)}" for k, v in counts.items())))
     return 0
 
 
@@ -196,7 +209,7 @@ def open_for_reading(args: argparse.Namespace):
         return open_views_file(chosen)
     main = views_path(args)
     if not main.exists() and not snapshot_path(args).exists():
-        raise UserError(f"no views in {args.data_dir}; run `ticketledger views rebuild` first")
+        raise UserError(f"no views in {args.data_dir}; run `ticketledger views rebuild` first", code="TL-E030")
     if main.exists():
         try:
             return open_views(main, read_only=True)
@@ -204,7 +217,7 @@ def open_for_reading(args: argparse.Namespace):
             pass
     if snapshot_path(args).exists():
         return open_views(snapshot_path(args), read_only=True)
-    raise UserError(f"{main} is locked and no snapshot was published yet")
+    raise UserError(f"{main} is locked and no snapshot was published yet", code="TL-E032")
 
 
 VIEWS_HINT = "name a file written by `views rebuild` (<data-dir>/views.duckdb) or by `replay --out`"
@@ -218,25 +231,25 @@ def open_views_file(path: str | Path, option: str = "--views") -> Any:
 
     p = Path(path)
     if p.is_dir():
-        raise UserError(f"{option} {path} is a folder, not a views database (DuckDB); {VIEWS_HINT}".lstrip())
+        raise UserError(f"{option} {path} is a folder, not a views database (DuckDB); {VIEWS_HINT}".lstrip(), code="TL-E031")
     if not p.exists():
-        raise UserError(f"no views file {path}; {VIEWS_HINT}")
+        raise UserError(f"no views file {path}; {VIEWS_HINT}", code="TL-E031")
     try:
         con = open_views(p, read_only=True)
     except duckdb.Error as e:
         if "lock" in str(e).lower():
             raise UserError(f"{path} is in use by another process (a running `views follow`?); read its "
-                            f"snapshot {SNAPSHOT_FILE} beside it") from None
+                            f"snapshot {SNAPSHOT_FILE} beside it", code="TL-E032") from None
         reason = str(e).splitlines()[0]
         if "not a valid DuckDB database" in reason:
             reason = "not a DuckDB file at all"
-        raise UserError(f"{path} is not a views database (DuckDB): {reason}; {VIEWS_HINT}") from None
+        raise UserError(f"{path} is not a views database (DuckDB): {reason}; {VIEWS_HINT}", code="TL-E031") from None
     try:
         con.execute("SELECT position, evaluated_at FROM checkpoint LIMIT 0")
     except duckdb.Error:
         con.close()
         raise UserError(f"{path} is a DuckDB database but not a views database (no checkpoint table); "
-                        f"{VIEWS_HINT}") from None
+                        f"{VIEWS_HINT}", code="TL-E031") from None
     return con
 
 
@@ -250,15 +263,15 @@ def output_file(option: str, path: str, example: str) -> Path:
     refused before any work, naming the option and an example of a right value."""
     p = Path(path)
     if p.is_dir():
-        raise UserError(f"{option} {path} is a folder; name a file in it, e.g. {p / example}")
+        raise UserError(f"{option} {path} is a folder; name a file in it, e.g. {p / example}", code="TL-E033")
     blocking = next((d for d in p.parents if d.exists() and not d.is_dir()), None)
     if blocking is not None:
-        raise UserError(f"{option} {path}: {blocking} is a file, not a folder; name a file in a folder, e.g. {example}")
+        raise UserError(f"{option} {path}: {blocking} is a file, not a folder; name a file in a folder, e.g. {example}", code="TL-E033")
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise UserError(f"{option} {path}: cannot create its folder ({e.strerror}); "
-                        f"name a file in a folder you can write, e.g. {example}") from None
+                        f"name a file in a folder you can write, e.g. {example}", code="TL-E033") from None
     return p
 
 
@@ -269,37 +282,22 @@ def _appendable(option: str, path: str, example: str) -> Path:
         with open(p, "a"):
             pass
     except OSError as e:
-        raise UserError(f"{option} {path}: cannot be written ({e.strerror}); name a file you can write") from None
+        raise UserError(f"{option} {path}: cannot be written ({e.strerror}); name a file you can write", code="TL-E033") from None
     return p
-
-
-REPORTS = {
-    "sla": ("sla_clocks", ["ticket", "clock", "severity", "customer", "site", "start", "deadline", "stopped_at",
-                           "state", "breach_minutes", "paused_minutes", "extension_minutes", "provisional", "clause"],
-            "ticket, clock"),
-    "visits": ("visit_periods", ["asset", "obligation", "kind", "period", "start", "end", "status", "visit_at", "clause"],
-               "asset, schedule_no, period"),
-    "liability": ("liability", ["ticket", "coverage", "warranty_end", "cause", "parts_rate", "labour_rate",
-                                "customer_pays_fen", "supplier_pays_fen", "replacement_due",
-                                "losses_claimed_fen", "supplier_liable_for_losses", "breaches_cited"], "ticket"),
-    "summary": ("sla_summary", None, "dimension, key, clock"),
-    "totals": ("liability_totals", None, "contract"),
-}
-# the values of the column `--state` filters (projections/README.md)
-STATES = {
-    "sla_clocks": ("met", "breached", "running", "at_risk", "not_applicable"),
-    "visit_periods": ("done", "due", "missed", "upcoming"),
-}
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     if args.view == "compare-sla":
         return cmd_compare_sla(args)
-    table, columns, order = REPORTS[args.view]
+    if args.json and args.csv:
+        raise UserError("--json and --csv: choose one", code="TL-E001")
+    report = REPORTS[args.view]
+    table = report.table
     where, params = [], []
     con = open_for_reading(args)
     try:
-        have = {r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()}
+        have = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
+        chosen = _chosen_columns(args, have)
         for col in ("contract", "customer", "site"):
             if getattr(args, col) and col in have:
                 where.append(f"{col} = ?")
@@ -307,14 +305,15 @@ def cmd_report(args: argparse.Namespace) -> int:
         if args.state:
             col = "status" if "status" in have else "state" if "state" in have else None
             if col is None:
-                raise UserError(f"--state does not apply to `report {args.view}`")
+                raise UserError(f"--state does not apply to `report {args.view}`", code="TL-E041")
             if args.state not in STATES[table]:
-                raise UserError(f"--state {args.state!r}: `report {args.view}` states are {', '.join(STATES[table])}")
+                raise UserError(f"--state {args.state!r}: `report {args.view}` states are {', '.join(STATES[table])}",
+                                code="TL-E041")
             where.append(f"{col} = ?")
             params.append(args.state)
         if args.month:
             if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", args.month):
-                raise UserError(f"--month {args.month!r}: write a month as YYYY-MM, e.g. 2025-10")
+                raise UserError(f"--month {args.month!r}: write a month as YYYY-MM, e.g. 2025-10", code="TL-E041")
             if table == "sla_clocks":
                 where.append("month = ?")
             elif table == "visit_periods":
@@ -325,19 +324,63 @@ def cmd_report(args: argparse.Namespace) -> int:
             elif table == "sla_summary":
                 where.append("dimension = 'month' AND key = ?")
             else:
-                raise UserError(f"--month does not apply to `report {args.view}`")
+                raise UserError(f"--month does not apply to `report {args.view}`", code="TL-E041")
             params.append(args.month)
-        sql = f"SELECT * FROM {table}"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += f" ORDER BY {order} LIMIT {int(args.limit)}"
-        rows = _rows(con, sql, params)
+        machine = args.json or args.csv
+        limit = args.limit or (None if machine else TABLE_LIMIT)
+        sql = f"FROM {table}" + (" WHERE " + " AND ".join(where) if where else "")
+        rows = _rows(con, f"SELECT * {sql} ORDER BY {report.order}" + (f" LIMIT {int(limit)}" if limit else ""),
+                     params)
+        total = len(rows)
+        if limit and total == limit:
+            total = con.execute(f"SELECT count(*) {sql}", params).fetchone()[0]
         evaluated = con.execute("SELECT max(evaluated_at) FROM checkpoint").fetchall()[0][0]
+        zones = contract_zones(con)
     finally:
         con.close()
-    title = f"{table} evaluated at {evaluated:%Y-%m-%dT%H:%M:%SZ}" if evaluated else table
-    emit(rows, args.json, [c for c in columns if rows and c in rows[0]] if columns else None, title=title)
+    if machine:
+        emit(rows, args.json, as_csv=args.csv)
+        return 0
+    columns = report.shown(args.wide, chosen, have)
+    contracts = {r.get("contract") for r in rows} if "contract" in have else set(zones)
+    in_zones = sorted({zones.get(c, DEFAULT_TZ) for c in contracts} or {DEFAULT_TZ})
+    zone = in_zones[0] if len(in_zones) == 1 else None
+    _ = speak(zone)
+    timed = any(c.kind in ("time", "end") for c in columns)
+    if zone is None and timed:  # contracts in several zones: each row says its own
+        rows = [{**r, "time_zone": zones.get(r.get("contract"), DEFAULT_TZ)} for r in rows]
+        columns.append(column(table, "time_zone"))
+    title = _(report.title)
+    if evaluated:  # the zone is named once: here, or after it when the rows' times are in it too
+        when = _.time(evaluated, zone or DEFAULT_TZ, zone=not (zone and timed))
+        title = _("{what}, evaluated at {when}", what=title, when=when)
+    if zone and timed:
+        title += _("; times in {zone}", zone=_.zone_name(zone))
+    emit(rows, False, columns, title=title, total=total, lang=_.lang,
+         zone=zone or (lambda r: zones.get(r.get("contract"), DEFAULT_TZ)))
     return 0
+
+
+def _chosen_columns(args: argparse.Namespace, have: list[str]) -> list[str] | None:
+    """--columns a,b,c: those columns of the table, in that order; an unknown one is refused."""
+    if not args.columns:
+        return None
+    chosen = [c.strip() for c in args.columns.split(",") if c.strip()]
+    unknown = [c for c in chosen if c not in have]
+    if unknown or not chosen:
+        raise UserError(f"--columns {args.columns!r}: `report {args.view}` has no column "
+                        f"{', '.join(unknown) or '(none named)'}; its columns: {', '.join(have)}", code="TL-E041")
+    return chosen
+
+
+def contract_zones(con: Any) -> dict[str, str]:
+    """Each contract's time zone (its latest version's) from the views' terms table."""
+    import duckdb
+
+    try:
+        return dict(con.execute("SELECT contract, arg_max(timezone, version) FROM terms GROUP BY contract").fetchall())
+    except duckdb.Error:  # a views file of another version: times in the default zone
+        return {}
 
 
 AGREEMENT_COLUMNS = ["priority", "incidents", "both_met", "both_breached", "we_met_platform_not",
@@ -368,8 +411,8 @@ def cmd_compare_sla(args: argparse.Namespace) -> int:
     when = f"{evaluated:%Y-%m-%dT%H:%M:%SZ}" if evaluated else None
     if args.json:
         emit([{"file": args.file, "evaluated_at": when,
-               "matrix": [{k: _plain(v) for k, v in r.items()} for r in matrix],
-               "agreement": [{k: _plain(v) for k, v in r.items()} for r in agreement]}], True)
+               "matrix": [{k: plain(v) for k, v in r.items()} for r in matrix],
+               "agreement": [{k: plain(v) for k, v in r.items()} for r in agreement]}], True)
         return 0
     for r in agreement:
         r["priority"] = r["priority"] or "all"
@@ -388,37 +431,29 @@ def _rows(con, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]
         cur = con.execute(sql, params or [])
     except duckdb.PermissionException as e:
         raise UserError(f"{str(e).splitlines()[0]}: `sql` reads the views only, no other file and no "
-                        "extension (`export --parquet DIR` writes the tables to files)") from None
+                        "extension (`export --parquet DIR` writes the tables to files)", code="TL-E050") from None
     except duckdb.Error as e:
-        raise UserError(str(e).splitlines()[0]) from None
+        raise UserError(str(e).splitlines()[0], code="TL-E050") from None
     if cur is None:  # DuckDB's answer to text without a statement (only comments or ';')
         raise UserError(f"{sql.strip()!r} holds no SQL statement; write e.g. "
-                        "\"SELECT state, count(*) FROM sla_clocks GROUP BY state\"")
+                        "\"SELECT state, count(*) FROM sla_clocks GROUP BY state\"", code="TL-E050")
     cols = [d[0] for d in cur.description] if cur.description else []
-    return [{c: _plain(v) for c, v in zip(cols, r, strict=True)} for r in cur.fetchall()]
-
-
-def _plain(v: Any) -> Any:
-    if isinstance(v, datetime):
-        return v.strftime("%Y-%m-%dT%H:%M:%S") + "Z" if v.tzinfo is None else v.isoformat()
-    if isinstance(v, date):
-        return v.isoformat()
-    if hasattr(v, "total_seconds"):
-        return v.total_seconds()
-    return v
+    return [{c: plain(v) for c, v in zip(cols, r, strict=True)} for r in cur.fetchall()]
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
     if not args.query.strip():
         raise UserError("the query is empty; write one, e.g. "
-                        "ticketledger sql \"SELECT state, count(*) FROM sla_clocks GROUP BY state\"")
+                        "ticketledger sql \"SELECT state, count(*) FROM sla_clocks GROUP BY state\"", code="TL-E050")
     con = open_for_reading(args)
     try:
         con.execute("SET enable_external_access = false")  # read-only: the views, no file written or read
         rows = _rows(con, args.query)
     finally:
         con.close()
-    emit(rows, args.json)
+    if args.json and args.csv:
+        raise UserError("--json and --csv: choose one", code="TL-E001")
+    emit(rows, args.json, as_csv=args.csv)
     return 0
 
 

@@ -50,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--customer", help="customer role: the customer id")
     a.add_argument("--contract", action="append", dest="contracts", default=[],
                    help="arbitrator role: a contract it may see (repeatable)")
-    a.add_argument("--lang", help="the user's default language (zh_CN or en)")
+    a.add_argument("--default-lang", dest="user_lang", metavar="LANG", help="the pages' language for this user until it picks one (zh_CN or en)")
     a.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
     a.add_argument("--users", metavar="FILE", help=f"the users file (default <data-dir>/{USERS_FILE})")
     a.set_defaults(func=cmd_users_add)
@@ -72,17 +72,18 @@ def cmd_users_add(args: argparse.Namespace) -> int:
         password = getpass.getpass(f"password for {args.name}: ")
         if getpass.getpass("again: ") != password:
             raise UserError("the two passwords differ; nothing written")
-    if args.lang:
+    user_lang = None
+    if args.user_lang:
         from replay.i18n import normalise_lang
 
         try:
-            args.lang = normalise_lang(args.lang)
+            user_lang = normalise_lang(args.user_lang)
         except ValueError as e:
-            raise UserError(f"--lang: {e}") from None
+            raise UserError(f"--default-lang: {e}") from None
     path = users_path(args)
     try:
         user = User(args.name, args.role, hash_password(password), supplier=args.supplier, customer=args.customer,
-                    contracts=tuple(args.contracts), lang=args.lang)
+                    contracts=tuple(args.contracts), lang=user_lang)
         add_user(path, user)
     except UsersError as e:
         raise UserError(str(e)) from None

@@ -595,14 +595,23 @@ def load_bundle(cache: Path) -> bytes:
 
     name = f"vega-bundle-{vl_convert.get_vega_version()}-{vl_convert.get_vega_embed_version()}.js"
     path = cache / name
+    with _BUNDLE_LOCK:  # the warm-up at start and a first dashboard may ask at once
+        if not path.exists():
+            _bundle_into(path)
+    return path.read_bytes()
+
+
+_BUNDLE_LOCK = threading.Lock()
+
+
+def _bundle_into(path: Path) -> None:
     if not path.exists():
-        cache.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{name}.{os.getpid()}.tmp")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         subprocess.run([sys.executable, "-c", "import sys, vl_convert; "
                         "open(sys.argv[1], 'w', encoding='utf-8').write(vl_convert.javascript_bundle())", str(tmp)],
                        check=True, timeout=300)
         tmp.replace(path)
-    return path.read_bytes()
 
 
 async def healthz(request: Request) -> Response:

@@ -14,13 +14,13 @@ import altair as alt
 
 from replay.i18n import texts, word
 
-WIDTH = 560
+WIDTH = 460
 
 
 def _spec(chart: alt.Chart | alt.FacetChart | alt.LayerChart, title: str) -> dict[str, Any]:
     spec = chart.properties(title=title).to_dict()
     spec["config"] = {**spec.get("config", {}), "font": "Noto Sans CJK SC, sans-serif",
-                      "view": {"stroke": None}}
+                      "view": {"stroke": None}, "legend": {"orient": "bottom", "columns": 3}}
     spec.pop("$schema", None)
     return spec
 

@@ -7,6 +7,7 @@ import json
 import threading
 import time
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -157,3 +158,31 @@ def test_hostile_text_recorded_through_the_ledger_is_shown_as_text(console) -> N
             page.goto(console.url + "/queue")
             assert "<img src=x onerror=" in page.inner_text('tr[data-key="T4-hostile|resolution"]')
         assert dialogs == [] and offsite == []
+
+
+def test_an_as_of_page_is_replayed_in_the_background_and_leaves_the_live_views_alone(console, customer) -> None:
+    before = console.views("SELECT max(position), max(evaluated_at) FROM checkpoint")[0]
+    cut = datetime.now(UTC)
+    time.sleep(1.1)
+    desk = webkit.NamedDesk("desk:asof")
+    console.record([desk.open("T4-after", "A4", webkit.iso(datetime.now(UTC)))])
+    console.relay()
+    console.wait_position(console.ledger.position)
+    # Beijing time without a zone, as a person types it in the page's as-of field
+    asked = {"as_of": cut.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%dT%H:%M:%S")}
+    first = customer.get("/queue", params=asked)
+    assert first.status_code == 202, first.status_code  # a job: the page says so and refreshes itself
+    assert 'http-equiv="refresh"' in first.text
+    deadline = time.monotonic() + 120
+    r = first
+    while r.status_code == 202 and time.monotonic() < deadline:
+        time.sleep(1)
+        r = customer.get("/queue", params=asked)
+    assert r.status_code == 200, r.text[:300]
+    assert "T4-run" in r.text and "T4-after" not in r.text  # what the ledger knew at the cut
+    assert "T4-after" in customer.get("/queue").text  # the live page is live
+    assert not [s for s in OTHER if s in r.text]
+    files = list((console.data / "web-cache" / "asof").glob("asof-*.duckdb"))
+    assert len(files) == 1
+    after = console.views("SELECT max(position) FROM checkpoint")[0][0]
+    assert after >= before[0]  # the follower's views went on; nothing was rebuilt in their place

@@ -66,9 +66,9 @@ def record_world(ledger: Ledger, now: datetime) -> dict[str, str]:
     facts: list[ev.Fact] = [
         desk.contract("004"), desk.asset("A4", contract="K-004", customer="buyer-004", site="site-four"),
         desk.contract("000"), desk.asset("A0", contract="K-000", customer="buyer-000", site="site-zero"),
-        # seed 004 answers within 1 h: T4-run has 50 min left, T4-risk 5 min (at risk)
+        # seed 004 answers within 1 h: T4-run has 50 min left, T4-risk 10 min (at risk: 80 % used)
         desk.open("T4-run", "A4", iso(now - timedelta(minutes=10))),
-        desk.open("T4-risk", "A4", iso(now - timedelta(minutes=55))),
+        desk.open("T4-risk", "A4", iso(now - timedelta(minutes=50))),  # at risk for 10 min
         desk.open("T4-late", "A4", iso(now - timedelta(minutes=150))),  # response breached
         # T4-wait: acknowledged, its resolution clock paused by the customer's wait (§9.3)
         desk.open("T4-wait", "A4", iso(now - timedelta(minutes=30))),

@@ -6,7 +6,7 @@ Everything runs on 127.0.0.1 and stops by itself: a nats-server on a temp dir, t
 writer in this process recording synthetic commands at `--rate`, `ticketledger serve`, and a
 load process of `--users` simulated users (asyncio + httpx, one session each) that sign in and
 then, for `--seconds`, open the queue and a ticket page in turn with `--think` seconds between
-pages. A ticket page is the dispute report: its first view in a views generation is built from
+pages (default 3 s). A ticket page is the dispute report: its first view in a views generation is built from
 the log and the views, later ones come from the console's cache ("repeat" below).
 
 Figures: p50/p95/max page time per page (queue, ticket first view, ticket repeat), requests/s,
@@ -142,7 +142,7 @@ def _pct(xs: list[float], q: float) -> float | None:
 
 
 def run(quick: bool = False, events: int | None = None, *, ledger_dir: str | None = None, users: int = 50,
-        rate: int = 1000, seconds: float | None = None, think: float = 0.5, preload: int | None = None,
+        rate: int = 1000, seconds: float | None = None, think: float = 3.0, preload: int | None = None,
         keep: str | None = None) -> dict[str, Any]:
     from adapters.cli.core import record_calendar
     from adapters.ledger import open_ledger
@@ -310,7 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--users", type=int, default=50)
     p.add_argument("--rate", type=int, default=1000)
     p.add_argument("--seconds", type=float, default=None)
-    p.add_argument("--think", type=float, default=0.5, help="seconds between a user's pages")
+    p.add_argument("--think", type=float, default=3.0,
+                   help="seconds between a user's pages (default 3: 50 users open ~17 pages/s)")
     p.add_argument("--preload", type=int, default=None, help="events recorded before the run (own ledger)")
     p.add_argument("--keep", default=None, metavar="DIR", help="work here and keep it (logs, timings)")
     a = p.parse_args(argv)

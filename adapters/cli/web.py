@@ -33,6 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--users", metavar="FILE", help=f"users and roles (TOML; default <data-dir>/{USERS_FILE})")
     p.add_argument("--https-cert", metavar="PEM", help="serve HTTPS with this certificate chain")
     p.add_argument("--https-key", metavar="PEM", help="and this private key")
+    p.add_argument("--nice", type=int, default=5, metavar="N",
+                   help="run at this lower CPU priority (default 5): on a shared machine the live follower and "
+                        "the relay go first, pages wait (0 keeps the priority)")
     p.add_argument("--insecure-cookies", action="store_true",
                    help="session cookies without the Secure flag (only for plain HTTP on a host other than "
                         "localhost; browsers accept Secure cookies on http://localhost)")
@@ -149,6 +152,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = Settings(data_dir=folder, users_file=path, nats_url=url, nats_options=options,
                         secure_cookies=not args.insecure_cookies)
     app = create_app(settings)
+    if args.nice > 0:
+        os.nice(args.nice)
     scheme = "https" if args.https_cert else "http"
     print(f"ticketledger serve: {scheme}://{args.host}:{args.port}/ — views of {folder}, {len(users)} users from "
           f"{path}; live updates {'from ' + options.describe() if url else 'off (no --nats-url)'}", flush=True)

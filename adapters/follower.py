@@ -17,10 +17,13 @@ by a second connection in a background thread at most every `snapshot_every` sec
 more when the follower goes idle or stops), so copying the database never delays a batch.
 
 Alerts (§6): each clock state change to at_risk, breached or met is published once on
-`alert.<customer>.<ticket>.<clock>` (stream ALERTS). `alert_state` in the views database
-holds the last state alerted per clock; the message id is `ticket:clock:n:state` (n counts
-that clock's alerts), and after a restart the last message of each subject is read back
-before publishing, so a crash between publish and bookkeeping neither loses nor doubles one.
+`alert.<customer>.<ticket>.<clock>` (stream ALERTS); so is every change a live queue shows (the
+web console's): a clock appearing as running, a deadline moved (consent, severity change, a wait
+ended) and a pausing wait opening or ending (`paused_since`), and a live clock becoming not
+applicable. `alert_state` in the views database holds the last state, deadline and pause
+alerted per clock; the message id is `ticket:clock:n:state` (n counts that clock's alerts), and
+after a restart the last message of each subject is read back before publishing, so a crash
+between publish and bookkeeping neither loses nor doubles one.
 """
 
 from __future__ import annotations
@@ -83,6 +86,21 @@ def _ensure_alert_table(con: duckdb.DuckDBPyConnection) -> None:
         "CREATE TABLE IF NOT EXISTS alert_state (ticket VARCHAR, clock VARCHAR, state VARCHAR, "
         "alerts INTEGER, customer VARCHAR, PRIMARY KEY (ticket, clock))"
     )
+    # what a live queue was last told (files of earlier versions gain the columns)
+    con.execute("ALTER TABLE alert_state ADD COLUMN IF NOT EXISTS deadline TIMESTAMP")
+    con.execute("ALTER TABLE alert_state ADD COLUMN IF NOT EXISTS paused_since TIMESTAMP")
+
+
+# A clock is alerted when its state changes to one of ALERT_STATES, when it appears running or
+# returns to running, when a live clock's deadline or pause changes (a paused clock's deadline
+# moves with every evaluation: that is the pause, not news), and when a live clock stops applying.
+_CHANGED = """(
+    (c.state IN ('at_risk', 'breached', 'met') AND c.state IS DISTINCT FROM a.state)
+    OR (c.state = 'running' AND a.state IS DISTINCT FROM 'running')
+    OR (c.state IN ('running', 'at_risk') AND a.state IN ('running', 'at_risk') AND (
+        c.paused_since IS DISTINCT FROM a.paused_since
+        OR (c.paused_since IS NULL AND c.deadline IS DISTINCT FROM a.deadline)))
+    OR (c.state = 'not_applicable' AND a.state IN ('running', 'at_risk')))"""
 
 
 def pending_alerts(con: duckdb.DuckDBPyConnection, *, rewritten_only: bool = False) -> list[dict[str, Any]]:
@@ -92,18 +110,23 @@ def pending_alerts(con: duckdb.DuckDBPyConnection, *, rewritten_only: bool = Fal
     projections.recompute on this connection); no other clock changed state since the last pass.
     """
     only = "AND c.ticket IN (SELECT ticket FROM _aff)" if rewritten_only else ""
-    rows = con.execute(
+    cur = con.execute(
         f"""SELECT c.customer, c.ticket, c.clock, c.state, coalesce(a.alerts, 0) + 1 AS n,
-                  CAST(c.deadline AS VARCHAR), CAST(c.evaluated_at AS VARCHAR), c.breach_minutes
+                  CAST(c.deadline AS VARCHAR) AS deadline, CAST(c.evaluated_at AS VARCHAR) AS evaluated_at,
+                  c.breach_minutes, c.contract, c.asset, c.site, c.severity, c.technician,
+                  CAST(c.paused_since AS VARCHAR) AS paused_since, c.deadline AS _deadline,
+                  c.paused_since AS _paused_since
            FROM sla_clocks c LEFT JOIN alert_state a USING (ticket, clock)
-           WHERE c.state IN ('at_risk', 'breached', 'met') AND c.state IS DISTINCT FROM a.state {only}
+           WHERE {_CHANGED} {only}
            ORDER BY c.ticket, c.clock"""
-    ).fetchall()
-    return [
-        {"customer": cu, "ticket": t, "clock": c, "state": s, "n": n, "key": f"{t}:{c}:{n}:{s}",
-         "deadline": d, "evaluated_at": e, "breach_minutes": b}
-        for cu, t, c, s, n, d, e, b in rows
-    ]
+    )
+    names = [d[0] for d in cur.description]
+    out = []
+    for row in cur.fetchall():
+        change = dict(zip(names, row, strict=True))
+        change["key"] = f"{change['ticket']}:{change['clock']}:{change['n']}:{change['state']}"
+        out.append(change)
+    return out
 
 
 def mark_alerted(con: duckdb.DuckDBPyConnection, changes: list[dict[str, Any]]) -> None:
@@ -113,10 +136,13 @@ def mark_alerted(con: duckdb.DuckDBPyConnection, changes: list[dict[str, Any]]) 
         "ticket": [c["ticket"] for c in changes], "clock": [c["clock"] for c in changes],
         "state": [c["state"] for c in changes], "alerts": pa.array([c["n"] for c in changes], pa.int32()),
         "customer": [c["customer"] for c in changes],
+        "deadline": pa.array([c["_deadline"] for c in changes], pa.timestamp("us")),
+        "paused_since": pa.array([c["_paused_since"] for c in changes], pa.timestamp("us")),
     })
     con.register("_alerted", rows)  # one set-wise upsert, not a statement per row
     try:
-        con.execute("INSERT OR REPLACE INTO alert_state SELECT * FROM _alerted")
+        con.execute("INSERT OR REPLACE INTO alert_state (ticket, clock, state, alerts, customer, deadline, "
+                    "paused_since) SELECT * FROM _alerted")
     finally:
         con.unregister("_alerted")
 
@@ -241,7 +267,8 @@ class Follower:
                     t2, cpu = time.monotonic(), time.process_time() - cpu
                     committed = time.time()
                     await msgs[-1].ack()  # AckPolicy.ALL: acks the whole batch, after its commit
-                    await self._after_checkpoint(js, con)
+                    if n or self._first_alert_pass:  # a batch of redelivered events changed no clock
+                        await self._after_checkpoint(js, con)
                     last_eval = time.monotonic()
                     if timings:
                         stamps = [m.metadata.timestamp.timestamp() for m in (msgs[0], msgs[-1])]

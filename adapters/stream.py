@@ -513,12 +513,14 @@ async def publish_alerts(js: JetStreamContext, changes: list[dict[str, Any]], wi
     Each change is a dict with at least customer, ticket, clock, state and a stable `key`
     (e.g. f"{ticket}:{clock}:{state}:{evaluated_at or position}") used as Nats-Msg-Id, so a
     follower that re-publishes after a crash does not double an alert inside the duplicate
-    window. Returns how many were new (not duplicates)."""
+    window. Keys starting with `_` are bookkeeping, not published. Returns how many were new
+    (not duplicates)."""
     new = 0
     for i in range(0, len(changes), window):
         chunk = changes[i : i + window]
         acks = await asyncio.gather(*(
-            js.publish(f"alert.{c['customer']}.{c['ticket']}.{c['clock']}", msgspec.json.encode(c),
+            js.publish(f"alert.{c['customer']}.{c['ticket']}.{c['clock']}",
+                       msgspec.json.encode({k: v for k, v in c.items() if not k.startswith("_")}),
                        headers={H_MSG_ID: str(c["key"])}, stream=ALERTS_STREAM)
             for c in chunk
         ))

@@ -17,6 +17,8 @@ Slots, in the order they run (quick ones first; a slot whose module is missing s
   asof       bench.audit_bench: explain one ticket and replay --as-of-position on the N ledger
   reports    bench.report_bench: one dispute report (html, pdf) and one monthly statement (html,
              xlsx, pdf) on the N ledger, beside the JSON report and `report sla --json`
+  web        bench.web_bench: 50 users browsing the console's queue and ticket pages of the N ledger
+             while the follower applies 1,000 events/s (page p95, the follower's live p99)
 """
 
 from __future__ import annotations
@@ -108,6 +110,20 @@ def bench_reports(events: int) -> dict[str, Any] | None:
     return run(events=events)
 
 
+def bench_web(quick: bool, events: int) -> dict[str, Any] | None:
+    from .web_bench import run
+
+    if quick:
+        return run(quick=True)
+    from .audit_bench import _views_current, measure
+    from .rebuild_bench import ledger
+
+    d, _meta = ledger(events)
+    if not _views_current(d):
+        measure("rebuild", str(d / "events.sqlite"), str(d / "views.duckdb"))
+    return run(ledger_dir=str(d))
+
+
 def bench_asof(events: int) -> dict[str, Any] | None:
     from .audit_bench import run
 
@@ -159,14 +175,15 @@ def rows_of(results: dict[str, Any]) -> list[dict[str, Any]]:
                 add(f"write {backend} {k.replace('_', ' ')}", f"{r[k]['events_per_second']:,} events/s")
         add(f"write {backend} single / library", r["ratio_single"], ">= 0.5", "yes" if r["single_ok"] else "NO")
         add(f"write {backend} batched / library (100/save)", r["ratio_batched"], ">= 0.5", "yes" if r["batched_ok"] else "NO")
-    from . import audit_bench, desk_import_bench, live_bench, rebuild_bench, report_bench
+    from . import audit_bench, desk_import_bench, live_bench, rebuild_bench, report_bench, web_bench
 
     own = {"rebuild": rebuild_bench.rows_of, "live": live_bench.rows_of, "asof": audit_bench.rows_of,
-           "relay": relay_rows, "desk": desk_import_bench.rows_of, "reports": report_bench.rows_of}
-    for slot in ("relay", "desk", "live", "rebuild", "asof", "reports"):
+           "relay": relay_rows, "desk": desk_import_bench.rows_of, "reports": report_bench.rows_of,
+           "web": web_bench.rows_of}
+    for slot in ("relay", "desk", "live", "rebuild", "asof", "reports", "web"):
         v = results.get(slot)
         if v is None:
-            add(slot, "not run" if slot in ("rebuild", "live", "asof", "reports") else "not available yet")
+            add(slot, "not run" if slot in ("rebuild", "live", "asof", "reports", "web") else "not available yet")
         elif isinstance(v, dict) and "error" in v:
             add(slot, f"error: {v['error']}"[:120])
         elif slot in own:
@@ -176,7 +193,7 @@ def rows_of(results: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-SLOTS = ("generate", "write", "relay", "desk", "live", "rebuild", "asof", "reports")
+SLOTS = ("generate", "write", "relay", "desk", "live", "rebuild", "asof", "reports", "web")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -209,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         ("rebuild", lambda: bench_rebuild(events)),
         ("asof", lambda: bench_asof(events)),
         ("reports", lambda: bench_reports(events)),
+        ("web", lambda: bench_web(args.quick, events)),
     ]
     todo = [(n, fn) for n, fn in steps if only is None or n in only]
     start = time.perf_counter()

@@ -70,7 +70,7 @@ TABLES = [
         paused_minutes DOUBLE, extension_minutes DOUBLE, extension_note VARCHAR, deadline TIMESTAMP,
         stopped_at TIMESTAMP, state VARCHAR, breach_minutes DOUBLE, counted_minutes DOUBLE,
         provisional BOOLEAN, calendar_version VARCHAR, technician VARCHAR, month VARCHAR,
-        final BOOLEAN, evaluated_at TIMESTAMP)""",
+        final BOOLEAN, evaluated_at TIMESTAMP, paused_since TIMESTAMP)""",
     """CREATE TABLE IF NOT EXISTS sla_summary (
         dimension VARCHAR, key VARCHAR, clock VARCHAR, clocks BIGINT, met BIGINT, breached BIGINT,
         at_risk BIGINT, running BIGINT, not_applicable BIGINT, breach_rate DOUBLE,

@@ -157,7 +157,7 @@ STATEMENTS = [
                END AS o
         FROM inst p ASOF LEFT JOIN calendar_segments s ON s.cal_key = p.cal_key AND p.t >= s.seg_start),
     wo AS (  -- each merged wait in open time, and the pauses before it
-        SELECT w.ticket, w.clock, w.idx, ps.o AS o_ws, pe.o - ps.o AS p,
+        SELECT w.ticket, w.clock, w.idx, w.ws, w.we, ps.o AS o_ws, pe.o - ps.o AS p,
                coalesce(sum(pe.o - ps.o) OVER (PARTITION BY w.ticket, w.clock, w.idx ORDER BY w.ws
                         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS p_before
         FROM wm w JOIN pts ps ON ps.cal_key = w.cal_key AND ps.t = w.ws
@@ -169,17 +169,20 @@ STATEMENTS = [
         WHERE NOT x.day_counted),
     paus AS (
         SELECT b.ticket, b.clock, b.idx, b.k,
-               coalesce(sum(w.p) FILTER (WHERE w.o_ws < b.o_start + b.tgt_us + w.p_before), 0) AS pause_us
-        FROM base b LEFT JOIN wo w ON w.ticket = b.ticket AND w.clock = b.clock AND w.idx = b.idx
+               coalesce(sum(w.p) FILTER (WHERE w.o_ws < b.o_start + b.tgt_us + w.p_before), 0) AS pause_us,
+               -- a counted wait still open at the evaluation time, the clock running: paused now
+               max(w.ws) FILTER (WHERE w.o_ws < b.o_start + b.tgt_us + w.p_before
+                                 AND w.we = b.end_at AND b.end_at = p.ev) AS paused_since
+        FROM base b LEFT JOIN wo w ON w.ticket = b.ticket AND w.clock = b.clock AND w.idx = b.idx, _p p
         GROUP BY b.ticket, b.clock, b.idx, b.k),
     dl AS (
-        SELECT b.*, CAST(pa.pause_us AS BIGINT) AS pause_us, CAST(b.o_start + b.tgt_us + pa.pause_us AS BIGINT) AS o_dl,
+        SELECT b.*, CAST(pa.pause_us AS BIGINT) AS pause_us, pa.paused_since, CAST(b.o_start + b.tgt_us + pa.pause_us AS BIGINT) AS o_dl,
                CAST(greatest(b.o_end - b.o_start - pa.pause_us, 0) AS BIGINT) AS counted_us
         FROM base b JOIN paus pa USING (ticket, clock, idx, k))
     SELECT dl.ticket, dl.clock, dl.idx, dl.k, dl.consent_at, dl.ext_min, dl.pause_us, dl.counted_us, dl.tgt_us,
            CASE WHEN dl.cal_key = '7x24' THEN make_timestamp(dl.o_dl)
                 ELSE s.seg_start + to_microseconds(dl.o_dl - s.cum_before_us) END AS deadline,
-           CAST(NULL AS BOOLEAN) AS provisional_days
+           CAST(NULL AS BOOLEAN) AS provisional_days, dl.paused_since
     FROM dl ASOF LEFT JOIN calendar_segments s ON s.cal_key = dl.cal_key AND dl.o_dl > s.cum_before_us""",
     # deadlines of day-counted candidates (arts. 201-203): end of the last day, 24:00 or close of business
     """INSERT INTO _dl
@@ -206,7 +209,8 @@ STATEMENTS = [
            utc_of(f.last_day + coalesce(f.close_time, INTERVAL 24 HOUR), f.tz) + to_minutes(f.ext_min),
            CASE WHEN f.unit = 'working_days' THEN dl.cum_unknown - f.unk0 > 0
                 WHEN f.rest_day_rule THEN dl.cum_unknown - f.unk_raw + CAST(NOT f.known_raw AS INTEGER) > 0
-                ELSE false END
+                ELSE false END,
+           CAST(NULL AS TIMESTAMP)
     -- the raw last day's row was read once, in `fin` (each join here scans the whole calendar)
     FROM fin f LEFT JOIN calendar_days dl ON dl.cal_key = f.dkey AND dl.d = f.last_day""",
     # the accepted consents: a prefix, each given before the deadline it moves
@@ -228,7 +232,7 @@ STATEMENTS = [
                   FROM _cand c LEFT JOIN _dx d USING (ticket, clock, idx)) c)
         WHERE ok QUALIFY row_number() OVER (PARTITION BY ticket, clock ORDER BY idx DESC) = 1),
     r AS (
-        SELECT c.*, d.deadline, d.pause_us, d.counted_us, d.tgt_us, d.ext_min, d.k, d.provisional_days,
+        SELECT c.*, d.deadline, d.pause_us, d.paused_since, d.counted_us, d.tgt_us, d.ext_min, d.k, d.provisional_days,
                t.asset, t.contract, t.version, t.customer, t.site, t.tz, t.report_at,
                coalesce(te.severity_now, t.severity0) AS final_severity, te.remote_ok_at, te.dispatch_at,
                te.spare_at, te.last_rr, te.last_resolved_at, te.technician, p.ev,
@@ -285,7 +289,7 @@ STATEMENTS = [
            CASE WHEN st.cal_key <> '7x24' OR st.day_counted THEN cv.versions END,
            st.technician, strftime(loc(st.report_at, st.tz), '%Y-%m'),
            (st.state = 'not_applicable' OR st.stop_eff IS NOT NULL) AND NOT coalesce(pv.provisional, false),
-           st.ev
+           st.ev, CASE WHEN st.state IN ('running', 'at_risk') THEN st.paused_since END
     FROM st JOIN prov pv USING (ticket, clock)
     -- the calendar years a clock spans, per distinct span (a few dozen), not per clock
     LEFT JOIN (SELECT p.y0, p.y1, string_agg(y.calendar_id || ' v' || y.version, ', ' ORDER BY y.year) AS versions

@@ -5,8 +5,8 @@ Recorded text is the recorder's, not ours: an actor, a site or a description may
 an ANSI escape (`\\x1b[2J` clears a terminal), a carriage return or a newline (which forges a
 table row), or a bidi override (`\\u202e` turns the rest of a line around). `printable` shows
 each of them as a visible escape, so what is printed is what was recorded and nothing else.
-HTML escapes the result with `html.escape` (replay.explain); Markdown escapes its own syntax
-on top (replay.explain.md_text).
+HTML escapes the result with `html.escape` (replay.exhibit, the console's templates); Markdown
+escapes its own syntax on top (replay.exhibit).
 """
 
 from __future__ import annotations
@@ -21,7 +21,10 @@ _ESCAPES = {
 }
 
 
-def printable(text: str) -> str:
+def printable(text: object) -> str:
     """`text` with every control character, bidi control and line separator shown as a visible
-    escape (`\\x1b`, `\\u202e`, newlines as `\\n`); everything else, any script, unchanged."""
-    return text.translate(_ESCAPES)
+    escape (`\\x1b`, `\\u202e`, newlines as `\\n`); everything else, any script, unchanged.
+    None is shown as nothing and any other value as its text (a page's empty cell, a number)."""
+    if text is None:
+        return ""
+    return (text if isinstance(text, str) else str(text)).translate(_ESCAPES)

@@ -21,8 +21,9 @@ KEYWORDS = {**DEFAULT_KEYWORDS, "N_": None, "NP_": ((1, "c"), 2), "plural": (1, 
 def marked_messages() -> set[tuple[str | None, str]]:
     found = set()
     for package in ("domain", "projections", "replay", "adapters"):
+        # the web console's templates too (babel.cfg: [jinja2: **/templates/**.html])
         for _file, _line, message, _comments, context in extract_from_dir(
-                ROOT / package, [("**.py", "python")], keywords=KEYWORDS):
+                ROOT / package, [("**.py", "python"), ("**/templates/**.html", "jinja2")], keywords=KEYWORDS):
             first = message[0] if isinstance(message, tuple) else message
             found.add((context, first))
     return found

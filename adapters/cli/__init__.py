@@ -15,7 +15,7 @@ from typing import NoReturn
 
 from .errors import code_for
 
-MODULES = ("core", "views", "stream", "audit", "documents")
+MODULES = ("core", "views", "stream", "audit", "documents", "web")
 GLOBALS = ("data_dir", "json", "lang")
 
 # Exit codes (README: *Errors and exit codes*)

@@ -37,7 +37,7 @@ COMMAND_CODES: dict[str, str] = {
     "report": "TL-E113", "sql": "TL-E114", "export": "TL-E115", "nats": "TL-E116",
     "relay": "TL-E117", "tail": "TL-E118", "schema": "TL-E119", "verify": "TL-E120",
     "explain": "TL-E121", "replay": "TL-E122", "diff": "TL-E123", "statement": "TL-E124",
-    "proof": "TL-E125", "witness": "TL-E126", "checkpoint": "TL-E127", "console": "TL-E128",
+    "proof": "TL-E125", "witness": "TL-E126", "checkpoint": "TL-E127", "console": "TL-E128", "serve": "TL-E128", "users": "TL-E129",
 }
 OTHER_COMMAND = "TL-E199"
 

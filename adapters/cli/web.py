@@ -1,0 +1,163 @@
+"""CLI of the web console: `serve` and `users` (add, remove, list).
+
+`ticketledger serve` reads the views beside a running `views follow` (its snapshot) and never
+writes them; live updates need the NATS server the follower publishes alerts to (`--nats-url`
+or TICKETLEDGER_NATS_URL). TLS: put it behind a reverse proxy that terminates TLS (README), or
+give `--https-cert` and `--https-key` to let uvicorn serve HTTPS itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from pathlib import Path
+
+from . import UserError
+
+USERS_FILE = "web-users.toml"
+
+
+def users_path(args: argparse.Namespace) -> Path:
+    return Path(args.users) if getattr(args, "users", None) else Path(args.data_dir) / USERS_FILE
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="the web console: live queue, dashboards, ticket, asset and statement pages",
+                       description="Serve the web console on HTTP (or HTTPS with --https-cert/--https-key). It reads "
+                                   "the views beside a running `views follow` through its snapshot and never "
+                                   "writes them; live queue updates come from the follower's alerts on NATS.")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    p.add_argument("--users", metavar="FILE", help=f"users and roles (TOML; default <data-dir>/{USERS_FILE})")
+    p.add_argument("--https-cert", metavar="PEM", help="serve HTTPS with this certificate chain")
+    p.add_argument("--https-key", metavar="PEM", help="and this private key")
+    p.add_argument("--nice", type=int, default=5, metavar="N",
+                   help="run at this lower CPU priority (default 5): on a shared machine the live follower and "
+                        "the relay go first, pages wait (0 keeps the priority)")
+    p.add_argument("--insecure-cookies", action="store_true",
+                   help="session cookies without the Secure flag (only for plain HTTP on a host other than "
+                        "localhost; browsers accept Secure cookies on http://localhost)")
+    from .stream import nats_options
+
+    nats_options(p)
+    p.set_defaults(func=cmd_serve)
+
+    u = sub.add_parser("users", help="the web console's users and roles (a TOML file, argon2 hashes)")
+    usub = u.add_subparsers(dest="action", required=True, metavar="ACTION")
+    a = usub.add_parser("add", help="add or replace a user (the password is read from the terminal or stdin)")
+    a.add_argument("name")
+    a.add_argument("--role", required=True, choices=("supplier", "customer", "arbitrator"))
+    a.add_argument("--supplier", help="supplier role: the supplier id its contracts name")
+    a.add_argument("--customer", help="customer role: the customer id")
+    a.add_argument("--contract", action="append", dest="contracts", default=[],
+                   help="arbitrator role: a contract it may see (repeatable)")
+    a.add_argument("--default-lang", dest="user_lang", metavar="LANG", help="the pages' language for this user until it picks one (zh_CN or en)")
+    a.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    a.add_argument("--users", metavar="FILE", help=f"the users file (default <data-dir>/{USERS_FILE})")
+    a.set_defaults(func=cmd_users_add)
+    r = usub.add_parser("remove", help="remove a user (its sessions end at its next request)")
+    r.add_argument("name")
+    r.add_argument("--users", metavar="FILE")
+    r.set_defaults(func=cmd_users_remove)
+    ls = usub.add_parser("list", help="the users and what each may see")
+    ls.add_argument("--users", metavar="FILE")
+    ls.set_defaults(func=cmd_users_list)
+
+
+def cmd_users_add(args: argparse.Namespace) -> int:
+    from ..web.users import User, UsersError, add_user, hash_password
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"password for {args.name}: ")
+        if getpass.getpass("again: ") != password:
+            raise UserError("the two passwords differ; nothing written")
+    user_lang = None
+    if args.user_lang:
+        from replay.i18n import normalise_lang
+
+        try:
+            user_lang = normalise_lang(args.user_lang)
+        except ValueError as e:
+            raise UserError(f"--default-lang: {e}") from None
+    path = users_path(args)
+    try:
+        user = User(args.name, args.role, hash_password(password), supplier=args.supplier, customer=args.customer,
+                    contracts=tuple(args.contracts), lang=user_lang)
+        add_user(path, user)
+    except UsersError as e:
+        raise UserError(str(e)) from None
+    print(f"{path}: {user.describe()}")
+    return 0
+
+
+def cmd_users_remove(args: argparse.Namespace) -> int:
+    from ..web.users import remove_user
+
+    path = users_path(args)
+    if not remove_user(path, args.name):
+        raise UserError(f"no user {args.name} in {path}")
+    print(f"{path}: removed {args.name}")
+    return 0
+
+
+def cmd_users_list(args: argparse.Namespace) -> int:
+    from ..web.users import UsersError, load_users
+    from .output import emit
+
+    path = users_path(args)
+    if not path.exists():
+        raise UserError(f"no users file {path}; add a user with `ticketledger users add`")
+    try:
+        users = load_users(path)
+    except UsersError as e:
+        raise UserError(str(e)) from None
+    emit([{"user": u.name, "role": u.role, "supplier": u.supplier or "", "customer": u.customer or "",
+           "contracts": ", ".join(u.contracts), "lang": u.lang or ""} for u in users.values()], args.json,
+         ["user", "role", "supplier", "customer", "contracts", "lang"], title=str(path))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from ..web.app import Settings, create_app
+    from ..web.users import Users, UsersError
+    from .core import data_folder
+    from .stream import options_of
+
+    folder = data_folder(args)
+    if not folder.is_dir():
+        raise UserError(f"no data folder {folder}; run `ticketledger init` or `ticketledger demo` first")
+    if not 1 <= args.port <= 65535:
+        raise UserError(f"--port {args.port}: use a port from 1 to 65535, e.g. 8080")
+    if bool(args.https_cert) != bool(args.https_key):
+        raise UserError("--https-cert and --https-key go together: give both, or neither (and a TLS proxy in front)")
+    for opt in ("https_cert", "https_key"):
+        value = getattr(args, opt)
+        if value and not Path(value).is_file():
+            raise UserError(f"--{opt.replace('_', '-')} {value}: no such file")
+    path = users_path(args)
+    try:
+        users = Users(path)
+    except UsersError as e:
+        raise UserError(str(e)) from None
+    if not len(users):
+        raise UserError(f"{path} holds no user; add one with `ticketledger users add`")
+    options = options_of(args)
+    url = options.url or os.environ.get("TICKETLEDGER_NATS_URL") or None
+    settings = Settings(data_dir=folder, users_file=path, nats_url=url, nats_options=options,
+                        secure_cookies=not args.insecure_cookies)
+    app = create_app(settings)
+    if args.nice > 0:
+        os.nice(args.nice)
+    scheme = "https" if args.https_cert else "http"
+    print(f"ticketledger serve: {scheme}://{args.host}:{args.port}/ — views of {folder}, {len(users)} users from "
+          f"{path}; live updates {'from ' + options.describe() if url else 'off (no --nats-url)'}", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", ssl_certfile=args.https_cert,
+                ssl_keyfile=args.https_key, proxy_headers=True, forwarded_allow_ips="127.0.0.1",
+                timeout_graceful_shutdown=3)
+    return 0

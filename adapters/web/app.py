@@ -1,0 +1,674 @@
+"""The console's Starlette application: routes, sign-in, language, as-of and the page handlers.
+
+Every handler resolves the signed-in user's Scope and hands it to `queries`; DuckDB work runs in
+the thread pool so the event loop keeps serving the live streams.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import functools
+import json
+import logging
+import os
+import re
+import subprocess
+import sys
+import threading
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from replay.i18n import LANGS, N_, normalise_lang, texts, word
+from replay.printable import printable
+
+from ..stream import ConnectOptions
+from . import charts, documents, queries
+from .asof import STATES as JOB_STATES
+from .asof import AsOfJobs, Busy
+from .live import AlertFeed
+from .scope import OutOfScope, Scope
+from .security import (
+    CSP_CHARTS,
+    CSP_DOCUMENT,
+    SESSION_SECONDS,
+    LoginThrottle,
+    SecurityHeaders,
+    csrf_ok,
+    csrf_token,
+    session_secret,
+)
+from .users import User, Users
+from .views import NoViews, ViewsSource, reading_file
+
+log = logging.getLogger("ticketledger.web")
+ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+DEFAULT_TZ = "Asia/Shanghai"
+STATIC = Path(__file__).parent / "static"
+
+
+@dataclass
+class Settings:
+    data_dir: Path
+    users_file: Path
+    nats_url: str | None = None
+    nats_options: ConnectOptions | None = None
+    cache_dir: Path | None = None
+    secure_cookies: bool = True
+
+    def cache(self) -> Path:
+        return self.cache_dir or (self.data_dir / "web-cache")
+
+
+@dataclass
+class Console:
+    """What the handlers share: the views, the users, the live feed, the as-of jobs, caches."""
+
+    settings: Settings
+    views: ViewsSource
+    users: Users
+    feed: AlertFeed
+    jobs: AsOfJobs
+    env: Environment
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    reports: collections.OrderedDict[tuple, dict[str, Any]] = field(default_factory=collections.OrderedDict)
+    reports_lock: threading.Lock = field(default_factory=threading.Lock)
+    ledger_lock: threading.Lock = field(default_factory=threading.Lock)
+    _ledger: Any = None
+    bundle: bytes | None = None
+
+    def ledger(self) -> Any:
+        if self._ledger is None:
+            from ..ledger import open_ledger
+
+            self._ledger = open_ledger(self.settings.data_dir)
+        return self._ledger
+
+
+# --- requests: who, which language, which views ------------------------------------------------------
+
+
+class NotSignedIn(Exception):
+    pass
+
+
+class AsOfPending(Exception):
+    def __init__(self, when: datetime, state: str, error: str = "") -> None:
+        self.when, self.state, self.error = when, state, error
+
+
+def console(request: Request) -> Console:
+    return request.app.state.console
+
+
+def signed_in(request: Request) -> User:
+    name = request.session.get("user")
+    user = console(request).users.get(name) if name else None
+    if user is None:
+        request.session.pop("user", None)
+        raise NotSignedIn
+    return user
+
+
+def lang_of(request: Request, user: User | None = None) -> str:
+    asked = request.query_params.get("lang")
+    if asked:
+        with contextlib.suppress(ValueError):
+            request.session["lang"] = normalise_lang(asked)
+    if request.session.get("lang") in LANGS:
+        return request.session["lang"]
+    if user and user.lang:
+        with contextlib.suppress(ValueError):
+            return normalise_lang(user.lang)
+    for part in request.headers.get("accept-language", "").split(","):
+        code = part.split(";")[0].strip()
+        if code:
+            with contextlib.suppress(ValueError):
+                return normalise_lang(code)
+    return "zh_CN"
+
+
+def parse_as_of(text: str | None) -> datetime | None:
+    """`?as_of=`: an ISO time; without a zone it is Beijing time (the ledger's people's)."""
+    if not text:
+        return None
+    try:
+        t = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError("as_of: write a time like 2025-10-01T12:00 (Beijing time) or with a zone") from None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=ZoneInfo(DEFAULT_TZ))
+    if t > datetime.now(UTC):
+        raise ValueError("as_of is in the future; the live pages show now")
+    return t.astimezone(UTC)
+
+
+@contextlib.contextmanager
+def views_for(c: Console, as_of: datetime | None):
+    """(cursor, generation) of the live views, or of the as-of file when it is ready."""
+    if as_of is None:
+        with c.views.reading() as pair:
+            yield pair
+        return
+    path = c.jobs.ready(as_of)
+    if path is None:
+        try:
+            job = c.jobs.request(as_of)
+        except Busy:
+            raise AsOfPending(as_of, "busy") from None
+        raise AsOfPending(as_of, job.state, job.error)
+    with reading_file(path) as pair:
+        yield pair
+
+
+def _query_string(kept: dict[str, str], **changes: Any) -> str:
+    """A query string of the parameters this page checked (as-of and scope-checked filters) with
+    `changes`: nothing the user typed is echoed into a link unchecked."""
+    params = {**kept}
+    for k, v in changes.items():
+        if v is None:
+            params.pop(k, None)
+        else:
+            params[k] = v
+    return ("?" + urlencode(params)) if params else ""
+
+
+ROLE_NAMES = {"supplier": N_("supplier"), "customer": N_("customer"), "arbitrator": N_("arbitrator")}
+
+
+def epoch_ms(t: datetime | None) -> str:
+    """A views instant (naive UTC) as milliseconds since the epoch, for the page's scripts."""
+    if t is None:
+        return ""
+    return str(int((t if t.tzinfo else t.replace(tzinfo=UTC)).timestamp() * 1000))
+
+
+def render(request: Request, template: str, lang: str, user: User | None, status: int = 200,
+           csp: str | None = None, filters: dict[str, str] | None = None, **context: Any) -> HTMLResponse:
+    """A page. Only checked values reach it: the as-of time as parsed and the filters the scope
+    admitted (a refused page echoes nothing of the request)."""
+    c = console(request)
+    t = texts(lang)
+    as_of = ""
+    if status < 400:
+        with contextlib.suppress(ValueError):
+            parsed = parse_as_of(request.query_params.get("as_of"))
+            as_of = parsed.astimezone(ZoneInfo(DEFAULT_TZ)).strftime("%Y-%m-%dT%H:%M:%S") if parsed else ""
+    keep = {"as_of": as_of} if as_of else {}
+    kept = {**keep, **(filters or {})}
+    body = c.env.get_template(template).render(
+        _=t, t=t, lang=lang, langs=LANGS, user=user, word=functools.partial(word, lang), p=printable,
+        tz=DEFAULT_TZ, as_of=as_of, csrf=csrf_token(request.session),
+        path=request.url.path if status < 400 else "/queue", qs=functools.partial(_query_string, kept),
+        keep=("?" + urlencode(keep)) if keep else "", keep_amp=("&" + urlencode(keep)) if keep else "",
+        ms=epoch_ms, role_names=ROLE_NAMES, filters=filters or {}, **context)
+    response = HTMLResponse(body, status_code=status)
+    if csp:
+        response.headers["Content-Security-Policy"] = csp
+    return response
+
+
+def page(handler: Callable[..., Any]) -> Callable[[Request], Any]:
+    """A page: signed in, language chosen, refusals and pending as-of jobs answered alike."""
+
+    @functools.wraps(handler)
+    async def wrapped(request: Request) -> Response:
+        try:
+            user = signed_in(request)
+        except NotSignedIn:
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse("/login?" + urlencode({"next": target}), status_code=303)
+        lang = lang_of(request, user)
+        try:
+            return await handler(request, user, lang)
+        except OutOfScope:
+            return render(request, "refused.html", lang, user, status=404)
+        except AsOfPending as p:
+            return render(request, "asof_wait.html", lang, user, status=202, when=p.when, state=p.state,
+                          error=p.error, states=JOB_STATES)
+        except ValueError as e:
+            return render(request, "refused.html", lang, user, status=400, reason=str(e))
+        except NoViews as e:
+            return render(request, "refused.html", lang, user, status=503, reason=str(e))
+
+    return wrapped
+
+
+def scope_for(c: Console, user: User, con: Any, gen: Any = None) -> Scope:
+    """The user's scope in these views (kept with the views' copy: it changes only with them)."""
+    if gen is None:
+        return Scope.of(user, con)
+    return gen.remember(("scope", user), lambda: Scope.of(user, con))
+
+
+# --- sign-in -------------------------------------------------------------------------------------------
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path of this console (no scheme, no other host, no //)."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/queue"
+
+
+async def login(request: Request) -> Response:
+    c = console(request)
+    lang = lang_of(request)
+    _ = texts(lang)
+    if request.method == "GET":
+        return render(request, "login.html", lang, None, next=_safe_next(request.query_params.get("next")))
+    form = await request.form()
+    origin = request.headers.get("origin")
+    if origin and origin not in (f"{request.url.scheme}://{request.url.netloc}",):
+        return PlainTextResponse("cross-site sign-in refused", status_code=403)
+    if not csrf_ok(request.session, str(form.get("csrf", ""))):
+        return render(request, "login.html", lang, None, status=403, next=_safe_next(str(form.get("next", ""))),
+                      error=_("The form had expired; please sign in again."))
+    name, password = str(form.get("user", "")), str(form.get("password", ""))
+    client = request.client.host if request.client else "?"
+    if c.throttle.blocked(f"u:{name}", f"a:{client}"):
+        return render(request, "login.html", lang, None, status=429, next=_safe_next(str(form.get("next", ""))),
+                      error=_("Too many failed sign-ins; wait a few minutes."))
+    user = await run_in_threadpool(c.users.authenticate, name, password)
+    if user is None:
+        c.throttle.failed(f"u:{name}", f"a:{client}")
+        return render(request, "login.html", lang, None, status=401, next=_safe_next(str(form.get("next", ""))),
+                      error=_("Wrong user name or password."))
+    c.throttle.succeeded(f"u:{name}", f"a:{client}")
+    keep_lang = request.session.get("lang")
+    request.session.clear()  # a new session on sign-in: no fixation
+    request.session.update({"user": user.name, **({"lang": keep_lang} if keep_lang else {})})
+    csrf_token(request.session)
+    return RedirectResponse(_safe_next(str(form.get("next", ""))), status_code=303)
+
+
+async def logout(request: Request) -> Response:
+    form = await request.form()
+    if not csrf_ok(request.session, str(form.get("csrf", ""))):
+        return PlainTextResponse("refused: the form had no valid token", status_code=403)
+    request.session.clear()
+    return RedirectResponse("/login", status_code=303)
+
+
+# --- pages ---------------------------------------------------------------------------------------------
+
+
+async def home(request: Request) -> Response:
+    return RedirectResponse("/queue" + (f"?{request.url.query}" if request.url.query else ""), status_code=303)
+
+
+@page
+async def queue_page(request: Request, user: User, lang: str) -> Response:
+    c = console(request)
+    as_of = parse_as_of(request.query_params.get("as_of"))
+
+    def work() -> dict[str, Any]:
+        with views_for(c, as_of) as (con, gen):
+            scope = scope_for(c, user, con, gen)
+            options = gen.remember(("options", scope), lambda: queries.filter_options(con, scope))
+            filters = queries.checked_filters(request.query_params, options)
+            now = as_of or datetime.now(UTC)
+            rows, total = queries.queue(con, scope, filters, now)
+            zones = queries.contract_zones(con, scope)
+            return {"rows": rows, "total": total, "options": options, "filters": filters, "now": now,
+                    "evaluated_at": gen.evaluated_at, "zones": zones}
+
+    data = await run_in_threadpool(work)
+    _ = texts(lang)
+    words = {"clock": {k: word(lang, "clock", k) for k in ("response", "remote_resolution", "arrival",
+                                                              "resolution", "spare")},
+             "state": {k: word(lang, "state", k) for k in ("running", "at_risk", "breached", "met",
+                                                              "not_applicable")},
+             "paused": _("paused"), "overdue": _("overdue {d}"), "h": _("{h} h {m} min"), "m": _("{m} min"),
+             "live": _("live"), "offline": _("reconnecting…"), "zones": data["zones"], "lang": _.html_lang}
+    return render(request, "queue.html", lang, user, live=c.feed.enabled and as_of is None,
+                  words=json.dumps(words, ensure_ascii=False), **data)
+
+
+def _sse(alert: dict[str, Any]) -> bytes:
+    return b"event: clock\ndata: " + json.dumps(alert, ensure_ascii=False).encode() + b"\n\n"
+
+
+async def live(request: Request) -> Response:
+    """Server-sent events: the alerts this user may see, for the queue page's filters."""
+    c = console(request)
+    try:
+        user = signed_in(request)
+    except NotSignedIn:
+        return PlainTextResponse("sign in first", status_code=401)
+
+    def resolve() -> tuple[Scope, dict[str, str]]:
+        with c.views.reading() as (con, gen):
+            scope = scope_for(c, user, con, gen)
+            options = gen.remember(("options", scope), lambda: queries.filter_options(con, scope))
+            return scope, queries.checked_filters(request.query_params, options)
+
+    try:
+        scope, filters = await run_in_threadpool(resolve)
+    except OutOfScope:
+        return PlainTextResponse("not in your view", status_code=403)
+    except NoViews:
+        return PlainTextResponse("no views yet", status_code=503)
+    if not c.feed.enabled:
+        return PlainTextResponse("live updates are off: the console was started without NATS", status_code=503)
+    since = request.query_params.get("since")
+
+    async def events() -> AsyncIterator[bytes]:
+        yield b"retry: 2000\n: connected\n\n"
+        stream = c.feed.follow(scope, filters, since).__aiter__()
+        while True:
+            try:
+                alert = await asyncio.wait_for(stream.__anext__(), timeout=15)
+            except TimeoutError:
+                yield b": keep-alive\n\n"
+                continue
+            except StopAsyncIteration:
+                return
+            yield _sse(alert)
+
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+@page
+async def dashboard_page(request: Request, user: User, lang: str) -> Response:
+    c = console(request)
+    as_of = parse_as_of(request.query_params.get("as_of"))
+
+    def work() -> dict[str, Any]:
+        with views_for(c, as_of) as (con, gen):
+            scope = scope_for(c, user, con, gen)
+            options = gen.remember(("dashboard-options", scope), lambda: queries.dashboard_options(con, scope))
+            filters = queries.checked_filters(request.query_params, options, queries.DASHBOARD_FILTERS)
+            return {"data": queries.dashboard(con, scope, filters), "options": options, "filters": filters,
+                    "evaluated_at": gen.evaluated_at}
+
+    d = await run_in_threadpool(work)
+    _ = texts(lang)
+    data = d["data"]
+    specs = {
+        "by-month": charts.breach_by_month(data["by_month"], lang),
+        "by-customer": charts.breach_by(data["by_customer"], "customer", lang, _("Breach rate per customer")),
+        "by-site": charts.breach_by(data["by_site"], "site", lang, _("Breach rate per site")),
+        "visits": charts.visits(data["visits"], lang),
+        "money": charts.money(data["money"], lang),
+    }
+    return render(request, "dashboard.html", lang, user, csp=CSP_CHARTS,
+                  specs={k: json.dumps(v, ensure_ascii=False).replace("</", "<\\/") for k, v in specs.items()},
+                  **d)
+
+
+def _report(c: Console, user: User, ticket: str, as_of: datetime | None) -> tuple[dict[str, Any], Any]:
+    """The ticket's report data (cached per views generation) once the scope admits the ticket."""
+    if not ID.fullmatch(ticket):
+        raise OutOfScope("no such ticket")
+    if as_of is not None:  # in the user's view now, before any replay is started for it
+        with c.views.reading() as (con, _gen):
+            queries.ticket_head(con, scope_for(c, user, con), ticket)
+    with views_for(c, as_of) as (con, gen):
+        scope = scope_for(c, user, con, gen)
+        head = queries.ticket_head(con, scope, ticket)
+        key = (ticket, str(as_of), gen.key)
+        with c.reports_lock:
+            cached = c.reports.get(key)
+            if cached is not None:
+                c.reports.move_to_end(key)
+                return cached, head
+        with c.ledger_lock:
+            report = documents.report_data(
+                c.ledger(), c.settings.data_dir, ticket, con,
+                position=None if as_of else gen.position, recorded=as_of,
+                evidence_href=lambda sha: f"/tickets/{ticket}/evidence/{sha}")
+        with c.reports_lock:
+            c.reports[key] = report
+            while len(c.reports) > 512:
+                c.reports.popitem(last=False)
+        return report, head
+
+
+@page
+async def ticket_page(request: Request, user: User, lang: str) -> Response:
+    c = console(request)
+    ticket = request.path_params["ticket"]
+    as_of = parse_as_of(request.query_params.get("as_of"))
+    try:
+        report, head = await run_in_threadpool(_report, c, user, ticket, as_of)
+    except LookupError:
+        raise OutOfScope("no such ticket") from None
+    pdf = await run_in_threadpool(documents.dispute_report_pdf, report, lang) is not None
+    proof = documents.ticket_proof(None, ticket)
+    return render(request, "ticket.html", lang, user, ticket=ticket, head=head, report=report, has_pdf=pdf,
+                  proof=proof, rtz=report.get("timezone") or DEFAULT_TZ)
+
+
+async def _document(request: Request, kind: str) -> Response:
+    c = console(request)
+    try:
+        user = signed_in(request)
+    except NotSignedIn:
+        return PlainTextResponse("sign in first", status_code=401)
+    lang = lang_of(request, user)
+    ticket = request.path_params["ticket"]
+    try:
+        as_of = parse_as_of(request.query_params.get("as_of"))
+        report, _head = await run_in_threadpool(_report, c, user, ticket, as_of)
+    except (OutOfScope, LookupError):
+        return PlainTextResponse("not found", status_code=404)
+    except AsOfPending:
+        return PlainTextResponse("the as-of views are being computed; try again shortly", status_code=202)
+    except ValueError as e:
+        return PlainTextResponse(str(e), status_code=400)
+    if kind == "html":
+        body = await run_in_threadpool(documents.dispute_report_html, report, lang)
+        response = Response(body, media_type="text/html; charset=utf-8")
+        response.headers["Content-Security-Policy"] = CSP_DOCUMENT
+        response.headers["X-Frame-Options"] = "SAMEORIGIN"
+        return response
+    if kind == "pdf":
+        pdf = await run_in_threadpool(documents.dispute_report_pdf, report, lang)
+        if pdf is None:
+            return PlainTextResponse("the PDF exhibit is not available on this installation yet", status_code=501)
+        return Response(pdf, media_type="application/pdf",
+                        headers={"Content-Disposition": f'attachment; filename="{ticket}.pdf"'})
+    sha = request.path_params.get("sha", "")
+    path = documents.evidence_file(c.settings.data_dir, report, sha)
+    if path is None:
+        return PlainTextResponse("not found", status_code=404)
+    return FileResponse(path, media_type="application/octet-stream", filename=f"{sha[:16]}.bin")
+
+
+async def report_html(request: Request) -> Response:
+    return await _document(request, "html")
+
+
+async def report_pdf(request: Request) -> Response:
+    return await _document(request, "pdf")
+
+
+async def evidence(request: Request) -> Response:
+    return await _document(request, "evidence")
+
+
+@page
+async def asset_page(request: Request, user: User, lang: str) -> Response:
+    c = console(request)
+    asset = request.path_params["asset"]
+    if not ID.fullmatch(asset):
+        raise OutOfScope("no such asset")
+    as_of = parse_as_of(request.query_params.get("as_of"))
+
+    def work() -> dict[str, Any]:
+        if as_of is not None:  # in the user's view now, before any replay is started for it
+            with c.views.reading() as (con, _gen):
+                queries.asset_page(con, scope_for(c, user, con), asset)
+        with views_for(c, as_of) as (con, gen):
+            scope = scope_for(c, user, con)
+            data = queries.asset_page(con, scope, asset)
+            data["rtz"] = queries.contract_zone(con, data["warranty"].get("contract"))
+            data["evaluated_at"] = gen.evaluated_at
+            return data
+
+    data = await run_in_threadpool(work)
+    return render(request, "asset.html", lang, user, asset=asset, **data)
+
+
+@page
+async def statements_page(request: Request, user: User, lang: str) -> Response:
+    c = console(request)
+    as_of = parse_as_of(request.query_params.get("as_of"))
+
+    def work() -> dict[str, Any]:
+        with views_for(c, as_of) as (con, gen):
+            return {"choices": queries.statement_choices(con, scope_for(c, user, con)),
+                    "evaluated_at": gen.evaluated_at}
+
+    data = await run_in_threadpool(work)
+    return render(request, "statements.html", lang, user, available=documents.statements_available(), **data)
+
+
+async def statement_file(request: Request) -> Response:
+    c = console(request)
+    try:
+        user = signed_in(request)
+    except NotSignedIn:
+        return PlainTextResponse("sign in first", status_code=401)
+    lang = lang_of(request, user)
+    customer, month, fmt = (request.path_params[k] for k in ("customer", "month", "fmt"))
+    contract = request.query_params.get("contract")
+    if not (ID.fullmatch(customer) and MONTH.fullmatch(month) and fmt in ("html", "pdf", "xlsx")
+            and (contract is None or ID.fullmatch(contract))):
+        return PlainTextResponse("not found", status_code=404)
+
+    def work() -> tuple[bytes, str] | None | str:
+        with c.views.reading() as (con, _gen):
+            if not queries.statement_admitted(con, scope_for(c, user, con), customer, contract):
+                return "refused"
+            return documents.statement(c.settings.data_dir, con, customer, contract, month, fmt, lang)
+
+    result = await run_in_threadpool(work)
+    if result == "refused":
+        return PlainTextResponse("not found", status_code=404)
+    if result is None:
+        return PlainTextResponse("monthly statements are not available on this installation yet", status_code=501)
+    body, media = result  # type: ignore[misc]
+    name = f"statement-{customer}-{month}.{fmt}"
+    return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+async def vega_bundle(request: Request) -> Response:
+    c = console(request)
+    if c.bundle is None:
+        c.bundle = await run_in_threadpool(load_bundle, c.settings.cache())
+    return Response(c.bundle, media_type="text/javascript; charset=utf-8",
+                    headers={"Cache-Control": "public, max-age=86400"})
+
+
+def load_bundle(cache: Path) -> bytes:
+    """vega, vega-lite and vega-embed as one script, from the vl-convert package, kept on disk.
+    Bundling takes seconds and holds the GIL, so it runs in a process of its own."""
+    import vl_convert
+
+    name = f"vega-bundle-{vl_convert.get_vega_version()}-{vl_convert.get_vega_embed_version()}.js"
+    path = cache / name
+    with _BUNDLE_LOCK:  # the warm-up at start and a first dashboard may ask at once
+        if not path.exists():
+            _bundle_into(path)
+    return path.read_bytes()
+
+
+_BUNDLE_LOCK = threading.Lock()
+
+
+def _bundle_into(path: Path) -> None:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        subprocess.run([sys.executable, "-c", "import sys, vl_convert; "
+                        "open(sys.argv[1], 'w', encoding='utf-8').write(vl_convert.javascript_bundle())", str(tmp)],
+                       check=True, timeout=300)
+        tmp.replace(path)
+
+
+async def healthz(request: Request) -> Response:
+    c = console(request)
+    return JSONResponse({"views": c.views.snapshot.exists() or c.views.main.exists(),
+                         "live": c.feed.connected, "alerts_received": c.feed.received})
+
+
+# --- the application --------------------------------------------------------------------------------------
+
+
+def create_app(settings: Settings) -> Starlette:
+    cache = settings.cache()
+    env = Environment(loader=PackageLoader("adapters.web", "templates"), autoescape=select_autoescape(["html"]),
+                      trim_blocks=True, lstrip_blocks=True)
+    c = Console(settings=settings, views=ViewsSource(settings.data_dir), users=Users(settings.users_file),
+                feed=AlertFeed(settings.nats_url, settings.nats_options),
+                jobs=AsOfJobs(settings.data_dir, cache / "asof"), env=env)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await c.feed.start()
+        warm = asyncio.get_running_loop().run_in_executor(None, load_bundle, cache)
+        try:
+            yield
+        finally:
+            await c.feed.stop()
+            c.jobs.stop()
+            c.views.close()
+            with contextlib.suppress(Exception):
+                await warm
+            if c._ledger is not None:
+                c._ledger.close()
+
+    routes = [
+        Route("/", home),
+        Route("/login", login, methods=["GET", "POST"]),
+        Route("/logout", logout, methods=["POST"]),
+        Route("/queue", queue_page),
+        Route("/live", live),
+        Route("/dashboard", dashboard_page),
+        Route("/tickets/{ticket}", ticket_page),
+        Route("/tickets/{ticket}/report.html", report_html),
+        Route("/tickets/{ticket}/report.pdf", report_pdf),
+        Route("/tickets/{ticket}/evidence/{sha}", evidence),
+        Route("/assets/{asset}", asset_page),
+        Route("/statements", statements_page),
+        Route("/statements/{customer}/{month}.{fmt}", statement_file),
+        Route("/static/vega-bundle.js", vega_bundle),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        Route("/healthz", healthz),
+    ]
+    middleware = [
+        Middleware(SecurityHeaders),
+        Middleware(SessionMiddleware, secret_key=session_secret(cache), session_cookie="ticketledger_session",
+                   max_age=SESSION_SECONDS, same_site="lax", https_only=settings.secure_cookies),
+    ]
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app.state.console = c
+    return app

@@ -1,0 +1,131 @@
+"""The live queue's updates: the follower's alerts (stream ALERTS, subjects
+`alert.<customer>.<ticket>.<clock>`) relayed to browsers as server-sent events.
+
+One ordered consumer per server reads ALERTS from a little before the server started and keeps
+the last `keep` alerts; each browser's stream first replays those newer than the views its page
+was drawn from (the alert's `evaluated_at` is later than the page's), then follows. Every alert
+passes the viewer's Scope (`admits(customer, contract)`) and the page's filters before it is
+sent: the stream shows a user nothing its queries would not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import msgspec
+
+from ..stream import ALERTS_STREAM, ConnectOptions, connect
+from .scope import Scope
+
+log = logging.getLogger("ticketledger.web")
+FIELDS = ("customer", "ticket", "clock", "state", "deadline", "evaluated_at", "paused_since", "contract",
+          "asset", "site", "severity", "technician", "breach_minutes")
+
+
+class AlertFeed:
+    def __init__(self, url: str | None, options: ConnectOptions | None = None, keep: int = 20_000,
+                 lookback: timedelta = timedelta(minutes=10)) -> None:
+        self.url, self.options, self.lookback = url, options, lookback
+        self.recent: collections.deque[dict[str, Any]] = collections.deque(maxlen=keep)
+        self.listeners: set[asyncio.Queue[dict[str, Any] | None]] = set()
+        self.task: asyncio.Task[None] | None = None
+        self.connected = False
+        self.received = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.url is not None
+
+    async def start(self) -> None:
+        if self.url is not None:
+            self.task = asyncio.create_task(self._run(), name="alerts")
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.task
+        for q in list(self.listeners):
+            with contextlib.suppress(asyncio.QueueFull):
+                q.put_nowait(None)
+
+    async def _run(self) -> None:
+        from nats.js import api as jsapi
+        from nats.js.errors import NotFoundError
+
+        assert self.url is not None
+        while True:
+            nc = None
+            try:
+                nc = await connect(self.url, self.options)
+                js = nc.jetstream()
+                start = datetime.now(UTC) - self.lookback
+                while True:  # the follower creates ALERTS on its first start
+                    try:
+                        await js.stream_info(ALERTS_STREAM)
+                        break
+                    except NotFoundError:
+                        await asyncio.sleep(1.0)
+                sub = await js.subscribe(
+                    "alert.>", stream=ALERTS_STREAM, ordered_consumer=True, idle_heartbeat=5.0,
+                    config=jsapi.ConsumerConfig(deliver_policy=jsapi.DeliverPolicy.BY_START_TIME,
+                                                opt_start_time=start.isoformat().replace("+00:00", "Z")))
+                self.connected = True
+                async for msg in sub.messages:
+                    try:
+                        alert = msgspec.json.decode(msg.data)
+                    except msgspec.DecodeError:
+                        continue
+                    if not isinstance(alert, dict):
+                        continue
+                    alert = {k: alert.get(k) for k in FIELDS}
+                    self.received += 1
+                    self.recent.append(alert)
+                    for q in list(self.listeners):
+                        try:
+                            q.put_nowait(alert)
+                        except asyncio.QueueFull:  # a browser that does not read: let it reconnect
+                            self.listeners.discard(q)
+                            with contextlib.suppress(asyncio.QueueFull):
+                                q.put_nowait(None)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # noqa: BLE001 - NATS gone or restarting: try again shortly
+                log.warning("alerts: %s: %s; retrying", type(e).__name__, e)
+                self.connected = False
+                await asyncio.sleep(1.0)
+            finally:
+                if nc is not None:
+                    with contextlib.suppress(Exception):
+                        await nc.close()
+
+    async def follow(self, scope: Scope, filters: Mapping[str, str], since: str | None) -> AsyncIterator[dict[str, Any]]:
+        """Alerts the viewer may see and its page's filters keep: the kept ones newer than
+        `since` (the page's evaluation time, as the views write it), then each new one."""
+        q: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(maxsize=2000)
+        self.listeners.add(q)
+        try:
+            for alert in list(self.recent):
+                newer = since is None or str(alert.get("evaluated_at") or "") > since
+                if newer and visible(alert, scope, filters):
+                    yield alert
+            while True:
+                alert = await q.get()
+                if alert is None:
+                    return
+                if visible(alert, scope, filters):
+                    yield alert
+        finally:
+            self.listeners.discard(q)
+
+
+def visible(alert: Mapping[str, Any], scope: Scope, filters: Mapping[str, str]) -> bool:
+    if not scope.admits(alert.get("customer"), alert.get("contract")):
+        return False
+    return all(alert.get(k) == v for k, v in filters.items())

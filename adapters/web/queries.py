@@ -1,0 +1,209 @@
+"""Every query a page of the console runs. Each takes the request's `Scope` and limits its rows
+with `scope.where(...)`: this module, not a template, decides what a user sees.
+
+Values of the user's filters are bound parameters, and each must be one the scope can see
+(`filter_options`), so a tampered or hostile filter is refused before any query uses it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from .scope import OutOfScope, Scope
+
+QUEUE_FILTERS = ("customer", "site", "technician", "severity", "clock")
+LIVE_STATES = ("running", "at_risk")
+
+
+def _rows(con: Any, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    cur = con.execute(sql, params)
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+# --- filters -----------------------------------------------------------------------------------
+
+
+def filter_options(con: Any, scope: Scope) -> dict[str, list[str]]:
+    """The values each queue filter may take for this scope (what the drop-downs offer)."""
+    where, params = scope.where()
+    out: dict[str, list[str]] = {}
+    for column in QUEUE_FILTERS:
+        rows = con.execute(f"SELECT DISTINCT {column} FROM sla_clocks WHERE {where} AND {column} IS NOT NULL "
+                           f"ORDER BY 1", params).fetchall()
+        out[column] = [r[0] for r in rows]
+    return out
+
+
+def checked_filters(given: Mapping[str, str], options: Mapping[str, list[str]],
+                    names: tuple[str, ...] = QUEUE_FILTERS) -> dict[str, str]:
+    """The filters asked for, each a value the scope can see; OutOfScope for any other."""
+    chosen = {k: given[k] for k in names if given.get(k)}
+    for k, v in chosen.items():
+        if v not in options.get(k, ()):
+            raise OutOfScope(f"filter {k} is not one you can see")
+    return chosen
+
+
+def _and_filters(filters: Mapping[str, str], alias: str = "") -> tuple[str, list[Any]]:
+    a = f"{alias}." if alias else ""
+    parts = [f"{a}{k} = ?" for k in filters]  # names from QUEUE_FILTERS only, values bound
+    return (" AND ".join(parts) or "true"), list(filters.values())
+
+
+# --- the queue ---------------------------------------------------------------------------------
+
+QUEUE_COLUMNS = ("ticket, asset, clock, customer, site, technician, severity, contract, state, deadline, "
+                 "paused_since, evaluated_at, start, target_unit, target_amount, extension_minutes, "
+                 "paused_minutes, clause")
+
+
+def queue(con: Any, scope: Scope, filters: Mapping[str, str], now: datetime, limit: int = 500
+          ) -> tuple[list[dict[str, Any]], int]:
+    """Running and at-risk clocks, soonest deadline first: time left is the views' deadline less
+    now, or less the evaluation time while a pausing wait is open (the countdown stands still)."""
+    where, params = scope.where()
+    fwhere, fparams = _and_filters(filters)
+    base = f"FROM sla_clocks WHERE state IN ('running', 'at_risk') AND {where} AND {fwhere}"
+    total = con.execute(f"SELECT count(*) {base}", params + fparams).fetchone()[0]
+    rows = _rows(con, f"""SELECT {QUEUE_COLUMNS},
+            date_diff('second', CASE WHEN paused_since IS NULL THEN CAST(? AS TIMESTAMP) ELSE evaluated_at END,
+                      deadline) AS seconds_left
+        {base} ORDER BY seconds_left, ticket, clock LIMIT {int(limit)}""",
+                 [now.replace(tzinfo=None)] + params + fparams)
+    return rows, total
+
+
+# --- one ticket, one asset ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TicketHead:
+    ticket: str
+    asset: str | None
+    contract: str | None
+    customer: str | None
+    site: str | None
+
+
+def ticket_head(con: Any, scope: Scope, ticket: str) -> TicketHead:
+    """The ticket's contract and customer, when the scope admits it; OutOfScope otherwise (also
+    when no such ticket exists: a customer cannot learn which other tickets exist)."""
+    where, params = scope.where()
+    for table in ("liability", "sla_clocks"):
+        row = con.execute(f"SELECT ticket, asset, contract, customer, site FROM {table} "
+                          f"WHERE ticket = ? AND {where} LIMIT 1", [ticket] + params).fetchone()
+        if row:
+            return TicketHead(*row)
+    raise OutOfScope("no such ticket in your view")
+
+
+def ticket_clocks(con: Any, scope: Scope, ticket: str) -> list[dict[str, Any]]:
+    where, params = scope.where()
+    return _rows(con, f"SELECT * FROM sla_clocks WHERE ticket = ? AND {where} ORDER BY clock", [ticket] + params)
+
+
+def asset_page(con: Any, scope: Scope, asset: str) -> dict[str, Any]:
+    """Warranty, coverage of its tickets, visits, repeat failures and replacement obligations."""
+    where, params = scope.where()
+    warranty = _rows(con, f"SELECT * FROM warranty WHERE asset = ? AND {where}", [asset] + params)
+    if not warranty:
+        raise OutOfScope("no such asset in your view")
+    w = warranty[0]
+    return {
+        "warranty": w,
+        "tickets": _rows(con, f"""SELECT ticket, reported_at, coverage, cause, customer_pays_fen, supplier_pays_fen,
+                                         replacement_due, provisional
+                                  FROM liability WHERE asset = ? AND {where} ORDER BY reported_at""",
+                         [asset] + params),
+        "visits": _rows(con, f"""SELECT obligation, kind, clause, period, start, "end", status, visit_at, one_off
+                                 FROM visit_periods WHERE asset = ? AND {where}
+                                 ORDER BY start, schedule_no""", [asset] + params),
+        # repeat_failures carries no contract: it is scoped through the asset's warranty row above
+        "repeats": _rows(con, """SELECT fault_category, ticket, kind, failed_at, n, cause FROM repeat_failures
+                                WHERE asset = ? ORDER BY failed_at""", [asset]),
+        "replacements": _rows(con, f"""SELECT fault_category, failures, threshold, due_since, clause, replaced_by
+                                      FROM replacement_obligations WHERE asset = ? AND {where}
+                                      ORDER BY due_since""", [asset] + params),
+    }
+
+
+# --- the dashboard ---------------------------------------------------------------------------------
+
+DASHBOARD_FILTERS = ("customer", "site")
+
+
+def dashboard(con: Any, scope: Scope, filters: Mapping[str, str]) -> dict[str, list[dict[str, Any]]]:
+    """Breach rates (breached / applicable clocks, as `sla_summary` counts them) per month, clock
+    and final severity, per customer and per site; visits by status; money owed by each side."""
+    where, params = scope.where()
+    fwhere, fparams = _and_filters(filters)
+    p = params + fparams
+    rate = """count(*) FILTER (WHERE state <> 'not_applicable') AS applicable,
+              count(*) FILTER (WHERE state = 'breached') AS breached,
+              count(*) FILTER (WHERE state = 'breached') / nullif(count(*) FILTER (WHERE state <> 'not_applicable'), 0)
+                  AS breach_rate"""
+    clocks = f"FROM sla_clocks WHERE {where} AND {fwhere}"
+    return {
+        "by_month": _rows(con, f"SELECT month, clock, severity, {rate} {clocks} GROUP BY ALL ORDER BY ALL", p),
+        "by_customer": _rows(con, f"SELECT customer, clock, {rate} {clocks} GROUP BY ALL ORDER BY ALL", p),
+        "by_site": _rows(con, f"SELECT site, clock, {rate} {clocks} GROUP BY ALL ORDER BY ALL", p),
+        "visits": _rows(con, f"""SELECT strftime("end", '%Y-%m') AS month, status, count(*) AS periods
+                                FROM visit_periods WHERE {where} AND {fwhere} AND status IN ('done', 'due', 'missed')
+                                GROUP BY ALL ORDER BY ALL""", p),
+        "money": _rows(con, f"""SELECT contract, customer, count(*) AS tickets,
+                                   CAST(sum(customer_pays_fen) AS BIGINT) AS customer_pays_fen,
+                                   CAST(sum(supplier_pays_fen) AS BIGINT) AS supplier_pays_fen,
+                                   CAST(sum(losses_claimed_fen) AS BIGINT) AS losses_claimed_fen,
+                                   CAST(sum(losses_claimed_fen) FILTER (WHERE supplier_liable_for_losses) AS BIGINT)
+                                       AS losses_supplier_liable_fen
+                                FROM liability WHERE {where} AND {fwhere} GROUP BY ALL ORDER BY ALL""", p),
+    }
+
+
+def dashboard_options(con: Any, scope: Scope) -> dict[str, list[str]]:
+    where, params = scope.where()
+    return {c: [r[0] for r in con.execute(f"SELECT DISTINCT {c} FROM sla_clocks WHERE {where} AND {c} IS NOT NULL "
+                                           "ORDER BY 1", params).fetchall()]
+            for c in DASHBOARD_FILTERS}
+
+
+# --- statements ----------------------------------------------------------------------------------
+
+
+def statement_choices(con: Any, scope: Scope) -> list[dict[str, Any]]:
+    """(customer, contract, month) with clocks in that month, newest first."""
+    where, params = scope.where()
+    return _rows(con, f"""SELECT customer, contract, month, count(DISTINCT ticket) AS tickets FROM sla_clocks
+                         WHERE {where} GROUP BY ALL ORDER BY month DESC, customer, contract""", params)
+
+
+def contract_zone(con: Any, contract: str | None) -> str:
+    """The contract's time zone (its latest version), for local times."""
+    if contract:
+        row = con.execute("SELECT timezone FROM terms WHERE contract = ? ORDER BY version DESC LIMIT 1",
+                          [contract]).fetchone()
+        if row and row[0]:
+            return row[0]
+    return "Asia/Shanghai"
+
+
+def contract_zones(con: Any, scope: Scope) -> dict[str, str]:
+    """The time zone of each contract the scope can see (the live queue's new rows use them)."""
+    where, params = scope.where()
+    rows = con.execute(f"""SELECT contract, arg_max(timezone, version) FROM terms
+                           WHERE contract IN (SELECT DISTINCT contract FROM sla_clocks WHERE {where})
+                           GROUP BY contract""", params).fetchall()
+    return {c: tz or "Asia/Shanghai" for c, tz in rows}
+
+
+def statement_admitted(con: Any, scope: Scope, customer: str, contract: str | None) -> bool:
+    """A statement exists for the scope: the customer (under the contract, if named) has clocks it
+    can see."""
+    where, params = scope.where()
+    extra, more = ("AND contract = ?", [contract]) if contract else ("", [])
+    return con.execute(f"SELECT count(*) > 0 FROM sla_clocks WHERE customer = ? {extra} AND {where}",
+                       [customer, *more, *params]).fetchone()[0]

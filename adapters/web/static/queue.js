@@ -1,0 +1,122 @@
+// The live queue: counts every clock down each second from the views' deadline, stands still
+// while a pausing wait is open, and follows the follower's alerts (server-sent events) without
+// a reload. Text goes into the page through textContent only.
+(function () {
+  "use strict";
+  const table = document.getElementById("queue");
+  if (!table) return;
+  const words = JSON.parse(document.getElementById("words").textContent);
+  const body = table.tBodies[0];
+  const skew = Number(table.dataset.now) - Date.now(); // server time minus this browser's
+  const frozen = table.dataset.frozen === "yes";
+  const filters = JSON.parse(table.dataset.filters || "{}");
+  const nowMs = () => (frozen ? Number(table.dataset.now) : Date.now() + skew);
+
+  function fmt(template, values) {
+    return template.replace(/\{(\w+)\}/g, (_, k) => String(values[k]));
+  }
+  function duration(ms) {
+    const total = Math.round(Math.abs(ms) / 60000);
+    const h = Math.floor(total / 60), m = total % 60;
+    const text = h ? fmt(words.h, { h: h.toLocaleString(words.lang), m: m }) : fmt(words.m, { m: m });
+    return ms < 0 ? fmt(words.overdue, { d: text }) : text;
+  }
+  function left(row) {
+    const deadline = Number(row.dataset.deadline);
+    const from = row.dataset.paused === "yes" ? Number(row.dataset.evaluated) : nowMs();
+    return deadline - from;
+  }
+  function tick() {
+    for (const row of body.rows) {
+      if (!row.dataset.deadline) continue;
+      const ms = left(row);
+      const cell = row.cells[0];
+      cell.textContent = duration(ms);
+      cell.dataset.ms = String(ms);
+      row.classList.toggle("overdue", ms < 0);
+      row.classList.toggle("paused", row.dataset.paused === "yes");
+    }
+  }
+  function sort() {
+    const rows = Array.from(body.rows);
+    rows.sort((a, b) => left(a) - left(b) || a.dataset.key.localeCompare(b.dataset.key));
+    rows.forEach((r) => body.appendChild(r));
+    const count = document.getElementById("count");
+    if (count) count.dataset.shown = String(rows.length);
+  }
+  function utcMs(text) { // "2025-10-01 09:00:00" (UTC, as the views write it)
+    return text ? Date.parse(text.replace(" ", "T") + "Z") : NaN;
+  }
+  function localTime(ms, zone) {
+    const parts = new Intl.DateTimeFormat("en-CA", {
+      timeZone: zone || "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit",
+      hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+    }).formatToParts(new Date(ms));
+    const v = Object.fromEntries(parts.map((p) => [p.type, p.value]));
+    return `${v.year}-${v.month}-${v.day} ${v.hour}:${v.minute}`;
+  }
+  function cell(row, text, href) {
+    const td = row.insertCell();
+    if (href) {
+      const a = document.createElement("a");
+      a.href = href;
+      a.textContent = text || "";
+      td.appendChild(a);
+    } else {
+      td.textContent = text || "";
+    }
+    return td;
+  }
+  function findRow(key) {
+    for (const row of body.rows) if (row.dataset.key === key) return row;
+    return null;
+  }
+  function apply(alert) {
+    const key = alert.ticket + "|" + alert.clock;
+    let row = findRow(key);
+    if (alert.state === "met" || alert.state === "not_applicable") {
+      if (row) row.remove();
+      return;
+    }
+    if (!row) {
+      if (alert.state === "breached") return; // the queue holds running and at-risk clocks
+      row = body.insertRow();
+      row.dataset.key = key;
+      const keep = new URLSearchParams(window.location.search).get("as_of");
+      const suffix = keep ? "?as_of=" + encodeURIComponent(keep) : "";
+      cell(row, "");
+      cell(row, alert.ticket, "/tickets/" + encodeURIComponent(alert.ticket) + suffix);
+      cell(row, words.clock[alert.clock] || alert.clock);
+      cell(row, "").className = "state";
+      cell(row, "").className = "deadline";
+      cell(row, alert.customer);
+      cell(row, alert.site);
+      cell(row, alert.technician);
+      cell(row, alert.severity);
+      cell(row, alert.asset, "/assets/" + encodeURIComponent(alert.asset || "") + suffix);
+    }
+    const deadline = utcMs(alert.deadline);
+    row.dataset.deadline = isNaN(deadline) ? "" : String(deadline);
+    row.dataset.evaluated = String(utcMs(alert.evaluated_at));
+    row.dataset.paused = alert.paused_since ? "yes" : "no";
+    row.dataset.state = alert.state;
+    row.className = alert.state;
+    row.cells[3].textContent = (words.state[alert.state] || alert.state) + (alert.paused_since ? " · " + words.paused : "");
+    if (!isNaN(deadline)) row.cells[4].textContent = localTime(deadline, words.zones[alert.contract]);
+  }
+
+  tick();
+  setInterval(tick, 1000);
+  if (table.dataset.live !== "yes") return;
+  const status = document.getElementById("live");
+  const params = new URLSearchParams(filters);
+  params.set("since", table.dataset.since);
+  const source = new EventSource("/live?" + params.toString());
+  source.onopen = () => { if (status) { status.textContent = words.live; status.className = "live on"; } };
+  source.onerror = () => { if (status) { status.textContent = words.offline; status.className = "live off"; } };
+  source.addEventListener("clock", (e) => {
+    apply(JSON.parse(e.data));
+    sort();
+    tick();
+  });
+})();

@@ -1,0 +1,328 @@
+"""The web console under load (issue 18): 50 users browsing the queue and ticket pages while the
+follower applies a steady 1,000 events/s; page times, and the follower's live latency beside them.
+
+Everything runs on 127.0.0.1 and stops by itself: a nats-server on a temp dir, the relay
+(`--follow`) and the follower (`views follow` with per-batch timings) as in bench.live_bench, a
+writer in this process recording synthetic commands at `--rate`, `ticketledger serve`, and a
+load process of `--users` simulated users (asyncio + httpx, one session each) that sign in and
+then, for `--seconds`, open the queue and a ticket page in turn with `--think` seconds between
+pages (default 3 s). A ticket page is the dispute report: its first view in a views generation is built from
+the log and the views, later ones come from the console's cache ("repeat" below).
+
+Figures: p50/p95/max page time per page (queue, ticket first view, ticket repeat), requests/s,
+errors; the follower's recording -> committed latency p50/p99 during the same run (target p99
+<= 500 ms, bench.live_bench). Targets: queue and cached ticket pages p95 < 300 ms, a ticket page
+built anew p95 < 2 s.
+
+    .venv/bin/python -m bench.web_bench [--quick] [--ledger DATA_DIR] [--users 50] [--rate 1000] [--seconds 30]
+
+`--ledger` uses an existing data folder (e.g. the 10M bench ledger with its views rebuilt): it is
+copied first, so the benchmark never writes into it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from .live_bench import ROOT, TARGET_P99_MS, _commits, _first_reaching, _stats, log
+
+PAGE_P95_MS = 300.0
+UNCACHED_P95_MS = 2000.0
+PASSWORD = "bench-password-1"
+
+
+# --- the simulated users (a process of their own) ---------------------------------------------------
+
+
+async def _user(url: str, name: str, tickets: list[str], seconds: float, think: float, out: list[tuple],
+                signed_in: asyncio.Barrier, ready: str, seen: set[str]) -> None:
+    import httpx
+
+    async with httpx.AsyncClient(base_url=url, timeout=60) as c:
+        # every user signs in first (argon2 costs ~0.1 s of CPU by design); the clock starts after
+        r = await c.get("/login")
+        token = re.search(r'name="csrf" value="([^"]+)"', r.text).group(1)
+        r = await c.post("/login", data={"user": name, "password": PASSWORD, "csrf": token, "next": "/queue"},
+                         headers={"origin": url})
+        if await signed_in.wait() == 0:
+            Path(ready).write_text("signed in")
+        if r.status_code != 303:
+            out.append(("login", 0.0, r.status_code))
+            return
+        until = time.time() + seconds
+        rng = random.Random(name)
+        while time.time() < until:
+            for page in ("queue", "ticket"):
+                if page == "queue":
+                    path = "/queue"
+                else:
+                    ticket = rng.choice(tickets)
+                    page = "ticket repeat" if ticket in seen else "ticket first"
+                    seen.add(ticket)
+                    path = f"/tickets/{ticket}"
+                t = time.perf_counter()
+                try:
+                    r = await c.get(path)
+                    status = r.status_code
+                except httpx.HTTPError:
+                    status = 599
+                out.append((page, (time.perf_counter() - t) * 1000, status))
+                await asyncio.sleep(think)
+
+
+async def _load(url: str, users: int, tickets: dict[str, list[str]], seconds: float, think: float, ready: str) -> list[tuple]:
+    out: list[tuple] = []
+    barrier = asyncio.Barrier(users)
+    seen: set[str] = set()  # tickets any user opened before: the console may serve them from its cache
+    await asyncio.gather(*(_user(url, f"bench{i % 2}", tickets[f"bench{i % 2}"], seconds, think, out, barrier, ready,
+                                 seen)
+                           for i in range(users)))
+    return out
+
+
+def load_main(argv: list[str]) -> int:
+    """python -m bench.web_bench --load URL USERS SECONDS THINK TICKETS_FILE OUT READY_FILE"""
+    url, users, seconds, think, tickets_file, out, ready = argv
+    tickets = json.loads(Path(tickets_file).read_text())
+    rows = asyncio.run(_load(url, int(users), tickets, float(seconds), float(think), ready))
+    Path(out).write_text(json.dumps(rows))
+    return 0
+
+
+# --- the run -------------------------------------------------------------------------------------------
+
+
+def _wait_http(url: str, proc: subprocess.Popen, seconds: float = 120) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("ticketledger serve exited")
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("ticketledger serve did not answer")
+
+
+def _renamed(fact: Any) -> Any:
+    """A synthetic fact with its command, ticket and asset ids prefixed (W…), so it is new to a copied ledger."""
+    from domain import events as ev
+
+    if isinstance(fact, ev.ContractRegistered | ev.ContractAmended | ev.CalendarYearRecorded):
+        return fact
+    fields = {k: getattr(fact, k) for k in fact.__struct_fields__}
+    fields["command_id"] = "web-" + fields["command_id"]
+    fields["id"] = "W" + fields["id"]
+    for k in ("asset_id", "replaces", "replaced_by", "new_asset_id"):
+        if fields.get(k):
+            fields[k] = "W" + fields[k]
+    return type(fact)(**fields)
+
+
+def _pct(xs: list[float], q: float) -> float | None:
+    if not xs:
+        return None
+    xs = sorted(xs)
+    return round(xs[min(len(xs) - 1, max(0, round(q * (len(xs) - 1))))], 1)
+
+
+def run(quick: bool = False, events: int | None = None, *, ledger_dir: str | None = None, users: int = 50,
+        rate: int = 1000, seconds: float | None = None, think: float = 3.0, preload: int | None = None,
+        keep: str | None = None) -> dict[str, Any]:
+    from adapters.cli.core import record_calendar
+    from adapters.ledger import open_ledger
+    from adapters.nats_server import NatsServer, free_port
+    from adapters.relay import relay_all
+    from adapters.store import read_log
+    from adapters.synthetic import Synth
+    from domain import events as ev
+
+    seconds = seconds or (10.0 if quick else 30.0)
+    preload = preload if preload is not None else (20_000 if quick else 200_000)
+    tmp = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="tl-web-"))
+    data = tmp / "data"
+    procs: list[subprocess.Popen] = []
+    server = NatsServer(tmp / "nats", log_file=tmp / "nats.log")
+    timings = tmp / "follower-timings.jsonl"
+    try:
+        server.start()
+        need = int(rate * seconds * 1.3) + 2000
+        synth = Synth(seed=23, tickets=max(100, (need + (0 if ledger_dir else preload)) // 11))
+        facts = synth.facts()
+        if ledger_dir:
+            log(f"web: copying {ledger_dir} (the benchmark never writes into it)")
+            shutil.copytree(ledger_dir, data, ignore=shutil.ignore_patterns("nats", "web-cache", "*.tmp"))
+            ledger = open_ledger(data)
+            # this run's assets and tickets under ids the ledger does not hold yet (contracts as they are)
+            steady = [_renamed(f) for f in facts[:need]]
+        else:
+            data.mkdir(parents=True)
+            ledger = open_ledger(data)
+            record_calendar(ledger, None)
+            setup, steady = [], []
+            for f in facts:
+                (setup if len(setup) < preload or isinstance(f, ev.ContractRegistered | ev.AssetRegistered)
+                 and not steady else steady).append(f)
+                if len(steady) >= need:
+                    break
+            for i in range(0, len(setup), 2000):
+                ledger.execute_many(setup[i:i + 2000])
+            started = time.monotonic()
+            # in a process of its own: the bulk reader's bundled SQLite beside this process's
+            # sqlite3 writer would share (and drop) its POSIX locks on the same file
+            subprocess.run([sys.executable, "-m", "adapters.cli", "--data-dir", str(data), "views", "rebuild"],
+                           check=True, capture_output=True, cwd=ROOT)
+            log(f"web: {ledger.position:,} events recorded, views rebuilt in {time.monotonic() - started:.1f} s")
+        base = ledger.position
+        for i, (name, supplier) in enumerate((("bench0", "supplier-000"), ("bench1", "supplier-004"))):
+            done = subprocess.run([sys.executable, "-m", "adapters.cli", "--data-dir", str(data), "users", "add", name,
+                                   "--role", "supplier", "--supplier", supplier, "--password-stdin"],
+                                  input=PASSWORD + "\n", capture_output=True, text=True, cwd=ROOT)
+            if done.returncode != 0:
+                raise RuntimeError(done.stderr)
+            del i
+        relay_all(ledger, server.url)  # the stream holds the views' events before the follower subscribes
+        py = [sys.executable, "-m"]
+        procs.append(subprocess.Popen([*py, "adapters.relay", "--data-dir", str(data), "--nats-url", server.url,
+                                       "--follow", "--batch", "1000"], cwd=ROOT,
+                                      stdout=open(tmp / "relay.log", "wb"), stderr=subprocess.STDOUT))  # noqa: SIM115
+        procs.append(subprocess.Popen([*py, "adapters.follower", str(data), server.url, "--interval", "3600",
+                                       "--snapshot-every", "2", "--timings", str(timings)], cwd=ROOT,
+                                      stdout=open(tmp / "follower.log", "wb"), stderr=subprocess.STDOUT))  # noqa: SIM115
+        # the views hold every event the stream does: the follower is caught up once it has
+        # published its first snapshot
+        deadline = time.monotonic() + 1800
+        while not (data / "views-snapshot.duckdb").exists():
+            if any(p.poll() is not None for p in procs) or time.monotonic() > deadline:
+                raise RuntimeError(f"relay or follower stopped before its first snapshot; see {tmp}")
+            time.sleep(0.2)
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        procs.append(subprocess.Popen([*py, "adapters.cli", "--data-dir", str(data), "serve", "--port", str(port),
+                                       "--nats-url", server.url, "--insecure-cookies"], cwd=ROOT,
+                                      stdout=open(tmp / "serve.log", "wb"), stderr=subprocess.STDOUT))  # noqa: SIM115
+        _wait_http(url, procs[-1])
+        import duckdb
+
+        con = duckdb.connect(":memory:")
+        con.execute(f"ATTACH '{data / 'views-snapshot.duckdb'}' AS v (READ_ONLY)")
+        tickets = {user: [r[0] for r in con.execute(
+            f"SELECT DISTINCT ticket FROM v.sla_clocks WHERE contract = '{contract}' USING SAMPLE 40").fetchall()]
+            for user, contract in (("bench0", "K-000"), ("bench1", "K-004"))}  # each supplier's own tickets
+        con.close()
+        (tmp / "tickets.json").write_text(json.dumps(tickets))
+        caught_up = len(_commits(timings))
+        log(f"web: follower caught up at {base:,}; {users} users for {seconds:.0f} s while recording {rate}/s")
+        loader = subprocess.Popen([*py, "bench.web_bench", "--load", url, str(users), str(seconds), str(think),
+                                   str(tmp / "tickets.json"), str(tmp / "pages.json"), str(tmp / "ready")], cwd=ROOT)
+        deadline = time.monotonic() + 300
+        while not (tmp / "ready").exists():  # the users have signed in: the measured run begins
+            if loader.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the simulated users did not sign in")
+            time.sleep(0.1)
+        per_tick, tick = max(1, round(rate * 0.1)), 0.1
+        start, i, k = time.monotonic(), 0, 0
+        while time.monotonic() - start < seconds and i < len(steady):
+            ledger.execute_many(steady[i:i + per_tick])
+            i += per_tick
+            k += 1
+            time.sleep(max(0.0, start + k * tick - time.monotonic()))
+        wrote_for = time.monotonic() - start
+        last = ledger.position
+        loader.wait(seconds + 120)
+        deadline = time.monotonic() + 60
+        while max((c["position"] for c in _commits(timings)), default=0) < last and time.monotonic() < deadline:
+            time.sleep(0.1)
+        recorded = {r.position: r.recorded_at for r in read_log(ledger, base + 1, last - base)}
+        batches = [c for c in _commits(timings)[caught_up:] if c["position"] > base]
+        live = _stats(_first_reaching([(c["committed"], c["position"]) for c in batches], recorded))
+        pages = json.loads((tmp / "pages.json").read_text())
+        result: dict[str, Any] = {
+            "users": users, "seconds": round(wrote_for, 1), "rate_target": rate,
+            "rate_achieved": round((last - base) / wrote_for, 1), "ledger_events": last,
+            "requests": len(pages), "requests_per_s": round(len(pages) / seconds, 1),
+            "errors": sum(1 for _, _, s in pages if s != 200),
+            "follower_p50_ms": live["p50"], "follower_p99_ms": live["p99"], "follower_target_p99_ms": TARGET_P99_MS,
+            "cpus": os.cpu_count(), "load_avg_1min": round(os.getloadavg()[0], 2),
+        }
+        for page in ("queue", "ticket first", "ticket repeat"):
+            ms = [t for p, t, s in pages if p == page and s == 200]
+            result[page.replace(" ", "_")] = {"n": len(ms), "p50_ms": _pct(ms, 0.5), "p95_ms": _pct(ms, 0.95),
+                                              "max_ms": _pct(ms, 1.0)}
+        result["ok"] = bool(
+            result["errors"] == 0 and (result["queue"]["p95_ms"] or 1e9) < PAGE_P95_MS
+            and (result["ticket_repeat"]["p95_ms"] or 0) < PAGE_P95_MS
+            and (result["ticket_first"]["p95_ms"] or 0) < UNCACHED_P95_MS)
+        return result
+    finally:
+        for p in reversed(procs):
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+        server.stop()
+        if not keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def rows_of(r: dict[str, Any] | None) -> list[dict[str, Any]]:
+    if not r:
+        return []
+    rows = []
+    for page, target in (("queue", PAGE_P95_MS), ("ticket_repeat", PAGE_P95_MS), ("ticket_first", UNCACHED_P95_MS)):
+        v = r.get(page) or {}
+        ok = v.get("p95_ms") is not None and v["p95_ms"] < target
+        rows.append({"benchmark": f"web {page.replace('_', ' ')} page, {r['users']} users, {r['rate_achieved']:,.0f} ev/s",
+                     "figure": f"p50 {v.get('p50_ms')} ms, p95 {v.get('p95_ms')} ms ({v.get('n')} pages)",
+                     "target": f"p95 < {target:.0f} ms", "ok": "yes" if ok else "NO"})
+    rows.append({"benchmark": "web: follower live latency during the load",
+                 "figure": f"p50 {r['follower_p50_ms']} ms, p99 {r['follower_p99_ms']} ms",
+                 "target": f"p99 <= {TARGET_P99_MS:.0f} ms",
+                 "ok": "yes" if (r["follower_p99_ms"] or 1e9) <= TARGET_P99_MS else "NO"})
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--load"]:
+        return load_main(argv[1:])
+    p = argparse.ArgumentParser(prog="python -m bench.web_bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="a small ledger, 10 s")
+    p.add_argument("--ledger", default=None, metavar="DATA_DIR", help="an existing data folder with views (copied)")
+    p.add_argument("--users", type=int, default=50)
+    p.add_argument("--rate", type=int, default=1000)
+    p.add_argument("--seconds", type=float, default=None)
+    p.add_argument("--think", type=float, default=3.0,
+                   help="seconds between a user's pages (default 3: 50 users open ~17 pages/s)")
+    p.add_argument("--preload", type=int, default=None, help="events recorded before the run (own ledger)")
+    p.add_argument("--keep", default=None, metavar="DIR", help="work here and keep it (logs, timings)")
+    a = p.parse_args(argv)
+    r = run(a.quick, ledger_dir=a.ledger, users=a.users, rate=a.rate, seconds=a.seconds, think=a.think,
+            preload=a.preload, keep=a.keep)
+    from adapters.cli.output import table
+
+    print(table(rows_of(r)))
+    print(json.dumps(r, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

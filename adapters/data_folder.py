@@ -24,3 +24,8 @@ def views_path(data_dir: str | os.PathLike[str]) -> Path:
 
 def snapshot_path(data_dir: str | os.PathLike[str]) -> Path:
     return Path(data_dir) / SNAPSHOT_FILE
+
+
+def sql_text(path: str | os.PathLike[str]) -> str:
+    """A path as an SQL string literal (a quote in a folder name doubled), for ATTACH and COPY."""
+    return "'" + str(path).replace("'", "''") + "'"

@@ -17,11 +17,12 @@ import msgspec
 
 from replay.i18n import N_, word
 
+from ..data_folder import sql_text
 from ..dispute import chain_head
 from ..store import iter_log, read_log
 from . import UserError, position_in_log, positive_int
 from .output import Column, Progress, language, speak
-from .views import open_views_file, output_file, sql_text
+from .views import open_views_file, output_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 from replay.i18n import DEFAULT_TZ
 
 from .. import data_folder
-from ..data_folder import SNAPSHOT_FILE, VIEWS_FILE
+from ..data_folder import SNAPSHOT_FILE, VIEWS_FILE, sql_text
 from . import UserError, position_in_log, positive_float, positive_int
 from .output import emit, plain, speak
 from .tables import REPORTS, STATES, TABLE_LIMIT, column
@@ -275,11 +275,6 @@ def open_views_file(path: str | Path, option: str = "--views") -> Any:
         raise UserError(f"{path} is a DuckDB database but not a views database (no checkpoint table); "
                         f"{VIEWS_HINT}", code="TL-E031") from None
     return con
-
-
-def sql_text(path: Path) -> str:
-    """A path as an SQL string literal (a quote in a folder name doubled)."""
-    return "'" + str(path).replace("'", "''") + "'"
 
 
 def output_file(option: str, path: str, example: str) -> Path:

@@ -22,7 +22,7 @@ from typing import Any
 
 import duckdb
 
-from ..cli.views import sql_text
+from ..data_folder import sql_text
 
 VIEWS_FILE = "views.duckdb"
 SNAPSHOT_FILE = "views-snapshot.duckdb"

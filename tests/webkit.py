@@ -222,7 +222,7 @@ def running_console(root: Path, *, hostile: bool = True) -> Iterator[Console]:
 
 def chromium_or_skip() -> None:
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"no {CHROMIUM}: `make test` installs it (scripts/system-deps.sh)")
+        pytest.skip(f"no {CHROMIUM}: `make test` installs it (.ci/system-deps.sh)")
 
 
 @contextlib.contextmanager

@@ -37,6 +37,17 @@ from .ledger import Ledger
 from .store import iter_log, last_position
 from .synthetic import Synth
 
+# The synthetic ledger's composition, named for people (the keys are adapters.synthetic's counters).
+MIX_LABELS = (
+    ("national_day_tickets", N_("tickets over National Day")), ("late_entries", N_("late entries")),
+    ("corrections", N_("corrections")), ("customer_waits", N_("customer waits")),
+    ("extensions", N_("extensions")), ("repeat_failures", N_("repeat failures")),
+    ("repeat_follow_tickets", N_("repeat follow-up tickets")), ("replacements", N_("replacements")),
+    ("follow_ups", N_("follow-up calls")), ("inspections", N_("inspections")), ("spares", N_("spare units lent")),
+    ("loss_claims", N_("loss claims")), ("cancellations", N_("cancellations")), ("reopenings", N_("reopenings")),
+    ("part_lines", N_("part lines")), ("consumable_lines", N_("consumable lines")),
+)
+
 
 def run_demo(args: argparse.Namespace, ledger: Ledger) -> int:
     """The demo on `ledger` (the data folder's, opened by the CLI), with the CLI's options."""
@@ -153,10 +164,7 @@ def _print_summary(s: dict[str, Any], _: Texts, args: argparse.Namespace) -> Non
     print(table(rows, [Column("type", N_("event"), "fact"), Column("events", N_("events"), "number")], lang=_.lang))
     print()
     mix = s["synthetic_mix"]
-    keys = ("national_day_tickets", "late_entries", "corrections", "customer_waits", "extensions",
-            "repeat_failures", "repeat_follow_tickets", "replacements", "follow_ups", "inspections", "spares",
-            "loss_claims", "cancellations", "reopenings", "part_lines", "consumable_lines")
-    print(_("synthetic mix: {mix}", mix=", ".join(f"{k.replace('_', ' ')} {mix.get(k, 0)}" for k in keys)))
+    print(_("synthetic mix: {mix}", mix=", ".join(f"{_(label)} {n(mix.get(k, 0))}" for k, label in MIX_LABELS)))
     audit = s.get("audit") or {}
     if audit.get("report"):
         print(_("dispute report: {report} (ticket {ticket}); verify {verdict} ({seconds} s)", report=audit["report"],

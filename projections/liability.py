@@ -144,8 +144,10 @@ STATEMENTS = [
                          WHEN l.rest AND NOT c.is_working THEN utc_of(c.next_working + INTERVAL 1 DAY, l.tz)
                          ELSE l.raw_end END AS w_end,
                CASE WHEN l.rest AND NOT c.is_working THEN c.next_working ELSE l.last_day END AS final_last,
-               coalesce(NOT c0.known, false) OR coalesce(NOT c.known, false)
-                   OR coalesce(cn.cum_unknown - c.cum_unknown > 0, false) AS prov
+               -- only the rest-day rule (art. 203) asks the calendar; with it off (art. 204) no
+               -- unrecorded year decides the end, so the end is final (like paid_end below)
+               l.rest AND (coalesce(NOT c0.known, false) OR coalesce(NOT c.known, false)
+                   OR coalesce(cn.cum_unknown - c.cum_unknown > 0, false)) AS prov
         FROM l LEFT JOIN calendar_days c ON c.cal_key = 'CN' AND c.d = l.last_day
         LEFT JOIN calendar_days c0 ON c0.cal_key = 'CN' AND c0.d = l.raw_last
         LEFT JOIN calendar_days cn ON cn.cal_key = 'CN' AND cn.d = c.next_working),

@@ -354,3 +354,25 @@ def test_warranty_ending_2029_is_provisional_until_the_year_is_recorded(tmp_path
                                  days_on=[], source="test"))
     w = _warranty(k.views("2026-03-01T00:00", name="after.duckdb"), "A1")
     assert (w["warranty_end"], w["provisional"]) == (utc_naive("2029-02-20T00:00"), False)  # Spring Festival: Mon 02-19
+
+
+def test_warranty_is_not_provisional_when_the_rest_day_rule_is_off(tmp_path):
+    """Issue 14 item 19 (art. 204): with `rest_day_rule = false` no calendar lookup decides the
+    warranty's end, so a warranty ending in a year not yet recorded is final, like paid_end."""
+    from domain.terms import load_contract_file
+
+    k = Kit(tmp_path)
+    data = load_contract_file(SEED.format("004"))
+    terms = {**data["terms"], "rest_day_rule": False, "warranty": {**data["terms"]["warranty"], "default": {"months": 12}}}
+    k.contract("K-NR", terms, "buyer-nr", data["supplier"])
+    k.asset("A1", "K-NR", customer="buyer-nr", accepted="2026-03-10T10:00")
+    k.ticket("T", "A1", "2026-11-20T09:00")
+    con = k.views("2026-12-01T00:00")
+    w = _warranty(con, "A1")
+    assert (w["warranty_end"], w["provisional"]) == (utc_naive("2027-03-11T00:00"), False)  # 2027 not recorded
+    assert _liab(con, "T")["provisional"] is False
+    # the same warranty under the rest-day rule waits for 2027 (Wed 2027-03-10 may be a day off)
+    k2 = Kit(tmp_path / "rule")
+    k2.contract("K-R", {**terms, "rest_day_rule": True}, "buyer-r", data["supplier"])
+    k2.asset("A1", "K-R", customer="buyer-r", accepted="2026-03-10T10:00")
+    assert _warranty(k2.views("2026-12-01T00:00"), "A1")["provisional"] is True

@@ -31,7 +31,7 @@ from domain.ticket import Ticket
 from .store import (
     EventStoreApp,
     StoreConfig,
-    earlier_fingerprint,
+    earlier_fingerprints,
     fingerprint,
     last_position,
     read_for_batch,
@@ -148,7 +148,7 @@ class Ledger(EventStoreApp):
             fp = fingerprint(fact)
             earlier = seen.get(fact.command_id) or stored.get(fact.command_id)
             if earlier is not None:
-                if earlier == fp or earlier == earlier_fingerprint(fact):
+                if earlier == fp or earlier in earlier_fingerprints(fact):
                     outcomes.append(Outcome(fact.command_id, "already_recorded", line=line))
                 else:
                     outcomes.append(Outcome(

@@ -280,6 +280,16 @@ def earlier_fingerprint(fact: ev.Fact) -> str:
     return hashlib.sha256(ev.encode(normal)).hexdigest()
 
 
+def earlier_fingerprints(fact: ev.Fact) -> set[str]:
+    """Every fingerprint an earlier ledger may have stored for this command: taken the earlier way
+    (`earlier_fingerprint`) and, for a correction, as FactCorrected v1 (v2 differs only by `v`
+    and by its times being in UTC), so a correction recorded before v2 and retried is still known."""
+    forms = [fact]
+    if isinstance(fact, ev.FactCorrected) and fact.v == 2:
+        forms.append(msgspec.structs.replace(fact, v=1))
+    return {fp for f in forms for fp in (fingerprint(f), earlier_fingerprint(f))}
+
+
 def iter_log(app: EventStoreApp, start: int = 1, stop: int | None = None, batch: int = 5000) -> Iterator[LogRow]:
     """Every stored event with its chain row, in log order, from `start` (a position)."""
     while True:

@@ -334,9 +334,14 @@ class FactCorrected(Fact, frozen=True, kw_only=True):
 
     `changes` holds the corrected fields (e.g. {"occurred_at": "..."}); views use the
     corrected values, audit shows both. Works for tickets and assets.
+
+    Version 2 holds the instants of `changes` in UTC like every other instant; v1 kept the zone
+    they were written in (read as v2 through domain.upcasting).
     """
 
     aggregate: ClassVar[str] = "any"
+    version: ClassVar[int] = 2
+    v: int = 2
     corrects_version: Annotated[int, msgspec.Meta(ge=1)]
     changes: dict[str, Any]  # the corrected fact is checked against its own type's bounds
     reason: Annotated[str, msgspec.Meta(min_length=1), TEXT]
@@ -446,13 +451,13 @@ def in_utc(fact: Fact) -> Fact:
         if t is not None and t.tzinfo is not None and t.tzinfo is not UTC:
             changes[name] = utc(t)
     if isinstance(fact, FactCorrected):
-        fixed = {k: _utc_value(v) if k in time_field_names() else v for k, v in fact.changes.items()}
+        fixed = {k: utc_value(v) if k in time_field_names() else v for k, v in fact.changes.items()}
         if fixed != fact.changes:
             changes["changes"] = fixed
     return msgspec.structs.replace(fact, **changes) if changes else fact
 
 
-def _utc_value(v: Any) -> Any:
+def utc_value(v: Any) -> Any:
     """A corrected time as stored: ISO in UTC with Z; anything that is not an aware time unchanged
     (the correction is then refused with the corrected fact's own error)."""
     try:

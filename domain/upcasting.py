@@ -28,8 +28,23 @@ def _ticket_opened_v1_to_v2(d: dict[str, Any]) -> dict[str, Any]:
     return d
 
 
+def _fact_corrected_v1_to_v2(d: dict[str, Any]) -> dict[str, Any]:
+    """v1 kept a corrected time in the zone it was written in (`+08:00` beside `Z` everywhere
+    else); v2 holds it in UTC, as commands normalise it since (issue 14 item 21). Upcast on read
+    so a ledger recorded before stays readable and reads like one recorded today."""
+    from .events import time_field_names, utc_value
+
+    d = dict(d)
+    changes = d.get("changes")
+    if isinstance(changes, dict):
+        d["changes"] = {k: utc_value(v) if k in time_field_names() else v for k, v in changes.items()}
+    d["v"] = 2
+    return d
+
+
 UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("TicketOpened", 1): _ticket_opened_v1_to_v2,
+    ("FactCorrected", 1): _fact_corrected_v1_to_v2,
 }
 
 

@@ -259,3 +259,28 @@ def test_a_command_recorded_before_every_time_was_normalised_is_still_known(tmp_
         assert [o.status for o in ledger.execute_many([amended], now=NOW)] == ["already_recorded"]
     finally:
         ledger.close()
+
+
+def test_a_correction_recorded_as_v1_and_retried_as_v2_is_still_known(tmp_path: Path) -> None:
+    """FactCorrected v2 (times of `changes` in UTC) differs from v1 by `v`: a correction whose
+    fingerprint was taken as v1, before v2 existed, retried today (as v2, in another zone) is
+    "already recorded", not "command id already used for different content"."""
+    desk = Desk()
+    ledger = Ledger.open(StoreConfig(tmp_path / "d"))
+    fix = desk.fact(ev.FactCorrected, "T1", "2025-10-02T08:00", corrects_version=1, reason="typo",
+                    changes={"occurred_at": "2025-10-01T08:30:00+08:00"})
+    recorded(ledger, desk.contract("000"), desk.asset("A1"), desk.open("T1", "A1", "2025-10-01T09:00"), fix)
+    ledger.close()
+    as_v1 = hashlib.sha256(ev.encode(ev.in_utc(msgspec.structs.replace(fix, v=1)))).hexdigest()
+    db = sqlite3.connect(tmp_path / "d" / "events.sqlite")
+    with db:  # the fingerprint as the ledger stored it for a v1 correction
+        db.execute("UPDATE ledger_commands SET content_sha256 = ? WHERE command_id = ?", (as_v1, fix.command_id))
+    db.close()
+    retry = msgspec.structs.replace(fix, changes={"occurred_at": "2025-10-01T00:30:00Z"})
+    ledger = Ledger.open(StoreConfig(tmp_path / "d"))
+    try:
+        before = ledger.position
+        assert [o.status for o in ledger.execute_many([retry], now=NOW)] == ["already_recorded"]
+        assert ledger.position == before
+    finally:
+        ledger.close()

@@ -96,7 +96,7 @@ def old_facts() -> list[tuple[str, ev.Fact]]:
         opened("T6", "2025-10-05T09:00", actor="desk\x1b[2J\u202e", channel="phone\r\nforged"),
         ("ticket", old(ev.TechnicianDispatched, "T6", "2025-10-05T09:30", technician="li\x00")),
         ("ticket", old(ev.FactCorrected, "T6", "2025-10-06T09:00", corrects_version=2, reason="typo",
-                       changes={"occurred_at": "2025-10-05T09:20:00+08:00"})),
+                       changes={"occurred_at": "2025-10-05T09:20:00+08:00"}, v=1)),  # v1: the zone as written
     ]
 
 
@@ -192,6 +192,33 @@ def test_explain_renders_every_ticket_of_the_old_ledger(folder: Path) -> None:
         ("labour_fen", "left out of the figures"), ("terms.warranty.default.years", "counted at the bound")}
     md = cli(folder, "--lang", "en", "explain", "T1", "--format", "md")[1]
     assert "## Recorded before today's bounds" in md and "amount\\_fen is 9223372036854775807" in md
+
+
+def test_an_old_corrected_time_reads_in_utc_like_every_other(folder: Path, tmp_path: Path) -> None:
+    """Issue 14 item 21: the correction was stored as v1 with its +08:00; it is upcast on read (the
+    stored bytes, and so the hash chain, untouched): views, the aggregate and explain see UTC."""
+    app = Ledger.open(StoreConfig(folder))
+    try:
+        (stored,) = [r for r in iter_log(app) if r.topic == "ticket.FactCorrected.v1"]
+        assert b"+08:00" in bytes(stored.state)  # recorded the old way, and left so
+        corrected = app.aggregate("ticket", "T6").effective_version(2)
+        assert corrected.occurred_at == datetime(2025, 10, 5, 1, 20, tzinfo=UTC)
+    finally:
+        app.close()
+    assert cli(folder, "views", "rebuild", "--at", AT)[0] == 0
+    con = open_views(folder / "views.duckdb", read_only=True)
+    try:
+        (fix,) = rows(con, "SELECT state, v FROM events WHERE type = 'FactCorrected'")
+        assert json.loads(fix["state"])["changes"] == {"occurred_at": "2025-10-05T01:20:00Z"} and fix["v"] == 2
+        (fixed,) = rows(con, "SELECT state, occurred_at FROM events WHERE id = 'T6' AND type = 'TechnicianDispatched'")
+        assert json.loads(fixed["state"])["occurred_at"] == "2025-10-05T01:20:00Z"
+        assert fixed["occurred_at"] == datetime(2025, 10, 5, 1, 20)
+    finally:
+        con.close()
+    report = cli(folder, "explain", "T6", "--format", "json")[1]
+    assert '"corrected": "2025-10-05T01:20:00Z"' in report and '"corrected": "2025-10-05T09:20:00+08:00"' not in report
+    code, out = cli(folder, "verify", "--no-stream")
+    assert code == 0, out  # the stored bytes are what the chain hashed
 
 
 def test_the_old_ledger_still_reads_as_aggregates(folder: Path) -> None:

@@ -59,6 +59,10 @@ def test_upcaster_chain_reaches_the_current_version() -> None:
     assert current_version("TicketOpened") == ev.TicketOpened.version == 2
     assert upcast("TicketOpened", 1, {"down": True, "v": 1}) == {"asset_down": True, "v": 2}
     assert current_version("TicketAcknowledged") == 1
+    # FactCorrected v2: a corrected time in UTC (issue 14 item 21); other changed fields as they were
+    assert upcast("FactCorrected", 1, {"changes": {"occurred_at": "2025-10-05T09:20:00+08:00", "technician": "li"},
+                                       "v": 1}) == {"changes": {"occurred_at": "2025-10-05T01:20:00Z",
+                                                                "technician": "li"}, "v": 2}
 
 
 def test_views_and_explain_read_version_1_and_version_2(sqlite_ledger: Ledger, tmp_path) -> None:

@@ -105,7 +105,7 @@ def clocks_without(ticket: str | list[str], rows: list[LogRow], leave_out: set[i
 
 
 def render_report(ticket: str, ticket_oid: str, rows: list[LogRow], views: Path, data_dir: Path, fmt: str,
-                  out_dir: Path, *, as_of_recorded: str | None = None,
+                  out_dir: Path, *, as_of_recorded: str | None = None, as_of_source_recorded: str | None = None,
                   lang_for: Callable[[str], str] | None = None,
                   calendar: list[LogRow] | None = None) -> tuple[bytes, dict[str, Any], str]:
     """The dispute report of `ticket` from its rows and a views file, in `fmt` (html, pdf, md,
@@ -125,7 +125,8 @@ def render_report(ticket: str, ticket_oid: str, rows: list[LogRow], views: Path,
         con.execute("SET TimeZone = 'UTC'")
         evaluated = con.execute("SELECT max(evaluated_at) FROM checkpoint").fetchone()[0]
         report = build_report(
-            ticket, rows, con, as_of_recorded=as_of_recorded, ticket_oid=ticket_oid,
+            ticket, rows, con, as_of_recorded=as_of_recorded, as_of_source_recorded=as_of_source_recorded,
+            ticket_oid=ticket_oid,
             evidence_href=lambda sha: os.path.relpath(evidence_path(data_dir.resolve(), sha), out_dir),
             evidence_status=lambda sha: check_evidence(data_dir, sha),
             clocks_without=None if calendar is None or evaluated is None else

@@ -4,6 +4,12 @@
     then — what it knew (a late-recorded arrival is absent, so its clock is breached as of
     then when the deadline had passed);
   - as of an occurrence time: the events that had occurred by then, whenever recorded;
+  - as of the desk's own recording time (`--as-of-source-recorded`): what the desks knew then —
+    an imported fact counts from its desk's recording time (`source_recorded_at`), any other
+    fact from the ledger's. Contracts and calendar years always count: they are the terms the
+    facts are judged by, not anyone's knowledge of the field (as of an occurrence time too); so
+    do the placeholder assets an import registers for the desk's configuration items, which
+    stand in for what the desk's tickets name and hold no fact of their own (SPEC §9.14);
   - what-if: every contract version's terms replaced by one set of terms (§9.11).
 
 The cut is a filter over the log rows the CLI hands over; the rebuild is projections' own
@@ -30,6 +36,7 @@ class Cut:
     position: int | None = None
     recorded: datetime | None = None
     occurred: datetime | None = None
+    source_recorded: datetime | None = None  # the desk's recording time, else the ledger's
 
     @property
     def recorded_text(self) -> str | None:
@@ -37,7 +44,7 @@ class Cut:
 
     def evaluation_time(self) -> datetime | None:
         """As of a time, the views are evaluated at that time unless told otherwise."""
-        return self.recorded or self.occurred
+        return self.recorded or self.source_recorded or self.occurred
 
     def describe(self) -> str:
         parts = []
@@ -47,6 +54,8 @@ class Cut:
             parts.append(f"recorded by {stamp(self.recorded)}")
         if self.occurred is not None:
             parts.append(f"occurred by {stamp(self.occurred)}")
+        if self.source_recorded is not None:
+            parts.append(f"known to the desk by {stamp(self.source_recorded)}")
         return " and ".join(parts) or "every event"
 
 
@@ -57,9 +66,25 @@ def stamp(t: datetime) -> str:
 
 class _Occurred(msgspec.Struct):
     occurred_at: str = ""
+    source_recorded_at: str | None = None
+    placeholder: bool = False
 
 
 _occ = msgspec.json.Decoder(_Occurred)
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def known_by(r: Any, t: datetime) -> bool:
+    """Whether a log row counts as of the desk's recording time `t` (see the module's note)."""
+    if r.topic.startswith(("contract.", "calendar.")):
+        return True
+    fact = _occ.decode(r.state)
+    if fact.placeholder and r.topic.startswith("asset.AssetRegistered."):
+        return True
+    return _instant(fact.source_recorded_at or r.recorded_at) <= t
 
 
 def cut(rows: Iterable[Any], c: Cut) -> Iterator[Any]:
@@ -68,6 +93,7 @@ def cut(rows: Iterable[Any], c: Cut) -> Iterator[Any]:
     they count only when recorded by then, like everything else."""
     rec = c.recorded_text
     occ = c.occurred.astimezone(UTC) if c.occurred else None
+    src = c.source_recorded.astimezone(UTC) if c.source_recorded else None
     for r in rows:
         if c.position is not None and r.position > c.position:
             return
@@ -77,6 +103,8 @@ def cut(rows: Iterable[Any], c: Cut) -> Iterator[Any]:
             t = _occ.decode(r.state).occurred_at
             if t and datetime.fromisoformat(t.replace("Z", "+00:00")) > occ:
                 continue
+        if src is not None and not known_by(r, src):
+            continue
         yield r
 
 

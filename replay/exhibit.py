@@ -292,8 +292,11 @@ def render_html(r: Mapping[str, Any], lang: str = "zh_CN") -> bytes:
     P.append('<section class="first" id="summary">')
     P.append(f"<h1>{html.escape(title)}</h1>")
     known = (t(_("as recorded up to {time}"), time=t.time(r["as_of_recorded"], tz, zone=True, seconds=True))
-             if r.get("as_of_recorded") else t(_("as recorded up to log position {position}"),
-                                                position=r["log"]["last_position_read"] or ""))
+             if r.get("as_of_recorded") else
+             t(_("as the desks had recorded it by {time} (imported facts by the desk's own recording time)"),
+               time=t.time(r["as_of_source_recorded"], tz, zone=True, seconds=True))
+             if r.get("as_of_source_recorded") else t(_("as recorded up to log position {position}"),
+                                                      position=r["log"]["last_position_read"] or ""))
     P.append('<p class="meta">' + html.escape(t(
         _("What the ledger held {known}; verdicts evaluated at {evaluated}. All times are {zone} ({tz}); a "
           "period that ends with a day is written as that day's 24:00."),

@@ -77,6 +77,7 @@ def _current(topic: str, state: bytes) -> dict[str, Any]:
 
 
 def build_report(ticket: str, rows: Iterable[Any], views: Any, *, as_of_recorded: str | None = None,
+                 as_of_source_recorded: str | None = None,
                  ticket_oid: str = "", evidence_href: Callable[[str], str] | None = None,
                  evidence_status: Callable[[str], str] | None = None,
                  clocks_without: Callable[[int], list[dict[str, Any]]] | None = None) -> dict[str, Any]:
@@ -211,6 +212,7 @@ def build_report(ticket: str, rows: Iterable[Any], views: Any, *, as_of_recorded
     return {
         "ticket": ticket,
         "as_of_recorded": as_of_recorded,
+        "as_of_source_recorded": as_of_source_recorded,  # the desks' own recording time (replay.asof)
         "evaluated_at": evaluated[-1] if evaluated else None,
         "timezone": tz,
         "summary": {

@@ -24,6 +24,10 @@ from . import UserError, position_in_log, positive_int
 from .output import Column, Progress, language, speak
 from .views import open_views_file, output_file
 
+SOURCE_RECORDED_HELP = ("what the desks knew at this time: an imported fact counts from its desk's own "
+                        "recording time (source_recorded_at), any other fact from the ledger's; contracts, "
+                        "calendar years and an import's placeholder assets always count (docs/desks.md)")
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add this module's subcommands."""
@@ -61,6 +65,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default=None, metavar="FILE", help="write the report here (default: stdout)")
     p.add_argument("--as-of-recorded", default=None, metavar="TIME",
                    help="what the ledger knew at this recording time (views rebuilt for it, evaluated then)")
+    p.add_argument("--as-of-source-recorded", default=None, metavar="TIME", help=SOURCE_RECORDED_HELP)
     p.add_argument("--at", default=None, metavar="TIME",
                    help="evaluation time when views must be rebuilt (default: the as-of time, else now)")
     p.add_argument("--views", default=None, metavar="FILE.duckdb",
@@ -72,7 +77,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="rebuild the views as of a time or position, or under other terms, into a separate DuckDB file",
         description="Rebuild the views from only the events recorded up to a time (--as-of-recorded) or a "
                     "log position (--as-of-position) — what the ledger knew then — or from the events that "
-                    "had occurred by a time (--as-of-occurred); --terms FILE replaces every contract "
+                    "had occurred by a time (--as-of-occurred), or what the desks knew at a time by their own "
+                    "recording time (--as-of-source-recorded); --terms FILE replaces every contract "
                     "version's terms (what-if, §9.11). Writes a DuckDB file with the same tables as the "
                     "views, for `sql`, `report`, `explain --views` and `diff`.",
     )
@@ -80,6 +86,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--as-of-recorded", default=None, metavar="TIME")
     g.add_argument("--as-of-position", default=None, type=int, metavar="N")
     g.add_argument("--as-of-occurred", default=None, metavar="TIME")
+    g.add_argument("--as-of-source-recorded", default=None, metavar="TIME", help=SOURCE_RECORDED_HELP)
     p.add_argument("--terms", default=None, metavar="FILE",
                    help="what-if: a contract file (TOML/JSON) whose [terms] replace every version's")
     p.add_argument("--at", default=None, metavar="TIME",
@@ -243,6 +250,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
         open_views_file(args.views).close()
     ledger = ledger_for(args)
     as_of = _time(args.as_of_recorded, "--as-of-recorded")
+    source_as_of = _time(args.as_of_source_recorded, "--as-of-source-recorded")
+    if as_of is not None and source_as_of is not None:
+        raise UserError("--as-of-recorded and --as-of-source-recorded: choose one", code="TL-E001")
     at = _time(args.at, "--at")
     scratch: Path | None = None
     try:
@@ -250,17 +260,18 @@ def cmd_explain(args: argparse.Namespace) -> int:
             toid, rows = ticket_rows(ledger, args.ticket)
         except UnknownTicket as e:
             raise UserError(str(e), code="TL-E040") from None
-        cut = asof.Cut(recorded=as_of)
+        cut = asof.Cut(recorded=as_of, source_recorded=source_as_of)
         rows = list(asof.cut(rows, cut))
-        if not rows:
-            raise UserError(f"ticket {args.ticket} was not yet recorded at {args.as_of_recorded}")
+        if not any(r.originator_id == toid for r in rows):  # its asset and contract may be older
+            raise UserError(f"ticket {args.ticket} was not yet recorded at "
+                            f"{args.as_of_recorded or args.as_of_source_recorded}")
         calendar = list(asof.cut(calendar_rows(ledger), cut))
         if args.views:
             views_path = Path(args.views)
         else:
             current = data_dir / "views.duckdb"
             last = ledger.position
-            if as_of is None and at is None and _views_position(current) == last:
+            if as_of is None and source_as_of is None and at is None and _views_position(current) == last:
                 views_path = current
             else:
                 # the views for this as-of (or brought up to date), rebuilt by projections into a
@@ -274,6 +285,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     try:
         body, report, lang = render_report(
             args.ticket, toid, rows, views_path, data_dir, args.format, out_dir, as_of_recorded=cut.recorded_text,
+            as_of_source_recorded=asof.stamp(source_as_of) if source_as_of else None,
             lang_for=lambda tz: language(timezone=tz), calendar=calendar)  # --lang, else the contract's
     except PrintError as e:
         raise UserError(str(e)) from None
@@ -312,7 +324,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from .output import emit
 
     cut = asof.Cut(position=args.as_of_position, recorded=_time(args.as_of_recorded, "--as-of-recorded"),
-                   occurred=_time(args.as_of_occurred, "--as-of-occurred"))
+                   occurred=_time(args.as_of_occurred, "--as-of-occurred"),
+                   source_recorded=_time(args.as_of_source_recorded, "--as-of-source-recorded"))
     at = _time(args.at, "--at")
     terms = None
     if args.terms:
@@ -328,7 +341,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         parts = []
         if cut.position is not None:
             parts.append(f"pos{cut.position}")
-        for label, t in (("rec", cut.recorded), ("occ", cut.occurred)):
+        for label, t in (("rec", cut.recorded), ("occ", cut.occurred), ("src", cut.source_recorded)):
             if t is not None:
                 parts.append(label + asof.stamp(t)[:19].replace(":", "").replace("-", ""))
         if args.terms:
@@ -396,10 +409,10 @@ def _replay_target(path: str, data_dir: Path) -> Path:
 def _rebuild_cut(ledger: Any, cut: Any, out: Path, evaluate_at: Any, terms: dict | None) -> dict[str, Any]:
     """Views of the events inside `cut` in a fresh file. A cut by position or recording time is a
     prefix of the log: the store's bulk reader streams it straight into DuckDB. A cut by
-    occurrence time filters row by row (replay.asof.cut)."""
+    occurrence time or by the desk's recording time filters row by row (replay.asof.cut)."""
     from replay import asof
 
-    if cut.occurred is None:
+    if cut.occurred is None and cut.source_recorded is None:
         from ..store_arrow import rebuild_from_store
 
         return rebuild_from_store(ledger, out, evaluate_at, as_of_position=cut.position,

@@ -35,6 +35,8 @@ def _rebuild_from_store(args: argparse.Namespace, out: Path, at: Any, terms: Any
     ledger = ledger_for(args)
     try:
         position_in_log(getattr(args, "as_of_position", None), ledger.position)
+        if getattr(args, "as_of_source_recorded", None) is not None:
+            return _rebuild_as_known_to_desks(ledger, args, out, at, terms)
         return rebuild_from_store(ledger, out, at, getattr(args, "as_of_position", None),
                                   getattr(args, "as_of_recorded", None), terms_override=terms)
     finally:
@@ -42,6 +44,19 @@ def _rebuild_from_store(args: argparse.Namespace, out: Path, at: Any, terms: Any
 
 
 REBUILD_SOURCES["store"] = _rebuild_from_store
+
+
+def _rebuild_as_known_to_desks(ledger: Any, args: argparse.Namespace, out: Path, at: Any, terms: Any) -> dict[str, Any]:
+    """`--as-of-source-recorded T`: not a prefix of the log, so the rows are filtered one by one
+    (replay.asof: the desk's recording time for imported facts, the ledger's for the others),
+    within --as-of-position / --as-of-recorded when given too."""
+    from replay import asof
+
+    from ..store import iter_log
+
+    cut = asof.Cut(position=getattr(args, "as_of_position", None), recorded=getattr(args, "as_of_recorded", None),
+                   source_recorded=args.as_of_source_recorded)
+    return asof.rebuild(asof.cut(iter_log(ledger), cut), out, evaluate_at=at, terms_override=terms)
 
 
 def _rebuild_from_nats(args: argparse.Namespace, out: Path, at: Any, terms: Any) -> dict[str, Any]:
@@ -52,7 +67,8 @@ def _rebuild_from_nats(args: argparse.Namespace, out: Path, at: Any, terms: Any)
     from ..nats_server import server_for
     from .stream import options_of
 
-    if getattr(args, "as_of_position", None) or getattr(args, "as_of_recorded", None):
+    if getattr(args, "as_of_position", None) or getattr(args, "as_of_recorded", None) or \
+            getattr(args, "as_of_source_recorded", None):
         raise UserError("--from nats rebuilds from the whole stream; use --from store for an as-of rebuild")
     options = options_of(args)
     with server_for(args.data_dir, options.url) as url:
@@ -124,6 +140,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--from", dest="source", default="store", help="where to read the log: store (default) or nats")
     r.add_argument("--as-of-position", type=int, default=None, help="only events up to this log position")
     r.add_argument("--as-of-recorded", metavar="TIME", default=None, help="only events recorded up to this time")
+    r.add_argument("--as-of-source-recorded", metavar="TIME", default=None,
+                   help="only what the desks knew at this time: imported facts by the desk's own recording time "
+                        "(source_recorded_at), the others by the ledger's; contracts and calendar years always count")
     r.add_argument("--terms", metavar="FILE", help="what-if: these terms replace every contract version")
     r.set_defaults(func=cmd_rebuild)
     from .stream import nats_options
@@ -181,6 +200,8 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     at = parse_time(args.at, "--at") if args.at else None
     if args.as_of_recorded:
         args.as_of_recorded = parse_time(args.as_of_recorded, "--as-of-recorded")
+    if args.as_of_source_recorded:
+        args.as_of_source_recorded = parse_time(args.as_of_source_recorded, "--as-of-source-recorded")
     if args.source not in REBUILD_SOURCES:
         raise UserError(f"--from {args.source!r}: sources are {sorted(REBUILD_SOURCES)}")
     _refuse_held(views_path(args))

@@ -140,15 +140,17 @@ def sqlite_path(app_or_path: Any) -> Path | None:
 
 def rebuild_from_store(app_or_sqlite_path: Any, duckdb_path: str | Path | None, evaluate_at: datetime | None = None,
                        as_of_position: int | None = None, as_of_recorded: datetime | str | None = None,
-                       terms_override: Any = None) -> dict[str, Any]:
+                       terms_override: Any = None, progress: Any = None) -> dict[str, Any]:
     """Read the store straight into a fresh views database: from SQLite as one Arrow C stream
-    that DuckDB reads itself (no Python per row), from PostgreSQL as pages of the log."""
+    that DuckDB reads itself (no Python per row), from PostgreSQL as pages of the log.
+    `progress`: a projections.apply.RebuildProgress (the CLI's bars on a terminal)."""
     from projections import rebuild_from_store as rebuild
 
     path = sqlite_path(app_or_sqlite_path)
     if path is not None:
         with sqlite_reader(path, 1, as_of_position, as_of_recorded) as reader:
             if reader is not None:
-                return rebuild(lambda: reader, duckdb_path, evaluate_at, terms_override=terms_override)
+                return rebuild(lambda: reader, duckdb_path, evaluate_at, terms_override=terms_override,
+                               progress=progress)
     return rebuild(lambda: store_batches(app_or_sqlite_path, 1, as_of_position, as_of_recorded), duckdb_path,
-                   evaluate_at, terms_override=terms_override)
+                   evaluate_at, terms_override=terms_override, progress=progress)

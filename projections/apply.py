@@ -23,7 +23,31 @@ from domain.terms import Terms
 from domain.upcasting import upcast_state
 
 from . import bounds, schema
+from .recompute import WHOLE_STEPS
 from .recompute import recompute as _recompute
+
+
+class RebuildProgress:
+    """What a rebuild tells as it goes (the CLI draws it on a terminal): rows loaded into
+    `events`, then the steps of the views' computation (WHOLE_STEPS of them)."""
+
+    steps = WHOLE_STEPS
+
+    def loaded(self, rows: int) -> None:
+        """`rows` more stored rows are in `events`."""
+
+    def computed(self, steps: int) -> None:
+        """`steps` more steps of the views are done (the first call ends the load)."""
+
+
+def _counted(reader: pa.RecordBatchReader, told: Callable[[int], None]) -> pa.RecordBatchReader:
+    """The same stream, telling each batch's rows as DuckDB pulls it (one call per batch)."""
+    def batches() -> Iterable[pa.RecordBatch]:
+        for b in reader:
+            told(b.num_rows)
+            yield b
+
+    return pa.RecordBatchReader.from_batches(reader.schema, batches())
 
 # DuckDB's own default is 80 % of RAM; a rebuild of 10M events must stay within 2 GiB in all
 MEMORY_LIMIT = os.environ.get("TICKETLEDGER_DUCKDB_MEMORY", "1GB")
@@ -239,7 +263,7 @@ def _upcast_loaded(con: duckdb.DuckDBPyConnection) -> None:
         con.unregister("_up")
 
 
-def _load(con: duckdb.DuckDBPyConnection, source: Any) -> None:
+def _load(con: duckdb.DuckDBPyConnection, source: Any, progress: RebuildProgress | None = None) -> None:
     """Bulk path: every stored row into `events` (no anti-join: the database is empty, nothing is
     redelivered), then upcasts and corrections set-wise, in one transaction.
 
@@ -249,7 +273,7 @@ def _load(con: duckdb.DuckDBPyConnection, source: Any) -> None:
     con.execute("BEGIN TRANSACTION")
     try:
         if isinstance(source, pa.RecordBatchReader):
-            con.register("_stream", source)
+            con.register("_stream", _counted(source, progress.loaded) if progress else source)
             try:
                 con.execute(_ingest_sql("_stream"))
             finally:
@@ -257,11 +281,14 @@ def _load(con: duckdb.DuckDBPyConnection, source: Any) -> None:
             _upcast_loaded(con)
         else:
             for b in source:
-                con.register("_batch", _as_table(b))
+                tbl = _as_table(b)
+                con.register("_batch", tbl)
                 try:
                     con.execute(_ingest_sql("_batch"))
                 finally:
                     con.unregister("_batch")
+                if progress:
+                    progress.loaded(tbl.num_rows)
         con.execute("CREATE OR REPLACE TEMP TABLE _batch_fix AS SELECT DISTINCT originator_id FROM events "
                     "WHERE type = 'FactCorrected'")
         if con.execute("SELECT count(*) FROM _batch_fix").fetchall()[0][0]:
@@ -275,8 +302,9 @@ def _load(con: duckdb.DuckDBPyConnection, source: Any) -> None:
 
 def rebuild(con: duckdb.DuckDBPyConnection, batches: Any,
             evaluate_at: datetime | None = None, *, consumer: str = "rebuild",
-            terms_override: Terms | dict | None = None) -> dict[str, Any]:
-    """Empty the database's events and views, load every stored row, then compute the views once.
+            terms_override: Terms | dict | None = None, progress: RebuildProgress | None = None) -> dict[str, Any]:
+    """Empty the database's events and views, load every stored row, then compute the views once
+    (telling `progress`, when given, the rows loaded and the steps computed).
 
     `batches`: an iterable of Arrow batches (or a callable returning one), or a
     `pyarrow.RecordBatchReader` straight from the store's driver (rows not yet upcast).
@@ -290,12 +318,13 @@ def rebuild(con: duckdb.DuckDBPyConnection, batches: Any,
     for t in ("events", "checkpoint", "beyond_bounds", *schema.VIEW_TABLES):
         con.execute(f"DELETE FROM {t}")
     con.execute("COMMIT")
-    _load(con, batches)
+    _load(con, batches, progress)
     loaded = time.perf_counter()
     n, last = con.execute("SELECT count(*), max(position) FROM events").fetchall()[0]
     _begin(con)
     try:
-        _recompute(con, ev, everything=True, terms_override=terms_override, rebuild_terms=True)
+        _recompute(con, ev, everything=True, terms_override=terms_override, rebuild_terms=True,
+                   step=progress.computed if progress else None)
         _checkpoint(con, consumer, last, ev)
         con.execute("COMMIT")
     except BaseException:
@@ -308,7 +337,7 @@ def rebuild(con: duckdb.DuckDBPyConnection, batches: Any,
 
 def rebuild_from_store(source: Iterable[Any] | Callable[[], Iterable[Any]], duckdb_path: str | Path | None,
                        evaluate_at: datetime | None = None, *, terms_override: Terms | dict | None = None,
-                       consumer: str = "rebuild") -> dict[str, Any]:
+                       consumer: str = "rebuild", progress: RebuildProgress | None = None) -> dict[str, Any]:
     """Bulk path: `source` yields Arrow batches of stored rows (adapters.store_arrow reads them
     from SQLite with ADBC or from PostgreSQL). Rebuilds into a fresh file at `duckdb_path`."""
     if duckdb_path and Path(duckdb_path).exists():
@@ -317,7 +346,8 @@ def rebuild_from_store(source: Iterable[Any] | Callable[[], Iterable[Any]], duck
             p.unlink(missing_ok=True)
         con = open_views(tmp)
         try:
-            stats = rebuild(con, source, evaluate_at, consumer=consumer, terms_override=terms_override)
+            stats = rebuild(con, source, evaluate_at, consumer=consumer, terms_override=terms_override,
+                            progress=progress)
         finally:
             con.close()
         os.replace(tmp, duckdb_path)
@@ -325,7 +355,8 @@ def rebuild_from_store(source: Iterable[Any] | Callable[[], Iterable[Any]], duck
         return stats
     con = open_views(duckdb_path)
     try:
-        return rebuild(con, source, evaluate_at, consumer=consumer, terms_override=terms_override)
+        return rebuild(con, source, evaluate_at, consumer=consumer, terms_override=terms_override,
+                       progress=progress)
     finally:
         con.close()
 

@@ -27,6 +27,7 @@ so the database keeps one evaluation time.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 import duckdb
@@ -118,19 +119,31 @@ SCOPE_VISITS = [
 ]
 
 
+# the steps of a whole recompute, told one by one to a rebuild's `step` (progress on a terminal)
+WHOLE_STEPS = 6  # terms, calendars, sla, summary, liability, visits
+
+
 def recompute(con: duckdb.DuckDBPyConnection, ev: datetime, *, everything: bool,
-              terms_override: Terms | dict | None, rebuild_terms: bool) -> None:
+              terms_override: Terms | dict | None, rebuild_terms: bool,
+              step: Callable[[int], None] | None = None) -> None:
+    step = step or (lambda n: None)
     con.execute("CREATE OR REPLACE TEMP TABLE _p AS SELECT CAST(? AS TIMESTAMP) AS ev", [ev])
     if rebuild_terms:
         terms_flat.flatten(con, terms_override)
+        step(1)
         calendars.build(con)
+        step(1)
     if everything:
         con.execute("CREATE OR REPLACE TEMP TABLE _aff AS SELECT DISTINCT id AS ticket FROM events WHERE type = 'TicketOpened'")
         summary.before(con, everything=True)
         sla.recompute(con)
+        step(1)
         summary.recompute(con, everything=True)
+        step(1)
         liability.recompute(con, everything=True)  # warranty and coverage first: visits read them
+        step(1)
         visits.recompute(con, everything=True)
+        step(1)
         return
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _aff AS SELECT DISTINCT ticket FROM ("

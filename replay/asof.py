@@ -133,11 +133,12 @@ def arrow_batches(rows: Iterable[Any], size: int = 50_000) -> Iterator[pa.Table]
 
 
 def rebuild(rows: Iterable[Any], out: str | Path | None, *, evaluate_at: datetime | None,
-            terms_override: dict | None = None) -> dict[str, Any]:
+            terms_override: dict | None = None, progress: Any = None) -> dict[str, Any]:
     """Rebuild views from `rows` into `out` (a DuckDB file; replaced if present)."""
     from projections.apply import rebuild_from_store
 
-    return rebuild_from_store(lambda: arrow_batches(rows), out, evaluate_at, terms_override=terms_override)
+    return rebuild_from_store(lambda: arrow_batches(rows), out, evaluate_at, terms_override=terms_override,
+                              progress=progress)
 
 
 def load_terms(path: str) -> dict:

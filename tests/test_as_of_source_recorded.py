@@ -61,9 +61,7 @@ def known_to_the_desks(facts: list, t: datetime) -> set[int]:
     """The positions the rule of item 18 keeps, from the decoded facts (the oracle)."""
     keep = set()
     for r, f in facts:
-        if r.topic.startswith(("contract.", "calendar.")) or (isinstance(f, ev.AssetRegistered) and f.placeholder):
-            keep.add(r.position)
-        elif (f.source_recorded_at or datetime.fromisoformat(r.recorded_at)) <= t:
+        if r.topic.startswith(("contract.", "calendar.")) or (isinstance(f, ev.AssetRegistered) and f.placeholder) or (f.source_recorded_at or datetime.fromisoformat(r.recorded_at)) <= t:
             keep.add(r.position)
     return keep
 

@@ -137,6 +137,36 @@ def test_progress_shows_on_a_terminal_and_never_in_a_pipe(data: Path) -> None:
     assert piped.returncode == 0 and piped.stderr == ""
 
 
+def test_rebuild_replay_and_diff_show_two_phases_with_totals_on_a_terminal_and_nothing_in_a_pipe(
+        data: Path, tmp_path: Path) -> None:
+    """Issue 17: progress with total, rate and time left on `views rebuild`, `replay` and `diff`:
+    the stored events loaded against their total, then the views' steps; none in a pipe."""
+    import shutil
+
+    own = tmp_path / "data"
+    shutil.copytree(data, own)  # the module's views stay evaluated as the demo left them
+    events = json.loads(run(own, "verify", "--no-stream", "--json").stdout)["events"]
+    steps = r"computing views: 6 steps in [\d.]+ s \([\d,.]+/s\)"
+    mid = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    for argv, total in ((("views", "rebuild"), events),
+                        (("replay", "--as-of-position", str(events // 2), "--out", str(tmp_path / "half.duckdb")),
+                         events // 2),
+                        (("replay", "--as-of-recorded", mid, "--out", str(tmp_path / "rec.duckdb")), events),
+                        (("replay", "--as-of-occurred", mid, "--out", str(tmp_path / "occ.duckdb")), events),
+                        (("replay", "--as-of-source-recorded", mid, "--out", str(tmp_path / "src.duckdb")), events)):
+        drawn = run_on_a_terminal(own, "--lang", "en", *argv)
+        assert f"0/{total}" in drawn and "left" in drawn, (argv, drawn)  # the bar knew its total
+        assert re.search(rf"loading events: {total:,} events in [\d.]+ s \([\d,.]+/s\)", drawn), (argv, drawn)
+        assert re.search(steps, drawn), (argv, drawn)
+        assert drawn.index("loading events:") < drawn.index("computing views:")  # load, then the views
+        piped = run(own, *argv)
+        assert piped.returncode == 0 and piped.stderr == "", (argv, piped.stderr)
+    drawn = run_on_a_terminal(own, "--lang", "en", "diff", str(tmp_path / "half.duckdb"), str(tmp_path / "rec.duckdb"))
+    assert "/5" in drawn and re.search(r"diff: 5 tables in [\d.]+ s", drawn), drawn
+    piped = run(own, "diff", str(tmp_path / "half.duckdb"), str(tmp_path / "rec.duckdb"))
+    assert piped.returncode == 1 and piped.stderr == ""
+
+
 def test_chinese_and_english_state_the_same_numbers(data: Path) -> None:
     numbers = {}
     for lang in ("zh_CN", "en"):

@@ -412,12 +412,42 @@ def _rebuild_cut(ledger: Any, cut: Any, out: Path, evaluate_at: Any, terms: dict
     occurrence time or by the desk's recording time filters row by row (replay.asof.cut)."""
     from replay import asof
 
-    if cut.occurred is None and cut.source_recorded is None:
+    from .output import rebuild_bars
+
+    filtered = cut.occurred is not None or cut.source_recorded is not None
+    bars = rebuild_bars(events_in_cut(ledger, cut.position, None if filtered else cut.recorded))
+    if not filtered:
         from ..store_arrow import rebuild_from_store
 
-        return rebuild_from_store(ledger, out, evaluate_at, as_of_position=cut.position,
-                                  as_of_recorded=cut.recorded_text, terms_override=terms)
-    return asof.rebuild(asof.cut(iter_log(ledger), cut), out, evaluate_at=evaluate_at, terms_override=terms)
+        stats = rebuild_from_store(ledger, out, evaluate_at, as_of_position=cut.position,
+                                   as_of_recorded=cut.recorded_text, terms_override=terms, progress=bars)
+    else:  # every row up to the cut's position or recording time is read, and counted as read
+        rows = iter_log(ledger, stop=cut.position)
+        stats = asof.rebuild(asof.cut(bars.reading(rows) if bars else rows, cut), out, evaluate_at=evaluate_at,
+                             terms_override=terms, progress=bars)
+    if bars:
+        bars.done()
+    return stats
+
+
+def events_in_cut(ledger: Any, position: int | None, recorded: Any) -> int:
+    """How many stored events a prefix cut holds (a rebuild's total): up to `position`, and up to
+    the last position recorded by `recorded` — found by bisection, recording time never
+    decreasing along the log (§9.13) — on the ledger's positions 1…N."""
+    from replay import asof
+
+    last = ledger.position if position is None else min(position, ledger.position)
+    if recorded is None or last == 0:
+        return last
+    stamp = recorded if isinstance(recorded, str) else asof.stamp(recorded)
+    lo, hi = 0, last  # position lo is recorded by then (0: none), hi + 1 is not
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if read_log(ledger, mid, 1)[0].recorded_at <= stamp:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
 
 
 def _parse_stamp(s: str) -> Any:

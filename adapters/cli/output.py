@@ -334,6 +334,47 @@ class Progress:
 _ACTIVE: list[Progress] = []
 
 
+class RebuildBars:
+    """A views rebuild's progress in two phases on a terminal: the stored events loaded (against
+    their total), then the views computed (against their steps). A projections.apply.RebuildProgress."""
+
+    def __init__(self, total_events: int | None) -> None:
+        from projections.recompute import WHOLE_STEPS
+
+        _ = speak()
+        self.steps = WHOLE_STEPS
+        self._views_label, self._steps_unit = _("computing views"), _("steps")
+        self.load = Progress(_("loading events"), total=total_events or None, every=20_000, unit=_("events"))
+        self.views: Progress | None = None
+        self._reads_counted = False
+
+    def reading(self, rows: Iterable[Any]) -> Iterable[Any]:
+        """Log rows a filtered replay reads: counted as they are read (the total is the log's),
+        not as they are kept."""
+        self._reads_counted = True
+        for r in rows:
+            self.load.add(1)
+            yield r
+
+    def loaded(self, rows: int) -> None:
+        if not self._reads_counted:
+            self.load.add(rows)
+
+    def computed(self, steps: int) -> None:
+        if self.views is None:
+            self.load.done()
+            self.views = Progress(self._views_label, total=self.steps, every=1, unit=self._steps_unit)
+        self.views.add(steps)
+
+    def done(self) -> None:
+        (self.views or self.load).done()
+
+
+def rebuild_bars(total_events: int | None) -> RebuildBars | None:
+    """Bars for a rebuild when stderr is a terminal; None elsewhere (nothing drawn, nothing counted)."""
+    return RebuildBars(total_events) if _is_terminal(sys.stderr) else None
+
+
 def stop_progress() -> None:
     """Stop every bar still drawn (a command failed half-way): its error line is then readable."""
     for p in list(_ACTIVE):

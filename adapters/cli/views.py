@@ -30,15 +30,22 @@ REBUILD_SOURCES: dict[str, Callable[[argparse.Namespace, Path, Any, Any], dict[s
 def _rebuild_from_store(args: argparse.Namespace, out: Path, at: Any, terms: Any) -> dict[str, Any]:
     """The store's bulk reader: one Arrow stream into DuckDB (pages of the log on PostgreSQL)."""
     from ..store_arrow import rebuild_from_store
+    from .audit import events_in_cut
     from .core import ledger_for
+    from .output import rebuild_bars
 
     ledger = ledger_for(args)
     try:
         position_in_log(getattr(args, "as_of_position", None), ledger.position)
         if getattr(args, "as_of_source_recorded", None) is not None:
             return _rebuild_as_known_to_desks(ledger, args, out, at, terms)
-        return rebuild_from_store(ledger, out, at, getattr(args, "as_of_position", None),
-                                  getattr(args, "as_of_recorded", None), terms_override=terms)
+        bars = rebuild_bars(events_in_cut(ledger, getattr(args, "as_of_position", None),
+                                          getattr(args, "as_of_recorded", None)))
+        stats = rebuild_from_store(ledger, out, at, getattr(args, "as_of_position", None),
+                                   getattr(args, "as_of_recorded", None), terms_override=terms, progress=bars)
+        if bars:
+            bars.done()
+        return stats
     finally:
         ledger.close()
 
@@ -52,11 +59,11 @@ def _rebuild_as_known_to_desks(ledger: Any, args: argparse.Namespace, out: Path,
     within --as-of-position / --as-of-recorded when given too."""
     from replay import asof
 
-    from ..store import iter_log
+    from .audit import _rebuild_cut
 
     cut = asof.Cut(position=getattr(args, "as_of_position", None), recorded=getattr(args, "as_of_recorded", None),
                    source_recorded=args.as_of_source_recorded)
-    return asof.rebuild(asof.cut(iter_log(ledger), cut), out, evaluate_at=at, terms_override=terms)
+    return _rebuild_cut(ledger, cut, out, at, terms)
 
 
 def _rebuild_from_nats(args: argparse.Namespace, out: Path, at: Any, terms: Any) -> dict[str, Any]:
@@ -71,9 +78,15 @@ def _rebuild_from_nats(args: argparse.Namespace, out: Path, at: Any, terms: Any)
             getattr(args, "as_of_source_recorded", None):
         raise UserError("--from nats rebuilds from the whole stream; use --from store for an as-of rebuild")
     options = options_of(args)
+    from .output import rebuild_bars
+
     with server_for(args.data_dir, options.url) as url:
         batches = stream_batches(url, options, data_dir=Path(args.data_dir))
-    return rebuild_from_store(lambda: iter(batches), out, at, terms_override=terms)
+    bars = rebuild_bars(sum(b.num_rows for b in batches))
+    stats = rebuild_from_store(lambda: iter(batches), out, at, terms_override=terms, progress=bars)
+    if bars:
+        bars.done()
+    return stats
 
 
 REBUILD_SOURCES["nats"] = _rebuild_from_nats

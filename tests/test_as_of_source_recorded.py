@@ -130,3 +130,21 @@ def test_views_rebuild_and_explain_take_the_desks_recording_time(
     code, said = run(capsys, data, "explain", last, "--as-of-source-recorded", middle.isoformat())
     assert code != 0 and "not yet recorded" in said
     assert not list((data / "replay").glob(".explain-*"))  # no views file left behind
+
+
+def test_a_recording_time_cut_counts_its_events_for_the_progress_total(desk_ledger: tuple[Path, list, datetime]) -> None:
+    """The total a rebuild's progress shows for `--as-of-recorded T`: the events recorded by T,
+    found by bisection over the log (recording time never decreases)."""
+    from adapters.cli.audit import events_in_cut
+
+    data, facts, _ = desk_ledger
+    ledger = open_ledger(data)
+    try:
+        stamps = sorted({r.recorded_at for r, _ in facts})
+        assert len(stamps) > 2  # the import's transactions, then the ledger's own ticket
+        for stamp in [*stamps, "2000-01-01T00:00:00.000000Z", "9999-01-01T00:00:00.000000Z"]:
+            expected = max((r.position for r, _ in facts if r.recorded_at <= stamp), default=0)
+            assert events_in_cut(ledger, None, stamp) == expected, stamp
+            assert events_in_cut(ledger, 5, stamp) == min(expected, 5)
+    finally:
+        ledger.close()

@@ -155,7 +155,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--as-of-recorded", metavar="TIME", default=None, help="only events recorded up to this time")
     r.add_argument("--as-of-source-recorded", metavar="TIME", default=None,
                    help="only what the desks knew at this time: imported facts by the desk's own recording time "
-                        "(source_recorded_at), the others by the ledger's; contracts and calendar years always count")
+                        "(source_recorded_at), the others by the ledger's; contracts, calendar years and an import's "
+                        "placeholder assets always count (docs/desks.md)")
     r.add_argument("--terms", metavar="FILE", help="what-if: these terms replace every contract version")
     r.set_defaults(func=cmd_rebuild)
     from .stream import nats_options

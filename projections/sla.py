@@ -104,7 +104,8 @@ STATEMENTS = [
     FROM c, _p p""",
     # consents (§9.5): candidate k = the first k consents, capped at the contract's maximum
     """CREATE OR REPLACE TEMP TABLE _ext AS
-    SELECT id AS ticket, state->>'clock' AS clock, occurred_at AS consent_at,
+    SELECT id AS ticket, state->>'clock' AS clock, occurred_at AS consent_at, position,
+           CAST(state->>'add_minutes' AS BIGINT) AS add_min,
            row_number() OVER x AS k, CAST(sum(CAST(state->>'add_minutes' AS BIGINT)) OVER x AS BIGINT) AS cum_add
     FROM _ev WHERE type = 'DeadlineExtended'
     WINDOW x AS (PARTITION BY id, state->>'clock' ORDER BY occurred_at, position)""",
@@ -115,65 +116,82 @@ STATEMENTS = [
     SELECT c.*, e.k, e.consent_at, least(e.cum_add, c.max_extension_minutes)
     FROM _cand c JOIN _ext e ON e.ticket = c.ticket AND e.clock = c.clock
     WHERE c.unit IS NOT NULL AND c.max_extension_minutes IS NOT NULL""",
-    # deadlines of hour/minute candidates; the waits, their union and the calendar points are
-    # CTEs of this statement, their one reader (a temp table each cost a statement per batch)
+    # the waits by reason, and the spans in which a resolution was later undone by a reopen (§9.1)
+    """CREATE OR REPLACE TEMP TABLE _waits AS
+    WITH w AS (
+        SELECT id AS ticket, type, state->>'reason' AS reason, occurred_at, position,
+               lead(type) OVER x AS ntype, lead(occurred_at) OVER x AS nat
+        FROM _ev WHERE type IN ('WaitStarted', 'WaitEnded')
+        WINDOW x AS (PARTITION BY id, state->>'reason' ORDER BY position)),
+    r AS (
+        SELECT id AS ticket, type, occurred_at, position, lag(type) OVER y AS ptype, lag(occurred_at) OVER y AS pat
+        FROM _ev WHERE type IN ('TicketResolved', 'TicketReopened')
+        WINDOW y AS (PARTITION BY id ORDER BY occurred_at, position))
+    SELECT ticket, reason, position, occurred_at AS ws, CASE WHEN ntype = 'WaitEnded' THEN nat END AS we
+    FROM w WHERE type = 'WaitStarted'
+    UNION ALL
+    SELECT ticket, '_reopened', position, pat, occurred_at FROM r WHERE type = 'TicketReopened' AND ptype = 'TicketResolved'""",
+    # each wait of each hour/minute candidate, clipped to [start, stop or evaluation time]; `pauses`:
+    # its reason is one the clause lists (or an undone resolution) and it lies within the clock;
+    # pausing waits that overlap form one group (`grp`), `prev_b` the end of the group so far
+    """CREATE OR REPLACE TEMP TABLE _wc AS
+    WITH c AS (
+        SELECT k.ticket, k.clock, k.idx, k.cal_key, w.reason, w.position, w.ws AS raw_ws, w.we AS raw_we,
+               greatest(w.ws, k.start_at) AS a, least(coalesce(w.we, p.ev), k.end_at) AS b,
+               w.reason = '_reopened' OR list_contains(k.paused_by, w.reason) AS listed
+        FROM _cand k JOIN _waits w ON w.ticket = k.ticket, _p p
+        WHERE NOT k.day_counted AND k.unit IS NOT NULL),
+    g AS (
+        SELECT *, listed AND b > a AS pauses,
+               max(b) OVER (PARTITION BY ticket, clock, idx, listed AND b > a ORDER BY a, b
+                            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_b
+        FROM c)
+    SELECT *, sum(CASE WHEN a <= prev_b THEN 0 ELSE 1 END) OVER (
+                  PARTITION BY ticket, clock, idx, pauses ORDER BY a, b ROWS UNBOUNDED PRECEDING) AS grp
+    FROM g""",
+    # open time (µs on the calendar) of every instant we need: ASOF join on the segments
+    """CREATE OR REPLACE TEMP TABLE _pts AS
+    WITH inst AS (
+        SELECT DISTINCT cal_key, t FROM (
+            SELECT cal_key, start_at AS t FROM _cand WHERE NOT day_counted
+            UNION ALL SELECT cal_key, end_at FROM _cand WHERE NOT day_counted
+            UNION ALL SELECT cal_key, a FROM _wc WHERE b > a UNION ALL SELECT cal_key, b FROM _wc WHERE b > a)
+        WHERE t IS NOT NULL)
+    SELECT p.cal_key, p.t,
+           CASE WHEN p.cal_key = '7x24' THEN epoch_us(p.t)
+                ELSE coalesce(s.cum_before_us + least(greatest(date_diff('microsecond', s.seg_start, p.t), 0), s.seg_us), 0)
+           END AS o
+    FROM inst p ASOF LEFT JOIN calendar_segments s ON s.cal_key = p.cal_key AND p.t >= s.seg_start""",
+    # each merged pause in open time, and the pauses before it
+    """CREATE OR REPLACE TEMP TABLE _wo AS
+    WITH wm AS (
+        SELECT ticket, clock, idx, cal_key, grp, min(a) AS ws, max(b) AS we FROM _wc WHERE pauses
+        GROUP BY ticket, clock, idx, cal_key, grp)
+    SELECT w.ticket, w.clock, w.idx, w.grp, w.ws, w.we, ps.o AS o_ws, pe.o - ps.o AS p,
+           coalesce(sum(pe.o - ps.o) OVER (PARTITION BY w.ticket, w.clock, w.idx ORDER BY w.ws
+                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS p_before
+    FROM wm w JOIN _pts ps ON ps.cal_key = w.cal_key AND ps.t = w.ws
+    JOIN _pts pe ON pe.cal_key = w.cal_key AND pe.t = w.we""",
+    # §9.3, once: a merged pause counts for candidate (idx, k) iff it starts, in open time, before
+    # the deadline the target, the extension and the pauses counted before it make (a prefix)
+    f"""CREATE OR REPLACE TEMP TABLE _wk AS
+    SELECT x.ticket, x.clock, x.idx, x.k, w.grp, w.ws, w.we, w.p,
+           w.o_ws < ps.o + (x.target_minutes + x.ext_min) * {US} + w.p_before AS counted
+    FROM _cx x JOIN _pts ps ON ps.cal_key = x.cal_key AND ps.t = x.start_at
+    JOIN _wo w ON w.ticket = x.ticket AND w.clock = x.clock AND w.idx = x.idx
+    WHERE NOT x.day_counted""",
+    # deadlines of hour/minute candidates
     f"""CREATE OR REPLACE TEMP TABLE _dl AS
-    WITH waits AS MATERIALIZED (  -- waits by reason, and the spans in which a resolution was later undone by a reopen (§9.1)
-        WITH w AS (
-            SELECT id AS ticket, type, state->>'reason' AS reason, occurred_at,
-                   lead(type) OVER x AS ntype, lead(occurred_at) OVER x AS nat
-            FROM _ev WHERE type IN ('WaitStarted', 'WaitEnded')
-            WINDOW x AS (PARTITION BY id, state->>'reason' ORDER BY position)),
-        r AS (
-            SELECT id AS ticket, type, occurred_at, lag(type) OVER y AS ptype, lag(occurred_at) OVER y AS pat
-            FROM _ev WHERE type IN ('TicketResolved', 'TicketReopened')
-            WINDOW y AS (PARTITION BY id ORDER BY occurred_at, position))
-        SELECT ticket, reason, occurred_at AS ws, CASE WHEN ntype = 'WaitEnded' THEN nat END AS we
-        FROM w WHERE type = 'WaitStarted'
-        UNION ALL
-        SELECT ticket, '_reopened', pat, occurred_at FROM r WHERE type = 'TicketReopened' AND ptype = 'TicketResolved'),
-    wm AS MATERIALIZED (  -- the union of the pausing waits per candidate, clipped to [start, stop or evaluation time]
-        WITH c AS (
-            SELECT k.ticket, k.clock, k.idx, k.cal_key, greatest(w.ws, k.start_at) AS a,
-                   least(coalesce(w.we, p.ev), k.end_at) AS b
-            FROM _cand k JOIN waits w ON w.ticket = k.ticket
-                 AND (w.reason = '_reopened' OR list_contains(k.paused_by, w.reason)), _p p
-            WHERE NOT k.day_counted AND k.unit IS NOT NULL),
-        g AS (
-            SELECT *, CASE WHEN a <= max(b) OVER (PARTITION BY ticket, clock, idx ORDER BY a, b
-                      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) THEN 0 ELSE 1 END AS newg
-            FROM c WHERE b > a),
-        g2 AS (SELECT *, sum(newg) OVER (PARTITION BY ticket, clock, idx ORDER BY a, b ROWS UNBOUNDED PRECEDING) AS grp FROM g)
-        SELECT ticket, clock, idx, cal_key, min(a) AS ws, max(b) AS we FROM g2 GROUP BY ticket, clock, idx, cal_key, grp),
-    pts AS MATERIALIZED (  -- open time (µs on the calendar) of every instant we need: ASOF join on the segments
-        WITH inst AS (
-            SELECT DISTINCT cal_key, t FROM (
-                SELECT cal_key, start_at AS t FROM _cand WHERE NOT day_counted
-                UNION ALL SELECT cal_key, end_at FROM _cand WHERE NOT day_counted
-                UNION ALL SELECT cal_key, ws FROM wm UNION ALL SELECT cal_key, we FROM wm) WHERE t IS NOT NULL)
-        SELECT p.cal_key, p.t,
-               CASE WHEN p.cal_key = '7x24' THEN epoch_us(p.t)
-                    ELSE coalesce(s.cum_before_us + least(greatest(date_diff('microsecond', s.seg_start, p.t), 0), s.seg_us), 0)
-               END AS o
-        FROM inst p ASOF LEFT JOIN calendar_segments s ON s.cal_key = p.cal_key AND p.t >= s.seg_start),
-    wo AS (  -- each merged wait in open time, and the pauses before it
-        SELECT w.ticket, w.clock, w.idx, w.ws, w.we, ps.o AS o_ws, pe.o - ps.o AS p,
-               coalesce(sum(pe.o - ps.o) OVER (PARTITION BY w.ticket, w.clock, w.idx ORDER BY w.ws
-                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS p_before
-        FROM wm w JOIN pts ps ON ps.cal_key = w.cal_key AND ps.t = w.ws
-        JOIN pts pe ON pe.cal_key = w.cal_key AND pe.t = w.we),
-    base AS (
+    WITH base AS (
         SELECT x.*, ps.o AS o_start, pe.o AS o_end, (x.target_minutes + x.ext_min) * {US} AS tgt_us
-        FROM _cx x LEFT JOIN pts ps ON ps.cal_key = x.cal_key AND ps.t = x.start_at
-        LEFT JOIN pts pe ON pe.cal_key = x.cal_key AND pe.t = x.end_at
+        FROM _cx x LEFT JOIN _pts ps ON ps.cal_key = x.cal_key AND ps.t = x.start_at
+        LEFT JOIN _pts pe ON pe.cal_key = x.cal_key AND pe.t = x.end_at
         WHERE NOT x.day_counted),
     paus AS (
-        SELECT b.ticket, b.clock, b.idx, b.k,
-               coalesce(sum(w.p) FILTER (WHERE w.o_ws < b.o_start + b.tgt_us + w.p_before), 0) AS pause_us,
+        SELECT b.ticket, b.clock, b.idx, b.k, coalesce(sum(w.p) FILTER (WHERE w.counted), 0) AS pause_us,
                -- a counted wait still open at the evaluation time, the clock running: paused now
-               max(w.ws) FILTER (WHERE w.o_ws < b.o_start + b.tgt_us + w.p_before
-                                 AND w.we = b.end_at AND b.end_at = p.ev) AS paused_since
-        FROM base b LEFT JOIN wo w ON w.ticket = b.ticket AND w.clock = b.clock AND w.idx = b.idx, _p p
+               max(w.ws) FILTER (WHERE w.counted AND w.we = b.end_at AND b.end_at = p.ev) AS paused_since
+        FROM base b LEFT JOIN _wk w ON w.ticket = b.ticket AND w.clock = b.clock AND w.idx = b.idx AND w.k = b.k, _p p
         GROUP BY b.ticket, b.clock, b.idx, b.k),
     dl AS (
         SELECT b.*, CAST(pa.pause_us AS BIGINT) AS pause_us, pa.paused_since, CAST(b.o_start + b.tgt_us + pa.pause_us AS BIGINT) AS o_dl,

@@ -586,7 +586,7 @@ async def statement_file(request: Request) -> Response:
         with c.ledger_lock:
             yield c.ledger()
 
-    def work() -> tuple[bytes, str] | None:
+    def work() -> dict[str, Any] | None:
         if as_of is not None:  # in the user's view now, before any replay is started for it
             with c.views.reading() as (con, _gen):
                 if not queries.statement_admitted(con, scope_for(c, user, con), customer, contract):
@@ -595,13 +595,15 @@ async def statement_file(request: Request) -> Response:
             if not queries.statement_admitted(con, scope_for(c, user, con), customer, contract):
                 return None
             try:
-                return documents.statement(con, ledger, customer, contract, month, fmt, lang)
+                return documents.statement_data(con, ledger, customer, contract, month)
             except UnknownCustomer:
                 return None
 
     try:
         as_of = parse_as_of(request.query_params.get("as_of"))
-        result = await run_in_threadpool(work)
+        data = await run_in_threadpool(work)
+        # rendered after the views are let go: a PDF waits seconds for Chromium
+        result = None if data is None else await run_in_threadpool(documents.statement, data, fmt, lang)
     except ValueError as e:
         return PlainTextResponse(str(e), status_code=400)
     except AsOfPending:

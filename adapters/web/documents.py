@@ -106,14 +106,21 @@ def ticket_proof(ledger: Any, ticket: str, report: dict[str, Any]) -> tuple[byte
     raise ProofsUnavailable(PROOFS_UNAVAILABLE)
 
 
-def statement(con: Any, ledger: LedgerAccess, customer: str, contract: str | None, month: str, fmt: str,
-              lang: str) -> tuple[bytes, str]:
-    """(document, media type) of one monthly statement: the one path `ticketledger statement`
-    takes (adapters.statements). Call it only for a customer the user's scope admits
+def statement_data(con: Any, ledger: LedgerAccess, customer: str, contract: str | None, month: str
+                   ) -> dict[str, Any]:
+    """One monthly statement as data, on the path `ticketledger statement` takes
+    (adapters.statements). Call it only for a customer the user's scope admits
     (queries.statement_admitted). UnknownCustomer when the views have no such customer."""
     from .. import statements as sts
 
-    data = sts.statement_data(con, customer, month, contract, ledger)
+    return sts.statement_data(con, customer, month, contract, ledger)
+
+
+def statement(data: dict[str, Any], fmt: str, lang: str) -> tuple[bytes, str]:
+    """(document, media type) of a statement: HTML, XLSX, or the HTML printed as an A4 PDF
+    (PrintError when no Chromium can print it). Needs no views: run it after letting them go."""
+    from .. import statements as sts
+
     return sts.render(data, fmt, lang), sts.FORMATS[fmt]
 
 

@@ -71,6 +71,10 @@ TABLES = [
         stopped_at TIMESTAMP, state VARCHAR, breach_minutes DOUBLE, counted_minutes DOUBLE,
         provisional BOOLEAN, calendar_version VARCHAR, technician VARCHAR, month VARCHAR,
         final BOOLEAN, evaluated_at TIMESTAMP, paused_since TIMESTAMP)""",
+    """CREATE TABLE IF NOT EXISTS clock_inputs (
+        ticket VARCHAR, clock VARCHAR, position BIGINT, kind VARCHAR, detail VARCHAR, "at" TIMESTAMP,
+        "until" TIMESTAMP, input_minutes DOUBLE, minutes DOUBLE, applied BOOLEAN, reason VARCHAR, clause VARCHAR,
+        awaits_year INTEGER, target_unit VARCHAR, target_amount BIGINT, evaluated_at TIMESTAMP)""",
     """CREATE TABLE IF NOT EXISTS sla_summary (
         dimension VARCHAR, key VARCHAR, clock VARCHAR, clocks BIGINT, met BIGINT, breached BIGINT,
         at_risk BIGINT, running BIGINT, not_applicable BIGINT, breach_rate DOUBLE,
@@ -128,7 +132,7 @@ VIEWS = [
 ]
 
 VIEW_TABLES = (
-    "sla_clocks", "sla_summary", "warranty", "visit_periods", "first_time_fix", "repeat_failures",
+    "sla_clocks", "clock_inputs", "sla_summary", "warranty", "visit_periods", "first_time_fix", "repeat_failures",
     "replacement_obligations", "liability", "liability_totals",
 )
 

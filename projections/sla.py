@@ -66,9 +66,10 @@ STATEMENTS = [
           FROM _ev) GROUP BY id""",
     # the severity timeline: candidate 0 from the report, candidate i from the i-th change
     """CREATE OR REPLACE TEMP TABLE _sev AS
-    SELECT ticket, 0 AS idx, severity0 AS severity, report_at AS changed_at FROM _tv
+    SELECT ticket, 0 AS idx, severity0 AS severity, report_at AS changed_at, CAST(NULL AS BIGINT) AS position FROM _tv
     UNION ALL
-    SELECT id, row_number() OVER (PARTITION BY id ORDER BY occurred_at, position), state->>'severity', occurred_at
+    SELECT id, row_number() OVER (PARTITION BY id ORDER BY occurred_at, position), state->>'severity', occurred_at,
+           position
     FROM _ev WHERE type = 'SeverityChanged'""",
     # one candidate per ticket, clock and severity; its start, stop and term
     """CREATE OR REPLACE TEMP TABLE _cand AS
@@ -76,7 +77,7 @@ STATEMENTS = [
         SELECT DISTINCT s.ticket, tc.clock FROM _sev s JOIN _tv t USING (ticket)
         JOIN terms_clocks tc ON tc.contract = t.contract AND tc.version = t.version AND tc.severity = s.severity),
     c AS (
-        SELECT n.ticket, n.clock, s.idx, s.severity, s.changed_at, t.report_at AS start_at, t.tz, t.share,
+        SELECT n.ticket, n.clock, s.idx, s.severity, s.changed_at, s.position AS sev_position, t.report_at AS start_at, t.tz, t.share,
                tc.unit, tc.amount, tc.target_minutes, tc.calendar, coalesce(tc.cal_key, '7x24') AS cal_key,
                tc.paused_by, tc.clause, tc.max_extension_minutes, tc.stopped_by_plan, tc.trigger_minutes,
                tc.unit IS NOT NULL AND tc.unit NOT IN ('minutes', 'hours') AS day_counted,
@@ -104,7 +105,8 @@ STATEMENTS = [
     FROM c, _p p""",
     # consents (§9.5): candidate k = the first k consents, capped at the contract's maximum
     """CREATE OR REPLACE TEMP TABLE _ext AS
-    SELECT id AS ticket, state->>'clock' AS clock, occurred_at AS consent_at,
+    SELECT id AS ticket, state->>'clock' AS clock, occurred_at AS consent_at, position,
+           CAST(state->>'add_minutes' AS BIGINT) AS add_min,
            row_number() OVER x AS k, CAST(sum(CAST(state->>'add_minutes' AS BIGINT)) OVER x AS BIGINT) AS cum_add
     FROM _ev WHERE type = 'DeadlineExtended'
     WINDOW x AS (PARTITION BY id, state->>'clock' ORDER BY occurred_at, position)""",
@@ -115,65 +117,82 @@ STATEMENTS = [
     SELECT c.*, e.k, e.consent_at, least(e.cum_add, c.max_extension_minutes)
     FROM _cand c JOIN _ext e ON e.ticket = c.ticket AND e.clock = c.clock
     WHERE c.unit IS NOT NULL AND c.max_extension_minutes IS NOT NULL""",
-    # deadlines of hour/minute candidates; the waits, their union and the calendar points are
-    # CTEs of this statement, their one reader (a temp table each cost a statement per batch)
+    # the waits by reason, and the spans in which a resolution was later undone by a reopen (§9.1)
+    """CREATE OR REPLACE TEMP TABLE _waits AS
+    WITH w AS (
+        SELECT id AS ticket, type, state->>'reason' AS reason, occurred_at, position,
+               lead(type) OVER x AS ntype, lead(occurred_at) OVER x AS nat
+        FROM _ev WHERE type IN ('WaitStarted', 'WaitEnded')
+        WINDOW x AS (PARTITION BY id, state->>'reason' ORDER BY position)),
+    r AS (
+        SELECT id AS ticket, type, occurred_at, position, lag(type) OVER y AS ptype, lag(occurred_at) OVER y AS pat
+        FROM _ev WHERE type IN ('TicketResolved', 'TicketReopened')
+        WINDOW y AS (PARTITION BY id ORDER BY occurred_at, position))
+    SELECT ticket, reason, position, occurred_at AS ws, CASE WHEN ntype = 'WaitEnded' THEN nat END AS we
+    FROM w WHERE type = 'WaitStarted'
+    UNION ALL
+    SELECT ticket, '_reopened', position, pat, occurred_at FROM r WHERE type = 'TicketReopened' AND ptype = 'TicketResolved'""",
+    # each wait of each hour/minute candidate, clipped to [start, stop or evaluation time]; `pauses`:
+    # its reason is one the clause lists (or an undone resolution) and it lies within the clock;
+    # pausing waits that overlap form one group (`grp`), `prev_b` the end of the group so far
+    """CREATE OR REPLACE TEMP TABLE _wc AS
+    WITH c AS (
+        SELECT k.ticket, k.clock, k.idx, k.cal_key, w.reason, w.position, w.ws AS raw_ws, w.we AS raw_we,
+               greatest(w.ws, k.start_at) AS a, least(coalesce(w.we, p.ev), k.end_at) AS b,
+               w.reason = '_reopened' OR list_contains(k.paused_by, w.reason) AS listed
+        FROM _cand k JOIN _waits w ON w.ticket = k.ticket, _p p
+        WHERE NOT k.day_counted AND k.unit IS NOT NULL),
+    g AS (
+        SELECT *, listed AND b > a AS pauses,
+               max(b) OVER (PARTITION BY ticket, clock, idx, listed AND b > a ORDER BY a, b
+                            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_b
+        FROM c)
+    SELECT *, sum(CASE WHEN a <= prev_b THEN 0 ELSE 1 END) OVER (
+                  PARTITION BY ticket, clock, idx, pauses ORDER BY a, b ROWS UNBOUNDED PRECEDING) AS grp
+    FROM g""",
+    # open time (µs on the calendar) of every instant we need: ASOF join on the segments
+    """CREATE OR REPLACE TEMP TABLE _pts AS
+    WITH inst AS (
+        SELECT DISTINCT cal_key, t FROM (
+            SELECT cal_key, start_at AS t FROM _cand WHERE NOT day_counted
+            UNION ALL SELECT cal_key, end_at FROM _cand WHERE NOT day_counted
+            UNION ALL SELECT cal_key, a FROM _wc WHERE b > a UNION ALL SELECT cal_key, b FROM _wc WHERE b > a)
+        WHERE t IS NOT NULL)
+    SELECT p.cal_key, p.t,
+           CASE WHEN p.cal_key = '7x24' THEN epoch_us(p.t)
+                ELSE coalesce(s.cum_before_us + least(greatest(date_diff('microsecond', s.seg_start, p.t), 0), s.seg_us), 0)
+           END AS o
+    FROM inst p ASOF LEFT JOIN calendar_segments s ON s.cal_key = p.cal_key AND p.t >= s.seg_start""",
+    # each merged pause in open time, and the pauses before it
+    """CREATE OR REPLACE TEMP TABLE _wo AS
+    WITH wm AS (
+        SELECT ticket, clock, idx, cal_key, grp, min(a) AS ws, max(b) AS we FROM _wc WHERE pauses
+        GROUP BY ticket, clock, idx, cal_key, grp)
+    SELECT w.ticket, w.clock, w.idx, w.grp, w.ws, w.we, ps.o AS o_ws, pe.o - ps.o AS p,
+           coalesce(sum(pe.o - ps.o) OVER (PARTITION BY w.ticket, w.clock, w.idx ORDER BY w.ws
+                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS p_before
+    FROM wm w JOIN _pts ps ON ps.cal_key = w.cal_key AND ps.t = w.ws
+    JOIN _pts pe ON pe.cal_key = w.cal_key AND pe.t = w.we""",
+    # §9.3, once: a merged pause counts for candidate (idx, k) iff it starts, in open time, before
+    # the deadline the target, the extension and the pauses counted before it make (a prefix)
+    f"""CREATE OR REPLACE TEMP TABLE _wk AS
+    SELECT x.ticket, x.clock, x.idx, x.k, w.grp, w.ws, w.we, w.p,
+           w.o_ws < ps.o + (x.target_minutes + x.ext_min) * {US} + w.p_before AS counted
+    FROM _cx x JOIN _pts ps ON ps.cal_key = x.cal_key AND ps.t = x.start_at
+    JOIN _wo w ON w.ticket = x.ticket AND w.clock = x.clock AND w.idx = x.idx
+    WHERE NOT x.day_counted""",
+    # deadlines of hour/minute candidates
     f"""CREATE OR REPLACE TEMP TABLE _dl AS
-    WITH waits AS MATERIALIZED (  -- waits by reason, and the spans in which a resolution was later undone by a reopen (§9.1)
-        WITH w AS (
-            SELECT id AS ticket, type, state->>'reason' AS reason, occurred_at,
-                   lead(type) OVER x AS ntype, lead(occurred_at) OVER x AS nat
-            FROM _ev WHERE type IN ('WaitStarted', 'WaitEnded')
-            WINDOW x AS (PARTITION BY id, state->>'reason' ORDER BY position)),
-        r AS (
-            SELECT id AS ticket, type, occurred_at, lag(type) OVER y AS ptype, lag(occurred_at) OVER y AS pat
-            FROM _ev WHERE type IN ('TicketResolved', 'TicketReopened')
-            WINDOW y AS (PARTITION BY id ORDER BY occurred_at, position))
-        SELECT ticket, reason, occurred_at AS ws, CASE WHEN ntype = 'WaitEnded' THEN nat END AS we
-        FROM w WHERE type = 'WaitStarted'
-        UNION ALL
-        SELECT ticket, '_reopened', pat, occurred_at FROM r WHERE type = 'TicketReopened' AND ptype = 'TicketResolved'),
-    wm AS MATERIALIZED (  -- the union of the pausing waits per candidate, clipped to [start, stop or evaluation time]
-        WITH c AS (
-            SELECT k.ticket, k.clock, k.idx, k.cal_key, greatest(w.ws, k.start_at) AS a,
-                   least(coalesce(w.we, p.ev), k.end_at) AS b
-            FROM _cand k JOIN waits w ON w.ticket = k.ticket
-                 AND (w.reason = '_reopened' OR list_contains(k.paused_by, w.reason)), _p p
-            WHERE NOT k.day_counted AND k.unit IS NOT NULL),
-        g AS (
-            SELECT *, CASE WHEN a <= max(b) OVER (PARTITION BY ticket, clock, idx ORDER BY a, b
-                      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) THEN 0 ELSE 1 END AS newg
-            FROM c WHERE b > a),
-        g2 AS (SELECT *, sum(newg) OVER (PARTITION BY ticket, clock, idx ORDER BY a, b ROWS UNBOUNDED PRECEDING) AS grp FROM g)
-        SELECT ticket, clock, idx, cal_key, min(a) AS ws, max(b) AS we FROM g2 GROUP BY ticket, clock, idx, cal_key, grp),
-    pts AS MATERIALIZED (  -- open time (µs on the calendar) of every instant we need: ASOF join on the segments
-        WITH inst AS (
-            SELECT DISTINCT cal_key, t FROM (
-                SELECT cal_key, start_at AS t FROM _cand WHERE NOT day_counted
-                UNION ALL SELECT cal_key, end_at FROM _cand WHERE NOT day_counted
-                UNION ALL SELECT cal_key, ws FROM wm UNION ALL SELECT cal_key, we FROM wm) WHERE t IS NOT NULL)
-        SELECT p.cal_key, p.t,
-               CASE WHEN p.cal_key = '7x24' THEN epoch_us(p.t)
-                    ELSE coalesce(s.cum_before_us + least(greatest(date_diff('microsecond', s.seg_start, p.t), 0), s.seg_us), 0)
-               END AS o
-        FROM inst p ASOF LEFT JOIN calendar_segments s ON s.cal_key = p.cal_key AND p.t >= s.seg_start),
-    wo AS (  -- each merged wait in open time, and the pauses before it
-        SELECT w.ticket, w.clock, w.idx, w.ws, w.we, ps.o AS o_ws, pe.o - ps.o AS p,
-               coalesce(sum(pe.o - ps.o) OVER (PARTITION BY w.ticket, w.clock, w.idx ORDER BY w.ws
-                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS p_before
-        FROM wm w JOIN pts ps ON ps.cal_key = w.cal_key AND ps.t = w.ws
-        JOIN pts pe ON pe.cal_key = w.cal_key AND pe.t = w.we),
-    base AS (
+    WITH base AS (
         SELECT x.*, ps.o AS o_start, pe.o AS o_end, (x.target_minutes + x.ext_min) * {US} AS tgt_us
-        FROM _cx x LEFT JOIN pts ps ON ps.cal_key = x.cal_key AND ps.t = x.start_at
-        LEFT JOIN pts pe ON pe.cal_key = x.cal_key AND pe.t = x.end_at
+        FROM _cx x LEFT JOIN _pts ps ON ps.cal_key = x.cal_key AND ps.t = x.start_at
+        LEFT JOIN _pts pe ON pe.cal_key = x.cal_key AND pe.t = x.end_at
         WHERE NOT x.day_counted),
     paus AS (
-        SELECT b.ticket, b.clock, b.idx, b.k,
-               coalesce(sum(w.p) FILTER (WHERE w.o_ws < b.o_start + b.tgt_us + w.p_before), 0) AS pause_us,
+        SELECT b.ticket, b.clock, b.idx, b.k, coalesce(sum(w.p) FILTER (WHERE w.counted), 0) AS pause_us,
                -- a counted wait still open at the evaluation time, the clock running: paused now
-               max(w.ws) FILTER (WHERE w.o_ws < b.o_start + b.tgt_us + w.p_before
-                                 AND w.we = b.end_at AND b.end_at = p.ev) AS paused_since
-        FROM base b LEFT JOIN wo w ON w.ticket = b.ticket AND w.clock = b.clock AND w.idx = b.idx, _p p
+               max(w.ws) FILTER (WHERE w.counted AND w.we = b.end_at AND b.end_at = p.ev) AS paused_since
+        FROM base b LEFT JOIN _wk w ON w.ticket = b.ticket AND w.clock = b.clock AND w.idx = b.idx AND w.k = b.k, _p p
         GROUP BY b.ticket, b.clock, b.idx, b.k),
     dl AS (
         SELECT b.*, CAST(pa.pause_us AS BIGINT) AS pause_us, pa.paused_since, CAST(b.o_start + b.tgt_us + pa.pause_us AS BIGINT) AS o_dl,
@@ -220,17 +239,21 @@ STATEMENTS = [
                   PARTITION BY ticket, clock, idx ORDER BY k ROWS UNBOUNDED PRECEDING) AS ok
         FROM (SELECT *, lag(deadline) OVER (PARTITION BY ticket, clock, idx ORDER BY k) AS prev_dl FROM _dl))
     WHERE ok QUALIFY row_number() OVER (PARTITION BY ticket, clock, idx ORDER BY k DESC) = 1""",
-    "DELETE FROM sla_clocks WHERE ticket IN (SELECT ticket FROM _aff)",
-    f"""INSERT INTO sla_clocks
-    WITH sx AS (  -- the accepted severity changes: a prefix, each before the previous deadline and the stop
-        SELECT ticket, clock, idx FROM (
-            SELECT c.ticket, c.clock, c.idx,
-                   bool_and(c.idx = 0 OR (coalesce(c.changed_at < prev_dl, true)
-                            AND (c.stop_eff IS NULL OR c.changed_at < c.stop_eff))) OVER (
-                       PARTITION BY c.ticket, c.clock ORDER BY c.idx ROWS UNBOUNDED PRECEDING) AS ok
-            FROM (SELECT c.*, lag(d.deadline) OVER (PARTITION BY c.ticket, c.clock ORDER BY c.idx) AS prev_dl
-                  FROM _cand c LEFT JOIN _dx d USING (ticket, clock, idx)) c)
-        WHERE ok QUALIFY row_number() OVER (PARTITION BY ticket, clock ORDER BY idx DESC) = 1),
+    # §9.4, once: severity change i applies iff it came before the deadline under severity i-1 and
+    # before the clock stopped, and every earlier change applied (a prefix)
+    """CREATE OR REPLACE TEMP TABLE _sxc AS
+    SELECT *, bool_and(idx = 0 OR (before_deadline AND before_stop)) OVER (
+              PARTITION BY ticket, clock ORDER BY idx ROWS UNBOUNDED PRECEDING) AS ok
+    FROM (SELECT c.ticket, c.clock, c.idx, c.severity, c.changed_at, c.sev_position, c.unit, c.amount,
+                 c.target_minutes,
+                 coalesce(c.changed_at < prev_dl, true) AS before_deadline,
+                 c.stop_eff IS NULL OR c.changed_at < c.stop_eff AS before_stop
+          FROM (SELECT c.*, lag(d.deadline) OVER (PARTITION BY c.ticket, c.clock ORDER BY c.idx) AS prev_dl
+                FROM _cand c LEFT JOIN _dx d USING (ticket, clock, idx)) c)""",
+    # the clock under the accepted severity and consents, its state and, when not applicable, why
+    """CREATE OR REPLACE TEMP TABLE _st AS
+    WITH sx AS (SELECT ticket, clock, idx FROM _sxc WHERE ok
+                QUALIFY row_number() OVER (PARTITION BY ticket, clock ORDER BY idx DESC) = 1),
     r AS (
         SELECT c.*, d.deadline, d.pause_us, d.paused_since, d.counted_us, d.tgt_us, d.ext_min, d.k, d.provisional_days,
                t.asset, t.contract, t.version, t.customer, t.site, t.tz, t.report_at,
@@ -241,28 +264,36 @@ STATEMENTS = [
         JOIN _tv t ON t.ticket = c.ticket JOIN _te te ON te.ticket = c.ticket
         LEFT JOIN (SELECT ticket, clock, count(*) AS n_consents, max(cum_add) AS asked_min FROM _ext GROUP BY ALL) x
              ON x.ticket = c.ticket AND x.clock = c.clock, _p p),
-    st AS (
+    na AS (
         SELECT r.*,
             CASE
-                WHEN r.unit IS NULL THEN 'not_applicable'
+                WHEN r.unit IS NULL THEN 'no_target'
                 WHEN r.clock IN ('arrival', 'spare') AND r.remote_ok_at IS NOT NULL AND r.stop IS NULL
-                     AND NOT coalesce(r.clock = 'spare' AND r.spare_at IS NOT NULL, false) THEN 'not_applicable'
+                     AND NOT coalesce(r.clock = 'spare' AND r.spare_at IS NOT NULL, false) THEN 'fixed_remotely'
                 WHEN r.clock = 'arrival' AND r.remote_ok_at IS NOT NULL AND r.remote_ok_at <= r.ev
-                     AND (r.stop IS NULL OR r.stop > r.ev) THEN 'not_applicable'
+                     AND (r.stop IS NULL OR r.stop > r.ev) THEN 'fixed_remotely'
                 WHEN r.clock = 'spare' AND r.spare_at IS NULL AND r.last_rr = 'TicketResolved'
                      AND r.last_resolved_at <= r.ev
-                     AND r.last_resolved_at < r.start_at + to_minutes(r.trigger_minutes) THEN 'not_applicable'
+                     AND r.last_resolved_at < r.start_at + to_minutes(r.trigger_minutes) THEN 'resolved_before_trigger'
                 WHEN r.clock = 'remote_resolution' AND r.dispatch_at IS NOT NULL AND r.dispatch_at <= r.deadline
                      AND r.dispatch_at <= r.ev AND (r.remote_ok_at IS NULL OR r.remote_ok_at > r.dispatch_at)
-                     THEN 'not_applicable'
-                WHEN r.cancelled AND r.cancel_at <= r.deadline THEN 'not_applicable'
-                WHEN r.stop_eff IS NOT NULL THEN CASE WHEN r.stop_eff <= r.deadline THEN 'met' ELSE 'breached' END
-                WHEN r.ev > r.deadline THEN 'breached'
-                WHEN (r.counted_us IS NOT NULL AND r.counted_us >= r.share * r.tgt_us)
-                     OR (r.counted_us IS NULL AND date_diff('microsecond', r.start_at, r.ev)
-                         >= r.share * date_diff('microsecond', r.start_at, r.deadline)) THEN 'at_risk'
-                ELSE 'running' END AS state
-        FROM r),
+                     THEN 'visit_decided_in_time'
+                WHEN r.cancelled AND r.cancel_at <= r.deadline THEN 'cancelled_before_deadline'
+            END AS na_reason
+        FROM r)
+    SELECT na.*,
+        CASE
+            WHEN na.na_reason IS NOT NULL THEN 'not_applicable'
+            WHEN na.stop_eff IS NOT NULL THEN CASE WHEN na.stop_eff <= na.deadline THEN 'met' ELSE 'breached' END
+            WHEN na.ev > na.deadline THEN 'breached'
+            WHEN (na.counted_us IS NOT NULL AND na.counted_us >= na.share * na.tgt_us)
+                 OR (na.counted_us IS NULL AND date_diff('microsecond', na.start_at, na.ev)
+                     >= na.share * date_diff('microsecond', na.start_at, na.deadline)) THEN 'at_risk'
+            ELSE 'running' END AS state
+    FROM na""",
+    "DELETE FROM sla_clocks WHERE ticket IN (SELECT ticket FROM _aff)",
+    f"""INSERT INTO sla_clocks
+    WITH st AS (SELECT * FROM _st),
     prov AS (
         SELECT st.ticket, st.clock,
                CASE WHEN st.day_counted THEN coalesce(st.provisional_days, false)
@@ -298,6 +329,122 @@ STATEMENTS = [
          ON cv.y0 = year(st.start_at) AND cv.y1 = year(coalesce(st.deadline, st.start_at))""",
 ]
 
+# Why each clock reads as it does (issue 17): one row per input the statements above weighed, read
+# from the rows they computed with (_wc/_wk: the waits and the §9.3 rule, _ext/_dx: consents and
+# the accepted prefix, _sxc: §9.4, _st: the chosen candidate and why it is not applicable), never
+# from a second reading of the rules. The stop is the fact at the stop instant among those that
+# stop the clock (which fact it was, not a rule).
+STOPS = """(VALUES
+    ('response', 'TicketAcknowledged', 'acknowledged', 1), ('response', 'TechnicianArrived', 'arrived', 2),
+    ('response', 'TicketResolved', 'resolved', 3),
+    ('remote_resolution', 'RemoteFixAttempted', 'remote_fix', 1),
+    ('remote_resolution', 'TechnicianDispatched', 'visit_decided', 2),
+    ('remote_resolution', 'TicketResolved', 'resolved', 3),
+    ('arrival', 'TechnicianArrived', 'arrived', 1),
+    ('spare', 'SpareUnitLent', 'spare_lent', 1), ('spare', 'TicketResolved', 'resolved', 2),
+    ('resolution', 'TicketResolved', 'resolved', 1), ('resolution', 'SolutionPlanProposed', 'solution_plan', 2),
+    ('response', 'TicketCancelled', 'cancelled', 9), ('remote_resolution', 'TicketCancelled', 'cancelled', 9),
+    ('arrival', 'TicketCancelled', 'cancelled', 9), ('spare', 'TicketCancelled', 'cancelled', 9),
+    ('resolution', 'TicketCancelled', 'cancelled', 9)) AS st(clock, type, reason, priority)"""
+NOT_APPLICABLE_FACT = """(VALUES ('fixed_remotely', 'RemoteFixAttempted'), ('resolved_before_trigger', 'TicketResolved'),
+    ('visit_decided_in_time', 'TechnicianDispatched'), ('cancelled_before_deadline', 'TicketCancelled'))
+    AS naf(reason, type)"""
+_NA_AT = """CASE s.na_reason WHEN 'fixed_remotely' THEN s.remote_ok_at
+         WHEN 'resolved_before_trigger' THEN s.last_resolved_at WHEN 'visit_decided_in_time' THEN s.dispatch_at
+         WHEN 'cancelled_before_deadline' THEN s.cancel_at END"""
+
+CLOCK_INPUTS = [
+    "DELETE FROM clock_inputs WHERE ticket IN (SELECT ticket FROM _aff)",
+    f"""INSERT INTO clock_inputs BY NAME
+    WITH s AS (SELECT * FROM _st),
+    facts AS (SELECT id AS ticket, type, occurred_at, min(position) AS position FROM _ev
+              WHERE type IN ('TicketAcknowledged', 'TechnicianArrived', 'TicketResolved', 'RemoteFixAttempted',
+                             'TechnicianDispatched', 'SpareUnitLent', 'SolutionPlanProposed', 'TicketCancelled')
+              GROUP BY ALL),
+    wk AS (SELECT w.* FROM _wk w JOIN s ON w.ticket = s.ticket AND w.clock = s.clock AND w.idx = s.idx AND w.k = s.k)
+    -- waits and undone resolutions of hour/minute clocks: their own span and what they added
+    SELECT c.ticket, c.clock, c.position, CASE WHEN c.reason = '_reopened' THEN 'reopen' ELSE 'wait' END AS kind,
+           CASE WHEN c.reason <> '_reopened' THEN c.reason END AS detail, c.raw_ws AS "at", c.raw_we AS "until",
+           CASE WHEN c.b > c.a THEN (pb.o - pa.o) / {US} ELSE 0 END AS input_minutes,
+           CASE WHEN wk.counted THEN greatest(pb.o - pp.o, 0) / {US} ELSE 0 END AS minutes,
+           coalesce(wk.counted, false) AS applied,
+           CASE WHEN NOT c.listed THEN 'not_listed' WHEN NOT c.pauses THEN 'outside_clock'
+                WHEN wk.counted AND c.reason = '_reopened' THEN 'undone_resolution'
+                WHEN wk.counted THEN 'paused' ELSE 'after_deadline' END AS reason,
+           s.clause
+    FROM _wc c JOIN s ON c.ticket = s.ticket AND c.clock = s.clock AND c.idx = s.idx
+    LEFT JOIN wk ON c.pauses AND wk.ticket = c.ticket AND wk.clock = c.clock AND wk.grp = c.grp
+    LEFT JOIN _pts pa ON pa.cal_key = c.cal_key AND pa.t = c.a
+    LEFT JOIN _pts pb ON pb.cal_key = c.cal_key AND pb.t = c.b
+    LEFT JOIN _pts pp ON pp.cal_key = c.cal_key AND pp.t = greatest(c.a, c.prev_b)
+    UNION ALL BY NAME
+    -- waits and day-counted targets: the deadline statements pause no target counted in days
+    SELECT s.ticket, s.clock, w.position, 'wait' AS kind, w.reason AS detail, w.ws AS "at", w.we AS "until",
+           0 AS minutes, false AS applied,
+           CASE WHEN list_contains(s.paused_by, w.reason) THEN 'day_counted' ELSE 'not_listed' END AS reason, s.clause
+    FROM s JOIN _waits w ON w.ticket = s.ticket AND w.reason <> '_reopened' WHERE s.day_counted
+    UNION ALL BY NAME
+    -- consents: the accepted prefix (_dx's k) and the clause's maximum
+    SELECT ticket, clock, position, 'consent' AS kind, consent_at AS "at",
+           CASE WHEN reason = 'capped' THEN cum_add ELSE add_min END AS input_minutes,
+           CASE reason WHEN 'applied' THEN add_min WHEN 'capped' THEN max_extension_minutes ELSE 0 END AS minutes,
+           reason IN ('applied', 'capped') AS applied, reason, clause
+    FROM (SELECT e.*, s.clause, s.max_extension_minutes,
+                 CASE WHEN s.max_extension_minutes IS NULL THEN 'not_allowed' WHEN e.k > s.k THEN 'after_deadline'
+                      WHEN e.cum_add > s.max_extension_minutes THEN 'capped' ELSE 'applied' END AS reason
+          FROM _ext e JOIN s ON e.ticket = s.ticket AND e.clock = s.clock WHERE s.unit IS NOT NULL)
+    UNION ALL BY NAME
+    -- severity changes: the accepted prefix (_sxc) and the target each one set
+    SELECT x.ticket, x.clock, x.sev_position AS position, 'severity' AS kind, x.severity AS detail,
+           x.changed_at AS "at", x.target_minutes AS input_minutes,
+           CASE WHEN x.idx <= s.idx THEN x.target_minutes ELSE s.target_minutes END AS minutes,
+           x.idx <= s.idx AS applied,
+           CASE WHEN x.idx <= s.idx THEN CASE WHEN x.unit IS NOT DISTINCT FROM pr.unit
+                                              AND x.amount IS NOT DISTINCT FROM pr.amount
+                                         THEN 'same_target' ELSE 'applied' END
+                WHEN NOT x.before_stop THEN 'after_stop' ELSE 'after_deadline' END AS reason,
+           s.clause, x.unit AS target_unit, x.amount AS target_amount
+    FROM _sxc x JOIN s ON x.ticket = s.ticket AND x.clock = s.clock
+    LEFT JOIN _sxc pr ON pr.ticket = x.ticket AND pr.clock = x.clock AND pr.idx = x.idx - 1
+    WHERE x.idx >= 1
+    UNION ALL BY NAME
+    -- not applicable, and why (the state's own reason, _st.na_reason)
+    SELECT s.ticket, s.clock, f.position, 'not_applicable' AS kind,
+           CASE WHEN s.na_reason = 'no_target' THEN s.severity ELSE naf.type END AS detail,
+           {_NA_AT} AS "at",
+           CASE WHEN s.na_reason = 'resolved_before_trigger' THEN s.trigger_minutes END AS input_minutes,
+           true AS applied, s.na_reason AS reason, s.clause
+    FROM s LEFT JOIN {NOT_APPLICABLE_FACT} ON naf.reason = s.na_reason
+    LEFT JOIN facts f ON f.ticket = s.ticket AND f.type = naf.type AND f.occurred_at = {_NA_AT}
+    WHERE s.na_reason IS NOT NULL
+    UNION ALL BY NAME
+    -- what stopped the clock: the stopping fact at the stop instant
+    SELECT s.ticket, s.clock, arg_min(f.position, (st.priority, f.position)) AS position, 'stop' AS kind,
+           arg_min(f.type, (st.priority, f.position)) AS detail, any_value(s.stop_eff) AS "at", true AS applied,
+           arg_min(st.reason, (st.priority, f.position)) AS reason, any_value(s.clause) AS clause
+    FROM s JOIN {STOPS} ON st.clock = s.clock
+    JOIN facts f ON f.ticket = s.ticket AND f.type = st.type AND f.occurred_at = s.stop_eff
+    WHERE s.state IN ('met', 'breached') AND s.stop_eff IS NOT NULL
+    GROUP BY s.ticket, s.clock""",
+    # provisional clocks: the first calendar year they span that the log holds no data for (§8)
+    """INSERT INTO clock_inputs BY NAME
+    SELECT c.ticket, c.clock, 'calendar' AS kind, true AS applied, 'year_missing' AS reason, c.clause,
+           list_min(list_filter(range(year(loc(c.start, s.tz)),
+                                      year(loc(greatest(c.deadline, coalesce(s.end_at, c.deadline)), s.tz)) + 1),
+                                lambda y: NOT list_contains(k.years, y))) AS awaits_year
+    FROM sla_clocks c JOIN _st s ON s.ticket = c.ticket AND s.clock = c.clock,
+         (SELECT coalesce(list(year), []) AS years FROM calendar_years) k
+    WHERE c.provisional AND c.ticket IN (SELECT ticket FROM _aff)""",
+    "UPDATE clock_inputs SET evaluated_at = (SELECT ev FROM _p) WHERE ticket IN (SELECT ticket FROM _aff)",
+]
+
+# Off only to measure what the rows cost (bench/clock_inputs_bench.py); the views always write them.
+WRITE_CLOCK_INPUTS = True
+
+
+def statements() -> list[str]:
+    return STATEMENTS + CLOCK_INPUTS if WRITE_CLOCK_INPUTS else STATEMENTS
+
 
 # Tickets per pass. Clocks of different tickets never meet, so a rebuild evaluates them in parts:
 # the intermediate tables (a row per clock candidate, pause and calendar point) then stay a few
@@ -309,7 +456,7 @@ def recompute(con) -> None:
     """The clocks of the tickets in `_aff` (left as it was found)."""
     n = con.execute("SELECT count(*) FROM _aff").fetchall()[0][0]
     if n <= TICKETS_PER_PASS:
-        for s in STATEMENTS:
+        for s in statements():
             con.execute(s)
         return
     con.execute("CREATE OR REPLACE TEMP TABLE _aff_all AS "
@@ -317,7 +464,7 @@ def recompute(con) -> None:
     try:
         for part in range((n + TICKETS_PER_PASS - 1) // TICKETS_PER_PASS):
             con.execute("CREATE OR REPLACE TEMP TABLE _aff AS SELECT ticket FROM _aff_all WHERE part = ?", [part])
-            for s in STATEMENTS:
+            for s in statements():
                 con.execute(s)
     finally:
         con.execute("CREATE OR REPLACE TEMP TABLE _aff AS SELECT ticket FROM _aff_all")

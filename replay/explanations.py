@@ -144,6 +144,8 @@ WAIT = {
                     "the clause does not list that reason."),
     "after_deadline": _("The wait ({reason}) from {at} (log position {position}) started after the deadline and "
                         "is ignored: it moves neither the deadline nor the breach (§9.3)."),
+    "day_counted": _("The wait ({reason}) from {at} (log position {position}) did not pause this clock: a "
+                     "target counted in days runs to the end of its last day whatever the waits (arts. 201–203)."),
     "outside_clock": _("The wait ({reason}) from {at} to {until} (log position {position}) lay outside the time "
                        "this clock ran and is ignored."),
 }
@@ -218,8 +220,7 @@ def input_sentence(row: Row, lang: str, tz: str) -> str:
     if kind == "consent" and reason in CONSENT:
         return t(CONSENT[reason], asked=t.duration(row.get("input_minutes") or 0), **common)
     if kind == "severity" and reason in SEVERITY:
-        return t(SEVERITY[reason], severity=word(lang, "severity", row.get("detail")),
-                 target=t.duration(row.get("minutes") if row.get("minutes") is not None else row.get("input_minutes")),
+        return t(SEVERITY[reason], severity=word(lang, "severity", row.get("detail")), target=severity_target(row, t),
                  **common)
     if kind == "stop" and reason in STOP:
         return t(STOP[reason], **common)
@@ -230,6 +231,15 @@ def input_sentence(row: Row, lang: str, tz: str) -> str:
         year = row.get("awaits_year")
         return t(PROVISIONAL_YEAR, year=year) if year else t(PROVISIONAL)
     return t(UNKNOWN_INPUT, kind=kind or "", position=_pos(row), reason=reason or "")
+
+
+def severity_target(row: Row, t: Texts) -> str:
+    """The target a severity change set, as the contract writes it: `3 working days` for a
+    day-counted clock (which has no minutes), else its minutes as a duration."""
+    if row.get("target_unit") and row.get("target_amount") is not None:
+        return t.period(row["target_amount"], row["target_unit"])
+    minutes = row.get("minutes") if row.get("minutes") is not None else row.get("input_minutes")
+    return t.duration(minutes) if minutes is not None else ""
 
 
 INPUT_ORDER = {"not_applicable": 0, "stop": 1, "severity": 2, "wait": 3, "reopen": 4, "consent": 5, "calendar": 6}

@@ -116,6 +116,18 @@ def test_a_severity_change_that_did_and_did_not_move_the_target() -> None:
     assert any("改为“紧急”" in s and "时限变为 10 分钟" in s for s in zh)
 
 
+def test_a_severity_change_on_a_day_counted_clock_names_its_target_in_days() -> None:
+    c = clock_row(clock="resolution", state="running", target_unit="working_days", target_amount=3,
+                  target_minutes=None, calendar="workdays")
+    moved = inp("severity", "applied", position=6, detail="major", at=utc_naive("2025-07-01T10:00"),
+                input_minutes=None, minutes=None, target_unit="working_days", target_amount=3)
+    en = clock_sentences(c, [moved], "en", TZ)
+    assert ("The change to severity major at 2025-07-01 10:00 (log position 6) set the target to 3 working days, "
+            "still measured from the report time (§9.4).") in en
+    zh = clock_sentences(c, [moved], "zh_CN", TZ)
+    assert any("3 个工作日" in s for s in zh)
+
+
 def test_not_applicable_says_why_instead_of_a_verdict() -> None:
     c = clock_row(clock="arrival", state="not_applicable", deadline=None)
     why = inp("not_applicable", "fixed_remotely", clock="arrival", position=3, at=utc_naive("2025-03-03T09:20"),

@@ -2,13 +2,9 @@
 (issue 17): the views are rebuilt for the same facts, the sentences rendered from their rows.
 
 The per-input sentences (why a wait did not pause, a consent after the deadline, …) come from
-`clock_inputs`; until the SLA statements write that table (after issue 15's rewrite) those
-assertions are expected to fail (strict xfail: they turn the suite red the day the table lands,
-so that the marker is removed)."""
+`clock_inputs`, the rows the SLA statements write beside each clock."""
 
 from __future__ import annotations
-
-import pytest
 
 from domain import events as ev
 from replay.explanations import clock_sentences, verdict_short
@@ -28,10 +24,7 @@ def _kit(tmp_path, seed: str, **asset_kw) -> Kit:
 
 def explained(con, ticket: str, clock: str, lang: str = "en") -> tuple[dict, list[str]]:
     (row,) = rows(con, "SELECT * FROM sla_clocks WHERE ticket = ? AND clock = ?", ticket, clock)
-    try:
-        inputs = rows(con, "SELECT * FROM clock_inputs WHERE ticket = ?", ticket)
-    except Exception:  # noqa: BLE001 - views without the table (see the module's note)
-        inputs = []
+    inputs = rows(con, "SELECT * FROM clock_inputs WHERE ticket = ?", ticket)
     late = rows(con, "SELECT * FROM late_entries WHERE id = ?", ticket)
     return row, clock_sentences(row, inputs, lang, TZ, late=late)
 
@@ -87,7 +80,6 @@ def test_9_3_and_9_5_pauses_and_consents_stated_from_the_rows(tmp_path) -> None:
     assert "2025-07-04 24:00" in sentences[1]  # the row's deadline, as the last day's 24:00
 
 
-@pytest.mark.xfail(strict=True, reason="clock_inputs is written once the SLA statements' rewrite (issue 15) lands")
 def test_each_input_of_the_9_cases_is_explained_with_its_reason(tmp_path) -> None:
     k = _kit(tmp_path, "004", accepted="2025-01-10T10:00")
     k.ticket("X", "A1", "2025-07-01T09:00", severity="major")
@@ -97,10 +89,14 @@ def test_each_input_of_the_9_cases_is_explained_with_its_reason(tmp_path) -> Non
          k.f(ev.WaitEnded, "X", "2025-07-01T18:00", reason="vendor"),
          k.f(ev.DeadlineExtended, "X", "2025-07-02T12:00", clock="resolution", add_minutes=60 * 60, consented_by="buyer"),
          k.f(ev.TicketResolved, "X", "2025-07-04T20:00"))
-    k.ticket("L", "A1", "2025-07-01T09:00")
-    k.do(k.f(ev.DeadlineExtended, "L", "2025-07-02T22:00", clock="resolution", add_minutes=600, consented_by="buyer"),
-         k.f(ev.WaitStarted, "L", "2025-07-02T22:00", reason="customer"),
-         k.f(ev.WaitEnded, "L", "2025-07-03T10:00", reason="customer"))
+    # L: major, whose clause allows extensions, so the consent is weighed against the deadline;
+    # N: normal, whose clause allows none, so any consent moves nothing (as its row's note says)
+    for ticket, severity in (("L", "major"), ("N", "normal")):
+        k.ticket(ticket, "A1", "2025-07-01T09:00", severity=severity)
+        k.do(k.f(ev.DeadlineExtended, ticket, "2025-07-02T22:00", clock="resolution", add_minutes=600,
+                 consented_by="buyer"),
+             k.f(ev.WaitStarted, ticket, "2025-07-02T22:00", reason="customer"),
+             k.f(ev.WaitEnded, ticket, "2025-07-03T10:00", reason="customer"))
     con = k.views("2025-07-10T00:00")
     _, x = explained(con, "X", "resolution")
     assert any("paused this clock for 3 h 0 min" in s for s in x)
@@ -109,5 +105,8 @@ def test_each_input_of_the_9_cases_is_explained_with_its_reason(tmp_path) -> Non
     _, lx = explained(con, "L", "resolution")
     assert any("started after the deadline and is ignored" in s for s in lx)
     assert any("was given after the deadline it would move" in s for s in lx)
+    n_row, nx = explained(con, "N", "resolution")
+    assert n_row["extension_note"] == "consent recorded, but this clause allows no extension"
+    assert any("moves nothing: this clause allows no extension" in s for s in nx)
     _, arrival = explained(con, "X", "arrival")
     assert any("did not pause this clock" in s for s in arrival)  # seed 004 pauses only resolution

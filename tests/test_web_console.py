@@ -174,8 +174,65 @@ def test_a_customer_dashboard_is_the_same_query_filtered_to_that_customer(consol
         con.close()
 
 
-def test_statements_download_as_xlsx_with_the_same_totals(console) -> None:
-    from adapters.web import documents
+def _download(page, link: str, to: Path) -> Path:
+    with page.expect_download() as info:
+        page.click(link)
+    info.value.save_as(to)
+    return to
 
-    if not documents.statements_available():
-        pytest.skip("monthly statements (`ticketledger statement`, issue 17) are not on this branch yet")
+
+def test_statements_download_as_xlsx_with_the_same_totals(console, browser, tmp_path: Path) -> None:
+    import openpyxl
+
+    offsite: list[str] = []
+    page = webkit.new_page(browser, console, offsite)
+    webkit.sign_in(page, console, "cust4")
+    page.goto(f"{console.url}/statements")
+    rows = page.eval_on_selector_all("#statements tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.innerText))")
+    assert rows and {r[1] for r in rows} == {"buyer-004"}, rows  # only its own customer
+    month, _customer, contract, tickets = rows[0][:4]
+    row = '#statements tbody tr:nth-child(1) a[data-format="xlsx"]'
+    xlsx = _download(page, row, tmp_path / "statement.xlsx")
+    pdf = _download(page, row.replace("xlsx", "pdf"), tmp_path / "statement.pdf")
+    # the statement as the page shows it: the HTML the console serves for the same month
+    html = page.request.get(f"{console.url}/statements/buyer-004/{month}.html?contract={contract}")
+    assert html.status == 200 and "buyer-000" not in html.text()
+    page.set_content(html.text())
+    breached, applicable = (int(x) for x in page.inner_text("table.summary tbody tr:nth-child(1) td").split(" / "))
+    shown_pays = page.inner_text("table.summary tbody tr:nth-child(3) td")
+
+    book = openpyxl.load_workbook(xlsx, data_only=True)
+    summary = {r[0].value: r[1].value for r in book["Summary"].iter_rows(min_row=2)}
+    assert (summary["Clocks breached"], summary["Clocks applicable"]) == (breached, applicable)
+    assert f"¥{summary['The customer pays']:,.2f}" == shown_pays
+    money = [r for r in book["Money"].iter_rows(min_row=2, values_only=True) if r[0]]
+    total = next(r for r in money if r[0] == "Total")
+    assert total[3] == summary["The customer pays"] and total[4] == summary["The supplier bears"]
+    assert len([r for r in money if r[0] != "Total"]) == int(tickets)
+    # and the views agree: a customer's statement counts its own clocks of that month
+    ((views_breached, views_applicable),) = console.views(
+        "SELECT count(*) FILTER (WHERE state = 'breached'), count(*) FILTER (WHERE state <> 'not_applicable') "
+        "FROM sla_clocks WHERE customer = 'buyer-004' AND month = ?", [month])
+    assert (breached, applicable) == (views_breached, views_applicable) and breached >= 1
+    text = webkit.pdf_text(pdf)
+    assert "buyer-004" in text and "buyer-000" not in text
+    assert set(webkit.pdf_page_sizes(pdf)) == {webkit.A4_PTS}
+    assert not offsite
+    page.context.close()
+
+
+def test_the_ticket_pdf_downloads_with_a4_pages(console, browser, tmp_path: Path) -> None:
+    offsite: list[str] = []
+    page = webkit.new_page(browser, console, offsite)
+    webkit.sign_in(page, console, "cust4")
+    page.goto(f"{console.url}/tickets/T4-late")
+    pdf = _download(page, 'a[href$="/report.pdf"]', tmp_path / "T4-late.pdf")
+    pages = webkit.pdf_text(pdf).split("\f")[:-1]
+    assert pages and set(webkit.pdf_page_sizes(pdf)) == {webkit.A4_PTS}, webkit.pdf_page_sizes(pdf)
+    assert "T4-late" in pages[0] and "buyer-000" not in "".join(pages)
+    # the proof link is offered only when the ledger keeps a tree; the route says why it cannot
+    r = page.request.get(f"{console.url}/tickets/T4-late/proof")
+    assert r.status == 501 and "proofs not available on this ledger" in r.text()
+    assert not offsite
+    page.context.close()
+

@@ -52,6 +52,48 @@ def test_another_customers_things_by_url_are_refused(customer, path: str) -> Non
     assert_refused(customer.get(path))
 
 
+def this_month() -> str:
+    return datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
+
+
+def test_the_customer_gets_its_own_documents(customer) -> None:
+    """The refusals above are refusals: the same routes give the customer its own documents."""
+    month = this_month()
+    for fmt, media in (("html", "text/html"), ("xlsx", "application/vnd.openxmlformats"), ("pdf", "application/pdf")):
+        r = customer.get(f"/statements/buyer-004/{month}.{fmt}", params={"contract": "K-004"})
+        assert r.status_code == 200 and r.headers["content-type"].startswith(media), (fmt, r.status_code)
+        assert "attachment" in r.headers["content-disposition"]
+        assert not [s for s in OTHER if s.encode() in r.content]
+    r = customer.get("/tickets/T4-run/report.pdf")
+    assert r.status_code == 200 and r.content.startswith(b"%PDF")
+    r = customer.get("/tickets/T4-run/proof")  # no transparency log on this ledger yet: said, not faked
+    assert r.status_code == 501 and r.text == "proofs not available on this ledger"
+
+
+@pytest.mark.parametrize("query", [
+    "/statements/buyer-004/{month}.xlsx?contract=K-000",
+    "/statements/buyer-004/{month}.pdf?contract=K-000&customer=buyer-000",
+    "/statements/buyer-000/{month}.html?contract=K-004",
+    "/statements/buyer-000/{month}.xlsx?customer=buyer-004",
+    "/statements/buyer-004/{month}.xlsx?contract=K-004&contract=K-000",
+    "/statements/buyer-000/{month}.xlsx?as_of=2020-01-01T00:00",
+    "/tickets/T0-secret/proof?customer=buyer-004",
+    "/tickets/T0-secret/proof?as_of=2020-01-01T00:00",
+    "/tickets/T0-secret/report.pdf?ticket=T4-run",
+    "/tickets/T0-secret/report.pdf?as_of=2020-01-01T00:00",
+])
+def test_documents_through_query_parameter_tampering_are_refused(customer, query: str) -> None:
+    r = customer.get(query.format(month=this_month()))
+    assert r.status_code in (400, 403, 404), (query, r.status_code, r.text[:300])
+    assert not [s for s in OTHER if s.encode() in r.content], query
+
+
+def test_the_statements_page_lists_only_the_customer_s_own(customer) -> None:
+    r = customer.get("/statements", params={"customer": "buyer-000", "contract": "K-000"})
+    assert r.status_code == 200 and "buyer-004" in r.text
+    assert not [s for s in OTHER if s in r.text]
+
+
 @pytest.mark.parametrize("query", [
     "/queue?customer=buyer-000", "/queue?site=site-zero", "/dashboard?customer=buyer-000",
     "/queue?customer=buyer-004&customer=buyer-000", "/tickets/T0-secret?as_of=2020-01-01T00:00",
@@ -111,6 +153,12 @@ def test_the_live_stream_carries_nothing_of_another_customer(console, customer) 
     "/static/../users.py",
     "/statements/..%2Fbuyer-000/2026-12.xlsx",
     "/statements/buyer-004/..%2F..%2Fweb-users.xlsx",
+    "/statements/buyer-004/2026-12.xlsx?contract=..%2F..%2Fweb-users",
+    "/statements/buyer-004/..%2F2026-12.xlsx",
+    "/statements/buyer-004/2026-12.toml",
+    "/statements/%2E%2E/2026-12.xlsx",
+    "/tickets/..%2FT0-secret/proof",
+    "/tickets/T4-run/proof/..%2F..%2Fweb-users.toml",
 ])
 def test_path_traversal_on_downloads_is_refused(customer, path: str) -> None:
     r = customer.get(path)

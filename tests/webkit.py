@@ -263,6 +263,22 @@ def sign_in(page, console: Console, user: str, lang: str = "en") -> None:
     page.wait_for_url(re.compile(r".*/queue.*"))
 
 
+# --- PDFs as a reader meets them (poppler: pdftotext reads 页 and 小 right) -----------------------------
+
+A4_PTS = "594.96 x 841.92 pts"  # A4 as Chromium prints it
+
+
+def pdf_text(path: Path) -> str:
+    return subprocess.run(["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True,
+                          text=True).stdout
+
+
+def pdf_page_sizes(path: Path) -> list[str]:
+    info = subprocess.run(["pdfinfo", "-f", "1", "-l", "999", str(path)], check=True, capture_output=True,
+                          text=True).stdout
+    return re.findall(r"Page\s+\d+ size:\s+([\d.]+ x [\d.]+ pts)", info)
+
+
 # --- plain HTTP as one user (the security tests) -------------------------------------------------------
 
 

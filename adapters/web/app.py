@@ -17,7 +17,7 @@ import re
 import subprocess
 import sys
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,6 +46,8 @@ from starlette.staticfiles import StaticFiles
 from replay.i18n import LANGS, N_, normalise_lang, texts, word
 from replay.printable import printable
 
+from ..printing import PrintError
+from ..statements import UnknownCustomer
 from ..stream import ConnectOptions
 from . import charts, documents, queries
 from .asof import STATES as JOB_STATES
@@ -460,10 +462,9 @@ async def ticket_page(request: Request, user: User, lang: str) -> Response:
         report, head = await run_in_threadpool(_report, c, user, ticket, as_of)
     except LookupError:
         raise OutOfScope("no such ticket") from None
-    pdf = await run_in_threadpool(documents.dispute_report_pdf, report, lang) is not None
-    proof = documents.ticket_proof(None, ticket)
-    return render(request, "ticket.html", lang, user, ticket=ticket, head=head, report=report, has_pdf=pdf,
-                  proof=proof, rtz=report.get("timezone") or DEFAULT_TZ)
+    return render(request, "ticket.html", lang, user, ticket=ticket, head=head, report=report,
+                  has_pdf=documents.pdf_available(), proof=documents.proofs_available(c.ledger()),
+                  rtz=report.get("timezone") or DEFAULT_TZ)
 
 
 async def _document(request: Request, kind: str) -> Response:
@@ -490,11 +491,23 @@ async def _document(request: Request, kind: str) -> Response:
         response.headers["X-Frame-Options"] = "SAMEORIGIN"
         return response
     if kind == "pdf":
-        pdf = await run_in_threadpool(documents.dispute_report_pdf, report, lang)
-        if pdf is None:
-            return PlainTextResponse("the PDF exhibit is not available on this installation yet", status_code=501)
+        try:
+            pdf = await run_in_threadpool(documents.dispute_report_pdf, report, lang)
+        except PrintError as e:
+            return PlainTextResponse(str(e), status_code=503)
         return Response(pdf, media_type="application/pdf",
                         headers={"Content-Disposition": f'attachment; filename="{ticket}.pdf"'})
+    if kind == "proof":
+        def proof() -> tuple[bytes, str]:
+            with c.ledger_lock:
+                return documents.ticket_proof(c.ledger(), ticket, report)
+
+        try:
+            body, media = await run_in_threadpool(proof)
+        except documents.ProofsUnavailable as e:
+            return PlainTextResponse(str(e), status_code=501)
+        return Response(body, media_type=media,
+                        headers={"Content-Disposition": f'attachment; filename="{ticket}-proof.json"'})
     sha = request.path_params.get("sha", "")
     path = documents.evidence_file(c.settings.data_dir, report, sha)
     if path is None:
@@ -512,6 +525,10 @@ async def report_pdf(request: Request) -> Response:
 
 async def evidence(request: Request) -> Response:
     return await _document(request, "evidence")
+
+
+async def proof(request: Request) -> Response:
+    return await _document(request, "proof")
 
 
 @page
@@ -548,7 +565,7 @@ async def statements_page(request: Request, user: User, lang: str) -> Response:
                     "evaluated_at": gen.evaluated_at}
 
     data = await run_in_threadpool(work)
-    return render(request, "statements.html", lang, user, available=documents.statements_available(), **data)
+    return render(request, "statements.html", lang, user, **data)
 
 
 async def statement_file(request: Request) -> Response:
@@ -564,18 +581,40 @@ async def statement_file(request: Request) -> Response:
             and (contract is None or ID.fullmatch(contract))):
         return PlainTextResponse("not found", status_code=404)
 
-    def work() -> tuple[bytes, str] | None | str:
-        with c.views.reading() as (con, _gen):
-            if not queries.statement_admitted(con, scope_for(c, user, con), customer, contract):
-                return "refused"
-            return documents.statement(c.settings.data_dir, con, customer, contract, month, fmt, lang)
+    @contextlib.contextmanager
+    def ledger() -> Iterator[Any]:  # the restated tickets' rows, read under the console's one ledger
+        with c.ledger_lock:
+            yield c.ledger()
 
-    result = await run_in_threadpool(work)
-    if result == "refused":
-        return PlainTextResponse("not found", status_code=404)
+    def work() -> dict[str, Any] | None:
+        if as_of is not None:  # in the user's view now, before any replay is started for it
+            with c.views.reading() as (con, _gen):
+                if not queries.statement_admitted(con, scope_for(c, user, con), customer, contract):
+                    return None
+        with views_for(c, as_of) as (con, _gen):
+            if not queries.statement_admitted(con, scope_for(c, user, con), customer, contract):
+                return None
+            try:
+                return documents.statement_data(con, ledger, customer, contract, month)
+            except UnknownCustomer:
+                return None
+
+    try:
+        as_of = parse_as_of(request.query_params.get("as_of"))
+        data = await run_in_threadpool(work)
+        # rendered after the views are let go: a PDF waits seconds for Chromium
+        result = None if data is None else await run_in_threadpool(documents.statement, data, fmt, lang)
+    except ValueError as e:
+        return PlainTextResponse(str(e), status_code=400)
+    except AsOfPending:
+        return PlainTextResponse("the as-of views are being computed; try again shortly", status_code=202)
+    except NoViews as e:
+        return PlainTextResponse(str(e), status_code=503)
+    except PrintError as e:
+        return PlainTextResponse(str(e), status_code=503)
     if result is None:
-        return PlainTextResponse("monthly statements are not available on this installation yet", status_code=501)
-    body, media = result  # type: ignore[misc]
+        return PlainTextResponse("not found", status_code=404)
+    body, media = result
     name = f"statement-{customer}-{month}.{fmt}"
     return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
@@ -657,6 +696,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/tickets/{ticket}/report.html", report_html),
         Route("/tickets/{ticket}/report.pdf", report_pdf),
         Route("/tickets/{ticket}/evidence/{sha}", evidence),
+        Route("/tickets/{ticket}/proof", proof),
         Route("/assets/{asset}", asset_page),
         Route("/statements", statements_page),
         Route("/statements/{customer}/{month}.{fmt}", statement_file),

@@ -1,19 +1,24 @@
-"""The documents the console shows but does not write itself: the seam to issue 17's reports.
+"""The documents the console serves but does not write itself: the seam to the reports.
 
-- `dispute_report_html` — the dispute report of one ticket. Today: `replay.explain`'s HTML,
+- `dispute_report_html` — the dispute report of one ticket as the A4 exhibit (replay.exhibit),
   built from the ticket's log rows up to the position the views hold and from those views (the
-  same function `ticketledger explain` calls). The A4 exhibit renderer replaces it here.
-- `dispute_report_pdf` — the exhibit as PDF: None until `explain --format pdf` is on main.
-- `ticket_proof` — the ticket's inclusion proof: None until the transparency log is on main.
-- `statement` — the monthly statement: None until `ticketledger statement` is on main.
-Each page calls only these functions, so switching to the new renderers changes this file only.
+  data `ticketledger explain` renders).
+- `dispute_report_pdf` — the same exhibit printed by the system's Chromium (adapters.printing,
+  as `explain --format pdf`), dated at the views' evaluation time.
+- `ticket_proof` — the ticket's inclusion proof: ProofsUnavailable (the console answers 501)
+  while the ledger has no transparency-log tree.
+- `statement` — the monthly statement (adapters.statements, as `ticketledger statement`).
+Each page calls only these functions, so switching a renderer changes this file only.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from ..statements import LedgerAccess
 
 SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -57,22 +62,66 @@ def dispute_report_html(report: dict[str, Any], lang: str) -> bytes:
     return render_html(report, lang)
 
 
-def dispute_report_pdf(report: dict[str, Any], lang: str) -> bytes | None:
-    return None  # `explain --format pdf` (issue 17) is not on main yet
+def dispute_report_pdf(report: dict[str, Any], lang: str) -> bytes:
+    """The exhibit as an A4 PDF (PrintError when no Chromium can print it), dated at the
+    report's evaluation time so two downloads of one cut are the same bytes."""
+    from ..printing import print_pdf
+
+    return print_pdf(dispute_report_html(report, lang), _instant(report.get("evaluated_at")))
 
 
-def ticket_proof(ledger: Any, ticket: str) -> dict[str, Any] | None:
-    return None  # inclusion proofs (issue 16) are not on main yet
+def pdf_available() -> bool:
+    """A PDF can be printed here (the system's Chromium is installed)."""
+    from ..printing import PrintError, chromium_path
+
+    try:
+        chromium_path()
+    except PrintError:
+        return False
+    return True
 
 
-def statement(data_dir: Path, con: Any, customer: str, contract: str | None, month: str, fmt: str,
-              lang: str) -> tuple[bytes, str] | None:
-    """(document, media type) of one monthly statement, or None while the module is missing."""
-    return None  # `ticketledger statement` (issue 17) is not on main yet
+def _instant(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
-def statements_available() -> bool:
+class ProofsUnavailable(LookupError):
+    """The ledger keeps no transparency-log tree, so it has no inclusion proofs to give."""
+
+
+PROOFS_UNAVAILABLE = "proofs not available on this ledger"
+
+
+def proofs_available(ledger: Any) -> bool:
+    """The ledger keeps a transparency-log tree to prove inclusion in (issue 16): not yet."""
     return False
+
+
+def ticket_proof(ledger: Any, ticket: str, report: dict[str, Any]) -> tuple[bytes, str]:
+    """(document, media type) of the inclusion proof of the ticket's log rows (those the report
+    cites) in the ledger's transparency log. The seam for the transparency log (issue 16): until
+    a ledger carries a tree this raises ProofsUnavailable, which the console answers with 501."""
+    raise ProofsUnavailable(PROOFS_UNAVAILABLE)
+
+
+def statement_data(con: Any, ledger: LedgerAccess, customer: str, contract: str | None, month: str
+                   ) -> dict[str, Any]:
+    """One monthly statement as data, on the path `ticketledger statement` takes
+    (adapters.statements). Call it only for a customer the user's scope admits
+    (queries.statement_admitted). UnknownCustomer when the views have no such customer."""
+    from .. import statements as sts
+
+    return sts.statement_data(con, customer, month, contract, ledger)
+
+
+def statement(data: dict[str, Any], fmt: str, lang: str) -> tuple[bytes, str]:
+    """(document, media type) of a statement: HTML, XLSX, or the HTML printed as an A4 PDF
+    (PrintError when no Chromium can print it). Needs no views: run it after letting them go."""
+    from .. import statements as sts
+
+    return sts.render(data, fmt, lang), sts.FORMATS[fmt]
 
 
 def evidence_file(data_dir: Path, report: dict[str, Any], sha: str) -> Path | None:

@@ -201,9 +201,13 @@ def contract_zones(con: Any, scope: Scope) -> dict[str, str]:
 
 
 def statement_admitted(con: Any, scope: Scope, customer: str, contract: str | None) -> bool:
-    """A statement exists for the scope: the customer (under the contract, if named) has clocks it
-    can see."""
+    """The scope may read this customer's statement (under the contract, if named): the customer
+    has terms there and every contract the statement would cover is in the scope — without a
+    contract a statement spans all of the customer's contracts, so a supplier or arbitrator who
+    sees only some of them must name one."""
     where, params = scope.where()
     extra, more = ("AND contract = ?", [contract]) if contract else ("", [])
-    return con.execute(f"SELECT count(*) > 0 FROM sla_clocks WHERE customer = ? {extra} AND {where}",
-                       [customer, *more, *params]).fetchone()[0]
+    seen, total = con.execute(f"""SELECT count(*) FILTER (WHERE {where}), count(*) FROM (
+                                      SELECT DISTINCT contract, customer FROM terms WHERE customer = ? {extra})""",
+                              [*params, customer, *more]).fetchone()
+    return total > 0 and seen == total

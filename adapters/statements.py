@@ -1,0 +1,120 @@
+"""The monthly statement as a document (issue 17), below the CLI and the console: both build it
+here, so `ticketledger statement` and the console's download are one path.
+
+The figures are the views' (replay/statement.py); this module finds the restatements (facts
+recorded since the previous statement that occurred before this month), replays the tickets
+they touch without them, and writes HTML, PDF or XLSX.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any
+
+MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+FORMATS = {
+    "html": "text/html; charset=utf-8",
+    "pdf": "application/pdf",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+RESTATED_TICKETS_MAX = 500  # a statement lists restatements, it is not a replay of the year
+
+# a ledger to read the restated tickets' rows from, held for the time of the reading
+LedgerAccess = Callable[[], AbstractContextManager[Any]]
+
+
+class UnknownCustomer(LookupError):
+    """No such customer (or contract of that customer) in the views."""
+
+
+def customer_known(con: Any, customer: str, contract: str | None) -> bool:
+    sql = "SELECT count(*) FROM terms WHERE customer = ?" + (" AND contract = ?" if contract else "")
+    return bool(con.execute(sql, [customer] + ([contract] if contract else [])).fetchone()[0])
+
+
+def statement_data(con: Any, customer: str, month: str, contract: str | None, ledger: LedgerAccess
+                   ) -> dict[str, Any]:
+    """The statement as plain data (replay.statement.build_statement) with its restatements.
+    UnknownCustomer when the views have no such customer (or contract of it)."""
+    from replay import statement as st
+
+    if not MONTH.fullmatch(month):
+        raise ValueError(f"month {month!r}: write a month as YYYY-MM, e.g. 2025-10")
+    if not customer_known(con, customer, contract):
+        raise UnknownCustomer(f"contract {contract} of customer {customer}" if contract else f"customer {customer}")
+    data = st.build_statement(con, customer, month, contract=contract)
+    data["restatements"] = restatements(con, data, customer, contract, month, ledger)
+    return data
+
+
+def render(data: dict[str, Any], fmt: str, lang: str) -> bytes:
+    """The statement in `fmt` (html, pdf, xlsx). A PDF is printed by the system's Chromium
+    (adapters.printing: PrintError when it cannot), dated at the views' evaluation time."""
+    from replay import statement as st
+
+    if fmt == "xlsx":
+        return st.render_xlsx(data, lang)
+    body = st.render_html(data, lang)
+    if fmt == "pdf":
+        from .printing import print_pdf
+
+        return print_pdf(body, data["cut"]["evaluated_at"])
+    if fmt != "html":
+        raise ValueError(f"format {fmt!r}: one of {', '.join(FORMATS)}")
+    return body
+
+
+def restatements(con: Any, data: dict[str, Any], customer: str, contract: str | None, month: str,
+                 ledger: LedgerAccess) -> list[dict[str, Any]]:
+    """Clock verdicts of earlier months changed by facts recorded since the previous statement
+    (the end of the previous month) that occurred before this month — recorded by the source desk
+    for imported facts, else by the ledger, as late entries are measured (§9.12): each such
+    ticket replayed without those facts (the projections' one code path, in memory) beside the
+    views' rows."""
+    from replay import statement as st
+
+    from .dispute import calendar_rows, clocks_without, ticket_rows
+
+    month_start, _ = st.month_bounds(month, data["timezone"])
+    since = month_start  # the previous statement's cut: this month's start
+    late = con.execute(
+        """SELECT e.id, e.position, e.type, e.occurred_at, e.recorded_at FROM events e
+           JOIN liability l ON l.ticket = e.id
+           WHERE e.aggregate = 'ticket' AND coalesce(e.source_recorded_at, e.recorded_at) >= ?
+             AND e.occurred_at < ? AND l.customer = ?
+             AND l.reported_at < ?""" + (" AND l.contract = ?" if contract else "") + " ORDER BY e.id, e.position",
+        [since, month_start, customer, month_start] + ([contract] if contract else [])).fetchall()
+    if not late:
+        return []
+    by_ticket: dict[str, list[tuple]] = {}
+    for row in late:
+        by_ticket.setdefault(row[0], []).append(row)
+    tickets = sorted(by_ticket)[:RESTATED_TICKETS_MAX]
+    evaluated = data["cut"]["evaluated_at"]
+    with ledger() as held:
+        calendar = calendar_rows(held)
+        rows = {t: ticket_rows(held, t)[1] for t in tickets}
+    cut = data["cut"]["position"]
+    leave_out = {r[1] for t in tickets for r in by_ticket[t]}
+    kept = [r for t in tickets for r in rows[t] if cut is None or r.position <= cut]
+    before: dict[tuple[str, str], dict[str, Any]] = {
+        (c["ticket"], c["clock"]): c for c in clocks_without(tickets, kept + calendar, leave_out, evaluated)}
+    cur = con.execute("SELECT * FROM sla_clocks WHERE list_contains(?, ticket) ORDER BY ticket, clock", [tickets])
+    cols = [d[0] for d in cur.description]
+    out = []
+    for after in (dict(zip(cols, r, strict=True)) for r in cur.fetchall()):
+        was = before.get((after["ticket"], after["clock"]))
+        if was is not None and (was["state"], _rounded(was["breach_minutes"]), was["deadline"]) == (
+                after["state"], _rounded(after["breach_minutes"]), after["deadline"]):
+            continue
+        out.append({"ticket": after["ticket"], "month": after["month"], "clock": after["clock"],
+                    "before": was or {"state": "not_applicable"}, "after": after,
+                    "facts": [{"position": r[1], "type": r[2], "occurred_at": r[3], "recorded_at": r[4]}
+                              for r in by_ticket[after["ticket"]]]})
+    return out
+
+
+def _rounded(v: Any) -> Any:
+    return round(v) if isinstance(v, float) else v

@@ -45,12 +45,12 @@ from .stream import (
     ConnectOptions,
     NotLedgerEvent,
     connect,
-    ensure_stream,
     header_bytes,
     headers_for,
     parse_message,
     subject_for,
 )
+from .stream_guard import open_guarded, saw_messages
 
 WRONG_LAST_SEQUENCE = 10071
 
@@ -173,7 +173,7 @@ async def relay(app: EventStoreApp, js: JetStreamContext, *, follow: bool = Fals
     `on_withheld(position)`: an event was published without its payload (message_for).
     Counts into `stats` when given (a reconnecting relay's one total across its sessions)."""
     stats = stats if stats is not None else RelayStats()
-    await ensure_stream(js, replicas)
+    identity = await open_guarded(app, js, replicas, stream)  # refuses a replaced or shortened stream
     at = await resume_point(js, stream)
     stats.resumed_at(at.position)
     while True:
@@ -190,6 +190,8 @@ async def relay(app: EventStoreApp, js: JetStreamContext, *, follow: bool = Fals
             before = len(stats.withheld)
             at.last_seq = await publish_rows(js, rows, at.last_seq, window, stats, stream)
             at.position = rows[-1].position
+            # nothing is ever deleted from the stream: it holds every sequence from its first
+            await asyncio.to_thread(saw_messages, app, stream, at.last_seq - identity.first_seq + 1)
             if on_withheld is not None:
                 for position in stats.withheld[before:]:
                     on_withheld(position)

@@ -38,7 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--nats-url", default=None, metavar="URL",
                    help="compare with the LEDGER stream on this server (default: $TICKETLEDGER_NATS_URL, "
                         "else a self-started server on the data folder's JetStream store if it has one)")
-    p.add_argument("--no-stream", action="store_true", help="do not compare with the NATS stream")
+    p.add_argument("--no-stream", action="store_true",
+                   help="do not compare with the NATS stream (without it, a store holding events and no stream "
+                        "found, or a stream other than the one the relay recorded, fails with TL-E180)")
     p.add_argument("--no-evidence", action="store_true", help="do not check evidence files")
     p.set_defaults(func=cmd_verify)
 
@@ -130,13 +132,21 @@ class StreamRow:
                    msg.metadata.sequence.stream, h.get(H_WITHHELD, ""), h.get(H_SHA, ""))
 
 
-def stream_events(data_dir: Path, url: str | None) -> list[Any] | None:
-    """Every event of the LEDGER stream in stream order, or None when there is no stream to read."""
+def stream_events(data_dir: Path, url: str | None, ledger: Any = None) -> list[Any] | None:
+    """Every event of the LEDGER stream in stream order, or None when there is no stream to read
+    and none is expected. With `ledger`, the stream is the one the relay recorded
+    (adapters.stream_guard): gone while the store holds events, re-created, shortened, sealed or
+    given limits raises StreamChanged."""
     from ..nats_server import server_for
     from ..stream import STREAM, SUBJECTS, ConnectOptions, connect
+    from ..stream_guard import check, gone, recorded
 
+    known = recorded(ledger, STREAM) if ledger is not None else None
+    held = int(ledger.position or 0) if ledger is not None else 0
     url = url or os.environ.get("TICKETLEDGER_NATS_URL") or None
     if url is None and not (data_dir / "nats").exists():
+        if known is not None or held:
+            raise gone(STREAM, known, held)
         return None
 
     async def read(u: str) -> list[Any] | None:
@@ -149,7 +159,11 @@ def stream_events(data_dir: Path, url: str | None) -> list[Any] | None:
             try:
                 info = await js.stream_info(STREAM)
             except NotFoundError:
+                if known is not None or held:
+                    raise gone(STREAM, known, held) from None
                 return None
+            if ledger is not None:
+                check(info, known)
             out: list[Any] = []
             if info.state.messages == 0:
                 return out
@@ -178,10 +192,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     data_dir = Path(args.data_dir)
     ledger = ledger_for(args)  # refuses a folder without a ledger, on SQLite and PostgreSQL alike
+    from ..stream_guard import StreamChanged
+
     stream = None
     if not args.no_stream:
         try:
-            stream = stream_events(data_dir, args.nats_url)
+            stream = stream_events(data_dir, args.nats_url, ledger)
+        except StreamChanged as e:
+            ledger.close()
+            raise UserError(f"{e}", code=e.code) from None
         except Exception as e:  # noqa: BLE001 - report why the stream could not be read, then fail
             raise UserError(f"cannot read the NATS stream ({type(e).__name__}: {e}); "
                             "use --no-stream to verify the store alone") from None

@@ -26,6 +26,7 @@ CODES: dict[str, str] = {
     "TL-E050": "SQL the views cannot answer, or that would read or write files",
     "TL-E060": "NATS did not answer in time",
     "TL-E070": "refused by the ledger: the command would break a rule of the model",
+    "TL-E180": "the LEDGER stream is not the one the relay recorded: gone, re-created, shortened, sealed or given limits",
 }
 
 # The code of an error raised without one: the command it came from. A new command adds a line

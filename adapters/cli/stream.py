@@ -183,10 +183,13 @@ def _server(args: argparse.Namespace, opts: ConnectOptions):  # type: ignore[no-
 
 def cmd_relay(args: argparse.Namespace) -> int:
     from ..relay import PoisonEvent, run
+    from ..stream_guard import StreamChanged
 
     opts = options_of(args)
     try:
         return run(args, opts)
+    except StreamChanged as e:
+        raise UserError(f"refusing to publish: {e}", code=e.code) from None
     except (ServerError, NatsUnreachable, PoisonEvent) as e:  # a poison event is named, NATS not blamed
         raise UserError(str(e)) from None
     except Exception as e:  # noqa: BLE001 - NATS errors become one clear line, never credentials

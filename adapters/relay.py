@@ -59,10 +59,12 @@ WRONG_LAST_SEQUENCE = 10071
 class Resume:
     position: int  # the last ledger position in the stream (0: none)
     last_seq: int  # the stream's last sequence (what the next publish expects)
+    leaf: int | None = None  # the next event's leaf index (None: the stream does not say)
 
 
 async def resume_point(js: JetStreamContext, stream: str = STREAM) -> Resume:
-    """Read the stream's end: its last sequence and the ledger position of its last event."""
+    """Read the stream's end: its last sequence, the ledger position of its last event, and
+    the leaf index after it when its message carries one."""
     info = await js.stream_info(stream)
     last = info.state.last_seq
     seq = last
@@ -73,10 +75,26 @@ async def resume_point(js: JetStreamContext, stream: str = STREAM) -> Resume:
             seq -= 1
             continue
         try:
-            return Resume(parse_message(m.subject, m.data, m.headers, seq).position, last)
+            event = parse_message(m.subject, m.data, m.headers, seq)
+            return Resume(event.position, last, None if event.leaf_index is None else event.leaf_index + 1)
         except NotLedgerEvent:
             seq -= 1  # a message that is not a ledger event: look further back
-    return Resume(0, last)
+    return Resume(0, last, 0)
+
+
+def events_through(app: EventStoreApp, position: int) -> int:
+    """How many events the log holds up to `position`: the leaf index of the next one."""
+    from .store import ChainedPostgresRecorder
+
+    rec = app.recorder
+    if isinstance(rec, ChainedPostgresRecorder):
+        with rec.datastore.transaction(commit=False) as curs:
+            curs.execute(f'SELECT count(*) AS n FROM "{rec.datastore.schema}".{rec.events_table_name} '
+                         "WHERE notification_id <= %s", (position,))
+            return int(curs.fetchone()["n"])
+    with rec.datastore.transaction(commit=False) as c:  # type: ignore[attr-defined]
+        c.execute("SELECT count(*) FROM stored_events WHERE rowid <= ?", (position,))
+        return int(c.fetchone()[0])
 
 
 class Fenced(Exception):
@@ -114,12 +132,13 @@ class RelayStats:
         self.sent = self.position
 
 
-def message_for(row: LogRow, expected_last: int, max_payload: int) -> tuple[bytes, dict[str, str]]:
+def message_for(row: LogRow, expected_last: int, max_payload: int,
+                leaf_index: int | None = None) -> tuple[bytes, dict[str, str]]:
     """The payload and headers of a row's message. An event larger than the server accepts (one
     recorded before the size bound existed) is withheld: its headers, `Ledger-Sha256` of the
     stored bytes included, with an empty payload and `Ledger-Withheld: oversized`, so the stream
     stays complete by position and never stalls on it (verify reads it as withheld, not altered)."""
-    headers = {**headers_for(row), "Nats-Expected-Last-Sequence": str(expected_last)}
+    headers = {**headers_for(row, leaf_index), "Nats-Expected-Last-Sequence": str(expected_last)}
     if len(row.state) + header_bytes(headers) <= max_payload:
         return row.state, headers
     return b"", {**headers, H_WITHHELD: "oversized"}
@@ -127,8 +146,9 @@ def message_for(row: LogRow, expected_last: int, max_payload: int) -> tuple[byte
 
 async def publish_rows(js: JetStreamContext, rows: list[LogRow], expected_last: int, window: int,
                        stats: RelayStats, stream: str = STREAM, timeout: float = 10.0,
-                       max_payload: int | None = None) -> int:
+                       max_payload: int | None = None, first_leaf: int | None = None) -> int:
     """Publish `rows` in order with pipelined acks; return the stream's new last sequence.
+    `first_leaf`: the leaf index of rows[0] (the rows are consecutive events of the log).
 
     Each message carries the sequence the stream must be at before it. On the first
     rejection the remaining ones are rejected too (they expect a sequence that never
@@ -139,7 +159,8 @@ async def publish_rows(js: JetStreamContext, rows: list[LogRow], expected_last: 
     for i in range(0, len(rows), window):
         chunk = rows[i : i + window]
         stats.sent = chunk[-1].position
-        messages = [message_for(r, seq + k, most) for k, r in enumerate(chunk)]
+        messages = [message_for(r, seq + k, most, None if first_leaf is None else first_leaf + i + k)
+                    for k, r in enumerate(chunk)]
         results = await asyncio.gather(*(
             js.publish(subject_for(r), payload, timeout=timeout, stream=stream, headers=headers)
             for r, (payload, headers) in zip(chunk, messages, strict=True)
@@ -175,6 +196,8 @@ async def relay(app: EventStoreApp, js: JetStreamContext, *, follow: bool = Fals
     stats = stats if stats is not None else RelayStats()
     identity = await open_guarded(app, js, replicas, stream)  # refuses a replaced or shortened stream
     at = await resume_point(js, stream)
+    if at.leaf is None:
+        at.leaf = await asyncio.to_thread(events_through, app, at.position)
     stats.resumed_at(at.position)
     while True:
         if stop is not None and stop.is_set():
@@ -188,8 +211,9 @@ async def relay(app: EventStoreApp, js: JetStreamContext, *, follow: bool = Fals
             continue
         try:
             before = len(stats.withheld)
-            at.last_seq = await publish_rows(js, rows, at.last_seq, window, stats, stream)
+            at.last_seq = await publish_rows(js, rows, at.last_seq, window, stats, stream, first_leaf=at.leaf)
             at.position = rows[-1].position
+            at.leaf = (at.leaf or 0) + len(rows)
             # nothing is ever deleted from the stream: it holds every sequence from its first
             await asyncio.to_thread(saw_messages, app, stream, at.last_seq - identity.first_seq + 1)
             if on_withheld is not None:
@@ -198,6 +222,8 @@ async def relay(app: EventStoreApp, js: JetStreamContext, *, follow: bool = Fals
         except Fenced:  # another relay published: what the stream gained is not this relay's
             stats.sent = stats.position
             at = await resume_point(js, stream)
+            if at.leaf is None:
+                at.leaf = await asyncio.to_thread(events_through, app, at.position)
         if on_batch:
             on_batch(stats)
 

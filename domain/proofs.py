@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+from typing import Any
 
 import msgspec
 
@@ -62,6 +63,7 @@ class CitedEvent(msgspec.Struct, kw_only=True, frozen=True):
     leaf: Leaf
     stored_b64: str | None  # None: the payload is withheld (see `withheld`)
     inclusion: list[str]  # audit path to the checkpoint's tree size
+    view: Any = None  # the fact as the report reads it: the stored bytes upcast to today's version
     withheld: str | None = None  # why the payload is not here, e.g. "personal data erased"
 
 
@@ -149,7 +151,21 @@ def _check_event(e: CitedEvent, cp: sn.Checkpoint) -> Finding:
         return Finding(status="withheld", position=pos,
                        what=f"{name}: in the log; payload withheld ({e.withheld or 'no reason given'}), "
                             "so its content is not checked")
+    if e.view is not None and e.view != _upcast(e.leaf.topic, stored):
+        return Finding(status="failed", code=E_PAYLOAD, position=pos,
+                       what=f"{name}: the report's reading of the event is not what its stored bytes say")
     return Finding(status="ok", position=pos, what=f"{name}: leaf recomputed from its bytes, in the log")
+
+
+def _upcast(topic: str, stored: bytes) -> Any:
+    from .events import parse_topic
+    from .upcasting import upcast_state
+
+    try:
+        _, name, version = parse_topic(topic)
+        return msgspec.json.decode(upcast_state(name, version, stored))
+    except Exception:  # noqa: BLE001 - bytes that are no fact read as no view
+        return None
 
 
 def _check_saved(saved: str, cp: sn.Checkpoint, ev: Evidence, keys: list[sn.Verifier]) -> Finding:

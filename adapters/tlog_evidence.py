@@ -42,7 +42,10 @@ def size_at(tree: LedgerTree, recorded: str | None) -> int:
 def choose_checkpoint(tree: LedgerTree, cut_size: int, named: str | None) -> tuple[int, str]:
     """(tree size, signed note) of the checkpoint a report proves against."""
     if named is None:
-        cp = tree.checkpoint_covering(cut_size)
+        # the first at or after the cut whose root is this tree's (one that is not would show the
+        # log changed under a signed head: `verify` says so; a report cannot prove against it)
+        cp = next((c for c in sorted(tree.checkpoints(), key=lambda c: (c.tree_size, c.id))
+                   if c.tree_size >= cut_size and _matches(tree, c.note)), None)
         if cp is None:
             raise NoCheckpoint(f"no checkpoint at or after the cut (tree size {cut_size}): run `ticketledger "
                                "checkpoint`, then explain again")
@@ -66,6 +69,14 @@ def choose_checkpoint(tree: LedgerTree, cut_size: int, named: str | None) -> tup
     if cp.size > tree.size or tree.root(cp.size) != cp.root:
         raise NoCheckpoint(f"--checkpoint {named}: its root for tree size {cp.size} is not this log's")
     return cp.size, note
+
+
+def _matches(tree: LedgerTree, note: str) -> bool:
+    cp = sn.parse_checkpoint(sn.parse(note).text)
+    try:
+        return cp.size <= tree.size and tree.root(cp.size) == cp.root
+    except TreeNotBuilt:
+        return False
 
 
 def build_evidence(app: EventStoreApp, rows: Sequence[LogRow], cut_recorded: str | None,

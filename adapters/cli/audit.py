@@ -65,6 +65,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="evaluation time when views must be rebuilt (default: the as-of time, else now)")
     p.add_argument("--views", default=None, metavar="FILE.duckdb",
                    help="read clock and liability rows from this views file (e.g. one `replay` wrote)")
+    p.add_argument("--checkpoint", default=None, metavar="SIZE|FILE",
+                   help="the signed checkpoint the report's proofs lead to: a tree size the ledger signed, or a "
+                        "saved checkpoint file (default: the first checkpoint at or after the cut)")
     p.set_defaults(func=cmd_explain)
 
     p = sub.add_parser(
@@ -255,6 +258,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         if not rows:
             raise UserError(f"ticket {args.ticket} was not yet recorded at {args.as_of_recorded}")
         calendar = list(asof.cut(calendar_rows(ledger), cut))
+        proofs = _report_proofs(ledger, rows, cut.recorded_text, args.checkpoint)
         if args.views:
             views_path = Path(args.views)
         else:
@@ -274,7 +278,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
     try:
         body, report, lang = render_report(
             args.ticket, toid, rows, views_path, data_dir, args.format, out_dir, as_of_recorded=cut.recorded_text,
-            lang_for=lambda tz: language(timezone=tz), calendar=calendar)  # --lang, else the contract's
+            lang_for=lambda tz: language(timezone=tz), calendar=calendar,  # --lang, else the contract's
+            proofs=proofs)
     except PrintError as e:
         raise UserError(str(e)) from None
     finally:
@@ -298,6 +303,15 @@ def cmd_explain(args: argparse.Namespace) -> int:
         else:
             sys.stdout.write(body.decode())
     return 0
+
+
+def _report_proofs(ledger: Any, rows: Any, recorded: str | None, checkpoint: str | None) -> dict[str, Any]:
+    from ..tlog_evidence import NoCheckpoint, report_proofs
+
+    try:
+        return report_proofs(ledger, rows, recorded, checkpoint)
+    except NoCheckpoint as e:
+        raise UserError(str(e), code="TL-E169") from None
 
 
 # --- replay (as of / what-if) and diff ---------------------------------------------------------------

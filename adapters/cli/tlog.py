@@ -246,7 +246,7 @@ def read_evidence(path: str) -> Any:
     m = EVIDENCE_TAG.search(text)
     try:
         if m:
-            return msgspec.json.decode(m.group(1).replace("<\\/", "</"), type=Evidence)
+            return msgspec.json.decode(m.group(1), type=Evidence)
         doc = msgspec.json.decode(raw)
     except msgspec.DecodeError as e:
         raise UserError(f"{path}: the report's proof cannot be read ({e}); it was changed or cut", code=E_REPORT) from None

@@ -150,6 +150,23 @@ class LedgerTree:
         return lf.Leaf(index=i, position=p, recorded_at=t, originator_id=tree_rows.hex_id(o),
                        originator_version=v, topic=topic, state_sha256=digest)
 
+    def cells(self, batch: int = 20_000) -> Iterator[tuple[int, int | None, bytes | None]]:
+        """(position, leaf index, tree cell) of every event, in log order ([] without the columns)."""
+        with self._cursor() as cur:
+            if not self._has_tree_columns(cur):
+                return
+        start = 0
+        chain = self._t("ledger_chain")
+        while True:
+            with self._cursor() as cur:
+                rows = self._rows(cur, f"SELECT position, leaf_index, tree FROM {chain} WHERE position > ? "
+                                       f"ORDER BY position LIMIT {batch}", (start,))
+            for p, i, t in rows:
+                yield p, i, (bytes(t) if t is not None else None)
+            if len(rows) < batch:
+                return
+            start = rows[-1][0]
+
     # --- proofs -----------------------------------------------------------------------------
 
     def _check_size(self, size: int) -> None:

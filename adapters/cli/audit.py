@@ -40,6 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "else a self-started server on the data folder's JetStream store if it has one)")
     p.add_argument("--no-stream", action="store_true", help="do not compare with the NATS stream")
     p.add_argument("--no-evidence", action="store_true", help="do not check evidence files")
+    p.add_argument("--checkpoint", action="append", default=[], metavar="FILE",
+                   help="also check the log against this saved checkpoint (a signed note as received)")
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser(
@@ -197,7 +199,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
         progress=progress.add,
     )
     progress.done()
-    ledger.close()
+    try:
+        _check_tree(ledger, report, args.checkpoint)
+    finally:
+        ledger.close()
     if args.json:
         sys.stdout.write(msgspec.json.encode(report.as_dict()).decode() + "\n")
     else:
@@ -205,6 +210,39 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
         print(report.text(language(_ledger_zone(args))))
     return 0 if report.ok else 1
+
+
+def _check_tree(ledger: Any, report: Any, saved: list[str]) -> None:
+    """The Merkle tree and the signed checkpoints against the log (replay/tree_check.py)."""
+    from domain import signed_note as sn
+    from replay.tree_check import check_tree
+
+    from ..ledger_tree import LedgerTree, SavedCheckpoint
+
+    tree = LedgerTree(ledger)
+    checkpoints = list(tree.checkpoints())
+    for i, f in enumerate(saved, 1):
+        try:
+            note = Path(f).read_text()
+        except OSError as e:
+            raise UserError(f"--checkpoint {f}: cannot be read ({e.strerror})", code="TL-E160") from None
+        checkpoints.append(SavedCheckpoint(id=-i, tree_size=0, key_hash="", signed_at=f"(file {f})", note=note))
+    keys = [sn.Verifier.parse(k.vkey) for k in tree.log_keys()]
+    cells = tree.cells()
+    cell = next(cells, None)
+
+    def entries() -> Any:
+        nonlocal cell
+        for row in iter_log(ledger):
+            while cell is not None and cell[0] < row.position:
+                cell = next(cells, None)
+            if cell is not None and cell[0] == row.position:
+                yield row, cell[1], cell[2]
+            else:
+                yield row, None, None
+
+    summary = check_tree(entries(), checkpoints, keys, report)
+    report.tree_leaves, report.tree_checkpoints = summary.leaves, summary.checkpoints
 
 
 def _time(text: str | None, what: str) -> Any:

@@ -74,6 +74,8 @@ M = {m: m for m in (
     _("Occurred"),
     _("Recorded"),
     _("Details"),
+    _("How to check this report"),
+    _("Signed checkpoint"),
 )}
 
 
@@ -215,7 +217,7 @@ def _tlog_html(r: Mapping[str, Any], t: Texts) -> str:
         return ""
     import msgspec
 
-    P = [f'<section id="proof"><h2>{html.escape(t(_("How to check this report")))}</h2>']
+    P = [f'<section id="proof"><h2>{html.escape(t(M["How to check this report"]))}</h2>']
     P.append("<p>" + html.escape(t(_(
         "This file carries its own proof, checkable without our systems: run `ticketledger proof verify "
         "REPORT.html --log-key KEY` with the log's verifier key from your contract annex (add `--checkpoint "
@@ -223,7 +225,7 @@ def _tlog_html(r: Mapping[str, Any], t: Texts) -> str:
         "embedded in this file, checks its inclusion proof against the signed checkpoint below and the "
         "checkpoint's signature, and names any event that was altered. An event never recorded is not caught."
     ))) + "</p>")
-    P.append(f'<p>{html.escape(t(_("Signed checkpoint")))}</p><pre class="hash">{e(ev["checkpoint"])}</pre>')
+    P.append(f'<p>{html.escape(t(M["Signed checkpoint"]))}</p><pre class="hash">{e(ev["checkpoint"])}</pre>')
     P.append('<table class="log">' + _cols(["13mm", "13mm", "auto"]) + "<thead><tr>" + "".join(
         f"<th>{html.escape(h)}</th>" for h in (t(M["Position"]), t(_("Leaf")), t(_("Stored bytes (SHA-256)"))))
              + "</tr></thead><tbody>")

@@ -51,6 +51,7 @@ from .stream import (
     subject_for,
 )
 from .stream_guard import open_guarded, saw_messages
+from .tlog_stream import CheckpointPublisher, publisher_for
 
 WRONG_LAST_SEQUENCE = 10071
 
@@ -83,9 +84,15 @@ async def resume_point(js: JetStreamContext, stream: str = STREAM) -> Resume:
 
 
 def events_through(app: EventStoreApp, position: int) -> int:
-    """How many events the log holds up to `position`: the leaf index of the next one."""
+    """How many events the log holds up to `position`: the leaf index of the next one (read from
+    the Merkle tree's leaf index when it reaches there, else counted)."""
+    from .ledger_tree import LedgerTree, TreeNotBuilt
     from .store import ChainedPostgresRecorder
 
+    if position == 0:
+        return 0
+    with contextlib.suppress(LookupError, TreeNotBuilt):
+        return LedgerTree(app).leaf_index(position) + 1
     rec = app.recorder
     if isinstance(rec, ChainedPostgresRecorder):
         with rec.datastore.transaction(commit=False) as curs:
@@ -119,6 +126,7 @@ class RelayStats:
     position: int = 0  # the last position whose publish this relay saw acknowledged
     sent: int = 0  # the last position handed to NATS (ahead of `position` while acks are awaited)
     withheld: list[int] = field(default_factory=list)  # positions published without their payload
+    checkpoints: int | None = None  # the tree size of the last checkpoint this relay published
 
     def resumed_at(self, stream_position: int) -> None:
         """A session starts where the stream ends. Publishes still in flight when the previous
@@ -189,9 +197,10 @@ async def relay(app: EventStoreApp, js: JetStreamContext, *, follow: bool = Fals
                 stream: str = STREAM, replicas: int = 1,
                 on_batch: Callable[[RelayStats], None] | None = None,
                 on_withheld: Callable[[int], None] | None = None,
-                stats: RelayStats | None = None) -> RelayStats:
+                stats: RelayStats | None = None, checkpoints: CheckpointPublisher | None = None) -> RelayStats:
     """Publish every event the stream lacks; with `follow`, keep following until `stop`.
     `on_withheld(position)`: an event was published without its payload (message_for).
+    `checkpoints`: also publish signed checkpoints on CHECKPOINTS when due (and at the end of a run).
     Counts into `stats` when given (a reconnecting relay's one total across its sessions)."""
     stats = stats if stats is not None else RelayStats()
     identity = await open_guarded(app, js, replicas, stream)  # refuses a replaced or shortened stream
@@ -199,10 +208,17 @@ async def relay(app: EventStoreApp, js: JetStreamContext, *, follow: bool = Fals
     if at.leaf is None:
         at.leaf = await asyncio.to_thread(events_through, app, at.position)
     stats.resumed_at(at.position)
+    if checkpoints is not None:
+        await checkpoints.start(js, replicas)
+    looked = time.monotonic()
     while True:
         if stop is not None and stop.is_set():
             return stats
         rows = await asyncio.to_thread(read_log, app, at.position + 1, batch)
+        if checkpoints is not None and (rows or time.monotonic() - looked > 0.5 or not follow):
+            looked = time.monotonic()
+            if await checkpoints.tick(js, final=not rows and not follow) is not None:
+                stats.checkpoints = checkpoints.published[-1]
         if not rows:
             if not follow:
                 return stats
@@ -322,9 +338,20 @@ def run(args: argparse.Namespace, options: ConnectOptions) -> int:
             say(f"relay: position {position} is larger than the NATS server accepts in one message; published "
                 f"withheld (headers and Ledger-Sha256, no payload: Ledger-Withheld: oversized); the store keeps it")
 
-        return await relay_with_retry(ledger, url, options, follow=args.follow, stop=stop, log=say,
-                                      batch=args.batch, window=args.window, on_batch=on_batch,
-                                      replicas=args.replicas, on_withheld=on_withheld)
+        checkpoints, why_not = publisher_for(ledger, args.data_dir, args.checkpoint_every, args.checkpoint_seconds)
+        if checkpoints is None:
+            say(f"relay: {why_not}")
+        relaying = relay_with_retry(ledger, url, options, follow=args.follow, stop=stop, log=say,
+                                    batch=args.batch, window=args.window, on_batch=on_batch,
+                                    replicas=args.replicas, on_withheld=on_withheld, checkpoints=checkpoints)
+        if not args.follow or args.no_proofs:
+            return await relaying
+        serving = asyncio.ensure_future(host_proofs(ledger, url, options, stop, say))
+        try:
+            return await relaying
+        finally:
+            stop.set()
+            await serving
 
     with server_for(args.data_dir, options.url) as url:
         if args.follow:
@@ -335,21 +362,59 @@ def run(args: argparse.Namespace, options: ConnectOptions) -> int:
 
         print(msgspec.json.encode({"published": stats.published, "duplicates": stats.duplicates,
                                    "fenced": stats.fenced, "position": stats.position,
-                                   "withheld": stats.withheld}).decode())
+                                   "withheld": stats.withheld, "checkpoint": stats.checkpoints}).decode())
     else:
         withheld = f"; withheld (too large for one message): positions {stats.withheld}" if stats.withheld else ""
         print(f"relayed {stats.published} events (duplicates dropped by the server: {stats.duplicates}, "
-              f"fence re-syncs: {stats.fenced}); stream at ledger position {stats.position or 'unchanged'}{withheld}")
+              f"fence re-syncs: {stats.fenced}); stream at ledger position {stats.position or 'unchanged'}{withheld}"
+              + (f"; checkpoint of tree size {stats.checkpoints} published on CHECKPOINTS"
+                 if stats.checkpoints is not None else ""))
     return 0
 
 
+async def host_proofs(app: EventStoreApp, url: str, options: ConnectOptions | None, stop: asyncio.Event,
+                      say: Callable[[str], None]) -> None:
+    """`relay --follow`'s second job: the `ticketledger-proofs` service (adapters.proof_service)
+    and the witnesses' cosignatures collected from COSIGNATURES (adapters.tlog_stream)."""
+    from .proof_service import SERVICE, start_proof_service
+    from .tlog_stream import collect_cosignatures, ensure_tlog_streams
+
+    while not stop.is_set():
+        nc = None
+        try:
+            nc = await connect(url, options, max_reconnect_attempts=-1)
+            js = nc.jetstream(timeout=10)
+            await ensure_tlog_streams(js)
+            svc = await start_proof_service(nc, app)
+            say(f"relay: serving proofs as NATS service {SERVICE} on proof.<customer>.checkpoint|inclusion|consistency")
+            try:
+                await collect_cosignatures(app, js, stop, say)
+            finally:
+                with contextlib.suppress(Exception):
+                    await svc.stop()
+        except (TimeoutError, nats.errors.Error, APIError, OSError) as e:
+            say(f"relay: proof service: NATS unavailable ({type(e).__name__}: {e}); retrying")
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)
+        finally:
+            if nc is not None:
+                with contextlib.suppress(Exception):
+                    await nc.close()
+
+
 def add_relay_arguments(p: argparse.ArgumentParser) -> None:
-    from .cli import positive_int
+    from .cli import positive_float, positive_int
 
     p.add_argument("--follow", action="store_true", help="keep following the log (Ctrl-C stops)")
     p.add_argument("--batch", type=positive_int, default=1000, help="log rows read per poll")
     p.add_argument("--window", type=positive_int, default=256, help="publishes in flight")
     p.add_argument("--replicas", type=positive_int, default=1, help="stream replicas when creating it (3 on a cluster)")
+    p.add_argument("--checkpoint-every", type=positive_int, default=1000, metavar="N",
+                   help="publish a signed checkpoint on CHECKPOINTS at least every N events (default 1000)")
+    p.add_argument("--checkpoint-seconds", type=positive_float, default=60.0, metavar="T",
+                   help="... or every T seconds when the log grew (default 60); a run also ends with one")
+    p.add_argument("--no-proofs", action="store_true",
+                   help="with --follow: do not host the ticketledger-proofs NATS service nor collect cosignatures")
 
 
 def main(argv: list[str] | None = None) -> int:

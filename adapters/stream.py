@@ -230,16 +230,29 @@ def customer_stream_name(customer: str) -> str:
 
 
 async def ensure_customer_stream(js: JetStreamContext, customer: str, replicas: int = 1) -> jsapi.StreamInfo:
-    """A stream of one customer's events, sourced from LEDGER with a subject filter (SPEC §7).
+    """A stream of one customer's events, sourced from LEDGER with a subject filter (SPEC §7),
+    and of the log's signed checkpoints, sourced from CHECKPOINTS (issue 16), so a reader
+    scoped to this customer receives both. A customer stream made before checkpoints existed
+    gains the CHECKPOINTS source here (a stream update: docs/nats-permissions.md, ledger-admin).
 
     A reader limited to one customer gets the consumer and direct-get APIs of this stream
     only (docs/nats-permissions.md): LEDGER's own APIs would read any customer's message.
     """
+    from .tlog_stream import CHECKPOINTS, ensure_tlog_streams
+
+    await ensure_tlog_streams(js, replicas)
     name = customer_stream_name(customer)
+    checkpoints = jsapi.StreamSource(name=CHECKPOINTS)
     try:
-        return await js.stream_info(name)
+        info = await js.stream_info(name)
     except NotFoundError:
         pass
+    else:
+        if any(src.name == CHECKPOINTS for src in (info.config.sources or [])):
+            return info
+        cfg = info.config
+        cfg.sources = [*(cfg.sources or []), checkpoints]
+        return await js.update_stream(cfg)
     cfg = jsapi.StreamConfig(
         name=name,
         storage=jsapi.StorageType.FILE,
@@ -249,8 +262,9 @@ async def ensure_customer_stream(js: JetStreamContext, customer: str, replicas: 
         deny_purge=True,
         allow_rollup_hdrs=False,
         allow_direct=True,
-        sources=[jsapi.StreamSource(name=STREAM, filter_subject=f"ledger.{customer}.>")],
-        description=f"ticketledger: the events of customer {customer}, sourced from {STREAM}",
+        sources=[jsapi.StreamSource(name=STREAM, filter_subject=f"ledger.{customer}.>"), checkpoints],
+        description=f"ticketledger: the events of customer {customer} and the log's checkpoints, sourced from "
+                    f"{STREAM} and CHECKPOINTS",
     )
     return await js.add_stream(cfg)
 

@@ -76,44 +76,40 @@ def created_text(info: jsapi.StreamInfo) -> str:
 # --- the table -----------------------------------------------------------------------------------
 
 
-def _pg(app: EventStoreApp) -> ChainedPostgresRecorder | None:
+def table_sql(app: EventStoreApp, name: str, create: str, sql: str, params: tuple[Any, ...], *,
+              write: bool) -> list[tuple[Any, ...]]:
+    """One statement on a side table `name` of the store's database (SQLite or PostgreSQL; `{t}`
+    in `create` and `sql` names it, `?` marks parameters). The table is created by the first
+    write; a read of a store without it answers no rows."""
     rec = app.recorder
-    return rec if isinstance(rec, ChainedPostgresRecorder) else None
-
-
-_CREATE = ("CREATE TABLE IF NOT EXISTS {t} (stream TEXT PRIMARY KEY, created TEXT NOT NULL, "
-           "first_seq BIGINT NOT NULL, messages BIGINT NOT NULL, seen_at TEXT NOT NULL)")
-
-
-def _table(app: EventStoreApp) -> str:
-    pg = _pg(app)
-    return f'"{pg.datastore.schema}".ledger_stream' if pg else "ledger_stream"
-
-
-def _execute(app: EventStoreApp, sql: str, params: tuple[Any, ...], *, write: bool) -> list[tuple[Any, ...]]:
-    """One statement on the store's database; the table is created by the first write (a read
-    of a store the relay never ran on finds no table, and answers no rows)."""
-    pg = _pg(app)
-    table = _table(app)
-    if pg is not None:
-        with pg.datastore.transaction(commit=write) as curs:
+    if isinstance(rec, ChainedPostgresRecorder):
+        table = f'"{rec.datastore.schema}".{name}'
+        with rec.datastore.transaction(commit=write) as curs:
             if write:
-                curs.execute(_CREATE.format(t=table))
+                curs.execute(create.format(t=table))
             else:
                 curs.execute("SELECT to_regclass(%s) AS t", (table,))
                 if curs.fetchone()["t"] is None:
                     return []
             curs.execute(sql.replace("?", "%s").format(t=table), params)
             return [tuple(r.values()) for r in curs.fetchall()] if curs.description else []
-    with app.recorder.datastore.transaction(commit=write) as c:  # type: ignore[attr-defined]
+    with rec.datastore.transaction(commit=write) as c:  # type: ignore[attr-defined]
         if write:
-            c.execute(_CREATE.format(t=table))
+            c.execute(create.format(t=name))
         else:
-            c.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,))
+            c.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
             if c.fetchone() is None:
                 return []
-        c.execute(sql.format(t=table), params)
+        c.execute(sql.format(t=name), params)
         return [tuple(r) for r in c.fetchall()]
+
+
+_CREATE = ("CREATE TABLE IF NOT EXISTS {t} (stream TEXT PRIMARY KEY, created TEXT NOT NULL, "
+           "first_seq BIGINT NOT NULL, messages BIGINT NOT NULL, seen_at TEXT NOT NULL)")
+
+
+def _execute(app: EventStoreApp, sql: str, params: tuple[Any, ...], *, write: bool) -> list[tuple[Any, ...]]:
+    return table_sql(app, "ledger_stream", _CREATE, sql, params, write=write)
 
 
 def recorded(app: EventStoreApp, stream: str) -> StreamIdentity | None:

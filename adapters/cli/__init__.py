@@ -16,7 +16,7 @@ from typing import NoReturn
 
 from .errors import code_for
 
-MODULES = ("core", "views", "stream", "audit", "documents", "web", "tlog")
+MODULES = ("core", "views", "stream", "audit", "documents", "web", "tlog", "witness")
 GLOBALS = ("data_dir", "json", "lang")
 
 # Exit codes (README: *Errors and exit codes*)

@@ -164,7 +164,8 @@ def cmd_customer_stream(args: argparse.Namespace) -> int:
 
     with _server(args, opts) as url:
         info = asyncio.run(go(url))
-    print(f"stream {info.config.name}: events of customer {args.customer} sourced from {STREAM}; "
+    print(f"stream {info.config.name}: events of customer {args.customer} sourced from {STREAM}, and the log's "
+          "signed checkpoints from CHECKPOINTS; "
           f"grant the customer's user the APIs in docs/nats-permissions.md")
     return 0
 

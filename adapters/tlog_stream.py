@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import time as clock
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -116,7 +117,9 @@ class CheckpointPublisher:
         note = await asyncio.to_thread(cosigned_note, self.app, cp.note, cp.tree_size)
         await js.publish(checkpoint_subject(cp.tree_size), note.encode(), stream=CHECKPOINTS,
                          headers={H_TREE_SIZE: str(cp.tree_size), H_LOG_KEY: cp.key_hash,
-                                  "Nats-Msg-Id": f"checkpoint:{cp.id}"})
+                                  # one id per signed head: the same head twice is a duplicate,
+                                  # another head at the same size (a split view) is not
+                                  "Nats-Msg-Id": "checkpoint:" + hashlib.sha256(cp.note.encode()).hexdigest()})
         self._last_size, self._last_time = cp.tree_size, clock.monotonic()
         self.published.append(cp.tree_size)
         return cp.tree_size

@@ -210,13 +210,9 @@ async def run_witness(state: WitnessState, log: sn.Verifier, url: str, options: 
                                  config=jsapi.ConsumerConfig(deliver_policy=jsapi.DeliverPolicy.BY_START_SEQUENCE,
                                                              opt_start_seq=start))
         try:
-            if once:
-                ci = await sub.consumer_info()
-                if ci.num_pending == 0:
-                    return 0
             while stop is None or not stop.is_set():
                 try:
-                    msg = await sub.next_msg(timeout=1.0)
+                    msg = await sub.next_msg(timeout=5.0 if once else 1.0)
                 except Exception:  # noqa: BLE001 - nothing new yet
                     if once:
                         return cosigned

@@ -73,7 +73,8 @@ async def ensure_tlog_streams(js: JetStreamContext, replicas: int = 1) -> None:
 @dataclass
 class CheckpointPublisher:
     """Signs and publishes a checkpoint when the tree grew by `every` events since the last one
-    published, or changed at all and `seconds` have passed (and once at the end of a run)."""
+    published, or changed at all and `seconds` have passed; at once when CHECKPOINTS holds none;
+    and at the end of a run when the tree changed."""
 
     app: EventStoreApp
     signer: sn.Signer
@@ -105,7 +106,7 @@ class CheckpointPublisher:
         if size == last:
             self._last_time = clock.monotonic()
             return None
-        due = final or abs(size - last) >= self.every or clock.monotonic() - self._last_time >= self.seconds
+        due = final or last < 0 or abs(size - last) >= self.every or clock.monotonic() - self._last_time >= self.seconds
         if not due:
             return None
         return await self.publish(js)

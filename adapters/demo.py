@@ -120,11 +120,19 @@ def run_demo(args: argparse.Namespace, ledger: Ledger) -> int:
         "synthetic_mix": dict(sorted(synth.counts.items())), "stream": stream, "views": views,
         "example_ticket": example, "audit": audit,
     })
+    proof_ok = True
     if quiet:
+        if audit.get("checkpoint"):
+            audit["proof_verify_ok"] = proof_ok = _show_proof(Path(args.data_dir), Path(audit["report"]),
+                                                              (audit["verifier_key"], audit["checkpoint"]), say, _)
         emit([summary], True)
     else:
         _print_summary(summary, _, args)
-    return 1 if status["refused"] else 0
+        if audit.get("checkpoint"):  # the end: what a customer keeps, and the offline check run
+            print()
+            proof_ok = _show_proof(Path(args.data_dir), Path(audit["report"]),
+                                   (audit["verifier_key"], audit["checkpoint"]), print, _)
+    return 1 if status["refused"] or not proof_ok else 0
 
 
 def _summary(ledger: Ledger) -> dict[str, Any]:
@@ -318,8 +326,12 @@ def _dispute_report(ledger: Ledger, data_dir: Path, ticket: str, views: dict[str
     out.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     try:
+        signed = _sign_checkpoint(ledger, data_dir)
+        from .tlog_evidence import report_proofs
+
         body, _report, _lang = render_report(ticket, toid, rows, views_path(data_dir), data_dir, "html",
-                                              out.parent.resolve(), calendar=calendar_rows(ledger))
+                                              out.parent.resolve(), calendar=calendar_rows(ledger),
+                                              proofs=report_proofs(ledger, rows, None, None))
         out.write_bytes(body)
     except Exception as e:  # noqa: BLE001 - the demo goes on and says why
         say(f"dispute report: failed: {e}")
@@ -336,4 +348,42 @@ def _dispute_report(ledger: Ledger, data_dir: Path, ticket: str, views: dict[str
           link=report.head_link[:16], evidence=_.number(report.evidence_checked), stored=_.number(stored),
           seconds=round(report.seconds, 1))
         + ("" if report.ok else _("; first difference: {what}", what=report.first_difference)))
-    return {"report": str(out), "verify_ok": report.ok, "verify_seconds": round(report.seconds, 2)}
+    return {"report": str(out), "verify_ok": report.ok, "verify_seconds": round(report.seconds, 2),
+            "verifier_key": signed[0], "checkpoint": signed[1]}
+
+
+def _sign_checkpoint(ledger: Ledger, data_dir: Path) -> tuple[str, str]:
+    """The log key (made on first use), the tree, and a checkpoint of the current head (issue 16):
+    (verifier key, signed note)."""
+    from . import log_key
+    from .ledger_tree import LedgerTree
+
+    signer, _made = log_key.ensure(data_dir)
+    tree = LedgerTree(ledger)
+    tree.add_key(signer.verifier)
+    tree.build()
+    return signer.verifier.vkey, tree.sign_checkpoint(signer).note
+
+
+def _show_proof(data_dir: Path, report: Path, signed: tuple[str, str], say: Any, _: Any) -> bool:
+    """End of the demo: what a customer keeps (verifier key, checkpoint), the offline check of the
+    dispute report, and that check run now."""
+    import contextlib
+    import io
+    import shlex
+
+    from .cli import main, runnable
+
+    vkey, note = signed
+    saved = data_dir / "reports" / "checkpoint.note"
+    saved.write_text(note)
+    command = f"{runnable()} proof verify {shlex.quote(str(report))} --log-key {shlex.quote(vkey)}"
+    say(_("verifier key (for the contract annex): {vkey}", vkey=vkey))
+    say(_("checkpoint (the signed tree head a customer saves; also in {file}):", file=saved))
+    say(note.rstrip("\n"))
+    say(_("check the dispute report offline: {command}", command=command))
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        code = main(["proof", "verify", str(report), "--log-key", vkey])
+    say(buf.getvalue().rstrip("\n").splitlines()[-1])
+    return code == 0

@@ -107,12 +107,14 @@ def clocks_without(ticket: str | list[str], rows: list[LogRow], leave_out: set[i
 def render_report(ticket: str, ticket_oid: str, rows: list[LogRow], views: Path, data_dir: Path, fmt: str,
                   out_dir: Path, *, as_of_recorded: str | None = None, as_of_source_recorded: str | None = None,
                   lang_for: Callable[[str], str] | None = None,
-                  calendar: list[LogRow] | None = None) -> tuple[bytes, dict[str, Any], str]:
+                  calendar: list[LogRow] | None = None,
+                  proofs: dict[str, Any] | None = None) -> tuple[bytes, dict[str, Any], str]:
     """The dispute report of `ticket` from its rows and a views file, in `fmt` (html, pdf, md,
     json), and the language it is written in: `lang_for(contract time zone)`, by default the
     contract's (Chinese in China's zone). Evidence links are relative to `out_dir`, where the
     report will be read. With `calendar` (the calendar rows of the same cut), each correction's
-    effect is shown by a replay of the ticket without it (`clocks_without`). A PDF is printed by
+    effect is shown by a replay of the ticket without it (`clocks_without`). `proofs`: what
+    adapters.tlog_evidence.report_proofs gives (the transparency log's evidence). A PDF is printed by
     the system's Chromium (adapters.printing; PrintError when it cannot)."""
     import duckdb
 
@@ -134,6 +136,8 @@ def render_report(ticket: str, ticket_oid: str, rows: list[LogRow], views: Path,
         )
     finally:
         con.close()
+    if proofs is not None:
+        report["proofs"] = proofs
     lang = (lang_for or (lambda tz: resolve_lang(None, timezone=tz)))(report["timezone"])
     if fmt == "json":
         return render_json(report, lang), report, lang

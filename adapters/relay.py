@@ -45,12 +45,13 @@ from .stream import (
     ConnectOptions,
     NotLedgerEvent,
     connect,
-    ensure_stream,
     header_bytes,
     headers_for,
     parse_message,
     subject_for,
 )
+from .stream_guard import open_guarded, saw_messages
+from .tlog_stream import CheckpointPublisher, publisher_for
 
 WRONG_LAST_SEQUENCE = 10071
 
@@ -59,10 +60,12 @@ WRONG_LAST_SEQUENCE = 10071
 class Resume:
     position: int  # the last ledger position in the stream (0: none)
     last_seq: int  # the stream's last sequence (what the next publish expects)
+    leaf: int | None = None  # the next event's leaf index (None: the stream does not say)
 
 
 async def resume_point(js: JetStreamContext, stream: str = STREAM) -> Resume:
-    """Read the stream's end: its last sequence and the ledger position of its last event."""
+    """Read the stream's end: its last sequence, the ledger position of its last event, and
+    the leaf index after it when its message carries one."""
     info = await js.stream_info(stream)
     last = info.state.last_seq
     seq = last
@@ -73,10 +76,32 @@ async def resume_point(js: JetStreamContext, stream: str = STREAM) -> Resume:
             seq -= 1
             continue
         try:
-            return Resume(parse_message(m.subject, m.data, m.headers, seq).position, last)
+            event = parse_message(m.subject, m.data, m.headers, seq)
+            return Resume(event.position, last, None if event.leaf_index is None else event.leaf_index + 1)
         except NotLedgerEvent:
             seq -= 1  # a message that is not a ledger event: look further back
-    return Resume(0, last)
+    return Resume(0, last, 0)
+
+
+def events_through(app: EventStoreApp, position: int) -> int:
+    """How many events the log holds up to `position`: the leaf index of the next one (read from
+    the Merkle tree's leaf index when it reaches there, else counted)."""
+    from .ledger_tree import LedgerTree, TreeNotBuilt
+    from .store import ChainedPostgresRecorder
+
+    if position == 0:
+        return 0
+    with contextlib.suppress(LookupError, TreeNotBuilt):
+        return LedgerTree(app).leaf_index(position) + 1
+    rec = app.recorder
+    if isinstance(rec, ChainedPostgresRecorder):
+        with rec.datastore.transaction(commit=False) as curs:
+            curs.execute(f'SELECT count(*) AS n FROM "{rec.datastore.schema}".{rec.events_table_name} '
+                         "WHERE notification_id <= %s", (position,))
+            return int(curs.fetchone()["n"])
+    with rec.datastore.transaction(commit=False) as c:  # type: ignore[attr-defined]
+        c.execute("SELECT count(*) FROM stored_events WHERE rowid <= ?", (position,))
+        return int(c.fetchone()[0])
 
 
 class Fenced(Exception):
@@ -101,6 +126,7 @@ class RelayStats:
     position: int = 0  # the last position whose publish this relay saw acknowledged
     sent: int = 0  # the last position handed to NATS (ahead of `position` while acks are awaited)
     withheld: list[int] = field(default_factory=list)  # positions published without their payload
+    checkpoints: int | None = None  # the tree size of the last checkpoint this relay published
 
     def resumed_at(self, stream_position: int) -> None:
         """A session starts where the stream ends. Publishes still in flight when the previous
@@ -114,12 +140,13 @@ class RelayStats:
         self.sent = self.position
 
 
-def message_for(row: LogRow, expected_last: int, max_payload: int) -> tuple[bytes, dict[str, str]]:
+def message_for(row: LogRow, expected_last: int, max_payload: int,
+                leaf_index: int | None = None) -> tuple[bytes, dict[str, str]]:
     """The payload and headers of a row's message. An event larger than the server accepts (one
     recorded before the size bound existed) is withheld: its headers, `Ledger-Sha256` of the
     stored bytes included, with an empty payload and `Ledger-Withheld: oversized`, so the stream
     stays complete by position and never stalls on it (verify reads it as withheld, not altered)."""
-    headers = {**headers_for(row), "Nats-Expected-Last-Sequence": str(expected_last)}
+    headers = {**headers_for(row, leaf_index), "Nats-Expected-Last-Sequence": str(expected_last)}
     if len(row.state) + header_bytes(headers) <= max_payload:
         return row.state, headers
     return b"", {**headers, H_WITHHELD: "oversized"}
@@ -127,8 +154,9 @@ def message_for(row: LogRow, expected_last: int, max_payload: int) -> tuple[byte
 
 async def publish_rows(js: JetStreamContext, rows: list[LogRow], expected_last: int, window: int,
                        stats: RelayStats, stream: str = STREAM, timeout: float = 10.0,
-                       max_payload: int | None = None) -> int:
+                       max_payload: int | None = None, first_leaf: int | None = None) -> int:
     """Publish `rows` in order with pipelined acks; return the stream's new last sequence.
+    `first_leaf`: the leaf index of rows[0] (the rows are consecutive events of the log).
 
     Each message carries the sequence the stream must be at before it. On the first
     rejection the remaining ones are rejected too (they expect a sequence that never
@@ -139,7 +167,8 @@ async def publish_rows(js: JetStreamContext, rows: list[LogRow], expected_last: 
     for i in range(0, len(rows), window):
         chunk = rows[i : i + window]
         stats.sent = chunk[-1].position
-        messages = [message_for(r, seq + k, most) for k, r in enumerate(chunk)]
+        messages = [message_for(r, seq + k, most, None if first_leaf is None else first_leaf + i + k)
+                    for k, r in enumerate(chunk)]
         results = await asyncio.gather(*(
             js.publish(subject_for(r), payload, timeout=timeout, stream=stream, headers=headers)
             for r, (payload, headers) in zip(chunk, messages, strict=True)
@@ -168,18 +197,28 @@ async def relay(app: EventStoreApp, js: JetStreamContext, *, follow: bool = Fals
                 stream: str = STREAM, replicas: int = 1,
                 on_batch: Callable[[RelayStats], None] | None = None,
                 on_withheld: Callable[[int], None] | None = None,
-                stats: RelayStats | None = None) -> RelayStats:
+                stats: RelayStats | None = None, checkpoints: CheckpointPublisher | None = None) -> RelayStats:
     """Publish every event the stream lacks; with `follow`, keep following until `stop`.
     `on_withheld(position)`: an event was published without its payload (message_for).
+    `checkpoints`: also publish signed checkpoints on CHECKPOINTS when due (and at the end of a run).
     Counts into `stats` when given (a reconnecting relay's one total across its sessions)."""
     stats = stats if stats is not None else RelayStats()
-    await ensure_stream(js, replicas)
+    identity = await open_guarded(app, js, replicas, stream)  # refuses a replaced or shortened stream
     at = await resume_point(js, stream)
+    if at.leaf is None:
+        at.leaf = await asyncio.to_thread(events_through, app, at.position)
     stats.resumed_at(at.position)
+    if checkpoints is not None:
+        await checkpoints.start(js, replicas)
+    looked = time.monotonic()
     while True:
         if stop is not None and stop.is_set():
             return stats
         rows = await asyncio.to_thread(read_log, app, at.position + 1, batch)
+        if checkpoints is not None and (rows or time.monotonic() - looked > 0.5 or not follow):
+            looked = time.monotonic()
+            if await checkpoints.tick(js, final=not rows and not follow) is not None:
+                stats.checkpoints = checkpoints.published[-1]
         if not rows:
             if not follow:
                 return stats
@@ -188,14 +227,19 @@ async def relay(app: EventStoreApp, js: JetStreamContext, *, follow: bool = Fals
             continue
         try:
             before = len(stats.withheld)
-            at.last_seq = await publish_rows(js, rows, at.last_seq, window, stats, stream)
+            at.last_seq = await publish_rows(js, rows, at.last_seq, window, stats, stream, first_leaf=at.leaf)
             at.position = rows[-1].position
+            at.leaf = (at.leaf or 0) + len(rows)
+            # nothing is ever deleted from the stream: it holds every sequence from its first
+            await asyncio.to_thread(saw_messages, app, stream, at.last_seq - identity.first_seq + 1)
             if on_withheld is not None:
                 for position in stats.withheld[before:]:
                     on_withheld(position)
         except Fenced:  # another relay published: what the stream gained is not this relay's
             stats.sent = stats.position
             at = await resume_point(js, stream)
+            if at.leaf is None:
+                at.leaf = await asyncio.to_thread(events_through, app, at.position)
         if on_batch:
             on_batch(stats)
 
@@ -294,9 +338,20 @@ def run(args: argparse.Namespace, options: ConnectOptions) -> int:
             say(f"relay: position {position} is larger than the NATS server accepts in one message; published "
                 f"withheld (headers and Ledger-Sha256, no payload: Ledger-Withheld: oversized); the store keeps it")
 
-        return await relay_with_retry(ledger, url, options, follow=args.follow, stop=stop, log=say,
-                                      batch=args.batch, window=args.window, on_batch=on_batch,
-                                      replicas=args.replicas, on_withheld=on_withheld)
+        checkpoints, why_not = publisher_for(ledger, args.data_dir, args.checkpoint_every, args.checkpoint_seconds)
+        if checkpoints is None:
+            say(f"relay: {why_not}")
+        relaying = relay_with_retry(ledger, url, options, follow=args.follow, stop=stop, log=say,
+                                    batch=args.batch, window=args.window, on_batch=on_batch,
+                                    replicas=args.replicas, on_withheld=on_withheld, checkpoints=checkpoints)
+        if not args.follow or args.no_proofs:
+            return await relaying
+        serving = asyncio.ensure_future(host_proofs(ledger, url, options, stop, say))
+        try:
+            return await relaying
+        finally:
+            stop.set()
+            await serving
 
     with server_for(args.data_dir, options.url) as url:
         if args.follow:
@@ -307,21 +362,59 @@ def run(args: argparse.Namespace, options: ConnectOptions) -> int:
 
         print(msgspec.json.encode({"published": stats.published, "duplicates": stats.duplicates,
                                    "fenced": stats.fenced, "position": stats.position,
-                                   "withheld": stats.withheld}).decode())
+                                   "withheld": stats.withheld, "checkpoint": stats.checkpoints}).decode())
     else:
         withheld = f"; withheld (too large for one message): positions {stats.withheld}" if stats.withheld else ""
         print(f"relayed {stats.published} events (duplicates dropped by the server: {stats.duplicates}, "
-              f"fence re-syncs: {stats.fenced}); stream at ledger position {stats.position or 'unchanged'}{withheld}")
+              f"fence re-syncs: {stats.fenced}); stream at ledger position {stats.position or 'unchanged'}{withheld}"
+              + (f"; checkpoint of tree size {stats.checkpoints} published on CHECKPOINTS"
+                 if stats.checkpoints is not None else ""))
     return 0
 
 
+async def host_proofs(app: EventStoreApp, url: str, options: ConnectOptions | None, stop: asyncio.Event,
+                      say: Callable[[str], None]) -> None:
+    """`relay --follow`'s second job: the `ticketledger-proofs` service (adapters.proof_service)
+    and the witnesses' cosignatures collected from COSIGNATURES (adapters.tlog_stream)."""
+    from .proof_service import SERVICE, start_proof_service
+    from .tlog_stream import collect_cosignatures, ensure_tlog_streams
+
+    while not stop.is_set():
+        nc = None
+        try:
+            nc = await connect(url, options, max_reconnect_attempts=-1)
+            js = nc.jetstream(timeout=10)
+            await ensure_tlog_streams(js)
+            svc = await start_proof_service(nc, app)
+            say(f"relay: serving proofs as NATS service {SERVICE} on proof.<customer>.checkpoint|inclusion|consistency")
+            try:
+                await collect_cosignatures(app, js, stop, say)
+            finally:
+                with contextlib.suppress(Exception):
+                    await svc.stop()
+        except (TimeoutError, nats.errors.Error, APIError, OSError) as e:
+            say(f"relay: proof service: NATS unavailable ({type(e).__name__}: {e}); retrying")
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)
+        finally:
+            if nc is not None:
+                with contextlib.suppress(Exception):
+                    await nc.close()
+
+
 def add_relay_arguments(p: argparse.ArgumentParser) -> None:
-    from .cli import positive_int
+    from .cli import positive_float, positive_int
 
     p.add_argument("--follow", action="store_true", help="keep following the log (Ctrl-C stops)")
     p.add_argument("--batch", type=positive_int, default=1000, help="log rows read per poll")
     p.add_argument("--window", type=positive_int, default=256, help="publishes in flight")
     p.add_argument("--replicas", type=positive_int, default=1, help="stream replicas when creating it (3 on a cluster)")
+    p.add_argument("--checkpoint-every", type=positive_int, default=1000, metavar="N",
+                   help="publish a signed checkpoint on CHECKPOINTS at least every N events (default 1000)")
+    p.add_argument("--checkpoint-seconds", type=positive_float, default=60.0, metavar="T",
+                   help="... or every T seconds when the log grew (default 60); a run also ends with one")
+    p.add_argument("--no-proofs", action="store_true",
+                   help="with --follow: do not host the ticketledger-proofs NATS service nor collect cosignatures")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,7 +3,7 @@ each recording transaction also stamps the recording time, binds every event int
 chain and remembers the command ids it carried (idempotency, §3).
 
 Extra tables, written in the same transaction as `stored_events`:
-  ledger_chain(position, recorded_at, state_sha256, link)
+  ledger_chain(position, recorded_at, state_sha256, link, leaf_index, tree)  (tree: adapters/tree_rows.py)
   ledger_commands(command_id, content_sha256, position)
 """
 
@@ -31,6 +31,8 @@ from domain import events as ev
 from domain import hashchain
 from domain.upcasting import upcast_state
 
+from . import tree_rows
+
 # --- recording time, chain and command ids in the recording transaction ---------------------
 
 
@@ -53,11 +55,15 @@ def chain_rows(previous_link: str, previous_time: str | None, ids: Sequence[int]
 
 
 class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._tree_head: tree_rows.TreeHead | None = None  # after this recorder's last save
+
     def construct_create_table_statements(self) -> list[str]:
         return [
             *super().construct_create_table_statements(),
             "CREATE TABLE IF NOT EXISTS ledger_chain (position INTEGER PRIMARY KEY, "
-            "recorded_at TEXT NOT NULL, state_sha256 TEXT NOT NULL, link TEXT NOT NULL)",
+            f"recorded_at TEXT NOT NULL, state_sha256 TEXT NOT NULL, link TEXT NOT NULL, {tree_rows.SQLITE_COLUMNS})",
             "CREATE TABLE IF NOT EXISTS ledger_commands (command_id TEXT PRIMARY KEY, "
             "content_sha256 TEXT NOT NULL, position INTEGER NOT NULL)",
         ]
@@ -66,11 +72,27 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
         ids = super()._insert_events(c, stored_events, **kwargs)
         if not stored_events:
             return ids
-        # The inserts above hold SQLite's write lock, so this read sees the true last link.
-        c.execute("SELECT link, recorded_at FROM ledger_chain ORDER BY position DESC LIMIT 1")
+        # The inserts above hold SQLite's write lock, so this read sees the true last link (and
+        # whether this ledger keeps the tree yet: a ledger older than it has no such columns).
+        c.execute("SELECT * FROM ledger_chain ORDER BY position DESC LIMIT 1")
+        names = [d[0] for d in c.sqlite_cursor.description]
         row = c.fetchone()
-        prev, prev_time = (row[0], row[1]) if row else (hashchain.GENESIS, None)
-        c.executemany("INSERT INTO ledger_chain VALUES (?,?,?,?)", chain_rows(prev, prev_time, ids, stored_events))
+        row = dict(zip(names, row, strict=True)) if row else None
+        prev, prev_time = (row["link"], row["recorded_at"]) if row else (hashchain.GENESIS, None)
+        chain = chain_rows(prev, prev_time, ids, stored_events)
+        head = None
+        if "leaf_index" in names and (row is None or row["leaf_index"] is not None):
+            size = row["leaf_index"] + 1 if row else 0
+            cached = self._tree_head
+            head = (cached.copy() if cached is not None and (cached.size, cached.link) == (size, prev)
+                    else tree_rows.load_head(c, size, prev, None))
+        if head is None:  # the tree is not built yet: `checkpoint` builds it
+            c.executemany("INSERT INTO ledger_chain (position, recorded_at, state_sha256, link) VALUES (?,?,?,?)", chain)
+        else:
+            cells = tree_rows.extend(head, chain, stored_events)
+            c.executemany("INSERT INTO ledger_chain VALUES (?,?,?,?,?,?)",
+                          [(*r, i, t) for r, (i, t) in zip(chain, cells, strict=True)])
+        self._tree_head = head  # checked against the last row before use: a rollback is noticed
         commands = kwargs.get("commands") or ()
         if commands:
             c.executemany("INSERT INTO ledger_commands VALUES (?,?,?)", [(cid, h, ids[0]) for cid, h in commands])
@@ -85,7 +107,8 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         schema = Identifier(self.datastore.schema)
         self.sql_create_statements += [
             SQL("CREATE TABLE IF NOT EXISTS {}.ledger_chain (position bigint PRIMARY KEY, "
-                "recorded_at text NOT NULL, state_sha256 text NOT NULL, link text NOT NULL)").format(schema),
+                "recorded_at text NOT NULL, state_sha256 text NOT NULL, link text NOT NULL, "
+                + tree_rows.POSTGRES_COLUMNS + ")").format(schema),
             SQL("CREATE TABLE IF NOT EXISTS {}.ledger_commands (command_id text PRIMARY KEY, "
                 "content_sha256 text NOT NULL, position bigint NOT NULL)").format(schema),
         ]
@@ -93,7 +116,9 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         # back is a round trip a one-command save waits for; it is used only when the new rows
         # directly follow it (under the table lock, so no other writer committed in between; a
         # rolled-back transaction leaves a gap in the ids and the head is read from the table).
-        self._head: tuple[int, str, str] | None = None
+        # With it, the tree's right edge (None while the tree is not built: then the head is
+        # always read, so a build by another process is seen at the next save).
+        self._head: tuple[int, str, str, tree_rows.TreeHead | None] | None = None
         self._pending = threading.local()
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
@@ -110,21 +135,32 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
             return ids
         schema = self.datastore.schema
         head = self._head
-        if head is not None and ids[0] == head[0] + 1:
-            prev, prev_time = head[1], head[2]
+        tree: tree_rows.TreeHead | None = None
+        if head is not None and head[3] is not None and ids[0] == head[0] + 1:
+            prev, prev_time, tree = head[1], head[2], head[3].copy()
         else:
-            curs.execute(f'SELECT link, recorded_at FROM "{schema}".ledger_chain ORDER BY position DESC LIMIT 1')
-            row = curs.fetchone()
+            curs.execute(f'SELECT * FROM "{schema}".ledger_chain ORDER BY position DESC LIMIT 1')
+            row = curs.fetchone()  # before the description: in a pipeline it comes with the rows
+            names = [d.name for d in curs.description]
             prev, prev_time = (row["link"], row["recorded_at"]) if row else (hashchain.GENESIS, None)
+            if "leaf_index" in names and (row is None or row["leaf_index"] is not None):
+                tree = tree_rows.load_head(curs, row["leaf_index"] + 1 if row else 0, prev, schema)
         # One statement per table (arrays through unnest), not one per row: with executemany the
         # chain and command rows tripled the statements per event (bench.writepath, PostgreSQL).
+        # The tree's cells ride in the chain's INSERT (no statement of their own).
         chain = chain_rows(prev, prev_time, ids, stored_events)
-        self._pending.head = (chain[-1][0], chain[-1][3], chain[-1][1])
-        curs.execute(
-            f'INSERT INTO "{schema}".ledger_chain '
-            "SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[])",
-            [list(column) for column in zip(*chain, strict=True)],
-        )
+        columns = [list(column) for column in zip(*chain, strict=True)]
+        if tree is None:  # the tree is not built yet: `checkpoint` builds it
+            curs.execute(
+                f'INSERT INTO "{schema}".ledger_chain (position, recorded_at, state_sha256, link) '
+                "SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[])", columns)
+        else:
+            cells = tree_rows.extend(tree, chain, stored_events)
+            curs.execute(
+                f'INSERT INTO "{schema}".ledger_chain '
+                "SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::bigint[], %s::bytea[])",
+                [*columns, [i for i, _ in cells], [t for _, t in cells]])
+        self._pending.head = (chain[-1][0], chain[-1][3], chain[-1][1], tree)
         commands = kwargs.get("commands") or ()
         if commands:
             curs.execute(

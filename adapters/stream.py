@@ -13,6 +13,10 @@ state JSON bytes, unchanged. Headers:
   Ledger-Topic           the stored topic `kind.Type.vN`
   Ledger-Link            the hash-chain link of this event
   Ledger-Sha256          sha256 of the payload (the chain's state digest)
+  Ledger-Leaf-Index      the event's leaf in the transparency log's Merkle tree: the 0-based
+                         count of earlier events (not the position: PostgreSQL positions have gaps)
+  Ledger-Originator      the aggregate's originator id (32 hex digits)
+  Ledger-Version         the aggregate's version this event made (originator version)
   Ledger-Withheld        only on an event larger than the server accepts in one message (one
                          recorded before TICKETLEDGER_MAX_EVENT_BYTES was enforced): `oversized`;
                          the payload is then empty and Ledger-Sha256 is that of the stored bytes
@@ -57,6 +61,9 @@ H_TOPIC = "Ledger-Topic"
 H_LINK = "Ledger-Link"
 H_SHA = "Ledger-Sha256"
 H_WITHHELD = "Ledger-Withheld"
+H_LEAF_INDEX = "Ledger-Leaf-Index"
+H_ORIGINATOR = "Ledger-Originator"
+H_ORIGINATOR_VERSION = "Ledger-Version"
 
 # --- what one message may hold ---------------------------------------------------------------
 
@@ -223,16 +230,29 @@ def customer_stream_name(customer: str) -> str:
 
 
 async def ensure_customer_stream(js: JetStreamContext, customer: str, replicas: int = 1) -> jsapi.StreamInfo:
-    """A stream of one customer's events, sourced from LEDGER with a subject filter (SPEC §7).
+    """A stream of one customer's events, sourced from LEDGER with a subject filter (SPEC §7),
+    and of the log's signed checkpoints, sourced from CHECKPOINTS (issue 16), so a reader
+    scoped to this customer receives both. A customer stream made before checkpoints existed
+    gains the CHECKPOINTS source here (a stream update: docs/nats-permissions.md, ledger-admin).
 
     A reader limited to one customer gets the consumer and direct-get APIs of this stream
     only (docs/nats-permissions.md): LEDGER's own APIs would read any customer's message.
     """
+    from .tlog_stream import CHECKPOINTS, ensure_tlog_streams
+
+    await ensure_tlog_streams(js, replicas)
     name = customer_stream_name(customer)
+    checkpoints = jsapi.StreamSource(name=CHECKPOINTS)
     try:
-        return await js.stream_info(name)
+        info = await js.stream_info(name)
     except NotFoundError:
         pass
+    else:
+        if any(src.name == CHECKPOINTS for src in (info.config.sources or [])):
+            return info
+        cfg = info.config
+        cfg.sources = [*(cfg.sources or []), checkpoints]
+        return await js.update_stream(cfg)
     cfg = jsapi.StreamConfig(
         name=name,
         storage=jsapi.StorageType.FILE,
@@ -242,8 +262,9 @@ async def ensure_customer_stream(js: JetStreamContext, customer: str, replicas: 
         deny_purge=True,
         allow_rollup_hdrs=False,
         allow_direct=True,
-        sources=[jsapi.StreamSource(name=STREAM, filter_subject=f"ledger.{customer}.>")],
-        description=f"ticketledger: the events of customer {customer}, sourced from {STREAM}",
+        sources=[jsapi.StreamSource(name=STREAM, filter_subject=f"ledger.{customer}.>"), checkpoints],
+        description=f"ticketledger: the events of customer {customer} and the log's checkpoints, sourced from "
+                    f"{STREAM} and CHECKPOINTS",
     )
     return await js.add_stream(cfg)
 
@@ -271,8 +292,14 @@ def header_bytes(headers: dict[str, str]) -> int:
     return len(b"NATS/1.0\r\n\r\n") + sum(len(k.encode()) + len(v.encode()) + 4 for k, v in headers.items())
 
 
-def headers_for(row: LogRow) -> dict[str, str]:
+def headers_for(row: LogRow, leaf_index: int | None = None) -> dict[str, str]:
+    """The headers of a row's message; with `leaf_index`, also every input of its leaf (the
+    leaf bytes v1 of domain.leaf: leaf index, position, recording time, originator, version,
+    topic, sha256 of the stored bytes), so a stream reader can recompute it."""
     _, name, v = ev.parse_topic(row.topic)
+    leaf = {} if leaf_index is None else {
+        H_LEAF_INDEX: str(leaf_index), H_ORIGINATOR: row.originator_id,
+        H_ORIGINATOR_VERSION: str(row.originator_version)}
     return {
         H_MSG_ID: f"{row.originator_id}:{row.originator_version}",
         H_POSITION: str(row.position),
@@ -282,6 +309,7 @@ def headers_for(row: LogRow) -> dict[str, str]:
         H_TOPIC: row.topic,
         H_LINK: row.link,
         H_SHA: row.state_sha256,
+        **leaf,
     }
 
 
@@ -307,6 +335,9 @@ class StreamEvent:
     fact: ev.AnyFact | None  # decoded, upcast to the current version; None when withheld
     withheld: str = ""  # why the payload is not in the stream (`oversized`): the store holds it
     sha256: str = ""  # Ledger-Sha256: sha256 of the stored bytes
+    leaf_index: int | None = None  # Ledger-Leaf-Index (None: published before the headers existed)
+    originator: str = ""  # Ledger-Originator
+    originator_version: int | None = None  # Ledger-Version
 
     @property
     def aggregate(self) -> str:
@@ -332,6 +363,8 @@ class StreamEvent:
             "link": self.link, "msg_id": self.msg_id,
             "event": msgspec.to_builtins(self.fact) if self.fact is not None else None,
             **({"withheld": self.withheld, "sha256": self.sha256} if self.withheld else {}),
+            **({"leaf_index": self.leaf_index, "originator": self.originator,
+                "originator_version": self.originator_version} if self.leaf_index is not None else {}),
         }
 
 
@@ -354,7 +387,7 @@ def parse_message(subject: str, data: bytes | None, headers: dict[str, str] | No
             raise NotLedgerEvent(f"a withheld message must have no payload, a Ledger-Sha256 and the subject "
                                  f"of its event ({kind}/{name})")
         return StreamEvent(seq, subject, position, recorded_at, topic, name, v, h.get(H_LINK, ""),
-                           h.get(H_MSG_ID, ""), b"", None, h[H_WITHHELD], h[H_SHA])
+                           h.get(H_MSG_ID, ""), b"", None, h[H_WITHHELD], h[H_SHA], *_leaf_headers(h))
     try:
         fact = decode_stored(topic, data or b"")
     except (msgspec.DecodeError, msgspec.ValidationError, KeyError, ValueError, TypeError) as e:
@@ -363,7 +396,17 @@ def parse_message(subject: str, data: bytes | None, headers: dict[str, str] | No
     if len(parts) != 5 or parts[2] != kind or parts[3] != fact.id or parts[4] != name:
         raise NotLedgerEvent(f"subject {subject} does not match the event ({kind}/{fact.id}/{name})")
     return StreamEvent(seq, subject, position, recorded_at, topic, name, v, h.get(H_LINK, ""),
-                       h.get(H_MSG_ID, ""), data or b"", fact, sha256=h.get(H_SHA, ""))
+                       h.get(H_MSG_ID, ""), data or b"", fact, "", h.get(H_SHA, ""), *_leaf_headers(h))
+
+
+def _leaf_headers(h: dict[str, str]) -> tuple[int | None, str, int | None]:
+    """Ledger-Leaf-Index, Ledger-Originator, Ledger-Version (None/"" when absent or not numbers)."""
+    try:
+        leaf = int(h[H_LEAF_INDEX]) if H_LEAF_INDEX in h else None
+        version = int(h[H_ORIGINATOR_VERSION]) if H_ORIGINATOR_VERSION in h else None
+    except ValueError:
+        raise NotLedgerEvent(f"bad {H_LEAF_INDEX} or {H_ORIGINATOR_VERSION} header") from None
+    return leaf, h.get(H_ORIGINATOR, ""), version
 
 
 def filter_subject(customer: str | None = None, aggregate: str | None = None, id: str | None = None,

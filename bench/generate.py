@@ -238,7 +238,8 @@ class _Writer:
             try:
                 con.executemany("INSERT INTO stored_events (rowid, originator_id, originator_version, topic, state) "
                                 "VALUES (?,?,?,?,?)", events)
-                con.executemany("INSERT INTO ledger_chain VALUES (?,?,?,?)", chain)
+                con.executemany("INSERT INTO ledger_chain (position, recorded_at, state_sha256, link) "
+                                "VALUES (?,?,?,?)", chain)  # no tree: `checkpoint` builds it (migration)
                 con.executemany("INSERT INTO ledger_commands VALUES (?,?,?)", commands)
             except BaseException as e:  # noqa: BLE001 - handed to the producing thread
                 self.error.append(e)

@@ -74,6 +74,8 @@ M = {m: m for m in (
     _("Occurred"),
     _("Recorded"),
     _("Details"),
+    _("How to check this report"),
+    _("Signed checkpoint"),
 )}
 
 
@@ -191,11 +193,50 @@ def proof_status(r: Mapping[str, Any], lang: str) -> list[str]:
         lines.append(t(_("Evidence files: {ok} of {n} match their recorded SHA-256."), ok=t.number(ok),
                        n=t.number(len(files))))
     proofs = r.get("proofs")
-    if proofs and proofs.get("summary"):
+    if proofs and proofs.get("evidence"):
+        lines.append(t(_("Transparency log: the {n} cited events are proved in the log's signed checkpoint of "
+                         "tree size {size} ({origin}); `ticketledger proof verify` checks this offline."),
+                       n=t.number(len(proofs["evidence"]["events"])), size=proofs["checkpoint_size"],
+                       origin=free(proofs["origin"])))
+    elif proofs and proofs.get("summary"):
         lines.append(free(proofs["summary"]))
+    elif proofs and proofs.get("missing"):
+        lines.append(t(_("Transparency log: this report carries no proof yet; sign a checkpoint "
+                         "(`ticketledger checkpoint`) and render it again.")))
     else:
         lines.append(t(_("Inclusion proofs: not part of this report.")))
     return lines
+
+
+def _tlog_html(r: Mapping[str, Any], t: Texts) -> str:
+    """The report's own proof: how to check it, the signed checkpoint, each cited event's leaf,
+    and the evidence itself for `proof verify` (JSON in a script element; no script runs)."""
+    proofs = r.get("proofs") or {}
+    ev = proofs.get("evidence")
+    if not ev:
+        return ""
+    import msgspec
+
+    P = [f'<section id="proof"><h2>{html.escape(t(M["How to check this report"]))}</h2>']
+    P.append("<p>" + html.escape(t(_(
+        "This file carries its own proof, checkable without our systems: run `ticketledger proof verify "
+        "REPORT.html --log-key KEY` with the log's verifier key from your contract annex (add `--checkpoint "
+        "SAVED` with a checkpoint you saved earlier). It recomputes each cited event's leaf from the stored bytes "
+        "embedded in this file, checks its inclusion proof against the signed checkpoint below and the "
+        "checkpoint's signature, and names any event that was altered. An event never recorded is not caught."
+    ))) + "</p>")
+    P.append(f'<p>{html.escape(t(M["Signed checkpoint"]))}</p><pre class="hash">{e(ev["checkpoint"])}</pre>')
+    P.append('<table class="log">' + _cols(["13mm", "13mm", "auto"]) + "<thead><tr>" + "".join(
+        f"<th>{html.escape(h)}</th>" for h in (t(M["Position"]), t(_("Leaf")), t(_("Stored bytes (SHA-256)"))))
+             + "</tr></thead><tbody>")
+    for c in ev["events"]:
+        leaf = c["leaf"]
+        P.append(f'<tr><td class="num">{leaf["position"]}</td><td class="num">{leaf["index"]}</td>'
+                 f'<td class="hash">{e(leaf["state_sha256"])}</td></tr>')
+    P.append("</tbody></table>")
+    data = msgspec.json.encode(ev).decode().replace("<", "\\u003c")  # no markup can end the element
+    P.append(f'<script type="application/json" id="ticketledger-evidence">{data}</script></section>')
+    return "\n".join(P)
 
 
 def page_number_css(t: Texts) -> str:
@@ -484,7 +525,9 @@ def render_html(r: Mapping[str, Any], lang: str = "zh_CN") -> bytes:
     proofs = r.get("proofs")
     if proofs and proofs.get("annex"):
         P.append(_lines([free(x) for x in proofs["annex"]]))
-    P.append("</section></body></html>")
+    P.append("</section>")
+    P.append(_tlog_html(r, t))
+    P.append("</body></html>")
     return ("\n".join(P) + "\n").encode()
 
 

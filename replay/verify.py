@@ -86,6 +86,8 @@ class Report:
     more_findings: int = 0
     notices: list[Finding] = field(default_factory=list)  # beyond today's bounds, withheld: not failures
     more_notices: int = 0
+    tree_leaves: int | None = None  # leaves recomputed by replay/tree_check.py (None: not checked)
+    tree_checkpoints: int = 0  # signed checkpoints found to be the log's head at their size
 
     @property
     def ok(self) -> bool:
@@ -123,6 +125,8 @@ class Report:
             "more_findings": self.more_findings,
             "notices": [f.as_dict() for f in self.notices],
             "more_notices": self.more_notices,
+            "tree_leaves": self.tree_leaves,
+            "tree_checkpoints": self.tree_checkpoints,
         }
 
     def text(self, lang: str = "en") -> str:
@@ -140,6 +144,9 @@ class Report:
             lines.append(_("stream: {n} events compared with the store", n=n(self.stream_events)))
         else:
             lines.append(_("stream: not compared (no NATS stream given)"))
+        if self.tree_leaves is not None:
+            lines.append(_("Merkle tree: {n} leaves recomputed from the log; {k} signed checkpoint(s) are its head "
+                           "at their size", n=n(self.tree_leaves), k=n(self.tree_checkpoints)))
         if self.notices:
             kinds: dict[str, int] = {}
             for note in self.notices:

@@ -151,13 +151,14 @@ def test_swapped_states_with_their_chain_rows_still_break_the_chain(tmp_path: Pa
 
 
 def test_recording_time_never_decreases_and_is_chained(tmp_path: Path) -> None:
-    """§9.13 as verify sees it: an earlier recording time written back is caught twice over."""
+    """§9.13 as verify sees it: an earlier recording time written back is caught by the chain, the
+    time order and the Merkle tree (the recording time is in the leaf)."""
     data = tmp_path / "data"
     build(data)
     sql(data, ("UPDATE ledger_chain SET recorded_at = '2000-01-01T00:00:00.000000Z' WHERE position = 6",))
     code, report = verify(data)
     assert code == 1 and report["first_difference"]["position"] == 6
-    assert {f["kind"] for f in report["findings"] if f["position"] == 6} == {"chain", "time"}
+    assert {f["kind"] for f in report["findings"] if f["position"] == 6} == {"chain", "time", "tree"}
 
 
 def test_a_tampered_evidence_file_is_reported(tmp_path: Path) -> None:

@@ -2,7 +2,8 @@
 
 Modules: core (init, contract, import, ticket, asset, log, demo, calendar, attach,
 erase-person), views (views, report, sql, export), stream (nats, tail, schema, relay),
-desks (import --format), audit (replay, explain, verify, diff), documents (statement).
+desks (import --format), audit (replay, explain, verify, diff), documents (statement),
+tlog (checkpoint, prove, proof verify).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import NoReturn
 
 from .errors import code_for
 
-MODULES = ("core", "views", "stream", "audit", "documents", "web")
+MODULES = ("core", "views", "stream", "audit", "documents", "web", "tlog", "witness")
 GLOBALS = ("data_dir", "json", "lang")
 
 # Exit codes (README: *Errors and exit codes*)

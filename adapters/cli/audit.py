@@ -42,8 +42,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--nats-url", default=None, metavar="URL",
                    help="compare with the LEDGER stream on this server (default: $TICKETLEDGER_NATS_URL, "
                         "else a self-started server on the data folder's JetStream store if it has one)")
-    p.add_argument("--no-stream", action="store_true", help="do not compare with the NATS stream")
+    p.add_argument("--no-stream", action="store_true",
+                   help="do not compare with the NATS stream (without it, a store holding events and no stream "
+                        "found, or a stream other than the one the relay recorded, fails with TL-E180)")
     p.add_argument("--no-evidence", action="store_true", help="do not check evidence files")
+    p.add_argument("--checkpoint", action="append", default=[], metavar="FILE",
+                   help="also check the log against this saved checkpoint (a signed note as received)")
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser(
@@ -70,6 +74,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="evaluation time when views must be rebuilt (default: the as-of time, else now)")
     p.add_argument("--views", default=None, metavar="FILE.duckdb",
                    help="read clock and liability rows from this views file (e.g. one `replay` wrote)")
+    p.add_argument("--checkpoint", default=None, metavar="SIZE|FILE",
+                   help="the signed checkpoint the report's proofs lead to: a tree size the ledger signed, or a "
+                        "saved checkpoint file (default: the first checkpoint at or after the cut)")
     p.set_defaults(func=cmd_explain)
 
     p = sub.add_parser(
@@ -137,13 +144,21 @@ class StreamRow:
                    msg.metadata.sequence.stream, h.get(H_WITHHELD, ""), h.get(H_SHA, ""))
 
 
-def stream_events(data_dir: Path, url: str | None) -> list[Any] | None:
-    """Every event of the LEDGER stream in stream order, or None when there is no stream to read."""
+def stream_events(data_dir: Path, url: str | None, ledger: Any = None) -> list[Any] | None:
+    """Every event of the LEDGER stream in stream order, or None when there is no stream to read
+    and none is expected. With `ledger`, the stream is the one the relay recorded
+    (adapters.stream_guard): gone while the store holds events, re-created, shortened, sealed or
+    given limits raises StreamChanged."""
     from ..nats_server import server_for
     from ..stream import STREAM, SUBJECTS, ConnectOptions, connect
+    from ..stream_guard import check, gone, recorded
 
+    known = recorded(ledger, STREAM) if ledger is not None else None
+    held = int(ledger.position or 0) if ledger is not None else 0
     url = url or os.environ.get("TICKETLEDGER_NATS_URL") or None
     if url is None and not (data_dir / "nats").exists():
+        if known is not None or held:
+            raise gone(STREAM, known, held)
         return None
 
     async def read(u: str) -> list[Any] | None:
@@ -156,7 +171,11 @@ def stream_events(data_dir: Path, url: str | None) -> list[Any] | None:
             try:
                 info = await js.stream_info(STREAM)
             except NotFoundError:
+                if known is not None or held:
+                    raise gone(STREAM, known, held) from None
                 return None
+            if ledger is not None:
+                check(info, known)
             out: list[Any] = []
             if info.state.messages == 0:
                 return out
@@ -185,10 +204,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     data_dir = Path(args.data_dir)
     ledger = ledger_for(args)  # refuses a folder without a ledger, on SQLite and PostgreSQL alike
+    from ..stream_guard import StreamChanged
+
     stream = None
     if not args.no_stream:
         try:
-            stream = stream_events(data_dir, args.nats_url)
+            stream = stream_events(data_dir, args.nats_url, ledger)
+        except StreamChanged as e:
+            ledger.close()
+            raise UserError(f"{e}", code=e.code) from None
         except Exception as e:  # noqa: BLE001 - report why the stream could not be read, then fail
             raise UserError(f"cannot read the NATS stream ({type(e).__name__}: {e}); "
                             "use --no-stream to verify the store alone") from None
@@ -201,7 +225,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
         progress=progress.add,
     )
     progress.done()
-    ledger.close()
+    try:
+        _check_tree(ledger, report, args.checkpoint)
+    finally:
+        ledger.close()
     if args.json:
         sys.stdout.write(msgspec.json.encode(report.as_dict()).decode() + "\n")
     else:
@@ -209,6 +236,39 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
         print(report.text(language(_ledger_zone(args))))
     return 0 if report.ok else 1
+
+
+def _check_tree(ledger: Any, report: Any, saved: list[str]) -> None:
+    """The Merkle tree and the signed checkpoints against the log (replay/tree_check.py)."""
+    from domain import signed_note as sn
+    from replay.tree_check import check_tree
+
+    from ..ledger_tree import LedgerTree, SavedCheckpoint
+
+    tree = LedgerTree(ledger)
+    checkpoints = list(tree.checkpoints())
+    for i, f in enumerate(saved, 1):
+        try:
+            note = Path(f).read_text()
+        except OSError as e:
+            raise UserError(f"--checkpoint {f}: cannot be read ({e.strerror})", code="TL-E160") from None
+        checkpoints.append(SavedCheckpoint(id=-i, tree_size=0, key_hash="", signed_at=f"(file {f})", note=note))
+    keys = [sn.Verifier.parse(k.vkey) for k in tree.log_keys()]
+    cells = tree.cells()
+    cell = next(cells, None)
+
+    def entries() -> Any:
+        nonlocal cell
+        for row in iter_log(ledger):
+            while cell is not None and cell[0] < row.position:
+                cell = next(cells, None)
+            if cell is not None and cell[0] == row.position:
+                yield row, cell[1], cell[2]
+            else:
+                yield row, None, None
+
+    summary = check_tree(entries(), checkpoints, keys, report)
+    report.tree_leaves, report.tree_checkpoints = summary.leaves, summary.checkpoints
 
 
 def _time(text: str | None, what: str) -> Any:
@@ -266,6 +326,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
             raise UserError(f"ticket {args.ticket} was not yet recorded at "
                             f"{args.as_of_recorded or args.as_of_source_recorded}")
         calendar = list(asof.cut(calendar_rows(ledger), cut))
+        proofs = _report_proofs(ledger, rows, cut.recorded_text, args.checkpoint)
         if args.views:
             views_path = Path(args.views)
         else:
@@ -286,7 +347,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
         body, report, lang = render_report(
             args.ticket, toid, rows, views_path, data_dir, args.format, out_dir, as_of_recorded=cut.recorded_text,
             as_of_source_recorded=asof.stamp(source_as_of) if source_as_of else None,
-            lang_for=lambda tz: language(timezone=tz), calendar=calendar)  # --lang, else the contract's
+            lang_for=lambda tz: language(timezone=tz), calendar=calendar,  # --lang, else the contract's
+            proofs=proofs)
     except PrintError as e:
         raise UserError(str(e)) from None
     finally:
@@ -310,6 +372,15 @@ def cmd_explain(args: argparse.Namespace) -> int:
         else:
             sys.stdout.write(body.decode())
     return 0
+
+
+def _report_proofs(ledger: Any, rows: Any, recorded: str | None, checkpoint: str | None) -> dict[str, Any]:
+    from ..tlog_evidence import NoCheckpoint, report_proofs
+
+    try:
+        return report_proofs(ledger, rows, recorded, checkpoint)
+    except NoCheckpoint as e:
+        raise UserError(str(e), code="TL-E169") from None
 
 
 # --- replay (as of / what-if) and diff ---------------------------------------------------------------

@@ -262,6 +262,9 @@ def cmd_init(args: argparse.Namespace) -> int:
         where += "; the folder holds the evidence, the NATS store and the views"
     print(f"data folder {args.data_dir} ready ({where}); log position {last_position(ledger)}; "
           f"calendar years recorded now: {recorded or 'none new'}")
+    from .tlog import init_log
+
+    print(init_log(args, ledger))  # the transparency log's key and verifier key (issue 16)
     return 0
 
 

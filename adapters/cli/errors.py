@@ -26,6 +26,18 @@ CODES: dict[str, str] = {
     "TL-E050": "SQL the views cannot answer, or that would read or write files",
     "TL-E060": "NATS did not answer in time",
     "TL-E070": "refused by the ledger: the command would break a rule of the model",
+    "TL-E160": "a report whose proof cannot be read (not from `explain`, changed or cut)",
+    "TL-E161": "a checkpoint whose signature does not hold, or signed by no key given",
+    "TL-E162": "a cited event whose leaf cannot be computed from the report",
+    "TL-E163": "a cited event that the inclusion proof does not put in the signed log",
+    "TL-E164": "a cited event whose stored bytes in the report were altered",
+    "TL-E165": "the log does not extend a saved checkpoint: rewritten, rolled back or split",
+    "TL-E166": "a verifier key that cannot be read",
+    "TL-E167": "no usable log key (`init` makes one; TICKETLEDGER_LOG_KEY / _FILE on PostgreSQL)",
+    "TL-E168": "the log's Merkle tree is not built yet (`ticketledger checkpoint` builds it)",
+    "TL-E169": "a tree size outside the log's tree",
+    "TL-E181": "witness alarm: a checkpoint that does not extend the one accepted (rewrite, rollback, split view)",
+    "TL-E180": "the LEDGER stream is not the one the relay recorded: gone, re-created, shortened, sealed or given limits",
 }
 
 # The code of an error raised without one: the command it came from. A new command adds a line
@@ -37,7 +49,7 @@ COMMAND_CODES: dict[str, str] = {
     "report": "TL-E113", "sql": "TL-E114", "export": "TL-E115", "nats": "TL-E116",
     "relay": "TL-E117", "tail": "TL-E118", "schema": "TL-E119", "verify": "TL-E120",
     "explain": "TL-E121", "replay": "TL-E122", "diff": "TL-E123", "statement": "TL-E124",
-    "proof": "TL-E125", "witness": "TL-E126", "checkpoint": "TL-E127", "console": "TL-E128", "serve": "TL-E128", "users": "TL-E129",
+    "proof": "TL-E125", "prove": "TL-E130", "witness": "TL-E126", "checkpoint": "TL-E127", "console": "TL-E128", "serve": "TL-E128", "users": "TL-E129",
 }
 OTHER_COMMAND = "TL-E199"
 

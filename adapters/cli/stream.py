@@ -164,7 +164,8 @@ def cmd_customer_stream(args: argparse.Namespace) -> int:
 
     with _server(args, opts) as url:
         info = asyncio.run(go(url))
-    print(f"stream {info.config.name}: events of customer {args.customer} sourced from {STREAM}; "
+    print(f"stream {info.config.name}: events of customer {args.customer} sourced from {STREAM}, and the log's "
+          "signed checkpoints from CHECKPOINTS; "
           f"grant the customer's user the APIs in docs/nats-permissions.md")
     return 0
 
@@ -183,10 +184,13 @@ def _server(args: argparse.Namespace, opts: ConnectOptions):  # type: ignore[no-
 
 def cmd_relay(args: argparse.Namespace) -> int:
     from ..relay import PoisonEvent, run
+    from ..stream_guard import StreamChanged
 
     opts = options_of(args)
     try:
         return run(args, opts)
+    except StreamChanged as e:
+        raise UserError(f"refusing to publish: {e}", code=e.code) from None
     except (ServerError, NatsUnreachable, PoisonEvent) as e:  # a poison event is named, NATS not blamed
         raise UserError(str(e)) from None
     except Exception as e:  # noqa: BLE001 - NATS errors become one clear line, never credentials

@@ -1,0 +1,324 @@
+"""Transparency-log commands (issue 16): checkpoint, prove, proof verify.
+
+`checkpoint` builds the tree of an older ledger when it is missing (the migration), then signs
+the current tree head with the log key (adapters/log_key.py). `prove` prints RFC 9162 proofs as
+JSON (domain/proofs.py). `proof verify` checks a dispute report offline: no data folder, no
+network, only the report, the verifier key and optionally a checkpoint saved earlier.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from . import EXIT_FOUND, UserError, positive_int
+
+# codes of this module's errors (errors.CODES lists their meaning)
+E_NO_KEY = "TL-E167"
+E_NOT_BUILT = "TL-E168"
+E_REPORT = "TL-E160"
+E_SIZE = "TL-E169"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("checkpoint", help="sign the log's current tree head (C2SP tlog-checkpoint); --list shows them",
+                       description="Sign the current head of the log's Merkle tree with the log key, as a C2SP "
+                                   "signed note, and keep it in the ledger. A ledger recorded before the tree "
+                                   "existed gets its tree built first; its first checkpoint vouches only for the "
+                                   "history it holds now.")
+    p.add_argument("--list", action="store_true", help="list the checkpoints signed so far and the log's keys")
+    p.add_argument("--rotate-key", action="store_true",
+                   help="replace the log key by a new one (the old verifier key stays listed and verifiable), "
+                        "then sign with the new key")
+    p.add_argument("--out", default=None, metavar="FILE", help="also write the signed note, verbatim, to FILE")
+    p.set_defaults(func=cmd_checkpoint)
+
+    p = sub.add_parser("prove", help="print an inclusion or consistency proof of the log as JSON (RFC 9162)")
+    psub = p.add_subparsers(dest="what", metavar="inclusion|consistency", required=True)
+    a = psub.add_parser("inclusion", help="the audit path of the event at POSITION")
+    a.add_argument("position", type=positive_int, metavar="POSITION")
+    a.add_argument("--size", type=positive_int, default=None, metavar="N",
+                   help="tree size to prove against (default: the latest checkpoint holding it, else the tree)")
+    a.set_defaults(func=cmd_prove_inclusion)
+    a = psub.add_parser("consistency", help="that the log of NEW_SIZE events only appended to the one of OLD_SIZE")
+    a.add_argument("old", type=positive_int, metavar="OLD_SIZE")
+    a.add_argument("new", type=positive_int, nargs="?", default=None, metavar="NEW_SIZE",
+                   help="default: the latest checkpoint's size")
+    a.set_defaults(func=cmd_prove_consistency)
+
+    p = sub.add_parser("proof", help="check a dispute report's proof offline (`proof verify REPORT`)")
+    psub = p.add_subparsers(dest="what", metavar="verify", required=True)
+    a = psub.add_parser("verify", help="check a report from `explain --format json|html` with no data folder and no network",
+                        description="Recompute every cited event's leaf from the bytes in the report, check each "
+                                    "inclusion proof against the report's signed checkpoint, the checkpoint's "
+                                    "signature, and (with --checkpoint) that the log only grew since a checkpoint "
+                                    "you saved. Exit 0 when everything holds, 1 when a check fails (naming the event).")
+    a.add_argument("report", metavar="REPORT")
+    a.add_argument("--log-key", action="append", default=[], metavar="KEY",
+                   help="the log's verifier key, from your contract annex (NAME+HASH+KEY, or a file holding it); "
+                        "repeat for keys after a rotation")
+    a.add_argument("--checkpoint", default=None, metavar="SAVED",
+                   help="a checkpoint you saved earlier (the signed note exactly as received)")
+    a.add_argument("--consistency", action="append", default=[], metavar="PROOF.json",
+                   help="a proof from `prove consistency` linking your saved checkpoint to the report's")
+    a.set_defaults(func=cmd_proof_verify)
+
+
+# --- checkpoint ---------------------------------------------------------------------------
+
+
+def _data_dir(args: argparse.Namespace) -> Path:
+    return Path(args.data_dir)
+
+
+def build_tree(ledger: Any) -> int:
+    """Build what is missing of the tree (with progress on a terminal); the leaves added."""
+    from ..ledger_tree import LedgerTree
+    from .output import Progress
+
+    tree = LedgerTree(ledger)
+    if tree.is_complete():
+        return 0
+    bar = Progress("building the log's Merkle tree", unit="events", every=50_000)
+    shown = [0]
+
+    def progress(done: int, total: int) -> None:
+        bar.update(total=total)
+        bar.add(done - shown[0])
+        shown[0] = done
+
+    try:
+        return tree.build(progress)
+    finally:
+        bar.done()
+
+
+def load_signer(args: argparse.Namespace) -> Any:
+    from .. import log_key
+
+    try:
+        return log_key.load(_data_dir(args))
+    except log_key.KeyError_ as e:
+        raise UserError(str(e), code=E_NO_KEY) from None
+
+
+def cmd_checkpoint(args: argparse.Namespace) -> int:
+    from .. import log_key
+    from ..ledger_tree import LedgerTree
+    from .core import ledger_for
+    from .output import emit
+
+    ledger = ledger_for(args)
+    try:
+        tree = LedgerTree(ledger)
+        if args.list:
+            cps = [{"id": c.id, "tree_size": c.tree_size, "key_hash": c.key_hash, "signed_at": c.signed_at}
+                   for c in tree.checkpoints()]
+            emit(cps, args.json, ["id", "tree_size", "key_hash", "signed_at"])
+            if not args.json:
+                for k in tree.log_keys():
+                    state = f"retired {k.retired_at}" if k.retired_at else "current"
+                    print(f"log key {k.vkey} ({state}, added {k.added_at})")
+            return 0
+        if args.rotate_key:
+            load_signer(args)
+            try:
+                old, signer = log_key.rotate(_data_dir(args))
+            except log_key.KeyError_ as e:
+                raise UserError(str(e), code=E_NO_KEY) from None
+            tree.add_key(old.verifier)
+            tree.add_key(signer.verifier, retire_others=True)
+            print(f"new log key: {signer.verifier.vkey} (the old one, {old.verifier.vkey}, is retired and stays "
+                  "listed: what it signed still verifies); give the new verifier key to your customers")
+        else:
+            signer = load_signer(args)
+        added = build_tree(ledger)
+        try:
+            cp = tree.sign_checkpoint(signer)
+        except ValueError as e:
+            raise UserError(f"{e}", code=E_NO_KEY) from None
+    finally:
+        ledger.close()
+    if args.out:
+        Path(args.out).write_text(cp.note)
+    if args.json:
+        sys.stdout.write(msgspec.json.encode({**msgspec.structs.asdict(cp), "verifier_key": signer.verifier.vkey,
+                                              "tree_built_now": added}).decode() + "\n")
+        return 0
+    if added:
+        print(f"built the Merkle tree of {added:,} events recorded before it existed; this first checkpoint "
+              "vouches for the history the log holds now, not for what it held before", file=sys.stderr)
+    sys.stdout.write(cp.note)
+    print(f"checkpoint {cp.id}: tree size {cp.tree_size}, verifier key {signer.verifier.vkey}", file=sys.stderr)
+    return 0
+
+
+# --- prove --------------------------------------------------------------------------------
+
+
+def _tree(args: argparse.Namespace) -> tuple[Any, Any]:
+    from ..ledger_tree import LedgerTree
+    from .core import ledger_for
+
+    ledger = ledger_for(args)
+    return ledger, LedgerTree(ledger)
+
+
+def _print(obj: Any) -> None:
+    sys.stdout.write(msgspec.json.format(msgspec.json.encode(obj), indent=2).decode() + "\n")
+
+
+def cmd_prove_inclusion(args: argparse.Namespace) -> int:
+    from ..ledger_tree import TreeNotBuilt
+
+    ledger, tree = _tree(args)
+    try:
+        try:
+            leaf = tree.leaf(args.position)
+        except TreeNotBuilt as e:
+            raise UserError(str(e), code=E_NOT_BUILT) from None
+        except LookupError as e:
+            raise UserError(f"{e}: name a position of the log (`ticketledger log` shows them)", code="TL-E021") from None
+        note = None
+        size = args.size
+        if size is None:
+            cp = tree.latest_checkpoint()
+            if cp is not None and cp.tree_size > leaf.index:
+                size, note = cp.tree_size, cp.note
+            else:
+                size = tree.size
+        else:
+            note = next((c.note for c in tree.checkpoints() if c.tree_size == size), None)
+        if not leaf.index < size <= tree.size:
+            raise UserError(f"--size {size}: the event at position {args.position} is leaf {leaf.index}; name a tree "
+                            f"size above it and at most {tree.size}", code=E_SIZE)
+        proof = tree.inclusion_proof(leaf.index, size)
+    finally:
+        ledger.close()
+    _print({**msgspec.structs.asdict(msgspec.structs.replace(proof, position=args.position)),
+            "leaf": leaf, "checkpoint": note})
+    return 0
+
+
+def cmd_prove_consistency(args: argparse.Namespace) -> int:
+    ledger, tree = _tree(args)
+    try:
+        new, note = args.new, None
+        if new is None:
+            cp = tree.latest_checkpoint()
+            if cp is None:
+                raise UserError("no checkpoint yet: name NEW_SIZE, or sign one with `ticketledger checkpoint`",
+                                code=E_SIZE)
+            new, note = cp.tree_size, cp.note
+        else:
+            note = next((c.note for c in tree.checkpoints() if c.tree_size == new), None)
+        built = tree.size
+        if not args.old <= new <= built:
+            raise UserError(f"sizes {args.old} to {new}: write OLD_SIZE <= NEW_SIZE <= {built} (the tree's size)",
+                            code=E_SIZE)
+        proof = tree.consistency_proof(args.old, new)
+    finally:
+        ledger.close()
+    _print(msgspec.structs.replace(proof, checkpoint=note))
+    return 0
+
+
+# --- proof verify (offline) -----------------------------------------------------------------
+
+EVIDENCE_TAG = re.compile(r'<script type="application/json" id="ticketledger-evidence">(.*?)</script>', re.S)
+
+
+def read_evidence(path: str) -> Any:
+    """The evidence of a report file: explain's JSON or HTML, or the evidence object alone."""
+    from domain.proofs import Evidence
+
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as e:
+        raise UserError(f"{path}: cannot be read ({e.strerror}); name the report file `explain --out` wrote",
+                        code=E_REPORT) from None
+    text = raw.decode("utf-8", "replace")
+    m = EVIDENCE_TAG.search(text)
+    try:
+        if m:
+            return msgspec.json.decode(m.group(1), type=Evidence)
+        doc = msgspec.json.decode(raw)
+    except msgspec.DecodeError as e:
+        raise UserError(f"{path}: the report's proof cannot be read ({e}); it was changed or cut", code=E_REPORT) from None
+    if isinstance(doc, dict) and "proofs" in doc:
+        proofs = doc["proofs"] or {}
+        if "evidence" not in proofs:
+            raise UserError(f"{path}: the report carries no proof ({proofs.get('missing', 'made before proofs')}); "
+                            "ask for one made after `ticketledger checkpoint`", code=E_REPORT)
+        doc = proofs["evidence"]
+    try:
+        return msgspec.convert(doc, Evidence)
+    except msgspec.ValidationError as e:
+        raise UserError(f"{path}: not a report with a proof ({e})", code=E_REPORT) from None
+
+
+def _verifier(text: str) -> Any:
+    from domain import signed_note as sn
+
+    p = Path(text)
+    if p.is_file():  # a key given as the file that holds it
+        text = p.read_text().strip()
+    try:
+        return sn.Verifier.parse(text)
+    except sn.NoteError as e:
+        raise UserError(f"--log-key {text[:60]}: {e}", code="TL-E166") from None
+
+
+def cmd_proof_verify(args: argparse.Namespace) -> int:
+    from domain.proofs import ConsistencyProof, check_evidence
+
+    ev = read_evidence(args.report)
+    keys = [_verifier(k) for k in args.log_key]
+    saved = None
+    if args.checkpoint:
+        try:
+            saved = Path(args.checkpoint).read_text()
+        except OSError as e:
+            raise UserError(f"--checkpoint {args.checkpoint}: cannot be read ({e.strerror})", code=E_REPORT) from None
+    extra = []
+    for f in args.consistency:
+        try:
+            extra.append(msgspec.json.decode(Path(f).read_bytes(), type=ConsistencyProof))
+        except (OSError, msgspec.DecodeError, msgspec.ValidationError) as e:
+            raise UserError(f"--consistency {f}: not a proof from `prove consistency` ({e})", code=E_REPORT) from None
+    if extra:
+        ev = msgspec.structs.replace(ev, consistency=[*ev.consistency, *extra])
+    findings = check_evidence(ev, keys, saved)
+    failed = [f for f in findings if f.status == "failed"]
+    if args.json:
+        sys.stdout.write(msgspec.json.encode({"ok": not failed, "findings": findings}).decode() + "\n")
+    else:
+        mark = {"ok": "ok  ", "withheld": "note", "failed": "FAIL"}
+        for f in findings:
+            print(f"{mark[f.status]} {f.code + ': ' if f.code and f.status == 'failed' else ''}{f.what}")
+        n = sum(1 for f in findings if f.position is not None)
+        print(f"{args.report}: " + (f"{len(failed)} check(s) FAILED" if failed else
+                                   f"proof holds: {n} events in the signed log"))
+    return EXIT_FOUND if failed else 0
+
+
+def init_log(args: argparse.Namespace, ledger: Any) -> str:
+    """`init`'s part: the log key (made when missing, never printed), the tree built, and the
+    verifier key to print (the customer's copy goes in the contract annex)."""
+    from .. import log_key
+    from ..ledger_tree import LedgerTree
+
+    try:
+        signer, made = log_key.ensure(_data_dir(args))
+    except log_key.KeyError_ as e:
+        raise UserError(str(e), code=E_NO_KEY) from None
+    LedgerTree(ledger).add_key(signer.verifier)
+    build_tree(ledger)
+    where = log_key.where(_data_dir(args))
+    state = f"made now in {where} (mode 0600; keep it secret, back it up)" if made else f"in {where}"
+    return f"log key {state}; verifier key for the contract annex: {signer.verifier.vkey}"

@@ -1,0 +1,99 @@
+"""`ticketledger witness`: what a customer runs to keep the log's operator honest (issue 16).
+The logic is adapters/witness.py; this module reads the options and prints for people."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from pathlib import Path
+
+from . import UserError
+from .stream import nats_options, options_of
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "witness",
+        help="follow the log's checkpoints, check each extends the last one accepted, cosign it (a customer runs this)",
+        description="Follow the log's signed checkpoints on NATS (CHECKPOINTS, or LEDGER_<customer> with "
+                    "--customer), check each with the log's verifier key and, for a larger tree, a consistency "
+                    "proof from the checkpoint accepted last (asked of the ticketledger-proofs service that "
+                    "`relay --follow` hosts); then cosign it (C2SP tlog-cosignature/v1, the witness's own key in "
+                    "--state, made on the first run) and publish the cosignature on COSIGNATURES. A checkpoint "
+                    "that is not an extension of the accepted one — a rewrite, a rollback, two heads at one "
+                    "size — is an alarm: exit 2 with TL-E181, both signed notes and the proof kept in --state.",
+    )
+    p.add_argument("--log-key", required=True, metavar="KEY",
+                   help="the log's verifier key (NAME+HASH+BASE64, from the contract annex), or a file holding it")
+    p.add_argument("--state", required=True, metavar="DIR", help="the witness's folder: its key, the checkpoint "
+                   "accepted last, alarms' evidence")
+    p.add_argument("--customer", default=None, metavar="C",
+                   help="read checkpoints from LEDGER_<C> and ask proofs on proof.<C>.* (a customer-scoped user)")
+    p.add_argument("--name", default=None, help="the witness key's name when it is made (default witness.<C>.<host>)")
+    p.add_argument("--once", action="store_true", help="check the checkpoints published so far, then exit")
+    nats_options(p)
+    p.set_defaults(func=cmd_witness)
+
+
+def _log_key(text: str):  # type: ignore[no-untyped-def]
+    from domain import signed_note as sn
+
+    p = Path(text)
+    if p.is_file():
+        text = p.read_text().strip()
+    try:
+        return sn.Verifier.parse(text)
+    except sn.NoteError as e:
+        raise UserError(f"--log-key {text[:60]}: {e}", code="TL-E166") from None
+
+
+def cmd_witness(args: argparse.Namespace) -> int:
+    from domain import cosignature as cs
+
+    from ..stream import NatsUnreachable
+    from ..witness import Alarm, ProofUnavailable, WitnessState, default_name, run_witness
+
+    log = _log_key(args.log_key)
+    opts = options_of(args)
+    if not opts.url:
+        raise UserError("witness: name the log's NATS server with --nats-url (or TICKETLEDGER_NATS_URL)")
+    try:
+        state = WitnessState.open(Path(args.state), args.name or default_name(args.customer))
+    except (OSError, cs.CosignatureError) as e:
+        raise UserError(f"--state {args.state}: {e}") from None
+    if state.made_now:
+        print(f"witness key made in {Path(args.state) / 'witness.key'} (mode 0600; keep it secret)", file=sys.stderr)
+    print(f"witness verifier key: {state.witness.verifier.vkey}", file=sys.stderr, flush=True)
+
+    def say(m: str) -> None:
+        print(m, flush=True)
+
+    async def main() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        return await run_witness(state, log, opts.url or "", opts, customer=args.customer, once=args.once,
+                                 stop=stop, say=say)
+
+    try:
+        n = asyncio.run(main())
+    except Alarm as e:
+        raise UserError(str(e), code=e.code) from None
+    except (ProofUnavailable, NatsUnreachable) as e:
+        raise UserError(str(e), code="TL-E060") from None
+    except Exception as e:  # noqa: BLE001 - a NATS refusal (permissions, no such stream) in one line
+        raise UserError(f"NATS at {opts.describe()}: {type(e).__name__}: {e}") from None
+    print(f"witness: {n} checkpoint(s) cosigned now; accepted: "
+          f"{'tree size ' + _size(state.accepted) if state.accepted else 'none yet'}")
+    return 0
+
+
+def _size(note: str | None) -> str:
+    from domain import signed_note as sn
+
+    return str(sn.parse_checkpoint(sn.parse(note or "").text).size)

@@ -1,0 +1,167 @@
+"""The proof service on NATS: a nats-py `micro` service named `ticketledger-proofs`, hosted by
+`ticketledger relay --follow` (unless `--no-proofs`), so a customer's program asks for proofs
+without shell access to the ledger's host (issue 16).
+
+Requests (`nats req proof.acme.inclusion '{"position": 1234}'`):
+
+  proof.<customer>.checkpoint    body empty, or {"size": N}: the signed checkpoint (the newest,
+                                 or the one of size N) as the signed note's text, verbatim, with
+                                 the witnesses' cosignatures collected for it
+  proof.<customer>.inclusion     {"position": P, "size": N?}: the inclusion proof of the event at
+                                 log position P (domain.proofs.InclusionProof) in the tree of the
+                                 newest checkpoint (or of size N), with `leaf` (its inputs) and
+                                 `checkpoint`. For an event of another customer only hashes come
+                                 back: `leaf` is null.
+  proof.<customer>.consistency   {"old": O, "new": N?}: the consistency proof from tree size O to
+                                 the newest checkpoint's (or N) (domain.proofs.ConsistencyProof),
+                                 with `checkpoint`: the signed note of the new size.
+
+Errors are micro errors (headers Nats-Service-Error-Code 400/404/503 and a description).
+The customer token in the subject is what NATS permissions grant (docs/nats-permissions.md:
+user acme may publish only `proof.acme.>`); `_` asks as no customer (hashes only).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import msgspec
+from nats.aio.client import Client as NATS
+from nats.micro import add_service
+from nats.micro.request import Request
+from nats.micro.service import Service
+
+from domain.leaf import Leaf
+from domain.proofs import InclusionProof
+
+from .store import EventStoreApp, read_log
+
+SERVICE = "ticketledger-proofs"
+VERSION = "1.0.0"
+SUBJECT = "proof.*.{kind}"
+
+
+class CheckpointAsk(msgspec.Struct, forbid_unknown_fields=True):
+    size: int | None = None
+
+
+class InclusionAsk(msgspec.Struct, forbid_unknown_fields=True):
+    position: int
+    size: int | None = None
+
+
+class ConsistencyAsk(msgspec.Struct, forbid_unknown_fields=True):
+    old: int
+    new: int | None = None
+
+
+class InclusionAnswer(InclusionProof, frozen=True, kw_only=True):
+    leaf: Leaf | None = None  # None: another customer's event (only hashes)
+    checkpoint: str | None = None
+
+
+class ProofRefused(ValueError):
+    def __init__(self, code: str, text: str) -> None:
+        super().__init__(text)
+        self.code = code
+
+
+class _Customer(msgspec.Struct):
+    customer: str = ""
+
+
+def _note(app: EventStoreApp, size: int | None) -> tuple[int, str]:
+    """(tree size, cosigned note) of the newest checkpoint, or of the one of `size`."""
+    from .ledger_tree import LedgerTree
+    from .tlog_stream import cosigned_note
+
+    cps = LedgerTree(app).checkpoints()
+    if size is not None:
+        cps = [c for c in cps if c.tree_size == size]
+    if not cps:
+        raise ProofRefused("404", f"no signed checkpoint of size {size}" if size is not None else
+                           "no signed checkpoint yet (`ticketledger checkpoint`, or the relay's next one)")
+    cp = max(cps, key=lambda c: (c.tree_size, c.id))
+    return cp.tree_size, cosigned_note(app, cp.note, cp.tree_size)
+
+
+def checkpoint(app: EventStoreApp, ask: CheckpointAsk) -> bytes:
+    return _note(app, ask.size)[1].encode()
+
+
+def inclusion(app: EventStoreApp, customer: str, ask: InclusionAsk) -> bytes:
+    from .ledger_tree import LedgerTree, TreeNotBuilt
+
+    tree = LedgerTree(app)
+    rows = read_log(app, ask.position, 1)
+    if not rows or rows[0].position != ask.position:
+        raise ProofRefused("404", f"no event at log position {ask.position}")
+    try:
+        leaf = tree.leaf(ask.position)
+    except TreeNotBuilt as e:
+        raise ProofRefused("503", str(e)) from None
+    size, note = _note(app, ask.size)
+    if leaf.index >= size:
+        raise ProofRefused("404", f"the event at position {ask.position} (leaf {leaf.index}) is not in the tree of "
+                                  f"size {size}: ask again after the next checkpoint")
+    proof = tree.inclusion_proof(leaf.index, size)
+    own = customer != "_" and msgspec.json.decode(rows[0].state, type=_Customer).customer == customer
+    answer = InclusionAnswer(**msgspec.structs.asdict(proof) | {"position": ask.position},
+                             leaf=leaf if own else None, checkpoint=note)
+    return msgspec.json.encode(answer)
+
+
+def consistency(app: EventStoreApp, ask: ConsistencyAsk) -> bytes:
+    from .ledger_tree import LedgerTree, TreeNotBuilt
+
+    if ask.new is None:
+        new, note = _note(app, None)
+    else:
+        new, note = ask.new, None
+        with contextlib.suppress(ProofRefused):
+            note = _note(app, new)[1]
+    if not 0 <= ask.old <= new:
+        raise ProofRefused("400", f"old size {ask.old} is not between 0 and the new size {new}")
+    try:
+        proof = LedgerTree(app).consistency_proof(ask.old, new)
+    except TreeNotBuilt as e:
+        raise ProofRefused("404", str(e)) from None
+    return msgspec.json.encode(msgspec.structs.replace(proof, checkpoint=note))
+
+
+async def start_proof_service(nc: NATS, app: EventStoreApp) -> Service:
+    """Add the `ticketledger-proofs` service to this connection (stop it with `await svc.stop()`)."""
+    svc = await add_service(nc, name=SERVICE, version=VERSION,
+                            description="ticketledger transparency log: checkpoints, inclusion and consistency proofs")
+
+    def handler(kind: str, answer: Any) -> Any:
+        async def handle(req: Request) -> None:
+            customer = req.subject.split(".")[1]
+            try:
+                body = await asyncio.to_thread(answer, customer, req.data or b"")
+            except ProofRefused as e:
+                await req.respond_error(e.code, str(e))
+                return
+            except (msgspec.DecodeError, msgspec.ValidationError) as e:
+                await req.respond_error("400", f"{kind}: the request is not {_shapes[kind]} ({e})")
+                return
+            await req.respond(body)
+        return handle
+
+    def _decode(data: bytes, t: type) -> Any:
+        return msgspec.json.decode(data or b"{}", type=t)
+
+    answers = {
+        "checkpoint": lambda c, d: checkpoint(app, _decode(d, CheckpointAsk)),
+        "inclusion": lambda c, d: inclusion(app, c, _decode(d, InclusionAsk)),
+        "consistency": lambda c, d: consistency(app, _decode(d, ConsistencyAsk)),
+    }
+    for kind, answer in answers.items():
+        await svc.add_endpoint(name=kind, subject=SUBJECT.format(kind=kind), handler=handler(kind, answer))
+    return svc
+
+
+_shapes = {"checkpoint": 'empty or {"size": N}', "inclusion": '{"position": P, "size": N?}',
+           "consistency": '{"old": O, "new": N?}'}

@@ -1,0 +1,210 @@
+"""The LEDGER stream's identity, kept in the store (issue 16, settled after review).
+
+The stream is the ledger's independent copy only while it is the *same* stream. A stream
+deleted and created again, a `nats/` folder moved away (a self-started server then starts
+empty), limits that drop old messages, or a sealed stream all look, to the stream alone,
+like a stream that is simply there. So the relay records, in the store's own database, the
+stream it created or first saw:
+
+  ledger_stream(stream, created, first_seq, messages, seen_at)
+
+  created    the server's creation time of the stream (stream info `created`)
+  first_seq  its first sequence (it moves when old messages are dropped or purged)
+  messages   the most messages the relay has seen it hold (a high-water mark)
+  seen_at    when the relay first saw it (UTC)
+
+`relay` and `verify` then refuse (TL-E180) a stream whose creation time or first sequence
+changed, that is sealed, that gained limits (max_msgs, max_bytes, max_age) or lost its deny
+flags, or that holds fewer messages than the relay saw it hold. `verify` also refuses a
+stream that is gone while the store holds events, unless told `--no-stream`.
+
+NATS permissions are what protect the stream (docs/nats-permissions.md); this guard makes a
+replaced or shortened stream visible instead of silently compared as "the" copy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from nats.js import api as jsapi
+
+from .store import ChainedPostgresRecorder, EventStoreApp
+
+CODE = "TL-E180"
+LIMITS = ("max_msgs", "max_bytes", "max_age")
+DENY_FLAGS = ("deny_delete", "deny_purge")
+
+
+class StreamChanged(Exception):
+    """The stream is not the one the ledger recorded (or is gone, sealed, shortened)."""
+
+    code = CODE
+
+
+@dataclass(frozen=True)
+class StreamIdentity:
+    stream: str
+    created: str  # ISO 8601 UTC, as the server reports it
+    first_seq: int
+    messages: int = 0
+    seen_at: str = ""
+
+    @classmethod
+    def of(cls, info: jsapi.StreamInfo, seen_at: str = "") -> StreamIdentity:
+        return cls(info.config.name or "", created_text(info), first_sequence(info),
+                   int(info.state.messages), seen_at)
+
+
+def first_sequence(info: jsapi.StreamInfo) -> int:
+    """The sequence of the stream's first message; of an empty stream, the one its next message
+    gets (a new stream reports 0 until its first message, a purged one its last + 1)."""
+    state = info.state
+    return int(state.first_seq) if state.messages else int(state.last_seq) + 1
+
+
+def created_text(info: jsapi.StreamInfo) -> str:
+    created = info.created
+    if created is None:
+        return ""
+    if isinstance(created, datetime):
+        return created.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return str(created)
+
+
+# --- the table -----------------------------------------------------------------------------------
+
+
+def table_sql(app: EventStoreApp, name: str, create: str, sql: str, params: tuple[Any, ...], *,
+              write: bool) -> list[tuple[Any, ...]]:
+    """One statement on a side table `name` of the store's database (SQLite or PostgreSQL; `{t}`
+    in `create` and `sql` names it, `?` marks parameters). The table is created by the first
+    write; a read of a store without it answers no rows."""
+    rec = app.recorder
+    if isinstance(rec, ChainedPostgresRecorder):
+        table = f'"{rec.datastore.schema}".{name}'
+        with rec.datastore.transaction(commit=write) as curs:
+            if write:
+                curs.execute(create.format(t=table))
+            else:
+                curs.execute("SELECT to_regclass(%s) AS t", (table,))
+                if curs.fetchone()["t"] is None:
+                    return []
+            curs.execute(sql.replace("?", "%s").format(t=table), params)
+            return [tuple(r.values()) for r in curs.fetchall()] if curs.description else []
+    with rec.datastore.transaction(commit=write) as c:  # type: ignore[attr-defined]
+        if write:
+            c.execute(create.format(t=name))
+        else:
+            c.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
+            if c.fetchone() is None:
+                return []
+        c.execute(sql.format(t=name), params)
+        return [tuple(r) for r in c.fetchall()]
+
+
+_CREATE = ("CREATE TABLE IF NOT EXISTS {t} (stream TEXT PRIMARY KEY, created TEXT NOT NULL, "
+           "first_seq BIGINT NOT NULL, messages BIGINT NOT NULL, seen_at TEXT NOT NULL)")
+
+
+def _execute(app: EventStoreApp, sql: str, params: tuple[Any, ...], *, write: bool) -> list[tuple[Any, ...]]:
+    return table_sql(app, "ledger_stream", _CREATE, sql, params, write=write)
+
+
+def recorded(app: EventStoreApp, stream: str) -> StreamIdentity | None:
+    """The identity the relay recorded for `stream` (None: it never saw one)."""
+    rows = _execute(app, "SELECT stream, created, first_seq, messages, seen_at FROM {t} WHERE stream = ?",
+                    (stream,), write=False)
+    if not rows:
+        return None
+    s, created, first_seq, messages, seen_at = rows[0]
+    return StreamIdentity(str(s), str(created), int(first_seq), int(messages), str(seen_at))
+
+
+def record(app: EventStoreApp, identity: StreamIdentity) -> StreamIdentity:
+    """Record a stream the relay created or saw for the first time."""
+    seen = identity.seen_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    _execute(app, "INSERT INTO {t} (stream, created, first_seq, messages, seen_at) VALUES (?,?,?,?,?)",
+             (identity.stream, identity.created, identity.first_seq, identity.messages, seen), write=True)
+    return StreamIdentity(identity.stream, identity.created, identity.first_seq, identity.messages, seen)
+
+
+def saw_messages(app: EventStoreApp, stream: str, messages: int) -> None:
+    """Raise the high-water mark of messages the relay saw the stream hold."""
+    _execute(app, "UPDATE {t} SET messages = ? WHERE stream = ? AND messages < ?",
+             (messages, stream, messages), write=True)
+
+
+# --- the checks ----------------------------------------------------------------------------------
+
+
+def problems(info: jsapi.StreamInfo, known: StreamIdentity | None) -> list[str]:
+    """What is wrong with the stream `info` describes, given the identity recorded for it."""
+    cfg, name = info.config, info.config.name
+    found: list[str] = []
+    if known is not None:
+        now = created_text(info)
+        if now != known.created:
+            found.append(f"stream {name} was created at {now}, but the relay recorded one created at "
+                         f"{known.created} (first seen {known.seen_at}): it was deleted and made again, or "
+                         "the server's store was replaced")
+        if first_sequence(info) != known.first_seq:
+            found.append(f"stream {name} now starts at sequence {first_sequence(info)}, but it started at "
+                         f"{known.first_seq}: messages were dropped from its start")
+        if int(info.state.messages) < known.messages:
+            found.append(f"stream {name} holds {info.state.messages} messages, fewer than the {known.messages} "
+                         "the relay saw it hold: messages were removed")
+    if cfg.sealed:
+        found.append(f"stream {name} is sealed: it takes no more events")
+    for limit in LIMITS:
+        value = getattr(cfg, limit, None)
+        if value not in (None, 0, -1):
+            found.append(f"stream {name} has gained a limit {limit}={value} (an audit log keeps every "
+                         "message: it must have none)")
+    for flag in DENY_FLAGS:
+        if not getattr(cfg, flag, False):
+            found.append(f"stream {name} has lost {flag} (an audit log refuses deletes and purges)")
+    return found
+
+
+def check(info: jsapi.StreamInfo, known: StreamIdentity | None, *, events: int | None = None) -> None:
+    """Raise StreamChanged naming every problem; `events`: the stream must hold at least this many."""
+    found = problems(info, known)
+    if events is not None and int(info.state.messages) < events:
+        found.append(f"stream {info.config.name} holds {info.state.messages} messages, fewer than the "
+                     f"{events} events the relay has published")
+    if found:
+        raise StreamChanged("; ".join(found))
+
+
+def gone(stream: str, known: StreamIdentity | None, events: int) -> StreamChanged:
+    """The error for a stream that is not found while the store holds events (or it was recorded)."""
+    was = (f"the relay recorded it (created {known.created}, first seen {known.seen_at})" if known is not None
+           else f"the store holds {events} event(s)")
+    return StreamChanged(f"no stream {stream} found, but {was}: the stream was deleted, or its server's store "
+                         "moved away; give the server that holds it (--nats-url), or --no-stream to verify "
+                         "the store alone")
+
+
+async def open_guarded(app: EventStoreApp, js: Any, replicas: int = 1, stream: str = "LEDGER") -> StreamIdentity:
+    """The relay's way in: the recorded stream, checked; created (and recorded) when the store
+    has none recorded and the server none; refused (StreamChanged) when it changed or is gone."""
+    import asyncio
+
+    from nats.js.errors import NotFoundError
+
+    from .stream import ensure_stream
+
+    known = await asyncio.to_thread(recorded, app, stream)
+    try:
+        info = await js.stream_info(stream)
+    except NotFoundError:
+        if known is not None:
+            raise gone(stream, known, 0) from None
+        info = await ensure_stream(js, replicas)
+        return await asyncio.to_thread(record, app, StreamIdentity.of(info))
+    check(info, known)
+    if known is None:
+        return await asyncio.to_thread(record, app, StreamIdentity.of(info))
+    return known

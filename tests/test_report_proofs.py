@@ -1,0 +1,204 @@
+"""A dispute report carries its own proof (issue 16): `proof verify` checks it offline, after the
+data folder is gone; one byte changed in any cited event fails naming that event; a withheld
+payload is told from an altered one; an operator's rewrite, a rollback and a split view are
+caught against a checkpoint the customer saved."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import shutil
+import sqlite3
+from contextlib import redirect_stdout
+from pathlib import Path
+
+import pytest
+
+from adapters.cli import main
+
+from .disputekit import EVALUATED, TICKET, dispute_ledger
+from .test_report_proofs_kit import edit_event, recompute_chain
+
+
+def run(data: Path | None, *argv: str) -> tuple[int, str]:
+    out = io.StringIO()
+    with redirect_stdout(out):
+        code = main([*(["--data-dir", str(data)] if data else []), *argv])
+    return code, out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def signed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A dispute ledger with its log key and a checkpoint; (data folder, verifier key)."""
+    data = tmp_path_factory.mktemp("tlog") / "data"
+    dispute_ledger(data)
+    code, out = run(data, "init")
+    assert code == 0
+    vkey = out.split("verifier key for the contract annex: ")[1].split()[0]
+    assert "PRIVATE" not in out and (data / "log.key").stat().st_mode & 0o777 == 0o600
+    code, _ = run(data, "checkpoint", "--out", str(data.parent / "saved-1.note"))
+    assert code == 0
+    return data, vkey
+
+
+def report(data: Path, out: Path, fmt: str = "json", *extra: str) -> Path:
+    code, _ = run(data, "explain", TICKET, "--format", fmt, "--at", EVALUATED, "--out", str(out), *extra)
+    assert code == 0
+    return out
+
+
+def verify(report_file: Path, *argv: str) -> tuple[int, str]:
+    return run(None, "proof", "verify", str(report_file), *argv)
+
+
+def test_a_report_verifies_offline_after_the_data_folder_is_deleted(signed, tmp_path: Path) -> None:
+    data, vkey = signed
+    copy = tmp_path / "copy"
+    shutil.copytree(data, copy)
+    j = report(copy, tmp_path / "r.json")
+    h = report(copy, tmp_path / "r.html", "html")
+    again = report(copy, tmp_path / "r2.html", "html")
+    assert h.read_bytes() == again.read_bytes()  # deterministic: the same checkpoint, named
+    doc = json.loads(j.read_text())
+    ev = doc["proofs"]["evidence"]
+    first = ev["events"][0]
+    assert base64.b64decode(first["stored_b64"]) and first["view"]["type"]  # bytes beside the upcast view
+    assert "如何核验本报告" in h.read_text() and "ticketledger proof verify" in h.read_text()  # the contract is in China
+    shutil.rmtree(copy)
+    for f in (j, h):
+        code, out = verify(f, "--log-key", vkey)
+        assert code == 0, out
+        assert f"proof holds: {len(ev['events'])} events" in out
+    code, out = verify(j, "--log-key", vkey, "--checkpoint", str(data.parent / "saved-1.note"))
+    assert code == 0, out
+
+
+def test_one_byte_changed_in_any_cited_event_fails_naming_it(signed, tmp_path: Path) -> None:
+    data, vkey = signed
+    doc = json.loads(report(data, tmp_path / "r.json").read_text())
+    events = doc["proofs"]["evidence"]["events"]
+    for i, c in enumerate(events):
+        stored = bytearray(base64.b64decode(c["stored_b64"]))
+        stored[len(stored) // 2] ^= 0x01
+        bad = json.loads(json.dumps(doc))
+        bad["proofs"]["evidence"]["events"][i]["stored_b64"] = base64.b64encode(bytes(stored)).decode()
+        f = tmp_path / f"bad{i}.json"
+        f.write_text(json.dumps(bad))
+        code, out = verify(f, "--log-key", vkey)
+        assert code == 1
+        assert f"FAIL TL-E164: event at position {c['leaf']['position']} " in out and "altered" in out
+    # the leaf's own inputs changed (a different recording time) fail their inclusion proof
+    bad = json.loads(json.dumps(doc))
+    bad["proofs"]["evidence"]["events"][0]["leaf"]["recorded_at"] = "2020-01-01T00:00:00.000000Z"
+    (tmp_path / "leaf.json").write_text(json.dumps(bad))
+    code, out = verify(tmp_path / "leaf.json", "--log-key", vkey)
+    assert code == 1 and "TL-E163" in out and f"position {events[0]['leaf']['position']}" in out
+
+
+def test_a_withheld_payload_is_told_from_an_altered_one(signed, tmp_path: Path) -> None:
+    data, vkey = signed
+    doc = json.loads(report(data, tmp_path / "r.json").read_text())
+    c = doc["proofs"]["evidence"]["events"][1]
+    c["stored_b64"], c["view"], c["withheld"] = None, None, "personal data erased"
+    (tmp_path / "w.json").write_text(json.dumps(doc))
+    code, out = verify(tmp_path / "w.json", "--log-key", vkey)
+    assert code == 0, out
+    assert f"event at position {c['leaf']['position']}" in out and "payload withheld (personal data erased)" in out
+
+
+def test_a_checkpoint_signed_by_another_key_is_refused(signed, tmp_path: Path) -> None:
+    data, _ = signed
+    from domain import signed_note as sn
+
+    other = sn.Signer("ticketledger.local/other", bytes(32)).verifier.vkey
+    code, out = verify(report(data, tmp_path / "r.json"), "--log-key", other)
+    assert code == 1 and "TL-E161" in out
+
+
+def _rewrite_sql(data: Path, *statements: tuple[str, tuple]) -> None:
+    db = sqlite3.connect(data / "events.sqlite")
+    with db:
+        for sql, params in statements:
+            db.execute(sql, params)
+    db.close()
+
+
+def test_rewrite_rollback_and_split_view_are_caught_against_a_saved_checkpoint(signed, tmp_path: Path) -> None:
+    """The operator's three ways to change history, each done in a copy of the ledger, then a new
+    checkpoint and report: the customer's saved checkpoint (size S) catches each."""
+    data, vkey = signed
+    saved = data.parent / "saved-1.note"
+    size = int(saved.read_text().splitlines()[1])
+    doc = json.loads(report(data, tmp_path / "r.json").read_text())
+    cited = [c["leaf"]["position"] for c in doc["proofs"]["evidence"]["events"] if b"desk:hotline" in
+             base64.b64decode(c["stored_b64"])]
+
+    def fresh(name: str) -> Path:
+        d = tmp_path / name
+        shutil.copytree(data, d)
+        return d
+
+    def rebuild_tree_and_sign(d: Path) -> None:
+        # the operator rebuilds the tree from the edited log and signs with the real key
+        _rewrite_sql(d, ("UPDATE ledger_chain SET leaf_index = NULL, tree = NULL", ()))
+        assert run(d, "checkpoint")[0] == 0
+
+    # 1. a full rewrite: one early event's bytes edited, the chain and tree recomputed
+    rw = fresh("rewrite")
+    edit_event(rw, cited[0], b"desk:hotline", b"desk:hotlinX")
+    recompute_chain(rw)
+    rebuild_tree_and_sign(rw)
+    r = report(rw, tmp_path / "rw.json")
+    assert verify(r, "--log-key", vkey)[0] == 0  # alone, the rewritten report holds together
+    code, out = verify(r, "--log-key", vkey, "--checkpoint", str(saved))
+    assert code == 1 and "TL-E165" in out, out
+
+    # 2. a rollback of the last events, then new recordings past the old size
+    rb = fresh("rollback")
+    _rewrite_sql(rb, ("DELETE FROM stored_events WHERE rowid > ?", (size - 3,)),
+                 ("DELETE FROM ledger_chain WHERE position > ?", (size - 3,)))
+    assert run(rb, "checkpoint")[0] == 0
+    r = report(rb, tmp_path / "rb.json", "json", "--checkpoint", str(size - 3))
+    code, out = verify(r, "--log-key", vkey, "--checkpoint", str(saved))
+    assert code == 1 and "rolled back" in out, out
+
+    # 3. a split view: another head at the saved size, signed with the real key
+    sv = fresh("split")
+    edit_event(sv, cited[-1], b"desk:hotline", b"desk:hotlinY")
+    recompute_chain(sv)
+    rebuild_tree_and_sign(sv)
+    r = report(sv, tmp_path / "sv.json")
+    code, out = verify(r, "--log-key", vkey, "--checkpoint", str(saved))
+    assert code == 1 and "TL-E165" in out, out
+
+
+def test_verify_checks_the_tree_and_the_signed_checkpoints_against_the_log(signed, tmp_path: Path) -> None:
+    data, _ = signed
+    code, out = run(data, "verify", "--no-stream")
+    assert code == 0, out
+    assert "Merkle tree: 42 leaves recomputed from the log; 1 signed checkpoint(s)" in out
+    # an operator edits an event, recomputes the chain and rebuilds the tree: the chain holds,
+    # the checkpoint signed before does not
+    rw = tmp_path / "rw"
+    shutil.copytree(data, rw)
+    edit_event(rw, 20, b'"', b'"')  # a no-op edit keeps the bytes: still OK
+    assert run(rw, "verify", "--no-stream")[0] == 0
+    db = sqlite3.connect(rw / "events.sqlite")
+    (state,) = db.execute("SELECT state FROM stored_events WHERE rowid = 20").fetchone()
+    db.close()
+    edit_event(rw, 20, state[:12], state[:11] + b" ")
+    recompute_chain(rw)
+    code, out = run(rw, "verify", "--no-stream")
+    assert code == 1 and "tree" in out and "checkpoint 1" in out, out
+    _rewrite_sql(rw, ("UPDATE ledger_chain SET leaf_index = NULL, tree = NULL", ()))
+    code, out = run(rw, "verify", "--no-stream")  # tree rebuilt from the edited log: the checkpoint still differs
+    assert code == 1 and "the log changed after it was signed" in out, out
+    # a rollback of the last events, checked against the customer's saved checkpoint
+    rb = tmp_path / "rb"
+    shutil.copytree(data, rb)
+    _rewrite_sql(rb, ("DELETE FROM stored_events WHERE rowid > 40", ()), ("DELETE FROM ledger_chain WHERE position > 40", ()),
+                 ("DELETE FROM ledger_checkpoints", ()))
+    assert run(rb, "verify", "--no-stream")[0] == 0  # alone, the shortened log holds together
+    code, out = run(rb, "verify", "--no-stream", "--checkpoint", str(data.parent / "saved-1.note"))
+    assert code == 1 and "events were removed" in out, out

@@ -3,6 +3,8 @@ beside a real follower and nats-server on a real ledger (tests/webkit.py)."""
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 import time
 from datetime import UTC, datetime, timedelta
@@ -236,3 +238,28 @@ def test_the_ticket_pdf_downloads_with_a4_pages(console, browser, tmp_path: Path
     assert not offsite
     page.context.close()
 
+
+
+def test_once_the_log_is_signed_a_ticket_proof_downloads_and_verifies_offline(console, browser, tmp_path: Path) -> None:
+    # last in this module: it gives the console's ledger a log key, a tree and a checkpoint
+    done = webkit.cli(console.data, "init")
+    assert done.returncode == 0, done.stderr
+    done = webkit.cli(console.data, "checkpoint")
+    assert done.returncode == 0, done.stderr
+    vkey = re.search(r"verifier key (\S+)", done.stderr).group(1)
+    page = webkit.new_page(browser, console, [])
+    webkit.sign_in(page, console, "cust4")
+    page.goto(f"{console.url}/tickets/T4-late")
+    proof = _download(page, 'a[href*="/proof"]', tmp_path / "T4-late-proof.json")
+    page.context.close()
+    checked = webkit.cli(tmp_path / "no-data-here", "proof", "verify", str(proof), "--log-key", vkey)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "proof holds" in checked.stdout
+    # one byte of a cited event changed: the customer's offline check names it
+    ev = json.loads(proof.read_text())
+    raw = bytearray(base64.b64decode(ev["events"][0]["stored_b64"]))
+    raw[len(raw) // 2] ^= 0x01
+    ev["events"][0]["stored_b64"] = base64.b64encode(bytes(raw)).decode()
+    (tmp_path / "altered.json").write_text(json.dumps(ev))
+    checked = webkit.cli(tmp_path / "no-data-here", "proof", "verify", str(tmp_path / "altered.json"), "--log-key", vkey)
+    assert checked.returncode != 0 and str(ev["events"][0]["leaf"]["position"]) in checked.stdout, checked.stdout

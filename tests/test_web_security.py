@@ -67,7 +67,7 @@ def test_the_customer_gets_its_own_documents(customer) -> None:
     r = customer.get("/tickets/T4-run/report.pdf")
     assert r.status_code == 200 and r.content.startswith(b"%PDF")
     r = customer.get("/tickets/T4-run/proof")  # no transparency log on this ledger yet: said, not faked
-    assert r.status_code == 501 and r.text == "proofs not available on this ledger"
+    assert r.status_code == 501 and r.text.startswith("proofs not available on this ledger")
 
 
 @pytest.mark.parametrize("query", [

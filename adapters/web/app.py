@@ -435,7 +435,9 @@ def _report(c: Console, user: User, ticket: str, as_of: datetime | None) -> tupl
     with views_for(c, as_of) as (con, gen):
         scope = scope_for(c, user, con, gen)
         head = queries.ticket_head(con, scope, ticket)
-        key = (ticket, str(as_of), gen.key)
+        with c.ledger_lock:  # a checkpoint signed since changes the report's proofs, not its views
+            signed = documents.latest_checkpoint_id(c.ledger())
+        key = (ticket, str(as_of), gen.key, signed)
         with c.reports_lock:
             cached = c.reports.get(key)
             if cached is not None:

@@ -5,8 +5,9 @@
   data `ticketledger explain` renders).
 - `dispute_report_pdf` — the same exhibit printed by the system's Chromium (adapters.printing,
   as `explain --format pdf`), dated at the views' evaluation time.
-- `ticket_proof` — the ticket's inclusion proof: ProofsUnavailable (the console answers 501)
-  while the ledger has no transparency-log tree.
+- `ticket_proof` — the evidence for the report's events (leaves, inclusion proofs, the signed
+  checkpoint) that `proof verify` checks offline; ProofsUnavailable (501) while the ledger has
+  no tree or no checkpoint covering the cut.
 - `statement` — the monthly statement (adapters.statements, as `ticketledger statement`).
 Each page calls only these functions, so switching a renderer changes this file only.
 """
@@ -48,11 +49,14 @@ def report_data(ledger: Any, data_dir: Path, ticket: str, con: Any, *, position:
     from replay.explain import build_report
 
     from ..evidence import check_evidence
+    from ..tlog_evidence import report_proofs
 
     toid, rows = report_rows(ledger, ticket, position=position, recorded=recorded)
-    return build_report(ticket, rows, con, as_of_recorded=asof.stamp(recorded) if recorded else None,
-                        ticket_oid=toid, evidence_href=evidence_href,
-                        evidence_status=lambda sha: check_evidence(data_dir, sha))
+    stamp = asof.stamp(recorded) if recorded else None
+    report = build_report(ticket, rows, con, as_of_recorded=stamp, ticket_oid=toid, evidence_href=evidence_href,
+                          evidence_status=lambda sha: check_evidence(data_dir, sha))
+    report["proofs"] = report_proofs(ledger, rows, stamp, None)  # as `explain` carries them
+    return report
 
 
 def dispute_report_html(report: dict[str, Any], lang: str) -> bytes:
@@ -95,15 +99,34 @@ PROOFS_UNAVAILABLE = "proofs not available on this ledger"
 
 
 def proofs_available(ledger: Any) -> bool:
-    """The ledger keeps a transparency-log tree to prove inclusion in (issue 16): not yet."""
-    return False
+    """The ledger keeps a transparency-log tree with a signed checkpoint (issue 16). Read only:
+    the console never builds the tree or signs; `ticketledger checkpoint` does."""
+    return latest_checkpoint_id(ledger) is not None
+
+
+def latest_checkpoint_id(ledger: Any) -> int | None:
+    """The newest signed checkpoint's id (None without one): reports are cached per checkpoint."""
+    from ..ledger_tree import LedgerTree
+
+    try:
+        latest = LedgerTree(ledger).latest_checkpoint()
+    except Exception:  # noqa: BLE001 - no tree tables on this ledger: no checkpoint
+        return None
+    return latest.id if latest else None
 
 
 def ticket_proof(ledger: Any, ticket: str, report: dict[str, Any]) -> tuple[bytes, str]:
-    """(document, media type) of the inclusion proof of the ticket's log rows (those the report
-    cites) in the ledger's transparency log. The seam for the transparency log (issue 16): until
-    a ledger carries a tree this raises ProofsUnavailable, which the console answers with 501."""
-    raise ProofsUnavailable(PROOFS_UNAVAILABLE)
+    """(document, media type) of the evidence for the events the report cites: each event's
+    stored bytes, leaf and inclusion proof against the first signed checkpoint at or after the
+    report's cut — what `ticketledger proof verify FILE --log-key KEY` checks offline.
+    ProofsUnavailable when the ledger has no tree or no checkpoint covering the cut (501)."""
+    import msgspec
+
+    proofs = report.get("proofs") or {}
+    if "evidence" not in proofs:
+        raise ProofsUnavailable(f"{PROOFS_UNAVAILABLE}: {proofs['missing']}" if proofs.get("missing")
+                                else PROOFS_UNAVAILABLE)
+    return msgspec.json.format(msgspec.json.encode(proofs["evidence"]), indent=2), "application/json"
 
 
 def statement_data(con: Any, ledger: LedgerAccess, customer: str, contract: str | None, month: str

@@ -48,12 +48,16 @@ def extend(head: TreeHead, chain: Sequence[tuple[int, str, str, str]], stored: S
     `chain` holds the rows store.chain_rows made (position, recorded_at, sha256, link), `stored`
     the StoredEvents they chain."""
     out = []
-    encode, h, append = lf.encode, merkle.leaf_hash, merkle.append
+    pack, h, append, fromhex = lf.pack, merkle.leaf_hash, merkle.append, bytes.fromhex
+    times: dict[str, int] = {}  # one recording time per transaction: parsed once
     for (position, recorded_at, digest, link), s in zip(chain, stored, strict=True):
-        leaf = lf.Leaf(index=head.size, position=position, recorded_at=recorded_at,
-                       originator_id=hex_id(s.originator_id), originator_version=s.originator_version,
-                       topic=s.topic, state_sha256=digest)
-        out.append((head.size, b"".join(append(head.frontier, head.sizes, h(encode(leaf))))))
+        us = times.get(recorded_at)
+        if us is None:
+            us = times[recorded_at] = lf.micros(recorded_at)
+        oid = s.originator_id
+        raw = oid.bytes if isinstance(oid, uuid.UUID) else uuid.UUID(hex=hex_id(oid)).bytes
+        leaf = pack(head.size, position, us, raw, s.originator_version, s.topic.encode(), fromhex(digest))
+        out.append((head.size, b"".join(append(head.frontier, head.sizes, h(leaf)))))
         head.size += 1
         head.link = link
     return out

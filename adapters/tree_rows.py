@@ -49,17 +49,24 @@ def extend(head: TreeHead, chain: Sequence[tuple[int, str, str, str]], stored: S
     the StoredEvents they chain."""
     out = []
     pack, h, append, fromhex = lf.pack, merkle.leaf_hash, merkle.append, bytes.fromhex
+    frontier, sizes = head.frontier, head.sizes
     times: dict[str, int] = {}  # one recording time per transaction: parsed once
-    for (position, recorded_at, digest, link), s in zip(chain, stored, strict=True):
+    topics: dict[str, bytes] = {}
+    index = head.size
+    for (position, recorded_at, digest, _link), s in zip(chain, stored, strict=True):
         us = times.get(recorded_at)
         if us is None:
             us = times[recorded_at] = lf.micros(recorded_at)
+        topic = topics.get(s.topic)
+        if topic is None:
+            topic = topics[s.topic] = s.topic.encode()
         oid = s.originator_id
-        raw = oid.bytes if isinstance(oid, uuid.UUID) else uuid.UUID(hex=hex_id(oid)).bytes
-        leaf = pack(head.size, position, us, raw, s.originator_version, s.topic.encode(), fromhex(digest))
-        out.append((head.size, b"".join(append(head.frontier, head.sizes, h(leaf)))))
-        head.size += 1
-        head.link = link
+        raw = oid.bytes if isinstance(oid, uuid.UUID) else fromhex(oid.replace("-", ""))
+        out.append((index, b"".join(append(frontier, sizes, h(pack(index, position, us, raw, s.originator_version,
+                                                                       topic, fromhex(digest)))))))
+        index += 1
+    if chain:
+        head.size, head.link = index, chain[-1][3]
     return out
 
 

@@ -108,3 +108,13 @@ def load_head(cur: Any, size: int, link: str, pg_schema: str | None) -> TreeHead
     ids = merkle.frontier_ids(size)
     frontier = read_nodes(cur, ids, pg_schema)
     return TreeHead(size, link, frontier, [1 << level for level, _ in ids])
+
+
+def head_or_none(cur: Any, size: int, link: str, pg_schema: str | None) -> TreeHead | None:
+    """The recorder's read of the right edge: None when rows it needs are gone (a damaged or
+    tampered table). Recording then goes on without the tree (NULL cells), and `verify` names
+    the damage; refusing to record would not repair it."""
+    try:
+        return load_head(cur, size, link, pg_schema)
+    except TreeMissing:
+        return None

@@ -44,10 +44,14 @@ def report_data(ledger: Any, data_dir: Path, ticket: str, con: Any, *, position:
 
     from ..evidence import check_evidence
 
+    from ..tlog_evidence import report_proofs
+
     toid, rows = report_rows(ledger, ticket, position=position, recorded=recorded)
-    return build_report(ticket, rows, con, as_of_recorded=asof.stamp(recorded) if recorded else None,
-                        ticket_oid=toid, evidence_href=evidence_href,
-                        evidence_status=lambda sha: check_evidence(data_dir, sha))
+    stamp = asof.stamp(recorded) if recorded else None
+    report = build_report(ticket, rows, con, as_of_recorded=stamp, ticket_oid=toid, evidence_href=evidence_href,
+                          evidence_status=lambda sha: check_evidence(data_dir, sha))
+    report["proofs"] = report_proofs(ledger, rows, stamp, None)  # as `explain` has them (read only)
+    return report
 
 
 def dispute_report_html(report: dict[str, Any], lang: str) -> bytes:

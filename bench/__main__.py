@@ -19,6 +19,9 @@ Slots, in the order they run (quick ones first; a slot whose module is missing s
              xlsx, pdf) on the N ledger, beside the JSON report and `report sla --json`
   clock_inputs  bench.clock_inputs_bench: rebuild and re-evaluate of the N/10 prefix's ledger with
              and without the statements that write clock_inputs (the ratio is the figure)
+  tlog       bench.tlog_bench: recording with vs without the Merkle tree (A/B, median of 5, SQLite
+             and PostgreSQL), the tree's build for an existing ledger (<= 1M, extrapolated to 10M),
+             inclusion and consistency proofs, `proof verify` of a 50-event report
   web        bench.web_bench: 50 users browsing the console's queue and ticket pages of the N ledger
              while the follower applies 1,000 events/s (page p95, the follower's live p99)
 """
@@ -130,6 +133,10 @@ def bench_clock_inputs(quick: bool, events: int) -> dict[str, Any] | None:
     from .clock_inputs_bench import run
 
     return run(quick=quick, events=None if quick else max(events // 10, 100_000))
+def bench_tlog(quick: bool, events: int) -> dict[str, Any] | None:
+    from .tlog_bench import run
+
+    return run(quick=quick, events=events)
 
 
 def bench_asof(events: int) -> dict[str, Any] | None:
@@ -190,6 +197,7 @@ def rows_of(results: dict[str, Any]) -> list[dict[str, Any]]:
         live_bench,
         rebuild_bench,
         report_bench,
+        tlog_bench,
         web_bench,
     )
 
@@ -200,6 +208,11 @@ def rows_of(results: dict[str, Any]) -> list[dict[str, Any]]:
         v = results.get(slot)
         if v is None:
             add(slot, "not run" if slot in ("rebuild", "clock_inputs", "live", "asof", "reports", "web") else "not available yet")
+           "web": web_bench.rows_of, "tlog": tlog_bench.rows_of}
+    for slot in ("relay", "desk", "live", "rebuild", "asof", "reports", "tlog", "web"):
+        v = results.get(slot)
+        if v is None:
+            add(slot, "not run" if slot in ("rebuild", "live", "asof", "reports", "tlog", "web") else "not available yet")
         elif isinstance(v, dict) and "error" in v:
             add(slot, f"error: {v['error']}"[:120])
         elif slot in own:
@@ -210,6 +223,7 @@ def rows_of(results: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 SLOTS = ("generate", "write", "relay", "desk", "live", "rebuild", "clock_inputs", "asof", "reports", "web")
+SLOTS = ("generate", "write", "relay", "desk", "live", "rebuild", "asof", "reports", "tlog", "web")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -243,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         ("clock_inputs", lambda: bench_clock_inputs(args.quick, events)),
         ("asof", lambda: bench_asof(events)),
         ("reports", lambda: bench_reports(events)),
+        ("tlog", lambda: bench_tlog(args.quick, events)),
         ("web", lambda: bench_web(args.quick, events)),
     ]
     todo = [(n, fn) for n, fn in steps if only is None or n in only]

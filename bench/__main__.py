@@ -203,16 +203,12 @@ def rows_of(results: dict[str, Any]) -> list[dict[str, Any]]:
 
     own = {"rebuild": rebuild_bench.rows_of, "live": live_bench.rows_of, "asof": audit_bench.rows_of,
            "relay": relay_rows, "desk": desk_import_bench.rows_of, "reports": report_bench.rows_of,
-           "web": web_bench.rows_of, "clock_inputs": clock_inputs_bench.rows_of}
-    for slot in ("relay", "desk", "live", "rebuild", "clock_inputs", "asof", "reports", "web"):
+           "web": web_bench.rows_of, "clock_inputs": clock_inputs_bench.rows_of, "tlog": tlog_bench.rows_of}
+    for slot in ("relay", "desk", "live", "rebuild", "clock_inputs", "asof", "reports", "tlog", "web"):
         v = results.get(slot)
         if v is None:
-            add(slot, "not run" if slot in ("rebuild", "clock_inputs", "live", "asof", "reports", "web") else "not available yet")
-           "web": web_bench.rows_of, "tlog": tlog_bench.rows_of}
-    for slot in ("relay", "desk", "live", "rebuild", "asof", "reports", "tlog", "web"):
-        v = results.get(slot)
-        if v is None:
-            add(slot, "not run" if slot in ("rebuild", "live", "asof", "reports", "tlog", "web") else "not available yet")
+            add(slot, "not run" if slot in ("rebuild", "clock_inputs", "live", "asof", "reports", "tlog", "web")
+                else "not available yet")
         elif isinstance(v, dict) and "error" in v:
             add(slot, f"error: {v['error']}"[:120])
         elif slot in own:
@@ -222,8 +218,7 @@ def rows_of(results: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-SLOTS = ("generate", "write", "relay", "desk", "live", "rebuild", "clock_inputs", "asof", "reports", "web")
-SLOTS = ("generate", "write", "relay", "desk", "live", "rebuild", "asof", "reports", "tlog", "web")
+SLOTS = ("generate", "write", "relay", "desk", "live", "rebuild", "clock_inputs", "asof", "reports", "tlog", "web")
 
 
 def main(argv: list[str] | None = None) -> int:

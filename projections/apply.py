@@ -24,6 +24,7 @@ from domain.upcasting import upcast_state
 
 from . import bounds, schema
 from .recompute import recompute as _recompute
+from .terms_flat import WhatIf
 
 # DuckDB's own default is 80 % of RAM; a rebuild of 10M events must stay within 2 GiB in all
 MEMORY_LIMIT = os.environ.get("TICKETLEDGER_DUCKDB_MEMORY", "1GB")
@@ -182,7 +183,7 @@ def _terms_state(con: duckdb.DuckDBPyConnection) -> bool:
 
 def apply_batch(con: duckdb.DuckDBPyConnection, batch: pa.Table | Iterable[Any], evaluate_at: datetime | None,
                 *, consumer: str = "rebuild", position: int | None = None,
-                terms_override: Terms | dict | None = None) -> dict[str, Any]:
+                terms_override: Terms | dict | WhatIf | None = None) -> dict[str, Any]:
     """Append `batch` (or an iterable of batches) and recompute, in ONE DuckDB transaction.
 
     Columns: position int64, originator_id, originator_version int64, topic, state (JSON text),
@@ -275,7 +276,7 @@ def _load(con: duckdb.DuckDBPyConnection, source: Any) -> None:
 
 def rebuild(con: duckdb.DuckDBPyConnection, batches: Any,
             evaluate_at: datetime | None = None, *, consumer: str = "rebuild",
-            terms_override: Terms | dict | None = None) -> dict[str, Any]:
+            terms_override: Terms | dict | WhatIf | None = None) -> dict[str, Any]:
     """Empty the database's events and views, load every stored row, then compute the views once.
 
     `batches`: an iterable of Arrow batches (or a callable returning one), or a
@@ -307,7 +308,7 @@ def rebuild(con: duckdb.DuckDBPyConnection, batches: Any,
 
 
 def rebuild_from_store(source: Iterable[Any] | Callable[[], Iterable[Any]], duckdb_path: str | Path | None,
-                       evaluate_at: datetime | None = None, *, terms_override: Terms | dict | None = None,
+                       evaluate_at: datetime | None = None, *, terms_override: Terms | dict | WhatIf | None = None,
                        consumer: str = "rebuild") -> dict[str, Any]:
     """Bulk path: `source` yields Arrow batches of stored rows (adapters.store_arrow reads them
     from SQLite with ADBC or from PostgreSQL). Rebuilds into a fresh file at `duckdb_path`."""

@@ -35,6 +35,7 @@ from domain.terms import Terms
 
 from . import calendars, liability, sla, summary, terms_flat, visits
 from .schema import VIEW_TABLES
+from .terms_flat import WhatIf
 
 # The evaluation times this database held (any consumer) and the new one: what moves between
 # them (a subquery in the two statements that read it, not a table of its own)
@@ -119,7 +120,7 @@ SCOPE_VISITS = [
 
 
 def recompute(con: duckdb.DuckDBPyConnection, ev: datetime, *, everything: bool,
-              terms_override: Terms | dict | None, rebuild_terms: bool) -> None:
+              terms_override: Terms | dict | WhatIf | None, rebuild_terms: bool) -> None:
     con.execute("CREATE OR REPLACE TEMP TABLE _p AS SELECT CAST(? AS TIMESTAMP) AS ev", [ev])
     if rebuild_terms:
         terms_flat.flatten(con, terms_override)

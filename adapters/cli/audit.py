@@ -72,8 +72,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="rebuild the views as of a time or position, or under other terms, into a separate DuckDB file",
         description="Rebuild the views from only the events recorded up to a time (--as-of-recorded) or a "
                     "log position (--as-of-position) — what the ledger knew then — or from the events that "
-                    "had occurred by a time (--as-of-occurred); --terms FILE replaces every contract "
-                    "version's terms (what-if, §9.11). Writes a DuckDB file with the same tables as the "
+                    "had occurred by a time (--as-of-occurred); --terms FILE replaces the terms of the "
+                    "contract the file names (what-if, §9.11). --customer, --contract or --tickets replay "
+                    "only the events that scope needs: its tickets, the same assets' other tickets, "
+                    "replaced and replacing units, site-wide visits, the contracts and the calendar. "
+                    "Writes a DuckDB file with the same tables as the "
                     "views, for `sql`, `report`, `explain --views` and `diff`.",
     )
     g = p.add_mutually_exclusive_group()
@@ -81,7 +84,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--as-of-position", default=None, type=int, metavar="N")
     g.add_argument("--as-of-occurred", default=None, metavar="TIME")
     p.add_argument("--terms", default=None, metavar="FILE",
-                   help="what-if: a contract file (TOML/JSON) whose [terms] replace every version's")
+                   help="what-if: a contract file (TOML/JSON) whose [terms] replace the versions of the "
+                        "contract it names (its id); prints how many clocks appeared, disappeared and "
+                        "changed verdict against the terms as recorded")
+    p.add_argument("--terms-for", action="append", default=None, metavar="CONTRACT",
+                   help="the contracts whose terms --terms replaces instead (repeatable; '*' = every contract)")
+    s = p.add_mutually_exclusive_group()
+    s.add_argument("--customer", action="append", default=None, metavar="CUSTOMER",
+                   help="replay only this customer's tickets and what they need (repeatable)")
+    s.add_argument("--contract", action="append", default=None, metavar="CONTRACT",
+                   help="replay only the tickets and assets ever under this contract (repeatable)")
+    s.add_argument("--tickets", default=None, metavar="FILE",
+                   help="replay only these tickets (one ticket id a line; '#' starts a comment)")
     p.add_argument("--at", default=None, metavar="TIME",
                    help="evaluation time (default: the as-of time, else now)")
     p.add_argument("--out", default=None, metavar="FILE.duckdb",
@@ -267,7 +281,12 @@ def cmd_explain(args: argparse.Namespace) -> int:
                 # scratch file that is removed once the report is written
                 (data_dir / "replay").mkdir(parents=True, exist_ok=True)
                 scratch = views_path = data_dir / "replay" / f".explain-{os.getpid()}.duckdb"
-                _rebuild_cut(ledger, cut, views_path, at or cut.evaluation_time() or now(), None)
+                # replayed in proportion to the question: the ticket, its asset's other tickets,
+                # replaced units, site-wide visits, the contracts and the calendar (replay.scope)
+                from ..store_scope import select_scope
+
+                _rebuild_cut(ledger, cut, views_path, at or cut.evaluation_time() or now(), None,
+                             select_scope(ledger, "tickets", [args.ticket]))
     finally:
         ledger.close()
     out_dir = out_file.resolve().parent if out_file else Path.cwd()
@@ -310,18 +329,19 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     from .core import ledger_for, now
     from .output import emit
+    from .scoped import clock_changes, scope_of, what_if_of
 
     cut = asof.Cut(position=args.as_of_position, recorded=_time(args.as_of_recorded, "--as-of-recorded"),
                    occurred=_time(args.as_of_occurred, "--as-of-occurred"))
     at = _time(args.at, "--at")
-    terms = None
-    if args.terms:
-        try:
-            terms = asof.load_terms(args.terms)
-        except (OSError, ValueError) as e:
-            raise UserError(str(e), code="TL-E040") from None
     data_dir = Path(args.data_dir)
     ledger_for(args).close()  # a folder without a ledger is refused before the replay folder is made
+    ledger = ledger_for(args)
+    try:
+        terms = what_if_of(args, ledger)
+        scope = scope_of(args, ledger)
+    finally:
+        ledger.close()
     if args.out:
         out = _replay_target(args.out, data_dir)
     else:
@@ -333,11 +353,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 parts.append(label + asof.stamp(t)[:19].replace(":", "").replace("-", ""))
         if args.terms:
             parts.append("terms-" + Path(args.terms).stem)
+        if scope is not None:
+            parts.append(scope.kind + "-" + (Path(args.tickets).stem if args.tickets else "-".join(scope.names))[:60])
         out = _replay_target(str(data_dir / "replay" / (("-".join(parts) or "full") + ".duckdb")), data_dir)
     evaluate_at = at or cut.evaluation_time() or now()
     if cut.position is not None and at is None:
         evaluate_at = None  # as of a position: evaluated at that position's recording time (below)
     ledger = ledger_for(args)
+    changes = None
     try:
         position_in_log(cut.position, ledger.position)
         if evaluate_at is None:  # as of a position: its recording time (recording time never decreases)
@@ -345,7 +368,18 @@ def cmd_replay(args: argparse.Namespace) -> int:
             evaluate_at = _parse_stamp(last[0].recorded_at) if last else now()
             if cut.recorded_text is not None and last and last[0].recorded_at > cut.recorded_text:
                 evaluate_at = cut.recorded
-        stats = _rebuild_cut(ledger, cut, out, evaluate_at, terms)
+        stats = _rebuild_cut(ledger, cut, out, evaluate_at, terms, scope)
+        if terms is not None:
+            # the same replay under the terms as recorded, for what the what-if changed: only
+            # the replaced contracts' tickets can differ, so it replays only those
+            base_scope = scope
+            if base_scope is None and terms.contracts is not None:
+                from ..store_scope import select_scope
+
+                base_scope = select_scope(ledger, "contract", sorted(terms.contracts))
+            base = out.with_name(out.stem + ".as-recorded.duckdb")
+            _rebuild_cut(ledger, cut, base, stats["evaluated_at"], None, base_scope)
+            changes = clock_changes(out, base, base_scope)
     finally:
         ledger.close()
     con = duckdb.connect(str(out), read_only=True)
@@ -353,10 +387,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
         states = con.execute("SELECT state, count(*) FROM sla_clocks GROUP BY 1 ORDER BY 1").fetchall()
     finally:
         con.close()
+    replaced = "as recorded" if terms is None else (
+        "every contract" if terms.contracts is None else ", ".join(sorted(terms.contracts)))
     summary = {"file": str(out), "events": stats.get("events"), "last_position": stats.get("last_position"),
                "cut": cut.describe(), "evaluated_at": str(stats.get("evaluated_at")),
-               "terms": args.terms or "as recorded", "clocks": {s: n for s, n in states},
-               "seconds": round(stats.get("seconds", 0.0), 2)}
+               "terms": args.terms or "as recorded", "terms_for": replaced,
+               "scope": scope.describe() if scope else "every event",
+               "clocks": {s: n for s, n in states}, "seconds": round(stats.get("seconds", 0.0), 2)}
+    if changes is not None:
+        summary["what_if"] = changes
     if args.json:
         emit([summary], True)
     else:
@@ -364,12 +403,24 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
         zone = _ledger_zone(args)
         _ = speak(zone)
-        terms_used = args.terms or _("as recorded")
+        terms_used = _("{file} for {contracts}", file=args.terms, contracts=replaced) if args.terms else _("as recorded")
         print(_("replayed {events} events ({cut}; terms {terms}) into {out}, evaluated at {when} in {seconds} s",
                 events=_.number(summary["events"] or 0), cut=summary["cut"], terms=terms_used, out=out,
                 when=_.time(stats.get("evaluated_at"), zone, zone=True), seconds=summary["seconds"]))
+        if scope is not None:
+            print(_("scope: {scope} (the same assets' other tickets, replaced units and site-wide visits "
+                    "included)", scope=scope.describe()))
         print(_("clocks: {states}", states=", ".join(f"{word(_.lang, 'state', s)} {_.number(n)}" for s, n in states)
                 or _("none")))
+        if changes is not None:
+            moves = ", ".join(f"{word(_.lang, 'state', a)} → {word(_.lang, 'state', b)} {_.number(n)}"
+                              for a, b, n in ((*k.split("->"), v) for k, v in changes["moves"].items()))
+            print(_("what-if against the terms as recorded ({base}): {appeared} clocks appeared, {disappeared} "
+                    "disappeared, {changed} changed verdict, {same} unchanged", base=changes["against"],
+                    appeared=_.number(changes["appeared"]), disappeared=_.number(changes["disappeared"]),
+                    changed=_.number(changes["changed_verdict"]), same=_.number(changes["unchanged"])))
+            if moves:
+                print(_("verdicts changed: {moves}", moves=moves))
         print(_("use it: ticketledger explain TICKET --views {out}; ticketledger diff {out} OTHER.duckdb; "
                 "or open it read-only in DuckDB (the same tables as views.duckdb)", out=out))
     return 0
@@ -393,18 +444,35 @@ def _replay_target(path: str, data_dir: Path) -> Path:
     return out
 
 
-def _rebuild_cut(ledger: Any, cut: Any, out: Path, evaluate_at: Any, terms: dict | None) -> dict[str, Any]:
-    """Views of the events inside `cut` in a fresh file. A cut by position or recording time is a
-    prefix of the log: the store's bulk reader streams it straight into DuckDB. A cut by
-    occurrence time filters row by row (replay.asof.cut)."""
+def _rebuild_cut(ledger: Any, cut: Any, out: Path, evaluate_at: Any, terms: Any,
+                 scope: Any = None) -> dict[str, Any]:
+    """Views of the events inside `cut` (of `scope` only, if given: replay.scope) in a fresh file.
+    A cut by position or recording time is a prefix of the log: the store's bulk reader streams
+    it straight into DuckDB. A cut by occurrence time filters row by row (replay.asof.cut)."""
     from replay import asof
 
+    originators = scope.originators if scope is not None else None
     if cut.occurred is None:
         from ..store_arrow import rebuild_from_store
 
-        return rebuild_from_store(ledger, out, evaluate_at, as_of_position=cut.position,
-                                  as_of_recorded=cut.recorded_text, terms_override=terms)
-    return asof.rebuild(asof.cut(iter_log(ledger), cut), out, evaluate_at=evaluate_at, terms_override=terms)
+        stats = rebuild_from_store(ledger, out, evaluate_at, as_of_position=cut.position,
+                                   as_of_recorded=cut.recorded_text, terms_override=terms, originators=originators)
+    else:
+        from ..store_scope import scoped_rows
+
+        rows = iter_log(ledger) if scope is None else scoped_rows(ledger, originators)
+        stats = asof.rebuild(asof.cut(rows, cut), out, evaluate_at=evaluate_at, terms_override=terms)
+    if scope is not None:
+        import duckdb
+
+        from replay.scope import prune
+
+        con = duckdb.connect(str(out))
+        try:
+            prune(con, scope)
+        finally:
+            con.close()
+    return stats
 
 
 def _parse_stamp(s: str) -> Any:

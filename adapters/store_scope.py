@@ -5,7 +5,8 @@ A replay scoped to a customer, a contract or some tickets reads only:
   - those assets, the units they replaced or that replaced them (§9.6), and their tickets;
   - the other assets ever at the same sites (site-wide visits §9.8 reach them), without their
     tickets: their rows are dropped after the replay (replay.scope.prune);
-  - every contract (contract moves, what-if terms) and the calendar data.
+  - the contracts those assets and tickets were ever under (contract moves), and the calendar
+    data.
 A correction that changes one of these links (asset_id, site, contract_id, customer_id,
 replaces, by_asset) counts both ways: the scope is a closure, so any superset is correct.
 
@@ -49,6 +50,7 @@ REPLACING = topics("AssetRegistered", "AssetReplaced")
 RARE = topics("ContractRegistered", "ContractAmended", "CalendarYearRecorded", "FactCorrected")
 CORRECTED = topics("FactCorrected")
 CONTRACTS = topics("ContractRegistered")
+CALENDAR = topics("CalendarYearRecorded")
 
 
 class UnknownInScope(ValueError):
@@ -152,6 +154,8 @@ class _Lookups:
 
     def _corrected(self, field: str) -> list[tuple[str, str]]:
         """(aggregate name, corrected value) of corrections changing `field`."""
+        if field not in LINKS:
+            return []
         i = 2 + LINKS.index(field)
         return [(r[1], r[i]) for r in self.corrections if r[i] is not None]
 
@@ -221,9 +225,16 @@ def select_scope(app: EventStoreApp, kind: str, names: Sequence[str]) -> Scope:
         tickets |= more_tickets
     sites = look.values_of(AT_SITE, "site", assets, "asset")
     neighbours = look.holders("site", AT_SITE, sites) - assets
-    rare = d.run(f"SELECT DISTINCT {d.oid()} FROM {d.events} WHERE {d.topic_in(RARE)} "
-                 f"AND NOT {d.topic_in(CORRECTED)}")
-    originators = {_hex(r[0]) for r in rare}
+    # the contracts the scope's assets and tickets were ever under (contract moves included):
+    # the others' terms decide no row of the scope, and each adds calendars to expand
+    contracts = look.values_of(ON_CONTRACT, "contract_id", assets | neighbours, "asset")
+    contracts |= look.values_of(OPENED, "contract_id", tickets, "ticket")
+    if kind == "contract":
+        contracts |= set(names)
+    calendar = d.run(f"SELECT DISTINCT {d.oid()} FROM {d.events} WHERE {d.topic_in(RARE)} "
+                     f"AND {d.topic_in(CALENDAR)}")
+    originators = {_hex(r[0]) for r in calendar}
+    originators |= {aggregate_uuid("contract", c).hex for c in contracts if c}
     originators |= {aggregate_uuid("ticket", t).hex for t in tickets}
     originators |= {aggregate_uuid("asset", a).hex for a in assets | neighbours}
     return Scope(kind=kind, names=tuple(names), tickets=frozenset(tickets), assets=frozenset(assets),

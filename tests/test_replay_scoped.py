@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from adapters.cli import main
@@ -151,6 +151,16 @@ scope_st = st.one_of(st.tuples(st.just("customer"), st.sampled_from(["buyer-000"
           phases=[Phase.explicit, Phase.generate])  # no shrinking: each example records a real ledger
 @given(steps=st.lists(step_st, min_size=4, max_size=26), scope=scope_st, cut=st.floats(0.3, 1),
        by=st.sampled_from(["position", "recorded"]), hours=st.integers(1, 24 * 60))
+# each dependency once for sure (asset index: A1 0, A2 1, A3 2, A5 3, then replacing units)
+@example(steps=[("open", 0, 60, 0, False), ("visit_site", 0, 600, 1, False), ("ack", 0, 30, 0, False)],
+         scope=("tickets", 0), cut=1.0, by="position", hours=24 * 50)  # A2's site-wide visit covers A1
+@example(steps=[("accept", 0, 60, 2, False), ("open", 0, 60, 2, True), ("replace", 0, 600, 2, True),
+                ("open", 0, 60, 4, False)],
+         scope=("tickets", 1), cut=1.0, by="recorded", hours=24 * 400)  # R1 keeps A3's warranty, downtime too
+@example(steps=[("open", 0, 60, 0, False), ("to_contract", 0, 60, 0, True), ("open", 0, 60, 0, False)],
+         scope=("contract", "K-010"), cut=1.0, by="position", hours=24 * 3)  # A1 moved to K-010
+@example(steps=[("open", 0, 60, 2, True), ("open", 0, 600, 0, True), ("correct_asset", 1, 60, 0, False)],
+         scope=("customer", "buyer-000"), cut=1.0, by="position", hours=24 * 3)  # T0 was on A1 all along
 def test_a_scoped_replay_has_the_same_rows_as_a_full_replay(tmp_path_factory, steps, scope, cut, by, hours):
     tmp = tmp_path_factory.mktemp("scoped")
     k, known = _ledger(tmp / "data", steps)

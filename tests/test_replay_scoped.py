@@ -172,8 +172,8 @@ def test_a_scoped_replay_has_the_same_rows_as_a_full_replay(tmp_path_factory, st
     if by == "position":
         cut_args = ["--as-of-position", str(position)]
     else:
-        from adapters.store import StoreConfig, iter_log
         from adapters.ledger import Ledger
+        from adapters.store import StoreConfig, iter_log
 
         app = Ledger.open(StoreConfig(data))
         stamp = [r.recorded_at for r in iter_log(app) if r.position == position][0]

@@ -378,7 +378,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
                 base_scope = select_scope(ledger, "contract", sorted(terms.contracts))
             base = out.with_name(out.stem + ".as-recorded.duckdb")
-            _rebuild_cut(ledger, cut, base, stats["evaluated_at"], None, base_scope)
+            _rebuild_cut(ledger, cut, base, evaluate_at, None, base_scope)
             changes = clock_changes(out, base, base_scope)
     finally:
         ledger.close()
@@ -484,7 +484,7 @@ def _parse_stamp(s: str) -> Any:
 def cmd_diff(args: argparse.Namespace) -> int:
     import duckdb
 
-    from replay.diff import DEFAULT_TABLES, MissingTable, diff_table, flat
+    from replay.diff import DEFAULT_TABLES, MissingTable, diff_table, flat, summary
 
     from .output import emit
 
@@ -516,11 +516,16 @@ def cmd_diff(args: argparse.Namespace) -> int:
         sys.stdout.write(msgspec.json.encode(rows).decode() + "\n")
         return 1 if rows else 0
     _ = speak()
+    emit(summary(rows, tables), False, columns=DIFF_SUMMARY_COLUMNS, title=f"A = {args.a}\nB = {args.b}",
+         lang=_.lang)
     if rows:
-        emit(flat(rows), False, columns=DIFF_COLUMNS, title=f"A = {args.a}\nB = {args.b}", lang=_.lang)
+        print()
+        emit(flat(rows), False, columns=DIFF_COLUMNS, lang=_.lang)
     print(_("{n} row(s) differ", n=_.number(len(rows))))
     return 1 if rows else 0
 
 
+DIFF_SUMMARY_COLUMNS = [Column("table", N_("table"), "id"), Column("changed", N_("changed"), "number"),
+                        Column("only_in_a", N_("only in A"), "number"), Column("only_in_b", N_("only in B"), "number")]
 DIFF_COLUMNS = [Column("table", N_("table"), "id"), Column("key", N_("row")), Column("change", N_("change"), "change"),
                 Column("column", N_("column"), "id"), Column("a", "A"), Column("b", "B")]

@@ -15,6 +15,9 @@ Slots, in the order they run (quick ones first; a slot whose module is missing s
              linearity; and the naive fold (through the domain) and the old simplified fold on
              the smallest prefix (1M), in the same run
   asof       bench.audit_bench: explain one ticket and replay --as-of-position on the N ledger
+  scoped     bench.scoped_bench: replay --customer C (one customer, <= 5 % of the events) beside
+             the full replay, as of a position, as of a recording time and under --terms; and
+             explain --as-of-recorded (its ticket's scope replayed)
   reports    bench.report_bench: one dispute report (html, pdf) and one monthly statement (html,
              xlsx, pdf) on the N ledger, beside the JSON report and `report sla --json`
   web        bench.web_bench: 50 users browsing the console's queue and ticket pages of the N ledger
@@ -124,6 +127,12 @@ def bench_web(quick: bool, events: int) -> dict[str, Any] | None:
     return run(ledger_dir=str(d))
 
 
+def bench_scoped(quick: bool, events: int) -> dict[str, Any] | None:
+    from .scoped_bench import run
+
+    return run(quick=quick, events=events)
+
+
 def bench_asof(events: int) -> dict[str, Any] | None:
     from .audit_bench import run
 
@@ -175,15 +184,24 @@ def rows_of(results: dict[str, Any]) -> list[dict[str, Any]]:
                 add(f"write {backend} {k.replace('_', ' ')}", f"{r[k]['events_per_second']:,} events/s")
         add(f"write {backend} single / library", r["ratio_single"], ">= 0.5", "yes" if r["single_ok"] else "NO")
         add(f"write {backend} batched / library (100/save)", r["ratio_batched"], ">= 0.5", "yes" if r["batched_ok"] else "NO")
-    from . import audit_bench, desk_import_bench, live_bench, rebuild_bench, report_bench, web_bench
+    from . import (
+        audit_bench,
+        desk_import_bench,
+        live_bench,
+        rebuild_bench,
+        report_bench,
+        scoped_bench,
+        web_bench,
+    )
 
     own = {"rebuild": rebuild_bench.rows_of, "live": live_bench.rows_of, "asof": audit_bench.rows_of,
            "relay": relay_rows, "desk": desk_import_bench.rows_of, "reports": report_bench.rows_of,
-           "web": web_bench.rows_of}
-    for slot in ("relay", "desk", "live", "rebuild", "asof", "reports", "web"):
+           "web": web_bench.rows_of, "scoped": scoped_bench.rows_of}
+    for slot in ("relay", "desk", "live", "rebuild", "asof", "scoped", "reports", "web"):
         v = results.get(slot)
         if v is None:
-            add(slot, "not run" if slot in ("rebuild", "live", "asof", "reports", "web") else "not available yet")
+            add(slot, "not run" if slot in ("rebuild", "live", "asof", "scoped", "reports", "web")
+                else "not available yet")
         elif isinstance(v, dict) and "error" in v:
             add(slot, f"error: {v['error']}"[:120])
         elif slot in own:
@@ -193,7 +211,7 @@ def rows_of(results: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-SLOTS = ("generate", "write", "relay", "desk", "live", "rebuild", "asof", "reports", "web")
+SLOTS = ("generate", "write", "relay", "desk", "live", "rebuild", "asof", "scoped", "reports", "web")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -225,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         ("live", lambda: bench_live(args.quick)),
         ("rebuild", lambda: bench_rebuild(events)),
         ("asof", lambda: bench_asof(events)),
+        ("scoped", lambda: bench_scoped(args.quick, events)),
         ("reports", lambda: bench_reports(events)),
         ("web", lambda: bench_web(args.quick, events)),
     ]

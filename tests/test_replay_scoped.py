@@ -247,3 +247,39 @@ def test_the_scope_indexes_are_created_once(small: Path, tmp_path: Path) -> None
         assert ensure_indexes(app) == []  # idempotent: the second call creates nothing
     finally:
         app.close()
+
+
+def test_a_scoped_replay_on_postgresql_has_the_full_replays_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 postgres_schema: str) -> None:
+    from .conftest import PG_DSN
+
+    monkeypatch.setenv("TICKETLEDGER_POSTGRES", PG_DSN)
+    monkeypatch.setenv("TICKETLEDGER_POSTGRES_SCHEMA", postgres_schema)
+    data = tmp_path / "data"
+    data.mkdir()
+    # a site-wide visit on A2, a replacement of A3 (downtime kept), a contract move of A1
+    k, known = _ledger(data, [("accept", 0, 60, 2, False), ("open", 0, 60, 0, True), ("visit_site", 0, 600, 1, False),
+                              ("open", 0, 60, 2, True), ("replace", 0, 600, 2, True), ("open", 0, 60, 4, False),
+                              ("to_contract", 0, 60, 0, True), ("open", 0, 60, 0, False), ("ack", 1, 30, 0, False)])
+    k.ledger.close()
+    at = "2026-08-01T00:00:00+08:00"
+    full = tmp_path / "full.duckdb"
+    assert run(data, "replay", "--at", at, "--out", str(full))[0] == 0
+    for scope in (["--customer", "buyer-000"], ["--contract", "K-010"], ["--customer", "buyer-001"]):
+        scoped = tmp_path / "scoped.duckdb"
+        code, _, err = run(data, "replay", "--at", at, *scope, "--out", str(scoped))
+        assert code == 0, err
+        for table in TICKET_TABLES:
+            keys = _all_keys(scoped, table, "ticket")
+            assert keys and _rows(scoped, table, "ticket", keys) == _rows(full, table, "ticket", keys), (scope, table)
+        for table in ASSET_TABLES:
+            keys = _all_keys(scoped, table, "asset")
+            assert _rows(scoped, table, "asset", keys) == _rows(full, table, "asset", keys), (scope, table)
+        assert _all_keys(scoped, "warranty", "asset")
+    # the indexes are the store's own, made once
+    import psycopg
+
+    with psycopg.connect(PG_DSN) as c:
+        names = {r[0] for r in c.execute("SELECT indexname FROM pg_indexes WHERE schemaname = %s",
+                                         [postgres_schema]).fetchall()}
+    assert {"ledger_scope_opened_asset", "ledger_scope_asset_site"} <= names

@@ -378,7 +378,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
                 base_scope = select_scope(ledger, "contract", sorted(terms.contracts))
             base = out.with_name(out.stem + ".as-recorded.duckdb")
-            _rebuild_cut(ledger, cut, base, evaluate_at, None, base_scope)
+            compare_seconds = _rebuild_cut(ledger, cut, base, evaluate_at, None, base_scope).get("seconds", 0.0)
             changes = clock_changes(out, base, base_scope)
     finally:
         ledger.close()
@@ -396,6 +396,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
                "clocks": {s: n for s, n in states}, "seconds": round(stats.get("seconds", 0.0), 2)}
     if changes is not None:
         summary["what_if"] = changes
+        summary["compare_seconds"] = round(compare_seconds, 2)
     if args.json:
         emit([summary], True)
     else:

@@ -82,7 +82,7 @@ def _recorded_at(store: Path, position: int) -> str:
 
 def _summary(r: dict[str, Any]) -> dict[str, Any]:
     """The replay's JSON summary from a timed run's stdout tail."""
-    text = r.get("stdout_tail", "")
+    text = r.get("stdout", "")
     try:
         return json.loads(text[text.index("[{"):])[0]
     except ValueError:
@@ -104,15 +104,21 @@ def run(quick: bool = False, events: int | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="tl-scoped-") as tmp:
         base = ["--data-dir", str(d), "--json"]
         terms = _terms_file(contract, Path(tmp))
+        con = sqlite3.connect(str(store))
+        for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'index' "
+                                   "AND name LIKE 'ledger_scope_%'").fetchall():
+            con.execute(f"DROP INDEX {name}")
+        con.close()
         out["first_scoped"] = timed([*base, "replay", "--as-of-position", str(half), "--customer", customer,
                                      "--out", f"{tmp}/warm.duckdb"], in_process=True)
         cases = {"as_of_position": ["--as-of-position", str(half)], "as_of_recorded": ["--as-of-recorded", rec],
                  "terms": ["--as-of-position", str(half), "--terms", str(terms)]}
         for name, args in cases.items():
             log(f"scoped: replay {name} full, then --customer {customer}")
-            full = timed([*base, "replay", *args, "--out", f"{tmp}/{name}-full.duckdb"], in_process=True)
+            full = timed([*base, "replay", *args, "--out", f"{tmp}/{name}-full.duckdb"], in_process=True,
+                         keep_stdout=True)
             scoped = timed([*base, "replay", *args, "--customer", customer, "--out", f"{tmp}/{name}-scoped.duckdb"],
-                           in_process=True)
+                           in_process=True, keep_stdout=True)
             r = {"full": full, "scoped": scoped}
             if full["exit"] == 0 and scoped["exit"] == 0:
                 r["ratio_command"] = round(scoped["command_s"] / full["command_s"], 3)

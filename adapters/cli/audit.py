@@ -377,7 +377,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 from ..store_scope import select_scope
 
                 base_scope = select_scope(ledger, "contract", sorted(terms.contracts))
-            base = out.with_name(out.stem + ".as-recorded.duckdb")
+            base = _replay_target(str(out.with_name(out.stem + ".as-recorded.duckdb")), data_dir)
             compare_seconds = _rebuild_cut(ledger, cut, base, evaluate_at, None, base_scope).get("seconds", 0.0)
             changes = clock_changes(out, base, base_scope)
     finally:

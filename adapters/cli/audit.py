@@ -356,6 +356,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         if scope is not None:
             parts.append(scope.kind + "-" + (Path(args.tickets).stem if args.tickets else "-".join(scope.names))[:60])
         out = _replay_target(str(data_dir / "replay" / (("-".join(parts) or "full") + ".duckdb")), data_dir)
+    # a what-if's comparison: the same replay under the recorded terms, beside the output
+    base = _replay_target(str(out.with_name(out.stem + ".as-recorded.duckdb")), data_dir) if terms else None
     evaluate_at = at or cut.evaluation_time() or now()
     if cut.position is not None and at is None:
         evaluate_at = None  # as of a position: evaluated at that position's recording time (below)
@@ -369,7 +371,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             if cut.recorded_text is not None and last and last[0].recorded_at > cut.recorded_text:
                 evaluate_at = cut.recorded
         stats = _rebuild_cut(ledger, cut, out, evaluate_at, terms, scope)
-        if terms is not None:
+        if base is not None:
             # the same replay under the terms as recorded, for what the what-if changed: only
             # the replaced contracts' tickets can differ, so it replays only those
             base_scope = scope
@@ -377,7 +379,6 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 from ..store_scope import select_scope
 
                 base_scope = select_scope(ledger, "contract", sorted(terms.contracts))
-            base = _replay_target(str(out.with_name(out.stem + ".as-recorded.duckdb")), data_dir)
             compare_seconds = _rebuild_cut(ledger, cut, base, evaluate_at, None, base_scope).get("seconds", 0.0)
             changes = clock_changes(out, base, base_scope)
     finally:

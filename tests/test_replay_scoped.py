@@ -147,7 +147,7 @@ scope_st = st.one_of(st.tuples(st.just("customer"), st.sampled_from(["buyer-000"
                      st.tuples(st.just("tickets"), st.integers(0, 50)))
 
 
-@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck),
+@settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck),
           phases=[Phase.explicit, Phase.generate])  # no shrinking: each example records a real ledger
 @given(steps=st.lists(step_st, min_size=4, max_size=26), scope=scope_st, cut=st.floats(0.3, 1),
        by=st.sampled_from(["position", "recorded"]), hours=st.integers(1, 24 * 60))

@@ -10,12 +10,13 @@ import re
 from pathlib import Path
 from typing import Any
 
+from domain.events import SUBJECT_ID_PATTERN
 from replay.scope import Scope
 
 from ..data_folder import sql_text
 from . import UserError
 
-TICKET_LINE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,199}")
+TICKET_LINE = re.compile(SUBJECT_ID_PATTERN)  # a ticket id as the domain defines it
 
 
 def ticket_ids(path: str) -> list[str]:
@@ -31,9 +32,9 @@ def ticket_ids(path: str) -> list[str]:
         t = line.split("#", 1)[0].strip()
         if not t:
             continue
-        if not TICKET_LINE.fullmatch(t):
+        if not TICKET_LINE.match(t):
             raise UserError(f"--tickets {path} line {n}: {t[:60]!r} is not a ticket id; write one ticket id a "
-                            "line (letters, digits, '-', '_', '.', e.g. T-0001)", code="TL-E042")
+                            "line (1-64 letters, digits, '-' or '_', e.g. T-0001)", code="TL-E042")
         out.append(t)
     if not out:
         raise UserError(f"--tickets {path} names no ticket; write one ticket id a line, e.g. T-0001",

@@ -8,12 +8,13 @@ PostgreSQL: `adapters.store.read_log` pages turned into Arrow columns.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pyarrow as pa
 
 from .store import ChainedPostgresRecorder, EventStoreApp, read_log
@@ -24,6 +25,14 @@ SQL = (
     "FROM stored_events e JOIN ledger_chain c ON c.position = e.rowid "
     "WHERE e.rowid >= ? AND e.rowid <= ? AND c.recorded_at <= ? ORDER BY e.rowid"
 )
+# a scoped replay (adapters.store_scope): only these aggregates' events, found by the primary key
+SCOPED_SQL = SQL.replace("WHERE ", "WHERE e.originator_id IN (SELECT value FROM json_each(?)) AND ")
+
+
+def _query(originators: Sequence[str] | None, *bounds: Any) -> tuple[str, tuple]:
+    if originators is None:
+        return SQL, bounds
+    return SCOPED_SQL, (msgspec.json.encode(list(originators)).decode(), *bounds)
 
 
 def _bounds(as_of_position: int | None, as_of_recorded: datetime | str | None) -> tuple[int, str]:
@@ -40,13 +49,14 @@ def _bounds(as_of_position: int | None, as_of_recorded: datetime | str | None) -
 
 
 def sqlite_batches(path: str | Path, start: int = 1, as_of_position: int | None = None,
-                   as_of_recorded: datetime | str | None = None, size: int = 100_000) -> Iterator[pa.Table]:
+                   as_of_recorded: datetime | str | None = None, size: int = 100_000,
+                   originators: Sequence[str] | None = None) -> Iterator[pa.Table]:
     import sqlite3
 
     stop, rec = _bounds(as_of_position, as_of_recorded)
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        cur = conn.execute(SQL, (start, stop, rec))
+        cur = conn.execute(*_query(originators, start, stop, rec))
         while rows := cur.fetchmany(size):
             pos, oid, ver, topic, state, recorded = zip(*rows, strict=True)
             yield pa.table({
@@ -60,7 +70,8 @@ def sqlite_batches(path: str | Path, start: int = 1, as_of_position: int | None 
 
 @contextmanager
 def sqlite_reader(path: str | Path, start: int = 1, as_of_position: int | None = None,
-                  as_of_recorded: datetime | str | None = None) -> Iterator[pa.RecordBatchReader | None]:
+                  as_of_recorded: datetime | str | None = None,
+                  originators: Sequence[str] | None = None) -> Iterator[pa.RecordBatchReader | None]:
     """The stored rows as one Arrow C stream (adbc-driver-sqlite), for DuckDB to read itself.
 
     Its bundled SQLite was seen reading a stale snapshot of a store whose recent commits were
@@ -83,7 +94,7 @@ def sqlite_reader(path: str | Path, start: int = 1, as_of_position: int | None =
     try:
         cur = conn.cursor()
         try:
-            cur.execute(SQL, (start, stop, rec))
+            cur.execute(*_query(originators, start, stop, rec))
             reader = cur.fetch_record_batch()
             if reader.schema.field("topic").type != pa.string():
                 # no row in the cut: the driver types every column int64, which no SQL over the
@@ -99,11 +110,17 @@ def sqlite_reader(path: str | Path, start: int = 1, as_of_position: int | None =
 
 
 def log_batches(app: EventStoreApp, start: int = 1, as_of_position: int | None = None,
-                as_of_recorded: datetime | str | None = None, size: int = 50_000) -> Iterator[pa.Table]:
+                as_of_recorded: datetime | str | None = None, size: int = 50_000,
+                originators: Sequence[str] | None = None) -> Iterator[pa.Table]:
     """Any recorder (the PostgreSQL path): pages of `read_log` as Arrow tables."""
     stop, rec = _bounds(as_of_position, as_of_recorded)
+    if originators is not None:  # a scoped replay: its aggregates' rows in one indexed query
+        from .store_scope import scoped_rows
+
+        scoped = [r for r in scoped_rows(app, originators, stop) if r.position >= start]
+        pages: Iterator[list[Any]] = iter([scoped])
     while True:
-        page = read_log(app, start, size, stop)
+        page = next(pages, []) if originators is not None else read_log(app, start, size, stop)
         rows = [r for r in page if r.recorded_at <= rec]
         if rows:
             yield pa.table({
@@ -114,18 +131,19 @@ def log_batches(app: EventStoreApp, start: int = 1, as_of_position: int | None =
                 "state": [bytes(r.state).decode() for r in rows],
                 "recorded_at": [r.recorded_at for r in rows],
             })
-        if len(page) < size or len(rows) < len(page):
+        if originators is not None or len(page) < size or len(rows) < len(page):
             return
         start = page[-1].position + 1
 
 
 def store_batches(app_or_path: Any, start: int = 1, as_of_position: int | None = None,
-                  as_of_recorded: datetime | str | None = None) -> Iterator[Any]:
+                  as_of_recorded: datetime | str | None = None,
+                  originators: Sequence[str] | None = None) -> Iterator[Any]:
     """Arrow batches of the stored log from an app (SQLite or PostgreSQL) or an SQLite file path."""
     path = sqlite_path(app_or_path)
     if path is None:
-        return log_batches(app_or_path, start, as_of_position, as_of_recorded)
-    return sqlite_batches(path, start, as_of_position, as_of_recorded)
+        return log_batches(app_or_path, start, as_of_position, as_of_recorded, originators=originators)
+    return sqlite_batches(path, start, as_of_position, as_of_recorded, originators=originators)
 
 
 def sqlite_path(app_or_path: Any) -> Path | None:
@@ -140,17 +158,19 @@ def sqlite_path(app_or_path: Any) -> Path | None:
 
 def rebuild_from_store(app_or_sqlite_path: Any, duckdb_path: str | Path | None, evaluate_at: datetime | None = None,
                        as_of_position: int | None = None, as_of_recorded: datetime | str | None = None,
-                       terms_override: Any = None, progress: Any = None) -> dict[str, Any]:
+                       terms_override: Any = None, progress: Any = None,
+                       originators: Sequence[str] | None = None) -> dict[str, Any]:
     """Read the store straight into a fresh views database: from SQLite as one Arrow C stream
     that DuckDB reads itself (no Python per row), from PostgreSQL as pages of the log.
-    `progress`: a projections.apply.RebuildProgress (the CLI's bars on a terminal)."""
+    `progress`: a projections.apply.RebuildProgress (the CLI's bars on a terminal).
+    `originators`: only these aggregates' events (a scoped replay, adapters.store_scope)."""
     from projections import rebuild_from_store as rebuild
 
     path = sqlite_path(app_or_sqlite_path)
     if path is not None:
-        with sqlite_reader(path, 1, as_of_position, as_of_recorded) as reader:
+        with sqlite_reader(path, 1, as_of_position, as_of_recorded, originators) as reader:
             if reader is not None:
                 return rebuild(lambda: reader, duckdb_path, evaluate_at, terms_override=terms_override,
                                progress=progress)
-    return rebuild(lambda: store_batches(app_or_sqlite_path, 1, as_of_position, as_of_recorded), duckdb_path,
-                   evaluate_at, terms_override=terms_override, progress=progress)
+    return rebuild(lambda: store_batches(app_or_sqlite_path, 1, as_of_position, as_of_recorded, originators),
+                   duckdb_path, evaluate_at, terms_override=terms_override, progress=progress)

@@ -15,6 +15,9 @@ Slots, in the order they run (quick ones first; a slot whose module is missing s
              linearity; and the naive fold (through the domain) and the old simplified fold on
              the smallest prefix (1M), in the same run
   asof       bench.audit_bench: explain one ticket and replay --as-of-position on the N ledger
+  scoped     bench.scoped_bench: replay --customer C (one customer, <= 5 % of the events) beside
+             the full replay, as of a position, as of a recording time and under --terms; and
+             explain --as-of-recorded (its ticket's scope replayed)
   reports    bench.report_bench: one dispute report (html, pdf) and one monthly statement (html,
              xlsx, pdf) on the N ledger, beside the JSON report and `report sla --json`
   clock_inputs  bench.clock_inputs_bench: rebuild and re-evaluate of the N/10 prefix's ledger with
@@ -133,8 +136,16 @@ def bench_clock_inputs(quick: bool, events: int) -> dict[str, Any] | None:
     from .clock_inputs_bench import run
 
     return run(quick=quick, events=None if quick else max(events // 10, 100_000))
+
+
 def bench_tlog(quick: bool, events: int) -> dict[str, Any] | None:
     from .tlog_bench import run
+
+    return run(quick=quick, events=events)
+
+
+def bench_scoped(quick: bool, events: int) -> dict[str, Any] | None:
+    from .scoped_bench import run
 
     return run(quick=quick, events=events)
 
@@ -197,17 +208,19 @@ def rows_of(results: dict[str, Any]) -> list[dict[str, Any]]:
         live_bench,
         rebuild_bench,
         report_bench,
+        scoped_bench,
         tlog_bench,
         web_bench,
     )
 
     own = {"rebuild": rebuild_bench.rows_of, "live": live_bench.rows_of, "asof": audit_bench.rows_of,
            "relay": relay_rows, "desk": desk_import_bench.rows_of, "reports": report_bench.rows_of,
-           "web": web_bench.rows_of, "clock_inputs": clock_inputs_bench.rows_of, "tlog": tlog_bench.rows_of}
-    for slot in ("relay", "desk", "live", "rebuild", "clock_inputs", "asof", "reports", "tlog", "web"):
+           "web": web_bench.rows_of, "clock_inputs": clock_inputs_bench.rows_of, "tlog": tlog_bench.rows_of,
+           "scoped": scoped_bench.rows_of}
+    for slot in ("relay", "desk", "live", "rebuild", "clock_inputs", "asof", "scoped", "reports", "tlog", "web"):
         v = results.get(slot)
         if v is None:
-            add(slot, "not run" if slot in ("rebuild", "clock_inputs", "live", "asof", "reports", "tlog", "web")
+            add(slot, "not run" if slot in ("rebuild", "clock_inputs", "live", "asof", "scoped", "reports", "tlog", "web")
                 else "not available yet")
         elif isinstance(v, dict) and "error" in v:
             add(slot, f"error: {v['error']}"[:120])
@@ -218,7 +231,8 @@ def rows_of(results: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-SLOTS = ("generate", "write", "relay", "desk", "live", "rebuild", "clock_inputs", "asof", "reports", "tlog", "web")
+SLOTS = ("generate", "write", "relay", "desk", "live", "rebuild", "clock_inputs", "asof", "scoped", "reports", "tlog",
+         "web")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -251,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         ("rebuild", lambda: bench_rebuild(events)),
         ("clock_inputs", lambda: bench_clock_inputs(args.quick, events)),
         ("asof", lambda: bench_asof(events)),
+        ("scoped", lambda: bench_scoped(args.quick, events)),
         ("reports", lambda: bench_reports(events)),
         ("tlog", lambda: bench_tlog(args.quick, events)),
         ("web", lambda: bench_web(args.quick, events)),

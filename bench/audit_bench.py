@@ -47,7 +47,7 @@ IN_PROCESS = (  # parse (which imports every command module) timed apart from th
 
 
 def timed(args: list[str], timeout: float = 600.0, max_rss_mib: int = MAX_RSS_MIB,
-          in_process: bool = False) -> dict[str, Any]:
+          in_process: bool = False, keep_stdout: bool = False) -> dict[str, Any]:
     """Wall time and peak RSS of one `ticketledger` invocation. A watchdog polls /proc and kills
     it after `timeout` s or above `max_rss_mib` (the machine is shared). `in_process`: the child
     also reports its import time and the command's own time (without interpreter start and imports)."""
@@ -92,6 +92,8 @@ def timed(args: list[str], timeout: float = 600.0, max_rss_mib: int = MAX_RSS_MI
     if code != 0:
         r["error"] = why[0] if why else (lines or ["?"])[-1]
     r["stdout_tail"] = out.decode(errors="replace").strip()[-300:]
+    if keep_stdout:  # e.g. a command's JSON summary
+        r["stdout"] = out.decode(errors="replace")
     return r
 
 

@@ -23,7 +23,14 @@ inserts plain tuples with `executemany`, in position order (the tables' rowid or
 journal-less bulk transaction. Each chunk has its own seeded RNG, so the rows are the same for
 any number of workers.
 
-    python -m bench.generate DATA_DIR --events 1000000 [--workers 2]
+Customers (issue 15): by default 48 customers, 12 on each seed contract's terms. A contract binds
+one customer (the Ledger refuses an asset of another customer), so each customer holds its own
+contract, a copy of a seed contract under its own id (K-000-c03 for buyer-000-c03), with its
+assets spread over its own sites; a customer then holds about 2 % of the log, as in real life.
+`customers=0` (`--customers 0`, `BENCH_CUSTOMERS=0` in the bench) keeps the old shape, one
+customer per seed contract, so older figures still compare.
+
+    python -m bench.generate DATA_DIR --events 1000000 [--workers 2] [--customers 48]
 """
 
 from __future__ import annotations
@@ -49,7 +56,7 @@ import msgspec
 
 from adapters.ledger import open_ledger
 from adapters.store import now_iso
-from adapters.synthetic import WINDOW_END, WINDOW_START, Synth
+from adapters.synthetic import CONTRACT_TIME, WINDOW_END, WINDOW_START, Synth
 from domain import events as ev
 from domain import hashchain
 from domain.base import aggregate_uuid
@@ -293,16 +300,43 @@ def _write_evidence(data_dir: Path, pool: list[_Template]) -> int:
     return n
 
 
+CUSTOMERS = 48  # the default shape: 12 customers on each of the four seed contracts' terms
+
+
+def spread_customers(synth: Synth, assets: list[Any], customers: int) -> list[ev.ContractRegistered]:
+    """Give each asset one of `customers` customers, each with its own copy of its seed contract
+    (same terms, own id and customer) and its own sites; returns the copies' contract facts."""
+    import dataclasses
+
+    per = max(1, customers // len(synth.contracts))
+    copies = {c.id: [dataclasses.replace(c, id=f"{c.id}-c{j:02d}", customer=f"{c.customer}-c{j:02d}")
+                     for j in range(per)] for c in synth.contracts}
+    rng = random.Random(f"bench-customers-{customers}")
+    for a in assets:
+        group = copies[a.contract.id]
+        # uneven shares, as customers are: a few large ones, many small ones
+        j = min(int(rng.paretovariate(1.2)) - 1, per - 1) if rng.random() < 0.5 else rng.randrange(per)
+        a.contract = group[j]
+        a.site = f"{a.contract.customer}-site-{a.site.rsplit('-', 1)[-1]}"
+    return [
+        ev.ContractRegistered(
+            command_id=f"bench-contract-{c.id}", id=c.id, occurred_at=CONTRACT_TIME, actor="ticketledger bench",
+            channel="cli", customer=c.customer, supplier=c.supplier, customer_id=c.customer,
+            name=f"{c.name} ({c.customer})", terms=c.data["terms"])
+        for group in copies.values() for c in group
+    ]
+
+
 def default_workers() -> int:
     return min(2, os.cpu_count() or 1)
 
 
 def generate(data_dir: str | Path, events: int, *, seed: int = 1, chunk: int = 50_000, workers: int | None = None,
-             progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+             progress: Callable[[int], None] | None = None, customers: int = CUSTOMERS) -> dict[str, Any]:
     """Write about `events` events (at least that many) into the SQLite store in `data_dir`.
 
     `workers` processes build the rows (default: up to 2; 0 = all in this process); the rows
-    do not depend on it."""
+    do not depend on it. `customers`: see the module doc (0: one per seed contract)."""
     from adapters.calendar_data import record_calendar
 
     global _PLAN
@@ -315,13 +349,16 @@ def generate(data_dir: str | Path, events: int, *, seed: int = 1, chunk: int = 5
     if ledger.recorder.__class__.__name__ != "ChainedSQLiteRecorder":
         raise SystemExit("bench.generate writes SQLite stores only (unset TICKETLEDGER_POSTGRES)")
     record_calendar(ledger, None)
-    outcomes = ledger.execute_many(synth.contract_facts())
+    assets = synth.make_assets()
+    contracts = synth.contract_facts()
+    if customers:
+        contracts = spread_customers(synth, assets, customers)
+    outcomes = ledger.execute_many(contracts)
     if any(o.status == "refused" for o in outcomes):
         raise SystemExit(f"contracts refused: {[o.error for o in outcomes if o.status == 'refused']}")
     path = str(Path(data_dir) / "events.sqlite")
     ledger.close()
 
-    assets = synth.make_assets()
     pool = _templates(synth, assets, min(tickets_est, POOL))
     synth.repeat_pairs.clear()
     synth.after_repair.clear()  # the pool's calls after repair belong to no written ticket
@@ -389,7 +426,8 @@ def generate(data_dir: str | Path, events: int, *, seed: int = 1, chunk: int = 5
     return {"events": w.position, "written": written, "tickets": tickets, "assets": len(assets),
             "asset_events": len(asset_rows), "evidence_files": evidence, "workers": workers,
             "seconds": round(seconds, 2), "events_per_second": round(written / seconds),
-            "first_ticket": f"T-b{seed}n{tickets_est}-0000000", "path": str(path)}
+            "first_ticket": f"T-b{seed}n{tickets_est}-0000000", "path": str(path),
+            "customers": len({a.contract.customer for a in assets}), "contracts": len(contracts)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -398,6 +436,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--events", type=int, default=1_000_000)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--workers", type=int, default=None, help="row-building processes (default up to 2; 0 = none)")
+    p.add_argument("--customers", type=int, default=CUSTOMERS,
+                   help=f"customers, each with its own copy of a seed contract (default {CUSTOMERS}; 0 = the old "
+                        "shape, one customer per seed contract)")
     args = p.parse_args(argv)
     if Path(args.data_dir, "events.sqlite").exists():
         print(f"{args.data_dir} already holds a store; the generator appends to it", file=sys.stderr)
@@ -408,7 +449,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"\rgenerate: {done[0]:,}/{args.events:,}")
         sys.stderr.flush()
 
-    stats = generate(args.data_dir, args.events, seed=args.seed, workers=args.workers, progress=progress)
+    stats = generate(args.data_dir, args.events, seed=args.seed, workers=args.workers, progress=progress,
+                     customers=args.customers)
     sys.stderr.write("\n")
     print(stats)
     return 0

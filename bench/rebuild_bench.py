@@ -78,11 +78,17 @@ def log(msg: str) -> None:
 # --- cached ledgers ---------------------------------------------------------------------------
 
 
+# the ledger's shape: customers (bench.generate; 0 = the old shape of one customer per contract)
+CUSTOMERS = int(os.environ.get("BENCH_CUSTOMERS", 48))
+
+
 def generator_version() -> str:
-    """Digest of what decides the generated rows: the generator, the synthetic mix, the encoding."""
+    """Digest of what decides the generated rows: the generator, the synthetic mix, the encoding,
+    the number of customers."""
     h = hashlib.sha256()
     for f in ("bench/generate.py", "adapters/synthetic.py"):
         h.update((ROOT / f).read_bytes())
+    h.update(f"customers={CUSTOMERS}".encode())
     return h.hexdigest()[:10]
 
 
@@ -140,7 +146,7 @@ def ledger(events: int, *, generate: bool = True) -> tuple[Path, dict[str, Any]]
             last[0] = time.monotonic()
             log(f"generate: {done[0]:,}/{events:,}")
 
-    stats = gen(tmp, events, progress=progress)
+    stats = gen(tmp, events, progress=progress, customers=CUSTOMERS)
     stats.pop("path", None)
     stats["generator"] = generator_version()
     stats["interleaved"] = True  # time-ordered: every prefix is a ledger as it stood

@@ -25,6 +25,7 @@ from domain.upcasting import upcast_state
 from . import bounds, schema
 from .recompute import WHOLE_STEPS
 from .recompute import recompute as _recompute
+from .terms_flat import WhatIf
 
 
 class RebuildProgress:
@@ -206,7 +207,7 @@ def _terms_state(con: duckdb.DuckDBPyConnection) -> bool:
 
 def apply_batch(con: duckdb.DuckDBPyConnection, batch: pa.Table | Iterable[Any], evaluate_at: datetime | None,
                 *, consumer: str = "rebuild", position: int | None = None,
-                terms_override: Terms | dict | None = None) -> dict[str, Any]:
+                terms_override: Terms | dict | WhatIf | None = None) -> dict[str, Any]:
     """Append `batch` (or an iterable of batches) and recompute, in ONE DuckDB transaction.
 
     Columns: position int64, originator_id, originator_version int64, topic, state (JSON text),
@@ -302,7 +303,8 @@ def _load(con: duckdb.DuckDBPyConnection, source: Any, progress: RebuildProgress
 
 def rebuild(con: duckdb.DuckDBPyConnection, batches: Any,
             evaluate_at: datetime | None = None, *, consumer: str = "rebuild",
-            terms_override: Terms | dict | None = None, progress: RebuildProgress | None = None) -> dict[str, Any]:
+            terms_override: Terms | dict | WhatIf | None = None,
+            progress: RebuildProgress | None = None) -> dict[str, Any]:
     """Empty the database's events and views, load every stored row, then compute the views once
     (telling `progress`, when given, the rows loaded and the steps computed).
 
@@ -336,7 +338,7 @@ def rebuild(con: duckdb.DuckDBPyConnection, batches: Any,
 
 
 def rebuild_from_store(source: Iterable[Any] | Callable[[], Iterable[Any]], duckdb_path: str | Path | None,
-                       evaluate_at: datetime | None = None, *, terms_override: Terms | dict | None = None,
+                       evaluate_at: datetime | None = None, *, terms_override: Terms | dict | WhatIf | None = None,
                        consumer: str = "rebuild", progress: RebuildProgress | None = None) -> dict[str, Any]:
     """Bulk path: `source` yields Arrow batches of stored rows (adapters.store_arrow reads them
     from SQLite with ADBC or from PostgreSQL). Rebuilds into a fresh file at `duckdb_path`."""

@@ -36,6 +36,7 @@ from domain.terms import Terms
 
 from . import calendars, liability, sla, summary, terms_flat, visits
 from .schema import VIEW_TABLES
+from .terms_flat import WhatIf
 
 # The evaluation times this database held (any consumer) and the new one: what moves between
 # them (a subquery in the two statements that read it, not a table of its own)
@@ -124,7 +125,7 @@ WHOLE_STEPS = 6  # terms, calendars, sla, summary, liability, visits
 
 
 def recompute(con: duckdb.DuckDBPyConnection, ev: datetime, *, everything: bool,
-              terms_override: Terms | dict | None, rebuild_terms: bool,
+              terms_override: Terms | dict | WhatIf | None, rebuild_terms: bool,
               step: Callable[[int], None] | None = None) -> None:
     step = step or (lambda n: None)
     con.execute("CREATE OR REPLACE TEMP TABLE _p AS SELECT CAST(? AS TIMESTAMP) AS ev", [ev])

@@ -10,7 +10,9 @@
     facts are judged by, not anyone's knowledge of the field (as of an occurrence time too); so
     do the placeholder assets an import registers for the desk's configuration items, which
     stand in for what the desk's tickets name and hold no fact of their own (SPEC §9.14);
-  - what-if: every contract version's terms replaced by one set of terms (§9.11).
+  - what-if: the versions of the contract a terms file names (or of the contracts the user
+    lists) replaced by its terms (§9.11);
+  - scoped (replay.scope): only the events one customer, contract or set of tickets needs.
 
 The cut is a filter over the log rows the CLI hands over; the rebuild is projections' own
 (one code path with the live views), into a separate DuckDB file with the same tables, so
@@ -133,7 +135,7 @@ def arrow_batches(rows: Iterable[Any], size: int = 50_000) -> Iterator[pa.Table]
 
 
 def rebuild(rows: Iterable[Any], out: str | Path | None, *, evaluate_at: datetime | None,
-            terms_override: dict | None = None, progress: Any = None) -> dict[str, Any]:
+            terms_override: Any = None, progress: Any = None) -> dict[str, Any]:
     """Rebuild views from `rows` into `out` (a DuckDB file; replaced if present)."""
     from projections.apply import rebuild_from_store
 
@@ -143,6 +145,10 @@ def rebuild(rows: Iterable[Any], out: str | Path | None, *, evaluate_at: datetim
 
 def load_terms(path: str) -> dict:
     """The [terms] of a contract file (TOML or JSON), validated by the domain's one definition."""
+    return _read_terms(path)[1]
+
+
+def _read_terms(path: str) -> tuple[str | None, dict]:
     import tomllib
 
     from domain.terms import terms_from_command
@@ -156,4 +162,27 @@ def load_terms(path: str) -> dict:
         raise ValueError(f"{path}: a contract file with [terms], or the terms themselves")
     terms = raw.get("terms", raw)
     terms_from_command(terms, where=f"{path} [terms]")  # raises TermsError (a ValueError) naming the field
-    return terms
+    named = raw.get("id") if "terms" in raw and isinstance(raw.get("id"), str) else None
+    return named, terms
+
+
+class NoContractNamed(ValueError):
+    """A what-if terms file that names no contract, and no --terms-for."""
+
+
+def load_what_if(path: str, terms_for: list[str] | None = None) -> Any:
+    """What-if terms (projections.terms_flat.WhatIf): the file's [terms] for the contract it
+    names (its `id`), or for the contracts `terms_for` lists ('*': every contract)."""
+    from domain.terms import terms_from_mapping
+    from projections.terms_flat import WhatIf
+
+    named, terms = _read_terms(path)
+    if terms_for:
+        contracts = None if "*" in terms_for else frozenset(terms_for)
+    elif named:
+        contracts = frozenset([named])
+    else:
+        raise NoContractNamed(
+            f"{path} names no contract (no `id`), so it is not clear whose terms it replaces; add "
+            "--terms-for CONTRACT (repeatable), or --terms-for '*' to replace every contract's terms")
+    return WhatIf(terms_from_mapping(terms, f"{path} [terms]"), contracts)

@@ -98,3 +98,13 @@ def flat(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if d["change"] != "changed" and not any(c in d["columns"] for c in ("state", "coverage", "deadline")):
             out.append({"table": d["table"], "key": key, "change": d["change"], "column": "", "a": "", "b": ""})
     return out
+
+
+def summary(rows: list[dict[str, Any]], tables: tuple[str, ...] | list[str]) -> list[dict[str, Any]]:
+    """One line per compared table: how many rows changed, are only in A, only in B (issue 14
+    item 20: a diff starts with these counts, before the rows)."""
+    out = {t: {"table": t, "changed": 0, "only_in_a": 0, "only_in_b": 0} for t in tables}
+    for d in rows:
+        out.setdefault(d["table"], {"table": d["table"], "changed": 0, "only_in_a": 0, "only_in_b": 0})
+        out[d["table"]][d["change"]] += 1
+    return list(out.values())

@@ -85,8 +85,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Rebuild the views from only the events recorded up to a time (--as-of-recorded) or a "
                     "log position (--as-of-position) — what the ledger knew then — or from the events that "
                     "had occurred by a time (--as-of-occurred), or what the desks knew at a time by their own "
-                    "recording time (--as-of-source-recorded); --terms FILE replaces every contract "
-                    "version's terms (what-if, §9.11). Writes a DuckDB file with the same tables as the "
+                    "recording time (--as-of-source-recorded); --terms FILE replaces the terms of the "
+                    "contract the file names (what-if, §9.11). --customer, --contract or --tickets replay "
+                    "only the events that scope needs: its tickets, the same assets' other tickets, "
+                    "replaced and replacing units, site-wide visits, the contracts and the calendar. "
+                    "Writes a DuckDB file with the same tables as the "
                     "views, for `sql`, `report`, `explain --views` and `diff`.",
     )
     g = p.add_mutually_exclusive_group()
@@ -95,7 +98,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--as-of-occurred", default=None, metavar="TIME")
     g.add_argument("--as-of-source-recorded", default=None, metavar="TIME", help=SOURCE_RECORDED_HELP)
     p.add_argument("--terms", default=None, metavar="FILE",
-                   help="what-if: a contract file (TOML/JSON) whose [terms] replace every version's")
+                   help="what-if: a contract file (TOML/JSON) whose [terms] replace the versions of the "
+                        "contract it names (its id); prints how many clocks appeared, disappeared and "
+                        "changed verdict against the terms as recorded")
+    p.add_argument("--terms-for", action="append", default=None, metavar="CONTRACT",
+                   help="the contracts whose terms --terms replaces instead (repeatable; '*' = every contract)")
+    s = p.add_mutually_exclusive_group()
+    s.add_argument("--customer", action="append", default=None, metavar="CUSTOMER",
+                   help="replay only this customer's tickets and what they need (repeatable)")
+    s.add_argument("--contract", action="append", default=None, metavar="CONTRACT",
+                   help="replay only the tickets and assets ever under this contract (repeatable)")
+    s.add_argument("--tickets", default=None, metavar="FILE",
+                   help="replay only these tickets (one ticket id a line; '#' starts a comment)")
     p.add_argument("--at", default=None, metavar="TIME",
                    help="evaluation time (default: the as-of time, else now)")
     p.add_argument("--out", default=None, metavar="FILE.duckdb",
@@ -339,7 +353,12 @@ def cmd_explain(args: argparse.Namespace) -> int:
                 # scratch file that is removed once the report is written
                 (data_dir / "replay").mkdir(parents=True, exist_ok=True)
                 scratch = views_path = data_dir / "replay" / f".explain-{os.getpid()}.duckdb"
-                _rebuild_cut(ledger, cut, views_path, at or cut.evaluation_time() or now(), None)
+                # replayed in proportion to the question: the ticket, its asset's other tickets,
+                # replaced units, site-wide visits, the contracts and the calendar (replay.scope)
+                from ..store_scope import select_scope
+
+                _rebuild_cut(ledger, cut, views_path, at or cut.evaluation_time() or now(), None,
+                             select_scope(ledger, "tickets", [args.ticket]))
     finally:
         ledger.close()
     out_dir = out_file.resolve().parent if out_file else Path.cwd()
@@ -393,19 +412,20 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     from .core import ledger_for, now
     from .output import emit
+    from .scoped import clock_changes, scope_of, what_if_of
 
     cut = asof.Cut(position=args.as_of_position, recorded=_time(args.as_of_recorded, "--as-of-recorded"),
                    occurred=_time(args.as_of_occurred, "--as-of-occurred"),
                    source_recorded=_time(args.as_of_source_recorded, "--as-of-source-recorded"))
     at = _time(args.at, "--at")
-    terms = None
-    if args.terms:
-        try:
-            terms = asof.load_terms(args.terms)
-        except (OSError, ValueError) as e:
-            raise UserError(str(e), code="TL-E040") from None
     data_dir = Path(args.data_dir)
     ledger_for(args).close()  # a folder without a ledger is refused before the replay folder is made
+    ledger = ledger_for(args)
+    try:
+        terms = what_if_of(args, ledger)
+        scope = scope_of(args, ledger)
+    finally:
+        ledger.close()
     if args.out:
         out = _replay_target(args.out, data_dir)
     else:
@@ -417,11 +437,16 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 parts.append(label + asof.stamp(t)[:19].replace(":", "").replace("-", ""))
         if args.terms:
             parts.append("terms-" + Path(args.terms).stem)
+        if scope is not None:
+            parts.append(scope.kind + "-" + (Path(args.tickets).stem if args.tickets else "-".join(scope.names))[:60])
         out = _replay_target(str(data_dir / "replay" / (("-".join(parts) or "full") + ".duckdb")), data_dir)
+    # a what-if's comparison: the same replay under the recorded terms, beside the output
+    base = _replay_target(str(out.with_name(out.stem + ".as-recorded.duckdb")), data_dir) if terms else None
     evaluate_at = at or cut.evaluation_time() or now()
     if cut.position is not None and at is None:
         evaluate_at = None  # as of a position: evaluated at that position's recording time (below)
     ledger = ledger_for(args)
+    changes = None
     try:
         position_in_log(cut.position, ledger.position)
         if evaluate_at is None:  # as of a position: its recording time (recording time never decreases)
@@ -429,7 +454,17 @@ def cmd_replay(args: argparse.Namespace) -> int:
             evaluate_at = _parse_stamp(last[0].recorded_at) if last else now()
             if cut.recorded_text is not None and last and last[0].recorded_at > cut.recorded_text:
                 evaluate_at = cut.recorded
-        stats = _rebuild_cut(ledger, cut, out, evaluate_at, terms)
+        stats = _rebuild_cut(ledger, cut, out, evaluate_at, terms, scope)
+        if base is not None:
+            # the same replay under the terms as recorded, for what the what-if changed: only
+            # the replaced contracts' tickets can differ, so it replays only those
+            base_scope = scope
+            if base_scope is None and terms.contracts is not None:
+                from ..store_scope import select_scope
+
+                base_scope = select_scope(ledger, "contract", sorted(terms.contracts))
+            compare_seconds = _rebuild_cut(ledger, cut, base, evaluate_at, None, base_scope).get("seconds", 0.0)
+            changes = clock_changes(out, base, base_scope)
     finally:
         ledger.close()
     con = duckdb.connect(str(out), read_only=True)
@@ -437,10 +472,16 @@ def cmd_replay(args: argparse.Namespace) -> int:
         states = con.execute("SELECT state, count(*) FROM sla_clocks GROUP BY 1 ORDER BY 1").fetchall()
     finally:
         con.close()
+    replaced = "as recorded" if terms is None else (
+        "every contract" if terms.contracts is None else ", ".join(sorted(terms.contracts)))
     summary = {"file": str(out), "events": stats.get("events"), "last_position": stats.get("last_position"),
                "cut": cut.describe(), "evaluated_at": str(stats.get("evaluated_at")),
-               "terms": args.terms or "as recorded", "clocks": {s: n for s, n in states},
-               "seconds": round(stats.get("seconds", 0.0), 2)}
+               "terms": args.terms or "as recorded", "terms_for": replaced,
+               "scope": scope.describe() if scope else "every event",
+               "clocks": {s: n for s, n in states}, "seconds": round(stats.get("seconds", 0.0), 2)}
+    if changes is not None:
+        summary["what_if"] = changes
+        summary["compare_seconds"] = round(compare_seconds, 2)
     if args.json:
         emit([summary], True)
     else:
@@ -448,12 +489,24 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
         zone = _ledger_zone(args)
         _ = speak(zone)
-        terms_used = args.terms or _("as recorded")
+        terms_used = _("{file} for {contracts}", file=args.terms, contracts=replaced) if args.terms else _("as recorded")
         print(_("replayed {events} events ({cut}; terms {terms}) into {out}, evaluated at {when} in {seconds} s",
                 events=_.number(summary["events"] or 0), cut=summary["cut"], terms=terms_used, out=out,
                 when=_.time(stats.get("evaluated_at"), zone, zone=True), seconds=summary["seconds"]))
+        if scope is not None:
+            print(_("scope: {scope} (the same assets' other tickets, replaced units and site-wide visits "
+                    "included)", scope=scope.describe()))
         print(_("clocks: {states}", states=", ".join(f"{word(_.lang, 'state', s)} {_.number(n)}" for s, n in states)
                 or _("none")))
+        if changes is not None:
+            moves = ", ".join(f"{word(_.lang, 'state', a)} → {word(_.lang, 'state', b)} {_.number(n)}"
+                              for a, b, n in ((*k.split("->"), v) for k, v in changes["moves"].items()))
+            print(_("what-if against the terms as recorded ({base}): {appeared} clocks appeared, {disappeared} "
+                    "disappeared, {changed} changed verdict, {same} unchanged", base=changes["against"],
+                    appeared=_.number(changes["appeared"]), disappeared=_.number(changes["disappeared"]),
+                    changed=_.number(changes["changed_verdict"]), same=_.number(changes["unchanged"])))
+            if moves:
+                print(_("verdicts changed: {moves}", moves=moves))
         print(_("use it: ticketledger explain TICKET --views {out}; ticketledger diff {out} OTHER.duckdb; "
                 "or open it read-only in DuckDB (the same tables as views.duckdb)", out=out))
     return 0
@@ -477,27 +530,46 @@ def _replay_target(path: str, data_dir: Path) -> Path:
     return out
 
 
-def _rebuild_cut(ledger: Any, cut: Any, out: Path, evaluate_at: Any, terms: dict | None) -> dict[str, Any]:
-    """Views of the events inside `cut` in a fresh file. A cut by position or recording time is a
-    prefix of the log: the store's bulk reader streams it straight into DuckDB. A cut by
-    occurrence time or by the desk's recording time filters row by row (replay.asof.cut)."""
+def _rebuild_cut(ledger: Any, cut: Any, out: Path, evaluate_at: Any, terms: Any,
+                 scope: Any = None) -> dict[str, Any]:
+    """Views of the events inside `cut` (of `scope` only, if given: replay.scope) in a fresh file.
+    A cut by position or recording time is a prefix of the log: the store's bulk reader streams
+    it straight into DuckDB. A cut by occurrence time or by the desk's recording time filters
+    row by row (replay.asof.cut)."""
     from replay import asof
 
     from .output import rebuild_bars
 
+    originators = scope.originators if scope is not None else None
     filtered = cut.occurred is not None or cut.source_recorded is not None
-    bars = rebuild_bars(events_in_cut(ledger, cut.position, None if filtered else cut.recorded))
+    # a scope's share of the log is not known before it is read: its bar counts without a total
+    bars = rebuild_bars(None if scope is not None else
+                        events_in_cut(ledger, cut.position, None if filtered else cut.recorded))
     if not filtered:
         from ..store_arrow import rebuild_from_store
 
         stats = rebuild_from_store(ledger, out, evaluate_at, as_of_position=cut.position,
-                                   as_of_recorded=cut.recorded_text, terms_override=terms, progress=bars)
+                                   as_of_recorded=cut.recorded_text, terms_override=terms, progress=bars,
+                                   originators=originators)
     else:  # every row up to the cut's position or recording time is read, and counted as read
-        rows = iter_log(ledger, stop=cut.position)
+        from ..store_scope import scoped_rows
+
+        rows = iter_log(ledger, stop=cut.position) if scope is None else \
+            scoped_rows(ledger, originators, stop=cut.position)
         stats = asof.rebuild(asof.cut(bars.reading(rows) if bars else rows, cut), out, evaluate_at=evaluate_at,
                              terms_override=terms, progress=bars)
     if bars:
         bars.done()
+    if scope is not None:
+        import duckdb
+
+        from replay.scope import prune
+
+        con = duckdb.connect(str(out))
+        try:
+            prune(con, scope)
+        finally:
+            con.close()
     return stats
 
 
@@ -530,7 +602,7 @@ def _parse_stamp(s: str) -> Any:
 def cmd_diff(args: argparse.Namespace) -> int:
     import duckdb
 
-    from replay.diff import DEFAULT_TABLES, MissingTable, diff_table, flat
+    from replay.diff import DEFAULT_TABLES, MissingTable, diff_table, flat, summary
 
     from .output import emit
 
@@ -562,11 +634,16 @@ def cmd_diff(args: argparse.Namespace) -> int:
         sys.stdout.write(msgspec.json.encode(rows).decode() + "\n")
         return 1 if rows else 0
     _ = speak()
+    emit(summary(rows, tables), False, columns=DIFF_SUMMARY_COLUMNS, title=f"A = {args.a}\nB = {args.b}",
+         lang=_.lang)
     if rows:
-        emit(flat(rows), False, columns=DIFF_COLUMNS, title=f"A = {args.a}\nB = {args.b}", lang=_.lang)
+        print()
+        emit(flat(rows), False, columns=DIFF_COLUMNS, lang=_.lang)
     print(_("{n} row(s) differ", n=_.number(len(rows))))
     return 1 if rows else 0
 
 
+DIFF_SUMMARY_COLUMNS = [Column("table", N_("table"), "id"), Column("changed", N_("changed"), "number"),
+                        Column("only_in_a", N_("only in A"), "number"), Column("only_in_b", N_("only in B"), "number")]
 DIFF_COLUMNS = [Column("table", N_("table"), "id"), Column("key", N_("row")), Column("change", N_("change"), "change"),
                 Column("column", N_("column"), "id"), Column("a", "A"), Column("b", "B")]

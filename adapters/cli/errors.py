@@ -23,6 +23,8 @@ CODES: dict[str, str] = {
     "TL-E033": "an output file or folder that cannot be written",
     "TL-E040": "no such ticket, asset, contract or person",
     "TL-E041": "a filter or column a report does not have (--state, --month, --columns)",
+    "TL-E042": "a replay scope the ledger does not hold: an unknown customer or contract, a --tickets line",
+    "TL-E043": "what-if terms that name no contract of the ledger (add --terms-for CONTRACT, or '*')",
     "TL-E050": "SQL the views cannot answer, or that would read or write files",
     "TL-E060": "NATS did not answer in time",
     "TL-E070": "refused by the ledger: the command would break a rule of the model",

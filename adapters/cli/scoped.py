@@ -1,0 +1,129 @@
+"""`replay`'s scope (--customer, --contract, --tickets) and what-if (--terms, --terms-for):
+reading the options, refusing what the ledger does not hold, and the what-if's count of clocks
+that appeared, disappeared or changed verdict against the terms as recorded (issue 14 item 20).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+from typing import Any
+
+from domain.events import SUBJECT_ID_PATTERN
+from replay.scope import Scope
+
+from ..data_folder import sql_text
+from . import UserError
+
+TICKET_LINE = re.compile(SUBJECT_ID_PATTERN)  # a ticket id as the domain defines it
+
+
+def ticket_ids(path: str) -> list[str]:
+    """The ticket ids of a --tickets file: one a line, blank lines and '#' comments skipped."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        reason = e.strerror if isinstance(e, OSError) else "not UTF-8 text"
+        raise UserError(f"--tickets {path}: cannot be read ({reason}); name a text file with one ticket id a "
+                        "line, e.g. T-0001", code="TL-E042") from None
+    out: list[str] = []
+    for n, line in enumerate(text.splitlines(), 1):
+        t = line.split("#", 1)[0].strip()
+        if not t:
+            continue
+        if not TICKET_LINE.match(t):
+            raise UserError(f"--tickets {path} line {n}: {t[:60]!r} is not a ticket id; write one ticket id a "
+                            "line (1-64 letters, digits, '-' or '_', e.g. T-0001)", code="TL-E042")
+        out.append(t)
+    if not out:
+        raise UserError(f"--tickets {path} names no ticket; write one ticket id a line, e.g. T-0001",
+                        code="TL-E042")
+    return list(dict.fromkeys(out))
+
+
+def scope_of(args: argparse.Namespace, ledger: Any) -> Scope | None:
+    """The scope the options ask for, selected on the store; None for a full replay."""
+    from ..store_scope import UnknownInScope, select_scope
+
+    if args.customer:
+        kind, names = "customer", list(dict.fromkeys(args.customer))
+    elif args.contract:
+        kind, names = "contract", list(dict.fromkeys(args.contract))
+    elif args.tickets:
+        kind, names = "tickets", ticket_ids(args.tickets)
+    else:
+        return None
+    try:
+        return select_scope(ledger, kind, names)
+    except UnknownInScope as e:
+        if e.kind == "ticket":
+            line = _line_of(args.tickets, e.name)
+            raise UserError(f"--tickets {args.tickets} line {line}: no ticket {e.name!r} in the ledger; "
+                            "list tickets with `ticketledger report sla`", code="TL-E042") from None
+        known = f"; the ledger's {e.kind}s include {', '.join(e.known)}" if e.known else ""
+        raise UserError(f"--{e.kind} {e.name}: no {e.kind} {e.name!r} in the ledger{known}", code="TL-E042") from None
+
+
+def _line_of(path: str, ticket: str) -> int:
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if line.split("#", 1)[0].strip() == ticket:
+            return n
+    return 0
+
+
+def what_if_of(args: argparse.Namespace, ledger: Any) -> Any:
+    """The what-if terms and the contracts they replace; each named contract must be the ledger's."""
+    from replay import asof
+
+    from ..store_scope import contract_ids
+
+    if args.terms_for and not args.terms:
+        raise UserError("--terms-for says whose terms --terms FILE replaces; add --terms FILE", code="TL-E001")
+    if not args.terms:
+        return None
+    try:
+        what_if = asof.load_what_if(args.terms, args.terms_for)
+    except asof.NoContractNamed as e:
+        raise UserError(str(e), code="TL-E043") from None
+    except (OSError, ValueError) as e:
+        raise UserError(str(e), code="TL-E040") from None
+    if what_if.contracts is not None:
+        have = contract_ids(ledger)
+        unknown = sorted(what_if.contracts - set(have))
+        if unknown:
+            where = "--terms-for" if args.terms_for else f"{args.terms} (its id)"
+            raise UserError(f"{where}: no contract {', '.join(unknown)} in the ledger; its contracts: "
+                            f"{', '.join(have) or 'none yet'}; name one with --terms-for, or '*' for every one",
+                            code="TL-E043")
+    return what_if
+
+
+def clock_changes(what_if_file: Path, base_file: Path, scope: Scope | None) -> dict[str, Any]:
+    """Clocks of the what-if beside the same replay under the terms as recorded: how many
+    appeared, disappeared, and changed verdict (state), with the moves between states."""
+    import duckdb
+
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute(f"ATTACH {sql_text(what_if_file.resolve())} AS w (READ_ONLY)")
+        con.execute(f"ATTACH {sql_text(base_file.resolve())} AS b (READ_ONLY)")
+        within = ""
+        if scope is not None:
+            con.execute("CREATE TEMP TABLE _t AS SELECT unnest(?::VARCHAR[]) AS ticket", [sorted(scope.tickets)])
+            within = "WHERE ticket IN (SELECT ticket FROM _t)"
+        rows = con.execute(f"""
+            WITH w AS (SELECT ticket, clock, state FROM w.main.sla_clocks {within}),
+                 b AS (SELECT ticket, clock, state FROM b.main.sla_clocks {within})
+            SELECT b.state, w.state, count(*) FROM w FULL JOIN b USING (ticket, clock)
+            WHERE b.state IS DISTINCT FROM w.state GROUP BY ALL ORDER BY ALL""").fetchall()
+        same = con.execute(f"""
+            SELECT count(*) FROM (SELECT ticket, clock, state FROM w.main.sla_clocks {within}) w
+            JOIN (SELECT ticket, clock, state FROM b.main.sla_clocks {within}) b USING (ticket, clock, state)
+            """).fetchall()[0][0]
+    finally:
+        con.close()
+    moves = {f"{a}->{b}": n for a, b, n in rows if a is not None and b is not None}
+    return {"against": str(base_file), "appeared": sum(n for a, _, n in rows if a is None),
+            "disappeared": sum(n for _, b, n in rows if b is None), "changed_verdict": sum(moves.values()),
+            "unchanged": same, "moves": moves}

@@ -1,0 +1,127 @@
+"""What-if across contracts (issue 14 item 20), on a demo ledger (four seed contracts, 200
+tickets): a terms file replaces only the contract it names unless --terms-for says otherwise,
+the what-if counts the clocks that appeared, disappeared and changed verdict, and `diff`
+starts with a per-table summary."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import subprocess
+import sys
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from adapters.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+AT = "2026-06-01T00:00:00+08:00"
+
+
+def run(data: Path, *argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(["--lang", "en", "--data-dir", str(data), *argv])
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data = tmp_path_factory.mktemp("whatif") / "data"
+    done = subprocess.run([sys.executable, "-m", "adapters.cli", "--data-dir", str(data), "demo", "--tickets", "200",
+                           "--no-stream"], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    return data
+
+
+@pytest.fixture(scope="module")
+def as_recorded(demo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("base") / "base.duckdb"
+    assert run(demo, "replay", "--at", AT, "--out", str(out))[0] == 0
+    return out
+
+
+def clocks(path: Path, where: str = "true") -> list[tuple]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(f"SELECT * EXCLUDE (evaluated_at) FROM sla_clocks WHERE {where} ORDER BY ALL").fetchall()
+    finally:
+        con.close()
+
+
+def test_a_contract_file_replaces_only_its_own_contract(demo: Path, as_recorded: Path, tmp_path: Path) -> None:
+    # the issue's repro: seed 001's own file dropped every clock of K-000's tickets and more
+    out = tmp_path / "k001.duckdb"
+    code, text, err = run(demo, "--json", "replay", "--terms", str(ROOT / "contracts/seed-001.toml"), "--at", AT,
+                          "--out", str(out))
+    assert code == 0, err
+    what_if = json.loads(text)[0]["what_if"]
+    assert (what_if["appeared"], what_if["disappeared"], what_if["changed_verdict"]) == (0, 0, 0)
+    assert what_if["unchanged"] > 0 and json.loads(text)[0]["terms_for"] == "K-001"
+    assert clocks(out) == clocks(as_recorded)  # its own terms again: nothing moved, anywhere
+
+
+def test_a_changed_clause_counts_the_verdicts_it_changes(demo: Path, as_recorded: Path, tmp_path: Path) -> None:
+    text = (ROOT / "contracts/seed-000.toml").read_text()
+    looser = re.sub(r"target = \{ hours = \d+ \}", "target = { hours = 2000 }", text)
+    assert looser != text
+    terms = tmp_path / "k000-loose.toml"
+    terms.write_text(looser)
+    out = tmp_path / "loose.duckdb"
+    code, printed, err = run(demo, "replay", "--terms", str(terms), "--at", AT, "--out", str(out))
+    assert code == 0, err
+    assert "clocks appeared" in printed and "changed verdict" in printed and "breached → met" in printed
+    code, js, _ = run(demo, "--json", "replay", "--terms", str(terms), "--at", AT, "--out", str(out))
+    what_if = json.loads(js)[0]["what_if"]
+    assert what_if["changed_verdict"] > 0 and what_if["moves"].get("breached->met", 0) > 0
+    # the other contracts' clocks are the recorded ones, row for row
+    assert clocks(out, "contract <> 'K-000'") == clocks(as_recorded, "contract <> 'K-000'")
+    # and the count is the diff's: every changed K-000 verdict
+    con = duckdb.connect()
+    con.execute(f"ATTACH '{out}' AS w (READ_ONLY)")
+    con.execute(f"ATTACH '{as_recorded}' AS b (READ_ONLY)")
+    changed = con.execute("SELECT count(*) FROM w.sla_clocks w JOIN b.sla_clocks b USING (ticket, clock) "
+                          "WHERE w.state <> b.state").fetchall()[0][0]
+    assert changed == what_if["changed_verdict"]
+
+
+def test_terms_for_every_contract_must_be_asked_and_says_what_disappeared(demo: Path, tmp_path: Path) -> None:
+    bare = tmp_path / "bare.toml"
+    bare.write_text("\n".join(line for line in (ROOT / "contracts/seed-001.toml").read_text().splitlines()
+                              if not line.startswith("id = ")))
+    code, _, err = run(demo, "replay", "--terms", str(bare), "--at", AT, "--out", str(tmp_path / "x.duckdb"))
+    assert code == 2 and "TL-E043" in err and "--terms-for" in err
+    code, _, err = run(demo, "replay", "--terms", str(bare), "--terms-for", "K-404", "--at", AT,
+                       "--out", str(tmp_path / "x.duckdb"))
+    assert code == 2 and "TL-E043" in err and "K-404" in err and "K-000" in err
+    assert not (tmp_path / "x.duckdb").exists()
+    code, js, err = run(demo, "--json", "replay", "--terms", str(bare), "--terms-for", "*", "--at", AT,
+                        "--out", str(tmp_path / "all.duckdb"))
+    assert code == 0, err
+    what_if = json.loads(js)[0]["what_if"]
+    # seed 001's terms on every contract: the clocks other contracts have and seed 001 lacks go
+    assert what_if["disappeared"] > 0 and json.loads(js)[0]["terms_for"] == "every contract"
+
+
+def test_diff_starts_with_a_per_table_summary(demo: Path, as_recorded: Path, tmp_path: Path) -> None:
+    text = (ROOT / "contracts/seed-000.toml").read_text()
+    terms = tmp_path / "tight.toml"
+    terms.write_text(re.sub(r"target = \{ hours = \d+ \}", "target = { hours = 1 }", text))
+    out = tmp_path / "tight.duckdb"
+    assert run(demo, "replay", "--terms", str(terms), "--at", AT, "--out", str(out))[0] == 0
+    code, printed, _ = run(demo, "diff", str(as_recorded), str(out))
+    assert code == 1
+    lines = printed.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.split()[:4] == ["table", "changed", "only", "in"])
+    assert header <= 3  # after the A = / B = lines, before any row
+    summary = {line.split()[0]: [int(x.replace(",", "")) for x in line.split()[1:4]]
+               for line in lines[header + 2:header + 7]}
+    assert set(summary) == {"sla_clocks", "liability", "visit_periods", "warranty", "replacement_obligations"}
+    code, js, _ = run(demo, "--json", "diff", str(as_recorded), str(out), "--table", "sla_clocks")
+    rows = json.loads(js)
+    assert summary["sla_clocks"] == [sum(r["change"] == c for r in rows) for c in ("changed", "only_in_a", "only_in_b")]
+    assert summary["sla_clocks"][0] > 0

@@ -43,7 +43,6 @@ def report_data(ledger: Any, data_dir: Path, ticket: str, con: Any, *, position:
     from replay.explain import build_report
 
     from ..evidence import check_evidence
-
     from ..tlog_evidence import report_proofs
 
     toid, rows = report_rows(ledger, ticket, position=position, recorded=recorded)

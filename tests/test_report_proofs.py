@@ -18,7 +18,7 @@ import pytest
 from adapters.cli import main
 
 from .disputekit import EVALUATED, TICKET, dispute_ledger
-from .test_report_proofs_kit import edit_event, recompute_chain
+from .tlogkit import edit_event, recompute_chain
 
 
 def run(data: Path | None, *argv: str) -> tuple[int, str]:

@@ -18,7 +18,7 @@ import pytest
 from adapters.cli import main
 
 from .disputekit import EVALUATED, TICKET, dispute_ledger
-from .test_report_proofs_kit import edit_event, recompute_chain
+from .tlogkit import edit_event, recompute_chain
 
 
 def run(data: Path | None, *argv: str) -> tuple[int, str]:
@@ -202,3 +202,18 @@ def test_verify_checks_the_tree_and_the_signed_checkpoints_against_the_log(signe
     assert run(rb, "verify", "--no-stream")[0] == 0  # alone, the shortened log holds together
     code, out = run(rb, "verify", "--no-stream", "--checkpoint", str(data.parent / "saved-1.note"))
     assert code == 1 and "events were removed" in out, out
+
+
+def test_explain_names_its_checkpoint_by_size_or_saved_file(signed, tmp_path: Path) -> None:
+    data, vkey = signed
+    saved = data.parent / "saved-1.note"
+    by_file = json.loads(report(data, tmp_path / "f.json", "json", "--checkpoint", str(saved)).read_text())
+    size = int(saved.read_text().splitlines()[1])
+    by_size = json.loads(report(data, tmp_path / "s.json", "json", "--checkpoint", str(size)).read_text())
+    assert by_file["proofs"] == by_size["proofs"] and by_file["proofs"]["evidence"]["checkpoint"] == saved.read_text()
+    code, out = run(data, "explain", TICKET, "--format", "json", "--checkpoint", "9999")
+    assert code == 2 and "TL-E169" not in out  # the error goes to stderr
+    forged = tmp_path / "forged.note"
+    forged.write_text(saved.read_text().replace("\n42\n", "\n41\n"))
+    code, _ = run(data, "explain", TICKET, "--format", "json", "--checkpoint", str(forged))
+    assert code == 2

@@ -145,7 +145,11 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
     finally:
         ledger.close()
     if args.out:
-        Path(args.out).write_text(cp.note)
+        try:
+            Path(args.out).write_text(cp.note)
+        except OSError as e:
+            raise UserError(f"--out {args.out}: cannot be written ({e.strerror}); the checkpoint is signed and kept "
+                            "in the ledger (`checkpoint --list`); name a file you can write", code="TL-E033") from None
     if args.json:
         sys.stdout.write(msgspec.json.encode({**msgspec.structs.asdict(cp), "verifier_key": signer.verifier.vkey,
                                               "tree_built_now": added}).decode() + "\n")

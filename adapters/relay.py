@@ -351,7 +351,10 @@ def run(args: argparse.Namespace, options: ConnectOptions) -> int:
             return await relaying
         finally:
             stop.set()
-            await serving
+            await asyncio.wait({serving}, timeout=2)
+            serving.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await serving
 
     with server_for(args.data_dir, options.url) as url:
         if args.follow:
@@ -382,7 +385,14 @@ async def host_proofs(app: EventStoreApp, url: str, options: ConnectOptions | No
     while not stop.is_set():
         nc = None
         try:
-            nc = await connect(url, options, max_reconnect_attempts=-1)
+            connecting = asyncio.ensure_future(connect(url, options, max_reconnect_attempts=-1))
+            stopping = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({connecting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if not connecting.done():  # stopped while NATS is away
+                connecting.cancel()
+                return
+            nc = await connecting
             js = nc.jetstream(timeout=10)
             await ensure_tlog_streams(js)
             svc = await start_proof_service(nc, app)
@@ -392,7 +402,7 @@ async def host_proofs(app: EventStoreApp, url: str, options: ConnectOptions | No
             finally:
                 with contextlib.suppress(Exception):
                     await svc.stop()
-        except (TimeoutError, nats.errors.Error, APIError, OSError) as e:
+        except Exception as e:  # noqa: BLE001 - NATS away or refusing: the relay goes on, the service retries
             say(f"relay: proof service: NATS unavailable ({type(e).__name__}: {e}); retrying")
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), 1.0)

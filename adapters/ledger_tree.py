@@ -223,6 +223,8 @@ class LedgerTree:
         crash keeps a built prefix and recording goes on between batches (its rows get NULL
         cells until the build reaches them). The tree only vouches for the log as it is now:
         the first checkpoint after a build vouches for the history held then, nothing earlier."""
+        if not self.pg and self.size == 0:
+            return self._build_sqlite_anew(progress)
         self._add_columns()
         added, total = 0, None
         e = f'"{self.schema}".{self.app.recorder.events_table_name}' if self.pg else "stored_events"
@@ -259,6 +261,40 @@ class LedgerTree:
             added += len(rows)
             if progress:
                 progress(added, total)
+
+    def _build_sqlite_anew(self, progress: Callable[[int, int], None] | None) -> int:
+        """SQLite, no leaf built yet: the chain table written anew with its tree columns, in one
+        transaction under the write lock (rows appended in order: several times faster than
+        growing every row in place), then swapped for the old one. A crash leaves the old table."""
+        with self._cursor(commit=True) as cur:
+            self._lock(cur)
+            total = self._rows(cur, "SELECT count(*) FROM ledger_chain")[0][0]
+            cur.execute("DROP TABLE IF EXISTS ledger_chain_build")
+            cur.execute("CREATE TABLE ledger_chain_build (position INTEGER PRIMARY KEY, recorded_at TEXT NOT NULL, "
+                        "state_sha256 TEXT NOT NULL, link TEXT NOT NULL, leaf_index INTEGER, tree BLOB)")
+            head, start, added = tree_rows.TreeHead(0, ""), 0, 0
+            while True:
+                rows = self._rows(cur, "SELECT c.position, c.recorded_at, c.state_sha256, c.link, e.originator_id, "
+                                       "e.originator_version, e.topic FROM ledger_chain c LEFT JOIN stored_events e "
+                                       f"ON e.rowid = c.position WHERE c.position > ? ORDER BY c.position LIMIT {BUILD_BATCH}",
+                                  (start,))
+                if not rows:
+                    break
+                missing = next((r[0] for r in rows if r[4] is None), None)
+                if missing is not None:
+                    raise TreeNotBuilt(f"the chain holds position {missing} but the log has no event there: "
+                                       "run `ticketledger verify` before building the tree")
+                cells = tree_rows.extend(head, [r[:4] for r in rows], [_Stored(r[4], r[5], r[6]) for r in rows])
+                cur.executemany("INSERT INTO ledger_chain_build VALUES (?,?,?,?,?,?)",
+                                [(*r[:4], i, c) for r, (i, c) in zip(rows, cells, strict=True)])
+                added += len(rows)
+                start = rows[-1][0]
+                if progress:
+                    progress(added, total)
+            cur.execute("DROP TABLE ledger_chain")
+            cur.execute("ALTER TABLE ledger_chain_build RENAME TO ledger_chain")
+            cur.execute("CREATE UNIQUE INDEX ledger_chain_leaf ON ledger_chain (leaf_index)")
+        return added
 
     # --- keys and checkpoints -----------------------------------------------------------------
 

@@ -85,7 +85,7 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
             size = row["leaf_index"] + 1 if row else 0
             cached = self._tree_head
             head = (cached.copy() if cached is not None and (cached.size, cached.link) == (size, prev)
-                    else tree_rows.load_head(c, size, prev, None))
+                    else tree_rows.head_or_none(c, size, prev, None))
         if head is None:  # the tree is not built yet: `checkpoint` builds it
             c.executemany("INSERT INTO ledger_chain (position, recorded_at, state_sha256, link) VALUES (?,?,?,?)", chain)
         else:
@@ -144,7 +144,7 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
             names = [d.name for d in curs.description]
             prev, prev_time = (row["link"], row["recorded_at"]) if row else (hashchain.GENESIS, None)
             if "leaf_index" in names and (row is None or row["leaf_index"] is not None):
-                tree = tree_rows.load_head(curs, row["leaf_index"] + 1 if row else 0, prev, schema)
+                tree = tree_rows.head_or_none(curs, row["leaf_index"] + 1 if row else 0, prev, schema)
         # One statement per table (arrays through unnest), not one per row: with executemany the
         # chain and command rows tripled the statements per event (bench.writepath, PostgreSQL).
         # The tree's cells ride in the chain's INSERT (no statement of their own).

@@ -34,6 +34,8 @@ def size_at(tree: LedgerTree, recorded: str | None) -> int:
     if recorded is None:
         return tree.size
     with tree._cursor() as cur:
+        if not tree._has_tree_columns(cur):
+            return 0
         top = tree._rows(cur, f"SELECT max(leaf_index) FROM {tree._t('ledger_chain')} WHERE recorded_at <= ?",
                          (recorded,))[0][0]
     return 0 if top is None else top + 1

@@ -48,14 +48,25 @@ def extend(head: TreeHead, chain: Sequence[tuple[int, str, str, str]], stored: S
     `chain` holds the rows store.chain_rows made (position, recorded_at, sha256, link), `stored`
     the StoredEvents they chain."""
     out = []
-    encode, h, append = lf.encode, merkle.leaf_hash, merkle.append
-    for (position, recorded_at, digest, link), s in zip(chain, stored, strict=True):
-        leaf = lf.Leaf(index=head.size, position=position, recorded_at=recorded_at,
-                       originator_id=hex_id(s.originator_id), originator_version=s.originator_version,
-                       topic=s.topic, state_sha256=digest)
-        out.append((head.size, b"".join(append(head.frontier, head.sizes, h(encode(leaf))))))
-        head.size += 1
-        head.link = link
+    pack, h, append, fromhex = lf.pack, merkle.leaf_hash, merkle.append, bytes.fromhex
+    frontier, sizes = head.frontier, head.sizes
+    times: dict[str, int] = {}  # one recording time per transaction: parsed once
+    topics: dict[str, bytes] = {}
+    index = head.size
+    for (position, recorded_at, digest, _link), s in zip(chain, stored, strict=True):
+        us = times.get(recorded_at)
+        if us is None:
+            us = times[recorded_at] = lf.micros(recorded_at)
+        topic = topics.get(s.topic)
+        if topic is None:
+            topic = topics[s.topic] = s.topic.encode()
+        oid = s.originator_id
+        raw = oid.bytes if isinstance(oid, uuid.UUID) else fromhex(oid.replace("-", ""))
+        out.append((index, b"".join(append(frontier, sizes, h(pack(index, position, us, raw, s.originator_version,
+                                                                       topic, fromhex(digest)))))))
+        index += 1
+    if chain:
+        head.size, head.link = index, chain[-1][3]
     return out
 
 
@@ -97,3 +108,13 @@ def load_head(cur: Any, size: int, link: str, pg_schema: str | None) -> TreeHead
     ids = merkle.frontier_ids(size)
     frontier = read_nodes(cur, ids, pg_schema)
     return TreeHead(size, link, frontier, [1 << level for level, _ in ids])
+
+
+def head_or_none(cur: Any, size: int, link: str, pg_schema: str | None) -> TreeHead | None:
+    """The recorder's read of the right edge: None when rows it needs are gone (a damaged or
+    tampered table). Recording then goes on without the tree (NULL cells), and `verify` names
+    the damage; refusing to record would not repair it."""
+    try:
+        return load_head(cur, size, link, pg_schema)
+    except TreeMissing:
+        return None

@@ -17,6 +17,9 @@ Slots, in the order they run (quick ones first; a slot whose module is missing s
   asof       bench.audit_bench: explain one ticket and replay --as-of-position on the N ledger
   reports    bench.report_bench: one dispute report (html, pdf) and one monthly statement (html,
              xlsx, pdf) on the N ledger, beside the JSON report and `report sla --json`
+  tlog       bench.tlog_bench: recording with vs without the Merkle tree (A/B, median of 5, SQLite
+             and PostgreSQL), the tree's build for an existing ledger (<= 1M, extrapolated to 10M),
+             inclusion and consistency proofs, `proof verify` of a 50-event report
   web        bench.web_bench: 50 users browsing the console's queue and ticket pages of the N ledger
              while the follower applies 1,000 events/s (page p95, the follower's live p99)
 """
@@ -124,6 +127,12 @@ def bench_web(quick: bool, events: int) -> dict[str, Any] | None:
     return run(ledger_dir=str(d))
 
 
+def bench_tlog(quick: bool, events: int) -> dict[str, Any] | None:
+    from .tlog_bench import run
+
+    return run(quick=quick, events=events)
+
+
 def bench_asof(events: int) -> dict[str, Any] | None:
     from .audit_bench import run
 
@@ -175,15 +184,23 @@ def rows_of(results: dict[str, Any]) -> list[dict[str, Any]]:
                 add(f"write {backend} {k.replace('_', ' ')}", f"{r[k]['events_per_second']:,} events/s")
         add(f"write {backend} single / library", r["ratio_single"], ">= 0.5", "yes" if r["single_ok"] else "NO")
         add(f"write {backend} batched / library (100/save)", r["ratio_batched"], ">= 0.5", "yes" if r["batched_ok"] else "NO")
-    from . import audit_bench, desk_import_bench, live_bench, rebuild_bench, report_bench, web_bench
+    from . import (
+        audit_bench,
+        desk_import_bench,
+        live_bench,
+        rebuild_bench,
+        report_bench,
+        tlog_bench,
+        web_bench,
+    )
 
     own = {"rebuild": rebuild_bench.rows_of, "live": live_bench.rows_of, "asof": audit_bench.rows_of,
            "relay": relay_rows, "desk": desk_import_bench.rows_of, "reports": report_bench.rows_of,
-           "web": web_bench.rows_of}
-    for slot in ("relay", "desk", "live", "rebuild", "asof", "reports", "web"):
+           "web": web_bench.rows_of, "tlog": tlog_bench.rows_of}
+    for slot in ("relay", "desk", "live", "rebuild", "asof", "reports", "tlog", "web"):
         v = results.get(slot)
         if v is None:
-            add(slot, "not run" if slot in ("rebuild", "live", "asof", "reports", "web") else "not available yet")
+            add(slot, "not run" if slot in ("rebuild", "live", "asof", "reports", "tlog", "web") else "not available yet")
         elif isinstance(v, dict) and "error" in v:
             add(slot, f"error: {v['error']}"[:120])
         elif slot in own:
@@ -193,7 +210,7 @@ def rows_of(results: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-SLOTS = ("generate", "write", "relay", "desk", "live", "rebuild", "asof", "reports", "web")
+SLOTS = ("generate", "write", "relay", "desk", "live", "rebuild", "asof", "reports", "tlog", "web")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -226,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         ("rebuild", lambda: bench_rebuild(events)),
         ("asof", lambda: bench_asof(events)),
         ("reports", lambda: bench_reports(events)),
+        ("tlog", lambda: bench_tlog(args.quick, events)),
         ("web", lambda: bench_web(args.quick, events)),
     ]
     todo = [(n, fn) for n, fn in steps if only is None or n in only]

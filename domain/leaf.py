@@ -70,17 +70,22 @@ def state_sha256(stored: bytes) -> str:
 
 def encode(leaf: Leaf) -> bytes:
     """Leaf bytes v1 of `leaf`."""
-    topic = leaf.topic.encode()
     try:
         oid = uuid.UUID(hex=leaf.originator_id).bytes
         digest = bytes.fromhex(leaf.state_sha256)
-        head = _HEAD.pack(LAYOUT_VERSION, leaf.index, leaf.position, micros(leaf.recorded_at), oid,
-                          leaf.originator_version, len(topic))
+        return pack(leaf.index, leaf.position, micros(leaf.recorded_at), oid, leaf.originator_version,
+                    leaf.topic.encode(), digest)
     except (ValueError, struct.error) as e:
         raise LeafError(f"leaf {leaf.index} cannot be encoded: {e}") from e
+
+
+def pack(index: int, position: int, recorded_us: int, originator: bytes, version: int, topic: bytes,
+         digest: bytes) -> bytes:
+    """Leaf bytes v1 from fields already in binary form (the recorder's path: one parse of the
+    recording time per transaction, the UUID's own bytes)."""
     if len(digest) != 32:
-        raise LeafError(f"leaf {leaf.index}: the stored bytes' SHA-256 has {len(digest)} bytes, not 32")
-    return head + topic + digest
+        raise LeafError(f"leaf {index}: the stored bytes' SHA-256 has {len(digest)} bytes, not 32")
+    return _HEAD.pack(LAYOUT_VERSION, index, position, recorded_us, originator, version, len(topic)) + topic + digest
 
 
 def decode(data: bytes) -> Leaf:

@@ -125,3 +125,35 @@ def test_checkpoints_name_their_key_and_old_keys_stay_verifiable(ledger: Ledger)
     assert [g.key_hash.hex() for g in good] == [cp2.key_hash]
     assert tree.checkpoint_covering(3) == cp2 and tree.checkpoint_covering(1) == cp1
     assert tree.latest_checkpoint() == cp2
+
+
+def test_two_writers_and_a_failed_transaction_leave_the_tree_in_step(store_config: StoreConfig) -> None:
+    """Writers take turns on one store (each recorder's cached right edge goes stale and is read
+    back), and a transaction that fails after its chain rows were inserted records no leaf."""
+    desk = Desk()
+    a, b = Ledger.open(store_config), Ledger.open(store_config)
+    a.execute_many([desk.contract("000"), desk.asset("A1")], now=NOW)
+    for i in range(0, 12, 3):
+        record(a if i % 2 else b, desk, range(i, i + 3), batch=2)
+    tree = LedgerTree(a)
+    with tree._cursor(commit=True) as cur:
+        if tree.pg:
+            cur.execute(f'CREATE FUNCTION "{tree.schema}".boom() RETURNS trigger LANGUAGE plpgsql AS '
+                        "$$ BEGIN IF NEW.command_id LIKE 'boom%' THEN RAISE EXCEPTION 'boom'; END IF; RETURN NEW; END $$")
+            cur.execute(f'CREATE TRIGGER boom BEFORE INSERT ON "{tree.schema}".ledger_commands '
+                        f'FOR EACH ROW EXECUTE FUNCTION "{tree.schema}".boom()')
+        else:
+            cur.execute("CREATE TRIGGER boom BEFORE INSERT ON ledger_commands WHEN NEW.command_id LIKE 'boom%' "
+                        "BEGIN SELECT RAISE(ABORT, 'boom'); END")
+    before = tree.size
+    import msgspec
+
+    fact = msgspec.structs.replace(desk.open("T-boom", "A1", "2025-10-01T09:00"), command_id="boom-1")
+    with pytest.raises(Exception, match="boom"):
+        a.execute_many([fact], now=NOW)
+    assert tree.size == before == 14
+    record(a, desk, range(12, 14))
+    record(b, desk, range(14, 15))
+    assert tree.size == 17 and tree.root(17) == rfc9162.mth(leaves_apart(a))
+    a.close()
+    b.close()

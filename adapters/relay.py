@@ -127,6 +127,7 @@ class RelayStats:
     sent: int = 0  # the last position handed to NATS (ahead of `position` while acks are awaited)
     withheld: list[int] = field(default_factory=list)  # positions published without their payload
     checkpoints: int | None = None  # the tree size of the last checkpoint this relay published
+    new_stream_recorded: bool = False  # `--new-stream` done (in the first session only)
 
     def resumed_at(self, stream_position: int) -> None:
         """A session starts where the stream ends. Publishes still in flight when the previous
@@ -197,13 +198,16 @@ async def relay(app: EventStoreApp, js: JetStreamContext, *, follow: bool = Fals
                 stream: str = STREAM, replicas: int = 1,
                 on_batch: Callable[[RelayStats], None] | None = None,
                 on_withheld: Callable[[int], None] | None = None,
-                stats: RelayStats | None = None, checkpoints: CheckpointPublisher | None = None) -> RelayStats:
+                stats: RelayStats | None = None, checkpoints: CheckpointPublisher | None = None,
+                new_stream: bool = False) -> RelayStats:
     """Publish every event the stream lacks; with `follow`, keep following until `stop`.
     `on_withheld(position)`: an event was published without its payload (message_for).
     `checkpoints`: also publish signed checkpoints on CHECKPOINTS when due (and at the end of a run).
     Counts into `stats` when given (a reconnecting relay's one total across its sessions)."""
     stats = stats if stats is not None else RelayStats()
-    identity = await open_guarded(app, js, replicas, stream)  # refuses a replaced or shortened stream
+    # refuses a replaced or shortened stream (unless told it is new: recorded once, then guarded)
+    identity = await open_guarded(app, js, replicas, stream, new_stream and not stats.new_stream_recorded)
+    stats.new_stream_recorded = stats.new_stream_recorded or new_stream  # once, not at every reconnection
     at = await resume_point(js, stream)
     if at.leaf is None:
         at.leaf = await asyncio.to_thread(events_through, app, at.position)
@@ -343,7 +347,8 @@ def run(args: argparse.Namespace, options: ConnectOptions) -> int:
             say(f"relay: {why_not}")
         relaying = relay_with_retry(ledger, url, options, follow=args.follow, stop=stop, log=say,
                                     batch=args.batch, window=args.window, on_batch=on_batch,
-                                    replicas=args.replicas, on_withheld=on_withheld, checkpoints=checkpoints)
+                                    replicas=args.replicas, on_withheld=on_withheld, checkpoints=checkpoints,
+                                    new_stream=args.new_stream)
         if not args.follow or args.no_proofs:
             return await relaying
         serving = asyncio.ensure_future(host_proofs(ledger, url, options, stop, say))
@@ -351,7 +356,10 @@ def run(args: argparse.Namespace, options: ConnectOptions) -> int:
             return await relaying
         finally:
             stop.set()
-            await serving
+            await asyncio.wait({serving}, timeout=2)
+            serving.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await serving
 
     with server_for(args.data_dir, options.url) as url:
         if args.follow:
@@ -382,7 +390,14 @@ async def host_proofs(app: EventStoreApp, url: str, options: ConnectOptions | No
     while not stop.is_set():
         nc = None
         try:
-            nc = await connect(url, options, max_reconnect_attempts=-1)
+            connecting = asyncio.ensure_future(connect(url, options, max_reconnect_attempts=-1))
+            stopping = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({connecting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if not connecting.done():  # stopped while NATS is away
+                connecting.cancel()
+                return
+            nc = await connecting
             js = nc.jetstream(timeout=10)
             await ensure_tlog_streams(js)
             svc = await start_proof_service(nc, app)
@@ -392,7 +407,7 @@ async def host_proofs(app: EventStoreApp, url: str, options: ConnectOptions | No
             finally:
                 with contextlib.suppress(Exception):
                     await svc.stop()
-        except (TimeoutError, nats.errors.Error, APIError, OSError) as e:
+        except Exception as e:  # noqa: BLE001 - NATS away or refusing: the relay goes on, the service retries
             say(f"relay: proof service: NATS unavailable ({type(e).__name__}: {e}); retrying")
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), 1.0)
@@ -413,6 +428,9 @@ def add_relay_arguments(p: argparse.ArgumentParser) -> None:
                    help="publish a signed checkpoint on CHECKPOINTS at least every N events (default 1000)")
     p.add_argument("--checkpoint-seconds", type=positive_float, default=60.0, metavar="T",
                    help="... or every T seconds when the log grew (default 60); a run also ends with one")
+    p.add_argument("--new-stream", action="store_true",
+                   help="the LEDGER stream on this server is a new one on purpose (another server, a restore): "
+                        "record it as the ledger's stream instead of refusing it (TL-E180); say so to your customers")
     p.add_argument("--no-proofs", action="store_true",
                    help="with --follow: do not host the ticketledger-proofs NATS service nor collect cosignatures")
 

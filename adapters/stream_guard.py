@@ -187,15 +187,26 @@ def gone(stream: str, known: StreamIdentity | None, events: int) -> StreamChange
                          "the store alone")
 
 
-async def open_guarded(app: EventStoreApp, js: Any, replicas: int = 1, stream: str = "LEDGER") -> StreamIdentity:
+def forget(app: EventStoreApp, stream: str) -> None:
+    """Drop the recorded identity (`relay --new-stream`: the operator says the stream is new)."""
+    _execute(app, "DELETE FROM {t} WHERE stream = ?", (stream,), write=True)
+
+
+async def open_guarded(app: EventStoreApp, js: Any, replicas: int = 1, stream: str = "LEDGER",
+                       new_stream: bool = False) -> StreamIdentity:
     """The relay's way in: the recorded stream, checked; created (and recorded) when the store
-    has none recorded and the server none; refused (StreamChanged) when it changed or is gone."""
+    has none recorded and the server none; refused (StreamChanged) when it changed or is gone.
+    `new_stream`: the operator moved the ledger to another stream on purpose (a new server, a
+    restore): whatever was recorded is replaced by this stream (customers' witnesses still see
+    whether the log it carries extends the one they cosigned)."""
     import asyncio
 
     from nats.js.errors import NotFoundError
 
     from .stream import ensure_stream
 
+    if new_stream:
+        await asyncio.to_thread(forget, app, stream)
     known = await asyncio.to_thread(recorded, app, stream)
     try:
         info = await js.stream_info(stream)

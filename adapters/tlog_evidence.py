@@ -85,6 +85,9 @@ def build_evidence(app: EventStoreApp, rows: Sequence[LogRow], cut_recorded: str
                    named: str | None) -> Evidence:
     tree = LedgerTree(app)
     size, note = choose_checkpoint(tree, size_at(tree, cut_recorded), named)
+    from .tlog_stream import cosigned_note
+
+    note = cosigned_note(app, note, size)  # with the witnesses' cosignatures collected so far
     cited = sorted({r.position: r for r in rows}.values(), key=lambda r: r.position)
     events = []
     for r in cited:
@@ -124,4 +127,7 @@ def report_proofs(app: EventStoreApp, rows: Sequence[LogRow], cut_recorded: str 
             raise
         return {"missing": str(e)}
     cp = sn.parse_checkpoint(sn.parse(ev.checkpoint).text)
-    return {"checkpoint_size": cp.size, "origin": cp.origin, "evidence": msgspec.to_builtins(ev)}
+    from .tlog_stream import note_cosignatures
+
+    return {"checkpoint_size": cp.size, "origin": cp.origin, "evidence": msgspec.to_builtins(ev),
+            "cosignatures": note_cosignatures(app, ev.checkpoint, cp.size)}

@@ -180,6 +180,18 @@ def cosigned_note(app: EventStoreApp, note: str, tree_size: int) -> str:
     return cs.merge(note, lines) if lines else note
 
 
+def note_cosignatures(app: EventStoreApp, note: str, tree_size: int) -> list[dict[str, Any]]:
+    """The cosignatures on `note` by witnesses the ledger has heard from, for a report: who, with
+    which key, and when (UTC) — the only evidence of *when* that does not come from the operator."""
+    witnesses = {r.vkey: cs.WitnessVerifier.parse(r.vkey) for r in cosignatures_of(app, tree_size)}
+    try:
+        found = cs.cosignatures(note, witnesses.values())
+    except (cs.CosignatureError, sn.NoteError):
+        return []
+    return [{"witness": c.name, "key": c.vkey,
+             "time": datetime.fromtimestamp(c.time, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")} for c in found]
+
+
 class RefusedCosignature(ValueError):
     """A cosignature message that is not a valid cosignature of one of this log's checkpoints."""
 

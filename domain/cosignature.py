@@ -20,6 +20,7 @@ import binascii
 import hashlib
 import struct
 from collections.abc import Iterable
+from typing import Any
 
 import msgspec
 from cryptography.exceptions import InvalidSignature
@@ -167,3 +168,32 @@ def merge(note: str, lines: Iterable[str]) -> str:
     merged = note + "".join(dict.fromkeys(extra))
     sn.parse(merged)  # still a signed note
     return merged
+
+
+E_WITNESS = "TL-E182"
+
+
+def witness_findings(note: str, witnesses: Iterable[WitnessVerifier]) -> list[Any]:
+    """`proof verify --witness-key`: one finding per required witness, ok with the time it
+    cosigned the report's checkpoint, failed (TL-E182) when its cosignature is missing or wrong."""
+    from datetime import UTC, datetime
+
+    from .proofs import Finding
+
+    out = []
+    for w in witnesses:
+        try:
+            found = cosignatures(note, [w])
+        except CosignatureError as e:
+            out.append(Finding(status="failed", code=E_WITNESS, what=f"witness {w.vkey}: {e}"))
+            continue
+        except sn.NoteError as e:
+            out.append(Finding(status="failed", code=E_WITNESS, what=f"witness {w.vkey}: {e}"))
+            continue
+        if not found:
+            out.append(Finding(status="failed", code=E_WITNESS,
+                               what=f"witness {w.name}+{w.key_hash.hex()} did not cosign the report's checkpoint"))
+            continue
+        when = datetime.fromtimestamp(found[0].time, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        out.append(Finding(status="ok", what=f"checkpoint cosigned by witness {w.name}+{w.key_hash.hex()} at {when}"))
+    return out

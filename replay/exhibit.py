@@ -198,6 +198,9 @@ def proof_status(r: Mapping[str, Any], lang: str) -> list[str]:
                          "tree size {size} ({origin}); `ticketledger proof verify` checks this offline."),
                        n=t.number(len(proofs["evidence"]["events"])), size=proofs["checkpoint_size"],
                        origin=free(proofs["origin"])))
+        for c in proofs.get("cosignatures") or []:
+            lines.append(t(_("Cosigned by witness {witness} at {time} (UTC); key {key}."),
+                           witness=free(c["witness"]), time=c["time"], key=free(c["key"])))
     elif proofs and proofs.get("summary"):
         lines.append(free(proofs["summary"]))
     elif proofs and proofs.get("missing"):
@@ -226,6 +229,9 @@ def _tlog_html(r: Mapping[str, Any], t: Texts) -> str:
         "checkpoint's signature, and names any event that was altered. An event never recorded is not caught."
     ))) + "</p>")
     P.append(f'<p>{html.escape(t(M["Signed checkpoint"]))}</p><pre class="hash">{e(ev["checkpoint"])}</pre>')
+    for c in proofs.get("cosignatures") or []:  # the witnesses' times: evidence of when, not from the operator
+        P.append("<p>" + html.escape(t(_("Cosigned by witness {witness} at {time} (UTC); key {key}."),
+                                       witness=free(c["witness"]), time=c["time"], key=free(c["key"]))) + "</p>")
     P.append('<table class="log">' + _cols(["13mm", "13mm", "auto"]) + "<thead><tr>" + "".join(
         f"<th>{html.escape(h)}</th>" for h in (t(M["Position"]), t(_("Leaf")), t(_("Stored bytes (SHA-256)"))))
              + "</tr></thead><tbody>")

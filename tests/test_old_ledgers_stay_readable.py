@@ -309,7 +309,8 @@ def test_the_relay_names_an_event_the_stream_refuses_instead_of_blaming_nats(
             await nc.close()
 
     asyncio.run(small_stream())
-    code, err = cli_err(folder, "relay", "--nats-url", nats_single.url)
+    # (the folder's events were relayed to another test's server before: this stream is new on purpose)
+    code, err = cli_err(folder, "relay", "--nats-url", nats_single.url, "--new-stream")
     assert code == 2 and "cannot be published: " in err and "message size exceeds" in err and "NATS at" not in err, err
     position = int(err.split("position ")[1].split(" ")[0])
 

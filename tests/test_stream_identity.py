@@ -167,3 +167,20 @@ def test_the_stream_identity_is_recorded_in_the_store(tmp_path: Path, nats_singl
         assert known.created.endswith("Z")
     finally:
         app.close()
+
+
+def test_an_operator_moves_to_a_new_stream_on_purpose(tmp_path: Path) -> None:
+    """A new server on purpose: `relay --new-stream` records it once (and republishes the log);
+    from then on it is the guarded stream again."""
+    data = tmp_path / "data"
+    events = ledger_of(data)
+    with NatsServer(tmp_path / "old") as old:
+        assert cli(data, "relay", "--nats-url", old.url)[0] == 0
+    with NatsServer(tmp_path / "new") as new:
+        code, out, err = cli(data, "relay", "--nats-url", new.url)
+        assert code == 2 and "TL-E180" in err
+        code, out, err = cli(data, "relay", "--nats-url", new.url, "--new-stream")
+        assert code == 0 and f"relayed {events} events" in out, out + err
+        assert cli(data, "verify", "--nats-url", new.url)[0] == 0
+        on_stream(new.url, "seal")
+        assert "TL-E180" in cli(data, "relay", "--nats-url", new.url)[2]

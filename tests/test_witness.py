@@ -24,7 +24,7 @@ from adapters.ledger import open_ledger
 from adapters.ledger_tree import LedgerTree
 from adapters.nats_server import NatsServer
 from adapters.stream import connect
-from adapters.tlog_stream import CHECKPOINTS, COSIGNATURES, H_TREE_SIZE, cosignatures_of
+from adapters.tlog_stream import CHECKPOINTS, H_TREE_SIZE, cosignatures_of
 from domain import cosignature as cs
 from domain import signed_note as sn
 
@@ -244,4 +244,53 @@ def test_a_checkpoint_not_signed_by_the_log_key_is_an_alarm(tmp_path: Path, nats
     impostor = sn.Signer(log_key.load(data).name, bytes([3]) * 32)
     asyncio.run(_publish(nats_single.url, impostor.sign(sn.checkpoint_text(impostor.name, 99, bytes(32))), 99))
     alarm_of(witness(nats_single.url, vkey, state), state, "not signed by the log key")
-    _ = COSIGNATURES
+
+
+def test_a_report_carries_the_cosignatures_and_proof_verify_can_require_them(
+        tmp_path: Path, nats_single: NatsServer, relay_of) -> None:  # noqa: F811
+    import io
+    import json
+    from contextlib import redirect_stdout
+
+    from adapters.cli import main
+
+    from .disputekit import EVALUATED, TICKET, dispute_ledger
+
+    def run(*argv: str) -> tuple[int, str]:
+        out = io.StringIO()
+        with redirect_stdout(out):
+            code = main(list(argv))
+        return code, out.getvalue()
+
+    data, state = tmp_path / "data", tmp_path / "witness"
+    dispute_ledger(data)
+    code, out = run("--data-dir", str(data), "init")
+    vkey = out.split("verifier key for the contract annex: ")[1].split()[0]
+    relay = relay_of(data, nats_single.url)
+    size = tree_size(data)
+    wait_checkpoint(nats_single.url, size, relay)
+    w = witness(nats_single.url, vkey, state)
+    assert w.returncode == 0, w.stderr
+    witness_key = w.stderr.split("witness verifier key: ")[1].split()[0]
+    deadline = time.monotonic() + 20
+    while not cosignatures_of(app := open_ledger(data), size):
+        app.close()
+        assert time.monotonic() < deadline, relay.said()
+        time.sleep(0.2)
+    app.close()
+
+    for fmt in ("json", "html"):
+        report = tmp_path / f"r.{fmt}"
+        code, _ = run("--data-dir", str(data), "explain", TICKET, "--format", fmt, "--at", EVALUATED,
+                      "--out", str(report))
+        assert code == 0
+        if fmt == "json":
+            (c,) = json.loads(report.read_text())["proofs"]["cosignatures"]
+            assert c["key"] == witness_key and c["time"].endswith("Z")
+        else:
+            assert c["time"] in report.read_text() and witness_key in report.read_text()
+        code, out = run("proof", "verify", str(report), "--log-key", vkey, "--witness-key", witness_key)
+        assert code == 0 and f"at {c['time']}" in out, out
+        stranger = cs.Witness("witness.other", bytes([5]) * 32).verifier.vkey
+        code, out = run("proof", "verify", str(report), "--log-key", vkey, "--witness-key", stranger)
+        assert code == 1 and "TL-E182" in out and "did not cosign" in out, out

@@ -38,8 +38,9 @@ CODES: dict[str, str] = {
     "TL-E167": "no usable log key (`init` makes one; TICKETLEDGER_LOG_KEY / _FILE on PostgreSQL)",
     "TL-E168": "the log's Merkle tree is not built yet (`ticketledger checkpoint` builds it)",
     "TL-E169": "a tree size outside the log's tree",
-    "TL-E181": "witness alarm: a checkpoint that does not extend the one accepted (rewrite, rollback, split view)",
     "TL-E180": "the LEDGER stream is not the one the relay recorded: gone, re-created, shortened, sealed or given limits",
+    "TL-E181": "witness alarm: a checkpoint that does not extend the one accepted (rewrite, rollback, split view)",
+    "TL-E182": "a report's checkpoint lacks a cosignature `proof verify --witness-key` requires, or it does not hold",
 }
 
 # The code of an error raised without one: the command it came from. A new command adds a line

@@ -66,6 +66,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="a checkpoint you saved earlier (the signed note exactly as received)")
     a.add_argument("--consistency", action="append", default=[], metavar="PROOF.json",
                    help="a proof from `prove consistency` linking your saved checkpoint to the report's")
+    a.add_argument("--witness-key", action="append", default=[], metavar="KEY",
+                   help="require this witness's cosignature (C2SP tlog-cosignature/v1) on the report's checkpoint: "
+                        "its verifier key, as `ticketledger witness` printed it, or a file holding it; repeatable")
     a.set_defaults(func=cmd_proof_verify)
 
 
@@ -298,6 +301,17 @@ def cmd_proof_verify(args: argparse.Namespace) -> int:
     if extra:
         ev = msgspec.structs.replace(ev, consistency=[*ev.consistency, *extra])
     findings = check_evidence(ev, keys, saved)
+    if args.witness_key:
+        from domain import cosignature as cs
+
+        witnesses = []
+        for k in args.witness_key:
+            text = Path(k).read_text().strip() if Path(k).is_file() else k
+            try:
+                witnesses.append(cs.WitnessVerifier.parse(text))
+            except cs.CosignatureError as e:
+                raise UserError(f"--witness-key {text[:60]}: {e}", code="TL-E166") from None
+        findings = [*findings, *cs.witness_findings(ev.checkpoint, witnesses)]
     failed = [f for f in findings if f.status == "failed"]
     if args.json:
         sys.stdout.write(msgspec.json.encode({"ok": not failed, "findings": findings}).decode() + "\n")

@@ -32,7 +32,11 @@ def english_system_locale(monkeypatch: pytest.MonkeyPatch) -> None:
 
 PG_DSN = os.environ.get("TICKETLEDGER_TEST_POSTGRES", "host=127.0.0.1 port=5432 dbname=test user=postgres")
 CONTRACTS = Path(__file__).resolve().parent.parent / "contracts"
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+# the team's shared folder (spec, seeds, desk logs, test vectors): beside the checkout, else the
+# workplace's own, so a fresh clone anywhere (`git clone . $(mktemp -d)`) finds it
+SHARED = next((p for p in (Path(os.environ.get("TICKETLEDGER_SHARED", "/nonexistent")),
+                           Path(__file__).resolve().parents[2] / "shared", Path("/work/shared")) if p.is_dir()),
+              Path("/work/shared"))
 
 
 def postgres_reachable() -> str | None:

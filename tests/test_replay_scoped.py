@@ -57,7 +57,8 @@ def _ledger(tmp: Path, steps: list[tuple[str, int, int, int, bool]]) -> tuple[Ki
     for aid, (customer, contract, site) in ASSETS.items():
         k.asset(aid, contract, customer=customer, asset_type="recorder", site=site, delivered="2025-06-01T10:00")
     known = {"tickets": {}, "contracts": {a: {c} for a, (_, c, _) in ASSETS.items()},
-             "customer": {a: c for a, (c, _, _) in ASSETS.items()}}
+             "customer": {a: c for a, (c, _, _) in ASSETS.items()},
+             "site": {a: s for a, (_, _, s) in ASSETS.items()}}
     at = t("2025-07-01T09:00")
     opened: list[str] = []
     assets = list(ASSETS)
@@ -72,7 +73,7 @@ def _ledger(tmp: Path, steps: list[tuple[str, int, int, int, bool]]) -> tuple[Ki
                                    fault_category="power", asset_down=flag)
         elif step == "replace":  # a new unit replaces one: it keeps the replaced unit's warranty (§9.6)
             new = f"R{i}"
-            customer, contract, site = known["customer"][aid], sorted(known["contracts"][aid])[0], ASSETS[aid][2]
+            customer, contract, site = known["customer"][aid], sorted(known["contracts"][aid])[0], known["site"][aid]
             if flag:  # the replacing unit names what it replaces
                 fact = ev.AssetRegistered(**kw, id=new, serial=f"SN-{new}", asset_type="recorder", customer_id=customer,
                                           site=site, contract_id=contract, replaces=aid)
@@ -86,6 +87,7 @@ def _ledger(tmp: Path, steps: list[tuple[str, int, int, int, bool]]) -> tuple[Ki
                 assets.append(new)
                 known["contracts"][new] = {contract}
                 known["customer"][new] = customer
+                known["site"][new] = site  # a replacing unit stands where the one it replaces stood
             continue
         elif step == "move":
             fact = ev.AssetMoved(**kw, id=aid, site="S2" if flag else "S1")
@@ -161,6 +163,9 @@ scope_st = st.one_of(st.tuples(st.just("customer"), st.sampled_from(["buyer-000"
          scope=("contract", "K-010"), cut=1.0, by="position", hours=24 * 3)  # A1 moved to K-010
 @example(steps=[("open", 0, 60, 2, True), ("open", 0, 600, 0, True), ("correct_asset", 1, 60, 0, False)],
          scope=("customer", "buyer-000"), cut=1.0, by="position", hours=24 * 3)  # T0 was on A1 all along
+@example(steps=[("open", 0, 60, 0, True), ("replace", 0, 600, 0, True), ("replace", 0, 600, 4, True),
+                ("open", 0, 60, 5, False)],
+         scope=("customer", "buyer-000"), cut=1.0, by="position", hours=24 * 30)  # R2 replaces R1, which replaced A1
 def test_a_scoped_replay_has_the_same_rows_as_a_full_replay(tmp_path_factory, steps, scope, cut, by, hours):
     tmp = tmp_path_factory.mktemp("scoped")
     k, known = _ledger(tmp / "data", steps)

@@ -335,7 +335,7 @@ async def queue_page(request: Request, user: User, lang: str) -> Response:
             options = gen.remember(("options", scope), lambda: queries.filter_options(con, scope))
             filters = queries.checked_filters(request.query_params, options)
             now = as_of or datetime.now(UTC)
-            rows, total = queries.queue(con, scope, filters, now)
+            rows, total = queries.queue(con, scope, filters, now, remember=gen.remember)
             zones = queries.contract_zones(con, scope)
             return {"rows": rows, "total": total, "options": options, "filters": filters, "now": now,
                     "evaluated_at": gen.evaluated_at, "zones": zones}

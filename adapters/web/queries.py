@@ -61,20 +61,44 @@ QUEUE_COLUMNS = ("ticket, asset, clock, customer, site, technician, severity, co
                  "paused_minutes, clause")
 
 
-def queue(con: Any, scope: Scope, filters: Mapping[str, str], now: datetime, limit: int = 500
-          ) -> tuple[list[dict[str, Any]], int]:
+def queue(con: Any, scope: Scope, filters: Mapping[str, str], now: datetime, limit: int = 500,
+          remember: Any = None) -> tuple[list[dict[str, Any]], int]:
     """Running and at-risk clocks, soonest deadline first: time left is the views' deadline less
-    now, or less the evaluation time while a pausing wait is open (the countdown stands still)."""
+    now, or less the evaluation time while a pausing wait is open (the countdown stands still).
+    `remember(key, compute)` keeps what does not depend on now for as long as this copy of the
+    views is read (adapters.web.views), so a busy queue runs its SQL once per copy, not per page."""
+    key = ("queue", scope, tuple(sorted(filters.items())), int(limit))
+    candidates, total = (remember or (lambda _k, compute: compute()))(
+        key, lambda: _queue_candidates(con, scope, filters, limit))
+    naive_now = now.replace(tzinfo=None)
+    rows = [{**r, "seconds_left": _seconds_between(naive_now if r["paused_since"] is None else r["evaluated_at"],
+                                                   r["deadline"])} for r in candidates]
+    rows.sort(key=lambda r: (r["seconds_left"] is None, r["seconds_left"] or 0, r["ticket"], r["clock"]))
+    return rows[:limit], total
+
+
+def _queue_candidates(con: Any, scope: Scope, filters: Mapping[str, str], limit: int
+                      ) -> tuple[list[dict[str, Any]], int]:
+    """The clocks that can be among the first `limit` at any time: running ones by deadline, and
+    paused ones (whose time left stands still) by deadline less evaluation time."""
     where, params = scope.where()
     fwhere, fparams = _and_filters(filters)
     base = f"FROM sla_clocks WHERE state IN ('running', 'at_risk') AND {where} AND {fwhere}"
     total = con.execute(f"SELECT count(*) {base}", params + fparams).fetchone()[0]
-    rows = _rows(con, f"""SELECT {QUEUE_COLUMNS},
-            date_diff('second', CASE WHEN paused_since IS NULL THEN CAST(? AS TIMESTAMP) ELSE evaluated_at END,
-                      deadline) AS seconds_left
-        {base} ORDER BY seconds_left, ticket, clock LIMIT {int(limit)}""",
-                 [now.replace(tzinfo=None)] + params + fparams)
+    rows = _rows(con, f"""(SELECT {QUEUE_COLUMNS} {base} AND paused_since IS NULL
+                           ORDER BY deadline, ticket, clock LIMIT {int(limit)})
+                          UNION ALL
+                          (SELECT {QUEUE_COLUMNS} {base} AND paused_since IS NOT NULL
+                           ORDER BY date_diff('second', evaluated_at, deadline), ticket, clock LIMIT {int(limit)})""",
+                 params + fparams + params + fparams)
     return rows, total
+
+
+def _seconds_between(start: datetime, end: datetime | None) -> int | None:
+    """Whole seconds from start to end, as DuckDB's date_diff('second', …) counts them."""
+    if end is None or start is None:
+        return None
+    return int((end.replace(microsecond=0) - start.replace(microsecond=0)).total_seconds())
 
 
 # --- one ticket, one asset ----------------------------------------------------------------------

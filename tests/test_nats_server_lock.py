@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+from nats.js.errors import NotFoundError
+
 from adapters.stream import connect
 from tests.natskit import assert_stream_equals_store, make_ledger
 
@@ -84,11 +86,11 @@ def test_after_kill_9_of_relay_follow_the_next_command_uses_the_orphaned_server_
         assert servers_on(store) == [orphan], "one server on the store folder: the orphan, reused"
         url = said.split("-> ")[1].split()[0]
         deadline = time.monotonic() + 30
-        while True:  # the stream it serves is the one the relay completes
+        while True:  # the stream it serves is the one the relay completes (or makes: it may not be there yet)
             try:
                 assert_stream_equals_store(url, ledger)
                 break
-            except AssertionError:
+            except (AssertionError, NotFoundError):
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)

@@ -16,7 +16,6 @@ existed that does not come from the log's operator. The log's own verifier ignor
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import struct
 from collections.abc import Iterable
@@ -71,18 +70,12 @@ class WitnessVerifier:
 
     @classmethod
     def parse(cls, vkey: str) -> WitnessVerifier:
-        parts = vkey.strip().split("+", 2)
-        if len(parts) != 3 or len(parts[1]) != 8:
-            raise CosignatureError("a witness key reads NAME+KEYHASH+BASE64KEY (8 hex digits of key hash)")
-        try:
-            raw = base64.b64decode(parts[2], validate=True)
-        except (binascii.Error, ValueError) as e:
-            raise CosignatureError("the witness key is not standard base64") from e
-        if len(raw) != 33 or raw[0] != ALG_COSIGNATURE_V1:
-            raise CosignatureError("the witness key is not a cosignature/v1 key (0x04 and 32 bytes of Ed25519)")
-        v = cls(parts[0], raw[1:])
-        if v.key_hash.hex() != parts[1].lower():
-            raise CosignatureError(f"the witness key's hash {parts[1]} does not match its name and key")
+        name, hexhash, public = sn.key_fields(vkey, private=False, alg=ALG_COSIGNATURE_V1, what="witness key",
+                                              alg_text="a cosignature/v1 key (0x04 and 32 bytes of Ed25519)",
+                                              error=CosignatureError)
+        v = cls(name, public)
+        if v.key_hash.hex() != hexhash.lower():
+            raise CosignatureError(f"the witness key's hash {hexhash} does not match its name and key")
         return v
 
     @property
@@ -117,17 +110,11 @@ class Witness:
 
     @classmethod
     def parse(cls, skey: str) -> Witness:
-        parts = skey.strip().split("+", 4)
-        if len(parts) != 5 or parts[:2] != ["PRIVATE", "KEY"]:
-            raise CosignatureError("a witness signer key reads PRIVATE+KEY+NAME+KEYHASH+BASE64SEED")
-        try:
-            raw = base64.b64decode(parts[4], validate=True)
-        except (binascii.Error, ValueError) as e:
-            raise CosignatureError("the witness signer key is not standard base64") from e
-        if len(raw) != 33 or raw[0] != ALG_COSIGNATURE_V1:
-            raise CosignatureError("the witness signer key is not a cosignature/v1 key (0x04 and a 32-byte seed)")
-        w = cls(parts[2], raw[1:])
-        if w.verifier.key_hash.hex() != parts[3].lower():
+        name, hexhash, seed = sn.key_fields(skey, private=True, alg=ALG_COSIGNATURE_V1, what="witness signer key",
+                                            alg_text="a cosignature/v1 key (0x04 and a 32-byte seed)",
+                                            error=CosignatureError)
+        w = cls(name, seed)
+        if w.verifier.key_hash.hex() != hexhash.lower():
             raise CosignatureError("the witness signer key's hash does not match its name and key")
         return w
 

@@ -46,11 +46,32 @@ def _check_name(name: str) -> None:
         raise NoteError(f"key name {name!r}: it must be non-empty, without '+', spaces or control characters")
 
 
-def _b64(text: str, what: str) -> bytes:
+def _b64(text: str, what: str, error: type[Exception] = NoteError) -> bytes:
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as e:
-        raise NoteError(f"{what} is not standard base64") from e
+        raise error(f"{what} is not standard base64") from e
+
+
+def key_fields(key: str, *, private: bool, alg: int, what: str, alg_text: str,
+               error: type[Exception] = NoteError) -> tuple[str, str, bytes]:
+    """(name, key hash in hex, key bytes after the algorithm byte) of a C2SP verifier key
+    (NAME+KEYHASH+BASE64) or signer key (PRIVATE+KEY+NAME+KEYHASH+BASE64) whose algorithm byte
+    is `alg`; `error` names what is wrong in the words of `what` and `alg_text`."""
+    if private:
+        parts = key.strip().split("+", 4)
+        if len(parts) != 5 or parts[:2] != ["PRIVATE", "KEY"]:
+            raise error(f"a {what} reads PRIVATE+KEY+NAME+KEYHASH+BASE64SEED")
+        parts = parts[2:]
+    else:
+        parts = key.strip().split("+", 2)
+        if len(parts) != 3 or len(parts[1]) != 8:
+            raise error(f"a {what} reads NAME+KEYHASH+BASE64KEY (8 hex digits of key hash)")
+    name, hexhash, encoded = parts
+    raw = _b64(encoded, f"the {what}", error)
+    if len(raw) != 33 or raw[0] != alg:
+        raise error(f"the {what} is not {alg_text}")
+    return name, hexhash, raw[1:]
 
 
 class Verifier:
@@ -64,14 +85,9 @@ class Verifier:
 
     @classmethod
     def parse(cls, vkey: str) -> Verifier:
-        parts = vkey.strip().split("+", 2)
-        if len(parts) != 3 or len(parts[1]) != 8:
-            raise NoteError("a verifier key reads NAME+KEYHASH+BASE64KEY (8 hex digits of key hash)")
-        name, hexhash, key = parts
-        raw = _b64(key, "the verifier key")
-        if len(raw) != 33 or raw[0] != ALG_ED25519:
-            raise NoteError("the verifier key is not an Ed25519 key (0x01 and 32 bytes)")
-        v = cls(name, raw[1:])
+        name, hexhash, public = key_fields(vkey, private=False, alg=ALG_ED25519, what="verifier key",
+                                           alg_text="an Ed25519 key (0x01 and 32 bytes)")
+        v = cls(name, public)
         if v.key_hash.hex() != hexhash.lower():
             raise NoteError(f"the verifier key's hash {hexhash} does not match its name and key")
         return v
@@ -107,14 +123,10 @@ class Signer:
 
     @classmethod
     def parse(cls, skey: str) -> Signer:
-        parts = skey.strip().split("+", 4)
-        if len(parts) != 5 or parts[:2] != ["PRIVATE", "KEY"]:
-            raise NoteError("a signer key reads PRIVATE+KEY+NAME+KEYHASH+BASE64SEED")
-        raw = _b64(parts[4], "the signer key")
-        if len(raw) != 33 or raw[0] != ALG_ED25519:
-            raise NoteError("the signer key is not an Ed25519 key (0x01 and a 32-byte seed)")
-        s = cls(parts[2], raw[1:])
-        if s.verifier.key_hash.hex() != parts[3].lower():
+        name, hexhash, seed = key_fields(skey, private=True, alg=ALG_ED25519, what="signer key",
+                                         alg_text="an Ed25519 key (0x01 and a 32-byte seed)")
+        s = cls(name, seed)
+        if s.verifier.key_hash.hex() != hexhash.lower():
             raise NoteError("the signer key's hash does not match its name and key")
         return s
 

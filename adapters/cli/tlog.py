@@ -269,7 +269,8 @@ def read_evidence(path: str) -> Any:
         raise UserError(f"{path}: not a report with a proof ({e})", code=E_REPORT) from None
 
 
-def _verifier(text: str) -> Any:
+def log_verifier(text: str) -> Any:
+    """The log's verifier key given on the command line (`--log-key`): the key, or a file holding it."""
     from domain import signed_note as sn
 
     p = Path(text)
@@ -285,7 +286,7 @@ def cmd_proof_verify(args: argparse.Namespace) -> int:
     from domain.proofs import ConsistencyProof, check_evidence
 
     ev = read_evidence(args.report)
-    keys = [_verifier(k) for k in args.log_key]
+    keys = [log_verifier(k) for k in args.log_key]
     saved = None
     if args.checkpoint:
         try:

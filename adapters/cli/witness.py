@@ -38,25 +38,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_witness)
 
 
-def _log_key(text: str):  # type: ignore[no-untyped-def]
-    from domain import signed_note as sn
-
-    p = Path(text)
-    if p.is_file():
-        text = p.read_text().strip()
-    try:
-        return sn.Verifier.parse(text)
-    except sn.NoteError as e:
-        raise UserError(f"--log-key {text[:60]}: {e}", code="TL-E166") from None
-
-
 def cmd_witness(args: argparse.Namespace) -> int:
     from domain import cosignature as cs
 
     from ..stream import NatsUnreachable
     from ..witness import Alarm, ProofUnavailable, WitnessState, default_name, run_witness
+    from .tlog import log_verifier
 
-    log = _log_key(args.log_key)
+    log = log_verifier(args.log_key)
     opts = options_of(args)
     if not opts.url:
         raise UserError("witness: name the log's NATS server with --nats-url (or TICKETLEDGER_NATS_URL)")

@@ -97,16 +97,19 @@ def timed(args: list[str], timeout: float = 600.0, max_rss_mib: int = MAX_RSS_MI
     return r
 
 
-def _views_current(d: Path) -> bool:
+def _views_current(d: Path, views: Path | None = None, upto: int | None = None) -> bool:
+    """Whether `views` (default: the ledger's own views.duckdb) holds the ledger's log up to its
+    last position, or up to `upto` when the views are of a prefix."""
     import sqlite3
 
     import duckdb
 
-    v = d / "views.duckdb"
+    v = views or d / "views.duckdb"
     if not v.exists():
         return False
     con = sqlite3.connect(f"file:{d / 'events.sqlite'}?mode=ro", uri=True)
-    last = con.execute("SELECT max(position) FROM ledger_chain").fetchall()[0][0]
+    last = con.execute("SELECT max(position) FROM ledger_chain" + (" WHERE position <= ?" if upto else ""),
+                       (upto,) if upto else ()).fetchall()[0][0]
     con.close()
     try:
         vc = duckdb.connect(str(v), read_only=True)
@@ -117,7 +120,40 @@ def _views_current(d: Path) -> bool:
     return held == last
 
 
-def run(quick: bool = False, events: int | None = None) -> dict[str, Any]:
+def views_for(d: Path, meta: dict[str, Any], events: int | None = None, views: str | None = None) -> Path:
+    """The views file a bench reads, built once when missing or stale: `views` (a file of one's
+    own, kept across runs: a 10M build takes minutes and the ledger's folder is shared) else the
+    ledger's views.duckdb. With `events` below the ledger's size, the views of that prefix
+    (positions up to `events`), which only a file of one's own can hold."""
+    upto = events if events and events < meta["events"] else None
+    if upto and not views:
+        raise SystemExit(f"the views of the {events:,}-event prefix of {d.name} need a file of their own: --views FILE")
+    v = Path(views) if views else d / "views.duckdb"
+    if not _views_current(d, v, upto):
+        log(f"building the views of {d.name}" + (f" up to position {upto:,}" if upto else "") + f" into {v} "
+            "(once; reruns reuse it)")
+        r = measure("rebuild", str(d / "events.sqlite"), str(v), *([upto] if upto else []))
+        if "error" in r:
+            raise SystemExit(f"views build failed: {r['error']}")
+    return v
+
+
+def middle_ticket(d: Path, meta: dict[str, Any], views: Path, events: int | None = None) -> str:
+    """A ticket in the middle of the ledger (of its prefix: the middle one the views hold)."""
+    if not events or events >= meta["events"]:
+        tag = meta["first_ticket"].rsplit("-", 1)[0]
+        return f"{tag}-{meta['tickets'] // 2:07d}"
+    import duckdb
+
+    con = duckdb.connect(str(views), read_only=True)
+    try:
+        return con.execute("SELECT ticket FROM liability ORDER BY ticket LIMIT 1 "
+                           "OFFSET (SELECT count(*) // 2 FROM liability)").fetchone()[0]
+    finally:
+        con.close()
+
+
+def run(quick: bool = False, events: int | None = None, views: str | None = None) -> dict[str, Any]:
     if events is None and quick:
         events = max(QUICK_SIZES)
     if events:
@@ -128,23 +164,21 @@ def run(quick: bool = False, events: int | None = None) -> dict[str, Any]:
             d, meta = ledger(100_000 if quick else 1_000_000)
         else:
             d, meta = found
-    n = meta["events"]
-    if not _views_current(d):
-        log(f"audit: building the current views of {d.name} first (the rebuild bench normally leaves them)")
-        measure("rebuild", str(d / "events.sqlite"), str(d / "views.duckdb"))
-    tag = meta["first_ticket"].rsplit("-", 1)[0]
-    ticket = f"{tag}-{meta['tickets'] // 2:07d}"
-    out: dict[str, Any] = {"ledger_events": n, "ledger": d.name, "ticket": ticket}
+    v = views_for(d, meta, events, views)
+    n = min(events or meta["events"], meta["events"])
+    ticket = middle_ticket(d, meta, v, events)
+    out: dict[str, Any] = {"ledger_events": n, "ledger": d.name, "views": str(v), "ticket": ticket}
     with tempfile.TemporaryDirectory(prefix="tl-audit-") as tmp:
         base = ["--data-dir", str(d)]
+        on = ["--views", str(v)]
         out["startup"] = timed(["--help"])
         log(f"audit: explain {ticket} on {n:,} events")
-        out["explain"] = timed([*base, "explain", ticket, "--format", "json", "--out", f"{tmp}/e.json"])
+        out["explain"] = timed([*base, "explain", ticket, *on, "--format", "json", "--out", f"{tmp}/e.json"])
         if out["explain"]["exit"] == 0:
             rep = json.loads(Path(f"{tmp}/e.json").read_text())
             out["explain"]["timeline_events"] = len(rep.get("timeline", []))
             out["explain"]["clocks"] = len(rep.get("clocks", []))
-        out["explain_again"] = timed([*base, "explain", ticket, "--format", "json", "--out", f"{tmp}/e2.json"],
+        out["explain_again"] = timed([*base, "explain", ticket, *on, "--format", "json", "--out", f"{tmp}/e2.json"],
                                      in_process=True)
         at = n // 2
         log(f"audit: replay --as-of-position {at:,}")
@@ -183,8 +217,10 @@ def rows_of(r: dict[str, Any] | None) -> list[dict[str, Any]]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.audit_bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--events", type=int, default=None)
+    p.add_argument("--views", metavar="FILE", default=None,
+                   help="a views file of your own, built there once (the ledger's views.duckdb by default)")
     a = p.parse_args(argv)
-    print(json.dumps(run(events=a.events), indent=1))
+    print(json.dumps(run(events=a.events, views=a.views), indent=1))
     return 0
 
 

@@ -24,8 +24,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .audit_bench import _views_current, log, timed
-from .rebuild_bench import QUICK_SIZES, largest_cached, ledger, measure
+from .audit_bench import log, middle_ticket, timed, views_for
+from .rebuild_bench import QUICK_SIZES, largest_cached, ledger
 
 TARGET_S = 2.0
 
@@ -41,32 +41,29 @@ def busiest_month(views: Path) -> tuple[str, str]:
         con.close()
 
 
-def run(quick: bool = False, events: int | None = None) -> dict[str, Any]:
+def run(quick: bool = False, events: int | None = None, views: str | None = None) -> dict[str, Any]:
     if events is None and quick:
         events = max(QUICK_SIZES)
     found = ledger(events) if events else (largest_cached() or ledger(100_000 if quick else 1_000_000))
     d, meta = found
-    if not _views_current(d):
-        log(f"reports: building the current views of {d.name} first (the rebuild bench normally leaves them)")
-        measure("rebuild", str(d / "events.sqlite"), str(d / "views.duckdb"))
-    tag = meta["first_ticket"].rsplit("-", 1)[0]
-    ticket = f"{tag}-{meta['tickets'] // 2:07d}"
-    customer, month = busiest_month(d / "views.duckdb")
-    out: dict[str, Any] = {"ledger_events": meta["events"], "ledger": d.name, "ticket": ticket,
-                           "customer": customer, "month": month}
+    v = views_for(d, meta, events, views)
+    ticket = middle_ticket(d, meta, v, events)
+    customer, month = busiest_month(v)
+    out: dict[str, Any] = {"ledger_events": min(events or meta["events"], meta["events"]), "ledger": d.name,
+                           "views": str(v), "ticket": ticket, "customer": customer, "month": month}
     base = ["--data-dir", str(d)]
     with tempfile.TemporaryDirectory(prefix="tl-reports-") as tmp:
         for fmt in ("json", "html", "pdf"):
             log(f"reports: explain {ticket} --format {fmt}")
-            out[f"explain_{fmt}"] = timed([*base, "explain", ticket, "--format", fmt, "--out", f"{tmp}/r.{fmt}"],
+            out[f"explain_{fmt}"] = timed([*base, "explain", ticket, "--views", str(v), "--format", fmt, "--out", f"{tmp}/r.{fmt}"],
                                          in_process=True)
         log(f"reports: report sla --customer {customer} --month {month} --json (the naive way)")
         out["report_sla_json"] = timed([*base, "--json", "report", "sla", "--customer", customer, "--month", month,
-                                        "--limit", "1000000"], in_process=True)
+                                        "--limit", "1000000", "--views", str(v)], in_process=True)
         for fmt in ("html", "xlsx", "pdf"):
             log(f"reports: statement --customer {customer} --month {month} --format {fmt}")
             out[f"statement_{fmt}"] = timed([*base, "statement", "--customer", customer, "--month", month,
-                                             "--format", fmt, "--out", f"{tmp}/s.{fmt}"], in_process=True)
+                                             "--format", fmt, "--out", f"{tmp}/s.{fmt}", "--views", str(v)], in_process=True)
     own = {k: v.get("command_s") for k, v in out.items() if isinstance(v, dict)}
     out["command_seconds"] = own
     out["target_s"] = TARGET_S
@@ -102,8 +99,10 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.report_bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--events", type=int, default=None)
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--views", metavar="FILE", default=None,
+                   help="a views file of your own, built there once (the ledger's views.duckdb by default)")
     a = p.parse_args(argv)
-    r = run(quick=a.quick, events=a.events)
+    r = run(quick=a.quick, events=a.events, views=a.views)
     from adapters.cli.output import table
 
     print(table(rows_of(r)))

@@ -108,14 +108,16 @@ def render_report(ticket: str, ticket_oid: str, rows: list[LogRow], views: Path,
                   out_dir: Path, *, as_of_recorded: str | None = None, as_of_source_recorded: str | None = None,
                   lang_for: Callable[[str], str] | None = None,
                   calendar: list[LogRow] | None = None,
-                  proofs: dict[str, Any] | None = None) -> tuple[bytes, dict[str, Any], str]:
+                  proofs: dict[str, Any] | None = None,
+                  printer: Any = None) -> tuple[bytes, dict[str, Any], str]:
     """The dispute report of `ticket` from its rows and a views file, in `fmt` (html, pdf, md,
     json), and the language it is written in: `lang_for(contract time zone)`, by default the
     contract's (Chinese in China's zone). Evidence links are relative to `out_dir`, where the
     report will be read. With `calendar` (the calendar rows of the same cut), each correction's
     effect is shown by a replay of the ticket without it (`clocks_without`). `proofs`: what
     adapters.tlog_evidence.report_proofs gives (the transparency log's evidence). A PDF is printed by
-    the system's Chromium (adapters.printing; PrintError when it cannot)."""
+    the system's Chromium (adapters.printing; PrintError when it cannot), by `printer` when the
+    caller started one ahead (adapters.printing.Printer)."""
     import duckdb
 
     from replay.exhibit import RENDERERS
@@ -145,5 +147,5 @@ def render_report(ticket: str, ticket_oid: str, rows: list[LogRow], views: Path,
     if fmt == "pdf":
         from .printing import print_pdf
 
-        body = print_pdf(body, evaluated)
+        body = print_pdf(body, evaluated, printer=printer)
     return body, report, lang

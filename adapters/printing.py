@@ -16,10 +16,12 @@ views' evaluation time), so two renders of the same report are byte-identical.
 from __future__ import annotations
 
 import os
+import queue
 import re
 import shutil
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -60,20 +62,74 @@ def browser() -> Iterator[Any]:
             b.close()
 
 
-def print_pdf(html: bytes, dated: datetime | None, *, browser_: Any = None) -> bytes:
+def print_pdf(html: bytes, dated: datetime | None, *, browser_: Any = None, printer: Printer | None = None) -> bytes:
     """`html` printed as A4 (the page size and margins of its CSS), no browser header or footer,
-    tagged; the PDF's dates set to `dated` (naive = UTC)."""
+    tagged; the PDF's dates set to `dated` (naive = UTC). `printer`: one started ahead (`Printer`)."""
+    if printer is not None:
+        return printer.print(html, dated)
     if browser_ is None:
         with browser() as b:
             return print_pdf(html, dated, browser_=b)
     page = browser_.new_page()
     try:
-        page.set_content(html.decode(), wait_until="load")
-        pdf = page.pdf(format="A4", prefer_css_page_size=True, print_background=True,
-                       display_header_footer=False, tagged=True, outline=True)
+        return _print_page(page, html, dated)
     finally:
         page.close()
+
+
+def _print_page(page: Any, html: bytes, dated: datetime | None) -> bytes:
+    page.set_content(html.decode(), wait_until="load")
+    pdf = page.pdf(format="A4", prefer_css_page_size=True, print_background=True,
+                   display_header_footer=False, tagged=True, outline=True)
     return with_dates(pdf, dated)
+
+
+class Printer:
+    """A headless Chromium started before the document it will print exists, so that its start
+    (Playwright's driver, the browser and a page: about 1 s, most of a one-page report's PDF) runs
+    on the other core while the caller reads the views and writes the HTML. Playwright's sync API
+    stays on the one thread that started it: that thread launches, waits for the one document,
+    prints it and closes. Use as a context manager; `print` once."""
+
+    def __init__(self) -> None:
+        self._html: queue.Queue[tuple[bytes, datetime | None] | None] = queue.Queue(maxsize=1)
+        self._done: queue.Queue[tuple[bytes | None, BaseException | None]] = queue.Queue(maxsize=1)
+        self._thread = threading.Thread(target=self._run, name="chromium-printer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            with browser() as b:
+                page = b.new_page()
+                job = self._html.get()
+                if job is None:
+                    return
+                self._done.put((_print_page(page, *job), None))
+        except BaseException as e:  # handed to the caller's thread, raised there
+            if self._done.empty():
+                self._done.put((None, e))
+
+    def print(self, html: bytes, dated: datetime | None) -> bytes:
+        self._html.put((html, dated))
+        pdf, error = self._done.get()
+        self._thread.join()  # the browser closed before the caller goes on
+        if error is not None:
+            raise error
+        assert pdf is not None
+        return pdf
+
+    def close(self) -> None:
+        """Stop the browser if nothing was printed (e.g. the command failed before)."""
+        if self._thread.is_alive():
+            with suppress(queue.Full):
+                self._html.put_nowait(None)
+            self._thread.join()
+
+    def __enter__(self) -> Printer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 _DATE = re.compile(rb"/(CreationDate|ModDate) \(D:\d{14}[^)]*\)")

@@ -49,9 +49,10 @@ def statement_data(con: Any, customer: str, month: str, contract: str | None, le
     return data
 
 
-def render(data: dict[str, Any], fmt: str, lang: str) -> bytes:
+def render(data: dict[str, Any], fmt: str, lang: str, printer: Any = None) -> bytes:
     """The statement in `fmt` (html, pdf, xlsx). A PDF is printed by the system's Chromium
-    (adapters.printing: PrintError when it cannot), dated at the views' evaluation time."""
+    (adapters.printing: PrintError when it cannot), dated at the views' evaluation time; by
+    `printer` when the caller started one ahead (adapters.printing.Printer)."""
     from replay import statement as st
 
     if fmt == "xlsx":
@@ -60,7 +61,7 @@ def render(data: dict[str, Any], fmt: str, lang: str) -> bytes:
     if fmt == "pdf":
         from .printing import print_pdf
 
-        return print_pdf(body, data["cut"]["evaluated_at"])
+        return print_pdf(body, data["cut"]["evaluated_at"], printer=printer)
     if fmt != "html":
         raise ValueError(f"format {fmt!r}: one of {', '.join(FORMATS)}")
     return body

@@ -310,6 +310,19 @@ def _views_position(path: Path) -> int | None:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
+    import contextlib
+
+    from ..printing import Printer
+
+    out_file = output_file("--out", args.out, f"{args.ticket}.{args.format}") if args.out else None
+    if args.format == "pdf" and out_file is None:
+        raise UserError("--format pdf writes a file: add --out FILE.pdf", code="TL-E001")
+    # Chromium starts while the log and the views are read (adapters.printing.Printer)
+    with Printer() if args.format == "pdf" else contextlib.nullcontext() as printer:
+        return _explain(args, out_file, printer)
+
+
+def _explain(args: argparse.Namespace, out_file: Path | None, printer: Any) -> int:
     from replay import asof
 
     from ..dispute import UnknownTicket, calendar_rows, render_report, ticket_rows
@@ -317,9 +330,6 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from .core import ledger_for, now
 
     data_dir = Path(args.data_dir)
-    out_file = output_file("--out", args.out, f"{args.ticket}.{args.format}") if args.out else None
-    if args.format == "pdf" and out_file is None:
-        raise UserError("--format pdf writes a file: add --out FILE.pdf", code="TL-E001")
     if args.views:
         open_views_file(args.views).close()
     ledger = ledger_for(args)
@@ -367,7 +377,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
             args.ticket, toid, rows, views_path, data_dir, args.format, out_dir, as_of_recorded=cut.recorded_text,
             as_of_source_recorded=asof.stamp(source_as_of) if source_as_of else None,
             lang_for=lambda tz: language(timezone=tz), calendar=calendar,  # --lang, else the contract's
-            proofs=proofs)
+            proofs=proofs, printer=printer)
     except PrintError as e:
         raise UserError(str(e)) from None
     finally:

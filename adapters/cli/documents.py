@@ -36,7 +36,7 @@ def cmd_statement(args: argparse.Namespace) -> int:
     import contextlib
 
     from .. import statements as sts
-    from ..printing import PrintError
+    from ..printing import Printer, PrintError
     from .core import ledger_for
     from .output import language
     from .views import open_for_reading, output_file
@@ -44,20 +44,22 @@ def cmd_statement(args: argparse.Namespace) -> int:
     if not sts.MONTH.fullmatch(args.month):
         raise UserError(f"--month {args.month!r}: write a month as YYYY-MM, e.g. 2025-10", code="TL-E001")
     out = output_file("--out", args.out, f"statement-{args.month}.{args.format}")
-    con = open_for_reading(args)
-    try:
-        data = sts.statement_data(con, args.customer, args.month, args.contract,
-                                  lambda: contextlib.closing(ledger_for(args)))
-    except sts.UnknownCustomer as e:
-        raise UserError(f"no {e} in the views; `ticketledger contract show ID` shows a contract's customer",
-                        code="TL-E040") from None
-    finally:
-        con.close()
-    lang = language(timezone=data["timezone"])  # --lang, else $TICKETLEDGER_LANG, else the contract's
-    try:
-        body = sts.render(data, args.format, lang)
-    except PrintError as e:
-        raise UserError(str(e)) from None
+    # Chromium starts while the views are read (adapters.printing.Printer)
+    with Printer() if args.format == "pdf" else contextlib.nullcontext() as printer:
+        con = open_for_reading(args)
+        try:
+            data = sts.statement_data(con, args.customer, args.month, args.contract,
+                                      lambda: contextlib.closing(ledger_for(args)))
+        except sts.UnknownCustomer as e:
+            raise UserError(f"no {e} in the views; `ticketledger contract show ID` shows a contract's customer",
+                            code="TL-E040") from None
+        finally:
+            con.close()
+        lang = language(timezone=data["timezone"])  # --lang, else $TICKETLEDGER_LANG, else the contract's
+        try:
+            body = sts.render(data, args.format, lang, printer)
+        except PrintError as e:
+            raise UserError(str(e)) from None
     try:
         out.write_bytes(body)
     except OSError as e:

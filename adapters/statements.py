@@ -44,8 +44,20 @@ def statement_data(con: Any, customer: str, month: str, contract: str | None, le
         raise ValueError(f"month {month!r}: write a month as YYYY-MM, e.g. 2025-10")
     if not customer_known(con, customer, contract):
         raise UnknownCustomer(f"contract {contract} of customer {customer}" if contract else f"customer {customer}")
-    data = st.build_statement(con, customer, month, contract=contract)
-    data["restatements"] = restatements(con, data, customer, contract, month, ledger)
+    from concurrent.futures import ThreadPoolExecutor
+
+    head = st.statement_head(con, customer, month, contract=contract)
+    # The restatements (a query over the events and an in-memory replay) on a thread and a cursor
+    # of their own while this one reads the figures: DuckDB runs both at once, without the GIL
+    reader = con.cursor()
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="restatements") as pool:
+            later = pool.submit(restatements, reader, head, customer, contract, month, ledger)
+            data = {**head, "current": st.figures(con, customer, contract, month, head["timezone"]),
+                    "previous": st.figures(con, customer, contract, st.previous_month(month), head["timezone"])}
+            data["restatements"] = later.result()
+    finally:
+        reader.close()
     return data
 
 

@@ -162,6 +162,15 @@ def end_day(month: str) -> date:
 def build_statement(con: Any, customer: str, month: str, *, contract: str | None = None,
                     restatements: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
     """The statement as plain data, pinned to the cut the views hold."""
+    s = statement_head(con, customer, month, contract=contract)
+    return {**s, "current": figures(con, customer, contract, month, s["timezone"]),
+            "previous": figures(con, customer, contract, previous_month(month), s["timezone"]),
+            "restatements": list(restatements)}
+
+
+def statement_head(con: Any, customer: str, month: str, *, contract: str | None = None) -> dict[str, Any]:
+    """The statement's parties, time zone and cut, without its figures (a caller can start the
+    restatements' replay from it while the figures are read)."""
     cut = _rows(con, "SELECT max(position) AS position, max(evaluated_at) AS evaluated_at, max(events) AS events "
                      "FROM checkpoint", [])[0]
     terms = _rows(con, "SELECT contract, version, supplier, customer, name, timezone, terms->>'supplier_name' AS "
@@ -176,9 +185,7 @@ def build_statement(con: Any, customer: str, month: str, *, contract: str | None
         "customer": customer, "customer_name": next((t["customer_name"] for t in contracts.values()
                                                      if t["customer_name"]), ""),
         "contract": contract, "contracts": list(contracts.values()), "month": month, "timezone": tz,
-        "cut": cut, "current": figures(con, customer, contract, month, tz),
-        "previous": figures(con, customer, contract, previous_month(month), tz),
-        "restatements": list(restatements),
+        "cut": cut,
     }
 
 

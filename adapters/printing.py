@@ -1,12 +1,19 @@
 """HTML to PDF with the operating system's headless Chromium (issue 17).
 
-Why Chromium (Debian's `chromium`, driven by Playwright's Python package through
-`executable_path`) and not WeasyPrint: it is the engine the tests measure the report in (text
-overflow, the SVG's label boxes) and the browser people open the HTML with, so the PDF is the
-layout that was checked, not a second one; it lays out CJK text with the system's Noto fonts,
-repeats table headers, keeps rows whole, prints the CSS page-margin boxes that carry
-"第 n 页 / 共 m 页", and writes a tagged PDF. Playwright brings its own driver inside the wheel
-and downloads no browser here: the OS package is the only browser.
+Why Chromium (Debian's `chromium`) and not WeasyPrint: it is the engine the tests measure the
+report in (text overflow, the SVG's label boxes) and the browser people open the HTML with, so
+the PDF is the layout that was checked, not a second one; it lays out CJK text with the
+system's Noto fonts, repeats table headers, keeps rows whole, prints the CSS page-margin boxes
+that carry "第 n 页 / 共 m 页", and writes a tagged PDF. The OS package is the only browser.
+
+How: `Printer` starts Chromium itself and speaks the DevTools protocol over the pipe Chromium
+opens on file descriptors 3 and 4 (`--remote-debugging-pipe`), with the switches and page
+settings Playwright uses (CHROMIUM_SWITCHES, PAGE_FONTS): the PDF is byte-identical to
+Playwright's page.pdf of the same HTML. Printing through Playwright's Python package cost its
+Node.js driver's start (~0.5 s of a one-page report's 2 s) on every PDF; the tests still use
+Playwright (`browser`) to measure the pages in the DOM. A `Printer` is started before its
+document exists, so that Chromium's start runs on the other core while the command reads the
+views and writes the HTML.
 
 Determinism: Chromium stamps the print time as the PDF's creation and modification dates;
 `print_pdf` rewrites both, in place and at the same length, to the time the caller names (the
@@ -15,11 +22,17 @@ views' evaluation time), so two renders of the same report are byte-identical.
 
 from __future__ import annotations
 
+import base64
+import fcntl
+import json
 import os
-import queue
 import re
+import select
 import shutil
+import subprocess
+import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
@@ -49,7 +62,8 @@ def launch_args() -> list[str]:
 
 @contextmanager
 def browser() -> Iterator[Any]:
-    """A headless Chromium (Playwright), closed on exit."""
+    """A headless Chromium driven by Playwright, closed on exit: the tests measure pages in its DOM
+    (PDFs are printed by `Printer`, the same switches and page settings without the driver)."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError as e:  # pragma: no cover - a dependency of the package
@@ -62,68 +76,203 @@ def browser() -> Iterator[Any]:
             b.close()
 
 
-def print_pdf(html: bytes, dated: datetime | None, *, browser_: Any = None, printer: Printer | None = None) -> bytes:
+def print_pdf(html: bytes, dated: datetime | None, *, printer: Printer | None = None) -> bytes:
     """`html` printed as A4 (the page size and margins of its CSS), no browser header or footer,
-    tagged; the PDF's dates set to `dated` (naive = UTC). `printer`: one started ahead (`Printer`)."""
+    tagged, with an outline; the PDF's dates set to `dated` (naive = UTC). `printer`: one the
+    caller started ahead (`Printer`), else one started now."""
     if printer is not None:
         return printer.print(html, dated)
-    if browser_ is None:
-        with browser() as b:
-            return print_pdf(html, dated, browser_=b)
-    page = browser_.new_page()
-    try:
-        return _print_page(page, html, dated)
-    finally:
-        page.close()
+    with Printer() as p:
+        return p.print(html, dated)
 
 
-def _print_page(page: Any, html: bytes, dated: datetime | None) -> bytes:
-    page.set_content(html.decode(), wait_until="load")
-    pdf = page.pdf(format="A4", prefer_css_page_size=True, print_background=True,
-                   display_header_footer=False, tagged=True, outline=True)
-    return with_dates(pdf, dated)
+# The switches Playwright (the pinned version) launches headless Chromium with, and the page
+# settings it makes, so that a PDF printed here is the one Playwright prints of the same HTML
+CHROMIUM_SWITCHES = (
+    "--disable-field-trial-config", "--disable-background-networking", "--disable-background-timer-throttling",
+    "--disable-backgrounding-occluded-windows", "--disable-back-forward-cache", "--disable-breakpad",
+    "--disable-component-extensions-with-background-pages", "--disable-component-update",
+    "--no-default-browser-check", "--disable-default-apps", "--disable-dev-shm-usage", "--disable-edgeupdater",
+    "--disable-extensions",
+    "--disable-features=AvoidUnnecessaryBeforeUnloadCheckSync,DestroyProfileOnBrowserClose,HttpsUpgrades,"
+    "HttpsFirstBalancedModeAutoEnable,LensOverlay,MediaRouter,PaintHolding,ThirdPartyStoragePartitioning,"
+    "AvoidCorsURLLoaderRestartOnRedirect,TcpPortRandomizationWin,OptimizationHints,NetworkTimeServiceQuerying,"
+    "AimEnabled,PreconnectToSearch,msForceBrowserSignIn,msEdgeUpdateLaunchServicesPreferredVersion",
+    "--enable-features=CDPScreenshotNewSurface,SkipListAccountsWithoutGaiaCookies",
+    "--allow-pre-commit-input", "--disable-hang-monitor", "--disable-ipc-flooding-protection",
+    "--disable-popup-blocking", "--disable-prompt-on-repost", "--disable-renderer-backgrounding",
+    "--disable-updater-scheduler", "--force-color-profile=srgb", "--metrics-recording-only", "--no-first-run",
+    "--password-store=basic", "--use-mock-keychain", "--no-service-autorun", "--disable-search-engine-choice-screen",
+    "--unsafely-disable-devtools-self-xss-warnings", "--enable-unsafe-swiftshader", "--edge-skip-compat-layer-relaunch",
+    "--disable-stack-profiler", "--disable-infobars", "--disable-sync", "--do-not-de-elevate",
+    "--headless", "--hide-scrollbars", "--mute-audio",
+    "--blink-settings=primaryHoverType=2,availableHoverTypes=2,primaryPointerType=4,availablePointerTypes=4",
+)
+PAGE_VIEWPORT = {"mobile": False, "width": 1280, "height": 720, "screenWidth": 1280, "screenHeight": 720,
+                 "deviceScaleFactor": 1, "screenOrientation": {"angle": 0, "type": "landscapePrimary"}}
+PAGE_FONTS = {"standard": "Times New Roman", "fixed": "Monospace", "serif": "Times New Roman", "sansSerif": "Arial",
+              "cursive": "Comic Sans MS", "fantasy": "Impact"}
+A4_INCHES = (8.27, 11.7)
+PRINT_TIMEOUT_S = 120.0  # one answer from Chromium; a statement of 30 pages takes ~1 s
 
 
 class Printer:
-    """A headless Chromium started before the document it will print exists, so that its start
-    (Playwright's driver, the browser and a page: about 1 s, most of a one-page report's PDF) runs
-    on the other core while the caller reads the views and writes the HTML. Playwright's sync API
-    stays on the one thread that started it: that thread launches, waits for the one document,
-    prints it and closes. Use as a context manager; `print` once."""
+    """A headless Chromium started before the document it will print exists: the process at
+    once, its page (a fresh browser context, Playwright's viewport and fonts) on a thread, so
+    that the start runs while the caller reads the views and writes the HTML. `print` once;
+    use as a context manager (the browser and its profile folder go on exit)."""
 
     def __init__(self) -> None:
-        self._html: queue.Queue[tuple[bytes, datetime | None] | None] = queue.Queue(maxsize=1)
-        self._done: queue.Queue[tuple[bytes | None, BaseException | None]] = queue.Queue(maxsize=1)
-        self._thread = threading.Thread(target=self._run, name="chromium-printer", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
+        self._profile = tempfile.mkdtemp(prefix="tl-chromium-")
+        self._buf = b""
+        self._id = 0
+        self._events: list[dict[str, Any]] = []
+        self._session: str | None = None
+        self._error: BaseException | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
         try:
-            with browser() as b:
-                page = b.new_page()
-                job = self._html.get()
-                if job is None:
-                    return
-                self._done.put((_print_page(page, *job), None))
-        except BaseException as e:  # handed to the caller's thread, raised there
-            if self._done.empty():
-                self._done.put((None, e))
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+        self._ready = threading.Thread(target=self._open_page, name="chromium-page", daemon=True)
+        self._ready.start()
+
+    def _start(self) -> None:
+        a, self._w = os.pipe()  # Chromium reads commands on its fd 3 ...
+        self._r, b = os.pipe()  # ... and writes answers and events on its fd 4
+        # bash puts the pipe's ends on 3 and 4 and execs Chromium (no preexec_fn: the console
+        # prints from a server's threads, where running Python between fork and exec is unsafe);
+        # moved above 9 first, so that neither is 3 or 4 itself (dash takes no fd above 9: bash)
+        to_chromium, from_chromium = fcntl.fcntl(a, fcntl.F_DUPFD, 10), fcntl.fcntl(b, fcntl.F_DUPFD, 10)
+        os.close(a)
+        os.close(b)
+        fds = f'exec "$0" "$@" 3<&{to_chromium} 4>&{from_chromium} {to_chromium}<&- {from_chromium}>&-'
+        args = ["/bin/bash", "-c", fds, chromium_path(), *CHROMIUM_SWITCHES, *launch_args(),
+                f"--user-data-dir={self._profile}", "--remote-debugging-pipe", "--no-startup-window"]
+        # its complaints (D-Bus and the like) go to a file: a pipe nobody reads could fill and stall it
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close(), with the browser
+        try:
+            self._proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                          stderr=self._stderr, pass_fds=(to_chromium, from_chromium))
+        finally:
+            os.close(to_chromium)
+            os.close(from_chromium)
+
+    def _open_page(self) -> None:
+        try:
+            context = self._send("Target.createBrowserContext", {"disposeOnDetach": True})["browserContextId"]
+            target = self._send("Target.createTarget", {"url": "about:blank", "browserContextId": context})["targetId"]
+            self._session = self._send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+            self._send("Page.enable", session=True)
+            self._send("Page.setLifecycleEventsEnabled", {"enabled": True}, session=True)
+            self._send("Emulation.setDeviceMetricsOverride", PAGE_VIEWPORT, session=True)
+            self._send("Page.setFontFamilies", {"fontFamilies": PAGE_FONTS}, session=True)
+        except BaseException as e:  # raised in the caller's thread by print()
+            self._error = e
 
     def print(self, html: bytes, dated: datetime | None) -> bytes:
-        self._html.put((html, dated))
-        pdf, error = self._done.get()
-        self._thread.join()  # the browser closed before the caller goes on
-        if error is not None:
-            raise error
-        assert pdf is not None
-        return pdf
+        self._ready.join()
+        if self._error is not None:
+            raise self._error
+        frame = self._send("Page.getFrameTree", session=True)["frameTree"]["frame"]["id"]
+        self._send("Page.setDocumentContent", {"frameId": frame, "html": html.decode()}, session=True)
+        while self._event("Page.lifecycleEvent")["params"]["name"] != "load":
+            pass
+        width, height = A4_INCHES
+        stream = self._send("Page.printToPDF", {
+            "transferMode": "ReturnAsStream", "landscape": False, "displayHeaderFooter": False, "headerTemplate": "",
+            "footerTemplate": "", "printBackground": True, "scale": 1, "paperWidth": width, "paperHeight": height,
+            "marginTop": 0, "marginBottom": 0, "marginLeft": 0, "marginRight": 0, "pageRanges": "",
+            "preferCSSPageSize": True, "generateTaggedPDF": True, "generateDocumentOutline": True,
+        }, session=True)["stream"]
+        parts = []
+        while True:
+            chunk = self._send("IO.read", {"handle": stream, "size": 1 << 22}, session=True)
+            parts.append(base64.b64decode(chunk["data"]) if chunk.get("base64Encoded") else chunk["data"].encode())
+            if chunk.get("eof"):
+                break
+        self._send("IO.close", {"handle": stream}, session=True)
+        return with_dates(b"".join(parts), dated)
+
+    # --- the DevTools protocol over the pipe: JSON messages, each ended by a NUL byte -------------
+
+    def _send(self, method: str, params: dict[str, Any] | None = None, session: bool = False) -> dict[str, Any]:
+        self._id += 1
+        message: dict[str, Any] = {"id": self._id, "method": method, "params": params or {}}
+        if session:
+            message["sessionId"] = self._session
+        data = json.dumps(message).encode() + b"\0"
+        try:
+            while data:
+                data = data[os.write(self._w, data):]
+        except BrokenPipeError:
+            raise self._gone() from None
+        while True:
+            answer = self._receive()
+            if answer.get("id") == self._id:
+                if "error" in answer:
+                    raise PrintError(f"Chromium refused {method}: {answer['error'].get('message')}")
+                return answer.get("result", {})
+            if "method" in answer:
+                self._events.append(answer)
+
+    def _event(self, method: str) -> dict[str, Any]:
+        for i, e in enumerate(self._events):
+            if e["method"] == method and e.get("sessionId") == self._session:
+                return self._events.pop(i)
+        while True:
+            e = self._receive()
+            if e.get("method") == method and e.get("sessionId") == self._session:
+                return e
+            if "method" in e:
+                self._events.append(e)
+
+    def _receive(self) -> dict[str, Any]:
+        deadline = time.monotonic() + PRINT_TIMEOUT_S
+        while b"\0" not in self._buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self._r], [], [], left)[0]:
+                raise PrintError(f"Chromium did not answer within {PRINT_TIMEOUT_S:.0f} s")
+            chunk = os.read(self._r, 1 << 20)
+            if not chunk:
+                raise self._gone()
+            self._buf += chunk
+        message, self._buf = self._buf.split(b"\0", 1)
+        return json.loads(message)
+
+    def _gone(self) -> PrintError:
+        err = b""
+        with suppress(subprocess.TimeoutExpired, ValueError, OSError):
+            if self._proc is not None:
+                self._proc.wait(timeout=5)
+            self._stderr.seek(0)
+            err = self._stderr.read()
+        last = [x for x in err.decode(errors="replace").splitlines() if "ERROR" in x or "FATAL" in x][-1:]
+        return PrintError("Chromium stopped before the PDF was printed" + (f": {last[0]}" if last else ""))
 
     def close(self) -> None:
-        """Stop the browser if nothing was printed (e.g. the command failed before)."""
-        if self._thread.is_alive():
-            with suppress(queue.Full):
-                self._html.put_nowait(None)
-            self._thread.join()
+        """Close the browser (or stop it) and remove its profile folder."""
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            ready = getattr(self, "_ready", None)
+            if ready is not None:
+                ready.join()
+            with suppress(PrintError, OSError):
+                self._id += 1
+                os.write(self._w, json.dumps({"id": self._id, "method": "Browser.close"}).encode() + b"\0")
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for fd in ("_w", "_r"):
+            with suppress(AttributeError, OSError):
+                os.close(getattr(self, fd))
+            self.__dict__.pop(fd, None)
+        if hasattr(self, "_stderr"):
+            self._stderr.close()
+        shutil.rmtree(self._profile, ignore_errors=True)
 
     def __enter__(self) -> Printer:
         return self

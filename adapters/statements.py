@@ -47,18 +47,32 @@ def statement_data(con: Any, customer: str, month: str, contract: str | None, le
     from concurrent.futures import ThreadPoolExecutor
 
     head = st.statement_head(con, customer, month, contract=contract)
-    # The restatements (a query over the events and an in-memory replay) on a thread and a cursor
-    # of their own while this one reads the figures: DuckDB runs both at once, without the GIL
-    reader = con.cursor()
+    tz = head["timezone"]
+    # The figures on a thread and a DuckDB cursor of their own while this thread finds and replays
+    # the restatements (a query over the events, the ledger's rows, an in-memory replay): DuckDB
+    # runs both at once, without the GIL. The ledger stays on the caller's thread, which may own it.
+    reader = _cursor_beside(con)
     try:
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="restatements") as pool:
-            later = pool.submit(restatements, reader, head, customer, contract, month, ledger)
-            data = {**head, "current": st.figures(con, customer, contract, month, head["timezone"]),
-                    "previous": st.figures(con, customer, contract, st.previous_month(month), head["timezone"])}
-            data["restatements"] = later.result()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="statement-figures") as pool:
+            current = pool.submit(st.figures, reader, customer, contract, month, tz)
+            previous = pool.submit(st.figures, reader, customer, contract, st.previous_month(month), tz)
+            restated = restatements(con, head, customer, contract, month, ledger)
+            return {**head, "current": current.result(), "previous": previous.result(), "restatements": restated}
     finally:
         reader.close()
-    return data
+
+
+def _cursor_beside(con: Any) -> Any:
+    """A cursor of its own reading what `con` reads: the same database and schema (the console's
+    cursors read a views file attached to an in-memory instance, `USE views`)."""
+    database, schema = con.execute("SELECT current_database(), current_schema()").fetchone()
+    cur = con.cursor()
+    try:
+        cur.execute("USE " + ".".join('"' + name.replace('"', '""') + '"' for name in (database, schema)))
+    except BaseException:
+        cur.close()
+        raise
+    return cur
 
 
 def render(data: dict[str, Any], fmt: str, lang: str, printer: Any = None) -> bytes:

@@ -234,3 +234,21 @@ def test_the_statement_names_its_cut_and_marks_a_restated_earlier_month(docs: di
     assert ("T-0630", "2025-06", "到达现场") in [r[:3] for r in restated]
     row = next(r for r in restated if r[:3] == ("T-0630", "2025-06", "到达现场"))
     assert row[3].startswith("超时") and row[4].startswith("达标")
+
+
+def test_the_printer_prints_what_playwright_prints_of_the_same_html(docs: dict) -> None:
+    """adapters.printing.Printer speaks to Chromium without Playwright's driver, with its switches
+    and page settings copied: its PDF must stay Playwright's, byte for byte (a Playwright upgrade
+    that changes them shows here)."""
+    from datetime import datetime
+
+    from adapters.printing import with_dates
+
+    dated = datetime(2025, 7, 9, 16, 0)
+    for html, printed in (("report.zh_CN.html", "report.zh_CN.pdf"), ("statement.html", "statement.pdf")):
+        with browser() as b:
+            page = b.new_page()
+            page.set_content(docs[html].read_text(), wait_until="load")
+            pdf = page.pdf(format="A4", prefer_css_page_size=True, print_background=True,
+                           display_header_footer=False, tagged=True, outline=True)
+        assert with_dates(pdf, dated) == with_dates(docs[printed].read_bytes(), dated), printed

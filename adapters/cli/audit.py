@@ -312,13 +312,16 @@ def _views_position(path: Path) -> int | None:
 def cmd_explain(args: argparse.Namespace) -> int:
     import contextlib
 
-    from ..printing import Printer
+    from ..printing import Printer, PrintError
 
     out_file = output_file("--out", args.out, f"{args.ticket}.{args.format}") if args.out else None
     if args.format == "pdf" and out_file is None:
         raise UserError("--format pdf writes a file: add --out FILE.pdf", code="TL-E001")
-    # Chromium starts while the log and the views are read (adapters.printing.Printer)
-    with Printer() if args.format == "pdf" else contextlib.nullcontext() as printer:
+    try:  # Chromium starts while the log and the views are read (adapters.printing.Printer)
+        printer = Printer() if args.format == "pdf" else None
+    except PrintError as e:
+        raise UserError(str(e)) from None
+    with printer or contextlib.nullcontext():
         return _explain(args, out_file, printer)
 
 

@@ -44,8 +44,11 @@ def cmd_statement(args: argparse.Namespace) -> int:
     if not sts.MONTH.fullmatch(args.month):
         raise UserError(f"--month {args.month!r}: write a month as YYYY-MM, e.g. 2025-10", code="TL-E001")
     out = output_file("--out", args.out, f"statement-{args.month}.{args.format}")
-    # Chromium starts while the views are read (adapters.printing.Printer)
-    with Printer() if args.format == "pdf" else contextlib.nullcontext() as printer:
+    try:  # Chromium starts while the views are read (adapters.printing.Printer)
+        printer = Printer() if args.format == "pdf" else None
+    except PrintError as e:
+        raise UserError(str(e)) from None
+    with printer or contextlib.nullcontext():
         con = open_for_reading(args)
         try:
             data = sts.statement_data(con, args.customer, args.month, args.contract,

@@ -160,8 +160,8 @@ def rows_of(r: dict[str, Any] | None) -> list[dict[str, Any]]:
 
     def row(name: str, k: str, targeted: bool = True) -> dict[str, Any]:
         x = r[k]
-        fig = (f"{x['seconds']} s wall ({x.get('command_s')} s in the command), peak {x['peak_rss_mib']:,} MiB"
-               if x["exit"] == 0 else f"error: {x.get('error')}")
+        fig = (f"{x['seconds']} s wall ({x.get('command_s')} s in the command, {x.get('cpu_s')} s CPU), "
+               f"peak {x['peak_rss_mib']:,} MiB" if x["exit"] == 0 else f"error: {x.get('error')}")
         ok = "yes" if x["exit"] == 0 and x["seconds"] < TARGET_S else "NO"
         return {"benchmark": name, "figure": fig, "target": target if targeted else "", "ok": ok if targeted else ""}
 

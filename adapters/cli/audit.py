@@ -358,7 +358,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
                 from ..store_scope import select_scope
 
                 _rebuild_cut(ledger, cut, views_path, at or cut.evaluation_time() or now(), None,
-                             select_scope(ledger, "tickets", [args.ticket]))
+                             select_scope(ledger, "tickets", [args.ticket], scope_stop(ledger, cut)))
     finally:
         ledger.close()
     out_dir = out_file.resolve().parent if out_file else Path.cwd()
@@ -423,7 +423,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     ledger = ledger_for(args)
     try:
         terms = what_if_of(args, ledger)
-        scope = scope_of(args, ledger)
+        scope = scope_of(args, ledger, scope_stop(ledger, cut))
     finally:
         ledger.close()
     if args.out:
@@ -462,7 +462,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             if base_scope is None and terms.contracts is not None:
                 from ..store_scope import select_scope
 
-                base_scope = select_scope(ledger, "contract", sorted(terms.contracts))
+                base_scope = select_scope(ledger, "contract", sorted(terms.contracts), scope_stop(ledger, cut))
             compare_seconds = _rebuild_cut(ledger, cut, base, evaluate_at, None, base_scope).get("seconds", 0.0)
             changes = clock_changes(out, base, base_scope)
     finally:
@@ -591,6 +591,15 @@ def events_in_cut(ledger: Any, position: int | None, recorded: Any) -> int:
         else:
             hi = mid - 1
     return lo
+
+
+def scope_stop(ledger: Any, cut: Any) -> int | None:
+    """The last log position a cut can hold (None: any): a scope is selected among the events up
+    to it, since links made by facts after the cut are not replayed. Recording time is a prefix
+    of the log (§9.13); occurrence and the desk's recording time are not."""
+    if cut.position is None and cut.recorded is None:
+        return None
+    return events_in_cut(ledger, cut.position, cut.recorded)
 
 
 def _parse_stamp(s: str) -> Any:

@@ -181,7 +181,8 @@ class _Lookups:
         d = self.d
         oids = [str(aggregate_uuid(kind, n)) if d.pg else aggregate_uuid(kind, n).hex for n in names]
         # named columns: PostgreSQL rows come as dicts, where unnamed expressions would collide
-        return d.run(f"SELECT topic, {', '.join(f'{d.field(f)} AS f_{f}' for f in fields)} FROM {d.events} "
+        cols = ", ".join(f"{d.field(*reversed(f.split('.')))} AS f_{f.replace('.', '_')}" for f in fields)
+        return d.run(f"SELECT topic, {cols} FROM {d.events} "
                      f"WHERE {d.among('originator_id', 'uuid')} AND {d.topic_in(kind_topics)}{self.upto}",
                      [d.param(oids)])
 
@@ -235,8 +236,10 @@ def select_scope(app: EventStoreApp, kind: str, names: Sequence[str], stop: int 
             if not whole.values_of(OPENED, "id", {name}, "ticket"):
                 raise UnknownInScope("ticket", name)
             todo_tickets.add(name)
-    if look is not whole:
-        todo_assets |= whole.values_of(OPENED, "asset_id", todo_tickets, "ticket")
+    if look is not whole:  # the named tickets' assets, corrected ones too, by primary key
+        for _, opened, corrected in whole.facts("ticket", todo_tickets, [*OPENED, *CORRECTED],
+                                                ("asset_id", "changes.asset_id")):
+            todo_assets |= {opened, corrected} - {None}
         todo_tickets = {r[1] for r in look.facts("ticket", todo_tickets, OPENED, ("id",))}  # those in the cut
     replacing = f"coalesce({d.field('replaces')}, {d.field('by_asset')})"
     tickets: set[str] = set()

@@ -134,13 +134,24 @@ def arrow_batches(rows: Iterable[Any], size: int = 50_000) -> Iterator[pa.Table]
     yield pa.table(cols, schema=ARROW_SCHEMA)  # the last (possibly empty) batch
 
 
-def rebuild(rows: Iterable[Any], out: str | Path | None, *, evaluate_at: datetime | None,
+def rebuild(rows: Iterable[Any], out: Any, *, evaluate_at: datetime | None,
             terms_override: Any = None, progress: Any = None) -> dict[str, Any]:
-    """Rebuild views from `rows` into `out` (a DuckDB file; replaced if present)."""
-    from projections.apply import rebuild_from_store
+    """Rebuild views from `rows` into `out` (see `rebuild_into`)."""
+    return rebuild_into(lambda: arrow_batches(rows), out, evaluate_at, terms_override, progress)
 
-    return rebuild_from_store(lambda: arrow_batches(rows), out, evaluate_at, terms_override=terms_override,
-                              progress=progress)
+
+def rebuild_into(source: Any, out: Any, evaluate_at: datetime | None, terms_override: Any = None,
+                 progress: Any = None) -> dict[str, Any]:
+    """projections' rebuild of `source` (Arrow batches, or a callable giving them) into `out`: a
+    DuckDB file (replaced if present), None (in memory), or an open views database, emptied and
+    rebuilt in place (a scratch replay read in the same process needs no file)."""
+    if out is None or isinstance(out, str | Path):
+        from projections import rebuild_from_store
+
+        return rebuild_from_store(source, out, evaluate_at, terms_override=terms_override, progress=progress)
+    from projections import rebuild as rebuild_views
+
+    return rebuild_views(out, source, evaluate_at, terms_override=terms_override, progress=progress)
 
 
 def load_terms(path: str) -> dict:

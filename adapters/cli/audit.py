@@ -328,7 +328,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if as_of is not None and source_as_of is not None:
         raise UserError("--as-of-recorded and --as-of-source-recorded: choose one", code="TL-E001")
     at = _time(args.at, "--at")
-    scratch: Path | None = None
+    views: Any = None
     try:
         try:
             toid, rows = ticket_rows(ledger, args.ticket)
@@ -342,38 +342,42 @@ def cmd_explain(args: argparse.Namespace) -> int:
         calendar = list(asof.cut(calendar_rows(ledger), cut))
         proofs = _report_proofs(ledger, rows, cut.recorded_text, args.checkpoint)
         if args.views:
-            views_path = Path(args.views)
+            views = Path(args.views)
         else:
             current = data_dir / "views.duckdb"
             last = ledger.position
             if as_of is None and source_as_of is None and at is None and _views_position(current) == last:
-                views_path = current
+                views = current
             else:
-                # the views for this as-of (or brought up to date), rebuilt by projections into a
-                # scratch file that is removed once the report is written
-                (data_dir / "replay").mkdir(parents=True, exist_ok=True)
-                scratch = views_path = data_dir / "replay" / f".explain-{os.getpid()}.duckdb"
-                # replayed in proportion to the question: the ticket, its asset's other tickets,
-                # replaced units, site-wide visits, the contracts and the calendar (replay.scope)
+                # the views for this as-of (or brought up to date), rebuilt by projections in
+                # memory: a scratch database the report reads in this process, no file
+                from projections import open_views
+
                 from ..store_scope import select_scope
 
-                _rebuild_cut(ledger, cut, views_path, at or cut.evaluation_time() or now(), None,
+                views = open_views(None)
+                # replayed in proportion to the question: the ticket, its asset's other tickets,
+                # replaced units, site-wide visits, the contracts and the calendar (replay.scope)
+                _rebuild_cut(ledger, cut, views, at or cut.evaluation_time() or now(), None,
                              select_scope(ledger, "tickets", [args.ticket], scope_stop(ledger, cut)))
+    except BaseException:
+        if views is not None and not isinstance(views, Path):
+            views.close()
+        raise
     finally:
         ledger.close()
     out_dir = out_file.resolve().parent if out_file else Path.cwd()
     try:
         body, report, lang = render_report(
-            args.ticket, toid, rows, views_path, data_dir, args.format, out_dir, as_of_recorded=cut.recorded_text,
+            args.ticket, toid, rows, views, data_dir, args.format, out_dir, as_of_recorded=cut.recorded_text,
             as_of_source_recorded=asof.stamp(source_as_of) if source_as_of else None,
             lang_for=lambda tz: language(timezone=tz), calendar=calendar,  # --lang, else the contract's
             proofs=proofs)
     except PrintError as e:
         raise UserError(str(e)) from None
     finally:
-        if scratch is not None:
-            for p in (scratch, Path(str(scratch) + ".wal")):
-                p.unlink(missing_ok=True)
+        if not isinstance(views, Path):
+            views.close()
     if out_file:
         try:
             out_file.write_bytes(body)
@@ -530,9 +534,10 @@ def _replay_target(path: str, data_dir: Path) -> Path:
     return out
 
 
-def _rebuild_cut(ledger: Any, cut: Any, out: Path, evaluate_at: Any, terms: Any,
+def _rebuild_cut(ledger: Any, cut: Any, out: Any, evaluate_at: Any, terms: Any,
                  scope: Any = None) -> dict[str, Any]:
-    """Views of the events inside `cut` (of `scope` only, if given: replay.scope) in a fresh file.
+    """Views of the events inside `cut` (of `scope` only, if given: replay.scope) in a fresh file
+    (or an open views database, rebuilt in place).
     A cut by position or recording time is a prefix of the log: the store's bulk reader streams
     it straight into DuckDB. A cut by occurrence time or by the desk's recording time filters
     row by row (replay.asof.cut)."""
@@ -565,6 +570,9 @@ def _rebuild_cut(ledger: Any, cut: Any, out: Path, evaluate_at: Any, terms: Any,
 
         from replay.scope import prune
 
+        if not isinstance(out, Path):  # an open views database (explain's, in memory)
+            prune(out, scope)
+            return stats
         con = duckdb.connect(str(out))
         try:
             prune(con, scope)

@@ -52,6 +52,8 @@ RARE = topics("ContractRegistered", "ContractAmended", "CalendarYearRecorded", "
 CORRECTED = topics("FactCorrected")
 CONTRACTS = topics("ContractRegistered")
 CALENDAR = topics("CalendarYearRecorded")
+# an asset's later facts that link it elsewhere (its registration is version 1 of its stream)
+RELINKED = topics("AssetReplaced", "AssetMoved", "AssetContractChanged")
 
 
 class UnknownInScope(ValueError):
@@ -115,6 +117,7 @@ def _indexes(d: _Dialect) -> list[tuple[str, str, Sequence[str]]]:
         ("ledger_scope_asset_site", d.field("site"), AT_SITE),
         ("ledger_scope_asset_replacing", f"coalesce({d.field('replaces')}, {d.field('by_asset')})", REPLACING),
         ("ledger_scope_rare", "topic", RARE),
+        ("ledger_scope_asset_relinked", "originator_id", RELINKED),
     ]
 
 
@@ -141,9 +144,6 @@ def ensure_indexes(app: EventStoreApp) -> list[str]:
 
 def _hex(oid: str) -> str:
     return oid.replace("-", "")
-
-
-ASSET_LINKS = topics("AssetRegistered", "AssetReplaced", "AssetMoved", "AssetContractChanged")
 
 
 class _Lookups:
@@ -174,17 +174,28 @@ class _Lookups:
         """The values corrections gave `field` of these aggregates."""
         return {v for n, v in self._corrected(field) if n in names}
 
-    def facts(self, kind: str, names: set[str], kind_topics: Sequence[str], fields: Sequence[str]) -> list[tuple]:
-        """(topic, *fields) of these aggregates' facts of these topics, by primary key."""
+    def facts(self, kind: str, names: set[str], kind_topics: Sequence[str], fields: Sequence[str],
+              first: bool = False, index: str | None = None) -> list[tuple]:
+        """(topic, *fields) of these aggregates' facts of these topics, by primary key (`first`:
+        only each stream's version 1, its opening fact, one row each; `index`: by that index)."""
         if not names:
             return []
         d = self.d
         oids = [str(aggregate_uuid(kind, n)) if d.pg else aggregate_uuid(kind, n).hex for n in names]
         # named columns: PostgreSQL rows come as dicts, where unnamed expressions would collide
         cols = ", ".join(f"{d.field(*reversed(f.split('.')))} AS f_{f.replace('.', '_')}" for f in fields)
-        return d.run(f"SELECT topic, {cols} FROM {d.events} "
-                     f"WHERE {d.among('originator_id', 'uuid')} AND {d.topic_in(kind_topics)}{self.upto}",
-                     [d.param(oids)])
+        by = f" INDEXED BY {index}" if index and not d.pg else ""
+        return d.run(f"SELECT topic, {cols} FROM {d.events}{by} "
+                     f"WHERE {d.among('originator_id', 'uuid')}{' AND originator_version = 1' if first else ''} "
+                     f"AND {d.topic_in(kind_topics)}{self.upto}", [d.param(oids)])
+
+    def asset_links(self, names: set[str]) -> list[tuple]:
+        """(topic, replaces, by_asset, site, contract_id) of these assets' registrations (version
+        1 of each stream) and later moves, contract changes and replacements (their own index):
+        not every fact of each asset, read only to look at its topic."""
+        fields = ("replaces", "by_asset", "site", "contract_id")
+        return (self.facts("asset", names, REGISTERED, fields, first=True)
+                + self.facts("asset", names, RELINKED, fields, index="ledger_scope_asset_relinked"))
 
     def values_of(self, kind_topics: Sequence[str], field: str, names: set[str], kind: str) -> set[str]:
         """`field` of these aggregates' facts of these topics (by primary key), corrected values too."""
@@ -215,17 +226,18 @@ def select_scope(app: EventStoreApp, kind: str, names: Sequence[str], stop: int 
     ledger does not hold (at all: one recorded after the cut gives an empty scope)."""
     ensure_indexes(app)
     look = _Lookups(app, stop)
-    # the question's own assets and tickets are named over the whole log: an asset moved onto
-    # the contract, or a named ticket opened, after the cut is still what the question is
-    # about (its rows as of the cut are wanted); what links to them is read up to the cut
+    # the question's own tickets and a contract's assets are named over the whole log: an
+    # asset moved onto the contract, or a named ticket opened, after the cut is still what the
+    # question is about (its rows as of the cut are wanted); what links to them is read up to
+    # the cut
     whole = _Lookups(app) if stop is not None else look
     d = look.d
     todo_tickets: set[str] = set()  # tickets whose own asset and contract are still to be read
     todo_assets: set[str] = set()
     for name in names:
-        if kind == "customer":
-            found = whole.names("customer_id", REGISTERED, {name})
-            if not found:
+        if kind == "customer":  # its assets registered by the cut: one registered later has no rows then
+            found = look.names("customer_id", REGISTERED, {name})
+            if not found and not whole.names("customer_id", REGISTERED, {name}):
                 raise UnknownInScope("customer", name, _known(d, "customer_id", REGISTERED))
             todo_assets |= found
         elif kind == "contract":
@@ -251,15 +263,14 @@ def select_scope(app: EventStoreApp, kind: str, names: Sequence[str], stop: int 
     while todo_tickets or todo_assets:
         found: set[str] = set()
         tickets |= todo_tickets
-        for _, asset, contract in look.facts("ticket", todo_tickets, OPENED, ("asset_id", "contract_id")):
+        for _, asset, contract in look.facts("ticket", todo_tickets, OPENED, ("asset_id", "contract_id"), first=True):
             found.add(asset)
             contracts.add(contract)
         found |= look.corrected_of(todo_tickets, "asset_id")
         contracts |= look.corrected_of(todo_tickets, "contract_id")
         todo_tickets = set()
         assets |= todo_assets
-        for topic, replaces, by_asset, site, contract in look.facts(
-                "asset", todo_assets, ASSET_LINKS, ("replaces", "by_asset", "site", "contract_id")):
+        for topic, replaces, by_asset, site, contract in look.asset_links(todo_assets):
             if topic in REPLACING:
                 found |= {replaces, by_asset}
             if topic in AT_SITE:

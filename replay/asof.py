@@ -154,6 +154,34 @@ def rebuild_into(source: Any, out: Any, evaluate_at: datetime | None, terms_over
     return rebuild_views(out, source, evaluate_at, terms_override=terms_override, progress=progress)
 
 
+def recompute_copy(src: Path, dst: Path, evaluate_at: datetime | None, terms_override: Any = None) -> dict[str, Any] | None:
+    """`dst`: a copy of the views file `src` (built under what-if terms) with its views
+    recomputed under `terms_override` (None: the terms as recorded), from the events it already
+    holds: the same rows as a rebuild of those events, without reading and loading them again.
+    The recompute is projections' own (apply_batch of no new event, which recomputes every view
+    when the terms change). None, and no file, when `src` was not built under what-if terms."""
+    import shutil
+
+    import duckdb
+
+    from projections import ARROW_SCHEMA, apply_batch, open_views
+
+    con = duckdb.connect(str(src), read_only=True)
+    try:
+        what_if = bool(con.execute("SELECT bool_or(what_if) FROM terms").fetchall()[0][0])
+    finally:
+        con.close()
+    if not what_if:  # the same terms: only new events would be recomputed, not every view
+        return None
+    Path(str(dst) + ".wal").unlink(missing_ok=True)
+    shutil.copyfile(src, dst)
+    con = open_views(dst)
+    try:
+        return apply_batch(con, ARROW_SCHEMA.empty_table(), evaluate_at, terms_override=terms_override)
+    finally:
+        con.close()
+
+
 def load_terms(path: str) -> dict:
     """The [terms] of a contract file (TOML or JSON), validated by the domain's one definition."""
     return _read_terms(path)[1]

@@ -467,7 +467,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 from ..store_scope import select_scope
 
                 base_scope = select_scope(ledger, "contract", sorted(terms.contracts), scope_stop(ledger, cut))
-            compare_seconds = _rebuild_cut(ledger, cut, base, evaluate_at, None, base_scope).get("seconds", 0.0)
+            compared = None
+            if scope is not None:  # the same events as the what-if's: recomputed, not read again
+                compared = asof.recompute_copy(out, base, evaluate_at)
+                if compared is not None:
+                    prune_file(base, scope)
+            if compared is None:
+                compared = _rebuild_cut(ledger, cut, base, evaluate_at, None, base_scope)
+            compare_seconds = compared.get("seconds", 0.0)
             changes = clock_changes(out, base, base_scope)
     finally:
         ledger.close()
@@ -566,19 +573,26 @@ def _rebuild_cut(ledger: Any, cut: Any, out: Any, evaluate_at: Any, terms: Any,
     if bars:
         bars.done()
     if scope is not None:
-        import duckdb
-
         from replay.scope import prune
 
         if not isinstance(out, Path):  # an open views database (explain's, in memory)
             prune(out, scope)
             return stats
-        con = duckdb.connect(str(out))
-        try:
-            prune(con, scope)
-        finally:
-            con.close()
+        prune_file(out, scope)
     return stats
+
+
+def prune_file(path: Path, scope: Any) -> None:
+    """replay.scope.prune on a views file."""
+    import duckdb
+
+    from replay.scope import prune
+
+    con = duckdb.connect(str(path))
+    try:
+        prune(con, scope)
+    finally:
+        con.close()
 
 
 def events_in_cut(ledger: Any, position: int | None, recorded: Any) -> int:

@@ -290,7 +290,10 @@ def test_a_scoped_replay_on_postgresql_has_the_full_replays_rows(tmp_path: Path,
     assert {"ledger_scope_opened_asset", "ledger_scope_asset_site"} <= names
 
 
-def test_a_scoped_what_if_compares_against_the_scoped_replay_under_the_recorded_terms(tmp_path: Path) -> None:
+# the whole log, and a cut filtered row by row (occurrence time)
+@pytest.mark.parametrize("cut", [[], ["--as-of-occurred", "2025-08-20T00:00:00+08:00"]])
+def test_a_scoped_what_if_compares_against_the_scoped_replay_under_the_recorded_terms(tmp_path: Path,
+                                                                                       cut: list[str]) -> None:
     """The comparison replay of a scoped what-if is the what-if's own events recomputed under the
     terms as recorded (replay.asof.recompute_copy): every table equals a scoped replay without
     --terms, and the what-if's verdicts are its own."""
@@ -305,7 +308,7 @@ def test_a_scoped_what_if_compares_against_the_scoped_replay_under_the_recorded_
     text = re.sub(r"target = \{ hours = (\d+) \}", lambda m: f"target = {{ hours = {200 * int(m.group(1))} }}", text)
     terms = tmp_path / "slower.toml"
     terms.write_text(text)
-    at = ["--at", "2025-09-01T00:00:00+08:00"]
+    at = ["--at", "2025-09-01T00:00:00+08:00", *cut]
     what_if, plain = tmp_path / "what_if.duckdb", tmp_path / "plain.duckdb"
     code, out, err = run(data, "--json", "replay", *at, "--customer", "buyer-000", "--terms", str(terms),
                          "--out", str(what_if))

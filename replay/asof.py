@@ -21,7 +21,7 @@ The cut is a filter over the log rows the CLI hands over; the rebuild is project
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -154,12 +154,14 @@ def rebuild_into(source: Any, out: Any, evaluate_at: datetime | None, terms_over
     return rebuild_views(out, source, evaluate_at, terms_override=terms_override, progress=progress)
 
 
-def recompute_copy(src: Path, dst: Path, evaluate_at: datetime | None, terms_override: Any = None) -> dict[str, Any] | None:
+def recompute_copy(src: Path, dst: Path, evaluate_at: datetime | None, terms_override: Any = None,
+                   then: Callable[[Any], None] | None = None) -> dict[str, Any] | None:
     """`dst`: a copy of the views file `src` (built under what-if terms) with its views
     recomputed under `terms_override` (None: the terms as recorded), from the events it already
     holds: the same rows as a rebuild of those events, without reading and loading them again.
     The recompute is projections' own (apply_batch of no new event, which recomputes every view
-    when the terms change). None, and no file, when `src` was not built under what-if terms."""
+    when the terms change), then `then(connection)`. None, and no file, when `src` was not built
+    under what-if terms."""
     import shutil
 
     import duckdb
@@ -177,7 +179,10 @@ def recompute_copy(src: Path, dst: Path, evaluate_at: datetime | None, terms_ove
     shutil.copyfile(src, dst)
     con = open_views(dst)
     try:
-        return apply_batch(con, ARROW_SCHEMA.empty_table(), evaluate_at, terms_override=terms_override)
+        stats = apply_batch(con, ARROW_SCHEMA.empty_table(), evaluate_at, terms_override=terms_override)
+        if then is not None:
+            then(con)
+        return stats
     finally:
         con.close()
 

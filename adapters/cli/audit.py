@@ -469,9 +469,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 base_scope = select_scope(ledger, "contract", sorted(terms.contracts), scope_stop(ledger, cut))
             compared = None
             if scope is not None:  # the same events as the what-if's: recomputed, not read again
-                compared = asof.recompute_copy(out, base, evaluate_at)
-                if compared is not None:
-                    prune_file(base, scope)
+                from replay.scope import prune
+
+                compared = asof.recompute_copy(out, base, evaluate_at, then=lambda con: prune(con, scope))
             if compared is None:
                 compared = _rebuild_cut(ledger, cut, base, evaluate_at, None, base_scope)
             compare_seconds = compared.get("seconds", 0.0)
@@ -552,6 +552,23 @@ def _rebuild_cut(ledger: Any, cut: Any, out: Any, evaluate_at: Any, terms: Any,
 
     from .output import rebuild_bars
 
+    if scope is not None and isinstance(out, Path):
+        # rebuilt aside (the file it replaces stays whole until then) and pruned on the same
+        # connection: not reopened to prune
+        from projections import open_views
+
+        fresh = out.with_name(out.name + ".rebuild")
+        for p in (fresh, Path(str(fresh) + ".wal")):
+            p.unlink(missing_ok=True)
+        con = open_views(fresh)
+        try:
+            stats = _rebuild_cut(ledger, cut, con, evaluate_at, terms, scope)
+        finally:
+            con.close()
+        os.replace(fresh, out)
+        Path(str(out) + ".wal").unlink(missing_ok=True)
+        return stats
+
     originators = scope.originators if scope is not None else None
     filtered = cut.occurred is not None or cut.source_recorded is not None
     # a scope's share of the log is not known before it is read: its bar counts without a total
@@ -575,24 +592,8 @@ def _rebuild_cut(ledger: Any, cut: Any, out: Any, evaluate_at: Any, terms: Any,
     if scope is not None:
         from replay.scope import prune
 
-        if not isinstance(out, Path):  # an open views database (explain's, in memory)
-            prune(out, scope)
-            return stats
-        prune_file(out, scope)
+        prune(out, scope)  # an open views database (above; explain's, in memory)
     return stats
-
-
-def prune_file(path: Path, scope: Any) -> None:
-    """replay.scope.prune on a views file."""
-    import duckdb
-
-    from replay.scope import prune
-
-    con = duckdb.connect(str(path))
-    try:
-        prune(con, scope)
-    finally:
-        con.close()
 
 
 def events_in_cut(ledger: Any, position: int | None, recorded: Any) -> int:

@@ -104,7 +104,7 @@ def clocks_without(ticket: str | list[str], rows: list[LogRow], leave_out: set[i
         con.close()
 
 
-def render_report(ticket: str, ticket_oid: str, rows: list[LogRow], views: Path, data_dir: Path, fmt: str,
+def render_report(ticket: str, ticket_oid: str, rows: list[LogRow], views: Any, data_dir: Path, fmt: str,
                   out_dir: Path, *, as_of_recorded: str | None = None, as_of_source_recorded: str | None = None,
                   lang_for: Callable[[str], str] | None = None,
                   calendar: list[LogRow] | None = None,
@@ -112,7 +112,7 @@ def render_report(ticket: str, ticket_oid: str, rows: list[LogRow], views: Path,
                   printer: Any = None) -> tuple[bytes, dict[str, Any], str]:
     """The dispute report of `ticket` from its rows and a views file, in `fmt` (html, pdf, md,
     json), and the language it is written in: `lang_for(contract time zone)`, by default the
-    contract's (Chinese in China's zone). Evidence links are relative to `out_dir`, where the
+    contract's (Chinese in China's zone). `views`: a views file or an open views database. Evidence links are relative to `out_dir`, where the
     report will be read. With `calendar` (the calendar rows of the same cut), each correction's
     effect is shown by a replay of the ticket without it (`clocks_without`). `proofs`: what
     adapters.tlog_evidence.report_proofs gives (the transparency log's evidence). A PDF is printed by
@@ -124,7 +124,8 @@ def render_report(ticket: str, ticket_oid: str, rows: list[LogRow], views: Path,
     from replay.explain import build_report, render_json
     from replay.i18n import resolve_lang
 
-    con = duckdb.connect(str(views), read_only=True)
+    # a views file, or an open views database (a scratch replay in memory: its owner closes it)
+    con = duckdb.connect(str(views), read_only=True) if isinstance(views, str | Path) else views.cursor()
     try:
         con.execute("SET TimeZone = 'UTC'")
         evaluated = con.execute("SELECT max(evaluated_at) FROM checkpoint").fetchone()[0]

@@ -156,21 +156,22 @@ def sqlite_path(app_or_path: Any) -> Path | None:
     return Path(app_or_path.recorder.datastore.pool.db_name)
 
 
-def rebuild_from_store(app_or_sqlite_path: Any, duckdb_path: str | Path | None, evaluate_at: datetime | None = None,
+def rebuild_from_store(app_or_sqlite_path: Any, duckdb_path: Any, evaluate_at: datetime | None = None,
                        as_of_position: int | None = None, as_of_recorded: datetime | str | None = None,
                        terms_override: Any = None, progress: Any = None,
                        originators: Sequence[str] | None = None) -> dict[str, Any]:
     """Read the store straight into a fresh views database: from SQLite as one Arrow C stream
     that DuckDB reads itself (no Python per row), from PostgreSQL as pages of the log.
+    `duckdb_path`: a file (replaced), None (in memory), or an open views database (emptied and
+    rebuilt in place: a scratch replay read in the same process needs no file).
     `progress`: a projections.apply.RebuildProgress (the CLI's bars on a terminal).
     `originators`: only these aggregates' events (a scoped replay, adapters.store_scope)."""
-    from projections import rebuild_from_store as rebuild
+    from replay.asof import rebuild_into
 
     path = sqlite_path(app_or_sqlite_path)
     if path is not None:
         with sqlite_reader(path, 1, as_of_position, as_of_recorded, originators) as reader:
             if reader is not None:
-                return rebuild(lambda: reader, duckdb_path, evaluate_at, terms_override=terms_override,
-                               progress=progress)
-    return rebuild(lambda: store_batches(app_or_sqlite_path, 1, as_of_position, as_of_recorded, originators),
-                   duckdb_path, evaluate_at, terms_override=terms_override, progress=progress)
+                return rebuild_into(lambda: reader, duckdb_path, evaluate_at, terms_override, progress)
+    return rebuild_into(lambda: store_batches(app_or_sqlite_path, 1, as_of_position, as_of_recorded, originators),
+                        duckdb_path, evaluate_at, terms_override, progress)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
+from functools import cached_property
 from typing import Any
 
 import msgspec
@@ -51,6 +52,8 @@ RARE = topics("ContractRegistered", "ContractAmended", "CalendarYearRecorded", "
 CORRECTED = topics("FactCorrected")
 CONTRACTS = topics("ContractRegistered")
 CALENDAR = topics("CalendarYearRecorded")
+# an asset's later facts that link it elsewhere (its registration is version 1 of its stream)
+RELINKED = topics("AssetReplaced", "AssetMoved", "AssetContractChanged")
 
 
 class UnknownInScope(ValueError):
@@ -114,6 +117,7 @@ def _indexes(d: _Dialect) -> list[tuple[str, str, Sequence[str]]]:
         ("ledger_scope_asset_site", d.field("site"), AT_SITE),
         ("ledger_scope_asset_replacing", f"coalesce({d.field('replaces')}, {d.field('by_asset')})", REPLACING),
         ("ledger_scope_rare", "topic", RARE),
+        ("ledger_scope_asset_relinked", "originator_id", RELINKED),
     ]
 
 
@@ -143,14 +147,21 @@ def _hex(oid: str) -> str:
 
 
 class _Lookups:
-    def __init__(self, app: EventStoreApp) -> None:
+    """The scope's indexed lookups, over the events up to log position `stop` only (None: all):
+    a fact recorded after the cut is not replayed, so neither are the links it makes."""
+
+    def __init__(self, app: EventStoreApp, stop: int | None = None) -> None:
         self.d = _Dialect(app)
+        self.upto = "" if stop is None else f" AND {'notification_id' if self.d.pg else 'rowid'} <= {int(stop)}"
+
+    @cached_property
+    def corrections(self) -> list[tuple]:
+        """Corrections that change a link: few, read once when first asked (indexed by topic)."""
         d = self.d
-        # corrections that change a link: few, read once (indexed by topic)
         cond = " OR ".join(f"{d.field(f, 'changes')} IS NOT NULL" for f in LINKS)
-        self.corrections = d.run(
+        return d.run(
             f"SELECT {d.oid()}, {d.field('id')}, " + ", ".join(d.field(f, "changes") for f in LINKS)
-            + f" FROM {d.events} WHERE {d.topic_in(RARE)} AND {d.topic_in(CORRECTED)} AND ({cond})")
+            + f" FROM {d.events} WHERE {d.topic_in(RARE)} AND {d.topic_in(CORRECTED)} AND ({cond}){self.upto}")
 
     def _corrected(self, field: str) -> list[tuple[str, str]]:
         """(aggregate name, corrected value) of corrections changing `field`."""
@@ -159,78 +170,131 @@ class _Lookups:
         i = 2 + LINKS.index(field)
         return [(r[1], r[i]) for r in self.corrections if r[i] is not None]
 
+    def corrected_of(self, names: set[str], field: str) -> set[str]:
+        """The values corrections gave `field` of these aggregates."""
+        return {v for n, v in self._corrected(field) if n in names}
+
+    def facts(self, kind: str, names: set[str], kind_topics: Sequence[str], fields: Sequence[str],
+              first: bool = False, index: str | None = None) -> list[tuple]:
+        """(topic, *fields) of these aggregates' facts of these topics, by primary key (`first`:
+        only each stream's version 1, its opening fact, one row each; `index`: by that index)."""
+        if not names:
+            return []
+        d = self.d
+        oids = [str(aggregate_uuid(kind, n)) if d.pg else aggregate_uuid(kind, n).hex for n in names]
+        # named columns: PostgreSQL rows come as dicts, where unnamed expressions would collide
+        cols = ", ".join(f"{d.field(*reversed(f.split('.')))} AS f_{f.replace('.', '_')}" for f in fields)
+        by = f" INDEXED BY {index}" if index and not d.pg else ""
+        return d.run(f"SELECT topic, {cols} FROM {d.events}{by} "
+                     f"WHERE {d.among('originator_id', 'uuid')}{' AND originator_version = 1' if first else ''} "
+                     f"AND {d.topic_in(kind_topics)}{self.upto}", [d.param(oids)])
+
+    def asset_links(self, names: set[str]) -> list[tuple]:
+        """(topic, replaces, by_asset, site, contract_id) of these assets' registrations (version
+        1 of each stream) and later moves, contract changes and replacements (their own index):
+        not every fact of each asset, read only to look at its topic."""
+        fields = ("replaces", "by_asset", "site", "contract_id")
+        return (self.facts("asset", names, REGISTERED, fields, first=True)
+                + self.facts("asset", names, RELINKED, fields, index="ledger_scope_asset_relinked"))
+
     def values_of(self, kind_topics: Sequence[str], field: str, names: set[str], kind: str) -> set[str]:
         """`field` of these aggregates' facts of these topics (by primary key), corrected values too."""
-        if not names:
-            return set()
-        d = self.d
-        oids = [aggregate_uuid(kind, n).hex for n in names]
-        if d.pg:
-            oids = [str(aggregate_uuid(kind, n)) for n in names]
-        rows = d.run(f"SELECT {d.field(field)} FROM {d.events} WHERE {d.among('originator_id', 'uuid')} "
-                     f"AND {d.topic_in(kind_topics)}", [d.param(oids)])
-        out = {r[0] for r in rows if r[0] is not None}
-        out |= {v for n, v in self._corrected(field) if n in names}
-        return out
+        out = {r[1] for r in self.facts(kind, names, kind_topics, [field]) if r[1] is not None}
+        return out | self.corrected_of(names, field)
 
-    def holders(self, expr_field: str, tps: Sequence[str], values: set[str], expr: str | None = None) -> set[str]:
-        """Names of the aggregates whose facts of these topics hold one of `values` (by index)."""
+    def holders(self, expr: str, tps: Sequence[str], values: set[str], fields: Sequence[str] = ()) -> list[tuple]:
+        """(name, *fields) of the facts of these topics whose `expr` holds one of `values` (by index)."""
         if not values:
-            return set()
+            return []
         d = self.d
-        expr = expr or d.field(expr_field)
-        rows = d.run(f"SELECT {d.field('id')} FROM {d.events} WHERE {d.topic_in(tps)} AND {d.among(expr)}",
-                     [d.param(values)])
-        out = {r[0] for r in rows}
-        fields = expr_field.split("|")
-        out |= {n for f in fields for n, v in self._corrected(f) if v in values}
-        return out
+        return d.run(f"SELECT {', '.join(f'{d.field(f)} AS f_{f}' for f in ('id', *fields))} FROM {d.events} "
+                     f"WHERE {d.topic_in(tps)} AND {d.among(expr)}{self.upto}", [d.param(values)])
 
-    def existing(self, kind: str, tps: Sequence[str], names: Sequence[str]) -> set[str]:
-        return {n for n in names if self.values_of(tps, "id", {n}, kind)}
+    def corrected_to(self, expr_field: str, values: set[str]) -> set[str]:
+        """The aggregates a correction gave one of `values` in one of these fields ('a|b')."""
+        return {n for f in expr_field.split("|") for n, v in self._corrected(f) if v in values}
+
+    def names(self, expr_field: str, tps: Sequence[str], values: set[str], expr: str | None = None) -> set[str]:
+        """Names of the aggregates whose facts of these topics hold one of `values`, corrections too."""
+        rows = self.holders(expr or self.d.field(expr_field), tps, values)
+        return {r[0] for r in rows} | self.corrected_to(expr_field, values)
 
 
-def select_scope(app: EventStoreApp, kind: str, names: Sequence[str]) -> Scope:
-    """The events a replay scoped to these customers, contracts or tickets needs (module doc).
-    Raises UnknownInScope for a name the ledger does not hold."""
+def select_scope(app: EventStoreApp, kind: str, names: Sequence[str], stop: int | None = None) -> Scope:
+    """The events a replay scoped to these customers, contracts or tickets needs (module doc),
+    as of log position `stop` (None: the whole log). Raises UnknownInScope for a name the
+    ledger does not hold (at all: one recorded after the cut gives an empty scope)."""
     ensure_indexes(app)
-    look = _Lookups(app)
+    look = _Lookups(app, stop)
+    # the question's own tickets and a contract's assets are named over the whole log: an
+    # asset moved onto the contract, or a named ticket opened, after the cut is still what the
+    # question is about (its rows as of the cut are wanted); what links to them is read up to
+    # the cut
+    whole = _Lookups(app) if stop is not None else look
     d = look.d
+    todo_tickets: set[str] = set()  # tickets whose own asset and contract are still to be read
+    todo_assets: set[str] = set()
+    for name in names:
+        if kind == "customer":  # its assets registered by the cut: one registered later has no rows then
+            found = look.names("customer_id", REGISTERED, {name})
+            if not found and not whole.names("customer_id", REGISTERED, {name}):
+                raise UnknownInScope("customer", name, _known(d, "customer_id", REGISTERED))
+            todo_assets |= found
+        elif kind == "contract":
+            if not whole.values_of(CONTRACTS, "id", {name}, "contract"):
+                raise UnknownInScope("contract", name, _known(d, "id", CONTRACTS))
+            todo_assets |= whole.names("contract_id", ON_CONTRACT, {name})
+        else:
+            if not whole.values_of(OPENED, "id", {name}, "ticket"):
+                raise UnknownInScope("ticket", name)
+            todo_tickets.add(name)
+    if look is not whole:  # the named tickets' assets, corrected ones too, by primary key
+        for _, opened, corrected in whole.facts("ticket", todo_tickets, [*OPENED, *CORRECTED],
+                                                ("asset_id", "changes.asset_id")):
+            todo_assets |= {opened, corrected} - {None}
+        todo_tickets = {r[1] for r in look.facts("ticket", todo_tickets, OPENED, ("id",))}  # those in the cut
+    replacing = f"coalesce({d.field('replaces')}, {d.field('by_asset')})"
     tickets: set[str] = set()
     assets: set[str] = set()
-    for name in names:
-        if kind == "customer":
-            found = look.holders("customer_id", REGISTERED, {name})
-            if not found:
-                raise UnknownInScope("customer", name, _known(d, "customer_id", REGISTERED))
-            assets |= found
-        elif kind == "contract":
-            if not look.values_of(CONTRACTS, "id", {name}, "contract"):
-                raise UnknownInScope("contract", name, _known(d, "id", CONTRACTS))
-            assets |= look.holders("contract_id", ON_CONTRACT, {name})
-        else:
-            if not look.values_of(OPENED, "id", {name}, "ticket"):
-                raise UnknownInScope("ticket", name)
-            tickets.add(name)
-    replacing = f"coalesce({d.field('replaces')}, {d.field('by_asset')})"
-    while True:  # the closure: assets of the tickets, their replacements, their tickets
-        more = look.values_of(OPENED, "asset_id", tickets, "ticket") - assets
-        more |= look.values_of(REPLACING, "replaces", assets, "asset") - assets
-        more |= look.values_of(REPLACING, "by_asset", assets, "asset") - assets
-        more |= look.holders("replaces|by_asset", REPLACING, assets, replacing) - assets
-        more_tickets = look.holders("asset_id", OPENED, assets | more) - tickets
-        if not more and not more_tickets:
-            break
-        assets |= more
-        tickets |= more_tickets
-    sites = look.values_of(AT_SITE, "site", assets, "asset")
-    neighbours = look.holders("site", AT_SITE, sites) - assets
+    sites: set[str] = set()
+    contracts: set[str] = set(names) if kind == "contract" else set()
+    # the closure (assets of the tickets, their replacements, their tickets), each ticket and
+    # asset looked up once: only what the last round found is asked about in the next
+    while todo_tickets or todo_assets:
+        found: set[str] = set()
+        tickets |= todo_tickets
+        for _, asset, contract in look.facts("ticket", todo_tickets, OPENED, ("asset_id", "contract_id"), first=True):
+            found.add(asset)
+            contracts.add(contract)
+        found |= look.corrected_of(todo_tickets, "asset_id")
+        contracts |= look.corrected_of(todo_tickets, "contract_id")
+        todo_tickets = set()
+        assets |= todo_assets
+        for topic, replaces, by_asset, site, contract in look.asset_links(todo_assets):
+            if topic in REPLACING:
+                found |= {replaces, by_asset}
+            if topic in AT_SITE:
+                sites.add(site)
+            if topic in ON_CONTRACT:
+                contracts.add(contract)
+        found |= look.corrected_of(todo_assets, "replaces") | look.corrected_of(todo_assets, "by_asset")
+        sites |= look.corrected_of(todo_assets, "site")
+        contracts |= look.corrected_of(todo_assets, "contract_id")
+        found |= look.names("replaces|by_asset", REPLACING, todo_assets, replacing)
+        # the assets' tickets: their opening fact says their contract; one a correction moved
+        # onto these assets is read whole next round
+        on_assets = look.holders(d.field("asset_id"), OPENED, todo_assets, fields=("contract_id",))
+        opened = {t for t, _ in on_assets} - tickets
+        contracts |= {c for t, c in on_assets if t in opened}
+        found |= look.corrected_of(opened, "asset_id")
+        contracts |= look.corrected_of(opened, "contract_id")
+        tickets |= opened
+        todo_tickets = look.corrected_to("asset_id", todo_assets) - tickets
+        todo_assets = found - assets - {None}
+    neighbours = look.names("site", AT_SITE, sites - {None}) - assets
     # the contracts the scope's assets and tickets were ever under (contract moves included):
     # the others' terms decide no row of the scope, and each adds calendars to expand
-    contracts = look.values_of(ON_CONTRACT, "contract_id", assets | neighbours, "asset")
-    contracts |= look.values_of(OPENED, "contract_id", tickets, "ticket")
-    if kind == "contract":
-        contracts |= set(names)
+    contracts |= look.values_of(ON_CONTRACT, "contract_id", neighbours, "asset")
     calendar = d.run(f"SELECT DISTINCT {d.oid()} FROM {d.events} WHERE {d.topic_in(RARE)} "
                      f"AND {d.topic_in(CALENDAR)}")
     originators = {_hex(r[0]) for r in calendar}

@@ -288,3 +288,47 @@ def test_a_scoped_replay_on_postgresql_has_the_full_replays_rows(tmp_path: Path,
         names = {r[0] for r in c.execute("SELECT indexname FROM pg_indexes WHERE schemaname = %s",
                                          [postgres_schema]).fetchall()}
     assert {"ledger_scope_opened_asset", "ledger_scope_asset_site"} <= names
+
+
+# the whole log, and a cut filtered row by row (occurrence time)
+@pytest.mark.parametrize("cut", [[], ["--as-of-occurred", "2025-08-20T00:00:00+08:00"]])
+def test_a_scoped_what_if_compares_against_the_scoped_replay_under_the_recorded_terms(tmp_path: Path,
+                                                                                       cut: list[str]) -> None:
+    """The comparison replay of a scoped what-if is the what-if's own events recomputed under the
+    terms as recorded (replay.asof.recompute_copy): every table equals a scoped replay without
+    --terms, and the what-if's verdicts are its own."""
+    import re
+
+    data = tmp_path / "data"
+    k, _ = _ledger(data, [("open", 0, 60, 0, True), ("ack", 0, 30, 0, False), ("visit_site", 0, 600, 1, False),
+                          ("open", 0, 60, 1, False), ("replace", 0, 600, 0, True), ("open", 0, 3000, 4, False),
+                          ("arrive", 1, 3000, 0, False), ("resolve", 1, 600, 0, False)])
+    k.ledger.close()
+    text = Path("contracts/seed-000.toml").read_text()
+    text = re.sub(r"target = \{ hours = (\d+) \}", lambda m: f"target = {{ hours = {200 * int(m.group(1))} }}", text)
+    terms = tmp_path / "slower.toml"
+    terms.write_text(text)
+    at = ["--at", "2025-09-01T00:00:00+08:00", *cut]
+    what_if, plain = tmp_path / "what_if.duckdb", tmp_path / "plain.duckdb"
+    code, out, err = run(data, "--json", "replay", *at, "--customer", "buyer-000", "--terms", str(terms),
+                         "--out", str(what_if))
+    assert code == 0, err
+    summary = json.loads(out)[0]
+    assert run(data, "replay", *at, "--customer", "buyer-000", "--out", str(plain))[0] == 0
+    base = Path(summary["what_if"]["against"])
+    from projections.schema import VIEW_TABLES
+
+    con = duckdb.connect()
+    try:
+        con.execute(f"ATTACH '{plain}' AS a (READ_ONLY)")
+        con.execute(f"ATTACH '{base}' AS b (READ_ONLY)")
+        con.execute(f"ATTACH '{what_if}' AS w (READ_ONLY)")
+        for table in (*VIEW_TABLES, "checkpoint", "terms", "events"):
+            a = con.execute(f"SELECT * FROM a.{table} ORDER BY ALL").fetchall()
+            assert a == con.execute(f"SELECT * FROM b.{table} ORDER BY ALL").fetchall(), table
+        assert con.execute("SELECT count(*) FROM a.sla_clocks").fetchall()[0][0] > 0
+        assert con.execute("SELECT bool_or(what_if) FROM w.terms").fetchall()[0][0]
+        assert not con.execute("SELECT bool_or(what_if) FROM b.terms").fetchall()[0][0]
+    finally:
+        con.close()
+    assert summary["what_if"]["changed_verdict"] > 0

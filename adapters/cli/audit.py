@@ -341,7 +341,7 @@ def _explain(args: argparse.Namespace, out_file: Path | None, printer: Any) -> i
     if as_of is not None and source_as_of is not None:
         raise UserError("--as-of-recorded and --as-of-source-recorded: choose one", code="TL-E001")
     at = _time(args.at, "--at")
-    scratch: Path | None = None
+    views: Any = None
     try:
         try:
             toid, rows = ticket_rows(ledger, args.ticket)
@@ -355,38 +355,42 @@ def _explain(args: argparse.Namespace, out_file: Path | None, printer: Any) -> i
         calendar = list(asof.cut(calendar_rows(ledger), cut))
         proofs = _report_proofs(ledger, rows, cut.recorded_text, args.checkpoint)
         if args.views:
-            views_path = Path(args.views)
+            views = Path(args.views)
         else:
             current = data_dir / "views.duckdb"
             last = ledger.position
             if as_of is None and source_as_of is None and at is None and _views_position(current) == last:
-                views_path = current
+                views = current
             else:
-                # the views for this as-of (or brought up to date), rebuilt by projections into a
-                # scratch file that is removed once the report is written
-                (data_dir / "replay").mkdir(parents=True, exist_ok=True)
-                scratch = views_path = data_dir / "replay" / f".explain-{os.getpid()}.duckdb"
-                # replayed in proportion to the question: the ticket, its asset's other tickets,
-                # replaced units, site-wide visits, the contracts and the calendar (replay.scope)
+                # the views for this as-of (or brought up to date), rebuilt by projections in
+                # memory: a scratch database the report reads in this process, no file
+                from projections import open_views
+
                 from ..store_scope import select_scope
 
-                _rebuild_cut(ledger, cut, views_path, at or cut.evaluation_time() or now(), None,
-                             select_scope(ledger, "tickets", [args.ticket]))
+                views = open_views(None)
+                # replayed in proportion to the question: the ticket, its asset's other tickets,
+                # replaced units, site-wide visits, the contracts and the calendar (replay.scope)
+                _rebuild_cut(ledger, cut, views, at or cut.evaluation_time() or now(), None,
+                             select_scope(ledger, "tickets", [args.ticket], scope_stop(ledger, cut)))
+    except BaseException:
+        if views is not None and not isinstance(views, Path):
+            views.close()
+        raise
     finally:
         ledger.close()
     out_dir = out_file.resolve().parent if out_file else Path.cwd()
     try:
         body, report, lang = render_report(
-            args.ticket, toid, rows, views_path, data_dir, args.format, out_dir, as_of_recorded=cut.recorded_text,
+            args.ticket, toid, rows, views, data_dir, args.format, out_dir, as_of_recorded=cut.recorded_text,
             as_of_source_recorded=asof.stamp(source_as_of) if source_as_of else None,
             lang_for=lambda tz: language(timezone=tz), calendar=calendar,  # --lang, else the contract's
             proofs=proofs, printer=printer)
     except PrintError as e:
         raise UserError(str(e)) from None
     finally:
-        if scratch is not None:
-            for p in (scratch, Path(str(scratch) + ".wal")):
-                p.unlink(missing_ok=True)
+        if not isinstance(views, Path):
+            views.close()
     if out_file:
         try:
             out_file.write_bytes(body)
@@ -436,7 +440,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     ledger = ledger_for(args)
     try:
         terms = what_if_of(args, ledger)
-        scope = scope_of(args, ledger)
+        scope = scope_of(args, ledger, scope_stop(ledger, cut))
     finally:
         ledger.close()
     if args.out:
@@ -475,8 +479,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
             if base_scope is None and terms.contracts is not None:
                 from ..store_scope import select_scope
 
-                base_scope = select_scope(ledger, "contract", sorted(terms.contracts))
-            compare_seconds = _rebuild_cut(ledger, cut, base, evaluate_at, None, base_scope).get("seconds", 0.0)
+                base_scope = select_scope(ledger, "contract", sorted(terms.contracts), scope_stop(ledger, cut))
+            compared = None
+            if scope is not None:  # the same events as the what-if's: recomputed, not read again
+                from replay.scope import prune
+
+                compared = asof.recompute_copy(out, base, evaluate_at, then=lambda con: prune(con, scope))
+            if compared is None:
+                compared = _rebuild_cut(ledger, cut, base, evaluate_at, None, base_scope)
+            compare_seconds = compared.get("seconds", 0.0)
             changes = clock_changes(out, base, base_scope)
     finally:
         ledger.close()
@@ -543,15 +554,33 @@ def _replay_target(path: str, data_dir: Path) -> Path:
     return out
 
 
-def _rebuild_cut(ledger: Any, cut: Any, out: Path, evaluate_at: Any, terms: Any,
+def _rebuild_cut(ledger: Any, cut: Any, out: Any, evaluate_at: Any, terms: Any,
                  scope: Any = None) -> dict[str, Any]:
-    """Views of the events inside `cut` (of `scope` only, if given: replay.scope) in a fresh file.
+    """Views of the events inside `cut` (of `scope` only, if given: replay.scope) in a fresh file
+    (or an open views database, rebuilt in place).
     A cut by position or recording time is a prefix of the log: the store's bulk reader streams
     it straight into DuckDB. A cut by occurrence time or by the desk's recording time filters
     row by row (replay.asof.cut)."""
     from replay import asof
 
     from .output import rebuild_bars
+
+    if scope is not None and isinstance(out, Path):
+        # rebuilt aside (the file it replaces stays whole until then) and pruned on the same
+        # connection: not reopened to prune
+        from projections import open_views
+
+        fresh = out.with_name(out.name + ".rebuild")
+        for p in (fresh, Path(str(fresh) + ".wal")):
+            p.unlink(missing_ok=True)
+        con = open_views(fresh)
+        try:
+            stats = _rebuild_cut(ledger, cut, con, evaluate_at, terms, scope)
+        finally:
+            con.close()
+        os.replace(fresh, out)
+        Path(str(out) + ".wal").unlink(missing_ok=True)
+        return stats
 
     originators = scope.originators if scope is not None else None
     filtered = cut.occurred is not None or cut.source_recorded is not None
@@ -574,15 +603,9 @@ def _rebuild_cut(ledger: Any, cut: Any, out: Path, evaluate_at: Any, terms: Any,
     if bars:
         bars.done()
     if scope is not None:
-        import duckdb
-
         from replay.scope import prune
 
-        con = duckdb.connect(str(out))
-        try:
-            prune(con, scope)
-        finally:
-            con.close()
+        prune(out, scope)  # an open views database (above; explain's, in memory)
     return stats
 
 
@@ -604,6 +627,15 @@ def events_in_cut(ledger: Any, position: int | None, recorded: Any) -> int:
         else:
             hi = mid - 1
     return lo
+
+
+def scope_stop(ledger: Any, cut: Any) -> int | None:
+    """The last log position a cut can hold (None: any): a scope is selected among the events up
+    to it, since links made by facts after the cut are not replayed. Recording time is a prefix
+    of the log (§9.13); occurrence and the desk's recording time are not."""
+    if cut.position is None and cut.recorded is None:
+        return None
+    return events_in_cut(ledger, cut.position, cut.recorded)
 
 
 def _parse_stamp(s: str) -> Any:

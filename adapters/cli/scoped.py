@@ -42,8 +42,9 @@ def ticket_ids(path: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def scope_of(args: argparse.Namespace, ledger: Any) -> Scope | None:
-    """The scope the options ask for, selected on the store; None for a full replay."""
+def scope_of(args: argparse.Namespace, ledger: Any, stop: int | None = None) -> Scope | None:
+    """The scope the options ask for, selected on the store among the events up to log position
+    `stop` (the cut's last, when it is a prefix); None for a full replay."""
     from ..store_scope import UnknownInScope, select_scope
 
     if args.customer:
@@ -55,7 +56,7 @@ def scope_of(args: argparse.Namespace, ledger: Any) -> Scope | None:
     else:
         return None
     try:
-        return select_scope(ledger, kind, names)
+        return select_scope(ledger, kind, names, stop)
     except UnknownInScope as e:
         if e.kind == "ticket":
             line = _line_of(args.tickets, e.name)

@@ -123,7 +123,7 @@ def _ingest_sql(source: str, where: str = "") -> str:
     ONCE, into the envelope's columns and the typed columns the fact types declare
     (projections.facts). The JSON itself is not kept: the views read the columns only."""
     paths = ", ".join(f"'{p}'" for p in (*ENVELOPE_PATHS, *facts.paths()))
-    typ = "split_part(b.topic, '.', 2)"
+    typ = "b.type"  # once per row, not once per column
     return f"""
 INSERT INTO events
 SELECT b.position, iso_ts(b.recorded_at), iso_ts(j[1]), iso_ts(j[2]), {typ},
@@ -131,7 +131,7 @@ SELECT b.position, iso_ts(b.recorded_at), iso_ts(j[1]), iso_ts(j[2]), {typ},
        CAST(j[5] AS INTEGER), j[6], j[7], false,
        date_diff('second', iso_ts(j[1]), coalesce(iso_ts(j[2]), iso_ts(b.recorded_at))) / 60.0,
        {facts.projection(typ, first=len(ENVELOPE_PATHS) + 1)}
-FROM (SELECT position, originator_id, originator_version, topic, recorded_at,
+FROM (SELECT position, originator_id, originator_version, topic, recorded_at, split_part(topic, '.', 2) AS type,
              json_extract_string(state, [{paths}]) AS j
       FROM {source} {where}) b
 """

@@ -25,6 +25,7 @@ lists of Structs: terms, parts, changes) -> JSON.
 from __future__ import annotations
 
 import functools
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -138,12 +139,14 @@ def ddl() -> str:
     return ", ".join(f"{c.name} {c.sql_type}" for c in columns())
 
 
-def paths() -> list[str]:
-    """The JSON paths of every typed column, in column order (one json_extract_string per row)."""
-    return [f'$."{c.name}"' for c in columns()]
+def parsed_json(state: str, envelope: tuple[str, ...]) -> str:
+    """SQL parsing the JSON `state` once into a struct of text: the `envelope` fields, then every
+    typed column's field (absent ones NULL; nested values as their JSON text)."""
+    spec = {name: "VARCHAR" for name in (*envelope, *(c.name for c in columns()))}
+    return f"json_transform({state}, '{json.dumps(spec)}')"
 
 
-def projection(type_expr: str, first: int = 1) -> str:
-    """The SELECT list of the typed columns from `j`, the row's json_extract_string(state, [...])
-    list holding paths() from index `first` on; `type_expr` is the row's fact type."""
-    return ", ".join(c.value(type_expr, f"j[{first + i}]") for i, c in enumerate(columns()))
+def projection(type_expr: str, row: str) -> str:
+    """The SELECT list of the typed columns from `row`, the struct parsed_json() gives;
+    `type_expr` is the row's fact type."""
+    return ", ".join(c.value(type_expr, f'{row}."{c.name}"') for c in columns())

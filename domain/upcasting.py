@@ -4,7 +4,8 @@ To add version N+1 of an event type:
   1. change its Struct in domain/events.py and set `version: ClassVar[int] = N+1` and `v: int = N+1`;
   2. add a function here that turns a version-N dict into a version-N+1 dict, registered
      under (type name, N) in UPCASTERS;
-  3. add its SQL twin to projections (UPCAST_SQL) if the views read the changed field;
+  3. nothing in projections: the views parse each fact once at the load, after this upcast
+     (projections/facts.py), so their typed columns follow the new version at the next rebuild;
   4. add a test that records version-N events and reads them back (tests/test_upcasting.py).
 Stored events are never rewritten; every reader (the store, the stream consumers, the
 views) upgrades on read.

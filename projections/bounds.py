@@ -8,13 +8,15 @@ beyond its bound would overflow their 64-bit arithmetic ("Overflow in multiplica
 once stopped every rebuild), so:
 
   - a number beyond its bound (a quantity, a unit price, a line's value, the number of lines,
-    labour, a loss, a consented extension) is left out: the fact's top-level field is removed
-    from `events.state`, as if it had not been given (a part list goes as a whole);
+    labour, a loss, a consented extension) is left out: the fact's top-level field's column of
+    `events` (projections.facts) is set to NULL, as if it had not been given (a part list goes
+    as a whole);
   - a time outside the days the views count is kept as recorded (its clocks show what it means);
   - each is a row of `beyond_bounds`: position, type, aggregate, id, field, value, bound, effect.
 
 The SQL is rendered from the bounds declared on the fact types (domain.bounds.declared), one
-definition. Only bounds on numbers, list lengths and times are rendered: they are what the
+definition, over the typed columns of `events`: a top-level field is its column, a list of
+Structs (`parts`) its JSON column, read item by item. Only bounds on numbers, list lengths and times are rendered: they are what the
 figures depend on. Bounds on texts (lengths, control characters) change no figure; `verify`
 lists every bound an old fact breaks. Contract terms beyond their bounds are flagged by
 projections.terms_flat, from domain.terms.terms_within_bounds.
@@ -27,6 +29,8 @@ from collections.abc import Sequence
 
 from domain.bounds import COUNTED_DAYS, Declared, declared
 from domain.events import FACT_TYPES
+
+from . import facts
 
 NUMERIC = ("maximum", "minimum", "maxItems", "x-maxProduct")
 TIMES = ("formatMinimum", "formatExclusiveMaximum")
@@ -45,14 +49,23 @@ def _num(json_expr: str, parts: Sequence[str]) -> str:
     return f"TRY_CAST(json_extract_string({json_expr}, '{_path(parts)}') AS DOUBLE)"
 
 
+def _length(column: str) -> str:
+    """The number of items of a list column: a JSON list's or a typed list's (DATE[])."""
+    typ = next(c.sql_type for c in facts.columns() if c.name == column)
+    return f"json_array_length({column})" if typ == "JSON" else f"CAST(len({column}) AS BIGINT)"
+
+
 def _checks(d: Declared) -> list[tuple[str, str, str, str]]:
     """(field, value SQL, beyond SQL, bound text) of one declaration's numeric keywords over a
-    row's `state`; a list's items are checked each, the largest (smallest) shown."""
+    row's typed columns; a list's items are checked each, the largest (smallest) shown."""
     k = d.keywords
     field = ".".join(d.path).replace(".*", "[*]")
+    top = d.path[0]
     if "*" in d.path:
         i = d.path.index("*")
-        items, inner = f"json_extract(state, '{_path(d.path[:i])}[*]')", d.path[i + 1:]
+        within = "".join(f'."{p}"' for p in d.path[1:i])  # the list's path inside its JSON column
+        items = f"json_extract({top}, '${within}[*]')"
+        inner = d.path[i + 1:]
 
         def num(*parts: str) -> str:
             return _num("x", (*inner, *parts))
@@ -65,26 +78,34 @@ def _checks(d: Declared) -> list[tuple[str, str, str, str]]:
         shown = ""
     else:
         def num(*parts: str) -> str:
-            return _num("state", (*d.path, *parts))
+            if parts:  # a product's factors are fields of an object: no top-level bound names one
+                raise NotImplementedError(f"{field}: a product of a top-level object's fields")
+            return top
 
         def most(expr: str) -> str:
             return expr
 
         least = most
-        shown = f"json_extract_string(state, '{_path(d.path)}')"  # the number exactly as recorded
+        shown = f"CAST({top} AS VARCHAR)"  # the number as recorded (the column holds any integer)
     out = []
     if "maximum" in k:
         out.append((field, shown or most(num()), f"{most(num())} > {k['maximum']}", f"at most {k['maximum']:,}"))
     if "minimum" in k:
         out.append((field, shown or least(num()), f"{least(num())} < {k['minimum']}", f"at least {k['minimum']:,}"))
     if "maxItems" in k and "*" not in d.path:
-        n = f"json_array_length(state, '{_path(d.path)}')"
+        n = _length(top)
         out.append((field, n, f"{n} > {k['maxItems']}", f"at most {k['maxItems']:,} items"))
     for p in k.get("x-maxProduct", []):
         a, b = p["of"]
         v = most(f"{num(a)} * {num(b)}")
         out.append((f"{field}: {a} x {b}", v, f"{v} > {p['maximum']}", f"at most {p['maximum']:,}"))
     return out
+
+
+def _as_recorded(t: str) -> str:
+    """A time column as the log writes it (msgspec: ISO in UTC, microseconds only when some)."""
+    return (f"CASE WHEN date_part('microseconds', {t}) % 1000000 <> 0 THEN strftime({t}, '%Y-%m-%dT%H:%M:%S.%fZ') "
+            f"ELSE strftime({t}, '%Y-%m-%dT%H:%M:%SZ') END")
 
 
 @functools.cache
@@ -117,9 +138,9 @@ def _time_selects() -> tuple[str, ...]:
     for name, cls in sorted(FACT_TYPES.items()):
         for d in declared(cls):
             if d.kind == "datetime" and d.path[0] not in COLUMNS and "*" not in d.path and any(k in d.keywords for k in TIMES):
-                t = f"iso_ts(json_extract_string(state, '{_path(d.path)}'))"
+                t = d.path[0]
                 out.append(f"SELECT position, type, aggregate, id, '{'.'.join(d.path)}', '{d.path[0]}', "
-                           f"json_extract_string(state, '{_path(d.path)}'), '{bound}', '{AS_RECORDED}' FROM {{src}} "
+                           f"{_as_recorded(t)}, '{bound}', '{AS_RECORDED}' FROM {{src}} "
                            f"WHERE type = '{name}' AND ({t} < TIMESTAMP '{lo}' OR {t} >= TIMESTAMP '{hi}')")
     return tuple(out)
 
@@ -134,8 +155,8 @@ def flag(con, since: int | None = None, corrected: bool = False) -> int:  # noqa
         src, scope = "events", ""
     else:
         more = " OR originator_id IN (SELECT originator_id FROM _batch_fix)" if corrected else ""
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _bb_src AS SELECT position, type, aggregate, id, occurred_at, "
-                    f"source_recorded_at, state FROM events WHERE position >= {int(since)}{more}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _bb_src AS SELECT * FROM events "
+                    f"WHERE position >= {int(since)}{more}")
         src, scope = "_bb_src", "WHERE position IN (SELECT position FROM _bb_src)"
     union = " UNION ALL ".join(s.replace("{src}", src) for s in (*_numeric_selects(), *_time_selects()))
     con.execute(f"CREATE OR REPLACE TEMP TABLE _bb AS {union}")
@@ -144,8 +165,17 @@ def flag(con, since: int | None = None, corrected: bool = False) -> int:  # noqa
     n = con.execute("SELECT count(*) FROM _bb").fetchall()[0][0]
     if n:
         con.execute(f"INSERT INTO beyond_bounds SELECT {FLAG_COLUMNS} FROM _bb")
-        con.execute(
-            "UPDATE events SET state = json_merge_patch(events.state, p.patch) FROM ("
-            "  SELECT position, json_group_object(top, NULL) AS patch FROM _bb "
-            f"  WHERE effect = '{LEFT_OUT}' GROUP BY position) p WHERE events.position = p.position")
+        con.execute(_LEAVE_OUT.format(sets=", ".join(
+            f"{c} = CASE WHEN list_contains(p.tops, '{c}') THEN NULL ELSE {c} END" for c in _left_out_columns())))
     return n
+
+
+_LEAVE_OUT = ("UPDATE events SET {sets} FROM (SELECT position, list(top) AS tops FROM _bb "
+              f"WHERE effect = '{LEFT_OUT}' GROUP BY position) p WHERE events.position = p.position")
+
+
+@functools.cache
+def _left_out_columns() -> tuple[str, ...]:
+    """The columns a number beyond its bound can leave out: the top-level fields with numeric bounds."""
+    return tuple(sorted({d.path[0] for cls in FACT_TYPES.values() for d in declared(cls)
+                         if any(k in d.keywords for k in NUMERIC)}))

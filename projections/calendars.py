@@ -20,9 +20,7 @@ FIRST_DAY, LAST_DAY = (d.isoformat() for d in COUNTED_DAYS)
 BUILD = [
     "DELETE FROM calendar_years",
     """INSERT INTO calendar_years
-    SELECT id, coalesce(state->>'region', 'CN'), CAST(state->>'year' AS INTEGER), originator_version, position,
-           CAST(json_extract_string(state, '$.days_off[*]') AS DATE[]),
-           CAST(json_extract_string(state, '$.days_on[*]') AS DATE[]), state->>'source'
+    SELECT id, coalesce(region, 'CN'), CAST(year AS INTEGER), originator_version, position, days_off, days_on, source
     FROM events WHERE type = 'CalendarYearRecorded'
     QUALIFY row_number() OVER (PARTITION BY id ORDER BY originator_version DESC, position DESC) = 1""",
     "DELETE FROM calendar_days",

@@ -22,7 +22,7 @@ LATE_SCOPED = """
         WHERE aggregate = 'ticket' AND id IN (SELECT ticket FROM _scope_tickets)
           AND lateness_minutes > (SELECT least(1440, min(late_tolerance_minutes)) FROM terms)),
     agg AS (
-        SELECT id, max(state->>'contract_id') AS contract FROM events
+        SELECT id, max(contract_id) AS contract FROM events
         WHERE type IN ('TicketOpened', 'AssetRegistered') AND id IN (SELECT id FROM e) GROUP BY id)
     SELECT e.id AS ticket, count(*) AS n
     FROM e LEFT JOIN agg ON agg.id = e.id
@@ -55,37 +55,32 @@ STATEMENTS = [
     # assets with their current site and contract, acceptance and delivery
     """CREATE OR REPLACE TEMP TABLE _a AS
     WITH reg AS (
-        SELECT asset, j[1] AS serial, j[2] AS asset_type, j[3] AS customer, j[4] AS site0, j[5] AS contract0,
-               coalesce(CAST(j[6] AS BOOLEAN), false) AS placeholder, j[7] AS replaces
-        FROM (SELECT id AS asset, json_extract_string(state, ['$.serial', '$.asset_type', '$.customer_id', '$.site',
-                                                              '$.contract_id', '$.placeholder', '$.replaces']) AS j
-              FROM events WHERE type = 'AssetRegistered'{A_id})),
+        SELECT id AS asset, serial, asset_type, customer_id AS customer, site AS site0, contract_id AS contract0,
+               coalesce(placeholder, false) AS placeholder, replaces
+        FROM events WHERE type = 'AssetRegistered'{A_id}),
     f AS (
         SELECT id AS asset,
-               arg_max(CASE WHEN type = 'AssetMoved' THEN state->>'site' END, (occurred_at, position))
+               arg_max(site, (occurred_at, position))
                    FILTER (WHERE type = 'AssetMoved') AS site,
-               arg_max(CASE WHEN type = 'AssetContractChanged' THEN state->>'contract_id' END, (occurred_at, position))
+               arg_max(contract_id, (occurred_at, position))
                    FILTER (WHERE type = 'AssetContractChanged') AS contract,
                min(occurred_at) FILTER (WHERE type = 'AssetAccepted') AS accepted_at,
                min(occurred_at) FILTER (WHERE type = 'AssetDelivered') AS delivered_at,
-               arg_max(CASE WHEN type = 'AssetReplaced' THEN state->>'by_asset' END, (occurred_at, position))
+               arg_max(by_asset, (occurred_at, position))
                    FILTER (WHERE type = 'AssetReplaced') AS replaced_by
         FROM events WHERE aggregate = 'asset'{A_id} GROUP BY id)
     SELECT reg.*, coalesce(f.site, reg.site0) AS site, coalesce(f.contract, reg.contract0) AS contract,
            f.accepted_at, f.delivered_at, f.replaced_by
     FROM reg LEFT JOIN f USING (asset)""",
-    # every ticket: report, final resolution, cause, down flag (JSON read under CASE WHEN type:
-    # DuckDB then parses only that type's rows; a FILTER alone still parses every row)
+    # every ticket: report, final resolution, cause, down flag
     """CREATE OR REPLACE TEMP TABLE _lt AS
-    SELECT o.id AS ticket, o.j[1] AS asset, o.j[2] AS contract, o.customer,
-           o.j[3] AS site, o.occurred_at AS report_at, o.j[4] AS fault_category,
-           coalesce(CAST(coalesce(o.j[5], o.j[6]) AS BOOLEAN), false) AS asset_down,
+    SELECT o.id AS ticket, o.asset_id AS asset, o.contract_id AS contract, o.customer,
+           o.site, o.occurred_at AS report_at, o.fault_category,
+           coalesce(o.asset_down, false) AS asset_down,
            x.last_rr, x.last_resolved_at, x.cancel_at, x.reopens, coalesce(x.cause, 'unknown') AS cause,
            x.losses_fen, x.arrivals, x.remote_ok_at, x.dispatch_at
-    FROM (  -- the report's fields in one parse of its JSON (`->>` parses it once per field)
-        SELECT id, customer, occurred_at,
-               json_extract_string(state, ['$.asset_id', '$.contract_id', '$.site', '$.fault_category',
-                                           '$.asset_down', '$.down']) AS j
+    FROM (
+        SELECT id, customer, occurred_at, asset_id, contract_id, site, fault_category, asset_down
         FROM events WHERE type = 'TicketOpened'{T_id}) o LEFT JOIN (
         SELECT id,
                arg_max(type, (occurred_at, position)) FILTER (WHERE type IN ('TicketResolved', 'TicketReopened')) AS last_rr,
@@ -94,11 +89,11 @@ STATEMENTS = [
                count(*) FILTER (WHERE type = 'TicketReopened') AS reopens,
                count(*) FILTER (WHERE type = 'TechnicianArrived') AS arrivals,
                min(occurred_at) FILTER (WHERE type = 'RemoteFixAttempted'
-                   AND CASE WHEN type = 'RemoteFixAttempted' THEN CAST(state->>'fixed' AS BOOLEAN) END) AS remote_ok_at,
+                   AND fixed) AS remote_ok_at,
                min(occurred_at) FILTER (WHERE type = 'TechnicianDispatched') AS dispatch_at,
-               arg_max(CASE WHEN type = 'FaultCauseDetermined' THEN state->>'cause' END, (occurred_at, position))
+               arg_max(cause, (occurred_at, position))
                    FILTER (WHERE type = 'FaultCauseDetermined') AS cause,
-               coalesce(sum(CASE WHEN type = 'LossClaimed' THEN CAST(state->>'amount_fen' AS BIGINT) END), 0) AS losses_fen
+               coalesce(sum(CASE WHEN type = 'LossClaimed' THEN CAST(amount_fen AS BIGINT) END), 0) AS losses_fen
         FROM events WHERE aggregate = 'ticket'{T_id} GROUP BY id) x ON x.id = o.id""",
     # warranty per asset (§8, §9.6, §9.7): 201-202 end, downtime union clipped to it, then art. 203
     """CREATE OR REPLACE TEMP TABLE _w0 AS
@@ -196,7 +191,7 @@ STATEMENTS = [
           AND NOT list_contains(v.repeat_excluded_causes, c.cause)),
     f AS (
         SELECT s.asset, s.serial, s.fault_category, s.ticket, 'repair_not_fixed' AS kind, e.occurred_at AS failed_at, s.cause
-        FROM scope s JOIN events e ON e.id = s.ticket AND e.type = 'RepairAttempted' AND NOT CAST(e.state->>'fixed' AS BOOLEAN)
+        FROM scope s JOIN events e ON e.id = s.ticket AND e.type = 'RepairAttempted' AND NOT e.fixed
         UNION ALL
         SELECT s.asset, s.serial, s.fault_category, s.ticket, 'resolution_reopened', e.occurred_at, s.cause
         FROM scope s JOIN events e ON e.id = s.ticket AND e.type = 'TicketReopened'
@@ -234,9 +229,9 @@ STATEMENTS = [
     """INSERT INTO liability
     WITH
     rep AS (
-        SELECT e.id AS ticket, e.state FROM events e WHERE e.type = 'RepairAttempted'{T_eid}),
+        SELECT e.id AS ticket, e.parts, e.labour_fen FROM events e WHERE e.type = 'RepairAttempted'{T_eid}),
     lines AS (
-        SELECT r.ticket, unnest(from_json(r.state->'parts',
+        SELECT r.ticket, unnest(from_json(r.parts,
             '[{{"part":"VARCHAR","quantity":"BIGINT","quoted_price_fen":"BIGINT","cost_price_fen":"BIGINT","consumable":"BOOLEAN"}}]'),
             recursive := true) FROM rep r),
     rated AS (
@@ -247,8 +242,8 @@ STATEMENTS = [
                     ELSE fen_at(u.parts, l.quantity, l.quoted_price_fen, l.cost_price_fen) END AS pay
         FROM lines l LEFT JOIN _rule u USING (ticket)),
     lab AS (
-        SELECT r.ticket, sum(CAST(r.state->>'labour_fen' AS BIGINT)) AS value,
-               sum(fen_at(u.labour, 1, CAST(r.state->>'labour_fen' AS BIGINT), 0)) AS pay
+        SELECT r.ticket, sum(CAST(r.labour_fen AS BIGINT)) AS value,
+               sum(fen_at(u.labour, 1, CAST(r.labour_fen AS BIGINT), 0)) AS pay
         FROM rep r LEFT JOIN _rule u USING (ticket) GROUP BY r.ticket),
     money AS (
         SELECT c.ticket, coalesce(p.value, 0) AS parts_value, coalesce(p.pay, 0) AS parts_pay,

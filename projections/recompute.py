@@ -49,13 +49,11 @@ SCOPE_BEFORE = [
     # from `_touched_assets` as they are (a table of their own cost a statement per batch)
     "CREATE OR REPLACE TEMP TABLE _scope_ftf AS SELECT DISTINCT ticket FROM _touched WHERE ticket IS NOT NULL",
     # tickets whose down interval may end at the evaluation time: neither resolved nor cancelled
-    # by the earlier of the two times (the same closing facts as liability's _lt). The JSON is
-    # read under CASE WHEN open, once per ticket: a plain filter is pushed into the scan of
-    # `events` and parses every ticket the ledger ever opened, on every batch
+    # by the earlier of the two times (the same closing facts as liability's _lt)
     f"""CREATE OR REPLACE TEMP TABLE _down_open AS
-    SELECT DISTINCT j[1] AS asset FROM (
-        SELECT CASE WHEN coalesce(CASE WHEN c.last_rr = 'TicketResolved' THEN c.res END, c.canc, TIMESTAMP 'infinity') > w.lo
-                    THEN json_extract_string(o.state, ['$.asset_id', '$.asset_down', '$.down']) END AS j
+    SELECT DISTINCT asset FROM (
+        SELECT o.asset_id AS asset, o.asset_down,
+               coalesce(CASE WHEN c.last_rr = 'TicketResolved' THEN c.res END, c.canc, TIMESTAMP 'infinity') > w.lo AS open
         FROM events o LEFT JOIN (
             SELECT id, max(occurred_at) FILTER (WHERE type = 'TicketResolved') AS res,
                    max(occurred_at) FILTER (WHERE type = 'TicketCancelled') AS canc,
@@ -63,21 +61,20 @@ SCOPE_BEFORE = [
             FROM events WHERE type IN ('TicketResolved', 'TicketReopened', 'TicketCancelled') GROUP BY id) c ON c.id = o.id,
              {EVWIN} w
         WHERE o.type = 'TicketOpened')
-    WHERE coalesce(CAST(coalesce(j[2], j[3]) AS BOOLEAN), false)""",
+    WHERE open AND coalesce(asset_down, false)""",
     # assets a batch touched, directly or through a ticket (its asset before and after the batch)
     """CREATE OR REPLACE TEMP TABLE _ta AS
     SELECT asset FROM (
         SELECT asset FROM _touched_assets WHERE asset IS NOT NULL
         UNION SELECT asset FROM liability WHERE ticket IN (SELECT ticket FROM _scope_ftf)
-        -- the JSON read under the join (a filter on it alone would parse every opened ticket)
-        UNION SELECT CASE WHEN t.ticket IS NOT NULL THEN e.state->>'asset_id' END
+        UNION SELECT e.asset_id
         FROM events e JOIN _scope_ftf t ON t.ticket = e.id WHERE e.type = 'TicketOpened'
         UNION SELECT asset FROM _down_open) WHERE asset IS NOT NULL""",
     # touched assets with a site-scoped visit: their visits, site and contract reach the other
     # assets of their site; and those sites before the batch
     """CREATE OR REPLACE TEMP TABLE _site_sources AS
     SELECT DISTINCT id AS asset FROM events
-    WHERE type IN ('FollowUpDone', 'InspectionDone') AND id IN (SELECT asset FROM _touched_assets) AND state->>'scope' = 'site'""",
+    WHERE type IN ('FollowUpDone', 'InspectionDone') AND id IN (SELECT asset FROM _touched_assets) AND scope = 'site'""",
     """CREATE OR REPLACE TEMP TABLE _sites_before AS
     SELECT site, contract FROM warranty WHERE asset IN (SELECT asset FROM _site_sources)""",
 ]
@@ -89,7 +86,7 @@ SCOPE_LIABILITY = [
     SELECT asset FROM (
         SELECT asset FROM _scope_warranty
         UNION SELECT replaces FROM warranty WHERE asset IN (SELECT asset FROM _scope_warranty)
-        UNION SELECT state->>'replaces' FROM events WHERE type = 'AssetRegistered' AND id IN (SELECT asset FROM _touched_assets))
+        UNION SELECT replaces FROM events WHERE type = 'AssetRegistered' AND id IN (SELECT asset FROM _touched_assets))
     WHERE asset IS NOT NULL""",
     """CREATE OR REPLACE TEMP TABLE _scope_tickets AS
     SELECT ticket FROM _scope_ftf UNION SELECT ticket FROM _aff

@@ -6,6 +6,8 @@ are computed in each contract's time zone with the ICU `timezone()` function.
 
 from __future__ import annotations
 
+from . import facts
+
 MACROS = [
     # a naive UTC instant -> the naive local time in `tz`
     "CREATE OR REPLACE MACRO loc(ts, tz) AS timezone(tz, CAST(ts AS TIMESTAMPTZ))",
@@ -14,15 +16,16 @@ MACROS = [
     "CREATE OR REPLACE MACRO iso_ts(s) AS CAST(CAST(s AS TIMESTAMPTZ) AS TIMESTAMP)",
 ]
 
-# `state` is stored uncompressed: compressing the JSON (FSST) was a third of a rebuild's load
-# time, for a file about 2.7x smaller (10M events: ~3 GB instead of ~1.2 GB)
+# `events` holds typed facts, not the log's JSON (issue 15): the envelope's columns, then one
+# column per field the fact types declare (projections.facts, generated). `corrected_facts` holds
+# a corrected fact's columns as recorded, the base every later correction is applied to (§3).
 TABLES = [
-    """CREATE TABLE IF NOT EXISTS events (
+    f"""CREATE TABLE IF NOT EXISTS events (
         position BIGINT, recorded_at TIMESTAMP, occurred_at TIMESTAMP,
         source_recorded_at TIMESTAMP, type VARCHAR, aggregate VARCHAR, id VARCHAR, customer VARCHAR,
         originator_id VARCHAR, originator_version BIGINT, topic VARCHAR, v INTEGER, actor VARCHAR,
-        channel VARCHAR, state VARCHAR USING COMPRESSION uncompressed, recorded_state VARCHAR, corrected BOOLEAN,
-        lateness_minutes DOUBLE)""",
+        channel VARCHAR, corrected BOOLEAN, lateness_minutes DOUBLE, {facts.ddl()})""",
+    f"""CREATE TABLE IF NOT EXISTS corrected_facts (position BIGINT, occurred_at TIMESTAMP, {facts.ddl()})""",
     # facts an older log holds beyond today's bounds (projections.bounds, terms_flat)
     """CREATE TABLE IF NOT EXISTS beyond_bounds (
         position BIGINT, type VARCHAR, aggregate VARCHAR, id VARCHAR, field VARCHAR, value VARCHAR,
@@ -121,7 +124,7 @@ VIEWS = [
         SELECT * FROM events
         WHERE lateness_minutes > (SELECT least(1440, min(late_tolerance_minutes)) FROM terms)),
     agg AS (
-        SELECT id, max(state->>'contract_id') AS contract FROM events
+        SELECT id, max(contract_id) AS contract FROM events
         WHERE type IN ('TicketOpened', 'AssetRegistered') AND id IN (SELECT id FROM e) GROUP BY id)
     SELECT e.position, e.type, e.aggregate, e.id, e.customer, e.occurred_at, e.recorded_at,
            e.source_recorded_at, e.lateness_minutes, coalesce(t.late_tolerance_minutes, 1440) AS tolerance_minutes,

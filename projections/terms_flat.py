@@ -58,8 +58,8 @@ def flatten(con, terms_override: WhatIf | Terms | dict | None = None) -> None:
     """Rewrite the terms tables from the contract facts in `events` (or the what-if terms)."""
     what_if = as_what_if(terms_override)
     rows = con.execute(
-        "SELECT id, originator_version, position, type, state->>'supplier', customer, state->>'name', "
-        "state->>'effective_from', json(state->'terms') FROM events "
+        "SELECT id, originator_version, position, type, supplier, customer, name, "
+        "effective_from, json(terms) FROM events "
         "WHERE type IN ('ContractRegistered', 'ContractAmended') ORDER BY position"
     ).fetchall()
     suppliers: dict[str, str] = {}
@@ -72,9 +72,7 @@ def flatten(con, terms_override: WhatIf | Terms | dict | None = None) -> None:
         # a contract recorded before its bounds existed is counted within them, and flagged
         terms, beyond = terms_within_bounds(terms)
         flags += [(pos, typ, "contract", cid, f"terms.{b.path}", b.value, b.right, effect) for b, effect in beyond]
-        eff_at = None
-        if eff:
-            eff_at = con.execute("SELECT iso_ts(?)", [eff]).fetchall()[0][0]
+        eff_at = eff  # a naive UTC TIMESTAMP, as events.effective_from holds it
         w, r = terms.warranty, terms.repeat
         pu, pa = _period(terms.paid_period)
         rwu, rwa = _period(r.window) if r else (None, None)

@@ -65,8 +65,8 @@ STATEMENTS = [
                     ELSE ad + CAST((k + 1) * every_amount * CASE every_unit WHEN 'weeks' THEN 7 ELSE 1 END AS INTEGER) END AS pe
         FROM per),
     vis AS (
-        SELECT e.id AS asset, e.type, coalesce(e.state->>'kind', 'onsite') AS kind,
-               coalesce(e.state->>'scope', 'asset') AS scope, e.occurred_at
+        SELECT e.id AS asset, e.type, coalesce(e.kind, 'onsite') AS kind,
+               coalesce(e.scope, 'asset') AS scope, e.occurred_at
         FROM events e WHERE e.type IN ('FollowUpDone', 'InspectionDone'){S_eid}),
     covered0 AS (  -- a site-scoped visit covers every asset of that site under the contract
         SELECT v.asset, v.type, v.kind, v.occurred_at FROM vis v

@@ -10,12 +10,15 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain import events as ev
 from domain.bounds import MAX_FEN, MAX_QUANTITY, breaches
+from domain.events import topic_of
 from projections import bounds, open_views
+from projections.apply import _ingest_sql
 
 NEAR = [0, 1, MAX_QUANTITY, MAX_QUANTITY + 1, MAX_FEN, MAX_FEN + 1, 52_596_000, 52_596_001, 2**53 + 2, 2**63 - 1, 10**30]
 amounts = st.one_of(st.sampled_from(NEAR), st.integers(min_value=1, max_value=10**13))
@@ -57,12 +60,14 @@ def test_the_views_flag_exactly_the_numbers_and_times_the_command_check_refuses(
     con = _views()
     con.execute("DELETE FROM events")
     con.execute("DELETE FROM beyond_bounds")
-    for i, f in enumerate(batch, start=1):
-        con.execute("INSERT INTO events (position, type, aggregate, id, occurred_at, source_recorded_at, state) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [i, type(f).__name__, f.aggregate, f.id, f.occurred_at.replace(tzinfo=None),
-                     f.source_recorded_at.replace(tzinfo=None) if f.source_recorded_at else None,
-                     ev.encode(f).decode()])
+    # the facts as the load writes them: their typed columns parsed from the stored JSON (apply._ingest_sql)
+    con.register("_batch", pa.table({
+        "position": pa.array(range(1, len(batch) + 1), pa.int64()), "originator_id": ["o"] * len(batch),
+        "originator_version": pa.array(range(1, len(batch) + 1), pa.int64()),
+        "topic": [topic_of(f, f.aggregate) for f in batch], "state": [ev.encode(f).decode() for f in batch],
+        "recorded_at": ["2026-01-01T00:00:00Z"] * len(batch)}))
+    con.execute(_ingest_sql("_batch"))
+    con.unregister("_batch")
     bounds.flag(con)
     flagged = {(p, key(field)) for p, field in con.execute("SELECT position, field FROM beyond_bounds").fetchall()}
     found = {(i, key(b.path)) for i, f in enumerate(batch, start=1) for b in breaches(f)

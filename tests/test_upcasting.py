@@ -84,7 +84,7 @@ def test_views_and_explain_read_version_1_and_version_2(sqlite_ledger: Ledger, t
     views = tmp_path / "v.duckdb"
     rebuild_from_store(ledger, views, NOW)
     con = duckdb.connect(str(views), read_only=True)
-    rows = con.execute("SELECT id, json_extract(state, '$.asset_down')::BOOLEAN, json_extract(state, '$.v')::INT "
+    rows = con.execute("SELECT id, asset_down, v "
                        "FROM events WHERE type = 'TicketOpened' ORDER BY id").fetchall()
     clocks = con.execute("SELECT DISTINCT ticket FROM sla_clocks ORDER BY ticket").fetchall()
     con.close()

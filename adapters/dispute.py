@@ -16,7 +16,7 @@ import msgspec
 from domain.base import aggregate_uuid
 
 from .evidence import check_evidence, evidence_path
-from .store import ChainedPostgresRecorder, EventStoreApp, LogRow
+from .store import EventStoreApp, LogRow, on_postgres
 
 
 class UnknownTicket(LookupError):
@@ -28,7 +28,7 @@ def rows_for(app: EventStoreApp, oids: list[str]) -> list[LogRow]:
     if not oids:
         return []
     rec = app.recorder
-    if isinstance(rec, ChainedPostgresRecorder):
+    if on_postgres(rec):
         sch = rec.datastore.schema
         sql = (f'SELECT e.notification_id, e.originator_id::text, e.originator_version, e.topic, e.state, '
                f'c.recorded_at, c.state_sha256, c.link FROM "{sch}".{rec.events_table_name} e '
@@ -65,7 +65,7 @@ def ticket_rows(app: EventStoreApp, ticket: str) -> tuple[str, list[LogRow]]:
 def chain_head(app: EventStoreApp) -> tuple[int, str] | None:
     """(position, link) of the last row of the chain table, read independently of the events."""
     rec = app.recorder
-    if isinstance(rec, ChainedPostgresRecorder):
+    if on_postgres(rec):
         with rec.datastore.transaction(commit=False) as curs:
             curs.execute(f'SELECT position, link FROM "{rec.datastore.schema}".ledger_chain '
                          "ORDER BY position DESC LIMIT 1")

@@ -26,7 +26,7 @@ from domain import signed_note as sn
 from domain.proofs import ConsistencyProof, InclusionProof, b64
 
 from . import tree_rows
-from .store import ChainedPostgresRecorder, EventStoreApp
+from .store import EventStoreApp, on_postgres
 
 
 class TreeNotBuilt(LookupError):
@@ -55,7 +55,7 @@ class LedgerTree:
     def __init__(self, app: EventStoreApp) -> None:
         self.app = app
         rec = app.recorder
-        self.pg = isinstance(rec, ChainedPostgresRecorder)
+        self.pg = on_postgres(rec)
         self.schema: str | None = rec.datastore.schema if self.pg else None
         self._q = "%s" if self.pg else "?"
 

@@ -87,14 +87,14 @@ def events_through(app: EventStoreApp, position: int) -> int:
     """How many events the log holds up to `position`: the leaf index of the next one (read from
     the Merkle tree's leaf index when it reaches there, else counted)."""
     from .ledger_tree import LedgerTree, TreeNotBuilt
-    from .store import ChainedPostgresRecorder
+    from .store import on_postgres
 
     if position == 0:
         return 0
     with contextlib.suppress(LookupError, TreeNotBuilt):
         return LedgerTree(app).leaf_index(position) + 1
     rec = app.recorder
-    if isinstance(rec, ChainedPostgresRecorder):
+    if on_postgres(rec):
         with rec.datastore.transaction(commit=False) as curs:
             curs.execute(f'SELECT count(*) AS n FROM "{rec.datastore.schema}".{rec.events_table_name} '
                          "WHERE notification_id <= %s", (position,))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,7 +22,6 @@ import msgspec
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
-from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import get_topic
 
@@ -54,7 +52,19 @@ def chain_rows(previous_link: str, previous_time: str | None, ids: Sequence[int]
     return rows
 
 
+# The PostgreSQL recorder lives in adapters.store_postgres: importing it loads psycopg (~0.15 s
+# of every command's start), so it is imported only when a store is configured on PostgreSQL.
+POSTGRES_RECORDER_TOPIC = "adapters.store_postgres:ChainedPostgresRecorder"
+
+
+def on_postgres(recorder: Any) -> bool:
+    """True for the PostgreSQL recorder (without importing it on SQLite)."""
+    return bool(getattr(recorder, "on_postgres", False))
+
+
 class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
+    on_postgres = False
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._tree_head: tree_rows.TreeHead | None = None  # after this recorder's last save
@@ -96,78 +106,6 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
         commands = kwargs.get("commands") or ()
         if commands:
             c.executemany("INSERT INTO ledger_commands VALUES (?,?,?)", [(cid, h, ids[0]) for cid, h in commands])
-        return ids
-
-
-class ChainedPostgresRecorder(PostgresApplicationRecorder):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        from psycopg.sql import SQL, Identifier
-
-        schema = Identifier(self.datastore.schema)
-        self.sql_create_statements += [
-            SQL("CREATE TABLE IF NOT EXISTS {}.ledger_chain (position bigint PRIMARY KEY, "
-                "recorded_at text NOT NULL, state_sha256 text NOT NULL, link text NOT NULL, "
-                + tree_rows.POSTGRES_COLUMNS + ")").format(schema),
-            SQL("CREATE TABLE IF NOT EXISTS {}.ledger_commands (command_id text PRIMARY KEY, "
-                "content_sha256 text NOT NULL, position bigint NOT NULL)").format(schema),
-        ]
-        # The chain head this recorder last committed: (position, link, recorded_at). Reading it
-        # back is a round trip a one-command save waits for; it is used only when the new rows
-        # directly follow it (under the table lock, so no other writer committed in between; a
-        # rolled-back transaction leaves a gap in the ids and the head is read from the table).
-        # With it, the tree's right edge (None while the tree is not built: then the head is
-        # always read, so a build by another process is seen at the next save).
-        self._head: tuple[int, str, str, tree_rows.TreeHead | None] | None = None
-        self._pending = threading.local()
-
-    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
-        self._pending.head = None
-        ids = super().insert_events(stored_events, **kwargs)
-        if self._pending.head is not None:  # committed
-            self._head = self._pending.head
-        return ids
-
-    def _fetch_ids_after_insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
-        # Still inside the transaction and the EXCLUSIVE table lock: writers are serialised here.
-        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-        if not ids:
-            return ids
-        schema = self.datastore.schema
-        head = self._head
-        tree: tree_rows.TreeHead | None = None
-        if head is not None and head[3] is not None and ids[0] == head[0] + 1:
-            prev, prev_time, tree = head[1], head[2], head[3].copy()
-        else:
-            curs.execute(f'SELECT * FROM "{schema}".ledger_chain ORDER BY position DESC LIMIT 1')
-            row = curs.fetchone()  # before the description: in a pipeline it comes with the rows
-            names = [d.name for d in curs.description]
-            prev, prev_time = (row["link"], row["recorded_at"]) if row else (hashchain.GENESIS, None)
-            if "leaf_index" in names and (row is None or row["leaf_index"] is not None):
-                tree = tree_rows.head_or_none(curs, row["leaf_index"] + 1 if row else 0, prev, schema)
-        # One statement per table (arrays through unnest), not one per row: with executemany the
-        # chain and command rows tripled the statements per event (bench.writepath, PostgreSQL).
-        # The tree's cells ride in the chain's INSERT (no statement of their own).
-        chain = chain_rows(prev, prev_time, ids, stored_events)
-        columns = [list(column) for column in zip(*chain, strict=True)]
-        if tree is None:  # the tree is not built yet: `checkpoint` builds it
-            curs.execute(
-                f'INSERT INTO "{schema}".ledger_chain (position, recorded_at, state_sha256, link) '
-                "SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[])", columns)
-        else:
-            cells = tree_rows.extend(tree, chain, stored_events)
-            curs.execute(
-                f'INSERT INTO "{schema}".ledger_chain '
-                "SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::bigint[], %s::bytea[])",
-                [*columns, [i for i, _ in cells], [t for _, t in cells]])
-        self._pending.head = (chain[-1][0], chain[-1][3], chain[-1][1], tree)
-        commands = kwargs.get("commands") or ()
-        if commands:
-            curs.execute(
-                f'INSERT INTO "{schema}".ledger_commands '
-                "SELECT c, h, %s::bigint FROM unnest(%s::text[], %s::text[]) AS u(c, h)",
-                (ids[0], [cid for cid, _ in commands], [h for _, h in commands]),
-            )
         return ids
 
 
@@ -256,7 +194,7 @@ class StoreConfig:
             parts = dict(p.split("=", 1) for p in self.postgres_dsn.split())
             return {
                 "PERSISTENCE_MODULE": "eventsourcing.postgres",
-                "APPLICATION_RECORDER_TOPIC": get_topic(ChainedPostgresRecorder),
+                "APPLICATION_RECORDER_TOPIC": POSTGRES_RECORDER_TOPIC,
                 "POSTGRES_DBNAME": parts.get("dbname", "postgres"),
                 "POSTGRES_HOST": parts.get("host", "127.0.0.1"),
                 "POSTGRES_PORT": parts.get("port", "5432"),
@@ -338,7 +276,7 @@ def iter_log(app: EventStoreApp, start: int = 1, stop: int | None = None, batch:
 
 def read_log(app: EventStoreApp, start: int, limit: int, stop: int | None = None) -> list[LogRow]:
     rec = app.recorder
-    if isinstance(rec, ChainedPostgresRecorder):
+    if on_postgres(rec):
         table = f'"{rec.datastore.schema}".{rec.events_table_name}'
         chain = f'"{rec.datastore.schema}".ledger_chain'
         sql = (
@@ -383,7 +321,7 @@ def read_for_batch(app: EventStoreApp, ids: Sequence[Any], after: Mapping[Any, i
     ids, command_ids = list(ids), list(command_ids)
     events: dict[str, list[StoredEvent]] = {}
     known: dict[str, str] = {}
-    pg = isinstance(rec, ChainedPostgresRecorder)
+    pg = on_postgres(rec)
     rows: list[tuple[Any, ...]] = []
     with rec.datastore.transaction(commit=False) as cur:
         for i in range(0, len(ids), 500):

@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 import pyarrow as pa
 
-from .store import ChainedPostgresRecorder, EventStoreApp, read_log
+from .store import EventStoreApp, on_postgres, read_log
 
 SQL = (
     "SELECT e.rowid AS position, e.originator_id AS originator_id, e.originator_version AS originator_version, "
@@ -151,7 +151,7 @@ def sqlite_path(app_or_path: Any) -> Path | None:
     if isinstance(app_or_path, str | Path):
         path = Path(app_or_path)
         return path / "events.sqlite" if path.is_dir() else path
-    if isinstance(app_or_path.recorder, ChainedPostgresRecorder):
+    if on_postgres(app_or_path.recorder):
         return None
     return Path(app_or_path.recorder.datastore.pool.db_name)
 

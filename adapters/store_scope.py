@@ -27,7 +27,7 @@ from domain import events as ev
 from domain.base import aggregate_uuid
 from replay.scope import Scope
 
-from .store import ChainedPostgresRecorder, EventStoreApp, LogRow
+from .store import EventStoreApp, LogRow, on_postgres
 
 KINDS = ("ticket", "asset", "contract", "calendar")
 LINKS = ("asset_id", "site", "contract_id", "customer_id", "replaces", "by_asset")
@@ -69,7 +69,7 @@ class _Dialect:
 
     def __init__(self, app: EventStoreApp) -> None:
         rec = app.recorder
-        self.pg = isinstance(rec, ChainedPostgresRecorder)
+        self.pg = on_postgres(rec)
         self.rec = rec
         if self.pg:
             self.events = f'"{rec.datastore.schema}".{rec.events_table_name}'

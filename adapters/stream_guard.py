@@ -30,7 +30,7 @@ from typing import Any
 
 from nats.js import api as jsapi
 
-from .store import ChainedPostgresRecorder, EventStoreApp
+from .store import EventStoreApp, on_postgres
 
 CODE = "TL-E180"
 LIMITS = ("max_msgs", "max_bytes", "max_age")
@@ -82,7 +82,7 @@ def table_sql(app: EventStoreApp, name: str, create: str, sql: str, params: tupl
     in `create` and `sql` names it, `?` marks parameters). The table is created by the first
     write; a read of a store without it answers no rows."""
     rec = app.recorder
-    if isinstance(rec, ChainedPostgresRecorder):
+    if on_postgres(rec):
         table = f'"{rec.datastore.schema}".{name}'
         with rec.datastore.transaction(commit=write) as curs:
             if write:

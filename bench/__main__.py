@@ -107,9 +107,12 @@ def bench_desk(quick: bool, events: int) -> dict[str, Any] | None:
 
 
 def bench_live(quick: bool) -> dict[str, Any] | None:
-    from .live_bench import run
+    from .live_bench import run, sweep
 
-    return run(quick=quick)
+    r = run(quick=quick)
+    if not quick:
+        r["sweep"] = sweep()
+    return r
 
 
 def bench_reports(events: int) -> dict[str, Any] | None:

@@ -13,22 +13,13 @@ rebuild, or new terms). A live batch passes `everything=False` and these scope t
 
 from __future__ import annotations
 
-# The ticket's own late entries, as the `late_entries` view counts them (schema.VIEWS) but read
-# for the scoped tickets only: the view parses every event's JSON. A rebuild reads the view
-# itself, so the live-equals-rebuild tests hold this copy to the view.
-LATE_SCOPED = """
-    WITH e AS (  -- below every contract's tolerance (and the default) an event is never late
-        SELECT id, occurred_at, lateness_minutes FROM events
-        WHERE aggregate = 'ticket' AND id IN (SELECT ticket FROM _scope_tickets)
-          AND lateness_minutes > (SELECT least(1440, min(late_tolerance_minutes)) FROM terms)),
-    agg AS (
-        SELECT id, max(contract_id) AS contract FROM events
-        WHERE type IN ('TicketOpened', 'AssetRegistered') AND id IN (SELECT id FROM e) GROUP BY id)
-    SELECT e.id AS ticket, count(*) AS n
-    FROM e LEFT JOIN agg ON agg.id = e.id
-    ASOF LEFT JOIN terms t ON t.contract = agg.contract AND e.occurred_at >= t.valid_from
-    WHERE e.lateness_minutes > coalesce(t.late_tolerance_minutes, 1440)
-    GROUP BY e.id"""
+from .schema import late_entries_sql
+
+# The ticket's own late entries, as the `late_entries` view counts them (schema.late_entries_sql,
+# one rule), read for the scoped tickets only: the live-equals-rebuild tests hold it to the view.
+LATE_SCOPED = ("SELECT id AS ticket, count(*) AS n FROM ("
+               + late_entries_sql(" AND aggregate = 'ticket' AND id IN (SELECT ticket FROM _scope_tickets)")
+               + ") GROUP BY id")
 
 
 def statements(everything: bool = True) -> list[str]:

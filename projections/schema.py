@@ -116,13 +116,15 @@ TABLES = [
         evaluated_at TIMESTAMP)""",
 ]
 
-VIEWS = [
-    # §9.12: an event is late when (source recording time, else ledger recording time) - occurred_at
-    # exceeds the contract's tolerance (default 24 h) in force when it occurred.
-    """CREATE OR REPLACE VIEW late_entries AS
+def late_entries_sql(only: str = "") -> str:
+    """§9.12: an event is late when (source recording time, else ledger recording time) - occurred_at
+    exceeds the contract's tolerance (default 24 h) in force when it occurred. The `late_entries`
+    view is this over every event; `only` (an SQL condition on `events`, e.g. one ticket's id)
+    narrows the events first, so a report of one ticket does not evaluate the whole log."""
+    return f"""
     WITH e AS (  -- below every contract's tolerance (and the default) an event is never late
         SELECT * FROM events
-        WHERE lateness_minutes > (SELECT least(1440, min(late_tolerance_minutes)) FROM terms)),
+        WHERE lateness_minutes > (SELECT least(1440, min(late_tolerance_minutes)) FROM terms){only}),
     agg AS (
         SELECT id, max(contract_id) AS contract FROM events
         WHERE type IN ('TicketOpened', 'AssetRegistered') AND id IN (SELECT id FROM e) GROUP BY id)
@@ -131,8 +133,10 @@ VIEWS = [
            (SELECT max(evaluated_at) FROM checkpoint) AS evaluated_at
     FROM e LEFT JOIN agg ON agg.id = e.id
     ASOF LEFT JOIN terms t ON t.contract = agg.contract AND e.occurred_at >= t.valid_from
-    WHERE e.lateness_minutes > coalesce(t.late_tolerance_minutes, 1440)""",
-]
+    WHERE e.lateness_minutes > coalesce(t.late_tolerance_minutes, 1440)"""
+
+
+VIEWS = ["CREATE OR REPLACE VIEW late_entries AS" + late_entries_sql()]
 
 VIEW_TABLES = (
     "sla_clocks", "clock_inputs", "sla_summary", "warranty", "visit_periods", "first_time_fix", "repeat_failures",

@@ -24,6 +24,7 @@ import msgspec
 
 from domain.events import CLOCKS, parse_topic
 from domain.upcasting import upcast_state
+from projections.schema import late_entries_sql
 
 ENVELOPE = {"type", "command_id", "id", "occurred_at", "actor", "channel", "customer", "v", "source_recorded_at"}
 
@@ -90,7 +91,8 @@ def build_report(ticket: str, rows: Iterable[Any], views: Any, *, as_of_recorded
         [r for r in rows if r.topic.startswith("ticket.")]
     other_rows = [r for r in rows if r not in ticket_rows]
     late = {r["position"]: r for r in view_rows(
-        views, "SELECT position, lateness_minutes, tolerance_minutes FROM late_entries WHERE id = ? "
+        # the view's rule narrowed to this ticket's events first (the whole view reads the whole log)
+        views, f"SELECT position, lateness_minutes, tolerance_minutes FROM ({late_entries_sql(' AND id = ?')}) "
                "ORDER BY position", [ticket])}
 
     timeline: list[dict[str, Any]] = []

@@ -245,6 +245,12 @@ def run(quick: bool = False, events: int | None = None, *, ledger_dir: str | Non
             if any(p.poll() is not None for p in procs) or time.monotonic() > deadline:
                 raise RuntimeError(f"relay or follower stopped before its first snapshot; see {tmp}")
             time.sleep(0.2)
+        # ... and has applied every event of the ledger: with --in-place a snapshot of an earlier
+        # run is there already, and a backlog would count in this run's latencies
+        while max((c["position"] for c in _commits(timings)), default=0) < base:
+            if any(p.poll() is not None for p in procs) or time.monotonic() > deadline:
+                raise RuntimeError(f"relay or follower stopped before catching up; see {tmp}")
+            time.sleep(0.2)
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         procs.append(subprocess.Popen([*py, "adapters.cli", "--data-dir", str(data), "serve", "--port", str(port),

@@ -120,18 +120,19 @@ def _wait_http(url: str, proc: subprocess.Popen, seconds: float = 120) -> None:
     raise RuntimeError("ticketledger serve did not answer")
 
 
-def _renamed(fact: Any) -> Any:
-    """A synthetic fact with its command, ticket and asset ids prefixed (W…), so it is new to a copied ledger."""
+def _renamed(fact: Any, tag: str = "") -> Any:
+    """A synthetic fact with its command, ticket and asset ids prefixed (W<tag>…), so it is new to a
+    copied ledger (`tag`: this run's, as an --in-place ledger holds the earlier runs' facts)."""
     from domain import events as ev
 
     if isinstance(fact, ev.ContractRegistered | ev.ContractAmended | ev.CalendarYearRecorded):
         return fact
     fields = {k: getattr(fact, k) for k in fact.__struct_fields__}
-    fields["command_id"] = "web-" + fields["command_id"]
-    fields["id"] = "W" + fields["id"]
+    fields["command_id"] = f"web{tag}-" + fields["command_id"]
+    fields["id"] = f"W{tag}" + fields["id"]
     for k in ("asset_id", "replaces", "replaced_by", "new_asset_id"):
         if fields.get(k):
-            fields[k] = "W" + fields[k]
+            fields[k] = f"W{tag}" + fields[k]
     return type(fact)(**fields)
 
 
@@ -201,7 +202,8 @@ def run(quick: bool = False, events: int | None = None, *, ledger_dir: str | Non
                 shutil.copytree(ledger_dir, data, ignore=shutil.ignore_patterns("nats", "web-cache", "*.tmp"))
             ledger = open_ledger(data)
             # this run's assets and tickets under ids the ledger does not hold yet (contracts as they are)
-            steady = [_renamed(f) for f in itertools.islice(facts, need)]  # facts() is a generator
+            tag = f"{ledger.position:x}" if in_place else ""  # a run's ids, new to the ledger
+            steady = [_renamed(f, tag) for f in itertools.islice(facts, need)]  # facts() is a generator
         else:
             data.mkdir(parents=True)
             ledger = open_ledger(data)

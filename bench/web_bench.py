@@ -136,6 +136,39 @@ def _renamed(fact: Any, tag: str = "", copy: str = "") -> Any:
     return type(fact)(**fields)
 
 
+def _snapshot_position(path: Path) -> int:
+    """The position the analysts' snapshot holds (0 while there is none or it is being replaced)."""
+    import duckdb
+
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error:
+        return 0
+    try:
+        return int(con.execute("SELECT coalesce(max(position), 0) FROM checkpoint").fetchone()[0])
+    finally:
+        con.close()
+
+
+def _alerted_before(data: Path) -> None:
+    """Mark the views' clock states as alerted, as a follower that had been running would have:
+    views from `views rebuild` carry no alert marks, and a follower's first pass over 10M events
+    then publishes (and first looks up on the stream, one round trip each) every clock state of
+    the whole history, for many minutes, before its first batch counts."""
+    import duckdb
+
+    from adapters.follower import _ensure_alert_table, mark_alerted, pending_alerts
+
+    con = duckdb.connect(str(data / "views.duckdb"))
+    try:
+        _ensure_alert_table(con)
+        pending = pending_alerts(con)
+        mark_alerted(con, pending)
+        log(f"web: {len(pending):,} clock states marked as alerted before the run")
+    finally:
+        con.close()
+
+
 def _stream_from_end(ledger: Any, url: str) -> None:
     """Start the run's stream at the ledger's last event, when it has none yet: the copied views
     already hold every event, and publishing a 10M log whole would take ~20 min and ~5 GB."""
@@ -237,6 +270,7 @@ def run(quick: bool = False, events: int | None = None, *, ledger_dir: str | Non
             del i
         if ledger_dir:
             _stream_from_end(ledger, server.url)
+            _alerted_before(data)
         relay_all(ledger, server.url)  # the stream holds the views' events before the follower subscribes
         py = [sys.executable, "-m"]
         procs.append(subprocess.Popen([*py, "adapters.relay", "--data-dir", str(data), "--nats-url", server.url,
@@ -254,7 +288,8 @@ def run(quick: bool = False, events: int | None = None, *, ledger_dir: str | Non
             time.sleep(0.2)
         # ... and has applied every event of the ledger: with --in-place a snapshot of an earlier
         # run is there already, and a backlog would count in this run's latencies
-        while max((c["position"] for c in _commits(timings)), default=0) < base:
+        while max((c["position"] for c in _commits(timings)), default=0) < base \
+                and _snapshot_position(data / "views-snapshot.duckdb") < base:
             if any(p.poll() is not None for p in procs) or time.monotonic() > deadline:
                 raise RuntimeError(f"relay or follower stopped before catching up; see {tmp}")
             time.sleep(0.2)

@@ -65,7 +65,7 @@ from .security import (
     session_secret,
 )
 from .users import User, Users
-from .views import NoViews, ViewsSource, reading_file
+from .views import NoViews, ViewsSource, late_entries_once, reading_file
 
 log = logging.getLogger("ticketledger.web")
 ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -101,6 +101,7 @@ class Console:
     reports: collections.OrderedDict[tuple, dict[str, Any]] = field(default_factory=collections.OrderedDict)
     reports_lock: threading.Lock = field(default_factory=threading.Lock)
     ledger_lock: threading.Lock = field(default_factory=threading.Lock)
+    building: dict[tuple, threading.Lock] = field(default_factory=dict)  # reports being built, by key
     _ledger: Any = None
     bundle: bytes | None = None
 
@@ -336,7 +337,7 @@ async def queue_page(request: Request, user: User, lang: str) -> Response:
             filters = queries.checked_filters(request.query_params, options)
             now = as_of or datetime.now(UTC)
             rows, total = queries.queue(con, scope, filters, now, remember=gen.remember)
-            zones = queries.contract_zones(con, scope)
+            zones = gen.remember(("zones", scope), lambda: queries.contract_zones(con, scope))
             return {"rows": rows, "total": total, "options": options, "filters": filters, "now": now,
                     "evaluated_at": gen.evaluated_at, "zones": zones}
 
@@ -349,7 +350,7 @@ async def queue_page(request: Request, user: User, lang: str) -> Response:
              "paused": _("paused"), "overdue": _("overdue {d}"), "h": _("{h} h {m} min"), "m": _("{m} min"),
              "live": _("live"), "offline": _("reconnecting…"), "zones": data["zones"], "lang": _.html_lang}
     return render(request, "queue.html", lang, user, live=c.feed.enabled and as_of is None,
-                  words=json.dumps(words, ensure_ascii=False), **data)
+                  words=json.dumps(words, ensure_ascii=False), many_options=queries.MANY_OPTIONS, **data)
 
 
 def _sse(alert: dict[str, Any]) -> bytes:
@@ -443,16 +444,24 @@ def _report(c: Console, user: User, ticket: str, as_of: datetime | None) -> tupl
             if cached is not None:
                 c.reports.move_to_end(key)
                 return cached, head
-        with c.ledger_lock:
-            report = documents.report_data(
-                c.ledger(), c.settings.data_dir, ticket, con,
-                position=None if as_of else gen.position, recorded=as_of,
-                evidence_href=lambda sha: f"/tickets/{ticket}/evidence/{sha}")
+            once = c.building.setdefault(key, threading.Lock())
+        with once:  # one build per report: who asks meanwhile waits for it rather than building it again
+            with c.reports_lock:
+                cached = c.reports.get(key)
+            if cached is None:
+                if as_of is None:
+                    late_entries_once(con, gen)
+                cached = documents.report_data(
+                    c.ledger(), c.settings.data_dir, ticket, con,
+                    position=None if as_of else gen.position, recorded=as_of,
+                    evidence_href=lambda sha: f"/tickets/{ticket}/evidence/{sha}", ledger_lock=c.ledger_lock)
+                with c.reports_lock:
+                    c.reports[key] = cached
+                    while len(c.reports) > 512:
+                        c.reports.popitem(last=False)
         with c.reports_lock:
-            c.reports[key] = report
-            while len(c.reports) > 512:
-                c.reports.popitem(last=False)
-        return report, head
+            c.building.pop(key, None)
+        return cached, head
 
 
 @page

@@ -1,5 +1,4 @@
-"""The console's per-copy caches of the views (adapters.web.views): computed once when many ask,
-and the `late_entries` view's rows kept as a table that reads the same as the view."""
+"""The console's per-copy caches of the views (adapters.web.views): computed once when many ask."""
 
 from __future__ import annotations
 
@@ -9,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 
-from adapters.web.views import _open, cursor, late_entries_once
+from adapters.web.views import _open
 
 
 def _views(path: Path) -> Path:
@@ -41,24 +40,4 @@ def test_a_value_of_a_copy_is_computed_once_when_many_ask_at_once(tmp_path: Path
         t.join()
     assert got == [42] * 8
     assert len(calls) == 1
-    gen.con.close()
-
-
-def test_late_entries_kept_per_copy_read_as_the_view(tmp_path: Path) -> None:
-    gen = _open(_views(tmp_path / "v.duckdb"), (0, 0))
-    query = "SELECT position, lateness_minutes, tolerance_minutes FROM late_entries WHERE id = ? ORDER BY position"
-    first = cursor(gen)
-    late_entries_once(first, gen)  # starts keeping them; this cursor still reads the view
-    view_rows = first.execute(query, ["T-1"]).fetchall()
-    first.close()
-    deadline = time.monotonic() + 10
-    while gen.memo.get(("late_entries",)) is not True and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert gen.memo.get(("late_entries",)) is True
-    later = cursor(gen)
-    late_entries_once(later, gen)
-    assert later.execute("SELECT current_setting('search_path')").fetchone()[0].startswith("memory.main")
-    assert later.execute(query, ["T-1"]).fetchall() == view_rows == [(1, 2000.0, 1440), (3, 3000.0, 1440)]
-    later.close()
-    assert gen.readers == 0  # the keeping thread gave the copy back
     gen.con.close()

@@ -65,7 +65,7 @@ from .security import (
     session_secret,
 )
 from .users import User, Users
-from .views import NoViews, ViewsSource, late_entries_once, reading_file
+from .views import NoViews, ViewsSource, reading_file
 
 log = logging.getLogger("ticketledger.web")
 ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -449,8 +449,6 @@ def _report(c: Console, user: User, ticket: str, as_of: datetime | None) -> tupl
             with c.reports_lock:
                 cached = c.reports.get(key)
             if cached is None:
-                if as_of is None:
-                    late_entries_once(con, gen)
                 cached = documents.report_data(
                     c.ledger(), c.settings.data_dir, ticket, con,
                     position=None if as_of else gen.position, recorded=as_of,

@@ -10,7 +10,6 @@ follower starting later still gets its write lock.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 import time
@@ -99,44 +98,6 @@ def cursor(gen: Generation) -> Any:
     cur = gen.con.cursor()
     cur.execute("USE views")
     return cur
-
-
-def late_entries_once(cur: Any, gen: Generation) -> None:
-    """Make `late_entries` on this cursor read a table of the view's rows once the console has
-    kept them for this copy of the views (in its own in-memory database). The view evaluates over
-    every event whichever ticket is asked for: ~0.5-1.4 s of each ticket page at 10M events, and
-    every report is built again for each copy. Keeping them takes ~8 s of CPU at 10M, so it runs
-    in a background thread at low priority; reports built meanwhile read the view as before."""
-    key = ("late_entries",)
-    with gen.lock:
-        state = gen.memo.get(key)
-        if state is None and not gen.retired:
-            gen.memo[key] = "keeping"
-            gen.readers += 1  # the copy stays open until the thread is done
-            threading.Thread(target=_keep_late_entries, args=(gen, key), name="late-entries", daemon=True).start()
-    if state is True:
-        cur.execute("SET search_path = 'memory.main,views.main'")
-
-
-def _keep_late_entries(gen: Generation, key: Any) -> None:
-    with contextlib.suppress(AttributeError, OSError):  # Linux: this thread yields the CPU to pages
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
-    kept = False
-    try:
-        cur = gen.con.cursor()
-        try:
-            cur.execute("CREATE OR REPLACE TABLE memory.main.late_entries AS SELECT * FROM views.main.late_entries")
-            kept = True
-        finally:
-            cur.close()
-    except duckdb.Error:
-        pass  # views without the view (or the copy closed): reports read what the views hold
-    finally:
-        with gen.lock:
-            gen.memo[key] = kept
-            gen.readers -= 1
-            if gen.retired and gen.readers == 0:
-                gen.con.close()
 
 
 class ViewsSource:

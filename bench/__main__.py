@@ -280,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         t = time.perf_counter()
         try:
             results[name] = fn()
-        except Exception as e:  # one broken benchmark does not hide the others
+        except (Exception, SystemExit) as e:  # one broken benchmark does not hide the others
             results[name] = {"error": f"{type(e).__name__}: {e}"}
         results["slot_seconds"][name] = round(time.perf_counter() - t, 1)
         print(f"bench [{i}/{len(todo)}] {name} done in {time.perf_counter() - t:.1f} s", file=sys.stderr, flush=True)

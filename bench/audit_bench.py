@@ -126,10 +126,12 @@ def views_for(d: Path, meta: dict[str, Any], events: int | None = None, views: s
     """The views file a bench reads, built once when missing or stale: `views` (a file of one's
     own, kept across runs: a 10M build takes minutes and the ledger's folder is shared) else the
     ledger's views.duckdb. With `events` below the ledger's size, the views of that prefix
-    (positions up to `events`), which only a file of one's own can hold."""
+    (positions up to `events`), which only a file of one's own can hold (by default
+    bench/results/views/<ledger>-upto<N>.duckdb)."""
     upto = events if events and events < meta["events"] else None
-    if upto and not views:
-        raise SystemExit(f"the views of the {events:,}-event prefix of {d.name} need a file of their own: --views FILE")
+    if upto and not views:  # a prefix's views never go into the ledger's folder: a file of this checkout's own
+        views = str(Path(__file__).resolve().parent / "results" / "views" / f"{d.name}-upto{upto}.duckdb")
+        Path(views).parent.mkdir(parents=True, exist_ok=True)
     v = Path(views) if views else d / "views.duckdb"
     if not _views_current(d, v, upto):
         log(f"building the views of {d.name}" + (f" up to position {upto:,}" if upto else "") + f" into {v} "

@@ -4,7 +4,8 @@
   parse   the load's SELECT (apply._ingest_sql) into a TEMP table (in memory)
   insert  that temp table INSERTed into the file's `events`
   commit  the COMMIT (checkpoint of the file)
-  direct  the load as apply._load runs it: stream -> INSERT -> COMMIT, on a fresh file
+  direct  the load's INSERT as apply._load runs it: stream -> INSERT -> COMMIT, on a fresh file
+  load    apply._load itself (INSERT, corrections, bounds, COMMIT), each statement timed
 
     python -m bench.load_stages [STORE] [--upto N] [--stages scan,staged,direct]
 """
@@ -55,6 +56,14 @@ def main() -> None:
                     t = time.perf_counter()
                     con.execute("COMMIT")
                     out["commit"] = time.perf_counter() - t
+                elif stage == "load":
+                    from bench.rebuild_bench import _Timed
+
+                    timed = _Timed(con)
+                    apply._load(timed, reader)  # type: ignore[arg-type]
+                    out["load"] = time.perf_counter() - t
+                    for sql, (_, spent) in sorted(timed.spent.items(), key=lambda kv: -kv[1][1])[:4]:
+                        out[sql.split(" (")[0][:40].replace(" ", "_")] = spent
                 elif stage == "direct":
                     con.execute("BEGIN")
                     con.execute(apply._ingest_sql("_stream"))
@@ -66,7 +75,7 @@ def main() -> None:
                     out["mb"] = os.path.getsize(Path(d) / "v.duckdb") / 1e6
                 out[f"{stage}_cpu"] = cpu() - c
             con.close()
-    print(" ".join(f"{k}={v:.2f}" for k, v in out.items()), f"load={os.getloadavg()[0]:.1f}", flush=True)
+    print(" ".join(f"{k}={v:.2f}" for k, v in out.items()), f"loadavg={os.getloadavg()[0]:.1f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -173,12 +173,13 @@ def rebuild_from_store(app_or_sqlite_path: Any, duckdb_path: Any, evaluate_at: d
     rebuilt in place: a scratch replay read in the same process needs no file).
     `progress`: a projections.apply.RebuildProgress (the CLI's bars on a terminal).
     `originators`: only these aggregates' events (a scoped replay, adapters.store_scope)."""
-    from replay.asof import rebuild_into
+    from projections import rebuild_from_store as rebuild
 
     path = sqlite_path(app_or_sqlite_path)
     if path is not None:
         with sqlite_reader(path, 1, as_of_position, as_of_recorded, originators) as reader:
             if reader is not None:
-                return rebuild_into(lambda: reader, duckdb_path, evaluate_at, terms_override, progress)
-    return rebuild_into(lambda: store_batches(app_or_sqlite_path, 1, as_of_position, as_of_recorded, originators),
-                        duckdb_path, evaluate_at, terms_override, progress)
+                return rebuild(lambda: reader, duckdb_path, evaluate_at, terms_override=terms_override,
+                               progress=progress)
+    return rebuild(lambda: store_batches(app_or_sqlite_path, 1, as_of_position, as_of_recorded, originators),
+                   duckdb_path, evaluate_at, terms_override=terms_override, progress=progress)

@@ -382,11 +382,17 @@ def rebuild(con: duckdb.DuckDBPyConnection, batches: Any,
             "load_seconds": loaded - started}
 
 
-def rebuild_from_store(source: Iterable[Any] | Callable[[], Iterable[Any]], duckdb_path: str | Path | None,
+def rebuild_from_store(source: Iterable[Any] | Callable[[], Iterable[Any]],
+                       duckdb_path: str | Path | duckdb.DuckDBPyConnection | None,
                        evaluate_at: datetime | None = None, *, terms_override: Terms | dict | WhatIf | None = None,
                        consumer: str = "rebuild", progress: RebuildProgress | None = None) -> dict[str, Any]:
     """Bulk path: `source` yields Arrow batches of stored rows (adapters.store_arrow reads them
-    from SQLite with ADBC or from PostgreSQL). Rebuilds into a fresh file at `duckdb_path`."""
+    from SQLite with ADBC or from PostgreSQL). Rebuilds into a fresh file at `duckdb_path`, in
+    memory (None), or into an open views database, emptied and rebuilt in place (a scratch
+    replay read in the same process needs no file)."""
+    if isinstance(duckdb_path, duckdb.DuckDBPyConnection):
+        return rebuild(duckdb_path, source, evaluate_at, consumer=consumer, terms_override=terms_override,
+                       progress=progress)
     if duckdb_path and Path(duckdb_path).exists():
         tmp = Path(str(duckdb_path) + ".rebuild")
         for p in (tmp, Path(str(tmp) + ".wal")):

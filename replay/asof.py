@@ -136,22 +136,12 @@ def arrow_batches(rows: Iterable[Any], size: int = 50_000) -> Iterator[pa.Table]
 
 def rebuild(rows: Iterable[Any], out: Any, *, evaluate_at: datetime | None,
             terms_override: Any = None, progress: Any = None) -> dict[str, Any]:
-    """Rebuild views from `rows` into `out` (see `rebuild_into`)."""
-    return rebuild_into(lambda: arrow_batches(rows), out, evaluate_at, terms_override, progress)
+    """Rebuild views from `rows` into `out`: a DuckDB file (replaced if present), None (in
+    memory), or an open views database (projections.rebuild_from_store)."""
+    from projections.apply import rebuild_from_store
 
-
-def rebuild_into(source: Any, out: Any, evaluate_at: datetime | None, terms_override: Any = None,
-                 progress: Any = None) -> dict[str, Any]:
-    """projections' rebuild of `source` (Arrow batches, or a callable giving them) into `out`: a
-    DuckDB file (replaced if present), None (in memory), or an open views database, emptied and
-    rebuilt in place (a scratch replay read in the same process needs no file)."""
-    if out is None or isinstance(out, str | Path):
-        from projections import rebuild_from_store
-
-        return rebuild_from_store(source, out, evaluate_at, terms_override=terms_override, progress=progress)
-    from projections import rebuild as rebuild_views
-
-    return rebuild_views(out, source, evaluate_at, terms_override=terms_override, progress=progress)
+    return rebuild_from_store(lambda: arrow_batches(rows), out, evaluate_at, terms_override=terms_override,
+                              progress=progress)
 
 
 def recompute_copy(src: Path, dst: Path, evaluate_at: datetime | None, terms_override: Any = None,

@@ -349,9 +349,11 @@ def _load(con: duckdb.DuckDBPyConnection, source: Any, progress: RebuildProgress
 def rebuild(con: duckdb.DuckDBPyConnection, batches: Any,
             evaluate_at: datetime | None = None, *, consumer: str = "rebuild",
             terms_override: Terms | dict | WhatIf | None = None,
-            progress: RebuildProgress | None = None) -> dict[str, Any]:
+            progress: RebuildProgress | None = None, clocks_only: bool = False) -> dict[str, Any]:
     """Empty the database's events and views, load every stored row, then compute the views once
-    (telling `progress`, when given, the rows loaded and the steps computed).
+    (telling `progress`, when given, the rows loaded and the steps computed). `clocks_only`: the
+    SLA clocks and none of the views after them, for a scratch replay whose clocks alone are read
+    (projections.recompute).
 
     `batches`: an iterable of Arrow batches (or a callable returning one), or a
     `pyarrow.RecordBatchReader` straight from the store's driver (rows not yet upcast).
@@ -371,7 +373,7 @@ def rebuild(con: duckdb.DuckDBPyConnection, batches: Any,
     _begin(con)
     try:
         _recompute(con, ev, everything=True, terms_override=terms_override, rebuild_terms=True,
-                   step=progress.computed if progress else None)
+                   step=progress.computed if progress else None, clocks_only=clocks_only)
         _checkpoint(con, consumer, last, ev)
         con.execute("COMMIT")
     except BaseException:

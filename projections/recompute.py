@@ -123,7 +123,10 @@ WHOLE_STEPS = 6  # terms, calendars, sla, summary, liability, visits
 
 def recompute(con: duckdb.DuckDBPyConnection, ev: datetime, *, everything: bool,
               terms_override: Terms | dict | WhatIf | None, rebuild_terms: bool,
-              step: Callable[[int], None] | None = None) -> None:
+              step: Callable[[int], None] | None = None, clocks_only: bool = False) -> None:
+    """`clocks_only` (with `everything`): the terms, the calendar and the SLA clocks, and no view
+    computed after them (none of which the clocks read): for a replay thrown away once its
+    clocks are read (a correction's effect, a statement's restatements)."""
     step = step or (lambda n: None)
     con.execute("CREATE OR REPLACE TEMP TABLE _p AS SELECT CAST(? AS TIMESTAMP) AS ev", [ev])
     if rebuild_terms:
@@ -133,6 +136,9 @@ def recompute(con: duckdb.DuckDBPyConnection, ev: datetime, *, everything: bool,
         step(1)
     if everything:
         con.execute("CREATE OR REPLACE TEMP TABLE _aff AS SELECT DISTINCT id AS ticket FROM events WHERE type = 'TicketOpened'")
+        if clocks_only:
+            sla.recompute(con)
+            return
         summary.before(con, everything=True)
         sla.recompute(con)
         step(1)

@@ -109,7 +109,7 @@ def restatements(con: Any, data: dict[str, Any], customer: str, contract: str | 
     (statement_data's thread); the views' rows are a scan of the clocks, read while this replays."""
     from replay import statement as st
 
-    from .dispute import calendar_rows, clocks_without, ticket_rows
+    from .dispute import calendar_rows, clocks_without, tickets_rows
 
     month_start, _ = st.month_bounds(month, data["timezone"])
     since = month_start  # the previous statement's cut: this month's start
@@ -135,10 +135,10 @@ def restatements(con: Any, data: dict[str, Any], customer: str, contract: str | 
     evaluated = data["cut"]["evaluated_at"]
     with ledger() as held:
         calendar = calendar_rows(held)
-        rows = {t: ticket_rows(held, t)[1] for t in tickets}
+        rows = tickets_rows(held, tickets)
     cut = data["cut"]["position"]
     leave_out = {r[1] for t in tickets for r in by_ticket[t]}
-    kept = [r for t in tickets for r in rows[t] if cut is None or r.position <= cut]
+    kept = [r for r in rows if cut is None or r.position <= cut]
     before: dict[tuple[str, str], dict[str, Any]] = {
         (c["ticket"], c["clock"]): c for c in clocks_without(tickets, kept + calendar, leave_out, evaluated)}
     cols, now = views_now()

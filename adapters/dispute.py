@@ -116,7 +116,7 @@ def clocks_without(ticket: str | list[str], rows: list[LogRow], leave_out: set[i
     try:
         # only its clocks are read: no view computed after them (liability, visits, summaries)
         rebuild(con, lambda: arrow_batches(kept), evaluated.replace(tzinfo=UTC) if evaluated.tzinfo is None else evaluated,
-                clocks_only=True)
+                upto="clocks")
         cur = con.execute("SELECT * FROM sla_clocks WHERE list_contains(?, ticket) ORDER BY ticket, clock", [tickets])
         cols = [d[0] for d in cur.description]
         return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]

@@ -129,8 +129,8 @@ def recompute(con: duckdb.DuckDBPyConnection, ev: datetime, *, everything: bool,
               terms_override: Terms | dict | WhatIf | None, rebuild_terms: bool,
               step: Callable[[int], None] | None = None, upto: Upto = "all") -> None:
     """`upto` (with `everything`), for a replay thrown away once read: "clocks" computes the terms,
-    the calendar and the SLA clocks only (a correction's effect, a statement's restatements read
-    no more), "liability" also warranty and liability with their repeat failures and replacements
+    the calendar and the SLA clocks only, without their inputs (a correction's effect, a
+    statement's restatements read no more), "liability" also warranty and liability with their repeat failures and replacements
     (what a ticket's dispute report reads), and neither the summaries nor the visit periods, which
     feed no view before them."""
     step = step or (lambda n: None)
@@ -144,7 +144,7 @@ def recompute(con: duckdb.DuckDBPyConnection, ev: datetime, *, everything: bool,
         con.execute("CREATE OR REPLACE TEMP TABLE _aff AS SELECT DISTINCT id AS ticket FROM events WHERE type = 'TicketOpened'")
         if upto == "all":
             summary.before(con, everything=True)
-        sla.recompute(con)
+        sla.recompute(con, inputs=upto != "clocks")
         step(1)
         if upto == "clocks":
             return

@@ -62,6 +62,24 @@ def ticket_rows(app: EventStoreApp, ticket: str) -> tuple[str, list[LogRow]]:
     return toid, sorted(rows + rows_for(app, extra), key=lambda r: r.position)
 
 
+def tickets_rows(app: EventStoreApp, tickets: list[str]) -> list[LogRow]:
+    """The rows `ticket_rows` gives for each of these tickets, together, each row once, in log
+    order: two reads of the store for any number of tickets (a statement's restated tickets share
+    their contract, often their assets), not two per ticket."""
+    rows = rows_for(app, [aggregate_uuid("ticket", t).hex for t in tickets])
+    opened: dict[str, LogRow] = {}
+    for r in rows:  # in log order: each ticket's first row is its opening
+        opened.setdefault(r.originator_id, r)
+    extra: set[str] = set()
+    for r in opened.values():
+        state = msgspec.json.decode(r.state)
+        if state.get("asset_id"):
+            extra.add(aggregate_uuid("asset", state["asset_id"]).hex)
+        if state.get("contract_id"):
+            extra.add(aggregate_uuid("contract", state["contract_id"]).hex)
+    return sorted(rows + rows_for(app, sorted(extra)), key=lambda r: r.position)
+
+
 def chain_head(app: EventStoreApp) -> tuple[int, str] | None:
     """(position, link) of the last row of the chain table, read independently of the events."""
     rec = app.recorder
@@ -96,7 +114,9 @@ def clocks_without(ticket: str | list[str], rows: list[LogRow], leave_out: set[i
     tickets = [ticket] if isinstance(ticket, str) else list(ticket)
     con = open_views(None)
     try:
-        rebuild(con, lambda: arrow_batches(kept), evaluated.replace(tzinfo=UTC) if evaluated.tzinfo is None else evaluated)
+        # only its clocks are read: no view computed after them (liability, visits, summaries)
+        rebuild(con, lambda: arrow_batches(kept), evaluated.replace(tzinfo=UTC) if evaluated.tzinfo is None else evaluated,
+                upto="clocks")
         cur = con.execute("SELECT * FROM sla_clocks WHERE list_contains(?, ticket) ORDER BY ticket, clock", [tickets])
         cols = [d[0] for d in cur.description]
         return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]

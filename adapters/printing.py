@@ -114,6 +114,10 @@ PAGE_FONTS = {"standard": "Times New Roman", "fixed": "Monospace", "serif": "Tim
               "cursive": "Comic Sans MS", "fantasy": "Impact"}
 A4_INCHES = (8.27, 11.7)
 PRINT_TIMEOUT_S = 120.0  # one answer from Chromium; a statement of 30 pages takes ~1 s
+# Chromium writes ~150 files into a fresh profile as it starts and the printer removes them all
+# after: in memory (/dev/shm) where there is such a folder, since on a disk busy with a views
+# rebuild their removal alone took 0.28 s of every PDF (the profile is thrown away either way)
+PROFILE_PARENT = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK | os.X_OK) else None
 
 
 class Printer:
@@ -123,7 +127,7 @@ class Printer:
     use as a context manager (the browser and its profile folder go on exit)."""
 
     def __init__(self) -> None:
-        self._profile = tempfile.mkdtemp(prefix="tl-chromium-")
+        self._profile = tempfile.mkdtemp(prefix="tl-chromium-", dir=PROFILE_PARENT)
         self._buf = b""
         self._id = 0
         self._events: list[dict[str, Any]] = []
@@ -252,20 +256,16 @@ class Printer:
         return PrintError("Chromium stopped before the PDF was printed" + (f": {last[0]}" if last else ""))
 
     def close(self) -> None:
-        """Close the browser (or stop it) and remove its profile folder."""
+        """Stop the browser and remove its profile folder. Stopped, not asked to close: its
+        profile is thrown away, so nothing needs its orderly shutdown (0.14 s against 0.05 s),
+        and its renderers and helpers end with it when their pipe to it closes."""
         proc = self._proc
         if proc is not None and proc.poll() is None:
-            ready = getattr(self, "_ready", None)
-            if ready is not None:
-                ready.join()
-            with suppress(PrintError, OSError):
-                self._id += 1
-                os.write(self._w, json.dumps({"id": self._id, "method": "Browser.close"}).encode() + b"\0")
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            proc.kill()
+            proc.wait()
+        ready = getattr(self, "_ready", None)
+        if ready is not None:  # its page's setup ends at once: the pipe is closed
+            ready.join()
         for fd in ("_w", "_r"):
             with suppress(AttributeError, OSError):
                 os.close(getattr(self, fd))

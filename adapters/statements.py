@@ -8,6 +8,7 @@ they touch without them, and writes HTML, PDF or XLSX.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -20,6 +21,7 @@ FORMATS = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 RESTATED_TICKETS_MAX = 500  # a statement lists restatements, it is not a replay of the year
+RESTATED_COLUMNS = "ticket, clock, month, state, breach_minutes, deadline, stopped_at"
 
 # a ledger to read the restated tickets' rows from, held for the time of the reading
 LedgerAccess = Callable[[], AbstractContextManager[Any]]
@@ -34,10 +36,12 @@ def customer_known(con: Any, customer: str, contract: str | None) -> bool:
     return bool(con.execute(sql, [customer] + ([contract] if contract else [])).fetchone()[0])
 
 
-def statement_data(con: Any, customer: str, month: str, contract: str | None, ledger: LedgerAccess
-                   ) -> dict[str, Any]:
+def statement_data(con: Any, customer: str, month: str, contract: str | None, ledger: LedgerAccess, *,
+                   listed: int | None = None) -> dict[str, Any]:
     """The statement as plain data (replay.statement.build_statement) with its restatements.
-    UnknownCustomer when the views have no such customer (or contract of it)."""
+    UnknownCustomer when the views have no such customer (or contract of it). `listed`: the
+    month's lists cut to their first `listed` rows (replay.statement.figures), for a printed
+    statement (LIST_ROWS); all of them (None) for a workbook."""
     from replay import statement as st
 
     if not MONTH.fullmatch(month):
@@ -51,12 +55,14 @@ def statement_data(con: Any, customer: str, month: str, contract: str | None, le
     # The figures on a thread and a DuckDB cursor of their own while this thread finds and replays
     # the restatements (a query over the events, the ledger's rows, an in-memory replay): DuckDB
     # runs both at once, without the GIL. The ledger stays on the caller's thread, which may own it.
+    # The restated tickets' rows in the views are read on that thread too, after the figures.
     reader = _cursor_beside(con)
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="statement-figures") as pool:
-            current = pool.submit(st.figures, reader, customer, contract, month, tz)
-            previous = pool.submit(st.figures, reader, customer, contract, st.previous_month(month), tz)
-            restated = restatements(con, head, customer, contract, month, ledger)
+            current = pool.submit(st.figures, reader, customer, contract, month, tz, listed=listed)
+            previous = pool.submit(st.figures, reader, customer, contract, st.previous_month(month), tz, lists=False)
+            restated = restatements(con, head, customer, contract, month, ledger,
+                                    beside=lambda f: pool.submit(f, reader).result)
             return {**head, "current": current.result(), "previous": previous.result(), "restatements": restated}
     finally:
         reader.close()
@@ -94,15 +100,17 @@ def render(data: dict[str, Any], fmt: str, lang: str, printer: Any = None) -> by
 
 
 def restatements(con: Any, data: dict[str, Any], customer: str, contract: str | None, month: str,
-                 ledger: LedgerAccess) -> list[dict[str, Any]]:
+                 ledger: LedgerAccess, beside: Callable[[Callable[[Any], Any]], Callable[[], Any]] | None = None
+                 ) -> list[dict[str, Any]]:
     """Clock verdicts of earlier months changed by facts recorded since the previous statement
     (the end of the previous month) that occurred before this month — recorded by the source desk
     for imported facts, else by the ledger, as late entries are measured (§9.12): each such
     ticket replayed without those facts (the projections' one code path, in memory) beside the
-    views' rows."""
+    views' rows. `beside(read)`: runs `read(cursor)` elsewhere and gives what waits for its result
+    (statement_data's thread); the views' rows are a scan of the clocks, read while this replays."""
     from replay import statement as st
 
-    from .dispute import calendar_rows, clocks_without, ticket_rows
+    from .dispute import calendar_rows, clocks_without, tickets_rows
 
     month_start, _ = st.month_bounds(month, data["timezone"])
     since = month_start  # the previous statement's cut: this month's start
@@ -119,19 +127,27 @@ def restatements(con: Any, data: dict[str, Any], customer: str, contract: str | 
     for row in late:
         by_ticket.setdefault(row[0], []).append(row)
     tickets = sorted(by_ticket)[:RESTATED_TICKETS_MAX]
+
+    def views_rows(cur: Any) -> tuple[list[str], list[tuple]]:
+        # the columns a restatement compares and shows (replay.explanations.verdict_short): the
+        # tickets' rows lie in every row group, so each column read is a column of the whole table
+        c = cur.execute(f"SELECT {RESTATED_COLUMNS} FROM sla_clocks WHERE list_contains(?, ticket) "
+                        "ORDER BY ticket, clock", [tickets])
+        return [d[0] for d in c.description], c.fetchall()
+
+    views_now = beside(views_rows) if beside is not None else functools.partial(views_rows, con)
     evaluated = data["cut"]["evaluated_at"]
     with ledger() as held:
         calendar = calendar_rows(held)
-        rows = {t: ticket_rows(held, t)[1] for t in tickets}
+        rows = tickets_rows(held, tickets)
     cut = data["cut"]["position"]
     leave_out = {r[1] for t in tickets for r in by_ticket[t]}
-    kept = [r for t in tickets for r in rows[t] if cut is None or r.position <= cut]
+    kept = [r for r in rows if cut is None or r.position <= cut]
     before: dict[tuple[str, str], dict[str, Any]] = {
         (c["ticket"], c["clock"]): c for c in clocks_without(tickets, kept + calendar, leave_out, evaluated)}
-    cur = con.execute("SELECT * FROM sla_clocks WHERE list_contains(?, ticket) ORDER BY ticket, clock", [tickets])
-    cols = [d[0] for d in cur.description]
+    cols, now = views_now()
     out = []
-    for after in (dict(zip(cols, r, strict=True)) for r in cur.fetchall()):
+    for after in (dict(zip(cols, r, strict=True)) for r in now):
         was = before.get((after["ticket"], after["clock"]))
         if was is not None and (was["state"], _rounded(was["breach_minutes"]), was["deadline"]) == (
                 after["state"], _rounded(after["breach_minutes"]), after["deadline"]):

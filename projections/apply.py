@@ -24,7 +24,7 @@ from domain.terms import Terms
 from domain.upcasting import upcast_state
 
 from . import bounds, facts, schema
-from .recompute import WHOLE_STEPS
+from .recompute import WHOLE_STEPS, Upto
 from .recompute import recompute as _recompute
 from .terms_flat import WhatIf
 
@@ -349,9 +349,10 @@ def _load(con: duckdb.DuckDBPyConnection, source: Any, progress: RebuildProgress
 def rebuild(con: duckdb.DuckDBPyConnection, batches: Any,
             evaluate_at: datetime | None = None, *, consumer: str = "rebuild",
             terms_override: Terms | dict | WhatIf | None = None,
-            progress: RebuildProgress | None = None) -> dict[str, Any]:
+            progress: RebuildProgress | None = None, upto: Upto = "all") -> dict[str, Any]:
     """Empty the database's events and views, load every stored row, then compute the views once
-    (telling `progress`, when given, the rows loaded and the steps computed).
+    (telling `progress`, when given, the rows loaded and the steps computed). `upto`: every view,
+    or for a scratch replay only the views its reader reads (projections.recompute).
 
     `batches`: an iterable of Arrow batches (or a callable returning one), or a
     `pyarrow.RecordBatchReader` straight from the store's driver (rows not yet upcast).
@@ -371,7 +372,7 @@ def rebuild(con: duckdb.DuckDBPyConnection, batches: Any,
     _begin(con)
     try:
         _recompute(con, ev, everything=True, terms_override=terms_override, rebuild_terms=True,
-                   step=progress.computed if progress else None)
+                   step=progress.computed if progress else None, upto=upto)
         _checkpoint(con, consumer, last, ev)
         con.execute("COMMIT")
     except BaseException:
@@ -385,14 +386,15 @@ def rebuild(con: duckdb.DuckDBPyConnection, batches: Any,
 def rebuild_from_store(source: Iterable[Any] | Callable[[], Iterable[Any]],
                        duckdb_path: str | Path | duckdb.DuckDBPyConnection | None,
                        evaluate_at: datetime | None = None, *, terms_override: Terms | dict | WhatIf | None = None,
-                       consumer: str = "rebuild", progress: RebuildProgress | None = None) -> dict[str, Any]:
+                       consumer: str = "rebuild", progress: RebuildProgress | None = None,
+                       upto: Upto = "all") -> dict[str, Any]:
     """Bulk path: `source` yields Arrow batches of stored rows (adapters.store_arrow reads them
     from SQLite with ADBC or from PostgreSQL). Rebuilds into a fresh file at `duckdb_path`, in
     memory (None), or into an open views database, emptied and rebuilt in place (a scratch
-    replay read in the same process needs no file)."""
+    replay read in the same process needs no file). `upto`: see `rebuild`."""
     if isinstance(duckdb_path, duckdb.DuckDBPyConnection):
         return rebuild(duckdb_path, source, evaluate_at, consumer=consumer, terms_override=terms_override,
-                       progress=progress)
+                       progress=progress, upto=upto)
     if duckdb_path and Path(duckdb_path).exists():
         tmp = Path(str(duckdb_path) + ".rebuild")
         for p in (tmp, Path(str(tmp) + ".wal")):
@@ -400,7 +402,7 @@ def rebuild_from_store(source: Iterable[Any] | Callable[[], Iterable[Any]],
         con = open_views(tmp)
         try:
             stats = rebuild(con, source, evaluate_at, consumer=consumer, terms_override=terms_override,
-                            progress=progress)
+                            progress=progress, upto=upto)
         finally:
             con.close()
         os.replace(tmp, duckdb_path)
@@ -409,7 +411,7 @@ def rebuild_from_store(source: Iterable[Any] | Callable[[], Iterable[Any]],
     con = open_views(duckdb_path)
     try:
         return rebuild(con, source, evaluate_at, consumer=consumer, terms_override=terms_override,
-                       progress=progress)
+                       progress=progress, upto=upto)
     finally:
         con.close()
 

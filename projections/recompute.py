@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Literal
 
 import duckdb
 
@@ -117,13 +118,21 @@ SCOPE_VISITS = [
 ]
 
 
+# how far a recompute of everything goes (see recompute): every view, or a throwaway replay's part
+Upto = Literal["all", "liability", "clocks"]
+
 # the steps of a whole recompute, told one by one to a rebuild's `step` (progress on a terminal)
 WHOLE_STEPS = 6  # terms, calendars, sla, summary, liability, visits
 
 
 def recompute(con: duckdb.DuckDBPyConnection, ev: datetime, *, everything: bool,
               terms_override: Terms | dict | WhatIf | None, rebuild_terms: bool,
-              step: Callable[[int], None] | None = None) -> None:
+              step: Callable[[int], None] | None = None, upto: Upto = "all") -> None:
+    """`upto` (with `everything`), for a replay thrown away once read: "clocks" computes the terms,
+    the calendar and the SLA clocks only, without their inputs (a correction's effect, a
+    statement's restatements read no more), "liability" also warranty and liability with their repeat failures and replacements
+    (what a ticket's dispute report reads), and neither the summaries nor the visit periods, which
+    feed no view before them."""
     step = step or (lambda n: None)
     con.execute("CREATE OR REPLACE TEMP TABLE _p AS SELECT CAST(? AS TIMESTAMP) AS ev", [ev])
     if rebuild_terms:
@@ -133,13 +142,19 @@ def recompute(con: duckdb.DuckDBPyConnection, ev: datetime, *, everything: bool,
         step(1)
     if everything:
         con.execute("CREATE OR REPLACE TEMP TABLE _aff AS SELECT DISTINCT id AS ticket FROM events WHERE type = 'TicketOpened'")
-        summary.before(con, everything=True)
-        sla.recompute(con)
+        if upto == "all":
+            summary.before(con, everything=True)
+        sla.recompute(con, inputs=upto != "clocks")
         step(1)
-        summary.recompute(con, everything=True)
+        if upto == "clocks":
+            return
+        if upto == "all":
+            summary.recompute(con, everything=True)
         step(1)
         liability.recompute(con, everything=True)  # warranty and coverage first: visits read them
         step(1)
+        if upto == "liability":
+            return
         visits.recompute(con, everything=True)
         step(1)
         return

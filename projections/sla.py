@@ -435,8 +435,8 @@ CLOCK_INPUTS = [
 WRITE_CLOCK_INPUTS = True
 
 
-def statements() -> list[str]:
-    return STATEMENTS + CLOCK_INPUTS if WRITE_CLOCK_INPUTS else STATEMENTS
+def statements(inputs: bool = True) -> list[str]:
+    return STATEMENTS + CLOCK_INPUTS if WRITE_CLOCK_INPUTS and inputs else STATEMENTS
 
 
 # Tickets per pass. Clocks of different tickets never meet, so a rebuild evaluates them in parts:
@@ -445,11 +445,12 @@ def statements() -> list[str]:
 TICKETS_PER_PASS = 100_000
 
 
-def recompute(con) -> None:
-    """The clocks of the tickets in `_aff` (left as it was found)."""
+def recompute(con, inputs: bool = True) -> None:  # noqa: ANN001 - a DuckDB connection
+    """The clocks of the tickets in `_aff` (left as it was found); with `inputs` False, not what
+    each clock was computed from (`clock_inputs`: a throwaway replay read for its clocks alone)."""
     n = con.execute("SELECT count(*) FROM _aff").fetchall()[0][0]
     if n <= TICKETS_PER_PASS:
-        for s in statements():
+        for s in statements(inputs):
             con.execute(s)
         return
     con.execute("CREATE OR REPLACE TEMP TABLE _aff_all AS "
@@ -457,7 +458,7 @@ def recompute(con) -> None:
     try:
         for part in range((n + TICKETS_PER_PASS - 1) // TICKETS_PER_PASS):
             con.execute("CREATE OR REPLACE TEMP TABLE _aff AS SELECT ticket FROM _aff_all WHERE part = ?", [part])
-            for s in statements():
+            for s in statements(inputs):
                 con.execute(s)
     finally:
         con.execute("CREATE OR REPLACE TEMP TABLE _aff AS SELECT ticket FROM _aff_all")

@@ -135,13 +135,13 @@ def arrow_batches(rows: Iterable[Any], size: int = 50_000) -> Iterator[pa.Table]
 
 
 def rebuild(rows: Iterable[Any], out: Any, *, evaluate_at: datetime | None,
-            terms_override: Any = None, progress: Any = None) -> dict[str, Any]:
+            terms_override: Any = None, progress: Any = None, upto: str = "all") -> dict[str, Any]:
     """Rebuild views from `rows` into `out`: a DuckDB file (replaced if present), None (in
-    memory), or an open views database (projections.rebuild_from_store)."""
+    memory), or an open views database (projections.rebuild_from_store; `upto`: the views computed)."""
     from projections.apply import rebuild_from_store
 
     return rebuild_from_store(lambda: arrow_batches(rows), out, evaluate_at, terms_override=terms_override,
-                              progress=progress)
+                              progress=progress, upto=upto)
 
 
 def recompute_copy(src: Path, dst: Path, evaluate_at: datetime | None, terms_override: Any = None,

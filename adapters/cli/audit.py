@@ -371,8 +371,10 @@ def _explain(args: argparse.Namespace, out_file: Path | None, printer: Any) -> i
                 views = open_views(None)
                 # replayed in proportion to the question: the ticket, its asset's other tickets,
                 # replaced units, site-wide visits, the contracts and the calendar (replay.scope)
+                # (the report reads the clocks, their inputs and the liability: no summary or visit
+                # period is computed)
                 _rebuild_cut(ledger, cut, views, at or cut.evaluation_time() or now(), None,
-                             select_scope(ledger, "tickets", [args.ticket], scope_stop(ledger, cut)))
+                             select_scope(ledger, "tickets", [args.ticket], scope_stop(ledger, cut)), upto="liability")
     except BaseException:
         if views is not None and not isinstance(views, Path):
             views.close()
@@ -555,12 +557,13 @@ def _replay_target(path: str, data_dir: Path) -> Path:
 
 
 def _rebuild_cut(ledger: Any, cut: Any, out: Any, evaluate_at: Any, terms: Any,
-                 scope: Any = None) -> dict[str, Any]:
+                 scope: Any = None, upto: str = "all") -> dict[str, Any]:
     """Views of the events inside `cut` (of `scope` only, if given: replay.scope) in a fresh file
     (or an open views database, rebuilt in place).
     A cut by position or recording time is a prefix of the log: the store's bulk reader streams
     it straight into DuckDB. A cut by occurrence time or by the desk's recording time filters
-    row by row (replay.asof.cut)."""
+    row by row (replay.asof.cut). `upto`: the views computed (projections.rebuild), for an open
+    database read once (explain's)."""
     from replay import asof
 
     from .output import rebuild_bars
@@ -592,14 +595,14 @@ def _rebuild_cut(ledger: Any, cut: Any, out: Any, evaluate_at: Any, terms: Any,
 
         stats = rebuild_from_store(ledger, out, evaluate_at, as_of_position=cut.position,
                                    as_of_recorded=cut.recorded_text, terms_override=terms, progress=bars,
-                                   originators=originators)
+                                   originators=originators, upto=upto)
     else:  # every row up to the cut's position or recording time is read, and counted as read
         from ..store_scope import scoped_rows
 
         rows = iter_log(ledger, stop=cut.position) if scope is None else \
             scoped_rows(ledger, originators, stop=cut.position)
         stats = asof.rebuild(asof.cut(bars.reading(rows) if bars else rows, cut), out, evaluate_at=evaluate_at,
-                             terms_override=terms, progress=bars)
+                             terms_override=terms, progress=bars, upto=upto)
     if bars:
         bars.done()
     if scope is not None:

@@ -35,6 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_statement(args: argparse.Namespace) -> int:
     import contextlib
 
+    from replay.statement import LIST_ROWS
+
     from .. import statements as sts
     from ..printing import Printer, PrintError
     from .core import ledger_for
@@ -51,8 +53,10 @@ def cmd_statement(args: argparse.Namespace) -> int:
     with printer or contextlib.nullcontext():
         con = open_for_reading(args)
         try:
+            # a printed statement shows the first LIST_ROWS of each list; the workbook holds them all
             data = sts.statement_data(con, args.customer, args.month, args.contract,
-                                      lambda: contextlib.closing(ledger_for(args)))
+                                      lambda: contextlib.closing(ledger_for(args)),
+                                      listed=None if args.format == "xlsx" else LIST_ROWS)
         except sts.UnknownCustomer as e:
             raise UserError(f"no {e} in the views; `ticketledger contract show ID` shows a contract's customer",
                             code="TL-E040") from None

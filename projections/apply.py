@@ -117,7 +117,8 @@ def _upcast(tbl: pa.Table) -> pa.Table:
     return tbl.set_column(tbl.schema.get_field_index("state"), "state", pa.array(states, pa.string()))
 
 
-ENVELOPE_FIELDS = ("occurred_at", "source_recorded_at", "id", "customer", "v", "actor", "channel")
+# the envelope's fields the views keep (actor and channel are read from the store: no view reads them)
+ENVELOPE_FIELDS = ("occurred_at", "source_recorded_at", "id", "customer", "v")
 
 
 def _ingest_sql(source: str, where: str = "") -> str:
@@ -133,9 +134,9 @@ def _ingest_sql(source: str, where: str = "") -> str:
     return f"""
 INSERT INTO events
 SELECT b.position, iso_ts(b.recorded_at), iso_ts(j.occurred_at), iso_ts(j.source_recorded_at), {typ},
-       split_part(b.topic, '.', 1), j.id, j.customer, b.originator_id, b.originator_version, b.topic,
-       CAST(j.v AS INTEGER), j.actor, j.channel, false,
-       date_diff('second', iso_ts(j.occurred_at), coalesce(iso_ts(j.source_recorded_at), iso_ts(b.recorded_at))) / 60.0,
+       split_part(b.topic, '.', 1), j.id, j.customer, b.originator_id, b.originator_version,
+       CAST(j.v AS INTEGER), false,
+       date_diff('second', iso_ts(j.occurred_at), coalesce(iso_ts(j.source_recorded_at), iso_ts(b.recorded_at))),
        {facts.projection(typ, "j")}
 FROM (SELECT position, originator_id, originator_version, topic, recorded_at, split_part(topic, '.', 2) AS type,
              {j} AS j

@@ -425,9 +425,15 @@ def _open_fresh(path: str | Path | None) -> duckdb.DuckDBPyConnection:
     leaves at the end of its INSERTs, which it merges by rewriting them into new blocks: the first
     copy stayed in the file as free blocks (63 of the 10M file's 1,139 MB; at 3M 21 MB, and the
     commit's checkpoint 1.5 s against 0.1 s). The partial row groups cost 1.3 MB at 3M. A live
-    follower's connection vacuums as DuckDB does by default (its DELETEs leave rows to reclaim)."""
+    follower's connection vacuums as DuckDB does by default (its DELETEs leave rows to reclaim).
+
+    And each of its few commits checkpoints at once: the load's corrections UPDATE rewrites the
+    columns they set, and the blocks that frees are reused by the views' writes only when the
+    load's checkpoint comes before them (left to the end, 30 of the 10M file's 948 MB stayed free;
+    3M: 302 -> 298 MB, 0 free)."""
     con = open_views(path)
     con.execute("SET max_vacuum_tasks = 0")
+    con.execute("SET checkpoint_threshold = '0b'")
     return con
 
 

@@ -21,13 +21,17 @@ MACROS = [
 # a corrected fact's columns as recorded, the base every later correction is applied to (§3).
 # Bytes count at 10M events (issue 15: the file <= 1 GB): the lateness is whole seconds (a bit-packed
 # integer; the DOUBLE of minutes it replaces took 8 bytes a row, `late_entries` still shows minutes)
-# and the stored event's topic, actor and channel are left to the store, where explain, ticket show
-# and verify read them: no view reads them (they took ~26 MB at 10M).
+# and the stored event's originator_id, topic, actor and channel are left to the store, where explain,
+# ticket show and verify read them: no view reads them (~120 MB at 10M; a UUID column would have
+# grown the ~9 bytes a row DuckDB's FSST gave the hex text to 16, uncompressed). A stored event is
+# the store's row `position`; its aggregate is (aggregate, id), whose originator_id is
+# domain.base.aggregate_uuid(aggregate, id), and corrections find the fact they correct by
+# (aggregate, id, originator_version).
 TABLES = [
     f"""CREATE TABLE IF NOT EXISTS events (
         position BIGINT, recorded_at TIMESTAMP, occurred_at TIMESTAMP,
         source_recorded_at TIMESTAMP, type VARCHAR, aggregate VARCHAR, id VARCHAR, customer VARCHAR,
-        originator_id VARCHAR, originator_version BIGINT, v INTEGER, corrected BOOLEAN, lateness_seconds BIGINT,
+        originator_version BIGINT, v INTEGER, corrected BOOLEAN, lateness_seconds BIGINT,
         {facts.ddl()})""",
     f"""CREATE TABLE IF NOT EXISTS corrected_facts (position BIGINT, occurred_at TIMESTAMP, {facts.ddl()})""",
     # facts an older log holds beyond today's bounds (projections.bounds, terms_flat)

@@ -70,8 +70,13 @@ def sqlite_batches(path: str | Path, start: int = 1, as_of_position: int | None 
 
 # rows per Arrow batch of the ADBC stream: the driver's default (1,024) fills half of each of
 # DuckDB's 2,048-row vectors and passes every batch through Python (the upcast), which made the
-# load of the 1M bench prefix cost 5.0-6.6 s CPU against 3.5-3.7 s at 262,144 (bench.load_stages)
-ADBC_BATCH_ROWS = 262_144
+# load of the 1M bench prefix cost 5.0-6.6 s CPU against 3.5-3.7 s at 262,144 (bench.load_stages).
+# A whole number of DuckDB row groups (122,880 rows), never a remainder: the load inserts each batch
+# as its own row groups, and 262,144 left a 16,384-row group per batch, which DuckDB's checkpoint then
+# merged with its neighbours by rewriting them. Half of `events` was written twice, and the first copy
+# stayed in the file as free blocks: 32 of the 1M prefix's 153 MB, 2.8 s of its checkpoint.
+DUCKDB_ROW_GROUP = 122_880
+ADBC_BATCH_ROWS = 2 * DUCKDB_ROW_GROUP
 
 
 @contextmanager

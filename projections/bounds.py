@@ -154,7 +154,7 @@ def flag(con, since: int | None = None, corrected: bool = False) -> int:  # noqa
     if since is None:
         src, scope = "events", ""
     else:
-        more = " OR originator_id IN (SELECT originator_id FROM _batch_fix)" if corrected else ""
+        more = " OR (aggregate, id) IN (SELECT aggregate, id FROM _batch_fix)" if corrected else ""
         con.execute(f"CREATE OR REPLACE TEMP TABLE _bb_src AS SELECT * FROM events "
                     f"WHERE position >= {int(since)}{more}")
         src, scope = "_bb_src", "WHERE position IN (SELECT position FROM _bb_src)"

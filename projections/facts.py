@@ -11,8 +11,8 @@ upcaster added tomorrow changes them at the next rebuild without a migration of 
 
 Which fields are columns:
   - the fields of every fact type, except the envelope (apply._ingest_sql parses those into
-    columns of their own: occurred_at, id, customer, v, actor, ...; command_id identifies the
-    command, which only audit reads, from the store);
+    columns of their own: occurred_at, id, customer, v, ...; actor and channel, which no view
+    reads, and command_id, which only audit reads, are read from the store);
   - free text meant for people (annotated `Text`: notes, description, summary, a free `reason`)
     is left out: no figure reads it. A name that is free text in one type and typed in another
     (`reason`: WaitReason in WaitStarted/WaitEnded) is a column filled for the typed ones only.

@@ -13,8 +13,7 @@ from domain.events import FACT_TYPES
 from projections import apply_batch, facts, open_views
 
 ENVELOPE_COLUMNS = ["position", "recorded_at", "occurred_at", "source_recorded_at", "type", "aggregate", "id",
-                    "customer", "originator_id", "originator_version", "topic", "v", "actor", "channel", "corrected",
-                    "lateness_minutes"]
+                    "customer", "originator_version", "v", "corrected", "lateness_seconds"]
 
 
 def test_events_holds_the_envelope_and_the_declared_typed_columns_and_no_json_of_the_log() -> None:

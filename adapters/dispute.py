@@ -50,21 +50,15 @@ def rows_for(app: EventStoreApp, oids: list[str]) -> list[LogRow]:
 def ticket_rows(app: EventStoreApp, ticket: str) -> tuple[str, list[LogRow]]:
     """(ticket originator id, rows of the ticket, its asset and its contract); UnknownTicket if none."""
     toid = aggregate_uuid("ticket", ticket).hex
-    rows = rows_for(app, [toid])
+    rows = tickets_rows(app, [ticket])
     if not rows:
         raise UnknownTicket(f"no ticket {ticket}")
-    opened = msgspec.json.decode(rows[0].state)
-    extra = []
-    if opened.get("asset_id"):
-        extra.append(aggregate_uuid("asset", opened["asset_id"]).hex)
-    if opened.get("contract_id"):
-        extra.append(aggregate_uuid("contract", opened["contract_id"]).hex)
-    return toid, sorted(rows + rows_for(app, extra), key=lambda r: r.position)
+    return toid, rows
 
 
 def tickets_rows(app: EventStoreApp, tickets: list[str]) -> list[LogRow]:
-    """The rows `ticket_rows` gives for each of these tickets, together, each row once, in log
-    order: two reads of the store for any number of tickets (a statement's restated tickets share
+    """The rows of each of these tickets, its asset and its contract, together, each row once, in
+    log order: two reads of the store for any number of tickets (a statement's restated tickets share
     their contract, often their assets), not two per ticket."""
     rows = rows_for(app, [aggregate_uuid("ticket", t).hex for t in tickets])
     opened: dict[str, LogRow] = {}

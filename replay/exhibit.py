@@ -295,6 +295,8 @@ li{margin:0.6mm 0}
 .clock ol{margin:1mm 0 2mm 5mm;padding:0}
 .old{text-decoration:line-through;color:#555}
 .late{font-weight:600}
+/* a ticket or asset id on one line where it fits (it still breaks anywhere rather than overflow) */
+td.id{font-size:7.5pt;font-variant-numeric:tabular-nums}
 code,.hash{font-family:"Noto Sans Mono","DejaVu Sans Mono",monospace;font-size:7pt;overflow-wrap:anywhere}
 .lines{margin:0;padding:0;list-style:none}
 .lines li{margin:0}

@@ -299,12 +299,12 @@ def render_html(s: Mapping[str, Any], lang: str) -> bytes:
     if not cur["breaches"]:
         P.append(f"<p>{_h(t(M['None.']))}</p>")
     else:
-        P.append('<table class="breaches">' + _cols(["20mm", "20mm", "29mm", "29mm", "28mm", "auto"]) + "<thead><tr>"
+        P.append('<table class="breaches">' + _cols(["31mm", "18mm", "28mm", "28mm", "34mm", "auto"]) + "<thead><tr>"
                  + "".join(f"<th>{_h(x)}</th>" for x in (t(M["Ticket"]), t(M["Clock"]), t(M["Deadline"]),
                                                       t(_("Stopped")), t(_("Verdict")), t(_("Clause"))))
                  + "</tr></thead><tbody>")
         for b in cur["breaches"][:LIST_ROWS]:
-            P.append(f'<tr><td>{_h(free(b["ticket"]))}</td><td>{_h(word(lang, "clock", b["clock"]))}</td>'
+            P.append(f'<tr><td class="id">{_h(free(b["ticket"]))}</td><td>{_h(word(lang, "clock", b["clock"]))}</td>'
                      f'<td class="num">{_h(t.end(b["deadline"], tz))}</td>'
                      f'<td class="num">{_h(t.time(b["stopped_at"], tz))}</td>'
                      f'<td>{_h(nb(verdict_short(b, lang)))}</td><td>{_h(free(b["clause"]))}</td></tr>')
@@ -316,11 +316,11 @@ def render_html(s: Mapping[str, Any], lang: str) -> bytes:
     if not cur["running"]:
         P.append(f"<p>{_h(t(M['None.']))}</p>")
     else:
-        P.append('<table class="running">' + _cols(["22mm", "26mm", "30mm", "30mm", "auto"]) + "<thead><tr>" + "".join(
+        P.append('<table class="running">' + _cols(["31mm", "22mm", "28mm", "28mm", "auto"]) + "<thead><tr>" + "".join(
             f"<th>{_h(x)}</th>" for x in (t(M["Ticket"]), t(M["Clock"]), t(M["Reported"]), t(M["Deadline"]),
                                          t(_("Now")))) + "</tr></thead><tbody>")
         for x in cur["running"][:LIST_ROWS]:
-            P.append(f'<tr><td>{_h(free(x["ticket"]))}</td><td>{_h(word(lang, "clock", x["clock"]))}</td>'
+            P.append(f'<tr><td class="id">{_h(free(x["ticket"]))}</td><td>{_h(word(lang, "clock", x["clock"]))}</td>'
                      f'<td class="num">{_h(t.time(x["start"], tz))}</td><td class="num">{_h(t.end(x["deadline"], tz))}</td>'
                      f'<td>{_h(verdict_short(x, lang))}</td></tr>')
         P.append("</tbody></table>")
@@ -340,11 +340,11 @@ def render_html(s: Mapping[str, Any], lang: str) -> bytes:
                      f'<td>{_h(word(lang, "visit_status", v["status"]))}</td><td class="num">{v["periods"]}</td></tr>')
         P.append("</tbody></table>")
         if cur["missed"]:
-            P.append('<table class="missed">' + _cols(["24mm", "auto", "auto", "26mm", "26mm"]) + "<thead><tr>" + "".join(
+            P.append('<table class="missed">' + _cols(["31mm", "auto", "auto", "26mm", "26mm"]) + "<thead><tr>" + "".join(
                 f"<th>{_h(x)}</th>" for x in (t(M["Asset"]), t(M["Site"]), t(M["Obligation"]), t(M["From"]),
                                              t(_("To")))) + "</tr></thead><tbody>")
             for m in cur["missed"][:LIST_ROWS]:
-                P.append(f'<tr><td>{_h(free(m["asset"]))}</td><td>{_h(free(m["site"]))}</td>'
+                P.append(f'<tr><td class="id">{_h(free(m["asset"]))}</td><td>{_h(free(m["site"]))}</td>'
                          f'<td>{_h(word(lang, "obligation", m["obligation"]))} · {_h(word(lang, "visit_kind", m["kind"]))}</td>'
                          f'<td class="num">{_h(m["start"])}</td><td class="num">{_h(m["end"])} 24:00</td></tr>')
             P.append("</tbody></table>")
@@ -355,12 +355,12 @@ def render_html(s: Mapping[str, Any], lang: str) -> bytes:
     if not cur["money"]:
         P.append(f"<p>{_h(t(M['None.']))}</p>")
     else:
-        P.append('<table class="money">' + _cols(["20mm", "29mm", "auto", "26mm", "26mm", "26mm"]) + "<thead><tr>"
+        P.append('<table class="money">' + _cols(["31mm", "28mm", "auto", "25mm", "27mm", "25mm"]) + "<thead><tr>"
                  + "".join(f"<th>{_h(x)}</th>" for x in (
                      t(_("Ticket")), t(_("Reported")), t(_("Coverage and cause")), t(_("The customer pays")),
                      t(_("The supplier bears")), t(_("Losses claimed")))) + "</tr></thead><tbody>")
         for m in cur["money"][:LIST_ROWS]:
-            P.append(f'<tr><td>{_h(free(m["ticket"]))}</td><td class="num">{_h(t.time(m["reported_at"], tz))}</td>'
+            P.append(f'<tr><td class="id">{_h(free(m["ticket"]))}</td><td class="num">{_h(t.time(m["reported_at"], tz))}</td>'
                      f'<td>{_h(word(lang, "coverage", m["coverage"]))}; {_h(word(lang, "cause", m["cause"]))}</td>'
                      f'<td class="num">{_h(money(m["customer_pays_fen"] or 0))}</td>'
                      f'<td class="num">{_h(money(m["supplier_pays_fen"] or 0))}</td>'
@@ -377,12 +377,12 @@ def render_html(s: Mapping[str, Any], lang: str) -> bytes:
     if not s["restatements"]:
         P.append(f"<p>{_h(t(M['None: no fact recorded since the previous statement changes an earlier month.']))}</p>")
     else:
-        P.append('<table class="restated">' + _cols(["20mm", "16mm", "22mm", "auto", "auto", "auto"]) + "<thead><tr>"
+        P.append('<table class="restated">' + _cols(["31mm", "16mm", "18mm", "auto", "auto", "auto"]) + "<thead><tr>"
                  + "".join(f"<th>{_h(x)}</th>" for x in (
                      t(_("Ticket")), t(_("Month")), t(_("Clock")), t(_("Was")), t(_("Now")), t(_("Because of"))))
                  + "</tr></thead><tbody>")
         for x in s["restatements"][:LIST_ROWS]:
-            P.append(f'<tr class="restated"><td>{_h(free(x["ticket"]))}</td><td>{_h(x["month"])}</td>'
+            P.append(f'<tr class="restated"><td class="id">{_h(free(x["ticket"]))}</td><td>{_h(x["month"])}</td>'
                      f'<td>{_h(word(lang, "clock", x["clock"]))}</td><td>{_h(verdict_short(x["before"], lang))}</td>'
                      f'<td>{_h(verdict_short(x["after"], lang))}</td><td>{_h(_because(x, lang, tz))}</td></tr>')
         P.append("</tbody></table>")

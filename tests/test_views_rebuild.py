@@ -110,3 +110,31 @@ def test_a_cut_before_the_first_event_rebuilds_empty_views_and_a_position_outsid
     shutil.copy(store, data / "events.sqlite")
     assert main(["--data-dir", str(data), "views", "rebuild", "--as-of-position", "0"]) == 2
     assert "--as-of-position 0: the log holds positions 1-" in capsys.readouterr().err
+
+
+def test_a_reader_on_an_older_snapshot_does_not_hide_the_newest_facts_from_a_rebuild(tmp_path: Path) -> None:
+    """A follower, relay or report reading the store holds a snapshot while the ledger writes on:
+    the rebuild's WAL checkpoint cannot complete then, and the rebuild reads through sqlite3
+    instead, newest facts included (and without waiting on that reader: CHECKPOINT_WAIT_S)."""
+    import sqlite3
+
+    from tests.viewkit import Kit
+
+    kit = Kit(tmp_path / "data")
+    cid = kit.contract_file(str(Path(__file__).resolve().parents[1] / "contracts" / "seed-000.toml"))
+    kit.asset("A-1", cid, customer="buyer-000", accepted="2025-01-02T09:00")
+    kit.ticket("T-1", "A-1", "2025-06-02T10:00")
+    store = kit.dir / "events.sqlite"
+    reader = sqlite3.connect(store)
+    reader.execute("BEGIN")
+    assert reader.execute("SELECT count(*) FROM ledger_chain").fetchone()[0] > 0  # its snapshot is now held
+    try:
+        kit.ticket("T-2", "A-1", "2025-06-03T10:00")  # written after the reader's snapshot
+        rebuild_from_store(store, tmp_path / "views.duckdb", AT)
+    finally:
+        reader.close()
+    con = open_views(tmp_path / "views.duckdb", read_only=True)
+    try:
+        assert {r[0] for r in con.execute("SELECT ticket FROM liability").fetchall()} == {"T-1", "T-2"}
+    finally:
+        con.close()

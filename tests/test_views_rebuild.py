@@ -115,7 +115,7 @@ def test_a_cut_before_the_first_event_rebuilds_empty_views_and_a_position_outsid
 def test_a_reader_on_an_older_snapshot_does_not_hide_the_newest_facts_from_a_rebuild(tmp_path: Path) -> None:
     """A follower, relay or report reading the store holds a snapshot while the ledger writes on:
     the rebuild's WAL checkpoint cannot complete then, and the rebuild reads through sqlite3
-    instead, newest facts included (and without waiting on that reader: CHECKPOINT_WAIT_S)."""
+    instead, newest facts included."""
     import sqlite3
 
     from tests.viewkit import Kit

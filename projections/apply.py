@@ -24,6 +24,7 @@ from domain.terms import Terms
 from domain.upcasting import upcast_state
 
 from . import bounds, facts, schema
+from .positions import at_positions
 from .recompute import WHOLE_STEPS, Upto
 from .recompute import recompute as _recompute
 from .terms_flat import WhatIf
@@ -160,7 +161,10 @@ def _correct_sql(changed: tuple[str, ...]) -> tuple[str, str]:
     Only the `changed` columns (those some correction in play names) are SET: any other column
     of a corrected fact holds what was recorded already, and DuckDB rewrites, at the COMMIT,
     every column an UPDATE sets in every row group it touches (corrections touch them all: the
-    1M bench prefix's COMMIT took ~2 s with all ~47 columns set)."""
+    1M bench prefix's COMMIT took ~2 s with all ~47 columns set).
+
+    They read `_fixes` (the corrections in play) and `_fixed` (the facts they correct, found by a
+    narrow scan); `{at}` is `at_positions` of the latter: the wide rows are read at their positions."""
     cols = facts.columns()
     keys = ["occurred_at", *(c.name for c in cols)]
     picks = ", ".join(f"bool_or(key = '{k}') AS \"has_{k}\", any_value(val) FILTER (WHERE key = '{k}') AS \"val_{k}\""
@@ -173,37 +177,42 @@ def _correct_sql(changed: tuple[str, ...]) -> tuple[str, str]:
     sets = ", ".join(["e.position", *(eff(k, values[k]) for k in changed)])
     keep = f"""
 INSERT INTO corrected_facts SELECT e.position, e.occurred_at, {", ".join("e." + c.name for c in cols)}
-FROM events e JOIN (
-    SELECT DISTINCT aggregate, id, corrects_version AS ver FROM events
-    WHERE type = 'FactCorrected' AND (aggregate, id) IN (SELECT aggregate, id FROM _batch_fix)) t
-  ON t.aggregate = e.aggregate AND t.id = e.id AND t.ver = e.originator_version
-WHERE e.position NOT IN (SELECT position FROM corrected_facts)"""
+FROM events e WHERE e.position {{at}} AND e.position NOT IN (SELECT position FROM corrected_facts)"""
     return keep, f"""
 UPDATE events SET {"".join(f"{k} = fx.{k}, " for k in changed)}corrected = true
 FROM (
-    WITH c AS (
-        SELECT e.aggregate AS agg, e.id AS oid, e.corrects_version AS ver, e.position, e.changes AS ch
-        FROM events e WHERE e.type = 'FactCorrected'
-          AND (e.aggregate, e.id) IN (SELECT aggregate, id FROM _batch_fix)),
-    kv AS (SELECT agg, oid, ver, position, unnest(json_keys(ch)) AS key, ch FROM c),
+    WITH kv AS (SELECT aggregate AS agg, id AS oid, ver, position, unnest(json_keys(changes)) AS key, changes AS ch
+                FROM _fixes),
     latest AS (SELECT agg, oid, ver, key, arg_max(json_extract(ch, '$."' || key || '"'), position) AS val
                FROM kv GROUP BY agg, oid, ver, key),
     patch AS (SELECT agg, oid, ver, {picks} FROM latest GROUP BY agg, oid, ver)
     SELECT {sets}
-    FROM events e JOIN patch p ON p.agg = e.aggregate AND p.oid = e.id AND p.ver = e.originator_version
+    FROM _fixed e JOIN patch p ON p.agg = e.aggregate AND p.oid = e.id AND p.ver = e.ver
     JOIN corrected_facts r ON r.position = e.position) fx
-WHERE events.position = fx.position
+WHERE events.position = fx.position AND events.position {{at}}
 """
 
 
-def _correct(con: duckdb.DuckDBPyConnection) -> None:
-    """Apply every correction of the aggregates in `_batch_fix` (see _correct_sql)."""
-    named = {r[0] for r in con.execute(
-        "SELECT DISTINCT unnest(json_keys(changes)) FROM events WHERE type = 'FactCorrected' "
-        "AND (aggregate, id) IN (SELECT aggregate, id FROM _batch_fix)").fetchall()}
+def _correct(con: duckdb.DuckDBPyConnection) -> list[int]:
+    """Apply every correction of the aggregates in `_batch_fix` (see _correct_sql); returns the
+    positions of the facts corrected (the only rows of `events` whose columns it set).
+
+    The corrections are read once (`_fixes`), the facts they name found by their key on the few
+    narrow columns (`_fixed`), and only then are wide rows read, at those positions."""
+    con.execute("CREATE OR REPLACE TEMP TABLE _fixes AS SELECT aggregate, id, corrects_version AS ver, position, changes "
+                "FROM events WHERE type = 'FactCorrected' AND (aggregate, id) IN (SELECT aggregate, id FROM _batch_fix)")
+    con.execute("CREATE OR REPLACE TEMP TABLE _fixed AS SELECT e.position, e.type, e.aggregate, e.id, "
+                "e.originator_version AS ver FROM events e JOIN (SELECT DISTINCT aggregate, id, ver FROM _fixes) f "
+                "ON f.aggregate = e.aggregate AND f.id = e.id AND f.ver = e.originator_version")
+    positions = sorted(r[0] for r in con.execute("SELECT position FROM _fixed").fetchall())
+    if not positions:
+        return []
+    named = {r[0] for r in con.execute("SELECT DISTINCT unnest(json_keys(changes)) FROM _fixes").fetchall()}
     columns = ("occurred_at", *(c.name for c in facts.columns()))
+    at = at_positions(con, positions, "_fixed_at")
     for sql in _correct_sql(tuple(k for k in columns if k in named)):
-        con.execute(sql)
+        con.execute(sql.replace("{at}", at))
+    return positions
 
 
 def _ingest(con: duckdb.DuckDBPyConnection, batch: Any) -> dict[str, Any]:
@@ -217,9 +226,7 @@ def _ingest(con: duckdb.DuckDBPyConnection, batch: Any) -> dict[str, Any]:
             "CREATE OR REPLACE TEMP TABLE _batch_fix AS SELECT DISTINCT split_part(topic, '.', 1) AS aggregate, "
             "json_extract_string(state, '$.id') AS id FROM _batch WHERE split_part(topic, '.', 2) = 'FactCorrected'"
         )
-        corrected = con.execute("SELECT count(*) FROM _batch_fix").fetchall()[0][0] > 0
-        if corrected:
-            _correct(con)
+        corrected = _correct(con) if con.execute("SELECT count(*) FROM _batch_fix").fetchall()[0][0] else []
         bounds.flag(con, since=con.execute("SELECT min(position) FROM _batch").fetchall()[0][0], corrected=corrected)
         kinds = dict(con.execute(
             "SELECT split_part(topic, '.', 1), count(*) FROM _batch GROUP BY 1").fetchall())

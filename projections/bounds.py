@@ -31,6 +31,7 @@ from domain.bounds import COUNTED_DAYS, Declared, declared
 from domain.events import FACT_TYPES
 
 from . import facts
+from .positions import at_positions
 
 NUMERIC = ("maximum", "minimum", "maxItems", "x-maxProduct")
 TIMES = ("formatMinimum", "formatExclusiveMaximum")
@@ -145,16 +146,22 @@ def _time_selects() -> tuple[str, ...]:
     return tuple(out)
 
 
-def flag(con, since: int | None = None, corrected: bool = False) -> int:  # noqa: ANN001 - a DuckDB connection
+def flag(con, since: int | None = None, corrected: Sequence[int] = ()) -> int:  # noqa: ANN001 - a DuckDB connection
     """Flag the events beyond their bounds and leave their numbers out; returns how many flags.
 
     since None: every event (a rebuild). Otherwise the events from position `since` on (a live
-    batch), and with `corrected` also those of the aggregates in `_batch_fix`, whose state a
-    correction just recomputed from what was recorded."""
+    batch) and the facts at the positions `corrected`, whose columns a correction just recomputed
+    from what was recorded (apply._correct: no other row of `events` changed, so no other flag).
+
+    Both are read with filters on position (projections.positions): only the row groups holding
+    them are scanned, and the other columns are fetched only for the rows in scope."""
     if since is None:
         src, scope = "events", ""
     else:
-        more = " OR (aggregate, id) IN (SELECT aggregate, id FROM _batch_fix)" if corrected else ""
+        more = ""
+        if corrected:  # older facts apart (UNION ALL): an OR of the two filters is not pushed into the scan
+            more = (f" UNION ALL SELECT * FROM events WHERE position {at_positions(con, corrected, '_bb_fixed')} "
+                    f"AND position < {int(since)}")
         con.execute(f"CREATE OR REPLACE TEMP TABLE _bb_src AS SELECT * FROM events "
                     f"WHERE position >= {int(since)}{more}")
         src, scope = "_bb_src", "WHERE position IN (SELECT position FROM _bb_src)"

@@ -167,7 +167,7 @@ def recompute(con: duckdb.DuckDBPyConnection, ev: datetime, *, everything: bool,
     if _rows(con, "_aff"):  # a step with nothing in scope is skipped: each costs its planning
         summary.before(con, everything=False)
         sla.recompute(con)
-        summary.recompute(con, everything=False)
+        summary.recompute(con, everything=False, ev=ev)
     _run(con, SCOPE_LIABILITY)
     rewritten = set()  # tables written whole by this batch: no row left to re-stamp
     if _rows(con, "_scope_tickets") or _rows(con, "_scope_assets"):

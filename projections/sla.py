@@ -354,7 +354,8 @@ CLOCK_INPUTS = [
               WHERE type IN ('TicketAcknowledged', 'TechnicianArrived', 'TicketResolved', 'RemoteFixAttempted',
                              'TechnicianDispatched', 'SpareUnitLent', 'SolutionPlanProposed', 'TicketCancelled')
               GROUP BY ALL),
-    wk AS (SELECT w.* FROM _wk w JOIN s ON w.ticket = s.ticket AND w.clock = s.clock AND w.idx = s.idx AND w.k = s.k)
+    wk AS (SELECT w.* FROM _wk w JOIN s ON w.ticket = s.ticket AND w.clock = s.clock AND w.idx = s.idx AND w.k = s.k),
+    rows AS (
     -- waits and undone resolutions of hour/minute clocks: their own span and what they added
     SELECT c.ticket, c.clock, c.position, CASE WHEN c.reason = '_reopened' THEN 'reopen' ELSE 'wait' END AS kind,
            CASE WHEN c.reason <> '_reopened' THEN c.reason END AS detail, c.raw_ws AS "at", c.raw_we AS "until",
@@ -418,17 +419,19 @@ CLOCK_INPUTS = [
     FROM s JOIN {STOPS} ON st.clock = s.clock
     JOIN facts f ON f.ticket = s.ticket AND f.type = st.type AND f.occurred_at = s.stop_eff
     WHERE s.state IN ('met', 'breached') AND s.stop_eff IS NOT NULL
-    GROUP BY s.ticket, s.clock""",
+    GROUP BY s.ticket, s.clock)
+    -- stamped as written: a later UPDATE of the ticket's rows cost a scan of clock_inputs per batch
+    SELECT *, (SELECT ev FROM _p) AS evaluated_at FROM rows""",
     # provisional clocks: the first calendar year they span that the log holds no data for (§8)
     """INSERT INTO clock_inputs BY NAME
     SELECT c.ticket, c.clock, 'calendar' AS kind, true AS applied, 'year_missing' AS reason, c.clause,
+           (SELECT ev FROM _p) AS evaluated_at,
            list_min(list_filter(range(year(loc(c.start, s.tz)),
                                       year(loc(greatest(c.deadline, coalesce(s.end_at, c.deadline)), s.tz)) + 1),
                                 lambda y: NOT list_contains(k.years, y))) AS awaits_year
     FROM sla_clocks c JOIN _st s ON s.ticket = c.ticket AND s.clock = c.clock,
          (SELECT coalesce(list(year), []) AS years FROM calendar_years) k
     WHERE c.provisional AND c.ticket IN (SELECT ticket FROM _aff)""",
-    "UPDATE clock_inputs SET evaluated_at = (SELECT ev FROM _p) WHERE ticket IN (SELECT ticket FROM _aff)",
 ]
 
 # Off only to measure what the rows cost (bench/clock_inputs_bench.py); the views always write them.

@@ -124,19 +124,21 @@ TABLES = [
         evaluated_at TIMESTAMP)""",
 ]
 
-def late_entries_sql(only: str = "") -> str:
+def late_entries_sql(only: str = "", events: str = "events") -> str:
     """§9.12: an event is late when (source recording time, else ledger recording time) - occurred_at
     exceeds the contract's tolerance (default 24 h) in force when it occurred. The `late_entries`
     view is this over every event; `only` (an SQL condition on `events`, e.g. one ticket's id)
     narrows the events first, so a report of one ticket does not evaluate the whole log.
+    `events`: the table read, `events` or a part of it holding every event of the aggregates
+    `only` keeps (a live batch's tickets, liability._tev)
     `events` holds the lateness in whole seconds; compared as 60 x the tolerance in minutes, and
     shown as seconds / 60.0, it reads exactly as the minutes it replaced."""
     return f"""
     WITH e AS (  -- below every contract's tolerance (and the default) an event is never late
-        SELECT * FROM events
+        SELECT * FROM {events}
         WHERE lateness_seconds > 60 * (SELECT least(1440, min(late_tolerance_minutes)) FROM terms){only}),
     agg AS (
-        SELECT id, max(contract_id) AS contract FROM events
+        SELECT id, max(contract_id) AS contract FROM {events}
         WHERE type IN ('TicketOpened', 'AssetRegistered') AND id IN (SELECT id FROM e) GROUP BY id)
     SELECT e.position, e.type, e.aggregate, e.id, e.customer, e.occurred_at, e.recorded_at,
            e.source_recorded_at, e.lateness_seconds / 60.0 AS lateness_minutes,

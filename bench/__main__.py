@@ -274,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         ("web", lambda: bench_web(args.quick, events)),
     ]
     todo = [(n, fn) for n, fn in steps if only is None or n in only]
+    out = Path(args.out)
     start = time.perf_counter()
     for i, (name, fn) in enumerate(todo, 1):
         print(f"bench [{i}/{len(todo)}] {name} ... (at {time.perf_counter() - start:.0f} s)", file=sys.stderr, flush=True)
@@ -284,6 +285,7 @@ def main(argv: list[str] | None = None) -> int:
             results[name] = {"error": f"{type(e).__name__}: {e}"}
         results["slot_seconds"][name] = round(time.perf_counter() - t, 1)
         print(f"bench [{i}/{len(todo)}] {name} done in {time.perf_counter() - t:.1f} s", file=sys.stderr, flush=True)
+        _write(out, results)  # a run stopped later keeps the slots it finished
     wall = time.perf_counter() - start
     results["wall_seconds"] = round(wall, 1)
     rows = rows_of(results)
@@ -298,11 +300,14 @@ def main(argv: list[str] | None = None) -> int:
         rows.append({"benchmark": "whole suite, wall time", "figure": fig,
                      "target": f"< 15 min at {events / 1e6:g}M", "ok": "yes" if fresh < 900 else "NO"})
     print(table(rows))
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=1, default=str) + "\n")
+    _write(out, results)
     print(f"\nwall time {wall:.0f} s ({wall / 60:.1f} min); written: {out}")
     return 0
+
+
+def _write(out: Path, results: dict[str, Any]) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=1, default=str) + "\n")
 
 
 if __name__ == "__main__":

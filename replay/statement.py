@@ -299,7 +299,7 @@ def render_html(s: Mapping[str, Any], lang: str) -> bytes:
     if not cur["breaches"]:
         P.append(f"<p>{_h(t(M['None.']))}</p>")
     else:
-        P.append('<table class="breaches">' + _cols(["31mm", "18mm", "28mm", "28mm", "34mm", "auto"]) + "<thead><tr>"
+        P.append('<table class="breaches">' + _cols(["31mm", "22mm", "28mm", "28mm", "36mm", "auto"]) + "<thead><tr>"
                  + "".join(f"<th>{_h(x)}</th>" for x in (t(M["Ticket"]), t(M["Clock"]), t(M["Deadline"]),
                                                       t(_("Stopped")), t(_("Verdict")), t(_("Clause"))))
                  + "</tr></thead><tbody>")
@@ -377,7 +377,7 @@ def render_html(s: Mapping[str, Any], lang: str) -> bytes:
     if not s["restatements"]:
         P.append(f"<p>{_h(t(M['None: no fact recorded since the previous statement changes an earlier month.']))}</p>")
     else:
-        P.append('<table class="restated">' + _cols(["31mm", "16mm", "18mm", "auto", "auto", "auto"]) + "<thead><tr>"
+        P.append('<table class="restated">' + _cols(["31mm", "16mm", "22mm", "auto", "auto", "auto"]) + "<thead><tr>"
                  + "".join(f"<th>{_h(x)}</th>" for x in (
                      t(_("Ticket")), t(_("Month")), t(_("Clock")), t(_("Was")), t(_("Now")), t(_("Because of"))))
                  + "</tr></thead><tbody>")

@@ -49,10 +49,9 @@ def statements(everything: bool = True) -> list[str]:
         "E": "events" if everything else "_tev",
     }
     out = [s.format(**f) for s in STATEMENTS]
-    if not everything:
-        out.insert(0, TICKET_EVENTS)
     if not everything:  # the first apply of a database is whole and created it: no DDL per batch
-        out = [s.replace("CREATE OR REPLACE MACRO fen_at", "CREATE MACRO IF NOT EXISTS fen_at") for s in out]
+        out = [TICKET_EVENTS, *(s.replace("CREATE OR REPLACE MACRO fen_at", "CREATE MACRO IF NOT EXISTS fen_at")
+                                for s in out)]
     return out
 
 

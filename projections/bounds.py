@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from domain.bounds import COUNTED_DAYS, Declared, declared
 from domain.events import FACT_TYPES
 
-from . import facts
+from . import facts, schema
 from .positions import at_positions
 
 NUMERIC = ("maximum", "minimum", "maxItems", "x-maxProduct")
@@ -172,8 +172,11 @@ def flag(con, since: int | None = None, corrected: Sequence[int] = ()) -> int:  
     n = con.execute("SELECT count(*) FROM _bb").fetchall()[0][0]
     if n:
         con.execute(f"INSERT INTO beyond_bounds SELECT {FLAG_COLUMNS} FROM _bb")
+        left_out = [r[0] for r in con.execute(f"SELECT DISTINCT position FROM _bb WHERE effect = '{LEFT_OUT}'").fetchall()]
+        if left_out:  # kept as recorded first: a later correction starts from it (apply._correct)
+            con.execute(schema.keep_as_recorded(at_positions(con, left_out, "_bb_left_out")))
         con.execute(_LEAVE_OUT.format(sets=", ".join(
-            f"{c} = CASE WHEN list_contains(p.tops, '{c}') THEN NULL ELSE {c} END" for c in _left_out_columns())))
+            f"{c} = CASE WHEN list_contains(p.tops, '{c}') THEN NULL ELSE {c} END" for c in left_out_columns())))
     return n
 
 
@@ -182,7 +185,7 @@ _LEAVE_OUT = ("UPDATE events SET {sets} FROM (SELECT position, list(top) AS tops
 
 
 @functools.cache
-def _left_out_columns() -> tuple[str, ...]:
+def left_out_columns() -> tuple[str, ...]:
     """The columns a number beyond its bound can leave out: the top-level fields with numeric bounds."""
     return tuple(sorted({d.path[0] for cls in FACT_TYPES.values() for d in declared(cls)
                          if any(k in d.keywords for k in NUMERIC)}))

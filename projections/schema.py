@@ -18,7 +18,8 @@ MACROS = [
 
 # `events` holds typed facts, not the log's JSON (issue 15): the envelope's columns, then one
 # column per field the fact types declare (projections.facts, generated). `corrected_facts` holds
-# a corrected fact's columns as recorded, the base every later correction is applied to (§3).
+# the columns as recorded of a fact `events` holds otherwise (corrected, or a number left out as
+# beyond its bound): the base every later correction is applied to (§3; keep_as_recorded).
 # Bytes count at 10M events (issue 15: the file <= 1 GB): the lateness is whole seconds (a bit-packed
 # integer; the DOUBLE of minutes it replaces took 8 bytes a row, `late_entries` still shows minutes)
 # and the stored event's originator_id, topic, actor and channel are left to the store, where explain,
@@ -155,6 +156,16 @@ VIEW_TABLES = (
     "sla_clocks", "clock_inputs", "sla_summary", "warranty", "visit_periods", "first_time_fix", "repeat_failures",
     "replacement_obligations", "liability", "liability_totals",
 )
+
+
+def keep_as_recorded(at: str) -> str:
+    """The INSERT that keeps, in `corrected_facts`, the facts of `events` at positions `at` (an
+    `IN (...)` filter) as they read now, unless kept already. Run before a correction sets their
+    columns and before a number beyond its bound is left out: a correction arriving live in a later
+    batch then starts from what was recorded, as a rebuild's does."""
+    cols = ", ".join("e." + c.name for c in facts.columns())
+    return (f"INSERT INTO corrected_facts SELECT e.position, e.occurred_at, {cols} FROM events e "
+            f"WHERE e.position {at} AND e.position NOT IN (SELECT position FROM corrected_facts)")
 
 
 def create(con) -> None:

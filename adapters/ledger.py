@@ -28,6 +28,7 @@ from domain.errors import Refused
 from domain.terms import Terms
 from domain.ticket import Ticket
 
+from .message_size import HEADER_ROOM, max_event_bytes
 from .store import (
     EventStoreApp,
     StoreConfig,
@@ -36,7 +37,6 @@ from .store import (
     last_position,
     read_for_batch,
 )
-from .stream import HEADER_ROOM, max_event_bytes
 
 DEFAULT_FUTURE_TOLERANCE_MIN = 10
 

@@ -44,6 +44,7 @@ from nats.js.errors import NotFoundError
 
 from domain import events as ev
 
+from .message_size import DEFAULT_MAX_EVENT_BYTES, HEADER_ROOM, ConfigurationError, max_event_bytes  # noqa: F401
 from .store import LogRow, decode_stored
 
 STREAM = "LEDGER"
@@ -67,25 +68,7 @@ H_ORIGINATOR_VERSION = "Ledger-Version"
 
 # --- what one message may hold ---------------------------------------------------------------
 
-DEFAULT_MAX_EVENT_BYTES = 1_048_576  # nats-server's default max_payload: headers and payload together
-HEADER_ROOM = 4_096  # bytes kept for a message's headers (about 600 today, with room for more)
-
-
-class ConfigurationError(ValueError):
-    """A setting that cannot be used; the message names it and what would be right."""
-
-
-def max_event_bytes() -> int:
-    """TICKETLEDGER_MAX_EVENT_BYTES: the largest message (headers and stored JSON) the stream
-    accepts. A command whose fact would not fit is refused when it comes in (domain.base)."""
-    text = os.environ.get("TICKETLEDGER_MAX_EVENT_BYTES", "").strip()
-    if not text:
-        return DEFAULT_MAX_EVENT_BYTES
-    if not text.isdigit() or int(text) <= 2 * HEADER_ROOM:
-        raise ConfigurationError(f"TICKETLEDGER_MAX_EVENT_BYTES={text!r}: write a number of bytes above "
-                                 f"{2 * HEADER_ROOM:,}, at most the NATS server's max_payload (default "
-                                 f"{DEFAULT_MAX_EVENT_BYTES:,})")
-    return int(text)
+# the limits live in adapters.message_size (imported from there, without NATS, by the ledger)
 
 # --- connecting ----------------------------------------------------------------------------
 

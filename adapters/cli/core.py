@@ -135,8 +135,8 @@ def ledger_for(args: argparse.Namespace) -> Ledger:
 
     from eventsourcing.persistence import PersistenceError
 
+    from ..message_size import ConfigurationError
     from ..store import StoreConfig
-    from ..stream import ConfigurationError
 
     folder = data_folder(args)
     config = StoreConfig.from_env(folder)

@@ -417,29 +417,13 @@ async def host_proofs(app: EventStoreApp, url: str, options: ConnectOptions | No
                     await nc.close()
 
 
-def add_relay_arguments(p: argparse.ArgumentParser) -> None:
-    from .cli import positive_float, positive_int
-
-    p.add_argument("--follow", action="store_true", help="keep following the log (Ctrl-C stops)")
-    p.add_argument("--batch", type=positive_int, default=1000, help="log rows read per poll")
-    p.add_argument("--window", type=positive_int, default=256, help="publishes in flight")
-    p.add_argument("--replicas", type=positive_int, default=1, help="stream replicas when creating it (3 on a cluster)")
-    p.add_argument("--checkpoint-every", type=positive_int, default=1000, metavar="N",
-                   help="publish a signed checkpoint on CHECKPOINTS at least every N events (default 1000)")
-    p.add_argument("--checkpoint-seconds", type=positive_float, default=60.0, metavar="T",
-                   help="... or every T seconds when the log grew (default 60); a run also ends with one")
-    p.add_argument("--new-stream", action="store_true",
-                   help="the LEDGER stream on this server is a new one on purpose (another server, a restore): "
-                        "record it as the ledger's stream instead of refusing it (TL-E180); say so to your customers")
-    p.add_argument("--no-proofs", action="store_true",
-                   help="with --follow: do not host the ticketledger-proofs NATS service nor collect cosignatures")
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m adapters.relay", description="relay the ledger to NATS JetStream")
     p.add_argument("--data-dir", default="./ledger-data")
     p.add_argument("--nats-url", default=None)
     p.add_argument("--verbose", action="store_true")
+    from .cli.stream import add_relay_arguments
+
     add_relay_arguments(p)
     args = p.parse_args(argv)
     return run(args, ConnectOptions.from_env(url=args.nats_url))

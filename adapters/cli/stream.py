@@ -18,29 +18,22 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from domain import events as ev
 from replay.printable import printable
 
-from ..nats_server import ServerError, server_for
-from ..stream import (
-    STREAM,
-    ConnectOptions,
-    NatsUnreachable,
-    StreamEvent,
-    connect,
-    customer_stream_name,
-    ensure_customer_stream,
-    filter_subject,
-    find_start_seq,
-    iso_utc,
-    read_events,
-)
-from . import UserError, positive_int
+from . import UserError, positive_float, positive_int
 from .output import emit
+
+if TYPE_CHECKING:
+    from ..stream import ConnectOptions, StreamEvent
+
+# the NATS client (adapters.stream, adapters.nats_server) is imported by the commands that use
+# it, not when the parser is built: every other command (explain, report, replay ...) would pay
+# its import (~0.1 s) for nothing
 
 AGGREGATES = ("ticket", "asset", "contract", "calendar")
 
@@ -61,6 +54,8 @@ def nats_options(p: argparse.ArgumentParser) -> None:
 
 
 def options_of(args: argparse.Namespace) -> ConnectOptions:
+    from ..stream import ConnectOptions
+
     return ConnectOptions.from_env(
         url=args.nats_url, user=args.nats_user, password=args.nats_password, token=args.nats_token,
         creds=args.nats_creds, nkey_seed=args.nats_nkey, tls_ca=args.tls_ca, tls_cert=args.tls_cert,
@@ -82,8 +77,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.set_defaults(func=cmd_customer_stream)
 
     p = sub.add_parser("relay", help="publish the log to NATS JetStream exactly once (once, or --follow)")
-    from ..relay import add_relay_arguments
-
     add_relay_arguments(p)
     nats_options(p)
     p.set_defaults(func=cmd_relay)
@@ -98,7 +91,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--type", choices=sorted(ev.FACT_TYPES), metavar="TYPE", help="one event type, e.g. TicketOpened")
     p.add_argument("--customer", type=_subject_token("--customer"),
                    help="one customer (reads LEDGER_<customer> when it exists)")
-    p.add_argument("--stream", default=None, help=f"stream to read (default {STREAM}, or LEDGER_<customer>)")
+    p.add_argument("--stream", default=None, help="stream to read (default LEDGER, or LEDGER_<customer>)")
     p.add_argument("--limit", type=positive_int, default=None, help="stop after N events")
     p.add_argument("--follow", action="store_true", help="keep waiting for new events (Ctrl-C stops)")
     nats_options(p)
@@ -118,7 +111,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_nats_serve(args: argparse.Namespace) -> int:
-    from ..nats_server import local_server
+    from ..nats_server import ServerError, local_server
 
     store = Path(args.data_dir) / "nats"
     stop = {"now": False}
@@ -149,6 +142,8 @@ def cmd_nats_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_customer_stream(args: argparse.Namespace) -> int:
+    from ..stream import STREAM, connect, ensure_customer_stream
+
     opts = options_of(args)
 
     async def go(url: str) -> Any:
@@ -172,6 +167,8 @@ def cmd_customer_stream(args: argparse.Namespace) -> int:
 
 @contextlib.contextmanager
 def _server(args: argparse.Namespace, opts: ConnectOptions):  # type: ignore[no-untyped-def]
+    from ..nats_server import ServerError, server_for
+
     try:
         with server_for(args.data_dir, opts.url) as url:
             yield url
@@ -182,8 +179,27 @@ def _server(args: argparse.Namespace, opts: ConnectOptions):  # type: ignore[no-
 # --- relay ------------------------------------------------------------------------------------
 
 
+def add_relay_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--follow", action="store_true", help="keep following the log (Ctrl-C stops)")
+    p.add_argument("--batch", type=positive_int, default=1000, help="log rows read per poll")
+    p.add_argument("--window", type=positive_int, default=256, help="publishes in flight")
+    p.add_argument("--replicas", type=positive_int, default=1, help="stream replicas when creating it (3 on a cluster)")
+    p.add_argument("--checkpoint-every", type=positive_int, default=1000, metavar="N",
+                   help="publish a signed checkpoint on CHECKPOINTS at least every N events (default 1000)")
+    p.add_argument("--checkpoint-seconds", type=positive_float, default=60.0, metavar="T",
+                   help="... or every T seconds when the log grew (default 60); a run also ends with one")
+    p.add_argument("--new-stream", action="store_true",
+                   help="the LEDGER stream on this server is a new one on purpose (another server, a restore): "
+                        "record it as the ledger's stream instead of refusing it (TL-E180); say so to your customers")
+    p.add_argument("--no-proofs", action="store_true",
+                   help="with --follow: do not host the ticketledger-proofs NATS service nor collect cosignatures")
+
+
+
 def cmd_relay(args: argparse.Namespace) -> int:
+    from ..nats_server import ServerError
     from ..relay import PoisonEvent, run
+    from ..stream import NatsUnreachable
     from ..stream_guard import StreamChanged
 
     opts = options_of(args)
@@ -216,6 +232,8 @@ def _port(text: str) -> int:
 
 
 def cmd_tail(args: argparse.Namespace) -> int:
+    from ..stream import STREAM, connect, filter_subject, find_start_seq, iso_utc, read_events
+
     opts = options_of(args)
     start_time = None
     if args.from_time:
@@ -280,6 +298,8 @@ def cmd_tail(args: argparse.Namespace) -> int:
 
 async def _pick_stream(js: Any, customer: str | None) -> str:
     from nats.js.errors import NotFoundError
+
+    from ..stream import STREAM, customer_stream_name
 
     if customer:
         try:

@@ -31,7 +31,7 @@ import msgspec
 from replay.i18n import DEFAULT_TZ, N_, Texts
 
 from .calendar_data import record_calendar
-from .cli.output import Column, Progress, emit, speak, table
+from .cli.output import Column, Progress, emit, language, speak, table
 from .data_folder import views_path
 from .ledger import Ledger
 from .store import iter_log, last_position
@@ -331,6 +331,7 @@ def _dispute_report(ledger: Ledger, data_dir: Path, ticket: str, views: dict[str
 
         body, _report, _lang = render_report(ticket, toid, rows, views_path(data_dir), data_dir, "html",
                                               out.parent.resolve(), calendar=calendar_rows(ledger),
+                                              lang_for=lambda tz: language(timezone=tz),  # --lang, else the contract's
                                               proofs=report_proofs(ledger, rows, None, None))
         out.write_bytes(body)
     except Exception as e:  # noqa: BLE001 - the demo goes on and says why
@@ -384,6 +385,6 @@ def _show_proof(data_dir: Path, report: Path, signed: tuple[str, str], say: Any,
     say(_("check the dispute report offline: {command}", command=command))
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
-        code = main(["proof", "verify", str(report), "--log-key", vkey])
+        code = main(["--lang", _.lang, "proof", "verify", str(report), "--log-key", vkey])  # in the demo's language
     say(buf.getvalue().rstrip("\n").splitlines()[-1])
     return code == 0

@@ -165,22 +165,23 @@ def witness_findings(note: str, witnesses: Iterable[WitnessVerifier]) -> list[An
     cosigned the report's checkpoint, failed (TL-E182) when its cosignature is missing or wrong."""
     from datetime import UTC, datetime
 
-    from .proofs import Finding
+    from .proofs import N_, finding
 
     out = []
     for w in witnesses:
         try:
             found = cosignatures(note, [w])
         except CosignatureError as e:
-            out.append(Finding(status="failed", code=E_WITNESS, what=f"witness {w.vkey}: {e}"))
+            out.append(finding("failed", N_("witness {witness}: {reason}"), code=E_WITNESS, witness=w.vkey, reason=str(e)))
             continue
         except sn.NoteError as e:
-            out.append(Finding(status="failed", code=E_WITNESS, what=f"witness {w.vkey}: {e}"))
+            out.append(finding("failed", N_("witness {witness}: {reason}"), code=E_WITNESS, witness=w.vkey, reason=str(e)))
             continue
+        who = f"{w.name}+{w.key_hash.hex()}"
         if not found:
-            out.append(Finding(status="failed", code=E_WITNESS,
-                               what=f"witness {w.name}+{w.key_hash.hex()} did not cosign the report's checkpoint"))
+            out.append(finding("failed", N_("witness {witness} did not cosign the report's checkpoint"),
+                               code=E_WITNESS, witness=who))
             continue
         when = datetime.fromtimestamp(found[0].time, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        out.append(Finding(status="ok", what=f"checkpoint cosigned by witness {w.name}+{w.key_hash.hex()} at {when}"))
+        out.append(finding("ok", N_("checkpoint cosigned by witness {witness} at {when}"), witness=who, when=when))
     return out

@@ -78,12 +78,28 @@ class Evidence(msgspec.Struct, kw_only=True, frozen=True):
 
 
 class Finding(msgspec.Struct, kw_only=True, frozen=True):
-    """One result of `proof verify`: ok, withheld or failed, with a stable code when failed."""
+    """One result of `proof verify`: ok, withheld or failed, with a stable code when failed.
+    `what` is in English; `message` is its template (marked for the catalogs) and `params` its
+    fields, so that the CLI writes it in the reader's language: what == message.format(**params)."""
 
     status: str  # "ok" | "withheld" | "failed"
     what: str
     code: str = ""
     position: int | None = None
+    message: str = ""
+    params: dict[str, str | int] = {}
+
+
+def N_(message: str) -> str:  # noqa: N802 - the gettext marker (replay.i18n.N_), for the catalogs
+    return message
+
+
+def finding(status: str, message: str, /, *, code: str = "", position: int | None = None,
+            **params: str | int) -> Finding:
+    """A Finding from its message template (marked N_) and fields; an event's `position` is one."""
+    fields = params if position is None else {**params, "position": position}
+    return Finding(status=status, what=message.format(**fields), code=code, position=position,
+                   message=message, params=fields)
 
 
 # Stable codes (adapters/cli/errors.py lists them with their meaning)
@@ -109,17 +125,17 @@ def check_evidence(ev: Evidence, trusted: list[sn.Verifier],
         try:
             keys = [sn.Verifier.parse(k) for k in ev.log_keys]
         except sn.NoteError as e:
-            return [Finding(status="failed", code=E_KEY, what=f"the report's log key: {e}")]
-        out.append(Finding(status="withheld", code=E_KEY,
-                           what="no --log-key given: checked with the keys the report names, which proves "
-                                "integrity but not who signed; give the key of your contract annex"))
+            return [finding("failed", N_("the report's log key: {reason}"), code=E_KEY, reason=str(e))]
+        out.append(finding("withheld", N_("no --log-key given: checked with the keys the report names, which "
+                                          "proves integrity but not who signed; give the key of your contract annex"),
+                           code=E_KEY))
     try:
         note, good = sn.open_note(ev.checkpoint, keys)
         cp = sn.parse_checkpoint(note.text)
     except sn.NoteError as e:
-        return [*out, Finding(status="failed", code=E_SIGNATURE, what=f"checkpoint: {e}")]
-    out.append(Finding(status="ok", what=f"checkpoint {cp.origin} size {cp.size} signed by "
-                                         + ", ".join(f"{v.name}+{v.key_hash.hex()}" for v in good)))
+        return [*out, finding("failed", N_("checkpoint: {reason}"), code=E_SIGNATURE, reason=str(e))]
+    out.append(finding("ok", N_("checkpoint {origin} size {size} signed by {signers}"), origin=cp.origin,
+                       size=cp.size, signers=", ".join(f"{v.name}+{v.key_hash.hex()}" for v in good)))
     for e in ev.events:
         out.append(_check_event(e, cp))
     if saved is not None:
@@ -129,32 +145,36 @@ def check_evidence(ev: Evidence, trusted: list[sn.Verifier],
 
 def _check_event(e: CitedEvent, cp: sn.Checkpoint) -> Finding:
     pos, idx = e.leaf.position, e.leaf.index
-    name = f"event at position {pos} (leaf {idx})"
+
+    def event(status: str, message: str, code: str = "", **params: str | int) -> Finding:
+        return finding(status, message, code=code, position=pos, **params, leaf=idx)
+
     if e.stored_b64 is not None:
         try:
             stored = base64.b64decode(e.stored_b64, validate=True)
         except (binascii.Error, ValueError):
-            return Finding(status="failed", code=E_PAYLOAD, position=pos, what=f"{name}: stored bytes are not base64")
+            return event("failed", N_("event at position {position} (leaf {leaf}): stored bytes are not base64"),
+                         E_PAYLOAD)
         if hashlib.sha256(stored).hexdigest() != e.leaf.state_sha256:
-            return Finding(status="failed", code=E_PAYLOAD, position=pos,
-                           what=f"{name}: the stored bytes in the report were altered (their SHA-256 is not the leaf's)")
+            return event("failed", N_("event at position {position} (leaf {leaf}): the stored bytes in the report "
+                                      "were altered (their SHA-256 is not the leaf's)"), E_PAYLOAD)
     try:
         h = hash_leaf(e.leaf)
     except LeafError as err:
-        return Finding(status="failed", code=E_LEAF, position=pos, what=f"{name}: {err}")
+        return event("failed", N_("event at position {position} (leaf {leaf}): {reason}"), E_LEAF, reason=str(err))
     try:
         merkle.verify_inclusion(idx, cp.size, h, [unb64(x) for x in e.inclusion], cp.root)
     except merkle.ProofError as err:
-        return Finding(status="failed", code=E_INCLUSION, position=pos,
-                       what=f"{name}: not in the signed log as the report states it ({err})")
+        return event("failed", N_("event at position {position} (leaf {leaf}): not in the signed log as the report "
+                                  "states it ({reason})"), E_INCLUSION, reason=str(err))
     if e.stored_b64 is None:
-        return Finding(status="withheld", position=pos,
-                       what=f"{name}: in the log; payload withheld ({e.withheld or 'no reason given'}), "
-                            "so its content is not checked")
+        return event("withheld", N_("event at position {position} (leaf {leaf}): in the log; payload withheld "
+                                    "({reason}), so its content is not checked"),
+                     reason=e.withheld or "no reason given")
     if e.view is not None and e.view != _upcast(e.leaf.topic, stored):
-        return Finding(status="failed", code=E_PAYLOAD, position=pos,
-                       what=f"{name}: the report's reading of the event is not what its stored bytes say")
-    return Finding(status="ok", position=pos, what=f"{name}: leaf recomputed from its bytes, in the log")
+        return event("failed", N_("event at position {position} (leaf {leaf}): the report's reading of the event "
+                                  "is not what its stored bytes say"), E_PAYLOAD)
+    return event("ok", N_("event at position {position} (leaf {leaf}): leaf recomputed from its bytes, in the log"))
 
 
 def _upcast(topic: str, stored: bytes) -> Any:
@@ -173,30 +193,30 @@ def _check_saved(saved: str, cp: sn.Checkpoint, ev: Evidence, keys: list[sn.Veri
         note, _ = sn.open_note(saved, keys)
         old = sn.parse_checkpoint(note.text)
     except sn.NoteError as e:
-        return Finding(status="failed", code=E_SIGNATURE, what=f"saved checkpoint: {e}")
+        return finding("failed", N_("saved checkpoint: {reason}"), code=E_SIGNATURE, reason=str(e))
     if old.origin != cp.origin:
-        return Finding(status="failed", code=E_CONSISTENCY,
-                       what=f"saved checkpoint is of log {old.origin!r}, the report's of {cp.origin!r}")
+        return finding("failed", N_("saved checkpoint is of log {saved_log}, the report's of {report_log}"),
+                       code=E_CONSISTENCY, saved_log=repr(old.origin), report_log=repr(cp.origin))
+    sizes = {"old": old.size, "new": cp.size}
     proofs = [p for p in ev.consistency if p.old_size == old.size and p.new_size == cp.size]
     if old.size >= cp.size:
         try:
             if old.size > cp.size:
-                return Finding(status="failed", code=E_CONSISTENCY,
-                               what=f"the saved checkpoint has {old.size} events, the report's only {cp.size}: "
-                                    "the log was rolled back (or restored from a backup)")
+                return finding("failed", N_("the saved checkpoint has {old} events, the report's only {new}: the log "
+                                            "was rolled back (or restored from a backup)"), code=E_CONSISTENCY, **sizes)
             merkle.verify_consistency(old.size, cp.size, [], old.root, cp.root)
         except merkle.ProofError as e:
-            return Finding(status="failed", code=E_CONSISTENCY, what=f"saved checkpoint: {e}")
-        return Finding(status="ok", what=f"saved checkpoint (size {old.size}) is the report's")
+            return finding("failed", N_("saved checkpoint: {reason}"), code=E_CONSISTENCY, reason=str(e))
+        return finding("ok", N_("saved checkpoint (size {old}) is the report's"), old=old.size)
     if not proofs:
-        return Finding(status="failed", code=E_CONSISTENCY,
-                       what=f"no consistency proof from size {old.size} to {cp.size}: ask for one with "
-                            f"`ticketledger prove consistency {old.size} {cp.size}` and pass it with --consistency")
+        return finding("failed", N_("no consistency proof from size {old} to {new}: ask for one with "
+                                    "`ticketledger prove consistency {old} {new}` and pass it with --consistency"),
+                       code=E_CONSISTENCY, **sizes)
     p = proofs[0]
     try:
         merkle.verify_consistency(old.size, cp.size, [unb64(x) for x in p.hashes], old.root, cp.root)
     except merkle.ProofError as e:
-        return Finding(status="failed", code=E_CONSISTENCY,
-                       what=f"the log of the report does not extend the saved checkpoint (size {old.size}): {e}; "
-                            "its history was rewritten, rolled back or shown differently to someone")
-    return Finding(status="ok", what=f"the report's log (size {cp.size}) extends the saved checkpoint (size {old.size})")
+        return finding("failed", N_("the log of the report does not extend the saved checkpoint (size {old}): "
+                                    "{reason}; its history was rewritten, rolled back or shown differently to "
+                                    "someone"), code=E_CONSISTENCY, old=old.size, reason=str(e))
+    return finding("ok", N_("the report's log (size {new}) extends the saved checkpoint (size {old})"), **sizes)

@@ -48,8 +48,9 @@ def report(data: Path, out: Path, fmt: str = "json", *extra: str) -> Path:
     return out
 
 
-def verify(report_file: Path, *argv: str) -> tuple[int, str]:
-    return run(None, "proof", "verify", str(report_file), *argv)
+def verify(report_file: Path, *argv: str, lang: str = "en") -> tuple[int, str]:
+    """`proof verify` as a reader asking for `lang` (without --lang it writes in the report's)."""
+    return run(None, "--lang", lang, "proof", "verify", str(report_file), *argv)
 
 
 def test_a_report_verifies_offline_after_the_data_folder_is_deleted(signed, tmp_path: Path) -> None:
@@ -217,3 +218,18 @@ def test_explain_names_its_checkpoint_by_size_or_saved_file(signed, tmp_path: Pa
     forged.write_text(saved.read_text().replace("\n42\n", "\n41\n"))
     code, _ = run(data, "explain", TICKET, "--format", "json", "--checkpoint", str(forged))
     assert code == 2
+
+
+def test_proof_verify_writes_in_the_report_s_language_unless_asked(signed, tmp_path: Path) -> None:
+    """The contract is in China: its report is in Chinese, and so is the check a customer runs on
+    it, line by line; `--lang en` for a reader who asks for English."""
+    data, vkey = signed
+    h = report(data, tmp_path / "r.html", "html")
+    code, out = run(None, "proof", "verify", str(h), "--log-key", vkey)
+    assert code == 0, out
+    lines = out.splitlines()
+    assert lines[0].startswith("通过 检查点 ") and "签名方" in lines[0]
+    assert all(line.startswith("通过 位置 ") and "已由其存储字节重新计算叶" in line for line in lines[1:-1])
+    assert lines[-1].endswith(f"：证明成立：{len(lines) - 2} 个事件在已签名的日志中")
+    code, out = verify(h, "--log-key", vkey)
+    assert code == 0 and out.splitlines()[-1].endswith(f": proof holds: {len(lines) - 2} events in the signed log")

@@ -289,8 +289,8 @@ def test_a_report_carries_the_cosignatures_and_proof_verify_can_require_them(
             assert c["key"] == witness_key and c["time"].endswith("Z")
         else:
             assert c["time"] in report.read_text() and witness_key in report.read_text()
-        code, out = run("proof", "verify", str(report), "--log-key", vkey, "--witness-key", witness_key)
+        code, out = run("--lang", "en", "proof", "verify", str(report), "--log-key", vkey, "--witness-key", witness_key)
         assert code == 0 and f"at {c['time']}" in out, out
         stranger = cs.Witness("witness.other", bytes([5]) * 32).verifier.vkey
-        code, out = run("proof", "verify", str(report), "--log-key", vkey, "--witness-key", stranger)
+        code, out = run("--lang", "en", "proof", "verify", str(report), "--log-key", vkey, "--witness-key", stranger)
         assert code == 1 and "TL-E182" in out and "did not cosign" in out, out

@@ -41,15 +41,16 @@ def configure(lang: str | None) -> None:
     _requested["lang"] = lang or os.environ.get(LANG_ENV) or None
 
 
-def language(timezone: str | None = None) -> str:
-    """The language of this command's human output: the one asked for, else the contract's
-    (Chinese for a contract in China's time zone; pass its zone), else the system locale's."""
-    return resolve_lang(_requested["lang"], timezone=timezone)
+def language(timezone: str | None = None, *, document: str | None = None) -> str:
+    """The language of this command's human output: the one asked for, else the language of the
+    document it reads (`document`: a dispute report's), else the contract's (Chinese for a
+    contract in China's time zone; pass its zone), else the system locale's."""
+    return resolve_lang(_requested["lang"] or document, timezone=timezone)
 
 
-def speak(timezone: str | None = None) -> Texts:
+def speak(timezone: str | None = None, *, document: str | None = None) -> Texts:
     """The texts of `language(timezone)`: `_ = speak(zone)` then `_("…")`, `_.money(fen)`, …"""
-    return texts(language(timezone))
+    return texts(language(timezone, document=document))
 
 
 # --- columns --------------------------------------------------------------------------------------

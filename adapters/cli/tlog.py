@@ -240,6 +240,26 @@ def cmd_prove_consistency(args: argparse.Namespace) -> int:
 EVIDENCE_TAG = re.compile(r'<script type="application/json" id="ticketledger-evidence">(.*?)</script>', re.S)
 
 
+HTML_LANG = re.compile(r'<html lang="([A-Za-z_-]+)"')
+
+
+def report_language(path: str) -> str | None:
+    """The language a report from `explain` is written in (its HTML `lang`, its JSON `lang`)."""
+    try:
+        head = Path(path).read_bytes()
+    except OSError:
+        return None
+    m = HTML_LANG.search(head[:4096].decode("utf-8", "replace"))
+    if m:
+        return m.group(1)
+    try:
+        doc = msgspec.json.decode(head)
+    except msgspec.DecodeError:
+        return None
+    lang = doc.get("lang") if isinstance(doc, dict) else None
+    return lang if isinstance(lang, str) else None
+
+
 def read_evidence(path: str) -> Any:
     """The evidence of a report file: explain's JSON or HTML, or the evidence object alone."""
     from domain.proofs import Evidence
@@ -317,12 +337,23 @@ def cmd_proof_verify(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(msgspec.json.encode({"ok": not failed, "findings": findings}).decode() + "\n")
     else:
-        mark = {"ok": "ok  ", "withheld": "note", "failed": "FAIL"}
+        from rich.cells import cell_len
+
+        from .output import speak
+
+        try:
+            _ = speak(document=report_language(args.report))  # the report's language unless --lang
+        except ValueError:  # a report in a language we do not write
+            _ = speak()
+        mark = {"ok": _("ok"), "withheld": _("note"), "failed": _("FAIL")}
+        width = max(cell_len(m) for m in mark.values())
         for f in findings:
-            print(f"{mark[f.status]} {f.code + ': ' if f.code and f.status == 'failed' else ''}{f.what}")
+            what = _(f.message, **f.params) if f.message else f.what
+            print(f"{mark[f.status]}{' ' * (width - cell_len(mark[f.status]))} "
+                  f"{f.code + ': ' if f.code and f.status == 'failed' else ''}{what}")
         n = sum(1 for f in findings if f.position is not None)
-        print(f"{args.report}: " + (f"{len(failed)} check(s) FAILED" if failed else
-                                   f"proof holds: {n} events in the signed log"))
+        print(_("{report}: {failed} check(s) FAILED", report=args.report, failed=len(failed)) if failed else
+              _("{report}: proof holds: {n} events in the signed log", report=args.report, n=n))
     return EXIT_FOUND if failed else 0
 
 

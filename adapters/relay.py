@@ -422,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir", default="./ledger-data")
     p.add_argument("--nats-url", default=None)
     p.add_argument("--verbose", action="store_true")
-    from .cli.stream import add_relay_arguments
+    from .relay_options import add_relay_arguments
 
     add_relay_arguments(p)
     args = p.parse_args(argv)

@@ -25,7 +25,7 @@ import msgspec
 from domain import events as ev
 from replay.printable import printable
 
-from . import UserError, positive_float, positive_int
+from . import UserError, positive_int
 from .output import emit
 
 if TYPE_CHECKING:
@@ -77,6 +77,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.set_defaults(func=cmd_customer_stream)
 
     p = sub.add_parser("relay", help="publish the log to NATS JetStream exactly once (once, or --follow)")
+    from ..relay_options import add_relay_arguments
+
     add_relay_arguments(p)
     nats_options(p)
     p.set_defaults(func=cmd_relay)
@@ -177,23 +179,6 @@ def _server(args: argparse.Namespace, opts: ConnectOptions):  # type: ignore[no-
 
 
 # --- relay ------------------------------------------------------------------------------------
-
-
-def add_relay_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--follow", action="store_true", help="keep following the log (Ctrl-C stops)")
-    p.add_argument("--batch", type=positive_int, default=1000, help="log rows read per poll")
-    p.add_argument("--window", type=positive_int, default=256, help="publishes in flight")
-    p.add_argument("--replicas", type=positive_int, default=1, help="stream replicas when creating it (3 on a cluster)")
-    p.add_argument("--checkpoint-every", type=positive_int, default=1000, metavar="N",
-                   help="publish a signed checkpoint on CHECKPOINTS at least every N events (default 1000)")
-    p.add_argument("--checkpoint-seconds", type=positive_float, default=60.0, metavar="T",
-                   help="... or every T seconds when the log grew (default 60); a run also ends with one")
-    p.add_argument("--new-stream", action="store_true",
-                   help="the LEDGER stream on this server is a new one on purpose (another server, a restore): "
-                        "record it as the ledger's stream instead of refusing it (TL-E180); say so to your customers")
-    p.add_argument("--no-proofs", action="store_true",
-                   help="with --follow: do not host the ticketledger-proofs NATS service nor collect cosignatures")
-
 
 
 def cmd_relay(args: argparse.Namespace) -> int:

@@ -21,6 +21,7 @@ from typing import Any
 import msgspec
 
 from domain import events as ev
+from domain.errors import Refusal
 
 from .ledger import Ledger
 
@@ -56,10 +57,24 @@ class ImportSummary:
     already_recorded: int = 0
     refused: list[tuple[str, str]] = field(default_factory=list)  # (where, reason)
     refused_by_reason: Counter[str] = field(default_factory=Counter)
+    # the ledger's refusals among `refused` (by index), to be written in the reader's language
+    refusals: dict[int, Refusal] = field(default_factory=dict)
 
     def refuse(self, where: str, reason: str, kind: str | None = None) -> None:
         self.refused.append((where, str(reason)))
         self.refused_by_reason[kind or reason_kind(reason)] += 1
+
+    def refuse_command(self, where: str, error: str, refusal: Refusal | None) -> None:
+        """A command the ledger refused (`error` in English, `refusal` its templates)."""
+        if refusal is not None:
+            self.refusals[len(self.refused)] = refusal
+        self.refuse(where, error)
+
+    def reasons(self, _: Callable[..., str]) -> Iterator[tuple[str, str]]:
+        """(where, why) of every refusal, the ledger's in the language of `_` (a Texts)."""
+        for i, (where, reason) in enumerate(self.refused):
+            refusal = self.refusals.get(i)
+            yield where, refusal.said(_) if refusal else reason
 
     def as_dict(self) -> dict:
         return {
@@ -315,7 +330,7 @@ def import_items(ledger: Ledger, items: Iterable[Item], batch_size: int = 1000,
             elif outcome.status == "already_recorded":
                 already += 1
             else:
-                summary.refuse(where, outcome.error)
+                summary.refuse_command(where, outcome.error, outcome.refusal)
         summary.recorded += recorded
         summary.already_recorded += already
         facts.clear()

@@ -44,6 +44,18 @@ def _english(message: str, /, **params: object) -> str:
     return message.format(**params) if params else message
 
 
+class Explained(Exception):
+    """An error for people whose message is a template (marked N_) and its fields, so that it is
+    written in the reader's language where it is printed (`said(_)`); its text is the English."""
+
+    def __init__(self, message: str, /, **params: object) -> None:
+        self.message, self.params = message, params
+        super().__init__(_english(message, **params))
+
+    def said(self, _: Callable[..., str]) -> str:
+        return _(self.message, **self.params)
+
+
 class Refused(ValueError):
     """A command the ledger will not record.
 

@@ -125,7 +125,7 @@ def _lang_from_env() -> str | None:
     try:
         return normalise_lang(value)
     except ValueError as e:
-        raise UserError(f"{LANG_ENV}={value}: {e}", code="TL-E002") from None
+        raise UserError(f"{LANG_ENV}={value}: {e}", code="TL-E002") from None  # no language to speak yet
 
 
 def _closed_pipe() -> int:

@@ -21,7 +21,7 @@ from typing import Any
 import msgspec
 
 from domain import events as ev
-from domain.errors import Refusal
+from domain.errors import N_, Explained, Refusal
 
 from .ledger import Ledger
 
@@ -39,7 +39,7 @@ class Problem(str):
         return problem
 
 
-class ImportInputError(ValueError):
+class ImportInputError(Explained, ValueError):
     """An import's input that cannot be used at all (a file that is not of its format, a mapping,
     an option): the message names it, says what is wrong and what would be right. Raised before
     anything of it is recorded (a file broken past its first batch: the message says what was)."""
@@ -252,7 +252,7 @@ def jsonl_source(path: str | Path, on_bytes: Callable[[int], None] | None = None
     except READ_ERRORS as e:
         raise unreadable(path, e, JSONL) from None
     if not content:
-        raise ImportInputError(f"{path} is empty (no command in it); nothing recorded; give {JSONL}")
+        raise ImportInputError(N_("{path} is empty (no command in it); nothing recorded; give {jsonl}"), path=path, jsonl=JSONL)
     summary = ImportSummary()
     return Source(read_jsonl(path, summary), summary, lines)
 
@@ -297,9 +297,11 @@ def _jsonl_items(path: str | Path, summary: ImportSummary) -> Iterator[Item]:
             if not_objects == NOT_JSONL_AFTER:
                 hint = looks_like(path)
                 raise ImportInputError(
-                    f"{path} does not look like JSON Lines: none of its first {NOT_JSONL_AFTER} lines is a JSON "
-                    f"object ({first}){'; ' + hint if hint else ''}. Give one command per line as JSON "
-                    "(docs/schemas/commands.json), or --format servicenow|xes for a service desk's export")
+                    N_("{path} does not look like JSON Lines: none of its first "
+                                  "{lines} lines is a JSON object ({first}){hint}. "
+                                  "Give one command per line as JSON "
+                                  "(docs/schemas/commands.json), or --format servicenow|xes for "
+                                  "a service desk's export"), path=path, lines=NOT_JSONL_AFTER, first=first, hint='; ' + hint if hint else '')
         yield where, problem
 
 
@@ -355,8 +357,8 @@ def import_items(ledger: Ledger, items: Iterable[Item], batch_size: int = 1000,
                 flush()
     except ImportInputError as e:  # the rest of the file cannot be read: say what was recorded
         if summary.recorded:
-            raise ImportInputError(f"{e} (the {summary.recorded:,} commands before it were recorded; importing "
-                                   "the repaired file records only the rest)") from None
+            raise ImportInputError(N_("{error} (the {recorded} commands before it were recorded; importing "
+                              "the repaired file records only the rest)"), error=e, recorded=f"{summary.recorded:,}") from None
         raise
     if facts:
         flush()

@@ -53,7 +53,8 @@ class Explained(Exception):
         super().__init__(_english(message, **params))
 
     def said(self, _: Callable[..., str]) -> str:
-        return _(self.message, **self.params)
+        """In the language of `_`; a field that is itself Explained (a phrase) is said too."""
+        return _(self.message, **{k: v.said(_) if isinstance(v, Explained) else v for k, v in self.params.items()})
 
 
 class Refused(ValueError):

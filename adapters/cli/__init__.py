@@ -100,7 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as e:
         return _fail(args, e)
     except TimeoutError as e:  # a server that did not answer (e.g. NATS unreachable): one line, no traceback
-        return _fail(args, UserError(str(e) or "timed out", code="TL-E060"))
+        from .output import said
+
+        return _fail(args, UserError(said(e) or "timed out", code="TL-E060"))
 
 
 def _fail(args: argparse.Namespace, e: UserError) -> int:

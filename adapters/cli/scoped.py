@@ -68,9 +68,15 @@ def scope_of(args: argparse.Namespace, ledger: Any, stop: int | None = None) -> 
             _ = speak()
             raise UserError(_("--tickets {tickets} line {line}: no ticket {name} in the ledger; "
                               "list tickets with `ticketledger report sla`", tickets=args.tickets, line=line, name=repr(e.name)), code="TL-E042") from None
-        known = f"; the ledger's {e.kind}s include {', '.join(e.known)}" if e.known else ""
         _ = speak()
-        raise UserError(_("--{kind} {name}: no {kind} {name_quoted} in the ledger{known}", kind=e.kind, name=e.name, name_quoted=repr(e.name), known=known), code="TL-E042") from None
+        said = {"name": e.name, "name_quoted": repr(e.name), "known": ", ".join(e.known)}
+        if e.kind == "customer":
+            known = _("; the ledger's customers include {known}", **said) if e.known else ""
+            raise UserError(_("--customer {name}: no customer {name_quoted} in the ledger", **said) + known,
+                            code="TL-E042") from None
+        known = _("; the ledger's contracts include {known}", **said) if e.known else ""
+        raise UserError(_("--contract {name}: no contract {name_quoted} in the ledger", **said) + known,
+                        code="TL-E042") from None
 
 
 def _line_of(path: str, ticket: str) -> int:

@@ -252,7 +252,8 @@ def jsonl_source(path: str | Path, on_bytes: Callable[[int], None] | None = None
     except READ_ERRORS as e:
         raise unreadable(path, e, JSONL) from None
     if not content:
-        raise ImportInputError(N_("{path} is empty (no command in it); nothing recorded; give {jsonl}"), path=path, jsonl=JSONL)
+        raise ImportInputError(N_("{path} is empty (no command in it); nothing recorded; give {jsonl}"),
+                               path=path, jsonl=JSONL)
     summary = ImportSummary()
     return Source(read_jsonl(path, summary), summary, lines)
 
@@ -301,7 +302,8 @@ def _jsonl_items(path: str | Path, summary: ImportSummary) -> Iterator[Item]:
                                   "{lines} lines is a JSON object ({first}){hint}. "
                                   "Give one command per line as JSON "
                                   "(docs/schemas/commands.json), or --format servicenow|xes for "
-                                  "a service desk's export"), path=path, lines=NOT_JSONL_AFTER, first=first, hint='; ' + hint if hint else '')
+                                  "a service desk's export"),
+                                  path=path, lines=NOT_JSONL_AFTER, first=first, hint='; ' + hint if hint else '')
         yield where, problem
 
 
@@ -358,7 +360,8 @@ def import_items(ledger: Ledger, items: Iterable[Item], batch_size: int = 1000,
     except ImportInputError as e:  # the rest of the file cannot be read: say what was recorded
         if summary.recorded:
             raise ImportInputError(N_("{error} (the {recorded} commands before it were recorded; importing "
-                              "the repaired file records only the rest)"), error=e, recorded=f"{summary.recorded:,}") from None
+                              "the repaired file records only the rest)"),
+                              error=e, recorded=f"{summary.recorded:,}") from None
         raise
     if facts:
         flush()

@@ -261,7 +261,8 @@ class Ledger(EventStoreApp):
             else:
                 if isinstance(fact, ev.ContractRegistered):
                     raise Refused(command_name(fact), N_("contract {contract} is already registered"),
-                                  N_("amend it with ContractAmended (`ticketledger contract amend`)"), contract=fact.id)
+                                  N_("amend it with ContractAmended (`ticketledger contract amend`)"),
+                                  contract=fact.id)
                 contract.amend(fact)
                 self._keep(batch, contract)
             return
@@ -317,7 +318,8 @@ class Ledger(EventStoreApp):
     def _decide_follow_up(self, fact: ev.Fact, batch: Batch, now: datetime) -> None:
         ticket = self._get(batch, Ticket, fact.id)
         if ticket is None:
-            raise Refused(command_name(fact), N_("unknown ticket {ticket}"), N_("open it first (TicketOpened)"), ticket=fact.id)
+            raise Refused(command_name(fact), N_("unknown ticket {ticket}"), N_("open it first (TicketOpened)"),
+                                              ticket=fact.id)
         minutes = batch.ticket_minutes.get(fact.id)
         if minutes is None:
             opened = ticket.state.opened
@@ -342,7 +344,8 @@ class Ledger(EventStoreApp):
             return
         asset = self._get(batch, Asset, fact.id)
         if asset is None:
-            raise Refused(command_name(fact), N_("no ticket or asset {id}"), N_("name the aggregate to correct"), id=fact.id)
+            raise Refused(command_name(fact), N_("no ticket or asset {id}"), N_("name the aggregate to correct"),
+                                              id=fact.id)
         _, after = asset.corrected(fact)
         contract_id = getattr(after, "contract_id", None)
         asset.decide(fact, now=now, future_tolerance_minutes=tolerance,

@@ -175,7 +175,8 @@ class LedgerTree:
     def _check_size(self, size: int) -> None:
         built = self.size
         if size > built:
-            raise TreeNotBuilt(N_("tree size {size} is beyond the built tree ({built} leaves)"), size=size, built=built)
+            raise TreeNotBuilt(N_("tree size {size} is beyond the built tree ({built} leaves)"),
+                               size=size, built=built)
 
     def inclusion_proof(self, index: int, size: int) -> InclusionProof:
         self._check_size(size)

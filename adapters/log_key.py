@@ -47,12 +47,14 @@ def load(data_dir: Path) -> sn.Signer:
         if not path.exists():
             raise KeyError_(N_("no log key: {path} does not exist and {env} is not set; "
                               "`ticketledger init` makes one (on PostgreSQL set {env} or "
-                              "{file_env} on every host that signs)"), path=path, env=KEY_ENV, file_env=KEY_FILE_ENV)
+                              "{file_env} on every host that signs)"),
+                              path=path, env=KEY_ENV, file_env=KEY_FILE_ENV)
         text = path.read_text().strip()
     try:
         return sn.Signer.parse(text)
     except sn.NoteError as e:
-        raise KeyError_(N_("the log key in {where} cannot be used: {error}"), where=where(data_dir), error=e) from None
+        raise KeyError_(N_("the log key in {where} cannot be used: {error}"),
+                        where=where(data_dir), error=e) from None
 
 
 def default_origin() -> str:

@@ -25,5 +25,6 @@ def max_event_bytes() -> int:
     if not text.isdigit() or int(text) <= 2 * HEADER_ROOM:
         raise ConfigurationError(N_("TICKETLEDGER_MAX_EVENT_BYTES={text}: write a number of bytes above "
                           "{least}, at most the NATS server's max_payload (default "
-                          "{default})"), text=repr(text), least=f"{2 * HEADER_ROOM:,}", default=f"{DEFAULT_MAX_EVENT_BYTES:,}")
+                          "{default})"), text=repr(text), least=f"{2 * HEADER_ROOM:,}",
+                          default=f"{DEFAULT_MAX_EVENT_BYTES:,}")
     return int(text)

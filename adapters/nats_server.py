@@ -135,11 +135,13 @@ class NatsServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
-                raise ServerError(N_("nats-server exited with {returncode}; see {log_file}"), returncode=self.proc.returncode, log_file=self.log_file)
+                raise ServerError(N_("nats-server exited with {returncode}; see {log_file}"),
+                                  returncode=self.proc.returncode, log_file=self.log_file)
             if self.is_healthy():
                 return
             time.sleep(0.05)
-        raise ServerError(N_("nats-server not healthy after {timeout} s; see {log_file}"), timeout=f"{timeout:.0f}", log_file=self.log_file)
+        raise ServerError(N_("nats-server not healthy after {timeout} s; see {log_file}"), timeout=f"{timeout:.0f}",
+                             log_file=self.log_file)
 
     def stop(self, timeout: float = 10.0) -> None:
         if self.proc is None:
@@ -257,7 +259,8 @@ def local_server(data_dir: str | os.PathLike[str], *, port: int | None = None,
             if time.monotonic() > deadline:  # (it may be starting: its owner writes the address first)
                 raise ServerError(N_("another ticketledger command runs the nats-server of {store}, "
                                   "but it did not answer within {wait} s; see {log}, or pass "
-                                  "--nats-url"), store=lock.store, wait=f"{wait:.0f}", log=Path(data_dir) / 'nats-server.log')
+                                  "--nats-url"), store=lock.store, wait=f"{wait:.0f}",
+                                  log=Path(data_dir) / 'nats-server.log')
             time.sleep(0.05)
         while True:
             fd = lock.server_lock()
@@ -268,7 +271,8 @@ def local_server(data_dir: str | os.PathLike[str], *, port: int | None = None,
             if orphan is None:
                 raise ServerError(N_("a nats-server holds {server_file} but left no address "
                                   "({address}); stop the process holding that file (`fuser -k "
-                                  "{server_file}`) or pass --nats-url"), server_file=lock.store / StoreLock.SERVER, address=StoreLock.ADDRESS)
+                                  "{server_file}`) or pass --nats-url"),
+                                  server_file=lock.store / StoreLock.SERVER, address=StoreLock.ADDRESS)
             if monitor_healthy(orphan.monitor_url) and (port is None or orphan.url.endswith(f":{port}")):
                 # adopt it: this command stops it
                 try:

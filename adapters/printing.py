@@ -70,7 +70,8 @@ def browser() -> Iterator[Any]:
     try:
         from playwright.sync_api import sync_playwright
     except ImportError as e:  # pragma: no cover - a dependency of the package
-        raise PrintError(N_("the playwright package is missing ({error}); reinstall ticketledger"), error=e) from None
+        raise PrintError(N_("the playwright package is missing ({error}); reinstall ticketledger"),
+                         error=e) from None
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=chromium_path(), args=launch_args())
         try:
@@ -219,7 +220,8 @@ class Printer:
             answer = self._receive()
             if answer.get("id") == self._id:
                 if "error" in answer:
-                    raise PrintError(N_("Chromium refused {method}: {message}"), method=method, message=answer['error'].get('message'))
+                    raise PrintError(N_("Chromium refused {method}: {message}"),
+                                     method=method, message=answer['error'].get('message'))
                 return answer.get("result", {})
             if "method" in answer:
                 self._events.append(answer)

@@ -177,7 +177,8 @@ async def connect(url: str, options: ConnectOptions | None = None, *,
     except TimeoutError:
         where = ConnectOptions(url=url).describe()
         raise NatsUnreachable(N_("no NATS server answered at {where} within {seconds} s; is it running "
-                          "(`ticketledger nats serve`), and is the URL right?"), where=where, seconds=f"{seconds:g}") from None
+                          "(`ticketledger nats serve`), and is the URL right?"),
+                          where=where, seconds=f"{seconds:g}") from None
 
 
 # --- the stream ------------------------------------------------------------------------------

@@ -70,9 +70,11 @@ def choose_checkpoint(tree: LedgerTree, cut_size: int, named: str | None) -> tup
         text, _ = sn.open_note(note, [sn.Verifier.parse(k.vkey) for k in tree.log_keys()])
         cp = sn.parse_checkpoint(text.text)
     except sn.NoteError as e:
-        raise NoCheckpoint(N_("--checkpoint {named}: not a checkpoint signed by this log's keys ({error})"), named=named, error=e) from None
+        raise NoCheckpoint(N_("--checkpoint {named}: not a checkpoint signed by this log's keys ({error})"),
+                           named=named, error=e) from None
     if cp.size > tree.size or tree.root(cp.size) != cp.root:
-        raise NoCheckpoint(N_("--checkpoint {named}: its root for tree size {size} is not this log's"), named=named, size=cp.size)
+        raise NoCheckpoint(N_("--checkpoint {named}: its root for tree size {size} is not this log's"),
+                           named=named, size=cp.size)
     return cp.size, note
 
 

@@ -49,7 +49,8 @@ class Asset(LedgerAggregate):
         name = command_name(fact)
         check_contract(name, fact.contract_id, contract, fact.customer_id)
         if fact.replaces is not None and replaced is None:
-            raise Refused(name, N_("replaces unknown asset {asset}"), N_("name a registered asset"), asset=fact.replaces)
+            raise Refused(name, N_("replaces unknown asset {asset}"), N_("name a registered asset"),
+                                asset=fact.replaces)
         fact = cls.normalise(fact, customer=fact.customer_id)
         cls.check_not_future(fact, now, future_tolerance_minutes)
         return cls.start(fact)
@@ -72,7 +73,8 @@ class Asset(LedgerAggregate):
         if isinstance(fact, AssetReplaced):
             if replacement is None:
                 raise Refused(name, N_("unknown replacement asset {replacement}"),
-                              N_("register it first with replaces = {asset}"), replacement=fact.by_asset, asset=fact.id)
+                              N_("register it first with replaces = {asset}"),
+                              replacement=fact.by_asset, asset=fact.id)
             if replacement.registered.replaces != fact.id:
                 raise Refused(name, N_("asset {replacement} does not name {asset} in `replaces`"),
                               N_("register the replacement with replaces set to the unit it replaces"),
@@ -93,7 +95,8 @@ def check_contract(name: str, contract_id: str, contract: object, customer: str 
     from .contract import Contract
 
     if not isinstance(contract, Contract):
-        raise Refused(name, N_("unknown contract {contract}"), N_("register the contract first (`ticketledger contract add`)"),
+        raise Refused(name, N_("unknown contract {contract}"),
+                      N_("register the contract first (`ticketledger contract add`)"),
                       contract=contract_id)
     if customer is not None and contract.customer != customer:
         raise Refused(name, N_("contract {contract} binds customer {bound}, not {customer}"),

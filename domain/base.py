@@ -59,14 +59,16 @@ def check_recordable(fact: Fact) -> None:
             raise Refused(name, N_("invalid fact: {error}"), error=str(e)) from None
         field = path.rstrip("`")
         value = f" {getattr(fact, field)!r}" if hasattr(fact, field) else ""
-        raise Refused(name, N_("invalid {field}{value}"), N_("{field} must be {expected}"), field=field, value=value,
+        raise Refused(name, N_("invalid {field}{value}"), N_("{field} must be {expected}"),
+                            field=field, value=value,
                       expected=expected.removeprefix("Expected ")) from None
     refuse_beyond_bounds(name, fact)
     most = MAX_STORED_BYTES.get()
     if len(stored) > most:
         raise Refused(name, N_("the fact takes {size} bytes as stored; the stream accepts at most {most} "
                                "(TICKETLEDGER_MAX_EVENT_BYTES less room for the message's headers)"),
-                      N_("make it smaller: its largest field is {field}"), size=f"{len(stored):,}", most=f"{most:,}",
+                      N_("make it smaller: its largest field is {field}"), size=f"{len(stored):,}",
+                         most=f"{most:,}",
                       field=_largest_field(fact))
 
 
@@ -177,7 +179,8 @@ class LedgerAggregate(Aggregate):
         try:
             fixed = msgspec.convert(raw, type(target), strict=False)
         except (msgspec.ValidationError, ValueError) as e:
-            raise Refused(command_name(correction), N_("corrected value is invalid: {error}"), error=str(e)) from None
+            raise Refused(command_name(correction), N_("corrected value is invalid: {error}"),
+                                                    error=str(e)) from None
         return self.normalise(fixed)
 
     def effective_version(self, version: int) -> Fact | None:

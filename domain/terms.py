@@ -258,7 +258,8 @@ def terms_from_command(data: dict, where: str = "terms") -> Terms:
     if found:
         first = found[0]
         more = f" ({len(found) - 1} more term(s) beyond their bounds)" if len(found) > 1 else ""
-        raise TermsError(N_("{where}: {path} {wrong}; {path} must be {right}{more}"), where=where, path=first.path, wrong=first.wrong, right=first.right, more=more)
+        raise TermsError(N_("{where}: {path} {wrong}; {path} must be {right}{more}"),
+                         where=where, path=first.path, wrong=first.wrong, right=first.right, more=more)
     return terms
 
 
@@ -348,7 +349,8 @@ def load_contract_file(path: str) -> dict:
     try:
         data = tomllib.loads(raw.decode()) if path.endswith(".toml") else msgspec.json.decode(raw)
     except (tomllib.TOMLDecodeError, msgspec.DecodeError, UnicodeDecodeError) as e:
-        raise TermsError(N_("{path}: not valid {format}: {error}"), path=path, format='TOML' if path.endswith('.toml') else 'JSON', error=e) from None
+        raise TermsError(N_("{path}: not valid {format}: {error}"),
+                         path=path, format='TOML' if path.endswith('.toml') else 'JSON', error=e) from None
     for key in ("id", "supplier", "customer", "terms"):
         if key not in data:
             raise TermsError(N_("{path}: missing `{key}` (a contract file has id, supplier, "
@@ -357,7 +359,8 @@ def load_contract_file(path: str) -> dict:
         value = data[key]
         if not isinstance(value, str) or not re.fullmatch(SUBJECT_ID_PATTERN, value):
             raise TermsError(N_("{path}: {key} {value} is not a valid id; an id is 1-64 ASCII "
-                              "letters, digits, \"_\" or \"-\" (e.g. \"K-004\")"), path=path, key=key, value=repr(value))
+                              "letters, digits, \"_\" or \"-\" (e.g. \"K-004\")"),
+                              path=path, key=key, value=repr(value))
     terms_from_command(data["terms"], where=f"{path} [terms]")
     return data
 

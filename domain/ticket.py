@@ -57,11 +57,13 @@ class TicketState:
         name = command_name(fact)
         if isinstance(fact, TicketOpened):
             if self.opened is not None:
-                raise Refused(name, N_("ticket {ticket} is already open"), N_("use a new ticket id"), ticket=fact.id)
+                raise Refused(name, N_("ticket {ticket} is already open"), N_("use a new ticket id"),
+                                    ticket=fact.id)
             check_severity(name, fact.severity, self.severities)
             return
         if self.opened is None:
-            raise Refused(name, N_("ticket {ticket} was never opened"), N_("record TicketOpened first"), ticket=fact.id)
+            raise Refused(name, N_("ticket {ticket} was never opened"), N_("record TicketOpened first"),
+                                ticket=fact.id)
         if fact.occurred_at < self.opened.occurred_at and not isinstance(fact, FactCorrected):
             raise Refused(
                 name,
@@ -75,9 +77,11 @@ class TicketState:
             raise Refused(name, N_("ticket {ticket} is cancelled"), N_("a cancelled ticket takes no further work"),
                           ticket=fact.id)
         if self.status == "cancelled" and isinstance(fact, TicketResolved):
-            raise Refused(name, N_("ticket {ticket} is cancelled"), N_("a cancelled ticket cannot be resolved"), ticket=fact.id)
+            raise Refused(name, N_("ticket {ticket} is cancelled"), N_("a cancelled ticket cannot be resolved"),
+                                ticket=fact.id)
         if self.status == "closed" and after_end and not isinstance(fact, (*AFTER_END, TicketReopened)):
-            raise Refused(name, N_("ticket {ticket} is closed"), N_("reopen it first (TicketReopened)"), ticket=fact.id)
+            raise Refused(name, N_("ticket {ticket} is closed"), N_("reopen it first (TicketReopened)"),
+                                ticket=fact.id)
         if isinstance(fact, SeverityChanged):
             check_severity(name, fact.severity, self.severities)
         elif isinstance(fact, TechnicianArrived):
@@ -112,7 +116,8 @@ class TicketState:
                               ticket=fact.id, status=self.status)
         elif isinstance(fact, TicketReopened):
             if self.status not in ("resolved", "closed"):
-                raise Refused(name, N_("ticket {ticket} is {status}"), N_("only a resolved or closed ticket can be reopened"),
+                raise Refused(name, N_("ticket {ticket} is {status}"),
+                              N_("only a resolved or closed ticket can be reopened"),
                               ticket=fact.id, status=self.status)
         elif isinstance(fact, TicketClosed):
             if self.status != "resolved":
@@ -205,7 +210,8 @@ class Ticket(LedgerAggregate):
             raise Refused(name, N_("unknown asset {asset}"), N_("register the asset first (AssetRegistered)"),
                           asset=fact.asset_id)
         if asset.decommissioned:
-            raise Refused(name, N_("asset {asset} is decommissioned"), N_("open the ticket on the unit that replaced it"),
+            raise Refused(name, N_("asset {asset} is decommissioned"),
+                          N_("open the ticket on the unit that replaced it"),
                           asset=fact.asset_id)
         fact = cls.normalise(fact, customer=asset.customer, contract_id=asset.contract_id, site=asset.site)
         cls.check_not_future(fact, now, future_tolerance_minutes)

@@ -226,7 +226,6 @@ def cmd_verify(args: argparse.Namespace) -> int:
             stream = stream_events(data_dir, args.nats_url, ledger)
         except StreamChanged as e:
             ledger.close()
-            _ = speak()
             raise UserError(said(e), code=e.code) from None
         except Exception as e:  # noqa: BLE001 - report why the stream could not be read, then fail
             _ = speak()
@@ -268,7 +267,8 @@ def _check_tree(ledger: Any, report: Any, saved: list[str]) -> None:
             note = Path(f).read_text()
         except OSError as e:
             _ = speak()
-            raise UserError(_("--checkpoint {file}: cannot be read ({reason})", file=f, reason=e.strerror), code="TL-E160") from None
+            raise UserError(_("--checkpoint {file}: cannot be read ({reason})",
+                              file=f, reason=e.strerror), code="TL-E160") from None
         checkpoints.append(SavedCheckpoint(id=-i, tree_size=0, key_hash="", signed_at=f"(file {f})", note=note))
     keys = [sn.Verifier.parse(k.vkey) for k in tree.log_keys()]
     cells = tree.cells()
@@ -356,7 +356,8 @@ def _explain(args: argparse.Namespace, out_file: Path | None, printer: Any) -> i
         rows = list(asof.cut(rows, cut))
         if not any(r.originator_id == toid for r in rows):  # its asset and contract may be older
             _ = speak()
-            raise UserError(_("ticket {ticket} was not yet recorded at {as_of}", ticket=args.ticket, as_of=args.as_of_recorded or args.as_of_source_recorded))
+            raise UserError(_("ticket {ticket} was not yet recorded at {as_of}",
+                              ticket=args.ticket, as_of=args.as_of_recorded or args.as_of_source_recorded))
         calendar = list(asof.cut(calendar_rows(ledger), cut))
         proofs = _report_proofs(ledger, rows, cut.recorded_text, args.checkpoint)
         if args.views:
@@ -684,7 +685,9 @@ def cmd_diff(args: argparse.Namespace) -> int:
                     rows += diff_table(con, "va", b, t, limit=args.limit)
                 except MissingTable as e:  # name the file, not its attached alias
                     _ = speak()
-                    raise UserError(_("table {table} is not in {views}; its tables: {have}", table=repr(e.table), views=args.a if e.db == 'va' else args.b, have=', '.join(e.have))) from None
+                    raise UserError(_("table {table} is not in {views}; its tables: {have}",
+                                      table=repr(e.table), views=args.a if e.db == 'va' else args.b,
+                                      have=', '.join(e.have))) from None
                 progress.add(1)
     finally:
         con.close()

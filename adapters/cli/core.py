@@ -153,7 +153,8 @@ def ledger_for(args: argparse.Namespace) -> Ledger:
     except (sqlite3.Error, PersistenceError) as e:
         _ = speak()
         raise UserError(_("cannot open the ledger {where}: {error}; if it is damaged, restore it from a backup, "
-                          "or name another --data-dir", where=ledger_place(config), error=said(e)), code="TL-E012") from None
+                          "or name another --data-dir",
+                          where=ledger_place(config), error=said(e)), code="TL-E012") from None
 
 
 def ledger_place(config: Any) -> str:
@@ -212,14 +213,18 @@ def _check_postgres_ledger(config: Any, *, create: bool) -> None:
     if not folder.is_dir():
         raise UserError(_("no data folder {folder}; {init} (with TICKETLEDGER_POSTGRES the "
                           "events are in PostgreSQL, and the data folder holds the evidence, the "
-                          "NATS store and the views), or check --data-dir for a typo", folder=folder, init=init), code="TL-E010")
+                          "NATS store and the views), or check --data-dir for a typo",
+                          folder=folder, init=init), code="TL-E010")
     try:
         with psycopg.connect(config.postgres_dsn, connect_timeout=10) as c:
             table = c.execute("SELECT to_regclass(%s)", (f'"{config.postgres_schema}".ledger_events',)).fetchone()
     except psycopg.Error as e:
-        raise UserError(_("cannot reach the ledger {where}: {error}; check TICKETLEDGER_POSTGRES", where=ledger_place(config), error=str(e).strip().splitlines()[0]), code="TL-E012") from None
+        raise UserError(_("cannot reach the ledger {where}: {error}; check TICKETLEDGER_POSTGRES",
+                          where=ledger_place(config),
+                          error=str(e).strip().splitlines()[0]), code="TL-E012") from None
     if table is None or table[0] is None:
-        raise UserError(_("no ledger {where}; {init}, or check TICKETLEDGER_POSTGRES_SCHEMA", where=ledger_place(config), init=init),
+        raise UserError(_("no ledger {where}; {init}, or check TICKETLEDGER_POSTGRES_SCHEMA",
+                          where=ledger_place(config), init=init),
                         code="TL-E010")
 
 
@@ -321,7 +326,9 @@ def _refuse_unpublished(asked: str, years: list[int]) -> None:
                       "late in the year before). Nothing recorded. Ask for years it knows, e.g. "
                       "--years {known_first}-{known_last}, or upgrade the package once the year "
                       "is published; until then clocks that need those days are computed with "
-                      "weekends only and marked provisional", asked=asked, version=version('chinese-calendar'), missing=', '.join(map(str, missing)), first=first, last=last, known_first=known[0], known_last=known[-1]))
+                      "weekends only and marked provisional",
+                      asked=asked, version=version('chinese-calendar'), missing=', '.join(map(str, missing)),
+                      first=first, last=last, known_first=known[0], known_last=known[-1]))
 
 
 def cmd_calendar_show(args: argparse.Namespace) -> int:
@@ -463,7 +470,8 @@ ALL_RECORDED, SOME_REFUSED, NOTHING_READ = 0, 1, 2
 def _check_import_options(args: argparse.Namespace, formats: list[str]) -> None:
     if args.format not in formats:
         _ = speak()
-        raise UserError(_("unknown --format {format}; formats: {formats}", format=repr(args.format), formats=', '.join(formats)))
+        raise UserError(_("unknown --format {format}; formats: {formats}",
+                          format=repr(args.format), formats=', '.join(formats)))
     wrong = [f"--{o.replace('_', '-')}" for o in DESK_OPTIONS
              if getattr(args, o, None) is not None and o not in IMPORT_OPTIONS.get(args.format, IMPORT_OPTIONS["xes"])]
     if wrong:
@@ -550,7 +558,7 @@ def cmd_import(args: argparse.Namespace) -> int:
                   f"{calendar[0]}-{calendar[-1]}")
     if code == NOTHING_READ:
         n, _ = d["read"], speak()
-        items = _("its one item was refused") if n == 1 else _("all {n} of its items were refused", n=f"{n:,}")
+        items = _("its one item was refused") if n == 1 else _("all {n} of its items were refused", n=_.number(n))
         print(_("ticketledger import: {code}: {file}: nothing recorded: {items} (reasons above); exit 2",
                 code=code_for("import"), file=args.file, items=items), file=sys.stderr)
     return code

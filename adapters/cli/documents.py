@@ -46,7 +46,8 @@ def cmd_statement(args: argparse.Namespace) -> int:
 
     if not sts.MONTH.fullmatch(args.month):
         _ = speak()
-        raise UserError(_("--month {month}: write a month as YYYY-MM, e.g. 2025-10", month=repr(args.month)), code="TL-E001")
+        raise UserError(_("--month {month}: write a month as YYYY-MM, e.g. 2025-10",
+                          month=repr(args.month)), code="TL-E001")
     out = output_file("--out", args.out, f"statement-{args.month}.{args.format}")
     try:  # Chromium starts while the views are read (adapters.printing.Printer)
         printer = Printer() if args.format == "pdf" else None
@@ -77,7 +78,8 @@ def cmd_statement(args: argparse.Namespace) -> int:
         out.write_bytes(body)
     except OSError as e:
         _ = speak()
-        raise UserError(_("--out {out}: cannot be written ({reason}); name a file you can write", out=args.out, reason=e.strerror),
+        raise UserError(_("--out {out}: cannot be written ({reason}); name a file you can write",
+                          out=args.out, reason=e.strerror),
                         code="TL-E033") from None
     cur = data["current"]["totals"]
     print(f"wrote {args.out} ({len(body):,} bytes, {lang}): {args.customer} {args.month}, "

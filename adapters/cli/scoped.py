@@ -37,7 +37,8 @@ def ticket_ids(path: str) -> list[str]:
         if not TICKET_LINE.match(t):
             _ = speak()
             raise UserError(_("--tickets {path} line {n}: {text} is not a ticket id; write one "
-                              "ticket id a line (1-64 letters, digits, '-' or '_', e.g. T-0001)", path=path, n=n, text=repr(t[:60])), code="TL-E042")
+                              "ticket id a line (1-64 letters, digits, '-' or '_', e.g. T-0001)",
+                              path=path, n=n, text=repr(t[:60])), code="TL-E042")
         out.append(t)
     if not out:
         _ = speak()
@@ -67,7 +68,8 @@ def scope_of(args: argparse.Namespace, ledger: Any, stop: int | None = None) -> 
             line = _line_of(args.tickets, e.name)
             _ = speak()
             raise UserError(_("--tickets {tickets} line {line}: no ticket {name} in the ledger; "
-                              "list tickets with `ticketledger report sla`", tickets=args.tickets, line=line, name=repr(e.name)), code="TL-E042") from None
+                              "list tickets with `ticketledger report sla`",
+                              tickets=args.tickets, line=line, name=repr(e.name)), code="TL-E042") from None
         _ = speak()
         said = {"name": e.name, "name_quoted": repr(e.name), "known": ", ".join(e.known)}
         if e.kind == "customer":
@@ -110,7 +112,8 @@ def what_if_of(args: argparse.Namespace, ledger: Any) -> Any:
             where = "--terms-for" if args.terms_for else f"{args.terms} (its id)"
             _ = speak()
             raise UserError(_("{where}: no contract {unknown} in the ledger; its contracts: "
-                              "{have}; name one with --terms-for, or '*' for every one", where=where, unknown=', '.join(unknown), have=", ".join(have) or _("none yet")),
+                              "{have}; name one with --terms-for, or '*' for every one",
+                              where=where, unknown=', '.join(unknown), have=", ".join(have) or _("none yet")),
                             code="TL-E043")
     return what_if
 

@@ -213,7 +213,8 @@ def cmd_relay(args: argparse.Namespace) -> int:
         raise UserError(said(e)) from None
     except Exception as e:  # noqa: BLE001 - NATS errors become one clear line, never credentials
         _ = speak()
-        raise UserError(_("NATS at {server}: {kind}: {error}", server=opts.describe(), kind=type(e).__name__, error=said(e))) from None
+        raise UserError(_("NATS at {server}: {kind}: {error}",
+                          server=opts.describe(), kind=type(e).__name__, error=said(e))) from None
 
 
 def _subject_token(option: str) -> Callable[[str], str]:
@@ -286,7 +287,9 @@ def cmd_tail(args: argparse.Namespace) -> int:
         except Exception as e:  # noqa: BLE001 - one clear line, never credentials
             why = next((x for x in errors if "ermission" in x), "")
             _ = speak()
-            raise UserError(_("reading {stream} at {server}: {error}", stream=args.stream or STREAM, server=opts.describe(), error=why or type(e).__name__ + ': ' + str(e))) from None
+            raise UserError(_("reading {stream} at {server}: {error}",
+                              stream=args.stream or STREAM, server=opts.describe(),
+                              error=why or type(e).__name__ + ': ' + str(e))) from None
         finally:
             with contextlib.suppress(Exception):
                 await nc.close()
@@ -391,7 +394,8 @@ def _write_schemas(docs: dict[str, dict[str, Any]], folder: str) -> None:
     except OSError as e:
         _ = speak()
         raise UserError(_("--out {folder}: cannot write there ({reason}: {filename}); name a "
-                          "folder you can write, e.g. docs/schemas", folder=folder, reason=e.strerror, filename=e.filename)) from None
+                          "folder you can write, e.g. docs/schemas",
+                          folder=folder, reason=e.strerror, filename=e.filename)) from None
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -402,7 +406,9 @@ def cmd_schema(args: argparse.Namespace) -> int:
         docs = {k: v for k, v in docs.items() if k.split(".")[0] == args.type}
         if not docs:
             _ = speak()
-            raise UserError(_("unknown event type {type}; known: {names}", type=repr(args.type), names=', '.join(sorted(k.split('.')[0] for k in schemas() if k != 'commands.json'))))
+            raise UserError(_("unknown event type {type}; known: {names}",
+                              type=repr(args.type),
+                              names=', '.join(sorted(k.split('.')[0] for k in schemas() if k != 'commands.json'))))
     if args.out is not None:
         _write_schemas(docs, args.out)
     if args.type and args.out is None:

@@ -145,7 +145,6 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
         try:
             cp = tree.sign_checkpoint(signer)
         except ValueError as e:
-            _ = speak()
             raise UserError(said(e), code=E_NO_KEY) from None
     finally:
         ledger.close()
@@ -195,7 +194,8 @@ def cmd_prove_inclusion(args: argparse.Namespace) -> int:
             raise UserError(said(e), code=E_NOT_BUILT) from None
         except LookupError as e:
             _ = speak()
-            raise UserError(_("{error}: name a position of the log (`ticketledger log` shows them)", error=said(e)), code="TL-E021") from None
+            raise UserError(_("{error}: name a position of the log (`ticketledger log` shows them)",
+                              error=said(e)), code="TL-E021") from None
         note = None
         size = args.size
         if size is None:
@@ -209,7 +209,9 @@ def cmd_prove_inclusion(args: argparse.Namespace) -> int:
         if not leaf.index < size <= tree.size:
             _ = speak()
             raise UserError(_("--size {size}: the event at position {position} is leaf {index}; "
-                              "name a tree size above it and at most {tree_size}", size=size, position=args.position, index=leaf.index, tree_size=tree.size), code=E_SIZE)
+                              "name a tree size above it and at most {tree_size}",
+                              size=size, position=args.position, index=leaf.index,
+                              tree_size=tree.size), code=E_SIZE)
         proof = tree.inclusion_proof(leaf.index, size)
     finally:
         ledger.close()
@@ -289,7 +291,8 @@ def read_evidence(path: str) -> Any:
         doc = msgspec.json.decode(raw)
     except msgspec.DecodeError as e:
         _ = speak()
-        raise UserError(_("{path}: the report's proof cannot be read ({error}); it was changed or cut", path=path, error=said(e)), code=E_REPORT) from None
+        raise UserError(_("{path}: the report's proof cannot be read ({error}); it was changed or cut",
+                          path=path, error=said(e)), code=E_REPORT) from None
     if isinstance(doc, dict) and "proofs" in doc:
         proofs = doc["proofs"] or {}
         if "evidence" not in proofs:
@@ -302,7 +305,8 @@ def read_evidence(path: str) -> Any:
         return msgspec.convert(doc, Evidence)
     except msgspec.ValidationError as e:
         _ = speak()
-        raise UserError(_("{path}: not a report with a proof ({error})", path=path, error=said(e)), code=E_REPORT) from None
+        raise UserError(_("{path}: not a report with a proof ({error})",
+                          path=path, error=said(e)), code=E_REPORT) from None
 
 
 def log_verifier(text: str) -> Any:
@@ -330,14 +334,16 @@ def cmd_proof_verify(args: argparse.Namespace) -> int:
             saved = Path(args.checkpoint).read_text()
         except OSError as e:
             _ = speak()
-            raise UserError(_("--checkpoint {checkpoint}: cannot be read ({reason})", checkpoint=args.checkpoint, reason=e.strerror), code=E_REPORT) from None
+            raise UserError(_("--checkpoint {checkpoint}: cannot be read ({reason})",
+                              checkpoint=args.checkpoint, reason=e.strerror), code=E_REPORT) from None
     extra = []
     for f in args.consistency:
         try:
             extra.append(msgspec.json.decode(Path(f).read_bytes(), type=ConsistencyProof))
         except (OSError, msgspec.DecodeError, msgspec.ValidationError) as e:
             _ = speak()
-            raise UserError(_("--consistency {file}: not a proof from `prove consistency` ({error})", file=f, error=said(e)), code=E_REPORT) from None
+            raise UserError(_("--consistency {file}: not a proof from `prove consistency` ({error})",
+                              file=f, error=said(e)), code=E_REPORT) from None
     if extra:
         ev = msgspec.structs.replace(ev, consistency=[*ev.consistency, *extra])
     findings = check_evidence(ev, keys, saved)
@@ -351,7 +357,8 @@ def cmd_proof_verify(args: argparse.Namespace) -> int:
                 witnesses.append(cs.WitnessVerifier.parse(text))
             except cs.CosignatureError as e:
                 _ = speak()
-                raise UserError(_("--witness-key {text}: {error}", text=text[:60], error=said(e)), code="TL-E166") from None
+                raise UserError(_("--witness-key {text}: {error}",
+                                  text=text[:60], error=said(e)), code="TL-E166") from None
         findings = [*findings, *cs.witness_findings(ev.checkpoint, witnesses)]
     failed = [f for f in findings if f.status == "failed"]
     if args.json:

@@ -128,7 +128,8 @@ def _refuse_held(path: Path) -> None:
         if is_locked(e):
             _ = speak()
             raise UserError(_("{path} is in use by another process (a running `views follow`?); "
-                              "stop it, or rebuild into another file with `replay --out FILE`", path=path), code="TL-E032") from None
+                              "stop it, or rebuild into another file with `replay --out FILE`",
+                              path=path), code="TL-E032") from None
         # a damaged or foreign file: the rebuild replaces it
 
 
@@ -221,7 +222,8 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
         args.as_of_source_recorded = parse_time(args.as_of_source_recorded, "--as-of-source-recorded")
     if args.source not in REBUILD_SOURCES:
         _ = speak()
-        raise UserError(_("--from {source}: sources are {sources}", source=repr(args.source), sources=sorted(REBUILD_SOURCES)))
+        raise UserError(_("--from {source}: sources are {sources}",
+                          source=repr(args.source), sources=sorted(REBUILD_SOURCES)))
     _refuse_held(views_path(args))
     terms = None
     if args.terms:
@@ -237,7 +239,8 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     except Exception as e:  # a locked file is the one failure a user can act on
         if is_locked(e):
             _ = speak()
-            raise UserError(_("{views} is in use by another process (a running `views follow`?)", views=views_path(args)), code="TL-E032") from None
+            raise UserError(_("{views} is in use by another process (a running `views follow`?)",
+                              views=views_path(args)), code="TL-E032") from None
         raise
     con = open_views(views_path(args))
     try:
@@ -274,7 +277,8 @@ def open_for_reading(args: argparse.Namespace):
     main = views_path(args)
     if not main.exists() and not snapshot_path(args).exists():
         _ = speak()
-        raise UserError(_("no views in {data_dir}; run `ticketledger views rebuild` first", data_dir=args.data_dir), code="TL-E030")
+        raise UserError(_("no views in {data_dir}; run `ticketledger views rebuild` first",
+                          data_dir=args.data_dir), code="TL-E030")
     if main.exists():
         try:
             return open_views(main, read_only=True)
@@ -309,12 +313,14 @@ def open_views_file(path: str | Path, option: str = "--views") -> Any:
         if is_locked(e):
             _ = speak()
             raise UserError(_("{path} is in use by another process (a running `views follow`?); "
-                              "read its snapshot {snapshot} beside it", path=path, snapshot=SNAPSHOT_FILE), code="TL-E032") from None
+                              "read its snapshot {snapshot} beside it",
+                              path=path, snapshot=SNAPSHOT_FILE), code="TL-E032") from None
         reason = str(e).splitlines()[0]
         if "not a valid DuckDB database" in reason:
             reason = "not a DuckDB file at all"
         _ = speak()
-        raise UserError(_("{path} is not a views database (DuckDB): {reason}; {hint}", path=path, reason=reason, hint=_(VIEWS_HINT)), code="TL-E031") from None
+        raise UserError(_("{path} is not a views database (DuckDB): {reason}; {hint}",
+                          path=path, reason=reason, hint=_(VIEWS_HINT)), code="TL-E031") from None
     try:
         con.execute("SELECT position, evaluated_at FROM checkpoint LIMIT 0")
     except duckdb.Error:
@@ -331,18 +337,21 @@ def output_file(option: str, path: str, example: str) -> Path:
     p = Path(path)
     if p.is_dir():
         _ = speak()
-        raise UserError(_("{option} {path} is a folder; name a file in it, e.g. {example}", option=option, path=path, example=p / example), code="TL-E033")
+        raise UserError(_("{option} {path} is a folder; name a file in it, e.g. {example}",
+                          option=option, path=path, example=p / example), code="TL-E033")
     blocking = next((d for d in p.parents if d.exists() and not d.is_dir()), None)
     if blocking is not None:
         _ = speak()
         raise UserError(_("{option} {path}: {blocking} is a file, not a folder; name a file in a "
-                          "folder, e.g. {example}", option=option, path=path, blocking=blocking, example=example), code="TL-E033")
+                          "folder, e.g. {example}",
+                          option=option, path=path, blocking=blocking, example=example), code="TL-E033")
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         _ = speak()
         raise UserError(_("{option} {path}: cannot create its folder ({reason}); name a file "
-                          "in a folder you can write, e.g. {example}", option=option, path=path, reason=e.strerror, example=example), code="TL-E033") from None
+                          "in a folder you can write, e.g. {example}",
+                          option=option, path=path, reason=e.strerror, example=example), code="TL-E033") from None
     return p
 
 
@@ -383,14 +392,16 @@ def cmd_report(args: argparse.Namespace) -> int:
                 raise UserError(_("--state does not apply to `report {view}`", view=args.view), code="TL-E041")
             if args.state not in STATES[table]:
                 _ = speak()
-                raise UserError(_("--state {state}: `report {view}` states are {states}", state=repr(args.state), view=args.view, states=', '.join(STATES[table])),
+                raise UserError(_("--state {state}: `report {view}` states are {states}",
+                                  state=repr(args.state), view=args.view, states=', '.join(STATES[table])),
                                 code="TL-E041")
             where.append(f"{col} = ?")
             params.append(args.state)
         if args.month:
             if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", args.month):
                 _ = speak()
-                raise UserError(_("--month {month}: write a month as YYYY-MM, e.g. 2025-10", month=repr(args.month)), code="TL-E041")
+                raise UserError(_("--month {month}: write a month as YYYY-MM, e.g. 2025-10",
+                                  month=repr(args.month)), code="TL-E041")
             if table == "sla_clocks":
                 where.append("month = ?")
             elif table == "visit_periods":
@@ -491,7 +502,8 @@ def cmd_compare_sla(args: argparse.Namespace) -> int:
         con.close()
     if args.priority and not matrix:
         _ = speak()
-        raise UserError(_("--priority {priority}: no incident of {file} has that final priority", priority=repr(args.priority), file=args.file))
+        raise UserError(_("--priority {priority}: no incident of {file} has that final priority",
+                          priority=repr(args.priority), file=args.file))
     when = f"{evaluated:%Y-%m-%dT%H:%M:%SZ}" if evaluated else None
     if args.json:
         emit([{"file": args.file, "evaluated_at": when,
@@ -522,13 +534,15 @@ def _rows(con, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]
     except duckdb.PermissionException as e:
         _ = speak()
         raise UserError(_("{error}: `sql` reads the views only, no other file and no extension "
-                          "(`export --parquet DIR` writes the tables to files)", error=str(e).splitlines()[0]), code="TL-E050") from None
+                          "(`export --parquet DIR` writes the tables to files)",
+                          error=str(e).splitlines()[0]), code="TL-E050") from None
     except duckdb.InvalidInputException as e:
         if "configuration has been locked" not in str(e):
             raise UserError(str(e).splitlines()[0], code="TL-E050") from None
         _ = speak()
         raise UserError(_("{error}: `sql` runs queries on the views and changes no setting "
-                          "(profiling, logging and the like would write files)", error=str(e).splitlines()[0]), code="TL-E050") from None
+                          "(profiling, logging and the like would write files)",
+                          error=str(e).splitlines()[0]), code="TL-E050") from None
     except duckdb.Error as e:
         raise UserError(str(e).splitlines()[0], code="TL-E050") from None
     return [{c: plain(v) for c, v in zip(cols, r, strict=True)} for r in rows]

@@ -81,7 +81,8 @@ def cmd_witness(args: argparse.Namespace) -> int:
         raise UserError(said(e), code="TL-E060") from None
     except Exception as e:  # noqa: BLE001 - a NATS refusal (permissions, no such stream) in one line
         _ = speak()
-        raise UserError(_("NATS at {server}: {kind}: {error}", server=opts.describe(), kind=type(e).__name__, error=said(e))) from None
+        raise UserError(_("NATS at {server}: {kind}: {error}",
+                          server=opts.describe(), kind=type(e).__name__, error=said(e))) from None
     print(f"witness: {n} checkpoint(s) cosigned now; accepted: "
           f"{'tree size ' + _size(state.accepted) if state.accepted else 'none yet'}")
     return 0

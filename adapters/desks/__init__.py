@@ -41,7 +41,8 @@ def _desk(ledger: Any, args: Any, mapping_path: str, prefix: str, channel: str, 
         source = f"--mapping {mapping_path}: contract_file"
         if not Path(contract).is_file():
             raise ImportInputError(N_("{source} {contract_file}: no such file beside the mapping "
-                              "({contract}); put the contract there or give --contract ID|FILE"), source=source, contract_file=repr(contract_file), contract=contract)
+                              "({contract}); put the contract there or give --contract ID|FILE"),
+                              source=source, contract_file=repr(contract_file), contract=contract)
     return Desk.load(ledger, prefix, channel, contract, contract_file, source)
 
 

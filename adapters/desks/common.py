@@ -111,7 +111,8 @@ class Desk:
             raise ImportInputError(N_("{source}: {error}"), source=source, error=e) from None
         except OSError as e:
             raise ImportInputError(N_("{source} {contract}: cannot be read ({reason}); give a contract "
-                              "id the ledger holds or a contract file (TOML/JSON, see contracts/)"), source=source, contract=contract, reason=e.strerror) from None
+                              "id the ledger holds or a contract file (TOML/JSON, see contracts/)"),
+                              source=source, contract=contract, reason=e.strerror) from None
         existing = ledger.contract(data["id"])
         fact = None
         if existing is None:
@@ -239,13 +240,16 @@ def read_mapping(path: str, example: str) -> dict[str, Any]:
         with open(path, "rb") as f:
             return tomllib.load(f)
     except FileNotFoundError:
-        raise ImportInputError(N_("{where}: no such file; give the mapping TOML (e.g. {example})"), where=where, example=example) from None
+        raise ImportInputError(N_("{where}: no such file; give the mapping TOML (e.g. {example})"),
+                               where=where, example=example) from None
     except IsADirectoryError:
-        raise ImportInputError(N_("{where} is a folder; name the mapping TOML file (e.g. {example})"), where=where, example=example) from None
+        raise ImportInputError(N_("{where} is a folder; name the mapping TOML file (e.g. {example})"),
+                               where=where, example=example) from None
     except OSError as e:
         raise ImportInputError(N_("{where}: cannot be read ({reason})"), where=where, reason=e.strerror) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise ImportInputError(N_("{where}: not valid TOML ({error}); a mapping is written like {example}"), where=where, error=e, example=example) from None
+        raise ImportInputError(N_("{where}: not valid TOML ({error}); a mapping is written like {example}"),
+                               where=where, error=e, example=example) from None
 
 
 def check_status_kinds(statuses: dict[str, str], table: str, wait_from_hold: bool = False) -> None:
@@ -257,7 +261,9 @@ def check_status_kinds(statuses: dict[str, str], table: str, wait_from_hold: boo
             continue
         hold = ", wait (the reason from the row's hold reason)" if wait_from_hold else ""
         raise ImportInputError(N_("[{table}] {status} maps to {kind}; use one of {kinds}{hold} or "
-                          "wait:<reason> with a reason in {reasons}"), table=table, status=repr(status), kind=repr(kind), kinds=', '.join(STATUS_KINDS), hold=hold, reasons=', '.join(sorted(WAIT_REASONS)))
+                          "wait:<reason> with a reason in {reasons}"),
+                          table=table, status=repr(status), kind=repr(kind), kinds=', '.join(STATUS_KINDS),
+                          hold=hold, reasons=', '.join(sorted(WAIT_REASONS)))
 
 
 def known(names: Any, limit: int = 20) -> str:

@@ -92,17 +92,20 @@ def date_format(option: str | None, source: str = "--date-format") -> DateFormat
     if option in NAMED:
         return NAMED[option]
     if "%" not in option:
-        raise ImportInputError(N_("{source} {option}: not a date format; use {choices}"), source=source, option=repr(option), choices=CHOICES)
+        raise ImportInputError(N_("{source} {option}: not a date format; use {choices}"),
+                               source=source, option=repr(option), choices=CHOICES)
     # a pattern must read back what it writes, with a year, a month and a day in it
     sample = datetime(2016, 2, 29, 13, 5, 7)
     try:
         written = sample.strftime(option)
         back = datetime.strptime(written, option)
     except ValueError as e:
-        raise ImportInputError(N_("{source} {option}: not a strftime pattern ({error}); use {choices}"), source=source, option=repr(option), error=e, choices=CHOICES) from None
+        raise ImportInputError(N_("{source} {option}: not a strftime pattern ({error}); use {choices}"),
+                               source=source, option=repr(option), error=e, choices=CHOICES) from None
     if back.date() != sample.date():
         raise ImportInputError(N_("{source} {option}: the pattern does not hold a year, a month and a "
-                          "day (it reads {written} as {back}); use e.g. '%d.%m.%Y %H:%M'"), source=source, option=repr(option), written=repr(written), back=f"{back:%Y-%m-%d}")
+                          "day (it reads {written} as {back}); use e.g. '%d.%m.%Y %H:%M'"),
+                          source=source, option=repr(option), written=repr(written), back=f"{back:%Y-%m-%d}")
     return DateFormat(option, f"{option} (e.g. {written})", _pattern(option))
 
 
@@ -149,13 +152,15 @@ class DateOrder:
             raise ImportInputError(
                 N_("{path}: its dates are written both day first ({dmy_at}) and month "
                               "first ({mdy_at}); nothing recorded. Export them one way, or "
-                              "{hint} to read that one and refuse the rest"), path=path, dmy_at=self._at('dmy'), mdy_at=self._at('mdy'), hint=hint)
+                              "{hint} to read that one and refuse the rest"),
+                              path=path, dmy_at=self._at('dmy'), mdy_at=self._at('mdy'), hint=hint)
         numeric = next((k for k in ("dmy", "mdy", "either") if k in kinds), None)
         if "iso" in kinds and numeric:
             raise ImportInputError(
                 N_("{path}: its times are written two ways, ISO 8601 ({iso_at}) and "
                               "day/month/year ({numeric_at}); nothing recorded. Export them one "
-                              "way, or {hint} to read one way and refuse the rest"), path=path, iso_at=self._at('iso'), numeric_at=self._at(numeric), hint=hint)
+                              "way, or {hint} to read one way and refuse the rest"),
+                              path=path, iso_at=self._at('iso'), numeric_at=self._at(numeric), hint=hint)
         if "iso" in kinds:
             return ISO
         if "dmy" in kinds or "mdy" in kinds:
@@ -166,11 +171,13 @@ class DateOrder:
                 N_("{path}: every date has its day and month at most 12 (e.g. line "
                               "{line}: {column} {text}), so it cannot tell day first from month "
                               "first; nothing recorded. Give --date-format dmy if {date} is "
-                              "D/M/YYYY, mdy if it is M/D/YYYY"), path=path, line=line, column=column, text=repr(text), date=text.split()[0])
+                              "D/M/YYYY, mdy if it is M/D/YYYY"),
+                              path=path, line=line, column=column, text=repr(text), date=text.split()[0])
         if "bad" in kinds:
             raise ImportInputError(
                 N_("{path}: no time in it is written in a format we read ({bad_at}); "
                               "nothing recorded. Expected {iso}, {dmy} or {mdy}; for another "
                               "layout give --date-format with a strftime pattern, e.g. '%d.%m.%Y "
-                              "%H:%M'"), path=path, bad_at=self._at('bad'), iso=ISO.shown, dmy=DMY.shown, mdy=MDY.shown)
+                              "%H:%M'"),
+                              path=path, bad_at=self._at('bad'), iso=ISO.shown, dmy=DMY.shown, mdy=MDY.shown)
         return ISO  # no time at all: every row is refused for its missing time

@@ -94,15 +94,18 @@ class ServiceNowMapping:
             for hold, reason in m.hold_reasons.items():
                 if reason not in WAIT_REASONS:
                     raise ImportInputError(N_("[hold_reason] {hold} maps to {reason}; use one of "
-                                      "{reasons}"), hold=repr(hold), reason=repr(reason), reasons=', '.join(sorted(WAIT_REASONS)))
+                                      "{reasons}"),
+                                      hold=repr(hold), reason=repr(reason), reasons=', '.join(sorted(WAIT_REASONS)))
             odd = [c for c in m.columns if c not in NEED + OPTIONAL]
             if odd:
                 raise ImportInputError(N_("[columns] {columns}: not a column we read; name one of "
-                                  "{readable} (as the UCI log calls them)"), columns=', '.join(odd), readable=', '.join(NEED + OPTIONAL))
+                                  "{readable} (as the UCI log calls them)"),
+                                  columns=', '.join(odd), readable=', '.join(NEED + OPTIONAL))
             if m.date_format is not None:
                 date_format(str(m.date_format), "date_format")
         except ImportInputError as e:
-            raise ImportInputError(N_("--mapping {name}: {error}; a mapping is written like {example}"), name=name, error=e, example=EXAMPLE) from None
+            raise ImportInputError(N_("--mapping {name}: {error}; a mapping is written like {example}"),
+                                   name=name, error=e, example=EXAMPLE) from None
         except (TypeError, AttributeError, ValueError) as e:  # a table where a value belongs, or the reverse
             raise ImportInputError(N_("--mapping {name}: a value of the wrong kind ({error}); a mapping is "
                               "written like {example}"), name=name, error=e, example=EXAMPLE) from None
@@ -137,7 +140,8 @@ def scan(path: str, m: ServiceNowMapping, tz: tzinfo, option: str | None, limit:
                 return _scan(path, reader, m, tz, option, limit, on_bytes, position)
             except csv.Error as e:
                 raise ImportInputError(N_("{path}: line {line}: not readable as CSV ({error}); nothing "
-                                  "recorded; give {expected}"), path=path, line=reader.line_num, error=e, expected=EXPECTED) from None
+                                  "recorded; give {expected}"),
+                                  path=path, line=reader.line_num, error=e, expected=EXPECTED) from None
     except READ_ERRORS as e:
         raise unreadable(path, e, EXPECTED) from None
 
@@ -154,13 +158,16 @@ def _scan(path: str, reader: Any, m: ServiceNowMapping, tz: tzinfo, option: str 
         renamed = f" (named by --mapping {m.name})" if m.columns else ""
         raise ImportInputError(N_("{path}: line 1: not a ServiceNow incident audit log: {what}; give "
                           "{expected}, or name its columns in a mapping's [columns] "
-                          "(docs/desks.md)"), path=path, what=hint or 'its header lacks ' + ', '.join(missing) + renamed, expected=EXPECTED)
+                          "(docs/desks.md)"),
+                          path=path, what=hint or 'its header lacks ' + ', '.join(missing) + renamed,
+                          expected=EXPECTED)
     hold = m.column("hold_reason")
     if "wait" in m.states.values() and hold not in col:
         waits = [s for s, k in m.states.items() if k == "wait"]
         raise ImportInputError(N_("{path}: line 1: --mapping {name} takes the wait reason of {known} "
                           "from the column {hold}, which the file lacks; name it in [columns] "
-                          "hold_reason, or map those states to wait:<reason>"), path=path, name=m.name, known=known(waits), hold=repr(hold))
+                          "hold_reason, or map those states to wait:<reason>"),
+                          path=path, name=m.name, known=known(waits), hold=repr(hold))
     width, c_num = len(header), col[m.column("number")]
     time_cols = [(m.column(c), col[m.column(c)]) for c in TIMES if m.column(c) in col]
     order = DateOrder()
@@ -204,7 +211,8 @@ def _scan(path: str, reader: Any, m: ServiceNowMapping, tz: tzinfo, option: str 
         line, column, text = next(iter(order.first.values()))
         raise ImportInputError(N_("{path}: no time in it reads as {source} {shown} (line {line}: "
                           "{column} {text}); nothing recorded. Give the format the file is "
-                          "written in (docs/desks.md)"), path=path, source=source, shown=fmt.shown, line=line, column=column, text=repr(text))
+                          "written in (docs/desks.md)"),
+                          path=path, source=source, shown=fmt.shown, line=line, column=column, text=repr(text))
     return Scan(header, fmt, rows, times)
 
 
@@ -231,7 +239,8 @@ def read_servicenow(path: str, m: ServiceNowMapping, found: Scan, desk: Desk, tz
     try:
         yield from _read_rows(path, reader, m, found, desk, tz, summary, limit)
     except csv.Error as e:
-        raise ImportInputError(N_("{path}: line {line}: not readable as CSV ({error}); give {expected}"), path=path, line=reader.line_num, error=e, expected=EXPECTED) from None
+        raise ImportInputError(N_("{path}: line {line}: not readable as CSV ({error}); give {expected}"),
+                               path=path, line=reader.line_num, error=e, expected=EXPECTED) from None
     except READ_ERRORS as e:
         raise unreadable(path, e, EXPECTED) from None
 

@@ -56,7 +56,8 @@ class Mapping:
         try:
             return cls._of(raw)
         except ImportInputError as e:
-            raise ImportInputError(N_("{where}: {error}; a mapping is written like {example}"), where=where, error=e, example=example) from None
+            raise ImportInputError(N_("{where}: {error}; a mapping is written like {example}"),
+                                   where=where, error=e, example=example) from None
         except (TypeError, AttributeError, ValueError) as e:  # a table where a value belongs, or the reverse
             raise ImportInputError(N_("{where}: a value of the wrong kind ({error}); a mapping is written "
                               "like {example}"), where=where, error=e, example=example) from None

@@ -79,7 +79,7 @@ def run_demo(args: argparse.Namespace, ledger: Ledger) -> int:
             if o.status == "recorded":
                 recorded_types[type(fact).__name__] += 1
             elif o.status == "refused":
-                refusals.append(o.error)
+                refusals.append(o.refusal.said(_) if o.refusal else o.error)
         progress.add(len(chunk))
         chunk.clear()
 
@@ -97,7 +97,7 @@ def run_demo(args: argparse.Namespace, ledger: Ledger) -> int:
           already=_.number(status["already_recorded"]), refused=_.number(status["refused"]),
           seconds=f"{rec_seconds:.1f}", rate=_.number(commands / rec_seconds)))
     for err in refusals[:10]:
-        print(f"  refused: {err}", file=sys.stderr)
+        print(_("  refused: {reason}", reason=err), file=sys.stderr)
 
     # 4. stream: publish to NATS JetStream. Skipped with --no-stream.
     stream = _hook_stream(ledger, args, say)

@@ -14,12 +14,13 @@ from typing import Any
 import msgspec
 
 from domain.base import aggregate_uuid
+from domain.errors import N_, Explained
 
 from .evidence import check_evidence, evidence_path
 from .store import EventStoreApp, LogRow, on_postgres
 
 
-class UnknownTicket(LookupError):
+class UnknownTicket(Explained, LookupError):
     """No ticket of that id in the log."""
 
 
@@ -52,7 +53,7 @@ def ticket_rows(app: EventStoreApp, ticket: str) -> tuple[str, list[LogRow]]:
     toid = aggregate_uuid("ticket", ticket).hex
     rows = tickets_rows(app, [ticket])
     if not rows:
-        raise UnknownTicket(f"no ticket {ticket}")
+        raise UnknownTicket(N_("no ticket {id}"), id=ticket)
     return toid, rows
 
 

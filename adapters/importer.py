@@ -21,6 +21,7 @@ from typing import Any
 import msgspec
 
 from domain import events as ev
+from domain.errors import N_, Explained, Refusal
 
 from .ledger import Ledger
 
@@ -38,7 +39,7 @@ class Problem(str):
         return problem
 
 
-class ImportInputError(ValueError):
+class ImportInputError(Explained, ValueError):
     """An import's input that cannot be used at all (a file that is not of its format, a mapping,
     an option): the message names it, says what is wrong and what would be right. Raised before
     anything of it is recorded (a file broken past its first batch: the message says what was)."""
@@ -56,10 +57,24 @@ class ImportSummary:
     already_recorded: int = 0
     refused: list[tuple[str, str]] = field(default_factory=list)  # (where, reason)
     refused_by_reason: Counter[str] = field(default_factory=Counter)
+    # the ledger's refusals among `refused` (by index), to be written in the reader's language
+    refusals: dict[int, Refusal] = field(default_factory=dict)
 
     def refuse(self, where: str, reason: str, kind: str | None = None) -> None:
         self.refused.append((where, str(reason)))
         self.refused_by_reason[kind or reason_kind(reason)] += 1
+
+    def refuse_command(self, where: str, error: str, refusal: Refusal | None) -> None:
+        """A command the ledger refused (`error` in English, `refusal` its templates)."""
+        if refusal is not None:
+            self.refusals[len(self.refused)] = refusal
+        self.refuse(where, error)
+
+    def reasons(self, _: Callable[..., str]) -> Iterator[tuple[str, str]]:
+        """(where, why) of every refusal, the ledger's in the language of `_` (a Texts)."""
+        for i, (where, reason) in enumerate(self.refused):
+            refusal = self.refusals.get(i)
+            yield where, refusal.said(_) if refusal else reason
 
     def as_dict(self) -> dict:
         return {
@@ -237,7 +252,8 @@ def jsonl_source(path: str | Path, on_bytes: Callable[[int], None] | None = None
     except READ_ERRORS as e:
         raise unreadable(path, e, JSONL) from None
     if not content:
-        raise ImportInputError(f"{path} is empty (no command in it); nothing recorded; give {JSONL}")
+        raise ImportInputError(N_("{path} is empty (no command in it); nothing recorded; give {jsonl}"),
+                               path=path, jsonl=JSONL)
     summary = ImportSummary()
     return Source(read_jsonl(path, summary), summary, lines)
 
@@ -282,9 +298,12 @@ def _jsonl_items(path: str | Path, summary: ImportSummary) -> Iterator[Item]:
             if not_objects == NOT_JSONL_AFTER:
                 hint = looks_like(path)
                 raise ImportInputError(
-                    f"{path} does not look like JSON Lines: none of its first {NOT_JSONL_AFTER} lines is a JSON "
-                    f"object ({first}){'; ' + hint if hint else ''}. Give one command per line as JSON "
-                    "(docs/schemas/commands.json), or --format servicenow|xes for a service desk's export")
+                    N_("{path} does not look like JSON Lines: none of its first "
+                                  "{lines} lines is a JSON object ({first}){hint}. "
+                                  "Give one command per line as JSON "
+                                  "(docs/schemas/commands.json), or --format servicenow|xes for "
+                                  "a service desk's export"),
+                                  path=path, lines=NOT_JSONL_AFTER, first=first, hint='; ' + hint if hint else '')
         yield where, problem
 
 
@@ -315,7 +334,7 @@ def import_items(ledger: Ledger, items: Iterable[Item], batch_size: int = 1000,
             elif outcome.status == "already_recorded":
                 already += 1
             else:
-                summary.refuse(where, outcome.error)
+                summary.refuse_command(where, outcome.error, outcome.refusal)
         summary.recorded += recorded
         summary.already_recorded += already
         facts.clear()
@@ -340,8 +359,9 @@ def import_items(ledger: Ledger, items: Iterable[Item], batch_size: int = 1000,
                 flush()
     except ImportInputError as e:  # the rest of the file cannot be read: say what was recorded
         if summary.recorded:
-            raise ImportInputError(f"{e} (the {summary.recorded:,} commands before it were recorded; importing "
-                                   "the repaired file records only the rest)") from None
+            raise ImportInputError(N_("{error} (the {recorded} commands before it were recorded; importing "
+                              "the repaired file records only the rest)"),
+                              error=e, recorded=f"{summary.recorded:,}") from None
         raise
     if facts:
         flush()

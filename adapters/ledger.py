@@ -24,7 +24,7 @@ from domain import events as ev
 from domain.asset import Asset
 from domain.base import MAX_STORED_BYTES, LedgerAggregate, aggregate_uuid, command_name
 from domain.contract import CalendarYear, Contract
-from domain.errors import Refused
+from domain.errors import N_, Refusal, Refused
 from domain.terms import Terms
 from domain.ticket import Ticket
 
@@ -47,8 +47,9 @@ class Outcome:
 
     command_id: str
     status: str
-    error: str = ""
+    error: str = ""  # why it was refused, in English
     line: int | None = None
+    refusal: Refusal | None = None  # why it was refused, to be written in the reader's language
 
 
 @dataclass
@@ -100,8 +101,10 @@ class Ledger(EventStoreApp):
     def execute(self, fact: ev.Fact, *, now: datetime | None = None) -> Outcome:
         """Record one command; raise Refused if it would break the model."""
         (outcome,) = self.execute_many([fact], now=now)
-        if outcome.status == "refused":  # the outcome's text already begins with the command's name
-            raise Refused(command_name(fact), outcome.error.removeprefix(f"{command_name(fact)}: "))
+        if outcome.status == "refused":
+            assert outcome.refusal is not None  # every refused outcome says why
+            r = outcome.refusal
+            raise Refused(r.command, r.wrong, r.right, **r.params)
         return outcome
 
     def execute_many(self, facts: Sequence[ev.Fact], *, now: datetime | None = None,
@@ -151,16 +154,15 @@ class Ledger(EventStoreApp):
                 if earlier == fp or earlier in earlier_fingerprints(fact):
                     outcomes.append(Outcome(fact.command_id, "already_recorded", line=line))
                 else:
-                    outcomes.append(Outcome(
-                        fact.command_id, "refused", line=line,
-                        error=f"{command_name(fact)}: command id {fact.command_id} was already used "
-                              "for different content; use a new command id for a new command",
-                    ))
+                    why = Refused(command_name(fact), N_("command id {command_id} was already used for different "
+                                                        "content"), N_("use a new command id for a new command"),
+                                  command_id=fact.command_id).refusal
+                    outcomes.append(Outcome(fact.command_id, "refused", why.text, line, why))
                 continue
             try:
                 decide(fact, batch, now)
             except Refused as e:
-                outcomes.append(Outcome(fact.command_id, "refused", str(e), line))
+                outcomes.append(Outcome(fact.command_id, "refused", str(e), line, e.refusal))
                 continue
             seen[fact.command_id] = fp
             commands.append((fact.command_id, fp))
@@ -253,12 +255,14 @@ class Ledger(EventStoreApp):
             contract = self._get(batch, Contract, fact.id)
             if contract is None:
                 if isinstance(fact, ev.ContractAmended):
-                    raise Refused(command_name(fact), f"unknown contract {fact.id}", "register it first")
+                    raise Refused(command_name(fact), N_("unknown contract {contract}"), N_("register it first"),
+                                  contract=fact.id)
                 self._keep(batch, Contract.register(fact))
             else:
                 if isinstance(fact, ev.ContractRegistered):
-                    raise Refused(command_name(fact), f"contract {fact.id} is already registered",
-                                  "amend it with ContractAmended (`ticketledger contract amend`)")
+                    raise Refused(command_name(fact), N_("contract {contract} is already registered"),
+                                  N_("amend it with ContractAmended (`ticketledger contract amend`)"),
+                                  contract=fact.id)
                 contract.amend(fact)
                 self._keep(batch, contract)
             return
@@ -266,13 +270,14 @@ class Ledger(EventStoreApp):
             existing = self._get(batch, CalendarYear, fact.id)
             year = CalendarYear.record_year(fact, existing)
             if year is None:
-                raise Refused(command_name(fact), "this calendar year is already recorded with the same days",
-                              "nothing to do")
+                raise Refused(command_name(fact), N_("this calendar year is already recorded with the same days"),
+                              N_("nothing to do"))
             self._keep(batch, year)
             return
         if isinstance(fact, ev.AssetRegistered):
             if self._get(batch, Asset, fact.id) is not None:
-                raise Refused(command_name(fact), f"asset {fact.id} is already registered", "use a new asset id")
+                raise Refused(command_name(fact), N_("asset {asset} is already registered"), N_("use a new asset id"),
+                              asset=fact.id)
             contract = self._get(batch, Contract, fact.contract_id)
             replaced = self._get(batch, Asset, fact.replaces) if fact.replaces else None
             tol = self._tolerance(batch, contract, fact.occurred_at)
@@ -293,7 +298,8 @@ class Ledger(EventStoreApp):
             return
         if isinstance(fact, ev.TicketOpened):
             if self._get(batch, Ticket, fact.id) is not None:
-                raise Refused(command_name(fact), f"ticket {fact.id} is already open", "use a new ticket id")
+                raise Refused(command_name(fact), N_("ticket {ticket} is already open"), N_("use a new ticket id"),
+                              ticket=fact.id)
             asset = self._get(batch, Asset, fact.asset_id)
             terms = self._terms(batch, asset, fact.occurred_at) if asset else None
             minutes = self._minutes(batch, terms)
@@ -312,7 +318,8 @@ class Ledger(EventStoreApp):
     def _decide_follow_up(self, fact: ev.Fact, batch: Batch, now: datetime) -> None:
         ticket = self._get(batch, Ticket, fact.id)
         if ticket is None:
-            raise Refused(command_name(fact), f"unknown ticket {fact.id}", "open it first (TicketOpened)")
+            raise Refused(command_name(fact), N_("unknown ticket {ticket}"), N_("open it first (TicketOpened)"),
+                                              ticket=fact.id)
         minutes = batch.ticket_minutes.get(fact.id)
         if minutes is None:
             opened = ticket.state.opened
@@ -337,7 +344,8 @@ class Ledger(EventStoreApp):
             return
         asset = self._get(batch, Asset, fact.id)
         if asset is None:
-            raise Refused(command_name(fact), f"no ticket or asset {fact.id}", "name the aggregate to correct")
+            raise Refused(command_name(fact), N_("no ticket or asset {id}"), N_("name the aggregate to correct"),
+                                              id=fact.id)
         _, after = asset.corrected(fact)
         contract_id = getattr(after, "contract_id", None)
         asset.decide(fact, now=now, future_tolerance_minutes=tolerance,
@@ -347,7 +355,8 @@ class Ledger(EventStoreApp):
     def _asset(self, batch: Batch, fact: ev.Fact) -> Asset:
         asset = self._get(batch, Asset, fact.id)
         if asset is None:
-            raise Refused(command_name(fact), f"unknown asset {fact.id}", "register it first (AssetRegistered)")
+            raise Refused(command_name(fact), N_("unknown asset {asset}"), N_("register it first (AssetRegistered)"),
+                          asset=fact.id)
         return asset
 
     def _terms(self, batch: Batch, asset: Asset | None, at: datetime) -> Terms | None:

@@ -23,13 +23,14 @@ import msgspec
 from domain import leaf as lf
 from domain import merkle
 from domain import signed_note as sn
+from domain.errors import N_, Explained
 from domain.proofs import ConsistencyProof, InclusionProof, b64
 
 from . import tree_rows
 from .store import EventStoreApp, on_postgres
 
 
-class TreeNotBuilt(LookupError):
+class TreeNotBuilt(Explained, LookupError):
     """The ledger's tree does not cover what was asked (build it with `ticketledger checkpoint`)."""
 
 
@@ -89,7 +90,7 @@ class LedgerTree:
             try:
                 return tree_rows.read_nodes(cur, ids, self.schema)
             except tree_rows.TreeMissing as e:
-                raise TreeNotBuilt(f"{e}: build the tree with `ticketledger checkpoint`") from e
+                raise TreeNotBuilt(N_("{error}: build the tree with `ticketledger checkpoint`"), error=e) from e
         return read
 
     # --- state ----------------------------------------------------------------------------
@@ -130,7 +131,8 @@ class LedgerTree:
         if not rows:
             raise LookupError(f"no event at log position {position}")
         if rows[0][0] is None:
-            raise TreeNotBuilt(f"the tree does not reach position {position} yet: run `ticketledger checkpoint`")
+            raise TreeNotBuilt(N_("the tree does not reach position {position} yet: run "
+                              "`ticketledger checkpoint`"), position=position)
         return rows[0][0]
 
     def leaf(self, position: int) -> lf.Leaf:
@@ -146,7 +148,8 @@ class LedgerTree:
             raise LookupError(f"no event at log position {position}")
         i, p, t, o, v, topic, digest = rows[0]
         if i is None:
-            raise TreeNotBuilt(f"the tree does not reach position {position} yet: run `ticketledger checkpoint`")
+            raise TreeNotBuilt(N_("the tree does not reach position {position} yet: run "
+                              "`ticketledger checkpoint`"), position=position)
         return lf.Leaf(index=i, position=p, recorded_at=t, originator_id=tree_rows.hex_id(o),
                        originator_version=v, topic=topic, state_sha256=digest)
 
@@ -172,7 +175,8 @@ class LedgerTree:
     def _check_size(self, size: int) -> None:
         built = self.size
         if size > built:
-            raise TreeNotBuilt(f"tree size {size} is beyond the built tree ({built} leaves)")
+            raise TreeNotBuilt(N_("tree size {size} is beyond the built tree ({built} leaves)"),
+                               size=size, built=built)
 
     def inclusion_proof(self, index: int, size: int) -> InclusionProof:
         self._check_size(size)
@@ -306,7 +310,7 @@ class LedgerTree:
             self._lock(cur)  # the head signed is the log's head at this instant
             last = self._rows(cur, f"SELECT leaf_index FROM {self._t('ledger_chain')} ORDER BY position DESC LIMIT 1")
             if last and last[0][0] is None:
-                raise TreeNotBuilt("the tree does not reach the end of the log: build it first")
+                raise TreeNotBuilt(N_("the tree does not reach the end of the log: build it first"))
             size = last[0][0] + 1 if last else 0
             root = merkle.root(size, self._reader(cur))
             note = signer.sign(sn.checkpoint_text(signer.name, size, root))

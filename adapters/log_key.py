@@ -17,6 +17,7 @@ import uuid
 from pathlib import Path
 
 from domain import signed_note as sn
+from domain.errors import N_, Explained
 
 KEY_ENV = "TICKETLEDGER_LOG_KEY"
 KEY_FILE_ENV = "TICKETLEDGER_LOG_KEY_FILE"
@@ -24,7 +25,7 @@ ORIGIN_ENV = "TICKETLEDGER_LOG_ORIGIN"
 KEY_FILE = "log.key"
 
 
-class KeyError_(LookupError):
+class KeyError_(Explained, LookupError):
     """No usable log key; the message says where one was looked for and what to do."""
 
 
@@ -44,13 +45,16 @@ def load(data_dir: Path) -> sn.Signer:
     path = key_file(data_dir)
     if not text:
         if not path.exists():
-            raise KeyError_(f"no log key: {path} does not exist and {KEY_ENV} is not set; `ticketledger init` "
-                            f"makes one (on PostgreSQL set {KEY_ENV} or {KEY_FILE_ENV} on every host that signs)")
+            raise KeyError_(N_("no log key: {path} does not exist and {env} is not set; "
+                              "`ticketledger init` makes one (on PostgreSQL set {env} or "
+                              "{file_env} on every host that signs)"),
+                              path=path, env=KEY_ENV, file_env=KEY_FILE_ENV)
         text = path.read_text().strip()
     try:
         return sn.Signer.parse(text)
     except sn.NoteError as e:
-        raise KeyError_(f"the log key in {where(data_dir)} cannot be used: {e}") from None
+        raise KeyError_(N_("the log key in {where} cannot be used: {error}"),
+                        where=where(data_dir), error=e) from None
 
 
 def default_origin() -> str:
@@ -69,7 +73,7 @@ def write(path: Path, signer: sn.Signer, *, replace: bool = False) -> None:
         f.write(signer.skey + "\n")
     if not replace and path.exists():
         tmp.unlink()
-        raise KeyError_(f"{path} already exists")
+        raise KeyError_(N_("{path} already exists"), path=path)
     os.replace(tmp, path)
 
 
@@ -93,8 +97,9 @@ def rotate(data_dir: Path) -> tuple[sn.Signer, sn.Signer]:
     key stays listed in the ledger (ledger_log_keys), so what it signed stays verifiable."""
     old = load(data_dir)
     if os.environ.get(KEY_ENV, "").strip():
-        raise KeyError_(f"the log key comes from ${KEY_ENV}: rotate it where that value is kept, using a key "
-                        f"file instead ({KEY_FILE_ENV}) for `checkpoint --rotate-key`")
+        raise KeyError_(N_("the log key comes from ${env}: rotate it where that value is "
+                          "kept, using a key file instead ({file_env}) for `checkpoint "
+                          "--rotate-key`"), env=KEY_ENV, file_env=KEY_FILE_ENV)
     new = sn.Signer.generate(old.name, os.urandom(32))
     write(key_file(data_dir), new, replace=True)
     return old, new

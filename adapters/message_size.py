@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import os
 
+from domain.errors import N_, Explained
+
 DEFAULT_MAX_EVENT_BYTES = 1_048_576  # nats-server's default max_payload: headers and payload together
 HEADER_ROOM = 4_096  # bytes kept for a message's headers (about 600 today, with room for more)
 
 
-class ConfigurationError(ValueError):
+class ConfigurationError(Explained, ValueError):
     """A setting that cannot be used; the message names it and what would be right."""
 
 
@@ -21,7 +23,8 @@ def max_event_bytes() -> int:
     if not text:
         return DEFAULT_MAX_EVENT_BYTES
     if not text.isdigit() or int(text) <= 2 * HEADER_ROOM:
-        raise ConfigurationError(f"TICKETLEDGER_MAX_EVENT_BYTES={text!r}: write a number of bytes above "
-                                 f"{2 * HEADER_ROOM:,}, at most the NATS server's max_payload (default "
-                                 f"{DEFAULT_MAX_EVENT_BYTES:,})")
+        raise ConfigurationError(N_("TICKETLEDGER_MAX_EVENT_BYTES={text}: write a number of bytes above "
+                          "{least}, at most the NATS server's max_payload (default "
+                          "{default})"), text=repr(text), least=f"{2 * HEADER_ROOM:,}",
+                          default=f"{DEFAULT_MAX_EVENT_BYTES:,}")
     return int(text)

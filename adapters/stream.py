@@ -43,6 +43,7 @@ from nats.js import api as jsapi
 from nats.js.errors import NotFoundError
 
 from domain import events as ev
+from domain.errors import N_, Explained
 
 from .message_size import DEFAULT_MAX_EVENT_BYTES, HEADER_ROOM, ConfigurationError, max_event_bytes  # noqa: F401
 from .store import LogRow, decode_stored
@@ -150,7 +151,7 @@ def first_connect_seconds() -> float:
     return float(os.environ.get("TICKETLEDGER_NATS_CONNECT_SECONDS") or FIRST_CONNECT_SECONDS)
 
 
-class NatsUnreachable(TimeoutError):
+class NatsUnreachable(Explained, TimeoutError):
     """No NATS server answered the first connection in time."""
 
 
@@ -175,8 +176,9 @@ async def connect(url: str, options: ConnectOptions | None = None, *,
         return await asyncio.wait_for(nats.connect(**kw), seconds)
     except TimeoutError:
         where = ConnectOptions(url=url).describe()
-        raise NatsUnreachable(f"no NATS server answered at {where} within {seconds:g} s; "
-                              "is it running (`ticketledger nats serve`), and is the URL right?") from None
+        raise NatsUnreachable(N_("no NATS server answered at {where} within {seconds} s; is it running "
+                          "(`ticketledger nats serve`), and is the URL right?"),
+                          where=where, seconds=f"{seconds:g}") from None
 
 
 # --- the stream ------------------------------------------------------------------------------

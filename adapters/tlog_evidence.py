@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 
 from domain import signed_note as sn
+from domain.errors import N_, Explained
 from domain.events import parse_topic
 from domain.proofs import FORMAT, CitedEvent, Evidence
 from domain.upcasting import upcast_state
@@ -25,7 +26,7 @@ from .ledger_tree import LedgerTree, TreeNotBuilt
 from .store import EventStoreApp, LogRow
 
 
-class NoCheckpoint(LookupError):
+class NoCheckpoint(Explained, LookupError):
     """No checkpoint can vouch for the report (none at or after the cut, or the one named is not ours)."""
 
 
@@ -49,27 +50,31 @@ def choose_checkpoint(tree: LedgerTree, cut_size: int, named: str | None) -> tup
         cp = next((c for c in sorted(tree.checkpoints(), key=lambda c: (c.tree_size, c.id))
                    if c.tree_size >= cut_size and _matches(tree, c.note)), None)
         if cp is None:
-            raise NoCheckpoint(f"no checkpoint at or after the cut (tree size {cut_size}): run `ticketledger "
-                               "checkpoint`, then explain again")
+            raise NoCheckpoint(N_("no checkpoint at or after the cut (tree size {cut_size}): run "
+                              "`ticketledger checkpoint`, then explain again"), cut_size=cut_size)
         return cp.tree_size, cp.note
     if named.isdigit():
         found = [c for c in tree.checkpoints() if c.tree_size == int(named)]
         if not found:
             sizes = ", ".join(str(c.tree_size) for c in tree.checkpoints()) or "none"
-            raise NoCheckpoint(f"--checkpoint {named}: no checkpoint of that tree size (sizes signed: {sizes})")
+            raise NoCheckpoint(N_("--checkpoint {named}: no checkpoint of that tree size (sizes "
+                              "signed: {sizes})"), named=named, sizes=sizes)
         return found[0].tree_size, found[0].note
     path = Path(named)
     try:
         note = path.read_text()
     except OSError as e:
-        raise NoCheckpoint(f"--checkpoint {named}: cannot be read ({e.strerror}); name a tree size or a saved checkpoint") from None
+        raise NoCheckpoint(N_("--checkpoint {named}: cannot be read ({reason}); name a tree size "
+                          "or a saved checkpoint"), named=named, reason=e.strerror) from None
     try:
         text, _ = sn.open_note(note, [sn.Verifier.parse(k.vkey) for k in tree.log_keys()])
         cp = sn.parse_checkpoint(text.text)
     except sn.NoteError as e:
-        raise NoCheckpoint(f"--checkpoint {named}: not a checkpoint signed by this log's keys ({e})") from None
+        raise NoCheckpoint(N_("--checkpoint {named}: not a checkpoint signed by this log's keys ({error})"),
+                           named=named, error=e) from None
     if cp.size > tree.size or tree.root(cp.size) != cp.root:
-        raise NoCheckpoint(f"--checkpoint {named}: its root for tree size {cp.size} is not this log's")
+        raise NoCheckpoint(N_("--checkpoint {named}: its root for tree size {size} is not this log's"),
+                           named=named, size=cp.size)
     return cp.size, note
 
 
@@ -93,8 +98,9 @@ def build_evidence(app: EventStoreApp, rows: Sequence[LogRow], cut_recorded: str
     for r in cited:
         leaf = tree.leaf(r.position)
         if leaf.index >= size:
-            raise NoCheckpoint(f"the checkpoint of tree size {size} does not hold the event at position {r.position} "
-                               f"(leaf {leaf.index}); name a later one with --checkpoint")
+            raise NoCheckpoint(N_("the checkpoint of tree size {size} does not hold the event at "
+                              "position {position} (leaf {index}); name a later one with "
+                              "--checkpoint"), size=size, position=r.position, index=leaf.index)
         proof = tree.inclusion_proof(leaf.index, size)
         events.append(CitedEvent(leaf=leaf, stored_b64=base64.b64encode(r.state).decode(),
                                  view=_view(r), inclusion=proof.hashes))

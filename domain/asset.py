@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import ClassVar
 
 from .base import LedgerAggregate, command_name
-from .errors import Refused
+from .errors import N_, Refused
 from .events import (
     ASSET_FACT_TYPES,
     AssetAccepted,
@@ -49,7 +49,8 @@ class Asset(LedgerAggregate):
         name = command_name(fact)
         check_contract(name, fact.contract_id, contract, fact.customer_id)
         if fact.replaces is not None and replaced is None:
-            raise Refused(name, f"replaces unknown asset {fact.replaces}", "name a registered asset")
+            raise Refused(name, N_("replaces unknown asset {asset}"), N_("name a registered asset"),
+                                asset=fact.replaces)
         fact = cls.normalise(fact, customer=fact.customer_id)
         cls.check_not_future(fact, now, future_tolerance_minutes)
         return cls.start(fact)
@@ -58,20 +59,26 @@ class Asset(LedgerAggregate):
                contract: object = None, replacement: Asset | None = None) -> None:
         name = command_name(fact)
         if isinstance(fact, AssetRegistered):
-            raise Refused(name, f"asset {fact.id} is already registered", "use a new asset id, or AssetMoved / AssetContractChanged")
+            raise Refused(name, N_("asset {asset} is already registered"),
+                          N_("use a new asset id, or AssetMoved / AssetContractChanged"), asset=fact.id)
         if not isinstance(fact, ASSET_FOLLOW_UPS):
-            raise Refused(name, f"{type(fact).__name__} is not an asset fact", "send it to its own aggregate")
+            raise Refused(name, N_("{fact} is not an asset fact"), N_("send it to its own aggregate"),
+                          fact=type(fact).__name__)
         if self.decommissioned and not isinstance(fact, FactCorrected):
-            raise Refused(name, f"asset {fact.id} is decommissioned", "record facts on the unit that replaced it")
+            raise Refused(name, N_("asset {asset} is decommissioned"), N_("record facts on the unit that replaced it"),
+                          asset=fact.id)
         if isinstance(fact, AssetContractChanged) and contract is None:
-            raise Refused(name, f"unknown contract {fact.contract_id}", "register the contract first")
+            raise Refused(name, N_("unknown contract {contract}"), N_("register the contract first"),
+                          contract=fact.contract_id)
         if isinstance(fact, AssetReplaced):
             if replacement is None:
-                raise Refused(name, f"unknown replacement asset {fact.by_asset}",
-                              f"register it first with replaces = {fact.id}")
+                raise Refused(name, N_("unknown replacement asset {replacement}"),
+                              N_("register it first with replaces = {asset}"),
+                              replacement=fact.by_asset, asset=fact.id)
             if replacement.registered.replaces != fact.id:
-                raise Refused(name, f"asset {fact.by_asset} does not name {fact.id} in `replaces`",
-                              "register the replacement with replaces set to the unit it replaces")
+                raise Refused(name, N_("asset {replacement} does not name {asset} in `replaces`"),
+                              N_("register the replacement with replaces set to the unit it replaces"),
+                              replacement=fact.by_asset, asset=fact.id)
         if isinstance(fact, FactCorrected):
             _, after = self.corrected(fact)  # the corrected fact passes the checks of its own command
             if isinstance(after, AssetRegistered):
@@ -88,7 +95,10 @@ def check_contract(name: str, contract_id: str, contract: object, customer: str 
     from .contract import Contract
 
     if not isinstance(contract, Contract):
-        raise Refused(name, f"unknown contract {contract_id}", "register the contract first (`ticketledger contract add`)")
+        raise Refused(name, N_("unknown contract {contract}"),
+                      N_("register the contract first (`ticketledger contract add`)"),
+                      contract=contract_id)
     if customer is not None and contract.customer != customer:
-        raise Refused(name, f"contract {contract_id} binds customer {contract.customer}, not {customer}",
-                      f"name a contract of customer {customer}")
+        raise Refused(name, N_("contract {contract} binds customer {bound}, not {customer}"),
+                      N_("name a contract of customer {customer}"), contract=contract_id, bound=contract.customer,
+                      customer=customer)

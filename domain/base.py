@@ -18,7 +18,7 @@ import msgspec
 from eventsourcing.domain import Aggregate
 
 from .bounds import breaches
-from .errors import Refused
+from .errors import N_, Refused
 from .events import Fact, FactCorrected, encode, in_utc
 
 # The most bytes one fact's stored JSON may take: what the stream accepts in one message, less
@@ -47,33 +47,42 @@ def check_recordable(fact: Fact) -> None:
     cls, name = type(fact), command_name(fact)
     if fact.v != cls.version:
         versions = ", ".join(f"v{n}" for n in range(1, cls.version + 1))
-        raise Refused(name, f"schema version v{fact.v} is not the current version of {cls.__name__}",
-                      f"{cls.__name__} has {versions}; record the current one, \"v\": {cls.version} (or leave \"v\" out)")
+        raise Refused(name, N_("schema version v{v} is not the current version of {fact}"),
+                      N_('{fact} has {versions}; record the current one, "v": {current} (or leave "v" out)'),
+                      v=fact.v, fact=cls.__name__, versions=versions, current=cls.version)
     stored = encode(fact)
     try:
         _decoder(cls).decode(stored)
     except msgspec.ValidationError as e:
         expected, at, path = str(e).rpartition(" - at `$.")
         if not at:
-            raise Refused(name, f"invalid fact: {e}") from None
+            raise Refused(name, N_("invalid fact: {error}"), error=str(e)) from None
         field = path.rstrip("`")
         value = f" {getattr(fact, field)!r}" if hasattr(fact, field) else ""
-        raise Refused(name, f"invalid {field}{value}", f"{field} must be {expected.removeprefix('Expected ')}") from None
+        raise Refused(name, N_("invalid {field}{value}"), N_("{field} must be {expected}"),
+                            field=field, value=value,
+                      expected=expected.removeprefix("Expected ")) from None
     refuse_beyond_bounds(name, fact)
     most = MAX_STORED_BYTES.get()
     if len(stored) > most:
-        raise Refused(name, f"the fact takes {len(stored):,} bytes as stored; the stream accepts at most {most:,} "
-                            f"(TICKETLEDGER_MAX_EVENT_BYTES less room for the message's headers)",
-                      f"make it smaller: its largest field is {_largest_field(fact)}")
+        raise Refused(name, N_("the fact takes {size} bytes as stored; the stream accepts at most {most} "
+                               "(TICKETLEDGER_MAX_EVENT_BYTES less room for the message's headers)"),
+                      N_("make it smaller: its largest field is {field}"), size=f"{len(stored):,}",
+                         most=f"{most:,}",
+                      field=_largest_field(fact))
 
 
-def refuse_beyond_bounds(name: str, fact: Fact, what: str = "") -> None:
-    """Refuse a fact with a value beyond its bounds, naming the first (and how many more)."""
+def refuse_beyond_bounds(name: str, fact: Fact, corrected: str = "") -> None:
+    """Refuse a fact with a value beyond its bounds, naming the first (and how many more);
+    `corrected`: the type of the fact a correction would make."""
     found = breaches(fact)
     if found:
         first = found[0]
-        more = f" ({len(found) - 1} more value(s) beyond their bounds)" if len(found) > 1 else ""
-        raise Refused(name, f"{what}{first.path} {first.wrong}", f"{first.path} must be {first.right}{more}")
+        wrong = N_("the corrected {fact}'s {path} {wrong}") if corrected else N_("{path} {wrong}")
+        right = N_("{path} must be {right} ({more} more value(s) beyond their bounds)") if len(found) > 1 \
+            else N_("{path} must be {right}")
+        raise Refused(name, wrong, right, fact=corrected, path=first.path, wrong=first.wrong, right=first.right,
+                      more=len(found) - 1)
 
 
 def _largest_field(fact: Fact) -> str:
@@ -137,9 +146,10 @@ class LedgerAggregate(Aggregate):
             if lead > tolerance_minutes:
                 raise Refused(
                     command_name(fact),
-                    f"{name} {t.isoformat()} is {lead:,.0f} min in the future",
-                    f"record facts when they have happened, with the times they happened "
-                    f"(tolerance {tolerance_minutes} min)",
+                    N_("{field} {time} is {lead} min in the future"),
+                    N_("record facts when they have happened, with the times they happened "
+                       "(tolerance {tolerance} min)"),
+                    field=name, time=t.isoformat(), lead=f"{lead:,.0f}", tolerance=tolerance_minutes,
                 )
 
     def corrected_fact(self, correction: FactCorrected, target: Fact | None) -> Fact:
@@ -148,26 +158,29 @@ class LedgerAggregate(Aggregate):
         if target is None:
             raise Refused(
                 command_name(correction),
-                f"version {n} of {self.kind} {correction.id} is not a fact that can be corrected",
-                f"name a version in 1..{len(self.facts)} that is not itself a correction "
-                f"(see `ticketledger {self.kind} show {correction.id}`)",
+                N_("version {n} of {kind} {id} is not a fact that can be corrected"),
+                N_("name a version in 1..{last} that is not itself a correction "
+                   "(see `ticketledger {kind} show {id}`)"),
+                n=n, kind=self.kind, id=correction.id, last=len(self.facts),
             )
         forbidden = {"type", "id", "command_id", "customer", "v"} & set(correction.changes)
         if forbidden:
-            raise Refused(command_name(correction), f"cannot change {sorted(forbidden)}", "record a new fact instead")
+            raise Refused(command_name(correction), N_("cannot change {fields}"), N_("record a new fact instead"),
+                          fields=sorted(forbidden))
         raw = msgspec.to_builtins(target)
         unknown = set(correction.changes) - set(raw)
         if unknown:
             raise Refused(
                 command_name(correction),
-                f"{type(target).__name__} has no field(s) {sorted(unknown)}",
-                f"fields are {sorted(set(raw) - {'type'})}",
+                N_("{fact} has no field(s) {unknown}"), N_("fields are {fields}"),
+                fact=type(target).__name__, unknown=sorted(unknown), fields=sorted(set(raw) - {"type"}),
             )
         raw.update(correction.changes)
         try:
             fixed = msgspec.convert(raw, type(target), strict=False)
         except (msgspec.ValidationError, ValueError) as e:
-            raise Refused(command_name(correction), f"corrected value is invalid: {e}") from None
+            raise Refused(command_name(correction), N_("corrected value is invalid: {error}"),
+                                                    error=str(e)) from None
         return self.normalise(fixed)
 
     def effective_version(self, version: int) -> Fact | None:
@@ -184,12 +197,14 @@ class LedgerAggregate(Aggregate):
         before = self.effective_version(correction.corrects_version)
         after = self.corrected_fact(correction, before)
         if after == before:
-            what = "changes is empty" if not correction.changes else \
-                f"version {correction.corrects_version} already reads {encode(correction.changes).decode()}"
-            raise Refused(command_name(correction), f"the correction changes nothing ({what})",
-                          'name each wrong field with its right value, e.g. "changes": {"occurred_at": "2025-10-01T09:30:00+08:00"}')
+            wrong = N_("the correction changes nothing (changes is empty)") if not correction.changes else \
+                N_("the correction changes nothing (version {n} already reads {changes})")
+            raise Refused(command_name(correction), wrong,
+                          N_('name each wrong field with its right value, e.g. "changes": '
+                             '{{"occurred_at": "2025-10-01T09:30:00+08:00"}}'),
+                          n=correction.corrects_version, changes=encode(correction.changes).decode())
         assert before is not None  # corrected_fact refuses a missing one
-        refuse_beyond_bounds(command_name(correction), after, f"the corrected {type(after).__name__}'s ")
+        refuse_beyond_bounds(command_name(correction), after, type(after).__name__)
         return before, after
 
 

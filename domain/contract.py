@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import ClassVar
 
 from .base import LedgerAggregate, command_name
-from .errors import Refused
+from .errors import N_, Refused
 from .events import CalendarYearRecorded, ContractAmended, ContractRegistered, Fact
 from .terms import Terms, TermsError, terms_from_command, terms_from_mapping
 
@@ -43,12 +43,14 @@ class Contract(LedgerAggregate):
 
     def amend(self, fact: ContractAmended) -> None:
         if not isinstance(fact, ContractAmended):
-            raise Refused(command_name(fact), f"contract {fact.id} is already registered", "amend it (ContractAmended)")
+            raise Refused(command_name(fact), N_("contract {contract} is already registered"),
+                          N_("amend it (ContractAmended)"), contract=fact.id)
         self._check_terms(fact, fact.terms)
         if any(start == fact.effective_from for start, _ in self.versions[1:]):
             raise Refused(command_name(fact),
-                          f"contract {fact.id} already has other terms in force from {fact.effective_from.isoformat()}",
-                          "two versions cannot start at the same time (§9.11); amend from another effective_from")
+                          N_("contract {contract} already has other terms in force from {effective_from}"),
+                          N_("two versions cannot start at the same time (§9.11); amend from another effective_from"),
+                          contract=fact.id, effective_from=fact.effective_from.isoformat())
         self.record(self.normalise(fact, customer=self.customer))
 
     @staticmethod
@@ -56,7 +58,8 @@ class Contract(LedgerAggregate):
         try:
             terms_from_command(terms)
         except TermsError as e:
-            raise Refused(command_name(fact), str(e), "fix the contract terms (see contracts/*.toml)") from None
+            raise Refused(command_name(fact), N_("{error}"), N_("fix the contract terms (see contracts/*.toml)"),
+                          error=str(e)) from None
 
 
 CALENDAR_CUSTOMER = "_public"  # calendar data is not one customer's; its subjects say so
@@ -78,7 +81,7 @@ class CalendarYear(LedgerAggregate):
     @classmethod
     def record_year(cls, fact: CalendarYearRecorded, existing: CalendarYear | None) -> CalendarYear | None:
         if fact.id != cls.calendar_id(fact.region, fact.year):
-            raise Refused(command_name(fact), f"id must be {cls.calendar_id(fact.region, fact.year)}")
+            raise Refused(command_name(fact), N_("id must be {id}"), id=cls.calendar_id(fact.region, fact.year))
         fact = cls.normalise(fact, customer=CALENDAR_CUSTOMER)
         if existing is None:
             return cls.start(fact)

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 
 from .bounds import MAX_PERIOD, NAME, TEXT, Breach, bound, breaches, clamped
+from .errors import N_, Explained
 from .events import SUBJECT_ID_PATTERN
 
 CLOCK_NAMES = ("response", "remote_resolution", "arrival", "resolution", "spare")
@@ -21,7 +22,7 @@ Rate = Literal["free", "cost", "half", "full", "market"]
 Coverage = Literal["pre_acceptance", "warranty", "paid", "out", "unknown"]
 
 
-class TermsError(ValueError):
+class TermsError(Explained, ValueError):
     """A contract file that cannot be used; the message says where and what would be right."""
 
 
@@ -246,7 +247,7 @@ def terms_from_mapping(data: dict, where: str = "terms") -> Terms:
     try:
         return msgspec.convert(data, Terms, strict=False)
     except (msgspec.ValidationError, ValueError) as e:
-        raise TermsError(f"{where}: {e}") from None
+        raise TermsError(N_("{where}: {error}"), where=where, error=e) from None
 
 
 def terms_from_command(data: dict, where: str = "terms") -> Terms:
@@ -257,7 +258,8 @@ def terms_from_command(data: dict, where: str = "terms") -> Terms:
     if found:
         first = found[0]
         more = f" ({len(found) - 1} more term(s) beyond their bounds)" if len(found) > 1 else ""
-        raise TermsError(f"{where}: {first.path} {first.wrong}; {first.path} must be {first.right}{more}")
+        raise TermsError(N_("{where}: {path} {wrong}; {path} must be {right}{more}"),
+                         where=where, path=first.path, wrong=first.wrong, right=first.right, more=more)
     return terms
 
 
@@ -347,15 +349,18 @@ def load_contract_file(path: str) -> dict:
     try:
         data = tomllib.loads(raw.decode()) if path.endswith(".toml") else msgspec.json.decode(raw)
     except (tomllib.TOMLDecodeError, msgspec.DecodeError, UnicodeDecodeError) as e:
-        raise TermsError(f"{path}: not valid {'TOML' if path.endswith('.toml') else 'JSON'}: {e}") from None
+        raise TermsError(N_("{path}: not valid {format}: {error}"),
+                         path=path, format='TOML' if path.endswith('.toml') else 'JSON', error=e) from None
     for key in ("id", "supplier", "customer", "terms"):
         if key not in data:
-            raise TermsError(f"{path}: missing `{key}` (a contract file has id, supplier, customer and [terms])")
+            raise TermsError(N_("{path}: missing `{key}` (a contract file has id, supplier, "
+                              "customer and [terms])"), path=path, key=key)
     for key in ("id", "customer"):  # both name NATS subjects (SPEC §6)
         value = data[key]
         if not isinstance(value, str) or not re.fullmatch(SUBJECT_ID_PATTERN, value):
-            raise TermsError(f"{path}: {key} {value!r} is not a valid id; an id is 1-64 ASCII letters, digits, "
-                             '"_" or "-" (e.g. "K-004")')
+            raise TermsError(N_("{path}: {key} {value} is not a valid id; an id is 1-64 ASCII "
+                              "letters, digits, \"_\" or \"-\" (e.g. \"K-004\")"),
+                              path=path, key=key, value=repr(value))
     terms_from_command(data["terms"], where=f"{path} [terms]")
     return data
 

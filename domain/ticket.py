@@ -13,7 +13,7 @@ from typing import ClassVar
 
 from .base import LedgerAggregate, apply_corrections, command_name
 from .contract import Contract
-from .errors import Refused
+from .errors import N_, Refused
 from .events import (
     TICKET_FACT_TYPES,
     CustomerSignedOff,
@@ -57,62 +57,75 @@ class TicketState:
         name = command_name(fact)
         if isinstance(fact, TicketOpened):
             if self.opened is not None:
-                raise Refused(name, f"ticket {fact.id} is already open", "use a new ticket id")
+                raise Refused(name, N_("ticket {ticket} is already open"), N_("use a new ticket id"),
+                                    ticket=fact.id)
             check_severity(name, fact.severity, self.severities)
             return
         if self.opened is None:
-            raise Refused(name, f"ticket {fact.id} was never opened", "record TicketOpened first")
+            raise Refused(name, N_("ticket {ticket} was never opened"), N_("record TicketOpened first"),
+                                ticket=fact.id)
         if fact.occurred_at < self.opened.occurred_at and not isinstance(fact, FactCorrected):
             raise Refused(
                 name,
-                f"occurred_at {fact.occurred_at.isoformat()} is before the report time "
-                f"{self.opened.occurred_at.isoformat()}",
-                "nothing can happen to a ticket before its fault was reported",
+                N_("occurred_at {time} is before the report time {reported}"),
+                N_("nothing can happen to a ticket before its fault was reported"),
+                time=fact.occurred_at.isoformat(), reported=self.opened.occurred_at.isoformat(),
             )
         # A late entry that happened before the end is still a fact of the ticket (§8).
         after_end = self.ended_at is not None and fact.occurred_at >= self.ended_at
         if self.status == "cancelled" and after_end and not isinstance(fact, AFTER_END):
-            raise Refused(name, f"ticket {fact.id} is cancelled", "a cancelled ticket takes no further work")
+            raise Refused(name, N_("ticket {ticket} is cancelled"), N_("a cancelled ticket takes no further work"),
+                          ticket=fact.id)
         if self.status == "cancelled" and isinstance(fact, TicketResolved):
-            raise Refused(name, f"ticket {fact.id} is cancelled", "a cancelled ticket cannot be resolved")
+            raise Refused(name, N_("ticket {ticket} is cancelled"), N_("a cancelled ticket cannot be resolved"),
+                                ticket=fact.id)
         if self.status == "closed" and after_end and not isinstance(fact, (*AFTER_END, TicketReopened)):
-            raise Refused(name, f"ticket {fact.id} is closed", "reopen it first (TicketReopened)")
+            raise Refused(name, N_("ticket {ticket} is closed"), N_("reopen it first (TicketReopened)"),
+                                ticket=fact.id)
         if isinstance(fact, SeverityChanged):
             check_severity(name, fact.severity, self.severities)
         elif isinstance(fact, TechnicianArrived):
             if self.dispatched_at is None:
-                raise Refused(name, "arrival before dispatch", "record TechnicianDispatched first")
+                raise Refused(name, N_("arrival before dispatch"), N_("record TechnicianDispatched first"))
             if fact.occurred_at < self.dispatched_at:
                 raise Refused(
                     name,
-                    f"arrival at {fact.occurred_at.isoformat()} is before the dispatch at "
-                    f"{self.dispatched_at.isoformat()}",
-                    "an arrival follows its dispatch",
+                    N_("arrival at {time} is before the dispatch at {dispatched}"),
+                    N_("an arrival follows its dispatch"),
+                    time=fact.occurred_at.isoformat(), dispatched=self.dispatched_at.isoformat(),
                 )
         elif isinstance(fact, WaitStarted):
             if fact.reason in self.open_waits:
-                raise Refused(name, f"a '{fact.reason}' wait is already open", "end it first (WaitEnded)")
+                raise Refused(name, N_("a '{reason}' wait is already open"), N_("end it first (WaitEnded)"),
+                              reason=fact.reason)
         elif isinstance(fact, WaitEnded):
             if fact.reason not in self.open_waits:
                 raise Refused(
                     name,
-                    f"no '{fact.reason}' wait is open",
-                    f"open waits: {sorted(self.open_waits) or 'none'}",
+                    N_("no '{reason}' wait is open"),
+                    N_("open waits: {waits}") if self.open_waits else N_("open waits: none"),
+                    reason=fact.reason, waits=sorted(self.open_waits),
                 )
         elif isinstance(fact, SpareUnitReturned):
             if fact.spare_serial not in self.spares_out:
-                raise Refused(name, f"spare {fact.spare_serial} was not lent on this ticket", "record SpareUnitLent first")
+                raise Refused(name, N_("spare {spare} was not lent on this ticket"), N_("record SpareUnitLent first"),
+                              spare=fact.spare_serial)
         elif isinstance(fact, TicketResolved):
             if self.status != "open":
-                raise Refused(name, f"ticket {fact.id} is {self.status}", "only an open ticket can be resolved")
+                raise Refused(name, N_("ticket {ticket} is {status}"), N_("only an open ticket can be resolved"),
+                              ticket=fact.id, status=self.status)
         elif isinstance(fact, TicketReopened):
             if self.status not in ("resolved", "closed"):
-                raise Refused(name, f"ticket {fact.id} is {self.status}", "only a resolved or closed ticket can be reopened")
+                raise Refused(name, N_("ticket {ticket} is {status}"),
+                              N_("only a resolved or closed ticket can be reopened"),
+                              ticket=fact.id, status=self.status)
         elif isinstance(fact, TicketClosed):
             if self.status != "resolved":
-                raise Refused(name, f"ticket {fact.id} is {self.status}", "resolve it before closing it")
+                raise Refused(name, N_("ticket {ticket} is {status}"), N_("resolve it before closing it"),
+                              ticket=fact.id, status=self.status)
         elif isinstance(fact, TicketCancelled) and self.status != "open":
-            raise Refused(name, f"ticket {fact.id} is {self.status}", "only an open ticket can be cancelled")
+            raise Refused(name, N_("ticket {ticket} is {status}"), N_("only an open ticket can be cancelled"),
+                          ticket=fact.id, status=self.status)
 
     def apply(self, fact: Fact) -> None:
         if isinstance(fact, TicketOpened):
@@ -143,7 +156,8 @@ class TicketState:
 
 def check_severity(name: str, severity: str, severities: tuple[str, ...]) -> None:
     if severities and severity not in severities:
-        raise Refused(name, f"unknown severity {severity!r}", f"the contract's severities are {list(severities)}")
+        raise Refused(name, N_("unknown severity {severity}"), N_("the contract's severities are {severities}"),
+                  severity=repr(severity), severities=list(severities))
 
 
 def check_after_registration(name: str, opened: TicketOpened, asset: object) -> None:
@@ -153,10 +167,10 @@ def check_after_registration(name: str, opened: TicketOpened, asset: object) -> 
     first = asset.effective_version(1) if any(type(f) is FactCorrected for f in facts) else facts[0]  # type: ignore[attr-defined]
     registered = first.occurred_at
     if opened.occurred_at < registered:
-        raise Refused(name, f"occurred_at {opened.occurred_at.isoformat()} is before asset {opened.asset_id} was "
-                            f"registered ({registered.isoformat()})",
-                      "a fault is reported on a registered asset: check the report time and its zone, or "
-                      "correct the asset's registration time first")
+        raise Refused(name, N_("occurred_at {time} is before asset {asset} was registered ({registered})"),
+                      N_("a fault is reported on a registered asset: check the report time and its zone, or "
+                         "correct the asset's registration time first"),
+                      time=opened.occurred_at.isoformat(), asset=opened.asset_id, registered=registered.isoformat())
 
 
 def severities_at(contract: Contract, opened: TicketOpened) -> tuple[str, ...]:
@@ -193,9 +207,12 @@ class Ticket(LedgerAggregate):
         assert isinstance(asset, Asset | None)
         name = command_name(fact)
         if asset is None:
-            raise Refused(name, f"unknown asset {fact.asset_id}", "register the asset first (AssetRegistered)")
+            raise Refused(name, N_("unknown asset {asset}"), N_("register the asset first (AssetRegistered)"),
+                          asset=fact.asset_id)
         if asset.decommissioned:
-            raise Refused(name, f"asset {fact.asset_id} is decommissioned", "open the ticket on the unit that replaced it")
+            raise Refused(name, N_("asset {asset} is decommissioned"),
+                          N_("open the ticket on the unit that replaced it"),
+                          asset=fact.asset_id)
         fact = cls.normalise(fact, customer=asset.customer, contract_id=asset.contract_id, site=asset.site)
         cls.check_not_future(fact, now, future_tolerance_minutes)
         check_after_registration(name, fact, asset)
@@ -213,7 +230,8 @@ class Ticket(LedgerAggregate):
         correction, the asset and contract of the report as corrected (`opening_after`).
         """
         if not isinstance(fact, TICKET_FOLLOW_UPS):
-            raise Refused(command_name(fact), f"{type(fact).__name__} is not a ticket fact", "send it to its own aggregate")
+            raise Refused(command_name(fact), N_("{fact} is not a ticket fact"), N_("send it to its own aggregate"),
+                          fact=type(fact).__name__)
         fact = self.normalise(fact, customer=self.customer)
         self.check_not_future(fact, now, future_tolerance_minutes)
         if isinstance(fact, FactCorrected):
@@ -224,8 +242,9 @@ class Ticket(LedgerAggregate):
             except Refused as e:
                 raise Refused(
                     command_name(fact),
-                    f"the corrected history breaks the model ({e.wrong})",
-                    "correct the facts in an order that keeps the timeline valid",
+                    N_("the corrected history breaks the model ({wrong})"),
+                    N_("correct the facts in an order that keeps the timeline valid"),
+                    wrong=e.wrong,
                 ) from None
         else:
             if isinstance(fact, SeverityChanged) and contract is not None and self.state.opened is not None:
@@ -253,10 +272,12 @@ class Ticket(LedgerAggregate):
         if isinstance(before, TicketOpened) and isinstance(after, TicketOpened):
             if after.asset_id != before.asset_id:
                 if not isinstance(asset, Asset):
-                    raise Refused(name, f"unknown asset {after.asset_id}", "register the asset first (AssetRegistered)")
+                    raise Refused(name, N_("unknown asset {asset}"), N_("register the asset first (AssetRegistered)"),
+                                  asset=after.asset_id)
                 if asset.customer != self.customer:
-                    raise Refused(name, f"asset {after.asset_id} belongs to customer {asset.customer}, not {self.customer}",
-                                  "a ticket stays with its customer: open a new ticket for that asset")
+                    raise Refused(name, N_("asset {asset} belongs to customer {owner}, not {customer}"),
+                                  N_("a ticket stays with its customer: open a new ticket for that asset"),
+                                  asset=after.asset_id, owner=asset.customer, customer=self.customer)
             if after.contract_id != before.contract_id:
                 check_contract(name, after.contract_id, contract, self.customer)
         if isinstance(after, TicketOpened) and isinstance(asset, Asset):

@@ -30,6 +30,8 @@ from typing import Any
 import msgspec
 import pyarrow as pa
 
+from domain.errors import N_, Explained
+
 
 @dataclass(frozen=True)
 class Cut:
@@ -200,7 +202,7 @@ def _read_terms(path: str) -> tuple[str | None, dict]:
     return named, terms
 
 
-class NoContractNamed(ValueError):
+class NoContractNamed(Explained, ValueError):
     """A what-if terms file that names no contract, and no --terms-for."""
 
 
@@ -217,6 +219,7 @@ def load_what_if(path: str, terms_for: list[str] | None = None) -> Any:
         contracts = frozenset([named])
     else:
         raise NoContractNamed(
-            f"{path} names no contract (no `id`), so it is not clear whose terms it replaces; add "
-            "--terms-for CONTRACT (repeatable), or --terms-for '*' to replace every contract's terms")
+            N_("{path} names no contract (no `id`), so it is not clear whose terms it "
+                          "replaces; add --terms-for CONTRACT (repeatable), or --terms-for '*' "
+                          "to replace every contract's terms"), path=path)
     return WhatIf(terms_from_mapping(terms, f"{path} [terms]"), contracts)

@@ -100,7 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as e:
         return _fail(args, e)
     except TimeoutError as e:  # a server that did not answer (e.g. NATS unreachable): one line, no traceback
-        return _fail(args, UserError(str(e) or "timed out", code="TL-E060"))
+        from .output import said
+
+        return _fail(args, UserError(said(e) or "timed out", code="TL-E060"))
 
 
 def _fail(args: argparse.Namespace, e: UserError) -> int:
@@ -125,7 +127,7 @@ def _lang_from_env() -> str | None:
     try:
         return normalise_lang(value)
     except ValueError as e:
-        raise UserError(f"{LANG_ENV}={value}: {e}", code="TL-E002") from None
+        raise UserError(f"{LANG_ENV}={value}: {e}", code="TL-E002") from None  # no language to speak yet
 
 
 def _closed_pipe() -> int:

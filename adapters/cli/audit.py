@@ -21,7 +21,7 @@ from ..data_folder import sql_text
 from ..dispute import chain_head
 from ..store import iter_log, read_log
 from . import UserError, position_in_log, positive_int
-from .output import Column, Progress, language, speak
+from .output import Column, Progress, language, said, speak
 from .views import open_views_file, output_file
 
 SOURCE_RECORDED_HELP = ("what the desks knew at this time: an imported fact counts from its desk's own "
@@ -226,10 +226,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
             stream = stream_events(data_dir, args.nats_url, ledger)
         except StreamChanged as e:
             ledger.close()
-            raise UserError(f"{e}", code=e.code) from None
+            raise UserError(said(e), code=e.code) from None
         except Exception as e:  # noqa: BLE001 - report why the stream could not be read, then fail
-            raise UserError(f"cannot read the NATS stream ({type(e).__name__}: {e}); "
-                            "use --no-stream to verify the store alone") from None
+            _ = speak()
+            raise UserError(_("cannot read the NATS stream ({kind}: {error}); use --no-stream to "
+                              "verify the store alone", kind=type(e).__name__, error=said(e))) from None
     progress = Progress("verify", total=ledger.position or None, every=20_000, unit=speak()("events"))
     report = verify_log(
         iter_log(ledger),
@@ -265,7 +266,9 @@ def _check_tree(ledger: Any, report: Any, saved: list[str]) -> None:
         try:
             note = Path(f).read_text()
         except OSError as e:
-            raise UserError(f"--checkpoint {f}: cannot be read ({e.strerror})", code="TL-E160") from None
+            _ = speak()
+            raise UserError(_("--checkpoint {file}: cannot be read ({reason})",
+                              file=f, reason=e.strerror), code="TL-E160") from None
         checkpoints.append(SavedCheckpoint(id=-i, tree_size=0, key_hash="", signed_at=f"(file {f})", note=note))
     keys = [sn.Verifier.parse(k.vkey) for k in tree.log_keys()]
     cells = tree.cells()
@@ -316,11 +319,12 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
     out_file = output_file("--out", args.out, f"{args.ticket}.{args.format}") if args.out else None
     if args.format == "pdf" and out_file is None:
-        raise UserError("--format pdf writes a file: add --out FILE.pdf", code="TL-E001")
+        _ = speak()
+        raise UserError(_("--format pdf writes a file: add --out FILE.pdf"), code="TL-E001")
     try:  # Chromium starts while the log and the views are read (adapters.printing.Printer)
         printer = Printer() if args.format == "pdf" else None
     except PrintError as e:
-        raise UserError(str(e)) from None
+        raise UserError(said(e)) from None
     with printer or contextlib.nullcontext():
         return _explain(args, out_file, printer)
 
@@ -339,19 +343,21 @@ def _explain(args: argparse.Namespace, out_file: Path | None, printer: Any) -> i
     as_of = _time(args.as_of_recorded, "--as-of-recorded")
     source_as_of = _time(args.as_of_source_recorded, "--as-of-source-recorded")
     if as_of is not None and source_as_of is not None:
-        raise UserError("--as-of-recorded and --as-of-source-recorded: choose one", code="TL-E001")
+        _ = speak()
+        raise UserError(_("--as-of-recorded and --as-of-source-recorded: choose one"), code="TL-E001")
     at = _time(args.at, "--at")
     views: Any = None
     try:
         try:
             toid, rows = ticket_rows(ledger, args.ticket)
         except UnknownTicket as e:
-            raise UserError(str(e), code="TL-E040") from None
+            raise UserError(said(e), code="TL-E040") from None
         cut = asof.Cut(recorded=as_of, source_recorded=source_as_of)
         rows = list(asof.cut(rows, cut))
         if not any(r.originator_id == toid for r in rows):  # its asset and contract may be older
-            raise UserError(f"ticket {args.ticket} was not yet recorded at "
-                            f"{args.as_of_recorded or args.as_of_source_recorded}")
+            _ = speak()
+            raise UserError(_("ticket {ticket} was not yet recorded at {as_of}",
+                              ticket=args.ticket, as_of=args.as_of_recorded or args.as_of_source_recorded))
         calendar = list(asof.cut(calendar_rows(ledger), cut))
         proofs = _report_proofs(ledger, rows, cut.recorded_text, args.checkpoint)
         if args.views:
@@ -389,7 +395,7 @@ def _explain(args: argparse.Namespace, out_file: Path | None, printer: Any) -> i
             lang_for=lambda tz: language(timezone=tz), calendar=calendar,  # --lang, else the contract's
             proofs=proofs, printer=printer)
     except PrintError as e:
-        raise UserError(str(e)) from None
+        raise UserError(said(e)) from None
     finally:
         if not isinstance(views, Path):
             views.close()
@@ -397,7 +403,9 @@ def _explain(args: argparse.Namespace, out_file: Path | None, printer: Any) -> i
         try:
             out_file.write_bytes(body)
         except OSError as e:
-            raise UserError(f"--out {args.out}: cannot be written ({e.strerror}); name a file you can write",
+            _ = speak()
+            raise UserError(_("--out {out}: cannot be written ({reason}); name a file you can "
+                              "write", out=args.out, reason=e.strerror),
                             code="TL-E033") from None
         print(f"wrote {args.out} ({len(body):,} bytes, {lang}): ticket {args.ticket}, {len(report['timeline'])} "
               f"events, {len(report['clocks'])} clocks, views evaluated at {report['evaluated_at']}")
@@ -418,7 +426,7 @@ def _report_proofs(ledger: Any, rows: Any, recorded: str | None, checkpoint: str
     try:
         return report_proofs(ledger, rows, recorded, checkpoint)
     except NoCheckpoint as e:
-        raise UserError(str(e), code="TL-E169") from None
+        raise UserError(said(e), code="TL-E169") from None
 
 
 # --- replay (as of / what-if) and diff ---------------------------------------------------------------
@@ -545,14 +553,17 @@ def _replay_target(path: str, data_dir: Path) -> Path:
 
     out = output_file("--out", path, "asof.duckdb")
     if out.resolve() in ((data_dir / VIEWS_FILE).resolve(), (data_dir / SNAPSHOT_FILE).resolve()):
-        raise UserError(f"--out {path} is the ledger's own views; name another file, e.g. "
-                        f"{data_dir / 'replay' / 'asof.duckdb'}")
+        _ = speak()
+        raise UserError(_("--out {path} is the ledger's own views; name another file, e.g. "
+                          "{example}", path=path, example=data_dir / 'replay' / 'asof.duckdb'))
     if out.exists():
         try:
             open_views_file(out, "--out").close()
         except UserError:
-            raise UserError(f"--out {path} exists and is not a views file (DuckDB): replay replaces only views "
-                            "files; name a new file, or move this one away first") from None
+            _ = speak()
+            raise UserError(_("--out {path} exists and is not a views file (DuckDB): replay "
+                              "replaces only views files; name a new file, or move this one away "
+                              "first", path=path)) from None
     return out
 
 
@@ -673,8 +684,10 @@ def cmd_diff(args: argparse.Namespace) -> int:
                 try:
                     rows += diff_table(con, "va", b, t, limit=args.limit)
                 except MissingTable as e:  # name the file, not its attached alias
-                    raise UserError(f"table {e.table!r} is not in {args.a if e.db == 'va' else args.b}; "
-                                    f"its tables: {', '.join(e.have)}") from None
+                    _ = speak()
+                    raise UserError(_("table {table} is not in {views}; its tables: {have}",
+                                      table=repr(e.table), views=args.a if e.db == 'va' else args.b,
+                                      have=', '.join(e.have))) from None
                 progress.add(1)
     finally:
         con.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import mimetypes
 import sys
 import uuid
@@ -26,7 +27,7 @@ from ..ledger import Ledger, open_ledger
 from ..store import iter_log, last_position
 from . import UserError, positive_int
 from .errors import code_for
-from .output import Column, Progress, console, emit, render, speak
+from .output import Column, Progress, console, emit, render, said, speak
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -148,11 +149,12 @@ def ledger_for(args: argparse.Namespace) -> Ledger:
     try:
         return open_ledger(folder)
     except ConfigurationError as e:
-        raise UserError(str(e)) from None
+        raise UserError(said(e)) from None
     except (sqlite3.Error, PersistenceError) as e:
         _ = speak()
         raise UserError(_("cannot open the ledger {where}: {error}; if it is damaged, restore it from a backup, "
-                          "or name another --data-dir", where=ledger_place(config), error=e), code="TL-E012") from None
+                          "or name another --data-dir",
+                          where=ledger_place(config), error=said(e)), code="TL-E012") from None
 
 
 def ledger_place(config: Any) -> str:
@@ -203,22 +205,26 @@ def _check_postgres_ledger(config: Any, *, create: bool) -> None:
     import psycopg
 
     folder = config.data_dir
-    init = f"run `ticketledger --data-dir {folder} init` first"
+    _ = speak()
+    init = _("run `ticketledger --data-dir {folder} init` first", folder=folder)
     if create:
         _make_folder(folder)
         return
     if not folder.is_dir():
-        raise UserError(f"no data folder {folder}; {init} (with TICKETLEDGER_POSTGRES the events are in PostgreSQL, "
-                        "and the data folder holds the evidence, the NATS store and the views), or check --data-dir "
-                        "for a typo", code="TL-E010")
+        raise UserError(_("no data folder {folder}; {init} (with TICKETLEDGER_POSTGRES the "
+                          "events are in PostgreSQL, and the data folder holds the evidence, the "
+                          "NATS store and the views), or check --data-dir for a typo",
+                          folder=folder, init=init), code="TL-E010")
     try:
         with psycopg.connect(config.postgres_dsn, connect_timeout=10) as c:
             table = c.execute("SELECT to_regclass(%s)", (f'"{config.postgres_schema}".ledger_events',)).fetchone()
     except psycopg.Error as e:
-        raise UserError(f"cannot reach the ledger {ledger_place(config)}: {str(e).strip().splitlines()[0]}; "
-                        "check TICKETLEDGER_POSTGRES", code="TL-E012") from None
+        raise UserError(_("cannot reach the ledger {where}: {error}; check TICKETLEDGER_POSTGRES",
+                          where=ledger_place(config),
+                          error=str(e).strip().splitlines()[0]), code="TL-E012") from None
     if table is None or table[0] is None:
-        raise UserError(f"no ledger {ledger_place(config)}; {init}, or check TICKETLEDGER_POSTGRES_SCHEMA",
+        raise UserError(_("no ledger {where}; {init}, or check TICKETLEDGER_POSTGRES_SCHEMA",
+                          where=ledger_place(config), init=init),
                         code="TL-E010")
 
 
@@ -285,14 +291,17 @@ def _years(text: str) -> list[int]:
         a, _, b = text.partition("-")
         first, last = int(a), int(b or a)
     except ValueError:
-        raise UserError(f"--years {text!r}: write a year or a range, e.g. 2024-2026") from None
+        _ = speak()
+        raise UserError(_("--years {text}: write a year or a range, e.g. 2024-2026", text=repr(text))) from None
     for y in (first, last):
         if not 1 <= y <= 9999:
-            raise UserError(f"--years {text}: {y} is not a calendar year; write a year such as 2026 or a range "
-                            "such as 2024-2026. Nothing recorded")
+            _ = speak()
+            raise UserError(_("--years {text}: {y} is not a calendar year; write a year such as "
+                              "2026 or a range such as 2024-2026. Nothing recorded", text=text, y=y))
     if first > last:
-        raise UserError(f"--years {text}: the range runs backwards; write the earlier year first, "
-                        f"--years {last}-{first}. Nothing recorded")
+        _ = speak()
+        raise UserError(_("--years {text}: the range runs backwards; write the earlier year "
+                          "first, --years {last}-{first}. Nothing recorded", text=text, last=last, first=first))
     return list(range(first, last + 1))
 
 
@@ -310,12 +319,16 @@ def _refuse_unpublished(asked: str, years: list[int]) -> None:
         return
     first, last = min(chinese_calendar.holidays).year, max(chinese_calendar.holidays).year
     known = [y for y in years if y not in missing] or [first, last]
+    _ = speak()
     raise UserError(
-        f"--years {asked}: chinese-calendar {version('chinese-calendar')} has no official schedule for "
-        f"{', '.join(map(str, missing))} (it knows {first}-{last}; the State Council publishes a year late in the "
-        f"year before). Nothing recorded. Ask for years it knows, e.g. --years {known[0]}-{known[-1]}, or "
-        "upgrade the package once the year is published; until then clocks that need those days are computed "
-        "with weekends only and marked provisional")
+        _("--years {asked}: chinese-calendar {version} has no official schedule for "
+                      "{missing} (it knows {first}-{last}; the State Council publishes a year "
+                      "late in the year before). Nothing recorded. Ask for years it knows, e.g. "
+                      "--years {known_first}-{known_last}, or upgrade the package once the year "
+                      "is published; until then clocks that need those days are computed with "
+                      "weekends only and marked provisional",
+                      asked=asked, version=version('chinese-calendar'), missing=', '.join(map(str, missing)),
+                      first=first, last=last, known_first=known[0], known_last=known[-1]))
 
 
 def cmd_calendar_show(args: argparse.Namespace) -> int:
@@ -344,7 +357,9 @@ def cmd_contract_add(args: argparse.Namespace) -> int:
         try:
             data = load_contract_file(path)
         except (TermsError, OSError) as e:
-            print(f"contract add {path}: {e}; nothing recorded from this file", file=sys.stderr)
+            _ = speak()
+            print(_("contract add {path}: {error}; nothing recorded from this file", path=path, error=said(e)),
+                  file=sys.stderr)
             failed += 1
             continue
         if _registered_as(ledger.contract(data["id"]), data):  # the same file again: nothing to do
@@ -363,7 +378,8 @@ def cmd_contract_amend(args: argparse.Namespace) -> int:
     try:
         data = load_contract_file(args.file)
     except (TermsError, OSError) as e:
-        raise UserError(f"{e}; nothing recorded") from None
+        _ = speak()
+        raise UserError(_("{error}; nothing recorded", error=said(e))) from None
     effective = parse_time(args.effective_from, "--effective-from")
     ledger, what = ledger_for(args), f"contract {data['id']} amendment"
     contract = ledger.contract(data["id"])
@@ -403,7 +419,9 @@ def _report(outcomes: list, what: str) -> int:
     bad = 0
     for o in outcomes:
         if o.status == "refused":
-            print(f"{what}: TL-E070: refused: {o.error}", file=sys.stderr)
+            _ = speak()
+            why = o.refusal.said(_) if o.refusal else o.error
+            print(_("{what}: TL-E070: refused: {reason}", what=what, reason=why), file=sys.stderr)
             bad += 1
         else:
             print(f"{what}: {o.status.replace('_', ' ')}")
@@ -413,7 +431,8 @@ def _report(outcomes: list, what: str) -> int:
 def cmd_contract_show(args: argparse.Namespace) -> int:
     contract = ledger_for(args).contract(args.id)
     if contract is None:
-        raise UserError(speak()("no contract {id}; `ticketledger contract add FILE` registers one", id=args.id),
+        _ = speak()
+        raise UserError(_("no contract {id}; `ticketledger contract add FILE` registers one", id=args.id),
                         code="TL-E040")
     if args.json:
         from domain.terms import terms_to_mapping
@@ -450,19 +469,27 @@ ALL_RECORDED, SOME_REFUSED, NOTHING_READ = 0, 1, 2
 
 def _check_import_options(args: argparse.Namespace, formats: list[str]) -> None:
     if args.format not in formats:
-        raise UserError(f"unknown --format {args.format!r}; formats: {', '.join(formats)}")
+        _ = speak()
+        raise UserError(_("unknown --format {format}; formats: {formats}",
+                          format=repr(args.format), formats=', '.join(formats)))
     wrong = [f"--{o.replace('_', '-')}" for o in DESK_OPTIONS
              if getattr(args, o, None) is not None and o not in IMPORT_OPTIONS.get(args.format, IMPORT_OPTIONS["xes"])]
     if wrong:
-        why = " (each JSON Lines command names its own contract and times)" if args.format == "jsonl" else ""
-        raise UserError(f"{', '.join(wrong)} {'does' if len(wrong) == 1 else 'do'} not apply to --format "
-                        f"{args.format}{why}; --contract, --timezone and --limit apply to --format servicenow and "
-                        "xes, --mapping to both (xes needs one), --date-format to servicenow only (XES times are "
-                        "ISO 8601). Nothing recorded")
+        _ = speak()
+        why = _(" (each JSON Lines command names its own contract and times)") if args.format == "jsonl" else ""
+        said = {"options": ", ".join(wrong), "format": args.format, "why": why}
+        does = _("{options} does not apply to --format {format}{why}", **said) if len(wrong) == 1 else \
+            _("{options} do not apply to --format {format}{why}", **said)
+        raise UserError(_("{does}; --contract, "
+                          "--timezone and --limit apply to --format servicenow and xes, "
+                          "--mapping to both (xes needs one), --date-format to servicenow only "
+                          "(XES times are ISO 8601). Nothing recorded", does=does))
     if Path(args.file).is_dir():
-        raise UserError(f"{args.file} is a folder; name the file to import (gzip read directly)")
+        _ = speak()
+        raise UserError(_("{file} is a folder; name the file to import (gzip read directly)", file=args.file))
     if not Path(args.file).exists():
-        raise UserError(f"no file {args.file}")
+        _ = speak()
+        raise UserError(_("no file {file}", file=args.file))
 
 
 def _told_absolute(progress: Progress) -> Callable[[int], None]:
@@ -508,7 +535,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         summary = import_items(ledger, source.items, batch_size=args.batch, progress=progress.add,
                                summary=source.summary, before_first_batch=calendar_first)
     except ImportInputError as e:  # the file (or the mapping, or an option) cannot be used at all
-        raise UserError(str(e)) from None
+        raise UserError(said(e)) from None
     progress.done()  # the progress line ends before the summary is printed
     d = summary.as_dict()
     code = _exit_code(summary)
@@ -516,10 +543,11 @@ def cmd_import(args: argparse.Namespace) -> int:
         emit([{**d, "calendar_years_recorded": calendar, "exit": code,
                "refusals": [{"where": w, "reason": r} for w, r in summary.refused]}], True)
     else:
-        for where, reason in summary.refused[:50]:
+        _ = speak()
+        for where, reason in itertools.islice(summary.reasons(_), 50):
             print(f"{args.file}: {where}: {reason}", file=sys.stderr)
         if len(summary.refused) > 50:
-            print(f"... and {len(summary.refused) - 50} more refused (use --json for all)", file=sys.stderr)
+            print(_("... and {n} more refused (use --json for all)", n=len(summary.refused) - 50), file=sys.stderr)
         if "tickets" in d:
             print(f"desk rows {d['rows']:,}, tickets {d['tickets']:,}, rows implying no new fact {d['no_fact_rows']:,}")
         print(f"read {d['read']}, recorded {d['recorded']}, already recorded {d['already_recorded']}, refused {d['refused']}")
@@ -529,10 +557,10 @@ def cmd_import(args: argparse.Namespace) -> int:
             print(f"calendar years recorded (the first import into this ledger, as init does): "
                   f"{calendar[0]}-{calendar[-1]}")
     if code == NOTHING_READ:
-        n = d["read"]
-        print(f"ticketledger import: {code_for('import')}: {args.file}: nothing recorded: "
-              f"{'its one item was' if n == 1 else f'all {n:,} of its items were'} refused (reasons above); exit 2",
-              file=sys.stderr)
+        n, _ = d["read"], speak()
+        items = _("its one item was refused") if n == 1 else _("all {n} of its items were refused", n=_.number(n))
+        print(_("ticketledger import: {code}: {file}: nothing recorded: {items} (reasons above); exit 2",
+                code=code_for("import"), file=args.file, items=items), file=sys.stderr)
     return code
 
 
@@ -667,7 +695,8 @@ def cmd_attach(args: argparse.Namespace) -> int:
 
     path = Path(args.file)
     if not path.is_file():
-        raise UserError(f"no file {args.file}")
+        _ = speak()
+        raise UserError(_("no file {file}", file=args.file))
     at = parse_time(args.at, "--at") if args.at else now()
     data_dir = Path(args.data_dir)
     ledger = ledger_for(args)  # a folder without a ledger is refused before anything is staged in it
@@ -682,10 +711,11 @@ def cmd_attach(args: argparse.Namespace) -> int:
     except BaseException as e:  # refused (or failed): the file is not kept
         staged.unlink(missing_ok=True)
         if isinstance(e, Refused) and e.wrong.startswith(f"command id {fact.command_id} was already used"):
-            raise UserError(f"{path.name} (sha256 {sha[:16]}…) is already attached to ticket {args.ticket}; "
-                            "nothing recorded") from None
+            _ = speak()
+            raise UserError(_("{name} (sha256 {sha}…) is already attached to ticket {ticket}; "
+                              "nothing recorded", name=path.name, sha=sha[:16], ticket=args.ticket)) from None
         if isinstance(e, Refused):
-            raise UserError(str(e)) from None
+            raise UserError(said(e)) from None
         raise
     keep_evidence(data_dir, sha, staged)
     print(f"{outcome.status.replace('_', ' ')}: {path.name} sha256 {sha} ({size} bytes, {media}) on ticket {args.ticket}")
@@ -699,7 +729,8 @@ def cmd_person_add(args: argparse.Namespace) -> int:
     try:
         PersonStore(data_folder(args)).add(ref, args.name, args.phone)
     except PersonError as e:
-        raise UserError(f"person add: {e}") from None
+        _ = speak()
+        raise UserError(_("person add: {error}", error=said(e))) from None
     print(ref)
     return 0
 
@@ -709,7 +740,8 @@ def cmd_person_show(args: argparse.Namespace) -> int:
 
     person = PersonStore(Path(args.data_dir)).get(args.ref)
     if person is None:
-        raise UserError(f"no personal data for {args.ref} (never stored, or erased)")
+        _ = speak()
+        raise UserError(_("no personal data for {ref} (never stored, or erased)", ref=args.ref))
     emit([person], args.json)
     return 0
 
@@ -719,7 +751,8 @@ def cmd_erase_person(args: argparse.Namespace) -> int:
 
     folder = data_folder(args)
     if not folder.is_dir():
-        raise UserError(f"no data folder {folder}; check --data-dir for a typo. Nothing erased")
+        _ = speak()
+        raise UserError(_("no data folder {folder}; check --data-dir for a typo. Nothing erased", folder=folder))
     erased = PersonStore(folder).erase(args.ref)
     print(f"{args.ref}: {'erased' if erased else 'nothing stored (already erased?)'}; the log is unchanged")
     return 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from . import UserError
+from .output import said, speak
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,12 +45,14 @@ def cmd_statement(args: argparse.Namespace) -> int:
     from .views import open_for_reading, output_file
 
     if not sts.MONTH.fullmatch(args.month):
-        raise UserError(f"--month {args.month!r}: write a month as YYYY-MM, e.g. 2025-10", code="TL-E001")
+        _ = speak()
+        raise UserError(_("--month {month}: write a month as YYYY-MM, e.g. 2025-10",
+                          month=repr(args.month)), code="TL-E001")
     out = output_file("--out", args.out, f"statement-{args.month}.{args.format}")
     try:  # Chromium starts while the views are read (adapters.printing.Printer)
         printer = Printer() if args.format == "pdf" else None
     except PrintError as e:
-        raise UserError(str(e)) from None
+        raise UserError(said(e)) from None
     with printer or contextlib.nullcontext():
         con = open_for_reading(args)
         try:
@@ -57,8 +60,12 @@ def cmd_statement(args: argparse.Namespace) -> int:
             data = sts.statement_data(con, args.customer, args.month, args.contract,
                                       lambda: contextlib.closing(ledger_for(args)),
                                       listed=None if args.format == "xlsx" else LIST_ROWS)
-        except sts.UnknownCustomer as e:
-            raise UserError(f"no {e} in the views; `ticketledger contract show ID` shows a contract's customer",
+        except sts.UnknownCustomer:
+            _ = speak()
+            what = _("contract {contract} of customer {customer}", contract=args.contract, customer=args.customer) \
+                if args.contract else _("customer {customer}", customer=args.customer)
+            raise UserError(_("no {what} in the views; `ticketledger contract show ID` shows a "
+                              "contract's customer", what=what),
                             code="TL-E040") from None
         finally:
             con.close()
@@ -66,11 +73,13 @@ def cmd_statement(args: argparse.Namespace) -> int:
         try:
             body = sts.render(data, args.format, lang, printer)
         except PrintError as e:
-            raise UserError(str(e)) from None
+            raise UserError(said(e)) from None
     try:
         out.write_bytes(body)
     except OSError as e:
-        raise UserError(f"--out {args.out}: cannot be written ({e.strerror}); name a file you can write",
+        _ = speak()
+        raise UserError(_("--out {out}: cannot be written ({reason}); name a file you can write",
+                          out=args.out, reason=e.strerror),
                         code="TL-E033") from None
     cur = data["current"]["totals"]
     print(f"wrote {args.out} ({len(body):,} bytes, {lang}): {args.customer} {args.month}, "

@@ -27,6 +27,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from domain.errors import Explained, Refused
 from replay.i18n import DEFAULT_TZ, VOCABULARY, Texts, resolve_lang, texts, word
 from replay.printable import printable
 
@@ -51,6 +52,14 @@ def language(timezone: str | None = None, *, document: str | None = None) -> str
 def speak(timezone: str | None = None, *, document: str | None = None) -> Texts:
     """The texts of `language(timezone)`: `_ = speak(zone)` then `_("…")`, `_.money(fen)`, …"""
     return texts(language(timezone, document=document))
+
+
+def said(error: BaseException, timezone: str | None = None) -> str:
+    """An error's text in the reader's language: an `Explained` error's (or a refusal's)
+    template in `speak(timezone)`'s, any other's as it is."""
+    if isinstance(error, Explained | Refused):
+        return (error.refusal if isinstance(error, Refused) else error).said(speak(timezone))
+    return str(error)
 
 
 # --- columns --------------------------------------------------------------------------------------

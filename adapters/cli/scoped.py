@@ -15,6 +15,7 @@ from replay.scope import Scope
 
 from ..data_folder import sql_text
 from . import UserError
+from .output import said, speak
 
 TICKET_LINE = re.compile(SUBJECT_ID_PATTERN)  # a ticket id as the domain defines it
 
@@ -25,19 +26,24 @@ def ticket_ids(path: str) -> list[str]:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         reason = e.strerror if isinstance(e, OSError) else "not UTF-8 text"
-        raise UserError(f"--tickets {path}: cannot be read ({reason}); name a text file with one ticket id a "
-                        "line, e.g. T-0001", code="TL-E042") from None
+        _ = speak()
+        raise UserError(_("--tickets {path}: cannot be read ({reason}); name a text file with "
+                          "one ticket id a line, e.g. T-0001", path=path, reason=reason), code="TL-E042") from None
     out: list[str] = []
     for n, line in enumerate(text.splitlines(), 1):
         t = line.split("#", 1)[0].strip()
         if not t:
             continue
         if not TICKET_LINE.match(t):
-            raise UserError(f"--tickets {path} line {n}: {t[:60]!r} is not a ticket id; write one ticket id a "
-                            "line (1-64 letters, digits, '-' or '_', e.g. T-0001)", code="TL-E042")
+            _ = speak()
+            raise UserError(_("--tickets {path} line {n}: {text} is not a ticket id; write one "
+                              "ticket id a line (1-64 letters, digits, '-' or '_', e.g. T-0001)",
+                              path=path, n=n, text=repr(t[:60])), code="TL-E042")
         out.append(t)
     if not out:
-        raise UserError(f"--tickets {path} names no ticket; write one ticket id a line, e.g. T-0001",
+        _ = speak()
+        raise UserError(_("--tickets {path} names no ticket; write one ticket id a line, e.g. "
+                          "T-0001", path=path),
                         code="TL-E042")
     return list(dict.fromkeys(out))
 
@@ -60,10 +66,19 @@ def scope_of(args: argparse.Namespace, ledger: Any, stop: int | None = None) -> 
     except UnknownInScope as e:
         if e.kind == "ticket":
             line = _line_of(args.tickets, e.name)
-            raise UserError(f"--tickets {args.tickets} line {line}: no ticket {e.name!r} in the ledger; "
-                            "list tickets with `ticketledger report sla`", code="TL-E042") from None
-        known = f"; the ledger's {e.kind}s include {', '.join(e.known)}" if e.known else ""
-        raise UserError(f"--{e.kind} {e.name}: no {e.kind} {e.name!r} in the ledger{known}", code="TL-E042") from None
+            _ = speak()
+            raise UserError(_("--tickets {tickets} line {line}: no ticket {name} in the ledger; "
+                              "list tickets with `ticketledger report sla`",
+                              tickets=args.tickets, line=line, name=repr(e.name)), code="TL-E042") from None
+        _ = speak()
+        said = {"name": e.name, "name_quoted": repr(e.name), "known": ", ".join(e.known)}
+        if e.kind == "customer":
+            known = _("; the ledger's customers include {known}", **said) if e.known else ""
+            raise UserError(_("--customer {name}: no customer {name_quoted} in the ledger", **said) + known,
+                            code="TL-E042") from None
+        known = _("; the ledger's contracts include {known}", **said) if e.known else ""
+        raise UserError(_("--contract {name}: no contract {name_quoted} in the ledger", **said) + known,
+                        code="TL-E042") from None
 
 
 def _line_of(path: str, ticket: str) -> int:
@@ -80,22 +95,25 @@ def what_if_of(args: argparse.Namespace, ledger: Any) -> Any:
     from ..store_scope import contract_ids
 
     if args.terms_for and not args.terms:
-        raise UserError("--terms-for says whose terms --terms FILE replaces; add --terms FILE", code="TL-E001")
+        _ = speak()
+        raise UserError(_("--terms-for says whose terms --terms FILE replaces; add --terms FILE"), code="TL-E001")
     if not args.terms:
         return None
     try:
         what_if = asof.load_what_if(args.terms, args.terms_for)
     except asof.NoContractNamed as e:
-        raise UserError(str(e), code="TL-E043") from None
+        raise UserError(said(e), code="TL-E043") from None
     except (OSError, ValueError) as e:
-        raise UserError(str(e), code="TL-E040") from None
+        raise UserError(said(e), code="TL-E040") from None
     if what_if.contracts is not None:
         have = contract_ids(ledger)
         unknown = sorted(what_if.contracts - set(have))
         if unknown:
             where = "--terms-for" if args.terms_for else f"{args.terms} (its id)"
-            raise UserError(f"{where}: no contract {', '.join(unknown)} in the ledger; its contracts: "
-                            f"{', '.join(have) or 'none yet'}; name one with --terms-for, or '*' for every one",
+            _ = speak()
+            raise UserError(_("{where}: no contract {unknown} in the ledger; its contracts: "
+                              "{have}; name one with --terms-for, or '*' for every one",
+                              where=where, unknown=', '.join(unknown), have=", ".join(have) or _("none yet")),
                             code="TL-E043")
     return what_if
 

@@ -26,7 +26,7 @@ from domain import events as ev
 from replay.printable import printable
 
 from . import UserError, positive_int
-from .output import emit
+from .output import emit, said, speak
 
 if TYPE_CHECKING:
     from ..stream import ConnectOptions, StreamEvent
@@ -126,9 +126,10 @@ def cmd_nats_serve(args: argparse.Namespace) -> int:
     try:
         with local_server(args.data_dir, port=args.port) as server:
             if not server.stopped_here:
-                raise UserError(f"a nats-server already serves {store} at {server.url}: another ticketledger command "
-                                f"started it and stops it when it ends; use --nats-url {server.url}, or stop that "
-                                "command first")
+                _ = speak()
+                raise UserError(_("a nats-server already serves {store} at {url}: another "
+                                  "ticketledger command started it and stops it when it ends; "
+                                  "use --nats-url {url}, or stop that command first", store=store, url=server.url))
             if args.json:
                 print(msgspec.json.encode({"url": server.url, "monitor": server.monitor_url,
                                            "store": str(store)}).decode(), flush=True)
@@ -139,7 +140,7 @@ def cmd_nats_serve(args: argparse.Namespace) -> int:
             while not stop["now"] and server.alive():
                 time.sleep(0.2)
     except ServerError as e:
-        raise UserError(str(e)) from None
+        raise UserError(said(e)) from None
     return 0
 
 
@@ -175,7 +176,7 @@ def _server(args: argparse.Namespace, opts: ConnectOptions):  # type: ignore[no-
         with server_for(args.data_dir, opts.url) as url:
             yield url
     except ServerError as e:
-        raise UserError(str(e)) from None
+        raise UserError(said(e)) from None
 
 
 # --- relay ------------------------------------------------------------------------------------
@@ -191,11 +192,14 @@ def cmd_relay(args: argparse.Namespace) -> int:
     try:
         return run(args, opts)
     except StreamChanged as e:
-        raise UserError(f"refusing to publish: {e}", code=e.code) from None
+        _ = speak()
+        raise UserError(_("refusing to publish: {error}", error=said(e)), code=e.code) from None
     except (ServerError, NatsUnreachable, PoisonEvent) as e:  # a poison event is named, NATS not blamed
-        raise UserError(str(e)) from None
+        raise UserError(said(e)) from None
     except Exception as e:  # noqa: BLE001 - NATS errors become one clear line, never credentials
-        raise UserError(f"NATS at {opts.describe()}: {type(e).__name__}: {e}") from None
+        _ = speak()
+        raise UserError(_("NATS at {server}: {kind}: {error}",
+                          server=opts.describe(), kind=type(e).__name__, error=said(e))) from None
 
 
 def _subject_token(option: str) -> Callable[[str], str]:
@@ -267,8 +271,10 @@ def cmd_tail(args: argparse.Namespace) -> int:
                     break
         except Exception as e:  # noqa: BLE001 - one clear line, never credentials
             why = next((x for x in errors if "ermission" in x), "")
-            raise UserError(f"reading {args.stream or STREAM} at {opts.describe()}: "
-                            f"{why or type(e).__name__ + ': ' + str(e)}") from None
+            _ = speak()
+            raise UserError(_("reading {stream} at {server}: {error}",
+                              stream=args.stream or STREAM, server=opts.describe(),
+                              error=why or type(e).__name__ + ': ' + str(e))) from None
         finally:
             with contextlib.suppress(Exception):
                 await nc.close()
@@ -295,7 +301,8 @@ async def _pick_stream(js: Any, customer: str | None) -> str:
     try:
         await js.stream_info(STREAM)
     except NotFoundError:
-        raise UserError(f"no stream {STREAM} yet: run `ticketledger relay` first") from None
+        _ = speak()
+        raise UserError(_("no stream {stream} yet: run `ticketledger relay` first", stream=STREAM)) from None
     return STREAM
 
 
@@ -361,15 +368,19 @@ def _write_schemas(docs: dict[str, dict[str, Any]], folder: str) -> None:
     """Every schema as a file in `folder` (created if missing); a file or an unwritable place is refused."""
     out = Path(folder)
     if not out.is_dir() and (out.exists() or out.suffix == ".json"):
-        raise UserError(f"--out {folder} names a file; --out is the folder the schemas are written to (created if "
-                        "missing), e.g. docs/schemas; `schema TYPE` prints one type's schema")
+        _ = speak()
+        raise UserError(_("--out {folder} names a file; --out is the folder the schemas are "
+                          "written to (created if missing), e.g. docs/schemas; `schema TYPE` "
+                          "prints one type's schema", folder=folder))
     try:
         out.mkdir(parents=True, exist_ok=True)
         for fname, doc in docs.items():
             (out / fname).write_bytes(msgspec.json.format(msgspec.json.encode(doc), indent=2) + b"\n")
     except OSError as e:
-        raise UserError(f"--out {folder}: cannot write there ({e.strerror}: {e.filename}); name a folder you can "
-                        "write, e.g. docs/schemas") from None
+        _ = speak()
+        raise UserError(_("--out {folder}: cannot write there ({reason}: {filename}); name a "
+                          "folder you can write, e.g. docs/schemas",
+                          folder=folder, reason=e.strerror, filename=e.filename)) from None
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -379,8 +390,10 @@ def cmd_schema(args: argparse.Namespace) -> int:
     if args.type:
         docs = {k: v for k, v in docs.items() if k.split(".")[0] == args.type}
         if not docs:
-            raise UserError(f"unknown event type {args.type!r}; known: "
-                            f"{', '.join(sorted(k.split('.')[0] for k in schemas() if k != 'commands.json'))}")
+            _ = speak()
+            raise UserError(_("unknown event type {type}; known: {names}",
+                              type=repr(args.type),
+                              names=', '.join(sorted(k.split('.')[0] for k in schemas() if k != 'commands.json'))))
     if args.out is not None:
         _write_schemas(docs, args.out)
     if args.type and args.out is None:

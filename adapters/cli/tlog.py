@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 
 from . import EXIT_FOUND, UserError, positive_int
+from .output import said, speak
 
 # codes of this module's errors (errors.CODES lists their meaning)
 E_NO_KEY = "TL-E167"
@@ -107,7 +108,7 @@ def load_signer(args: argparse.Namespace) -> Any:
     try:
         return log_key.load(_data_dir(args))
     except log_key.KeyError_ as e:
-        raise UserError(str(e), code=E_NO_KEY) from None
+        raise UserError(said(e), code=E_NO_KEY) from None
 
 
 def cmd_checkpoint(args: argparse.Namespace) -> int:
@@ -133,7 +134,7 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
             try:
                 old, signer = log_key.rotate(_data_dir(args))
             except log_key.KeyError_ as e:
-                raise UserError(str(e), code=E_NO_KEY) from None
+                raise UserError(said(e), code=E_NO_KEY) from None
             tree.add_key(old.verifier)
             tree.add_key(signer.verifier, retire_others=True)
             print(f"new log key: {signer.verifier.vkey} (the old one, {old.verifier.vkey}, is retired and stays "
@@ -144,15 +145,17 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
         try:
             cp = tree.sign_checkpoint(signer)
         except ValueError as e:
-            raise UserError(f"{e}", code=E_NO_KEY) from None
+            raise UserError(said(e), code=E_NO_KEY) from None
     finally:
         ledger.close()
     if args.out:
         try:
             Path(args.out).write_text(cp.note)
         except OSError as e:
-            raise UserError(f"--out {args.out}: cannot be written ({e.strerror}); the checkpoint is signed and kept "
-                            "in the ledger (`checkpoint --list`); name a file you can write", code="TL-E033") from None
+            _ = speak()
+            raise UserError(_("--out {out}: cannot be written ({reason}); the checkpoint is "
+                              "signed and kept in the ledger (`checkpoint --list`); name a file "
+                              "you can write", out=args.out, reason=e.strerror), code="TL-E033") from None
     if args.json:
         sys.stdout.write(msgspec.json.encode({**msgspec.structs.asdict(cp), "verifier_key": signer.verifier.vkey,
                                               "tree_built_now": added}).decode() + "\n")
@@ -188,9 +191,11 @@ def cmd_prove_inclusion(args: argparse.Namespace) -> int:
         try:
             leaf = tree.leaf(args.position)
         except TreeNotBuilt as e:
-            raise UserError(str(e), code=E_NOT_BUILT) from None
+            raise UserError(said(e), code=E_NOT_BUILT) from None
         except LookupError as e:
-            raise UserError(f"{e}: name a position of the log (`ticketledger log` shows them)", code="TL-E021") from None
+            _ = speak()
+            raise UserError(_("{error}: name a position of the log (`ticketledger log` shows them)",
+                              error=said(e)), code="TL-E021") from None
         note = None
         size = args.size
         if size is None:
@@ -202,8 +207,11 @@ def cmd_prove_inclusion(args: argparse.Namespace) -> int:
         else:
             note = next((c.note for c in tree.checkpoints() if c.tree_size == size), None)
         if not leaf.index < size <= tree.size:
-            raise UserError(f"--size {size}: the event at position {args.position} is leaf {leaf.index}; name a tree "
-                            f"size above it and at most {tree.size}", code=E_SIZE)
+            _ = speak()
+            raise UserError(_("--size {size}: the event at position {position} is leaf {index}; "
+                              "name a tree size above it and at most {tree_size}",
+                              size=size, position=args.position, index=leaf.index,
+                              tree_size=tree.size), code=E_SIZE)
         proof = tree.inclusion_proof(leaf.index, size)
     finally:
         ledger.close()
@@ -219,14 +227,18 @@ def cmd_prove_consistency(args: argparse.Namespace) -> int:
         if new is None:
             cp = tree.latest_checkpoint()
             if cp is None:
-                raise UserError("no checkpoint yet: name NEW_SIZE, or sign one with `ticketledger checkpoint`",
+                _ = speak()
+                raise UserError(_("no checkpoint yet: name NEW_SIZE, or sign one with "
+                                  "`ticketledger checkpoint`"),
                                 code=E_SIZE)
             new, note = cp.tree_size, cp.note
         else:
             note = next((c.note for c in tree.checkpoints() if c.tree_size == new), None)
         built = tree.size
         if not args.old <= new <= built:
-            raise UserError(f"sizes {args.old} to {new}: write OLD_SIZE <= NEW_SIZE <= {built} (the tree's size)",
+            _ = speak()
+            raise UserError(_("sizes {old} to {new}: write OLD_SIZE <= NEW_SIZE <= {built} (the "
+                              "tree's size)", old=args.old, new=new, built=built),
                             code=E_SIZE)
         proof = tree.consistency_proof(args.old, new)
     finally:
@@ -267,7 +279,9 @@ def read_evidence(path: str) -> Any:
     try:
         raw = Path(path).read_bytes()
     except OSError as e:
-        raise UserError(f"{path}: cannot be read ({e.strerror}); name the report file `explain --out` wrote",
+        _ = speak()
+        raise UserError(_("{path}: cannot be read ({reason}); name the report file `explain "
+                          "--out` wrote", path=path, reason=e.strerror),
                         code=E_REPORT) from None
     text = raw.decode("utf-8", "replace")
     m = EVIDENCE_TAG.search(text)
@@ -276,17 +290,23 @@ def read_evidence(path: str) -> Any:
             return msgspec.json.decode(m.group(1), type=Evidence)
         doc = msgspec.json.decode(raw)
     except msgspec.DecodeError as e:
-        raise UserError(f"{path}: the report's proof cannot be read ({e}); it was changed or cut", code=E_REPORT) from None
+        _ = speak()
+        raise UserError(_("{path}: the report's proof cannot be read ({error}); it was changed or cut",
+                          path=path, error=said(e)), code=E_REPORT) from None
     if isinstance(doc, dict) and "proofs" in doc:
         proofs = doc["proofs"] or {}
         if "evidence" not in proofs:
-            raise UserError(f"{path}: the report carries no proof ({proofs.get('missing', 'made before proofs')}); "
-                            "ask for one made after `ticketledger checkpoint`", code=E_REPORT)
+            _ = speak()
+            missing = proofs.get("missing") or _("made before proofs")
+            raise UserError(_("{path}: the report carries no proof ({missing}); ask for one made "
+                              "after `ticketledger checkpoint`", path=path, missing=missing), code=E_REPORT)
         doc = proofs["evidence"]
     try:
         return msgspec.convert(doc, Evidence)
     except msgspec.ValidationError as e:
-        raise UserError(f"{path}: not a report with a proof ({e})", code=E_REPORT) from None
+        _ = speak()
+        raise UserError(_("{path}: not a report with a proof ({error})",
+                          path=path, error=said(e)), code=E_REPORT) from None
 
 
 def log_verifier(text: str) -> Any:
@@ -299,7 +319,8 @@ def log_verifier(text: str) -> Any:
     try:
         return sn.Verifier.parse(text)
     except sn.NoteError as e:
-        raise UserError(f"--log-key {text[:60]}: {e}", code="TL-E166") from None
+        _ = speak()
+        raise UserError(_("--log-key {text}: {error}", text=text[:60], error=said(e)), code="TL-E166") from None
 
 
 def cmd_proof_verify(args: argparse.Namespace) -> int:
@@ -312,13 +333,17 @@ def cmd_proof_verify(args: argparse.Namespace) -> int:
         try:
             saved = Path(args.checkpoint).read_text()
         except OSError as e:
-            raise UserError(f"--checkpoint {args.checkpoint}: cannot be read ({e.strerror})", code=E_REPORT) from None
+            _ = speak()
+            raise UserError(_("--checkpoint {checkpoint}: cannot be read ({reason})",
+                              checkpoint=args.checkpoint, reason=e.strerror), code=E_REPORT) from None
     extra = []
     for f in args.consistency:
         try:
             extra.append(msgspec.json.decode(Path(f).read_bytes(), type=ConsistencyProof))
         except (OSError, msgspec.DecodeError, msgspec.ValidationError) as e:
-            raise UserError(f"--consistency {f}: not a proof from `prove consistency` ({e})", code=E_REPORT) from None
+            _ = speak()
+            raise UserError(_("--consistency {file}: not a proof from `prove consistency` ({error})",
+                              file=f, error=said(e)), code=E_REPORT) from None
     if extra:
         ev = msgspec.structs.replace(ev, consistency=[*ev.consistency, *extra])
     findings = check_evidence(ev, keys, saved)
@@ -331,15 +356,15 @@ def cmd_proof_verify(args: argparse.Namespace) -> int:
             try:
                 witnesses.append(cs.WitnessVerifier.parse(text))
             except cs.CosignatureError as e:
-                raise UserError(f"--witness-key {text[:60]}: {e}", code="TL-E166") from None
+                _ = speak()
+                raise UserError(_("--witness-key {text}: {error}",
+                                  text=text[:60], error=said(e)), code="TL-E166") from None
         findings = [*findings, *cs.witness_findings(ev.checkpoint, witnesses)]
     failed = [f for f in findings if f.status == "failed"]
     if args.json:
         sys.stdout.write(msgspec.json.encode({"ok": not failed, "findings": findings}).decode() + "\n")
     else:
         from rich.cells import cell_len
-
-        from .output import speak
 
         try:
             _ = speak(document=report_language(args.report))  # the report's language unless --lang
@@ -366,7 +391,7 @@ def init_log(args: argparse.Namespace, ledger: Any) -> str:
     try:
         signer, made = log_key.ensure(_data_dir(args))
     except log_key.KeyError_ as e:
-        raise UserError(str(e), code=E_NO_KEY) from None
+        raise UserError(said(e), code=E_NO_KEY) from None
     LedgerTree(ledger).add_key(signer.verifier)
     build_tree(ledger)
     where = log_key.where(_data_dir(args))

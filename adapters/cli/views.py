@@ -14,12 +14,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from replay.i18n import DEFAULT_TZ
+from replay.i18n import DEFAULT_TZ, N_
 
 from .. import data_folder
 from ..data_folder import SNAPSHOT_FILE, VIEWS_FILE, sql_text
 from . import UserError, position_in_log, positive_float, positive_int
-from .output import emit, plain, speak
+from .output import emit, plain, said, speak
 from .tables import REPORTS, STATES, TABLE_LIMIT, column
 
 # `views rebuild --from SOURCE`: source name -> function(args, views file, evaluation time, terms)
@@ -76,7 +76,9 @@ def _rebuild_from_nats(args: argparse.Namespace, out: Path, at: Any, terms: Any)
 
     if getattr(args, "as_of_position", None) or getattr(args, "as_of_recorded", None) or \
             getattr(args, "as_of_source_recorded", None):
-        raise UserError("--from nats rebuilds from the whole stream; use --from store for an as-of rebuild")
+        _ = speak()
+        raise UserError(_("--from nats rebuilds from the whole stream; use --from store for an "
+                          "as-of rebuild"))
     options = options_of(args)
     from .output import rebuild_bars
 
@@ -124,8 +126,10 @@ def _refuse_held(path: Path) -> None:
         duckdb.connect(str(path), read_only=True).close()
     except duckdb.Error as e:
         if is_locked(e):
-            raise UserError(f"{path} is in use by another process (a running `views follow`?); stop it, or "
-                            "rebuild into another file with `replay --out FILE`", code="TL-E032") from None
+            _ = speak()
+            raise UserError(_("{path} is in use by another process (a running `views follow`?); "
+                              "stop it, or rebuild into another file with `replay --out FILE`",
+                              path=path), code="TL-E032") from None
         # a damaged or foreign file: the rebuild replaces it
 
 
@@ -217,7 +221,9 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     if args.as_of_source_recorded:
         args.as_of_source_recorded = parse_time(args.as_of_source_recorded, "--as-of-source-recorded")
     if args.source not in REBUILD_SOURCES:
-        raise UserError(f"--from {args.source!r}: sources are {sorted(REBUILD_SOURCES)}")
+        _ = speak()
+        raise UserError(_("--from {source}: sources are {sources}",
+                          source=repr(args.source), sources=sorted(REBUILD_SOURCES)))
     _refuse_held(views_path(args))
     terms = None
     if args.terms:
@@ -226,13 +232,15 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
         try:
             data = load_contract_file(args.terms)
         except (TermsError, OSError) as e:
-            raise UserError(str(e)) from None
+            raise UserError(said(e)) from None
         terms = terms_from_mapping(data["terms"])
     try:
         stats = REBUILD_SOURCES[args.source](args, views_path(args), at, terms)
     except Exception as e:  # a locked file is the one failure a user can act on
         if is_locked(e):
-            raise UserError(f"{views_path(args)} is in use by another process (a running `views follow`?)", code="TL-E032") from None
+            _ = speak()
+            raise UserError(_("{views} is in use by another process (a running `views follow`?)",
+                              views=views_path(args)), code="TL-E032") from None
         raise
     con = open_views(views_path(args))
     try:
@@ -268,7 +276,9 @@ def open_for_reading(args: argparse.Namespace):
         return open_views_file(chosen)
     main = views_path(args)
     if not main.exists() and not snapshot_path(args).exists():
-        raise UserError(f"no views in {args.data_dir}; run `ticketledger views rebuild` first", code="TL-E030")
+        _ = speak()
+        raise UserError(_("no views in {data_dir}; run `ticketledger views rebuild` first",
+                          data_dir=args.data_dir), code="TL-E030")
     if main.exists():
         try:
             return open_views(main, read_only=True)
@@ -276,10 +286,11 @@ def open_for_reading(args: argparse.Namespace):
             pass
     if snapshot_path(args).exists():
         return open_views(snapshot_path(args), read_only=True)
-    raise UserError(f"{main} is locked and no snapshot was published yet", code="TL-E032")
+    _ = speak()
+    raise UserError(_("{main} is locked and no snapshot was published yet", main=main), code="TL-E032")
 
 
-VIEWS_HINT = "name a file written by `views rebuild` (<data-dir>/views.duckdb) or by `replay --out`"
+VIEWS_HINT = N_("name a file written by `views rebuild` (<data-dir>/views.duckdb) or by `replay --out`")
 
 
 def open_views_file(path: str | Path, option: str = "--views") -> Any:
@@ -290,25 +301,33 @@ def open_views_file(path: str | Path, option: str = "--views") -> Any:
 
     p = Path(path)
     if p.is_dir():
-        raise UserError(f"{option} {path} is a folder, not a views database (DuckDB); {VIEWS_HINT}".lstrip(), code="TL-E031")
+        _ = speak()
+        raise UserError(_("{option} {path} is a folder, not a views database (DuckDB); {hint}", option=option,
+                          path=path, hint=_(VIEWS_HINT)).lstrip(), code="TL-E031")
     if not p.exists():
-        raise UserError(f"no views file {path}; {VIEWS_HINT}", code="TL-E031")
+        _ = speak()
+        raise UserError(_("no views file {path}; {hint}", path=path, hint=_(VIEWS_HINT)), code="TL-E031")
     try:
         con = open_views(p, read_only=True)
     except duckdb.Error as e:
         if is_locked(e):
-            raise UserError(f"{path} is in use by another process (a running `views follow`?); read its "
-                            f"snapshot {SNAPSHOT_FILE} beside it", code="TL-E032") from None
+            _ = speak()
+            raise UserError(_("{path} is in use by another process (a running `views follow`?); "
+                              "read its snapshot {snapshot} beside it",
+                              path=path, snapshot=SNAPSHOT_FILE), code="TL-E032") from None
         reason = str(e).splitlines()[0]
         if "not a valid DuckDB database" in reason:
             reason = "not a DuckDB file at all"
-        raise UserError(f"{path} is not a views database (DuckDB): {reason}; {VIEWS_HINT}", code="TL-E031") from None
+        _ = speak()
+        raise UserError(_("{path} is not a views database (DuckDB): {reason}; {hint}",
+                          path=path, reason=reason, hint=_(VIEWS_HINT)), code="TL-E031") from None
     try:
         con.execute("SELECT position, evaluated_at FROM checkpoint LIMIT 0")
     except duckdb.Error:
         con.close()
-        raise UserError(f"{path} is a DuckDB database but not a views database (no checkpoint table); "
-                        f"{VIEWS_HINT}", code="TL-E031") from None
+        _ = speak()
+        raise UserError(_("{path} is a DuckDB database but not a views database (no checkpoint "
+                          "table); {hint}", path=path, hint=_(VIEWS_HINT)), code="TL-E031") from None
     return con
 
 
@@ -317,15 +336,22 @@ def output_file(option: str, path: str, example: str) -> Path:
     refused before any work, naming the option and an example of a right value."""
     p = Path(path)
     if p.is_dir():
-        raise UserError(f"{option} {path} is a folder; name a file in it, e.g. {p / example}", code="TL-E033")
+        _ = speak()
+        raise UserError(_("{option} {path} is a folder; name a file in it, e.g. {example}",
+                          option=option, path=path, example=p / example), code="TL-E033")
     blocking = next((d for d in p.parents if d.exists() and not d.is_dir()), None)
     if blocking is not None:
-        raise UserError(f"{option} {path}: {blocking} is a file, not a folder; name a file in a folder, e.g. {example}", code="TL-E033")
+        _ = speak()
+        raise UserError(_("{option} {path}: {blocking} is a file, not a folder; name a file in a "
+                          "folder, e.g. {example}",
+                          option=option, path=path, blocking=blocking, example=example), code="TL-E033")
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise UserError(f"{option} {path}: cannot create its folder ({e.strerror}); "
-                        f"name a file in a folder you can write, e.g. {example}", code="TL-E033") from None
+        _ = speak()
+        raise UserError(_("{option} {path}: cannot create its folder ({reason}); name a file "
+                          "in a folder you can write, e.g. {example}",
+                          option=option, path=path, reason=e.strerror, example=example), code="TL-E033") from None
     return p
 
 
@@ -336,7 +362,9 @@ def _appendable(option: str, path: str, example: str) -> Path:
         with open(p, "a"):
             pass
     except OSError as e:
-        raise UserError(f"{option} {path}: cannot be written ({e.strerror}); name a file you can write", code="TL-E033") from None
+        _ = speak()
+        raise UserError(_("{option} {path}: cannot be written ({reason}); name a file you can "
+                          "write", option=option, path=path, reason=e.strerror), code="TL-E033") from None
     return p
 
 
@@ -344,7 +372,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.view == "compare-sla":
         return cmd_compare_sla(args)
     if args.json and args.csv:
-        raise UserError("--json and --csv: choose one", code="TL-E001")
+        _ = speak()
+        raise UserError(_("--json and --csv: choose one"), code="TL-E001")
     report = REPORTS[args.view]
     table = report.table
     where, params = [], []
@@ -359,15 +388,20 @@ def cmd_report(args: argparse.Namespace) -> int:
         if args.state:
             col = "status" if "status" in have else "state" if "state" in have else None
             if col is None:
-                raise UserError(f"--state does not apply to `report {args.view}`", code="TL-E041")
+                _ = speak()
+                raise UserError(_("--state does not apply to `report {view}`", view=args.view), code="TL-E041")
             if args.state not in STATES[table]:
-                raise UserError(f"--state {args.state!r}: `report {args.view}` states are {', '.join(STATES[table])}",
+                _ = speak()
+                raise UserError(_("--state {state}: `report {view}` states are {states}",
+                                  state=repr(args.state), view=args.view, states=', '.join(STATES[table])),
                                 code="TL-E041")
             where.append(f"{col} = ?")
             params.append(args.state)
         if args.month:
             if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", args.month):
-                raise UserError(f"--month {args.month!r}: write a month as YYYY-MM, e.g. 2025-10", code="TL-E041")
+                _ = speak()
+                raise UserError(_("--month {month}: write a month as YYYY-MM, e.g. 2025-10",
+                                  month=repr(args.month)), code="TL-E041")
             if table == "sla_clocks":
                 where.append("month = ?")
             elif table == "visit_periods":
@@ -378,7 +412,8 @@ def cmd_report(args: argparse.Namespace) -> int:
             elif table == "sla_summary":
                 where.append("dimension = 'month' AND key = ?")
             else:
-                raise UserError(f"--month does not apply to `report {args.view}`", code="TL-E041")
+                _ = speak()
+                raise UserError(_("--month does not apply to `report {view}`", view=args.view), code="TL-E041")
             params.append(args.month)
         machine = args.json or args.csv
         limit = args.limit or (None if machine else TABLE_LIMIT)
@@ -422,8 +457,10 @@ def _chosen_columns(args: argparse.Namespace, have: list[str]) -> list[str] | No
     chosen = [c.strip() for c in args.columns.split(",") if c.strip()]
     unknown = [c for c in chosen if c not in have]
     if unknown or not chosen:
-        raise UserError(f"--columns {args.columns!r}: `report {args.view}` has no column "
-                        f"{', '.join(unknown) or '(none named)'}; its columns: {', '.join(have)}", code="TL-E041")
+        _ = speak()
+        raise UserError(_("--columns {columns}: `report {view}` has no column {unknown}; its "
+                          "columns: {have}", columns=repr(args.columns), view=args.view,
+                          unknown=", ".join(unknown) or _("(none named)"), have=", ".join(have)), code="TL-E041")
     return chosen
 
 
@@ -449,19 +486,24 @@ def cmd_compare_sla(args: argparse.Namespace) -> int:
     from ..desks.compare_sla import CompareError, compare_sla
 
     if not args.file:
-        raise UserError("compare-sla needs --file LOG: the ServiceNow incident log that was imported")
+        _ = speak()
+        raise UserError(_("compare-sla needs --file LOG: the ServiceNow incident log that was "
+                          "imported"))
     con = open_for_reading(args)
     try:
         matrix, agreement = compare_sla(con, args.file, args.priority)
         evaluated = con.execute("SELECT max(evaluated_at) FROM checkpoint").fetchall()[0][0]
     except CompareError as e:
-        raise UserError(str(e)) from None
+        raise UserError(said(e)) from None
     except duckdb.Error as e:
-        raise UserError(f"compare-sla on {args.file}: {str(e).splitlines()[0]}") from None
+        _ = speak()
+        raise UserError(_("compare-sla on {file}: {error}", file=args.file, error=str(e).splitlines()[0])) from None
     finally:
         con.close()
     if args.priority and not matrix:
-        raise UserError(f"--priority {args.priority!r}: no incident of {args.file} has that final priority")
+        _ = speak()
+        raise UserError(_("--priority {priority}: no incident of {file} has that final priority",
+                          priority=repr(args.priority), file=args.file))
     when = f"{evaluated:%Y-%m-%dT%H:%M:%SZ}" if evaluated else None
     if args.json:
         emit([{"file": args.file, "evaluated_at": when,
@@ -484,18 +526,23 @@ def _rows(con, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]
     try:
         cur = con.execute(sql, params or [])
         if cur is None:  # DuckDB's answer to text without a statement (only comments or ';')
-            raise UserError(f"{sql.strip()!r} holds no SQL statement; write e.g. "
-                            "\"SELECT state, count(*) FROM sla_clocks GROUP BY state\"", code="TL-E050")
+            _ = speak()
+            raise UserError(_("{sql} holds no SQL statement; write e.g. \"SELECT state, count(*) "
+                              "FROM sla_clocks GROUP BY state\"", sql=repr(sql.strip())), code="TL-E050")
         cols = [d[0] for d in cur.description] if cur.description else []
         rows = cur.fetchall()  # a query's errors may come only now, with its rows
     except duckdb.PermissionException as e:
-        raise UserError(f"{str(e).splitlines()[0]}: `sql` reads the views only, no other file and no "
-                        "extension (`export --parquet DIR` writes the tables to files)", code="TL-E050") from None
+        _ = speak()
+        raise UserError(_("{error}: `sql` reads the views only, no other file and no extension "
+                          "(`export --parquet DIR` writes the tables to files)",
+                          error=str(e).splitlines()[0]), code="TL-E050") from None
     except duckdb.InvalidInputException as e:
         if "configuration has been locked" not in str(e):
             raise UserError(str(e).splitlines()[0], code="TL-E050") from None
-        raise UserError(f"{str(e).splitlines()[0]}: `sql` runs queries on the views and changes no setting "
-                        "(profiling, logging and the like would write files)", code="TL-E050") from None
+        _ = speak()
+        raise UserError(_("{error}: `sql` runs queries on the views and changes no setting "
+                          "(profiling, logging and the like would write files)",
+                          error=str(e).splitlines()[0]), code="TL-E050") from None
     except duckdb.Error as e:
         raise UserError(str(e).splitlines()[0], code="TL-E050") from None
     return [{c: plain(v) for c, v in zip(cols, r, strict=True)} for r in rows]
@@ -503,8 +550,9 @@ def _rows(con, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]
 
 def cmd_sql(args: argparse.Namespace) -> int:
     if not args.query.strip():
-        raise UserError("the query is empty; write one, e.g. "
-                        "ticketledger sql \"SELECT state, count(*) FROM sla_clocks GROUP BY state\"", code="TL-E050")
+        _ = speak()
+        raise UserError(_("the query is empty; write one, e.g. ticketledger sql \"SELECT state, "
+                          "count(*) FROM sla_clocks GROUP BY state\""), code="TL-E050")
     con = open_for_reading(args)
     try:
         # Read-only: the views, no file written or read. Locking the configuration refuses, in
@@ -516,7 +564,8 @@ def cmd_sql(args: argparse.Namespace) -> int:
     finally:
         con.close()
     if args.json and args.csv:
-        raise UserError("--json and --csv: choose one", code="TL-E001")
+        _ = speak()
+        raise UserError(_("--json and --csv: choose one"), code="TL-E001")
     emit(rows, args.json, as_csv=args.csv)
     return 0
 
@@ -526,7 +575,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     out = Path(args.parquet)
     if out.exists() and not out.is_dir():
-        raise UserError(f"--parquet {out}: is a file; name a folder (created if missing)")
+        _ = speak()
+        raise UserError(_("--parquet {out}: is a file; name a folder (created if missing)", out=out))
     out.mkdir(parents=True, exist_ok=True)
     con = open_for_reading(args)
     try:

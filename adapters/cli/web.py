@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from . import UserError
+from .output import said, speak
 
 USERS_FILE = "web-users.toml"
 
@@ -74,7 +75,8 @@ def cmd_users_add(args: argparse.Namespace) -> int:
     else:
         password = getpass.getpass(f"password for {args.name}: ")
         if getpass.getpass("again: ") != password:
-            raise UserError("the two passwords differ; nothing written")
+            _ = speak()
+            raise UserError(_("the two passwords differ; nothing written"))
     user_lang = None
     if args.user_lang:
         from replay.i18n import normalise_lang
@@ -82,14 +84,15 @@ def cmd_users_add(args: argparse.Namespace) -> int:
         try:
             user_lang = normalise_lang(args.user_lang)
         except ValueError as e:
-            raise UserError(f"--default-lang: {e}") from None
+            _ = speak()
+            raise UserError(_("--default-lang: {error}", error=said(e))) from None
     path = users_path(args)
     try:
         user = User(args.name, args.role, hash_password(password), supplier=args.supplier, customer=args.customer,
                     contracts=tuple(args.contracts), lang=user_lang)
         add_user(path, user)
     except UsersError as e:
-        raise UserError(str(e)) from None
+        raise UserError(said(e)) from None
     print(f"{path}: {user.describe()}")
     return 0
 
@@ -99,7 +102,8 @@ def cmd_users_remove(args: argparse.Namespace) -> int:
 
     path = users_path(args)
     if not remove_user(path, args.name):
-        raise UserError(f"no user {args.name} in {path}")
+        _ = speak()
+        raise UserError(_("no user {name} in {path}", name=args.name, path=path))
     print(f"{path}: removed {args.name}")
     return 0
 
@@ -110,11 +114,12 @@ def cmd_users_list(args: argparse.Namespace) -> int:
 
     path = users_path(args)
     if not path.exists():
-        raise UserError(f"no users file {path}; add a user with `ticketledger users add`")
+        _ = speak()
+        raise UserError(_("no users file {path}; add a user with `ticketledger users add`", path=path))
     try:
         users = load_users(path)
     except UsersError as e:
-        raise UserError(str(e)) from None
+        raise UserError(said(e)) from None
     emit([{"user": u.name, "role": u.role, "supplier": u.supplier or "", "customer": u.customer or "",
            "contracts": ", ".join(u.contracts), "lang": u.lang or ""} for u in users.values()], args.json,
          ["user", "role", "supplier", "customer", "contracts", "lang"], title=str(path))
@@ -131,22 +136,29 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     folder = data_folder(args)
     if not folder.is_dir():
-        raise UserError(f"no data folder {folder}; run `ticketledger init` or `ticketledger demo` first")
+        _ = speak()
+        raise UserError(_("no data folder {folder}; run `ticketledger init` or `ticketledger "
+                          "demo` first", folder=folder))
     if not 1 <= args.port <= 65535:
-        raise UserError(f"--port {args.port}: use a port from 1 to 65535, e.g. 8080")
+        _ = speak()
+        raise UserError(_("--port {port}: use a port from 1 to 65535, e.g. 8080", port=args.port))
     if bool(args.https_cert) != bool(args.https_key):
-        raise UserError("--https-cert and --https-key go together: give both, or neither (and a TLS proxy in front)")
+        _ = speak()
+        raise UserError(_("--https-cert and --https-key go together: give both, or neither (and "
+                          "a TLS proxy in front)"))
     for opt in ("https_cert", "https_key"):
         value = getattr(args, opt)
         if value and not Path(value).is_file():
-            raise UserError(f"--{opt.replace('_', '-')} {value}: no such file")
+            _ = speak()
+            raise UserError(_("--{option} {value}: no such file", option=opt.replace('_', '-'), value=value))
     path = users_path(args)
     try:
         users = Users(path)
     except UsersError as e:
-        raise UserError(str(e)) from None
+        raise UserError(said(e)) from None
     if not len(users):
-        raise UserError(f"{path} holds no user; add one with `ticketledger users add`")
+        _ = speak()
+        raise UserError(_("{path} holds no user; add one with `ticketledger users add`", path=path))
     options = options_of(args)
     url = options.url or os.environ.get("TICKETLEDGER_NATS_URL") or None
     settings = Settings(data_dir=folder, users_file=path, nats_url=url, nats_options=options,

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from . import UserError
+from .output import said, speak
 from .stream import nats_options, options_of
 
 
@@ -48,11 +49,14 @@ def cmd_witness(args: argparse.Namespace) -> int:
     log = log_verifier(args.log_key)
     opts = options_of(args)
     if not opts.url:
-        raise UserError("witness: name the log's NATS server with --nats-url (or TICKETLEDGER_NATS_URL)")
+        _ = speak()
+        raise UserError(_("witness: name the log's NATS server with --nats-url (or "
+                          "TICKETLEDGER_NATS_URL)"))
     try:
         state = WitnessState.open(Path(args.state), args.name or default_name(args.customer))
     except (OSError, cs.CosignatureError) as e:
-        raise UserError(f"--state {args.state}: {e}") from None
+        _ = speak()
+        raise UserError(_("--state {state}: {error}", state=args.state, error=said(e))) from None
     if state.made_now:
         print(f"witness key made in {Path(args.state) / 'witness.key'} (mode 0600; keep it secret)", file=sys.stderr)
     print(f"witness verifier key: {state.witness.verifier.vkey}", file=sys.stderr, flush=True)
@@ -72,11 +76,13 @@ def cmd_witness(args: argparse.Namespace) -> int:
     try:
         n = asyncio.run(main())
     except Alarm as e:
-        raise UserError(str(e), code=e.code) from None
+        raise UserError(said(e), code=e.code) from None
     except (ProofUnavailable, NatsUnreachable) as e:
-        raise UserError(str(e), code="TL-E060") from None
+        raise UserError(said(e), code="TL-E060") from None
     except Exception as e:  # noqa: BLE001 - a NATS refusal (permissions, no such stream) in one line
-        raise UserError(f"NATS at {opts.describe()}: {type(e).__name__}: {e}") from None
+        _ = speak()
+        raise UserError(_("NATS at {server}: {kind}: {error}",
+                          server=opts.describe(), kind=type(e).__name__, error=said(e))) from None
     print(f"witness: {n} checkpoint(s) cosigned now; accepted: "
           f"{'tree size ' + _size(state.accepted) if state.accepted else 'none yet'}")
     return 0

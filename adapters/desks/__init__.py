@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from domain.errors import N_
+
 from ..importer import ImportInputError, Item, Source, import_items
 from .common import Desk, DeskSummary
 
@@ -27,8 +29,8 @@ def _zone(args: Any, desk: Desk) -> ZoneInfo:
         return ZoneInfo(name or desk.terms.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         what = f"--timezone {name}" if name else f"contract {desk.contract_id}: timezone {desk.terms.timezone}"
-        raise ImportInputError(f"{what}: unknown time zone; use an IANA name such as Etc/GMT+3 or "
-                               "Europe/Brussels") from None
+        raise ImportInputError(N_("{what}: unknown time zone; use an IANA name such as Etc/GMT+3 or "
+                          "Europe/Brussels"), what=what) from None
 
 
 def _desk(ledger: Any, args: Any, mapping_path: str, prefix: str, channel: str, contract_file: str) -> Desk:
@@ -38,8 +40,9 @@ def _desk(ledger: Any, args: Any, mapping_path: str, prefix: str, channel: str, 
         contract = str(Path(mapping_path).resolve().parent / contract_file)
         source = f"--mapping {mapping_path}: contract_file"
         if not Path(contract).is_file():
-            raise ImportInputError(f"{source} {contract_file!r}: no such file beside the mapping "
-                                   f"({contract}); put the contract there or give --contract ID|FILE")
+            raise ImportInputError(N_("{source} {contract_file}: no such file beside the mapping "
+                              "({contract}); put the contract there or give --contract ID|FILE"),
+                              source=source, contract_file=repr(contract_file), contract=contract)
     return Desk.load(ledger, prefix, channel, contract, contract_file, source)
 
 
@@ -73,8 +76,8 @@ def xes_source(ledger: Any, args: Any, on_bytes: OnBytes = None) -> Source:
     from .xes import Mapping, read_xes, scan
 
     if not getattr(args, "mapping", None):
-        raise ImportInputError("--format xes needs --mapping FILE.toml: which attributes are the ticket, the "
-                               "status and the time (e.g. contracts/volvo-mapping.toml)")
+        raise ImportInputError(N_("--format xes needs --mapping FILE.toml: which attributes are the "
+                          "ticket, the status and the time (e.g. contracts/volvo-mapping.toml)"))
     mapping = Mapping.load(args.mapping)
     desk = _desk(ledger, args, args.mapping, mapping.prefix, mapping.channel, mapping.contract_file)
     tz = _zone(args, desk)

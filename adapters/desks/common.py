@@ -22,6 +22,7 @@ from typing import Any
 import msgspec
 
 from domain import events as ev
+from domain.errors import N_
 from domain.terms import Terms, TermsError, load_contract_file, terms_from_mapping
 
 from ..importer import ImportInputError, ImportSummary, reason_kind
@@ -100,16 +101,18 @@ class Desk:
         if contract and path is None:
             existing = ledger.contract(contract)
             if existing is None:
-                raise ImportInputError(f"{source} {contract}: no such contract in the ledger and no such file; "
-                                       "give a contract id the ledger holds or a contract file (TOML/JSON)")
+                raise ImportInputError(N_("{source} {contract}: no such contract in the ledger and no "
+                                  "such file; give a contract id the ledger holds or a contract "
+                                  "file (TOML/JSON)"), source=source, contract=contract)
             return cls(prefix, channel, contract, existing.customer, existing.latest, None)
         try:
             data = load_contract_file(str(path or CONTRACTS_DIR / default_file))
         except TermsError as e:  # its message names the file, what is wrong and what would be right
-            raise ImportInputError(f"{source}: {e}") from None
+            raise ImportInputError(N_("{source}: {error}"), source=source, error=e) from None
         except OSError as e:
-            raise ImportInputError(f"{source} {contract}: cannot be read ({e.strerror}); give a contract id "
-                                   "the ledger holds or a contract file (TOML/JSON, see contracts/)") from None
+            raise ImportInputError(N_("{source} {contract}: cannot be read ({reason}); give a contract "
+                              "id the ledger holds or a contract file (TOML/JSON, see contracts/)"),
+                              source=source, contract=contract, reason=e.strerror) from None
         existing = ledger.contract(data["id"])
         fact = None
         if existing is None:
@@ -237,13 +240,16 @@ def read_mapping(path: str, example: str) -> dict[str, Any]:
         with open(path, "rb") as f:
             return tomllib.load(f)
     except FileNotFoundError:
-        raise ImportInputError(f"{where}: no such file; give the mapping TOML (e.g. {example})") from None
+        raise ImportInputError(N_("{where}: no such file; give the mapping TOML (e.g. {example})"),
+                               where=where, example=example) from None
     except IsADirectoryError:
-        raise ImportInputError(f"{where} is a folder; name the mapping TOML file (e.g. {example})") from None
+        raise ImportInputError(N_("{where} is a folder; name the mapping TOML file (e.g. {example})"),
+                               where=where, example=example) from None
     except OSError as e:
-        raise ImportInputError(f"{where}: cannot be read ({e.strerror})") from None
+        raise ImportInputError(N_("{where}: cannot be read ({reason})"), where=where, reason=e.strerror) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise ImportInputError(f"{where}: not valid TOML ({e}); a mapping is written like {example}") from None
+        raise ImportInputError(N_("{where}: not valid TOML ({error}); a mapping is written like {example}"),
+                               where=where, error=e, example=example) from None
 
 
 def check_status_kinds(statuses: dict[str, str], table: str, wait_from_hold: bool = False) -> None:
@@ -254,8 +260,10 @@ def check_status_kinds(statuses: dict[str, str], table: str, wait_from_hold: boo
         if kind in STATUS_KINDS or (base == "wait" and reason in WAIT_REASONS) or (kind == "wait" and wait_from_hold):
             continue
         hold = ", wait (the reason from the row's hold reason)" if wait_from_hold else ""
-        raise ImportInputError(f"[{table}] {status!r} maps to {kind!r}; use one of {', '.join(STATUS_KINDS)}{hold} "
-                               f"or wait:<reason> with a reason in {', '.join(sorted(WAIT_REASONS))}")
+        raise ImportInputError(N_("[{table}] {status} maps to {kind}; use one of {kinds}{hold} or "
+                          "wait:<reason> with a reason in {reasons}"),
+                          table=table, status=repr(status), kind=repr(kind), kinds=', '.join(STATUS_KINDS),
+                          hold=hold, reasons=', '.join(sorted(WAIT_REASONS)))
 
 
 def known(names: Any, limit: int = 20) -> str:

@@ -10,11 +10,13 @@ import gzip
 from pathlib import Path
 from typing import Any
 
+from domain.errors import N_, Explained
+
 SQL_FILE = Path(__file__).with_name("compare_sla.sql")
 NEEDED = ("number", "priority", "made_sla")
 
 
-class CompareError(ValueError):
+class CompareError(Explained, ValueError):
     """The incident log or the views cannot be compared; the message says why."""
 
 
@@ -38,17 +40,17 @@ def check_log(path: str | Path) -> None:
     """Refuse early, with the reason, a file that is not a ServiceNow incident log."""
     p = Path(path)
     if not p.is_file():
-        raise CompareError(f"no file {p}")
+        raise CompareError(N_("no file {file}"), file=p)
     opener: Any = gzip.open if p.name.endswith(".gz") else open
     try:
         with opener(p, "rt", encoding="utf-8", newline="") as f:
             header = f.readline().strip().split(",")
     except (OSError, UnicodeDecodeError) as e:
-        raise CompareError(f"{p}: cannot read it as a CSV ({e})") from None
+        raise CompareError(N_("{file}: cannot read it as a CSV ({error})"), file=p, error=e) from None
     missing = [c for c in NEEDED if c not in header]
     if missing:
-        raise CompareError(f"{p}: line 1: not a ServiceNow incident log (no column {', '.join(missing)}; "
-                           "it needs number, priority and made_sla)")
+        raise CompareError(N_("{file}: line 1: not a ServiceNow incident log (no column {missing}; it "
+                          "needs number, priority and made_sla)"), file=p, missing=', '.join(missing))
 
 
 def compare_sla(con: Any, incident_csv: str | Path, priority: str | None = None

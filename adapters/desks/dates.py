@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
+from domain.errors import N_, Explained
+
 from ..importer import ImportInputError
 
 # day and month (either order), a four-digit year, a time to the minute or second, and an
@@ -90,17 +92,20 @@ def date_format(option: str | None, source: str = "--date-format") -> DateFormat
     if option in NAMED:
         return NAMED[option]
     if "%" not in option:
-        raise ImportInputError(f"{source} {option!r}: not a date format; use {CHOICES}")
+        raise ImportInputError(N_("{source} {option}: not a date format; use {choices}"),
+                               source=source, option=repr(option), choices=CHOICES)
     # a pattern must read back what it writes, with a year, a month and a day in it
     sample = datetime(2016, 2, 29, 13, 5, 7)
     try:
         written = sample.strftime(option)
         back = datetime.strptime(written, option)
     except ValueError as e:
-        raise ImportInputError(f"{source} {option!r}: not a strftime pattern ({e}); use {CHOICES}") from None
+        raise ImportInputError(N_("{source} {option}: not a strftime pattern ({error}); use {choices}"),
+                               source=source, option=repr(option), error=e, choices=CHOICES) from None
     if back.date() != sample.date():
-        raise ImportInputError(f"{source} {option!r}: the pattern does not hold a year, a month and a day "
-                               f"(it reads {written!r} as {back:%Y-%m-%d}); use e.g. '%d.%m.%Y %H:%M'")
+        raise ImportInputError(N_("{source} {option}: the pattern does not hold a year, a month and a "
+                          "day (it reads {written} as {back}); use e.g. '%d.%m.%Y %H:%M'"),
+                          source=source, option=repr(option), written=repr(written), back=f"{back:%Y-%m-%d}")
     return DateFormat(option, f"{option} (e.g. {written})", _pattern(option))
 
 
@@ -142,18 +147,20 @@ class DateOrder:
     def decide(self, path: str) -> DateFormat:
         """The file's format; ImportInputError when no single format reads it without guessing."""
         kinds = self.first
-        hint = "give --date-format dmy (day first), mdy (month first), iso, or a strftime pattern"
+        hint = Explained(N_("give --date-format dmy (day first), mdy (month first), iso, or a strftime pattern"))
         if "dmy" in kinds and "mdy" in kinds:
             raise ImportInputError(
-                f"{path}: its dates are written both day first ({self._at('dmy')}) and month first "
-                f"({self._at('mdy')}); nothing recorded. Export them one way, or {hint} to read that one "
-                "and refuse the rest")
+                N_("{path}: its dates are written both day first ({dmy_at}) and month "
+                              "first ({mdy_at}); nothing recorded. Export them one way, or "
+                              "{hint} to read that one and refuse the rest"),
+                              path=path, dmy_at=self._at('dmy'), mdy_at=self._at('mdy'), hint=hint)
         numeric = next((k for k in ("dmy", "mdy", "either") if k in kinds), None)
         if "iso" in kinds and numeric:
             raise ImportInputError(
-                f"{path}: its times are written two ways, ISO 8601 ({self._at('iso')}) and day/month/year "
-                f"({self._at(numeric)}); nothing recorded. Export them one way, or {hint} to read one way "
-                "and refuse the rest")
+                N_("{path}: its times are written two ways, ISO 8601 ({iso_at}) and "
+                              "day/month/year ({numeric_at}); nothing recorded. Export them one "
+                              "way, or {hint} to read one way and refuse the rest"),
+                              path=path, iso_at=self._at('iso'), numeric_at=self._at(numeric), hint=hint)
         if "iso" in kinds:
             return ISO
         if "dmy" in kinds or "mdy" in kinds:
@@ -161,12 +168,16 @@ class DateOrder:
         if "either" in kinds:
             line, column, text = self.first["either"]
             raise ImportInputError(
-                f"{path}: every date has its day and month at most 12 (e.g. line {line}: {column} {text!r}), "
-                f"so it cannot tell day first from month first; nothing recorded. Give --date-format dmy "
-                f"if {text.split()[0]} is D/M/YYYY, mdy if it is M/D/YYYY")
+                N_("{path}: every date has its day and month at most 12 (e.g. line "
+                              "{line}: {column} {text}), so it cannot tell day first from month "
+                              "first; nothing recorded. Give --date-format dmy if {date} is "
+                              "D/M/YYYY, mdy if it is M/D/YYYY"),
+                              path=path, line=line, column=column, text=repr(text), date=text.split()[0])
         if "bad" in kinds:
             raise ImportInputError(
-                f"{path}: no time in it is written in a format we read ({self._at('bad')}); nothing recorded. "
-                f"Expected {ISO.shown}, {DMY.shown} or {MDY.shown}; for another layout give --date-format "
-                "with a strftime pattern, e.g. '%d.%m.%Y %H:%M'")
+                N_("{path}: no time in it is written in a format we read ({bad_at}); "
+                              "nothing recorded. Expected {iso}, {dmy} or {mdy}; for another "
+                              "layout give --date-format with a strftime pattern, e.g. '%d.%m.%Y "
+                              "%H:%M'"),
+                              path=path, bad_at=self._at('bad'), iso=ISO.shown, dmy=DMY.shown, mdy=MDY.shown)
         return ISO  # no time at all: every row is refused for its missing time

@@ -21,6 +21,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from domain import events as ev
+from domain.errors import N_
 
 from ..importer import (
     READ_ERRORS,
@@ -86,25 +87,28 @@ class ServiceNowMapping:
             unknown = sorted(set(raw) - {"prefix", "channel", "contract_file", "date_format", "columns", "state",
                                          "hold_reason", "priority"})
             if unknown:
-                raise ImportInputError(f"unknown key {', '.join(unknown)}")
+                raise ImportInputError(N_("unknown key {unknown}"), unknown=', '.join(unknown))
             if not m.states:
-                raise ImportInputError("no [state] table: map each state of the export to a kind")
+                raise ImportInputError(N_("no [state] table: map each state of the export to a kind"))
             check_status_kinds(m.states, "state", wait_from_hold=True)
             for hold, reason in m.hold_reasons.items():
                 if reason not in WAIT_REASONS:
-                    raise ImportInputError(f"[hold_reason] {hold!r} maps to {reason!r}; use one of "
-                                           f"{', '.join(sorted(WAIT_REASONS))}")
+                    raise ImportInputError(N_("[hold_reason] {hold} maps to {reason}; use one of "
+                                      "{reasons}"),
+                                      hold=repr(hold), reason=repr(reason), reasons=', '.join(sorted(WAIT_REASONS)))
             odd = [c for c in m.columns if c not in NEED + OPTIONAL]
             if odd:
-                raise ImportInputError(f"[columns] {', '.join(odd)}: not a column we read; name one of "
-                                       f"{', '.join(NEED + OPTIONAL)} (as the UCI log calls them)")
+                raise ImportInputError(N_("[columns] {columns}: not a column we read; name one of "
+                                  "{readable} (as the UCI log calls them)"),
+                                  columns=', '.join(odd), readable=', '.join(NEED + OPTIONAL))
             if m.date_format is not None:
                 date_format(str(m.date_format), "date_format")
         except ImportInputError as e:
-            raise ImportInputError(f"--mapping {name}: {e}; a mapping is written like {EXAMPLE}") from None
+            raise ImportInputError(N_("--mapping {name}: {error}; a mapping is written like {example}"),
+                                   name=name, error=e, example=EXAMPLE) from None
         except (TypeError, AttributeError, ValueError) as e:  # a table where a value belongs, or the reverse
-            raise ImportInputError(f"--mapping {name}: a value of the wrong kind ({e}); a mapping is written "
-                                   f"like {EXAMPLE}") from None
+            raise ImportInputError(N_("--mapping {name}: a value of the wrong kind ({error}); a mapping is "
+                              "written like {example}"), name=name, error=e, example=EXAMPLE) from None
         return m
 
     def column(self, role: str) -> str:
@@ -135,8 +139,9 @@ def scan(path: str, m: ServiceNowMapping, tz: tzinfo, option: str | None, limit:
             try:
                 return _scan(path, reader, m, tz, option, limit, on_bytes, position)
             except csv.Error as e:
-                raise ImportInputError(f"{path}: line {reader.line_num}: not readable as CSV ({e}); nothing "
-                                       f"recorded; give {EXPECTED}") from None
+                raise ImportInputError(N_("{path}: line {line}: not readable as CSV ({error}); nothing "
+                                  "recorded; give {expected}"),
+                                  path=path, line=reader.line_num, error=e, expected=EXPECTED) from None
     except READ_ERRORS as e:
         raise unreadable(path, e, EXPECTED) from None
 
@@ -145,21 +150,24 @@ def _scan(path: str, reader: Any, m: ServiceNowMapping, tz: tzinfo, option: str 
           on_bytes: Callable[[int], None] | None, position: Callable[[], int]) -> Scan:
     header = next(reader, None)
     if header is None:
-        raise ImportInputError(f"{path} is empty; give {EXPECTED}")
+        raise ImportInputError(N_("{path} is empty; give {expected}"), path=path, expected=EXPECTED)
     col = {name: i for i, name in enumerate(header)}
     missing = [m.column(c) for c in NEED if m.column(c) not in col]
     if missing:
         hint = looks_like(path) if len(missing) == len(NEED) else ""
         renamed = f" (named by --mapping {m.name})" if m.columns else ""
-        raise ImportInputError(f"{path}: line 1: not a ServiceNow incident audit log: "
-                               f"{hint or 'its header lacks ' + ', '.join(missing) + renamed}; give {EXPECTED}, "
-                               "or name its columns in a mapping's [columns] (docs/desks.md)")
+        raise ImportInputError(N_("{path}: line 1: not a ServiceNow incident audit log: {what}; give "
+                          "{expected}, or name its columns in a mapping's [columns] "
+                          "(docs/desks.md)"),
+                          path=path, what=hint or 'its header lacks ' + ', '.join(missing) + renamed,
+                          expected=EXPECTED)
     hold = m.column("hold_reason")
     if "wait" in m.states.values() and hold not in col:
         waits = [s for s, k in m.states.items() if k == "wait"]
-        raise ImportInputError(f"{path}: line 1: --mapping {m.name} takes the wait reason of {known(waits)} from "
-                               f"the column {hold!r}, which the file lacks; name it in [columns] hold_reason, "
-                               "or map those states to wait:<reason>")
+        raise ImportInputError(N_("{path}: line 1: --mapping {name} takes the wait reason of {known} "
+                          "from the column {hold}, which the file lacks; name it in [columns] "
+                          "hold_reason, or map those states to wait:<reason>"),
+                          path=path, name=m.name, known=known(waits), hold=repr(hold))
     width, c_num = len(header), col[m.column("number")]
     time_cols = [(m.column(c), col[m.column(c)]) for c in TIMES if m.column(c) in col]
     order = DateOrder()
@@ -188,7 +196,8 @@ def _scan(path: str, reader: Any, m: ServiceNowMapping, tz: tzinfo, option: str 
     if on_bytes:
         on_bytes(position())
     if rows == 0:
-        raise ImportInputError(f"{path}: line 1 is a header and no row follows; nothing recorded; give {EXPECTED}")
+        raise ImportInputError(N_("{path}: line 1 is a header and no row follows; nothing recorded; give "
+                          "{expected}"), path=path, expected=EXPECTED)
     chosen, source = (option, "--date-format") if option is not None else (m.date_format, f"--mapping {m.name}: date_format")
     fmt = date_format(chosen, source) if chosen is not None else None
     if fmt is None:
@@ -200,8 +209,10 @@ def _scan(path: str, reader: Any, m: ServiceNowMapping, tz: tzinfo, option: str 
             times[text] = t
     if seen and not times:  # only a format given can read none of them (detection refused that already)
         line, column, text = next(iter(order.first.values()))
-        raise ImportInputError(f"{path}: no time in it reads as {source} {fmt.shown} (line {line}: {column} "
-                               f"{text!r}); nothing recorded. Give the format the file is written in (docs/desks.md)")
+        raise ImportInputError(N_("{path}: no time in it reads as {source} {shown} (line {line}: "
+                          "{column} {text}); nothing recorded. Give the format the file is "
+                          "written in (docs/desks.md)"),
+                          path=path, source=source, shown=fmt.shown, line=line, column=column, text=repr(text))
     return Scan(header, fmt, rows, times)
 
 
@@ -228,7 +239,8 @@ def read_servicenow(path: str, m: ServiceNowMapping, found: Scan, desk: Desk, tz
     try:
         yield from _read_rows(path, reader, m, found, desk, tz, summary, limit)
     except csv.Error as e:
-        raise ImportInputError(f"{path}: line {reader.line_num}: not readable as CSV ({e}); give {EXPECTED}") from None
+        raise ImportInputError(N_("{path}: line {line}: not readable as CSV ({error}); give {expected}"),
+                               path=path, line=reader.line_num, error=e, expected=EXPECTED) from None
     except READ_ERRORS as e:
         raise unreadable(path, e, EXPECTED) from None
 
@@ -237,7 +249,8 @@ def _read_rows(path: str, reader: Any, m: ServiceNowMapping, found: Scan, desk: 
                summary: DeskSummary, limit: int | None) -> Iterator[Item]:
     header = next(reader, None)
     if header != found.header:
-        raise ImportInputError(f"{path}: line 1 changed while it was imported; import a file nobody writes to")
+        raise ImportInputError(N_("{path}: line 1 changed while it was imported; import a file nobody "
+                          "writes to"), path=path)
     col = {name: i for i, name in enumerate(header)}
     width = len(header)
 

@@ -19,6 +19,7 @@ from typing import Any
 from lxml import etree
 
 from domain import events as ev
+from domain.errors import N_
 
 from ..importer import (
     READ_ERRORS,
@@ -55,10 +56,11 @@ class Mapping:
         try:
             return cls._of(raw)
         except ImportInputError as e:
-            raise ImportInputError(f"{where}: {e}; a mapping is written like {example}") from None
+            raise ImportInputError(N_("{where}: {error}; a mapping is written like {example}"),
+                                   where=where, error=e, example=example) from None
         except (TypeError, AttributeError, ValueError) as e:  # a table where a value belongs, or the reverse
-            raise ImportInputError(f"{where}: a value of the wrong kind ({e}); a mapping is written like "
-                                   f"{example}") from None
+            raise ImportInputError(N_("{where}: a value of the wrong kind ({error}); a mapping is written "
+                              "like {example}"), where=where, error=e, example=example) from None
 
     @classmethod
     def _of(cls, raw: dict[str, Any]) -> Mapping:
@@ -73,8 +75,8 @@ class Mapping:
                 statuses=dict(raw.get("status", {})),
             )
         except KeyError as e:
-            raise ImportInputError(f"missing {e} (prefix and contract_file at the top, ticket and status "
-                                   "under [attributes])") from None
+            raise ImportInputError(N_("missing {error} (prefix and contract_file at the top, ticket and "
+                              "status under [attributes])"), error=e) from None
         check_status_kinds(m.statuses, "status")
         return m
 

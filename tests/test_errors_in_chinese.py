@@ -1,0 +1,94 @@
+"""A Chinese user reads the CLI's errors in Chinese (--lang zh_CN), with their codes and the same
+meaning; an English user (--lang en, or LANG=C as the tests run) reads the same English as before.
+The ledger's refusals too: the domain keeps their templates and fields, the CLI writes them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from domain import events as ev
+
+from .domainkit import Desk
+
+CLI = [sys.executable, "-m", "adapters.cli"]
+
+
+def run(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, "--data-dir", str(data), *args], capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def ledger(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A ledger with one contract, one asset and one ticket, and a file of commands it refuses:
+    a severity the contract does not have and a time far in the future."""
+    folder = tmp_path_factory.mktemp("zh")
+    desk, data = Desk(), folder / "data"
+    good = [desk.contract("000"), desk.asset("A1"), desk.open("T1", "A1", "2025-10-01T09:00")]
+    (folder / "good.jsonl").write_text("".join(ev.encode(f).decode() + "\n" for f in good), encoding="utf-8")
+    bad = [desk.open("T2", "A1", "2025-10-01T10:00", severity="catastrophic"),
+           desk.open("T3", "A1", "2061-01-01T09:00")]
+    (folder / "bad.jsonl").write_text("".join(ev.encode(f).decode() + "\n" for f in bad), encoding="utf-8")
+    assert run(data, "import", str(folder / "good.jsonl")).returncode == 0
+    return data
+
+
+def test_a_data_folder_that_is_not_a_ledger(tmp_path: Path) -> None:
+    zh = run(tmp_path, "--lang", "zh_CN", "log")
+    assert zh.returncode == 2
+    assert f"ticketledger log: TL-E010: {tmp_path} 中没有账本；请先运行 `ticketledger --data-dir {tmp_path} init`" \
+        in zh.stderr
+    en = run(tmp_path, "--lang", "en", "log")
+    assert f"ticketledger log: TL-E010: no ledger in {tmp_path}; run `ticketledger --data-dir {tmp_path} init` " \
+           "first" in en.stderr
+
+
+def test_an_unknown_ticket(ledger: Path) -> None:
+    zh = run(ledger, "--lang", "zh_CN", "explain", "NOPE")
+    assert zh.returncode == 2 and zh.stderr.strip() == "ticketledger explain: TL-E040: 没有工单 NOPE"
+    en = run(ledger, "explain", "NOPE")  # LANG=C
+    assert en.stderr.strip() == "ticketledger explain: TL-E040: no ticket NOPE"
+
+
+def test_a_bad_as_of_position(ledger: Path) -> None:
+    zh = run(ledger, "--lang", "zh_CN", "replay", "--as-of-position", "9999")
+    assert zh.returncode == 2
+    assert "TL-E021: --as-of-position 9999：日志包含位置 1-" in zh.stderr and "请指定其中的位置" in zh.stderr
+    en = run(ledger, "--lang", "en", "replay", "--as-of-position", "9999")
+    assert "TL-E021: --as-of-position 9999: the log holds positions 1-" in en.stderr
+
+
+def test_refused_commands_are_written_in_the_readers_language(ledger: Path) -> None:
+    bad = str(ledger.parent / "bad.jsonl")
+    zh = run(ledger, "--lang", "zh_CN", "import", bad)
+    assert zh.returncode == 2, zh.stderr  # every item refused: nothing recorded
+    assert "TL-E103" in zh.stderr and "未作任何记录：全部 2 条均被拒绝（原因见上）" in zh.stderr
+    assert "line 1: TicketOpened T2 (command " in zh.stderr  # the command as it is named in the log
+    assert "：未知故障等级 'catastrophic'；合同的故障等级有 ['urgent', 'severe', 'technical_help', 'normal']" in zh.stderr
+    assert "line 2: TicketOpened T3" in zh.stderr and "occurred_at 2061-01-01T01:00:00+00:00 比当前时间晚" in zh.stderr
+    assert "请在事实发生之后、按其发生时间记录（容差 " in zh.stderr
+
+    en = run(ledger, "import", bad)  # LANG=C: English, word for word as before
+    assert "TL-E103" in en.stderr and "nothing recorded: all 2 of its items were refused (reasons above)" in en.stderr
+    assert ": unknown severity 'catastrophic'; the contract's severities are " \
+           "['urgent', 'severe', 'technical_help', 'normal']" in en.stderr
+    assert "occurred_at 2061-01-01T01:00:00+00:00 is" in en.stderr and "min in the future; record facts when " \
+           "they have happened, with the times they happened (tolerance " in en.stderr
+    # programs read the English reasons, whatever the language
+    js = run(ledger, "--lang", "zh_CN", "--json", "import", bad)
+    assert "unknown severity 'catastrophic'" in js.stdout and "未知" not in js.stdout
+
+
+def test_a_refusal_keeps_its_english_text_and_its_template() -> None:
+    from domain.errors import Refused
+    from replay.i18n import texts
+
+    e = Refused("TicketOpened T9 (command c9)", "unknown severity {severity}", "the contract's severities are "
+                "{severities}", severity="'x'", severities=["normal"])
+    assert str(e) == "TicketOpened T9 (command c9): unknown severity 'x'; the contract's severities are ['normal']"
+    assert e.wrong == "unknown severity 'x'" and e.right == "the contract's severities are ['normal']"
+    assert e.refusal.said(texts("zh_CN")) == "TicketOpened T9 (command c9)：未知故障等级 'x'；合同的故障等级有 ['normal']"
+    assert e.refusal.said(texts("en")) == str(e)

@@ -24,6 +24,7 @@ from domain.terms import Terms
 from domain.upcasting import upcast_state
 
 from . import bounds, facts, schema
+from .parsed import ParsedOnce
 from .positions import at_positions
 from .recompute import WHOLE_STEPS, Upto
 from .recompute import recompute as _recompute
@@ -274,6 +275,7 @@ def apply_batch(con: duckdb.DuckDBPyConnection, batch: pa.Table | Iterable[Any],
     ev = _naive_utc(evaluate_at)
     batches = [batch] if isinstance(batch, pa.Table | pa.RecordBatch) else batch
     started = time.perf_counter()
+    con = ParsedOnce(con)  # type: ignore[assignment]  # the follower runs the same texts batch after batch
     _begin(con)
     try:
         first = con.execute("SELECT count(*) FROM checkpoint").fetchall()[0][0] == 0

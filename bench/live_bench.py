@@ -270,7 +270,7 @@ class _Timed:
         try:
             return self._con.execute(sql, *a)
         finally:
-            key = " ".join(sql.split())[:100]
+            key = " ".join(getattr(sql, "query", sql).split())[:100]  # a text, or a parsed duckdb.Statement
             n = self.spent.setdefault(key, [0, 0.0, 0.0])
             n[0] += 1
             n[1] += time.perf_counter() - t

@@ -53,7 +53,12 @@ BUILD = [
            first_value(CASE WHEN is_working THEN d END IGNORE NULLS) OVER (
                PARTITION BY cal_key ORDER BY d ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS next_working
     FROM flagged
-    WINDOW w AS (PARTITION BY cal_key ORDER BY d ROWS UNBOUNDED PRECEDING)""",
+    WINDOW w AS (PARTITION BY cal_key ORDER BY d ROWS UNBOUNDED PRECEDING)
+    -- stored by day: a clock's lookups of its days (hash joins, the calendar the probe side) then
+    -- read only the stretch of days their dynamic min/max filters name, through the zone maps.
+    -- In the window's order, every live batch read all ~560k rows of a 48-contract ledger three
+    -- to five times (~60 ms of its CPU on the 100k bench ledger)
+    ORDER BY d, cal_key""",
     "DELETE FROM calendar_segments",
     """INSERT INTO calendar_segments
     WITH segs AS (

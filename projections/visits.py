@@ -25,7 +25,7 @@ def statements(everything: bool = True) -> list[str]:
 
     f = {
         "V_where": only("asset", "_scope_visits", "asset", " WHERE "),
-        "V_sch": only("a.asset", "_scope_visits", "asset", " WHERE "),
+        "V_sch": only("asset", "_scope_visits", "asset", " WHERE "),
         "S_eid": only("e.id", "_scope_visit_sources", "asset"),
         "F_where": only("ticket", "_scope_ftf", "ticket", " WHERE "),
         "F_t": only("t.ticket", "_scope_ftf", "ticket", " WHERE "),
@@ -45,8 +45,11 @@ STATEMENTS = [
                CASE WHEN s.until_unit = 'years' THEN 12 * s.until_amount ELSE s.until_amount END AS until_m,
                CAST(loc(CASE s.anchor WHEN 'delivery' THEN a.delivered_at ELSE a.accepted_at END,
                         coalesce(v.timezone, 'Asia/Shanghai')) AS DATE) AS ad
-        FROM a ASOF JOIN terms v ON v.contract = a.contract AND coalesce(a.delivered_at, a.accepted_at, TIMESTAMP '2100-01-01') >= v.valid_from
-        JOIN terms_schedules s ON s.contract = a.contract AND s.version = v.version{V_sch}),
+        -- the assets in scope before the ASOF join, which sorts what it joins (the filter after
+        -- it was not pushed below it: every asset of the ledger was joined in each live batch)
+        FROM (SELECT * FROM a{V_sch}) a
+        ASOF JOIN terms v ON v.contract = a.contract AND coalesce(a.delivered_at, a.accepted_at, TIMESTAMP '2100-01-01') >= v.valid_from
+        JOIN terms_schedules s ON s.contract = a.contract AND s.version = v.version),
     per AS (
         SELECT sch.*, k.k
         FROM sch, unnest(CASE WHEN sch.one_off THEN [0]

@@ -65,13 +65,26 @@ scripts_st = st.lists(st.lists(st.tuples(st.sampled_from(STEPS), st.integers(1, 
           phases=[Phase.explicit, Phase.generate])  # no shrinking: each example records a real ledger
 @given(scripts=scripts_st, cuts=st.lists(st.floats(0, 1), max_size=3), data=st.data())
 def test_live_batches_in_any_split_equal_one_rebuild(tmp_path_factory, scripts, cuts, data):
-    k = Kit(tmp_path_factory.mktemp("live"), years=(2025,))
+    at = data.draw(st.sampled_from(["2025-07-01T20:00", "2025-07-03T12:00", "2025-09-01T00:00"]))
+    _live_equals_rebuild(tmp_path_factory.mktemp("live"), scripts, cuts, at)
+
+
+def test_an_open_wait_on_a_clock_not_applicable_moves_with_the_evaluation_time(tmp_path):
+    """Found by the property above: arrival is not applicable (fixed remotely), so a customer wait
+    left open when the ticket was resolved is listed with its minutes so far; a follower's
+    re-evaluation counts them to its new time, as a rebuild does (it had kept the batch's)."""
+    script = [("arrive", 351), ("repair_failed", 299), ("remote_fix", 1303), ("wait", 181), ("resolve", 210)]
+    _live_equals_rebuild(tmp_path, [script], [0.0], "2025-07-03T12:00")
+
+
+def _live_equals_rebuild(folder, scripts, cuts, at_text):
+    k = Kit(folder, years=(2025,))
     k.contract_file("contracts/seed-004.toml")
     k.asset("A1", "K-004", customer="buyer-004", accepted="2025-06-01T10:00")
     k.asset("A2", "K-004", customer="buyer-004", accepted="2025-06-01T10:00", site="S1")
     _record(k, scripts)
     log = pa.concat_tables(list(store_batches(k.ledger)))
-    at = t(data.draw(st.sampled_from(["2025-07-01T20:00", "2025-07-03T12:00", "2025-09-01T00:00"])))
+    at = t(at_text)
 
     full = open_views(None)
     apply_batch(full, log, at)

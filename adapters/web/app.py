@@ -266,7 +266,7 @@ def scope_for(c: Console, user: User, con: Any, gen: Any = None) -> Scope:
     """The user's scope in these views (kept with the views' copy: it changes only with them)."""
     if gen is None:
         return Scope.of(user, con)
-    return gen.remember(("scope", user), lambda: Scope.of(user, con))
+    return gen.remember(("scope", user), lambda cur: Scope.of(user, cur))
 
 
 # --- sign-in -------------------------------------------------------------------------------------------
@@ -333,11 +333,11 @@ async def queue_page(request: Request, user: User, lang: str) -> Response:
     def work() -> dict[str, Any]:
         with views_for(c, as_of) as (con, gen):
             scope = scope_for(c, user, con, gen)
-            options = gen.remember(("options", scope), lambda: queries.filter_options(con, scope))
+            options = gen.remember(("options", scope), lambda cur: queries.filter_options(cur, scope))
             filters = queries.checked_filters(request.query_params, options)
             now = as_of or datetime.now(UTC)
             rows, total = queries.queue(con, scope, filters, now, remember=gen.remember)
-            zones = gen.remember(("zones", scope), lambda: queries.contract_zones(con, scope))
+            zones = gen.remember(("zones", scope), lambda cur: queries.contract_zones(cur, scope))
             return {"rows": rows, "total": total, "options": options, "filters": filters, "now": now,
                     "evaluated_at": gen.evaluated_at, "zones": zones}
 
@@ -368,7 +368,7 @@ async def live(request: Request) -> Response:
     def resolve() -> tuple[Scope, dict[str, str]]:
         with c.views.reading() as (con, gen):
             scope = scope_for(c, user, con, gen)
-            options = gen.remember(("options", scope), lambda: queries.filter_options(con, scope))
+            options = gen.remember(("options", scope), lambda cur: queries.filter_options(cur, scope))
             return scope, queries.checked_filters(request.query_params, options)
 
     try:
@@ -406,7 +406,7 @@ async def dashboard_page(request: Request, user: User, lang: str) -> Response:
     def work() -> dict[str, Any]:
         with views_for(c, as_of) as (con, gen):
             scope = scope_for(c, user, con, gen)
-            options = gen.remember(("dashboard-options", scope), lambda: queries.dashboard_options(con, scope))
+            options = gen.remember(("dashboard-options", scope), lambda cur: queries.dashboard_options(cur, scope))
             filters = queries.checked_filters(request.query_params, options, queries.DASHBOARD_FILTERS)
             return {"data": queries.dashboard(con, scope, filters), "options": options, "filters": filters,
                     "evaluated_at": gen.evaluated_at}

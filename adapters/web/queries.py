@@ -69,10 +69,12 @@ def queue(con: Any, scope: Scope, filters: Mapping[str, str], now: datetime, lim
     """Running and at-risk clocks, soonest deadline first: time left is the views' deadline less
     now, or less the evaluation time while a pausing wait is open (the countdown stands still).
     `remember(key, compute)` keeps what does not depend on now for as long as this copy of the
-    views is read (adapters.web.views), so a busy queue runs its SQL once per copy, not per page."""
+    views is read (adapters.web.views), so a busy queue runs its SQL once per copy, not per page;
+    `compute` takes the cursor to read with."""
     key = ("queue", scope, tuple(sorted(filters.items())), int(limit))
-    candidates, total = (remember or (lambda _k, compute: compute()))(
-        key, lambda: _queue_candidates(con, scope, filters, limit))
+    filters = dict(filters)  # kept by the recipe: the next copy of the views is warmed with it
+    candidates, total = (remember or (lambda _k, compute: compute(con)))(
+        key, lambda cur: _queue_candidates(cur, scope, filters, limit))
     naive_now = now.replace(tzinfo=None)
     rows = [{**r, "seconds_left": _seconds_between(naive_now if r["paused_since"] is None else r["evaluated_at"],
                                                    r["deadline"])} for r in candidates]

@@ -45,10 +45,12 @@ def report_rows(ledger: Any, ticket: str, *, position: int | None = None, record
 
 def report_data(ledger: Any, data_dir: Path, ticket: str, con: Any, *, position: int | None,
                 recorded: Any = None, evidence_href: Any = None,
-                ledger_lock: AbstractContextManager[Any] | None = None) -> dict[str, Any]:
+                ledger_lock: AbstractContextManager[Any] | None = None,
+                rows_read: tuple[str, list[Any]] | None = None) -> dict[str, Any]:
     """The report as plain data (`replay.explain.build_report`), evidence checked on disk.
     `ledger_lock` is held while the ledger is read, not while the views are (at 10M events
-    the views' part is ~0.7 s: held throughout, it queued every other ticket page behind it)."""
+    the views' part is ~0.7 s: held throughout, it queued every other ticket page behind it).
+    `rows_read`: `report_rows` of the same cut, when the caller read them already."""
     from replay import asof
     from replay.explain import build_report
 
@@ -56,8 +58,10 @@ def report_data(ledger: Any, data_dir: Path, ticket: str, con: Any, *, position:
     from ..tlog_evidence import report_proofs
 
     lock = ledger_lock or nullcontext()
-    with lock:
-        toid, rows = report_rows(ledger, ticket, position=position, recorded=recorded)
+    if rows_read is None:
+        with lock:
+            rows_read = report_rows(ledger, ticket, position=position, recorded=recorded)
+    toid, rows = rows_read
     stamp = asof.stamp(recorded) if recorded else None
     report = build_report(ticket, rows, con, as_of_recorded=stamp, ticket_oid=toid, evidence_href=evidence_href,
                           evidence_status=lambda sha: check_evidence(data_dir, sha))

@@ -37,7 +37,7 @@ VIEWS_FILE = "views.duckdb"
 SNAPSHOT_FILE = "views-snapshot.duckdb"
 CHECK_EVERY = 0.25  # seconds between looks at the snapshot file
 # A new copy costs what pages asked of the old one, computed again (seconds of CPU at 10M events):
-WAIT_UP_TO = 0.25  # pages wait for a new copy that cost less than this the last time, else read the old one meanwhile
+WAIT_UP_TO = 0.25  # pages wait for a new copy that cost less CPU than this the last time, else read the old one
 FRESH_FACTOR = 4.0  # and such a copy is taken at most every FRESH_FACTOR times that cost (~1/4 of a core)
 WARM_KEYS = 64  # the most recently used values of a copy computed again on the next one
 
@@ -141,7 +141,9 @@ class ViewsSource:
         self._current: Generation | None = None
         self._checked = 0.0
         self._taken = float("-inf")  # when the copy in use was opened
-        self._cost = 0.0  # seconds the last copy took to open and warm
+        # CPU seconds the last copy took to open and warm (DuckDB runs each query on the calling
+        # thread here, `threads = 1`): what the views cost, not how busy the machine was
+        self._cost = 0.0
         self._warming: threading.Thread | None = None
 
     def _stamp(self, path: Path) -> tuple[int, int] | None:
@@ -174,12 +176,12 @@ class ViewsSource:
     def _take(self, current: Generation | None, stamp: tuple[int, int]) -> None:
         """Open the new copy, compute on it what pages asked of the current one, then serve it
         (with the lock held: pages wait)."""
-        started = time.monotonic()
+        started = time.thread_time()
         fresh = self._fresh(current, stamp)
         if fresh is None:
             return
         self._current, self._taken = fresh, time.monotonic()
-        self._cost = self._taken - started
+        self._cost = time.thread_time() - started
         if current is not None:
             self._retire(current)
 
@@ -202,14 +204,14 @@ class ViewsSource:
 
     def _take_aside(self, current: Generation, stamp: tuple[int, int]) -> None:
         """`_take` in a thread of its own: pages read the current copy meanwhile."""
-        started = time.monotonic()
+        started = time.thread_time()
         fresh = self._fresh(current, stamp)
+        cost = time.thread_time() - started
         with self._lock:
             self._warming = None
             if fresh is None or self._current is not current:
                 return
-            self._current, self._taken = fresh, time.monotonic()
-            self._cost = self._taken - started
+            self._current, self._taken, self._cost = fresh, time.monotonic(), cost
         self._retire(current)
 
     def _retire(self, gen: Generation) -> None:

@@ -33,12 +33,10 @@ def _rows(con: Any, sql: str, params: list[Any]) -> list[dict[str, Any]]:
 def filter_options(con: Any, scope: Scope) -> dict[str, list[str]]:
     """The values each queue filter may take for this scope (what the drop-downs offer)."""
     where, params = scope.where()
-    out: dict[str, list[str]] = {}
-    for column in QUEUE_FILTERS:
-        rows = con.execute(f"SELECT DISTINCT {column} FROM sla_clocks WHERE {where} AND {column} IS NOT NULL "
-                           f"ORDER BY 1", params).fetchall()
-        out[column] = [r[0] for r in rows]
-    return out
+    # one scan for the five columns (at 10M events one query per column took twice as long)
+    values = ", ".join(f"list(DISTINCT {c} ORDER BY {c}) FILTER (WHERE {c} IS NOT NULL)" for c in QUEUE_FILTERS)
+    row = con.execute(f"SELECT {values} FROM sla_clocks WHERE {where}", params).fetchone()
+    return {column: list(v or []) for column, v in zip(QUEUE_FILTERS, row, strict=True)}
 
 
 def checked_filters(given: Mapping[str, str], options: Mapping[str, list[str]],

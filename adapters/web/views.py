@@ -60,6 +60,7 @@ class Generation:
     lock: threading.Lock = field(default_factory=threading.Lock)
     memo: dict[Any, Any] = field(default_factory=dict)
     computing: dict[Any, threading.Lock] = field(default_factory=dict)
+    pieces: dict[Any, Any] = field(default_factory=dict)  # parts of pages drawn from this copy, rendered
     # how each remembered value is computed, most recently used last: the next copy is warmed with them
     recipes: dict[Any, Callable[[Any], Any]] = field(default_factory=dict)
 

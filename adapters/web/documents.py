@@ -14,6 +14,7 @@ Each page calls only these functions, so switching a renderer changes this file 
 
 from __future__ import annotations
 
+import hashlib
 import re
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
@@ -68,6 +69,26 @@ def report_data(ledger: Any, data_dir: Path, ticket: str, con: Any, *, position:
     with lock:
         report["proofs"] = report_proofs(ledger, rows, stamp, None)  # as `explain` carries them
     return report
+
+
+def report_version(report: dict[str, Any]) -> str:
+    """What of the views a report shows that can change while the ticket's log rows do not: its
+    clocks and liability (time moves a running clock; another ticket of the asset moves
+    liability), but for the evaluation time every row is stamped with at each batch."""
+    rows = [*(report.get("clocks") or []), report.get("liability") or {}]
+    kept = [sorted((k, str(v)) for k, v in r.items() if k != "evaluated_at") for r in rows]
+    return hashlib.sha256(repr(kept).encode()).hexdigest()
+
+
+def views_version(con: Any, ticket: str) -> str:
+    """`report_version` of the report these views would give the ticket, read as the report
+    reads them (two scans of the 10M-event tables, not the report's five)."""
+    from replay.explain import _in_clock_order, view_rows
+
+    liability = view_rows(con, "SELECT * FROM liability WHERE ticket = ?", [ticket])
+    return report_version({"clocks": _in_clock_order(view_rows(con, "SELECT * FROM sla_clocks WHERE ticket = ?",
+                                                                 [ticket])),
+                           "liability": liability[0] if liability else None})
 
 
 def dispute_report_html(report: dict[str, Any], lang: str) -> bytes:

@@ -128,17 +128,6 @@ def ticket_head(con: Any, scope: Scope, ticket: str) -> TicketHead:
     raise OutOfScope("no such ticket in your view")
 
 
-def ticket_version(con: Any, scope: Scope, ticket: str) -> str:
-    """A digest of the ticket's rows in the views but for their evaluation time: the follower
-    stamps every row with each batch's time, so a report (built from these rows and the
-    ticket's log rows) changes only when this digest or the ticket's last log position does."""
-    where, params = scope.where()
-    parts = [f"""coalesce((SELECT string_agg(CAST(r AS VARCHAR), '|' ORDER BY {order})
-                           FROM (SELECT * EXCLUDE (evaluated_at) FROM {table} WHERE ticket = ? AND {where}) r), '')"""
-             for table, order in (("sla_clocks", "clock"), ("liability", "ticket"))]
-    return con.execute(f"SELECT md5({' || chr(10) || '.join(parts)})", ([ticket] + params) * 2).fetchone()[0]
-
-
 def ticket_clocks(con: Any, scope: Scope, ticket: str) -> list[dict[str, Any]]:
     where, params = scope.where()
     return _rows(con, f"SELECT * FROM sla_clocks WHERE ticket = ? AND {where} ORDER BY clock", [ticket] + params)

@@ -61,7 +61,7 @@ def test_a_costly_new_copy_is_warmed_aside_while_pages_read_the_one_in_use(tmp_p
     source = ViewsSource(tmp_path)
     with source.reading() as (_cur, gen):
         assert gen.position == 3 and gen.remember(("late",), _late) == 2
-    source._cost = 1.0  # the last copy took long to warm: the next one is warmed aside
+    gen.spent = 1.0  # its values took long to compute: the next copy is warmed aside
     _publish(tmp_path, 4)
     source._taken -= 5.0
     with source.reading() as (_cur, gen):
@@ -70,7 +70,7 @@ def test_a_costly_new_copy_is_warmed_aside_while_pages_read_the_one_in_use(tmp_p
     with source.reading() as (_cur, gen):
         assert gen.position == 4
         assert ("late",) in gen.memo  # computed before any page read this copy
-    source._cost = 1.0
+    gen.spent = 1.0
     _publish(tmp_path, 5)
     with source.reading() as (_cur, gen):
         assert gen.position == 4  # a copy is taken at most every FRESH_FACTOR times its cost

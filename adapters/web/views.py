@@ -36,9 +36,11 @@ log = logging.getLogger("ticketledger.web")
 VIEWS_FILE = "views.duckdb"
 SNAPSHOT_FILE = "views-snapshot.duckdb"
 CHECK_EVERY = 0.25  # seconds between looks at the snapshot file
-# A new copy costs what pages asked of the old one, computed again (seconds of CPU at 10M events):
-WAIT_UP_TO = 0.25  # pages wait for a new copy that cost less CPU than this the last time, else read the old one
-FRESH_FACTOR = 4.0  # and such a copy is taken at most every FRESH_FACTOR times that cost (~1/4 of a core)
+# A new copy costs what pages asked of the copy in use, computed again: its `spent`, in CPU
+# seconds (DuckDB runs each query on the calling thread here, `threads = 1`, so this is what the
+# views cost, not how busy the machine was; ~1.5 s for two suppliers' queues at 10M events)
+WAIT_UP_TO = 0.25  # pages wait for a new copy when that is less than this, else read the old one meanwhile
+FRESH_FACTOR = 4.0  # and a costly copy is taken at most every FRESH_FACTOR times that (~1/4 of a core)
 WARM_KEYS = 64  # the most recently used values of a copy computed again on the next one
 
 
@@ -61,6 +63,7 @@ class Generation:
     memo: dict[Any, Any] = field(default_factory=dict)
     computing: dict[Any, threading.Lock] = field(default_factory=dict)
     pieces: dict[Any, Any] = field(default_factory=dict)  # parts of pages drawn from this copy, rendered
+    spent: float = 0.0  # CPU seconds its remembered values took: what warming the next copy costs
     # how each remembered value is computed, most recently used last: the next copy is warmed with them
     recipes: dict[Any, Callable[[Any], Any]] = field(default_factory=dict)
 
@@ -86,10 +89,12 @@ class Generation:
                 return self.memo[key]
             except KeyError:
                 cur = cursor(self)
+                started = time.thread_time()
                 try:
                     value = self.memo[key] = compute(cur)
                 finally:
                     cur.close()
+                    self.spent += time.thread_time() - started
             if len(self.memo) > 1000:
                 self.memo.pop(next(iter(self.memo)))
         with self.lock:
@@ -142,9 +147,6 @@ class ViewsSource:
         self._current: Generation | None = None
         self._checked = 0.0
         self._taken = float("-inf")  # when the copy in use was opened
-        # CPU seconds the last copy took to open and warm (DuckDB runs each query on the calling
-        # thread here, `threads = 1`): what the views cost, not how busy the machine was
-        self._cost = 0.0
         self._warming: threading.Thread | None = None
 
     def _stamp(self, path: Path) -> tuple[int, int] | None:
@@ -158,9 +160,9 @@ class ViewsSource:
         now = time.monotonic()
         with self._lock:
             current = self._current
-            costly = self._cost >= WAIT_UP_TO
+            costly = current is not None and current.spent >= WAIT_UP_TO
             if current is not None and (now - self._checked < CHECK_EVERY or self._warming is not None
-                                        or (costly and now - self._taken < FRESH_FACTOR * self._cost)):
+                                        or (costly and now - self._taken < FRESH_FACTOR * current.spent)):
                 return current
             self._checked = now
             stamp = self._stamp(self.snapshot)
@@ -177,12 +179,10 @@ class ViewsSource:
     def _take(self, current: Generation | None, stamp: tuple[int, int]) -> None:
         """Open the new copy, compute on it what pages asked of the current one, then serve it
         (with the lock held: pages wait)."""
-        started = time.thread_time()
         fresh = self._fresh(current, stamp)
         if fresh is None:
             return
         self._current, self._taken = fresh, time.monotonic()
-        self._cost = time.thread_time() - started
         if current is not None:
             self._retire(current)
 
@@ -205,14 +205,12 @@ class ViewsSource:
 
     def _take_aside(self, current: Generation, stamp: tuple[int, int]) -> None:
         """`_take` in a thread of its own: pages read the current copy meanwhile."""
-        started = time.thread_time()
         fresh = self._fresh(current, stamp)
-        cost = time.thread_time() - started
         with self._lock:
             self._warming = None
             if fresh is None or self._current is not current:
                 return
-            self._current, self._taken, self._cost = fresh, time.monotonic(), cost
+            self._current, self._taken = fresh, time.monotonic()
         self._retire(current)
 
     def _retire(self, gen: Generation) -> None:

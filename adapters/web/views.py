@@ -42,6 +42,7 @@ CHECK_EVERY = 0.25  # seconds between looks at the snapshot file
 WAIT_UP_TO = 0.25  # pages wait for a new copy when that is less than this, else read the old one meanwhile
 FRESH_FACTOR = 4.0  # and a costly copy is taken at most every FRESH_FACTOR times that (~1/4 of a core)
 WARM_KEYS = 64  # the most recently used values of a copy computed again on the next one
+PIECES = 20_000  # parts of pages kept per copy (1,000 queue candidates per scope and filters)
 
 
 class NoViews(RuntimeError):
@@ -62,7 +63,7 @@ class Generation:
     lock: threading.Lock = field(default_factory=threading.Lock)
     memo: dict[Any, Any] = field(default_factory=dict)
     computing: dict[Any, threading.Lock] = field(default_factory=dict)
-    pieces: dict[Any, Any] = field(default_factory=dict)  # parts of pages drawn from this copy, rendered
+    pieces: dict[Any, Any] = field(default_factory=dict)  # see `piece`
     spent: float = 0.0  # CPU seconds its remembered values took: what warming the next copy costs
     # how each remembered value is computed, most recently used last: the next copy is warmed with them
     recipes: dict[Any, Callable[[Any], Any]] = field(default_factory=dict)
@@ -99,6 +100,18 @@ class Generation:
                 self.memo.pop(next(iter(self.memo)))
         with self.lock:
             self.computing.pop(key, None)
+        return value
+
+    def piece(self, key: Any, make: Callable[[], Any]) -> Any:
+        """A part of a page drawn from this copy (a rendered queue row, a ticket's head), made
+        once per copy by whichever page asks first; never computed again on the next copy."""
+        try:
+            return self.pieces[key]
+        except KeyError:
+            pass
+        if len(self.pieces) >= PIECES:
+            self.pieces.clear()
+        value = self.pieces[key] = make()
         return value
 
     def warm(self, recipes: dict[Any, Callable[[Any], Any]]) -> None:

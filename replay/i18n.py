@@ -171,10 +171,16 @@ class Texts:
             return ""
         total = int(Decimal(str(abs(minutes))).quantize(Decimal(1), ROUND_HALF_UP))
         sign = "-" if minutes < 0 and total else ""
+        return sign + self._whole_minutes(total)
+
+    # kept: the console's queue writes 500 a page, and babel's number formatting is most of it
+    # (Texts are one per language for the process, `texts`)
+    @functools.lru_cache(maxsize=8192)  # noqa: B019
+    def _whole_minutes(self, total: int) -> str:
         h, m = divmod(total, 60)
         if h:
-            return sign + self("{h} h {m} min", h=self.number(h), m=m)
-        return sign + self("{m} min", m=m)
+            return self("{h} h {m} min", h=self.number(h), m=m)
+        return self("{m} min", m=m)
 
     def period(self, amount: int | float | None, unit: str | None) -> str:
         """A contract's period as written in its terms: `36 hours`, `3 working days` / `36 小时`,

@@ -46,7 +46,7 @@ def test_the_queue_remembered_for_a_copy_of_the_views_orders_by_time_left_at_eac
     def remember(key, compute):
         if key not in memo:
             computed.append(key)
-            memo[key] = compute()
+            memo[key] = compute(con)
         return memo[key]
 
     for minutes in (0, 45, 130, 300, 600):  # running clocks overtake the paused ones as time passes

@@ -17,7 +17,7 @@ import re
 import subprocess
 import sys
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +26,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup, escape
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
@@ -98,10 +99,14 @@ class Console:
     jobs: AsOfJobs
     env: Environment
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    # reports by (ticket, as of, copy of the views, checkpoint)
     reports: collections.OrderedDict[tuple, dict[str, Any]] = field(default_factory=collections.OrderedDict)
+    # the last report of each (ticket, as of, checkpoint): (its last log position, views version, report)
+    latest: collections.OrderedDict[tuple, tuple[int, str, dict[str, Any]]] = field(
+        default_factory=collections.OrderedDict)
     reports_lock: threading.Lock = field(default_factory=threading.Lock)
     ledger_lock: threading.Lock = field(default_factory=threading.Lock)
-    building: dict[tuple, threading.Lock] = field(default_factory=dict)  # reports being built, by key
+    building: dict[tuple, threading.Lock] = field(default_factory=dict)  # reports being built, by copy
     _ledger: Any = None
     bundle: bytes | None = None
 
@@ -266,7 +271,7 @@ def scope_for(c: Console, user: User, con: Any, gen: Any = None) -> Scope:
     """The user's scope in these views (kept with the views' copy: it changes only with them)."""
     if gen is None:
         return Scope.of(user, con)
-    return gen.remember(("scope", user), lambda: Scope.of(user, con))
+    return gen.remember(("scope", user), lambda cur: Scope.of(user, cur))
 
 
 # --- sign-in -------------------------------------------------------------------------------------------
@@ -325,6 +330,33 @@ async def home(request: Request) -> Response:
     return RedirectResponse("/queue" + (f"?{request.url.query}" if request.url.query else ""), status_code=303)
 
 
+def queue_data(c: Console, user: User, con: Any, gen: Any, asked: Mapping[str, str], now: datetime) -> dict[str, Any]:
+    """What the queue page shows of this copy of the views: the user's scope, its filter values,
+    the filters asked for (each one of those values) and the clocks, soonest deadline first."""
+    scope = scope_for(c, user, con, gen)
+    options = gen.remember(("options", scope), lambda cur: queries.filter_options(cur, scope))
+    filters = queries.checked_filters(asked, options)
+    rows, total = queries.queue(con, scope, filters, now, remember=gen.remember)
+    zones = gen.remember(("zones", scope), lambda cur: queries.contract_zones(cur, scope))
+    return {"rows": rows, "total": total, "options": options, "filters": filters, "now": now,
+            "evaluated_at": gen.evaluated_at, "zones": zones}
+
+
+WARM_USERS = 20  # users of the users file whose queue is computed as the console starts
+
+
+def warm_start(c: Console) -> None:
+    """The unfiltered queue of the first users of the users file, computed on the views as the
+    console starts, so the first pages after a start do not all wait for it (~1 s of CPU per
+    supplier at 10M events; later copies are warmed with what pages asked, adapters.web.views)."""
+    try:
+        with c.views.reading() as (con, gen):
+            for user in c.users.all()[:WARM_USERS]:
+                queue_data(c, user, con, gen, {}, datetime.now(UTC))
+    except (NoViews, OutOfScope) as e:
+        log.info("queue not computed at start: %s", e)
+
+
 @page
 async def queue_page(request: Request, user: User, lang: str) -> Response:
     c = console(request)
@@ -332,14 +364,8 @@ async def queue_page(request: Request, user: User, lang: str) -> Response:
 
     def work() -> dict[str, Any]:
         with views_for(c, as_of) as (con, gen):
-            scope = scope_for(c, user, con, gen)
-            options = gen.remember(("options", scope), lambda: queries.filter_options(con, scope))
-            filters = queries.checked_filters(request.query_params, options)
-            now = as_of or datetime.now(UTC)
-            rows, total = queries.queue(con, scope, filters, now, remember=gen.remember)
-            zones = gen.remember(("zones", scope), lambda: queries.contract_zones(con, scope))
-            return {"rows": rows, "total": total, "options": options, "filters": filters, "now": now,
-                    "evaluated_at": gen.evaluated_at, "zones": zones}
+            data = queue_data(c, user, con, gen, request.query_params, as_of or datetime.now(UTC))
+            return {**data, "row": queue_row(c, gen, lang, data["zones"])}
 
     data = await run_in_threadpool(work)
     _ = texts(lang)
@@ -351,6 +377,28 @@ async def queue_page(request: Request, user: User, lang: str) -> Response:
              "live": _("live"), "offline": _("reconnecting…"), "zones": data["zones"], "lang": _.html_lang}
     return render(request, "queue.html", lang, user, live=c.feed.enabled and as_of is None,
                   words=json.dumps(words, ensure_ascii=False), many_options=queries.MANY_OPTIONS, **data)
+
+
+LEFT = "\x00left\x00"  # where a queue row's time left goes (no template writes this character)
+
+
+def queue_row(c: Console, gen: Any, lang: str, zones: dict[str, str]) -> Callable[[dict[str, Any], str], Markup]:
+    """The queue's rows as the page writes them (`queue_row.html`): each rendered once per copy of
+    the views, language and as-of, and only its time left at each page, as it moves with now
+    (at 10M events 500 rows of Jinja took 0.12-0.2 s of CPU a page, the console's largest cost
+    under 50 users). A row's values are those of the copy it came from, so its piece is too."""
+    t = texts(lang)
+    template = c.env.get_template("queue_row.html")
+    context = {"t": t, "_": t, "word": functools.partial(word, lang), "p": printable, "ms": epoch_ms,
+               "zones": zones, "tz": DEFAULT_TZ, "left": LEFT}
+
+    def row(r: dict[str, Any], keep: str) -> Markup:
+        piece = gen.piece(("queue-row", lang, keep, r["ticket"], r["clock"]),
+                          lambda: template.render(r=r, keep=keep, **context).split(LEFT))
+        seconds = r["seconds_left"]
+        return Markup(piece[0] + str(escape(t.duration(None if seconds is None else seconds / 60))) + piece[1])
+
+    return row
 
 
 def _sse(alert: dict[str, Any]) -> bytes:
@@ -368,7 +416,7 @@ async def live(request: Request) -> Response:
     def resolve() -> tuple[Scope, dict[str, str]]:
         with c.views.reading() as (con, gen):
             scope = scope_for(c, user, con, gen)
-            options = gen.remember(("options", scope), lambda: queries.filter_options(con, scope))
+            options = gen.remember(("options", scope), lambda cur: queries.filter_options(cur, scope))
             return scope, queries.checked_filters(request.query_params, options)
 
     try:
@@ -406,7 +454,7 @@ async def dashboard_page(request: Request, user: User, lang: str) -> Response:
     def work() -> dict[str, Any]:
         with views_for(c, as_of) as (con, gen):
             scope = scope_for(c, user, con, gen)
-            options = gen.remember(("dashboard-options", scope), lambda: queries.dashboard_options(con, scope))
+            options = gen.remember(("dashboard-options", scope), lambda cur: queries.dashboard_options(cur, scope))
             filters = queries.checked_filters(request.query_params, options, queries.DASHBOARD_FILTERS)
             return {"data": queries.dashboard(con, scope, filters), "options": options, "filters": filters,
                     "evaluated_at": gen.evaluated_at}
@@ -427,7 +475,9 @@ async def dashboard_page(request: Request, user: User, lang: str) -> Response:
 
 
 def _report(c: Console, user: User, ticket: str, as_of: datetime | None) -> tuple[dict[str, Any], Any]:
-    """The ticket's report data (cached per views generation) once the scope admits the ticket."""
+    """The ticket's report data once the scope admits the ticket: built once per copy of the
+    views (who asks meanwhile waits for that build), and carried over to the next copy when the
+    ticket's rows did not change (`_report_of_copy`)."""
     if not ID.fullmatch(ticket):
         raise OutOfScope("no such ticket")
     if as_of is not None:  # in the user's view now, before any replay is started for it
@@ -435,31 +485,58 @@ def _report(c: Console, user: User, ticket: str, as_of: datetime | None) -> tupl
             queries.ticket_head(con, scope_for(c, user, con), ticket)
     with views_for(c, as_of) as (con, gen):
         scope = scope_for(c, user, con, gen)
-        head = queries.ticket_head(con, scope, ticket)
+        # once per copy: a scan of liability at 10M events
+        head = gen.piece(("head", scope, ticket), lambda: queries.ticket_head(con, scope, ticket))
         with c.ledger_lock:  # a checkpoint signed since changes the report's proofs, not its views
             signed = documents.latest_checkpoint_id(c.ledger())
-        key = (ticket, str(as_of), gen.key, signed)
+        copy_key = (ticket, str(as_of), gen.key, signed)
         with c.reports_lock:
-            cached = c.reports.get(key)
+            cached = c.reports.get(copy_key)
             if cached is not None:
-                c.reports.move_to_end(key)
                 return cached, head
-            once = c.building.setdefault(key, threading.Lock())
-        with once:  # one build per report: who asks meanwhile waits for it rather than building it again
+            once = c.building.setdefault(copy_key, threading.Lock())
+        with once:
             with c.reports_lock:
-                cached = c.reports.get(key)
+                cached = c.reports.get(copy_key)
             if cached is None:
-                cached = documents.report_data(
-                    c.ledger(), c.settings.data_dir, ticket, con,
-                    position=None if as_of else gen.position, recorded=as_of,
-                    evidence_href=lambda sha: f"/tickets/{ticket}/evidence/{sha}", ledger_lock=c.ledger_lock)
+                cached = _report_of_copy(c, ticket, as_of, signed, con, gen)
                 with c.reports_lock:
-                    c.reports[key] = cached
-                    while len(c.reports) > 512:
+                    c.reports[copy_key] = cached
+                    while len(c.reports) > 1024:
                         c.reports.popitem(last=False)
         with c.reports_lock:
-            c.building.pop(key, None)
+            c.building.pop(copy_key, None)
         return cached, head
+
+
+def _report_of_copy(c: Console, ticket: str, as_of: datetime | None, signed: int | None, con: Any,
+                    gen: Any) -> dict[str, Any]:
+    """The report on this copy of the views. The follower publishes a copy every few seconds
+    and stamps every row with each batch's evaluation time; at 10M events a report costs ~0.65 s
+    of view scans, so the report of an earlier copy is kept when the ticket's log rows in the
+    cut end at the same position and its clocks and liability are the same but for that stamp
+    (`documents.views_version`, two of those scans). It then says the evaluation time it was
+    built at, which is when the views last changed anything in it."""
+    position = None if as_of else gen.position
+    with c.ledger_lock:
+        rows_read = documents.report_rows(c.ledger(), ticket, position=position, recorded=as_of)
+    last = rows_read[1][-1].position
+    mine = (ticket, str(as_of), signed)
+    with c.reports_lock:
+        prior = c.latest.get(mine)
+    if prior is not None and prior[0] == last and prior[1] == documents.views_version(con, ticket):
+        report = prior[2]
+    else:
+        report = documents.report_data(
+            c.ledger(), c.settings.data_dir, ticket, con, position=position, recorded=as_of,
+            evidence_href=lambda sha: f"/tickets/{ticket}/evidence/{sha}", ledger_lock=c.ledger_lock,
+            rows_read=rows_read)
+    with c.reports_lock:
+        c.latest[mine] = (last, documents.report_version(report), report)
+        c.latest.move_to_end(mine)
+        while len(c.latest) > 512:
+            c.latest.popitem(last=False)
+    return report
 
 
 @page
@@ -467,13 +544,18 @@ async def ticket_page(request: Request, user: User, lang: str) -> Response:
     c = console(request)
     ticket = request.path_params["ticket"]
     as_of = parse_as_of(request.query_params.get("as_of"))
+
+    def work() -> tuple[dict[str, Any], Any, bool]:
+        report, head = _report(c, user, ticket, as_of)
+        with c.ledger_lock:  # the ledger's one connection, read in a worker thread (not the event loop)
+            return report, head, documents.proofs_available(c.ledger())
+
     try:
-        report, head = await run_in_threadpool(_report, c, user, ticket, as_of)
+        report, head, proof = await run_in_threadpool(work)
     except LookupError:
         raise OutOfScope("no such ticket") from None
     return render(request, "ticket.html", lang, user, ticket=ticket, head=head, report=report,
-                  has_pdf=documents.pdf_available(), proof=documents.proofs_available(c.ledger()),
-                  rtz=report.get("timezone") or DEFAULT_TZ)
+                  has_pdf=documents.pdf_available(), proof=proof, rtz=report.get("timezone") or DEFAULT_TZ)
 
 
 async def _document(request: Request, kind: str) -> Response:
@@ -683,11 +765,14 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await c.feed.start()
         warm = asyncio.get_running_loop().run_in_executor(None, load_bundle, cache)
+        queue = asyncio.get_running_loop().run_in_executor(None, warm_start, c)
         try:
             yield
         finally:
             await c.feed.stop()
             c.jobs.stop()
+            with contextlib.suppress(Exception):
+                await queue
             c.views.close()
             with contextlib.suppress(Exception):
                 await warm

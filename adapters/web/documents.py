@@ -14,6 +14,7 @@ Each page calls only these functions, so switching a renderer changes this file 
 
 from __future__ import annotations
 
+import hashlib
 import re
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
@@ -45,10 +46,12 @@ def report_rows(ledger: Any, ticket: str, *, position: int | None = None, record
 
 def report_data(ledger: Any, data_dir: Path, ticket: str, con: Any, *, position: int | None,
                 recorded: Any = None, evidence_href: Any = None,
-                ledger_lock: AbstractContextManager[Any] | None = None) -> dict[str, Any]:
+                ledger_lock: AbstractContextManager[Any] | None = None,
+                rows_read: tuple[str, list[Any]] | None = None) -> dict[str, Any]:
     """The report as plain data (`replay.explain.build_report`), evidence checked on disk.
     `ledger_lock` is held while the ledger is read, not while the views are (at 10M events
-    the views' part is ~0.7 s: held throughout, it queued every other ticket page behind it)."""
+    the views' part is ~0.7 s: held throughout, it queued every other ticket page behind it).
+    `rows_read`: `report_rows` of the same cut, when the caller read them already."""
     from replay import asof
     from replay.explain import build_report
 
@@ -56,14 +59,36 @@ def report_data(ledger: Any, data_dir: Path, ticket: str, con: Any, *, position:
     from ..tlog_evidence import report_proofs
 
     lock = ledger_lock or nullcontext()
-    with lock:
-        toid, rows = report_rows(ledger, ticket, position=position, recorded=recorded)
+    if rows_read is None:
+        with lock:
+            rows_read = report_rows(ledger, ticket, position=position, recorded=recorded)
+    toid, rows = rows_read
     stamp = asof.stamp(recorded) if recorded else None
     report = build_report(ticket, rows, con, as_of_recorded=stamp, ticket_oid=toid, evidence_href=evidence_href,
                           evidence_status=lambda sha: check_evidence(data_dir, sha))
     with lock:
         report["proofs"] = report_proofs(ledger, rows, stamp, None)  # as `explain` carries them
     return report
+
+
+def report_version(report: dict[str, Any]) -> str:
+    """What of the views a report shows that can change while the ticket's log rows do not: its
+    clocks and liability (time moves a running clock; another ticket of the asset moves
+    liability), but for the evaluation time every row is stamped with at each batch."""
+    rows = [*(report.get("clocks") or []), report.get("liability") or {}]
+    kept = [sorted((k, str(v)) for k, v in r.items() if k != "evaluated_at") for r in rows]
+    return hashlib.sha256(repr(kept).encode()).hexdigest()
+
+
+def views_version(con: Any, ticket: str) -> str:
+    """`report_version` of the report these views would give the ticket, read as the report
+    reads them (two scans of the 10M-event tables, not the report's five)."""
+    from replay.explain import _in_clock_order, view_rows
+
+    liability = view_rows(con, "SELECT * FROM liability WHERE ticket = ?", [ticket])
+    return report_version({"clocks": _in_clock_order(view_rows(con, "SELECT * FROM sla_clocks WHERE ticket = ?",
+                                                                 [ticket])),
+                           "liability": liability[0] if liability else None})
 
 
 def dispute_report_html(report: dict[str, Any], lang: str) -> bytes:

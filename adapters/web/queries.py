@@ -33,12 +33,10 @@ def _rows(con: Any, sql: str, params: list[Any]) -> list[dict[str, Any]]:
 def filter_options(con: Any, scope: Scope) -> dict[str, list[str]]:
     """The values each queue filter may take for this scope (what the drop-downs offer)."""
     where, params = scope.where()
-    out: dict[str, list[str]] = {}
-    for column in QUEUE_FILTERS:
-        rows = con.execute(f"SELECT DISTINCT {column} FROM sla_clocks WHERE {where} AND {column} IS NOT NULL "
-                           f"ORDER BY 1", params).fetchall()
-        out[column] = [r[0] for r in rows]
-    return out
+    # one scan for the five columns (at 10M events one query per column took twice as long)
+    values = ", ".join(f"list(DISTINCT {c} ORDER BY {c}) FILTER (WHERE {c} IS NOT NULL)" for c in QUEUE_FILTERS)
+    row = con.execute(f"SELECT {values} FROM sla_clocks WHERE {where}", params).fetchone()
+    return {column: list(v or []) for column, v in zip(QUEUE_FILTERS, row, strict=True)}
 
 
 def checked_filters(given: Mapping[str, str], options: Mapping[str, list[str]],
@@ -69,10 +67,12 @@ def queue(con: Any, scope: Scope, filters: Mapping[str, str], now: datetime, lim
     """Running and at-risk clocks, soonest deadline first: time left is the views' deadline less
     now, or less the evaluation time while a pausing wait is open (the countdown stands still).
     `remember(key, compute)` keeps what does not depend on now for as long as this copy of the
-    views is read (adapters.web.views), so a busy queue runs its SQL once per copy, not per page."""
+    views is read (adapters.web.views), so a busy queue runs its SQL once per copy, not per page;
+    `compute` takes the cursor to read with."""
     key = ("queue", scope, tuple(sorted(filters.items())), int(limit))
-    candidates, total = (remember or (lambda _k, compute: compute()))(
-        key, lambda: _queue_candidates(con, scope, filters, limit))
+    filters = dict(filters)  # kept by the recipe: the next copy of the views is warmed with it
+    candidates, total = (remember or (lambda _k, compute: compute(con)))(
+        key, lambda cur: _queue_candidates(cur, scope, filters, limit))
     naive_now = now.replace(tzinfo=None)
     rows = [{**r, "seconds_left": _seconds_between(naive_now if r["paused_since"] is None else r["evaluated_at"],
                                                    r["deadline"])} for r in candidates]

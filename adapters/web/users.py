@@ -127,6 +127,14 @@ class Users:
             return None
         return user
 
+    def all(self) -> list[User]:
+        """The users, in the file's order."""
+        try:
+            self.reload()
+        except UsersError:
+            return []
+        return list(self._users.values())
+
     def __len__(self) -> int:
         return len(self._users)
 

@@ -165,7 +165,8 @@ def witness_findings(note: str, witnesses: Iterable[WitnessVerifier]) -> list[An
     cosigned the report's checkpoint, failed (TL-E182) when its cosignature is missing or wrong."""
     from datetime import UTC, datetime
 
-    from .proofs import N_, finding
+    from .errors import N_
+    from .proofs import finding
 
     out = []
     for w in witnesses:

@@ -16,6 +16,7 @@ import msgspec
 
 from . import merkle
 from . import signed_note as sn
+from .errors import N_
 from .leaf import Leaf, LeafError
 from .leaf import leaf_hash as hash_leaf
 
@@ -88,10 +89,6 @@ class Finding(msgspec.Struct, kw_only=True, frozen=True):
     position: int | None = None
     message: str = ""
     params: dict[str, str | int] = {}
-
-
-def N_(message: str) -> str:  # noqa: N802 - the gettext marker (replay.i18n.N_), for the catalogs
-    return message
 
 
 def finding(status: str, message: str, /, *, code: str = "", position: int | None = None,

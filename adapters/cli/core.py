@@ -549,13 +549,15 @@ def cmd_import(args: argparse.Namespace) -> int:
         if len(summary.refused) > 50:
             print(_("... and {n} more refused (use --json for all)", n=len(summary.refused) - 50), file=sys.stderr)
         if "tickets" in d:
-            print(f"desk rows {d['rows']:,}, tickets {d['tickets']:,}, rows implying no new fact {d['no_fact_rows']:,}")
-        print(f"read {d['read']}, recorded {d['recorded']}, already recorded {d['already_recorded']}, refused {d['refused']}")
+            print(_("desk rows {rows}, tickets {tickets}, rows implying no new fact {no_fact}", rows=_.number(d["rows"]),
+                    tickets=_.number(d["tickets"]), no_fact=_.number(d["no_fact_rows"])))
+        print(_("read {read}, recorded {recorded}, already recorded {already}, refused {refused}", read=d["read"],
+                recorded=d["recorded"], already=d["already_recorded"], refused=d["refused"]))
         for reason, n in d["refused_by_reason"].items():
-            print(f"  refused {n:>7}  {reason}")
+            print(_("  refused {n}  {reason}", n=f"{n:>7}", reason=reason))
         if calendar:
-            print(f"calendar years recorded (the first import into this ledger, as init does): "
-                  f"{calendar[0]}-{calendar[-1]}")
+            print(_("calendar years recorded (the first import into this ledger, as init does): {first}-{last}",
+                    first=calendar[0], last=calendar[-1]))
     if code == NOTHING_READ:
         n, _ = d["read"], speak()
         items = _("its one item was refused") if n == 1 else _("all {n} of its items were refused", n=_.number(n))

@@ -37,9 +37,9 @@ import nats
 from nats.js import JetStreamContext
 from nats.js.errors import APIError, NotFoundError
 
+from .message_size import DEFAULT_MAX_EVENT_BYTES
 from .store import EventStoreApp, LogRow, read_log
 from .stream import (
-    DEFAULT_MAX_EVENT_BYTES,
     H_WITHHELD,
     STREAM,
     ConnectOptions,

@@ -45,7 +45,6 @@ from nats.js.errors import NotFoundError
 from domain import events as ev
 from domain.errors import N_, Explained
 
-from .message_size import DEFAULT_MAX_EVENT_BYTES, HEADER_ROOM, ConfigurationError, max_event_bytes  # noqa: F401
 from .store import LogRow, decode_stored
 
 STREAM = "LEDGER"
@@ -69,7 +68,7 @@ H_ORIGINATOR_VERSION = "Ledger-Version"
 
 # --- what one message may hold ---------------------------------------------------------------
 
-# the limits live in adapters.message_size (imported from there, without NATS, by the ledger)
+# the limits live in adapters.message_size (without NATS: the ledger imports them)
 
 # --- connecting ----------------------------------------------------------------------------
 

@@ -16,14 +16,17 @@ import msgspec
 import msgspec.inspect as mi
 
 from domain import events as ev
+from domain.errors import N_
+
+from .importer import Problem
 
 _STEP = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
 TIME_EXAMPLE = "2026-01-01T09:00:00+08:00"
 
 
-def explain(line: str | bytes, error: Exception) -> tuple[str, str]:
-    """(problem, kind) for a command line that failed to decode: the problem says what is wrong
-    and what would be right; the kind counts it among the refusals (e.g. "invalid cause")."""
+def explain(line: str | bytes, error: Exception) -> Problem:
+    """The problem of a command line that failed to decode: what is wrong and what would be
+    right, with its kind, how it is counted among the refusals (e.g. "invalid cause")."""
     try:
         raw = msgspec.json.decode(line)
     except msgspec.DecodeError:
@@ -33,7 +36,7 @@ def explain(line: str | bytes, error: Exception) -> tuple[str, str]:
     what, sep, path = message.rpartition(" - at `")
     if not sep:  # a fact's own check (__post_init__), e.g. a time without a zone
         naive = _naive_time(cls, raw)
-        return naive or (f"invalid command: {message}", _kind(message))
+        return naive or Problem(N_("invalid command: {message}"), _kind(message), message=message)
     path = path.rstrip("`")
     field = path.removeprefix("$.")
     kind = "invalid " + re.sub(r"\[\d+\]", "[]", field)
@@ -41,16 +44,20 @@ def explain(line: str | bytes, error: Exception) -> tuple[str, str]:
     if path == "$.type":
         names = {name.lower(): name for name in ev.FACT_TYPES}
         close = [names[c] for c in difflib.get_close_matches(str(value).lower(), names, n=3, cutoff=0.85)]
-        hint = f"did you mean {' or '.join(close)}? " if close else ""
-        return (f"invalid command: unknown type {value!r}; {hint}the types are listed in "
-                "docs/schemas/commands.json (`ticketledger schema`)", "unknown type")
+        if close:
+            return Problem(N_("invalid command: unknown type {value!r}; did you mean {close}? the types are "
+                              "listed in docs/schemas/commands.json (`ticketledger schema`)"),
+                           "unknown type", value=value, close=" / ".join(close))
+        return Problem(N_("invalid command: unknown type {value!r}; the types are listed in "
+                          "docs/schemas/commands.json (`ticketledger schema`)"), "unknown type", value=value)
     expected = _type_at(mi.type_info(cls), path) if cls else None
     if isinstance(expected, mi.LiteralType):
         allowed = ", ".join(str(v) for v in expected.values)
-        return f"invalid command: {field} {value!r} is not allowed; use one of: {allowed}", kind
+        return Problem(N_("invalid command: {field} {value!r} is not allowed; use one of: {allowed}"), kind,
+                       field=field, value=value, allowed=allowed)
     if isinstance(expected, mi.DateTimeType) or "RFC3339" in what:
-        return f"invalid command: {_time_problem(field, value)}", kind
-    return f"invalid command: {what} - at `{path}`", kind
+        return Problem(N_("invalid command: {problem}"), kind, problem=_time_problem(field, value))
+    return Problem(N_("invalid command: {what} - at `{path}`"), kind, what=what, path=path)
 
 
 def _kind(message: str) -> str:
@@ -61,22 +68,23 @@ def _kind(message: str) -> str:
     return "invalid command"
 
 
-def _time_problem(field: str, value: Any) -> str:
+def _time_problem(field: str, value: Any) -> Problem:
     try:
         t = datetime.fromisoformat(value) if isinstance(value, str) else None
     except ValueError:
         t = None
     if t is None:
-        return f"{field} {value!r} is not a time; write it as RFC 3339, e.g. {TIME_EXAMPLE}"
+        return Problem(N_("{field} {value!r} is not a time; write it as RFC 3339, e.g. {example}"),
+                       field=field, value=value, example=TIME_EXAMPLE)
     if t.tzinfo is None:
-        return (f"{field} {value!r} has no offset, so it names no instant; add one, e.g. +08:00 "
-                f"({t.isoformat(timespec='seconds')}+08:00)")
-    return (f"{field} {value!r} is not RFC 3339; write the date, T, the time with seconds and the offset: "
-            f"{t.isoformat(timespec='seconds')}")
+        return Problem(N_("{field} {value!r} has no offset, so it names no instant; add one, e.g. +08:00 "
+                          "({time}+08:00)"), field=field, value=value, time=t.isoformat(timespec='seconds'))
+    return Problem(N_("{field} {value!r} is not RFC 3339; write the date, T, the time with seconds and the "
+                      "offset: {time}"), field=field, value=value, time=t.isoformat(timespec='seconds'))
 
 
-def _naive_time(cls: type | None, raw: Any) -> tuple[str, str] | None:
-    """(problem, kind) of the first time field of `raw` that has no offset (None: there is none)."""
+def _naive_time(cls: type | None, raw: Any) -> Problem | None:
+    """The problem of the first time field of `raw` that has no offset (None: there is none)."""
     if cls is None or not isinstance(raw, dict):
         return None
     for f in mi.type_info(cls).fields:
@@ -87,7 +95,8 @@ def _naive_time(cls: type | None, raw: Any) -> tuple[str, str] | None:
             except ValueError:
                 continue
             if naive:
-                return f"invalid command: {_time_problem(f.encode_name, value)}", f"invalid {f.encode_name}"
+                return Problem(N_("invalid command: {problem}"), f"invalid {f.encode_name}",
+                               problem=_time_problem(f.encode_name, value))
     return None
 
 

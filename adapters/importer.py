@@ -21,20 +21,21 @@ from typing import Any
 import msgspec
 
 from domain import events as ev
-from domain.errors import N_, Explained, Refusal
+from domain.errors import N_, Explained, Phrase, Refusal
 
 from .ledger import Ledger
 
 Item = tuple[str, "ev.Fact | str"]
 
 
-class Problem(str):
-    """A problem string that knows its kind (how refusals are counted), when its maker does."""
+class Problem(Phrase):
+    """What is wrong with an item, as a template and its fields (said in the reader's language),
+    with its kind (how refusals are counted) when its maker knows it."""
 
     kind: str | None = None
 
-    def __new__(cls, text: str, kind: str | None = None) -> Problem:
-        problem = super().__new__(cls, text)
+    def __new__(cls, message: str, /, kind: str | None = None, **params: object) -> Problem:
+        problem = super().__new__(cls, message, **params)
         problem.kind = kind
         return problem
 
@@ -61,7 +62,7 @@ class ImportSummary:
     refusals: dict[int, Refusal] = field(default_factory=dict)
 
     def refuse(self, where: str, reason: str, kind: str | None = None) -> None:
-        self.refused.append((where, str(reason)))
+        self.refused.append((where, reason))  # a Problem keeps its template, to be said later
         self.refused_by_reason[kind or reason_kind(reason)] += 1
 
     def refuse_command(self, where: str, error: str, refusal: Refusal | None) -> None:
@@ -71,10 +72,16 @@ class ImportSummary:
         self.refuse(where, error)
 
     def reasons(self, _: Callable[..., str]) -> Iterator[tuple[str, str]]:
-        """(where, why) of every refusal, the ledger's in the language of `_` (a Texts)."""
+        """(where, why) of every refusal in the language of `_` (a Texts)."""
         for i, (where, reason) in enumerate(self.refused):
             refusal = self.refusals.get(i)
-            yield where, refusal.said(_) if refusal else reason
+            said = refusal.said(_) if refusal else reason.said(_) if isinstance(reason, Phrase) else reason
+            yield where_said(where, _), said
+
+    def kinds(self, _: Callable[..., str]) -> Iterator[tuple[str, int]]:
+        """(kind, refusals) in the language of `_`, as `as_dict`'s refused_by_reason counts them."""
+        for kind, n in sorted(self.refused_by_reason.items()):
+            yield kind_said(kind, _), n
 
     def as_dict(self) -> dict:
         return {
@@ -105,6 +112,45 @@ REASON_KINDS = (
     (re.compile(r"^invalid ([\w.\[\]]+)"), lambda m: f"invalid {m.group(1)}"),
     (re.compile(r"in the future"), "time in the future"),
 )
+# Every kind a refusal is counted under that the catalog can translate (reason_kind's, the desk
+# adapters' KINDS, the decoder's); any other is shown as it is.
+KNOWN_KINDS = (
+    N_("ticket already open"), N_("ticket is cancelled"), N_("ticket is closed"), N_("ticket is resolved"),
+    N_("ticket is open"), N_("ticket never opened"), N_("no such wait is open"),
+    N_("that wait is already open"), N_("unknown asset"), N_("unknown ticket"), N_("unknown contract"),
+    N_("unknown severity"), N_("asset decommissioned"), N_("asset already registered"),
+    N_("contract already registered"), N_("another customer's"),
+    N_("command id already used for different content"), N_("not the current schema version"),
+    N_("time in the future"), N_("not valid JSON"), N_("missing field"), N_("unknown field"),
+    N_("invalid command"), N_("unknown type"), N_("unknown status"), N_("unmapped status"),
+    N_("missing or unreadable time"), N_("missing ticket id"), N_("update before the report time"),
+    N_("update out of order"), N_("update after cancellation"), N_("unmapped hold reason"),
+)
+_INVALID = re.compile(r"^invalid (\S+)$")
+# Where an item came from, as the sources write it (English) -> its template and fields
+_WHERE = (
+    (re.compile(r"^line (\d+)$"), N_("line {line}")),
+    (re.compile(r"^trace (?P<trace>.+) event (?P<event>\d+)$"), N_("trace {trace} event {event}")),
+)
+
+
+def kind_said(kind: str, _: Callable[..., str]) -> str:
+    """A refusal's kind in the language of `_`: `invalid <field>` keeps its field's name."""
+    m = _INVALID.match(kind)
+    if m and kind != "invalid command":
+        return _(N_("invalid {field}"), field=m.group(1))
+    return _(kind) if kind in KNOWN_KINDS else kind
+
+
+def where_said(where: str, _: Callable[..., str]) -> str:
+    """Where an item came from (`line 4`, `trace T1 event 2`) in the language of `_`."""
+    for pattern, template in _WHERE:
+        m = pattern.match(where)
+        if m:
+            return _(template, **({"line": m.group(1)} if "line" in template else m.groupdict()))
+    return where
+
+
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|`[^`]*`|\([^)]*\)")
 _NAMED = re.compile(r"\b(ticket|asset|contract|spare|customer|command id) \S+")
 KIND_WORDS = 10
@@ -161,23 +207,26 @@ class Source:
 def unreadable(path: str | Path, e: BaseException, expected: str) -> ImportInputError:
     """Why a file could not be read as `expected` (e.g. "a JSON Lines file"), in one line."""
     if isinstance(e, IsADirectoryError):
-        return ImportInputError(f"{path} is a folder; name {expected} (gzip is read directly)")
+        return ImportInputError(N_("{path} is a folder; name {expected} (gzip is read directly)"),
+                                path=path, expected=expected)
     if isinstance(e, FileNotFoundError):
-        return ImportInputError(f"no file {e.filename or path}")
+        return ImportInputError(N_("no file {path}"), path=e.filename or path)
     if isinstance(e, gzip.BadGzipFile):
-        return ImportInputError(f"{path}: not gzip data although its name ends in .gz; give {expected}, "
-                                "named .gz only when it is gzip-compressed")
+        return ImportInputError(N_("{path}: not gzip data although its name ends in .gz; give {expected}, "
+                                   "named .gz only when it is gzip-compressed"), path=path, expected=expected)
     if isinstance(e, EOFError | zlib.error):
-        return ImportInputError(f"{path}: the gzip data is cut short or damaged ({e}); copy or download "
-                                "the file again")
+        return ImportInputError(N_("{path}: the gzip data is cut short or damaged ({error}); copy or download "
+                                   "the file again"), path=path, error=e)
     if isinstance(e, UnicodeDecodeError):
         line = _first_undecodable_line(path)
-        where = f"line {line}" if line else f"byte 0x{e.object[e.start]:02x}"
-        return ImportInputError(f"{path}: {where} is not UTF-8 text ({looks_like(path) or e.reason}); "
-                                f"give {expected} in UTF-8")
+        where = Phrase(N_("line {line}"), line=line) if line else Phrase(N_("byte 0x{byte:02x}"),
+                                                                          byte=e.object[e.start])
+        return ImportInputError(N_("{path}: {where} is not UTF-8 text ({why}); give {expected} in UTF-8"),
+                                path=path, where=where, why=looks_like(path) or e.reason, expected=expected)
     if isinstance(e, OSError):
-        return ImportInputError(f"{path}: cannot be read ({e.strerror or e}); give {expected}")
-    return ImportInputError(f"{path}: {e}; give {expected}")
+        return ImportInputError(N_("{path}: cannot be read ({error}); give {expected}"), path=path,
+                                error=e.strerror or e, expected=expected)
+    return ImportInputError(N_("{path}: {error}; give {expected}"), path=path, error=e, expected=expected)
 
 
 def _first_undecodable_line(path: str | Path, max_bytes: int = 256 << 20) -> int | None:
@@ -207,24 +256,28 @@ def looks_like(path: str | Path) -> str:
         return ""
     text = head.removeprefix(codecs.BOM_UTF8).lstrip()
     if not text:
-        return "the file is empty"
+        return FILE_EMPTY
     try:
         codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
     except UnicodeDecodeError:
-        return "the file is binary data, not text"
+        return FILE_BINARY
     if b"\0" in head:
-        return "the file is binary data, not text"
+        return FILE_BINARY
     if text.startswith(b"<"):
-        return "it looks like XML: an XES log is read by --format xes --mapping M.toml"
+        return Phrase(N_("it looks like XML: an XES log is read by --format xes --mapping M.toml"))
     if text.startswith(b"{"):
-        return "it looks like JSON: JSON Lines are read by `import FILE` without --format"
+        return Phrase(N_("it looks like JSON: JSON Lines are read by `import FILE` without --format"))
     lines = [ln.strip() for ln in text.decode("utf-8", "replace").splitlines()]
     first = next((ln for ln in lines if ln and not ln.startswith("#")), "")
     if _TOML_LINE.match(first):
-        return "it looks like TOML (a contract or a mapping?)"
+        return Phrase(N_("it looks like TOML (a contract or a mapping?)"))
     if lines[0].count(",") >= 2:
-        return f"it looks like a CSV whose header is {lines[0][:100]!r}"
+        return Phrase(N_("it looks like a CSV whose header is {header!r}"), header=lines[0][:100])
     return ""
+
+
+FILE_EMPTY = Phrase(N_("the file is empty"))
+FILE_BINARY = Phrase(N_("the file is binary data, not text"))
 
 
 _TOML_LINE = re.compile(r"""\[[\w."' -]+\]$|[\w."-]+\s*=""")
@@ -232,7 +285,7 @@ _TOML_LINE = re.compile(r"""\[[\w."' -]+\]$|[\w."-]+\s*=""")
 
 _line_decoder = msgspec.json.Decoder(ev.AnyFact)
 NOT_JSONL_AFTER = 20  # lines from the start none of which is JSON: the file is something else
-JSONL = "a JSON Lines file (one command per line)"
+JSONL = Phrase(N_("a JSON Lines file (one command per line)"))
 
 
 def jsonl_source(path: str | Path, on_bytes: Callable[[int], None] | None = None) -> Source:
@@ -277,15 +330,15 @@ def _jsonl_items(path: str | Path, summary: ImportSummary) -> Iterator[Item]:
         summary.rows = n
         if not line.strip():
             continue
-        where = f"line {n}"
+        where = f"line {n}"  # said in the reader's language where it is printed (where_said)
         try:
             fact = _line_decoder.decode(line)
         except msgspec.ValidationError as e:
-            problem = Problem(*explain(line, e))
+            problem = explain(line, e)
         except msgspec.DecodeError as e:
-            problem = Problem(f"not valid JSON: {e}", "not valid JSON")
+            problem = Problem(N_("not valid JSON: {error}"), "not valid JSON", error=str(e))
         except ValueError as e:  # raised by a fact's own checks (e.g. a naive time)
-            problem = Problem(*explain(line, e))
+            problem = explain(line, e)
         else:
             jsonl = True
             yield where, fact
@@ -294,7 +347,8 @@ def _jsonl_items(path: str | Path, summary: ImportSummary) -> Iterator[Item]:
             jsonl = True
         else:
             not_objects += 1
-            first = first or f"{where}: {problem}"
+            first = first or Phrase(N_("{where}: {problem}"), where=Phrase(N_("line {line}"), line=n),
+                                    problem=problem)
             if not_objects == NOT_JSONL_AFTER:
                 hint = looks_like(path)
                 raise ImportInputError(
@@ -303,7 +357,8 @@ def _jsonl_items(path: str | Path, summary: ImportSummary) -> Iterator[Item]:
                                   "Give one command per line as JSON "
                                   "(docs/schemas/commands.json), or --format servicenow|xes for "
                                   "a service desk's export"),
-                                  path=path, lines=NOT_JSONL_AFTER, first=first, hint='; ' + hint if hint else '')
+                                  path=path, lines=NOT_JSONL_AFTER, first=first,
+                                  hint=Phrase(N_("; {hint}"), hint=hint) if hint else '')
         yield where, problem
 
 

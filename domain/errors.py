@@ -54,7 +54,25 @@ class Explained(Exception):
 
     def said(self, _: Callable[..., str]) -> str:
         """In the language of `_`; a field that is itself Explained (a phrase) is said too."""
-        return _(self.message, **{k: v.said(_) if isinstance(v, Explained) else v for k, v in self.params.items()})
+        return _(self.message, **{k: v.said(_) if isinstance(v, Explained | Phrase) else v
+                                  for k, v in self.params.items()})
+
+
+class Phrase(str):
+    """A text for people kept as a value (an import row's problem, where it is): the string is
+    the English; `said(_)` writes its template in the language of `_`, fields that are phrases too."""
+
+    message: str
+    params: dict[str, object]
+
+    def __new__(cls, message: str, /, **params: object) -> Phrase:
+        phrase = super().__new__(cls, _english(message, **params))
+        phrase.message, phrase.params = message, params
+        return phrase
+
+    def said(self, _: Callable[..., str]) -> str:
+        return _(self.message, **{k: v.said(_) if isinstance(v, Phrase | Explained) else v
+                                  for k, v in self.params.items()})
 
 
 class Refused(ValueError):

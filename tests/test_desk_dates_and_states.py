@@ -203,6 +203,24 @@ def test_an_unknown_state_is_refused_listing_the_names_the_mapping_knows(
     assert code == 0, err
 
 
+def test_a_refused_row_is_written_in_the_readers_language(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    rows = incident("INC1", "29/2/2016 09:00", ("New", "29/2/2016 09:00"), ("In Progress", "29/2/2016 10:00"))
+    code = main(["--lang", "zh_CN", "--data-dir", str(tmp_path / "data"), "import", "--format", "servicenow",
+                 str(export(tmp_path, rows))])
+    out = capsys.readouterr()
+    assert code == 1
+    # where, what is wrong and what would be right, and the count by kind, all in Chinese
+    assert ("export.csv：第 3 行：未知状态 'In Progress'（incident_state）：--mapping "
+            "contracts/servicenow-mapping.toml (the default) 只认识 'New', 'Active'") in out.err
+    assert "请在映射文件的 [state] 表中映射它" in out.err
+    assert "拒绝       1  未知状态" in out.out
+    # programs still read the English
+    code = main(["--lang", "zh_CN", "--json", "--data-dir", str(tmp_path / "json"), "import", "--format",
+                 "servicenow", str(export(tmp_path, rows))])
+    assert "line 3" in capsys.readouterr().out
+
+
 def test_an_unmapped_hold_reason_is_refused_listing_the_mapped_ones(
         capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     rows = current_rows()

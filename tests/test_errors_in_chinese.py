@@ -66,9 +66,9 @@ def test_refused_commands_are_written_in_the_readers_language(ledger: Path) -> N
     zh = run(ledger, "--lang", "zh_CN", "import", bad)
     assert zh.returncode == 2, zh.stderr  # every item refused: nothing recorded
     assert "TL-E103" in zh.stderr and "未作任何记录：全部 2 条均被拒绝（原因见上）" in zh.stderr
-    assert "line 1: TicketOpened T2 (command " in zh.stderr  # the command as it is named in the log
+    assert "bad.jsonl：第 1 行：TicketOpened T2 (command " in zh.stderr  # the command as it is named in the log
     assert "：未知故障等级 'catastrophic'；合同的故障等级有 ['urgent', 'severe', 'technical_help', 'normal']" in zh.stderr
-    assert "line 2: TicketOpened T3" in zh.stderr and "occurred_at 2061-01-01T01:00:00+00:00 比当前时间晚" in zh.stderr
+    assert "第 2 行：TicketOpened T3" in zh.stderr and "occurred_at 2061-01-01T01:00:00+00:00 比当前时间晚" in zh.stderr
     assert "请在事实发生之后、按其发生时间记录（容差 " in zh.stderr
     assert "读取 2，已记录 0，此前已记录 0，拒绝 2" in zh.stdout  # the import's counts too
 
@@ -94,3 +94,16 @@ def test_a_refusal_keeps_its_english_text_and_its_template() -> None:
     assert e.wrong == "unknown severity 'x'" and e.right == "the contract's severities are ['normal']"
     assert e.refusal.said(texts("zh_CN")) == "TicketOpened T9 (command c9)：未知故障等级 'x'；合同的故障等级有 ['normal']"
     assert e.refusal.said(texts("en")) == str(e)
+
+
+def test_a_line_that_cannot_be_decoded_is_written_in_the_readers_language(ledger: Path) -> None:
+    broken = ledger.parent / "broken.jsonl"
+    broken.write_text('{"type": "TicketOpened", "id": 7}\n{not json\n{"type": "TicketOpend"}\n', encoding="utf-8")
+    zh = run(ledger, "--lang", "zh_CN", "import", str(broken))
+    assert zh.returncode == 2, zh.stderr
+    assert "broken.jsonl：第 2 行：不是有效的 JSON：" in zh.stderr
+    assert "broken.jsonl：第 3 行：无效命令：未知类型 'TicketOpend'；是否想写 TicketOpened / TicketReopened？" in zh.stderr
+    assert "  未知类型" in zh.stdout and "  不是有效的 JSON" in zh.stdout  # refusals counted by kind
+    en = run(ledger, "import", str(broken))  # LANG=C
+    assert "broken.jsonl: line 2: not valid JSON: " in en.stderr
+    assert "line 3: invalid command: unknown type 'TicketOpend'; did you mean TicketOpened / TicketReopened?" in en.stderr

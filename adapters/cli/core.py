@@ -541,11 +541,11 @@ def cmd_import(args: argparse.Namespace) -> int:
     code = _exit_code(summary)
     if args.json:
         emit([{**d, "calendar_years_recorded": calendar, "exit": code,
-               "refusals": [{"where": w, "reason": r} for w, r in summary.refused]}], True)
+               "refusals": [{"where": w, "reason": str(r)} for w, r in summary.refused]}], True)
     else:
         _ = speak()
         for where, reason in itertools.islice(summary.reasons(_), 50):
-            print(f"{args.file}: {where}: {reason}", file=sys.stderr)
+            print(_("{file}: {where}: {reason}", file=args.file, where=where, reason=reason), file=sys.stderr)
         if len(summary.refused) > 50:
             print(_("... and {n} more refused (use --json for all)", n=len(summary.refused) - 50), file=sys.stderr)
         if "tickets" in d:
@@ -553,7 +553,7 @@ def cmd_import(args: argparse.Namespace) -> int:
                     tickets=_.number(d["tickets"]), no_fact=_.number(d["no_fact_rows"])))
         print(_("read {read}, recorded {recorded}, already recorded {already}, refused {refused}", read=d["read"],
                 recorded=d["recorded"], already=d["already_recorded"], refused=d["refused"]))
-        for reason, n in d["refused_by_reason"].items():
+        for reason, n in summary.kinds(_):
             print(_("  refused {n}  {reason}", n=f"{n:>7}", reason=reason))
         if calendar:
             print(_("calendar years recorded (the first import into this ledger, as init does): {first}-{last}",

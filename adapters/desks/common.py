@@ -25,7 +25,7 @@ from domain import events as ev
 from domain.errors import N_
 from domain.terms import Terms, TermsError, load_contract_file, terms_from_mapping
 
-from ..importer import ImportInputError, ImportSummary, reason_kind
+from ..importer import ImportInputError, ImportSummary, Problem, reason_kind
 
 CONTRACTS_DIR = Path(__file__).resolve().parents[2] / "contracts"
 # Desk-made records (contract, placeholder assets) carry a fixed time so that their content,
@@ -161,9 +161,10 @@ class TicketTrack:
     def _shown(self, t: datetime) -> str:
         return (t.astimezone(self.zone) if self.zone else t).isoformat()
 
-    def check_time(self, t: datetime) -> str | None:
+    def check_time(self, t: datetime) -> Problem | None:
         if t < self.opened_at:
-            return f"update before the report time: {self._shown(t)} < opened {self._shown(self.opened_at)}"
+            return Problem(N_("update before the report time: {time} < opened {opened}"),
+                           "update before the report time", time=self._shown(t), opened=self._shown(self.opened_at))
         return None
 
     def may_refuse_order(self, t: datetime) -> bool:
@@ -171,23 +172,24 @@ class TicketTrack:
         of the track to restore (copying on every row cost a tenth of the adapter's time)."""
         return self.last_at is not None and t < self.last_at
 
-    def check_order(self, t: datetime) -> str | None:
+    def check_order(self, t: datetime) -> Problem | None:
         """A row that implies facts may not go back before the ticket's last recorded fact:
         its facts would contradict the order of the ones already taken (a row out of order
         that implies nothing new is harmless and counted as "no fact")."""
         if self.last_at is not None and t < self.last_at:
-            return (f"update out of order: {self._shown(t)} is before the ticket's last recorded "
-                    f"fact at {self._shown(self.last_at)}")
+            return Problem(N_("update out of order: {time} is before the ticket's last recorded fact at {last}"),
+                           "update out of order", time=self._shown(t), last=self._shown(self.last_at))
         return None
 
-    def step(self, kind: str, t: datetime) -> list[tuple[type[ev.Fact], dict]] | str:
+    def step(self, kind: str, t: datetime) -> list[tuple[type[ev.Fact], dict]] | Problem:
         """The facts a row in status `kind` at time `t` implies (after the time checks)."""
         out: list[tuple[type[ev.Fact], dict]] = []
         end_wait = self._end_wait  # a bound method, not a closure made anew for every row
         base, _, reason = kind.partition(":")
         if base in ("new", "active", "wait"):
             if self.status == "cancelled":
-                return "update after cancellation: the ticket was cancelled (closed without resolution)"
+                return Problem(N_("update after cancellation: the ticket was cancelled (closed without resolution)"),
+                               "update after cancellation")
             if self.status in ("resolved", "closed"):
                 out.append((ev.TicketReopened, {"reason": f"desk status back to {kind}"}))
                 self.status = "open"
@@ -220,7 +222,7 @@ class TicketTrack:
                 out.append((ev.TicketCancelled, {"reason": "cancelled by the desk"}))
                 self.status = "cancelled"
         else:
-            return f"unknown status kind {kind!r}"
+            return Problem(N_("unknown status kind {status_kind!r}"), "unknown status", status_kind=kind)
         return out
 
     def _end_wait(self, out: list[tuple[type[ev.Fact], dict]]) -> None:
@@ -270,7 +272,8 @@ def known(names: Any, limit: int = 20) -> str:
     """A refusal's list of the accepted names, quoted, at most `limit` of them."""
     names = list(names)
     shown = ", ".join(repr(n) for n in names[:limit])
-    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+    # names and a count: the same in either language, so a refusal's template can hold it
+    return shown + (f" (+{len(names) - limit})" if len(names) > limit else "")
 
 
 def counter_dict(c: Counter) -> dict:

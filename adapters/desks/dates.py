@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
-from domain.errors import N_, Explained
+from domain.errors import N_, Explained, Phrase
 
 from ..importer import ImportInputError
 
@@ -140,9 +140,9 @@ class DateOrder:
         if kind not in self.first:
             self.first[kind] = (line, column, text)
 
-    def _at(self, kind: str) -> str:
+    def _at(self, kind: str) -> Phrase:
         line, column, text = self.first[kind]
-        return f"line {line}: {column} {text!r}"
+        return Phrase(N_("line {line}: {column} {text!r}"), line=line, column=column, text=text)
 
     def decide(self, path: str) -> DateFormat:
         """The file's format; ImportInputError when no single format reads it without guessing."""

@@ -21,12 +21,13 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from domain import events as ev
-from domain.errors import N_
+from domain.errors import N_, Phrase
 
 from ..importer import (
     READ_ERRORS,
     ImportInputError,
     Item,
+    Problem,
     looks_like,
     open_measured,
     open_text,
@@ -115,7 +116,7 @@ class ServiceNowMapping:
         return self.columns.get(role, role)
 
 
-EXPECTED = f"a ServiceNow incident audit log (CSV with the columns {', '.join(NEED)})"
+EXPECTED = Phrase(N_("a ServiceNow incident audit log (CSV with the columns {columns})"), columns=", ".join(NEED))
 
 
 @dataclass
@@ -155,11 +156,13 @@ def _scan(path: str, reader: Any, m: ServiceNowMapping, tz: tzinfo, option: str 
     missing = [m.column(c) for c in NEED if m.column(c) not in col]
     if missing:
         hint = looks_like(path) if len(missing) == len(NEED) else ""
-        renamed = f" (named by --mapping {m.name})" if m.columns else ""
+        lacks = ", ".join(missing)
+        lacking = (Phrase(N_("its header lacks {columns} (named by --mapping {mapping})"), columns=lacks,
+                          mapping=m.name) if m.columns else Phrase(N_("its header lacks {columns}"), columns=lacks))
         raise ImportInputError(N_("{path}: line 1: not a ServiceNow incident audit log: {what}; give "
                           "{expected}, or name its columns in a mapping's [columns] "
                           "(docs/desks.md)"),
-                          path=path, what=hint or 'its header lacks ' + ', '.join(missing) + renamed,
+                          path=path, what=hint or lacking,
                           expected=EXPECTED)
     hold = m.column("hold_reason")
     if "wait" in m.states.values() and hold not in col:
@@ -285,13 +288,14 @@ def _read_rows(path: str, reader: Any, m: ServiceNowMapping, found: Scan, desk: 
     for n, row in enumerate(reader, start=2):
         if len(row) != width:
             summary.rows += 1
-            yield f"line {n}", f"missing ticket id: row has {len(row)} fields, the header {width}"
+            yield f"line {n}", Problem(N_("missing ticket id: row has {fields} fields, the header {width}"),
+                                       "missing ticket id", fields=len(row), width=width)
             continue
         number = row[c_num]
         if number not in counters:
             if not number or number == MISSING:
                 summary.rows += 1
-                yield f"line {n}", "missing ticket id: number is '?'"
+                yield f"line {n}", Problem(N_("missing ticket id: number is '?'"), "missing ticket id")
                 continue
             seen += 1
             if limit is not None and seen > limit:
@@ -311,15 +315,19 @@ def _read_rows(path: str, reader: Any, m: ServiceNowMapping, found: Scan, desk: 
         state = row[c_state]
         kind = states.get(state)
         if kind is None:
-            yield f"line {n}", (f"unknown status {state!r} ({state_col}): --mapping {m.name} knows "
-                                f"{known(states)}; map it in the mapping's [state] table (docs/desks.md)")
+            yield f"line {n}", Problem(N_("unknown status {state!r} ({column}): --mapping {mapping} knows "
+                                          "{known}; map it in the mapping's [state] table (docs/desks.md)"),
+                                       "unknown status", state=state, column=state_col, mapping=m.name,
+                                       known=known(states))
             continue
         if kind == "wait":
             hold = get(row, c_hold)
             reason = holds.get(hold)
             if reason is None:
-                yield f"line {n}", (f"unmapped hold reason {hold!r} ({hold_col}, state {state!r}): --mapping "
-                                    f"{m.name} knows {known(holds)}; map it in the mapping's [hold_reason] table")
+                yield f"line {n}", Problem(N_("unmapped hold reason {hold!r} ({column}, state {state!r}): "
+                                              "--mapping {mapping} knows {known}; map it in the mapping's "
+                                              "[hold_reason] table"), "unmapped hold reason", hold=hold,
+                                           column=hold_col, state=state, mapping=m.name, known=known(holds))
                 continue
             kind = "wait:" + reason
         priority = row[c_prio]
@@ -327,15 +335,20 @@ def _read_rows(path: str, reader: Any, m: ServiceNowMapping, found: Scan, desk: 
         if severity is None:
             severity = severity_cache[priority] = m.priorities.get(priority) or severity_of(priority)
         if severity not in severities:
-            yield f"line {n}", (f"unknown severity: {prio_col} {priority!r} is {severity!r}, not one of the contract's "
-                                f"severities {sorted(severities)}; map it in the mapping's [priority] table")
+            yield f"line {n}", Problem(N_("unknown severity: {column} {priority!r} is {severity!r}, not one of "
+                                          "the contract's severities {severities}; map it in the mapping's "
+                                          "[priority] table"), "unknown severity", column=prio_col,
+                                       priority=priority, severity=severity, severities=sorted(severities))
             continue
         # the scan parsed every time of the file: the cache is read here, the parser called on a miss
         opened_at = times.get(row[c_opened]) or parse(row[c_opened])
         t = times.get(row[c_updated]) or parse(row[c_updated])
         if opened_at is None or t is None:
-            yield (f"line {n}", f"missing or unreadable time: {m.column('opened_at')} {row[c_opened]!r}, "
-                   f"{m.column('sys_updated_at')} {row[c_updated]!r}; the file's times are {expected_time}")
+            yield f"line {n}", Problem(N_("missing or unreadable time: {opened_column} {opened!r}, "
+                                          "{updated_column} {updated!r}; the file's times are {expected}"),
+                                       "missing or unreadable time", opened_column=m.column('opened_at'),
+                                       opened=row[c_opened], updated_column=m.column('sys_updated_at'),
+                                       updated=row[c_updated], expected=expected_time)
             continue
         track = tracks.get(number)
         fresh = track is None
@@ -369,7 +382,7 @@ def _read_rows(path: str, reader: Any, m: ServiceNowMapping, found: Scan, desk: 
         before = dataclasses.replace(track) if not fresh and track.may_refuse_order(t) else None
         before_rc = reassign[number]
         state_facts = track.step(kind, t)
-        if isinstance(state_facts, str):
+        if isinstance(state_facts, Problem):
             yield f"line {n}", state_facts
             continue
         live = not was_ended or any(cls is ev.TicketReopened for cls, _ in state_facts)

@@ -19,12 +19,15 @@ from typing import Any
 from lxml import etree
 
 from domain import events as ev
-from domain.errors import N_
+from domain.errors import N_, Phrase
 
 from ..importer import (
+    FILE_BINARY,
+    FILE_EMPTY,
     READ_ERRORS,
     ImportInputError,
     Item,
+    Problem,
     looks_like,
     open_binary,
     open_measured,
@@ -292,8 +295,8 @@ def parse_time(text: str, tz: tzinfo) -> datetime | None:
     return (t if t.tzinfo is not None else t.replace(tzinfo=tz)).astimezone(UTC)
 
 
-EXPECTED = "an XES event log (XML, gzip read directly)"
-TIME_FORMAT = "ISO 8601 as XES writes it (xs:dateTime, e.g. 2012-05-22T23:22:25+02:00)"
+EXPECTED = Phrase(N_("an XES event log (XML, gzip read directly)"))
+TIME_FORMAT = Phrase(N_("ISO 8601 as XES writes it (xs:dateTime, e.g. 2012-05-22T23:22:25+02:00)"))
 
 
 @dataclass
@@ -319,11 +322,14 @@ def _refusal(path: str, e: BaseException) -> ImportInputError:
     if not isinstance(e, etree.XMLSyntaxError):
         return unreadable(path, e, EXPECTED)
     hint = looks_like(path) if (e.lineno or 0) <= 1 else ""
-    if hint.startswith("the file is"):  # empty, or not text
+    if hint in (FILE_EMPTY, FILE_BINARY):
         what = hint
+    elif hint:
+        what = Phrase(N_("line {line}: {error}; {hint}"), line=e.lineno, error=_bare(e), hint=hint)
     else:
-        what = f"line {e.lineno}: {_bare(e)}" + (f"; {hint}" if hint else "")
-    return ImportInputError(f"{path}: not a well-formed XES log: {what}; give {EXPECTED}")
+        what = Phrase(N_("line {line}: {error}"), line=e.lineno, error=_bare(e))
+    return ImportInputError(N_("{path}: not a well-formed XES log: {what}; give {expected}"),
+                            path=path, what=what, expected=EXPECTED)
 
 
 def read_xes(path: str, m: Mapping, found: Scan, desk: Desk, tz: tzinfo, summary: DeskSummary,
@@ -353,7 +359,8 @@ def _read_events(path: str, m: Mapping, found: Scan, desk: Desk, tz: tzinfo, sum
         if not sr:
             summary.rows += len(events)
             for i in range(1, len(events) + 1):
-                yield f"trace #{n_trace} event {i}", f"missing ticket id: trace has no {m.ticket!r}"
+                yield f"trace #{n_trace} event {i}", Problem(N_("missing ticket id: trace has no {key!r}"),
+                                                             "missing ticket id", key=m.ticket)
             continue
         ticket_id = safe_id(sr)
         track: TicketTrack | None = None
@@ -366,19 +373,22 @@ def _read_events(path: str, m: Mapping, found: Scan, desk: Desk, tz: tzinfo, sum
                 status = "/".join([e.get(k, "") for k in status_keys])
             kind = statuses.get(status)
             if kind is None:
-                yield (f"trace {sr} event {i}", f"unmapped status {status!r}: the mapping knows {known(statuses)}; "
-                       "add it to the mapping's [status] table")
+                yield (f"trace {sr} event {i}",
+                       Problem(N_("unmapped status {status!r}: the mapping knows {known}; add it to the "
+                                  "mapping's [status] table"), "unmapped status", status=status, known=known(statuses)))
                 continue
             raw_sev = e.get(sev_key, "") if sev_key else ""
             severity = sev_map.get(raw_sev, raw_sev.lower()) if sev_key else severities[0]
             if severity not in severities:
                 yield (f"trace {sr} event {i}",
-                       f"unknown severity: {sev_key} {raw_sev!r} (the contract's: {severities})")
+                       Problem(N_("unknown severity: {key} {severity!r} (the contract's: {severities})"),
+                               "unknown severity", key=sev_key, severity=raw_sev, severities=severities))
                 continue
             t = parse_time(e.get(ts_key, ""), tz)
             if t is None:
                 yield (f"trace {sr} event {i}",
-                       f"missing or unreadable time: {ts_key} {e.get(ts_key, '')!r}; expected {TIME_FORMAT}")
+                       Problem(N_("missing or unreadable time: {key} {time!r}; expected {expected}"),
+                               "missing or unreadable time", key=ts_key, time=e.get(ts_key, ''), expected=TIME_FORMAT))
                 continue
             fresh = track is None
             current = track or TicketTrack(ticket_id, t, severity, zone=tz)

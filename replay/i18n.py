@@ -118,6 +118,11 @@ class Texts:
         self._t = _translations(self.lang)
 
     @property
+    def catalog(self) -> gettext.NullTranslations:
+        """The gettext catalog itself, for messages that fill their own fields (argparse's)."""
+        return self._t
+
+    @property
     def html_lang(self) -> str:
         """The value of an HTML `lang` attribute (BCP 47)."""
         return "zh-CN" if self.lang == "zh_CN" else "en"

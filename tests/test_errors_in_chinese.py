@@ -107,3 +107,22 @@ def test_a_line_that_cannot_be_decoded_is_written_in_the_readers_language(ledger
     en = run(ledger, "import", str(broken))  # LANG=C
     assert "broken.jsonl: line 2: not valid JSON: " in en.stderr
     assert "line 3: invalid command: unknown type 'TicketOpend'; did you mean TicketOpened / TicketReopened?" in en.stderr
+
+
+def test_a_usage_error_is_written_in_the_readers_language(ledger: Path) -> None:
+    zh = run(ledger, "--lang", "zh_CN", "statement", "--format", "docx")
+    assert zh.returncode == 2
+    assert "ticketledger statement: TL-E001: 参数 --format：无效的选择：'docx'（可选：'html', 'pdf', 'xlsx'）" in zh.stderr
+    assert "TL-E001: 缺少以下必需参数：view" in run(ledger, "--lang", "zh_CN", "report").stderr
+    en = run(ledger, "statement", "--format", "docx")  # LANG=C
+    assert "TL-E001: argument --format: invalid choice: 'docx' (choose from 'html', 'pdf', 'xlsx')" in en.stderr
+
+
+def test_an_unknown_language_setting_is_said_in_both_languages(ledger: Path) -> None:
+    import os
+
+    done = subprocess.run([*CLI, "--data-dir", str(ledger), "log"], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "TICKETLEDGER_LANG": "fr"})
+    assert done.returncode == 2
+    assert "TL-E002: TICKETLEDGER_LANG=fr: language 'fr' is not one ticketledger writes; use zh_CN or en" in done.stderr
+    assert "ticketledger 只使用 zh_CN（中文）或 en（英文）" in done.stderr

@@ -81,7 +81,9 @@ def _globals_after_the_command(parser: argparse.ArgumentParser, shared: list[arg
 
 def main(argv: list[str] | None = None) -> int:
     from . import output
+    from .usage_language import speak_usage_errors
 
+    speak_usage_errors(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -126,8 +128,12 @@ def _lang_from_env() -> str | None:
         return None
     try:
         return normalise_lang(value)
-    except ValueError as e:
-        raise UserError(f"{LANG_ENV}={value}: {e}", code="TL-E002") from None  # no language to speak yet
+    except ValueError as e:  # no language to speak yet: both of them
+        from domain.errors import N_
+        from replay.i18n import texts
+
+        zh = texts("zh_CN")(N_("{setting}={value}: ticketledger writes zh_CN or en"), setting=LANG_ENV, value=value)
+        raise UserError(f"{LANG_ENV}={value}: {e} / {zh}", code="TL-E002") from None
 
 
 def _closed_pipe() -> int:

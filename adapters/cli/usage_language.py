@@ -1,0 +1,73 @@
+"""argparse's own usage errors (`TL-E001`) in the reader's language.
+
+argparse says its messages through the module's `_` and `ngettext`, looked up when it says them.
+They are replaced here by functions that look up argparse's error messages in our catalog
+(msgids exactly as argparse writes them; argparse fills their %-fields itself). The catalog is read
+only when an error is said: the help texts argparse passes through `_` as every parser is built
+stay as they are, and cost nothing.
+
+The language is the one asked for (`--lang` in the arguments, else $TICKETLEDGER_LANG), else the
+system locale's: the contract's is not known before the arguments are read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Sequence
+
+from domain.errors import N_
+from replay.i18n import plural
+
+# Python 3.11's argparse error messages; a message another version words differently stays English.
+ERRORS = frozenset({
+    N_("argument %(argument_name)s: %(message)s"),
+    N_("unrecognized arguments: %s"),
+    N_("not allowed with argument %s"),
+    N_("ignored explicit argument %r"),
+    N_("the following arguments are required: %s"),
+    N_("one of the arguments %s is required"),
+    N_("expected one argument"),
+    N_("expected at most one argument"),
+    N_("expected at least one argument"),
+    N_("ambiguous option: %(option)s could match %(matches)s"),
+    N_("unexpected option string: %s"),
+    N_("invalid %(type)s value: %(value)r"),
+    N_("invalid choice: %(value)r (choose from %(choices)s)"),
+    N_("can't open '%(filename)s': %(error)s"),
+})
+PLURAL_ERRORS = frozenset({plural("expected %s argument", "expected %s arguments")[0]})
+
+
+def speak_usage_errors(argv: Sequence[str]) -> None:
+    """Have argparse say its errors in the language `argv` and the environment ask for."""
+    lang = _requested(argv)
+
+    def catalog():  # read on the first error only
+        from replay.i18n import resolve_lang, texts
+
+        try:
+            return texts(resolve_lang(lang)).catalog
+        except ValueError:  # an unknown --lang: argparse says so, in English
+            return texts("en").catalog
+
+    def gettext(message: str) -> str:
+        return catalog().gettext(message) if message in ERRORS else message
+
+    def ngettext(singular: str, plural: str, n: int) -> str:
+        if singular in PLURAL_ERRORS:
+            return catalog().ngettext(singular, plural, n)
+        return singular if n == 1 else plural
+
+    argparse._ = gettext  # type: ignore[attr-defined]
+    argparse.ngettext = ngettext  # type: ignore[attr-defined]
+
+
+def _requested(argv: Sequence[str]) -> str | None:
+    for i, arg in enumerate(argv):
+        if arg == "--lang" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--lang="):
+            return arg.removeprefix("--lang=")
+    return os.environ.get("TICKETLEDGER_LANG") or None
+

@@ -126,3 +126,20 @@ def test_an_unknown_language_setting_is_said_in_both_languages(ledger: Path) -> 
     assert done.returncode == 2
     assert "TL-E002: TICKETLEDGER_LANG=fr: language 'fr' is not one ticketledger writes; use zh_CN or en" in done.stderr
     assert "ticketledger 只使用 zh_CN（中文）或 en（英文）" in done.stderr
+
+
+def test_the_console_users_file_speaks_the_readers_language(tmp_path: Path) -> None:
+    users = tmp_path / "users.toml"
+    add = [*CLI, "--lang", "zh_CN", "--data-dir", str(tmp_path), "users", "add", "li-wei", "--role", "customer",
+           "--customer", "buyer-000", "--users", str(users), "--password-stdin"]
+    short = subprocess.run(add, input="short\n", capture_output=True, text=True, timeout=120)
+    assert short.returncode == 2 and "TL-E" in short.stderr and "密码至少需要" in short.stderr
+    assert not users.exists()  # nothing written
+    done = subprocess.run(add, input="a long enough password\n", capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"{users}：li-wei（客户用户：客户 buyer-000）"
+    users.write_text(users.read_text(encoding="utf-8") + 'colour = "red"\n', encoding="utf-8")
+    listed = run(tmp_path, "--lang", "zh_CN", "users", "list", "--users", str(users))
+    assert listed.returncode == 2 and "[users.li-wei]：未知的键 colour；可用的键为 contracts" in listed.stderr
+    en = run(tmp_path, "users", "list", "--users", str(users))  # LANG=C
+    assert "[users.li-wei]: unknown key(s) colour; keys are contracts" in en.stderr

@@ -93,7 +93,8 @@ def cmd_users_add(args: argparse.Namespace) -> int:
         add_user(path, user)
     except UsersError as e:
         raise UserError(said(e)) from None
-    print(f"{path}: {user.describe()}")
+    _ = speak()
+    print(_("{path}: {user}", path=path, user=user.describe().said(_)))
     return 0
 
 
@@ -104,7 +105,8 @@ def cmd_users_remove(args: argparse.Namespace) -> int:
     if not remove_user(path, args.name):
         _ = speak()
         raise UserError(_("no user {name} in {path}", name=args.name, path=path))
-    print(f"{path}: removed {args.name}")
+    _ = speak()
+    print(_("{path}: removed {name}", path=path, name=args.name))
     return 0
 
 
@@ -167,8 +169,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.nice > 0:
         os.nice(args.nice)
     scheme = "https" if args.https_cert else "http"
-    print(f"ticketledger serve: {scheme}://{args.host}:{args.port}/ — views of {folder}, {len(users)} users from "
-          f"{path}; live updates {'from ' + options.describe() if url else 'off (no --nats-url)'}", flush=True)
+    _ = speak()
+    live = _("live updates from {server}", server=options.describe()) if url else _("live updates off (no --nats-url)")
+    print(_("ticketledger serve: {url} — views of {folder}, {users} users from {path}; {live}",
+            url=f"{scheme}://{args.host}:{args.port}/", folder=folder, users=len(users), path=path, live=live),
+          flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", ssl_certfile=args.https_cert,
                 ssl_keyfile=args.https_key, proxy_headers=True, forwarded_allow_ips="127.0.0.1",
                 timeout_graceful_shutdown=3)

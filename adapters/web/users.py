@@ -29,6 +29,8 @@ import tomli_w
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from domain.errors import N_, Explained, Phrase
+
 ROLES = ("supplier", "customer", "arbitrator")
 NAME = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
 ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # the ledger's ids (customers, suppliers, contracts)
@@ -39,8 +41,9 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not a password of anyone")
 
 
-class UsersError(ValueError):
-    """A users file or a user that cannot be used; the message says where and what."""
+class UsersError(Explained, ValueError):
+    """A users file or a user that cannot be used; the message (a template, said in the reader's
+    language) says where and what."""
 
 
 @dataclass(frozen=True)
@@ -53,40 +56,49 @@ class User:
     contracts: tuple[str, ...] = ()
     lang: str | None = None
 
-    def describe(self) -> str:
-        what = {"supplier": f"supplier {self.supplier}", "customer": f"customer {self.customer}",
-                "arbitrator": f"contracts {', '.join(self.contracts)}"}[self.role]
-        return f"{self.name} ({self.role}: {what})"
+    def describe(self) -> Phrase:
+        """Who the user is and what it may see (said in the reader's language where printed)."""
+        if self.role == "supplier":
+            return Phrase(N_("{name} (supplier user: supplier {supplier})"), name=self.name, supplier=self.supplier)
+        if self.role == "customer":
+            return Phrase(N_("{name} (customer user: customer {customer})"), name=self.name, customer=self.customer)
+        return Phrase(N_("{name} (arbitrator: contracts {contracts})"), name=self.name,
+                      contracts=", ".join(self.contracts))
 
 
 def check_user(user: User, where: str = "") -> User:
     """Refuse a user whose role and scope do not fit together, naming what is wrong."""
     at = f"{where}: " if where else ""
     if not NAME.fullmatch(user.name):
-        raise UsersError(f"{at}user name {user.name!r}: use 1-64 letters, digits, '_', '.', '@' or '-'")
+        raise UsersError(N_("{at}user name {name!r}: use 1-64 letters, digits, '_', '.', '@' or '-'"),
+                         at=at, name=user.name)
     if user.role not in ROLES:
-        raise UsersError(f"{at}user {user.name}: role {user.role!r} is not one of {', '.join(ROLES)}")
+        raise UsersError(N_("{at}user {name}: role {role!r} is not one of {roles}"), at=at, name=user.name,
+                         role=user.role, roles=", ".join(ROLES))
     need = {"supplier": "supplier", "customer": "customer", "arbitrator": "contracts"}[user.role]
     if user.role == "supplier" and not (user.supplier and ID.fullmatch(user.supplier)):
-        raise UsersError(f"{at}user {user.name}: a supplier user names its supplier id, e.g. supplier = \"supplier-000\"")
+        raise UsersError(N_("{at}user {name}: a supplier user names its supplier id, e.g. supplier = "
+                            "\"supplier-000\""), at=at, name=user.name)
     if user.role == "customer" and not (user.customer and ID.fullmatch(user.customer)):
-        raise UsersError(f"{at}user {user.name}: a customer user names its customer id, e.g. customer = \"buyer-000\"")
+        raise UsersError(N_("{at}user {name}: a customer user names its customer id, e.g. customer = "
+                            "\"buyer-000\""), at=at, name=user.name)
     if user.role == "arbitrator" and not (user.contracts and all(ID.fullmatch(c) for c in user.contracts)):
-        raise UsersError(f"{at}user {user.name}: an arbitrator names the contracts it may see, "
-                         "e.g. contracts = [\"K-000\"]")
+        raise UsersError(N_("{at}user {name}: an arbitrator names the contracts it may see, e.g. contracts = "
+                            "[\"K-000\"]"), at=at, name=user.name)
     extra = {"supplier", "customer", "contracts"} - {need}
     for key in extra:
         if getattr(user, key):
-            raise UsersError(f"{at}user {user.name}: a {user.role} user takes `{need}`, not `{key}`")
+            raise UsersError(N_("{at}user {name}: a {role} user takes `{need}`, not `{key}`"), at=at,
+                             name=user.name, role=user.role, need=need, key=key)
     if not user.password_hash.startswith("$argon2"):
-        raise UsersError(f"{at}user {user.name}: password must be an argon2 hash "
-                         "(write it with `ticketledger users add`), never the password itself")
+        raise UsersError(N_("{at}user {name}: password must be an argon2 hash (write it with `ticketledger users "
+                            "add`), never the password itself"), at=at, name=user.name)
     return user
 
 
 def hash_password(password: str) -> str:
     if len(password) < MIN_PASSWORD:
-        raise UsersError(f"a password of at least {MIN_PASSWORD} characters, please")
+        raise UsersError(N_("a password of at least {n} characters, please"), n=MIN_PASSWORD)
     return _hasher.hash(password)
 
 
@@ -103,8 +115,8 @@ class Users:
         try:
             st = self.path.stat()
         except FileNotFoundError:
-            raise UsersError(f"no users file {self.path}; add a user with "
-                             "`ticketledger users add NAME --role supplier --supplier ID`") from None
+            raise UsersError(N_("no users file {path}; add a user with "
+                                "`ticketledger users add NAME --role supplier --supplier ID`"), path=self.path) from None
         stamp = (st.st_mtime_ns, st.st_size)
         if stamp == self._stamp:
             return
@@ -143,19 +155,19 @@ def load_users(path: Path) -> dict[str, User]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise UsersError(f"{path}: not valid TOML ({e})") from None
+        raise UsersError(N_("{path}: not valid TOML ({error})"), path=path, error=e) from None
     table = data.get("users", {})
     if not isinstance(table, dict):
-        raise UsersError(f"{path}: [users] must be a table of users, e.g. [users.li-wei]")
+        raise UsersError(N_("{path}: [users] must be a table of users, e.g. [users.li-wei]"), path=path)
     out = {}
     for name, entry in table.items():
         if not isinstance(entry, dict):
-            raise UsersError(f"{path}: [users.{name}] must be a table")
+            raise UsersError(N_("{path}: [users.{name}] must be a table"), path=path, name=name)
         known = {"role", "password", "supplier", "customer", "contracts", "lang"}
         unknown = set(entry) - known
         if unknown:
-            raise UsersError(f"{path}: [users.{name}]: unknown key(s) {', '.join(sorted(unknown))}; "
-                             f"keys are {', '.join(sorted(known))}")
+            raise UsersError(N_("{path}: [users.{name}]: unknown key(s) {unknown}; keys are {known}"), path=path,
+                             name=name, unknown=", ".join(sorted(unknown)), known=", ".join(sorted(known)))
         contracts = entry.get("contracts", [])
         if isinstance(contracts, str):
             contracts = [contracts]

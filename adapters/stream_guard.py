@@ -25,12 +25,15 @@ replaced or shortened stream visible instead of silently compared as "the" copy.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from eventsourcing.persistence import OperationalError
 from nats.js import api as jsapi
+
+from domain.errors import N_, Explained, Phrase
 
 from .store import EventStoreApp, on_postgres
 
@@ -39,10 +42,18 @@ LIMITS = ("max_msgs", "max_bytes", "max_age")
 DENY_FLAGS = ("deny_delete", "deny_purge")
 
 
-class StreamChanged(Exception):
-    """The stream is not the one the ledger recorded (or is gone, sealed, shortened)."""
+class StreamChanged(Explained):
+    """The stream is not the one the ledger recorded (or is gone, sealed, shortened): every
+    problem found, each a phrase said in the reader's language."""
 
     code = CODE
+
+    def __init__(self, found: list[Phrase]) -> None:
+        self.found = found
+        super().__init__("; ".join(found))
+
+    def said(self, _: Callable[..., str]) -> str:
+        return _(N_("; ")).join(p.said(_) for p in self.found)
 
 
 @dataclass(frozen=True)
@@ -151,32 +162,36 @@ def saw_messages(app: EventStoreApp, stream: str, messages: int) -> None:
 # --- the checks ----------------------------------------------------------------------------------
 
 
-def problems(info: jsapi.StreamInfo, known: StreamIdentity | None) -> list[str]:
+def problems(info: jsapi.StreamInfo, known: StreamIdentity | None) -> list[Phrase]:
     """What is wrong with the stream `info` describes, given the identity recorded for it."""
     cfg, name = info.config, info.config.name
-    found: list[str] = []
+    found: list[Phrase] = []
     if known is not None:
         now = created_text(info)
         if now != known.created:
-            found.append(f"stream {name} was created at {now}, but the relay recorded one created at "
-                         f"{known.created} (first seen {known.seen_at}): it was deleted and made again, or "
-                         "the server's store was replaced")
+            found.append(Phrase(N_("stream {name} was created at {now}, but the relay recorded one created at "
+                                   "{created} (first seen {seen}): it was deleted and made again, or the server's "
+                                   "store was replaced"), name=name, now=now, created=known.created,
+                                seen=known.seen_at))
         if first_sequence(info) != known.first_seq:
-            found.append(f"stream {name} now starts at sequence {first_sequence(info)}, but it started at "
-                         f"{known.first_seq}: messages were dropped from its start")
+            found.append(Phrase(N_("stream {name} now starts at sequence {first}, but it started at {was}: "
+                                   "messages were dropped from its start"), name=name, first=first_sequence(info),
+                                was=known.first_seq))
         if int(info.state.messages) < known.messages:
-            found.append(f"stream {name} holds {info.state.messages} messages, fewer than the {known.messages} "
-                         "the relay saw it hold: messages were removed")
+            found.append(Phrase(N_("stream {name} holds {messages} messages, fewer than the {seen} the relay saw "
+                                   "it hold: messages were removed"), name=name, messages=info.state.messages,
+                                seen=known.messages))
     if cfg.sealed:
-        found.append(f"stream {name} is sealed: it takes no more events")
+        found.append(Phrase(N_("stream {name} is sealed: it takes no more events"), name=name))
     for limit in LIMITS:
         value = getattr(cfg, limit, None)
         if value not in (None, 0, -1):
-            found.append(f"stream {name} has gained a limit {limit}={value} (an audit log keeps every "
-                         "message: it must have none)")
+            found.append(Phrase(N_("stream {name} has gained a limit {limit}={value} (an audit log keeps every "
+                                   "message: it must have none)"), name=name, limit=limit, value=value))
     for flag in DENY_FLAGS:
         if not getattr(cfg, flag, False):
-            found.append(f"stream {name} has lost {flag} (an audit log refuses deletes and purges)")
+            found.append(Phrase(N_("stream {name} has lost {flag} (an audit log refuses deletes and purges)"),
+                                name=name, flag=flag))
     return found
 
 
@@ -184,19 +199,21 @@ def check(info: jsapi.StreamInfo, known: StreamIdentity | None, *, events: int |
     """Raise StreamChanged naming every problem; `events`: the stream must hold at least this many."""
     found = problems(info, known)
     if events is not None and int(info.state.messages) < events:
-        found.append(f"stream {info.config.name} holds {info.state.messages} messages, fewer than the "
-                     f"{events} events the relay has published")
+        found.append(Phrase(N_("stream {name} holds {messages} messages, fewer than the {events} events the "
+                               "relay has published"), name=info.config.name, messages=info.state.messages,
+                            events=events))
     if found:
-        raise StreamChanged("; ".join(found))
+        raise StreamChanged(found)
 
 
 def gone(stream: str, known: StreamIdentity | None, events: int) -> StreamChanged:
     """The error for a stream that is not found while the store holds events (or it was recorded)."""
-    was = (f"the relay recorded it (created {known.created}, first seen {known.seen_at})" if known is not None
-           else f"the store holds {events} event(s)")
-    return StreamChanged(f"no stream {stream} found, but {was}: the stream was deleted, or its server's store "
-                         "moved away; give the server that holds it (--nats-url), or --no-stream to verify "
-                         "the store alone")
+    was = (Phrase(N_("the relay recorded it (created {created}, first seen {seen})"), created=known.created,
+                  seen=known.seen_at) if known is not None
+           else Phrase(N_("the store holds {events} event(s)"), events=events))
+    return StreamChanged([Phrase(N_("no stream {stream} found, but {was}: the stream was deleted, or its server's "
+                                    "store moved away; give the server that holds it (--nats-url), or --no-stream "
+                                    "to verify the store alone"), stream=stream, was=was)])
 
 
 def forget(app: EventStoreApp, stream: str) -> None:

@@ -41,6 +41,7 @@ import msgspec
 from domain import cosignature as cs
 from domain import merkle
 from domain import signed_note as sn
+from domain.errors import N_, Explained, Phrase
 from domain.proofs import ConsistencyProof, unb64
 
 from .stream import ConnectOptions, connect, customer_stream_name
@@ -56,17 +57,17 @@ ALARM = "TL-E181"
 KEY_FILE = "witness.key"
 
 
-class Alarm(Exception):
+class Alarm(Explained):
     """The log showed a checkpoint that is not an extension of the one accepted: evidence kept."""
 
     code = ALARM
 
-    def __init__(self, reason: str, evidence: Path) -> None:
-        super().__init__(f"ALARM: {reason}; evidence kept in {evidence}")
+    def __init__(self, reason: Phrase, evidence: Path) -> None:
+        super().__init__(N_("ALARM: {reason}; evidence kept in {evidence}"), reason=reason, evidence=evidence)
         self.reason, self.evidence = reason, evidence
 
 
-class ProofUnavailable(Exception):
+class ProofUnavailable(Explained):
     """The proof service did not answer (NATS down, relay not following): not an alarm, try again."""
 
 
@@ -112,7 +113,7 @@ class WitnessState:
     def advance(self, stream: str, seq: int) -> None:
         _write(self.folder / "cursor.json", msgspec.json.encode(_Cursor(stream, seq)).decode())
 
-    def alarm(self, reason: str, accepted: str | None, offered: str, proof: bytes | None, now: datetime) -> Alarm:
+    def alarm(self, reason: Phrase, accepted: str | None, offered: str, proof: bytes | None, now: datetime) -> Alarm:
         where = self.folder / f"alarm-{now.strftime('%Y%m%dT%H%M%S.%fZ')}"
         where.mkdir(parents=True, exist_ok=True)
         if accepted is not None:
@@ -144,30 +145,31 @@ async def judge(state: WitnessState, log: sn.Verifier, note: str, ask_consistenc
         n, _ = sn.open_note(note, [log])
         cp = sn.parse_checkpoint(n.text)
     except sn.NoteError as e:
-        raise state.alarm(f"a checkpoint on the stream is not signed by the log key {log.vkey} ({e})",
-                          accepted, note, None, now) from None
+        raise state.alarm(Phrase(N_("a checkpoint on the stream is not signed by the log key {key} ({error})"),
+                                 key=log.vkey, error=str(e)), accepted, note, None, now) from None
     if accepted is not None:
         old = sn.parse_checkpoint(sn.parse(accepted).text)
         if old.origin != cp.origin:
-            raise state.alarm(f"a checkpoint of log {cp.origin!r} after one of {old.origin!r}", accepted, note, None, now)
+            raise state.alarm(Phrase(N_("a checkpoint of log {origin!r} after one of {old!r}"), origin=cp.origin,
+                                     old=old.origin), accepted, note, None, now)
         if cp.size < old.size:
-            raise state.alarm(f"rollback: a checkpoint of {cp.size} events after the accepted one of {old.size} "
-                              "(events were removed, or the log was restored from a backup without an announcement)",
-                              accepted, note, None, now)
+            raise state.alarm(Phrase(N_("rollback: a checkpoint of {size} events after the accepted one of {old} "
+                                        "(events were removed, or the log was restored from a backup without an "
+                                        "announcement)"), size=cp.size, old=old.size), accepted, note, None, now)
         if cp.size == old.size:
             if cp.root != old.root:
-                raise state.alarm(f"split view: two different heads at tree size {cp.size} (roots "
-                                  f"{_b64(old.root)} and {_b64(cp.root)}), both signed by the log",
-                                  accepted, note, None, now)
+                raise state.alarm(Phrase(N_("split view: two different heads at tree size {size} (roots {old} and "
+                                            "{new}), both signed by the log"), size=cp.size, old=_b64(old.root),
+                                         new=_b64(cp.root)), accepted, note, None, now)
             return None
         raw = await ask_consistency(old.size, cp.size)
         try:
             proof = msgspec.json.decode(raw, type=ConsistencyProof)
             merkle.verify_consistency(old.size, cp.size, [unb64(h) for h in proof.hashes], old.root, cp.root)
         except (msgspec.DecodeError, msgspec.ValidationError, merkle.ProofError) as e:
-            raise state.alarm(f"the checkpoint of {cp.size} events does not extend the accepted one of {old.size}: "
-                              f"the consistency proof fails ({e}); the history was rewritten",
-                              accepted, note, raw, now) from None
+            raise state.alarm(Phrase(N_("the checkpoint of {size} events does not extend the accepted one of {old}: "
+                                        "the consistency proof fails ({error}); the history was rewritten"),
+                                     size=cp.size, old=old.size, error=str(e)), accepted, note, raw, now) from None
     cosigned = note + state.witness.signature_line(n.text, int(now.timestamp()))
     return cosigned
 
@@ -180,7 +182,7 @@ def _b64(h: bytes) -> str:
 
 async def run_witness(state: WitnessState, log: sn.Verifier, url: str, options: ConnectOptions | None, *,
                       customer: str | None, once: bool, stop: asyncio.Event | None = None,
-                      say: Callable[[str], None] = print, proof_timeout: float = 10.0) -> int:
+                      say: Callable[[Phrase], None] = print, proof_timeout: float = 10.0) -> int:
     """Follow the checkpoints; return how many were cosigned. Raises Alarm, ProofUnavailable."""
     from nats.js import api as jsapi
 
@@ -195,8 +197,8 @@ async def run_witness(state: WitnessState, log: sn.Verifier, url: str, options: 
             try:
                 msg = await nc.request(subject, msgspec.json.encode({"old": old, "new": new}), timeout=proof_timeout)
             except Exception as e:  # noqa: BLE001 - no responder, timeout: the service is not there
-                raise ProofUnavailable(f"no answer on {subject} ({type(e).__name__}); is `ticketledger relay "
-                                       "--follow` running (it hosts the proof service)?") from None
+                raise ProofUnavailable(N_("no answer on {subject} ({kind}); is `ticketledger relay --follow` running "
+                                          "(it hosts the proof service)?"), subject=subject, kind=type(e).__name__) from None
             code = (msg.headers or {}).get("Nats-Service-Error-Code")
             if code:  # the service refused: for a checkpoint the log signed, that is a failed proof
                 return msgspec.json.encode({"refused": code, "error": (msg.headers or {}).get("Nats-Service-Error", "")})
@@ -226,7 +228,8 @@ async def run_witness(state: WitnessState, log: sn.Verifier, url: str, options: 
                     state.accept(note, done)
                     cosigned += 1
                     size = sn.parse_checkpoint(sn.parse(note).text).size
-                    say(f"witness: checkpoint of tree size {size} extends the one accepted before; cosigned")
+                    say(Phrase(N_("witness: checkpoint of tree size {size} extends the one accepted before; cosigned"),
+                               size=size))
                 state.advance(stream, seq)
                 if once and msg.metadata.num_pending == 0:
                     return cosigned

@@ -143,3 +143,15 @@ def test_the_console_users_file_speaks_the_readers_language(tmp_path: Path) -> N
     assert listed.returncode == 2 and "[users.li-wei]：未知的键 colour；可用的键为 contracts" in listed.stderr
     en = run(tmp_path, "users", "list", "--users", str(users))  # LANG=C
     assert "[users.li-wei]: unknown key(s) colour; keys are contracts" in en.stderr
+
+
+def test_a_witness_alarm_keeps_its_english_evidence_and_is_said_in_chinese(tmp_path: Path) -> None:
+    from adapters.witness import Alarm
+    from domain.errors import N_, Phrase
+    from replay.i18n import texts
+
+    reason = Phrase(N_("rollback: a checkpoint of {size} events after the accepted one of {old} (events were "
+                       "removed, or the log was restored from a backup without an announcement)"), size=90, old=100)
+    alarm = Alarm(reason, tmp_path)
+    assert str(alarm).startswith("ALARM: rollback: a checkpoint of 90 events after the accepted one of 100 (")
+    assert alarm.said(texts("zh_CN")).startswith("警报：回滚：在已接受的 100 个事件的检查点之后，出现了 90 个事件的检查点")

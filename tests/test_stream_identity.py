@@ -90,6 +90,8 @@ def test_a_store_with_events_and_no_stream_anywhere_fails_verify(tmp_path: Path)
     ledger_of(data, tickets=1)
     code, out, err = cli(data, "verify")
     assert code == 2 and "TL-E180" in err and "the store holds" in err, err
+    code, out, err = cli(data, "--lang", "zh_CN", "verify")  # the finding in the reader's language
+    assert code == 2 and "TL-E180" in err and "找不到流 LEDGER，但存储中有" in err and "--no-stream 只校验存储" in err, err
     assert cli(data, "verify", "--no-stream")[0] == 0
 
 

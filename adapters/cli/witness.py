@@ -10,6 +10,8 @@ import signal
 import sys
 from pathlib import Path
 
+from domain.errors import Phrase
+
 from . import UserError
 from .output import said, speak
 from .stream import nats_options, options_of
@@ -57,12 +59,14 @@ def cmd_witness(args: argparse.Namespace) -> int:
     except (OSError, cs.CosignatureError) as e:
         _ = speak()
         raise UserError(_("--state {state}: {error}", state=args.state, error=said(e))) from None
+    _ = speak()
     if state.made_now:
-        print(f"witness key made in {Path(args.state) / 'witness.key'} (mode 0600; keep it secret)", file=sys.stderr)
-    print(f"witness verifier key: {state.witness.verifier.vkey}", file=sys.stderr, flush=True)
+        print(_("witness key made in {path} (mode 0600; keep it secret)", path=Path(args.state) / "witness.key"),
+              file=sys.stderr)
+    print(_("witness verifier key: {key}", key=state.witness.verifier.vkey), file=sys.stderr, flush=True)
 
-    def say(m: str) -> None:
-        print(m, flush=True)
+    def say(m: Phrase) -> None:
+        print(m.said(_), flush=True)
 
     async def main() -> int:
         stop = asyncio.Event()
@@ -83,8 +87,8 @@ def cmd_witness(args: argparse.Namespace) -> int:
         _ = speak()
         raise UserError(_("NATS at {server}: {kind}: {error}",
                           server=opts.describe(), kind=type(e).__name__, error=said(e))) from None
-    print(f"witness: {n} checkpoint(s) cosigned now; accepted: "
-          f"{'tree size ' + _size(state.accepted) if state.accepted else 'none yet'}")
+    accepted = _("tree size {size}", size=_size(state.accepted)) if state.accepted else _("none yet")
+    print(_("witness: {n} checkpoint(s) cosigned now; accepted: {accepted}", n=n, accepted=accepted))
     return 0
 
 

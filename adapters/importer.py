@@ -129,7 +129,7 @@ KNOWN_KINDS = (
 _INVALID = re.compile(r"^invalid (\S+)$")
 # Where an item came from, as the sources write it (English) -> its template and fields
 _WHERE = (
-    (re.compile(r"^line (\d+)$"), N_("line {line}")),
+    (re.compile(r"^line (?P<line>\d+)$"), N_("line {line}")),
     (re.compile(r"^trace (?P<trace>.+) event (?P<event>\d+)$"), N_("trace {trace} event {event}")),
 )
 
@@ -147,7 +147,7 @@ def where_said(where: str, _: Callable[..., str]) -> str:
     for pattern, template in _WHERE:
         m = pattern.match(where)
         if m:
-            return _(template, **({"line": m.group(1)} if "line" in template else m.groupdict()))
+            return _(template, **m.groupdict())
     return where
 
 

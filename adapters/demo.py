@@ -31,7 +31,7 @@ import msgspec
 from replay.i18n import DEFAULT_TZ, N_, Texts
 
 from .calendar_data import record_calendar
-from .cli.output import Column, Progress, emit, language, speak, table
+from .cli.output import Column, Progress, emit, language, said, speak, table
 from .data_folder import views_path
 from .ledger import Ledger
 from .store import iter_log, last_position
@@ -191,8 +191,9 @@ def _print_summary(s: dict[str, Any], _: Texts, args: argparse.Namespace) -> Non
 
 
 def _hook_stream(ledger: Ledger, args: argparse.Namespace, say: Any) -> dict[str, Any] | None:
+    _ = speak(DEFAULT_TZ)
     if getattr(args, "no_stream", False):
-        say("stream: skipped (--no-stream)")
+        say(_("stream: skipped (--no-stream)"))
         return None
     import asyncio
     import os
@@ -208,11 +209,11 @@ def _hook_stream(ledger: Ledger, args: argparse.Namespace, say: Any) -> dict[str
             published = relay.relay_all(ledger, live_url)
             held = asyncio.run(relay.stream_count(live_url))
     except Exception as e:  # the demo still summarises the ledger without NATS
-        say(f"stream: relay failed: {e}")
+        say(_("stream: relay failed: {error}", error=said(e)))
         return {"error": str(e)}
     n = published if isinstance(published, int) else getattr(published, "published", published)
-    say(f"stream: {n} events published now in {time.perf_counter() - t:.1f} s; the stream holds {held} events, "
-        f"the store {ledger.position}")
+    say(_("stream: {n} events published now in {seconds} s; the stream holds {held} events, the store {position}",
+          n=n, seconds=f"{time.perf_counter() - t:.1f}", held=held, position=ledger.position))
     return {"published": n, "stream_holds": held}
 
 
@@ -269,7 +270,7 @@ def _hook_views(ledger: Ledger, args: argparse.Namespace, say: Any, _: Texts, ye
                 cols = [d[0] for d in cur.description]
                 rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
             except Exception as e:  # column names are the views issue's to settle
-                say(f"views: {name}: {e}")
+                say(_("views: {what}: {error}", what=_(titles[name]), error=e))
                 continue
             figures[name] = rows
             say(_("views: {what}", what=_(titles[name])))
@@ -315,12 +316,14 @@ def _dispute_report(ledger: Ledger, data_dir: Path, ticket: str, views: dict[str
             path.write_bytes(content)
             stored += 1
     if views is None or "error" in views:
-        say("dispute report: skipped (no views)")
+        _ = speak(DEFAULT_TZ)
+        say(_("dispute report: skipped (no views)"))
         return {"error": "no views"}
     try:
         toid, rows = ticket_rows(ledger, ticket)
     except UnknownTicket as e:
-        say(f"dispute report: {e}")
+        _ = speak(DEFAULT_TZ)
+        say(_("dispute report: {error}", error=said(e)))
         return {"error": str(e)}
     out = data_dir / "reports" / f"{ticket}.html"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -335,7 +338,8 @@ def _dispute_report(ledger: Ledger, data_dir: Path, ticket: str, views: dict[str
                                               proofs=report_proofs(ledger, rows, None, None))
         out.write_bytes(body)
     except Exception as e:  # noqa: BLE001 - the demo goes on and says why
-        say(f"dispute report: failed: {e}")
+        _ = speak(DEFAULT_TZ)
+        say(_("dispute report: failed: {error}", error=said(e)))
         return {"error": str(e)}
     seconds = time.perf_counter() - started
     report = verify_log(iter_log(ledger, batch=20_000), evidence=lambda sha: check_evidence(data_dir, sha),

@@ -37,6 +37,8 @@ import nats
 from nats.js import JetStreamContext
 from nats.js.errors import APIError, NotFoundError
 
+from domain.errors import N_, Explained, Phrase
+
 from .message_size import DEFAULT_MAX_EVENT_BYTES
 from .store import EventStoreApp, LogRow, read_log
 from .stream import (
@@ -108,14 +110,15 @@ class Fenced(Exception):
     """The stream was not where this relay expected it: re-read its end."""
 
 
-class PoisonEvent(Exception):
+class PoisonEvent(Explained):
     """The stream refuses one event whatever is retried: the relay names its position (the
     events after it wait) rather than blaming NATS."""
 
     def __init__(self, row: LogRow, error: BaseException) -> None:
         self.position = row.position
-        super().__init__(f"position {row.position} ({subject_for(row)}) cannot be published: "
-                         f"{type(error).__name__}: {error}; the events after it wait until it can")
+        super().__init__(N_("position {position} ({subject}) cannot be published: {kind}: {error}; the events "
+                            "after it wait until it can"), position=row.position, subject=subject_for(row),
+                         kind=type(error).__name__, error=error)
 
 
 @dataclass
@@ -250,7 +253,7 @@ async def relay(app: EventStoreApp, js: JetStreamContext, *, follow: bool = Fals
 
 async def relay_with_retry(app: EventStoreApp, url: str, options: ConnectOptions | None = None, *,
                            follow: bool = False, stop: asyncio.Event | None = None,
-                           log: Callable[[str], None] | None = None, replicas: int = 1,
+                           log: Callable[[Phrase], None] | None = None, replicas: int = 1,
                            **kw: object) -> RelayStats:
     """`relay`, reconnecting and resuming from the stream when NATS goes away (with
     `follow`); run once, an unreachable NATS is an error. The stats count every session: what
@@ -276,8 +279,8 @@ async def relay_with_retry(app: EventStoreApp, url: str, options: ConnectOptions
             # NATS answered and refused one event: say which (and wait longer), not "unavailable"
             poison = isinstance(e, PoisonEvent)
             if log:
-                log(f"relay: {e}; retrying in 5 s" if poison else
-                    f"relay: NATS unavailable ({type(e).__name__}: {e}); retrying")
+                log(Phrase(N_("relay: {error}; retrying in 5 s"), error=e) if poison else
+                    Phrase(N_("relay: NATS unavailable ({kind}: {error}); retrying"), kind=type(e).__name__, error=e))
             if stop is not None and stop.is_set():
                 return total
             await asyncio.sleep(5.0 if poison else 1.0)
@@ -321,8 +324,12 @@ def run(args: argparse.Namespace, options: ConnectOptions) -> int:
 
     ledger = open_ledger(args.data_dir)
 
-    def say(m: str) -> None:
-        print(m, file=sys.stderr, flush=True)
+    from .cli.output import speak
+
+    _ = speak()
+
+    def say(m: Phrase) -> None:
+        print(m.said(_), file=sys.stderr, flush=True)
 
     async def main(url: str) -> RelayStats:
         stop = asyncio.Event()
@@ -336,15 +343,17 @@ def run(args: argparse.Namespace, options: ConnectOptions) -> int:
         def on_batch(s: RelayStats) -> None:
             if getattr(args, "verbose", False) or time.monotonic() - last[0] > 5:
                 last[0] = time.monotonic()
-                say(f"relay: published {s.published}, at position {s.position}")
+                say(Phrase(N_("relay: published {published}, at position {position}"), published=s.published,
+                           position=s.position))
 
         def on_withheld(position: int) -> None:
-            say(f"relay: position {position} is larger than the NATS server accepts in one message; published "
-                f"withheld (headers and Ledger-Sha256, no payload: Ledger-Withheld: oversized); the store keeps it")
+            say(Phrase(N_("relay: position {position} is larger than the NATS server accepts in one message; "
+                          "published withheld (headers and Ledger-Sha256, no payload: Ledger-Withheld: oversized); "
+                          "the store keeps it"), position=position))
 
         checkpoints, why_not = publisher_for(ledger, args.data_dir, args.checkpoint_every, args.checkpoint_seconds)
         if checkpoints is None:
-            say(f"relay: {why_not}")
+            say(Phrase(N_("relay: {why}"), why=why_not))
         relaying = relay_with_retry(ledger, url, options, follow=args.follow, stop=stop, log=say,
                                     batch=args.batch, window=args.window, on_batch=on_batch,
                                     replicas=args.replicas, on_withheld=on_withheld, checkpoints=checkpoints,
@@ -363,7 +372,8 @@ def run(args: argparse.Namespace, options: ConnectOptions) -> int:
 
     with server_for(args.data_dir, options.url) as url:
         if args.follow:
-            say(f"relay: following {args.data_dir} -> {ConnectOptions(url=url).describe()} (Ctrl-C stops)")
+            say(Phrase(N_("relay: following {data} -> {server} (Ctrl-C stops)"), data=args.data_dir,
+                       server=ConnectOptions(url=url).describe()))
         stats = asyncio.run(main(url))
     if getattr(args, "json", False):
         import msgspec
@@ -372,16 +382,19 @@ def run(args: argparse.Namespace, options: ConnectOptions) -> int:
                                    "fenced": stats.fenced, "position": stats.position,
                                    "withheld": stats.withheld, "checkpoint": stats.checkpoints}).decode())
     else:
-        withheld = f"; withheld (too large for one message): positions {stats.withheld}" if stats.withheld else ""
-        print(f"relayed {stats.published} events (duplicates dropped by the server: {stats.duplicates}, "
-              f"fence re-syncs: {stats.fenced}); stream at ledger position {stats.position or 'unchanged'}{withheld}"
-              + (f"; checkpoint of tree size {stats.checkpoints} published on CHECKPOINTS"
-                 if stats.checkpoints is not None else ""))
+        withheld = _("; withheld (too large for one message): positions {positions}",
+                     positions=stats.withheld) if stats.withheld else ""
+        checkpoint = _("; checkpoint of tree size {size} published on CHECKPOINTS",
+                       size=stats.checkpoints) if stats.checkpoints is not None else ""
+        print(_("relayed {published} events (duplicates dropped by the server: {duplicates}, fence re-syncs: "
+                "{fenced}); stream at ledger position {position}", published=stats.published,
+                duplicates=stats.duplicates, fenced=stats.fenced, position=stats.position or _("unchanged"))
+              + withheld + checkpoint)
     return 0
 
 
 async def host_proofs(app: EventStoreApp, url: str, options: ConnectOptions | None, stop: asyncio.Event,
-                      say: Callable[[str], None]) -> None:
+                      say: Callable[[Phrase], None]) -> None:
     """`relay --follow`'s second job: the `ticketledger-proofs` service (adapters.proof_service)
     and the witnesses' cosignatures collected from COSIGNATURES (adapters.tlog_stream)."""
     from .proof_service import SERVICE, start_proof_service
@@ -401,14 +414,16 @@ async def host_proofs(app: EventStoreApp, url: str, options: ConnectOptions | No
             js = nc.jetstream(timeout=10)
             await ensure_tlog_streams(js)
             svc = await start_proof_service(nc, app)
-            say(f"relay: serving proofs as NATS service {SERVICE} on proof.<customer>.checkpoint|inclusion|consistency")
+            say(Phrase(N_("relay: serving proofs as NATS service {service} on "
+                          "proof.<customer>.checkpoint|inclusion|consistency"), service=SERVICE))
             try:
                 await collect_cosignatures(app, js, stop, say)
             finally:
                 with contextlib.suppress(Exception):
                     await svc.stop()
         except Exception as e:  # noqa: BLE001 - NATS away or refusing: the relay goes on, the service retries
-            say(f"relay: proof service: NATS unavailable ({type(e).__name__}: {e}); retrying")
+            say(Phrase(N_("relay: proof service: NATS unavailable ({kind}: {error}); retrying"),
+                       kind=type(e).__name__, error=e))
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), 1.0)
         finally:

@@ -36,6 +36,7 @@ from nats.js.errors import NotFoundError
 
 from domain import cosignature as cs
 from domain import signed_note as sn
+from domain.errors import N_, Phrase
 
 from .store import EventStoreApp
 from .stream import DUPLICATE_WINDOW_S, ensure_stream
@@ -127,7 +128,7 @@ class CheckpointPublisher:
 
 
 def publisher_for(app: EventStoreApp, data_dir: str | Path, every: int = EVERY_EVENTS,
-                  seconds: float = EVERY_SECONDS) -> tuple[CheckpointPublisher | None, str]:
+                  seconds: float = EVERY_SECONDS) -> tuple[CheckpointPublisher | None, Phrase | str]:
     """The relay's checkpoint publisher, or None and why (no log key, no tree yet)."""
     from . import log_key
     from .ledger_tree import LedgerTree
@@ -135,9 +136,10 @@ def publisher_for(app: EventStoreApp, data_dir: str | Path, every: int = EVERY_E
     try:
         signer = log_key.load(Path(data_dir))
     except log_key.KeyError_ as e:
-        return None, f"no checkpoints published: {e}"
+        return None, Phrase(N_("no checkpoints published: {error}"), error=e)
     if not LedgerTree(app).is_complete():
-        return None, "no checkpoints published: the log's Merkle tree is not built (`ticketledger checkpoint` builds it)"
+        return None, Phrase(N_("no checkpoints published: the log's Merkle tree is not built (`ticketledger "
+                               "checkpoint` builds it)"))
     return CheckpointPublisher(app, signer, every, seconds), ""
 
 
@@ -237,7 +239,7 @@ def _line_key(line: str) -> bytes:
 
 
 async def collect_cosignatures(app: EventStoreApp, js: JetStreamContext, stop: asyncio.Event,
-                               say: Callable[[str], None] | None = None) -> int:
+                               say: Callable[[Phrase], None] | None = None) -> int:
     """Follow COSIGNATURES from the start and keep every valid cosignature (duplicates are free)."""
     from nats.js import api as jsapi
 
@@ -255,10 +257,12 @@ async def collect_cosignatures(app: EventStoreApp, js: JetStreamContext, stop: a
                 row = await asyncio.to_thread(accept_cosignature, app, msg.data, key)
                 kept += 1
                 if say:
-                    say(f"relay: cosignature of tree size {row.tree_size} by witness {row.name} (time {row.time})")
+                    say(Phrase(N_("relay: cosignature of tree size {size} by witness {name} (time {time})"),
+                               size=row.tree_size, name=row.name, time=row.time))
             except RefusedCosignature as e:
                 if say:
-                    say(f"relay: cosignature message on {msg.subject} refused: {e}")
+                    say(Phrase(N_("relay: cosignature message on {subject} refused: {error}"), subject=msg.subject,
+                               error=e))
     finally:
         with contextlib.suppress(Exception):
             await sub.unsubscribe()

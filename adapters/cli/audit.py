@@ -407,8 +407,10 @@ def _explain(args: argparse.Namespace, out_file: Path | None, printer: Any) -> i
             raise UserError(_("--out {out}: cannot be written ({reason}); name a file you can "
                               "write", out=args.out, reason=e.strerror),
                             code="TL-E033") from None
-        print(f"wrote {args.out} ({len(body):,} bytes, {lang}): ticket {args.ticket}, {len(report['timeline'])} "
-              f"events, {len(report['clocks'])} clocks, views evaluated at {report['evaluated_at']}")
+        _ = speak()
+        print(_("wrote {out} ({size} bytes, {lang}): ticket {ticket}, {events} events, {clocks} clocks, views "
+                "evaluated at {evaluated}", out=args.out, size=f"{len(body):,}", lang=lang, ticket=args.ticket,
+                events=len(report["timeline"]), clocks=len(report["clocks"]), evaluated=report["evaluated_at"]))
     else:
         out = getattr(sys.stdout, "buffer", None)
         if out is not None:

@@ -17,9 +17,9 @@ import msgspec
 from rich.text import Text
 
 from domain import events as ev
-from domain.errors import Refused
+from domain.errors import Phrase, Refused
 from domain.terms import TermsError, load_contract_file
-from replay.i18n import DEFAULT_TZ, N_, Texts, word
+from replay.i18n import DEFAULT_TZ, N_, NP_, Texts, word
 
 from ..calendar_data import record_calendar
 from ..importer import import_items
@@ -263,11 +263,11 @@ def cmd_init(args: argparse.Namespace) -> int:
     ledger = ledger_for(args)
     recorded = record_calendar(ledger, None)
     config = StoreConfig.from_env(data_folder(args))
-    where = f"events {ledger_place(config)}"
-    if config.postgres_dsn:
-        where += "; the folder holds the evidence, the NATS store and the views"
-    print(f"data folder {args.data_dir} ready ({where}); log position {last_position(ledger)}; "
-          f"calendar years recorded now: {recorded or 'none new'}")
+    _ = speak()
+    where = (_("events {place}; the folder holds the evidence, the NATS store and the views", place=ledger_place(config))
+             if config.postgres_dsn else _("events {place}", place=ledger_place(config)))
+    print(_("data folder {folder} ready ({where}); log position {position}; calendar years recorded now: {years}",
+            folder=args.data_dir, where=where, position=last_position(ledger), years=recorded or _("none new")))
     from .tlog import init_log
 
     print(init_log(args, ledger))  # the transparency log's key and verifier key (issue 16)
@@ -281,7 +281,9 @@ def cmd_calendar_record(args: argparse.Namespace) -> int:
         _refuse_unpublished(args.years, years)
     ledger = ledger_for(args)
     recorded = record_calendar(ledger, years)
-    print(f"recorded calendar years: {recorded or 'none new (already recorded with the same days)'}")
+    _ = speak()
+    print(_("recorded calendar years: {years}",
+            years=recorded or _("none new (already recorded with the same days)")))
     return 0
 
 
@@ -363,14 +365,15 @@ def cmd_contract_add(args: argparse.Namespace) -> int:
             failed += 1
             continue
         if _registered_as(ledger.contract(data["id"]), data):  # the same file again: nothing to do
-            print(f"contract {data['id']}: already recorded")
+            _ = speak()
+            print(_("contract {id}: already recorded", id=data["id"]))
             continue
         fact = ev.ContractRegistered(
             command_id=f"contract-{data['id']}-{hashlib.sha256(msgspec.json.encode(data)).hexdigest()[:16]}",
             id=data["id"], occurred_at=now(), actor=args.actor, channel="cli",
             supplier=data["supplier"], customer_id=data["customer"], name=data.get("name", ""), terms=data["terms"],
         )
-        failed += _report(ledger.execute_many([fact]), f"contract {data['id']}")
+        failed += _report(ledger.execute_many([fact]), Phrase(N_("contract {id}"), id=data["id"]))
     return 1 if failed else 0
 
 
@@ -381,10 +384,11 @@ def cmd_contract_amend(args: argparse.Namespace) -> int:
         _ = speak()
         raise UserError(_("{error}; nothing recorded", error=said(e))) from None
     effective = parse_time(args.effective_from, "--effective-from")
-    ledger, what = ledger_for(args), f"contract {data['id']} amendment"
+    ledger, what = ledger_for(args), Phrase(N_("contract {id} amendment"), id=data["id"])
     contract = ledger.contract(data["id"])
     if contract is not None and _amended_as(contract, data, effective):
-        print(f"{what}: already recorded")  # the same amendment again: nothing to do
+        _ = speak()
+        print(_("{what}: already recorded", what=what.said(_)))  # the same amendment again: nothing to do
         return 0
     content = msgspec.json.encode([data, ev.utc(effective).isoformat()])
     fact = ev.ContractAmended(
@@ -415,17 +419,24 @@ def _amended_as(contract: Any, data: dict[str, Any], effective: datetime) -> boo
     return any(start == effective and held == terms for start, held in contract.versions[1:])
 
 
-def _report(outcomes: list, what: str) -> int:
-    bad = 0
+def _report(outcomes: list, what: Phrase) -> int:
+    bad, _ = 0, speak()
     for o in outcomes:
         if o.status == "refused":
-            _ = speak()
             why = o.refusal.said(_) if o.refusal else o.error
-            print(_("{what}: TL-E070: refused: {reason}", what=what, reason=why), file=sys.stderr)
+            print(_("{what}: TL-E070: refused: {reason}", what=what.said(_), reason=why), file=sys.stderr)
             bad += 1
         else:
-            print(f"{what}: {o.status.replace('_', ' ')}")
+            print(_("{what}: {status}", what=what.said(_), status=status_said(o.status, _)))
     return bad
+
+
+# What a command's outcome is called, for people (the codes stay in JSON)
+OUTCOMES = {"recorded": NP_("outcome", "recorded"), "already_recorded": NP_("outcome", "already recorded")}
+
+
+def status_said(status: str, _: Texts) -> str:
+    return _.word(OUTCOMES[status]) if status in OUTCOMES else status.replace("_", " ")
 
 
 def cmd_contract_show(args: argparse.Namespace) -> int:
@@ -720,7 +731,9 @@ def cmd_attach(args: argparse.Namespace) -> int:
             raise UserError(said(e)) from None
         raise
     keep_evidence(data_dir, sha, staged)
-    print(f"{outcome.status.replace('_', ' ')}: {path.name} sha256 {sha} ({size} bytes, {media}) on ticket {args.ticket}")
+    _ = speak()
+    print(_("{status}: {name} sha256 {sha} ({size} bytes, {media}) on ticket {ticket}",
+            status=status_said(outcome.status, _), name=path.name, sha=sha, size=size, media=media, ticket=args.ticket))
     return 0
 
 
@@ -756,7 +769,9 @@ def cmd_erase_person(args: argparse.Namespace) -> int:
         _ = speak()
         raise UserError(_("no data folder {folder}; check --data-dir for a typo. Nothing erased", folder=folder))
     erased = PersonStore(folder).erase(args.ref)
-    print(f"{args.ref}: {'erased' if erased else 'nothing stored (already erased?)'}; the log is unchanged")
+    _ = speak()
+    print(_("{ref}: erased; the log is unchanged", ref=args.ref) if erased else
+          _("{ref}: nothing stored (already erased?); the log is unchanged", ref=args.ref))
     return 0
 
 

@@ -82,8 +82,11 @@ def cmd_statement(args: argparse.Namespace) -> int:
                           out=args.out, reason=e.strerror),
                         code="TL-E033") from None
     cur = data["current"]["totals"]
-    print(f"wrote {args.out} ({len(body):,} bytes, {lang}): {args.customer} {args.month}, "
-          f"{cur['breached']} of {cur['applicable']} clocks breached, {cur['tickets']} tickets, "
-          f"{len(data['restatements'])} restatements; log position {data['cut']['position']}, "
-          f"evaluated at {data['cut']['evaluated_at']}")
+    _ = speak()
+    print(_("wrote {out} ({size} bytes, {lang}): {customer} {month}, {breached} of {applicable} clocks breached, "
+            "{tickets} tickets, {restatements} restatements; log position {position}, evaluated at {evaluated}",
+            out=args.out, size=f"{len(body):,}", lang=lang, customer=args.customer, month=args.month,
+            breached=cur["breached"], applicable=cur["applicable"], tickets=cur["tickets"],
+            restatements=len(data["restatements"]), position=data["cut"]["position"],
+            evaluated=data["cut"]["evaluated_at"]))
     return 0

@@ -134,9 +134,10 @@ def cmd_nats_serve(args: argparse.Namespace) -> int:
                 print(msgspec.json.encode({"url": server.url, "monitor": server.monitor_url,
                                            "store": str(store)}).decode(), flush=True)
             else:
-                print(f"nats-server running: {server.url} (monitor {server.monitor_url}, store {store}); "
-                      f"use --nats-url {server.url} or TICKETLEDGER_NATS_URL (commands on --data-dir "
-                      f"{args.data_dir} use it by themselves); Ctrl-C stops", flush=True)
+                _ = speak()
+                print(_("nats-server running: {url} (monitor {monitor}, store {store}); use --nats-url {url} or "
+                        "TICKETLEDGER_NATS_URL (commands on --data-dir {data} use it by themselves); Ctrl-C stops",
+                        url=server.url, monitor=server.monitor_url, store=store, data=args.data_dir), flush=True)
             while not stop["now"] and server.alive():
                 time.sleep(0.2)
     except ServerError as e:
@@ -162,9 +163,10 @@ def cmd_customer_stream(args: argparse.Namespace) -> int:
 
     with _server(args, opts) as url:
         info = asyncio.run(go(url))
-    print(f"stream {info.config.name}: events of customer {args.customer} sourced from {STREAM}, and the log's "
-          "signed checkpoints from CHECKPOINTS; "
-          f"grant the customer's user the APIs in docs/nats-permissions.md")
+    _ = speak()
+    print(_("stream {name}: events of customer {customer} sourced from {source}, and the log's signed checkpoints "
+            "from CHECKPOINTS; grant the customer's user the APIs in docs/nats-permissions.md",
+            name=info.config.name, customer=args.customer, source=STREAM))
     return 0
 
 
@@ -237,8 +239,9 @@ def cmd_tail(args: argparse.Namespace) -> int:
 
     def garbage(seq: int, subj: str, reason: str) -> None:
         shown["garbage"] += 1
-        print(f"tail: stream sequence {seq} ({subj}) is not a ledger event: {reason}; skipped",
-              file=sys.stderr, flush=True)
+        _ = speak()
+        print(_("tail: stream sequence {seq} ({subject}) is not a ledger event: {reason}; skipped",
+                seq=seq, subject=subj, reason=reason), file=sys.stderr, flush=True)
 
     def show(e: StreamEvent) -> None:
         if args.json:

@@ -125,9 +125,10 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
                    for c in tree.checkpoints()]
             emit(cps, args.json, ["id", "tree_size", "key_hash", "signed_at"])
             if not args.json:
+                _ = speak()
                 for k in tree.log_keys():
-                    state = f"retired {k.retired_at}" if k.retired_at else "current"
-                    print(f"log key {k.vkey} ({state}, added {k.added_at})")
+                    state = _("retired {at}", at=k.retired_at) if k.retired_at else _("current")
+                    print(_("log key {key} ({state}, added {added})", key=k.vkey, state=state, added=k.added_at))
             return 0
         if args.rotate_key:
             load_signer(args)
@@ -137,8 +138,10 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
                 raise UserError(said(e), code=E_NO_KEY) from None
             tree.add_key(old.verifier)
             tree.add_key(signer.verifier, retire_others=True)
-            print(f"new log key: {signer.verifier.vkey} (the old one, {old.verifier.vkey}, is retired and stays "
-                  "listed: what it signed still verifies); give the new verifier key to your customers")
+            _ = speak()
+            print(_("new log key: {key} (the old one, {old}, is retired and stays listed: what it signed "
+                    "still verifies); give the new verifier key to your customers",
+                    key=signer.verifier.vkey, old=old.verifier.vkey))
         else:
             signer = load_signer(args)
         added = build_tree(ledger)
@@ -161,10 +164,14 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
                                               "tree_built_now": added}).decode() + "\n")
         return 0
     if added:
-        print(f"built the Merkle tree of {added:,} events recorded before it existed; this first checkpoint "
-              "vouches for the history the log holds now, not for what it held before", file=sys.stderr)
+        _ = speak()
+        print(_("built the Merkle tree of {n} events recorded before it existed; this first checkpoint "
+                "vouches for the history the log holds now, not for what it held before", n=f"{added:,}"),
+              file=sys.stderr)
     sys.stdout.write(cp.note)
-    print(f"checkpoint {cp.id}: tree size {cp.tree_size}, verifier key {signer.verifier.vkey}", file=sys.stderr)
+    _ = speak()
+    print(_("checkpoint {id}: tree size {size}, verifier key {key}", id=cp.id, size=cp.tree_size,
+            key=signer.verifier.vkey), file=sys.stderr)
     return 0
 
 
@@ -395,5 +402,8 @@ def init_log(args: argparse.Namespace, ledger: Any) -> str:
     LedgerTree(ledger).add_key(signer.verifier)
     build_tree(ledger)
     where = log_key.where(_data_dir(args))
-    state = f"made now in {where} (mode 0600; keep it secret, back it up)" if made else f"in {where}"
-    return f"log key {state}; verifier key for the contract annex: {signer.verifier.vkey}"
+    _ = speak()
+    if made:
+        return _("log key made now in {where} (mode 0600; keep it secret, back it up); verifier key for the "
+                 "contract annex: {key}", where=where, key=signer.verifier.vkey)
+    return _("log key in {where}; verifier key for the contract annex: {key}", where=where, key=signer.verifier.vkey)

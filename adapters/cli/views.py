@@ -102,16 +102,20 @@ def cmd_follow(args: argparse.Namespace) -> int:
     options = options_of(args)
     timings = _appendable("--timings", args.timings, "timings.jsonl") if args.timings else None
     with server_for(args.data_dir, options.url) as url:
-        print(f"views follow: {Path(args.data_dir) / VIEWS_FILE} from {options.describe() if options.url else url}; "
-              f"snapshot for analysts at {Path(args.data_dir) / SNAPSHOT_FILE}", flush=True)
+        _ = speak()
+        print(_("views follow: {views} from {server}; snapshot for analysts at {snapshot}",
+                views=Path(args.data_dir) / VIEWS_FILE, server=options.describe() if options.url else url,
+                snapshot=Path(args.data_dir) / SNAPSHOT_FILE), flush=True)
         follower = Follower(Path(args.data_dir), url, options, interval=args.interval, batch=args.batch,
                             alerts=not args.no_alerts, snapshot_every=args.snapshot_every, timings=timings)
         try:
             stats = asyncio.run(follower.run(max_seconds=args.max_seconds))
         except KeyboardInterrupt:
             stats = follower.stats
-    print(f"applied {stats.applied} events, {stats.reevaluations} re-evaluations, {stats.alerts} alerts, "
-          f"last position {stats.last_position}, {stats.skipped_garbage} non-ledger messages skipped")
+    _ = speak()
+    print(_("applied {applied} events, {reevaluations} re-evaluations, {alerts} alerts, last position {position}, "
+            "{skipped} non-ledger messages skipped", applied=stats.applied, reevaluations=stats.reevaluations,
+            alerts=stats.alerts, position=stats.last_position, skipped=stats.skipped_garbage))
     return 0
 
 
@@ -585,5 +589,6 @@ def cmd_export(args: argparse.Namespace) -> int:
             con.execute(f"COPY (SELECT * FROM {t}) TO {sql_text(out / f'{t}.parquet')} (FORMAT parquet)")
     finally:
         con.close()
-    print(f"exported {len(tables)} tables to {out}")
+    _ = speak()
+    print(_("exported {n} tables to {out}", n=len(tables), out=out))
     return 0

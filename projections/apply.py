@@ -65,9 +65,12 @@ ARROW_SCHEMA = pa.schema([
 ])
 
 
-def open_views(path: str | Path | None = None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open (and create if absent) the views database; `None` is an in-memory database."""
-    con = duckdb.connect(str(path) if path else ":memory:", read_only=read_only)
+def open_views(path: str | Path | None = None, read_only: bool = False,
+               threads: int | None = None) -> duckdb.DuckDBPyConnection:
+    """Open (and create if absent) the views database; `None` is an in-memory database.
+    `threads`: DuckDB's worker threads (default: one per core)."""
+    con = duckdb.connect(str(path) if path else ":memory:", read_only=read_only,
+                         config={"threads": threads} if threads else {})
     con.execute("SET TimeZone = 'UTC'")
     if path:  # a file spills to `<file>.tmp` beyond the limit instead of growing with the ledger
         con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")

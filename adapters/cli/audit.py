@@ -372,9 +372,10 @@ def _explain(args: argparse.Namespace, out_file: Path | None, printer: Any) -> i
                 # memory: a scratch database the report reads in this process, no file
                 from projections import open_views
 
+                from ..dispute import SCRATCH_THREADS
                 from ..store_scope import select_scope
 
-                views = open_views(None)
+                views = open_views(None, threads=SCRATCH_THREADS)
                 # replayed in proportion to the question: the ticket, its asset's other tickets,
                 # replaced units, site-wide visits, the contracts and the calendar (replay.scope)
                 # (the report reads the clocks, their inputs and the liability: no summary or visit

@@ -20,7 +20,7 @@ from replay.i18n import N_, word
 from ..data_folder import sql_text
 from ..dispute import chain_head
 from ..store import iter_log, read_log
-from . import UserError, position_in_log, positive_int
+from . import UserError, position_in_log, positive_int, printer_ahead
 from .output import Column, Progress, language, said, speak
 from .views import open_views_file, output_file
 
@@ -322,7 +322,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         _ = speak()
         raise UserError(_("--format pdf writes a file: add --out FILE.pdf"), code="TL-E001")
     try:  # Chromium starts while the log and the views are read (adapters.printing.Printer)
-        printer = Printer() if args.format == "pdf" else None
+        printer = (printer_ahead() or Printer()) if args.format == "pdf" else None
     except PrintError as e:
         raise UserError(said(e)) from None
     with printer or contextlib.nullcontext():

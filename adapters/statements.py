@@ -139,7 +139,7 @@ def restatements(con: Any, data: dict[str, Any], customer: str, contract: str | 
     evaluated = data["cut"]["evaluated_at"]
     with ledger() as held:
         calendar = calendar_rows(held)
-        rows = tickets_rows(held, tickets)
+        rows = tickets_rows(held, tickets, assets=False)  # their clocks alone are replayed
     cut = data["cut"]["position"]
     leave_out = {r[1] for t in tickets for r in by_ticket[t]}
     kept = [r for r in rows if cut is None or r.position <= cut]

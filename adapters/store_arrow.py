@@ -80,6 +80,11 @@ ADBC_BATCH_ROWS = 2 * DUCKDB_ROW_GROUP
 
 
 CHECKPOINT_WAIT_S = 0.2  # seconds a scoped read waits for the WAL checkpoint (sqlite_reader)
+# a scope of at most this many aggregates (one ticket's for `explain`: ~40, a few hundred rows) is
+# read through sqlite3 (`sqlite_batches`), not the driver's stream: the driver's import, load and
+# WAL checkpoint cost 65-85 ms before its first row, and sqlite3 reads ~200 rows in 3-5 ms
+# (~20 us a row, so it stays the cheaper way up to a few thousand rows)
+SMALL_SCOPE = 500
 
 
 @contextmanager
@@ -191,7 +196,7 @@ def rebuild_from_store(app_or_sqlite_path: Any, duckdb_path: Any, evaluate_at: d
     from projections import rebuild_from_store as rebuild
 
     path = sqlite_path(app_or_sqlite_path)
-    if path is not None:
+    if path is not None and (originators is None or len(originators) > SMALL_SCOPE):
         with sqlite_reader(path, 1, as_of_position, as_of_recorded, originators) as reader:
             if reader is not None:
                 return rebuild(lambda: reader, duckdb_path, evaluate_at, terms_override=terms_override,

@@ -20,9 +20,6 @@ import hashlib
 from collections.abc import Iterable
 
 import msgspec
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 ALG_ED25519 = 0x01
 DASH = "\u2014"  # the em dash that opens a signature line
@@ -81,6 +78,11 @@ class Verifier:
         _check_name(name)
         self.name, self.public = name, public
         self.key_hash = _key_hash(name, bytes([ALG_ED25519]) + public)
+        # cryptography is imported by the first key, not with the module: `explain` imports this
+        # module for a report's proofs and, on a ledger with no checkpoint, never checks a note
+        # (the import is ~20 ms of its command)
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
         self._key = Ed25519PublicKey.from_public_bytes(public)
 
     @classmethod
@@ -97,6 +99,8 @@ class Verifier:
         return f"{self.name}+{self.key_hash.hex()}+{base64.b64encode(bytes([ALG_ED25519]) + self.public).decode()}"
 
     def verify(self, message: bytes, signature: bytes) -> bool:
+        from cryptography.exceptions import InvalidSignature
+
         try:
             self._key.verify(signature, message)
             return True
@@ -112,6 +116,9 @@ class Signer:
         if len(seed) != 32:
             raise NoteError("an Ed25519 seed has 32 bytes")
         self.name, self._seed = name, seed
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
         self._key = Ed25519PrivateKey.from_private_bytes(seed)
         public = self._key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
         self.verifier = Verifier(name, public)

@@ -17,7 +17,6 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from domain.events import FACT_TYPES
 from domain.terms import Terms
@@ -65,9 +64,12 @@ ARROW_SCHEMA = pa.schema([
 ])
 
 
-def open_views(path: str | Path | None = None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open (and create if absent) the views database; `None` is an in-memory database."""
-    con = duckdb.connect(str(path) if path else ":memory:", read_only=read_only)
+def open_views(path: str | Path | None = None, read_only: bool = False,
+               threads: int | None = None) -> duckdb.DuckDBPyConnection:
+    """Open (and create if absent) the views database; `None` is an in-memory database.
+    `threads`: DuckDB's worker threads (default: one per core)."""
+    con = duckdb.connect(str(path) if path else ":memory:", read_only=read_only,
+                         config={"threads": threads} if threads else {})
     con.execute("SET TimeZone = 'UTC'")
     if path:  # a file spills to `<file>.tmp` beyond the limit instead of growing with the ledger
         con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
@@ -89,10 +91,32 @@ def _as_table(batch: Any) -> pa.Table:
     cols = {}
     for name, typ in zip(ARROW_SCHEMA.names, ARROW_SCHEMA.types, strict=True):
         col = batch.column(name)
-        if pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type):
-            col = pc.cast(col, pa.large_string() if pa.types.is_large_binary(col.type) else pa.string())
-        cols[name] = pc.cast(col, typ)
+        if col.type != typ:  # the store's readers type their columns already: nothing to cast
+            pc = _compute()
+            if pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type):
+                col = pc.cast(col, pa.large_string() if pa.types.is_large_binary(col.type) else pa.string())
+            col = pc.cast(col, typ)
+        cols[name] = col
     return _upcast(pa.table(cols, schema=ARROW_SCHEMA))
+
+
+def _compute() -> Any:
+    """pyarrow.compute, imported when first needed: its import scrapes every function's docs
+    (~40 ms), which a scratch replay of a few hundred rows (explain, a statement) never needs."""
+    import pyarrow.compute as pc
+
+    return pc
+
+
+# a batch of at most this many rows has its distinct topics read in Python (without pyarrow.compute)
+SMALL_BATCH = 10_000
+
+
+def _topics(col: Any) -> list[str]:
+    """The distinct topics of a batch's topic column, in order of first appearance."""
+    if len(col) <= SMALL_BATCH:
+        return list(dict.fromkeys(col.to_pylist()))
+    return _compute().unique(col).to_pylist()
 
 
 def _old_topics(topics: Iterable[str]) -> list[str]:
@@ -107,7 +131,7 @@ def _old_topics(topics: Iterable[str]) -> list[str]:
 
 def _upcast(tbl: pa.Table) -> pa.Table:
     """Rows of an old topic version are upgraded in Python (domain.upcasting); the rest untouched."""
-    old = _old_topics(pc.unique(tbl.column("topic")).to_pylist())
+    old = _old_topics(_topics(tbl.column("topic")))
     if not old:
         return tbl
     states = tbl.column("state").to_pylist()
@@ -223,8 +247,8 @@ def _ingest(con: duckdb.DuckDBPyConnection, batch: Any) -> dict[str, Any]:
     if tbl.num_rows == 0:
         return {"events": 0, "last": None, "global": False, "tickets": set()}
     # what the batch holds, read from its Arrow columns: a statement each cost ~1 ms of a batch
-    first, last = (v.as_py() for v in pc.min_max(tbl.column("position")).values())
-    topics = [(*t.split(".", 2), "")[:2] for t in pc.unique(tbl.column("topic")).to_pylist()]  # (aggregate, name)
+    first, last = (v.as_py() for v in _compute().min_max(tbl.column("position")).values())
+    topics = [(*t.split(".", 2), "")[:2] for t in _topics(tbl.column("topic"))]  # (aggregate, name)
     con.register("_batch", tbl)
     try:
         con.execute(INGEST)
@@ -313,7 +337,7 @@ def _upcast_stream(reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
     columns are derived once, from the current version's JSON, on this path as on the others."""
     def batches() -> Iterable[pa.RecordBatch]:
         for b in reader:
-            old = _old_topics(pc.unique(b.column(b.schema.get_field_index("topic"))).to_pylist())
+            old = _old_topics(_topics(b.column(b.schema.get_field_index("topic"))))
             if not old:
                 yield b
                 continue

@@ -32,7 +32,7 @@ from typing import Any
 import msgspec
 import msgspec.inspect as mi
 
-from domain.bounds import MAX_TEXT
+from domain.bounds import MAX_TEXT, type_info
 from domain.events import FACT_TYPES, Fact
 
 # the envelope: columns of their own (or, command_id, read from the store only)
@@ -115,7 +115,7 @@ def columns_of(fact_types: dict[str, type[msgspec.Struct]]) -> tuple[Column, ...
     """The typed columns these fact types declare, in first-declared order."""
     found: dict[str, tuple[str, list[str]]] = {}
     for name, cls in fact_types.items():
-        for f in mi.type_info(cls).fields:
+        for f in type_info(cls).fields:
             if f.name in ENVELOPE:
                 continue
             typ = sql_type(f.type)

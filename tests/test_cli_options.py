@@ -31,3 +31,44 @@ def test_meaningless_numbers_are_refused_before_any_work(tmp_path, capsys, argv:
         main(["--data-dir", str(tmp_path / "data"), *argv])
     assert exit_.value.code == 2 and says in capsys.readouterr().err
     assert not (tmp_path / "data").exists()  # nothing created, nothing recorded
+
+
+def test_a_pdf_command_takes_the_chromium_main_started_before_the_imports(tmp_path, monkeypatch) -> None:
+    # `main` starts the printer before the command modules are imported (adapters.cli.
+    # _start_printer_ahead); the command takes that one and starts none of its own, and one
+    # nobody took (here: a refused month) is closed on the way out
+    import adapters.cli as cli
+    import adapters.printing as printing
+
+    made: list[FakePrinter] = []
+
+    class FakePrinter:
+        def __init__(self) -> None:
+            self.closed = False
+            made.append(self)
+
+        def close(self) -> None:
+            self.closed = True
+
+        def __enter__(self) -> FakePrinter:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.close()
+
+    parsed: list[int] = []
+    build = cli.build_parser
+    monkeypatch.setattr(printing, "Printer", FakePrinter)
+    monkeypatch.setattr(cli, "build_parser", lambda: (parsed.append(len(made)), build())[1])
+    assert main(["--data-dir", str(tmp_path), "statement", "--customer", "c", "--month", "2025-13",
+                 "--format", "pdf", "--out", str(tmp_path / "s.pdf")]) == 2
+    assert parsed == [1] and len(made) == 1 and made[0].closed  # started before the parse, closed after
+    made.clear()
+    # a valid month: the command takes the printer (no views here, so it stops after), starting none
+    assert main(["--data-dir", str(tmp_path), "statement", "--customer", "c", "--month", "2025-05",
+                 "--format", "pdf", "--out", str(tmp_path / "s.pdf")]) == 2
+    assert len(made) == 1 and made[0].closed and cli.printer_ahead() is None
+    made.clear()
+    main(["--data-dir", str(tmp_path), "statement", "--customer", "c", "--month", "2025-05", "--format", "html",
+          "--out", str(tmp_path / "s.html")])
+    assert made == []  # no PDF, no browser

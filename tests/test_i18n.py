@@ -103,3 +103,31 @@ def test_a_contract_s_periods_as_its_terms_write_them() -> None:
     assert texts("zh_CN").period(3, "working_days") == "3 个工作日"
     assert texts("zh_CN").period(12, "months") == "12 个月"
     assert texts("en").period(None, "hours") == ""
+
+
+def test_the_compiled_catalog_kept_beside_the_po_follows_an_edited_po(tmp_path: Path) -> None:
+    # the .po is compiled once and the bytes kept in __pycache__ (i18n._compiled); an edit of the
+    # .po must be read at once, not the old compiled catalog
+    import io
+    import os
+
+    from babel.support import Translations
+
+    from replay.i18n import DOMAIN, _compiled
+
+    po = tmp_path / "ticketledger.po"
+    text = (LOCALE_DIR / "zh_CN" / "LC_MESSAGES" / "ticketledger.po").read_text(encoding="utf-8")
+    po.write_text(text, encoding="utf-8")
+    first = _compiled(po, "zh_CN")
+    assert [p.name for p in (tmp_path / "__pycache__").iterdir()] == [
+        f"ticketledger.{po.stat().st_size}-{po.stat().st_mtime_ns}.mo"]
+    assert _compiled(po, "zh_CN") == first  # read back, the same bytes
+    msgid = next(m.id for m in read_po(io.BytesIO(text.encode()), locale="zh_CN")
+                 if m.id and isinstance(m.id, str) and m.string and not m.context)
+    was = Translations(io.BytesIO(first), domain=DOMAIN).gettext(msgid)
+    edited = text.replace(f'msgstr "{was}"', 'msgstr "EDITED"', 1)
+    assert edited != text
+    po.write_text(edited, encoding="utf-8")
+    os.utime(po, ns=(po.stat().st_atime_ns, po.stat().st_mtime_ns + 1_000_000))
+    assert Translations(io.BytesIO(_compiled(po, "zh_CN")), domain=DOMAIN).gettext(msgid) == "EDITED"
+    assert len(list((tmp_path / "__pycache__").iterdir())) == 1  # the earlier .po's compiled bytes went

@@ -332,3 +332,38 @@ def test_a_scoped_what_if_compares_against_the_scoped_replay_under_the_recorded_
     finally:
         con.close()
     assert summary["what_if"]["changed_verdict"] > 0
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck),
+          phases=[Phase.explicit, Phase.generate])
+@given(steps=st.lists(step_st, min_size=4, max_size=26), hours=st.integers(1, 24 * 60))
+@example(steps=[("open", 0, 60, 0, True), ("accept", 0, 60, 0, False), ("to_contract", 0, 60, 0, True),
+                ("move", 0, 60, 0, True), ("correct_asset", 0, 60, 1, False), ("replace", 0, 600, 0, True),
+                ("arrive", 0, 60, 0, False), ("resolve", 0, 60, 0, False)], hours=24 * 5)
+def test_a_clocks_only_replay_needs_no_asset_fact(tmp_path_factory, steps, hours) -> None:
+    # a statement's restatements and a correction's effect replay the clocks alone, without the
+    # assets' facts (projections.recompute.CLOCKS_READ): every clock row is the one a replay of
+    # every fact gives
+    from datetime import UTC
+
+    from adapters.store import iter_log
+    from projections import open_views, rebuild
+    from projections.recompute import CLOCKS_READ
+    from replay.asof import arrow_batches
+
+    tmp = tmp_path_factory.mktemp("clocks")
+    k, _ = _ledger(tmp / "data", steps)
+    rows = list(iter_log(k.ledger))
+    k.ledger.close()
+    at = (t("2025-07-01T09:00") + timedelta(hours=hours)).astimezone(UTC)
+
+    def clocks(rows: list) -> list[tuple]:
+        con = open_views(None)
+        try:
+            rebuild(con, lambda: arrow_batches(rows), at, upto="clocks")
+            return con.execute("SELECT * FROM sla_clocks ORDER BY ALL").fetchall()
+        finally:
+            con.close()
+
+    assert any(r.topic.startswith("asset.") for r in rows)
+    assert clocks([r for r in rows if r.topic.split(".", 1)[0] in CLOCKS_READ]) == clocks(rows)

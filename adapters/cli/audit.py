@@ -20,7 +20,7 @@ from replay.i18n import N_, word
 from ..data_folder import sql_text
 from ..dispute import chain_head
 from ..store import iter_log, read_log
-from . import UserError, position_in_log, positive_int
+from . import UserError, position_in_log, positive_int, printer_ahead
 from .output import Column, Progress, language, said, speak
 from .views import open_views_file, output_file
 
@@ -322,7 +322,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         _ = speak()
         raise UserError(_("--format pdf writes a file: add --out FILE.pdf"), code="TL-E001")
     try:  # Chromium starts while the log and the views are read (adapters.printing.Printer)
-        printer = Printer() if args.format == "pdf" else None
+        printer = (printer_ahead() or Printer()) if args.format == "pdf" else None
     except PrintError as e:
         raise UserError(said(e)) from None
     with printer or contextlib.nullcontext():
@@ -372,9 +372,10 @@ def _explain(args: argparse.Namespace, out_file: Path | None, printer: Any) -> i
                 # memory: a scratch database the report reads in this process, no file
                 from projections import open_views
 
+                from ..dispute import SCRATCH_THREADS
                 from ..store_scope import select_scope
 
-                views = open_views(None)
+                views = open_views(None, threads=SCRATCH_THREADS)
                 # replayed in proportion to the question: the ticket, its asset's other tickets,
                 # replaced units, site-wide visits, the contracts and the calendar (replay.scope)
                 # (the report reads the clocks, their inputs and the liability: no summary or visit

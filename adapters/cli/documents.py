@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import UserError
+from . import UserError, printer_ahead
 from .output import said, speak
 
 
@@ -50,7 +50,7 @@ def cmd_statement(args: argparse.Namespace) -> int:
                           month=repr(args.month)), code="TL-E001")
     out = output_file("--out", args.out, f"statement-{args.month}.{args.format}")
     try:  # Chromium starts while the views are read (adapters.printing.Printer)
-        printer = Printer() if args.format == "pdf" else None
+        printer = (printer_ahead() or Printer()) if args.format == "pdf" else None
     except PrintError as e:
         raise UserError(said(e)) from None
     with printer or contextlib.nullcontext():

@@ -53,3 +53,14 @@ def test_the_key_of_a_scope_is_what_it_sees_not_who_asks() -> None:
     arb = Scope.of(_user("arb", "arbitrator", contracts=("K-004",)), None)
     assert a.sees == b.sees
     assert other.sees != a.sees and arb.sees != a.sees
+
+
+def test_pages_are_kept_within_a_byte_budget_least_recently_served_first() -> None:
+    cache = PageCache(kept_bytes=250)
+    for k in ("a", "b"):
+        cache.get((k,), lambda: "x" * 100)
+    cache.get(("a",), lambda: "not rendered again")  # served: now the most recent
+    cache.get(("c",), lambda: "x" * 100)  # over budget: "b" goes
+    assert cache.size == 200
+    assert cache.get(("a",), lambda: "gone").fill({}) == b"x" * 100
+    assert cache.get(("b",), lambda: "rendered again").fill({}) == b"rendered again"

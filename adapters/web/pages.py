@@ -25,16 +25,19 @@ NAME = f"slot{_NONCE}name"  # the user's name, as `printable` and autoescape wri
 CSRF = f"slot{_NONCE}csrf"  # the session's CSRF token
 NOW_MS = f"slot{_NONCE}now"  # the server's time (ms since the epoch) when the page is served
 _SLOTS = re.compile(f"({NAME}|{CSRF}|{NOW_MS})")
-KEPT = 2048  # pages kept (a queue page at 10M events is ~0.3 MB: ~600 MB at worst)
+# bytes of pages kept, least recently served dropped first: a queue page at 10M events is ~0.3 MB
+# and is kept per second, so a count would fill with stale queue pages; ticket pages are ~10 KB
+KEPT_BYTES = 64 * 1024 * 1024
 
 
 class Page:
     """A rendered page split at its slots: literal bytes at even places, slot names at odd."""
 
-    __slots__ = ("parts",)
+    __slots__ = ("parts", "size")
 
     def __init__(self, body: str) -> None:
         self.parts = [p.encode() if i % 2 == 0 else p for i, p in enumerate(_SLOTS.split(body))]
+        self.size = sum(len(p) for p in self.parts)
 
     def fill(self, values: Mapping[str, str]) -> bytes:
         return b"".join(p if i % 2 == 0 else values[p].encode() for i, p in enumerate(self.parts))
@@ -44,12 +47,12 @@ class PageCache:
     """Pages by key, most recently used kept; one render when many ask for the same key at once
     (50 users arrive within milliseconds of each other)."""
 
-    def __init__(self, kept: int = KEPT) -> None:
-        self.kept = kept
+    def __init__(self, kept_bytes: int = KEPT_BYTES) -> None:
+        self.kept_bytes = kept_bytes
+        self.size = 0
         self._pages: collections.OrderedDict[Hashable, Page] = collections.OrderedDict()
         self._lock = threading.Lock()
         self._building: dict[Hashable, threading.Lock] = {}
-        self.hits = self.misses = 0
 
     def get(self, key: Hashable, render: Callable[[], str | None]) -> Page | None:
         """The page kept under `key`, else `render()` kept under it (None: not a page to keep,
@@ -58,7 +61,6 @@ class PageCache:
             page = self._pages.get(key)
             if page is not None:
                 self._pages.move_to_end(key)
-                self.hits += 1
                 return page
             once = self._building.setdefault(key, threading.Lock())
         try:
@@ -72,10 +74,11 @@ class PageCache:
                     return None
                 page = Page(body)
                 with self._lock:
-                    self.misses += 1
+                    replaced = self._pages.pop(key, None)  # rendered meanwhile by a late second builder
+                    self.size += page.size - (replaced.size if replaced else 0)
                     self._pages[key] = page
-                    while len(self._pages) > self.kept:
-                        self._pages.popitem(last=False)
+                    while self.size > self.kept_bytes and len(self._pages) > 1:
+                        self.size -= self._pages.popitem(last=False)[1].size
                 return page
         finally:
             with self._lock:

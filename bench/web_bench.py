@@ -9,7 +9,9 @@ then, for `--seconds`, open the queue and a ticket page in turn with `--think` s
 pages (default 3 s). A ticket page is the dispute report: its first view in a views generation is built from
 the log and the views, later ones come from the console's cache ("repeat" below).
 
-Figures: p50/p95/max page time per page (queue, ticket first view, ticket repeat), requests/s,
+Figures: p50/p95/max page time per page (queue, ticket first view, ticket repeat, and among the
+repeats those whose ticket had been served to a user before the request began: "served before";
+the other repeats waited for the first view's build), requests/s,
 errors; the follower's recording -> committed latency p50/p99 during the same run (target p99
 <= 500 ms, bench.live_bench). Targets: queue and cached ticket pages p95 < 300 ms, a ticket page
 built anew p95 < 2 s.
@@ -48,7 +50,7 @@ PASSWORD = "bench-password-1"
 
 
 async def _user(url: str, name: str, tickets: list[str], seconds: float, think: float, out: list[tuple],
-                signed_in: asyncio.Barrier, ready: str, seen: set[str]) -> None:
+                signed_in: asyncio.Barrier, ready: str, seen: set[str], served: set[str]) -> None:
     import httpx
 
     async with httpx.AsyncClient(base_url=url, timeout=60) as c:
@@ -73,13 +75,19 @@ async def _user(url: str, name: str, tickets: list[str], seconds: float, think: 
                     page = "ticket repeat" if ticket in seen else "ticket first"
                     seen.add(ticket)
                     path = f"/tickets/{ticket}"
+                # a repeat whose ticket was already served to someone: its build was done before
+                # this request (the 25 sessions of one bench user draw the same tickets at about
+                # the same time, so most repeats arrive while the first view is being built)
+                done_before = page == "ticket repeat" and ticket in served
                 t = time.perf_counter()
                 try:
                     r = await c.get(path)
                     status = r.status_code
                 except httpx.HTTPError:
                     status = 599
-                out.append((page, (time.perf_counter() - t) * 1000, status))
+                out.append((page, (time.perf_counter() - t) * 1000, status, done_before))
+                if page != "queue" and status == 200:
+                    served.add(ticket)
                 await asyncio.sleep(think)
 
 
@@ -87,8 +95,9 @@ async def _load(url: str, users: int, tickets: dict[str, list[str]], seconds: fl
     out: list[tuple] = []
     barrier = asyncio.Barrier(users)
     seen: set[str] = set()  # tickets any user opened before: the console may serve them from its cache
+    served: set[str] = set()  # tickets any user was served already
     await asyncio.gather(*(_user(url, f"bench{i % 2}", tickets[f"bench{i % 2}"], seconds, think, out, barrier, ready,
-                                 seen)
+                                 seen, served)
                            for i in range(users)))
     return out
 
@@ -340,12 +349,13 @@ def run(quick: bool = False, events: int | None = None, *, ledger_dir: str | Non
             "users": users, "seconds": round(wrote_for, 1), "rate_target": rate,
             "rate_achieved": round((last - base) / wrote_for, 1), "ledger_events": last,
             "requests": len(pages), "requests_per_s": round(len(pages) / seconds, 1),
-            "errors": sum(1 for _, _, s in pages if s != 200),
+            "errors": sum(1 for _, _, s, *_ in pages if s != 200),
             "follower_p50_ms": live["p50"], "follower_p99_ms": live["p99"], "follower_target_p99_ms": TARGET_P99_MS,
             "cpus": os.cpu_count(), "load_avg_1min": round(os.getloadavg()[0], 2),
         }
-        for page in ("queue", "ticket first", "ticket repeat"):
-            ms = [t for p, t, s in pages if p == page and s == 200]
+        for page in ("queue", "ticket first", "ticket repeat", "ticket served before"):
+            ms = [t for p, t, s, *done in pages if s == 200 and (
+                p == page or page == "ticket served before" and p == "ticket repeat" and done and done[0])]
             result[page.replace(" ", "_")] = {"n": len(ms), "p50_ms": _pct(ms, 0.5), "p95_ms": _pct(ms, 0.95),
                                               "max_ms": _pct(ms, 1.0)}
         result["ok"] = bool(
@@ -371,7 +381,10 @@ def rows_of(r: dict[str, Any] | None) -> list[dict[str, Any]]:
     if not r:
         return []
     rows = []
-    for page, target in (("queue", PAGE_P95_MS), ("ticket_repeat", PAGE_P95_MS), ("ticket_first", UNCACHED_P95_MS)):
+    for page, target in (("queue", PAGE_P95_MS), ("ticket_repeat", PAGE_P95_MS),
+                         ("ticket_served_before", PAGE_P95_MS), ("ticket_first", UNCACHED_P95_MS)):
+        if page not in r:  # a result of the bench before it split the repeats
+            continue
         v = r.get(page) or {}
         ok = v.get("p95_ms") is not None and v["p95_ms"] < target
         rows.append({"benchmark": f"web {page.replace('_', ' ')} page, {r['users']} users, {r['rate_achieved']:,.0f} ev/s",

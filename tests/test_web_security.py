@@ -234,3 +234,25 @@ def test_an_as_of_page_is_replayed_in_the_background_and_leaves_the_live_views_a
     assert len(files) == 1
     after = console.views("SELECT max(position) FROM checkpoint")[0][0]
     assert after >= before[0]  # the follower's views went on; nothing was rebuilt in their place
+
+
+# anything of buyer-004 (contract K-004, supplier-004, asset A4 at site-four): what cust0 must not see
+MINE = ("buyer-004", "T4-", "site-four", "K-004", "supplier-004", "cust4")
+
+
+def test_a_kept_page_of_one_customer_is_never_served_to_another(console, customer) -> None:
+    """Pages are kept whole and served again (adapters.web.pages): one customer's page, just
+    rendered for the same path, language and second, is not what another customer gets."""
+    other = webkit.Http(console, "cust0")
+    for _ in range(5):  # back to back: the same second, the same copy of the views
+        mine, theirs = customer.get("/queue"), other.get("/queue")
+        assert mine.status_code == theirs.status_code == 200
+        assert "T4-run" in mine.text and "cust4" in mine.text
+        assert "T0-run" in theirs.text and "cust0" in theirs.text
+        assert not [s for s in MINE if s in theirs.text], "cust0 was served cust4's queue"
+        assert not [s for s in OTHER if s in mine.text], "cust4 was served cust0's queue"
+    for ticket, first, then, leak in (("T4-run", customer, other, MINE), ("T0-run", other, customer, OTHER)):
+        assert first.get(f"/tickets/{ticket}").status_code == 200
+        r = then.get(f"/tickets/{ticket}")
+        assert r.status_code == 404, (ticket, r.status_code)
+        assert not [s for s in leak if s in r.text], f"a kept page of {ticket} leaked"

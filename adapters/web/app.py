@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import functools
 import json
 import logging
@@ -17,6 +18,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -50,10 +52,11 @@ from replay.printable import printable
 from ..printing import PrintError
 from ..statements import UnknownCustomer
 from ..stream import ConnectOptions
-from . import charts, documents, queries
+from . import charts, documents, pages, queries
 from .asof import STATES as JOB_STATES
 from .asof import AsOfJobs, Busy
 from .live import AlertFeed
+from .pages import Page, PageCache
 from .scope import OutOfScope, Scope
 from .security import (
     CSP_CHARTS,
@@ -72,6 +75,7 @@ log = logging.getLogger("ticketledger.web")
 ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 DEFAULT_TZ = "Asia/Shanghai"
+DEFAULT_LANG = "zh_CN"  # the language of a reader who said none
 STATIC = Path(__file__).parent / "static"
 
 
@@ -107,8 +111,22 @@ class Console:
     reports_lock: threading.Lock = field(default_factory=threading.Lock)
     ledger_lock: threading.Lock = field(default_factory=threading.Lock)
     building: dict[tuple, threading.Lock] = field(default_factory=dict)  # reports being built, by copy
+    pages: PageCache = field(default_factory=PageCache)  # whole pages as served (adapters.web.pages)
     _ledger: Any = None
     bundle: bytes | None = None
+    _proofs: tuple[bool, float] = (False, float("-inf"))  # proofs available, when last looked
+
+    def proofs_available(self) -> bool:
+        """The ledger has a signed checkpoint. Once it has one it always will (checkpoints are
+        only added), so that is looked up until it holds, at most once a second: under 50 users
+        the look-up queued each page behind the ledger lock a report build holds."""
+        known, when = self._proofs
+        if known or time.monotonic() - when < 1.0:
+            return known
+        with self.ledger_lock:
+            known = documents.proofs_available(self.ledger())
+        self._proofs = (known, time.monotonic())
+        return known
 
     def ledger(self) -> Any:
         if self._ledger is None:
@@ -150,15 +168,22 @@ def lang_of(request: Request, user: User | None = None) -> str:
             request.session["lang"] = normalise_lang(asked)
     if request.session.get("lang") in LANGS:
         return request.session["lang"]
-    if user and user.lang:
-        with contextlib.suppress(ValueError):
-            return normalise_lang(user.lang)
+    if user and (chosen := user_lang(user)):
+        return chosen
     for part in request.headers.get("accept-language", "").split(","):
         code = part.split(";")[0].strip()
         if code:
             with contextlib.suppress(ValueError):
                 return normalise_lang(code)
-    return "zh_CN"
+    return DEFAULT_LANG
+
+
+def user_lang(user: User) -> str | None:
+    """The language set for the user in the users file, if any (and valid)."""
+    if user.lang:
+        with contextlib.suppress(ValueError):
+            return normalise_lang(user.lang)
+    return None
 
 
 def parse_as_of(text: str | None) -> datetime | None:
@@ -220,6 +245,15 @@ def render(request: Request, template: str, lang: str, user: User | None, status
            csp: str | None = None, filters: dict[str, str] | None = None, **context: Any) -> HTMLResponse:
     """A page. Only checked values reach it: the as-of time as parsed and the filters the scope
     admitted (a refused page echoes nothing of the request)."""
+    response = HTMLResponse(render_body(request, template, lang, user, status, filters, **context), status_code=status)
+    if csp:
+        response.headers["Content-Security-Policy"] = csp
+    return response
+
+
+def render_body(request: Request, template: str, lang: str, user: User | None, status: int = 200,
+                filters: dict[str, str] | None = None, csrf: str | None = None, **context: Any) -> str:
+    """`render`'s text; `csrf` given: written in place of the session's token (a kept page's slot)."""
     c = console(request)
     t = texts(lang)
     as_of = ""
@@ -231,14 +265,31 @@ def render(request: Request, template: str, lang: str, user: User | None, status
     kept = {**keep, **(filters or {})}
     body = c.env.get_template(template).render(
         _=t, t=t, lang=lang, langs=LANGS, user=user, word=functools.partial(word, lang), p=printable,
-        tz=DEFAULT_TZ, as_of=as_of, csrf=csrf_token(request.session),
+        tz=DEFAULT_TZ, as_of=as_of, csrf=csrf_token(request.session) if csrf is None else csrf,
         path=request.url.path if status < 400 else "/queue", qs=functools.partial(_query_string, kept),
         keep=("?" + urlencode(keep)) if keep else "", keep_amp=("&" + urlencode(keep)) if keep else "",
         ms=epoch_ms, role_names=ROLE_NAMES, filters=filters or {}, **context)
-    response = HTMLResponse(body, status_code=status)
-    if csp:
-        response.headers["Content-Security-Policy"] = csp
-    return response
+    return body
+
+
+def kept_page(request: Request, user: User, lang: str, key: tuple, template: str,
+              context: Callable[[], dict[str, Any]]) -> Page:
+    """The page kept under `key` (adapters.web.pages), rendered from `context()` when it is not
+    kept yet, with slots where the user's name and the session's token go. Run in a worker thread."""
+    def make() -> str:
+        shown = dataclasses.replace(user, name=pages.NAME)
+        return render_body(request, template, lang, shown, csrf=pages.CSRF, **context())
+
+    page = console(request).pages.get(key, make)
+    assert page is not None  # make() always renders
+    return page
+
+
+def served(request: Request, user: User, page: Page) -> HTMLResponse:
+    """A kept page with this request's user name, CSRF token and server time filled in."""
+    return HTMLResponse(page.fill({pages.NAME: str(escape(printable(user.name))),
+                                   pages.CSRF: csrf_token(request.session),
+                                   pages.NOW_MS: epoch_ms(datetime.now(UTC))}))
 
 
 def page(handler: Callable[..., Any]) -> Callable[[Request], Any]:
@@ -343,16 +394,25 @@ def queue_data(c: Console, user: User, con: Any, gen: Any, asked: Mapping[str, s
 
 
 WARM_USERS = 20  # users of the users file whose queue is computed as the console starts
+PAGE_TEMPLATES = ("base.html", "queue.html", "queue_row.html", "ticket.html")
 
 
 def warm_start(c: Console) -> None:
     """The unfiltered queue of the first users of the users file, computed on the views as the
     console starts, so the first pages after a start do not all wait for it (~1 s of CPU per
-    supplier at 10M events; later copies are warmed with what pages asked, adapters.web.views)."""
+    supplier at 10M events; later copies are warmed with what pages asked, adapters.web.views);
+    and its rows as the page writes them, in the user's language (or the console's default), with
+    the page templates compiled: at 10M events the first queue pages after a start, 50 at once,
+    all waited ~0.65 s for ~1,000 rows of Jinja and the templates' compilation."""
+    for name in PAGE_TEMPLATES:
+        c.env.get_template(name)
     try:
         with c.views.reading() as (con, gen):
             for user in c.users.all()[:WARM_USERS]:
-                queue_data(c, user, con, gen, {}, datetime.now(UTC))
+                data = queue_data(c, user, con, gen, {}, datetime.now(UTC))
+                row = queue_row(c, gen, user_lang(user) or DEFAULT_LANG, data["zones"])
+                for r in data["rows"]:
+                    row(r, "")
     except (NoViews, OutOfScope) as e:
         log.info("queue not computed at start: %s", e)
 
@@ -361,22 +421,35 @@ def warm_start(c: Console) -> None:
 async def queue_page(request: Request, user: User, lang: str) -> Response:
     c = console(request)
     as_of = parse_as_of(request.query_params.get("as_of"))
+    live = c.feed.enabled and as_of is None
 
-    def work() -> dict[str, Any]:
+    def work() -> Page:
         with views_for(c, as_of) as (con, gen):
-            data = queue_data(c, user, con, gen, request.query_params, as_of or datetime.now(UTC))
-            return {**data, "row": queue_row(c, gen, lang, data["zones"])}
+            # the second the page is kept for: time left counts whole seconds (queries.queue)
+            now = as_of or datetime.now(UTC).replace(microsecond=0)
+            scope = scope_for(c, user, con, gen)
+            options = gen.remember(("options", scope), lambda cur: queries.filter_options(cur, scope))
+            filters = queries.checked_filters(request.query_params, options)  # before the key: refused else
+            key = ("queue", gen.key, scope.sees, lang, tuple(sorted(filters.items())), str(as_of), now)
 
-    data = await run_in_threadpool(work)
-    _ = texts(lang)
-    words = {"clock": {k: word(lang, "clock", k) for k in ("response", "remote_resolution", "arrival",
-                                                              "resolution", "spare")},
-             "state": {k: word(lang, "state", k) for k in ("running", "at_risk", "breached", "met",
-                                                              "not_applicable")},
-             "paused": _("paused"), "overdue": _("overdue {d}"), "h": _("{h} h {m} min"), "m": _("{m} min"),
-             "live": _("live"), "offline": _("reconnecting…"), "zones": data["zones"], "lang": _.html_lang}
-    return render(request, "queue.html", lang, user, live=c.feed.enabled and as_of is None,
-                  words=json.dumps(words, ensure_ascii=False), many_options=queries.MANY_OPTIONS, **data)
+            def context() -> dict[str, Any]:
+                data = queue_data(c, user, con, gen, request.query_params, now)
+                _ = texts(lang)
+                words = {"clock": {k: word(lang, "clock", k) for k in ("response", "remote_resolution", "arrival",
+                                                                          "resolution", "spare")},
+                         "state": {k: word(lang, "state", k) for k in ("running", "at_risk", "breached", "met",
+                                                                          "not_applicable")},
+                         "paused": _("paused"), "overdue": _("overdue {d}"), "h": _("{h} h {m} min"),
+                         "m": _("{m} min"), "live": _("live"), "offline": _("reconnecting…"),
+                         "zones": data["zones"], "lang": _.html_lang}
+                # an as-of page stands still at its time; a live one counts from the server's clock
+                return {**data, "row": queue_row(c, gen, lang, data["zones"]), "live": live,
+                        "words": json.dumps(words, ensure_ascii=False), "many_options": queries.MANY_OPTIONS,
+                        "now_ms": epoch_ms(as_of) if as_of else pages.NOW_MS}
+
+            return kept_page(request, user, lang, key, "queue.html", context)
+
+    return served(request, user, await run_in_threadpool(work))
 
 
 LEFT = "\x00left\x00"  # where a queue row's time left goes (no template writes this character)
@@ -478,35 +551,47 @@ def _report(c: Console, user: User, ticket: str, as_of: datetime | None) -> tupl
     """The ticket's report data once the scope admits the ticket: built once per copy of the
     views (who asks meanwhile waits for that build), and carried over to the next copy when the
     ticket's rows did not change (`_report_of_copy`)."""
+    _admitted_now(c, user, ticket, as_of)
+    with views_for(c, as_of) as (con, gen):
+        return _report_in(c, user, ticket, as_of, con, gen)
+
+
+def _admitted_now(c: Console, user: User, ticket: str, as_of: datetime | None) -> None:
+    """OutOfScope unless the ticket id is well formed and, for an as-of page, in the user's view
+    now (before any replay is started for it)."""
     if not ID.fullmatch(ticket):
         raise OutOfScope("no such ticket")
-    if as_of is not None:  # in the user's view now, before any replay is started for it
+    if as_of is not None:
         with c.views.reading() as (con, _gen):
             queries.ticket_head(con, scope_for(c, user, con), ticket)
-    with views_for(c, as_of) as (con, gen):
-        scope = scope_for(c, user, con, gen)
-        # once per copy: a scan of liability at 10M events
-        head = gen.piece(("head", scope, ticket), lambda: queries.ticket_head(con, scope, ticket))
-        with c.ledger_lock:  # a checkpoint signed since changes the report's proofs, not its views
-            signed = documents.latest_checkpoint_id(c.ledger())
-        copy_key = (ticket, str(as_of), gen.key, signed)
+
+
+def _report_in(c: Console, user: User, ticket: str, as_of: datetime | None, con: Any, gen: Any
+               ) -> tuple[dict[str, Any], Any]:
+    """`_report` on the views `views_for` gave."""
+    scope = scope_for(c, user, con, gen)
+    # once per copy: a scan of liability at 10M events
+    head = gen.piece(("head", scope, ticket), lambda: queries.ticket_head(con, scope, ticket))
+    with c.ledger_lock:  # a checkpoint signed since changes the report's proofs, not its views
+        signed = documents.latest_checkpoint_id(c.ledger())
+    copy_key = (ticket, str(as_of), gen.key, signed)
+    with c.reports_lock:
+        cached = c.reports.get(copy_key)
+        if cached is not None:
+            return cached, head
+        once = c.building.setdefault(copy_key, threading.Lock())
+    with once:
         with c.reports_lock:
             cached = c.reports.get(copy_key)
-            if cached is not None:
-                return cached, head
-            once = c.building.setdefault(copy_key, threading.Lock())
-        with once:
+        if cached is None:
+            cached = _report_of_copy(c, ticket, as_of, signed, con, gen)
             with c.reports_lock:
-                cached = c.reports.get(copy_key)
-            if cached is None:
-                cached = _report_of_copy(c, ticket, as_of, signed, con, gen)
-                with c.reports_lock:
-                    c.reports[copy_key] = cached
-                    while len(c.reports) > 1024:
-                        c.reports.popitem(last=False)
-        with c.reports_lock:
-            c.building.pop(copy_key, None)
-        return cached, head
+                c.reports[copy_key] = cached
+                while len(c.reports) > 1024:
+                    c.reports.popitem(last=False)
+    with c.reports_lock:
+        c.building.pop(copy_key, None)
+    return cached, head
 
 
 def _report_of_copy(c: Console, ticket: str, as_of: datetime | None, signed: int | None, con: Any,
@@ -545,17 +630,27 @@ async def ticket_page(request: Request, user: User, lang: str) -> Response:
     ticket = request.path_params["ticket"]
     as_of = parse_as_of(request.query_params.get("as_of"))
 
-    def work() -> tuple[dict[str, Any], Any, bool]:
-        report, head = _report(c, user, ticket, as_of)
-        with c.ledger_lock:  # the ledger's one connection, read in a worker thread (not the event loop)
-            return report, head, documents.proofs_available(c.ledger())
+    def work() -> Page:
+        _admitted_now(c, user, ticket, as_of)
+        with views_for(c, as_of) as (con, gen):
+            scope = scope_for(c, user, con, gen)
+            proof, has_pdf = c.proofs_available(), documents.pdf_available()
+            # the page shows the report's clocks, the ticket's head and whether downloads exist;
+            # a key is kept only once `_report_in` admitted the ticket to this scope
+            key = ("ticket", gen.key, scope.sees, lang, ticket, str(as_of), proof, has_pdf)
+
+            def context() -> dict[str, Any]:
+                report, head = _report_in(c, user, ticket, as_of, con, gen)
+                return {"ticket": ticket, "head": head, "report": report, "has_pdf": has_pdf, "proof": proof,
+                        "rtz": report.get("timezone") or DEFAULT_TZ}
+
+            return kept_page(request, user, lang, key, "ticket.html", context)
 
     try:
-        report, head, proof = await run_in_threadpool(work)
+        page = await run_in_threadpool(work)
     except LookupError:
         raise OutOfScope("no such ticket") from None
-    return render(request, "ticket.html", lang, user, ticket=ticket, head=head, report=report,
-                  has_pdf=documents.pdf_available(), proof=proof, rtz=report.get("timezone") or DEFAULT_TZ)
+    return served(request, user, page)
 
 
 async def _document(request: Request, kind: str) -> Response:

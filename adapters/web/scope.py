@@ -39,6 +39,12 @@ class Scope:
         rows = con.execute("SELECT DISTINCT contract FROM terms WHERE supplier = ?", [user.supplier]).fetchall()
         return cls(user.name, user.role, frozenset(r[0] for r in rows), None)
 
+    @property
+    def sees(self) -> tuple[str, frozenset[str] | None, frozenset[str] | None]:
+        """What decides everything this scope is shown, without the user's name: the key of any
+        cache of pages (two users with the same role and rows share it; no other user does)."""
+        return (self.role, self.contracts, self.customers)
+
     def where(self, alias: str = "") -> tuple[str, list[Any]]:
         """An SQL predicate over a row with `contract` and `customer` columns, and its parameters."""
         a = f"{alias}." if alias else ""

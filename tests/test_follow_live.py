@@ -271,3 +271,40 @@ def snapshot_position(data: Path) -> int:
         return con.execute("SELECT coalesce(max(position), 0) FROM events").fetchall()[0][0]
     finally:
         con.close()
+
+
+def test_an_alert_published_just_before_a_crash_is_numbered_on_after_the_restart(tmp_path: Path,
+                                                                                  nats_single) -> None:
+    """Killed after publishing a clock's alert but before the commit that records it, then restarted
+    when the clock has moved on (here: resolved): the new state is that clock's next alert, not a
+    second alert number 1 (which a reader counting a clock's alerts would take as a repeat)."""
+    data, base = tmp_path / "data", datetime.now(UTC)
+    ledger = busy_ledger(data, 5, base)  # T4 is left unresolved: its resolution clock runs
+    relay_all(ledger, nats_single.url)
+    follow(data, nats_single.url, until_position=ledger.position, interval=3600)
+    first = {(a["ticket"], a["clock"]): a for a in alerts(nats_single.url)}
+    assert first[("T4", "resolution")]["state"] in ("running", "at_risk") and first[("T4", "resolution")]["n"] == 1
+    con = duckdb.connect(str(views_path(data)))  # the crash: the commit recording T4's alerts never happened
+    con.execute("DELETE FROM alert_state WHERE ticket = 'T4'")
+    con.close()
+    resolved = ev.TicketResolved(command_id="resolve-T4", id="T4", occurred_at=base - timedelta(minutes=30),
+                                 actor="desk:test")
+    outcome = ledger.execute_many([resolved])[0]
+    assert outcome.status == "recorded", outcome.error
+    relay_all(ledger, nats_single.url)
+    follow(data, nats_single.url, until_position=ledger.position, interval=3600)
+    published = alerts(nats_single.url)
+    keys = Counter(f"{a['ticket']}:{a['clock']}:{a['n']}" for a in published)
+    assert max(keys.values()) == 1, keys.most_common(3)
+    t4 = [(a["n"], a["state"]) for a in published if (a["ticket"], a["clock"]) == ("T4", "resolution")]
+    assert t4[0][0] == 1 and t4[-1] == (2, clock_rows_state(data, "T4", "resolution"))
+    # a clock whose state did not move since its alert went out is not published again
+    assert [a["n"] for a in published if (a["ticket"], a["clock"]) == ("T4", "response")] == [1]
+
+
+def clock_rows_state(data: Path, ticket: str, clock: str) -> str:
+    con = duckdb.connect(str(views_path(data)), read_only=True)
+    try:
+        return con.execute("SELECT state FROM sla_clocks WHERE ticket = ? AND clock = ?", [ticket, clock]).fetchone()[0]
+    finally:
+        con.close()

@@ -112,8 +112,8 @@ REASON_KINDS = (
     (re.compile(r"^invalid ([\w.\[\]]+)"), lambda m: f"invalid {m.group(1)}"),
     (re.compile(r"in the future"), "time in the future"),
 )
-# Every kind a refusal is counted under that the catalog can translate (reason_kind's, the desk
-# adapters' KINDS, the decoder's); any other is shown as it is.
+# The kinds reason_kind and the decoder count refusals under, marked for the catalog (the desk
+# adapters mark theirs in desks.common.KINDS); a kind the catalog lacks is shown as it is.
 KNOWN_KINDS = (
     N_("ticket already open"), N_("ticket is cancelled"), N_("ticket is closed"), N_("ticket is resolved"),
     N_("ticket is open"), N_("ticket never opened"), N_("no such wait is open"),
@@ -122,9 +122,7 @@ KNOWN_KINDS = (
     N_("contract already registered"), N_("another customer's"),
     N_("command id already used for different content"), N_("not the current schema version"),
     N_("time in the future"), N_("not valid JSON"), N_("missing field"), N_("unknown field"),
-    N_("invalid command"), N_("unknown type"), N_("unknown status"), N_("unmapped status"),
-    N_("missing or unreadable time"), N_("missing ticket id"), N_("update before the report time"),
-    N_("update out of order"), N_("update after cancellation"), N_("unmapped hold reason"),
+    N_("invalid command"), N_("unknown type"),
 )
 _INVALID = re.compile(r"^invalid (\S+)$")
 # Where an item came from, as the sources write it (English) -> its template and fields
@@ -139,7 +137,7 @@ def kind_said(kind: str, _: Callable[..., str]) -> str:
     m = _INVALID.match(kind)
     if m and kind != "invalid command":
         return _(N_("invalid {field}"), field=m.group(1))
-    return _(kind) if kind in KNOWN_KINDS else kind
+    return _(kind)  # gettext gives back a kind it has no entry for; no fields are filled
 
 
 def where_said(where: str, _: Callable[..., str]) -> str:

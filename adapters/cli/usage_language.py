@@ -17,7 +17,9 @@ import os
 from collections.abc import Sequence
 
 from domain.errors import N_
-from replay.i18n import plural
+from replay.i18n import plural, resolve_lang, texts
+
+from .output import LANG_ENV
 
 # Python 3.11's argparse error messages; a message another version words differently stays English.
 ERRORS = frozenset({
@@ -44,8 +46,6 @@ def speak_usage_errors(argv: Sequence[str]) -> None:
     lang = _requested(argv)
 
     def catalog():  # read on the first error only
-        from replay.i18n import resolve_lang, texts
-
         try:
             return texts(resolve_lang(lang)).catalog
         except ValueError:  # an unknown --lang: argparse says so, in English
@@ -54,10 +54,10 @@ def speak_usage_errors(argv: Sequence[str]) -> None:
     def gettext(message: str) -> str:
         return catalog().gettext(message) if message in ERRORS else message
 
-    def ngettext(singular: str, plural: str, n: int) -> str:
+    def ngettext(singular: str, plural_: str, n: int) -> str:
         if singular in PLURAL_ERRORS:
-            return catalog().ngettext(singular, plural, n)
-        return singular if n == 1 else plural
+            return catalog().ngettext(singular, plural_, n)
+        return singular if n == 1 else plural_
 
     argparse._ = gettext  # type: ignore[attr-defined]
     argparse.ngettext = ngettext  # type: ignore[attr-defined]
@@ -69,5 +69,5 @@ def _requested(argv: Sequence[str]) -> str | None:
             return argv[i + 1]
         if arg.startswith("--lang="):
             return arg.removeprefix("--lang=")
-    return os.environ.get("TICKETLEDGER_LANG") or None
+    return os.environ.get(LANG_ENV) or None
 

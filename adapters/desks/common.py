@@ -32,17 +32,18 @@ CONTRACTS_DIR = Path(__file__).resolve().parents[2] / "contracts"
 # and so their command ids, are the same on every import (idempotency, §3).
 DESK_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
-# Row-level refusal kinds (the start of every problem string a desk adapter yields).
+# Row-level refusal kinds (the start of every problem string a desk adapter yields), marked for
+# the catalog: the importer says a kind in the reader's language (importer.kind_said).
 KINDS = (
-    "unknown status",
-    "unmapped status",
-    "unknown severity",
-    "missing or unreadable time",
-    "missing ticket id",
-    "update before the report time",
-    "update out of order",
-    "update after cancellation",
-    "unmapped hold reason",
+    N_("unknown status"),
+    N_("unmapped status"),
+    N_("unknown severity"),
+    N_("missing or unreadable time"),
+    N_("missing ticket id"),
+    N_("update before the report time"),
+    N_("update out of order"),
+    N_("update after cancellation"),
+    N_("unmapped hold reason"),
 )
 
 # What a desk status can mean (a mapping's values): see TicketTrack.step.

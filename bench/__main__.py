@@ -111,7 +111,7 @@ def bench_live(quick: bool) -> dict[str, Any] | None:
 
     r = run(quick=quick)
     if not quick:
-        r["sweep"] = sweep()
+        r["sweep"] = sweep(r)
     return r
 
 

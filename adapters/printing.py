@@ -193,7 +193,8 @@ class Printer:
         if self._error is not None:
             raise self._error
         frame = self._send("Page.getFrameTree", session=True)["frameTree"]["frame"]["id"]
-        self._send("Page.setDocumentContent", {"frameId": frame, "html": html.decode()}, session=True)
+        self._send("Page.setDocumentContent", {"frameId": frame, "html": hidden_on_screen(html.decode())},
+                   session=True)
         while self._event("Page.lifecycleEvent")["params"]["name"] != "load":
             pass
         width, height = A4_INCHES
@@ -293,6 +294,19 @@ class Printer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# Chromium lays a page out for its screen (1280 px, never shown here) and paints it, then lays it
+# out again at A4 to print: hidden on screen, only the print is laid out (the busiest statement's
+# print 0.70 -> 0.59 s) and not a byte of the PDF changes, since print media never applies a screen
+# rule. Added to the document's own stylesheet: a <style> element of its own would shift the
+# tagged PDF's structure ids.
+SCREEN_HIDDEN = "@media screen{html{display:none}}"
+
+
+def hidden_on_screen(html: str) -> str:
+    """`html` with SCREEN_HIDDEN at the end of its first stylesheet (as it is without one)."""
+    return html.replace("</style>", SCREEN_HIDDEN + "</style>", 1)
 
 
 _DATE = re.compile(rb"/(CreationDate|ModDate) \(D:\d{14}[^)]*\)")

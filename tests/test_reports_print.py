@@ -275,3 +275,16 @@ def test_the_printer_s_chromium_runs_no_renderer_for_browser_ui_nobody_sees() ->
     assert pdf.startswith(b"%PDF")
     assert any("--type=renderer" in args for args in launched)  # the page's renderer was seen
     assert not [args for args in launched if "--top-chrome-webui" in args]
+
+
+def test_the_printer_lays_the_document_out_for_print_only(docs: dict) -> None:
+    """Chromium would lay the statement out for a 1280-px screen nobody sees, then again at A4: the
+    printer hides it on screen (the PDF is Playwright's all the same, see above), so the page it
+    printed holds no screen box."""
+    from adapters.printing import Printer
+
+    with Printer() as printer:
+        pdf = printer.print(docs["statement.html"].read_bytes(), None)
+        shown = printer._send("Runtime.evaluate", {"expression": "document.documentElement.getClientRects().length"},
+                              session=True)["result"]["value"]
+    assert pdf.startswith(b"%PDF") and shown == 0

@@ -9,8 +9,9 @@ that carry "第 n 页 / 共 m 页", and writes a tagged PDF. The OS package is t
 How: `Printer` starts Chromium itself and speaks the DevTools protocol over the pipe Chromium
 opens on file descriptors 3 and 4 (`--remote-debugging-pipe`), with the switches and page
 settings Playwright uses (CHROMIUM_SWITCHES, PAGE_FONTS; and the hidden address bar's popup
-turned off, UNSEEN_UI_FEATURES): the PDF is byte-identical to Playwright's page.pdf of the same HTML. Printing through Playwright's Python package cost its
-Node.js driver's start (~0.5 s of a one-page report's 2 s) on every PDF; the tests still use
+turned off, UNSEEN_UI_FEATURES; the document hidden on screen, SCREEN_HIDDEN, so that it is laid
+out for print only): the PDF is byte-identical to Playwright's page.pdf of the same HTML.
+Printing through Playwright's Python package cost its Node.js driver's start (~0.5 s of a one-page report's 2 s) on every PDF; the tests still use
 Playwright (`browser`) to measure the pages in the DOM. A `Printer` is started before its
 document exists, so that Chromium's start runs on the other core while the command reads the
 views and writes the HTML.

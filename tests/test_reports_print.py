@@ -5,6 +5,7 @@ pdftotext, the statement's XLSX opened with openpyxl as Excel would."""
 from __future__ import annotations
 
 import io
+import os
 import re
 import subprocess
 from contextlib import redirect_stdout
@@ -252,3 +253,38 @@ def test_the_printer_prints_what_playwright_prints_of_the_same_html(docs: dict) 
             pdf = page.pdf(format="A4", prefer_css_page_size=True, print_background=True,
                            display_header_footer=False, tagged=True, outline=True)
         assert with_dates(pdf, dated) == with_dates(docs[printed].read_bytes(), dated), printed
+
+
+def test_the_printer_s_chromium_runs_no_renderer_for_browser_ui_nobody_sees() -> None:
+    """Headless Chromium is the whole browser in a hidden window: left to itself it loads its address
+    bar's WebUI popup in a renderer of its own (`--top-chrome-webui`, ~400 script modules) while it
+    prints, ~0.6 s of CPU beside every PDF on a two-core machine. The printer turns that popup off."""
+    from adapters.printing import Printer
+
+    with Printer() as printer:
+        pdf = printer.print(b"<!DOCTYPE html><html><body><p>x</p></body></html>", None)
+        launched = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                # Chromium's helpers write their switches into one string: read them as text
+                args = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").replace("\0", " ")
+            except OSError:
+                continue
+            if printer._profile in args:  # its own processes (its profile folder)
+                launched.append(args)
+    assert pdf.startswith(b"%PDF")
+    assert any("--type=renderer" in args for args in launched)  # the page's renderer was seen
+    assert not [args for args in launched if "--top-chrome-webui" in args]
+
+
+def test_the_printer_lays_the_document_out_for_print_only(docs: dict) -> None:
+    """Chromium would lay the statement out for a 1280-px screen nobody sees, then again at A4: the
+    printer hides it on screen (the PDF is Playwright's all the same, see above), so the page it
+    printed holds no screen box."""
+    from adapters.printing import Printer
+
+    with Printer() as printer:
+        pdf = printer.print(docs["statement.html"].read_bytes(), None)
+        shown = printer._send("Runtime.evaluate", {"expression": "document.documentElement.getClientRects().length"},
+                              session=True)["result"]["value"]
+    assert pdf.startswith(b"%PDF") and shown == 0

@@ -288,3 +288,35 @@ def test_the_printer_lays_the_document_out_for_print_only(docs: dict) -> None:
         shown = printer._send("Runtime.evaluate", {"expression": "document.documentElement.getClientRects().length"},
                               session=True)["result"]["value"]
     assert pdf.startswith(b"%PDF") and shown == 0
+
+
+def _processes_of(profile: str) -> list[str]:
+    """The command lines of the running processes started with this Chromium profile folder."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            args = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").replace("\0", " ")
+        except OSError:
+            continue
+        if profile in args:
+            found.append(args)
+    return found
+
+
+def test_the_printer_leaves_no_process_and_no_profile_folder_behind() -> None:
+    """Every PDF starts a Chromium with a profile folder of its own: after the print nothing of it
+    may stay (a console prints many). Its helpers stop with it, so none writes into the profile
+    after the folder is removed (that left empty folders in /dev/shm)."""
+    import time
+
+    from adapters.printing import Printer
+
+    profiles = []
+    for _ in range(3):
+        with Printer() as printer:
+            assert printer.print(b"<!DOCTYPE html><html><body><p>x</p></body></html>", None).startswith(b"%PDF")
+            assert _processes_of(printer._profile)  # its helpers were running
+            profiles.append(printer._profile)
+        assert _processes_of(printer._profile) == []
+    time.sleep(0.5)  # what a late helper would have written by now
+    assert [p for p in profiles if os.path.exists(p)] == []

@@ -255,6 +255,20 @@ def test_the_printer_prints_what_playwright_prints_of_the_same_html(docs: dict) 
         assert with_dates(pdf, dated) == with_dates(docs[printed].read_bytes(), dated), printed
 
 
+def _processes_of(profile: str) -> list[str]:
+    """The command lines of the running processes started with this Chromium profile folder
+    (Chromium's helpers write their switches into one string: read as text)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            args = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").replace("\0", " ")
+        except OSError:
+            continue
+        if profile in args:
+            found.append(args)
+    return found
+
+
 def test_the_printer_s_chromium_runs_no_renderer_for_browser_ui_nobody_sees() -> None:
     """Headless Chromium is the whole browser in a hidden window: left to itself it loads its address
     bar's WebUI popup in a renderer of its own (`--top-chrome-webui`, ~400 script modules) while it
@@ -263,15 +277,7 @@ def test_the_printer_s_chromium_runs_no_renderer_for_browser_ui_nobody_sees() ->
 
     with Printer() as printer:
         pdf = printer.print(b"<!DOCTYPE html><html><body><p>x</p></body></html>", None)
-        launched = []
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                # Chromium's helpers write their switches into one string: read them as text
-                args = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").replace("\0", " ")
-            except OSError:
-                continue
-            if printer._profile in args:  # its own processes (its profile folder)
-                launched.append(args)
+        launched = _processes_of(printer._profile)
     assert pdf.startswith(b"%PDF")
     assert any("--type=renderer" in args for args in launched)  # the page's renderer was seen
     assert not [args for args in launched if "--top-chrome-webui" in args]
@@ -288,19 +294,6 @@ def test_the_printer_lays_the_document_out_for_print_only(docs: dict) -> None:
         shown = printer._send("Runtime.evaluate", {"expression": "document.documentElement.getClientRects().length"},
                               session=True)["result"]["value"]
     assert pdf.startswith(b"%PDF") and shown == 0
-
-
-def _processes_of(profile: str) -> list[str]:
-    """The command lines of the running processes started with this Chromium profile folder."""
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            args = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").replace("\0", " ")
-        except OSError:
-            continue
-        if profile in args:
-            found.append(args)
-    return found
 
 
 def test_the_printer_leaves_no_process_and_no_profile_folder_behind() -> None:

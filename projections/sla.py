@@ -464,12 +464,14 @@ WRITE_CLOCK_INPUTS = True
 # are stored in position order, so the row groups before it are skipped; `id IN (SELECT ...)` alone
 # is a join that fetches every column it reads of every ticket event in the log (~0.6-1 s at 10M,
 # where a live batch's tickets, those touched and those whose clock is not final, are recent).
+# `opened`: `events`, or a part of it holding every opening of the `_aff` tickets (a live batch
+# reads them with `_down_open`'s, projections.recompute `_oc`: one scan of the log instead of two).
 EV_FROM = """SELECT CASE WHEN count(DISTINCT id) = (SELECT count(*) FROM _aff) THEN coalesce(min(position), 0) ELSE 0 END
-    FROM events WHERE type = 'TicketOpened' AND id IN (SELECT ticket FROM _aff)"""
+    FROM {opened} WHERE type = 'TicketOpened' AND id IN (SELECT ticket FROM _aff)"""
 
 
-def _run(con, inputs: bool) -> None:  # noqa: ANN001 - a DuckDB connection
-    ev_from = con.execute(EV_FROM).fetchall()[0][0]
+def _run(con, inputs: bool, opened: str = "events") -> None:  # noqa: ANN001 - a DuckDB connection
+    ev_from = con.execute(EV_FROM.format(opened=opened)).fetchall()[0][0]
     ev, *rest = statements(inputs)
     con.execute(ev, [ev_from])
     for s in rest:
@@ -486,19 +488,20 @@ def statements(inputs: bool = True) -> list[str]:
 TICKETS_PER_PASS = 100_000
 
 
-def recompute(con, inputs: bool = True) -> None:  # noqa: ANN001 - a DuckDB connection
+def recompute(con, inputs: bool = True, opened: str = "events") -> None:  # noqa: ANN001 - a DuckDB connection
     """The clocks of the tickets in `_aff` (left as it was found); with `inputs` False, not what
-    each clock was computed from (`clock_inputs`: a throwaway replay read for its clocks alone)."""
+    each clock was computed from (`clock_inputs`: a throwaway replay read for its clocks alone).
+    `opened`: where the openings of the `_aff` tickets are read (EV_FROM)."""
     n = con.execute("SELECT count(*) FROM _aff").fetchall()[0][0]
     if n <= TICKETS_PER_PASS:
-        _run(con, inputs)
+        _run(con, inputs, opened)
         return
     con.execute("CREATE OR REPLACE TEMP TABLE _aff_all AS "
                 f"SELECT ticket, (row_number() OVER () - 1) // {TICKETS_PER_PASS} AS part FROM _aff")
     try:
         for part in range((n + TICKETS_PER_PASS - 1) // TICKETS_PER_PASS):
             con.execute("CREATE OR REPLACE TEMP TABLE _aff AS SELECT ticket FROM _aff_all WHERE part = ?", [part])
-            _run(con, inputs)
+            _run(con, inputs, opened)
     finally:
         con.execute("CREATE OR REPLACE TEMP TABLE _aff AS SELECT ticket FROM _aff_all")
         con.execute("DROP TABLE _aff_all")

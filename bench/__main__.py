@@ -10,19 +10,22 @@ Slots, in the order they run (quick ones first; a slot whose module is missing s
   relay      bench.relay_bench: relay to JetStream vs bare publish_async
   desk       bench.desk_import_bench
   live       bench.live_bench: recording -> visible in the views at a steady 1,000 events/s (p50, p99)
-  rebuild    bench.rebuild_bench: store_arrow.rebuild_from_store at N/10, 3N/10 and N (1M, 3M, 10M)
+  rebuild    bench.rebuild_bench: store_arrow.rebuild_from_store at N/10 and N (1M, 10M)
              as prefixes of the one ledger, beside a bare ADBC scan of the same rows, peak RSS,
              linearity; and the naive fold (through the domain) and the old simplified fold on
              the smallest prefix (1M), in the same run
-  asof       bench.audit_bench: explain one ticket and replay --as-of-position on the N ledger
+  asof       bench.audit_bench: explain one ticket and replay --as-of-position P (half-way) on
+             the N ledger
   scoped     bench.scoped_bench: replay --customer C (one customer, <= 5 % of the events) beside
              the full replay, as of a position, as of a recording time and under --terms; and
-             explain --as-of-recorded (its ticket's scope replayed)
+             explain --as-of-recorded (its ticket's scope replayed). The full replay as of P is
+             the asof slot's (measured once); it is also the full replay as of the recording
+             time T of P, which holds the same events 1..P evaluated at the same time
   reports    bench.report_bench: one dispute report (html, pdf) and one monthly statement (html,
              xlsx, pdf) on the N ledger, beside the JSON report and `report sla --json`
   clock_inputs  bench.clock_inputs_bench: rebuild and re-evaluate of the N/10 prefix's ledger with
              and without the statements that write clock_inputs (the ratio is the figure)
-  tlog       bench.tlog_bench: recording with vs without the Merkle tree (A/B, median of 5, SQLite
+  tlog       bench.tlog_bench: recording with vs without the Merkle tree (A/B, median of 3, SQLite
              and PostgreSQL), the tree's build for an existing ledger (<= 1M, extrapolated to 10M),
              inclusion and consistency proofs, `proof verify` of a 50-event report
   web        bench.web_bench: 50 users browsing the console's queue and ticket pages of the N ledger
@@ -78,8 +81,11 @@ def bench_write(quick: bool) -> dict[str, Any]:
 
 
 def rebuild_sizes(events: int) -> list[int]:
-    """N/10, 3N/10 and N: 1M, 3M and 10M for the default N (how cost grows), prefixes of one ledger."""
-    return sorted({n for n in (events // 10, 3 * events // 10, events) if n >= 10_000} or {events})
+    """N/10 and N: 1M and 10M for the default N, prefixes of one ledger. The targets are on the
+    largest (rebuild / scan, / naive fold, memory, file) and on how cost grows from the smallest
+    (linearity: events/s at N over N/10); the 3N/10 point between them served no target and took
+    ~50 s of every run (`python -m bench.rebuild_bench --events 1e6,3e6,1e7` still measures it)."""
+    return sorted({n for n in (events // 10, events) if n >= 10_000} or {events})
 
 
 def bench_rebuild(events: int) -> dict[str, Any]:
@@ -142,15 +148,22 @@ def bench_clock_inputs(quick: bool, events: int) -> dict[str, Any] | None:
 
 
 def bench_tlog(quick: bool, events: int) -> dict[str, Any] | None:
-    from .tlog_bench import run
+    from .rebuild_bench import ledger
+    from .tlog_bench import SUITE_ROUNDS, run
 
-    return run(quick=quick, events=events)
+    # the tree's build on the first 1M events of the suite's ledger, copied (a prefix is a ledger
+    # as it stood): generating a 1M ledger anew for it took ~20 s of every run
+    d, meta = ledger(events)
+    source = d / "events.sqlite" if meta["events"] >= min(events, 1_000_000) else None
+    return run(quick=quick, events=events, rounds=SUITE_ROUNDS, source=source)
 
 
-def bench_scoped(quick: bool, events: int) -> dict[str, Any] | None:
+def bench_scoped(quick: bool, events: int, asof: dict[str, Any] | None) -> dict[str, Any] | None:
     from .scoped_bench import run
 
-    return run(quick=quick, events=events)
+    # the asof slot's full `replay --as-of-position` is the same command at the same cut: measured
+    # once per run, it is the full replay of both slots (scoped_bench says so beside its ratios)
+    return run(quick=quick, events=events, full_position=(asof or {}).get("replay"))
 
 
 def bench_asof(events: int) -> dict[str, Any] | None:
@@ -238,6 +251,29 @@ SLOTS = ("generate", "write", "relay", "desk", "live", "rebuild", "clock_inputs"
          "web")
 
 
+TARGET_WALL_S = 15 * 60  # issue 15: `make bench` in a fresh clone, the ledger's generation included
+
+
+def slot_rows(results: dict[str, Any], wall: float, events: int) -> list[dict[str, Any]]:
+    """Each slot's wall time, then the whole run's beside the 15-min target (a cached ledger's
+    generation added back, as a fresh clone would spend it)."""
+    secs: dict[str, float] = results.get("slot_seconds") or {}
+    g = results.get("generate") or {}
+    rows = []
+    for slot, s in secs.items():
+        fig = f"{s:,.0f} s"
+        if slot == "generate" and g.get("cached"):
+            fig += f" (cached; generating took {g.get('seconds', 0):,.0f} s)"
+        rows.append({"slot": slot, "wall": fig, "share": f"{s / max(wall, 1e-9):.0%}"})
+    fresh = results.get("fresh_clone_seconds_estimate", wall)
+    rows.append({"slot": "total", "wall": f"{wall:,.0f} s ({wall / 60:.1f} min)"
+                 + (f"; as in a fresh clone {fresh:,.0f} s ({fresh / 60:.1f} min)" if g.get("cached") else ""),
+                 "share": f"target < {TARGET_WALL_S // 60} min at {events / 1e6:g}M (the whole suite): "
+                          + (("yes" if fresh < TARGET_WALL_S else "NO") if len(secs) == len(SLOTS)
+                             else f"not measured, {len(secs)} of {len(SLOTS)} slots run")})
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--events", type=int, default=None,
@@ -268,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         ("rebuild", lambda: bench_rebuild(events)),
         ("clock_inputs", lambda: bench_clock_inputs(args.quick, events)),
         ("asof", lambda: bench_asof(events)),
-        ("scoped", lambda: bench_scoped(args.quick, events)),
+        ("scoped", lambda: bench_scoped(args.quick, events, results.get("asof"))),
         ("reports", lambda: bench_reports(events)),
         ("tlog", lambda: bench_tlog(args.quick, events)),
         ("web", lambda: bench_web(args.quick, events)),
@@ -298,8 +334,11 @@ def main(argv: list[str] | None = None) -> int:
         if g.get("cached"):
             fig += f"; with the ledger generated as in a fresh clone ({g['seconds']:.0f} s): {fresh / 60:.1f} min"
         rows.append({"benchmark": "whole suite, wall time", "figure": fig,
-                     "target": f"< 15 min at {events / 1e6:g}M", "ok": "yes" if fresh < 900 else "NO"})
+                     "target": f"< {TARGET_WALL_S // 60} min at {events / 1e6:g}M",
+                     "ok": "yes" if fresh < TARGET_WALL_S else "NO"})
     print(table(rows))
+    print()
+    print(table(slot_rows(results, wall, events)))
     _write(out, results)
     print(f"\nwall time {wall:.0f} s ({wall / 60:.1f} min); written: {out}")
     return 0

@@ -3,8 +3,10 @@
 Runs the real command line (`python -m adapters.cli`, i.e. `ticketledger`) as a child
 process and times it wall-clock, startup included, with its peak RSS:
 
-  replay   `ticketledger replay --as-of-position N/2 --out tmp.duckdb --json`: the views as
-           the ledger stood half-way (a rebuild of N/2 events through the store's bulk reader)
+  replay   `ticketledger replay --as-of-position P --out tmp.duckdb --json`: the views as
+           the ledger stood half-way (P: the last position recorded at the recording time of
+           N/2, see half_cut; a rebuild of ~N/2 events through the store's bulk reader). In
+           `python -m bench` the scoped slot uses this replay as its full one (measured once)
   explain  `ticketledger explain TICKET --format json --out tmp.json` for one ticket in the
            middle of the ledger, with the ledger's current views present (the rebuild bench
            leaves them as views.duckdb beside the store): it must read only that ticket's,
@@ -146,6 +148,36 @@ def views_for(d: Path, meta: dict[str, Any], events: int | None = None, views: s
     return v
 
 
+def half_cut(store: Path, n: int) -> tuple[int, str]:
+    """The cut the as-of replays share: (P, T), T the recording time of position n // 2 and P
+    the last position recorded at T. The generator stamps one recording time per transaction
+    of many events, so `--as-of-recorded T` holds positions 1..P, not 1..n // 2: cut at P, the
+    as-of-position and as-of-recorded replays hold the very same events, evaluated at the same
+    time T (a replay as of a position is evaluated at its recording time)."""
+    import sqlite3
+
+    con = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+    try:
+        def rec(p: int) -> str | None:
+            row = con.execute("SELECT recorded_at FROM ledger_chain WHERE position = ?", [p]).fetchone()
+            return row[0] if row else None
+
+        half = max(1, n // 2)
+        t = rec(half)
+        assert t is not None, f"no position {half} in {store}"
+        lo, hi = half, n  # recording time never decreases along the log (SPEC §9.13): bisect
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            r = rec(mid)
+            if r is not None and r <= t:
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo, t
+    finally:
+        con.close()
+
+
 def middle_ticket(d: Path, meta: dict[str, Any], views: Path, events: int | None = None) -> str:
     """A ticket in the middle of the ledger (of its prefix: the middle one the views hold)."""
     if not events or events >= meta["events"]:
@@ -188,11 +220,12 @@ def run(quick: bool = False, events: int | None = None, views: str | None = None
             out["explain"]["clocks"] = len(rep.get("clocks", []))
         out["explain_again"] = timed([*base, "explain", ticket, *on, "--format", "json", "--out", f"{tmp}/e2.json"],
                                      in_process=True)
-        at = n // 2
+        # at the cut the scoped slot uses, which shares this replay as its full one (bench.scoped_bench)
+        at, rec = half_cut(d / "events.sqlite", n)
         log(f"audit: replay --as-of-position {at:,}")
         out["replay"] = timed([*base, "--json", "replay", "--as-of-position", str(at), "--out", f"{tmp}/r.duckdb"],
-                              in_process=True)
-        out["replay"]["position"] = at
+                              in_process=True, keep_stdout=True)
+        out["replay"].update(position=at, recorded=rec, ledger=d.name)
         if out["replay"]["exit"] == 0:
             out["replay"]["events_per_second"] = round(at / out["replay"]["seconds"])
     best = min(out["explain"]["seconds"], out["explain_again"]["seconds"])
@@ -211,7 +244,7 @@ def rows_of(r: dict[str, Any] | None) -> list[dict[str, Any]]:
     n = f"{r['ledger_events'] / 1e6:g}M"
     rp, ex = r["replay"], r["explain"]
     return [
-        {"benchmark": f"replay --as-of-position {rp.get('position', 0) / 1e6:g}M ({n} ledger)",
+        {"benchmark": f"replay --as-of-position {rp.get('position', 0):,} ({n} ledger)",
          "figure": (f"{rp['seconds']} s, {rp.get('events_per_second', 0):,} events/s, peak {rp['peak_rss_mib']:,} MiB"
                     if rp["exit"] == 0 else f"error: {rp.get('error')}"), "target": "", "ok": ""},
         {"benchmark": f"explain one ticket --format json ({n} ledger)",

@@ -13,7 +13,11 @@ Figures: p50/p95/max page time per page (queue, ticket first view, ticket repeat
 repeats those whose ticket had been served to a user before the request began: "served before";
 the other repeats waited for the first view's build), requests/s,
 errors; the follower's recording -> committed latency p50/p99 during the same run (target p99
-<= 500 ms, bench.live_bench). Targets: queue and cached ticket pages p95 < 300 ms, a ticket page
+<= 250 ms, bench.live_bench). The follower gets `--drain` seconds (10) after the load to reach the
+last event; an event still out of the views then counts with the time it had waited so far, so
+a saturated follower's percentiles are reported as lower bounds ("at least"), not as the
+latencies of the events that happened to arrive (a 60-s wait took a minute of every suite run
+and still left a saturated follower's latest events out). Targets: queue and cached ticket pages p95 < 300 ms, a ticket page
 built anew p95 < 2 s.
 
     .venv/bin/python -m bench.web_bench [--quick] [--ledger DATA_DIR] [--users 50] [--rate 1000] [--seconds 30]
@@ -166,14 +170,21 @@ def _alerted_before(data: Path) -> None:
     the whole history, for many minutes, before its first batch counts."""
     import duckdb
 
-    from adapters.follower import _ensure_alert_table, mark_alerted, pending_alerts
+    from adapters.follower import _CHANGED, _ensure_alert_table
 
     con = duckdb.connect(str(data / "views.duckdb"))
     try:
         _ensure_alert_table(con)
-        pending = pending_alerts(con)
-        mark_alerted(con, pending)
-        log(f"web: {len(pending):,} clock states marked as alerted before the run")
+        # the rows follower.mark_alerted(pending_alerts(con)) writes, in one statement: those
+        # build a Python dict and a message key for each of the ~2.9M clock states at 10M (~30 s
+        # of every suite run) that nobody reads here
+        n = con.execute(f"""INSERT OR REPLACE INTO alert_state (ticket, clock, state, alerts, customer, deadline,
+                                                               paused_since)
+            SELECT c.ticket, c.clock, c.state, CAST(coalesce(a.alerts, 0) + 1 AS INTEGER), c.customer, c.deadline,
+                   c.paused_since
+            FROM sla_clocks c LEFT JOIN alert_state a USING (ticket, clock)
+            WHERE {_CHANGED}""").fetchone()[0]
+        log(f"web: {n:,} clock states marked as alerted before the run")
     finally:
         con.close()
 
@@ -217,7 +228,7 @@ def _pct(xs: list[float], q: float) -> float | None:
 
 def run(quick: bool = False, events: int | None = None, *, ledger_dir: str | None = None, users: int = 50,
         rate: int = 1000, seconds: float | None = None, think: float = 3.0, preload: int | None = None,
-        keep: str | None = None, in_place: bool = False) -> dict[str, Any]:
+        keep: str | None = None, in_place: bool = False, drain: float = 10.0) -> dict[str, Any]:
     from adapters.cli.core import record_calendar
     from adapters.ledger import open_ledger
     from adapters.nats_server import NatsServer, free_port
@@ -338,12 +349,17 @@ def run(quick: bool = False, events: int | None = None, *, ledger_dir: str | Non
         wrote_for = time.monotonic() - start
         last = ledger.position
         loader.wait(seconds + 120)
-        deadline = time.monotonic() + 60
+        # the follower's drain: a follower that keeps up reaches the last event within a second;
+        # one that does not (saturated at 10M: a minute behind) is not waited for, its events
+        # still out of the views count at the time we stopped, as lower bounds (`_censored`)
+        deadline = time.monotonic() + drain
         while max((c["position"] for c in _commits(timings)), default=0) < last and time.monotonic() < deadline:
             time.sleep(0.1)
+        stopped = time.time()
         recorded = {r.position: r.recorded_at for r in read_log(ledger, base + 1, last - base)}
         batches = [c for c in _commits(timings)[caught_up:] if c["position"] > base]
-        live = _stats(_first_reaching([(c["committed"], c["position"]) for c in batches], recorded))
+        lat, unreached = _censored([(c["committed"], c["position"]) for c in batches], recorded, stopped)
+        live = _stats(lat)
         pages = json.loads((tmp / "pages.json").read_text())
         result: dict[str, Any] = {
             "users": users, "seconds": round(wrote_for, 1), "rate_target": rate,
@@ -351,6 +367,9 @@ def run(quick: bool = False, events: int | None = None, *, ledger_dir: str | Non
             "requests": len(pages), "requests_per_s": round(len(pages) / seconds, 1),
             "errors": sum(1 for _, _, s, *_ in pages if s != 200),
             "follower_p50_ms": live["p50"], "follower_p99_ms": live["p99"], "follower_target_p99_ms": TARGET_P99_MS,
+            # events not in the views when the drain ended: their latency is at least the time
+            # they had waited then, so the percentiles are lower bounds when this is not 0
+            "follower_unreached": unreached, "follower_drain_s": drain,
             "cpus": os.cpu_count(), "load_avg_1min": round(os.getloadavg()[0], 2),
         }
         for page in ("queue", "ticket first", "ticket repeat", "ticket served before"):
@@ -377,6 +396,18 @@ def run(quick: bool = False, events: int | None = None, *, ledger_dir: str | Non
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _censored(seen: list[tuple[float, int]], recorded: dict[int, str], stopped: float) -> tuple[list[float], int]:
+    """ms from recording to the first (time, position) in `seen` at or past each position, and
+    for each position never seen the ms from its recording to `stopped` (a lower bound: it was
+    still waiting then). Dropping those instead would report only the events that made it."""
+    from .live_bench import _ts
+
+    lat = _first_reaching(seen, recorded)
+    rest = sorted(recorded)[len(lat):]
+    lat += [(stopped - _ts(recorded[p])) * 1000 for p in rest]
+    return lat, len(rest)
+
+
 def rows_of(r: dict[str, Any] | None) -> list[dict[str, Any]]:
     if not r:
         return []
@@ -390,8 +421,12 @@ def rows_of(r: dict[str, Any] | None) -> list[dict[str, Any]]:
         rows.append({"benchmark": f"web {page.replace('_', ' ')} page, {r['users']} users, {r['rate_achieved']:,.0f} ev/s",
                      "figure": f"p50 {v.get('p50_ms')} ms, p95 {v.get('p95_ms')} ms ({v.get('n')} pages)",
                      "target": f"p95 < {target:.0f} ms", "ok": "yes" if ok else "NO"})
+    bound = ">= " if r.get("follower_unreached") else ""
     rows.append({"benchmark": "web: follower live latency during the load",
-                 "figure": f"p50 {r['follower_p50_ms']} ms, p99 {r['follower_p99_ms']} ms",
+                 "figure": f"p50 {bound}{r['follower_p50_ms']} ms, p99 {bound}{r['follower_p99_ms']} ms"
+                           + (f" ({r['follower_unreached']:,} events not yet in the views {r['follower_drain_s']:g} s "
+                              "after the load: counted at the time waited, so at least these)"
+                              if r.get("follower_unreached") else ""),
                  "target": f"p99 <= {TARGET_P99_MS:.0f} ms",
                  "ok": "yes" if (r["follower_p99_ms"] or 1e9) <= TARGET_P99_MS else "NO"})
     return rows
@@ -414,9 +449,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--in-place", action="store_true",
                    help="--ledger is already a throwaway copy: run in it (a 10M ledger is 15 GB to copy); "
                         "with --keep the NATS stream survives for the next run too")
+    p.add_argument("--drain", type=float, default=10.0,
+                   help="seconds to wait after the load for the follower to reach the last event (default 10); "
+                        "events still out of the views then count as lower bounds")
     a = p.parse_args(argv)
     r = run(a.quick, ledger_dir=a.ledger, users=a.users, rate=a.rate, seconds=a.seconds, think=a.think,
-            preload=a.preload, keep=a.keep, in_place=a.in_place)
+            preload=a.preload, keep=a.keep, in_place=a.in_place, drain=a.drain)
     from adapters.cli.output import table
 
     print(table(rows_of(r)))

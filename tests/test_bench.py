@@ -115,3 +115,57 @@ def test_live_profile_applies_the_batches_to_a_copy_of_a_views_file(generated, t
         con = duckdb.connect(str(path), read_only=True)
         assert con.execute("SELECT max(position), count(*) FROM events").fetchall()[0] == (last, last)
         con.close()
+
+
+def test_half_cut_holds_the_same_events_as_of_position_and_of_recorded_time(generated):
+    """The suite measures one full replay for both cuts: P and T must select the same prefix."""
+    from bench.audit_bench import half_cut
+
+    d, stats = generated
+    store = d / "events.sqlite"
+    p, t = half_cut(store, stats["events"])
+    con = sqlite3.connect(store)
+    by_time = con.execute("SELECT max(position), count(*) FROM ledger_chain WHERE recorded_at <= ?", [t]).fetchone()
+    half_time = con.execute("SELECT recorded_at FROM ledger_chain WHERE position = ?", [stats["events"] // 2]).fetchone()
+    assert by_time == (p, p) and half_time == (t,) and p >= stats["events"] // 2
+
+
+def test_tlog_build_copies_a_prefix_without_tree(generated, tmp_path, capsys):
+    from adapters.cli import main
+    from bench.tlog_bench import copy_prefix
+
+    d, _ = generated
+    copy_prefix(d / "events.sqlite", tmp_path, 4000)
+    con = sqlite3.connect(tmp_path / "events.sqlite")
+    assert con.execute("SELECT count(*), count(tree) FROM ledger_chain").fetchone() == (4000, 0)
+    assert con.execute(ROWS + " LIMIT 4000").fetchall() == sqlite3.connect(d / "events.sqlite").execute(
+        ROWS + " LIMIT 4000").fetchall()
+    con.close()
+    assert main(["--data-dir", str(tmp_path), "verify", "--no-stream", "--no-evidence"]) == 0
+    assert "OK" in capsys.readouterr().out
+
+
+def test_web_latency_counts_events_never_applied_as_lower_bounds():
+    """A saturated follower's last events never reach the views during the run: they count with
+    the time they had waited, instead of vanishing from the percentiles."""
+    from bench.web_bench import _censored
+
+    recorded = {p: f"2026-01-01T00:00:{p:02d}.000000Z" for p in range(1, 11)}
+    t0 = 1767225600.0  # 2026-01-01T00:00:00Z
+    seen = [(t0 + 5.5, 5)]  # positions 1..5 applied at 5.5 s; 6..10 never
+    lat, unreached = _censored(seen, recorded, stopped=t0 + 60)
+    assert unreached == 5 and len(lat) == 10
+    assert sorted(lat)[-1] == (60 - 6) * 1000  # position 6 had waited 54 s when the bench stopped
+
+
+def test_suite_prints_each_slot_and_the_total_beside_the_target():
+    from bench.__main__ import SLOTS, slot_rows
+
+    results = {"slot_seconds": {s: 10.0 for s in SLOTS}, "generate": {"cached": True, "seconds": 200.0},
+               "fresh_clone_seconds_estimate": 320.0}
+    rows = slot_rows(results, 120.0, 10_000_000)
+    assert [r["slot"] for r in rows] == [*SLOTS, "total"]
+    assert "generating took 200 s" in rows[0]["wall"]
+    assert "5.3 min" in rows[-1]["wall"] and rows[-1]["share"].endswith("yes") and "15 min" in rows[-1]["share"]
+    partial = slot_rows({"slot_seconds": {"web": 900.0}}, 900.0, 10_000_000)
+    assert "not measured" in partial[-1]["share"]

@@ -379,7 +379,8 @@ def run(quick: bool = False, events: int | None = None, *, ledger_dir: str | Non
                                               "max_ms": _pct(ms, 1.0)}
         result["ok"] = bool(
             result["errors"] == 0 and (result["queue"]["p95_ms"] or 1e9) < PAGE_P95_MS
-            and (result["ticket_repeat"]["p95_ms"] or 0) < PAGE_P95_MS
+            and (result["ticket_served_before"]["p95_ms"] or 0) < PAGE_P95_MS
+            and (result["ticket_repeat"]["p95_ms"] or 0) < UNCACHED_P95_MS
             and (result["ticket_first"]["p95_ms"] or 0) < UNCACHED_P95_MS)
         return result
     finally:
@@ -412,7 +413,9 @@ def rows_of(r: dict[str, Any] | None) -> list[dict[str, Any]]:
     if not r:
         return []
     rows = []
-    for page, target in (("queue", PAGE_P95_MS), ("ticket_repeat", PAGE_P95_MS),
+    # a repeat that arrived while the ticket's first view was still being built waited for that
+    # build: it is held to the uncached target; a page served before the request began, to the cached one
+    for page, target in (("queue", PAGE_P95_MS), ("ticket_repeat", UNCACHED_P95_MS),
                          ("ticket_served_before", PAGE_P95_MS), ("ticket_first", UNCACHED_P95_MS)):
         if page not in r:  # a result of the bench before it split the repeats
             continue

@@ -13,8 +13,9 @@ Latency (recording -> visible): each fetch takes what the stream holds at once, 
 whatever arrived while the previous one was applied; the consumer acks a whole batch with one
 ack (AckPolicy.ALL) after its commit. A committed batch is visible at once to readers of
 `views.duckdb` in this process. Other processes read `views-snapshot.duckdb`, a copy written
-by a second connection in a background thread at most every `snapshot_every` seconds (and once
-more when the follower goes idle or stops), so copying the database never delays a batch.
+by a second connection in a background thread at most every `snapshot_every` seconds, and no
+more than a quarter of the time when a copy takes long (a large ledger's), and once more when the
+follower goes idle or stops, so copying the database never delays a batch.
 
 Alerts (§6): each clock state change to at_risk, breached or met is published once on
 `alert.<customer>.<ticket>.<clock>` (stream ALERTS); so is every change a live queue shows (the
@@ -181,6 +182,18 @@ async def _fetch(sub: Any, n: int, timeout: float) -> list[Any]:
         return []
 
 
+# The share of the time the analysts' snapshot may spend copying. A copy of a small ledger's views
+# takes a fraction of a second, so it follows `--snapshot-every`; at 10M a copy of ~1 GB takes tens
+# of seconds, and one started every 2 s kept a core copying beside the batches and the console
+SNAPSHOT_SHARE = 0.25
+
+
+def snapshot_spacing(every: float, took: float) -> float:
+    """Seconds from the start of one snapshot copy to the next: `every`, or, when the last copy
+    took `took` s, long enough that copying takes at most SNAPSHOT_SHARE of the time."""
+    return max(every, took / SNAPSHOT_SHARE)
+
+
 class Snapshots:
     """The analysts' snapshot, copied off the apply path.
 
@@ -195,6 +208,7 @@ class Snapshots:
         self.db = con.execute("SELECT current_database()").fetchall()[0][0]
         self.thread: threading.Thread | None = None
         self.started = float("-inf")
+        self.took = 0.0  # seconds the last copy took
         self.published: int | None = None  # position the last copy holds at least
         self.copies = 0
 
@@ -202,7 +216,7 @@ class Snapshots:
         """Start a copy if one is due; never waits."""
         if self.thread is not None and self.thread.is_alive():
             return
-        if position == self.published or time.monotonic() - self.started < self.every:
+        if position == self.published or time.monotonic() - self.started < snapshot_spacing(self.every, self.took):
             return
         self.started = time.monotonic()
         self.thread = threading.Thread(target=self._copy, args=(position,), name="views-snapshot", daemon=True)
@@ -222,6 +236,7 @@ class Snapshots:
             os.replace(tmp, self.path)
             self.published = position
             self.copies += 1
+            self.took = time.monotonic() - self.started
         except (duckdb.Error, OSError) as e:
             self.log(f"views follow: snapshot not published: {e}")
 

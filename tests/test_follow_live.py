@@ -308,3 +308,31 @@ def clock_rows_state(data: Path, ticket: str, clock: str) -> str:
         return con.execute("SELECT state FROM sla_clocks WHERE ticket = ? AND clock = ?", [ticket, clock]).fetchone()[0]
     finally:
         con.close()
+
+
+def test_a_slow_snapshot_copy_spaces_the_next_so_copying_takes_at_most_a_quarter_of_the_time(tmp_path: Path) -> None:
+    """The analysts' snapshot copies the whole views database: a fraction of a second on a small
+    ledger, ~40 s for the ~1 GB of a 10M one. Copies then follow each other no closer than four
+    times the last one's length, so the follower's batches and the console keep the CPU."""
+    from adapters.follower import Snapshots, snapshot_spacing
+
+    assert snapshot_spacing(2.0, 0.3) == 2.0  # a small ledger: the cadence asked for
+    assert snapshot_spacing(2.0, 40.0) == 160.0  # a 10M ledger's copy: at most a quarter of the time
+
+    con = projections.open_views(tmp_path / "views.duckdb")
+    snapshots = Snapshots(con, tmp_path / "views-snapshot.duckdb", 0.0, print)
+    try:
+        snapshots.poke(1)
+        snapshots.thread.join()
+        assert snapshots.copies == 1 and snapshots.took > 0
+        snapshots.took = 3600.0  # as if that copy had taken an hour
+        snapshots.poke(2)
+        snapshots.thread.join()
+        assert snapshots.copies == 1  # the next copy waits
+        snapshots.took = 0.0
+        snapshots.poke(2)
+        snapshots.thread.join()
+        assert snapshots.copies == 2
+    finally:
+        snapshots.close(2, publish=False)
+        con.close()

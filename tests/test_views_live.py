@@ -5,7 +5,7 @@ are identical. Also: analysts read a published snapshot while a writer holds the
 from __future__ import annotations
 
 import itertools
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pyarrow as pa
 from hypothesis import HealthCheck, Phase, given, settings
@@ -118,3 +118,25 @@ def test_snapshot_is_readable_while_the_writer_holds_the_views(tmp_path):
 
     assert main(["--data-dir", str(tmp_path), "sql", "SELECT clock, state FROM sla_clocks"]) == 0
     writer.close()
+
+
+def test_a_follower_after_a_rebuild_re_evaluates_only_what_its_own_last_batch_left(tmp_path):
+    """Views rebuilt at T0, then followed: each batch re-evaluates the visit periods whose status can
+    have changed since the views' last evaluation, the follower's previous batch, not since the
+    rebuild (which re-evaluated every period of the months between, batch after batch)."""
+    k = Kit(tmp_path, years=(2025,))
+    k.contract_file("contracts/seed-004.toml")
+    for i in range(12):
+        k.asset(f"A{i}", "K-004", customer="buyer-004", accepted="2025-01-01T10:00", site=f"S{i}")
+    rebuilt = k.ledger.position
+    k.ticket("T1", "A0", "2025-10-01T09:00")
+    k.ticket("T2", "A0", "2025-10-01T10:00")
+    log = pa.concat_tables(list(store_batches(k.ledger)))
+    views = open_views(None)
+    apply_batch(views, log.slice(0, rebuilt), t("2025-02-01T00:00"))  # `views rebuild`'s consumer
+    apply_batch(views, log.slice(rebuilt, 1), t("2025-10-01T09:30"), consumer="follow")
+    apply_batch(views, log.slice(rebuilt + 1, 1), t("2025-10-01T10:30"), consumer="follow")
+    # the last batch rewrote the periods of its ticket's asset at most, not the other eleven's
+    assert set(views.execute("SELECT asset FROM _scope_visits").fetchall()) <= {("A0",)}
+    last = t("2025-10-01T10:30").astimezone(UTC).replace(tzinfo=None)  # the views' times are naive UTC
+    assert views.execute("SELECT DISTINCT evaluated_at FROM checkpoint").fetchall() == [(last,)]

@@ -135,14 +135,17 @@ PRINT_TIMEOUT_S = 120.0  # one answer from Chromium; a statement of 30 pages tak
 PROFILE_PARENT = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK | os.X_OK) else None
 
 
+def _stat(pid: int | str) -> list[str]:
+    """A process's /proc stat fields after its command's closing parenthesis: state, ppid, pgrp, ..."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
 
 def _members(group: int) -> list[int]:
     """The processes of a process group (from /proc: a few ms)."""
     found = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         with suppress(OSError, IndexError, ValueError):
-            # the fields after the command's closing parenthesis: state, ppid, pgrp, ...
-            if int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[2]) == group:
+            if int(_stat(pid)[2]) == group:
                 found.append(int(pid))
     return found
 
@@ -154,7 +157,7 @@ def _wait_gone(pids: list[int], timeout: float = 2.0) -> None:
     for pid in pids:
         while time.monotonic() < deadline:
             try:
-                if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+                if _stat(pid)[0] in ("Z", "X"):
                     break
             except (OSError, IndexError):
                 break

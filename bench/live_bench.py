@@ -297,18 +297,19 @@ def profile(store: Path, *, start: int, batch: int, batches: int, top: int = 25,
     from adapters.store_arrow import store_batches
     from projections import apply_batch, open_views, rebuild
 
+    def table(batches: Any) -> Any:
+        return pa.concat_tables([pa.Table.from_batches([b]) if isinstance(b, pa.RecordBatch) else b for b in batches])
+
     if views is not None:
         work = work or views.with_name(views.stem + ".profile.duckdb")
         for p in (work, Path(f"{work}.wal")):
             p.unlink(missing_ok=True)
         shutil.copyfile(views, work)
-        log = pa.concat_tables([pa.Table.from_batches([b]) if isinstance(b, pa.RecordBatch) else b
-                                for b in store_batches(store, start + 1, start + batch * batches)])
+        log = table(store_batches(store, start + 1, start + batch * batches))
         first = 0  # the log read holds the batches only
         con = open_views(work)
     else:
-        log = pa.concat_tables([pa.Table.from_batches([b]) if isinstance(b, pa.RecordBatch) else b
-                                for b in store_batches(store)])
+        log = table(store_batches(store))
         first = start
         con = open_views(None)
     con.execute("SET threads = 1")  # as the follower runs
@@ -344,28 +345,30 @@ def sweep(base: dict[str, Any], rates_up: tuple[int, ...] = SWEEP_RATES,
     """The highest steady rate whose p99 stays within 1 s, from the `base` run (1,000 events/s): up
     through `rates_up` while it does, or, when the base run does not, down through `rates_down`
     until a rate does, so the figure is a rate even when 1,000 events/s is too many."""
-    def within(r: dict[str, Any], rate: int) -> bool:
+    runs: dict[str, Any] = {}
+
+    def measured(rate: int, r: dict[str, Any] | None = None) -> bool:
+        """Runs `rate` (unless given its result), notes it, and says whether it stays within 1 s."""
+        try:
+            r = r or run(rate=rate, seconds=seconds)
+        except Exception as e:  # a rate the follower cannot keep up with may time out
+            runs[str(rate)] = {"error": f"{type(e).__name__}: {e}"}
+            return False
+        runs[str(rate)] = {k: r[k] for k in ("rate_achieved", "p50_ms", "p99_ms", "load_avg_1min") if k in r}
         return r["p99_ms"] <= SWEEP_P99_MS and r["rate_achieved"] >= 0.95 * rate
 
-    up = within(base, base["rate_target"])
-    highest = base["rate_target"] if up else None
-    runs: dict[str, Any] = {str(base["rate_target"]): {k: base[k] for k in ("rate_achieved", "p50_ms", "p99_ms",
-                                                                          "load_avg_1min") if k in base}}
-    for rate in rates_up if up else rates_down:
-        try:
-            r = run(rate=rate, seconds=seconds)
-        except Exception as e:  # a rate the follower cannot keep up with may time out: the end of the sweep
-            runs[str(rate)] = {"error": f"{type(e).__name__}: {e}"}
-            if up:
+    highest = None
+    if measured(base["rate_target"], base):
+        highest = base["rate_target"]
+        for rate in rates_up:  # up while within
+            if not measured(rate):
                 break
-            continue
-        runs[str(rate)] = {k: r[k] for k in ("rate_achieved", "p50_ms", "p99_ms", "load_avg_1min") if k in r}
-        if within(r, rate) != up:  # up: the first rate past 1 s ends it; down: the first within it
-            if not up:
-                highest = rate
-            break
-        if up:
             highest = rate
+    else:
+        for rate in rates_down:  # down until within
+            if measured(rate):
+                highest = rate
+                break
     return {"runs": runs, "highest_rate_within_1s": highest, "seconds_per_rate": seconds}
 
 

@@ -12,10 +12,10 @@ Every `interval` seconds with no news the follower re-evaluates every clock not 
 Latency (recording -> visible): each fetch takes what the stream holds at once, so a batch is
 whatever arrived while the previous one was applied; the consumer acks a whole batch with one
 ack (AckPolicy.ALL) after its commit. A committed batch is visible at once to readers of
-`views.duckdb` in this process. Other processes read `views-snapshot.duckdb`, a copy written
-by a second connection in a background thread at most every `snapshot_every` seconds, and no
+`views.duckdb` in this process. Other processes read `views-snapshot.duckdb`, a copy of the
+checkpointed file made by a background thread at most every `snapshot_every` seconds, and no
 more than a quarter of the time when a copy takes long (a large ledger's), and once more when the
-follower goes idle or stops, so copying the database never delays a batch.
+follower stops; a batch waits for the checkpoint, never for the copy.
 
 Alerts (§6): each clock state change to at_risk, breached or met is published once on
 `alert.<customer>.<ticket>.<clock>` (stream ALERTS); so is every change a live queue shows (the
@@ -33,6 +33,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import sys
 import threading
 import time
@@ -197,15 +198,22 @@ def snapshot_spacing(every: float, took: float) -> float:
 class Snapshots:
     """The analysts' snapshot, copied off the apply path.
 
-    A second connection to the same database (DuckDB MVCC: it reads the last committed state)
-    copies every table into a file aside and renames it, in a background thread. The apply loop
-    only starts a copy when the last one is done, `every` seconds have passed and the views moved.
+    Between two batches the apply loop checkpoints the views file and holds off DuckDB's
+    automatic checkpoints; a background thread then copies the file's bytes aside and renames the
+    copy (projections.publish_snapshot says why the bytes of a checkpointed file are a consistent
+    state), and lets checkpoints run again. Batches committed meanwhile go to the write-ahead log
+    only. The apply loop only starts a copy when the last one is done, `every` seconds have passed
+    and the views moved.
     """
+
+    # while a copy runs, no commit may checkpoint (DuckDB's largest size: never)
+    HOLD = "1000 GiB"
 
     def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, every: float, log: Any) -> None:
         self.con, self.path, self.every, self.log = con, path, every, log
         self.reader = con.cursor()
-        self.db = con.execute("SELECT current_database()").fetchall()[0][0]
+        self.source = projections.database_file(con)
+        self.threshold = con.execute("SELECT current_setting('checkpoint_threshold')").fetchall()[0][0]
         self.thread: threading.Thread | None = None
         self.started = float("-inf")
         self.took = 0.0  # seconds the last copy took
@@ -213,32 +221,35 @@ class Snapshots:
         self.copies = 0
 
     def poke(self, position: int) -> None:
-        """Start a copy if one is due; never waits."""
+        """Start a copy if one is due; never waits for one."""
         if self.thread is not None and self.thread.is_alive():
             return
         if position == self.published or time.monotonic() - self.started < snapshot_spacing(self.every, self.took):
             return
         self.started = time.monotonic()
+        try:
+            self.con.execute("CHECKPOINT")
+            self.con.execute(f"SET checkpoint_threshold = '{self.HOLD}'")
+        except duckdb.Error as e:
+            self.log(f"views follow: snapshot not published: {e}")
+            return
         self.thread = threading.Thread(target=self._copy, args=(position,), name="views-snapshot", daemon=True)
         self.thread.start()
 
     def _copy(self, position: int) -> None:
-        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp = self.path.with_name(self.path.name + ".part")
         with contextlib.suppress(AttributeError, OSError):  # Linux: this thread yields the CPU to batches
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
         try:
-            tmp.unlink(missing_ok=True)
-            self.reader.execute(f"ATTACH '{tmp}' AS _snap")
-            try:
-                self.reader.execute(f"COPY FROM DATABASE {self.db} TO _snap")
-            finally:
-                self.reader.execute("DETACH _snap")
+            shutil.copyfile(self.source, tmp)
             os.replace(tmp, self.path)
             self.published = position
             self.copies += 1
             self.took = time.monotonic() - self.started
-        except (duckdb.Error, OSError) as e:
+        except OSError as e:
             self.log(f"views follow: snapshot not published: {e}")
+        finally:
+            self.reader.execute(f"SET checkpoint_threshold = '{self.threshold}'")
 
     def close(self, position: int, *, publish: bool = True) -> None:
         """Wait for a copy under way, then publish the last state (left to analysts)."""

@@ -7,6 +7,7 @@ hand Arrow batches in.
 from .apply import (
     ARROW_SCHEMA,
     apply_batch,
+    database_file,
     open_views,
     publish_snapshot,
     rebuild,
@@ -15,5 +16,5 @@ from .apply import (
 )
 
 __all__ = [
-    "ARROW_SCHEMA", "apply_batch", "open_views", "publish_snapshot", "reevaluate", "rebuild", "rebuild_from_store",
+    "ARROW_SCHEMA", "apply_batch", "database_file", "open_views", "publish_snapshot", "reevaluate", "rebuild", "rebuild_from_store",
 ]

@@ -6,8 +6,8 @@ consumer is (re)created at start from that position; `apply_batch` skips positio
 already holds, so a redelivery after a crash is harmless. Messages are acked only after
 the transaction commits.
 
-Every `interval` seconds with no news the follower re-evaluates every clock not yet final
-(`projections.reevaluate`), so a deadline passing turns a clock to breached (§4).
+At start, and every `interval` seconds with no news, the follower re-evaluates every clock not
+yet final (`projections.reevaluate`), so a deadline passing turns a clock to breached (§4).
 
 Latency (recording -> visible): each fetch takes what the stream holds at once, so a batch is
 whatever arrived while the previous one was applied; the consumer acks a whole batch with one
@@ -299,6 +299,12 @@ class Follower:
             self._caught_up = self._seen_seq >= catch_up_to
             if self.snapshot:
                 self._snapshots = Snapshots(con, snapshot_path(self.data_dir), self.snapshot_every, self.log)
+            # Views left at an earlier evaluation time (a rebuild, a follower stopped for a while)
+            # are brought to now before the first batch: that batch re-evaluated every clock and
+            # visit period of the time between (30 s at 10M after a rebuild months old), and every
+            # event behind it waited for that
+            projections.reevaluate(con, datetime.now(UTC), consumer="follow")
+            self.stats.reevaluations += 1
             started = last_eval = time.monotonic()
             while True:
                 t0 = time.monotonic()

@@ -305,6 +305,8 @@ class Follower:
             # event behind it waited for that
             projections.reevaluate(con, datetime.now(UTC), consumer="follow")
             self.stats.reevaluations += 1
+            if self._caught_up:  # nothing behind on the stream can contradict what it found: alert now
+                await self._after_checkpoint(js, con)
             started = last_eval = time.monotonic()
             while True:
                 t0 = time.monotonic()

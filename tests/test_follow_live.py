@@ -340,15 +340,18 @@ def test_a_slow_snapshot_copy_spaces_the_next_so_copying_takes_at_most_a_quarter
 
 def test_a_follower_started_on_old_views_brings_them_to_now_before_any_new_event(tmp_path: Path, nats_single) -> None:
     """Views rebuilt a month ago and nothing new on the stream: the follower re-evaluates them at its
-    start, so a deadline that passed meanwhile shows as breached without waiting for an event or
-    for `--interval` (here an hour)."""
+    start, so a deadline that passed meanwhile shows as breached, and is alerted, without waiting
+    for an event or for `--interval` (here an hour)."""
     data = tmp_path / "data"
     now = datetime.now(UTC)
     ledger = busy_ledger(data, 10, now - timedelta(days=30))
     projections.rebuild_from_store(lambda: store_batches(ledger), views_path(data), now - timedelta(days=29))
+    running = {(t, c) for t, c, state, *_ in clock_rows(views_path(data)) if state in ("running", "at_risk")}
     relay_all(ledger, nats_single.url)
     stats = follow(data, nats_single.url, until_position=ledger.position, interval=3600)
     assert stats.applied == 0 and stats.reevaluations == 1
     evaluated = follower_evaluated_at(data)
     assert evaluated >= now - timedelta(seconds=5)
     assert clock_rows(views_path(data)) == rebuilt_at(ledger, tmp_path, evaluated)
+    # ... and alerts what that found, with nothing behind it on the stream to contradict it
+    assert running and running <= {(a["ticket"], a["clock"]) for a in alerts(nats_single.url) if a["state"] == "breached"}

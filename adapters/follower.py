@@ -254,13 +254,14 @@ class Follower:
     def __init__(self, data_dir: Path, url: str, options: ConnectOptions | None = None, *,
                  interval: float = 30.0, batch: int = 1000, alerts: bool = True, snapshot: bool = True,
                  snapshot_every: float = 2.0, wait: float = 0.5, timings: Path | None = None,
-                 threads: int = 1, log: Any = None) -> None:
+                 threads: int = 1, fsync: bool = True, log: Any = None) -> None:
         self.data_dir, self.url, self.options = data_dir, url, options
         self.interval, self.batch, self.alerts, self.snapshot = interval, batch, alerts, snapshot
         self.log = log or (lambda msg: print(msg, file=sys.stderr))
         self.stats = FollowStats()
         self._first_alert_pass = True
         self.snapshot_every, self.wait, self.threads = snapshot_every, wait, threads
+        self.fsync = fsync
         self.timings = timings  # a JSON line per committed batch (bench.live_bench reads it)
         self._snapshots: Snapshots | None = None
         self._withheld = WithheldFromStore(data_dir, lambda m: self.log(f"views follow: {m}"))
@@ -274,6 +275,13 @@ class Follower:
         # a live batch runs ~80 small statements: on a shared host of few cores, DuckDB's
         # parallelism costs more than it saves (measured: ~20 % less CPU per batch with one thread)
         con.execute(f"SET threads = {self.threads}")
+        if not self.fsync:
+            # The views are derived and hold their own position: after a crash of the process the OS
+            # still writes what was committed, and a batch lost with the machine is fetched again from
+            # the stream; a file left corrupt by an OS or power failure is rebuilt from the store
+            # (`views rebuild`). Each commit's fsync was 20-200 ms of a batch's wall time on a shared
+            # disk (live_bench --profile on file, docs/performance.md).
+            con.execute("SET fsync_mode = 'NONE'")
         _ensure_alert_table(con)
         timings = open(self.timings, "a", buffering=1) if self.timings else None  # noqa: SIM115
         try:
@@ -509,9 +517,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=positive_int, default=1000)
     p.add_argument("--snapshot-every", type=positive_float, default=2.0)
     p.add_argument("--timings", type=Path, default=None, help="append a JSON line per committed batch here")
+    p.add_argument("--no-fsync", action="store_true",
+                   help="commit the views without waiting for the disk (an OS crash may need `views rebuild`)")
     a = p.parse_args(argv)
     stats = follow(a.data_dir, a.url, interval=a.interval, batch=a.batch, snapshot_every=a.snapshot_every,
-                   timings=a.timings, until_position=a.until_position, max_seconds=a.max_seconds)
+                   timings=a.timings, until_position=a.until_position, max_seconds=a.max_seconds,
+                   fsync=not a.no_fsync)
     print(f"applied {stats.applied}, alerts {stats.alerts}, last position {stats.last_position}")
     return 0
 

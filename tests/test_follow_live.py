@@ -15,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 import msgspec
+import pytest
 
 import projections
 from adapters.follower import follow, snapshot_path, views_path
@@ -106,12 +107,14 @@ def test_follower_rows_equal_a_rebuild_at_its_evaluation_time(tmp_path: Path, na
     assert clock_rows(snapshot_path(data)) == live
 
 
-def test_follower_killed_mid_batch_ends_like_a_rebuild_and_alerts_once(tmp_path: Path, nats_single) -> None:
+@pytest.mark.parametrize("fsync", [True, False], ids=["fsync", "no-fsync"])
+def test_follower_killed_mid_batch_ends_like_a_rebuild_and_alerts_once(tmp_path: Path, nats_single, fsync: bool) -> None:
+    """Also with --no-fsync: a killed process loses no commit (the OS holds what was written)."""
     data = tmp_path / "data"
     ledger = busy_ledger(data, 400, datetime.now(UTC))
     relay_all(ledger, nats_single.url)
     cmd = [sys.executable, "-m", "adapters.follower", str(data), nats_single.url, "--batch", "50", "--interval", "3600",
-           "--until-position", str(ledger.position)]
+           "--until-position", str(ledger.position), *([] if fsync else ["--no-fsync"])]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     victim = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60

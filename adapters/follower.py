@@ -22,9 +22,10 @@ Alerts (§6): each clock state change to at_risk, breached or met is published o
 web console's): a clock appearing as running, a deadline moved (consent, severity change, a wait
 ended) and a pausing wait opening or ending (`paused_since`), and a live clock becoming not
 applicable. `alert_state` in the views database holds the last state, deadline and pause
-alerted per clock; the message id is `ticket:clock:n:state` (n counts that clock's alerts), and
-after a restart the last message of each subject is read back before publishing, so a crash
-between publish and bookkeeping neither loses nor doubles one.
+alerted per clock (a pass's, written in the next batch's transaction: no commit of its own); the
+message id is `ticket:clock:n:state` (n counts that clock's alerts), and after a restart the last
+message of each subject is read back before publishing, so a crash between publish and
+bookkeeping neither loses nor doubles one.
 """
 
 from __future__ import annotations
@@ -260,6 +261,8 @@ class Follower:
         self.log = log or (lambda msg: print(msg, file=sys.stderr))
         self.stats = FollowStats()
         self._first_alert_pass = True
+        # alerted, not yet recorded in alert_state: recorded in the next batch's transaction
+        self._alerted: list[dict[str, Any]] = []
         self.snapshot_every, self.wait, self.threads = snapshot_every, wait, threads
         self.fsync = fsync
         self.timings = timings  # a JSON line per committed batch (bench.live_bench reads it)
@@ -320,7 +323,8 @@ class Follower:
                             "after_s": round(last_eval - t2, 4), "stream_first": stamps[0], "stream_last": stamps[1],
                         }) + "\n")
                 elif time.monotonic() - last_eval >= self.interval:
-                    projections.reevaluate(con, datetime.now(UTC), consumer="follow")
+                    projections.reevaluate(con, datetime.now(UTC), consumer="follow", also=self._record_alerted)
+                    self._alerted = []
                     self.stats.reevaluations += 1
                     await self._after_checkpoint(js, con)
                     last_eval = time.monotonic()
@@ -331,6 +335,9 @@ class Follower:
                 if max_seconds is not None and time.monotonic() - started >= max_seconds:
                     return self.stats
         finally:
+            if self._alerted:  # what the last pass published, in a transaction of its own
+                with contextlib.suppress(duckdb.Error):
+                    mark_alerted(con, self._alerted)
             if self._snapshots is not None:
                 with contextlib.suppress(duckdb.Error):  # leave analysts the last state, once caught up
                     self._snapshots.close(self.stats.last_position, publish=self._caught_up)
@@ -394,7 +401,9 @@ class Follower:
             return 0
         table = events_table(events)
         last = max(e.position for e in events)
-        projections.apply_batch(con, table, datetime.now(UTC), consumer="follow", position=last)
+        projections.apply_batch(con, table, datetime.now(UTC), consumer="follow", position=last,
+                                also=self._record_alerted)
+        self._alerted = []
         self.stats.applied += table.num_rows
         self.stats.last_position = last
         return table.num_rows
@@ -410,7 +419,14 @@ class Follower:
                 self._first_alert_pass = False
             if to_publish:
                 self.stats.alerts += await publish_alerts(js, to_publish)
-            mark_alerted(con, pending)
+            # Recorded with the next batch (or re-evaluation, or at the end): one commit per batch.
+            # A crash before that commit is a crash between publishing and recording, as before:
+            # the first pass after the restart finds them published (_already_published).
+            self._alerted = pending
+
+    def _record_alerted(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Inside a batch's transaction: what the last alert pass published."""
+        mark_alerted(con, self._alerted)
 
 
 class WithheldFromStore:

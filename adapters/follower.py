@@ -410,6 +410,9 @@ class Follower:
 
     async def _after_checkpoint(self, js: JetStreamContext, con: duckdb.DuckDBPyConnection) -> None:
         if self.alerts:
+            if self._alerted:  # no transaction ran since the last pass: recorded before this one reads
+                mark_alerted(con, self._alerted)
+                self._alerted = []
             # after the first full pass, a pass reads only the clocks just rewritten
             pending = pending_alerts(con, rewritten_only=not self._first_alert_pass)
             to_publish = pending

@@ -22,9 +22,10 @@ Alerts (§6): each clock state change to at_risk, breached or met is published o
 web console's): a clock appearing as running, a deadline moved (consent, severity change, a wait
 ended) and a pausing wait opening or ending (`paused_since`), and a live clock becoming not
 applicable. `alert_state` in the views database holds the last state, deadline and pause
-alerted per clock; the message id is `ticket:clock:n:state` (n counts that clock's alerts), and
-after a restart the last message of each subject is read back before publishing, so a crash
-between publish and bookkeeping neither loses nor doubles one.
+alerted per clock (a pass's, written in the next batch's transaction: no commit of its own); the
+message id is `ticket:clock:n:state` (n counts that clock's alerts), and after a restart the last
+message of each subject is read back before publishing, so a crash between publish and
+bookkeeping neither loses nor doubles one.
 """
 
 from __future__ import annotations
@@ -269,13 +270,16 @@ class Follower:
     def __init__(self, data_dir: Path, url: str, options: ConnectOptions | None = None, *,
                  interval: float = 30.0, batch: int = BATCH, alerts: bool = True, snapshot: bool = True,
                  snapshot_every: float = 2.0, wait: float = 0.5, timings: Path | None = None,
-                 threads: int = 1, log: Any = None) -> None:
+                 threads: int = 1, fsync: bool = True, log: Any = None) -> None:
         self.data_dir, self.url, self.options = data_dir, url, options
         self.interval, self.batch, self.alerts, self.snapshot = interval, batch, alerts, snapshot
         self.log = log or (lambda msg: print(msg, file=sys.stderr))
         self.stats = FollowStats()
         self._first_alert_pass = True
+        # alerted, not yet recorded in alert_state: recorded in the next batch's transaction
+        self._alerted: list[dict[str, Any]] = []
         self.snapshot_every, self.wait, self.threads = snapshot_every, wait, threads
+        self.fsync = fsync
         self.timings = timings  # a JSON line per committed batch (bench.live_bench reads it)
         self._snapshots: Snapshots | None = None
         self._withheld = WithheldFromStore(data_dir, lambda m: self.log(f"views follow: {m}"))
@@ -289,6 +293,13 @@ class Follower:
         # a live batch runs ~80 small statements: on a shared host of few cores, DuckDB's
         # parallelism costs more than it saves (measured: ~20 % less CPU per batch with one thread)
         con.execute(f"SET threads = {self.threads}")
+        if not self.fsync:
+            # The views are derived and hold their own position: after a crash of the process the OS
+            # still writes what was committed, and a batch lost with the machine is fetched again from
+            # the stream; a file left corrupt by an OS or power failure is rebuilt from the store
+            # (`views rebuild`). Each commit's fsync was 20-200 ms of a batch's wall time on a shared
+            # disk (live_bench --profile on file, docs/performance.md).
+            con.execute("SET fsync_mode = 'NONE'")
         _ensure_alert_table(con)
         timings = open(self.timings, "a", buffering=1) if self.timings else None  # noqa: SIM115
         try:
@@ -335,7 +346,8 @@ class Follower:
                             "after_s": round(last_eval - t2, 4), "stream_first": stamps[0], "stream_last": stamps[1],
                         }) + "\n")
                 elif time.monotonic() - last_eval >= self.interval:
-                    projections.reevaluate(con, datetime.now(UTC), consumer="follow")
+                    projections.reevaluate(con, datetime.now(UTC), consumer="follow", also=self._record_alerted)
+                    self._alerted = []
                     self.stats.reevaluations += 1
                     await self._after_checkpoint(js, con)
                     last_eval = time.monotonic()
@@ -346,6 +358,9 @@ class Follower:
                 if max_seconds is not None and time.monotonic() - started >= max_seconds:
                     return self.stats
         finally:
+            if self._alerted:  # what the last pass published, in a transaction of its own
+                with contextlib.suppress(duckdb.Error):
+                    mark_alerted(con, self._alerted)
             if self._snapshots is not None:
                 with contextlib.suppress(duckdb.Error):  # leave analysts the last state, once caught up
                     self._snapshots.close(self.stats.last_position, publish=self._caught_up)
@@ -409,13 +424,18 @@ class Follower:
             return 0
         table = events_table(events)
         last = max(e.position for e in events)
-        projections.apply_batch(con, table, datetime.now(UTC), consumer="follow", position=last)
+        projections.apply_batch(con, table, datetime.now(UTC), consumer="follow", position=last,
+                                also=self._record_alerted)
+        self._alerted = []
         self.stats.applied += table.num_rows
         self.stats.last_position = last
         return table.num_rows
 
     async def _after_checkpoint(self, js: JetStreamContext, con: duckdb.DuckDBPyConnection) -> None:
         if self.alerts:
+            if self._alerted:  # no transaction ran since the last pass: recorded before this one reads
+                mark_alerted(con, self._alerted)
+                self._alerted = []
             # after the first full pass, a pass reads only the clocks just rewritten
             pending = pending_alerts(con, rewritten_only=not self._first_alert_pass)
             to_publish = pending
@@ -425,7 +445,14 @@ class Follower:
                 self._first_alert_pass = False
             if to_publish:
                 self.stats.alerts += await publish_alerts(js, to_publish)
-            mark_alerted(con, pending)
+            # Recorded with the next batch (or re-evaluation, or at the end): one commit per batch.
+            # A crash before that commit is a crash between publishing and recording, as before:
+            # the first pass after the restart finds them published (_already_published).
+            self._alerted = pending
+
+    def _record_alerted(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Inside a batch's transaction: what the last alert pass published."""
+        mark_alerted(con, self._alerted)
 
 
 class WithheldFromStore:
@@ -532,9 +559,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=positive_int, default=BATCH)
     p.add_argument("--snapshot-every", type=positive_float, default=2.0)
     p.add_argument("--timings", type=Path, default=None, help="append a JSON line per committed batch here")
+    p.add_argument("--no-fsync", action="store_true",
+                   help="commit the views without waiting for the disk (an OS crash may need `views rebuild`)")
     a = p.parse_args(argv)
     stats = follow(a.data_dir, a.url, interval=a.interval, batch=a.batch, snapshot_every=a.snapshot_every,
-                   timings=a.timings, until_position=a.until_position, max_seconds=a.max_seconds)
+                   timings=a.timings, until_position=a.until_position, max_seconds=a.max_seconds,
+                   fsync=not a.no_fsync)
     print(f"applied {stats.applied}, alerts {stats.alerts}, last position {stats.last_position}")
     return 0
 

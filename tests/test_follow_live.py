@@ -164,13 +164,14 @@ def test_a_deadline_passing_with_no_new_event_turns_the_clock_breached(tmp_path:
 
 
 def test_analysts_query_while_views_follow_runs(tmp_path: Path, nats_single) -> None:
-    """§7: report, sql and a read-only DuckDB open all work beside a running follower."""
+    """§7: report, sql and a read-only DuckDB open all work beside a running follower (here one that
+    commits without waiting for the disk, `--no-fsync`)."""
     data = tmp_path / "data"
     ledger = busy_ledger(data, 30, datetime.now(UTC))
     relay_all(ledger, nats_single.url)
     cli = [sys.executable, "-m", "adapters.cli", "--data-dir", str(data)]
     follower = subprocess.Popen([*cli, "views", "follow", "--nats-url", nats_single.url, "--interval", "1",
-                                 "--max-seconds", "25"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                 "--max-seconds", "25", "--no-fsync"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and not snapshot_path(data).exists():

@@ -25,8 +25,12 @@ SQL = (
     "FROM stored_events e JOIN ledger_chain c ON c.position = e.rowid "
     "WHERE e.rowid >= ? AND e.rowid <= ? AND c.recorded_at <= ? ORDER BY e.rowid"
 )
-# a scoped replay (adapters.store_scope): only these aggregates' events, found by the primary key
-SCOPED_SQL = SQL.replace("WHERE ", "WHERE e.originator_id IN (SELECT value FROM json_each(?)) AND ")
+# a scoped replay (adapters.store_scope): only these aggregates' events. Their positions come from
+# the primary key's index alone (it holds the rowid), and `rowid IN` then reads the rows in log
+# order: read through the index, one customer's 220,860 rows of the 10M bench ledger were fetched
+# in aggregate order, all over the file, and sorted (1.8 s of CPU in the driver; 0.9 s this way)
+SCOPED_SQL = SQL.replace("WHERE ", "WHERE e.rowid IN (SELECT k.rowid FROM stored_events k "
+                                   "WHERE k.originator_id IN (SELECT value FROM json_each(?))) AND ")
 
 
 def _query(originators: Sequence[str] | None, *bounds: Any) -> tuple[str, tuple]:

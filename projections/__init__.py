@@ -6,6 +6,7 @@ hand Arrow batches in.
 
 from .apply import (
     ARROW_SCHEMA,
+    Twin,
     apply_batch,
     open_views,
     publish_snapshot,
@@ -15,5 +16,5 @@ from .apply import (
 )
 
 __all__ = [
-    "ARROW_SCHEMA", "apply_batch", "open_views", "publish_snapshot", "reevaluate", "rebuild", "rebuild_from_store",
+    "ARROW_SCHEMA", "Twin", "apply_batch", "open_views", "publish_snapshot", "reevaluate", "rebuild", "rebuild_from_store",
 ]

@@ -6,25 +6,26 @@ consumer is (re)created at start from that position; `apply_batch` skips positio
 already holds, so a redelivery after a crash is harmless. Messages are acked only after
 the transaction commits.
 
-Every `interval` seconds with no news the follower re-evaluates every clock not yet final
-(`projections.reevaluate`), so a deadline passing turns a clock to breached (§4).
+At start, and every `interval` seconds with no news, the follower re-evaluates every clock not
+yet final (`projections.reevaluate`), so a deadline passing turns a clock to breached (§4).
 
 Latency (recording -> visible): each fetch takes what the stream holds at once, so a batch is
 whatever arrived while the previous one was applied; the consumer acks a whole batch with one
 ack (AckPolicy.ALL) after its commit. A committed batch is visible at once to readers of
-`views.duckdb` in this process. Other processes read `views-snapshot.duckdb`, a copy written
-by a second connection in a background thread at most every `snapshot_every` seconds, and no
+`views.duckdb` in this process. Other processes read `views-snapshot.duckdb`, a copy of the
+checkpointed file made by a background thread at most every `snapshot_every` seconds, and no
 more than a quarter of the time when a copy takes long (a large ledger's), and once more when the
-follower goes idle or stops, so copying the database never delays a batch.
+follower stops; a batch waits for the checkpoint, never for the copy.
 
 Alerts (§6): each clock state change to at_risk, breached or met is published once on
 `alert.<customer>.<ticket>.<clock>` (stream ALERTS); so is every change a live queue shows (the
 web console's): a clock appearing as running, a deadline moved (consent, severity change, a wait
 ended) and a pausing wait opening or ending (`paused_since`), and a live clock becoming not
 applicable. `alert_state` in the views database holds the last state, deadline and pause
-alerted per clock; the message id is `ticket:clock:n:state` (n counts that clock's alerts), and
-after a restart the last message of each subject is read back before publishing, so a crash
-between publish and bookkeeping neither loses nor doubles one.
+alerted per clock (a pass's, written in the next batch's transaction: no commit of its own); the
+message id is `ticket:clock:n:state` (n counts that clock's alerts), and after a restart the last
+message of each subject is read back before publishing, so a crash between publish and
+bookkeeping neither loses nor doubles one.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import sys
 import threading
 import time
@@ -71,6 +73,10 @@ ALERT_STATES = ("at_risk", "breached", "met")
 # nats-py's fetch(n), once a first message arrived, keeps collecting until its timeout: so a
 # batch takes what is there within this short gather time, and only an empty stream is waited on
 GATHER = 0.01
+# The most events one views transaction takes. A batch costs about the same for 300 or 3,000
+# events (its statements' fixed work: ~1.5 s of CPU at 10M), so a follower that fell behind drains
+# in few large batches; one that keeps up takes what arrived during the last, far fewer
+BATCH = 5000
 
 
 @dataclass
@@ -197,15 +203,22 @@ def snapshot_spacing(every: float, took: float) -> float:
 class Snapshots:
     """The analysts' snapshot, copied off the apply path.
 
-    A second connection to the same database (DuckDB MVCC: it reads the last committed state)
-    copies every table into a file aside and renames it, in a background thread. The apply loop
-    only starts a copy when the last one is done, `every` seconds have passed and the views moved.
+    Between two batches the apply loop checkpoints the views file and holds off DuckDB's
+    automatic checkpoints; a background thread then copies the file's bytes aside and renames the
+    copy (projections.publish_snapshot says why the bytes of a checkpointed file are a consistent
+    state), and lets checkpoints run again. Batches committed meanwhile go to the write-ahead log
+    only. The apply loop only starts a copy when the last one is done, `every` seconds have passed
+    and the views moved.
     """
+
+    # while a copy runs, no commit may checkpoint (DuckDB's largest size: never)
+    HOLD = "1000 GiB"
 
     def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, every: float, log: Any) -> None:
         self.con, self.path, self.every, self.log = con, path, every, log
         self.reader = con.cursor()
-        self.db = con.execute("SELECT current_database()").fetchall()[0][0]
+        self.source = projections.database_file(con)
+        self.threshold = con.execute("SELECT current_setting('checkpoint_threshold')").fetchall()[0][0]
         self.thread: threading.Thread | None = None
         self.started = float("-inf")
         self.took = 0.0  # seconds the last copy took
@@ -213,32 +226,35 @@ class Snapshots:
         self.copies = 0
 
     def poke(self, position: int) -> None:
-        """Start a copy if one is due; never waits."""
+        """Start a copy if one is due; never waits for one."""
         if self.thread is not None and self.thread.is_alive():
             return
         if position == self.published or time.monotonic() - self.started < snapshot_spacing(self.every, self.took):
             return
         self.started = time.monotonic()
+        try:
+            self.con.execute("CHECKPOINT")
+            self.con.execute(f"SET checkpoint_threshold = '{self.HOLD}'")
+        except duckdb.Error as e:
+            self.log(f"views follow: snapshot not published: {e}")
+            return
         self.thread = threading.Thread(target=self._copy, args=(position,), name="views-snapshot", daemon=True)
         self.thread.start()
 
     def _copy(self, position: int) -> None:
-        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp = self.path.with_name(self.path.name + ".part")
         with contextlib.suppress(AttributeError, OSError):  # Linux: this thread yields the CPU to batches
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
         try:
-            tmp.unlink(missing_ok=True)
-            self.reader.execute(f"ATTACH '{tmp}' AS _snap")
-            try:
-                self.reader.execute(f"COPY FROM DATABASE {self.db} TO _snap")
-            finally:
-                self.reader.execute("DETACH _snap")
+            shutil.copyfile(self.source, tmp)
             os.replace(tmp, self.path)
             self.published = position
             self.copies += 1
             self.took = time.monotonic() - self.started
-        except (duckdb.Error, OSError) as e:
+        except OSError as e:
             self.log(f"views follow: snapshot not published: {e}")
+        finally:
+            self.reader.execute(f"SET checkpoint_threshold = '{self.threshold}'")
 
     def close(self, position: int, *, publish: bool = True) -> None:
         """Wait for a copy under way, then publish the last state (left to analysts)."""
@@ -252,15 +268,18 @@ class Snapshots:
 
 class Follower:
     def __init__(self, data_dir: Path, url: str, options: ConnectOptions | None = None, *,
-                 interval: float = 30.0, batch: int = 1000, alerts: bool = True, snapshot: bool = True,
+                 interval: float = 30.0, batch: int = BATCH, alerts: bool = True, snapshot: bool = True,
                  snapshot_every: float = 2.0, wait: float = 0.5, timings: Path | None = None,
-                 threads: int = 1, log: Any = None) -> None:
+                 threads: int = 1, fsync: bool = True, log: Any = None) -> None:
         self.data_dir, self.url, self.options = data_dir, url, options
         self.interval, self.batch, self.alerts, self.snapshot = interval, batch, alerts, snapshot
         self.log = log or (lambda msg: print(msg, file=sys.stderr))
         self.stats = FollowStats()
         self._first_alert_pass = True
+        # alerted, not yet recorded in alert_state: recorded in the next batch's transaction
+        self._alerted: list[dict[str, Any]] = []
         self.snapshot_every, self.wait, self.threads = snapshot_every, wait, threads
+        self.fsync = fsync
         self.timings = timings  # a JSON line per committed batch (bench.live_bench reads it)
         self._snapshots: Snapshots | None = None
         self._withheld = WithheldFromStore(data_dir, lambda m: self.log(f"views follow: {m}"))
@@ -274,6 +293,13 @@ class Follower:
         # a live batch runs ~80 small statements: on a shared host of few cores, DuckDB's
         # parallelism costs more than it saves (measured: ~20 % less CPU per batch with one thread)
         con.execute(f"SET threads = {self.threads}")
+        if not self.fsync:
+            # The views are derived and hold their own position: after a crash of the process the OS
+            # still writes what was committed, and a batch lost with the machine is fetched again from
+            # the stream; a file left corrupt by an OS or power failure is rebuilt from the store
+            # (`views rebuild`). Each commit's fsync was 20-200 ms of a batch's wall time on a shared
+            # disk (live_bench --profile on file, docs/performance.md).
+            con.execute("SET fsync_mode = 'NONE'")
         _ensure_alert_table(con)
         timings = open(self.timings, "a", buffering=1) if self.timings else None  # noqa: SIM115
         try:
@@ -288,6 +314,14 @@ class Follower:
             self._caught_up = self._seen_seq >= catch_up_to
             if self.snapshot:
                 self._snapshots = Snapshots(con, snapshot_path(self.data_dir), self.snapshot_every, self.log)
+            # Views left at an earlier evaluation time (a rebuild, a follower stopped for a while)
+            # are brought to now before the first batch: that batch re-evaluated every clock and
+            # visit period of the time between (30 s at 10M after a rebuild months old), and every
+            # event behind it waited for that
+            projections.reevaluate(con, datetime.now(UTC), consumer="follow")
+            self.stats.reevaluations += 1
+            if self._caught_up:  # nothing behind on the stream can contradict what it found: alert now
+                await self._after_checkpoint(js, con)
             started = last_eval = time.monotonic()
             while True:
                 t0 = time.monotonic()
@@ -312,7 +346,8 @@ class Follower:
                             "after_s": round(last_eval - t2, 4), "stream_first": stamps[0], "stream_last": stamps[1],
                         }) + "\n")
                 elif time.monotonic() - last_eval >= self.interval:
-                    projections.reevaluate(con, datetime.now(UTC), consumer="follow")
+                    projections.reevaluate(con, datetime.now(UTC), consumer="follow", also=self._record_alerted)
+                    self._alerted = []
                     self.stats.reevaluations += 1
                     await self._after_checkpoint(js, con)
                     last_eval = time.monotonic()
@@ -323,6 +358,9 @@ class Follower:
                 if max_seconds is not None and time.monotonic() - started >= max_seconds:
                     return self.stats
         finally:
+            if self._alerted:  # what the last pass published, in a transaction of its own
+                with contextlib.suppress(duckdb.Error):
+                    mark_alerted(con, self._alerted)
             if self._snapshots is not None:
                 with contextlib.suppress(duckdb.Error):  # leave analysts the last state, once caught up
                     self._snapshots.close(self.stats.last_position, publish=self._caught_up)
@@ -386,13 +424,18 @@ class Follower:
             return 0
         table = events_table(events)
         last = max(e.position for e in events)
-        projections.apply_batch(con, table, datetime.now(UTC), consumer="follow", position=last)
+        projections.apply_batch(con, table, datetime.now(UTC), consumer="follow", position=last,
+                                also=self._record_alerted)
+        self._alerted = []
         self.stats.applied += table.num_rows
         self.stats.last_position = last
         return table.num_rows
 
     async def _after_checkpoint(self, js: JetStreamContext, con: duckdb.DuckDBPyConnection) -> None:
         if self.alerts:
+            if self._alerted:  # no transaction ran since the last pass: recorded before this one reads
+                mark_alerted(con, self._alerted)
+                self._alerted = []
             # after the first full pass, a pass reads only the clocks just rewritten
             pending = pending_alerts(con, rewritten_only=not self._first_alert_pass)
             to_publish = pending
@@ -402,7 +445,14 @@ class Follower:
                 self._first_alert_pass = False
             if to_publish:
                 self.stats.alerts += await publish_alerts(js, to_publish)
-            mark_alerted(con, pending)
+            # Recorded with the next batch (or re-evaluation, or at the end): one commit per batch.
+            # A crash before that commit is a crash between publishing and recording, as before:
+            # the first pass after the restart finds them published (_already_published).
+            self._alerted = pending
+
+    def _record_alerted(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Inside a batch's transaction: what the last alert pass published."""
+        mark_alerted(con, self._alerted)
 
 
 class WithheldFromStore:
@@ -506,12 +556,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--until-position", type=int, default=None)
     p.add_argument("--max-seconds", type=positive_float, default=None)
     p.add_argument("--interval", type=positive_float, default=30.0)
-    p.add_argument("--batch", type=positive_int, default=1000)
+    p.add_argument("--batch", type=positive_int, default=BATCH)
     p.add_argument("--snapshot-every", type=positive_float, default=2.0)
     p.add_argument("--timings", type=Path, default=None, help="append a JSON line per committed batch here")
+    p.add_argument("--no-fsync", action="store_true",
+                   help="commit the views without waiting for the disk (an OS crash may need `views rebuild`)")
     a = p.parse_args(argv)
     stats = follow(a.data_dir, a.url, interval=a.interval, batch=a.batch, snapshot_every=a.snapshot_every,
-                   timings=a.timings, until_position=a.until_position, max_seconds=a.max_seconds)
+                   timings=a.timings, until_position=a.until_position, max_seconds=a.max_seconds,
+                   fsync=not a.no_fsync)
     print(f"applied {stats.applied}, alerts {stats.alerts}, last position {stats.last_position}")
     return 0
 

@@ -130,7 +130,7 @@ def _percentile(xs: list[float], q: float) -> float:
 
 def run(quick: bool = False, events: int | None = None, *, rate: int = 1000, seconds: float | None = None,
         tick: float = 0.1, keep: str | None = None, preload: int = 0, snapshot_every: float = 2.0,
-        poll: float = 0.05) -> dict[str, Any]:
+        poll: float = 0.05, fsync: bool = True) -> dict[str, Any]:
     from adapters.calendar_data import record_calendar
     from adapters.ledger import open_ledger
     from adapters.nats_server import NatsServer
@@ -177,7 +177,8 @@ def run(quick: bool = False, events: int | None = None, *, rate: int = 1000, sec
                                        "--follow", "--batch", "1000"], cwd=ROOT,
                                       stdout=open(tmp / "relay.log", "wb"), stderr=subprocess.STDOUT))  # noqa: SIM115
         procs.append(subprocess.Popen([*env_py, "adapters.follower", str(data), server.url, "--interval", "3600",
-                                       "--snapshot-every", str(snapshot_every), "--timings", str(timings)],
+                                       "--snapshot-every", str(snapshot_every), "--timings", str(timings),
+                                       *([] if fsync else ["--no-fsync"])],
                                       cwd=ROOT, stdout=open(tmp / "follower.log", "wb"),  # noqa: SIM115
                                       stderr=subprocess.STDOUT))
         poller.start()
@@ -241,7 +242,7 @@ def run(quick: bool = False, events: int | None = None, *, rate: int = 1000, sec
                          "events_per_batch": _stats([float(c["events"]) for c in batches])},
             "p50_ms": views["p50"], "p99_ms": views["p99"], "max_ms": views["max"],
             "target_p99_ms": TARGET_P99_MS,
-            "load_avg_1min": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(),
+            "load_avg_1min": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(), "follower_fsync": fsync,
             "ok": bool(commit_lat) and len(commit_lat) == len(recorded) and views["p99"] <= TARGET_P99_MS,
         }
     finally:
@@ -403,6 +404,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--preload", type=int, default=0, metavar="N", help="record N events first (views rebuilt)")
     p.add_argument("--snapshot-every", type=float, default=2.0, help="the follower's snapshot cadence (s)")
     p.add_argument("--poll", type=float, default=0.05, help="how often the snapshot is opened (s)")
+    p.add_argument("--no-fsync", action="store_true", help="the follower commits without waiting for the disk")
     p.add_argument("--profile", default=None, metavar="STORE",
                    help="no live run: replay live batches from this store (a data dir or events.sqlite) "
                         "with every statement timed")
@@ -421,7 +423,7 @@ def main(argv: list[str] | None = None) -> int:
                                  work=Path(a.work) if a.work else None), indent=1))
         return 0
     res = run(rate=a.rate, seconds=a.seconds, keep=a.keep, preload=a.preload, snapshot_every=a.snapshot_every,
-              poll=a.poll)
+              poll=a.poll, fsync=not a.no_fsync)
     print(json.dumps(res, indent=1))
     for row in rows_of(res):
         print(f"{row['benchmark']}: {row['figure']}" + (f"  (target {row['target']}: {row['ok']})" if row["target"] else ""))

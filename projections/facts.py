@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -139,14 +140,21 @@ def ddl() -> str:
     return ", ".join(f"{c.name} {c.sql_type}" for c in columns())
 
 
-def parsed_json(state: str, envelope: tuple[str, ...]) -> str:
+def _filled(c: Column, types: Collection[str] | None) -> bool:
+    """Whether a row of one of `types` (None: any type) can fill column `c`."""
+    return types is None or not types.isdisjoint(c.types)
+
+
+def parsed_json(state: str, envelope: tuple[str, ...], types: Collection[str] | None = None) -> str:
     """SQL parsing the JSON `state` once into a struct of text: the `envelope` fields, then every
-    typed column's field (absent ones NULL; nested values as their JSON text)."""
-    spec = {name: "VARCHAR" for name in (*envelope, *(c.name for c in columns()))}
+    typed column's field (absent ones NULL; nested values as their JSON text). `types`: the only
+    fact types the rows hold (None: any), whose columns alone are parsed."""
+    spec = {name: "VARCHAR" for name in (*envelope, *(c.name for c in columns() if _filled(c, types)))}
     return f"json_transform({state}, '{json.dumps(spec)}')"
 
 
-def projection(type_expr: str, row: str) -> str:
+def projection(type_expr: str, row: str, types: Collection[str] | None = None) -> str:
     """The SELECT list of the typed columns from `row`, the struct parsed_json() gives;
-    `type_expr` is the row's fact type."""
-    return ", ".join(c.value(type_expr, f'{row}."{c.name}"') for c in columns())
+    `type_expr` is the row's fact type. `types`: as parsed_json's; a column none of them fills
+    is NULL, as its CASE would give."""
+    return ", ".join(c.value(type_expr, f'{row}."{c.name}"') if _filled(c, types) else "NULL" for c in columns())

@@ -57,6 +57,18 @@ def key(field: str) -> str:
 @settings(max_examples=100, deadline=None)
 @given(st.lists(facts, min_size=1, max_size=4))
 def test_the_views_flag_exactly_the_numbers_and_times_the_command_check_refuses(batch: list[ev.Fact]) -> None:
+    _assert_flags(batch, live=False)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(facts, min_size=1, max_size=4))
+def test_a_live_batch_parsed_and_checked_for_its_own_types_only_flags_the_same(batch: list[ev.Fact]) -> None:
+    """A live batch parses the columns and runs the checks of the fact types it holds only."""
+    _assert_flags(batch, live=True)
+
+
+def _assert_flags(batch: list[ev.Fact], live: bool) -> None:
+    types = frozenset(type(f).__name__ for f in batch) if live else None
     con = _views()
     con.execute("DELETE FROM events")
     con.execute("DELETE FROM beyond_bounds")
@@ -66,9 +78,12 @@ def test_the_views_flag_exactly_the_numbers_and_times_the_command_check_refuses(
         "originator_version": pa.array(range(1, len(batch) + 1), pa.int64()),
         "topic": [topic_of(f, f.aggregate) for f in batch], "state": [ev.encode(f).decode() for f in batch],
         "recorded_at": ["2026-01-01T00:00:00Z"] * len(batch)}))
-    con.execute(_ingest_sql("_batch"))
+    con.execute(_ingest_sql("_batch", types=types))
     con.unregister("_batch")
-    bounds.flag(con)
+    if live:
+        bounds.flag(con, since=1, types=types)
+    else:
+        bounds.flag(con)
     flagged = {(p, key(field)) for p, field in con.execute("SELECT position, field FROM beyond_bounds").fetchall()}
     found = {(i, key(b.path)) for i, f in enumerate(batch, start=1) for b in breaches(f)
              if b.keyword in ("maximum", "minimum", "maxItems", "x-maxProduct", "formatMinimum")}

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 import msgspec
+import pytest
 
 import projections
 from adapters.follower import follow, snapshot_path, views_path
@@ -106,12 +107,14 @@ def test_follower_rows_equal_a_rebuild_at_its_evaluation_time(tmp_path: Path, na
     assert clock_rows(snapshot_path(data)) == live
 
 
-def test_follower_killed_mid_batch_ends_like_a_rebuild_and_alerts_once(tmp_path: Path, nats_single) -> None:
+@pytest.mark.parametrize("fsync", [True, False], ids=["fsync", "no-fsync"])
+def test_follower_killed_mid_batch_ends_like_a_rebuild_and_alerts_once(tmp_path: Path, nats_single, fsync: bool) -> None:
+    """Also with --no-fsync: a killed process loses no commit (the OS holds what was written)."""
     data = tmp_path / "data"
     ledger = busy_ledger(data, 400, datetime.now(UTC))
     relay_all(ledger, nats_single.url)
     cmd = [sys.executable, "-m", "adapters.follower", str(data), nats_single.url, "--batch", "50", "--interval", "3600",
-           "--until-position", str(ledger.position)]
+           "--until-position", str(ledger.position), *([] if fsync else ["--no-fsync"])]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     victim = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
@@ -161,13 +164,14 @@ def test_a_deadline_passing_with_no_new_event_turns_the_clock_breached(tmp_path:
 
 
 def test_analysts_query_while_views_follow_runs(tmp_path: Path, nats_single) -> None:
-    """§7: report, sql and a read-only DuckDB open all work beside a running follower."""
+    """§7: report, sql and a read-only DuckDB open all work beside a running follower (here one that
+    commits without waiting for the disk, `--no-fsync`)."""
     data = tmp_path / "data"
     ledger = busy_ledger(data, 30, datetime.now(UTC))
     relay_all(ledger, nats_single.url)
     cli = [sys.executable, "-m", "adapters.cli", "--data-dir", str(data)]
     follower = subprocess.Popen([*cli, "views", "follow", "--nats-url", nats_single.url, "--interval", "1",
-                                 "--max-seconds", "25"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                 "--max-seconds", "25", "--no-fsync"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and not snapshot_path(data).exists():
@@ -284,7 +288,11 @@ def test_an_alert_published_just_before_a_crash_is_numbered_on_after_the_restart
     follow(data, nats_single.url, until_position=ledger.position, interval=3600)
     first = {(a["ticket"], a["clock"]): a for a in alerts(nats_single.url)}
     assert first[("T4", "resolution")]["state"] in ("running", "at_risk") and first[("T4", "resolution")]["n"] == 1
-    con = duckdb.connect(str(views_path(data)))  # the crash: the commit recording T4's alerts never happened
+    con = duckdb.connect(str(views_path(data)))
+    # every alert published is recorded once the follower stops (the last pass's with no batch after it)
+    assert {(t, c): (n, s) for t, c, n, s in con.execute("SELECT ticket, clock, alerts, state FROM alert_state")
+            .fetchall()} == {k: (a["n"], a["state"]) for k, a in first.items()}
+    # the crash: the commit recording T4's alerts never happened
     con.execute("DELETE FROM alert_state WHERE ticket = 'T4'")
     con.close()
     resolved = ev.TicketResolved(command_id="resolve-T4", id="T4", occurred_at=base - timedelta(minutes=30),
@@ -336,3 +344,22 @@ def test_a_slow_snapshot_copy_spaces_the_next_so_copying_takes_at_most_a_quarter
     finally:
         snapshots.close(2, publish=False)
         con.close()
+
+
+def test_a_follower_started_on_old_views_brings_them_to_now_before_any_new_event(tmp_path: Path, nats_single) -> None:
+    """Views rebuilt a month ago and nothing new on the stream: the follower re-evaluates them at its
+    start, so a deadline that passed meanwhile shows as breached, and is alerted, without waiting
+    for an event or for `--interval` (here an hour)."""
+    data = tmp_path / "data"
+    now = datetime.now(UTC)
+    ledger = busy_ledger(data, 10, now - timedelta(days=30))
+    projections.rebuild_from_store(lambda: store_batches(ledger), views_path(data), now - timedelta(days=29))
+    running = {(t, c) for t, c, state, *_ in clock_rows(views_path(data)) if state in ("running", "at_risk")}
+    relay_all(ledger, nats_single.url)
+    stats = follow(data, nats_single.url, until_position=ledger.position, interval=3600)
+    assert stats.applied == 0 and stats.reevaluations == 1
+    evaluated = follower_evaluated_at(data)
+    assert evaluated >= now - timedelta(seconds=5)
+    assert clock_rows(views_path(data)) == rebuilt_at(ledger, tmp_path, evaluated)
+    # ... and alerts what that found, with nothing behind it on the stream to contradict it
+    assert running and running <= {(a["ticket"], a["clock"]) for a in alerts(nats_single.url) if a["state"] == "breached"}

@@ -140,3 +140,40 @@ def test_a_follower_after_a_rebuild_re_evaluates_only_what_its_own_last_batch_le
     assert set(views.execute("SELECT asset FROM _scope_visits").fetchall()) <= {("A0",)}
     last = t("2025-10-01T10:30").astimezone(UTC).replace(tzinfo=None)  # the views' times are naive UTC
     assert views.execute("SELECT DISTINCT evaluated_at FROM checkpoint").fetchall() == [(last,)]
+
+
+def test_the_analysts_snapshot_holds_the_batches_committed_before_its_copy_began(tmp_path):
+    """The snapshot is a copy of the checkpointed file's bytes: the batches committed before the copy
+    began are all in it (they sat in the write-ahead log until the checkpoint), a batch committed
+    while it is copied is not, and DuckDB's own checkpoints run again once the copy is done."""
+    import duckdb
+
+    from adapters.follower import Snapshots
+
+    k = Kit(tmp_path, years=(2025,))
+    k.contract_file("contracts/seed-004.toml")
+    k.asset("A1", "K-004", customer="buyer-004", accepted="2025-06-01T10:00")
+    k.ticket("T1", "A1", "2025-07-01T09:00")
+    k.ticket("T2", "A1", "2025-07-02T09:00")
+    log = pa.concat_tables(list(store_batches(k.ledger)))
+    first = next(i for i, state in enumerate(log.column("state").to_pylist()) if '"T2"' in state)
+    writer = open_views(tmp_path / "views.duckdb")
+    threshold = writer.execute("SELECT current_setting('checkpoint_threshold')").fetchall()[0][0]
+    snapshots = Snapshots(writer, tmp_path / "views-snapshot.duckdb", 0.0, print)
+    try:
+        apply_batch(writer, log.slice(0, first), t("2025-07-02T12:00"), consumer="follow")
+        snapshots.poke(first)
+        apply_batch(writer, log.slice(first), t("2025-07-02T12:00"), consumer="follow")
+        snapshots.thread.join()
+        reader = duckdb.connect(str(tmp_path / "views-snapshot.duckdb"), read_only=True)
+        assert reader.execute("SELECT DISTINCT ticket FROM sla_clocks").fetchall() == [("T1",)]
+        reader.close()
+        assert writer.execute("SELECT current_setting('checkpoint_threshold')").fetchall()[0][0] == threshold
+        snapshots.poke(log.num_rows)
+        snapshots.thread.join()
+        reader = duckdb.connect(str(tmp_path / "views-snapshot.duckdb"), read_only=True)
+        assert reader.execute("SELECT DISTINCT ticket FROM sla_clocks ORDER BY 1").fetchall() == [("T1",), ("T2",)]
+        reader.close()
+    finally:
+        snapshots.close(log.num_rows, publish=False)
+        writer.close()

@@ -95,7 +95,7 @@ REBUILD_SOURCES["nats"] = _rebuild_from_nats
 
 
 def cmd_follow(args: argparse.Namespace) -> int:
-    from ..follower import Follower
+    from ..follower import BATCH, Follower
     from ..nats_server import server_for
     from .stream import options_of
 
@@ -106,8 +106,9 @@ def cmd_follow(args: argparse.Namespace) -> int:
         print(_("views follow: {views} from {server}; snapshot for analysts at {snapshot}",
                 views=Path(args.data_dir) / VIEWS_FILE, server=options.describe() if options.url else url,
                 snapshot=Path(args.data_dir) / SNAPSHOT_FILE), flush=True)
-        follower = Follower(Path(args.data_dir), url, options, interval=args.interval, batch=args.batch,
-                            alerts=not args.no_alerts, snapshot_every=args.snapshot_every, timings=timings)
+        follower = Follower(Path(args.data_dir), url, options, interval=args.interval, batch=args.batch or BATCH,
+                            alerts=not args.no_alerts, snapshot_every=args.snapshot_every, timings=timings,
+                            fsync=not args.no_fsync)
         try:
             stats = asyncio.run(follower.run(max_seconds=args.max_seconds))
         except KeyboardInterrupt:
@@ -174,12 +175,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     f = vsub.add_parser("follow", help="keep the views current from the JetStream stream (durable consumer)")
     f.add_argument("--interval", type=positive_float, default=30.0,
                    help="re-evaluate clocks not yet final at least this often, in seconds (default 30)")
-    f.add_argument("--batch", type=positive_int, default=1000, help="events per views transaction")
+    f.add_argument("--batch", type=positive_int, default=None, help="the most events one views transaction takes (default 5,000; a follower that keeps up takes what arrived during its last batch)")
     f.add_argument("--max-seconds", type=positive_float, default=None, help="stop after this long (default: run until Ctrl-C)")
     f.add_argument("--no-alerts", action="store_true", help="do not publish clock state changes on alert.>")
     f.add_argument("--snapshot-every", type=positive_float, default=2.0, metavar="SECONDS",
                    help="copy the analysts' snapshot at most this often, in the background (default 2)")
     f.add_argument("--timings", metavar="FILE", help="append one JSON line per committed batch (position, events, fetch and apply seconds)")
+    f.add_argument("--no-fsync", action="store_true",
+                   help="commit without waiting for the disk: shorter batches on a busy disk; after an OS or power "
+                        "failure the views may need `views rebuild` (a stopped or killed follower loses nothing)")
     from .stream import nats_options
 
     nats_options(f)

@@ -459,7 +459,7 @@ def rebuild(con: duckdb.DuckDBPyConnection, batches: Any,
 
 
 def _views(con: duckdb.DuckDBPyConnection, *, ev: datetime, consumer: str, last: int | None, upto: Upto,
-             terms_override: Terms | dict | WhatIf | None, step: Callable[[int], None] | None) -> None:
+          terms_override: Terms | dict | WhatIf | None, step: Callable[[int], None] | None) -> None:
     """Every view of the events loaded, in one transaction."""
     _begin(con)
     try:

@@ -25,8 +25,12 @@ SQL = (
     "FROM stored_events e JOIN ledger_chain c ON c.position = e.rowid "
     "WHERE e.rowid >= ? AND e.rowid <= ? AND c.recorded_at <= ? ORDER BY e.rowid"
 )
-# a scoped replay (adapters.store_scope): only these aggregates' events, found by the primary key
-SCOPED_SQL = SQL.replace("WHERE ", "WHERE e.originator_id IN (SELECT value FROM json_each(?)) AND ")
+# a scoped replay (adapters.store_scope): only these aggregates' events. Their positions come from
+# the primary key's index alone (it holds the rowid), and `rowid IN` then reads the rows in log
+# order: read through the index, one customer's 220,860 rows of the 10M bench ledger were fetched
+# in aggregate order, all over the file, and sorted (1.8 s of CPU in the driver; 0.9 s this way)
+SCOPED_SQL = SQL.replace("WHERE ", "WHERE e.rowid IN (SELECT k.rowid FROM stored_events k "
+                                   "WHERE k.originator_id IN (SELECT value FROM json_each(?))) AND ")
 
 
 def _query(originators: Sequence[str] | None, *bounds: Any) -> tuple[str, tuple]:
@@ -185,14 +189,16 @@ def sqlite_path(app_or_path: Any) -> Path | None:
 def rebuild_from_store(app_or_sqlite_path: Any, duckdb_path: Any, evaluate_at: datetime | None = None,
                        as_of_position: int | None = None, as_of_recorded: datetime | str | None = None,
                        terms_override: Any = None, progress: Any = None,
-                       originators: Sequence[str] | None = None, upto: str = "all") -> dict[str, Any]:
+                       originators: Sequence[str] | None = None, upto: str = "all",
+                       twin: Any = None) -> dict[str, Any]:
     """Read the store straight into a fresh views database: from SQLite as one Arrow C stream
     that DuckDB reads itself (no Python per row), from PostgreSQL as pages of the log.
     `duckdb_path`: a file (replaced), None (in memory), or an open views database (emptied and
     rebuilt in place: a scratch replay read in the same process needs no file).
     `progress`: a projections.apply.RebuildProgress (the CLI's bars on a terminal).
     `originators`: only these aggregates' events (a scoped replay, adapters.store_scope).
-    `upto`: the views computed, into an open views database (projections.rebuild)."""
+    `upto`: the views computed, into an open views database; `twin`: the same events' views under
+    other terms beside them (both: projections.rebuild)."""
     from projections import rebuild_from_store as rebuild
 
     path = sqlite_path(app_or_sqlite_path)
@@ -200,6 +206,7 @@ def rebuild_from_store(app_or_sqlite_path: Any, duckdb_path: Any, evaluate_at: d
         with sqlite_reader(path, 1, as_of_position, as_of_recorded, originators) as reader:
             if reader is not None:
                 return rebuild(lambda: reader, duckdb_path, evaluate_at, terms_override=terms_override,
-                               progress=progress, upto=upto)
+                               progress=progress, upto=upto, twin=twin)
     return rebuild(lambda: store_batches(app_or_sqlite_path, 1, as_of_position, as_of_recorded, originators),
-                   duckdb_path, evaluate_at, terms_override=terms_override, progress=progress, upto=upto)
+                   duckdb_path, evaluate_at, terms_override=terms_override, progress=progress, upto=upto,
+                   twin=twin)

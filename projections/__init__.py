@@ -6,6 +6,7 @@ hand Arrow batches in.
 
 from .apply import (
     ARROW_SCHEMA,
+    Twin,
     apply_batch,
     database_file,
     open_views,
@@ -16,5 +17,6 @@ from .apply import (
 )
 
 __all__ = [
-    "ARROW_SCHEMA", "apply_batch", "database_file", "open_views", "publish_snapshot", "reevaluate", "rebuild", "rebuild_from_store",
+    "ARROW_SCHEMA", "Twin", "apply_batch", "database_file", "open_views", "publish_snapshot", "reevaluate",
+    "rebuild", "rebuild_from_store",
 ]

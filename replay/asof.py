@@ -21,7 +21,7 @@ The cut is a filter over the log rows the CLI hands over; the rebuild is project
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -137,46 +137,14 @@ def arrow_batches(rows: Iterable[Any], size: int = 50_000) -> Iterator[pa.Table]
 
 
 def rebuild(rows: Iterable[Any], out: Any, *, evaluate_at: datetime | None,
-            terms_override: Any = None, progress: Any = None, upto: str = "all") -> dict[str, Any]:
+            terms_override: Any = None, progress: Any = None, upto: str = "all", twin: Any = None) -> dict[str, Any]:
     """Rebuild views from `rows` into `out`: a DuckDB file (replaced if present), None (in
-    memory), or an open views database (projections.rebuild_from_store; `upto`: the views computed)."""
+    memory), or an open views database (projections.rebuild_from_store; `upto`: the views computed,
+    `twin`: the same events' views under other terms beside them)."""
     from projections.apply import rebuild_from_store
 
     return rebuild_from_store(lambda: arrow_batches(rows), out, evaluate_at, terms_override=terms_override,
-                              progress=progress, upto=upto)
-
-
-def recompute_copy(src: Path, dst: Path, evaluate_at: datetime | None, terms_override: Any = None,
-                   then: Callable[[Any], None] | None = None) -> dict[str, Any] | None:
-    """`dst`: a copy of the views file `src` (built under what-if terms) with its views
-    recomputed under `terms_override` (None: the terms as recorded), from the events it already
-    holds: the same rows as a rebuild of those events, without reading and loading them again.
-    The recompute is projections' own (apply_batch of no new event, which recomputes every view
-    when the terms change), then `then(connection)`. None, and no file, when `src` was not built
-    under what-if terms."""
-    import shutil
-
-    import duckdb
-
-    from projections import ARROW_SCHEMA, apply_batch, open_views
-
-    con = duckdb.connect(str(src), read_only=True)
-    try:
-        what_if = bool(con.execute("SELECT bool_or(what_if) FROM terms").fetchall()[0][0])
-    finally:
-        con.close()
-    if not what_if:  # the same terms: only new events would be recomputed, not every view
-        return None
-    Path(str(dst) + ".wal").unlink(missing_ok=True)
-    shutil.copyfile(src, dst)
-    con = open_views(dst)
-    try:
-        stats = apply_batch(con, ARROW_SCHEMA.empty_table(), evaluate_at, terms_override=terms_override)
-        if then is not None:
-            then(con)
-        return stats
-    finally:
-        con.close()
+                              progress=progress, upto=upto, twin=twin)
 
 
 def load_terms(path: str) -> dict:

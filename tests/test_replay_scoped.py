@@ -294,9 +294,9 @@ def test_a_scoped_replay_on_postgresql_has_the_full_replays_rows(tmp_path: Path,
 @pytest.mark.parametrize("cut", [[], ["--as-of-occurred", "2025-08-20T00:00:00+08:00"]])
 def test_a_scoped_what_if_compares_against_the_scoped_replay_under_the_recorded_terms(tmp_path: Path,
                                                                                        cut: list[str]) -> None:
-    """The comparison replay of a scoped what-if is the what-if's own events recomputed under the
-    terms as recorded (replay.asof.recompute_copy): every table equals a scoped replay without
-    --terms, and the what-if's verdicts are its own."""
+    """The comparison replay of a scoped what-if is the what-if's own events, read and loaded once,
+    with their views computed under the terms as recorded beside the what-if's (projections.Twin):
+    every table equals a scoped replay without --terms, and the what-if's verdicts are its own."""
     import re
 
     data = tmp_path / "data"

@@ -484,7 +484,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
             evaluate_at = _parse_stamp(last[0].recorded_at) if last else now()
             if cut.recorded_text is not None and last and last[0].recorded_at > cut.recorded_text:
                 evaluate_at = cut.recorded
-        stats = _rebuild_cut(ledger, cut, out, evaluate_at, terms, scope)
+        # a scoped what-if's comparison is the same events' views under the terms as recorded:
+        # computed beside the what-if's from the one read and load of those events (projections.Twin)
+        beside = base if base is not None and scope is not None else None
+        stats = _rebuild_cut(ledger, cut, out, evaluate_at, terms, scope, compare=beside)
         if base is not None:
             # the same replay under the terms as recorded, for what the what-if changed: only
             # the replaced contracts' tickets can differ, so it replays only those
@@ -493,14 +496,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 from ..store_scope import select_scope
 
                 base_scope = select_scope(ledger, "contract", sorted(terms.contracts), scope_stop(ledger, cut))
-            compared = None
-            if scope is not None:  # the same events as the what-if's: recomputed, not read again
-                from replay.scope import prune
-
-                compared = asof.recompute_copy(out, base, evaluate_at, then=lambda con: prune(con, scope))
-            if compared is None:
-                compared = _rebuild_cut(ledger, cut, base, evaluate_at, None, base_scope)
-            compare_seconds = compared.get("seconds", 0.0)
+            compare_seconds = stats["compared"]["seconds"] if beside is not None else \
+                _rebuild_cut(ledger, cut, base, evaluate_at, None, base_scope).get("seconds", 0.0)
             changes = clock_changes(out, base, base_scope)
     finally:
         ledger.close()
@@ -571,13 +568,15 @@ def _replay_target(path: str, data_dir: Path) -> Path:
 
 
 def _rebuild_cut(ledger: Any, cut: Any, out: Any, evaluate_at: Any, terms: Any,
-                 scope: Any = None, upto: str = "all") -> dict[str, Any]:
+                 scope: Any = None, upto: str = "all", twin: Any = None, compare: Path | None = None) -> dict[str, Any]:
     """Views of the events inside `cut` (of `scope` only, if given: replay.scope) in a fresh file
     (or an open views database, rebuilt in place).
     A cut by position or recording time is a prefix of the log: the store's bulk reader streams
     it straight into DuckDB. A cut by occurrence time or by the desk's recording time filters
     row by row (replay.asof.cut). `upto`: the views computed (projections.rebuild), for an open
-    database read once (explain's)."""
+    database read once (explain's). `compare` (with a scope, into a file): a second file of the
+    same events' views under the terms as recorded, computed beside them (projections.Twin; its
+    computation's stats are `compared`); `twin`: that Twin, passed on to the rebuild."""
     from replay import asof
 
     from .output import rebuild_bars
@@ -585,19 +584,23 @@ def _rebuild_cut(ledger: Any, cut: Any, out: Any, evaluate_at: Any, terms: Any,
     if scope is not None and isinstance(out, Path):
         # rebuilt aside (the file it replaces stays whole until then) and pruned on the same
         # connection: not reopened to prune
-        from projections import open_views
+        from projections import Twin, open_views
+        from replay.scope import prune
 
-        fresh = out.with_name(out.name + ".rebuild")
-        for p in (fresh, Path(str(fresh) + ".wal")):
-            p.unlink(missing_ok=True)
-        con = open_views(fresh)
+        aside = [(f, f.with_name(f.name + ".rebuild")) for f in (out, compare) if f is not None]
+        for _, fresh in aside:
+            for p in (fresh, Path(str(fresh) + ".wal")):
+                p.unlink(missing_ok=True)
+        twin = Twin(aside[1][1], None, then=lambda c: prune(c, scope)) if compare is not None else None
+        con = open_views(aside[0][1])
         try:
-            stats = _rebuild_cut(ledger, cut, con, evaluate_at, terms, scope)
+            stats = _rebuild_cut(ledger, cut, con, evaluate_at, terms, scope, twin=twin)
         finally:
             con.close()
-        os.replace(fresh, out)
-        Path(str(out) + ".wal").unlink(missing_ok=True)
-        return stats
+        for final, fresh in aside:
+            os.replace(fresh, final)
+            Path(str(final) + ".wal").unlink(missing_ok=True)
+        return {**stats, "compared": twin.stats} if twin is not None else stats
 
     originators = scope.originators if scope is not None else None
     filtered = cut.occurred is not None or cut.source_recorded is not None
@@ -609,14 +612,14 @@ def _rebuild_cut(ledger: Any, cut: Any, out: Any, evaluate_at: Any, terms: Any,
 
         stats = rebuild_from_store(ledger, out, evaluate_at, as_of_position=cut.position,
                                    as_of_recorded=cut.recorded_text, terms_override=terms, progress=bars,
-                                   originators=originators, upto=upto)
+                                   originators=originators, upto=upto, twin=twin)
     else:  # every row up to the cut's position or recording time is read, and counted as read
         from ..store_scope import scoped_rows
 
         rows = iter_log(ledger, stop=cut.position) if scope is None else \
             scoped_rows(ledger, originators, stop=cut.position)
         stats = asof.rebuild(asof.cut(bars.reading(rows) if bars else rows, cut), out, evaluate_at=evaluate_at,
-                             terms_override=terms, progress=bars, upto=upto)
+                             terms_override=terms, progress=bars, upto=upto, twin=twin)
     if bars:
         bars.done()
     if scope is not None:

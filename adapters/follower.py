@@ -188,16 +188,21 @@ async def _fetch(sub: Any, n: int, timeout: float) -> list[Any]:
         return []
 
 
-# The share of the time the analysts' snapshot may spend copying. A copy of a small ledger's views
-# takes a fraction of a second, so it follows `--snapshot-every`; at 10M a copy of ~1 GB takes tens
-# of seconds, and one started every 2 s kept a core copying beside the batches and the console
+# The share of the time the analysts' snapshot may spend copying, and the bytes it may write per
+# second on average. A small ledger's views copy in a fraction of a second, so copies follow
+# `--snapshot-every`. At 10M a copy is ~1.3 GB: one every few seconds wrote ~150 MB/s, and every
+# reader that takes each new copy starts cold (the console's ticket pages, cached per copy, were
+# built again: p95 of a page served before 77 ms with a copy a minute, 385-437 ms with one every
+# few seconds); at 16 MiB/s it is one copy every ~80 s
 SNAPSHOT_SHARE = 0.25
+SNAPSHOT_BYTES_PER_S = 16 * 2**20
 
 
-def snapshot_spacing(every: float, took: float) -> float:
+def snapshot_spacing(every: float, took: float, size: int = 0) -> float:
     """Seconds from the start of one snapshot copy to the next: `every`, or, when the last copy
-    took `took` s, long enough that copying takes at most SNAPSHOT_SHARE of the time."""
-    return max(every, took / SNAPSHOT_SHARE)
+    took `took` s and wrote `size` bytes, long enough that copying takes at most SNAPSHOT_SHARE
+    of the time and writes at most SNAPSHOT_BYTES_PER_S on average."""
+    return max(every, took / SNAPSHOT_SHARE, size / SNAPSHOT_BYTES_PER_S)
 
 
 class Snapshots:
@@ -222,6 +227,7 @@ class Snapshots:
         self.thread: threading.Thread | None = None
         self.started = float("-inf")
         self.took = 0.0  # seconds the last copy took
+        self.size = 0  # bytes the last copy wrote
         self.published: int | None = None  # position the last copy holds at least
         self.copies = 0
 
@@ -229,7 +235,7 @@ class Snapshots:
         """Start a copy if one is due; never waits for one."""
         if self.thread is not None and self.thread.is_alive():
             return
-        if position == self.published or time.monotonic() - self.started < snapshot_spacing(self.every, self.took):
+        if position == self.published or time.monotonic() - self.started < snapshot_spacing(self.every, self.took, self.size):
             return
         self.started = time.monotonic()
         try:
@@ -247,6 +253,7 @@ class Snapshots:
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
         try:
             shutil.copyfile(self.source, tmp)
+            self.size = tmp.stat().st_size
             os.replace(tmp, self.path)
             self.published = position
             self.copies += 1

@@ -13,9 +13,10 @@ Latency (recording -> visible): each fetch takes what the stream holds at once, 
 whatever arrived while the previous one was applied; the consumer acks a whole batch with one
 ack (AckPolicy.ALL) after its commit. A committed batch is visible at once to readers of
 `views.duckdb` in this process. Other processes read `views-snapshot.duckdb`, a copy of the
-checkpointed file made by a background thread at most every `snapshot_every` seconds, and no
-more than a quarter of the time when a copy takes long (a large ledger's), and once more when the
-follower stops; a batch waits for the checkpoint, never for the copy.
+checkpointed file made by a background thread at most every `snapshot_every` seconds, spaced
+further for a large ledger (copying a quarter of the time, writing 16 MiB/s at most:
+`snapshot_spacing`), and once more when the follower stops; a batch waits for the checkpoint,
+never for the copy.
 
 Alerts (§6): each clock state change to at_risk, breached or met is published once on
 `alert.<customer>.<ticket>.<clock>` (stream ALERTS); so is every change a live queue shows (the

@@ -574,18 +574,12 @@ def publish_snapshot(con: duckdb.DuckDBPyConnection, path: str | Path) -> Path:
     anew, then switches the header). `COPY FROM DATABASE` re-encoded every table instead: ~0.25 s
     of CPU at 30k events, ~40 s for the ~1 GB of a 10M ledger, against a copy of the bytes."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".part")
-    tmp.unlink(missing_ok=True)
-    con.execute("CHECKPOINT")
     source = database_file(con)
-    if source is None:  # an in-memory database has no file to copy
-        con.execute(f"ATTACH '{tmp}' AS _snap")
-        try:
-            con.execute(f"COPY FROM DATABASE {_current_db(con)} TO _snap")
-        finally:
-            con.execute("DETACH _snap")
-    else:
-        shutil.copyfile(source, tmp)
+    if source is None:
+        raise ValueError("a snapshot is a copy of a views file, not of an in-memory database")
+    tmp = path.with_name(path.name + ".part")
+    con.execute("CHECKPOINT")
+    shutil.copyfile(source, tmp)
     os.replace(tmp, path)
     return path
 
@@ -595,6 +589,3 @@ def database_file(con: duckdb.DuckDBPyConnection) -> Path | None:
     path = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchall()
     return Path(path[0][0]) if path and path[0][0] else None
 
-
-def _current_db(con: duckdb.DuckDBPyConnection) -> str:
-    return con.execute("SELECT current_database()").fetchall()[0][0]

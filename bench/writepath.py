@@ -4,6 +4,9 @@ library's own append rate for the same events in the same run (issue 7, target 1
 The events: for each synthetic ticket its first two facts (TicketOpened, TicketAcknowledged),
 so each ticket is one aggregate with two events, as in the library's own measure.
 
+Each pair of figures (the Ledger and the library, single or batched) is measured side by side,
+their chunks in turn (bench.interleave), in `rounds` rounds; the round of the median ratio is kept.
+
 - single:  one command per save (`Ledger.execute_many([fact])`; the acknowledgement loads the
            ticket back from the store), beside the library doing the same: create + save, then
            get + one `@event` method + save.
@@ -22,7 +25,7 @@ import os
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +37,8 @@ from adapters.ledger import Ledger
 from adapters.store import StoreConfig
 from adapters.synthetic import Synth
 from domain import events as ev
+
+from .interleave import side_by_side
 
 DEFAULT_PG = "host=127.0.0.1 port=5432 dbname=test user=postgres"
 
@@ -80,33 +85,41 @@ def _ledger(config: StoreConfig, setup: list[ev.Fact]) -> Ledger:
     return ledger
 
 
-def ledger_single(config: StoreConfig, setup: list[ev.Fact], pairs: list[tuple[ev.Fact, ev.Fact]]) -> dict[str, Any]:
+# pairs (or saves) per chunk when run side by side (bench.interleave): a few tens of ms each
+SINGLE_CHUNK = 25
+BATCHED_CHUNK = 1
+
+
+def ledger_single(config: StoreConfig, setup: list[ev.Fact], pairs: list[tuple[ev.Fact, ev.Fact]]) -> Iterator[float]:
+    """One command per save, a chunk of SINGLE_CHUNK tickets at a time (seconds per chunk)."""
     ledger = _ledger(config, setup)
-    t = time.perf_counter()
-    n = 0
-    for opened, ack in pairs:
-        for f in (opened, ack):
-            (o,) = ledger.execute_many([f])
-            assert o.status == "recorded", o
-            n += 1
-    seconds = time.perf_counter() - t
-    ledger.close()
-    return {"events": n, "seconds": round(seconds, 3), "events_per_second": _rate(n, seconds)}
+    try:
+        for i in range(0, len(pairs), SINGLE_CHUNK):
+            t = time.perf_counter()
+            for opened, ack in pairs[i : i + SINGLE_CHUNK]:
+                for f in (opened, ack):
+                    (o,) = ledger.execute_many([f])
+                    assert o.status == "recorded", o
+            yield time.perf_counter() - t
+    finally:
+        ledger.close()
 
 
 def ledger_batched(config: StoreConfig, setup: list[ev.Fact], pairs: list[tuple[ev.Fact, ev.Fact]],
-                   per_save: int = 100) -> dict[str, Any]:
+                   per_save: int = 100) -> Iterator[float]:
+    """`per_save` tickets (two commands each) per save, BATCHED_CHUNK saves at a time."""
     ledger = _ledger(config, setup)
-    t = time.perf_counter()
-    n = 0
-    for i in range(0, len(pairs), per_save):
-        chunk = [f for pair in pairs[i : i + per_save] for f in pair]
-        outcomes = ledger.execute_many(chunk)
-        assert all(o.status == "recorded" for o in outcomes), [o for o in outcomes if o.status != "recorded"][:1]
-        n += len(chunk)
-    seconds = time.perf_counter() - t
-    ledger.close()
-    return {"events": n, "seconds": round(seconds, 3), "events_per_second": _rate(n, seconds)}
+    try:
+        step = per_save * BATCHED_CHUNK
+        for i in range(0, len(pairs), step):
+            t = time.perf_counter()
+            for j in range(i, min(i + step, len(pairs)), per_save):
+                chunk = [f for pair in pairs[j : j + per_save] for f in pair]
+                outcomes = ledger.execute_many(chunk)
+                assert all(o.status == "recorded" for o in outcomes), [o for o in outcomes if o.status != "recorded"][:1]
+            yield time.perf_counter() - t
+    finally:
+        ledger.close()
 
 
 def ledger_mix(config: StoreConfig, setup: list[ev.Fact], mix: list[ev.Fact], batch: int = 1000) -> dict[str, Any]:
@@ -128,35 +141,48 @@ def _library_app(env: dict[str, str]) -> Application:
     return Application(env=env)
 
 
-def library_single(env: dict[str, str], pairs: list[tuple[dict, dict]]) -> dict[str, Any]:
+def library_single(env: dict[str, str], pairs: list[tuple[dict, dict]]) -> Iterator[float]:
     app = _library_app(env)
-    t = time.perf_counter()
-    for a, b in pairs:
-        note = Note(a)
-        app.save(note)
-        note = app.repository.get(note.id)
-        note.record(b)
-        app.save(note)
-    seconds = time.perf_counter() - t
-    app.close()
-    n = 2 * len(pairs)
-    return {"events": n, "seconds": round(seconds, 3), "events_per_second": _rate(n, seconds)}
+    try:
+        for i in range(0, len(pairs), SINGLE_CHUNK):
+            t = time.perf_counter()
+            for a, b in pairs[i : i + SINGLE_CHUNK]:
+                note = Note(a)
+                app.save(note)
+                note = app.repository.get(note.id)
+                note.record(b)
+                app.save(note)
+            yield time.perf_counter() - t
+    finally:
+        app.close()
 
 
-def library_batched(env: dict[str, str], pairs: list[tuple[dict, dict]], per_save: int = 100) -> dict[str, Any]:
+def library_batched(env: dict[str, str], pairs: list[tuple[dict, dict]], per_save: int = 100) -> Iterator[float]:
     app = _library_app(env)
-    t = time.perf_counter()
-    for i in range(0, len(pairs), per_save):
-        notes = []
-        for a, b in pairs[i : i + per_save]:
-            note = Note(a)
-            note.record(b)
-            notes.append(note)
-        app.save(*notes)
-    seconds = time.perf_counter() - t
-    app.close()
-    n = 2 * len(pairs)
-    return {"events": n, "seconds": round(seconds, 3), "events_per_second": _rate(n, seconds)}
+    try:
+        step = per_save * BATCHED_CHUNK
+        for i in range(0, len(pairs), step):
+            t = time.perf_counter()
+            for j in range(i, min(i + step, len(pairs)), per_save):
+                notes = []
+                for a, b in pairs[j : j + per_save]:
+                    note = Note(a)
+                    note.record(b)
+                    notes.append(note)
+                app.save(*notes)
+            yield time.perf_counter() - t
+    finally:
+        app.close()
+
+
+def measured(events: int, seconds: float) -> dict[str, Any]:
+    return {"events": events, "seconds": round(seconds, 3), "events_per_second": _rate(events, seconds)}
+
+
+def ledger_and_library(ledger: Iterator[float], library: Iterator[float], events: int, kind: str) -> dict[str, Any]:
+    """The Ledger and the library recording the same events, side by side (bench.interleave)."""
+    spent = side_by_side({"ledger": ledger, "library": library})
+    return {f"ledger_{kind}": measured(events, spent["ledger"]), f"library_{kind}": measured(events, spent["library"])}
 
 
 # --- backends -------------------------------------------------------------------------------
@@ -217,20 +243,16 @@ def run(*, quick: bool = False, tickets_single: int | None = None, tickets_batch
                     "CREATE_TABLE": "y"}
 
         log("write path on SQLite ...")
-        # the disk is shared and fsync-bound: alternate ledger and library, keep each one's best round
-        sq: dict[str, Any] = {}
-        for r in range(rounds):
-            for key, fn in (
-                ("ledger_single", lambda r=r: ledger_single(cfg(f"ls{r}"), setup_s, pairs_s)),
-                ("library_single", lambda r=r: library_single(lib_env(f"lib1-{r}"), lib_pairs_s)),
-                ("ledger_batched", lambda r=r: ledger_batched(cfg(f"lb{r}"), setup_b, pairs_b)),
-                ("library_batched", lambda r=r: library_batched(lib_env(f"lib100-{r}"), lib_pairs_b)),
-            ):
-                m = fn()
-                if key not in sq or m["events_per_second"] > sq[key]["events_per_second"]:
-                    sq[key] = {**m, "rounds": rounds}
+        # the disk is shared and fsync-bound: ledger and library side by side, in each of `rounds`
+        # rounds; the round of the median ratio is kept (its own two rates)
+        sq = _rounds(rounds, lambda r: {
+            **ledger_and_library(ledger_single(cfg(f"ls{r}"), setup_s, pairs_s),
+                                 library_single(lib_env(f"lib1-{r}"), lib_pairs_s), 2 * len(pairs_s), "single"),
+            **ledger_and_library(ledger_batched(cfg(f"lb{r}"), setup_b, pairs_b),
+                                 library_batched(lib_env(f"lib100-{r}"), lib_pairs_b), 2 * len(pairs_b), "batched"),
+        })
         sq["ledger_mix"] = ledger_mix(cfg("lm"), setup_b, mix)
-        results["sqlite"] = _with_ratios(sq)
+        results["sqlite"] = sq
 
     dsn = postgres_dsn()
     if dsn is None:
@@ -244,17 +266,31 @@ def run(*, quick: bool = False, tickets_single: int | None = None, tickets_batch
             _pg_schema(dsn, "create", s)
         try:
             with tempfile.TemporaryDirectory(prefix="tl-bench-pg-") as tmp:
-                pg = {
-                    "ledger_single": ledger_single(StoreConfig(Path(tmp), dsn, schemas[0]), setup_s, pairs_s),
-                    "library_single": library_single(_library_pg_env(dsn, schemas[2]), lib_pairs_s),
-                    "ledger_batched": ledger_batched(StoreConfig(Path(tmp), dsn, schemas[1]), setup_b, pairs_b),
-                    "library_batched": library_batched(_library_pg_env(dsn, schemas[3]), lib_pairs_b),
-                }
-            results["postgres"] = _with_ratios(pg)
+                results["postgres"] = _rounds(1, lambda r: {
+                    **ledger_and_library(ledger_single(StoreConfig(Path(tmp), dsn, schemas[0]), setup_s, pairs_s),
+                                         library_single(_library_pg_env(dsn, schemas[2]), lib_pairs_s),
+                                         2 * len(pairs_s), "single"),
+                    **ledger_and_library(ledger_batched(StoreConfig(Path(tmp), dsn, schemas[1]), setup_b, pairs_b),
+                                         library_batched(_library_pg_env(dsn, schemas[3]), lib_pairs_b),
+                                         2 * len(pairs_b), "batched"),
+                })
         finally:
             for s in schemas:
                 _pg_schema(dsn, "drop", s)
     return results
+
+
+def _rounds(rounds: int, one: Callable[[int], dict[str, Any]]) -> dict[str, Any]:
+    """`rounds` measurements, each with its ratios; for each of single and batched, the round of the
+    median ratio is kept, with the rates it was computed from (and every round's ratio)."""
+    runs = [_with_ratios(one(r)) for r in range(rounds)]
+    out: dict[str, Any] = {"rounds": rounds}
+    for kind in ("single", "batched"):
+        ranked = sorted(runs, key=lambda m: m[f"ratio_{kind}"])
+        median = ranked[len(ranked) // 2]
+        out.update({f"ledger_{kind}": median[f"ledger_{kind}"], f"library_{kind}": median[f"library_{kind}"],
+                    f"ratios_{kind}": [m[f"ratio_{kind}"] for m in runs]})
+    return _with_ratios(out)
 
 
 def _with_ratios(r: dict[str, Any]) -> dict[str, Any]:

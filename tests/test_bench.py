@@ -169,3 +169,18 @@ def test_suite_prints_each_slot_and_the_total_beside_the_target():
     assert "5.3 min" in rows[-1]["wall"] and rows[-1]["share"].endswith("yes") and "15 min" in rows[-1]["share"]
     partial = slot_rows({"slot_seconds": {"web": 900.0}}, 900.0, 10_000_000)
     assert "not measured" in partial[-1]["share"]
+
+
+def test_side_by_side_runs_the_sides_chunks_in_turn_and_sums_each_sides_seconds():
+    from bench.interleave import side_by_side
+
+    ran: list[str] = []
+
+    def side(name: str, seconds: list[float]):
+        for s in seconds:
+            ran.append(name)
+            yield s
+
+    spent = side_by_side({"tree": side("tree", [1.0, 2.0, 3.0]), "plain": side("plain", [10.0])})
+    assert spent == {"tree": 6.0, "plain": 10.0}
+    assert ran == ["tree", "plain", "tree", "tree"]  # each turn in the other order; a side done drops out

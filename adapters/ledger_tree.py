@@ -246,13 +246,15 @@ class LedgerTree:
                     head = tree_rows.TreeHead(0, "")
                 if total is None:
                     total = self._rows(cur, f"SELECT count(*) FROM {chain} WHERE position > ?", (start,))[0][0]
-                rows = self._rows(cur, f"SELECT c.position, c.recorded_at, c.state_sha256, c.link, {oid}, "
-                                       f"e.originator_version, e.topic FROM {chain} c JOIN {e} e ON e.{key} = c.position "
-                                       f"WHERE c.position > ? ORDER BY c.position LIMIT {BUILD_BATCH}", (start,))
+                cur.execute(f"SELECT c.position, c.recorded_at, c.state_sha256, c.link, {oid}, e.originator_version, "
+                            f"e.topic FROM {chain} c JOIN {e} e ON e.{key} = c.position WHERE c.position > {self._q} "
+                            f"ORDER BY c.position LIMIT {BUILD_BATCH}", (start,))
+                rows = cur.fetchall()  # SQLite's rows as they come (sequences); PostgreSQL's are dicts
+                if rows and isinstance(rows[0], dict):
+                    rows = [tuple(r.values()) for r in rows]
                 if not rows:
                     return added
-                stored = [_Stored(r[4], r[5], r[6]) for r in rows]
-                cells = tree_rows.extend(head, [r[:4] for r in rows], stored)
+                cells = tree_rows.extend_rows(head, rows)
                 params = [(i, c, r[0]) for r, (i, c) in zip(rows, cells, strict=True)]
                 if self.pg:
                     cur.execute(f"UPDATE {chain} c SET leaf_index = u.i, tree = u.t FROM "
@@ -335,12 +337,6 @@ class LedgerTree:
         """The first checkpoint whose tree holds the first `size` events (the smallest at or after)."""
         cps = [c for c in self.checkpoints() if c.tree_size >= size]
         return min(cps, key=lambda c: (c.tree_size, c.id)) if cps else None
-
-
-class _Stored(msgspec.Struct, array_like=True):
-    originator_id: str
-    originator_version: int
-    topic: str
 
 
 def _stamp(now: datetime | None) -> str:

@@ -13,7 +13,7 @@ checkpoint`) fills the rows in order. Readers never write.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,26 +47,33 @@ def extend(head: TreeHead, chain: Sequence[tuple[int, str, str, str]], stored: S
 
     `chain` holds the rows store.chain_rows made (position, recorded_at, sha256, link), `stored`
     the StoredEvents they chain."""
+    return extend_rows(head, ((*link, s.originator_id, s.originator_version, s.topic)
+                              for link, s in zip(chain, stored, strict=True)))
+
+
+def extend_rows(head: TreeHead, rows: Iterable[Sequence[Any]]) -> list[tuple[int, bytes]]:
+    """`extend` for rows of (position, recorded_at, sha256, link, originator_id,
+    originator_version, topic): the recorder's, and the build's rows as read from the store."""
     out = []
     pack, h, append, fromhex = lf.pack, merkle.leaf_hash, merkle.append, bytes.fromhex
     frontier, sizes = head.frontier, head.sizes
     times: dict[str, int] = {}  # one recording time per transaction: parsed once
     topics: dict[str, bytes] = {}
     index = head.size
-    for (position, recorded_at, digest, _link), s in zip(chain, stored, strict=True):
+    link = None
+    for position, recorded_at, digest, link, oid, version, topic_name in rows:  # noqa: B007 (the last link: the head's)
         us = times.get(recorded_at)
         if us is None:
             us = times[recorded_at] = lf.micros(recorded_at)
-        topic = topics.get(s.topic)
+        topic = topics.get(topic_name)
         if topic is None:
-            topic = topics[s.topic] = s.topic.encode()
-        oid = s.originator_id
+            topic = topics[topic_name] = topic_name.encode()
         raw = oid.bytes if isinstance(oid, uuid.UUID) else fromhex(oid.replace("-", ""))
-        out.append((index, b"".join(append(frontier, sizes, h(pack(index, position, us, raw, s.originator_version,
-                                                                       topic, fromhex(digest)))))))
+        out.append((index, b"".join(append(frontier, sizes, h(pack(index, position, us, raw, version, topic,
+                                                                   fromhex(digest)))))))
         index += 1
-    if chain:
-        head.size, head.link = index, chain[-1][3]
+    if link is not None:
+        head.size, head.link = index, link
     return out
 
 

@@ -157,3 +157,30 @@ def test_two_writers_and_a_failed_transaction_leave_the_tree_in_step(store_confi
     assert tree.size == 17 and tree.root(17) == rfc9162.mth(leaves_apart(a))
     a.close()
     b.close()
+
+
+def test_a_build_in_batches_takes_in_what_is_recorded_between_them(
+        store_config: StoreConfig, monkeypatch: pytest.MonkeyPatch) -> None:
+    import adapters.ledger_tree as lt
+
+    monkeypatch.setattr(lt, "BUILD_BATCH", 3)
+    desk = Desk()
+    old = Ledger.open(store_config)
+    old.execute_many([desk.contract("000"), desk.asset("A1")], now=NOW)
+    record(old, desk, range(9), batch=2)
+    drop_tree(old)
+    old.close()
+    app = Ledger.open(store_config)
+    tree = LedgerTree(app)
+    seen: list[tuple[int, int]] = []
+
+    def progress(added: int, total: int) -> None:
+        if not seen:  # a recording between two batches: its event gets its leaf from the build
+            record(app, desk, range(9, 11))
+        seen.append((added, total))
+
+    assert tree.build(progress) == 13 and tree.is_complete()
+    assert [a for a, _ in seen] == [3, 6, 9, 12, 13]
+    record(app, desk, range(11, 12))  # and the recorder extends the built tree
+    assert tree.root(14) == rfc9162.mth(leaves_apart(app))
+    app.close()

@@ -6,7 +6,7 @@ bench/results/ledgers/ by generator digest) and serves every slot that needs a b
 Slots, in the order they run (quick ones first; a slot whose module is missing says so):
   generate   the N-event ledger (events/s of the generator; "cached" when reused)
   write      bench.writepath: Ledger one per save / 100 per save vs the library's own append,
-             SQLite and PostgreSQL
+             side by side (bench.interleave), SQLite and PostgreSQL
   relay      bench.relay_bench: relay to JetStream vs bare publish_async
   desk       bench.desk_import_bench
   live       bench.live_bench: recording -> visible in the views at a steady 1,000 events/s (p50, p99)
@@ -25,8 +25,8 @@ Slots, in the order they run (quick ones first; a slot whose module is missing s
              xlsx, pdf) on the N ledger, beside the JSON report and `report sla --json`
   clock_inputs  bench.clock_inputs_bench: rebuild and re-evaluate of the N/10 prefix's ledger with
              and without the statements that write clock_inputs (the ratio is the figure)
-  tlog       bench.tlog_bench: recording with vs without the Merkle tree (A/B, median of 3, SQLite
-             and PostgreSQL), the tree's build for an existing ledger (<= 1M, extrapolated to 10M),
+  tlog       bench.tlog_bench: recording with vs without the Merkle tree (side by side, the median
+             round of 3, SQLite and PostgreSQL), the tree's build for an existing ledger (<= 1M, extrapolated to 10M),
              inclusion and consistency proofs, `proof verify` of a 50-event report
   web        bench.web_bench: 50 users browsing the console's queue and ticket pages of the N ledger
              while the follower applies 1,000 events/s (page p95, the follower's live p99)

@@ -84,14 +84,19 @@ def drop_tree(ledger: Ledger) -> None:
             cur.execute("ALTER TABLE old_chain RENAME TO ledger_chain")
 
 
-def test_an_older_ledger_records_without_the_tree_until_it_is_built(store_config: StoreConfig) -> None:
-    desk = Desk()
-    old = Ledger.open(store_config)
+def older_ledger(config: StoreConfig, desk: Desk, tickets: range, batch: int = 1) -> Ledger:
+    """A ledger recorded before the tree existed (no tree columns), opened again."""
+    old = Ledger.open(config)
     old.execute_many([desk.contract("000"), desk.asset("A1")], now=NOW)
-    record(old, desk, range(4))
+    record(old, desk, tickets, batch)
     drop_tree(old)
     old.close()
-    app = Ledger.open(store_config)  # opening writes nothing new into an old ledger
+    return Ledger.open(config)  # opening writes nothing new into an old ledger
+
+
+def test_an_older_ledger_records_without_the_tree_until_it_is_built(store_config: StoreConfig) -> None:
+    desk = Desk()
+    app = older_ledger(store_config, desk, range(4))
     record(app, desk, range(4, 6))
     tree = LedgerTree(app)
     assert (tree.size, tree.is_complete()) == (0, False)
@@ -165,12 +170,7 @@ def test_a_build_in_batches_takes_in_what_is_recorded_between_them(
 
     monkeypatch.setattr(lt, "BUILD_BATCH", 3)
     desk = Desk()
-    old = Ledger.open(store_config)
-    old.execute_many([desk.contract("000"), desk.asset("A1")], now=NOW)
-    record(old, desk, range(9), batch=2)
-    drop_tree(old)
-    old.close()
-    app = Ledger.open(store_config)
+    app = older_ledger(store_config, desk, range(9), batch=2)
     tree = LedgerTree(app)
     seen: list[tuple[int, int]] = []
 

@@ -70,17 +70,12 @@ def test_checkpoints_and_proofs_on_postgres(postgres_schema: str, tmp_path: Path
 def test_an_older_postgres_ledger_is_built_in_batches(postgres_schema: str, monkeypatch: pytest.MonkeyPatch) -> None:
     import adapters.ledger_tree as lt
     from tests import rfc9162
-    from tests.test_ledger_tree import drop_tree, leaves_apart, record
+    from tests.test_ledger_tree import leaves_apart, older_ledger, record
 
     monkeypatch.setattr(lt, "BUILD_BATCH", 7)
     config = StoreConfig(Path("/nonexistent"), PG_DSN, postgres_schema)
     desk = Desk()
-    app = Ledger.open(config)
-    app.execute_many([desk.contract("000"), desk.asset("A1")], now=NOW)
-    record(app, desk, range(20), batch=3)
-    drop_tree(app)
-    app.close()
-    app = Ledger.open(config)
+    app = older_ledger(config, desk, range(20), batch=3)
     record(app, desk, range(20, 23))  # recorded while the tree is not built
     tree = LedgerTree(app)
     assert tree.build() == 25 and tree.is_complete()

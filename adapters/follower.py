@@ -578,4 +578,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    from .allocator import run_under_jemalloc
+
+    run_under_jemalloc()
     sys.exit(main())

@@ -121,6 +121,7 @@ def test_follower_killed_mid_batch_ends_like_a_rebuild_and_alerts_once(tmp_path:
     while time.monotonic() < deadline and not views_path(data).exists():
         time.sleep(0.05)
     time.sleep(1.5)  # let it apply some batches, then kill it in the middle of the work
+    assert "libjemalloc" in Path(f"/proc/{victim.pid}/maps").read_text()  # adapters/allocator.py
     victim.send_signal(signal.SIGKILL)
     victim.wait(10)
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
@@ -189,6 +190,7 @@ def test_analysts_query_while_views_follow_runs(tmp_path: Path, nats_single) -> 
         assert con.execute("SELECT count(*) FROM sla_clocks").fetchall()[0][0] > 0
         con.close()
         assert follower.poll() is None  # the follower kept running throughout
+        assert "libjemalloc" in Path(f"/proc/{follower.pid}/maps").read_text()  # adapters/allocator.py
     finally:
         follower.terminate()
         follower.wait(30)

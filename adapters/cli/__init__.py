@@ -123,6 +123,7 @@ def _main(argv: list[str] | None) -> int:
     speak_usage_errors(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.own_command_line = argv is None  # this process runs the command (may re-execute itself)
     try:
         output.configure(args.lang or _lang_from_env())
     except UserError as e:

@@ -95,12 +95,15 @@ REBUILD_SOURCES["nats"] = _rebuild_from_nats
 
 
 def cmd_follow(args: argparse.Namespace) -> int:
+    from ..allocator import run_under_jemalloc
     from ..follower import BATCH, Follower
     from ..nats_server import server_for
     from .stream import options_of
 
     options = options_of(args)
     timings = _appendable("--timings", args.timings, "timings.jsonl") if args.timings else None
+    if args.own_command_line:
+        run_under_jemalloc()
     with server_for(args.data_dir, options.url) as url:
         _ = speak()
         print(_("views follow: {views} from {server}; snapshot for analysts at {snapshot}",

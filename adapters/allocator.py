@@ -12,6 +12,7 @@ showed no gain, and the commands that start Chromium must not pass it on.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Iterable, Mapping
@@ -46,4 +47,5 @@ def run_under_jemalloc() -> None:
     if env is not None:
         sys.stdout.flush()
         sys.stderr.flush()
-        os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], env)
+        with contextlib.suppress(OSError):  # a follower that cannot start again runs as it is
+            os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], env)

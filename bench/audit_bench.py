@@ -111,7 +111,9 @@ def _views_current(d: Path, views: Path | None = None, upto: int | None = None) 
     v = views or d / "views.duckdb"
     if not v.exists():
         return False
-    con = sqlite3.connect(f"file:{d / 'events.sqlite'}?mode=ro", uri=True)
+    # a plain connection, only read: a mode=ro one failed with "disk I/O error" on this shared store
+    # right after the scoped slot's commands (a read-only connection cannot set up the WAL's index)
+    con = sqlite3.connect(d / "events.sqlite")
     last = con.execute("SELECT max(position) FROM ledger_chain" + (" WHERE position <= ?" if upto else ""),
                        (upto,) if upto else ()).fetchall()[0][0]
     con.close()

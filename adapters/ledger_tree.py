@@ -13,7 +13,7 @@ checkpoint` (or `LedgerTree.build`) builds it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -70,9 +70,12 @@ class LedgerTree:
         with self.app.recorder.datastore.transaction(commit=commit) as cur:
             yield cur
 
-    def _rows(self, cur: Any, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    def _rows(self, cur: Any, sql: str, params: tuple[Any, ...] = ()) -> list[Sequence[Any]]:
+        """The rows as sequences: SQLite's as they come (a copy of a million rows cost the tree's
+        build ~0.6 s), PostgreSQL's dicts as tuples of their values."""
         cur.execute(sql.replace("?", self._q), params)
-        return [tuple(r.values()) if isinstance(r, dict) else tuple(r) for r in cur.fetchall()]
+        rows = cur.fetchall()
+        return [tuple(r.values()) for r in rows] if rows and isinstance(rows[0], dict) else rows
 
     def _has_table(self, cur: Any, table: str) -> bool:
         if self.pg:
@@ -246,12 +249,9 @@ class LedgerTree:
                     head = tree_rows.TreeHead(0, "")
                 if total is None:
                     total = self._rows(cur, f"SELECT count(*) FROM {chain} WHERE position > ?", (start,))[0][0]
-                cur.execute(f"SELECT c.position, c.recorded_at, c.state_sha256, c.link, {oid}, e.originator_version, "
-                            f"e.topic FROM {chain} c JOIN {e} e ON e.{key} = c.position WHERE c.position > {self._q} "
-                            f"ORDER BY c.position LIMIT {BUILD_BATCH}", (start,))
-                rows = cur.fetchall()  # SQLite's rows as they come (sequences); PostgreSQL's are dicts
-                if rows and isinstance(rows[0], dict):
-                    rows = [tuple(r.values()) for r in rows]
+                rows = self._rows(cur, f"SELECT c.position, c.recorded_at, c.state_sha256, c.link, {oid}, "
+                                       f"e.originator_version, e.topic FROM {chain} c JOIN {e} e ON e.{key} = c.position "
+                                       f"WHERE c.position > ? ORDER BY c.position LIMIT {BUILD_BATCH}", (start,))
                 if not rows:
                     return added
                 cells = tree_rows.extend_rows(head, rows)

@@ -10,7 +10,10 @@ line flipped between runs (write path on PostgreSQL 0.495-0.543, tree / plain re
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TypeVar
+
+Round = TypeVar("Round")
 
 
 def side_by_side(sides: Mapping[str, Iterator[float]]) -> dict[str, float]:
@@ -28,3 +31,9 @@ def side_by_side(sides: Mapping[str, Iterator[float]]) -> dict[str, float]:
                 del running[name]
         turn += 1
     return spent
+
+
+def median_round(rounds: Sequence[Round], ratio: Callable[[Round], float]) -> Round:
+    """The round whose ratio is the median (the upper one of an even count): its own figures are
+    kept together, not medians taken of each figure apart."""
+    return sorted(rounds, key=ratio)[len(rounds) // 2]

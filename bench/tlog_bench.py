@@ -45,7 +45,7 @@ from domain import merkle
 from domain import signed_note as sn
 from domain.proofs import FORMAT, CitedEvent, Evidence
 
-from .interleave import side_by_side
+from .interleave import median_round, side_by_side
 from .writepath import _pg_schema, postgres_dsn, workload
 
 ROUNDS = 5  # this command's rounds side by side; the suite's slot runs SUITE_ROUNDS
@@ -139,7 +139,7 @@ def recording(quick: bool, log: Callable[[str], None], rounds: int = ROUNDS) -> 
                     _pg_schema(dsn, "drop", s)
         figures: dict[str, Any] = {"rounds": rounds}
         for kind, rs in runs.items():
-            median = sorted(rs, key=lambda m: m["ratio"])[len(rs) // 2]
+            median = median_round(rs, lambda m: m["ratio"])
             figures |= {f"{kind}_tree": median["tree"], f"{kind}_plain": median["plain"], f"{kind}_ratio": median["ratio"],
                         f"{kind}_ratios": [m["ratio"] for m in rs], f"{kind}_commands": 2 * len(workloads[kind][2])}
         out[backend] = figures

@@ -38,7 +38,7 @@ from adapters.store import StoreConfig
 from adapters.synthetic import Synth
 from domain import events as ev
 
-from .interleave import side_by_side
+from .interleave import median_round, side_by_side
 
 DEFAULT_PG = "host=127.0.0.1 port=5432 dbname=test user=postgres"
 
@@ -286,8 +286,7 @@ def _rounds(rounds: int, one: Callable[[int], dict[str, Any]]) -> dict[str, Any]
     runs = [_with_ratios(one(r)) for r in range(rounds)]
     out: dict[str, Any] = {"rounds": rounds}
     for kind in ("single", "batched"):
-        ranked = sorted(runs, key=lambda m: m[f"ratio_{kind}"])
-        median = ranked[len(ranked) // 2]
+        median = median_round(runs, lambda m, kind=kind: m[f"ratio_{kind}"])
         out.update({f"ledger_{kind}": median[f"ledger_{kind}"], f"library_{kind}": median[f"library_{kind}"],
                     f"ratios_{kind}": [m[f"ratio_{kind}"] for m in runs]})
     return _with_ratios(out)

@@ -184,3 +184,10 @@ def test_side_by_side_runs_the_sides_chunks_in_turn_and_sums_each_sides_seconds(
     spent = side_by_side({"tree": side("tree", [1.0, 2.0, 3.0]), "plain": side("plain", [10.0])})
     assert spent == {"tree": 6.0, "plain": 10.0}
     assert ran == ["tree", "plain", "tree", "tree"]  # each turn in the other order; a side done drops out
+
+
+def test_the_round_of_the_median_ratio_is_kept_whole():
+    from bench.interleave import median_round
+
+    rounds = [{"ratio": 0.9, "tree": 90}, {"ratio": 0.5, "tree": 50}, {"ratio": 0.7, "tree": 70}]
+    assert median_round(rounds, lambda r: r["ratio"]) == {"ratio": 0.7, "tree": 70}

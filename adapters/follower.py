@@ -580,5 +580,5 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     from .allocator import run_under_jemalloc
 
-    run_under_jemalloc()
+    run_under_jemalloc("python -m adapters.follower")
     sys.exit(main())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -95,15 +96,20 @@ REBUILD_SOURCES["nats"] = _rebuild_from_nats
 
 
 def cmd_follow(args: argparse.Namespace) -> int:
-    from ..allocator import run_under_jemalloc
+    from ..allocator import jemalloc_environment, run_under
     from ..follower import BATCH, Follower
+    from ..message_size import ConfigurationError
     from ..nats_server import server_for
     from .stream import options_of
 
     options = options_of(args)
     timings = _appendable("--timings", args.timings, "timings.jsonl") if args.timings else None
-    if args.own_command_line:
-        run_under_jemalloc()
+    try:
+        environment = jemalloc_environment(os.environ)
+    except ConfigurationError as e:
+        raise UserError(said(e)) from None
+    if args.own_command_line and environment is not None:
+        run_under(environment)
     with server_for(args.data_dir, options.url) as url:
         _ = speak()
         print(_("views follow: {views} from {server}; snapshot for analysts at {snapshot}",

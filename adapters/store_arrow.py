@@ -1,15 +1,17 @@
 """The stored log as Arrow batches, for the views' bulk rebuild (notes/replay-speed.md).
 
-SQLite: the full rebuild hands DuckDB one Arrow C stream from adbc-driver-sqlite
-(`sqlite_reader`, after a WAL checkpoint); batch-wise readers (tests, the live path's catch-up)
+SQLite: the full rebuild hands DuckDB Arrow C streams from adbc-driver-sqlite, two position
+ranges loaded side by side on two cores (`sqlite_streams`, after a WAL checkpoint); batch-wise readers (tests, the live path's catch-up)
 use Python's sqlite3 `fetchmany` pages turned into Arrow columns (`sqlite_batches`).
 PostgreSQL: `adapters.store.read_log` pages turned into Arrow columns.
 """
 
 from __future__ import annotations
 
+import itertools
+import os
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -79,8 +81,10 @@ def sqlite_batches(path: str | Path, start: int = 1, as_of_position: int | None 
 # as its own row groups, and 262,144 left a 16,384-row group per batch, which DuckDB's checkpoint then
 # merged with its neighbours by rewriting them. Half of `events` was written twice, and the first copy
 # stayed in the file as free blocks: 32 of the 1M prefix's 153 MB, 2.8 s of its checkpoint.
+# One row group, not two: two streams loaded side by side hold twice the batches in flight, and
+# with 245,760 rows the 10M rebuild peaked at 1,124 MiB (918 MiB at 122,880, the same 121-124 s).
 DUCKDB_ROW_GROUP = 122_880
-ADBC_BATCH_ROWS = 2 * DUCKDB_ROW_GROUP
+ADBC_BATCH_ROWS = DUCKDB_ROW_GROUP
 
 
 CHECKPOINT_WAIT_S = 0.2  # seconds a scoped read waits for the WAL checkpoint (sqlite_reader)
@@ -91,11 +95,28 @@ CHECKPOINT_WAIT_S = 0.2  # seconds a scoped read waits for the WAL checkpoint (s
 SMALL_SCOPE = 500
 
 
+# a whole log is read as this many C streams of consecutive positions, loaded side by side
+# (projections.apply._insert_side_by_side): DuckDB reads and parses one stream on one thread
+LOAD_STREAMS = 2 if (os.cpu_count() or 1) >= 2 else 1
+
+
 @contextmanager
 def sqlite_reader(path: str | Path, start: int = 1, as_of_position: int | None = None,
                   as_of_recorded: datetime | str | None = None,
                   originators: Sequence[str] | None = None) -> Iterator[pa.RecordBatchReader | None]:
-    """The stored rows as one Arrow C stream (adbc-driver-sqlite), for DuckDB to read itself.
+    """The stored rows as one Arrow C stream (sqlite_streams); None as there."""
+    with sqlite_streams(path, start, as_of_position, as_of_recorded, originators) as streams:
+        yield None if streams is None else streams[0]
+
+
+@contextmanager
+def sqlite_streams(path: str | Path, start: int = 1, as_of_position: int | None = None,
+                   as_of_recorded: datetime | str | None = None, originators: Sequence[str] | None = None,
+                   streams: int = 1, batch_rows: int = ADBC_BATCH_ROWS) -> Iterator[tuple[pa.RecordBatchReader, ...] | None]:
+    """The stored rows as Arrow C streams (adbc-driver-sqlite), for DuckDB to read itself, in
+    log order: a whole log (no `originators`) of at least a batch per stream is cut into
+    `streams` consecutive position ranges, whole batches (of `batch_rows`) each but the last, one
+    stream and connection each; anything else is one stream.
 
     Its bundled SQLite was seen reading a stale snapshot of a store whose recent commits were
     still in the WAL; so the WAL is checkpointed through sqlite3 first and only positions up to
@@ -108,8 +129,6 @@ def sqlite_reader(path: str | Path, start: int = 1, as_of_position: int | None =
     the driver's stream (minutes faster at 10M than rows through sqlite3)."""
     import sqlite3
 
-    import adbc_driver_sqlite.dbapi as adbc
-
     wait = CHECKPOINT_WAIT_S if originators is not None else 5.0
     with sqlite3.connect(str(path), timeout=wait) as lite:
         busy, _, _ = lite.execute("PRAGMA wal_checkpoint(FULL)").fetchall()[0]
@@ -119,24 +138,32 @@ def sqlite_reader(path: str | Path, start: int = 1, as_of_position: int | None =
         return
     as_of_position = seen if as_of_position is None else min(seen, as_of_position)
     stop, rec = _bounds(as_of_position, as_of_recorded)
-    conn = adbc.connect(str(path))
-    try:
-        cur = conn.cursor()
-        try:
-            cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(ADBC_BATCH_ROWS)})
-            cur.execute(*_query(originators, start, stop, rec))
-            reader = cur.fetch_record_batch()
-            if reader.schema.field("topic").type != pa.string():
-                # no row in the cut: the driver types every column int64, which no SQL over the
-                # log's text columns binds to; an empty stream of the log's own schema instead
-                from projections import ARROW_SCHEMA
+    batches = -(-(stop - start + 1) // batch_rows)
+    if originators is not None or batches < streams:
+        streams = 1
+    # each range whole batches from its start (a partial row group only at the end of the last)
+    cuts = [start + batch_rows * (batches * i // streams) for i in range(streams)] + [stop + 1]
+    with ExitStack() as opened:
+        yield tuple(_stream(opened, path, originators, a, b - 1, rec, batch_rows) for a, b in itertools.pairwise(cuts))
 
-                reader = pa.RecordBatchReader.from_batches(ARROW_SCHEMA, [])
-            yield reader
-        finally:
-            cur.close()
-    finally:
-        conn.close()
+
+def _stream(opened: ExitStack, path: str | Path, originators: Sequence[str] | None,
+            start: int, stop: int, rec: str, batch_rows: int) -> pa.RecordBatchReader:
+    """One adbc-driver-sqlite stream of positions start..stop; its cursor and connection close with `opened`."""
+    import adbc_driver_sqlite.dbapi as adbc
+
+    conn = opened.enter_context(closing(adbc.connect(str(path))))
+    cur = opened.enter_context(closing(conn.cursor()))
+    cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(batch_rows)})
+    cur.execute(*_query(originators, start, stop, rec))
+    reader = cur.fetch_record_batch()
+    if reader.schema.field("topic").type != pa.string():
+        # no row in the cut: the driver types every column int64, which no SQL over the
+        # log's text columns binds to; an empty stream of the log's own schema instead
+        from projections import ARROW_SCHEMA
+
+        reader = pa.RecordBatchReader.from_batches(ARROW_SCHEMA, [])
+    return reader
 
 
 def log_batches(app: EventStoreApp, start: int = 1, as_of_position: int | None = None,
@@ -203,9 +230,9 @@ def rebuild_from_store(app_or_sqlite_path: Any, duckdb_path: Any, evaluate_at: d
 
     path = sqlite_path(app_or_sqlite_path)
     if path is not None and (originators is None or len(originators) > SMALL_SCOPE):
-        with sqlite_reader(path, 1, as_of_position, as_of_recorded, originators) as reader:
-            if reader is not None:
-                return rebuild(lambda: reader, duckdb_path, evaluate_at, terms_override=terms_override,
+        with sqlite_streams(path, 1, as_of_position, as_of_recorded, originators, LOAD_STREAMS) as streams:
+            if streams is not None:
+                return rebuild(lambda: streams, duckdb_path, evaluate_at, terms_override=terms_override,
                                progress=progress, upto=upto, twin=twin)
     return rebuild(lambda: store_batches(app_or_sqlite_path, 1, as_of_position, as_of_recorded, originators),
                    duckdb_path, evaluate_at, terms_override=terms_override, progress=progress, upto=upto,

@@ -7,8 +7,9 @@ events, and the smaller sizes are measured as prefixes of it (`rowid <= N`). For
 
   scan     the floor: the same stored rows (store_arrow.SQL: stored_events joined to
            ledger_chain, in position order, positions <= N) read as Arrow batches with
-           adbc_driver_sqlite, nothing else done with them (and stored_events alone, without
-           the join, beside it); at sizes up to 3M measured before and after the rebuild and
+           adbc_driver_sqlite as the rebuild reads them (two streams of consecutive positions
+           side by side, each on a thread), nothing else done with them (and one stream, and
+           stored_events alone without the join, beside it); at sizes up to 3M measured before and after the rebuild and
            the faster kept (a higher floor on a noisy machine)
   rebuild  `adapters.store_arrow.rebuild_from_store(path, fresh.duckdb, evaluate_at,
            as_of_position=N)` end to end (store -> Arrow -> DuckDB JSON decode -> corrections ->
@@ -175,30 +176,39 @@ def largest_cached() -> tuple[Path, dict[str, Any]] | None:
 
 
 def child_scan(path: str, upto: int = 0) -> dict[str, Any]:
-    """The rows a rebuild of positions 1..upto reads (0: all), as Arrow batches, nothing else."""
+    """The rows a rebuild of positions 1..upto reads (0: all), as Arrow batches, nothing else: read
+    as the rebuild reads them (store_arrow.LOAD_STREAMS streams of consecutive positions, each on
+    a thread of its own), and as one stream of the driver's default batches beside it."""
+    from concurrent.futures import ThreadPoolExecutor
+
     import adbc_driver_sqlite.dbapi as adbc
 
-    from adapters.store_arrow import SQL
+    from adapters.store_arrow import LOAD_STREAMS, SQL, sqlite_streams
+
+    def rows(reader: Any) -> int:
+        return sum(batch.num_rows for batch in reader)
 
     stop = upto or 2**62
     t = time.perf_counter()
-    n = 0
+    with sqlite_streams(path, 1, upto or None, streams=LOAD_STREAMS) as streams:
+        assert streams is not None, "the store's WAL could not be checkpointed"
+        with ThreadPoolExecutor(len(streams)) as pool:
+            n = sum(pool.map(rows, streams))
+    s = time.perf_counter() - t
+    t = time.perf_counter()
     with adbc.connect(path) as con, con.cursor() as cur:
         cur.execute(SQL, (1, stop, "9999"))
-        for batch in cur.fetch_record_batch():
-            n += batch.num_rows
-    s = time.perf_counter() - t
+        n1 = rows(cur.fetch_record_batch())
+    s1 = time.perf_counter() - t
     # the same without the join to ledger_chain (stored_events alone, as notes/replay-speed.md measured)
     t = time.perf_counter()
-    m = 0
     with adbc.connect(path) as con, con.cursor() as cur:
         cur.execute("SELECT rowid, originator_id, originator_version, topic, state FROM stored_events "
                     "WHERE rowid <= ?", (stop,))
-        for batch in cur.fetch_record_batch():
-            m += batch.num_rows
+        m = rows(cur.fetch_record_batch())
     s2 = time.perf_counter() - t
-    return {"events": n, "seconds": round(s, 2), "events_per_second": round(n / s),
-            "plain_events_per_second": round(m / s2)}
+    return {"events": n, "seconds": round(s, 2), "events_per_second": round(n / s), "streams": len(streams),
+            "one_stream_events_per_second": round(n1 / s1), "plain_events_per_second": round(m / s2)}
 
 
 def child_rebuild(path: str, out: str, upto: int = 0) -> dict[str, Any]:
@@ -611,6 +621,8 @@ def rows_of(res: dict[str, Any]) -> list[dict[str, Any]]:
             if not v:
                 continue
             fig = _fig(v)
+            if k == "scan" and v.get("one_stream_events_per_second"):
+                fig += f"; {v['streams']} streams side by side, as the rebuild reads; one stream {v['one_stream_events_per_second']:,}/s"
             if k == "scan" and v.get("plain_events_per_second"):
                 fig += f"; stored_events alone {v['plain_events_per_second']:,}/s"
             add(f"{k} {label}", fig)

@@ -3,6 +3,9 @@ the views hold the same rows (a generated ledger with every ingredient of the sy
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -55,6 +58,36 @@ def test_clocks_evaluated_in_passes_equal_one_pass(store: Path, tmp_path: Path,
     states = {r[20] for r in one["sla_clocks"]}
     assert {"met", "breached"} <= states  # the mix reaches both verdicts
     assert parts == one
+
+
+def test_the_log_read_as_streams_side_by_side_in_beijing_time_gives_the_views_of_one_stream(
+        store: Path, tmp_path: Path) -> None:
+    """A whole log is loaded as consecutive position ranges on threads of their own (each its own
+    DuckDB connection); a machine set to Beijing time must not shift an instant of any of them."""
+    script = (
+        "import sys\n"
+        "from datetime import datetime, UTC\n"
+        "from adapters.store_arrow import sqlite_streams\n"
+        "from projections import rebuild_from_store\n"
+        "with sqlite_streams(sys.argv[1], streams=3, batch_rows=500) as streams:\n"
+        "    assert len(streams) == 3\n"
+        "    rebuild_from_store(lambda: streams, sys.argv[2], datetime(2026, 3, 1, tzinfo=UTC))\n")
+    subprocess.run([sys.executable, "-c", script, str(store), str(tmp_path / "three.duckdb")], check=True,
+                   cwd=Path(__file__).resolve().parents[1], env={**os.environ, "TZ": "Asia/Shanghai"})
+    rebuild_batches(lambda: sqlite_batches(store, size=700), tmp_path / "one.duckdb", AT)
+    assert table_rows(tmp_path / "three.duckdb") == table_rows(tmp_path / "one.duckdb")
+    con = open_views(tmp_path / "three.duckdb", read_only=True)
+    try:
+        stored = [r[0] for r in con.execute("SELECT position FROM events").fetchall()]  # as analysts read it
+        instants = con.execute("SELECT * FROM events ORDER BY position").fetchall()
+    finally:
+        con.close()
+    assert stored == list(range(1, len(stored) + 1))  # the log's order, every position once
+    con = open_views(tmp_path / "one.duckdb", read_only=True)
+    try:
+        assert instants == con.execute("SELECT * FROM events ORDER BY position").fetchall()
+    finally:
+        con.close()
 
 
 def test_a_rebuild_as_of_a_position_holds_exactly_the_prefix(store: Path, tmp_path: Path) -> None:

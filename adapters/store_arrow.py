@@ -130,7 +130,10 @@ def sqlite_streams(path: str | Path, start: int = 1, as_of_position: int | None 
     import sqlite3
 
     wait = CHECKPOINT_WAIT_S if originators is not None else 5.0
-    with sqlite3.connect(str(path), timeout=wait) as lite:
+    # closed before the driver opens the file: the driver links its own copy of SQLite, and two
+    # copies in one process do not see each other's POSIX locks (`with` on a sqlite3 connection
+    # ends its transaction, not the connection, which stayed open until collected)
+    with closing(sqlite3.connect(str(path), timeout=wait)) as lite:
         busy, _, _ = lite.execute("PRAGMA wal_checkpoint(FULL)").fetchall()[0]
         seen = lite.execute("SELECT coalesce(max(position), 0) FROM ledger_chain").fetchall()[0][0]
     if busy:

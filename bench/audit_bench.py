@@ -111,12 +111,24 @@ def _views_current(d: Path, views: Path | None = None, upto: int | None = None) 
     v = views or d / "views.duckdb"
     if not v.exists():
         return False
-    # a plain connection, only read: a mode=ro one failed with "disk I/O error" on this shared store
-    # right after the scoped slot's commands (a read-only connection cannot set up the WAL's index)
-    con = sqlite3.connect(d / "events.sqlite")
-    last = con.execute("SELECT max(position) FROM ledger_chain" + (" WHERE position <= ?" if upto else ""),
-                       (upto,) if upto else ()).fetchall()[0][0]
-    con.close()
+    # a plain connection, only read, and asked again: right after the scoped slot's commands both a
+    # mode=ro and a plain one failed once with "disk I/O error" (2026-12-07 13:45 and 15:27), each
+    # time in the reports slot's first statement; a rerun a minute later read the store at once.
+    # Suspected: a command that had the store open through both Python's SQLite and the ADBC
+    # driver's own copy, whose locks do not see each other, re-initialising the WAL's index.
+    for attempt in range(3):
+        con = sqlite3.connect(d / "events.sqlite")
+        try:
+            last = con.execute("SELECT max(position) FROM ledger_chain" + (" WHERE position <= ?" if upto else ""),
+                               (upto,) if upto else ()).fetchall()[0][0]
+            break
+        except sqlite3.OperationalError as e:
+            if attempt == 2:
+                raise
+            log(f"reading {d / 'events.sqlite'}: {e}; again in 1 s")
+            time.sleep(1.0)
+        finally:
+            con.close()
     try:
         vc = duckdb.connect(str(v), read_only=True)
         held = vc.execute("SELECT max(position) FROM checkpoint").fetchall()[0][0]

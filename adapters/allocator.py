@@ -3,7 +3,7 @@
 A live batch runs ~95 DuckDB statements on a few hundred rows each, and much of their CPU is
 malloc and free: DuckDB's Python wheel uses the C library's allocator. Under jemalloc (Debian's
 `libjemalloc2`) the same batches took 15-20 % less CPU, and the live p99 at 1,000 events/s fell
-by about a third (docs/performance.md). A process picks its allocator when it starts, so the
+by about a third (docs/performance-history.md). A process picks its allocator when it starts, so the
 follower executes itself again with the library preloaded. Only the follower: a full rebuild
 showed no gain, and the commands that start Chromium must not pass it on.
 

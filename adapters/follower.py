@@ -306,7 +306,7 @@ class Follower:
             # still writes what was committed, and a batch lost with the machine is fetched again from
             # the stream; a file left corrupt by an OS or power failure is rebuilt from the store
             # (`views rebuild`). Each commit's fsync was 20-200 ms of a batch's wall time on a shared
-            # disk (live_bench --profile on file, docs/performance.md).
+            # disk (live_bench --profile on file, docs/performance-history.md).
             con.execute("SET fsync_mode = 'NONE'")
         _ensure_alert_table(con)
         timings = open(self.timings, "a", buffering=1) if self.timings else None  # noqa: SIM115

@@ -283,7 +283,7 @@ class _Timed:
 
 
 def profile(store: Path, *, start: int, batch: int, batches: int, top: int = 25,
-            views: Path | None = None, work: Path | None = None) -> dict[str, Any]:
+            views: Path | None = None, work: Path | None = None, threads: int = 1) -> dict[str, Any]:
     """Live batches replayed offline, every statement timed: the views rebuilt from the first
     `start` stored events, then `batches` batches of `batch` events applied as the follower does
     (one apply_batch each, evaluation time = the batch's last recording time + 0.3 s). No NATS,
@@ -313,7 +313,7 @@ def profile(store: Path, *, start: int, batch: int, batches: int, top: int = 25,
         log = table(store_batches(store))
         first = start
         con = open_views(None)
-    con.execute("SET threads = 1")  # as the follower runs
+    con.execute(f"SET threads = {threads}")  # 1 as the follower runs
     rec = log.column("recorded_at").to_pylist()
     if views is None:
         rebuild(con, [log.slice(0, start)], datetime.fromisoformat(rec[start - 1].replace("Z", "+00:00")))
@@ -416,11 +416,12 @@ def main(argv: list[str] | None = None) -> int:
                    help="--profile: start from a copy of this views file (the store's first --start events) "
                         "instead of an in-memory rebuild: on file, as the follower runs, in ~1 GB at 10M")
     p.add_argument("--work", default=None, metavar="FILE", help="--views: the copy (kept after the run)")
+    p.add_argument("--threads", type=int, default=1, help="--profile: DuckDB's threads (1, as the follower runs)")
     a = p.parse_args(argv)
     if a.profile:
         print(json.dumps(profile(Path(a.profile), start=a.start, batch=a.batch, batches=a.batches, top=a.top,
                                  views=Path(a.views) if a.views else None,
-                                 work=Path(a.work) if a.work else None), indent=1))
+                                 work=Path(a.work) if a.work else None, threads=a.threads), indent=1))
         return 0
     res = run(rate=a.rate, seconds=a.seconds, keep=a.keep, preload=a.preload, snapshot_every=a.snapshot_every,
               poll=a.poll, fsync=not a.no_fsync)

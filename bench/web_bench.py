@@ -228,7 +228,8 @@ def _pct(xs: list[float], q: float) -> float | None:
 
 def run(quick: bool = False, events: int | None = None, *, ledger_dir: str | None = None, users: int = 50,
         rate: int = 1000, seconds: float | None = None, think: float = 3.0, preload: int | None = None,
-        keep: str | None = None, in_place: bool = False, drain: float = 10.0) -> dict[str, Any]:
+        keep: str | None = None, in_place: bool = False, drain: float = 10.0,
+        follower_threads: int | None = None) -> dict[str, Any]:
     from adapters.cli.core import record_calendar
     from adapters.ledger import open_ledger
     from adapters.nats_server import NatsServer, free_port
@@ -297,7 +298,8 @@ def run(quick: bool = False, events: int | None = None, *, ledger_dir: str | Non
                                        "--follow", "--batch", "1000"], cwd=ROOT,
                                       stdout=open(tmp / "relay.log", "wb"), stderr=subprocess.STDOUT))  # noqa: SIM115
         procs.append(subprocess.Popen([*py, "adapters.follower", str(data), server.url, "--interval", "3600",
-                                       "--snapshot-every", "2", "--timings", str(timings)], cwd=ROOT,
+                                       "--snapshot-every", "2", "--timings", str(timings),
+                                       *(["--threads", str(follower_threads)] if follower_threads else [])], cwd=ROOT,
                                       stdout=open(tmp / "follower.log", "wb"), stderr=subprocess.STDOUT))  # noqa: SIM115
         # the views hold every event the stream does: the follower is caught up once it has
         # published its first snapshot
@@ -455,9 +457,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--drain", type=float, default=10.0,
                    help="seconds to wait after the load for the follower to reach the last event (default 10); "
                         "events still out of the views then count as lower bounds")
+    p.add_argument("--follower-threads", type=int, default=None,
+                   help="the follower's DuckDB threads (default: its own choice by the views' size)")
     a = p.parse_args(argv)
     r = run(a.quick, ledger_dir=a.ledger, users=a.users, rate=a.rate, seconds=a.seconds, think=a.think,
-            preload=a.preload, keep=a.keep, in_place=a.in_place, drain=a.drain)
+            preload=a.preload, keep=a.keep, in_place=a.in_place, drain=a.drain, follower_threads=a.follower_threads)
     from adapters.cli.output import table
 
     print(table(rows_of(r)))

@@ -367,3 +367,19 @@ def test_a_follower_started_on_old_views_brings_them_to_now_before_any_new_event
     assert clock_rows(views_path(data)) == rebuilt_at(ledger, tmp_path, evaluated)
     # ... and alerts what that found, with nothing behind it on the stream to contradict it
     assert running and running <= {(a["ticket"], a["clock"]) for a in alerts(nats_single.url) if a["state"] == "breached"}
+
+
+def test_a_follower_of_a_large_ledger_reads_on_every_core_and_of_a_small_one_on_one() -> None:
+    """A live batch on a small ledger is DuckDB's fixed cost per statement, which a second thread
+    only adds to; on a large one its reads are scans of the log, which every core shortens."""
+    from adapters.follower import MANY_EVENTS, duckdb_threads
+
+    con = projections.open_views(None)
+    try:
+        assert duckdb_threads(con) == 1  # nothing followed yet
+        con.execute("INSERT INTO checkpoint VALUES ('follow', ?, now(), ?)", [MANY_EVENTS - 1, MANY_EVENTS - 1])
+        assert duckdb_threads(con) == 1
+        con.execute("INSERT OR REPLACE INTO checkpoint VALUES ('follow', ?, now(), ?)", [MANY_EVENTS, MANY_EVENTS])
+        assert duckdb_threads(con) == (os.cpu_count() or 1)
+    finally:
+        con.close()

@@ -117,7 +117,7 @@ def cmd_follow(args: argparse.Namespace) -> int:
                 snapshot=Path(args.data_dir) / SNAPSHOT_FILE), flush=True)
         follower = Follower(Path(args.data_dir), url, options, interval=args.interval, batch=args.batch or BATCH,
                             alerts=not args.no_alerts, snapshot_every=args.snapshot_every, timings=timings,
-                            fsync=not args.no_fsync)
+                            fsync=not args.no_fsync, threads=args.threads)
         try:
             stats = asyncio.run(follower.run(max_seconds=args.max_seconds))
         except KeyboardInterrupt:
@@ -190,6 +190,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     f.add_argument("--snapshot-every", type=positive_float, default=2.0, metavar="SECONDS",
                    help="copy the analysts' snapshot at most this often, in the background (default 2)")
     f.add_argument("--timings", metavar="FILE", help="append one JSON line per committed batch (position, events, fetch and apply seconds)")
+    f.add_argument("--threads", type=positive_int, default=None,
+                   help="DuckDB's threads (default: 1 while the views hold fewer than 2M events, else one per core)")
     f.add_argument("--no-fsync", action="store_true",
                    help="commit without waiting for the disk: shorter batches on a busy disk; after an OS or power "
                         "failure the views may need `views rebuild` (a stopped or killed follower loses nothing)")

@@ -1,8 +1,9 @@
 """The stored log as Arrow batches, for the views' bulk rebuild (notes/replay-speed.md).
 
 SQLite: the full rebuild hands DuckDB Arrow C streams from adbc-driver-sqlite, two position
-ranges loaded side by side on two cores (`sqlite_streams`, after a WAL checkpoint); batch-wise readers (tests, the live path's catch-up)
-use Python's sqlite3 `fetchmany` pages turned into Arrow columns (`sqlite_batches`).
+ranges loaded side by side on two cores (`sqlite_streams`, after a WAL checkpoint); batch-wise
+readers (tests, the live path's catch-up) use Python's sqlite3 `fetchmany` pages turned into
+Arrow columns (`sqlite_batches`).
 PostgreSQL: `adapters.store.read_log` pages turned into Arrow columns.
 """
 

@@ -286,7 +286,7 @@ def duckdb_threads(con: duckdb.DuckDBPyConnection) -> int:
     1,000-event batches on file, 2 threads against 1, wall p50 at 2M events 1.62-1.72 against
     1.88-1.91 s (CPU +14-19 %), at 10M 3.56-3.70 against 5.69-5.70 s (CPU +8-12 %)."""
     events = con.execute("SELECT coalesce(max(events), 0) FROM checkpoint").fetchall()[0][0]
-    return max(1, os.cpu_count() or 1) if events >= MANY_EVENTS else 1
+    return (os.cpu_count() or 1) if events >= MANY_EVENTS else 1
 
 
 class Follower:

@@ -97,7 +97,7 @@ SMALL_SCOPE = 500
 
 
 # a whole log is read as this many C streams of consecutive positions, loaded side by side
-# (projections.apply._insert_side_by_side): DuckDB reads and parses one stream on one thread
+# (projections.apply._insert_streams): DuckDB reads and parses one stream on one thread
 LOAD_STREAMS = 2 if (os.cpu_count() or 1) >= 2 else 1
 
 

@@ -431,8 +431,8 @@ class _Timed:
 
 def child_profile(path: str, out: str) -> dict[str, Any]:
     """The rebuild as `views rebuild` runs it, with every SQL statement of its connection timed
-    (top 25). The load's INSERTs run on cursors of their own, side by side (projections.apply.
-    _insert_side_by_side), so they are timed together, as `load_seconds` less the statements
+    (top 25). The load's INSERTs run on cursors of their own, side by side
+    (projections.apply._insert_streams), so they are timed together, as `load_seconds` less the statements
     after them (corrections, bounds, the commit)."""
     from adapters.store_arrow import LOAD_STREAMS, sqlite_streams
     from projections import open_views, rebuild

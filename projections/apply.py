@@ -410,10 +410,10 @@ def _insert_stream(con: duckdb.DuckDBPyConnection, stream: pa.RecordBatchReader,
         con.unregister("_stream")
 
 
-def _insert_side_by_side(con: duckdb.DuckDBPyConnection, streams: tuple[pa.RecordBatchReader, ...],
-                         told: Callable[[int], None] | None) -> None:
-    """Consecutive position ranges' streams into `events` at the same time: each by a cursor (a
-    connection) of its own, on a thread of its own, in a transaction of its own, then committed
+def _insert_streams(con: duckdb.DuckDBPyConnection, streams: tuple[pa.RecordBatchReader, ...],
+                    told: Callable[[int], None] | None) -> None:
+    """The streams (consecutive position ranges) into `events` at the same time: each by a cursor
+    (a connection) of its own, on a thread of its own, in a transaction of its own, then committed
     in the streams' order, so `events` stays in log order. DuckDB keeps a stream's insertion
     order by running its whole INSERT (the read, the parse, the write) on one thread: with one
     stream the load used one core of two (the 2M prefix's INSERT: 11.2 s wall alone, 5.7 s as
@@ -445,20 +445,17 @@ def _load(con: duckdb.DuckDBPyConnection, source: Any, progress: RebuildProgress
     nothing is redelivered), then corrections set-wise, in one transaction. Each row's JSON is
     parsed once, here, after its upcast (projections.facts: "parse at load").
 
-    A `RecordBatchReader` (the store driver's C stream) is read by DuckDB in one INSERT; a tuple
-    of them (the log in consecutive position ranges) side by side, each committed on its own
-    before the corrections' transaction (`_insert_side_by_side`). Python iterables are inserted
-    batch by batch in this thread (their readers, e.g. sqlite3, are bound to the thread that
-    opened them, and DuckDB would pull from its own worker threads)."""
+    A `RecordBatchReader` (the store driver's C stream), or a tuple of them (the log in
+    consecutive position ranges), is read by DuckDB itself and committed before the corrections'
+    transaction (`_insert_streams`). Python iterables are inserted batch by batch in this thread
+    (their readers, e.g. sqlite3, are bound to the thread that opened them, and DuckDB would pull
+    from its own worker threads)."""
     streams = _streams(source)
-    told = _one_at_a_time(progress.loaded) if progress else None
-    if streams is not None and len(streams) > 1:
-        _insert_side_by_side(con, streams, told)
+    if streams is not None:
+        _insert_streams(con, streams, _one_at_a_time(progress.loaded) if progress else None)
     con.execute("BEGIN TRANSACTION")
     try:
-        if streams is not None and len(streams) == 1:
-            _insert_stream(con, streams[0], told)
-        elif streams is None:
+        if streams is None:
             for b in source:
                 tbl = _as_table(b)
                 con.register("_batch", tbl)

@@ -217,6 +217,38 @@ def sqlite_path(app_or_path: Any) -> Path | None:
     return Path(app_or_path.recorder.datastore.pool.db_name)
 
 
+@contextmanager
+def the_driver_alone(app_or_path: Any) -> Iterator[bool]:
+    """Whether the bulk reader may open the store: with an app, its connections of Python's sqlite3
+    to the file are closed first, and it gets a fresh pool of them afterwards.
+
+    adbc-driver-sqlite links its own copy of SQLite. POSIX locks belong to the process, so when the
+    driver closes the file, the locks that this process's sqlite3 connections hold on it go too,
+    and another process may then checkpoint and truncate the write-ahead log under them (seen: a
+    second process's TRUNCATE checkpoint went through beside an open read transaction). SQLite
+    names this as a way to corrupt a database: two copies in one process on the same file.
+    False when a connection is in use (another thread): then the caller reads through sqlite3.
+    A path: the caller holds no connection to it (the bench's children, the tests)."""
+    if isinstance(app_or_path, str | Path):
+        yield True
+        return
+    from eventsourcing.sqlite import SQLiteConnectionPool
+
+    store = app_or_path.recorder.datastore
+    pool = store.pool
+    if pool.num_in_use:
+        yield False
+        return
+    store.close()  # a use of the app meanwhile fails loudly (its pool is closed), never silently
+    try:
+        yield True
+    finally:
+        store.pool = SQLiteConnectionPool(
+            db_name=pool.db_name, lock_timeout=pool.lock_timeout, pool_size=pool.pool_size,
+            max_overflow=pool.max_overflow, pool_timeout=pool.pool_timeout, max_age=pool.max_age,
+            pre_ping=pool.pre_ping)
+
+
 def rebuild_from_store(app_or_sqlite_path: Any, duckdb_path: Any, evaluate_at: datetime | None = None,
                        as_of_position: int | None = None, as_of_recorded: datetime | str | None = None,
                        terms_override: Any = None, progress: Any = None,
@@ -234,10 +266,12 @@ def rebuild_from_store(app_or_sqlite_path: Any, duckdb_path: Any, evaluate_at: d
 
     path = sqlite_path(app_or_sqlite_path)
     if path is not None and (originators is None or len(originators) > SMALL_SCOPE):
-        with sqlite_streams(path, 1, as_of_position, as_of_recorded, originators, LOAD_STREAMS) as streams:
-            if streams is not None:
-                return rebuild(lambda: streams, duckdb_path, evaluate_at, terms_override=terms_override,
-                               progress=progress, upto=upto, twin=twin)
+        with the_driver_alone(app_or_sqlite_path) as alone:
+            if alone:
+                with sqlite_streams(path, 1, as_of_position, as_of_recorded, originators, LOAD_STREAMS) as streams:
+                    if streams is not None:
+                        return rebuild(lambda: streams, duckdb_path, evaluate_at, terms_override=terms_override,
+                                       progress=progress, upto=upto, twin=twin)
     return rebuild(lambda: store_batches(app_or_sqlite_path, 1, as_of_position, as_of_recorded, originators),
                    duckdb_path, evaluate_at, terms_override=terms_override, progress=progress, upto=upto,
                    twin=twin)

@@ -171,3 +171,45 @@ def test_a_reader_on_an_older_snapshot_does_not_hide_the_newest_facts_from_a_reb
         assert {r[0] for r in con.execute("SELECT ticket FROM liability").fetchall()} == {"T-1", "T-2"}
     finally:
         con.close()
+
+
+def test_a_rebuild_through_the_ledger_leaves_its_connections_locked_against_other_processes(
+        tmp_path: Path) -> None:
+    """The bulk reader links its own copy of SQLite, and closing it drops every POSIX lock this
+    process holds on the store. The ledger's connections are closed before it opens the file and
+    open afresh after: a read the ledger starts after the rebuild still keeps another process from
+    truncating the write-ahead log under it, and the ledger records on."""
+    import sqlite3
+
+    from tests.viewkit import Kit
+
+    kit = Kit(tmp_path / "data")
+    cid = kit.contract_file(str(Path(__file__).resolve().parents[1] / "contracts" / "seed-000.toml"))
+    kit.asset("A-1", cid, customer="buyer-000", accepted="2025-01-02T09:00")
+    kit.ticket("T-1", "A-1", "2025-06-02T10:00")
+    store = kit.dir / "events.sqlite"
+    assert kit.ledger.position > 0  # the ledger holds an open connection to the store
+    rebuild_from_store(kit.ledger, tmp_path / "views.duckdb", AT)
+
+    def other_process(sql: str) -> list:
+        script = ("import sqlite3, sys\n"
+                  "c = sqlite3.connect(sys.argv[1], timeout=0.1, isolation_level=None)\n"
+                  "print(c.execute(sys.argv[2]).fetchall())")
+        done = subprocess.run([sys.executable, "-c", script, str(store), sql], capture_output=True, text=True,
+                              check=True)
+        return eval(done.stdout)  # noqa: S307 - our own child's list of tuples
+
+    position = kit.ledger.position  # the ledger's connection, open again
+    other_process("PRAGMA user_version = 7")  # another process's commit: a frame the WAL keeps
+    with kit.ledger.recorder.datastore.transaction(commit=False) as cur:
+        cur.execute("SELECT count(*) FROM stored_events")  # a read on the ledger's snapshot, WAL included
+        assert cur.fetchone()[0] == position
+        busy, _, _ = other_process("PRAGMA wal_checkpoint(TRUNCATE)")[0]
+        assert busy == 1  # the WAL is kept for the ledger's reader
+    assert sqlite3.connect(store).execute("PRAGMA user_version").fetchone()[0] == 7
+    kit.ticket("T-2", "A-1", "2025-06-03T10:00")  # the ledger records on with its fresh connections
+    con = open_views(tmp_path / "views.duckdb", read_only=True)
+    try:
+        assert {r[0] for r in con.execute("SELECT ticket FROM liability").fetchall()} == {"T-1"}
+    finally:
+        con.close()

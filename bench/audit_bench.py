@@ -114,8 +114,9 @@ def _views_current(d: Path, views: Path | None = None, upto: int | None = None) 
     # a plain connection, only read, and asked again: right after the scoped slot's commands both a
     # mode=ro and a plain one failed once with "disk I/O error" (2026-12-07 13:45 and 15:27), each
     # time in the reports slot's first statement; a rerun a minute later read the store at once.
-    # Suspected: a command that had the store open through both Python's SQLite and the ADBC
-    # driver's own copy, whose locks do not see each other, re-initialising the WAL's index.
+    # The likely cause, fixed since (adapters.store_arrow.the_driver_alone): `replay` held the store
+    # through both Python's SQLite and the ADBC driver's own copy, and the driver's close dropped
+    # the locks of the other; the retry stays, in case another cause remains.
     for attempt in range(3):
         con = sqlite3.connect(d / "events.sqlite")
         try:

@@ -254,8 +254,9 @@ def rebuild_from_store(app_or_sqlite_path: Any, duckdb_path: Any, evaluate_at: d
                        terms_override: Any = None, progress: Any = None,
                        originators: Sequence[str] | None = None, upto: str = "all",
                        twin: Any = None) -> dict[str, Any]:
-    """Read the store straight into a fresh views database: from SQLite as one Arrow C stream
-    that DuckDB reads itself (no Python per row), from PostgreSQL as pages of the log.
+    """Read the store straight into a fresh views database: from SQLite as Arrow C streams that
+    DuckDB reads itself (no Python per row; `the_driver_alone` first), from PostgreSQL as pages
+    of the log.
     `duckdb_path`: a file (replaced), None (in memory), or an open views database (emptied and
     rebuilt in place: a scratch replay read in the same process needs no file).
     `progress`: a projections.apply.RebuildProgress (the CLI's bars on a terminal).

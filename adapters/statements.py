@@ -12,7 +12,10 @@ import functools
 import re
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from datetime import UTC, datetime
 from typing import Any
+
+import msgspec
 
 MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 FORMATS = {
@@ -107,7 +110,12 @@ def restatements(con: Any, data: dict[str, Any], customer: str, contract: str | 
     for imported facts, else by the ledger, as late entries are measured (§9.12): each such
     ticket replayed without those facts (the projections' one code path, in memory) beside the
     views' rows. `beside(read)`: runs `read(cursor)` elsewhere and gives what waits for its result
-    (statement_data's thread); the views' rows are a scan of the clocks, read while this replays."""
+    (statement_data's thread); the views' rows are a scan of the clocks, read while this replays.
+
+    Which clocks changed is decided at one evaluation time (the views'), so that time passing is
+    not taken for a restatement; what a restated clock "was" is what the previous statement showed:
+    the facts entered before its cut, evaluated at its cut (not the same facts evaluated today,
+    which would read as a breach of thousands of hours no statement ever showed)."""
     from replay import statement as st
 
     from .dispute import calendar_rows, clocks_without, tickets_rows
@@ -143,20 +151,35 @@ def restatements(con: Any, data: dict[str, Any], customer: str, contract: str | 
     cut = data["cut"]["position"]
     leave_out = {r[1] for t in tickets for r in by_ticket[t]}
     kept = [r for r in rows if cut is None or r.position <= cut]
-    before: dict[tuple[str, str], dict[str, Any]] = {
-        (c["ticket"], c["clock"]): c for c in clocks_without(tickets, kept + calendar, leave_out, evaluated)}
+    def by_clock(clocks: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+        return {(c["ticket"], c["clock"]): c for c in clocks}
+
+    without = by_clock(clocks_without(tickets, kept + calendar, leave_out, evaluated))
+    # the tickets' facts entered after the previous statement (restatements are about the tickets'
+    # facts: the late ones are read from `events` by ticket above); contracts and calendars as now
+    entered_later = {r.position for r in kept if r.topic.startswith("ticket.") and _entered_at(r) >= since}
+    shown = by_clock(clocks_without(tickets, kept + calendar, entered_later, since))
     cols, now = views_now()
     out = []
     for after in (dict(zip(cols, r, strict=True)) for r in now):
-        was = before.get((after["ticket"], after["clock"]))
+        was = without.get((after["ticket"], after["clock"]))
         if was is not None and (was["state"], _rounded(was["breach_minutes"]), was["deadline"]) == (
                 after["state"], _rounded(after["breach_minutes"]), after["deadline"]):
             continue
         out.append({"ticket": after["ticket"], "month": after["month"], "clock": after["clock"],
-                    "before": was or {"state": "not_applicable"}, "after": after,
+                    "before": shown.get((after["ticket"], after["clock"])) or {"state": "not_applicable"},
+                    "after": after,
                     "facts": [{"position": r[1], "type": r[2], "occurred_at": r[3], "recorded_at": r[4]}
                               for r in by_ticket[after["ticket"]]]})
     return out
+
+
+def _entered_at(row: Any) -> datetime:
+    """When a ticket's fact entered the record, as late entries are measured (§9.12): its source
+    desk's recording time for an imported fact, else the ledger's."""
+    source = msgspec.json.decode(row.state).get("source_recorded_at")
+    t = datetime.fromisoformat((source or row.recorded_at).replace("Z", "+00:00"))
+    return t.astimezone(UTC).replace(tzinfo=None) if t.tzinfo else t  # naive UTC, as the views and month_bounds
 
 
 def _rounded(v: Any) -> Any:

@@ -107,13 +107,20 @@ def figures(con: Any, customer: str, contract: str | None, month: str, tz: str, 
     params = [customer] + ([contract] if contract else [])
     cut = f" LIMIT {int(listed)}" if listed is not None else ""
     rates = _rows(con, f"""
-        SELECT clock, clock_severity AS severity, any_value(target_unit) AS target_unit,
-               any_value(target_amount) AS target_amount, count(*) AS clocks,
+        WITH c AS (SELECT * FROM sla_clocks WHERE {scope} AND month = ?)
+        SELECT c.clock, c.severity,
+               -- rates by the final severity (§9.4), as sla_summary and the console; the promise shown
+               -- is that severity's, from the terms (a clock whose deadline had passed at a change of
+               -- severity keeps the earlier one's target)
+               coalesce(any_value(p.unit), any_value(c.target_unit)) AS target_unit,
+               coalesce(any_value(p.amount), any_value(c.target_amount)) AS target_amount, count(*) AS clocks,
                count(*) FILTER (WHERE state <> 'not_applicable') AS applicable,
                count(*) FILTER (WHERE state = 'met') AS met, count(*) FILTER (WHERE state = 'breached') AS breached,
                count(*) FILTER (WHERE state IN ('running', 'at_risk')) AS running,
                sum(breach_minutes) FILTER (WHERE state = 'breached') AS breach_minutes
-        FROM sla_clocks WHERE {scope} AND month = ? GROUP BY ALL""", [*params, month])
+        FROM c LEFT JOIN terms_clocks p ON p.contract = c.contract AND p.version = c.contract_version
+                                       AND p.severity = c.severity AND p.clock = c.clock
+        GROUP BY c.clock, c.severity""", [*params, month])
     for r in rates:
         r["breach_rate"] = r["breached"] / r["applicable"] if r["applicable"] else None
     order = {c: i for i, c in enumerate(CLOCK_ORDER)}

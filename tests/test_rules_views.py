@@ -221,6 +221,12 @@ def test_rule_9_4_severity_change_keeps_a_passed_deadline_and_summaries_use_fina
         utc_naive("2025-03-03T09:15"), "breached", 3, "technical_help", "normal")
     s = rows(con, "SELECT * FROM sla_summary WHERE dimension = 'severity' AND clock = 'response'")
     assert [(x["key"], x["breached"]) for x in s] == [("technical_help", 1)]
+    # the customer's monthly statement counts it the same way, beside the promise of that severity
+    from replay.statement import figures
+
+    month = figures(con, r["customer"], None, "2025-03", "Asia/Shanghai")
+    (rate,) = [x for x in month["rates"] if x["clock"] == "response"]
+    assert (rate["severity"], rate["breached"], rate["target_amount"]) == ("technical_help", 1, 20)
 
 
 def test_rule_9_5_consent_after_the_deadline_moves_nothing(tmp_path):

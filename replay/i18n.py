@@ -194,10 +194,13 @@ class Texts:
     # durations
 
     def duration(self, minutes: float | int | None) -> str:
-        """Whole minutes as `5 h 42 min` / `5 小时 42 分钟` (rounded half up)."""
+        """Whole minutes as `5 h 42 min` / `5 小时 42 分钟` (rounded half up); a duration that
+        rounds to none but is not none is `under 1 min` (a breach of 20 s is a breach, not "0 min")."""
         if minutes is None:
             return ""
         total = int(Decimal(str(abs(minutes))).quantize(Decimal(1), ROUND_HALF_UP))
+        if total == 0 and minutes:
+            return self(_("under 1 min"))
         sign = "-" if minutes < 0 and total else ""
         return sign + self._whole_minutes(total)
 

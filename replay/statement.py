@@ -439,7 +439,7 @@ def render_xlsx(s: Mapping[str, Any], lang: str) -> bytes:
     yuan_bold = wb.add_format({"num_format": "¥#,##0.00", "bold": True})
     when = wb.add_format({"num_format": "yyyy-mm-dd hh:mm"})
     share = wb.add_format({"num_format": "0.0%"})
-    minutes = wb.add_format({"num_format": "#,##0"})
+    minutes = wb.add_format({"num_format": "#,##0.0"})
 
     def local(v: Any) -> datetime | None:
         x = to_local(v, tz)
@@ -493,7 +493,7 @@ def render_xlsx(s: Mapping[str, Any], lang: str) -> bytes:
         ws.write_string(i, 1, word(lang, "clock", b["clock"]))
         _write_time(ws, i, 2, local(b["deadline"]), when)
         _write_time(ws, i, 3, local(b["stopped_at"]), when)
-        ws.write_number(i, 4, round(b["breach_minutes"] or 0), minutes)
+        ws.write_number(i, 4, b["breach_minutes"] or 0, minutes)  # as measured: a 20-s breach is 0.3, not 0
         ws.write_string(i, 5, free(b["clause"]))
 
     ws = sheet(t(_("Running at month end")), [t(_("Ticket")), t(_("Clock")), t(_("Reported")), t(_("Deadline"))],

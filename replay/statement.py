@@ -438,6 +438,7 @@ def render_xlsx(s: Mapping[str, Any], lang: str) -> bytes:
     yuan = wb.add_format({"num_format": "¥#,##0.00"})
     yuan_bold = wb.add_format({"num_format": "¥#,##0.00", "bold": True})
     when = wb.add_format({"num_format": "yyyy-mm-dd hh:mm"})
+    day = wb.add_format({"num_format": "yyyy-mm-dd"})
     share = wb.add_format({"num_format": "0.0%"})
     minutes = wb.add_format({"num_format": "#,##0.0"})
 
@@ -508,6 +509,15 @@ def render_xlsx(s: Mapping[str, Any], lang: str) -> bytes:
     for i, v in enumerate(cur["visits"], 1):
         ws.write_row(i, 0, [word(lang, "obligation", v["obligation"]), word(lang, "visit_kind", v["kind"]),
                             word(lang, "visit_status", v["status"]), v["periods"]])
+
+    # every missed period (the printed statement lists the first LIST_ROWS and points here)
+    ws = sheet(t(_("Missed visit periods")), [t(M["Asset"]), t(M["Site"]), t(M["Obligation"]), t(_("Kind")),
+                                              t(M["From"]), t(_("To (the whole day)"))], [20, 20, 16, 16, 14, 16])
+    for i, m in enumerate(cur["missed"], 1):
+        ws.write_row(i, 0, [free(m["asset"]), free(m["site"]), word(lang, "obligation", m["obligation"]),
+                            word(lang, "visit_kind", m["kind"])])
+        ws.write_datetime(i, 4, datetime.combine(m["start"], datetime.min.time()), day)
+        ws.write_datetime(i, 5, datetime.combine(m["end"], datetime.min.time()), day)
 
     ws = sheet(t(_("Money")), [t(_("Ticket")), t(_("Reported")), t(_("Coverage")), t(_("The customer pays")),
                                t(_("The supplier bears")), t(_("Losses claimed"))], [14, 18, 18, 18, 18, 18])

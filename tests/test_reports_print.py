@@ -222,6 +222,20 @@ def test_the_statement_xlsx_sums_in_excel_to_the_statement_s_totals(docs: dict) 
     assert summary["采购方支付"] == 686.0 and summary["日志位置"] is not None
 
 
+def test_the_statement_xlsx_lists_every_missed_visit_period_the_printed_one_points_to(docs: dict) -> None:
+    import duckdb
+    import openpyxl
+
+    with duckdb.connect(str(docs["data"] / "views.duckdb"), read_only=True) as con:
+        missed = con.execute("""SELECT asset, start, "end" FROM visit_periods WHERE customer = 'buyer-000'
+                                AND status = 'missed' AND start <= DATE '2025-07-31' AND "end" >= DATE '2025-07-01'
+                                ORDER BY asset, start""").fetchall()
+    assert missed  # the ledger has some, or this test proves nothing
+    sheet = openpyxl.load_workbook(docs["statement.xlsx"])["错过的回访与巡检周期"]
+    listed = [(r[0].value, r[4].value.date(), r[5].value.date()) for r in sheet.iter_rows(min_row=2)]
+    assert listed == missed
+
+
 def test_the_statement_names_its_cut_and_marks_a_restated_earlier_month(docs: dict) -> None:
     pages = pdf_pages(docs["statement.pdf"])
     text = re.sub(r"[ \t]+", " ", "\n".join(pages))

@@ -222,6 +222,12 @@ def test_the_statement_xlsx_sums_in_excel_to_the_statement_s_totals(docs: dict) 
     assert summary["采购方支付"] == 686.0 and summary["日志位置"] is not None
 
 
+def test_the_statement_command_says_its_evaluation_time_in_the_contract_s_zone(docs: dict) -> None:
+    said = run(docs["data"], "--lang", "en", "statement", "--customer", "buyer-000", "--month", "2025-07",
+               "--out", str(docs["tmp"] / "again.html"))
+    assert "evaluated at 2025-08-01 00:00 Beijing time" in said  # the views were rebuilt --at that local time
+
+
 def test_the_statement_xlsx_lists_every_missed_visit_period_the_printed_one_points_to(docs: dict) -> None:
     import duckdb
     import openpyxl

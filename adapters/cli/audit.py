@@ -411,7 +411,8 @@ def _explain(args: argparse.Namespace, out_file: Path | None, printer: Any) -> i
         _ = speak()
         print(_("wrote {out} ({size} bytes, {lang}): ticket {ticket}, {events} events, {clocks} clocks, views "
                 "evaluated at {evaluated}", out=args.out, size=f"{len(body):,}", lang=lang, ticket=args.ticket,
-                events=len(report["timeline"]), clocks=len(report["clocks"]), evaluated=report["evaluated_at"]))
+                events=len(report["timeline"]), clocks=len(report["clocks"]),
+                evaluated=_.time(report["evaluated_at"], report["timezone"], zone=True)))
     else:
         out = getattr(sys.stdout, "buffer", None)
         if out is not None:

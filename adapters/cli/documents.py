@@ -88,5 +88,5 @@ def cmd_statement(args: argparse.Namespace) -> int:
             out=args.out, size=f"{len(body):,}", lang=lang, customer=args.customer, month=args.month,
             breached=cur["breached"], applicable=cur["applicable"], tickets=cur["tickets"],
             restatements=len(data["restatements"]), position=data["cut"]["position"],
-            evaluated=data["cut"]["evaluated_at"]))
+            evaluated=_.time(data["cut"]["evaluated_at"], data["timezone"], zone=True)))
     return 0

@@ -366,6 +366,14 @@ VOCABULARY: dict[str, dict[str, tuple[str, str]]] = {
         "medium": NP_("severity", "medium"),
         "low": NP_("severity", "low"),
     },
+    "dimension": {  # what sla_summary groups by
+        "contract": NP_("dimension", "contract"),
+        "customer": NP_("dimension", "customer"),
+        "month": NP_("dimension", "month"),
+        "severity": NP_("dimension", "severity"),
+        "site": NP_("dimension", "site"),
+        "technician": NP_("dimension", "technician"),
+    },
     "field": {  # a fact's fields as the dispute report lists them
         "technician": NP_("field", "technician"),
         "notes": NP_("field", "notes"),

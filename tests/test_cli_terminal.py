@@ -176,6 +176,14 @@ def test_chinese_and_english_state_the_same_numbers(data: Path) -> None:
     assert numbers["zh_CN"] == numbers["en"] and len(numbers["en"]) > 20
 
 
+def test_chinese_tables_name_severities_and_what_a_summary_groups_by_in_chinese(data: Path) -> None:
+    sla = run(data, "--lang", "zh_CN", "report", "sla", "--columns", "ticket,clock,severity,state").stdout
+    summary = run(data, "--lang", "zh_CN", "report", "summary", "--limit", "500").stdout
+    assert not re.findall(r"\b(normal|severe|urgent|technical_help|general|major)\b", sla + summary)
+    assert not re.findall(r"^(contract|customer|month|severity|site|technician)\s", summary, re.M)
+    assert "故障等级" in summary and re.search(r"^故障等级\s+(普通|一般|严重|紧急)", summary, re.M), summary
+
+
 def test_errors_carry_a_stable_code_in_the_user_s_language(data: Path, tmp_path: Path) -> None:
     done = run(data, "report", "sla", "--month", "2025/10")
     assert done.returncode == 2 and "ticketledger report: TL-E041: --month" in done.stderr

@@ -454,6 +454,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     in_zones = sorted({zones.get(c, DEFAULT_TZ) for c in contracts} or {DEFAULT_TZ})
     zone = in_zones[0] if len(in_zones) == 1 else None
     _ = speak(zone)
+    if table == "sla_summary":  # a severity's key is a code of its vocabulary (the other keys are ids, months)
+        from replay.i18n import word
+
+        rows = [{**r, "key": word(_.lang, "severity", r["key"])} if r["dimension"] == "severity" else r for r in rows]
     timed = any(c.kind in ("time", "end") for c in columns)
     if zone is None and timed:  # contracts in several zones: each row says its own
         rows = [{**r, "time_zone": zones.get(r.get("contract"), DEFAULT_TZ)} for r in rows]

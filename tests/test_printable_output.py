@@ -81,6 +81,12 @@ def test_ticket_show_and_log_print_one_line_per_row_with_visible_escapes(data: P
     assert not any(line.lstrip().startswith("9  TicketClosed") for line in lines)
 
 
+def test_ticket_show_words_each_fact_s_fields_as_the_dispute_report_does(data: Path) -> None:
+    show = run(data, "--lang", "zh_CN", "ticket", "show", "T1")
+    assert "故障等级: " in show and "设备: " in show  # field names in words, not `severity=normal`
+    assert not re.search(r"\b(severity|asset_id|labour_fen|fault_category)\b", show)
+
+
 def test_the_markdown_report_passes_no_html_link_or_image_through(data: Path) -> None:
     md = run(data, "--lang", "en", "explain", "T1", "--format", "md")
     assert "\x1b" not in md and "\u202e" not in md and "\x00" not in md

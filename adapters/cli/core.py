@@ -600,7 +600,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     zone = contract_zone(ledger, state.get("contract"))
     _ = speak(zone)
     history = [{"version": i + 1, "type": type(f).__name__, "occurred_at": f.occurred_at, "actor": f.actor,
-                "detail": _detail(f)} for i, f in enumerate(agg.facts)]
+                "detail": _detail(f, _.lang, zone)} for i, f in enumerate(agg.facts)]
     title = _("ticket {id}", id=args.id) if args.kind == "ticket" else _("asset {id}", id=args.id)
     out = console()
     out.print(Text(_("{what}; times in {zone}", what=title, zone=_.zone_name(zone))))
@@ -616,7 +616,7 @@ def contract_zone(ledger: Ledger, contract_id: str | None) -> str:
 
 
 STATE_COLUMNS = {
-    "ticket": (Column("status", N_("status"), "ticket_status"), Column("severity", N_("severity")),
+    "ticket": (Column("status", N_("status"), "ticket_status"), Column("severity", N_("severity"), "severity"),
                Column("asset", N_("asset"), "id"), Column("customer", N_("customer"), "id"),
                Column("contract", N_("contract"), "id"), Column("site", N_("site"), "id"),
                Column("open_waits", N_("open waits"))),
@@ -650,9 +650,13 @@ def _state(agg: Any) -> dict[str, Any]:
 _ENVELOPE = {"type", "command_id", "id", "occurred_at", "actor", "channel", "customer", "v", "source_recorded_at"}
 
 
-def _detail(f: ev.Fact) -> str:
+def _detail(f: ev.Fact, lang: str, zone: str) -> str:
+    """A fact's own fields as the dispute report words them (field names, codes as words, yuan, local
+    times, parts one per item), whole: the table wraps the column."""
+    from replay.exhibit import detail_lines
+
     d = {k: v for k, v in msgspec.to_builtins(f).items() if k not in _ENVELOPE and v not in ("", None, [], {}, False)}
-    return " ".join(f"{k}={v}" for k, v in d.items())[:100]
+    return "; ".join(detail_lines(type(f).__name__, d, lang, zone))
 
 
 def cmd_log(args: argparse.Namespace) -> int:

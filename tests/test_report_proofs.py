@@ -233,3 +233,25 @@ def test_proof_verify_writes_in_the_report_s_language_unless_asked(signed, tmp_p
     assert lines[-1].endswith(f"：证明成立：{len(lines) - 2} 个事件在已签名的日志中")
     code, out = verify(h, "--log-key", vkey)
     assert code == 0 and out.splitlines()[-1].endswith(f": proof holds: {len(lines) - 2} events in the signed log")
+
+
+def test_a_file_that_is_no_checkpoint_is_refused_as_bad_input(signed, tmp_path: Path, capsys) -> None:
+    """An empty file or a Markdown page given as the saved checkpoint is the wrong file, not a log
+    that fails: exit 2 with TL-E160 saying what a checkpoint note looks like, in the reader's
+    language, for `verify` and `proof verify` alike."""
+    data, vkey = signed
+    empty, notes = tmp_path / "empty.note", tmp_path / "notes.md"
+    empty.write_text("")
+    notes.write_text("# Checkpoint of March\n\nSaved from the supplier's mail.\n")
+    r = report(data, tmp_path / "r.json")
+    for wrong in (empty, notes):
+        for argv in ((data, "verify", "--no-stream"), (None, "proof", "verify", str(r), "--log-key", vkey)):
+            capsys.readouterr()
+            code, out = run(*argv, "--checkpoint", str(wrong))
+            err = capsys.readouterr().err
+            assert code == 2 and "FAIL" not in out, out
+            assert f": TL-E160: --checkpoint {wrong}: not a signed checkpoint note; " in err, err
+            assert "a blank line, then signature lines that start with '— '" in err
+    code, _ = run(data, "--lang", "zh_CN", "verify", "--no-stream", "--checkpoint", str(empty))
+    err = capsys.readouterr().err
+    assert code == 2 and f"TL-E160: --checkpoint {empty}：不是已签名的检查点" in err, err

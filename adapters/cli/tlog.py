@@ -316,6 +316,30 @@ def read_evidence(path: str) -> Any:
                           path=path, error=said(e)), code=E_REPORT) from None
 
 
+def read_saved_checkpoint(path: str) -> str:
+    """A checkpoint the reader saved (`--checkpoint SAVED` of `verify` and `proof verify`), as its
+    signed note. A file that is no signed checkpoint at all is bad input, refused before any
+    check; its signature is checked later, against the log's keys, as a finding."""
+    from domain import signed_note as sn
+
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as e:
+        _ = speak()
+        raise UserError(_("--checkpoint {checkpoint}: cannot be read ({reason})",
+                          checkpoint=path, reason=e.strerror), code=E_REPORT) from None
+    try:
+        sn.parse_checkpoint(sn.parse(raw).text)
+    except sn.NoteError:
+        _ = speak()
+        raise UserError(_("--checkpoint {checkpoint}: not a signed checkpoint note; name a checkpoint "
+                          "saved exactly as received (`ticketledger checkpoint --out FILE` writes one): "
+                          "the log's origin, the tree size and the root hash, each on its line, a "
+                          "blank line, then signature lines that start with '— '", checkpoint=path),
+                        code=E_REPORT) from None
+    return raw.decode()
+
+
 def log_verifier(text: str) -> Any:
     """The log's verifier key given on the command line (`--log-key`): the key, or a file holding it."""
     from domain import signed_note as sn
@@ -335,14 +359,7 @@ def cmd_proof_verify(args: argparse.Namespace) -> int:
 
     ev = read_evidence(args.report)
     keys = [log_verifier(k) for k in args.log_key]
-    saved = None
-    if args.checkpoint:
-        try:
-            saved = Path(args.checkpoint).read_text()
-        except OSError as e:
-            _ = speak()
-            raise UserError(_("--checkpoint {checkpoint}: cannot be read ({reason})",
-                              checkpoint=args.checkpoint, reason=e.strerror), code=E_REPORT) from None
+    saved = read_saved_checkpoint(args.checkpoint) if args.checkpoint else None
     extra = []
     for f in args.consistency:
         try:

@@ -255,3 +255,20 @@ def test_a_file_that_is_no_checkpoint_is_refused_as_bad_input(signed, tmp_path: 
     code, _ = run(data, "--lang", "zh_CN", "verify", "--no-stream", "--checkpoint", str(empty))
     err = capsys.readouterr().err
     assert code == 2 and f"TL-E160: --checkpoint {empty}：不是已签名的检查点" in err, err
+
+
+def test_checkpoint_out_that_cannot_be_written_signs_nothing(signed, tmp_path: Path, capsys) -> None:
+    """`checkpoint --out` under a file (or on a folder) is bad input: refused before anything is
+    signed, so the ledger keeps no checkpoint the user never received."""
+    data, _ = signed
+    copy = tmp_path / "copy"
+    shutil.copytree(data, copy)
+    before = json.loads(run(copy, "checkpoint", "--list", "--json")[1])
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    for out in (blocker / "cp.note", tmp_path):
+        capsys.readouterr()
+        code, printed = run(copy, "checkpoint", "--out", str(out))
+        err = capsys.readouterr().err
+        assert code == 2 and printed == "" and "TL-E033" in err and "signed and kept" not in err, err
+    assert json.loads(run(copy, "checkpoint", "--list", "--json")[1]) == before

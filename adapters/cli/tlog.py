@@ -116,7 +116,10 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
     from ..ledger_tree import LedgerTree
     from .core import ledger_for
     from .output import emit
+    from .views import writable_file
 
+    if args.out and not args.list:  # bad input records nothing: no checkpoint signed for a file it cannot write
+        writable_file("--out", args.out, "checkpoint.note")
     ledger = ledger_for(args)
     try:
         tree = LedgerTree(ledger)

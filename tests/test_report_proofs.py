@@ -272,3 +272,16 @@ def test_checkpoint_out_that_cannot_be_written_signs_nothing(signed, tmp_path: P
         err = capsys.readouterr().err
         assert code == 2 and printed == "" and "TL-E033" in err and "signed and kept" not in err, err
     assert json.loads(run(copy, "checkpoint", "--list", "--json")[1]) == before
+
+
+@pytest.mark.parametrize("fmt", ["md", "pdf"])
+def test_a_markdown_or_pdf_report_is_told_to_carry_no_proof(signed, tmp_path: Path, capsys, fmt: str) -> None:
+    """explain's Markdown and PDF carry no proof block: `proof verify` says so and names the
+    formats that do, rather than calling the report changed or cut."""
+    data, vkey = signed
+    r = report(data, tmp_path / f"r.{fmt}", fmt)
+    capsys.readouterr()
+    code, _ = verify(r, "--log-key", vkey)
+    err = capsys.readouterr().err
+    assert code == 2 and f"TL-E160: {r}: this file carries no proof" in err, err
+    assert "changed or cut" not in err and "verify the HTML or JSON report" in err

@@ -295,6 +295,12 @@ def read_evidence(path: str) -> Any:
                         code=E_REPORT) from None
     text = raw.decode("utf-8", "replace")
     m = EVIDENCE_TAG.search(text)
+    if not m and not raw.lstrip().startswith(b"{"):  # neither explain's HTML nor JSON: no proof to read
+        _ = speak()
+        raise UserError(_("{path}: this file carries no proof: a Markdown or PDF report has none, nor "
+                          "does a file that is not a report; verify the HTML or JSON report (`ticketledger "
+                          "explain TICKET --format html|json --out FILE`) or its evidence file",
+                          path=path), code=E_REPORT)
     try:
         if m:
             return msgspec.json.decode(m.group(1), type=Evidence)

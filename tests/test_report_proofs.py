@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 import shutil
 import sqlite3
 from contextlib import redirect_stdout
@@ -70,7 +71,7 @@ def test_a_report_verifies_offline_after_the_data_folder_is_deleted(signed, tmp_
     for f in (j, h):
         code, out = verify(f, "--log-key", vkey)
         assert code == 0, out
-        assert f"proof holds: {len(ev['events'])} events" in out
+        assert f"proof holds for the {len(ev['events'])} events the report cites" in out
     code, out = verify(j, "--log-key", vkey, "--checkpoint", str(data.parent / "saved-1.note"))
     assert code == 0, out
 
@@ -106,6 +107,8 @@ def test_a_withheld_payload_is_told_from_an_altered_one(signed, tmp_path: Path) 
     code, out = verify(tmp_path / "w.json", "--log-key", vkey)
     assert code == 0, out
     assert f"event at position {c['leaf']['position']}" in out and "payload withheld (personal data erased)" in out
+    n = len(doc["proofs"]["evidence"]["events"])
+    assert f"the stored bytes of {n - 1} are unchanged, those of 1 withheld and not checked" in out  # not "all"
 
 
 def test_a_checkpoint_signed_by_another_key_is_refused(signed, tmp_path: Path) -> None:
@@ -230,9 +233,33 @@ def test_proof_verify_writes_in_the_report_s_language_unless_asked(signed, tmp_p
     lines = out.splitlines()
     assert lines[0].startswith("通过 检查点 ") and "签名方" in lines[0]
     assert all(line.startswith("通过 位置 ") and "已由其存储字节重新计算叶" in line for line in lines[1:-1])
-    assert lines[-1].endswith(f"：证明成立：{len(lines) - 2} 个事件在已签名的日志中")
+    assert f"：报告引用的 {len(lines) - 2} 个事件证明成立" in lines[-1] and "未证明：报告中的结论和金额" in lines[-1]
     code, out = verify(h, "--log-key", vkey)
-    assert code == 0 and out.splitlines()[-1].endswith(f": proof holds: {len(lines) - 2} events in the signed log")
+    assert code == 0 and f": proof holds for the {len(lines) - 2} events the report cites" in out.splitlines()[-1]
+
+
+def test_proof_holds_says_it_covers_the_cited_events_not_the_verdicts_and_amounts(signed, tmp_path: Path) -> None:
+    """A dispute handler reads "proof holds" as "the report is authentic": a report whose yuan
+    figures and clock verdicts were edited still holds (the proof is about the cited events), so
+    the line says what held and that the verdicts and amounts are checked by replaying, not by it."""
+    data, vkey = signed
+    h = report(data, tmp_path / "r.html", "html")
+    edited = tmp_path / "edited.html"
+    page = h.read_text()
+    amount = re.search(r"¥(\d[\d,]*\.\d\d)", page).group(0)
+    edited.write_text(page.replace(amount, "¥9" + amount[2:]))
+    doc = json.loads(report(data, tmp_path / "r.json").read_text())
+    for c in doc["clocks"]:
+        c["state"] = "met"
+    doc["liability"]["supplier_pays_fen"] = 913000
+    (tmp_path / "edited.json").write_text(json.dumps(doc))
+    for f in (edited, tmp_path / "edited.json"):
+        code, out = verify(f, "--log-key", vkey)
+        last = out.splitlines()[-1]
+        assert code == 0, out  # the events are still the log's: the proof cannot see the figures
+        assert "each is in the signed log at its position, its stored bytes unchanged" in last
+        assert "Not proved: the report's verdicts and amounts, which the ledger computes from these events" in last
+        assert "`ticketledger explain TICKET --at TIME` on the ledger" in last
 
 
 def test_a_file_that_is_no_checkpoint_is_refused_as_bad_input(signed, tmp_path: Path, capsys) -> None:

@@ -12,12 +12,16 @@ import argparse
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from . import EXIT_FOUND, UserError, positive_int
 from .output import said, speak
+
+if TYPE_CHECKING:
+    from domain.proofs import Finding
+    from replay.i18n import Texts
 
 # codes of this module's errors (errors.CODES lists their meaning)
 E_NO_KEY = "TL-E167"
@@ -58,7 +62,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         description="Recompute every cited event's leaf from the bytes in the report, check each "
                                     "inclusion proof against the report's signed checkpoint, the checkpoint's "
                                     "signature, and (with --checkpoint) that the log only grew since a checkpoint "
-                                    "you saved. Exit 0 when everything holds, 1 when a check fails (naming the event).")
+                                    "you saved. Exit 0 when everything holds, 1 when a check fails (naming the event). "
+                                    "The report's verdicts and amounts are not part of the proof: "
+                                    "`explain` on the ledger computes them again from the events.")
     a.add_argument("report", metavar="REPORT")
     a.add_argument("--log-key", action="append", default=[], metavar="KEY",
                    help="the log's verifier key, from your contract annex (NAME+HASH+KEY, or a file holding it); "
@@ -409,10 +415,28 @@ def cmd_proof_verify(args: argparse.Namespace) -> int:
             what = _(f.message, **f.params) if f.message else f.what
             print(f"{mark[f.status]}{' ' * (width - cell_len(mark[f.status]))} "
                   f"{f.code + ': ' if f.code and f.status == 'failed' else ''}{what}")
-        n = sum(1 for f in findings if f.position is not None)
         print(_("{report}: {failed} check(s) FAILED", report=args.report, failed=len(failed)) if failed else
-              _("{report}: proof holds: {n} events in the signed log", report=args.report, n=n))
+              _proof_holds(_, args.report, findings))
     return EXIT_FOUND if failed else 0
+
+
+def _proof_holds(_: Texts, report: str, findings: list[Finding]) -> str:
+    """What a proof that holds shows, and what it does not: a dispute handler reads "holds" as
+    "the report is authentic", but the verdicts and amounts are computed from the cited events,
+    not carried by the proof (an edited ¥ figure still "holds")."""
+    cited = [f for f in findings if f.position is not None]
+    withheld = sum(1 for f in cited if f.status == "withheld")
+    if withheld:
+        return _("{report}: proof holds for the {n} events the report cites: each is in the signed log at "
+                 "its position; the stored bytes of {checked} are unchanged, those of {withheld} withheld "
+                 "and not checked. Not proved: the report's verdicts and amounts, which the ledger computes "
+                 "from these events; replaying them checks those (`ticketledger explain TICKET --at TIME` on "
+                 "the ledger), not this proof", report=report, n=len(cited), checked=len(cited) - withheld,
+                 withheld=withheld)
+    return _("{report}: proof holds for the {n} events the report cites: each is in the signed log at its "
+             "position, its stored bytes unchanged. Not proved: the report's verdicts and amounts, which the "
+             "ledger computes from these events; replaying them checks those (`ticketledger explain TICKET "
+             "--at TIME` on the ledger), not this proof", report=report, n=len(cited))
 
 
 def init_log(args: argparse.Namespace, ledger: Any) -> str:

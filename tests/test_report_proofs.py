@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 import shutil
 import sqlite3
 from contextlib import redirect_stdout
@@ -70,7 +71,7 @@ def test_a_report_verifies_offline_after_the_data_folder_is_deleted(signed, tmp_
     for f in (j, h):
         code, out = verify(f, "--log-key", vkey)
         assert code == 0, out
-        assert f"proof holds: {len(ev['events'])} events" in out
+        assert f"proof holds for the {len(ev['events'])} events the report cites" in out
     code, out = verify(j, "--log-key", vkey, "--checkpoint", str(data.parent / "saved-1.note"))
     assert code == 0, out
 
@@ -106,6 +107,8 @@ def test_a_withheld_payload_is_told_from_an_altered_one(signed, tmp_path: Path) 
     code, out = verify(tmp_path / "w.json", "--log-key", vkey)
     assert code == 0, out
     assert f"event at position {c['leaf']['position']}" in out and "payload withheld (personal data erased)" in out
+    n = len(doc["proofs"]["evidence"]["events"])
+    assert f"the stored bytes of {n - 1} are unchanged, those of 1 withheld and not checked" in out  # not "all"
 
 
 def test_a_checkpoint_signed_by_another_key_is_refused(signed, tmp_path: Path) -> None:
@@ -230,6 +233,82 @@ def test_proof_verify_writes_in_the_report_s_language_unless_asked(signed, tmp_p
     lines = out.splitlines()
     assert lines[0].startswith("通过 检查点 ") and "签名方" in lines[0]
     assert all(line.startswith("通过 位置 ") and "已由其存储字节重新计算叶" in line for line in lines[1:-1])
-    assert lines[-1].endswith(f"：证明成立：{len(lines) - 2} 个事件在已签名的日志中")
+    assert f"：报告引用的 {len(lines) - 2} 个事件证明成立" in lines[-1] and "未证明：报告中的结论和金额" in lines[-1]
     code, out = verify(h, "--log-key", vkey)
-    assert code == 0 and out.splitlines()[-1].endswith(f": proof holds: {len(lines) - 2} events in the signed log")
+    assert code == 0 and f": proof holds for the {len(lines) - 2} events the report cites" in out.splitlines()[-1]
+
+
+def test_proof_holds_says_it_covers_the_cited_events_not_the_verdicts_and_amounts(signed, tmp_path: Path) -> None:
+    """A dispute handler reads "proof holds" as "the report is authentic": a report whose yuan
+    figures and clock verdicts were edited still holds (the proof is about the cited events), so
+    the line says what held and that the verdicts and amounts are checked by replaying, not by it."""
+    data, vkey = signed
+    h = report(data, tmp_path / "r.html", "html")
+    edited = tmp_path / "edited.html"
+    page = h.read_text()
+    amount = re.search(r"¥(\d[\d,]*\.\d\d)", page).group(0)
+    edited.write_text(page.replace(amount, "¥9" + amount[2:]))
+    doc = json.loads(report(data, tmp_path / "r.json").read_text())
+    for c in doc["clocks"]:
+        c["state"] = "met"
+    doc["liability"]["supplier_pays_fen"] = 913000
+    (tmp_path / "edited.json").write_text(json.dumps(doc))
+    for f in (edited, tmp_path / "edited.json"):
+        code, out = verify(f, "--log-key", vkey)
+        last = out.splitlines()[-1]
+        assert code == 0, out  # the events are still the log's: the proof cannot see the figures
+        assert "each is in the signed log at its position, its stored bytes unchanged" in last
+        assert "Not proved: the report's verdicts and amounts, which the ledger computes from these events" in last
+        assert "`ticketledger explain TICKET --at TIME` on the ledger" in last
+
+
+def test_a_file_that_is_no_checkpoint_is_refused_as_bad_input(signed, tmp_path: Path, capsys) -> None:
+    """An empty file or a Markdown page given as the saved checkpoint is the wrong file, not a log
+    that fails: exit 2 with TL-E160 saying what a checkpoint note looks like, in the reader's
+    language, for `verify` and `proof verify` alike."""
+    data, vkey = signed
+    empty, notes = tmp_path / "empty.note", tmp_path / "notes.md"
+    empty.write_text("")
+    notes.write_text("# Checkpoint of March\n\nSaved from the supplier's mail.\n")
+    r = report(data, tmp_path / "r.json")
+    for wrong in (empty, notes):
+        for argv in ((data, "verify", "--no-stream"), (None, "proof", "verify", str(r), "--log-key", vkey)):
+            capsys.readouterr()
+            code, out = run(*argv, "--checkpoint", str(wrong))
+            err = capsys.readouterr().err
+            assert code == 2 and "FAIL" not in out, out
+            assert f": TL-E160: --checkpoint {wrong}: not a signed checkpoint note; " in err, err
+            assert "a blank line, then signature lines that start with '— '" in err
+    code, _ = run(data, "--lang", "zh_CN", "verify", "--no-stream", "--checkpoint", str(empty))
+    err = capsys.readouterr().err
+    assert code == 2 and f"TL-E160: --checkpoint {empty}：不是已签名的检查点" in err, err
+
+
+def test_checkpoint_out_that_cannot_be_written_signs_nothing(signed, tmp_path: Path, capsys) -> None:
+    """`checkpoint --out` under a file (or on a folder) is bad input: refused before anything is
+    signed, so the ledger keeps no checkpoint the user never received."""
+    data, _ = signed
+    copy = tmp_path / "copy"
+    shutil.copytree(data, copy)
+    before = json.loads(run(copy, "checkpoint", "--list", "--json")[1])
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    for out in (blocker / "cp.note", tmp_path):
+        capsys.readouterr()
+        code, printed = run(copy, "checkpoint", "--out", str(out))
+        err = capsys.readouterr().err
+        assert code == 2 and printed == "" and "TL-E033" in err and "signed and kept" not in err, err
+    assert json.loads(run(copy, "checkpoint", "--list", "--json")[1]) == before
+
+
+@pytest.mark.parametrize("fmt", ["md", "pdf"])
+def test_a_markdown_or_pdf_report_is_told_to_carry_no_proof(signed, tmp_path: Path, capsys, fmt: str) -> None:
+    """explain's Markdown and PDF carry no proof block: `proof verify` says so and names the
+    formats that do, rather than calling the report changed or cut."""
+    data, vkey = signed
+    r = report(data, tmp_path / f"r.{fmt}", fmt)
+    capsys.readouterr()
+    code, _ = verify(r, "--log-key", vkey)
+    err = capsys.readouterr().err
+    assert code == 2 and f"TL-E160: {r}: this file carries no proof" in err, err
+    assert "changed or cut" not in err and "verify the HTML or JSON report" in err

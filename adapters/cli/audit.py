@@ -215,7 +215,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     from ..evidence import check_evidence
     from .core import ledger_for
+    from .tlog import read_saved_checkpoint
 
+    saved = {f: read_saved_checkpoint(f) for f in args.checkpoint}  # bad input refused before any work
     data_dir = Path(args.data_dir)
     ledger = ledger_for(args)  # refuses a folder without a ledger, on SQLite and PostgreSQL alike
     from ..stream_guard import StreamChanged
@@ -241,7 +243,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     )
     progress.done()
     try:
-        _check_tree(ledger, report, args.checkpoint)
+        _check_tree(ledger, report, saved)
     finally:
         ledger.close()
     if args.json:
@@ -253,8 +255,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def _check_tree(ledger: Any, report: Any, saved: list[str]) -> None:
-    """The Merkle tree and the signed checkpoints against the log (replay/tree_check.py)."""
+def _check_tree(ledger: Any, report: Any, saved: dict[str, str]) -> None:
+    """The Merkle tree and the signed checkpoints against the log (replay/tree_check.py);
+    `saved`: the reader's saved checkpoints, file name -> signed note."""
     from domain import signed_note as sn
     from replay.tree_check import check_tree
 
@@ -262,13 +265,7 @@ def _check_tree(ledger: Any, report: Any, saved: list[str]) -> None:
 
     tree = LedgerTree(ledger)
     checkpoints = list(tree.checkpoints())
-    for i, f in enumerate(saved, 1):
-        try:
-            note = Path(f).read_text()
-        except OSError as e:
-            _ = speak()
-            raise UserError(_("--checkpoint {file}: cannot be read ({reason})",
-                              file=f, reason=e.strerror), code="TL-E160") from None
+    for i, (f, note) in enumerate(saved.items(), 1):
         checkpoints.append(SavedCheckpoint(id=-i, tree_size=0, key_hash="", signed_at=f"(file {f})", note=note))
     keys = [sn.Verifier.parse(k.vkey) for k in tree.log_keys()]
     cells = tree.cells()

@@ -28,7 +28,7 @@ CODES: dict[str, str] = {
     "TL-E050": "SQL the views cannot answer, or that would read or write files",
     "TL-E060": "NATS did not answer in time",
     "TL-E070": "refused by the ledger: the command would break a rule of the model",
-    "TL-E160": "a report whose proof cannot be read (not from `explain`, changed or cut)",
+    "TL-E160": "a report whose proof cannot be read (not from `explain`, changed or cut, or a format that carries none), or a saved checkpoint file that is missing or no signed checkpoint note",
     "TL-E161": "a checkpoint whose signature does not hold, or signed by no key given",
     "TL-E162": "a cited event whose leaf cannot be computed from the report",
     "TL-E163": "a cited event that the inclusion proof does not put in the signed log",

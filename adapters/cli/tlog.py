@@ -12,12 +12,16 @@ import argparse
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from . import EXIT_FOUND, UserError, positive_int
 from .output import said, speak
+
+if TYPE_CHECKING:
+    from domain.proofs import Finding
+    from replay.i18n import Texts
 
 # codes of this module's errors (errors.CODES lists their meaning)
 E_NO_KEY = "TL-E167"
@@ -58,7 +62,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         description="Recompute every cited event's leaf from the bytes in the report, check each "
                                     "inclusion proof against the report's signed checkpoint, the checkpoint's "
                                     "signature, and (with --checkpoint) that the log only grew since a checkpoint "
-                                    "you saved. Exit 0 when everything holds, 1 when a check fails (naming the event).")
+                                    "you saved. Exit 0 when everything holds, 1 when a check fails (naming the event). "
+                                    "The report's verdicts and amounts are not part of the proof: "
+                                    "`explain` on the ledger computes them again from the events.")
     a.add_argument("report", metavar="REPORT")
     a.add_argument("--log-key", action="append", default=[], metavar="KEY",
                    help="the log's verifier key, from your contract annex (NAME+HASH+KEY, or a file holding it); "
@@ -116,7 +122,10 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
     from ..ledger_tree import LedgerTree
     from .core import ledger_for
     from .output import emit
+    from .views import writable_file
 
+    if args.out and not args.list:  # bad input records nothing: no checkpoint signed for a file it cannot write
+        writable_file("--out", args.out, "checkpoint.note")
     ledger = ledger_for(args)
     try:
         tree = LedgerTree(ledger)
@@ -292,6 +301,12 @@ def read_evidence(path: str) -> Any:
                         code=E_REPORT) from None
     text = raw.decode("utf-8", "replace")
     m = EVIDENCE_TAG.search(text)
+    if not m and not raw.lstrip().startswith(b"{"):  # neither explain's HTML nor JSON: no proof to read
+        _ = speak()
+        raise UserError(_("{path}: this file carries no proof: a Markdown or PDF report has none, nor "
+                          "does a file that is not a report; verify the HTML or JSON report (`ticketledger "
+                          "explain TICKET --format html|json --out FILE`) or its evidence file",
+                          path=path), code=E_REPORT)
     try:
         if m:
             return msgspec.json.decode(m.group(1), type=Evidence)
@@ -316,6 +331,30 @@ def read_evidence(path: str) -> Any:
                           path=path, error=said(e)), code=E_REPORT) from None
 
 
+def read_saved_checkpoint(path: str) -> str:
+    """A checkpoint the reader saved (`--checkpoint SAVED` of `verify` and `proof verify`), as its
+    signed note. A file that is no signed checkpoint at all is bad input, refused before any
+    check; its signature is checked later, against the log's keys, as a finding."""
+    from domain import signed_note as sn
+
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as e:
+        _ = speak()
+        raise UserError(_("--checkpoint {checkpoint}: cannot be read ({reason})",
+                          checkpoint=path, reason=e.strerror), code=E_REPORT) from None
+    try:
+        sn.parse_checkpoint(sn.parse(raw).text)
+    except sn.NoteError:
+        _ = speak()
+        raise UserError(_("--checkpoint {checkpoint}: not a signed checkpoint note; name a checkpoint "
+                          "saved exactly as received (`ticketledger checkpoint --out FILE` writes one): "
+                          "the log's origin, the tree size and the root hash, each on its line, a "
+                          "blank line, then signature lines that start with '— '", checkpoint=path),
+                        code=E_REPORT) from None
+    return raw.decode()
+
+
 def log_verifier(text: str) -> Any:
     """The log's verifier key given on the command line (`--log-key`): the key, or a file holding it."""
     from domain import signed_note as sn
@@ -335,14 +374,7 @@ def cmd_proof_verify(args: argparse.Namespace) -> int:
 
     ev = read_evidence(args.report)
     keys = [log_verifier(k) for k in args.log_key]
-    saved = None
-    if args.checkpoint:
-        try:
-            saved = Path(args.checkpoint).read_text()
-        except OSError as e:
-            _ = speak()
-            raise UserError(_("--checkpoint {checkpoint}: cannot be read ({reason})",
-                              checkpoint=args.checkpoint, reason=e.strerror), code=E_REPORT) from None
+    saved = read_saved_checkpoint(args.checkpoint) if args.checkpoint else None
     extra = []
     for f in args.consistency:
         try:
@@ -383,10 +415,28 @@ def cmd_proof_verify(args: argparse.Namespace) -> int:
             what = _(f.message, **f.params) if f.message else f.what
             print(f"{mark[f.status]}{' ' * (width - cell_len(mark[f.status]))} "
                   f"{f.code + ': ' if f.code and f.status == 'failed' else ''}{what}")
-        n = sum(1 for f in findings if f.position is not None)
         print(_("{report}: {failed} check(s) FAILED", report=args.report, failed=len(failed)) if failed else
-              _("{report}: proof holds: {n} events in the signed log", report=args.report, n=n))
+              _proof_holds(_, args.report, findings))
     return EXIT_FOUND if failed else 0
+
+
+def _proof_holds(_: Texts, report: str, findings: list[Finding]) -> str:
+    """What a proof that holds shows, and what it does not: a dispute handler reads "holds" as
+    "the report is authentic", but the verdicts and amounts are computed from the cited events,
+    not carried by the proof (an edited ¥ figure still "holds")."""
+    cited = [f for f in findings if f.position is not None]
+    withheld = sum(1 for f in cited if f.status == "withheld")
+    if withheld:
+        return _("{report}: proof holds for the {n} events the report cites: each is in the signed log at "
+                 "its position; the stored bytes of {checked} are unchanged, those of {withheld} withheld "
+                 "and not checked. Not proved: the report's verdicts and amounts, which the ledger computes "
+                 "from these events; replaying them checks those (`ticketledger explain TICKET --at TIME` on "
+                 "the ledger), not this proof", report=report, n=len(cited), checked=len(cited) - withheld,
+                 withheld=withheld)
+    return _("{report}: proof holds for the {n} events the report cites: each is in the signed log at its "
+             "position, its stored bytes unchanged. Not proved: the report's verdicts and amounts, which the "
+             "ledger computes from these events; replaying them checks those (`ticketledger explain TICKET "
+             "--at TIME` on the ledger), not this proof", report=report, n=len(cited))
 
 
 def init_log(args: argparse.Namespace, ledger: Any) -> str:

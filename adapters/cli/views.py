@@ -374,6 +374,23 @@ def output_file(option: str, path: str, example: str) -> Path:
     return p
 
 
+def writable_file(option: str, path: str, example: str) -> Path:
+    """A file a command writes after work it cannot take back (a checkpoint signed and kept): that
+    it can be written is tried before, and the place is left as it was (an earlier file kept)."""
+    p = output_file(option, path, example)
+    existed = p.exists()
+    try:
+        with open(p, "a"):
+            pass
+    except OSError as e:
+        _ = speak()
+        raise UserError(_("{option} {path}: cannot be written ({reason}); name a file you can "
+                          "write", option=option, path=path, reason=e.strerror), code="TL-E033") from None
+    if not existed:
+        p.unlink()
+    return p
+
+
 def _appendable(option: str, path: str, example: str) -> Path:
     """A file to append to: checked (and created) before any work."""
     p = output_file(option, path, example)

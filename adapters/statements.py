@@ -84,7 +84,7 @@ def _cursor_beside(con: Any) -> Any:
     return cur
 
 
-def render(data: dict[str, Any], fmt: str, lang: str, printer: Any = None) -> bytes:
+def render(data: dict[str, Any], fmt: str, lang: str, printer: Any = None, where_all: str = "cli") -> bytes:
     """The statement in `fmt` (html, pdf, xlsx). A PDF is printed by the system's Chromium
     (adapters.printing: PrintError when it cannot), dated at the views' evaluation time; by
     `printer` when the caller started one ahead (adapters.printing.Printer)."""
@@ -92,7 +92,7 @@ def render(data: dict[str, Any], fmt: str, lang: str, printer: Any = None) -> by
 
     if fmt == "xlsx":
         return st.render_xlsx(data, lang)
-    body = st.render_html(data, lang)
+    body = st.render_html(data, lang, where_all=where_all)
     if fmt == "pdf":
         from .printing import print_pdf
 

@@ -204,6 +204,18 @@ class Texts:
         sign = "-" if minutes < 0 and total else ""
         return sign + self._whole_minutes(total)
 
+    def countdown(self, seconds: int | None) -> str:
+        """Time left on a running clock as the console's queue counts it down each second:
+        `mm:ss` under an hour, so the last minutes are seen to pass (whole minutes showed "0 min"
+        with seconds still left), `5 h 42 min` above it (minutes cut, not rounded: never more
+        time than is left); past the deadline `overdue …` the same way. The queue's script
+        (adapters/web/static/queue.js) writes the same."""
+        if seconds is None:
+            return ""
+        s = abs(int(seconds))
+        text = f"{s // 60:02d}:{s % 60:02d}" if s < 3600 else self._whole_minutes(s // 60)
+        return self(OVERDUE, d=text) if seconds < 0 else text
+
     # kept: the console's queue writes 500 a page, and babel's number formatting is most of it
     # (Texts are one per language for the process, `texts`)
     @functools.lru_cache(maxsize=8192)  # noqa: B019
@@ -485,6 +497,7 @@ def _(message: str) -> str:
 
 
 BEIJING_TIME = _("Beijing time")
+OVERDUE = _("overdue {d}")
 YES, NO = _("yes"), _("no")
 
 # A contract's period units (Texts.period), singular and plural as the catalog holds them

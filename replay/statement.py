@@ -231,10 +231,12 @@ def _delta(now: float | None, before: float | None, fmt: Any) -> str:
     if now is None or before is None:
         return ""
     d = now - before
-    return ("+" if d > 0 else "") + fmt(d) if d else "±0"
+    return ("+" if d > 0 else "") + fmt(d)  # no change is written as its amount: ¥0.00
 
 
-def render_html(s: Mapping[str, Any], lang: str) -> bytes:
+def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> bytes:
+    """The statement as HTML. `where_all` names where a reader finds the rows a list cut here:
+    `cli` (`--format xlsx`) or `console` (its XLSX download)."""
     t = texts(lang)
     tz = s["timezone"]
     cur, prev = s["current"], s["previous"]
@@ -255,7 +257,8 @@ def render_html(s: Mapping[str, Any], lang: str) -> bytes:
                                          name=free(c["name"]), supplier=sup)))
     month_text = t(_("{start} 00:00 to {end} 24:00"), start=start_day(s["month"]).isoformat(),
                    end=end_day(s["month"]).isoformat())
-    rows.append((t(M["Month"]), f"{s['month']} ({month_text}, {t.zone_name(tz)})"))
+    rows.append((t(M["Month"]), t(_("{month} ({span}, {zone})"), month=s["month"], span=month_text,
+                                  zone=t.zone_name(tz))))
     P.append('<table class="facts">' + _cols(["24mm", "auto"]) + "<tbody>" + "".join(
         f'<tr><th scope="row">{_h(k)}</th><td>{_h(v)}</td></tr>' for k, v in rows) + "</tbody></table>")
 
@@ -269,7 +272,7 @@ def render_html(s: Mapping[str, Any], lang: str) -> bytes:
         (t(M["Clocks breached / applicable"]), f"{ct['breached']} / {ct['applicable']}",
          f"{pt['breached']} / {pt['applicable']}", ""),
         (t(_("Breach rate")), pct(ct["breach_rate"]), pct(pt["breach_rate"]),
-         _delta(ct["breach_rate"], pt["breach_rate"], lambda d: t.number(d * 100, 1) + " pp")),
+         _delta(ct["breach_rate"], pt["breach_rate"], lambda d: t(_("{n} pp"), n=t.number(d * 100, 1)))),
         (t(_("The customer pays")), money(ct["customer_pays_fen"]), money(pt["customer_pays_fen"]),
          _delta(ct["customer_pays_fen"], pt["customer_pays_fen"], money)),
         (t(_("The supplier bears")), money(ct["supplier_pays_fen"]), money(pt["supplier_pays_fen"]),
@@ -316,7 +319,7 @@ def render_html(s: Mapping[str, Any], lang: str) -> bytes:
                      f'<td class="num">{_h(t.time(b["stopped_at"], tz))}</td>'
                      f'<td>{_h(nb(verdict_short(b, lang)))}</td><td>{_h(free(b["clause"]))}</td></tr>')
         P.append("</tbody></table>")
-        P.append(_more(cur["counts"]["breaches"], lang))
+        P.append(_more(cur["counts"]["breaches"], lang, where_all))
 
     # running at month end
     P.append(f"<h2>{_h(t(M['Clocks still running at month end']))}</h2>")
@@ -331,7 +334,7 @@ def render_html(s: Mapping[str, Any], lang: str) -> bytes:
                      f'<td class="num">{_h(t.time(x["start"], tz))}</td><td class="num">{_h(t.end(x["deadline"], tz))}</td>'
                      f'<td>{_h(verdict_short(x, lang))}</td></tr>')
         P.append("</tbody></table>")
-        P.append(_more(cur["counts"]["running"], lang))
+        P.append(_more(cur["counts"]["running"], lang, where_all))
 
     # visits
     P.append(f"<h2>{_h(t(M['Follow-up visits and inspections']))}</h2>")
@@ -355,7 +358,7 @@ def render_html(s: Mapping[str, Any], lang: str) -> bytes:
                          f'<td>{_h(word(lang, "obligation", m["obligation"]))} · {_h(word(lang, "visit_kind", m["kind"]))}</td>'
                          f'<td class="num">{_h(m["start"])}</td><td class="num">{_h(m["end"])} 24:00</td></tr>')
             P.append("</tbody></table>")
-            P.append(_more(cur["counts"]["missed"], lang))
+            P.append(_more(cur["counts"]["missed"], lang, where_all))
 
     # money
     P.append(f"<h2>{_h(t(M['What each side owes for the tickets reported this month']))}</h2>")
@@ -377,7 +380,7 @@ def render_html(s: Mapping[str, Any], lang: str) -> bytes:
                  f'<td class="num">{_h(money(ct["supplier_pays_fen"]))}</td>'
                  f'<td class="num">{_h(money(ct["losses_claimed_fen"]))}</td></tr>')
         P.append("</tbody></table>")
-        P.append(_more(cur["counts"]["money"], lang))
+        P.append(_more(cur["counts"]["money"], lang, where_all))
 
     # restatements
     P.append(f"<h2>{_h(t(M['Restatements of earlier months']))}</h2>")
@@ -393,18 +396,23 @@ def render_html(s: Mapping[str, Any], lang: str) -> bytes:
                      f'<td>{_h(word(lang, "clock", x["clock"]))}</td><td>{_h(verdict_short(x["before"], lang))}</td>'
                      f'<td>{_h(verdict_short(x["after"], lang))}</td><td>{_h(_because(x, lang, tz))}</td></tr>')
         P.append("</tbody></table>")
-        P.append(_more(len(s["restatements"]), lang))
+        P.append(_more(len(s["restatements"]), lang, where_all))
     P.append("</body></html>")
     return ("\n".join(P) + "\n").encode()
 
 
-def _more(n: int, lang: str) -> str:
+WHERE_ALL = {  # where the reader of a cut list finds all its rows, by where the statement was made
+    "cli": _("Showing {shown} of {n}; the XLSX statement (--format xlsx) lists them all."),
+    "console": _("Showing {shown} of {n}; the XLSX statement (download it from the Statements page) lists them all."),
+}
+
+
+def _more(n: int, lang: str, where_all: str) -> str:
     """The line under a list of `n` rows cut at LIST_ROWS: how many there are, and where they all are."""
     if n <= LIST_ROWS:
         return ""
     t = texts(lang)
-    return ('<p class="meta">' + _h(t(_("Showing {shown} of {n}; the XLSX statement (--format xlsx) lists them all."),
-                                      shown=t.number(LIST_ROWS), n=t.number(n))) + "</p>")
+    return '<p class="meta">' + _h(t(WHERE_ALL[where_all], shown=t.number(LIST_ROWS), n=t.number(n))) + "</p>"
 
 
 def _because(x: Mapping[str, Any], lang: str, tz: str) -> str:

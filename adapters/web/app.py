@@ -46,7 +46,7 @@ from starlette.responses import (
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from replay.i18n import LANGS, N_, normalise_lang, texts, word
+from replay.i18n import LANGS, N_, VOCABULARY, normalise_lang, texts, word
 from replay.printable import printable
 
 from ..printing import PrintError
@@ -186,18 +186,30 @@ def user_lang(user: User) -> str | None:
     return None
 
 
+class BadAsOf(ValueError):
+    """An `?as_of=` the console cannot use; its message is marked for the catalog and written
+    in the reader's language where the page is rendered."""
+
+
+AS_OF_FORM = N_("as_of: write a time like 2025-10-01T12:00 (Beijing time) or with a zone")
+AS_OF_FUTURE = N_("as_of is in the future; the live pages show now")
+# `+08:00` typed into a URL arrives as ` 08:00` (a `+` in a query string is a space)
+_OFFSET_AS_SPACE = re.compile(r"([T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}(?::?\d{2})?)$")
+
+
 def parse_as_of(text: str | None) -> datetime | None:
     """`?as_of=`: an ISO time; without a zone it is Beijing time (the ledger's people's)."""
     if not text:
         return None
+    written = _OFFSET_AS_SPACE.sub(r"\1+\2", text.strip()).replace("Z", "+00:00")
     try:
-        t = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        t = datetime.fromisoformat(written)
     except ValueError:
-        raise ValueError("as_of: write a time like 2025-10-01T12:00 (Beijing time) or with a zone") from None
+        raise BadAsOf(AS_OF_FORM) from None
     if t.tzinfo is None:
         t = t.replace(tzinfo=ZoneInfo(DEFAULT_TZ))
     if t > datetime.now(UTC):
-        raise ValueError("as_of is in the future; the live pages show now")
+        raise BadAsOf(AS_OF_FUTURE)
     return t.astimezone(UTC)
 
 
@@ -310,12 +322,29 @@ def page(handler: Callable[..., Any]) -> Callable[[Request], Any]:
         except AsOfPending as p:
             return render(request, "asof_wait.html", lang, user, status=202, when=p.when, state=p.state,
                           error=p.error, states=JOB_STATES)
+        except BadAsOf as e:
+            return render(request, "refused.html", lang, user, status=400, reason=texts(lang)(str(e)))
         except ValueError as e:
             return render(request, "refused.html", lang, user, status=400, reason=str(e))
         except NoViews as e:
             return render(request, "refused.html", lang, user, status=503, reason=str(e))
 
     return wrapped
+
+
+def not_found(request: Request, user: User | None, lang: str) -> HTMLResponse:
+    """The one answer to what does not exist and to what is not the user's: a page that says
+    neither, so nothing is learnt from the difference."""
+    return render(request, "refused.html", lang, user, status=404)
+
+
+async def unknown_path(request: Request, exc: Exception) -> Response:
+    """Any path the console has no route for: the same not-found page, signed in or not."""
+    try:
+        user: User | None = signed_in(request)
+    except NotSignedIn:
+        user = None
+    return not_found(request, user, lang_of(request, user))
 
 
 def scope_for(c: Console, user: User, con: Any, gen: Any = None) -> Scope:
@@ -439,8 +468,8 @@ async def queue_page(request: Request, user: User, lang: str) -> Response:
                                                                           "resolution", "spare")},
                          "state": {k: word(lang, "state", k) for k in ("running", "at_risk", "breached", "met",
                                                                           "not_applicable")},
-                         "paused": _("paused"), "overdue": _("overdue {d}"), "h": _("{h} h {m} min"),
-                         "m": _("{m} min"), "live": _("live"), "offline": _("reconnecting…"),
+                         "severity": {k: word(lang, "severity", k) for k in VOCABULARY["severity"]},
+                         "paused": _("paused"), "overdue": _("overdue {d}"), "h": _("{h} h {m} min"), "live": _("live"), "offline": _("reconnecting…"),
                          "zones": data["zones"], "lang": _.html_lang}
                 # an as-of page stands still at its time; a live one counts from the server's clock
                 return {**data, "row": queue_row(c, gen, lang, data["zones"]), "live": live,
@@ -469,7 +498,7 @@ def queue_row(c: Console, gen: Any, lang: str, zones: dict[str, str]) -> Callabl
         piece = gen.piece(("queue-row", lang, keep, r["ticket"], r["clock"]),
                           lambda: template.render(r=r, keep=keep, **context).split(LEFT))
         seconds = r["seconds_left"]
-        return Markup(piece[0] + str(escape(t.duration(None if seconds is None else seconds / 60))) + piece[1])
+        return Markup(piece[0] + str(escape(t.countdown(seconds))) + piece[1])
 
     return row
 
@@ -665,9 +694,11 @@ async def _document(request: Request, kind: str) -> Response:
         as_of = parse_as_of(request.query_params.get("as_of"))
         report, _head = await run_in_threadpool(_report, c, user, ticket, as_of)
     except (OutOfScope, LookupError):
-        return PlainTextResponse("not found", status_code=404)
+        return not_found(request, user, lang)
     except AsOfPending:
         return PlainTextResponse("the as-of views are being computed; try again shortly", status_code=202)
+    except BadAsOf as e:
+        return render(request, "refused.html", lang, user, status=400, reason=texts(lang)(str(e)))
     except ValueError as e:
         return PlainTextResponse(str(e), status_code=400)
     if kind == "html":
@@ -697,7 +728,7 @@ async def _document(request: Request, kind: str) -> Response:
     sha = request.path_params.get("sha", "")
     path = documents.evidence_file(c.settings.data_dir, report, sha)
     if path is None:
-        return PlainTextResponse("not found", status_code=404)
+        return not_found(request, user, lang)
     return FileResponse(path, media_type="application/octet-stream", filename=f"{sha[:16]}.bin")
 
 
@@ -765,7 +796,7 @@ async def statement_file(request: Request) -> Response:
     contract = request.query_params.get("contract")
     if not (ID.fullmatch(customer) and MONTH.fullmatch(month) and fmt in ("html", "pdf", "xlsx")
             and (contract is None or ID.fullmatch(contract))):
-        return PlainTextResponse("not found", status_code=404)
+        return not_found(request, user, lang)
 
     @contextlib.contextmanager
     def ledger() -> Iterator[Any]:  # the restated tickets' rows, read under the console's one ledger
@@ -777,8 +808,10 @@ async def statement_file(request: Request) -> Response:
             with c.views.reading() as (con, _gen):
                 if not queries.statement_admitted(con, scope_for(c, user, con), customer, contract):
                     return None
-        with views_for(c, as_of) as (con, _gen):
-            if not queries.statement_admitted(con, scope_for(c, user, con), customer, contract):
+        with views_for(c, as_of) as (con, gen):
+            scope = scope_for(c, user, con)
+            if not (queries.statement_admitted(con, scope, customer, contract)
+                    and queries.statement_month_stated(con, scope, customer, contract, month, gen.evaluated_at)):
                 return None
             try:
                 return documents.statement_data(con, ledger, customer, contract, month)
@@ -790,6 +823,8 @@ async def statement_file(request: Request) -> Response:
         data = await run_in_threadpool(work)
         # rendered after the views are let go: a PDF waits seconds for Chromium
         result = None if data is None else await run_in_threadpool(documents.statement, data, fmt, lang)
+    except BadAsOf as e:
+        return render(request, "refused.html", lang, user, status=400, reason=texts(lang)(str(e)))
     except ValueError as e:
         return PlainTextResponse(str(e), status_code=400)
     except AsOfPending:
@@ -799,7 +834,7 @@ async def statement_file(request: Request) -> Response:
     except PrintError as e:
         return PlainTextResponse(str(e), status_code=503)
     if result is None:
-        return PlainTextResponse("not found", status_code=404)
+        return not_found(request, user, lang)
     body, media = result
     name = f"statement-{customer}-{month}.{fmt}"
     return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
@@ -898,6 +933,7 @@ def create_app(settings: Settings) -> Starlette:
         Middleware(SessionMiddleware, secret_key=session_secret(cache), session_cookie="ticketledger_session",
                    max_age=SESSION_SECONDS, same_site="lax", https_only=settings.secure_cookies),
     ]
-    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
+                    exception_handlers={404: unknown_path})
     app.state.console = c
     return app

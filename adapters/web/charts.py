@@ -28,7 +28,7 @@ def _spec(chart: alt.Chart | alt.FacetChart | alt.LayerChart, title: str) -> dic
 def breach_by_month(rows: list[dict[str, Any]], lang: str) -> dict[str, Any]:
     """Breach rate per month, one line per clock, one panel per final severity."""
     _ = texts(lang)
-    data = [{"month": r["month"], "clock": word(lang, "clock", r["clock"]), "severity": r["severity"],
+    data = [{"month": r["month"], "clock": word(lang, "clock", r["clock"]), "severity": word(lang, "severity", r["severity"]),
              "rate": round(float(r["breach_rate"]), 4), "breached": r["breached"], "applicable": r["applicable"]}
             for r in rows if r["breach_rate"] is not None]
     base = alt.Chart(alt.Data(values=data)).mark_line(point=True).encode(

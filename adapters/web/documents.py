@@ -176,7 +176,7 @@ def statement(data: dict[str, Any], fmt: str, lang: str) -> tuple[bytes, str]:
     (PrintError when no Chromium can print it). Needs no views: run it after letting them go."""
     from .. import statements as sts
 
-    return sts.render(data, fmt, lang), sts.FORMATS[fmt]
+    return sts.render(data, fmt, lang, where_all="console"), sts.FORMATS[fmt]
 
 
 def evidence_file(data_dir: Path, report: dict[str, Any], sha: str) -> Path | None:

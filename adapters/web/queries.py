@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from .scope import OutOfScope, Scope
 
 QUEUE_FILTERS = ("customer", "site", "technician", "severity", "clock")
-LIVE_STATES = ("running", "at_risk")
+# the clocks still counting: running, at risk, and breached but not stopped (overdue, still owed)
+STILL_RUNNING = "(state IN ('running', 'at_risk') OR (state = 'breached' AND stopped_at IS NULL))"
 # A filter with more values than this is a text field, not a drop-down: the 10M ledger has ~20,000
 # sites per supplier, whose <option>s made the queue page 1.7 MB and ~0.2 s of rendering each time
 MANY_OPTIONS = 200
@@ -64,7 +65,8 @@ QUEUE_COLUMNS = ("ticket, asset, clock, customer, site, technician, severity, co
 
 def queue(con: Any, scope: Scope, filters: Mapping[str, str], now: datetime, limit: int = 500,
           remember: Any = None) -> tuple[list[dict[str, Any]], int]:
-    """Running and at-risk clocks, soonest deadline first: time left is the views' deadline less
+    """Clocks still running (at risk and overdue ones too), soonest deadline first, so the most
+    overdue lead: time left is the views' deadline less
     now, or less the evaluation time while a pausing wait is open (the countdown stands still).
     `remember(key, compute)` keeps what does not depend on now for as long as this copy of the
     views is read (adapters.web.views), so a busy queue runs its SQL once per copy, not per page;
@@ -86,7 +88,7 @@ def _queue_candidates(con: Any, scope: Scope, filters: Mapping[str, str], limit:
     paused ones (whose time left stands still) by deadline less evaluation time."""
     where, params = scope.where()
     fwhere, fparams = _and_filters(filters)
-    base = f"FROM sla_clocks WHERE state IN ('running', 'at_risk') AND {where} AND {fwhere}"
+    base = f"FROM sla_clocks WHERE {STILL_RUNNING} AND {where} AND {fwhere}"
     total = con.execute(f"SELECT count(*) {base}", params + fparams).fetchone()[0]
     rows = _rows(con, f"""(SELECT {QUEUE_COLUMNS} {base} AND paused_since IS NULL
                            ORDER BY deadline, ticket, clock LIMIT {int(limit)})
@@ -136,10 +138,15 @@ def ticket_clocks(con: Any, scope: Scope, ticket: str) -> list[dict[str, Any]]:
 def asset_page(con: Any, scope: Scope, asset: str) -> dict[str, Any]:
     """Warranty, coverage of its tickets, visits, repeat failures and replacement obligations."""
     where, params = scope.where()
-    warranty = _rows(con, f"SELECT * FROM warranty WHERE asset = ? AND {where}", [asset] + params)
+    # whether the contract extends the warranty for downtime is in its terms, not in the row
+    warranty = _rows(con, f"""SELECT *, coalesce((SELECT t.warranty_extended_by_downtime FROM terms t
+                                                  WHERE t.contract = warranty.contract
+                                                    AND t.version = warranty.contract_version), false)
+                                            AS extends_for_downtime
+                              FROM warranty WHERE asset = ? AND {where}""", [asset] + params)
     if not warranty:
         raise OutOfScope("no such asset in your view")
-    w = warranty[0]
+    w = {**warranty[0], **warranty_moves(warranty[0])}
     return {
         "warranty": w,
         "tickets": _rows(con, f"""SELECT ticket, reported_at, coverage, cause, customer_pays_fen, supplier_pays_fen,
@@ -156,6 +163,20 @@ def asset_page(con: Any, scope: Scope, asset: str) -> dict[str, Any]:
                                       FROM replacement_obligations WHERE asset = ? AND {where}
                                       ORDER BY due_since""", [asset] + params),
     }
+
+
+def warranty_moves(w: Mapping[str, Any]) -> dict[str, Any]:
+    """What moved the warranty's end past its base end (arts. 201-202), as the views computed it:
+    the downtime added (only where the contract extends for it), then the rest-day rule (art. 203)
+    when the end so reached fell on a rest day. `rest_day_end` is that end before the move."""
+    added = (w["downtime_minutes"] or 0) if w.get("extends_for_downtime") else 0
+    base, end = w.get("base_end"), w.get("warranty_end")
+    if base is None or end is None:
+        return {"downtime_added_minutes": added, "rest_day_end": None}
+    before = base + timedelta(minutes=added)
+    # downtime is kept in fractional minutes: anything under a minute is not a move of days
+    moved = end - before > timedelta(minutes=1)
+    return {"downtime_added_minutes": added, "rest_day_end": before if moved else None}
 
 
 # --- the dashboard ---------------------------------------------------------------------------------
@@ -238,3 +259,25 @@ def statement_admitted(con: Any, scope: Scope, customer: str, contract: str | No
                                       SELECT DISTINCT contract, customer FROM terms WHERE customer = ? {extra})""",
                               [*params, customer, *more]).fetchone()
     return total > 0 and seen == total
+
+
+def statement_month_stated(con: Any, scope: Scope, customer: str, contract: str | None, month: str,
+                           evaluated_at: datetime | None) -> bool:
+    """The month has a statement: it began before the views' evaluation time (a later month is
+    not known yet) and ended after the customer's first fact (an earlier one holds nothing)."""
+    from replay.statement import month_bounds
+
+    where, params = scope.where()
+    extra, more = ("AND contract = ?", [contract]) if contract else ("", [])
+    zone = contract_zone(con, contract or con.execute(
+        f"SELECT min(contract) FROM terms WHERE customer = ? {extra} AND {where}", [customer, *more, *params]
+    ).fetchone()[0])
+    start, end = month_bounds(month, zone)
+    if evaluated_at is not None and start > evaluated_at.replace(tzinfo=None):
+        return False
+    mine = f"customer = ? {extra} AND {where}"
+    first = con.execute(f"""SELECT least((SELECT min(start) FROM sla_clocks WHERE {mine}),
+                                         (SELECT min(least(delivered_at, accepted_at)) FROM warranty WHERE {mine}),
+                                         (SELECT min(reported_at) FROM liability WHERE {mine}))""",
+                        [customer, *more, *params] * 3).fetchone()[0]
+    return first is not None and end > first

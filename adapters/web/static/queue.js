@@ -15,11 +15,15 @@
   function fmt(template, values) {
     return template.replace(/\{(\w+)\}/g, (_, k) => String(values[k]));
   }
+  // as the server writes it (replay/i18n.py Texts.countdown): mm:ss under an hour, else h and
+  // whole minutes (cut, not rounded); whole seconds counted down from the deadline
   function duration(ms) {
-    const total = Math.round(Math.abs(ms) / 60000);
-    const h = Math.floor(total / 60), m = total % 60;
-    const text = h ? fmt(words.h, { h: h.toLocaleString(words.lang), m: m }) : fmt(words.m, { m: m });
-    return ms < 0 ? fmt(words.overdue, { d: text }) : text;
+    const seconds = Math.floor(ms / 1000);
+    const s = Math.abs(seconds);
+    const two = (n) => String(n).padStart(2, "0");
+    const text = s < 3600 ? two(Math.floor(s / 60)) + ":" + two(s % 60)
+      : fmt(words.h, { h: Math.floor(s / 3600).toLocaleString(words.lang), m: Math.floor(s / 60) % 60 });
+    return seconds < 0 ? fmt(words.overdue, { d: text }) : text;
   }
   function left(row) {
     const deadline = Number(row.dataset.deadline);
@@ -79,7 +83,8 @@
       return;
     }
     if (!row) {
-      if (alert.state === "breached") return; // the queue holds running and at-risk clocks
+      // a breach alert does not say whether the clock stopped: a new one is left to the next load
+      if (alert.state === "breached") return;
       row = body.insertRow();
       row.dataset.key = key;
       const keep = new URLSearchParams(window.location.search).get("as_of");
@@ -92,7 +97,7 @@
       cell(row, alert.customer);
       cell(row, alert.site);
       cell(row, alert.technician);
-      cell(row, alert.severity);
+      cell(row, words.severity[alert.severity] || alert.severity);
       cell(row, alert.asset, "/assets/" + encodeURIComponent(alert.asset || "") + suffix);
     }
     const deadline = utcMs(alert.deadline);

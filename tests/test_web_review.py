@@ -1,0 +1,129 @@
+"""What a reviewer met in the console, in Chinese and English, as a supplier and as a customer:
+overdue clocks missing from the queue, a countdown that rounded to "0 min", severity codes and
+English errors on Chinese pages, bare "not found" text, statements of months no one can state
+yet, and English punctuation in Chinese statements (tests/webkit.py's world and browser)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from replay import statement as st
+
+from . import webkit
+
+pytestmark = pytest.mark.slow
+MMSS = re.compile(r"^\d{2}:\d{2}$")
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory: pytest.TempPathFactory):
+    with webkit.running_console(tmp_path_factory.mktemp("console"), hostile=False) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with webkit.browser() as b:
+        yield b
+
+
+def _rows(page) -> list[dict[str, str]]:
+    return page.eval_on_selector_all("#queue tbody tr", """rows => rows.map(r => ({key: r.dataset.key,
+        state: r.dataset.state, ms: r.cells[0].dataset.ms, left: r.cells[0].innerText, severity: r.cells[8].innerText}))""")
+
+
+def test_an_overdue_clock_still_running_leads_the_queue_by_how_much_it_is_overdue(console, browser) -> None:
+    page = webkit.new_page(browser, console, [])
+    webkit.sign_in(page, console, "sup4", lang="zh_CN")
+    rows = _rows(page)
+    # T4-late's response: due 90 min ago, never acknowledged, so breached and still running
+    assert rows[0]["key"] == "T4-late|response", rows
+    assert rows[0]["state"] == "breached" and float(rows[0]["ms"]) < 0
+    assert rows[0]["left"] == "已超时 1 小时 30 分钟", rows[0]
+    assert [float(r["ms"]) for r in rows] == sorted(float(r["ms"]) for r in rows)
+    page.context.close()
+
+
+def test_the_countdown_shows_minutes_and_seconds_within_the_hour_and_ticks_each_second(console, browser) -> None:
+    page = webkit.new_page(browser, console, [])
+    webkit.sign_in(page, console, "cust4")
+    cell = 'tr[data-key="T4-risk|response"] td.left'
+    first = page.inner_text(cell)
+    assert MMSS.match(first), first  # ~10 min left: "09:58", not "10 min"
+    page.wait_for_timeout(1200)
+    assert page.inner_text(cell) != first, "the countdown did not move within a second"
+    assert page.inner_text('tr[data-key="T4-late|response"] td.left') == "overdue 1 h 30 min"
+    page.context.close()
+
+
+def test_severity_is_written_in_the_reader_s_language_in_queue_and_charts(console, browser) -> None:
+    page = webkit.new_page(browser, console, [])
+    webkit.sign_in(page, console, "sup4", lang="zh_CN")
+    assert {r["severity"] for r in _rows(page)} == {"普通"}
+    offered = page.eval_on_selector_all('select[name="severity"] option', "os => os.map(o => [o.value, o.text])")
+    assert ["normal", "普通"] in offered, offered  # the value filtered on stays the code
+    page.goto(f"{console.url}/dashboard")
+    spec = page.text_content('script[data-target="chart-by-month"]')
+    assert "普通" in spec and '"normal"' not in spec
+    status = page.text_content("p.status")
+    assert "。超时率：" in status and "违约率" not in status and ". " not in status, status
+    page.context.close()
+
+
+def test_a_bad_as_of_is_refused_in_the_page_s_language_and_a_typed_offset_is_read(console) -> None:
+    http = webkit.Http(console, "cust4")
+    r = http.get("/queue?as_of=garbage&lang=zh_CN")
+    assert r.status_code == 400 and "as_of：请写成" in r.text, r.text
+    r = http.get("/queue?as_of=2099-01-01T00:00")
+    assert r.status_code == 400 and "将来" in r.text
+    earlier = (datetime.now(UTC) - timedelta(hours=3)).astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%dT%H:%M")
+    r = http.get(f"/tickets/T4-run?as_of={earlier}+08:00")  # a + typed in the address arrives as a space
+    assert r.status_code != 400, r.text
+
+
+def test_what_is_not_there_or_not_yours_gets_the_one_not_found_page(console) -> None:
+    http = webkit.Http(console, "cust4")
+    http.get("/queue?lang=zh_CN")
+    page = http.get("/tickets/NOPE-1")
+    assert page.status_code == 404 and "text/html" in page.headers["content-type"]
+    this_month = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
+    for path in ("/statements/buyer-004/2026-13.pdf", f"/statements/buyer-004/{this_month}.html?contract=K-999",
+                 f"/statements/buyer-000/{this_month}.html", "/tickets/NOPE-1/report.pdf",
+                 "/tickets/T0-secret/report.pdf", "/nope",
+                 # months no statement can state: after the views' evaluation time, before any fact
+                 f"/statements/buyer-004/{int(this_month[:4]) + 5}-05.html", "/statements/buyer-004/1999-01.html"):
+        r = http.get(path)
+        assert (r.status_code, r.text) == (404, page.text), path
+    assert "此地址没有您可查看的内容" in page.text, page.text
+    assert http.get(f"/statements/buyer-004/{this_month}.html").status_code == 200
+
+
+def test_a_chinese_statement_is_written_with_chinese_punctuation_and_amounts(console) -> None:
+    http = webkit.Http(console, "cust4")
+    http.get("/queue?lang=zh_CN")
+    month = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
+    text = http.get(f"/statements/buyer-004/{month}.html").text
+    assert re.search(rf"{month}（\S+ 00:00 至 \S+ 24:00，北京时间）", text), text[:3000]
+    assert "±0" not in text and " pp<" not in text and "¥0.00" in text
+    more = st.WHERE_ALL["console"]
+    assert "--format" not in more
+
+
+def test_a_cut_list_in_the_console_points_to_the_download_not_a_cli_flag() -> None:
+    assert "--format xlsx" not in st._more(st.LIST_ROWS + 1, "zh_CN", "console")
+    assert "对账单" in st._more(st.LIST_ROWS + 1, "zh_CN", "console")
+    assert "--format xlsx" in st._more(st.LIST_ROWS + 1, "zh_CN", "cli")
+
+
+def test_near_a_deadline_the_time_left_is_written_in_seconds_never_0_min() -> None:
+    from replay.i18n import texts
+
+    en, zh = texts("en"), texts("zh_CN")
+    assert (en.countdown(25), en.countdown(-25), en.countdown(-59)) == ("00:25", "overdue 00:25", "overdue 00:59")
+    assert (en.countdown(3599), en.countdown(3600 + 59 * 60 + 59)) == ("59:59", "1 h 59 min")
+    assert zh.countdown(-5410) == "已超时 1 小时 30 分钟"
+

@@ -32,6 +32,8 @@ import pyarrow as pa
 
 from domain.errors import N_, Explained
 
+from .i18n import Texts
+
 
 @dataclass(frozen=True)
 class Cut:
@@ -61,6 +63,26 @@ class Cut:
         if self.source_recorded is not None:
             parts.append(f"known to the desk by {stamp(self.source_recorded)}")
         return " and ".join(parts) or "every event"
+
+    def said(self, t: Texts, tz: str) -> str:
+        """`describe` for people: in their language, times in the contract's zone (JSON keeps
+        `describe`, stable and in UTC)."""
+        parts = []
+        if self.position is not None:
+            parts.append(t(N_("log position up to {position}"), position=t.number(self.position)))
+        if self.recorded is not None:
+            parts.append(t(N_("recorded by {time}"), time=t.time(self.recorded, tz, zone=True, seconds=True)))
+        if self.occurred is not None:
+            parts.append(t(N_("occurred by {time}"), time=t.time(self.occurred, tz, zone=True, seconds=True)))
+        if self.source_recorded is not None:
+            parts.append(t(N_("known to the desk by {time}"),
+                           time=t.time(self.source_recorded, tz, zone=True, seconds=True)))
+        if not parts:
+            return t(N_("every event"))
+        said = parts[0]
+        for part in parts[1:]:
+            said = t(N_("{first} and {second}"), first=said, second=part)
+        return said
 
 
 def stamp(t: datetime) -> str:

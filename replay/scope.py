@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .i18n import N_, Texts
+
 # view tables keyed by asset and by ticket (projections.schema.VIEW_TABLES)
 ASSET_TABLES = ("warranty", "visit_periods", "repeat_failures", "replacement_obligations")
 TICKET_TABLES = ("sla_clocks", "liability", "first_time_fix")
@@ -29,6 +31,16 @@ class Scope:
         what = {"customer": "customer", "contract": "contract", "tickets": "ticket"}[self.kind]
         named = ", ".join(self.names[:3]) + (f" and {len(self.names) - 3} more" if len(self.names) > 3 else "")
         return f"{what} {named}: {len(self.tickets)} tickets on {len(self.assets)} assets"
+
+    def said(self, t: Texts) -> str:
+        """`describe` for people, in their language (JSON keeps `describe`)."""
+        what = {"customer": N_("customer {names}"), "contract": N_("contract {names}"),
+                "tickets": N_("tickets {names}")}[self.kind]
+        names = ", ".join(self.names[:3])
+        if len(self.names) > 3:
+            names = t(N_("{names} and {n} more"), names=names, n=t.number(len(self.names) - 3))
+        return t(N_("{what}: {tickets} tickets on {assets} assets"), what=t(what, names=names),
+                 tickets=t.number(len(self.tickets)), assets=t.number(len(self.assets)))
 
 
 def prune(con: Any, scope: Scope) -> None:

@@ -184,6 +184,11 @@ def test_chinese_tables_name_severities_and_what_a_summary_groups_by_in_chinese(
     assert "故障等级" in summary and re.search(r"^故障等级\s+(普通|一般|严重|紧急)", summary, re.M), summary
 
 
+def test_a_replay_says_its_cut_and_scope_in_the_reader_s_language(data: Path, tmp_path: Path) -> None:
+    said = run(data, "--lang", "zh_CN", "replay", "--as-of-position", "10", "--out", str(tmp_path / "p.duckdb")).stdout
+    assert "日志位置 10 及以前" in said and "log position" not in said
+
+
 def test_errors_carry_a_stable_code_in_the_user_s_language(data: Path, tmp_path: Path) -> None:
     done = run(data, "report", "sla", "--month", "2025/10")
     assert done.returncode == 2 and "ticketledger report: TL-E041: --month" in done.stderr

@@ -683,30 +683,37 @@ def cmd_diff(args: argparse.Namespace) -> int:
         else:
             con.execute(f"ATTACH {sql_text(Path(args.b).resolve())} AS vb (READ_ONLY)")
             b = "vb"
-        rows = []
+        rows: list[dict[str, Any]] = []  # every differing row: the summary and the total count them all
+        listed: list[dict[str, Any]] = []  # what is printed: at most --limit of each table
         tables = args.table or DEFAULT_TABLES
         with Progress("diff", total=len(tables), every=1, unit=speak()("tables")) as progress:
             for t in tables:
                 try:
-                    rows += diff_table(con, "va", b, t, limit=args.limit)
+                    found = diff_table(con, "va", b, t)
                 except MissingTable as e:  # name the file, not its attached alias
                     _ = speak()
                     raise UserError(_("table {table} is not in {views}; its tables: {have}",
                                       table=repr(e.table), views=args.a if e.db == 'va' else args.b,
                                       have=', '.join(e.have))) from None
+                rows += found
+                listed += found[:args.limit]
                 progress.add(1)
     finally:
         con.close()
     if args.json:
-        sys.stdout.write(msgspec.json.encode(rows).decode() + "\n")
+        sys.stdout.write(msgspec.json.encode(listed).decode() + "\n")
         return 1 if rows else 0
     _ = speak()
     emit(summary(rows, tables), False, columns=DIFF_SUMMARY_COLUMNS, title=f"A = {args.a}\nB = {args.b}",
          lang=_.lang)
-    if rows:
+    if listed:
         print()
-        emit(flat(rows), False, columns=DIFF_COLUMNS, lang=_.lang)
-    print(_("{n} row(s) differ", n=_.number(len(rows))))
+        emit(flat(listed), False, columns=DIFF_COLUMNS, lang=_.lang)
+    if len(listed) < len(rows):
+        print(_("{n} row(s) differ; {shown} listed (--limit {limit} per table)", n=_.number(len(rows)),
+                shown=_.number(len(listed)), limit=_.number(args.limit)))
+    else:
+        print(_("{n} row(s) differ", n=_.number(len(rows))))
     return 1 if rows else 0
 
 

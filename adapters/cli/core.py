@@ -353,6 +353,21 @@ def cmd_calendar_show(args: argparse.Namespace) -> int:
 # --- contracts ------------------------------------------------------------------------------
 
 
+CONTRACT_FILE = Phrase(N_("a contract file (TOML or JSON with id, supplier, customer and [terms], "
+                          "e.g. contracts/seed-000.toml)"))
+
+
+def contract_file_error(path: str, e: Exception) -> str:
+    """Why a contract or terms file (`contract add`/`amend`, `--terms`) cannot be used, in the
+    reader's language: a file that cannot be read in the words every input file gets
+    (importer.unreadable), one that can in the domain's words for what it holds."""
+    from ..importer import unreadable
+
+    if isinstance(e, OSError):
+        return said(unreadable(path, e, CONTRACT_FILE, gzip_read=False))
+    return said(e)
+
+
 def cmd_contract_add(args: argparse.Namespace) -> int:
     ledger, failed = ledger_for(args), 0
     for path in args.files:
@@ -360,8 +375,9 @@ def cmd_contract_add(args: argparse.Namespace) -> int:
             data = load_contract_file(path)
         except (TermsError, OSError) as e:
             _ = speak()
-            print(_("contract add {path}: {error}; nothing recorded from this file", path=path, error=said(e)),
-                  file=sys.stderr)
+            # one line per file, with its code like every error, and on to the next file
+            print(_("contract add {path}: {code}: {error}; nothing recorded from this file", path=path,
+                    code=code_for(args.command), error=contract_file_error(path, e)), file=sys.stderr)
             failed += 1
             continue
         if _registered_as(ledger.contract(data["id"]), data):  # the same file again: nothing to do
@@ -382,7 +398,7 @@ def cmd_contract_amend(args: argparse.Namespace) -> int:
         data = load_contract_file(args.file)
     except (TermsError, OSError) as e:
         _ = speak()
-        raise UserError(_("{error}; nothing recorded", error=said(e))) from None
+        raise UserError(_("{error}; nothing recorded", error=contract_file_error(args.file, e))) from None
     effective = parse_time(args.effective_from, "--effective-from")
     ledger, what = ledger_for(args), Phrase(N_("contract {id} amendment"), id=data["id"])
     contract = ledger.contract(data["id"])

@@ -248,10 +248,12 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     if args.terms:
         from domain.terms import TermsError, load_contract_file, terms_from_mapping
 
+        from .core import contract_file_error
+
         try:
             data = load_contract_file(args.terms)
         except (TermsError, OSError) as e:
-            raise UserError(said(e)) from None
+            raise UserError(contract_file_error(args.terms, e)) from None
         terms = terms_from_mapping(data["terms"])
     try:
         stats = REBUILD_SOURCES[args.source](args, views_path(args), at, terms)

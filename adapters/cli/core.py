@@ -137,15 +137,9 @@ def ledger_for(args: argparse.Namespace) -> Ledger:
     from eventsourcing.persistence import PersistenceError
 
     from ..message_size import ConfigurationError
-    from ..store import StoreConfig
 
-    folder = data_folder(args)
-    config = StoreConfig.from_env(folder)
-    create = getattr(args, "command", None) in CREATES_LEDGER
-    if config.postgres_dsn:
-        _check_postgres_ledger(config, create=create)
-    else:
-        _check_sqlite_ledger(config.sqlite_path, create=create)
+    config = check_ledger(args)
+    folder = config.data_dir
     try:
         return open_ledger(folder)
     except ConfigurationError as e:
@@ -155,6 +149,21 @@ def ledger_for(args: argparse.Namespace) -> Ledger:
         raise UserError(_("cannot open the ledger {where}: {error}; if it is damaged, restore it from a backup, "
                           "or name another --data-dir",
                           where=ledger_place(config), error=said(e)), code="TL-E012") from None
+
+
+def check_ledger(args: argparse.Namespace) -> Any:
+    """The StoreConfig of --data-dir, refused as `ledger_for` refuses it (TL-E010, TL-E011)
+    without opening the ledger: for commands that read only the views, whose missing views
+    would otherwise send the user to `views rebuild` in a folder without a ledger."""
+    from ..store import StoreConfig
+
+    config = StoreConfig.from_env(data_folder(args))
+    create = getattr(args, "command", None) in CREATES_LEDGER
+    if config.postgres_dsn:
+        _check_postgres_ledger(config, create=create)
+    else:
+        _check_sqlite_ledger(config.sqlite_path, create=create)
+    return config
 
 
 def ledger_place(config: Any) -> str:

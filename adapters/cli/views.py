@@ -297,6 +297,9 @@ def open_for_reading(args: argparse.Namespace):
         return open_views_file(chosen)
     main = views_path(args)
     if not main.exists() and not snapshot_path(args).exists():
+        from .core import check_ledger
+
+        check_ledger(args)  # no ledger there either: say that (TL-E010), not `views rebuild`
         _ = speak()
         raise UserError(_("no views in {data_dir}; run `ticketledger views rebuild` first",
                           data_dir=args.data_dir), code="TL-E030")

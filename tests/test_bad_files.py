@@ -321,6 +321,7 @@ def test_explain_out_a_folder_is_refused_and_a_missing_folder_created(
     refused(capsys, data, ["explain", "T1", "--views", views, "--out", str(blocker / "T1.md")],
             f"{blocker} is a file, not a folder")
     out = tmp_path / "reports" / "2026" / "T1.html"
+    assert main(["--data-dir", str(data), "views", "rebuild"]) == 0  # views holding T1's clocks, to report from
     assert main(["--data-dir", str(data), "explain", "T1", "--views", views, "--format", "html", "--out", str(out)]) == 0
     assert out.read_bytes().startswith(b"<!DOCTYPE html>")
 

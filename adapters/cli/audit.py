@@ -329,6 +329,22 @@ def cmd_explain(args: argparse.Namespace) -> int:
         return _explain(args, out_file, printer)
 
 
+def _refuse_views_without(views: Path, ticket: str) -> None:
+    """A --views file that holds no clock of a ticket the ledger holds is refused: its report
+    would be the timeline alone, with no verdict and exit 0, and read as an answer."""
+    con = open_views_file(views)
+    try:
+        held = con.execute("SELECT count(*) FROM sla_clocks WHERE ticket = ?", [ticket]).fetchone()[0]
+    finally:
+        con.close()
+    if not held:
+        _ = speak()
+        raise UserError(_("--views {views} holds no clocks of ticket {ticket}: it was replayed before the ticket "
+                          "was recorded, or with a scope that leaves it out; replay again with the ticket in it "
+                          "(e.g. `replay --tickets FILE` naming it), or leave out --views to explain it from the "
+                          "current views", views=views, ticket=ticket), code="TL-E040")
+
+
 def _explain(args: argparse.Namespace, out_file: Path | None, printer: Any) -> int:
     from replay import asof
 
@@ -362,6 +378,7 @@ def _explain(args: argparse.Namespace, out_file: Path | None, printer: Any) -> i
         proofs = _report_proofs(ledger, rows, cut.recorded_text, args.checkpoint)
         if args.views:
             views = Path(args.views)
+            _refuse_views_without(views, args.ticket)
         else:
             current = data_dir / "views.duckdb"
             last = ledger.position

@@ -32,7 +32,10 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
-        self.exit(EXIT_USER_ERROR, f"{self.prog}: TL-E001: {message}\n")
+        # lang_option's refusal (replay.i18n.normalise_lang's "language 'fr' is not …") reaches here
+        # as argparse's text; an unknown language has a code of its own, a missing one is usage
+        code = "TL-E002" if message.startswith("argument --lang: language ") else "TL-E001"
+        self.exit(EXIT_USER_ERROR, f"{self.prog}: {code}: {message}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:

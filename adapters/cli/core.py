@@ -69,8 +69,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "which is refused when it cannot tell")
     p.set_defaults(func=cmd_import)
 
-    for kind in ("ticket", "asset"):
-        p = sub.add_parser(kind, help=f"show a {kind}: current state and event history")
+    for kind, article in (("ticket", "a"), ("asset", "an")):
+        p = sub.add_parser(kind, help=f"show {article} {kind}: current state and event history")
         ksub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
         s = ksub.add_parser("show", help=f"the {kind}'s state and every event")
         s.add_argument("id")

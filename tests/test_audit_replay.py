@@ -212,3 +212,17 @@ def test_explain_with_views_replayed_before_the_ticket_is_refused(
     assert code == 2 and f"--views {then} 中没有工单 T2 的时限" in capsys.readouterr().err
     # a ticket the file holds is explained from it, as before
     assert run(data, "explain", "T1", "--views", str(then), "--format", "md", "--out", str(out))[0] == 0
+
+
+def test_positions_and_recording_times_beyond_the_log_are_refused_alike(
+        site: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # the reviewer's repro: `log --from 999999` printed nothing, and a recording time in 2030 was
+    # replayed and evaluated in 2030, where `--as-of-position` beyond the log is refused (TL-E021)
+    data, out = site["data"], tmp_path / "future.duckdb"
+    assert run(data, "log", "--from", "999999")[0] == 2
+    assert "ticketledger log: TL-E021: --from 999999: the log holds positions 1-" in capsys.readouterr().err
+    for argv in (["replay", "--out", str(out)], ["views", "rebuild"], ["explain", "T1", "--format", "md"]):
+        code, printed = run(data, *argv, "--as-of-recorded", "2030-01-01T00:00+08:00", "--lang", "en")
+        err = capsys.readouterr().err
+        assert code == 2 and printed == "" and "TL-E021: --as-of-recorded 2030-01-01T00:00:00+08:00: later than now" in err
+    assert not out.exists()

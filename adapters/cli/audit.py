@@ -20,7 +20,7 @@ from replay.i18n import N_, word
 from ..data_folder import sql_text
 from ..dispute import chain_head
 from ..store import iter_log, read_log
-from . import UserError, position_in_log, positive_int, printer_ahead
+from . import UserError, position_in_log, positive_int, printer_ahead, recorded_by_now
 from .output import Column, Progress, language, said, speak
 from .views import open_views_file, output_file
 
@@ -357,6 +357,7 @@ def _explain(args: argparse.Namespace, out_file: Path | None, printer: Any) -> i
         open_views_file(args.views).close()
     ledger = ledger_for(args)
     as_of = _time(args.as_of_recorded, "--as-of-recorded")
+    recorded_by_now(as_of)
     source_as_of = _time(args.as_of_source_recorded, "--as-of-source-recorded")
     if as_of is not None and source_as_of is not None:
         _ = speak()
@@ -461,6 +462,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from .output import emit
     from .scoped import clock_changes, scope_of, what_if_of
 
+    recorded_by_now(_time(args.as_of_recorded, "--as-of-recorded"))
     cut = asof.Cut(position=args.as_of_position, recorded=_time(args.as_of_recorded, "--as-of-recorded"),
                    occurred=_time(args.as_of_occurred, "--as-of-occurred"),
                    source_recorded=_time(args.as_of_source_recorded, "--as-of-source-recorded"))

@@ -25,7 +25,7 @@ from ..calendar_data import record_calendar
 from ..importer import import_items
 from ..ledger import Ledger, open_ledger
 from ..store import iter_log, last_position
-from . import UserError, positive_int
+from . import UserError, position_in_log, positive_int
 from .errors import code_for
 from .output import Column, Progress, console, emit, render, said, speak
 
@@ -683,6 +683,7 @@ def _detail(f: ev.Fact) -> str:
 def cmd_log(args: argparse.Namespace) -> int:
     ledger = ledger_for(args)
     last = last_position(ledger)
+    position_in_log(args.start, last, "--from")  # beyond the log: TL-E021, as every other position
     start = args.start if args.start is not None else max(1, last - args.limit + 1)
     rows = []
     for r in iter_log(ledger, start=start, stop=start + args.limit - 1):

@@ -19,7 +19,7 @@ from replay.i18n import DEFAULT_TZ, N_
 
 from .. import data_folder
 from ..data_folder import SNAPSHOT_FILE, VIEWS_FILE, sql_text
-from . import UserError, position_in_log, positive_float, positive_int
+from . import UserError, position_in_log, positive_float, positive_int, recorded_by_now
 from .output import emit, plain, said, speak
 from .tables import REPORTS, STATES, TABLE_LIMIT, column
 
@@ -237,6 +237,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     at = parse_time(args.at, "--at") if args.at else None
     if args.as_of_recorded:
         args.as_of_recorded = parse_time(args.as_of_recorded, "--as-of-recorded")
+        recorded_by_now(args.as_of_recorded)
     if args.as_of_source_recorded:
         args.as_of_source_recorded = parse_time(args.as_of_source_recorded, "--as-of-source-recorded")
     if args.source not in REBUILD_SOURCES:

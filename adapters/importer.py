@@ -202,9 +202,13 @@ class Source:
     rows: int | None = None
 
 
-def unreadable(path: str | Path, e: BaseException, expected: str) -> ImportInputError:
-    """Why a file could not be read as `expected` (e.g. "a JSON Lines file"), in one line."""
+def unreadable(path: str | Path, e: BaseException, expected: str, *, gzip_read: bool = True) -> ImportInputError:
+    """Why a file could not be read as `expected` (e.g. "a JSON Lines file"), in one line: the
+    words of every command for an input file that is missing or cannot be read (`gzip_read`: the
+    reader also takes it gzip-compressed, as imports do; a contract file is read only as it is)."""
     if isinstance(e, IsADirectoryError):
+        if not gzip_read:
+            return ImportInputError(N_("{path} is a folder; name {expected}"), path=path, expected=expected)
         return ImportInputError(N_("{path} is a folder; name {expected} (gzip is read directly)"),
                                 path=path, expected=expected)
     if isinstance(e, FileNotFoundError):

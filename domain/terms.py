@@ -340,17 +340,23 @@ def _minute_of_day(hhmm: str) -> int | None:
     return int(m[1]) * 60 + int(m[2]) if m and int(m[1]) <= 24 and (int(m[1]) < 24 or m[2] == "00") else None
 
 
-def load_contract_file(path: str) -> dict:
-    """A contract file: TOML or JSON with `id`, `supplier`, `customer` and `[terms]`."""
+def read_contract_data(path: str) -> object:
+    """What a contract or terms file holds, TOML or JSON by its name; TermsError when it is not
+    valid, OSError as open() raises it when it cannot be read (the CLI words that one)."""
     import tomllib
 
     with open(path, "rb") as f:
         raw = f.read()
     try:
-        data = tomllib.loads(raw.decode()) if path.endswith(".toml") else msgspec.json.decode(raw)
+        return tomllib.loads(raw.decode()) if path.endswith(".toml") else msgspec.json.decode(raw)
     except (tomllib.TOMLDecodeError, msgspec.DecodeError, UnicodeDecodeError) as e:
         raise TermsError(N_("{path}: not valid {format}: {error}"),
                          path=path, format='TOML' if path.endswith('.toml') else 'JSON', error=e) from None
+
+
+def load_contract_file(path: str) -> dict:
+    """A contract file: TOML or JSON with `id`, `supplier`, `customer` and `[terms]`."""
+    data = read_contract_data(path)
     for key in ("id", "supplier", "customer", "terms"):
         if key not in data:
             raise TermsError(N_("{path}: missing `{key}` (a contract file has id, supplier, "

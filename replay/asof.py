@@ -24,7 +24,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -175,17 +174,11 @@ def load_terms(path: str) -> dict:
 
 
 def _read_terms(path: str) -> tuple[str | None, dict]:
-    import tomllib
+    from domain.terms import TermsError, read_contract_data, terms_from_command
 
-    from domain.terms import terms_from_command
-
-    raw_bytes = Path(path).read_bytes()
-    try:
-        raw = tomllib.loads(raw_bytes.decode()) if path.endswith(".toml") else msgspec.json.decode(raw_bytes)
-    except (tomllib.TOMLDecodeError, msgspec.DecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{path}: not valid {'TOML' if path.endswith('.toml') else 'JSON'}: {e}") from None
+    raw = read_contract_data(path)
     if not isinstance(raw, dict):
-        raise ValueError(f"{path}: a contract file with [terms], or the terms themselves")
+        raise TermsError(N_("{path}: give a contract file with [terms], or the terms themselves"), path=path)
     terms = raw.get("terms", raw)
     terms_from_command(terms, where=f"{path} [terms]")  # raises TermsError (a ValueError) naming the field
     named = raw.get("id") if "terms" in raw and isinstance(raw.get("id"), str) else None

@@ -39,10 +39,11 @@ def columns(con: Any, db: str, table: str) -> list[str]:
     return [r[0] for r in rows]
 
 
-def diff_table(con: Any, a: str, b: str, table: str, *, ignore: tuple[str, ...] = IGNORED,
-               limit: int | None = None) -> list[dict[str, Any]]:
-    """Rows of `table` that differ between databases `a` and `b`, sorted by key:
-    {"table", "change": changed|only_in_a|only_in_b, "key": {...}, "columns": {col: [a, b]}}."""
+def diff_table(con: Any, a: str, b: str, table: str, *,
+               ignore: tuple[str, ...] = IGNORED) -> list[dict[str, Any]]:
+    """Every row of `table` that differs between databases `a` and `b`, sorted by key:
+    {"table", "change": changed|only_in_a|only_in_b, "key": {...}, "columns": {col: [a, b]}}.
+    Whole, never cut: the counts are taken from it; the CLI's --limit cuts only what it lists."""
     cols_a, cols_b = columns(con, a, table), columns(con, b, table)
     if not cols_a or not cols_b:
         missing = a if not cols_a else b
@@ -80,7 +81,7 @@ def diff_table(con: Any, a: str, b: str, table: str, *, ignore: tuple[str, ...] 
             out.append({"table": table, "change": "only_in_b", "key": {c: iso(r[c]) for c in keys},
                         "columns": {c: [None, iso(r[c])] for c in cols if c not in keys}})
     out.sort(key=lambda d: (tuple(_sortable(v) for v in d["key"].values()), d["change"]))
-    return out[:limit] if limit else out
+    return out
 
 
 def _sortable(v: Any) -> tuple:

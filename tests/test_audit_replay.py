@@ -193,3 +193,36 @@ def test_as_of_position_and_occurred(site: dict, tmp_path: Path, capsys: pytest.
     c = clocks(o, "T1")
     assert c["arrival"]["state"] == "met" and c["resolution"]["stopped_at"] is None
     assert not clocks(o, "T2")
+
+
+def test_explain_with_views_replayed_before_the_ticket_is_refused(
+        site: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # the reviewer's repro: a views file without the ticket gave an empty report (`0 clocks`) and exit 0
+    data, then, out = site["data"], tmp_path / "then.duckdb", tmp_path / "T2.md"
+    code, _ = run(data, "replay", "--as-of-recorded", site["cut"].replace("Z", "+00:00"), "--out", str(then))
+    assert code == 0 and not clocks(then, "T2")  # T2 was recorded after the cut
+    capsys.readouterr()
+    code, printed = run(data, "--lang", "en", "explain", "T2", "--views", str(then), "--format", "md",
+                        "--out", str(out))
+    err = capsys.readouterr().err
+    assert code == 2 and not out.exists() and printed == ""
+    assert f"ticketledger explain: TL-E040: --views {then} holds no clocks of ticket T2: it was replayed " in err
+    assert "`replay --tickets FILE`" in err and "Traceback" not in err
+    code, _ = run(data, "--lang", "zh_CN", "explain", "T2", "--views", str(then), "--format", "md", "--out", str(out))
+    assert code == 2 and f"--views {then} 中没有工单 T2 的时限" in capsys.readouterr().err
+    # a ticket the file holds is explained from it, as before
+    assert run(data, "explain", "T1", "--views", str(then), "--format", "md", "--out", str(out))[0] == 0
+
+
+def test_positions_and_recording_times_beyond_the_log_are_refused_alike(
+        site: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # the reviewer's repro: `log --from 999999` printed nothing, and a recording time in 2030 was
+    # replayed and evaluated in 2030, where `--as-of-position` beyond the log is refused (TL-E021)
+    data, out = site["data"], tmp_path / "future.duckdb"
+    assert run(data, "log", "--from", "999999")[0] == 2
+    assert "ticketledger log: TL-E021: --from 999999: the log holds positions 1-" in capsys.readouterr().err
+    for argv in (["replay", "--out", str(out)], ["views", "rebuild"], ["explain", "T1", "--format", "md"]):
+        code, printed = run(data, *argv, "--as-of-recorded", "2030-01-01T00:00+08:00", "--lang", "en")
+        err = capsys.readouterr().err
+        assert code == 2 and printed == "" and "TL-E021: --as-of-recorded 2030-01-01T00:00:00+08:00: later than now" in err
+    assert not out.exists()

@@ -225,6 +225,46 @@ def test_options_that_do_not_apply_to_the_format_are_refused(
     refused(capsys, data, ["import", *argv, str(export)], *says)
 
 
+# --- contract and terms files -------------------------------------------------------------------
+
+TERMS_COMMANDS = {"replay": ["replay", "--terms", "FILE", "--out", "OUT"], "views": ["views", "rebuild", "--terms", "FILE"],
+                  "contract": ["contract", "amend", "FILE", "--effective-from", "2026-01-01T00:00+08:00"]}
+
+
+@pytest.mark.parametrize("command", TERMS_COMMANDS)
+@pytest.mark.parametrize("kind, says, zh", [
+    ("missing", "no file {file}", "没有文件 {file}"),
+    ("folder", "{file} is a folder; name a contract file (TOML or JSON", "{file} 是文件夹；请指定合同文件"),
+    ("not toml", "{file}: not valid TOML: ", "{file}：不是有效的 TOML："),
+])
+def test_a_terms_file_that_cannot_be_read_gets_the_missing_file_words_of_every_command(
+        capsys: pytest.CaptureFixture[str], data: Path, tmp_path: Path, command: str, kind: str, says: str,
+        zh: str) -> None:
+    # the reviewer's repro: `replay --terms /tmp/nope.toml` printed `TL-E040: [Errno 2] No such file …`
+    terms = tmp_path / "terms.toml"
+    if kind == "folder":
+        terms.mkdir()
+    elif kind == "not toml":
+        terms.write_text("x = \n")
+    argv = [a.replace("FILE", str(terms)).replace("OUT", str(tmp_path / "r.duckdb")) for a in TERMS_COMMANDS[command]]
+    code = {"replay": "TL-E122", "views": "TL-E112", "contract": "TL-E102"}[command]
+    err = refused(capsys, data, [*argv, "--lang", "en"], says.format(file=terms))
+    assert err.startswith(f"ticketledger {command}: {code}: ") and "Errno" not in err
+    err = refused(capsys, data, [*argv, "--lang", "zh_CN"], zh.format(file=terms))
+    assert err.startswith(f"ticketledger {command}: {code}: ") and "Errno" not in err
+
+
+def test_contract_add_names_each_file_it_cannot_read_with_a_code(
+        capsys: pytest.CaptureFixture[str], data: Path, tmp_path: Path) -> None:
+    before = position(data)
+    missing = tmp_path / "missing.toml"
+    code, err = run(capsys, data, "--lang", "zh_CN", "contract", "add", str(missing))
+    assert code == 1 and err == f"contract add {missing}：TL-E102：没有文件 {missing}；未从此文件记录任何内容\n"
+    code, err = run(capsys, data, "--lang", "en", "contract", "add", str(missing))
+    assert code == 1 and err == f"contract add {missing}: TL-E102: no file {missing}; nothing recorded from this file\n"
+    assert position(data) == before
+
+
 # --- views files ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("argv", [
@@ -281,6 +321,7 @@ def test_explain_out_a_folder_is_refused_and_a_missing_folder_created(
     refused(capsys, data, ["explain", "T1", "--views", views, "--out", str(blocker / "T1.md")],
             f"{blocker} is a file, not a folder")
     out = tmp_path / "reports" / "2026" / "T1.html"
+    assert main(["--data-dir", str(data), "views", "rebuild"]) == 0  # views holding T1's clocks, to report from
     assert main(["--data-dir", str(data), "explain", "T1", "--views", views, "--format", "html", "--out", str(out)]) == 0
     assert out.read_bytes().startswith(b"<!DOCTYPE html>")
 

@@ -62,7 +62,7 @@ def test_contract_add_refuses_terms_beyond_their_bounds(tmp_path: Path, data: di
         code = main(["--data-dir", str(folder), "contract", "add", str(path)])
     assert code == 1
     message = err.getvalue()
-    assert f"contract add {path}: {path} [terms]: {wrong}" in message and right in message, message
+    assert f"contract add {path}: TL-E102: {path} [terms]: {wrong}" in message and right in message, message
     assert "nothing recorded from this file" in message
     app = Ledger.open(StoreConfig(folder))
     try:

@@ -44,3 +44,10 @@ def test_building_the_parser_leaves_the_nats_client_unimported() -> None:
             "print(sorted(m for m in sys.modules if m == 'nats' or m.startswith('nats.')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_command_list_says_an_asset(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert "show an asset: current state" in out and "show a ticket: current state" in out and " a asset" not in out

@@ -72,3 +72,15 @@ def test_a_pdf_command_takes_the_chromium_main_started_before_the_imports(tmp_pa
     main(["--data-dir", str(tmp_path), "statement", "--customer", "c", "--month", "2025-05", "--format", "html",
           "--out", str(tmp_path / "s.html")])
     assert made == []  # no PDF, no browser
+
+
+@pytest.mark.parametrize("argv", [["--lang", "fr", "log"], ["log", "--lang", "fr"], ["log", "--lang=de"]])
+def test_an_unknown_lang_option_has_the_unknown_language_code(tmp_path, capsys, argv: list[str]) -> None:
+    # README: TL-E002 is an unknown language, as TICKETLEDGER_LANG=fr already said; --lang fr said TL-E001
+    with pytest.raises(SystemExit) as exit_:
+        main(["--data-dir", str(tmp_path / "data"), *argv])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "TL-E002: argument --lang: language " in err and "use zh_CN or en" in err
+    with pytest.raises(SystemExit):
+        main(["--data-dir", str(tmp_path / "data"), "log", "--lang"])  # no value at all: a usage error
+    assert "TL-E001: argument --lang: expected one argument" in capsys.readouterr().err

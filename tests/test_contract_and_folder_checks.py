@@ -123,7 +123,11 @@ def test_other_terms_from_the_time_of_an_existing_version_are_refused(
                                   ["contract", "add", str(CONTRACTS / "seed-004.toml")],
                                   ["calendar", "record", "--years", "2025"], ["views", "rebuild"], ["explain", "T1"],
                                   ["attach", "T1", str(CONTRACTS / "seed-004.toml"), "--actor", "engineer:li"],
-                                  ["replay", "--as-of-position", "3"]])
+                                  ["replay", "--as-of-position", "3"],
+                                  # reading only the views, they sent the user to `views rebuild` (TL-E030)
+                                  ["report", "sla"], ["sql", "SELECT 1"], ["export", "--parquet", "/tmp/never"],
+                                  ["statement", "--customer", "buyer-000", "--month", "2025-06", "--format",
+                                   "html", "--out", "/tmp/never.html"]])
 def test_a_folder_without_a_ledger_is_refused_and_not_created(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
     typo = tmp_path / "ledger-dta"
@@ -133,7 +137,8 @@ def test_a_folder_without_a_ledger_is_refused_and_not_created(
     assert not typo.exists()
     typo.mkdir()  # a folder, but no ledger in it
     assert run(typo, *argv) == 2
-    assert f"no ledger in {typo}; run `ticketledger --data-dir {typo} init` first" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"TL-E010: no ledger in {typo}; run `ticketledger --data-dir {typo} init` first" in err
     assert list(typo.iterdir()) == []
 
 

@@ -125,3 +125,28 @@ def test_diff_starts_with_a_per_table_summary(demo: Path, as_recorded: Path, tmp
     rows = json.loads(js)
     assert summary["sla_clocks"] == [sum(r["change"] == c for r in rows) for c in ("changed", "only_in_a", "only_in_b")]
     assert summary["sla_clocks"][0] > 0
+
+
+def test_diff_limit_cuts_the_rows_listed_never_the_counts(demo: Path, as_recorded: Path, tmp_path: Path) -> None:
+    # the reviewer's repro: `diff --limit 3` printed `sla_clocks 0 3 0` and `15 row(s) differ`
+    terms = tmp_path / "tight.toml"
+    terms.write_text(re.sub(r"target = \{ hours = \d+ \}", "target = { hours = 1 }",
+                            (ROOT / "contracts/seed-000.toml").read_text()))
+    out = tmp_path / "tight.duckdb"
+    assert run(demo, "replay", "--terms", str(terms), "--at", AT, "--out", str(out))[0] == 0
+
+    def counts(printed: str) -> tuple[list[str], str]:
+        lines = printed.splitlines()
+        header = next(i for i, line in enumerate(lines) if line.split()[:2] == ["table", "changed"])
+        return lines[header + 2:header + 7], lines[-1]
+
+    code, whole, _ = run(demo, "diff", str(as_recorded), str(out))
+    code_cut, cut, _ = run(demo, "diff", str(as_recorded), str(out), "--limit", "1")
+    assert code == code_cut == 1
+    (summary, total), (summary_cut, total_cut) = counts(whole), counts(cut)
+    assert summary_cut == summary
+    n = total.split()[0]
+    assert total == f"{n} row(s) differ" and total_cut.startswith(f"{n} row(s) differ; ")
+    assert "(--limit 1 per table)" in total_cut
+    code, js, _ = run(demo, "--json", "diff", str(as_recorded), str(out), "--table", "sla_clocks", "--limit", "1")
+    assert code == 1 and len(json.loads(js)) == 1

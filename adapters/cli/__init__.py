@@ -13,9 +13,12 @@ import contextlib
 import importlib
 import os
 import sys
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from .errors import code_for
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 MODULES = ("core", "views", "stream", "audit", "documents", "web", "tlog", "witness")
 GLOBALS = ("data_dir", "json", "lang")
@@ -32,7 +35,10 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
-        self.exit(EXIT_USER_ERROR, f"{self.prog}: TL-E001: {message}\n")
+        # lang_option's refusal (replay.i18n.normalise_lang's "language 'fr' is not …") reaches here
+        # as argparse's text; an unknown language has a code of its own, a missing one is usage
+        code = "TL-E002" if message.startswith("argument --lang: language ") else "TL-E001"
+        self.exit(EXIT_USER_ERROR, f"{self.prog}: {code}: {message}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -229,6 +235,20 @@ def position_in_log(position: int | None, last: int, option: str = "--as-of-posi
         raise UserError(_("{option} {position}: the log holds {held}; name a position in it "
                           "(`ticketledger log` shows them)", option=option, position=position, held=held),
                         code="TL-E021")
+
+
+def recorded_by_now(when: datetime | None, option: str = "--as-of-recorded") -> None:
+    """An as-of recording time must not be later than now: nothing is recorded after now, and
+    the views would be evaluated then (refused as a position beyond the log is)."""
+    from datetime import UTC, datetime
+
+    if when is not None and when > datetime.now(UTC):
+        from .output import speak
+
+        _ = speak()
+        raise UserError(_("{option} {when}: later than now, and the log holds only what was recorded until now; "
+                          "name a time up to now, or leave {option} out for all that is recorded",
+                          option=option, when=when.isoformat()), code="TL-E021")
 
 
 def positive_int(text: str) -> int:

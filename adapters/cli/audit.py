@@ -20,7 +20,7 @@ from replay.i18n import N_, word
 from ..data_folder import sql_text
 from ..dispute import chain_head
 from ..store import iter_log, read_log
-from . import UserError, position_in_log, positive_int, printer_ahead
+from . import UserError, position_in_log, positive_int, printer_ahead, recorded_by_now
 from .output import Column, Progress, language, said, speak
 from .views import open_views_file, output_file
 
@@ -326,6 +326,22 @@ def cmd_explain(args: argparse.Namespace) -> int:
         return _explain(args, out_file, printer)
 
 
+def _refuse_views_without(views: Path, ticket: str) -> None:
+    """A --views file that holds no clock of a ticket the ledger holds is refused: its report
+    would be the timeline alone, with no verdict and exit 0, and read as an answer."""
+    con = open_views_file(views)
+    try:
+        held = con.execute("SELECT count(*) FROM sla_clocks WHERE ticket = ?", [ticket]).fetchone()[0]
+    finally:
+        con.close()
+    if not held:
+        _ = speak()
+        raise UserError(_("--views {views} holds no clocks of ticket {ticket}: it was replayed before the ticket "
+                          "was recorded, or with a scope that leaves it out; replay again with the ticket in it "
+                          "(e.g. `replay --tickets FILE` naming it), or leave out --views to explain it from the "
+                          "current views", views=views, ticket=ticket), code="TL-E040")
+
+
 def _explain(args: argparse.Namespace, out_file: Path | None, printer: Any) -> int:
     from replay import asof
 
@@ -338,6 +354,7 @@ def _explain(args: argparse.Namespace, out_file: Path | None, printer: Any) -> i
         open_views_file(args.views).close()
     ledger = ledger_for(args)
     as_of = _time(args.as_of_recorded, "--as-of-recorded")
+    recorded_by_now(as_of)
     source_as_of = _time(args.as_of_source_recorded, "--as-of-source-recorded")
     if as_of is not None and source_as_of is not None:
         _ = speak()
@@ -359,6 +376,7 @@ def _explain(args: argparse.Namespace, out_file: Path | None, printer: Any) -> i
         proofs = _report_proofs(ledger, rows, cut.recorded_text, args.checkpoint)
         if args.views:
             views = Path(args.views)
+            _refuse_views_without(views, args.ticket)
         else:
             current = data_dir / "views.duckdb"
             last = ledger.position
@@ -442,6 +460,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from .output import emit
     from .scoped import clock_changes, scope_of, what_if_of
 
+    recorded_by_now(_time(args.as_of_recorded, "--as-of-recorded"))
     cut = asof.Cut(position=args.as_of_position, recorded=_time(args.as_of_recorded, "--as-of-recorded"),
                    occurred=_time(args.as_of_occurred, "--as-of-occurred"),
                    source_recorded=_time(args.as_of_source_recorded, "--as-of-source-recorded"))
@@ -683,30 +702,37 @@ def cmd_diff(args: argparse.Namespace) -> int:
         else:
             con.execute(f"ATTACH {sql_text(Path(args.b).resolve())} AS vb (READ_ONLY)")
             b = "vb"
-        rows = []
+        rows: list[dict[str, Any]] = []  # every differing row: the summary and the total count them all
+        listed: list[dict[str, Any]] = []  # what is printed: at most --limit of each table
         tables = args.table or DEFAULT_TABLES
         with Progress("diff", total=len(tables), every=1, unit=speak()("tables")) as progress:
             for t in tables:
                 try:
-                    rows += diff_table(con, "va", b, t, limit=args.limit)
+                    found = diff_table(con, "va", b, t)
                 except MissingTable as e:  # name the file, not its attached alias
                     _ = speak()
                     raise UserError(_("table {table} is not in {views}; its tables: {have}",
                                       table=repr(e.table), views=args.a if e.db == 'va' else args.b,
                                       have=', '.join(e.have))) from None
+                rows += found
+                listed += found[:args.limit]
                 progress.add(1)
     finally:
         con.close()
     if args.json:
-        sys.stdout.write(msgspec.json.encode(rows).decode() + "\n")
+        sys.stdout.write(msgspec.json.encode(listed).decode() + "\n")
         return 1 if rows else 0
     _ = speak()
     emit(summary(rows, tables), False, columns=DIFF_SUMMARY_COLUMNS, title=f"A = {args.a}\nB = {args.b}",
          lang=_.lang)
-    if rows:
+    if listed:
         print()
-        emit(flat(rows), False, columns=DIFF_COLUMNS, lang=_.lang)
-    print(_("{n} row(s) differ", n=_.number(len(rows))))
+        emit(flat(listed), False, columns=DIFF_COLUMNS, lang=_.lang)
+    if len(listed) < len(rows):
+        print(_("{n} row(s) differ; {shown} listed (--limit {limit} per table)", n=_.number(len(rows)),
+                shown=_.number(len(listed)), limit=_.number(args.limit)))
+    else:
+        print(_("{n} row(s) differ", n=_.number(len(rows))))
     return 1 if rows else 0
 
 

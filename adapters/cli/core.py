@@ -25,7 +25,7 @@ from ..calendar_data import record_calendar
 from ..importer import import_items
 from ..ledger import Ledger, open_ledger
 from ..store import iter_log, last_position
-from . import UserError, positive_int
+from . import UserError, position_in_log, positive_int
 from .errors import code_for
 from .output import Column, Progress, console, emit, render, said, speak
 
@@ -69,8 +69,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "which is refused when it cannot tell")
     p.set_defaults(func=cmd_import)
 
-    for kind in ("ticket", "asset"):
-        p = sub.add_parser(kind, help=f"show a {kind}: current state and event history")
+    for kind, article in (("ticket", "a"), ("asset", "an")):
+        p = sub.add_parser(kind, help=f"show {article} {kind}: current state and event history")
         ksub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
         s = ksub.add_parser("show", help=f"the {kind}'s state and every event")
         s.add_argument("id")
@@ -137,15 +137,9 @@ def ledger_for(args: argparse.Namespace) -> Ledger:
     from eventsourcing.persistence import PersistenceError
 
     from ..message_size import ConfigurationError
-    from ..store import StoreConfig
 
-    folder = data_folder(args)
-    config = StoreConfig.from_env(folder)
-    create = getattr(args, "command", None) in CREATES_LEDGER
-    if config.postgres_dsn:
-        _check_postgres_ledger(config, create=create)
-    else:
-        _check_sqlite_ledger(config.sqlite_path, create=create)
+    config = check_ledger(args)
+    folder = config.data_dir
     try:
         return open_ledger(folder)
     except ConfigurationError as e:
@@ -155,6 +149,21 @@ def ledger_for(args: argparse.Namespace) -> Ledger:
         raise UserError(_("cannot open the ledger {where}: {error}; if it is damaged, restore it from a backup, "
                           "or name another --data-dir",
                           where=ledger_place(config), error=said(e)), code="TL-E012") from None
+
+
+def check_ledger(args: argparse.Namespace) -> Any:
+    """The StoreConfig of --data-dir, refused as `ledger_for` refuses it (TL-E010, TL-E011)
+    without opening the ledger: for commands that read only the views, whose missing views
+    would otherwise send the user to `views rebuild` in a folder without a ledger."""
+    from ..store import StoreConfig
+
+    config = StoreConfig.from_env(data_folder(args))
+    create = getattr(args, "command", None) in CREATES_LEDGER
+    if config.postgres_dsn:
+        _check_postgres_ledger(config, create=create)
+    else:
+        _check_sqlite_ledger(config.sqlite_path, create=create)
+    return config
 
 
 def ledger_place(config: Any) -> str:
@@ -353,6 +362,21 @@ def cmd_calendar_show(args: argparse.Namespace) -> int:
 # --- contracts ------------------------------------------------------------------------------
 
 
+CONTRACT_FILE = Phrase(N_("a contract file (TOML or JSON with id, supplier, customer and [terms], "
+                          "e.g. contracts/seed-000.toml)"))
+
+
+def contract_file_error(path: str, e: Exception) -> str:
+    """Why a contract or terms file (`contract add`/`amend`, `--terms`) cannot be used, in the
+    reader's language: a file that cannot be read in the words every input file gets
+    (importer.unreadable), one that can in the domain's words for what it holds."""
+    from ..importer import unreadable
+
+    if isinstance(e, OSError):
+        return said(unreadable(path, e, CONTRACT_FILE, gzip_read=False))
+    return said(e)
+
+
 def cmd_contract_add(args: argparse.Namespace) -> int:
     ledger, failed = ledger_for(args), 0
     for path in args.files:
@@ -360,8 +384,9 @@ def cmd_contract_add(args: argparse.Namespace) -> int:
             data = load_contract_file(path)
         except (TermsError, OSError) as e:
             _ = speak()
-            print(_("contract add {path}: {error}; nothing recorded from this file", path=path, error=said(e)),
-                  file=sys.stderr)
+            # one line per file, with its code like every error, and on to the next file
+            print(_("contract add {path}: {code}: {error}; nothing recorded from this file", path=path,
+                    code=code_for(args.command), error=contract_file_error(path, e)), file=sys.stderr)
             failed += 1
             continue
         if _registered_as(ledger.contract(data["id"]), data):  # the same file again: nothing to do
@@ -382,7 +407,7 @@ def cmd_contract_amend(args: argparse.Namespace) -> int:
         data = load_contract_file(args.file)
     except (TermsError, OSError) as e:
         _ = speak()
-        raise UserError(_("{error}; nothing recorded", error=said(e))) from None
+        raise UserError(_("{error}; nothing recorded", error=contract_file_error(args.file, e))) from None
     effective = parse_time(args.effective_from, "--effective-from")
     ledger, what = ledger_for(args), Phrase(N_("contract {id} amendment"), id=data["id"])
     contract = ledger.contract(data["id"])
@@ -662,6 +687,7 @@ def _detail(f: ev.Fact, lang: str, zone: str) -> str:
 def cmd_log(args: argparse.Namespace) -> int:
     ledger = ledger_for(args)
     last = last_position(ledger)
+    position_in_log(args.start, last, "--from")  # beyond the log: TL-E021, as every other position
     start = args.start if args.start is not None else max(1, last - args.limit + 1)
     rows = []
     for r in iter_log(ledger, start=start, stop=start + args.limit - 1):

@@ -103,8 +103,10 @@ def what_if_of(args: argparse.Namespace, ledger: Any) -> Any:
         what_if = asof.load_what_if(args.terms, args.terms_for)
     except asof.NoContractNamed as e:
         raise UserError(said(e), code="TL-E043") from None
-    except (OSError, ValueError) as e:
-        raise UserError(said(e), code="TL-E040") from None
+    except (OSError, ValueError) as e:  # a file that cannot be read or used: the command's code, as import's
+        from .core import contract_file_error
+
+        raise UserError(contract_file_error(args.terms, e)) from None
     if what_if.contracts is not None:
         have = contract_ids(ledger)
         unknown = sorted(what_if.contracts - set(have))

@@ -19,7 +19,7 @@ from replay.i18n import DEFAULT_TZ, N_
 
 from .. import data_folder
 from ..data_folder import SNAPSHOT_FILE, VIEWS_FILE, sql_text
-from . import UserError, position_in_log, positive_float, positive_int
+from . import UserError, position_in_log, positive_float, positive_int, recorded_by_now
 from .output import emit, plain, said, speak
 from .tables import REPORTS, STATES, TABLE_LIMIT, column
 
@@ -237,6 +237,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     at = parse_time(args.at, "--at") if args.at else None
     if args.as_of_recorded:
         args.as_of_recorded = parse_time(args.as_of_recorded, "--as-of-recorded")
+        recorded_by_now(args.as_of_recorded)
     if args.as_of_source_recorded:
         args.as_of_source_recorded = parse_time(args.as_of_source_recorded, "--as-of-source-recorded")
     if args.source not in REBUILD_SOURCES:
@@ -248,10 +249,12 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     if args.terms:
         from domain.terms import TermsError, load_contract_file, terms_from_mapping
 
+        from .core import contract_file_error
+
         try:
             data = load_contract_file(args.terms)
         except (TermsError, OSError) as e:
-            raise UserError(said(e)) from None
+            raise UserError(contract_file_error(args.terms, e)) from None
         terms = terms_from_mapping(data["terms"])
     try:
         stats = REBUILD_SOURCES[args.source](args, views_path(args), at, terms)
@@ -295,6 +298,9 @@ def open_for_reading(args: argparse.Namespace):
         return open_views_file(chosen)
     main = views_path(args)
     if not main.exists() and not snapshot_path(args).exists():
+        from .core import check_ledger
+
+        check_ledger(args)  # no ledger there either: say that (TL-E010), not `views rebuild`
         _ = speak()
         raise UserError(_("no views in {data_dir}; run `ticketledger views rebuild` first",
                           data_dir=args.data_dir), code="TL-E030")

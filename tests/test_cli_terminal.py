@@ -148,10 +148,11 @@ def test_rebuild_replay_and_diff_show_two_phases_with_totals_on_a_terminal_and_n
     events = json.loads(run(own, "verify", "--no-stream", "--json").stdout)["events"]
     steps = r"computing views: 6 steps in [\d.]+ s \([\d,.]+/s\)"
     mid = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    now = datetime.now(UTC).isoformat()  # a recording time after now is refused (TL-E021)
     for argv, total in ((("views", "rebuild"), events),
                         (("replay", "--as-of-position", str(events // 2), "--out", str(tmp_path / "half.duckdb")),
                          events // 2),
-                        (("replay", "--as-of-recorded", mid, "--out", str(tmp_path / "rec.duckdb")), events),
+                        (("replay", "--as-of-recorded", now, "--out", str(tmp_path / "rec.duckdb")), events),
                         (("replay", "--as-of-occurred", mid, "--out", str(tmp_path / "occ.duckdb")), events),
                         (("replay", "--as-of-source-recorded", mid, "--out", str(tmp_path / "src.duckdb")), events)):
         drawn = run_on_a_terminal(own, "--lang", "en", *argv)

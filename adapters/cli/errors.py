@@ -16,7 +16,7 @@ CODES: dict[str, str] = {
     "TL-E011": "the data folder cannot be used: empty name, a file, not writable or not creatable",
     "TL-E012": "the ledger database cannot be opened (damaged, or not a ledger)",
     "TL-E020": "a time that is not ISO 8601 with a zone",
-    "TL-E021": "a log position outside the log",
+    "TL-E021": "a log position outside the log, or a recording time later than now",
     "TL-E030": "no views yet (run `views rebuild`)",
     "TL-E031": "a file that is not a views database, or no such file",
     "TL-E032": "a views file in use by another process",

@@ -33,6 +33,12 @@ def test_meaningless_numbers_are_refused_before_any_work(tmp_path, capsys, argv:
     assert not (tmp_path / "data").exists()  # nothing created, nothing recorded
 
 
+def test_a_meaningless_number_is_refused_in_the_reader_s_language(tmp_path, capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["--data-dir", str(tmp_path / "data"), "--lang", "zh_CN", "report", "sla", "--limit", "-3"])
+    assert "参数 --limit：'-3'：请写大于 0 的整数" in capsys.readouterr().err
+
+
 def test_a_pdf_command_takes_the_chromium_main_started_before_the_imports(tmp_path, monkeypatch) -> None:
     # `main` starts the printer before the command modules are imported (adapters.cli.
     # _start_printer_ahead); the command takes that one and starts none of its own, and one

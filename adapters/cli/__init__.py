@@ -15,7 +15,10 @@ import os
 import sys
 from typing import TYPE_CHECKING, NoReturn
 
+from domain.errors import N_
+
 from .errors import code_for
+from .usage_language import usage_said
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -254,7 +257,7 @@ def recorded_by_now(when: datetime | None, option: str = "--as-of-recorded") -> 
 def positive_int(text: str) -> int:
     """An argparse type for counts and limits: a whole number above 0."""
     if not text.isdigit() or int(text) == 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: write a whole number above 0")
+        raise argparse.ArgumentTypeError(usage_said(N_("{value}: write a whole number above 0"), value=repr(text)))
     return int(text)
 
 
@@ -265,7 +268,8 @@ def positive_float(text: str) -> float:
     except ValueError:
         value = 0.0
     if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r}: write a number of seconds above 0, e.g. 2.5")
+        raise argparse.ArgumentTypeError(usage_said(N_("{value}: write a number of seconds above 0, e.g. 2.5"),
+                                                    value=repr(text)))
     return value
 
 

@@ -23,10 +23,12 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from domain import events as ev
+from domain.errors import N_
 from replay.printable import printable
 
 from . import UserError, positive_int
 from .output import emit, said, speak
+from .usage_language import usage_said
 
 if TYPE_CHECKING:
     from ..stream import ConnectOptions, StreamEvent
@@ -208,14 +210,16 @@ def _subject_token(option: str) -> Callable[[str], str]:
     """An id that is one token of a ledger subject (domain.events.SUBJECT_ID_PATTERN)."""
     def check(text: str) -> str:
         if not re.fullmatch(ev.SUBJECT_ID_PATTERN, text):
-            raise argparse.ArgumentTypeError(f"{text!r}: {option} is 1-64 characters of A-Z a-z 0-9 _ -")
+            raise argparse.ArgumentTypeError(usage_said(N_("{value}: {option} is 1-64 characters of A-Z a-z 0-9 _ -"),
+                                                        value=repr(text), option=option))
         return text
     return check
 
 
 def _port(text: str) -> int:
     if not text.isdigit() or not 1 <= int(text) <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r}: a TCP port is a whole number from 1 to 65535")
+        raise argparse.ArgumentTypeError(usage_said(N_("{value}: a TCP port is a whole number from 1 to 65535"),
+                                                    value=repr(text)))
     return int(text)
 
 

@@ -43,7 +43,7 @@ PLURAL_ERRORS = frozenset({plural("expected %s argument", "expected %s arguments
 
 def speak_usage_errors(argv: Sequence[str]) -> None:
     """Have argparse say its errors in the language `argv` and the environment ask for."""
-    lang = _requested(argv)
+    lang = _asked[0] = _requested(argv)
 
     def catalog():  # read on the first error only
         try:
@@ -61,6 +61,19 @@ def speak_usage_errors(argv: Sequence[str]) -> None:
 
     argparse._ = gettext  # type: ignore[attr-defined]
     argparse.ngettext = ngettext  # type: ignore[attr-defined]
+
+
+def usage_said(message: str, **fields: object) -> str:
+    """An argparse type's own refusal (`'-3': write a whole number above 0`) in the language
+    argparse speaks its errors in, as asked for in the arguments or the environment."""
+    try:
+        t = texts(resolve_lang(_asked[0]))
+    except ValueError:  # an unknown --lang: said in English, as argparse does
+        t = texts("en")
+    return t(message, **fields)
+
+
+_asked: list[str | None] = [None]  # the language asked for by the arguments being parsed
 
 
 def _requested(argv: Sequence[str]) -> str | None:

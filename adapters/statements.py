@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any
@@ -32,6 +32,36 @@ LedgerAccess = Callable[[], AbstractContextManager[Any]]
 
 class UnknownCustomer(LookupError):
     """No such customer (or contract of that customer) in the views."""
+
+
+def month_stated(con: Any, customer: str, contract: str | None, month: str, evaluated_at: datetime | None,
+                 where: str = "TRUE", params: Sequence[Any] = ()) -> bool:
+    """The month has a statement: it began before the views' evaluation time (a later month is
+    not known yet) and ended after the customer's first fact (an earlier one holds nothing).
+    `where`/`params`: a filter of the rows the reader may see (the console's scope)."""
+    from replay.statement import month_bounds
+
+    extra, more = ("AND contract = ?", [contract]) if contract else ("", [])
+    zone = con.execute(f"""SELECT arg_max(timezone, version) FROM terms WHERE contract = (
+                               SELECT min(contract) FROM terms WHERE customer = ? {extra} AND {where})""",
+                       [customer, *more, *params]).fetchone()[0] or "Asia/Shanghai"
+    start, end = month_bounds(month, zone)
+    if evaluated_at is not None and start > evaluated_at.replace(tzinfo=None):
+        return False
+    first = first_fact(con, customer, contract, where, params)
+    return first is not None and end > first
+
+
+def first_fact(con: Any, customer: str, contract: str | None, where: str = "TRUE",
+               params: Sequence[Any] = ()) -> datetime | None:
+    """The customer's first fact in the views (a clock's start, a delivery or acceptance, a
+    report), naive UTC."""
+    extra, more = ("AND contract = ?", [contract]) if contract else ("", [])
+    mine = f"customer = ? {extra} AND {where}"
+    return con.execute(f"""SELECT least((SELECT min(start) FROM sla_clocks WHERE {mine}),
+                                        (SELECT min(least(delivered_at, accepted_at)) FROM warranty WHERE {mine}),
+                                        (SELECT min(reported_at) FROM liability WHERE {mine}))""",
+                       [customer, *more, *params] * 3).fetchone()[0]
 
 
 def customer_known(con: Any, customer: str, contract: str | None) -> bool:

@@ -228,6 +228,17 @@ def test_the_statement_command_says_its_evaluation_time_in_the_contract_s_zone(d
     assert "evaluated at 2025-08-01 00:00 Beijing time" in said  # the views were rebuilt --at that local time
 
 
+def test_a_statement_of_a_month_without_facts_is_written_with_a_warning(docs: dict, capsys) -> None:
+    for month in ("2030-01", "1999-01"):
+        assert main(["--data-dir", str(docs["data"]), "--lang", "en", "statement", "--customer", "buyer-000",
+                     "--month", month, "--out", str(docs["tmp"] / f"{month}.html")]) == 0
+        err = capsys.readouterr().err
+        assert f"warning: buyer-000 has no facts in {month}" in err and "the statement holds nothing" in err
+    run(docs["data"], "--lang", "en", "statement", "--customer", "buyer-000", "--month", "2025-07",
+        "--out", str(docs["tmp"] / "july.html"))
+    assert "warning" not in capsys.readouterr().err
+
+
 def test_the_statement_xlsx_lists_every_missed_visit_period_the_printed_one_points_to(docs: dict) -> None:
     import duckdb
     import openpyxl

@@ -7,6 +7,7 @@ adapters/statements.py, which the console's download shares.
 from __future__ import annotations
 
 import argparse
+import sys
 
 from . import UserError, printer_ahead
 from .output import said, speak
@@ -67,6 +68,9 @@ def cmd_statement(args: argparse.Namespace) -> int:
             raise UserError(_("no {what} in the views; `ticketledger contract show ID` shows a "
                               "contract's customer", what=what),
                             code="TL-E040") from None
+        else:
+            stated = sts.month_stated(con, args.customer, args.contract, args.month, data["cut"]["evaluated_at"])
+            stated_from = None if stated else sts.first_fact(con, args.customer, args.contract)
         finally:
             con.close()
         lang = language(timezone=data["timezone"])  # --lang, else $TICKETLEDGER_LANG, else the contract's
@@ -83,6 +87,12 @@ def cmd_statement(args: argparse.Namespace) -> int:
                         code="TL-E033") from None
     cur = data["current"]["totals"]
     _ = speak()
+    if not stated:  # written all the same (a month may be asked ahead), but said: it holds nothing yet
+        zone, first = data["timezone"], stated_from
+        print(_("warning: {customer} has no facts in {month}: the views are evaluated at {when}, and its first "
+                "fact dates from {first}; the statement holds nothing", customer=args.customer, month=args.month,
+                when=_.time(data["cut"]["evaluated_at"], zone, zone=True),
+                first=_.time(first, zone, zone=True) if first else _("no time (none yet)")), file=sys.stderr)
     print(_("wrote {out} ({size} bytes, {lang}): {customer} {month}, {breached} of {applicable} clocks breached, "
             "{tickets} tickets, {restatements} restatements; log position {position}, evaluated at {evaluated}",
             out=args.out, size=f"{len(body):,}", lang=lang, customer=args.customer, month=args.month,

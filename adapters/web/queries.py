@@ -263,21 +263,8 @@ def statement_admitted(con: Any, scope: Scope, customer: str, contract: str | No
 
 def statement_month_stated(con: Any, scope: Scope, customer: str, contract: str | None, month: str,
                            evaluated_at: datetime | None) -> bool:
-    """The month has a statement: it began before the views' evaluation time (a later month is
-    not known yet) and ended after the customer's first fact (an earlier one holds nothing)."""
-    from replay.statement import month_bounds
+    """The month has a statement (adapters.statements.month_stated), over what the scope sees."""
+    from adapters.statements import month_stated
 
     where, params = scope.where()
-    extra, more = ("AND contract = ?", [contract]) if contract else ("", [])
-    zone = contract_zone(con, contract or con.execute(
-        f"SELECT min(contract) FROM terms WHERE customer = ? {extra} AND {where}", [customer, *more, *params]
-    ).fetchone()[0])
-    start, end = month_bounds(month, zone)
-    if evaluated_at is not None and start > evaluated_at.replace(tzinfo=None):
-        return False
-    mine = f"customer = ? {extra} AND {where}"
-    first = con.execute(f"""SELECT least((SELECT min(start) FROM sla_clocks WHERE {mine}),
-                                         (SELECT min(least(delivered_at, accepted_at)) FROM warranty WHERE {mine}),
-                                         (SELECT min(reported_at) FROM liability WHERE {mine}))""",
-                        [customer, *more, *params] * 3).fetchone()[0]
-    return first is not None and end > first
+    return month_stated(con, customer, contract, month, evaluated_at, where, params)

@@ -190,6 +190,13 @@ def test_a_replay_says_its_cut_and_scope_in_the_reader_s_language(data: Path, tm
     assert "日志位置 10 及以前" in said and "log position" not in said
 
 
+def test_a_report_for_a_customer_or_contract_the_views_do_not_hold_is_refused(data: Path) -> None:
+    for argv in (("--customer", "nobody"), ("--contract", "K-999")):
+        done = run(data, "--lang", "en", "report", "sla", *argv)
+        assert done.returncode == 2 and f"TL-E040: no {argv[0][2:]} {argv[1]} in the views" in done.stderr
+    assert run(data, "report", "sla", "--customer", "buyer-000", "--limit", "1").returncode == 0
+
+
 def test_errors_carry_a_stable_code_in_the_user_s_language(data: Path, tmp_path: Path) -> None:
     done = run(data, "report", "sla", "--month", "2025/10")
     assert done.returncode == 2 and "ticketledger report: TL-E041: --month" in done.stderr

@@ -43,7 +43,7 @@ def cmd_statement(args: argparse.Namespace) -> int:
     from ..printing import Printer, PrintError
     from .core import ledger_for
     from .output import language
-    from .views import open_for_reading, output_file
+    from .views import open_for_reading, output_file, unknown_party
 
     if not sts.MONTH.fullmatch(args.month):
         _ = speak()
@@ -62,12 +62,7 @@ def cmd_statement(args: argparse.Namespace) -> int:
                                       lambda: contextlib.closing(ledger_for(args)),
                                       listed=None if args.format == "xlsx" else LIST_ROWS)
         except sts.UnknownCustomer:
-            _ = speak()
-            what = _("contract {contract} of customer {customer}", contract=args.contract, customer=args.customer) \
-                if args.contract else _("customer {customer}", customer=args.customer)
-            raise UserError(_("no {what} in the views; `ticketledger contract show ID` shows a "
-                              "contract's customer", what=what),
-                            code="TL-E040") from None
+            raise unknown_party(args.customer, args.contract) from None
         else:
             stated = sts.month_stated(con, args.customer, args.contract, args.month, data["cut"]["evaluated_at"])
             stated_from = None if stated else sts.first_fact(con, args.customer, args.contract)

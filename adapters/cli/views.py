@@ -410,6 +410,16 @@ def _appendable(option: str, path: str, example: str) -> Path:
     return p
 
 
+def unknown_party(customer: str | None, contract: str | None) -> UserError:
+    """The refusal of a --customer (or --contract of that customer) the views do not hold."""
+    _ = speak()
+    what = _("contract {contract} of customer {customer}", contract=contract, customer=customer) \
+        if contract and customer else _("contract {contract}", contract=contract) if contract \
+        else _("customer {customer}", customer=customer)
+    return UserError(_("no {what} in the views; `ticketledger contract show ID` shows a contract's customer",
+                       what=what), code="TL-E040")
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     if args.view == "compare-sla":
         return cmd_compare_sla(args)
@@ -423,6 +433,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     try:
         have = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
         chosen = _chosen_columns(args, have)
+        if args.customer or args.contract:  # a name the views do not hold is a mistake, not "no data"
+            from ..statements import customer_known
+
+            known = customer_known(con, args.customer, args.contract) if args.customer else bool(
+                con.execute("SELECT count(*) FROM terms WHERE contract = ?", [args.contract]).fetchone()[0])
+            if not known:
+                raise unknown_party(args.customer, args.contract)
         for col in ("contract", "customer", "site"):
             if getattr(args, col) and col in have:
                 where.append(f"{col} = ?")

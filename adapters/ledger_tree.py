@@ -34,6 +34,10 @@ class TreeNotBuilt(Explained, LookupError):
     """The ledger's tree does not cover what was asked (build it with `ticketledger checkpoint`)."""
 
 
+class NoEventAt(Explained, LookupError):
+    """No event at that log position (beyond the log, or below 1)."""
+
+
 class SavedCheckpoint(msgspec.Struct, frozen=True, kw_only=True):
     id: int
     tree_size: int
@@ -132,7 +136,7 @@ class LedgerTree:
             rows = self._rows(cur, f"SELECT leaf_index FROM {self._t('ledger_chain')} WHERE position = ?", (position,)) \
                 if self._has_tree_columns(cur) else []
         if not rows:
-            raise LookupError(f"no event at log position {position}")
+            raise NoEventAt(N_("no event at log position {position}"), position=position)
         if rows[0][0] is None:
             raise TreeNotBuilt(N_("the tree does not reach position {position} yet: run "
                               "`ticketledger checkpoint`"), position=position)
@@ -148,7 +152,7 @@ class LedgerTree:
                                    f"e.topic, c.state_sha256 FROM {self._t('ledger_chain')} c JOIN {e} e "
                                    f"ON e.{key} = c.position WHERE c.position = ?", (position,))
         if not rows:
-            raise LookupError(f"no event at log position {position}")
+            raise NoEventAt(N_("no event at log position {position}"), position=position)
         i, p, t, o, v, topic, digest = rows[0]
         if i is None:
             raise TreeNotBuilt(N_("the tree does not reach position {position} yet: run "

@@ -312,3 +312,13 @@ def test_a_markdown_or_pdf_report_is_told_to_carry_no_proof(signed, tmp_path: Pa
     err = capsys.readouterr().err
     assert code == 2 and f"TL-E160: {r}: this file carries no proof" in err, err
     assert "changed or cut" not in err and "verify the HTML or JSON report" in err
+
+
+def test_checkpoints_and_a_position_outside_the_log_read_in_the_reader_s_language(signed, capsys) -> None:
+    data, _key = signed
+    code, out = run(data, "--lang", "zh_CN", "checkpoint", "--list")
+    assert code == 0 and "检查点；时间为" in out and "签名时间" in out and "tree_size" not in out
+    assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z", out)  # local times, not the stored UTC stamps
+    capsys.readouterr()
+    code, _out = run(data, "--lang", "zh_CN", "prove", "inclusion", "99999999")
+    assert code == 2 and "日志位置 99999999 没有事件" in capsys.readouterr().err

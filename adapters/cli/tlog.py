@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from domain.errors import N_
+
 from . import EXIT_FOUND, UserError, positive_int
 from .output import said, speak
 
@@ -132,12 +134,20 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
         if args.list:
             cps = [{"id": c.id, "tree_size": c.tree_size, "key_hash": c.key_hash, "signed_at": c.signed_at}
                    for c in tree.checkpoints()]
-            emit(cps, args.json, ["id", "tree_size", "key_hash", "signed_at"])
-            if not args.json:
-                _ = speak()
-                for k in tree.log_keys():
-                    state = _("retired {at}", at=k.retired_at) if k.retired_at else _("current")
-                    print(_("log key {key} ({state}, added {added})", key=k.vkey, state=state, added=k.added_at))
+            if args.json:
+                emit(cps, True)
+                return 0
+            from .core import _ledger_zone
+            from .output import Column
+
+            zone = _ledger_zone(args)
+            _ = speak(zone)
+            emit(cps, False, [Column("id", N_("checkpoint"), "number"), Column("tree_size", N_("tree size"), "number"),
+                              Column("key_hash", N_("key")), Column("signed_at", N_("signed at"), "time")],
+                 title=_("checkpoints; times in {zone}", zone=_.zone_name(zone)), zone=zone, lang=_.lang)
+            for k in tree.log_keys():
+                state = _("retired {at}", at=_.time(k.retired_at, zone)) if k.retired_at else _("current")
+                print(_("log key {key} ({state}, added {added})", key=k.vkey, state=state, added=_.time(k.added_at, zone)))
             return 0
         if args.rotate_key:
             load_signer(args)

@@ -190,6 +190,13 @@ def test_a_replay_says_its_cut_and_scope_in_the_reader_s_language(data: Path, tm
     assert "日志位置 10 及以前" in said and "log position" not in said
 
 
+def test_the_breaches_a_liability_row_cites_read_in_the_reader_s_words(data: Path) -> None:
+    said = run(data, "--lang", "zh_CN", "report", "liability", "--columns", "ticket,breaches_cited",
+               "--limit", "500").stdout
+    assert re.search(r"(响应|远程解决|到达现场|故障解决|备用机) 超时 (\d+ 小时 )?\d+ 分钟", said), said[:2000]
+    assert "breached by" not in said and " min (" not in said
+
+
 def test_a_report_for_a_customer_or_contract_the_views_do_not_hold_is_refused(data: Path) -> None:
     for argv in (("--customer", "nobody"), ("--contract", "K-999")):
         done = run(data, "--lang", "en", "report", "sla", *argv)

@@ -410,6 +410,17 @@ def _appendable(option: str, path: str, example: str) -> Path:
     return p
 
 
+def _breaches_of(con: Any, tickets: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """The breached clocks of these tickets (what liability's breaches_cited names), by ticket."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for ticket, clock, minutes, clause in con.execute(
+            "SELECT ticket, clock, breach_minutes, clause FROM sla_clocks WHERE state = 'breached' "
+            "AND list_contains(?, ticket) ORDER BY ticket, clock", [tickets]).fetchall():
+        out.setdefault(ticket, []).append({"clock": clock, "state": "breached", "breach_minutes": minutes,
+                                           "clause": clause})
+    return out
+
+
 def unknown_party(customer: str | None, contract: str | None) -> UserError:
     """The refusal of a --customer (or --contract of that customer) the views do not hold."""
     _ = speak()
@@ -484,6 +495,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             total = con.execute(f"SELECT count(*) {sql}", params).fetchone()[0]
         evaluated = con.execute("SELECT max(evaluated_at) FROM checkpoint").fetchall()[0][0]
         zones = contract_zones(con)
+        cited = _breaches_of(con, [r["ticket"] for r in rows]) if table == "liability" and not machine else {}
     finally:
         con.close()
     if machine:
@@ -494,6 +506,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     in_zones = sorted({zones.get(c, DEFAULT_TZ) for c in contracts} or {DEFAULT_TZ})
     zone = in_zones[0] if len(in_zones) == 1 else None
     _ = speak(zone)
+    if cited:  # the column holds English built by the views' SQL; people read each breach in their words
+        from replay.explanations import clause_text, verdict_short
+        from replay.i18n import word as said_word
+
+        rows = [{**r, "breaches_cited": "; ".join(
+            f"{said_word(_.lang, 'clock', c['clock'])} {verdict_short(c, _.lang)} {clause_text(c['clause'])}".strip()
+            for c in cited.get(r["ticket"], []))} for r in rows]
     if table == "sla_summary":  # a severity's key is a code of its vocabulary (the other keys are ids, months)
         from replay.i18n import word
 

@@ -21,7 +21,7 @@ import functools
 import gettext
 import io
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import get_timezone_name
+from babel.lists import format_list
 from babel.numbers import format_decimal
 from babel.support import Translations
 
@@ -173,6 +174,10 @@ class Texts:
     def number(self, value: float | int | Decimal, decimals: int = 0) -> str:
         pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
         return format_decimal(value, format=pattern, locale=self.locale)
+
+    def listing(self, items: Iterable[str]) -> str:
+        """Items as a list in the reader's language: `a, b, and c` / `a、b和c` (CLDR's, via babel)."""
+        return format_list(list(items), locale=self.locale)
 
     def money(self, fen: int | None) -> str:
         """Integer fen as yuan: ¥1,130.00 (negative: -¥12.00); empty for None."""

@@ -135,3 +135,8 @@ def test_the_compiled_catalog_kept_beside_the_po_follows_an_edited_po(tmp_path: 
     os.utime(po, ns=(po.stat().st_atime_ns, po.stat().st_mtime_ns + 1_000_000))
     assert Translations(io.BytesIO(_compiled(po, "zh_CN")), domain=DOMAIN).gettext(msgid) == "EDITED"
     assert len(list((tmp_path / "__pycache__").iterdir())) == 1  # the earlier .po's compiled bytes went
+
+
+def test_a_list_reads_as_a_list_in_each_language() -> None:
+    assert texts("zh_CN").listing(["已超时 3", "达标 40", "不适用 2"]) == "已超时 3、达标 40和不适用 2"
+    assert texts("en").listing(["breached 3", "met 40"]) == "breached 3 and met 40"

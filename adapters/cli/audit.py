@@ -549,10 +549,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
         if scope is not None:
             print(_("scope: {scope} (the same assets' other tickets, replaced units and site-wide visits "
                     "included)", scope=scope.said(_)))
-        print(_("clocks: {states}", states=", ".join(f"{word(_.lang, 'state', s)} {_.number(n)}" for s, n in states)
+        print(_("clocks: {states}", states=_.listing(f"{word(_.lang, 'state', s)} {_.number(n)}" for s, n in states)
                 or _("none")))
         if changes is not None:
-            moves = ", ".join(f"{word(_.lang, 'state', a)} → {word(_.lang, 'state', b)} {_.number(n)}"
+            moves = _.listing(f"{word(_.lang, 'state', a)} → {word(_.lang, 'state', b)} {_.number(n)}"
                               for a, b, n in ((*k.split("->"), v) for k, v in changes["moves"].items()))
             print(_("what-if against the terms as recorded ({base}): {appeared} clocks appeared, {disappeared} "
                     "disappeared, {changed} changed verdict, {same} unchanged", base=changes["against"],

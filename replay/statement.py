@@ -283,7 +283,7 @@ def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> b
          f"{pt['visits_done']} / {pt['visits_due']} / {pt['visits_missed']}", ""),
     ]
     P.append(f"<h2>{_h(t(M['This month and the previous one']))}</h2>")
-    P.append('<table class="summary">' + _cols(["auto", "34mm", "34mm", "26mm"]) + "<thead><tr>" + "".join(
+    P.append('<table class="summary">' + _cols(["auto", "40mm", "40mm", "28mm"]) + "<thead><tr>" + "".join(
         f"<th>{_h(x)}</th>" for x in ("", s["month"], prev["month"], t(M["Change"]))) + "</tr></thead><tbody>"
              + "".join(f'<tr><th scope="row">{_h(a)}</th><td class="num">{_h(b)}</td><td class="num">{_h(c)}</td>'
                        f'<td class="num">{_h(d)}</td></tr>' for a, b, c, d in summary) + "</tbody></table>")
@@ -291,7 +291,8 @@ def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> b
     # rates per clock and severity
     P.append(f"<h2>{_h(t(M['Breach rates per clock and severity']))}</h2>")
     prev_rates = {(r["clock"], r["severity"]): r for r in prev["rates"]}
-    P.append('<table class="rates">' + _cols(["22mm", "22mm", "24mm", "14mm", "14mm", "14mm", "14mm", "auto", "auto"])
+    # the counts' columns fit "Applicable" and "Breached" whole: a header split mid-word reads as two words
+    P.append('<table class="rates">' + _cols(["22mm", "22mm", "21mm", "21mm", "18mm", "21mm", "20mm", "auto", "auto"])
              + "<thead><tr>" + "".join(f"<th>{_h(x)}</th>" for x in (
                  t(_("Clock")), t(_("Severity")), t(_("Promise")), t(_("Applicable")), t(_("Met")), t(_("Breached")),
                  t(_("Running")), t(_("Breach rate")), t(_("Previous month")))) + "</tr></thead><tbody>")

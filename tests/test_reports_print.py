@@ -222,6 +222,14 @@ def test_the_statement_xlsx_sums_in_excel_to_the_statement_s_totals(docs: dict) 
     assert summary["采购方支付"] == 686.0 and summary["日志位置"] is not None
 
 
+def test_the_english_statement_pdf_keeps_each_header_word_whole(docs: dict) -> None:
+    path = docs["tmp"] / "statement.en.pdf"
+    run(docs["data"], "--lang", "en", "statement", "--customer", "buyer-000", "--month", "2025-07",
+        "--format", "pdf", "--out", str(path))
+    text = "\n".join(pdf_pages(path))
+    assert re.search(r"Applicable\s+Met\s+Breached\s+Running", text), text[:3000]
+
+
 def test_the_statement_command_says_its_evaluation_time_in_the_contract_s_zone(docs: dict) -> None:
     said = run(docs["data"], "--lang", "en", "statement", "--customer", "buyer-000", "--month", "2025-07",
                "--out", str(docs["tmp"] / "again.html"))

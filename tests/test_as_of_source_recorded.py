@@ -91,7 +91,9 @@ def test_replay_as_of_the_desks_recording_time_keeps_what_the_desks_knew(
     summary = json.loads(said)[0]
     kept = known_to_the_desks(facts, middle)
     assert positions(out) == kept
-    assert summary["evaluated_at"].startswith(middle.strftime("%Y-%m-%d %H:%M"))  # evaluated then
+    # evaluated then, said as JSON says times: UTC, ISO 8601 with Z
+    assert summary["evaluated_at"].startswith(middle.astimezone(UTC).strftime("%Y-%m-%dT%H:%M"))
+    assert summary["evaluated_at"].endswith("Z")
     opened = {f.id for r, f in facts if isinstance(f, ev.TicketOpened) and r.position in kept}
     later = {f.id for r, f in facts if isinstance(f, ev.TicketOpened) and r.position not in kept}
     assert opened and later and "OWN-1" in later  # the ledger's own ticket: recorded today, after T

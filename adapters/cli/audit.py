@@ -526,7 +526,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     replaced = "as recorded" if terms is None else (
         "every contract" if terms.contracts is None else ", ".join(sorted(terms.contracts)))
     summary = {"file": str(out), "events": stats.get("events"), "last_position": stats.get("last_position"),
-               "cut": cut.describe(), "evaluated_at": str(stats.get("evaluated_at")),
+               "cut": cut.describe(), "evaluated_at": _utc_stamp(stats.get("evaluated_at")),
                "terms": args.terms or "as recorded", "terms_for": replaced,
                "scope": scope.describe() if scope else "every event",
                "clocks": {s: n for s, n in states}, "seconds": round(stats.get("seconds", 0.0), 2)}
@@ -740,3 +740,12 @@ DIFF_SUMMARY_COLUMNS = [Column("table", N_("table"), "id"), Column("changed", N_
                         Column("only_in_a", N_("only in A"), "number"), Column("only_in_b", N_("only in B"), "number")]
 DIFF_COLUMNS = [Column("table", N_("table"), "id"), Column("key", N_("row")), Column("change", N_("change"), "change"),
                 Column("column", N_("column"), "id"), Column("a", "A"), Column("b", "B")]
+
+
+def _utc_stamp(evaluated: Any) -> str | None:
+    """The views' evaluation time as JSON carries times: UTC, ISO 8601 with Z (the views hold naive UTC)."""
+    from datetime import UTC
+
+    from replay.asof import stamp
+
+    return stamp(evaluated.replace(tzinfo=UTC) if evaluated.tzinfo is None else evaluated) if evaluated else None

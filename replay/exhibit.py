@@ -98,8 +98,11 @@ def explanations(r: Mapping[str, Any], lang: str) -> dict[str, Any]:
     clocks = {c["clock"]: clock_sentences(c, r.get("clock_inputs", []), lang, tz, late=r.get("late_rows", []))
               for c in r["clocks"]}
     breached = [c for c in r["clocks"] if c.get("state") == "breached"]
+    consumable = any(p.get("consumable") for e in r["timeline"] if e["type"] == "RepairAttempted"
+                     for p in e["detail"].get("parts") or [])
     liability = liability_sentences(r.get("liability"), lang, tz, breached=breached,
-                                    losses_clause=r.get("parties", {}).get("losses_clause", ""))
+                                    losses_clause=r.get("parties", {}).get("losses_clause", ""),
+                                    consumable_lines=consumable)
     corrections = {}
     for effect in r.get("correction_effects", []):
         if effect.get("clocks_without") is not None:

@@ -332,9 +332,11 @@ COVERAGE = {
 
 
 def liability_sentences(li: Row | None, lang: str, tz: str, *, breached: Sequence[Row] = (),
-                        losses_clause: str = "") -> list[str]:
+                        losses_clause: str = "", consumable_lines: bool = False) -> list[str]:
     """The liability row read out: coverage, the rule that matched, who pays what, losses.
-    `breached`: the ticket's breached clock rows (the breaches the losses rule cites)."""
+    `breached`: the ticket's breached clock rows (the breaches the losses rule cites);
+    `consumable_lines`: a repair of the ticket used a consumable part (its line may be priced at
+    the contract's rate for consumables, the lower of two promises, §9.10)."""
     if not li:
         return []
     t = texts(lang)
@@ -349,7 +351,10 @@ def liability_sentences(li: Row | None, lang: str, tz: str, *, breached: Sequenc
         out.append(t(_("Parts worth {parts_value}: {parts_rate}, borne by the {parts_payer}. Labour worth "
                        "{labour_value}: {labour_rate}, borne by the {labour_payer}."),
                      parts_value=t.money(li.get("parts_value_fen") or 0),
-                     parts_rate=word(lang, "rate", li.get("parts_rate")),
+                     parts_rate=t(_("{rate}; a consumable line at the contract's rate for consumables where that "
+                                    "is lower (§9.10)"), rate=word(lang, "rate", li.get("parts_rate")))
+                     if consumable_lines and li.get("parts_rate") not in (None, "free")
+                     else word(lang, "rate", li.get("parts_rate")),
                      parts_payer=word(lang, "payer", li.get("parts_payer")),
                      labour_value=t.money(li.get("labour_value_fen") or 0),
                      labour_rate=word(lang, "rate", li.get("labour_rate")),

@@ -200,6 +200,11 @@ def test_coverage_payer_and_losses_with_the_rule_that_matched() -> None:
     li_no = {**li, "supplier_liable_for_losses": False}
     assert "not liable" in liability_sentences(li_no, "en", TZ, losses_clause="§3")[4]
     assert "no clause" in liability_sentences(li_no, "en", TZ, losses_clause="")[4]
+    # a consumable line may be priced at the contract's other rate, the lower (§9.10): the sentence
+    # does not name one rate for a payment that used the other
+    consumable = liability_sentences(li, "en", TZ, consumable_lines=True)
+    assert consumable[2].startswith("Parts worth ¥24.05: at cost; a consumable line at the contract's rate for "
+                                    "consumables where that is lower (§9.10), borne by the customer.")
 
 
 def test_instants_may_come_as_the_report_s_iso_text() -> None:

@@ -447,9 +447,7 @@ def render_html(r: Mapping[str, Any], lang: str = "zh_CN") -> bytes:
         if "occurred_at" in corrected:
             occurred = (f'<span class="old">{html.escape(t.time(corrected["occurred_at"]["original"], tz))}</span> '
                         f'{html.escape(t.time(corrected["occurred_at"]["corrected"], tz))}')
-        recorded = html.escape(t.time(ev["recorded_at"], tz))
-        if ev.get("source_recorded_at"):
-            recorded = html.escape(t(_("{time} (source desk)"), time=t.time(ev["source_recorded_at"], tz)))
+        recorded = html.escape(_recorded_said(ev, t, tz))
         lines = detail_lines(ev["type"], ev["detail"], lang, tz) if ev["type"] != "FactCorrected" else \
             _correction_lines(ev, r, lang, tz)
         if ev.get("late"):
@@ -596,6 +594,13 @@ def _cited(r: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 _MD_SYNTAX = re.compile(r"([\\`*_~\[\]<>|&!#()])")
 
 
+def _recorded_said(ev: Mapping[str, Any], t: Texts, tz: str) -> str:
+    """An event's recording time in the timeline: the source desk's, marked so, where it has one."""
+    if ev.get("source_recorded_at"):
+        return t(_("{time} (source desk)"), time=t.time(ev["source_recorded_at"], tz))
+    return t.time(ev["recorded_at"], tz)
+
+
 def _md(text: Any) -> str:
     return _MD_SYNTAX.sub(r"\\\1", free(text)).replace("\n", " ")
 
@@ -660,7 +665,7 @@ def render_md(r: Mapping[str, Any], lang: str = "zh_CN") -> bytes:
             k = ev["corrected"]["occurred_at"]
             occurred = f"~~{t.time(k['original'], tz)}~~ {t.time(k['corrected'], tz)}"
         L.append(f"| {ev['position']} | {word(lang, 'fact', ev['type'])} | {occurred} | "
-                 f"{t.time(ev.get('source_recorded_at') or ev['recorded_at'], tz)} | {_md('; '.join(lines))} | "
+                 f"{_recorded_said(ev, t, tz)} | {_md('; '.join(lines))} | "
                  f"{_md(ev.get('actor'))} |")
     beyond = _beyond_bounds(r, lang)
     if beyond:

@@ -222,6 +222,12 @@ def test_the_statement_xlsx_sums_in_excel_to_the_statement_s_totals(docs: dict) 
     assert summary["采购方支付"] == 686.0 and summary["日志位置"] is not None
 
 
+def test_the_markdown_report_marks_a_desk_s_recording_time_as_the_html_does(docs: dict) -> None:
+    for fmt in ("md", "html"):
+        said = run(docs["data"], "--lang", "en", "explain", "T-0630", "--views", docs["views"], "--format", fmt)
+        assert "2025-07-02 09:00 (source desk)" in said, fmt  # the arrival the desk recorded on 2 July
+
+
 def test_the_english_statement_pdf_keeps_each_header_word_whole(docs: dict) -> None:
     path = docs["tmp"] / "statement.en.pdf"
     run(docs["data"], "--lang", "en", "statement", "--customer", "buyer-000", "--month", "2025-07",

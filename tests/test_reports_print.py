@@ -228,6 +228,16 @@ def test_the_markdown_report_marks_a_desk_s_recording_time_as_the_html_does(docs
         assert "2025-07-02 09:00 (source desk)" in said, fmt  # the arrival the desk recorded on 2 July
 
 
+def test_a_document_is_written_in_the_format_its_file_name_says(docs: dict, tmp_path: Path, capsys) -> None:
+    run(docs["data"], "explain", TICKET, "--views", docs["views"], "--out", str(tmp_path / "r.html"))
+    assert (tmp_path / "r.html").read_text().startswith("<!DOCTYPE html>")  # not Markdown in an .html file
+    run(docs["data"], "statement", "--customer", "buyer-000", "--month", "2025-07", "--out", str(tmp_path / "s.xlsx"))
+    assert (tmp_path / "s.xlsx").read_bytes()[:2] == b"PK"  # a workbook
+    assert main(["--data-dir", str(docs["data"]), "--lang", "en", "statement", "--customer", "buyer-000", "--month",
+                 "2025-07", "--format", "xlsx", "--out", str(tmp_path / "s2.html")]) == 2
+    assert "--format xlsx but --out" in capsys.readouterr().err and not (tmp_path / "s2.html").exists()
+
+
 def test_the_english_statement_pdf_keeps_each_header_word_whole(docs: dict) -> None:
     path = docs["tmp"] / "statement.en.pdf"
     run(docs["data"], "--lang", "en", "statement", "--customer", "buyer-000", "--month", "2025-07",

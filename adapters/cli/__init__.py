@@ -106,7 +106,8 @@ def _start_printer_ahead(argv: list[str]) -> None:
     costs a browser started for nothing, closed at exit; a start that fails is left to the
     command, which starts its own and says why."""
     words = [w for w in argv if not w.startswith("-")]
-    pdf = any(a == "--format=pdf" or (a == "--format" and b == "pdf") for a, b in zip(argv, [*argv[1:], ""], strict=True))
+    pdf = any(a == "--format=pdf" or (a == "--format" and b == "pdf") or (a == "--out" and b.lower().endswith(".pdf"))
+              for a, b in zip(argv, [*argv[1:], ""], strict=True))
     if not pdf or not any(w in PRINTING for w in words):
         return
     from ..printing import Printer

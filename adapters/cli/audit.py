@@ -21,8 +21,8 @@ from ..data_folder import sql_text
 from ..dispute import chain_head
 from ..store import iter_log, read_log
 from . import UserError, position_in_log, positive_int, printer_ahead, recorded_by_now
-from .output import Column, Progress, language, said, speak
-from .views import open_views_file, output_file
+from .output import Column, Progress, emit, language, said, speak
+from .views import document_format, open_views_file, output_file
 
 SOURCE_RECORDED_HELP = ("what the desks knew at this time: an imported fact counts from its desk's own "
                         "recording time (source_recorded_at), any other fact from the ledger's; contracts, "
@@ -64,8 +64,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "zone. Deterministic: the same log and terms give byte-identical output.",
     )
     p.add_argument("ticket")
-    p.add_argument("--format", choices=("html", "pdf", "md", "json"), default="md",
-                   help="html or pdf (A4, printed by the system's headless Chromium), md, json (default md)")
+    p.add_argument("--format", choices=("html", "pdf", "md", "json"), default=None,
+                   help="html or pdf (A4, printed by the system's headless Chromium), md, json (default: the "
+                        "--out file's suffix, else md)")
     p.add_argument("--out", default=None, metavar="FILE", help="write the report here (default: stdout)")
     p.add_argument("--as-of-recorded", default=None, metavar="TIME",
                    help="what the ledger knew at this recording time (views rebuilt for it, evaluated then)")
@@ -314,6 +315,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
     from ..printing import Printer, PrintError
 
+    args.format = document_format(args.format, args.out, ("html", "pdf", "md", "json"), "md")
     out_file = output_file("--out", args.out, f"{args.ticket}.{args.format}") if args.out else None
     if args.format == "pdf" and out_file is None:
         _ = speak()
@@ -423,6 +425,11 @@ def _explain(args: argparse.Namespace, out_file: Path | None, printer: Any) -> i
             raise UserError(_("--out {out}: cannot be written ({reason}); name a file you can "
                               "write", out=args.out, reason=e.strerror),
                             code="TL-E033") from None
+        if args.json:  # what was written, for a program
+            emit([{"file": str(args.out), "bytes": len(body), "lang": lang, "format": args.format,
+                   "ticket": args.ticket, "events": len(report["timeline"]), "clocks": len(report["clocks"]),
+                   "evaluated_at": report["evaluated_at"]}], True)
+            return 0
         _ = speak()
         print(_("wrote {out} ({size} bytes, {lang}): ticket {ticket}, {events} events, {clocks} clocks, views "
                 "evaluated at {evaluated}", out=args.out, size=f"{len(body):,}", lang=lang, ticket=args.ticket,

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from . import UserError, printer_ahead
-from .output import said, speak
+from .output import emit, said, speak
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,7 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--customer", required=True, help="the customer's id (as in the contract)")
     p.add_argument("--contract", default=None, help="only this contract of the customer")
     p.add_argument("--month", required=True, metavar="YYYY-MM", help="the month, in the contract's time zone")
-    p.add_argument("--format", choices=("html", "pdf", "xlsx"), default="html")
+    p.add_argument("--format", choices=("html", "pdf", "xlsx"), default=None,
+                   help="html, pdf (A4) or xlsx (default: the --out file's suffix, else html)")
     p.add_argument("--out", required=True, metavar="FILE", help="where to write the statement")
     p.add_argument("--views", metavar="FILE", help="another views file, e.g. one written by `replay --out`")
     p.set_defaults(func=cmd_statement)
@@ -43,12 +45,13 @@ def cmd_statement(args: argparse.Namespace) -> int:
     from ..printing import Printer, PrintError
     from .core import ledger_for
     from .output import language
-    from .views import open_for_reading, output_file, unknown_party
+    from .views import document_format, open_for_reading, output_file, unknown_party
 
     if not sts.MONTH.fullmatch(args.month):
         _ = speak()
         raise UserError(_("--month {month}: write a month as YYYY-MM, e.g. 2025-10",
                           month=repr(args.month)), code="TL-E001")
+    args.format = document_format(args.format, args.out, ("html", "pdf", "xlsx"), "html")
     out = output_file("--out", args.out, f"statement-{args.month}.{args.format}")
     try:  # Chromium starts while the views are read (adapters.printing.Printer)
         printer = (printer_ahead() or Printer()) if args.format == "pdf" else None
@@ -88,6 +91,16 @@ def cmd_statement(args: argparse.Namespace) -> int:
                 "fact dates from {first}; the statement holds nothing", customer=args.customer, month=args.month,
                 when=_.time(data["cut"]["evaluated_at"], zone, zone=True),
                 first=_.time(first, zone, zone=True) if first else _("no time (none yet)")), file=sys.stderr)
+    if args.json:  # what was written, for a program (the warning above stays on stderr)
+        from replay.asof import stamp
+
+        evaluated = data["cut"]["evaluated_at"]
+        emit([{"file": str(args.out), "bytes": len(body), "lang": lang, "format": args.format,
+               "customer": args.customer, "month": args.month, "breached": cur["breached"],
+               "applicable": cur["applicable"], "tickets": cur["tickets"], "restatements": len(data["restatements"]),
+               "position": data["cut"]["position"], "evaluated_at": stamp(_utc(evaluated)) if evaluated else None,
+               "facts_in_month": stated}], True)
+        return 0
     print(_("wrote {out} ({size} bytes, {lang}): {customer} {month}, {breached} of {applicable} clocks breached, "
             "{tickets} tickets, {restatements} restatements; log position {position}, evaluated at {evaluated}",
             out=args.out, size=f"{len(body):,}", lang=lang, customer=args.customer, month=args.month,
@@ -95,3 +108,10 @@ def cmd_statement(args: argparse.Namespace) -> int:
             restatements=len(data["restatements"]), position=data["cut"]["position"],
             evaluated=_.time(data["cut"]["evaluated_at"], data["timezone"], zone=True)))
     return 0
+
+
+def _utc(t: Any) -> Any:
+    """The views' naive UTC as an aware instant."""
+    from datetime import UTC
+
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t

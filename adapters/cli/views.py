@@ -11,7 +11,7 @@ import argparse
 import asyncio
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -354,6 +354,21 @@ def open_views_file(path: str | Path, option: str = "--views") -> Any:
         raise UserError(_("{path} is a DuckDB database but not a views database (no checkpoint "
                           "table); {hint}", path=path, hint=_(VIEWS_HINT)), code="TL-E031") from None
     return con
+
+
+def document_format(fmt: str | None, out: str | None, choices: Sequence[str], default: str) -> str:
+    """A document's format: --format, else the --out file's suffix, else `default`. A --format that
+    the --out file's suffix names otherwise is refused (an XLSX written into x.html opens as junk)."""
+    suffix = Path(out).suffix.lower().removeprefix(".") if out else ""
+    suffix = {"htm": "html", "markdown": "md"}.get(suffix, suffix)
+    if fmt is None:
+        return suffix if suffix in choices else default
+    if suffix in choices and suffix != fmt:
+        _ = speak()
+        raise UserError(_("--format {format} but --out {out} names a .{suffix} file; name the file .{format}, or "
+                          "leave --format out to write what the name says", format=fmt, out=out, suffix=suffix),
+                        code="TL-E001")
+    return fmt
 
 
 def output_file(option: str, path: str, example: str) -> Path:

@@ -236,6 +236,13 @@ def test_a_document_is_written_in_the_format_its_file_name_says(docs: dict, tmp_
     assert main(["--data-dir", str(docs["data"]), "--lang", "en", "statement", "--customer", "buyer-000", "--month",
                  "2025-07", "--format", "xlsx", "--out", str(tmp_path / "s2.html")]) == 2
     assert "--format xlsx but --out" in capsys.readouterr().err and not (tmp_path / "s2.html").exists()
+    # --json: what was written, for a program
+    said = msgspec.json.decode(run(docs["data"], "--json", "statement", "--customer", "buyer-000", "--month",
+                                   "2025-07", "--out", str(tmp_path / "j.html")))
+    assert said[0]["file"].endswith("j.html") and said[0]["format"] == "html" and said[0]["applicable"] > 0
+    said = msgspec.json.decode(run(docs["data"], "--json", "explain", TICKET, "--views", docs["views"],
+                                   "--out", str(tmp_path / "j.md")))
+    assert said[0]["format"] == "md" and said[0]["ticket"] == TICKET and said[0]["clocks"] > 0
 
 
 def test_the_english_statement_pdf_keeps_each_header_word_whole(docs: dict) -> None:

@@ -104,6 +104,8 @@ def _marks(page, chart: str) -> list[str]:
 def test_charts_render_with_the_numbers_of_the_views(console, browser) -> None:
     offsite: list[str] = []
     page = webkit.new_page(browser, console, offsite)
+    complaints: list[str] = []  # what the browser's console says went wrong (a CSP refusal, a script error)
+    page.on("console", lambda m: complaints.append(m.text) if m.type == "error" else None)
     webkit.sign_in(page, console, "sup4")
     page.goto(f"{console.url}/dashboard")
     by_customer = _marks(page, "by-customer")
@@ -126,6 +128,7 @@ def test_charts_render_with_the_numbers_of_the_views(console, browser) -> None:
     for chart in ("by-month", "by-site", "visits"):
         page.wait_for_selector(f'#chart-{chart}[data-rendered="yes"]', timeout=20_000)
     assert offsite == [], "the dashboard asked another host for something"
+    assert complaints == [], complaints
     page.context.close()
 
 

@@ -231,6 +231,10 @@ def _tlog_html(r: Mapping[str, Any], t: Texts) -> str:
         "embedded in this file, checks its inclusion proof against the signed checkpoint below and the "
         "checkpoint's signature, and names any event that was altered. An event never recorded is not caught."
     ))) + "</p>")
+    P.append("<p>" + html.escape(t(_(
+        "The proof covers the cited events, not the verdicts and amounts of this report: those are computed from "
+        "the events by the contract's rules, and a replay of the same events under the same terms (`ticketledger "
+        "explain TICKET` on the ledger) recomputes them."))) + "</p>")
     P.append(f'<p>{html.escape(t(M["Signed checkpoint"]))}</p><pre class="hash">{e(ev["checkpoint"])}</pre>')
     for c in proofs.get("cosignatures") or []:  # the witnesses' times: evidence of when, not from the operator
         P.append("<p>" + html.escape(t(_("Cosigned by witness {witness} at {time} (UTC); key {key}."),

@@ -246,6 +246,8 @@ def test_proof_holds_says_it_covers_the_cited_events_not_the_verdicts_and_amount
     h = report(data, tmp_path / "r.html", "html")
     edited = tmp_path / "edited.html"
     page = h.read_text()
+    # the report's own "how to check" says the same to whoever reads it without the tool
+    assert "该证明覆盖所引用的事件，而不覆盖本报告中的结论与金额" in page  # (in the contract's language)
     amount = re.search(r"¥(\d[\d,]*\.\d\d)", page).group(0)
     edited.write_text(page.replace(amount, "¥9" + amount[2:]))
     doc = json.loads(report(data, tmp_path / "r.json").read_text())

@@ -266,3 +266,20 @@ def test_once_the_log_is_signed_a_ticket_proof_downloads_and_verifies_offline(co
     (tmp_path / "altered.json").write_text(json.dumps(ev))
     checked = webkit.cli(tmp_path / "no-data-here", "proof", "verify", str(tmp_path / "altered.json"), "--log-key", vkey)
     assert checked.returncode != 0 and str(ev["events"][0]["leaf"]["position"]) in checked.stdout, checked.stdout
+
+
+def test_on_a_phone_the_pages_keep_the_screen_s_width_and_ids_stay_on_one_line(console, browser) -> None:
+    offsite: list[str] = []
+    page = webkit.new_page(browser, console, offsite)
+    page.set_viewport_size({"width": 390, "height": 844})
+    webkit.sign_in(page, console, "sup4")
+    for path in ("/queue", "/dashboard"):
+        page.goto(f"{console.url}{path}")
+        wide = page.evaluate("document.documentElement.scrollWidth")
+        assert wide <= 390, (path, wide)  # the page does not scroll sideways: its tables do
+    page.goto(f"{console.url}/queue")
+    link = page.locator("#queue tbody tr td:nth-child(2) a").first
+    box, line = link.bounding_box(), page.evaluate(
+        "parseFloat(getComputedStyle(document.querySelector('#queue tbody td')).lineHeight)")
+    assert box["height"] < 1.5 * line, box  # a ticket id on one line, not broken at its hyphens
+    page.context.close()

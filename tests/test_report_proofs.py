@@ -262,6 +262,11 @@ def test_proof_holds_says_it_covers_the_cited_events_not_the_verdicts_and_amount
         assert "each is in the signed log at its position, its stored bytes unchanged" in last
         assert "Not proved: the report's verdicts and amounts, which the ledger computes from these events" in last
         assert "`ticketledger explain TICKET --at TIME` on the ledger" in last
+    # a program reads the same: the events are covered, the verdicts and amounts are not
+    code, out = run(None, "--json", "proof", "verify", str(edited), "--log-key", vkey)
+    said = json.loads(out)
+    assert code == 0 and said["ok"] and said["covers"]["verdicts_and_amounts"] is False
+    assert said["covers"]["cited_events"] and all(isinstance(p, int) for p in said["covers"]["cited_events"])
 
 
 def test_a_file_that_is_no_checkpoint_is_refused_as_bad_input(signed, tmp_path: Path, capsys) -> None:

@@ -411,7 +411,11 @@ def cmd_proof_verify(args: argparse.Namespace) -> int:
         findings = [*findings, *cs.witness_findings(ev.checkpoint, witnesses)]
     failed = [f for f in findings if f.status == "failed"]
     if args.json:
-        sys.stdout.write(msgspec.json.encode({"ok": not failed, "findings": findings}).decode() + "\n")
+        # "ok" is about the cited events; what it does not cover is said, as the text says it
+        cited = sorted({f.position for f in findings if f.position is not None})
+        sys.stdout.write(msgspec.json.encode({
+            "ok": not failed, "covers": {"cited_events": cited, "verdicts_and_amounts": False},
+            "findings": findings}).decode() + "\n")
     else:
         from rich.cells import cell_len
 

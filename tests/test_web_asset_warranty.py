@@ -63,6 +63,7 @@ def test_the_asset_page_names_the_rest_day_rule_when_it_moved_the_end(tmp_path: 
     assert "downtime" not in en
     zh = _warranty_line(con, "A-restday", "zh_CN")
     assert "休息日" in zh and "停机" not in zh, zh
+    assert "（" in zh and "(" not in zh.replace("(art.", ""), zh  # a Chinese note in full-width brackets
     con.close()
 
 

@@ -307,6 +307,14 @@ def test_sql_refuses_an_empty_query_and_reads_only_the_views(
     parquet = tmp_path / "parquet"  # export still writes: only `sql` is closed to files
     assert main(["--data-dir", str(data), "export", "--parquet", str(parquet)]) == 0
     assert (parquet / "sla_clocks.parquet").exists()
+    import duckdb  # every table and view of the views file, not a chosen list
+
+    with duckdb.connect(str(data / "views.duckdb"), read_only=True) as con:
+        held = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables "
+                                          "WHERE table_schema = 'main'").fetchall()}
+    assert {p.stem for p in parquet.glob("*.parquet")} == held and "late_entries" in held
+    refused(capsys, data, ["export", "--parquet", "/proc/no-such-folder"], "TL-E033",
+            "cannot create the folder")  # the place cannot be made: one line, no traceback
 
 
 # --- files commands write ----------------------------------------------------------------------------

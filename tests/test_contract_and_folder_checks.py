@@ -4,6 +4,7 @@ recorded; a repeated contract command is "already recorded"."""
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from pathlib import Path
@@ -145,7 +146,13 @@ def test_a_folder_without_a_ledger_is_refused_and_not_created(
 def test_init_still_creates_the_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = tmp_path / "new" / "data"
     assert run(data, "init") == 0 and (data / "events.sqlite").is_file()
+    said = capsys.readouterr().out
+    assert "calendar years recorded now: 2004-" in said and "[" not in said  # a run of years, not a Python list
     assert run(data, "log") == 0
+    capsys.readouterr()
+    assert run(data, "--json", "init") == 0  # again, for a program: what is there
+    init = json.loads(capsys.readouterr().out)[0]
+    assert init["log_key_made"] is False and init["verifier_key"] and init["position"] > 0
 
 
 def test_an_empty_data_dir_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str],

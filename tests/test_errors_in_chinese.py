@@ -132,6 +132,10 @@ def test_the_console_users_file_speaks_the_readers_language(tmp_path: Path) -> N
     users = tmp_path / "users.toml"
     add = [*CLI, "--lang", "zh_CN", "--data-dir", str(tmp_path), "users", "add", "li-wei", "--role", "customer",
            "--customer", "buyer-000", "--users", str(users), "--password-stdin"]
+    piped = [a for a in add if a != "--password-stdin"]  # a password piped in without saying so
+    done = subprocess.run(piped, input="a long enough password\n", capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr and "--password-stdin" in done.stderr, done.stderr
+    assert not users.exists()
     short = subprocess.run(add, input="short\n", capture_output=True, text=True, timeout=120)
     assert short.returncode == 2 and "TL-E" in short.stderr and "密码至少需要" in short.stderr
     assert not users.exists()  # nothing written

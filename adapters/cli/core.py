@@ -272,14 +272,23 @@ def cmd_init(args: argparse.Namespace) -> int:
     ledger = ledger_for(args)
     recorded = record_calendar(ledger, None)
     config = StoreConfig.from_env(data_folder(args))
+    from .tlog import init_log, init_log_said
+
+    log = init_log(args, ledger)  # the transparency log's key and verifier key (issue 16)
+    if args.json:
+        emit([{"data_dir": str(args.data_dir), "events": ledger_place(config), "position": last_position(ledger),
+               "calendar_years_recorded": list(recorded or []), **log}], True)
+        return 0
     _ = speak()
     where = (_("events {place}; the folder holds the evidence, the NATS store and the views", place=ledger_place(config))
              if config.postgres_dsn else _("events {place}", place=ledger_place(config)))
+    years = ""
+    if recorded:  # a run of years as 2004-2026, as the import summary writes it
+        run = list(range(recorded[0], recorded[-1] + 1)) == list(recorded) and len(recorded) > 1
+        years = f"{recorded[0]}-{recorded[-1]}" if run else ", ".join(map(str, recorded))
     print(_("data folder {folder} ready ({where}); log position {position}; calendar years recorded now: {years}",
-            folder=args.data_dir, where=where, position=last_position(ledger), years=recorded or _("none new")))
-    from .tlog import init_log
-
-    print(init_log(args, ledger))  # the transparency log's key and verifier key (issue 16)
+            folder=args.data_dir, where=where, position=last_position(ledger), years=years or _("none new")))
+    print(init_log_said(log))
     return 0
 
 

@@ -453,9 +453,10 @@ def _proof_holds(_: Texts, report: str, findings: list[Finding]) -> str:
              "--at TIME` on the ledger), not this proof", report=report, n=len(cited))
 
 
-def init_log(args: argparse.Namespace, ledger: Any) -> str:
+def init_log(args: argparse.Namespace, ledger: Any) -> dict[str, Any]:
     """`init`'s part: the log key (made when missing, never printed), the tree built, and the
-    verifier key to print (the customer's copy goes in the contract annex)."""
+    verifier key to print (the customer's copy goes in the contract annex): what `init_log_said`
+    words, and `init --json` prints."""
     from .. import log_key
     from ..ledger_tree import LedgerTree
 
@@ -465,9 +466,14 @@ def init_log(args: argparse.Namespace, ledger: Any) -> str:
         raise UserError(said(e), code=E_NO_KEY) from None
     LedgerTree(ledger).add_key(signer.verifier)
     build_tree(ledger)
-    where = log_key.where(_data_dir(args))
+    return {"log_key_file": str(log_key.where(_data_dir(args))), "log_key_made": made,
+            "verifier_key": signer.verifier.vkey}
+
+
+def init_log_said(log: dict[str, Any]) -> str:
     _ = speak()
-    if made:
+    if log["log_key_made"]:
         return _("log key made now in {where} (mode 0600; keep it secret, back it up); verifier key for the "
-                 "contract annex: {key}", where=where, key=signer.verifier.vkey)
-    return _("log key in {where}; verifier key for the contract annex: {key}", where=where, key=signer.verifier.vkey)
+                 "contract annex: {key}", where=log["log_key_file"], key=log["verifier_key"])
+    return _("log key in {where}; verifier key for the contract annex: {key}", where=log["log_key_file"],
+             key=log["verifier_key"])

@@ -674,10 +674,19 @@ def cmd_export(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         _ = speak()
         raise UserError(_("--parquet {out}: is a file; name a folder (created if missing)", out=out))
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        _ = speak()
+        raise UserError(_("--parquet {out}: cannot create the folder ({reason}); name a folder you can write",
+                          out=out, reason=e.strerror), code="TL-E033") from None
     con = open_for_reading(args)
     try:
-        tables = ("events", "terms", "terms_clocks", "calendar_years", *VIEW_TABLES, "checkpoint")
+        # every table and view of the views file, the schema's own first (so a reader finds them all)
+        held = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables "
+                                          "WHERE table_schema = 'main' ORDER BY table_name").fetchall()]
+        first = ("events", "terms", "terms_clocks", "calendar_years", *VIEW_TABLES, "checkpoint")
+        tables = [t for t in first if t in held] + [t for t in held if t not in first]
         for t in tables:
             con.execute(f"COPY (SELECT * FROM {t}) TO {sql_text(out / f'{t}.parquet')} (FORMAT parquet)")
     finally:

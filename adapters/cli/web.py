@@ -72,6 +72,11 @@ def cmd_users_add(args: argparse.Namespace) -> int:
 
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
+    elif not sys.stdin.isatty():  # piped in without saying so: getpass would read it once, then fail
+        _ = speak()
+        raise UserError(_("no terminal to ask the password on; pipe it with --password-stdin, e.g. "
+                          "`printf '%s\\n' \"$PASSWORD\" | ticketledger users add {name} --password-stdin …`",
+                          name=args.name))
     else:
         password = getpass.getpass(f"password for {args.name}: ")
         if getpass.getpass("again: ") != password:

@@ -66,6 +66,8 @@ def test_refused_commands_are_written_in_the_readers_language(ledger: Path) -> N
     zh = run(ledger, "--lang", "zh_CN", "import", bad)
     assert zh.returncode == 2, zh.stderr  # every item refused: nothing recorded
     assert "TL-E103" in zh.stderr and "未作任何记录：全部 2 条均被拒绝（原因见上）" in zh.stderr
+    # the line begins as every error line does, in any language, so one search finds them all
+    assert "ticketledger import: TL-E103: " in zh.stderr
     assert "bad.jsonl：第 1 行：TicketOpened T2 (command " in zh.stderr  # the command as it is named in the log
     assert "：未知故障等级 'catastrophic'；合同的故障等级有 ['urgent', 'severe', 'technical_help', 'normal']" in zh.stderr
     assert "第 2 行：TicketOpened T3" in zh.stderr and "occurred_at 2061-01-01T01:00:00+00:00 比当前时间晚" in zh.stderr

@@ -89,6 +89,9 @@ def test_the_same_contract_and_amendment_again_are_already_recorded(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data, k = ledger_in(tmp_path), contract_file(tmp_path)
     amended = contract_file(tmp_path, "amended.toml", resolution_hours=48)
+    # an amendment of a contract not yet registered is bad input: refused in one line, exit 2
+    assert run(data, "contract", "amend", str(amended), "--effective-from", "2026-01-01T00:00+08:00") == 2
+    assert "ticketledger contract: TL-E040: " in capsys.readouterr().err
     assert run(data, "contract", "add", str(k)) == 0
     assert run(data, "contract", "add", str(k)) == 0
     assert "contract K-4: already recorded" in capsys.readouterr().out

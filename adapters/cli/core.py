@@ -420,7 +420,11 @@ def cmd_contract_amend(args: argparse.Namespace) -> int:
     effective = parse_time(args.effective_from, "--effective-from")
     ledger, what = ledger_for(args), Phrase(N_("contract {id} amendment"), id=data["id"])
     contract = ledger.contract(data["id"])
-    if contract is not None and _amended_as(contract, data, effective):
+    if contract is None:  # bad input, not a refused command: nothing can be amended that is not there
+        _ = speak()
+        raise UserError(_("{file}: no contract {id} in the ledger to amend; `ticketledger contract add FILE` "
+                          "registers it first", file=args.file, id=data["id"]), code="TL-E040")
+    if _amended_as(contract, data, effective):
         _ = speak()
         print(_("{what}: already recorded", what=what.said(_)))  # the same amendment again: nothing to do
         return 0

@@ -3,6 +3,7 @@ ledger subject is reported with its stream sequence and skipped, never a crash."
 
 from __future__ import annotations
 
+import re
 import asyncio
 import subprocess
 import sys
@@ -78,3 +79,10 @@ def test_tail_reports_and_skips_garbage_and_reads_from_position_and_time(tmp_pat
     r = tail(url, "--id", "Tacme-7")
     assert [msgspec.json.decode(line)["type"] for line in r.stdout.splitlines()] == [
         "TicketOpened", "TicketAcknowledged"]
+    # for people, in their language: words for headers and events, local times with the zone named
+    r = subprocess.run([sys.executable, "-c", "import sys; from adapters.cli import main; sys.exit(main())",
+                        "--lang", "zh_CN", "--data-dir", "unused", "tail", "--nats-url", url, "--id", "Tacme-7"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "流中的事件；时间为" in r.stdout and "报修" in r.stdout and "recorded_at" not in r.stdout, r.stdout
+    assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z", r.stdout), r.stdout

@@ -288,9 +288,15 @@ def cmd_tail(args: argparse.Namespace) -> int:
 
     with _server(args, opts) as url, contextlib.suppress(KeyboardInterrupt):
         asyncio.run(go(url))
-    if not args.json and not args.follow:
-        emit(table_rows, False, ["position", "recorded_at", "customer", "aggregate", "id", "type", "version",
-                                 "occurred_at", "actor"])
+    if not args.json and not args.follow:  # as `log` shows the log: words, local times, the zone named
+        from .core import LOG_COLUMNS, Column, _ledger_zone
+
+        zone = _ledger_zone(args)
+        _ = speak(zone)
+        columns = [*(c for c in LOG_COLUMNS if c.key != "link"), Column("version", N_("version"), "number"),
+                   Column("actor", N_("actor"), "id")]
+        emit(table_rows, False, columns, zone=zone, lang=_.lang,
+             title=_("stream events; times in {zone}", zone=_.zone_name(zone)) if table_rows else None)
     return 0
 
 

@@ -3,8 +3,8 @@ ledger subject is reported with its stream sequence and skipped, never a crash."
 
 from __future__ import annotations
 
-import re
 import asyncio
+import re
 import subprocess
 import sys
 from pathlib import Path

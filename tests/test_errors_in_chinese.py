@@ -144,6 +144,8 @@ def test_the_console_users_file_speaks_the_readers_language(tmp_path: Path) -> N
     done = subprocess.run(add, input="a long enough password\n", capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"{users}：li-wei（客户用户：客户 buyer-000）"
+    listed = run(tmp_path, "--lang", "zh_CN", "users", "list", "--users", str(users))
+    assert "用户" in listed.stdout and "角色" in listed.stdout and "supplier  customer" not in listed.stdout
     users.write_text(users.read_text(encoding="utf-8") + 'colour = "red"\n', encoding="utf-8")
     listed = run(tmp_path, "--lang", "zh_CN", "users", "list", "--users", str(users))
     assert listed.returncode == 2 and "[users.li-wei]：未知的键 colour；可用的键为 contracts" in listed.stderr

@@ -493,7 +493,8 @@ def cmd_contract_show(args: argparse.Namespace) -> int:
     zone = contract.versions[-1][1].timezone
     _ = speak(zone)
     versions = [{"version": i + 1, "in_force_from": _.time(start, terms.timezone, zone=True) if start else _("signed"),
-                 "name": terms.name, "severities": ", ".join(terms.severities), "timezone": terms.timezone}
+                 "name": terms.name, "severities": _.listing(word(_.lang, "severity", s) for s in terms.severities),
+                 "timezone": terms.timezone}
                 for i, (start, terms) in enumerate(contract.versions)]
     emit(versions, False, [Column("version", N_("version"), "number"), Column("in_force_from", N_("in force from")),
                            Column("name", N_("name")), Column("severities", N_("severities")),
@@ -800,7 +801,8 @@ def cmd_person_show(args: argparse.Namespace) -> int:
     if person is None:
         _ = speak()
         raise UserError(_("no personal data for {ref} (never stored, or erased)", ref=args.ref))
-    emit([person], args.json)
+    emit([person], args.json, None if args.json else [
+        Column(k, h) for k, h in (("ref", N_("reference")), ("name", N_("name")), ("phone", N_("phone"))) if k in person])
     return 0
 
 

@@ -14,6 +14,8 @@ import os
 import sys
 from pathlib import Path
 
+from domain.errors import N_
+
 from . import UserError
 from .output import said, speak
 
@@ -117,7 +119,7 @@ def cmd_users_remove(args: argparse.Namespace) -> int:
 
 def cmd_users_list(args: argparse.Namespace) -> int:
     from ..web.users import UsersError, load_users
-    from .output import emit
+    from .output import Column, emit
 
     path = users_path(args)
     if not path.exists():
@@ -129,7 +131,9 @@ def cmd_users_list(args: argparse.Namespace) -> int:
         raise UserError(said(e)) from None
     emit([{"user": u.name, "role": u.role, "supplier": u.supplier or "", "customer": u.customer or "",
            "contracts": ", ".join(u.contracts), "lang": u.lang or ""} for u in users.values()], args.json,
-         ["user", "role", "supplier", "customer", "contracts", "lang"], title=str(path))
+         [Column("user", N_("user"), "id"), Column("role", N_("role")), Column("supplier", N_("supplier"), "id"),
+          Column("customer", N_("customer"), "id"), Column("contracts", N_("contracts")),
+          Column("lang", N_("language"))], title=str(path))
     return 0
 
 

@@ -259,6 +259,8 @@ def cmd_tail(args: argparse.Namespace) -> int:
             table_rows.append(e.row())
 
     async def go(url: str) -> None:
+        from nats.js.errors import NotFoundError
+
         errors: list[str] = []
         nc = await connect(url, opts, errors=errors, max_reconnect_attempts=-1 if args.follow else 0)
         try:
@@ -276,6 +278,11 @@ def cmd_tail(args: argparse.Namespace) -> int:
                 shown["n"] += 1
                 if args.limit is not None and shown["n"] >= args.limit:
                     break
+        except NotFoundError:  # a --stream the server does not hold: say which are the ledger's
+            _ = speak()
+            raise UserError(_("no stream {stream} on the NATS server; the ledger's is {ledger}, a customer's "
+                              "{ledger}_CUSTOMER (`--customer C` picks it)", stream=args.stream or STREAM,
+                              ledger=STREAM)) from None
         except Exception as e:  # noqa: BLE001 - one clear line, never credentials
             why = next((x for x in errors if "ermission" in x), "")
             _ = speak()

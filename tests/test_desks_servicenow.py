@@ -247,3 +247,19 @@ def test_compare_sla_report_gives_the_confusion_matrix_per_priority(
     other.write_text("ticket,state\nT-1,open\n")
     assert cli_main(["--data-dir", str(data_dir), "report", "compare-sla", "--file", str(other)]) == 2
     assert "line 1: not a ServiceNow incident log" in capsys.readouterr().err
+
+
+def test_an_export_cut_inside_its_last_row_is_refused_whole(tmp_path: Path, capsys) -> None:
+    """A download that stopped mid-row is refused as an XES without </log> is: nothing recorded,
+    not the rows before it with the cut row refused as one without a ticket number."""
+    whole = uci_slice(tmp_path / "whole.csv", 3).read_bytes()
+    cut = tmp_path / "cut.csv"
+    cut.write_bytes(whole[: len(whole) - 40])  # inside the last row
+    data = tmp_path / "data"
+    assert cli_main(["--data-dir", str(data), "init"]) == 0
+    before = len(stored_facts(data))
+    capsys.readouterr()
+    assert cli_main(["--data-dir", str(data), "import", "--format", "servicenow", str(cut)]) == 2
+    err = capsys.readouterr().err
+    assert "TL-E103" in err and "the file ends inside a row" in err and "nothing recorded" in err, err
+    assert len(stored_facts(data)) == before

@@ -178,10 +178,13 @@ def _scan(path: str, reader: Any, m: ServiceNowMapping, tz: tzinfo, option: str 
     incidents: set[str] = set()
     rows = 0
     counting = True  # rows within --limit
+    short = None  # the line of the last row, when it is shorter than the header
     for n, row in enumerate(reader, start=2):
         if len(row) != width:
             rows += counting
+            short = (n, len(row)) if len(row) < width else None
             continue
+        short = None
         if counting:
             number = row[c_num]
             if number not in incidents and number and number != MISSING:
@@ -198,6 +201,10 @@ def _scan(path: str, reader: Any, m: ServiceNowMapping, tz: tzinfo, option: str 
             on_bytes(position())
     if on_bytes:
         on_bytes(position())
+    if short is not None:  # the export stops inside its last row: a file cut short, as an XES without </log>
+        raise ImportInputError(N_("{path}: line {line}: the file ends inside a row ({fields} of the header's "
+                                  "{width} fields): cut short in a copy or a download?; nothing recorded; "
+                                  "give the whole export"), path=path, line=short[0], fields=short[1], width=width)
     if rows == 0:
         raise ImportInputError(N_("{path}: line 1 is a header and no row follows; nothing recorded; give "
                           "{expected}"), path=path, expected=EXPECTED)

@@ -111,6 +111,7 @@ REASON_KINDS = (
     (re.compile(r"^schema version"), "not the current schema version"),
     (re.compile(r"^invalid ([\w.\[\]]+)"), lambda m: f"invalid {m.group(1)}"),
     (re.compile(r"in the future"), "time in the future"),
+    (re.compile(r"is before the report time"), "time before the report time"),
 )
 # The kinds reason_kind and the decoder count refusals under, marked for the catalog (the desk
 # adapters mark theirs in desks.common.KINDS); a kind the catalog lacks is shown as it is.
@@ -121,7 +122,7 @@ KNOWN_KINDS = (
     N_("unknown severity"), N_("asset decommissioned"), N_("asset already registered"),
     N_("contract already registered"), N_("another customer's"),
     N_("command id already used for different content"), N_("not the current schema version"),
-    N_("time in the future"), N_("not valid JSON"), N_("missing field"), N_("unknown field"),
+    N_("time in the future"), N_("time before the report time"), N_("not valid JSON"), N_("missing field"), N_("unknown field"),
     N_("invalid command"), N_("unknown type"),
 )
 _INVALID = re.compile(r"^invalid (\S+)$")

@@ -164,6 +164,9 @@ def test_a_reason_kind_is_never_cut_inside_a_word() -> None:
 
     assert reason_kind("WaitEnded T1 (command c5): no 'user' wait is open; start it first") == "no such wait is open"
     assert reason_kind("X T1 (command c): ticket T1 is closed; reopen it first") == "ticket is closed"
+    # one kind for every such time, not one per message (the times in it differ ticket by ticket)
+    assert reason_kind("TechnicianArrived T9 (command c9): occurred_at 2026-02-04T01:00:00+00:00 is before the "
+                       "report time 2026-02-05T01:00:00+00:00; record …") == "time before the report time"
     long = "X T1 (command c): " + " ".join(f"word{i}" for i in range(30)) + "; what would be right"
     assert reason_kind(long) == " ".join(f"word{i}" for i in range(10)) + " …"
 

@@ -77,8 +77,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         s.set_defaults(func=cmd_show, kind=kind)
 
     p = sub.add_parser("log", help="recent events of the log with positions and hash links")
-    p.add_argument("--limit", type=positive_int, default=20)
-    p.add_argument("--from", dest="start", type=positive_int, default=None, metavar="POSITION")
+    p.add_argument("--limit", type=positive_int, default=20, help="how many events to show (default 20)")
+    p.add_argument("--from", dest="start", type=positive_int, default=None, metavar="POSITION",
+                   help="the first log position to show (default: the last --limit events)")
     p.set_defaults(func=cmd_log)
 
     p = sub.add_parser("calendar", help="official PRC working-day data recorded in the ledger (§8)")

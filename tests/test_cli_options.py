@@ -21,7 +21,7 @@ BAD = [
     (["report", "sla", "--limit", "-3"], "--limit: '-3': write a whole number above 0"),
     (["tail", "--type", "Bogus"], "invalid choice: 'Bogus' (choose from 'AssetAccepted'"),
     (["tail", "--customer", "a.b"], "--customer is 1-64 characters of A-Z a-z 0-9 _ -"),
-    (["nats", "customer-stream", "bad name/x"], "the customer is 1-64 characters of A-Z a-z 0-9 _ -"),
+    (["nats", "customer-stream", "bad name/x"], "CUSTOMER is 1-64 characters of A-Z a-z 0-9 _ -"),
 ]
 
 

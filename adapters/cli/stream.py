@@ -73,7 +73,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.set_defaults(func=cmd_nats_serve)
     a = nsub.add_parser("customer-stream",
                         help="create LEDGER_<customer>: one customer's events, for a reader scoped to that customer")
-    a.add_argument("customer", type=_subject_token("the customer"))
+    a.add_argument("customer", type=_subject_token("CUSTOMER"))
     a.add_argument("--replicas", type=positive_int, default=1)
     nats_options(a)
     a.set_defaults(func=cmd_customer_stream)

@@ -263,3 +263,19 @@ def test_an_export_cut_inside_its_last_row_is_refused_whole(tmp_path: Path, caps
     err = capsys.readouterr().err
     assert "TL-E103" in err and "the file ends inside a row" in err and "nothing recorded" in err, err
     assert len(stored_facts(data)) == before
+
+
+def test_a_date_format_given_that_reads_only_some_times_is_refused_before_anything_is_recorded(
+        tmp_path: Path, capsys) -> None:
+    """The UCI log is day first: month first reads 1/2/2016 (as 2 January) but not 29/2/2016, so it
+    would misread the times it can read. One refusal, not a refusal per row."""
+    log = uci_slice(tmp_path / "slice.csv", 3)
+    data = tmp_path / "data"
+    assert cli_main(["--data-dir", str(data), "init"]) == 0
+    before = len(stored_facts(data))
+    capsys.readouterr()
+    assert cli_main(["--data-dir", str(data), "import", "--format", "servicenow", "--date-format", "mdy",
+                     str(log)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot read '29/2/2016" in err and "nothing recorded" in err, err
+    assert len(stored_facts(data)) == before

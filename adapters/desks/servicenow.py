@@ -223,6 +223,16 @@ def _scan(path: str, reader: Any, m: ServiceNowMapping, tz: tzinfo, option: str 
                           "{column} {text}); nothing recorded. Give the format the file is "
                           "written in (docs/desks.md)"),
                           path=path, source=source, shown=fmt.shown, line=line, column=column, text=repr(text))
+    unread = [text for text in seen if text not in times]
+    if unread and chosen is not None:  # a format given that reads only some times would misread the rest
+        line, column, text = next((v for v in order.first.values() if v[2] not in times), (None, None, unread[0]))
+        raise ImportInputError(N_("{path}: {source} {shown} cannot read {text}{where} nor {more} more of the "
+                                  "file's times, so it would misread the others; nothing recorded. Give the "
+                                  "format the file is written in, or leave --date-format out to detect it "
+                                  "(docs/desks.md)"),
+                               path=path, source=source, shown=fmt.shown, text=repr(text),
+                               where=Phrase(N_(" (line {line}, {column})"), line=line, column=column) if line else "",
+                               more=len(unread) - 1)
     return Scan(header, fmt, rows, times)
 
 

@@ -134,6 +134,10 @@ def test_the_console_users_file_speaks_the_readers_language(tmp_path: Path) -> N
     users = tmp_path / "users.toml"
     add = [*CLI, "--lang", "zh_CN", "--data-dir", str(tmp_path), "users", "add", "li-wei", "--role", "customer",
            "--customer", "buyer-000", "--users", str(users), "--password-stdin"]
+    nameless = [*CLI, "--lang", "en", "--data-dir", str(tmp_path), "users", "add", "bob", "--role", "supplier",
+                "--users", str(users), "--password-stdin"]  # a supplier user without its supplier
+    done = subprocess.run(nameless, input="a long enough password\n", capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "--supplier supplier-000 to `users add`" in done.stderr, done.stderr
     piped = [a for a in add if a != "--password-stdin"]  # a password piped in without saying so
     done = subprocess.run(piped, input="a long enough password\n", capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "Traceback" not in done.stderr and "--password-stdin" in done.stderr, done.stderr

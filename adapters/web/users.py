@@ -78,13 +78,13 @@ def check_user(user: User, where: str = "") -> User:
     need = {"supplier": "supplier", "customer": "customer", "arbitrator": "contracts"}[user.role]
     if user.role == "supplier" and not (user.supplier and ID.fullmatch(user.supplier)):
         raise UsersError(N_("{at}user {name}: a supplier user names its supplier id, e.g. supplier = "
-                            "\"supplier-000\""), at=at, name=user.name)
+                            "\"supplier-000\" in the users file, --supplier supplier-000 to `users add`"), at=at, name=user.name)
     if user.role == "customer" and not (user.customer and ID.fullmatch(user.customer)):
         raise UsersError(N_("{at}user {name}: a customer user names its customer id, e.g. customer = "
-                            "\"buyer-000\""), at=at, name=user.name)
+                            "\"buyer-000\" in the users file, --customer buyer-000 to `users add`"), at=at, name=user.name)
     if user.role == "arbitrator" and not (user.contracts and all(ID.fullmatch(c) for c in user.contracts)):
         raise UsersError(N_("{at}user {name}: an arbitrator names the contracts it may see, e.g. contracts = "
-                            "[\"K-000\"]"), at=at, name=user.name)
+                            "[\"K-000\"] in the users file, --contract K-000 to `users add`"), at=at, name=user.name)
     extra = {"supplier", "customer", "contracts"} - {need}
     for key in extra:
         if getattr(user, key):

@@ -157,7 +157,7 @@ class TicketState:
 def check_severity(name: str, severity: str, severities: tuple[str, ...]) -> None:
     if severities and severity not in severities:
         raise Refused(name, N_("unknown severity {severity}"), N_("the contract's severities are {severities}"),
-                  severity=repr(severity), severities=list(severities))
+                  severity=repr(severity), severities=", ".join(severities))  # the codes to write, as a list reads
 
 
 def check_after_registration(name: str, opened: TicketOpened, asset: object) -> None:

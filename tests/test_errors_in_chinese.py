@@ -69,7 +69,7 @@ def test_refused_commands_are_written_in_the_readers_language(ledger: Path) -> N
     # the line begins as every error line does, in any language, so one search finds them all
     assert "ticketledger import: TL-E103: " in zh.stderr
     assert "bad.jsonl：第 1 行：TicketOpened T2 (command " in zh.stderr  # the command as it is named in the log
-    assert "：未知故障等级 'catastrophic'；合同的故障等级有 ['urgent', 'severe', 'technical_help', 'normal']" in zh.stderr
+    assert "：未知故障等级 'catastrophic'；合同的故障等级有 urgent, severe, technical_help, normal" in zh.stderr
     assert "第 2 行：TicketOpened T3" in zh.stderr and "occurred_at 2061-01-01T01:00:00+00:00 比当前时间晚" in zh.stderr
     assert "请在事实发生之后、按其发生时间记录（容差 " in zh.stderr
     assert "读取 2，已记录 0，此前已记录 0，拒绝 2" in zh.stdout  # the import's counts too
@@ -78,7 +78,7 @@ def test_refused_commands_are_written_in_the_readers_language(ledger: Path) -> N
     assert "TL-E103" in en.stderr and "nothing recorded: all 2 of its items were refused (reasons above)" in en.stderr
     assert "read 2, recorded 0, already recorded 0, refused 2" in en.stdout
     assert ": unknown severity 'catastrophic'; the contract's severities are " \
-           "['urgent', 'severe', 'technical_help', 'normal']" in en.stderr
+           "urgent, severe, technical_help, normal" in en.stderr
     assert "occurred_at 2061-01-01T01:00:00+00:00 is" in en.stderr and "min in the future; record facts when " \
            "they have happened, with the times they happened (tolerance " in en.stderr
     # programs read the English reasons, whatever the language

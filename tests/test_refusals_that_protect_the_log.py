@@ -23,7 +23,7 @@ from domain import events as ev
 from .domainkit import Desk
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
-SEVERITIES = "['urgent', 'severe', 'technical_help', 'normal']"  # contracts/seed-000.toml
+SEVERITIES = "urgent, severe, technical_help, normal"  # contracts/seed-000.toml
 
 
 def refused(ledger: Ledger, fact: ev.Fact, wrong: str, right: str) -> str:

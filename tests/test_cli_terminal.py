@@ -197,6 +197,11 @@ def test_the_breaches_a_liability_row_cites_read_in_the_reader_s_words(data: Pat
     assert "breached by" not in said and " min (" not in said
 
 
+def test_a_visit_period_ends_with_its_last_day_at_24_00_as_the_statement_writes_it(data: Path) -> None:
+    said = run(data, "--lang", "en", "report", "visits", "--columns", "asset,start,end,status", "--limit", "5").stdout
+    assert re.search(r"\d{4}-\d\d-\d\d\s+\d{4}-\d\d-\d\d 24:00", said), said
+
+
 def test_a_report_for_a_customer_or_contract_the_views_do_not_hold_is_refused(data: Path) -> None:
     for argv in (("--customer", "nobody"), ("--contract", "K-999")):
         done = run(data, "--lang", "en", "report", "sla", *argv)

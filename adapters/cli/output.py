@@ -66,7 +66,7 @@ def said(error: BaseException, timezone: str | None = None) -> str:
 
 # How a column's values are written for people. Any other kind names a vocabulary of
 # replay.i18n.VOCABULARY (clock, state, coverage, payer, rate, cause, …): the code as a word.
-KINDS = ("text", "id", "time", "end", "date", "duration", "money", "number", "percent", "bool")
+KINDS = ("text", "id", "time", "end", "date", "last_day", "duration", "money", "number", "percent", "bool")
 
 
 @dataclass(frozen=True)
@@ -104,6 +104,8 @@ def cell(t: Texts, kind: str, value: Any, tz: str = DEFAULT_TZ) -> str:
         return t.end(value, tz)
     if kind == "date":
         return t.date(value if isinstance(value, date | str) else str(value))
+    if kind == "last_day":  # a period's last day, whole: it ends at 24:00 (art. 203), as the statement writes it
+        return f"{t.date(value if isinstance(value, date | str) else str(value))} 24:00"
     if kind == "duration":
         return t.duration(value)
     if kind == "money":

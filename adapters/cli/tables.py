@@ -82,7 +82,7 @@ COLUMNS: dict[str, Column] = {c.key: c for c in (
 )}
 # where the same key holds another kind of value
 BY_TABLE: dict[str, dict[str, Column]] = {
-    "visit_periods": {"start": Column("start", N_("from"), "date"), "end": Column("end", N_("to"), "date")},
+    "visit_periods": {"start": Column("start", N_("from"), "date"), "end": Column("end", N_("to"), "last_day")},
     "sla_summary": {"breach_minutes": Column("breach_minutes", N_("total breach"), "duration")},
 }
 

@@ -86,5 +86,7 @@ def test_tail_reports_and_skips_garbage_and_reads_from_position_and_time(tmp_pat
     assert r.returncode == 0, r.stderr
     assert "流中的事件；时间为" in r.stdout and "报修" in r.stdout and "recorded_at" not in r.stdout, r.stdout
     assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z", r.stdout), r.stdout
+    r = tail(url, "--from-position", str(n + 1000))  # beyond the stream's last event, as `log --from` beyond the log
+    assert r.returncode == 2 and "TL-E021: --from-position" in r.stderr and "--follow" in r.stderr, r.stderr
     r = tail(url, "--stream", "NOPE")  # a stream the server does not hold: one line naming the right ones
     assert r.returncode == 2 and "no stream NOPE on the NATS server; the ledger's is LEDGER" in r.stderr, r.stderr

@@ -268,6 +268,11 @@ def cmd_tail(args: argparse.Namespace) -> int:
             stream = args.stream or await refused_fast(_pick_stream(js, args.customer), errors)
             if args.from_position is not None:
                 start = await refused_fast(find_start_seq(js, stream, position=args.from_position), errors)
+                if not args.follow and start > (await js.stream_info(stream)).state.last_seq:
+                    _ = speak()  # as `log --from` beyond the log: nothing to show is a mistake, not an empty table
+                    raise UserError(_("--from-position {position}: beyond the last event of {stream}; name an "
+                                      "earlier position (`ticketledger log` shows them), or add --follow to wait "
+                                      "for it", position=args.from_position, stream=stream), code="TL-E021")
             elif start_time is not None:
                 start = await refused_fast(find_start_seq(js, stream, recorded_at=start_time), errors)
             else:
@@ -278,6 +283,8 @@ def cmd_tail(args: argparse.Namespace) -> int:
                 shown["n"] += 1
                 if args.limit is not None and shown["n"] >= args.limit:
                     break
+        except UserError:
+            raise
         except NotFoundError:  # a --stream the server does not hold: say which are the ledger's
             _ = speak()
             raise UserError(_("no stream {stream} on the NATS server; the ledger's is {ledger}, a customer's "

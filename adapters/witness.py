@@ -225,10 +225,12 @@ async def run_witness(state: WitnessState, log: sn.Verifier, url: str, options: 
                 if done is not None:
                     await js.publish(cosignature_subject(customer), done.encode(), stream=COSIGNATURES,
                                      headers={H_WITNESS_KEY: state.witness.verifier.vkey})
+                    first = state.accepted is None  # nothing accepted before: nothing it could extend
                     state.accept(note, done)
                     cosigned += 1
                     size = sn.parse_checkpoint(sn.parse(note).text).size
-                    say(Phrase(N_("witness: checkpoint of tree size {size} extends the one accepted before; cosigned"),
+                    say(Phrase(N_("witness: first checkpoint, of tree size {size}, accepted; cosigned") if first else
+                               N_("witness: checkpoint of tree size {size} extends the one accepted before; cosigned"),
                                size=size))
                 state.advance(stream, seq)
                 if once and msg.metadata.num_pending == 0:

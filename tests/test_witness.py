@@ -134,6 +134,8 @@ def start_honest(tmp_path: Path, url: str, relay_of) -> tuple[Path, str, Path, R
     wait_checkpoint(url, tree_size(data), relay)
     r = witness(url, vkey, state)
     assert r.returncode == 0, r.stderr + r.stdout
+    # the first run has nothing it could extend: it says the checkpoint is its first
+    assert "first checkpoint" in r.stdout and "extends" not in r.stdout, r.stdout
     assert "witness verifier key: witness." in r.stderr and (state / "witness.key").stat().st_mode & 0o777 == 0o600
     assert accepted_size(state) == tree_size(data)
     # the log grows: the next checkpoint is checked by a consistency proof, and cosigned

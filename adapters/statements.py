@@ -65,9 +65,11 @@ def first_fact(con: Any, customer: str, contract: str | None, where: str = "TRUE
                        [customer, *more, *params] * 3).fetchone()[0]
 
 
-def customer_known(con: Any, customer: str, contract: str | None) -> bool:
-    sql = "SELECT count(*) FROM terms WHERE customer = ?" + (" AND contract = ?" if contract else "")
-    return bool(con.execute(sql, [customer] + ([contract] if contract else [])).fetchone()[0])
+def customer_known(con: Any, customer: str | None, contract: str | None) -> bool:
+    """Whether the views' terms hold this customer, this contract (of that customer), or both."""
+    named = [(c, v) for c, v in (("customer", customer), ("contract", contract)) if v]
+    sql = "SELECT count(*) FROM terms WHERE " + " AND ".join(f"{c} = ?" for c, _ in named)
+    return bool(con.execute(sql, [v for _, v in named]).fetchone()[0])
 
 
 def statement_data(con: Any, customer: str, month: str, contract: str | None, ledger: LedgerAccess, *,

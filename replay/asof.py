@@ -85,8 +85,9 @@ class Cut:
 
 
 def stamp(t: datetime) -> str:
-    """A time in the store's recording-time format (UTC, microseconds, Z): comparable as text."""
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """A time in the store's recording-time format (UTC, microseconds, Z): comparable as text.
+    A naive time is UTC, as the views hold their instants."""
+    return (t.replace(tzinfo=UTC) if t.tzinfo is None else t).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class _Occurred(msgspec.Struct):

@@ -467,8 +467,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from .output import emit
     from .scoped import clock_changes, scope_of, what_if_of
 
-    recorded_by_now(_time(args.as_of_recorded, "--as-of-recorded"))
-    cut = asof.Cut(position=args.as_of_position, recorded=_time(args.as_of_recorded, "--as-of-recorded"),
+    recorded = _time(args.as_of_recorded, "--as-of-recorded")
+    recorded_by_now(recorded)
+    cut = asof.Cut(position=args.as_of_position, recorded=recorded,
                    occurred=_time(args.as_of_occurred, "--as-of-occurred"),
                    source_recorded=_time(args.as_of_source_recorded, "--as-of-source-recorded"))
     at = _time(args.at, "--at")
@@ -532,8 +533,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
         con.close()
     replaced = "as recorded" if terms is None else (
         "every contract" if terms.contracts is None else ", ".join(sorted(terms.contracts)))
+    evaluated = stats.get("evaluated_at")
     summary = {"file": str(out), "events": stats.get("events"), "last_position": stats.get("last_position"),
-               "cut": cut.describe(), "evaluated_at": _utc_stamp(stats.get("evaluated_at")),
+               "cut": cut.describe(), "evaluated_at": asof.stamp(evaluated) if evaluated else None,
                "terms": args.terms or "as recorded", "terms_for": replaced,
                "scope": scope.describe() if scope else "every event",
                "clocks": {s: n for s, n in states}, "seconds": round(stats.get("seconds", 0.0), 2)}
@@ -748,11 +750,3 @@ DIFF_SUMMARY_COLUMNS = [Column("table", N_("table"), "id"), Column("changed", N_
 DIFF_COLUMNS = [Column("table", N_("table"), "id"), Column("key", N_("row")), Column("change", N_("change"), "change"),
                 Column("column", N_("column"), "id"), Column("a", "A"), Column("b", "B")]
 
-
-def _utc_stamp(evaluated: Any) -> str | None:
-    """The views' evaluation time as JSON carries times: UTC, ISO 8601 with Z (the views hold naive UTC)."""
-    from datetime import UTC
-
-    from replay.asof import stamp
-
-    return stamp(evaluated.replace(tzinfo=UTC) if evaluated.tzinfo is None else evaluated) if evaluated else None

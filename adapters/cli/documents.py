@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
 from . import UserError, printer_ahead
 from .output import emit, said, speak
@@ -98,7 +97,7 @@ def cmd_statement(args: argparse.Namespace) -> int:
         emit([{"file": str(args.out), "bytes": len(body), "lang": lang, "format": args.format,
                "customer": args.customer, "month": args.month, "breached": cur["breached"],
                "applicable": cur["applicable"], "tickets": cur["tickets"], "restatements": len(data["restatements"]),
-               "position": data["cut"]["position"], "evaluated_at": stamp(_utc(evaluated)) if evaluated else None,
+               "position": data["cut"]["position"], "evaluated_at": stamp(evaluated) if evaluated else None,
                "facts_in_month": stated}], True)
         return 0
     print(_("wrote {out} ({size} bytes, {lang}): {customer} {month}, {breached} of {applicable} clocks breached, "
@@ -109,9 +108,3 @@ def cmd_statement(args: argparse.Namespace) -> int:
             evaluated=_.time(data["cut"]["evaluated_at"], data["timezone"], zone=True)))
     return 0
 
-
-def _utc(t: Any) -> Any:
-    """The views' naive UTC as an aware instant."""
-    from datetime import UTC
-
-    return t.replace(tzinfo=UTC) if t.tzinfo is None else t

@@ -398,15 +398,8 @@ def output_file(option: str, path: str, example: str) -> Path:
 def writable_file(option: str, path: str, example: str) -> Path:
     """A file a command writes after work it cannot take back (a checkpoint signed and kept): that
     it can be written is tried before, and the place is left as it was (an earlier file kept)."""
-    p = output_file(option, path, example)
-    existed = p.exists()
-    try:
-        with open(p, "a"):
-            pass
-    except OSError as e:
-        _ = speak()
-        raise UserError(_("{option} {path}: cannot be written ({reason}); name a file you can "
-                          "write", option=option, path=path, reason=e.strerror), code="TL-E033") from None
+    existed = Path(path).exists()
+    p = _appendable(option, path, example)
     if not existed:
         p.unlink()
     return p
@@ -462,9 +455,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         if args.customer or args.contract:  # a name the views do not hold is a mistake, not "no data"
             from ..statements import customer_known
 
-            known = customer_known(con, args.customer, args.contract) if args.customer else bool(
-                con.execute("SELECT count(*) FROM terms WHERE contract = ?", [args.contract]).fetchone()[0])
-            if not known:
+            if not customer_known(con, args.customer, args.contract):
                 raise unknown_party(args.customer, args.contract)
         for col in ("contract", "customer", "site"):
             if getattr(args, col) and col in have:

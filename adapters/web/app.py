@@ -323,13 +323,18 @@ def page(handler: Callable[..., Any]) -> Callable[[Request], Any]:
             return render(request, "asof_wait.html", lang, user, status=202, when=p.when, state=p.state,
                           error=p.error, states=JOB_STATES)
         except BadAsOf as e:
-            return render(request, "refused.html", lang, user, status=400, reason=texts(lang)(str(e)))
+            return bad_as_of(request, user, lang, e)
         except ValueError as e:
             return render(request, "refused.html", lang, user, status=400, reason=str(e))
         except NoViews as e:
             return render(request, "refused.html", lang, user, status=503, reason=str(e))
 
     return wrapped
+
+
+def bad_as_of(request: Request, user: User | None, lang: str, e: BadAsOf) -> HTMLResponse:
+    """The refusal of an `?as_of=` the console cannot use, in the reader's language."""
+    return render(request, "refused.html", lang, user, status=400, reason=texts(lang)(str(e)))
 
 
 def not_found(request: Request, user: User | None, lang: str) -> HTMLResponse:
@@ -698,7 +703,7 @@ async def _document(request: Request, kind: str) -> Response:
     except AsOfPending:
         return PlainTextResponse("the as-of views are being computed; try again shortly", status_code=202)
     except BadAsOf as e:
-        return render(request, "refused.html", lang, user, status=400, reason=texts(lang)(str(e)))
+        return bad_as_of(request, user, lang, e)
     except ValueError as e:
         return PlainTextResponse(str(e), status_code=400)
     if kind == "html":
@@ -824,7 +829,7 @@ async def statement_file(request: Request) -> Response:
         # rendered after the views are let go: a PDF waits seconds for Chromium
         result = None if data is None else await run_in_threadpool(documents.statement, data, fmt, lang)
     except BadAsOf as e:
-        return render(request, "refused.html", lang, user, status=400, reason=texts(lang)(str(e)))
+        return bad_as_of(request, user, lang, e)
     except ValueError as e:
         return PlainTextResponse(str(e), status_code=400)
     except AsOfPending:

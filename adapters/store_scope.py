@@ -231,6 +231,15 @@ class _Lookups:
         return {r[0] for r in rows} | self.corrected_to(expr_field, values)
 
 
+def require_customer(app: EventStoreApp, customer: str) -> None:
+    """Raise UnknownInScope unless an asset of the ledger is registered to this customer, the
+    test a scoped replay applies (select_scope)."""
+    ensure_indexes(app)
+    look = _Lookups(app)
+    if not look.names("customer_id", REGISTERED, {customer}):
+        raise UnknownInScope("customer", customer, _known(look.d, "customer_id", REGISTERED))
+
+
 def select_scope(app: EventStoreApp, kind: str, names: Sequence[str], stop: int | None = None) -> Scope:
     """The events a replay scoped to these customers, contracts or tickets needs (module doc),
     as of log position `stop` (None: the whole log). Raises UnknownInScope for a name the

@@ -246,3 +246,24 @@ def test_the_demo_prints_commands_a_newcomer_can_run(data: Path) -> None:
     for hint in hints[:3]:  # as printed, from where make demo runs
         ran = subprocess.run(["bash", "-c", hint], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=120)
         assert ran.returncode == 0, (hint, ran.stderr)
+
+
+def test_a_stream_or_console_user_for_a_party_the_ledger_lacks_is_refused(data: Path) -> None:
+    # a mistyped customer would give a stream that stays empty, or a user who sees nothing
+    done = run(data, "--lang", "en", "nats", "customer-stream", "buyer-00")
+    assert done.returncode == 2 and "TL-E042: no customer 'buyer-00' in the ledger" in done.stderr, done.stderr
+    assert "customers include buyer-000" in done.stderr
+    assert not (data / "nats").exists()  # refused before any server started
+    users = data.parent / "users.toml"
+    for scope in (["--role", "customer", "--customer", "buyer-00"], ["--role", "supplier", "--supplier", "nobody"],
+                  ["--role", "arbitrator", "--contract", "K-000", "--contract", "K-9"]):
+        done = subprocess.run([sys.executable, "-m", "adapters.cli", "--lang", "en", "--data-dir", str(data), "users",
+                               "add", "eve", *scope, "--users", str(users), "--password-stdin"], cwd=ROOT, env=ENV,
+                              input="a long enough password\n", capture_output=True, text=True, timeout=120)
+        assert done.returncode == 2 and "TL-E040: no " in done.stderr and "in the views" in done.stderr, done.stderr
+    assert not users.exists()
+    ok = subprocess.run([sys.executable, "-m", "adapters.cli", "--lang", "en", "--data-dir", str(data), "users", "add",
+                         "eve", "--role", "customer", "--customer", "buyer-000", "--users", str(users),
+                         "--password-stdin"], cwd=ROOT, env=ENV, input="a long enough password\n",
+                        capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0 and users.exists(), ok.stderr

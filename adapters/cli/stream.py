@@ -150,6 +150,7 @@ def cmd_nats_serve(args: argparse.Namespace) -> int:
 def cmd_customer_stream(args: argparse.Namespace) -> int:
     from ..stream import STREAM, connect, ensure_customer_stream
 
+    _refuse_unknown_customer(args)
     opts = options_of(args)
 
     async def go(url: str) -> Any:
@@ -170,6 +171,24 @@ def cmd_customer_stream(args: argparse.Namespace) -> int:
             "from CHECKPOINTS; grant the customer's user the APIs in docs/nats-permissions.md",
             name=info.config.name, customer=args.customer, source=STREAM))
     return 0
+
+
+def _refuse_unknown_customer(args: argparse.Namespace) -> None:
+    """A mistyped customer would give a stream that stays empty forever: refuse it first."""
+    from ..store_scope import UnknownInScope, require_customer
+    from .core import ledger_for
+
+    ledger = ledger_for(args)
+    try:
+        require_customer(ledger, args.customer)
+    except UnknownInScope as e:
+        _ = speak()
+        known = _("; the ledger's customers include {known}", known=", ".join(e.known)) if e.known else ""
+        raise UserError(_("no customer {name} in the ledger: its stream would stay empty; a customer is known "
+                          "once an asset is registered to it", name=repr(e.name)) + known,
+                        code="TL-E042") from None
+    finally:
+        ledger.close()
 
 
 @contextlib.contextmanager

@@ -13,6 +13,7 @@ import getpass
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from domain.errors import N_
 
@@ -97,12 +98,38 @@ def cmd_users_add(args: argparse.Namespace) -> int:
     try:
         user = User(args.name, args.role, hash_password(password), supplier=args.supplier, customer=args.customer,
                     contracts=tuple(args.contracts), lang=user_lang)
+        _refuse_unknown_parties(args, user)
         add_user(path, user)
     except UsersError as e:
         raise UserError(said(e)) from None
     _ = speak()
     print(_("{path}: {user}", path=path, user=user.describe().said(_)))
     return 0
+
+
+def _refuse_unknown_parties(args: argparse.Namespace, user: Any) -> None:
+    """A mistyped supplier, customer or contract would give a user who sees nothing: refuse what
+    the views do not hold. Without views yet there is nothing to check against (nor to serve)."""
+    from ..statements import customer_known
+    from .views import open_for_reading, snapshot_path, unknown_party, views_path
+
+    if not views_path(args).exists() and not snapshot_path(args).exists():
+        return
+    con = open_for_reading(args)
+    try:
+        if user.customer and not customer_known(con, user.customer, None):
+            raise unknown_party(user.customer, None)
+        for contract in user.contracts:
+            if not customer_known(con, None, contract):
+                raise unknown_party(None, contract)
+        if user.supplier and not con.execute("SELECT count(*) FROM terms WHERE supplier = ?",
+                                             [user.supplier]).fetchone()[0]:
+            known = [r[0] for r in con.execute("SELECT DISTINCT supplier FROM terms ORDER BY 1 LIMIT 12").fetchall()]
+            _ = speak()
+            raise UserError(_("no supplier {name} in the views; the views' suppliers include {known}",
+                              name=repr(user.supplier), known=", ".join(known)), code="TL-E040")
+    finally:
+        con.close()
 
 
 def cmd_users_remove(args: argparse.Namespace) -> int:

@@ -67,6 +67,13 @@ class Alarm(Explained):
         self.reason, self.evidence = reason, evidence
 
 
+class NotTheLogKey(Explained):
+    """The first checkpoint seen is signed by another key than the one given: most likely a
+    mistyped or wrong --log-key, not an attack on an accepted head, so no alarm; nothing cosigned."""
+
+    code = "TL-E161"
+
+
 class ProofUnavailable(Explained):
     """The proof service did not answer (NATS down, relay not following): not an alarm, try again."""
 
@@ -144,6 +151,13 @@ async def judge(state: WitnessState, log: sn.Verifier, note: str, ask_consistenc
     try:
         n, _ = sn.open_note(note, [log])
         cp = sn.parse_checkpoint(n.text)
+    except sn.UnverifiedNote as e:
+        if accepted is None:
+            raise NotTheLogKey(N_("the first checkpoint on the stream is not signed by the log key {key} ({error}); "
+                                  "check --log-key against the log's verifier key in the contract annex; nothing "
+                                  "was cosigned"), key=log.vkey, error=str(e)) from None
+        raise state.alarm(Phrase(N_("a checkpoint on the stream is not signed by the log key {key} ({error})"),
+                                 key=log.vkey, error=str(e)), accepted, note, None, now) from None
     except sn.NoteError as e:
         raise state.alarm(Phrase(N_("a checkpoint on the stream is not signed by the log key {key} ({error})"),
                                  key=log.vkey, error=str(e)), accepted, note, None, now) from None

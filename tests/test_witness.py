@@ -296,3 +296,19 @@ def test_a_report_carries_the_cosignatures_and_proof_verify_can_require_them(
         stranger = cs.Witness("witness.other", bytes([5]) * 32).verifier.vkey
         code, out = run("--lang", "en", "proof", "verify", str(report), "--log-key", vkey, "--witness-key", stranger)
         assert code == 1 and "TL-E182" in out and "did not cosign" in out, out
+
+
+def test_a_wrong_log_key_on_the_first_run_is_said_as_such_and_cosigns_nothing(
+        tmp_path: Path, nats_single: NatsServer, relay_of) -> None:  # noqa: F811
+    data, state = tmp_path / "data", tmp_path / "witness"
+    ledger_with_key(data, 3)
+    relay = relay_of(data, nats_single.url)
+    wait_checkpoint(nats_single.url, tree_size(data), relay)
+    other = sn.Signer.generate("someone.else/log", bytes([7]) * 32).verifier.vkey  # not this log's key
+    r = witness(nats_single.url, other, state)
+    assert r.returncode == 2 and "TL-E161" in r.stderr and "check --log-key" in r.stderr, r.stderr
+    assert "ALARM" not in r.stderr and not list(state.glob("alarm-*")) and not (state / "accepted.note").exists()
+    # a file where the witness's folder should be: one line, no errno
+    (tmp_path / "file").write_text("")
+    r = witness(nats_single.url, other, tmp_path / "file")
+    assert r.returncode == 2 and "--state" in r.stderr and "is a file" in r.stderr and "Errno" not in r.stderr, r.stderr

@@ -45,7 +45,14 @@ def cmd_witness(args: argparse.Namespace) -> int:
     from domain import cosignature as cs
 
     from ..stream import NatsUnreachable
-    from ..witness import Alarm, ProofUnavailable, WitnessState, default_name, run_witness
+    from ..witness import (
+        Alarm,
+        NotTheLogKey,
+        ProofUnavailable,
+        WitnessState,
+        default_name,
+        run_witness,
+    )
     from .tlog import log_verifier
 
     log = log_verifier(args.log_key)
@@ -54,6 +61,10 @@ def cmd_witness(args: argparse.Namespace) -> int:
         _ = speak()
         raise UserError(_("witness: name the log's NATS server with --nats-url (or "
                           "TICKETLEDGER_NATS_URL)"))
+    if Path(args.state).exists() and not Path(args.state).is_dir():
+        _ = speak()
+        raise UserError(_("--state {state} is a file; name a folder for the witness's key and the checkpoint it "
+                          "accepted last (created if missing), e.g. --state ./witness", state=args.state))
     try:
         state = WitnessState.open(Path(args.state), args.name or default_name(args.customer))
     except (OSError, cs.CosignatureError) as e:
@@ -79,7 +90,7 @@ def cmd_witness(args: argparse.Namespace) -> int:
 
     try:
         n = asyncio.run(main())
-    except Alarm as e:
+    except (Alarm, NotTheLogKey) as e:
         raise UserError(said(e), code=e.code) from None
     except (ProofUnavailable, NatsUnreachable) as e:
         raise UserError(said(e), code="TL-E060") from None

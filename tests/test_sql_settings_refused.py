@@ -49,3 +49,14 @@ def test_sql_still_answers_what_analysts_ask(views: Path, capsys: pytest.Capture
                   "EXPLAIN SELECT count(*) FROM events", "PRAGMA table_info('liability')"):
         assert main(["--data-dir", str(views), "sql", query]) == 0, query
     assert "resolution" in capsys.readouterr().out
+
+
+def test_each_statement_of_a_query_prints_its_own_result(views: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # "a; b" printed b's rows only, so the analyst never saw a's
+    query = "SELECT count(*) AS clocks FROM sla_clocks; SELECT count(*) AS tickets FROM first_time_fix"
+    assert main(["--data-dir", str(views), "sql", query]) == 0
+    out = capsys.readouterr().out
+    assert "clocks" in out and "tickets" in out and out.index("clocks") < out.index("tickets")
+    # a program reading --json gets one result or a refusal, never two documents run together
+    assert main(["--data-dir", str(views), "sql", "--json", query]) == 2
+    assert "holds 2 statements" in capsys.readouterr().err

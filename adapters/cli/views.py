@@ -608,7 +608,7 @@ def cmd_compare_sla(args: argparse.Namespace) -> int:
     return 0
 
 
-def _rows(con, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+def _rows(con, sql: Any, params: list[Any] | None = None) -> list[dict[str, Any]]:
     import duckdb
 
     try:
@@ -641,6 +641,9 @@ def cmd_sql(args: argparse.Namespace) -> int:
         _ = speak()
         raise UserError(_("the query is empty; write one, e.g. ticketledger sql \"SELECT state, "
                           "count(*) FROM sla_clocks GROUP BY state\""), code="TL-E050")
+    if args.json and args.csv:
+        _ = speak()
+        raise UserError(_("--json and --csv: choose one"), code="TL-E001")
     con = open_for_reading(args)
     try:
         # Read-only: the views, no file written or read. Locking the configuration refuses, in
@@ -648,14 +651,30 @@ def cmd_sql(args: argparse.Namespace) -> int:
         # output, logging to files (DuckDB aborted the process on it), query logs, temp folders.
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
-        rows = _rows(con, args.query)
+        statements = _statements(con, args.query)
+        if len(statements) > 1 and (args.json or args.csv):
+            _ = speak()
+            raise UserError(_("the query holds {n} statements, and --json or --csv prints one result; run one "
+                              "statement at a time", n=len(statements)), code="TL-E050")
+        results = [_rows(con, statement) for statement in statements]
     finally:
         con.close()
-    if args.json and args.csv:
-        _ = speak()
-        raise UserError(_("--json and --csv: choose one"), code="TL-E001")
-    emit(rows, args.json, as_csv=args.csv)
+    for i, rows in enumerate(results):  # each statement's result, in order, as the duckdb shell prints them
+        if i:
+            print()
+        emit(rows, args.json, as_csv=args.csv)
     return 0
+
+
+def _statements(con: Any, sql: str) -> list[Any]:
+    """The statements of the query text; the text itself when it holds none or does not parse,
+    so that running it says why (_rows)."""
+    import duckdb
+
+    try:
+        return con.extract_statements(sql) or [sql]
+    except duckdb.Error:
+        return [sql]
 
 
 def cmd_export(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
@@ -373,3 +373,18 @@ def load_contract_file(path: str) -> dict:
 
 def terms_to_mapping(terms: Terms) -> dict:
     return msgspec.to_builtins(terms)
+
+
+def terms_changes(before: Terms, after: Terms) -> list[tuple[str, Any, Any]]:
+    """What an amendment changed: (dotted path, value before, value after) of every leaf that
+    differs, e.g. ("clocks.urgent.arrival.target.hours", 24, 12); None where one side lacks it."""
+    def leaves(value: Any, path: str, out: dict[str, Any]) -> dict[str, Any]:
+        if isinstance(value, dict) and value:
+            for k, v in value.items():
+                leaves(v, f"{path}.{k}" if path else str(k), out)
+        else:
+            out[path] = value
+        return out
+
+    old, new = leaves(terms_to_mapping(before), "", {}), leaves(terms_to_mapping(after), "", {})
+    return [(p, old.get(p), new.get(p)) for p in sorted(old.keys() | new.keys()) if old.get(p) != new.get(p)]

@@ -296,3 +296,19 @@ def test_an_imported_amendment_from_the_time_of_another_version_is_refused_too(t
         assert "two versions cannot start at the same time" in second[0].error
     finally:
         ledger.close()
+
+
+def test_contract_show_says_what_each_amendment_changed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = ledger_in(tmp_path)
+    assert run(data, "contract", "add", str(contract_file(tmp_path))) == 0
+    amended = contract_file(tmp_path, "amended.toml", resolution_hours=48)
+    assert run(data, "contract", "amend", str(amended), "--effective-from", "2026-01-01T00:00+08:00") == 0
+    capsys.readouterr()
+    assert run(data, "--lang", "en", "contract", "show", "K-4") == 0
+    out = capsys.readouterr().out
+    assert ".resolution.target.hours: 36 → 48" in " ".join(out.split()).replace(" . ", "."), out
+    assert run(data, "contract", "show", "K-4", "--json") == 0
+    versions = json.loads(capsys.readouterr().out)
+    assert versions[0]["changes"] == []
+    assert {"before": 36, "after": 48} in [{k: c[k] for k in ("before", "after")} for c in versions[1]["changes"]]
+    assert all(c["term"].endswith("resolution.target.hours") for c in versions[1]["changes"])

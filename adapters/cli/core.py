@@ -484,25 +484,46 @@ def cmd_contract_show(args: argparse.Namespace) -> int:
         _ = speak()
         raise UserError(_("no contract {id}; `ticketledger contract add FILE` registers one", id=args.id),
                         code="TL-E040")
+    from domain.terms import terms_changes
+
+    # what each amendment changed against the version before it (none for the signed terms)
+    changes = [terms_changes(contract.versions[i - 1][1], terms) if i else []
+               for i, (_start, terms) in enumerate(contract.versions)]
     if args.json:
         from domain.terms import terms_to_mapping
 
         emit([{"version": i + 1, "in_force_from": start.isoformat() if start else "(start)", "name": terms.name,
-               "severities": ",".join(terms.severities), "terms": terms_to_mapping(terms)}
+               "severities": ",".join(terms.severities),
+               "changes": [{"term": p, "before": a, "after": b} for p, a, b in changes[i]],
+               "terms": terms_to_mapping(terms)}
               for i, (start, terms) in enumerate(contract.versions)], True)
         return 0
     zone = contract.versions[-1][1].timezone
     _ = speak(zone)
+
+    def changed(i: int) -> str:
+        if not i:
+            return ""
+        shown = "; ".join(f"{p}: {_term_value(a)} → {_term_value(b)}" for p, a, b in changes[i])
+        return shown or _("no term changed")
+
     versions = [{"version": i + 1, "in_force_from": _.time(start, terms.timezone, zone=True) if start else _("signed"),
                  "name": terms.name, "severities": _.listing(word(_.lang, "severity", s) for s in terms.severities),
-                 "timezone": terms.timezone}
+                 "timezone": terms.timezone, "changes": changed(i)}
                 for i, (start, terms) in enumerate(contract.versions)]
     emit(versions, False, [Column("version", N_("version"), "number"), Column("in_force_from", N_("in force from")),
                            Column("name", N_("name")), Column("severities", N_("severities")),
-                           Column("timezone", N_("time zone"))],
+                           Column("timezone", N_("time zone")), Column("changes", N_("changed from the version before"))],
          title=_("contract {id}: supplier {supplier}, customer {customer}", id=args.id, supplier=contract.supplier,
                  customer=contract.customer), lang=_.lang)
     return 0
+
+
+def _term_value(value: Any) -> str:
+    """A term's value as its JSON reads (a list, a number, text unquoted); — where it is absent."""
+    if value is None:
+        return "—"
+    return value if isinstance(value, str) else msgspec.json.encode(value).decode()
 
 
 # --- import ------------------------------------------------------------------------------------

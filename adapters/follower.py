@@ -21,9 +21,9 @@ never for the copy.
 Alerts (§6): each clock state change to at_risk, breached or met is published once on
 `alert.<customer>.<ticket>.<clock>` (stream ALERTS); so is every change a live queue shows (the
 web console's): a clock appearing as running, a deadline moved (consent, severity change, a wait
-ended) and a pausing wait opening or ending (`paused_since`), and a live clock becoming not
-applicable. `alert_state` in the views database holds the last state, deadline and pause
-alerted per clock (a pass's, written in the next batch's transaction: no commit of its own); the
+ended) and a pausing wait opening or ending (`paused_since`), a live clock becoming not
+applicable, and an overdue clock stopping (its breach alerted again, with `stopped_at`).
+`alert_state` in the views database holds the last state, deadline, pause and stop alerted per clock (a pass's, written in the next batch's transaction: no commit of its own); the
 message id is `ticket:clock:n:state` (n counts that clock's alerts), and after a restart the last
 message of each subject is read back before publishing, so a crash between publish and
 bookkeeping neither loses nor doubles one.
@@ -97,13 +97,22 @@ def _ensure_alert_table(con: duckdb.DuckDBPyConnection) -> None:
     # what a live queue was last told (files of earlier versions gain the columns)
     con.execute("ALTER TABLE alert_state ADD COLUMN IF NOT EXISTS deadline TIMESTAMP")
     con.execute("ALTER TABLE alert_state ADD COLUMN IF NOT EXISTS paused_since TIMESTAMP")
+    had = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns "
+                                     "WHERE table_name = 'alert_state'").fetchall()}
+    if "stopped" not in had:
+        con.execute("ALTER TABLE alert_state ADD COLUMN stopped BOOLEAN")
+        # an earlier version's file: what it alerted stands, so a clock already stopped is not news
+        con.execute("UPDATE alert_state SET stopped = c.stopped_at IS NOT NULL FROM sla_clocks c "
+                    "WHERE c.ticket = alert_state.ticket AND c.clock = alert_state.clock")
 
 
 # A clock is alerted when its state changes to one of ALERT_STATES, when it appears running or
 # returns to running, when a live clock's deadline or pause changes (a paused clock's deadline
-# moves with every evaluation: that is the pause, not news), and when a live clock stops applying.
+# moves with every evaluation: that is the pause, not news), when a live clock stops applying,
+# and when an overdue clock (breached, still running) stops: the queue shows it until then.
 _CHANGED = """(
     (c.state IN ('at_risk', 'breached', 'met') AND c.state IS DISTINCT FROM a.state)
+    OR (c.state = 'breached' AND a.state = 'breached' AND c.stopped_at IS NOT NULL AND NOT coalesce(a.stopped, false))
     OR (c.state = 'running' AND a.state IS DISTINCT FROM 'running')
     OR (c.state IN ('running', 'at_risk') AND a.state IN ('running', 'at_risk') AND (
         c.paused_since IS DISTINCT FROM a.paused_since
@@ -122,7 +131,8 @@ def pending_alerts(con: duckdb.DuckDBPyConnection, *, rewritten_only: bool = Fal
         f"""SELECT c.customer, c.ticket, c.clock, c.state, coalesce(a.alerts, 0) + 1 AS n,
                   CAST(c.deadline AS VARCHAR) AS deadline, CAST(c.evaluated_at AS VARCHAR) AS evaluated_at,
                   c.breach_minutes, c.contract, c.asset, c.site, c.severity, c.technician,
-                  CAST(c.paused_since AS VARCHAR) AS paused_since, c.deadline AS _deadline,
+                  CAST(c.paused_since AS VARCHAR) AS paused_since, CAST(c.stopped_at AS VARCHAR) AS stopped_at,
+                  c.deadline AS _deadline,
                   c.paused_since AS _paused_since
            FROM sla_clocks c LEFT JOIN alert_state a USING (ticket, clock)
            WHERE {_CHANGED} {only}
@@ -151,11 +161,12 @@ def mark_alerted(con: duckdb.DuckDBPyConnection, changes: list[dict[str, Any]]) 
         "customer": [c["customer"] for c in changes],
         "deadline": pa.array([c["_deadline"] for c in changes], pa.timestamp("us")),
         "paused_since": pa.array([c["_paused_since"] for c in changes], pa.timestamp("us")),
+        "stopped": pa.array([c["stopped_at"] is not None for c in changes], pa.bool_()),
     })
     con.register("_alerted", rows)  # one set-wise upsert, not a statement per row
     try:
         con.execute("INSERT OR REPLACE INTO alert_state (ticket, clock, state, alerts, customer, deadline, "
-                    "paused_since) SELECT * FROM _alerted")
+                    "paused_since, stopped) SELECT * FROM _alerted")
     finally:
         con.unregister("_alerted")
 

@@ -179,9 +179,9 @@ def _alerted_before(data: Path) -> None:
         # build a Python dict and a message key for each of the ~2.9M clock states at 10M (~30 s
         # of every suite run) that nobody reads here
         n = con.execute(f"""INSERT OR REPLACE INTO alert_state (ticket, clock, state, alerts, customer, deadline,
-                                                               paused_since)
+                                                               paused_since, stopped)
             SELECT c.ticket, c.clock, c.state, CAST(coalesce(a.alerts, 0) + 1 AS INTEGER), c.customer, c.deadline,
-                   c.paused_since
+                   c.paused_since, c.stopped_at IS NOT NULL
             FROM sla_clocks c LEFT JOIN alert_state a USING (ticket, clock)
             WHERE {_CHANGED}""").fetchone()[0]
         log(f"web: {n:,} clock states marked as alerted before the run")

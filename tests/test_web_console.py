@@ -86,6 +86,14 @@ def test_an_event_recorded_while_the_page_is_open_appears_without_reload(console
     console.record([desk.fact(ev.TicketAcknowledged, f"T4-new{n}", webkit.iso(datetime.now(UTC)))])
     console.relay()
     page.wait_for_selector(f'tr[data-key="T4-new{n}|response"]', state="detached", timeout=10_000)
+    # a clock that is breached from its first alert and still running comes in as overdue; when
+    # it stops late, its breach alert takes it out of the queue
+    console.record([desk.open("T4-overdue", "A4", webkit.iso(datetime.now(UTC) - timedelta(hours=2)))])
+    console.relay()
+    page.wait_for_selector('tr[data-key="T4-overdue|response"].breached', timeout=10_000)
+    console.record([desk.fact(ev.TicketAcknowledged, "T4-overdue", webkit.iso(datetime.now(UTC)))])
+    console.relay()
+    page.wait_for_selector('tr[data-key="T4-overdue|response"]', state="detached", timeout=10_000)
     # another customer's new ticket never reaches this page
     console.record([desk.open("T0-new", "A0", webkit.iso(datetime.now(UTC)))])
     console.relay()

@@ -25,7 +25,7 @@ from .scope import Scope
 
 log = logging.getLogger("ticketledger.web")
 FIELDS = ("customer", "ticket", "clock", "state", "deadline", "evaluated_at", "paused_since", "contract",
-          "asset", "site", "severity", "technician", "breach_minutes")
+          "asset", "site", "severity", "technician", "breach_minutes", "stopped_at")
 
 
 class AlertFeed:

@@ -78,13 +78,13 @@
   function apply(alert) {
     const key = alert.ticket + "|" + alert.clock;
     let row = findRow(key);
-    if (alert.state === "met" || alert.state === "not_applicable") {
+    // a stopped clock leaves the queue, met or late (breached with stopped_at); one breached and
+    // still running stays, or comes in, as overdue
+    if (alert.state === "met" || alert.state === "not_applicable" || alert.stopped_at) {
       if (row) row.remove();
       return;
     }
     if (!row) {
-      // a breach alert does not say whether the clock stopped: a new one is left to the next load
-      if (alert.state === "breached") return;
       row = body.insertRow();
       row.dataset.key = key;
       const keep = new URLSearchParams(window.location.search).get("as_of");

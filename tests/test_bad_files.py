@@ -227,7 +227,7 @@ def test_options_that_do_not_apply_to_the_format_are_refused(
 
 # --- contract and terms files -------------------------------------------------------------------
 
-TERMS_COMMANDS = {"replay": ["replay", "--terms", "FILE", "--out", "OUT"], "views": ["views", "rebuild", "--terms", "FILE"],
+TERMS_COMMANDS = {"replay": ["replay", "--terms", "FILE", "--out", "OUT"],
                   "contract": ["contract", "amend", "FILE", "--effective-from", "2026-01-01T00:00+08:00"]}
 
 
@@ -247,7 +247,7 @@ def test_a_terms_file_that_cannot_be_read_gets_the_missing_file_words_of_every_c
     elif kind == "not toml":
         terms.write_text("x = \n")
     argv = [a.replace("FILE", str(terms)).replace("OUT", str(tmp_path / "r.duckdb")) for a in TERMS_COMMANDS[command]]
-    code = {"replay": "TL-E122", "views": "TL-E112", "contract": "TL-E102"}[command]
+    code = {"replay": "TL-E122", "contract": "TL-E102"}[command]
     err = refused(capsys, data, [*argv, "--lang", "en"], says.format(file=terms))
     assert err.startswith(f"ticketledger {command}: {code}: ") and "Errno" not in err
     err = refused(capsys, data, [*argv, "--lang", "zh_CN"], zh.format(file=terms))

@@ -92,5 +92,5 @@ def test_a_what_if_file_beyond_the_bounds_is_refused(tmp_path: Path) -> None:
     path.write_text(contract_toml(BAD_TERMS[0][0]), encoding="utf-8")
     err = io.StringIO()
     with redirect_stderr(err):
-        assert main(["--data-dir", str(folder), "views", "rebuild", "--terms", str(path)]) == 2
+        assert main(["--data-dir", str(folder), "replay", "--terms", str(path), "--out", str(tmp_path / "w.duckdb")]) == 2
     assert BAD_TERMS[0][1] in err.getvalue()

@@ -175,7 +175,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="only what the desks knew at this time: imported facts by the desk's own recording time "
                         "(source_recorded_at), the others by the ledger's; contracts, calendar years and an import's "
                         "placeholder assets always count (docs/desks.md)")
-    r.add_argument("--terms", metavar="FILE", help="what-if: these terms replace every contract version")
+    # Refused (cmd_rebuild): kept so that an old script hears where a what-if goes now
+    r.add_argument("--terms", metavar="FILE", help=argparse.SUPPRESS)
     r.set_defaults(func=cmd_rebuild)
     from .stream import nats_options
 
@@ -234,6 +235,14 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 
     from .core import parse_time
 
+    if args.terms:
+        # It rewrote the ledger's own views (which reports, statements and the console read) with
+        # the file's terms in place of every contract, unmarked: a what-if has a file of its own.
+        _ = speak()
+        raise UserError(_("--terms: `views rebuild` writes the ledger's own views, which reports, statements and "
+                          "the console read; a what-if goes to a file of its own, with only the contract the terms "
+                          "file names replaced: `ticketledger replay --terms {terms} --out what-if.duckdb`, then "
+                          "`ticketledger report sla --views what-if.duckdb`", terms=args.terms), code="TL-E001")
     at = parse_time(args.at, "--at") if args.at else None
     if args.as_of_recorded:
         args.as_of_recorded = parse_time(args.as_of_recorded, "--as-of-recorded")
@@ -245,19 +254,8 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
         raise UserError(_("--from {source}: sources are {sources}",
                           source=repr(args.source), sources=sorted(REBUILD_SOURCES)))
     _refuse_held(views_path(args))
-    terms = None
-    if args.terms:
-        from domain.terms import TermsError, load_contract_file, terms_from_mapping
-
-        from .core import contract_file_error
-
-        try:
-            data = load_contract_file(args.terms)
-        except (TermsError, OSError) as e:
-            raise UserError(contract_file_error(args.terms, e)) from None
-        terms = terms_from_mapping(data["terms"])
     try:
-        stats = REBUILD_SOURCES[args.source](args, views_path(args), at, terms)
+        stats = REBUILD_SOURCES[args.source](args, views_path(args), at, None)
     except Exception as e:  # a locked file is the one failure a user can act on
         if is_locked(e):
             _ = speak()

@@ -267,3 +267,19 @@ def test_a_stream_or_console_user_for_a_party_the_ledger_lacks_is_refused(data: 
                          "--password-stdin"], cwd=ROOT, env=ENV, input="a long enough password\n",
                         capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0 and users.exists(), ok.stderr
+
+
+def test_a_report_filter_is_applied_or_refused_never_dropped(data: Path) -> None:
+    # `report summary --customer C` printed every customer's rates, `report totals --customer C`
+    # every contract's: figures read as one customer's that were the whole ledger's
+    import json
+
+    whole = json.loads(run(data, "report", "summary", "--json").stdout)
+    one = json.loads(run(data, "report", "summary", "--customer", "buyer-001", "--json").stdout)
+    assert one and {(r["dimension"], r["key"]) for r in one} == {("customer", "buyer-001")} and len(one) < len(whole)
+    totals = json.loads(run(data, "report", "totals", "--customer", "buyer-001", "--json").stdout)
+    assert [r["contract"] for r in totals] == ["K-001"]
+    done = run(data, "--lang", "en", "report", "summary", "--customer", "buyer-001", "--month", "2025-10")
+    assert done.returncode == 2 and "TL-E041" in done.stderr and "one of contract, customer, site or month" in done.stderr
+    done = run(data, "--lang", "en", "report", "totals", "--site", "anywhere")
+    assert done.returncode == 2 and "--site does not apply to `report totals`" in done.stderr

@@ -445,7 +445,6 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise UserError(_("--json and --csv: choose one"), code="TL-E001")
     report = REPORTS[args.view]
     table = report.table
-    where, params = [], []
     con = open_for_reading(args)
     try:
         have = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
@@ -455,10 +454,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
             if not customer_known(con, args.customer, args.contract):
                 raise unknown_party(args.customer, args.contract)
-        for col in ("contract", "customer", "site"):
-            if getattr(args, col) and col in have:
-                where.append(f"{col} = ?")
-                params.append(getattr(args, col))
+        where, params = _party_filter(args, table, have)
         if args.state:
             col = "status" if "status" in have else "state" if "state" in have else None
             if col is None:
@@ -534,6 +530,31 @@ def cmd_report(args: argparse.Namespace) -> int:
     emit(rows, False, columns, title=title, total=total, lang=_.lang,
          zone=zone or (lambda r: zones.get(r.get("contract"), DEFAULT_TZ)))
     return 0
+
+
+def _party_filter(args: argparse.Namespace, table: str, have: list[str]) -> tuple[list[str], list[Any]]:
+    """The WHERE terms of --contract, --customer and --site. A filter the view cannot apply is
+    refused: it used to be dropped, so the whole ledger's figures read as one customer's."""
+    named = [(o, getattr(args, o)) for o in ("contract", "customer", "site") if getattr(args, o)]
+    if table == "sla_summary":  # rates by one dimension at a time: a filter picks that dimension's rows
+        if len(named) + bool(args.month) > 1:
+            _ = speak()
+            raise UserError(_("`report summary` gives the rates by one of contract, customer, site or month at a "
+                              "time; name one of them (for one customer's month: `ticketledger statement "
+                              "--customer C --month YYYY-MM`)"), code="TL-E041")
+        return (["dimension = ? AND key = ?"], list(named[0])) if named else ([], [])
+    where, params = [], []
+    for option, value in named:
+        if option in have:
+            where.append(f"{option} = ?")
+        elif option == "customer" and "contract" in have:  # a contract binds one customer
+            where.append("contract IN (SELECT contract FROM terms WHERE customer = ?)")
+        else:
+            _ = speak()
+            raise UserError(_("--{option} does not apply to `report {view}`", option=option, view=args.view),
+                            code="TL-E041")
+        params.append(value)
+    return where, params
 
 
 def _chosen_columns(args: argparse.Namespace, have: list[str]) -> list[str] | None:

@@ -240,24 +240,27 @@ def _hook_views(ledger: Ledger, args: argparse.Namespace, say: Any, _: Texts, ye
     titles = {"breach rate by clock and severity": N_("breach rate by clock and severity"),
               "follow-up and inspection compliance": N_("follow-up and inspection compliance"),
               "who pays (yuan)": N_("who pays")}
-    shown = [Column("clock", N_("clock"), "clock"), Column("severity", N_("severity")),
-             Column("clocks", N_("clocks"), "number"), Column("breached", N_("breached"), "number"),
+    shown = [Column("clock", N_("clock"), "clock"), Column("severity", N_("severity"), "severity"),
+             Column("clocks", N_("clocks applicable"), "number"), Column("breached", N_("breached"), "number"),
              Column("breach_rate", N_("breach rate"), "percent"), Column("obligation", N_("obligation"), "obligation"),
-             Column("periods", N_("periods"), "number"), Column("missed", N_("missed"), "number"),
-             Column("compliance", N_("compliance"), "percent"), Column("contract", N_("contract"), "id"),
+             Column("done", N_("done"), "number"), Column("missed", N_("missed"), "number"),
+             Column("due", N_("due, still open"), "number"), Column("compliance", N_("compliance"), "percent"), Column("contract", N_("contract"), "id"),
              Column("supplier", N_("supplier"), "id"), Column("tickets", N_("tickets"), "number"),
              Column("supplier_paid", N_("supplier pays"), "money"),
              Column("customer_paid", N_("customer pays"), "money")]
+    # Counted as the views count them: a breach rate over the applicable clocks (sla_summary),
+    # by the ticket's final severity (§9.4); compliance over the periods already closed, done or
+    # missed (those still open or upcoming are neither).
     queries = {
         "breach rate by clock and severity":
             "SELECT clock, severity, count(*) AS clocks, count(*) FILTER (WHERE state = 'breached') AS breached, "
-            "round(count(*) FILTER (WHERE state = 'breached') / "
-            "nullif(count(*) FILTER (WHERE state IN ('met', 'breached')), 0), 3) AS breach_rate "
-            "FROM sla_clocks GROUP BY ALL ORDER BY ALL",
+            "count(*) FILTER (WHERE state = 'breached') / nullif(count(*), 0) AS breach_rate "
+            "FROM sla_clocks WHERE state <> 'not_applicable' GROUP BY ALL ORDER BY ALL",
         "follow-up and inspection compliance":
-            "SELECT obligation, count(*) AS periods, count(*) FILTER (WHERE status = 'missed') AS missed, "
-            "round(1 - count(*) FILTER (WHERE status = 'missed') / "
-            "nullif(count(*) FILTER (WHERE status <> 'due'), 0), 3) AS compliance "
+            "SELECT obligation, count(*) FILTER (WHERE status = 'done') AS done, "
+            "count(*) FILTER (WHERE status = 'missed') AS missed, count(*) FILTER (WHERE status = 'due') AS due, "
+            "count(*) FILTER (WHERE status = 'done') / "
+            "nullif(count(*) FILTER (WHERE status IN ('done', 'missed')), 0) AS compliance "
             "FROM visit_periods GROUP BY ALL ORDER BY ALL",
         "who pays (yuan)":
             "SELECT contract, supplier, tickets, supplier_pays_fen AS supplier_paid, "

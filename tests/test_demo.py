@@ -29,3 +29,18 @@ def test_demo_records_then_records_nothing_twice(tmp_path):
     assert second.returncode == 0, second.stderr
     assert "recorded 0 new" in second.stdout
     assert f"log position {position}" in second.stdout
+
+
+def test_the_demo_counts_compliance_and_breach_rates_as_the_views_do(tmp_path):
+    # compliance counted upcoming periods as kept (83 % where 59 % of the closed ones were done),
+    # and the breach table's clock count held clocks that do not apply
+    out = run(tmp_path).stdout
+    lines = out[out.index("follow-up and inspection compliance"):].splitlines()[1:]
+    for label in ("follow-up", "inspection"):
+        row = next(line for line in lines if line.startswith(label))
+        done, missed, _open, rate = row.split()[1:]
+        done, missed = (int(x.replace(",", "")) for x in (done, missed))
+        assert rate == f"{done / (done + missed):.1%}", row
+    table = out[out.index("breach rate by clock and severity"):out.index("follow-up and inspection")]
+    rows = [line.split() for line in table.splitlines() if line.endswith("%")]
+    assert rows and all(r[-1] == f"{int(r[-2].replace(',', '')) / int(r[-3].replace(',', '')):.1%}" for r in rows)

@@ -228,8 +228,11 @@ def _correct_sql(changed: tuple[str, ...]) -> tuple[str, str]:
     values = {"occurred_at": "iso_ts(json_extract_string(p.\"val_occurred_at\", '$'))",
               **{c.name: c.value("e.type", f"json_extract_string(p.\"val_{c.name}\", '$')") for c in cols}}
     sets = ", ".join(["e.position", *(eff(k, values[k]) for k in changed)])
+    # §9.12 measures lateness from when the fact occurred: a corrected occurred_at moves it
+    lateness = ("lateness_seconds = date_diff('second', fx.occurred_at, "
+                "coalesce(events.source_recorded_at, events.recorded_at)), ")
     return schema.keep_as_recorded("{at}"), f"""
-UPDATE events SET {"".join(f"{k} = fx.{k}, " for k in changed)}corrected = true
+UPDATE events SET {"".join(f"{k} = fx.{k}, " for k in changed)}{lateness if "occurred_at" in changed else ""}corrected = true
 FROM (
     WITH kv AS (SELECT aggregate AS agg, id AS oid, ver, position, unnest(json_keys(changes)) AS key, changes AS ch
                 FROM _fixes),

@@ -135,9 +135,11 @@ def late_entries_sql(only: str = "", events: str = "events") -> str:
     `events` holds the lateness in whole seconds; compared as 60 x the tolerance in minutes, and
     shown as seconds / 60.0, it reads exactly as the minutes it replaced."""
     return f"""
-    WITH e AS (  -- below every contract's tolerance (and the default) an event is never late
+    WITH e AS (  -- below every contract's tolerance (and the default) an event is never late; calendar
+                 -- years are public data that no party enters and no contract's tolerance governs
         SELECT * FROM {events}
-        WHERE lateness_seconds > 60 * (SELECT least(1440, min(late_tolerance_minutes)) FROM terms){only}),
+        WHERE lateness_seconds > 60 * (SELECT least(1440, min(late_tolerance_minutes)) FROM terms)
+          AND aggregate <> 'calendar'{only}),
     agg AS (
         SELECT id, max(contract_id) AS contract FROM {events}
         WHERE type IN ('TicketOpened', 'AssetRegistered') AND id IN (SELECT id FROM e) GROUP BY id)

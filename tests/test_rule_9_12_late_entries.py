@@ -81,3 +81,35 @@ def test_the_contracts_own_tolerance_applies(tmp_path: Path) -> None:
     report = explain(data, "T1")
     assert [e["type"] for e in report["late_entries"]] == ["TicketAcknowledged"]
     assert report["late_entries"][0]["late"]["tolerance_minutes"] == 72 * 60
+
+
+def test_a_corrected_occurrence_time_moves_the_lateness_and_calendars_are_never_late(tmp_path: Path) -> None:
+    import duckdb
+
+    data = tmp_path / "data"
+    assert main(["--data-dir", str(data), "init"]) == 0  # records the calendar years, long after they occurred
+    desk = Desk("desk:servicenow")
+    app = Ledger.open(StoreConfig(data))
+    facts = [
+        desk.contract("000"), desk.asset("A1"),
+        desk.open("T1", "A1", "2025-10-01T09:00", source_recorded_at=local("2025-10-01T09:02")),
+        desk.fact(ev.TechnicianDispatched, "T1", "2025-10-01T10:00", technician="li",
+                  source_recorded_at=local("2025-10-01T10:01")),
+        desk.fact(ev.TechnicianArrived, "T1", "2025-10-02T20:00", technician="li",
+                  source_recorded_at=local("2025-10-03T10:00")),  # 14 h: within 24 h as recorded
+        # the arrival was really a day earlier: entered 38 h after it occurred, so late
+        desk.fact(ev.FactCorrected, "T1", "2025-10-04T09:00", corrects_version=3,
+                  changes={"occurred_at": "2025-10-01T12:00:00Z"}, reason="arrival was on the 1st"),
+    ]
+    assert {o.status for o in app.execute_many(facts, now=NOW)} == {"recorded"}
+    app.close()
+    report = explain(data, "T1")
+    late = {e["type"]: e["late"] for e in report["timeline"]}
+    assert late["TechnicianArrived"] is not None and round(late["TechnicianArrived"]["lateness_minutes"]) == 38 * 60
+    assert main(["--data-dir", str(data), "views", "rebuild", "--at", "2026-01-01T00:00+00:00"]) == 0
+    con = duckdb.connect(str(data / "views.duckdb"), read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM late_entries WHERE aggregate = 'calendar'").fetchone()[0] == 0
+        assert con.execute("SELECT count(*) FROM events WHERE aggregate = 'calendar'").fetchone()[0] > 0
+    finally:
+        con.close()

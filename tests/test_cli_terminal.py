@@ -42,10 +42,12 @@ def run(data: Path, *args: str, env: dict[str, str] | None = None) -> subprocess
 
 
 def table_lines(text: str) -> list[str]:
-    """The lines of the table: from the header rule's line before to the line before 'showing'."""
+    """The lines of the table: from the header rule's line before to the line before the notes
+    below it (columns left out, 'showing')."""
     lines = text.splitlines()
     rule = next(i for i, line in enumerate(lines) if line.startswith("─"))
-    return [line for line in lines[rule - 1:] if not line.startswith(("showing", "显示"))]
+    end = next((i for i, line in enumerate(lines) if i > rule and cell_len(line) != cell_len(lines[rule])), len(lines))
+    return lines[rule - 1:end]
 
 
 @pytest.mark.parametrize("lang", ["zh_CN", "en"])
@@ -56,6 +58,20 @@ def test_every_report_fits_100_columns_in_both_languages(data: Path, view: str, 
     widths = {cell_len(line) for line in table_lines(done.stdout)}
     # every line of the table is as wide as the others (CJK counted as two cells) and fits
     assert len(widths) == 1 and widths.pop() <= WIDTH, done.stdout
+    # ids whole, never folded over lines (columns on the right are left out instead, and said)
+    rows = json.loads(run(data, "report", view, "--json", "--limit", "200").stdout)
+    key = next((k for k in ("ticket", "asset", "contract") if k in rows[0]), None)
+    assert key is None or all(r[key] in done.stdout for r in rows if r[key]), done.stdout
+
+
+@pytest.mark.parametrize("width", [60, 80])
+def test_a_narrow_terminal_leaves_columns_out_and_says_so_rather_than_fold_ids(data: Path, width: int) -> None:
+    done = run(data, "--lang", "en", "report", "sla", env={**ENV, "COLUMNS": str(width)})
+    lines = table_lines(done.stdout)
+    assert {cell_len(line) for line in lines} <= set(range(width + 1))
+    tickets = {r["ticket"] for r in json.loads(run(data, "report", "sla", "--json", "--limit", "50").stdout)}
+    assert all(t in done.stdout for t in tickets)  # whole on their line
+    assert "left out to fit" in done.stdout and "breach" in done.stdout.split("left out to fit")[1]
 
 
 def test_report_sla_reads_as_local_time_whole_durations_and_words(data: Path) -> None:

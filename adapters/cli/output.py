@@ -174,10 +174,50 @@ def emit(rows: Iterable[dict[str, Any]], as_json: bool, columns: Sequence[Column
     out = console()
     if title:
         out.print(Text(title))
-    out.print(render(rows, columns, _, zone))
+    cols = [as_column(c) for c in (columns or (list(rows[0].keys()) if rows else []))]
+    shown = fitted(rows, cols, _, zone, out.width) if out.width != UNBOUNDED else cols
+    out.print(render(rows, shown, _, zone))
+    if len(shown) < len(cols):
+        left = [c.title(_) for c in cols[len(shown):]]
+        out.print(Text(_.plural("{n} column left out to fit {width} characters: {names}; widen the terminal, or ask "
+                                "for fewer columns (--json and --csv print them all)",
+                                "{n} columns left out to fit {width} characters: {names}; widen the terminal, or ask "
+                                "for fewer columns (--json and --csv print them all)", len(left),
+                                width=out.width, names=_.listing(left))))
     if total is not None and total > len(rows):
         out.print(Text(_("showing {shown} of {total} rows (use --limit / --json / --csv)",
                          shown=_.number(len(rows)), total=_.number(total))))
+
+
+WRAPPING = 16  # a longer word folds when its column wraps to fit
+GAP = 2  # between two columns (padding 1 each side, edges unpadded)
+
+
+def fitted(rows: Sequence[dict[str, Any]], cols: list[Column], _: Texts, zone: Zone, width: int) -> list[Column]:
+    """The leading columns that fit `width` with ids, times and figures whole and words wrapped
+    between words at most: squeezing every column into a narrow terminal folded ids over three
+    lines and cut words in two, so the columns on the right are left out instead (and said so)."""
+    from rich.cells import cell_len
+
+    def narrowest(text: str) -> int:
+        """The width `text` wraps to: its longest word, up to WRAPPING (longer ones fold); two
+        characters where a word is Chinese (it breaks between any two)."""
+        return max((min(cell_len(w), WRAPPING) if cell_len(w) == len(w) else min(cell_len(w), 4)
+                    for w in text.split()), default=0)
+
+    def need(c: Column) -> int:
+        values = [cell(_, c.kind, r.get(c.key), zone(r) if callable(zone) else (zone or DEFAULT_TZ)) for r in rows]
+        words = c.kind == "text" or c.kind in VOCABULARY
+        widest = max(((narrowest if words else cell_len)(v) for v in values), default=0)
+        return max(narrowest(c.title(_)), widest)
+
+    used, shown = -GAP, []
+    for c in cols:
+        used += need(c) + GAP
+        if used > width and shown:
+            break
+        shown.append(c)
+    return shown
 
 
 def render(rows: Sequence[dict[str, Any]], columns: Sequence[ColumnSpec] | None, _: Texts,
@@ -191,7 +231,7 @@ def render(rows: Sequence[dict[str, Any]], columns: Sequence[ColumnSpec] | None,
     for c in cols:
         numeric = c.kind in ("money", "number", "percent", "duration")
         table.add_column(c.title(_), justify="right" if numeric else "left", overflow="fold",
-                         no_wrap=numeric or c.kind in ("time", "end", "date"))
+                         no_wrap=numeric or c.kind in ("id", "time", "end", "date"))
     for r in rows:
         tz = zone(r) if callable(zone) else (zone or DEFAULT_TZ)
         table.add_row(*(cell(_, c.kind, r.get(c.key), tz) for c in cols))

@@ -504,8 +504,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         cited = _breaches_of(con, [r["ticket"] for r in rows]) if table == "liability" and not machine else {}
     finally:
         con.close()
-    if machine:
-        emit(rows, args.json, as_csv=args.csv)
+    if machine:  # CSV: the header even when no row matches
+        emit(rows, args.json, have if args.csv else None, as_csv=args.csv)
         return 0
     columns = report.shown(args.wide, chosen, have)
     contracts = {r.get("contract") for r in rows} if "contract" in have else set(zones)
@@ -533,7 +533,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         title = _("{what}, evaluated at {when}", what=title, when=when)
     if zone and timed:
         title += _("; times in {zone}", zone=_.zone_name(zone))
-    emit(rows, False, columns, title=title, total=total, lang=_.lang,
+    emit(rows, False, columns, title=title, total=total, lang=_.lang, limit_given=args.limit is not None,
          zone=zone or (lambda r: zones.get(r.get("contract"), DEFAULT_TZ)))
     return 0
 
@@ -585,7 +585,7 @@ def cmd_compare_sla(args: argparse.Namespace) -> int:
         raise UserError(said(e)) from None
     except duckdb.Error as e:
         _ = speak()
-        raise UserError(_("compare-sla on {file}: {error}", file=args.file, error=str(e).splitlines()[0])) from None
+        raise UserError(_("compare-sla on {file}: {error}", file=args.file, error=_duckdb_error(e))) from None
     finally:
         con.close()
     if args.priority and not matrix:
@@ -608,7 +608,14 @@ def cmd_compare_sla(args: argparse.Namespace) -> int:
     return 0
 
 
-def _rows(con, sql: Any, params: list[Any] | None = None) -> list[dict[str, Any]]:
+def _rows(con, sql: Any, params: list[Any] | None = None, *, naive_utc: bool = True) -> list[dict[str, Any]]:
+    return _result(con, sql, params, naive_utc=naive_utc)[1]
+
+
+def _result(con, sql: Any, params: list[Any] | None = None, *,
+            naive_utc: bool = True) -> tuple[list[str], list[dict[str, Any]]]:
+    """A query's column names and rows as programs read them (output.plain). DuckDB's error is
+    passed on whole: its "Did you mean", candidates and `LINE n:` with the caret under the place."""
     import duckdb
 
     try:
@@ -621,19 +628,29 @@ def _rows(con, sql: Any, params: list[Any] | None = None) -> list[dict[str, Any]
         rows = cur.fetchall()  # a query's errors may come only now, with its rows
     except duckdb.PermissionException as e:
         _ = speak()
-        raise UserError(_("{error}: `sql` reads the views only, no other file and no extension "
-                          "(`export --parquet DIR` writes the tables to files)",
-                          error=str(e).splitlines()[0]), code="TL-E050") from None
+        raise UserError(_duckdb_error(e, lambda first: _(
+            "{error}: `sql` reads the views only, no other file and no extension "
+            "(`export --parquet DIR` writes the tables to files)", error=first)), code="TL-E050") from None
     except duckdb.InvalidInputException as e:
         if "configuration has been locked" not in str(e):
-            raise UserError(str(e).splitlines()[0], code="TL-E050") from None
+            raise UserError(_duckdb_error(e), code="TL-E050") from None
         _ = speak()
-        raise UserError(_("{error}: `sql` runs queries on the views and changes no setting "
-                          "(profiling, logging and the like would write files)",
-                          error=str(e).splitlines()[0]), code="TL-E050") from None
+        raise UserError(_duckdb_error(e, lambda first: _(
+            "{error}: `sql` runs queries on the views and changes no setting "
+            "(profiling, logging and the like would write files)", error=first)), code="TL-E050") from None
     except duckdb.Error as e:
-        raise UserError(str(e).splitlines()[0], code="TL-E050") from None
-    return [{c: plain(v) for c, v in zip(cols, r, strict=True)} for r in rows]
+        raise UserError(_duckdb_error(e), code="TL-E050") from None
+    return cols, [{c: plain(v, naive_utc=naive_utc) for c, v in zip(cols, r, strict=True)} for r in rows]
+
+
+def _duckdb_error(e: BaseException, explain: Callable[[str], str] | None = None) -> str:
+    """DuckDB's message as DuckDB gives it, every line; `explain` rewrites its first line (the
+    error itself), the rest (the suggestions, `LINE n:` and its caret) following unchanged."""
+    text = str(e).rstrip("\n")
+    if explain is None:
+        return text
+    first, newline, rest = text.partition("\n")
+    return explain(first) + newline + rest
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
@@ -656,13 +673,14 @@ def cmd_sql(args: argparse.Namespace) -> int:
             _ = speak()
             raise UserError(_("the query holds {n} statements, and --json or --csv prints one result; run one "
                               "statement at a time", n=len(statements)), code="TL-E050")
-        results = [_rows(con, statement) for statement in statements]
+        # naive timestamps as they are: the query may have turned a UTC time into any zone's
+        results = [_result(con, statement, naive_utc=False) for statement in statements]
     finally:
         con.close()
-    for i, rows in enumerate(results):  # each statement's result, in order, as the duckdb shell prints them
+    for i, (cols, rows) in enumerate(results):  # each statement's result, in order, as the duckdb shell prints them
         if i:
             print()
-        emit(rows, args.json, as_csv=args.csv)
+        emit(rows, args.json, cols if args.csv else None, as_csv=args.csv)
     return 0
 
 

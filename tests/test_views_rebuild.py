@@ -213,3 +213,42 @@ def test_a_rebuild_through_the_ledger_leaves_its_connections_locked_against_othe
         assert {r[0] for r in con.execute("SELECT ticket FROM liability").fetchall()} == {"T-1"}
     finally:
         con.close()
+
+
+def test_export_keeps_fen_integers_in_parquet_and_says_what_it_wrote_in_json(
+        store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+    import shutil
+
+    import duckdb
+
+    from adapters.cli import main
+
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(store, data / "events.sqlite")
+    assert main(["views", "rebuild", "--data-dir", str(data), "--at", "2026-03-01T00:00:00Z"]) == 0
+    capsys.readouterr()
+    out = tmp_path / "parquet"
+    # --json was ignored: prose, where a program reads what was written
+    assert main(["--data-dir", str(data), "--json", "export", "--parquet", str(out)]) == 0
+    (done,) = json.loads(capsys.readouterr().out)
+    assert done["parquet"] == str(out)
+    assert {"table": "events", "file": str(out / "events.parquet")} in done["tables"]
+    assert {Path(t["file"]) for t in done["tables"]} == set(out.glob("*.parquet"))
+    # HUGEINT columns (bounded amounts, sums) were written as DOUBLE: fen read back as floats
+    with duckdb.connect() as con:
+        def types(table: str) -> dict[str, str]:
+            return dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM "
+                                    f"'{out / (table + '.parquet')}')").fetchall())
+
+        events = types("events")
+        assert {events[c] for c in ("labour_fen", "amount_fen", "add_minutes", "size")} == {"BIGINT"}
+        assert types("liability_totals")["supplier_pays_fen"] == "BIGINT"
+        assert all(t != "DOUBLE" for t in events.values())
+        held = con.execute(f"SELECT sum(labour_fen) FROM '{out / 'events.parquet'}'").fetchone()[0]
+    views = duckdb.connect(str(data / "views.duckdb"), read_only=True)
+    try:
+        assert held == views.execute("SELECT sum(labour_fen) FROM events").fetchone()[0] and held > 0
+    finally:
+        views.close()

@@ -225,7 +225,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_sql)
 
     p = sub.add_parser("export", help="export every view table to Parquet files")
-    p.add_argument("--parquet", required=True, metavar="DIR")
+    p.add_argument("--parquet", required=True, metavar="DIR",
+                   help="the folder to write TABLE.parquet into, one file per table and view (created if missing)")
     p.set_defaults(func=cmd_export)
 
 
@@ -716,9 +717,26 @@ def cmd_export(args: argparse.Namespace) -> int:
         first = ("events", "terms", "terms_clocks", "calendar_years", *VIEW_TABLES, "checkpoint")
         tables = [t for t in first if t in held] + [t for t in held if t not in first]
         for t in tables:
-            con.execute(f"COPY (SELECT * FROM {t}) TO {sql_text(out / f'{t}.parquet')} (FORMAT parquet)")
+            con.execute(f"COPY (SELECT {_parquet_columns(con, t)} FROM {t}) TO {sql_text(out / f'{t}.parquet')} "
+                        "(FORMAT parquet)")
     finally:
         con.close()
+    if args.json:  # what was written, for a program
+        emit([{"parquet": str(out), "tables": [{"table": t, "file": str(out / f"{t}.parquet")} for t in tables]}], True)
+        return 0
     _ = speak()
     print(_("exported {n} tables to {out}", n=len(tables), out=out))
     return 0
+
+
+def _parquet_columns(con: Any, table: str) -> str:
+    """A table's columns for Parquet: HUGEINT (the bounded amounts, sums) cast to BIGINT, for
+    DuckDB writes a HUGEINT as DOUBLE and fen would reach the reader as floats; the others as they are."""
+    cols = con.execute("SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'main' "
+                       "AND table_name = ? ORDER BY ordinal_position", [table]).fetchall()
+
+    def quoted(name: str) -> str:
+        return '"' + name.replace('"', '""') + '"'
+
+    return ", ".join(f"CAST({quoted(c)} AS BIGINT) AS {quoted(c)}" if kind == "HUGEINT" else quoted(c)
+                     for c, kind in cols) or "*"

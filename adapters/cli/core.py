@@ -94,16 +94,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("ticket")
     p.add_argument("file")
     p.add_argument("--actor", required=True, help="who attaches it")
-    p.add_argument("--description", default="")
+    p.add_argument("--description", default="", help="what the file shows, recorded with its hash (default: none)")
     p.add_argument("--at", default=None, metavar="TIME", help="when it was produced (default now)")
     p.set_defaults(func=cmd_attach)
 
     p = sub.add_parser("person", help="reporters' personal data, outside the log (PIPL, §7)")
     psub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     a = psub.add_parser("add", help="store a reporter's name and phone; prints the reference to use in events")
-    a.add_argument("--name", required=True)
-    a.add_argument("--phone", default="")
-    a.add_argument("--ref", default=None)
+    a.add_argument("--name", required=True, help="the reporter's name (kept in <data-dir>/persons.sqlite, never in the log)")
+    a.add_argument("--phone", default="", help="the reporter's phone number (default: none)")
+    a.add_argument("--ref", default=None,
+                   help="the reference events will name (default: P- and 12 random hex digits); an existing one is refused")
     a.set_defaults(func=cmd_person_add)
     a = psub.add_parser("show", help="a reporter's details, if not erased")
     a.add_argument("ref")
@@ -114,7 +115,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("demo", help="record a synthetic year of service under the four seed contracts, then summarise")
     p.add_argument("--tickets", type=positive_int, default=3000, help="about how many tickets (default 3000)")
-    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--seed", type=int, default=7,
+                   help="the random seed of the synthetic year: the same seed and --tickets record the same events (default 7)")
     p.add_argument("--no-stream", action="store_true", help="do not publish to NATS")
     p.set_defaults(func=cmd_demo)
 
@@ -300,6 +302,9 @@ def cmd_calendar_record(args: argparse.Namespace) -> int:
         _refuse_unpublished(args.years, years)
     ledger = ledger_for(args)
     recorded = record_calendar(ledger, years)
+    if args.json:  # what was recorded, for a program: [] when every year was already there
+        emit([{"calendar_years_recorded": list(recorded or [])}], True)
+        return 0
     _ = speak()
     print(_("recorded calendar years: {years}",
             years=recorded or _("none new (already recorded with the same days)")))
@@ -797,6 +802,10 @@ def cmd_attach(args: argparse.Namespace) -> int:
             raise UserError(said(e)) from None
         raise
     keep_evidence(data_dir, sha, staged)
+    if args.json:  # what was recorded, for a program
+        emit([{"status": outcome.status, "ticket": args.ticket, "file": path.name, "sha256": sha, "size": size,
+               "media_type": media}], True)
+        return 0
     _ = speak()
     print(_("{status}: {name} sha256 {sha} ({size} bytes, {media}) on ticket {ticket}",
             status=status_said(outcome.status, _), name=path.name, sha=sha, size=size, media=media, ticket=args.ticket))
@@ -812,6 +821,9 @@ def cmd_person_add(args: argparse.Namespace) -> int:
     except PersonError as e:
         _ = speak()
         raise UserError(_("person add: {error}", error=said(e))) from None
+    if args.json:  # the reference to use in events; the name and phone stay in the store
+        emit([{"ref": ref, "stored": True}], True)
+        return 0
     print(ref)
     return 0
 
@@ -836,6 +848,9 @@ def cmd_erase_person(args: argparse.Namespace) -> int:
         _ = speak()
         raise UserError(_("no data folder {folder}; check --data-dir for a typo. Nothing erased", folder=folder))
     erased = PersonStore(folder).erase(args.ref)
+    if args.json:  # erased false: nothing was stored under the reference (never, or erased before)
+        emit([{"ref": args.ref, "erased": erased, "log_changed": False}], True)
+        return 0
     _ = speak()
     print(_("{ref}: erased; the log is unchanged", ref=args.ref) if erased else
           _("{ref}: nothing stored (already erased?); the log is unchanged", ref=args.ref))

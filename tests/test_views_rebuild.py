@@ -252,3 +252,38 @@ def test_export_keeps_fen_integers_in_parquet_and_says_what_it_wrote_in_json(
         assert held == views.execute("SELECT sum(labour_fen) FROM events").fetchone()[0] and held > 0
     finally:
         views.close()
+
+
+def test_report_liability_month_is_the_month_in_the_contract_s_own_time_zone(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    import msgspec
+
+    from adapters.cli import main
+    from adapters.ledger import Ledger
+    from adapters.store import StoreConfig
+
+    from .domainkit import Desk, changed_terms
+
+    # --month added 8 hours whatever the contract's zone: a Berlin ticket of 31 October, 23:30
+    # (22:30 UTC) was counted in November, Beijing's date
+    desk = Desk()
+    berlin = desk.contract("000")
+    berlin = msgspec.structs.replace(berlin, terms=changed_terms(berlin.terms, timezone="Europe/Berlin"))
+    data = tmp_path / "data"
+    app = Ledger.open(StoreConfig(data))
+    try:
+        app.execute_many([berlin, desk.asset("A1"),
+                          desk.open("T1", "A1", "2025-10-31T23:30+01:00"),
+                          desk.open("T2", "A1", "2025-11-01T00:30+01:00")], now=datetime(2026, 1, 1, tzinfo=UTC))
+    finally:
+        app.close()
+    assert main(["--data-dir", str(data), "views", "rebuild", "--at", "2026-01-01T00:00:00Z"]) == 0
+    capsys.readouterr()
+    for month, tickets in (("2025-10", ["T1"]), ("2025-11", ["T2"])):
+        assert main(["--data-dir", str(data), "--json", "report", "liability", "--month", month]) == 0
+        assert [r["ticket"] for r in json.loads(capsys.readouterr().out)] == tickets, month
+        # the same month as the views' own (sla_clocks.month, counted in the contract's zone)
+        assert main(["--data-dir", str(data), "--json", "report", "sla", "--month", month]) == 0
+        assert {r["ticket"] for r in json.loads(capsys.readouterr().out)} == set(tickets), month

@@ -484,8 +484,11 @@ def cmd_report(args: argparse.Namespace) -> int:
             elif table == "visit_periods":
                 where.append("strftime(start, '%Y-%m') <= ? AND ? <= strftime(\"end\", '%Y-%m')")
                 params.append(args.month)
-            elif table == "liability":
-                where.append("strftime(reported_at + INTERVAL 8 HOUR, '%Y-%m') = ?")
+            elif table == "liability":  # the month in the zone of the ticket's contract, as sla_clocks.month
+                where.append("strftime(timezone(coalesce((SELECT t.timezone FROM terms t WHERE t.contract = "
+                             "liability.contract AND t.version = liability.contract_version), ?), "
+                             "timezone('UTC', reported_at)), '%Y-%m') = ?")
+                params.append(DEFAULT_TZ)
             elif table == "sla_summary":
                 where.append("dimension = 'month' AND key = ?")
             else:

@@ -6,6 +6,7 @@ import argparse
 import hashlib
 import itertools
 import mimetypes
+import re
 import sys
 import uuid
 from collections.abc import Callable
@@ -213,27 +214,38 @@ def _check_sqlite_ledger(path: Path, *, create: bool) -> None:
 
 
 def _check_postgres_ledger(config: Any, *, create: bool) -> None:
-    """The data folder (created by init and import) and the ledger's tables in the schema."""
+    """The data folder (created by init and import), the schema (made by the database's owner:
+    `init` makes the ledger's tables in it, never the schema, so a typo in
+    TICKETLEDGER_POSTGRES_SCHEMA is refused, not made a new ledger) and the ledger's tables in it."""
     import psycopg
 
     folder = config.data_dir
     _ = speak()
     init = _("run `ticketledger --data-dir {folder} init` first", folder=folder)
-    if create:
-        _make_folder(folder)
-        return
-    if not folder.is_dir():
+    if not create and not folder.is_dir():
         raise UserError(_("no data folder {folder}; {init} (with TICKETLEDGER_POSTGRES the "
                           "events are in PostgreSQL, and the data folder holds the evidence, the "
                           "NATS store and the views), or check --data-dir for a typo",
                           folder=folder, init=init), code="TL-E010")
+    schema = config.postgres_schema
     try:
         with psycopg.connect(config.postgres_dsn, connect_timeout=10) as c:
-            table = c.execute("SELECT to_regclass(%s)", (f'"{config.postgres_schema}".ledger_events',)).fetchone()
+            held = c.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()
+            table = c.execute("SELECT to_regclass(%s)", (f'"{schema}".ledger_events',)).fetchone() if held else None
     except psycopg.Error as e:
         raise UserError(_("cannot reach the ledger {where}: {error}; check TICKETLEDGER_POSTGRES",
                           where=ledger_place(config),
                           error=str(e).strip().splitlines()[0]), code="TL-E012") from None
+    if held is None:
+        named = schema if re.fullmatch(r"[a-z_][a-z0-9_$]*", schema) else '"' + schema.replace('"', '""') + '"'
+        raise UserError(_("the schema {schema} does not exist {where}; ticketledger makes its tables in a "
+                          "schema, never the schema itself: create it (`CREATE SCHEMA {named}` as a user who may, "
+                          "owned by or granted to the ledger's user), then run `ticketledger --data-dir {folder} "
+                          "init`; or check TICKETLEDGER_POSTGRES_SCHEMA for a typo", schema=schema, named=named,
+                          where=ledger_place(config).rsplit(", schema ", 1)[0], folder=folder), code="TL-E012")
+    if create:
+        _make_folder(folder)
+        return
     if table is None or table[0] is None:
         raise UserError(_("no ledger {where}; {init}, or check TICKETLEDGER_POSTGRES_SCHEMA",
                           where=ledger_place(config), init=init),

@@ -203,9 +203,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="the views for people (tables) or programs (--json)")
     p.add_argument("view", choices=["sla", "visits", "liability", "summary", "totals", "compare-sla"],
                    help="compare-sla: our resolution verdict beside a ServiceNow log's made_sla, per priority")
-    p.add_argument("--contract")
-    p.add_argument("--customer")
-    p.add_argument("--site")
+    p.add_argument("--contract", metavar="K", help="only the rows of this contract id, e.g. K-001")
+    p.add_argument("--customer", metavar="C", help="only the rows of this customer id, e.g. buyer-001")
+    p.add_argument("--site", help="only the rows of this site id (reports whose rows name a site)")
     p.add_argument("--month", help="YYYY-MM (report month, local time)")
     p.add_argument("--state", help="sla: met, breached, running, at_risk, not_applicable; visits: done, due, missed, upcoming")
     p.add_argument("--limit", type=positive_int, default=None,

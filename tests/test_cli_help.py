@@ -51,3 +51,30 @@ def test_the_command_list_says_an_asset(capsys: pytest.CaptureFixture[str]) -> N
         main(["--help"])
     out = capsys.readouterr().out
     assert "show an asset: current state" in out and "show a ticket: current state" in out and " a asset" not in out
+
+
+def _parsers(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], argparse.ArgumentParser]]:
+    out = [(path, parser)]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                out.extend(_parsers(child, (*path, name)))
+    return out
+
+
+def test_every_option_says_what_it_does() -> None:
+    # export --parquet, report --contract/--customer/--site, demo --seed, person add's options,
+    # attach --description, nats customer-stream --replicas were listed in --help with no word
+    silent = sorted({f"{' '.join(path)} {action.option_strings[-1]}" for path, parser in _parsers(build_parser())
+                     for action in parser._actions
+                     if action.option_strings and not (action.help or "").strip()})
+    assert silent == []
+
+
+def test_witness_help_says_it_needs_the_log_s_nats_server(capsys: pytest.CaptureFixture[str]) -> None:
+    # it said "NATS (default: a nats-server started in the data folder)", and the command refuses without --nats-url
+    with pytest.raises(SystemExit):
+        main(["witness", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "default: a nats-server started in the data folder" not in out
+    assert "required: the log's NATS server" in out

@@ -95,10 +95,14 @@ def test_amounts_are_yuan_and_a_cut_table_says_how_many_rows_there_are(data: Pat
     rows = json.loads(run(data, "report", "liability", "--json").stdout)  # JSON: every row, fen
     assert len(rows) == 200 and all(isinstance(r["supplier_pays_fen"], int | None) for r in rows)
     person = run(data, "--lang", "en", "report", "liability", "--limit", "5").stdout
-    assert "showing 5 of 200 rows (use --limit / --json / --csv)" in person
+    # the reader's own --limit cut the table: raise it ("use --limit" told them to do what they had done)
+    assert "showing 5 of 200 rows (raise --limit to see more)" in person and "use --limit" not in person
     first = rows[0]["supplier_pays_fen"] or 0
     assert f"¥{first // 100:,}.{first % 100:02d}" in person
     assert "显示 200 行中的 5 行" in run(data, "report", "liability", "--limit", "5").stdout
+    # the table's own limit cut it: --limit, --json or --csv show more
+    assert re.search(r"showing 200 of [\d,]+ rows \(use --limit / --json / --csv\)",
+                     run(data, "--lang", "en", "report", "sla").stdout)
 
 
 def test_csv_carries_every_column_raw_and_parses(data: Path) -> None:

@@ -76,3 +76,15 @@ def test_a_refused_attachment_keeps_no_file_and_says_why(tmp_path: Path, capsys)
     assert run(data, "attach", "T1", str(doc), "--actor", "engineer:li")[0] == 2  # the same file again
     assert "already attached to ticket T1" in capsys.readouterr().err
     assert [p for p in (data / "evidence").rglob("*") if p.is_file()] == [stored]
+
+
+def test_attach_says_what_it_recorded_in_json(tmp_path: Path) -> None:
+    # --json was ignored: a sentence where a program reads the hash it must keep
+    data = ledger_with_one_ticket(tmp_path / "data")
+    doc = tmp_path / "photo.jpg"
+    doc.write_bytes(b"\xff\xd8\xff a photo of the broken pump")
+    code, out = run(data, "--json", "attach", "T1", str(doc), "--actor", "engineer:li", "--description", "pump")
+    assert code == 0
+    assert json.loads(out) == [{"status": "recorded", "ticket": "T1", "file": "photo.jpg",
+                                "sha256": hashlib.sha256(doc.read_bytes()).hexdigest(),
+                                "size": doc.stat().st_size, "media_type": "image/jpeg"}]

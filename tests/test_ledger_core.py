@@ -250,3 +250,18 @@ def test_calendar_years_the_package_has_not_published_are_refused_and_nothing_re
     assert f"--years {last - 1}-{last}" in err  # what would be right
     assert positions() == log
     assert main(["calendar", "record", "--years", f"{last - 1}-{last}", "--data-dir", data]) == 0
+
+
+def test_calendar_record_says_the_years_it_recorded_in_json(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from adapters.cli import main
+
+    from .domainkit import ledger_with_one_ticket
+
+    # --json was ignored: a sentence where a program reads which years were recorded
+    data = str(ledger_with_one_ticket(tmp_path / "data"))
+    assert main(["--data-dir", data, "--json", "calendar", "record", "--years", "2024-2025"]) == 0
+    assert json.loads(capsys.readouterr().out) == [{"calendar_years_recorded": [2024, 2025]}]
+    assert main(["--data-dir", data, "calendar", "record", "--json", "--years", "2025"]) == 0
+    assert json.loads(capsys.readouterr().out) == [{"calendar_years_recorded": []}]  # already recorded

@@ -66,3 +66,15 @@ def test_erasing_a_reporter_leaves_the_log_verifiable(tmp_path: Path) -> None:
     assert log_bytes() == before  # the log was not rewritten
     code, report = run(data, "--json", "verify", "--no-stream")
     assert code == 0 and json.loads(report)["head_link"] == head
+
+
+def test_person_add_and_erase_person_say_what_they_did_in_json(tmp_path: Path) -> None:
+    # --json was ignored: a bare reference and a sentence, where every other command prints JSON
+    data = tmp_path / "data"
+    code, out = run(data, "--json", "person", "add", "--name", NAME, "--phone", PHONE, "--ref", "P-0001")
+    assert code == 0 and json.loads(out) == [{"ref": "P-0001", "stored": True}]
+    assert NAME not in out and PHONE not in out  # the details stay in the store
+    code, out = run(data, "erase-person", "--json", "P-0001")
+    assert code == 0 and json.loads(out) == [{"ref": "P-0001", "erased": True, "log_changed": False}]
+    code, out = run(data, "--json", "erase-person", "P-0001")  # already erased
+    assert code == 0 and json.loads(out) == [{"ref": "P-0001", "erased": False, "log_changed": False}]

@@ -66,7 +66,23 @@ def test_postgresql_commands_on_a_folder_or_schema_init_never_made_are_refused(
     assert main(["--data-dir", str(typo), "init"]) == 0
     monkeypatch.setenv("TICKETLEDGER_POSTGRES_SCHEMA", on_postgres + "_typo")
     assert main(["--data-dir", str(typo), "log"]) == 2
-    assert f"schema {on_postgres}_typo; run" in capsys.readouterr().err
+    assert f"the schema {on_postgres}_typo does not exist" in capsys.readouterr().err
+
+
+def test_init_in_a_schema_that_does_not_exist_says_so_and_how_to_create_it(
+        tmp_path: Path, on_postgres: str, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # init said TL-E012 "schema … does not exist; if it is damaged, restore it from a backup"
+    missing = on_postgres + "_nosuch"
+    monkeypatch.setenv("TICKETLEDGER_POSTGRES_SCHEMA", missing)
+    data = tmp_path / "data"
+    assert main(["--lang", "en", "--data-dir", str(data), "init"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"ticketledger init: TL-E012: the schema {missing} does not exist on PostgreSQL "
+                          "127.0.0.1:5432/test;"), err
+    assert f"create it (`CREATE SCHEMA {missing}`" in err and "TICKETLEDGER_POSTGRES_SCHEMA for a typo" in err
+    assert "restore it from a backup" not in err
+    assert not data.exists()  # nothing made for a schema that is not there
 
 
 def _one_ticket(tmp_path: Path) -> Path:

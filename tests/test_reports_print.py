@@ -240,9 +240,13 @@ def test_a_document_is_written_in_the_format_its_file_name_says(docs: dict, tmp_
     said = msgspec.json.decode(run(docs["data"], "--json", "statement", "--customer", "buyer-000", "--month",
                                    "2025-07", "--out", str(tmp_path / "j.html")))
     assert said[0]["file"].endswith("j.html") and said[0]["format"] == "html" and said[0]["applicable"] > 0
+    statement_at = said[0]["evaluated_at"]
     said = msgspec.json.decode(run(docs["data"], "--json", "explain", TICKET, "--views", docs["views"],
                                    "--out", str(tmp_path / "j.md")))
     assert said[0]["format"] == "md" and said[0]["ticket"] == TICKET and said[0]["clocks"] > 0
+    # times to the second with Z, as every other JSON time (the statement wrote `…01.000000Z`)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", statement_at), statement_at
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", said[0]["evaluated_at"])
 
 
 def test_the_english_statement_pdf_keeps_each_header_word_whole(docs: dict) -> None:

@@ -213,3 +213,77 @@ def test_a_rebuild_through_the_ledger_leaves_its_connections_locked_against_othe
         assert {r[0] for r in con.execute("SELECT ticket FROM liability").fetchall()} == {"T-1"}
     finally:
         con.close()
+
+
+def test_export_keeps_fen_integers_in_parquet_and_says_what_it_wrote_in_json(
+        store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+    import shutil
+
+    import duckdb
+
+    from adapters.cli import main
+
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(store, data / "events.sqlite")
+    assert main(["views", "rebuild", "--data-dir", str(data), "--at", "2026-03-01T00:00:00Z"]) == 0
+    capsys.readouterr()
+    out = tmp_path / "parquet"
+    # --json was ignored: prose, where a program reads what was written
+    assert main(["--data-dir", str(data), "--json", "export", "--parquet", str(out)]) == 0
+    (done,) = json.loads(capsys.readouterr().out)
+    assert done["parquet"] == str(out)
+    assert {"table": "events", "file": str(out / "events.parquet")} in done["tables"]
+    assert {Path(t["file"]) for t in done["tables"]} == set(out.glob("*.parquet"))
+    # HUGEINT columns (bounded amounts, sums) were written as DOUBLE: fen read back as floats
+    with duckdb.connect() as con:
+        def types(table: str) -> dict[str, str]:
+            return dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM "
+                                    f"'{out / (table + '.parquet')}')").fetchall())
+
+        events = types("events")
+        assert {events[c] for c in ("labour_fen", "amount_fen", "add_minutes", "size")} == {"BIGINT"}
+        assert types("liability_totals")["supplier_pays_fen"] == "BIGINT"
+        assert all(t != "DOUBLE" for t in events.values())
+        held = con.execute(f"SELECT sum(labour_fen) FROM '{out / 'events.parquet'}'").fetchone()[0]
+    views = duckdb.connect(str(data / "views.duckdb"), read_only=True)
+    try:
+        assert held == views.execute("SELECT sum(labour_fen) FROM events").fetchone()[0] and held > 0
+    finally:
+        views.close()
+
+
+def test_report_liability_month_is_the_month_in_the_contract_s_own_time_zone(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    import msgspec
+
+    from adapters.cli import main
+    from adapters.ledger import Ledger
+    from adapters.store import StoreConfig
+
+    from .domainkit import Desk, changed_terms
+
+    # --month added 8 hours whatever the contract's zone: a Berlin ticket of 31 October, 23:30
+    # (22:30 UTC) was counted in November, Beijing's date
+    desk = Desk()
+    berlin = desk.contract("000")
+    berlin = msgspec.structs.replace(berlin, terms=changed_terms(berlin.terms, timezone="Europe/Berlin"))
+    data = tmp_path / "data"
+    app = Ledger.open(StoreConfig(data))
+    try:
+        app.execute_many([berlin, desk.asset("A1"),
+                          desk.open("T1", "A1", "2025-10-31T23:30+01:00"),
+                          desk.open("T2", "A1", "2025-11-01T00:30+01:00")], now=datetime(2026, 1, 1, tzinfo=UTC))
+    finally:
+        app.close()
+    assert main(["--data-dir", str(data), "views", "rebuild", "--at", "2026-01-01T00:00:00Z"]) == 0
+    capsys.readouterr()
+    for month, tickets in (("2025-10", ["T1"]), ("2025-11", ["T2"])):
+        assert main(["--data-dir", str(data), "--json", "report", "liability", "--month", month]) == 0
+        assert [r["ticket"] for r in json.loads(capsys.readouterr().out)] == tickets, month
+        # the same month as the views' own (sla_clocks.month, counted in the contract's zone)
+        assert main(["--data-dir", str(data), "--json", "report", "sla", "--month", month]) == 0
+        assert {r["ticket"] for r in json.loads(capsys.readouterr().out)} == set(tickets), month

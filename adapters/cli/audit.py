@@ -94,9 +94,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "views, for `sql`, `report`, `explain --views` and `diff`.",
     )
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--as-of-recorded", default=None, metavar="TIME")
-    g.add_argument("--as-of-position", default=None, type=int, metavar="N")
-    g.add_argument("--as-of-occurred", default=None, metavar="TIME")
+    g.add_argument("--as-of-recorded", default=None, metavar="TIME",
+                   help="what the ledger had recorded by this time (ISO with zone)")
+    g.add_argument("--as-of-position", default=None, type=int, metavar="N", help="the log up to this position")
+    g.add_argument("--as-of-occurred", default=None, metavar="TIME",
+                   help="what had occurred in the field by this time (ISO with zone), whenever recorded")
     g.add_argument("--as-of-source-recorded", default=None, metavar="TIME", help=SOURCE_RECORDED_HELP)
     p.add_argument("--terms", default=None, metavar="FILE",
                    help="what-if: a contract file (TOML/JSON) whose [terms] replace the versions of the "

@@ -6,6 +6,7 @@ import argparse
 import hashlib
 import itertools
 import mimetypes
+import re
 import sys
 import uuid
 from collections.abc import Callable
@@ -38,13 +39,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     csub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     a = csub.add_parser("add", help="register contracts from TOML/JSON files (see contracts/)")
     a.add_argument("files", nargs="+", metavar="FILE")
-    a.add_argument("--actor", default="cli")
+    a.add_argument("--actor", default="cli", help="who registers them, recorded with each contract (default cli)")
     a.set_defaults(func=cmd_contract_add)
     a = csub.add_parser("amend", help="new terms in force from a time (§9.11)")
     a.add_argument("file", metavar="FILE")
     a.add_argument("--effective-from", required=True, metavar="TIME", help="ISO time with zone, e.g. 2026-01-01T00:00+08:00")
-    a.add_argument("--reason", default="")
-    a.add_argument("--actor", default="cli")
+    a.add_argument("--reason", default="", help="why the terms change, recorded with the amendment (default: none)")
+    a.add_argument("--actor", default="cli", help="who amends it, recorded with the amendment (default cli)")
     a.set_defaults(func=cmd_contract_amend)
     a = csub.add_parser("show", help="a contract's versions and terms")
     a.add_argument("id")
@@ -94,16 +95,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("ticket")
     p.add_argument("file")
     p.add_argument("--actor", required=True, help="who attaches it")
-    p.add_argument("--description", default="")
+    p.add_argument("--description", default="", help="what the file shows, recorded with its hash (default: none)")
     p.add_argument("--at", default=None, metavar="TIME", help="when it was produced (default now)")
     p.set_defaults(func=cmd_attach)
 
     p = sub.add_parser("person", help="reporters' personal data, outside the log (PIPL, §7)")
     psub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     a = psub.add_parser("add", help="store a reporter's name and phone; prints the reference to use in events")
-    a.add_argument("--name", required=True)
-    a.add_argument("--phone", default="")
-    a.add_argument("--ref", default=None)
+    a.add_argument("--name", required=True, help="the reporter's name (kept in <data-dir>/persons.sqlite, never in the log)")
+    a.add_argument("--phone", default="", help="the reporter's phone number (default: none)")
+    a.add_argument("--ref", default=None,
+                   help="the reference events will name (default: P- and 12 random hex digits); an existing one is refused")
     a.set_defaults(func=cmd_person_add)
     a = psub.add_parser("show", help="a reporter's details, if not erased")
     a.add_argument("ref")
@@ -114,7 +116,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("demo", help="record a synthetic year of service under the four seed contracts, then summarise")
     p.add_argument("--tickets", type=positive_int, default=3000, help="about how many tickets (default 3000)")
-    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--seed", type=int, default=7,
+                   help="the random seed of the synthetic year: the same seed and --tickets record the same events (default 7)")
     p.add_argument("--no-stream", action="store_true", help="do not publish to NATS")
     p.set_defaults(func=cmd_demo)
 
@@ -211,27 +214,38 @@ def _check_sqlite_ledger(path: Path, *, create: bool) -> None:
 
 
 def _check_postgres_ledger(config: Any, *, create: bool) -> None:
-    """The data folder (created by init and import) and the ledger's tables in the schema."""
+    """The data folder (created by init and import), the schema (made by the database's owner:
+    `init` makes the ledger's tables in it, never the schema, so a typo in
+    TICKETLEDGER_POSTGRES_SCHEMA is refused, not made a new ledger) and the ledger's tables in it."""
     import psycopg
 
     folder = config.data_dir
     _ = speak()
     init = _("run `ticketledger --data-dir {folder} init` first", folder=folder)
-    if create:
-        _make_folder(folder)
-        return
-    if not folder.is_dir():
+    if not create and not folder.is_dir():
         raise UserError(_("no data folder {folder}; {init} (with TICKETLEDGER_POSTGRES the "
                           "events are in PostgreSQL, and the data folder holds the evidence, the "
                           "NATS store and the views), or check --data-dir for a typo",
                           folder=folder, init=init), code="TL-E010")
+    schema = config.postgres_schema
     try:
         with psycopg.connect(config.postgres_dsn, connect_timeout=10) as c:
-            table = c.execute("SELECT to_regclass(%s)", (f'"{config.postgres_schema}".ledger_events',)).fetchone()
+            held = c.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()
+            table = c.execute("SELECT to_regclass(%s)", (f'"{schema}".ledger_events',)).fetchone() if held else None
     except psycopg.Error as e:
         raise UserError(_("cannot reach the ledger {where}: {error}; check TICKETLEDGER_POSTGRES",
                           where=ledger_place(config),
                           error=str(e).strip().splitlines()[0]), code="TL-E012") from None
+    if held is None:
+        named = schema if re.fullmatch(r"[a-z_][a-z0-9_$]*", schema) else '"' + schema.replace('"', '""') + '"'
+        raise UserError(_("the schema {schema} does not exist {where}; ticketledger makes its tables in a "
+                          "schema, never the schema itself: create it (`CREATE SCHEMA {named}` as a user who may, "
+                          "owned by or granted to the ledger's user), then run `ticketledger --data-dir {folder} "
+                          "init`; or check TICKETLEDGER_POSTGRES_SCHEMA for a typo", schema=schema, named=named,
+                          where=ledger_place(config).rsplit(", schema ", 1)[0], folder=folder), code="TL-E012")
+    if create:
+        _make_folder(folder)
+        return
     if table is None or table[0] is None:
         raise UserError(_("no ledger {where}; {init}, or check TICKETLEDGER_POSTGRES_SCHEMA",
                           where=ledger_place(config), init=init),
@@ -300,6 +314,9 @@ def cmd_calendar_record(args: argparse.Namespace) -> int:
         _refuse_unpublished(args.years, years)
     ledger = ledger_for(args)
     recorded = record_calendar(ledger, years)
+    if args.json:  # what was recorded, for a program: [] when every year was already there
+        emit([{"calendar_years_recorded": list(recorded or [])}], True)
+        return 0
     _ = speak()
     print(_("recorded calendar years: {years}",
             years=recorded or _("none new (already recorded with the same days)")))
@@ -797,6 +814,10 @@ def cmd_attach(args: argparse.Namespace) -> int:
             raise UserError(said(e)) from None
         raise
     keep_evidence(data_dir, sha, staged)
+    if args.json:  # what was recorded, for a program
+        emit([{"status": outcome.status, "ticket": args.ticket, "file": path.name, "sha256": sha, "size": size,
+               "media_type": media}], True)
+        return 0
     _ = speak()
     print(_("{status}: {name} sha256 {sha} ({size} bytes, {media}) on ticket {ticket}",
             status=status_said(outcome.status, _), name=path.name, sha=sha, size=size, media=media, ticket=args.ticket))
@@ -812,6 +833,9 @@ def cmd_person_add(args: argparse.Namespace) -> int:
     except PersonError as e:
         _ = speak()
         raise UserError(_("person add: {error}", error=said(e))) from None
+    if args.json:  # the reference to use in events; the name and phone stay in the store
+        emit([{"ref": ref, "stored": True}], True)
+        return 0
     print(ref)
     return 0
 
@@ -836,6 +860,9 @@ def cmd_erase_person(args: argparse.Namespace) -> int:
         _ = speak()
         raise UserError(_("no data folder {folder}; check --data-dir for a typo. Nothing erased", folder=folder))
     erased = PersonStore(folder).erase(args.ref)
+    if args.json:  # erased false: nothing was stored under the reference (never, or erased before)
+        emit([{"ref": args.ref, "erased": erased, "log_changed": False}], True)
+        return 0
     _ = speak()
     print(_("{ref}: erased; the log is unchanged", ref=args.ref) if erased else
           _("{ref}: nothing stored (already erased?); the log is unchanged", ref=args.ref))

@@ -91,13 +91,15 @@ def cmd_statement(args: argparse.Namespace) -> int:
                 when=_.time(data["cut"]["evaluated_at"], zone, zone=True),
                 first=_.time(first, zone, zone=True) if first else _("no time (none yet)")), file=sys.stderr)
     if args.json:  # what was written, for a program (the warning above stays on stderr)
-        from replay.asof import stamp
+        from datetime import UTC
 
         evaluated = data["cut"]["evaluated_at"]
+        if evaluated:  # to the second with Z, as every other JSON time (not the store's microseconds)
+            evaluated = (evaluated.replace(tzinfo=UTC) if evaluated.tzinfo is None else evaluated).astimezone(UTC)
         emit([{"file": str(args.out), "bytes": len(body), "lang": lang, "format": args.format,
                "customer": args.customer, "month": args.month, "breached": cur["breached"],
                "applicable": cur["applicable"], "tickets": cur["tickets"], "restatements": len(data["restatements"]),
-               "position": data["cut"]["position"], "evaluated_at": stamp(evaluated) if evaluated else None,
+               "position": data["cut"]["position"], "evaluated_at": f"{evaluated:%Y-%m-%dT%H:%M:%SZ}" if evaluated else None,
                "facts_in_month": stated}], True)
         return 0
     print(_("wrote {out} ({size} bytes, {lang}): {customer} {month}, {breached} of {applicable} clocks breached, "

@@ -159,15 +159,17 @@ def _is_terminal(file: Any) -> bool:
 
 def emit(rows: Iterable[dict[str, Any]], as_json: bool, columns: Sequence[ColumnSpec] | None = None,
          title: str | None = None, *, as_csv: bool = False, total: int | None = None,
-         zone: Zone = None, lang: str | None = None, hint: str | None = None) -> None:
-    """Print rows: JSON (`as_json`) or CSV (`as_csv`) with every key and raw value; else a table of
-    `columns` (default: every key) for people, in `lang` (default: the command line's language),
-    followed by "showing N of M rows" when `total` says more rows exist than were given."""
+         zone: Zone = None, lang: str | None = None, hint: str | None = None, limit_given: bool = False) -> None:
+    """Print rows: JSON (`as_json`) or CSV (`as_csv`) with every key and raw value (`columns`, when
+    given, the CSV header: written even when no row follows); else a table of `columns` (default:
+    every key) for people, in `lang` (default: the command line's language), followed by
+    "showing N of M rows" when `total` says more rows exist than were given (and how to see more:
+    `limit_given`, the reader's own --limit cut them)."""
     if as_json:
         write_json(rows)
         return
     if as_csv:
-        write_csv(rows)
+        write_csv(rows, [as_column(c).key for c in columns] if columns else None)
         return
     rows = list(rows)
     _ = texts(lang) if lang else speak()
@@ -185,8 +187,12 @@ def emit(rows: Iterable[dict[str, Any]], as_json: bool, columns: Sequence[Column
                                 "for fewer columns (--json and --csv print them all)", len(left),
                                 width=out.width, names=_.listing(left))))
     if total is not None and total > len(rows):
-        out.print(Text(_("showing {shown} of {total} rows (use --limit / --json / --csv)",
-                         shown=_.number(len(rows)), total=_.number(total))))
+        if limit_given:
+            out.print(Text(_("showing {shown} of {total} rows (raise --limit to see more)",
+                             shown=_.number(len(rows)), total=_.number(total))))
+        else:
+            out.print(Text(_("showing {shown} of {total} rows (use --limit / --json / --csv)",
+                             shown=_.number(len(rows)), total=_.number(total))))
 
 
 WRAPPING = 16  # a longer word folds when its column wraps to fit
@@ -254,10 +260,14 @@ def _width() -> int | None:
     return None if width == UNBOUNDED else width
 
 
-def plain(value: Any) -> Any:
-    """A value as programs read it: UTC instants as ISO text with Z, dates ISO, intervals in seconds."""
+def plain(value: Any, *, naive_utc: bool = True) -> Any:
+    """A value as programs read it: UTC instants as ISO text with Z, dates ISO, intervals in seconds.
+    `naive_utc=False` (`sql`, whose expressions may turn a UTC time into any other): a naive
+    timestamp as it is, ISO without a zone, for no one can say which zone it is in."""
     if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%dT%H:%M:%S") + "Z" if value.tzinfo is None else value.isoformat()
+        if value.tzinfo is not None:
+            return value.isoformat()
+        return value.strftime("%Y-%m-%dT%H:%M:%S") + "Z" if naive_utc else value.isoformat()
     if isinstance(value, date):
         return value.isoformat()
     if hasattr(value, "total_seconds"):
@@ -275,16 +285,24 @@ def write_json(rows: Iterable[dict[str, Any]]) -> None:
     out.flush()
 
 
-def write_csv(rows: Iterable[dict[str, Any]]) -> None:
-    """CSV with a header row (the first row's keys): raw values — codes, integer fen, UTC ISO
-    instants, true/false — lists and objects as JSON text, NULL as an empty field."""
+def write_csv(rows: Iterable[dict[str, Any]], header: Sequence[str] | None = None) -> None:
+    """CSV with a header row (`header`, else the first row's keys): raw values — codes, integer
+    fen, UTC ISO instants, true/false — lists and objects as JSON text, NULL as an empty field.
+    With `header`, no rows is the header alone: a program reads an empty result, not no file."""
     writer = None
+
+    def start(fields: Sequence[str]) -> csv.DictWriter:
+        w = csv.DictWriter(sys.stdout, fieldnames=list(dict.fromkeys(fields)), lineterminator="\n",
+                           extrasaction="ignore")
+        w.writeheader()
+        return w
+
     for r in rows:
         if writer is None:
-            writer = csv.DictWriter(sys.stdout, fieldnames=list(r.keys()), lineterminator="\n",
-                                    extrasaction="ignore")
-            writer.writeheader()
+            writer = start(header or list(r.keys()))
         writer.writerow({k: _csv_value(v) for k, v in r.items()})
+    if writer is None and header:
+        start(header)
     sys.stdout.flush()
 
 

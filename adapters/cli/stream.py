@@ -40,8 +40,8 @@ if TYPE_CHECKING:
 AGGREGATES = ("ticket", "asset", "contract", "calendar")
 
 
-def nats_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("NATS (default: a nats-server started in the data folder)")
+def nats_options(p: argparse.ArgumentParser, title: str = "NATS (default: a nats-server started in the data folder)") -> None:
+    g = p.add_argument_group(title)
     g.add_argument("--nats-url", default=None, help="server or cluster URLs, comma-separated (env TICKETLEDGER_NATS_URL)")
     g.add_argument("--nats-user", default=None, help="user (env TICKETLEDGER_NATS_USER)")
     g.add_argument("--nats-password", default=None, help="password (prefer env TICKETLEDGER_NATS_PASSWORD)")
@@ -74,7 +74,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     a = nsub.add_parser("customer-stream",
                         help="create LEDGER_<customer>: one customer's events, for a reader scoped to that customer")
     a.add_argument("customer", type=_subject_token("CUSTOMER"))
-    a.add_argument("--replicas", type=positive_int, default=1)
+    a.add_argument("--replicas", type=positive_int, default=1,
+                   help="copies the cluster keeps of the stream, and of LEDGER when it is made here (default 1; 3 on a three-node cluster)")
     nats_options(a)
     a.set_defaults(func=cmd_customer_stream)
 
@@ -90,7 +91,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     start.add_argument("--from-start", action="store_true", help="from the first event (default)")
     start.add_argument("--from-position", type=positive_int, metavar="N", help="from the ledger's log position N")
     start.add_argument("--from-time", metavar="TIME", help="from the ledger's recording time (ISO with zone)")
-    p.add_argument("--aggregate", choices=AGGREGATES)
+    p.add_argument("--aggregate", choices=AGGREGATES, help="only the events of this kind of aggregate")
     p.add_argument("--id", type=_subject_token("--id"), help="one ticket/asset/contract id")
     p.add_argument("--type", choices=sorted(ev.FACT_TYPES), metavar="TYPE", help="one event type, e.g. TicketOpened")
     p.add_argument("--customer", type=_subject_token("--customer"),

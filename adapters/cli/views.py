@@ -204,9 +204,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="the views for people (tables) or programs (--json)")
     p.add_argument("view", choices=["sla", "visits", "liability", "summary", "totals", "compare-sla"],
                    help="compare-sla: our resolution verdict beside a ServiceNow log's made_sla, per priority")
-    p.add_argument("--contract")
-    p.add_argument("--customer")
-    p.add_argument("--site")
+    p.add_argument("--contract", metavar="K", help="only the rows of this contract id, e.g. K-001")
+    p.add_argument("--customer", metavar="C", help="only the rows of this customer id, e.g. buyer-001")
+    p.add_argument("--site", help="only the rows of this site id (reports whose rows name a site)")
     p.add_argument("--month", help="YYYY-MM (report month, local time)")
     p.add_argument("--state", help="sla: met, breached, running, at_risk, not_applicable; visits: done, due, missed, upcoming")
     p.add_argument("--limit", type=positive_int, default=None,
@@ -226,7 +226,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_sql)
 
     p = sub.add_parser("export", help="export every view table to Parquet files")
-    p.add_argument("--parquet", required=True, metavar="DIR")
+    p.add_argument("--parquet", required=True, metavar="DIR",
+                   help="the folder to write TABLE.parquet into, one file per table and view (created if missing)")
     p.set_defaults(func=cmd_export)
 
 
@@ -477,8 +478,11 @@ def cmd_report(args: argparse.Namespace) -> int:
             elif table == "visit_periods":
                 where.append("strftime(start, '%Y-%m') <= ? AND ? <= strftime(\"end\", '%Y-%m')")
                 params.append(args.month)
-            elif table == "liability":
-                where.append("strftime(reported_at + INTERVAL 8 HOUR, '%Y-%m') = ?")
+            elif table == "liability":  # the month in the zone of the ticket's contract, as sla_clocks.month
+                where.append("strftime(timezone(coalesce((SELECT t.timezone FROM terms t WHERE t.contract = "
+                             "liability.contract AND t.version = liability.contract_version), ?), "
+                             "timezone('UTC', reported_at)), '%Y-%m') = ?")
+                params.append(DEFAULT_TZ)
             elif table == "sla_summary":
                 where.append("dimension = 'month' AND key = ?")
             else:
@@ -498,8 +502,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         cited = _breaches_of(con, [r["ticket"] for r in rows]) if table == "liability" and not machine else {}
     finally:
         con.close()
-    if machine:
-        emit(rows, args.json, as_csv=args.csv)
+    if machine:  # CSV: the header even when no row matches
+        emit(rows, args.json, have if args.csv else None, as_csv=args.csv)
         return 0
     columns = report.shown(args.wide, chosen, have)
     contracts = {r.get("contract") for r in rows} if "contract" in have else set(zones)
@@ -527,7 +531,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         title = _("{what}, evaluated at {when}", what=title, when=when)
     if zone and timed:
         title += _("; times in {zone}", zone=_.zone_name(zone))
-    emit(rows, False, columns, title=title, total=total, lang=_.lang,
+    emit(rows, False, columns, title=title, total=total, lang=_.lang, limit_given=args.limit is not None,
          zone=zone or (lambda r: zones.get(r.get("contract"), DEFAULT_TZ)))
     return 0
 
@@ -604,7 +608,7 @@ def cmd_compare_sla(args: argparse.Namespace) -> int:
         raise UserError(said(e)) from None
     except duckdb.Error as e:
         _ = speak()
-        raise UserError(_("compare-sla on {file}: {error}", file=args.file, error=str(e).splitlines()[0])) from None
+        raise UserError(_("compare-sla on {file}: {error}", file=args.file, error=_duckdb_error(e))) from None
     finally:
         con.close()
     if args.priority and not matrix:
@@ -627,7 +631,14 @@ def cmd_compare_sla(args: argparse.Namespace) -> int:
     return 0
 
 
-def _rows(con, sql: Any, params: list[Any] | None = None) -> list[dict[str, Any]]:
+def _rows(con, sql: Any, params: list[Any] | None = None, *, naive_utc: bool = True) -> list[dict[str, Any]]:
+    return _result(con, sql, params, naive_utc=naive_utc)[1]
+
+
+def _result(con, sql: Any, params: list[Any] | None = None, *,
+            naive_utc: bool = True) -> tuple[list[str], list[dict[str, Any]]]:
+    """A query's column names and rows as programs read them (output.plain). DuckDB's error is
+    passed on whole: its "Did you mean", candidates and `LINE n:` with the caret under the place."""
     import duckdb
 
     try:
@@ -640,19 +651,29 @@ def _rows(con, sql: Any, params: list[Any] | None = None) -> list[dict[str, Any]
         rows = cur.fetchall()  # a query's errors may come only now, with its rows
     except duckdb.PermissionException as e:
         _ = speak()
-        raise UserError(_("{error}: `sql` reads the views only, no other file and no extension "
-                          "(`export --parquet DIR` writes the tables to files)",
-                          error=str(e).splitlines()[0]), code="TL-E050") from None
+        raise UserError(_duckdb_error(e, lambda first: _(
+            "{error}: `sql` reads the views only, no other file and no extension "
+            "(`export --parquet DIR` writes the tables to files)", error=first)), code="TL-E050") from None
     except duckdb.InvalidInputException as e:
         if "configuration has been locked" not in str(e):
-            raise UserError(str(e).splitlines()[0], code="TL-E050") from None
+            raise UserError(_duckdb_error(e), code="TL-E050") from None
         _ = speak()
-        raise UserError(_("{error}: `sql` runs queries on the views and changes no setting "
-                          "(profiling, logging and the like would write files)",
-                          error=str(e).splitlines()[0]), code="TL-E050") from None
+        raise UserError(_duckdb_error(e, lambda first: _(
+            "{error}: `sql` runs queries on the views and changes no setting "
+            "(profiling, logging and the like would write files)", error=first)), code="TL-E050") from None
     except duckdb.Error as e:
-        raise UserError(str(e).splitlines()[0], code="TL-E050") from None
-    return [{c: plain(v) for c, v in zip(cols, r, strict=True)} for r in rows]
+        raise UserError(_duckdb_error(e), code="TL-E050") from None
+    return cols, [{c: plain(v, naive_utc=naive_utc) for c, v in zip(cols, r, strict=True)} for r in rows]
+
+
+def _duckdb_error(e: BaseException, explain: Callable[[str], str] | None = None) -> str:
+    """DuckDB's message as DuckDB gives it, every line; `explain` rewrites its first line (the
+    error itself), the rest (the suggestions, `LINE n:` and its caret) following unchanged."""
+    text = str(e).rstrip("\n")
+    if explain is None:
+        return text
+    first, newline, rest = text.partition("\n")
+    return explain(first) + newline + rest
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
@@ -675,13 +696,14 @@ def cmd_sql(args: argparse.Namespace) -> int:
             _ = speak()
             raise UserError(_("the query holds {n} statements, and --json or --csv prints one result; run one "
                               "statement at a time", n=len(statements)), code="TL-E050")
-        results = [_rows(con, statement) for statement in statements]
+        # naive timestamps as they are: the query may have turned a UTC time into any zone's
+        results = [_result(con, statement, naive_utc=False) for statement in statements]
     finally:
         con.close()
-    for i, rows in enumerate(results):  # each statement's result, in order, as the duckdb shell prints them
+    for i, (cols, rows) in enumerate(results):  # each statement's result, in order, as the duckdb shell prints them
         if i:
             print()
-        emit(rows, args.json, as_csv=args.csv)
+        emit(rows, args.json, cols if args.csv else None, as_csv=args.csv)
     return 0
 
 
@@ -717,9 +739,26 @@ def cmd_export(args: argparse.Namespace) -> int:
         first = ("events", "terms", "terms_clocks", "calendar_years", *VIEW_TABLES, "checkpoint")
         tables = [t for t in first if t in held] + [t for t in held if t not in first]
         for t in tables:
-            con.execute(f"COPY (SELECT * FROM {t}) TO {sql_text(out / f'{t}.parquet')} (FORMAT parquet)")
+            con.execute(f"COPY (SELECT {_parquet_columns(con, t)} FROM {t}) TO {sql_text(out / f'{t}.parquet')} "
+                        "(FORMAT parquet)")
     finally:
         con.close()
+    if args.json:  # what was written, for a program
+        emit([{"parquet": str(out), "tables": [{"table": t, "file": str(out / f"{t}.parquet")} for t in tables]}], True)
+        return 0
     _ = speak()
     print(_("exported {n} tables to {out}", n=len(tables), out=out))
     return 0
+
+
+def _parquet_columns(con: Any, table: str) -> str:
+    """A table's columns for Parquet: HUGEINT (the bounded amounts, sums) cast to BIGINT, for
+    DuckDB writes a HUGEINT as DOUBLE and fen would reach the reader as floats; the others as they are."""
+    cols = con.execute("SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'main' "
+                       "AND table_name = ? ORDER BY ordinal_position", [table]).fetchall()
+
+    def quoted(name: str) -> str:
+        return '"' + name.replace('"', '""') + '"'
+
+    return ", ".join(f"CAST({quoted(c)} AS BIGINT) AS {quoted(c)}" if kind == "HUGEINT" else quoted(c)
+                     for c, kind in cols) or "*"

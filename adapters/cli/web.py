@@ -52,7 +52,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     usub = u.add_subparsers(dest="action", required=True, metavar="ACTION")
     a = usub.add_parser("add", help="add or replace a user (the password is read from the terminal or stdin)")
     a.add_argument("name")
-    a.add_argument("--role", required=True, choices=("supplier", "customer", "arbitrator"))
+    a.add_argument("--role", required=True, choices=("supplier", "customer", "arbitrator"),
+                   help="what the user may see: a supplier's contracts, a customer's, or the contracts named (arbitrator)")
     a.add_argument("--supplier", help="supplier role: the supplier id its contracts name")
     a.add_argument("--customer", help="customer role: the customer id")
     a.add_argument("--contract", action="append", dest="contracts", default=[],
@@ -63,10 +64,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.set_defaults(func=cmd_users_add)
     r = usub.add_parser("remove", help="remove a user (its sessions end at its next request)")
     r.add_argument("name")
-    r.add_argument("--users", metavar="FILE")
+    r.add_argument("--users", metavar="FILE", help=f"the users file (default <data-dir>/{USERS_FILE})")
     r.set_defaults(func=cmd_users_remove)
     ls = usub.add_parser("list", help="the users and what each may see")
-    ls.add_argument("--users", metavar="FILE")
+    ls.add_argument("--users", metavar="FILE", help=f"the users file (default <data-dir>/{USERS_FILE})")
     ls.set_defaults(func=cmd_users_list)
 
 

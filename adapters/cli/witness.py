@@ -37,7 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="read checkpoints from LEDGER_<C> and ask proofs on proof.<C>.* (a customer-scoped user)")
     p.add_argument("--name", default=None, help="the witness key's name when it is made (default witness.<C>.<host>)")
     p.add_argument("--once", action="store_true", help="check the checkpoints published so far, then exit")
-    nats_options(p)
+    nats_options(p, "NATS (required: the log's NATS server, --nats-url or TICKETLEDGER_NATS_URL; the witness "
+                    "starts none of its own)")
     p.set_defaults(func=cmd_witness)
 
 

@@ -283,3 +283,39 @@ def test_an_altered_event_names_the_digests_and_a_wrong_path_the_roots(ledger: d
     assert code == 1 and re.search(rf"FAIL TL-E163: event at position {c['leaf']['position']} \(leaf \d+\): not in the "
                                    rf"signed log as the report states it: its leaf hash [0-9a-f]{{12}}… and inclusion "
                                    rf"proof lead to root [0-9a-f]{{12}}…, the checkpoint's root is {root}…", out), out
+
+
+# --- 11. a head already signed is not signed again; 10. checkpoint and attach speak as --list does ---------------
+
+
+def test_checkpoint_signs_nothing_when_the_log_has_not_grown(ledger: dict, tmp_path: Path, capsys) -> None:
+    import shutil
+
+    data = tmp_path / "copy"
+    shutil.copytree(ledger["data"], data)
+    before = json.loads(run(data, "checkpoint", "--list", "--json")[1])
+    last = before[-1]
+    capsys.readouterr()
+    code, out = run(data, "--lang", "en", "checkpoint")
+    err = capsys.readouterr().err
+    assert code == 0 and (f"the log has not grown since checkpoint {last['id']} (tree size {last['tree_size']}); "
+                          "nothing signed") in err, err
+    assert out == ledger["saved"].read_text()  # stdout is still the log's signed head
+    assert json.loads(run(data, "checkpoint", "--list", "--json")[1]) == before
+    code, out = run(data, "--json", "checkpoint")
+    assert code == 0 and json.loads(out)["signed_now"] is False and json.loads(out)["id"] == last["id"]
+    # in the ledger's language without --lang (its contract is in China), as `checkpoint --list` speaks
+    assert run(data, "views", "rebuild", "--at", EVALUATED)[0] == 0
+    assert "检查点；时间为" in run(data, "checkpoint", "--list")[1]
+    capsys.readouterr()
+    assert run(data, "checkpoint")[0] == 0
+    assert f"自检查点 {last['id']}（树规模 {last['tree_size']}）以来日志没有增长" in capsys.readouterr().err
+    evidence = tmp_path / "note.txt"
+    evidence.write_text("a note")
+    code, out = run(data, "attach", TICKET, str(evidence), "--actor", "desk:hotline")
+    assert code == 0 and out.startswith("已记录：note.txt sha256 "), out
+    # the log grew: a checkpoint is signed again
+    capsys.readouterr()
+    code, out = run(data, "checkpoint")
+    err = capsys.readouterr().err
+    assert code == 0 and f"检查点 {last['id'] + 1}：树规模 {last['tree_size'] + 1}，验证密钥 " in err, err

@@ -157,17 +157,23 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
                 raise UserError(said(e), code=E_NO_KEY) from None
             tree.add_key(old.verifier)
             tree.add_key(signer.verifier, retire_others=True)
-            _ = speak()
+            from .core import _ledger_zone
+
+            _ = speak(_ledger_zone(args))
             print(_("new log key: {key} (the old one, {old}, is retired and stays listed: what it signed "
                     "still verifies); give the new verifier key to your customers",
                     key=signer.verifier.vkey, old=old.verifier.vkey))
         else:
             signer = load_signer(args)
         added = build_tree(ledger)
-        try:
-            cp = tree.sign_checkpoint(signer)
-        except ValueError as e:
-            raise UserError(said(e), code=E_NO_KEY) from None
+        # a head already signed is not signed again (a new key is: --rotate-key signs with it)
+        cp = None if args.rotate_key else _unchanged_head(tree)
+        signed_now = cp is None
+        if cp is None:
+            try:
+                cp = tree.sign_checkpoint(signer)
+            except ValueError as e:
+                raise UserError(said(e), code=E_NO_KEY) from None
     finally:
         ledger.close()
     if args.out:
@@ -180,18 +186,40 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
                               "you can write", out=args.out, reason=e.strerror), code="TL-E033") from None
     if args.json:
         sys.stdout.write(msgspec.json.encode({**msgspec.structs.asdict(cp), "verifier_key": signer.verifier.vkey,
-                                              "tree_built_now": added}).decode() + "\n")
+                                              "tree_built_now": added, "signed_now": signed_now}).decode() + "\n")
+        return 0
+    from .core import _ledger_zone
+
+    _ = speak(_ledger_zone(args))  # as `checkpoint --list` speaks
+    if not signed_now:  # stdout is still the log's signed head: the one signed before
+        sys.stdout.write(cp.note)
+        print(_("the log has not grown since checkpoint {id} (tree size {size}); nothing signed", id=cp.id,
+                size=cp.tree_size), file=sys.stderr)
         return 0
     if added:
-        _ = speak()
         print(_("built the Merkle tree of {n} events recorded before it existed; this first checkpoint "
                 "vouches for the history the log holds now, not for what it held before", n=f"{added:,}"),
               file=sys.stderr)
     sys.stdout.write(cp.note)
-    _ = speak()
     print(_("checkpoint {id}: tree size {size}, verifier key {key}", id=cp.id, size=cp.tree_size,
             key=signer.verifier.vkey), file=sys.stderr)
     return 0
+
+
+def _unchanged_head(tree: Any) -> Any:
+    """The latest checkpoint when the log has not grown since it and its root is still the tree's
+    (one whose root is not shows the log changed under a signed head: that is signed again, and
+    `verify` says so); else None."""
+    latest = tree.latest_checkpoint()
+    if latest is None or latest.tree_size != tree.size:
+        return None
+    from domain import signed_note as sn
+
+    try:
+        root = sn.parse_checkpoint(sn.parse(latest.note).text).root
+    except sn.NoteError:
+        return None
+    return latest if tree.root(latest.tree_size) == root else None
 
 
 # --- prove --------------------------------------------------------------------------------

@@ -319,3 +319,49 @@ def test_checkpoint_signs_nothing_when_the_log_has_not_grown(ledger: dict, tmp_p
     code, out = run(data, "checkpoint")
     err = capsys.readouterr().err
     assert code == 0 and f"检查点 {last['id'] + 1}：树规模 {last['tree_size'] + 1}，验证密钥 " in err, err
+
+
+# --- 10. the reasons inside a Chinese line are Chinese -----------------------------------------------------------------
+
+
+def test_the_reasons_of_failed_checks_are_said_in_the_reader_s_language(ledger: dict, tmp_path: Path, capsys) -> None:
+    from adapters import log_key
+    from domain import cosignature as cs
+    from domain import signed_note as sn
+
+    def zh(report: Path, *argv: str) -> tuple[int, str]:
+        return run(None, "--lang", "zh_CN", "proof", "verify", str(report), *argv)
+
+    page = ledger["html"].read_text()
+    capsys.readouterr()
+    code, _ = zh(ledger["html"], "--log-key", "abc")  # TL-E166: a key that cannot be read
+    err = capsys.readouterr().err
+    assert code == 2 and "TL-E166: --log-key abc：验证公钥的格式为 NAME+KEYHASH+BASE64KEY" in err, err
+    other = sn.Signer("ticketledger.local/other", bytes(32)).verifier.vkey
+    code, out = zh(ledger["html"], "--log-key", other)  # TL-E161
+    assert code == 1 and "TL-E161: 检查点：没有已知密钥的签名（该笔记的签名方为 " in out, out
+    ev = evidence_of(page)
+    ev["events"][0]["inclusion"] = ev["events"][0]["inclusion"][:-1]
+    cut = tmp_path / "cut.html"
+    cut.write_text(with_evidence(page, ev))
+    code, out = zh(cut, "--log-key", ledger["vkey"])  # TL-E163
+    assert code == 1 and re.search(r"TL-E163: .*（证明有 \d+ 个哈希，少于规模为 \d+ 的树所需）", out), out
+    # TL-E182: a witness's cosignature that does not hold
+    witness = cs.Witness("witness.example", bytes(range(32, 64)))
+    ev = evidence_of(page)
+    line = witness.cosign(ev["checkpoint"], 1_752_000_000).splitlines()[-1]
+    name, sig = line.rsplit(" ", 1)
+    raw = bytearray(base64.b64decode(sig))
+    raw[-1] ^= 1
+    ev["checkpoint"] += f"{name} {base64.b64encode(bytes(raw)).decode()}\n"
+    bad = tmp_path / "cosig.html"
+    bad.write_text(with_evidence(page, ev))
+    code, out = zh(bad, "--log-key", ledger["vkey"], "--witness-key", witness.verifier.vkey)
+    assert code == 1 and "TL-E182: " in out and "的联署与检查点及其时间不符" in out, out
+    # TL-E165: a second head at the size the customer saved, signed with the log's own key
+    saved = sn.parse_checkpoint(sn.parse(ledger["saved"].read_text()).text)
+    split = tmp_path / "split.note"
+    split.write_text(log_key.load(ledger["data"]).sign(sn.checkpoint_text(saved.origin, saved.size, bytes(32))))
+    code, out = zh(ledger["html"], "--log-key", ledger["vkey"], "--checkpoint", str(split))
+    assert code == 1 and f"树规模 {saved.size} 有两个不同的根：日志呈现了两种视图" in out, out
+    assert not re.search(r"[\u4e00-\u9fff][^\n]*\b(the|proof has|no signature|reads)\b", out)

@@ -299,7 +299,7 @@ def test_checkpoint_signs_nothing_when_the_log_has_not_grown(ledger: dict, tmp_p
     code, out = run(data, "--lang", "en", "checkpoint")
     err = capsys.readouterr().err
     assert code == 0 and (f"the log has not grown since checkpoint {last['id']} (tree size {last['tree_size']}); "
-                          "nothing signed") in err, err
+                          f"nothing signed; verifier key {ledger['vkey']}") in err, err
     assert out == ledger["saved"].read_text()  # stdout is still the log's signed head
     assert json.loads(run(data, "checkpoint", "--list", "--json")[1]) == before
     code, out = run(data, "--json", "checkpoint")

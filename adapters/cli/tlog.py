@@ -193,8 +193,8 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
     _ = speak(_ledger_zone(args))  # as `checkpoint --list` speaks
     if not signed_now:  # stdout is still the log's signed head: the one signed before
         sys.stdout.write(cp.note)
-        print(_("the log has not grown since checkpoint {id} (tree size {size}); nothing signed", id=cp.id,
-                size=cp.tree_size), file=sys.stderr)
+        print(_("the log has not grown since checkpoint {id} (tree size {size}); nothing signed; verifier key {key}",
+                id=cp.id, size=cp.tree_size, key=signer.verifier.vkey), file=sys.stderr)
         return 0
     if added:
         print(_("built the Merkle tree of {n} events recorded before it existed; this first checkpoint "

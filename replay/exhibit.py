@@ -182,8 +182,9 @@ def party(name: str | None, ident: str | None) -> str:
     return free(name or ident or "")
 
 
-def proof_status(r: Mapping[str, Any], lang: str) -> list[str]:
-    """What proves the report: the hash chain links cited, evidence files, inclusion proofs."""
+def proof_status(r: Mapping[str, Any], lang: str, medium: str = "html") -> list[str]:
+    """What proves the report: the hash chain links cited, evidence files, inclusion proofs
+    (`medium` pdf or md: a printed copy, whose proof is in the HTML report)."""
     t = texts(lang)
     log = r["log"]
     lines = [t(_("Hash chain: {n} log positions cited, the last read is {position}, its link {link}…; "
@@ -198,7 +199,11 @@ def proof_status(r: Mapping[str, Any], lang: str) -> list[str]:
     proofs = r.get("proofs")
     if proofs and proofs.get("evidence"):
         lines.append(t(_("Transparency log: the {n} cited events are proved in the log's signed checkpoint of "
-                         "tree size {size} ({origin}); `ticketledger proof verify` checks this offline."),
+                         "tree size {size} ({origin}); `ticketledger proof verify` checks this offline.")
+                       if medium == "html" else
+                       _("Transparency log: the {n} cited events are proved in the log's signed checkpoint of "
+                         "tree size {size} ({origin}); the proof is in the HTML report, which `ticketledger proof "
+                         "verify` checks offline (this copy carries none)."),
                        n=t.number(len(proofs["evidence"]["events"])), size=proofs["checkpoint_size"],
                        origin=free(proofs["origin"])))
         for c in proofs.get("cosignatures") or []:
@@ -473,7 +478,7 @@ def render_html(r: Mapping[str, Any], lang: str = "zh_CN", medium: str = "html")
             f'<tr><th scope="row">{html.escape(k)}</th><td class="num">{html.escape(v)}</td>'
             f"<td>{html.escape(why)}</td></tr>" for k, v, why in money) + "</tbody></table>")
     P.append(f"<h2>{html.escape(t(M['Proof']))}</h2>")
-    P.append(_lines(proof_status(r, lang)))
+    P.append(_lines(proof_status(r, lang, medium)))
     P.append("</section>")
 
     # --- why: every verdict explained -----------------------------------------------------------------
@@ -728,7 +733,7 @@ def render_md(r: Mapping[str, Any], lang: str = "zh_CN") -> bytes:
     if beyond:
         L += ["", f"## {t(BEYOND_BOUNDS)}", ""] + [f"- {_md(x)}" for x in beyond]
     L += ["", f"## {t(M['Proof'])}", ""]
-    L += [f"- {_md(x)}" for x in proof_status(r, lang)]
+    L += [f"- {_md(x)}" for x in proof_status(r, lang, "md")]
     L += ["", f"| {t(M['Position'])} | {t(M['Recorded (UTC)'])} | {t(M['Chain link'])} |", "|---:|---|---|"]
     L += [f"| {x['position']} | {x['recorded_at_exact']} | `{x['link']}` |" for x in _cited(r)]
     ev = (r.get("proofs") or {}).get("evidence")

@@ -112,6 +112,8 @@ def test_the_pdf_and_markdown_say_their_proof_is_in_the_html_report(ledger: dict
     for text in (pdf, md):
         assert "This file carries its own proof" not in text and "embedded in this file" not in text
         assert "This printed copy carries no proof itself" in text
+        assert "the proof is in the HTML report, which `ticketledger proof verify` checks offline" in text.replace(
+            "\\`", "`")  # its first page says so too
         assert f"explain {TICKET} --at " in text and "--format html" in text.replace("\\-", "-")
     for fmt in ("pdf", "md"):  # and proof verify says the same of them
         capsys.readouterr()

@@ -148,7 +148,7 @@ def test_without_a_log_key_the_proof_does_not_hold(ledger: dict, tmp_path: Path)
                                         "--log-key KEY, the log's verifier key from your contract annex")
         code, out = run(None, "--json", "proof", "verify", str(f))
         said = json.loads(out)
-        assert code == 1 and said["ok"] is False
+        assert code == 1 and said["ok"] is False and said["reason"].startswith("TL-E170: no --log-key given: ")
         assert [x["code"] for x in said["findings"] if x["status"] != "ok"] == ["TL-E170"]
         assert "TL-E166" not in out
     assert verify(forged, "--log-key", ledger["vkey"])[0] == 1  # with the key, the forgery fails as before

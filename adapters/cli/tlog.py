@@ -476,9 +476,11 @@ def cmd_proof_verify(args: argparse.Namespace) -> int:
     if args.json:
         # "ok" is about the cited events; what it does not cover is said, as the text says it
         cited = sorted({e.leaf.position for e in ev.events})
-        sys.stdout.write(msgspec.json.encode({
-            "ok": not failed, "covers": {"cited_events": cited, "verdicts_and_amounts": False},
-            "findings": findings}, enc_hook=str).decode() + "\n")
+        verdict: dict[str, Any] = {"ok": not failed, "covers": {"cited_events": cited, "verdicts_and_amounts": False}}
+        if failed:  # why not, in one line: the first failure (TL-E170 alone: not checked against the log's key)
+            verdict["reason"] = f"{failed[0].code}: {failed[0].what}" + (
+                f" (and {len(failed) - 1} more failed check(s))" if len(failed) > 1 else "")
+        sys.stdout.write(msgspec.json.encode({**verdict, "findings": findings}, enc_hook=str).decode() + "\n")
     else:
         from rich.cells import cell_len
 

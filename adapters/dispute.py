@@ -169,9 +169,12 @@ def render_report(ticket: str, ticket_oid: str, rows: list[LogRow], views: Any, 
     lang = (lang_for or (lambda tz: resolve_lang(None, timezone=tz)))(report["timezone"])
     if fmt == "json":
         return render_json(report, lang), report, lang
-    body = RENDERERS["html" if fmt == "pdf" else fmt](report, lang)
     if fmt == "pdf":
+        from replay.exhibit import render_html
+
         from .printing import print_pdf
 
-        body = print_pdf(body, evaluated, printer=printer)
+        body = render_html(report, lang, "pdf")  # a printed copy: it says where its proof is
+        return print_pdf(body, evaluated, printer=printer), report, lang
+    body = RENDERERS[fmt](report, lang)
     return body, report, lang

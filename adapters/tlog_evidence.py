@@ -111,7 +111,17 @@ def build_evidence(app: EventStoreApp, rows: Sequence[LogRow], cut_recorded: str
     for old in earlier:
         p = tree.consistency_proof(old, size)
         consistency.append(p)
-    return Evidence(format=FORMAT, checkpoint=note, log_keys=keys, events=events, consistency=consistency)
+    return Evidence(format=FORMAT, checkpoint=note, log_keys=keys, events=events, consistency=consistency,
+                    ticket=_ticket(cited))
+
+
+def _ticket(rows: Sequence[LogRow]) -> str | None:
+    """The ticket the rows are about (explain's rows: one ticket, its asset, its contract)."""
+    for r in rows:
+        if r.topic.startswith("ticket.") and r.originator_version == 1:
+            state = msgspec.json.decode(r.state)
+            return state.get("id") if isinstance(state, dict) else None
+    return None
 
 
 def _view(r: LogRow) -> Any:

@@ -42,7 +42,7 @@ from domain import cosignature as cs
 from domain import merkle
 from domain import signed_note as sn
 from domain.errors import N_, Explained, Phrase
-from domain.proofs import ConsistencyProof, unb64
+from domain.proofs import ConsistencyProof, reason, unb64
 
 from .stream import ConnectOptions, connect, customer_stream_name
 from .tlog_stream import (
@@ -155,12 +155,12 @@ async def judge(state: WitnessState, log: sn.Verifier, note: str, ask_consistenc
         if accepted is None:
             raise NotTheLogKey(N_("the first checkpoint on the stream is not signed by the log key {key} ({error}); "
                                   "check --log-key against the log's verifier key in the contract annex; nothing "
-                                  "was cosigned"), key=log.vkey, error=str(e)) from None
+                                  "was cosigned"), key=log.vkey, error=reason(e)) from None
         raise state.alarm(Phrase(N_("a checkpoint on the stream is not signed by the log key {key} ({error})"),
-                                 key=log.vkey, error=str(e)), accepted, note, None, now) from None
+                                 key=log.vkey, error=reason(e)), accepted, note, None, now) from None
     except sn.NoteError as e:
         raise state.alarm(Phrase(N_("a checkpoint on the stream is not signed by the log key {key} ({error})"),
-                                 key=log.vkey, error=str(e)), accepted, note, None, now) from None
+                                 key=log.vkey, error=reason(e)), accepted, note, None, now) from None
     if accepted is not None:
         old = sn.parse_checkpoint(sn.parse(accepted).text)
         if old.origin != cp.origin:
@@ -183,7 +183,7 @@ async def judge(state: WitnessState, log: sn.Verifier, note: str, ask_consistenc
         except (msgspec.DecodeError, msgspec.ValidationError, merkle.ProofError) as e:
             raise state.alarm(Phrase(N_("the checkpoint of {size} events does not extend the accepted one of {old}: "
                                         "the consistency proof fails ({error}); the history was rewritten"),
-                                     size=cp.size, old=old.size, error=str(e)), accepted, note, raw, now) from None
+                                     size=cp.size, old=old.size, error=reason(e)), accepted, note, raw, now) from None
     cosigned = note + state.witness.signature_line(n.text, int(now.timestamp()))
     return cosigned
 

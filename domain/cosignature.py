@@ -27,12 +27,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from . import signed_note as sn
+from .errors import N_, Explained
 
 ALG_COSIGNATURE_V1 = 0x04
 HEADER = "cosignature/v1\n"
 
 
-class CosignatureError(ValueError):
+class CosignatureError(Explained, ValueError):
     """A malformed witness key or cosignature, or one that does not hold."""
 
 
@@ -43,7 +44,7 @@ def key_hash(name: str, public: bytes) -> bytes:
 def signed_message(checkpoint: str, time: int) -> bytes:
     """What a witness signs: the cosignature/v1 header, its time, then the checkpoint text."""
     if not 0 <= time < 2**64:
-        raise CosignatureError(f"a cosignature time is a u64 number of seconds, not {time}")
+        raise CosignatureError(N_("a cosignature time is a u64 number of seconds, not {time}"), time=time)
     return f"{HEADER}time {time}\n{checkpoint}".encode()
 
 
@@ -61,21 +62,22 @@ class WitnessVerifier:
 
     def __init__(self, name: str, public: bytes) -> None:
         if not name or "+" in name or any(c.isspace() for c in name) or not name.isprintable():
-            raise CosignatureError(f"witness name {name!r}: non-empty, without '+', spaces or control characters")
+            raise CosignatureError(N_("witness name {name}: non-empty, without '+', spaces or control characters"),
+                                   name=repr(name))
         if len(public) != 32:
-            raise CosignatureError("an Ed25519 public key has 32 bytes")
+            raise CosignatureError(N_("an Ed25519 public key has 32 bytes"))
         self.name, self.public = name, public
         self.key_hash = key_hash(name, public)
         self._key = Ed25519PublicKey.from_public_bytes(public)
 
     @classmethod
     def parse(cls, vkey: str) -> WitnessVerifier:
-        name, hexhash, public = sn.key_fields(vkey, private=False, alg=ALG_COSIGNATURE_V1, what="witness key",
-                                              alg_text="a cosignature/v1 key (0x04 and 32 bytes of Ed25519)",
+        name, hexhash, public = sn.key_fields(vkey, private=False, alg=ALG_COSIGNATURE_V1, what=N_("witness key"),
+                                              alg_text=N_("a cosignature/v1 key (0x04 and 32 bytes of Ed25519)"),
                                               error=CosignatureError)
         v = cls(name, public)
         if v.key_hash.hex() != hexhash.lower():
-            raise CosignatureError(f"the witness key's hash {hexhash} does not match its name and key")
+            raise CosignatureError(N_("the witness key's hash {hexhash} does not match its name and key"), hexhash=hexhash)
         return v
 
     @property
@@ -85,15 +87,15 @@ class WitnessVerifier:
     def check(self, checkpoint: str, signature: sn.Signature) -> int:
         """The time of this witness's cosignature on `checkpoint`; CosignatureError if it does not hold."""
         if signature.name != self.name or signature.key_hash != self.key_hash:
-            raise CosignatureError(f"the signature is not by witness {self.name}+{self.key_hash.hex()}")
+            raise CosignatureError(N_("the signature is not by witness {witness}"), witness=f"{self.name}+{self.key_hash.hex()}")
         if len(signature.signature) != 8 + 64:
-            raise CosignatureError(f"the cosignature by {self.name} is not a u64 time and a 64-byte signature")
+            raise CosignatureError(N_("the cosignature by {name} is not a u64 time and a 64-byte signature"), name=self.name)
         (time,) = struct.unpack(">Q", signature.signature[:8])
         try:
             self._key.verify(signature.signature[8:], signed_message(checkpoint, time))
         except InvalidSignature:
-            raise CosignatureError(f"the cosignature by {self.name}+{self.key_hash.hex()} does not match the "
-                                   "checkpoint and its time") from None
+            raise CosignatureError(N_("the cosignature by {witness} does not match the checkpoint and its time"),
+                                   witness=f"{self.name}+{self.key_hash.hex()}") from None
         return time
 
 
@@ -102,7 +104,7 @@ class Witness:
 
     def __init__(self, name: str, seed: bytes) -> None:
         if len(seed) != 32:
-            raise CosignatureError("an Ed25519 seed has 32 bytes")
+            raise CosignatureError(N_("an Ed25519 seed has 32 bytes"))
         self._seed = seed
         self._key = Ed25519PrivateKey.from_private_bytes(seed)
         self.verifier = WitnessVerifier(name, self._key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
@@ -110,12 +112,12 @@ class Witness:
 
     @classmethod
     def parse(cls, skey: str) -> Witness:
-        name, hexhash, seed = sn.key_fields(skey, private=True, alg=ALG_COSIGNATURE_V1, what="witness signer key",
-                                            alg_text="a cosignature/v1 key (0x04 and a 32-byte seed)",
+        name, hexhash, seed = sn.key_fields(skey, private=True, alg=ALG_COSIGNATURE_V1, what=N_("witness signer key"),
+                                            alg_text=N_("a cosignature/v1 key (0x04 and a 32-byte seed)"),
                                             error=CosignatureError)
         w = cls(name, seed)
         if w.verifier.key_hash.hex() != hexhash.lower():
-            raise CosignatureError("the witness signer key's hash does not match its name and key")
+            raise CosignatureError(N_("the witness signer key's hash does not match its name and key"))
         return w
 
     @property
@@ -165,18 +167,17 @@ def witness_findings(note: str, witnesses: Iterable[WitnessVerifier]) -> list[An
     cosigned the report's checkpoint, failed (TL-E182) when its cosignature is missing or wrong."""
     from datetime import UTC, datetime
 
-    from .errors import N_
-    from .proofs import finding
+    from .proofs import finding, reason
 
     out = []
     for w in witnesses:
         try:
             found = cosignatures(note, [w])
         except CosignatureError as e:
-            out.append(finding("failed", N_("witness {witness}: {reason}"), code=E_WITNESS, witness=w.vkey, reason=str(e)))
+            out.append(finding("failed", N_("witness {witness}: {reason}"), code=E_WITNESS, witness=w.vkey, reason=reason(e)))
             continue
         except sn.NoteError as e:
-            out.append(finding("failed", N_("witness {witness}: {reason}"), code=E_WITNESS, witness=w.vkey, reason=str(e)))
+            out.append(finding("failed", N_("witness {witness}: {reason}"), code=E_WITNESS, witness=w.vkey, reason=reason(e)))
             continue
         who = f"{w.name}+{w.key_hash.hex()}"
         if not found:

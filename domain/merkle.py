@@ -18,6 +18,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
 
+from .errors import N_, Explained, Phrase
+
 HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 
@@ -25,7 +27,7 @@ NodeId = tuple[int, int]  # (level, index) of a complete subtree
 NodeReader = Callable[[Sequence[NodeId]], Sequence[bytes]]
 
 
-class ProofError(ValueError):
+class ProofError(Explained, ValueError):
     """A proof that does not hold, or a request for one that cannot exist."""
 
 
@@ -135,7 +137,7 @@ def _split(n: int) -> int:
 def inclusion_ranges(index: int, size: int) -> list[tuple[int, int]]:
     """RFC 9162 §2.1.3.1 PATH(m, D[n]) as leaf ranges, the leaf's side first."""
     if not 0 <= index < size:
-        raise ProofError(f"leaf index {index} is not in a tree of {size} leaves")
+        raise ProofError(N_("leaf index {index} is not in a tree of {size} leaves"), index=index, size=size)
     out: list[tuple[int, int]] = []
     begin, end, m = 0, size, index
     while end - begin > 1:
@@ -153,7 +155,7 @@ def inclusion_ranges(index: int, size: int) -> list[tuple[int, int]]:
 def consistency_ranges(old: int, new: int) -> list[tuple[int, int]]:
     """RFC 9162 §2.1.4.1 PROOF(m, D[n]) as leaf ranges."""
     if not 0 < old <= new:
-        raise ProofError(f"no consistency proof from a tree of {old} leaves to one of {new}")
+        raise ProofError(N_("no consistency proof from a tree of {old} leaves to one of {new}"), old=old, new=new)
     out: list[tuple[int, int]] = []
     begin, end, m, whole = 0, new, old, True
     while m != end - begin:
@@ -177,7 +179,7 @@ def inclusion_proof(index: int, size: int, read: NodeReader) -> list[bytes]:
 def consistency_proof(old: int, new: int, read: NodeReader) -> list[bytes]:
     if old == new:
         if old == 0:
-            raise ProofError("no consistency proof from the empty tree")
+            raise ProofError(N_("no consistency proof from the empty tree"))
         return []
     return _hash_ranges(consistency_ranges(old, new), read)
 
@@ -187,19 +189,19 @@ def consistency_proof(old: int, new: int, read: NodeReader) -> list[bytes]:
 
 def _check_hash(what: str, h: bytes) -> None:
     if len(h) != HASH_SIZE:
-        raise ProofError(f"{what} has {len(h)} bytes, a SHA-256 hash has {HASH_SIZE}")
+        raise ProofError(N_("{what} has {n} bytes, a SHA-256 hash has {size}"), what=what, n=len(h), size=HASH_SIZE)
 
 
 def root_from_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes]) -> bytes:
     """The root an inclusion proof leads to; raises ProofError if it cannot be a proof."""
     if not 0 <= index < size:
-        raise ProofError(f"leaf index {index} is not in a tree of {size} leaves")
-    _check_hash("the leaf hash", leaf)
+        raise ProofError(N_("leaf index {index} is not in a tree of {size} leaves"), index=index, size=size)
+    _check_hash(Phrase(N_("the leaf hash")), leaf)
     fn, sn, r = index, size - 1, leaf
     for i, p in enumerate(proof):
-        _check_hash(f"proof hash {i}", p)
+        _check_hash(Phrase(N_("proof hash {i}"), i=i), p)
         if sn == 0:
-            raise ProofError(f"the proof has {len(proof)} hashes, more than a tree of {size} needs")
+            raise ProofError(N_("the proof has {n} hashes, more than a tree of {size} needs"), n=len(proof), size=size)
         if fn & 1 or fn == sn:
             r = node_hash(p, r)
             if not fn & 1:
@@ -209,35 +211,36 @@ def root_from_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[byte
             r = node_hash(r, p)
         fn, sn = fn >> 1, sn >> 1
     if sn != 0:
-        raise ProofError(f"the proof has {len(proof)} hashes, fewer than a tree of {size} needs")
+        raise ProofError(N_("the proof has {n} hashes, fewer than a tree of {size} needs"), n=len(proof), size=size)
     return r
 
 
 def verify_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes], root_hash: bytes) -> None:
     """Raise ProofError unless `proof` shows leaf hash `leaf` at `index` under `root_hash`."""
-    _check_hash("the root", root_hash)
+    _check_hash(Phrase(N_("the root")), root_hash)
     if root_from_inclusion(index, size, leaf, proof) != root_hash:
-        raise ProofError(f"the inclusion proof of leaf {index} does not lead to the root of tree size {size}")
+        raise ProofError(N_("the inclusion proof of leaf {index} does not lead to the root of tree size {size}"), index=index,
+                         size=size)
 
 
 def verify_consistency(old: int, new: int, proof: Sequence[bytes], old_root: bytes, new_root: bytes) -> None:
     """Raise ProofError unless the tree of `new` leaves only appended to the one of `old`."""
     if old > new:
-        raise ProofError(f"tree size {new} is smaller than the earlier {old}: the log lost entries")
+        raise ProofError(N_("tree size {new} is smaller than the earlier {old}: the log lost entries"), new=new, old=old)
     if old == new:
         if proof:
-            raise ProofError("two heads of one size need an empty proof")
+            raise ProofError(N_("two heads of one size need an empty proof"))
         if old == 0 or old_root != new_root:
-            raise ProofError(f"two different roots for tree size {old}: the log shows two views")
+            raise ProofError(N_("two different roots for tree size {old}: the log shows two views"), old=old)
         return
     if old == 0:
-        raise ProofError("a consistency proof from the empty tree proves nothing")
+        raise ProofError(N_("a consistency proof from the empty tree proves nothing"))
     if not proof:
-        raise ProofError("an empty consistency proof")
+        raise ProofError(N_("an empty consistency proof"))
     _check_hash("the old root", old_root)
     _check_hash("the new root", new_root)
     for i, p in enumerate(proof):
-        _check_hash(f"proof hash {i}", p)
+        _check_hash(Phrase(N_("proof hash {i}"), i=i), p)
     path = list(proof)
     if old & (old - 1) == 0:
         path.insert(0, old_root)
@@ -247,7 +250,7 @@ def verify_consistency(old: int, new: int, proof: Sequence[bytes], old_root: byt
     fr = sr = path[0]
     for c in path[1:]:
         if sn == 0:
-            raise ProofError(f"the proof has {len(proof)} hashes, more than sizes {old} to {new} need")
+            raise ProofError(N_("the proof has {n} hashes, more than sizes {old} to {new} need"), n=len(proof), old=old, new=new)
         if fn & 1 or fn == sn:
             fr, sr = node_hash(c, fr), node_hash(c, sr)
             if not fn & 1:
@@ -257,8 +260,8 @@ def verify_consistency(old: int, new: int, proof: Sequence[bytes], old_root: byt
             sr = node_hash(sr, c)
         fn, sn = fn >> 1, sn >> 1
     if sn != 0:
-        raise ProofError(f"the proof has {len(proof)} hashes, fewer than sizes {old} to {new} need")
+        raise ProofError(N_("the proof has {n} hashes, fewer than sizes {old} to {new} need"), n=len(proof), old=old, new=new)
     if fr != old_root:
-        raise ProofError(f"the consistency proof does not lead to the old root (size {old})")
+        raise ProofError(N_("the consistency proof does not lead to the old root (size {old})"), old=old)
     if sr != new_root:
-        raise ProofError(f"the consistency proof does not lead to the new root (size {new})")
+        raise ProofError(N_("the consistency proof does not lead to the new root (size {new})"), new=new)

@@ -16,7 +16,7 @@ import msgspec
 
 from . import merkle
 from . import signed_note as sn
-from .errors import N_
+from .errors import N_, Explained, Phrase
 from .leaf import Leaf, LeafError
 from .leaf import leaf_hash as hash_leaf
 
@@ -76,14 +76,16 @@ class Evidence(msgspec.Struct, kw_only=True, frozen=True):
     log_keys: list[str]  # verifier keys the log has used (the reader trusts only their own copy)
     events: list[CitedEvent]
     consistency: list[ConsistencyProof] = []  # from earlier checkpoints, when the report has them
+    ticket: str | None = None  # the ticket the report is about (its events, its asset's, its contract's)
 
 
 class Finding(msgspec.Struct, kw_only=True, frozen=True):
-    """One result of `proof verify`: ok, withheld or failed, with a stable code when failed.
+    """One result of `proof verify`: ok, note (something not checked, said), withheld or failed, with
+    a stable code when failed.
     `what` is in English; `message` is its template (marked for the catalogs) and `params` its
     fields, so that the CLI writes it in the reader's language: what == message.format(**params)."""
 
-    status: str  # "ok" | "withheld" | "failed"
+    status: str  # "ok" | "note" | "withheld" | "failed"
     what: str
     code: str = ""
     position: int | None = None
@@ -107,37 +109,142 @@ E_INCLUSION = "TL-E163"
 E_PAYLOAD = "TL-E164"
 E_CONSISTENCY = "TL-E165"
 E_KEY = "TL-E166"
+E_UNTRUSTED = "TL-E170"
+E_COVERAGE = "TL-E171"
+E_SUBJECT = "TL-E172"
+E_WITHHELD = "TL-E173"
 
 
-def check_evidence(ev: Evidence, trusted: list[sn.Verifier],
-                   saved: str | None = None) -> list[Finding]:
+def reason(err: Exception) -> str:
+    """An error's text as a finding's field: a Phrase (said in the reader's language) when the
+    error is Explained, else its text."""
+    return Phrase(err.message, **err.params) if isinstance(err, Explained) else str(err)
+
+
+def short(hex_digest: str) -> str:
+    return hex_digest[:12] + "…"
+
+
+def check_evidence(ev: Evidence, trusted: list[sn.Verifier], saved: str | None = None, *,
+                   shown: list[int] | None = None, subject: str | None = None,
+                   witnesses: list[tuple[str, bytes]] | None = None) -> list[Finding]:
     """Every check `proof verify` makes, in order; the report holds when none failed.
 
-    `trusted`: the verifier keys the reader holds (contract annex); when empty the report's own
-    keys are used and a finding says so. `saved`: a checkpoint the reader saved earlier (the
-    signed note as received); the report must then carry a consistency proof from it, or be it."""
+    `trusted`: the verifier keys the reader holds (contract annex). When empty the report's own
+    keys are used to check that the proof holds together, and that fails (TL-E170) unless `saved`
+    anchors it: anyone can sign a note with a key of their own. `saved`: a checkpoint the reader
+    saved earlier (the signed note as received); the report must then carry a consistency proof
+    from it, or be it. `shown`: the log positions the report displays (its annex); the proof must
+    carry exactly those. `subject`: the ticket the report names; the proof's events must be that
+    ticket's, its asset's and its contract's. `witnesses`: (name, key hash) of the witnesses whose
+    cosignatures the caller checks; any other signature on the checkpoint is said to be unchecked."""
     out: list[Finding] = []
     keys = trusted
     if not keys:
         try:
             keys = [sn.Verifier.parse(k) for k in ev.log_keys]
         except sn.NoteError as e:
-            return [finding("failed", N_("the report's log key: {reason}"), code=E_KEY, reason=str(e))]
-        out.append(finding("withheld", N_("no --log-key given: checked with the keys the report names, which "
-                                          "proves integrity but not who signed; give the key of your contract annex"),
-                           code=E_KEY))
+            return [finding("failed", N_("the report's log key: {reason}"), code=E_KEY, reason=reason(e))]
+        if saved is None:
+            out.append(finding("failed", N_("no --log-key given: the proof is consistent in itself with the key "
+                                            "the report names, but it is not checked against the log's key, so anyone "
+                                            "could have made and signed it; give the log's verifier key from your "
+                                            "contract annex with --log-key"), code=E_UNTRUSTED))
+        else:
+            out.append(finding("note", N_("no --log-key given: checked with the keys the report names, anchored by "
+                                          "your saved checkpoint; give the key of your contract annex with --log-key "
+                                          "to check who signed")))
     try:
         note, good = sn.open_note(ev.checkpoint, keys)
         cp = sn.parse_checkpoint(note.text)
     except sn.NoteError as e:
-        return [*out, finding("failed", N_("checkpoint: {reason}"), code=E_SIGNATURE, reason=str(e))]
+        return [*out, finding("failed", N_("checkpoint: {reason}"), code=E_SIGNATURE, reason=reason(e))]
     out.append(finding("ok", N_("checkpoint {origin} size {size} signed by {signers}"), origin=cp.origin,
                        size=cp.size, signers=", ".join(f"{v.name}+{v.key_hash.hex()}" for v in good)))
+    if not ev.events:
+        out.append(finding("failed", N_("the proof cites no event, so it proves nothing about the report; a report "
+                                        "from `explain` cites every event of its ticket"), code=E_COVERAGE))
     for e in ev.events:
         out.append(_check_event(e, cp))
+    out += _check_coverage(ev, shown)
+    out += _check_subject(ev, subject)
     if saved is not None:
         out.append(_check_saved(saved, cp, ev, keys))
+    out += _unchecked_cosignatures(note, good, witnesses or [])
     return out
+
+
+def _check_coverage(ev: Evidence, shown: list[int] | None) -> list[Finding]:
+    """The proof carries each event the report shows, once, and no other."""
+    out = []
+    proved = [e.leaf.position for e in ev.events]
+    for p in sorted({p for p in proved if proved.count(p) > 1}):
+        out.append(finding("failed", N_("position {position}: the proof cites this event twice"),
+                           code=E_COVERAGE, position=p))
+    if shown is None:
+        return out
+    for p in sorted(set(shown) - set(proved)):
+        out.append(finding("failed", N_("position {position}: the report shows this event but its proof does not "
+                                        "carry it (cut from the proof, or the proof of another report)"),
+                           code=E_COVERAGE, position=p))
+    for p in sorted(set(proved) - set(shown)):
+        out.append(finding("failed", N_("position {position}: the proof carries an event the report does not show"),
+                           code=E_COVERAGE, position=p))
+    return out
+
+
+def _check_subject(ev: Evidence, subject: str | None) -> list[Finding]:
+    """The proof is about the report's ticket: every event is the ticket's, its asset's or its
+    contract's (those its opening names), as `explain` cites them."""
+    from .base import aggregate_uuid
+
+    if ev.ticket and subject and ev.ticket != subject:
+        return [finding("failed", N_("the proof is about ticket {proof_ticket}, the report about ticket "
+                                     "{report_ticket}"), code=E_SUBJECT, proof_ticket=ev.ticket, report_ticket=subject)]
+    ticket = ev.ticket or subject
+    if not ticket:
+        return [finding("failed", N_("neither the proof nor the report names its ticket, so the events cannot be "
+                                     "told to be the report's"), code=E_SUBJECT)] if ev.events else []
+    toid = aggregate_uuid("ticket", ticket).hex
+    allowed = {toid}
+    opening = next((e for e in ev.events if e.leaf.originator_id == toid and e.leaf.originator_version == 1), None)
+    state: Any = None
+    if opening is not None and opening.stored_b64 is not None:
+        try:
+            stored = base64.b64decode(opening.stored_b64, validate=True)
+            if hashlib.sha256(stored).hexdigest() == opening.leaf.state_sha256:
+                state = msgspec.json.decode(stored)
+        except (binascii.Error, ValueError, msgspec.DecodeError):
+            state = None
+    out = []
+    if not isinstance(state, dict):
+        if ev.events:
+            out.append(finding("failed", N_("the proof does not carry the opening of ticket {ticket}, the report's "
+                                            "ticket"), code=E_SUBJECT, ticket=ticket))
+    else:
+        for kind, field in (("asset", "asset_id"), ("contract", "contract_id")):
+            if isinstance(state.get(field), str) and state[field]:
+                allowed.add(aggregate_uuid(kind, state[field]).hex)
+    for e in ev.events:  # without the opening, only another ticket's events are told for sure
+        if e.leaf.originator_id not in allowed and (isinstance(state, dict) or e.leaf.topic.startswith("ticket.")):
+            out.append(finding("failed", N_("event at position {position} ({topic}) is not of ticket {ticket}, its "
+                                            "asset or its contract: the proof was made for another report"),
+                               code=E_SUBJECT, position=e.leaf.position, topic=e.leaf.topic, ticket=ticket))
+    return out
+
+
+UNCHECKED_SIGNATURES = N_("{n} other signature(s) on the checkpoint, not checked ({signers}): a witness's "
+                          "cosignature is checked with --witness-key KEY, the witness's verifier key")
+
+
+def _unchecked_cosignatures(note: sn.Note, good: list[sn.Verifier], witnesses: list[tuple[str, bytes]]) -> list[Finding]:
+    """Signatures on the checkpoint by keys not checked (a witness's cosignature is, with
+    --witness-key): said, so that a page's "cosigned by" is not read as checked."""
+    known = {(v.name, v.key_hash) for v in good} | set(witnesses)
+    others = [s for s in note.signatures if (s.name, s.key_hash) not in known]
+    if not others:
+        return []
+    return [finding("note", UNCHECKED_SIGNATURES, n=len(others), signers=", ".join(f"{s.name}+{s.key_hash.hex()}" for s in others))]
 
 
 def _check_event(e: CitedEvent, cp: sn.Checkpoint) -> Finding:
@@ -146,29 +253,39 @@ def _check_event(e: CitedEvent, cp: sn.Checkpoint) -> Finding:
     def event(status: str, message: str, code: str = "", **params: str | int) -> Finding:
         return finding(status, message, code=code, position=pos, **params, leaf=idx)
 
-    if e.stored_b64 is not None:
-        try:
-            stored = base64.b64decode(e.stored_b64, validate=True)
-        except (binascii.Error, ValueError):
-            return event("failed", N_("event at position {position} (leaf {leaf}): stored bytes are not base64"),
-                         E_PAYLOAD)
-        if hashlib.sha256(stored).hexdigest() != e.leaf.state_sha256:
-            return event("failed", N_("event at position {position} (leaf {leaf}): the stored bytes in the report "
-                                      "were altered (their SHA-256 is not the leaf's)"), E_PAYLOAD)
+    if e.stored_b64 is None:
+        # `explain` always carries an event's bytes (personal data is outside the log): a report
+        # without them cannot show what the event said
+        return event("failed", N_("event at position {position} (leaf {leaf}): its stored bytes are withheld "
+                                  "({reason}); a report from `explain` always carries them, so what the event "
+                                  "says is not proved: ask for the report again"), E_WITHHELD,
+                     reason=e.withheld or "no reason given")
+    try:
+        stored = base64.b64decode(e.stored_b64, validate=True)
+    except (binascii.Error, ValueError):
+        return event("failed", N_("event at position {position} (leaf {leaf}): stored bytes are not base64"),
+                     E_PAYLOAD)
+    found = hashlib.sha256(stored).hexdigest()
+    if found != e.leaf.state_sha256:
+        return event("failed", N_("event at position {position} (leaf {leaf}): the stored bytes in the report were "
+                                  "altered: their SHA-256 is {found}, the leaf's is {expected}"), E_PAYLOAD,
+                     found=short(found), expected=short(e.leaf.state_sha256))
     try:
         h = hash_leaf(e.leaf)
     except LeafError as err:
-        return event("failed", N_("event at position {position} (leaf {leaf}): {reason}"), E_LEAF, reason=str(err))
+        return event("failed", N_("event at position {position} (leaf {leaf}): {reason}"), E_LEAF, reason=reason(err))
     try:
-        merkle.verify_inclusion(idx, cp.size, h, [unb64(x) for x in e.inclusion], cp.root)
+        proof = [unb64(x) for x in e.inclusion]
+        computed = merkle.root_from_inclusion(idx, cp.size, h, proof)
     except merkle.ProofError as err:
         return event("failed", N_("event at position {position} (leaf {leaf}): not in the signed log as the report "
-                                  "states it ({reason})"), E_INCLUSION, reason=str(err))
-    if e.stored_b64 is None:
-        return event("withheld", N_("event at position {position} (leaf {leaf}): in the log; payload withheld "
-                                    "({reason}), so its content is not checked"),
-                     reason=e.withheld or "no reason given")
-    if e.view is not None and e.view != _upcast(e.leaf.topic, stored):
+                                  "states it ({reason})"), E_INCLUSION, reason=reason(err))
+    if computed != cp.root:
+        return event("failed", N_("event at position {position} (leaf {leaf}): not in the signed log as the report "
+                                  "states it: its leaf hash {leaf_hash} and inclusion proof lead to root {computed}, "
+                                  "the checkpoint's root is {root}"), E_INCLUSION,
+                     leaf_hash=short(h.hex()), computed=short(computed.hex()), root=short(cp.root.hex()))
+    if e.view is None or e.view != _upcast(e.leaf.topic, stored):
         return event("failed", N_("event at position {position} (leaf {leaf}): the report's reading of the event "
                                   "is not what its stored bytes say"), E_PAYLOAD)
     return event("ok", N_("event at position {position} (leaf {leaf}): leaf recomputed from its bytes, in the log"))
@@ -190,7 +307,7 @@ def _check_saved(saved: str, cp: sn.Checkpoint, ev: Evidence, keys: list[sn.Veri
         note, _ = sn.open_note(saved, keys)
         old = sn.parse_checkpoint(note.text)
     except sn.NoteError as e:
-        return finding("failed", N_("saved checkpoint: {reason}"), code=E_SIGNATURE, reason=str(e))
+        return finding("failed", N_("saved checkpoint: {reason}"), code=E_SIGNATURE, reason=reason(e))
     if old.origin != cp.origin:
         return finding("failed", N_("saved checkpoint is of log {saved_log}, the report's of {report_log}"),
                        code=E_CONSISTENCY, saved_log=repr(old.origin), report_log=repr(cp.origin))
@@ -203,7 +320,7 @@ def _check_saved(saved: str, cp: sn.Checkpoint, ev: Evidence, keys: list[sn.Veri
                                             "was rolled back (or restored from a backup)"), code=E_CONSISTENCY, **sizes)
             merkle.verify_consistency(old.size, cp.size, [], old.root, cp.root)
         except merkle.ProofError as e:
-            return finding("failed", N_("saved checkpoint: {reason}"), code=E_CONSISTENCY, reason=str(e))
+            return finding("failed", N_("saved checkpoint: {reason}"), code=E_CONSISTENCY, reason=reason(e))
         return finding("ok", N_("saved checkpoint (size {old}) is the report's"), old=old.size)
     if not proofs:
         return finding("failed", N_("no consistency proof from size {old} to {new}: ask for one with "
@@ -215,5 +332,5 @@ def _check_saved(saved: str, cp: sn.Checkpoint, ev: Evidence, keys: list[sn.Veri
     except merkle.ProofError as e:
         return finding("failed", N_("the log of the report does not extend the saved checkpoint (size {old}): "
                                     "{reason}; its history was rewritten, rolled back or shown differently to "
-                                    "someone"), code=E_CONSISTENCY, old=old.size, reason=str(e))
+                                    "someone"), code=E_CONSISTENCY, old=old.size, reason=reason(e))
     return finding("ok", N_("the report's log (size {new}) extends the saved checkpoint (size {old})"), **sizes)

@@ -21,12 +21,14 @@ from collections.abc import Iterable
 
 import msgspec
 
+from .errors import N_, Explained, Phrase
+
 ALG_ED25519 = 0x01
 DASH = "\u2014"  # the em dash that opens a signature line
 MAX_SIGNATURES = 100
 
 
-class NoteError(ValueError):
+class NoteError(Explained, ValueError):
     """A malformed note or key, or a note no known key signed."""
 
 
@@ -40,14 +42,14 @@ def _key_hash(name: str, alg_and_key: bytes) -> bytes:
 
 def _check_name(name: str) -> None:
     if not name or "+" in name or any(c.isspace() for c in name) or not name.isprintable():
-        raise NoteError(f"key name {name!r}: it must be non-empty, without '+', spaces or control characters")
+        raise NoteError(N_("key name {name}: it must be non-empty, without '+', spaces or control characters"), name=repr(name))
 
 
 def _b64(text: str, what: str, error: type[Exception] = NoteError) -> bytes:
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as e:
-        raise error(f"{what} is not standard base64") from e
+        raise error(N_("{what} is not standard base64"), what=what) from e
 
 
 def key_fields(key: str, *, private: bool, alg: int, what: str, alg_text: str,
@@ -58,16 +60,16 @@ def key_fields(key: str, *, private: bool, alg: int, what: str, alg_text: str,
     if private:
         parts = key.strip().split("+", 4)
         if len(parts) != 5 or parts[:2] != ["PRIVATE", "KEY"]:
-            raise error(f"a {what} reads PRIVATE+KEY+NAME+KEYHASH+BASE64SEED")
+            raise error(N_("a {what} reads PRIVATE+KEY+NAME+KEYHASH+BASE64SEED"), what=Phrase(what))
         parts = parts[2:]
     else:
         parts = key.strip().split("+", 2)
         if len(parts) != 3 or len(parts[1]) != 8:
-            raise error(f"a {what} reads NAME+KEYHASH+BASE64KEY (8 hex digits of key hash)")
+            raise error(N_("a {what} reads NAME+KEYHASH+BASE64KEY (8 hex digits of key hash)"), what=Phrase(what))
     name, hexhash, encoded = parts
-    raw = _b64(encoded, f"the {what}", error)
+    raw = _b64(encoded, Phrase(N_("the {what}"), what=Phrase(what)), error)
     if len(raw) != 33 or raw[0] != alg:
-        raise error(f"the {what} is not {alg_text}")
+        raise error(N_("the {what} is not {alg_text}"), what=Phrase(what), alg_text=Phrase(alg_text))
     return name, hexhash, raw[1:]
 
 
@@ -87,11 +89,11 @@ class Verifier:
 
     @classmethod
     def parse(cls, vkey: str) -> Verifier:
-        name, hexhash, public = key_fields(vkey, private=False, alg=ALG_ED25519, what="verifier key",
-                                           alg_text="an Ed25519 key (0x01 and 32 bytes)")
+        name, hexhash, public = key_fields(vkey, private=False, alg=ALG_ED25519, what=N_("verifier key"),
+                                           alg_text=N_("an Ed25519 key (0x01 and 32 bytes)"))
         v = cls(name, public)
         if v.key_hash.hex() != hexhash.lower():
-            raise NoteError(f"the verifier key's hash {hexhash} does not match its name and key")
+            raise NoteError(N_("the verifier key's hash {hexhash} does not match its name and key"), hexhash=hexhash)
         return v
 
     @property
@@ -114,7 +116,7 @@ class Signer:
     def __init__(self, name: str, seed: bytes) -> None:
         _check_name(name)
         if len(seed) != 32:
-            raise NoteError("an Ed25519 seed has 32 bytes")
+            raise NoteError(N_("an Ed25519 seed has 32 bytes"))
         self.name, self._seed = name, seed
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
         from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -130,11 +132,11 @@ class Signer:
 
     @classmethod
     def parse(cls, skey: str) -> Signer:
-        name, hexhash, seed = key_fields(skey, private=True, alg=ALG_ED25519, what="signer key",
-                                         alg_text="an Ed25519 key (0x01 and a 32-byte seed)")
+        name, hexhash, seed = key_fields(skey, private=True, alg=ALG_ED25519, what=N_("signer key"),
+                                         alg_text=N_("an Ed25519 key (0x01 and a 32-byte seed)"))
         s = cls(name, seed)
         if s.verifier.key_hash.hex() != hexhash.lower():
-            raise NoteError("the signer key's hash does not match its name and key")
+            raise NoteError(N_("the signer key's hash does not match its name and key"))
         return s
 
     @property
@@ -165,9 +167,9 @@ class Note(msgspec.Struct, frozen=True):
 
 def _check_text(text: str) -> None:
     if not text.endswith("\n"):
-        raise NoteError("a note's text ends with a newline")
+        raise NoteError(N_("a note's text ends with a newline"))
     if any((c < " " and c != "\n") or c == "\x7f" for c in text):
-        raise NoteError("a note's text holds control characters")
+        raise NoteError(N_("a note's text holds control characters"))
 
 
 def parse(note: str | bytes) -> Note:
@@ -176,27 +178,27 @@ def parse(note: str | bytes) -> Note:
         try:
             note = note.decode()
         except UnicodeDecodeError as e:
-            raise NoteError("a note is UTF-8 text") from e
+            raise NoteError(N_("a note is UTF-8 text")) from e
     split = note.rfind("\n\n")
     if split < 0 or not note.endswith("\n"):
-        raise NoteError("a signed note is its text, a blank line, then signature lines")
+        raise NoteError(N_("a signed note is its text, a blank line, then signature lines"))
     text, block = note[: split + 1], note[split + 2 :]
     _check_text(text)
     sigs = []
     for line in block.splitlines():
         if not line.startswith(DASH + " "):
-            raise NoteError(f"signature line {line[:40]!r} does not start with '{DASH} '")
+            raise NoteError(N_("signature line {line} does not start with '{dash} '"), line=repr(line[:40]), dash=DASH)
         fields = line[2:].split(" ")
         if len(fields) != 2:
-            raise NoteError("a signature line reads '— NAME BASE64'")
-        name, raw = fields[0], _b64(fields[1], f"the signature by {fields[0]}")
+            raise NoteError(N_("a signature line reads '— NAME BASE64'"))
+        name, raw = fields[0], _b64(fields[1], Phrase(N_("the signature by {name}"), name=fields[0]))
         if len(raw) < 5:
-            raise NoteError(f"the signature by {name} is too short")
+            raise NoteError(N_("the signature by {name} is too short"), name=name)
         sigs.append(Signature(name, raw[:4], raw[4:]))
     if not sigs:
-        raise NoteError("a signed note has at least one signature line")
+        raise NoteError(N_("a signed note has at least one signature line"))
     if len(sigs) > MAX_SIGNATURES:
-        raise NoteError(f"more than {MAX_SIGNATURES} signatures")
+        raise NoteError(N_("more than {n} signatures"), n=MAX_SIGNATURES)
     return Note(text, sigs)
 
 
@@ -211,11 +213,12 @@ def open_note(note: str | bytes, verifiers: Iterable[Verifier]) -> tuple[Note, l
         if v is None:
             continue  # another party's signature (a witness, a key we were not given)
         if not v.verify(n.text.encode(), s.signature):
-            raise NoteError(f"the signature by {s.name}+{s.key_hash.hex()} does not match the note's text")
+            raise NoteError(N_("the signature by {signer} does not match the note's text"),
+                            signer=f"{s.name}+{s.key_hash.hex()}")
         good.append(v)
     if not good:
         names = ", ".join(f"{s.name}+{s.key_hash.hex()}" for s in n.signatures)
-        raise UnverifiedNote(f"no signature by a known key (the note is signed by {names})")
+        raise UnverifiedNote(N_("no signature by a known key (the note is signed by {names})"), names=names)
     return n, good
 
 
@@ -242,13 +245,13 @@ def parse_checkpoint(text: str) -> Checkpoint:
     """The checkpoint a note's text holds (C2SP tlog-checkpoint)."""
     lines = text.split("\n")
     if len(lines) < 4 or lines[-1] != "":
-        raise NoteError("a checkpoint has an origin, a tree size and a root hash, each on its line")
+        raise NoteError(N_("a checkpoint has an origin, a tree size and a root hash, each on its line"))
     origin, size, root = lines[0], lines[1], lines[2]
     if not origin:
-        raise NoteError("the checkpoint's origin line is empty")
+        raise NoteError(N_("the checkpoint's origin line is empty"))
     if not size.isdigit() or (size != "0" and size.startswith("0")) or not size.isascii():
-        raise NoteError(f"the checkpoint's tree size {size!r} is not a decimal without leading zeros")
+        raise NoteError(N_("the checkpoint's tree size {size} is not a decimal without leading zeros"), size=repr(size))
     raw = _b64(root, "the checkpoint's root hash")
     if len(raw) != 32:
-        raise NoteError(f"the checkpoint's root hash has {len(raw)} bytes, not 32")
+        raise NoteError(N_("the checkpoint's root hash has {n} bytes, not 32"), n=len(raw))
     return Checkpoint(origin, int(size), raw, tuple(lines[3:-1]))

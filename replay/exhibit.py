@@ -182,8 +182,9 @@ def party(name: str | None, ident: str | None) -> str:
     return free(name or ident or "")
 
 
-def proof_status(r: Mapping[str, Any], lang: str) -> list[str]:
-    """What proves the report: the hash chain links cited, evidence files, inclusion proofs."""
+def proof_status(r: Mapping[str, Any], lang: str, medium: str = "html") -> list[str]:
+    """What proves the report: the hash chain links cited, evidence files, inclusion proofs
+    (`medium` pdf or md: a printed copy, whose proof is in the HTML report)."""
     t = texts(lang)
     log = r["log"]
     lines = [t(_("Hash chain: {n} log positions cited, the last read is {position}, its link {link}…; "
@@ -198,7 +199,11 @@ def proof_status(r: Mapping[str, Any], lang: str) -> list[str]:
     proofs = r.get("proofs")
     if proofs and proofs.get("evidence"):
         lines.append(t(_("Transparency log: the {n} cited events are proved in the log's signed checkpoint of "
-                         "tree size {size} ({origin}); `ticketledger proof verify` checks this offline."),
+                         "tree size {size} ({origin}); `ticketledger proof verify` checks this offline.")
+                       if medium == "html" else
+                       _("Transparency log: the {n} cited events are proved in the log's signed checkpoint of "
+                         "tree size {size} ({origin}); the proof is in the HTML report, which `ticketledger proof "
+                         "verify` checks offline (this copy carries none)."),
                        n=t.number(len(proofs["evidence"]["events"])), size=proofs["checkpoint_size"],
                        origin=free(proofs["origin"])))
         for c in proofs.get("cosignatures") or []:
@@ -214,9 +219,65 @@ def proof_status(r: Mapping[str, Any], lang: str) -> list[str]:
     return lines
 
 
-def _tlog_html(r: Mapping[str, Any], t: Texts) -> str:
+def replay_command(r: Mapping[str, Any]) -> str:
+    """The command that recomputes this report's verdicts on the ledger: its ticket, its evaluation
+    time and its cut, filled in."""
+    cmd = f"ticketledger explain {r['ticket']} --at {r.get('evaluated_at') or 'TIME'}"
+    if r.get("as_of_recorded"):
+        cmd += f" --as-of-recorded {r['as_of_recorded']}"
+    if r.get("as_of_source_recorded"):
+        cmd += f" --as-of-source-recorded {r['as_of_source_recorded']}"
+    return cmd
+
+
+def how_to_check(r: Mapping[str, Any], t: Texts, medium: str) -> list[str]:
+    """The paragraphs that let a person check the report, with ticketledger or without it.
+    `medium`: html (the file carries the proof), pdf or md (printed copies that carry none: the
+    proof is in the HTML report of the same ticket, which `proof verify` checks)."""
+    explain = replay_command(r)
+    html_cmd = f"{explain} --format html"
+    if medium == "html":
+        first = t(_("This file carries its own proof, checkable without our systems: run `ticketledger proof verify "
+                    "REPORT.html --log-key KEY` with the log's verifier key from your contract annex (add `--checkpoint "
+                    "SAVED` with a checkpoint you saved earlier, `--witness-key KEY` for a witness's cosignature). It "
+                    "recomputes each cited event's leaf from the stored bytes embedded in this file, checks its "
+                    "inclusion proof against the signed checkpoint below and the checkpoint's signature, and names "
+                    "any event that was altered. An event never recorded is not caught."))
+    else:
+        first = t(_("This printed copy carries no proof itself: the proof is embedded in the HTML report of the same "
+                    "ticket (`{command}`, or the HTML file sent with this copy). Run `ticketledger proof verify "
+                    "REPORT.html --log-key KEY` on that file, with the log's verifier key from your contract annex; "
+                    "`proof verify` refuses this copy. The signed checkpoint and the leaves below let you compare the "
+                    "two."), command=html_cmd)
+    where = (t(_("Without ticketledger: the proof is the JSON (format ticketledger-proof/v1) in this file's element "
+                 "<script type=\"application/json\" id=\"ticketledger-evidence\">.")) if medium == "html" else
+             t(_("Without ticketledger: the proof is the JSON (format ticketledger-proof/v1) in the HTML report's "
+                 "element <script type=\"application/json\" id=\"ticketledger-evidence\">.")))
+    leaf = t(_("For each cited event it holds the stored bytes (stored_b64, base64) and the leaf's inputs (leaf). "
+               "The leaf is the byte 0x01, then, big-endian: the leaf index (8 bytes, the count of earlier "
+               "events), the log position (8), the recording time in microseconds since "
+               "1970-01-01T00:00:00Z (8, signed), the originator id (16), the originator version (8), the topic's "
+               "length (2) and the topic in UTF-8, then the SHA-256 of the stored bytes (32). Its hash is "
+               "SHA-256(0x00 || leaf); the inclusion proof (base64 hashes) leads from it to the root of the signed "
+               "checkpoint as RFC 9162 §2.1.3 says. The checkpoint is a C2SP signed note (tlog-checkpoint, "
+               "Ed25519) signed by the log key of your contract annex; a witness's cosignature is C2SP "
+               "tlog-cosignature/v1."))
+    covers = t(_("The proof covers the cited events, not the verdicts and amounts of this report: those are computed "
+                 "from the events by the contract's rules, and a replay of the same events under the same terms "
+                 "(`{command}` on the ledger) recomputes them."), command=explain)
+    return [first, f"{where} {leaf}", covers]
+
+
+def note_lines_html(note: str) -> str:
+    """A signed note as its lines, for a <pre> that wraps long base64 anywhere (a person copies it
+    exactly: each line as printed, control characters made visible)."""
+    return "\n".join(e(line) for line in note.rstrip("\n").split("\n"))
+
+
+def _tlog_html(r: Mapping[str, Any], t: Texts, medium: str = "html") -> str:
     """The report's own proof: how to check it, the signed checkpoint, each cited event's leaf,
-    and the evidence itself for `proof verify` (JSON in a script element; no script runs)."""
+    and the evidence itself for `proof verify` (JSON in a script element; no script runs). A
+    PDF is printed from it: there the text says where the proof is, and the element is left out."""
     proofs = r.get("proofs") or {}
     ev = proofs.get("evidence")
     if not ev:
@@ -224,18 +285,8 @@ def _tlog_html(r: Mapping[str, Any], t: Texts) -> str:
     import msgspec
 
     P = [f'<section id="proof"><h2>{html.escape(t(M["How to check this report"]))}</h2>']
-    P.append("<p>" + html.escape(t(_(
-        "This file carries its own proof, checkable without our systems: run `ticketledger proof verify "
-        "REPORT.html --log-key KEY` with the log's verifier key from your contract annex (add `--checkpoint "
-        "SAVED` with a checkpoint you saved earlier). It recomputes each cited event's leaf from the stored bytes "
-        "embedded in this file, checks its inclusion proof against the signed checkpoint below and the "
-        "checkpoint's signature, and names any event that was altered. An event never recorded is not caught."
-    ))) + "</p>")
-    P.append("<p>" + html.escape(t(_(
-        "The proof covers the cited events, not the verdicts and amounts of this report: those are computed from "
-        "the events by the contract's rules, and a replay of the same events under the same terms (`ticketledger "
-        "explain TICKET` on the ledger) recomputes them."))) + "</p>")
-    P.append(f'<p>{html.escape(t(M["Signed checkpoint"]))}</p><pre class="hash">{e(ev["checkpoint"])}</pre>')
+    P += ["<p>" + html.escape(x) + "</p>" for x in how_to_check(r, t, medium)]
+    P.append(f'<p>{html.escape(t(M["Signed checkpoint"]))}</p><pre class="note">{note_lines_html(ev["checkpoint"])}</pre>')
     for c in proofs.get("cosignatures") or []:  # the witnesses' times: evidence of when, not from the operator
         P.append("<p>" + html.escape(t(_("Cosigned by witness {witness} at {time} (UTC); key {key}."),
                                        witness=free(c["witness"]), time=c["time"], key=free(c["key"]))) + "</p>")
@@ -247,8 +298,10 @@ def _tlog_html(r: Mapping[str, Any], t: Texts) -> str:
         P.append(f'<tr><td class="num">{leaf["position"]}</td><td class="num">{leaf["index"]}</td>'
                  f'<td class="hash">{e(leaf["state_sha256"])}</td></tr>')
     P.append("</tbody></table>")
-    data = msgspec.json.encode(ev).decode().replace("<", "\\u003c")  # no markup can end the element
-    P.append(f'<script type="application/json" id="ticketledger-evidence">{data}</script></section>')
+    if medium == "html":
+        data = msgspec.json.encode(ev).decode().replace("<", "\\u003c")  # no markup can end the element
+        P.append(f'<script type="application/json" id="ticketledger-evidence">{data}</script>')
+    P.append("</section>")
     return "\n".join(P)
 
 
@@ -305,6 +358,9 @@ li{margin:0.6mm 0}
 /* a ticket or asset id on one line where it fits (it still breaks anywhere rather than overflow) */
 td.id{font-size:7.5pt;font-variant-numeric:tabular-nums}
 code,.hash{font-family:"Noto Sans Mono","DejaVu Sans Mono",monospace;font-size:7pt;overflow-wrap:anywhere}
+/* a signed note, line by line as signed; long base64 breaks anywhere rather than run off the page */
+pre.note{font-family:"Noto Sans Mono","DejaVu Sans Mono",monospace;font-size:7pt;white-space:pre-wrap;
+ overflow-wrap:anywhere;word-break:break-all;margin:1mm 0;break-inside:avoid}
 .lines{margin:0;padding:0;list-style:none}
 .lines li{margin:0}
 .first{break-after:page}
@@ -330,9 +386,10 @@ def _lines(items: Sequence[str]) -> str:
     return '<ul class="lines">' + "".join(f"<li>{html.escape(x)}</li>" for x in items) + "</ul>"
 
 
-def render_html(r: Mapping[str, Any], lang: str = "zh_CN") -> bytes:
+def render_html(r: Mapping[str, Any], lang: str = "zh_CN", medium: str = "html") -> bytes:
     """The exhibit as one self-contained HTML file (inline CSS and SVG, no script, no remote
-    resource), laid out for A4 with page numbers in the page margins."""
+    resource), laid out for A4 with page numbers in the page margins. `medium` "pdf": the HTML a
+    PDF is printed from, which carries no proof and says where it is."""
     t = texts(lang)
     tz = r["timezone"]
     s, p, a = r["summary"], r.get("parties", {}), r.get("asset", {})
@@ -342,6 +399,7 @@ def render_html(r: Mapping[str, Any], lang: str = "zh_CN") -> bytes:
     P: list[str] = ["<!DOCTYPE html>", f'<html lang="{t.html_lang}"><head><meta charset="utf-8">',
                     f"<title>{html.escape(title)}</title>",
                     f'<meta name="dcterms.created" content="{e(r.get("evaluated_at") or "")}">',
+                    f'<meta name="ticketledger-ticket" content="{e(r["ticket"])}">',
                     f"<style>{css}</style></head><body>"]
 
     # --- first page -----------------------------------------------------------------------------------
@@ -420,7 +478,7 @@ def render_html(r: Mapping[str, Any], lang: str = "zh_CN") -> bytes:
             f'<tr><th scope="row">{html.escape(k)}</th><td class="num">{html.escape(v)}</td>'
             f"<td>{html.escape(why)}</td></tr>" for k, v, why in money) + "</tbody></table>")
     P.append(f"<h2>{html.escape(t(M['Proof']))}</h2>")
-    P.append(_lines(proof_status(r, lang)))
+    P.append(_lines(proof_status(r, lang, medium)))
     P.append("</section>")
 
     # --- why: every verdict explained -----------------------------------------------------------------
@@ -539,7 +597,7 @@ def render_html(r: Mapping[str, Any], lang: str = "zh_CN") -> bytes:
     if proofs and proofs.get("annex"):
         P.append(_lines([free(x) for x in proofs["annex"]]))
     P.append("</section>")
-    P.append(_tlog_html(r, t))
+    P.append(_tlog_html(r, t, medium))
     P.append("</body></html>")
     return ("\n".join(P) + "\n").encode()
 
@@ -675,9 +733,15 @@ def render_md(r: Mapping[str, Any], lang: str = "zh_CN") -> bytes:
     if beyond:
         L += ["", f"## {t(BEYOND_BOUNDS)}", ""] + [f"- {_md(x)}" for x in beyond]
     L += ["", f"## {t(M['Proof'])}", ""]
-    L += [f"- {_md(x)}" for x in proof_status(r, lang)]
+    L += [f"- {_md(x)}" for x in proof_status(r, lang, "md")]
     L += ["", f"| {t(M['Position'])} | {t(M['Recorded (UTC)'])} | {t(M['Chain link'])} |", "|---:|---|---|"]
     L += [f"| {x['position']} | {x['recorded_at_exact']} | `{x['link']}` |" for x in _cited(r)]
+    ev = (r.get("proofs") or {}).get("evidence")
+    if ev:  # the Markdown carries no proof: say where it is, and print the checkpoint as signed
+        L += ["", f"## {t(M['How to check this report'])}", ""]
+        for x in how_to_check(r, t, "md"):
+            L += [_md(x), ""]
+        L += [t(M["Signed checkpoint"]), "", "```", *ev["checkpoint"].rstrip("\n").split("\n"), "```"]
     return ("\n".join(L) + "\n").encode()
 
 

@@ -255,7 +255,7 @@ def test_once_the_log_is_signed_a_ticket_proof_downloads_and_verifies_offline(co
     # last in this module: it gives the console's ledger a log key, a tree and a checkpoint
     done = webkit.cli(console.data, "init")
     assert done.returncode == 0, done.stderr
-    done = webkit.cli(console.data, "checkpoint")
+    done = webkit.cli(console.data, "--lang", "en", "checkpoint")  # without --lang: the ledger's (Chinese)
     assert done.returncode == 0, done.stderr
     vkey = re.search(r"verifier key (\S+)", done.stderr).group(1)
     page = webkit.new_page(browser, console, [])

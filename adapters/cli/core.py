@@ -791,7 +791,7 @@ def cmd_attach(args: argparse.Namespace) -> int:
 
     path = Path(args.file)
     if not path.is_file():
-        _ = speak()
+        _ = speak(_ledger_zone(args))
         raise UserError(_("no file {file}", file=args.file))
     at = parse_time(args.at, "--at") if args.at else now()
     data_dir = Path(args.data_dir)
@@ -807,7 +807,7 @@ def cmd_attach(args: argparse.Namespace) -> int:
     except BaseException as e:  # refused (or failed): the file is not kept
         staged.unlink(missing_ok=True)
         if isinstance(e, Refused) and e.wrong.startswith(f"command id {fact.command_id} was already used"):
-            _ = speak()
+            _ = speak(_ledger_zone(args))
             raise UserError(_("{name} (sha256 {sha}…) is already attached to ticket {ticket}; "
                               "nothing recorded", name=path.name, sha=sha[:16], ticket=args.ticket)) from None
         if isinstance(e, Refused):
@@ -818,7 +818,7 @@ def cmd_attach(args: argparse.Namespace) -> int:
         emit([{"status": outcome.status, "ticket": args.ticket, "file": path.name, "sha256": sha, "size": size,
                "media_type": media}], True)
         return 0
-    _ = speak()
+    _ = speak(_ledger_zone(args))
     print(_("{status}: {name} sha256 {sha} ({size} bytes, {media}) on ticket {ticket}",
             status=status_said(outcome.status, _), name=path.name, sha=sha, size=size, media=media, ticket=args.ticket))
     return 0

@@ -157,17 +157,23 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
                 raise UserError(said(e), code=E_NO_KEY) from None
             tree.add_key(old.verifier)
             tree.add_key(signer.verifier, retire_others=True)
-            _ = speak()
+            from .core import _ledger_zone
+
+            _ = speak(_ledger_zone(args))
             print(_("new log key: {key} (the old one, {old}, is retired and stays listed: what it signed "
                     "still verifies); give the new verifier key to your customers",
                     key=signer.verifier.vkey, old=old.verifier.vkey))
         else:
             signer = load_signer(args)
         added = build_tree(ledger)
-        try:
-            cp = tree.sign_checkpoint(signer)
-        except ValueError as e:
-            raise UserError(said(e), code=E_NO_KEY) from None
+        # a head already signed is not signed again (a new key is: --rotate-key signs with it)
+        cp = None if args.rotate_key else _unchanged_head(tree)
+        signed_now = cp is None
+        if cp is None:
+            try:
+                cp = tree.sign_checkpoint(signer)
+            except ValueError as e:
+                raise UserError(said(e), code=E_NO_KEY) from None
     finally:
         ledger.close()
     if args.out:
@@ -180,18 +186,40 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
                               "you can write", out=args.out, reason=e.strerror), code="TL-E033") from None
     if args.json:
         sys.stdout.write(msgspec.json.encode({**msgspec.structs.asdict(cp), "verifier_key": signer.verifier.vkey,
-                                              "tree_built_now": added}).decode() + "\n")
+                                              "tree_built_now": added, "signed_now": signed_now}).decode() + "\n")
+        return 0
+    from .core import _ledger_zone
+
+    _ = speak(_ledger_zone(args))  # as `checkpoint --list` speaks
+    if not signed_now:  # stdout is still the log's signed head: the one signed before
+        sys.stdout.write(cp.note)
+        print(_("the log has not grown since checkpoint {id} (tree size {size}); nothing signed; verifier key {key}",
+                id=cp.id, size=cp.tree_size, key=signer.verifier.vkey), file=sys.stderr)
         return 0
     if added:
-        _ = speak()
         print(_("built the Merkle tree of {n} events recorded before it existed; this first checkpoint "
                 "vouches for the history the log holds now, not for what it held before", n=f"{added:,}"),
               file=sys.stderr)
     sys.stdout.write(cp.note)
-    _ = speak()
     print(_("checkpoint {id}: tree size {size}, verifier key {key}", id=cp.id, size=cp.tree_size,
             key=signer.verifier.vkey), file=sys.stderr)
     return 0
+
+
+def _unchanged_head(tree: Any) -> Any:
+    """The latest checkpoint when the log has not grown since it and its root is still the tree's
+    (one whose root is not shows the log changed under a signed head: that is signed again, and
+    `verify` says so); else None."""
+    latest = tree.latest_checkpoint()
+    if latest is None or latest.tree_size != tree.size:
+        return None
+    from domain import signed_note as sn
+
+    try:
+        root = sn.parse_checkpoint(sn.parse(latest.note).text).root
+    except sn.NoteError:
+        return None
+    return latest if tree.root(latest.tree_size) == root else None
 
 
 # --- prove --------------------------------------------------------------------------------
@@ -341,6 +369,38 @@ def read_evidence(path: str) -> Any:
                           path=path, error=said(e)), code=E_REPORT) from None
 
 
+ANNEX = re.compile(r'<section id="annex">(.*?)</section>', re.S)
+ANNEX_ROW = re.compile(r'<tr><td class="num">(\d+)</td>')
+TICKET_META = re.compile(r'<meta name="ticketledger-ticket" content="([^"]*)">')
+TITLE = re.compile(r"<title>([^<]*)</title>")
+
+
+def report_page(path: str) -> tuple[list[int] | None, str | None]:
+    """What a report shows, for `proof verify` to hold its proof against: (the log positions it
+    lists in its annex, the ticket it names); None where the file is the evidence alone."""
+    import html
+
+    text = Path(path).read_bytes().decode("utf-8", "replace")
+    if EVIDENCE_TAG.search(text):
+        annex = ANNEX.search(text)
+        shown = [int(p) for p in ANNEX_ROW.findall(annex.group(1))] if annex else []
+        m = TICKET_META.search(text)
+        if m:
+            return shown, html.unescape(m.group(1))
+        title = TITLE.search(text)  # a report from before the meta: its title ends with the ticket
+        return shown, html.unescape(title.group(1)).split()[-1] if title and title.group(1).split() else None
+    try:
+        doc = msgspec.json.decode(text)
+    except msgspec.DecodeError:
+        return None, None
+    if isinstance(doc, dict) and "proofs" in doc:
+        log = doc.get("log") if isinstance(doc.get("log"), dict) else {}
+        cited = log.get("positions_cited")
+        shown = [p for p in cited if isinstance(p, int)] if isinstance(cited, list) else []
+        return shown, doc["ticket"] if isinstance(doc.get("ticket"), str) else None
+    return None, None
+
+
 def read_saved_checkpoint(path: str) -> str:
     """A checkpoint the reader saved (`--checkpoint SAVED` of `verify` and `proof verify`), as its
     signed note. A file that is no signed checkpoint at all is bad input, refused before any
@@ -380,7 +440,7 @@ def log_verifier(text: str) -> Any:
 
 
 def cmd_proof_verify(args: argparse.Namespace) -> int:
-    from domain.proofs import ConsistencyProof, check_evidence
+    from domain.proofs import E_UNTRUSTED, ConsistencyProof, check_evidence
 
     ev = read_evidence(args.report)
     keys = [log_verifier(k) for k in args.log_key]
@@ -395,62 +455,75 @@ def cmd_proof_verify(args: argparse.Namespace) -> int:
                               file=f, error=said(e)), code=E_REPORT) from None
     if extra:
         ev = msgspec.structs.replace(ev, consistency=[*ev.consistency, *extra])
-    findings = check_evidence(ev, keys, saved)
-    if args.witness_key:
+    witnesses = []
+    for k in args.witness_key:
         from domain import cosignature as cs
 
-        witnesses = []
-        for k in args.witness_key:
-            text = Path(k).read_text().strip() if Path(k).is_file() else k
-            try:
-                witnesses.append(cs.WitnessVerifier.parse(text))
-            except cs.CosignatureError as e:
-                _ = speak()
-                raise UserError(_("--witness-key {text}: {error}",
-                                  text=text[:60], error=said(e)), code="TL-E166") from None
+        text = Path(k).read_text().strip() if Path(k).is_file() else k
+        try:
+            witnesses.append(cs.WitnessVerifier.parse(text))
+        except cs.CosignatureError as e:
+            _ = speak()
+            raise UserError(_("--witness-key {text}: {error}", text=text[:60], error=said(e)), code="TL-E166") from None
+    shown, subject = report_page(args.report)
+    findings = check_evidence(ev, keys, saved, shown=shown, subject=subject,
+                              witnesses=[(w.name, w.key_hash) for w in witnesses])
+    if witnesses:
+        from domain import cosignature as cs
+
         findings = [*findings, *cs.witness_findings(ev.checkpoint, witnesses)]
     failed = [f for f in findings if f.status == "failed"]
     if args.json:
         # "ok" is about the cited events; what it does not cover is said, as the text says it
-        cited = sorted({f.position for f in findings if f.position is not None})
-        sys.stdout.write(msgspec.json.encode({
-            "ok": not failed, "covers": {"cited_events": cited, "verdicts_and_amounts": False},
-            "findings": findings}).decode() + "\n")
+        cited = sorted({e.leaf.position for e in ev.events})
+        verdict: dict[str, Any] = {"ok": not failed, "covers": {"cited_events": cited, "verdicts_and_amounts": False}}
+        if failed:  # why not, in one line: the first failure (TL-E170 alone: not checked against the log's key)
+            verdict["reason"] = f"{failed[0].code}: {failed[0].what}" + (
+                f" (and {len(failed) - 1} more failed check(s))" if len(failed) > 1 else "")
+        sys.stdout.write(msgspec.json.encode({**verdict, "findings": findings}, enc_hook=str).decode() + "\n")
     else:
         from rich.cells import cell_len
+
+        from domain.errors import Phrase
 
         try:
             _ = speak(document=report_language(args.report))  # the report's language unless --lang
         except ValueError:  # a report in a language we do not write
             _ = speak()
-        mark = {"ok": _("ok"), "withheld": _("note"), "failed": _("FAIL")}
+        mark = {"ok": _("ok"), "note": _("note"), "withheld": _("note"), "failed": _("FAIL")}
         width = max(cell_len(m) for m in mark.values())
         for f in findings:
-            what = _(f.message, **f.params) if f.message else f.what
+            what = Phrase(f.message, **f.params).said(_) if f.message else f.what
             print(f"{mark[f.status]}{' ' * (width - cell_len(mark[f.status]))} "
                   f"{f.code + ': ' if f.code and f.status == 'failed' else ''}{what}")
-        print(_("{report}: {failed} check(s) FAILED", report=args.report, failed=len(failed)) if failed else
-              _proof_holds(_, args.report, findings))
+        if [f.code for f in failed] == [E_UNTRUSTED]:  # all else held, with the report's own key
+            print(_("{report}: NOT VERIFIED: the proof is consistent in itself, but it was not checked against "
+                    "the log's key, and anyone could have made it; run again with --log-key KEY, the log's "
+                    "verifier key from your contract annex", report=args.report))
+        else:
+            print(_("{report}: {failed} check(s) FAILED", report=args.report, failed=len(failed)) if failed else
+                  _proof_holds(_, args.report, len(ev.events), findings))
     return EXIT_FOUND if failed else 0
 
 
-def _proof_holds(_: Texts, report: str, findings: list[Finding]) -> str:
+def _proof_holds(_: Texts, report: str, n: int, findings: list[Finding]) -> str:
     """What a proof that holds shows, and what it does not: a dispute handler reads "holds" as
     "the report is authentic", but the verdicts and amounts are computed from the cited events,
-    not carried by the proof (an edited ¥ figure still "holds")."""
-    cited = [f for f in findings if f.position is not None]
-    withheld = sum(1 for f in cited if f.status == "withheld")
-    if withheld:
-        return _("{report}: proof holds for the {n} events the report cites: each is in the signed log at "
-                 "its position; the stored bytes of {checked} are unchanged, those of {withheld} withheld "
-                 "and not checked. Not proved: the report's verdicts and amounts, which the ledger computes "
-                 "from these events; replaying them checks those (`ticketledger explain TICKET --at TIME` on "
-                 "the ledger), not this proof", report=report, n=len(cited), checked=len(cited) - withheld,
-                 withheld=withheld)
+    not carried by the proof (an edited ¥ figure still "holds"); cosignatures not checked are said."""
+    from domain.proofs import UNCHECKED_SIGNATURES
+
+    unchecked = next((f.params["n"] for f in findings if f.message == UNCHECKED_SIGNATURES), 0)
+    if unchecked:
+        return _("{report}: proof holds for the {n} events the report cites: each is in the signed log at its "
+                 "position, its stored bytes unchanged. Not checked: the {unchecked} other signature(s) on its "
+                 "checkpoint (witnesses' cosignatures; add --witness-key KEY for each witness you trust). Not proved: "
+                 "the report's verdicts and amounts, which the ledger computes from these events; replaying them "
+                 "checks those (`ticketledger explain TICKET --at TIME` on the ledger), not this proof",
+                 report=report, n=n, unchecked=unchecked)
     return _("{report}: proof holds for the {n} events the report cites: each is in the signed log at its "
              "position, its stored bytes unchanged. Not proved: the report's verdicts and amounts, which the "
              "ledger computes from these events; replaying them checks those (`ticketledger explain TICKET "
-             "--at TIME` on the ledger), not this proof", report=report, n=len(cited))
+             "--at TIME` on the ledger), not this proof", report=report, n=n)
 
 
 def init_log(args: argparse.Namespace, ledger: Any) -> dict[str, Any]:

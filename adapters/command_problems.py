@@ -16,7 +16,7 @@ import msgspec
 import msgspec.inspect as mi
 
 from domain import events as ev
-from domain.errors import N_
+from domain.errors import N_, Phrase
 
 from .importer import Problem
 
@@ -36,7 +36,7 @@ def explain(line: str | bytes, error: Exception) -> Problem:
     what, sep, path = message.rpartition(" - at `")
     if not sep:  # a fact's own check (__post_init__), e.g. a time without a zone
         naive = _naive_time(cls, raw)
-        return naive or Problem(N_("invalid command: {message}"), _kind(message), message=message)
+        return naive or Problem(N_("invalid command: {message}"), _kind(message), message=expectation(message))
     path = path.rstrip("`")
     field = path.removeprefix("$.")
     kind = "invalid " + re.sub(r"\[\d+\]", "[]", field)
@@ -57,7 +57,39 @@ def explain(line: str | bytes, error: Exception) -> Problem:
                        field=field, value=value, allowed=allowed)
     if isinstance(expected, mi.DateTimeType) or "RFC3339" in what:
         return Problem(N_("invalid command: {problem}"), kind, problem=_time_problem(field, value))
-    return Problem(N_("invalid command: {what} - at `{path}`"), kind, what=what, path=path)
+    return Problem(N_("invalid command: {what} - at `{path}`"), kind, what=expectation(what), path=path)
+
+
+# msgspec's validation messages, said in the reader's language (they are few and fixed)
+_TYPE_WORDS = {"str": N_("text"), "int": N_("a whole number"), "float": N_("a number"), "bool": N_("true or false"),
+               "object": N_("a JSON object"), "array": N_("a list"), "null": N_("null")}
+_BOUNDS = {">=": N_("at least {n}"), "<=": N_("at most {n}"), ">": N_("above {n}"), "<": N_("below {n}")}
+_EXPECTATIONS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"Object missing required field `(?P<field>[^`]+)`"), N_("the required field {field} is missing")),
+    (re.compile(r"Object contains unknown field `(?P<field>[^`]+)`"),
+     N_("{field} is not a field of this command")),
+    (re.compile(r"Expected `(?P<expected>\w+)`, got `(?P<got>\w+)`"), N_("expected {expected}, got {got}")),
+    (re.compile(r"Expected `(?P<expected>int|float)` (?P<bound>>=|<=|>|<) (?P<n>\S+)"), N_("expected {expected} of {bound}")),
+    (re.compile(r"Expected `str` of length (?P<bound><=|>=) (?P<n>\d+)"), N_("expected text of length {bound}")),
+    (re.compile(r"Expected `array` of length (?P<bound><=|>=) (?P<n>\d+)"), N_("expected a list of length {bound}")),
+    (re.compile(r"Expected `str` matching regex '(?P<regex>.*)'"), N_("expected text matching {regex}")),
+]
+
+
+def expectation(message: str) -> Phrase | str:
+    """msgspec's message as a phrase said in the reader's language; as it is when unknown."""
+    for pattern, template in _EXPECTATIONS:
+        m = pattern.fullmatch(message)
+        if m:
+            found = m.groupdict()
+            params: dict[str, object] = {k: v for k, v in found.items() if k not in ("bound", "n")}
+            for k in ("expected", "got"):
+                if k in found:
+                    params[k] = Phrase(_TYPE_WORDS.get(found[k], found[k]))
+            if "bound" in found:
+                params["bound"] = Phrase(_BOUNDS[found["bound"]], n=found["n"])
+            return Phrase(template, **params)
+    return message
 
 
 def _kind(message: str) -> str:

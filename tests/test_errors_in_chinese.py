@@ -106,7 +106,10 @@ def test_a_line_that_cannot_be_decoded_is_written_in_the_readers_language(ledger
     assert "broken.jsonl：第 2 行：不是有效的 JSON：" in zh.stderr
     assert "broken.jsonl：第 3 行：无效命令：未知类型 'TicketOpend'；是否想写 TicketOpened / TicketReopened？" in zh.stderr
     assert "  未知类型" in zh.stdout and "  不是有效的 JSON" in zh.stdout  # refusals counted by kind
+    # msgspec's own words are said too, not left in English inside a Chinese line
+    assert "broken.jsonl：第 1 行：无效命令：应为文本，实为整数（位置 `$.id`）" in zh.stderr
     en = run(ledger, "import", str(broken))  # LANG=C
+    assert "broken.jsonl: line 1: invalid command: expected text, got a whole number - at `$.id`" in en.stderr
     assert "broken.jsonl: line 2: not valid JSON: " in en.stderr
     assert "line 3: invalid command: unknown type 'TicketOpend'; did you mean TicketOpened / TicketReopened?" in en.stderr
 

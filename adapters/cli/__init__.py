@@ -13,7 +13,7 @@ import contextlib
 import importlib
 import os
 import sys
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from domain.errors import N_
 
@@ -34,7 +34,14 @@ EXIT_CLOSED_PIPE = 141  # the reader of stdout went away (`| head`): 128 + SIGPI
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse, with its usage errors carrying their code like every other error."""
+    """argparse, with its usage errors carrying their code like every other error, and its help
+    in the reader's language (every subcommand's parser is of this class too)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from .usage_language import SaidHelp
+
+        kwargs.setdefault("formatter_class", SaidHelp)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
@@ -47,13 +54,13 @@ class Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="ticketledger",
-        description="An event-sourced ledger of after-sales service tickets.",
+        description=N_("An event-sourced ledger of after-sales service tickets."),
     )
-    parser.add_argument("--data-dir", default="./ledger-data", help="data folder (default ./ledger-data)")
-    parser.add_argument("--json", action="store_true", help="JSON output for programs instead of tables")
+    parser.add_argument("--data-dir", default="./ledger-data", help=N_("data folder (default ./ledger-data)"))
+    parser.add_argument("--json", action="store_true", help=N_("JSON output for programs instead of tables"))
     parser.add_argument("--lang", default=None, type=lang_option, metavar="zh_CN|en",
-                        help="language of the output for people (default: $TICKETLEDGER_LANG, else the "
-                             "contract's — Chinese for contracts in China — else the system locale's)")
+                        help=N_("language of the output for people (default: $TICKETLEDGER_LANG, else the "
+                             "contract's — Chinese for contracts in China — else the system locale's)"))
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in MODULES:
         module = importlib.import_module(f"{__name__}.{name}")

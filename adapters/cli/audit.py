@@ -24,36 +24,36 @@ from . import UserError, position_in_log, positive_int, printer_ahead, recorded_
 from .output import Column, Progress, emit, language, said, speak
 from .views import document_format, open_views_file, output_file
 
-SOURCE_RECORDED_HELP = ("what the desks knew at this time: an imported fact counts from its desk's own "
-                        "recording time (source_recorded_at), any other fact from the ledger's; contracts, "
-                        "calendar years and an import's placeholder assets always count (docs/desks.md)")
+SOURCE_RECORDED_HELP = N_("what the desks knew at this time: an imported fact counts from its desk's own "
+                          "recording time (source_recorded_at), any other fact from the ledger's; contracts, "
+                          "calendar years and an import's placeholder assets always count (docs/desks.md)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add this module's subcommands."""
     p = sub.add_parser(
         "verify",
-        help="prove the log is unaltered: recompute the hash chain, check evidence files, compare with NATS",
-        description="Recompute every event's digest and hash-chain link, check every attached evidence "
+        help=N_("prove the log is unaltered: recompute the hash chain, check evidence files, compare with NATS"),
+        description=N_("Recompute every event's digest and hash-chain link, check every attached evidence "
                     "file against its recorded hash, and compare the store with the NATS stream event by "
                     "event (count, order, payload sha256, position and link headers). Names the first "
-                    "position that differs and exits 1 on any difference.",
+                    "position that differs and exits 1 on any difference."),
     )
     p.add_argument("--nats-url", default=None, metavar="URL",
-                   help="compare with the LEDGER stream on this server (default: $TICKETLEDGER_NATS_URL, "
-                        "else a self-started server on the data folder's JetStream store if it has one)")
+                   help=N_("compare with the LEDGER stream on this server (default: $TICKETLEDGER_NATS_URL, "
+                        "else a self-started server on the data folder's JetStream store if it has one)"))
     p.add_argument("--no-stream", action="store_true",
-                   help="do not compare with the NATS stream (without it, a store holding events and no stream "
-                        "found, or a stream other than the one the relay recorded, fails with TL-E180)")
-    p.add_argument("--no-evidence", action="store_true", help="do not check evidence files")
+                   help=N_("do not compare with the NATS stream (without it, a store holding events and no stream "
+                        "found, or a stream other than the one the relay recorded, fails with TL-E180)"))
+    p.add_argument("--no-evidence", action="store_true", help=N_("do not check evidence files"))
     p.add_argument("--checkpoint", action="append", default=[], metavar="FILE",
-                   help="also check the log against this saved checkpoint (a signed note as received)")
+                   help=N_("also check the log against this saved checkpoint (a signed note as received)"))
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser(
         "explain",
-        help="a ticket's dispute report (an A4 exhibit in Chinese or English): verdicts, money, why, timeline, proof",
-        description="One ticket's dispute report, written for the people in the dispute (HTML or PDF to "
+        help=N_("a ticket's dispute report (an A4 exhibit in Chinese or English): verdicts, money, why, timeline, proof"),
+        description=N_("One ticket's dispute report, written for the people in the dispute (HTML or PDF to "
                     "print on A4, Markdown) or for programs (JSON). Its first page names the parties, the "
                     "asset and the contract version, each clock's promise with its clause, the verdict and "
                     "by how much, what each side pays in yuan under which clause, the losses claim and the "
@@ -61,29 +61,29 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "timeline picture and table (both times of every event, corrections, late entries), "
                     "evidence files and the log annex. In the contract's language (Simplified Chinese for "
                     "contracts in China's time zone) unless --lang says otherwise; times in the contract's "
-                    "zone. Deterministic: the same log and terms give byte-identical output.",
+                    "zone. Deterministic: the same log and terms give byte-identical output."),
     )
     p.add_argument("ticket")
     p.add_argument("--format", choices=("html", "pdf", "md", "json"), default=None,
-                   help="html or pdf (A4, printed by the system's headless Chromium), md, json (default: the "
-                        "--out file's suffix, else md)")
-    p.add_argument("--out", default=None, metavar="FILE", help="write the report here (default: stdout)")
+                   help=N_("html or pdf (A4, printed by the system's headless Chromium), md, json (default: the "
+                        "--out file's suffix, else md)"))
+    p.add_argument("--out", default=None, metavar="FILE", help=N_("write the report here (default: stdout)"))
     p.add_argument("--as-of-recorded", default=None, metavar="TIME",
-                   help="what the ledger knew at this recording time (views rebuilt for it, evaluated then)")
+                   help=N_("what the ledger knew at this recording time (views rebuilt for it, evaluated then)"))
     p.add_argument("--as-of-source-recorded", default=None, metavar="TIME", help=SOURCE_RECORDED_HELP)
     p.add_argument("--at", default=None, metavar="TIME",
-                   help="evaluation time when views must be rebuilt (default: the as-of time, else now)")
+                   help=N_("evaluation time when views must be rebuilt (default: the as-of time, else now)"))
     p.add_argument("--views", default=None, metavar="FILE.duckdb",
-                   help="read clock and liability rows from this views file (e.g. one `replay` wrote)")
+                   help=N_("read clock and liability rows from this views file (e.g. one `replay` wrote)"))
     p.add_argument("--checkpoint", default=None, metavar="SIZE|FILE",
-                   help="the signed checkpoint the report's proofs lead to: a tree size the ledger signed, or a "
-                        "saved checkpoint file (default: the first checkpoint at or after the cut)")
+                   help=N_("the signed checkpoint the report's proofs lead to: a tree size the ledger signed, or a "
+                        "saved checkpoint file (default: the first checkpoint at or after the cut)"))
     p.set_defaults(func=cmd_explain)
 
     p = sub.add_parser(
         "replay",
-        help="rebuild the views as of a time or position, or under other terms, into a separate DuckDB file",
-        description="Rebuild the views from only the events recorded up to a time (--as-of-recorded) or a "
+        help=N_("rebuild the views as of a time or position, or under other terms, into a separate DuckDB file"),
+        description=N_("Rebuild the views from only the events recorded up to a time (--as-of-recorded) or a "
                     "log position (--as-of-position) — what the ledger knew then — or from the events that "
                     "had occurred by a time (--as-of-occurred), or what the desks knew at a time by their own "
                     "recording time (--as-of-source-recorded); --terms FILE replaces the terms of the "
@@ -91,46 +91,46 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "only the events that scope needs: its tickets, the same assets' other tickets, "
                     "replaced and replacing units, site-wide visits, the contracts and the calendar. "
                     "Writes a DuckDB file with the same tables as the "
-                    "views, for `sql`, `report`, `explain --views` and `diff`.",
+                    "views, for `sql`, `report`, `explain --views` and `diff`."),
     )
     g = p.add_mutually_exclusive_group()
     g.add_argument("--as-of-recorded", default=None, metavar="TIME",
-                   help="what the ledger had recorded by this time (ISO with zone)")
-    g.add_argument("--as-of-position", default=None, type=int, metavar="N", help="the log up to this position")
+                   help=N_("what the ledger had recorded by this time (ISO with zone)"))
+    g.add_argument("--as-of-position", default=None, type=int, metavar="N", help=N_("the log up to this position"))
     g.add_argument("--as-of-occurred", default=None, metavar="TIME",
-                   help="what had occurred in the field by this time (ISO with zone), whenever recorded")
+                   help=N_("what had occurred in the field by this time (ISO with zone), whenever recorded"))
     g.add_argument("--as-of-source-recorded", default=None, metavar="TIME", help=SOURCE_RECORDED_HELP)
     p.add_argument("--terms", default=None, metavar="FILE",
-                   help="what-if: a contract file (TOML/JSON) whose [terms] replace the versions of the "
+                   help=N_("what-if: a contract file (TOML/JSON) whose [terms] replace the versions of the "
                         "contract it names (its id); prints how many clocks appeared, disappeared and "
-                        "changed verdict against the terms as recorded")
+                        "changed verdict against the terms as recorded"))
     p.add_argument("--terms-for", action="append", default=None, metavar="CONTRACT",
-                   help="the contracts whose terms --terms replaces instead (repeatable; '*' = every contract)")
+                   help=N_("the contracts whose terms --terms replaces instead (repeatable; '*' = every contract)"))
     s = p.add_mutually_exclusive_group()
     s.add_argument("--customer", action="append", default=None, metavar="CUSTOMER",
-                   help="replay only this customer's tickets and what they need (repeatable)")
+                   help=N_("replay only this customer's tickets and what they need (repeatable)"))
     s.add_argument("--contract", action="append", default=None, metavar="CONTRACT",
-                   help="replay only the tickets and assets ever under this contract (repeatable)")
+                   help=N_("replay only the tickets and assets ever under this contract (repeatable)"))
     s.add_argument("--tickets", default=None, metavar="FILE",
-                   help="replay only these tickets (one ticket id a line; '#' starts a comment)")
+                   help=N_("replay only these tickets (one ticket id a line; '#' starts a comment)"))
     p.add_argument("--at", default=None, metavar="TIME",
-                   help="evaluation time (default: the as-of time, else now)")
+                   help=N_("evaluation time (default: the as-of time, else now)"))
     p.add_argument("--out", default=None, metavar="FILE.duckdb",
-                   help="where to write (default: <data-dir>/replay/<what>.duckdb)")
+                   help=N_("where to write (default: <data-dir>/replay/<what>.duckdb)"))
     p.set_defaults(func=cmd_replay)
 
     p = sub.add_parser(
         "diff",
-        help="rows that differ between two views files (two as-of points, or two sets of terms)",
-        description="Compare two DuckDB views files row by row (rows keyed by ticket and clock, ticket, "
-                    "asset, …; evaluation times ignored). Exit 0 when they agree, 1 when rows differ.",
+        help=N_("rows that differ between two views files (two as-of points, or two sets of terms)"),
+        description=N_("Compare two DuckDB views files row by row (rows keyed by ticket and clock, ticket, "
+                    "asset, …; evaluation times ignored). Exit 0 when they agree, 1 when rows differ."),
     )
     p.add_argument("a", metavar="A.duckdb")
     p.add_argument("b", metavar="B.duckdb")
     p.add_argument("--table", action="append", default=None,
-                   help="a table to compare (repeatable; default: sla_clocks, liability, visit_periods, "
-                        "warranty, replacement_obligations)")
-    p.add_argument("--limit", type=positive_int, default=None, help="at most N differing rows per table")
+                   help=N_("a table to compare (repeatable; default: sla_clocks, liability, visit_periods, "
+                        "warranty, replacement_obligations)"))
+    p.add_argument("--limit", type=positive_int, default=None, help=N_("at most N differing rows per table"))
     p.set_defaults(func=cmd_diff)
 
 

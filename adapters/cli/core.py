@@ -32,93 +32,95 @@ from .output import Column, Progress, console, emit, render, said, speak
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("init", help="create the data folder and record the official calendar years")
+    p = sub.add_parser("init", help=N_("create the data folder and record the official calendar years"))
     p.set_defaults(func=cmd_init)
 
-    p = sub.add_parser("contract", help="register, amend and show service contracts")
+    p = sub.add_parser("contract", help=N_("register, amend and show service contracts"))
     csub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    a = csub.add_parser("add", help="register contracts from TOML/JSON files (see contracts/)")
+    a = csub.add_parser("add", help=N_("register contracts from TOML/JSON files (see contracts/)"))
     a.add_argument("files", nargs="+", metavar="FILE")
-    a.add_argument("--actor", default="cli", help="who registers them, recorded with each contract (default cli)")
+    a.add_argument("--actor", default="cli", help=N_("who registers them, recorded with each contract (default cli)"))
     a.set_defaults(func=cmd_contract_add)
-    a = csub.add_parser("amend", help="new terms in force from a time (§9.11)")
+    a = csub.add_parser("amend", help=N_("new terms in force from a time (§9.11)"))
     a.add_argument("file", metavar="FILE")
-    a.add_argument("--effective-from", required=True, metavar="TIME", help="ISO time with zone, e.g. 2026-01-01T00:00+08:00")
-    a.add_argument("--reason", default="", help="why the terms change, recorded with the amendment (default: none)")
-    a.add_argument("--actor", default="cli", help="who amends it, recorded with the amendment (default cli)")
+    a.add_argument("--effective-from", required=True, metavar="TIME", help=N_("ISO time with zone, e.g. 2026-01-01T00:00+08:00"))
+    a.add_argument("--reason", default="", help=N_("why the terms change, recorded with the amendment (default: none)"))
+    a.add_argument("--actor", default="cli", help=N_("who amends it, recorded with the amendment (default cli)"))
     a.set_defaults(func=cmd_contract_amend)
-    a = csub.add_parser("show", help="a contract's versions and terms")
+    a = csub.add_parser("show", help=N_("a contract's versions and terms"))
     a.add_argument("id")
     a.set_defaults(func=cmd_contract_show)
 
-    p = sub.add_parser("import", help="import commands: JSON Lines, or a service desk export (--format)",
-                       description="Exit status: 0 every item recorded or already recorded; 1 some items refused "
+    p = sub.add_parser("import", help=N_("import commands: JSON Lines, or a service desk export (--format)"),
+                       description=N_("Exit status: 0 every item recorded or already recorded; 1 some items refused "
                                    "(listed), the rest recorded; 2 the file refused as a whole, or nothing in it "
-                                   "could be recorded.")
-    p.add_argument("file", metavar="FILE", help="the export (gzip read directly)")
-    p.add_argument("--format", default="jsonl", help="jsonl (default), servicenow or xes")
+                                   "could be recorded."))
+    p.add_argument("file", metavar="FILE", help=N_("the export (gzip read directly)"))
+    p.add_argument("--format", default="jsonl", help=N_("jsonl (default), servicenow or xes"))
     p.add_argument("--mapping", metavar="FILE.toml",
-                   help="desk formats: what the export's states (statuses), hold reasons and priorities mean "
-                        "(servicenow default: contracts/servicenow-mapping.toml; xes: required)")
-    p.add_argument("--contract", help="desk formats: the contract the desk's tickets fall under")
-    p.add_argument("--timezone", default=None, help="desk formats: the desk's time zone (default: the contract's)")
-    p.add_argument("--limit", type=positive_int, default=None, help="desk formats: only the first N incidents/traces")
-    p.add_argument("--batch", type=positive_int, default=1000, help="commands per recording transaction")
+                   help=N_("desk formats: what the export's states (statuses), hold reasons and priorities mean "
+                        "(servicenow default: contracts/servicenow-mapping.toml; xes: required)"))
+    p.add_argument("--contract", help=N_("desk formats: the contract the desk's tickets fall under"))
+    p.add_argument("--timezone", default=None, help=N_("desk formats: the desk's time zone (default: the contract's)"))
+    p.add_argument("--limit", type=positive_int, default=None, help=N_("desk formats: only the first N incidents/traces"))
+    p.add_argument("--batch", type=positive_int, default=1000, help=N_("commands per recording transaction"))
     p.add_argument("--date-format", default=None, metavar="FORMAT",
-                   help="servicenow: how the export writes times: dmy (29/2/2016 01:16), mdy (2/29/2016 01:16), "
+                   help=N_("servicenow: how the export writes times: dmy (29/2/2016 01:16), mdy (2/29/2016 01:16), "
                         "iso (2016-02-29 01:16:00) or a strftime pattern; default: decided from the whole file, "
-                        "which is refused when it cannot tell")
+                        "which is refused when it cannot tell"))
     p.set_defaults(func=cmd_import)
 
-    for kind, article in (("ticket", "a"), ("asset", "an")):
-        p = sub.add_parser(kind, help=f"show {article} {kind}: current state and event history")
+    helps = {"ticket": (N_("show a ticket: current state and event history"), N_("the ticket's state and every event")),
+             "asset": (N_("show an asset: current state and event history"), N_("the asset's state and every event"))}
+    for kind, (kind_help, show_help) in helps.items():
+        p = sub.add_parser(kind, help=kind_help)
         ksub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-        s = ksub.add_parser("show", help=f"the {kind}'s state and every event")
+        s = ksub.add_parser("show", help=show_help)
         s.add_argument("id")
         s.set_defaults(func=cmd_show, kind=kind)
 
-    p = sub.add_parser("log", help="recent events of the log with positions and hash links")
-    p.add_argument("--limit", type=positive_int, default=20, help="how many events to show (default 20)")
+    p = sub.add_parser("log", help=N_("recent events of the log with positions and hash links"))
+    p.add_argument("--limit", type=positive_int, default=20, help=N_("how many events to show (default 20)"))
     p.add_argument("--from", dest="start", type=positive_int, default=None, metavar="POSITION",
-                   help="the first log position to show (default: the last --limit events)")
+                   help=N_("the first log position to show (default: the last --limit events)"))
     p.set_defaults(func=cmd_log)
 
-    p = sub.add_parser("calendar", help="official PRC working-day data recorded in the ledger (§8)")
+    p = sub.add_parser("calendar", help=N_("official PRC working-day data recorded in the ledger (§8)"))
     csub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    a = csub.add_parser("record", help="record years from the installed chinese-calendar package")
-    a.add_argument("--years", default=None, help="e.g. 2024-2026 (default: every year the package knows)")
+    a = csub.add_parser("record", help=N_("record years from the installed chinese-calendar package"))
+    a.add_argument("--years", default=None, help=N_("e.g. 2024-2026 (default: every year the package knows)"))
     a.set_defaults(func=cmd_calendar_record)
-    a = csub.add_parser("show", help="the calendar years the ledger holds")
+    a = csub.add_parser("show", help=N_("the calendar years the ledger holds"))
     a.set_defaults(func=cmd_calendar_show)
 
-    p = sub.add_parser("attach", help="attach evidence to a ticket: stored content-addressed, hash recorded")
+    p = sub.add_parser("attach", help=N_("attach evidence to a ticket: stored content-addressed, hash recorded"))
     p.add_argument("ticket")
     p.add_argument("file")
-    p.add_argument("--actor", required=True, help="who attaches it")
-    p.add_argument("--description", default="", help="what the file shows, recorded with its hash (default: none)")
-    p.add_argument("--at", default=None, metavar="TIME", help="when it was produced (default now)")
+    p.add_argument("--actor", required=True, help=N_("who attaches it"))
+    p.add_argument("--description", default="", help=N_("what the file shows, recorded with its hash (default: none)"))
+    p.add_argument("--at", default=None, metavar="TIME", help=N_("when it was produced (default now)"))
     p.set_defaults(func=cmd_attach)
 
-    p = sub.add_parser("person", help="reporters' personal data, outside the log (PIPL, §7)")
+    p = sub.add_parser("person", help=N_("reporters' personal data, outside the log (PIPL, §7)"))
     psub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    a = psub.add_parser("add", help="store a reporter's name and phone; prints the reference to use in events")
-    a.add_argument("--name", required=True, help="the reporter's name (kept in <data-dir>/persons.sqlite, never in the log)")
-    a.add_argument("--phone", default="", help="the reporter's phone number (default: none)")
+    a = psub.add_parser("add", help=N_("store a reporter's name and phone; prints the reference to use in events"))
+    a.add_argument("--name", required=True, help=N_("the reporter's name (kept in <data-dir>/persons.sqlite, never in the log)"))
+    a.add_argument("--phone", default="", help=N_("the reporter's phone number (default: none)"))
     a.add_argument("--ref", default=None,
-                   help="the reference events will name (default: P- and 12 random hex digits); an existing one is refused")
+                   help=N_("the reference events will name (default: P- and 12 random hex digits); an existing one is refused"))
     a.set_defaults(func=cmd_person_add)
-    a = psub.add_parser("show", help="a reporter's details, if not erased")
+    a = psub.add_parser("show", help=N_("a reporter's details, if not erased"))
     a.add_argument("ref")
     a.set_defaults(func=cmd_person_show)
-    p = sub.add_parser("erase-person", help="erase a reporter's personal data (PIPL art. 47); the log still verifies")
+    p = sub.add_parser("erase-person", help=N_("erase a reporter's personal data (PIPL art. 47); the log still verifies"))
     p.add_argument("ref")
     p.set_defaults(func=cmd_erase_person)
 
-    p = sub.add_parser("demo", help="record a synthetic year of service under the four seed contracts, then summarise")
-    p.add_argument("--tickets", type=positive_int, default=3000, help="about how many tickets (default 3000)")
+    p = sub.add_parser("demo", help=N_("record a synthetic year of service under the four seed contracts, then summarise"))
+    p.add_argument("--tickets", type=positive_int, default=3000, help=N_("about how many tickets (default 3000)"))
     p.add_argument("--seed", type=int, default=7,
-                   help="the random seed of the synthetic year: the same seed and --tickets record the same events (default 7)")
-    p.add_argument("--no-stream", action="store_true", help="do not publish to NATS")
+                   help=N_("the random seed of the synthetic year: the same seed and --tickets record the same events (default 7)"))
+    p.add_argument("--no-stream", action="store_true", help=N_("do not publish to NATS"))
     p.set_defaults(func=cmd_demo)
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from domain.errors import N_
+
 from . import UserError, printer_ahead
 from .output import emit, said, speak
 
@@ -16,22 +18,22 @@ from .output import emit, said, speak
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "statement",
-        help="a customer's monthly service statement (HTML, PDF or XLSX): breach rates, breaches, money, visits",
-        description="The statement a service manager sends a customer each month, from the views: breach "
+        help=N_("a customer's monthly service statement (HTML, PDF or XLSX): breach rates, breaches, money, visits"),
+        description=N_("The statement a service manager sends a customer each month, from the views: breach "
                     "rates per clock and severity against the promise, each breached clock, the clocks still "
                     "running at month end, follow-up and inspection periods done, due and missed, what each "
                     "side owes in yuan, and the previous month beside it. Pinned to the views' cut (log "
                     "position and evaluation time, printed); figures of earlier months that facts recorded "
                     "since the previous statement changed are listed as restatements. XLSX cells are real "
-                    "numbers, dates and yuan, so the workbook sums in Excel.",
+                    "numbers, dates and yuan, so the workbook sums in Excel."),
     )
-    p.add_argument("--customer", required=True, help="the customer's id (as in the contract)")
-    p.add_argument("--contract", default=None, help="only this contract of the customer")
-    p.add_argument("--month", required=True, metavar="YYYY-MM", help="the month, in the contract's time zone")
+    p.add_argument("--customer", required=True, help=N_("the customer's id (as in the contract)"))
+    p.add_argument("--contract", default=None, help=N_("only this contract of the customer"))
+    p.add_argument("--month", required=True, metavar="YYYY-MM", help=N_("the month, in the contract's time zone"))
     p.add_argument("--format", choices=("html", "pdf", "xlsx"), default=None,
-                   help="html, pdf (A4) or xlsx (default: the --out file's suffix, else html)")
-    p.add_argument("--out", required=True, metavar="FILE", help="where to write the statement")
-    p.add_argument("--views", metavar="FILE", help="another views file, e.g. one written by `replay --out`")
+                   help=N_("html, pdf (A4) or xlsx (default: the --out file's suffix, else html)"))
+    p.add_argument("--out", required=True, metavar="FILE", help=N_("where to write the statement"))
+    p.add_argument("--views", metavar="FILE", help=N_("another views file, e.g. one written by `replay --out`"))
     p.set_defaults(func=cmd_statement)
 
 

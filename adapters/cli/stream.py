@@ -42,17 +42,17 @@ AGGREGATES = ("ticket", "asset", "contract", "calendar")
 
 def nats_options(p: argparse.ArgumentParser, title: str = "NATS (default: a nats-server started in the data folder)") -> None:
     g = p.add_argument_group(title)
-    g.add_argument("--nats-url", default=None, help="server or cluster URLs, comma-separated (env TICKETLEDGER_NATS_URL)")
-    g.add_argument("--nats-user", default=None, help="user (env TICKETLEDGER_NATS_USER)")
-    g.add_argument("--nats-password", default=None, help="password (prefer env TICKETLEDGER_NATS_PASSWORD)")
-    g.add_argument("--nats-token", default=None, help="token (prefer env TICKETLEDGER_NATS_TOKEN)")
-    g.add_argument("--nats-creds", default=None, metavar="FILE", help="credentials file (env TICKETLEDGER_NATS_CREDS)")
-    g.add_argument("--nats-nkey", default=None, metavar="FILE", help="NKey seed file (env TICKETLEDGER_NATS_NKEY)")
-    g.add_argument("--tls-ca", default=None, metavar="FILE", help="CA bundle (env TICKETLEDGER_NATS_TLS_CA)")
-    g.add_argument("--tls-cert", default=None, metavar="FILE", help="client certificate (env TICKETLEDGER_NATS_TLS_CERT)")
-    g.add_argument("--tls-key", default=None, metavar="FILE", help="client key (env TICKETLEDGER_NATS_TLS_KEY)")
+    g.add_argument("--nats-url", default=None, help=N_("server or cluster URLs, comma-separated (env TICKETLEDGER_NATS_URL)"))
+    g.add_argument("--nats-user", default=None, help=N_("user (env TICKETLEDGER_NATS_USER)"))
+    g.add_argument("--nats-password", default=None, help=N_("password (prefer env TICKETLEDGER_NATS_PASSWORD)"))
+    g.add_argument("--nats-token", default=None, help=N_("token (prefer env TICKETLEDGER_NATS_TOKEN)"))
+    g.add_argument("--nats-creds", default=None, metavar="FILE", help=N_("credentials file (env TICKETLEDGER_NATS_CREDS)"))
+    g.add_argument("--nats-nkey", default=None, metavar="FILE", help=N_("NKey seed file (env TICKETLEDGER_NATS_NKEY)"))
+    g.add_argument("--tls-ca", default=None, metavar="FILE", help=N_("CA bundle (env TICKETLEDGER_NATS_TLS_CA)"))
+    g.add_argument("--tls-cert", default=None, metavar="FILE", help=N_("client certificate (env TICKETLEDGER_NATS_TLS_CERT)"))
+    g.add_argument("--tls-key", default=None, metavar="FILE", help=N_("client key (env TICKETLEDGER_NATS_TLS_KEY)"))
     g.add_argument("--nats-inbox-prefix", default=None,
-                   help="reply inbox prefix, e.g. _INBOX_acme for a customer-scoped user (env TICKETLEDGER_NATS_INBOX_PREFIX)")
+                   help=N_("reply inbox prefix, e.g. _INBOX_acme for a customer-scoped user (env TICKETLEDGER_NATS_INBOX_PREFIX)"))
 
 
 def options_of(args: argparse.Namespace) -> ConnectOptions:
@@ -66,48 +66,48 @@ def options_of(args: argparse.Namespace) -> ConnectOptions:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("nats", help="the local nats-server and per-customer streams")
+    p = sub.add_parser("nats", help=N_("the local nats-server and per-customer streams"))
     nsub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    a = nsub.add_parser("serve", help="keep a nats-server running for other processes (prints its URL)")
-    a.add_argument("--port", type=_port, default=None, help="client port (default: a free one)")
+    a = nsub.add_parser("serve", help=N_("keep a nats-server running for other processes (prints its URL)"))
+    a.add_argument("--port", type=_port, default=None, help=N_("client port (default: a free one)"))
     a.set_defaults(func=cmd_nats_serve)
     a = nsub.add_parser("customer-stream",
-                        help="create LEDGER_<customer>: one customer's events, for a reader scoped to that customer")
+                        help=N_("create LEDGER_<customer>: one customer's events, for a reader scoped to that customer"))
     a.add_argument("customer", type=_subject_token("CUSTOMER"))
     a.add_argument("--replicas", type=positive_int, default=1,
-                   help="copies the cluster keeps of the stream, and of LEDGER when it is made here (default 1; 3 on a three-node cluster)")
+                   help=N_("copies the cluster keeps of the stream, and of LEDGER when it is made here (default 1; 3 on a three-node cluster)"))
     nats_options(a)
     a.set_defaults(func=cmd_customer_stream)
 
-    p = sub.add_parser("relay", help="publish the log to NATS JetStream exactly once (once, or --follow)")
+    p = sub.add_parser("relay", help=N_("publish the log to NATS JetStream exactly once (once, or --follow)"))
     from ..relay_options import add_relay_arguments
 
     add_relay_arguments(p)
     nats_options(p)
     p.set_defaults(func=cmd_relay)
 
-    p = sub.add_parser("tail", help="read ledger events from the stream: from the start, a position or a time")
+    p = sub.add_parser("tail", help=N_("read ledger events from the stream: from the start, a position or a time"))
     start = p.add_mutually_exclusive_group()
-    start.add_argument("--from-start", action="store_true", help="from the first event (default)")
-    start.add_argument("--from-position", type=positive_int, metavar="N", help="from the ledger's log position N")
-    start.add_argument("--from-time", metavar="TIME", help="from the ledger's recording time (ISO with zone)")
-    p.add_argument("--aggregate", choices=AGGREGATES, help="only the events of this kind of aggregate")
-    p.add_argument("--id", type=_subject_token("--id"), help="one ticket/asset/contract id")
-    p.add_argument("--type", choices=sorted(ev.FACT_TYPES), metavar="TYPE", help="one event type, e.g. TicketOpened")
+    start.add_argument("--from-start", action="store_true", help=N_("from the first event (default)"))
+    start.add_argument("--from-position", type=positive_int, metavar="N", help=N_("from the ledger's log position N"))
+    start.add_argument("--from-time", metavar="TIME", help=N_("from the ledger's recording time (ISO with zone)"))
+    p.add_argument("--aggregate", choices=AGGREGATES, help=N_("only the events of this kind of aggregate"))
+    p.add_argument("--id", type=_subject_token("--id"), help=N_("one ticket/asset/contract id"))
+    p.add_argument("--type", choices=sorted(ev.FACT_TYPES), metavar="TYPE", help=N_("one event type, e.g. TicketOpened"))
     p.add_argument("--customer", type=_subject_token("--customer"),
-                   help="one customer (reads LEDGER_<customer> when it exists)")
-    p.add_argument("--stream", default=None, help="stream to read (default LEDGER, or LEDGER_<customer>)")
-    p.add_argument("--limit", type=positive_int, default=None, help="stop after N events")
-    p.add_argument("--follow", action="store_true", help="keep waiting for new events (Ctrl-C stops)")
+                   help=N_("one customer (reads LEDGER_<customer> when it exists)"))
+    p.add_argument("--stream", default=None, help=N_("stream to read (default LEDGER, or LEDGER_<customer>)"))
+    p.add_argument("--limit", type=positive_int, default=None, help=N_("stop after N events"))
+    p.add_argument("--follow", action="store_true", help=N_("keep waiting for new events (Ctrl-C stops)"))
     nats_options(p)
     p.set_defaults(func=cmd_tail)
 
-    p = sub.add_parser("schema", help="JSON Schema of every event type and version: printed, or written with --out",
-                       description="Without TYPE: lists the schemas (--json prints them all). With TYPE: prints "
+    p = sub.add_parser("schema", help=N_("JSON Schema of every event type and version: printed, or written with --out"),
+                       description=N_("Without TYPE: lists the schemas (--json prints them all). With TYPE: prints "
                                    "that type's schema. Writes files only with --out DIR (the repository's own "
-                                   "docs/schemas/ is made by `make schemas`).")
-    p.add_argument("type", nargs="?", help="print this event type's schema only")
-    p.add_argument("--out", default=None, metavar="DIR", help="write the schema files into DIR (created if missing)")
+                                   "docs/schemas/ is made by `make schemas`)."))
+    p.add_argument("type", nargs="?", help=N_("print this event type's schema only"))
+    p.add_argument("--out", default=None, metavar="DIR", help=N_("write the schema files into DIR (created if missing)"))
     p.add_argument("--no-write", action="store_true", help=argparse.SUPPRESS)  # the default now; kept for old scripts
     p.set_defaults(func=cmd_schema)
 

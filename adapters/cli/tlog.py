@@ -33,51 +33,51 @@ E_SIZE = "TL-E169"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("checkpoint", help="sign the log's current tree head (C2SP tlog-checkpoint); --list shows them",
-                       description="Sign the current head of the log's Merkle tree with the log key, as a C2SP "
+    p = sub.add_parser("checkpoint", help=N_("sign the log's current tree head (C2SP tlog-checkpoint); --list shows them"),
+                       description=N_("Sign the current head of the log's Merkle tree with the log key, as a C2SP "
                                    "signed note, and keep it in the ledger. A ledger recorded before the tree "
                                    "existed gets its tree built first; its first checkpoint vouches only for the "
-                                   "history it holds now.")
-    p.add_argument("--list", action="store_true", help="list the checkpoints signed so far and the log's keys")
+                                   "history it holds now."))
+    p.add_argument("--list", action="store_true", help=N_("list the checkpoints signed so far and the log's keys"))
     p.add_argument("--rotate-key", action="store_true",
-                   help="replace the log key by a new one (the old verifier key stays listed and verifiable), "
-                        "then sign with the new key")
-    p.add_argument("--out", default=None, metavar="FILE", help="also write the signed note, verbatim, to FILE")
+                   help=N_("replace the log key by a new one (the old verifier key stays listed and verifiable), "
+                        "then sign with the new key"))
+    p.add_argument("--out", default=None, metavar="FILE", help=N_("also write the signed note, verbatim, to FILE"))
     p.set_defaults(func=cmd_checkpoint)
 
-    p = sub.add_parser("prove", help="print an inclusion or consistency proof of the log as JSON (RFC 9162)")
+    p = sub.add_parser("prove", help=N_("print an inclusion or consistency proof of the log as JSON (RFC 9162)"))
     psub = p.add_subparsers(dest="what", metavar="inclusion|consistency", required=True)
-    a = psub.add_parser("inclusion", help="the audit path of the event at POSITION")
+    a = psub.add_parser("inclusion", help=N_("the audit path of the event at POSITION"))
     a.add_argument("position", type=positive_int, metavar="POSITION")
     a.add_argument("--size", type=positive_int, default=None, metavar="N",
-                   help="tree size to prove against (default: the latest checkpoint holding it, else the tree)")
+                   help=N_("tree size to prove against (default: the latest checkpoint holding it, else the tree)"))
     a.set_defaults(func=cmd_prove_inclusion)
-    a = psub.add_parser("consistency", help="that the log of NEW_SIZE events only appended to the one of OLD_SIZE")
+    a = psub.add_parser("consistency", help=N_("that the log of NEW_SIZE events only appended to the one of OLD_SIZE"))
     a.add_argument("old", type=positive_int, metavar="OLD_SIZE")
     a.add_argument("new", type=positive_int, nargs="?", default=None, metavar="NEW_SIZE",
-                   help="default: the latest checkpoint's size")
+                   help=N_("default: the latest checkpoint's size"))
     a.set_defaults(func=cmd_prove_consistency)
 
-    p = sub.add_parser("proof", help="check a dispute report's proof offline (`proof verify REPORT`)")
+    p = sub.add_parser("proof", help=N_("check a dispute report's proof offline (`proof verify REPORT`)"))
     psub = p.add_subparsers(dest="what", metavar="verify", required=True)
-    a = psub.add_parser("verify", help="check a report from `explain --format json|html` with no data folder and no network",
-                        description="Recompute every cited event's leaf from the bytes in the report, check each "
+    a = psub.add_parser("verify", help=N_("check a report from `explain --format json|html` with no data folder and no network"),
+                        description=N_("Recompute every cited event's leaf from the bytes in the report, check each "
                                     "inclusion proof against the report's signed checkpoint, the checkpoint's "
                                     "signature, and (with --checkpoint) that the log only grew since a checkpoint "
                                     "you saved. Exit 0 when everything holds, 1 when a check fails (naming the event). "
                                     "The report's verdicts and amounts are not part of the proof: "
-                                    "`explain` on the ledger computes them again from the events.")
+                                    "`explain` on the ledger computes them again from the events."))
     a.add_argument("report", metavar="REPORT")
     a.add_argument("--log-key", action="append", default=[], metavar="KEY",
-                   help="the log's verifier key, from your contract annex (NAME+HASH+KEY, or a file holding it); "
-                        "repeat for keys after a rotation")
+                   help=N_("the log's verifier key, from your contract annex (NAME+HASH+KEY, or a file holding it); "
+                        "repeat for keys after a rotation"))
     a.add_argument("--checkpoint", default=None, metavar="SAVED",
-                   help="a checkpoint you saved earlier (the signed note exactly as received)")
+                   help=N_("a checkpoint you saved earlier (the signed note exactly as received)"))
     a.add_argument("--consistency", action="append", default=[], metavar="PROOF.json",
-                   help="a proof from `prove consistency` linking your saved checkpoint to the report's")
+                   help=N_("a proof from `prove consistency` linking your saved checkpoint to the report's"))
     a.add_argument("--witness-key", action="append", default=[], metavar="KEY",
-                   help="require this witness's cosignature (C2SP tlog-cosignature/v1) on the report's checkpoint: "
-                        "its verifier key, as `ticketledger witness` printed it, or a file holding it; repeatable")
+                   help=N_("require this witness's cosignature (C2SP tlog-cosignature/v1) on the report's checkpoint: "
+                        "its verifier key, as `ticketledger witness` printed it, or a file holding it; repeatable"))
     a.set_defaults(func=cmd_proof_verify)
 
 

@@ -13,8 +13,9 @@ system locale's: the contract's is not known before the arguments are read.
 from __future__ import annotations
 
 import argparse
+import copy
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from domain.errors import N_
 from replay.i18n import plural, resolve_lang, texts
@@ -61,6 +62,35 @@ def speak_usage_errors(argv: Sequence[str]) -> None:
 
     argparse._ = gettext  # type: ignore[attr-defined]
     argparse.ngettext = ngettext  # type: ignore[attr-defined]
+
+
+# argparse's own words in a help page (it passes them through `_` as it builds a parser)
+HELP_WORDS = (N_("usage: "), N_("positional arguments"), N_("options"), N_("show this help message and exit"))
+
+
+class SaidHelp(argparse.HelpFormatter):
+    """A help page in the language asked for: each help text, description and heading is looked
+    up in the catalog when the page is written (never when a parser is built), so `--help`
+    under `--lang zh_CN` reads in Chinese. A text the catalog lacks stays as written."""
+
+    def _said(self, text: str | None) -> str | None:
+        return usage_said(text) if text and text is not argparse.SUPPRESS else text
+
+    def start_section(self, heading: str | None) -> None:
+        super().start_section(self._said(heading))
+
+    def add_text(self, text: str | None) -> None:
+        super().add_text(self._said(text))
+
+    def add_usage(self, usage: str | None, actions: Iterable[argparse.Action],
+                  groups: Iterable[argparse._MutuallyExclusiveGroup], prefix: str | None = None) -> None:
+        # argparse passes prefix "" when it builds a subcommand's prog: kept as it is
+        super().add_usage(usage, actions, groups, self._said("usage: ") if prefix is None else prefix)
+
+    def _expand_help(self, action: argparse.Action) -> str:
+        said = copy.copy(action)
+        said.help = self._said(action.help)
+        return super()._expand_help(said)
 
 
 def usage_said(message: str, **fields: object) -> str:

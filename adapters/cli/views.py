@@ -164,17 +164,17 @@ def snapshot_path(args: argparse.Namespace) -> Path:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("views", help="rebuild the DuckDB views from the log")
+    p = sub.add_parser("views", help=N_("rebuild the DuckDB views from the log"))
     vsub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    r = vsub.add_parser("rebuild", help="replay the whole log into <data-dir>/views.duckdb")
-    r.add_argument("--at", metavar="TIME", help="evaluation time (ISO with zone; default: now)")
-    r.add_argument("--from", dest="source", default="store", help="where to read the log: store (default) or nats")
-    r.add_argument("--as-of-position", type=int, default=None, help="only events up to this log position")
-    r.add_argument("--as-of-recorded", metavar="TIME", default=None, help="only events recorded up to this time")
+    r = vsub.add_parser("rebuild", help=N_("replay the whole log into <data-dir>/views.duckdb"))
+    r.add_argument("--at", metavar="TIME", help=N_("evaluation time (ISO with zone; default: now)"))
+    r.add_argument("--from", dest="source", default="store", help=N_("where to read the log: store (default) or nats"))
+    r.add_argument("--as-of-position", type=int, default=None, help=N_("only events up to this log position"))
+    r.add_argument("--as-of-recorded", metavar="TIME", default=None, help=N_("only events recorded up to this time"))
     r.add_argument("--as-of-source-recorded", metavar="TIME", default=None,
-                   help="only what the desks knew at this time: imported facts by the desk's own recording time "
+                   help=N_("only what the desks knew at this time: imported facts by the desk's own recording time "
                         "(source_recorded_at), the others by the ledger's; contracts, calendar years and an import's "
-                        "placeholder assets always count (docs/desks.md)")
+                        "placeholder assets always count (docs/desks.md)"))
     # Refused (cmd_rebuild): kept so that an old script hears where a what-if goes now
     r.add_argument("--terms", metavar="FILE", help=argparse.SUPPRESS)
     r.set_defaults(func=cmd_rebuild)
@@ -182,52 +182,52 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     nats_options(r)
 
-    f = vsub.add_parser("follow", help="keep the views current from the JetStream stream (durable consumer)")
+    f = vsub.add_parser("follow", help=N_("keep the views current from the JetStream stream (durable consumer)"))
     f.add_argument("--interval", type=positive_float, default=30.0,
-                   help="re-evaluate clocks not yet final at least this often, in seconds (default 30)")
-    f.add_argument("--batch", type=positive_int, default=None, help="the most events one views transaction takes (default 5,000; a follower that keeps up takes what arrived during its last batch)")
-    f.add_argument("--max-seconds", type=positive_float, default=None, help="stop after this long (default: run until Ctrl-C)")
-    f.add_argument("--no-alerts", action="store_true", help="do not publish clock state changes on alert.>")
+                   help=N_("re-evaluate clocks not yet final at least this often, in seconds (default 30)"))
+    f.add_argument("--batch", type=positive_int, default=None, help=N_("the most events one views transaction takes (default 5,000; a follower that keeps up takes what arrived during its last batch)"))
+    f.add_argument("--max-seconds", type=positive_float, default=None, help=N_("stop after this long (default: run until Ctrl-C)"))
+    f.add_argument("--no-alerts", action="store_true", help=N_("do not publish clock state changes on alert.>"))
     f.add_argument("--snapshot-every", type=positive_float, default=2.0, metavar="SECONDS",
-                   help="copy the analysts' snapshot at most this often, in the background (default 2)")
-    f.add_argument("--timings", metavar="FILE", help="append one JSON line per committed batch (position, events, fetch and apply seconds)")
+                   help=N_("copy the analysts' snapshot at most this often, in the background (default 2)"))
+    f.add_argument("--timings", metavar="FILE", help=N_("append one JSON line per committed batch (position, events, fetch and apply seconds)"))
     f.add_argument("--threads", type=positive_int, default=None,
-                   help="DuckDB's threads (default: 1 while the views hold fewer than 2M events, else one per core)")
+                   help=N_("DuckDB's threads (default: 1 while the views hold fewer than 2M events, else one per core)"))
     f.add_argument("--no-fsync", action="store_true",
-                   help="commit without waiting for the disk: shorter batches on a busy disk; after an OS or power "
-                        "failure the views may need `views rebuild` (a stopped or killed follower loses nothing)")
+                   help=N_("commit without waiting for the disk: shorter batches on a busy disk; after an OS or power "
+                        "failure the views may need `views rebuild` (a stopped or killed follower loses nothing)"))
     from .stream import nats_options
 
     nats_options(f)
     f.set_defaults(func=cmd_follow)
 
-    p = sub.add_parser("report", help="the views for people (tables) or programs (--json)")
+    p = sub.add_parser("report", help=N_("the views for people (tables) or programs (--json)"))
     p.add_argument("view", choices=["sla", "visits", "liability", "summary", "totals", "compare-sla"],
-                   help="compare-sla: our resolution verdict beside a ServiceNow log's made_sla, per priority")
-    p.add_argument("--contract", metavar="K", help="only the rows of this contract id, e.g. K-001")
-    p.add_argument("--customer", metavar="C", help="only the rows of this customer id, e.g. buyer-001")
-    p.add_argument("--site", help="only the rows of this site id (reports whose rows name a site)")
-    p.add_argument("--month", help="YYYY-MM (report month, local time)")
-    p.add_argument("--state", help="sla: met, breached, running, at_risk, not_applicable; visits: done, due, missed, upcoming")
+                   help=N_("compare-sla: our resolution verdict beside a ServiceNow log's made_sla, per priority"))
+    p.add_argument("--contract", metavar="K", help=N_("only the rows of this contract id, e.g. K-001"))
+    p.add_argument("--customer", metavar="C", help=N_("only the rows of this customer id, e.g. buyer-001"))
+    p.add_argument("--site", help=N_("only the rows of this site id (reports whose rows name a site)"))
+    p.add_argument("--month", help=N_("YYYY-MM (report month, local time)"))
+    p.add_argument("--state", help=N_("sla: met, breached, running, at_risk, not_applicable; visits: done, due, missed, upcoming"))
     p.add_argument("--limit", type=positive_int, default=None,
-                   help=f"at most this many rows (default: {TABLE_LIMIT} in a table, every row with --json/--csv)")
-    p.add_argument("--csv", action="store_true", help="CSV for programs: every column, raw values (fen, UTC)")
-    p.add_argument("--wide", action="store_true", help="more columns in the table (every column: --json/--csv)")
-    p.add_argument("--columns", metavar="A,B,…", help="these columns of the view, in this order")
-    p.add_argument("--views", metavar="FILE", help="another views file, e.g. one written by `replay --out`")
-    p.add_argument("--file", metavar="LOG", help="compare-sla: the ServiceNow incident log that was imported (.csv or .csv.gz)")
-    p.add_argument("--priority", help="compare-sla: one priority, e.g. 3, moderate or '3 - Moderate'")
+                   help=N_("at most this many rows (default: 200 in a table, every row with --json/--csv)"))
+    p.add_argument("--csv", action="store_true", help=N_("CSV for programs: every column, raw values (fen, UTC)"))
+    p.add_argument("--wide", action="store_true", help=N_("more columns in the table (every column: --json/--csv)"))
+    p.add_argument("--columns", metavar="A,B,…", help=N_("these columns of the view, in this order"))
+    p.add_argument("--views", metavar="FILE", help=N_("another views file, e.g. one written by `replay --out`"))
+    p.add_argument("--file", metavar="LOG", help=N_("compare-sla: the ServiceNow incident log that was imported (.csv or .csv.gz)"))
+    p.add_argument("--priority", help=N_("compare-sla: one priority, e.g. 3, moderate or '3 - Moderate'"))
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("sql", help="run SQL against the views (read-only: no file is written or read)")
+    p = sub.add_parser("sql", help=N_("run SQL against the views (read-only: no file is written or read)"))
     p.add_argument("query")
-    p.add_argument("--csv", action="store_true", help="CSV for programs (UTC ISO instants, raw values)")
-    p.add_argument("--views", metavar="FILE", help="another views file, e.g. one written by `replay --out`")
+    p.add_argument("--csv", action="store_true", help=N_("CSV for programs (UTC ISO instants, raw values)"))
+    p.add_argument("--views", metavar="FILE", help=N_("another views file, e.g. one written by `replay --out`"))
     p.set_defaults(func=cmd_sql)
 
-    p = sub.add_parser("export", help="export every view table to Parquet files")
+    p = sub.add_parser("export", help=N_("export every view table to Parquet files"))
     p.add_argument("--parquet", required=True, metavar="DIR",
-                   help="the folder to write TABLE.parquet into, one file per table and view (created if missing)")
+                   help=N_("the folder to write TABLE.parquet into, one file per table and view (created if missing)"))
     p.set_defaults(func=cmd_export)
 
 

@@ -28,46 +28,46 @@ def users_path(args: argparse.Namespace) -> Path:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("serve", help="the web console: live queue, dashboards, ticket, asset and statement pages",
-                       description="Serve the web console on HTTP (or HTTPS with --https-cert/--https-key). It reads "
+    p = sub.add_parser("serve", help=N_("the web console: live queue, dashboards, ticket, asset and statement pages"),
+                       description=N_("Serve the web console on HTTP (or HTTPS with --https-cert/--https-key). It reads "
                                    "the views beside a running `views follow` through its snapshot and never "
-                                   "writes them; live queue updates come from the follower's alerts on NATS.")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
-    p.add_argument("--users", metavar="FILE", help=f"users and roles (TOML; default <data-dir>/{USERS_FILE})")
-    p.add_argument("--https-cert", metavar="PEM", help="serve HTTPS with this certificate chain")
-    p.add_argument("--https-key", metavar="PEM", help="and this private key")
+                                   "writes them; live queue updates come from the follower's alerts on NATS."))
+    p.add_argument("--host", default="127.0.0.1", help=N_("address to listen on (default 127.0.0.1)"))
+    p.add_argument("--port", type=int, default=8080, help=N_("port (default 8080)"))
+    p.add_argument("--users", metavar="FILE", help=N_("users and roles (TOML; default <data-dir>/web-users.toml)"))
+    p.add_argument("--https-cert", metavar="PEM", help=N_("serve HTTPS with this certificate chain"))
+    p.add_argument("--https-key", metavar="PEM", help=N_("and this private key"))
     p.add_argument("--nice", type=int, default=5, metavar="N",
-                   help="run at this lower CPU priority (default 5): on a shared machine the live follower and "
-                        "the relay go first, pages wait (0 keeps the priority)")
+                   help=N_("run at this lower CPU priority (default 5): on a shared machine the live follower and "
+                        "the relay go first, pages wait (0 keeps the priority)"))
     p.add_argument("--insecure-cookies", action="store_true",
-                   help="session cookies without the Secure flag (only for plain HTTP on a host other than "
-                        "localhost; browsers accept Secure cookies on http://localhost)")
+                   help=N_("session cookies without the Secure flag (only for plain HTTP on a host other than "
+                        "localhost; browsers accept Secure cookies on http://localhost)"))
     from .stream import nats_options
 
     nats_options(p)
     p.set_defaults(func=cmd_serve)
 
-    u = sub.add_parser("users", help="the web console's users and roles (a TOML file, argon2 hashes)")
+    u = sub.add_parser("users", help=N_("the web console's users and roles (a TOML file, argon2 hashes)"))
     usub = u.add_subparsers(dest="action", required=True, metavar="ACTION")
-    a = usub.add_parser("add", help="add or replace a user (the password is read from the terminal or stdin)")
+    a = usub.add_parser("add", help=N_("add or replace a user (the password is read from the terminal or stdin)"))
     a.add_argument("name")
     a.add_argument("--role", required=True, choices=("supplier", "customer", "arbitrator"),
-                   help="what the user may see: a supplier's contracts, a customer's, or the contracts named (arbitrator)")
-    a.add_argument("--supplier", help="supplier role: the supplier id its contracts name")
-    a.add_argument("--customer", help="customer role: the customer id")
+                   help=N_("what the user may see: a supplier's contracts, a customer's, or the contracts named (arbitrator)"))
+    a.add_argument("--supplier", help=N_("supplier role: the supplier id its contracts name"))
+    a.add_argument("--customer", help=N_("customer role: the customer id"))
     a.add_argument("--contract", action="append", dest="contracts", default=[],
-                   help="arbitrator role: a contract it may see (repeatable)")
-    a.add_argument("--default-lang", dest="user_lang", metavar="LANG", help="the pages' language for this user until it picks one (zh_CN or en)")
-    a.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
-    a.add_argument("--users", metavar="FILE", help=f"the users file (default <data-dir>/{USERS_FILE})")
+                   help=N_("arbitrator role: a contract it may see (repeatable)"))
+    a.add_argument("--default-lang", dest="user_lang", metavar="LANG", help=N_("the pages' language for this user until it picks one (zh_CN or en)"))
+    a.add_argument("--password-stdin", action="store_true", help=N_("read the password from the first line of stdin"))
+    a.add_argument("--users", metavar="FILE", help=N_("the users file (default <data-dir>/web-users.toml)"))
     a.set_defaults(func=cmd_users_add)
-    r = usub.add_parser("remove", help="remove a user (its sessions end at its next request)")
+    r = usub.add_parser("remove", help=N_("remove a user (its sessions end at its next request)"))
     r.add_argument("name")
-    r.add_argument("--users", metavar="FILE", help=f"the users file (default <data-dir>/{USERS_FILE})")
+    r.add_argument("--users", metavar="FILE", help=N_("the users file (default <data-dir>/web-users.toml)"))
     r.set_defaults(func=cmd_users_remove)
-    ls = usub.add_parser("list", help="the users and what each may see")
-    ls.add_argument("--users", metavar="FILE", help=f"the users file (default <data-dir>/{USERS_FILE})")
+    ls = usub.add_parser("list", help=N_("the users and what each may see"))
+    ls.add_argument("--users", metavar="FILE", help=N_("the users file (default <data-dir>/web-users.toml)"))
     ls.set_defaults(func=cmd_users_list)
 
 

@@ -10,7 +10,7 @@ import signal
 import sys
 from pathlib import Path
 
-from domain.errors import Phrase
+from domain.errors import N_, Phrase
 
 from . import UserError
 from .output import said, speak
@@ -20,23 +20,23 @@ from .stream import nats_options, options_of
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "witness",
-        help="follow the log's checkpoints, check each extends the last one accepted, cosign it (a customer runs this)",
-        description="Follow the log's signed checkpoints on NATS (CHECKPOINTS, or LEDGER_<customer> with "
+        help=N_("follow the log's checkpoints, check each extends the last one accepted, cosign it (a customer runs this)"),
+        description=N_("Follow the log's signed checkpoints on NATS (CHECKPOINTS, or LEDGER_<customer> with "
                     "--customer), check each with the log's verifier key and, for a larger tree, a consistency "
                     "proof from the checkpoint accepted last (asked of the ticketledger-proofs service that "
                     "`relay --follow` hosts); then cosign it (C2SP tlog-cosignature/v1, the witness's own key in "
                     "--state, made on the first run) and publish the cosignature on COSIGNATURES. A checkpoint "
                     "that is not an extension of the accepted one — a rewrite, a rollback, two heads at one "
-                    "size — is an alarm: exit 2 with TL-E181, both signed notes and the proof kept in --state.",
+                    "size — is an alarm: exit 2 with TL-E181, both signed notes and the proof kept in --state."),
     )
     p.add_argument("--log-key", required=True, metavar="KEY",
-                   help="the log's verifier key (NAME+HASH+BASE64, from the contract annex), or a file holding it")
-    p.add_argument("--state", required=True, metavar="DIR", help="the witness's folder: its key, the checkpoint "
-                   "accepted last, alarms' evidence")
+                   help=N_("the log's verifier key (NAME+HASH+BASE64, from the contract annex), or a file holding it"))
+    p.add_argument("--state", required=True, metavar="DIR", help=N_("the witness's folder: its key, the checkpoint "
+                   "accepted last, alarms' evidence"))
     p.add_argument("--customer", default=None, metavar="C",
-                   help="read checkpoints from LEDGER_<C> and ask proofs on proof.<C>.* (a customer-scoped user)")
-    p.add_argument("--name", default=None, help="the witness key's name when it is made (default witness.<C>.<host>)")
-    p.add_argument("--once", action="store_true", help="check the checkpoints published so far, then exit")
+                   help=N_("read checkpoints from LEDGER_<C> and ask proofs on proof.<C>.* (a customer-scoped user)"))
+    p.add_argument("--name", default=None, help=N_("the witness key's name when it is made (default witness.<C>.<host>)"))
+    p.add_argument("--once", action="store_true", help=N_("check the checkpoints published so far, then exit"))
     nats_options(p, "NATS (required: the log's NATS server, --nats-url or TICKETLEDGER_NATS_URL; the witness "
                     "starts none of its own)")
     p.set_defaults(func=cmd_witness)

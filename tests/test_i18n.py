@@ -3,7 +3,9 @@ the contract's zone, a period's end at 24:00 of its last day (replay/i18n.py).""
 
 from __future__ import annotations
 
+import argparse
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -140,3 +142,32 @@ def test_the_compiled_catalog_kept_beside_the_po_follows_an_edited_po(tmp_path: 
 def test_a_list_reads_as_a_list_in_each_language() -> None:
     assert texts("zh_CN").listing(["已超时 3", "达标 40", "不适用 2"]) == "已超时 3、达标 40和不适用 2"
     assert texts("en").listing(["breached 3", "met 40"]) == "breached 3 and met 40"
+
+
+def _parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                yield from _parsers(child)
+
+
+def test_every_help_text_reads_in_chinese_and_a_help_page_is_chinese_under_lang_zh(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from adapters.cli import build_parser, main
+    from replay.i18n import texts
+
+    zh = texts("zh_CN")
+    untranslated = sorted({a.help for p in _parsers(build_parser()) for a in p._actions
+                           if a.help and a.help is not argparse.SUPPRESS and zh(a.help) == a.help}
+                          | {p.description for p in _parsers(build_parser()) if p.description
+                             and zh(p.description) == p.description})
+    assert not untranslated, f"mark these with N_ and translate them (`make i18n`): {untranslated}"
+    with pytest.raises(SystemExit):
+        main(["--lang", "zh_CN", "report", "--help"])
+    page = capsys.readouterr().out
+    assert page.startswith("用法：ticketledger report") and "\n选项：\n" in page, page[:300]
+    assert zh("only the rows of this customer id, e.g. buyer-001") in page
+    with pytest.raises(SystemExit):
+        main(["--lang", "en", "report", "--help"])
+    assert "only the rows of this customer id, e.g. buyer-001" in capsys.readouterr().out

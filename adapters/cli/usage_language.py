@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import copy
 import os
+import re
 from collections.abc import Iterable, Sequence
 
 from domain.errors import N_
@@ -91,6 +92,38 @@ class SaidHelp(argparse.HelpFormatter):
         said = copy.copy(action)
         said.help = self._said(action.help)
         return super()._expand_help(said)
+
+    # argparse wraps by characters; a Chinese character takes two columns of a terminal
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return wrap_cells(" ".join(text.split()), width)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return "\n".join(indent + line for line in wrap_cells(" ".join(text.split()), width - len(indent)))
+
+
+_TOKEN = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f]|[^\s\u2e80-\u9fff\uf900-\ufaff"
+                    r"\uff00-\uffef\u3000-\u303f]+|\s+")
+_NO_LINE_START = set("，。；：、）》」』！？")
+
+
+def wrap_cells(text: str, width: int) -> list[str]:
+    """`text` in lines of at most `width` terminal columns: breaking at spaces between words, and
+    between any two Chinese characters (never before a closing full-width mark)."""
+    from rich.cells import cell_len
+
+    lines, line, used = [], "", 0
+    for token in _TOKEN.findall(text):
+        size = cell_len(token)
+        if used + size > width and line and not token.isspace() and token not in _NO_LINE_START:
+            lines.append(line.rstrip())
+            line, used = "", 0
+        if token.isspace() and not line:
+            continue
+        line += token
+        used += size
+    if line.strip():
+        lines.append(line.rstrip())
+    return lines or [""]
 
 
 def usage_said(message: str, **fields: object) -> str:

@@ -71,6 +71,17 @@ def view_rows(con: Any, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]
     return [{c: iso(v) for c, v in zip(cols, r, strict=True)} for r in cur.fetchall()]
 
 
+# fields whose `false` is a fact a reader must see (a repair or remote fix that did not fix the fault)
+SAID_WHEN_FALSE = frozenset({"fixed"})
+
+
+def _shown(f: dict[str, Any]) -> dict[str, Any]:
+    """A fact's own fields as the report lists them: empty values left out, but a `false` that
+    says something (`fixed: no`) kept."""
+    return {k: v for k, v in f.items() if k not in ENVELOPE and
+            (v is False and k in SAID_WHEN_FALSE or v not in ("", None, [], {}, False))}
+
+
 def _current(topic: str, state: bytes) -> dict[str, Any]:
     """A stored event as the current version of its fact (old versions upcast, §6)."""
     _, name, version = parse_topic(topic)
@@ -111,7 +122,7 @@ def build_report(ticket: str, rows: Iterable[Any], views: Any, *, as_of_recorded
             "occurred_at": _utc_text(f.get("occurred_at")), "recorded_at": _utc_text(r.recorded_at),
             "recorded_at_exact": r.recorded_at, "source_recorded_at": _utc_text(f.get("source_recorded_at")),
             "actor": f.get("actor"), "channel": f.get("channel"),
-            "detail": {k: v for k, v in f.items() if k not in ENVELOPE and v not in ("", None, [], {}, False)},
+            "detail": _shown(f),
             "late": None, "corrected_by": [], "link": r.link, "state_sha256": r.state_sha256,
         }
         if r.position in late:

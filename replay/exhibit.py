@@ -23,10 +23,11 @@ from .explanations import (
     clock_sentences,
     correction_sentences,
     liability_sentences,
-    target_text,
+    replacement_short,
+    target_adjusted,
     verdict_short,
 )
-from .i18n import Texts, texts, word
+from .i18n import Texts, recorded_word, texts, word
 from .printable import printable
 from .timeline_svg import timeline_svg
 
@@ -76,6 +77,7 @@ M = {m: m for m in (
     _("Details"),
     _("How to check this report"),
     _("Signed checkpoint"),
+    _("Replacement obligation"),
 )}
 
 
@@ -102,7 +104,7 @@ def explanations(r: Mapping[str, Any], lang: str) -> dict[str, Any]:
                      for p in e["detail"].get("parts") or [])
     liability = liability_sentences(r.get("liability"), lang, tz, breached=breached,
                                     losses_clause=r.get("parties", {}).get("losses_clause", ""),
-                                    consumable_lines=consumable)
+                                    consumable_lines=consumable, replacement=r.get("replacement"))
     corrections = {}
     for effect in r.get("correction_effects", []):
         if effect.get("clocks_without") is not None:
@@ -142,6 +144,8 @@ def detail_lines(kind: str, detail: Mapping[str, Any], lang: str, tz: str) -> li
             text = word(lang, "wait", value)
         elif key == "cause":
             text = word(lang, "cause", value)
+        elif key in ("fault_category", "asset_type"):
+            text = free(recorded_word(lang, key, value))
         elif key == "clock":
             text = word(lang, "clock", value)
         elif key == "add_minutes":
@@ -268,6 +272,14 @@ def how_to_check(r: Mapping[str, Any], t: Texts, medium: str) -> list[str]:
     return [first, f"{where} {leaf}", covers]
 
 
+_INSTANT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:\d\d)")
+
+
+def _whole_instants(escaped: str) -> str:
+    """Escaped text with each ISO instant kept on one line (a printed line never breaks inside it)."""
+    return _INSTANT.sub(lambda m: f'<span class="nowrap">{m.group(0)}</span>', escaped)
+
+
 def note_lines_html(note: str) -> str:
     """A signed note as its lines, for a <pre> that wraps long base64 anywhere (a person copies it
     exactly: each line as printed, control characters made visible)."""
@@ -285,12 +297,12 @@ def _tlog_html(r: Mapping[str, Any], t: Texts, medium: str = "html") -> str:
     import msgspec
 
     P = [f'<section id="proof"><h2>{html.escape(t(M["How to check this report"]))}</h2>']
-    P += ["<p>" + html.escape(x) + "</p>" for x in how_to_check(r, t, medium)]
+    P += ["<p>" + _whole_instants(html.escape(x)) + "</p>" for x in how_to_check(r, t, medium)]
     P.append(f'<p>{html.escape(t(M["Signed checkpoint"]))}</p><pre class="note">{note_lines_html(ev["checkpoint"])}</pre>')
     for c in proofs.get("cosignatures") or []:  # the witnesses' times: evidence of when, not from the operator
         P.append("<p>" + html.escape(t(_("Cosigned by witness {witness} at {time} (UTC); key {key}."),
                                        witness=free(c["witness"]), time=c["time"], key=free(c["key"]))) + "</p>")
-    P.append('<table class="log">' + _cols(["13mm", "13mm", "auto"]) + "<thead><tr>" + "".join(
+    P.append('<table class="log">' + _cols(["15mm", "15mm", "auto"]) + "<thead><tr>" + "".join(
         f"<th>{html.escape(h)}</th>" for h in (t(M["Position"]), t(_("Leaf")), t(_("Stored bytes (SHA-256)"))))
              + "</tr></thead><tbody>")
     for c in ev["events"]:
@@ -358,6 +370,9 @@ li{margin:0.6mm 0}
 /* a ticket or asset id on one line where it fits (it still breaks anywhere rather than overflow) */
 td.id{font-size:7.5pt;font-variant-numeric:tabular-nums}
 code,.hash{font-family:"Noto Sans Mono","DejaVu Sans Mono",monospace;font-size:7pt;overflow-wrap:anywhere}
+/* a UTC timestamp is read whole: never broken inside */
+.hash.utc{white-space:nowrap;overflow-wrap:normal;font-size:6.5pt}
+.nowrap{white-space:nowrap}
 /* a signed note, line by line as signed; long base64 breaks anywhere rather than run off the page */
 pre.note{font-family:"Noto Sans Mono","DejaVu Sans Mono",monospace;font-size:7pt;white-space:pre-wrap;
  overflow-wrap:anywhere;word-break:break-all;margin:1mm 0;break-inside:avoid}
@@ -386,6 +401,59 @@ def _lines(items: Sequence[str]) -> str:
     return '<ul class="lines">' + "".join(f"<li>{html.escape(x)}</li>" for x in items) + "</ul>"
 
 
+def _ledger_state(r: Mapping[str, Any], t: Texts) -> str:
+    """The ledger's state the report reads: the views' checkpoint (the same for every report of
+    the same views), and the last event the report cites, which is not that state."""
+    log = r["log"]
+    if log.get("views_position") is None:
+        return t(_("as recorded up to log position {position}"), position=log["last_position_read"] or "")
+    return t(_("up to log position {position} (the views' checkpoint; the last event this report cites is at "
+               "position {cited})"), position=log["views_position"], cited=log["last_position_read"] or "")
+
+
+def _evaluation_time_said(r: Mapping[str, Any], t: Texts) -> str:
+    """Why the evaluation time may lie before the recording times the annex lists."""
+    return t(_("The evaluation time {evaluated} is chosen by whoever computes the views (`--at` of `replay`, "
+               "`views rebuild` and `explain`): the verdicts are judged as of that moment, on the facts that occurred "
+               "by then. It is not the time the ledger recorded them: the recording times below may be later, for "
+               "example when the facts were imported from a desk afterwards."),
+             evaluated=t.time(r.get("evaluated_at"), r["timezone"], zone=True))
+
+
+def _severity_said(r: Mapping[str, Any], lang: str) -> str:
+    """The severity at the report, and the final one where it changed (`严重 → 紧急`)."""
+    s = r["summary"]
+    sev_now = next((c.get("severity") for c in r["clocks"] if c.get("severity")), None)
+    severity = word(lang, "severity", s.get("severity_at_report"))
+    if sev_now and sev_now != s.get("severity_at_report"):
+        severity += " → " + word(lang, "severity", sev_now)
+    return severity
+
+
+def _money_rows(r: Mapping[str, Any], lang: str) -> list[tuple[str, str, str]]:
+    """The first page's who-pays box: (who, yuan, why) rows; [] without a liability row."""
+    t = texts(lang)
+    li, p = r.get("liability"), r.get("parties", {})
+    if not li:
+        return []
+    money = [
+        (t(_("The customer pays")), t.money(li.get("customer_pays_fen") or 0),
+         t(_("{coverage}; cause {cause}; rule {clause}"), coverage=word(lang, "coverage", li.get("coverage")),
+           cause=word(lang, "cause", li.get("cause") or "unknown"),
+           clause=clause_text(free(li.get("payer_clause"))) or t(_("(no clause named)")))),
+        (t(_("The supplier bears")), t.money(li.get("supplier_pays_fen") or 0),
+         t(_("parts {parts}, labour {labour}"), parts=word(lang, "rate", li.get("parts_rate")),
+           labour=word(lang, "rate", li.get("labour_rate")))),
+    ]
+    if li.get("losses_claimed_fen"):
+        liable = li.get("supplier_liable_for_losses")
+        money.append((t(_("Losses claimed")), t.money(li["losses_claimed_fen"]),
+                  (t(_("the supplier is liable under {clause}"),
+                     clause=clause_text(free(p.get("losses_clause")))) if liable
+                   else t(_("the supplier is not liable")))))
+    return money
+
+
 def render_html(r: Mapping[str, Any], lang: str = "zh_CN", medium: str = "html") -> bytes:
     """The exhibit as one self-contained HTML file (inline CSS and SVG, no script, no remote
     resource), laid out for A4 with page numbers in the page margins. `medium` "pdf": the HTML a
@@ -409,16 +477,12 @@ def render_html(r: Mapping[str, Any], lang: str = "zh_CN", medium: str = "html")
              if r.get("as_of_recorded") else
              t(_("as the desks had recorded it by {time} (imported facts by the desk's own recording time)"),
                time=t.time(r["as_of_source_recorded"], tz, zone=True, seconds=True))
-             if r.get("as_of_source_recorded") else t(_("as recorded up to log position {position}"),
-                                                      position=r["log"]["last_position_read"] or ""))
+             if r.get("as_of_source_recorded") else _ledger_state(r, t))
     P.append('<p class="meta">' + html.escape(t(
         _("What the ledger held {known}; verdicts evaluated at {evaluated}. All times are {zone} ({tz}); a "
           "period that ends with a day is written as that day's 24:00."),
         known=known, evaluated=t.time(r.get("evaluated_at"), tz), zone=t.zone_name(tz), tz=tz)) + "</p>")
-    sev_now = next((c.get("severity") for c in r["clocks"] if c.get("severity")), None)
-    severity = word(lang, "severity", s.get("severity_at_report"))
-    if sev_now and sev_now != s.get("severity_at_report"):
-        severity += " → " + word(lang, "severity", sev_now)
+    severity = _severity_said(r, lang)
     rows = [
         (t(_("Supplier")), party(p.get("supplier_name"), p.get("supplier"))),
         (t(_("Customer")), party(p.get("customer_name"), p.get("customer") or s.get("customer"))),
@@ -427,12 +491,14 @@ def render_html(r: Mapping[str, Any], lang: str = "zh_CN", medium: str = "html")
                              version=p.get("version_in_force") or "")),
         (t(_("Asset")), t(_("{asset}, serial number {serial}, {type} {model}, site {site}"),
                           asset=free(a.get("asset") or s.get("asset")), serial=free(a.get("serial")),
-                          type=free(a.get("asset_type")), model=free(a.get("model")),
+                          type=free(recorded_word(lang, "asset_type", a.get("asset_type"))), model=free(a.get("model")),
                           site=free(a.get("site") or s.get("site")))),
         (t(_("Fault")), t(_("reported {time}; severity {severity}; category {category}"),
                           time=t.time(s.get("reported_at"), tz), severity=severity,
-                          category=free(s.get("fault_category")))),
+                          category=free(recorded_word(lang, "fault_category", s.get("fault_category"))))),
     ]
+    if r.get("replacement"):
+        rows.append((t(M["Replacement obligation"]), free(replacement_short(r["replacement"], lang, tz))))
     P.append('<table class="facts">' + _cols(["24mm", "auto"]) + "<tbody>" + "".join(
         f"<tr><th scope=\"row\">{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
              + "</tbody></table>")
@@ -445,7 +511,7 @@ def render_html(r: Mapping[str, Any], lang: str = "zh_CN", medium: str = "html")
             f"<th>{html.escape(h)}</th>" for h in (t(M["Clock"]), t(M["Promise and clause"]), t(M["Deadline"]),
                                                  t(_("Stopped")), t(_("Verdict")))) + "</tr></thead><tbody>")
         for c in r["clocks"]:
-            promise = target_text(c, t)
+            promise = target_adjusted(c, t, tz)
             P.append(f'<tr class="{e(c.get("state"))}" data-clock="{e(c.get("clock"))}">'
                      f'<td><a href="#clock-{e(c.get("clock"))}">{html.escape(word(lang, "clock", c.get("clock")))}</a></td>'
                      f'<td>{html.escape(promise)} <span class="quote">{e(clause_text(c.get("clause")))}</span></td>'
@@ -454,26 +520,11 @@ def render_html(r: Mapping[str, Any], lang: str = "zh_CN", medium: str = "html")
                      f'<td class="verdict">{html.escape(nb(verdict_short(c, lang)))}</td></tr>')
         P.append("</tbody></table>")
 
-    li = r.get("liability")
+    money = _money_rows(r, lang)
     P.append(f"<h2>{html.escape(t(M['Who pays']))}</h2>")
-    if not li:
+    if not money:
         P.append(f"<p>{html.escape(t(M['The views hold no liability row for this ticket.']))}</p>")
     else:
-        money = [
-            (t(_("The customer pays")), t.money(li.get("customer_pays_fen") or 0),
-             t(_("{coverage}; cause {cause}; rule {clause}"), coverage=word(lang, "coverage", li.get("coverage")),
-               cause=word(lang, "cause", li.get("cause") or "unknown"),
-               clause=clause_text(free(li.get("payer_clause"))) or t(_("(no clause named)")))),
-            (t(_("The supplier bears")), t.money(li.get("supplier_pays_fen") or 0),
-             t(_("parts {parts}, labour {labour}"), parts=word(lang, "rate", li.get("parts_rate")),
-               labour=word(lang, "rate", li.get("labour_rate")))),
-        ]
-        if li.get("losses_claimed_fen"):
-            liable = li.get("supplier_liable_for_losses")
-            money.append((t(_("Losses claimed")), t.money(li["losses_claimed_fen"]),
-                          (t(_("the supplier is liable under {clause}"),
-                             clause=clause_text(free(p.get("losses_clause")))) if liable
-                           else t(_("the supplier is not liable")))))
         P.append('<table class="money">' + _cols(["34mm", "30mm", "auto"]) + "<tbody>" + "".join(
             f'<tr><th scope="row">{html.escape(k)}</th><td class="num">{html.escape(v)}</td>'
             f"<td>{html.escape(why)}</td></tr>" for k, v, why in money) + "</tbody></table>")
@@ -513,7 +564,9 @@ def render_html(r: Mapping[str, Any], lang: str = "zh_CN", medium: str = "html")
         lines = detail_lines(ev["type"], ev["detail"], lang, tz) if ev["type"] != "FactCorrected" else \
             _correction_lines(ev, r, lang, tz)
         if ev.get("late"):
-            lines.insert(0, t(_("late entry: recorded {lateness} after it occurred (tolerance {tolerance})"),
+            lines.insert(0, t(_("late entry: recorded {lateness} after it occurred (default tolerance {tolerance}; "
+                                "the contract sets none)") if ev["late"].get("default_tolerance") else
+                              _("late entry: recorded {lateness} after it occurred (tolerance {tolerance})"),
                               lateness=t.duration(ev["late"]["lateness_minutes"]),
                               tolerance=t.duration(ev["late"]["tolerance_minutes"])))
         for k in corrected:
@@ -523,7 +576,7 @@ def render_html(r: Mapping[str, Any], lang: str = "zh_CN", medium: str = "html")
                                corrected=changed_value(k, corrected[k]["corrected"], lang, tz)))
         late_class = ' class="late"' if ev.get("late") else ""
         P.append(f'<tr id="p{ev["position"]}"{late_class}>'
-                 f'<td class="num">{ev["position"]}</td><td>{html.escape(word(lang, "fact", ev["type"]))}</td>'
+                 f'<td class="num">{ev["position"]}</td><td>{html.escape(word(lang, "event", ev["type"]))}</td>'
                  f"<td>{occurred}</td><td>{recorded}</td><td>{_lines(lines)}</td><td>{e(ev.get('actor'))}</td></tr>")
     P.append("</tbody></table></section>")
 
@@ -538,7 +591,7 @@ def render_html(r: Mapping[str, Any], lang: str = "zh_CN", medium: str = "html")
         P.append(f'<div class="clock"><h3>{html.escape(t(M["Correction at log position {position}"], position=c["position"]))}'
                  "</h3><ul>")
         P.append("<li>" + html.escape(t(_("Corrects {event} at log position {target}: {changes}."),
-                                          event=word(lang, "fact", c.get("corrects_type")),
+                                          event=word(lang, "event", c.get("corrects_type")),
                                           target=c.get("corrects_position") or "", changes=changes)) + "</li>")
         P.append("<li>" + html.escape(t(_("Reason: {reason} — by {actor}, recorded {time}."),
                                           reason=free(c.get("reason")), actor=free(c.get("actor")),
@@ -578,17 +631,19 @@ def render_html(r: Mapping[str, Any], lang: str = "zh_CN", medium: str = "html")
     for v in r["contract_versions"]:
         P.append("<li>" + html.escape(t(
             _("{contract} version {version} ({event}), in force from {start}; log position {position}."),
-            contract=free(v["contract"]), version=v["version"], event=word(lang, "fact", v["type"]),
+            contract=free(v["contract"]), version=v["version"], event=word(lang, "event", v["type"]),
             start=t.time(v["in_force_from"], tz) if v["in_force_from"] != "(start)" else t(_("its registration")),
             position=v["position"])) + "</li>")
     P.append("</ul>")
     P.append(_beyond_bounds_html(r, lang))
-    P.append('<table class="log">' + _cols(["13mm", "43mm", "auto"]) + "<thead><tr>" + "".join(
-        f"<th>{html.escape(h)}</th>" for h in (t(M["Position"]), t(M["Recorded (UTC)"]), t(M["Chain link"])))
+    P.append("<p>" + html.escape(_evaluation_time_said(r, t)) + "</p>")
+    P.append('<table class="log">' + _cols(["13mm", "30mm", "39mm", "auto"]) + "<thead><tr>" + "".join(
+        f"<th>{html.escape(h)}</th>" for h in (t(M["Position"]), t(M["Event"]), t(M["Recorded (UTC)"]),
+                                             t(M["Chain link"])))
              + "</tr></thead><tbody>")
     for x in _cited(r):
-        P.append(f'<tr><td class="num">{x["position"]}</td><td class="hash">{e(x["recorded_at_exact"])}</td>'
-                 f'<td class="hash">{e(x["link"])}</td></tr>')
+        P.append(f'<tr><td class="num">{x["position"]}</td><td>{html.escape(word(lang, "event", x["type"]))}</td>'
+                 f'<td class="hash utc">{e(x["recorded_at_exact"])}</td><td class="hash">{e(x["link"])}</td></tr>')
     P.append("</tbody></table>")
     P.append("<p>" + html.escape(t(_("Each link is SHA-256(previous link | position | recording time | originator | "
                                       "version | topic | SHA-256 of the stored fact); `ticketledger verify` "
@@ -611,7 +666,7 @@ def _beyond_bounds(r: Mapping[str, Any], lang: str) -> list[str]:
     did with each (projections' `beyond_bounds`, issue 14)."""
     t = texts(lang)
     return [t(_("Log position {position} ({event}): {field} is {value}, beyond today's bound ({bound}); "
-                "in the views: {effect}."), position=b["position"], event=word(lang, "fact", b["type"]),
+                "in the views: {effect}."), position=b["position"], event=word(lang, "event", b["type"]),
               field=free(b["field"]), value=free(b["value"]), bound=free(b["bound"]), effect=free(b["effect"]))
             for b in r.get("beyond_bounds") or []]
 
@@ -653,7 +708,11 @@ def _cited(r: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 # Markdown syntax in recorded text is escaped, so no raw HTML (`<img onerror>`), link
 # (`javascript:`) or remote image recorded by anyone reaches a Markdown viewer as markup.
-_MD_SYNTAX = re.compile(r"([\\`*_~\[\]<>|&!#()])")
+# Parentheses and `!` need no escape: a link or image needs a `[`, which is escaped.
+_MD_SYNTAX = re.compile(r"([\\`*_~\[\]<>|&#])")
+# our own sentences that name commands in `code` (proof, how to check): the backticks kept, as a code
+# span shows what it holds as text whatever a recorded value inside it holds
+_MD_SYNTAX_CODE = re.compile(r"([\\*_~\[\]<>|&#])")
 
 
 def _recorded_said(ev: Mapping[str, Any], t: Texts, tz: str) -> str:
@@ -663,8 +722,8 @@ def _recorded_said(ev: Mapping[str, Any], t: Texts, tz: str) -> str:
     return t.time(ev["recorded_at"], tz)
 
 
-def _md(text: Any) -> str:
-    return _MD_SYNTAX.sub(r"\\\1", free(text)).replace("\n", " ")
+def _md(text: Any, *, code: bool = False) -> str:
+    return (_MD_SYNTAX_CODE if code else _MD_SYNTAX).sub(r"\\\1", free(text)).replace("\n", " ")
 
 
 def render_md(r: Mapping[str, Any], lang: str = "zh_CN") -> bytes:
@@ -676,13 +735,23 @@ def render_md(r: Mapping[str, Any], lang: str = "zh_CN") -> bytes:
     ex = explanations(r, lang)
     L = [f"# {t(M['Dispute report: ticket {ticket}'], ticket=_md(r['ticket']))}", ""]
     L.append(t(_("Times are {zone} ({tz})."), zone=t.zone_name(tz), tz=tz) + " " + t(
-        _("Verdicts evaluated at {evaluated}."), evaluated=t.time(r.get("evaluated_at"), tz)))
+        _("Verdicts evaluated at {evaluated}."), evaluated=t.time(r.get("evaluated_at"), tz)) + " " + _md(t(
+            _("The ledger as read: {state}."), state=_ledger_state(r, t))))
     L.append("")
     L.append(f"- {t(M['Supplier'])}: {_md(party(p.get('supplier_name'), p.get('supplier')))}")
     L.append(f"- {t(M['Customer'])}: {_md(party(p.get('customer_name'), p.get('customer') or s.get('customer')))}")
     L.append(f"- {t(M['Contract'])}: {_md(p.get('contract') or s.get('contract'))} “{_md(p.get('contract_name'))}”, "
              f"{t(M['version {version}'], version=p.get('version_in_force') or '')}")
-    L.append(f"- {t(M['Asset'])}: {_md(s.get('asset'))}, {_md(s.get('site'))}")
+    a = r.get("asset", {})
+    L.append(f"- {t(M['Asset'])}: " + _md(t(_("{asset}, serial number {serial}, {type} {model}, site {site}"),
+                                            asset=free(a.get("asset") or s.get("asset")), serial=free(a.get("serial")),
+                                            type=free(recorded_word(lang, "asset_type", a.get("asset_type"))),
+                                            model=free(a.get("model")), site=free(a.get("site") or s.get("site")))))
+    L.append(f"- {t(_('Fault'))}: " + _md(t(_("reported {time}; severity {severity}; category {category}"),
+                                           time=t.time(s.get("reported_at"), tz), severity=_severity_said(r, lang),
+                                           category=recorded_word(lang, "fault_category", s.get("fault_category")))))
+    if r.get("replacement"):
+        L.append(f"- {t(M['Replacement obligation'])}: {_md(replacement_short(r['replacement'], lang, tz))}")
     L.append("")
     L.append(f"## {t(M['Promises and verdicts'])}")
     L.append("")
@@ -690,8 +759,15 @@ def render_md(r: Mapping[str, Any], lang: str = "zh_CN") -> bytes:
              f"{t(M['Verdict'])} |")
     L.append("|---|---|---|---|---|")
     for c in r["clocks"]:
-        L.append(f"| {word(lang, 'clock', c.get('clock'))} | {target_text(c, t)} {_md(clause_text(c.get('clause')))} | "
+        L.append(f"| {word(lang, 'clock', c.get('clock'))} | {target_adjusted(c, t, tz)} {_md(clause_text(c.get('clause')))} | "
                  f"{t.end(c.get('deadline'), tz)} | {t.time(c.get('stopped_at'), tz)} | {verdict_short(c, lang)} |")
+    L.append("")
+    L += [f"## {t(M['Who pays'])}", ""]
+    money = _money_rows(r, lang)
+    if not money:
+        L.append(t(M["The views hold no liability row for this ticket."]))
+    else:
+        L += ["| | | |", "|---|---:|---|"] + [f"| {k} | {v} | {_md(why)} |" for k, v, why in money]
     L.append("")
     L.append(f"## {t(M['Why: every verdict explained'])}")
     for c in r["clocks"]:
@@ -726,21 +802,24 @@ def render_md(r: Mapping[str, Any], lang: str = "zh_CN") -> bytes:
         if "occurred_at" in ev.get("corrected", {}):
             k = ev["corrected"]["occurred_at"]
             occurred = f"~~{t.time(k['original'], tz)}~~ {t.time(k['corrected'], tz)}"
-        L.append(f"| {ev['position']} | {word(lang, 'fact', ev['type'])} | {occurred} | "
+        L.append(f"| {ev['position']} | {word(lang, 'event', ev['type'])} | {occurred} | "
                  f"{_recorded_said(ev, t, tz)} | {_md('; '.join(lines))} | "
                  f"{_md(ev.get('actor'))} |")
     beyond = _beyond_bounds(r, lang)
     if beyond:
         L += ["", f"## {t(BEYOND_BOUNDS)}", ""] + [f"- {_md(x)}" for x in beyond]
     L += ["", f"## {t(M['Proof'])}", ""]
-    L += [f"- {_md(x)}" for x in proof_status(r, lang, "md")]
-    L += ["", f"| {t(M['Position'])} | {t(M['Recorded (UTC)'])} | {t(M['Chain link'])} |", "|---:|---|---|"]
-    L += [f"| {x['position']} | {x['recorded_at_exact']} | `{x['link']}` |" for x in _cited(r)]
+    L += [f"- {_md(x, code=True)}" for x in proof_status(r, lang, "md")]
+    L += ["", _md(_evaluation_time_said(r, t), code=True)]
+    L += ["", f"| {t(M['Position'])} | {t(M['Event'])} | {t(M['Recorded (UTC)'])} | {t(M['Chain link'])} |",
+          "|---:|---|---|---|"]
+    L += [f"| {x['position']} | {word(lang, 'event', x['type'])} | {x['recorded_at_exact']} | `{x['link']}` |"
+          for x in _cited(r)]
     ev = (r.get("proofs") or {}).get("evidence")
     if ev:  # the Markdown carries no proof: say where it is, and print the checkpoint as signed
         L += ["", f"## {t(M['How to check this report'])}", ""]
         for x in how_to_check(r, t, "md"):
-            L += [_md(x), ""]
+            L += [_md(x, code=True), ""]
         L += [t(M["Signed checkpoint"]), "", "```", *ev["checkpoint"].rstrip("\n").split("\n"), "```"]
     return ("\n".join(L) + "\n").encode()
 

@@ -71,6 +71,17 @@ def view_rows(con: Any, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]
     return [{c: iso(v) for c, v in zip(cols, r, strict=True)} for r in cur.fetchall()]
 
 
+# fields whose `false` is a fact a reader must see (a repair or remote fix that did not fix the fault)
+SAID_WHEN_FALSE = frozenset({"fixed"})
+
+
+def _shown(f: dict[str, Any]) -> dict[str, Any]:
+    """A fact's own fields as the report lists them: empty values left out, but a `false` that
+    says something (`fixed: no`) kept."""
+    return {k: v for k, v in f.items() if k not in ENVELOPE and
+            (v is False and k in SAID_WHEN_FALSE or v not in ("", None, [], {}, False))}
+
+
 def _current(topic: str, state: bytes) -> dict[str, Any]:
     """A stored event as the current version of its fact (old versions upcast, §6)."""
     _, name, version = parse_topic(topic)
@@ -111,7 +122,7 @@ def build_report(ticket: str, rows: Iterable[Any], views: Any, *, as_of_recorded
             "occurred_at": _utc_text(f.get("occurred_at")), "recorded_at": _utc_text(r.recorded_at),
             "recorded_at_exact": r.recorded_at, "source_recorded_at": _utc_text(f.get("source_recorded_at")),
             "actor": f.get("actor"), "channel": f.get("channel"),
-            "detail": {k: v for k, v in f.items() if k not in ENVELOPE and v not in ("", None, [], {}, False)},
+            "detail": _shown(f),
             "late": None, "corrected_by": [], "link": r.link, "state_sha256": r.state_sha256,
         }
         if r.position in late:
@@ -171,6 +182,7 @@ def build_report(ticket: str, rows: Iterable[Any], views: Any, *, as_of_recorded
                 "supplier_name": terms.get("supplier_name", ""), "customer_name": terms.get("customer_name", ""),
                 "losses_clause": terms.get("losses_clause", "") if terms.get("losses_liable") else "",
                 "late_entry_tolerance": terms.get("late_entry_tolerance", {"hours": 24}),
+                "tolerance_set": terms.get("late_entry_tolerance") is not None,  # else the default (§9.12)
                 "position": r.position, "link": r.link, "recorded_at": _utc_text(r.recorded_at),
                 "recorded_at_exact": r.recorded_at, "state_sha256": r.state_sha256,
             })
@@ -192,9 +204,7 @@ def build_report(ticket: str, rows: Iterable[Any], views: Any, *, as_of_recorded
     clocks = _in_clock_order(view_rows(views, "SELECT * FROM sla_clocks WHERE ticket = ?", [ticket]))
     inputs = view_rows(views, "SELECT * FROM clock_inputs WHERE ticket = ? ORDER BY clock, position", [ticket])
     liability = view_rows(views, "SELECT * FROM liability WHERE ticket = ?", [ticket])
-    late_rows = [{"position": e["position"], "type": e["type"], "occurred_at": e["occurred_at"],
-                  "source_recorded_at": e["source_recorded_at"], "recorded_at": e["recorded_at"], **e["late"]}
-                 for e in timeline if e["late"]]
+    replacement = _replacement(views, ticket, opened, timeline, asset_events)
     effects = []
     for c in corrections:
         without = _in_clock_order([{k: iso(v) for k, v in row.items()} for row in clocks_without(c["position"])]) \
@@ -205,6 +215,12 @@ def build_report(ticket: str, rows: Iterable[Any], views: Any, *, as_of_recorded
         next((c.get("contract_version") for c in clocks), None)
     version = next((v for v in contract_versions if v["version"] == in_force), None) or \
         (contract_versions[0] if contract_versions else {})
+    for e in timeline:  # the tolerance is the contract's, or the default where it sets none (§9.12)
+        if e["late"]:
+            e["late"]["default_tolerance"] = not version.get("tolerance_set", False)
+    late_rows = [{"position": e["position"], "type": e["type"], "occurred_at": e["occurred_at"],
+                  "source_recorded_at": e["source_recorded_at"], "recorded_at": e["recorded_at"], **e["late"]}
+                 for e in timeline if e["late"]]
     parties = {**parties, "supplier_name": version.get("supplier_name", ""),
                "customer_name": version.get("customer_name", ""), "version_in_force": version.get("version"),
                "losses_clause": version.get("losses_clause", "")}
@@ -212,6 +228,8 @@ def build_report(ticket: str, rows: Iterable[Any], views: Any, *, as_of_recorded
     if not evaluated:
         cp = view_rows(views, "SELECT max(evaluated_at) AS evaluated_at FROM checkpoint", [])
         evaluated = [cp[0]["evaluated_at"]] if cp and cp[0]["evaluated_at"] else []
+    checkpoint = view_rows(views, "SELECT max(position) AS position FROM checkpoint", [])
+    checkpoint = [c for c in checkpoint if c.get("position") is not None]
     cited = sorted({e["position"] for e in timeline} | {c["position"] for c in contract_versions}
                    | {a["position"] for a in asset_events})
     return {
@@ -236,16 +254,57 @@ def build_report(ticket: str, rows: Iterable[Any], views: Any, *, as_of_recorded
         "clocks": clocks,
         "clock_inputs": inputs,
         "liability": liability[0] if liability else None,
+        "replacement": replacement,
         "evidence": evidence,
         "contract_versions": contract_versions,
         "asset_events": asset_events,
         "log": {"positions_cited": cited, "last_position_read": rows[-1].position if rows else None,
+                # the ledger's state the views were computed for (their checkpoint), which is the
+                # same for every report of the same views, unlike the last position a report cites
+                "views_position": checkpoint[0]["position"] if checkpoint else None,
                 "head_link_cited": rows[-1].link if rows else None},
         "views_available": views is not None and bool(clocks or liability),
         # values recorded before today's bounds, as the views flagged and counted them
         "beyond_bounds": view_rows(views, "SELECT position, type, field, value, bound, effect FROM beyond_bounds "
                                           "WHERE list_contains(?, position) ORDER BY position, field", [cited]),
     }
+
+
+def _replacement(views: Any, ticket: str, opened: dict[str, Any], timeline: list[dict[str, Any]],
+                 asset_events: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The asset's replacement obligation for this ticket's fault (SPEC §8, §9.9), as the views
+    hold it (`replacement_obligations`, `repeat_failures`), with its place in time against this
+    ticket: `when` is "this_ticket" (its threshold-th failure is one of this ticket's), "later"
+    (it arose after this ticket's last event), "earlier" (it was due before the report) or
+    "during" (due while this ticket ran, from another ticket's failure); the replacement that
+    fulfilled it from the asset's AssetReplaced fact. None when no obligation is due."""
+    asset, category = opened.get("asset_id"), opened.get("fault_category")
+    if not asset or not category:
+        return None
+    due = view_rows(views, "SELECT * FROM replacement_obligations WHERE asset = ? AND fault_category = ?",
+                    [asset, category])
+    if not due or not due[0].get("due_since"):
+        return None
+    o = due[0]
+    failures = view_rows(views, "SELECT ticket, kind, failed_at, n FROM repeat_failures WHERE asset = ? "
+                                "AND fault_category = ? ORDER BY n", [asset, category])
+    since = o["due_since"]
+    times = sorted(e["occurred_at"] for e in timeline if e.get("occurred_at"))
+    first, last = (times[0], times[-1]) if times else (None, None)
+    if any(f["ticket"] == ticket and f["n"] == o["threshold"] for f in failures):
+        when = "this_ticket"
+    elif first and since < first:
+        when = "earlier"
+    elif last and since > last:
+        when = "later"
+    else:
+        when = "during"
+    replaced = next((a for a in asset_events if a["type"] == "AssetReplaced"), None)
+    return {"asset": asset, "serial": o.get("serial"), "fault_category": category, "failures": o["failures"],
+            "threshold": o["threshold"], "due_since": since, "clause": o.get("clause"), "when": when,
+            "replaced_by": o.get("replaced_by") or (replaced or {}).get("detail", {}).get("by_asset"),
+            "replaced_at": (replaced or {}).get("occurred_at"), "replaced_position": (replaced or {}).get("position"),
+            "failure_list": failures}
 
 
 def _in_clock_order(clocks: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from .i18n import Texts, texts, to_local, word
+from .i18n import Texts, recorded_word, texts, to_local, word
 
 Row = Mapping[str, Any]
 
@@ -58,11 +58,89 @@ def target_text(clock: Row, t: Texts) -> str:
     return ""
 
 
+DAY_UNITS = frozenset({"days", "weeks", "months", "years", "working_days"})
+
+
+def day_counted(clock: Row) -> bool:
+    """A target in days, weeks, months or working days: a period counted by days (SPEC §8)."""
+    return clock.get("target_unit") in DAY_UNITS
+
+
 def calendar_text(clock: Row, t: Texts) -> str:
+    """The calendar a clock counts on, in words: never the code (`prc`) alone."""
     cal = clock.get("calendar")
-    if not cal or cal == "7x24":
-        return t(_("around the clock (7×24)"))
-    return t(_("on the contract's calendar “{calendar}”"), calendar=cal)
+    unit = clock.get("target_unit")
+    if cal not in (None, "", "7x24", "prc"):
+        return t(_("on the contract's calendar “{calendar}”"), calendar=cal)
+    if unit == "working_days" or (cal == "prc" and day_counted(clock)):
+        version = clock.get("calendar_version")
+        return (t(_("counted in working days of the official PRC calendar (calendar data {version})"), version=version)
+                if version else t(_("counted in working days of the official PRC calendar")))
+    if day_counted(clock):
+        return t(_("counted in calendar days"))
+    if cal == "prc":
+        return t(_("in working time of the official PRC calendar"))
+    return t(_("around the clock (7×24)"))
+
+
+def target_adjusted(clock: Row, t: Texts, tz: str = "Asia/Shanghai") -> str:
+    """The promise's size with what changed the deadline, as the verdict table shows it:
+    `36 hours + 12 hours (extended with consent)`, `36 hours + 63 min paused`."""
+    text = target_text(clock, t)
+    if clock.get("extension_minutes"):
+        text += t(_(" + {duration} (extended with consent)"), duration=t.duration(clock["extension_minutes"]))
+    if clock.get("paused_minutes"):
+        text += t(_(" + {duration} paused"), duration=t.duration(clock["paused_minutes"]))
+    if _rest_day_deferred({**clock, "_tz": tz}) is not None:
+        text += t(_(" (last day a rest day: ends with the next working day)"))
+    return text
+
+
+def _day_count(clock: Row) -> tuple[Any, Any, Any] | None:
+    """(report day, last day by the count, last day of the deadline) of a period in days or
+    weeks, local dates in the contract's zone; None for other targets (presentation: the deadline
+    is the view's)."""
+    from datetime import timedelta
+
+    unit, amount = clock.get("target_unit"), clock.get("target_amount")
+    tz = clock.get("_tz") or "Asia/Shanghai"
+    start, deadline = to_local(clock.get("start"), tz), to_local(clock.get("deadline"), tz)
+    if unit not in ("days", "weeks") or amount is None or start is None or deadline is None:
+        return None
+    counted = start.date() + timedelta(days=int(amount) * (7 if unit == "weeks" else 1))
+    last = (deadline - timedelta(minutes=1)).date() if deadline.time().hour == 0 and deadline.minute == 0 \
+        else deadline.date()
+    return start.date(), counted, last
+
+
+def _rest_day_deferred(clock: Row) -> Any:
+    """The last day by the count when the rest-day rule moved the end past it (art. 203)."""
+    days = _day_count(clock)
+    return days[1] if days and days[2] > days[1] else None
+
+
+def day_count_sentence(clock: Row, lang: str, tz: str) -> str | None:
+    """How a period in days was counted (Civil Code arts. 201, 203; counting rule 8): from the
+    next day, to the end of the last day, and a last day that was a rest day moved to the next
+    working day."""
+    from datetime import timedelta
+
+    if not day_counted(clock):
+        return None
+    t = texts(lang)
+    start = to_local(clock.get("start"), tz)
+    if start is None:
+        return None
+    first = (start.date() + timedelta(days=1)).isoformat()
+    text = t(_("A period counted in days does not count the day of the report: it runs from {first} (Civil Code "
+               "art. 201) and ends at the end of its last day, {end} (art. 203)."),
+             first=first, end=t.end(clock.get("deadline"), tz))
+    deferred = _rest_day_deferred({**clock, "_tz": tz})
+    if deferred is not None:
+        text += " " + t(_("Its last day by the count, {day}, was a rest day (a weekend day or public holiday on the "
+                          "official calendar), so the period ends with the next working day instead (art. 203, "
+                          "the rest-day rule; counting rule 8)."), day=deferred.isoformat())
+    return text
 
 
 # --- the verdict of one clock ------------------------------------------------------------------------
@@ -89,6 +167,14 @@ def promise_sentence(clock: Row, lang: str, tz: str) -> str:
         return t(_("The contract sets no {clock} promise for severity {severity}."),
                  clock=word(lang, "clock", clock.get("clock")),
                  severity=word(lang, "severity", clock.get("clock_severity") or clock.get("severity")))
+    if day_counted(clock):
+        return t(_("Promise: {clock} within {target}, {calendar}, after the report at {start} (severity {severity}, "
+                   "contract {contract} version {version}): {clause}."),
+                 clock=word(lang, "clock", clock.get("clock")), target=target_text(clock, t),
+                 calendar=calendar_text(clock, t), start=t.time(clock.get("start"), tz),
+                 severity=word(lang, "severity", clock.get("clock_severity") or clock.get("severity")),
+                 contract=clock.get("contract") or "", version=clock.get("contract_version") or "",
+                 clause=clause_text(clock.get("clause")) or t(_("(no clause named)")))
     return t(_("Promise: {clock} within {target}, {calendar}, from the report at {start} (severity {severity}, "
                "contract {contract} version {version}): {clause}."),
              clock=word(lang, "clock", clock.get("clock")), target=target_text(clock, t),
@@ -143,29 +229,29 @@ WAIT = {
     "not_listed": _("The wait ({reason}) from {at} to {until} (log position {position}) did not pause this clock: "
                     "the clause does not list that reason."),
     "after_deadline": _("The wait ({reason}) from {at} (log position {position}) started after the deadline and "
-                        "is ignored: it moves neither the deadline nor the breach (§9.3)."),
+                        "is ignored: it moves neither the deadline nor the breach (counting rule 9.3)."),
     "day_counted": _("The wait ({reason}) from {at} (log position {position}) did not pause this clock: a "
-                     "target counted in days runs to the end of its last day whatever the waits (arts. 201–203)."),
+                     "target counted in days runs to the end of its last day whatever the waits (Civil Code arts. 201–203)."),
     "outside_clock": _("The wait ({reason}) from {at} to {until} (log position {position}) lay outside the time "
                        "this clock ran and is ignored."),
 }
 CONSENT = {
     "applied": _("The consent of {at} (log position {position}) added {minutes} to the target; it was given "
-                 "before the deadline it moves (§9.5)."),
+                 "before the deadline it moves (counting rule 9.5)."),
     "capped": _("The consent of {at} (log position {position}) asked for {asked} in all; the clause allows at "
-                "most {minutes}, so the target grew by {minutes} (§9.5)."),
+                "most {minutes}, so the target grew by {minutes} (counting rule 9.5)."),
     "after_deadline": _("The consent of {at} (log position {position}) was given after the deadline it would "
-                        "move: it is kept as a fact but moves nothing (§9.5)."),
+                        "move: it is kept as a fact but moves nothing (counting rule 9.5)."),
     "not_allowed": _("The consent of {at} (log position {position}) moves nothing: this clause allows no "
                      "extension."),
 }
 SEVERITY = {
     "applied": _("The change to severity {severity} at {at} (log position {position}) set the target to "
-                 "{target}, still measured from the report time (§9.4)."),
+                 "{target}, still measured from the report time (counting rule 9.4)."),
     "same_target": _("The change to severity {severity} at {at} (log position {position}) left the target at "
                      "{target}."),
     "after_deadline": _("The change to severity {severity} at {at} (log position {position}) came after the "
-                        "deadline had passed: the deadline and the breach stay (§9.4)."),
+                        "deadline had passed: the deadline and the breach stay (counting rule 9.4)."),
     "after_stop": _("The change to severity {severity} at {at} (log position {position}) came after the clock "
                     "had stopped and changes nothing."),
 }
@@ -181,24 +267,28 @@ STOP = {
     "solution_plan": _("The clock stopped at {at} with the solution plan (log position {position}), which this "
                        "contract accepts as a resolution."),
     "cancelled": _("The ticket was cancelled at {at} (log position {position}) after the deadline had passed: the "
-                   "breach is measured to the cancellation (§9.1)."),
+                   "breach is measured to the cancellation (counting rule 9.1)."),
 }
 NOT_APPLICABLE = {
     "no_target": _("Not applicable: the contract sets no such promise for severity {severity}."),
     "fixed_remotely": _("Not applicable: the fault was fixed remotely at {at} (log position {position}), so this "
-                        "was never needed (§9.1)."),
+                        "was never needed (counting rule 9.1)."),
     "resolved_before_trigger": _("Not applicable: the ticket was resolved at {at} (log position {position}), "
-                                 "within {minutes} of the report, before a spare unit was due (§9.1)."),
+                                 "within {minutes} of the report, before a spare unit was due (counting rule 9.1)."),
     "visit_decided_in_time": _("Not applicable: the on-site visit was decided at {at} (log position {position}), "
-                               "within the remote-resolution target (§9.1)."),
+                               "within the remote-resolution target (counting rule 9.1)."),
     "cancelled_before_deadline": _("Not applicable: the ticket was cancelled at {at} (log position {position}), "
-                                   "before the deadline (§9.1)."),
+                                   "before the deadline (counting rule 9.1)."),
 }
 REOPEN = _("The resolution of {at} was undone by the reopen of {until} (log position {position}): those "
-           "{minutes} do not count (§9.1).")
+           "{minutes} do not count (counting rule 9.1).")
+REOPEN_AFTER_DEADLINE = _("The resolution of {at} was undone by the reopen of {until} (log position {position}). "
+                          "That span of {span} began after the deadline had already passed, so leaving it out moves "
+                          "nothing: the deadline stays, and the breach is measured to the final resolution (counting "
+                          "rules 9.1, 9.2).")
 PROVISIONAL_YEAR = _("Provisional: the result depends on {year}, whose official working-day calendar the ledger "
-                     "does not hold yet; it is counted with weekends only until that year is recorded (§8).")
-PROVISIONAL = _("Provisional: the result depends on a calendar year the ledger does not hold yet (§8).")
+                     "does not hold yet; it is counted with weekends only until that year is recorded (counting rule 8).")
+PROVISIONAL = _("Provisional: the result depends on a calendar year the ledger does not hold yet (counting rule 8).")
 UNKNOWN_INPUT = _("Input {kind} at log position {position}: {reason}.")
 
 
@@ -215,6 +305,8 @@ def input_sentence(row: Row, lang: str, tz: str) -> str:
         elif reason == "paused" and (row.get("minutes") or 0) + 0.5 < (row.get("input_minutes") or 0):
             key = "paused_overlap"
         return t(WAIT[key], reason=word(lang, "wait", row.get("detail")), **common)
+    if kind == "reopen" and reason == "after_deadline":
+        return t(REOPEN_AFTER_DEADLINE, span=t.duration(row.get("input_minutes") or 0), **common)
     if kind == "reopen":
         return t(REOPEN, **common)
     if kind == "consent" and reason in CONSENT:
@@ -254,7 +346,11 @@ def clock_sentences(clock: Row, inputs: Iterable[Row], lang: str, tz: str,
     mine = sorted((r for r in inputs if r.get("ticket", clock.get("ticket")) == clock.get("ticket")
                    and r.get("clock") == clock.get("clock")),
                   key=lambda r: (INPUT_ORDER.get(r.get("kind"), 9), _sort_time(r.get("at")), r.get("position") or 0))
+    mine = [r for r in mine if not _changes_nothing(clock, r)]
     out = [promise_sentence(clock, lang, tz)]
+    counted = day_count_sentence(clock, lang, tz)
+    if counted:
+        out.append(counted)
     not_applicable = [r for r in mine if r.get("kind") == "not_applicable"]
     if clock.get("state") == "not_applicable" and not_applicable:
         out += [input_sentence(r, lang, tz) for r in not_applicable]
@@ -273,6 +369,21 @@ def clock_sentences(clock: Row, inputs: Iterable[Row], lang: str, tz: str,
     return out
 
 
+def _changes_nothing(clock: Row, row: Row) -> bool:
+    """An input the rules weighed but that could not matter, left out of the explanation: a wait
+    or reopen on a clock that was not applicable, a reopen outside the time the clock ran, a wait
+    whose reason the clause does not list that began after the clock had stopped."""
+    kind, reason = row.get("kind"), row.get("reason")
+    if kind not in ("wait", "reopen"):
+        return False
+    if clock.get("state") == "not_applicable" or reason == "outside_clock":
+        return True
+    if kind == "wait" and reason == "not_listed" and clock.get("stopped_at"):
+        began = _minutes_between(clock.get("stopped_at"), row.get("at"))
+        return began is not None and began >= 0
+    return False
+
+
 def _sort_time(v: Any) -> str:
     local = to_local(v, "UTC")
     return local.isoformat() if isinstance(local, datetime) else ""
@@ -282,14 +393,21 @@ def _sort_time(v: Any) -> str:
 
 
 def late_sentence(row: Row, lang: str, tz: str) -> str:
-    """A `late_entries` row: lateness against the contract's tolerance (§9.12)."""
+    """A `late_entries` row: lateness against the contract's tolerance (counting rule 9.12)."""
     t = texts(lang)
-    message = (_("{event} (log position {position}) occurred at {at} but the source desk recorded it {lateness} "
-                 "later, beyond the contract's tolerance of {tolerance} (§9.12).")
-               if row.get("source_recorded_at") else
-               _("{event} (log position {position}) occurred at {at} but was recorded {lateness} later, beyond "
-                 "the contract's tolerance of {tolerance} (§9.12)."))
-    return t(message, event=word(lang, "fact", row.get("type")), position=_pos(row),
+    if row.get("default_tolerance"):
+        message = (_("{event} (log position {position}) occurred at {at} but the source desk recorded it {lateness} "
+                     "later, beyond the default tolerance of {tolerance} (the contract sets none; counting rule 9.12).")
+                   if row.get("source_recorded_at") else
+                   _("{event} (log position {position}) occurred at {at} but was recorded {lateness} later, beyond "
+                     "the default tolerance of {tolerance} (the contract sets none; counting rule 9.12)."))
+    else:
+        message = (_("{event} (log position {position}) occurred at {at} but the source desk recorded it {lateness} "
+                     "later, beyond the contract's tolerance of {tolerance} (counting rule 9.12).")
+                   if row.get("source_recorded_at") else
+                   _("{event} (log position {position}) occurred at {at} but was recorded {lateness} later, beyond "
+                     "the contract's tolerance of {tolerance} (counting rule 9.12)."))
+    return t(message, event=word(lang, "event", row.get("type")), position=_pos(row),
              at=t.time(row.get("occurred_at"), tz), lateness=t.duration(row.get("lateness_minutes")),
              tolerance=t.duration(row.get("tolerance_minutes")))
 
@@ -327,12 +445,13 @@ COVERAGE = {
     "out": _("Coverage at the report time {reported}: out of coverage (the warranty ended {warranty_end})."),
     "pre_acceptance": _("Coverage at the report time {reported}: before acceptance."),
     "unknown": _("Coverage at the report time {reported}: unknown, because the asset is a desk placeholder or not "
-                 "registered (§9.14)."),
+                 "registered (counting rule 9.14)."),
 }
 
 
 def liability_sentences(li: Row | None, lang: str, tz: str, *, breached: Sequence[Row] = (),
-                        losses_clause: str = "", consumable_lines: bool = False) -> list[str]:
+                        losses_clause: str = "", consumable_lines: bool = False,
+                        replacement: Row | None = None) -> list[str]:
     """The liability row read out: coverage, the rule that matched, who pays what, losses.
     `breached`: the ticket's breached clock rows (the breaches the losses rule cites);
     `consumable_lines`: a repair of the ticket used a consumable part (its line may be priced at
@@ -352,7 +471,7 @@ def liability_sentences(li: Row | None, lang: str, tz: str, *, breached: Sequenc
                        "{labour_value}: {labour_rate}, borne by the {labour_payer}."),
                      parts_value=t.money(li.get("parts_value_fen") or 0),
                      parts_rate=t(_("{rate}; a consumable line at the contract's rate for consumables where that "
-                                    "is lower (§9.10)"), rate=word(lang, "rate", li.get("parts_rate")))
+                                    "is lower (counting rule 9.10, resting on Civil Code art. 498)"), rate=word(lang, "rate", li.get("parts_rate")))
                      if consumable_lines and li.get("parts_rate") not in (None, "free")
                      else word(lang, "rate", li.get("parts_rate")),
                      parts_payer=word(lang, "payer", li.get("parts_payer")),
@@ -380,9 +499,75 @@ def liability_sentences(li: Row | None, lang: str, tz: str, *, breached: Sequenc
             out.append(t(_("The customer claims {losses} in losses; the supplier is not liable for them under "
                            "{clause}, because no clock of this ticket was breached."),
                          losses=t.money(losses), clause=clause_text(losses_clause)))
-    if li.get("replacement_due"):
+    if replacement:
+        out += replacement_sentences(replacement, lang, tz)
+    elif li.get("replacement_due"):
         out.append(t(_("The replacement obligation is due for this asset: it failed repeatedly for the same fault.")))
     if li.get("provisional"):
         out.append(t(_("Provisional: the warranty's end depends on a calendar year the ledger does not hold yet "
-                       "(§8).")))
+                       "(counting rule 8).")))
+    return out
+
+
+# --- the replacement obligation (SPEC §8 repeat failure, §9.9) -----------------------------------------
+
+FAILURE_KIND = {
+    "repair_not_fixed": _("a repair that did not fix the fault"),
+    "resolution_reopened": _("a resolution that was reopened"),
+    "new_report_within_window": _("a new report of the same fault within the repeat window"),
+}
+REPLACEMENT_WHEN = {
+    "this_ticket": _("The replacement obligation arose during this ticket, at {due}, with the failure that "
+                     "reached the threshold."),
+    "during": _("The replacement obligation arose while this ticket was open, at {due}, from a failure on "
+                "another ticket."),
+    "earlier": _("The replacement obligation was already due before this ticket, since {due}."),
+    "later": _("This asset's replacement obligation arose later, at {due}, after this ticket: it is not a fact "
+               "of this ticket, which neither caused nor counted towards it."),
+}
+
+
+def replacement_short(rep: Row, lang: str, tz: str) -> str:
+    """The obligation in a line for the first page: when it arose, the count against the
+    threshold, and whether it was fulfilled."""
+    t = texts(lang)
+    when = {"this_ticket": _("due since {due}, reached during this ticket"),
+            "during": _("due since {due}, while this ticket was open"),
+            "earlier": _("due since {due}, before this ticket"),
+            "later": _("arose later, at {due}, after this ticket")}[rep.get("when") or "this_ticket"]
+    text = t(_("{when}: {failures} failures of the same fault counted, threshold {threshold}"),
+             when=t(when, due=t.time(rep.get("due_since"), tz)), failures=rep.get("failures"),
+             threshold=rep.get("threshold"))
+    if rep.get("replaced_by"):
+        text += t(_("; fulfilled: replaced by {by} on {at}"), by=rep["replaced_by"],
+                  at=t.time(rep.get("replaced_at"), tz) if rep.get("replaced_at") else t(_("a date not recorded")))
+    else:
+        text += t(_("; not fulfilled: the asset has not been replaced"))
+    return text
+
+
+def replacement_sentences(rep: Row, lang: str, tz: str) -> list[str]:
+    """The obligation explained: the clause, the count against the threshold and each failure
+    counted, when it arose relative to this ticket, and whether it was fulfilled."""
+    t = texts(lang)
+    out = [t(REPLACEMENT_WHEN.get(rep.get("when") or "this_ticket", REPLACEMENT_WHEN["this_ticket"]),
+             due=t.time(rep.get("due_since"), tz))]
+    out.append(t(_("Replacement clause: {clause}. The ledger counts, per asset and fault category, every repair that "
+                   "did not fix the fault, every reopened resolution and every new report within the repeat window "
+                   "(counting rule 9.9); the obligation is due when the count reaches the contract's threshold of "
+                   "{threshold}. Asset {asset} (serial number {serial}), fault {category}: {failures} failures."),
+                 clause=clause_text(rep.get("clause")) or t(_("(no clause named)")), threshold=rep.get("threshold"),
+                 asset=rep.get("asset") or "", serial=rep.get("serial") or "",
+                 category=recorded_word(lang, "fault_category", rep.get("fault_category")), failures=rep.get("failures")))
+    for f in rep.get("failure_list") or []:
+        out.append(t(_("Failure {n} of {threshold}: {kind}, ticket {ticket}, at {at}{due}."), n=f.get("n"),
+                     threshold=rep.get("threshold"), kind=t(FAILURE_KIND[f["kind"]]) if f.get("kind") in FAILURE_KIND
+                     else str(f.get("kind")), ticket=f.get("ticket") or "", at=t.time(f.get("failed_at"), tz),
+                     due=t(_(" — the obligation became due")) if f.get("n") == rep.get("threshold") else ""))
+    if rep.get("replaced_by"):
+        out.append(t(_("Fulfilled: the asset was replaced by {by} on {at} (log position {position})."),
+                     by=rep["replaced_by"], at=t.time(rep.get("replaced_at"), tz),
+                     position=rep.get("replaced_position") or ""))
+    else:
+        out.append(t(_("Not fulfilled at the evaluation time: the asset has not been replaced.")))
     return out

@@ -433,6 +433,37 @@ VOCABULARY: dict[str, dict[str, tuple[str, str]]] = {
         "corrects_version": NP_("field", "corrects version"),
         "changes": NP_("field", "changes"),
     },
+    "fault_category": {  # the categories the seeds and the demo record; others are shown as recorded
+        "software": NP_("fault_category", "software fault"),
+        "no_output": NP_("fault_category", "no output"),
+        "focus": NP_("fault_category", "focus fault"),
+        "no_image": NP_("fault_category", "no image"),
+        "calibration": NP_("fault_category", "calibration fault"),
+        "port_down": NP_("fault_category", "port down"),
+        "memory": NP_("fault_category", "memory fault"),
+        "boot": NP_("fault_category", "fails to boot"),
+        "dead_pixels": NP_("fault_category", "dead pixels"),
+        "no_display": NP_("fault_category", "no display"),
+        "no_recording": NP_("fault_category", "not recording"),
+        "power": NP_("fault_category", "power fault"),
+        "disk_failure": NP_("fault_category", "disk failure"),
+        "battery": NP_("fault_category", "battery fault"),
+        "sensor": NP_("fault_category", "sensor fault"),
+        "network": NP_("fault_category", "network fault"),
+        "alarm": NP_("fault_category", "alarm fault"),
+        "config": NP_("fault_category", "configuration fault"),
+        "display": NP_("fault_category", "display fault"),
+    },
+    "asset_type": {
+        "server": NP_("asset_type", "server"),
+        "recorder": NP_("asset_type", "recorder"),
+        "analyser": NP_("asset_type", "analyser"),
+        "camera": NP_("asset_type", "camera"),
+        "ups": NP_("asset_type", "UPS"),
+        "switch": NP_("asset_type", "network switch"),
+        "display": NP_("asset_type", "display"),
+        "workstation": NP_("asset_type", "workstation"),
+    },
     "ticket_status": {
         "new": NP_("ticket_status", "new"),
         "open": NP_("ticket_status", "open"),
@@ -444,6 +475,46 @@ VOCABULARY: dict[str, dict[str, tuple[str, str]]] = {
         "changed": NP_("change", "changed"),
         "only_in_a": NP_("change", "only in A"),
         "only_in_b": NP_("change", "only in B"),
+    },
+    # event types as the dispute report names them to people, in English too (the "fact" words
+    # below keep the type's own name for English readers of the CLI and the stream)
+    "event": {
+        "AssetAccepted": NP_("event", "asset accepted"),
+        "AssetContractChanged": NP_("event", "asset's contract changed"),
+        "AssetDecommissioned": NP_("event", "asset decommissioned"),
+        "AssetDelivered": NP_("event", "asset delivered"),
+        "AssetInstalled": NP_("event", "asset installed"),
+        "AssetMoved": NP_("event", "asset moved"),
+        "AssetRegistered": NP_("event", "asset registered"),
+        "AssetReplaced": NP_("event", "asset replaced"),
+        "CalendarYearRecorded": NP_("event", "calendar year recorded"),
+        "ContractAmended": NP_("event", "contract amended"),
+        "ContractRegistered": NP_("event", "contract registered"),
+        "CustomerSignedOff": NP_("event", "customer signed off"),
+        "DeadlineExtended": NP_("event", "deadline extended with consent"),
+        "EvidenceAttached": NP_("event", "evidence attached"),
+        "FactCorrected": NP_("event", "fact corrected"),
+        "FaultCauseDetermined": NP_("event", "fault cause determined"),
+        "FollowUpDone": NP_("event", "follow-up done"),
+        "InspectionDone": NP_("event", "inspection done"),
+        "LossClaimed": NP_("event", "losses claimed"),
+        "RemoteFixAttempted": NP_("event", "remote fix attempted"),
+        "RepairAttempted": NP_("event", "repair attempted"),
+        "SeverityChanged": NP_("event", "severity changed"),
+        "SolutionPlanProposed": NP_("event", "solution plan proposed"),
+        "SpareUnitLent": NP_("event", "spare unit lent"),
+        "SpareUnitReturned": NP_("event", "spare unit returned"),
+        "TechnicianArrived": NP_("event", "technician arrived"),
+        "TechnicianDispatched": NP_("event", "technician dispatched"),
+        "TicketAcknowledged": NP_("event", "ticket acknowledged"),
+        "TicketCancelled": NP_("event", "ticket cancelled"),
+        "TicketClosed": NP_("event", "ticket closed"),
+        "TicketOpened": NP_("event", "fault reported"),
+        "TicketReassigned": NP_("event", "ticket reassigned"),
+        "TicketReopened": NP_("event", "ticket reopened"),
+        "TicketResolved": NP_("event", "ticket resolved"),
+        "WaitEnded": NP_("event", "wait ended"),
+        "WaitStarted": NP_("event", "wait started"),
     },
     # event types: English readers see the type's own name (as in JSON, the stream and the docs)
     "fact": {
@@ -496,12 +567,22 @@ def word(lang: str, vocabulary: str, code: str | None) -> str:
     return texts(lang).word(marked) if marked else code
 
 
+def recorded_word(lang: str, vocabulary: str, code: str | None) -> str:
+    """A code of an open vocabulary (fault categories, asset types: any name a desk records) as a
+    word of `lang`; a code the vocabulary does not know is shown marked as the recorded value."""
+    if not code:
+        return ""
+    marked = VOCABULARY.get(vocabulary, {}).get(code)
+    return texts(lang).word(marked) if marked else texts(lang)(AS_RECORDED, value=code)
+
+
 def _(message: str) -> str:
     """Marks messages for extraction in this module only (the catalog reads the call sites)."""
     return message
 
 
 BEIJING_TIME = _("Beijing time")
+AS_RECORDED = _("“{value}” (as recorded)")
 OVERDUE = _("overdue {d}")
 YES, NO = _("yes"), _("no")
 

@@ -116,7 +116,7 @@ def timeline_svg(r: Mapping[str, Any], lang: str) -> str:
     labels = []
     for e in events:
         xs = x(_sec(e["occurred_at"]))
-        text = f"{e['position']} {word(lang, 'fact', e['type'])}"
+        text = f"{e['position']} {word(lang, 'event', e['type'])}"
         w = text_width(text)
         x0 = min(max(xs - 3, LEFT), W - RIGHT - w)
         row = rows.place(x0, x0 + w)
@@ -141,7 +141,7 @@ def timeline_svg(r: Mapping[str, Any], lang: str) -> str:
             out.append(f'<circle cx="{xo:.1f}" cy="{occ_y:.1f}" r="3.6" fill="#fff" stroke="#000" stroke-width="1.2">'
                        f'<title>{_e(t(M["original time, corrected"]))}: {_e(t.time(orig["original"], tz))}</title></circle>')
         out.append(f'<circle cx="{xs:.1f}" cy="{occ_y:.1f}" r="3.6" fill="#000"><title>{e["position"]} '
-                   f'{_e(word(lang, "fact", e["type"]))} {_e(t.time(e["occurred_at"], tz))}</title></circle>')
+                   f'{_e(word(lang, "event", e["type"]))} {_e(t.time(e["occurred_at"], tz))}</title></circle>')
     y = occ_y + 12
 
     # --- waits -----------------------------------------------------------------------------------
@@ -168,8 +168,10 @@ def timeline_svg(r: Mapping[str, Any], lang: str) -> str:
     for c in clocks:
         cy = y + 4
         out.append(f'<text x="4" y="{cy + 7:.1f}" font-weight="600">{_e(word(lang, "clock", c.get("clock")))}</text>')
-        out.append(f'<text x="4" y="{cy + 23:.1f}" font-size="{FONT - 1.5}">'
-                   f'{_e(_fit(_verdict(c, lang), LEFT - 8, FONT - 1.5))}</text>')
+        verdict = _verdict(c, lang)
+        size = _size_to_fit(verdict, LEFT - 8, FONT - 1.5, 5.5)  # a verdict is read whole, not cut
+        out.append(f'<text x="4" y="{cy + 23:.1f}" font-size="{size:g}">'
+                   f'{_e(_fit(verdict, LEFT - 8, size))}</text>')
         start, deadline = _sec(c.get("start")), _sec(c.get("deadline"))
         stop = _sec(c.get("stopped_at"))
         if c.get("state") == "not_applicable" or start is None or deadline is None:
@@ -276,6 +278,14 @@ def timeline_svg(r: Mapping[str, Any], lang: str) -> str:
 
 def _lane_label(text: str, y: float) -> str:
     return f'<text x="4" y="{y + 4:.1f}" font-size="{FONT - 1}" fill="#333">{_e(_fit(text, LEFT - 8, FONT - 1))}</text>'
+
+
+def _size_to_fit(text: str, width: float, size: float, smallest: float) -> float:
+    """The largest font size from `size` down to `smallest` (half points) at which `text` fits on
+    one line of `width`."""
+    while size > smallest and text_width(text, size) > width:
+        size -= 0.5
+    return size
 
 
 def _fit(text: str, width: float, size: float) -> str:

@@ -81,7 +81,7 @@ def test_a_wait_after_the_deadline_is_ignored_under_9_3() -> None:
     w = inp("wait", "after_deadline", position=9, detail="customer", at=utc_naive("2025-07-02T22:00"),
             until=utc_naive("2025-07-03T10:00"), minutes=0, applied=False)
     en = clock_sentences(c, [w], "en", TZ)
-    assert any("started after the deadline and is ignored" in s and "(§9.3)" in s for s in en)
+    assert any("started after the deadline and is ignored" in s and "(counting rule 9.3)" in s for s in en)
     assert en[1].startswith("Breached by 27 h 0 min so far")
 
 
@@ -93,7 +93,7 @@ def test_consents_applied_capped_and_after_the_deadline() -> None:
     ok = inp("consent", "applied", position=13, at=utc_naive("2025-07-02T10:00"), input_minutes=60, minutes=60)
     en = clock_sentences(c, [capped, late, ok], "en", TZ)
     assert ("The consent of 2025-07-02 12:00 (log position 11) asked for 60 h 0 min in all; the clause allows at "
-            "most 48 h 0 min, so the target grew by 48 h 0 min (§9.5).") in en
+            "most 48 h 0 min, so the target grew by 48 h 0 min (counting rule 9.5).") in en
     assert any("(log position 12) was given after the deadline it would move" in s for s in en)
     assert any("(log position 13) added 1 h 0 min to the target" in s for s in en)
     zh = clock_sentences(c, [capped], "zh_CN", TZ)
@@ -108,7 +108,7 @@ def test_a_severity_change_that_did_and_did_not_move_the_target() -> None:
                at=utc_naive("2025-03-03T09:17"), input_minutes=20, minutes=15, applied=False)
     en = clock_sentences(c, [kept], "en", TZ)
     assert ("The change to severity technical help needed at 2025-03-03 09:17 (log position 4) came after the "
-            "deadline had passed: the deadline and the breach stay (§9.4).") in en
+            "deadline had passed: the deadline and the breach stay (counting rule 9.4).") in en
     assert "severity normal" in en[0]  # the promise is the one of the severity the clock uses
     moved = inp("severity", "applied", clock="response", position=4, detail="urgent",
                 at=utc_naive("2025-03-03T09:05"), input_minutes=10, minutes=10)
@@ -123,7 +123,7 @@ def test_a_severity_change_on_a_day_counted_clock_names_its_target_in_days() -> 
                 input_minutes=None, minutes=None, target_unit="working_days", target_amount=3)
     en = clock_sentences(c, [moved], "en", TZ)
     assert ("The change to severity major at 2025-07-01 10:00 (log position 6) set the target to 3 working days, "
-            "still measured from the report time (§9.4).") in en
+            "still measured from the report time (counting rule 9.4).") in en
     zh = clock_sentences(c, [moved], "zh_CN", TZ)
     assert any("3 个工作日" in s for s in zh)
 
@@ -134,7 +134,7 @@ def test_not_applicable_says_why_instead_of_a_verdict() -> None:
               detail="RemoteFixAttempted")
     en = clock_sentences(c, [why], "en", TZ)
     assert en[1] == ("Not applicable: the fault was fixed remotely at 2025-03-03 09:20 (log position 3), so this "
-                     "was never needed (§9.1).")
+                     "was never needed (counting rule 9.1).")
     assert not any(s.startswith("Not applicable.") for s in en)
     zh = clock_sentences(c, [why], "zh_CN", TZ)
     assert zh[1].startswith("不适用：故障已于 2025-03-03 09:20 远程修复")
@@ -162,8 +162,8 @@ def test_a_late_entry_among_a_clock_s_inputs_is_told_with_its_tolerance() -> Non
     late = {"position": 8, "type": "TechnicianArrived", "occurred_at": utc_naive("2025-07-01T12:00"),
             "source_recorded_at": utc_naive("2025-07-03T12:00"), "lateness_minutes": 2880, "tolerance_minutes": 1440}
     en = clock_sentences(c, [stop], "en", TZ, late=[late])
-    assert ("TechnicianArrived (log position 8) occurred at 2025-07-01 12:00 but the source desk recorded it "
-            "48 h 0 min later, beyond the contract's tolerance of 24 h 0 min (§9.12).") in en
+    assert ("technician arrived (log position 8) occurred at 2025-07-01 12:00 but the source desk recorded it "
+            "48 h 0 min later, beyond the contract's tolerance of 24 h 0 min (counting rule 9.12).") in en
     assert "The clock stopped at 2025-07-01 12:00 when the technician arrived (log position 8)." in en
 
 
@@ -200,11 +200,11 @@ def test_coverage_payer_and_losses_with_the_rule_that_matched() -> None:
     li_no = {**li, "supplier_liable_for_losses": False}
     assert "not liable" in liability_sentences(li_no, "en", TZ, losses_clause="§3")[4]
     assert "no clause" in liability_sentences(li_no, "en", TZ, losses_clause="")[4]
-    # a consumable line may be priced at the contract's other rate, the lower (§9.10): the sentence
+    # a consumable line may be priced at the contract's other rate, the lower (counting rule 9.10, resting on Civil Code art. 498): the sentence
     # does not name one rate for a payment that used the other
     consumable = liability_sentences(li, "en", TZ, consumable_lines=True)
     assert consumable[2].startswith("Parts worth ¥24.05: at cost; a consumable line at the contract's rate for "
-                                    "consumables where that is lower (§9.10), borne by the customer.")
+                                    "consumables where that is lower (counting rule 9.10, resting on Civil Code art. 498), borne by the customer.")
 
 
 def test_instants_may_come_as_the_report_s_iso_text() -> None:

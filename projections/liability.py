@@ -161,19 +161,30 @@ STATEMENTS = [
                CASE WHEN o.replaces IS NOT NULL AND NOT o.restart THEN r.down_us ELSE o.down_us END AS down_us,
                CASE WHEN o.replaces IS NOT NULL AND NOT o.restart THEN r.w_end ELSE o.w_end END AS w_end,
                CASE WHEN o.replaces IS NOT NULL AND NOT o.restart THEN r.paid_raw ELSE o.paid_raw END AS paid_raw,
-               CASE WHEN o.replaces IS NOT NULL AND NOT o.restart THEN r.prov ELSE o.prov END AS prov, o.tz, o.rest
+               CASE WHEN o.replaces IS NOT NULL AND NOT o.restart THEN r.prov ELSE o.prov END AS prov,
+               CASE WHEN o.replaces IS NOT NULL AND NOT o.restart THEN r.raw_end ELSE o.raw_end END AS raw_end, o.tz, o.rest
         FROM own o LEFT JOIN own r ON r.asset = o.replaces)
     SELECT e.asset, e.serial, e.asset_type, e.contract, e.version, e.customer, e.site, e.placeholder, e.replaces,
            e.accepted_at, e.delivered_at, utc_of(e.raw_last + INTERVAL 1 DAY, e.tz), e.down_us / 60000000.0, e.w_end,
            CASE WHEN e.paid_raw IS NOT NULL THEN utc_of(CASE WHEN e.rest THEN c.next_working ELSE e.paid_raw END + INTERVAL 1 DAY, e.tz) END,
            coalesce(e.prov, false) OR coalesce(e.paid_raw IS NOT NULL AND e.rest AND NOT c.known, false),
-           (SELECT ev FROM _p)
+           (SELECT ev FROM _p),
+           -- the earliest the provisional end could fall: art. 203 only moves an end later, so
+           -- the end before its move (a fault reported before it is certainly covered)
+           CASE WHEN coalesce(e.prov, false) THEN e.raw_end
+                WHEN coalesce(e.paid_raw IS NOT NULL AND e.rest AND NOT c.known, false)
+                THEN utc_of(e.paid_raw + INTERVAL 1 DAY, e.tz) END
     FROM eff e LEFT JOIN calendar_days c ON c.cal_key = 'CN' AND c.d = e.paid_raw{W_e}""",
     # coverage at the report time under the terms in force then (§9.6, §9.11, §9.14)
     """CREATE OR REPLACE TEMP TABLE _cov AS
     SELECT t.*, v.version, v.supplier, coalesce(v.losses_liable, false) AS losses_liable,
            coalesce(v.supplier_pays_before_acceptance, false) AS spba,
-           w.warranty_end, w.paid_end, w.provisional, w.asset_type, w.serial,
+           w.warranty_end, w.paid_end, w.asset_type, w.serial,
+           -- provisional only where the verdict could change with a missing calendar year (§8):
+           -- a fault reported before the earliest end it could have (w.provisional_from) is
+           -- covered whatever that year brings; before acceptance or on a placeholder, no end decides
+           w.asset IS NOT NULL AND NOT w.placeholder AND w.accepted_at IS NOT NULL
+               AND t.report_at >= w.accepted_at AND coalesce(t.report_at >= w.provisional_from, false) AS provisional,
            CASE WHEN w.asset IS NULL OR w.placeholder THEN 'unknown'
                 WHEN w.accepted_at IS NULL OR t.report_at < w.accepted_at THEN 'pre_acceptance'
                 WHEN t.report_at < w.warranty_end THEN 'warranty'

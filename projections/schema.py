@@ -95,7 +95,9 @@ TABLES = [
         asset VARCHAR, serial VARCHAR, asset_type VARCHAR, contract VARCHAR, contract_version BIGINT,
         customer VARCHAR, site VARCHAR, placeholder BOOLEAN, replaces VARCHAR, accepted_at TIMESTAMP,
         delivered_at TIMESTAMP, base_end TIMESTAMP, downtime_minutes DOUBLE, warranty_end TIMESTAMP,
-        paid_end TIMESTAMP, provisional BOOLEAN, evaluated_at TIMESTAMP)""",
+        paid_end TIMESTAMP, provisional BOOLEAN, evaluated_at TIMESTAMP, provisional_from TIMESTAMP)""",
+    # a views file written before provisional_from existed gets it as its last column, too
+    "ALTER TABLE warranty ADD COLUMN IF NOT EXISTS provisional_from TIMESTAMP",
     """CREATE TABLE IF NOT EXISTS visit_periods (
         asset VARCHAR, contract VARCHAR, customer VARCHAR, site VARCHAR, obligation VARCHAR, kind VARCHAR,
         schedule_no INTEGER, one_off BOOLEAN, clause VARCHAR, anchor VARCHAR, anchor_date DATE,

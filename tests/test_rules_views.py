@@ -382,3 +382,31 @@ def test_warranty_is_not_provisional_when_the_rest_day_rule_is_off(tmp_path):
     k2.contract("K-R", {**terms, "rest_day_rule": True}, "buyer-r", data["supplier"])
     k2.asset("A1", "K-R", customer="buyer-r", accepted="2026-03-10T10:00")
     assert _warranty(k2.views("2026-12-01T00:00"), "A1")["provisional"] is True
+
+
+def test_liability_is_provisional_only_where_the_missing_year_could_change_the_verdict(tmp_path):
+    """§8: a result is provisional when it depends on a day of a year not recorded. The rest-day
+    rule (art. 203) only moves a warranty's end later, so a fault reported before the end as
+    counted by arts. 201-202 is in warranty whatever 2027 brings; one reported after it is not."""
+    # recorder, 24 months from 2025-03-13: ends with Sat 2027-03-13; weekends only: Mon 03-15
+    k = _kit(tmp_path, "000", asset_type="recorder", accepted="2025-03-13T10:00")
+    k.ticket("EARLY", "A1", "2025-06-02T09:00")
+    k.ticket("WINDOW", "A1", "2027-03-14T10:00")  # Sunday: in warranty unless Sat 03-13 is a 调休 working day
+    k.ticket("PRE", "A1", "2025-03-01T10:00")  # before acceptance: no end decides it
+    con = k.views("2027-03-20T00:00")
+    w = _warranty(con, "A1")
+    assert (w["warranty_end"], w["provisional"]) == (utc_naive("2027-03-16T00:00"), True)
+    assert w["provisional_from"] == utc_naive("2027-03-14T00:00")
+    early, window, pre = _liab(con, "EARLY"), _liab(con, "WINDOW"), _liab(con, "PRE")
+    assert (early["coverage"], early["provisional"]) == ("warranty", False)
+    assert (window["coverage"], window["provisional"]) == ("warranty", True)
+    assert (pre["coverage"], pre["provisional"]) == ("pre_acceptance", False)
+
+
+def test_liability_not_provisional_when_only_the_paid_period_end_waits_for_a_year(tmp_path):
+    # seed 002: 12 months' warranty, then a 36-month paid period ending in a year not recorded
+    k = _kit(tmp_path, "002", accepted="2025-03-10T10:00")
+    k.ticket("T", "A1", "2025-06-02T09:00")
+    con = k.views("2025-07-01T00:00")
+    assert _warranty(con, "A1")["provisional"] is True
+    assert (_liab(con, "T")["coverage"], _liab(con, "T")["provisional"]) == ("warranty", False)

@@ -41,7 +41,7 @@ def statements(everything: bool = True) -> list[str]:
     a, w, t = ("_scope_assets", "asset"), ("_scope_warranty", "asset"), ("_scope_tickets", "ticket")
     f = {
         "A_id": only("id", *a), "T_id": only("id", *t), "T_eid": only("e.id", *t),
-        "T_ticket": only("ticket", *t), "T_where": only("ticket", *t, lead=" WHERE "),
+        "T_ticket": only("ticket", *t), "T_kticket": only("k.ticket", *t), "T_where": only("ticket", *t, lead=" WHERE "),
         "W_where": only("asset", *w, lead=" WHERE "), "W_e": only("e.asset", *w, lead=" WHERE "),
         "W_f": only("asset", *w, lead=" WHERE "), "W_r": only("r.asset", *w),
         "late": ("SELECT id AS ticket, count(*) AS n FROM late_entries WHERE aggregate = 'ticket' GROUP BY id"
@@ -178,6 +178,7 @@ STATEMENTS = [
     # coverage at the report time under the terms in force then (§9.6, §9.11, §9.14)
     """CREATE OR REPLACE TEMP TABLE _cov AS
     SELECT t.*, v.version, v.supplier, coalesce(v.losses_liable, false) AS losses_liable,
+           coalesce(v.losses_clocks, []) AS losses_clocks,
            coalesce(v.supplier_pays_before_acceptance, false) AS spba,
            w.warranty_end, w.paid_end, w.asset_type, w.serial,
            -- provisional only where the verdict could change with a missing calendar year (§8):
@@ -265,10 +266,18 @@ STATEMENTS = [
                coalesce(lab.value, 0) AS labour_value, coalesce(lab.pay, 0) AS labour_pay
         FROM _cov c LEFT JOIN (SELECT ticket, sum(value) AS value, sum(pay) AS pay FROM rated GROUP BY ticket) p USING (ticket)
         LEFT JOIN lab USING (ticket)),
+    -- the breaches the losses clause answers for: the clocks it names (every clock when it names none)
+    lc AS (
+        SELECT k.* FROM sla_clocks k JOIN _cov c USING (ticket)
+        WHERE (len(c.losses_clocks) = 0 OR list_contains(c.losses_clocks, k.clock)){T_kticket}),
     br AS (
         SELECT ticket, string_agg(clock || ' breached by ' || round(breach_minutes, 1) || ' min ('
-                                  || coalesce(nullif(clause, ''), 'no clause') || ')', '; ' ORDER BY clock) AS cited
-        FROM sla_clocks WHERE state = 'breached'{T_ticket} GROUP BY ticket),
+                                  || coalesce(nullif(clause, ''), 'no clause') || ')', '; ' ORDER BY clock) AS cited,
+               -- the verdict on losses waits for a calendar year when no final breach settles it
+               -- and a clock that could still turn breached is provisional (§8)
+               bool_or(NOT coalesce(provisional, false)) AS settled
+        FROM lc WHERE state = 'breached' GROUP BY ticket),
+    lp AS (SELECT DISTINCT ticket FROM lc WHERE provisional),
     late AS ({late})
     SELECT c.ticket, c.asset, c.contract, c.version, c.supplier, c.customer, c.site, c.report_at, c.coverage,
            c.warranty_end, c.paid_end, c.cause, u.clause,
@@ -280,9 +289,12 @@ STATEMENTS = [
            CASE WHEN u.rule_no IS NOT NULL THEN CAST(m.parts_value + m.labour_value - m.parts_pay - m.labour_pay AS BIGINT) END,
            EXISTS (SELECT 1 FROM replacement_obligations r WHERE r.asset = c.asset AND r.fault_category = c.fault_category),
            c.losses_fen, c.losses_liable AND c.losses_fen > 0 AND br.cited IS NOT NULL, br.cited,
-           coalesce(late.n, 0), coalesce(c.provisional, false), (SELECT ev FROM _p)
+           coalesce(late.n, 0),
+           coalesce(c.provisional, false) OR (c.losses_liable AND c.losses_fen > 0 AND lp.ticket IS NOT NULL
+                                              AND NOT coalesce(br.settled, false)),
+           (SELECT ev FROM _p)
     FROM _cov c LEFT JOIN _rule u USING (ticket) LEFT JOIN money m USING (ticket)
-    LEFT JOIN br USING (ticket) LEFT JOIN late USING (ticket)""",
+    LEFT JOIN br USING (ticket) LEFT JOIN lp USING (ticket) LEFT JOIN late USING (ticket)""",
     "DELETE FROM liability_totals",
     """INSERT INTO liability_totals
     SELECT contract, supplier, count(*), coalesce(sum(customer_pays_fen), 0), coalesce(sum(supplier_pays_fen), 0),

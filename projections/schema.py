@@ -50,7 +50,8 @@ TABLES = [
         paid_unit VARCHAR, paid_amount BIGINT,
         repeat_window_unit VARCHAR, repeat_window_amount BIGINT, repeat_threshold BIGINT,
         repeat_asset_types VARCHAR[], repeat_in_warranty_only BOOLEAN, repeat_excluded_causes VARCHAR[],
-        repeat_clause VARCHAR, what_if BOOLEAN, terms JSON)""",
+        repeat_clause VARCHAR, what_if BOOLEAN, terms JSON, losses_clocks VARCHAR[])""",
+    "ALTER TABLE terms ADD COLUMN IF NOT EXISTS losses_clocks VARCHAR[]",
     """CREATE TABLE IF NOT EXISTS terms_clocks (
         contract VARCHAR, version BIGINT, severity VARCHAR, clock VARCHAR, unit VARCHAR, amount BIGINT,
         target_minutes BIGINT, calendar VARCHAR, cal_key VARCHAR, cal_kind VARCHAR, paused_by VARCHAR[],

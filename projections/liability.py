@@ -255,7 +255,11 @@ STATEMENTS = [
                CASE WHEN coalesce(l.consumable, false) AND u.consumables IS NOT NULL
                     THEN least(fen_at(u.parts, l.quantity, l.quoted_price_fen, l.cost_price_fen),
                                fen_at(u.consumables, l.quantity, l.quoted_price_fen, l.cost_price_fen))
-                    ELSE fen_at(u.parts, l.quantity, l.quoted_price_fen, l.cost_price_fen) END AS pay
+                    ELSE fen_at(u.parts, l.quantity, l.quoted_price_fen, l.cost_price_fen) END AS pay,
+               -- the consumables rate priced this line: it is a consumable and that rate is the lower (§9.10)
+               coalesce(l.consumable, false) AND u.consumables IS NOT NULL
+                   AND fen_at(u.consumables, l.quantity, l.quoted_price_fen, l.cost_price_fen)
+                       < fen_at(u.parts, l.quantity, l.quoted_price_fen, l.cost_price_fen) AS by_consumables
         FROM lines l LEFT JOIN _rule u USING (ticket)),
     lab AS (
         SELECT r.ticket, sum(CAST(r.labour_fen AS BIGINT)) AS value,
@@ -263,8 +267,10 @@ STATEMENTS = [
         FROM rep r LEFT JOIN _rule u USING (ticket) GROUP BY r.ticket),
     money AS (
         SELECT c.ticket, coalesce(p.value, 0) AS parts_value, coalesce(p.pay, 0) AS parts_pay,
+               coalesce(p.by_consumables, false) AS by_consumables,
                coalesce(lab.value, 0) AS labour_value, coalesce(lab.pay, 0) AS labour_pay
-        FROM _cov c LEFT JOIN (SELECT ticket, sum(value) AS value, sum(pay) AS pay FROM rated GROUP BY ticket) p USING (ticket)
+        FROM _cov c LEFT JOIN (SELECT ticket, sum(value) AS value, sum(pay) AS pay,
+                                      bool_or(by_consumables) AS by_consumables FROM rated GROUP BY ticket) p USING (ticket)
         LEFT JOIN lab USING (ticket)),
     -- the breaches the losses clause answers for: the clocks it names (every clock when it names none)
     lc AS (
@@ -292,7 +298,8 @@ STATEMENTS = [
            coalesce(late.n, 0),
            coalesce(c.provisional, false) OR (c.losses_liable AND c.losses_fen > 0 AND lp.ticket IS NOT NULL
                                               AND NOT coalesce(br.settled, false)),
-           (SELECT ev FROM _p)
+           (SELECT ev FROM _p),
+           CASE WHEN m.by_consumables THEN u.consumables END
     FROM _cov c LEFT JOIN _rule u USING (ticket) LEFT JOIN money m USING (ticket)
     LEFT JOIN br USING (ticket) LEFT JOIN lp USING (ticket) LEFT JOIN late USING (ticket)""",
     "DELETE FROM liability_totals",

@@ -121,7 +121,8 @@ TABLES = [
         labour_payer VARCHAR, labour_rate VARCHAR, parts_value_fen BIGINT, labour_value_fen BIGINT,
         customer_pays_fen BIGINT, supplier_pays_fen BIGINT, replacement_due BOOLEAN,
         losses_claimed_fen BIGINT, supplier_liable_for_losses BOOLEAN, breaches_cited VARCHAR,
-        late_entries BIGINT, provisional BOOLEAN, evaluated_at TIMESTAMP)""",
+        late_entries BIGINT, provisional BOOLEAN, evaluated_at TIMESTAMP, consumables_rate VARCHAR)""",
+    "ALTER TABLE liability ADD COLUMN IF NOT EXISTS consumables_rate VARCHAR",
     """CREATE TABLE IF NOT EXISTS liability_totals (
         contract VARCHAR, supplier VARCHAR, tickets BIGINT, customer_pays_fen BIGINT,
         supplier_pays_fen BIGINT, losses_claimed_fen BIGINT, losses_supplier_liable_fen BIGINT,

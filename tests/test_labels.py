@@ -11,3 +11,41 @@ def test_visit_kind_words_name_the_mode_not_the_obligation():
         row = f"{word('zh_CN', 'obligation', obligation)} · {word('zh_CN', 'visit_kind', 'onsite')}"
         assert row == {"follow_up": "回访 · 上门", "inspection": "巡检 · 上门"}[obligation]
     assert word("zh_CN", "visit_kind", "phone") == "电话"
+
+
+def _kit000(tmp_path):
+    from tests.viewkit import Kit
+    k = Kit(tmp_path)
+    k.contract_file("contracts/seed-000.toml")
+    k.asset("A1", "K-000", customer="buyer-000", asset_type="recorder", accepted="2025-01-20T10:00")
+    return k
+
+
+def _report(k, capsys, *argv: str) -> str:
+    from adapters.cli import main
+    capsys.readouterr()
+    assert main(["--data-dir", str(k.dir), "--lang", "zh_CN", "report", *argv]) == 0
+    return capsys.readouterr().out
+
+
+def test_liability_says_the_consumables_rate_where_it_priced_a_line(tmp_path, capsys):
+    """Seed 000 §1.2: human damage in warranty, parts at cost, consumables at half the quoted price;
+    a consumable quoted ¥35.00 costing ¥18.00 is paid at ¥17.50 (the lower, §9.10), so the report
+    cannot say only '按成本价'."""
+    from domain import events as ev
+    from tests.viewkit import rows
+    k = _kit000(tmp_path)
+    part = ev.PartLine(part="belt", quantity=1, quoted_price_fen=3500, cost_price_fen=1800, consumable=True)
+    for tid, p in (("C", part), ("P", ev.PartLine(part="board", quantity=1, quoted_price_fen=3500, cost_price_fen=1800))):
+        k.ticket(tid, "A1", "2025-03-03T09:00")
+        k.do(k.f(ev.FaultCauseDetermined, tid, "2025-03-03T10:00", cause="human"),
+             k.f(ev.RepairAttempted, tid, "2025-03-03T11:00", fixed=True, parts=[p]))
+    con = k.views("2025-03-10T00:00")
+    got = {r["ticket"]: r for r in rows(con, "SELECT ticket, parts_rate, consumables_rate, customer_pays_fen FROM liability")}
+    assert (got["C"]["parts_rate"], got["C"]["consumables_rate"], got["C"]["customer_pays_fen"]) == ("cost", "half", 1750)
+    assert (got["P"]["parts_rate"], got["P"]["consumables_rate"], got["P"]["customer_pays_fen"]) == ("cost", None, 1800)
+    con.close()
+    out = _report(k, capsys, "liability")
+    assert "耗材" in out
+    line_c = next(line for line in out.splitlines() if line.startswith("C "))
+    assert "按成本价" in line_c and "半价" in line_c and "¥17.50" in line_c

@@ -49,3 +49,38 @@ def test_liability_says_the_consumables_rate_where_it_priced_a_line(tmp_path, ca
     assert "耗材" in out
     line_c = next(line for line in out.splitlines() if line.startswith("C "))
     assert "按成本价" in line_c and "半价" in line_c and "¥17.50" in line_c
+
+
+def _severity_changed_after_response(tmp_path):
+    from domain import events as ev
+    k = _kit000(tmp_path)
+    k.ticket("S", "A1", "2025-03-03T09:00", severity="normal")  # normal: respond within 15 min
+    k.do(k.f(ev.TicketAcknowledged, "S", "2025-03-03T09:12"),
+         k.f(ev.SeverityChanged, "S", "2025-03-03T09:30", severity="severe"))  # severe: 10 min, after the stop
+    return k
+
+
+def test_report_sla_shows_the_severity_the_deadline_is_of(tmp_path, capsys):
+    """§9.4: the response ran under 普通's 15 minutes (deadline 09:15); the ticket ended 严重 (10 min).
+    The row beside the deadline names the severity of the clock, and the final one where it differs."""
+    from tests.viewkit import clock, utc_naive
+    k = _severity_changed_after_response(tmp_path)
+    con = k.views("2025-03-10T00:00")
+    c = clock(con, "S", "response")
+    assert (c["severity"], c["clock_severity"], c["deadline"]) == ("severe", "normal", utc_naive("2025-03-03T09:15"))
+    con.close()
+    line = next(x for x in _report(k, capsys, "sla").splitlines() if x.startswith("S ") and "响应" in x)
+    assert "普通（后改为严重）" in line and "09:15" in line
+
+
+def test_statement_promise_says_how_many_clocks_ran_under_the_earlier_target(tmp_path):
+    """§9.4: summaries group by the final severity (严重, 10 min); a clock counted there but judged at
+    普通's 15 minutes is said beside the promise, so the promise column is true of every clock."""
+    from replay.statement import build_statement, render_html
+    k = _severity_changed_after_response(tmp_path)
+    con = k.views("2025-03-10T00:00")
+    s = build_statement(con, "buyer-000", "2025-03")
+    (r,) = [r for r in s["current"]["rates"] if r["clock"] == "response"]
+    assert (r["severity"], r["target_amount"], r["other_target"]) == ("severe", 10, 1)
+    page = render_html(s, "zh_CN").decode()
+    assert "10 分钟（其中 1 个按变更前等级的时限）" in page

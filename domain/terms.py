@@ -188,6 +188,9 @@ class Terms(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     repeat: RepeatTerm | None = None
     losses_liable: bool = False  # late supplier bears the customer's losses
     losses_clause: Text = ""
+    # the clocks whose breach the losses clause answers for (seed 001: §23's response, arrival and
+    # resolution, not §46's spare); empty: every clock
+    losses_clocks: list[str] = []
     late_entry_tolerance: Period = Period(hours=24)
     at_risk_share: float = 0.8
     rest_day_rule: bool = True  # art. 203; a contract may agree otherwise (art. 204)
@@ -213,6 +216,9 @@ class Terms(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
                     raise ValueError(f"{where}: max_extension must be in hours or minutes")
                 if name == "spare" and clock.trigger is None:
                     raise ValueError(f"{where}: a spare clock needs a trigger (e.g. {{hours = 24}})")
+        for name in self.losses_clocks:
+            if name not in CLOCK_NAMES:
+                raise ValueError(f"losses_clocks: unknown clock {name!r}; clocks are {list(CLOCK_NAMES)}")
         for name, cal in self.calendars.items():
             if cal.kind == "business_hours" and not cal.hours:
                 raise ValueError(f"calendars.{name}: business_hours needs hours = [[\"09:00\", \"17:00\"]]")

@@ -41,7 +41,7 @@ def statements(everything: bool = True) -> list[str]:
     a, w, t = ("_scope_assets", "asset"), ("_scope_warranty", "asset"), ("_scope_tickets", "ticket")
     f = {
         "A_id": only("id", *a), "T_id": only("id", *t), "T_eid": only("e.id", *t),
-        "T_ticket": only("ticket", *t), "T_where": only("ticket", *t, lead=" WHERE "),
+        "T_ticket": only("ticket", *t), "T_kticket": only("k.ticket", *t), "T_where": only("ticket", *t, lead=" WHERE "),
         "W_where": only("asset", *w, lead=" WHERE "), "W_e": only("e.asset", *w, lead=" WHERE "),
         "W_f": only("asset", *w, lead=" WHERE "), "W_r": only("r.asset", *w),
         "late": ("SELECT id AS ticket, count(*) AS n FROM late_entries WHERE aggregate = 'ticket' GROUP BY id"
@@ -161,19 +161,31 @@ STATEMENTS = [
                CASE WHEN o.replaces IS NOT NULL AND NOT o.restart THEN r.down_us ELSE o.down_us END AS down_us,
                CASE WHEN o.replaces IS NOT NULL AND NOT o.restart THEN r.w_end ELSE o.w_end END AS w_end,
                CASE WHEN o.replaces IS NOT NULL AND NOT o.restart THEN r.paid_raw ELSE o.paid_raw END AS paid_raw,
-               CASE WHEN o.replaces IS NOT NULL AND NOT o.restart THEN r.prov ELSE o.prov END AS prov, o.tz, o.rest
+               CASE WHEN o.replaces IS NOT NULL AND NOT o.restart THEN r.prov ELSE o.prov END AS prov,
+               CASE WHEN o.replaces IS NOT NULL AND NOT o.restart THEN r.raw_end ELSE o.raw_end END AS raw_end, o.tz, o.rest
         FROM own o LEFT JOIN own r ON r.asset = o.replaces)
     SELECT e.asset, e.serial, e.asset_type, e.contract, e.version, e.customer, e.site, e.placeholder, e.replaces,
            e.accepted_at, e.delivered_at, utc_of(e.raw_last + INTERVAL 1 DAY, e.tz), e.down_us / 60000000.0, e.w_end,
            CASE WHEN e.paid_raw IS NOT NULL THEN utc_of(CASE WHEN e.rest THEN c.next_working ELSE e.paid_raw END + INTERVAL 1 DAY, e.tz) END,
            coalesce(e.prov, false) OR coalesce(e.paid_raw IS NOT NULL AND e.rest AND NOT c.known, false),
-           (SELECT ev FROM _p)
+           (SELECT ev FROM _p),
+           -- the earliest the provisional end could fall: art. 203 only moves an end later, so
+           -- the end before its move (a fault reported before it is certainly covered)
+           CASE WHEN coalesce(e.prov, false) THEN e.raw_end
+                WHEN coalesce(e.paid_raw IS NOT NULL AND e.rest AND NOT c.known, false)
+                THEN utc_of(e.paid_raw + INTERVAL 1 DAY, e.tz) END
     FROM eff e LEFT JOIN calendar_days c ON c.cal_key = 'CN' AND c.d = e.paid_raw{W_e}""",
     # coverage at the report time under the terms in force then (§9.6, §9.11, §9.14)
     """CREATE OR REPLACE TEMP TABLE _cov AS
     SELECT t.*, v.version, v.supplier, coalesce(v.losses_liable, false) AS losses_liable,
+           coalesce(v.losses_clocks, []) AS losses_clocks,
            coalesce(v.supplier_pays_before_acceptance, false) AS spba,
-           w.warranty_end, w.paid_end, w.provisional, w.asset_type, w.serial,
+           w.warranty_end, w.paid_end, w.asset_type, w.serial,
+           -- provisional only where the verdict could change with a missing calendar year (§8):
+           -- a fault reported before the earliest end it could have (w.provisional_from) is
+           -- covered whatever that year brings; before acceptance or on a placeholder, no end decides
+           w.asset IS NOT NULL AND NOT w.placeholder AND w.accepted_at IS NOT NULL
+               AND t.report_at >= w.accepted_at AND coalesce(t.report_at >= w.provisional_from, false) AS provisional,
            CASE WHEN w.asset IS NULL OR w.placeholder THEN 'unknown'
                 WHEN w.accepted_at IS NULL OR t.report_at < w.accepted_at THEN 'pre_acceptance'
                 WHEN t.report_at < w.warranty_end THEN 'warranty'
@@ -243,7 +255,11 @@ STATEMENTS = [
                CASE WHEN coalesce(l.consumable, false) AND u.consumables IS NOT NULL
                     THEN least(fen_at(u.parts, l.quantity, l.quoted_price_fen, l.cost_price_fen),
                                fen_at(u.consumables, l.quantity, l.quoted_price_fen, l.cost_price_fen))
-                    ELSE fen_at(u.parts, l.quantity, l.quoted_price_fen, l.cost_price_fen) END AS pay
+                    ELSE fen_at(u.parts, l.quantity, l.quoted_price_fen, l.cost_price_fen) END AS pay,
+               -- the consumables rate priced this line: it is a consumable and that rate is the lower (§9.10)
+               coalesce(l.consumable, false) AND u.consumables IS NOT NULL
+                   AND fen_at(u.consumables, l.quantity, l.quoted_price_fen, l.cost_price_fen)
+                       < fen_at(u.parts, l.quantity, l.quoted_price_fen, l.cost_price_fen) AS by_consumables
         FROM lines l LEFT JOIN _rule u USING (ticket)),
     lab AS (
         SELECT r.ticket, sum(CAST(r.labour_fen AS BIGINT)) AS value,
@@ -251,13 +267,23 @@ STATEMENTS = [
         FROM rep r LEFT JOIN _rule u USING (ticket) GROUP BY r.ticket),
     money AS (
         SELECT c.ticket, coalesce(p.value, 0) AS parts_value, coalesce(p.pay, 0) AS parts_pay,
+               coalesce(p.by_consumables, false) AS by_consumables,
                coalesce(lab.value, 0) AS labour_value, coalesce(lab.pay, 0) AS labour_pay
-        FROM _cov c LEFT JOIN (SELECT ticket, sum(value) AS value, sum(pay) AS pay FROM rated GROUP BY ticket) p USING (ticket)
+        FROM _cov c LEFT JOIN (SELECT ticket, sum(value) AS value, sum(pay) AS pay,
+                                      bool_or(by_consumables) AS by_consumables FROM rated GROUP BY ticket) p USING (ticket)
         LEFT JOIN lab USING (ticket)),
+    -- the breaches the losses clause answers for: the clocks it names (every clock when it names none)
+    lc AS (
+        SELECT k.* FROM sla_clocks k JOIN _cov c USING (ticket)
+        WHERE (len(c.losses_clocks) = 0 OR list_contains(c.losses_clocks, k.clock)){T_kticket}),
     br AS (
         SELECT ticket, string_agg(clock || ' breached by ' || round(breach_minutes, 1) || ' min ('
-                                  || coalesce(nullif(clause, ''), 'no clause') || ')', '; ' ORDER BY clock) AS cited
-        FROM sla_clocks WHERE state = 'breached'{T_ticket} GROUP BY ticket),
+                                  || coalesce(nullif(clause, ''), 'no clause') || ')', '; ' ORDER BY clock) AS cited,
+               -- the verdict on losses waits for a calendar year when no final breach settles it
+               -- and a clock that could still turn breached is provisional (§8)
+               bool_or(NOT coalesce(provisional, false)) AS settled
+        FROM lc WHERE state = 'breached' GROUP BY ticket),
+    lp AS (SELECT DISTINCT ticket FROM lc WHERE provisional),
     late AS ({late})
     SELECT c.ticket, c.asset, c.contract, c.version, c.supplier, c.customer, c.site, c.report_at, c.coverage,
            c.warranty_end, c.paid_end, c.cause, u.clause,
@@ -269,9 +295,13 @@ STATEMENTS = [
            CASE WHEN u.rule_no IS NOT NULL THEN CAST(m.parts_value + m.labour_value - m.parts_pay - m.labour_pay AS BIGINT) END,
            EXISTS (SELECT 1 FROM replacement_obligations r WHERE r.asset = c.asset AND r.fault_category = c.fault_category),
            c.losses_fen, c.losses_liable AND c.losses_fen > 0 AND br.cited IS NOT NULL, br.cited,
-           coalesce(late.n, 0), coalesce(c.provisional, false), (SELECT ev FROM _p)
+           coalesce(late.n, 0),
+           coalesce(c.provisional, false) OR (c.losses_liable AND c.losses_fen > 0 AND lp.ticket IS NOT NULL
+                                              AND NOT coalesce(br.settled, false)),
+           (SELECT ev FROM _p),
+           CASE WHEN m.by_consumables THEN u.consumables END
     FROM _cov c LEFT JOIN _rule u USING (ticket) LEFT JOIN money m USING (ticket)
-    LEFT JOIN br USING (ticket) LEFT JOIN late USING (ticket)""",
+    LEFT JOIN br USING (ticket) LEFT JOIN lp USING (ticket) LEFT JOIN late USING (ticket)""",
     "DELETE FROM liability_totals",
     """INSERT INTO liability_totals
     SELECT contract, supplier, count(*), coalesce(sum(customer_pays_fen), 0), coalesce(sum(supplier_pays_fen), 0),

@@ -50,7 +50,8 @@ TABLES = [
         paid_unit VARCHAR, paid_amount BIGINT,
         repeat_window_unit VARCHAR, repeat_window_amount BIGINT, repeat_threshold BIGINT,
         repeat_asset_types VARCHAR[], repeat_in_warranty_only BOOLEAN, repeat_excluded_causes VARCHAR[],
-        repeat_clause VARCHAR, what_if BOOLEAN, terms JSON)""",
+        repeat_clause VARCHAR, what_if BOOLEAN, terms JSON, losses_clocks VARCHAR[])""",
+    "ALTER TABLE terms ADD COLUMN IF NOT EXISTS losses_clocks VARCHAR[]",
     """CREATE TABLE IF NOT EXISTS terms_clocks (
         contract VARCHAR, version BIGINT, severity VARCHAR, clock VARCHAR, unit VARCHAR, amount BIGINT,
         target_minutes BIGINT, calendar VARCHAR, cal_key VARCHAR, cal_kind VARCHAR, paused_by VARCHAR[],
@@ -95,7 +96,9 @@ TABLES = [
         asset VARCHAR, serial VARCHAR, asset_type VARCHAR, contract VARCHAR, contract_version BIGINT,
         customer VARCHAR, site VARCHAR, placeholder BOOLEAN, replaces VARCHAR, accepted_at TIMESTAMP,
         delivered_at TIMESTAMP, base_end TIMESTAMP, downtime_minutes DOUBLE, warranty_end TIMESTAMP,
-        paid_end TIMESTAMP, provisional BOOLEAN, evaluated_at TIMESTAMP)""",
+        paid_end TIMESTAMP, provisional BOOLEAN, evaluated_at TIMESTAMP, provisional_from TIMESTAMP)""",
+    # a views file written before provisional_from existed gets it as its last column, too
+    "ALTER TABLE warranty ADD COLUMN IF NOT EXISTS provisional_from TIMESTAMP",
     """CREATE TABLE IF NOT EXISTS visit_periods (
         asset VARCHAR, contract VARCHAR, customer VARCHAR, site VARCHAR, obligation VARCHAR, kind VARCHAR,
         schedule_no INTEGER, one_off BOOLEAN, clause VARCHAR, anchor VARCHAR, anchor_date DATE,
@@ -118,7 +121,8 @@ TABLES = [
         labour_payer VARCHAR, labour_rate VARCHAR, parts_value_fen BIGINT, labour_value_fen BIGINT,
         customer_pays_fen BIGINT, supplier_pays_fen BIGINT, replacement_due BOOLEAN,
         losses_claimed_fen BIGINT, supplier_liable_for_losses BOOLEAN, breaches_cited VARCHAR,
-        late_entries BIGINT, provisional BOOLEAN, evaluated_at TIMESTAMP)""",
+        late_entries BIGINT, provisional BOOLEAN, evaluated_at TIMESTAMP, consumables_rate VARCHAR)""",
+    "ALTER TABLE liability ADD COLUMN IF NOT EXISTS consumables_rate VARCHAR",
     """CREATE TABLE IF NOT EXISTS liability_totals (
         contract VARCHAR, supplier VARCHAR, tickets BIGINT, customer_pays_fen BIGINT,
         supplier_pays_fen BIGINT, losses_claimed_fen BIGINT, losses_supplier_liable_fen BIGINT,

@@ -85,6 +85,7 @@ def flatten(con, terms_override: WhatIf | Terms | dict | None = None) -> None:
             rwu, rwa, r.threshold if r else None, r.asset_types if r else None,
             r.in_warranty_only if r else None, r.excluded_causes if r else None, r.clause if r else None,
             replaced is not None, json.dumps(terms_to_mapping(terms), ensure_ascii=False, sort_keys=True),
+            list(terms.losses_clocks),
         ))
         for cname, cal in terms.calendars.items():
             hours = [list(h) for h in cal.hours] if cal.kind == "business_hours" else [["00:00", "24:00"]]

@@ -115,6 +115,11 @@ def figures(con: Any, customer: str, contract: str | None, month: str, tz: str, 
                coalesce(any_value(p.unit), any_value(c.target_unit)) AS target_unit,
                coalesce(any_value(p.amount), any_value(c.target_amount)) AS target_amount, count(*) AS clocks,
                count(*) FILTER (WHERE state <> 'not_applicable') AS applicable,
+               -- of those, the clocks judged under the earlier severity's target (§9.4): the promise
+               -- column says so, so that it is true of every clock counted beside it
+               count(*) FILTER (WHERE state <> 'not_applicable' AND c.clock_severity IS DISTINCT FROM c.severity
+                                AND (p.unit IS NULL OR (c.target_unit, c.target_amount) IS DISTINCT FROM (p.unit, p.amount)))
+                   AS other_target,
                count(*) FILTER (WHERE state = 'met') AS met, count(*) FILTER (WHERE state = 'breached') AS breached,
                count(*) FILTER (WHERE state IN ('running', 'at_risk')) AS running,
                sum(breach_minutes) FILTER (WHERE state = 'breached') AS breach_minutes
@@ -299,7 +304,7 @@ def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> b
     for r in cur["rates"]:
         pr = prev_rates.get((r["clock"], r["severity"]))
         P.append(f'<tr><td>{_h(word(lang, "clock", r["clock"]))}</td><td>{_h(word(lang, "severity", r["severity"]))}</td>'
-                 f'<td>{_h(t.period(r["target_amount"], r["target_unit"]))}</td><td class="num">{r["applicable"]}</td>'
+                 f'<td>{_h(_promise(t, r))}</td><td class="num">{r["applicable"]}</td>'
                  f'<td class="num">{r["met"]}</td><td class="num">{r["breached"]}</td><td class="num">{r["running"]}</td>'
                  f'<td class="num">{_h(pct(r["breach_rate"]))}</td>'
                  f'<td class="num">{_h(pct(pr["breach_rate"]) if pr else "—")}</td></tr>')
@@ -408,6 +413,14 @@ WHERE_ALL = {  # where the reader of a cut list finds all its rows, by where the
 }
 
 
+def _promise(t: Any, r: Mapping[str, Any]) -> str:
+    """The promise of the row's (final) severity, and how many of its clocks ran under the earlier
+    severity's target instead (a change after the deadline had passed keeps it, §9.4)."""
+    promise = t.period(r["target_amount"], r["target_unit"])
+    n = r.get("other_target") or 0
+    return t(_("{promise} ({n} under the earlier severity's target)"), promise=promise, n=n) if n else promise
+
+
 def _more(n: int, lang: str, where_all: str) -> str:
     """The line under a list of `n` rows cut at LIST_ROWS: how many there are, and where they all are."""
     if n <= LIST_ROWS:
@@ -491,7 +504,7 @@ def render_xlsx(s: Mapping[str, Any], lang: str) -> bytes:
                [18, 14, 14, 12, 10, 10, 10, 12])
     for i, r in enumerate(cur["rates"], 1):
         ws.write_row(i, 0, [word(lang, "clock", r["clock"]), word(lang, "severity", r["severity"]),
-                            t.period(r["target_amount"], r["target_unit"]), r["applicable"], r["met"], r["breached"],
+                            _promise(t, r), r["applicable"], r["met"], r["breached"],
                             r["running"]])
         if r["breach_rate"] is not None:
             ws.write_number(i, 7, r["breach_rate"], share)

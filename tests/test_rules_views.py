@@ -382,3 +382,93 @@ def test_warranty_is_not_provisional_when_the_rest_day_rule_is_off(tmp_path):
     k2.contract("K-R", {**terms, "rest_day_rule": True}, "buyer-r", data["supplier"])
     k2.asset("A1", "K-R", customer="buyer-r", accepted="2026-03-10T10:00")
     assert _warranty(k2.views("2026-12-01T00:00"), "A1")["provisional"] is True
+
+
+def test_liability_is_provisional_only_where_the_missing_year_could_change_the_verdict(tmp_path):
+    """§8: a result is provisional when it depends on a day of a year not recorded. The rest-day
+    rule (art. 203) only moves a warranty's end later, so a fault reported before the end as
+    counted by arts. 201-202 is in warranty whatever 2027 brings; one reported after it is not."""
+    # recorder, 24 months from 2025-03-13: ends with Sat 2027-03-13; weekends only: Mon 03-15
+    k = _kit(tmp_path, "000", asset_type="recorder", accepted="2025-03-13T10:00")
+    k.ticket("EARLY", "A1", "2025-06-02T09:00")
+    k.ticket("WINDOW", "A1", "2027-03-14T10:00")  # Sunday: in warranty unless Sat 03-13 is a 调休 working day
+    k.ticket("PRE", "A1", "2025-03-01T10:00")  # before acceptance: no end decides it
+    con = k.views("2027-03-20T00:00")
+    w = _warranty(con, "A1")
+    assert (w["warranty_end"], w["provisional"]) == (utc_naive("2027-03-16T00:00"), True)
+    assert w["provisional_from"] == utc_naive("2027-03-14T00:00")
+    early, window, pre = _liab(con, "EARLY"), _liab(con, "WINDOW"), _liab(con, "PRE")
+    assert (early["coverage"], early["provisional"]) == ("warranty", False)
+    assert (window["coverage"], window["provisional"]) == ("warranty", True)
+    assert (pre["coverage"], pre["provisional"]) == ("pre_acceptance", False)
+
+
+def test_liability_not_provisional_when_only_the_paid_period_end_waits_for_a_year(tmp_path):
+    # seed 002: 12 months' warranty, then a 36-month paid period ending in a year not recorded
+    k = _kit(tmp_path, "002", accepted="2025-03-10T10:00")
+    k.ticket("T", "A1", "2025-06-02T09:00")
+    con = k.views("2025-07-01T00:00")
+    assert _warranty(con, "A1")["provisional"] is True
+    assert (_liab(con, "T")["coverage"], _liab(con, "T")["provisional"]) == ("warranty", False)
+
+
+def test_seed001_losses_answer_for_the_23_promises_not_the_46_spare(tmp_path):
+    """Seed 001 §23: "…在1小时内响应…3个工作日内到达…48小时内解决…否则卖方赔偿用户的相应损失" —
+    the losses clause follows the §23 promises (response, arrival, resolution); the spare unit is
+    §46's own promise, and its breach alone does not make the supplier liable for losses."""
+    k = _kit(tmp_path, "001", accepted="2025-01-10T10:00")
+    for tid, ack in (("SPARE", "2025-03-03T09:30"), ("RESP", "2025-03-03T11:00")):
+        k.ticket(tid, "A1", "2025-03-03T09:00", severity="general")
+        k.do(k.f(ev.TicketAcknowledged, tid, ack),
+             k.f(ev.TechnicianDispatched, tid, "2025-03-03T12:00", technician="li"),
+             k.f(ev.TechnicianArrived, tid, "2025-03-04T10:00", technician="li"),
+             k.f(ev.TicketResolved, tid, "2025-03-05T08:00"),  # within 48 h, but no spare after 24 h
+             k.f(ev.LossClaimed, tid, "2025-03-06T08:00", amount_fen=100_000))
+    con = k.views("2025-03-10T00:00")
+    assert clock(con, "SPARE", "spare")["state"] == "breached"
+    assert clock(con, "SPARE", "response")["state"] == "met"
+    spare, resp = _liab(con, "SPARE"), _liab(con, "RESP")
+    assert (spare["supplier_liable_for_losses"], spare["breaches_cited"]) == (False, None)
+    assert resp["supplier_liable_for_losses"] is True
+    assert resp["breaches_cited"].startswith("response breached by 60") and "spare" not in resp["breaches_cited"]
+    (terms,) = rows(con, "SELECT losses_clause, losses_clocks FROM terms WHERE contract = 'K-001'")
+    assert terms["losses_clause"].startswith("§23 我公司对用户的服务要求在1小时内响应")
+    assert terms["losses_clause"].endswith("否则卖方赔偿用户的相应损失")
+    assert terms["losses_clocks"] == ["response", "arrival", "resolution"]
+
+
+def test_seed004_out_of_warranty_payer_rule_quotes_the_seed(tmp_path):
+    k = _kit(tmp_path, "004", accepted="2021-01-10T10:00")
+    k.ticket("OUT", "A1", "2025-03-03T09:00")
+    r = _liab(k.views("2025-03-10T00:00"), "OUT")
+    assert r["coverage"] == "out"
+    assert r["payer_clause"] == "§10 本项目系统与设备的保质期后的维护工作完全可以由我公司继续负责，我公司承诺提供优质的服务和优惠的费用"
+
+
+def test_losses_clocks_must_name_clocks():
+    import pytest
+
+    from domain.terms import TermsError, terms_from_mapping
+    with pytest.raises(TermsError, match="losses_clocks: unknown clock 'repsonse'"):
+        terms_from_mapping({"name": "x", "losses_liable": True, "losses_clocks": ["repsonse"]})
+
+
+def test_losses_verdict_waiting_for_a_calendar_year_is_provisional(tmp_path):
+    """§8: the supplier is liable for losses only through a breach; when the only breach is of a
+    clock counted over a year not recorded (2027: weekends only, New Year's Day counted as a
+    working day), the verdict is provisional; a final breach of another clock settles it."""
+    k = _kit(tmp_path, "001", accepted="2025-06-03T10:00")  # warranty ends Wed 2026-06-03: final
+    for tid, ack in (("ARR", "2026-12-30T09:30"), ("BOTH", "2026-12-30T11:00")):
+        k.ticket(tid, "A1", "2026-12-30T09:00", severity="major")
+        k.do(k.f(ev.TicketAcknowledged, tid, ack),
+             k.f(ev.TechnicianDispatched, tid, "2026-12-30T12:00", technician="li"),
+             k.f(ev.TechnicianArrived, tid, "2027-01-05T10:00", technician="li"),  # 3 working days: 12-31, 01-01?, 01-04
+             k.f(ev.TicketResolved, tid, "2027-01-05T12:00"),  # within the week
+             k.f(ev.LossClaimed, tid, "2027-01-06T08:00", amount_fen=100_000))
+    con = k.views("2027-01-07T00:00")
+    arr = clock(con, "ARR", "arrival")
+    assert (arr["state"], arr["provisional"]) == ("breached", True)
+    assert _warranty(con, "A1")["provisional"] is False
+    a, b = _liab(con, "ARR"), _liab(con, "BOTH")
+    assert (a["supplier_liable_for_losses"], a["provisional"]) == (True, True)
+    assert (b["supplier_liable_for_losses"], b["provisional"]) == (True, False)  # the response breach is final

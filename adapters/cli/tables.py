@@ -57,6 +57,7 @@ COLUMNS: dict[str, Column] = {c.key: c for c in (
     Column("parts_payer", N_("parts paid by"), "payer"),
     Column("labour_payer", N_("labour paid by"), "payer"),
     Column("parts_rate", N_("parts"), "rate"),
+    Column("consumables_rate", N_("consumables"), "rate"),
     Column("labour_rate", N_("labour"), "rate"),
     Column("parts_value_fen", N_("parts value"), "money"),
     Column("labour_value_fen", N_("labour value"), "money"),
@@ -109,13 +110,14 @@ class Report:
 
 REPORTS: dict[str, Report] = {
     "sla": Report("sla_clocks", "ticket, clock", N_("SLA clocks"),
-                  ("ticket", "clock", "severity", "deadline", "stopped_at", "state", "breach_minutes"),
+                  # the severity whose target the deadline is (and the final one where it differs, §9.4)
+                  ("ticket", "clock", "clock_severity", "deadline", "stopped_at", "state", "breach_minutes"),
                   ("customer", "site", "start", "paused_minutes", "extension_minutes", "provisional", "clause")),
     "visits": Report("visit_periods", "asset, schedule_no, period", N_("Follow-ups and inspections"),
                      ("asset", "obligation", "kind", "period", "start", "end", "status", "visit_at"),
                      ("customer", "site", "contract", "anchor_date", "clause")),
     "liability": Report("liability", "ticket", N_("Who pays"),
-                        ("ticket", "coverage", "cause", "parts_rate", "labour_rate", "customer_pays_fen",
+                        ("ticket", "coverage", "cause", "parts_rate", "consumables_rate", "labour_rate", "customer_pays_fen",
                          "supplier_pays_fen"),
                         ("contract", "customer", "site", "reported_at", "warranty_end", "parts_payer", "labour_payer",
                          "replacement_due", "losses_claimed_fen", "supplier_liable_for_losses",

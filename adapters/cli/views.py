@@ -517,6 +517,14 @@ def cmd_report(args: argparse.Namespace) -> int:
         rows = [{**r, "breaches_cited": "; ".join(
             f"{said_word(_.lang, 'clock', c['clock'])} {verdict_short(c, _.lang)} {clause_text(c['clause'])}".strip()
             for c in cited.get(r["ticket"], []))} for r in rows]
+    if table == "sla_clocks":  # the clock ran under one severity's target; the ticket ended in another (§9.4)
+        from replay.i18n import word
+
+        rows = [{**r, "clock_severity": _("{severity} (later {final})",
+                                          severity=word(_.lang, "severity", r["clock_severity"]),
+                                          final=word(_.lang, "severity", r["severity"]))}
+                if r.get("clock_severity") and r.get("severity") and r["clock_severity"] != r["severity"] else r
+                for r in rows]
     if table == "sla_summary":  # a severity's key is a code of its vocabulary (the other keys are ids, months)
         from replay.i18n import word
 

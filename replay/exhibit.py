@@ -104,6 +104,7 @@ def explanations(r: Mapping[str, Any], lang: str) -> dict[str, Any]:
                      for p in e["detail"].get("parts") or [])
     liability = liability_sentences(r.get("liability"), lang, tz, breached=breached,
                                     losses_clause=r.get("parties", {}).get("losses_clause", ""),
+                                    losses_clocks=r.get("parties", {}).get("losses_clocks", []),
                                     consumable_lines=consumable, replacement=r.get("replacement"))
     corrections = {}
     for effect in r.get("correction_effects", []):

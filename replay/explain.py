@@ -181,6 +181,7 @@ def build_report(ticket: str, rows: Iterable[Any], views: Any, *, as_of_recorded
                 "in_force_from": _utc_text(f.get("effective_from")) or "(start)", "name": terms.get("name", ""),
                 "supplier_name": terms.get("supplier_name", ""), "customer_name": terms.get("customer_name", ""),
                 "losses_clause": terms.get("losses_clause", "") if terms.get("losses_liable") else "",
+                "losses_clocks": list(terms.get("losses_clocks") or []),  # empty: every clock
                 "late_entry_tolerance": terms.get("late_entry_tolerance", {"hours": 24}),
                 "tolerance_set": terms.get("late_entry_tolerance") is not None,  # else the default (§9.12)
                 "position": r.position, "link": r.link, "recorded_at": _utc_text(r.recorded_at),
@@ -223,7 +224,7 @@ def build_report(ticket: str, rows: Iterable[Any], views: Any, *, as_of_recorded
                  for e in timeline if e["late"]]
     parties = {**parties, "supplier_name": version.get("supplier_name", ""),
                "customer_name": version.get("customer_name", ""), "version_in_force": version.get("version"),
-               "losses_clause": version.get("losses_clause", "")}
+               "losses_clause": version.get("losses_clause", ""), "losses_clocks": version.get("losses_clocks", [])}
     evaluated = sorted({c.get("evaluated_at") for c in clocks + liability if c.get("evaluated_at")})
     if not evaluated:
         cp = view_rows(views, "SELECT max(evaluated_at) AS evaluated_at FROM checkpoint", [])

@@ -450,10 +450,11 @@ COVERAGE = {
 
 
 def liability_sentences(li: Row | None, lang: str, tz: str, *, breached: Sequence[Row] = (),
-                        losses_clause: str = "", consumable_lines: bool = False,
+                        losses_clause: str = "", losses_clocks: Sequence[str] = (), consumable_lines: bool = False,
                         replacement: Row | None = None) -> list[str]:
     """The liability row read out: coverage, the rule that matched, who pays what, losses.
-    `breached`: the ticket's breached clock rows (the breaches the losses rule cites);
+    `breached`: the ticket's breached clock rows; those of `losses_clocks` (the clocks the losses
+    clause covers; none named: every clock) are the breaches the losses rule cites;
     `consumable_lines`: a repair of the ticket used a consumable part (its line may be priced at
     the contract's rate for consumables, the lower of two promises, §9.10)."""
     if not li:
@@ -486,7 +487,8 @@ def liability_sentences(li: Row | None, lang: str, tz: str, *, breached: Sequenc
                        "is undetermined."), cause=cause))
     losses = li.get("losses_claimed_fen") or 0
     if losses:
-        cited = "; ".join(f"{word(lang, 'clock', c.get('clock'))} {verdict_short(c, lang)}" for c in breached)
+        covered = [c for c in breached if not losses_clocks or c.get("clock") in losses_clocks]
+        cited = "; ".join(f"{word(lang, 'clock', c.get('clock'))} {verdict_short(c, lang)}" for c in covered)
         if li.get("supplier_liable_for_losses"):
             out.append(t(_("The customer claims {losses} in losses; the supplier is liable for them under {clause}, "
                            "because a promise was broken: {breaches}."),
@@ -495,6 +497,13 @@ def liability_sentences(li: Row | None, lang: str, tz: str, *, breached: Sequenc
         elif not losses_clause:
             out.append(t(_("The customer claims {losses} in losses; the contract has no clause making the supplier "
                            "liable for them."), losses=t.money(losses)))
+        elif breached:  # breaches, but of clocks the clause does not cover
+            out.append(t(_("The customer claims {losses} in losses; the supplier is not liable for them under "
+                           "{clause}: it covers {covers}, none of which was breached (the {others} breach is "
+                           "outside it)."),
+                         losses=t.money(losses), clause=clause_text(losses_clause),
+                         covers=t.listing(word(lang, "clock", c) for c in losses_clocks),
+                         others=t.listing(word(lang, "clock", c.get("clock")) for c in breached)))
         else:
             out.append(t(_("The customer claims {losses} in losses; the supplier is not liable for them under "
                            "{clause}, because no clock of this ticket was breached."),

@@ -167,3 +167,13 @@ def test_the_annex_names_each_cited_event_and_why_the_evaluation_time_may_preced
     annex = zh.split("## 证明")[1]
     assert "| 2133 | 完成巡检 | 2026-" in annex and "| 2134 | 完成回访 | 2026-" in annex
     assert "评估时间 2026-04-04 14:29 北京时间 由计算视图的人选定（`replay`、`views rebuild` 和 `explain` 的 `--at` 选项）" in annex
+
+
+def test_a_breach_outside_the_losses_clause_is_said_as_such_not_as_no_breach(report) -> None:
+    # K-001's losses clause (§23) covers response, arrival and resolution; this ticket breached
+    # only its spare unit clock, so "no clock of this ticket was breached" was false
+    zh = report("T-s7n3000-000921")
+    assert "供应商不承担该损失：该条款涵盖响应、到达现场和故障解决，这些时钟均未超时（备用机的超时不在其范围内）" in zh
+    assert "没有超时的时钟" not in zh
+    en = report("T-s7n3000-000921", lang="en")
+    assert "it covers response, on-site arrival, and resolution, none of which was breached" in en

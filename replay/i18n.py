@@ -446,6 +446,7 @@ VOCABULARY: dict[str, dict[str, tuple[str, str]]] = {
         "no_display": NP_("fault_category", "no display"),
         "no_recording": NP_("fault_category", "not recording"),
         "power": NP_("fault_category", "power fault"),
+        "no_power": NP_("fault_category", "no power"),
         "disk_failure": NP_("fault_category", "disk failure"),
         "battery": NP_("fault_category", "battery fault"),
         "sensor": NP_("fault_category", "sensor fault"),

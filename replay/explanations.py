@@ -114,7 +114,10 @@ def _day_count(clock: Row) -> tuple[Any, Any, Any] | None:
 
 
 def _rest_day_deferred(clock: Row) -> Any:
-    """The last day by the count when the rest-day rule moved the end past it (art. 203)."""
+    """The last day by the count when the rest-day rule moved the end past it (art. 203): the
+    deadline falls after the count's last day, and nothing else (a pause, an extension) moved it."""
+    if clock.get("paused_minutes") or clock.get("extension_minutes"):
+        return None
     days = _day_count(clock)
     return days[1] if days and days[2] > days[1] else None
 

@@ -212,3 +212,17 @@ def test_instants_may_come_as_the_report_s_iso_text() -> None:
                   stopped_at="2025-07-02T14:05:00Z", start="2025-07-01T01:00:00Z")
     assert clock_sentences(c, [], "en", TZ)[1].endswith("2025-07-02 21:00 and the clock stopped at 2025-07-02 22:05.")
     assert isinstance(c["start"], str) and not isinstance(c["start"], datetime)
+
+
+def test_a_day_counted_deadline_moved_by_an_extension_is_not_said_to_be_a_rest_day_move() -> None:
+    from replay.explanations import day_count_sentence
+
+    # one week from Tuesday 2025-03-04 (Beijing) ends Tuesday 03-11 24:00, a working day
+    clock = {"target_unit": "weeks", "target_amount": 1, "start": datetime(2025, 3, 4, 1, 0),
+             "deadline": datetime(2025, 3, 11, 16, 0), "paused_minutes": 0, "extension_minutes": 0}
+    assert "rest day" not in day_count_sentence(clock, "en", "Asia/Shanghai")
+    # the same week extended by two days with consent: the later end is the extension's, not art. 203's
+    extended = {**clock, "deadline": datetime(2025, 3, 13, 16, 0), "extension_minutes": 2880}
+    assert "rest day" not in day_count_sentence(extended, "en", "Asia/Shanghai")
+    # without an extension, an end past the count is the rest-day rule's
+    assert "was a rest day" in day_count_sentence({**extended, "extension_minutes": 0}, "en", "Asia/Shanghai")

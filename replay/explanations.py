@@ -170,16 +170,12 @@ def promise_sentence(clock: Row, lang: str, tz: str) -> str:
         return t(_("The contract sets no {clock} promise for severity {severity}."),
                  clock=word(lang, "clock", clock.get("clock")),
                  severity=word(lang, "severity", clock.get("clock_severity") or clock.get("severity")))
-    if day_counted(clock):
-        return t(_("Promise: {clock} within {target}, {calendar}, after the report at {start} (severity {severity}, "
-                   "contract {contract} version {version}): {clause}."),
-                 clock=word(lang, "clock", clock.get("clock")), target=target_text(clock, t),
-                 calendar=calendar_text(clock, t), start=t.time(clock.get("start"), tz),
-                 severity=word(lang, "severity", clock.get("clock_severity") or clock.get("severity")),
-                 contract=clock.get("contract") or "", version=clock.get("contract_version") or "",
-                 clause=clause_text(clock.get("clause")) or t(_("(no clause named)")))
-    return t(_("Promise: {clock} within {target}, {calendar}, from the report at {start} (severity {severity}, "
-               "contract {contract} version {version}): {clause}."),
+    # a period in days runs after the report (from the next day, art. 201); one in hours from it
+    message = _("Promise: {clock} within {target}, {calendar}, after the report at {start} (severity {severity}, "
+                "contract {contract} version {version}): {clause}.") if day_counted(clock) else \
+        _("Promise: {clock} within {target}, {calendar}, from the report at {start} (severity {severity}, "
+          "contract {contract} version {version}): {clause}.")
+    return t(message,
              clock=word(lang, "clock", clock.get("clock")), target=target_text(clock, t),
              calendar=calendar_text(clock, t), start=t.time(clock.get("start"), tz),
              severity=word(lang, "severity", clock.get("clock_severity") or clock.get("severity")),

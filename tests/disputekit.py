@@ -19,6 +19,8 @@ Evaluated at 2025-07-10 00:00 Beijing time.
 
 from __future__ import annotations
 
+import io
+from contextlib import redirect_stdout
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -108,3 +110,13 @@ def _ticket_rows(app: Ledger, ticket: str) -> list:
     from domain.base import aggregate_uuid
 
     return rows_for(app, [aggregate_uuid("ticket", ticket).hex])
+
+
+def run(data: Path | None, *argv: str) -> tuple[int, str]:
+    """The CLI run in this process: (exit code, what it printed)."""
+    from adapters.cli import main
+
+    out = io.StringIO()
+    with redirect_stdout(out):
+        code = main([*(["--data-dir", str(data)] if data else []), *argv])
+    return code, out.getvalue()

@@ -8,27 +8,17 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import json
 import re
 import subprocess
-from contextlib import redirect_stdout
 from pathlib import Path
 
 import pytest
 
-from adapters.cli import main
-
-from .disputekit import EVALUATED, TICKET, dispute_ledger
+from .disputekit import EVALUATED, TICKET, dispute_ledger, run
 
 OTHER = "T-2000"  # a second ticket on the same asset and contract
 
-
-def run(data: Path | None, *argv: str) -> tuple[int, str]:
-    out = io.StringIO()
-    with redirect_stdout(out):
-        code = main([*(["--data-dir", str(data)] if data else []), *argv])
-    return code, out.getvalue()
 
 
 @pytest.fixture(scope="module")

@@ -6,27 +6,16 @@ caught against a checkpoint the customer saved."""
 from __future__ import annotations
 
 import base64
-import io
 import json
 import re
 import shutil
 import sqlite3
-from contextlib import redirect_stdout
 from pathlib import Path
 
 import pytest
 
-from adapters.cli import main
-
-from .disputekit import EVALUATED, TICKET, dispute_ledger
+from .disputekit import EVALUATED, TICKET, dispute_ledger, run
 from .tlogkit import edit_event, recompute_chain
-
-
-def run(data: Path | None, *argv: str) -> tuple[int, str]:
-    out = io.StringIO()
-    with redirect_stdout(out):
-        code = main([*(["--data-dir", str(data)] if data else []), *argv])
-    return code, out.getvalue()
 
 
 @pytest.fixture(scope="module")

@@ -248,6 +248,13 @@ class Texts:
             return self(BEIJING_TIME)
         if tz in ("UTC", "Etc/UTC", "Etc/UCT", "UCT", "Zulu"):
             return "UTC"  # CLDR has no name for it ("Unknown Region (UTC) Time")
+        if tz.startswith("Etc/GMT"):
+            # POSIX signs: Etc/GMT+3 is three hours *behind* UTC, which CLDR writes as
+            # "Unknown Region (GMT+3) Time"; a reader converting by that label is 6 h off
+            offset = ZoneInfo(tz).utcoffset(datetime(2000, 1, 1))
+            minutes = int(offset.total_seconds() // 60) if offset is not None else 0
+            sign = "+" if minutes >= 0 else "−"
+            return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
         try:
             name = get_timezone_name(ZoneInfo(tz), "long", locale=self.locale)
         except (LookupError, ValueError):

@@ -70,6 +70,10 @@ def test_times_are_local_with_the_zone_named_in_the_reader_s_language() -> None:
     assert texts("en").time(reported, "Europe/Berlin") == "2025-06-19 05:59"
     # DuckDB hands back naive UTC timestamps
     assert texts("en").time(datetime(2025, 6, 19, 3, 59), "Asia/Shanghai") == "2025-06-19 11:59"
+    # a desk's fixed-offset zone: Etc/GMT+3 is three hours behind UTC (POSIX signs), and its CLDR
+    # label "Unknown Region (GMT+3) Time" read the other way put every time 6 h off
+    assert texts("en").time(reported, "Etc/GMT+3", zone=True) == "2025-06-19 00:59 UTC−03:00"
+    assert texts("zh_CN").zone_name("Etc/GMT-8") == "UTC+08:00"
 
 
 def test_durations_in_hours_and_minutes_rounded_to_the_minute() -> None:

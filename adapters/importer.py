@@ -201,6 +201,7 @@ class Source:
     items: Iterator[Item]
     summary: ImportSummary
     rows: int | None = None
+    zone: Phrase | None = None  # a desk's: the zone its times without an offset are read in, and whose it is
 
 
 def unreadable(path: str | Path, e: BaseException, expected: str, *, gzip_read: bool = True) -> ImportInputError:

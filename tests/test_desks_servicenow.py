@@ -279,3 +279,19 @@ def test_a_date_format_given_that_reads_only_some_times_is_refused_before_anythi
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "cannot read '29/2/2016" in err and "nothing recorded" in err, err
     assert len(stored_facts(data)) == before
+
+
+def test_the_import_says_which_zone_the_desk_times_were_read_in(tmp_path: Path, capsys) -> None:
+    """The log's times carry no offset; a Chinese desk read in the contract's Etc/GMT+3 is 11 h
+    off, so the summary names the zone and whose it is."""
+    log = uci_slice(tmp_path / "slice.csv", 3)
+    data = tmp_path / "data"
+    assert cli_main(["--data-dir", str(data), "init"]) == 0
+    capsys.readouterr()
+    assert cli_main(["--data-dir", str(data), "--lang", "en", "import", "--format", "servicenow", str(log)]) in (0, 1)
+    assert "desk times without an offset read in Etc/GMT+3 (contract" in capsys.readouterr().out
+    assert cli_main(["--data-dir", str(tmp_path / "d2"), "init"]) == 0
+    capsys.readouterr()
+    assert cli_main(["--data-dir", str(tmp_path / "d2"), "--lang", "zh_CN", "import", "--format", "servicenow",
+                     "--timezone", "Asia/Shanghai", str(log)]) in (0, 1)
+    assert "服务台不带时差的时间按 Asia/Shanghai（--timezone 指定）读取" in capsys.readouterr().out

@@ -639,6 +639,8 @@ def cmd_import(args: argparse.Namespace) -> int:
             print(_("{file}: {where}: {reason}", file=args.file, where=where, reason=reason), file=sys.stderr)
         if len(summary.refused) > 50:
             print(_("... and {n} more refused (use --json for all)", n=len(summary.refused) - 50), file=sys.stderr)
+        if source.zone is not None:
+            print(_("desk times without an offset read in {zone}", zone=source.zone.said(_)))
         if "tickets" in d:
             print(_("desk rows {rows}, tickets {tickets}, rows implying no new fact {no_fact}", rows=_.number(d["rows"]),
                     tickets=_.number(d["tickets"]), no_fact=_.number(d["no_fact_rows"])))

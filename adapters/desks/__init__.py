@@ -14,12 +14,21 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from domain.errors import N_
+from domain.errors import N_, Phrase
 
 from ..importer import ImportInputError, Item, Source, import_items
 from .common import Desk, DeskSummary
 
 OnBytes = Callable[[int], None] | None
+
+
+def zone_said(args: Any, desk: Desk, tz: ZoneInfo) -> Phrase:
+    """Whose zone the desk's times without an offset were read in: a Chinese desk read in a
+    contract's Etc/GMT+3 is 11 hours off, and only this line says so before the reports do."""
+    if getattr(args, "timezone", None):
+        return Phrase(N_("{zone} (--timezone)"), zone=tz.key)
+    return Phrase(N_("{zone} (contract {contract}'s zone; --timezone sets the desk's own)"), zone=tz.key,
+                  contract=desk.contract_id)
 
 
 def _zone(args: Any, desk: Desk) -> ZoneInfo:
@@ -69,7 +78,7 @@ def servicenow_source(ledger: Any, args: Any, on_bytes: OnBytes = None) -> Sourc
     found = scan(args.file, mapping, tz, getattr(args, "date_format", None), limit, on_bytes)
     summary = DeskSummary()
     items = read_servicenow(args.file, mapping, found, desk, tz, summary, limit=limit)
-    return Source(_setup_first(desk, items), summary, found.rows)
+    return Source(_setup_first(desk, items), summary, found.rows, zone_said(args, desk, tz))
 
 
 def xes_source(ledger: Any, args: Any, on_bytes: OnBytes = None) -> Source:
@@ -85,7 +94,7 @@ def xes_source(ledger: Any, args: Any, on_bytes: OnBytes = None) -> Source:
     found = scan(args.file, limit, on_bytes)
     summary = DeskSummary()
     items = read_xes(args.file, mapping, found, desk, tz, summary, limit=limit)
-    return Source(_setup_first(desk, items), summary, found.rows)
+    return Source(_setup_first(desk, items), summary, found.rows, zone_said(args, desk, tz))
 
 
 SOURCES = {"servicenow": servicenow_source, "xes": xes_source}

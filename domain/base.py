@@ -144,12 +144,16 @@ class LedgerAggregate(Aggregate):
             t = getattr(fact, name)
             lead = (t - now).total_seconds() / 60 if t is not None else 0
             if lead > tolerance_minutes:
+                # a lead of days is said in days: "4,647,132 min" reads as a number, not as 9 years
+                wrong = N_("{field} {time} is {lead} min in the future") if lead < 2 * 1440 \
+                    else N_("{field} {time} is {lead} days in the future")
                 raise Refused(
                     command_name(fact),
-                    N_("{field} {time} is {lead} min in the future"),
+                    wrong,
                     N_("record facts when they have happened, with the times they happened "
                        "(tolerance {tolerance} min)"),
-                    field=name, time=t.isoformat(), lead=f"{lead:,.0f}", tolerance=tolerance_minutes,
+                    field=name, time=t.isoformat(),
+                    lead=f"{lead:,.0f}" if lead < 2 * 1440 else f"{lead / 1440:,.0f}", tolerance=tolerance_minutes,
                 )
 
     def corrected_fact(self, correction: FactCorrected, target: Fact | None) -> Fact:

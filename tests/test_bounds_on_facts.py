@@ -191,7 +191,7 @@ def test_a_time_outside_the_days_the_views_count_is_refused_naming_the_range(led
             "0001-01-01", range_)
     # a time past the last day counted is in the future until 2061, and refused as such first
     refused(ledger, msgspec.structs.replace(desk.asset("A2061"), occurred_at=datetime(2061, 1, 1, tzinfo=UTC)),
-            "occurred_at 2061-01-01T00:00:00+00:00 is", "min in the future")
+            "occurred_at 2061-01-01T00:00:00+00:00 is", "days in the future")
     recorded(ledger, desk.asset("A9", at="2000-01-01T08:00"))  # 2000-01-01 00:00 UTC: the first instant counted
 
 
@@ -205,7 +205,7 @@ def test_a_ticket_reported_before_its_asset_was_registered_is_refused(ledger: Le
 
 def test_a_source_recording_time_in_the_future_is_refused(ledger: Ledger, desk: Desk) -> None:
     future = desk.fact(ev.TicketAcknowledged, "T1", "2025-10-01T09:05", source_recorded_at=datetime(2060, 1, 1, tzinfo=UTC))
-    refused(ledger, future, "source_recorded_at 2060-01-01T00:00:00+00:00 is", "min in the future",
+    refused(ledger, future, "source_recorded_at 2060-01-01T00:00:00+00:00 is", "days in the future",
             "tolerance 10 min")
     recorded(ledger, msgspec.structs.replace(future, source_recorded_at=NOW + timedelta(minutes=5)))
 

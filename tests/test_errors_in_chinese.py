@@ -79,7 +79,7 @@ def test_refused_commands_are_written_in_the_readers_language(ledger: Path) -> N
     assert "read 2, recorded 0, already recorded 0, refused 2" in en.stdout
     assert ": unknown severity 'catastrophic'; the contract's severities are " \
            "urgent, severe, technical_help, normal" in en.stderr
-    assert "occurred_at 2061-01-01T01:00:00+00:00 is" in en.stderr and "min in the future; record facts when " \
+    assert "occurred_at 2061-01-01T01:00:00+00:00 is" in en.stderr and "days in the future; record facts when " \
            "they have happened, with the times they happened (tolerance " in en.stderr
     # programs read the English reasons, whatever the language
     js = run(ledger, "--lang", "zh_CN", "--json", "import", bad)

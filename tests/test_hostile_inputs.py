@@ -139,7 +139,7 @@ HOSTILE = [
             "a time from 2000-01-01 to 2060-12-31"),
     Hostile("a source recording time in 9999", 6,
             fact(ev.TicketAcknowledged, "T1", "2025-10-01T09:05", source_recorded_at=datetime(9999, 1, 1, tzinfo=UTC)),
-            "source_recorded_at 9999-01-01T00:00:00+00:00 is", "min in the future"),
+            "source_recorded_at 9999-01-01T00:00:00+00:00 is", "days in the future"),
     Hostile("a corrected time written in +08:00", 21,
             fact(ev.FactCorrected, "T1", "2025-10-02T09:00", corrects_version=1, reason="typo",
                  changes={"occurred_at": "2025-10-01T08:50:00+08:00"}), "", "", stored_in_utc),

@@ -363,6 +363,11 @@ VOCABULARY: dict[str, dict[str, tuple[str, str]]] = {
         "parts": NP_("wait", "waiting for parts"),
         "other": NP_("wait", "other"),
     },
+    "failure_kind": {  # repeat_failures.kind (§9.9)
+        "repair_not_fixed": NP_("failure_kind", "a repair did not fix it"),
+        "resolution_reopened": NP_("failure_kind", "reopened after resolution"),
+        "new_report_within_window": NP_("failure_kind", "reported again within the repeat window"),
+    },
     "visit_status": {
         "done": NP_("visit_status", "done"),
         "due": NP_("visit_status", "due"),

@@ -127,3 +127,20 @@ def test_near_a_deadline_the_time_left_is_written_in_seconds_never_0_min() -> No
     assert (en.countdown(3599), en.countdown(3600 + 59 * 60 + 59)) == ("59:59", "1 h 59 min")
     assert zh.countdown(-5410) == "已超时 1 小时 30 分钟"
 
+
+
+def test_a_breached_clock_reads_red_on_its_ticket_page_and_the_asset_page_speaks_words(console, browser) -> None:
+    page = webkit.new_page(browser, console, [])
+    webkit.sign_in(page, console, "cust4", lang="zh_CN")
+    page.goto(f"{console.url}/tickets/T4-late")
+    cell = page.locator('#clocks tr[data-clock="response"] td.state')
+    assert cell.inner_text() == "已超时"
+    assert cell.evaluate("td => getComputedStyle(td).color") == "rgb(179, 38, 30)"  # --bad, as in the queue
+    proof = page.locator('a[href*="/proof"]')
+    assert proof.count() == 0 or "下载证明文件" in proof.inner_text()
+    page.goto(f"{console.url}/assets/A4")
+    facts = page.inner_text("dl.facts")
+    assert "类型" in facts and "camera" not in facts, facts  # the asset type in words, as the report says it
+    page.goto(f"{console.url}/dashboard")
+    assert "期末所在月份" in page.inner_text("#visits thead")  # not "month": a statement counts periods overlapping it
+    page.context.close()

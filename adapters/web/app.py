@@ -46,7 +46,7 @@ from starlette.responses import (
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from replay.i18n import LANGS, N_, VOCABULARY, normalise_lang, texts, word
+from replay.i18n import LANGS, N_, VOCABULARY, normalise_lang, recorded_word, texts, word
 from replay.printable import printable
 
 from ..printing import PrintError
@@ -276,7 +276,8 @@ def render_body(request: Request, template: str, lang: str, user: User | None, s
     keep = {"as_of": as_of} if as_of else {}
     kept = {**keep, **(filters or {})}
     body = c.env.get_template(template).render(
-        _=t, t=t, lang=lang, langs=LANGS, user=user, word=functools.partial(word, lang), p=printable,
+        _=t, t=t, lang=lang, langs=LANGS, user=user, word=functools.partial(word, lang),
+        recorded=functools.partial(recorded_word, lang), p=printable,
         tz=DEFAULT_TZ, as_of=as_of, csrf=csrf_token(request.session) if csrf is None else csrf,
         path=request.url.path if status < 400 else "/queue", qs=functools.partial(_query_string, kept),
         keep=("?" + urlencode(keep)) if keep else "", keep_amp=("&" + urlencode(keep)) if keep else "",

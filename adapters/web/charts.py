@@ -67,13 +67,14 @@ def visits(rows: list[dict[str, Any]], lang: str) -> dict[str, Any]:
     data = [{"month": r["month"], "status": word(lang, "visit_status", r["status"]), "periods": r["periods"]}
             for r in rows]
     chart = alt.Chart(alt.Data(values=data)).mark_bar().encode(
-        x=alt.X("month:O", title=_("month")),
+        # by the month a period ends: a statement counts every period overlapping its month instead
+        x=alt.X("month:O", title=_("month the period ends")),
         y=alt.Y("periods:Q", title=_("visit periods")),
         color=alt.Color("status:N", title=_("status")),
-        tooltip=[alt.Tooltip("month:O", title=_("month")), alt.Tooltip("status:N", title=_("status")),
+        tooltip=[alt.Tooltip("month:O", title=_("month the period ends")), alt.Tooltip("status:N", title=_("status")),
                  alt.Tooltip("periods:Q", title=_("visit periods"))],
     ).properties(width=WIDTH, height=200)
-    return _spec(chart, _("Visits done, due and missed"))
+    return _spec(chart, _("Visit periods done, due and missed, by the month they end"))
 
 
 def money(rows: list[dict[str, Any]], lang: str) -> dict[str, Any]:

@@ -78,6 +78,8 @@ def test_a_bad_as_of_is_refused_in_the_page_s_language_and_a_typed_offset_is_rea
     http = webkit.Http(console, "cust4")
     r = http.get("/queue?as_of=garbage&lang=zh_CN")
     assert r.status_code == 400 and "as_of：请写成" in r.text, r.text
+    # said as a time that cannot be used, not as a page refused, with the way back to the page
+    assert "“截至”时间无法使用" in r.text and "无法访问" not in r.text and 'href="/queue"' in r.text
     r = http.get("/queue?as_of=2099-01-01T00:00")
     assert r.status_code == 400 and "将来" in r.text
     earlier = (datetime.now(UTC) - timedelta(hours=3)).astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%dT%H:%M")

@@ -334,8 +334,13 @@ def page(handler: Callable[..., Any]) -> Callable[[Request], Any]:
 
 
 def bad_as_of(request: Request, user: User | None, lang: str, e: BadAsOf) -> HTMLResponse:
-    """The refusal of an `?as_of=` the console cannot use, in the reader's language."""
-    return render(request, "refused.html", lang, user, status=400, reason=texts(lang)(str(e)))
+    """The refusal of an `?as_of=` the console cannot use, in the reader's language: said as a
+    time that cannot be used (not as a page refused), with the way back to the page as it is now."""
+    t = texts(lang)
+    path = request.url.path  # a route's own path; never another site's ("//host")
+    return render(request, "refused.html", lang, user, status=400, reason=t(str(e)),
+                  heading=t(N_("The “as of” time cannot be used")),
+                  back=path if path.startswith("/") and not path.startswith("//") else "/queue")
 
 
 def not_found(request: Request, user: User | None, lang: str) -> HTMLResponse:

@@ -22,7 +22,8 @@ from pathlib import Path
 from replay.i18n import N_
 
 # a job's states, as the waiting page names them
-STATES = {"waiting": N_("waiting"), "running": N_("running"), "done": N_("done"), "failed": N_("failed"),
+# ("running" alone is a clock's state, 计时中: a job's has words of its own)
+STATES = {"waiting": N_("waiting its turn"), "running": N_("replaying"), "done": N_("done"), "failed": N_("failed"),
           "busy": N_("busy")}
 
 

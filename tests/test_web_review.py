@@ -146,3 +146,12 @@ def test_a_breached_clock_reads_red_on_its_ticket_page_and_the_asset_page_speaks
     page.goto(f"{console.url}/dashboard")
     assert "期末所在月份" in page.inner_text("#visits thead")  # not "month": a statement counts periods overlapping it
     page.context.close()
+
+
+def test_an_as_of_time_before_the_first_recording_says_nothing_was_recorded_yet(console) -> None:
+    # empty charts under "as the ledger knew it" read as "no tickets then": the banner says why
+    http = webkit.Http(console, "cust4")
+    r = http.get("/queue?as_of=2020-01-01T00:00&lang=zh_CN")
+    assert r.status_code in (200, 202) and "该时刻账本尚无记录" in r.text, r.text[:2000]
+    r = http.get("/queue?lang=zh_CN")
+    assert "该时刻账本尚无记录" not in r.text

@@ -115,6 +115,16 @@ class Console:
     _ledger: Any = None
     bundle: bytes | None = None
     _proofs: tuple[bool, float] = (False, float("-inf"))  # proofs available, when last looked
+    _first_recorded: datetime | None = None
+
+    def first_recorded(self) -> datetime | None:
+        """When the ledger's first event was recorded (UTC), read once: an as-of page before it
+        shows empty charts that would read as 'no tickets then' unless said."""
+        if self._first_recorded is None:
+            with self.views.reading() as (con, _gen):
+                first = con.execute("SELECT min(recorded_at) FROM events").fetchone()[0]
+            self._first_recorded = first.replace(tzinfo=UTC) if first is not None else None
+        return self._first_recorded
 
     def proofs_available(self) -> bool:
         """The ledger has a signed checkpoint. Once it has one it always will (checkpoints are
@@ -268,11 +278,14 @@ def render_body(request: Request, template: str, lang: str, user: User | None, s
     """`render`'s text; `csrf` given: written in place of the session's token (a kept page's slot)."""
     c = console(request)
     t = texts(lang)
-    as_of = ""
+    as_of, before_first = "", ""
     if status < 400:
         with contextlib.suppress(ValueError):
             parsed = parse_as_of(request.query_params.get("as_of"))
             as_of = parsed.astimezone(ZoneInfo(DEFAULT_TZ)).strftime("%Y-%m-%dT%H:%M:%S") if parsed else ""
+            first = c.first_recorded() if parsed else None
+            if parsed and first and parsed < first:
+                before_first = t.time(first, DEFAULT_TZ, zone=True)
     keep = {"as_of": as_of} if as_of else {}
     kept = {**keep, **(filters or {})}
     body = c.env.get_template(template).render(
@@ -281,7 +294,7 @@ def render_body(request: Request, template: str, lang: str, user: User | None, s
         tz=DEFAULT_TZ, as_of=as_of, csrf=csrf_token(request.session) if csrf is None else csrf,
         path=request.url.path if status < 400 else "/queue", qs=functools.partial(_query_string, kept),
         keep=("?" + urlencode(keep)) if keep else "", keep_amp=("&" + urlencode(keep)) if keep else "",
-        ms=epoch_ms, role_names=ROLE_NAMES, filters=filters or {}, **context)
+        ms=epoch_ms, role_names=ROLE_NAMES, filters=filters or {}, before_first=before_first, **context)
     return body
 
 

@@ -21,8 +21,8 @@ from .domainkit import Desk, ledger_with_one_ticket
 ROOT = Path(__file__).resolve().parents[1]
 MAPPING = ROOT / "contracts" / "volvo-mapping.toml"
 
-SN_HEADER = "number,incident_state,sys_mod_count,opened_at,sys_updated_at,priority\n"
-SN_CSV = SN_HEADER + "INC1,New,0,1/3/2016 09:00,1/3/2016 09:00,3 - Moderate\n"
+SN_HEADER = "number,incident_state,sys_mod_count,opened_at,sys_updated_at,priority,reassignment_count\n"
+SN_CSV = SN_HEADER + "INC1,New,0,1/3/2016 09:00,1/3/2016 09:00,3 - Moderate,0\n"
 XES_HEAD = ('<?xml version="1.0" encoding="UTF-8" ?>\n'
             '<log xes.version="1.0" xmlns="http://www.xes-standard.org/">\n')
 

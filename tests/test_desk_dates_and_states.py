@@ -17,7 +17,7 @@ from adapters.store import decode_stored, iter_log
 
 ROOT = Path(__file__).resolve().parents[1]
 CURRENT = ROOT / "contracts" / "servicenow-current-mapping.toml"
-HEADER = "number,incident_state,sys_mod_count,opened_at,sys_updated_at,priority"
+HEADER = "number,incident_state,sys_mod_count,opened_at,sys_updated_at,priority,reassignment_count"
 
 
 def export(folder: Path, rows: list[str], name: str = "export.csv", header: str = HEADER) -> Path:
@@ -29,7 +29,7 @@ def export(folder: Path, rows: list[str], name: str = "export.csv", header: str 
 
 def incident(number: str, opened: str, *updates: tuple[str, str], priority: str = "3 - Moderate") -> list[str]:
     """The rows of one incident: (state, sys_updated_at) per update."""
-    return [f"{number},{state},{i},{opened},{at},{priority}" for i, (state, at) in enumerate(updates)]
+    return [f"{number},{state},{i},{opened},{at},{priority},0" for i, (state, at) in enumerate(updates)]
 
 
 def imported(capsys: pytest.CaptureFixture[str], data: Path, *argv: str) -> tuple[int, str, str]:
@@ -260,3 +260,30 @@ def test_a_mapping_waiting_on_a_hold_reason_column_the_file_lacks_is_refused(
                             str(export(tmp_path, rows, header=header)))
     assert code == 2 and "takes the wait reason of 'On Hold' from the column 'hold_reason', which the file lacks" in err
     assert position(tmp_path / "data") == 0
+
+
+# --- review: a column whose absence loses facts ------------------------------------------------------
+
+NO_RC = "number,incident_state,sys_mod_count,opened_at,sys_updated_at,priority"
+
+
+def test_a_file_without_reassignment_count_is_refused_naming_the_column_and_the_mapping_key(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    rows = [r.rsplit(",", 1)[0] for r in incident("INC1", "1/3/2016 09:00", ("New", "1/3/2016 09:00"),
+                                                    ("Active", "13/3/2016 10:00"))]
+    code, _, err = imported(capsys, tmp_path / "data", str(export(tmp_path, rows, header=NO_RC)))
+    assert code == 2 and position(tmp_path / "data") == 0
+    assert "'reassignment_count'" in err and "optional_columns" in err and "[columns] reassignment_count" in err
+
+
+def test_a_mapping_marking_reassignment_count_optional_imports_and_says_reassignments_are_not(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    mapping = tmp_path / "m.toml"
+    default = (ROOT / "contracts" / "servicenow-mapping.toml").read_text()
+    mapping.write_text('optional_columns = ["reassignment_count"]\n' + default)
+    rows = [r.rsplit(",", 1)[0] for r in incident("INC1", "1/3/2016 09:00", ("New", "1/3/2016 09:00"),
+                                                    ("Active", "13/3/2016 10:00"))]
+    code, out, _ = imported(capsys, tmp_path / "data", "--mapping", str(mapping), "--contract",
+                            str(ROOT / "contracts" / "desk-servicenow.toml"), str(export(tmp_path, rows, header=NO_RC)))
+    assert code == 0 and position(tmp_path / "data") > 0
+    assert "reassignments (TicketReassigned) are not imported: the file has no column 'reassignment_count'" in out

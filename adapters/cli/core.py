@@ -642,6 +642,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         if "tickets" in d:
             print(_("desk rows {rows}, tickets {tickets}, rows implying no new fact {no_fact}", rows=_.number(d["rows"]),
                     tickets=_.number(d["tickets"]), no_fact=_.number(d["no_fact_rows"])))
+        for note in getattr(summary, "notes", []):
+            print(note.said(_))
         print(_("read {read}, recorded {recorded}, already recorded {already}, refused {refused}", read=d["read"],
                 recorded=d["recorded"], already=d["already_recorded"], refused=d["refused"]))
         for reason, n in summary.kinds(_):

@@ -71,6 +71,7 @@ class DeskSummary(ImportSummary):
         super().__init__()
         self.no_fact = 0
         self.tickets = 0
+        self.notes: list[Any] = []  # Phrases: what the export's layout keeps from being imported
 
     def refuse(self, where: str, reason: str, kind: str | None = None) -> None:
         if kind is None:
@@ -78,7 +79,8 @@ class DeskSummary(ImportSummary):
         super().refuse(where, reason, kind)
 
     def as_dict(self) -> dict:
-        return {**super().as_dict(), "tickets": self.tickets, "no_fact_rows": self.no_fact}
+        return {**super().as_dict(), "tickets": self.tickets, "no_fact_rows": self.no_fact,
+                "not_imported": [str(n) for n in self.notes]}
 
 
 @dataclass

@@ -172,7 +172,7 @@ def open_text(path: str | Path) -> Iterator[str]:
     """Lines of a text file, gzip read directly."""
     p = str(path)
     opener = gzip.open if p.endswith(".gz") else open
-    with opener(p, "rt", encoding="utf-8", newline="") as f:  # type: ignore[operator]
+    with opener(p, "rt", encoding="utf-8-sig", newline="") as f:  # type: ignore[operator]  # a BOM (Excel) is dropped
         yield from f
 
 

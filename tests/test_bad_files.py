@@ -368,3 +368,28 @@ def test_views_follow_timings_in_a_folder_is_refused_before_any_server_starts(
     refused(capsys, data, ["views", "follow", "--timings", str(tmp_path), "--max-seconds", "1"],
             f"--timings {tmp_path} is a folder; name a file in it, e.g. {tmp_path / 'timings.jsonl'}")
     assert not (data / "nats").exists() or not os.listdir(data / "nats")
+
+
+# --- a UTF-8 BOM (Excel's "CSV UTF-8") is not part of the first line -------------------------------
+
+BOM = b"\xef\xbb\xbf"
+
+
+@pytest.mark.parametrize("gz", [False, True], ids=["plain", "gzip"])
+def test_a_bom_before_a_servicenow_csv_is_dropped(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                   gz: bool) -> None:
+    path = _write("sn.csv.gz" if gz else "sn.csv", BOM + SN_CSV.encode(), gz)(tmp_path)
+    code, err = run(capsys, tmp_path / "data", "import", "--format", "servicenow", "--date-format", "dmy",
+                    str(path))
+    assert code == 0, err
+    assert position(tmp_path / "data") > 0
+
+
+@pytest.mark.parametrize("gz", [False, True], ids=["plain", "gzip"])
+def test_a_bom_before_json_lines_is_dropped(capsys: pytest.CaptureFixture[str], tmp_path: Path, gz: bool) -> None:
+    desk = Desk()
+    text = "\n".join(ev.encode(f).decode() for f in (desk.contract("000"), desk.asset("A1"))) + "\n"
+    path = _write("c.jsonl.gz" if gz else "c.jsonl", BOM + text.encode(), gz)(tmp_path)
+    code, err = run(capsys, tmp_path / "data", "import", str(path))
+    assert code == 0, err
+    assert position(tmp_path / "data") > 2

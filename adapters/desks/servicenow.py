@@ -147,7 +147,7 @@ def scan(path: str, m: ServiceNowMapping, tz: tzinfo, option: str | None, limit:
     ImportInputError when the file cannot be imported at all."""
     try:
         with open_measured(path) as (stream, position):
-            reader = csv.reader(io.TextIOWrapper(stream, encoding="utf-8", newline=""))
+            reader = csv.reader(io.TextIOWrapper(stream, encoding="utf-8-sig", newline=""))  # a BOM is dropped
             try:
                 return _scan(path, reader, m, tz, option, limit, on_bytes, position)
             except csv.Error as e:

@@ -393,3 +393,22 @@ def test_a_bom_before_json_lines_is_dropped(capsys: pytest.CaptureFixture[str], 
     code, err = run(capsys, tmp_path / "data", "import", str(path))
     assert code == 0, err
     assert position(tmp_path / "data") > 2
+
+
+# --- a GBK/GB18030 file (a Chinese Windows export) is not called binary ------------------------------
+
+GBK_CSV = SN_HEADER + "INC1,New,0,1/3/2016 09:00,1/3/2016 09:00,3 - Moderate,0\n" + \
+    "INC2,New,0,1/3/2016 09:00,1/3/2016 09:00,3 - Moderate,0,网络故障\n"
+
+
+@pytest.mark.parametrize("name, argv, content", [
+    ("sn.csv", ["--format", "servicenow"], GBK_CSV),
+    ("c.jsonl", [], '{"type": "TicketAcknowledged", "id": "工单1"}\n'),
+], ids=["csv", "jsonl"])
+def test_a_gbk_file_is_said_to_look_like_gbk_with_the_command_converting_it(
+        capsys: pytest.CaptureFixture[str], data: Path, tmp_path: Path, name: str, argv: list[str],
+        content: str) -> None:
+    path = _write(name, content.encode("gbk"))(tmp_path)
+    err = refused(capsys, data, ["import", *argv, str(path)], "looks like GBK/GB18030",
+                  f"iconv -f GB18030 -t UTF-8 {path} > {path}.utf8.{name.rsplit('.', 1)[1]}")
+    assert "binary" not in err

@@ -287,3 +287,14 @@ def test_a_mapping_marking_reassignment_count_optional_imports_and_says_reassign
                             str(ROOT / "contracts" / "desk-servicenow.toml"), str(export(tmp_path, rows, header=NO_RC)))
     assert code == 0 and position(tmp_path / "data") > 0
     assert "reassignments (TicketReassigned) are not imported: the file has no column 'reassignment_count'" in out
+
+
+def test_a_short_row_and_an_empty_number_are_refused_for_what_is_wrong_with_them(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    rows = incident("INC1", "13/3/2016 09:00", ("New", "13/3/2016 09:00"), ("Active", "13/3/2016 10:00"))
+    rows += ["INC1,Active,2,13/3/2016 09:00,13/3/2016 11:00", ",Active,0,13/3/2016 09:00,13/3/2016 11:00,3 - Moderate,0",
+             rows[-1]]
+    code, _, err = imported(capsys, tmp_path / "data", str(export(tmp_path, rows)))
+    assert code == 1
+    assert "line 4: wrong number of fields: row has 5 fields, the header 7" in err
+    assert "line 5: missing ticket id: the number field is empty" in err

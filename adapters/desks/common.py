@@ -40,6 +40,7 @@ KINDS = (
     N_("unknown severity"),
     N_("missing or unreadable time"),
     N_("missing ticket id"),
+    N_("wrong number of fields"),
     N_("update before the report time"),
     N_("update out of order"),
     N_("update after cancellation"),

@@ -327,14 +327,16 @@ def _read_rows(path: str, reader: Any, m: ServiceNowMapping, found: Scan, desk: 
     for n, row in enumerate(reader, start=2):
         if len(row) != width:
             summary.rows += 1
-            yield f"line {n}", Problem(N_("missing ticket id: row has {fields} fields, the header {width}"),
-                                       "missing ticket id", fields=len(row), width=width)
+            yield f"line {n}", Problem(N_("wrong number of fields: row has {fields} fields, the header {width}"),
+                                       "wrong number of fields", fields=len(row), width=width)
             continue
         number = row[c_num]
         if number not in counters:
             if not number or number == MISSING:
                 summary.rows += 1
-                yield f"line {n}", Problem(N_("missing ticket id: number is '?'"), "missing ticket id")
+                yield f"line {n}", (Problem(N_("missing ticket id: the number field is empty"), "missing ticket id")
+                                    if not number else
+                                    Problem(N_("missing ticket id: number is '?'"), "missing ticket id"))
                 continue
             seen += 1
             if limit is not None and seen > limit:

@@ -101,6 +101,9 @@ def test_a_file_writing_dates_both_day_first_and_month_first_is_refused_naming_b
     ("2024-03-01 09:00:00", "2024-03-01 10:30:00", "2024-03-01T12:00:00+00:00"),  # ServiceNow's own ISO export
     ("2024-03-01T09:00", "2024-03-01T10:30", "2024-03-01T12:00:00+00:00"),
     ("2024-03-01T09:00:00+08:00", "2024-03-01T10:30:00+08:00", "2024-03-01T01:00:00+00:00"),  # an offset wins
+    ("2024/3/1 09:00", "2024/3/1 10:30", "2024-03-01T12:00:00+00:00"),  # year first with slashes (Excel)
+    ("2024-03-01 9:00", "2024-03-01 10:30", "2024-03-01T12:00:00+00:00"),  # a one-digit hour
+    ("2024/3/1 9:00:00", "2024-03-01 10:30", "2024-03-01T12:00:00+00:00"),  # both: year first is never ambiguous
 ])
 def test_iso_8601_times_are_read(capsys: pytest.CaptureFixture[str], tmp_path: Path,
                                  opened: str, later: str, expected: str) -> None:
@@ -298,3 +301,12 @@ def test_a_short_row_and_an_empty_number_are_refused_for_what_is_wrong_with_them
     assert code == 1
     assert "line 4: wrong number of fields: row has 5 fields, the header 7" in err
     assert "line 5: missing ticket id: the number field is empty" in err
+
+
+def test_the_names_of_the_date_formats_are_said_in_chinese(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    rows = incident("INC1", "29/2/2016 09:00", ("New", "29/2/2016 09:00"), ("Active", "yesterday"))
+    code = main(["--lang", "zh_CN", "--data-dir", str(tmp_path / "data"), "import", "--format", "servicenow",
+                 str(export(tmp_path, rows))])
+    err = capsys.readouterr().err
+    assert code == 1 and "29/2/2016 01:16" in err
+    assert "day first" not in err and "e.g." not in err

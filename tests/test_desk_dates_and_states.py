@@ -310,3 +310,15 @@ def test_the_names_of_the_date_formats_are_said_in_chinese(capsys: pytest.Captur
     err = capsys.readouterr().err
     assert code == 1 and "29/2/2016 01:16" in err
     assert "day first" not in err and "e.g." not in err
+
+
+def test_reimporting_with_another_time_zone_says_the_rows_differ_from_the_earlier_import(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = export(tmp_path, incident("INC1", "13/3/2016 09:00", ("New", "13/3/2016 09:00"),
+                                     ("Active", "13/3/2016 10:00")))
+    assert imported(capsys, tmp_path / "data", str(path))[0] == 0
+    before = position(tmp_path / "data")
+    code, out, err = imported(capsys, tmp_path / "data", "--timezone", "Asia/Shanghai", str(path))
+    assert code == 1 and position(tmp_path / "data") == before
+    assert "differs from an earlier import" in err and "another --timezone or --mapping?" in err
+    assert "the earlier facts are kept" in err and "new command id" not in err

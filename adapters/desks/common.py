@@ -45,6 +45,7 @@ KINDS = (
     N_("update out of order"),
     N_("update after cancellation"),
     N_("unmapped hold reason"),
+    N_("differs from an earlier import"),
 )
 
 # What a desk status can mean (a mapping's values): see TicketTrack.step.
@@ -78,6 +79,18 @@ class DeskSummary(ImportSummary):
         if kind is None:
             kind = next((k for k in KINDS if reason.startswith(k)), None) or reason_kind(reason)
         super().refuse(where, reason, kind)
+
+    def refuse_command(self, where: str, error: str, refusal: Any = None) -> None:
+        """A desk's command ids are derived from its rows: one used for different content means the
+        row reads differently than when an earlier import recorded it, not a command to rename."""
+        if refusal is not None and refusal.wrong.startswith("command id {command_id} was already used"):
+            self.refuse(where, Problem(N_("differs from an earlier import: {command}: the row gives other facts than "
+                                          "an earlier import of the same desk row recorded (another --timezone "
+                                          "or --mapping?); the earlier facts are kept. Import it as before, or "
+                                          "into a new ledger"),
+                                       "differs from an earlier import", command=refusal.command))
+            return
+        super().refuse_command(where, error, refusal)
 
     def as_dict(self) -> dict:
         return {**super().as_dict(), "tickets": self.tickets, "no_fact_rows": self.no_fact,

@@ -322,3 +322,35 @@ def test_reimporting_with_another_time_zone_says_the_rows_differ_from_the_earlie
     assert code == 1 and position(tmp_path / "data") == before
     assert "differs from an earlier import" in err and "another --timezone or --mapping?" in err
     assert "the earlier facts are kept" in err and "new command id" not in err
+
+
+def _compared(capsys: pytest.CaptureFixture[str], tmp_path: Path, log: bytes, name: str) -> tuple[int, str, str]:
+    path = export(tmp_path, incident("INC1", "13/3/2016 09:00", ("New", "13/3/2016 09:00"),
+                                     ("Resolved", "13/3/2016 10:00")))
+    data = tmp_path / "data"
+    assert imported(capsys, data, str(path))[0] == 0
+    assert main(["--data-dir", str(data), "views", "rebuild"]) == 0
+    capsys.readouterr()
+    (tmp_path / name).write_bytes(log)
+    code = main(["--lang", "zh_CN", "--data-dir", str(data), "report", "compare-sla", "--file", str(tmp_path / name)])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+LOG = ("number,priority,made_sla\n" + "INC1,3 - Moderate,true\n" +
+       "".join(f"INC{n},3 - Moderate,false\n" for n in range(2, 1500))).encode()
+
+
+def test_compare_sla_is_said_in_chinese_with_separated_numbers(capsys: pytest.CaptureFixture[str],
+                                                                tmp_path: Path) -> None:
+    code, out, _ = _compared(capsys, tmp_path, LOG, "log.csv")
+    assert code == 0
+    assert "混淆矩阵" in out and "一致率" in out and "无计时" in out and "1,498" in out and "100.0%" in out
+    assert not any(w in out for w in ("breached", "no clock", "confusion matrix", "incidents", "agreement"))
+
+
+def test_compare_sla_says_a_cut_gzip_is_cut(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    whole = gzip.compress(LOG * 20)
+    code, _, err = _compared(capsys, tmp_path, whole[: len(whole) // 2], "log.csv.gz")
+    assert code == 2 and "TL-E113" in err and "gzip 数据不完整" in err
+    assert "IO Error" not in err and "LINE" not in err

@@ -282,8 +282,14 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     print(_("rebuilt {views}: {events} events in {seconds} s, evaluated at {when}; {rows}", views=views_path(args),
             events=_.number(stats["events"]), seconds=f"{stats['seconds']:.2f}",
             when=_.time(stats["evaluated_at"], zone, zone=True),
-            rows=", ".join(f"{k} {_.number(v)}" for k, v in counts.items())))
+            rows=_.listing([_(VIEW_TABLES[k], n=_.number(v)) if k in VIEW_TABLES else f"{k} {_.number(v)}"
+                            for k, v in counts.items()])))
     return 0
+
+
+# the views' tables as the rebuild summary names them for people (JSON keeps the table names)
+VIEW_TABLES = {"events": N_("events {n}"), "sla_clocks": N_("SLA clocks {n}"),
+               "visit_periods": N_("visit periods {n}"), "liability": N_("liability rows {n}")}
 
 
 def open_for_reading(args: argparse.Namespace):

@@ -22,7 +22,7 @@ from typing import Any
 import msgspec
 
 from domain import events as ev
-from domain.errors import N_
+from domain.errors import N_, Phrase
 from domain.terms import Terms, TermsError, load_contract_file, terms_from_mapping
 
 from ..importer import ImportInputError, ImportSummary, Problem, reason_kind
@@ -278,7 +278,7 @@ def check_status_kinds(statuses: dict[str, str], table: str, wait_from_hold: boo
         base, _, reason = str(kind).partition(":")
         if kind in STATUS_KINDS or (base == "wait" and reason in WAIT_REASONS) or (kind == "wait" and wait_from_hold):
             continue
-        hold = ", wait (the reason from the row's hold reason)" if wait_from_hold else ""
+        hold = Phrase(N_(", wait (the reason from the row's hold reason)")) if wait_from_hold else ""
         raise ImportInputError(N_("[{table}] {status} maps to {kind}; use one of {kinds}{hold} or "
                           "wait:<reason> with a reason in {reasons}"),
                           table=table, status=repr(status), kind=repr(kind), kinds=', '.join(STATUS_KINDS),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import gzip
 import re
+import shlex
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -172,7 +173,7 @@ def open_text(path: str | Path) -> Iterator[str]:
     """Lines of a text file, gzip read directly."""
     p = str(path)
     opener = gzip.open if p.endswith(".gz") else open
-    with opener(p, "rt", encoding="utf-8", newline="") as f:  # type: ignore[operator]
+    with opener(p, "rt", encoding="utf-8-sig", newline="") as f:  # type: ignore[operator]  # a BOM (Excel) is dropped
         yield from f
 
 
@@ -222,6 +223,11 @@ def unreadable(path: str | Path, e: BaseException, expected: str, *, gzip_read: 
         return ImportInputError(N_("{path}: the gzip data is cut short or damaged ({error}); copy or download "
                                    "the file again"), path=path, error=e)
     if isinstance(e, UnicodeDecodeError):
+        convert = _gb18030_command(path)
+        if convert:  # a Chinese Windows export (Excel's "CSV", iconv -t GBK): say how to convert it
+            return ImportInputError(N_("{path} is not UTF-8 text: it looks like GBK/GB18030 (a Chinese Windows "
+                                       "export); convert it with `{command}` and import that; give {expected} "
+                                       "in UTF-8"), path=path, command=convert, expected=expected)
         line = _first_undecodable_line(path)
         where = Phrase(N_("line {line}"), line=line) if line else Phrase(N_("byte 0x{byte:02x}"),
                                                                           byte=e.object[e.start])
@@ -231,6 +237,34 @@ def unreadable(path: str | Path, e: BaseException, expected: str, *, gzip_read: 
         return ImportInputError(N_("{path}: cannot be read ({error}); give {expected}"), path=path,
                                 error=e.strerror or e, expected=expected)
     return ImportInputError(N_("{path}: {error}; give {expected}"), path=path, error=e, expected=expected)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _gb18030_command(path: str | Path, max_bytes: int = 1 << 20) -> str:
+    """The iconv command that makes a GBK/GB18030 text file UTF-8 ('' when its start does not read
+    as GB18030 text: binary data, or another encoding)."""
+    try:
+        with open_binary(path) as f:
+            head = f.read(max_bytes)
+    except (*READ_ERRORS, ValueError):
+        return ""
+    try:
+        text = codecs.getincrementaldecoder("gb18030")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return ""
+    if not text.strip() or _CONTROL.search(text) or not re.search(r"[\u3400-\u9fff]", text):
+        return ""
+    p = str(path)
+    if p.endswith(".gz"):
+        plain = p[:-3]
+        _, dot, ext = plain.rpartition(".")
+        out = f"{plain}.utf8.{ext}" if dot and "/" not in ext else f"{plain}.utf8"
+        return f"gzip -dc {shlex.quote(p)} | iconv -f GB18030 -t UTF-8 > {shlex.quote(out)}"
+    _, dot, ext = p.rpartition(".")
+    out = f"{p}.utf8.{ext}" if dot and "/" not in ext else f"{p}.utf8"
+    return f"iconv -f GB18030 -t UTF-8 {shlex.quote(p)} > {shlex.quote(out)}"
 
 
 def _first_undecodable_line(path: str | Path, max_bytes: int = 256 << 20) -> int | None:

@@ -21,8 +21,8 @@ from .domainkit import Desk, ledger_with_one_ticket
 ROOT = Path(__file__).resolve().parents[1]
 MAPPING = ROOT / "contracts" / "volvo-mapping.toml"
 
-SN_HEADER = "number,incident_state,sys_mod_count,opened_at,sys_updated_at,priority\n"
-SN_CSV = SN_HEADER + "INC1,New,0,1/3/2016 09:00,1/3/2016 09:00,3 - Moderate\n"
+SN_HEADER = "number,incident_state,sys_mod_count,opened_at,sys_updated_at,priority,reassignment_count\n"
+SN_CSV = SN_HEADER + "INC1,New,0,1/3/2016 09:00,1/3/2016 09:00,3 - Moderate,0\n"
 XES_HEAD = ('<?xml version="1.0" encoding="UTF-8" ?>\n'
             '<log xes.version="1.0" xmlns="http://www.xes-standard.org/">\n')
 
@@ -368,3 +368,47 @@ def test_views_follow_timings_in_a_folder_is_refused_before_any_server_starts(
     refused(capsys, data, ["views", "follow", "--timings", str(tmp_path), "--max-seconds", "1"],
             f"--timings {tmp_path} is a folder; name a file in it, e.g. {tmp_path / 'timings.jsonl'}")
     assert not (data / "nats").exists() or not os.listdir(data / "nats")
+
+
+# --- a UTF-8 BOM (Excel's "CSV UTF-8") is not part of the first line -------------------------------
+
+BOM = b"\xef\xbb\xbf"
+
+
+@pytest.mark.parametrize("gz", [False, True], ids=["plain", "gzip"])
+def test_a_bom_before_a_servicenow_csv_is_dropped(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                   gz: bool) -> None:
+    path = _write("sn.csv.gz" if gz else "sn.csv", BOM + SN_CSV.encode(), gz)(tmp_path)
+    code, err = run(capsys, tmp_path / "data", "import", "--format", "servicenow", "--date-format", "dmy",
+                    str(path))
+    assert code == 0, err
+    assert position(tmp_path / "data") > 0
+
+
+@pytest.mark.parametrize("gz", [False, True], ids=["plain", "gzip"])
+def test_a_bom_before_json_lines_is_dropped(capsys: pytest.CaptureFixture[str], tmp_path: Path, gz: bool) -> None:
+    desk = Desk()
+    text = "\n".join(ev.encode(f).decode() for f in (desk.contract("000"), desk.asset("A1"))) + "\n"
+    path = _write("c.jsonl.gz" if gz else "c.jsonl", BOM + text.encode(), gz)(tmp_path)
+    code, err = run(capsys, tmp_path / "data", "import", str(path))
+    assert code == 0, err
+    assert position(tmp_path / "data") > 2
+
+
+# --- a GBK/GB18030 file (a Chinese Windows export) is not called binary ------------------------------
+
+GBK_CSV = SN_HEADER + "INC1,New,0,1/3/2016 09:00,1/3/2016 09:00,3 - Moderate,0\n" + \
+    "INC2,New,0,1/3/2016 09:00,1/3/2016 09:00,3 - Moderate,0,网络故障\n"
+
+
+@pytest.mark.parametrize("name, argv, content", [
+    ("sn.csv", ["--format", "servicenow"], GBK_CSV),
+    ("c.jsonl", [], '{"type": "TicketAcknowledged", "id": "工单1"}\n'),
+], ids=["csv", "jsonl"])
+def test_a_gbk_file_is_said_to_look_like_gbk_with_the_command_converting_it(
+        capsys: pytest.CaptureFixture[str], data: Path, tmp_path: Path, name: str, argv: list[str],
+        content: str) -> None:
+    path = _write(name, content.encode("gbk"))(tmp_path)
+    err = refused(capsys, data, ["import", *argv, str(path)], "looks like GBK/GB18030",
+                  f"iconv -f GB18030 -t UTF-8 {path} > {path}.utf8.{name.rsplit('.', 1)[1]}")
+    assert "binary" not in err

@@ -17,7 +17,7 @@ from adapters.store import decode_stored, iter_log
 
 ROOT = Path(__file__).resolve().parents[1]
 CURRENT = ROOT / "contracts" / "servicenow-current-mapping.toml"
-HEADER = "number,incident_state,sys_mod_count,opened_at,sys_updated_at,priority"
+HEADER = "number,incident_state,sys_mod_count,opened_at,sys_updated_at,priority,reassignment_count"
 
 
 def export(folder: Path, rows: list[str], name: str = "export.csv", header: str = HEADER) -> Path:
@@ -29,7 +29,7 @@ def export(folder: Path, rows: list[str], name: str = "export.csv", header: str 
 
 def incident(number: str, opened: str, *updates: tuple[str, str], priority: str = "3 - Moderate") -> list[str]:
     """The rows of one incident: (state, sys_updated_at) per update."""
-    return [f"{number},{state},{i},{opened},{at},{priority}" for i, (state, at) in enumerate(updates)]
+    return [f"{number},{state},{i},{opened},{at},{priority},0" for i, (state, at) in enumerate(updates)]
 
 
 def imported(capsys: pytest.CaptureFixture[str], data: Path, *argv: str) -> tuple[int, str, str]:
@@ -101,6 +101,9 @@ def test_a_file_writing_dates_both_day_first_and_month_first_is_refused_naming_b
     ("2024-03-01 09:00:00", "2024-03-01 10:30:00", "2024-03-01T12:00:00+00:00"),  # ServiceNow's own ISO export
     ("2024-03-01T09:00", "2024-03-01T10:30", "2024-03-01T12:00:00+00:00"),
     ("2024-03-01T09:00:00+08:00", "2024-03-01T10:30:00+08:00", "2024-03-01T01:00:00+00:00"),  # an offset wins
+    ("2024/3/1 09:00", "2024/3/1 10:30", "2024-03-01T12:00:00+00:00"),  # year first with slashes (Excel)
+    ("2024-03-01 9:00", "2024-03-01 10:30", "2024-03-01T12:00:00+00:00"),  # a one-digit hour
+    ("2024/3/1 9:00:00", "2024-03-01 10:30", "2024-03-01T12:00:00+00:00"),  # both: year first is never ambiguous
 ])
 def test_iso_8601_times_are_read(capsys: pytest.CaptureFixture[str], tmp_path: Path,
                                  opened: str, later: str, expected: str) -> None:
@@ -260,3 +263,94 @@ def test_a_mapping_waiting_on_a_hold_reason_column_the_file_lacks_is_refused(
                             str(export(tmp_path, rows, header=header)))
     assert code == 2 and "takes the wait reason of 'On Hold' from the column 'hold_reason', which the file lacks" in err
     assert position(tmp_path / "data") == 0
+
+
+# --- review: a column whose absence loses facts ------------------------------------------------------
+
+NO_RC = "number,incident_state,sys_mod_count,opened_at,sys_updated_at,priority"
+
+
+def test_a_file_without_reassignment_count_is_refused_naming_the_column_and_the_mapping_key(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    rows = [r.rsplit(",", 1)[0] for r in incident("INC1", "1/3/2016 09:00", ("New", "1/3/2016 09:00"),
+                                                    ("Active", "13/3/2016 10:00"))]
+    code, _, err = imported(capsys, tmp_path / "data", str(export(tmp_path, rows, header=NO_RC)))
+    assert code == 2 and position(tmp_path / "data") == 0
+    assert "'reassignment_count'" in err and "optional_columns" in err and "[columns] reassignment_count" in err
+
+
+def test_a_mapping_marking_reassignment_count_optional_imports_and_says_reassignments_are_not(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    mapping = tmp_path / "m.toml"
+    default = (ROOT / "contracts" / "servicenow-mapping.toml").read_text()
+    mapping.write_text('optional_columns = ["reassignment_count"]\n' + default)
+    rows = [r.rsplit(",", 1)[0] for r in incident("INC1", "1/3/2016 09:00", ("New", "1/3/2016 09:00"),
+                                                    ("Active", "13/3/2016 10:00"))]
+    code, out, _ = imported(capsys, tmp_path / "data", "--mapping", str(mapping), "--contract",
+                            str(ROOT / "contracts" / "desk-servicenow.toml"), str(export(tmp_path, rows, header=NO_RC)))
+    assert code == 0 and position(tmp_path / "data") > 0
+    assert "reassignments (TicketReassigned) are not imported: the file has no column 'reassignment_count'" in out
+
+
+def test_a_short_row_and_an_empty_number_are_refused_for_what_is_wrong_with_them(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    rows = incident("INC1", "13/3/2016 09:00", ("New", "13/3/2016 09:00"), ("Active", "13/3/2016 10:00"))
+    rows += ["INC1,Active,2,13/3/2016 09:00,13/3/2016 11:00", ",Active,0,13/3/2016 09:00,13/3/2016 11:00,3 - Moderate,0",
+             rows[-1]]
+    code, _, err = imported(capsys, tmp_path / "data", str(export(tmp_path, rows)))
+    assert code == 1
+    assert "line 4: wrong number of fields: row has 5 fields, the header 7" in err
+    assert "line 5: missing ticket id: the number field is empty" in err
+
+
+def test_the_names_of_the_date_formats_are_said_in_chinese(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    rows = incident("INC1", "29/2/2016 09:00", ("New", "29/2/2016 09:00"), ("Active", "yesterday"))
+    code = main(["--lang", "zh_CN", "--data-dir", str(tmp_path / "data"), "import", "--format", "servicenow",
+                 str(export(tmp_path, rows))])
+    err = capsys.readouterr().err
+    assert code == 1 and "29/2/2016 01:16" in err
+    assert "day first" not in err and "e.g." not in err
+
+
+def test_reimporting_with_another_time_zone_says_the_rows_differ_from_the_earlier_import(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = export(tmp_path, incident("INC1", "13/3/2016 09:00", ("New", "13/3/2016 09:00"),
+                                     ("Active", "13/3/2016 10:00")))
+    assert imported(capsys, tmp_path / "data", str(path))[0] == 0
+    before = position(tmp_path / "data")
+    code, out, err = imported(capsys, tmp_path / "data", "--timezone", "Asia/Shanghai", str(path))
+    assert code == 1 and position(tmp_path / "data") == before
+    assert "differs from an earlier import" in err and "another --timezone or --mapping?" in err
+    assert "the earlier facts are kept" in err and "new command id" not in err
+
+
+def _compared(capsys: pytest.CaptureFixture[str], tmp_path: Path, log: bytes, name: str) -> tuple[int, str, str]:
+    path = export(tmp_path, incident("INC1", "13/3/2016 09:00", ("New", "13/3/2016 09:00"),
+                                     ("Resolved", "13/3/2016 10:00")))
+    data = tmp_path / "data"
+    assert imported(capsys, data, str(path))[0] == 0
+    assert main(["--data-dir", str(data), "views", "rebuild"]) == 0
+    capsys.readouterr()
+    (tmp_path / name).write_bytes(log)
+    code = main(["--lang", "zh_CN", "--data-dir", str(data), "report", "compare-sla", "--file", str(tmp_path / name)])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+LOG = ("number,priority,made_sla\n" + "INC1,3 - Moderate,true\n" +
+       "".join(f"INC{n},3 - Moderate,false\n" for n in range(2, 1500))).encode()
+
+
+def test_compare_sla_is_said_in_chinese_with_separated_numbers(capsys: pytest.CaptureFixture[str],
+                                                                tmp_path: Path) -> None:
+    code, out, _ = _compared(capsys, tmp_path, LOG, "log.csv")
+    assert code == 0
+    assert "混淆矩阵" in out and "一致率" in out and "无计时" in out and "1,498" in out and "100.0%" in out
+    assert not any(w in out for w in ("breached", "no clock", "confusion matrix", "incidents", "agreement"))
+
+
+def test_compare_sla_says_a_cut_gzip_is_cut(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    whole = gzip.compress(LOG * 20)
+    code, _, err = _compared(capsys, tmp_path, whole[: len(whole) // 2], "log.csv.gz")
+    assert code == 2 and "TL-E113" in err and "gzip 数据不完整" in err
+    assert "IO Error" not in err and "LINE" not in err

@@ -242,7 +242,7 @@ def test_compare_sla_report_gives_the_confusion_matrix_per_priority(
     # people get tables; a file that is not the ServiceNow log is refused with the reason
     assert cli_main(["--data-dir", str(data_dir), "report", "compare-sla", "--file", str(log)]) == 0
     text = capsys.readouterr().out
-    assert "we_met_platform_not" in text and "3 - Moderate" in text and "confusion matrix" in text
+    assert "we met, the platform not" in text and "3 - Moderate" in text and "confusion matrix" in text
     other = tmp_path / "other.csv"
     other.write_text("ticket,state\nT-1,open\n")
     assert cli_main(["--data-dir", str(data_dir), "report", "compare-sla", "--file", str(other)]) == 2

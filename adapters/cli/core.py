@@ -615,14 +615,16 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     # the first pass (bytes of the file), then the import (its rows, counted by the first pass);
     # an error half-way is printed after main() has stopped the bar
-    check = Progress(f"check {name}", total=Path(args.file).stat().st_size, every=1 << 22, unit="bytes")
+    _ = speak()
+    check = Progress(_("check {file}", file=name), total=Path(args.file).stat().st_size, every=1 << 22,
+                     unit=_("bytes"))
     try:
         if args.format == "jsonl":
             source = jsonl_source(args.file, _told_absolute(check))
         else:
             source = SOURCES[args.format](ledger, args, _told_absolute(check))
         check.done()
-        progress = Progress(f"import {name}", total=source.rows, every=5000, unit="rows")
+        progress = Progress(_("import {file}", file=name), total=source.rows, every=5000, unit=_("rows"))
         summary = import_items(ledger, source.items, batch_size=args.batch, progress=progress.add,
                                summary=source.summary, before_first_batch=calendar_first)
     except ImportInputError as e:  # the file (or the mapping, or an option) cannot be used at all
@@ -644,10 +646,13 @@ def cmd_import(args: argparse.Namespace) -> int:
         if "tickets" in d:
             print(_("desk rows {rows}, tickets {tickets}, rows implying no new fact {no_fact}", rows=_.number(d["rows"]),
                     tickets=_.number(d["tickets"]), no_fact=_.number(d["no_fact_rows"])))
-        print(_("read {read}, recorded {recorded}, already recorded {already}, refused {refused}", read=d["read"],
-                recorded=d["recorded"], already=d["already_recorded"], refused=d["refused"]))
+        for note in getattr(summary, "notes", []):
+            print(note.said(_))
+        print(_("read {read}, recorded {recorded}, already recorded {already}, refused {refused}",
+                read=_.number(d["read"]), recorded=_.number(d["recorded"]),
+                already=_.number(d["already_recorded"]), refused=_.number(d["refused"])))
         for reason, n in summary.kinds(_):
-            print(_("  refused {n}  {reason}", n=f"{n:>7}", reason=reason))
+            print(_("  refused {n}  {reason}", n=f"{_.number(n):>7}", reason=reason))
         if calendar:
             print(_("calendar years recorded (the first import into this ledger, as init does): {first}-{last}",
                     first=calendar[0], last=calendar[-1]))

@@ -20,7 +20,7 @@ from replay.i18n import DEFAULT_TZ, N_
 from .. import data_folder
 from ..data_folder import SNAPSHOT_FILE, VIEWS_FILE, sql_text
 from . import UserError, position_in_log, positive_float, positive_int, recorded_by_now
-from .output import emit, plain, said, speak
+from .output import Column, emit, plain, said, speak
 from .tables import REPORTS, STATES, TABLE_LIMIT, column
 
 # `views rebuild --from SOURCE`: source name -> function(args, views file, evaluation time, terms)
@@ -282,8 +282,14 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     print(_("rebuilt {views}: {events} events in {seconds} s, evaluated at {when}; {rows}", views=views_path(args),
             events=_.number(stats["events"]), seconds=f"{stats['seconds']:.2f}",
             when=_.time(stats["evaluated_at"], zone, zone=True),
-            rows=", ".join(f"{k} {_.number(v)}" for k, v in counts.items())))
+            rows=_.listing([_(VIEW_TABLES[k], n=_.number(v)) if k in VIEW_TABLES else f"{k} {_.number(v)}"
+                            for k, v in counts.items()])))
     return 0
+
+
+# the views' tables as the rebuild summary names them for people (JSON keeps the table names)
+VIEW_TABLES = {"events": N_("events {n}"), "sla_clocks": N_("SLA clocks {n}"),
+               "visit_periods": N_("visit periods {n}"), "liability": N_("liability rows {n}")}
 
 
 def open_for_reading(args: argparse.Namespace):
@@ -593,8 +599,30 @@ def contract_zones(con: Any) -> dict[str, str]:
         return {}
 
 
-AGREEMENT_COLUMNS = ["priority", "incidents", "both_met", "both_breached", "we_met_platform_not",
-                     "we_breached_platform_met", "undecided", "agreement_pct"]
+AGREEMENT_COLUMNS = [Column("priority", N_("priority")), Column("incidents", N_("incidents"), "number"),
+                     Column("both_met", N_("both met"), "number"),
+                     Column("both_breached", N_("both breached"), "number"),
+                     Column("we_met_platform_not", N_("we met, the platform not"), "number"),
+                     Column("we_breached_platform_met", N_("we breached, the platform met"), "number"),
+                     Column("undecided", N_("undecided"), "number"), Column("agreement", N_("agreement"), "percent")]
+MATRIX_COLUMNS = [Column("priority", N_("priority")), Column("made_sla", N_("made_sla (the platform)"), "bool"),
+                  Column("our_state", N_("our verdict"), "state"), Column("incidents", N_("incidents"), "number")]
+
+
+def _cut_gzip(path: str) -> BaseException | None:
+    """Why a gzip file cannot be read to its end (None: it can), to tell a cut file from DuckDB's IO error."""
+    import gzip
+    import zlib
+
+    if not path.endswith(".gz"):
+        return None
+    try:
+        with gzip.open(path, "rb") as f:
+            while f.read(1 << 20):
+                pass
+    except (OSError, EOFError, zlib.error) as e:
+        return e
+    return None
 
 
 def cmd_compare_sla(args: argparse.Namespace) -> int:
@@ -615,6 +643,13 @@ def cmd_compare_sla(args: argparse.Namespace) -> int:
     except CompareError as e:
         raise UserError(said(e)) from None
     except duckdb.Error as e:
+        cut = _cut_gzip(args.file)
+        if cut is not None:  # said as import says a cut file, not as DuckDB's IO error with its SQL
+            from domain.errors import Phrase
+
+            from ..importer import unreadable
+
+            raise UserError(said(unreadable(args.file, cut, Phrase(N_("a ServiceNow incident log (CSV)"))))) from None
         _ = speak()
         raise UserError(_("compare-sla on {file}: {error}", file=args.file, error=_duckdb_error(e))) from None
     finally:
@@ -629,13 +664,18 @@ def cmd_compare_sla(args: argparse.Namespace) -> int:
                "matrix": [{k: plain(v) for k, v in r.items()} for r in matrix],
                "agreement": [{k: plain(v) for k, v in r.items()} for r in agreement]}], True)
         return 0
+    _ = speak()
     for r in agreement:
-        r["priority"] = r["priority"] or "all"
+        r["priority"] = r["priority"] or _("all")
+        r["agreement"] = None if r["agreement_pct"] is None else r["agreement_pct"] / 100
+    for r in matrix:
+        if r["our_state"] == "no clock":
+            r["our_state"] = _("no clock")
     emit(agreement, False, AGREEMENT_COLUMNS,
-         title=f"resolution verdict vs made_sla (final row) of {Path(args.file).name}, views evaluated at {when}; "
-               "agreement over the incidents our clock decided (met/breached)")
+         title=_("resolution verdict vs made_sla (final row) of {file}, views evaluated at {when}; agreement over "
+                 "the incidents our clock decided (met/breached)", file=Path(args.file).name, when=when))
     print()
-    emit(matrix, False, ["priority", "made_sla", "our_state", "incidents"], title="confusion matrix")
+    emit(matrix, False, MATRIX_COLUMNS, title=_("confusion matrix"))
     return 0
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import msgspec
 
 from domain import events as ev
-from domain.errors import N_
+from domain.errors import N_, Phrase
 from domain.terms import Terms, TermsError, load_contract_file, terms_from_mapping
 
 from ..importer import ImportInputError, ImportSummary, Problem, reason_kind
@@ -40,10 +40,12 @@ KINDS = (
     N_("unknown severity"),
     N_("missing or unreadable time"),
     N_("missing ticket id"),
+    N_("wrong number of fields"),
     N_("update before the report time"),
     N_("update out of order"),
     N_("update after cancellation"),
     N_("unmapped hold reason"),
+    N_("differs from an earlier import"),
 )
 
 # What a desk status can mean (a mapping's values): see TicketTrack.step.
@@ -71,14 +73,28 @@ class DeskSummary(ImportSummary):
         super().__init__()
         self.no_fact = 0
         self.tickets = 0
+        self.notes: list[Any] = []  # Phrases: what the export's layout keeps from being imported
 
     def refuse(self, where: str, reason: str, kind: str | None = None) -> None:
         if kind is None:
             kind = next((k for k in KINDS if reason.startswith(k)), None) or reason_kind(reason)
         super().refuse(where, reason, kind)
 
+    def refuse_command(self, where: str, error: str, refusal: Any = None) -> None:
+        """A desk's command ids are derived from its rows: one used for different content means the
+        row reads differently than when an earlier import recorded it, not a command to rename."""
+        if refusal is not None and refusal.wrong.startswith("command id {command_id} was already used"):
+            self.refuse(where, Problem(N_("differs from an earlier import: {command}: the row gives other facts than "
+                                          "an earlier import of the same desk row recorded (another --timezone "
+                                          "or --mapping?); the earlier facts are kept. Import it as before, or "
+                                          "into a new ledger"),
+                                       "differs from an earlier import", command=refusal.command))
+            return
+        super().refuse_command(where, error, refusal)
+
     def as_dict(self) -> dict:
-        return {**super().as_dict(), "tickets": self.tickets, "no_fact_rows": self.no_fact}
+        return {**super().as_dict(), "tickets": self.tickets, "no_fact_rows": self.no_fact,
+                "not_imported": [str(n) for n in self.notes]}
 
 
 @dataclass
@@ -262,7 +278,7 @@ def check_status_kinds(statuses: dict[str, str], table: str, wait_from_hold: boo
         base, _, reason = str(kind).partition(":")
         if kind in STATUS_KINDS or (base == "wait" and reason in WAIT_REASONS) or (kind == "wait" and wait_from_hold):
             continue
-        hold = ", wait (the reason from the row's hold reason)" if wait_from_hold else ""
+        hold = Phrase(N_(", wait (the reason from the row's hold reason)")) if wait_from_hold else ""
         raise ImportInputError(N_("[{table}] {status} maps to {kind}; use one of {kinds}{hold} or "
                           "wait:<reason> with a reason in {reasons}"),
                           table=table, status=repr(status), kind=repr(kind), kinds=', '.join(STATUS_KINDS),

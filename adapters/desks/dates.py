@@ -23,7 +23,10 @@ from ..importer import ImportInputError
 # optional AM/PM; `/`, `-` or `.` between the date's parts (`29-02-2016` is how Excel re-saves it)
 _NUMERIC = re.compile(
     r"(\d{1,2})([/.-])(\d{1,2})\2(\d{4})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?(?:\s*([AaPp][Mm]))?")
-_ISO = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO = re.compile(r"\d{4}([/.-])\d{1,2}\1\d{1,2}")  # year first: never ambiguous
+# year first with one-digit month, day or hour, or `/` or `.` between the date's parts
+# (`2016/1/2 3:04`, as a spreadsheet writes it): made ISO 8601 before it is read
+_YEAR_FIRST = re.compile(r"(\d{4})([/.-])(\d{1,2})\2(\d{1,2})(?:([ T])(\d{1,2})(:.*))?")
 CHOICES = "auto, dmy, mdy, iso, or a strftime pattern such as '%d.%m.%Y %H:%M'"
 
 
@@ -67,6 +70,14 @@ def _iso(text: str) -> datetime | None:
     try:
         return datetime.fromisoformat(text)
     except ValueError:
+        pass
+    m = _YEAR_FIRST.fullmatch(text)
+    if m is None:
+        return None
+    y, _, mo, d, sep, hh, rest = m.groups()
+    try:
+        return datetime.fromisoformat(f"{y}-{mo:0>2}-{d:0>2}" + (f"T{hh:0>2}{rest}" if sep else ""))
+    except ValueError:
         return None
 
 
@@ -79,9 +90,12 @@ def _pattern(pattern: str) -> Callable[[str], datetime | None]:
     return parse
 
 
-DMY = DateFormat("dmy", "D/M/YYYY HH:MM, day first (e.g. 29/2/2016 01:16)", _numeric(day_first=True))
-MDY = DateFormat("mdy", "M/D/YYYY HH:MM, month first (e.g. 2/29/2016 01:16)", _numeric(day_first=False))
-ISO = DateFormat("iso", "ISO 8601 (e.g. 2016-02-29 01:16:00 or 2016-02-29T01:16:00+08:00)", _iso)
+DMY = DateFormat("dmy", Phrase(N_("D/M/YYYY HH:MM, day first (e.g. {example})"), example="29/2/2016 01:16"),
+                 _numeric(day_first=True))
+MDY = DateFormat("mdy", Phrase(N_("M/D/YYYY HH:MM, month first (e.g. {example})"), example="2/29/2016 01:16"),
+                 _numeric(day_first=False))
+ISO = DateFormat("iso", Phrase(N_("ISO 8601 or another year-first date (e.g. {examples})"),
+                               examples="2016-02-29 01:16:00, 2016-02-29T01:16:00+08:00, 2016/2/29 1:16"), _iso)
 NAMED = {f.name: f for f in (DMY, MDY, ISO)}
 
 
@@ -106,7 +120,8 @@ def date_format(option: str | None, source: str = "--date-format") -> DateFormat
         raise ImportInputError(N_("{source} {option}: the pattern does not hold a year, a month and a "
                           "day (it reads {written} as {back}); use e.g. '%d.%m.%Y %H:%M'"),
                           source=source, option=repr(option), written=repr(written), back=f"{back:%Y-%m-%d}")
-    return DateFormat(option, f"{option} (e.g. {written})", _pattern(option))
+    return DateFormat(option, Phrase(N_("{pattern} (e.g. {example})"), pattern=option, example=written),
+                      _pattern(option))
 
 
 def _kind(text: str) -> str:

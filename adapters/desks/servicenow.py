@@ -51,6 +51,10 @@ MISSING = "?"
 NEED = ("number", "incident_state", "sys_mod_count", "opened_at", "sys_updated_at", "priority")
 OPTIONAL = ("sys_created_at", "sys_updated_by", "reassignment_count", "assignment_group", "assigned_to",
             "cmdb_ci", "category", "subcategory", "u_symptom", "caller_id", "opened_by", "hold_reason")
+# Optional columns whose absence loses facts (TicketReassigned): refused unless the mapping's
+# optional_columns lists them, then the summary says what is not imported.
+FACT_COLUMNS = {"reassignment_count": N_("reassignments (TicketReassigned) are not imported: the file has no "
+                                         "column {column}")}
 TIMES = ("opened_at", "sys_updated_at", "sys_created_at")  # the columns whose format is detected
 DEFAULT_MAPPING = CONTRACTS_DIR / "servicenow-mapping.toml"
 EXAMPLE = "contracts/servicenow-mapping.toml"
@@ -74,6 +78,7 @@ class ServiceNowMapping:
     states: dict[str, str] = field(default_factory=dict)  # state -> kind ('wait': reason from the hold reason)
     hold_reasons: dict[str, str] = field(default_factory=dict)  # hold reason -> wait reason
     priorities: dict[str, str] = field(default_factory=dict)  # priority -> severity (else the label, lower-cased)
+    optional_columns: list[str] = field(default_factory=list)  # FACT_COLUMNS the export may lack
 
     @classmethod
     def load(cls, path: str | None) -> ServiceNowMapping:
@@ -84,9 +89,10 @@ class ServiceNowMapping:
                     contract_file=raw.get("contract_file", "desk-servicenow.toml"),
                     date_format=raw.get("date_format"), columns=dict(raw.get("columns", {})),
                     states=dict(raw.get("state", {})), hold_reasons=dict(raw.get("hold_reason", {})),
-                    priorities=dict(raw.get("priority", {})))
+                    priorities=dict(raw.get("priority", {})),
+                    optional_columns=[str(c) for c in raw.get("optional_columns", [])])
             unknown = sorted(set(raw) - {"prefix", "channel", "contract_file", "date_format", "columns", "state",
-                                         "hold_reason", "priority"})
+                                         "hold_reason", "priority", "optional_columns"})
             if unknown:
                 raise ImportInputError(N_("unknown key {unknown}"), unknown=', '.join(unknown))
             if not m.states:
@@ -102,6 +108,11 @@ class ServiceNowMapping:
                 raise ImportInputError(N_("[columns] {columns}: not a column we read; name one of "
                                   "{readable} (as the UCI log calls them)"),
                                   columns=', '.join(odd), readable=', '.join(NEED + OPTIONAL))
+            odd = [c for c in m.optional_columns if c not in FACT_COLUMNS]
+            if odd:
+                raise ImportInputError(N_("optional_columns {columns}: only {optional} may be marked optional "
+                                          "(the other columns are required or optional already)"),
+                                       columns=', '.join(odd), optional=', '.join(FACT_COLUMNS))
             if m.date_format is not None:
                 date_format(str(m.date_format), "date_format")
         except ImportInputError as e:
@@ -136,7 +147,7 @@ def scan(path: str, m: ServiceNowMapping, tz: tzinfo, option: str | None, limit:
     ImportInputError when the file cannot be imported at all."""
     try:
         with open_measured(path) as (stream, position):
-            reader = csv.reader(io.TextIOWrapper(stream, encoding="utf-8", newline=""))
+            reader = csv.reader(io.TextIOWrapper(stream, encoding="utf-8-sig", newline=""))  # a BOM is dropped
             try:
                 return _scan(path, reader, m, tz, option, limit, on_bytes, position)
             except csv.Error as e:
@@ -171,6 +182,14 @@ def _scan(path: str, reader: Any, m: ServiceNowMapping, tz: tzinfo, option: str 
                           "from the column {hold}, which the file lacks; name it in [columns] "
                           "hold_reason, or map those states to wait:<reason>"),
                           path=path, name=m.name, known=known(waits), hold=repr(hold))
+    for role in FACT_COLUMNS:
+        if m.column(role) not in col and role not in m.optional_columns:
+            raise ImportInputError(N_("{path}: line 1: its header lacks {column}, the column of {role} "
+                                      "(--mapping {name}); without it every {what} would be lost; nothing "
+                                      "recorded. Name the file's column in [columns] {role}, or list "
+                                      "{role} in the mapping's optional_columns to import without them"),
+                                   path=path, column=repr(m.column(role)), role=role, name=m.name,
+                                   what="TicketReassigned")
     width, c_num = len(header), col[m.column("number")]
     time_cols = [(m.column(c), col[m.column(c)]) for c in TIMES if m.column(c) in col]
     order = DateOrder()
@@ -282,6 +301,9 @@ def _read_rows(path: str, reader: Any, m: ServiceNowMapping, found: Scan, desk: 
     assert c_num is not None and c_state is not None and c_count is not None  # checked by the scan
     assert c_opened is not None and c_updated is not None and c_prio is not None
     c_created, c_by, c_rc, c_hold = at("sys_created_at"), at("sys_updated_by"), at("reassignment_count"), at("hold_reason")
+    for role, note in FACT_COLUMNS.items():
+        if at(role) is None:  # the mapping marks it optional (else the scan refused the header)
+            summary.notes.append(Phrase(note, column=repr(m.column(role))))
     c_group, c_person = at("assignment_group"), at("assigned_to")
     c_ci, c_cat, c_sub, c_sym = at("cmdb_ci"), at("category"), at("subcategory"), at("u_symptom")
     c_caller, c_opened_by = at("caller_id"), at("opened_by")
@@ -305,14 +327,16 @@ def _read_rows(path: str, reader: Any, m: ServiceNowMapping, found: Scan, desk: 
     for n, row in enumerate(reader, start=2):
         if len(row) != width:
             summary.rows += 1
-            yield f"line {n}", Problem(N_("missing ticket id: row has {fields} fields, the header {width}"),
-                                       "missing ticket id", fields=len(row), width=width)
+            yield f"line {n}", Problem(N_("wrong number of fields: row has {fields} fields, the header {width}"),
+                                       "wrong number of fields", fields=len(row), width=width)
             continue
         number = row[c_num]
         if number not in counters:
             if not number or number == MISSING:
                 summary.rows += 1
-                yield f"line {n}", Problem(N_("missing ticket id: number is '?'"), "missing ticket id")
+                yield f"line {n}", (Problem(N_("missing ticket id: the number field is empty"), "missing ticket id")
+                                    if not number else
+                                    Problem(N_("missing ticket id: number is '?'"), "missing ticket id"))
                 continue
             seen += 1
             if limit is not None and seen > limit:

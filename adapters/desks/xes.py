@@ -200,14 +200,16 @@ def _plain_layout(path: str, tally: _Tally | None = None,
 _LOG_CLOSE = re.compile(rb"</log\s*>\Z")
 
 
+LOG_UNCLOSED = N_("the log does not end with its closing </log> tag (a truncated file?)")
+
+
 def _check_end(path: str, last: bytes, lines: int) -> None:
     """A plain-layout log ends with </log> (nothing but white space may follow): checked while the
     layout is scanned, so that a truncated file is refused before any of it is recorded."""
     end = last.rstrip()
     if end and not _LOG_CLOSE.search(end):  # all white space: too far to see, lxml reads the end
         line = lines + 1 - last[len(end):].count(b"\n")
-        raise etree.XMLSyntaxError("the log does not end with its closing </log> tag (a truncated file?)",
-                                   0, line, 0, path)
+        raise etree.XMLSyntaxError(LOG_UNCLOSED, 0, line, 0, path)
 
 
 def _plain_traces(path: str, log_open: bytes, log_end: int) -> Iterator[Trace]:
@@ -322,12 +324,15 @@ def _refusal(path: str, e: BaseException) -> ImportInputError:
     if not isinstance(e, etree.XMLSyntaxError):
         return unreadable(path, e, EXPECTED)
     hint = looks_like(path) if (e.lineno or 0) <= 1 else ""
+    error: str = _bare(e)
+    if error == LOG_UNCLOSED:  # ours, said in the reader's language
+        error = Phrase(LOG_UNCLOSED)
     if hint in (FILE_EMPTY, FILE_BINARY):
         what = hint
     elif hint:
-        what = Phrase(N_("line {line}: {error}; {hint}"), line=e.lineno, error=_bare(e), hint=hint)
+        what = Phrase(N_("line {line}: {error}; {hint}"), line=e.lineno, error=error, hint=hint)
     else:
-        what = Phrase(N_("line {line}: {error}"), line=e.lineno, error=_bare(e))
+        what = Phrase(N_("line {line}: {error}"), line=e.lineno, error=error)
     return ImportInputError(N_("{path}: not a well-formed XES log: {what}; give {expected}"),
                             path=path, what=what, expected=EXPECTED)
 

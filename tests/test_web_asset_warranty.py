@@ -14,7 +14,7 @@ from adapters.web import queries
 from adapters.web.app import ROLE_NAMES
 from adapters.web.scope import Scope
 from projections import open_views
-from replay.i18n import LANGS, texts, word
+from replay.i18n import LANGS, recorded_word, texts, word
 from replay.printable import printable
 
 CUSTOMER = Scope("cust", "customer", None, frozenset({"buyer-1"}))
@@ -41,7 +41,8 @@ def _warranty_line(con, asset: str, lang: str) -> str:
     t = texts(lang)
     data = queries.asset_page(con, CUSTOMER, asset)
     html = env.get_template("asset.html").render(
-        _=t, t=t, lang=lang, langs=LANGS, user=None, word=functools.partial(word, lang), p=printable,
+        _=t, t=t, lang=lang, langs=LANGS, user=None, word=functools.partial(word, lang),
+        recorded=functools.partial(recorded_word, lang), p=printable, before_first="",
         tz="Asia/Shanghai", as_of="", csrf="", path="/assets", qs=lambda **_: "", keep="", keep_amp="",
         ms=str, role_names=ROLE_NAMES, filters={}, asset=asset, rtz="Asia/Shanghai", **data)
     start = html.index('id="warranty-end">') + len('id="warranty-end">')

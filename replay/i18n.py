@@ -218,7 +218,12 @@ class Texts:
         if seconds is None:
             return ""
         s = abs(int(seconds))
-        text = f"{s // 60:02d}:{s % 60:02d}" if s < 3600 else self._whole_minutes(s // 60)
+        if s < 3600:
+            text = f"{s // 60:02d}:{s % 60:02d}"
+        elif s < 2 * 86400:
+            text = self._whole_minutes(s // 60)
+        else:  # "overdue 9,991 h" reads as a number: days and hours from two days on
+            text = self("{d} d {h} h", d=self.number(s // 86400), h=s % 86400 // 3600)
         return self(OVERDUE, d=text) if seconds < 0 else text
 
     # kept: the console's queue writes 500 a page, and babel's number formatting is most of it

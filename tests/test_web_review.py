@@ -128,7 +128,10 @@ def test_near_a_deadline_the_time_left_is_written_in_seconds_never_0_min() -> No
     assert (en.countdown(25), en.countdown(-25), en.countdown(-59)) == ("00:25", "overdue 00:25", "overdue 00:59")
     assert (en.countdown(3599), en.countdown(3600 + 59 * 60 + 59)) == ("59:59", "1 h 59 min")
     assert zh.countdown(-5410) == "已超时 1 小时 30 分钟"
-
+    # long overdue: days and hours, not "9,991 h"
+    assert (en.countdown(-(47 * 3600 + 59 * 60)), en.countdown(-(416 * 86400 + 7 * 3600 + 5))) == (
+        "overdue 47 h 59 min", "overdue 416 d 7 h")
+    assert zh.countdown(-(416 * 86400 + 7 * 3600)) == "已超时 416 天 7 小时"
 
 
 def test_a_breached_clock_reads_red_on_its_ticket_page_and_the_asset_page_speaks_words(console, browser) -> None:

@@ -493,7 +493,7 @@ async def queue_page(request: Request, user: User, lang: str) -> Response:
                          "state": {k: word(lang, "state", k) for k in ("running", "at_risk", "breached", "met",
                                                                           "not_applicable")},
                          "severity": {k: word(lang, "severity", k) for k in VOCABULARY["severity"]},
-                         "paused": _("paused"), "overdue": _("overdue {d}"), "h": _("{h} h {m} min"), "live": _("live"), "offline": _("reconnecting…"),
+                         "paused": _("paused"), "overdue": _("overdue {d}"), "h": _("{h} h {m} min"), "dh": _("{d} d {h} h"), "live": _("live"), "offline": _("reconnecting…"),
                          "zones": data["zones"], "lang": _.html_lang}
                 # an as-of page stands still at its time; a live one counts from the server's clock
                 return {**data, "row": queue_row(c, gen, lang, data["zones"]), "live": live,

@@ -15,14 +15,15 @@
   function fmt(template, values) {
     return template.replace(/\{(\w+)\}/g, (_, k) => String(values[k]));
   }
-  // as the server writes it (replay/i18n.py Texts.countdown): mm:ss under an hour, else h and
-  // whole minutes (cut, not rounded); whole seconds counted down from the deadline
+  // as the server writes it (replay/i18n.py Texts.countdown): mm:ss under an hour, h and whole
+  // minutes (cut, not rounded) under two days, days and hours above; whole seconds counted down
   function duration(ms) {
     const seconds = Math.floor(ms / 1000);
     const s = Math.abs(seconds);
     const two = (n) => String(n).padStart(2, "0");
     const text = s < 3600 ? two(Math.floor(s / 60)) + ":" + two(s % 60)
-      : fmt(words.h, { h: Math.floor(s / 3600).toLocaleString(words.lang), m: Math.floor(s / 60) % 60 });
+      : s < 2 * 86400 ? fmt(words.h, { h: Math.floor(s / 3600).toLocaleString(words.lang), m: Math.floor(s / 60) % 60 })
+      : fmt(words.dh, { d: Math.floor(s / 86400).toLocaleString(words.lang), h: Math.floor(s / 3600) % 24 });
     return seconds < 0 ? fmt(words.overdue, { d: text }) : text;
   }
   function left(row) {

@@ -177,8 +177,9 @@ def emit(rows: Iterable[dict[str, Any]], as_json: bool, columns: Sequence[Column
     if title:
         out.print(Text(title))
     cols = [as_column(c) for c in (columns or (list(rows[0].keys()) if rows else []))]
-    shown = fitted(rows, cols, _, zone, out.width) if out.width != UNBOUNDED else cols
-    out.print(render(rows, shown, _, zone))
+    cells = written(rows, cols, _, zone)  # once: both the fit and the table read them
+    shown = cols[:fitted(cells, cols, _, out.width)] if out.width != UNBOUNDED else cols
+    out.print(render(rows, shown, _, zone, cells=[values[:len(shown)] for values in cells]))
     if len(shown) < len(cols):
         left = [c.title(_) for c in cols[len(shown):]]
         out.print(Text(_.plural("{n} column left out to fit {width} characters: {names}; widen the terminal, or ask "
@@ -199,8 +200,16 @@ WRAPPING = 16  # a longer word folds when its column wraps to fit
 GAP = 2  # between two columns (padding 1 each side, edges unpadded)
 
 
-def fitted(rows: Sequence[dict[str, Any]], cols: list[Column], _: Texts, zone: Zone, width: int) -> list[Column]:
-    """The leading columns that fit `width` with ids, times and figures whole and words wrapped
+def written(rows: Sequence[dict[str, Any]], cols: Sequence[Column], _: Texts, zone: Zone) -> list[list[str]]:
+    """Each row's values as people read them, column by column (`cell`)."""
+    def tz(r: dict[str, Any]) -> str:
+        return zone(r) if callable(zone) else (zone or DEFAULT_TZ)
+
+    return [[cell(_, c.kind, r.get(c.key), tz(r)) for c in cols] for r in rows]
+
+
+def fitted(cells: Sequence[Sequence[str]], cols: Sequence[Column], _: Texts, width: int) -> int:
+    """How many leading columns fit `width` with ids, times and figures whole and words wrapped
     between words at most: squeezing every column into a narrow terminal folded ids over three
     lines and cut words in two, so the columns on the right are left out instead (and said so)."""
     from rich.cells import cell_len
@@ -211,24 +220,24 @@ def fitted(rows: Sequence[dict[str, Any]], cols: list[Column], _: Texts, zone: Z
         return max((min(cell_len(w), WRAPPING) if cell_len(w) == len(w) else min(cell_len(w), 4)
                     for w in text.split()), default=0)
 
-    def need(c: Column) -> int:
-        values = [cell(_, c.kind, r.get(c.key), zone(r) if callable(zone) else (zone or DEFAULT_TZ)) for r in rows]
+    def need(i: int, c: Column) -> int:
         words = c.kind == "text" or c.kind in VOCABULARY
-        widest = max(((narrowest if words else cell_len)(v) for v in values), default=0)
+        widest = max(((narrowest if words else cell_len)(values[i]) for values in cells), default=0)
         return max(narrowest(c.title(_)), widest)
 
-    used, shown = -GAP, []
-    for c in cols:
-        used += need(c) + GAP
+    used, shown = -GAP, 0
+    for i, c in enumerate(cols):
+        used += need(i, c) + GAP
         if used > width and shown:
             break
-        shown.append(c)
+        shown += 1
     return shown
 
 
 def render(rows: Sequence[dict[str, Any]], columns: Sequence[ColumnSpec] | None, _: Texts,
-           zone: Zone = None) -> Table | Text:
-    """The rows as a rich table (ids never wrapped; long text wraps inside its column)."""
+           zone: Zone = None, cells: Sequence[Sequence[str]] | None = None) -> Table | Text:
+    """The rows as a rich table (ids never wrapped; long text wraps inside its column); `cells`:
+    the rows as `written` already wrote them for these columns."""
     if not rows:
         return Text(_("(no rows)"))
     cols = [as_column(c) for c in (columns or list(rows[0].keys()))]
@@ -238,9 +247,8 @@ def render(rows: Sequence[dict[str, Any]], columns: Sequence[ColumnSpec] | None,
         numeric = c.kind in ("money", "number", "percent", "duration")
         table.add_column(c.title(_), justify="right" if numeric else "left", overflow="fold",
                          no_wrap=numeric or c.kind in ("id", "time", "end", "date"))
-    for r in rows:
-        tz = zone(r) if callable(zone) else (zone or DEFAULT_TZ)
-        table.add_row(*(cell(_, c.kind, r.get(c.key), tz) for c in cols))
+    for values in cells if cells is not None else written(rows, cols, _, zone):
+        table.add_row(*values)
     return table
 
 

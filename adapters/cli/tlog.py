@@ -455,10 +455,10 @@ def cmd_proof_verify(args: argparse.Namespace) -> int:
                               file=f, error=said(e)), code=E_REPORT) from None
     if extra:
         ev = msgspec.structs.replace(ev, consistency=[*ev.consistency, *extra])
+    from domain import cosignature as cs
+
     witnesses = []
     for k in args.witness_key:
-        from domain import cosignature as cs
-
         text = Path(k).read_text().strip() if Path(k).is_file() else k
         try:
             witnesses.append(cs.WitnessVerifier.parse(text))
@@ -469,8 +469,6 @@ def cmd_proof_verify(args: argparse.Namespace) -> int:
     findings = check_evidence(ev, keys, saved, shown=shown, subject=subject,
                               witnesses=[(w.name, w.key_hash) for w in witnesses])
     if witnesses:
-        from domain import cosignature as cs
-
         findings = [*findings, *cs.witness_findings(ev.checkpoint, witnesses)]
     failed = [f for f in findings if f.status == "failed"]
     if args.json:

@@ -266,8 +266,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     con = open_views(views_path(args))
     try:
         publish_snapshot(con, snapshot_path(args))
-        counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]
-                  for t in ("events", "sla_clocks", "visit_periods", "liability")}
+        counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in COUNTED}
     finally:
         con.close()
     when = f"{stats['evaluated_at']:%Y-%m-%dT%H:%M:%SZ}"
@@ -282,13 +281,12 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     print(_("rebuilt {views}: {events} events in {seconds} s, evaluated at {when}; {rows}", views=views_path(args),
             events=_.number(stats["events"]), seconds=f"{stats['seconds']:.2f}",
             when=_.time(stats["evaluated_at"], zone, zone=True),
-            rows=_.listing([_(VIEW_TABLES[k], n=_.number(v)) if k in VIEW_TABLES else f"{k} {_.number(v)}"
-                            for k, v in counts.items()])))
+            rows=_.listing([_(COUNTED[k], n=_.number(v)) for k, v in counts.items()])))
     return 0
 
 
-# the views' tables as the rebuild summary names them for people (JSON keeps the table names)
-VIEW_TABLES = {"events": N_("events {n}"), "sla_clocks": N_("SLA clocks {n}"),
+# the tables the rebuild summary counts, as it names them for people (JSON keeps the table names)
+COUNTED = {"events": N_("events {n}"), "sla_clocks": N_("SLA clocks {n}"),
                "visit_periods": N_("visit periods {n}"), "liability": N_("liability rows {n}")}
 
 

@@ -512,7 +512,7 @@ def render_html(r: Mapping[str, Any], lang: str = "zh_CN", medium: str = "html")
             f"<th>{html.escape(h)}</th>" for h in (t(M["Clock"]), t(M["Promise and clause"]), t(M["Deadline"]),
                                                  t(_("Stopped")), t(_("Verdict")))) + "</tr></thead><tbody>")
         for c in r["clocks"]:
-            promise = target_adjusted(c, t, tz)
+            promise = target_adjusted(c, t, tz, r.get("clock_inputs", []))
             P.append(f'<tr class="{e(c.get("state"))}" data-clock="{e(c.get("clock"))}">'
                      f'<td><a href="#clock-{e(c.get("clock"))}">{html.escape(word(lang, "clock", c.get("clock")))}</a></td>'
                      f'<td>{html.escape(promise)} <span class="quote">{e(clause_text(c.get("clause")))}</span></td>'
@@ -760,7 +760,7 @@ def render_md(r: Mapping[str, Any], lang: str = "zh_CN") -> bytes:
              f"{t(M['Verdict'])} |")
     L.append("|---|---|---|---|---|")
     for c in r["clocks"]:
-        L.append(f"| {word(lang, 'clock', c.get('clock'))} | {target_adjusted(c, t, tz)} {_md(clause_text(c.get('clause')))} | "
+        L.append(f"| {word(lang, 'clock', c.get('clock'))} | {target_adjusted(c, t, tz, r.get('clock_inputs', []))} {_md(clause_text(c.get('clause')))} | "
                  f"{t.end(c.get('deadline'), tz)} | {t.time(c.get('stopped_at'), tz)} | {verdict_short(c, lang)} |")
     L.append("")
     L += [f"## {t(M['Who pays'])}", ""]

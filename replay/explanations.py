@@ -83,14 +83,28 @@ def calendar_text(clock: Row, t: Texts) -> str:
     return t(_("around the clock (7×24)"))
 
 
-def target_adjusted(clock: Row, t: Texts, tz: str = "Asia/Shanghai") -> str:
+def reopened_minutes(clock: Row, inputs: Iterable[Row]) -> float:
+    """The part of a clock's uncounted time that lay between a resolution and the reopen that
+    undid it (counting rule 9.1): not a pause, though `paused_minutes` holds both."""
+    gaps = sum(r.get("minutes") or 0 for r in inputs
+               if r.get("clock") == clock.get("clock") and r.get("kind") == "reopen"
+               and r.get("reason") == "undone_resolution")
+    return min(gaps, clock.get("paused_minutes") or 0)
+
+
+def target_adjusted(clock: Row, t: Texts, tz: str = "Asia/Shanghai", inputs: Iterable[Row] = ()) -> str:
     """The promise's size with what changed the deadline, as the verdict table shows it:
-    `36 hours + 12 hours (extended with consent)`, `36 hours + 63 min paused`."""
+    `36 hours + 12 hours (extended with consent)`, `36 hours + 63 min paused`,
+    `36 hours + 63 h 2 min (resolution reopened)`."""
     text = target_text(clock, t)
     if clock.get("extension_minutes"):
         text += t(_(" + {duration} (extended with consent)"), duration=t.duration(clock["extension_minutes"]))
-    if clock.get("paused_minutes"):
-        text += t(_(" + {duration} paused"), duration=t.duration(clock["paused_minutes"]))
+    reopened = reopened_minutes(clock, inputs)
+    paused = (clock.get("paused_minutes") or 0) - reopened
+    if paused >= 0.5:
+        text += t(_(" + {duration} paused"), duration=t.duration(paused))
+    if reopened:
+        text += t(_(" + {duration} between a resolution and its reopen"), duration=t.duration(reopened))
     if _rest_day_deferred({**clock, "_tz": tz}) is not None:
         text += t(_(" (last day a rest day: ends with the next working day)"))
     return text

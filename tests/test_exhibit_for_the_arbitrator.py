@@ -20,6 +20,7 @@ CONSENT = "T-s7n3000-002294"
 PAUSED = "T-s7n3000-002225"
 WEEK = "T-s7n3000-000194"  # a 1-week target whose last day fell in the National Day holiday
 REOPENED = "T-s7n3000-000371"
+REOPENED_IN_TIME = "T-s7n3000-001528"  # resolved within the deadline, reopened 63 h later
 
 
 def run(*argv: str) -> str:
@@ -114,6 +115,14 @@ def test_the_verdict_table_shows_what_moved_the_deadline(report) -> None:
     assert "| 故障解决 | 36 小时 + 12 小时 0 分钟（经同意延长） «§9-10" in report(CONSENT)
     assert "| 故障解决 | 36 小时 + 1 小时 3 分钟暂停 «§9" in report(PAUSED)
     assert "| resolution | 36 hours + 12 h 0 min (extended with consent) «" in report(CONSENT, "md", "en")
+
+
+def test_the_time_before_a_reopen_is_not_called_a_pause(report) -> None:
+    """No wait was recorded on this ticket: the 63 h left out lay between a resolution and the
+    reopen that undid it (counting rule 9.1), and the verdict table says so."""
+    zh, en = report(REOPENED_IN_TIME), report(REOPENED_IN_TIME, "md", "en")
+    assert "+ 63 小时 2 分钟（解决至重新开启之间，不计） «" in zh and "暂停" not in zh
+    assert "+ 63 h 2 min between a resolution and its reopen «" in en and "paused" not in en
 
 
 def test_a_day_counted_deadline_says_it_starts_the_next_day_and_moves_past_the_holiday(report) -> None:

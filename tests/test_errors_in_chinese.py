@@ -170,3 +170,19 @@ def test_a_witness_alarm_keeps_its_english_evidence_and_is_said_in_chinese(tmp_p
     alarm = Alarm(reason, tmp_path)
     assert str(alarm).startswith("ALARM: rollback: a checkpoint of 90 events after the accepted one of 100 (")
     assert alarm.said(texts("zh_CN")).startswith("警报：回滚：在已接受的 100 个事件的检查点之后，出现了 90 个事件的检查点")
+
+
+def test_a_document_s_status_line_is_in_the_contract_s_language(ledger: Path, tmp_path: Path) -> None:
+    """README (Languages): with no --lang, the CLI speaks the contract's language where one applies.
+    The statement and the dispute report are written in Chinese for a contract in Beijing time; the
+    line saying what was written was English under LANG=C, beside a Chinese document."""
+    assert run(ledger, "views", "rebuild").returncode == 0
+    statement = run(ledger, "statement", "--customer", "buyer-000", "--month", "2025-10",
+                    "--out", str(tmp_path / "s.html"))
+    assert statement.returncode == 0, statement.stderr
+    assert statement.stdout.startswith(f"已写入 {tmp_path / 's.html'}（") and "zh_CN" in statement.stdout
+    report = run(ledger, "explain", "T1", "--out", str(tmp_path / "t1.html"))
+    assert report.returncode == 0, report.stderr
+    assert report.stdout.startswith(f"已写入 {tmp_path / 't1.html'}（") and "工单 T1" in report.stdout
+    english = run(ledger, "--lang", "en", "explain", "T1", "--out", str(tmp_path / "t1-en.html"))
+    assert english.stdout.startswith(f"wrote {tmp_path / 't1-en.html'} (")

@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from replay.i18n import N_, word
+from replay.i18n import N_, texts, word
 
 from ..data_folder import sql_text
 from ..dispute import chain_head
@@ -423,7 +423,7 @@ def _explain(args: argparse.Namespace, out_file: Path | None, printer: Any) -> i
         try:
             out_file.write_bytes(body)
         except OSError as e:
-            _ = speak()
+            _ = texts(lang)  # the report's language, as its status line below
             raise UserError(_("--out {out}: cannot be written ({reason}); name a file you can "
                               "write", out=args.out, reason=e.strerror),
                             code="TL-E033") from None
@@ -432,7 +432,7 @@ def _explain(args: argparse.Namespace, out_file: Path | None, printer: Any) -> i
                    "ticket": args.ticket, "events": len(report["timeline"]), "clocks": len(report["clocks"]),
                    "evaluated_at": report["evaluated_at"]}], True)
             return 0
-        _ = speak()
+        _ = texts(lang)
         print(_("wrote {out} ({size} bytes, {lang}): ticket {ticket}, {events} events, {clocks} clocks, views "
                 "evaluated at {evaluated}", out=args.out, size=f"{len(body):,}", lang=lang, ticket=args.ticket,
                 events=len(report["timeline"]), clocks=len(report["clocks"]),

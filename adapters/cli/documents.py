@@ -80,12 +80,12 @@ def cmd_statement(args: argparse.Namespace) -> int:
     try:
         out.write_bytes(body)
     except OSError as e:
-        _ = speak()
+        _ = speak(data["timezone"])
         raise UserError(_("--out {out}: cannot be written ({reason}); name a file you can write",
                           out=args.out, reason=e.strerror),
                         code="TL-E033") from None
     cur = data["current"]["totals"]
-    _ = speak()
+    _ = speak(data["timezone"])
     if not stated:  # written all the same (a month may be asked ahead), but said: it holds nothing yet
         zone, first = data["timezone"], stated_from
         print(_("warning: {customer} has no facts in {month}: the views are evaluated at {when}, and its first "

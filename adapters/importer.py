@@ -51,6 +51,9 @@ class ImportInputError(Explained, ValueError):
 READ_ERRORS = (OSError, EOFError, zlib.error, UnicodeDecodeError)
 
 
+_LINE = re.compile(r"line (\d+)$")
+
+
 @dataclass
 class ImportSummary:
     read: int = 0  # items: facts and problems
@@ -72,9 +75,18 @@ class ImportSummary:
             self.refusals[len(self.refused)] = refusal
         self.refuse(where, error)
 
+    def in_file_order(self) -> list[int]:
+        """The refusals' indexes by line: a line that does not decode is refused as it is read, a
+        command the ledger refuses only when its batch is decided, so `refused` interleaves them."""
+        def line(i: int) -> tuple[int, int]:
+            m = _LINE.match(self.refused[i][0])
+            return (int(m.group(1)), i) if m else (1 << 62, i)
+        return sorted(range(len(self.refused)), key=line)
+
     def reasons(self, _: Callable[..., str]) -> Iterator[tuple[str, str]]:
-        """(where, why) of every refusal in the language of `_` (a Texts)."""
-        for i, (where, reason) in enumerate(self.refused):
+        """(where, why) of every refusal in the language of `_` (a Texts), in the file's order."""
+        for i in self.in_file_order():
+            where, reason = self.refused[i]
             refusal = self.refusals.get(i)
             said = refusal.said(_) if refusal else reason.said(_) if isinstance(reason, Phrase) else reason
             yield where_said(where, _), said

@@ -159,6 +159,22 @@ def test_refusals_say_what_would_be_right_and_are_counted_under_whole_reasons(
     assert kinds == {"invalid cause", "invalid occurred_at", "unknown type", "no such wait is open"}, out
 
 
+def test_refusals_are_listed_in_the_file_s_order(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """A line that does not decode is refused as it is read, a command the ledger refuses when its
+    batch is decided; the list a desk administrator works down follows the file all the same."""
+    desk = Desk()
+    good = [desk.contract("000"), desk.asset("A1")]
+    lines = [ev.encode(f).decode() for f in (desk.open("T1", "A1", "2025-10-01T09:00", severity="catastrophic"),
+                                             desk.open("T2", "A1", "2025-10-01T09:00", severity="nope"))]
+    bad = (lines[0], "not json", lines[1], '{"type": "Nope"}')
+    path = jsonl(tmp_path / "in.jsonl", good, bad)
+    code, _, err = run(capsys, tmp_path / "data", "import", str(path))
+    assert code == 1, err
+    assert [int(line.split(": line ")[1].split(":")[0]) for line in err.splitlines() if ": line " in line] == [3, 4, 5, 6]
+    code, out, _ = run(capsys, tmp_path / "data", "import", str(path), "--json")
+    assert [r["where"] for r in json.loads(out)[0]["refusals"]] == ["line 3", "line 4", "line 5", "line 6"]
+
+
 def test_a_reason_kind_is_never_cut_inside_a_word() -> None:
     from adapters.importer import reason_kind
 

@@ -634,7 +634,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     code = _exit_code(summary)
     if args.json:
         emit([{**d, "calendar_years_recorded": calendar, "exit": code,
-               "refusals": [{"where": w, "reason": str(r)} for w, r in summary.refused]}], True)
+               "refusals": [{"where": summary.refused[i][0], "reason": str(summary.refused[i][1])}
+                                                       for i in summary.in_file_order()]}], True)
     else:
         _ = speak()
         for where, reason in itertools.islice(summary.reasons(_), 50):

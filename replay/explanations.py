@@ -533,11 +533,6 @@ def liability_sentences(li: Row | None, lang: str, tz: str, *, breached: Sequenc
 
 # --- the replacement obligation (SPEC §8 repeat failure, §9.9) -----------------------------------------
 
-FAILURE_KIND = {
-    "repair_not_fixed": _("a repair that did not fix the fault"),
-    "resolution_reopened": _("a resolution that was reopened"),
-    "new_report_within_window": _("a new report of the same fault within the repeat window"),
-}
 REPLACEMENT_WHEN = {
     "this_ticket": _("The replacement obligation arose during this ticket, at {due}, with the failure that "
                      "reached the threshold."),
@@ -583,8 +578,7 @@ def replacement_sentences(rep: Row, lang: str, tz: str) -> list[str]:
                  category=recorded_word(lang, "fault_category", rep.get("fault_category")), failures=rep.get("failures")))
     for f in rep.get("failure_list") or []:
         out.append(t(_("Failure {n} of {threshold}: {kind}, ticket {ticket}, at {at}{due}."), n=f.get("n"),
-                     threshold=rep.get("threshold"), kind=t(FAILURE_KIND[f["kind"]]) if f.get("kind") in FAILURE_KIND
-                     else str(f.get("kind")), ticket=f.get("ticket") or "", at=t.time(f.get("failed_at"), tz),
+                     threshold=rep.get("threshold"), kind=word(lang, "failure_kind", f.get("kind")), ticket=f.get("ticket") or "", at=t.time(f.get("failed_at"), tz),
                      due=t(_(" — the obligation became due")) if f.get("n") == rep.get("threshold") else ""))
     if rep.get("replaced_by"):
         out.append(t(_("Fulfilled: the asset was replaced by {by} on {at} (log position {position})."),

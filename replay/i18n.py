@@ -369,9 +369,9 @@ VOCABULARY: dict[str, dict[str, tuple[str, str]]] = {
         "other": NP_("wait", "other"),
     },
     "failure_kind": {  # repeat_failures.kind (§9.9)
-        "repair_not_fixed": NP_("failure_kind", "a repair did not fix it"),
-        "resolution_reopened": NP_("failure_kind", "reopened after resolution"),
-        "new_report_within_window": NP_("failure_kind", "reported again within the repeat window"),
+        "repair_not_fixed": NP_("failure_kind", "a repair that did not fix the fault"),
+        "resolution_reopened": NP_("failure_kind", "a resolution that was reopened"),
+        "new_report_within_window": NP_("failure_kind", "a new report of the same fault within the repeat window"),
     },
     "visit_status": {
         "done": NP_("visit_status", "done"),

@@ -358,3 +358,33 @@ def test_an_amendment_that_changes_nothing_is_said_so(tmp_path: Path, capsys: py
     assert run(data, "--lang", "en", "contract", "amend", str(contract_file(tmp_path, "b.toml", resolution_hours=24)),
                "--effective-from", "2026-03-01T00:00+08:00") == 0
     assert "no term changed" not in capsys.readouterr().out
+
+
+def test_contract_show_prints_a_versions_terms_with_their_clauses(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """The terms a supplier's manager checks (each clock's target per severity with its clause,
+    who pays, the losses clause, the tolerance) read in the table, not only in --json."""
+    data = ledger_in(tmp_path)
+    assert run(data, "contract", "add", str(contract_file(tmp_path))) == 0
+    assert run(data, "contract", "amend", str(contract_file(tmp_path, "b.toml", resolution_hours=24)),
+               "--effective-from", "2026-01-01T00:00+08:00") == 0
+    capsys.readouterr()
+
+    def shown(*argv: str) -> list[str]:
+        assert run(data, *argv) == 0
+        return [" ".join(line.split()) for line in capsys.readouterr().out.splitlines()]
+
+    newest = shown("--lang", "en", "contract", "show", "K-4")
+    assert "terms of version 2 (in force from 2026-01-01 00:00 Beijing time)" in newest, newest
+    assert any(line.startswith("normal resolution 24 hours 7x24 waiting for the customer")
+               and line.endswith("§9 普通设备维修或更换不超过36小时") for line in newest), newest
+    assert any(line.startswith("normal response 1 hour 7x24") and line.endswith("§15 1小时内作出电话响应")
+               for line in newest), newest
+    assert any(line.startswith("1 before acceptance") and "§2 设备交付正常使用前所发生的所有费用均由我公司承担" in line
+               for line in newest), newest
+    assert any(line.startswith("late entries:") for line in newest), newest
+    signed = shown("--lang", "zh_CN", "contract", "show", "K-4", "--version", "1")
+    assert "第 1 版条款（签订时）" in signed, signed
+    assert any(line.startswith("普通 故障解决 36 小时") for line in signed), signed
+    assert run(data, "contract", "show", "K-4", "--version", "3") == 2
+    assert "TL-E040" in capsys.readouterr().err

@@ -49,6 +49,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.set_defaults(func=cmd_contract_amend)
     a = csub.add_parser("show", help=N_("a contract's versions and terms"))
     a.add_argument("id")
+    a.add_argument("--version", type=positive_int, default=None, metavar="N",
+                   help=N_("whose terms to show, by the version number listed (default: the last to come into force)"))
     a.set_defaults(func=cmd_contract_show)
 
     p = sub.add_parser("import", help=N_("import commands: JSON Lines, or a service desk export (--format)"),
@@ -525,6 +527,7 @@ def cmd_contract_show(args: argparse.Namespace) -> int:
     # reports cite); what each changed against the version in force before it
     versions = contract.versions
     changes = [terms_changes(versions[i - 1].terms, v.terms) if i else [] for i, v in enumerate(versions)]
+    chosen = _version_chosen(contract, args.version)
     if args.json:
         from domain.terms import terms_to_mapping
 
@@ -532,7 +535,7 @@ def cmd_contract_show(args: argparse.Namespace) -> int:
                "name": v.terms.name, "severities": ",".join(v.terms.severities), "reason": v.reason,
                "changes": [{"term": p, "before": a, "after": b} for p, a, b in changes[i]],
                "terms": terms_to_mapping(v.terms)}
-              for i, v in enumerate(versions)], True)
+              for i, v in enumerate(versions) if args.version is None or v is chosen], True)
         return 0
     zone = contract.latest.timezone
     _ = speak(zone)
@@ -554,7 +557,23 @@ def cmd_contract_show(args: argparse.Namespace) -> int:
                        Column("changes", N_("changed from the version before"))],
          title=_("contract {id}: supplier {supplier}, customer {customer}", id=args.id, supplier=contract.supplier,
                  customer=contract.customer), lang=_.lang)
+    from .contract_terms import show_terms
+
+    show_terms(chosen, _)
     return 0
+
+
+def _version_chosen(contract: Any, number: int | None) -> Any:
+    """The version `--version` names (by its recorded number), else the last to come into force."""
+    if number is None:
+        return contract.versions[-1]
+    found = next((v for v in contract.versions if v.number == number), None)
+    if found is None:
+        _ = speak(contract.latest.timezone)
+        raise UserError(_("contract {id} has no version {version}; its versions are {versions}", id=contract.facts[0].id,
+                          version=number, versions=_.listing(str(n) for n in sorted(v.number for v in contract.versions))),
+                        code="TL-E040")
+    return found
 
 
 def _term_value(value: Any) -> str:

@@ -422,11 +422,16 @@ def _appendable(option: str, path: str, example: str) -> Path:
 
 
 def _breaches_of(con: Any, tickets: list[str]) -> dict[str, list[dict[str, Any]]]:
-    """The breached clocks of these tickets (what liability's breaches_cited names), by ticket."""
+    """The breached clocks liability's breaches_cited names for these tickets, by ticket, read
+    from sla_clocks to be said in the reader's words. Which breaches are cited (the clocks the
+    losses clause answers for) is the view's rule: the clocks are taken from what the column
+    holds ("arrival breached by 402.5 min (§23 …); resolution breached by …"), not chosen again."""
     out: dict[str, list[dict[str, Any]]] = {}
     for ticket, clock, minutes, clause in con.execute(
-            "SELECT ticket, clock, breach_minutes, clause FROM sla_clocks WHERE state = 'breached' "
-            "AND list_contains(?, ticket) ORDER BY ticket, clock", [tickets]).fetchall():
+            "SELECT k.ticket, k.clock, k.breach_minutes, k.clause FROM sla_clocks k JOIN liability l USING (ticket) "
+            "WHERE k.state = 'breached' AND list_contains(?, k.ticket) "
+            "AND ('; ' || l.breaches_cited) LIKE '%; ' || k.clock || ' breached by %' "
+            "ORDER BY k.ticket, k.clock", [tickets]).fetchall():
         out.setdefault(ticket, []).append({"clock": clock, "state": "breached", "breach_minutes": minutes,
                                            "clause": clause})
     return out

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 from .base import LedgerAggregate, command_name
 from .errors import N_, Refused
@@ -11,30 +11,47 @@ from .events import CalendarYearRecorded, ContractAmended, ContractRegistered, F
 from .terms import Terms, TermsError, terms_from_command, terms_from_mapping
 
 
+class ContractVersion(NamedTuple):
+    """One version of a contract's terms, as recorded."""
+
+    # the contract's event version that recorded it (1 the registration, then the amendments in
+    # recording order): the number the views (terms.version, contract_version) and reports cite
+    number: int
+    in_force_from: datetime | None  # None: from the start
+    terms: Terms
+    reason: str  # why it was amended, as recorded ("" for the registration or none given)
+
+
 class Contract(LedgerAggregate):
-    """A service agreement. `versions` holds (in force from, terms); the first from the start."""
+    """A service agreement. `versions` holds its versions in the order they come into force (an
+    amendment may be recorded after a later one: its number stays the recorded one)."""
 
     kind: ClassVar[str] = "contract"
 
     def when(self, fact: Fact) -> None:
+        number = len(self.facts)  # the fact is already in `facts`: its event version
         if isinstance(fact, ContractRegistered):
             self.customer, self.supplier = fact.customer_id, fact.supplier
-            self.versions: list[tuple[datetime | None, Terms]] = [(None, terms_from_mapping(fact.terms))]
+            self.versions: list[ContractVersion] = [ContractVersion(number, None, terms_from_mapping(fact.terms), "")]
         elif isinstance(fact, ContractAmended):
-            self.versions.append((fact.effective_from, terms_from_mapping(fact.terms)))
-            self.versions.sort(key=lambda v: (v[0] is not None, v[0] or datetime.min))
+            self.versions.append(ContractVersion(number, fact.effective_from, terms_from_mapping(fact.terms),
+                                                 fact.reason))
+            self.versions.sort(key=lambda v: (v.in_force_from is not None, v.in_force_from or datetime.min))
+
+    def version_at(self, instant: datetime) -> ContractVersion:
+        """The version in force at `instant` (§9.11)."""
+        current = self.versions[0]
+        for v in self.versions[1:]:
+            if v.in_force_from is not None and v.in_force_from <= instant:
+                current = v
+        return current
 
     def terms_at(self, instant: datetime) -> Terms:
-        """The version in force at `instant` (§9.11)."""
-        current = self.versions[0][1]
-        for start, terms in self.versions[1:]:
-            if start is not None and start <= instant:
-                current = terms
-        return current
+        return self.version_at(instant).terms
 
     @property
     def latest(self) -> Terms:
-        return self.versions[-1][1]
+        return self.versions[-1].terms
 
     @classmethod
     def register(cls, fact: ContractRegistered) -> Contract:
@@ -46,7 +63,7 @@ class Contract(LedgerAggregate):
             raise Refused(command_name(fact), N_("contract {contract} is already registered"),
                           N_("amend it (ContractAmended)"), contract=fact.id)
         self._check_terms(fact, fact.terms)
-        if any(start == fact.effective_from for start, _ in self.versions[1:]):
+        if any(v.in_force_from == fact.effective_from for v in self.versions[1:]):
             raise Refused(command_name(fact),
                           N_("contract {contract} already has other terms in force from {effective_from}"),
                           N_("two versions cannot start at the same time (§9.11); amend from another effective_from"),

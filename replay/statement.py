@@ -255,6 +255,11 @@ def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> b
           "earlier month that facts recorded since changed is listed under restatements."),
         position=cut["position"] if cut["position"] is not None else "—", evaluated=t.time(cut["evaluated_at"], tz),
         zone=t.zone_name(tz))) + "</p>")
+    if cut.get("log_position") is not None:  # the views were behind the log (set by the CLI)
+        P.append('<p class="meta">' + _h(t(
+            _("The views were at position {position}, the log at {log}: facts recorded since are not in this "
+              "statement (run views rebuild or views follow, then make it again)."),
+            position=cut["position"] if cut["position"] is not None else "—", log=cut["log_position"])) + "</p>")
     rows = [(t(M["Customer"]), f"{who} ({free(s['customer'])})" if s["customer_name"] else who)]
     for c in s["contracts"]:
         sup = free(c["supplier_name"] or c["supplier"])

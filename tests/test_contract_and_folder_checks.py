@@ -316,3 +316,75 @@ def test_contract_show_says_what_each_amendment_changed(tmp_path: Path, capsys: 
     assert versions[0]["changes"] == []
     assert {"before": 36, "after": 48} in [{k: c[k] for k in ("before", "after")} for c in versions[1]["changes"]]
     assert all(c["term"].endswith("resolution.target.hours") for c in versions[1]["changes"])
+
+
+def test_contract_show_numbers_versions_as_the_views_do_when_amended_out_of_order(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An amendment recorded after a later one keeps its recorded number: the number `contract
+    show` prints is the one the views (and so explain and the reports) cite, with the same date."""
+    import duckdb
+
+    data = ledger_in(tmp_path)
+    assert run(data, "contract", "add", str(contract_file(tmp_path))) == 0
+    for name, hours, start, reason in (("a.toml", 48, "2026-01-01T00:00+08:00", "slower"),
+                                       ("b.toml", 24, "2025-06-01T00:00+08:00", "faster")):
+        assert run(data, "contract", "amend", str(contract_file(tmp_path, name, resolution_hours=hours)),
+                   "--effective-from", start, "--reason", reason) == 0
+    assert run(data, "views", "rebuild") == 0
+    capsys.readouterr()
+    assert run(data, "contract", "show", "K-4", "--json") == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert [(v["version"], v["reason"]) for v in shown] == [(1, ""), (3, "faster"), (2, "slower")]
+    con = duckdb.connect(str(data / "views.duckdb"), read_only=True)
+    try:
+        held = dict(con.execute("SELECT version, json_extract(terms, '$.clocks') FROM terms").fetchall())
+    finally:
+        con.close()
+    assert all(json.loads(held[v["version"]]) == v["terms"]["clocks"] for v in shown)
+    assert run(data, "--lang", "en", "contract", "show", "K-4") == 0
+    lines = [" ".join(line.split()) for line in capsys.readouterr().out.splitlines()]
+    assert any(line.startswith("3 2025-06-01 00:00") and "faster" in line and "36 → 24" in line for line in lines), lines
+    assert any(line.startswith("2 2026-01-01 00:00") and "slower" in line and "24 → 48" in line for line in lines), lines
+
+
+def test_an_amendment_that_changes_nothing_is_said_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = ledger_in(tmp_path)
+    assert run(data, "contract", "add", str(contract_file(tmp_path))) == 0
+    capsys.readouterr()
+    assert run(data, "--lang", "en", "contract", "amend", str(contract_file(tmp_path, "same.toml")),
+               "--effective-from", "2026-01-01T00:00+08:00") == 0
+    out = capsys.readouterr().out
+    assert "no term changed: the terms are those of version 1, in force before 2026-01-01 00:00" in out, out
+    assert run(data, "--lang", "en", "contract", "amend", str(contract_file(tmp_path, "b.toml", resolution_hours=24)),
+               "--effective-from", "2026-03-01T00:00+08:00") == 0
+    assert "no term changed" not in capsys.readouterr().out
+
+
+def test_contract_show_prints_a_versions_terms_with_their_clauses(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """The terms a supplier's manager checks (each clock's target per severity with its clause,
+    who pays, the losses clause, the tolerance) read in the table, not only in --json."""
+    data = ledger_in(tmp_path)
+    assert run(data, "contract", "add", str(contract_file(tmp_path))) == 0
+    assert run(data, "contract", "amend", str(contract_file(tmp_path, "b.toml", resolution_hours=24)),
+               "--effective-from", "2026-01-01T00:00+08:00") == 0
+    capsys.readouterr()
+
+    def shown(*argv: str) -> list[str]:
+        assert run(data, *argv) == 0
+        return [" ".join(line.split()) for line in capsys.readouterr().out.splitlines()]
+
+    newest = shown("--lang", "en", "contract", "show", "K-4")
+    assert "terms of version 2 (in force from 2026-01-01 00:00 Beijing time)" in newest, newest
+    assert any(line.startswith("normal resolution 24 hours 7x24 waiting for the customer")
+               and line.endswith("§9 普通设备维修或更换不超过36小时") for line in newest), newest
+    assert any(line.startswith("normal response 1 hour 7x24") and line.endswith("§15 1小时内作出电话响应")
+               for line in newest), newest
+    assert any(line.startswith("1 before acceptance") and "§2 设备交付正常使用前所发生的所有费用均由我公司承担" in line
+               for line in newest), newest
+    assert any(line.startswith("late entries:") for line in newest), newest
+    signed = shown("--lang", "zh_CN", "contract", "show", "K-4", "--version", "1")
+    assert "第 1 版条款（签订时）" in signed, signed
+    assert any(line.startswith("普通 故障解决 36 小时") for line in signed), signed
+    assert run(data, "contract", "show", "K-4", "--version", "3") == 2
+    assert "TL-E040" in capsys.readouterr().err

@@ -175,3 +175,20 @@ def test_every_help_text_reads_in_chinese_and_a_help_page_is_chinese_under_lang_
     with pytest.raises(SystemExit):
         main(["--lang", "en", "report", "--help"])
     assert "only the rows of this customer id, e.g. buyer-001" in capsys.readouterr().out
+
+
+def test_a_clock_past_its_deadline_is_called_timed_out_not_breach_of_contract() -> None:
+    """违约 is the legal word for a breach of contract; a clock past its deadline is 超时 (as the
+    reports, the console and the statement call it), so a Chinese reader never takes a late
+    response for a finding that the contract was broken."""
+    with open(LOCALE_DIR / "zh_CN" / "LC_MESSAGES" / "ticketledger.po", "rb") as f:
+        catalog = read_po(f)
+    wrong = [m.id for m in catalog if m.id and "违约" in str(m.string)
+             and not re.search(r"contract|liabilit", str(m.id), re.I)]
+    assert not wrong, wrong
+    _ = texts("zh_CN")
+    said = _("wrote {out} ({size} bytes, {lang}): {customer} {month}, {breached} of {applicable} clocks breached, "
+             "{tickets} tickets, {restatements} restatements; log position {position}, evaluated at {evaluated}",
+             out="s.html", size="1", lang="zh_CN", customer="C", month="2025-10", breached=3, applicable=9,
+             tickets=2, restatements=0, position=7, evaluated="—")
+    assert "9 个时钟中 3 个超时" in said, said

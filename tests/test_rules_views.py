@@ -472,3 +472,27 @@ def test_losses_verdict_waiting_for_a_calendar_year_is_provisional(tmp_path):
     a, b = _liab(con, "ARR"), _liab(con, "BOTH")
     assert (a["supplier_liable_for_losses"], a["provisional"]) == (True, True)
     assert (b["supplier_liable_for_losses"], b["provisional"]) == (True, False)  # the response breach is final
+
+
+def test_report_liability_cites_what_the_views_breaches_cited_holds(tmp_path, capsys):
+    """`report liability`'s breaches_cited column, said in the reader's words, is the view's: a
+    breach of seed 001's §46 spare unit, which the §23 losses clause does not answer for, is not
+    cited for a ticket where only the spare was late."""
+    from adapters.cli import main
+
+    k = _kit(tmp_path, "001", accepted="2025-01-10T10:00")
+    for tid, ack in (("SPARE", "2025-03-03T09:30"), ("RESP", "2025-03-03T11:00")):
+        k.ticket(tid, "A1", "2025-03-03T09:00", severity="general")
+        k.do(k.f(ev.TicketAcknowledged, tid, ack),
+             k.f(ev.TechnicianDispatched, tid, "2025-03-03T12:00", technician="li"),
+             k.f(ev.TechnicianArrived, tid, "2025-03-04T10:00", technician="li"),
+             k.f(ev.TicketResolved, tid, "2025-03-05T08:00"),
+             k.f(ev.LossClaimed, tid, "2025-03-06T08:00", amount_fen=100_000))
+    k.views("2025-03-10T00:00").close()
+    capsys.readouterr()
+    assert main(["--data-dir", str(tmp_path), "--lang", "en", "report", "liability", "--contract", "K-001",
+                 "--columns", "ticket,breaches_cited"]) == 0
+    cited = {line.split()[0]: " ".join(line.split()[1:]) for line in capsys.readouterr().out.splitlines()
+             if line.startswith(("SPARE", "RESP"))}
+    assert cited["SPARE"] == "", cited
+    assert cited["RESP"].startswith("response breached by 1 h") and "spare" not in cited["RESP"], cited

@@ -304,8 +304,9 @@ def _views_position(path: Path) -> int | None:
     except duckdb.Error:
         return None
     try:
-        r = con.execute("SELECT max(position) FROM checkpoint").fetchone()
-        return int(r[0]) if r and r[0] is not None else None
+        from .views import views_position
+
+        return views_position(con)
     except duckdb.Error:
         return None
     finally:

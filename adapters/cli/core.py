@@ -49,6 +49,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.set_defaults(func=cmd_contract_amend)
     a = csub.add_parser("show", help=N_("a contract's versions and terms"))
     a.add_argument("id")
+    a.add_argument("--version", type=positive_int, default=None, metavar="N",
+                   help=N_("whose terms to show, by the version number listed (default: the last to come into force)"))
     a.set_defaults(func=cmd_contract_show)
 
     p = sub.add_parser("import", help=N_("import commands: JSON Lines, or a service desk export (--format)"),
@@ -454,7 +456,23 @@ def cmd_contract_amend(args: argparse.Namespace) -> int:
         id=data["id"], occurred_at=now(), actor=args.actor, channel="cli",
         effective_from=effective, terms=data["terms"], reason=args.reason,
     )
-    return 1 if _report(ledger.execute_many([fact]), what) else 0
+    before = contract.version_at(ev.utc(effective))  # read before the amendment joins the versions
+    if _report(ledger.execute_many([fact]), what):
+        return 1
+    _say_if_unchanged(what, before, data, effective)
+    return 0
+
+
+def _say_if_unchanged(what: Phrase, before: Any, data: dict[str, Any], effective: datetime) -> None:
+    """A recorded amendment whose terms are those of the version in force before it changes
+    nothing from that time: likely the wrong file, so the person who amended is told."""
+    from domain.terms import terms_from_mapping
+
+    if before.terms != terms_from_mapping(data["terms"]):
+        return
+    _ = speak()  # the language of the outcome line above it
+    print(_("{what}: no term changed: the terms are those of version {version}, in force before {time}",
+            what=what.said(_), version=before.number, time=_.time(effective, before.terms.timezone, zone=True)))
 
 
 def _registered_as(contract: Any, data: dict[str, Any]) -> bool:
@@ -465,7 +483,7 @@ def _registered_as(contract: Any, data: dict[str, Any]) -> bool:
         return False
     first = contract.facts[0]
     return ((first.supplier, first.customer_id, first.name) == (data["supplier"], data["customer"], data.get("name", ""))
-            and contract.versions[0][1] == terms_from_mapping(data["terms"]))
+            and contract.versions[0].terms == terms_from_mapping(data["terms"]))
 
 
 def _amended_as(contract: Any, data: dict[str, Any], effective: datetime) -> bool:
@@ -474,7 +492,7 @@ def _amended_as(contract: Any, data: dict[str, Any], effective: datetime) -> boo
     from domain.terms import terms_from_mapping
 
     terms = terms_from_mapping(data["terms"])
-    return any(start == effective and held == terms for start, held in contract.versions[1:])
+    return any(v.in_force_from == effective and v.terms == terms for v in contract.versions[1:])
 
 
 def _report(outcomes: list, what: Phrase) -> int:
@@ -505,19 +523,21 @@ def cmd_contract_show(args: argparse.Namespace) -> int:
                         code="TL-E040")
     from domain.terms import terms_changes
 
-    # what each amendment changed against the version before it (none for the signed terms)
-    changes = [terms_changes(contract.versions[i - 1][1], terms) if i else []
-               for i, (_start, terms) in enumerate(contract.versions)]
+    # in the order they come into force, each numbered as recorded (the number the views and
+    # reports cite); what each changed against the version in force before it
+    versions = contract.versions
+    changes = [terms_changes(versions[i - 1].terms, v.terms) if i else [] for i, v in enumerate(versions)]
+    chosen = _version_chosen(contract, args.version)
     if args.json:
         from domain.terms import terms_to_mapping
 
-        emit([{"version": i + 1, "in_force_from": start.isoformat() if start else "(start)", "name": terms.name,
-               "severities": ",".join(terms.severities),
+        emit([{"version": v.number, "in_force_from": v.in_force_from.isoformat() if v.in_force_from else "(start)",
+               "name": v.terms.name, "severities": ",".join(v.terms.severities), "reason": v.reason,
                "changes": [{"term": p, "before": a, "after": b} for p, a, b in changes[i]],
-               "terms": terms_to_mapping(terms)}
-              for i, (start, terms) in enumerate(contract.versions)], True)
+               "terms": terms_to_mapping(v.terms)}
+              for i, v in enumerate(versions) if args.version is None or v is chosen], True)
         return 0
-    zone = contract.versions[-1][1].timezone
+    zone = contract.latest.timezone
     _ = speak(zone)
 
     def changed(i: int) -> str:
@@ -526,16 +546,34 @@ def cmd_contract_show(args: argparse.Namespace) -> int:
         shown = "; ".join(f"{p}: {_term_value(a)} → {_term_value(b)}" for p, a, b in changes[i])
         return shown or _("no term changed")
 
-    versions = [{"version": i + 1, "in_force_from": _.time(start, terms.timezone, zone=True) if start else _("signed"),
-                 "name": terms.name, "severities": _.listing(word(_.lang, "severity", s) for s in terms.severities),
-                 "timezone": terms.timezone, "changes": changed(i)}
-                for i, (start, terms) in enumerate(contract.versions)]
-    emit(versions, False, [Column("version", N_("version"), "number"), Column("in_force_from", N_("in force from")),
-                           Column("name", N_("name")), Column("severities", N_("severities")),
-                           Column("timezone", N_("time zone")), Column("changes", N_("changed from the version before"))],
+    rows = [{"version": v.number,
+             "in_force_from": _.time(v.in_force_from, v.terms.timezone, zone=True) if v.in_force_from else _("signed"),
+             "name": v.terms.name, "severities": _.listing(word(_.lang, "severity", s) for s in v.terms.severities),
+             "timezone": v.terms.timezone, "reason": v.reason, "changes": changed(i)}
+            for i, v in enumerate(versions)]
+    emit(rows, False, [Column("version", N_("version"), "number"), Column("in_force_from", N_("in force from")),
+                       Column("name", N_("name")), Column("severities", N_("severities")),
+                       Column("timezone", N_("time zone")), Column("reason", N_("reason")),
+                       Column("changes", N_("changed from the version before"))],
          title=_("contract {id}: supplier {supplier}, customer {customer}", id=args.id, supplier=contract.supplier,
                  customer=contract.customer), lang=_.lang)
+    from .contract_terms import show_terms
+
+    show_terms(chosen, _)
     return 0
+
+
+def _version_chosen(contract: Any, number: int | None) -> Any:
+    """The version `--version` names (by its recorded number), else the last to come into force."""
+    if number is None:
+        return contract.versions[-1]
+    found = next((v for v in contract.versions if v.number == number), None)
+    if found is None:
+        _ = speak(contract.latest.timezone)
+        raise UserError(_("contract {id} has no version {version}; its versions are {versions}", id=contract.facts[0].id,
+                          version=number, versions=_.listing(str(n) for n in sorted(v.number for v in contract.versions))),
+                        code="TL-E040")
+    return found
 
 
 def _term_value(value: Any) -> str:
@@ -700,7 +738,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 def contract_zone(ledger: Ledger, contract_id: str | None) -> str:
     """The time zone of a contract's latest terms (the default zone when there is none)."""
     contract = ledger.contract(contract_id) if contract_id else None
-    return contract.versions[-1][1].timezone if contract is not None else DEFAULT_TZ
+    return contract.latest.timezone if contract is not None else DEFAULT_TZ
 
 
 STATE_COLUMNS = {

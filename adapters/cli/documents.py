@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from domain.errors import N_
+from replay.i18n import texts
 
 from . import UserError, printer_ahead
 from .output import emit, said, speak
@@ -46,7 +47,14 @@ def cmd_statement(args: argparse.Namespace) -> int:
     from ..printing import Printer, PrintError
     from .core import ledger_for
     from .output import language
-    from .views import document_format, open_for_reading, output_file, unknown_party
+    from .views import (
+        document_format,
+        open_for_reading,
+        output_file,
+        say_if_behind,
+        unknown_party,
+        views_behind,
+    )
 
     if not sts.MONTH.fullmatch(args.month):
         _ = speak()
@@ -61,6 +69,7 @@ def cmd_statement(args: argparse.Namespace) -> int:
     with printer or contextlib.nullcontext():
         con = open_for_reading(args)
         try:
+            behind = views_behind(args, con)
             # a printed statement shows the first LIST_ROWS of each list; the workbook holds them all
             data = sts.statement_data(con, args.customer, args.month, args.contract,
                                       lambda: contextlib.closing(ledger_for(args)),
@@ -72,6 +81,8 @@ def cmd_statement(args: argparse.Namespace) -> int:
             stated_from = None if stated else sts.first_fact(con, args.customer, args.contract)
         finally:
             con.close()
+        if behind is not None:  # the document says it too, under the cut it is pinned to
+            data["cut"]["log_position"] = behind.log
         lang = language(timezone=data["timezone"])  # --lang, else $TICKETLEDGER_LANG, else the contract's
         try:
             body = sts.render(data, args.format, lang, printer)
@@ -85,6 +96,7 @@ def cmd_statement(args: argparse.Namespace) -> int:
                           out=args.out, reason=e.strerror),
                         code="TL-E033") from None
     cur = data["current"]["totals"]
+    say_if_behind(behind, texts(lang))
     _ = speak(data["timezone"])
     if not stated:  # written all the same (a month may be asked ahead), but said: it holds nothing yet
         zone, first = data["timezone"], stated_from
@@ -102,7 +114,7 @@ def cmd_statement(args: argparse.Namespace) -> int:
                "customer": args.customer, "month": args.month, "breached": cur["breached"],
                "applicable": cur["applicable"], "tickets": cur["tickets"], "restatements": len(data["restatements"]),
                "position": data["cut"]["position"], "evaluated_at": f"{evaluated:%Y-%m-%dT%H:%M:%SZ}" if evaluated else None,
-               "facts_in_month": stated}], True)
+               "facts_in_month": stated, "views_behind": behind.as_json() if behind else None}], True)
         return 0
     print(_("wrote {out} ({size} bytes, {lang}): {customer} {month}, {breached} of {applicable} clocks breached, "
             "{tickets} tickets, {restatements} restatements; log position {position}, evaluated at {evaluated}",

@@ -11,11 +11,13 @@ import argparse
 import asyncio
 import os
 import re
+import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from replay.i18n import DEFAULT_TZ, N_
+from replay.i18n import DEFAULT_TZ, N_, Texts
 
 from .. import data_folder
 from ..data_folder import SNAPSHOT_FILE, VIEWS_FILE, sql_text
@@ -318,6 +320,51 @@ def open_for_reading(args: argparse.Namespace):
     raise UserError(_("{main} is locked and no snapshot was published yet", main=main), code="TL-E032")
 
 
+def views_position(con: Any) -> int | None:
+    """The log position the views hold: their checkpoint's (None: no checkpoint yet)."""
+    r = con.execute("SELECT max(position) FROM checkpoint").fetchone()
+    return int(r[0]) if r and r[0] is not None else None
+
+
+@dataclass(frozen=True)
+class Behind:
+    """The ledger's own views behind its log: a report read from them misses what came since."""
+
+    views: int  # the position the views hold
+    log: int  # the store's last position
+
+    def said(self, _: Texts) -> str:
+        return _("views are at position {views}, the log at {log}: run `ticketledger views rebuild` or "
+                 "`views follow`", views=_.number(self.views), log=_.number(self.log))
+
+    def as_json(self) -> dict[str, int]:
+        return {"views_position": self.views, "log_position": self.log}
+
+
+def views_behind(args: argparse.Namespace, con: Any) -> Behind | None:
+    """Whether the views `con` holds (the data folder's own, or its snapshot) are behind the log.
+    A --views file the user named is an as-of or what-if replay, behind on purpose: None. Costs
+    the store's max(position), read by its index, at any size of log."""
+    if getattr(args, "views", None):
+        return None
+    from .core import ledger_for
+
+    held = views_position(con) or 0
+    ledger = ledger_for(args)
+    try:
+        last = ledger.position
+    finally:
+        ledger.close()
+    return Behind(held, last) if held < last else None
+
+
+def say_if_behind(behind: Behind | None, _: Texts | None = None) -> None:
+    """One line on stderr, in the language of the report (`_`): stdout keeps the report, and
+    --json/--csv stay what programs read."""
+    if behind is not None:
+        print(behind.said(_ or speak()), file=sys.stderr)
+
+
 VIEWS_HINT = N_("name a file written by `views rebuild` (<data-dir>/views.duckdb) or by `replay --out`")
 
 
@@ -422,11 +469,16 @@ def _appendable(option: str, path: str, example: str) -> Path:
 
 
 def _breaches_of(con: Any, tickets: list[str]) -> dict[str, list[dict[str, Any]]]:
-    """The breached clocks of these tickets (what liability's breaches_cited names), by ticket."""
+    """The breached clocks liability's breaches_cited names for these tickets, by ticket, read
+    from sla_clocks to be said in the reader's words. Which breaches are cited (the clocks the
+    losses clause answers for) is the view's rule: the clocks are taken from what the column
+    holds ("arrival breached by 402.5 min (§23 …); resolution breached by …"), not chosen again."""
     out: dict[str, list[dict[str, Any]]] = {}
     for ticket, clock, minutes, clause in con.execute(
-            "SELECT ticket, clock, breach_minutes, clause FROM sla_clocks WHERE state = 'breached' "
-            "AND list_contains(?, ticket) ORDER BY ticket, clock", [tickets]).fetchall():
+            "SELECT k.ticket, k.clock, k.breach_minutes, k.clause FROM sla_clocks k JOIN liability l USING (ticket) "
+            "WHERE k.state = 'breached' AND list_contains(?, k.ticket) "
+            "AND ('; ' || l.breaches_cited) LIKE '%; ' || k.clock || ' breached by %' "
+            "ORDER BY k.ticket, k.clock", [tickets]).fetchall():
         out.setdefault(ticket, []).append({"clock": clock, "state": "breached", "breach_minutes": minutes,
                                            "clause": clause})
     return out
@@ -452,6 +504,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     table = report.table
     con = open_for_reading(args)
     try:
+        behind = views_behind(args, con)
         have = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
         chosen = _chosen_columns(args, have)
         if args.customer or args.contract:  # a name the views do not hold is a mistake, not "no data"
@@ -507,6 +560,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     finally:
         con.close()
     if machine:  # CSV: the header even when no row matches
+        say_if_behind(behind)
         emit(rows, args.json, have if args.csv else None, as_csv=args.csv)
         return 0
     columns = report.shown(args.wide, chosen, have)
@@ -514,6 +568,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     in_zones = sorted({zones.get(c, DEFAULT_TZ) for c in contracts} or {DEFAULT_TZ})
     zone = in_zones[0] if len(in_zones) == 1 else None
     _ = speak(zone)
+    say_if_behind(behind, _)
     if cited:  # the column holds English built by the views' SQL; people read each breach in their words
         from replay.explanations import clause_text, verdict_short
         from replay.i18n import word as said_word
@@ -636,6 +691,7 @@ def cmd_compare_sla(args: argparse.Namespace) -> int:
                           "imported"))
     con = open_for_reading(args)
     try:
+        say_if_behind(views_behind(args, con))
         matrix, agreement = compare_sla(con, args.file, args.priority)
         evaluated = con.execute("SELECT max(evaluated_at) FROM checkpoint").fetchall()[0][0]
     except CompareError as e:

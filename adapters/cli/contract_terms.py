@@ -10,6 +10,7 @@ from rich.text import Text
 
 from domain.contract import ContractVersion
 from domain.terms import Period
+from replay.explanations import calendar_text
 from replay.i18n import N_, Texts, word
 
 from .output import Column, console, emit
@@ -32,7 +33,7 @@ def clock_rows(v: ContractVersion, _: Texts) -> list[dict[str, Any]]:
     terms = v.terms
     return [{"severity": word(_.lang, "severity", sev), "clock": word(_.lang, "clock", name),
              "target": period_said(ct.target, _) + (_(" or a solution plan") if ct.stopped_by_plan else ""),
-             "calendar": ct.calendar,
+             "calendar": calendar_text({"calendar": ct.calendar, "target_unit": ct.target.unit if ct.target else None}, _),
              "paused_by": _.listing(word(_.lang, "wait", w) for w in ct.paused_by),
              "max_extension": period_said(ct.max_extension, _), "clause": ct.clause}
             for sev in terms.severities for name, ct in terms.clocks.get(sev, {}).items()]

@@ -376,7 +376,8 @@ async def refused_fast(coro: Any, errors: list[str], every: float = 0.05) -> Any
 
 def schemas() -> dict[str, dict[str, Any]]:
     """file name -> JSON Schema: one per event type and current version, plus commands.json
-    (the JSON Lines import: any fact, tagged by "type").
+    (the JSON Lines import: any fact, tagged by "type"), Terms.json and alert.json (the payload
+    on the stream ALERTS).
 
     Only current versions are generated (from domain.events). When a type gets version
     N+1, its `Type.vN.json` already in docs/schemas/ is kept as the frozen record of the
@@ -408,6 +409,14 @@ def schemas() -> dict[str, dict[str, Any]]:
                                         "time of day, in order and not overlapping; a schedule's `every` is at "
                                         "least 1 of its unit.",
                          **msgspec.json.schema(Terms)}
+    from ..alerts import Alert
+
+    out["alert.json"] = {"$schema": "https://json-schema.org/draft/2020-12/schema",
+                         "$id": "ticketledger/alert.json",
+                         "title": "alert (stream ALERTS, subject alert.<customer>.<ticket>.<clock>)",
+                         "description": "One change of one SLA clock, published by `views follow`; times are "
+                                        "UTC instants, ISO 8601 with Z.",
+                         **msgspec.json.schema(Alert)}
     return out
 
 
@@ -428,6 +437,9 @@ def _write_schemas(docs: dict[str, dict[str, Any]], folder: str) -> None:
         raise UserError(_("--out {folder}: cannot write there ({reason}: {filename}); name a "
                           "folder you can write, e.g. docs/schemas",
                           folder=folder, reason=e.strerror, filename=e.filename)) from None
+
+
+_UNTYPED = {"commands.json": "(any command)", "Terms.json": "(contract terms)", "alert.json": "(alert payload)"}
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -451,7 +463,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
         print(msgspec.json.format(msgspec.json.encode(docs), indent=2).decode())
         return 0
     rows = [{"file": k, "version": v.get("x-ledger-version", ""),
-             "type": v.get("x-ledger-type", "(any command)" if k == "commands.json" else "(contract terms)")}
+             "type": v.get("x-ledger-type", _UNTYPED.get(k, ""))}
             for k, v in docs.items()]
     title = (f"written to {args.out}/" if args.out is not None else
              "`schema TYPE` prints one, `schema --json` all, `schema --out DIR` writes the files")

@@ -149,28 +149,49 @@ def cmd_nats_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_customer_stream(args: argparse.Namespace) -> int:
-    from ..stream import STREAM, connect, ensure_customer_stream
+    from ..stream import (
+        STREAM,
+        ServerTooOld,
+        connect,
+        connected_version,
+        customer_stream_flowing,
+        ensure_customer_stream,
+        ensure_stream,
+        refuse_old_server,
+    )
 
     _refuse_unknown_customer(args)
     opts = options_of(args)
 
-    async def go(url: str) -> Any:
+    async def go(url: str) -> tuple[Any, tuple[int, int, str]]:
         nc = await connect(url, opts, max_reconnect_attempts=0)
         try:
+            refuse_old_server(connected_version(nc))
             js = nc.jetstream(timeout=10)
-            from ..stream import ensure_stream
-
             await ensure_stream(js, args.replicas)
-            return await ensure_customer_stream(js, args.customer, args.replicas)
+            info = await ensure_customer_stream(js, args.customer, args.replicas)
+            return info, await customer_stream_flowing(js, args.customer)
         finally:
             await nc.close()
 
     with _server(args, opts) as url:
-        info = asyncio.run(go(url))
+        try:
+            info, (expected, got, errors) = asyncio.run(go(url))
+        except ServerTooOld as e:
+            raise UserError(said(e)) from None
     _ = speak()
-    print(_("stream {name}: events of customer {customer} sourced from {source}, and the log's signed checkpoints "
-            "from CHECKPOINTS; grant the customer's user the APIs in docs/nats-permissions.md",
-            name=info.config.name, customer=args.customer, source=STREAM))
+    print(_("stream {name}: events of customer {customer} and the calendars (ledger._public.>) sourced from "
+            "{source}, and the log's signed checkpoints from CHECKPOINTS; grant the customer's user the APIs in "
+            "docs/nats-permissions.md", name=info.config.name, customer=args.customer, source=STREAM))
+    if got:
+        print(_("the source flows: {got} of the {expected} events of {customer} in {source} are in {name} already",
+                got=format(got, ","), expected=format(expected, ","), customer=args.customer, source=STREAM,
+                name=info.config.name))
+    elif expected:
+        print(_("warning: {name} received none of the {expected} events of {customer} in {source} within 10 s: "
+                "its source does not flow ({errors}); see the nats-server's log",
+                name=info.config.name, expected=format(expected, ","), customer=args.customer, source=STREAM,
+                errors=errors or _("the server reports no error")), file=sys.stderr)
     return 0
 
 
@@ -209,7 +230,7 @@ def _server(args: argparse.Namespace, opts: ConnectOptions):  # type: ignore[no-
 def cmd_relay(args: argparse.Namespace) -> int:
     from ..nats_server import ServerError
     from ..relay import PoisonEvent, run
-    from ..stream import NatsUnreachable
+    from ..stream import NatsUnreachable, ServerTooOld
     from ..stream_guard import StreamChanged
 
     opts = options_of(args)
@@ -218,7 +239,7 @@ def cmd_relay(args: argparse.Namespace) -> int:
     except StreamChanged as e:
         _ = speak()
         raise UserError(_("refusing to publish: {error}", error=said(e)), code=e.code) from None
-    except (ServerError, NatsUnreachable, PoisonEvent) as e:  # a poison event is named, NATS not blamed
+    except (ServerError, NatsUnreachable, PoisonEvent, ServerTooOld) as e:  # a poison event is named, NATS not blamed
         raise UserError(said(e)) from None
     except Exception as e:  # noqa: BLE001 - NATS errors become one clear line, never credentials
         _ = speak()

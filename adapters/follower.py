@@ -52,6 +52,7 @@ from nats.js import JetStreamContext
 
 import projections
 
+from .alerts import utc_instant
 from .data_folder import snapshot_path, views_path
 from .stream import (
     ALERTS_STREAM,
@@ -120,6 +121,9 @@ _CHANGED = """(
     OR (c.state = 'not_applicable' AND a.state IN ('running', 'at_risk')))"""
 
 
+_ALERT_TIMES = ("deadline", "evaluated_at", "paused_since", "stopped_at")  # published as UTC instants with Z
+
+
 def pending_alerts(con: duckdb.DuckDBPyConnection, *, rewritten_only: bool = False) -> list[dict[str, Any]]:
     """Clock states not yet alerted, with their stable message keys.
 
@@ -129,9 +133,9 @@ def pending_alerts(con: duckdb.DuckDBPyConnection, *, rewritten_only: bool = Fal
     only = "AND c.ticket IN (SELECT ticket FROM _aff)" if rewritten_only else ""
     cur = con.execute(
         f"""SELECT c.customer, c.ticket, c.clock, c.state, coalesce(a.alerts, 0) + 1 AS n,
-                  CAST(c.deadline AS VARCHAR) AS deadline, CAST(c.evaluated_at AS VARCHAR) AS evaluated_at,
+                  c.deadline, c.evaluated_at,
                   c.breach_minutes, c.contract, c.asset, c.site, c.severity, c.technician,
-                  CAST(c.paused_since AS VARCHAR) AS paused_since, CAST(c.stopped_at AS VARCHAR) AS stopped_at,
+                  c.paused_since, c.stopped_at,
                   c.deadline AS _deadline,
                   c.paused_since AS _paused_since
            FROM sla_clocks c LEFT JOIN alert_state a USING (ticket, clock)
@@ -142,6 +146,8 @@ def pending_alerts(con: duckdb.DuckDBPyConnection, *, rewritten_only: bool = Fal
     out = []
     for row in cur.fetchall():
         change = dict(zip(names, row, strict=True))
+        for column in _ALERT_TIMES:
+            change[column] = utc_instant(change[column])
         change["key"] = alert_key(change)
         out.append(change)
     return out

@@ -11,12 +11,18 @@ Requests (`nats req proof.acme.inclusion '{"position": 1234}'`):
                                  log position P (domain.proofs.InclusionProof) in the tree of the
                                  newest checkpoint (or of size N), with `leaf` (its inputs) and
                                  `checkpoint`. For an event of another customer only hashes come
-                                 back: `leaf` is null.
-  proof.<customer>.consistency   {"old": O, "new": N?}: the consistency proof from tree size O to
-                                 the newest checkpoint's (or N) (domain.proofs.ConsistencyProof),
-                                 with `checkpoint`: the signed note of the new size.
+                                 back: `leaf` is null; calendar data (customer `_public`, no
+                                 customer's) comes with its leaf to every customer.
+  proof.<customer>.consistency   {"old": O, "new": N?}: the consistency proof from tree size O
+                                 (1 or more) to the newest checkpoint's (or N)
+                                 (domain.proofs.ConsistencyProof), with `checkpoint`: the signed
+                                 note of the new size.
 
-Errors are micro errors (headers Nats-Service-Error-Code 400/404/503 and a description).
+A size asked for (`size`, `new`) is one of a signed checkpoint, for every request alike: a proof
+always comes with the signed note its root is checked against (404 otherwise). Errors are micro
+errors (headers Nats-Service-Error-Code and Nats-Service-Error, a plain sentence): 400 a request
+that cannot be answered as asked (not the shape, a size 0 or out of order), 404 nothing of that
+position or size, 503 a tree not built yet.
 The customer token in the subject is what NATS permissions grant (docs/nats-permissions.md:
 user acme may publish only `proof.acme.>`); `_` asks as no customer (hashes only).
 """
@@ -24,7 +30,6 @@ user acme may publish only `proof.acme.>`); `_` asks as no customer (hashes only
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any
 
 import msgspec
@@ -33,7 +38,9 @@ from nats.micro import add_service
 from nats.micro.request import Request
 from nats.micro.service import Service
 
+from domain.contract import CALENDAR_CUSTOMER
 from domain.leaf import Leaf
+from domain.merkle import ProofError
 from domain.proofs import InclusionProof
 
 from .store import EventStoreApp, read_log
@@ -107,7 +114,7 @@ def inclusion(app: EventStoreApp, customer: str, ask: InclusionAsk) -> bytes:
         raise ProofRefused("404", f"the event at position {ask.position} (leaf {leaf.index}) is not in the tree of "
                                   f"size {size}: ask again after the next checkpoint")
     proof = tree.inclusion_proof(leaf.index, size)
-    own = customer != "_" and msgspec.json.decode(rows[0].state, type=_Customer).customer == customer
+    own = customer != "_" and msgspec.json.decode(rows[0].state, type=_Customer).customer in (customer, CALENDAR_CUSTOMER)
     answer = InclusionAnswer(**msgspec.structs.asdict(proof) | {"position": ask.position},
                              leaf=leaf if own else None, checkpoint=note)
     return msgspec.json.encode(answer)
@@ -116,14 +123,10 @@ def inclusion(app: EventStoreApp, customer: str, ask: InclusionAsk) -> bytes:
 def consistency(app: EventStoreApp, ask: ConsistencyAsk) -> bytes:
     from .ledger_tree import LedgerTree, TreeNotBuilt
 
-    if ask.new is None:
-        new, note = _note(app, None)
-    else:
-        new, note = ask.new, None
-        with contextlib.suppress(ProofRefused):
-            note = _note(app, new)[1]
-    if not 0 <= ask.old <= new:
-        raise ProofRefused("400", f"old size {ask.old} is not between 0 and the new size {new}")
+    new, note = _note(app, ask.new)
+    if not 1 <= ask.old <= new:
+        raise ProofRefused("400", f"old size {ask.old} is not between 1 and the new size {new} (a tree of 0 "
+                                  "leaves has no consistency proof: every tree extends it)")
     try:
         proof = LedgerTree(app).consistency_proof(ask.old, new)
     except TreeNotBuilt as e:
@@ -143,6 +146,9 @@ async def start_proof_service(nc: NATS, app: EventStoreApp) -> Service:
                 body = await asyncio.to_thread(answer, customer, req.data or b"")
             except ProofRefused as e:
                 await req.respond_error(e.code, str(e))
+                return
+            except ProofError as e:  # a proof that cannot exist: the request's fault, said plainly
+                await req.respond_error("400", f"{kind}: {e}")
                 return
             except (msgspec.DecodeError, msgspec.ValidationError) as e:
                 await req.respond_error("400", f"{kind}: the request is not {_shapes[kind]} ({e})")

@@ -52,9 +52,11 @@ from .stream import (
     ConnectOptions,
     NotLedgerEvent,
     connect,
+    connected_version,
     header_bytes,
     headers_for,
     parse_message,
+    refuse_old_server,
     subject_for,
 )
 from .stream_guard import open_guarded, saw_messages
@@ -364,6 +366,7 @@ async def relay_with_retry(app: EventStoreApp, url: str, options: ConnectOptions
                     connecting.cancel()
                     return total
             nc = await connecting
+            refuse_old_server(connected_version(nc))  # not retried: the server will not get younger
             js = nc.jetstream(timeout=10)
             return await relay(app, js, follow=follow, stop=stop, replicas=replicas, stats=total, **kw)  # type: ignore[arg-type]
         except (PoisonEvent, TimeoutError, nats.errors.Error, APIError, OSError) as e:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import ssl
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ from nats.js import api as jsapi
 from nats.js.errors import NotFoundError
 
 from domain import events as ev
+from domain.contract import CALENDAR_CUSTOMER
 from domain.errors import N_, Explained
 
 from .store import LogRow, decode_stored
@@ -154,6 +156,44 @@ class NatsUnreachable(Explained, TimeoutError):
     """No NATS server answered the first connection in time."""
 
 
+# The oldest nats-server a ledger's readers work on. Each message of LEDGER keeps the relay's fence
+# headers (Nats-Expected-Stream, Nats-Expected-Last-Sequence); a server before 2.10.14 checks them
+# again when it sources the message into a customer's stream LEDGER_<customer>, refuses every one
+# ("expected stream does not match", in its log only) and the customer's stream stays empty
+# (fixed in nats-server 2.10.14, nats-io/nats-server pull request 5256).
+MIN_SERVER_VERSION = (2, 10, 14)
+
+
+class ServerTooOld(Explained):
+    """The nats-server is older than MIN_SERVER_VERSION."""
+
+
+def server_version(text: str) -> tuple[int, int, int] | None:
+    """"2.10.14", "v2.9.10", "2.11.0-beta.2" as (major, minor, patch); None when it says no version."""
+    m = re.match(r"v?(\d+)\.(\d+)\.(\d+)", text.strip())
+    return (int(m[1]), int(m[2]), int(m[3])) if m else None
+
+
+def refuse_old_server(version: str) -> None:
+    """Raise ServerTooOld for a server older than MIN_SERVER_VERSION (an unreadable version passes:
+    the server did not say)."""
+    found = server_version(version)
+    if found is not None and found < MIN_SERVER_VERSION:
+        raise ServerTooOld(N_("nats-server {found} is too old: a customer's stream sourced from {stream} would "
+                              "never receive an event (the server checks the relay's Nats-Expected-* headers "
+                              "again when sourcing); use nats-server {minimum} or later"),
+                           found=version, stream=STREAM, minimum=".".join(map(str, MIN_SERVER_VERSION)))
+
+
+def connected_version(nc: NATS) -> str:
+    """The version the connected server announced (its INFO), as major.minor.patch; "" when none."""
+    v = nc.connected_server_version
+    try:
+        return f"{v.major}.{v.minor}.{v.patch}"
+    except ValueError:  # "0.0.0-unknown" or a version nats-py cannot read
+        return ""
+
+
 async def connect(url: str, options: ConnectOptions | None = None, *,
                   errors: list[str] | None = None, **extra: Any) -> NATS:
     """Connect with the given credentials. Async errors (permission violations, slow
@@ -222,20 +262,22 @@ async def ensure_customer_stream(js: JetStreamContext, customer: str, replicas: 
     A reader limited to one customer gets the consumer and direct-get APIs of this stream
     only (docs/nats-permissions.md): LEDGER's own APIs would read any customer's message.
     """
-    from .tlog_stream import CHECKPOINTS, ensure_tlog_streams
+    from .tlog_stream import ensure_tlog_streams
 
     await ensure_tlog_streams(js, replicas)
     name = customer_stream_name(customer)
-    checkpoints = jsapi.StreamSource(name=CHECKPOINTS)
+    sources = customer_sources(customer)
     try:
         info = await js.stream_info(name)
     except NotFoundError:
         pass
     else:
-        if any(src.name == CHECKPOINTS for src in (info.config.sources or [])):
+        have = {(src.name, src.filter_subject or None) for src in (info.config.sources or [])}
+        missing = [src for src in sources if (src.name, src.filter_subject) not in have]
+        if not missing:
             return info
         cfg = info.config
-        cfg.sources = [*(cfg.sources or []), checkpoints]
+        cfg.sources = [*(cfg.sources or []), *missing]
         return await js.update_stream(cfg)
     cfg = jsapi.StreamConfig(
         name=name,
@@ -246,11 +288,43 @@ async def ensure_customer_stream(js: JetStreamContext, customer: str, replicas: 
         deny_purge=True,
         allow_rollup_hdrs=False,
         allow_direct=True,
-        sources=[jsapi.StreamSource(name=STREAM, filter_subject=f"ledger.{customer}.>"), checkpoints],
-        description=f"ticketledger: the events of customer {customer} and the log's checkpoints, sourced from "
-                    f"{STREAM} and CHECKPOINTS",
+        sources=sources,
+        description=f"ticketledger: the events of customer {customer}, the calendars (no customer's) and the "
+                    f"log's checkpoints, sourced from {STREAM} and CHECKPOINTS",
     )
     return await js.add_stream(cfg)
+
+
+def customer_sources(customer: str) -> list[jsapi.StreamSource]:
+    """What a customer's stream holds: its own events, the calendar data its clocks count on
+    (`ledger._public.>`, no customer's), and the log's signed checkpoints."""
+    from .tlog_stream import CHECKPOINTS
+
+    return [jsapi.StreamSource(name=STREAM, filter_subject=f"ledger.{customer}.>"),
+            jsapi.StreamSource(name=STREAM, filter_subject=f"ledger.{CALENDAR_CUSTOMER}.>"),
+            jsapi.StreamSource(name=CHECKPOINTS)]
+
+
+async def customer_events(js: JetStreamContext, stream: str, customer: str) -> int:
+    """How many messages of `stream` are events of `customer` (`ledger.<customer>.>`)."""
+    info = await js.stream_info(stream, subjects_filter=f"ledger.{customer}.>")
+    return sum((info.state.subjects or {}).values())
+
+
+async def customer_stream_flowing(js: JetStreamContext, customer: str, seconds: float = 10.0) -> tuple[int, int, str]:
+    """(events of `customer` in LEDGER, of them in its stream, the sources' errors) once the first
+    arrived, or after `seconds`: a source the server refuses to fill is otherwise silent."""
+    expected = await customer_events(js, STREAM, customer)
+    name = customer_stream_name(customer)
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        got = await customer_events(js, name, customer)
+        if got or not expected or asyncio.get_running_loop().time() >= deadline:
+            break
+        await asyncio.sleep(0.25)
+    info = await js.stream_info(name)
+    errors = "; ".join(str(src.error.get("description") or src.error) for src in (info.sources or []) if src.error)
+    return expected, got, errors
 
 
 # --- from a log row to a message ---------------------------------------------------------------

@@ -11,8 +11,9 @@ reads them back from the type (msgspec.inspect) and checks a value against them:
   maximum, minimum          integers
   maxLength, pattern        strings (pattern: the whole string; JSON Schema and Python `re` syntax)
   maxItems                  lists
-  formatMinimum,            times (JSON Schema's `format` vocabulary, as ajv-formats reads it):
-  formatExclusiveMaximum    the instants the views' calendar can count; a time needs its zone
+  formatMinimum,            times (JSON Schema's `format` vocabulary, as ajv-formats reads it,
+  formatExclusiveMaximum    beside "format": "date-time", which it needs): the instants the views'
+                            calendar can count; a time needs its zone
   x-maxProduct              objects: [{"of": [a, b], "maximum": n}], a x b at most n
 
 A fact recorded before a bound existed stays readable: `verify` lists it, and the views flag
@@ -65,17 +66,22 @@ KEYWORDS = ("maximum", "minimum", "maxLength", "pattern", "maxItems", "formatMin
             "formatExclusiveMaximum", "x-maxProduct")
 
 
-def bound(*, description: str | None = None, **keywords: Any) -> msgspec.Meta:
+def bound(*, description: str | None = None, format: str | None = None, **keywords: Any) -> msgspec.Meta:
     """A bound as JSON Schema keywords (`x_maxProduct` for `x-maxProduct`): published by the
-    schema, checked by `breaches`, ignored by msgspec's decoder."""
+    schema, checked by `breaches`, ignored by msgspec's decoder. `format` is published only (the
+    formatMinimum/formatExclusiveMaximum of a time compare by it; a time's zone is checked apart)."""
     schema = {k.replace("_", "-") if k.startswith("x_") else k: v for k, v in keywords.items()}
     unknown = set(schema) - set(KEYWORDS)
     if unknown:
         raise TypeError(f"unknown bound keyword(s) {sorted(unknown)}; known: {KEYWORDS}")
+    if format is not None:
+        schema = {"format": format, **schema}
     return msgspec.Meta(extra_json_schema=schema, description=description)
 
 
-INSTANT = bound(formatMinimum=EARLIEST.isoformat().replace("+00:00", "Z"),
+# msgspec writes "format": "date-time" only for a datetime declared tz=True, a constraint its decoder
+# would enforce on stored events too; the zone is checked as a bound instead, so the format is said here.
+INSTANT = bound(format="date-time", formatMinimum=EARLIEST.isoformat().replace("+00:00", "Z"),
                 formatExclusiveMaximum=NOT_FROM.isoformat().replace("+00:00", "Z"))
 NAME = bound(maxLength=MAX_NAME, pattern=NAME_PATTERN,
              description="one line with no control characters (C0, DEL, C1) and no bidi override or isolate "
@@ -245,8 +251,8 @@ def _quick(info: mi.Type) -> tuple[str, Any, Any, Any, Check] | None:
     k = (info.extra_json_schema or {}) if isinstance(info, mi.Metadata) else {}
     scalar = info.type if isinstance(info, mi.Metadata) else info
     kind = _SCALARS.get(type(scalar))
-    if kind is None or set(k) - {"maximum", "minimum", "maxLength", "pattern", "description", "formatMinimum",
-                                 "formatExclusiveMaximum"}:
+    if kind is None or set(k) - {"maximum", "minimum", "maxLength", "pattern", "description", "format",
+                                 "formatMinimum", "formatExclusiveMaximum"}:
         return None
     slow = _compile(info)
     if slow is None:

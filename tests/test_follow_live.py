@@ -383,3 +383,27 @@ def test_a_follower_of_a_large_ledger_reads_on_every_core_and_of_a_small_one_on_
         assert duckdb_threads(con) == (os.cpu_count() or 1)
     finally:
         con.close()
+
+
+def test_alert_times_are_utc_instants_a_date_parser_cannot_read_as_local(tmp_path: Path, nats_single) -> None:
+    """`"2025-04-24 04:33:55"` (no T, no Z) is local time to JavaScript's Date (8 h off in Beijing):
+    every alert time is ISO 8601 with Z, the views' instant, and the payload is the published schema's."""
+    import re
+
+    from adapters.alerts import Alert
+
+    data = tmp_path / "data"
+    ledger = busy_ledger(data, 10, datetime.now(UTC))
+    relay_all(ledger, nats_single.url)
+    follow(data, nats_single.url, until_position=ledger.position, interval=3600)
+    published = alerts(nats_single.url)
+    views = {(t, c): (d, s) for t, c, _, d, s, *_ in clock_rows(views_path(data))}
+    iso_z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z")
+    assert {a["state"] for a in published} >= {"breached", "met"}
+    for a in published:
+        times = [a[k] for k in ("deadline", "evaluated_at", "paused_since", "stopped_at") if a[k] is not None]
+        assert all(iso_z.fullmatch(t) for t in times), a
+        alert = msgspec.json.decode(msgspec.json.encode(a), type=Alert)  # the schema's payload, times with zones
+        deadline, stopped = views[(alert.ticket, alert.clock)]
+        assert alert.deadline == (deadline and deadline.replace(tzinfo=UTC)), a
+        assert alert.stopped_at == (stopped and stopped.replace(tzinfo=UTC)), a

@@ -149,28 +149,49 @@ def cmd_nats_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_customer_stream(args: argparse.Namespace) -> int:
-    from ..stream import STREAM, connect, ensure_customer_stream
+    from ..stream import (
+        STREAM,
+        ServerTooOld,
+        connect,
+        connected_version,
+        customer_stream_flowing,
+        ensure_customer_stream,
+        ensure_stream,
+        refuse_old_server,
+    )
 
     _refuse_unknown_customer(args)
     opts = options_of(args)
 
-    async def go(url: str) -> Any:
+    async def go(url: str) -> tuple[Any, tuple[int, int, str]]:
         nc = await connect(url, opts, max_reconnect_attempts=0)
         try:
+            refuse_old_server(connected_version(nc))
             js = nc.jetstream(timeout=10)
-            from ..stream import ensure_stream
-
             await ensure_stream(js, args.replicas)
-            return await ensure_customer_stream(js, args.customer, args.replicas)
+            info = await ensure_customer_stream(js, args.customer, args.replicas)
+            return info, await customer_stream_flowing(js, args.customer)
         finally:
             await nc.close()
 
     with _server(args, opts) as url:
-        info = asyncio.run(go(url))
+        try:
+            info, (expected, got, errors) = asyncio.run(go(url))
+        except ServerTooOld as e:
+            raise UserError(said(e)) from None
     _ = speak()
-    print(_("stream {name}: events of customer {customer} sourced from {source}, and the log's signed checkpoints "
-            "from CHECKPOINTS; grant the customer's user the APIs in docs/nats-permissions.md",
-            name=info.config.name, customer=args.customer, source=STREAM))
+    print(_("stream {name}: events of customer {customer} and the calendars (ledger._public.>) sourced from "
+            "{source}, and the log's signed checkpoints from CHECKPOINTS; grant the customer's user the APIs in "
+            "docs/nats-permissions.md", name=info.config.name, customer=args.customer, source=STREAM))
+    if got:
+        print(_("the source flows: {got} of the {expected} events of {customer} in {source} are in {name} already",
+                got=format(got, ","), expected=format(expected, ","), customer=args.customer, source=STREAM,
+                name=info.config.name))
+    elif expected:
+        print(_("warning: {name} received none of the {expected} events of {customer} in {source} within 10 s: "
+                "its source does not flow ({errors}); see the nats-server's log",
+                name=info.config.name, expected=format(expected, ","), customer=args.customer, source=STREAM,
+                errors=errors or _("the server reports no error")), file=sys.stderr)
     return 0
 
 
@@ -209,7 +230,7 @@ def _server(args: argparse.Namespace, opts: ConnectOptions):  # type: ignore[no-
 def cmd_relay(args: argparse.Namespace) -> int:
     from ..nats_server import ServerError
     from ..relay import PoisonEvent, run
-    from ..stream import NatsUnreachable
+    from ..stream import NatsUnreachable, ServerTooOld
     from ..stream_guard import StreamChanged
 
     opts = options_of(args)
@@ -218,7 +239,7 @@ def cmd_relay(args: argparse.Namespace) -> int:
     except StreamChanged as e:
         _ = speak()
         raise UserError(_("refusing to publish: {error}", error=said(e)), code=e.code) from None
-    except (ServerError, NatsUnreachable, PoisonEvent) as e:  # a poison event is named, NATS not blamed
+    except (ServerError, NatsUnreachable, PoisonEvent, ServerTooOld) as e:  # a poison event is named, NATS not blamed
         raise UserError(said(e)) from None
     except Exception as e:  # noqa: BLE001 - NATS errors become one clear line, never credentials
         _ = speak()
@@ -376,7 +397,8 @@ async def refused_fast(coro: Any, errors: list[str], every: float = 0.05) -> Any
 
 def schemas() -> dict[str, dict[str, Any]]:
     """file name -> JSON Schema: one per event type and current version, plus commands.json
-    (the JSON Lines import: any fact, tagged by "type").
+    (the JSON Lines import: any fact, tagged by "type"), Terms.json and alert.json (the payload
+    on the stream ALERTS).
 
     Only current versions are generated (from domain.events). When a type gets version
     N+1, its `Type.vN.json` already in docs/schemas/ is kept as the frozen record of the
@@ -408,6 +430,14 @@ def schemas() -> dict[str, dict[str, Any]]:
                                         "time of day, in order and not overlapping; a schedule's `every` is at "
                                         "least 1 of its unit.",
                          **msgspec.json.schema(Terms)}
+    from ..alerts import Alert
+
+    out["alert.json"] = {"$schema": "https://json-schema.org/draft/2020-12/schema",
+                         "$id": "ticketledger/alert.json",
+                         "title": "alert (stream ALERTS, subject alert.<customer>.<ticket>.<clock>)",
+                         "description": "One change of one SLA clock, published by `views follow`; times are "
+                                        "UTC instants, ISO 8601 with Z.",
+                         **msgspec.json.schema(Alert)}
     return out
 
 
@@ -428,6 +458,9 @@ def _write_schemas(docs: dict[str, dict[str, Any]], folder: str) -> None:
         raise UserError(_("--out {folder}: cannot write there ({reason}: {filename}); name a "
                           "folder you can write, e.g. docs/schemas",
                           folder=folder, reason=e.strerror, filename=e.filename)) from None
+
+
+_UNTYPED = {"commands.json": "(any command)", "Terms.json": "(contract terms)", "alert.json": "(alert payload)"}
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -451,7 +484,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
         print(msgspec.json.format(msgspec.json.encode(docs), indent=2).decode())
         return 0
     rows = [{"file": k, "version": v.get("x-ledger-version", ""),
-             "type": v.get("x-ledger-type", "(any command)" if k == "commands.json" else "(contract terms)")}
+             "type": v.get("x-ledger-type", _UNTYPED.get(k, ""))}
             for k, v in docs.items()]
     title = (f"written to {args.out}/" if args.out is not None else
              "`schema TYPE` prints one, `schema --json` all, `schema --out DIR` writes the files")

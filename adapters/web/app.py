@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
+import msgspec
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 from starlette.applications import Starlette
@@ -49,13 +50,14 @@ from starlette.staticfiles import StaticFiles
 from replay.i18n import LANGS, N_, VOCABULARY, normalise_lang, recorded_word, texts, word
 from replay.printable import printable
 
+from ..alerts import Alert
 from ..printing import PrintError
 from ..statements import UnknownCustomer
 from ..stream import ConnectOptions
 from . import charts, documents, pages, queries
 from .asof import STATES as JOB_STATES
 from .asof import AsOfJobs, Busy
-from .live import AlertFeed
+from .live import AlertFeed, page_time
 from .pages import Page, PageCache
 from .scope import OutOfScope, Scope
 from .security import (
@@ -527,8 +529,8 @@ def queue_row(c: Console, gen: Any, lang: str, zones: dict[str, str]) -> Callabl
     return row
 
 
-def _sse(alert: dict[str, Any]) -> bytes:
-    return b"event: clock\ndata: " + json.dumps(alert, ensure_ascii=False).encode() + b"\n\n"
+def _sse(alert: Alert) -> bytes:
+    return b"event: clock\ndata: " + msgspec.json.encode(alert) + b"\n\n"
 
 
 async def live(request: Request) -> Response:
@@ -553,7 +555,7 @@ async def live(request: Request) -> Response:
         return PlainTextResponse("no views yet", status_code=503)
     if not c.feed.enabled:
         return PlainTextResponse("live updates are off: the console was started without NATS", status_code=503)
-    since = request.query_params.get("since")
+    since = page_time(request.query_params.get("since"))
 
     async def events() -> AsyncIterator[bytes]:
         yield b"retry: 2000\n: connected\n\n"

@@ -16,24 +16,22 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import msgspec
 
+from ..alerts import Alert
 from ..stream import ALERTS_STREAM, ConnectOptions, connect
 from .scope import Scope
 
 log = logging.getLogger("ticketledger.web")
-FIELDS = ("customer", "ticket", "clock", "state", "deadline", "evaluated_at", "paused_since", "contract",
-          "asset", "site", "severity", "technician", "breach_minutes", "stopped_at")
 
 
 class AlertFeed:
     def __init__(self, url: str | None, options: ConnectOptions | None = None, keep: int = 20_000,
                  lookback: timedelta = timedelta(minutes=10)) -> None:
         self.url, self.options, self.lookback = url, options, lookback
-        self.recent: collections.deque[dict[str, Any]] = collections.deque(maxlen=keep)
-        self.listeners: set[asyncio.Queue[dict[str, Any] | None]] = set()
+        self.recent: collections.deque[Alert] = collections.deque(maxlen=keep)
+        self.listeners: set[asyncio.Queue[Alert | None]] = set()
         self.task: asyncio.Task[None] | None = None
         self.connected = False
         self.received = 0
@@ -79,12 +77,9 @@ class AlertFeed:
                 self.connected = True
                 async for msg in sub.messages:
                     try:
-                        alert = msgspec.json.decode(msg.data)
-                    except msgspec.DecodeError:
+                        alert = msgspec.json.decode(msg.data, type=Alert)
+                    except msgspec.DecodeError:  # not an alert of ours (or one from before its times said Z)
                         continue
-                    if not isinstance(alert, dict):
-                        continue
-                    alert = {k: alert.get(k) for k in FIELDS}
                     self.received += 1
                     self.recent.append(alert)
                     for q in list(self.listeners):
@@ -105,14 +100,14 @@ class AlertFeed:
                     with contextlib.suppress(Exception):
                         await nc.close()
 
-    async def follow(self, scope: Scope, filters: Mapping[str, str], since: str | None) -> AsyncIterator[dict[str, Any]]:
+    async def follow(self, scope: Scope, filters: Mapping[str, str], since: datetime | None) -> AsyncIterator[Alert]:
         """Alerts the viewer may see and its page's filters keep: the kept ones newer than
-        `since` (the page's evaluation time, as the views write it), then each new one."""
-        q: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(maxsize=2000)
+        `since` (the page's evaluation time), then each new one."""
+        q: asyncio.Queue[Alert | None] = asyncio.Queue(maxsize=2000)
         self.listeners.add(q)
         try:
             for alert in list(self.recent):
-                newer = since is None or str(alert.get("evaluated_at") or "") > since
+                newer = since is None or alert.evaluated_at > since
                 if newer and visible(alert, scope, filters):
                     yield alert
             while True:
@@ -125,7 +120,15 @@ class AlertFeed:
             self.listeners.discard(q)
 
 
-def visible(alert: Mapping[str, Any], scope: Scope, filters: Mapping[str, str]) -> bool:
-    if not scope.admits(alert.get("customer"), alert.get("contract")):
+def visible(alert: Alert, scope: Scope, filters: Mapping[str, str]) -> bool:
+    if not scope.admits(alert.customer, alert.contract):
         return False
-    return all(alert.get(k) == v for k, v in filters.items())
+    return all(getattr(alert, k, None) == v for k, v in filters.items())
+
+
+def page_time(since: str | None) -> datetime | None:
+    """The page's evaluation time as its script sends it (ISO, UTC with Z); None when missing or unreadable."""
+    try:
+        return datetime.fromisoformat(since).astimezone(UTC) if since else None
+    except ValueError:
+        return None

@@ -49,8 +49,8 @@
     const count = document.getElementById("count");
     if (count) count.dataset.shown = String(rows.length);
   }
-  function utcMs(text) { // "2025-10-01 09:00:00" (UTC, as the views write it)
-    return text ? Date.parse(text.replace(" ", "T") + "Z") : NaN;
+  function utcMs(text) { // an alert's time: "2025-10-01T09:00:00Z" (ISO 8601, UTC)
+    return text ? Date.parse(text) : NaN;
   }
   function localTime(ms, zone) {
     const parts = new Intl.DateTimeFormat("en-CA", {

@@ -42,3 +42,26 @@ class Alert(msgspec.Struct, kw_only=True):
 def utc_instant(views_time: datetime | None) -> datetime | None:
     """A views time (naive, UTC) as the instant an alert carries."""
     return None if views_time is None else views_time.replace(tzinfo=UTC)
+
+
+class _AlertBeforeZ(Alert, kw_only=True):
+    """An alert published before its times said Z: naive UTC as the views write them
+    (`2025-04-24 04:33:55`). An ALERTS stream keeps them, and a live queue still reads them."""
+
+    deadline: datetime | None
+    evaluated_at: datetime
+    paused_since: datetime | None
+    stopped_at: datetime | None
+
+
+_TIMES = ("deadline", "evaluated_at", "paused_since", "stopped_at")
+
+
+def decode_alert(data: bytes) -> Alert:
+    """An alert from its JSON, in either form of its times; msgspec.DecodeError when not an alert."""
+    try:
+        return msgspec.json.decode(data, type=Alert)
+    except msgspec.ValidationError:
+        old = msgspec.json.decode(data, type=_AlertBeforeZ)
+        fields = {f: getattr(old, f) for f in Alert.__struct_fields__}
+        return Alert(**{**fields, **{f: utc_instant(fields[f]) for f in _TIMES}})

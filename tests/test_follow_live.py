@@ -385,6 +385,24 @@ def test_a_follower_of_a_large_ledger_reads_on_every_core_and_of_a_small_one_on_
         con.close()
 
 
+def test_an_alert_published_before_its_times_said_z_is_still_read_as_utc() -> None:
+    """An ALERTS stream keeps what earlier followers published (`"2025-04-24 04:33:55"`, naive UTC):
+    the live queue reads those alerts at the same instants, not as undecodable messages it skips."""
+    from adapters.alerts import decode_alert
+
+    old = {"customer": "buyer-000", "ticket": "T-1", "clock": "arrival", "state": "breached", "n": 1,
+           "key": "T-1:arrival:1:breached", "deadline": "2025-04-24 04:33:55",
+           "evaluated_at": "2026-12-07 22:46:55.452076", "breach_minutes": 12.0, "contract": "K-000",
+           "asset": "A-1", "site": "s", "severity": "urgent", "technician": None, "paused_since": None,
+           "stopped_at": None}
+    alert = decode_alert(msgspec.json.encode(old))
+    assert alert.deadline == datetime(2025, 4, 24, 4, 33, 55, tzinfo=UTC)
+    assert alert.evaluated_at == datetime(2026, 12, 7, 22, 46, 55, 452076, tzinfo=UTC)
+    assert decode_alert(msgspec.json.encode(alert)) == alert
+    with pytest.raises(msgspec.DecodeError):
+        decode_alert(b'{"not": "an alert"}')
+
+
 def test_alert_times_are_utc_instants_a_date_parser_cannot_read_as_local(tmp_path: Path, nats_single) -> None:
     """`"2025-04-24 04:33:55"` (no T, no Z) is local time to JavaScript's Date (8 h off in Beijing):
     every alert time is ISO 8601 with Z, the views' instant, and the payload is the published schema's."""

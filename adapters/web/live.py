@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 import msgspec
 
-from ..alerts import Alert
+from ..alerts import Alert, decode_alert
 from ..stream import ALERTS_STREAM, ConnectOptions, connect
 from .scope import Scope
 
@@ -77,8 +77,8 @@ class AlertFeed:
                 self.connected = True
                 async for msg in sub.messages:
                     try:
-                        alert = msgspec.json.decode(msg.data, type=Alert)
-                    except msgspec.DecodeError:  # not an alert of ours (or one from before its times said Z)
+                        alert = decode_alert(msg.data)
+                    except msgspec.DecodeError:  # not an alert of ours
                         continue
                     self.received += 1
                     self.recent.append(alert)

@@ -158,3 +158,16 @@ def test_an_as_of_time_before_the_first_recording_says_nothing_was_recorded_yet(
     assert r.status_code in (200, 202) and "该时刻账本尚无记录" in r.text, r.text[:2000]
     r = http.get("/queue?lang=zh_CN")
     assert "该时刻账本尚无记录" not in r.text
+
+
+def test_an_empty_queue_says_that_no_clock_is_running(console, browser) -> None:
+    """A queue with no row said nothing at all: a manager could not tell "nothing runs" from a
+    page that failed to load. Before the first recording nothing ran; today clocks run."""
+    page = webkit.new_page(browser, console, [])
+    webkit.sign_in(page, console, "cust4", lang="zh_CN")
+    assert _rows(page) and not page.is_visible("#empty")
+    page.goto(console.url + "/queue?as_of=2020-01-01T00:00:00Z")
+    page.wait_for_selector("#queue", timeout=60_000)  # the as-of page waits for its replay first
+    assert _rows(page) == []
+    assert page.is_visible("#empty") and page.inner_text("#empty") == "目前没有正在计时的时钟。"
+    page.context.close()

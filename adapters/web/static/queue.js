@@ -111,6 +111,12 @@
     if (!isNaN(deadline)) row.cells[4].textContent = localTime(deadline, words.zones[alert.contract]);
   }
 
+  // the line saying no clock runs, shown while the queue is empty (the page can start so and fill up live)
+  function showEmpty() {
+    const empty = document.getElementById("empty");
+    if (empty) empty.hidden = body.rows.length > 0;
+  }
+
   tick();
   setInterval(tick, 1000);
   if (table.dataset.live !== "yes") return;
@@ -124,5 +130,6 @@
     apply(JSON.parse(e.data));
     sort();
     tick();
+    showEmpty();
   });
 })();

@@ -150,3 +150,28 @@ def test_diff_limit_cuts_the_rows_listed_never_the_counts(demo: Path, as_recorde
     assert "(--limit 1 per table)" in total_cut
     code, js, _ = run(demo, "--json", "diff", str(as_recorded), str(out), "--table", "sla_clocks", "--limit", "1")
     assert code == 1 and len(json.loads(js)) == 1
+
+
+def views_evaluated_at(data: Path) -> str:
+    con = duckdb.connect(str(data / "views.duckdb"), read_only=True)
+    try:
+        return f"{con.execute('SELECT max(evaluated_at) FROM checkpoint').fetchall()[0][0]:%Y-%m-%dT%H:%M:%S}"
+    finally:
+        con.close()
+
+
+def test_a_what_if_without_at_is_evaluated_when_the_ledgers_views_are(demo: Path, tmp_path: Path) -> None:
+    # the reviewer's repro: with no --at the what-if was evaluated at the wall clock, months after
+    # the views `report` reads, so its figures compared with nothing the manager had
+    out = tmp_path / "same.duckdb"
+    code, js, err = run(demo, "--json", "replay", "--terms", str(ROOT / "contracts/seed-001.toml"), "--out", str(out))
+    assert code == 0, err
+    summary = json.loads(js)[0]
+    assert summary["evaluated_at"].startswith(views_evaluated_at(demo)) and summary["evaluation"] == "views"
+    code, printed, err = run(demo, "replay", "--terms", str(ROOT / "contracts/seed-001.toml"), "--out", str(out))
+    assert code == 0, err
+    assert "evaluation time: the evaluation time of the ledger's views, so its figures compare with `report`" in printed
+    # --at still says when
+    code, js, err = run(demo, "--json", "replay", "--terms", str(ROOT / "contracts/seed-001.toml"), "--at", AT,
+                        "--out", str(out))
+    assert json.loads(js)[0]["evaluation"] == "at" and json.loads(js)[0]["evaluated_at"].startswith("2026-05-31T16:00")

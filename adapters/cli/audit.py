@@ -114,7 +114,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--tickets", default=None, metavar="FILE",
                    help=N_("replay only these tickets (one ticket id a line; '#' starts a comment)"))
     p.add_argument("--at", default=None, metavar="TIME",
-                   help=N_("evaluation time (default: the as-of time, else now)"))
+                   help=N_("evaluation time (default: the as-of time; for a what-if, the evaluation time of "
+                           "the ledger's views when it has them, so its figures compare with `report`; else now)"))
     p.add_argument("--out", default=None, metavar="FILE.duckdb",
                    help=N_("where to write (default: <data-dir>/replay/<what>.duckdb)"))
     p.set_defaults(func=cmd_replay)
@@ -500,9 +501,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         out = _replay_target(str(data_dir / "replay" / (("-".join(parts) or "full") + ".duckdb")), data_dir)
     # a what-if's comparison: the same replay under the recorded terms, beside the output
     base = _replay_target(str(out.with_name(out.stem + ".as-recorded.duckdb")), data_dir) if terms else None
-    evaluate_at = at or cut.evaluation_time() or now()
-    if cut.position is not None and at is None:
-        evaluate_at = None  # as of a position: evaluated at that position's recording time (below)
+    evaluate_at, evaluation = _evaluation_time(args, cut, at, terms)
     ledger = ledger_for(args)
     changes = None
     try:
@@ -539,6 +538,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     evaluated = stats.get("evaluated_at")
     summary = {"file": str(out), "events": stats.get("events"), "last_position": stats.get("last_position"),
                "cut": cut.describe(), "evaluated_at": asof.stamp(evaluated) if evaluated else None,
+               "evaluation": evaluation,
                "terms": args.terms or "as recorded", "terms_for": replaced,
                "scope": scope.describe() if scope else "every event",
                "clocks": {s: n for s, n in states}, "seconds": round(stats.get("seconds", 0.0), 2)}
@@ -558,6 +558,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(_("replayed {events} events ({cut}; terms {terms}) into {out}, evaluated at {when} in {seconds} s",
                 events=_.number(summary["events"] or 0), cut=cut.said(_, zone), terms=terms_used, out=out,
                 when=_.time(stats.get("evaluated_at"), zone, zone=True), seconds=summary["seconds"]))
+        if terms is not None:  # a what-if's figures are compared: say which moment they are of
+            print(_("evaluation time: {why}", why=_(EVALUATION_REASONS[evaluation])))
         if scope is not None:
             print(_("scope: {scope} (the same assets' other tickets, replaced units and site-wide visits "
                     "included)", scope=scope.said(_)))
@@ -575,6 +577,36 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(_("use it: ticketledger explain TICKET --views {out}; ticketledger diff {out} OTHER.duckdb; "
                 "or open it read-only in DuckDB (the same tables as views.duckdb)", out=out))
     return 0
+
+
+# why a replay is evaluated when it is (JSON `evaluation`; said in the summary)
+EVALUATION_REASONS = {
+    "at": N_("as --at says"),
+    "cut": N_("the as-of time"),
+    "position": N_("the recording time of the cut's last event"),
+    "views": N_("the evaluation time of the ledger's views, so its figures compare with `report`"),
+    "now": N_("now: the ledger has no views to compare with"),  # said of a what-if only
+}
+
+
+def _evaluation_time(args: argparse.Namespace, cut: Any, at: Any, terms: Any) -> tuple[Any, str]:
+    """When a replay is evaluated, and why (a key of EVALUATION_REASONS): --at, else the as-of
+    time (as of a position: None, its recording time is read from the log), else for a what-if
+    the ledger's views' evaluation time (its money and verdicts then compare with `report`),
+    else now."""
+    from .core import now
+    from .views import views_evaluated_at
+
+    if at is not None:
+        return at, "at"
+    if cut.evaluation_time() is not None:
+        return cut.evaluation_time(), "cut"
+    if cut.position is not None:
+        return None, "position"
+    if terms is None:
+        return now(), "now"
+    views_at = views_evaluated_at(args)
+    return (views_at, "views") if views_at is not None else (now(), "now")
 
 
 def _replay_target(path: str, data_dir: Path) -> Path:

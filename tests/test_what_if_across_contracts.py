@@ -62,7 +62,9 @@ def test_a_contract_file_replaces_only_its_own_contract(demo: Path, as_recorded:
     what_if = json.loads(text)[0]["what_if"]
     assert (what_if["appeared"], what_if["disappeared"], what_if["changed_verdict"]) == (0, 0, 0)
     assert what_if["unchanged"] > 0 and json.loads(text)[0]["terms_for"] == "K-001"
-    assert clocks(out) == clocks(as_recorded)  # its own terms again: nothing moved, anywhere
+    # its own terms again: nothing moved; the what-if holds K-001's scope, as the views hold it
+    assert clocks(out, "contract = 'K-001'") == clocks(as_recorded, "contract = 'K-001'")
+    assert {r[0] for r in clocks(out)} <= {r[0] for r in clocks(as_recorded)}
 
 
 def test_a_changed_clause_counts_the_verdicts_it_changes(demo: Path, as_recorded: Path, tmp_path: Path) -> None:
@@ -78,8 +80,8 @@ def test_a_changed_clause_counts_the_verdicts_it_changes(demo: Path, as_recorded
     code, js, _ = run(demo, "--json", "replay", "--terms", str(terms), "--at", AT, "--out", str(out))
     what_if = json.loads(js)[0]["what_if"]
     assert what_if["changed_verdict"] > 0 and what_if["moves"].get("breached->met", 0) > 0
-    # the other contracts' clocks are the recorded ones, row for row
-    assert clocks(out, "contract <> 'K-000'") == clocks(as_recorded, "contract <> 'K-000'")
+    # the other contracts keep their recorded terms: what of them the what-if's scope holds is the recorded row
+    assert set(clocks(out, "contract <> 'K-000'")) <= set(clocks(as_recorded, "contract <> 'K-000'"))
     # and the count is the diff's: every changed K-000 verdict
     con = duckdb.connect()
     con.execute(f"ATTACH '{out}' AS w (READ_ONLY)")
@@ -175,3 +177,22 @@ def test_a_what_if_without_at_is_evaluated_when_the_ledgers_views_are(demo: Path
     code, js, err = run(demo, "--json", "replay", "--terms", str(ROOT / "contracts/seed-001.toml"), "--at", AT,
                         "--out", str(out))
     assert json.loads(js)[0]["evaluation"] == "at" and json.loads(js)[0]["evaluated_at"].startswith("2026-05-31T16:00")
+
+
+def test_the_what_if_and_its_comparison_hold_the_same_tickets(demo: Path, tmp_path: Path) -> None:
+    # the reviewer's repro: an unscoped what-if held all four contracts and its `.as-recorded`
+    # comparison only the one named, so `diff` of the two listed thousands of rows "only in B"
+    terms = tmp_path / "k000-loose.toml"
+    terms.write_text(re.sub(r"target = \{ hours = \d+ \}", "target = { hours = 2000 }",
+                            (ROOT / "contracts/seed-000.toml").read_text()))
+    out = tmp_path / "loose.duckdb"
+    code, js, err = run(demo, "--json", "replay", "--terms", str(terms), "--at", AT, "--out", str(out))
+    assert code == 0, err
+    what_if = json.loads(js)[0]["what_if"]
+    code, printed, _ = run(demo, "--json", "diff", what_if["against"], str(out))
+    rows = json.loads(printed)
+    assert code == 1 and not [r for r in rows if r["change"] != "changed"]
+    assert json.loads(js)[0]["scope"].startswith("contract K-000: ")
+    assert sum(r["table"] == "sla_clocks" and "state" in r["columns"] for r in rows) == what_if["changed_verdict"] > 0
+    code, printed, _ = run(demo, "replay", "--terms", str(terms), "--at", AT, "--out", str(out))
+    assert "only the contracts the terms replace are replayed" in printed

@@ -469,7 +469,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     from .core import ledger_for, now
     from .output import emit
-    from .scoped import clock_changes, scope_of, what_if_of
+    from .scoped import clock_changes, scope_of, what_if_of, what_if_scope
 
     recorded = _time(args.as_of_recorded, "--as-of-recorded")
     recorded_by_now(recorded)
@@ -482,7 +482,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     ledger = ledger_for(args)
     try:
         terms = what_if_of(args, ledger)
-        scope = scope_of(args, ledger, scope_stop(ledger, cut))
+        scope = scope_of(args, ledger, scope_stop(ledger, cut)) or what_if_scope(ledger, terms, scope_stop(ledger, cut))
     finally:
         ledger.close()
     if args.out:
@@ -512,20 +512,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
             if cut.recorded_text is not None and last and last[0].recorded_at > cut.recorded_text:
                 evaluate_at = cut.recorded
         # a scoped what-if's comparison is the same events' views under the terms as recorded:
-        # computed beside the what-if's from the one read and load of those events (projections.Twin)
+        # computed beside the what-if's from the one read and load of those events (projections.Twin);
+        # both files hold the same scope, so `diff` of the two shows what the terms changed
         beside = base if base is not None and scope is not None else None
         stats = _rebuild_cut(ledger, cut, out, evaluate_at, terms, scope, compare=beside)
         if base is not None:
-            # the same replay under the terms as recorded, for what the what-if changed: only
-            # the replaced contracts' tickets can differ, so it replays only those
-            base_scope = scope
-            if base_scope is None and terms.contracts is not None:
-                from ..store_scope import select_scope
-
-                base_scope = select_scope(ledger, "contract", sorted(terms.contracts), scope_stop(ledger, cut))
             compare_seconds = stats["compared"]["seconds"] if beside is not None else \
-                _rebuild_cut(ledger, cut, base, evaluate_at, None, base_scope).get("seconds", 0.0)
-            changes = clock_changes(out, base, base_scope)
+                _rebuild_cut(ledger, cut, base, evaluate_at, None, scope).get("seconds", 0.0)
+            changes = clock_changes(out, base, scope)
     finally:
         ledger.close()
     con = duckdb.connect(str(out), read_only=True)
@@ -560,6 +554,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 when=_.time(stats.get("evaluated_at"), zone, zone=True), seconds=summary["seconds"]))
         if terms is not None:  # a what-if's figures are compared: say which moment they are of
             print(_("evaluation time: {why}", why=_(EVALUATION_REASONS[evaluation])))
+        if scope is not None and not (args.customer or args.contract or args.tickets):
+            print(_("only the contracts the terms replace are replayed (and their comparison): the others keep "
+                    "their terms as recorded, as the views show them"))
         if scope is not None:
             print(_("scope: {scope} (the same assets' other tickets, replaced units and site-wide visits "
                     "included)", scope=scope.said(_)))

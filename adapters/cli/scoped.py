@@ -120,6 +120,18 @@ def what_if_of(args: argparse.Namespace, ledger: Any) -> Any:
     return what_if
 
 
+def what_if_scope(ledger: Any, terms: Any, stop: int | None = None) -> Scope | None:
+    """The scope of a what-if no --customer, --contract or --tickets scopes: the contracts its
+    terms replace (None: a what-if of every contract, or no what-if). Only their tickets can
+    differ from the terms as recorded; the what-if and its comparison both hold this scope, so
+    the two files compare row for row (`diff`) and the other contracts read as the views do."""
+    from ..store_scope import select_scope
+
+    if terms is None or terms.contracts is None:
+        return None
+    return select_scope(ledger, "contract", sorted(terms.contracts), stop)
+
+
 def clock_changes(what_if_file: Path, base_file: Path, scope: Scope | None) -> dict[str, Any]:
     """Clocks of the what-if beside the same replay under the terms as recorded: how many
     appeared, disappeared, and changed verdict (state), with the moves between states."""

@@ -196,3 +196,35 @@ def test_the_what_if_and_its_comparison_hold_the_same_tickets(demo: Path, tmp_pa
     assert sum(r["table"] == "sla_clocks" and "state" in r["columns"] for r in rows) == what_if["changed_verdict"] > 0
     code, printed, _ = run(demo, "replay", "--terms", str(terms), "--at", AT, "--out", str(out))
     assert "only the contracts the terms replace are replayed" in printed
+
+
+def totals(data: Path, *views: str) -> dict[str, dict]:
+    code, js, err = run(data, "--json", "report", "totals", *views)
+    assert code == 0, err
+    return {r["contract"]: r for r in json.loads(js)}
+
+
+def test_a_what_if_says_what_it_costs(demo: Path, tmp_path: Path) -> None:
+    # the reviewer's repro: the what-if printed only clock counts; the money took `report totals
+    # --views` on each file. Now the summary has each liability total, as recorded -> what-if
+    terms = tmp_path / "k000-loose.toml"
+    terms.write_text(re.sub(r"target = \{ hours = \d+ \}", "target = { hours = 2000 }",
+                            (ROOT / "contracts/seed-000.toml").read_text()))
+    out = tmp_path / "loose.duckdb"
+    code, js, err = run(demo, "--json", "replay", "--terms", str(terms), "--out", str(out))
+    assert code == 0, err
+    (money,) = json.loads(js)[0]["what_if"]["totals"]
+    recorded = totals(demo)["K-000"]  # the ledger's own views: the what-if is evaluated when they are
+    what_if = totals(demo, "--views", str(out))["K-000"]
+    assert money["contract"] == "K-000" and money["supplier"] == recorded["supplier"]
+    for key in ("losses_supplier_liable_fen", "customer_pays_fen", "supplier_pays_fen"):
+        assert money["as_recorded"][key] == recorded[key] and money["what_if"][key] == what_if[key]
+        assert money["change"][key] == what_if[key] - recorded[key]
+    assert money["change"]["losses_supplier_liable_fen"] < 0  # fewer breaches: fewer losses owed
+    code, printed, err = run(demo, "replay", "--terms", str(terms), "--out", str(out))
+    assert code == 0, err
+    owed = next(line for line in printed.splitlines() if "losses supplier owes" in line)
+    assert owed.split()[:2] == ["K-000", recorded["supplier"]]
+    yuan = [f"¥{money[k]['losses_supplier_liable_fen'] / 100:,.2f}" for k in ("as_recorded", "what_if")]
+    change = money["change"]["losses_supplier_liable_fen"]
+    assert owed.split()[-3:] == [*yuan, f"-¥{-change / 100:,.2f}"]

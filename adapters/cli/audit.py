@@ -103,7 +103,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--terms", default=None, metavar="FILE",
                    help=N_("what-if: a contract file (TOML/JSON) whose [terms] replace the versions of the "
                         "contract it names (its id); prints how many clocks appeared, disappeared and "
-                        "changed verdict against the terms as recorded"))
+                        "changed verdict against the terms as recorded, and the liability totals in yuan"))
     p.add_argument("--terms-for", action="append", default=None, metavar="CONTRACT",
                    help=N_("the contracts whose terms --terms replaces instead (repeatable; '*' = every contract)"))
     s = p.add_mutually_exclusive_group()
@@ -469,7 +469,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     from .core import ledger_for, now
     from .output import emit
-    from .scoped import clock_changes, scope_of, what_if_of, what_if_scope
+    from .scoped import clock_changes, money_changes, scope_of, what_if_of, what_if_scope
 
     recorded = _time(args.as_of_recorded, "--as-of-recorded")
     recorded_by_now(recorded)
@@ -520,6 +520,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             compare_seconds = stats["compared"]["seconds"] if beside is not None else \
                 _rebuild_cut(ledger, cut, base, evaluate_at, None, scope).get("seconds", 0.0)
             changes = clock_changes(out, base, scope)
+            changes["totals"] = money_changes(out, base, terms.contracts)
     finally:
         ledger.close()
     con = duckdb.connect(str(out), read_only=True)
@@ -571,6 +572,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
                     changed=_.number(changes["changed_verdict"]), same=_.number(changes["unchanged"])))
             if moves:
                 print(_("verdicts changed: {moves}", moves=moves))
+            _print_money_changes(changes["totals"], _)
         print(_("use it: ticketledger explain TICKET --views {out}; ticketledger diff {out} OTHER.duckdb; "
                 "or open it read-only in DuckDB (the same tables as views.duckdb)", out=out))
     return 0
@@ -604,6 +606,26 @@ def _evaluation_time(args: argparse.Namespace, cut: Any, at: Any, terms: Any) ->
         return now(), "now"
     views_at = views_evaluated_at(args)
     return (views_at, "views") if views_at is not None else (now(), "now")
+
+
+WHAT_IF_MONEY_COLUMNS = [Column("contract", N_("contract"), "id"), Column("supplier", N_("supplier"), "id"),
+                         Column("amount", N_("amount")), Column("as_recorded", N_("as recorded"), "money"),
+                         Column("what_if", N_("what-if"), "money"), Column("change", N_("change"))]
+
+
+def _print_money_changes(totals: list[dict[str, Any]], _: Any) -> None:
+    """The what-if's money for people: each liability total of the replaced contracts as recorded,
+    under the what-if, and the change, in yuan (the amounts' names as `report totals` heads them)."""
+    from .tables import REPORTS, column
+
+    table = REPORTS["totals"].table
+    rows = [{"contract": t["contract"], "supplier": t["supplier"], "amount": column(table, k).title(_),
+             "as_recorded": t["as_recorded"][k], "what_if": t["what_if"][k],
+             "change": ("+" if t["change"][k] > 0 else "") + _.money(t["change"][k])}
+            for t in totals for k in t["change"]]
+    if rows:
+        emit(rows, False, columns=WHAT_IF_MONEY_COLUMNS, lang=_.lang,
+             title=_("liability totals, as recorded → what-if:"))
 
 
 def _replay_target(path: str, data_dir: Path) -> Path:

@@ -62,7 +62,9 @@ def test_a_contract_file_replaces_only_its_own_contract(demo: Path, as_recorded:
     what_if = json.loads(text)[0]["what_if"]
     assert (what_if["appeared"], what_if["disappeared"], what_if["changed_verdict"]) == (0, 0, 0)
     assert what_if["unchanged"] > 0 and json.loads(text)[0]["terms_for"] == "K-001"
-    assert clocks(out) == clocks(as_recorded)  # its own terms again: nothing moved, anywhere
+    # its own terms again: nothing moved; the what-if holds K-001's scope, as the views hold it
+    assert clocks(out, "contract = 'K-001'") == clocks(as_recorded, "contract = 'K-001'")
+    assert {r[0] for r in clocks(out)} <= {r[0] for r in clocks(as_recorded)}
 
 
 def test_a_changed_clause_counts_the_verdicts_it_changes(demo: Path, as_recorded: Path, tmp_path: Path) -> None:
@@ -78,8 +80,8 @@ def test_a_changed_clause_counts_the_verdicts_it_changes(demo: Path, as_recorded
     code, js, _ = run(demo, "--json", "replay", "--terms", str(terms), "--at", AT, "--out", str(out))
     what_if = json.loads(js)[0]["what_if"]
     assert what_if["changed_verdict"] > 0 and what_if["moves"].get("breached->met", 0) > 0
-    # the other contracts' clocks are the recorded ones, row for row
-    assert clocks(out, "contract <> 'K-000'") == clocks(as_recorded, "contract <> 'K-000'")
+    # the other contracts keep their recorded terms: what of them the what-if's scope holds is the recorded row
+    assert set(clocks(out, "contract <> 'K-000'")) <= set(clocks(as_recorded, "contract <> 'K-000'"))
     # and the count is the diff's: every changed K-000 verdict
     con = duckdb.connect()
     con.execute(f"ATTACH '{out}' AS w (READ_ONLY)")
@@ -150,3 +152,79 @@ def test_diff_limit_cuts_the_rows_listed_never_the_counts(demo: Path, as_recorde
     assert "(--limit 1 per table)" in total_cut
     code, js, _ = run(demo, "--json", "diff", str(as_recorded), str(out), "--table", "sla_clocks", "--limit", "1")
     assert code == 1 and len(json.loads(js)) == 1
+
+
+def views_evaluated_at(data: Path) -> str:
+    con = duckdb.connect(str(data / "views.duckdb"), read_only=True)
+    try:
+        return f"{con.execute('SELECT max(evaluated_at) FROM checkpoint').fetchall()[0][0]:%Y-%m-%dT%H:%M:%S}"
+    finally:
+        con.close()
+
+
+def test_a_what_if_without_at_is_evaluated_when_the_ledgers_views_are(demo: Path, tmp_path: Path) -> None:
+    # the reviewer's repro: with no --at the what-if was evaluated at the wall clock, months after
+    # the views `report` reads, so its figures compared with nothing the manager had
+    out = tmp_path / "same.duckdb"
+    code, js, err = run(demo, "--json", "replay", "--terms", str(ROOT / "contracts/seed-001.toml"), "--out", str(out))
+    assert code == 0, err
+    summary = json.loads(js)[0]
+    assert summary["evaluated_at"].startswith(views_evaluated_at(demo)) and summary["evaluation"] == "views"
+    code, printed, err = run(demo, "replay", "--terms", str(ROOT / "contracts/seed-001.toml"), "--out", str(out))
+    assert code == 0, err
+    assert "evaluation time: the evaluation time of the ledger's views, so its figures compare with `report`" in printed
+    # --at still says when
+    code, js, err = run(demo, "--json", "replay", "--terms", str(ROOT / "contracts/seed-001.toml"), "--at", AT,
+                        "--out", str(out))
+    assert json.loads(js)[0]["evaluation"] == "at" and json.loads(js)[0]["evaluated_at"].startswith("2026-05-31T16:00")
+
+
+def test_the_what_if_and_its_comparison_hold_the_same_tickets(demo: Path, tmp_path: Path) -> None:
+    # the reviewer's repro: an unscoped what-if held all four contracts and its `.as-recorded`
+    # comparison only the one named, so `diff` of the two listed thousands of rows "only in B"
+    terms = tmp_path / "k000-loose.toml"
+    terms.write_text(re.sub(r"target = \{ hours = \d+ \}", "target = { hours = 2000 }",
+                            (ROOT / "contracts/seed-000.toml").read_text()))
+    out = tmp_path / "loose.duckdb"
+    code, js, err = run(demo, "--json", "replay", "--terms", str(terms), "--at", AT, "--out", str(out))
+    assert code == 0, err
+    what_if = json.loads(js)[0]["what_if"]
+    code, printed, _ = run(demo, "--json", "diff", what_if["against"], str(out))
+    rows = json.loads(printed)
+    assert code == 1 and not [r for r in rows if r["change"] != "changed"]
+    assert json.loads(js)[0]["scope"].startswith("contract K-000: ")
+    assert sum(r["table"] == "sla_clocks" and "state" in r["columns"] for r in rows) == what_if["changed_verdict"] > 0
+    code, printed, _ = run(demo, "replay", "--terms", str(terms), "--at", AT, "--out", str(out))
+    assert "only the contracts the terms replace are replayed" in printed
+
+
+def totals(data: Path, *views: str) -> dict[str, dict]:
+    code, js, err = run(data, "--json", "report", "totals", *views)
+    assert code == 0, err
+    return {r["contract"]: r for r in json.loads(js)}
+
+
+def test_a_what_if_says_what_it_costs(demo: Path, tmp_path: Path) -> None:
+    # the reviewer's repro: the what-if printed only clock counts; the money took `report totals
+    # --views` on each file. Now the summary has each liability total, as recorded -> what-if
+    terms = tmp_path / "k000-loose.toml"
+    terms.write_text(re.sub(r"target = \{ hours = \d+ \}", "target = { hours = 2000 }",
+                            (ROOT / "contracts/seed-000.toml").read_text()))
+    out = tmp_path / "loose.duckdb"
+    code, js, err = run(demo, "--json", "replay", "--terms", str(terms), "--out", str(out))
+    assert code == 0, err
+    (money,) = json.loads(js)[0]["what_if"]["totals"]
+    recorded = totals(demo)["K-000"]  # the ledger's own views: the what-if is evaluated when they are
+    what_if = totals(demo, "--views", str(out))["K-000"]
+    assert money["contract"] == "K-000" and money["supplier"] == recorded["supplier"]
+    for key in ("losses_supplier_liable_fen", "customer_pays_fen", "supplier_pays_fen"):
+        assert money["as_recorded"][key] == recorded[key] and money["what_if"][key] == what_if[key]
+        assert money["change"][key] == what_if[key] - recorded[key]
+    assert money["change"]["losses_supplier_liable_fen"] < 0  # fewer breaches: fewer losses owed
+    code, printed, err = run(demo, "replay", "--terms", str(terms), "--out", str(out))
+    assert code == 0, err
+    owed = next(line for line in printed.splitlines() if "losses supplier owes" in line)
+    assert owed.split()[:2] == ["K-000", recorded["supplier"]]
+    yuan = [f"¥{money[k]['losses_supplier_liable_fen'] / 100:,.2f}" for k in ("as_recorded", "what_if")]
+    change = money["change"]["losses_supplier_liable_fen"]
+    assert owed.split()[-3:] == [*yuan, f"-¥{-change / 100:,.2f}"]

@@ -103,7 +103,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--terms", default=None, metavar="FILE",
                    help=N_("what-if: a contract file (TOML/JSON) whose [terms] replace the versions of the "
                         "contract it names (its id); prints how many clocks appeared, disappeared and "
-                        "changed verdict against the terms as recorded"))
+                        "changed verdict against the terms as recorded, and the liability totals in yuan"))
     p.add_argument("--terms-for", action="append", default=None, metavar="CONTRACT",
                    help=N_("the contracts whose terms --terms replaces instead (repeatable; '*' = every contract)"))
     s = p.add_mutually_exclusive_group()
@@ -114,7 +114,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--tickets", default=None, metavar="FILE",
                    help=N_("replay only these tickets (one ticket id a line; '#' starts a comment)"))
     p.add_argument("--at", default=None, metavar="TIME",
-                   help=N_("evaluation time (default: the as-of time, else now)"))
+                   help=N_("evaluation time (default: the as-of time; for a what-if, the evaluation time of "
+                           "the ledger's views when it has them, so its figures compare with `report`; else now)"))
     p.add_argument("--out", default=None, metavar="FILE.duckdb",
                    help=N_("where to write (default: <data-dir>/replay/<what>.duckdb)"))
     p.set_defaults(func=cmd_replay)
@@ -468,7 +469,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     from .core import ledger_for, now
     from .output import emit
-    from .scoped import clock_changes, scope_of, what_if_of
+    from .scoped import clock_changes, money_changes, scope_of, what_if_of, what_if_scope
 
     recorded = _time(args.as_of_recorded, "--as-of-recorded")
     recorded_by_now(recorded)
@@ -481,7 +482,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     ledger = ledger_for(args)
     try:
         terms = what_if_of(args, ledger)
-        scope = scope_of(args, ledger, scope_stop(ledger, cut))
+        scope = scope_of(args, ledger, scope_stop(ledger, cut)) or what_if_scope(ledger, terms, scope_stop(ledger, cut))
     finally:
         ledger.close()
     if args.out:
@@ -500,9 +501,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         out = _replay_target(str(data_dir / "replay" / (("-".join(parts) or "full") + ".duckdb")), data_dir)
     # a what-if's comparison: the same replay under the recorded terms, beside the output
     base = _replay_target(str(out.with_name(out.stem + ".as-recorded.duckdb")), data_dir) if terms else None
-    evaluate_at = at or cut.evaluation_time() or now()
-    if cut.position is not None and at is None:
-        evaluate_at = None  # as of a position: evaluated at that position's recording time (below)
+    evaluate_at, evaluation = _evaluation_time(args, cut, at, terms)
     ledger = ledger_for(args)
     changes = None
     try:
@@ -513,20 +512,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
             if cut.recorded_text is not None and last and last[0].recorded_at > cut.recorded_text:
                 evaluate_at = cut.recorded
         # a scoped what-if's comparison is the same events' views under the terms as recorded:
-        # computed beside the what-if's from the one read and load of those events (projections.Twin)
+        # computed beside the what-if's from the one read and load of those events (projections.Twin);
+        # both files hold the same scope, so `diff` of the two shows what the terms changed
         beside = base if base is not None and scope is not None else None
         stats = _rebuild_cut(ledger, cut, out, evaluate_at, terms, scope, compare=beside)
         if base is not None:
-            # the same replay under the terms as recorded, for what the what-if changed: only
-            # the replaced contracts' tickets can differ, so it replays only those
-            base_scope = scope
-            if base_scope is None and terms.contracts is not None:
-                from ..store_scope import select_scope
-
-                base_scope = select_scope(ledger, "contract", sorted(terms.contracts), scope_stop(ledger, cut))
             compare_seconds = stats["compared"]["seconds"] if beside is not None else \
-                _rebuild_cut(ledger, cut, base, evaluate_at, None, base_scope).get("seconds", 0.0)
-            changes = clock_changes(out, base, base_scope)
+                _rebuild_cut(ledger, cut, base, evaluate_at, None, scope).get("seconds", 0.0)
+            changes = clock_changes(out, base, scope)
+            changes["totals"] = money_changes(out, base, terms.contracts)
     finally:
         ledger.close()
     con = duckdb.connect(str(out), read_only=True)
@@ -539,6 +533,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     evaluated = stats.get("evaluated_at")
     summary = {"file": str(out), "events": stats.get("events"), "last_position": stats.get("last_position"),
                "cut": cut.describe(), "evaluated_at": asof.stamp(evaluated) if evaluated else None,
+               "evaluation": evaluation,
                "terms": args.terms or "as recorded", "terms_for": replaced,
                "scope": scope.describe() if scope else "every event",
                "clocks": {s: n for s, n in states}, "seconds": round(stats.get("seconds", 0.0), 2)}
@@ -558,6 +553,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(_("replayed {events} events ({cut}; terms {terms}) into {out}, evaluated at {when} in {seconds} s",
                 events=_.number(summary["events"] or 0), cut=cut.said(_, zone), terms=terms_used, out=out,
                 when=_.time(stats.get("evaluated_at"), zone, zone=True), seconds=summary["seconds"]))
+        if terms is not None:  # a what-if's figures are compared: say which moment they are of
+            print(_("evaluation time: {why}", why=_(EVALUATION_REASONS[evaluation])))
+        if scope is not None and not (args.customer or args.contract or args.tickets):
+            print(_("only the contracts the terms replace are replayed (and their comparison): the others keep "
+                    "their terms as recorded, as the views show them"))
         if scope is not None:
             print(_("scope: {scope} (the same assets' other tickets, replaced units and site-wide visits "
                     "included)", scope=scope.said(_)))
@@ -572,9 +572,60 @@ def cmd_replay(args: argparse.Namespace) -> int:
                     changed=_.number(changes["changed_verdict"]), same=_.number(changes["unchanged"])))
             if moves:
                 print(_("verdicts changed: {moves}", moves=moves))
+            _print_money_changes(changes["totals"], _)
         print(_("use it: ticketledger explain TICKET --views {out}; ticketledger diff {out} OTHER.duckdb; "
                 "or open it read-only in DuckDB (the same tables as views.duckdb)", out=out))
     return 0
+
+
+# why a replay is evaluated when it is (JSON `evaluation`; said in the summary)
+EVALUATION_REASONS = {
+    "at": N_("as --at says"),
+    "cut": N_("the as-of time"),
+    "position": N_("the recording time of the cut's last event"),
+    "views": N_("the evaluation time of the ledger's views, so its figures compare with `report`"),
+    "now": N_("now: the ledger has no views to compare with"),  # said of a what-if only
+}
+
+
+def _evaluation_time(args: argparse.Namespace, cut: Any, at: Any, terms: Any) -> tuple[Any, str]:
+    """When a replay is evaluated, and why (a key of EVALUATION_REASONS): --at, else the as-of
+    time (as of a position: None, its recording time is read from the log), else for a what-if
+    the ledger's views' evaluation time (its money and verdicts then compare with `report`),
+    else now."""
+    from .core import now
+    from .views import views_evaluated_at
+
+    if at is not None:
+        return at, "at"
+    if cut.evaluation_time() is not None:
+        return cut.evaluation_time(), "cut"
+    if cut.position is not None:
+        return None, "position"
+    if terms is None:
+        return now(), "now"
+    views_at = views_evaluated_at(args)
+    return (views_at, "views") if views_at is not None else (now(), "now")
+
+
+WHAT_IF_MONEY_COLUMNS = [Column("contract", N_("contract"), "id"), Column("supplier", N_("supplier"), "id"),
+                         Column("amount", N_("amount")), Column("as_recorded", N_("as recorded"), "money"),
+                         Column("what_if", N_("what-if"), "money"), Column("change", N_("change"))]
+
+
+def _print_money_changes(totals: list[dict[str, Any]], _: Any) -> None:
+    """The what-if's money for people: each liability total of the replaced contracts as recorded,
+    under the what-if, and the change, in yuan (the amounts' names as `report totals` heads them)."""
+    from .tables import REPORTS, column
+
+    table = REPORTS["totals"].table
+    rows = [{"contract": t["contract"], "supplier": t["supplier"], "amount": column(table, k).title(_),
+             "as_recorded": t["as_recorded"][k], "what_if": t["what_if"][k],
+             "change": ("+" if t["change"][k] > 0 else "") + _.money(t["change"][k])}
+            for t in totals for k in t["change"]]
+    if rows:
+        emit(rows, False, columns=WHAT_IF_MONEY_COLUMNS, lang=_.lang,
+             title=_("liability totals, as recorded → what-if:"))
 
 
 def _replay_target(path: str, data_dir: Path) -> Path:

@@ -120,6 +120,18 @@ def what_if_of(args: argparse.Namespace, ledger: Any) -> Any:
     return what_if
 
 
+def what_if_scope(ledger: Any, terms: Any, stop: int | None = None) -> Scope | None:
+    """The scope of a what-if no --customer, --contract or --tickets scopes: the contracts its
+    terms replace (None: a what-if of every contract, or no what-if). Only their tickets can
+    differ from the terms as recorded; the what-if and its comparison both hold this scope, so
+    the two files compare row for row (`diff`) and the other contracts read as the views do."""
+    from ..store_scope import select_scope
+
+    if terms is None or terms.contracts is None:
+        return None
+    return select_scope(ledger, "contract", sorted(terms.contracts), stop)
+
+
 def clock_changes(what_if_file: Path, base_file: Path, scope: Scope | None) -> dict[str, Any]:
     """Clocks of the what-if beside the same replay under the terms as recorded: how many
     appeared, disappeared, and changed verdict (state), with the moves between states."""
@@ -148,3 +160,42 @@ def clock_changes(what_if_file: Path, base_file: Path, scope: Scope | None) -> d
     return {"against": str(base_file), "appeared": sum(n for a, _, n in rows if a is None),
             "disappeared": sum(n for _, b, n in rows if b is None), "changed_verdict": sum(moves.values()),
             "unchanged": same, "moves": moves}
+
+
+# the money of a what-if: the liability totals' amounts (views' liability_totals) that its terms
+# can move, in this order: the losses the supplier owes, what the customer pays, what the supplier
+# bears, and the value whose payer is undetermined where the views count it
+MONEY = ("losses_supplier_liable_fen", "customer_pays_fen", "supplier_pays_fen", "undetermined_value_fen")
+
+
+def money_changes(what_if_file: Path, base_file: Path, contracts: frozenset[str] | set[str] | None) -> list[dict[str, Any]]:
+    """The liability totals of `contracts` (None: every contract) as recorded (`base_file`) and
+    under the what-if, per contract and supplier, in fen, with the change (what-if - recorded)."""
+    import duckdb
+
+    from .tables import REPORTS
+
+    table = REPORTS["totals"].table
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute(f"ATTACH {sql_text(what_if_file.resolve())} AS w (READ_ONLY)")
+        con.execute(f"ATTACH {sql_text(base_file.resolve())} AS b (READ_ONLY)")
+        have = [{r[0] for r in con.execute(f"DESCRIBE {db}.main.{table}").fetchall()} for db in ("w", "b")]
+        keys = [k for k in MONEY if k in have[0] and k in have[1]]
+        within, params = "", []
+        if contracts is not None:
+            within, params = "WHERE contract IN (SELECT unnest(?::VARCHAR[]))", [sorted(contracts)]
+        amounts = ", ".join(f"coalesce(b.{k}, 0), coalesce(w.{k}, 0)" for k in keys)
+        rows = con.execute(f"""
+            SELECT contract, supplier, {amounts}
+            FROM (SELECT * FROM b.main.{table} {within}) b FULL JOIN (SELECT * FROM w.main.{table} {within}) w
+                 USING (contract, supplier)
+            ORDER BY contract, supplier""", params * 2).fetchall()
+    finally:
+        con.close()
+    out = []
+    for contract, supplier, *values in rows:
+        recorded, what_if = dict(zip(keys, values[0::2], strict=True)), dict(zip(keys, values[1::2], strict=True))
+        out.append({"contract": contract, "supplier": supplier, "as_recorded": recorded, "what_if": what_if,
+                    "change": {k: what_if[k] - recorded[k] for k in keys}})
+    return out

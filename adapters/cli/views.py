@@ -320,6 +320,28 @@ def open_for_reading(args: argparse.Namespace):
     raise UserError(_("{main} is locked and no snapshot was published yet", main=main), code="TL-E032")
 
 
+def views_evaluated_at(args: argparse.Namespace) -> Any:
+    """The evaluation time the ledger's own views carry (their checkpoint's, as `report` titles
+    it), in UTC; None when the ledger has no views yet or they cannot be read."""
+    from datetime import UTC
+
+    import duckdb
+
+    if not views_path(args).exists() and not snapshot_path(args).exists():
+        return None
+    try:
+        con = open_for_reading(args)
+    except (UserError, duckdb.Error):
+        return None
+    try:
+        evaluated = con.execute("SELECT max(evaluated_at) FROM checkpoint").fetchall()[0][0]
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+    return evaluated.replace(tzinfo=UTC) if evaluated is not None else None
+
+
 def views_position(con: Any) -> int | None:
     """The log position the views hold: their checkpoint's (None: no checkpoint yet)."""
     r = con.execute("SELECT max(position) FROM checkpoint").fetchone()

@@ -11,9 +11,10 @@ customer holding at most 5 % of the events (the largest such customer of the 48)
                   also reads the rows past P to test each one's recording time: 75.9 against
                   68.7 s for the position's in the quiet run of 2026-12-06, though within the
                   noise of a loaded machine, where it has come out faster too)
-  terms           `replay --terms F` (F: the customer's contract with doubled hour targets; the
-                  what-if and the same replay under the recorded terms for what it changed) vs
-                  the same with `--customer C`
+  terms           `replay --terms F --customer C` (F: the customer's contract with doubled hour
+                  targets; the what-if and the same replay under the recorded terms for what it
+                  changed) vs the full replay as of P: a what-if without a scope now replays only
+                  the contract it replaces, so the full replay of every event is the plain one
   explain         `explain TICKET --as-of-recorded T` for one of C's tickets: the views of that
                   ticket's scope rebuilt for that time (target < 0.5 s in the command, < 1 s wall)
 
@@ -132,6 +133,12 @@ def run(quick: bool = False, events: int | None = None, full_position: dict[str,
                 full = {**shared, "shared": f"replay --as-of-position {half} (the same events 1..{half:,}, "
                                             f"evaluated at {rec})"}
                 log(f"scoped: replay {name}: full = the as-of-position replay (same events); --customer {customer}")
+            elif name == "terms" and shared is not None:
+                # a what-if without a scope replays only the contracts it replaces (its baseline's
+                # scope), so "full" is the replay of every event to P: what a what-if cost before
+                full = {**shared, "shared": f"replay --as-of-position {half} (every event to P; a what-if "
+                                            "without a scope now replays only the contract it replaces)"}
+                log(f"scoped: replay {name}: full = the as-of-position replay; --customer {customer}")
             elif name == "as_of_position" and shared is not None:
                 full = shared
                 log(f"scoped: replay {name}: full = {shared['shared']}; --customer {customer}")

@@ -50,8 +50,12 @@ TABLES = [
         paid_unit VARCHAR, paid_amount BIGINT,
         repeat_window_unit VARCHAR, repeat_window_amount BIGINT, repeat_threshold BIGINT,
         repeat_asset_types VARCHAR[], repeat_in_warranty_only BOOLEAN, repeat_excluded_causes VARCHAR[],
-        repeat_clause VARCHAR, what_if BOOLEAN, terms JSON, losses_clocks VARCHAR[])""",
+        repeat_clause VARCHAR, what_if BOOLEAN, terms JSON, losses_clocks VARCHAR[],
+        what_if_file VARCHAR, what_if_sha256 VARCHAR)""",
     "ALTER TABLE terms ADD COLUMN IF NOT EXISTS losses_clocks VARCHAR[]",
+    # the what-if terms file a replay used (its name and SHA-256): reports from the file say so
+    "ALTER TABLE terms ADD COLUMN IF NOT EXISTS what_if_file VARCHAR",
+    "ALTER TABLE terms ADD COLUMN IF NOT EXISTS what_if_sha256 VARCHAR",
     """CREATE TABLE IF NOT EXISTS terms_clocks (
         contract VARCHAR, version BIGINT, severity VARCHAR, clock VARCHAR, unit VARCHAR, amount BIGINT,
         target_minutes BIGINT, calendar VARCHAR, cal_key VARCHAR, cal_kind VARCHAR, paused_by VARCHAR[],

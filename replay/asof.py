@@ -21,9 +21,11 @@ The cut is a filter over the log rows the CLI hands over; the rebuild is project
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -206,4 +208,6 @@ def load_what_if(path: str, terms_for: list[str] | None = None) -> Any:
             N_("{path} names no contract (no `id`), so it is not clear whose terms it "
                           "replaces; add --terms-for CONTRACT (repeatable), or --terms-for '*' "
                           "to replace every contract's terms"), path=path)
-    return WhatIf(terms_from_mapping(terms, f"{path} [terms]"), contracts)
+    file = Path(path)
+    return WhatIf(terms_from_mapping(terms, f"{path} [terms]"), contracts, source=file.name,
+                  sha256=hashlib.sha256(file.read_bytes()).hexdigest())

@@ -48,6 +48,20 @@ def clause_text(clause: Any) -> str:
     return f"«{text}»" if text else ""
 
 
+def promise_clause(clock: Row, t: Texts) -> str:
+    """The clause a clock's promise quotes. Under what-if terms that changed the promise, the
+    contract's words are not quoted as if they promised the what-if target: the file's own clause
+    only where it rewrote it, then what the contract as recorded promises, marked replaced."""
+    recorded = clock.get("recorded_promise")
+    if not recorded:
+        return clause_text(clock.get("clause"))
+    own = clause_text(clock.get("clause")) if clock.get("clause") != recorded["clause"] else ""
+    was = (t.period(recorded["amount"], recorded["unit"]) if recorded["unit"] else t(_("no promise")))
+    replaced = t(_("(what-if; replaces the contract as recorded: {target} {clause})"),
+                 target=was, clause=clause_text(recorded["clause"]))
+    return f"{own} {replaced}" if own else replaced
+
+
 def target_text(clock: Row, t: Texts) -> str:
     """The promise's size as the contract writes it (`36 hours`, `3 个工作日`)."""
     unit, amount = clock.get("target_unit"), clock.get("target_amount")
@@ -175,12 +189,19 @@ def promise_sentence(clock: Row, lang: str, tz: str) -> str:
                 "contract {contract} version {version}): {clause}.") if day_counted(clock) else \
         _("Promise: {clock} within {target}, {calendar}, from the report at {start} (severity {severity}, "
           "contract {contract} version {version}): {clause}.")
+    if clock.get("what_if_file") is not None:  # not the recorded version's terms: say whose they are
+        message = _("Promise (what-if): {clock} within {target}, {calendar}, after the report at {start} (severity "
+                    "{severity}, the terms of file {file} in place of contract {contract} version {version}): "
+                    "{clause}.") if day_counted(clock) else \
+            _("Promise (what-if): {clock} within {target}, {calendar}, from the report at {start} (severity "
+              "{severity}, the terms of file {file} in place of contract {contract} version {version}): {clause}.")
     return t(message,
              clock=word(lang, "clock", clock.get("clock")), target=target_text(clock, t),
              calendar=calendar_text(clock, t), start=t.time(clock.get("start"), tz),
              severity=word(lang, "severity", clock.get("clock_severity") or clock.get("severity")),
              contract=clock.get("contract") or "", version=clock.get("contract_version") or "",
-             clause=clause_text(clock.get("clause")) or t(_("(no clause named)")))
+             file=clock.get("what_if_file") or "",
+             clause=promise_clause(clock, t) or t(_("(no clause named)")))
 
 
 def verdict_sentence(clock: Row, lang: str, tz: str) -> str:

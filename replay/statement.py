@@ -20,7 +20,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from .exhibit import _cols, free, nb, page_css
+from .exhibit import _cols, free, nb, page_css, what_if_banner
 from .explanations import verdict_short
 from .i18n import texts, to_local, word
 
@@ -217,7 +217,11 @@ def statement_head(con: Any, customer: str, month: str, *, contract: str | None 
     for t in terms:  # the latest version's names
         contracts[t["contract"]] = t
     tz = next((t["timezone"] for t in contracts.values() if t["timezone"]), "Asia/Shanghai")
+    from .explain import what_if_terms
+
+    what_if = next(filter(None, (what_if_terms(con, c) for c in contracts)), None)
     return {
+        "what_if": what_if,  # views under a what-if file's terms: every page says the figures are a hypothesis
         "customer": customer, "customer_name": next((t["customer_name"] for t in contracts.values()
                                                      if t["customer_name"]), ""),
         "contract": contract, "contracts": list(contracts.values()), "month": month, "timezone": tz,
@@ -248,7 +252,10 @@ def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> b
     who = free(s["customer_name"] or s["customer"])
     title = t(_("Monthly service statement {month}: {customer}"), month=s["month"], customer=who)
     P = ["<!DOCTYPE html>", f'<html lang="{t.html_lang}"><head><meta charset="utf-8"><title>{_h(title)}</title>',
-         f"<style>{page_css(t, title)}</style></head><body>", f"<h1>{_h(title)}</h1>"]
+         f"<style>{page_css(t, title, what_if_banner(s.get('what_if'), t, short=True))}</style></head><body>",
+         f"<h1>{_h(title)}</h1>"]
+    if s.get("what_if"):
+        P.append(f'<p class="whatif" id="what-if">{_h(what_if_banner(s["what_if"], t))}</p>')
     cut = s["cut"]
     P.append('<p class="meta">' + _h(t(
         _("Pinned to the ledger's log up to position {position}, evaluated at {evaluated} ({zone}). A figure of an "
@@ -468,8 +475,12 @@ def render_xlsx(s: Mapping[str, Any], lang: str) -> bytes:
         x = to_local(v, tz)
         return x.replace(tzinfo=None) if x else None
 
+    banner = what_if_banner(s.get("what_if"), t, short=True)
+
     def sheet(name: str, headers: Sequence[str], widths: Sequence[int]) -> Any:
         ws = wb.add_worksheet(name)
+        if banner:  # printed at the head of every page of every sheet
+            ws.set_header("&C&\"-,Bold\"" + banner.replace("&", "&&"))
         for i, (h, w) in enumerate(zip(headers, widths, strict=True)):
             ws.write(0, i, h, bold)
             ws.set_column(i, i, w)
@@ -479,6 +490,7 @@ def render_xlsx(s: Mapping[str, Any], lang: str) -> bytes:
     ws = sheet(t(_("Summary")), [t(_("Item")), t(_("Value"))], [44, 24])
     cut = s["cut"]
     items: list[tuple[str, Any, Any]] = [
+        *([(t(_("Hypothetical (what-if)")), what_if_banner(s["what_if"], t), None)] if s.get("what_if") else []),
         (t(_("Customer")), free(s["customer_name"] or s["customer"]), None),
         (t(_("Month")), s["month"], None),
         (t(_("Log position")), cut["position"], None),

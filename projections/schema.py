@@ -130,7 +130,10 @@ TABLES = [
     """CREATE TABLE IF NOT EXISTS liability_totals (
         contract VARCHAR, supplier VARCHAR, tickets BIGINT, customer_pays_fen BIGINT,
         supplier_pays_fen BIGINT, losses_claimed_fen BIGINT, losses_supplier_liable_fen BIGINT,
-        evaluated_at TIMESTAMP)""",
+        evaluated_at TIMESTAMP, undetermined_tickets BIGINT, undetermined_value_fen BIGINT)""",
+    # tickets whose payer no rule decides, and the value of their parts and labour (liability.UNDETERMINED)
+    "ALTER TABLE liability_totals ADD COLUMN IF NOT EXISTS undetermined_tickets BIGINT",
+    "ALTER TABLE liability_totals ADD COLUMN IF NOT EXISTS undetermined_value_fen BIGINT",
 ]
 
 def late_entries_sql(only: str = "", events: str = "events") -> str:

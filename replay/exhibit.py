@@ -23,9 +23,11 @@ from .explanations import (
     clock_sentences,
     correction_sentences,
     liability_sentences,
+    payer_undetermined,
     promise_clause,
     replacement_short,
     target_adjusted,
+    value_in_question,
     verdict_short,
 )
 from .i18n import Texts, recorded_word, texts, word
@@ -475,15 +477,21 @@ def _money_rows(r: Mapping[str, Any], lang: str) -> list[tuple[str, str, str]]:
     li, p = r.get("liability"), r.get("parties", {})
     if not li:
         return []
-    money = [
-        (t(_("The customer pays")), t.money(li.get("customer_pays_fen") or 0),
-         t(_("{coverage}; cause {cause}; rule {clause}"), coverage=word(lang, "coverage", li.get("coverage")),
-           cause=word(lang, "cause", li.get("cause") or "unknown"),
-           clause=clause_text(free(li.get("payer_clause"))) or t(_("(no clause named)")))),
-        (t(_("The supplier bears")), t.money(li.get("supplier_pays_fen") or 0),
-         t(_("parts {parts}, labour {labour}"), parts=word(lang, "rate", li.get("parts_rate")),
-           labour=word(lang, "rate", li.get("labour_rate")))),
-    ]
+    coverage = word(lang, "coverage", li.get("coverage"))
+    cause = word(lang, "cause", li.get("cause") or "unknown")
+    if payer_undetermined(li):  # no rule matched: the value in question, owed by neither side yet
+        money = [(t(_("Payer undetermined")), t.money(value_in_question(li)),
+                  t(_("{coverage}; cause {cause}; no payer rule of the contract matches: parts and labour worth this "
+                      "are owed by neither side until it is decided"), coverage=coverage, cause=cause))]
+    else:
+        money = [
+            (t(_("The customer pays")), t.money(li.get("customer_pays_fen") or 0),
+             t(_("{coverage}; cause {cause}; rule {clause}"), coverage=coverage, cause=cause,
+               clause=clause_text(free(li.get("payer_clause"))) or t(_("(no clause named)")))),
+            (t(_("The supplier bears")), t.money(li.get("supplier_pays_fen") or 0),
+             t(_("parts {parts}, labour {labour}"), parts=word(lang, "rate", li.get("parts_rate")),
+               labour=word(lang, "rate", li.get("labour_rate")))),
+        ]
     if li.get("losses_claimed_fen"):
         liable = li.get("supplier_liable_for_losses")
         money.append((t(_("Losses claimed")), t.money(li["losses_claimed_fen"]),

@@ -42,6 +42,16 @@ def _pos(row: Row) -> str:
     return "" if p is None else str(p)
 
 
+def payer_undetermined(li: Row) -> bool:
+    """No payer rule decided who pays (projections.liability.UNDETERMINED): no amount, not ¥0.00."""
+    return li.get("customer_pays_fen") is None
+
+
+def value_in_question(li: Row) -> int:
+    """The parts and labour whose payer is undetermined (projections.liability.VALUE_IN_QUESTION)."""
+    return (li.get("parts_value_fen") or 0) + (li.get("labour_value_fen") or 0)
+
+
 def clause_text(clause: Any) -> str:
     """A clause as quoted in a sentence: «…» in both languages."""
     text = str(clause or "").strip()
@@ -505,6 +515,8 @@ def liability_sentences(li: Row | None, lang: str, tz: str, *, breached: Sequenc
     else:
         out.append(t(_("Cause: {cause}. No payer rule of the contract matches this coverage and cause: who pays "
                        "is undetermined."), cause=cause))
+        out.append(t(_("Parts and labour worth {value} are in question: neither side owes them until it is decided, "
+                       "and no total counts them on either side."), value=t.money(value_in_question(li))))
     losses = li.get("losses_claimed_fen") or 0
     if losses:
         covered = [c for c in breached if not losses_clocks or c.get("clock") in losses_clocks]

@@ -20,9 +20,11 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from projections.liability import UNDETERMINED, VALUE_IN_QUESTION
+
 from .exhibit import _cols, free, nb, page_css, what_if_banner
-from .explanations import verdict_short
-from .i18n import texts, to_local, word
+from .explanations import payer_undetermined, verdict_short
+from .i18n import plural, texts, to_local, word
 
 CLOCK_ORDER = ("response", "remote_resolution", "arrival", "resolution", "spare")
 LIST_ROWS = 100  # rows a printed list shows; the XLSX holds them all
@@ -38,6 +40,7 @@ M = {m: m for m in (
     _("Month"),
     _("Clocks breached / applicable"),
     _("Losses claimed (supplier liable)"),
+    _("Payer undetermined (not in either sum)"),
     _("Visits done / due / missed"),
     _("This month and the previous one"),
     _("Change"),
@@ -139,7 +142,9 @@ def figures(con: Any, customer: str, contract: str | None, month: str, tz: str, 
         SELECT count(*) AS tickets, coalesce(sum(customer_pays_fen), 0) AS customer_pays_fen,
                coalesce(sum(supplier_pays_fen), 0) AS supplier_pays_fen,
                coalesce(sum(losses_claimed_fen), 0) AS losses_claimed_fen,
-               coalesce(sum(losses_claimed_fen) FILTER (WHERE supplier_liable_for_losses), 0) AS losses_liable_fen
+               coalesce(sum(losses_claimed_fen) FILTER (WHERE supplier_liable_for_losses), 0) AS losses_liable_fen,
+               count(*) FILTER (WHERE {UNDETERMINED}) AS undetermined_tickets,
+               coalesce(sum({VALUE_IN_QUESTION}) FILTER (WHERE {UNDETERMINED}), 0) AS undetermined_value_fen
         FROM liability WHERE {scope} AND reported_at >= ? AND reported_at < ?""", [*params, start, end])[0]
     totals = {
         **{k: int(v) for k, v in owed.items()},
@@ -169,7 +174,7 @@ def figures(con: Any, customer: str, contract: str | None, month: str, tz: str, 
                    [*params, last, first])
     money = _rows(con, f"""
         SELECT ticket, asset, site, reported_at, coverage, cause, payer_clause, customer_pays_fen, supplier_pays_fen,
-               losses_claimed_fen, supplier_liable_for_losses
+               losses_claimed_fen, supplier_liable_for_losses, {VALUE_IN_QUESTION} AS value_in_question_fen
         FROM liability WHERE {scope} AND reported_at >= ? AND reported_at < ? ORDER BY reported_at, ticket{cut}""",
                    [*params, start, end])
     counts = {"breaches": len(breaches), "running": len(running), "missed": len(missed), "money": len(money)}
@@ -289,6 +294,7 @@ def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> b
          _delta(ct["customer_pays_fen"], pt["customer_pays_fen"], money)),
         (t(_("The supplier bears")), money(ct["supplier_pays_fen"]), money(pt["supplier_pays_fen"]),
          _delta(ct["supplier_pays_fen"], pt["supplier_pays_fen"], money)),
+        (t(M["Payer undetermined (not in either sum)"]), _undetermined_said(t, ct), _undetermined_said(t, pt), ""),
         (t(M["Losses claimed (supplier liable)"]), f"{money(ct['losses_claimed_fen'])} ({money(ct['losses_liable_fen'])})",
          f"{money(pt['losses_claimed_fen'])} ({money(pt['losses_liable_fen'])})", ""),
         (t(M["Visits done / due / missed"]), f"{ct['visits_done']} / {ct['visits_due']} / {ct['visits_missed']}",
@@ -383,15 +389,19 @@ def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> b
                      t(_("Ticket")), t(_("Reported")), t(_("Coverage and cause")), t(_("The customer pays")),
                      t(_("The supplier bears")), t(_("Losses claimed")))) + "</tr></thead><tbody>")
         for m in cur["money"][:LIST_ROWS]:
+            owed = (f'<td class="num undetermined" colspan="2">{_h(_undetermined_row(t, m))}</td>'
+                    if payer_undetermined(m) else f'<td class="num">{_h(money(m["customer_pays_fen"]))}</td>'
+                                                  f'<td class="num">{_h(money(m["supplier_pays_fen"]))}</td>')
             P.append(f'<tr><td class="id">{_h(free(m["ticket"]))}</td><td class="num">{_h(t.time(m["reported_at"], tz))}</td>'
                      f'<td>{_h(word(lang, "coverage", m["coverage"]))}; {_h(word(lang, "cause", m["cause"]))}</td>'
-                     f'<td class="num">{_h(money(m["customer_pays_fen"] or 0))}</td>'
-                     f'<td class="num">{_h(money(m["supplier_pays_fen"] or 0))}</td>'
-                     f'<td class="num">{_h(money(m["losses_claimed_fen"] or 0))}</td></tr>')
+                     f'{owed}<td class="num">{_h(money(m["losses_claimed_fen"] or 0))}</td></tr>')
         P.append(f'<tr class="total"><th scope="row" colspan="3">{_h(t(M["Total"]))}</th>'
                  f'<td class="num">{_h(money(ct["customer_pays_fen"]))}</td>'
                  f'<td class="num">{_h(money(ct["supplier_pays_fen"]))}</td>'
                  f'<td class="num">{_h(money(ct["losses_claimed_fen"]))}</td></tr>')
+        if ct["undetermined_tickets"]:  # apart from both sums: neither side owes it until decided
+            P.append(f'<tr class="total"><th scope="row" colspan="3">{_h(t(M["Payer undetermined (not in either sum)"]))}'
+                     f'</th><td class="num" colspan="3">{_h(_undetermined_said(t, ct))}</td></tr>')
         P.append("</tbody></table>")
         P.append(_more(cur["counts"]["money"], lang, where_all))
 
@@ -418,6 +428,29 @@ WHERE_ALL = {  # where the reader of a cut list finds all its rows, by where the
     "cli": _("Showing {shown} of {n}; the XLSX statement (--format xlsx) lists them all."),
     "console": _("Showing {shown} of {n}; the XLSX statement (download it from the Statements page) lists them all."),
 }
+
+
+UNDETERMINED_TICKETS = plural("{n} ticket, parts and labour worth {value}", "{n} tickets, parts and labour worth {value}")
+
+
+def _undetermined_said(t: Any, totals: Mapping[str, Any]) -> str:
+    return undetermined_said(t, totals["undetermined_tickets"], totals["undetermined_value_fen"])
+
+
+def undetermined_said(t: Any, tickets: int, value_fen: int) -> str:
+    """How many tickets no payer rule decides, and the value of their parts and labour (statements,
+    `report totals`)."""
+    return t.plural(*UNDETERMINED_TICKETS, tickets, value=t.money(value_fen))
+
+
+def undetermined_line(t: Any, tickets: int, value_fen: int) -> str:
+    """The line that totals them apart from both sides' sums."""
+    return t(_("{label}: {value}"), label=t(M["Payer undetermined (not in either sum)"]),
+             value=undetermined_said(t, tickets, value_fen))
+
+
+def _undetermined_row(t: Any, m: Mapping[str, Any]) -> str:
+    return t(_("undetermined: parts and labour worth {value}"), value=t.money(m["value_in_question_fen"] or 0))
 
 
 def _promise(t: Any, r: Mapping[str, Any]) -> str:
@@ -500,6 +533,8 @@ def render_xlsx(s: Mapping[str, Any], lang: str) -> bytes:
         (t(_("Breach rate")), cur["totals"]["breach_rate"], share),
         (t(_("The customer pays")), cur["totals"]["customer_pays_fen"] / 100, yuan),
         (t(_("The supplier bears")), cur["totals"]["supplier_pays_fen"] / 100, yuan),
+        (t(_("Payer undetermined: tickets")), cur["totals"]["undetermined_tickets"], None),
+        (t(_("Payer undetermined: value in question")), cur["totals"]["undetermined_value_fen"] / 100, yuan),
         (t(_("Losses claimed")), cur["totals"]["losses_claimed_fen"] / 100, yuan),
     ]
     for i, (k, v, fmt) in enumerate(items, 1):
@@ -554,17 +589,25 @@ def render_xlsx(s: Mapping[str, Any], lang: str) -> bytes:
         ws.write_datetime(i, 5, datetime.combine(m["end"], datetime.min.time()), day)
 
     ws = sheet(t(_("Money")), [t(_("Ticket")), t(_("Reported")), t(_("Coverage")), t(_("The customer pays")),
-                               t(_("The supplier bears")), t(_("Losses claimed"))], [14, 18, 18, 18, 18, 18])
+                               t(_("The supplier bears")), t(_("Losses claimed")),
+                               t(_("Payer undetermined: value in question"))], [14, 18, 18, 18, 18, 18, 22])
     n = len(cur["money"])
+    undetermined = t(_("undetermined"))
     for i, m in enumerate(cur["money"], 1):
         ws.write_string(i, 0, free(m["ticket"]))
         _write_time(ws, i, 1, local(m["reported_at"]), when)
         ws.write_string(i, 2, word(lang, "coverage", m["coverage"]))
         for col, key in ((3, "customer_pays_fen"), (4, "supplier_pays_fen"), (5, "losses_claimed_fen")):
-            ws.write_number(i, col, (m[key] or 0) / 100, yuan)
+            if m[key] is None and payer_undetermined(m) and col < 5:  # text: no SUM counts it on either side
+                ws.write_string(i, col, undetermined)
+            else:
+                ws.write_number(i, col, (m[key] or 0) / 100, yuan)
+        if payer_undetermined(m):
+            ws.write_number(i, 6, (m["value_in_question_fen"] or 0) / 100, yuan)
     ws.write_string(n + 1, 0, t(_("Total")), bold)
-    for col, key in ((3, "customer_pays_fen"), (4, "supplier_pays_fen"), (5, "losses_claimed_fen")):
-        letter = "DEF"[col - 3]
+    for col, key in ((3, "customer_pays_fen"), (4, "supplier_pays_fen"), (5, "losses_claimed_fen"),
+                     (6, "undetermined_value_fen")):
+        letter = "DEFG"[col - 3]
         ws.write_formula(n + 1, col, f"=SUM({letter}2:{letter}{n + 1})", yuan_bold, cur["totals"][key] / 100)
 
     ws = sheet(t(_("Restatements")), [t(_("Ticket")), t(_("Month")), t(_("Clock")), t(_("Was")), t(_("Now"))],

@@ -611,7 +611,7 @@ def render_html(r: Mapping[str, Any], lang: str = "zh_CN", medium: str = "html")
         if "occurred_at" in corrected:
             occurred = (f'<span class="old">{html.escape(t.time(corrected["occurred_at"]["original"], tz))}</span> '
                         f'{html.escape(t.time(corrected["occurred_at"]["corrected"], tz))}')
-        recorded = html.escape(_recorded_said(ev, t, tz))
+        recorded = html.escape(recorded_said(ev, t, tz))
         lines = detail_lines(ev["type"], ev["detail"], lang, tz) if ev["type"] != "FactCorrected" else \
             _correction_lines(ev, r, lang, tz)
         if ev.get("late"):
@@ -766,7 +766,7 @@ _MD_SYNTAX = re.compile(r"([\\`*_~\[\]<>|&#])")
 _MD_SYNTAX_CODE = re.compile(r"([\\*_~\[\]<>|&#])")
 
 
-def _recorded_said(ev: Mapping[str, Any], t: Texts, tz: str) -> str:
+def recorded_said(ev: Mapping[str, Any], t: Texts, tz: str) -> str:
     """An event's recording time in the timeline: the source desk's, marked so, where it has one."""
     if ev.get("source_recorded_at"):
         return t(_("{time} (source desk)"), time=t.time(ev["source_recorded_at"], tz))
@@ -855,7 +855,7 @@ def render_md(r: Mapping[str, Any], lang: str = "zh_CN") -> bytes:
             k = ev["corrected"]["occurred_at"]
             occurred = f"~~{t.time(k['original'], tz)}~~ {t.time(k['corrected'], tz)}"
         L.append(f"| {ev['position']} | {word(lang, 'event', ev['type'])} | {occurred} | "
-                 f"{_recorded_said(ev, t, tz)} | {_md('; '.join(lines))} | "
+                 f"{recorded_said(ev, t, tz)} | {_md('; '.join(lines))} | "
                  f"{_md(ev.get('actor'))} |")
     beyond = _beyond_bounds(r, lang)
     if beyond:

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from projections.liability import UNDETERMINED, VALUE_IN_QUESTION
 
-from .exhibit import _cols, free, nb, page_css, what_if_banner
+from .exhibit import _cols, free, nb, page_css, recorded_said, what_if_banner
 from .explanations import payer_undetermined, verdict_short
 from .i18n import plural, texts, to_local, word
 
@@ -473,7 +473,7 @@ def _because(x: Mapping[str, Any], lang: str, tz: str) -> str:
     t = texts(lang)
     return "; ".join(t(_("{event} of {occurred}, recorded {recorded} (log position {position})"),
                        event=word(lang, "fact", f["type"]), occurred=t.time(f["occurred_at"], tz),
-                       recorded=t.time(f["recorded_at"], tz), position=f["position"]) for f in x.get("facts", []))
+                       recorded=recorded_said(f, t, tz), position=f["position"]) for f in x.get("facts", []))
 
 
 # --- XLSX ----------------------------------------------------------------------------------------------

@@ -1,0 +1,66 @@
+"""What a manager reads on a monthly statement: when a restated fact was recorded (the desk's time,
+as it was selected), a day's-end deadline written alike in HTML and XLSX, long durations with days."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from adapters.cli.core import record_calendar
+from adapters.ledger import Ledger
+from adapters.store import StoreConfig
+from domain import events as ev
+
+from .disputekit import run
+from .domainkit import Desk, local
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """K-001 (arrival in 3 working days): T-2 reported Monday 7 April 2025, arrival due Thursday
+    10 April 24:00, the engineer arrived on the 14th; its resolution, on the 14th, the desk
+    recorded on 2 May (the ledger imported it today): the April statement's figure is restated."""
+    data = tmp_path_factory.mktemp("people") / "data"
+    desk = Desk()
+    app = Ledger.open(StoreConfig(data))
+    try:
+        record_calendar(app, [2025])
+        facts = [
+            desk.contract("001"),
+            desk.asset("A-1", contract="K-001", customer="buyer-001", at="2024-03-01T10:00"),
+            desk.fact(ev.AssetAccepted, "A-1", "2024-03-02T10:00"),
+            desk.open("T-2", "A-1", "2025-04-07T10:00", severity="general"),
+            desk.fact(ev.TicketAcknowledged, "T-2", "2025-04-07T10:20"),
+            desk.fact(ev.TechnicianDispatched, "T-2", "2025-04-07T11:00", technician="li"),
+            desk.fact(ev.TechnicianArrived, "T-2", "2025-04-14T09:00", technician="li"),
+            msgspec.structs.replace(desk.fact(ev.TicketResolved, "T-2", "2025-04-14T12:00", summary="修复"),
+                                    source_recorded_at=local("2025-05-02T09:30")),
+        ]
+        facts = [f if f.source_recorded_at else msgspec.structs.replace(
+            f, source_recorded_at=f.occurred_at + timedelta(minutes=1)) for f in facts]
+        for f in facts:  # recorded by the ledger now (2026 or later), each in its own command
+            (outcome,) = app.execute_many([f])
+            assert outcome.status == "recorded", outcome
+    finally:
+        app.close()
+    code, out = run(data, "views", "rebuild", "--at", "2025-05-20T00:00:00+08:00")
+    assert code == 0, out
+    return data
+
+
+def statement(data: Path, month: str, fmt: str) -> Path:
+    out = data.parent / f"s-{month}.{fmt}"
+    code, said = run(data, "--lang", "zh_CN", "statement", "--customer", "buyer-001", "--month", month,
+                     "--out", str(out))
+    assert code == 0, said
+    return out
+
+
+def test_a_restatement_says_when_the_desk_recorded_the_fact_not_when_the_ledger_imported_it(data: Path) -> None:
+    html = statement(data, "2025-05", "html").read_text()
+    row = next(r for r in html.split("<tr") if 'class="restated"><td class="id">T-2' in r)
+    assert "于 2025-05-02 09:30（来源服务台） 记录" in row
+    assert "2026-" not in row and "2027-" not in row  # the ledger's import time, after the statement's own

@@ -556,23 +556,28 @@ def render_xlsx(s: Mapping[str, Any], lang: str) -> bytes:
         if r["breach_rate"] is not None:
             ws.write_number(i, 7, r["breach_rate"], share)
 
-    ws = sheet(t(_("Breached clocks")), [t(_("Ticket")), t(_("Clock")), t(_("Deadline")), t(_("Stopped")),
-                                         t(_("Breach (minutes)")), t(_("Clause"))], [14, 16, 18, 18, 16, 60])
+    # a deadline as the printed statement writes it (a day's end is that day's 24:00), then the same
+    # instant as an Excel date-time for analysts, where a day's end can only be the next day's 00:00
+    deadline_headers = [t(_("Deadline")), t(_("Deadline (date-time value: a day's 24:00 is the next day's 00:00)"))]
+    ws = sheet(t(_("Breached clocks")), [t(_("Ticket")), t(_("Clock")), *deadline_headers, t(_("Stopped")),
+                                         t(_("Breach (minutes)")), t(_("Clause"))], [14, 16, 18, 18, 18, 16, 60])
     for i, b in enumerate(cur["breaches"], 1):
         ws.write_string(i, 0, free(b["ticket"]))
         ws.write_string(i, 1, word(lang, "clock", b["clock"]))
-        _write_time(ws, i, 2, local(b["deadline"]), when)
-        _write_time(ws, i, 3, local(b["stopped_at"]), when)
-        ws.write_number(i, 4, b["breach_minutes"] or 0, minutes)  # as measured: a 20-s breach is 0.3, not 0
-        ws.write_string(i, 5, free(b["clause"]))
+        ws.write_string(i, 2, t.end(b["deadline"], tz))
+        _write_time(ws, i, 3, local(b["deadline"]), when)
+        _write_time(ws, i, 4, local(b["stopped_at"]), when)
+        ws.write_number(i, 5, b["breach_minutes"] or 0, minutes)  # as measured: a 20-s breach is 0.3, not 0
+        ws.write_string(i, 6, free(b["clause"]))
 
-    ws = sheet(t(_("Running at month end")), [t(_("Ticket")), t(_("Clock")), t(_("Reported")), t(_("Deadline"))],
-               [14, 16, 18, 18])
+    ws = sheet(t(_("Running at month end")), [t(_("Ticket")), t(_("Clock")), t(_("Reported")), *deadline_headers],
+               [14, 16, 18, 18, 18])
     for i, x in enumerate(cur["running"], 1):
         ws.write_string(i, 0, free(x["ticket"]))
         ws.write_string(i, 1, word(lang, "clock", x["clock"]))
         _write_time(ws, i, 2, local(x["start"]), when)
-        _write_time(ws, i, 3, local(x["deadline"]), when)
+        ws.write_string(i, 3, t.end(x["deadline"], tz))
+        _write_time(ws, i, 4, local(x["deadline"]), when)
 
     ws = sheet(t(_("Visits")), [t(_("Obligation")), t(_("Kind")), t(_("Status")), t(_("Periods"))], [16, 16, 12, 10])
     for i, v in enumerate(cur["visits"], 1):

@@ -3,10 +3,12 @@ as it was selected), a day's-end deadline written alike in HTML and XLSX, long d
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 from pathlib import Path
 
 import msgspec
+import openpyxl
 import pytest
 
 from adapters.cli.core import record_calendar
@@ -64,3 +66,14 @@ def test_a_restatement_says_when_the_desk_recorded_the_fact_not_when_the_ledger_
     row = next(r for r in html.split("<tr") if 'class="restated"><td class="id">T-2' in r)
     assert "于 2025-05-02 09:30（来源服务台） 记录" in row
     assert "2026-" not in row and "2027-" not in row  # the ledger's import time, after the statement's own
+
+
+def test_a_day_s_end_deadline_reads_24_00_in_the_workbook_as_in_the_html(data: Path) -> None:
+    html = statement(data, "2025-04", "html").read_text()
+    assert "2025-04-10 24:00" in html
+    book = openpyxl.load_workbook(io.BytesIO(statement(data, "2025-04", "xlsx").read_bytes()))
+    sheet = book["超时的时钟"]
+    header = [c.value for c in sheet[1]]
+    row = next(r for r in sheet.iter_rows(min_row=2, values_only=True) if r[0] == "T-2" and r[1] == "到达现场")
+    assert row[header.index("期限")] == "2025-04-10 24:00"
+    assert row[header.index("期限（日期时间值：某日 24:00 记作次日 00:00）")].isoformat() == "2025-04-11T00:00:00"

@@ -77,3 +77,23 @@ def test_a_day_s_end_deadline_reads_24_00_in_the_workbook_as_in_the_html(data: P
     row = next(r for r in sheet.iter_rows(min_row=2, values_only=True) if r[0] == "T-2" and r[1] == "到达现场")
     assert row[header.index("期限")] == "2025-04-10 24:00"
     assert row[header.index("期限（日期时间值：某日 24:00 记作次日 00:00）")].isoformat() == "2025-04-11T00:00:00"
+
+
+def test_a_breach_of_days_is_said_in_days_beside_its_hours(data: Path) -> None:
+    html = statement(data, "2025-04", "html").read_text().replace("\u00a0", " ")  # a number kept with its unit
+    # due 10 April 24:00, arrived 14 April 09:00: 81 hours late
+    assert "超时 81 小时（3 天 9 小时）" in html
+    out = data.parent / "r.md"
+    assert run(data, "--lang", "en", "explain", "T-2", "--out", str(out))[0] == 0
+    assert "breached by 81 h (3 d 9 h)" in out.read_text()
+
+
+def test_durations_read_as_people_write_them() -> None:
+    from replay.i18n import texts
+
+    zh, en = texts("zh_CN"), texts("en")
+    assert zh.duration(1440) == "24 小时" and en.duration(1440) == "24 h"  # no "0 分钟"
+    assert zh.duration(405528) == "6,758 小时 48 分钟（281 天 14 小时 48 分钟）"  # the hours kept: contracts count them
+    assert zh.duration(2880) == "48 小时（2 天）" and en.duration(2879) == "47 h 59 min"
+    assert zh("breached by {duration}", duration=zh.duration(0.3)) == "超时不足 1 分钟"
+    assert zh("breached by {duration}", duration=zh.duration(61)) == "超时 1 小时 1 分钟"

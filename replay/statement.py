@@ -68,6 +68,13 @@ M = {m: m for m in (
 )}
 
 
+# What the supplier "bears" on a statement is the quoted value the customer does not pay, not money the
+# supplier pays out: the label says so, and the legend in one sentence
+SUPPLIER_BEARS = _("Borne by the supplier (at quoted price)")
+SUPPLIER_BEARS_SAID = _("“Borne by the supplier (at quoted price)” is the quoted value of the parts and labour the "
+                        "customer does not pay under the contract; it is not money the supplier pays out.")
+
+
 # --- months ------------------------------------------------------------------------------------------
 
 
@@ -292,7 +299,7 @@ def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> b
          _delta(ct["breach_rate"], pt["breach_rate"], lambda d: t(_("{n} pp"), n=t.number(d * 100, 1)))),
         (t(_("The customer pays")), money(ct["customer_pays_fen"]), money(pt["customer_pays_fen"]),
          _delta(ct["customer_pays_fen"], pt["customer_pays_fen"], money)),
-        (t(_("The supplier bears")), money(ct["supplier_pays_fen"]), money(pt["supplier_pays_fen"]),
+        (t(SUPPLIER_BEARS), money(ct["supplier_pays_fen"]), money(pt["supplier_pays_fen"]),
          _delta(ct["supplier_pays_fen"], pt["supplier_pays_fen"], money)),
         (t(M["Payer undetermined (not in either sum)"]), _undetermined_said(t, ct), _undetermined_said(t, pt), ""),
         (t(M["Losses claimed (supplier liable)"]), f"{money(ct['losses_claimed_fen'])} ({money(ct['losses_liable_fen'])})",
@@ -381,13 +388,14 @@ def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> b
 
     # money
     P.append(f"<h2>{_h(t(M['What each side owes for the tickets reported this month']))}</h2>")
+    P.append(f'<p class="meta legend">{_h(t(SUPPLIER_BEARS_SAID))}</p>')
     if not cur["money"]:
         P.append(f"<p>{_h(t(M['None.']))}</p>")
     else:
         P.append('<table class="money">' + _cols(["31mm", "28mm", "auto", "25mm", "27mm", "25mm"]) + "<thead><tr>"
                  + "".join(f"<th>{_h(x)}</th>" for x in (
                      t(_("Ticket")), t(_("Reported")), t(_("Coverage and cause")), t(_("The customer pays")),
-                     t(_("The supplier bears")), t(_("Losses claimed")))) + "</tr></thead><tbody>")
+                     t(SUPPLIER_BEARS), t(_("Losses claimed")))) + "</tr></thead><tbody>")
         for m in cur["money"][:LIST_ROWS]:
             owed = (f'<td class="num undetermined" colspan="2">{_h(_undetermined_row(t, m))}</td>'
                     if payer_undetermined(m) else f'<td class="num">{_h(money(m["customer_pays_fen"]))}</td>'
@@ -532,7 +540,7 @@ def render_xlsx(s: Mapping[str, Any], lang: str) -> bytes:
         (t(_("Clocks breached")), cur["totals"]["breached"], None),
         (t(_("Breach rate")), cur["totals"]["breach_rate"], share),
         (t(_("The customer pays")), cur["totals"]["customer_pays_fen"] / 100, yuan),
-        (t(_("The supplier bears")), cur["totals"]["supplier_pays_fen"] / 100, yuan),
+        (t(SUPPLIER_BEARS), cur["totals"]["supplier_pays_fen"] / 100, yuan),
         (t(_("Payer undetermined: tickets")), cur["totals"]["undetermined_tickets"], None),
         (t(_("Payer undetermined: value in question")), cur["totals"]["undetermined_value_fen"] / 100, yuan),
         (t(_("Losses claimed")), cur["totals"]["losses_claimed_fen"] / 100, yuan),
@@ -594,8 +602,9 @@ def render_xlsx(s: Mapping[str, Any], lang: str) -> bytes:
         ws.write_datetime(i, 5, datetime.combine(m["end"], datetime.min.time()), day)
 
     ws = sheet(t(_("Money")), [t(_("Ticket")), t(_("Reported")), t(_("Coverage")), t(_("The customer pays")),
-                               t(_("The supplier bears")), t(_("Losses claimed")),
+                               t(SUPPLIER_BEARS), t(_("Losses claimed")),
                                t(_("Payer undetermined: value in question"))], [14, 18, 18, 18, 18, 18, 22])
+    ws.write_comment(0, 4, t(SUPPLIER_BEARS_SAID))
     n = len(cur["money"])
     undetermined = t(_("undetermined"))
     for i, m in enumerate(cur["money"], 1):

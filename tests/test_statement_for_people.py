@@ -97,3 +97,11 @@ def test_durations_read_as_people_write_them() -> None:
     assert zh.duration(2880) == "48 小时（2 天）" and en.duration(2879) == "47 h 59 min"
     assert zh("breached by {duration}", duration=zh.duration(0.3)) == "超时不足 1 分钟"
     assert zh("breached by {duration}", duration=zh.duration(61)) == "超时 1 小时 1 分钟"
+
+
+def test_the_statement_says_what_the_supplier_bears_is_not_money_it_pays_out(data: Path) -> None:
+    html = statement(data, "2025-04", "html").read_text()
+    assert "<th>供应商承担（按报价）</th>" in html and "<th>供应商承担</th>" not in html
+    assert "是按合同采购方无需支付的配件和人工的报价金额，并非供应商向外支付的款项" in html
+    book = openpyxl.load_workbook(io.BytesIO(statement(data, "2025-04", "xlsx").read_bytes()))
+    assert "供应商承担（按报价）" in [c.value for c in book["费用"][1]]

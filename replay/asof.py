@@ -65,9 +65,9 @@ class Cut:
             parts.append(f"known to the desk by {stamp(self.source_recorded)}")
         return " and ".join(parts) or "every event"
 
-    def said(self, t: Texts, tz: str) -> str:
+    def said(self, t: Texts, tz: str, *, scoped: bool = False) -> str:
         """`describe` for people: in their language, times in the contract's zone (JSON keeps
-        `describe`, stable and in UTC)."""
+        `describe`, stable and in UTC). `scoped`: a replay of a scope's events, which is not every event."""
         parts = []
         if self.position is not None:
             parts.append(t(N_("log position up to {position}"), position=t.number(self.position)))
@@ -79,7 +79,7 @@ class Cut:
             parts.append(t(N_("known to the desk by {time}"),
                            time=t.time(self.source_recorded, tz, zone=True, seconds=True)))
         if not parts:
-            return t(N_("every event"))
+            return t(N_("the events the scope needs, whenever recorded")) if scoped else t(N_("every event"))
         said = parts[0]
         for part in parts[1:]:
             said = t(N_("{first} and {second}"), first=said, second=part)

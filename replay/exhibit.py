@@ -787,9 +787,9 @@ def render_md(r: Mapping[str, Any], lang: str = "zh_CN") -> bytes:
     L = [f"# {_md(report_title(r, t))}", ""]
     if r.get("what_if"):
         L += [f"> **{_md(what_if_banner(r['what_if'], t))}**", ""]
-    L.append(t(_("Times are {zone} ({tz})."), zone=t.zone_name(tz), tz=tz) + " " + t(
-        _("Verdicts evaluated at {evaluated}."), evaluated=t.time(r.get("evaluated_at"), tz)) + " " + _md(t(
-            _("The ledger as read: {state}."), state=_ledger_state(r, t))))
+    L.append(t.sentences(t(_("Times are {zone} ({tz})."), zone=t.zone_name(tz), tz=tz), t(
+        _("Verdicts evaluated at {evaluated}."), evaluated=t.time(r.get("evaluated_at"), tz)), _md(t(
+            _("The ledger as read: {state}."), state=_ledger_state(r, t)))))
     L.append("")
     L.append(f"- {t(M['Supplier'])}: {_md(party(p.get('supplier_name'), p.get('supplier')))}")
     L.append(f"- {t(M['Customer'])}: {_md(party(p.get('customer_name'), p.get('customer') or s.get('customer')))}")

@@ -193,6 +193,19 @@ class Texts:
         """Items as a list in the reader's language: `a, b, and c` / `a、b和c` (CLDR's, via babel)."""
         return format_list(list(items), locale=self.locale)
 
+    def tally(self, counts: Iterable[tuple[str, int]]) -> str:
+        """Counts of named things: `breached 1,975, met 7,864` / `已超时 1,975 个、达标 7,864 个`
+        (each count with its measure word; no `和` before the last, which ran into its number)."""
+        return self(TALLY_SEPARATOR).join(self(TALLY_ITEM, what=what, n=self.number(n)) for what, n in counts)
+
+    @staticmethod
+    def sentences(*parts: str) -> str:
+        """Sentences one after another: a space between them, none after a full-width stop (`。`)."""
+        out = ""
+        for part in parts:
+            out += part if not out or out.endswith(("。", "！", "？", "；")) else " " + part
+        return out
+
     def money(self, fen: int | None) -> str:
         """Integer fen as yuan: ¥1,130.00 (negative: -¥12.00); empty for None."""
         if fen is None:
@@ -634,6 +647,8 @@ BEIJING_TIME = _("Beijing time")
 AS_RECORDED = _("“{value}” (as recorded)")
 OVERDUE = _("overdue {d}")
 UNDER_A_MINUTE = _("under 1 min")
+TALLY_ITEM = _("{what} {n}")
+TALLY_SEPARATOR = _(", ")
 # durations (Texts.duration): from two days on the days are said beside the hours, as the console's
 # overdue clocks count in days from two days on (Texts.countdown): one threshold for both
 DAYS_FROM_MINUTES = 2 * 24 * 60

@@ -156,7 +156,7 @@ def restatements(con: Any, data: dict[str, Any], customer: str, contract: str | 
     month_start, _ = st.month_bounds(month, data["timezone"])
     since = month_start  # the previous statement's cut: this month's start
     late = con.execute(
-        """SELECT e.id, e.position, e.type, e.occurred_at, e.recorded_at FROM events e
+        """SELECT e.id, e.position, e.type, e.occurred_at, e.recorded_at, e.source_recorded_at FROM events e
            JOIN liability l ON l.ticket = e.id
            WHERE e.aggregate = 'ticket' AND coalesce(e.source_recorded_at, e.recorded_at) >= ?
              AND e.occurred_at < ? AND l.customer = ?
@@ -204,8 +204,9 @@ def restatements(con: Any, data: dict[str, Any], customer: str, contract: str | 
         out.append({"ticket": after["ticket"], "month": after["month"], "clock": after["clock"],
                     "before": shown.get((after["ticket"], after["clock"])) or {"state": "not_applicable"},
                     "after": after,
-                    "facts": [{"position": r[1], "type": r[2], "occurred_at": r[3], "recorded_at": r[4]}
-                              for r in by_ticket[after["ticket"]]]})
+                    # when each entered the record, as it was selected: the desk's time for an imported fact
+                    "facts": [{"position": r[1], "type": r[2], "occurred_at": r[3], "recorded_at": r[4],
+                               "source_recorded_at": r[5]} for r in by_ticket[after["ticket"]]]})
     return out
 
 

@@ -15,6 +15,11 @@ from __future__ import annotations
 
 from .schema import late_entries_sql
 
+# Who pays is undetermined where no payer rule matched: the liability row holds no amount (NULL),
+# never ¥0.00 on either side; the parts and labour in question are counted apart (totals, statements).
+UNDETERMINED = "customer_pays_fen IS NULL"
+VALUE_IN_QUESTION = "coalesce(parts_value_fen, 0) + coalesce(labour_value_fen, 0)"
+
 # The ticket's own late entries, as the `late_entries` view counts them (schema.late_entries_sql,
 # one rule), read for the scoped tickets only: the live-equals-rebuild tests hold it to the view.
 LATE_SCOPED = ("SELECT id AS ticket, count(*) AS n FROM ("
@@ -303,10 +308,11 @@ STATEMENTS = [
     FROM _cov c LEFT JOIN _rule u USING (ticket) LEFT JOIN money m USING (ticket)
     LEFT JOIN br USING (ticket) LEFT JOIN lp USING (ticket) LEFT JOIN late USING (ticket)""",
     "DELETE FROM liability_totals",
-    """INSERT INTO liability_totals
+    f"""INSERT INTO liability_totals
     SELECT contract, supplier, count(*), coalesce(sum(customer_pays_fen), 0), coalesce(sum(supplier_pays_fen), 0),
            sum(losses_claimed_fen), coalesce(sum(losses_claimed_fen) FILTER (WHERE supplier_liable_for_losses), 0),
-           (SELECT ev FROM _p)
+           (SELECT ev FROM _p), count(*) FILTER (WHERE {UNDETERMINED}),
+           coalesce(sum({VALUE_IN_QUESTION}) FILTER (WHERE {UNDETERMINED}), 0)
     FROM liability GROUP BY contract, supplier ORDER BY contract""",
 ]
 

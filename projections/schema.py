@@ -50,8 +50,12 @@ TABLES = [
         paid_unit VARCHAR, paid_amount BIGINT,
         repeat_window_unit VARCHAR, repeat_window_amount BIGINT, repeat_threshold BIGINT,
         repeat_asset_types VARCHAR[], repeat_in_warranty_only BOOLEAN, repeat_excluded_causes VARCHAR[],
-        repeat_clause VARCHAR, what_if BOOLEAN, terms JSON, losses_clocks VARCHAR[])""",
+        repeat_clause VARCHAR, what_if BOOLEAN, terms JSON, losses_clocks VARCHAR[],
+        what_if_file VARCHAR, what_if_sha256 VARCHAR)""",
     "ALTER TABLE terms ADD COLUMN IF NOT EXISTS losses_clocks VARCHAR[]",
+    # the what-if terms file a replay used (its name and SHA-256): reports from the file say so
+    "ALTER TABLE terms ADD COLUMN IF NOT EXISTS what_if_file VARCHAR",
+    "ALTER TABLE terms ADD COLUMN IF NOT EXISTS what_if_sha256 VARCHAR",
     """CREATE TABLE IF NOT EXISTS terms_clocks (
         contract VARCHAR, version BIGINT, severity VARCHAR, clock VARCHAR, unit VARCHAR, amount BIGINT,
         target_minutes BIGINT, calendar VARCHAR, cal_key VARCHAR, cal_kind VARCHAR, paused_by VARCHAR[],
@@ -126,7 +130,10 @@ TABLES = [
     """CREATE TABLE IF NOT EXISTS liability_totals (
         contract VARCHAR, supplier VARCHAR, tickets BIGINT, customer_pays_fen BIGINT,
         supplier_pays_fen BIGINT, losses_claimed_fen BIGINT, losses_supplier_liable_fen BIGINT,
-        evaluated_at TIMESTAMP)""",
+        evaluated_at TIMESTAMP, undetermined_tickets BIGINT, undetermined_value_fen BIGINT)""",
+    # tickets whose payer no rule decides, and the value of their parts and labour (liability.UNDETERMINED)
+    "ALTER TABLE liability_totals ADD COLUMN IF NOT EXISTS undetermined_tickets BIGINT",
+    "ALTER TABLE liability_totals ADD COLUMN IF NOT EXISTS undetermined_value_fen BIGINT",
 ]
 
 def late_entries_sql(only: str = "", events: str = "events") -> str:

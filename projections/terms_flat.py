@@ -34,6 +34,8 @@ class WhatIf:
 
     terms: Terms
     contracts: frozenset[str] | None = None
+    source: str = ""  # the terms file's name and SHA-256, kept in the views so reports say they are a what-if
+    sha256: str = ""
 
     def for_contract(self, contract: str) -> Terms | None:
         return self.terms if self.contracts is None or contract in self.contracts else None
@@ -86,6 +88,8 @@ def flatten(con, terms_override: WhatIf | Terms | dict | None = None) -> None:
             r.in_warranty_only if r else None, r.excluded_causes if r else None, r.clause if r else None,
             replaced is not None, json.dumps(terms_to_mapping(terms), ensure_ascii=False, sort_keys=True),
             list(terms.losses_clocks),
+            what_if.source if replaced is not None and what_if else None,
+            what_if.sha256 if replaced is not None and what_if else None,
         ))
         for cname, cal in terms.calendars.items():
             hours = [list(h) for h in cal.hours] if cal.kind == "business_hours" else [["00:00", "24:00"]]

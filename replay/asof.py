@@ -21,9 +21,11 @@ The cut is a filter over the log rows the CLI hands over; the rebuild is project
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -63,9 +65,9 @@ class Cut:
             parts.append(f"known to the desk by {stamp(self.source_recorded)}")
         return " and ".join(parts) or "every event"
 
-    def said(self, t: Texts, tz: str) -> str:
+    def said(self, t: Texts, tz: str, *, scoped: bool = False) -> str:
         """`describe` for people: in their language, times in the contract's zone (JSON keeps
-        `describe`, stable and in UTC)."""
+        `describe`, stable and in UTC). `scoped`: a replay of a scope's events, which is not every event."""
         parts = []
         if self.position is not None:
             parts.append(t(N_("log position up to {position}"), position=t.number(self.position)))
@@ -77,7 +79,7 @@ class Cut:
             parts.append(t(N_("known to the desk by {time}"),
                            time=t.time(self.source_recorded, tz, zone=True, seconds=True)))
         if not parts:
-            return t(N_("every event"))
+            return t(N_("the events the scope needs, whenever recorded")) if scoped else t(N_("every event"))
         said = parts[0]
         for part in parts[1:]:
             said = t(N_("{first} and {second}"), first=said, second=part)
@@ -206,4 +208,6 @@ def load_what_if(path: str, terms_for: list[str] | None = None) -> Any:
             N_("{path} names no contract (no `id`), so it is not clear whose terms it "
                           "replaces; add --terms-for CONTRACT (repeatable), or --terms-for '*' "
                           "to replace every contract's terms"), path=path)
-    return WhatIf(terms_from_mapping(terms, f"{path} [terms]"), contracts)
+    file = Path(path)
+    return WhatIf(terms_from_mapping(terms, f"{path} [terms]"), contracts, source=file.name,
+                  sha256=hashlib.sha256(file.read_bytes()).hexdigest())

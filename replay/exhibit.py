@@ -23,8 +23,11 @@ from .explanations import (
     clock_sentences,
     correction_sentences,
     liability_sentences,
+    payer_undetermined,
+    promise_clause,
     replacement_short,
     target_adjusted,
+    value_in_question,
     verdict_short,
 )
 from .i18n import Texts, recorded_word, texts, word
@@ -67,7 +70,6 @@ M = {m: m for m in (
     _("Supplier"),
     _("Customer"),
     _("Contract"),
-    _("version {version}"),
     _("Asset"),
     _("Stopped"),
     _("Verdict"),
@@ -185,6 +187,36 @@ def party(name: str | None, ident: str | None) -> str:
     if name and ident and name != ident:
         return f"{free(name)} ({free(ident)})"
     return free(name or ident or "")
+
+
+def what_if_banner(what_if: Mapping[str, Any] | None, t: Texts, *, short: bool = False) -> str:
+    """What every page of a report or statement from what-if views says (replay --terms): its
+    verdicts are a hypothesis under a file's terms, not the ledger's finding under the contract.
+    `short`: for the page margin (the digest cut to 12 digits). "" for views under recorded terms."""
+    if not what_if:
+        return ""
+    sha = what_if.get("sha256") or ""
+    return t(_("Hypothetical (what-if): terms from file {file} (sha256 {sha256}), not the contract as recorded"),
+             file=free(what_if.get("file")) or "?", sha256=(sha[:12] + "…") if short and sha else sha or "?")
+
+
+def report_title(r: Mapping[str, Any], t: Texts) -> str:
+    """The report's title, which every printed page carries in its margin: a what-if says so there."""
+    if r.get("what_if"):
+        return t(_("Dispute report (hypothetical, what-if): ticket {ticket}"), ticket=free(r["ticket"]))
+    return t(_("Dispute report: ticket {ticket}"), ticket=free(r["ticket"]))
+
+
+def contract_said(r: Mapping[str, Any], t: Texts) -> str:
+    """The contract and the terms the verdicts use: the version in force, or a what-if file in its place."""
+    p, s = r.get("parties", {}), r["summary"]
+    contract, name = free(p.get("contract") or s.get("contract")), free(p.get("contract_name"))
+    if r.get("what_if"):
+        return t(_("{contract} “{name}”: terms from the what-if file {file}, not version {version} as recorded"),
+                 contract=contract, name=name, file=free(r["what_if"].get("file")),
+                 version=p.get("version_in_force") or "")
+    return t(_("{contract} “{name}”, version {version} (in force at the report time)"),
+             contract=contract, name=name, version=p.get("version_in_force") or "")
 
 
 def proof_status(r: Mapping[str, Any], lang: str, medium: str = "html") -> list[str]:
@@ -387,9 +419,17 @@ figcaption{font-size:7.5pt;color:#333}
 """
 
 
-def page_css(t: Texts, title: str) -> str:
-    """The A4 stylesheet of reports and statements, `title` and page numbers in the margins."""
-    return CSS.replace("PAGES", page_number_css(t)).replace("TITLE", css_string(title))
+def page_css(t: Texts, title: str, banner: str = "") -> str:
+    """The A4 stylesheet of reports and statements, `title` and page numbers in the margins, and
+    `banner` (a what-if's) at the head of every page."""
+    css = CSS.replace("PAGES", page_number_css(t)).replace("TITLE", css_string(title))
+    if banner:
+        css = css.replace("@page{size:A4;", "@page{size:A4;@top-center{content:" + css_string(banner)
+                          + ';font:600 8pt "Noto Sans CJK SC","Noto Sans",sans-serif;color:#900}', 1)
+    return css + WHAT_IF_CSS if banner else css
+
+
+WHAT_IF_CSS = ".whatif{border:1.2pt solid #900;color:#900;font-weight:600;padding:1.5mm 2mm;margin:1mm 0 2mm}\n"
 
 
 def _cols(widths: Sequence[str]) -> str:
@@ -437,15 +477,21 @@ def _money_rows(r: Mapping[str, Any], lang: str) -> list[tuple[str, str, str]]:
     li, p = r.get("liability"), r.get("parties", {})
     if not li:
         return []
-    money = [
-        (t(_("The customer pays")), t.money(li.get("customer_pays_fen") or 0),
-         t(_("{coverage}; cause {cause}; rule {clause}"), coverage=word(lang, "coverage", li.get("coverage")),
-           cause=word(lang, "cause", li.get("cause") or "unknown"),
-           clause=clause_text(free(li.get("payer_clause"))) or t(_("(no clause named)")))),
-        (t(_("The supplier bears")), t.money(li.get("supplier_pays_fen") or 0),
-         t(_("parts {parts}, labour {labour}"), parts=word(lang, "rate", li.get("parts_rate")),
-           labour=word(lang, "rate", li.get("labour_rate")))),
-    ]
+    coverage = word(lang, "coverage", li.get("coverage"))
+    cause = word(lang, "cause", li.get("cause") or "unknown")
+    if payer_undetermined(li):  # no rule matched: the value in question, owed by neither side yet
+        money = [(t(_("Payer undetermined")), t.money(value_in_question(li)),
+                  t(_("{coverage}; cause {cause}; no payer rule of the contract matches: parts and labour worth this "
+                      "are owed by neither side until it is decided"), coverage=coverage, cause=cause))]
+    else:
+        money = [
+            (t(_("The customer pays")), t.money(li.get("customer_pays_fen") or 0),
+             t(_("{coverage}; cause {cause}; rule {clause}"), coverage=coverage, cause=cause,
+               clause=clause_text(free(li.get("payer_clause"))) or t(_("(no clause named)")))),
+            (t(_("The supplier bears")), t.money(li.get("supplier_pays_fen") or 0),
+             t(_("parts {parts}, labour {labour}"), parts=word(lang, "rate", li.get("parts_rate")),
+               labour=word(lang, "rate", li.get("labour_rate")))),
+        ]
     if li.get("losses_claimed_fen"):
         liable = li.get("supplier_liable_for_losses")
         money.append((t(_("Losses claimed")), t.money(li["losses_claimed_fen"]),
@@ -463,17 +509,23 @@ def render_html(r: Mapping[str, Any], lang: str = "zh_CN", medium: str = "html")
     tz = r["timezone"]
     s, p, a = r["summary"], r.get("parties", {}), r.get("asset", {})
     ex = explanations(r, lang)
-    title = t(_("Dispute report: ticket {ticket}"), ticket=free(r["ticket"]))
-    css = page_css(t, title)
+    title = report_title(r, t)
+    banner = what_if_banner(r.get("what_if"), t)
+    css = page_css(t, title, what_if_banner(r.get("what_if"), t, short=True))
     P: list[str] = ["<!DOCTYPE html>", f'<html lang="{t.html_lang}"><head><meta charset="utf-8">',
                     f"<title>{html.escape(title)}</title>",
                     f'<meta name="dcterms.created" content="{e(r.get("evaluated_at") or "")}">',
-                    f'<meta name="ticketledger-ticket" content="{e(r["ticket"])}">',
-                    f"<style>{css}</style></head><body>"]
+                    f'<meta name="ticketledger-ticket" content="{e(r["ticket"])}">']
+    if r.get("what_if"):  # `proof verify` reads it: the events proven, the verdicts a hypothesis
+        wi = r["what_if"]
+        P.append(f'<meta name="ticketledger-what-if" content="{e(wi.get("file"))} {e(wi.get("sha256"))}">')
+    P.append(f"<style>{css}</style></head><body>")
 
     # --- first page -----------------------------------------------------------------------------------
     P.append('<section class="first" id="summary">')
     P.append(f"<h1>{html.escape(title)}</h1>")
+    if banner:
+        P.append(f'<p class="whatif" id="what-if">{html.escape(banner)}</p>')
     known = (t(_("as recorded up to {time}"), time=t.time(r["as_of_recorded"], tz, zone=True, seconds=True))
              if r.get("as_of_recorded") else
              t(_("as the desks had recorded it by {time} (imported facts by the desk's own recording time)"),
@@ -487,9 +539,7 @@ def render_html(r: Mapping[str, Any], lang: str = "zh_CN", medium: str = "html")
     rows = [
         (t(_("Supplier")), party(p.get("supplier_name"), p.get("supplier"))),
         (t(_("Customer")), party(p.get("customer_name"), p.get("customer") or s.get("customer"))),
-        (t(_("Contract")), t(_("{contract} “{name}”, version {version} (in force at the report time)"),
-                             contract=free(p.get("contract") or s.get("contract")), name=free(p.get("contract_name")),
-                             version=p.get("version_in_force") or "")),
+        (t(_("Contract")), contract_said(r, t)),
         (t(_("Asset")), t(_("{asset}, serial number {serial}, {type} {model}, site {site}"),
                           asset=free(a.get("asset") or s.get("asset")), serial=free(a.get("serial")),
                           type=free(recorded_word(lang, "asset_type", a.get("asset_type"))), model=free(a.get("model")),
@@ -515,7 +565,7 @@ def render_html(r: Mapping[str, Any], lang: str = "zh_CN", medium: str = "html")
             promise = target_adjusted(c, t, tz, r.get("clock_inputs", []))
             P.append(f'<tr class="{e(c.get("state"))}" data-clock="{e(c.get("clock"))}">'
                      f'<td><a href="#clock-{e(c.get("clock"))}">{html.escape(word(lang, "clock", c.get("clock")))}</a></td>'
-                     f'<td>{html.escape(promise)} <span class="quote">{e(clause_text(c.get("clause")))}</span></td>'
+                     f'<td>{html.escape(promise)} <span class="quote">{e(promise_clause(c, t))}</span></td>'
                      f'<td class="num">{html.escape(t.end(c.get("deadline"), tz))}</td>'
                      f'<td class="num">{html.escape(t.time(c.get("stopped_at"), tz))}</td>'
                      f'<td class="verdict">{html.escape(nb(verdict_short(c, lang)))}</td></tr>')
@@ -561,7 +611,7 @@ def render_html(r: Mapping[str, Any], lang: str = "zh_CN", medium: str = "html")
         if "occurred_at" in corrected:
             occurred = (f'<span class="old">{html.escape(t.time(corrected["occurred_at"]["original"], tz))}</span> '
                         f'{html.escape(t.time(corrected["occurred_at"]["corrected"], tz))}')
-        recorded = html.escape(_recorded_said(ev, t, tz))
+        recorded = html.escape(recorded_said(ev, t, tz))
         lines = detail_lines(ev["type"], ev["detail"], lang, tz) if ev["type"] != "FactCorrected" else \
             _correction_lines(ev, r, lang, tz)
         if ev.get("late"):
@@ -716,7 +766,7 @@ _MD_SYNTAX = re.compile(r"([\\`*_~\[\]<>|&#])")
 _MD_SYNTAX_CODE = re.compile(r"([\\*_~\[\]<>|&#])")
 
 
-def _recorded_said(ev: Mapping[str, Any], t: Texts, tz: str) -> str:
+def recorded_said(ev: Mapping[str, Any], t: Texts, tz: str) -> str:
     """An event's recording time in the timeline: the source desk's, marked so, where it has one."""
     if ev.get("source_recorded_at"):
         return t(_("{time} (source desk)"), time=t.time(ev["source_recorded_at"], tz))
@@ -734,15 +784,16 @@ def render_md(r: Mapping[str, Any], lang: str = "zh_CN") -> bytes:
     tz = r["timezone"]
     s, p = r["summary"], r.get("parties", {})
     ex = explanations(r, lang)
-    L = [f"# {t(M['Dispute report: ticket {ticket}'], ticket=_md(r['ticket']))}", ""]
-    L.append(t(_("Times are {zone} ({tz})."), zone=t.zone_name(tz), tz=tz) + " " + t(
-        _("Verdicts evaluated at {evaluated}."), evaluated=t.time(r.get("evaluated_at"), tz)) + " " + _md(t(
-            _("The ledger as read: {state}."), state=_ledger_state(r, t))))
+    L = [f"# {_md(report_title(r, t))}", ""]
+    if r.get("what_if"):
+        L += [f"> **{_md(what_if_banner(r['what_if'], t))}**", ""]
+    L.append(t.sentences(t(_("Times are {zone} ({tz})."), zone=t.zone_name(tz), tz=tz), t(
+        _("Verdicts evaluated at {evaluated}."), evaluated=t.time(r.get("evaluated_at"), tz)), _md(t(
+            _("The ledger as read: {state}."), state=_ledger_state(r, t)))))
     L.append("")
     L.append(f"- {t(M['Supplier'])}: {_md(party(p.get('supplier_name'), p.get('supplier')))}")
     L.append(f"- {t(M['Customer'])}: {_md(party(p.get('customer_name'), p.get('customer') or s.get('customer')))}")
-    L.append(f"- {t(M['Contract'])}: {_md(p.get('contract') or s.get('contract'))} “{_md(p.get('contract_name'))}”, "
-             f"{t(M['version {version}'], version=p.get('version_in_force') or '')}")
+    L.append(f"- {t(M['Contract'])}: {_md(contract_said(r, t))}")
     a = r.get("asset", {})
     L.append(f"- {t(M['Asset'])}: " + _md(t(_("{asset}, serial number {serial}, {type} {model}, site {site}"),
                                             asset=free(a.get("asset") or s.get("asset")), serial=free(a.get("serial")),
@@ -760,7 +811,7 @@ def render_md(r: Mapping[str, Any], lang: str = "zh_CN") -> bytes:
              f"{t(M['Verdict'])} |")
     L.append("|---|---|---|---|---|")
     for c in r["clocks"]:
-        L.append(f"| {word(lang, 'clock', c.get('clock'))} | {target_adjusted(c, t, tz, r.get('clock_inputs', []))} {_md(clause_text(c.get('clause')))} | "
+        L.append(f"| {word(lang, 'clock', c.get('clock'))} | {target_adjusted(c, t, tz, r.get('clock_inputs', []))} {_md(promise_clause(c, t))} | "
                  f"{t.end(c.get('deadline'), tz)} | {t.time(c.get('stopped_at'), tz)} | {verdict_short(c, lang)} |")
     L.append("")
     L += [f"## {t(M['Who pays'])}", ""]
@@ -804,7 +855,7 @@ def render_md(r: Mapping[str, Any], lang: str = "zh_CN") -> bytes:
             k = ev["corrected"]["occurred_at"]
             occurred = f"~~{t.time(k['original'], tz)}~~ {t.time(k['corrected'], tz)}"
         L.append(f"| {ev['position']} | {word(lang, 'event', ev['type'])} | {occurred} | "
-                 f"{_recorded_said(ev, t, tz)} | {_md('; '.join(lines))} | "
+                 f"{recorded_said(ev, t, tz)} | {_md('; '.join(lines))} | "
                  f"{_md(ev.get('actor'))} |")
     beyond = _beyond_bounds(r, lang)
     if beyond:
@@ -822,6 +873,8 @@ def render_md(r: Mapping[str, Any], lang: str = "zh_CN") -> bytes:
         for x in how_to_check(r, t, "md"):
             L += [_md(x, code=True), ""]
         L += [t(M["Signed checkpoint"]), "", "```", *ev["checkpoint"].rstrip("\n").split("\n"), "```"]
+    if r.get("what_if"):  # said again at the end: a page printed from the end still carries it
+        L += ["", f"> **{_md(what_if_banner(r['what_if'], t))}**"]
     return ("\n".join(L) + "\n").encode()
 
 

@@ -165,6 +165,7 @@ def build_report(ticket: str, rows: Iterable[Any], views: Any, *, as_of_recorded
         timeline.append(entry)
 
     contract_versions, asset_events, tz = [], [], "Asia/Shanghai"
+    recorded_terms: dict[int, dict[str, Any]] = {}  # the terms each version recorded (a what-if is compared to them)
     parties: dict[str, Any] = {}
     asset: dict[str, Any] = {}
     for r in other_rows:
@@ -172,6 +173,7 @@ def build_report(ticket: str, rows: Iterable[Any], views: Any, *, as_of_recorded
         kind = f.get("type")
         if r.topic.startswith("contract."):
             terms = f.get("terms", {})
+            recorded_terms[r.originator_version] = terms
             tz = terms.get("timezone", tz) if r.originator_version == 1 else tz
             if kind == "ContractRegistered":
                 parties = {"contract": f.get("id"), "contract_name": f.get("name") or terms.get("name", ""),
@@ -203,6 +205,11 @@ def build_report(ticket: str, rows: Iterable[Any], views: Any, *, as_of_recorded
             })
 
     clocks = _in_clock_order(view_rows(views, "SELECT * FROM sla_clocks WHERE ticket = ?", [ticket]))
+    what_if = what_if_terms(views, opened.get("contract_id") or parties.get("contract"))
+    if what_if:
+        clocks = [{**c, "what_if_file": what_if["file"],
+                   "recorded_promise": recorded_promise(c, recorded_terms.get(c.get("contract_version") or 0))}
+                  for c in clocks]
     inputs = view_rows(views, "SELECT * FROM clock_inputs WHERE ticket = ? ORDER BY clock, position", [ticket])
     liability = view_rows(views, "SELECT * FROM liability WHERE ticket = ?", [ticket])
     replacement = _replacement(views, ticket, opened, timeline, asset_events)
@@ -239,6 +246,7 @@ def build_report(ticket: str, rows: Iterable[Any], views: Any, *, as_of_recorded
         "as_of_source_recorded": as_of_source_recorded,  # the desks' own recording time (replay.asof)
         "evaluated_at": evaluated[-1] if evaluated else None,
         "timezone": tz,
+        "what_if": what_if,  # the views' terms are a what-if file's, not the contract's as recorded
         "summary": {
             "asset": opened.get("asset_id"), "contract": opened.get("contract_id"),
             "customer": opened.get("customer"), "site": opened.get("site"),
@@ -269,6 +277,28 @@ def build_report(ticket: str, rows: Iterable[Any], views: Any, *, as_of_recorded
         "beyond_bounds": view_rows(views, "SELECT position, type, field, value, bound, effect FROM beyond_bounds "
                                           "WHERE list_contains(?, position) ORDER BY position, field", [cited]),
     }
+
+
+def what_if_terms(views: Any, contract: str | None) -> dict[str, Any] | None:
+    """The what-if terms file (`replay --terms`) the views judged `contract` by, or None when they
+    used its terms as recorded: a report from such views is a hypothesis, and says so."""
+    rows = view_rows(views, "SELECT * FROM terms WHERE what_if AND contract = ? ORDER BY version", [contract])
+    if not rows:
+        return None
+    return {"contract": contract, "file": rows[0].get("what_if_file") or "",
+            "sha256": rows[0].get("what_if_sha256") or ""}
+
+
+def recorded_promise(clock: dict[str, Any], terms: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The promise the contract as recorded makes for this clock, where the what-if terms the clock
+    was judged by changed its target or clause (None where they kept it); unit None: it made none."""
+    by_severity = (terms or {}).get("clocks", {}).get(clock.get("clock_severity") or clock.get("severity"), {})
+    recorded = by_severity.get(clock.get("clock")) or {}
+    (unit, amount), = (recorded.get("target") or {None: None}).items()
+    clause = recorded.get("clause") or ""
+    if (unit, amount, clause) == (clock.get("target_unit"), clock.get("target_amount"), clock.get("clause") or ""):
+        return None
+    return {"unit": unit, "amount": amount, "clause": clause}
 
 
 def _replacement(views: Any, ticket: str, opened: dict[str, Any], timeline: list[dict[str, Any]],
@@ -315,7 +345,9 @@ def _in_clock_order(clocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def render_json(report: dict[str, Any], lang: str = "en") -> bytes:
     """The report for programs: instants in UTC, amounts in fen; the explanations in `lang`."""
-    from .exhibit import explanations
+    from .exhibit import explanations, what_if_banner
+    from .i18n import texts
 
-    return msgspec.json.format(msgspec.json.encode({**report, "lang": lang,
+    said = {"what_if_said": what_if_banner(report["what_if"], texts(lang))} if report.get("what_if") else {}
+    return msgspec.json.format(msgspec.json.encode({**report, "lang": lang, **said,
                                                     "explanations": explanations(report, lang)}), indent=2) + b"\n"

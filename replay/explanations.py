@@ -42,10 +42,34 @@ def _pos(row: Row) -> str:
     return "" if p is None else str(p)
 
 
+def payer_undetermined(li: Row) -> bool:
+    """No payer rule decided who pays (projections.liability.UNDETERMINED): no amount, not ¥0.00."""
+    return li.get("customer_pays_fen") is None
+
+
+def value_in_question(li: Row) -> int:
+    """The parts and labour whose payer is undetermined (projections.liability.VALUE_IN_QUESTION)."""
+    return (li.get("parts_value_fen") or 0) + (li.get("labour_value_fen") or 0)
+
+
 def clause_text(clause: Any) -> str:
     """A clause as quoted in a sentence: «…» in both languages."""
     text = str(clause or "").strip()
     return f"«{text}»" if text else ""
+
+
+def promise_clause(clock: Row, t: Texts) -> str:
+    """The clause a clock's promise quotes. Under what-if terms that changed the promise, the
+    contract's words are not quoted as if they promised the what-if target: the file's own clause
+    only where it rewrote it, then what the contract as recorded promises, marked replaced."""
+    recorded = clock.get("recorded_promise")
+    if not recorded:
+        return clause_text(clock.get("clause"))
+    own = clause_text(clock.get("clause")) if clock.get("clause") != recorded["clause"] else ""
+    was = (t.period(recorded["amount"], recorded["unit"]) if recorded["unit"] else t(_("no promise")))
+    replaced = t(_("(what-if; replaces the contract as recorded: {target} {clause})"),
+                 target=was, clause=clause_text(recorded["clause"]))
+    return f"{own} {replaced}" if own else replaced
 
 
 def target_text(clock: Row, t: Texts) -> str:
@@ -189,12 +213,19 @@ def promise_sentence(clock: Row, lang: str, tz: str) -> str:
                 "contract {contract} version {version}): {clause}.") if day_counted(clock) else \
         _("Promise: {clock} within {target}, {calendar}, from the report at {start} (severity {severity}, "
           "contract {contract} version {version}): {clause}.")
+    if clock.get("what_if_file") is not None:  # not the recorded version's terms: say whose they are
+        message = _("Promise (what-if): {clock} within {target}, {calendar}, after the report at {start} (severity "
+                    "{severity}, the terms of file {file} in place of contract {contract} version {version}): "
+                    "{clause}.") if day_counted(clock) else \
+            _("Promise (what-if): {clock} within {target}, {calendar}, from the report at {start} (severity "
+              "{severity}, the terms of file {file} in place of contract {contract} version {version}): {clause}.")
     return t(message,
              clock=word(lang, "clock", clock.get("clock")), target=target_text(clock, t),
              calendar=calendar_text(clock, t), start=t.time(clock.get("start"), tz),
              severity=word(lang, "severity", clock.get("clock_severity") or clock.get("severity")),
              contract=clock.get("contract") or "", version=clock.get("contract_version") or "",
-             clause=clause_text(clock.get("clause")) or t(_("(no clause named)")))
+             file=clock.get("what_if_file") or "",
+             clause=promise_clause(clock, t) or t(_("(no clause named)")))
 
 
 def verdict_sentence(clock: Row, lang: str, tz: str) -> str:
@@ -498,6 +529,8 @@ def liability_sentences(li: Row | None, lang: str, tz: str, *, breached: Sequenc
     else:
         out.append(t(_("Cause: {cause}. No payer rule of the contract matches this coverage and cause: who pays "
                        "is undetermined."), cause=cause))
+        out.append(t(_("Parts and labour worth {value} are in question: neither side owes them until it is decided, "
+                       "and no total counts them on either side."), value=t.money(value_in_question(li))))
     losses = li.get("losses_claimed_fen") or 0
     if losses:
         covered = [c for c in breached if not losses_clocks or c.get("clock") in losses_clocks]

@@ -21,6 +21,7 @@ import functools
 import gettext
 import io
 import os
+import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -156,7 +157,20 @@ class Texts:
     def __call__(self, message: str, /, **params: object) -> str:
         """The message in this language, with `{name}` fields filled from `params`."""
         text = self._t.gettext(message)
-        return text.format(**params) if params else text
+        if not params:
+            return text
+        if self.lang == "zh_CN":
+            text = self._tight(text, params)
+        return text.format(**params)
+
+    def _tight(self, template: str, params: dict[str, object]) -> str:
+        """Chinese sets no space between two Chinese characters: `超时不足 1 分钟`, where a template
+        spaces a field from the word before it for a number (`超时 {duration}` → `超时 26 小时`)."""
+        under = self._t.gettext(UNDER_A_MINUTE)
+        for name, value in params.items():
+            if value == under:
+                template = re.sub(r"([\u4e00-\u9fff]) (\{" + name + r"\})", r"\1\2", template)
+        return template
 
     def plural(self, singular: str, plural: str, n: int, /, **params: object) -> str:
         text = self._t.ngettext(singular, plural, n)
@@ -179,6 +193,19 @@ class Texts:
         """Items as a list in the reader's language: `a, b, and c` / `a、b和c` (CLDR's, via babel)."""
         return format_list(list(items), locale=self.locale)
 
+    def tally(self, counts: Iterable[tuple[str, int]]) -> str:
+        """Counts of named things: `breached 1,975, met 7,864` / `已超时 1,975 个、达标 7,864 个`
+        (each count with its measure word; no `和` before the last, which ran into its number)."""
+        return self(TALLY_SEPARATOR).join(self(TALLY_ITEM, what=what, n=self.number(n)) for what, n in counts)
+
+    @staticmethod
+    def sentences(*parts: str) -> str:
+        """Sentences one after another: a space between them, none after a full-width stop (`。`)."""
+        out = ""
+        for part in parts:
+            out += part if not out or out.endswith(("。", "！", "？", "；")) else " " + part
+        return out
+
     def money(self, fen: int | None) -> str:
         """Integer fen as yuan: ¥1,130.00 (negative: -¥12.00); empty for None."""
         if fen is None:
@@ -199,15 +226,20 @@ class Texts:
     # durations
 
     def duration(self, minutes: float | int | None) -> str:
-        """Whole minutes as `5 h 42 min` / `5 小时 42 分钟` (rounded half up); a duration that
+        """Whole minutes as `5 h 42 min` / `5 小时 42 分钟` (rounded half up; `24 h`, no `0 min`); from
+        two days on the days beside the hours, `187 h 49 min (7 d 19 h 49 min)`: a contract counts
+        in hours, the arbitrator recomputes the hours, a person reads the days. A duration that
         rounds to none but is not none is `under 1 min` (a breach of 20 s is a breach, not "0 min")."""
         if minutes is None:
             return ""
         total = int(Decimal(str(abs(minutes))).quantize(Decimal(1), ROUND_HALF_UP))
         if total == 0 and minutes:
-            return self(_("under 1 min"))
+            return self(UNDER_A_MINUTE)
         sign = "-" if minutes < 0 and total else ""
-        return sign + self._whole_minutes(total)
+        text = self._hours_minutes(total)
+        if total >= DAYS_FROM_MINUTES:
+            text = self(HOURS_AND_DAYS, hours=text, days=self._days_hours_minutes(total))
+        return sign + text
 
     def countdown(self, seconds: int | None) -> str:
         """Time left on a running clock as the console's queue counts it down each second:
@@ -220,7 +252,7 @@ class Texts:
         s = abs(int(seconds))
         if s < 3600:
             text = f"{s // 60:02d}:{s % 60:02d}"
-        elif s < 2 * 86400:
+        elif s < DAYS_FROM_MINUTES * 60:
             text = self._whole_minutes(s // 60)
         else:  # "overdue 9,991 h" reads as a number: days and hours from two days on
             text = self("{d} d {h} h", d=self.number(s // 86400), h=s % 86400 // 3600)
@@ -234,6 +266,18 @@ class Texts:
         if h:
             return self("{h} h {m} min", h=self.number(h), m=m)
         return self("{m} min", m=m)
+
+    def _hours_minutes(self, total: int) -> str:
+        """`24 h`, not `24 h 0 min` (a countdown keeps its minutes: they tick)."""
+        h, m = divmod(total, 60)
+        return self(HOURS, h=self.number(h)) if h and not m else self._whole_minutes(total)
+
+    def _days_hours_minutes(self, total: int) -> str:
+        d, rest = divmod(total, 1440)
+        h, m = divmod(rest, 60)
+        if m:
+            return self(DAYS_HOURS_MINUTES, d=self.number(d), h=h, m=m)
+        return self("{d} d {h} h", d=self.number(d), h=h) if h else self(DAYS, d=self.number(d))
 
     def period(self, amount: int | float | None, unit: str | None) -> str:
         """A contract's period as written in its terms: `36 hours`, `3 working days` / `36 小时`,
@@ -602,6 +646,16 @@ def _(message: str) -> str:
 BEIJING_TIME = _("Beijing time")
 AS_RECORDED = _("“{value}” (as recorded)")
 OVERDUE = _("overdue {d}")
+UNDER_A_MINUTE = _("under 1 min")
+TALLY_ITEM = _("{what} {n}")
+TALLY_SEPARATOR = _(", ")
+# durations (Texts.duration): from two days on the days are said beside the hours, as the console's
+# overdue clocks count in days from two days on (Texts.countdown): one threshold for both
+DAYS_FROM_MINUTES = 2 * 24 * 60
+HOURS = _("{h} h")
+HOURS_AND_DAYS = _("{hours} ({days})")
+DAYS_HOURS_MINUTES = _("{d} d {h} h {m} min")
+DAYS = _("{d} d")
 YES, NO = _("yes"), _("no")
 
 # A contract's period units (Texts.period), singular and plural as the catalog holds them

@@ -20,9 +20,11 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from .exhibit import _cols, free, nb, page_css
-from .explanations import verdict_short
-from .i18n import texts, to_local, word
+from projections.liability import UNDETERMINED, VALUE_IN_QUESTION
+
+from .exhibit import _cols, free, nb, page_css, recorded_said, what_if_banner
+from .explanations import payer_undetermined, verdict_short
+from .i18n import plural, texts, to_local, word
 
 CLOCK_ORDER = ("response", "remote_resolution", "arrival", "resolution", "spare")
 LIST_ROWS = 100  # rows a printed list shows; the XLSX holds them all
@@ -38,6 +40,7 @@ M = {m: m for m in (
     _("Month"),
     _("Clocks breached / applicable"),
     _("Losses claimed (supplier liable)"),
+    _("Payer undetermined (not in either sum)"),
     _("Visits done / due / missed"),
     _("This month and the previous one"),
     _("Change"),
@@ -63,6 +66,13 @@ M = {m: m for m in (
     _("Restatements of earlier months"),
     _("None: no fact recorded since the previous statement changes an earlier month."),
 )}
+
+
+# What the supplier "bears" on a statement is the quoted value the customer does not pay, not money the
+# supplier pays out: the label says so, and the legend in one sentence
+SUPPLIER_BEARS = _("Borne by the supplier (at quoted price)")
+SUPPLIER_BEARS_SAID = _("“Borne by the supplier (at quoted price)” is the quoted value of the parts and labour the "
+                        "customer does not pay under the contract; it is not money the supplier pays out.")
 
 
 # --- months ------------------------------------------------------------------------------------------
@@ -139,7 +149,9 @@ def figures(con: Any, customer: str, contract: str | None, month: str, tz: str, 
         SELECT count(*) AS tickets, coalesce(sum(customer_pays_fen), 0) AS customer_pays_fen,
                coalesce(sum(supplier_pays_fen), 0) AS supplier_pays_fen,
                coalesce(sum(losses_claimed_fen), 0) AS losses_claimed_fen,
-               coalesce(sum(losses_claimed_fen) FILTER (WHERE supplier_liable_for_losses), 0) AS losses_liable_fen
+               coalesce(sum(losses_claimed_fen) FILTER (WHERE supplier_liable_for_losses), 0) AS losses_liable_fen,
+               count(*) FILTER (WHERE {UNDETERMINED}) AS undetermined_tickets,
+               coalesce(sum({VALUE_IN_QUESTION}) FILTER (WHERE {UNDETERMINED}), 0) AS undetermined_value_fen
         FROM liability WHERE {scope} AND reported_at >= ? AND reported_at < ?""", [*params, start, end])[0]
     totals = {
         **{k: int(v) for k, v in owed.items()},
@@ -169,7 +181,7 @@ def figures(con: Any, customer: str, contract: str | None, month: str, tz: str, 
                    [*params, last, first])
     money = _rows(con, f"""
         SELECT ticket, asset, site, reported_at, coverage, cause, payer_clause, customer_pays_fen, supplier_pays_fen,
-               losses_claimed_fen, supplier_liable_for_losses
+               losses_claimed_fen, supplier_liable_for_losses, {VALUE_IN_QUESTION} AS value_in_question_fen
         FROM liability WHERE {scope} AND reported_at >= ? AND reported_at < ? ORDER BY reported_at, ticket{cut}""",
                    [*params, start, end])
     counts = {"breaches": len(breaches), "running": len(running), "missed": len(missed), "money": len(money)}
@@ -217,7 +229,11 @@ def statement_head(con: Any, customer: str, month: str, *, contract: str | None 
     for t in terms:  # the latest version's names
         contracts[t["contract"]] = t
     tz = next((t["timezone"] for t in contracts.values() if t["timezone"]), "Asia/Shanghai")
+    from .explain import what_if_terms
+
+    what_if = next(filter(None, (what_if_terms(con, c) for c in contracts)), None)
     return {
+        "what_if": what_if,  # views under a what-if file's terms: every page says the figures are a hypothesis
         "customer": customer, "customer_name": next((t["customer_name"] for t in contracts.values()
                                                      if t["customer_name"]), ""),
         "contract": contract, "contracts": list(contracts.values()), "month": month, "timezone": tz,
@@ -248,7 +264,10 @@ def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> b
     who = free(s["customer_name"] or s["customer"])
     title = t(_("Monthly service statement {month}: {customer}"), month=s["month"], customer=who)
     P = ["<!DOCTYPE html>", f'<html lang="{t.html_lang}"><head><meta charset="utf-8"><title>{_h(title)}</title>',
-         f"<style>{page_css(t, title)}</style></head><body>", f"<h1>{_h(title)}</h1>"]
+         f"<style>{page_css(t, title, what_if_banner(s.get('what_if'), t, short=True))}</style></head><body>",
+         f"<h1>{_h(title)}</h1>"]
+    if s.get("what_if"):
+        P.append(f'<p class="whatif" id="what-if">{_h(what_if_banner(s["what_if"], t))}</p>')
     cut = s["cut"]
     P.append('<p class="meta">' + _h(t(
         _("Pinned to the ledger's log up to position {position}, evaluated at {evaluated} ({zone}). A figure of an "
@@ -285,8 +304,9 @@ def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> b
          _delta(ct["breach_rate"], pt["breach_rate"], lambda d: t(_("{n} pp"), n=t.number(d * 100, 1)))),
         (t(_("The customer pays")), money(ct["customer_pays_fen"]), money(pt["customer_pays_fen"]),
          _delta(ct["customer_pays_fen"], pt["customer_pays_fen"], money)),
-        (t(_("The supplier bears")), money(ct["supplier_pays_fen"]), money(pt["supplier_pays_fen"]),
+        (t(SUPPLIER_BEARS), money(ct["supplier_pays_fen"]), money(pt["supplier_pays_fen"]),
          _delta(ct["supplier_pays_fen"], pt["supplier_pays_fen"], money)),
+        (t(M["Payer undetermined (not in either sum)"]), _undetermined_said(t, ct), _undetermined_said(t, pt), ""),
         (t(M["Losses claimed (supplier liable)"]), f"{money(ct['losses_claimed_fen'])} ({money(ct['losses_liable_fen'])})",
          f"{money(pt['losses_claimed_fen'])} ({money(pt['losses_liable_fen'])})", ""),
         (t(M["Visits done / due / missed"]), f"{ct['visits_done']} / {ct['visits_due']} / {ct['visits_missed']}",
@@ -373,23 +393,28 @@ def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> b
 
     # money
     P.append(f"<h2>{_h(t(M['What each side owes for the tickets reported this month']))}</h2>")
+    P.append(f'<p class="meta legend">{_h(t(SUPPLIER_BEARS_SAID))}</p>')
     if not cur["money"]:
         P.append(f"<p>{_h(t(M['None.']))}</p>")
     else:
         P.append('<table class="money">' + _cols(["31mm", "28mm", "auto", "25mm", "27mm", "25mm"]) + "<thead><tr>"
                  + "".join(f"<th>{_h(x)}</th>" for x in (
                      t(_("Ticket")), t(_("Reported")), t(_("Coverage and cause")), t(_("The customer pays")),
-                     t(_("The supplier bears")), t(_("Losses claimed")))) + "</tr></thead><tbody>")
+                     t(SUPPLIER_BEARS), t(_("Losses claimed")))) + "</tr></thead><tbody>")
         for m in cur["money"][:LIST_ROWS]:
+            owed = (f'<td class="num undetermined" colspan="2">{_h(_undetermined_row(t, m))}</td>'
+                    if payer_undetermined(m) else f'<td class="num">{_h(money(m["customer_pays_fen"]))}</td>'
+                                                  f'<td class="num">{_h(money(m["supplier_pays_fen"]))}</td>')
             P.append(f'<tr><td class="id">{_h(free(m["ticket"]))}</td><td class="num">{_h(t.time(m["reported_at"], tz))}</td>'
                      f'<td>{_h(word(lang, "coverage", m["coverage"]))}; {_h(word(lang, "cause", m["cause"]))}</td>'
-                     f'<td class="num">{_h(money(m["customer_pays_fen"] or 0))}</td>'
-                     f'<td class="num">{_h(money(m["supplier_pays_fen"] or 0))}</td>'
-                     f'<td class="num">{_h(money(m["losses_claimed_fen"] or 0))}</td></tr>')
+                     f'{owed}<td class="num">{_h(money(m["losses_claimed_fen"] or 0))}</td></tr>')
         P.append(f'<tr class="total"><th scope="row" colspan="3">{_h(t(M["Total"]))}</th>'
                  f'<td class="num">{_h(money(ct["customer_pays_fen"]))}</td>'
                  f'<td class="num">{_h(money(ct["supplier_pays_fen"]))}</td>'
                  f'<td class="num">{_h(money(ct["losses_claimed_fen"]))}</td></tr>')
+        if ct["undetermined_tickets"]:  # apart from both sums: neither side owes it until decided
+            P.append(f'<tr class="total"><th scope="row" colspan="3">{_h(t(M["Payer undetermined (not in either sum)"]))}'
+                     f'</th><td class="num" colspan="3">{_h(_undetermined_said(t, ct))}</td></tr>')
         P.append("</tbody></table>")
         P.append(_more(cur["counts"]["money"], lang, where_all))
 
@@ -418,6 +443,29 @@ WHERE_ALL = {  # where the reader of a cut list finds all its rows, by where the
 }
 
 
+UNDETERMINED_TICKETS = plural("{n} ticket, parts and labour worth {value}", "{n} tickets, parts and labour worth {value}")
+
+
+def _undetermined_said(t: Any, totals: Mapping[str, Any]) -> str:
+    return undetermined_said(t, totals["undetermined_tickets"], totals["undetermined_value_fen"])
+
+
+def undetermined_said(t: Any, tickets: int, value_fen: int) -> str:
+    """How many tickets no payer rule decides, and the value of their parts and labour (statements,
+    `report totals`)."""
+    return t.plural(*UNDETERMINED_TICKETS, tickets, value=t.money(value_fen))
+
+
+def undetermined_line(t: Any, tickets: int, value_fen: int) -> str:
+    """The line that totals them apart from both sides' sums."""
+    return t(_("{label}: {value}"), label=t(M["Payer undetermined (not in either sum)"]),
+             value=undetermined_said(t, tickets, value_fen))
+
+
+def _undetermined_row(t: Any, m: Mapping[str, Any]) -> str:
+    return t(_("undetermined: parts and labour worth {value}"), value=t.money(m["value_in_question_fen"] or 0))
+
+
 def _promise(t: Any, r: Mapping[str, Any]) -> str:
     """The promise of the row's (final) severity, and how many of its clocks ran under the earlier
     severity's target instead (a change after the deadline had passed keeps it, §9.4)."""
@@ -438,7 +486,7 @@ def _because(x: Mapping[str, Any], lang: str, tz: str) -> str:
     t = texts(lang)
     return "; ".join(t(_("{event} of {occurred}, recorded {recorded} (log position {position})"),
                        event=word(lang, "fact", f["type"]), occurred=t.time(f["occurred_at"], tz),
-                       recorded=t.time(f["recorded_at"], tz), position=f["position"]) for f in x.get("facts", []))
+                       recorded=recorded_said(f, t, tz), position=f["position"]) for f in x.get("facts", []))
 
 
 # --- XLSX ----------------------------------------------------------------------------------------------
@@ -473,8 +521,12 @@ def render_xlsx(s: Mapping[str, Any], lang: str) -> bytes:
         x = to_local(v, tz)
         return x.replace(tzinfo=None) if x else None
 
+    banner = what_if_banner(s.get("what_if"), t, short=True)
+
     def sheet(name: str, headers: Sequence[str], widths: Sequence[int]) -> Any:
         ws = wb.add_worksheet(name)
+        if banner:  # printed at the head of every page of every sheet
+            ws.set_header("&C&\"-,Bold\"" + banner.replace("&", "&&"))
         for i, (h, w) in enumerate(zip(headers, widths, strict=True)):
             ws.write(0, i, h, bold)
             ws.set_column(i, i, w)
@@ -484,6 +536,7 @@ def render_xlsx(s: Mapping[str, Any], lang: str) -> bytes:
     ws = sheet(t(_("Summary")), [t(_("Item")), t(_("Value"))], [44, 24])
     cut = s["cut"]
     items: list[tuple[str, Any, Any]] = [
+        *([(t(_("Hypothetical (what-if)")), what_if_banner(s["what_if"], t), None)] if s.get("what_if") else []),
         (t(_("Customer")), free(s["customer_name"] or s["customer"]), None),
         (t(_("Month")), s["month"], None),
         (t(_("Log position")), cut["position"], None),
@@ -492,7 +545,9 @@ def render_xlsx(s: Mapping[str, Any], lang: str) -> bytes:
         (t(_("Clocks breached")), cur["totals"]["breached"], None),
         (t(_("Breach rate")), cur["totals"]["breach_rate"], share),
         (t(_("The customer pays")), cur["totals"]["customer_pays_fen"] / 100, yuan),
-        (t(_("The supplier bears")), cur["totals"]["supplier_pays_fen"] / 100, yuan),
+        (t(SUPPLIER_BEARS), cur["totals"]["supplier_pays_fen"] / 100, yuan),
+        (t(_("Payer undetermined: tickets")), cur["totals"]["undetermined_tickets"], None),
+        (t(_("Payer undetermined: value in question")), cur["totals"]["undetermined_value_fen"] / 100, yuan),
         (t(_("Losses claimed")), cur["totals"]["losses_claimed_fen"] / 100, yuan),
     ]
     for i, (k, v, fmt) in enumerate(items, 1):
@@ -514,23 +569,28 @@ def render_xlsx(s: Mapping[str, Any], lang: str) -> bytes:
         if r["breach_rate"] is not None:
             ws.write_number(i, 7, r["breach_rate"], share)
 
-    ws = sheet(t(_("Breached clocks")), [t(_("Ticket")), t(_("Clock")), t(_("Deadline")), t(_("Stopped")),
-                                         t(_("Breach (minutes)")), t(_("Clause"))], [14, 16, 18, 18, 16, 60])
+    # a deadline as the printed statement writes it (a day's end is that day's 24:00), then the same
+    # instant as an Excel date-time for analysts, where a day's end can only be the next day's 00:00
+    deadline_headers = [t(_("Deadline")), t(_("Deadline (date-time value: a day's 24:00 is the next day's 00:00)"))]
+    ws = sheet(t(_("Breached clocks")), [t(_("Ticket")), t(_("Clock")), *deadline_headers, t(_("Stopped")),
+                                         t(_("Breach (minutes)")), t(_("Clause"))], [14, 16, 18, 18, 18, 16, 60])
     for i, b in enumerate(cur["breaches"], 1):
         ws.write_string(i, 0, free(b["ticket"]))
         ws.write_string(i, 1, word(lang, "clock", b["clock"]))
-        _write_time(ws, i, 2, local(b["deadline"]), when)
-        _write_time(ws, i, 3, local(b["stopped_at"]), when)
-        ws.write_number(i, 4, b["breach_minutes"] or 0, minutes)  # as measured: a 20-s breach is 0.3, not 0
-        ws.write_string(i, 5, free(b["clause"]))
+        ws.write_string(i, 2, t.end(b["deadline"], tz))
+        _write_time(ws, i, 3, local(b["deadline"]), when)
+        _write_time(ws, i, 4, local(b["stopped_at"]), when)
+        ws.write_number(i, 5, b["breach_minutes"] or 0, minutes)  # as measured: a 20-s breach is 0.3, not 0
+        ws.write_string(i, 6, free(b["clause"]))
 
-    ws = sheet(t(_("Running at month end")), [t(_("Ticket")), t(_("Clock")), t(_("Reported")), t(_("Deadline"))],
-               [14, 16, 18, 18])
+    ws = sheet(t(_("Running at month end")), [t(_("Ticket")), t(_("Clock")), t(_("Reported")), *deadline_headers],
+               [14, 16, 18, 18, 18])
     for i, x in enumerate(cur["running"], 1):
         ws.write_string(i, 0, free(x["ticket"]))
         ws.write_string(i, 1, word(lang, "clock", x["clock"]))
         _write_time(ws, i, 2, local(x["start"]), when)
-        _write_time(ws, i, 3, local(x["deadline"]), when)
+        ws.write_string(i, 3, t.end(x["deadline"], tz))
+        _write_time(ws, i, 4, local(x["deadline"]), when)
 
     ws = sheet(t(_("Visits")), [t(_("Obligation")), t(_("Kind")), t(_("Status")), t(_("Periods"))], [16, 16, 12, 10])
     for i, v in enumerate(cur["visits"], 1):
@@ -547,17 +607,26 @@ def render_xlsx(s: Mapping[str, Any], lang: str) -> bytes:
         ws.write_datetime(i, 5, datetime.combine(m["end"], datetime.min.time()), day)
 
     ws = sheet(t(_("Money")), [t(_("Ticket")), t(_("Reported")), t(_("Coverage")), t(_("The customer pays")),
-                               t(_("The supplier bears")), t(_("Losses claimed"))], [14, 18, 18, 18, 18, 18])
+                               t(SUPPLIER_BEARS), t(_("Losses claimed")),
+                               t(_("Payer undetermined: value in question"))], [14, 18, 18, 18, 18, 18, 22])
+    ws.write_comment(0, 4, t(SUPPLIER_BEARS_SAID))
     n = len(cur["money"])
+    undetermined = t(_("undetermined"))
     for i, m in enumerate(cur["money"], 1):
         ws.write_string(i, 0, free(m["ticket"]))
         _write_time(ws, i, 1, local(m["reported_at"]), when)
         ws.write_string(i, 2, word(lang, "coverage", m["coverage"]))
         for col, key in ((3, "customer_pays_fen"), (4, "supplier_pays_fen"), (5, "losses_claimed_fen")):
-            ws.write_number(i, col, (m[key] or 0) / 100, yuan)
+            if m[key] is None and payer_undetermined(m) and col < 5:  # text: no SUM counts it on either side
+                ws.write_string(i, col, undetermined)
+            else:
+                ws.write_number(i, col, (m[key] or 0) / 100, yuan)
+        if payer_undetermined(m):
+            ws.write_number(i, 6, (m["value_in_question_fen"] or 0) / 100, yuan)
     ws.write_string(n + 1, 0, t(_("Total")), bold)
-    for col, key in ((3, "customer_pays_fen"), (4, "supplier_pays_fen"), (5, "losses_claimed_fen")):
-        letter = "DEF"[col - 3]
+    for col, key in ((3, "customer_pays_fen"), (4, "supplier_pays_fen"), (5, "losses_claimed_fen"),
+                     (6, "undetermined_value_fen")):
+        letter = "DEFG"[col - 3]
         ws.write_formula(n + 1, col, f"=SUM({letter}2:{letter}{n + 1})", yuan_bold, cur["totals"][key] / 100)
 
     ws = sheet(t(_("Restatements")), [t(_("Ticket")), t(_("Month")), t(_("Clock")), t(_("Was")), t(_("Now"))],

@@ -53,7 +53,7 @@ def test_the_promise_quotes_its_clause_and_the_verdict_says_by_how_much() -> Non
 def test_a_deadline_at_local_midnight_is_the_last_day_s_24_00() -> None:
     c = clock_row(deadline=utc_naive("2025-07-05T00:00"), stopped_at=utc_naive("2025-07-04T20:00"), state="met")
     (_, verdict) = clock_sentences(c, [], "en", TZ)
-    assert verdict == "Met: the clock stopped at 2025-07-04 20:00, 4 h 0 min before the deadline 2025-07-04 24:00."
+    assert verdict == "Met: the clock stopped at 2025-07-04 20:00, 4 h before the deadline 2025-07-04 24:00."
 
 
 def test_waits_that_paused_and_did_not_pause_name_the_reason_and_the_clause_s_list() -> None:
@@ -68,11 +68,11 @@ def test_waits_that_paused_and_did_not_pause_name_the_reason_and_the_clause_s_li
     ]
     en = clock_sentences(c, inputs, "en", TZ)
     assert ("The wait (waiting for the customer) from 2025-07-01 12:00 to 2025-07-01 15:00 (log position 5) "
-            "paused this clock for 3 h 0 min: the clause lists that reason.") in en
+            "paused this clock for 3 h: the clause lists that reason.") in en
     assert ("The wait (waiting for a vendor) from 2025-07-01 16:00 to 2025-07-01 18:00 (log position 7) did not "
             "pause this clock: the clause does not list that reason.") in en
     zh = clock_sentences(c, inputs, "zh_CN", TZ)
-    assert any("等待采购方" in s and "暂停 3 小时 0 分钟" in s for s in zh)
+    assert any("等待采购方" in s and "暂停 3 小时" in s for s in zh)
     assert any("等待厂商" in s and "未暂停" in s for s in zh)
 
 
@@ -82,7 +82,7 @@ def test_a_wait_after_the_deadline_is_ignored_under_9_3() -> None:
             until=utc_naive("2025-07-03T10:00"), minutes=0, applied=False)
     en = clock_sentences(c, [w], "en", TZ)
     assert any("started after the deadline and is ignored" in s and "(counting rule 9.3)" in s for s in en)
-    assert en[1].startswith("Breached by 27 h 0 min so far")
+    assert en[1].startswith("Breached by 27 h so far")
 
 
 def test_consents_applied_capped_and_after_the_deadline() -> None:
@@ -92,12 +92,12 @@ def test_consents_applied_capped_and_after_the_deadline() -> None:
                minutes=0, applied=False)
     ok = inp("consent", "applied", position=13, at=utc_naive("2025-07-02T10:00"), input_minutes=60, minutes=60)
     en = clock_sentences(c, [capped, late, ok], "en", TZ)
-    assert ("The consent of 2025-07-02 12:00 (log position 11) asked for 60 h 0 min in all; the clause allows at "
-            "most 48 h 0 min, so the target grew by 48 h 0 min (counting rule 9.5).") in en
+    assert ("The consent of 2025-07-02 12:00 (log position 11) asked for 60 h (2 d 12 h) in all; the clause allows at "
+            "most 48 h (2 d), so the target grew by 48 h (2 d) (counting rule 9.5).") in en
     assert any("(log position 12) was given after the deadline it would move" in s for s in en)
-    assert any("(log position 13) added 1 h 0 min to the target" in s for s in en)
+    assert any("(log position 13) added 1 h to the target" in s for s in en)
     zh = clock_sentences(c, [capped], "zh_CN", TZ)
-    assert any("共申请延长 60 小时 0 分钟" in s and "最多允许 48 小时 0 分钟" in s for s in zh)
+    assert any("共申请延长 60 小时（2 天 12 小时）" in s and "最多允许 48 小时（2 天）" in s for s in zh)
 
 
 def test_a_severity_change_that_did_and_did_not_move_the_target() -> None:
@@ -163,7 +163,7 @@ def test_a_late_entry_among_a_clock_s_inputs_is_told_with_its_tolerance() -> Non
             "source_recorded_at": utc_naive("2025-07-03T12:00"), "lateness_minutes": 2880, "tolerance_minutes": 1440}
     en = clock_sentences(c, [stop], "en", TZ, late=[late])
     assert ("technician arrived (log position 8) occurred at 2025-07-01 12:00 but the source desk recorded it "
-            "48 h 0 min later, beyond the contract's tolerance of 24 h 0 min (counting rule 9.12).") in en
+            "48 h (2 d) later, beyond the contract's tolerance of 24 h (counting rule 9.12).") in en
     assert "The clock stopped at 2025-07-01 12:00 when the technician arrived (log position 8)." in en
 
 

@@ -80,7 +80,7 @@ def test_durations_in_hours_and_minutes_rounded_to_the_minute() -> None:
     assert texts("en").duration(341.6) == "5 h 42 min"
     assert texts("zh_CN").duration(341.6) == "5 小时 42 分钟"
     assert texts("en").duration(45) == "45 min"
-    assert texts("en").duration(60 * 1234) == "1,234 h 0 min"
+    assert texts("en").duration(60 * 1234) == "1,234 h (51 d 10 h)"
     assert texts("en").duration(-90) == "-1 h 30 min"
     # a breach of 20 seconds is a breach: it does not read "breached by 0 min"
     assert texts("en").duration(20 / 60) == "under 1 min"

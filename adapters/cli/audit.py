@@ -551,7 +551,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         terms_used = (_("{file} for {contracts}", file=args.terms, contracts=_("every contract") if every else replaced)
                       if args.terms else _("as recorded"))
         print(_("replayed {events} events ({cut}; terms {terms}) into {out}, evaluated at {when} in {seconds} s",
-                events=_.number(summary["events"] or 0), cut=cut.said(_, zone), terms=terms_used, out=out,
+                events=_.number(summary["events"] or 0), cut=cut.said(_, zone, scoped=scope is not None), terms=terms_used, out=out,
                 when=_.time(stats.get("evaluated_at"), zone, zone=True), seconds=summary["seconds"]))
         if terms is not None:  # a what-if's figures are compared: say which moment they are of
             print(_("evaluation time: {why}", why=_(EVALUATION_REASONS[evaluation])))
@@ -561,8 +561,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         if scope is not None:
             print(_("scope: {scope} (the same assets' other tickets, replaced units and site-wide visits "
                     "included)", scope=scope.said(_)))
-        print(_("clocks: {states}", states=_.listing(f"{word(_.lang, 'state', s)} {_.number(n)}" for s, n in states)
-                or _("none")))
+        print(_("clocks: {states}", states=_.tally((word(_.lang, "state", s), n) for s, n in states) or _("none")))
         if changes is not None:
             moves = _.listing(f"{word(_.lang, 'state', a)} → {word(_.lang, 'state', b)} {_.number(n)}"
                               for a, b, n in ((*k.split("->"), v) for k, v in changes["moves"].items()))

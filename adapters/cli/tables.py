@@ -65,6 +65,8 @@ COLUMNS: dict[str, Column] = {c.key: c for c in (
     Column("supplier_pays_fen", N_("supplier pays"), "money"),
     Column("losses_claimed_fen", N_("losses claimed"), "money"),
     Column("losses_supplier_liable_fen", N_("losses supplier owes"), "money"),
+    Column("undetermined_tickets", N_("payer undetermined"), "number"),
+    Column("undetermined_value_fen", N_("value undetermined"), "money"),
     Column("supplier_liable_for_losses", N_("liable for losses"), "bool"),
     Column("replacement_due", N_("replacement due"), "bool"),
     Column("breaches_cited", N_("breaches cited")),
@@ -128,7 +130,9 @@ REPORTS: dict[str, Report] = {
                       ("at_risk", "not_applicable")),
     "totals": Report("liability_totals", "contract", N_("Totals per contract"),
                      ("contract", "supplier", "tickets", "customer_pays_fen", "supplier_pays_fen",
-                      "losses_claimed_fen", "losses_supplier_liable_fen")),
+                      "losses_claimed_fen", "losses_supplier_liable_fen"),
+                     # per contract with --wide; the default table names their sum under it (views.cmd_report)
+                     ("undetermined_tickets", "undetermined_value_fen")),
 }
 # the values of the column `--state` filters (projections/README.md)
 STATES = {

@@ -373,6 +373,25 @@ ANNEX = re.compile(r'<section id="annex">(.*?)</section>', re.S)
 ANNEX_ROW = re.compile(r'<tr><td class="num">(\d+)</td>')
 TICKET_META = re.compile(r'<meta name="ticketledger-ticket" content="([^"]*)">')
 TITLE = re.compile(r"<title>([^<]*)</title>")
+WHAT_IF_META = re.compile(r'<meta name="ticketledger-what-if" content="([^"]*)">')
+
+
+def report_what_if(path: str) -> tuple[str, str] | None:
+    """The what-if terms file a report's verdicts were computed under (its name, its SHA-256), as
+    the report says (HTML meta, JSON `what_if`); None for a report under the contract as recorded."""
+    import html
+
+    text = Path(path).read_bytes().decode("utf-8", "replace")
+    m = WHAT_IF_META.search(text)
+    if m:
+        file, _sep, sha = html.unescape(m.group(1)).rpartition(" ")
+        return file, sha
+    try:
+        doc = msgspec.json.decode(text)
+    except msgspec.DecodeError:
+        return None
+    wi = doc.get("what_if") if isinstance(doc, dict) else None
+    return (str(wi.get("file") or ""), str(wi.get("sha256") or "")) if isinstance(wi, dict) else None
 
 
 def report_page(path: str) -> tuple[list[int] | None, str | None]:
@@ -471,10 +490,13 @@ def cmd_proof_verify(args: argparse.Namespace) -> int:
     if witnesses:
         findings = [*findings, *cs.witness_findings(ev.checkpoint, witnesses)]
     failed = [f for f in findings if f.status == "failed"]
+    what_if = report_what_if(args.report)
     if args.json:
         # "ok" is about the cited events; what it does not cover is said, as the text says it
         cited = sorted({e.leaf.position for e in ev.events})
         verdict: dict[str, Any] = {"ok": not failed, "covers": {"cited_events": cited, "verdicts_and_amounts": False}}
+        if what_if:
+            verdict["hypothetical"] = {"terms_file": what_if[0], "sha256": what_if[1]}
         if failed:  # why not, in one line: the first failure (TL-E170 alone: not checked against the log's key)
             verdict["reason"] = f"{failed[0].code}: {failed[0].what}" + (
                 f" (and {len(failed) - 1} more failed check(s))" if len(failed) > 1 else "")
@@ -488,6 +510,11 @@ def cmd_proof_verify(args: argparse.Namespace) -> int:
             _ = speak(document=report_language(args.report))  # the report's language unless --lang
         except ValueError:  # a report in a language we do not write
             _ = speak()
+        if what_if:  # first, before anything that could read as the ledger's finding
+            print(_("{report}: HYPOTHETICAL (what-if): its verdicts and amounts were computed under the terms of "
+                    "file {file} (sha256 {sha256}), not the contract as recorded; they are not the ledger's finding. "
+                    "This checks only that its events are the ledger's", report=args.report, file=what_if[0],
+                    sha256=what_if[1]))
         mark = {"ok": _("ok"), "note": _("note"), "withheld": _("note"), "failed": _("FAIL")}
         width = max(cell_len(m) for m in mark.values())
         for f in findings:
@@ -501,6 +528,9 @@ def cmd_proof_verify(args: argparse.Namespace) -> int:
         else:
             print(_("{report}: {failed} check(s) FAILED", report=args.report, failed=len(failed)) if failed else
                   _proof_holds(_, args.report, len(ev.events), findings))
+            if what_if and not failed:
+                print(_("{report}: the events are proven; the verdict is hypothetical (what-if terms from file "
+                        "{file}), not the ledger's finding", report=args.report, file=what_if[0]))
     return EXIT_FOUND if failed else 0
 
 

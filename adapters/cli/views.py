@@ -622,6 +622,13 @@ def cmd_report(args: argparse.Namespace) -> int:
         title += _("; times in {zone}", zone=_.zone_name(zone))
     emit(rows, False, columns, title=title, total=total, lang=_.lang, limit_given=args.limit is not None,
          zone=zone or (lambda r: zones.get(r.get("contract"), DEFAULT_TZ)))
+    if table == "liability_totals" and any(r.get("undetermined_tickets") for r in rows):
+        from replay.statement import (
+            undetermined_line,  # tickets no payer rule decides: in neither sum
+        )
+
+        print(undetermined_line(_, sum(r["undetermined_tickets"] for r in rows),
+                                sum(r["undetermined_value_fen"] or 0 for r in rows)))
     return 0
 
 

@@ -1,0 +1,73 @@
+"""A ticket whose payer no rule decides (the liability view holds NULL) shows as undetermined with the
+value in question, never as ¥0.00 / ¥0.00, and the totals name it apart (reviewer's item 2)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from adapters.cli.core import record_calendar
+from adapters.ledger import Ledger
+from adapters.store import StoreConfig
+from domain import events as ev
+
+from .disputekit import run
+from .domainkit import Desk
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """K-001 (seed 001: no payer rule before acceptance) with a repair on an asset not yet accepted."""
+    data = tmp_path_factory.mktemp("undetermined") / "data"
+    desk = Desk()
+    app = Ledger.open(StoreConfig(data))
+    try:
+        record_calendar(app, [2025])
+        facts = [
+            desk.contract("001"),
+            desk.asset("A-1", contract="K-001", customer="buyer-001", at="2025-03-01T10:00"),
+            desk.open("T-1", "A-1", "2025-04-04T10:00", severity="general"),
+            desk.fact(ev.TicketAcknowledged, "T-1", "2025-04-04T10:20"),
+            desk.fact(ev.RepairAttempted, "T-1", "2025-04-04T15:00", fixed=True, technician="li", labour_fen=20000,
+                      parts=[ev.PartLine(part="硬盘", quantity=1, quoted_price_fen=180000, cost_price_fen=90000)]),
+            desk.fact(ev.TicketResolved, "T-1", "2025-04-04T15:30", summary="换硬盘"),
+        ]
+        outcomes = app.execute_many(facts, now=datetime(2026, 1, 1, tzinfo=UTC))
+        assert {o.status for o in outcomes} == {"recorded"}, outcomes
+    finally:
+        app.close()
+    code, out = run(data, "views", "rebuild", "--at", "2025-05-01T00:00:00+08:00")
+    assert code == 0, out
+    return data
+
+
+def test_the_statement_shows_an_undetermined_payer_with_its_value_and_totals_it_apart(data: Path) -> None:
+    out = data.parent / "s.html"
+    code, said = run(data, "--lang", "zh_CN", "statement", "--customer", "buyer-001", "--month", "2025-04",
+                     "--out", str(out))
+    assert code == 0, said
+    html = out.read_text()
+    row = html.split('<td class="id">T-1</td><td class="num">')[1].split("</tr>")[0]
+    assert "未确定" in row and "¥2,000.00" in row and "¥0.00</td><td" not in row
+    assert "付款方未确定（不计入任何一方合计）" in html and "1 张工单，涉及配件和人工 ¥2,000.00" in html
+
+
+def test_report_totals_count_undetermined_tickets_and_value(data: Path) -> None:
+    code, out = run(data, "--json", "report", "totals")
+    assert code == 0, out
+    row = json.loads(out)[0]
+    assert (row["undetermined_tickets"], row["undetermined_value_fen"]) == (1, 200000)
+    assert (row["customer_pays_fen"], row["supplier_pays_fen"]) == (0, 0)
+    code, out = run(data, "--lang", "zh_CN", "report", "totals")
+    assert "付款方未确定（不计入任何一方合计）：1 张工单，涉及配件和人工 ¥2,000.00" in out
+
+
+def test_the_dispute_report_says_the_payer_is_undetermined(data: Path) -> None:
+    out = data.parent / "r.md"
+    assert run(data, "--lang", "zh_CN", "explain", "T-1", "--out", str(out))[0] == 0
+    md = out.read_text()
+    assert "| 付款方未确定 | ¥2,000.00 |" in md and "合同没有匹配的付款规则" in md
+    assert "| 供应商承担 | ¥0.00 |" not in md and "（未注明条款）" not in md

@@ -1,0 +1,107 @@
+"""What a manager reads on a monthly statement: when a restated fact was recorded (the desk's time,
+as it was selected), a day's-end deadline written alike in HTML and XLSX, long durations with days."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+from pathlib import Path
+
+import msgspec
+import openpyxl
+import pytest
+
+from adapters.cli.core import record_calendar
+from adapters.ledger import Ledger
+from adapters.store import StoreConfig
+from domain import events as ev
+
+from .disputekit import run
+from .domainkit import Desk, local
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """K-001 (arrival in 3 working days): T-2 reported Monday 7 April 2025, arrival due Thursday
+    10 April 24:00, the engineer arrived on the 14th; its resolution, on the 14th, the desk
+    recorded on 2 May (the ledger imported it today): the April statement's figure is restated."""
+    data = tmp_path_factory.mktemp("people") / "data"
+    desk = Desk()
+    app = Ledger.open(StoreConfig(data))
+    try:
+        record_calendar(app, [2025])
+        facts = [
+            desk.contract("001"),
+            desk.asset("A-1", contract="K-001", customer="buyer-001", at="2024-03-01T10:00"),
+            desk.fact(ev.AssetAccepted, "A-1", "2024-03-02T10:00"),
+            desk.open("T-2", "A-1", "2025-04-07T10:00", severity="general"),
+            desk.fact(ev.TicketAcknowledged, "T-2", "2025-04-07T10:20"),
+            desk.fact(ev.TechnicianDispatched, "T-2", "2025-04-07T11:00", technician="li"),
+            desk.fact(ev.TechnicianArrived, "T-2", "2025-04-14T09:00", technician="li"),
+            msgspec.structs.replace(desk.fact(ev.TicketResolved, "T-2", "2025-04-14T12:00", summary="修复"),
+                                    source_recorded_at=local("2025-05-02T09:30")),
+        ]
+        facts = [f if f.source_recorded_at else msgspec.structs.replace(
+            f, source_recorded_at=f.occurred_at + timedelta(minutes=1)) for f in facts]
+        for f in facts:  # recorded by the ledger now (2026 or later), each in its own command
+            (outcome,) = app.execute_many([f])
+            assert outcome.status == "recorded", outcome
+    finally:
+        app.close()
+    code, out = run(data, "views", "rebuild", "--at", "2025-05-20T00:00:00+08:00")
+    assert code == 0, out
+    return data
+
+
+def statement(data: Path, month: str, fmt: str) -> Path:
+    out = data.parent / f"s-{month}.{fmt}"
+    code, said = run(data, "--lang", "zh_CN", "statement", "--customer", "buyer-001", "--month", month,
+                     "--out", str(out))
+    assert code == 0, said
+    return out
+
+
+def test_a_restatement_says_when_the_desk_recorded_the_fact_not_when_the_ledger_imported_it(data: Path) -> None:
+    html = statement(data, "2025-05", "html").read_text()
+    row = next(r for r in html.split("<tr") if 'class="restated"><td class="id">T-2' in r)
+    assert "于 2025-05-02 09:30（来源服务台） 记录" in row
+    assert "2026-" not in row and "2027-" not in row  # the ledger's import time, after the statement's own
+
+
+def test_a_day_s_end_deadline_reads_24_00_in_the_workbook_as_in_the_html(data: Path) -> None:
+    html = statement(data, "2025-04", "html").read_text()
+    assert "2025-04-10 24:00" in html
+    book = openpyxl.load_workbook(io.BytesIO(statement(data, "2025-04", "xlsx").read_bytes()))
+    sheet = book["超时的时钟"]
+    header = [c.value for c in sheet[1]]
+    row = next(r for r in sheet.iter_rows(min_row=2, values_only=True) if r[0] == "T-2" and r[1] == "到达现场")
+    assert row[header.index("期限")] == "2025-04-10 24:00"
+    assert row[header.index("期限（日期时间值：某日 24:00 记作次日 00:00）")].isoformat() == "2025-04-11T00:00:00"
+
+
+def test_a_breach_of_days_is_said_in_days_beside_its_hours(data: Path) -> None:
+    html = statement(data, "2025-04", "html").read_text().replace("\u00a0", " ")  # a number kept with its unit
+    # due 10 April 24:00, arrived 14 April 09:00: 81 hours late
+    assert "超时 81 小时（3 天 9 小时）" in html
+    out = data.parent / "r.md"
+    assert run(data, "--lang", "en", "explain", "T-2", "--out", str(out))[0] == 0
+    assert "breached by 81 h (3 d 9 h)" in out.read_text()
+
+
+def test_durations_read_as_people_write_them() -> None:
+    from replay.i18n import texts
+
+    zh, en = texts("zh_CN"), texts("en")
+    assert zh.duration(1440) == "24 小时" and en.duration(1440) == "24 h"  # no "0 分钟"
+    assert zh.duration(405528) == "6,758 小时 48 分钟（281 天 14 小时 48 分钟）"  # the hours kept: contracts count them
+    assert zh.duration(2880) == "48 小时（2 天）" and en.duration(2879) == "47 h 59 min"
+    assert zh("breached by {duration}", duration=zh.duration(0.3)) == "超时不足 1 分钟"
+    assert zh("breached by {duration}", duration=zh.duration(61)) == "超时 1 小时 1 分钟"
+
+
+def test_the_statement_says_what_the_supplier_bears_is_not_money_it_pays_out(data: Path) -> None:
+    html = statement(data, "2025-04", "html").read_text()
+    assert "<th>供应商承担（按报价）</th>" in html and "<th>供应商承担</th>" not in html
+    assert "是按合同采购方无需支付的配件和人工的报价金额，并非供应商向外支付的款项" in html
+    book = openpyxl.load_workbook(io.BytesIO(statement(data, "2025-04", "xlsx").read_bytes()))
+    assert "供应商承担（按报价）" in [c.value for c in book["费用"][1]]

@@ -122,13 +122,13 @@ def target_adjusted(clock: Row, t: Texts, tz: str = "Asia/Shanghai", inputs: Ite
     `36 hours + 63 h 2 min (resolution reopened)`."""
     text = target_text(clock, t)
     if clock.get("extension_minutes"):
-        text += t(_(" + {duration} (extended with consent)"), duration=t.duration(clock["extension_minutes"]))
+        text += t(_(" + {duration} (extended with consent)"), duration=t.duration(clock["extension_minutes"], days=False))
     reopened = reopened_minutes(clock, inputs)
     paused = (clock.get("paused_minutes") or 0) - reopened
     if paused >= 0.5:
-        text += t(_(" + {duration} paused"), duration=t.duration(paused))
+        text += t(_(" + {duration} paused"), duration=t.duration(paused, days=False))
     if reopened:
-        text += t(_(" + {duration} between a resolution and its reopen"), duration=t.duration(reopened))
+        text += t(_(" + {duration} between a resolution and its reopen"), duration=t.duration(reopened, days=False))
     if _rest_day_deferred({**clock, "_tz": tz}) is not None:
         text += t(_(" (last day a rest day: ends with the next working day)"))
     return text

@@ -225,7 +225,7 @@ class Texts:
 
     # durations
 
-    def duration(self, minutes: float | int | None) -> str:
+    def duration(self, minutes: float | int | None, *, days: bool = True) -> str:
         """Whole minutes as `5 h 42 min` / `5 小时 42 分钟` (rounded half up; `24 h`, no `0 min`); from
         two days on the days beside the hours, `187 h 49 min (7 d 19 h 49 min)`: a contract counts
         in hours, the arbitrator recomputes the hours, a person reads the days. A duration that
@@ -237,7 +237,7 @@ class Texts:
             return self(UNDER_A_MINUTE)
         sign = "-" if minutes < 0 and total else ""
         text = self._hours_minutes(total)
-        if total >= DAYS_FROM_MINUTES:
+        if days and total >= DAYS_FROM_MINUTES:  # days=False: a table's short addition (`+ 63 h 2 min`)
             text = self(HOURS_AND_DAYS, hours=text, days=self._days_hours_minutes(total))
         return sign + text
 

@@ -71,3 +71,20 @@ def test_the_dispute_report_says_the_payer_is_undetermined(data: Path) -> None:
     md = out.read_text()
     assert "| 付款方未确定 | ¥2,000.00 |" in md and "合同没有匹配的付款规则" in md
     assert "| 供应商承担 | ¥0.00 |" not in md and "（未注明条款）" not in md
+
+
+def test_the_console_dashboard_counts_undetermined_tickets_apart(data: Path) -> None:
+    """The dashboard's money table is the same sum as `report totals`: a ticket no payer rule
+    decides is neither side's ¥0.00 but a count and a value of its own."""
+    import duckdb
+
+    from adapters.web.queries import dashboard
+    from adapters.web.scope import Scope
+
+    con = duckdb.connect(str(data / "views.duckdb"), read_only=True)
+    try:
+        money = dashboard(con, Scope("c", "customer", None, frozenset({"buyer-001"})), {})["money"]
+    finally:
+        con.close()
+    assert [(r["tickets"], r["undetermined_tickets"], r["undetermined_value_fen"]) for r in money] == [(1, 1, 200000)]
+    assert money[0]["customer_pays_fen"] is None and money[0]["supplier_pays_fen"] is None

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from projections.liability import UNDETERMINED, VALUE_IN_QUESTION
+
 from .scope import OutOfScope, Scope
 
 QUEUE_FILTERS = ("customer", "site", "technician", "severity", "clock")
@@ -207,7 +209,10 @@ def dashboard(con: Any, scope: Scope, filters: Mapping[str, str]) -> dict[str, l
                                    CAST(sum(supplier_pays_fen) AS BIGINT) AS supplier_pays_fen,
                                    CAST(sum(losses_claimed_fen) AS BIGINT) AS losses_claimed_fen,
                                    CAST(sum(losses_claimed_fen) FILTER (WHERE supplier_liable_for_losses) AS BIGINT)
-                                       AS losses_supplier_liable_fen
+                                       AS losses_supplier_liable_fen,
+                                   count(*) FILTER (WHERE {UNDETERMINED}) AS undetermined_tickets,
+                                   CAST(sum({VALUE_IN_QUESTION}) FILTER (WHERE {UNDETERMINED}) AS BIGINT)
+                                       AS undetermined_value_fen
                                 FROM liability WHERE {where} AND {fwhere} GROUP BY ALL ORDER BY ALL""", p),
     }
 

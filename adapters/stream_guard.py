@@ -213,14 +213,23 @@ def check(info: jsapi.StreamInfo, known: StreamIdentity | None, *, events: int |
         raise StreamChanged(found)
 
 
-def gone(stream: str, known: StreamIdentity | None, events: int) -> StreamChanged:
-    """The error for a stream that is not found while the store holds events (or it was recorded)."""
+# What the operator can do about a stream that is gone, said per command: the relay cannot
+# publish without a stream (a deliberate move is `relay --new-stream`); verify can check the
+# store alone (`verify --no-stream`).
+RELAY_WAY_OUT = N_("give the server that holds it (--nats-url), or relay --new-stream to move to a new stream on "
+                   "purpose")
+VERIFY_WAY_OUT = N_("give the server that holds it (--nats-url), or verify --no-stream to verify the store alone")
+
+
+def gone(stream: str, known: StreamIdentity | None, events: int, way_out: str = VERIFY_WAY_OUT) -> StreamChanged:
+    """The error for a stream that is not found while the store holds events (or it was recorded);
+    `way_out`: what the command's user can do (RELAY_WAY_OUT, VERIFY_WAY_OUT)."""
     was = (Phrase(N_("the relay recorded it (created {created}, first seen {seen})"), created=known.created,
                   seen=known.seen_at) if known is not None
            else Phrase(N_("the store holds {events} event(s)"), events=events))
     return StreamChanged([Phrase(N_("no stream {stream} found, but {was}: the stream was deleted, or its server's "
-                                    "store moved away; give the server that holds it (--nats-url), or --no-stream "
-                                    "to verify the store alone"), stream=stream, was=was)])
+                                    "store moved away; {way_out}"), stream=stream, was=was,
+                                 way_out=Phrase(way_out))])
 
 
 # --- the stream's end against the store ------------------------------------------------------------
@@ -280,7 +289,7 @@ async def open_guarded(app: EventStoreApp, js: Any, replicas: int = 1, stream: s
         info = await js.stream_info(stream)
     except NotFoundError:
         if known is not None:
-            raise gone(stream, known, 0) from None
+            raise gone(stream, known, 0, RELAY_WAY_OUT) from None
         info = await ensure_stream(js, replicas)
         return await asyncio.to_thread(record, app, StreamIdentity.of(info))
     check(info, known)

@@ -57,6 +57,12 @@ def load(data_dir: Path) -> sn.Signer:
                         where=where(data_dir), error=e) from None
 
 
+def given(data_dir: Path) -> bool:
+    """Whether a key is there to load (the variable set, or the key file present): else `ensure`
+    would make a new one."""
+    return bool(os.environ.get(KEY_ENV, "").strip()) or key_file(data_dir).exists()
+
+
 def default_origin() -> str:
     """The log's name in checkpoints and its key's name: $TICKETLEDGER_LOG_ORIGIN, else a new
     `ticketledger.local/<random>` (one per ledger, kept in the key)."""

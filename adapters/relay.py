@@ -59,7 +59,7 @@ from .stream import (
     refuse_old_server,
     subject_for,
 )
-from .stream_guard import open_guarded, saw_messages
+from .stream_guard import check_agrees, open_guarded, saw_messages
 from .tlog_stream import CheckpointPublisher, publisher_for
 
 WRONG_LAST_SEQUENCE = 10071
@@ -70,6 +70,7 @@ class Resume:
     position: int  # the last ledger position in the stream (0: none)
     last_seq: int  # the stream's last sequence (what the next publish expects)
     leaf: int | None = None  # the next event's leaf index (None: the stream does not say)
+    link: str = ""  # the Ledger-Link of the stream's last event ("" : none)
 
 
 async def resume_point(js: JetStreamContext, stream: str = STREAM) -> Resume:
@@ -86,10 +87,21 @@ async def resume_point(js: JetStreamContext, stream: str = STREAM) -> Resume:
             continue
         try:
             event = parse_message(m.subject, m.data, m.headers, seq)
-            return Resume(event.position, last, None if event.leaf_index is None else event.leaf_index + 1)
+            return Resume(event.position, last, None if event.leaf_index is None else event.leaf_index + 1,
+                          event.link)
         except NotLedgerEvent:
             seq -= 1  # a message that is not a ledger event: look further back
     return Resume(0, last, 0)
+
+
+async def checked_resume(app: EventStoreApp, js: JetStreamContext, stream: str = STREAM) -> Resume:
+    """The stream's end (`resume_point`), refused (StreamChanged) when its last event is not the
+    store's (adapters.stream_guard.agreement): resuming there would skip the store's own events."""
+    at = await resume_point(js, stream)
+    await asyncio.to_thread(check_agrees, app, stream, at.position, at.link)
+    if at.leaf is None:
+        at.leaf = await asyncio.to_thread(events_through, app, at.position)
+    return at
 
 
 def events_through(app: EventStoreApp, position: int) -> int:
@@ -301,9 +313,7 @@ async def relay(app: EventStoreApp, js: JetStreamContext, *, follow: bool = Fals
     # refuses a replaced or shortened stream (unless told it is new: recorded once, then guarded)
     identity = await open_guarded(app, js, replicas, stream, new_stream and not stats.new_stream_recorded)
     stats.new_stream_recorded = stats.new_stream_recorded or new_stream  # once, not at every reconnection
-    at = await resume_point(js, stream)
-    if at.leaf is None:
-        at.leaf = await asyncio.to_thread(events_through, app, at.position)
+    at = await checked_resume(app, js, stream)  # before anything is published or signed
     stats.resumed_at(at.position)
     if checkpoints is not None:
         await checkpoints.start(js, replicas)
@@ -337,9 +347,7 @@ async def relay(app: EventStoreApp, js: JetStreamContext, *, follow: bool = Fals
                         on_withheld(position)
             except Fenced:  # another relay published: what the stream gained is not this relay's
                 stats.sent = stats.position
-                at = await resume_point(js, stream)
-                if at.leaf is None:
-                    at.leaf = await asyncio.to_thread(events_through, app, at.position)
+                at = await checked_resume(app, js, stream)
             if on_batch:
                 on_batch(stats)
     finally:

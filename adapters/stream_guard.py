@@ -18,6 +18,13 @@ changed, that is sealed, that gained limits (max_msgs, max_bytes, max_age) or lo
 flags, or that holds fewer messages than the relay saw it hold. `verify` also refuses a
 stream that is gone while the store holds events, unless told `--no-stream`.
 
+The same stream can still carry another history than the store: a store restored from an
+older backup (its new events take positions the stream already holds with the events recorded
+after the backup), or another ledger's stream on a shared server. So the relay, before it
+publishes or signs, checks that the stream's last event agrees with the store (`agreement`):
+its `Ledger-Position` is one the store holds and its `Ledger-Link` is the store's chain link
+there; otherwise it refuses (TL-E180) naming the position and both links.
+
 NATS permissions are what protect the stream (docs/nats-permissions.md); this guard makes a
 replaced or shortened stream visible instead of silently compared as "the" copy.
 """
@@ -35,7 +42,7 @@ from nats.js import api as jsapi
 
 from domain.errors import N_, Explained, Phrase
 
-from .store import EventStoreApp, on_postgres
+from .store import EventStoreApp, last_position, on_postgres, read_log
 
 CODE = "TL-E180"
 LIMITS = ("max_msgs", "max_bytes", "max_age")
@@ -206,14 +213,55 @@ def check(info: jsapi.StreamInfo, known: StreamIdentity | None, *, events: int |
         raise StreamChanged(found)
 
 
-def gone(stream: str, known: StreamIdentity | None, events: int) -> StreamChanged:
-    """The error for a stream that is not found while the store holds events (or it was recorded)."""
+# What the operator can do about a stream that is gone, said per command: the relay cannot
+# publish without a stream (a deliberate move is `relay --new-stream`); verify can check the
+# store alone (`verify --no-stream`).
+RELAY_WAY_OUT = N_("give the server that holds it (--nats-url), or relay --new-stream to move to a new stream on "
+                   "purpose")
+VERIFY_WAY_OUT = N_("give the server that holds it (--nats-url), or verify --no-stream to verify the store alone")
+
+
+def gone(stream: str, known: StreamIdentity | None, events: int, way_out: str = VERIFY_WAY_OUT) -> StreamChanged:
+    """The error for a stream that is not found while the store holds events (or it was recorded);
+    `way_out`: what the command's user can do (RELAY_WAY_OUT, VERIFY_WAY_OUT)."""
     was = (Phrase(N_("the relay recorded it (created {created}, first seen {seen})"), created=known.created,
                   seen=known.seen_at) if known is not None
            else Phrase(N_("the store holds {events} event(s)"), events=events))
     return StreamChanged([Phrase(N_("no stream {stream} found, but {was}: the stream was deleted, or its server's "
-                                    "store moved away; give the server that holds it (--nats-url), or --no-stream "
-                                    "to verify the store alone"), stream=stream, was=was)])
+                                    "store moved away; {way_out}"), stream=stream, was=was,
+                                 way_out=Phrase(way_out))])
+
+
+# --- the stream's end against the store ------------------------------------------------------------
+
+
+def agreement(app: EventStoreApp, stream: str, position: int, link: str) -> Phrase | None:
+    """What is wrong when the stream's last event (at `position`, with `link`; 0: the stream holds
+    none) is not the store's event there: a position the store does not hold, or another chain
+    link. None: they agree (or the stream holds no event yet)."""
+    if position <= 0:
+        return None
+    rows = read_log(app, position, 1, position)
+    if not rows:
+        found = Phrase(N_("stream {name} ends at position {position}, which the store does not hold (the store "
+                          "ends at {end})"), name=stream, position=position, end=last_position(app))
+    elif link and rows[0].link != link:
+        found = Phrase(N_("stream {name} ends at position {position} with link {stream_link}, but the store's link "
+                          "at that position is {store_link}"), name=stream, position=position, stream_link=link,
+                       store_link=rows[0].link)
+    else:
+        return None
+    return Phrase(N_("{found}: the stream carries another history than this store (a store restored from an older "
+                     "backup, or another ledger's stream); nothing is published and no checkpoint signed until "
+                     "they agree: give the server of this store's stream (--nats-url), or move to a new stream "
+                     "on purpose with relay --new-stream on a server that does not hold that one"), found=found)
+
+
+def check_agrees(app: EventStoreApp, stream: str, position: int, link: str) -> None:
+    """Raise StreamChanged when the stream's last event disagrees with the store (`agreement`)."""
+    found = agreement(app, stream, position, link)
+    if found is not None:
+        raise StreamChanged([found])
 
 
 def forget(app: EventStoreApp, stream: str) -> None:
@@ -241,7 +289,7 @@ async def open_guarded(app: EventStoreApp, js: Any, replicas: int = 1, stream: s
         info = await js.stream_info(stream)
     except NotFoundError:
         if known is not None:
-            raise gone(stream, known, 0) from None
+            raise gone(stream, known, 0, RELAY_WAY_OUT) from None
         info = await ensure_stream(js, replicas)
         return await asyncio.to_thread(record, app, StreamIdentity.of(info))
     check(info, known)

@@ -55,7 +55,8 @@ def test_postgresql_commands_on_a_folder_or_schema_init_never_made_are_refused(
     for argv in (["verify"], ["log"], ["views", "rebuild"]):
         assert main(["--data-dir", str(typo), *argv]) == 2
         err = capsys.readouterr().err
-        assert f"no data folder {typo}; run `ticketledger --data-dir {typo} init` first" in err, err
+        assert f"no data folder {typo}; with TICKETLEDGER_POSTGRES" in err, err
+        assert f"set up this host's data folder with `ticketledger --data-dir {typo} init`" in err, err
         assert "the events are in PostgreSQL" in err
         assert not typo.exists()
     typo.mkdir()  # a folder, but nothing in the schema

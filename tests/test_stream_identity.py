@@ -70,10 +70,12 @@ def test_moving_the_nats_folder_away_fails_verify_and_stops_the_relay(tmp_path: 
     shutil.move(data / "nats", tmp_path / "elsewhere")
     code, out, err = cli(data, "verify")
     assert code == 2 and "OK" not in out
-    assert "TL-E180" in err and "no stream LEDGER found" in err and "--no-stream" in err, err
+    assert "TL-E180" in err and "no stream LEDGER found" in err and "verify --no-stream" in err, err
     # the relay does not start a fresh copy in its place
     code, out, err = cli(data, "relay")
     assert code == 2 and "TL-E180" in err and "refusing to publish" in err, err
+    # each command says its own way out: relay has no --no-stream (TL-E001), verify has
+    assert "relay --new-stream" in err and "--no-stream" not in err, err
     code, out, err = cli(data, "verify")
     assert code == 2 and "TL-E180" in err
     # the store alone still verifies, when asked for explicitly

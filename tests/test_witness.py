@@ -50,12 +50,12 @@ def ledger_with_key(data: Path, tickets: int, customers: tuple[str, ...] = ("acm
 
 
 class Relay:
-    def __init__(self, data: Path, url: str) -> None:
+    def __init__(self, data: Path, url: str, *extra: str) -> None:
         self.data, self.url = data, url
         self.log = open(data.parent / f"relay-{time.monotonic_ns()}.log", "w")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [*CLI, "--data-dir", str(data), "relay", "--follow", "--nats-url", url,
-             "--checkpoint-every", "1", "--checkpoint-seconds", "0.2"],
+             "--checkpoint-every", "1", "--checkpoint-seconds", "0.2", *extra],
             cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
 
     def stop(self) -> None:
@@ -72,8 +72,8 @@ class Relay:
 def relay_of() -> Iterator:  # type: ignore[type-arg]
     started: list[Relay] = []
 
-    def start(data: Path, url: str) -> Relay:
-        r = Relay(data, url)
+    def start(data: Path, url: str, *extra: str) -> Relay:
+        r = Relay(data, url, *extra)
         started.append(r)
         return r
 
@@ -199,7 +199,13 @@ def test_a_full_chain_rewrite_is_caught(tmp_path: Path, nats_single: NatsServer,
     forged = tmp_path / "forged"
     ledger_with_key(forged, 9, ("acme", "zeta"), key_from=data)
     shutil.copy(forged / "events.sqlite", data / "events.sqlite")
-    relay = relay_of(data, nats_single.url)
+    # the relay will not publish it into the stream of the first history, nor sign it (TL-E180):
+    # it goes out only on a new stream, on purpose, where the witness meets it
+    refused = subprocess.run([*CLI, "--data-dir", str(data), "relay", "--nats-url", nats_single.url], cwd=ROOT,
+                             capture_output=True, text=True)
+    assert refused.returncode == 2 and "TL-E180" in refused.stderr, refused.stderr
+    asyncio.run(_delete_ledger_stream(nats_single.url))
+    relay = relay_of(data, nats_single.url, "--new-stream")
     wait_checkpoint(nats_single.url, tree_size(data), relay)
     r = witness(nats_single.url, vkey, state)
     alarm = alarm_of(r, state, "the consistency proof fails")
@@ -218,6 +224,14 @@ def test_a_rollback_of_the_last_events_is_caught(tmp_path: Path, nats_single: Na
     wait_checkpoint(nats_single.url, before - 3, relay)
     r = witness(nats_single.url, vkey, state)
     alarm_of(r, state, "rollback")
+
+
+async def _delete_ledger_stream(url: str) -> None:
+    nc = await connect(url)
+    try:
+        await nc.jetstream().delete_stream("LEDGER")
+    finally:
+        await nc.close()
 
 
 async def _publish(url: str, note: str, size: int) -> None:

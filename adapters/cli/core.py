@@ -227,10 +227,11 @@ def _check_postgres_ledger(config: Any, *, create: bool) -> None:
     _ = speak()
     init = _("run `ticketledger --data-dir {folder} init` first", folder=folder)
     if not create and not folder.is_dir():
-        raise UserError(_("no data folder {folder}; {init} (with TICKETLEDGER_POSTGRES the "
-                          "events are in PostgreSQL, and the data folder holds the evidence, the "
-                          "NATS store and the views), or check --data-dir for a typo",
-                          folder=folder, init=init), code="TL-E010")
+        raise UserError(_("no data folder {folder}; with TICKETLEDGER_POSTGRES the events are in PostgreSQL, "
+                          "and the data folder holds this host's evidence, NATS store and views: set up this "
+                          "host's data folder with `ticketledger --data-dir {folder} init` (with the log key of "
+                          "this schema: {file_env}), or check --data-dir for a typo",
+                          folder=folder, file_env="TICKETLEDGER_LOG_KEY_FILE"), code="TL-E010")
     schema = config.postgres_schema
     try:
         with psycopg.connect(config.postgres_dsn, connect_timeout=10) as c:

@@ -560,19 +560,61 @@ def init_log(args: argparse.Namespace, ledger: Any) -> dict[str, Any]:
     words, and `init --json` prints."""
     from .. import log_key
     from ..ledger_tree import LedgerTree
+    from ..store import on_postgres
 
+    current = current_keys(ledger)
+    if current and not log_key.given(_data_dir(args)):
+        raise UserError(_key_said(N_("the log of this ledger ({place}) is signed by key {key}, and this data folder "
+                                     "has no key: a new one would start a second log of another origin; give that "
+                                     "key's private file with {file_env} (set up this host's data folder with "
+                                     "init, with the log key of this ledger)"), ledger, current), code=E_NO_KEY)
     try:
         signer, made = log_key.ensure(_data_dir(args))
     except log_key.KeyError_ as e:
         raise UserError(said(e), code=E_NO_KEY) from None
+    if current and signer.verifier.key_hash.hex() not in {k.key_hash for k in current}:
+        raise UserError(_key_said(N_("the log key in {where} (verifier key {given}) is not the key the log of this "
+                                     "ledger ({place}) is signed by, {key}; give that key's private file with "
+                                     "{file_env}"), ledger, current, where=log_key.where(_data_dir(args)),
+                                  given=signer.verifier.vkey), code=E_NO_KEY)
     LedgerTree(ledger).add_key(signer.verifier)
     build_tree(ledger)
     return {"log_key_file": str(log_key.where(_data_dir(args))), "log_key_made": made,
-            "verifier_key": signer.verifier.vkey}
+            "verifier_key": signer.verifier.vkey, "host_of_schema": bool(current) and on_postgres(ledger.recorder)}
+
+
+def current_keys(ledger: Any) -> list[Any]:
+    """The keys the ledger's log signs with now (recorded in the store: ledger_log_keys), not retired."""
+    from ..ledger_tree import LedgerTree
+
+    return [k for k in LedgerTree(ledger).log_keys() if k.retired_at is None]
+
+
+def _place(ledger: Any) -> str:
+    """Where the ledger's events are, for people (the PostgreSQL schema, or the SQLite file)."""
+    from ..store import on_postgres
+
+    rec = ledger.recorder
+    if on_postgres(rec):
+        return f"schema {rec.datastore.schema}"
+    return str(ledger.env.get("SQLITE_DBNAME", ""))
+
+
+def _key_said(message: str, ledger: Any, current: list[Any], **params: object) -> str:
+    from .. import log_key
+
+    _ = speak()
+    return _(message, place=_place(ledger), key=", ".join(k.vkey for k in current), file_env=log_key.KEY_FILE_ENV,
+             **params)
 
 
 def init_log_said(log: dict[str, Any]) -> str:
     _ = speak()
+    if log.get("host_of_schema"):
+        return _("log key in {where}: the key this schema's log is already signed by, so this data folder is set up "
+                 "as a host of that ledger (with its own evidence, NATS store and views; on another machine, a second "
+                 "host); verifier key: {key}",
+                 where=log["log_key_file"], key=log["verifier_key"])
     if log["log_key_made"]:
         return _("log key made now in {where} (mode 0600; keep it secret, back it up); verifier key for the "
                  "contract annex: {key}", where=log["log_key_file"], key=log["verifier_key"])

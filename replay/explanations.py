@@ -47,6 +47,11 @@ def payer_undetermined(li: Row) -> bool:
     return li.get("customer_pays_fen") is None
 
 
+def nothing_to_pay(li: Row) -> bool:
+    """No parts and no labour, and no payer rule matched: no payer question (projections.liability.NOTHING_TO_PAY)."""
+    return li.get("parts_payer") == "none"
+
+
 def value_in_question(li: Row) -> int:
     """The parts and labour whose payer is undetermined (projections.liability.VALUE_IN_QUESTION)."""
     return (li.get("parts_value_fen") or 0) + (li.get("labour_value_fen") or 0)
@@ -526,6 +531,9 @@ def liability_sentences(li: Row | None, lang: str, tz: str, *, breached: Sequenc
         out.append(t(_("The customer pays {customer}; the supplier bears {supplier}."),
                      customer=t.money(li.get("customer_pays_fen") or 0),
                      supplier=t.money(li.get("supplier_pays_fen") or 0)))
+    elif nothing_to_pay(li):
+        out.append(t(_("Cause: {cause}. No parts or labour were charged: there is nothing to pay, so no payer "
+                       "to decide."), cause=cause))
     else:
         out.append(t(_("Cause: {cause}. No payer rule of the contract matches this coverage and cause: who pays "
                        "is undetermined."), cause=cause))

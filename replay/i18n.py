@@ -384,6 +384,7 @@ VOCABULARY: dict[str, dict[str, tuple[str, str]]] = {
         "supplier": NP_("payer", "supplier"),
         "customer": NP_("payer", "customer"),
         "undetermined": NP_("payer", "undetermined"),
+        "none": NP_("payer", "nothing to pay"),
     },
     "rate": {
         "free": NP_("rate", "free of charge"),

@@ -88,6 +88,13 @@ def test_durations_in_hours_and_minutes_rounded_to_the_minute() -> None:
     assert texts("en").duration(0) == "0 min"
 
 
+def test_durations_from_two_days_drop_zero_parts_and_keep_the_sign_on_both_forms() -> None:
+    assert texts("zh_CN").duration(72 * 60 + 36) == "72 小时 36 分钟（3 天 36 分钟）"
+    assert texts("en").duration(48 * 60 + 5) == "48 h 5 min (2 d 5 min)"
+    assert texts("en").duration(49 * 60 + 5) == "49 h 5 min (2 d 1 h 5 min)"
+    assert texts("zh_CN").duration(-(48 * 60 + 5)) == "-48 小时 5 分钟（-2 天 5 分钟）"
+
+
 def test_codes_of_the_views_are_words_of_the_reader_s_language() -> None:
     assert word("zh_CN", "clock", "arrival") == "到达现场"
     assert word("en", "clock", "arrival") == "on-site arrival"

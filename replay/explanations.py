@@ -124,7 +124,7 @@ def reopened_minutes(clock: Row, inputs: Iterable[Row]) -> float:
 def target_adjusted(clock: Row, t: Texts, tz: str = "Asia/Shanghai", inputs: Iterable[Row] = ()) -> str:
     """The promise's size with what changed the deadline, as the verdict table shows it:
     `36 hours + 12 hours (extended with consent)`, `36 hours + 63 min paused`,
-    `36 hours + 63 h 2 min (resolution reopened)`."""
+    `36 hours + 63 h 2 min (between a resolution and its reopening, not counted)`."""
     text = target_text(clock, t)
     if clock.get("extension_minutes"):
         text += t(_(" + {duration} (extended with consent)"), duration=t.duration(clock["extension_minutes"], days=False))
@@ -133,7 +133,7 @@ def target_adjusted(clock: Row, t: Texts, tz: str = "Asia/Shanghai", inputs: Ite
     if paused >= 0.5:
         text += t(_(" + {duration} paused"), duration=t.duration(paused, days=False))
     if reopened:
-        text += t(_(" + {duration} between a resolution and its reopen"), duration=t.duration(reopened, days=False))
+        text += t(_(" + {duration} (between a resolution and its reopening, not counted)"), duration=t.duration(reopened, days=False))
     if _rest_day_deferred({**clock, "_tz": tz}) is not None:
         text += t(_(" (last day a rest day: ends with the next working day)"))
     return text

@@ -75,7 +75,9 @@ def cmd_statement(args: argparse.Namespace) -> int:
                                       lambda: contextlib.closing(ledger_for(args)),
                                       listed=None if args.format == "xlsx" else LIST_ROWS)
         except sts.UnknownCustomer:
-            raise unknown_party(args.customer, args.contract) from None
+            from .core import _ledger_zone
+
+            raise unknown_party(args.customer, args.contract, _ledger_zone(args), args.views) from None
         else:
             stated = sts.month_stated(con, args.customer, args.contract, args.month, data["cut"]["evaluated_at"])
             stated_from = None if stated else sts.first_fact(con, args.customer, args.contract)

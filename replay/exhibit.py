@@ -492,7 +492,7 @@ def _money_rows(r: Mapping[str, Any], lang: str) -> list[tuple[str, str, str]]:
             (t(_("The customer pays")), t.money(li.get("customer_pays_fen") or 0),
              t(_("{coverage}; cause {cause}; rule {clause}"), coverage=coverage, cause=cause,
                clause=clause_text(free(li.get("payer_clause"))) or t(_("(no clause named)")))),
-            (t(_("The supplier bears")), t.money(li.get("supplier_pays_fen") or 0),
+            (t(_("Borne by the supplier (at quoted price)")), t.money(li.get("supplier_pays_fen") or 0),
              t(_("parts {parts}, labour {labour}"), parts=word(lang, "rate", li.get("parts_rate")),
                labour=word(lang, "rate", li.get("labour_rate")))),
         ]

@@ -158,7 +158,7 @@ def test_the_chinese_report_shows_no_codes_and_the_markdown_has_the_first_page(r
     assert "故障类别: 无法录像" in zh and "故障类别 无法录像" in zh and "录像机 RECORDER-048" in zh
     assert "\\(" not in zh and "\\`" not in zh
     assert "序列号 SN00007000048" in zh
-    assert "## 费用承担" in zh and "| 供应商承担 | ¥2,350.00 |" in zh
+    assert "## 费用承担" in zh and "| 供应商承担（按报价） | ¥2,350.00 |" in zh
 
 
 def test_the_pdf_keeps_timestamps_and_verdicts_whole_and_the_leaf_index_apart(report) -> None:

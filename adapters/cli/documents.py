@@ -15,7 +15,6 @@ from replay.i18n import plural, texts
 from . import UserError, printer_ahead
 from .output import emit, said, speak
 
-
 # counted in the line that says what `statement` wrote ("1 restatement", not "1 restatements")
 TICKETS = plural("{n} ticket", "{n} tickets")
 RESTATEMENTS = plural("{n} restatement", "{n} restatements")

@@ -246,7 +246,7 @@ def _hook_views(ledger: Ledger, args: argparse.Namespace, say: Any, _: Texts, ye
              Column("done", N_("done"), "number"), Column("missed", N_("missed"), "number"),
              Column("due", N_("due, still open"), "number"), Column("compliance", N_("compliance"), "percent"), Column("contract", N_("contract"), "id"),
              Column("supplier", N_("supplier"), "id"), Column("tickets", N_("tickets"), "number"),
-             Column("supplier_paid", N_("supplier pays"), "money"),
+             Column("supplier_paid", N_("borne by supplier (at quoted price)"), "money"),
              Column("customer_paid", N_("customer pays"), "money")]
     # Counted as the views count them: a breach rate over the applicable clocks (sla_summary),
     # by the ticket's final severity (§9.4); compliance over the periods already closed, done or

@@ -19,6 +19,10 @@ from .schema import late_entries_sql
 # never ¥0.00 on either side; the parts and labour in question are counted apart (totals, statements).
 UNDETERMINED = "customer_pays_fen IS NULL"
 VALUE_IN_QUESTION = "coalesce(parts_value_fen, 0) + coalesce(labour_value_fen, 0)"
+# A ticket without parts or labour has nothing to pay, so no payer question: where no payer rule
+# matched, its payers read `none` and its amounts ¥0.00 / ¥0.00 (settled), and UNDETERMINED
+# leaves it out of every count of undetermined tickets (totals, statements, explain, the console).
+NOTHING_TO_PAY = "(m.parts_value + m.labour_value = 0)"
 
 # The ticket's own late entries, as the `late_entries` view counts them (schema.late_entries_sql,
 # one rule), read for the scoped tickets only: the live-equals-rebuild tests hold it to the view.
@@ -52,6 +56,7 @@ def statements(everything: bool = True) -> list[str]:
         "late": ("SELECT id AS ticket, count(*) AS n FROM late_entries WHERE aggregate = 'ticket' GROUP BY id"
                  if everything else LATE_SCOPED),
         "E": "events" if everything else "_tev",
+        "nothing": NOTHING_TO_PAY,
     }
     out = [s.format(**f) for s in STATEMENTS]
     if not everything:  # the first apply of a database is whole and created it: no DDL per batch
@@ -292,12 +297,15 @@ STATEMENTS = [
     late AS ({late})
     SELECT c.ticket, c.asset, c.contract, c.version, c.supplier, c.customer, c.site, c.report_at, c.coverage,
            c.warranty_end, c.paid_end, c.cause, u.clause,
-           CASE WHEN u.parts IS NULL THEN 'undetermined' WHEN u.parts = 'free' THEN 'supplier' ELSE 'customer' END,
+           CASE WHEN u.parts IS NULL AND {nothing} THEN 'none' WHEN u.parts IS NULL THEN 'undetermined'
+                WHEN u.parts = 'free' THEN 'supplier' ELSE 'customer' END,
            u.parts,
-           CASE WHEN u.labour IS NULL THEN 'undetermined' WHEN u.labour IN ('free', 'cost') THEN 'supplier' ELSE 'customer' END,
+           CASE WHEN u.labour IS NULL AND {nothing} THEN 'none' WHEN u.labour IS NULL THEN 'undetermined'
+                WHEN u.labour IN ('free', 'cost') THEN 'supplier' ELSE 'customer' END,
            u.labour, m.parts_value, m.labour_value,
-           CASE WHEN u.rule_no IS NOT NULL THEN CAST(m.parts_pay + m.labour_pay AS BIGINT) END,
-           CASE WHEN u.rule_no IS NOT NULL THEN CAST(m.parts_value + m.labour_value - m.parts_pay - m.labour_pay AS BIGINT) END,
+           CASE WHEN u.rule_no IS NOT NULL THEN CAST(m.parts_pay + m.labour_pay AS BIGINT) WHEN {nothing} THEN 0 END,
+           CASE WHEN u.rule_no IS NOT NULL THEN CAST(m.parts_value + m.labour_value - m.parts_pay - m.labour_pay AS BIGINT)
+                WHEN {nothing} THEN 0 END,
            EXISTS (SELECT 1 FROM replacement_obligations r WHERE r.asset = c.asset AND r.fault_category = c.fault_category),
            c.losses_fen, c.losses_liable AND c.losses_fen > 0 AND br.cited IS NOT NULL, br.cited,
            coalesce(late.n, 0),

@@ -23,6 +23,7 @@ from .explanations import (
     clock_sentences,
     correction_sentences,
     liability_sentences,
+    nothing_to_pay,
     payer_undetermined,
     promise_clause,
     replacement_short,
@@ -483,12 +484,15 @@ def _money_rows(r: Mapping[str, Any], lang: str) -> list[tuple[str, str, str]]:
         money = [(t(_("Payer undetermined")), t.money(value_in_question(li)),
                   t(_("{coverage}; cause {cause}; no payer rule of the contract matches: parts and labour worth this "
                       "are owed by neither side until it is decided"), coverage=coverage, cause=cause))]
+    elif nothing_to_pay(li):  # no parts, no labour: settled at ¥0.00, no payer question
+        money = [(t(_("Nothing to pay")), t.money(0),
+                  t(_("{coverage}; cause {cause}; no parts or labour were charged"), coverage=coverage, cause=cause))]
     else:
         money = [
             (t(_("The customer pays")), t.money(li.get("customer_pays_fen") or 0),
              t(_("{coverage}; cause {cause}; rule {clause}"), coverage=coverage, cause=cause,
                clause=clause_text(free(li.get("payer_clause"))) or t(_("(no clause named)")))),
-            (t(_("The supplier bears")), t.money(li.get("supplier_pays_fen") or 0),
+            (t(_("Borne by the supplier (at quoted price)")), t.money(li.get("supplier_pays_fen") or 0),
              t(_("parts {parts}, labour {labour}"), parts=word(lang, "rate", li.get("parts_rate")),
                labour=word(lang, "rate", li.get("labour_rate")))),
         ]

@@ -47,6 +47,11 @@ def payer_undetermined(li: Row) -> bool:
     return li.get("customer_pays_fen") is None
 
 
+def nothing_to_pay(li: Row) -> bool:
+    """No parts and no labour, and no payer rule matched: no payer question (projections.liability.NOTHING_TO_PAY)."""
+    return li.get("parts_payer") == "none"
+
+
 def value_in_question(li: Row) -> int:
     """The parts and labour whose payer is undetermined (projections.liability.VALUE_IN_QUESTION)."""
     return (li.get("parts_value_fen") or 0) + (li.get("labour_value_fen") or 0)
@@ -119,7 +124,7 @@ def reopened_minutes(clock: Row, inputs: Iterable[Row]) -> float:
 def target_adjusted(clock: Row, t: Texts, tz: str = "Asia/Shanghai", inputs: Iterable[Row] = ()) -> str:
     """The promise's size with what changed the deadline, as the verdict table shows it:
     `36 hours + 12 hours (extended with consent)`, `36 hours + 63 min paused`,
-    `36 hours + 63 h 2 min (resolution reopened)`."""
+    `36 hours + 63 h 2 min (between a resolution and its reopening, not counted)`."""
     text = target_text(clock, t)
     if clock.get("extension_minutes"):
         text += t(_(" + {duration} (extended with consent)"), duration=t.duration(clock["extension_minutes"], days=False))
@@ -128,7 +133,7 @@ def target_adjusted(clock: Row, t: Texts, tz: str = "Asia/Shanghai", inputs: Ite
     if paused >= 0.5:
         text += t(_(" + {duration} paused"), duration=t.duration(paused, days=False))
     if reopened:
-        text += t(_(" + {duration} between a resolution and its reopen"), duration=t.duration(reopened, days=False))
+        text += t(_(" + {duration} (between a resolution and its reopening, not counted)"), duration=t.duration(reopened, days=False))
     if _rest_day_deferred({**clock, "_tz": tz}) is not None:
         text += t(_(" (last day a rest day: ends with the next working day)"))
     return text
@@ -526,6 +531,9 @@ def liability_sentences(li: Row | None, lang: str, tz: str, *, breached: Sequenc
         out.append(t(_("The customer pays {customer}; the supplier bears {supplier}."),
                      customer=t.money(li.get("customer_pays_fen") or 0),
                      supplier=t.money(li.get("supplier_pays_fen") or 0)))
+    elif nothing_to_pay(li):
+        out.append(t(_("Cause: {cause}. No parts or labour were charged: there is nothing to pay, so no payer "
+                       "to decide."), cause=cause))
     else:
         out.append(t(_("Cause: {cause}. No payer rule of the contract matches this coverage and cause: who pays "
                        "is undetermined."), cause=cause))

@@ -235,11 +235,11 @@ class Texts:
         total = int(Decimal(str(abs(minutes))).quantize(Decimal(1), ROUND_HALF_UP))
         if total == 0 and minutes:
             return self(UNDER_A_MINUTE)
-        sign = "-" if minutes < 0 and total else ""
-        text = self._hours_minutes(total)
+        sign = "-" if minutes < 0 and total else ""  # on both forms: a table's column has no words for it
+        text = sign + self._hours_minutes(total)
         if days and total >= DAYS_FROM_MINUTES:  # days=False: a table's short addition (`+ 63 h 2 min`)
-            text = self(HOURS_AND_DAYS, hours=text, days=self._days_hours_minutes(total))
-        return sign + text
+            text = self(HOURS_AND_DAYS, hours=text, days=sign + self._days_hours_minutes(total))
+        return text
 
     def countdown(self, seconds: int | None) -> str:
         """Time left on a running clock as the console's queue counts it down each second:
@@ -275,8 +275,10 @@ class Texts:
     def _days_hours_minutes(self, total: int) -> str:
         d, rest = divmod(total, 1440)
         h, m = divmod(rest, 60)
-        if m:
+        if h and m:
             return self(DAYS_HOURS_MINUTES, d=self.number(d), h=h, m=m)
+        if m:  # no `0 h` between the days and the minutes, as the hours form has no `0 min`
+            return self(DAYS_MINUTES, d=self.number(d), m=m)
         return self("{d} d {h} h", d=self.number(d), h=h) if h else self(DAYS, d=self.number(d))
 
     def period(self, amount: int | float | None, unit: str | None) -> str:
@@ -384,6 +386,7 @@ VOCABULARY: dict[str, dict[str, tuple[str, str]]] = {
         "supplier": NP_("payer", "supplier"),
         "customer": NP_("payer", "customer"),
         "undetermined": NP_("payer", "undetermined"),
+        "none": NP_("payer", "nothing to pay"),
     },
     "rate": {
         "free": NP_("rate", "free of charge"),
@@ -655,6 +658,7 @@ DAYS_FROM_MINUTES = 2 * 24 * 60
 HOURS = _("{h} h")
 HOURS_AND_DAYS = _("{hours} ({days})")
 DAYS_HOURS_MINUTES = _("{d} d {h} h {m} min")
+DAYS_MINUTES = _("{d} d {m} min")
 DAYS = _("{d} d")
 YES, NO = _("yes"), _("no")
 

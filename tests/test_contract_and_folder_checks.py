@@ -90,7 +90,8 @@ def test_a_contract_id_outside_the_id_rule_is_refused(tmp_path: Path, capsys: py
 
 
 def test_the_same_contract_and_amendment_again_are_already_recorded(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TICKETLEDGER_LANG", "en")  # K-4 is in China's zone: said in Chinese unless asked
     data, k = ledger_in(tmp_path), contract_file(tmp_path)
     amended = contract_file(tmp_path, "amended.toml", resolution_hours=48)
     # an amendment of a contract not yet registered is bad input: refused in one line, exit 2
@@ -110,7 +111,8 @@ def test_the_same_contract_and_amendment_again_are_already_recorded(
 
 
 def test_other_terms_from_the_time_of_an_existing_version_are_refused(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TICKETLEDGER_LANG", "en")  # K-4 is in China's zone: said in Chinese unless asked
     data = ledger_in(tmp_path)
     assert run(data, "contract", "add", str(contract_file(tmp_path))) == 0
     at = "2026-01-01T00:00+08:00"

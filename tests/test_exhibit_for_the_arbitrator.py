@@ -122,7 +122,7 @@ def test_the_time_before_a_reopen_is_not_called_a_pause(report) -> None:
     reopen that undid it (counting rule 9.1), and the verdict table says so."""
     zh, en = report(REOPENED_IN_TIME), report(REOPENED_IN_TIME, "md", "en")
     assert "+ 63 小时 2 分钟（解决至重新开启之间，不计） «" in zh and "暂停" not in zh
-    assert "+ 63 h 2 min between a resolution and its reopen «" in en and "paused" not in en
+    assert "+ 63 h 2 min (between a resolution and its reopening, not counted) «" in en and "paused" not in en
 
 
 def test_a_day_counted_deadline_says_it_starts_the_next_day_and_moves_past_the_holiday(report) -> None:
@@ -158,7 +158,7 @@ def test_the_chinese_report_shows_no_codes_and_the_markdown_has_the_first_page(r
     assert "故障类别: 无法录像" in zh and "故障类别 无法录像" in zh and "录像机 RECORDER-048" in zh
     assert "\\(" not in zh and "\\`" not in zh
     assert "序列号 SN00007000048" in zh
-    assert "## 费用承担" in zh and "| 供应商承担 | ¥2,350.00 |" in zh
+    assert "## 费用承担" in zh and "| 供应商承担（按报价） | ¥2,350.00 |" in zh
 
 
 def test_the_pdf_keeps_timestamps_and_verdicts_whole_and_the_leaf_index_apart(report) -> None:

@@ -195,7 +195,7 @@ def test_coverage_payer_and_losses_with_the_rule_that_matched() -> None:
     assert en[3] == "The customer pays ¥14.01; the supplier bears ¥40.04."
     assert "¥5,000.00" in en[4] and "on-site arrival breached by 1 h 30 min" in en[4]
     zh = liability_sentences(li, "zh_CN", TZ, breached=breached, losses_clause="§3 承担由此给用户带来的损失")
-    assert zh[3] == "采购方支付 ¥14.01；供应商承担 ¥40.04。"
+    assert zh[3] == "采购方支付 ¥14.01；供应商承担（按报价）¥40.04。"
     assert "至 2027-01-20 24:00" in zh[0]
     li_no = {**li, "supplier_liable_for_losses": False}
     assert "not liable" in liability_sentences(li_no, "en", TZ, losses_clause="§3")[4]

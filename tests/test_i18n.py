@@ -88,6 +88,13 @@ def test_durations_in_hours_and_minutes_rounded_to_the_minute() -> None:
     assert texts("en").duration(0) == "0 min"
 
 
+def test_durations_from_two_days_drop_zero_parts_and_keep_the_sign_on_both_forms() -> None:
+    assert texts("zh_CN").duration(72 * 60 + 36) == "72 小时 36 分钟（3 天 36 分钟）"
+    assert texts("en").duration(48 * 60 + 5) == "48 h 5 min (2 d 5 min)"
+    assert texts("en").duration(49 * 60 + 5) == "49 h 5 min (2 d 1 h 5 min)"
+    assert texts("zh_CN").duration(-(48 * 60 + 5)) == "-48 小时 5 分钟（-2 天 5 分钟）"
+
+
 def test_codes_of_the_views_are_words_of_the_reader_s_language() -> None:
     assert word("zh_CN", "clock", "arrival") == "到达现场"
     assert word("en", "clock", "arrival") == "on-site arrival"
@@ -188,7 +195,16 @@ def test_a_clock_past_its_deadline_is_called_timed_out_not_breach_of_contract() 
     assert not wrong, wrong
     _ = texts("zh_CN")
     said = _("wrote {out} ({size} bytes, {lang}): {customer} {month}, {breached} of {applicable} clocks breached, "
-             "{tickets} tickets, {restatements} restatements; log position {position}, evaluated at {evaluated}",
+             "{tickets}, {restatements}; log position {position}, evaluated at {evaluated}",
              out="s.html", size="1", lang="zh_CN", customer="C", month="2025-10", breached=3, applicable=9,
-             tickets=2, restatements=0, position=7, evaluated="—")
+             tickets="2", restatements="0", position=7, evaluated="—")
     assert "9 个时钟中 3 个超时" in said, said
+
+
+def test_what_statement_wrote_counts_one_restatement_in_the_singular() -> None:
+    """"1 restatements" read wrong: the counts of the line are plural forms (words item 7)."""
+    from adapters.cli.documents import RESTATEMENTS, TICKETS
+
+    en = texts("en")
+    assert en.plural(*RESTATEMENTS, 1) == "1 restatement" and en.plural(*RESTATEMENTS, 2) == "2 restatements"
+    assert en.plural(*TICKETS, 1) == "1 ticket" and texts("zh_CN").plural(*TICKETS, 36) == "36 张工单"

@@ -70,7 +70,7 @@ def test_the_dispute_report_says_the_payer_is_undetermined(data: Path) -> None:
     assert run(data, "--lang", "zh_CN", "explain", "T-1", "--out", str(out))[0] == 0
     md = out.read_text()
     assert "| 付款方未确定 | ¥2,000.00 |" in md and "合同没有匹配的付款规则" in md
-    assert "| 供应商承担 | ¥0.00 |" not in md and "（未注明条款）" not in md
+    assert "| 供应商承担（按报价） | ¥0.00 |" not in md and "（未注明条款）" not in md
 
 
 def test_the_console_dashboard_counts_undetermined_tickets_apart(data: Path) -> None:
@@ -88,3 +88,16 @@ def test_the_console_dashboard_counts_undetermined_tickets_apart(data: Path) -> 
         con.close()
     assert [(r["tickets"], r["undetermined_tickets"], r["undetermined_value_fen"]) for r in money] == [(1, 1, 200000)]
     assert money[0]["customer_pays_fen"] is None and money[0]["supplier_pays_fen"] is None
+
+
+def test_one_word_for_the_payer_and_one_vocabulary_for_who_bears_what(data: Path) -> None:
+    """付款方 throughout (not 付费方 beside it), and the money named as the statement names it:
+    采购方支付 / 供应商承担（按报价）, customer pays / borne by supplier (at quoted price) (words item 5)."""
+    out = data.parent / "r5.md"
+    assert run(data, "--lang", "zh_CN", "explain", "T-1", "--out", str(out))[0] == 0
+    md = out.read_text()
+    assert "付费" not in md and "付款方未确定" in md and "也不计入任何一方的合计" in md
+    zh = run(data, "--lang", "zh_CN", "report", "totals")[1]
+    assert "采购方支付" in zh and "供应商承担（按报价）" in zh and "采购方承担" not in zh
+    en = run(data, "--lang", "en", "report", "totals", "--wide")[1]
+    assert "supplier pays" not in en and "borne by supplier" in en

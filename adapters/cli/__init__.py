@@ -269,6 +269,14 @@ def positive_int(text: str) -> int:
     return int(text)
 
 
+def whole_number(text: str) -> int:
+    """An argparse type for a number that names something (`contract show --version 0`): any whole
+    number, so the command that knows what exists says which do, in the language of what it names."""
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(usage_said(N_("{value}: write a whole number"), value=repr(text)))
+    return int(text)
+
+
 def positive_float(text: str) -> float:
     """An argparse type for durations: a number of seconds above 0."""
     try:

@@ -332,16 +332,17 @@ def cmd_explain(args: argparse.Namespace) -> int:
         return _explain(args, out_file, printer)
 
 
-def _refuse_views_without(views: Path, ticket: str) -> None:
+def _refuse_views_without(views: Path, ticket: str, zone: str) -> None:
     """A --views file that holds no clock of a ticket the ledger holds is refused: its report
-    would be the timeline alone, with no verdict and exit 0, and read as an answer."""
-    con = open_views_file(views)
+    would be the timeline alone, with no verdict and exit 0, and read as an answer (said in the
+    language of `zone`, the ledger's contracts')."""
+    con = open_views_file(views, zone=zone)
     try:
         held = con.execute("SELECT count(*) FROM sla_clocks WHERE ticket = ?", [ticket]).fetchone()[0]
     finally:
         con.close()
     if not held:
-        _ = speak()
+        _ = speak(zone)
         raise UserError(_("--views {views} holds no clocks of ticket {ticket}: it was replayed before the ticket "
                           "was recorded, or with a scope that leaves it out; replay again with the ticket in it "
                           "(e.g. `replay --tickets FILE` naming it), or leave out --views to explain it from the "
@@ -357,7 +358,9 @@ def _explain(args: argparse.Namespace, out_file: Path | None, printer: Any) -> i
 
     data_dir = Path(args.data_dir)
     if args.views:
-        open_views_file(args.views).close()
+        from .core import _ledger_zone
+
+        open_views_file(args.views, zone=_ledger_zone(args)).close()
     ledger = ledger_for(args)
     as_of = _time(args.as_of_recorded, "--as-of-recorded")
     recorded_by_now(as_of)
@@ -381,8 +384,10 @@ def _explain(args: argparse.Namespace, out_file: Path | None, printer: Any) -> i
         calendar = list(asof.cut(calendar_rows(ledger), cut))
         proofs = _report_proofs(ledger, rows, cut.recorded_text, args.checkpoint)
         if args.views:
+            from .core import _ledger_zone
+
             views = Path(args.views)
-            _refuse_views_without(views, args.ticket)
+            _refuse_views_without(views, args.ticket, _ledger_zone(args))
         else:
             current = data_dir / "views.duckdb"
             last = ledger.position

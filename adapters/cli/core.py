@@ -26,7 +26,7 @@ from ..calendar_data import record_calendar
 from ..importer import import_items
 from ..ledger import Ledger, open_ledger
 from ..store import iter_log, last_position
-from . import UserError, position_in_log, positive_int
+from . import UserError, position_in_log, positive_int, whole_number
 from .errors import code_for
 from .output import Column, Progress, console, emit, render, said, speak
 
@@ -49,7 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.set_defaults(func=cmd_contract_amend)
     a = csub.add_parser("show", help=N_("a contract's versions and terms"))
     a.add_argument("id")
-    a.add_argument("--version", type=positive_int, default=None, metavar="N",
+    a.add_argument("--version", type=whole_number, default=None, metavar="N",
                    help=N_("whose terms to show, by the version number listed (default: the last to come into force)"))
     a.set_defaults(func=cmd_contract_show)
 
@@ -422,7 +422,7 @@ def cmd_contract_add(args: argparse.Namespace) -> int:
             failed += 1
             continue
         if _registered_as(ledger.contract(data["id"]), data):  # the same file again: nothing to do
-            _ = speak()
+            _ = speak(_file_zone(data))
             print(_("contract {id}: already recorded", id=data["id"]))
             continue
         fact = ev.ContractRegistered(
@@ -430,7 +430,7 @@ def cmd_contract_add(args: argparse.Namespace) -> int:
             id=data["id"], occurred_at=now(), actor=args.actor, channel="cli",
             supplier=data["supplier"], customer_id=data["customer"], name=data.get("name", ""), terms=data["terms"],
         )
-        failed += _report(ledger.execute_many([fact]), Phrase(N_("contract {id}"), id=data["id"]))
+        failed += _report(ledger.execute_many([fact]), Phrase(N_("contract {id}"), id=data["id"]), _file_zone(data))
     return 1 if failed else 0
 
 
@@ -444,11 +444,12 @@ def cmd_contract_amend(args: argparse.Namespace) -> int:
     ledger, what = ledger_for(args), Phrase(N_("contract {id} amendment"), id=data["id"])
     contract = ledger.contract(data["id"])
     if contract is None:  # bad input, not a refused command: nothing can be amended that is not there
-        _ = speak()
+        _ = speak(_ledger_zone(args))
         raise UserError(_("{file}: no contract {id} in the ledger to amend; `ticketledger contract add FILE` "
                           "registers it first", file=args.file, id=data["id"]), code="TL-E040")
+    zone = contract.latest.timezone  # the contract's language, as `contract show` speaks
     if _amended_as(contract, data, effective):
-        _ = speak()
+        _ = speak(zone)
         print(_("{what}: already recorded", what=what.said(_)))  # the same amendment again: nothing to do
         return 0
     content = msgspec.json.encode([data, ev.utc(effective).isoformat()])
@@ -458,7 +459,7 @@ def cmd_contract_amend(args: argparse.Namespace) -> int:
         effective_from=effective, terms=data["terms"], reason=args.reason,
     )
     before = contract.version_at(ev.utc(effective))  # read before the amendment joins the versions
-    if _report(ledger.execute_many([fact]), what):
+    if _report(ledger.execute_many([fact]), what, zone):
         return 1
     _say_if_unchanged(what, before, data, effective)
     return 0
@@ -471,7 +472,7 @@ def _say_if_unchanged(what: Phrase, before: Any, data: dict[str, Any], effective
 
     if before.terms != terms_from_mapping(data["terms"]):
         return
-    _ = speak()  # the language of the outcome line above it
+    _ = speak(before.terms.timezone)  # the language of the outcome line above it
     print(_("{what}: no term changed: the terms are those of version {version}, in force before {time}",
             what=what.said(_), version=before.number, time=_.time(effective, before.terms.timezone, zone=True)))
 
@@ -496,8 +497,16 @@ def _amended_as(contract: Any, data: dict[str, Any], effective: datetime) -> boo
     return any(v.in_force_from == effective and v.terms == terms for v in contract.versions[1:])
 
 
-def _report(outcomes: list, what: Phrase) -> int:
-    bad, _ = 0, speak()
+def _file_zone(data: dict[str, Any]) -> str:
+    """The time zone of a contract file's terms: the language its outcome lines are said in."""
+    from domain.terms import terms_from_mapping
+
+    return terms_from_mapping(data["terms"]).timezone
+
+
+def _report(outcomes: list, what: Phrase, zone: str | None = None) -> int:
+    """Each outcome in one line, in the contract's language (`zone`: its time zone)."""
+    bad, _ = 0, speak(zone)
     for o in outcomes:
         if o.status == "refused":
             why = o.refusal.said(_) if o.refusal else o.error
@@ -519,7 +528,7 @@ def status_said(status: str, _: Texts) -> str:
 def cmd_contract_show(args: argparse.Namespace) -> int:
     contract = ledger_for(args).contract(args.id)
     if contract is None:
-        _ = speak()
+        _ = speak(_ledger_zone(args))
         raise UserError(_("no contract {id}; `ticketledger contract add FILE` registers one", id=args.id),
                         code="TL-E040")
     from domain.terms import terms_changes
@@ -597,15 +606,15 @@ DESK_OPTIONS = ("mapping", "contract", "timezone", "limit", "date_format")
 ALL_RECORDED, SOME_REFUSED, NOTHING_READ = 0, 1, 2
 
 
-def _check_import_options(args: argparse.Namespace, formats: list[str]) -> None:
+def _check_import_options(args: argparse.Namespace, formats: list[str], zone: str) -> None:
     if args.format not in formats:
-        _ = speak()
+        _ = speak(zone)
         raise UserError(_("unknown --format {format}; formats: {formats}",
                           format=repr(args.format), formats=', '.join(formats)))
     wrong = [f"--{o.replace('_', '-')}" for o in DESK_OPTIONS
              if getattr(args, o, None) is not None and o not in IMPORT_OPTIONS.get(args.format, IMPORT_OPTIONS["xes"])]
     if wrong:
-        _ = speak()
+        _ = speak(zone)
         why = _(" (each JSON Lines command names its own contract and times)") if args.format == "jsonl" else ""
         said = {"options": ", ".join(wrong), "format": args.format, "why": why}
         does = _("{options} does not apply to --format {format}{why}", **said) if len(wrong) == 1 else \
@@ -615,10 +624,10 @@ def _check_import_options(args: argparse.Namespace, formats: list[str]) -> None:
                           "--mapping to both (xes needs one), --date-format to servicenow only "
                           "(XES times are ISO 8601). Nothing recorded", does=does))
     if Path(args.file).is_dir():
-        _ = speak()
+        _ = speak(zone)
         raise UserError(_("{file} is a folder; name the file to import (gzip read directly)", file=args.file))
     if not Path(args.file).exists():
-        _ = speak()
+        _ = speak(zone)
         raise UserError(_("no file {file}", file=args.file))
 
 
@@ -640,7 +649,9 @@ def cmd_import(args: argparse.Namespace) -> int:
         from ..desks import SOURCES
     except ImportError:
         SOURCES = {}
-    _check_import_options(args, ["jsonl", *sorted(SOURCES)])
+    # the ledger's language where its contracts share a zone (as the log and rebuild summaries)
+    zone = _ledger_zone(args)
+    _check_import_options(args, ["jsonl", *sorted(SOURCES)], zone)
     ledger = ledger_for(args)
     name = Path(args.file).name
     first_import = ledger.position == 0  # like init, the first import into a ledger records the calendar
@@ -654,7 +665,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     # the first pass (bytes of the file), then the import (its rows, counted by the first pass);
     # an error half-way is printed after main() has stopped the bar
-    _ = speak()
+    _ = speak(zone)
     check = Progress(_("check {file}", file=name), total=Path(args.file).stat().st_size, every=1 << 22,
                      unit=_("bytes"))
     try:
@@ -667,7 +678,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         summary = import_items(ledger, source.items, batch_size=args.batch, progress=progress.add,
                                summary=source.summary, before_first_batch=calendar_first)
     except ImportInputError as e:  # the file (or the mapping, or an option) cannot be used at all
-        raise UserError(said(e)) from None
+        raise UserError(said(e, zone)) from None
     progress.done()  # the progress line ends before the summary is printed
     d = summary.as_dict()
     code = _exit_code(summary)
@@ -676,7 +687,7 @@ def cmd_import(args: argparse.Namespace) -> int:
                "refusals": [{"where": summary.refused[i][0], "reason": str(summary.refused[i][1])}
                                                        for i in summary.in_file_order()]}], True)
     else:
-        _ = speak()
+        _ = speak(zone)
         for where, reason in itertools.islice(summary.reasons(_), 50):
             print(_("{file}: {where}: {reason}", file=args.file, where=where, reason=reason), file=sys.stderr)
         if len(summary.refused) > 50:
@@ -697,7 +708,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             print(_("calendar years recorded (the first import into this ledger, as init does): {first}-{last}",
                     first=calendar[0], last=calendar[-1]))
     if code == NOTHING_READ:
-        n, _ = d["read"], speak()
+        n, _ = d["read"], speak(zone)
         items = _("its one item was refused") if n == 1 else _("all {n} of its items were refused", n=_.number(n))
         print(_("ticketledger import: {code}: {file}: nothing recorded: {items} (reasons above); exit 2",
                 code=code_for("import"), file=args.file, items=items), file=sys.stderr)

@@ -10,10 +10,14 @@ import argparse
 import sys
 
 from domain.errors import N_
-from replay.i18n import texts
+from replay.i18n import plural, texts
 
 from . import UserError, printer_ahead
 from .output import emit, said, speak
+
+# counted in the line that says what `statement` wrote ("1 restatement", not "1 restatements")
+TICKETS = plural("{n} ticket", "{n} tickets")
+RESTATEMENTS = plural("{n} restatement", "{n} restatements")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -75,7 +79,9 @@ def cmd_statement(args: argparse.Namespace) -> int:
                                       lambda: contextlib.closing(ledger_for(args)),
                                       listed=None if args.format == "xlsx" else LIST_ROWS)
         except sts.UnknownCustomer:
-            raise unknown_party(args.customer, args.contract) from None
+            from .core import _ledger_zone
+
+            raise unknown_party(args.customer, args.contract, _ledger_zone(args), args.views) from None
         else:
             stated = sts.month_stated(con, args.customer, args.contract, args.month, data["cut"]["evaluated_at"])
             stated_from = None if stated else sts.first_fact(con, args.customer, args.contract)
@@ -117,10 +123,10 @@ def cmd_statement(args: argparse.Namespace) -> int:
                "facts_in_month": stated, "views_behind": behind.as_json() if behind else None}], True)
         return 0
     print(_("wrote {out} ({size} bytes, {lang}): {customer} {month}, {breached} of {applicable} clocks breached, "
-            "{tickets} tickets, {restatements} restatements; log position {position}, evaluated at {evaluated}",
+            "{tickets}, {restatements}; log position {position}, evaluated at {evaluated}",
             out=args.out, size=f"{len(body):,}", lang=lang, customer=args.customer, month=args.month,
-            breached=cur["breached"], applicable=cur["applicable"], tickets=cur["tickets"],
-            restatements=len(data["restatements"]), position=data["cut"]["position"],
+            breached=cur["breached"], applicable=cur["applicable"], tickets=_.plural(*TICKETS, cur["tickets"]),
+            restatements=_.plural(*RESTATEMENTS, len(data["restatements"])), position=data["cut"]["position"],
             evaluated=_.time(data["cut"]["evaluated_at"], data["timezone"], zone=True)))
     return 0
 

@@ -62,7 +62,7 @@ COLUMNS: dict[str, Column] = {c.key: c for c in (
     Column("parts_value_fen", N_("parts value"), "money"),
     Column("labour_value_fen", N_("labour value"), "money"),
     Column("customer_pays_fen", N_("customer pays"), "money"),
-    Column("supplier_pays_fen", N_("supplier pays"), "money"),
+    Column("supplier_pays_fen", N_("borne by supplier (at quoted price)"), "money"),
     Column("losses_claimed_fen", N_("losses claimed"), "money"),
     Column("losses_supplier_liable_fen", N_("losses supplier owes"), "money"),
     Column("undetermined_tickets", N_("payer undetermined"), "number"),

@@ -307,10 +307,13 @@ EVIDENCE_TAG = re.compile(r'<script type="application/json" id="ticketledger-evi
 
 
 HTML_LANG = re.compile(r'<html lang="([A-Za-z_-]+)"')
+PDF_LANG = re.compile(rb"/Lang \(([A-Za-z_-]+)\)")  # the tagged PDF's catalog (Chromium prints the HTML's lang)
+CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 def report_language(path: str) -> str | None:
-    """The language a report from `explain` is written in (its HTML `lang`, its JSON `lang`)."""
+    """The language a report from `explain` is written in (its HTML `lang`, its JSON `lang`, its
+    PDF's `/Lang`, a Markdown report's title in Chinese or not)."""
     try:
         head = Path(path).read_bytes()
     except OSError:
@@ -318,12 +321,25 @@ def report_language(path: str) -> str | None:
     m = HTML_LANG.search(head[:4096].decode("utf-8", "replace"))
     if m:
         return m.group(1)
+    if head.startswith(b"%PDF"):
+        found = PDF_LANG.search(head)
+        return found.group(1).decode() if found else None
+    if head.startswith(b"# "):
+        return "zh_CN" if CJK.search(head.split(b"\n", 1)[0].decode("utf-8", "replace")) else "en"
     try:
         doc = msgspec.json.decode(head)
     except msgspec.DecodeError:
         return None
     lang = doc.get("lang") if isinstance(doc, dict) else None
     return lang if isinstance(lang, str) else None
+
+
+def speak_as_report(path: str) -> Texts:
+    """The language of the report `path` (--lang first), else the reader's: what `proof verify` says of it."""
+    try:
+        return speak(document=report_language(path))
+    except ValueError:  # a report in a language we do not write
+        return speak()
 
 
 def read_evidence(path: str) -> Any:
@@ -333,14 +349,14 @@ def read_evidence(path: str) -> Any:
     try:
         raw = Path(path).read_bytes()
     except OSError as e:
-        _ = speak()
+        _ = speak_as_report(path)
         raise UserError(_("{path}: cannot be read ({reason}); name the report file `explain "
                           "--out` wrote", path=path, reason=e.strerror),
                         code=E_REPORT) from None
     text = raw.decode("utf-8", "replace")
     m = EVIDENCE_TAG.search(text)
     if not m and not raw.lstrip().startswith(b"{"):  # neither explain's HTML nor JSON: no proof to read
-        _ = speak()
+        _ = speak_as_report(path)
         raise UserError(_("{path}: this file carries no proof: a Markdown or PDF report has none, nor "
                           "does a file that is not a report; verify the HTML or JSON report (`ticketledger "
                           "explain TICKET --format html|json --out FILE`) or its evidence file",
@@ -350,13 +366,13 @@ def read_evidence(path: str) -> Any:
             return msgspec.json.decode(m.group(1), type=Evidence)
         doc = msgspec.json.decode(raw)
     except msgspec.DecodeError as e:
-        _ = speak()
+        _ = speak_as_report(path)
         raise UserError(_("{path}: the report's proof cannot be read ({error}); it was changed or cut",
                           path=path, error=said(e)), code=E_REPORT) from None
     if isinstance(doc, dict) and "proofs" in doc:
         proofs = doc["proofs"] or {}
         if "evidence" not in proofs:
-            _ = speak()
+            _ = speak_as_report(path)
             missing = proofs.get("missing") or _("made before proofs")
             raise UserError(_("{path}: the report carries no proof ({missing}); ask for one made "
                               "after `ticketledger checkpoint`", path=path, missing=missing), code=E_REPORT)
@@ -364,7 +380,7 @@ def read_evidence(path: str) -> Any:
     try:
         return msgspec.convert(doc, Evidence)
     except msgspec.ValidationError as e:
-        _ = speak()
+        _ = speak_as_report(path)
         raise UserError(_("{path}: not a report with a proof ({error})",
                           path=path, error=said(e)), code=E_REPORT) from None
 
@@ -506,10 +522,7 @@ def cmd_proof_verify(args: argparse.Namespace) -> int:
 
         from domain.errors import Phrase
 
-        try:
-            _ = speak(document=report_language(args.report))  # the report's language unless --lang
-        except ValueError:  # a report in a language we do not write
-            _ = speak()
+        _ = speak_as_report(args.report)  # the report's language unless --lang
         if what_if:  # first, before anything that could read as the ledger's finding
             print(_("{report}: HYPOTHETICAL (what-if): its verdicts and amounts were computed under the terms of "
                     "file {file} (sha256 {sha256}), not the contract as recorded; they are not the ledger's finding. "

@@ -300,7 +300,9 @@ def open_for_reading(args: argparse.Namespace):
 
     chosen = getattr(args, "views", None)
     if chosen:  # an as-of or what-if file: the same tables, so the same SQL and reports
-        return open_views_file(chosen)
+        from .core import _ledger_zone
+
+        return open_views_file(chosen, zone=_ledger_zone(args))
     main = views_path(args)
     if not main.exists() and not snapshot_path(args).exists():
         from .core import check_ledger
@@ -390,39 +392,40 @@ def say_if_behind(behind: Behind | None, _: Texts | None = None) -> None:
 VIEWS_HINT = N_("name a file written by `views rebuild` (<data-dir>/views.duckdb) or by `replay --out`")
 
 
-def open_views_file(path: str | Path, option: str = "--views") -> Any:
-    """A views file the user named, opened read-only; one clear line when it is not one."""
+def open_views_file(path: str | Path, option: str = "--views", zone: str | None = None) -> Any:
+    """A views file the user named, opened read-only; one clear line when it is not one, in the
+    language of `zone` (the ledger's contracts' zone, `core._ledger_zone`)."""
     import duckdb
 
     from projections import open_views
 
     p = Path(path)
     if p.is_dir():
-        _ = speak()
+        _ = speak(zone)
         raise UserError(_("{option} {path} is a folder, not a views database (DuckDB); {hint}", option=option,
                           path=path, hint=_(VIEWS_HINT)).lstrip(), code="TL-E031")
     if not p.exists():
-        _ = speak()
+        _ = speak(zone)
         raise UserError(_("no views file {path}; {hint}", path=path, hint=_(VIEWS_HINT)), code="TL-E031")
     try:
         con = open_views(p, read_only=True)
     except duckdb.Error as e:
         if is_locked(e):
-            _ = speak()
+            _ = speak(zone)
             raise UserError(_("{path} is in use by another process (a running `views follow`?); "
                               "read its snapshot {snapshot} beside it",
                               path=path, snapshot=SNAPSHOT_FILE), code="TL-E032") from None
         reason = str(e).splitlines()[0]
         if "not a valid DuckDB database" in reason:
             reason = "not a DuckDB file at all"
-        _ = speak()
+        _ = speak(zone)
         raise UserError(_("{path} is not a views database (DuckDB): {reason}; {hint}",
                           path=path, reason=reason, hint=_(VIEWS_HINT)), code="TL-E031") from None
     try:
         con.execute("SELECT position, evaluated_at FROM checkpoint LIMIT 0")
     except duckdb.Error:
         con.close()
-        _ = speak()
+        _ = speak(zone)
         raise UserError(_("{path} is a DuckDB database but not a views database (no checkpoint "
                           "table); {hint}", path=path, hint=_(VIEWS_HINT)), code="TL-E031") from None
     return con
@@ -506,12 +509,18 @@ def _breaches_of(con: Any, tickets: list[str]) -> dict[str, list[dict[str, Any]]
     return out
 
 
-def unknown_party(customer: str | None, contract: str | None) -> UserError:
-    """The refusal of a --customer (or --contract of that customer) the views do not hold."""
-    _ = speak()
+def unknown_party(customer: str | None, contract: str | None, zone: str | None = None,
+                  views: str | None = None) -> UserError:
+    """The refusal of a --customer (or --contract of that customer) the views do not hold, in the
+    language of `zone`; from a --views file the user named, which may be a scoped replay's."""
+    _ = speak(zone)
     what = _("contract {contract} of customer {customer}", contract=contract, customer=customer) \
         if contract and customer else _("contract {contract}", contract=contract) if contract \
         else _("customer {customer}", customer=customer)
+    if views:
+        return UserError(_("no {what} in the views file {views}: a replay's views hold only its scope (its "
+                           "--customer, --contract or --tickets); replay with it in the scope, or leave out --views",
+                           what=what, views=views), code="TL-E040")
     return UserError(_("no {what} in the views; `ticketledger contract show ID` shows a contract's customer",
                        what=what), code="TL-E040")
 
@@ -533,7 +542,9 @@ def cmd_report(args: argparse.Namespace) -> int:
             from ..statements import customer_known
 
             if not customer_known(con, args.customer, args.contract):
-                raise unknown_party(args.customer, args.contract)
+                from .core import _ledger_zone
+
+                raise unknown_party(args.customer, args.contract, _ledger_zone(args), getattr(args, "views", None))
         where, params = _party_filter(args, table, have)
         if args.state:
             col = "status" if "status" in have else "state" if "state" in have else None
@@ -581,15 +592,15 @@ def cmd_report(args: argparse.Namespace) -> int:
         cited = _breaches_of(con, [r["ticket"] for r in rows]) if table == "liability" and not machine else {}
     finally:
         con.close()
-    if machine:  # CSV: the header even when no row matches
-        say_if_behind(behind)
-        emit(rows, args.json, have if args.csv else None, as_csv=args.csv)
-        return 0
-    columns = report.shown(args.wide, chosen, have)
     contracts = {r.get("contract") for r in rows} if "contract" in have else set(zones)
     in_zones = sorted({zones.get(c, DEFAULT_TZ) for c in contracts} or {DEFAULT_TZ})
     zone = in_zones[0] if len(in_zones) == 1 else None
-    _ = speak(zone)
+    _ = speak(zone)  # the report's language: its warning on stderr too, whatever the output format
+    if machine:  # CSV: the header even when no row matches
+        say_if_behind(behind, _)
+        emit(rows, args.json, have if args.csv else None, as_csv=args.csv)
+        return 0
+    columns = report.shown(args.wide, chosen, have)
     say_if_behind(behind, _)
     if cited:  # the column holds English built by the views' SQL; people read each breach in their words
         from replay.explanations import clause_text, verdict_short

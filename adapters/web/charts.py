@@ -80,7 +80,7 @@ def visits(rows: list[dict[str, Any]], lang: str) -> dict[str, Any]:
 def money(rows: list[dict[str, Any]], lang: str) -> dict[str, Any]:
     """What each side owes per contract, in yuan."""
     _ = texts(lang)
-    sides = (("customer_pays_fen", _("customer pays")), ("supplier_pays_fen", _("supplier pays")),
+    sides = (("customer_pays_fen", _("customer pays")), ("supplier_pays_fen", _("borne by supplier (at quoted price)")),
              ("losses_supplier_liable_fen", _("losses the supplier is liable for")))
     data = [{"contract": r["contract"], "side": label, "yuan": round((r[col] or 0) / 100, 2),
              "amount": _.money(r[col] or 0)}

@@ -377,6 +377,7 @@ def test_contract_show_prints_a_versions_terms_with_their_clauses(tmp_path: Path
         return [" ".join(line.split()) for line in capsys.readouterr().out.splitlines()]
 
     newest = shown("--lang", "en", "contract", "show", "K-4")
+    assert any(line.endswith("normal resolution: 36 hours → 24 hours") for line in newest), newest
     assert "terms of version 2 (in force from 2026-01-01 00:00 Beijing time)" in newest, newest
     assert any(line.startswith("normal resolution 24 hours around the clock (7×24) waiting for the customer")
                and line.endswith("§9 普通设备维修或更换不超过36小时") for line in newest), newest

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from rich.text import Text
 
 from domain.contract import ContractVersion
@@ -76,3 +77,25 @@ def show_terms(v: ContractVersion, _: Texts) -> None:
     tolerance = period_said(v.terms.late_entry_tolerance, _)
     out.print(Text(_("late entries: a fact recorded more than {tolerance} after it occurred is a late entry (§9.12)",
                      tolerance=tolerance)))
+
+
+def change_said(path: str, before: Any, after: Any, _: Texts) -> str:
+    """One amendment change (`domain.terms.terms_changes`) in words: a clock's target as the contract
+    writes a period (`一般 响应：1 小时 → 2 小时`), any other term by its path and values."""
+    parts = path.split(".")
+    if len(parts) == 5 and parts[0] == "clocks" and parts[3] in ("target", "max_extension"):
+        severity, clock, unit = word(_.lang, "severity", parts[1]), word(_.lang, "clock", parts[2]), parts[4]
+        what = f"{severity} {clock}" + ("" if parts[3] == "target" else " " + _("longest extension"))
+        return _("{what}: {before} → {after}", what=what, before=_.period(before, unit) if before is not None else "—",
+                 after=_.period(after, unit) if after is not None else "—")
+    if len(parts) >= 4 and parts[0] == "clocks":
+        what = f"{word(_.lang, 'severity', parts[1])} {word(_.lang, 'clock', parts[2])} {'.'.join(parts[3:])}"
+        return _("{what}: {before} → {after}", what=what, before=term_value(before), after=term_value(after))
+    return _("{what}: {before} → {after}", what=path, before=term_value(before), after=term_value(after))
+
+
+def term_value(value: Any) -> str:
+    """A term's value as its JSON reads (a list, a number, text unquoted); — where it is absent."""
+    if value is None:
+        return "—"
+    return value if isinstance(value, str) else msgspec.json.encode(value).decode()

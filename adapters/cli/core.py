@@ -549,11 +549,12 @@ def cmd_contract_show(args: argparse.Namespace) -> int:
         return 0
     zone = contract.latest.timezone
     _ = speak(zone)
+    from .contract_terms import change_said
 
     def changed(i: int) -> str:
         if not i:
             return ""
-        shown = "; ".join(f"{p}: {_term_value(a)} → {_term_value(b)}" for p, a, b in changes[i])
+        shown = "; ".join(change_said(p, a, b, _) for p, a, b in changes[i])
         return shown or _("no term changed")
 
     rows = [{"version": v.number,
@@ -584,13 +585,6 @@ def _version_chosen(contract: Any, number: int | None) -> Any:
                           version=number, versions=_.listing(str(n) for n in sorted(v.number for v in contract.versions))),
                         code="TL-E040")
     return found
-
-
-def _term_value(value: Any) -> str:
-    """A term's value as its JSON reads (a list, a number, text unquoted); — where it is absent."""
-    if value is None:
-        return "—"
-    return value if isinstance(value, str) else msgspec.json.encode(value).decode()
 
 
 # --- import ------------------------------------------------------------------------------------

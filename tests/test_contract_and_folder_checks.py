@@ -312,7 +312,7 @@ def test_contract_show_says_what_each_amendment_changed(tmp_path: Path, capsys: 
     capsys.readouterr()
     assert run(data, "--lang", "en", "contract", "show", "K-4") == 0
     out = capsys.readouterr().out
-    assert ".resolution.target.hours: 36 → 48" in " ".join(out.split()).replace(" . ", "."), out
+    assert "normal resolution: 36 hours → 48 hours" in " ".join(out.split()), out
     assert run(data, "contract", "show", "K-4", "--json") == 0
     versions = json.loads(capsys.readouterr().out)
     assert versions[0]["changes"] == []
@@ -345,8 +345,8 @@ def test_contract_show_numbers_versions_as_the_views_do_when_amended_out_of_orde
     assert all(json.loads(held[v["version"]]) == v["terms"]["clocks"] for v in shown)
     assert run(data, "--lang", "en", "contract", "show", "K-4") == 0
     lines = [" ".join(line.split()) for line in capsys.readouterr().out.splitlines()]
-    assert any(line.startswith("3 2025-06-01 00:00") and "faster" in line and "36 → 24" in line for line in lines), lines
-    assert any(line.startswith("2 2026-01-01 00:00") and "slower" in line and "24 → 48" in line for line in lines), lines
+    assert any(line.startswith("3 2025-06-01 00:00") and "faster" in line and "36 hours → 24 hours" in line for line in lines), lines
+    assert any(line.startswith("2 2026-01-01 00:00") and "slower" in line and "24 hours → 48 hours" in line for line in lines), lines
 
 
 def test_an_amendment_that_changes_nothing_is_said_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,100 @@
+"""A monthly statement (and `report`) read from what-if views (`replay --terms`), as a supplier's
+manager and an arbitrator read it: a hypothesis throughout, its restatements judged by the same
+terms as its figures, the contract's clause marked where the file replaced its promise."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import subprocess
+from datetime import timedelta
+from pathlib import Path
+
+import msgspec
+import openpyxl
+import pytest
+
+from adapters.cli.core import record_calendar
+from adapters.ledger import Ledger
+from adapters.store import StoreConfig
+from domain import events as ev
+
+from .disputekit import run
+from .domainkit import Desk, local
+
+CONTRACTS = Path(__file__).resolve().parent.parent / "contracts"
+AT = "2025-05-20T00:00:00+08:00"
+BANNER = "假设计算（what-if）：条款来自文件 k72.toml（sha256 {sha}），并非合同记录的条款"
+
+
+@pytest.fixture(scope="module")
+def w(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """K-001 (seed 001: general resolution 48 h), replayed with it 72 h. T-2's resolution of 14 April
+    the desk recorded on 2 May (a restatement under either terms); T-3, reported 21 April 10:00,
+    resolved 60 h later (breached under 48 h, met under 72 h), its cause recorded by the desk on
+    3 May (a late fact that changes no verdict under the same terms)."""
+    root = tmp_path_factory.mktemp("whatif-statement")
+    data = root / "data"
+    desk = Desk()
+    app = Ledger.open(StoreConfig(data))
+    try:
+        record_calendar(app, [2025])
+        facts = [
+            desk.contract("001"),
+            desk.asset("A-1", contract="K-001", customer="buyer-001", at="2024-03-01T10:00"),
+            desk.fact(ev.AssetAccepted, "A-1", "2024-03-02T10:00"),
+            desk.open("T-2", "A-1", "2025-04-07T10:00", severity="general"),
+            desk.fact(ev.TicketAcknowledged, "T-2", "2025-04-07T10:20"),
+            desk.fact(ev.TechnicianDispatched, "T-2", "2025-04-07T11:00", technician="li"),
+            desk.fact(ev.TechnicianArrived, "T-2", "2025-04-14T09:00", technician="li"),
+            msgspec.structs.replace(desk.fact(ev.TicketResolved, "T-2", "2025-04-14T12:00", summary="修复"),
+                                    source_recorded_at=local("2025-05-02T09:30")),
+            desk.open("T-3", "A-1", "2025-04-21T10:00", severity="general"),
+            desk.fact(ev.TicketAcknowledged, "T-3", "2025-04-21T10:20"),
+            desk.fact(ev.TechnicianDispatched, "T-3", "2025-04-21T11:00", technician="li"),
+            desk.fact(ev.TechnicianArrived, "T-3", "2025-04-22T09:00", technician="li"),
+            desk.fact(ev.RepairAttempted, "T-3", "2025-04-23T21:00", fixed=True, technician="li", labour_fen=30000),
+            desk.fact(ev.TicketResolved, "T-3", "2025-04-23T22:00", summary="修复"),
+            msgspec.structs.replace(desk.fact(ev.FaultCauseDetermined, "T-3", "2025-04-23T23:00", cause="quality"),
+                                    source_recorded_at=local("2025-05-03T09:30")),
+        ]
+        facts = [f if f.source_recorded_at else msgspec.structs.replace(
+            f, source_recorded_at=f.occurred_at + timedelta(minutes=1)) for f in facts]
+        for f in facts:
+            (outcome,) = app.execute_many([f])
+            assert outcome.status == "recorded", outcome
+    finally:
+        app.close()
+    code, out = run(data, "views", "rebuild", "--at", AT)
+    assert code == 0, out
+    terms = root / "k72.toml"
+    terms.write_text((CONTRACTS / "seed-001.toml").read_text().replace(
+        "resolution = { target = { hours = 48 }, clause = \"§23 一般问题在48小时内解决\" }",
+        "resolution = { target = { hours = 72 }, clause = \"§23 一般问题在48小时内解决\" }"))
+    views = root / "w.duckdb"
+    code, out = run(data, "replay", "--terms", str(terms), "--at", AT, "--out", str(views))
+    assert code == 0, out
+    return {"data": data, "root": root, "views": views, "sha256": hashlib.sha256(terms.read_bytes()).hexdigest()}
+
+
+def statement(w: dict, month: str, fmt: str, *extra: str, views: bool = True) -> tuple[Path, str]:
+    out = w["root"] / f"s-{month}-{'w' if views else 'r'}.{fmt}"
+    code, said = run(w["data"], "--lang", "zh_CN", "statement", "--customer", "buyer-001", "--month", month,
+                     *(["--views", str(w["views"])] if views else []), "--out", str(out), *extra)
+    assert code == 0, said
+    return out, said
+
+
+def pdf_text(path: Path) -> str:
+    return subprocess.run(["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True,
+                          text=True).stdout
+
+
+def test_a_what_if_statement_restates_only_what_late_facts_changed_under_its_own_terms(w: dict) -> None:
+    html = statement(w, "2025-05", "html")[0].read_text()
+    restated = html.split('<table class="restated">')[1].split("</table>")[0]
+    assert 'class="id">T-2<' in restated  # its resolution recorded late: restated under any terms
+    # T-3's late cause changes nothing under 72 h; compared with a replay under the contract's 48 h it
+    # read "was breached → now met", a correction nobody made
+    assert 'class="id">T-3<' not in restated

@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -98,3 +99,23 @@ def test_a_what_if_statement_restates_only_what_late_facts_changed_under_its_own
     # T-3's late cause changes nothing under 72 h; compared with a replay under the contract's 48 h it
     # read "was breached → now met", a correction nobody made
     assert 'class="id">T-3<' not in restated
+
+
+def test_report_from_what_if_views_says_above_its_table_that_it_is_a_hypothesis(w: dict) -> None:
+    banner = BANNER.format(sha=w["sha256"])
+    for view in ("totals", "summary", "liability", "sla"):
+        code, out = run(w["data"], "--lang", "zh_CN", "report", view, "--views", str(w["views"]))
+        assert code == 0, out
+        assert out.splitlines()[0] == banner, (view, out[:300])  # the first line, above the title
+    code, out = run(w["data"], "--lang", "zh_CN", "report", "totals")  # the ledger's own views: no such line
+    assert code == 0 and "假设计算" not in out
+
+
+def test_report_json_of_what_if_views_keeps_its_rows_and_says_the_hypothesis_on_stderr(w: dict) -> None:
+    done = subprocess.run([sys.executable, "-m", "adapters.cli", "--data-dir", str(w["data"]), "--lang", "zh_CN",
+                           "report", "totals", "--views", str(w["views"]), "--json"],
+                          capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent)
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    assert isinstance(rows, list) and "what_if" not in rows[0]
+    assert BANNER.format(sha=w["sha256"]) in done.stderr

@@ -579,10 +579,17 @@ def cmd_report(args: argparse.Namespace) -> int:
         evaluated = con.execute("SELECT max(evaluated_at) FROM checkpoint").fetchall()[0][0]
         zones = contract_zones(con)
         cited = _breaches_of(con, [r["ticket"] for r in rows]) if table == "liability" and not machine else {}
+        from replay.explain import views_what_if
+
+        what_if = views_what_if(con)  # views of `replay --terms`: their figures are a hypothesis
     finally:
         con.close()
     if machine:  # CSV: the header even when no row matches
         say_if_behind(behind)
+        if what_if:  # the rows stay the views' rows; the hypothesis is said beside them, on stderr
+            from replay.exhibit import what_if_banner
+
+            print(what_if_banner(what_if, speak(zones.get(what_if["contract"], DEFAULT_TZ))), file=sys.stderr)
         emit(rows, args.json, have if args.csv else None, as_csv=args.csv)
         return 0
     columns = report.shown(args.wide, chosen, have)
@@ -591,6 +598,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     zone = in_zones[0] if len(in_zones) == 1 else None
     _ = speak(zone)
     say_if_behind(behind, _)
+    if what_if:  # above the table, as its title: the figures are not the ledger's under the contract
+        from replay.exhibit import what_if_banner
+
+        print(what_if_banner(what_if, _))
     if cited:  # the column holds English built by the views' SQL; people read each breach in their words
         from replay.explanations import clause_text, verdict_short
         from replay.i18n import word as said_word

@@ -147,9 +147,9 @@ def render_report(ticket: str, ticket_oid: str, rows: list[LogRow], views: Any, 
     caller started one ahead (adapters.printing.Printer)."""
     import duckdb
 
+    from replay.asof import what_if_in_views
     from replay.exhibit import RENDERERS
     from replay.explain import build_report, render_json
-    from replay.asof import what_if_in_views
     from replay.i18n import resolve_lang
 
     # a views file, or an open views database (a scratch replay in memory: its owner closes it)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import io
+import json
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -23,7 +24,7 @@ from zoneinfo import ZoneInfo
 from projections.liability import UNDETERMINED, VALUE_IN_QUESTION
 
 from .exhibit import _cols, free, nb, page_css, recorded_said, what_if_banner
-from .explanations import payer_undetermined, verdict_short
+from .explanations import payer_undetermined, promise_clause, verdict_short
 from .i18n import plural, texts, to_local, word
 
 CLOCK_ORDER = ("response", "remote_resolution", "arrival", "resolution", "spare")
@@ -124,6 +125,9 @@ def figures(con: Any, customer: str, contract: str | None, month: str, tz: str, 
                -- severity keeps the earlier one's target)
                coalesce(any_value(p.unit), any_value(c.target_unit)) AS target_unit,
                coalesce(any_value(p.amount), any_value(c.target_amount)) AS target_amount, count(*) AS clocks,
+               -- the promise's clause and terms version, to mark a what-if's promise as replacing the contract's
+               any_value(p.clause) AS clause, any_value(c.contract) AS contract,
+               max(c.contract_version) AS contract_version,
                count(*) FILTER (WHERE state <> 'not_applicable') AS applicable,
                -- of those, the clocks judged under the earlier severity's target (§9.4): the promise
                -- column says so, so that it is true of every clock counted beside it
@@ -140,6 +144,7 @@ def figures(con: Any, customer: str, contract: str | None, month: str, tz: str, 
         r["breach_rate"] = r["breached"] / r["applicable"] if r["applicable"] else None
     order = {c: i for i, c in enumerate(CLOCK_ORDER)}
     rates.sort(key=lambda r: (order.get(r["clock"], 99), str(r["severity"])))
+    rates = with_recorded_promise(con, rates)
     first, last = start_day(month), end_day(month)
     visits = _rows(con, f"""
         SELECT obligation, kind, status, count(*) AS periods FROM visit_periods
@@ -167,9 +172,10 @@ def figures(con: Any, customer: str, contract: str | None, month: str, tz: str, 
         return out
     breaches = _rows(con, f"""
         SELECT ticket, clock, severity, clock_severity, site, start, deadline, stopped_at, state, breach_minutes,
-               clause, target_unit, target_amount, evaluated_at
+               clause, target_unit, target_amount, evaluated_at, contract, contract_version
         FROM sla_clocks WHERE {scope} AND month = ? AND state = 'breached'
         ORDER BY start, ticket, clock{cut}""", [*params, month])
+    breaches = with_recorded_promise(con, breaches)
     running = _rows(con, f"""
         SELECT ticket, clock, severity, site, start, deadline, stopped_at, state, breach_minutes, evaluated_at
         FROM sla_clocks WHERE {scope} AND start < ? AND state <> 'not_applicable'
@@ -195,6 +201,28 @@ def figures(con: Any, customer: str, contract: str | None, month: str, tz: str, 
                        [*params, month, *params, end, end, *params, last, first])[0]
         counts["money"] = totals["tickets"]
     return {**out, "breaches": breaches, "running": running, "missed": missed, "money": money, "counts": counts}
+
+
+def with_recorded_promise(con: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Views of a what-if (`replay --terms`): each row whose promise the terms file changed carries
+    the promise the contract as recorded makes (`recorded_promise`, replay.explain), so that the
+    statement marks the file's promise as replacing the contract's clause, as the dispute report
+    does (replay.explanations.promise_clause). The rows as they are under the terms as recorded."""
+    from .explain import recorded_promise
+
+    recorded = {(c, v): json.loads(t) for c, v, t in con.execute(
+        "SELECT id, originator_version, json(terms) FROM events WHERE type IN ('ContractRegistered', 'ContractAmended') "
+        "AND id IN (SELECT contract FROM terms WHERE what_if)").fetchall()}
+    if not recorded:
+        return rows
+    return [{**r, "recorded_promise": recorded_promise(r, recorded.get((r.get("contract"), r.get("contract_version"))))}
+            for r in rows]
+
+
+def clause_said(row: Mapping[str, Any], t: Any) -> str:
+    """A row's clause as a statement prints it; under what-if terms that changed its promise, the
+    contract's as recorded marked replaced (as the dispute report quotes it)."""
+    return promise_clause(row, t) if row.get("recorded_promise") else free(row.get("clause"))
 
 
 def start_day(month: str) -> date:
@@ -348,7 +376,7 @@ def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> b
             P.append(f'<tr><td class="id">{_h(free(b["ticket"]))}</td><td>{_h(word(lang, "clock", b["clock"]))}</td>'
                      f'<td class="num">{_h(t.end(b["deadline"], tz))}</td>'
                      f'<td class="num">{_h(t.time(b["stopped_at"], tz))}</td>'
-                     f'<td>{_h(nb(verdict_short(b, lang)))}</td><td>{_h(free(b["clause"]))}</td></tr>')
+                     f'<td>{_h(nb(verdict_short(b, lang)))}</td><td>{_h(clause_said(b, t))}</td></tr>')
         P.append("</tbody></table>")
         P.append(_more(cur["counts"]["breaches"], lang, where_all))
 
@@ -470,6 +498,8 @@ def _promise(t: Any, r: Mapping[str, Any]) -> str:
     """The promise of the row's (final) severity, and how many of its clocks ran under the earlier
     severity's target instead (a change after the deadline had passed keeps it, §9.4)."""
     promise = t.period(r["target_amount"], r["target_unit"])
+    if r.get("recorded_promise"):  # a what-if's promise, marked as replacing the contract's
+        promise = f"{promise} {promise_clause(r, t)}"
     n = r.get("other_target") or 0
     return t(_("{promise} ({n} under the earlier severity's target)"), promise=promise, n=n) if n else promise
 
@@ -581,7 +611,7 @@ def render_xlsx(s: Mapping[str, Any], lang: str) -> bytes:
         _write_time(ws, i, 3, local(b["deadline"]), when)
         _write_time(ws, i, 4, local(b["stopped_at"]), when)
         ws.write_number(i, 5, b["breach_minutes"] or 0, minutes)  # as measured: a 20-s breach is 0.3, not 0
-        ws.write_string(i, 6, free(b["clause"]))
+        ws.write_string(i, 6, clause_said(b, t))
 
     ws = sheet(t(_("Running at month end")), [t(_("Ticket")), t(_("Clock")), t(_("Reported")), *deadline_headers],
                [14, 16, 18, 18, 18])

@@ -119,3 +119,23 @@ def test_report_json_of_what_if_views_keeps_its_rows_and_says_the_hypothesis_on_
     rows = json.loads(done.stdout)
     assert isinstance(rows, list) and "what_if" not in rows[0]
     assert BANNER.format(sha=w["sha256"]) in done.stderr
+
+
+REPLACED = "（假设计算；取代合同记录的条款：48 小时 «§23 一般问题在48小时内解决»）"
+
+
+def test_a_what_if_statement_marks_the_contract_s_clause_it_replaced_beside_the_what_if_promise(w: dict) -> None:
+    html = statement(w, "2025-04", "html")[0].read_text().replace("\u00a0", " ")
+    breached = html.split('<table class="breaches">')[1].split("</table>")[0]
+    row = next(r for r in breached.split("<tr") if ">T-2<" in r and "故障解决" in r)
+    assert REPLACED in row  # not "§23 一般问题在48小时内解决" bare beside a breach of the 72 h promise
+    rates = html.split('<table class="rates">')[1].split("</table>")[0]
+    row = next(r for r in rates.split("<tr") if "故障解决" in r and "一般" in r)
+    assert "72 小时 " + REPLACED in row
+    book = openpyxl.load_workbook(io.BytesIO(statement(w, "2025-04", "xlsx")[0].read_bytes()))
+    sheet = book["超时的时钟"]
+    header = next(r for r in sheet.iter_rows(values_only=True) if "条款" in r)
+    row = next(r for r in sheet.iter_rows(values_only=True) if r[0] == "T-2" and r[1] == "故障解决")
+    assert row[header.index("条款")] == REPLACED
+    ledger = statement(w, "2025-04", "html", views=False)[0].read_text()  # the contract as recorded: unmarked
+    assert "取代合同记录的条款" not in ledger and "§23 一般问题在48小时内解决" in ledger

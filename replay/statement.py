@@ -290,7 +290,7 @@ def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> b
     tz = s["timezone"]
     cur, prev = s["current"], s["previous"]
     who = free(s["customer_name"] or s["customer"])
-    title = t(_("Monthly service statement {month}: {customer}"), month=s["month"], customer=who)
+    title = statement_title(s, t)
     P = ["<!DOCTYPE html>", f'<html lang="{t.html_lang}"><head><meta charset="utf-8"><title>{_h(title)}</title>',
          f"<style>{page_css(t, title, what_if_banner(s.get('what_if'), t, short=True))}</style></head><body>",
          f"<h1>{_h(title)}</h1>"]
@@ -474,6 +474,16 @@ WHERE_ALL = {  # where the reader of a cut list finds all its rows, by where the
 UNDETERMINED_TICKETS = plural("{n} ticket, parts and labour worth {value}", "{n} tickets, parts and labour worth {value}")
 
 
+def statement_title(s: Mapping[str, Any], t: Any) -> str:
+    """The statement's title (H1, the HTML and PDF title, the page margin, the workbook's): a
+    what-if's says it is a hypothesis, as the dispute report's does."""
+    customer = free(s["customer_name"] or s["customer"])
+    if s.get("what_if"):
+        return t(_("Monthly service statement (hypothetical, what-if) {month}: {customer}"), month=s["month"],
+                 customer=customer)
+    return t(_("Monthly service statement {month}: {customer}"), month=s["month"], customer=customer)
+
+
 def _undetermined_said(t: Any, totals: Mapping[str, Any]) -> str:
     return undetermined_said(t, totals["undetermined_tickets"], totals["undetermined_value_fen"])
 
@@ -535,8 +545,7 @@ def render_xlsx(s: Mapping[str, Any], lang: str) -> bytes:
     wb = xlsxwriter.Workbook(buf, {"in_memory": True, "remove_timezone": True})
     evaluated = s["cut"]["evaluated_at"]
     created = to_local(evaluated, "UTC").replace(tzinfo=None) if evaluated else datetime(2000, 1, 1)
-    title = t(_("Monthly service statement {month}: {customer}"), month=s["month"],
-              customer=free(s["customer_name"] or s["customer"]))
+    title = statement_title(s, t)
     wb.set_properties({"title": title, "author": "ticketledger", "created": created})
     wb.set_calc_mode("auto")
     bold = wb.add_format({"bold": True})
@@ -552,16 +561,19 @@ def render_xlsx(s: Mapping[str, Any], lang: str) -> bytes:
         return x.replace(tzinfo=None) if x else None
 
     banner = what_if_banner(s.get("what_if"), t, short=True)
+    top = 1 if banner else 0  # a what-if's sheets open with its banner, on screen, above the headers
+    said = wb.add_format({"bold": True, "font_color": "#990000"})
 
     def sheet(name: str, headers: Sequence[str], widths: Sequence[int]) -> Any:
         ws = wb.add_worksheet(name)
-        if banner:  # printed at the head of every page of every sheet
+        if banner:  # on screen in the first row, and printed at the head of every page of every sheet
+            ws.write_string(0, 0, what_if_banner(s["what_if"], t), said)
             ws.set_header("&C&\"-,Bold\"" + banner.replace("&", "&&"))
         for i, (h, w) in enumerate(zip(headers, widths, strict=True)):
-            ws.write(0, i, h, bold)
+            ws.write(top, i, h, bold)
             ws.set_column(i, i, w)
-        ws.freeze_panes(1, 0)
-        return ws
+        ws.freeze_panes(top + 1, 0)
+        return _Below(ws, top)
 
     ws = sheet(t(_("Summary")), [t(_("Item")), t(_("Value"))], [44, 24])
     cut = s["cut"]
@@ -657,7 +669,8 @@ def render_xlsx(s: Mapping[str, Any], lang: str) -> bytes:
     for col, key in ((3, "customer_pays_fen"), (4, "supplier_pays_fen"), (5, "losses_claimed_fen"),
                      (6, "undetermined_value_fen")):
         letter = "DEFG"[col - 3]
-        ws.write_formula(n + 1, col, f"=SUM({letter}2:{letter}{n + 1})", yuan_bold, cur["totals"][key] / 100)
+        ws.write_formula(n + 1, col, f"=SUM({letter}{top + 2}:{letter}{top + n + 1})", yuan_bold,
+                         cur["totals"][key] / 100)
 
     ws = sheet(t(_("Restatements")), [t(_("Ticket")), t(_("Month")), t(_("Clock")), t(_("Was")), t(_("Now"))],
                [14, 10, 16, 24, 24])
@@ -666,6 +679,20 @@ def render_xlsx(s: Mapping[str, Any], lang: str) -> bytes:
                             verdict_short(x["before"], lang), verdict_short(x["after"], lang)])
     wb.close()
     return buf.getvalue()
+
+
+class _Below:
+    """A worksheet written `top` rows further down (below a what-if's banner row): its `write…`
+    methods take the rows as the sheet's table counts them, header 0."""
+
+    def __init__(self, ws: Any, top: int) -> None:
+        self.ws, self.top = ws, top
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.ws, name)
+        if not name.startswith("write"):
+            return method
+        return lambda row, *args, **kw: method(row + self.top, *args, **kw)
 
 
 def _write_time(ws: Any, row: int, col: int, value: datetime | None, fmt: Any) -> None:

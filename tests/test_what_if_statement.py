@@ -139,3 +139,22 @@ def test_a_what_if_statement_marks_the_contract_s_clause_it_replaced_beside_the_
     assert row[header.index("条款")] == REPLACED
     ledger = statement(w, "2025-04", "html", views=False)[0].read_text()  # the contract as recorded: unmarked
     assert "取代合同记录的条款" not in ledger and "§23 一般问题在48小时内解决" in ledger
+
+
+def test_a_what_if_statement_s_title_says_it_is_a_hypothesis_everywhere_it_is_read(w: dict) -> None:
+    title = "月度服务对账单（假设计算，what-if）2025-04：种子 001 采购人（原文未具名）"
+    html = statement(w, "2025-04", "html")[0].read_text()
+    assert f"<title>{title}</title>" in html and f"<h1>{title}</h1>" in html
+    pdf = statement(w, "2025-04", "pdf")[0]
+    info = subprocess.run(["pdfinfo", str(pdf)], check=True, capture_output=True, text=True).stdout
+    assert f"Title:           {title}" in info
+    pages = pdf_text(pdf).split("\f")
+    assert all(title in page for page in pages if page.strip())  # the page margin of every page
+    book = openpyxl.load_workbook(io.BytesIO(statement(w, "2025-04", "xlsx")[0].read_bytes()))
+    assert book.properties.title == title
+    banner = BANNER.format(sha=w["sha256"])
+    for sheet in book.worksheets:  # on screen, not only in the print header
+        assert sheet["A1"].value == banner, sheet.title
+    money = book["费用"]
+    total = next(r for r in money.iter_rows() if r[0].value == "合计")
+    assert total[3].value.startswith("=SUM(D3:")  # the sums start below the banner and the headers

@@ -59,6 +59,7 @@ def w(tmp_path_factory: pytest.TempPathFactory) -> dict:
             desk.fact(ev.TicketResolved, "T-3", "2025-04-23T22:00", summary="修复"),
             msgspec.structs.replace(desk.fact(ev.FaultCauseDetermined, "T-3", "2025-04-23T23:00", cause="quality"),
                                     source_recorded_at=local("2025-05-03T09:30")),
+            desk.contract("000"),  # last in the log, and outside the what-if's scope (K-001's events)
         ]
         facts = [f if f.source_recorded_at else msgspec.structs.replace(
             f, source_recorded_at=f.occurred_at + timedelta(minutes=1)) for f in facts]
@@ -158,3 +159,15 @@ def test_a_what_if_statement_s_title_says_it_is_a_hypothesis_everywhere_it_is_re
     money = book["费用"]
     total = next(r for r in money.iter_rows() if r[0].value == "合计")
     assert total[3].value.startswith("=SUM(D3:")  # the sums start below the banner and the headers
+
+
+def test_a_what_if_report_names_the_ledger_state_its_replay_read_not_its_scope_s_last_event(w: dict) -> None:
+    """The what-if replays only K-001's events; the log goes on after the last of them (K-000)."""
+    _, said = statement(w, "2025-04", "html", "--json", views=False)
+    log = json.loads(said)[0]["position"]
+    html = statement(w, "2025-04", "html")[0].read_text()
+    assert f"依据账本日志截至位置 {log} 的内容" in html
+    out = w["root"] / "e.md"
+    code, said = run(w["data"], "--lang", "zh_CN", "explain", "T-2", "--views", str(w["views"]), "--out", str(out))
+    assert code == 0, said
+    assert f"本报告读取的账本：截至日志位置 {log}（视图检查点" in out.read_text()

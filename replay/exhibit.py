@@ -200,6 +200,12 @@ def what_if_banner(what_if: Mapping[str, Any] | None, t: Texts, *, short: bool =
              file=free(what_if.get("file")) or "?", sha256=(sha[:12] + "…") if short and sha else sha or "?")
 
 
+def what_if_fields(what_if: Mapping[str, Any] | None, t: Texts) -> dict[str, Any]:
+    """What a report's or statement's JSON says of its terms: `what_if` (the terms file and its
+    SHA-256; null under the contract as recorded) and, for a what-if, `what_if_said` (the banner)."""
+    return {"what_if": what_if, **({"what_if_said": what_if_banner(what_if, t)} if what_if else {})}
+
+
 def report_title(r: Mapping[str, Any], t: Texts) -> str:
     """The report's title, which every printed page carries in its margin: a what-if says so there."""
     if r.get("what_if"):

@@ -356,9 +356,9 @@ def _in_clock_order(clocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def render_json(report: dict[str, Any], lang: str = "en") -> bytes:
     """The report for programs: instants in UTC, amounts in fen; the explanations in `lang`."""
-    from .exhibit import explanations, what_if_banner
+    from .exhibit import explanations, what_if_fields
     from .i18n import texts
 
-    said = {"what_if_said": what_if_banner(report["what_if"], texts(lang))} if report.get("what_if") else {}
+    said = what_if_fields(report.get("what_if"), texts(lang))
     return msgspec.json.format(msgspec.json.encode({**report, "lang": lang, **said,
                                                     "explanations": explanations(report, lang)}), indent=2) + b"\n"

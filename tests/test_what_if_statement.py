@@ -171,3 +171,16 @@ def test_a_what_if_report_names_the_ledger_state_its_replay_read_not_its_scope_s
     code, said = run(w["data"], "--lang", "zh_CN", "explain", "T-2", "--views", str(w["views"]), "--out", str(out))
     assert code == 0, said
     assert f"本报告读取的账本：截至日志位置 {log}（视图检查点" in out.read_text()
+
+
+def test_the_statement_command_says_it_wrote_a_hypothesis_in_its_line_and_its_json(w: dict) -> None:
+    banner = BANNER.format(sha=w["sha256"])
+    _, said = statement(w, "2025-04", "html")
+    (line,) = said.splitlines()
+    assert line.startswith("已写入 ") and line.endswith("；" + banner)
+    _, said = statement(w, "2025-04", "html", "--json")
+    (doc,) = json.loads(said)
+    assert doc["what_if"]["file"] == "k72.toml" and doc["what_if"]["sha256"] == w["sha256"]
+    assert doc["what_if_said"] == banner
+    _, said = statement(w, "2025-04", "html", "--json", views=False)
+    assert json.loads(said)[0]["what_if"] is None and "what_if_said" not in json.loads(said)[0]

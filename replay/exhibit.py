@@ -400,6 +400,9 @@ tr.met td.verdict{background:#e2efe2}
 tr.at_risk td.verdict,tr.running td.verdict{background:#f4efd8}
 .quote{font-size:8pt;color:#222}
 .money td.num{font-size:10pt;font-weight:600}
+/* a figure said in words (a statement's undetermined payer: a count and a value) wraps in its cell
+   rather than run over its neighbour's figure */
+td.num.words{white-space:normal}
 ul{margin:1mm 0 1mm 5mm;padding:0}
 li{margin:0.6mm 0}
 .clock{break-inside:avoid}

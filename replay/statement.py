@@ -334,7 +334,8 @@ def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> b
          _delta(ct["customer_pays_fen"], pt["customer_pays_fen"], money)),
         (t(SUPPLIER_BEARS), money(ct["supplier_pays_fen"]), money(pt["supplier_pays_fen"]),
          _delta(ct["supplier_pays_fen"], pt["supplier_pays_fen"], money)),
-        (t(M["Payer undetermined (not in either sum)"]), _undetermined_said(t, ct), _undetermined_said(t, pt), ""),
+        (undetermined := t(M["Payer undetermined (not in either sum)"]), _undetermined_said(t, ct),
+         _undetermined_said(t, pt), ""),
         (t(M["Losses claimed (supplier liable)"]), f"{money(ct['losses_claimed_fen'])} ({money(ct['losses_liable_fen'])})",
          f"{money(pt['losses_claimed_fen'])} ({money(pt['losses_liable_fen'])})", ""),
         (t(M["Visits done / due / missed"]), f"{ct['visits_done']} / {ct['visits_due']} / {ct['visits_missed']}",
@@ -343,8 +344,10 @@ def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> b
     P.append(f"<h2>{_h(t(M['This month and the previous one']))}</h2>")
     P.append('<table class="summary">' + _cols(["auto", "40mm", "40mm", "28mm"]) + "<thead><tr>" + "".join(
         f"<th>{_h(x)}</th>" for x in ("", s["month"], prev["month"], t(M["Change"]))) + "</tr></thead><tbody>"
-             + "".join(f'<tr><th scope="row">{_h(a)}</th><td class="num">{_h(b)}</td><td class="num">{_h(c)}</td>'
-                       f'<td class="num">{_h(d)}</td></tr>' for a, b, c, d in summary) + "</tbody></table>")
+             + "".join(f'<tr><th scope="row">{_h(a)}</th><td class="{cls}">{_h(b)}</td><td class="{cls}">{_h(c)}</td>'
+                       f'<td class="num">{_h(d)}</td></tr>'
+                       for (a, b, c, d), cls in ((row, "num words" if row[0] == undetermined else "num")
+                                                 for row in summary)) + "</tbody></table>")
 
     # rates per clock and severity
     P.append(f"<h2>{_h(t(M['Breach rates per clock and severity']))}</h2>")
@@ -430,7 +433,7 @@ def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> b
                      t(_("Ticket")), t(_("Reported")), t(_("Coverage and cause")), t(_("The customer pays")),
                      t(SUPPLIER_BEARS), t(_("Losses claimed")))) + "</tr></thead><tbody>")
         for m in cur["money"][:LIST_ROWS]:
-            owed = (f'<td class="num undetermined" colspan="2">{_h(_undetermined_row(t, m))}</td>'
+            owed = (f'<td class="num words undetermined" colspan="2">{_h(_undetermined_row(t, m))}</td>'
                     if payer_undetermined(m) else f'<td class="num">{_h(money(m["customer_pays_fen"]))}</td>'
                                                   f'<td class="num">{_h(money(m["supplier_pays_fen"]))}</td>')
             P.append(f'<tr><td class="id">{_h(free(m["ticket"]))}</td><td class="num">{_h(t.time(m["reported_at"], tz))}</td>'
@@ -442,7 +445,7 @@ def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> b
                  f'<td class="num">{_h(money(ct["losses_claimed_fen"]))}</td></tr>')
         if ct["undetermined_tickets"]:  # apart from both sums: neither side owes it until decided
             P.append(f'<tr class="total"><th scope="row" colspan="3">{_h(t(M["Payer undetermined (not in either sum)"]))}'
-                     f'</th><td class="num" colspan="3">{_h(_undetermined_said(t, ct))}</td></tr>')
+                     f'</th><td class="num words" colspan="3">{_h(_undetermined_said(t, ct))}</td></tr>')
         P.append("</tbody></table>")
         P.append(_more(cur["counts"]["money"], lang, where_all))
 

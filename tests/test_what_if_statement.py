@@ -59,6 +59,14 @@ def w(tmp_path_factory: pytest.TempPathFactory) -> dict:
             desk.fact(ev.TicketResolved, "T-3", "2025-04-23T22:00", summary="修复"),
             msgspec.structs.replace(desk.fact(ev.FaultCauseDetermined, "T-3", "2025-04-23T23:00", cause="quality"),
                                     source_recorded_at=local("2025-05-03T09:30")),
+            # A-2 not yet accepted: no payer rule of seed 001 decides T-4 (undetermined), with losses claimed
+            desk.asset("A-2", contract="K-001", customer="buyer-001", at="2025-03-01T10:00"),
+            desk.open("T-4", "A-2", "2025-04-04T18:43", severity="general"),
+            desk.fact(ev.TicketAcknowledged, "T-4", "2025-04-04T19:00"),
+            desk.fact(ev.RepairAttempted, "T-4", "2025-04-05T10:00", fixed=True, technician="li", labour_fen=180000),
+            desk.fact(ev.TicketResolved, "T-4", "2025-04-05T11:00", summary="修复"),
+            desk.fact(ev.FaultCauseDetermined, "T-4", "2025-04-05T12:00", cause="quality"),
+            desk.fact(ev.LossClaimed, "T-4", "2025-04-06T10:00", amount_fen=444200, description="停机损失"),
             desk.contract("000"),  # last in the log, and outside the what-if's scope (K-001's events)
         ]
         facts = [f if f.source_recorded_at else msgspec.structs.replace(
@@ -184,3 +192,49 @@ def test_the_statement_command_says_it_wrote_a_hypothesis_in_its_line_and_its_js
     assert doc["what_if_said"] == banner
     _, said = statement(w, "2025-04", "html", "--json", views=False)
     assert json.loads(said)[0]["what_if"] is None and "what_if_said" not in json.loads(said)[0]
+
+
+CJK_PUNCTUATION = "，。、；：（）“”《》"
+
+
+def overprinted(pdf: Path) -> list[tuple[str, str]]:
+    """Pairs of words printed over each other: on one line (boxes sharing most of their height),
+    the next word starting before the previous one ends (pdftotext's word boxes)."""
+    import html as markup
+    import re
+
+    boxes = subprocess.run(["pdftotext", "-bbox", str(pdf), "-"], check=True, capture_output=True, text=True).stdout
+    found = []
+    for page in boxes.split("<page ")[1:]:
+        words = [(float(a), float(b), float(c), float(d), markup.unescape(w)) for a, b, c, d, w in re.findall(
+            r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>', page)]
+        for i, (x0, y0, x1, y1, w) in enumerate(words):
+            for u0, v0, u1, v1, other in words[i + 1:]:
+                same_line = min(y1, v1) - max(y0, v0) > 0.5 * min(y1 - y0, v1 - v0)
+                # Chinese punctuation is set half-width beside its neighbour, by design: not overprint
+                kerned = w[-1:] in CJK_PUNCTUATION or other[:1] in CJK_PUNCTUATION
+                if same_line and not kerned and max(x0, u0) < min(x1, u1) - 0.5:
+                    found.append((w, other))
+    return found
+
+
+def ledger_statement_pdfs(w: dict) -> dict[str, Path]:
+    """The ledger's own April statement (T-4 in it), printed in English and in Chinese."""
+    pdfs = {}
+    for lang in ("en", "zh_CN"):
+        pdf = pdfs[lang] = w["root"] / f"s-{lang}.pdf"
+        if not pdf.exists():
+            code, said = run(w["data"], "--lang", lang, "statement", "--customer", "buyer-001", "--month",
+                             "2025-04", "--out", str(pdf))
+            assert code == 0, said
+    return pdfs
+
+
+def test_the_statement_prints_no_money_figure_over_another(w: dict) -> None:
+    """T-4's payer no rule decides: 'undetermined: parts and labour worth ¥1,800.00' (two columns) ran
+    over its losses claimed, ¥4,442.00, and the summary's undetermined count over the previous month's."""
+    for lang, pdf in ledger_statement_pdfs(w).items():
+        assert [p for p in overprinted(pdf) if any("¥" in x for x in p)] == [], lang
+        text = pdf_text(pdf)
+        assert "¥4,442.00" in text and "¥1,800.00" in text
+

@@ -675,11 +675,12 @@ def render_xlsx(s: Mapping[str, Any], lang: str) -> bytes:
         ws.write_formula(n + 1, col, f"=SUM({letter}{top + 2}:{letter}{top + n + 1})", yuan_bold,
                          cur["totals"][key] / 100)
 
-    ws = sheet(t(_("Restatements")), [t(_("Ticket")), t(_("Month")), t(_("Clock")), t(_("Was")), t(_("Now"))],
-               [14, 10, 16, 24, 24])
+    # why each changed, as the printed statement says it: the facts, when the desk recorded them
+    ws = sheet(t(_("Restatements")), [t(_("Ticket")), t(_("Month")), t(_("Clock")), t(_("Was")), t(_("Now")),
+                                      t(_("Because of"))], [14, 10, 16, 24, 24, 70])
     for i, x in enumerate(s["restatements"], 1):
         ws.write_row(i, 0, [free(x["ticket"]), x["month"], word(lang, "clock", x["clock"]),
-                            verdict_short(x["before"], lang), verdict_short(x["after"], lang)])
+                            verdict_short(x["before"], lang), verdict_short(x["after"], lang), _because(x, lang, tz)])
     wb.close()
     return buf.getvalue()
 

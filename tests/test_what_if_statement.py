@@ -238,3 +238,12 @@ def test_the_statement_prints_no_money_figure_over_another(w: dict) -> None:
         text = pdf_text(pdf)
         assert "¥4,442.00" in text and "¥1,800.00" in text
 
+
+
+def test_the_workbook_says_why_each_figure_was_restated_as_the_printed_statement_does(w: dict) -> None:
+    book = openpyxl.load_workbook(io.BytesIO(statement(w, "2025-05", "xlsx", views=False)[0].read_bytes()))
+    sheet = book["更正"]
+    header = [c.value for c in sheet[1]]
+    row = next(r for r in sheet.iter_rows(min_row=2, values_only=True) if r[0] == "T-2")
+    # the desk's recording time, not the ledger's import
+    assert row[header.index("原因")].startswith("2025-04-14 12:00 的“故障解决”，于 2025-05-02 09:30（来源服务台） 记录（日志位置 ")

@@ -403,6 +403,8 @@ tr.at_risk td.verdict,tr.running td.verdict{background:#f4efd8}
 /* a figure said in words (a statement's undetermined payer: a count and a value) wraps in its cell
    rather than run over its neighbour's figure */
 td.num.words{white-space:normal}
+/* a time in a table of money (a statement's ticket reported at): not a money figure */
+td.when{font-variant-numeric:tabular-nums;white-space:nowrap}
 ul{margin:1mm 0 1mm 5mm;padding:0}
 li{margin:0.6mm 0}
 .clock{break-inside:avoid}

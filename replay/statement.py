@@ -436,7 +436,7 @@ def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> b
             owed = (f'<td class="num words undetermined" colspan="2">{_h(_undetermined_row(t, m))}</td>'
                     if payer_undetermined(m) else f'<td class="num">{_h(money(m["customer_pays_fen"]))}</td>'
                                                   f'<td class="num">{_h(money(m["supplier_pays_fen"]))}</td>')
-            P.append(f'<tr><td class="id">{_h(free(m["ticket"]))}</td><td class="num">{_h(t.time(m["reported_at"], tz))}</td>'
+            P.append(f'<tr><td class="id">{_h(free(m["ticket"]))}</td><td class="when">{_h(t.time(m["reported_at"], tz))}</td>'
                      f'<td>{_h(word(lang, "coverage", m["coverage"]))}; {_h(word(lang, "cause", m["cause"]))}</td>'
                      f'{owed}<td class="num">{_h(money(m["losses_claimed_fen"] or 0))}</td></tr>')
         P.append(f'<tr class="total"><th scope="row" colspan="3">{_h(t(M["Total"]))}</th>'

@@ -102,11 +102,13 @@ def calendar_rows(app: EventStoreApp) -> list[LogRow]:
 SCRATCH_THREADS = 1
 
 
-def clocks_without(ticket: str | list[str], rows: list[LogRow], leave_out: set[int], evaluated: Any) -> list[dict[str, Any]]:
+def clocks_without(ticket: str | list[str], rows: list[LogRow], leave_out: set[int], evaluated: Any,
+                   terms: Any = None) -> list[dict[str, Any]]:
     """The ticket's (or tickets') clock rows from a scoped replay of its own, its asset's, its
     contract's and the calendar's facts without the facts at the positions `leave_out` (a
     correction's effect, a late entry's restatement; issue 17): the projections' one code path,
-    in memory, evaluated at the views' evaluation time."""
+    in memory, evaluated at the views' evaluation time. `terms`: the what-if terms the views it is
+    compared with were built under (replay.asof.what_if_in_views), None for the terms as recorded."""
     from datetime import UTC
 
     from projections import open_views, rebuild
@@ -121,7 +123,7 @@ def clocks_without(ticket: str | list[str], rows: list[LogRow], leave_out: set[i
     try:
         # only its clocks are read: no view computed after them (liability, visits, summaries)
         rebuild(con, lambda: arrow_batches(kept), evaluated.replace(tzinfo=UTC) if evaluated.tzinfo is None else evaluated,
-                upto="clocks")
+                upto="clocks", terms_override=terms)
         cur = con.execute("SELECT * FROM sla_clocks WHERE list_contains(?, ticket) ORDER BY ticket, clock", [tickets])
         cols = [d[0] for d in cur.description]
         return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
@@ -145,6 +147,7 @@ def render_report(ticket: str, ticket_oid: str, rows: list[LogRow], views: Any, 
     caller started one ahead (adapters.printing.Printer)."""
     import duckdb
 
+    from replay.asof import what_if_in_views
     from replay.exhibit import RENDERERS
     from replay.explain import build_report, render_json
     from replay.i18n import resolve_lang
@@ -154,13 +157,14 @@ def render_report(ticket: str, ticket_oid: str, rows: list[LogRow], views: Any, 
     try:
         con.execute("SET TimeZone = 'UTC'")
         evaluated = con.execute("SELECT max(evaluated_at) FROM checkpoint").fetchone()[0]
+        terms = what_if_in_views(con)  # a correction's effect under the terms the report's verdicts use
         report = build_report(
             ticket, rows, con, as_of_recorded=as_of_recorded, as_of_source_recorded=as_of_source_recorded,
             ticket_oid=ticket_oid,
             evidence_href=lambda sha: os.path.relpath(evidence_path(data_dir.resolve(), sha), out_dir),
             evidence_status=lambda sha: check_evidence(data_dir, sha),
             clocks_without=None if calendar is None or evaluated is None else
-            (lambda position: clocks_without(ticket, rows + calendar, {position}, evaluated)),
+            (lambda position: clocks_without(ticket, rows + calendar, {position}, evaluated, terms)),
         )
     finally:
         con.close()

@@ -148,8 +148,11 @@ def restatements(con: Any, data: dict[str, Any], customer: str, contract: str | 
     Which clocks changed is decided at one evaluation time (the views'), so that time passing is
     not taken for a restatement; what a restated clock "was" is what the previous statement showed:
     the facts entered before its cut, evaluated at its cut (not the same facts evaluated today,
-    which would read as a breach of thousands of hours no statement ever showed)."""
+    which would read as a breach of thousands of hours no statement ever showed). Views of a
+    what-if (`replay --terms`) are compared with replays under the same terms, read back from the
+    views: under the terms as recorded, every verdict the what-if changed read as a restatement."""
     from replay import statement as st
+    from replay.asof import what_if_in_views
 
     from .dispute import calendar_rows, clocks_without, tickets_rows
 
@@ -178,6 +181,7 @@ def restatements(con: Any, data: dict[str, Any], customer: str, contract: str | 
 
     views_now = beside(views_rows) if beside is not None else functools.partial(views_rows, con)
     evaluated = data["cut"]["evaluated_at"]
+    terms = what_if_in_views(con)
     with ledger() as held:
         calendar = calendar_rows(held)
         rows = tickets_rows(held, tickets, assets=False)  # their clocks alone are replayed
@@ -191,8 +195,8 @@ def restatements(con: Any, data: dict[str, Any], customer: str, contract: str | 
     # the two replays are DuckDB's work (the GIL let go): side by side on the cores
     entered_later = {r.position for r in kept if r.topic.startswith("ticket.") and _entered_at(r) >= since}
     with ThreadPoolExecutor(max_workers=1) as pool:
-        shown_later = pool.submit(clocks_without, tickets, kept + calendar, entered_later, since)
-        without = by_clock(clocks_without(tickets, kept + calendar, leave_out, evaluated))
+        shown_later = pool.submit(clocks_without, tickets, kept + calendar, entered_later, since, terms)
+        without = by_clock(clocks_without(tickets, kept + calendar, leave_out, evaluated, terms))
         shown = by_clock(shown_later.result())
     cols, now = views_now()
     out = []

@@ -211,3 +211,20 @@ def load_what_if(path: str, terms_for: list[str] | None = None) -> Any:
     file = Path(path)
     return WhatIf(terms_from_mapping(terms, f"{path} [terms]"), contracts, source=file.name,
                   sha256=hashlib.sha256(file.read_bytes()).hexdigest())
+
+
+def what_if_in_views(con: Any) -> Any:
+    """The what-if terms (projections.terms_flat.WhatIf) a views file was built under (`replay
+    --terms`), read back from its terms tables, or None for views under the terms as recorded: a
+    replay derived from such views (a statement's restatements, a correction's effect) is judged
+    by the same terms as the rows it is compared with."""
+    from domain.terms import terms_from_mapping
+    from projections.terms_flat import WhatIf
+
+    rows = con.execute("SELECT contract, json(terms), what_if_file, what_if_sha256 FROM terms WHERE what_if "
+                       "ORDER BY contract, version").fetchall()
+    if not rows:
+        return None
+    _, terms, source, sha256 = rows[0]
+    return WhatIf(terms_from_mapping(msgspec.json.decode(terms), f"{source} [terms]"),
+                  frozenset(r[0] for r in rows), source=source or "", sha256=sha256 or "")

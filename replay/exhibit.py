@@ -201,6 +201,12 @@ def what_if_banner(what_if: Mapping[str, Any] | None, t: Texts, *, short: bool =
              file=free(what_if.get("file")) or "?", sha256=(sha[:12] + "…") if short and sha else sha or "?")
 
 
+def what_if_fields(what_if: Mapping[str, Any] | None, t: Texts) -> dict[str, Any]:
+    """What a report's or statement's JSON says of its terms: `what_if` (the terms file and its
+    SHA-256; null under the contract as recorded) and, for a what-if, `what_if_said` (the banner)."""
+    return {"what_if": what_if, **({"what_if_said": what_if_banner(what_if, t)} if what_if else {})}
+
+
 def report_title(r: Mapping[str, Any], t: Texts) -> str:
     """The report's title, which every printed page carries in its margin: a what-if says so there."""
     if r.get("what_if"):
@@ -395,6 +401,11 @@ tr.met td.verdict{background:#e2efe2}
 tr.at_risk td.verdict,tr.running td.verdict{background:#f4efd8}
 .quote{font-size:8pt;color:#222}
 .money td.num{font-size:10pt;font-weight:600}
+/* a figure said in words (a statement's undetermined payer: a count and a value) wraps in its cell
+   rather than run over its neighbour's figure */
+td.num.words{white-space:normal}
+/* a time in a table of money (a statement's ticket reported at): not a money figure */
+td.when{font-variant-numeric:tabular-nums;white-space:nowrap}
 ul{margin:1mm 0 1mm 5mm;padding:0}
 li{margin:0.6mm 0}
 .clock{break-inside:avoid}

@@ -282,10 +282,21 @@ def build_report(ticket: str, rows: Iterable[Any], views: Any, *, as_of_recorded
 def what_if_terms(views: Any, contract: str | None) -> dict[str, Any] | None:
     """The what-if terms file (`replay --terms`) the views judged `contract` by, or None when they
     used its terms as recorded: a report from such views is a hypothesis, and says so."""
-    rows = view_rows(views, "SELECT * FROM terms WHERE what_if AND contract = ? ORDER BY version", [contract])
+    return _what_if_of(view_rows(views, "SELECT * FROM terms WHERE what_if AND contract = ? ORDER BY version",
+                                 [contract]))
+
+
+def views_what_if(views: Any) -> dict[str, Any] | None:
+    """The what-if terms file (`replay --terms`) the views judged any of their contracts by (a
+    file replaces one contract's terms, or those of the contracts it was given for), or None: a
+    report of the views' rows (`report`) is then a hypothesis, and says so."""
+    return _what_if_of(view_rows(views, "SELECT * FROM terms WHERE what_if ORDER BY contract, version", []))
+
+
+def _what_if_of(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     if not rows:
         return None
-    return {"contract": contract, "file": rows[0].get("what_if_file") or "",
+    return {"contract": rows[0]["contract"], "file": rows[0].get("what_if_file") or "",
             "sha256": rows[0].get("what_if_sha256") or ""}
 
 
@@ -345,9 +356,9 @@ def _in_clock_order(clocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def render_json(report: dict[str, Any], lang: str = "en") -> bytes:
     """The report for programs: instants in UTC, amounts in fen; the explanations in `lang`."""
-    from .exhibit import explanations, what_if_banner
+    from .exhibit import explanations, what_if_fields
     from .i18n import texts
 
-    said = {"what_if_said": what_if_banner(report["what_if"], texts(lang))} if report.get("what_if") else {}
+    said = what_if_fields(report.get("what_if"), texts(lang))
     return msgspec.json.format(msgspec.json.encode({**report, "lang": lang, **said,
                                                     "explanations": explanations(report, lang)}), indent=2) + b"\n"

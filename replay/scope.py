@@ -43,11 +43,15 @@ class Scope:
                  tickets=t.number(len(self.tickets)), assets=t.number(len(self.assets)))
 
 
-def prune(con: Any, scope: Scope) -> None:
+def prune(con: Any, scope: Scope, read_to: int | None = None) -> None:
     """Drop the rows of assets replayed only for their site-wide visits (and, defensively, of
-    any ticket outside the scope), in one transaction."""
+    any ticket outside the scope), in one transaction. `read_to`: the log position the replay read
+    up to (its cut), which the checkpoint then holds: the ledger's state its reports name, not the
+    position of the scope's last event, which lies before it."""
     con.execute("BEGIN TRANSACTION")
     try:
+        if read_to is not None:
+            con.execute("UPDATE checkpoint SET position = greatest(position, ?)", [read_to])
         con.execute("CREATE OR REPLACE TEMP TABLE _scope_assets AS SELECT unnest(?::VARCHAR[]) AS asset",
                     [sorted(scope.assets)])
         con.execute("CREATE OR REPLACE TEMP TABLE _scope_tickets AS SELECT unnest(?::VARCHAR[]) AS ticket",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import io
+import json
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -23,7 +24,7 @@ from zoneinfo import ZoneInfo
 from projections.liability import UNDETERMINED, VALUE_IN_QUESTION
 
 from .exhibit import _cols, free, nb, page_css, recorded_said, what_if_banner
-from .explanations import payer_undetermined, verdict_short
+from .explanations import payer_undetermined, promise_clause, verdict_short
 from .i18n import plural, texts, to_local, word
 
 CLOCK_ORDER = ("response", "remote_resolution", "arrival", "resolution", "spare")
@@ -124,6 +125,9 @@ def figures(con: Any, customer: str, contract: str | None, month: str, tz: str, 
                -- severity keeps the earlier one's target)
                coalesce(any_value(p.unit), any_value(c.target_unit)) AS target_unit,
                coalesce(any_value(p.amount), any_value(c.target_amount)) AS target_amount, count(*) AS clocks,
+               -- the promise's clause and terms version, to mark a what-if's promise as replacing the contract's
+               any_value(p.clause) AS clause, any_value(c.contract) AS contract,
+               max(c.contract_version) AS contract_version,
                count(*) FILTER (WHERE state <> 'not_applicable') AS applicable,
                -- of those, the clocks judged under the earlier severity's target (§9.4): the promise
                -- column says so, so that it is true of every clock counted beside it
@@ -140,6 +144,7 @@ def figures(con: Any, customer: str, contract: str | None, month: str, tz: str, 
         r["breach_rate"] = r["breached"] / r["applicable"] if r["applicable"] else None
     order = {c: i for i, c in enumerate(CLOCK_ORDER)}
     rates.sort(key=lambda r: (order.get(r["clock"], 99), str(r["severity"])))
+    rates = with_recorded_promise(con, rates)
     first, last = start_day(month), end_day(month)
     visits = _rows(con, f"""
         SELECT obligation, kind, status, count(*) AS periods FROM visit_periods
@@ -167,9 +172,10 @@ def figures(con: Any, customer: str, contract: str | None, month: str, tz: str, 
         return out
     breaches = _rows(con, f"""
         SELECT ticket, clock, severity, clock_severity, site, start, deadline, stopped_at, state, breach_minutes,
-               clause, target_unit, target_amount, evaluated_at
+               clause, target_unit, target_amount, evaluated_at, contract, contract_version
         FROM sla_clocks WHERE {scope} AND month = ? AND state = 'breached'
         ORDER BY start, ticket, clock{cut}""", [*params, month])
+    breaches = with_recorded_promise(con, breaches)
     running = _rows(con, f"""
         SELECT ticket, clock, severity, site, start, deadline, stopped_at, state, breach_minutes, evaluated_at
         FROM sla_clocks WHERE {scope} AND start < ? AND state <> 'not_applicable'
@@ -195,6 +201,28 @@ def figures(con: Any, customer: str, contract: str | None, month: str, tz: str, 
                        [*params, month, *params, end, end, *params, last, first])[0]
         counts["money"] = totals["tickets"]
     return {**out, "breaches": breaches, "running": running, "missed": missed, "money": money, "counts": counts}
+
+
+def with_recorded_promise(con: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Views of a what-if (`replay --terms`): each row whose promise the terms file changed carries
+    the promise the contract as recorded makes (`recorded_promise`, replay.explain), so that the
+    statement marks the file's promise as replacing the contract's clause, as the dispute report
+    does (replay.explanations.promise_clause). The rows as they are under the terms as recorded."""
+    from .explain import recorded_promise
+
+    recorded = {(c, v): json.loads(t) for c, v, t in con.execute(
+        "SELECT id, originator_version, json(terms) FROM events WHERE type IN ('ContractRegistered', 'ContractAmended') "
+        "AND id IN (SELECT contract FROM terms WHERE what_if)").fetchall()}
+    if not recorded:
+        return rows
+    return [{**r, "recorded_promise": recorded_promise(r, recorded.get((r.get("contract"), r.get("contract_version"))))}
+            for r in rows]
+
+
+def clause_said(row: Mapping[str, Any], t: Any) -> str:
+    """A row's clause as a statement prints it; under what-if terms that changed its promise, the
+    contract's as recorded marked replaced (as the dispute report quotes it)."""
+    return promise_clause(row, t) if row.get("recorded_promise") else free(row.get("clause"))
 
 
 def start_day(month: str) -> date:
@@ -262,7 +290,7 @@ def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> b
     tz = s["timezone"]
     cur, prev = s["current"], s["previous"]
     who = free(s["customer_name"] or s["customer"])
-    title = t(_("Monthly service statement {month}: {customer}"), month=s["month"], customer=who)
+    title = statement_title(s, t)
     P = ["<!DOCTYPE html>", f'<html lang="{t.html_lang}"><head><meta charset="utf-8"><title>{_h(title)}</title>',
          f"<style>{page_css(t, title, what_if_banner(s.get('what_if'), t, short=True))}</style></head><body>",
          f"<h1>{_h(title)}</h1>"]
@@ -306,7 +334,8 @@ def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> b
          _delta(ct["customer_pays_fen"], pt["customer_pays_fen"], money)),
         (t(SUPPLIER_BEARS), money(ct["supplier_pays_fen"]), money(pt["supplier_pays_fen"]),
          _delta(ct["supplier_pays_fen"], pt["supplier_pays_fen"], money)),
-        (t(M["Payer undetermined (not in either sum)"]), _undetermined_said(t, ct), _undetermined_said(t, pt), ""),
+        (undetermined := t(M["Payer undetermined (not in either sum)"]), _undetermined_said(t, ct),
+         _undetermined_said(t, pt), ""),
         (t(M["Losses claimed (supplier liable)"]), f"{money(ct['losses_claimed_fen'])} ({money(ct['losses_liable_fen'])})",
          f"{money(pt['losses_claimed_fen'])} ({money(pt['losses_liable_fen'])})", ""),
         (t(M["Visits done / due / missed"]), f"{ct['visits_done']} / {ct['visits_due']} / {ct['visits_missed']}",
@@ -315,8 +344,10 @@ def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> b
     P.append(f"<h2>{_h(t(M['This month and the previous one']))}</h2>")
     P.append('<table class="summary">' + _cols(["auto", "40mm", "40mm", "28mm"]) + "<thead><tr>" + "".join(
         f"<th>{_h(x)}</th>" for x in ("", s["month"], prev["month"], t(M["Change"]))) + "</tr></thead><tbody>"
-             + "".join(f'<tr><th scope="row">{_h(a)}</th><td class="num">{_h(b)}</td><td class="num">{_h(c)}</td>'
-                       f'<td class="num">{_h(d)}</td></tr>' for a, b, c, d in summary) + "</tbody></table>")
+             + "".join(f'<tr><th scope="row">{_h(a)}</th><td class="{cls}">{_h(b)}</td><td class="{cls}">{_h(c)}</td>'
+                       f'<td class="num">{_h(d)}</td></tr>'
+                       for (a, b, c, d), cls in ((row, "num words" if row[0] == undetermined else "num")
+                                                 for row in summary)) + "</tbody></table>")
 
     # rates per clock and severity
     P.append(f"<h2>{_h(t(M['Breach rates per clock and severity']))}</h2>")
@@ -348,7 +379,7 @@ def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> b
             P.append(f'<tr><td class="id">{_h(free(b["ticket"]))}</td><td>{_h(word(lang, "clock", b["clock"]))}</td>'
                      f'<td class="num">{_h(t.end(b["deadline"], tz))}</td>'
                      f'<td class="num">{_h(t.time(b["stopped_at"], tz))}</td>'
-                     f'<td>{_h(nb(verdict_short(b, lang)))}</td><td>{_h(free(b["clause"]))}</td></tr>')
+                     f'<td>{_h(nb(verdict_short(b, lang)))}</td><td>{_h(clause_said(b, t))}</td></tr>')
         P.append("</tbody></table>")
         P.append(_more(cur["counts"]["breaches"], lang, where_all))
 
@@ -402,10 +433,10 @@ def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> b
                      t(_("Ticket")), t(_("Reported")), t(_("Coverage and cause")), t(_("The customer pays")),
                      t(SUPPLIER_BEARS), t(_("Losses claimed")))) + "</tr></thead><tbody>")
         for m in cur["money"][:LIST_ROWS]:
-            owed = (f'<td class="num undetermined" colspan="2">{_h(_undetermined_row(t, m))}</td>'
+            owed = (f'<td class="num words undetermined" colspan="2">{_h(_undetermined_row(t, m))}</td>'
                     if payer_undetermined(m) else f'<td class="num">{_h(money(m["customer_pays_fen"]))}</td>'
                                                   f'<td class="num">{_h(money(m["supplier_pays_fen"]))}</td>')
-            P.append(f'<tr><td class="id">{_h(free(m["ticket"]))}</td><td class="num">{_h(t.time(m["reported_at"], tz))}</td>'
+            P.append(f'<tr><td class="id">{_h(free(m["ticket"]))}</td><td class="when">{_h(t.time(m["reported_at"], tz))}</td>'
                      f'<td>{_h(word(lang, "coverage", m["coverage"]))}; {_h(word(lang, "cause", m["cause"]))}</td>'
                      f'{owed}<td class="num">{_h(money(m["losses_claimed_fen"] or 0))}</td></tr>')
         P.append(f'<tr class="total"><th scope="row" colspan="3">{_h(t(M["Total"]))}</th>'
@@ -414,7 +445,7 @@ def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> b
                  f'<td class="num">{_h(money(ct["losses_claimed_fen"]))}</td></tr>')
         if ct["undetermined_tickets"]:  # apart from both sums: neither side owes it until decided
             P.append(f'<tr class="total"><th scope="row" colspan="3">{_h(t(M["Payer undetermined (not in either sum)"]))}'
-                     f'</th><td class="num" colspan="3">{_h(_undetermined_said(t, ct))}</td></tr>')
+                     f'</th><td class="num words" colspan="3">{_h(_undetermined_said(t, ct))}</td></tr>')
         P.append("</tbody></table>")
         P.append(_more(cur["counts"]["money"], lang, where_all))
 
@@ -446,6 +477,16 @@ WHERE_ALL = {  # where the reader of a cut list finds all its rows, by where the
 UNDETERMINED_TICKETS = plural("{n} ticket, parts and labour worth {value}", "{n} tickets, parts and labour worth {value}")
 
 
+def statement_title(s: Mapping[str, Any], t: Any) -> str:
+    """The statement's title (H1, the HTML and PDF title, the page margin, the workbook's): a
+    what-if's says it is a hypothesis, as the dispute report's does."""
+    customer = free(s["customer_name"] or s["customer"])
+    if s.get("what_if"):
+        return t(_("Monthly service statement (hypothetical, what-if) {month}: {customer}"), month=s["month"],
+                 customer=customer)
+    return t(_("Monthly service statement {month}: {customer}"), month=s["month"], customer=customer)
+
+
 def _undetermined_said(t: Any, totals: Mapping[str, Any]) -> str:
     return undetermined_said(t, totals["undetermined_tickets"], totals["undetermined_value_fen"])
 
@@ -470,6 +511,8 @@ def _promise(t: Any, r: Mapping[str, Any]) -> str:
     """The promise of the row's (final) severity, and how many of its clocks ran under the earlier
     severity's target instead (a change after the deadline had passed keeps it, §9.4)."""
     promise = t.period(r["target_amount"], r["target_unit"])
+    if r.get("recorded_promise"):  # a what-if's promise, marked as replacing the contract's
+        promise = f"{promise} {promise_clause(r, t)}"
     n = r.get("other_target") or 0
     return t(_("{promise} ({n} under the earlier severity's target)"), promise=promise, n=n) if n else promise
 
@@ -505,8 +548,7 @@ def render_xlsx(s: Mapping[str, Any], lang: str) -> bytes:
     wb = xlsxwriter.Workbook(buf, {"in_memory": True, "remove_timezone": True})
     evaluated = s["cut"]["evaluated_at"]
     created = to_local(evaluated, "UTC").replace(tzinfo=None) if evaluated else datetime(2000, 1, 1)
-    title = t(_("Monthly service statement {month}: {customer}"), month=s["month"],
-              customer=free(s["customer_name"] or s["customer"]))
+    title = statement_title(s, t)
     wb.set_properties({"title": title, "author": "ticketledger", "created": created})
     wb.set_calc_mode("auto")
     bold = wb.add_format({"bold": True})
@@ -522,16 +564,19 @@ def render_xlsx(s: Mapping[str, Any], lang: str) -> bytes:
         return x.replace(tzinfo=None) if x else None
 
     banner = what_if_banner(s.get("what_if"), t, short=True)
+    top = 1 if banner else 0  # a what-if's sheets open with its banner, on screen, above the headers
+    said = wb.add_format({"bold": True, "font_color": "#990000"})
 
     def sheet(name: str, headers: Sequence[str], widths: Sequence[int]) -> Any:
         ws = wb.add_worksheet(name)
-        if banner:  # printed at the head of every page of every sheet
+        if banner:  # on screen in the first row, and printed at the head of every page of every sheet
+            ws.write_string(0, 0, what_if_banner(s["what_if"], t), said)
             ws.set_header("&C&\"-,Bold\"" + banner.replace("&", "&&"))
         for i, (h, w) in enumerate(zip(headers, widths, strict=True)):
-            ws.write(0, i, h, bold)
+            ws.write(top, i, h, bold)
             ws.set_column(i, i, w)
-        ws.freeze_panes(1, 0)
-        return ws
+        ws.freeze_panes(top + 1, 0)
+        return _Below(ws, top)
 
     ws = sheet(t(_("Summary")), [t(_("Item")), t(_("Value"))], [44, 24])
     cut = s["cut"]
@@ -581,7 +626,7 @@ def render_xlsx(s: Mapping[str, Any], lang: str) -> bytes:
         _write_time(ws, i, 3, local(b["deadline"]), when)
         _write_time(ws, i, 4, local(b["stopped_at"]), when)
         ws.write_number(i, 5, b["breach_minutes"] or 0, minutes)  # as measured: a 20-s breach is 0.3, not 0
-        ws.write_string(i, 6, free(b["clause"]))
+        ws.write_string(i, 6, clause_said(b, t))
 
     ws = sheet(t(_("Running at month end")), [t(_("Ticket")), t(_("Clock")), t(_("Reported")), *deadline_headers],
                [14, 16, 18, 18, 18])
@@ -627,15 +672,31 @@ def render_xlsx(s: Mapping[str, Any], lang: str) -> bytes:
     for col, key in ((3, "customer_pays_fen"), (4, "supplier_pays_fen"), (5, "losses_claimed_fen"),
                      (6, "undetermined_value_fen")):
         letter = "DEFG"[col - 3]
-        ws.write_formula(n + 1, col, f"=SUM({letter}2:{letter}{n + 1})", yuan_bold, cur["totals"][key] / 100)
+        ws.write_formula(n + 1, col, f"=SUM({letter}{top + 2}:{letter}{top + n + 1})", yuan_bold,
+                         cur["totals"][key] / 100)
 
-    ws = sheet(t(_("Restatements")), [t(_("Ticket")), t(_("Month")), t(_("Clock")), t(_("Was")), t(_("Now"))],
-               [14, 10, 16, 24, 24])
+    # why each changed, as the printed statement says it: the facts, when the desk recorded them
+    ws = sheet(t(_("Restatements")), [t(_("Ticket")), t(_("Month")), t(_("Clock")), t(_("Was")), t(_("Now")),
+                                      t(_("Because of"))], [14, 10, 16, 24, 24, 70])
     for i, x in enumerate(s["restatements"], 1):
         ws.write_row(i, 0, [free(x["ticket"]), x["month"], word(lang, "clock", x["clock"]),
-                            verdict_short(x["before"], lang), verdict_short(x["after"], lang)])
+                            verdict_short(x["before"], lang), verdict_short(x["after"], lang), _because(x, lang, tz)])
     wb.close()
     return buf.getvalue()
+
+
+class _Below:
+    """A worksheet written `top` rows further down (below a what-if's banner row): its `write…`
+    methods take the rows as the sheet's table counts them, header 0."""
+
+    def __init__(self, ws: Any, top: int) -> None:
+        self.ws, self.top = ws, top
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.ws, name)
+        if not name.startswith("write"):
+            return method
+        return lambda row, *args, **kw: method(row + self.top, *args, **kw)
 
 
 def _write_time(ws: Any, row: int, col: int, value: datetime | None, fmt: Any) -> None:

@@ -667,6 +667,8 @@ def _rebuild_cut(ledger: Any, cut: Any, out: Any, evaluate_at: Any, terms: Any,
 
     from .output import rebuild_bars
 
+    # the log position a scoped replay reads up to, read before it: its checkpoint holds it (prune)
+    read_to = (scope_stop(ledger, cut) or ledger.position) if scope is not None else None
     if scope is not None and isinstance(out, Path):
         # rebuilt aside (the file it replaces stays whole until then) and pruned on the same
         # connection: not reopened to prune
@@ -677,7 +679,7 @@ def _rebuild_cut(ledger: Any, cut: Any, out: Any, evaluate_at: Any, terms: Any,
         for _, fresh in aside:
             for p in (fresh, Path(str(fresh) + ".wal")):
                 p.unlink(missing_ok=True)
-        twin = Twin(aside[1][1], None, then=lambda c: prune(c, scope)) if compare is not None else None
+        twin = Twin(aside[1][1], None, then=lambda c: prune(c, scope, read_to)) if compare is not None else None
         con = open_views(aside[0][1])
         try:
             stats = _rebuild_cut(ledger, cut, con, evaluate_at, terms, scope, twin=twin)
@@ -711,7 +713,7 @@ def _rebuild_cut(ledger: Any, cut: Any, out: Any, evaluate_at: Any, terms: Any,
     if scope is not None:
         from replay.scope import prune
 
-        prune(out, scope)  # an open views database (above; explain's, in memory)
+        prune(out, scope, read_to)  # an open views database (above; explain's, in memory)
     return stats
 
 

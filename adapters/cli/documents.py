@@ -101,6 +101,8 @@ def cmd_statement(args: argparse.Namespace) -> int:
         raise UserError(_("--out {out}: cannot be written ({reason}); name a file you can write",
                           out=args.out, reason=e.strerror),
                         code="TL-E033") from None
+    from replay.exhibit import what_if_banner, what_if_fields
+
     cur = data["current"]["totals"]
     say_if_behind(behind, texts(lang))
     _ = speak(data["timezone"])
@@ -120,13 +122,17 @@ def cmd_statement(args: argparse.Namespace) -> int:
                "customer": args.customer, "month": args.month, "breached": cur["breached"],
                "applicable": cur["applicable"], "tickets": cur["tickets"], "restatements": len(data["restatements"]),
                "position": data["cut"]["position"], "evaluated_at": f"{evaluated:%Y-%m-%dT%H:%M:%SZ}" if evaluated else None,
-               "facts_in_month": stated, "views_behind": behind.as_json() if behind else None}], True)
+               "facts_in_month": stated, "views_behind": behind.as_json() if behind else None,
+               **what_if_fields(data.get("what_if"), texts(lang))}], True)
         return 0
-    print(_("wrote {out} ({size} bytes, {lang}): {customer} {month}, {breached} of {applicable} clocks breached, "
-            "{tickets}, {restatements}; log position {position}, evaluated at {evaluated}",
-            out=args.out, size=f"{len(body):,}", lang=lang, customer=args.customer, month=args.month,
-            breached=cur["breached"], applicable=cur["applicable"], tickets=_.plural(*TICKETS, cur["tickets"]),
-            restatements=_.plural(*RESTATEMENTS, len(data["restatements"])), position=data["cut"]["position"],
-            evaluated=_.time(data["cut"]["evaluated_at"], data["timezone"], zone=True)))
+    wrote = _("wrote {out} ({size} bytes, {lang}): {customer} {month}, {breached} of {applicable} clocks breached, "
+              "{tickets}, {restatements}; log position {position}, evaluated at {evaluated}",
+              out=args.out, size=f"{len(body):,}", lang=lang, customer=args.customer, month=args.month,
+              breached=cur["breached"], applicable=cur["applicable"], tickets=_.plural(*TICKETS, cur["tickets"]),
+              restatements=_.plural(*RESTATEMENTS, len(data["restatements"])), position=data["cut"]["position"],
+              evaluated=_.time(data["cut"]["evaluated_at"], data["timezone"], zone=True))
+    # a what-if's figures are a hypothesis: the line that reports them says so too
+    print(_("{wrote}; {what_if}", wrote=wrote, what_if=what_if_banner(data["what_if"], _)) if data.get("what_if")
+          else wrote)
     return 0
 

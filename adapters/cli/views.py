@@ -590,6 +590,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         evaluated = con.execute("SELECT max(evaluated_at) FROM checkpoint").fetchall()[0][0]
         zones = contract_zones(con)
         cited = _breaches_of(con, [r["ticket"] for r in rows]) if table == "liability" and not machine else {}
+        from replay.explain import views_what_if
+
+        what_if = views_what_if(con)  # views of `replay --terms`: their figures are a hypothesis
     finally:
         con.close()
     contracts = {r.get("contract") for r in rows} if "contract" in have else set(zones)
@@ -598,10 +601,18 @@ def cmd_report(args: argparse.Namespace) -> int:
     _ = speak(zone)  # the report's language: its warning on stderr too, whatever the output format
     if machine:  # CSV: the header even when no row matches
         say_if_behind(behind, _)
+        if what_if:  # the rows stay the views' rows; the hypothesis is said beside them, on stderr
+            from replay.exhibit import what_if_banner
+
+            print(what_if_banner(what_if, _), file=sys.stderr)
         emit(rows, args.json, have if args.csv else None, as_csv=args.csv)
         return 0
     columns = report.shown(args.wide, chosen, have)
     say_if_behind(behind, _)
+    if what_if:  # above the table, as its title: the figures are not the ledger's under the contract
+        from replay.exhibit import what_if_banner
+
+        print(what_if_banner(what_if, _))
     if cited:  # the column holds English built by the views' SQL; people read each breach in their words
         from replay.explanations import clause_text, verdict_short
         from replay.i18n import word as said_word

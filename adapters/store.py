@@ -55,6 +55,7 @@ def chain_rows(previous_link: str, previous_time: str | None, ids: Sequence[int]
 # The PostgreSQL recorder lives in adapters.store_postgres: importing it loads psycopg (~0.15 s
 # of every command's start), so it is imported only when a store is configured on PostgreSQL.
 POSTGRES_RECORDER_TOPIC = "adapters.store_postgres:ChainedPostgresRecorder"
+POSTGRES_FACTORY_TOPIC = "adapters.store_postgres:LedgerPostgresFactory"
 
 
 def on_postgres(recorder: Any) -> bool:
@@ -189,19 +190,26 @@ class StoreConfig:
     def sqlite_path(self) -> Path:
         return self.data_dir / "events.sqlite"
 
-    def env(self) -> dict[str, str]:
+    def env(self, *, create_tables: bool = True) -> dict[str, str]:
+        """The eventsourcing environment of this store. On PostgreSQL the DSN goes to every
+        connection whole (adapters.store_postgres.LedgerPostgresFactory): sslmode, sslrootcert,
+        application_name, options… are libpq's to apply, none dropped."""
+        create = "y" if create_tables else "n"
         if self.postgres_dsn:
-            parts = dict(p.split("=", 1) for p in self.postgres_dsn.split())
+            parts = postgres_params(self.postgres_dsn)
             return {
-                "PERSISTENCE_MODULE": "eventsourcing.postgres",
+                "PERSISTENCE_MODULE": POSTGRES_FACTORY_TOPIC,
                 "APPLICATION_RECORDER_TOPIC": POSTGRES_RECORDER_TOPIC,
-                "POSTGRES_DBNAME": parts.get("dbname", "postgres"),
-                "POSTGRES_HOST": parts.get("host", "127.0.0.1"),
+                "POSTGRES_CONNINFO": self.postgres_dsn,
+                # eventsourcing requires these; the connections take the DSN above instead
+                "POSTGRES_DBNAME": parts.get("dbname", ""),
+                "POSTGRES_HOST": parts.get("host", ""),
                 "POSTGRES_PORT": parts.get("port", "5432"),
-                "POSTGRES_USER": parts.get("user", "postgres"),
-                "POSTGRES_PASSWORD": parts.get("password", ""),
+                "POSTGRES_USER": parts.get("user", ""),
+                "POSTGRES_PASSWORD": "",
+                **({"POSTGRES_CONNECT_TIMEOUT": parts["connect_timeout"]} if "connect_timeout" in parts else {}),
                 "POSTGRES_SCHEMA": self.postgres_schema,
-                "CREATE_TABLE": "y",
+                "CREATE_TABLE": create,
             }
         self.data_dir.mkdir(parents=True, exist_ok=True)
         return {
@@ -209,8 +217,16 @@ class StoreConfig:
             "APPLICATION_RECORDER_TOPIC": get_topic(ChainedSQLiteRecorder),
             "SQLITE_DBNAME": str(self.sqlite_path),
             "SQLITE_LOCK_TIMEOUT": "30",
-            "CREATE_TABLE": "y",
+            "CREATE_TABLE": create,
         }
+
+
+def postgres_params(dsn: str) -> dict[str, str]:
+    """The DSN's parameters as libpq reads them: key=value pairs (values may be quoted) or a
+    postgresql:// URI. Raises psycopg.ProgrammingError for one libpq would refuse."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    return {k: str(v) for k, v in conninfo_to_dict(dsn).items() if v is not None}
 
 
 class EventStoreApp(Application):

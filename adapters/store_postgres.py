@@ -9,13 +9,29 @@ from collections.abc import Sequence
 from typing import Any
 
 from eventsourcing.persistence import StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
+from eventsourcing.utils import Environment, EnvType
+from psycopg.rows import dict_row
 from psycopg.sql import SQL, Identifier
 
 from domain import hashchain
 
 from . import tree_rows
 from .store import chain_rows
+
+
+class LedgerPostgresFactory(PostgresFactory):
+    """eventsourcing's PostgreSQL factory, its connections made from TICKETLEDGER_POSTGRES whole.
+
+    Its own pool passes libpq only dbname, host, port, user and password; every other parameter
+    of the DSN (sslmode, sslrootcert, application_name, options, target_session_attrs…) would be
+    dropped, and `sslmode=verify-full` silently lose its certificate check. The pool is not open
+    yet when the factory is made, so its first connection already takes the DSN."""
+
+    def __init__(self, env: Environment | EnvType | None):
+        super().__init__(env)
+        self.datastore.pool.conninfo = self.env.get("POSTGRES_CONNINFO") or ""
+        self.datastore.pool.kwargs = {"row_factory": dict_row}
 
 
 class ChainedPostgresRecorder(PostgresApplicationRecorder):

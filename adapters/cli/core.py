@@ -179,7 +179,9 @@ def ledger_place(config: Any) -> str:
     (never the password)."""
     if not config.postgres_dsn:
         return str(config.sqlite_path)
-    parts = dict(p.split("=", 1) for p in config.postgres_dsn.split() if "=" in p)
+    from ..store import postgres_params
+
+    parts = postgres_params(config.postgres_dsn)
     return (f"on PostgreSQL {parts.get('host', '127.0.0.1')}:{parts.get('port', '5432')}/"
             f"{parts.get('dbname', 'postgres')}, schema {config.postgres_schema}")
 
@@ -225,6 +227,7 @@ def _check_postgres_ledger(config: Any, *, create: bool) -> None:
 
     folder = config.data_dir
     _ = speak()
+    _check_dsn(config.postgres_dsn)
     init = _("run `ticketledger --data-dir {folder} init` first", folder=folder)
     if not create and not folder.is_dir():
         raise UserError(_("no data folder {folder}; {init} (with TICKETLEDGER_POSTGRES the "
@@ -254,6 +257,25 @@ def _check_postgres_ledger(config: Any, *, create: bool) -> None:
         raise UserError(_("no ledger {where}; {init}, or check TICKETLEDGER_POSTGRES_SCHEMA",
                           where=ledger_place(config), init=init),
                         code="TL-E010")
+
+
+def _check_dsn(dsn: str) -> None:
+    """TICKETLEDGER_POSTGRES as libpq reads it, refused in one line when libpq would refuse it."""
+    import psycopg
+
+    from ..store import postgres_params
+
+    try:
+        postgres_params(dsn)
+    except psycopg.Error as e:
+        _ = speak()
+        # libpq names a wrong key ('invalid connection option "sslmod"'); its other errors quote
+        # the text around the fault, which may be a piece of the password: not repeated then
+        error = str(e).strip().splitlines()[0] if "invalid" in str(e) else _("its syntax is wrong")
+        raise UserError(_("TICKETLEDGER_POSTGRES is not a connection string libpq reads ({error}); write "
+                          "key=value pairs (quote a value with spaces: password='p w') or a "
+                          "postgresql://user@host:port/dbname?sslmode=verify-full URI",
+                          error=error), code="TL-E012") from None
 
 
 def _make_folder(folder: Path) -> None:

@@ -32,6 +32,7 @@ from .message_size import HEADER_ROOM, max_event_bytes
 from .store import (
     EventStoreApp,
     StoreConfig,
+    check_store,
     earlier_fingerprints,
     fingerprint,
     last_position,
@@ -420,4 +421,8 @@ def _named_aggregates(f: ev.Fact) -> list[tuple[str, str]]:
 
 
 def open_ledger(data_dir: str | Path) -> Ledger:
-    return Ledger.open(StoreConfig.from_env(data_dir))
+    """The ledger of the data folder, as the environment names it; StoreMismatch when the
+    folder belongs to another store (adapters.store.check_store)."""
+    config = StoreConfig.from_env(data_dir)
+    check_store(config)
+    return Ledger.open(config)

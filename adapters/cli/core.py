@@ -145,11 +145,12 @@ def ledger_for(args: argparse.Namespace) -> Ledger:
     from eventsourcing.persistence import PersistenceError
 
     from ..message_size import ConfigurationError
+    from ..store import mark_store
 
     config = check_ledger(args)
     folder = config.data_dir
     try:
-        return open_ledger(folder)
+        ledger = open_ledger(folder)
     except ConfigurationError as e:
         raise UserError(said(e)) from None
     except (sqlite3.Error, PersistenceError) as e:
@@ -157,16 +158,24 @@ def ledger_for(args: argparse.Namespace) -> Ledger:
         raise UserError(_("cannot open the ledger {where}: {error}; if it is damaged, restore it from a backup, "
                           "or name another --data-dir",
                           where=ledger_place(config), error=said(e)), code="TL-E012") from None
+    mark_store(config)  # a folder made before store.json gets it at its first opening
+    return ledger
 
 
 def check_ledger(args: argparse.Namespace) -> Any:
     """The StoreConfig of --data-dir, refused as `ledger_for` refuses it (TL-E010, TL-E011)
     without opening the ledger: for commands that read only the views, whose missing views
     would otherwise send the user to `views rebuild` in a folder without a ledger."""
-    from ..store import StoreConfig
+    from ..store import StoreConfig, StoreMismatch, check_store
 
     config = StoreConfig.from_env(data_folder(args))
     create = getattr(args, "command", None) in CREATES_LEDGER
+    if config.postgres_dsn:
+        _check_dsn(config.postgres_dsn)
+    try:
+        check_store(config)  # before anything is made or looked for in the folder
+    except StoreMismatch as e:
+        raise UserError(said(e), code="TL-E013") from None
     if config.postgres_dsn:
         _check_postgres_ledger(config, create=create)
     else:
@@ -177,13 +186,7 @@ def check_ledger(args: argparse.Namespace) -> Any:
 def ledger_place(config: Any) -> str:
     """Where the events are, for people: the SQLite file, or the PostgreSQL database and schema
     (never the password)."""
-    if not config.postgres_dsn:
-        return str(config.sqlite_path)
-    from ..store import postgres_params
-
-    parts = postgres_params(config.postgres_dsn)
-    return (f"on PostgreSQL {parts.get('host', '127.0.0.1')}:{parts.get('port', '5432')}/"
-            f"{parts.get('dbname', 'postgres')}, schema {config.postgres_schema}")
+    return config.marker().place(config.data_dir)
 
 
 def data_folder(args: argparse.Namespace) -> Path:
@@ -227,7 +230,6 @@ def _check_postgres_ledger(config: Any, *, create: bool) -> None:
 
     folder = config.data_dir
     _ = speak()
-    _check_dsn(config.postgres_dsn)
     init = _("run `ticketledger --data-dir {folder} init` first", folder=folder)
     if not create and not folder.is_dir():
         raise UserError(_("no data folder {folder}; {init} (with TICKETLEDGER_POSTGRES the "

@@ -230,6 +230,7 @@ def _server(args: argparse.Namespace, opts: ConnectOptions):  # type: ignore[no-
 def cmd_relay(args: argparse.Namespace) -> int:
     from ..nats_server import ServerError
     from ..relay import PoisonEvent, run
+    from ..store import StoreMismatch
     from ..stream import NatsUnreachable, ServerTooOld
     from ..stream_guard import StreamChanged
 
@@ -239,6 +240,8 @@ def cmd_relay(args: argparse.Namespace) -> int:
     except StreamChanged as e:
         _ = speak()
         raise UserError(_("refusing to publish: {error}", error=said(e)), code=e.code) from None
+    except StoreMismatch as e:
+        raise UserError(said(e), code="TL-E013") from None
     except (ServerError, NatsUnreachable, PoisonEvent, ServerTooOld) as e:  # a poison event is named, NATS not blamed
         raise UserError(said(e)) from None
     except Exception as e:  # noqa: BLE001 - NATS errors become one clear line, never credentials

@@ -311,9 +311,11 @@ def now() -> datetime:
 
 def cmd_init(args: argparse.Namespace) -> int:
     from ..store import StoreConfig
+    from ..store_scope import ensure_indexes
 
     ledger = ledger_for(args)
     recorded = record_calendar(ledger, None)
+    ensure_indexes(ledger)  # made now by the owner, not at a reading host's first scoped replay
     config = StoreConfig.from_env(data_folder(args))
     from .tlog import init_log, init_log_said
 

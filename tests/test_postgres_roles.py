@@ -3,7 +3,11 @@ a host granted what README's *PostgreSQL roles* lists reads (reader) or records 
 
 Every opening ran eventsourcing's create statements, so even the read-only console host had to
 own the tables: granted SELECT (and INSERT), it was refused with `must be owner of table
-ledger_events` (or of its function)."""
+ledger_events` (or of its function).
+
+A user refused a privilege is told which (the server's words, naming the object) and where the
+grants are listed: TL-E012 said "if it is damaged, restore it from a backup" for a plain
+`permission denied`, and a failed `init` left an empty data folder."""
 
 from __future__ import annotations
 
@@ -95,3 +99,32 @@ def test_a_writer_granted_insert_records_and_cannot_create_tables(
         owners = c.execute("SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = %s",
                            (postgres_schema,)).fetchall()
     assert role not in {o for (o,) in owners}
+
+
+def test_a_reader_that_records_is_told_the_missing_privilege_not_to_restore(
+        owned: Path, role: str, postgres_schema: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    _grant(role, postgres_schema, READER_GRANTS)
+    monkeypatch.setenv("TICKETLEDGER_POSTGRES", f"{PG_DSN} user={role}")
+    capsys.readouterr()
+    desk = Desk()
+    desk._n = iter(range(100, 200))
+    two = _facts(tmp_path / "two.jsonl", desk.open("T2", "A1", "2025-10-02T09:00"))
+    assert main(["--data-dir", str(owned), "import", str(two)]) == 2
+    err = capsys.readouterr().err
+    assert "TL-E012" in err and "permission denied for table ledger_events" in err, err
+    assert f"user {role}" in err and "README, *PostgreSQL roles*" in err
+    assert "restore" not in err and "damaged" not in err and "Traceback" not in err
+
+
+def test_init_refused_a_privilege_leaves_no_data_folder(
+        role: str, postgres_schema: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("TICKETLEDGER_POSTGRES", f"{PG_DSN} user={role}")  # no grant at all
+    monkeypatch.setenv("TICKETLEDGER_POSTGRES_SCHEMA", postgres_schema)
+    data = tmp_path / "new" / "data"
+    assert main(["--data-dir", str(data), "init"]) == 2
+    err = capsys.readouterr().err
+    assert "TL-E012" in err and f"permission denied for schema {postgres_schema}" in err, err
+    assert "README, *PostgreSQL roles*" in err and "restore" not in err
+    assert not data.exists()

@@ -154,12 +154,33 @@ def ledger_for(args: argparse.Namespace) -> Ledger:
     except ConfigurationError as e:
         raise UserError(said(e)) from None
     except (sqlite3.Error, PersistenceError) as e:
+        refused = privilege_refused(e, config)
+        if refused is not None:
+            raise refused from None
         _ = speak()
         raise UserError(_("cannot open the ledger {where}: {error}; if it is damaged, restore it from a backup, "
                           "or name another --data-dir",
                           where=ledger_place(config), error=said(e)), code="TL-E012") from None
     mark_store(config)  # a folder made before store.json gets it at its first opening
     return ledger
+
+
+def privilege_refused(error: BaseException, config: Any) -> UserError | None:
+    """A PostgreSQL `insufficient_privilege` (SQLSTATE 42501) anywhere in `error`'s causes, said
+    as what it is: the server's words (the object refused) and where the grants are listed; the
+    ledger is not damaged, so no restore is suggested. None for any other error."""
+    cause: BaseException | None = error
+    while cause is not None and getattr(cause, "sqlstate", None) != "42501":
+        cause = cause.__cause__ or cause.__context__
+    if cause is None:
+        return None
+    from ..store import postgres_params
+
+    _ = speak()
+    return UserError(_("PostgreSQL refused the ledger's user {user} {where}: {error}; grant it what this host does "
+                       "(README, *PostgreSQL roles*: owner for init, checkpoint and relay; writer; reader)",
+                       user=postgres_params(config.postgres_dsn).get("user", ""), where=ledger_place(config),
+                       error=str(cause).strip().splitlines()[0]), code="TL-E012")
 
 
 def check_ledger(args: argparse.Namespace) -> Any:
@@ -242,6 +263,9 @@ def _check_postgres_ledger(config: Any, *, create: bool) -> None:
             held = c.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()
             table = c.execute("SELECT to_regclass(%s)", (f'"{schema}".ledger_events',)).fetchone() if held else None
     except psycopg.Error as e:
+        refused = privilege_refused(e, config)
+        if refused is not None:
+            raise refused from None
         raise UserError(_("cannot reach the ledger {where}: {error}; check TICKETLEDGER_POSTGRES",
                           where=ledger_place(config),
                           error=str(e).strip().splitlines()[0]), code="TL-E012") from None
@@ -310,6 +334,20 @@ def now() -> datetime:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
+    """init; a refused init leaves no data folder it made behind (a folder that existed stays)."""
+    import shutil
+
+    folder = data_folder(args)
+    made = not folder.exists()
+    try:
+        return _init(args)
+    except BaseException:
+        if made:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def _init(args: argparse.Namespace) -> int:
     from ..store import StoreConfig
     from ..store_scope import ensure_indexes
 

@@ -32,6 +32,7 @@ from .message_size import HEADER_ROOM, max_event_bytes
 from .store import (
     EventStoreApp,
     StoreConfig,
+    check_store,
     earlier_fingerprints,
     fingerprint,
     last_position,
@@ -84,15 +85,22 @@ class Ledger(EventStoreApp):
 
     @classmethod
     def open(cls, config: StoreConfig) -> Ledger:
-        """The ledger of `config`, its tables created when missing."""
+        """The ledger of `config`, its tables created when missing.
+
+        On PostgreSQL only then: creating them (even "IF NOT EXISTS", and eventsourcing's
+        CREATE OR REPLACE FUNCTION) takes the tables' owner, so a ledger whose tables exist is
+        opened without, and a host granted only reading or writing on them can open it
+        (README, *PostgreSQL roles*)."""
         if not config.postgres_dsn:
             return cls(env=config.env())  # SQLite serialises CREATE TABLE IF NOT EXISTS itself
-        # On PostgreSQL two processes creating the tables at once collide in the catalogue
-        # ("duplicate key … pg_type", "tuple concurrently updated") although each says IF NOT
-        # EXISTS: openings of one schema take turns under an advisory lock.
         import psycopg
 
         with psycopg.connect(config.postgres_dsn, autocommit=True) as lock:
+            if _tables_exist(lock, config.postgres_schema):
+                return cls(env=config.env(create_tables=False))
+            # Two processes creating the tables at once collide in the catalogue ("duplicate
+            # key … pg_type", "tuple concurrently updated") although each says IF NOT EXISTS:
+            # openings of one schema take turns under an advisory lock.
             lock.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"ticketledger open {config.postgres_schema}",))
             return cls(env=config.env())  # the lock ends with its connection
 
@@ -395,6 +403,17 @@ class Ledger(EventStoreApp):
         return last_position(self)
 
 
+LEDGER_TABLES = ("ledger_events", "ledger_chain", "ledger_commands")  # what opening creates
+
+
+def _tables_exist(connection: Any, schema: str) -> bool:
+    """Whether every table opening a ledger creates is in `schema` already."""
+    names = [f'"{schema}".{t}' for t in LEDGER_TABLES]
+    row = connection.execute("SELECT bool_and(to_regclass(n) IS NOT NULL) FROM unnest(%s::text[]) AS n",
+                             (names,)).fetchone()
+    return bool(row and row[0])
+
+
 ASSET_FACTS = frozenset(ev.ASSET_FACT_TYPES)
 TICKET_FACTS = frozenset(ev.TICKET_FACT_TYPES)
 FOLLOW_UP_FACTS = TICKET_FACTS - {ev.TicketOpened}
@@ -420,4 +439,8 @@ def _named_aggregates(f: ev.Fact) -> list[tuple[str, str]]:
 
 
 def open_ledger(data_dir: str | Path) -> Ledger:
-    return Ledger.open(StoreConfig.from_env(data_dir))
+    """The ledger of the data folder, as the environment names it; StoreMismatch when the
+    folder belongs to another store (adapters.store.check_store)."""
+    config = StoreConfig.from_env(data_dir)
+    check_store(config)
+    return Ledger.open(config)

@@ -37,6 +37,8 @@ from pathlib import Path
 from typing import Any
 
 import nats
+from eventsourcing.persistence import InterfaceError
+from eventsourcing.persistence import OperationalError as StoreUnavailable
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js import api as jsapi
@@ -45,7 +47,7 @@ from nats.js.errors import APIError, NoStreamResponseError, NotFoundError
 from domain.errors import N_, Explained, Phrase
 
 from .message_size import DEFAULT_MAX_EVENT_BYTES
-from .store import EventStoreApp, LogRow, read_log
+from .store import EventStoreApp, LogRow, on_postgres, read_log
 from .stream import (
     H_WITHHELD,
     STREAM,
@@ -377,6 +379,13 @@ async def relay_with_retry(app: EventStoreApp, url: str, options: ConnectOptions
             refuse_old_server(connected_version(nc))  # not retried: the server will not get younger
             js = nc.jetstream(timeout=10)
             return await relay(app, js, follow=follow, stop=stop, replicas=replicas, stats=total, **kw)  # type: ignore[arg-type]
+        except (StoreUnavailable, InterfaceError) as e:  # the store's connection dropped, not NATS
+            if not follow or not on_postgres(app.recorder):  # SQLite's are not outages: said as before
+                raise
+            if log:
+                log(Phrase(N_("relay: PostgreSQL unavailable: {error}; retrying in 5 s"), error=_first_line(e)))
+            if await _stopped_within(stop, 5.0):
+                return total
         except (PoisonEvent, TimeoutError, nats.errors.Error, APIError, OSError) as e:
             if not follow:
                 raise
@@ -392,6 +401,20 @@ async def relay_with_retry(app: EventStoreApp, url: str, options: ConnectOptions
             if nc is not None:
                 with contextlib.suppress(Exception):
                     await nc.close()
+
+
+async def _stopped_within(stop: asyncio.Event | None, seconds: float) -> bool:
+    """Wait `seconds`, or less when a stop signal comes: whether it came."""
+    if stop is None:
+        await asyncio.sleep(seconds)
+        return False
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+    return stop.is_set()
+
+
+def _first_line(e: BaseException) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0]
 
 
 def relay_all(ledger: EventStoreApp, nats_url: str | None = None, *,
@@ -525,7 +548,11 @@ async def host_proofs(app: EventStoreApp, url: str, options: ConnectOptions | No
             finally:
                 with contextlib.suppress(Exception):
                     await svc.stop()
-        except Exception as e:  # noqa: BLE001 - NATS away or refusing: the relay goes on, the service retries
+        except Exception as e:  # noqa: BLE001 - NATS or PostgreSQL away: the relay goes on, the service retries
+            if isinstance(e, StoreUnavailable | InterfaceError) and on_postgres(app.recorder):  # not NATS
+                say(Phrase(N_("relay: proof service: PostgreSQL unavailable: {error}; retrying"), error=_first_line(e)))
+                await _stopped_within(stop, 5.0)
+                continue
             say(Phrase(N_("relay: proof service: NATS unavailable ({kind}: {error}); retrying"),
                        kind=type(e).__name__, error=e))
             with contextlib.suppress(asyncio.TimeoutError):

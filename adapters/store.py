@@ -27,6 +27,7 @@ from eventsourcing.utils import get_topic
 
 from domain import events as ev
 from domain import hashchain
+from domain.errors import N_, Explained
 from domain.upcasting import upcast_state
 
 from . import tree_rows
@@ -55,6 +56,7 @@ def chain_rows(previous_link: str, previous_time: str | None, ids: Sequence[int]
 # The PostgreSQL recorder lives in adapters.store_postgres: importing it loads psycopg (~0.15 s
 # of every command's start), so it is imported only when a store is configured on PostgreSQL.
 POSTGRES_RECORDER_TOPIC = "adapters.store_postgres:ChainedPostgresRecorder"
+POSTGRES_FACTORY_TOPIC = "adapters.store_postgres:LedgerPostgresFactory"
 
 
 def on_postgres(recorder: Any) -> bool:
@@ -189,19 +191,33 @@ class StoreConfig:
     def sqlite_path(self) -> Path:
         return self.data_dir / "events.sqlite"
 
-    def env(self) -> dict[str, str]:
+    def marker(self) -> StoreMarker:
+        """The store this configuration names, as a data folder's store.json records it."""
+        if not self.postgres_dsn:
+            return StoreMarker("sqlite")
+        p = postgres_params(self.postgres_dsn)
+        return StoreMarker("postgres", p.get("host", ""), p.get("port", ""), p.get("dbname", ""), self.postgres_schema)
+
+    def env(self, *, create_tables: bool = True) -> dict[str, str]:
+        """The eventsourcing environment of this store. On PostgreSQL the DSN goes to every
+        connection whole (adapters.store_postgres.LedgerPostgresFactory): sslmode, sslrootcert,
+        application_name, options… are libpq's to apply, none dropped."""
+        create = "y" if create_tables else "n"
         if self.postgres_dsn:
-            parts = dict(p.split("=", 1) for p in self.postgres_dsn.split())
+            parts = postgres_params(self.postgres_dsn)
             return {
-                "PERSISTENCE_MODULE": "eventsourcing.postgres",
+                "PERSISTENCE_MODULE": POSTGRES_FACTORY_TOPIC,
                 "APPLICATION_RECORDER_TOPIC": POSTGRES_RECORDER_TOPIC,
-                "POSTGRES_DBNAME": parts.get("dbname", "postgres"),
-                "POSTGRES_HOST": parts.get("host", "127.0.0.1"),
+                "POSTGRES_CONNINFO": self.postgres_dsn,
+                # eventsourcing requires these; the connections take the DSN above instead
+                "POSTGRES_DBNAME": parts.get("dbname", ""),
+                "POSTGRES_HOST": parts.get("host", ""),
                 "POSTGRES_PORT": parts.get("port", "5432"),
-                "POSTGRES_USER": parts.get("user", "postgres"),
-                "POSTGRES_PASSWORD": parts.get("password", ""),
+                "POSTGRES_USER": parts.get("user", ""),
+                "POSTGRES_PASSWORD": "",
+                **({"POSTGRES_CONNECT_TIMEOUT": parts["connect_timeout"]} if "connect_timeout" in parts else {}),
                 "POSTGRES_SCHEMA": self.postgres_schema,
-                "CREATE_TABLE": "y",
+                "CREATE_TABLE": create,
             }
         self.data_dir.mkdir(parents=True, exist_ok=True)
         return {
@@ -209,8 +225,93 @@ class StoreConfig:
             "APPLICATION_RECORDER_TOPIC": get_topic(ChainedSQLiteRecorder),
             "SQLITE_DBNAME": str(self.sqlite_path),
             "SQLITE_LOCK_TIMEOUT": "30",
-            "CREATE_TABLE": "y",
+            "CREATE_TABLE": create,
         }
+
+
+def postgres_params(dsn: str) -> dict[str, str]:
+    """The DSN's parameters as libpq reads them: key=value pairs (values may be quoted) or a
+    postgresql:// URI. Raises psycopg.ProgrammingError for one libpq would refuse."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    return {k: str(v) for k, v in conninfo_to_dict(dsn).items() if v is not None}
+
+
+# --- which store a data folder belongs to ---------------------------------------------------
+
+MARKER_FILE = "store.json"
+
+
+class StoreMarker(msgspec.Struct, frozen=True, omit_defaults=True):
+    """What a data folder's events are in: `init` writes it as store.json (never a password), so a
+    command run with another TICKETLEDGER_POSTGRES, or none, is refused instead of making or
+    reading another ledger beside the folder's evidence, NATS store and views."""
+
+    kind: str  # "sqlite" or "postgres"
+    host: str = ""
+    port: str = ""
+    dbname: str = ""
+    schema: str = ""
+
+    def place(self, folder: Path) -> str:
+        """Where the events are, for people."""
+        if self.kind == "sqlite":
+            return str(folder / "events.sqlite")
+        return (f"on PostgreSQL {self.host or '127.0.0.1'}:{self.port or '5432'}/{self.dbname or 'postgres'}, "
+                f"schema {self.schema}")
+
+
+class StoreMismatch(Explained, ValueError):
+    """A data folder whose store.json names another store than the environment does."""
+
+
+def folder_marker(folder: Path) -> StoreMarker | None:
+    """The store the data folder belongs to: its store.json; an SQLite ledger's events.sqlite
+    where there is none; None for a folder that says nothing (new, or made before store.json)."""
+    path = folder / MARKER_FILE
+    if path.is_file():
+        try:
+            return msgspec.json.decode(path.read_bytes(), type=StoreMarker)
+        except msgspec.DecodeError:
+            raise StoreMismatch(N_("{path} does not say which store the data folder belongs to; restore it from "
+                                   "a backup, or delete it to let the next command write it again"),
+                                path=path) from None
+    return StoreMarker("sqlite") if (folder / "events.sqlite").exists() else None
+
+
+def check_store(config: StoreConfig) -> None:
+    """Refuse a configuration that names another store than the data folder belongs to."""
+    held = folder_marker(config.data_dir)
+    named = config.marker()
+    if held is None or held == named:
+        return
+    folder = config.data_dir
+    if named.kind == "sqlite":
+        raise StoreMismatch(N_("the data folder {folder} belongs to the ledger {held}, but TICKETLEDGER_POSTGRES is "
+                               "not set (so the events would be looked for in SQLite); set TICKETLEDGER_POSTGRES to "
+                               "that database and TICKETLEDGER_POSTGRES_SCHEMA={schema}, or name another --data-dir"),
+                            folder=folder, held=held.place(folder), schema=held.schema)
+    if held.kind == "sqlite":
+        raise StoreMismatch(N_("the data folder {folder} holds an SQLite ledger ({held}), not the ledger {named} that "
+                               "TICKETLEDGER_POSTGRES names; unset TICKETLEDGER_POSTGRES to use it, or name "
+                               "another --data-dir"), folder=folder, held=held.place(folder), named=named.place(folder))
+    raise StoreMismatch(N_("the data folder {folder} belongs to the ledger {held}, not to the ledger {named} that "
+                           "TICKETLEDGER_POSTGRES and TICKETLEDGER_POSTGRES_SCHEMA name; point them at the folder's, or "
+                           "name another --data-dir"), folder=folder, held=held.place(folder), named=named.place(folder))
+
+
+def mark_store(config: StoreConfig) -> None:
+    """Write the data folder's store.json for a ledger on PostgreSQL, unless it has one (an
+    SQLite folder is known by its events.sqlite)."""
+    path = config.data_dir / MARKER_FILE
+    if not config.postgres_dsn or path.exists() or not config.data_dir.is_dir():
+        return
+    part = path.with_name(f".{MARKER_FILE}.{os.getpid()}")
+    try:
+        part.write_bytes(msgspec.json.encode(config.marker()) + b"\n")
+        part.replace(path)
+    except OSError:  # a folder this host may only read: checked again at the next opening
+        part.unlink(missing_ok=True)
 
 
 class EventStoreApp(Application):

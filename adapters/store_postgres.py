@@ -4,18 +4,71 @@ own so that a command on the SQLite default never imports psycopg."""
 
 from __future__ import annotations
 
+import select
 import threading
-from collections.abc import Sequence
+import weakref
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import psycopg
 from eventsourcing.persistence import StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.postgres import ConnectionPool, PostgresApplicationRecorder, PostgresFactory
+from eventsourcing.utils import Environment, EnvType
+from psycopg import Connection
+from psycopg.rows import DictRow, dict_row
 from psycopg.sql import SQL, Identifier
 
 from domain import hashchain
 
 from . import tree_rows
 from .store import chain_rows
+
+
+class LedgerPostgresFactory(PostgresFactory):
+    """eventsourcing's PostgreSQL factory, its connections made from TICKETLEDGER_POSTGRES whole.
+
+    Its own pool passes libpq only dbname, host, port, user and password; every other parameter
+    of the DSN (sslmode, sslrootcert, application_name, options, target_session_attrs…) would be
+    dropped, and `sslmode=verify-full` silently lose its certificate check. Its pool, not open
+    yet, is replaced by one of the same sizes that takes the DSN whole and checks what it hands
+    out (`alive`)."""
+
+    def __init__(self, env: Environment | EnvType | None):
+        super().__init__(env)
+        store, given = self.datastore, self.datastore.pool  # never opened: replaced before any use
+        made: list[weakref.ref[ConnectionPool[Any]]] = []
+        store.pool = ConnectionPool(
+            self.env.get("POSTGRES_CONNINFO") or "", connection_class=Connection[DictRow],
+            kwargs={"row_factory": dict_row}, min_size=given.min_size, max_size=given.max_size, open=False,
+            configure=store.after_connect_func(), timeout=given.timeout, max_waiting=given.max_waiting,
+            max_lifetime=given.max_lifetime, check=alive_in(lambda: made[0]() if made else None))
+        made.append(weakref.ref(store.pool))  # weak: the pool holds its check
+
+
+def alive_in(pool: Callable[[], ConnectionPool[Any] | None]) -> Callable[[Connection[Any]], None]:
+    """The pool's check of a connection it hands out.
+
+    One the server ended while it sat idle (pg_terminate_backend, a restart, a failover) was
+    handed out as it was, and the command or page using it failed: the console answered 500
+    until each dead pooled connection had been used once. Such a connection has something to
+    read (the server's notice, or the end of the socket), so a live one costs no round trip.
+    A dead one is refused (the pool hands out another) after the pool's other connections are
+    checked at once: psycopg_pool waits longer after each refused one (1 s, 2 s, 4 s…), and a
+    pool the server emptied would outlast the request's wait."""
+    def alive(conn: Connection[Any]) -> None:
+        poll = select.poll()  # not select.select: it cannot watch a descriptor above 1023
+        poll.register(conn.fileno(), select.POLLIN)
+        if not conn.closed and not poll.poll(0):
+            return
+        try:
+            conn.execute("")
+        except psycopg.Error:
+            held = pool()
+            if held is not None:
+                held.check()
+            raise
+
+    return alive
 
 
 class ChainedPostgresRecorder(PostgresApplicationRecorder):

@@ -66,6 +66,9 @@ def test_postgresql_commands_on_a_folder_or_schema_init_never_made_are_refused(
     assert "check TICKETLEDGER_POSTGRES_SCHEMA" in err
     assert main(["--data-dir", str(typo), "init"]) == 0
     monkeypatch.setenv("TICKETLEDGER_POSTGRES_SCHEMA", on_postgres + "_typo")
+    assert main(["--data-dir", str(typo), "log"]) == 2  # the folder's store.json names the schema init used
+    assert f"TL-E013: the data folder {typo} belongs to the ledger on PostgreSQL 127.0.0.1:5432/test, schema {on_postgres}, not" in capsys.readouterr().err
+    (typo / "store.json").unlink()  # a folder made before store.json: the schema is looked for
     assert main(["--data-dir", str(typo), "log"]) == 2
     assert f"the schema {on_postgres}_typo does not exist" in capsys.readouterr().err
 

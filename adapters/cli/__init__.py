@@ -160,6 +160,20 @@ def _main(argv: list[str] | None) -> int:
         from .output import said
 
         return _fail(args, UserError(said(e) or "timed out", code="TL-E060"))
+    except Exception as e:
+        refused = _privilege_refused(args, e)  # a grant missing for what the command did: one line
+        if refused is None:
+            raise
+        return _fail(args, refused)
+
+
+def _privilege_refused(args: argparse.Namespace, e: Exception) -> UserError | None:
+    if not os.environ.get("TICKETLEDGER_POSTGRES") or not hasattr(args, "data_dir"):
+        return None
+    from ..store import StoreConfig
+    from .core import privilege_refused
+
+    return privilege_refused(e, StoreConfig.from_env(args.data_dir))
 
 
 def _fail(args: argparse.Namespace, e: UserError) -> int:

@@ -145,28 +145,58 @@ def ledger_for(args: argparse.Namespace) -> Ledger:
     from eventsourcing.persistence import PersistenceError
 
     from ..message_size import ConfigurationError
+    from ..store import mark_store
 
     config = check_ledger(args)
     folder = config.data_dir
     try:
-        return open_ledger(folder)
+        ledger = open_ledger(folder)
     except ConfigurationError as e:
         raise UserError(said(e)) from None
     except (sqlite3.Error, PersistenceError) as e:
+        refused = privilege_refused(e, config)
+        if refused is not None:
+            raise refused from None
         _ = speak()
         raise UserError(_("cannot open the ledger {where}: {error}; if it is damaged, restore it from a backup, "
                           "or name another --data-dir",
                           where=ledger_place(config), error=said(e)), code="TL-E012") from None
+    mark_store(config)  # a folder made before store.json gets it at its first opening
+    return ledger
+
+
+def privilege_refused(error: BaseException, config: Any) -> UserError | None:
+    """A PostgreSQL `insufficient_privilege` (SQLSTATE 42501) anywhere in `error`'s causes, said
+    as what it is: the server's words (the object refused) and where the grants are listed; the
+    ledger is not damaged, so no restore is suggested. None for any other error."""
+    cause: BaseException | None = error
+    while cause is not None and getattr(cause, "sqlstate", None) != "42501":
+        cause = cause.__cause__ or cause.__context__
+    if cause is None:
+        return None
+    from ..store import postgres_params
+
+    _ = speak()
+    return UserError(_("PostgreSQL refused the ledger's user {user} {where}: {error}; grant it what this host does "
+                       "(README, *PostgreSQL roles*: owner for init, checkpoint and relay; writer; reader)",
+                       user=postgres_params(config.postgres_dsn).get("user", ""), where=ledger_place(config),
+                       error=str(cause).strip().splitlines()[0]), code="TL-E012")
 
 
 def check_ledger(args: argparse.Namespace) -> Any:
     """The StoreConfig of --data-dir, refused as `ledger_for` refuses it (TL-E010, TL-E011)
     without opening the ledger: for commands that read only the views, whose missing views
     would otherwise send the user to `views rebuild` in a folder without a ledger."""
-    from ..store import StoreConfig
+    from ..store import StoreConfig, StoreMismatch, check_store
 
     config = StoreConfig.from_env(data_folder(args))
     create = getattr(args, "command", None) in CREATES_LEDGER
+    if config.postgres_dsn:
+        _check_dsn(config.postgres_dsn)
+    try:
+        check_store(config)  # before anything is made or looked for in the folder
+    except StoreMismatch as e:
+        raise UserError(said(e), code="TL-E013") from None
     if config.postgres_dsn:
         _check_postgres_ledger(config, create=create)
     else:
@@ -177,11 +207,7 @@ def check_ledger(args: argparse.Namespace) -> Any:
 def ledger_place(config: Any) -> str:
     """Where the events are, for people: the SQLite file, or the PostgreSQL database and schema
     (never the password)."""
-    if not config.postgres_dsn:
-        return str(config.sqlite_path)
-    parts = dict(p.split("=", 1) for p in config.postgres_dsn.split() if "=" in p)
-    return (f"on PostgreSQL {parts.get('host', '127.0.0.1')}:{parts.get('port', '5432')}/"
-            f"{parts.get('dbname', 'postgres')}, schema {config.postgres_schema}")
+    return config.marker().place(config.data_dir)
 
 
 def data_folder(args: argparse.Namespace) -> Path:
@@ -238,6 +264,9 @@ def _check_postgres_ledger(config: Any, *, create: bool) -> None:
             held = c.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()
             table = c.execute("SELECT to_regclass(%s)", (f'"{schema}".ledger_events',)).fetchone() if held else None
     except psycopg.Error as e:
+        refused = privilege_refused(e, config)
+        if refused is not None:
+            raise refused from None
         raise UserError(_("cannot reach the ledger {where}: {error}; check TICKETLEDGER_POSTGRES",
                           where=ledger_place(config),
                           error=str(e).strip().splitlines()[0]), code="TL-E012") from None
@@ -255,6 +284,25 @@ def _check_postgres_ledger(config: Any, *, create: bool) -> None:
         raise UserError(_("no ledger {where}; {init}, or check TICKETLEDGER_POSTGRES_SCHEMA",
                           where=ledger_place(config), init=init),
                         code="TL-E010")
+
+
+def _check_dsn(dsn: str) -> None:
+    """TICKETLEDGER_POSTGRES as libpq reads it, refused in one line when libpq would refuse it."""
+    import psycopg
+
+    from ..store import postgres_params
+
+    try:
+        postgres_params(dsn)
+    except psycopg.Error as e:
+        _ = speak()
+        # libpq names a wrong key ('invalid connection option "sslmod"'); its other errors quote
+        # the text around the fault, which may be a piece of the password: not repeated then
+        error = str(e).strip().splitlines()[0] if "invalid" in str(e) else _("its syntax is wrong")
+        raise UserError(_("TICKETLEDGER_POSTGRES is not a connection string libpq reads ({error}); write "
+                          "key=value pairs (quote a value with spaces: password='p w') or a "
+                          "postgresql://user@host:port/dbname?sslmode=verify-full URI",
+                          error=error), code="TL-E012") from None
 
 
 def _make_folder(folder: Path) -> None:
@@ -287,10 +335,26 @@ def now() -> datetime:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
+    """init; a refused init leaves no data folder it made behind (a folder that existed stays)."""
+    import shutil
+
+    folder = data_folder(args)
+    made = not folder.exists()
+    try:
+        return _init(args)
+    except BaseException:
+        if made:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def _init(args: argparse.Namespace) -> int:
     from ..store import StoreConfig
+    from ..store_scope import ensure_indexes
 
     ledger = ledger_for(args)
     recorded = record_calendar(ledger, None)
+    ensure_indexes(ledger)  # made now by the owner, not at a reading host's first scoped replay
     config = StoreConfig.from_env(data_folder(args))
     from .tlog import init_log, init_log_said
 

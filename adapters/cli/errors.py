@@ -15,6 +15,7 @@ CODES: dict[str, str] = {
     "TL-E010": "no ledger in the data folder (run `init`, or check --data-dir)",
     "TL-E011": "the data folder cannot be used: empty name, a file, not writable or not creatable",
     "TL-E012": "the ledger database cannot be opened (damaged, or not a ledger)",
+    "TL-E013": "the data folder belongs to another store than TICKETLEDGER_POSTGRES (and _SCHEMA) name, or none",
     "TL-E020": "a time that is not ISO 8601 with a zone",
     "TL-E021": "a log position outside the log, or a recording time later than now",
     "TL-E030": "no views yet (run `views rebuild`)",

@@ -228,8 +228,11 @@ def _server(args: argparse.Namespace, opts: ConnectOptions):  # type: ignore[no-
 
 
 def cmd_relay(args: argparse.Namespace) -> int:
+    from eventsourcing.persistence import PersistenceError
+
     from ..nats_server import ServerError
     from ..relay import PoisonEvent, run
+    from ..store import StoreMismatch
     from ..stream import NatsUnreachable, ServerTooOld
     from ..stream_guard import StreamChanged
 
@@ -239,6 +242,12 @@ def cmd_relay(args: argparse.Namespace) -> int:
     except StreamChanged as e:
         _ = speak()
         raise UserError(_("refusing to publish: {error}", error=said(e)), code=e.code) from None
+    except StoreMismatch as e:
+        raise UserError(said(e), code="TL-E013") from None
+    except PersistenceError as e:  # the ledger's store, never blamed on NATS
+        _ = speak()
+        raise UserError(_("the ledger's store: {kind}: {error}", kind=type(e).__name__,
+                          error=str(e).strip().splitlines()[0] if str(e).strip() else ""), code="TL-E012") from None
     except (ServerError, NatsUnreachable, PoisonEvent, ServerTooOld) as e:  # a poison event is named, NATS not blamed
         raise UserError(said(e)) from None
     except Exception as e:  # noqa: BLE001 - NATS errors become one clear line, never credentials

@@ -168,6 +168,7 @@ def cmd_users_list(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from ..store import StoreConfig, StoreMismatch, check_store
     from ..web.app import Settings, create_app
     from ..web.users import Users, UsersError
     from .core import data_folder
@@ -178,6 +179,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         _ = speak()
         raise UserError(_("no data folder {folder}; run `ticketledger init` or `ticketledger "
                           "demo` first", folder=folder))
+    try:
+        check_store(StoreConfig.from_env(folder))  # not a page's 500 at the first ledger read
+    except StoreMismatch as e:
+        raise UserError(said(e), code="TL-E013") from None
     if not 1 <= args.port <= 65535:
         _ = speak()
         raise UserError(_("--port {port}: use a port from 1 to 65535, e.g. 8080", port=args.port))

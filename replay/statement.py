@@ -488,6 +488,9 @@ def statement_title(s: Mapping[str, Any], t: Any) -> str:
 
 
 def _undetermined_said(t: Any, totals: Mapping[str, Any]) -> str:
+    """A month's undetermined tickets, or a dash when there are none (not "0 tickets worth ¥0.00")."""
+    if not totals["undetermined_tickets"]:
+        return "—"
     return undetermined_said(t, totals["undetermined_tickets"], totals["undetermined_value_fen"])
 
 

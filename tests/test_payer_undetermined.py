@@ -101,3 +101,15 @@ def test_one_word_for_the_payer_and_one_vocabulary_for_who_bears_what(data: Path
     assert "采购方支付" in zh and "供应商承担（按报价）" in zh and "采购方承担" not in zh
     en = run(data, "--lang", "en", "report", "totals", "--wide")[1]
     assert "supplier pays" not in en and "borne by supplier" in en
+
+
+def test_a_month_without_undetermined_tickets_shows_a_dash_not_zero_tickets(data: Path) -> None:
+    """May holds no ticket, April one undetermined: the summary's row reads "—" for May, where it
+    read "0 张工单，涉及配件和人工 ¥0.00", a figure about nothing."""
+    out = data.parent / "may.html"
+    code, said = run(data, "--lang", "zh_CN", "statement", "--customer", "buyer-001", "--month", "2025-05",
+                     "--out", str(out))
+    assert code == 0, said
+    html = out.read_text()
+    row = html.split("付款方未确定（不计入任何一方合计）</th>")[1].split("</tr>")[0]
+    assert "—" in row and "1 张工单，涉及配件和人工 ¥2,000.00" in row and "0 张工单" not in row, row

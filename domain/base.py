@@ -67,9 +67,8 @@ def check_recordable(fact: Fact) -> None:
     if len(stored) > most:
         raise Refused(name, N_("the fact takes {size} bytes as stored; the stream accepts at most {most} "
                                "(TICKETLEDGER_MAX_EVENT_BYTES less room for the message's headers)"),
-                      N_("make it smaller: its largest field is {field}"), size=f"{len(stored):,}",
-                         most=f"{most:,}",
-                      field=_largest_field(fact))
+                      N_("make it smaller: its largest field is {field} ({field_size} bytes)"), size=f"{len(stored):,}",
+                      most=f"{most:,}", **_largest_field(fact))
 
 
 def refuse_beyond_bounds(name: str, fact: Fact, corrected: str = "") -> None:
@@ -85,10 +84,11 @@ def refuse_beyond_bounds(name: str, fact: Fact, corrected: str = "") -> None:
                       more=len(found) - 1)
 
 
-def _largest_field(fact: Fact) -> str:
+def _largest_field(fact: Fact) -> dict[str, str]:
+    """The fact's largest field and its size as stored, the fields of a refusal's template."""
     sizes = {k: len(encode(v)) for k, v in msgspec.structs.asdict(fact).items()}
     field = max(sizes, key=sizes.__getitem__)
-    return f"{field} ({sizes[field]:,} bytes)"
+    return {"field": field, "field_size": f"{sizes[field]:,}"}
 
 
 @functools.cache

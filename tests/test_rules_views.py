@@ -347,8 +347,10 @@ def test_rule_9_14_placeholder_assets_have_unknown_coverage(tmp_path):
     k = _kit(tmp_path, "004", accepted="2025-01-10T10:00")
     k.asset("CI-1", "K-004", customer="buyer-004", placeholder=True)
     k.ticket("T", "CI-1", "2025-07-01T09:00")
+    # labour to pay: with nothing to pay there is no payer question (payer "none")
+    k.do(k.f(ev.RepairAttempted, "T", "2025-07-01T15:00", fixed=True, labour_fen=3000))
     r = _liab(k.views("2025-07-05T00:00"), "T")
-    assert (r["coverage"], r["parts_payer"]) == ("unknown", "undetermined")
+    assert (r["coverage"], r["labour_payer"]) == ("unknown", "undetermined")
 
 
 def test_warranty_ending_2029_is_provisional_until_the_year_is_recorded(tmp_path):

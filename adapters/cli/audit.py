@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -332,7 +333,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         return _explain(args, out_file, printer)
 
 
-def _refuse_views_without(views: Path, ticket: str, zone: str) -> None:
+def _refuse_views_without(views: Path, ticket: str, zone: Callable[[], str]) -> None:
     """A --views file that holds no clock of a ticket the ledger holds is refused: its report
     would be the timeline alone, with no verdict and exit 0, and read as an answer (said in the
     language of `zone`, the ledger's contracts')."""
@@ -342,7 +343,7 @@ def _refuse_views_without(views: Path, ticket: str, zone: str) -> None:
     finally:
         con.close()
     if not held:
-        _ = speak(zone)
+        _ = speak(zone())
         raise UserError(_("--views {views} holds no clocks of ticket {ticket}: it was replayed before the ticket "
                           "was recorded, or with a scope that leaves it out; replay again with the ticket in it "
                           "(e.g. `replay --tickets FILE` naming it), or leave out --views to explain it from the "
@@ -360,7 +361,7 @@ def _explain(args: argparse.Namespace, out_file: Path | None, printer: Any) -> i
     if args.views:
         from .core import _ledger_zone
 
-        open_views_file(args.views, zone=_ledger_zone(args)).close()
+        open_views_file(args.views, zone=lambda: _ledger_zone(args)).close()
     ledger = ledger_for(args)
     as_of = _time(args.as_of_recorded, "--as-of-recorded")
     recorded_by_now(as_of)
@@ -387,7 +388,7 @@ def _explain(args: argparse.Namespace, out_file: Path | None, printer: Any) -> i
             from .core import _ledger_zone
 
             views = Path(args.views)
-            _refuse_views_without(views, args.ticket, _ledger_zone(args))
+            _refuse_views_without(views, args.ticket, lambda: _ledger_zone(args))
         else:
             current = data_dir / "views.duckdb"
             last = ledger.position

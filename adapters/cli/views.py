@@ -302,7 +302,7 @@ def open_for_reading(args: argparse.Namespace):
     if chosen:  # an as-of or what-if file: the same tables, so the same SQL and reports
         from .core import _ledger_zone
 
-        return open_views_file(chosen, zone=_ledger_zone(args))
+        return open_views_file(chosen, zone=lambda: _ledger_zone(args))
     main = views_path(args)
     if not main.exists() and not snapshot_path(args).exists():
         from .core import check_ledger
@@ -392,40 +392,46 @@ def say_if_behind(behind: Behind | None, _: Texts | None = None) -> None:
 VIEWS_HINT = N_("name a file written by `views rebuild` (<data-dir>/views.duckdb) or by `replay --out`")
 
 
-def open_views_file(path: str | Path, option: str = "--views", zone: str | None = None) -> Any:
+def said_zone(zone: str | Callable[[], str] | None) -> str | None:
+    """A zone given as itself or as a function finding it, called only when something is to be said:
+    finding the ledger's contracts' zone opens its views, a cost an answer without error never pays."""
+    return zone() if callable(zone) else zone
+
+
+def open_views_file(path: str | Path, option: str = "--views", zone: str | Callable[[], str] | None = None) -> Any:
     """A views file the user named, opened read-only; one clear line when it is not one, in the
-    language of `zone` (the ledger's contracts' zone, `core._ledger_zone`)."""
+    language of `zone` (the ledger's contracts' zone, `core._ledger_zone`; a function: found when needed)."""
     import duckdb
 
     from projections import open_views
 
     p = Path(path)
     if p.is_dir():
-        _ = speak(zone)
+        _ = speak(said_zone(zone))
         raise UserError(_("{option} {path} is a folder, not a views database (DuckDB); {hint}", option=option,
                           path=path, hint=_(VIEWS_HINT)).lstrip(), code="TL-E031")
     if not p.exists():
-        _ = speak(zone)
+        _ = speak(said_zone(zone))
         raise UserError(_("no views file {path}; {hint}", path=path, hint=_(VIEWS_HINT)), code="TL-E031")
     try:
         con = open_views(p, read_only=True)
     except duckdb.Error as e:
         if is_locked(e):
-            _ = speak(zone)
+            _ = speak(said_zone(zone))
             raise UserError(_("{path} is in use by another process (a running `views follow`?); "
                               "read its snapshot {snapshot} beside it",
                               path=path, snapshot=SNAPSHOT_FILE), code="TL-E032") from None
         reason = str(e).splitlines()[0]
         if "not a valid DuckDB database" in reason:
             reason = "not a DuckDB file at all"
-        _ = speak(zone)
+        _ = speak(said_zone(zone))
         raise UserError(_("{path} is not a views database (DuckDB): {reason}; {hint}",
                           path=path, reason=reason, hint=_(VIEWS_HINT)), code="TL-E031") from None
     try:
         con.execute("SELECT position, evaluated_at FROM checkpoint LIMIT 0")
     except duckdb.Error:
         con.close()
-        _ = speak(zone)
+        _ = speak(said_zone(zone))
         raise UserError(_("{path} is a DuckDB database but not a views database (no checkpoint "
                           "table); {hint}", path=path, hint=_(VIEWS_HINT)), code="TL-E031") from None
     return con

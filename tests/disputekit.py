@@ -120,3 +120,20 @@ def run(data: Path | None, *argv: str) -> tuple[int, str]:
     with redirect_stdout(out):
         code = main([*(["--data-dir", str(data)] if data else []), *argv])
     return code, out.getvalue()
+
+
+def recorded(data: Path, facts: list[ev.Fact], *, years: tuple[int, ...] = (2025,), each_alone: bool = False,
+             now: datetime | None = datetime(2026, 1, 1, tzinfo=UTC)) -> Path:
+    """A ledger in `data` holding the official calendar of `years` and `facts`, every one recorded;
+    `each_alone`: one command each, recorded by the ledger at its own (real) time, in order."""
+    from adapters.cli.core import record_calendar
+
+    app = Ledger.open(StoreConfig(data))
+    try:
+        record_calendar(app, list(years))
+        outcomes = ([o for f in facts for o in app.execute_many([f])] if each_alone
+                    else app.execute_many(facts, now=now))
+        assert {o.status for o in outcomes} == {"recorded"}, outcomes
+    finally:
+        app.close()
+    return data

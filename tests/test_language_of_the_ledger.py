@@ -7,18 +7,14 @@ words item 4)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from adapters.cli.core import record_calendar
-from adapters.ledger import Ledger
-from adapters.store import StoreConfig
 from domain import events as ev
 from domain.terms import load_contract_file
 
-from .disputekit import run
+from .disputekit import recorded, run
 from .domainkit import CONTRACTS, Desk, contract_toml
 
 
@@ -27,19 +23,12 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """K-001 (Asia/Shanghai) with one ticket, and its views."""
     data = tmp_path_factory.mktemp("zh") / "data"
     desk = Desk()
-    app = Ledger.open(StoreConfig(data))
-    try:
-        record_calendar(app, [2025])
-        facts = [
-            desk.contract("001"),
-            desk.asset("A-1", contract="K-001", customer="buyer-001", at="2025-03-01T10:00"),
-            desk.open("T-1", "A-1", "2025-04-04T10:00", severity="general"),
-            desk.fact(ev.TicketResolved, "T-1", "2025-04-04T15:30", summary="重启"),
-        ]
-        outcomes = app.execute_many(facts, now=datetime(2026, 1, 1, tzinfo=UTC))
-        assert {o.status for o in outcomes} == {"recorded"}, outcomes
-    finally:
-        app.close()
+    recorded(data, [
+        desk.contract("001"),
+        desk.asset("A-1", contract="K-001", customer="buyer-001", at="2025-03-01T10:00"),
+        desk.open("T-1", "A-1", "2025-04-04T10:00", severity="general"),
+        desk.fact(ev.TicketResolved, "T-1", "2025-04-04T15:30", summary="重启"),
+    ])
     code, out = run(data, "views", "rebuild", "--at", "2025-05-01T00:00:00+08:00")
     assert code == 0, out
     return data

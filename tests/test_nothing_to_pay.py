@@ -5,17 +5,13 @@ not determined reads 原因未认定, apart from the payer's 未确定 (reviewer
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from adapters.cli.core import record_calendar
-from adapters.ledger import Ledger
-from adapters.store import StoreConfig
 from domain import events as ev
 
-from .disputekit import run
+from .disputekit import recorded, run
 from .domainkit import Desk
 
 
@@ -24,23 +20,16 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """K-001 (no payer rule before acceptance): T-1 repaired with parts and labour, T-2 with none."""
     data = tmp_path_factory.mktemp("nothing") / "data"
     desk = Desk()
-    app = Ledger.open(StoreConfig(data))
-    try:
-        record_calendar(app, [2025])
-        facts = [
-            desk.contract("001"),
-            desk.asset("A-1", contract="K-001", customer="buyer-001", at="2025-03-01T10:00"),
-            desk.open("T-1", "A-1", "2025-04-04T10:00", severity="general"),
-            desk.fact(ev.RepairAttempted, "T-1", "2025-04-04T15:00", fixed=True, technician="li", labour_fen=20000,
-                      parts=[ev.PartLine(part="硬盘", quantity=1, quoted_price_fen=180000, cost_price_fen=90000)]),
-            desk.fact(ev.TicketResolved, "T-1", "2025-04-04T15:30", summary="换硬盘"),
-            desk.open("T-2", "A-1", "2025-04-10T10:00", severity="general"),
-            desk.fact(ev.TicketResolved, "T-2", "2025-04-10T11:30", summary="重启"),
-        ]
-        outcomes = app.execute_many(facts, now=datetime(2026, 1, 1, tzinfo=UTC))
-        assert {o.status for o in outcomes} == {"recorded"}, outcomes
-    finally:
-        app.close()
+    recorded(data, [
+        desk.contract("001"),
+        desk.asset("A-1", contract="K-001", customer="buyer-001", at="2025-03-01T10:00"),
+        desk.open("T-1", "A-1", "2025-04-04T10:00", severity="general"),
+        desk.fact(ev.RepairAttempted, "T-1", "2025-04-04T15:00", fixed=True, technician="li", labour_fen=20000,
+                  parts=[ev.PartLine(part="硬盘", quantity=1, quoted_price_fen=180000, cost_price_fen=90000)]),
+        desk.fact(ev.TicketResolved, "T-1", "2025-04-04T15:30", summary="换硬盘"),
+        desk.open("T-2", "A-1", "2025-04-10T10:00", severity="general"),
+        desk.fact(ev.TicketResolved, "T-2", "2025-04-10T11:30", summary="重启"),
+    ])
     code, out = run(data, "views", "rebuild", "--at", "2025-05-01T00:00:00+08:00")
     assert code == 0, out
     return data

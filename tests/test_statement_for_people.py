@@ -11,12 +11,9 @@ import msgspec
 import openpyxl
 import pytest
 
-from adapters.cli.core import record_calendar
-from adapters.ledger import Ledger
-from adapters.store import StoreConfig
 from domain import events as ev
 
-from .disputekit import run
+from .disputekit import recorded, run
 from .domainkit import Desk, local
 
 
@@ -27,27 +24,20 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     recorded on 2 May (the ledger imported it today): the April statement's figure is restated."""
     data = tmp_path_factory.mktemp("people") / "data"
     desk = Desk()
-    app = Ledger.open(StoreConfig(data))
-    try:
-        record_calendar(app, [2025])
-        facts = [
-            desk.contract("001"),
-            desk.asset("A-1", contract="K-001", customer="buyer-001", at="2024-03-01T10:00"),
-            desk.fact(ev.AssetAccepted, "A-1", "2024-03-02T10:00"),
-            desk.open("T-2", "A-1", "2025-04-07T10:00", severity="general"),
-            desk.fact(ev.TicketAcknowledged, "T-2", "2025-04-07T10:20"),
-            desk.fact(ev.TechnicianDispatched, "T-2", "2025-04-07T11:00", technician="li"),
-            desk.fact(ev.TechnicianArrived, "T-2", "2025-04-14T09:00", technician="li"),
-            msgspec.structs.replace(desk.fact(ev.TicketResolved, "T-2", "2025-04-14T12:00", summary="修复"),
-                                    source_recorded_at=local("2025-05-02T09:30")),
-        ]
-        facts = [f if f.source_recorded_at else msgspec.structs.replace(
-            f, source_recorded_at=f.occurred_at + timedelta(minutes=1)) for f in facts]
-        for f in facts:  # recorded by the ledger now (2026 or later), each in its own command
-            (outcome,) = app.execute_many([f])
-            assert outcome.status == "recorded", outcome
-    finally:
-        app.close()
+    facts = [
+        desk.contract("001"),
+        desk.asset("A-1", contract="K-001", customer="buyer-001", at="2024-03-01T10:00"),
+        desk.fact(ev.AssetAccepted, "A-1", "2024-03-02T10:00"),
+        desk.open("T-2", "A-1", "2025-04-07T10:00", severity="general"),
+        desk.fact(ev.TicketAcknowledged, "T-2", "2025-04-07T10:20"),
+        desk.fact(ev.TechnicianDispatched, "T-2", "2025-04-07T11:00", technician="li"),
+        desk.fact(ev.TechnicianArrived, "T-2", "2025-04-14T09:00", technician="li"),
+        msgspec.structs.replace(desk.fact(ev.TicketResolved, "T-2", "2025-04-14T12:00", summary="修复"),
+                                source_recorded_at=local("2025-05-02T09:30")),
+    ]
+    # recorded by the ledger now (2026 or later), each in its own command; the desk's own times a minute after
+    recorded(data, [f if f.source_recorded_at else msgspec.structs.replace(
+        f, source_recorded_at=f.occurred_at + timedelta(minutes=1)) for f in facts], each_alone=True)
     code, out = run(data, "views", "rebuild", "--at", "2025-05-20T00:00:00+08:00")
     assert code == 0, out
     return data

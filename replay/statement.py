@@ -18,6 +18,7 @@ import io
 import json
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -276,7 +277,13 @@ def _h(x: Any) -> str:
     return html.escape(str(x if x is not None else ""), quote=True)
 
 
-def _delta(now: float | None, before: float | None, fmt: Any) -> str:
+def _points(share: float | None) -> Decimal | None:
+    """A rate in percentage points as the statement shows it (one decimal, as Babel rounds): the
+    change beside two rates is the change of the figures printed, never "15.9% → 15.9%, −0.1 pp"."""
+    return None if share is None else Decimal(str(share * 100)).quantize(Decimal("0.1"), ROUND_HALF_EVEN)
+
+
+def _delta(now: float | Decimal | None, before: float | Decimal | None, fmt: Any) -> str:
     if now is None or before is None:
         return ""
     d = now - before
@@ -329,7 +336,7 @@ def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> b
         (t(M["Clocks breached / applicable"]), f"{ct['breached']} / {ct['applicable']}",
          f"{pt['breached']} / {pt['applicable']}", ""),
         (t(_("Breach rate")), pct(ct["breach_rate"]), pct(pt["breach_rate"]),
-         _delta(ct["breach_rate"], pt["breach_rate"], lambda d: t(_("{n} pp"), n=t.number(d * 100, 1)))),
+         _delta(_points(ct["breach_rate"]), _points(pt["breach_rate"]), lambda d: t(_("{n} pp"), n=t.number(d, 1)))),
         (t(_("The customer pays")), money(ct["customer_pays_fen"]), money(pt["customer_pays_fen"]),
          _delta(ct["customer_pays_fen"], pt["customer_pays_fen"], money)),
         (t(SUPPLIER_BEARS), money(ct["supplier_pays_fen"]), money(pt["supplier_pays_fen"]),

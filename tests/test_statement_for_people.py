@@ -10,6 +10,8 @@ from pathlib import Path
 import msgspec
 import openpyxl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from domain import events as ev
 
@@ -95,3 +97,18 @@ def test_the_statement_says_what_the_supplier_bears_is_not_money_it_pays_out(dat
     assert "是按合同采购方无需支付的配件和人工的报价金额，并非供应商向外支付的款项" in html
     book = openpyxl.load_workbook(io.BytesIO(statement(data, "2025-04", "xlsx").read_bytes()))
     assert "供应商承担（按报价）" in [c.value for c in book["费用"][1]]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(0, 1), st.floats(0, 1))
+def test_the_change_of_a_breach_rate_is_the_change_of_the_rates_printed(now: float, before: float) -> None:
+    """A reader of "15.9% | 15.9% | -0.1 个百分点" sees a change the two figures beside it deny: the
+    change is taken between the rates as printed (one decimal)."""
+    from decimal import Decimal
+
+    from replay.i18n import texts
+    from replay.statement import _delta, _points
+
+    t = texts("zh_CN")
+    shown = [Decimal(t.percent(x).rstrip("%").replace(",", "")) for x in (now, before)]
+    assert _delta(_points(now), _points(before), str) in (str(shown[0] - shown[1]), "+" + str(shown[0] - shown[1]))

@@ -221,10 +221,14 @@ def what_if_in_views(con: Any) -> Any:
     from domain.terms import terms_from_mapping
     from projections.terms_flat import WhatIf
 
-    rows = con.execute("SELECT contract, json(terms), what_if_file, what_if_sha256 FROM terms WHERE what_if "
-                       "ORDER BY contract, version").fetchall()
+    # SELECT *: views written before the terms file was recorded (what_if_file, what_if_sha256)
+    # are read as they are, by a reader that may not add the columns (read-only)
+    cur = con.execute("SELECT *, json(terms) AS terms_json FROM terms WHERE what_if ORDER BY contract, version")
+    names = [d[0] for d in cur.description]
+    rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
     if not rows:
         return None
-    _, terms, source, sha256 = rows[0]
-    return WhatIf(terms_from_mapping(msgspec.json.decode(terms), f"{source} [terms]"),
-                  frozenset(r[0] for r in rows), source=source or "", sha256=sha256 or "")
+    first = rows[0]
+    source = first.get("what_if_file") or ""
+    return WhatIf(terms_from_mapping(msgspec.json.decode(first["terms_json"]), f"{source} [terms]"),
+                  frozenset(r["contract"] for r in rows), source=source, sha256=first.get("what_if_sha256") or "")

@@ -806,19 +806,22 @@ def render_md(r: Mapping[str, Any], lang: str = "zh_CN") -> bytes:
         _("Verdicts evaluated at {evaluated}."), evaluated=t.time(r.get("evaluated_at"), tz)), _md(t(
             _("The ledger as read: {state}."), state=_ledger_state(r, t)))))
     L.append("")
-    L.append(f"- {t(M['Supplier'])}: {_md(party(p.get('supplier_name'), p.get('supplier')))}")
-    L.append(f"- {t(M['Customer'])}: {_md(party(p.get('customer_name'), p.get('customer') or s.get('customer')))}")
-    L.append(f"- {t(M['Contract'])}: {_md(contract_said(r, t))}")
+    def item(label: str, value: str) -> str:  # "- 供应商：…" / "- Supplier: …", the colon of the language
+        return "- " + t(_("{label}: {value}"), label=label, value=value)
+
+    L.append(item(t(M["Supplier"]), _md(party(p.get("supplier_name"), p.get("supplier")))))
+    L.append(item(t(M["Customer"]), _md(party(p.get("customer_name"), p.get("customer") or s.get("customer")))))
+    L.append(item(t(M["Contract"]), _md(contract_said(r, t))))
     a = r.get("asset", {})
-    L.append(f"- {t(M['Asset'])}: " + _md(t(_("{asset}, serial number {serial}, {type} {model}, site {site}"),
-                                            asset=free(a.get("asset") or s.get("asset")), serial=free(a.get("serial")),
-                                            type=free(recorded_word(lang, "asset_type", a.get("asset_type"))),
-                                            model=free(a.get("model")), site=free(a.get("site") or s.get("site")))))
-    L.append(f"- {t(_('Fault'))}: " + _md(t(_("reported {time}; severity {severity}; category {category}"),
-                                           time=t.time(s.get("reported_at"), tz), severity=_severity_said(r, lang),
-                                           category=recorded_word(lang, "fault_category", s.get("fault_category")))))
+    L.append(item(t(M["Asset"]), _md(t(_("{asset}, serial number {serial}, {type} {model}, site {site}"),
+                                         asset=free(a.get("asset") or s.get("asset")), serial=free(a.get("serial")),
+                                         type=free(recorded_word(lang, "asset_type", a.get("asset_type"))),
+                                         model=free(a.get("model")), site=free(a.get("site") or s.get("site"))))))
+    L.append(item(t(_("Fault")), _md(t(_("reported {time}; severity {severity}; category {category}"),
+                                        time=t.time(s.get("reported_at"), tz), severity=_severity_said(r, lang),
+                                        category=recorded_word(lang, "fault_category", s.get("fault_category"))))))
     if r.get("replacement"):
-        L.append(f"- {t(M['Replacement obligation'])}: {_md(replacement_short(r['replacement'], lang, tz))}")
+        L.append(item(t(M["Replacement obligation"]), _md(replacement_short(r["replacement"], lang, tz))))
     L.append("")
     L.append(f"## {t(M['Promises and verdicts'])}")
     L.append("")

@@ -102,3 +102,23 @@ def test_a_month_without_undetermined_tickets_shows_a_dash_not_zero_tickets(data
     html = out.read_text()
     row = html.split("付款方未确定（不计入任何一方合计）</th>")[1].split("</tr>")[0]
     assert "—" in row and "1 张工单，涉及配件和人工 ¥2,000.00" in row and "0 张工单" not in row, row
+
+
+def test_views_written_before_the_what_if_file_was_recorded_still_explain(data: Path, tmp_path: Path) -> None:
+    """A views file of the version before (no terms.what_if_file, what_if_sha256) is read as it is:
+    explain opens views read-only and cannot add the columns; it stopped with a DuckDB Binder Error."""
+    import shutil
+
+    import duckdb
+
+    old = tmp_path / "old.duckdb"
+    shutil.copy(data / "views.duckdb", old)
+    con = duckdb.connect(str(old))
+    try:
+        con.execute("ALTER TABLE terms DROP COLUMN what_if_file")
+        con.execute("ALTER TABLE terms DROP COLUMN what_if_sha256")
+    finally:
+        con.close()
+    code, out = run(data, "--lang", "zh_CN", "explain", "T-1", "--views", str(old), "--format", "md")
+    assert code == 0, out
+    assert "- 供应商：" in out and "- 合同：K-001" in out  # the language's own colon, too

@@ -45,6 +45,8 @@ def test_errors_about_the_views_and_a_contract_s_versions_are_said_in_chinese(
     assert "视图文件" in err and "只含其范围" in err and "no " not in err
     assert run(data, "contract", "show", "K-001", "--version", "0")[0] == 2
     assert "合同 K-001 没有第 0 版；它的版本为 1" in capsys.readouterr().err
+    assert run(data, "ticket", "show", "T-NOPE")[0] == 2
+    assert "TL-E040: 没有工单 T-NOPE" in capsys.readouterr().err
 
 
 def test_proof_verify_says_in_the_report_s_language_that_a_markdown_report_carries_no_proof(

@@ -786,7 +786,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     ledger = ledger_for(args)
     agg = ledger.aggregate(args.kind, args.id)
     if agg is None:
-        _ = speak()
+        _ = speak(_ledger_zone(args))  # as the ticket's own page would speak: the contracts' language
         raise UserError(_("no ticket {id}", id=args.id) if args.kind == "ticket" else _("no asset {id}", id=args.id),
                         code="TL-E040")
     state = _state(agg)

@@ -168,8 +168,12 @@ class Texts:
         spaces a field from the word before it for a number (`超时 {duration}` → `超时 26 小时`)."""
         under = self._t.gettext(UNDER_A_MINUTE)
         for name, value in params.items():
+            field = r"(\{" + name + r"\})"
             if value == under:
-                template = re.sub(r"([\u4e00-\u9fff]) (\{" + name + r"\})", r"\1\2", template)
+                template = re.sub(r"([\u4e00-\u9fff]) " + field, r"\1\2", template)
+            elif isinstance(value, str) and value.endswith(FULL_WIDTH_CLOSING):
+                # `于 {recorded} 记录` with `… 14:49（来源服务台）`: no space after the bracket
+                template = re.sub(field + r" (?=[\u4e00-\u9fff])", r"\1", template)
         return template
 
     def plural(self, singular: str, plural: str, n: int, /, **params: object) -> str:
@@ -650,6 +654,7 @@ BEIJING_TIME = _("Beijing time")
 AS_RECORDED = _("“{value}” (as recorded)")
 OVERDUE = _("overdue {d}")
 UNDER_A_MINUTE = _("under 1 min")
+FULL_WIDTH_CLOSING = ("）", "”", "」", "》", "】")  # a field ending so needs no space after it in Chinese
 TALLY_ITEM = _("{what} {n}")
 TALLY_SEPARATOR = _(", ")
 # durations (Texts.duration): from two days on the days are said beside the hours, as the console's

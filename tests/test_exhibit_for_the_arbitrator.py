@@ -140,7 +140,7 @@ def test_a_day_counted_deadline_says_it_starts_the_next_day_and_moves_past_the_h
 def test_a_reopen_after_the_deadline_says_why_it_changes_nothing_and_idle_waits_are_left_out(report) -> None:
     zh = report(REOPENED)
     assert "其间 0 分钟" not in zh
-    assert "这段 71 小时 1 分钟（2 天 23 小时 1 分钟） 开始于期限届满之后，扣除与否均无影响" in zh
+    assert "这段 71 小时 1 分钟（2 天 23 小时 1 分钟）开始于期限届满之后，扣除与否均无影响" in zh
     response = zh.split("### 响应")[1].split("###")[0]
     assert "等待" not in response and "重新开启" not in response  # the clock had long stopped
 

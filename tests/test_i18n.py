@@ -208,3 +208,17 @@ def test_what_statement_wrote_counts_one_restatement_in_the_singular() -> None:
     en = texts("en")
     assert en.plural(*RESTATEMENTS, 1) == "1 restatement" and en.plural(*RESTATEMENTS, 2) == "2 restatements"
     assert en.plural(*TICKETS, 1) == "1 ticket" and texts("zh_CN").plural(*TICKETS, 36) == "36 张工单"
+
+
+def test_no_space_after_a_full_width_bracket_before_chinese() -> None:
+    """`于 … 02:01（来源服务台）记录`: the space a template keeps after a time goes when the time
+    ends in a full-width bracket (it read `（来源服务台） 记录`); after a plain time it stays."""
+    from replay.i18n import texts
+
+    message = "{event} of {occurred}, recorded {recorded} (log position {position})"
+    zh = texts("zh_CN")(message, event="工程师到场", occurred="2025-09-29 21:38",
+                        recorded="2025-10-03 02:01（来源服务台）", position=200)
+    assert "于 2025-10-03 02:01（来源服务台）记录（日志位置 200）" in zh, zh
+    plain = texts("zh_CN")(message, event="工程师到场", occurred="2025-09-29 21:38", recorded="2025-10-03 02:01",
+                           position=200)
+    assert "于 2025-10-03 02:01 记录" in plain, plain

@@ -56,7 +56,7 @@ def statement(data: Path, month: str, fmt: str) -> Path:
 def test_a_restatement_says_when_the_desk_recorded_the_fact_not_when_the_ledger_imported_it(data: Path) -> None:
     html = statement(data, "2025-05", "html").read_text()
     row = next(r for r in html.split("<tr") if 'class="restated"><td class="id">T-2' in r)
-    assert "于 2025-05-02 09:30（来源服务台） 记录" in row
+    assert "于 2025-05-02 09:30（来源服务台）记录" in row
     assert "2026-" not in row and "2027-" not in row  # the ledger's import time, after the statement's own
 
 

@@ -236,7 +236,7 @@ def test_the_workbook_says_why_each_figure_was_restated_as_the_printed_statement
     header = [c.value for c in sheet[1]]
     row = next(r for r in sheet.iter_rows(min_row=2, values_only=True) if r[0] == "T-2")
     # the desk's recording time, not the ledger's import
-    assert row[header.index("原因")].startswith("2025-04-14 12:00 的“故障解决”，于 2025-05-02 09:30（来源服务台） 记录（日志位置 ")
+    assert row[header.index("原因")].startswith("2025-04-14 12:00 的“故障解决”，于 2025-05-02 09:30（来源服务台）记录（日志位置 ")
 
 
 def test_the_time_a_ticket_was_reported_stays_in_its_column_of_the_money_table(w: dict) -> None:

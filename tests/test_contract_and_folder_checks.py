@@ -391,3 +391,19 @@ def test_contract_show_prints_a_versions_terms_with_their_clauses(tmp_path: Path
     assert any(line.startswith("普通 故障解决 36 小时 全天候（7×24）") for line in signed), signed
     assert run(data, "contract", "show", "K-4", "--version", "3") == 2
     assert "TL-E040" in capsys.readouterr().err
+
+
+def test_an_amendment_before_a_later_version_says_until_when_it_applies(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Amended from 2026-01-01, then from 2025-06-01: the second change lasts only until the first
+    one's date, which keeps its own terms; a manager who meant it to last is told to amend that too."""
+    data = ledger_in(tmp_path)
+    assert run(data, "contract", "add", str(contract_file(tmp_path))) == 0
+    assert run(data, "--lang", "en", "contract", "amend", str(contract_file(tmp_path, "a.toml", resolution_hours=48)),
+               "--effective-from", "2026-01-01T00:00+08:00") == 0
+    assert "applies until" not in capsys.readouterr().out
+    assert run(data, "--lang", "en", "contract", "amend", str(contract_file(tmp_path, "b.toml", resolution_hours=24)),
+               "--effective-from", "2025-06-01T00:00+08:00") == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert ("contract K-4 amendment: applies until 2026-01-01 00:00 Beijing time, when version 2 (recorded earlier) "
+            "comes into force with its own terms") in out, out

@@ -526,7 +526,22 @@ def cmd_contract_amend(args: argparse.Namespace) -> int:
     if _report(ledger.execute_many([fact]), what, zone):
         return 1
     _say_if_unchanged(what, before, data, effective)
+    _say_if_superseded(what, contract, effective)
     return 0
+
+
+def _say_if_superseded(what: Phrase, contract: Any, effective: datetime) -> None:
+    """An amendment effective before a version already recorded applies only until that version's
+    date: its change does not carry over into the later version, which the person who amended is told."""
+    later = [v for v in contract.versions if v.in_force_from is not None and v.in_force_from > ev.utc(effective)]
+    if not later:
+        return
+    first = min(later, key=lambda v: v.in_force_from)
+    zone = first.terms.timezone
+    _ = speak(zone)
+    print(_("{what}: applies until {until}, when version {version} (recorded earlier) comes into force with its "
+            "own terms; amend that version too if the change should last",
+            what=what.said(_), until=_.time(first.in_force_from, zone, zone=True), version=first.number))
 
 
 def _say_if_unchanged(what: Phrase, before: Any, data: dict[str, Any], effective: datetime) -> None:

@@ -228,3 +228,5 @@ def test_a_what_if_says_what_it_costs(demo: Path, tmp_path: Path) -> None:
     yuan = [f"¥{money[k]['losses_supplier_liable_fen'] / 100:,.2f}" for k in ("as_recorded", "what_if")]
     change = money["change"]["losses_supplier_liable_fen"]
     assert owed.split()[-3:] == [*yuan, f"-¥{-change / 100:,.2f}"]
+    rows = [line.rstrip() for line in printed.splitlines() if line.startswith("K-000 ")]
+    assert len({len(line) for line in rows}) == 1, rows  # the changes right-aligned, as every amount

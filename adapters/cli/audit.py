@@ -615,7 +615,7 @@ def _evaluation_time(args: argparse.Namespace, cut: Any, at: Any, terms: Any) ->
 
 WHAT_IF_MONEY_COLUMNS = [Column("contract", N_("contract"), "id"), Column("supplier", N_("supplier"), "id"),
                          Column("amount", N_("amount")), Column("as_recorded", N_("as recorded"), "money"),
-                         Column("what_if", N_("what-if"), "money"), Column("change", N_("change"))]
+                         Column("what_if", N_("what-if"), "money"), Column("change", N_("change"), "money_change")]
 
 
 def _print_money_changes(totals: list[dict[str, Any]], _: Any) -> None:
@@ -626,7 +626,7 @@ def _print_money_changes(totals: list[dict[str, Any]], _: Any) -> None:
     table = REPORTS["totals"].table
     rows = [{"contract": t["contract"], "supplier": t["supplier"], "amount": column(table, k).title(_),
              "as_recorded": t["as_recorded"][k], "what_if": t["what_if"][k],
-             "change": ("+" if t["change"][k] > 0 else "") + _.money(t["change"][k])}
+             "change": t["change"][k]}
             for t in totals for k in t["change"]]
     if rows:
         emit(rows, False, columns=WHAT_IF_MONEY_COLUMNS, lang=_.lang,

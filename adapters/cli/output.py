@@ -66,7 +66,8 @@ def said(error: BaseException, timezone: str | None = None) -> str:
 
 # How a column's values are written for people. Any other kind names a vocabulary of
 # replay.i18n.VOCABULARY (clock, state, coverage, payer, rate, cause, …): the code as a word.
-KINDS = ("text", "id", "time", "end", "date", "last_day", "duration", "money", "number", "percent", "bool")
+KINDS = ("text", "id", "time", "end", "date", "last_day", "duration", "money", "money_change", "number", "percent",
+         "bool")
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,8 @@ def cell(t: Texts, kind: str, value: Any, tz: str = DEFAULT_TZ) -> str:
         return t.duration(value)
     if kind == "money":
         return t.money(value)
+    if kind == "money_change":  # a difference: signed both ways (+¥2,149.00, -¥16,035.00)
+        return ("+" if value > 0 else "") + t.money(value)
     if kind == "number":
         return t.number(value)
     if kind == "percent":
@@ -244,7 +247,7 @@ def render(rows: Sequence[dict[str, Any]], columns: Sequence[ColumnSpec] | None,
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, header_style="bold",
                   padding=(0, 1), collapse_padding=True)
     for c in cols:
-        numeric = c.kind in ("money", "number", "percent", "duration")
+        numeric = c.kind in ("money", "money_change", "number", "percent", "duration")
         table.add_column(c.title(_), justify="right" if numeric else "left", overflow="fold",
                          no_wrap=numeric or c.kind in ("id", "time", "end", "date"))
     for values in cells if cells is not None else written(rows, cols, _, zone):

@@ -222,3 +222,14 @@ def test_no_space_after_a_full_width_bracket_before_chinese() -> None:
     plain = texts("zh_CN")(message, event="工程师到场", occurred="2025-09-29 21:38", recorded="2025-10-03 02:01",
                            position=200)
     assert "于 2025-10-03 02:01 记录" in plain, plain
+
+
+def test_a_table_column_of_durations_stays_in_hours() -> None:
+    """`report summary`'s breach totals read `18,525 小时 43 分钟（771 天 21 小时 43 分钟）` per row,
+    the widest column of the table: a column compares hours; the days are for sentences."""
+    from adapters.cli.output import cell
+    from replay.i18n import texts
+
+    zh = texts("zh_CN")
+    assert cell(zh, "duration", 18525 * 60 + 43) == "18,525 小时 43 分钟"
+    assert zh.duration(18525 * 60 + 43) == "18,525 小时 43 分钟（771 天 21 小时 43 分钟）"

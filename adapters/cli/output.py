@@ -107,8 +107,8 @@ def cell(t: Texts, kind: str, value: Any, tz: str = DEFAULT_TZ) -> str:
         return t.date(value if isinstance(value, date | str) else str(value))
     if kind == "last_day":  # a period's last day, whole: it ends at 24:00 (art. 203), as the statement writes it
         return f"{t.date(value if isinstance(value, date | str) else str(value))} 24:00"
-    if kind == "duration":
-        return t.duration(value)
+    if kind == "duration":  # a column compares hours down the table; the days form is for sentences
+        return t.duration(value, days=False)
     if kind == "money":
         return t.money(value)
     if kind == "money_change":  # a difference: signed both ways (+¥2,149.00, -¥16,035.00)

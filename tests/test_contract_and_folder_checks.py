@@ -407,3 +407,17 @@ def test_an_amendment_before_a_later_version_says_until_when_it_applies(
     out = " ".join(capsys.readouterr().out.split())
     assert ("contract K-4 amendment: applies until 2026-01-01 00:00 Beijing time, when version 2 (recorded earlier) "
             "comes into force with its own terms") in out, out
+
+
+def test_contract_show_says_a_payer_rule_change_in_words(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An amendment of who pays printed the whole rule list as JSON in the changes column."""
+    data = ledger_in(tmp_path)
+    assert run(data, "contract", "add", str(contract_file(tmp_path))) == 0
+    amended = contract_file(tmp_path, "paid.toml")
+    amended.write_text(amended.read_text().replace('coverage = "warranty"\ncauses = ["*"]\nparts = "free"',
+                                                   'coverage = "warranty"\ncauses = ["*"]\nparts = "cost"', 1))
+    assert run(data, "contract", "amend", str(amended), "--effective-from", "2026-01-01T00:00+08:00") == 0
+    capsys.readouterr()
+    assert run(data, "--lang", "en", "contract", "show", "K-4") == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "payer rules changed (the terms below list them)" in out and '"coverage"' not in out, out

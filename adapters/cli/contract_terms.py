@@ -91,6 +91,10 @@ def change_said(path: str, before: Any, after: Any, _: Texts) -> str:
     if len(parts) >= 4 and parts[0] == "clocks":
         what = f"{word(_.lang, 'severity', parts[1])} {word(_.lang, 'clock', parts[2])} {'.'.join(parts[3:])}"
         return _("{what}: {before} → {after}", what=what, before=term_value(before), after=term_value(after))
+    if path == "payer":  # the rules as a whole: the terms below say them in words
+        return _("payer rules changed (the terms below list them)")
+    if isinstance(before, list | dict) or isinstance(after, list | dict):
+        return _("{what} changed", what=path)
     return _("{what}: {before} → {after}", what=path, before=term_value(before), after=term_value(after))
 
 

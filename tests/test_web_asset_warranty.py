@@ -36,7 +36,7 @@ def _views(path: Path):
     return con
 
 
-def _warranty_line(con, asset: str, lang: str) -> str:
+def _page(con, asset: str, lang: str) -> str:
     env = Environment(loader=PackageLoader("adapters.web", "templates"), autoescape=select_autoescape(["html"]))
     t = texts(lang)
     data = queries.asset_page(con, CUSTOMER, asset)
@@ -45,6 +45,11 @@ def _warranty_line(con, asset: str, lang: str) -> str:
         recorded=functools.partial(recorded_word, lang), p=printable, before_first="",
         tz="Asia/Shanghai", as_of="", csrf="", path="/assets", qs=lambda **_: "", keep="", keep_amp="",
         ms=str, role_names=ROLE_NAMES, filters={}, asset=asset, rtz="Asia/Shanghai", **data)
+    return html
+
+
+def _warranty_line(con, asset: str, lang: str) -> str:
+    html = _page(con, asset, lang)
     start = html.index('id="warranty-end">') + len('id="warranty-end">')
     return html[start:html.index("</dd>", start)]
 
@@ -73,3 +78,17 @@ def test_the_asset_page_says_the_downtime_the_contract_added(tmp_path: Path) -> 
     assert _warranty_line(con, "A-ext", "en") == "2026-03-11 01:30 Beijing time (extended by 1 h 30 min of downtime)"
     assert "rest day" not in _warranty_line(con, "A-ext", "en")
     con.close()
+
+
+def test_the_asset_page_shows_an_undetermined_payer_with_its_value_not_zero(tmp_path: Path) -> None:
+    """A ticket no payer rule decides read "¥0.00 | ¥0.00" on the asset page, while the dashboard,
+    the statement and the report said "payer undetermined, ¥185.00"."""
+    con = _views(tmp_path / "v.duckdb")
+    con.execute("INSERT INTO liability (ticket, asset, contract, customer, reported_at, coverage, cause, "
+                "customer_pays_fen, supplier_pays_fen, parts_value_fen, labour_value_fen) VALUES "
+                "('T-U', 'A-same', 'K-plain', 'buyer-1', '2025-04-04 02:00', 'pre_acceptance', 'quality', "
+                "NULL, NULL, 8500, 10000)")
+    html = _page(con, "A-same", "zh_CN")
+    row = html[html.index("T-U"):]
+    row = row[:row.index("</tr>")]
+    assert "未确定：涉及配件和人工 ¥185.00" in row and "¥0.00" not in row, row

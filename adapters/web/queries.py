@@ -152,7 +152,7 @@ def asset_page(con: Any, scope: Scope, asset: str) -> dict[str, Any]:
     return {
         "warranty": w,
         "tickets": _rows(con, f"""SELECT ticket, reported_at, coverage, cause, customer_pays_fen, supplier_pays_fen,
-                                         replacement_due, provisional
+                                         replacement_due, provisional, {VALUE_IN_QUESTION} AS value_in_question_fen
                                   FROM liability WHERE asset = ? AND {where} ORDER BY reported_at""",
                          [asset] + params),
         "visits": _rows(con, f"""SELECT obligation, kind, clause, period, start, "end", status, visit_at, one_off

@@ -193,6 +193,10 @@ class Texts:
         pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
         return format_decimal(value, format=pattern, locale=self.locale)
 
+    def separated(self, items: Iterable[str]) -> str:
+        """Items set apart by the language's semicolon: `a; b` / `a；b`."""
+        return self(_("; ")).join(items)
+
     def listing(self, items: Iterable[str]) -> str:
         """Items as a list in the reader's language: `a, b, and c` / `a、b和c` (CLDR's, via babel)."""
         return format_list(list(items), locale=self.locale)

@@ -444,7 +444,7 @@ def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> b
                     if payer_undetermined(m) else f'<td class="num">{_h(money(m["customer_pays_fen"]))}</td>'
                                                   f'<td class="num">{_h(money(m["supplier_pays_fen"]))}</td>')
             P.append(f'<tr><td class="id">{_h(free(m["ticket"]))}</td><td class="when">{_h(t.time(m["reported_at"], tz))}</td>'
-                     f'<td>{_h(word(lang, "coverage", m["coverage"]))}; {_h(word(lang, "cause", m["cause"]))}</td>'
+                     f'<td>{_h(t.separated([word(lang, "coverage", m["coverage"]), word(lang, "cause", m["cause"])]))}</td>'
                      f'{owed}<td class="num">{_h(money(m["losses_claimed_fen"] or 0))}</td></tr>')
         P.append(f'<tr class="total"><th scope="row" colspan="3">{_h(t(M["Total"]))}</th>'
                  f'<td class="num">{_h(money(ct["customer_pays_fen"]))}</td>'
@@ -537,9 +537,9 @@ def _more(n: int, lang: str, where_all: str) -> str:
 
 def _because(x: Mapping[str, Any], lang: str, tz: str) -> str:
     t = texts(lang)
-    return "; ".join(t(_("{event} of {occurred}, recorded {recorded} (log position {position})"),
-                       event=word(lang, "fact", f["type"]), occurred=t.time(f["occurred_at"], tz),
-                       recorded=recorded_said(f, t, tz), position=f["position"]) for f in x.get("facts", []))
+    return t.separated(t(_("“{event}” at {occurred}, recorded {recorded} (log position {position})"),
+                         event=word(lang, "event", f["type"]), occurred=t.time(f["occurred_at"], tz),
+                         recorded=recorded_said(f, t, tz), position=f["position"]) for f in x.get("facts", []))
 
 
 # --- XLSX ----------------------------------------------------------------------------------------------

@@ -215,7 +215,7 @@ def test_no_space_after_a_full_width_bracket_before_chinese() -> None:
     ends in a full-width bracket (it read `（来源服务台） 记录`); after a plain time it stays."""
     from replay.i18n import texts
 
-    message = "{event} of {occurred}, recorded {recorded} (log position {position})"
+    message = "“{event}” at {occurred}, recorded {recorded} (log position {position})"
     zh = texts("zh_CN")(message, event="工程师到场", occurred="2025-09-29 21:38",
                         recorded="2025-10-03 02:01（来源服务台）", position=200)
     assert "于 2025-10-03 02:01（来源服务台）记录（日志位置 200）" in zh, zh

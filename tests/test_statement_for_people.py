@@ -112,3 +112,18 @@ def test_the_change_of_a_breach_rate_is_the_change_of_the_rates_printed(now: flo
     t = texts("zh_CN")
     shown = [Decimal(t.percent(x).rstrip("%").replace(",", "")) for x in (now, before)]
     assert _delta(_points(now), _points(before), str) in (str(shown[0] - shown[1]), "+" + str(shown[0] - shown[1]))
+
+
+def test_the_reasons_for_a_restatement_are_words_in_either_language(data: Path) -> None:
+    """English read "TicketResolved of 2025-04-14 12:00", and Chinese joined words with "; "."""
+    for lang, event, cell in (("en", "“ticket resolved” at 2025-04-14 12:00", "; "), ("zh_CN", "的“故障解决”，", "；")):
+        pages = {}
+        for month in ("2025-04", "2025-05"):  # May restates April's figure
+            out = data.parent / f"because-{lang}-{month}.html"
+            code, said = run(data, "--lang", lang, "statement", "--customer", "buyer-001", "--month", month,
+                             "--out", str(out))
+            assert code == 0, said
+            pages[month] = out.read_text()
+        assert event in pages["2025-05"] and "TicketResolved" not in pages["2025-05"], lang
+        money_row = pages["2025-04"].split('<td class="id">T-2</td>')[-1].split("</tr>")[0]
+        assert cell in money_row, (lang, money_row)

@@ -81,16 +81,19 @@ def money(rows: list[dict[str, Any]], lang: str) -> dict[str, Any]:
     """What each side owes per contract, in yuan."""
     _ = texts(lang)
     sides = (("customer_pays_fen", _("customer pays")), ("supplier_pays_fen", _("borne by supplier (at quoted price)")),
-             ("losses_supplier_liable_fen", _("losses the supplier is liable for")))
-    data = [{"contract": r["contract"], "side": label, "yuan": round((r[col] or 0) / 100, 2),
-             "amount": _.money(r[col] or 0)}
+             ("losses_supplier_liable_fen", _("losses the supplier is liable for")),
+             ("undetermined_value_fen", _("Payer undetermined (not in either sum)")))
+    data = [{"contract": r["contract"], "side": label, "yuan": round((r.get(col) or 0) / 100, 2),
+             "amount": _.money(r.get(col) or 0)}
             for r in rows for col, label in sides]
+    order = [label for _col, label in sides]  # the same colour for the same amount in every language
     chart = alt.Chart(alt.Data(values=data)).mark_bar().encode(
         y=alt.Y("contract:N", title=_("contract")),
-        yOffset=alt.YOffset("side:N"),
+        yOffset=alt.YOffset("side:N", sort=order),
         x=alt.X("yuan:Q", title=_("amount (¥)")),
-        color=alt.Color("side:N", title=_("who pays")),
+        color=alt.Color("side:N", title=_("amount"), sort=order, scale=alt.Scale(domain=order),
+                        legend=alt.Legend(labelLimit=0)),
         tooltip=[alt.Tooltip("contract:N", title=_("contract")), alt.Tooltip("side:N", title=_("who pays")),
                  alt.Tooltip("amount:N", title=_("amount"))],
     ).properties(width=WIDTH)
-    return _spec(chart, _("Money owed by each side"))
+    return _spec(chart, _("What each side pays or bears, per contract"))

@@ -52,12 +52,21 @@
   function utcMs(text) { // an alert's time: "2025-10-01T09:00:00Z" (ISO 8601, UTC)
     return text ? Date.parse(text) : NaN;
   }
-  function localTime(ms, zone) {
+  function localParts(ms, zone) {
     const parts = new Intl.DateTimeFormat("en-CA", {
       timeZone: zone || "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit",
-      hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+      hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
     }).formatToParts(new Date(ms));
-    const v = Object.fromEntries(parts.map((p) => [p.type, p.value]));
+    return Object.fromEntries(parts.map((p) => [p.type, p.value]));
+  }
+  // a deadline is the end of a period, written as the server writes it (replay/i18n.py Texts.end):
+  // local midnight exactly (00:00:00) is the last day's 24:00, never the next day's 00:00 (art. 203)
+  function localTime(ms, zone) {
+    const v = localParts(ms, zone);
+    if (v.hour === "00" && v.minute === "00" && v.second === "00" && ms % 1000 === 0) {
+      const day = localParts(ms - 1, zone); // the instant before midnight: the last day's date
+      return `${day.year}-${day.month}-${day.day} 24:00`;
+    }
     return `${v.year}-${v.month}-${v.day} ${v.hour}:${v.minute}`;
   }
   function cell(row, text, href) {

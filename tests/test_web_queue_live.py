@@ -60,3 +60,22 @@ def test_a_live_deadline_at_the_end_of_a_day_is_that_day_s_24_00(console, browse
     assert page.text_content('tr[data-key="T4-minute|resolution"] td.deadline') == \
         f"{(day + timedelta(days=1)).isoformat()} 00:01"
     page.context.close()
+
+
+def test_clocks_arriving_live_are_counted_and_an_overdue_one_is_styled_as_served_ones(console, browser) -> None:
+    page = webkit.new_page(browser, console, [])
+    webkit.sign_in(page, console, "cust4", "zh_CN")
+    served = int(page.get_attribute("#count", "data-total"))
+    page.context.close()
+    now = datetime.now(UTC).replace(microsecond=0)
+    alerts = [_alert(f"T4-live{n}", now + timedelta(hours=n + 1)) for n in range(4)]
+    alerts.append(_alert("T4-liveover", now - timedelta(hours=2), state="breached"))
+    page = _queue_with(browser, console, alerts)
+    assert page.text_content("#count") == f"{served + 5} 个时限"
+    # the served overdue row (T4-late's response) and the live one read alike: red and bold
+    style = "el => [getComputedStyle(el).color, getComputedStyle(el).fontWeight]"
+    page.wait_for_selector('tr[data-key="T4-liveover|resolution"].overdue', timeout=5_000)
+    live = page.eval_on_selector('tr[data-key="T4-liveover|resolution"] td:first-child', style)
+    assert live == page.eval_on_selector('tr[data-key="T4-late|response"] td:first-child', style)
+    assert live != page.eval_on_selector('tr[data-key="T4-live0|resolution"] td:first-child', style)
+    page.context.close()

@@ -496,6 +496,7 @@ async def queue_page(request: Request, user: User, lang: str) -> Response:
                                                                           "not_applicable")},
                          "severity": {k: word(lang, "severity", k) for k in VOCABULARY["severity"]},
                          "paused": _("paused"), "overdue": _("overdue {d}"), "h": _("{h} h {m} min"), "dh": _("{d} d {h} h"), "live": _("live"), "offline": _("reconnecting…"),
+                         "clocks": _("{n} clocks"),
                          "zones": data["zones"], "lang": _.html_lang}
                 # an as-of page stands still at its time; a live one counts from the server's clock
                 return {**data, "row": queue_row(c, gen, lang, data["zones"]), "live": live,

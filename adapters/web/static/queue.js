@@ -81,6 +81,15 @@
     }
     return td;
   }
+  // the header's count of clocks ("{n} clocks"): every clock the filters match, shown or not,
+  // so a clock coming in live adds one and one leaving takes one away
+  function counted(change) {
+    const count = document.getElementById("count");
+    if (!count) return;
+    const total = Math.max(0, Number(count.dataset.total || 0) + change);
+    count.dataset.total = String(total);
+    count.textContent = fmt(words.clocks, { n: total.toLocaleString(words.lang) });
+  }
   function findRow(key) {
     for (const row of body.rows) if (row.dataset.key === key) return row;
     return null;
@@ -91,15 +100,19 @@
     // a stopped clock leaves the queue, met or late (breached with stopped_at); one breached and
     // still running stays, or comes in, as overdue
     if (alert.state === "met" || alert.state === "not_applicable" || alert.stopped_at) {
-      if (row) row.remove();
+      if (row) {
+        row.remove();
+        counted(-1);
+      }
       return;
     }
     if (!row) {
+      counted(1);
       row = body.insertRow();
       row.dataset.key = key;
       const keep = new URLSearchParams(window.location.search).get("as_of");
       const suffix = keep ? "?as_of=" + encodeURIComponent(keep) : "";
-      cell(row, "");
+      cell(row, "").className = "left"; // as queue_row.html's cells, so a live row is styled as a served one
       cell(row, alert.ticket, "/tickets/" + encodeURIComponent(alert.ticket) + suffix);
       cell(row, words.clock[alert.clock] || alert.clock);
       cell(row, "").className = "state";

@@ -47,6 +47,7 @@ from starlette.responses import (
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from replay.explanations import pause_parts
 from replay.i18n import LANGS, N_, VOCABULARY, normalise_lang, recorded_word, texts, word
 from replay.printable import printable
 
@@ -697,7 +698,10 @@ async def ticket_page(request: Request, user: User, lang: str) -> Response:
 
             def context() -> dict[str, Any]:
                 report, head = _report_in(c, user, ticket, as_of, con, gen)
+                # a clock's pauses apart from its time between a resolution and its reopening
+                pauses = functools.partial(pause_parts, inputs=report.get("clock_inputs", []))
                 return {"ticket": ticket, "head": head, "report": report, "has_pdf": has_pdf, "proof": proof,
+                        "pauses": pauses,
                         "rtz": report.get("timezone") or DEFAULT_TZ}
 
             return kept_page(request, user, lang, key, "ticket.html", context)

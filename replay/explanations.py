@@ -121,6 +121,15 @@ def reopened_minutes(clock: Row, inputs: Iterable[Row]) -> float:
     return min(gaps, clock.get("paused_minutes") or 0)
 
 
+def pause_parts(clock: Row, inputs: Iterable[Row]) -> tuple[float, float]:
+    """A clock's uncounted time as (paused, reopened): the pauses proper, and the time between a
+    resolution and the reopen that undid it (`reopened_minutes`), which `paused_minutes` holds too.
+    The verdict table (`target_adjusted`) and the console's ticket page both read it so."""
+    reopened = reopened_minutes(clock, inputs)
+    paused = (clock.get("paused_minutes") or 0) - reopened
+    return (paused if paused > 1e-6 else 0.0), reopened
+
+
 def target_adjusted(clock: Row, t: Texts, tz: str = "Asia/Shanghai", inputs: Iterable[Row] = ()) -> str:
     """The promise's size with what changed the deadline, as the verdict table shows it:
     `36 hours + 12 hours (extended with consent)`, `36 hours + 63 min paused`,
@@ -128,8 +137,7 @@ def target_adjusted(clock: Row, t: Texts, tz: str = "Asia/Shanghai", inputs: Ite
     text = target_text(clock, t)
     if clock.get("extension_minutes"):
         text += t(_(" + {duration} (extended with consent)"), duration=t.duration(clock["extension_minutes"], days=False))
-    reopened = reopened_minutes(clock, inputs)
-    paused = (clock.get("paused_minutes") or 0) - reopened
+    paused, reopened = pause_parts(clock, inputs)
     if paused >= 0.5:
         text += t(_(" + {duration} paused"), duration=t.duration(paused, days=False))
     if reopened:

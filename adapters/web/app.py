@@ -47,6 +47,7 @@ from starlette.responses import (
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from replay.explanations import pause_parts
 from replay.i18n import LANGS, N_, VOCABULARY, normalise_lang, recorded_word, texts, word
 from replay.printable import printable
 
@@ -496,6 +497,7 @@ async def queue_page(request: Request, user: User, lang: str) -> Response:
                                                                           "not_applicable")},
                          "severity": {k: word(lang, "severity", k) for k in VOCABULARY["severity"]},
                          "paused": _("paused"), "overdue": _("overdue {d}"), "h": _("{h} h {m} min"), "dh": _("{d} d {h} h"), "live": _("live"), "offline": _("reconnecting…"),
+                         "clocks": _("{n} clocks"),
                          "zones": data["zones"], "lang": _.html_lang}
                 # an as-of page stands still at its time; a live one counts from the server's clock
                 return {**data, "row": queue_row(c, gen, lang, data["zones"]), "live": live,
@@ -696,7 +698,10 @@ async def ticket_page(request: Request, user: User, lang: str) -> Response:
 
             def context() -> dict[str, Any]:
                 report, head = _report_in(c, user, ticket, as_of, con, gen)
+                # a clock's pauses apart from its time between a resolution and its reopening
+                pauses = functools.partial(pause_parts, inputs=report.get("clock_inputs", []))
                 return {"ticket": ticket, "head": head, "report": report, "has_pdf": has_pdf, "proof": proof,
+                        "pauses": pauses,
                         "rtz": report.get("timezone") or DEFAULT_TZ}
 
             return kept_page(request, user, lang, key, "ticket.html", context)

@@ -52,12 +52,21 @@
   function utcMs(text) { // an alert's time: "2025-10-01T09:00:00Z" (ISO 8601, UTC)
     return text ? Date.parse(text) : NaN;
   }
-  function localTime(ms, zone) {
+  function localParts(ms, zone) {
     const parts = new Intl.DateTimeFormat("en-CA", {
       timeZone: zone || "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit",
-      hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+      hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
     }).formatToParts(new Date(ms));
-    const v = Object.fromEntries(parts.map((p) => [p.type, p.value]));
+    return Object.fromEntries(parts.map((p) => [p.type, p.value]));
+  }
+  // a deadline is the end of a period, written as the server writes it (replay/i18n.py Texts.end):
+  // local midnight exactly (00:00:00) is the last day's 24:00, never the next day's 00:00 (art. 203)
+  function localTime(ms, zone) {
+    const v = localParts(ms, zone);
+    if (v.hour === "00" && v.minute === "00" && v.second === "00" && ms % 1000 === 0) {
+      const day = localParts(ms - 1, zone); // the instant before midnight: the last day's date
+      return `${day.year}-${day.month}-${day.day} 24:00`;
+    }
     return `${v.year}-${v.month}-${v.day} ${v.hour}:${v.minute}`;
   }
   function cell(row, text, href) {
@@ -72,6 +81,15 @@
     }
     return td;
   }
+  // the header's count of clocks ("{n} clocks"): every clock the filters match, shown or not,
+  // so a clock coming in live adds one and one leaving takes one away
+  function counted(change) {
+    const count = document.getElementById("count");
+    if (!count) return;
+    const total = Math.max(0, Number(count.dataset.total || 0) + change);
+    count.dataset.total = String(total);
+    count.textContent = fmt(words.clocks, { n: total.toLocaleString(words.lang) });
+  }
   function findRow(key) {
     for (const row of body.rows) if (row.dataset.key === key) return row;
     return null;
@@ -82,15 +100,19 @@
     // a stopped clock leaves the queue, met or late (breached with stopped_at); one breached and
     // still running stays, or comes in, as overdue
     if (alert.state === "met" || alert.state === "not_applicable" || alert.stopped_at) {
-      if (row) row.remove();
+      if (row) {
+        row.remove();
+        counted(-1);
+      }
       return;
     }
     if (!row) {
+      counted(1);
       row = body.insertRow();
       row.dataset.key = key;
       const keep = new URLSearchParams(window.location.search).get("as_of");
       const suffix = keep ? "?as_of=" + encodeURIComponent(keep) : "";
-      cell(row, "");
+      cell(row, "").className = "left"; // as queue_row.html's cells, so a live row is styled as a served one
       cell(row, alert.ticket, "/tickets/" + encodeURIComponent(alert.ticket) + suffix);
       cell(row, words.clock[alert.clock] || alert.clock);
       cell(row, "").className = "state";

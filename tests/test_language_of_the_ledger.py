@@ -90,3 +90,13 @@ def test_a_ledger_without_views_speaks_its_contracts_language_and_zone(
     code, out = run(data, "log", "--limit", "1")
     assert code == 0 and "北京时间" in out and "UTC" not in out, out
 
+
+def test_a_replay_scope_the_ledger_does_not_hold_is_refused_in_chinese(
+        data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert run(data, "replay", "--customer", "nobody", "--out", str(tmp_path / "a.duckdb"))[0] == 2
+    err = capsys.readouterr().err
+    assert "TL-E042" in err and "账本中没有采购方 'nobody'" in err and "no customer" not in err, err
+    assert run(data, "replay", "--contract", "K-999", "--out", str(tmp_path / "b.duckdb"))[0] == 2
+    err = capsys.readouterr().err
+    assert "TL-E042" in err and "K-999" in err and "no contract" not in err, err

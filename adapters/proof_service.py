@@ -123,10 +123,23 @@ def inclusion(app: EventStoreApp, customer: str, ask: InclusionAsk) -> bytes:
 def consistency(app: EventStoreApp, ask: ConsistencyAsk) -> bytes:
     from .ledger_tree import LedgerTree, TreeNotBuilt
 
-    new, note = _note(app, ask.new)
-    if not 1 <= ask.old <= new:
-        raise ProofRefused("400", f"old size {ask.old} is not between 1 and the new size {new} (a tree of 0 "
+    # the request's shape first (a proof that cannot exist is a 400 whatever is signed), then
+    # whether the size proved to has a signed checkpoint (404)
+    if ask.old < 1:
+        raise ProofRefused("400", f"old size {ask.old} is not between 1 and the new size (a tree of 0 "
                                   "leaves has no consistency proof: every tree extends it)")
+    if ask.new is not None and ask.old > ask.new:
+        raise ProofRefused("400", f"old size {ask.old} is above the new size {ask.new}: a tree extends only "
+                                  "smaller ones; ask with old no larger than new")
+    leaves = LedgerTree(app).size
+    if leaves:  # (a tree not built yet is said below)
+        for which, size in (("old", ask.old), ("new", ask.new)):
+            if size is not None and size > leaves:
+                raise ProofRefused("400", f"{which} size {size} is beyond the log ({leaves} leaves)")
+    new, note = _note(app, ask.new)
+    if ask.old > new:
+        raise ProofRefused("400", f"old size {ask.old} is above the newest signed checkpoint's size {new}: "
+                                  "ask with old no larger than it, or after the next checkpoint")
     try:
         proof = LedgerTree(app).consistency_proof(ask.old, new)
     except TreeNotBuilt as e:

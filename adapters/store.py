@@ -195,8 +195,8 @@ class StoreConfig:
         """The store this configuration names, as a data folder's store.json records it."""
         if not self.postgres_dsn:
             return StoreMarker("sqlite")
-        p = postgres_params(self.postgres_dsn)
-        return StoreMarker("postgres", p.get("host", ""), p.get("port", ""), p.get("dbname", ""), self.postgres_schema)
+        host, port, dbname = effective_postgres(self.postgres_dsn)
+        return StoreMarker("postgres", host, port, dbname, self.postgres_schema)
 
     def env(self, *, create_tables: bool = True) -> dict[str, str]:
         """The eventsourcing environment of this store. On PostgreSQL the DSN goes to every
@@ -237,6 +237,31 @@ def postgres_params(dsn: str) -> dict[str, str]:
     return {k: str(v) for k, v in conninfo_to_dict(dsn).items() if v is not None}
 
 
+def _libpq_defaults() -> dict[str, str]:
+    """libpq's defaults for what a DSN leaves out: the PG* environment variables (PGHOST,
+    PGPORT, PGDATABASE, PGUSER…), else the compiled-in ones (port 5432, the user's login)."""
+    from psycopg import pq
+
+    return {o.keyword.decode(): o.val.decode() for o in pq.Conninfo.get_defaults() if o.val is not None}
+
+
+def _port_text(port: str) -> str:
+    """A port as one text: "05432" and 5432 alike are "5432" (a list of ports, one per host, too)."""
+    parts = [p.strip() for p in port.split(",")]
+    return ",".join(str(int(p)) if p.isdigit() else p for p in parts)
+
+
+def effective_postgres(dsn: str) -> tuple[str, str, str]:
+    """The host, port and database a DSN connects to, as libpq fills what it leaves out: the PG*
+    environment variables, else port 5432 and a database named as the user. The host stays ""
+    where neither the DSN nor PGHOST/PGHOSTADDR names one (libpq's local socket)."""
+    p, d = postgres_params(dsn), _libpq_defaults()
+    host = p.get("host") or p.get("hostaddr") or d.get("host") or d.get("hostaddr") or ""
+    port = _port_text(p.get("port") or d.get("port") or "5432")
+    user = p.get("user") or d.get("user") or ""
+    return host, port, p.get("dbname") or d.get("dbname") or user
+
+
 # --- which store a data folder belongs to ---------------------------------------------------
 
 MARKER_FILE = "store.json"
@@ -253,11 +278,21 @@ class StoreMarker(msgspec.Struct, frozen=True, omit_defaults=True):
     dbname: str = ""
     schema: str = ""
 
+    def effective(self) -> StoreMarker:
+        """This marker as libpq reads it: a store.json written before markers recorded the
+        effective store may leave the port or database out (libpq's defaults then)."""
+        if self.kind != "postgres":
+            return self
+        d = _libpq_defaults()
+        return StoreMarker(self.kind, self.host or d.get("host") or d.get("hostaddr") or "",
+                           _port_text(self.port or d.get("port") or "5432"),
+                           self.dbname or d.get("dbname") or d.get("user") or "", self.schema)
+
     def place(self, folder: Path) -> str:
         """Where the events are, for people."""
         if self.kind == "sqlite":
             return str(folder / "events.sqlite")
-        return (f"on PostgreSQL {self.host or '127.0.0.1'}:{self.port or '5432'}/{self.dbname or 'postgres'}, "
+        return (f"on PostgreSQL {self.host or 'localhost'}:{self.port or '5432'}/{self.dbname or 'postgres'}, "
                 f"schema {self.schema}")
 
 
@@ -283,7 +318,7 @@ def check_store(config: StoreConfig) -> None:
     """Refuse a configuration that names another store than the data folder belongs to."""
     held = folder_marker(config.data_dir)
     named = config.marker()
-    if held is None or held == named:
+    if held is None or held == named or held.effective() == named:
         return
     folder = config.data_dir
     if named.kind == "sqlite":

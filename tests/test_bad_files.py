@@ -36,6 +36,13 @@ def xes_trace(sr: str) -> str:
     return f'\t<trace>\n\t\t<string key="concept:name" value="{sr}"/>\n{events}\t</trace>\n'
 
 
+@pytest.fixture(autouse=True)
+def _english(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The words checked here are the English ones: the ledgers' contracts lie in China's zone,
+    so without a language named the CLI would speak theirs, Chinese (README *Languages*)."""
+    monkeypatch.setenv("TICKETLEDGER_LANG", "en")
+
+
 def run(capsys: pytest.CaptureFixture[str], data: Path, *argv: str) -> tuple[int, str]:
     """Exit code and stderr; a traceback fails the test (main lets it through)."""
     code = main(["--data-dir", str(data), *argv])

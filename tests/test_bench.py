@@ -71,7 +71,7 @@ def test_log_is_in_time_order_and_verifies(generated, capsys):
             tickets_before_assets += f.asset_id not in seen_assets
     ledger.close()
     assert tickets_before_assets == 0 and kinds == {"ticket", "asset"}
-    assert main(["--data-dir", str(d), "verify", "--no-stream"]) == 0
+    assert main(["--data-dir", str(d), "--lang", "en", "verify", "--no-stream"]) == 0
     assert "OK" in capsys.readouterr().out
 
 
@@ -141,7 +141,7 @@ def test_tlog_build_copies_a_prefix_without_tree(generated, tmp_path, capsys):
     assert con.execute(ROWS + " LIMIT 4000").fetchall() == sqlite3.connect(d / "events.sqlite").execute(
         ROWS + " LIMIT 4000").fetchall()
     con.close()
-    assert main(["--data-dir", str(tmp_path), "verify", "--no-stream", "--no-evidence"]) == 0
+    assert main(["--data-dir", str(tmp_path), "--lang", "en", "verify", "--no-stream", "--no-evidence"]) == 0
     assert "OK" in capsys.readouterr().out
 
 

@@ -217,7 +217,7 @@ def test_postgres_needs_no_ledger_file_in_the_data_folder(tmp_path: Path, capsys
     assert run(tmp_path / "data", "init") == 0
     assert run(tmp_path / "data", "contract", "add", str(contract_file(tmp_path))) == 0
     assert not (tmp_path / "data" / "events.sqlite").exists()
-    assert run(tmp_path / "data", "log") == 0
+    assert run(tmp_path / "data", "--json", "log") == 0
     assert "ContractRegistered" in capsys.readouterr().out
 
 

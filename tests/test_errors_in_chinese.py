@@ -74,7 +74,7 @@ def test_refused_commands_are_written_in_the_readers_language(ledger: Path) -> N
     assert "请在事实发生之后、按其发生时间记录（容差 " in zh.stderr
     assert "读取 2，已记录 0，此前已记录 0，拒绝 2" in zh.stdout  # the import's counts too
 
-    en = run(ledger, "import", bad)  # LANG=C: English, word for word as before
+    en = run(ledger, "--lang", "en", "import", bad)  # English, word for word as before
     assert "TL-E103" in en.stderr and "nothing recorded: all 2 of its items were refused (reasons above)" in en.stderr
     assert "read 2, recorded 0, already recorded 0, refused 2" in en.stdout
     assert ": unknown severity 'catastrophic'; the contract's severities are " \
@@ -108,7 +108,7 @@ def test_a_line_that_cannot_be_decoded_is_written_in_the_readers_language(ledger
     assert "  未知类型" in zh.stdout and "  不是有效的 JSON" in zh.stdout  # refusals counted by kind
     # msgspec's own words are said too, not left in English inside a Chinese line
     assert "broken.jsonl：第 1 行：无效命令：应为文本，实为整数（位置 `$.id`）" in zh.stderr
-    en = run(ledger, "import", str(broken))  # LANG=C
+    en = run(ledger, "--lang", "en", "import", str(broken))
     assert "broken.jsonl: line 1: invalid command: expected text, got a whole number - at `$.id`" in en.stderr
     assert "broken.jsonl: line 2: not valid JSON: " in en.stderr
     assert "line 3: invalid command: unknown type 'TicketOpend'; did you mean TicketOpened / TicketReopened?" in en.stderr

@@ -73,7 +73,7 @@ def test_a_refused_attachment_keeps_no_file_and_says_why(tmp_path: Path, capsys)
 
     assert run(data, "attach", "T1", str(doc), "--actor", "engineer:li", "--at", "2025-10-01T15:00+08:00")[0] == 0
     assert stored.exists()
-    assert run(data, "attach", "T1", str(doc), "--actor", "engineer:li")[0] == 2  # the same file again
+    assert run(data, "--lang", "en", "attach", "T1", str(doc), "--actor", "engineer:li")[0] == 2  # the same file again
     assert "already attached to ticket T1" in capsys.readouterr().err
     assert [p for p in (data / "evidence").rglob("*") if p.is_file()] == [stored]
 

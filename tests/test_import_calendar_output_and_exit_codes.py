@@ -200,13 +200,13 @@ def test_exit_codes_tell_all_recorded_from_some_refused_from_nothing_read(
     assert run(capsys, data, "import", str(partly))[0] == 1  # and again: the refused line is still refused
     before = open_ledger(data).position
     refused = jsonl(tmp_path / "refused.jsonl", [desk.fact(ev.TicketAcknowledged, "T-nobody", "2025-10-01T09:00")])
-    code, _, err = run(capsys, data, "import", str(refused))
+    code, _, err = run(capsys, data, "--lang", "en", "import", str(refused))  # (the contract's own: Chinese)
     assert code == 2  # nothing of the file could be recorded
     assert err.splitlines()[-1] == (f"ticketledger import: TL-E103: {refused}: nothing recorded: its one item was "
                                     "refused (reasons above); exit 2")
     empty = tmp_path / "empty.jsonl"
     empty.write_text("\n\n")
-    code, _, err = run(capsys, data, "import", str(empty))
+    code, _, err = run(capsys, data, "--lang", "en", "import", str(empty))
     assert code == 2 and err == f"ticketledger import: TL-E103: {empty} is empty (no command in it); nothing " \
                                 "recorded; give a JSON Lines file (one command per line)\n"
     assert open_ledger(data).position == before

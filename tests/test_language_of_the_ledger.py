@@ -76,3 +76,27 @@ def test_contract_add_amend_and_import_say_their_outcomes_in_chinese(
     # the log has grown past the views: the warning is the report's language, with --json too
     assert run(data, "--json", "report", "totals")[0] == 0
     assert "视图停在位置" in capsys.readouterr().err
+
+
+def test_a_ledger_without_views_speaks_its_contracts_language_and_zone(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """No views file: the contracts' zone is read from the store, not taken as UTC."""
+    data = tmp_path / "data"
+    desk = Desk()
+    recorded(data, [desk.contract("001"),
+                    desk.asset("A-1", contract="K-001", customer="buyer-001", at="2025-03-01T10:00")])
+    assert not (data / "views.duckdb").exists()
+    capsys.readouterr()
+    code, out = run(data, "log", "--limit", "1")
+    assert code == 0 and "北京时间" in out and "UTC" not in out, out
+
+
+def test_a_replay_scope_the_ledger_does_not_hold_is_refused_in_chinese(
+        data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert run(data, "replay", "--customer", "nobody", "--out", str(tmp_path / "a.duckdb"))[0] == 2
+    err = capsys.readouterr().err
+    assert "TL-E042" in err and "账本中没有采购方 'nobody'" in err and "no customer" not in err, err
+    assert run(data, "replay", "--contract", "K-999", "--out", str(tmp_path / "b.duckdb"))[0] == 2
+    err = capsys.readouterr().err
+    assert "TL-E042" in err and "K-999" in err and "no contract" not in err, err

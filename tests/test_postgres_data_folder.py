@@ -43,7 +43,7 @@ def test_init_on_postgresql_makes_the_data_folder_and_verify_then_passes(
     assert main(["--data-dir", str(data), "import", str(_one_ticket(tmp_path))]) == 0
     assert main(["--data-dir", str(data), "attach", "T1", str(evidence), "--actor", "engineer:li"]) == 0
     capsys.readouterr()
-    assert main(["--data-dir", str(data), "verify", "--no-stream"]) == 0, capsys.readouterr().err
+    assert main(["--data-dir", str(data), "--lang", "en", "verify", "--no-stream"]) == 0, capsys.readouterr().err
     out = capsys.readouterr().out
     assert "OK: every event verifies against the hash chain" in out
 

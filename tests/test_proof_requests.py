@@ -70,6 +70,21 @@ def test_a_request_for_a_proof_that_cannot_exist_is_a_400_in_plain_words(answers
     assert "between 1 and the new size" in str(got[0][1])
 
 
+def test_a_consistency_request_s_shape_is_checked_before_its_checkpoint_each_case_said(answers) -> None:  # type: ignore[no-untyped-def]
+    ask, size, _ = answers
+    got = ask(("proof.acme.consistency", msgspec.json.encode({"old": 2 * size, "new": size})),
+              ("proof.acme.consistency", msgspec.json.encode({"old": 200 * size})),
+              ("proof.acme.consistency", msgspec.json.encode({"old": 1, "new": 200 * size})),
+              ("proof.acme.consistency", msgspec.json.encode({"old": size - 1, "new": size - 2})))
+    assert [code for code, _ in got] == ["400"] * 4, got
+    assert got[0][1] == f"old size {2 * size} is above the new size {size}: a tree extends only smaller ones; " \
+                        "ask with old no larger than new"
+    assert got[1][1] == f"old size {200 * size} is beyond the log ({size} leaves)"
+    assert got[2][1] == f"new size {200 * size} is beyond the log ({size} leaves)"
+    assert "above the new size" in str(got[3][1])  # neither size signed: still the shape first
+    assert not any("tree of 0 leaves" in str(text) for _, text in got), got
+
+
 def test_inclusion_and_consistency_treat_a_size_with_no_signed_checkpoint_alike(answers) -> None:  # type: ignore[no-untyped-def]
     ask, size, _ = answers
     unsigned = size - 1

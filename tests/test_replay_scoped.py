@@ -234,7 +234,7 @@ def test_a_scope_naming_nothing_the_ledger_holds_is_refused_with_its_code(small:
     assert code == 2 and "TL-E042" in err and "K-000" in err
     f = tmp_path / "tickets.txt"
     f.write_text("T0\n\nT-nope\n")
-    code, _, err = run(small, "replay", "--tickets", str(f), "--out", str(tmp_path / "c.duckdb"))
+    code, _, err = run(small, "--lang", "en", "replay", "--tickets", str(f), "--out", str(tmp_path / "c.duckdb"))
     assert code == 2 and "TL-E042" in err and "line 3" in err and "T-nope" in err
     f.write_text("T0\nnot a ticket!\n")
     code, _, err = run(small, "replay", "--tickets", str(f), "--out", str(tmp_path / "d.duckdb"))

@@ -171,7 +171,7 @@ def test_rewrite_rollback_and_split_view_are_caught_against_a_saved_checkpoint(s
 
 def test_verify_checks_the_tree_and_the_signed_checkpoints_against_the_log(signed, tmp_path: Path) -> None:
     data, _ = signed
-    code, out = run(data, "verify", "--no-stream")
+    code, out = run(data, "--lang", "en", "verify", "--no-stream")
     assert code == 0, out
     assert "Merkle tree: 42 leaves recomputed from the log; 1 signed checkpoint(s)" in out
     # an operator edits an event, recomputes the chain and rebuilds the tree: the chain holds,
@@ -179,24 +179,24 @@ def test_verify_checks_the_tree_and_the_signed_checkpoints_against_the_log(signe
     rw = tmp_path / "rw"
     shutil.copytree(data, rw)
     edit_event(rw, 20, b'"', b'"')  # a no-op edit keeps the bytes: still OK
-    assert run(rw, "verify", "--no-stream")[0] == 0
+    assert run(rw, "--lang", "en", "verify", "--no-stream")[0] == 0
     db = sqlite3.connect(rw / "events.sqlite")
     (state,) = db.execute("SELECT state FROM stored_events WHERE rowid = 20").fetchone()
     db.close()
     edit_event(rw, 20, state[:12], state[:11] + b" ")
     recompute_chain(rw)
-    code, out = run(rw, "verify", "--no-stream")
+    code, out = run(rw, "--lang", "en", "verify", "--no-stream")
     assert code == 1 and "tree" in out and "checkpoint 1" in out, out
     _rewrite_sql(rw, ("UPDATE ledger_chain SET leaf_index = NULL, tree = NULL", ()))
-    code, out = run(rw, "verify", "--no-stream")  # tree rebuilt from the edited log: the checkpoint still differs
+    code, out = run(rw, "--lang", "en", "verify", "--no-stream")  # tree rebuilt from the edited log: the checkpoint still differs
     assert code == 1 and "the log changed after it was signed" in out, out
     # a rollback of the last events, checked against the customer's saved checkpoint
     rb = tmp_path / "rb"
     shutil.copytree(data, rb)
     _rewrite_sql(rb, ("DELETE FROM stored_events WHERE rowid > 40", ()), ("DELETE FROM ledger_chain WHERE position > 40", ()),
                  ("DELETE FROM ledger_checkpoints", ()))
-    assert run(rb, "verify", "--no-stream")[0] == 0  # alone, the shortened log holds together
-    code, out = run(rb, "verify", "--no-stream", "--checkpoint", str(data.parent / "saved-1.note"))
+    assert run(rb, "--lang", "en", "verify", "--no-stream")[0] == 0  # alone, the shortened log holds together
+    code, out = run(rb, "--lang", "en", "verify", "--no-stream", "--checkpoint", str(data.parent / "saved-1.note"))
     assert code == 1 and "events were removed" in out, out
 
 

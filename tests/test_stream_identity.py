@@ -64,27 +64,27 @@ def test_moving_the_nats_folder_away_fails_verify_and_stops_the_relay(tmp_path: 
     data = tmp_path / "data"
     ledger_of(data)
     assert cli(data, "relay")[0] == 0  # the self-started server keeps the stream in data/nats
-    code, out, err = cli(data, "verify")
+    code, out, err = cli(data, "--lang", "en", "verify")
     assert code == 0 and "stream:" in out and "OK" in out, (out, err)
 
     shutil.move(data / "nats", tmp_path / "elsewhere")
-    code, out, err = cli(data, "verify")
+    code, out, err = cli(data, "--lang", "en", "verify")
     assert code == 2 and "OK" not in out
     assert "TL-E180" in err and "no stream LEDGER found" in err and "verify --no-stream" in err, err
     # the relay does not start a fresh copy in its place
-    code, out, err = cli(data, "relay")
+    code, out, err = cli(data, "--lang", "en", "relay")
     assert code == 2 and "TL-E180" in err and "refusing to publish" in err, err
     # each command says its own way out: relay has no --no-stream (TL-E001), verify has
     assert "relay --new-stream" in err and "--no-stream" not in err, err
-    code, out, err = cli(data, "verify")
+    code, out, err = cli(data, "--lang", "en", "verify")
     assert code == 2 and "TL-E180" in err
     # the store alone still verifies, when asked for explicitly
-    code, out, err = cli(data, "verify", "--no-stream")
+    code, out, err = cli(data, "--lang", "en", "verify", "--no-stream")
     assert code == 0 and "not compared" in out
     # the folder back (in place of the empty store the refused relay's server left): accepted again
     shutil.rmtree(data / "nats")
     shutil.move(tmp_path / "elsewhere", data / "nats")
-    assert cli(data, "verify")[0] == 0
+    assert cli(data, "--lang", "en", "verify")[0] == 0
 
 
 def test_a_store_with_events_and_no_stream_anywhere_fails_verify(tmp_path: Path) -> None:

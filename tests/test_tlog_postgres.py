@@ -63,7 +63,7 @@ def test_checkpoints_and_proofs_on_postgres(postgres_schema: str, tmp_path: Path
     c = json.loads(out)
     assert code == 0
     merkle.verify_consistency(5, head.size, [unb64(h) for h in c["hashes"]], unb64(c["old_root"]), head.root)
-    code, out = run(data, "verify", "--no-stream")
+    code, out = run(data, "--lang", "en", "verify", "--no-stream")
     assert code == 0 and "1 signed checkpoint(s)" in out, out
 
 

@@ -56,7 +56,7 @@ def test_a_damaged_views_file_named_like_a_lock_is_not_reported_in_use(tmp_path:
     data = ledger_with_one_ticket(tmp_path / "data")
     blocks = tmp_path / "blocks.duckdb"
     blocks.write_bytes(b"not a database at all" * 100)
-    code, err = cli("--data-dir", str(data), "report", "sla", "--views", str(blocks))
+    code, err = cli("--data-dir", str(data), "--lang", "en", "report", "sla", "--views", str(blocks))
     assert code == 2 and "is not a views database" in err and "in use" not in err, err
 
 

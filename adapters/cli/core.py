@@ -897,23 +897,46 @@ LOG_COLUMNS = [Column("position", N_("position"), "number"), Column("recorded_at
 
 
 def _ledger_zone(args: argparse.Namespace) -> str:
-    """The zone the ledger's contracts share (from its views' terms), else UTC: the log holds
-    events of every contract, so its times are local only when the contracts agree on a zone."""
+    """The zone the ledger's contracts share, else UTC: the log holds events of every contract,
+    so its times are local only when the contracts agree on a zone. The views' terms say it;
+    where they cannot (no views file, one in use or of another version, or no terms in it), the
+    store's contracts do."""
+    zones = _views_zones(args)
+    if not zones:
+        zones = _store_zones(args)
+    return zones.pop() if len(zones) == 1 else "UTC"
+
+
+def _views_zones(args: argparse.Namespace) -> set[str]:
+    """The zones of the contracts in the views' terms table; empty when the views cannot tell."""
     from .views import contract_zones, views_path
 
     if not views_path(args).exists():
-        return "UTC"
+        return set()
     try:
         from projections import open_views
 
         con = open_views(views_path(args), read_only=True)
-    except Exception:  # noqa: BLE001 - a views file in use or of another version: UTC
-        return "UTC"
+    except Exception:  # noqa: BLE001 - a views file in use or of another version: the store tells
+        return set()
     try:
-        zones = set(contract_zones(con).values())
+        return set(contract_zones(con).values())
     finally:
         con.close()
-    return zones.pop() if len(zones) == 1 else "UTC"
+
+
+def _store_zones(args: argparse.Namespace) -> set[str]:
+    """The zones of the ledger's contracts (each one's latest terms), read from the store; empty
+    where there is no ledger yet (never made by asking: a command that creates one is asked as
+    one that reads) or it cannot be opened (the command itself says why)."""
+    from ..store_scope import contract_ids
+
+    try:
+        ledger = ledger_for(argparse.Namespace(**{**vars(args), "command": None}))
+        contracts = (ledger.contract(c) for c in contract_ids(ledger))
+        return {c.latest.timezone for c in contracts if c is not None}
+    except Exception:  # noqa: BLE001 - no ledger, or one that cannot be read: UTC, and the command says why
+        return set()
 
 
 # --- evidence and personal data ---------------------------------------------------------------

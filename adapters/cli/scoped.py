@@ -64,13 +64,15 @@ def scope_of(args: argparse.Namespace, ledger: Any, stop: int | None = None) -> 
     try:
         return select_scope(ledger, kind, names, stop)
     except UnknownInScope as e:
+        from .core import _ledger_zone
+
+        # in the ledger's language, as `report` and `statement` refuse an unknown customer
+        _ = speak(_ledger_zone(args))
         if e.kind == "ticket":
             line = _line_of(args.tickets, e.name)
-            _ = speak()
             raise UserError(_("--tickets {tickets} line {line}: no ticket {name} in the ledger; "
                               "list tickets with `ticketledger report sla`",
                               tickets=args.tickets, line=line, name=repr(e.name)), code="TL-E042") from None
-        _ = speak()
         said = {"name": e.name, "name_quoted": repr(e.name), "known": ", ".join(e.known)}
         if e.kind == "customer":
             known = _("; the ledger's customers include {known}", **said) if e.known else ""

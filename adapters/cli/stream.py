@@ -204,7 +204,9 @@ def _refuse_unknown_customer(args: argparse.Namespace) -> None:
     try:
         require_customer(ledger, args.customer)
     except UnknownInScope as e:
-        _ = speak()
+        from .core import _ledger_zone
+
+        _ = speak(_ledger_zone(args))
         known = _("; the ledger's customers include {known}", known=", ".join(e.known)) if e.known else ""
         raise UserError(_("no customer {name} in the ledger: its stream would stay empty; a customer is known "
                           "once an asset is registered to it", name=repr(e.name)) + known,

@@ -210,6 +210,8 @@ def test_statements_download_as_xlsx_with_the_same_totals(console, browser, tmp_
     # the statement as the page shows it: the HTML the console serves for the same month
     html = page.request.get(f"{console.url}/statements/buyer-004/{month}.html?contract={contract}")
     assert html.status == 200 and "buyer-000" not in html.text()
+    # one contract's statement is named apart from the customer's whole one
+    assert f'filename="statement-buyer-004-{contract}-{month}.html"' in html.headers["content-disposition"]
     page.set_content(html.text())
     breached, applicable = (int(x) for x in page.inner_text("table.summary tbody tr:nth-child(1) td").split(" / "))
     shown_pays = page.inner_text("table.summary tbody tr:nth-child(3) td")

@@ -867,7 +867,8 @@ async def statement_file(request: Request) -> Response:
     if result is None:
         return not_found(request, user, lang)
     body, media = result
-    name = f"statement-{customer}-{month}.{fmt}"
+    # one contract's statement and the customer's whole one are different files: named apart
+    name = f"statement-{customer}{f'-{contract}' if contract else ''}-{month}.{fmt}"
     return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 

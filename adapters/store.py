@@ -255,11 +255,16 @@ def effective_postgres(dsn: str) -> tuple[str, str, str]:
     """The host, port and database a DSN connects to, as libpq fills what it leaves out: the PG*
     environment variables, else port 5432 and a database named as the user. The host stays ""
     where neither the DSN nor PGHOST/PGHOSTADDR names one (libpq's local socket)."""
-    p, d = postgres_params(dsn), _libpq_defaults()
-    host = p.get("host") or p.get("hostaddr") or d.get("host") or d.get("hostaddr") or ""
-    port = _port_text(p.get("port") or d.get("port") or "5432")
-    user = p.get("user") or d.get("user") or ""
-    return host, port, p.get("dbname") or d.get("dbname") or user
+    p = postgres_params(dsn)
+    return _filled(p.get("host") or p.get("hostaddr") or "", p.get("port") or "", p.get("dbname") or "",
+                   p.get("user") or "")
+
+
+def _filled(host: str, port: str, dbname: str, user: str = "") -> tuple[str, str, str]:
+    """(host, port, dbname) with what is left out filled as libpq fills it (`effective_postgres`)."""
+    d = _libpq_defaults()
+    return (host or d.get("host") or d.get("hostaddr") or "", _port_text(port or d.get("port") or "5432"),
+            dbname or d.get("dbname") or user or d.get("user") or "")
 
 
 # --- which store a data folder belongs to ---------------------------------------------------
@@ -283,10 +288,7 @@ class StoreMarker(msgspec.Struct, frozen=True, omit_defaults=True):
         effective store may leave the port or database out (libpq's defaults then)."""
         if self.kind != "postgres":
             return self
-        d = _libpq_defaults()
-        return StoreMarker(self.kind, self.host or d.get("host") or d.get("hostaddr") or "",
-                           _port_text(self.port or d.get("port") or "5432"),
-                           self.dbname or d.get("dbname") or d.get("user") or "", self.schema)
+        return StoreMarker(self.kind, *_filled(self.host, self.port, self.dbname), self.schema)
 
     def place(self, folder: Path) -> str:
         """Where the events are, for people."""

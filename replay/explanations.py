@@ -112,20 +112,14 @@ def calendar_text(clock: Row, t: Texts) -> str:
     return t(_("around the clock (7×24)"))
 
 
-def reopened_minutes(clock: Row, inputs: Iterable[Row]) -> float:
-    """The part of a clock's uncounted time that lay between a resolution and the reopen that
-    undid it (counting rule 9.1): not a pause, though `paused_minutes` holds both."""
+def pause_parts(clock: Row, inputs: Iterable[Row]) -> tuple[float, float]:
+    """A clock's uncounted time as (paused, reopened): the pauses proper, and the time between a
+    resolution and the reopen that undid it (counting rule 9.1), which `paused_minutes` holds too.
+    The verdict table (`target_adjusted`) and the console's ticket page both read it so."""
     gaps = sum(r.get("minutes") or 0 for r in inputs
                if r.get("clock") == clock.get("clock") and r.get("kind") == "reopen"
                and r.get("reason") == "undone_resolution")
-    return min(gaps, clock.get("paused_minutes") or 0)
-
-
-def pause_parts(clock: Row, inputs: Iterable[Row]) -> tuple[float, float]:
-    """A clock's uncounted time as (paused, reopened): the pauses proper, and the time between a
-    resolution and the reopen that undid it (`reopened_minutes`), which `paused_minutes` holds too.
-    The verdict table (`target_adjusted`) and the console's ticket page both read it so."""
-    reopened = reopened_minutes(clock, inputs)
+    reopened = min(gaps, clock.get("paused_minutes") or 0)
     paused = (clock.get("paused_minutes") or 0) - reopened
     return (paused if paused > 1e-6 else 0.0), reopened
 

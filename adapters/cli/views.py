@@ -605,20 +605,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     in_zones = sorted({zones.get(c, DEFAULT_TZ) for c in contracts} or {DEFAULT_TZ})
     zone = in_zones[0] if len(in_zones) == 1 else None
     _ = speak(zone)  # the report's language: its warning on stderr too, whatever the output format
-    if machine:  # CSV: the header even when no row matches
-        say_if_behind(behind, _)
-        if what_if:  # the rows stay the views' rows; the hypothesis is said beside them, on stderr
-            from replay.exhibit import what_if_banner
+    say_if_behind(behind, _)
+    if what_if:  # not the ledger's figures: above the table, as its title; beside JSON/CSV, on stderr
+        from replay.exhibit import what_if_banner
 
-            print(what_if_banner(what_if, _), file=sys.stderr)
+        print(what_if_banner(what_if, _), file=sys.stderr if machine else sys.stdout)
+    if machine:  # CSV: the header even when no row matches
         emit(rows, args.json, have if args.csv else None, as_csv=args.csv)
         return 0
     columns = report.shown(args.wide, chosen, have)
-    say_if_behind(behind, _)
-    if what_if:  # above the table, as its title: the figures are not the ledger's under the contract
-        from replay.exhibit import what_if_banner
-
-        print(what_if_banner(what_if, _))
     if cited:  # the column holds English built by the views' SQL; people read each breach in their words
         from replay.explanations import clause_text, verdict_short
         from replay.i18n import word as said_word

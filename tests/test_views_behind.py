@@ -53,3 +53,28 @@ def test_a_statement_from_views_behind_the_log_says_so(behind: Path, tmp_path: P
     assert "views are at position 1, the log at 2" in got.err
     assert "The views were at position 1, the log at 2: facts recorded since are not in this statement" \
         in out.read_text()
+
+
+def test_sql_and_export_say_what_report_says_of_the_same_views(behind: Path, tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """An analyst's raw rows carry the same warnings as `report`'s table: on stderr, the rows unchanged."""
+    capsys.readouterr()
+    assert run(behind, "--lang", "en", "sql", "SELECT count(*) AS n FROM terms", "--json") == 0
+    got = capsys.readouterr()
+    assert json.loads(got.out) == [{"n": 1}] and "views are at position 1, the log at 2" in got.err
+    assert run(behind, "--lang", "en", "export", "--parquet", str(tmp_path / "pq"), "--json") == 0
+    got = capsys.readouterr()
+    assert json.loads(got.out)[0]["views_behind"] == {"views_position": 1, "log_position": 2}
+    assert "views are at position 1, the log at 2" in got.err
+
+    what_if = tmp_path / "w.duckdb"  # the amendment's terms as a what-if of the contract's
+    assert run(behind, "replay", "--terms", str(contract_file(tmp_path, "t.toml", resolution_hours=24)),
+               "--out", str(what_if)) == 0
+    capsys.readouterr()
+    assert run(behind, "--lang", "en", "sql", "--views", str(what_if), "SELECT count(*) AS n FROM terms") == 0
+    got = capsys.readouterr()
+    assert "Hypothetical (what-if): terms from file t.toml" in got.err and "views are at" not in got.err
+    assert run(behind, "--lang", "en", "export", "--views", str(what_if), "--parquet", str(tmp_path / "w"),
+               "--json") == 0
+    got = capsys.readouterr()
+    assert json.loads(got.out)[0]["what_if"]["file"] == "t.toml" and "Hypothetical (what-if)" in got.err

@@ -230,6 +230,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help=N_("export every view table to Parquet files"))
     p.add_argument("--parquet", required=True, metavar="DIR",
                    help=N_("the folder to write TABLE.parquet into, one file per table and view (created if missing)"))
+    p.add_argument("--views", metavar="FILE", help=N_("another views file, e.g. one written by `replay --out`"))
     p.set_defaults(func=cmd_export)
 
 
@@ -387,6 +388,38 @@ def say_if_behind(behind: Behind | None, _: Texts | None = None) -> None:
     --json/--csv stay what programs read."""
     if behind is not None:
         print(behind.said(_ or speak()), file=sys.stderr)
+
+
+@dataclass(frozen=True)
+class ViewsCaveats:
+    """What `report` says beside the views' rows, said too beside the raw rows of `sql` and
+    `export`: the views behind the log, or a what-if's hypothesis (replay --terms)."""
+
+    behind: Behind | None
+    what_if: dict[str, Any] | None
+    zone: str | None  # the contracts' one zone, whose language says them (None: several, or none)
+
+    def say(self) -> None:
+        """On stderr, so that stdout, --json and --csv stay what programs read."""
+        _ = speak(self.zone)
+        say_if_behind(self.behind, _)
+        if self.what_if:
+            from replay.exhibit import what_if_banner
+
+            print(what_if_banner(self.what_if, _), file=sys.stderr)
+
+
+def views_caveats(args: argparse.Namespace, con: Any) -> ViewsCaveats:
+    import duckdb
+
+    from replay.explain import views_what_if
+
+    try:
+        what_if = views_what_if(con)
+    except duckdb.Error:  # a views file older than what-if terms: under the contract as recorded
+        what_if = None
+    zones = set(contract_zones(con).values())
+    return ViewsCaveats(views_behind(args, con), what_if, zones.pop() if len(zones) == 1 else None)
 
 
 VIEWS_HINT = N_("name a file written by `views rebuild` (<data-dir>/views.duckdb) or by `replay --out`")
@@ -840,6 +873,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
         raise UserError(_("--json and --csv: choose one"), code="TL-E001")
     con = open_for_reading(args)
     try:
+        caveats = views_caveats(args, con)
         # Read-only: the views, no file written or read. Locking the configuration refuses, in
         # one clean error, every setting that would write a file or stop the process: profiling
         # output, logging to files (DuckDB aborted the process on it), query logs, temp folders.
@@ -854,6 +888,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
         results = [_result(con, statement, naive_utc=False) for statement in statements]
     finally:
         con.close()
+    caveats.say()
     for i, (cols, rows) in enumerate(results):  # each statement's result, in order, as the duckdb shell prints them
         if i:
             print()
@@ -887,6 +922,7 @@ def cmd_export(args: argparse.Namespace) -> int:
                           out=out, reason=e.strerror), code="TL-E033") from None
     con = open_for_reading(args)
     try:
+        caveats = views_caveats(args, con)
         # every table and view of the views file, the schema's own first (so a reader finds them all)
         held = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables "
                                           "WHERE table_schema = 'main' ORDER BY table_name").fetchall()]
@@ -897,8 +933,11 @@ def cmd_export(args: argparse.Namespace) -> int:
                         "(FORMAT parquet)")
     finally:
         con.close()
-    if args.json:  # what was written, for a program
-        emit([{"parquet": str(out), "tables": [{"table": t, "file": str(out / f"{t}.parquet")} for t in tables]}], True)
+    caveats.say()
+    if args.json:  # what was written, for a program, and what `report --json` says of the same views
+        emit([{"parquet": str(out), "tables": [{"table": t, "file": str(out / f"{t}.parquet")} for t in tables],
+               "views_behind": caveats.behind.as_json() if caveats.behind else None,
+               "what_if": caveats.what_if}], True)
         return 0
     _ = speak()
     print(_("exported {n} tables to {out}", n=len(tables), out=out))

@@ -305,3 +305,17 @@ def test_a_report_filter_is_applied_or_refused_never_dropped(data: Path) -> None
     assert done.returncode == 2 and "TL-E041" in done.stderr and "one of contract, customer, site or month" in done.stderr
     done = run(data, "--lang", "en", "report", "totals", "--site", "anywhere")
     assert done.returncode == 2 and "--site does not apply to `report totals`" in done.stderr
+
+
+def test_a_hint_names_the_cli_so_that_it_runs_pasted_where_it_was_printed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """From the repository the hint is `.venv/bin/ticketledger`; from a folder beside it (a ledger
+    of one's own elsewhere) the absolute path, not a `../…` climb that reads as a typo."""
+    from adapters.cli import runnable
+
+    script = ROOT / ".venv" / "bin" / "ticketledger"
+    monkeypatch.setattr(sys, "argv", [str(script)])
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    monkeypatch.chdir(ROOT)
+    assert runnable() == ".venv/bin/ticketledger"
+    monkeypatch.chdir(ROOT / "tests")
+    assert runnable() == str(script)

@@ -237,8 +237,10 @@ def runnable() -> str:
 
 
 def _relative(path: object) -> str:
+    # relative only below the working folder (`.venv/bin/ticketledger` from the repository):
+    # `../../work/…` reads as a typo and breaks once pasted elsewhere
     text = os.path.relpath(str(path))
-    return text if "/" in text and not text.startswith("../../..") else str(path)
+    return text if "/" in text and not text.startswith("..") else str(path)
 
 
 class UserError(Exception):

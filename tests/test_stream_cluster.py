@@ -88,3 +88,43 @@ def test_cluster_node_stops_while_relaying_and_reading(tmp_path: Path, nats_clus
             if p.stderr is not None:
                 err = p.stderr.read()
                 print(err if isinstance(err, str) else err.decode(errors="replace"))  # shown on failure
+
+
+def test_tail_follow_started_while_the_cluster_has_no_quorum_waits_for_it(tmp_path: Path,
+                                                                           nats_cluster: Cluster) -> None:
+    """A consumer started during a failover (two of three nodes down: nobody answers for the
+    stream) waits and reads once the nodes are back, instead of exiting on the first timeout."""
+    data = tmp_path / "data"
+    ledger = make_ledger(data, 20)
+    for _ in range(5):  # a cluster just started may still be electing its JetStream meta leader
+        relay = subprocess.run([sys.executable, "-m", "adapters.relay", "--data-dir", str(data), "--nats-url",
+                                nats_cluster.url, "--replicas", "3"], cwd=ROOT, capture_output=True, timeout=60)
+        if relay.returncode == 0:
+            break
+    assert relay.returncode == 0, relay.stderr
+    down = nats_cluster.nodes[1:]
+    for n in down:
+        n.stop()
+    consumer = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from adapters.cli import main; sys.exit(main())", "--lang", "en",
+         "--json", "--data-dir", str(tmp_path / "unused"), "tail", "--follow", "--nats-url", nats_cluster.url],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert consumer.stderr is not None and consumer.stdout is not None
+        said = consumer.stderr.readline()  # after the first request timed out (10 s)
+        assert "does not answer for the stream yet; asking again" in said, said
+        assert consumer.poll() is None, "tail --follow stays"
+        for n in down:
+            n.start(healthy=False)
+        for n in down:
+            n.wait_healthy(30)
+        seen = [msgspec.json.decode(consumer.stdout.readline())["position"] for _ in range(ledger.position)]
+        assert seen == list(range(1, ledger.position + 1))
+    finally:
+        consumer.send_signal(signal.SIGTERM)
+        try:
+            consumer.wait(15)
+        except subprocess.TimeoutExpired:
+            consumer.kill()
+            consumer.wait()

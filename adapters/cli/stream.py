@@ -315,18 +315,38 @@ def cmd_tail(args: argparse.Namespace) -> int:
 
         errors: list[str] = []
         nc = await connect(url, opts, errors=errors, max_reconnect_attempts=-1 if args.follow else 0)
+
+        async def asked(make: Callable[[], Any]) -> Any:
+            """A request of the set-up; with --follow, asked again while the cluster cannot answer it
+            (a leader election after a node stopped), as reading itself waits through one."""
+            import nats.errors
+
+            said = False
+            while True:
+                try:
+                    return await refused_fast(make(), errors)
+                except (nats.errors.TimeoutError, nats.errors.NoRespondersError):
+                    if not args.follow:
+                        raise
+                    if not said:
+                        _ = speak()
+                        print(_("tail: the NATS server does not answer for the stream yet; asking again"),
+                              file=sys.stderr, flush=True)
+                        said = True
+                    await asyncio.sleep(0.5)
+
         try:
             js = nc.jetstream(timeout=10)
-            stream = args.stream or await refused_fast(_pick_stream(js, args.customer), errors)
+            stream = args.stream or await asked(lambda: _pick_stream(js, args.customer))
             if args.from_position is not None:
-                start = await refused_fast(find_start_seq(js, stream, position=args.from_position), errors)
+                start = await asked(lambda: find_start_seq(js, stream, position=args.from_position))
                 if not args.follow and start > (await js.stream_info(stream)).state.last_seq:
                     _ = speak()  # as `log --from` beyond the log: nothing to show is a mistake, not an empty table
                     raise UserError(_("--from-position {position}: beyond the last event of {stream}; name an "
                                       "earlier position (`ticketledger log` shows them), or add --follow to wait "
                                       "for it", position=args.from_position, stream=stream), code="TL-E021")
             elif start_time is not None:
-                start = await refused_fast(find_start_seq(js, stream, recorded_at=start_time), errors)
+                start = await asked(lambda: find_start_seq(js, stream, recorded_at=start_time))
             else:
                 start = 1
             async for e in read_events(js, stream=stream, subject=subject, start_seq=start,

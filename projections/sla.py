@@ -211,13 +211,19 @@ STATEMENTS = [
     SELECT dl.ticket, dl.clock, dl.idx, dl.k, dl.consent_at, dl.ext_min, dl.pause_us, dl.counted_us, dl.tgt_us,
            CASE WHEN dl.cal_key = '7x24' THEN make_timestamp(dl.o_dl)
                 ELSE s.seg_start + to_microseconds(dl.o_dl - s.cum_before_us) END AS deadline,
-           CAST(NULL AS BOOLEAN) AS provisional_days, dl.paused_since
+           CAST(NULL AS BOOLEAN) AS provisional_days, dl.paused_since,
+           CAST(NULL AS TIMESTAMP) AS risk_at  -- an hour clock's share is its counted time (_st)
     FROM dl ASOF LEFT JOIN segs s ON s.cal_key = dl.cal_key AND dl.o_dl > s.cum_before_us""",
-    # deadlines of day-counted candidates (arts. 201-203): end of the last day, 24:00 or close of business
+    # deadlines of day-counted candidates (arts. 201-203): end of the last day, 24:00 or close of business.
+    # Its at-risk instant (§9.2: the share of the target used) is counted in the target's own days:
+    # share × N days is k whole counted days and a fraction f of the next, from 00:00 of the first
+    # counted day (the start day is not counted), so neither the start day's hours nor the rest days
+    # between count as used; months and years, of no fixed length, keep the share of the period.
     """INSERT INTO _dl
     WITH b AS (
         SELECT x.*, CAST(loc(x.start_at, x.tz) AS DATE) AS sd,
-               CASE WHEN x.cal_key = '7x24' THEN 'CN' ELSE x.cal_key END AS dkey
+               CASE WHEN x.cal_key = '7x24' THEN 'CN' ELSE x.cal_key END AS dkey,
+               x.share * x.amount * CASE x.unit WHEN 'weeks' THEN 7 ELSE 1 END AS used_days
         FROM _cx x WHERE x.day_counted),
     raw AS (
         SELECT b.*,
@@ -226,20 +232,31 @@ STATEMENTS = [
                     WHEN b.unit = 'weeks' THEN b.sd + CAST(7 * b.amount AS INTEGER)
                     WHEN b.unit = 'months' THEN CAST(b.sd + to_months(CAST(b.amount AS INTEGER)) AS DATE)
                     WHEN b.unit = 'years' THEN CAST(b.sd + to_months(CAST(12 * b.amount AS INTEGER)) AS DATE)
-               END AS raw_last, d0.cum_unknown AS unk0
+               END AS raw_last, d0.cum_unknown AS unk0,
+               CASE WHEN b.unit = 'working_days' THEN dk.d
+                    WHEN b.unit IN ('days', 'weeks') THEN b.sd + CAST(floor(b.used_days) AS INTEGER) + 1
+               END AS risk_day
         FROM b JOIN calendar_days d0 ON d0.cal_key = b.dkey AND d0.d = b.sd
         LEFT JOIN calendar_days dn ON b.unit = 'working_days' AND dn.cal_key = b.dkey
-             AND dn.cum_work = d0.cum_work + b.amount AND dn.is_working),
-    fin AS (
+             AND dn.cum_work = d0.cum_work + b.amount AND dn.is_working
+        LEFT JOIN calendar_days dk ON b.unit = 'working_days' AND dk.cal_key = b.dkey
+             AND dk.cum_work = d0.cum_work + CAST(floor(b.used_days) AS INTEGER) + 1 AND dk.is_working),
+    lst AS (
         SELECT r.*, CASE WHEN r.unit = 'working_days' OR NOT r.rest_day_rule THEN r.raw_last ELSE dr.next_working END AS last_day,
                dr.cum_unknown AS unk_raw, dr.known AS known_raw
-        FROM raw r LEFT JOIN calendar_days dr ON dr.cal_key = r.dkey AND dr.d = r.raw_last)
-    SELECT f.ticket, f.clock, f.idx, f.k, f.consent_at, f.ext_min, 0, NULL, NULL,
-           utc_of(f.last_day + coalesce(f.close_time, INTERVAL 24 HOUR), f.tz) + to_minutes(f.ext_min),
+        FROM raw r LEFT JOIN calendar_days dr ON dr.cal_key = r.dkey AND dr.d = r.raw_last),
+    fin AS (
+        SELECT l.*, utc_of(l.last_day + coalesce(l.close_time, INTERVAL 24 HOUR), l.tz) + to_minutes(l.ext_min) AS deadline
+        FROM lst l)
+    SELECT f.ticket, f.clock, f.idx, f.k, f.consent_at, f.ext_min, 0, NULL, NULL, f.deadline,
            CASE WHEN f.unit = 'working_days' THEN dl.cum_unknown - f.unk0 > 0
                 WHEN f.rest_day_rule THEN dl.cum_unknown - f.unk_raw + CAST(NOT f.known_raw AS INTEGER) > 0
                 ELSE false END,
-           CAST(NULL AS TIMESTAMP)
+           CAST(NULL AS TIMESTAMP),
+           -- a consent's minutes move the at-risk instant by the share of them (as an hour clock's)
+           least(utc_of(CAST(f.risk_day AS TIMESTAMP)
+                        + to_microseconds(CAST((f.used_days - floor(f.used_days)) * 86400e6 AS BIGINT)), f.tz)
+                 + to_microseconds(CAST(f.share * f.ext_min * 60e6 AS BIGINT)), f.deadline)
     -- the raw last day's row was read once, in `fin` (each join here scans the whole calendar);
     -- the last days' rows are found by a semi-join, whose build side is the few candidates: this
     -- LEFT JOIN alone built its hash table on the whole calendar (~15 ms a live batch)
@@ -269,7 +286,7 @@ STATEMENTS = [
     WITH sx AS (SELECT ticket, clock, idx FROM _sxc WHERE ok
                 QUALIFY row_number() OVER (PARTITION BY ticket, clock ORDER BY idx DESC) = 1),
     r AS (
-        SELECT c.*, d.deadline, d.pause_us, d.paused_since, d.counted_us, d.tgt_us, d.ext_min, d.k, d.provisional_days,
+        SELECT c.*, d.deadline, d.risk_at, d.pause_us, d.paused_since, d.counted_us, d.tgt_us, d.ext_min, d.k, d.provisional_days,
                t.asset, t.contract, t.version, t.customer, t.site, t.tz, t.report_at,
                coalesce(te.severity_now, t.severity0) AS final_severity, te.remote_ok_at, te.dispatch_at,
                te.spare_at, te.last_rr, te.last_resolved_at, te.technician, p.ev,
@@ -301,7 +318,8 @@ STATEMENTS = [
             WHEN na.stop_eff IS NOT NULL THEN CASE WHEN na.stop_eff <= na.deadline THEN 'met' ELSE 'breached' END
             WHEN na.ev > na.deadline THEN 'breached'
             WHEN (na.counted_us IS NOT NULL AND na.counted_us >= na.share * na.tgt_us)
-                 OR (na.counted_us IS NULL AND date_diff('microsecond', na.start_at, na.ev)
+                 OR (na.counted_us IS NULL AND na.risk_at IS NOT NULL AND na.ev >= na.risk_at)
+                 OR (na.counted_us IS NULL AND na.risk_at IS NULL AND date_diff('microsecond', na.start_at, na.ev)
                      >= na.share * date_diff('microsecond', na.start_at, na.deadline)) THEN 'at_risk'
             ELSE 'running' END AS state
     FROM na""",

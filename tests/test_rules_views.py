@@ -195,6 +195,27 @@ def test_rule_9_2_at_risk_and_breach_size_in_wall_clock_minutes(tmp_path):
     assert (r["state"], r["breach_minutes"], r["counted_minutes"]) == ("breached", 90, 210)
 
 
+def test_rule_9_2_a_day_counted_clock_is_at_risk_by_the_share_of_its_counted_days_used(tmp_path):
+    """Neither the uncounted start day nor the rest days between are target used: from Fri 16:00,
+    2 working days are Mon and Tue (to Tue 24:00), 80 % of them is 1.6 counted days, Tue 14:24;
+    3 days are Sat, Sun, Mon, and 80 % is 2.4 days, Mon 09:36. The share of calendar time since
+    Friday reached 80 % on Mon 19:12 and Mon 08:00: a dispatcher was warned a working day early."""
+    k = Kit(tmp_path)
+    k.contract("K", {"name": "wd", "clocks": {"normal": {"arrival": {"target": {"working_days": 2}},
+                                                         "resolution": {"target": {"days": 3}}}}})
+    k.asset("A1", "K")
+    k.ticket("T", "A1", "2025-03-07T16:00")
+
+    def state(at: str, name: str) -> str:
+        return clock(k.views(at, name=f"{at}.duckdb"), "T", name)["state"]
+
+    assert clock(k.views("2025-03-07T17:00"), "T", "arrival")["deadline"] == utc_naive("2025-03-12T00:00")
+    assert [state(at, "arrival") for at in ("2025-03-10T20:00", "2025-03-11T14:23", "2025-03-11T14:24")] == \
+        ["running", "running", "at_risk"]
+    assert [state(at, "resolution") for at in ("2025-03-10T09:00", "2025-03-10T09:35", "2025-03-10T09:36")] == \
+        ["running", "running", "at_risk"]
+
+
 def test_rule_9_3_pauses_only_listed_reasons_and_not_after_the_deadline(tmp_path):
     k = _kit(tmp_path, "004", accepted="2025-01-10T10:00")
     k.ticket("L", "A1", "2025-07-01T09:00")  # 36 h -> 07-02 21:00

@@ -91,3 +91,32 @@ def test_parquet_export_is_read_in_plain_types(views: Path, tmp_path: Path) -> N
     assert terms.schema.field("terms").type == pa.string()
     assert json.loads(terms.column("terms").to_pylist()[0])["clocks"]
     assert pq.read_table(out / "events.parquet").schema.field("parts").type == pa.string()
+
+
+def test_the_views_carry_their_documentation_as_duckdb_comments(views: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    # DBeaver and duckdb show COMMENT ON text; the views had none. It is projections/README.md's own words.
+    import duckdb
+
+    from adapters.follower import _ensure_alert_table
+    from projections import schema
+    from projections.comments import documented
+
+    assert main(["--data-dir", str(views), "sql", "--json",
+                 "SELECT table_name, column_name, comment FROM duckdb_columns() "
+                 "WHERE table_name = 'sla_clocks' AND column_name IN ('counted_minutes', 'state') ORDER BY 2"]) == 0
+    assert json.loads(capsys.readouterr().out) == [
+        {"table_name": "sla_clocks", "column_name": "counted_minutes",
+         "comment": "the clock's own counted (open, unpaused) minutes, hour/minute clocks"},
+        {"table_name": "sla_clocks", "column_name": "state",
+         "comment": "met, breached, running, at_risk, not_applicable"}]
+    assert main(["--data-dir", str(views), "sql", "--json",
+                 "SELECT comment FROM duckdb_tables() WHERE table_name = 'first_time_fix'"]) == 0
+    assert json.loads(capsys.readouterr().out) == [{"comment": "per ticket (§9.9)"}]
+    # every table a views file can hold has its section in the README (alert_state had none)
+    con = duckdb.connect()
+    schema.create(con)
+    _ensure_alert_table(con)
+    held = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables "
+                                      "WHERE table_schema = 'main'").fetchall()}
+    assert held - set(documented()) == set()

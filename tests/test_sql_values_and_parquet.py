@@ -120,3 +120,13 @@ def test_the_views_carry_their_documentation_as_duckdb_comments(views: Path,
     held = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables "
                                       "WHERE table_schema = 'main'").fetchall()}
     assert held - set(documented()) == set()
+
+
+def test_a_long_text_value_wraps_in_a_narrow_terminal(views: Path, capsys: pytest.CaptureFixture[str],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # the value columns must wrap text as before, not leave a column of long text out
+    monkeypatch.setenv("COLUMNS", "60")
+    assert main(["--data-dir", str(views), "--lang", "en", "sql",
+                 "SELECT contract, name, terms FROM terms WHERE contract = 'K-002'"]) == 0
+    out = capsys.readouterr().out
+    assert "left out" not in out and '{"at_risk_share"' in out and max(map(len, out.splitlines())) <= 60

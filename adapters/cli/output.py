@@ -254,7 +254,7 @@ def fitted(cells: Sequence[Sequence[str]], cols: Sequence[Column], _: Texts, wid
                     for w in text.split()), default=0)
 
     def need(i: int, c: Column) -> int:
-        words = c.kind == "text" or c.kind in VOCABULARY
+        words = c.kind in ("text", "value") or c.kind in VOCABULARY  # a query's text wraps like any text
         widest = max(((narrowest if words else cell_len)(values[i]) for values in cells), default=0)
         return max(narrowest(c.title(_)), widest)
 

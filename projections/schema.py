@@ -6,7 +6,7 @@ are computed in each contract's time zone with the ICU `timezone()` function.
 
 from __future__ import annotations
 
-from . import facts
+from . import comments, facts
 
 MACROS = [
     # a naive UTC instant -> the naive local time in `tz`
@@ -184,3 +184,5 @@ def keep_as_recorded(at: str) -> str:
 def create(con) -> None:
     for s in MACROS + TABLES + VIEWS:
         con.execute(s)
+    # what projections/README.md says of each table and column, where DBeaver and duckdb show it
+    comments.comment(con)

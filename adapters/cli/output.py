@@ -18,7 +18,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -66,8 +66,9 @@ def said(error: BaseException, timezone: str | None = None) -> str:
 
 # How a column's values are written for people. Any other kind names a vocabulary of
 # replay.i18n.VOCABULARY (clock, state, coverage, payer, rate, cause, …): the code as a word.
+# "value": a query's value as it is (`sql`: the analyst's own expression, see `faithful`).
 KINDS = ("text", "id", "time", "end", "date", "last_day", "duration", "money", "money_change", "number", "percent",
-         "bool")
+         "bool", "value")
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,8 @@ def cell(t: Texts, kind: str, value: Any, tz: str = DEFAULT_TZ) -> str:
         return t.percent(value)
     if kind == "bool" or isinstance(value, bool):
         return t.yes_no(bool(value))
+    if kind == "value":
+        return printable(faithful(value))
     if kind in VOCABULARY:
         return word(t.lang, kind, str(value))
     if isinstance(value, float):
@@ -129,6 +132,33 @@ def cell(t: Texts, kind: str, value: Any, tz: str = DEFAULT_TZ) -> str:
     if isinstance(value, dict):
         return msgspec.json.encode(value).decode()
     return printable(str(value))
+
+
+def faithful(value: Any) -> str:
+    """A query's value as people read it, near DuckDB's own text: a float with every digit a
+    DOUBLE holds (15 significant; never a small one shown as 0), an INTERVAL as [-]HH:MM:SS
+    (hours beyond a day kept as hours: 24:00:00 is a day's end), lists in brackets at every level,
+    a naive timestamp ISO as it is (`sql` cannot know its zone). A bool is yes/no (`cell`)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, float):
+        return format(value, ".15g")
+    if isinstance(value, timedelta):
+        return _clock_text(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(faithful(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return msgspec.json.encode(value, enc_hook=str).decode()
+    if isinstance(value, datetime | date):
+        return str(plain(value, naive_utc=False))
+    return str(value)
+
+
+def _clock_text(span: timedelta) -> str:
+    micro = abs(span) // timedelta(microseconds=1)
+    seconds, fraction = divmod(micro, 1_000_000)
+    text = f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+    return ("-" if span < timedelta(0) else "") + text + (f".{fraction:06d}" if fraction else "")
 
 
 # --- printing rows --------------------------------------------------------------------------------
@@ -224,7 +254,7 @@ def fitted(cells: Sequence[Sequence[str]], cols: Sequence[Column], _: Texts, wid
                     for w in text.split()), default=0)
 
     def need(i: int, c: Column) -> int:
-        words = c.kind == "text" or c.kind in VOCABULARY
+        words = c.kind in ("text", "value") or c.kind in VOCABULARY  # a query's text wraps like any text
         widest = max(((narrowest if words else cell_len)(values[i]) for values in cells), default=0)
         return max(narrowest(c.title(_)), widest)
 
@@ -272,7 +302,8 @@ def _width() -> int | None:
 
 
 def plain(value: Any, *, naive_utc: bool = True) -> Any:
-    """A value as programs read it: UTC instants as ISO text with Z, dates ISO, intervals in seconds.
+    """A value as programs read it: UTC instants as ISO text with Z, dates ISO, intervals in seconds
+    (a whole number as an integer).
     `naive_utc=False` (`sql`, whose expressions may turn a UTC time into any other): a naive
     timestamp as it is, ISO without a zone, for no one can say which zone it is in."""
     if isinstance(value, datetime):
@@ -281,8 +312,9 @@ def plain(value: Any, *, naive_utc: bool = True) -> Any:
         return value.strftime("%Y-%m-%dT%H:%M:%S") + "Z" if naive_utc else value.isoformat()
     if isinstance(value, date):
         return value.isoformat()
-    if hasattr(value, "total_seconds"):
-        return value.total_seconds()
+    if isinstance(value, timedelta):
+        seconds = value.total_seconds()
+        return int(seconds) if seconds.is_integer() else seconds
     return value
 
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from replay.i18n import DEFAULT_TZ, N_, Texts
 
 from .. import data_folder
@@ -824,8 +826,15 @@ def _rows(con, sql: Any, params: list[Any] | None = None, *, naive_utc: bool = T
 
 def _result(con, sql: Any, params: list[Any] | None = None, *,
             naive_utc: bool = True) -> tuple[list[str], list[dict[str, Any]]]:
-    """A query's column names and rows as programs read them (output.plain). DuckDB's error is
-    passed on whole: its "Did you mean", candidates and `LINE n:` with the caret under the place."""
+    """A query's column names and rows as programs read them (output.plain)."""
+    cols, _types, rows = _fetch(con, sql, params)
+    return cols, [{c: plain(v, naive_utc=naive_utc) for c, v in zip(cols, r, strict=True)} for r in rows]
+
+
+def _fetch(con, sql: Any, params: list[Any] | None = None) -> tuple[list[str], list[str], list[tuple[Any, ...]]]:
+    """A query's column names, DuckDB types (`JSON`, `INTERVAL`, …) and rows as DuckDB gives them.
+    DuckDB's error is passed on whole: its "Did you mean", candidates and `LINE n:` with the caret
+    under the place."""
     import duckdb
 
     try:
@@ -835,6 +844,7 @@ def _result(con, sql: Any, params: list[Any] | None = None, *,
             raise UserError(_("{sql} holds no SQL statement; write e.g. \"SELECT state, count(*) "
                               "FROM sla_clocks GROUP BY state\"", sql=repr(sql.strip())), code="TL-E050")
         cols = [d[0] for d in cur.description] if cur.description else []
+        types = [str(d[1]) for d in cur.description] if cur.description else []
         rows = cur.fetchall()  # a query's errors may come only now, with its rows
     except duckdb.PermissionException as e:
         _ = speak()
@@ -850,7 +860,7 @@ def _result(con, sql: Any, params: list[Any] | None = None, *,
             "(profiling, logging and the like would write files)", error=first)), code="TL-E050") from None
     except duckdb.Error as e:
         raise UserError(_duckdb_error(e), code="TL-E050") from None
-    return cols, [{c: plain(v, naive_utc=naive_utc) for c, v in zip(cols, r, strict=True)} for r in rows]
+    return cols, types, rows
 
 
 def _duckdb_error(e: BaseException, explain: Callable[[str], str] | None = None) -> str:
@@ -884,16 +894,34 @@ def cmd_sql(args: argparse.Namespace) -> int:
             _ = speak()
             raise UserError(_("the query holds {n} statements, and --json or --csv prints one result; run one "
                               "statement at a time", n=len(statements)), code="TL-E050")
-        # naive timestamps as they are: the query may have turned a UTC time into any zone's
-        results = [_result(con, statement, naive_utc=False) for statement in statements]
+        results = [_fetch(con, statement) for statement in statements]
     finally:
         con.close()
     caveats.say()
-    for i, (cols, rows) in enumerate(results):  # each statement's result, in order, as the duckdb shell prints them
+    for i, (cols, types, rows) in enumerate(results):  # each statement's result, in order, as the duckdb shell prints them
         if i:
             print()
-        emit(rows, args.json, cols if args.csv else None, as_csv=args.csv)
+        if args.json or args.csv:
+            emit(_for_programs(cols, types, rows, nest_json=args.json), args.json, cols if args.csv else None,
+                 as_csv=args.csv)
+        else:  # the analyst's own expressions: each value as it is, not as a report rounds it
+            emit([dict(zip(cols, r, strict=True)) for r in rows], False, [Column(c, kind="value") for c in cols])
     return 0
+
+
+def _for_programs(cols: list[str], types: list[str], rows: list[tuple[Any, ...]], *,
+                  nest_json: bool) -> list[dict[str, Any]]:
+    """`sql --json`/`--csv` rows (README, `sql`): naive timestamps as they are, for the query may
+    have turned a UTC time into any zone's; intervals in seconds; a JSON column nested as the JSON
+    value it holds (`nest_json`; CSV keeps its text), not a string of JSON inside JSON."""
+    nested = {c for c, t in zip(cols, types, strict=True) if nest_json and t == "JSON"}
+
+    def value(c: str, v: Any) -> Any:
+        if c in nested and isinstance(v, str):
+            return msgspec.json.decode(v)
+        return plain(v, naive_utc=False)
+
+    return [{c: value(c, v) for c, v in zip(cols, r, strict=True)} for r in rows]
 
 
 def _statements(con: Any, sql: str) -> list[Any]:
@@ -945,13 +973,18 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def _parquet_columns(con: Any, table: str) -> str:
-    """A table's columns for Parquet: HUGEINT (the bounded amounts, sums) cast to BIGINT, for
-    DuckDB writes a HUGEINT as DOUBLE and fen would reach the reader as floats; the others as they are."""
+    """A table's columns for Parquet, in types every reader reads (pyarrow, pandas, Polars, Spark):
+    HUGEINT (the bounded amounts, sums) as BIGINT, for DuckDB writes a HUGEINT as DOUBLE and fen
+    would reach the reader as floats; INTERVAL (terms_calendars.close_time) as DuckDB's text
+    `HH:MM:SS`, for Parquet's interval type is read as raw bytes or not at all (Polars panics) and a
+    TIME cannot hold `24:00:00`, a day's end (pyarrow reads it back as 00:00); JSON as VARCHAR, for
+    DuckDB marks it JSON in the file and Polars reads that as binary. The others as they are."""
     cols = con.execute("SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'main' "
                        "AND table_name = ? ORDER BY ordinal_position", [table]).fetchall()
+    as_type = {"HUGEINT": "BIGINT", "INTERVAL": "VARCHAR", "JSON": "VARCHAR"}
 
     def quoted(name: str) -> str:
         return '"' + name.replace('"', '""') + '"'
 
-    return ", ".join(f"CAST({quoted(c)} AS BIGINT) AS {quoted(c)}" if kind == "HUGEINT" else quoted(c)
+    return ", ".join(f"CAST({quoted(c)} AS {as_type[kind]}) AS {quoted(c)}" if kind in as_type else quoted(c)
                      for c, kind in cols) or "*"

@@ -105,11 +105,10 @@ def test_the_views_carry_their_documentation_as_duckdb_comments(views: Path,
     assert main(["--data-dir", str(views), "sql", "--json",
                  "SELECT table_name, column_name, comment FROM duckdb_columns() "
                  "WHERE table_name = 'sla_clocks' AND column_name IN ('counted_minutes', 'state') ORDER BY 2"]) == 0
-    assert json.loads(capsys.readouterr().out) == [
-        {"table_name": "sla_clocks", "column_name": "counted_minutes",
-         "comment": "the clock's own counted (open, unpaused) minutes, hour/minute clocks"},
-        {"table_name": "sla_clocks", "column_name": "state",
-         "comment": "met, breached, running, at_risk, not_applicable"}]
+    counted, state = json.loads(capsys.readouterr().out)
+    assert counted == {"table_name": "sla_clocks", "column_name": "counted_minutes",
+                       "comment": "the clock's own counted (open, unpaused) minutes, hour/minute clocks"}
+    assert state["comment"].startswith("met, breached, running, at_risk, not_applicable. At risk (§9.2)")
     assert main(["--data-dir", str(views), "sql", "--json",
                  "SELECT comment FROM duckdb_tables() WHERE table_name = 'first_time_fix'"]) == 0
     assert json.loads(capsys.readouterr().out) == [{"comment": "per ticket (§9.9)"}]

@@ -150,7 +150,7 @@ def test_reports_are_byte_identical_across_two_rebuilds(site: dict, tmp_path: Pa
     # one self-contained printable file with an inline SVG picture: no script, nothing fetched
     assert "<svg" in html and "<script" not in html and "@page" in html and "size:A4" in html
     assert not re.search(r'(src|href)="https?://', html)
-    for word in ("工程师到场", "§3 24小时内到达现场", "K-000", "迟录"):
+    for word in ("工程师到场", "原文第65行 24小时内到达现场", "K-000", "迟录"):
         assert word in html
 
 

@@ -380,10 +380,10 @@ def test_contract_show_prints_a_versions_terms_with_their_clauses(tmp_path: Path
     assert any(line.endswith("normal resolution: 36 hours → 24 hours") for line in newest), newest
     assert "terms of version 2 (in force from 2026-01-01 00:00 Beijing time)" in newest, newest
     assert any(line.startswith("normal resolution 24 hours around the clock (7×24) waiting for the customer")
-               and line.endswith("§9 普通设备维修或更换不超过36小时") for line in newest), newest
-    assert any(line.startswith("normal response 1 hour around the clock (7×24)") and line.endswith("§15 1小时内作出电话响应")
+               and line.endswith("原文第9行 普通设备维修或更换不超过36小时") for line in newest), newest
+    assert any(line.startswith("normal response 1 hour around the clock (7×24)") and line.endswith("原文第15行 1小时内作出电话响应")
                for line in newest), newest
-    assert any(line.startswith("1 before acceptance") and "§2 设备交付正常使用前所发生的所有费用均由我公司承担" in line
+    assert any(line.startswith("1 before acceptance") and "原文第2行 设备交付正常使用前所发生的所有费用均由我公司承担" in line
                for line in newest), newest
     assert any(line.startswith("late entries:") for line in newest), newest
     signed = shown("--lang", "zh_CN", "contract", "show", "K-4", "--version", "1")

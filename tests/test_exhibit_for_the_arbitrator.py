@@ -80,7 +80,7 @@ def test_the_replacement_obligation_is_explained_on_the_first_page_with_its_coun
     assert "更换义务" in first and "2025-10-09 05:57" in first and "阈值 2 次" in first
     assert "A-s7n3000-00048-R" in first and "已履行" in first
     zh = report(REPLACED)
-    assert "«§1.2 质保期内，记录仪…非人为原因出现的故障，乙方维修2次以上仍不能修复的，乙方必须无条件更换»" in zh
+    assert "«原文第5行（1.2）质保期内，记录仪…非人为原因出现的故障，乙方维修2次以上仍不能修复的，乙方必须无条件更换»" in zh
     assert "第 2 次（阈值 2 次）：维修未能修复故障，工单 T-s7n3000-002857，时间 2025-10-09 05:57——更换义务自此产生" in zh
     assert "已履行：设备已于 2025-10-14 08:30 更换为 A-s7n3000-00048-R" in zh
     en = report(REPLACED, "md", "en")
@@ -112,8 +112,8 @@ def test_the_ledger_s_counting_rules_are_not_cited_like_contract_clauses(report)
 
 
 def test_the_verdict_table_shows_what_moved_the_deadline(report) -> None:
-    assert "| 故障解决 | 36 小时 + 12 小时（经同意延长） «§9-10" in report(CONSENT)
-    assert "| 故障解决 | 36 小时 + 1 小时 3 分钟暂停 «§9" in report(PAUSED)
+    assert "| 故障解决 | 36 小时 + 12 小时（经同意延长） «原文第9–10行" in report(CONSENT)
+    assert "| 故障解决 | 36 小时 + 1 小时 3 分钟暂停 «原文第9行" in report(PAUSED)
     assert "| resolution | 36 hours + 12 h (extended with consent) «" in report(CONSENT, "md", "en")
 
 

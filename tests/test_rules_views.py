@@ -455,7 +455,7 @@ def test_seed001_losses_answer_for_the_23_promises_not_the_46_spare(tmp_path):
     assert resp["supplier_liable_for_losses"] is True
     assert resp["breaches_cited"].startswith("response breached by 60") and "spare" not in resp["breaches_cited"]
     (terms,) = rows(con, "SELECT losses_clause, losses_clocks FROM terms WHERE contract = 'K-001'")
-    assert terms["losses_clause"].startswith("§23 我公司对用户的服务要求在1小时内响应")
+    assert terms["losses_clause"].startswith("原文第23行 我公司对用户的服务要求在1小时内响应")
     assert terms["losses_clause"].endswith("否则卖方赔偿用户的相应损失")
     assert terms["losses_clocks"] == ["response", "arrival", "resolution"]
 
@@ -465,7 +465,7 @@ def test_seed004_out_of_warranty_payer_rule_quotes_the_seed(tmp_path):
     k.ticket("OUT", "A1", "2025-03-03T09:00")
     r = _liab(k.views("2025-03-10T00:00"), "OUT")
     assert r["coverage"] == "out"
-    assert r["payer_clause"] == "§10 本项目系统与设备的保质期后的维护工作完全可以由我公司继续负责，我公司承诺提供优质的服务和优惠的费用"
+    assert r["payer_clause"] == "原文第10行 本项目系统与设备的保质期后的维护工作完全可以由我公司继续负责，我公司承诺提供优质的服务和优惠的费用"
 
 
 def test_losses_clocks_must_name_clocks():

@@ -50,7 +50,7 @@ def test_a_what_if_report_says_on_every_page_whose_terms_it_used(what_if: dict) 
     # the recorded version is not cited as the terms used, nor the contract's 36 h clause as the promise
     assert "第 1 版（报修时有效）" not in html and "并非记录的第 1 版" in html
     row = html.split('data-clock="resolution"')[1].split("</tr>")[0]
-    assert "72 小时" in row and "取代合同记录的条款：36 小时 «§87 36小时内解决完毕»" in row
+    assert "72 小时" in row and "取代合同记录的条款：36 小时 «原文第87行 36小时内解决完毕»" in row
     md = explain(what_if, "md")
     assert md.splitlines()[0].startswith("# 争议报告（假设计算") and banner in md
     doc = json.loads(explain(what_if, "json"))

@@ -70,8 +70,8 @@ def w(tmp_path_factory: pytest.TempPathFactory) -> dict:
     assert code == 0, out
     terms = root / "k72.toml"
     terms.write_text((CONTRACTS / "seed-001.toml").read_text().replace(
-        "resolution = { target = { hours = 48 }, clause = \"§23 一般问题在48小时内解决\" }",
-        "resolution = { target = { hours = 72 }, clause = \"§23 一般问题在48小时内解决\" }"))
+        "resolution = { target = { hours = 48 }, clause = \"原文第23行 一般问题在48小时内解决\" }",
+        "resolution = { target = { hours = 72 }, clause = \"原文第23行 一般问题在48小时内解决\" }"))
     views = root / "w.duckdb"
     code, out = run(data, "replay", "--terms", str(terms), "--at", AT, "--out", str(views))
     assert code == 0, out
@@ -120,14 +120,14 @@ def test_report_json_of_what_if_views_keeps_its_rows_and_says_the_hypothesis_on_
     assert BANNER.format(sha=w["sha256"]) in done.stderr
 
 
-REPLACED = "（假设计算；取代合同记录的条款：48 小时 «§23 一般问题在48小时内解决»）"
+REPLACED = "（假设计算；取代合同记录的条款：48 小时 «原文第23行 一般问题在48小时内解决»）"
 
 
 def test_a_what_if_statement_marks_the_contract_s_clause_it_replaced_beside_the_what_if_promise(w: dict) -> None:
     html = statement(w, "2025-04", "html")[0].read_text().replace("\u00a0", " ")
     breached = html.split('<table class="breaches">')[1].split("</table>")[0]
     row = next(r for r in breached.split("<tr") if ">T-2<" in r and "故障解决" in r)
-    assert REPLACED in row  # not "§23 一般问题在48小时内解决" bare beside a breach of the 72 h promise
+    assert REPLACED in row  # not "原文第23行 一般问题在48小时内解决" bare beside a breach of the 72 h promise
     rates = html.split('<table class="rates">')[1].split("</table>")[0]
     row = next(r for r in rates.split("<tr") if "故障解决" in r and "一般" in r)
     assert "72 小时 " + REPLACED in row
@@ -137,7 +137,7 @@ def test_a_what_if_statement_marks_the_contract_s_clause_it_replaced_beside_the_
     row = next(r for r in sheet.iter_rows(values_only=True) if r[0] == "T-2" and r[1] == "故障解决")
     assert row[header.index("条款")] == REPLACED
     ledger = statement(w, "2025-04", "html", views=False)[0].read_text()  # the contract as recorded: unmarked
-    assert "取代合同记录的条款" not in ledger and "§23 一般问题在48小时内解决" in ledger
+    assert "取代合同记录的条款" not in ledger and "原文第23行 一般问题在48小时内解决" in ledger
 
 
 def test_a_what_if_statement_s_title_says_it_is_a_hypothesis_everywhere_it_is_read(w: dict) -> None:

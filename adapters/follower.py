@@ -35,7 +35,6 @@ import asyncio
 import contextlib
 import json
 import os
-import shutil
 import sys
 import threading
 import time
@@ -232,6 +231,9 @@ class Snapshots:
     state), and lets checkpoints run again. Batches committed meanwhile go to the write-ahead log
     only. The apply loop only starts a copy when the last one is done, `every` seconds have passed
     and the views moved.
+
+    The file is copied from one descriptor, opened here and closed only after the connection
+    (`close`): closing any descriptor of it would end DuckDB's lock (projections.copy_aside).
     """
 
     # while a copy runs, no commit may checkpoint (DuckDB's largest size: never)
@@ -240,7 +242,10 @@ class Snapshots:
     def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, every: float, log: Any) -> None:
         self.con, self.path, self.every, self.log = con, path, every, log
         self.reader = con.cursor()
-        self.source = projections.database_file(con)
+        source = projections.database_file(con)
+        if source is None:
+            raise ValueError("a snapshot is a copy of a views file, not of an in-memory database")
+        self.source = os.open(source, os.O_RDONLY)
         self.threshold = con.execute("SELECT current_setting('checkpoint_threshold')").fetchall()[0][0]
         self.thread: threading.Thread | None = None
         self.started = float("-inf")
@@ -266,13 +271,10 @@ class Snapshots:
         self.thread.start()
 
     def _copy(self, position: int) -> None:
-        tmp = self.path.with_name(self.path.name + ".part")
         with contextlib.suppress(AttributeError, OSError):  # Linux: this thread yields the CPU to batches
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
         try:
-            shutil.copyfile(self.source, tmp)
-            self.size = tmp.stat().st_size
-            os.replace(tmp, self.path)
+            self.size = projections.copy_aside(self.source, self.path)
             self.published = position
             self.copies += 1
             self.took = time.monotonic() - self.started
@@ -282,13 +284,18 @@ class Snapshots:
             self.reader.execute(f"SET checkpoint_threshold = '{self.threshold}'")
 
     def close(self, position: int, *, publish: bool = True) -> None:
-        """Wait for a copy under way, then publish the last state (left to analysts)."""
-        if self.thread is not None:
-            self.thread.join()
-        if publish and position != self.published:
-            projections.publish_snapshot(self.con, self.path)
-            self.published = position
-        self.reader.close()
+        """Wait for a copy under way, publish the last state (left to analysts), then close the
+        views connection and only after it the descriptor the copies read."""
+        try:
+            if self.thread is not None:
+                self.thread.join()
+            if publish and position != self.published:
+                projections.publish_snapshot(self.con, self.path, source=self.source)
+                self.published = position
+        finally:
+            self.reader.close()
+            self.con.close()
+            os.close(self.source)
 
 
 # views holding at least this many events are followed on every core (duckdb_threads)

@@ -698,6 +698,9 @@ def copy_aside(source: int, path: Path) -> int:
         tmp.unlink(missing_ok=True)
         raise
     os.close(out)
+    # a write-ahead log beside the snapshot is another process's, which opened a copy read-write:
+    # DuckDB refuses to open the next copy with it ("WAL checkpoint iteration does not match")
+    Path(f"{path}.wal").unlink(missing_ok=True)
     os.replace(tmp, path)
     return done
 

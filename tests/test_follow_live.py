@@ -345,6 +345,20 @@ def test_a_slow_snapshot_copy_spaces_the_next_so_copying_takes_at_most_a_quarter
         snapshots.poke(2)
         snapshots.thread.join()
         assert snapshots.copies == 2
+        # a re-evaluation alone (same position, a later evaluation time) is news, spaced the same way
+        later = datetime.now(UTC)
+        snapshots.started, snapshots.took = float("-inf"), 0.0
+        snapshots.poke(2)
+        snapshots.thread.join()
+        assert snapshots.copies == 2  # nothing moved
+        snapshots.started, snapshots.took = time.monotonic(), 3600.0
+        snapshots.poke(2, later)
+        snapshots.thread.join()
+        assert snapshots.copies == 2  # due, but spaced by the last copy's length
+        snapshots.took = snapshots.size = 0
+        snapshots.poke(2, later)
+        snapshots.thread.join()
+        assert snapshots.copies == 3 and snapshots.published == (2, later)
     finally:
         snapshots.close(2, publish=False)
         con.close()

@@ -13,10 +13,10 @@ Latency (recording -> visible): each fetch takes what the stream holds at once, 
 whatever arrived while the previous one was applied; the consumer acks a whole batch with one
 ack (AckPolicy.ALL) after its commit. A committed batch is visible at once to readers of
 `views.duckdb` in this process. Other processes read `views-snapshot.duckdb`, a copy of the
-checkpointed file made by a background thread at most every `snapshot_every` seconds, spaced
-further for a large ledger (copying a quarter of the time, writing 16 MiB/s at most:
-`snapshot_spacing`), and once more when the follower stops; a batch waits for the checkpoint,
-never for the copy.
+checkpointed file made by a background thread at most every `snapshot_every` seconds when a
+batch or a re-evaluation moved the views, spaced further for a large ledger (copying a quarter of
+the time, writing 16 MiB/s at most: `snapshot_spacing`), and once more when the follower stops
+(Ctrl-C, SIGTERM); a batch waits for the checkpoint, never for the copy.
 
 Alerts (§6): each clock state change to at_risk, breached or met is published once on
 `alert.<customer>.<ticket>.<clock>` (stream ALERTS); so is every change a live queue shows (the
@@ -35,7 +35,7 @@ import asyncio
 import contextlib
 import json
 import os
-import shutil
+import signal
 import sys
 import threading
 import time
@@ -231,7 +231,10 @@ class Snapshots:
     copy (projections.publish_snapshot says why the bytes of a checkpointed file are a consistent
     state), and lets checkpoints run again. Batches committed meanwhile go to the write-ahead log
     only. The apply loop only starts a copy when the last one is done, `every` seconds have passed
-    and the views moved.
+    and the views moved: a batch, or a re-evaluation alone (a deadline passed: a clock breached).
+
+    The file is copied from one descriptor, opened here and closed only after the connection
+    (`close`): closing any descriptor of it would end DuckDB's lock (projections.copy_aside).
     """
 
     # while a copy runs, no commit may checkpoint (DuckDB's largest size: never)
@@ -240,20 +243,26 @@ class Snapshots:
     def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, every: float, log: Any) -> None:
         self.con, self.path, self.every, self.log = con, path, every, log
         self.reader = con.cursor()
-        self.source = projections.database_file(con)
+        source = projections.database_file(con)
+        if source is None:
+            raise ValueError("a snapshot is a copy of a views file, not of an in-memory database")
+        self.source = os.open(source, os.O_RDONLY)
         self.threshold = con.execute("SELECT current_setting('checkpoint_threshold')").fetchall()[0][0]
         self.thread: threading.Thread | None = None
         self.started = float("-inf")
         self.took = 0.0  # seconds the last copy took
         self.size = 0  # bytes the last copy wrote
-        self.published: int | None = None  # position the last copy holds at least
+        # the views the last copy holds: (position, evaluation time)
+        self.published: tuple[int, datetime | None] | None = None
         self.copies = 0
 
-    def poke(self, position: int) -> None:
-        """Start a copy if one is due; never waits for one."""
+    def poke(self, position: int, evaluated_at: datetime | None = None) -> None:
+        """Start a copy if one is due (the views at `position`, evaluated at `evaluated_at`, are not
+        the ones published, and the spacing has passed); never waits for one."""
         if self.thread is not None and self.thread.is_alive():
             return
-        if position == self.published or time.monotonic() - self.started < snapshot_spacing(self.every, self.took, self.size):
+        views = (position, evaluated_at)
+        if views == self.published or time.monotonic() - self.started < snapshot_spacing(self.every, self.took, self.size):
             return
         self.started = time.monotonic()
         try:
@@ -262,18 +271,15 @@ class Snapshots:
         except duckdb.Error as e:
             self.log(f"views follow: snapshot not published: {e}")
             return
-        self.thread = threading.Thread(target=self._copy, args=(position,), name="views-snapshot", daemon=True)
+        self.thread = threading.Thread(target=self._copy, args=(views,), name="views-snapshot", daemon=True)
         self.thread.start()
 
-    def _copy(self, position: int) -> None:
-        tmp = self.path.with_name(self.path.name + ".part")
+    def _copy(self, views: tuple[int, datetime | None]) -> None:
         with contextlib.suppress(AttributeError, OSError):  # Linux: this thread yields the CPU to batches
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
         try:
-            shutil.copyfile(self.source, tmp)
-            self.size = tmp.stat().st_size
-            os.replace(tmp, self.path)
-            self.published = position
+            self.size = projections.copy_aside(self.source, self.path)
+            self.published = views
             self.copies += 1
             self.took = time.monotonic() - self.started
         except OSError as e:
@@ -281,14 +287,19 @@ class Snapshots:
         finally:
             self.reader.execute(f"SET checkpoint_threshold = '{self.threshold}'")
 
-    def close(self, position: int, *, publish: bool = True) -> None:
-        """Wait for a copy under way, then publish the last state (left to analysts)."""
-        if self.thread is not None:
-            self.thread.join()
-        if publish and position != self.published:
-            projections.publish_snapshot(self.con, self.path)
-            self.published = position
-        self.reader.close()
+    def close(self, position: int, evaluated_at: datetime | None = None, *, publish: bool = True) -> None:
+        """Wait for a copy under way, publish the last state (left to analysts), then close the
+        views connection and only after it the descriptor the copies read."""
+        try:
+            if self.thread is not None:
+                self.thread.join()
+            if publish and (position, evaluated_at) != self.published:
+                projections.publish_snapshot(self.con, self.path, source=self.source)
+                self.published = (position, evaluated_at)
+        finally:
+            self.reader.close()
+            self.con.close()
+            os.close(self.source)
 
 
 # views holding at least this many events are followed on every core (duckdb_threads)
@@ -325,6 +336,8 @@ class Follower:
         self._withheld = WithheldFromStore(data_dir, lambda m: self.log(f"views follow: {m}"))
         self._seen_seq = 0
         self._caught_up = False  # fetched everything the stream held when the follower started
+        self._evaluated_at: datetime | None = None  # the views' evaluation time, this follower's last
+        self._stopping = False  # SIGTERM: stop after the batch under way, as Ctrl-C does
 
     async def run(self, *, until_position: int | None = None, max_seconds: float | None = None) -> FollowStats:
         nc = await connect(self.url, self.options)
@@ -340,6 +353,7 @@ class Follower:
             con.execute("SET fsync_mode = 'NONE'")
         _ensure_alert_table(con)
         timings = open(self.timings, "a", buffering=1) if self.timings else None  # noqa: SIM115
+        on_sigterm = self._stop_on_sigterm()
         try:
             await ensure_stream(js)
             if self.alerts:
@@ -356,8 +370,7 @@ class Follower:
             # are brought to now before the first batch: that batch re-evaluated every clock and
             # visit period of the time between (30 s at 10M after a rebuild months old), and every
             # event behind it waited for that
-            projections.reevaluate(con, datetime.now(UTC), consumer="follow")
-            self.stats.reevaluations += 1
+            self._reevaluate(con)
             if self._caught_up:  # nothing behind on the stream can contradict what it found: alert now
                 await self._after_checkpoint(js, con)
             started = last_eval = time.monotonic()
@@ -384,29 +397,46 @@ class Follower:
                             "after_s": round(last_eval - t2, 4), "stream_first": stamps[0], "stream_last": stamps[1],
                         }) + "\n")
                 elif time.monotonic() - last_eval >= self.interval:
-                    projections.reevaluate(con, datetime.now(UTC), consumer="follow", also=self._record_alerted)
+                    self._reevaluate(con, also=self._record_alerted)
                     self._alerted = []
-                    self.stats.reevaluations += 1
                     await self._after_checkpoint(js, con)
                     last_eval = time.monotonic()
                 if self._snapshots is not None and self._caught_up:
-                    self._snapshots.poke(self.stats.last_position)
+                    self._snapshots.poke(self.stats.last_position, self._evaluated_at)
+                if self._stopping:
+                    return self.stats
                 if until_position is not None and self.stats.last_position >= until_position:
                     return self.stats
                 if max_seconds is not None and time.monotonic() - started >= max_seconds:
                     return self.stats
         finally:
+            if on_sigterm:
+                asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
             if self._alerted:  # what the last pass published, in a transaction of its own
                 with contextlib.suppress(duckdb.Error):
                     mark_alerted(con, self._alerted)
             if self._snapshots is not None:
                 with contextlib.suppress(duckdb.Error):  # leave analysts the last state, once caught up
-                    self._snapshots.close(self.stats.last_position, publish=self._caught_up)
+                    self._snapshots.close(self.stats.last_position, self._evaluated_at, publish=self._caught_up)
             if timings:
                 timings.close()
             self._withheld.close()
             con.close()
             await nc.close()
+
+    def _stop_on_sigterm(self) -> bool:
+        """SIGTERM (`kill`, a service manager's stop) ends the follower as Ctrl-C does: after the
+        batch under way, leaving analysts the last snapshot (it killed the process, and the
+        snapshot kept whatever the last copy held). Only a main thread takes signals: a follower run
+        in another keeps the process's handling."""
+        def stop() -> None:
+            self._stopping = True
+
+        try:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop)
+        except (NotImplementedError, RuntimeError, ValueError):
+            return False
+        return True
 
     async def _next_batch(self, sub: Any) -> list[Any]:
         """Up to `batch` messages the stream holds now; when none, wait up to `wait` seconds
@@ -462,12 +492,19 @@ class Follower:
             return 0
         table = events_table(events)
         last = max(e.position for e in events)
-        projections.apply_batch(con, table, datetime.now(UTC), consumer="follow", position=last,
+        self._evaluated_at = datetime.now(UTC)
+        projections.apply_batch(con, table, self._evaluated_at, consumer="follow", position=last,
                                 also=self._record_alerted)
         self._alerted = []
         self.stats.applied += table.num_rows
         self.stats.last_position = last
         return table.num_rows
+
+    def _reevaluate(self, con: duckdb.DuckDBPyConnection, **kwargs: Any) -> None:
+        """Every clock not yet final evaluated at now (a deadline passing turns one to breached)."""
+        self._evaluated_at = datetime.now(UTC)
+        projections.reevaluate(con, self._evaluated_at, consumer="follow", **kwargs)
+        self.stats.reevaluations += 1
 
     async def _after_checkpoint(self, js: JetStreamContext, con: duckdb.DuckDBPyConnection) -> None:
         if self.alerts:

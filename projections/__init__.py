@@ -8,6 +8,7 @@ from .apply import (
     ARROW_SCHEMA,
     Twin,
     apply_batch,
+    copy_aside,
     database_file,
     open_views,
     publish_snapshot,
@@ -17,6 +18,6 @@ from .apply import (
 )
 
 __all__ = [
-    "ARROW_SCHEMA", "Twin", "apply_batch", "database_file", "open_views", "publish_snapshot", "reevaluate",
+    "ARROW_SCHEMA", "Twin", "apply_batch", "copy_aside", "database_file", "open_views", "publish_snapshot", "reevaluate",
     "rebuild", "rebuild_from_store",
 ]

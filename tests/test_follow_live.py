@@ -345,6 +345,20 @@ def test_a_slow_snapshot_copy_spaces_the_next_so_copying_takes_at_most_a_quarter
         snapshots.poke(2)
         snapshots.thread.join()
         assert snapshots.copies == 2
+        # a re-evaluation alone (same position, a later evaluation time) is news, spaced the same way
+        later = datetime.now(UTC)
+        snapshots.started, snapshots.took = float("-inf"), 0.0
+        snapshots.poke(2)
+        snapshots.thread.join()
+        assert snapshots.copies == 2  # nothing moved
+        snapshots.started, snapshots.took = time.monotonic(), 3600.0
+        snapshots.poke(2, later)
+        snapshots.thread.join()
+        assert snapshots.copies == 2  # due, but spaced by the last copy's length
+        snapshots.took = snapshots.size = 0
+        snapshots.poke(2, later)
+        snapshots.thread.join()
+        assert snapshots.copies == 3 and snapshots.published == (2, later)
     finally:
         snapshots.close(2, publish=False)
         con.close()
@@ -425,3 +439,87 @@ def test_alert_times_are_utc_instants_a_date_parser_cannot_read_as_local(tmp_pat
         deadline, stopped = views[(alert.ticket, alert.clock)]
         assert alert.deadline == (deadline and deadline.replace(tzinfo=UTC)), a
         assert alert.stopped_at == (stopped and stopped.replace(tzinfo=UTC)), a
+
+
+def snapshot_clock(data: Path, ticket: str, clock: str) -> tuple[str, datetime] | None:
+    """A clock's state in the analysts' snapshot and the snapshot's evaluation time (None while
+    there is none, or it is being replaced)."""
+    try:
+        con = duckdb.connect(str(snapshot_path(data)), read_only=True)
+    except duckdb.Error:
+        return None
+    try:
+        return con.execute("SELECT state, evaluated_at FROM sla_clocks WHERE ticket = ? AND clock = ?",
+                           [ticket, clock]).fetchone()
+    finally:
+        con.close()
+
+
+def test_a_deadline_passing_in_a_quiet_period_reaches_the_analysts_snapshot(tmp_path: Path, nats_single) -> None:
+    """No event after a clock's deadline: the follower's re-evaluation alone turns it breached, and
+    the snapshot analysts and the console read shows it too (it was copied only when the log
+    position moved, so a quiet period's breaches stayed out of it, even after the follower stopped)."""
+    import threading
+
+    from adapters.calendar_data import record_calendar
+
+    data = tmp_path / "data"
+    ledger = open_ledger(data)
+    record_calendar(ledger, [2025, 2026])
+    desk = Desk()
+    deadline = datetime.now(UTC) + timedelta(seconds=12)  # seed 004 responds within 1 h
+    ledger.execute_many([desk.contract("004"), desk.asset("A1", contract="K-004", customer="buyer-004"),
+                         desk.open("T1", "A1", (deadline - timedelta(hours=1)).isoformat())])
+    relay_all(ledger, nats_single.url)
+    runner = threading.Thread(target=follow, args=(data, nats_single.url),
+                              kwargs={"max_seconds": 40, "interval": 1, "snapshot_every": 0.2})
+    runner.start()
+    try:
+        first = None
+        until = time.monotonic() + 30
+        while time.monotonic() < until and first is None:
+            first = snapshot_clock(data, "T1", "response")
+            time.sleep(0.1)
+        assert first is not None, "no snapshot published"
+        if datetime.now(UTC) < deadline - timedelta(seconds=1):  # a slow machine may already be past it
+            assert first[0] == "at_risk"
+        seen = first
+        until = time.monotonic() + max((deadline - datetime.now(UTC)).total_seconds(), 0) + 10
+        while time.monotonic() < until and (seen is None or seen[0] != "breached"):
+            time.sleep(0.2)
+            seen = snapshot_clock(data, "T1", "response") or seen
+        assert runner.is_alive(), "the follower stopped before the check"
+        assert seen[0] == "breached" and seen[1] > first[1], (first, seen)
+    finally:
+        runner.join()
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_a_stopped_follower_leaves_analysts_its_last_evaluation(tmp_path: Path, nats_single, stop: int) -> None:
+    """Stopped (`kill`, a service manager, Ctrl-C), the follower publishes a last snapshot of what
+    it holds: here re-evaluations since the first snapshot, with the next copy an hour away.
+    SIGTERM killed it with the snapshot as old as its last copy; Ctrl-C published only when the
+    log position had moved."""
+    data = tmp_path / "data"
+    ledger = busy_ledger(data, 5, datetime.now(UTC))
+    relay_all(ledger, nats_single.url)
+    follower = subprocess.Popen([sys.executable, "-m", "adapters.cli", "--data-dir", str(data), "views", "follow",
+                                 "--nats-url", nats_single.url, "--interval", "1", "--snapshot-every", "3600"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        until = time.monotonic() + 60
+        while (first := snapshot_clock(data, "T0", "response")) is None:
+            assert time.monotonic() < until and follower.poll() is None, follower.communicate()
+            time.sleep(0.1)
+        time.sleep(3)  # re-evaluations, no copy
+        follower.send_signal(stop)
+        out, err = follower.communicate(timeout=30)
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+            follower.wait()
+    assert follower.returncode == 0, err
+    assert "applied" in out, out
+    last = snapshot_clock(data, "T0", "response")
+    assert last is not None and last[1] > first[1]
+    assert last[1] == follower_evaluated_at(data).replace(tzinfo=None)  # the follower's last evaluation

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, timedelta
+from pathlib import Path
 
 import pyarrow as pa
 from hypothesis import HealthCheck, Phase, given, settings
@@ -120,6 +121,38 @@ def test_snapshot_is_readable_while_the_writer_holds_the_views(tmp_path):
     writer.close()
 
 
+def test_a_snapshot_once_opened_read_write_is_replaced_by_a_readable_one(tmp_path):
+    """An analyst opened the snapshot read-write (a duckdb shell without -readonly) and wrote to it:
+    its write-ahead log stayed beside it, and DuckDB refused every later copy with it, so `sql`,
+    `report` and the console failed until someone deleted the file."""
+    import subprocess
+    import sys
+
+    import duckdb
+
+    k = Kit(tmp_path, years=(2025,))
+    k.contract_file("contracts/seed-004.toml")
+    k.asset("A1", "K-004", customer="buyer-004", accepted="2025-06-01T10:00")
+    k.ticket("T1", "A1", "2025-07-01T09:00")
+    log = pa.concat_tables(list(store_batches(k.ledger)))
+    writer = open_views(tmp_path / "views.duckdb")
+    snapshot = tmp_path / "views-snapshot.duckdb"
+    try:
+        apply_batch(writer, log, t("2025-07-01T12:00"), consumer="follow")
+        publish_snapshot(writer, snapshot)
+        analyst = ("import duckdb, os, sys; c = duckdb.connect(sys.argv[1]); "
+                   "c.execute(\"SET checkpoint_threshold = '1GB'\"); c.execute('DELETE FROM sla_clocks'); os._exit(0)")
+        subprocess.run([sys.executable, "-c", analyst, str(snapshot)], check=True)
+        assert Path(f"{snapshot}.wal").exists()
+        reevaluate(writer, t("2025-07-01T13:00"))
+        publish_snapshot(writer, snapshot)
+        reader = duckdb.connect(str(snapshot), read_only=True)  # as `sql` and the console open it
+        assert reader.execute("SELECT count(*) FROM sla_clocks").fetchall()[0][0] == 3
+        reader.close()
+    finally:
+        writer.close()
+
+
 def test_a_follower_after_a_rebuild_re_evaluates_only_what_its_own_last_batch_left(tmp_path):
     """Views rebuilt at T0, then followed: each batch re-evaluates the visit periods whose status can
     have changed since the views' last evaluation, the follower's previous batch, not since the
@@ -169,9 +202,12 @@ def test_the_analysts_snapshot_holds_the_batches_committed_before_its_copy_began
         assert reader.execute("SELECT DISTINCT ticket FROM sla_clocks").fetchall() == [("T1",)]
         reader.close()
         assert writer.execute("SELECT current_setting('checkpoint_threshold')").fetchall()[0][0] == threshold
-        snapshots.size = 0  # the next copy is due at once (not spaced by the bytes the last one wrote)
+        # the next copy is due at once: not spaced by the last one's length and bytes (a first copy
+        # slowed by a loaded machine spaced the next by four times its length, and this poke started none)
+        snapshots.started = float("-inf")
         snapshots.poke(log.num_rows)
         snapshots.thread.join()
+        assert snapshots.copies == 2
         reader = duckdb.connect(str(tmp_path / "views-snapshot.duckdb"), read_only=True)
         assert reader.execute("SELECT DISTINCT ticket FROM sla_clocks ORDER BY 1").fetchall() == [("T1",), ("T2",)]
         reader.close()

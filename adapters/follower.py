@@ -51,6 +51,7 @@ import pyarrow as pa
 from nats.js import JetStreamContext
 
 import projections
+from projections.comments import comment
 
 from .alerts import utc_instant
 from .data_folder import snapshot_path, views_path
@@ -352,6 +353,7 @@ class Follower:
             # disk (live_bench --profile on file, docs/performance-history.md).
             con.execute("SET fsync_mode = 'NONE'")
         _ensure_alert_table(con)
+        comment(con)  # alert_state is made here, after the schema's comments were written
         timings = open(self.timings, "a", buffering=1) if self.timings else None  # noqa: SIM115
         on_sigterm = self._stop_on_sigterm()
         try:

@@ -294,6 +294,8 @@ def test_an_alert_published_just_before_a_crash_is_numbered_on_after_the_restart
     # every alert published is recorded once the follower stops (the last pass's with no batch after it)
     assert {(t, c): (n, s) for t, c, n, s in con.execute("SELECT ticket, clock, alerts, state FROM alert_state")
             .fetchall()} == {k: (a["n"], a["state"]) for k, a in first.items()}
+    # the table the follower makes carries its README description, as the schema's tables do
+    assert con.execute("SELECT comment FROM duckdb_tables() WHERE table_name = 'alert_state'").fetchall()[0][0]
     # the crash: the commit recording T4's alerts never happened
     con.execute("DELETE FROM alert_state WHERE ticket = 'T4'")
     con.close()

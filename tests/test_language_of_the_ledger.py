@@ -58,6 +58,18 @@ def test_proof_verify_says_in_the_report_s_language_that_a_markdown_report_carri
     assert "此文件不附带证明" in capsys.readouterr().err
 
 
+def test_proof_verify_says_in_a_statement_workbook_s_language_that_it_carries_no_proof(
+        data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The finance officer checking a statement's XLSX is told in the workbook's language."""
+    for lang, said in (("zh_CN", "此文件不附带证明"), ("en", "this file carries no proof")):
+        xlsx = data.parent / f"s-{lang}.xlsx"
+        assert run(data, "--lang", lang, "statement", "--customer", "buyer-001", "--month", "2025-04",
+                   "--out", str(xlsx))[0] == 0
+        capsys.readouterr()
+        assert run(None, "proof", "verify", str(xlsx), "--log-key", "x")[0] == 2
+        assert said in capsys.readouterr().err
+
+
 def test_contract_add_amend_and_import_say_their_outcomes_in_chinese(
         data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     contract = {**load_contract_file(str(CONTRACTS / "seed-001.toml")), "id": "K-901"}

@@ -326,6 +326,15 @@ def report_language(path: str) -> str | None:
         return found.group(1).decode() if found else None
     if head.startswith(b"# "):
         return "zh_CN" if CJK.search(head.split(b"\n", 1)[0].decode("utf-8", "replace")) else "en"
+    if head.startswith(b"PK"):  # a workbook (a statement's XLSX): its sheets are named in its language
+        import zipfile
+
+        try:
+            with zipfile.ZipFile(path) as z:
+                sheets = z.read("xl/workbook.xml").decode("utf-8", "replace")
+        except (zipfile.BadZipFile, KeyError, OSError):
+            return None
+        return "zh_CN" if CJK.search(sheets) else "en"
     try:
         doc = msgspec.json.decode(head)
     except msgspec.DecodeError:

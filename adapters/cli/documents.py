@@ -102,6 +102,7 @@ def cmd_statement(args: argparse.Namespace) -> int:
                           out=args.out, reason=e.strerror),
                         code="TL-E033") from None
     from replay.exhibit import what_if_banner, what_if_fields
+    from replay.restated import restated_cut_said
 
     cur = data["current"]["totals"]
     say_if_behind(behind, texts(lang))
@@ -112,6 +113,8 @@ def cmd_statement(args: argparse.Namespace) -> int:
                 "fact dates from {first}; the statement holds nothing", customer=args.customer, month=args.month,
                 when=_.time(data["cut"]["evaluated_at"], zone, zone=True),
                 first=_.time(first, zone, zone=True) if first else _("no time (none yet)")), file=sys.stderr)
+    if data.get("restatements_cut"):  # the list is not the whole: said where the clerk reads it too
+        print(_("warning: {cut}", cut=restated_cut_said(data["restatements_cut"], lang)), file=sys.stderr)
     if args.json:  # what was written, for a program (the warning above stays on stderr)
         from datetime import UTC
 
@@ -122,7 +125,7 @@ def cmd_statement(args: argparse.Namespace) -> int:
                "customer": args.customer, "month": args.month, "breached": cur["breached"],
                "applicable": cur["applicable"], "tickets": cur["tickets"], "restatements": len(data["restatements"]),
                "position": data["cut"]["position"], "evaluated_at": f"{evaluated:%Y-%m-%dT%H:%M:%SZ}" if evaluated else None,
-               "facts_in_month": stated, "views_behind": behind.as_json() if behind else None,
+               "facts_in_month": stated, "restatements_cut": data.get("restatements_cut"), "views_behind": behind.as_json() if behind else None,
                **what_if_fields(data.get("what_if"), texts(lang))}], True)
         return 0
     wrote = _("wrote {out} ({size} bytes, {lang}): {customer} {month}, {breached} of {applicable} clocks breached, "

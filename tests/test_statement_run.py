@@ -36,7 +36,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_all_writes_each_customer_s_statement_as_the_console_names_it(data: Path) -> None:
     out_dir = data.parent / "month"
     code, said = run(data, "--json", "statement", "--all", "--month", "2025-05", "--out-dir", str(out_dir),
-                     "--format", "html,xlsx")
+                     "--format", "html", "--format", "xlsx")
     assert code == 0, said
     result = json.loads(said)[0]
     names = sorted(Path(w["file"]).name for w in result["written"])

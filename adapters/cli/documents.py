@@ -18,6 +18,7 @@ from .output import emit, said, speak
 # counted in the line that says what `statement` wrote ("1 restatement", not "1 restatements")
 TICKETS = plural("{n} ticket", "{n} tickets")
 RESTATEMENTS = plural("{n} restatement", "{n} restatements")
+FORMATS = ("html", "pdf", "xlsx")
 # counted in the summary of `statement --all`
 FILES = plural("{n} file written", "{n} files written")
 PARTIES = plural("{n} customer and contract", "{n} customers and contracts")
@@ -45,29 +46,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                            "in it), and write nothing"))
     p.add_argument("--contract", default=None, help=N_("only this contract of the customer"))
     p.add_argument("--month", metavar="YYYY-MM", help=N_("the month, in the contract's time zone"))
-    p.add_argument("--format", type=formats_option, default=None, metavar="html|pdf|xlsx",
-                   help=N_("html, pdf (A4) or xlsx (default: the --out file's suffix); with --all a list, "
-                           "e.g. pdf,xlsx (default html)"))
+    p.add_argument("--format", choices=FORMATS, action="append", default=None,
+                   help=N_("html, pdf (A4) or xlsx (default: the --out file's suffix); with --all it may repeat, "
+                           "e.g. --format pdf --format xlsx (default html)"))
     p.add_argument("--out", metavar="FILE", help=N_("where to write the statement"))
     p.add_argument("--out-dir", metavar="DIR", help=N_("with --all: the folder the statements are written to"))
     p.add_argument("--views", metavar="FILE", help=N_("another views file, e.g. one written by `replay --out`"))
     p.set_defaults(func=cmd_statement)
-
-
-FORMATS = ("html", "pdf", "xlsx")
-
-
-def formats_option(text: str) -> list[str]:
-    """--format: one of FORMATS, or (with --all) several, comma-separated, each once."""
-    from .usage_language import usage_said
-
-    names = [n.strip().lower() for n in text.split(",")]
-    bad = [n for n in names if n not in FORMATS]
-    if bad or not names or len(set(names)) < len(names):
-        raise argparse.ArgumentTypeError(usage_said(N_("{value}: write html, pdf or xlsx (with --all several, "
-                                                       "comma-separated, each once, e.g. pdf,xlsx)"),
-                                                    value=repr(text)))
-    return names
 
 
 # the suffixes a statement file may have when --format does not say (.htm is HTML too)
@@ -119,7 +104,7 @@ def cmd_statement(args: argparse.Namespace) -> int:
     elif len(args.format) > 1:
         _ = speak()
         raise UserError(_("--format {formats}: one --out file holds one format; name one, or write several with "
-                          "--all --out-dir DIR", formats=",".join(args.format)), code="TL-E001")
+                          "--all --out-dir DIR", formats=", ".join(args.format)), code="TL-E001")
     args.format = document_format(args.format[0] if args.format else None, args.out, FORMATS, "html")
     out = output_file("--out", args.out, f"statement-{args.month}.{args.format}")
     try:  # Chromium starts while the views are read (adapters.printing.Printer)
@@ -295,7 +280,7 @@ def cmd_statement_all(args: argparse.Namespace) -> int:
     from .output import Progress, language
     from .views import open_for_reading, say_if_behind, unknown_party, views_behind
 
-    formats = args.format or ["html"]
+    formats = list(dict.fromkeys(args.format or ["html"]))  # each once, in the order asked
     out_dir = Path(args.out_dir)
     _ = speak()
     if out_dir.exists() and not out_dir.is_dir():

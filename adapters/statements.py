@@ -201,12 +201,18 @@ def restatements_cut(con: Any, data: dict[str, Any], customer: str, contract: st
                         "ORDER BY ticket", [tickets])
         return clocks, ([d[0] for d in c.description], c.fetchall())
 
+    siblings = [r[0] for r in con.execute(
+        "SELECT DISTINCT ticket FROM liability WHERE asset IN (SELECT asset FROM liability WHERE list_contains(?, ticket))",
+        [tickets]).fetchall()]
     views_now = beside(views_rows) if beside is not None else functools.partial(views_rows, con)
     evaluated = data["cut"]["evaluated_at"]
     terms = what_if_in_views(con)
     with ledger() as held:
         calendar = calendar_rows(held)
-        rows = tickets_rows(held, tickets)  # with their assets': the money reads warranty and coverage
+        # with their assets' facts and the other tickets of those assets: an asset's warranty (its
+        # downtime), coverage and repeat failures read all its tickets (projections.liability), so
+        # the money of a ticket replayed alone could differ from the views' for no fact at all
+        rows = tickets_rows(held, sorted(set(tickets) | set(siblings)))
     cut = data["cut"]["position"]
     leave_out = {r[1] for t in tickets for r in by_ticket[t]}
     kept = [r for r in rows if cut is None or r.position <= cut]

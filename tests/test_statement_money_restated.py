@@ -92,3 +92,49 @@ def test_a_cut_list_of_restated_tickets_says_so(data: Path, monkeypatch: pytest.
     out = data.parent / "cut.html"
     code, said = run(data, "--json", "statement", "--customer", "buyer-001", "--month", "2025-05", "--out", str(out))
     assert code == 0 and json.loads(said)[0]["restatements_cut"] == {"tickets": 2, "replayed": 1}
+
+
+@pytest.fixture(scope="module")
+def downtime(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """K-001 (12 months' warranty, extended by downtime, §14): A-2 accepted 2 March 2024, down a
+    month from 1 February 2025 (T-3), so its warranty runs into April; T-4, reported 20 March 2025
+    with a disk under that extended warranty (free to the customer), had its acknowledgement
+    recorded at the desk on 2 May: a late fact that changes no money."""
+    data = tmp_path_factory.mktemp("downtime") / "data"
+    desk = Desk()
+    facts = [
+        desk.contract("001"),
+        desk.asset("A-2", contract="K-001", customer="buyer-001", at="2024-03-01T10:00"),
+        desk.fact(ev.AssetAccepted, "A-2", "2024-03-02T10:00"),
+        desk.open("T-3", "A-2", "2025-02-01T10:00", severity="general", asset_down=True),
+        desk.fact(ev.TicketResolved, "T-3", "2025-03-03T10:00", summary="修复"),
+        desk.open("T-4", "A-2", "2025-03-20T10:00", severity="general"),
+        desk.fact(ev.RepairAttempted, "T-4", "2025-03-20T15:00", fixed=True, technician="li", labour_fen=20000,
+                  parts=[ev.PartLine(part="硬盘", quantity=1, quoted_price_fen=180000, cost_price_fen=90000)]),
+        msgspec.structs.replace(desk.fact(ev.TicketAcknowledged, "T-4", "2025-03-20T10:20"),
+                                source_recorded_at=local("2025-05-02T09:00")),
+    ]
+    recorded(data, [f if f.source_recorded_at else msgspec.structs.replace(
+        f, source_recorded_at=f.occurred_at + timedelta(minutes=1)) for f in facts], each_alone=True)
+    code, out = run(data, "views", "rebuild", "--at", "2025-05-20T00:00:00+08:00")
+    assert code == 0, out
+    return data
+
+
+def test_a_ticket_s_money_is_replayed_with_its_asset_s_other_tickets(downtime: Path) -> None:
+    """The warranty that makes T-4's disk free is extended by T-3's downtime: replayed without T-3,
+    T-4 would read out of warranty (the customer paying) and be listed as a restatement that no
+    fact made."""
+    import duckdb
+
+    con = duckdb.connect(str(downtime / "views.duckdb"), read_only=True)
+    try:
+        assert con.execute("SELECT coverage, customer_pays_fen FROM liability WHERE ticket = 'T-4'").fetchone() == (
+            "warranty", 0)
+    finally:
+        con.close()
+    out = downtime.parent / "s.html"
+    code, said = run(downtime, "--lang", "zh_CN", "statement", "--customer", "buyer-001", "--month", "2025-05",
+                     "--out", str(out))
+    assert code == 0, said
+    assert "各方应付" not in "".join(r for r in out.read_text().split("<tr") if 'class="restated"' in r)

@@ -109,6 +109,14 @@ def clocks_without(ticket: str | list[str], rows: list[LogRow], leave_out: set[i
     correction's effect, a late entry's restatement; issue 17): the projections' one code path,
     in memory, evaluated at the views' evaluation time. `terms`: the what-if terms the views it is
     compared with were built under (replay.asof.what_if_in_views), None for the terms as recorded."""
+    return views_without(ticket, rows, leave_out, evaluated, terms)[0]
+
+
+def views_without(ticket: str | list[str], rows: list[LogRow], leave_out: set[int], evaluated: Any,
+                  terms: Any = None, *, liability: bool = False) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(clock rows, liability rows) of the replay clocks_without describes; the liability rows
+    only with `liability` (a statement's money restatements), whose replay also reads the
+    assets' facts (warranty, coverage) and computes the liability view, else [] (clocks alone)."""
     from datetime import UTC
 
     from projections import open_views, rebuild
@@ -117,16 +125,20 @@ def clocks_without(ticket: str | list[str], rows: list[LogRow], leave_out: set[i
 
     # only the facts the clocks read (an asset's are most of a ticket's file and feed no clock)
     kept = sorted({r.position: r for r in rows if r.position not in leave_out
-                   and r.topic.split(".", 1)[0] in CLOCKS_READ}.values(), key=lambda r: r.position)
+                   and (liability or r.topic.split(".", 1)[0] in CLOCKS_READ)}.values(), key=lambda r: r.position)
     tickets = [ticket] if isinstance(ticket, str) else list(ticket)
     con = open_views(None, threads=SCRATCH_THREADS)
     try:
-        # only its clocks are read: no view computed after them (liability, visits, summaries)
+        # only the views read: no view computed after them (summaries, visits; liability unless asked)
         rebuild(con, lambda: arrow_batches(kept), evaluated.replace(tzinfo=UTC) if evaluated.tzinfo is None else evaluated,
-                upto="clocks", terms_override=terms)
-        cur = con.execute("SELECT * FROM sla_clocks WHERE list_contains(?, ticket) ORDER BY ticket, clock", [tickets])
-        cols = [d[0] for d in cur.description]
-        return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+                upto="liability" if liability else "clocks", terms_override=terms)
+
+        def read(table: str, order: str) -> list[dict[str, Any]]:
+            cur = con.execute(f"SELECT * FROM {table} WHERE list_contains(?, ticket) ORDER BY {order}", [tickets])
+            cols = [d[0] for d in cur.description]
+            return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+        return read("sla_clocks", "ticket, clock"), read("liability", "ticket") if liability else []
     finally:
         con.close()
 

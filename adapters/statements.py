@@ -26,6 +26,11 @@ FORMATS = {
 }
 RESTATED_TICKETS_MAX = 500  # a statement lists restatements, it is not a replay of the year
 RESTATED_COLUMNS = "ticket, clock, month, state, breach_minutes, deadline, stopped_at"
+# the money of a ticket a restatement compares (what each side owes, the losses, who pays)
+RESTATED_MONEY = ("customer_pays_fen", "supplier_pays_fen", "losses_claimed_fen", "supplier_liable_for_losses",
+                  "parts_payer", "labour_payer")
+# and shows beside them (the value in question of a ticket no payer rule decides)
+RESTATED_MONEY_COLUMNS = "ticket, reported_at, parts_value_fen, labour_value_fen, " + ", ".join(RESTATED_MONEY)
 
 # a ledger to read the restated tickets' rows from, held for the time of the reading
 LedgerAccess = Callable[[], AbstractContextManager[Any]]
@@ -97,9 +102,10 @@ def statement_data(con: Any, customer: str, month: str, contract: str | None, le
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="statement-figures") as pool:
             current = pool.submit(st.figures, reader, customer, contract, month, tz, listed=listed)
             previous = pool.submit(st.figures, reader, customer, contract, st.previous_month(month), tz, lists=False)
-            restated = restatements(con, head, customer, contract, month, ledger,
-                                    beside=lambda f: pool.submit(f, reader).result)
-            return {**head, "current": current.result(), "previous": previous.result(), "restatements": restated}
+            restated, cut = restatements_cut(con, head, customer, contract, month, ledger,
+                                             beside=lambda f: pool.submit(f, reader).result)
+            return {**head, "current": current.result(), "previous": previous.result(), "restatements": restated,
+                    "restatements_cut": cut}
     finally:
         reader.close()
 
@@ -138,7 +144,19 @@ def render(data: dict[str, Any], fmt: str, lang: str, printer: Any = None, where
 def restatements(con: Any, data: dict[str, Any], customer: str, contract: str | None, month: str,
                  ledger: LedgerAccess, beside: Callable[[Callable[[Any], Any]], Callable[[], Any]] | None = None
                  ) -> list[dict[str, Any]]:
-    """Clock verdicts of earlier months changed by facts recorded since the previous statement
+    """The restatements of restatements_cut, without saying whether the tickets were cut."""
+    return restatements_cut(con, data, customer, contract, month, ledger, beside)[0]
+
+
+def restatements_cut(con: Any, data: dict[str, Any], customer: str, contract: str | None, month: str,
+                     ledger: LedgerAccess, beside: Callable[[Callable[[Any], Any]], Callable[[], Any]] | None = None
+                     ) -> tuple[list[dict[str, Any]], dict[str, int] | None]:
+    """(restatements, cut): `cut` is None when every ticket with such facts was replayed, else
+    `{"tickets": n, "replayed": RESTATED_TICKETS_MAX}` (the first by ticket id; the document and
+    the CLI say so, so that a cut list is never read as the whole).
+
+    Clock verdicts and money (what the customer pays, what the supplier bears, the losses, who
+    pays: RESTATED_MONEY; rows with `"money": True`) of earlier months changed by facts recorded since the previous statement
     (the end of the previous month) that occurred before this month — recorded by the source desk
     for imported facts, else by the ledger, as late entries are measured (§9.12): each such
     ticket replayed without those facts (the projections' one code path, in memory) beside the
@@ -154,7 +172,7 @@ def restatements(con: Any, data: dict[str, Any], customer: str, contract: str | 
     from replay import statement as st
     from replay.asof import what_if_in_views
 
-    from .dispute import calendar_rows, clocks_without, tickets_rows
+    from .dispute import calendar_rows, tickets_rows, views_without
 
     month_start, _ = st.month_bounds(month, data["timezone"])
     since = month_start  # the previous statement's cut: this month's start
@@ -166,25 +184,35 @@ def restatements(con: Any, data: dict[str, Any], customer: str, contract: str | 
              AND l.reported_at < ?""" + (" AND l.contract = ?" if contract else "") + " ORDER BY e.id, e.position",
         [since, month_start, customer, month_start] + ([contract] if contract else [])).fetchall()
     if not late:
-        return []
+        return [], None
     by_ticket: dict[str, list[tuple]] = {}
     for row in late:
         by_ticket.setdefault(row[0], []).append(row)
     tickets = sorted(by_ticket)[:RESTATED_TICKETS_MAX]
+    cut_at = {"tickets": len(by_ticket), "replayed": len(tickets)} if len(by_ticket) > len(tickets) else None
 
     def views_rows(cur: Any) -> tuple[list[str], list[tuple]]:
         # the columns a restatement compares and shows (replay.explanations.verdict_short): the
         # tickets' rows lie in every row group, so each column read is a column of the whole table
         c = cur.execute(f"SELECT {RESTATED_COLUMNS} FROM sla_clocks WHERE list_contains(?, ticket) "
                         "ORDER BY ticket, clock", [tickets])
-        return [d[0] for d in c.description], c.fetchall()
+        clocks = [d[0] for d in c.description], c.fetchall()
+        c = cur.execute(f"SELECT {RESTATED_MONEY_COLUMNS} FROM liability WHERE list_contains(?, ticket) "
+                        "ORDER BY ticket", [tickets])
+        return clocks, ([d[0] for d in c.description], c.fetchall())
 
+    siblings = [r[0] for r in con.execute(
+        "SELECT DISTINCT ticket FROM liability WHERE asset IN (SELECT asset FROM liability WHERE list_contains(?, ticket))",
+        [tickets]).fetchall()]
     views_now = beside(views_rows) if beside is not None else functools.partial(views_rows, con)
     evaluated = data["cut"]["evaluated_at"]
     terms = what_if_in_views(con)
     with ledger() as held:
         calendar = calendar_rows(held)
-        rows = tickets_rows(held, tickets, assets=False)  # their clocks alone are replayed
+        # with their assets' facts and the other tickets of those assets: an asset's warranty (its
+        # downtime), coverage and repeat failures read all its tickets (projections.liability), so
+        # the money of a ticket replayed alone could differ from the views' for no fact at all
+        rows = tickets_rows(held, sorted(set(tickets) | set(siblings)))
     cut = data["cut"]["position"]
     leave_out = {r[1] for t in tickets for r in by_ticket[t]}
     kept = [r for r in rows if cut is None or r.position <= cut]
@@ -195,10 +223,19 @@ def restatements(con: Any, data: dict[str, Any], customer: str, contract: str | 
     # the two replays are DuckDB's work (the GIL let go): side by side on the cores
     entered_later = {r.position for r in kept if r.topic.startswith("ticket.") and _entered_at(r) >= since}
     with ThreadPoolExecutor(max_workers=1) as pool:
-        shown_later = pool.submit(clocks_without, tickets, kept + calendar, entered_later, since, terms)
-        without = by_clock(clocks_without(tickets, kept + calendar, leave_out, evaluated, terms))
-        shown = by_clock(shown_later.result())
-    cols, now = views_now()
+        shown_later = pool.submit(views_without, tickets, kept + calendar, entered_later, since, terms,
+                                  liability=True)
+        without_clocks, without_money = views_without(tickets, kept + calendar, leave_out, evaluated, terms,
+                                                      liability=True)
+        shown_clocks, shown_money = shown_later.result()
+    without, shown = by_clock(without_clocks), by_clock(shown_clocks)
+    (cols, now), (money_cols, money_now) = views_now()
+
+    def facts(ticket: str) -> list[dict[str, Any]]:
+        # when each entered the record, as it was selected: the desk's time for an imported fact
+        return [{"position": r[1], "type": r[2], "occurred_at": r[3], "recorded_at": r[4],
+                 "source_recorded_at": r[5]} for r in by_ticket[ticket]]
+
     out = []
     for after in (dict(zip(cols, r, strict=True)) for r in now):
         was = without.get((after["ticket"], after["clock"]))
@@ -207,11 +244,31 @@ def restatements(con: Any, data: dict[str, Any], customer: str, contract: str | 
             continue
         out.append({"ticket": after["ticket"], "month": after["month"], "clock": after["clock"],
                     "before": shown.get((after["ticket"], after["clock"])) or {"state": "not_applicable"},
-                    "after": after,
-                    # when each entered the record, as it was selected: the desk's time for an imported fact
-                    "facts": [{"position": r[1], "type": r[2], "occurred_at": r[3], "recorded_at": r[4],
-                               "source_recorded_at": r[5]} for r in by_ticket[after["ticket"]]]})
-    return out
+                    "after": after, "facts": facts(after["ticket"])})
+    # the money the same way: changed is decided at the views' evaluation time (a replay without the
+    # facts beside the views), and what it was is what the previous statement showed (the facts
+    # entered before its cut, evaluated at its cut); its month is the month the ticket was reported
+    # in, as the statement's money counts it
+    money_without = {m["ticket"]: m for m in without_money}
+    money_shown = {m["ticket"]: m for m in shown_money}
+    zone = data["timezone"]
+    for after in (dict(zip(money_cols, r, strict=True)) for r in money_now):
+        was = money_without.get(after["ticket"])
+        if was is not None and all(was[k] == after[k] for k in RESTATED_MONEY):
+            continue
+        before = money_shown.get(after["ticket"])
+        out.append({"ticket": after["ticket"], "month": f"{_local(after['reported_at'], zone):%Y-%m}", "clock": None,
+                    "money": True, "before": {k: before[k] for k in after} if before else None, "after": after,
+                    "facts": facts(after["ticket"])})
+    out.sort(key=lambda x: (x["ticket"], x.get("money", False), x["clock"] or ""))  # a ticket's clocks, then its money
+    return out, cut_at
+
+
+def _local(t: datetime, zone: str) -> datetime:
+    """A naive UTC time of the views in the contract's zone."""
+    from zoneinfo import ZoneInfo
+
+    return t.replace(tzinfo=UTC).astimezone(ZoneInfo(zone))
 
 
 def _entered_at(row: Any) -> datetime:

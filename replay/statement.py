@@ -27,6 +27,7 @@ from projections.liability import UNDETERMINED, VALUE_IN_QUESTION
 from .exhibit import _cols, free, nb, page_css, recorded_said, what_if_banner
 from .explanations import payer_undetermined, promise_clause, verdict_short
 from .i18n import plural, texts, to_local, word
+from .restated import restated_cut_said, restated_said, restated_what
 
 CLOCK_ORDER = ("response", "remote_resolution", "arrival", "resolution", "spare")
 LIST_ROWS = 100  # rows a printed list shows; the XLSX holds them all
@@ -467,10 +468,12 @@ def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> b
                  + "</tr></thead><tbody>")
         for x in s["restatements"][:LIST_ROWS]:
             P.append(f'<tr class="restated"><td class="id">{_h(free(x["ticket"]))}</td><td>{_h(x["month"])}</td>'
-                     f'<td>{_h(word(lang, "clock", x["clock"]))}</td><td>{_h(verdict_short(x["before"], lang))}</td>'
-                     f'<td>{_h(verdict_short(x["after"], lang))}</td><td>{_h(_because(x, lang, tz))}</td></tr>')
+                     f'<td>{_h(restated_what(x, lang))}</td><td>{_h(restated_said(x, "before", lang))}</td>'
+                     f'<td>{_h(restated_said(x, "after", lang))}</td><td>{_h(_because(x, lang, tz))}</td></tr>')
         P.append("</tbody></table>")
         P.append(_more(len(s["restatements"]), lang, where_all))
+    if s.get("restatements_cut"):
+        P.append(f'<p class="meta">{_h(restated_cut_said(s["restatements_cut"], lang))}</p>')
     P.append("</body></html>")
     return ("\n".join(P) + "\n").encode()
 
@@ -689,8 +692,10 @@ def render_xlsx(s: Mapping[str, Any], lang: str) -> bytes:
     ws = sheet(t(_("Restatements")), [t(_("Ticket")), t(_("Month")), t(_("Clock")), t(_("Was")), t(_("Now")),
                                       t(_("Because of"))], [14, 10, 16, 24, 24, 70])
     for i, x in enumerate(s["restatements"], 1):
-        ws.write_row(i, 0, [free(x["ticket"]), x["month"], word(lang, "clock", x["clock"]),
-                            verdict_short(x["before"], lang), verdict_short(x["after"], lang), _because(x, lang, tz)])
+        ws.write_row(i, 0, [free(x["ticket"]), x["month"], restated_what(x, lang),
+                            restated_said(x, "before", lang), restated_said(x, "after", lang), _because(x, lang, tz)])
+    if s.get("restatements_cut"):
+        ws.write_string(len(s["restatements"]) + 1, 0, restated_cut_said(s["restatements_cut"], lang))
     wb.close()
     return buf.getvalue()
 

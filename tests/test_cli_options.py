@@ -90,3 +90,34 @@ def test_an_unknown_lang_option_has_the_unknown_language_code(tmp_path, capsys, 
     with pytest.raises(SystemExit):
         main(["--data-dir", str(tmp_path / "data"), "log", "--lang"])  # no value at all: a usage error
     assert "TL-E001: argument --lang: expected one argument" in capsys.readouterr().err
+
+
+REPEATED = [
+    (["statement", "--customer", "buyer-000", "--customer", "buyer-001", "--month", "2025-10", "--out", "s.html"],
+     "--customer given twice (--customer 'buyer-000', then --customer 'buyer-001')"),
+    (["statement", "--customer", "b", "--month", "2025-10", "--month=2025-09", "--out", "s.html"],
+     "--month given twice (--month '2025-10', then --month '2025-09')"),
+    (["report", "sla", "--contract", "K-000", "--contract", "K-001"], "--contract given twice"),
+    (["views", "rebuild", "--at", "2025-10-01T00:00+08:00", "--at", "2025-11-01T00:00+08:00"], "--at given twice"),
+]
+
+
+@pytest.mark.parametrize(("argv", "says"), REPEATED, ids=[" ".join(a[:3]) for a, _ in REPEATED])
+def test_a_single_valued_option_given_twice_is_refused_not_the_last_kept(tmp_path, capsys, argv: list[str],
+                                                                         says: str) -> None:
+    """argparse keeps the last of a repeated option silently: one customer's statement where two
+    were asked for. Refused before any work, as a usage error, whatever the command."""
+    with pytest.raises(SystemExit) as exit_:
+        main(["--data-dir", str(tmp_path / "data"), *argv])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and ": TL-E001: " in err and says in err and "give it once" in err
+    assert not (tmp_path / "data").exists()  # nothing created, nothing recorded
+
+
+def test_options_meant_to_repeat_still_repeat() -> None:
+    """`--terms-for` (append) takes as many as are given."""
+    from adapters.cli import build_parser
+
+    args = build_parser().parse_args(["replay", "--terms", "t.toml", "--terms-for", "K-000", "--terms-for", "K-001",
+                                      "--out", "r.duckdb"])
+    assert args.terms_for == ["K-000", "K-001"]

@@ -66,7 +66,38 @@ def build_parser() -> argparse.ArgumentParser:
         module = importlib.import_module(f"{__name__}.{name}")
         module.register(sub)
     _globals_after_the_command(parser, [a for a in parser._actions if a.dest in GLOBALS])
+    _given_once(parser)
     return parser
+
+
+class _Once:
+    """A single-valued option (argparse's `store`) refused when given twice: argparse itself keeps
+    the last value silently (`statement --customer buyer-000 --customer buyer-001` wrote only
+    buyer-001's). Options meant to repeat are `append` actions and are left as they are."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        given = namespace.__dict__.setdefault("_options_given", {})
+        if option_string is not None and self.dest in given:  # type: ignore[attr-defined]
+            first = f"{given[self.dest]} {getattr(namespace, self.dest, None)!r}"  # type: ignore[attr-defined]
+            parser.error(usage_said(N_("{option} given twice ({first}, then {second}); it takes one value: give it "
+                                       "once"), option=option_string, first=first, second=f"{option_string} {values!r}"))
+        given[self.dest] = option_string  # type: ignore[attr-defined]
+        super().__call__(parser, namespace, values, option_string)  # type: ignore[misc]
+
+
+_ONCE: dict[type, type] = {}
+
+
+def _given_once(parser: argparse.ArgumentParser) -> None:
+    """Every `store` option of the parser and its subcommands' parsers taking a value at most once
+    (_Once), in one place for the whole command line."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in set(action.choices.values()):
+                _given_once(child)
+        elif type(action) is argparse._StoreAction and action.option_strings:
+            action.__class__ = _ONCE.setdefault(type(action), type("_OnceStore", (_Once, type(action)), {}))
 
 
 def lang_option(text: str) -> str:

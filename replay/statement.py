@@ -29,7 +29,7 @@ from .explanations import payer_undetermined, promise_clause, verdict_short
 from .i18n import UNDER_A_MINUTE, plural, texts, to_local, word
 
 CLOCK_ORDER = ("response", "remote_resolution", "arrival", "resolution", "spare")
-LIST_ROWS = 100  # rows a printed list shows; the XLSX holds them all
+LIST_ROWS = 100  # rows a printed list without money shows; the XLSX holds them all
 
 
 def _(message: str) -> str:
@@ -111,8 +111,11 @@ def figures(con: Any, customer: str, contract: str | None, month: str, tz: str, 
             lists: bool = True) -> dict[str, Any]:
     """One month's figures for the customer (and contract): rates, breaches, running at month
     end, visits, money, and their totals. `lists` False: the rates, visits and totals only (the
-    previous month beside this one); `listed`: each list cut to its first `listed` rows (a
-    printed statement shows LIST_ROWS of them), `counts` saying how many there are.
+    previous month beside this one); `listed`: the breached clocks, the running clocks and the
+    missed visit periods cut to their first `listed` rows (a printed statement shows LIST_ROWS of
+    them), `counts` saying how many there are; the charge lines (money) never: a printed statement
+    adds up to its totals. A visit period is the month's it ends in (when it falls due), so that the
+    months of a year count it once.
 
     Why the cut and the totals in SQL: the views are not ordered by customer and month, so each
     list is a scan of its whole table either way, but turning the rows into Python objects cost

@@ -510,12 +510,12 @@ def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> b
                  + "".join(f"<th>{_h(x)}</th>" for x in (
                      t(_("Ticket")), t(_("Month")), t(_("Clock")), t(_("Was")), t(_("Now")), t(_("Because of"))))
                  + "</tr></thead><tbody>")
-        for x in s["restatements"][:LIST_ROWS]:
+        # every one, never cut: a restatement may change money owed (adapters.statements caps them at 500 tickets)
+        for x in s["restatements"]:
             P.append(f'<tr class="restated"><td class="id">{_h(free(x["ticket"]))}</td><td>{_h(x["month"])}</td>'
                      f'<td>{_h(word(lang, "clock", x["clock"]))}</td><td>{_h(verdict_short(x["before"], lang))}</td>'
                      f'<td>{_h(verdict_short(x["after"], lang))}</td><td>{_h(_because(x, lang, tz))}</td></tr>')
         P.append("</tbody></table>")
-        P.append(_more(len(s["restatements"]), lang, where_all))
     P.append("</body></html>")
     return ("\n".join(P) + "\n").encode()
 

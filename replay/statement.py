@@ -54,6 +54,7 @@ M = {m: m for m in (
     _("Clock"),
     _("Deadline"),
     _("Clocks still running at month end"),
+    _("Clocks still running at the evaluation time"),
     _("Verdict at the evaluation time"),
     _("Running now"),
     _("Missed visit periods (each in the month it ended)"),
@@ -424,7 +425,10 @@ def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> b
         P.append(_more(cur["counts"]["breaches"], lang, where_all))
 
     # running at month end
-    P.append(f"<h2>{_h(t(M['Clocks still running at month end']))}</h2>")
+    # a month under way has no end yet: its list is of the clocks running at the evaluation time
+    running_head = M["Clocks still running at the evaluation time"] if s.get("interim") else \
+        M["Clocks still running at month end"]
+    P.append(f"<h2>{_h(t(running_head))}</h2>")
     if not cur["running"]:
         P.append(f"<p>{_h(t(M['None.']))}</p>")
     else:

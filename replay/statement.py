@@ -18,7 +18,7 @@ import io
 import json
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,11 +26,11 @@ from projections.liability import UNDETERMINED, VALUE_IN_QUESTION
 
 from .exhibit import _cols, free, nb, page_css, recorded_said, what_if_banner
 from .explanations import payer_undetermined, promise_clause, verdict_short
-from .i18n import plural, texts, to_local, word
+from .i18n import UNDER_A_MINUTE, plural, texts, to_local, word
 from .restated import restated_cut_said, restated_said, restated_what
 
 CLOCK_ORDER = ("response", "remote_resolution", "arrival", "resolution", "spare")
-LIST_ROWS = 100  # rows a printed list shows; the XLSX holds them all
+LIST_ROWS = 100  # rows a printed list without money shows; the XLSX holds them all
 
 
 def _(message: str) -> str:
@@ -42,7 +42,8 @@ M = {m: m for m in (
     _("Customer"),
     _("Month"),
     _("Clocks breached / applicable"),
-    _("Losses claimed (supplier liable)"),
+    _("Losses claimed"),
+    _("Losses the supplier owes"),
     _("Payer undetermined (not in either sum)"),
     _("Visits done / due / missed"),
     _("This month and the previous one"),
@@ -54,9 +55,13 @@ M = {m: m for m in (
     _("Clock"),
     _("Deadline"),
     _("Clocks still running at month end"),
+    _("Clocks still running at the evaluation time"),
+    _("Verdict at the evaluation time"),
+    _("Running now"),
+    _("Missed visit periods (each in the month it ended)"),
     _("Reported"),
     _("Follow-up visits and inspections"),
-    _("No period of this month."),
+    _("No period ended this month."),
     _("Obligation"),
     _("Kind"),
     _("Status"),
@@ -108,8 +113,11 @@ def figures(con: Any, customer: str, contract: str | None, month: str, tz: str, 
             lists: bool = True) -> dict[str, Any]:
     """One month's figures for the customer (and contract): rates, breaches, running at month
     end, visits, money, and their totals. `lists` False: the rates, visits and totals only (the
-    previous month beside this one); `listed`: each list cut to its first `listed` rows (a
-    printed statement shows LIST_ROWS of them), `counts` saying how many there are.
+    previous month beside this one); `listed`: the breached clocks, the running clocks and the
+    missed visit periods cut to their first `listed` rows (a printed statement shows LIST_ROWS of
+    them), `counts` saying how many there are; the charge lines (money) never: a printed statement
+    adds up to its totals. A visit period is the month's it ends in (when it falls due), so that the
+    months of a year count it once.
 
     Why the cut and the totals in SQL: the views are not ordered by customer and month, so each
     list is a scan of its whole table either way, but turning the rows into Python objects cost
@@ -150,8 +158,8 @@ def figures(con: Any, customer: str, contract: str | None, month: str, tz: str, 
     first, last = start_day(month), end_day(month)
     visits = _rows(con, f"""
         SELECT obligation, kind, status, count(*) AS periods FROM visit_periods
-        WHERE {scope} AND start <= ? AND "end" >= ? GROUP BY ALL ORDER BY obligation, kind, status""",
-                   [*params, last, first])
+        WHERE {scope} AND "end" BETWEEN ? AND ? GROUP BY ALL ORDER BY obligation, kind, status""",
+                   [*params, first, last])
     owed = _rows(con, f"""
         SELECT count(*) AS tickets, coalesce(sum(customer_pays_fen), 0) AS customer_pays_fen,
                coalesce(sum(supplier_pays_fen), 0) AS supplier_pays_fen,
@@ -184,23 +192,30 @@ def figures(con: Any, customer: str, contract: str | None, month: str, tz: str, 
           AND deadline IS NOT NULL AND (stopped_at IS NULL OR stopped_at >= ?)
         ORDER BY start, ticket, clock{cut}""", [*params, end, end])
     missed = _rows(con, f"""
-        SELECT asset, site, obligation, kind, start, "end", clause FROM visit_periods
-        WHERE {scope} AND start <= ? AND "end" >= ? AND status = 'missed' ORDER BY asset, start{cut}""",
-                   [*params, last, first])
+        SELECT asset, site, obligation, kind, start, "end", status, clause FROM visit_periods
+        WHERE {scope} AND "end" BETWEEN ? AND ? AND status = 'missed' ORDER BY asset, start{cut}""",
+                   [*params, first, last])
+    # every charge line, never cut: the printed statement must add up to its totals. With the loss
+    # clause of the ticket's contract version, so that a line says whether (and why) the supplier owes its loss
     money = _rows(con, f"""
-        SELECT ticket, asset, site, reported_at, coverage, cause, payer_clause, customer_pays_fen, supplier_pays_fen,
-               losses_claimed_fen, supplier_liable_for_losses, {VALUE_IN_QUESTION} AS value_in_question_fen
-        FROM liability WHERE {scope} AND reported_at >= ? AND reported_at < ? ORDER BY reported_at, ticket{cut}""",
-                   [*params, start, end])
+        SELECT l.*, k.losses_liable AS contract_losses_liable, k.losses_clause FROM (
+            SELECT ticket, asset, site, contract, contract_version, reported_at, coverage, cause, payer_clause,
+                   customer_pays_fen, supplier_pays_fen, losses_claimed_fen, supplier_liable_for_losses,
+                   {VALUE_IN_QUESTION} AS value_in_question_fen
+            FROM liability WHERE {scope} AND reported_at >= ? AND reported_at < ?) l
+        LEFT JOIN (SELECT contract, version, any_value(losses_liable) AS losses_liable,
+                          any_value(losses_clause) AS losses_clause FROM terms GROUP BY ALL) k
+               ON k.contract = l.contract AND k.version = l.contract_version
+        ORDER BY l.reported_at, l.ticket""", [*params, start, end])
     counts = {"breaches": len(breaches), "running": len(running), "missed": len(missed), "money": len(money)}
     if listed is not None:  # how many each list holds beyond the rows read
         counts = _rows(con, f"""
             SELECT (SELECT count(*) FROM sla_clocks WHERE {scope} AND month = ? AND state = 'breached') AS breaches,
                    (SELECT count(*) FROM sla_clocks WHERE {scope} AND start < ? AND state <> 'not_applicable'
                       AND deadline IS NOT NULL AND (stopped_at IS NULL OR stopped_at >= ?)) AS running,
-                   (SELECT count(*) FROM visit_periods WHERE {scope} AND start <= ? AND "end" >= ?
+                   (SELECT count(*) FROM visit_periods WHERE {scope} AND "end" BETWEEN ? AND ?
                       AND status = 'missed') AS missed""",
-                       [*params, month, *params, end, end, *params, last, first])[0]
+                       [*params, month, *params, end, end, *params, first, last])[0]
         counts["money"] = totals["tickets"]
     return {**out, "breaches": breaches, "running": running, "missed": missed, "money": money, "counts": counts}
 
@@ -262,12 +277,19 @@ def statement_head(con: Any, customer: str, month: str, *, contract: str | None 
     from .explain import what_if_terms
 
     what_if = next(filter(None, (what_if_terms(con, c) for c in contracts)), None)
+    start, end = month_bounds(month, tz)
+    evaluated = cut["evaluated_at"]
+    evaluated = evaluated.replace(tzinfo=None) if evaluated is not None else None
     return {
         "what_if": what_if,  # views under a what-if file's terms: every page says the figures are a hypothesis
         "customer": customer, "customer_name": next((t["customer_name"] for t in contracts.values()
                                                      if t["customer_name"]), ""),
         "contract": contract, "contracts": list(contracts.values()), "month": month, "timezone": tz,
         "cut": cut,
+        # a month that begins after the views' evaluation time holds nothing yet (the CLI refuses it);
+        # one it is inside of is an interim statement, as of that time: every figure may still change
+        "after_cut": evaluated is not None and start > evaluated,
+        "interim": evaluated is not None and start <= evaluated < end,
     }
 
 
@@ -300,10 +322,13 @@ def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> b
     who = free(s["customer_name"] or s["customer"])
     title = statement_title(s, t)
     P = ["<!DOCTYPE html>", f'<html lang="{t.html_lang}"><head><meta charset="utf-8"><title>{_h(title)}</title>',
-         f"<style>{page_css(t, title, what_if_banner(s.get('what_if'), t, short=True))}</style></head><body>",
+         f"<style>{page_css(t, footer_title(s, t), what_if_banner(s.get('what_if'), t, short=True))}"
+         f"{STATEMENT_CSS}</style></head><body>",
          f"<h1>{_h(title)}</h1>"]
     if s.get("what_if"):
         P.append(f'<p class="whatif" id="what-if">{_h(what_if_banner(s["what_if"], t))}</p>')
+    if s.get("interim"):  # before any figure: a month under way is not a final statement
+        P.append(f'<p class="interim" id="interim">{_h(interim_said(s, t))}</p>')
     cut = s["cut"]
     P.append('<p class="meta">' + _h(t(
         _("Pinned to the ledger's log up to position {position}, evaluated at {evaluated} ({zone}). A figure of an "
@@ -322,8 +347,11 @@ def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> b
                                          name=free(c["name"]), supplier=sup)))
     month_text = t(_("{start} 00:00 to {end} 24:00"), start=start_day(s["month"]).isoformat(),
                    end=end_day(s["month"]).isoformat())
-    rows.append((t(M["Month"]), t(_("{month} ({span}, {zone})"), month=s["month"], span=month_text,
-                                  zone=t.zone_name(tz))))
+    month_said = t(_("{month} ({span}, {zone})"), month=s["month"], span=month_text, zone=t.zone_name(tz))
+    if s.get("interim"):  # the period printed is the month's; the figures reach only to the evaluation time
+        month_said = t(_("{month}; figures to {evaluated} only (the month is not over)"), month=month_said,
+                       evaluated=t.time(cut["evaluated_at"], tz))
+    rows.append((t(M["Month"]), month_said))
     P.append('<table class="facts">' + _cols(["24mm", "auto"]) + "<tbody>" + "".join(
         f'<tr><th scope="row">{_h(k)}</th><td>{_h(v)}</td></tr>' for k, v in rows) + "</tbody></table>")
 
@@ -344,8 +372,10 @@ def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> b
          _delta(ct["supplier_pays_fen"], pt["supplier_pays_fen"], money)),
         (undetermined := t(M["Payer undetermined (not in either sum)"]), _undetermined_said(t, ct),
          _undetermined_said(t, pt), ""),
-        (t(M["Losses claimed (supplier liable)"]), f"{money(ct['losses_claimed_fen'])} ({money(ct['losses_liable_fen'])})",
-         f"{money(pt['losses_claimed_fen'])} ({money(pt['losses_liable_fen'])})", ""),
+        (t(M["Losses claimed"]), money(ct["losses_claimed_fen"]), money(pt["losses_claimed_fen"]),
+         _delta(ct["losses_claimed_fen"], pt["losses_claimed_fen"], money)),
+        (t(M["Losses the supplier owes"]), money(ct["losses_liable_fen"]), money(pt["losses_liable_fen"]),
+         _delta(ct["losses_liable_fen"], pt["losses_liable_fen"], money)),
         (t(M["Visits done / due / missed"]), f"{ct['visits_done']} / {ct['visits_due']} / {ct['visits_missed']}",
          f"{pt['visits_done']} / {pt['visits_due']} / {pt['visits_missed']}", ""),
     ]
@@ -364,7 +394,7 @@ def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> b
     P.append('<table class="rates">' + _cols(["22mm", "22mm", "21mm", "21mm", "18mm", "21mm", "20mm", "auto", "auto"])
              + "<thead><tr>" + "".join(f"<th>{_h(x)}</th>" for x in (
                  t(_("Clock")), t(_("Severity")), t(_("Promise")), t(_("Applicable")), t(_("Met")), t(_("Breached")),
-                 t(_("Running")), t(_("Breach rate")), t(_("Previous month")))) + "</tr></thead><tbody>")
+                 t(M["Running now"]), t(_("Breach rate")), t(_("Previous month")))) + "</tr></thead><tbody>")
     for r in cur["rates"]:
         pr = prev_rates.get((r["clock"], r["severity"]))
         P.append(f'<tr><td>{_h(word(lang, "clock", r["clock"]))}</td><td>{_h(word(lang, "severity", r["severity"]))}</td>'
@@ -373,32 +403,39 @@ def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> b
                  f'<td class="num">{_h(pct(r["breach_rate"]))}</td>'
                  f'<td class="num">{_h(pct(pr["breach_rate"]) if pr else "—")}</td></tr>')
     P.append("</tbody></table>")
+    P.append('<p class="meta">' + _h(t(
+        _("“Running now”: this month's clocks still running at the evaluation time ({evaluated}). The clocks that "
+          "were running at the month's end are listed below, with their verdict as of the evaluation time."),
+        evaluated=t.time(cut["evaluated_at"], tz))) + "</p>")
 
     # breaches
     P.append(f"<h2>{_h(t(M['Breached clocks']))}</h2>")
     if not cur["breaches"]:
         P.append(f"<p>{_h(t(M['None.']))}</p>")
     else:
-        P.append('<table class="breaches">' + _cols(["31mm", "22mm", "28mm", "28mm", "36mm", "auto"]) + "<thead><tr>"
+        P.append('<table class="breaches">' + _cols(["30mm", "16mm", "31mm", "31mm", "36mm", "auto"]) + "<thead><tr>"
                  + "".join(f"<th>{_h(x)}</th>" for x in (t(M["Ticket"]), t(M["Clock"]), t(M["Deadline"]),
                                                       t(_("Stopped")), t(_("Verdict")), t(_("Clause"))))
                  + "</tr></thead><tbody>")
         for b in cur["breaches"][:LIST_ROWS]:
+            deadline, stopped = breach_times(b, t, tz)
             P.append(f'<tr><td class="id">{_h(free(b["ticket"]))}</td><td>{_h(word(lang, "clock", b["clock"]))}</td>'
-                     f'<td class="num">{_h(t.end(b["deadline"], tz))}</td>'
-                     f'<td class="num">{_h(t.time(b["stopped_at"], tz))}</td>'
-                     f'<td>{_h(nb(verdict_short(b, lang)))}</td><td>{_h(clause_said(b, t))}</td></tr>')
+                     f'<td class="num">{_h(deadline)}</td><td class="num">{_h(stopped)}</td>'
+                     f'<td>{_h(nb(breach_said(b, t)))}</td><td>{_h(clause_said(b, t))}</td></tr>')
         P.append("</tbody></table>")
         P.append(_more(cur["counts"]["breaches"], lang, where_all))
 
     # running at month end
-    P.append(f"<h2>{_h(t(M['Clocks still running at month end']))}</h2>")
+    # a month under way has no end yet: its list is of the clocks running at the evaluation time
+    running_head = M["Clocks still running at the evaluation time"] if s.get("interim") else \
+        M["Clocks still running at month end"]
+    P.append(f"<h2>{_h(t(running_head))}</h2>")
     if not cur["running"]:
         P.append(f"<p>{_h(t(M['None.']))}</p>")
     else:
         P.append('<table class="running">' + _cols(["31mm", "22mm", "28mm", "28mm", "auto"]) + "<thead><tr>" + "".join(
             f"<th>{_h(x)}</th>" for x in (t(M["Ticket"]), t(M["Clock"]), t(M["Reported"]), t(M["Deadline"]),
-                                         t(_("Now")))) + "</tr></thead><tbody>")
+                                         t(M["Verdict at the evaluation time"]))) + "</tr></thead><tbody>")
         for x in cur["running"][:LIST_ROWS]:
             P.append(f'<tr><td class="id">{_h(free(x["ticket"]))}</td><td>{_h(word(lang, "clock", x["clock"]))}</td>'
                      f'<td class="num">{_h(t.time(x["start"], tz))}</td><td class="num">{_h(t.end(x["deadline"], tz))}</td>'
@@ -409,7 +446,7 @@ def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> b
     # visits
     P.append(f"<h2>{_h(t(M['Follow-up visits and inspections']))}</h2>")
     if not cur["visits"]:
-        P.append(f"<p>{_h(t(M['No period of this month.']))}</p>")
+        P.append(f"<p>{_h(t(M['No period ended this month.']))}</p>")
     else:
         P.append('<table class="visits">' + _cols(["auto", "auto", "auto", "24mm"]) + "<thead><tr>" + "".join(
             f"<th>{_h(x)}</th>" for x in (t(M["Obligation"]), t(M["Kind"]), t(M["Status"]), t(M["Periods"])))
@@ -419,14 +456,19 @@ def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> b
                      f'<td>{_h(word(lang, "visit_kind", v["kind"]))}</td>'
                      f'<td>{_h(word(lang, "visit_status", v["status"]))}</td><td class="num">{v["periods"]}</td></tr>')
         P.append("</tbody></table>")
+        P.append('<p class="meta">' + _h(t(_("A period is counted once, in the month it ends (when it falls due), "
+                                            "with its status at the evaluation time."))) + "</p>")
         if cur["missed"]:
-            P.append('<table class="missed">' + _cols(["31mm", "auto", "auto", "26mm", "26mm"]) + "<thead><tr>" + "".join(
-                f"<th>{_h(x)}</th>" for x in (t(M["Asset"]), t(M["Site"]), t(M["Obligation"]), t(M["From"]),
-                                             t(_("To")))) + "</tr></thead><tbody>")
+            P.append(f"<h3>{_h(t(M['Missed visit periods (each in the month it ended)']))}</h3>")
+            P.append('<table class="missed">' + _cols(["31mm", "auto", "auto", "22mm", "31mm", "18mm"]) + "<thead><tr>"
+                     + "".join(f"<th>{_h(x)}</th>" for x in (t(M["Asset"]), t(M["Site"]), t(M["Obligation"]),
+                                                          t(M["From"]), t(_("To")), t(M["Status"])))
+                     + "</tr></thead><tbody>")
             for m in cur["missed"][:LIST_ROWS]:
                 P.append(f'<tr><td class="id">{_h(free(m["asset"]))}</td><td>{_h(free(m["site"]))}</td>'
                          f'<td>{_h(word(lang, "obligation", m["obligation"]))} · {_h(word(lang, "visit_kind", m["kind"]))}</td>'
-                         f'<td class="num">{_h(m["start"])}</td><td class="num">{_h(m["end"])} 24:00</td></tr>')
+                         f'<td class="when">{_h(m["start"])}</td><td class="when">{_h(m["end"])} 24:00</td>'
+                         f'<td>{_h(word(lang, "visit_status", m["status"]))}</td></tr>')
             P.append("</tbody></table>")
             P.append(_more(cur["counts"]["missed"], lang, where_all))
 
@@ -436,26 +478,33 @@ def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> b
     if not cur["money"]:
         P.append(f"<p>{_h(t(M['None.']))}</p>")
     else:
-        P.append('<table class="money">' + _cols(["31mm", "28mm", "auto", "25mm", "27mm", "25mm"]) + "<thead><tr>"
-                 + "".join(f"<th>{_h(x)}</th>" for x in (
-                     t(_("Ticket")), t(_("Reported")), t(_("Coverage and cause")), t(_("The customer pays")),
-                     t(SUPPLIER_BEARS), t(_("Losses claimed")))) + "</tr></thead><tbody>")
-        for m in cur["money"][:LIST_ROWS]:
+        # every line: the printed statement adds up to its totals (a list cut here hid lines and losses)
+        P.append('<table class="money">' + _cols(["29mm", "20mm", "auto", "21mm", "23mm", "21mm", "24mm"])
+                 + "<thead><tr>" + "".join(f"<th>{_h(x)}</th>" for x in (
+                     t(_("Ticket and asset")), t(_("Reported")), t(_("Coverage, cause and payer clause")),
+                     t(_("The customer pays")), t(SUPPLIER_BEARS), t(_("Losses claimed")),
+                     t(M["Losses the supplier owes"]))) + "</tr></thead><tbody>")
+        for m in cur["money"]:
             owed = (f'<td class="num words undetermined" colspan="2">{_h(_undetermined_row(t, m))}</td>'
                     if payer_undetermined(m) else f'<td class="num">{_h(money(m["customer_pays_fen"]))}</td>'
                                                   f'<td class="num">{_h(money(m["supplier_pays_fen"]))}</td>')
-            P.append(f'<tr><td class="id">{_h(free(m["ticket"]))}</td><td class="when">{_h(t.time(m["reported_at"], tz))}</td>'
-                     f'<td>{_h(t.separated([word(lang, "coverage", m["coverage"]), word(lang, "cause", m["cause"])]))}</td>'
-                     f'{owed}<td class="num">{_h(money(m["losses_claimed_fen"] or 0))}</td></tr>')
+            why = t.separated([x for x in (word(lang, "coverage", m["coverage"]), word(lang, "cause", m["cause"]))
+                               if x])
+            clause = short_clause(m["payer_clause"])
+            P.append(f'<tr><td class="id">{_h(free(m["ticket"]))}<br><span class="meta">{_h(free(m["asset"]))}</span></td>'
+                     f'<td class="day">{"<br>".join(map(_h, t.time(m["reported_at"], tz).split(" ", 1)))}</td>'
+                     f'<td>{_h(why)}{" · " + _h(clause) if clause else ""}</td>'
+                     f'{owed}<td class="num">{_h(money(m["losses_claimed_fen"] or 0))}</td>'
+                     f'<td class="num words">{_loss_owed_html(m, t)}</td></tr>')
         P.append(f'<tr class="total"><th scope="row" colspan="3">{_h(t(M["Total"]))}</th>'
                  f'<td class="num">{_h(money(ct["customer_pays_fen"]))}</td>'
                  f'<td class="num">{_h(money(ct["supplier_pays_fen"]))}</td>'
-                 f'<td class="num">{_h(money(ct["losses_claimed_fen"]))}</td></tr>')
+                 f'<td class="num">{_h(money(ct["losses_claimed_fen"]))}</td>'
+                 f'<td class="num">{_h(money(ct["losses_liable_fen"]))}</td></tr>')
         if ct["undetermined_tickets"]:  # apart from both sums: neither side owes it until decided
             P.append(f'<tr class="total"><th scope="row" colspan="3">{_h(t(M["Payer undetermined (not in either sum)"]))}'
-                     f'</th><td class="num words" colspan="3">{_h(_undetermined_said(t, ct))}</td></tr>')
+                     f'</th><td class="num words" colspan="4">{_h(_undetermined_said(t, ct))}</td></tr>')
         P.append("</tbody></table>")
-        P.append(_more(cur["counts"]["money"], lang, where_all))
 
     # restatements
     P.append(f"<h2>{_h(t(M['Restatements of earlier months']))}</h2>")
@@ -466,12 +515,12 @@ def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> b
                  + "".join(f"<th>{_h(x)}</th>" for x in (
                      t(_("Ticket")), t(_("Month")), t(_("Clock")), t(_("Was")), t(_("Now")), t(_("Because of"))))
                  + "</tr></thead><tbody>")
-        for x in s["restatements"][:LIST_ROWS]:
+        # every one, never cut: a restatement may change money owed (adapters.statements caps them at 500 tickets)
+        for x in s["restatements"]:
             P.append(f'<tr class="restated"><td class="id">{_h(free(x["ticket"]))}</td><td>{_h(x["month"])}</td>'
                      f'<td>{_h(restated_what(x, lang))}</td><td>{_h(restated_said(x, "before", lang))}</td>'
                      f'<td>{_h(restated_said(x, "after", lang))}</td><td>{_h(_because(x, lang, tz))}</td></tr>')
         P.append("</tbody></table>")
-        P.append(_more(len(s["restatements"]), lang, where_all))
     if s.get("restatements_cut"):
         P.append(f'<p class="meta">{_h(restated_cut_said(s["restatements_cut"], lang))}</p>')
     P.append("</body></html>")
@@ -479,7 +528,8 @@ def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> b
 
 
 WHERE_ALL = {  # where the reader of a cut list finds all its rows, by where the statement was made
-    "cli": _("Showing {shown} of {n}; the XLSX statement (--format xlsx) lists them all."),
+    # the reader of a statement the CLI made is the customer, who has no command line: the workbook sent with it
+    "cli": _("Showing {shown} of {n}; the XLSX statement that comes with this one lists them all."),
     "console": _("Showing {shown} of {n}; the XLSX statement (download it from the Statements page) lists them all."),
 }
 
@@ -495,6 +545,80 @@ def statement_title(s: Mapping[str, Any], t: Any) -> str:
         return t(_("Monthly service statement (hypothetical, what-if) {month}: {customer}"), month=s["month"],
                  customer=customer)
     return t(_("Monthly service statement {month}: {customer}"), month=s["month"], customer=customer)
+
+
+STATEMENT_CSS = (".interim{border:1.2pt solid #900;color:#900;font-weight:600;padding:1.5mm 2mm;margin:1mm 0 2mm}"
+                 "td.day{font-variant-numeric:tabular-nums}h3{font-size:9.5pt;margin:3mm 0 1mm}")
+
+
+def footer_title(s: Mapping[str, Any], t: Any) -> str:
+    """The page margin's words: the title (customer, month) and the contract(s), so that a page
+    that comes loose still says which contract it is about."""
+    contracts = [free(c["contract"]) for c in s["contracts"]]
+    if not contracts:
+        return statement_title(s, t)
+    return t(_("{title} · contract {contracts}"), title=statement_title(s, t), contracts=t.separated(contracts))
+
+
+def interim_said(s: Mapping[str, Any], t: Any) -> str:
+    """What an interim statement (a month the evaluation time is inside of) says before any figure."""
+    return t(_("This month is not over: an interim statement, as of {evaluated} ({zone}); its figures can still "
+               "change."), evaluated=t.time(s["cut"]["evaluated_at"], s["timezone"]), zone=t.zone_name(s["timezone"]))
+
+
+def short_clause(clause: str | None) -> str:
+    """A payer clause as a table cell holds it: its section numbers (`§246`, `§1.1`), the whole
+    text in the workbook; the text itself when it cites no section."""
+    import re
+
+    if not clause:
+        return ""
+    sections = re.findall(r"§\s*[\d.]*\d", clause)
+    return " ".join(dict.fromkeys(x.replace(" ", "") for x in sections)) if sections else free(clause)
+
+
+def loss_owed_said(m: Mapping[str, Any], t: Any) -> str:
+    """Whether the supplier owes a line's claimed loss, and by which clause (or why not)."""
+    if not m.get("losses_claimed_fen"):
+        return ""
+    if m.get("supplier_liable_for_losses"):
+        clause = short_clause(m.get("losses_clause"))
+        return t(_("owed under {clause}"), clause=clause) if clause else t(_("owed"))
+    if not m.get("contract_losses_liable"):
+        return t(_("not owed: the contract has no clause on losses"))
+    return t(_("not owed: no breach of a clock the loss clause covers"))
+
+
+def _loss_owed_html(m: Mapping[str, Any], t: Any) -> str:
+    said = loss_owed_said(m, t)
+    if not said:
+        return "—"
+    owed = t.money(m["losses_claimed_fen"]) if m.get("supplier_liable_for_losses") else t.money(0)
+    return f'{_h(owed)}<br><span class="meta">{_h(said)}</span>'
+
+
+def breach_times(b: Mapping[str, Any], t: Any, tz: str) -> tuple[str, str]:
+    """A breached clock's deadline and stop as its row prints them: to the minute, or to the second
+    when the minutes alone would not explain the overrun beside them (10:34 and 10:34 "breached by
+    1 min"; 10:00 and 10:04 "breached by 5 min")."""
+    deadline, stopped = to_local(b["deadline"], tz), to_local(b["stopped_at"], tz)
+    minutes = b.get("breach_minutes") or 0
+    if deadline is not None and stopped is not None and minutes > 0:
+        shown = (stopped.replace(second=0, microsecond=0) - deadline.replace(second=0, microsecond=0))
+        said = int(Decimal(str(minutes)).quantize(Decimal(1), ROUND_HALF_UP)) if minutes >= 1 else 0
+        if shown.total_seconds() / 60 != said or said == 0:
+            return t.time(b["deadline"], tz, seconds=True), t.time(b["stopped_at"], tz, seconds=True)
+    return t.end(b["deadline"], tz), t.time(b["stopped_at"], tz)
+
+
+def breach_said(b: Mapping[str, Any], t: Any) -> str:
+    """A breach as the statement says it, in the PDF and the workbook alike: whole minutes rounded
+    half up, and an overrun of less than a minute as such ("breached by under 1 min", not "1 min"
+    beside two times a few seconds apart)."""
+    minutes = b.get("breach_minutes") or 0
+    if b.get("state") == "breached" and 0 < minutes < 1:
+        return t(_("breached by {duration}"), duration=t(UNDER_A_MINUTE))
+    return verdict_short(b, t.lang)
 
 
 def _undetermined_said(t: Any, totals: Mapping[str, Any]) -> str:
@@ -568,9 +692,11 @@ def render_xlsx(s: Mapping[str, Any], lang: str) -> bytes:
     yuan = wb.add_format({"num_format": "¥#,##0.00"})
     yuan_bold = wb.add_format({"num_format": "¥#,##0.00", "bold": True})
     when = wb.add_format({"num_format": "yyyy-mm-dd hh:mm"})
+    # a breach's deadline and stop to the second: its overrun in seconds beside them is then their difference
+    when_s = wb.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
     day = wb.add_format({"num_format": "yyyy-mm-dd"})
     share = wb.add_format({"num_format": "0.0%"})
-    minutes = wb.add_format({"num_format": "#,##0.0"})
+    seconds = wb.add_format({"num_format": "#,##0"})
 
     def local(v: Any) -> datetime | None:
         x = to_local(v, tz)
@@ -579,9 +705,23 @@ def render_xlsx(s: Mapping[str, Any], lang: str) -> bytes:
     banner = what_if_banner(s.get("what_if"), t, short=True)
     top = 1 if banner else 0  # a what-if's sheets open with its banner, on screen, above the headers
     said = wb.add_format({"bold": True, "font_color": "#990000"})
+    zone = t.zone_name(tz)
+    # printed, each page says whose statement it is (contract, supplier, period) and which page it is
+    context = t(_("{title} · contract {contracts} · supplier {suppliers} · {period}"), title=title,
+                contracts=t.separated([free(c["contract"]) for c in s["contracts"]]) or "—",
+                suppliers=t.separated(list(dict.fromkeys(free(c["supplier_name"] or c["supplier"])
+                                                         for c in s["contracts"]))) or "—",
+                period=t(_("{start} 00:00 to {end} 24:00"), start=start_day(s["month"]).isoformat(),
+                         end=end_day(s["month"]).isoformat()))
+    pages = t(_("page {page} of {pages}"), page="&P", pages="&N")
 
     def sheet(name: str, headers: Sequence[str], widths: Sequence[int]) -> Any:
         ws = wb.add_worksheet(name)
+        ws.set_paper(9)  # A4
+        ws.set_landscape()
+        ws.fit_to_pages(1, 0)
+        ws.repeat_rows(0, top)  # the headers (and a what-if's banner) on every printed page
+        ws.set_footer("&L" + context.replace("&", "&&") + "&R" + pages)
         if banner:  # on screen in the first row, and printed at the head of every page of every sheet
             ws.write_string(0, 0, what_if_banner(s["what_if"], t), said)
             ws.set_header("&C&\"-,Bold\"" + banner.replace("&", "&&"))
@@ -596,7 +736,11 @@ def render_xlsx(s: Mapping[str, Any], lang: str) -> bytes:
     items: list[tuple[str, Any, Any]] = [
         *([(t(_("Hypothetical (what-if)")), what_if_banner(s["what_if"], t), None)] if s.get("what_if") else []),
         (t(_("Customer")), free(s["customer_name"] or s["customer"]), None),
+        *((t(_("Contract")), t(_("{contract} “{name}”, supplier {supplier}"), contract=free(c["contract"]),
+                               name=free(c["name"]), supplier=free(c["supplier_name"] or c["supplier"])), None)
+          for c in s["contracts"]),
         (t(_("Month")), s["month"], None),
+        *([(t(_("Interim statement")), interim_said(s, t), None)] if s.get("interim") else []),
         (t(_("Log position")), cut["position"], None),
         (t(_("Evaluated at ({zone})"), zone=t.zone_name(tz)), local(cut["evaluated_at"]), when),
         (t(_("Clocks applicable")), cur["totals"]["applicable"], None),
@@ -607,6 +751,7 @@ def render_xlsx(s: Mapping[str, Any], lang: str) -> bytes:
         (t(_("Payer undetermined: tickets")), cur["totals"]["undetermined_tickets"], None),
         (t(_("Payer undetermined: value in question")), cur["totals"]["undetermined_value_fen"] / 100, yuan),
         (t(_("Losses claimed")), cur["totals"]["losses_claimed_fen"] / 100, yuan),
+        (t(M["Losses the supplier owes"]), cur["totals"]["losses_liable_fen"] / 100, yuan),
     ]
     for i, (k, v, fmt) in enumerate(items, 1):
         ws.write(i, 0, k)
@@ -618,7 +763,7 @@ def render_xlsx(s: Mapping[str, Any], lang: str) -> bytes:
             ws.write(i, 1, v, fmt)
 
     ws = sheet(t(_("Breach rates")), [t(_("Clock")), t(_("Severity")), t(_("Promise")), t(_("Applicable")),
-                                      t(_("Met")), t(_("Breached")), t(_("Running")), t(_("Breach rate"))],
+                                      t(_("Met")), t(_("Breached")), t(M["Running now"]), t(_("Breach rate"))],
                [18, 14, 14, 12, 10, 10, 10, 12])
     for i, r in enumerate(cur["rates"], 1):
         ws.write_row(i, 0, [word(lang, "clock", r["clock"]), word(lang, "severity", r["severity"]),
@@ -629,26 +774,33 @@ def render_xlsx(s: Mapping[str, Any], lang: str) -> bytes:
 
     # a deadline as the printed statement writes it (a day's end is that day's 24:00), then the same
     # instant as an Excel date-time for analysts, where a day's end can only be the next day's 00:00
-    deadline_headers = [t(_("Deadline")), t(_("Deadline (date-time value: a day's 24:00 is the next day's 00:00)"))]
-    ws = sheet(t(_("Breached clocks")), [t(_("Ticket")), t(_("Clock")), *deadline_headers, t(_("Stopped")),
-                                         t(_("Breach (minutes)")), t(_("Clause"))], [14, 16, 18, 18, 18, 16, 60])
+    deadline_headers = [t(_("Deadline ({zone})"), zone=zone),
+                        t(_("Deadline (date-time value: a day's 24:00 is the next day's 00:00)"))]
+    ws = sheet(t(_("Breached clocks")), [t(_("Ticket")), t(_("Clock")), *deadline_headers,
+                                         t(_("Stopped ({zone})"), zone=zone), t(_("Breach (as printed)")),
+                                         t(_("Breach (seconds, as measured)")), t(_("Clause"))],
+               [16, 16, 18, 20, 20, 22, 14, 60])
     for i, b in enumerate(cur["breaches"], 1):
         ws.write_string(i, 0, free(b["ticket"]))
         ws.write_string(i, 1, word(lang, "clock", b["clock"]))
         ws.write_string(i, 2, t.end(b["deadline"], tz))
-        _write_time(ws, i, 3, local(b["deadline"]), when)
-        _write_time(ws, i, 4, local(b["stopped_at"]), when)
-        ws.write_number(i, 5, b["breach_minutes"] or 0, minutes)  # as measured: a 20-s breach is 0.3, not 0
-        ws.write_string(i, 6, clause_said(b, t))
+        _write_time(ws, i, 3, local(b["deadline"]), when_s)
+        _write_time(ws, i, 4, local(b["stopped_at"]), when_s)
+        # the printed words, and the overrun measured to the second (a 20-s breach is 20, not 0)
+        ws.write_string(i, 5, breach_said(b, t))
+        ws.write_number(i, 6, round((b["breach_minutes"] or 0) * 60), seconds)
+        ws.write_string(i, 7, clause_said(b, t))
 
-    ws = sheet(t(_("Running at month end")), [t(_("Ticket")), t(_("Clock")), t(_("Reported")), *deadline_headers],
-               [14, 16, 18, 18, 18])
+    ws = sheet(t(_("Running at month end")), [t(_("Ticket")), t(_("Clock")), t(_("Reported ({zone})"), zone=zone),
+                                              *deadline_headers, t(M["Verdict at the evaluation time"])],
+               [16, 16, 20, 20, 20, 30])
     for i, x in enumerate(cur["running"], 1):
         ws.write_string(i, 0, free(x["ticket"]))
         ws.write_string(i, 1, word(lang, "clock", x["clock"]))
         _write_time(ws, i, 2, local(x["start"]), when)
         ws.write_string(i, 3, t.end(x["deadline"], tz))
         _write_time(ws, i, 4, local(x["deadline"]), when)
+        ws.write_string(i, 5, verdict_short(x, lang))
 
     ws = sheet(t(_("Visits")), [t(_("Obligation")), t(_("Kind")), t(_("Status")), t(_("Periods"))], [16, 16, 12, 10])
     for i, v in enumerate(cur["visits"], 1):
@@ -657,16 +809,22 @@ def render_xlsx(s: Mapping[str, Any], lang: str) -> bytes:
 
     # every missed period (the printed statement lists the first LIST_ROWS and points here)
     ws = sheet(t(_("Missed visit periods")), [t(M["Asset"]), t(M["Site"]), t(M["Obligation"]), t(_("Kind")),
-                                              t(M["From"]), t(_("To (the whole day)"))], [20, 20, 16, 16, 14, 16])
+                                              t(M["From"]), t(_("To (the whole day)")), t(M["Status"])],
+               [20, 20, 16, 16, 14, 16, 12])
     for i, m in enumerate(cur["missed"], 1):
         ws.write_row(i, 0, [free(m["asset"]), free(m["site"]), word(lang, "obligation", m["obligation"]),
                             word(lang, "visit_kind", m["kind"])])
         ws.write_datetime(i, 4, datetime.combine(m["start"], datetime.min.time()), day)
         ws.write_datetime(i, 5, datetime.combine(m["end"], datetime.min.time()), day)
+        ws.write_string(i, 6, word(lang, "visit_status", m["status"]))
 
-    ws = sheet(t(_("Money")), [t(_("Ticket")), t(_("Reported")), t(_("Coverage")), t(_("The customer pays")),
-                               t(SUPPLIER_BEARS), t(_("Losses claimed")),
-                               t(_("Payer undetermined: value in question"))], [14, 18, 18, 18, 18, 18, 22])
+    # the money columns keep their places (D to G); what explains a line follows them
+    ws = sheet(t(_("Money")), [t(_("Ticket")), t(_("Reported ({zone})"), zone=zone), t(_("Coverage")),
+                               t(_("The customer pays")), t(SUPPLIER_BEARS), t(_("Losses claimed")),
+                               t(_("Payer undetermined: value in question")), t(M["Losses the supplier owes"]),
+                               t(_("Whether the supplier owes the loss")), t(_("Cause")), t(_("Payer clause")),
+                               t(M["Asset"]), t(M["Site"])],
+               [16, 20, 18, 18, 18, 18, 22, 18, 40, 16, 60, 20, 24])
     ws.write_comment(0, 4, t(SUPPLIER_BEARS_SAID))
     n = len(cur["money"])
     undetermined = t(_("undetermined"))
@@ -681,10 +839,17 @@ def render_xlsx(s: Mapping[str, Any], lang: str) -> bytes:
                 ws.write_number(i, col, (m[key] or 0) / 100, yuan)
         if payer_undetermined(m):
             ws.write_number(i, 6, (m["value_in_question_fen"] or 0) / 100, yuan)
+        owed = (m["losses_claimed_fen"] or 0) if m["supplier_liable_for_losses"] else 0
+        ws.write_number(i, 7, owed / 100, yuan)
+        ws.write_string(i, 8, loss_owed_said(m, t))
+        ws.write_string(i, 9, word(lang, "cause", m["cause"]) if m["cause"] else "")
+        ws.write_string(i, 10, free(m["payer_clause"]))
+        ws.write_string(i, 11, free(m["asset"]))
+        ws.write_string(i, 12, free(m["site"]))
     ws.write_string(n + 1, 0, t(_("Total")), bold)
     for col, key in ((3, "customer_pays_fen"), (4, "supplier_pays_fen"), (5, "losses_claimed_fen"),
-                     (6, "undetermined_value_fen")):
-        letter = "DEFG"[col - 3]
+                     (6, "undetermined_value_fen"), (7, "losses_liable_fen")):
+        letter = "DEFGH"[col - 3]
         ws.write_formula(n + 1, col, f"=SUM({letter}{top + 2}:{letter}{top + n + 1})", yuan_bold,
                          cur["totals"][key] / 100)
 

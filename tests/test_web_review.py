@@ -118,7 +118,9 @@ def test_a_chinese_statement_is_written_with_chinese_punctuation_and_amounts(con
 def test_a_cut_list_in_the_console_points_to_the_download_not_a_cli_flag() -> None:
     assert "--format xlsx" not in st._more(st.LIST_ROWS + 1, "zh_CN", "console")
     assert "对账单" in st._more(st.LIST_ROWS + 1, "zh_CN", "console")
-    assert "--format xlsx" in st._more(st.LIST_ROWS + 1, "zh_CN", "cli")
+    # the CLI's statement is read by the customer, who has no command line: the workbook sent with it
+    assert "--format" not in st._more(st.LIST_ROWS + 1, "zh_CN", "cli")
+    assert "附带的 XLSX 对账单列出全部" in st._more(st.LIST_ROWS + 1, "zh_CN", "cli")
 
 
 def test_near_a_deadline_the_time_left_is_written_in_seconds_never_0_min() -> None:

@@ -129,6 +129,12 @@ def cmd_statement(args: argparse.Namespace) -> int:
             stated_from = None if stated else sts.first_fact(con, args.customer, args.contract)
         finally:
             con.close()
+        if data["after_cut"]:  # nothing of it has happened yet: no statement, not an empty one
+            _ = speak(data["timezone"])
+            raise UserError(_("--month {month}: the month has not begun at the views' evaluation time ({when}); "
+                              "name a month up to {latest}, or bring the views up to date (views rebuild)",
+                              month=args.month, when=_.time(data["cut"]["evaluated_at"], data["timezone"], zone=True),
+                              latest=_.time(data["cut"]["evaluated_at"], data["timezone"])[:7]), code="TL-E041")
         if behind is not None:  # the document says it too, under the cut it is pinned to
             data["cut"]["log_position"] = behind.log
         lang = language(timezone=data["timezone"])  # --lang, else $TICKETLEDGER_LANG, else the contract's
@@ -167,7 +173,8 @@ def cmd_statement(args: argparse.Namespace) -> int:
                "customer": args.customer, "month": args.month, "breached": cur["breached"],
                "applicable": cur["applicable"], "tickets": cur["tickets"], "restatements": len(data["restatements"]),
                "position": data["cut"]["position"], "evaluated_at": f"{evaluated:%Y-%m-%dT%H:%M:%SZ}" if evaluated else None,
-               "facts_in_month": stated, "restatements_cut": data.get("restatements_cut"), "views_behind": behind.as_json() if behind else None,
+               "facts_in_month": stated, "interim": data["interim"], "restatements_cut": data.get("restatements_cut"),
+               "views_behind": behind.as_json() if behind else None,
                **what_if_fields(data.get("what_if"), texts(lang))}], True)
         return 0
     wrote = _("wrote {out} ({size} bytes, {lang}): {customer} {month}, {breached} of {applicable} clocks breached, "

@@ -567,13 +567,14 @@ def interim_said(s: Mapping[str, Any], t: Any) -> str:
 
 
 def short_clause(clause: str | None) -> str:
-    """A payer clause as a table cell holds it: its section numbers (`§246`, `§1.1`), the whole
-    text in the workbook; the text itself when it cites no section."""
+    """A payer clause as a table cell holds it: its section numbers (`§246`, `§1.1`) or the lines of
+    the plan's text it cites (`原文第65行`, the seed contracts'), the whole text in the workbook; the
+    text itself when it cites neither."""
     import re
 
     if not clause:
         return ""
-    sections = re.findall(r"§\s*[\d.]*\d", clause)
+    sections = re.findall(r"§\s*[\d.]*\d|原文第[\d、–-]+行", clause)
     return " ".join(dict.fromkeys(x.replace(" ", "") for x in sections)) if sections else free(clause)
 
 

@@ -65,7 +65,7 @@ def test_the_printed_statement_lists_every_charge_line_and_adds_up_to_its_totals
                           text=True).stdout
     charges = text.split("本月报修工单的费用承担")[1].split("以前月份的更正")[0]
     assert len(set(re.findall(r"T-s7n3000-\d{6}", charges))) == 113
-    assert "¥1,032.00" in charges and "应赔（§3）" in charges
+    assert "¥1,032.00" in charges and "应赔（原文第" in charges  # the cell wraps the clause's line number
     # every page says which contract it is about
     pages = [p for p in text.split("\f") if p.strip()]
     assert all("合同 K-000" in p for p in pages), [p[-200:] for p in pages if "合同 K-000" not in p]
@@ -80,7 +80,7 @@ def test_claimed_losses_and_the_losses_the_supplier_owes_are_labelled_apart(data
     assert re.search(r"<th[^>]*>供应商应赔损失</th><td[^>]*>¥2,283.00</td>", summary), summary
     rows = money_rows(html)
     claimed = [r for r in rows if yuan(r[5])]
-    owed = [r for r in claimed if "应赔（§3）" in r[6]]
+    owed = [r for r in claimed if "应赔（原文第65行）" in r[6]]
     not_owed = [r for r in claimed if "不应赔" in r[6]]
     assert owed and not_owed and len(owed) + len(not_owed) == len(claimed)
     assert sum(yuan(r[6]) for r in owed) == Decimal("2283.00") and all(yuan(r[6]) == 0 for r in not_owed)
@@ -92,7 +92,7 @@ def test_claimed_losses_and_the_losses_the_supplier_owes_are_labelled_apart(data
     lines = [dict(zip(header, (c.value for c in r), strict=True)) for r in money.iter_rows(min_row=2)
              if r[0].value and r[0].value != "合计"]
     assert sum(x["供应商应赔损失"] for x in lines) == 2283
-    assert {x["供应商是否应赔损失"] for x in lines if x["索赔损失"]} >= {"应赔（§3）", "不应赔：损失条款所涉时钟没有超时"}
+    assert {x["供应商是否应赔损失"] for x in lines if x["索赔损失"]} >= {"应赔（原文第65行）", "不应赔：损失条款所涉时钟没有超时"}
 
 
 def test_a_month_not_begun_is_refused_and_one_under_way_is_interim(data: Path) -> None:
@@ -163,8 +163,8 @@ def test_running_now_and_running_at_month_end_say_which(data: Path) -> None:
 
 def test_each_charge_line_names_its_cause_and_payer_clause(data: Path) -> None:
     html = statement(data, "2025-10", "html")[0].read_text()
-    assert all(re.search(r"；.+ · §\d", r[2]) for r in money_rows(html) if "§" in r[2])
-    assert sum("§" in r[2] for r in money_rows(html)) > 100
+    assert all(re.search(r"；.+ · 原文第\d", r[2]) for r in money_rows(html) if "原文第" in r[2])
+    assert sum("原文第" in r[2] for r in money_rows(html)) > 100
     book = openpyxl.load_workbook(io.BytesIO(statement(data, "2025-10", "xlsx")[0].read_bytes()))
     money = book["费用"]
     header = [c.value for c in money[1]]

@@ -31,6 +31,11 @@ from .restated import restated_cut_said, restated_said, restated_what
 
 CLOCK_ORDER = ("response", "remote_resolution", "arrival", "resolution", "spare")
 LIST_ROWS = 100  # rows a printed list without money shows; the XLSX holds them all
+# Charge lines a printed statement lists one by one (~45 A4 pages). Beyond them it sums the lines by
+# site, coverage and cause, subtotals that add up to the same totals, and lists one by one only the
+# lines a reader disputes (a claimed loss, an undetermined payer); the workbook lists every line.
+# The bench's busiest customer-month holds 9,076: 418 pages and ~40 s of Chromium's print.
+PRINTED_CHARGE_LINES = 1000
 
 
 def _(message: str) -> str:
@@ -478,24 +483,26 @@ def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> b
     if not cur["money"]:
         P.append(f"<p>{_h(t(M['None.']))}</p>")
     else:
-        # every line: the printed statement adds up to its totals (a list cut here hid lines and losses)
-        P.append('<table class="money">' + _cols(["29mm", "20mm", "auto", "21mm", "23mm", "21mm", "24mm"])
-                 + "<thead><tr>" + "".join(f"<th>{_h(x)}</th>" for x in (
-                     t(_("Ticket and asset")), t(_("Reported")), t(_("Coverage, cause and payer clause")),
-                     t(_("The customer pays")), t(SUPPLIER_BEARS), t(_("Losses claimed")),
-                     t(M["Losses the supplier owes"]))) + "</tr></thead><tbody>")
-        for m in cur["money"]:
-            owed = (f'<td class="num words undetermined" colspan="2">{_h(_undetermined_row(t, m))}</td>'
-                    if payer_undetermined(m) else f'<td class="num">{_h(money(m["customer_pays_fen"]))}</td>'
-                                                  f'<td class="num">{_h(money(m["supplier_pays_fen"]))}</td>')
-            why = t.separated([x for x in (word(lang, "coverage", m["coverage"]), word(lang, "cause", m["cause"]))
-                               if x])
-            clause = short_clause(m["payer_clause"])
-            P.append(f'<tr><td class="id">{_h(free(m["ticket"]))}<br><span class="meta">{_h(free(m["asset"]))}</span></td>'
-                     f'<td class="day">{"<br>".join(map(_h, t.time(m["reported_at"], tz).split(" ", 1)))}</td>'
-                     f'<td>{_h(why)}{" · " + _h(clause) if clause else ""}</td>'
-                     f'{owed}<td class="num">{_h(money(m["losses_claimed_fen"] or 0))}</td>'
-                     f'<td class="num words">{_loss_owed_html(m, t)}</td></tr>')
+        # every line, or subtotals of every line: the printed statement adds up to its totals (a list
+        # cut here hid lines and losses)
+        lines = cur["money"]
+        summed = len(lines) > PRINTED_CHARGE_LINES
+        if summed:
+            P.append('<p class="meta">' + _h(t(_(
+                "{n} charge lines this month: summed below by site, coverage and cause, whose subtotals add up to "
+                "the totals; the lines with a claimed loss or an undetermined payer follow one by one, and the "
+                "XLSX statement sent with this one lists every line."), n=t.number(len(lines)))) + "</p>")
+            P.append('<table class="money">' + _cols(["auto", "auto", "16mm", "21mm", "23mm", "21mm", "24mm"])
+                     + "<thead><tr>" + "".join(f"<th>{_h(x)}</th>" for x in (
+                         t(M["Site"]), t(_("Coverage and cause")), t(_("Tickets")), t(_("The customer pays")),
+                         t(SUPPLIER_BEARS), t(_("Losses claimed")), t(M["Losses the supplier owes"])))
+                     + "</tr></thead><tbody>")
+            for (site, why), g in _charge_groups(lines, lang).items():
+                P.append(f'<tr><td>{_h(free(site))}</td><td>{_h(why)}</td><td class="num">{_h(t.number(g[0]))}</td>'
+                         + "".join(f'<td class="num">{_h(money(v))}</td>' for v in g[1:]) + "</tr>")
+        else:
+            P.append(_charge_table_head(t))
+            P.extend(_charge_line(m, t, lang, tz) for m in lines)
         P.append(f'<tr class="total"><th scope="row" colspan="3">{_h(t(M["Total"]))}</th>'
                  f'<td class="num">{_h(money(ct["customer_pays_fen"]))}</td>'
                  f'<td class="num">{_h(money(ct["supplier_pays_fen"]))}</td>'
@@ -505,6 +512,12 @@ def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> b
             P.append(f'<tr class="total"><th scope="row" colspan="3">{_h(t(M["Payer undetermined (not in either sum)"]))}'
                      f'</th><td class="num words" colspan="4">{_h(_undetermined_said(t, ct))}</td></tr>')
         P.append("</tbody></table>")
+        disputed = [m for m in lines if m["losses_claimed_fen"] or payer_undetermined(m)] if summed else []
+        if disputed:
+            P.append("<h3>" + _h(t(_("Lines with a claimed loss or an undetermined payer"))) + "</h3>")
+            P.append(_charge_table_head(t))
+            P.extend(_charge_line(m, t, lang, tz) for m in disputed)
+            P.append("</tbody></table>")
 
     # restatements
     P.append(f"<h2>{_h(t(M['Restatements of earlier months']))}</h2>")
@@ -564,6 +577,46 @@ def interim_said(s: Mapping[str, Any], t: Any) -> str:
     """What an interim statement (a month the evaluation time is inside of) says before any figure."""
     return t(_("This month is not over: an interim statement, as of {evaluated} ({zone}); its figures can still "
                "change."), evaluated=t.time(s["cut"]["evaluated_at"], s["timezone"]), zone=t.zone_name(s["timezone"]))
+
+
+def _charge_table_head(t: Any) -> str:
+    return ('<table class="money">' + _cols(["29mm", "20mm", "auto", "21mm", "23mm", "21mm", "24mm"])
+            + "<thead><tr>" + "".join(f"<th>{_h(x)}</th>" for x in (
+                t(_("Ticket and asset")), t(_("Reported")), t(_("Coverage, cause and payer clause")),
+                t(_("The customer pays")), t(SUPPLIER_BEARS), t(_("Losses claimed")),
+                t(M["Losses the supplier owes"]))) + "</tr></thead><tbody>")
+
+
+def _charge_line(m: Mapping[str, Any], t: Any, lang: str, tz: str) -> str:
+    """One ticket's charge line: who pays what, under which clause, and its claimed loss."""
+    owed = (f'<td class="num words undetermined" colspan="2">{_h(_undetermined_row(t, m))}</td>'
+            if payer_undetermined(m) else f'<td class="num">{_h(t.money(m["customer_pays_fen"]))}</td>'
+                                          f'<td class="num">{_h(t.money(m["supplier_pays_fen"]))}</td>')
+    clause = short_clause(m["payer_clause"])
+    return (f'<tr><td class="id">{_h(free(m["ticket"]))}<br><span class="meta">{_h(free(m["asset"]))}</span></td>'
+            f'<td class="day">{"<br>".join(map(_h, t.time(m["reported_at"], tz).split(" ", 1)))}</td>'
+            f'<td>{_h(_coverage_and_cause(m, lang, t))}{" · " + _h(clause) if clause else ""}</td>'
+            f'{owed}<td class="num">{_h(t.money(m["losses_claimed_fen"] or 0))}</td>'
+            f'<td class="num words">{_loss_owed_html(m, t)}</td></tr>')
+
+
+def _coverage_and_cause(m: Mapping[str, Any], lang: str, t: Any) -> str:
+    return t.separated([x for x in (word(lang, "coverage", m["coverage"]), word(lang, "cause", m["cause"])) if x])
+
+
+def _charge_groups(lines: list[dict[str, Any]], lang: str) -> dict[tuple[str, str], list[int]]:
+    """The charge lines summed by site and by coverage and cause, as the totals sum them (an undetermined
+    payer's amounts are in neither side's sum): tickets, customer pays, supplier bears, losses claimed,
+    losses the supplier owes."""
+    t = texts(lang)
+    groups: dict[tuple[str, str], list[int]] = {}
+    for m in sorted(lines, key=lambda m: (str(m["site"] or ""), str(m["coverage"] or ""), str(m["cause"] or ""))):
+        g = groups.setdefault((m["site"] or "", _coverage_and_cause(m, lang, t)), [0, 0, 0, 0, 0])
+        losses = m["losses_claimed_fen"] or 0
+        for i, v in enumerate((1, m["customer_pays_fen"] or 0, m["supplier_pays_fen"] or 0, losses,
+                               losses if m["supplier_liable_for_losses"] else 0)):
+            g[i] += v
+    return groups
 
 
 def short_clause(clause: str | None) -> str:

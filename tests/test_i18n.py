@@ -198,7 +198,7 @@ def test_a_clock_past_its_deadline_is_called_timed_out_not_breach_of_contract() 
              "{tickets}, {restatements}; log position {position}, evaluated at {evaluated}",
              out="s.html", size="1", lang="zh_CN", customer="C", month="2025-10", breached=3, applicable=9,
              tickets="2", restatements="0", position=7, evaluated="—")
-    assert "9 个时钟中 3 个超时" in said, said
+    assert "9 个时限中 3 个超时" in said, said
 
 
 def test_what_statement_wrote_counts_one_restatement_in_the_singular() -> None:

@@ -297,7 +297,7 @@ def test_the_statement_names_its_cut_and_marks_a_restated_earlier_month(docs: di
     pages = pdf_pages(docs["statement.pdf"])
     text = re.sub(r"[ \t]+", " ", "\n".join(pages))
     assert re.search(r"依据账本日志截至位置 \d+ 的内容", text)
-    assert "第1页/共" in text.replace(" ", "") and "按时钟与故障等级的超时率" in text and "¥686.00" in text
+    assert "第1页/共" in text.replace(" ", "") and "按时限与故障等级的超时率" in text and "¥686.00" in text
     html = docs["statement.html"].read_text()
     # T-0630 was reported in June; its arrival occurred that night but the desk recorded it on 2 July,
     # after the June statement: June's arrival figure is restated. "Was" is what the June statement

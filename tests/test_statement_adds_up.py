@@ -112,7 +112,7 @@ def test_claimed_losses_and_the_losses_the_supplier_owes_are_labelled_apart(data
     lines = [dict(zip(header, (c.value for c in r), strict=True)) for r in money.iter_rows(min_row=2)
              if r[0].value and r[0].value != "合计"]
     assert sum(x["供应商应赔损失"] for x in lines) == 2283
-    assert {x["供应商是否应赔损失"] for x in lines if x["索赔损失"]} >= {"应赔（原文第65行）", "不应赔：损失条款所涉时钟没有超时"}
+    assert {x["供应商是否应赔损失"] for x in lines if x["索赔损失"]} >= {"应赔（原文第65行）", "不应赔：损失条款所涉时限没有超时"}
 
 
 def test_a_month_not_begun_is_refused_and_one_under_way_is_interim(data: Path) -> None:
@@ -127,7 +127,7 @@ def test_a_month_not_begun_is_refused_and_one_under_way_is_interim(data: Path) -
     first = html.split("<h2>")[0]  # before any figure
     assert "本月尚未结束：本对账单为中期对账单，截至 2026-04-04 14:29（北京时间）" in first
     assert "数字仅截至 2026-04-04 14:29（本月尚未结束）" in first
-    assert "<h2>评估时仍在计时的时钟</h2>" in html and "<h2>月末仍在计时的时钟</h2>" not in html
+    assert "<h2>评估时仍在计时的时限</h2>" in html and "<h2>月末仍在计时的时限</h2>" not in html
     said = json.loads(statement(data, "2026-04", "xlsx", "--json")[1])
     assert said[0]["interim"] is True
     book = openpyxl.load_workbook(io.BytesIO((data.parent / "s-2026-04.xlsx").read_bytes()))
@@ -160,15 +160,15 @@ def test_an_overrun_under_a_minute_says_so_and_its_times_show_the_seconds(data: 
     row = html.split('<td class="id">T-s7n3000-001724</td><td>远程解决</td>')[1].split("</tr>")[0].replace("\u00a0", " ")
     assert "2025-10-18 10:34:01" in row and "2025-10-18 10:34:51" in row and "超时不足 1 分钟" in row
     book = openpyxl.load_workbook(io.BytesIO(statement(data, "2025-10", "xlsx")[0].read_bytes()))
-    sheet = book["超时的时钟"]
+    sheet = book["超时的时限"]
     header = [c.value for c in sheet[1]]
     rows = [dict(zip(header, r, strict=True)) for r in sheet.iter_rows(min_row=2, values_only=True)]
-    x = next(r for r in rows if r["工单"] == "T-s7n3000-001724" and r["时钟"] == "远程解决")
+    x = next(r for r in rows if r["工单"] == "T-s7n3000-001724" and r["时限"] == "远程解决")
     assert x["超时（与打印版相同）"] == "超时不足 1 分钟" and x["超时（秒，实测）"] == 50
     assert sheet.cell(2, header.index("实际停止（北京时间）") + 1).number_format == "yyyy-mm-dd hh:mm:ss"
     printed = dict(re.findall(r'<td class="id">(T-[^<]+)</td><td>远程解决</td>.*?<td>(超时[^<]*)</td>', html))
     assert all(printed[r["工单"]].replace("\u00a0", " ") == r["超时（与打印版相同）"].replace("\u00a0", " ")
-               for r in rows if r["时钟"] == "远程解决")
+               for r in rows if r["时限"] == "远程解决")
 
 
 def test_running_now_and_running_at_month_end_say_which(data: Path) -> None:

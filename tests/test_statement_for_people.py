@@ -64,7 +64,7 @@ def test_a_day_s_end_deadline_reads_24_00_in_the_workbook_as_in_the_html(data: P
     html = statement(data, "2025-04", "html").read_text()
     assert "2025-04-10 24:00" in html
     book = openpyxl.load_workbook(io.BytesIO(statement(data, "2025-04", "xlsx").read_bytes()))
-    sheet = book["超时的时钟"]
+    sheet = book["超时的时限"]
     header = [c.value for c in sheet[1]]
     row = next(r for r in sheet.iter_rows(min_row=2, values_only=True) if r[0] == "T-2" and r[1] == "到达现场")
     assert row[header.index("期限（北京时间）")] == "2025-04-10 24:00"

@@ -171,5 +171,5 @@ def test_an_empty_queue_says_that_no_clock_is_running(console, browser) -> None:
     page.goto(console.url + "/queue?as_of=2020-01-01T00:00:00Z")
     page.wait_for_selector("#queue", timeout=60_000)  # the as-of page waits for its replay first
     assert _rows(page) == []
-    assert page.is_visible("#empty") and page.inner_text("#empty") == "目前没有正在计时的时钟。"
+    assert page.is_visible("#empty") and page.inner_text("#empty") == "目前没有正在计时的时限。"
     page.context.close()

@@ -132,7 +132,7 @@ def test_a_what_if_statement_marks_the_contract_s_clause_it_replaced_beside_the_
     row = next(r for r in rates.split("<tr") if "故障解决" in r and "一般" in r)
     assert "72 小时 " + REPLACED in row
     book = openpyxl.load_workbook(io.BytesIO(statement(w, "2025-04", "xlsx")[0].read_bytes()))
-    sheet = book["超时的时钟"]
+    sheet = book["超时的时限"]
     header = next(r for r in sheet.iter_rows(values_only=True) if "条款" in r)
     row = next(r for r in sheet.iter_rows(values_only=True) if r[0] == "T-2" and r[1] == "故障解决")
     assert row[header.index("条款")] == REPLACED

@@ -17,7 +17,7 @@ from typing import Any
 
 from domain.errors import N_
 
-from . import UserError
+from . import UserError, positive_float
 from .output import said, speak
 
 USERS_FILE = "web-users.toml"
@@ -110,13 +110,24 @@ def cmd_users_add(args: argparse.Namespace) -> int:
 
 def _refuse_unknown_parties(args: argparse.Namespace, user: Any) -> None:
     """A mistyped supplier, customer or contract would give a user who sees nothing: refuse what
-    the views do not hold. Without views yet there is nothing to check against (nor to serve)."""
+    the views do not hold. Without views yet there is nothing to check against (nor to serve);
+    with views a follower holds and no snapshot yet, the user is written with a note on stderr."""
     from ..statements import customer_known
     from .views import open_for_reading, snapshot_path, unknown_party, views_path
 
     if not views_path(args).exists() and not snapshot_path(args).exists():
         return
-    con = open_for_reading(args)
+    try:
+        con = open_for_reading(args)
+    except UserError as e:
+        if e.code != "TL-E032":
+            raise
+        # a follower just started holds the views and publishes its first snapshot once caught
+        # up (minutes on a large ledger): the user is written unchecked rather than refused
+        _ = speak()
+        print(_("users add: {user} not checked against the views ({reason}); `ticketledger users list` "
+                "shows what was written", user=user.describe().said(_), reason=said(e)), file=sys.stderr)
+        return
     try:
         if user.customer and not customer_known(con, user.customer, None):
             raise unknown_party(user.customer, None)

@@ -33,7 +33,7 @@ def browser():
 
 def _rows(page) -> list[dict[str, str]]:
     return page.eval_on_selector_all("#queue tbody tr", """rows => rows.map(r => ({key: r.dataset.key,
-        state: r.dataset.state, ms: r.cells[0].dataset.ms, left: r.cells[0].innerText, severity: r.cells[8].innerText}))""")
+        state: r.dataset.state, ms: r.cells[0].dataset.ms, left: r.cells[0].innerText, severity: r.cells[9].innerText}))""")
 
 
 def test_an_overdue_clock_still_running_leads_the_queue_by_how_much_it_is_overdue(console, browser) -> None:

@@ -43,6 +43,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--insecure-cookies", action="store_true",
                    help=N_("session cookies without the Secure flag (only for plain HTTP on a host other than "
                         "localhost; browsers accept Secure cookies on http://localhost)"))
+    p.add_argument("--stale-after", type=positive_float, default=30.0, metavar="SECONDS",
+                   help=N_("pages say the data is not current once the views miss events the log held this many "
+                        "seconds ago (default 30; the follower publishes its snapshot every few seconds, a large "
+                        "ledger's less often)"))
     from .stream import nats_options
 
     nats_options(p)
@@ -217,7 +221,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     options = options_of(args)
     url = options.url or os.environ.get("TICKETLEDGER_NATS_URL") or None
     settings = Settings(data_dir=folder, users_file=path, nats_url=url, nats_options=options,
-                        secure_cookies=not args.insecure_cookies)
+                        secure_cookies=not args.insecure_cookies, stale_after=args.stale_after)
     app = create_app(settings)
     if args.nice > 0:
         os.nice(args.nice)

@@ -75,6 +75,9 @@ def test_the_assignee_is_in_the_queue_its_filter_and_the_ticket_page(console, br
     page.wait_for_url(re.compile(r".*assignee=eng-wu.*"))
     keys = page.eval_on_selector_all("#queue tbody tr", "rows => rows.map(r => r.dataset.key)")
     assert keys and {k.split("|")[0] for k in keys} == {"T4-run"}, keys
+    assert page.text_content("#count") == f"{len(keys)} clocks"
+    page.goto(f"{console.url}/queue?assignee=eng-wu&clock=response")
+    assert page.text_content("#count") == "1 clock"  # not "1 clocks"
     page.goto(f"{console.url}/tickets/T4-run")
     assert page.text_content("#assignee") == "eng-wu"
     page.goto(f"{console.url}/tickets/T4-risk")
@@ -127,6 +130,8 @@ def test_a_clock_on_business_hours_says_its_hours_and_that_it_is_not_counting_no
     assert re.fullmatch(rf"not counting \(outside business hours\), resumes \d{{4}}-\d\d-\d\d \w{{3}} {hours[0]} · "
                         r"working time left 1 h", note), note
     assert page.text_content(f"{row} td.left") != "", "the calendar time to the deadline is still shown"
+    page.goto(f"{console.url}/tickets/T9-office")  # the ticket page names each clock's calendar too
+    assert page.text_content('#clocks tr[data-clock="response"] td.clock .cal') == f"business hours {hours[0]}–{hours[1]}"
     page.context.close()
 
 
@@ -147,6 +152,30 @@ def test_a_countdown_turns_its_state_at_risk_then_breached_in_the_browser(consol
     assert page.text_content(f'tr[data-key="{late}"] td.left').startswith("overdue")
     assert "breached" in page.get_attribute(f'tr[data-key="{late}"]', "class")
     page.context.close()
+
+
+def test_the_live_stream_stays_open_across_its_status_beats(console) -> None:
+    """Each beat (5 s) says whether the data is current; it used to end the stream, so the page
+    reconnected and showed "reconnecting…" at every beat."""
+    import threading
+
+    lines: list[str] = []
+    stop = threading.Event()
+
+    def read() -> None:
+        with webkit.Http(console, "cust4").stream("/live") as r:
+            for line in r.iter_lines():
+                lines.append(line)
+                if stop.is_set():
+                    return
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    time.sleep(12)
+    stop.set()
+    statuses = [json.loads(b[6:]) for a, b in zip(lines, lines[1:], strict=False) if a == "event: status"]
+    assert len(statuses) >= 3 and all(s == {"stale": False, "text": ""} for s in statuses), lines
+    assert lines.count(": connected") == 1, lines
 
 
 def _health(console) -> dict:

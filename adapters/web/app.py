@@ -645,15 +645,23 @@ async def live(request: Request) -> Response:
         yield b"retry: 2000\n: connected\n\n"
         yield status()
         stream = c.feed.follow(scope, filters, since).__aiter__()
-        while True:
-            try:
-                alert = await asyncio.wait_for(stream.__anext__(), timeout=STATUS_EVERY)
-            except TimeoutError:
-                yield status()
-                continue
-            except StopAsyncIteration:
-                return
-            yield _sse(alert)
+        # the same wait across status beats: wait_for's timeout cancelled the stream's __anext__,
+        # which closed the generator, so the stream ended at each beat and the browser reconnected
+        waiting = asyncio.ensure_future(stream.__anext__())
+        try:
+            while True:
+                done, _pending = await asyncio.wait({waiting}, timeout=STATUS_EVERY)
+                if not done:
+                    yield status()
+                    continue
+                try:
+                    alert = waiting.result()
+                except StopAsyncIteration:
+                    return
+                yield _sse(alert)
+                waiting = asyncio.ensure_future(stream.__anext__())
+        finally:
+            waiting.cancel()
 
     return StreamingResponse(events(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
@@ -783,8 +791,10 @@ async def ticket_page(request: Request, user: User, lang: str) -> Response:
                 report, head = _report_in(c, user, ticket, as_of, con, gen)
                 # a clock's pauses apart from its time between a resolution and its reopening
                 pauses = functools.partial(pause_parts, inputs=report.get("clock_inputs", []))
+                cals = queries.ticket_calendars(con, scope, ticket)
                 return {"ticket": ticket, "head": head, "report": report, "has_pdf": has_pdf, "proof": proof,
-                        "pauses": pauses,
+                        "pauses": pauses, "calendar": lambda clock: calendar_words(
+                            texts(lang), (cals.get(clock) or {}).get("cal_kind"), (cals.get(clock) or {}).get("cal_hours")),
                         "rtz": report.get("timezone") or DEFAULT_TZ}
 
             return kept_page(request, user, lang, key, "ticket.html", context)

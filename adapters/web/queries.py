@@ -24,15 +24,17 @@ ASSIGNEES = """(SELECT id AS ticket, arg_max(assignee, (occurred_at, position)) 
                WHERE aggregate = 'ticket' AND type = 'TicketReassigned' AND assignee IS NOT NULL GROUP BY id)"""
 # the clocks with their ticket's current assignee, for the queue and its filters
 CLOCKS = f"(SELECT s.*, a.assignee FROM sla_clocks s LEFT JOIN {ASSIGNEES} a ON a.ticket = s.ticket)"
-# and, for the queue's rows, the calendar each clock counts on (the terms version it uses)
-QUEUE_CLOCKS = f"""(SELECT s.*, a.assignee, tc.cal_key, coalesce(tc.cal_kind, 'continuous') AS cal_kind,
-                          tk.hours AS cal_hours, coalesce(tv.at_risk_share, 0.8) AS share
-                   FROM sla_clocks s LEFT JOIN {ASSIGNEES} a ON a.ticket = s.ticket
-                   LEFT JOIN terms tv ON tv.contract = s.contract AND tv.version = s.contract_version
+# the calendar each clock counts on and its at-risk share (the terms version it uses)
+_CALENDAR_OF_CLOCK = """LEFT JOIN terms tv ON tv.contract = s.contract AND tv.version = s.contract_version
                    LEFT JOIN terms_clocks tc ON tc.contract = s.contract AND tc.version = s.contract_version
                         AND tc.severity = s.clock_severity AND tc.clock = s.clock
                    LEFT JOIN terms_calendars tk ON tk.contract = s.contract AND tk.version = s.contract_version
-                        AND tk.calendar = s.calendar)"""
+                        AND tk.calendar = s.calendar"""
+_CALENDAR_COLUMNS = """tc.cal_key, coalesce(tc.cal_kind, 'continuous') AS cal_kind, tk.hours AS cal_hours,
+                      coalesce(tv.at_risk_share, 0.8) AS share"""
+# the queue's rows: the clocks with their assignee and calendar
+QUEUE_CLOCKS = f"""(SELECT s.*, a.assignee, {_CALENDAR_COLUMNS}
+                   FROM sla_clocks s LEFT JOIN {ASSIGNEES} a ON a.ticket = s.ticket {_CALENDAR_OF_CLOCK})"""
 # the clocks still counting: running, at risk, and breached but not stopped (overdue, still owed)
 STILL_RUNNING = "(state IN ('running', 'at_risk') OR (state = 'breached' AND stopped_at IS NULL))"
 # A filter with more values than this is a text field, not a drop-down: the 10M ledger has ~20,000
@@ -220,6 +222,14 @@ def ticket_head(con: Any, scope: Scope, ticket: str) -> TicketHead:
 def ticket_clocks(con: Any, scope: Scope, ticket: str) -> list[dict[str, Any]]:
     where, params = scope.where()
     return _rows(con, f"SELECT * FROM sla_clocks WHERE ticket = ? AND {where} ORDER BY clock", [ticket] + params)
+
+
+def ticket_calendars(con: Any, scope: Scope, ticket: str) -> dict[str, dict[str, Any]]:
+    """The calendar each of the ticket's clocks counts on, by clock (the ticket page says it)."""
+    where, params = scope.where("s")
+    rows = _rows(con, f"""SELECT s.clock, {_CALENDAR_COLUMNS} FROM sla_clocks s {_CALENDAR_OF_CLOCK}
+                          WHERE s.ticket = ? AND {where}""", [ticket] + params)
+    return {r["clock"]: r for r in rows}
 
 
 def asset_page(con: Any, scope: Scope, asset: str) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import get_timezone_name
+from babel.dates import get_day_names, get_timezone_name
 from babel.lists import format_list
 from babel.numbers import format_decimal
 from babel.support import Translations
@@ -180,6 +180,10 @@ class Texts:
         text = self._t.ngettext(singular, plural, n)
         return text.format(n=self.number(n), **params)
 
+    def plural_form(self, singular: str, plural: str, n: int, /) -> str:
+        """The form for `n`, not yet filled in (a page's script fills it: `{n} clock` / `{n} clocks`)."""
+        return self._t.ngettext(singular, plural, n)
+
     def word(self, marked: tuple[str, str] | str, /) -> str:
         """A vocabulary word marked with NP_(context, message) (or a plain N_ message)."""
         if isinstance(marked, tuple):
@@ -253,7 +257,7 @@ class Texts:
         """Time left on a running clock as the console's queue counts it down each second:
         `mm:ss` under an hour, so the last minutes are seen to pass (whole minutes showed "0 min"
         with seconds still left), `5 h 42 min` above it (minutes cut, not rounded: never more
-        time than is left); past the deadline `overdue …` the same way. The queue's script
+        time than is left), `2 d 0 h 12 min` from two days, `9 d 3 h` from a week; past the deadline `overdue …` the same way. The queue's script
         (adapters/web/static/queue.js) writes the same."""
         if seconds is None:
             return ""
@@ -262,6 +266,8 @@ class Texts:
             text = f"{s // 60:02d}:{s % 60:02d}"
         elif s < DAYS_FROM_MINUTES * 60:
             text = self._whole_minutes(s // 60)
+        elif s < COUNTDOWN_MINUTES_UNTIL:  # "2 d 0 h" for three deadlines an hour apart told none apart
+            text = self(DAYS_HOURS_MINUTES, d=self.number(s // 86400), h=s % 86400 // 3600, m=s % 3600 // 60)
         else:  # "overdue 9,991 h" reads as a number: days and hours from two days on
             text = self("{d} d {h} h", d=self.number(s // 86400), h=s % 86400 // 3600)
         return self(OVERDUE, d=text) if seconds < 0 else text
@@ -320,24 +326,36 @@ class Texts:
             return tz
         return name or tz
 
+    def weekdays(self) -> list[str]:
+        """The days' short names, Monday first: 周一 … 周日 / Mon … Sun."""
+        names = get_day_names("abbreviated", locale=self.locale)
+        return [names[i] for i in range(7)]
+
     def time(self, instant: datetime | str | None, tz: str = DEFAULT_TZ, *, zone: bool = False,
-             seconds: bool = False) -> str:
-        """An instant as local wall time, `2025-06-19 11:59` (with the zone's name if asked)."""
+             seconds: bool = False, weekday: bool = False) -> str:
+        """An instant as local wall time, `2025-06-19 11:59` (with the zone's name if asked; with
+        the weekday, `2025-06-19 周四 11:59`, for the console, where 调休 and holidays move days)."""
         local = to_local(instant, tz)
         if local is None:
             return ""
-        text = local.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+        day = f"%Y-%m-%d {self.weekdays()[local.weekday()]}" if weekday else "%Y-%m-%d"
+        text = local.strftime(f"{day} %H:%M:%S" if seconds else f"{day} %H:%M")
         return f"{text} {self.zone_name(tz)}" if zone else text
 
-    def end(self, instant: datetime | str | None, tz: str = DEFAULT_TZ, *, zone: bool = False) -> str:
-        """The end of a period: local midnight written as the last day's 24:00 (art. 203)."""
+    def end(self, instant: datetime | str | None, tz: str = DEFAULT_TZ, *, zone: bool = False,
+            weekday: bool = False) -> str:
+        """The end of a period: local midnight written as the last day's 24:00 (art. 203); with
+        the weekday (the console), that last day's."""
         local = to_local(instant, tz)
         if local is None:
             return ""
         if local.time() == time(0, 0):
-            text = f"{(local - timedelta(days=1)).strftime('%Y-%m-%d')} 24:00"
+            last = local - timedelta(days=1)
+            name = f" {self.weekdays()[last.weekday()]}" if weekday else ""
+            text = f"{last.strftime('%Y-%m-%d')}{name} 24:00"
         else:
-            text = local.strftime("%Y-%m-%d %H:%M")
+            name = f" {self.weekdays()[local.weekday()]}" if weekday else ""
+            text = local.strftime(f"%Y-%m-%d{name} %H:%M")
         return f"{text} {self.zone_name(tz)}" if zone else text
 
     def date(self, day: date | str | None) -> str:
@@ -664,6 +682,7 @@ TALLY_SEPARATOR = _(", ")
 # durations (Texts.duration): from two days on the days are said beside the hours, as the console's
 # overdue clocks count in days from two days on (Texts.countdown): one threshold for both
 DAYS_FROM_MINUTES = 2 * 24 * 60
+COUNTDOWN_MINUTES_UNTIL = 7 * 86400  # seconds: a countdown keeps its minutes below a week
 HOURS = _("{h} h")
 HOURS_AND_DAYS = _("{hours} ({days})")
 DAYS_HOURS_MINUTES = _("{d} d {h} h {m} min")

@@ -56,9 +56,12 @@ def test_a_live_deadline_at_the_end_of_a_day_is_that_day_s_24_00(console, browse
     midnight = datetime(day.year, day.month, day.day, tzinfo=beijing) + timedelta(days=1)  # the end of `day`
     page = _queue_with(browser, console, [_alert("T4-day", midnight.astimezone(UTC)),
                                           _alert("T4-minute", (midnight + timedelta(minutes=1)).astimezone(UTC))])
-    assert page.text_content('tr[data-key="T4-day|resolution"] td.deadline') == f"{day.isoformat()} 24:00"
+    week = "一二三四五六日"  # the last day's weekday, as the server writes it (Texts.end, weekday=True)
+    assert page.text_content('tr[data-key="T4-day|resolution"] td.deadline') == \
+        f"{day.isoformat()} 周{week[day.weekday()]} 24:00"
+    after = day + timedelta(days=1)
     assert page.text_content('tr[data-key="T4-minute|resolution"] td.deadline') == \
-        f"{(day + timedelta(days=1)).isoformat()} 00:01"
+        f"{after.isoformat()} 周{week[after.weekday()]} 00:01"
     page.context.close()
 
 

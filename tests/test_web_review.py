@@ -33,7 +33,7 @@ def browser():
 
 def _rows(page) -> list[dict[str, str]]:
     return page.eval_on_selector_all("#queue tbody tr", """rows => rows.map(r => ({key: r.dataset.key,
-        state: r.dataset.state, ms: r.cells[0].dataset.ms, left: r.cells[0].innerText, severity: r.cells[8].innerText}))""")
+        state: r.dataset.state, ms: r.cells[0].dataset.ms, left: r.cells[0].innerText, severity: r.cells[9].innerText}))""")
 
 
 def test_an_overdue_clock_still_running_leads_the_queue_by_how_much_it_is_overdue(console, browser) -> None:
@@ -134,6 +134,17 @@ def test_near_a_deadline_the_time_left_is_written_in_seconds_never_0_min() -> No
     assert (en.countdown(-(47 * 3600 + 59 * 60)), en.countdown(-(416 * 86400 + 7 * 3600 + 5))) == (
         "overdue 47 h 59 min", "overdue 416 d 7 h")
     assert zh.countdown(-(416 * 86400 + 7 * 3600)) == "已超时 416 天 7 小时"
+
+
+def test_deadlines_a_few_days_off_keep_their_minutes_so_they_are_told_apart() -> None:
+    from replay.i18n import texts
+
+    en, zh = texts("en"), texts("zh_CN")
+    # three deadlines 2 d and some minutes off were all "2 d 0 h" (dispatcher review, item 5)
+    assert [en.countdown(2 * 86400 + m * 60 + 30) for m in (5, 25, 50)] == [
+        "2 d 0 h 5 min", "2 d 0 h 25 min", "2 d 0 h 50 min"]
+    assert zh.countdown(3 * 86400 + 4 * 3600 + 7 * 60) == "3 天 4 小时 7 分钟"
+    assert en.countdown(8 * 86400 + 3 * 3600 + 59 * 60) == "8 d 3 h"  # from a week on: days and hours
 
 
 def test_a_breached_clock_reads_red_on_its_ticket_page_and_the_asset_page_speaks_words(console, browser) -> None:

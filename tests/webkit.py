@@ -175,7 +175,7 @@ def cli(data: Path, *args: str, stdin: str | None = None) -> subprocess.Complete
 
 
 @contextlib.contextmanager
-def running_console(root: Path, *, hostile: bool = True) -> Iterator[Console]:
+def running_console(root: Path, *, hostile: bool = True, serve_args: tuple[str, ...] = ()) -> Iterator[Console]:
     data = root / "data"
     now = datetime.now(UTC)
     ledger = open_ledger(data)
@@ -206,7 +206,7 @@ def running_console(root: Path, *, hostile: bool = True) -> Iterator[Console]:
             port = free_port()
             server = subprocess.Popen(
                 [sys.executable, "-m", "adapters.cli", "--data-dir", str(data), "serve", "--port", str(port),
-                 "--nats-url", nats.url], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                 "--nats-url", nats.url, *serve_args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             console.procs.append(server)
             console.url = f"http://127.0.0.1:{port}"
             _wait_http(console.url, server)

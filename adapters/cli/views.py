@@ -22,7 +22,7 @@ import msgspec
 from replay.i18n import DEFAULT_TZ, N_, Texts
 
 from .. import data_folder
-from ..data_folder import SNAPSHOT_FILE, VIEWS_FILE, sql_text
+from ..data_folder import SNAPSHOT_FILE, VIEWS_FILE, Behind, sql_text
 from . import UserError, position_in_log, positive_float, positive_int, recorded_by_now
 from .output import Column, emit, plain, said, speak
 from .tables import REPORTS, STATES, TABLE_LIMIT, column
@@ -351,21 +351,6 @@ def views_position(con: Any) -> int | None:
     """The log position the views hold: their checkpoint's (None: no checkpoint yet)."""
     r = con.execute("SELECT max(position) FROM checkpoint").fetchone()
     return int(r[0]) if r and r[0] is not None else None
-
-
-@dataclass(frozen=True)
-class Behind:
-    """The ledger's own views behind its log: a report read from them misses what came since."""
-
-    views: int  # the position the views hold
-    log: int  # the store's last position
-
-    def said(self, _: Texts) -> str:
-        return _("views are at position {views}, the log at {log}: run `ticketledger views rebuild` or "
-                 "`views follow`", views=_.number(self.views), log=_.number(self.log))
-
-    def as_json(self) -> dict[str, int]:
-        return {"views_position": self.views, "log_position": self.log}
 
 
 def views_behind(args: argparse.Namespace, con: Any) -> Behind | None:

@@ -17,7 +17,7 @@ from typing import Any
 
 from domain.errors import N_
 
-from . import UserError
+from . import UserError, positive_float
 from .output import said, speak
 
 USERS_FILE = "web-users.toml"
@@ -43,6 +43,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--insecure-cookies", action="store_true",
                    help=N_("session cookies without the Secure flag (only for plain HTTP on a host other than "
                         "localhost; browsers accept Secure cookies on http://localhost)"))
+    p.add_argument("--stale-after", type=positive_float, default=30.0, metavar="SECONDS",
+                   help=N_("pages say the data is not current once the views miss events the log held this many "
+                        "seconds ago (default 30; the follower publishes its snapshot every few seconds, a large "
+                        "ledger's less often)"))
     from .stream import nats_options
 
     nats_options(p)
@@ -110,13 +114,24 @@ def cmd_users_add(args: argparse.Namespace) -> int:
 
 def _refuse_unknown_parties(args: argparse.Namespace, user: Any) -> None:
     """A mistyped supplier, customer or contract would give a user who sees nothing: refuse what
-    the views do not hold. Without views yet there is nothing to check against (nor to serve)."""
+    the views do not hold. Without views yet there is nothing to check against (nor to serve);
+    with views a follower holds and no snapshot yet, the user is written with a note on stderr."""
     from ..statements import customer_known
     from .views import open_for_reading, snapshot_path, unknown_party, views_path
 
     if not views_path(args).exists() and not snapshot_path(args).exists():
         return
-    con = open_for_reading(args)
+    try:
+        con = open_for_reading(args)
+    except UserError as e:
+        if e.code != "TL-E032":
+            raise
+        # a follower just started holds the views and publishes its first snapshot once caught
+        # up (minutes on a large ledger): the user is written unchecked rather than refused
+        _ = speak()
+        print(_("users add: {user} not checked against the views ({reason}); `ticketledger users list` "
+                "shows what was written", user=user.describe().said(_), reason=said(e)), file=sys.stderr)
+        return
     try:
         if user.customer and not customer_known(con, user.customer, None):
             raise unknown_party(user.customer, None)
@@ -206,7 +221,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     options = options_of(args)
     url = options.url or os.environ.get("TICKETLEDGER_NATS_URL") or None
     settings = Settings(data_dir=folder, users_file=path, nats_url=url, nats_options=options,
-                        secure_cookies=not args.insecure_cookies)
+                        secure_cookies=not args.insecure_cookies, stale_after=args.stale_after)
     app = create_app(settings)
     if args.nice > 0:
         os.nice(args.nice)

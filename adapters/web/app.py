@@ -48,7 +48,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from replay.explanations import pause_parts
-from replay.i18n import LANGS, N_, VOCABULARY, normalise_lang, recorded_word, texts, word
+from replay.i18n import LANGS, N_, VOCABULARY, normalise_lang, plural, recorded_word, texts, word
 from replay.printable import printable
 
 from ..alerts import Alert
@@ -58,6 +58,7 @@ from ..stream import ConnectOptions
 from . import charts, documents, pages, queries
 from .asof import STATES as JOB_STATES
 from .asof import AsOfJobs, Busy
+from .health import STALE_AFTER, Freshness, Watch
 from .live import AlertFeed, page_time
 from .pages import Page, PageCache
 from .scope import OutOfScope, Scope
@@ -90,6 +91,7 @@ class Settings:
     nats_options: ConnectOptions | None = None
     cache_dir: Path | None = None
     secure_cookies: bool = True
+    stale_after: float = STALE_AFTER  # seconds the views may miss the log's events before pages say so
 
     def cache(self) -> Path:
         return self.cache_dir or (self.data_dir / "web-cache")
@@ -105,6 +107,7 @@ class Console:
     feed: AlertFeed
     jobs: AsOfJobs
     env: Environment
+    watch: Watch | None = None  # set by create_app: whether the views are current (adapters.web.health)
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
     # reports by (ticket, as of, copy of the views, checkpoint)
     reports: collections.OrderedDict[tuple, dict[str, Any]] = field(default_factory=collections.OrderedDict)
@@ -140,6 +143,14 @@ class Console:
             known = documents.proofs_available(self.ledger())
         self._proofs = (known, time.monotonic())
         return known
+
+    def freshness(self) -> Freshness:
+        return self.watch.now() if self.watch is not None else Freshness(None, None)
+
+    def log_position(self) -> int:
+        """The store's last position (its index: cheap at any size of log)."""
+        with self.ledger_lock:
+            return self.ledger().position
 
     def ledger(self) -> Any:
         if self._ledger is None:
@@ -256,6 +267,7 @@ def _query_string(kept: dict[str, str], **changes: Any) -> str:
     return ("?" + urlencode(params)) if params else ""
 
 
+CLOCKS_COUNT = plural("{n} clock", "{n} clocks")  # the queue's count, as the page and its script write it
 ROLE_NAMES = {"supplier": N_("supplier"), "customer": N_("customer"), "arbitrator": N_("arbitrator")}
 
 
@@ -270,7 +282,8 @@ def render(request: Request, template: str, lang: str, user: User | None, status
            csp: str | None = None, filters: dict[str, str] | None = None, **context: Any) -> HTMLResponse:
     """A page. Only checked values reach it: the as-of time as parsed and the filters the scope
     admitted (a refused page echoes nothing of the request)."""
-    response = HTMLResponse(render_body(request, template, lang, user, status, filters, **context), status_code=status)
+    body = Page(render_body(request, template, lang, user, status, filters, **context))
+    response = HTMLResponse(body.fill({pages.STALE: stale_banner(console(request), lang)}), status_code=status)
     if csp:
         response.headers["Content-Security-Policy"] = csp
     return response
@@ -297,8 +310,17 @@ def render_body(request: Request, template: str, lang: str, user: User | None, s
         tz=DEFAULT_TZ, as_of=as_of, csrf=csrf_token(request.session) if csrf is None else csrf,
         path=request.url.path if status < 400 else "/queue", qs=functools.partial(_query_string, kept),
         keep=("?" + urlencode(keep)) if keep else "", keep_amp=("&" + urlencode(keep)) if keep else "",
-        ms=epoch_ms, role_names=ROLE_NAMES, filters=filters or {}, before_first=before_first, **context)
+        ms=epoch_ms, role_names=ROLE_NAMES, filters=filters or {}, before_first=before_first,
+        stale=Markup(pages.STALE), **context)
     return body
+
+
+def stale_banner(c: Console, lang: str) -> str:
+    """The banner every page carries: shown while the views are not current (adapters.web.health),
+    hidden otherwise, where the queue's script shows it when they stop being current."""
+    text = c.freshness().said(texts(lang))
+    return (f'<p id="stale" class="stale-banner" role="alert">{escape(text)}</p>' if text
+            else '<p id="stale" class="stale-banner" role="alert" hidden></p>')
 
 
 def kept_page(request: Request, user: User, lang: str, key: tuple, template: str,
@@ -314,11 +336,13 @@ def kept_page(request: Request, user: User, lang: str, key: tuple, template: str
     return page
 
 
-def served(request: Request, user: User, page: Page) -> HTMLResponse:
-    """A kept page with this request's user name, CSRF token and server time filled in."""
+def served(request: Request, user: User, page: Page, lang: str) -> HTMLResponse:
+    """A kept page with this request's user name, CSRF token, server time and whether the views
+    are current filled in."""
     return HTMLResponse(page.fill({pages.NAME: str(escape(printable(user.name))),
                                    pages.CSRF: csrf_token(request.session),
-                                   pages.NOW_MS: epoch_ms(datetime.now(UTC))}))
+                                   pages.NOW_MS: epoch_ms(datetime.now(UTC)),
+                                   pages.STALE: stale_banner(console(request), lang)}))
 
 
 def page(handler: Callable[..., Any]) -> Callable[[Request], Any]:
@@ -445,8 +469,11 @@ def queue_data(c: Console, user: User, con: Any, gen: Any, asked: Mapping[str, s
     filters = queries.checked_filters(asked, options)
     rows, total = queries.queue(con, scope, filters, now, remember=gen.remember)
     zones = gen.remember(("zones", scope), lambda cur: queries.contract_zones(cur, scope))
+    cals = queries.calendars_now(con, rows, now)
+    for r in rows:
+        r["at_risk_at"] = queries.at_risk_at(r, cals.get(r["cal_key"] or ""))
     return {"rows": rows, "total": total, "options": options, "filters": filters, "now": now,
-            "evaluated_at": gen.evaluated_at, "zones": zones}
+            "evaluated_at": gen.evaluated_at, "zones": zones, "cals": cals}
 
 
 WARM_USERS = 20  # users of the users file whose queue is computed as the console starts
@@ -466,7 +493,7 @@ def warm_start(c: Console) -> None:
         with c.views.reading() as (con, gen):
             for user in c.users.all()[:WARM_USERS]:
                 data = queue_data(c, user, con, gen, {}, datetime.now(UTC))
-                row = queue_row(c, gen, user_lang(user) or DEFAULT_LANG, data["zones"])
+                row = queue_row(c, gen, user_lang(user) or DEFAULT_LANG, data["zones"], data["cals"], data["now"])
                 for r in data["rows"]:
                     row(r, "")
     except (NoViews, OutOfScope) as e:
@@ -496,39 +523,85 @@ async def queue_page(request: Request, user: User, lang: str) -> Response:
                          "state": {k: word(lang, "state", k) for k in ("running", "at_risk", "breached", "met",
                                                                           "not_applicable")},
                          "severity": {k: word(lang, "severity", k) for k in VOCABULARY["severity"]},
-                         "paused": _("paused"), "overdue": _("overdue {d}"), "h": _("{h} h {m} min"), "dh": _("{d} d {h} h"), "live": _("live"), "offline": _("reconnecting…"),
-                         "clocks": _("{n} clocks"),
+                         "paused": _("paused"), "overdue": _("overdue {d}"), "h": _("{h} h {m} min"), "dh": _("{d} d {h} h"), "dhm": _("{d} d {h} h {m} min"), "live": _("live"), "offline": _("reconnecting…"),
+                         "stale": _("not live: data not current"),
+                         "weekdays": _.weekdays(),
+                         "clocks": [_.plural_form(*CLOCKS_COUNT, 1), _.plural_form(*CLOCKS_COUNT, 2)],
                          "zones": data["zones"], "lang": _.html_lang}
                 # an as-of page stands still at its time; a live one counts from the server's clock
-                return {**data, "row": queue_row(c, gen, lang, data["zones"]), "live": live,
+                return {**data, "clocks_count": _.plural(*CLOCKS_COUNT, data["total"]), "row": queue_row(c, gen, lang, data["zones"], data["cals"], now), "live": live,
                         "words": json.dumps(words, ensure_ascii=False), "many_options": queries.MANY_OPTIONS,
                         "now_ms": epoch_ms(as_of) if as_of else pages.NOW_MS}
 
             return kept_page(request, user, lang, key, "queue.html", context)
 
-    return served(request, user, await run_in_threadpool(work))
+    return served(request, user, await run_in_threadpool(work), lang)
 
 
 LEFT = "\x00left\x00"  # where a queue row's time left goes (no template writes this character)
+NOTE = "\x00note\x00"  # and what its calendar does now (not counting, working time left)
+_MARKS = re.compile(f"{LEFT}|{NOTE}")
 
 
-def queue_row(c: Console, gen: Any, lang: str, zones: dict[str, str]) -> Callable[[dict[str, Any], str], Markup]:
+def queue_row(c: Console, gen: Any, lang: str, zones: dict[str, str], cals: Mapping[str, queries.CalendarNow],
+              now: datetime) -> Callable[[dict[str, Any], str], Markup]:
     """The queue's rows as the page writes them (`queue_row.html`): each rendered once per copy of
-    the views, language and as-of, and only its time left at each page, as it moves with now
-    (at 10M events 500 rows of Jinja took 0.12-0.2 s of CPU a page, the console's largest cost
-    under 50 users). A row's values are those of the copy it came from, so its piece is too."""
+    the views, language and as-of, and only its time left and its calendar's note at each page,
+    as they move with now (at 10M events 500 rows of Jinja took 0.12-0.2 s of CPU a page, the
+    console's largest cost under 50 users). A row's values are those of the copy it came from,
+    so its piece is too."""
     t = texts(lang)
     template = c.env.get_template("queue_row.html")
     context = {"t": t, "_": t, "word": functools.partial(word, lang), "p": printable, "ms": epoch_ms,
-               "zones": zones, "tz": DEFAULT_TZ, "left": LEFT}
+               "zones": zones, "tz": DEFAULT_TZ, "left": LEFT, "note": NOTE,
+               "calendar": functools.partial(calendar_words, t)}
 
     def row(r: dict[str, Any], keep: str) -> Markup:
         piece = gen.piece(("queue-row", lang, keep, r["ticket"], r["clock"]),
-                          lambda: template.render(r=r, keep=keep, **context).split(LEFT))
+                          lambda: _MARKS.split(template.render(r=r, keep=keep, **context)))
         seconds = r["seconds_left"]
-        return Markup(piece[0] + str(escape(t.countdown(seconds))) + piece[1])
+        note = calendar_note(t, r, cals, now, zones.get(r["contract"], DEFAULT_TZ))
+        return Markup(piece[0] + str(escape(t.countdown(seconds))) + piece[1]
+                      + (f'<span class="cal now">{escape(note)}</span>' if note else "") + piece[2])
 
     return row
+
+
+def calendar_words(_: Any, kind: str | None, hours: Any) -> str:
+    """The calendar a clock counts on, in words: 7×24, working days, business hours 09:00–12:00, …"""
+    if kind == "business_hours":
+        return _("business hours {hours}", hours=", ".join(f"{a}–{b}" for a, b in (hours or [])))
+    if kind == "working_days":
+        return _("working days")
+    return _("7×24")
+
+
+def calendar_note(_: Any, r: Mapping[str, Any], cals: Mapping[str, queries.CalendarNow], now: datetime,
+                  tz: str) -> str:
+    """What a clock on business hours or working days does now: not counting, and when it resumes;
+    and, for an hour/minute target, the working time left (target + extension − counted at the
+    evaluation time, less what the calendar counted since)."""
+    cal = cals.get(r.get("cal_key") or "")
+    if cal is None or r["state"] not in ("running", "at_risk"):
+        return ""
+    naive = now.astimezone(UTC).replace(tzinfo=None)
+    parts = []
+    if r["paused_since"] is None and not cal.counting(naive):
+        reason = _("outside business hours") if r["cal_kind"] == "business_hours" else _("not a working day")
+        resumes = cal.resumes(naive)
+        parts.append(_("not counting ({reason}), resumes {when}", reason=reason,
+                       when=_.time(resumes, tz, weekday=True)) if resumes else _("not counting ({reason})", reason=reason))
+    if r.get("target_minutes") is not None and r.get("counted_minutes") is not None:
+        counted = r["counted_minutes"]
+        if r["paused_since"] is None and r["evaluated_at"] is not None:
+            counted += cal.open_minutes(r["evaluated_at"], naive)
+        left = r["target_minutes"] + (r["extension_minutes"] or 0) - counted
+        if left > 0:  # whole minutes, cut: never more time than is left
+            parts.append(_("working time left {duration}", duration=_.duration(int(left), days=False)))
+    return " · ".join(parts)
+
+
+STATUS_EVERY = 5.0  # seconds between the live stream's status events (also its keep-alive)
 
 
 def _sse(alert: Alert) -> bytes:
@@ -559,18 +632,36 @@ async def live(request: Request) -> Response:
         return PlainTextResponse("live updates are off: the console was started without NATS", status_code=503)
     since = page_time(request.query_params.get("since"))
 
+    _ = texts(lang_of(request, user))
+
+    def status() -> bytes:
+        """Whether the views are current: the page says "live" only while they are (and shows
+        the stale banner while they are not); sent at once and every STATUS_EVERY seconds."""
+        fresh = c.freshness()
+        return b"event: status\ndata: " + json.dumps({"stale": fresh.stale, "text": fresh.said(_)},
+                                                     ensure_ascii=False).encode() + b"\n\n"
+
     async def events() -> AsyncIterator[bytes]:
         yield b"retry: 2000\n: connected\n\n"
+        yield status()
         stream = c.feed.follow(scope, filters, since).__aiter__()
-        while True:
-            try:
-                alert = await asyncio.wait_for(stream.__anext__(), timeout=15)
-            except TimeoutError:
-                yield b": keep-alive\n\n"
-                continue
-            except StopAsyncIteration:
-                return
-            yield _sse(alert)
+        # the same wait across status beats: wait_for's timeout cancelled the stream's __anext__,
+        # which closed the generator, so the stream ended at each beat and the browser reconnected
+        waiting = asyncio.ensure_future(stream.__anext__())
+        try:
+            while True:
+                done, _pending = await asyncio.wait({waiting}, timeout=STATUS_EVERY)
+                if not done:
+                    yield status()
+                    continue
+                try:
+                    alert = waiting.result()
+                except StopAsyncIteration:
+                    return
+                yield _sse(alert)
+                waiting = asyncio.ensure_future(stream.__anext__())
+        finally:
+            waiting.cancel()
 
     return StreamingResponse(events(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
@@ -700,8 +791,10 @@ async def ticket_page(request: Request, user: User, lang: str) -> Response:
                 report, head = _report_in(c, user, ticket, as_of, con, gen)
                 # a clock's pauses apart from its time between a resolution and its reopening
                 pauses = functools.partial(pause_parts, inputs=report.get("clock_inputs", []))
+                cals = queries.ticket_calendars(con, scope, ticket)
                 return {"ticket": ticket, "head": head, "report": report, "has_pdf": has_pdf, "proof": proof,
-                        "pauses": pauses,
+                        "pauses": pauses, "calendar": lambda clock: calendar_words(
+                            texts(lang), (cals.get(clock) or {}).get("cal_kind"), (cals.get(clock) or {}).get("cal_hours")),
                         "rtz": report.get("timezone") or DEFAULT_TZ}
 
             return kept_page(request, user, lang, key, "ticket.html", context)
@@ -710,7 +803,7 @@ async def ticket_page(request: Request, user: User, lang: str) -> Response:
         page = await run_in_threadpool(work)
     except LookupError:
         raise OutOfScope("no such ticket") from None
-    return served(request, user, page)
+    return served(request, user, page, lang)
 
 
 async def _document(request: Request, kind: str) -> Response:
@@ -907,9 +1000,14 @@ def _bundle_into(path: Path) -> None:
 
 
 async def healthz(request: Request) -> Response:
+    """200 while the console serves. `live` is true only when the console is connected to the
+    alerts and the views are current (`stale` false: adapters.web.health); `views_behind` and
+    `follower_silent_seconds` say why not. A monitor alerts on `live` or `stale`."""
     c = console(request)
+    fresh = c.freshness()
     return JSONResponse({"views": c.views.snapshot.exists() or c.views.main.exists(),
-                         "live": c.feed.connected, "alerts_received": c.feed.received})
+                         "live": c.feed.connected and not fresh.stale, "alerts_connected": c.feed.connected,
+                         "alerts_received": c.feed.received, **fresh.as_json()})
 
 
 # --- the application --------------------------------------------------------------------------------------
@@ -922,16 +1020,19 @@ def create_app(settings: Settings) -> Starlette:
     c = Console(settings=settings, views=ViewsSource(settings.data_dir), users=Users(settings.users_file),
                 feed=AlertFeed(settings.nats_url, settings.nats_options),
                 jobs=AsOfJobs(settings.data_dir, cache / "asof"), env=env)
+    c.watch = Watch(c.log_position, c.views.position, c.feed.follower_silent, settings.stale_after)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await c.feed.start()
+        c.watch.start()
         warm = asyncio.get_running_loop().run_in_executor(None, load_bundle, cache)
         queue = asyncio.get_running_loop().run_in_executor(None, warm_start, c)
         try:
             yield
         finally:
             await c.feed.stop()
+            await run_in_threadpool(c.watch.stop)
             c.jobs.stop()
             with contextlib.suppress(Exception):
                 await queue

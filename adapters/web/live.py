@@ -14,6 +14,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
 
@@ -24,6 +25,10 @@ from ..stream import ALERTS_STREAM, ConnectOptions, connect
 from .scope import Scope
 
 log = logging.getLogger("ticketledger.web")
+# The follower unheard this long (no alert, no pull request waiting) counts as stopped: its idle
+# re-evaluation comes every 30 s, and a pull request is out all the time it waits for events
+FOLLOWER_SILENT = 30.0
+WATCH_EVERY = 2.0  # seconds between looks at the follower's consumer
 
 
 class AlertFeed:
@@ -35,6 +40,10 @@ class AlertFeed:
         self.task: asyncio.Task[None] | None = None
         self.connected = False
         self.received = 0
+        # when the follower was last heard: an alert, or its pull request waiting on the ledger
+        # stream's consumer (it always has one out while it waits for events); monotonic seconds
+        self.follower_heard = time.monotonic()
+        self.watcher: asyncio.Task[None] | None = None
 
     @property
     def enabled(self) -> bool:
@@ -43,12 +52,14 @@ class AlertFeed:
     async def start(self) -> None:
         if self.url is not None:
             self.task = asyncio.create_task(self._run(), name="alerts")
+            self.watcher = asyncio.create_task(self._watch_follower(), name="follower-watch")
 
     async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self.task
+        for task in (self.task, self.watcher):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         for q in list(self.listeners):
             with contextlib.suppress(asyncio.QueueFull):
                 q.put_nowait(None)
@@ -81,6 +92,7 @@ class AlertFeed:
                     except msgspec.DecodeError:  # not an alert of ours
                         continue
                     self.received += 1
+                    self.follower_heard = time.monotonic()
                     self.recent.append(alert)
                     for q in list(self.listeners):
                         try:
@@ -94,6 +106,46 @@ class AlertFeed:
             except Exception as e:  # noqa: BLE001 - NATS gone or restarting: try again shortly
                 log.warning("alerts: %s: %s; retrying", type(e).__name__, e)
                 self.connected = False
+                await asyncio.sleep(1.0)
+            finally:
+                if nc is not None:
+                    with contextlib.suppress(Exception):
+                        await nc.close()
+
+    def follower_silent(self) -> float | None:
+        """Seconds since the follower was last heard, when that is FOLLOWER_SILENT or more
+        (None: heard lately, or no NATS to hear it on)."""
+        if not self.enabled:
+            return None
+        silent = time.monotonic() - self.follower_heard
+        return silent if silent >= FOLLOWER_SILENT else None
+
+    async def _watch_follower(self) -> None:
+        """Every few seconds, whether `views follow` has a pull request waiting on its consumer
+        of the ledger stream. The follower publishes alerts only when a clock changes, so an
+        idle queue hears none: the waiting request is what says it still runs (a killed
+        follower's expires within its wait, half a second)."""
+        from nats.js.errors import NotFoundError
+
+        from ..follower import CONSUMER
+        from ..stream import STREAM
+
+        assert self.url is not None
+        while True:
+            nc = None
+            try:
+                nc = await connect(self.url, self.options)
+                js = nc.jetstream()
+                while True:
+                    with contextlib.suppress(NotFoundError):  # no follower started yet
+                        info = await js.consumer_info(STREAM, CONSUMER)
+                        if info.num_waiting:
+                            self.follower_heard = time.monotonic()
+                    await asyncio.sleep(WATCH_EVERY)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # noqa: BLE001 - NATS gone or restarting: the follower is not heard meanwhile
+                log.warning("follower watch: %s: %s; retrying", type(e).__name__, e)
                 await asyncio.sleep(1.0)
             finally:
                 if nc is not None:

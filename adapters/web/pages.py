@@ -9,7 +9,8 @@ kept, so a kept page is served to a scope that was already shown it in the same 
 
 What differs between two users of one scope is left as slots in the kept bytes and filled per
 request: the signed-in user's name, the session's CSRF token, the server's clock in ms (the
-countdown's skew). A slot is a random string drawn at start, which no recorded text can carry.
+countdown's skew), whether the views are current. A slot is a random string drawn at start,
+which no recorded text can carry.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ _NONCE = secrets.token_hex(12)
 NAME = f"slot{_NONCE}name"  # the user's name, as `printable` and autoescape write it
 CSRF = f"slot{_NONCE}csrf"  # the session's CSRF token
 NOW_MS = f"slot{_NONCE}now"  # the server's time (ms since the epoch) when the page is served
-_SLOTS = re.compile(f"({NAME}|{CSRF}|{NOW_MS})")
+STALE = f"slot{_NONCE}stale"  # the banner saying the views are not current (adapters.web.health)
+_SLOTS = re.compile(f"({NAME}|{CSRF}|{NOW_MS}|{STALE})")
 # bytes of pages kept, least recently served dropped first: a queue page at 10M events is ~0.3 MB
 # and is kept per second, so a count would fill with stale queue pages; ticket pages are ~10 KB
 KEPT_BYTES = 64 * 1024 * 1024

@@ -16,7 +16,25 @@ from projections.liability import UNDETERMINED, VALUE_IN_QUESTION
 
 from .scope import OutOfScope, Scope
 
-QUEUE_FILTERS = ("customer", "site", "technician", "severity", "clock")
+QUEUE_FILTERS = ("customer", "site", "technician", "assignee", "severity", "clock")
+# Each ticket's current assignee: its latest reassignment by the desk (TicketReassigned) as it
+# happened in the field. Read beside the clocks, never alone: a ticket reaches a page only
+# through `sla_clocks` (or `liability`) and the scope's predicate on them.
+ASSIGNEES = """(SELECT id AS ticket, arg_max(assignee, (occurred_at, position)) AS assignee FROM events
+               WHERE aggregate = 'ticket' AND type = 'TicketReassigned' AND assignee IS NOT NULL GROUP BY id)"""
+# the clocks with their ticket's current assignee, for the queue and its filters
+CLOCKS = f"(SELECT s.*, a.assignee FROM sla_clocks s LEFT JOIN {ASSIGNEES} a ON a.ticket = s.ticket)"
+# the calendar each clock counts on and its at-risk share (the terms version it uses)
+_CALENDAR_OF_CLOCK = """LEFT JOIN terms tv ON tv.contract = s.contract AND tv.version = s.contract_version
+                   LEFT JOIN terms_clocks tc ON tc.contract = s.contract AND tc.version = s.contract_version
+                        AND tc.severity = s.clock_severity AND tc.clock = s.clock
+                   LEFT JOIN terms_calendars tk ON tk.contract = s.contract AND tk.version = s.contract_version
+                        AND tk.calendar = s.calendar"""
+_CALENDAR_COLUMNS = """tc.cal_key, coalesce(tc.cal_kind, 'continuous') AS cal_kind, tk.hours AS cal_hours,
+                      coalesce(tv.at_risk_share, 0.8) AS share"""
+# the queue's rows: the clocks with their assignee and calendar
+QUEUE_CLOCKS = f"""(SELECT s.*, a.assignee, {_CALENDAR_COLUMNS}
+                   FROM sla_clocks s LEFT JOIN {ASSIGNEES} a ON a.ticket = s.ticket {_CALENDAR_OF_CLOCK})"""
 # the clocks still counting: running, at risk, and breached but not stopped (overdue, still owed)
 STILL_RUNNING = "(state IN ('running', 'at_risk') OR (state = 'breached' AND stopped_at IS NULL))"
 # A filter with more values than this is a text field, not a drop-down: the 10M ledger has ~20,000
@@ -38,7 +56,7 @@ def filter_options(con: Any, scope: Scope) -> dict[str, list[str]]:
     where, params = scope.where()
     # one scan for the five columns (at 10M events one query per column took twice as long)
     values = ", ".join(f"list(DISTINCT {c} ORDER BY {c}) FILTER (WHERE {c} IS NOT NULL)" for c in QUEUE_FILTERS)
-    row = con.execute(f"SELECT {values} FROM sla_clocks WHERE {where}", params).fetchone()
+    row = con.execute(f"SELECT {values} FROM {CLOCKS} WHERE {where}", params).fetchone()
     return {column: list(v or []) for column, v in zip(QUEUE_FILTERS, row, strict=True)}
 
 
@@ -60,9 +78,9 @@ def _and_filters(filters: Mapping[str, str], alias: str = "") -> tuple[str, list
 
 # --- the queue ---------------------------------------------------------------------------------
 
-QUEUE_COLUMNS = ("ticket, asset, clock, customer, site, technician, severity, contract, state, deadline, "
+QUEUE_COLUMNS = ("ticket, asset, clock, customer, site, technician, assignee, severity, contract, state, deadline, "
                  "paused_since, evaluated_at, start, target_unit, target_amount, extension_minutes, "
-                 "paused_minutes, clause")
+                 "paused_minutes, clause, cal_key, cal_kind, cal_hours, counted_minutes, target_minutes, share")
 
 
 def queue(con: Any, scope: Scope, filters: Mapping[str, str], now: datetime, limit: int = 500,
@@ -90,7 +108,7 @@ def _queue_candidates(con: Any, scope: Scope, filters: Mapping[str, str], limit:
     paused ones (whose time left stands still) by deadline less evaluation time."""
     where, params = scope.where()
     fwhere, fparams = _and_filters(filters)
-    base = f"FROM sla_clocks WHERE {STILL_RUNNING} AND {where} AND {fwhere}"
+    base = f"FROM {QUEUE_CLOCKS} WHERE {STILL_RUNNING} AND {where} AND {fwhere}"
     total = con.execute(f"SELECT count(*) {base}", params + fparams).fetchone()[0]
     rows = _rows(con, f"""(SELECT {QUEUE_COLUMNS} {base} AND paused_since IS NULL
                            ORDER BY deadline, ticket, clock LIMIT {int(limit)})
@@ -108,6 +126,73 @@ def _seconds_between(start: datetime, end: datetime | None) -> int | None:
     return int((end.replace(microsecond=0) - start.replace(microsecond=0)).total_seconds())
 
 
+@dataclass(frozen=True)
+class CalendarNow:
+    """A business-hours or working-days calendar's open segments (UTC, naive) from an
+    evaluation time to the first one starting after now: whether it counts now, when it
+    resumes, how much it counted between two instants."""
+
+    segments: list[tuple[datetime, datetime]]
+
+    def counting(self, now: datetime) -> bool:
+        return any(a <= now < b for a, b in self.segments)
+
+    def resumes(self, now: datetime) -> datetime | None:
+        """The start of the next open segment after now (None: none within SEGMENTS_AHEAD)."""
+        return next((a for a, _b in self.segments if a > now), None)
+
+    def open_minutes(self, start: datetime, end: datetime) -> float:
+        """Minutes the calendar counted from start to end."""
+        return sum(max(0.0, (min(b, end) - max(a, start)).total_seconds()) for a, b in self.segments) / 60
+
+
+def at_risk_at(r: Mapping[str, Any], cal: CalendarNow | None) -> datetime | None:
+    """When a running clock turns at risk, as projections/sla.py decides it (its share of the
+    target counted, or of the time from start to deadline for day-counted targets), so the
+    queue's script can turn it without waiting for the follower's next evaluation. None: not
+    running, paused (the deadline moves), or beyond the calendar segments read."""
+    if r["state"] != "running" or r["deadline"] is None or r["paused_since"] is not None:
+        return None
+    share = r["share"]
+    if r["counted_minutes"] is None or r["target_minutes"] is None:
+        return r["start"] + (r["deadline"] - r["start"]) * share
+    need = share * (r["target_minutes"] + (r["extension_minutes"] or 0)) - r["counted_minutes"]
+    ev = r["evaluated_at"]
+    if need <= 0:
+        return ev
+    if cal is None:  # 7x24: counted time is wall time
+        return ev + timedelta(minutes=need)
+    for a, b in cal.segments:  # the calendar's open time from the evaluation on
+        start = max(a, ev)
+        if b <= start:
+            continue
+        span = (b - start).total_seconds() / 60
+        if need <= span:
+            return start + timedelta(minutes=need)
+        need -= span
+    return None
+
+
+SEGMENTS_AHEAD = timedelta(days=40)  # longer than any run of days off (Spring Festival: 8-9 days)
+
+
+def calendars_now(con: Any, rows: list[dict[str, Any]], now: datetime) -> dict[str, CalendarNow]:
+    """The calendars of these queue rows other than 7x24, as they stand between the rows'
+    evaluation time and now (one query for all: a page of 500 rows names a few calendars)."""
+    keys = sorted({r["cal_key"] for r in rows if r.get("cal_key") and r["cal_key"] != "7x24"})
+    if not keys:
+        return {}
+    now = now.replace(tzinfo=None)
+    since = min((r["evaluated_at"] for r in rows if r.get("evaluated_at") is not None), default=now)
+    found: dict[str, list[tuple[datetime, datetime]]] = {k: [] for k in keys}
+    for key, a, b in con.execute(
+            f"""SELECT cal_key, seg_start, seg_end FROM calendar_segments
+                WHERE cal_key IN ({', '.join('?' * len(keys))}) AND seg_end > ? AND seg_start <= ?
+                ORDER BY cal_key, seg_start""", [*keys, min(since, now), now + SEGMENTS_AHEAD]).fetchall():
+        found[key].append((a, b))
+    return {k: CalendarNow(v) for k, v in found.items()}
+
+
 # --- one ticket, one asset ----------------------------------------------------------------------
 
 
@@ -118,6 +203,7 @@ class TicketHead:
     contract: str | None
     customer: str | None
     site: str | None
+    assignee: str | None = None  # the desk's latest reassignment (ASSIGNEES)
 
 
 def ticket_head(con: Any, scope: Scope, ticket: str) -> TicketHead:
@@ -127,14 +213,23 @@ def ticket_head(con: Any, scope: Scope, ticket: str) -> TicketHead:
     for table in ("liability", "sla_clocks"):
         row = con.execute(f"SELECT ticket, asset, contract, customer, site FROM {table} "
                           f"WHERE ticket = ? AND {where} LIMIT 1", [ticket] + params).fetchone()
-        if row:
-            return TicketHead(*row)
+        if row:  # admitted: its assignee may be read
+            assignee = con.execute(f"SELECT assignee FROM {ASSIGNEES} WHERE ticket = ?", [ticket]).fetchone()
+            return TicketHead(*row, assignee=assignee[0] if assignee else None)
     raise OutOfScope("no such ticket in your view")
 
 
 def ticket_clocks(con: Any, scope: Scope, ticket: str) -> list[dict[str, Any]]:
     where, params = scope.where()
     return _rows(con, f"SELECT * FROM sla_clocks WHERE ticket = ? AND {where} ORDER BY clock", [ticket] + params)
+
+
+def ticket_calendars(con: Any, scope: Scope, ticket: str) -> dict[str, dict[str, Any]]:
+    """The calendar each of the ticket's clocks counts on, by clock (the ticket page says it)."""
+    where, params = scope.where("s")
+    rows = _rows(con, f"""SELECT s.clock, {_CALENDAR_COLUMNS} FROM sla_clocks s {_CALENDAR_OF_CLOCK}
+                          WHERE s.ticket = ? AND {where}""", [ticket] + params)
+    return {r["clock"]: r for r in rows}
 
 
 def asset_page(con: Any, scope: Scope, asset: str) -> dict[str, Any]:

@@ -252,6 +252,12 @@ class ViewsSource:
                 if gen.retired and gen.readers == 0:
                     gen.con.close()
 
+    def position(self) -> int | None:
+        """The log position of the snapshot pages read now (None: no snapshot yet; the views
+        file itself is not opened for this, so a follower starting meanwhile gets its lock)."""
+        gen = self._generation()
+        return gen.position if gen is not None else None
+
     @contextmanager
     def _main(self) -> Iterator[tuple[Any, Generation]]:
         stamp = self._stamp(self.main)

@@ -87,7 +87,9 @@ TABLES = [
         paused_minutes DOUBLE, extension_minutes DOUBLE, extension_note VARCHAR, deadline TIMESTAMP,
         stopped_at TIMESTAMP, state VARCHAR, breach_minutes DOUBLE, counted_minutes DOUBLE,
         provisional BOOLEAN, calendar_version VARCHAR, technician VARCHAR, month VARCHAR,
-        final BOOLEAN, evaluated_at TIMESTAMP, paused_since TIMESTAMP)""",
+        final BOOLEAN, evaluated_at TIMESTAMP, paused_since TIMESTAMP, at_risk_at TIMESTAMP)""",
+    # the instant a clock reaches its at-risk share (§9.2), which the console's countdown turns at
+    "ALTER TABLE sla_clocks ADD COLUMN IF NOT EXISTS at_risk_at TIMESTAMP",
     """CREATE TABLE IF NOT EXISTS clock_inputs (
         ticket VARCHAR, clock VARCHAR, position BIGINT, kind VARCHAR, detail VARCHAR, "at" TIMESTAMP,
         "until" TIMESTAMP, input_minutes DOUBLE, minutes DOUBLE, applied BOOLEAN, reason VARCHAR, clause VARCHAR,

@@ -204,26 +204,33 @@ STATEMENTS = [
         GROUP BY b.ticket, b.clock, b.idx, b.k),
     dl AS (
         SELECT b.*, CAST(pa.pause_us AS BIGINT) AS pause_us, pa.paused_since, CAST(b.o_start + b.tgt_us + pa.pause_us AS BIGINT) AS o_dl,
+               -- the at-risk instant (§9.2), found on the calendar as the deadline is: the share of the target counted
+               CAST(b.o_start + b.share * b.tgt_us + pa.pause_us AS BIGINT) AS o_risk,
                CAST(greatest(b.o_end - b.o_start - pa.pause_us, 0) AS BIGINT) AS counted_us
         FROM base b JOIN paus pa USING (ticket, clock, idx, k)),
-    span AS (SELECT cal_key, min(o_dl) AS lo, max(o_dl) AS hi FROM dl GROUP BY cal_key),
+    span AS (SELECT cal_key, min(o_risk) AS lo, max(o_dl) AS hi FROM dl GROUP BY cal_key),
     segs AS ({SEGMENTS_WITHIN.format(at="cum_before_us", cmp="<")})
     SELECT dl.ticket, dl.clock, dl.idx, dl.k, dl.consent_at, dl.ext_min, dl.pause_us, dl.counted_us, dl.tgt_us,
            CASE WHEN dl.cal_key = '7x24' THEN make_timestamp(dl.o_dl)
                 ELSE s.seg_start + to_microseconds(dl.o_dl - s.cum_before_us) END AS deadline,
            CAST(NULL AS BOOLEAN) AS provisional_days, dl.paused_since,
-           CAST(NULL AS TIMESTAMP) AS risk_at  -- an hour clock's share is its counted time (_st)
-    FROM dl ASOF LEFT JOIN segs s ON s.cal_key = dl.cal_key AND dl.o_dl > s.cum_before_us""",
+           CASE WHEN dl.cal_key = '7x24' THEN make_timestamp(dl.o_risk)
+                ELSE r.seg_start + to_microseconds(dl.o_risk - r.cum_before_us) END AS risk_at
+    FROM dl ASOF LEFT JOIN segs s ON s.cal_key = dl.cal_key AND dl.o_dl > s.cum_before_us
+    ASOF LEFT JOIN segs r ON r.cal_key = dl.cal_key AND dl.o_risk > r.cum_before_us""",
     # deadlines of day-counted candidates (arts. 201-203): end of the last day, 24:00 or close of business.
     # Its at-risk instant (§9.2: the share of the target used) is counted in the target's own days:
-    # share × N days is k whole counted days and a fraction f of the next, from 00:00 of the first
-    # counted day (the start day is not counted), so neither the start day's hours nor the rest days
-    # between count as used; months and years, of no fixed length, keep the share of the period.
+    # share × N days is reached in counted day j = ceil(share × N), at the fraction share × N - (j - 1)
+    # of that day's counted span, from 00:00 to its end (24:00, or the close of business that ends
+    # the last day); the start day is not counted, and neither are the rest days between, so a
+    # whole number of days is reached at the end of day j, not on the next counted day. Months and
+    # years, of no fixed length, keep the share of the period.
     """INSERT INTO _dl
     WITH b AS (
         SELECT x.*, CAST(loc(x.start_at, x.tz) AS DATE) AS sd,
                CASE WHEN x.cal_key = '7x24' THEN 'CN' ELSE x.cal_key END AS dkey,
-               x.share * x.amount * CASE x.unit WHEN 'weeks' THEN 7 ELSE 1 END AS used_days
+               x.share * x.amount * CASE x.unit WHEN 'weeks' THEN 7 ELSE 1 END AS used_days,
+               CAST(ceil(x.share * x.amount * CASE x.unit WHEN 'weeks' THEN 7 ELSE 1 END) AS INTEGER) AS risk_j
         FROM _cx x WHERE x.day_counted),
     raw AS (
         SELECT b.*,
@@ -234,13 +241,13 @@ STATEMENTS = [
                     WHEN b.unit = 'years' THEN CAST(b.sd + to_months(CAST(12 * b.amount AS INTEGER)) AS DATE)
                END AS raw_last, d0.cum_unknown AS unk0,
                CASE WHEN b.unit = 'working_days' THEN dk.d
-                    WHEN b.unit IN ('days', 'weeks') THEN b.sd + CAST(floor(b.used_days) AS INTEGER) + 1
+                    WHEN b.unit IN ('days', 'weeks') THEN b.sd + b.risk_j
                END AS risk_day
         FROM b JOIN calendar_days d0 ON d0.cal_key = b.dkey AND d0.d = b.sd
         LEFT JOIN calendar_days dn ON b.unit = 'working_days' AND dn.cal_key = b.dkey
              AND dn.cum_work = d0.cum_work + b.amount AND dn.is_working
         LEFT JOIN calendar_days dk ON b.unit = 'working_days' AND dk.cal_key = b.dkey
-             AND dk.cum_work = d0.cum_work + CAST(floor(b.used_days) AS INTEGER) + 1 AND dk.is_working),
+             AND dk.cum_work = d0.cum_work + b.risk_j AND dk.is_working),
     lst AS (
         SELECT r.*, CASE WHEN r.unit = 'working_days' OR NOT r.rest_day_rule THEN r.raw_last ELSE dr.next_working END AS last_day,
                dr.cum_unknown AS unk_raw, dr.known AS known_raw
@@ -254,9 +261,11 @@ STATEMENTS = [
                 ELSE false END,
            CAST(NULL AS TIMESTAMP),
            -- a consent's minutes move the at-risk instant by the share of them (as an hour clock's)
-           least(utc_of(CAST(f.risk_day AS TIMESTAMP)
-                        + to_microseconds(CAST((f.used_days - floor(f.used_days)) * 86400e6 AS BIGINT)), f.tz)
-                 + to_microseconds(CAST(f.share * f.ext_min * 60e6 AS BIGINT)), f.deadline)
+           coalesce(least(utc_of(CAST(f.risk_day AS TIMESTAMP) + to_microseconds(CAST(
+                                     (f.used_days - (f.risk_j - 1)) * coalesce(epoch(f.close_time), 86400) * 1e6 AS BIGINT)),
+                                 f.tz)
+                          + to_microseconds(CAST(f.share * f.ext_min * 60e6 AS BIGINT)), f.deadline),
+                    f.start_at + to_microseconds(CAST(f.share * date_diff('microsecond', f.start_at, f.deadline) AS BIGINT)))
     -- the raw last day's row was read once, in `fin` (each join here scans the whole calendar);
     -- the last days' rows are found by a semi-join, whose build side is the few candidates: this
     -- LEFT JOIN alone built its hash table on the whole calendar (~15 ms a live batch)
@@ -318,9 +327,7 @@ STATEMENTS = [
             WHEN na.stop_eff IS NOT NULL THEN CASE WHEN na.stop_eff <= na.deadline THEN 'met' ELSE 'breached' END
             WHEN na.ev > na.deadline THEN 'breached'
             WHEN (na.counted_us IS NOT NULL AND na.counted_us >= na.share * na.tgt_us)
-                 OR (na.counted_us IS NULL AND na.risk_at IS NOT NULL AND na.ev >= na.risk_at)
-                 OR (na.counted_us IS NULL AND na.risk_at IS NULL AND date_diff('microsecond', na.start_at, na.ev)
-                     >= na.share * date_diff('microsecond', na.start_at, na.deadline)) THEN 'at_risk'
+                 OR (na.counted_us IS NULL AND na.ev >= na.risk_at) THEN 'at_risk'
             ELSE 'running' END AS state
     FROM na""",
     "DELETE FROM sla_clocks WHERE ticket IN (SELECT ticket FROM _aff)",
@@ -352,7 +359,7 @@ STATEMENTS = [
            CASE WHEN st.cal_key <> '7x24' OR st.day_counted THEN cv.versions END,
            st.technician, strftime(loc(st.report_at, st.tz), '%Y-%m'),
            (st.state = 'not_applicable' OR st.stop_eff IS NOT NULL) AND NOT coalesce(pv.provisional, false),
-           st.ev, CASE WHEN st.state IN ('running', 'at_risk') THEN st.paused_since END
+           st.ev, CASE WHEN st.state IN ('running', 'at_risk') THEN st.paused_since END, st.risk_at
     FROM st JOIN prov pv USING (ticket, clock)
     -- the calendar years a clock spans, per distinct span (a few dozen), not per clock
     LEFT JOIN (SELECT p.y0, p.y1, string_agg(y.calendar_id || ' v' || y.version, ', ' ORDER BY y.year) AS versions

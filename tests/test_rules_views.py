@@ -188,6 +188,8 @@ def test_rule_9_2_at_risk_and_breach_size_in_wall_clock_minutes(tmp_path):
     k.ticket("T", "A1", "2025-03-07T16:00")  # Fri 16:00; arrival 2 business hours -> Mon 10:00
     assert clock(k.views("2025-03-07T16:47", name="a.duckdb"), "T", "response")["state"] == "running"
     assert clock(k.views("2025-03-07T16:48", name="b.duckdb"), "T", "response")["state"] == "at_risk"
+    # 80 % of 2 business hours is 96 counted minutes: Friday's last hour, then Monday 09:00 + 36 min
+    assert clock(k.views("2025-03-07T16:30", name="r.duckdb"), "T", "arrival")["at_risk_at"] == utc_naive("2025-03-10T09:36")
     k.do(k.f(ev.TechnicianDispatched, "T", "2025-03-07T16:30", technician="wang"),
          k.f(ev.TechnicianArrived, "T", "2025-03-10T11:30", technician="wang"))
     r = clock(k.views("2025-03-11T00:00", name="c.duckdb"), "T", "arrival")
@@ -214,6 +216,31 @@ def test_rule_9_2_a_day_counted_clock_is_at_risk_by_the_share_of_its_counted_day
         ["running", "running", "at_risk"]
     assert [state(at, "resolution") for at in ("2025-03-10T09:00", "2025-03-10T09:35", "2025-03-10T09:36")] == \
         ["running", "running", "at_risk"]
+    assert clock(k.views("2025-03-08T09:00", name="r.duckdb"), "T", "arrival")["at_risk_at"] == \
+        utc_naive("2025-03-11T14:24")
+
+
+def test_rule_9_2_a_day_counted_clock_reaches_a_whole_day_share_at_that_day_s_end_and_a_short_day_before_it_closes(
+        tmp_path):
+    """Half of 2 working days from Thursday is all of Friday: at risk from Friday 24:00, not Monday
+    (the weekend is not counted). One working day that ends at the close of business (17:00) is at
+    risk at 80 % of its counted span, 13:36, before it closes: measured on 24 h it fell after the
+    deadline, and the clock went from running to breached."""
+    k = Kit(tmp_path)
+    k.contract("K", {"name": "wd", "at_risk_share": 0.5,
+                     "clocks": {"normal": {"arrival": {"target": {"working_days": 2}}}}})
+    k.contract("B", {"name": "cob", "calendars": {"bh": {"kind": "business_hours", "hours": [["09:00", "17:00"]]}},
+                     "clocks": {"normal": {"arrival": {"target": {"working_days": 1}, "calendar": "bh"}}}})
+    k.asset("A1", "K")
+    k.asset("A2", "B")
+    k.ticket("H", "A1", "2025-03-06T10:00")
+    k.ticket("C", "A2", "2025-03-07T16:00")
+    con = k.views("2025-03-08T12:00")
+    half = clock(con, "H", "arrival")
+    assert (half["at_risk_at"], half["state"]) == (utc_naive("2025-03-08T00:00"), "at_risk")
+    short = clock(con, "C", "arrival")
+    assert (short["deadline"], short["at_risk_at"]) == (utc_naive("2025-03-10T17:00"), utc_naive("2025-03-10T13:36"))
+    assert clock(k.views("2025-03-10T13:36", name="cob.duckdb"), "C", "arrival")["state"] == "at_risk"
 
 
 def test_rule_9_3_pauses_only_listed_reasons_and_not_after_the_deadline(tmp_path):

@@ -471,7 +471,7 @@ def queue_data(c: Console, user: User, con: Any, gen: Any, asked: Mapping[str, s
     zones = gen.remember(("zones", scope), lambda cur: queries.contract_zones(cur, scope))
     cals = queries.calendars_now(con, rows, now)
     for r in rows:
-        r["at_risk_at"] = queries.at_risk_at(r, cals.get(r["cal_key"] or ""))
+        r["at_risk_at"] = queries.at_risk_at(r)
     return {"rows": rows, "total": total, "options": options, "filters": filters, "now": now,
             "evaluated_at": gen.evaluated_at, "zones": zones, "cals": cals}
 

@@ -24,14 +24,12 @@ ASSIGNEES = """(SELECT id AS ticket, arg_max(assignee, (occurred_at, position)) 
                WHERE aggregate = 'ticket' AND type = 'TicketReassigned' AND assignee IS NOT NULL GROUP BY id)"""
 # the clocks with their ticket's current assignee, for the queue and its filters
 CLOCKS = f"(SELECT s.*, a.assignee FROM sla_clocks s LEFT JOIN {ASSIGNEES} a ON a.ticket = s.ticket)"
-# the calendar each clock counts on and its at-risk share (the terms version it uses)
-_CALENDAR_OF_CLOCK = """LEFT JOIN terms tv ON tv.contract = s.contract AND tv.version = s.contract_version
-                   LEFT JOIN terms_clocks tc ON tc.contract = s.contract AND tc.version = s.contract_version
+# the calendar each clock counts on (the terms version it uses)
+_CALENDAR_OF_CLOCK = """LEFT JOIN terms_clocks tc ON tc.contract = s.contract AND tc.version = s.contract_version
                         AND tc.severity = s.clock_severity AND tc.clock = s.clock
                    LEFT JOIN terms_calendars tk ON tk.contract = s.contract AND tk.version = s.contract_version
                         AND tk.calendar = s.calendar"""
-_CALENDAR_COLUMNS = """tc.cal_key, coalesce(tc.cal_kind, 'continuous') AS cal_kind, tk.hours AS cal_hours,
-                      coalesce(tv.at_risk_share, 0.8) AS share"""
+_CALENDAR_COLUMNS = """tc.cal_key, coalesce(tc.cal_kind, 'continuous') AS cal_kind, tk.hours AS cal_hours"""
 # the queue's rows: the clocks with their assignee and calendar
 QUEUE_CLOCKS = f"""(SELECT s.*, a.assignee, {_CALENDAR_COLUMNS}
                    FROM sla_clocks s LEFT JOIN {ASSIGNEES} a ON a.ticket = s.ticket {_CALENDAR_OF_CLOCK})"""
@@ -80,7 +78,7 @@ def _and_filters(filters: Mapping[str, str], alias: str = "") -> tuple[str, list
 
 QUEUE_COLUMNS = ("ticket, asset, clock, customer, site, technician, assignee, severity, contract, state, deadline, "
                  "paused_since, evaluated_at, start, target_unit, target_amount, extension_minutes, "
-                 "paused_minutes, clause, cal_key, cal_kind, cal_hours, counted_minutes, target_minutes, share")
+                 "paused_minutes, clause, cal_key, cal_kind, cal_hours, counted_minutes, target_minutes, at_risk_at")
 
 
 def queue(con: Any, scope: Scope, filters: Mapping[str, str], now: datetime, limit: int = 500,
@@ -146,31 +144,13 @@ class CalendarNow:
         return sum(max(0.0, (min(b, end) - max(a, start)).total_seconds()) for a, b in self.segments) / 60
 
 
-def at_risk_at(r: Mapping[str, Any], cal: CalendarNow | None) -> datetime | None:
-    """When a running clock turns at risk, as projections/sla.py decides it (its share of the
-    target counted, or of the time from start to deadline for day-counted targets), so the
-    queue's script can turn it without waiting for the follower's next evaluation. None: not
-    running, paused (the deadline moves), or beyond the calendar segments read."""
-    if r["state"] != "running" or r["deadline"] is None or r["paused_since"] is not None:
+def at_risk_at(r: Mapping[str, Any]) -> datetime | None:
+    """When a running clock turns at risk, so the queue's script can turn it without waiting for the
+    follower's next evaluation: the views' `sla_clocks.at_risk_at` (projections/sla.py, §9.2). None:
+    not running, or paused (a pause moves it, as it moves the deadline)."""
+    if r["state"] != "running" or r["paused_since"] is not None:
         return None
-    share = r["share"]
-    if r["counted_minutes"] is None or r["target_minutes"] is None:
-        return r["start"] + (r["deadline"] - r["start"]) * share
-    need = share * (r["target_minutes"] + (r["extension_minutes"] or 0)) - r["counted_minutes"]
-    ev = r["evaluated_at"]
-    if need <= 0:
-        return ev
-    if cal is None:  # 7x24: counted time is wall time
-        return ev + timedelta(minutes=need)
-    for a, b in cal.segments:  # the calendar's open time from the evaluation on
-        start = max(a, ev)
-        if b <= start:
-            continue
-        span = (b - start).total_seconds() / 60
-        if need <= span:
-            return start + timedelta(minutes=need)
-        need -= span
-    return None
+    return r.get("at_risk_at")
 
 
 SEGMENTS_AHEAD = timedelta(days=40)  # longer than any run of days off (Spring Festival: 8-9 days)

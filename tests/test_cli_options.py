@@ -99,6 +99,9 @@ REPEATED = [
      "--month given twice (--month '2025-10', then --month '2025-09')"),
     (["report", "sla", "--contract", "K-000", "--contract", "K-001"], "--contract given twice"),
     (["views", "rebuild", "--at", "2025-10-01T00:00+08:00", "--at", "2025-11-01T00:00+08:00"], "--at given twice"),
+    # a global option before the command and again after it (the command's own namespace hid the first)
+    (["report", "sla", "--data-dir", "elsewhere"], "--data-dir given twice"),
+    (["--lang", "en", "report", "sla", "--lang", "zh_CN"], "--lang given twice (--lang 'en', then --lang 'zh_CN')"),
 ]
 
 

@@ -42,6 +42,7 @@ class Parser(argparse.ArgumentParser):
 
         kwargs.setdefault("formatter_class", SaidHelp)
         super().__init__(*args, **kwargs)
+        self.register("action", "parsers", _Subcommands)
 
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
@@ -80,13 +81,31 @@ class _Once:
         given = namespace.__dict__.setdefault("_options_given", {})
         if option_string is not None and self.dest in given:  # type: ignore[attr-defined]
             first = f"{given[self.dest]} {getattr(namespace, self.dest, None)!r}"  # type: ignore[attr-defined]
-            parser.error(usage_said(N_("{option} given twice ({first}, then {second}); it takes one value: give it "
-                                       "once"), option=option_string, first=first, second=f"{option_string} {values!r}"))
+            parser.error(usage_said(TWICE, option=option_string, first=first, second=f"{option_string} {values!r}"))
         given[self.dest] = option_string  # type: ignore[attr-defined]
         super().__call__(parser, namespace, values, option_string)  # type: ignore[misc]
 
 
 _ONCE: dict[type, type] = {}
+TWICE = N_("{option} given twice ({first}, then {second}); it takes one value: give it once")
+
+
+class _Subcommands(argparse._SubParsersAction):
+    """A command's options are parsed into a namespace of their own (argparse's way), then copied
+    over the global ones: `--data-dir A report sla --data-dir B` read B, silently. An option given
+    both before the command and after it is refused as one given twice at the same level is."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        before = dict(namespace.__dict__.get("_options_given", {}))
+        values_before = {dest: getattr(namespace, dest, None) for dest in before}
+        super().__call__(parser, namespace, values, option_string)
+        after = namespace.__dict__.get("_options_given", {})
+        for dest, option in after.items():
+            if dest in before and after is not before:
+                parser.error(usage_said(TWICE, option=option, first=f"{before[dest]} {values_before[dest]!r}",
+                                        second=f"{option} {getattr(namespace, dest, None)!r}"))
+        namespace._options_given = {**before, **after}
 
 
 def _given_once(parser: argparse.ArgumentParser) -> None:

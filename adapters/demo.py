@@ -185,8 +185,10 @@ def _print_summary(s: dict[str, Any], _: Texts, args: argparse.Namespace) -> Non
                     f"ticket show {s['example_ticket']}", f"explain {s['example_ticket']} --format md",
                     "verify", "--lang en report summary"):
         print(f"  {cli} {command}")
-    if "/" in runnable():
-        how = 'export PATH="' + str(Path(sys.argv[0]).absolute().parent) + ':$PATH"'
+    if "/" in runnable():  # the folder of the `ticketledger` script, or of the Python running `-m adapters.cli`
+        script = Path(sys.argv[0]).absolute()
+        folder = script.parent if script.name == "ticketledger" else Path(sys.executable).absolute().parent
+        how = 'export PATH="' + str(folder) + ':$PATH"'
         print(_("(or put the CLI on your PATH for this shell: {how})", how=how))
 
 

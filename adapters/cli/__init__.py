@@ -97,10 +97,10 @@ class _Subcommands(argparse._SubParsersAction):
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
                  option_string: str | None = None) -> None:
-        before = dict(namespace.__dict__.get("_options_given", {}))
+        before = namespace.__dict__.get("_options_given", {})
         values_before = {dest: getattr(namespace, dest, None) for dest in before}
         super().__call__(parser, namespace, values, option_string)
-        after = namespace.__dict__.get("_options_given", {})
+        after = namespace.__dict__.get("_options_given", {})  # the command's own, if it was given any
         for dest, option in after.items():
             if dest in before and after is not before:
                 parser.error(usage_said(TWICE, option=option, first=f"{before[dest]} {values_before[dest]!r}",

@@ -28,9 +28,10 @@ RESTATED_TICKETS_MAX = 500  # a statement lists restatements, it is not a replay
 RESTATED_COLUMNS = "ticket, clock, month, state, breach_minutes, deadline, stopped_at"
 # the money of a ticket a restatement compares (what each side owes, the losses, who pays)
 RESTATED_MONEY = ("customer_pays_fen", "supplier_pays_fen", "losses_claimed_fen", "supplier_liable_for_losses",
-                  "parts_payer", "labour_payer")
-# and shows beside them (the value in question of a ticket no payer rule decides)
-RESTATED_MONEY_COLUMNS = "ticket, reported_at, parts_value_fen, labour_value_fen, " + ", ".join(RESTATED_MONEY)
+                  "parts_payer", "labour_payer",
+                  # the value in question of a ticket no payer rule decides: a late repair changes it alone
+                  "parts_value_fen", "labour_value_fen")
+RESTATED_MONEY_COLUMNS = "ticket, reported_at, " + ", ".join(RESTATED_MONEY)
 
 # a ledger to read the restated tickets' rows from, held for the time of the reading
 LedgerAccess = Callable[[], AbstractContextManager[Any]]

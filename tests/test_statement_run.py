@@ -72,6 +72,8 @@ def test_list_names_the_customers_and_contracts(data: Path) -> None:
     assert code == 0, said
     assert [(r["customer"], r["contract"], r["facts_in_month"]) for r in json.loads(said)] == [
         ("buyer-000", "K-000", True), ("buyer-001", "K-001", True), ("buyer-002", "K-002", False)]
+    code, said = run(data, "--lang", "zh_CN", "statement", "--list", "--month", "2025-05")
+    assert code == 0 and said.split()[:5] == ["采购方", "采购方名称", "合同", "供应商", "本月有无记录"], said
 
 
 def test_an_unknown_customer_is_refused_naming_the_customers_held(data: Path, capsys: pytest.CaptureFixture[str]

@@ -13,7 +13,7 @@ from domain.errors import N_
 from replay.i18n import plural, texts
 
 from . import UserError, printer_ahead
-from .output import emit, said, speak
+from .output import Column, emit, said, speak
 
 # counted in the line that says what `statement` wrote ("1 restatement", not "1 restatements")
 TICKETS = plural("{n} ticket", "{n} tickets")
@@ -264,7 +264,10 @@ def cmd_statement_list(args: argparse.Namespace) -> int:
                 r["facts_in_month"] = sts.month_stated(con, r["customer"], r["contract"], args.month, evaluated)
     finally:
         con.close()
-    columns = ["customer", "customer_name", "contract", "supplier"] + (["facts_in_month"] if args.month else [])
+    columns = [Column("customer", N_("customer"), "id"), Column("customer_name", N_("customer name")),
+               Column("contract", N_("contract"), "id"), Column("supplier", N_("supplier"), "id")]
+    if args.month:
+        columns.append(Column("facts_in_month", N_("facts in the month"), "bool"))
     emit(rows, args.json, columns)
     return 0
 

@@ -296,8 +296,9 @@ def views_what_if(views: Any) -> dict[str, Any] | None:
 def _what_if_of(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     if not rows:
         return None
-    return {"contract": rows[0]["contract"], "file": rows[0].get("what_if_file") or "",
-            "sha256": rows[0].get("what_if_sha256") or ""}
+    # `contract`: the first replaced (as before); `contracts`: every one (`--terms-for` names several)
+    return {"contract": rows[0]["contract"], "contracts": sorted({r["contract"] for r in rows}),
+            "file": rows[0].get("what_if_file") or "", "sha256": rows[0].get("what_if_sha256") or ""}
 
 
 def recorded_promise(clock: dict[str, Any], terms: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -78,3 +78,16 @@ def test_sql_and_export_say_what_report_says_of_the_same_views(behind: Path, tmp
                "--json") == 0
     got = capsys.readouterr()
     assert json.loads(got.out)[0]["what_if"]["file"] == "t.toml" and "Hypothetical (what-if)" in got.err
+
+
+def test_a_what_if_of_several_contracts_names_each_of_them() -> None:
+    """`replay --terms F --terms-for K-001 --terms-for K-002`: what the reports' and export's JSON
+    say of the views names both contracts, not the first alone."""
+    from projections import open_views
+    from replay.explain import views_what_if
+
+    con = open_views(None)
+    con.execute("INSERT INTO terms (contract, version, what_if, what_if_file, what_if_sha256) VALUES "
+                "('K-002', 1, true, 't.toml', 'ab'), ('K-001', 1, true, 't.toml', 'ab'), ('K-003', 1, false, NULL, NULL)")
+    assert views_what_if(con) == {"contract": "K-001", "contracts": ["K-001", "K-002"], "file": "t.toml",
+                                  "sha256": "ab"}

@@ -355,7 +355,7 @@ class Follower:
         _ensure_alert_table(con)
         comment(con)  # alert_state is made here, after the schema's comments were written
         timings = open(self.timings, "a", buffering=1) if self.timings else None  # noqa: SIM115
-        on_sigterm = self._stop_on_sigterm()
+        on_signals = self._stop_on_signals()
         try:
             await ensure_stream(js)
             if self.alerts:
@@ -412,8 +412,9 @@ class Follower:
                 if max_seconds is not None and time.monotonic() - started >= max_seconds:
                     return self.stats
         finally:
-            if on_sigterm:
-                asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
+            if on_signals:  # a second Ctrl-C during the clean-up below stops it
+                for number in (signal.SIGTERM, signal.SIGINT):
+                    asyncio.get_running_loop().remove_signal_handler(number)
             if self._alerted:  # what the last pass published, in a transaction of its own
                 with contextlib.suppress(duckdb.Error):
                     mark_alerted(con, self._alerted)
@@ -426,16 +427,22 @@ class Follower:
             con.close()
             await nc.close()
 
-    def _stop_on_sigterm(self) -> bool:
-        """SIGTERM (`kill`, a service manager's stop) ends the follower as Ctrl-C does: after the
-        batch under way, leaving analysts the last snapshot (it killed the process, and the
-        snapshot kept whatever the last copy held). Only a main thread takes signals: a follower run
-        in another keeps the process's handling."""
+    def _stop_on_signals(self) -> bool:
+        """SIGTERM (`kill`, a service manager's stop) and Ctrl-C end the follower after the batch
+        under way, leaving analysts the last snapshot (SIGTERM killed the process, and the snapshot
+        kept whatever the last copy held); a second Ctrl-C stops at once. Only a main thread takes
+        signals: a follower run in another keeps the process's handling."""
         def stop() -> None:
+            if self._stopping:  # asked again (a second Ctrl-C): now, not after the batch
+                raise KeyboardInterrupt
             self._stopping = True
 
+        loop = asyncio.get_running_loop()
         try:
-            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop)
+            loop.add_signal_handler(signal.SIGTERM, stop)
+            # Ctrl-C too: asyncio's own cancelled the task wherever it awaited, a batch's thread
+            # included, and a loaded machine saw the follower hang in that cleanup
+            loop.add_signal_handler(signal.SIGINT, stop)
         except (NotImplementedError, RuntimeError, ValueError):
             return False
         return True

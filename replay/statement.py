@@ -32,9 +32,10 @@ from .restated import restated_cut_said, restated_said, restated_what
 CLOCK_ORDER = ("response", "remote_resolution", "arrival", "resolution", "spare")
 LIST_ROWS = 100  # rows a printed list without money shows; the XLSX holds them all
 # Charge lines a printed statement lists one by one (~45 A4 pages). Beyond them it sums the lines by
-# site, coverage and cause, subtotals that add up to the same totals, and lists one by one only the
-# lines a reader disputes (a claimed loss, an undetermined payer); the workbook lists every line.
-# The bench's busiest customer-month holds 9,076: 418 pages and ~40 s of Chromium's print.
+# coverage and cause, subtotals that add up to the same totals, and lists one by one only the lines
+# whose claimed loss the supplier owes (money it pays out); the workbook lists every line. The
+# bench's busiest customer-month holds 9,076 lines (418 pages, ~40 s of Chromium's print) on 2,532
+# sites, so sums by site would be no summary; 162 of its lines carry a loss the supplier owes.
 PRINTED_CHARGE_LINES = 1000
 
 
@@ -489,34 +490,37 @@ def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> b
         summed = len(lines) > PRINTED_CHARGE_LINES
         if summed:
             P.append('<p class="meta">' + _h(t(_(
-                "{n} charge lines this month: summed below by site, coverage and cause, whose subtotals add up to "
-                "the totals; the lines with a claimed loss or an undetermined payer follow one by one, and the "
-                "XLSX statement sent with this one lists every line."), n=t.number(len(lines)))) + "</p>")
-            P.append('<table class="money">' + _cols(["auto", "auto", "16mm", "21mm", "23mm", "21mm", "24mm"])
+                "{n} charge lines this month: summed below by coverage and cause, whose subtotals add up to the "
+                "totals; the lines whose claimed loss the supplier owes follow one by one, and the XLSX statement "
+                "sent with this one lists every line."), n=t.number(len(lines)))) + "</p>")
+            P.append('<table class="money">' + _cols(["auto", "16mm", "21mm", "23mm", "21mm", "24mm"])
                      + "<thead><tr>" + "".join(f"<th>{_h(x)}</th>" for x in (
-                         t(M["Site"]), t(_("Coverage and cause")), t(_("Tickets")), t(_("The customer pays")),
+                         t(_("Coverage and cause")), t(_("Tickets")), t(_("The customer pays")),
                          t(SUPPLIER_BEARS), t(_("Losses claimed")), t(M["Losses the supplier owes"])))
                      + "</tr></thead><tbody>")
-            for (site, why), g in _charge_groups(lines, lang).items():
-                P.append(f'<tr><td>{_h(free(site))}</td><td>{_h(why)}</td><td class="num">{_h(t.number(g[0]))}</td>'
+            for why, g in _charge_groups(lines, lang).items():
+                P.append(f'<tr><td>{_h(why)}</td><td class="num">{_h(t.number(g[0]))}</td>'
                          + "".join(f'<td class="num">{_h(money(v))}</td>' for v in g[1:]) + "</tr>")
         else:
             P.append(_charge_table_head(t))
             P.extend(_charge_line(m, t, lang, tz) for m in lines)
-        P.append(f'<tr class="total"><th scope="row" colspan="3">{_h(t(M["Total"]))}</th>'
+        label = 2 if summed else 3  # the columns before the money: the groups' (with their count), or a line's
+        head = (f'<th scope="row">{_h(t(M["Total"]))}</th><td class="num">{_h(t.number(len(lines)))}</td>' if summed
+                else f'<th scope="row" colspan="3">{_h(t(M["Total"]))}</th>')
+        P.append(f'<tr class="total">{head}'
                  f'<td class="num">{_h(money(ct["customer_pays_fen"]))}</td>'
                  f'<td class="num">{_h(money(ct["supplier_pays_fen"]))}</td>'
                  f'<td class="num">{_h(money(ct["losses_claimed_fen"]))}</td>'
                  f'<td class="num">{_h(money(ct["losses_liable_fen"]))}</td></tr>')
         if ct["undetermined_tickets"]:  # apart from both sums: neither side owes it until decided
-            P.append(f'<tr class="total"><th scope="row" colspan="3">{_h(t(M["Payer undetermined (not in either sum)"]))}'
+            P.append(f'<tr class="total"><th scope="row" colspan="{label}">{_h(t(M["Payer undetermined (not in either sum)"]))}'
                      f'</th><td class="num words" colspan="4">{_h(_undetermined_said(t, ct))}</td></tr>')
         P.append("</tbody></table>")
-        disputed = [m for m in lines if m["losses_claimed_fen"] or payer_undetermined(m)] if summed else []
-        if disputed:
-            P.append("<h3>" + _h(t(_("Lines with a claimed loss or an undetermined payer"))) + "</h3>")
+        owed = [m for m in lines if m["losses_claimed_fen"] and m["supplier_liable_for_losses"]] if summed else []
+        if owed:
+            P.append("<h3>" + _h(t(_("Lines whose claimed loss the supplier owes"))) + "</h3>")
             P.append(_charge_table_head(t))
-            P.extend(_charge_line(m, t, lang, tz) for m in disputed)
+            P.extend(_charge_line(m, t, lang, tz) for m in owed)
             P.append("</tbody></table>")
 
     # restatements
@@ -604,14 +608,14 @@ def _coverage_and_cause(m: Mapping[str, Any], lang: str, t: Any) -> str:
     return t.separated([x for x in (word(lang, "coverage", m["coverage"]), word(lang, "cause", m["cause"])) if x])
 
 
-def _charge_groups(lines: list[dict[str, Any]], lang: str) -> dict[tuple[str, str], list[int]]:
-    """The charge lines summed by site and by coverage and cause, as the totals sum them (an undetermined
-    payer's amounts are in neither side's sum): tickets, customer pays, supplier bears, losses claimed,
+def _charge_groups(lines: list[dict[str, Any]], lang: str) -> dict[str, list[int]]:
+    """The charge lines summed by coverage and cause, as the totals sum them (an undetermined payer's
+    amounts are in neither side's sum): tickets, customer pays, supplier bears, losses claimed,
     losses the supplier owes."""
     t = texts(lang)
-    groups: dict[tuple[str, str], list[int]] = {}
-    for m in sorted(lines, key=lambda m: (str(m["site"] or ""), str(m["coverage"] or ""), str(m["cause"] or ""))):
-        g = groups.setdefault((m["site"] or "", _coverage_and_cause(m, lang, t)), [0, 0, 0, 0, 0])
+    groups: dict[str, list[int]] = {}
+    for m in sorted(lines, key=lambda m: (str(m["coverage"] or ""), str(m["cause"] or ""))):
+        g = groups.setdefault(_coverage_and_cause(m, lang, t), [0, 0, 0, 0, 0])
         losses = m["losses_claimed_fen"] or 0
         for i, v in enumerate((1, m["customer_pays_fen"] or 0, m["supplier_pays_fen"] or 0, losses,
                                losses if m["supplier_liable_for_losses"] else 0)):

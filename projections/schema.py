@@ -183,8 +183,8 @@ def keep_as_recorded(at: str) -> str:
             f"WHERE e.position {at} AND e.position NOT IN (SELECT position FROM corrected_facts)")
 
 
-def create(con) -> None:
+def create(con, *, described: bool = True) -> None:
     for s in MACROS + TABLES + VIEWS:
         con.execute(s)
-    # what projections/README.md says of each table and column, where DBeaver and duckdb show it
-    comments.comment(con)
+    if described:  # what projections/README.md says of each table and column, where DBeaver and duckdb show it
+        comments.comment(con)

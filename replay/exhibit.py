@@ -384,6 +384,7 @@ html{font-family:"Noto Sans CJK SC","Noto Sans","Source Han Sans SC","PingFang S
 body{margin:0 auto;max-width:184mm;padding:0}
 h1{font-size:15pt;margin:0 0 2mm}
 h2{font-size:11pt;margin:5mm 0 2mm;padding-bottom:1mm;border-bottom:0.6pt solid #555;break-after:avoid}
+h2+p.meta,h3+p.meta{break-after:avoid}
 h3{font-size:9.5pt;margin:3mm 0 1mm;break-after:avoid}
 p{margin:1mm 0}
 .meta{color:#333;font-size:8pt}

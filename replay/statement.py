@@ -419,7 +419,7 @@ def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> b
     if not cur["breaches"]:
         P.append(f"<p>{_h(t(M['None.']))}</p>")
     else:
-        P.append('<table class="breaches">' + _cols(["30mm", "16mm", "31mm", "31mm", "36mm", "auto"]) + "<thead><tr>"
+        P.append('<table class="breaches">' + _cols(["30mm", "22mm", "33mm", "33mm", "36mm", "auto"]) + "<thead><tr>"
                  + "".join(f"<th>{_h(x)}</th>" for x in (t(M["Ticket"]), t(M["Clock"]), t(M["Deadline"]),
                                                       t(_("Stopped")), t(_("Verdict")), t(_("Clause"))))
                  + "</tr></thead><tbody>")
@@ -493,7 +493,7 @@ def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> b
                 "{n} charge lines this month: summed below by coverage and cause, whose subtotals add up to the "
                 "totals; the lines whose claimed loss the supplier owes follow one by one, and the XLSX statement "
                 "sent with this one lists every line."), n=t.number(len(lines)))) + "</p>")
-            P.append('<table class="money">' + _cols(["auto", "16mm", "21mm", "23mm", "21mm", "24mm"])
+            P.append('<table class="money">' + _cols(["auto", "16mm", "21mm", "23mm", "21mm", "26mm"])
                      + "<thead><tr>" + "".join(f"<th>{_h(x)}</th>" for x in (
                          t(_("Coverage and cause")), t(_("Tickets")), t(_("The customer pays")),
                          t(SUPPLIER_BEARS), t(_("Losses claimed")), t(M["Losses the supplier owes"])))
@@ -530,7 +530,7 @@ def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> b
     else:
         P.append('<table class="restated">' + _cols(["31mm", "16mm", "22mm", "auto", "auto", "auto"]) + "<thead><tr>"
                  + "".join(f"<th>{_h(x)}</th>" for x in (
-                     t(_("Ticket")), t(_("Month")), t(_("Clock")), t(_("Was")), t(_("Now")), t(_("Because of"))))
+                     t(_("Ticket")), t(_("Month")), t(_("Clock or money")), t(_("Was")), t(_("Now")), t(_("Because of"))))
                  + "</tr></thead><tbody>")
         # every one, never cut: a restatement may change money owed (adapters.statements caps them at 500 tickets)
         for x in s["restatements"]:
@@ -584,7 +584,7 @@ def interim_said(s: Mapping[str, Any], t: Any) -> str:
 
 
 def _charge_table_head(t: Any) -> str:
-    return ('<table class="money">' + _cols(["29mm", "20mm", "auto", "21mm", "23mm", "21mm", "24mm"])
+    return ('<table class="money">' + _cols(["29mm", "20mm", "auto", "21mm", "23mm", "21mm", "26mm"])
             + "<thead><tr>" + "".join(f"<th>{_h(x)}</th>" for x in (
                 t(_("Ticket and asset")), t(_("Reported")), t(_("Coverage, cause and payer clause")),
                 t(_("The customer pays")), t(SUPPLIER_BEARS), t(_("Losses claimed")),

@@ -57,7 +57,7 @@ def statement(data: Path, fmt: str, *more: str) -> Path:
 def test_money_changed_by_a_late_repair_is_restated_with_was_and_now(data: Path) -> None:
     html = statement(data, "html").read_text()
     rows = [r for r in html.split("<tr") if 'class="restated"><td class="id">T-1' in r]
-    money = [r for r in rows if "各方应付" in r]
+    money = [r for r in rows if "费用承担" in r]
     assert len(money) == 1, rows
     was, now = money[0].split("</td><td>")[3:5]
     assert was == "采购方支付 ¥0.00；供应商承担（按报价）¥0.00"
@@ -70,7 +70,7 @@ def test_the_workbook_lists_the_money_restatement_too(data: Path) -> None:
     wb = openpyxl.load_workbook(io.BytesIO(statement(data, "xlsx").read_bytes()))
     ws = next(ws for ws in wb.worksheets if ws.title == "更正")
     cells = list(ws.iter_rows(values_only=True))
-    money = [r for r in cells if r[0] == "T-1" and r[2] == "各方应付"]
+    money = [r for r in cells if r[0] == "T-1" and r[2] == "费用承担"]
     assert money and money[0][1] == "2025-04"
     assert money[0][3:5] == ("采购方支付 ¥0.00；供应商承担（按报价）¥0.00", "采购方支付 ¥900.00；供应商承担（按报价）¥1,100.00")
 
@@ -137,4 +137,4 @@ def test_a_ticket_s_money_is_replayed_with_its_asset_s_other_tickets(downtime: P
     code, said = run(downtime, "--lang", "zh_CN", "statement", "--customer", "buyer-001", "--month", "2025-05",
                      "--out", str(out))
     assert code == 0, said
-    assert "各方应付" not in "".join(r for r in out.read_text().split("<tr") if 'class="restated"' in r)
+    assert "费用承担" not in "".join(r for r in out.read_text().split("<tr") if 'class="restated"' in r)

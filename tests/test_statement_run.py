@@ -57,7 +57,8 @@ def test_all_says_what_failed_writes_the_rest_and_exits_non_zero(data: Path, cap
     out_dir = data.parent / "blocked"
     (out_dir / "statement-buyer-000-K-000-2025-05.html").mkdir(parents=True)  # a folder where the file goes
     capsys.readouterr()
-    code, said = run(data, "--lang", "en", "statement", "--all", "--month", "2025-05", "--out-dir", str(out_dir))
+    code, said = run(data, "--lang", "en", "statement", "--all", "--month", "2025-05", "--out-dir", str(out_dir),
+                     "--format", "html")
     err = capsys.readouterr().err
     assert code == 1
     assert "failed buyer-000 K-000 html:" in err
@@ -65,6 +66,16 @@ def test_all_says_what_failed_writes_the_rest_and_exits_non_zero(data: Path, cap
     assert "skipped buyer-002 K-002: no facts in 2025-05" in said
     assert "2025-05: 1 file written in" in said and "1 customer and contract without facts" in said
     assert said.rstrip().endswith("1 failed")
+
+
+def test_all_refuses_a_month_not_begun_and_speaks_the_ledger_s_language(data: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """As a single statement is refused for a month after the views' evaluation time, so is the
+    month's run, in the contracts' language (Chinese here, the system locale English)."""
+    out_dir = data.parent / "future"
+    code, _ = run(data, "statement", "--all", "--month", "2030-01", "--out-dir", str(out_dir))
+    err = capsys.readouterr().err
+    assert code == 2 and "TL-E041" in err and "该月尚未开始" in err and not out_dir.exists()
 
 
 def test_list_names_the_customers_and_contracts(data: Path) -> None:

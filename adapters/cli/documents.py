@@ -48,7 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--month", metavar="YYYY-MM", help=N_("the month, in the contract's time zone"))
     p.add_argument("--format", choices=FORMATS, action="append", default=None,
                    help=N_("html, pdf (A4) or xlsx (default: the --out file's suffix); with --all it may repeat, "
-                           "e.g. --format pdf --format xlsx (default html)"))
+                           "e.g. --format html (default pdf and xlsx)"))
     p.add_argument("--out", metavar="FILE", help=N_("where to write the statement"))
     p.add_argument("--out-dir", metavar="DIR", help=N_("with --all: the folder the statements are written to"))
     p.add_argument("--views", metavar="FILE", help=N_("another views file, e.g. one written by `replay --out`"))
@@ -268,7 +268,7 @@ def cmd_statement_list(args: argparse.Namespace) -> int:
                Column("contract", N_("contract"), "id"), Column("supplier", N_("supplier"), "id")]
     if args.month:
         columns.append(Column("facts_in_month", N_("facts in the month"), "bool"))
-    emit(rows, args.json, columns)
+    emit(rows, args.json, columns, lang=None if args.json else speak(_ledger_zone(args)).lang)
     return 0
 
 
@@ -282,17 +282,25 @@ def cmd_statement_all(args: argparse.Namespace) -> int:
     import re
     from pathlib import Path
 
-    from replay.statement import LIST_ROWS
+    from replay.statement import LIST_ROWS, month_bounds
 
     from .. import statements as sts
     from ..printing import Printer, PrintError
     from .core import _ledger_zone, ledger_for
     from .output import Progress, language
-    from .views import open_for_reading, say_if_behind, unknown_party, views_behind
+    from .views import (
+        DEFAULT_TZ,
+        contract_zones,
+        open_for_reading,
+        say_if_behind,
+        unknown_party,
+        views_behind,
+    )
 
-    formats = list(dict.fromkeys(args.format or ["html"]))  # each once, in the order asked
+    # each once, in the order asked; by default the PDF to print and the workbook it points to for every line
+    formats = list(dict.fromkeys(args.format or ["pdf", "xlsx"]))
     out_dir = Path(args.out_dir)
-    _ = speak()
+    _ = speak(_ledger_zone(args))  # the clerk's lines in the ledger's language, as a single statement's
     if out_dir.exists() and not out_dir.is_dir():
         raise UserError(_("--out-dir {dir} is a file; name a folder (it is created if missing)", dir=args.out_dir),
                         code="TL-E033")
@@ -319,6 +327,13 @@ def cmd_statement_all(args: argparse.Namespace) -> int:
             if args.contract and not parties:
                 raise unknown_party(None, args.contract, _ledger_zone(args), args.views)
             evaluated = con.execute("SELECT max(evaluated_at) FROM checkpoint").fetchone()[0]
+            zone = DEFAULT_TZ if not parties else contract_zones(con).get(parties[0]["contract"], DEFAULT_TZ)
+            if evaluated is not None and month_bounds(args.month, zone)[0] > evaluated:
+                # nothing of it has happened yet, for any customer: refused as a single statement's is
+                raise UserError(_("--month {month}: the month has not begun at the views' evaluation time ({when}); "
+                                  "name a month up to {latest}, or bring the views up to date (views rebuild)",
+                                  month=args.month, when=_.time(evaluated, zone, zone=True),
+                                  latest=_.time(evaluated, zone)[:7]), code="TL-E041")
             try:
                 out_dir.mkdir(parents=True, exist_ok=True)
             except OSError as e:
@@ -364,7 +379,7 @@ def cmd_statement_all(args: argparse.Namespace) -> int:
         con.close()
         for h in held:
             h.close()
-    say_if_behind(behind, speak())
+    say_if_behind(behind, _)
     if args.json:
         from .output import write_json
 

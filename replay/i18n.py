@@ -343,19 +343,19 @@ class Texts:
         return f"{text} {self.zone_name(tz)}" if zone else text
 
     def end(self, instant: datetime | str | None, tz: str = DEFAULT_TZ, *, zone: bool = False,
-            weekday: bool = False) -> str:
+            weekday: bool = False, seconds: bool = False) -> str:
         """The end of a period: local midnight written as the last day's 24:00 (art. 203); with
-        the weekday (the console), that last day's."""
+        the weekday (the console), that last day's; with seconds, `24:00:00`."""
         local = to_local(instant, tz)
         if local is None:
             return ""
         if local.time() == time(0, 0):
             last = local - timedelta(days=1)
             name = f" {self.weekdays()[last.weekday()]}" if weekday else ""
-            text = f"{last.strftime('%Y-%m-%d')}{name} 24:00"
+            text = f"{last.strftime('%Y-%m-%d')}{name} 24:00" + (":00" if seconds else "")
         else:
             name = f" {self.weekdays()[local.weekday()]}" if weekday else ""
-            text = local.strftime(f"%Y-%m-%d{name} %H:%M")
+            text = local.strftime(f"%Y-%m-%d{name} %H:%M" + (":%S" if seconds else ""))
         return f"{text} {self.zone_name(tz)}" if zone else text
 
     def date(self, day: date | str | None) -> str:

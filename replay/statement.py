@@ -665,7 +665,7 @@ def breach_times(b: Mapping[str, Any], t: Any, tz: str) -> tuple[str, str]:
         shown = (stopped.replace(second=0, microsecond=0) - deadline.replace(second=0, microsecond=0))
         said = int(Decimal(str(minutes)).quantize(Decimal(1), ROUND_HALF_UP)) if minutes >= 1 else 0
         if shown.total_seconds() / 60 != said or said == 0:
-            return t.time(b["deadline"], tz, seconds=True), t.time(b["stopped_at"], tz, seconds=True)
+            return t.end(b["deadline"], tz, seconds=True), t.time(b["stopped_at"], tz, seconds=True)
     return t.end(b["deadline"], tz), t.time(b["stopped_at"], tz)
 
 

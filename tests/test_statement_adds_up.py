@@ -196,3 +196,16 @@ def test_each_charge_line_names_its_cause_and_payer_clause(data: Path) -> None:
     assert len(lines) == 113 and all(x["原因"] for x in lines) and sum(bool(x["付费条款"]) for x in lines) > 100
     assert money.print_title_rows == "$1:$1" and money.page_setup.paperSize == 9
     assert "合同 K-000" in money.oddFooter.left.text and "&P" in money.oddFooter.right.text
+
+
+def test_a_deadline_at_the_end_of_a_day_keeps_24_00_when_seconds_are_shown() -> None:
+    """Shown to the second (an overrun under a minute), a day's end still reads 24:00 (art. 203),
+    as the rows around it do, not 00:00:00 of the next day."""
+    from datetime import datetime
+
+    from replay.i18n import texts
+    from replay.statement import breach_times
+
+    late = {"deadline": datetime(2025, 3, 11, 16, 0), "stopped_at": datetime(2025, 3, 11, 16, 0, 40),
+            "breach_minutes": 40 / 60}
+    assert breach_times(late, texts("zh_CN"), "Asia/Shanghai") == ("2025-03-11 24:00:00", "2025-03-12 00:00:40")

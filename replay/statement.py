@@ -392,6 +392,11 @@ def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> b
                        f'<td class="num">{_h(d)}</td></tr>'
                        for (a, b, c, d), cls in ((row, "num words" if row[0] == undetermined else "num")
                                                  for row in summary)) + "</tbody></table>")
+    # the previous month as of this cut: money that arose since on its tickets is in it (not a restatement)
+    P.append('<p class="meta">' + _h(t(_(
+        "The previous month is counted at this statement's cut: money that arose since on the tickets reported "
+        "then (a repair, a loss claimed) is in its figures, which may therefore differ from the previous "
+        "statement's; facts entered late are listed under restatements."))) + "</p>")
 
     # rates per clock and severity
     P.append(f"<h2>{_h(t(M['Breach rates per clock and severity']))}</h2>")
@@ -498,9 +503,12 @@ def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> b
                          t(_("Coverage and cause")), t(_("Tickets")), t(_("The customer pays")),
                          t(SUPPLIER_BEARS), t(_("Losses claimed")), t(M["Losses the supplier owes"])))
                      + "</tr></thead><tbody>")
-            for why, g in _charge_groups(lines, lang).items():
-                P.append(f'<tr><td>{_h(why)}</td><td class="num">{_h(t.number(g[0]))}</td>'
-                         + "".join(f'<td class="num">{_h(money(v))}</td>' for v in g[1:]) + "</tr>")
+            for (why, undecided), g in _charge_groups(lines, lang).items():
+                # a group no payer rule decides: its value in question, in neither side's sum (as a line's)
+                pays = (f'<td class="num words undetermined" colspan="2">{_h(_undetermined_row(t, {"value_in_question_fen": g[5]}))}</td>'
+                        if undecided else "".join(f'<td class="num">{_h(money(v))}</td>' for v in g[1:3]))
+                P.append(f'<tr><td>{_h(why)}</td><td class="num">{_h(t.number(g[0]))}</td>{pays}'
+                         + "".join(f'<td class="num">{_h(money(v))}</td>' for v in g[3:5]) + "</tr>")
         else:
             P.append(_charge_table_head(t))
             P.extend(_charge_line(m, t, lang, tz) for m in lines)
@@ -608,17 +616,17 @@ def _coverage_and_cause(m: Mapping[str, Any], lang: str, t: Any) -> str:
     return t.separated([x for x in (word(lang, "coverage", m["coverage"]), word(lang, "cause", m["cause"])) if x])
 
 
-def _charge_groups(lines: list[dict[str, Any]], lang: str) -> dict[str, list[int]]:
-    """The charge lines summed by coverage and cause, as the totals sum them (an undetermined payer's
-    amounts are in neither side's sum): tickets, customer pays, supplier bears, losses claimed,
-    losses the supplier owes."""
+def _charge_groups(lines: list[dict[str, Any]], lang: str) -> dict[tuple[str, bool], list[int]]:
+    """The charge lines summed by coverage and cause, and apart those no payer rule decides (their
+    amounts in neither side's sum, as the totals count them): tickets, customer pays, supplier
+    bears, losses claimed, losses the supplier owes, value in question."""
     t = texts(lang)
-    groups: dict[str, list[int]] = {}
-    for m in sorted(lines, key=lambda m: (str(m["coverage"] or ""), str(m["cause"] or ""))):
-        g = groups.setdefault(_coverage_and_cause(m, lang, t), [0, 0, 0, 0, 0])
+    groups: dict[tuple[str, bool], list[int]] = {}
+    for m in sorted(lines, key=lambda m: (str(m["coverage"] or ""), str(m["cause"] or ""), payer_undetermined(m))):
+        g = groups.setdefault((_coverage_and_cause(m, lang, t), payer_undetermined(m)), [0, 0, 0, 0, 0, 0])
         losses = m["losses_claimed_fen"] or 0
         for i, v in enumerate((1, m["customer_pays_fen"] or 0, m["supplier_pays_fen"] or 0, losses,
-                               losses if m["supplier_liable_for_losses"] else 0)):
+                               losses if m["supplier_liable_for_losses"] else 0, m["value_in_question_fen"] or 0)):
             g[i] += v
     return groups
 

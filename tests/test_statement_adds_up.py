@@ -89,6 +89,7 @@ def test_a_month_of_thousands_of_lines_prints_subtotals_that_add_up_and_the_disp
     assert total == [Decimal("1993.50"), Decimal("54450.50"), Decimal("1032.00"), Decimal("1032.00")]
     assert [sum(yuan(g[i]) for g in groups) for i in (1, 2, 3, 4)] == total
     assert "随附的 XLSX 对账单逐项列出全部" in html
+    assert "上月数字按本对账单的截点计算" in html  # why the previous month's money may have moved
     disputed = html.split("<h3>供应商应赔损失的工单</h3>")[1].split("</table>")[0]
     assert len(set(re.findall(r"T-s7n3000-\d{6}", disputed))) == 1 and "¥1,032.00" in disputed
 
@@ -209,3 +210,16 @@ def test_a_deadline_at_the_end_of_a_day_keeps_24_00_when_seconds_are_shown() -> 
     late = {"deadline": datetime(2025, 3, 11, 16, 0), "stopped_at": datetime(2025, 3, 11, 16, 0, 40),
             "breach_minutes": 40 / 60}
     assert breach_times(late, texts("zh_CN"), "Asia/Shanghai") == ("2025-03-11 24:00:00", "2025-03-12 00:00:40")
+
+
+def test_summed_lines_no_payer_rule_decides_are_a_group_of_their_own_with_their_value(
+        data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """April 2025 holds two tickets before acceptance that no payer rule decides (¥709 of parts and
+    labour): summed, they read as undetermined with that value, not as ¥0.00 paid by each side."""
+    import replay.statement
+
+    monkeypatch.setattr(replay.statement, "PRINTED_CHARGE_LINES", 20)
+    html = statement(data, "2025-04", "html")[0].read_text()
+    money = html.split('<table class="money">')[1].split("</table>")[0]
+    undecided = [r for r in re.findall(r"<tr><td>(.*?)</tr>", money, re.S) if "undetermined" in r]
+    assert len(undecided) == 1 and "¥709.00" in undecided[0] and ">2<" in undecided[0]

@@ -415,8 +415,9 @@ def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> b
                  f'<td class="num">{_h(pct(pr["breach_rate"]) if pr else "—")}</td></tr>')
     P.append("</tbody></table>")
     P.append('<p class="meta">' + _h(t(
-        _("“Running now”: this month's clocks still running at the evaluation time ({evaluated}). The clocks that "
-          "were running at the month's end are listed below, with their verdict as of the evaluation time."),
+        _("“Running now”: this month's clocks still running at the evaluation time ({evaluated}).") if s.get("interim")
+        else _("“Running now”: this month's clocks still running at the evaluation time ({evaluated}). The clocks that "
+               "were running at the month's end are listed below, with their verdict as of the evaluation time."),
         evaluated=t.time(cut["evaluated_at"], tz))) + "</p>")
 
     # breaches
@@ -580,9 +581,10 @@ def footer_title(s: Mapping[str, Any], t: Any) -> str:
     """The page margin's words: the title (customer, month) and the contract(s), so that a page
     that comes loose still says which contract it is about."""
     contracts = [free(c["contract"]) for c in s["contracts"]]
-    if not contracts:
-        return statement_title(s, t)
-    return t(_("{title} · contract {contracts}"), title=statement_title(s, t), contracts=t.separated(contracts))
+    said = (t(_("{title} · contract {contracts}"), title=statement_title(s, t), contracts=t.separated(contracts))
+            if contracts else statement_title(s, t))
+    # a loose page of a month under way says it is interim, as its first page does
+    return t(_("{title} · interim"), title=said) if s.get("interim") else said
 
 
 def interim_said(s: Mapping[str, Any], t: Any) -> str:

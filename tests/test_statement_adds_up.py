@@ -130,7 +130,9 @@ def test_a_month_not_begun_is_refused_and_one_under_way_is_interim(data: Path) -
     first = html.split("<h2>")[0]  # before any figure
     assert "本月尚未结束：本对账单为中期对账单，截至 2026-04-04 14:29（北京时间）" in first
     assert "数字仅截至 2026-04-04 14:29（本月尚未结束）" in first
+    assert "合同 K-000 · 中期" in html.split("</style>")[0]  # every page's margin: a loose page says it too
     assert "<h2>评估时仍在计时的时限</h2>" in html and "<h2>月末仍在计时的时限</h2>" not in html
+    assert "月末仍在计时的时限列于下文" not in html  # the legend does not promise a list the month has not got
     said = json.loads(statement(data, "2026-04", "xlsx", "--json")[1])
     assert said[0]["interim"] is True
     book = openpyxl.load_workbook(io.BytesIO((data.parent / "s-2026-04.xlsx").read_bytes()))

@@ -154,6 +154,24 @@ def test_a_countdown_turns_its_state_at_risk_then_breached_in_the_browser(consol
     page.context.close()
 
 
+def test_a_page_filtered_by_assignee_takes_the_alerts_of_its_rows(console, browser) -> None:
+    """Alerts carry no assignee: they were all dropped for a page filtered by one, whose rows then
+    froze, and the countdown turned a clock answered minutes before at risk, then breached. The
+    page now takes them for the rows it shows (an answered clock leaves) and adds none."""
+    desk = webkit.NamedDesk("desk:assigned")
+    now = datetime.now(UTC)
+    _recorded(console, [desk.open("T4-mine", "A4", webkit.iso(now - timedelta(minutes=5))),
+                        desk.fact(ev.TicketReassigned, "T4-mine", webkit.iso(now - timedelta(minutes=4)),
+                                  assignee="eng-mine")])
+    page = _queue(browser, console, query="assignee=eng-mine")
+    key = "T4-mine|response"
+    page.wait_for_selector(f'tr[data-key="{key}"]')
+    page.wait_for_selector("#live.on", timeout=15_000)  # the stream is open
+    _recorded(console, [desk.fact(ev.TicketAcknowledged, "T4-mine", webkit.iso(datetime.now(UTC)))])
+    page.wait_for_selector(f'tr[data-key="{key}"]', state="detached", timeout=20_000)
+    page.context.close()
+
+
 def test_the_live_stream_stays_open_across_its_status_beats(console) -> None:
     """Each beat (5 s) says whether the data is current; it used to end the stream, so the page
     reconnected and showed "reconnecting…" at every beat."""

@@ -173,9 +173,14 @@ class AlertFeed:
 
 
 def visible(alert: Alert, scope: Scope, filters: Mapping[str, str]) -> bool:
+    """An alert the page may take: within the user's scope (the one check that keeps customers
+    apart), and matching the page's filters on the fields an alert carries. A filter on a field
+    it does not carry (the assignee) cannot be judged here: such alerts pass, and the page's
+    script applies them only to the rows it already shows (a met clock leaves; it adds none),
+    where dropping them froze those rows, and the countdown then turned a met clock breached."""
     if not scope.admits(alert.customer, alert.contract):
         return False
-    return all(getattr(alert, k, None) == v for k, v in filters.items())
+    return all(getattr(alert, k) == v for k, v in filters.items() if k in Alert.__struct_fields__)
 
 
 def page_time(since: str | None) -> datetime | None:

@@ -135,6 +135,9 @@
       return;
     }
     if (!row) {
+      // a page filtered on what alerts do not carry (the assignee) cannot tell whether a new clock
+      // belongs on it: it updates the rows it shows, and the next page brings the others
+      if (new URLSearchParams(window.location.search).get("assignee")) return;
       counted(1);
       row = body.insertRow();
       row.dataset.key = key;

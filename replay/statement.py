@@ -968,8 +968,9 @@ XLSX_FOOTER_MAX = 255
 
 def _xlsx_footer(s: Mapping[str, Any], t: Any) -> str:
     """Every printed page's footer: whose statement (title, contract, supplier, period) at the
-    left, an interim month's "interim, as of …" and the page number at the right; the names
-    shortened (…) as far as it takes to keep within Excel's 255 characters."""
+    left, an interim month's "interim, as of …" and the page number at the right; the customer's
+    and suppliers' names shortened (…) as far as it takes to keep within Excel's 255 characters
+    (contract ids are kept whole: a cut id names no contract)."""
     period = t(_("{start} 00:00 to {end} 24:00"), start=start_day(s["month"]).isoformat(),
                end=end_day(s["month"]).isoformat())
     pages = t(_("page {page} of {pages}"), page="&P", pages="&N")
@@ -980,19 +981,23 @@ def _xlsx_footer(s: Mapping[str, Any], t: Any) -> str:
     def cut(name: str, most: int | None) -> str:
         return name if most is None or len(name) <= most else name[:most - 1] + "…"
 
-    footer = ""
+    suppliers = list(dict.fromkeys(free(c["supplier_name"] or c["supplier"]) for c in s["contracts"]))
+    context = ""
     for most in (None, 60, 40, 24, 16, 8, 4):
         customer = cut(free(s["customer_name"] or s["customer"]), most)
         title = statement_title({**s, "customer_name": customer}, t)
         context = t(_("{title} · contract {contracts} · supplier {suppliers} · {period}"), title=title,
-                    contracts=t.separated([cut(free(c["contract"]), most) for c in s["contracts"]]) or "—",
-                    suppliers=t.separated(list(dict.fromkeys(cut(free(c["supplier_name"] or c["supplier"]), most)
-                                                             for c in s["contracts"]))) or "—",
+                    contracts=t.separated([free(c["contract"]) for c in s["contracts"]]) or "—",
+                    suppliers=t.separated([cut(x, most) for x in suppliers]) or "—",
                     period=period)
         footer = "&L" + context.replace("&", "&&") + "&R" + pages
         if len(footer) <= XLSX_FOOTER_MAX:
             return footer
-    return footer[:XLSX_FOOTER_MAX - len(pages) - 3] + "…&R" + pages  # many contracts: their list cut short
+    # many contracts: the words cut short before they are escaped, so no "&&" is split into a code
+    room = XLSX_FOOTER_MAX - len("&L…&R" + pages)
+    while len(context.replace("&", "&&")) > room:
+        context = context[:-1]
+    return "&L" + context.replace("&", "&&") + "…&R" + pages
 
 
 def _restated_yuan(m: Mapping[str, Any] | None) -> list[float | None]:

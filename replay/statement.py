@@ -756,15 +756,24 @@ def render_xlsx(s: Mapping[str, Any], lang: str) -> bytes:
     title = statement_title(s, t)
     wb.set_properties({"title": title, "author": "ticketledger", "created": created})
     wb.set_calc_mode("auto")
-    bold = wb.add_format({"bold": True})
-    yuan = wb.add_format({"num_format": "¥#,##0.00"})
-    yuan_bold = wb.add_format({"num_format": "¥#,##0.00", "bold": True})
-    when = wb.add_format({"num_format": "yyyy-mm-dd hh:mm"})
+    def fmt(**props: Any) -> Any:
+        # every cell top-aligned: beside a wrapped text of three lines, a figure reads on its first
+        return wb.add_format({"valign": "top", **props})
+
+    bold = fmt(bold=True, text_wrap=True)  # a header wraps within its column rather than widen it
+    wrap = fmt(text_wrap=True)  # long text wraps in a narrow column: read whole on screen and on paper
+    yuan = fmt(num_format="¥#,##0.00")
+    yuan_bold = fmt(num_format="¥#,##0.00", bold=True)
+    # a change says its sign: +¥230.00, -¥230.00
+    yuan_change = fmt(num_format="+¥#,##0.00;-¥#,##0.00;¥0.00")
+    yuan_change_bold = fmt(num_format="+¥#,##0.00;-¥#,##0.00;¥0.00", bold=True)
+    when = fmt(num_format="yyyy-mm-dd hh:mm")
     # a breach's deadline and stop to the second: its overrun in seconds beside them is then their difference
-    when_s = wb.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
-    day = wb.add_format({"num_format": "yyyy-mm-dd"})
-    share = wb.add_format({"num_format": "0.0%"})
-    seconds = wb.add_format({"num_format": "#,##0"})
+    when_s = fmt(num_format="yyyy-mm-dd hh:mm:ss")
+    day = fmt(num_format="yyyy-mm-dd")
+    share = fmt(num_format="0.0%")
+    seconds = fmt(num_format="#,##0")
+    plain = fmt()
 
     def local(v: Any) -> datetime | None:
         x = to_local(v, tz)
@@ -774,22 +783,17 @@ def render_xlsx(s: Mapping[str, Any], lang: str) -> bytes:
     top = 1 if banner else 0  # a what-if's sheets open with its banner, on screen, above the headers
     said = wb.add_format({"bold": True, "font_color": "#990000"})
     zone = t.zone_name(tz)
-    # printed, each page says whose statement it is (contract, supplier, period) and which page it is
-    context = t(_("{title} · contract {contracts} · supplier {suppliers} · {period}"), title=title,
-                contracts=t.separated([free(c["contract"]) for c in s["contracts"]]) or "—",
-                suppliers=t.separated(list(dict.fromkeys(free(c["supplier_name"] or c["supplier"])
-                                                         for c in s["contracts"]))) or "—",
-                period=t(_("{start} 00:00 to {end} 24:00"), start=start_day(s["month"]).isoformat(),
-                         end=end_day(s["month"]).isoformat()))
-    pages = t(_("page {page} of {pages}"), page="&P", pages="&N")
+    footer = _xlsx_footer(s, t)
 
-    def sheet(name: str, headers: Sequence[str], widths: Sequence[int]) -> Any:
+    def sheet(name: str, headers: Sequence[str], widths: Sequence[float]) -> Any:
         ws = wb.add_worksheet(name)
         ws.set_paper(9)  # A4
         ws.set_landscape()
+        # narrow side margins and columns (XLSX_PRINT_WIDTH): one page wide at a readable scale
+        ws.set_margins(left=XLSX_SIDE_MARGIN, right=XLSX_SIDE_MARGIN)
         ws.fit_to_pages(1, 0)
         ws.repeat_rows(0, top)  # the headers (and a what-if's banner) on every printed page
-        ws.set_footer("&L" + context.replace("&", "&&") + "&R" + pages)
+        ws.set_footer(footer)
         if banner:  # on screen in the first row, and printed at the head of every page of every sheet
             ws.write_string(0, 0, what_if_banner(s["what_if"], t), said)
             ws.set_header("&C&\"-,Bold\"" + banner.replace("&", "&&"))
@@ -799,7 +803,7 @@ def render_xlsx(s: Mapping[str, Any], lang: str) -> bytes:
         ws.freeze_panes(top + 1, 0)
         return _Below(ws, top) if top else ws  # a wrapper per write costs ~0.2 s at 100k cells
 
-    ws = sheet(t(_("Summary")), [t(_("Item")), t(_("Value"))], [44, 24])
+    ws = sheet(t(_("Summary")), [t(_("Item")), t(_("Value"))], [30, 70])
     cut = s["cut"]
     items: list[tuple[str, Any, Any]] = [
         *([(t(_("Hypothetical (what-if)")), what_if_banner(s["what_if"], t), None)] if s.get("what_if") else []),
@@ -821,22 +825,22 @@ def render_xlsx(s: Mapping[str, Any], lang: str) -> bytes:
         (t(_("Losses claimed")), cur["totals"]["losses_claimed_fen"] / 100, yuan),
         (t(M["Losses the supplier owes"]), cur["totals"]["losses_liable_fen"] / 100, yuan),
     ]
-    for i, (k, v, fmt) in enumerate(items, 1):
-        ws.write(i, 0, k)
+    for i, (k, v, form) in enumerate(items, 1):
+        ws.write(i, 0, k, wrap)
         if v is None:
             ws.write_blank(i, 1, None)
         elif isinstance(v, datetime):
-            ws.write_datetime(i, 1, v, fmt)
+            ws.write_datetime(i, 1, v, form)
         else:
-            ws.write(i, 1, v, fmt)
+            ws.write(i, 1, v, form or wrap)
 
     ws = sheet(t(_("Breach rates")), [t(_("Clock")), t(_("Severity")), t(_("Promise")), t(_("Applicable")),
                                       t(_("Met")), t(_("Breached")), t(M["Running now"]), t(_("Breach rate"))],
-               [18, 14, 14, 12, 10, 10, 10, 12])
+               [14, 12, 30, 10, 10, 10, 10, 10])
     for i, r in enumerate(cur["rates"], 1):
         ws.write_row(i, 0, [word(lang, "clock", r["clock"]), word(lang, "severity", r["severity"]),
-                            _promise(t, r), r["applicable"], r["met"], r["breached"],
-                            r["running"]])
+                            _promise(t, r)], wrap)
+        ws.write_row(i, 3, [r["applicable"], r["met"], r["breached"], r["running"]], plain)
         if r["breach_rate"] is not None:
             ws.write_number(i, 7, r["breach_rate"], share)
 
@@ -847,33 +851,35 @@ def render_xlsx(s: Mapping[str, Any], lang: str) -> bytes:
     ws = sheet(t(_("Breached clocks")), [t(_("Ticket")), t(_("Clock")), *deadline_headers,
                                          t(_("Stopped ({zone})"), zone=zone), t(_("Breach (as printed)")),
                                          t(_("Breach (seconds, as measured)")), t(_("Clause"))],
-               [16, 16, 18, 20, 20, 22, 14, 60])
+               [17, 10, 17, 19, 19, 16, 10, 36])
     for i, b in enumerate(cur["breaches"], 1):
         ws.write_string(i, 0, free(b["ticket"]))
-        ws.write_string(i, 1, word(lang, "clock", b["clock"]))
-        ws.write_string(i, 2, t.end(b["deadline"], tz))
+        ws.write_string(i, 1, word(lang, "clock", b["clock"]), wrap)
+        ws.write_string(i, 2, t.end(b["deadline"], tz), plain)
         _write_time(ws, i, 3, local(b["deadline"]), when_s)
         _write_time(ws, i, 4, local(b["stopped_at"]), when_s)
         # the printed words, and the overrun measured to the second (a 20-s breach is 20, not 0)
-        ws.write_string(i, 5, breach_said(b, t))
+        ws.write_string(i, 5, breach_said(b, t), wrap)
         ws.write_number(i, 6, round((b["breach_minutes"] or 0) * 60), seconds)
-        ws.write_string(i, 7, clause_said(b, t))
+        ws.write_string(i, 7, clause_said(b, t), wrap)
 
-    ws = sheet(t(_("Running at month end")), [t(_("Ticket")), t(_("Clock")), t(_("Reported ({zone})"), zone=zone),
-                                              *deadline_headers, t(M["Verdict at the evaluation time"])],
-               [16, 16, 20, 20, 20, 30])
+    # an interim month's clocks are running at the evaluation time, as the printed statement heads them
+    running = _("Running at the evaluation time") if s.get("interim") else _("Running at month end")
+    ws = sheet(t(running), [t(_("Ticket")), t(_("Clock")), t(_("Reported ({zone})"), zone=zone),
+                            *deadline_headers, t(M["Verdict at the evaluation time"])],
+               [17, 10, 17, 17, 19, 30])
     for i, x in enumerate(cur["running"], 1):
         ws.write_string(i, 0, free(x["ticket"]))
-        ws.write_string(i, 1, word(lang, "clock", x["clock"]))
+        ws.write_string(i, 1, word(lang, "clock", x["clock"]), wrap)
         _write_time(ws, i, 2, local(x["start"]), when)
-        ws.write_string(i, 3, t.end(x["deadline"], tz))
+        ws.write_string(i, 3, t.end(x["deadline"], tz), plain)
         _write_time(ws, i, 4, local(x["deadline"]), when)
-        ws.write_string(i, 5, verdict_short(x, lang))
+        ws.write_string(i, 5, verdict_short(x, lang), wrap)
 
     ws = sheet(t(_("Visits")), [t(_("Obligation")), t(_("Kind")), t(_("Status")), t(_("Periods"))], [16, 16, 12, 10])
     for i, v in enumerate(cur["visits"], 1):
         ws.write_row(i, 0, [word(lang, "obligation", v["obligation"]), word(lang, "visit_kind", v["kind"]),
-                            word(lang, "visit_status", v["status"]), v["periods"]])
+                            word(lang, "visit_status", v["status"]), v["periods"]], wrap)
 
     # every missed period (the printed statement lists the first LIST_ROWS and points here)
     ws = sheet(t(_("Missed visit periods")), [t(M["Asset"]), t(M["Site"]), t(M["Obligation"]), t(_("Kind")),
@@ -881,10 +887,10 @@ def render_xlsx(s: Mapping[str, Any], lang: str) -> bytes:
                [20, 20, 16, 16, 14, 16, 12])
     for i, m in enumerate(cur["missed"], 1):
         ws.write_row(i, 0, [free(m["asset"]), free(m["site"]), word(lang, "obligation", m["obligation"]),
-                            word(lang, "visit_kind", m["kind"])])
+                            word(lang, "visit_kind", m["kind"])], wrap)
         ws.write_datetime(i, 4, datetime.combine(m["start"], datetime.min.time()), day)
         ws.write_datetime(i, 5, datetime.combine(m["end"], datetime.min.time()), day)
-        ws.write_string(i, 6, word(lang, "visit_status", m["status"]))
+        ws.write_string(i, 6, word(lang, "visit_status", m["status"]), wrap)
 
     # the money columns keep their places (D to G); what explains a line follows them
     ws = sheet(t(_("Money")), [t(_("Ticket")), t(_("Reported ({zone})"), zone=zone), t(_("Coverage")),
@@ -892,45 +898,140 @@ def render_xlsx(s: Mapping[str, Any], lang: str) -> bytes:
                                t(_("Payer undetermined: value in question")), t(M["Losses the supplier owes"]),
                                t(_("Whether the supplier owes the loss")), t(_("Cause")), t(_("Payer clause")),
                                t(M["Asset"]), t(M["Site"])],
-               [16, 20, 18, 18, 18, 18, 22, 18, 40, 16, 60, 20, 24])
+               [17, 17, 9, 12, 12, 12, 12, 12, 18, 9, 26, 16, 17])
     ws.write_comment(0, 4, t(SUPPLIER_BEARS_SAID))
     n = len(cur["money"])
     undetermined = t(_("undetermined"))
     for i, m in enumerate(cur["money"], 1):
-        ws.write_string(i, 0, free(m["ticket"]))
+        ws.write_string(i, 0, free(m["ticket"]), plain)
         _write_time(ws, i, 1, local(m["reported_at"]), when)
-        ws.write_string(i, 2, word(lang, "coverage", m["coverage"]))
+        ws.write_string(i, 2, word(lang, "coverage", m["coverage"]), wrap)
         for col, key in ((3, "customer_pays_fen"), (4, "supplier_pays_fen"), (5, "losses_claimed_fen")):
             if m[key] is None and payer_undetermined(m) and col < 5:  # text: no SUM counts it on either side
-                ws.write_string(i, col, undetermined)
+                ws.write_string(i, col, undetermined, wrap)
             else:
                 ws.write_number(i, col, (m[key] or 0) / 100, yuan)
         if payer_undetermined(m):
             ws.write_number(i, 6, (m["value_in_question_fen"] or 0) / 100, yuan)
         owed = (m["losses_claimed_fen"] or 0) if m["supplier_liable_for_losses"] else 0
         ws.write_number(i, 7, owed / 100, yuan)
-        ws.write_string(i, 8, loss_owed_said(m, t))
-        ws.write_string(i, 9, word(lang, "cause", m["cause"]) if m["cause"] else "")
-        ws.write_string(i, 10, free(m["payer_clause"]))
-        ws.write_string(i, 11, free(m["asset"]))
-        ws.write_string(i, 12, free(m["site"]))
+        ws.write_string(i, 8, loss_owed_said(m, t), wrap)
+        ws.write_string(i, 9, word(lang, "cause", m["cause"]) if m["cause"] else "", wrap)
+        ws.write_string(i, 10, free(m["payer_clause"]), wrap)
+        ws.write_string(i, 11, free(m["asset"]), plain)
+        ws.write_string(i, 12, free(m["site"]), wrap)
     ws.write_string(n + 1, 0, t(_("Total")), bold)
     for col, key in ((3, "customer_pays_fen"), (4, "supplier_pays_fen"), (5, "losses_claimed_fen"),
                      (6, "undetermined_value_fen"), (7, "losses_liable_fen")):
-        letter = "DEFGH"[col - 3]
-        ws.write_formula(n + 1, col, f"=SUM({letter}{top + 2}:{letter}{top + n + 1})", yuan_bold,
-                         cur["totals"][key] / 100)
+        _write_sum(ws, n + 1, col, top + 1, n, cur["totals"][key] / 100, yuan_bold)
 
     # why each changed, as the printed statement says it: the facts, when the desk recorded them
     ws = sheet(t(_("Restatements")), [t(_("Ticket")), t(_("Month")), t(_("Clock")), t(_("Was")), t(_("Now")),
-                                      t(_("Because of"))], [14, 10, 16, 24, 24, 70])
+                                      t(_("Because of"))], [17, 8, 10, 28, 28, 44])
     for i, x in enumerate(s["restatements"], 1):
-        ws.write_row(i, 0, [free(x["ticket"]), x["month"], restated_what(x, lang),
-                            restated_said(x, "before", lang), restated_said(x, "after", lang), _because(x, lang, tz)])
+        ws.write_row(i, 0, [free(x["ticket"]), x["month"]], plain)
+        ws.write_row(i, 2, [restated_what(x, lang), restated_said(x, "before", lang), restated_said(x, "after", lang),
+                            _because(x, lang, tz)], wrap)
     if s.get("restatements_cut"):
         ws.write_string(len(s["restatements"]) + 1, 0, restated_cut_said(s["restatements_cut"], lang))
+    if any(x.get("money") for x in s["restatements"]):  # the money's words here, its numbers on the next sheet
+        ws.write_comment(0, 3, t(_("The restated money in numbers, to sum: the sheet “{sheet}”."),
+                                 sheet=t(_("Restated money"))))
+
+    # the restated money as numbers, was, now and the change for each side, so that Excel sums them
+    # (the sheet beside Restatements: twelve more columns there would print it at half size)
+    sides = [t(_("The customer pays")), t(SUPPLIER_BEARS), t(_("Losses claimed")), t(M["Losses the supplier owes"])]
+    ws = sheet(t(_("Restated money")), [t(_("Ticket")), t(_("Month")), *(
+        t(head, side=side) for side in sides for head in (_("{side}: was"), _("{side}: now"), _("{side}: change")))],
+               [17, 8, *[11] * 12])
+    restated = [x for x in s["restatements"] if x.get("money")]
+    sums: list[list[float]] = [[0.0, 0.0, 0.0] for _side in sides]
+    for i, x in enumerate(restated, 1):
+        ws.write_row(i, 0, [free(x["ticket"]), x["month"]], plain)
+        for k, (was, now) in enumerate(zip(_restated_yuan(x["before"]), _restated_yuan(x["after"]), strict=True)):
+            col = 2 + 3 * k
+            if x["before"] is None:  # nothing on the previous statement's record: all of it is new
+                was = 0.0
+            for j, v in enumerate((was, now, None if was is None or now is None else round(now - was, 2))):
+                if v is None:  # the payer undetermined: no figure a SUM could count
+                    ws.write_blank(i, col + j, None, plain)
+                else:
+                    ws.write_number(i, col + j, v, yuan_change if j == 2 else yuan)
+                    sums[k][j] += v
+    n = len(restated)
+    ws.write_string(n + 1, 0, t(_("Total")), bold)
+    for k in range(len(sides)):
+        for j in range(3):
+            _write_sum(ws, n + 1, 2 + 3 * k + j, top + 1, n, round(sums[k][j], 2),
+                       yuan_change_bold if j == 2 else yuan_bold)
     wb.close()
     return buf.getvalue()
+
+
+# the workbook's printed pages: A4 landscape, narrow side margins (inches; the default 0.7), each
+# sheet one page wide; its columns are sized so that Excel's fit scale stays readable (>= 70 %)
+XLSX_SIDE_MARGIN = 0.3
+# the footer's longest names (customer, contract, supplier) when the whole would pass Excel's
+# 255 characters (xlsxwriter drops a longer footer, and the page then says nothing of whose it is)
+XLSX_FOOTER_MAX = 255
+
+
+def _xlsx_footer(s: Mapping[str, Any], t: Any) -> str:
+    """Every printed page's footer: whose statement (title, contract, supplier, period) at the
+    left, an interim month's "interim, as of …" and the page number at the right; the customer's
+    and suppliers' names shortened (…) as far as it takes to keep within Excel's 255 characters
+    (contract ids are kept whole: a cut id names no contract)."""
+    period = t(_("{start} 00:00 to {end} 24:00"), start=start_day(s["month"]).isoformat(),
+               end=end_day(s["month"]).isoformat())
+    pages = t(_("page {page} of {pages}"), page="&P", pages="&N")
+    if s.get("interim"):  # a page that comes loose still says its figures can change
+        pages = t(_("Interim statement, as of {evaluated}"),
+                  evaluated=t.time(s["cut"]["evaluated_at"], s["timezone"])).replace("&", "&&") + " · " + pages
+
+    def cut(name: str, most: int | None) -> str:
+        return name if most is None or len(name) <= most else name[:most - 1] + "…"
+
+    suppliers = list(dict.fromkeys(free(c["supplier_name"] or c["supplier"]) for c in s["contracts"]))
+    context = ""
+    for most in (None, 60, 40, 24, 16, 8, 4):
+        customer = cut(free(s["customer_name"] or s["customer"]), most)
+        title = statement_title({**s, "customer_name": customer}, t)
+        context = t(_("{title} · contract {contracts} · supplier {suppliers} · {period}"), title=title,
+                    contracts=t.separated([free(c["contract"]) for c in s["contracts"]]) or "—",
+                    suppliers=t.separated([cut(x, most) for x in suppliers]) or "—",
+                    period=period)
+        footer = "&L" + context.replace("&", "&&") + "&R" + pages
+        if len(footer) <= XLSX_FOOTER_MAX:
+            return footer
+    # many contracts: the words cut short before they are escaped, so no "&&" is split into a code
+    room = XLSX_FOOTER_MAX - len("&L…&R" + pages)
+    while len(context.replace("&", "&&")) > room:
+        context = context[:-1]
+    return "&L" + context.replace("&", "&&") + "…&R" + pages
+
+
+def _restated_yuan(m: Mapping[str, Any] | None) -> list[float | None]:
+    """A restated money row's four sides in yuan (the customer pays, the supplier bears, losses
+    claimed, losses the supplier owes, as the Money sheet counts them); None for a side the
+    payer rule leaves undetermined, all None for a ticket with nothing recorded."""
+    if m is None:
+        return [None] * 4
+    claimed = m.get("losses_claimed_fen") or 0
+    fen = [m.get("customer_pays_fen"), m.get("supplier_pays_fen"), claimed,
+           claimed if m.get("supplier_liable_for_losses") else 0]
+    return [None if v is None else v / 100 for v in fen]
+
+
+def _write_sum(ws: Any, row: int, col: int, first: int, n: int, value: float, form: Any) -> None:
+    """A column's total below its `n` rows from sheet row `first` (0-based): a SUM formula with
+    its value, or 0 under no row (SUM of an empty range would reach back to the total itself)."""
+    from xlsxwriter.utility import xl_col_to_name
+
+    if n == 0:
+        ws.write_number(row, col, 0, form)
+        return
+    letter = xl_col_to_name(col)
+    ws.write_formula(row, col, f"=SUM({letter}{first + 1}:{letter}{first + n})", form, value)
 
 
 class _Below:

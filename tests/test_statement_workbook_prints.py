@@ -78,7 +78,7 @@ def test_every_sheet_prints_one_page_wide_at_a_readable_scale_with_long_text_wra
 def test_restated_money_is_numbers_a_finance_officer_can_sum(demo: Path) -> None:
     """T-s7n3000-000889's repair recorded late: 供应商承担 ¥1,760.00 → ¥1,990.00 was text alone."""
     book, values = workbook(demo, "buyer-000", "2026-02"), workbook(demo, "buyer-000", "2026-02", values=True)
-    text = [r for r in book["更正"].iter_rows(values_only=True) if r[0] == "T-s7n3000-000889" and r[2] == "各方应付"]
+    text = [r for r in book["更正"].iter_rows(values_only=True) if r[0] == "T-s7n3000-000889" and r[2] == "费用承担"]
     assert text and text[0][3:5] == ("采购方支付 ¥0.00；供应商承担（按报价）¥1,760.00",
                                      "采购方支付 ¥0.00；供应商承担（按报价）¥1,990.00")
     assert "工作表“更正的金额”" in book["更正"]["D1"].comment.text  # where the text points for the numbers

@@ -233,6 +233,11 @@ def test_with_the_follower_stopped_every_page_says_the_data_is_not_current(conso
         time.sleep(1)
     page.goto(console.url + "/queue")
     assert "has not been heard from" in page.text_content("#stale")
+    # a customer is told the data is not current, not which of the supplier's processes to check
+    customer = _queue(browser, console, "cust0")
+    said = customer.text_content("#stale")
+    assert "Data not current" in said and "views follow" not in said and "position" not in said
+    customer.context.close()
     page.context.close()
 
 

@@ -283,7 +283,7 @@ def render(request: Request, template: str, lang: str, user: User | None, status
     """A page. Only checked values reach it: the as-of time as parsed and the filters the scope
     admitted (a refused page echoes nothing of the request)."""
     body = Page(render_body(request, template, lang, user, status, filters, **context))
-    response = HTMLResponse(body.fill({pages.STALE: stale_banner(console(request), lang)}), status_code=status)
+    response = HTMLResponse(body.fill({pages.STALE: stale_banner(console(request), lang, user)}), status_code=status)
     if csp:
         response.headers["Content-Security-Policy"] = csp
     return response
@@ -315,10 +315,15 @@ def render_body(request: Request, template: str, lang: str, user: User | None, s
     return body
 
 
-def stale_banner(c: Console, lang: str) -> str:
+def operates(user: User | None) -> bool:
+    """A supplier's user: the one who runs the follower and the relay, and can act on their state."""
+    return user is not None and user.role == "supplier"
+
+
+def stale_banner(c: Console, lang: str, user: User | None) -> str:
     """The banner every page carries: shown while the views are not current (adapters.web.health),
     hidden otherwise, where the queue's script shows it when they stop being current."""
-    text = c.freshness().said(texts(lang))
+    text = c.freshness().said(texts(lang), operator=operates(user))
     return (f'<p id="stale" class="stale-banner" role="alert">{escape(text)}</p>' if text
             else '<p id="stale" class="stale-banner" role="alert" hidden></p>')
 
@@ -342,7 +347,7 @@ def served(request: Request, user: User, page: Page, lang: str) -> HTMLResponse:
     return HTMLResponse(page.fill({pages.NAME: str(escape(printable(user.name))),
                                    pages.CSRF: csrf_token(request.session),
                                    pages.NOW_MS: epoch_ms(datetime.now(UTC)),
-                                   pages.STALE: stale_banner(console(request), lang)}))
+                                   pages.STALE: stale_banner(console(request), lang, user)}))
 
 
 def page(handler: Callable[..., Any]) -> Callable[[Request], Any]:
@@ -638,7 +643,7 @@ async def live(request: Request) -> Response:
         """Whether the views are current: the page says "live" only while they are (and shows
         the stale banner while they are not); sent at once and every STATUS_EVERY seconds."""
         fresh = c.freshness()
-        return b"event: status\ndata: " + json.dumps({"stale": fresh.stale, "text": fresh.said(_)},
+        return b"event: status\ndata: " + json.dumps({"stale": fresh.stale, "text": fresh.said(_, operator=operates(user))},
                                                      ensure_ascii=False).encode() + b"\n\n"
 
     async def events() -> AsyncIterator[bytes]:

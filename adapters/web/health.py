@@ -37,10 +37,15 @@ class Freshness:
     def stale(self) -> bool:
         return self.behind is not None or self.follower_silent is not None
 
-    def said(self, _: Texts) -> str:
-        """The banner's text in the reader's language ("" when current)."""
+    def said(self, _: Texts, *, operator: bool = True) -> str:
+        """The banner's text in the reader's language ("" when current). `operator`: the supplier's
+        users, who can act on it, are told what to check; a customer or arbitrator only that the
+        data is not current (the server's processes are nothing they can see or start)."""
         if not self.stale:
             return ""
+        if not operator:
+            return _("Data not current: new tickets and events are not shown yet, and states are not updated; "
+                     "the page will say when they are current again.")
         parts = [_("Data not current: new tickets and events are not shown, and states and alerts are not "
                    "updated; check that `views follow` and `relay --follow` are running.")]
         if self.follower_silent is not None:

@@ -33,9 +33,10 @@ CLOCK_ORDER = ("response", "remote_resolution", "arrival", "resolution", "spare"
 LIST_ROWS = 100  # rows a printed list without money shows; the XLSX holds them all
 # Charge lines a printed statement lists one by one (~45 A4 pages). Beyond them it sums the lines by
 # coverage and cause, subtotals that add up to the same totals, and lists one by one only the lines
-# whose claimed loss the supplier owes (money it pays out); the workbook lists every line. The
-# bench's busiest customer-month holds 9,076 lines (418 pages, ~40 s of Chromium's print) on 2,532
-# sites, so sums by site would be no summary; 162 of its lines carry a loss the supplier owes.
+# that move money between the parties: what the customer pays, and a claimed loss the supplier
+# owes; the workbook lists every line. The bench's busiest customer-month holds 9,076 lines (418
+# pages, ~40 s of Chromium's print) on 2,532 sites, so sums by site would be no summary; 250 of its
+# lines are paid by the customer and 162 carry a loss the supplier owes.
 PRINTED_CHARGE_LINES = 1000
 
 
@@ -497,8 +498,8 @@ def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> b
         if summed:
             P.append('<p class="meta">' + _h(t(_(
                 "{n} charge lines this month: summed below by coverage and cause, whose subtotals add up to the "
-                "totals; the lines whose claimed loss the supplier owes follow one by one, and the XLSX statement "
-                "sent with this one lists every line."), n=t.number(len(lines)))) + "</p>")
+                "totals; the lines the customer pays for or whose claimed loss the supplier owes follow one by one, "
+                "and the XLSX statement sent with this one lists every line."), n=t.number(len(lines)))) + "</p>")
             P.append('<table class="money">' + _cols(["auto", "16mm", "21mm", "23mm", "21mm", "26mm"])
                      + "<thead><tr>" + "".join(f"<th>{_h(x)}</th>" for x in (
                          t(_("Coverage and cause")), t(_("Tickets")), t(_("The customer pays")),
@@ -525,9 +526,10 @@ def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> b
             P.append(f'<tr class="total"><th scope="row" colspan="{label}">{_h(t(M["Payer undetermined (not in either sum)"]))}'
                      f'</th><td class="num words" colspan="4">{_h(_undetermined_said(t, ct))}</td></tr>')
         P.append("</tbody></table>")
-        owed = [m for m in lines if m["losses_claimed_fen"] and m["supplier_liable_for_losses"]] if summed else []
+        owed = [m for m in lines if m["customer_pays_fen"] or (m["losses_claimed_fen"] and m["supplier_liable_for_losses"])
+                ] if summed else []
         if owed:
-            P.append("<h3>" + _h(t(_("Lines whose claimed loss the supplier owes"))) + "</h3>")
+            P.append("<h3>" + _h(t(_("Lines the customer pays for or whose claimed loss the supplier owes"))) + "</h3>")
             P.append(_charge_table_head(t))
             P.extend(_charge_line(m, t, lang, tz) for m in owed)
             P.append("</tbody></table>")

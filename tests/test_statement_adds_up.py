@@ -75,7 +75,8 @@ def test_a_month_of_thousands_of_lines_prints_subtotals_that_add_up_and_the_disp
         data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A customer with thousands of tickets a month (the bench's: 9,076, 418 pages) gets its lines
     summed by coverage and cause on paper, the sums adding up to the same totals, and one by one
-    the lines whose claimed loss the supplier owes; the workbook keeps every line."""
+    the lines that move money: what the customer pays, a loss the supplier owes; the workbook keeps
+    every line."""
     import replay.statement
 
     monkeypatch.setattr(replay.statement, "PRINTED_CHARGE_LINES", 50)  # October's 113 lines are "many"
@@ -90,8 +91,11 @@ def test_a_month_of_thousands_of_lines_prints_subtotals_that_add_up_and_the_disp
     assert [sum(yuan(g[i]) for g in groups) for i in (1, 2, 3, 4)] == total
     assert "随附的 XLSX 对账单逐项列出全部" in html
     assert "上月数字按本对账单的截点计算" in html  # why the previous month's money may have moved
-    disputed = html.split("<h3>供应商应赔损失的工单</h3>")[1].split("</table>")[0]
-    assert len(set(re.findall(r"T-s7n3000-\d{6}", disputed))) == 1 and "¥1,032.00" in disputed
+    # one by one: every line the customer pays for (¥1,993.50 in all) and the loss the supplier owes
+    listed = money_rows(html.split("<h3>采购方需支付或供应商应赔损失的工单</h3>")[1])
+    assert sum(yuan(r[3]) for r in listed) == Decimal("1993.50")
+    assert any("¥1,032.00" in r[6] for r in listed)
+    assert all(yuan(r[3]) > 0 or "应赔（" in r[6] for r in listed)
 
 
 def test_claimed_losses_and_the_losses_the_supplier_owes_are_labelled_apart(data: Path) -> None:

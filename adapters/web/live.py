@@ -15,8 +15,9 @@ import collections
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import msgspec
 
@@ -64,53 +65,64 @@ class AlertFeed:
             with contextlib.suppress(asyncio.QueueFull):
                 q.put_nowait(None)
 
-    async def _run(self) -> None:
-        from nats.js import api as jsapi
-        from nats.js.errors import NotFoundError
-
+    async def _on_nats(self, name: str, work: Callable[[Any], Awaitable[None]],
+                       lost: Callable[[], None] = lambda: None) -> None:
+        """`work(js)` on a connection of its own, again on a new one whenever NATS goes away or
+        restarts (the alerts' reading and the follower's watch alike), `lost()` said each time."""
         assert self.url is not None
         while True:
             nc = None
             try:
                 nc = await connect(self.url, self.options)
-                js = nc.jetstream()
-                start = datetime.now(UTC) - self.lookback
-                while True:  # the follower creates ALERTS on its first start
-                    try:
-                        await js.stream_info(ALERTS_STREAM)
-                        break
-                    except NotFoundError:
-                        await asyncio.sleep(1.0)
-                sub = await js.subscribe(
-                    "alert.>", stream=ALERTS_STREAM, ordered_consumer=True, idle_heartbeat=5.0,
-                    config=jsapi.ConsumerConfig(deliver_policy=jsapi.DeliverPolicy.BY_START_TIME,
-                                                opt_start_time=start.isoformat().replace("+00:00", "Z")))
-                self.connected = True
-                async for msg in sub.messages:
-                    try:
-                        alert = decode_alert(msg.data)
-                    except msgspec.DecodeError:  # not an alert of ours
-                        continue
-                    self.received += 1
-                    self.follower_heard = time.monotonic()
-                    self.recent.append(alert)
-                    for q in list(self.listeners):
-                        try:
-                            q.put_nowait(alert)
-                        except asyncio.QueueFull:  # a browser that does not read: let it reconnect
-                            self.listeners.discard(q)
-                            with contextlib.suppress(asyncio.QueueFull):
-                                q.put_nowait(None)
+                await work(nc.jetstream())
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # noqa: BLE001 - NATS gone or restarting: try again shortly
-                log.warning("alerts: %s: %s; retrying", type(e).__name__, e)
-                self.connected = False
+                log.warning("%s: %s: %s; retrying", name, type(e).__name__, e)
+                lost()
                 await asyncio.sleep(1.0)
             finally:
                 if nc is not None:
                     with contextlib.suppress(Exception):
                         await nc.close()
+
+    async def _run(self) -> None:
+        def lost() -> None:
+            self.connected = False
+
+        await self._on_nats("alerts", self._read_alerts, lost)
+
+    async def _read_alerts(self, js: Any) -> None:
+        from nats.js import api as jsapi
+        from nats.js.errors import NotFoundError
+
+        start = datetime.now(UTC) - self.lookback
+        while True:  # the follower creates ALERTS on its first start
+            try:
+                await js.stream_info(ALERTS_STREAM)
+                break
+            except NotFoundError:
+                await asyncio.sleep(1.0)
+        sub = await js.subscribe(
+            "alert.>", stream=ALERTS_STREAM, ordered_consumer=True, idle_heartbeat=5.0,
+            config=jsapi.ConsumerConfig(deliver_policy=jsapi.DeliverPolicy.BY_START_TIME,
+                                        opt_start_time=start.isoformat().replace("+00:00", "Z")))
+        self.connected = True
+        async for msg in sub.messages:
+            try:
+                alert = decode_alert(msg.data)
+            except msgspec.DecodeError:  # not an alert of ours
+                continue
+            self.received += 1
+            self.follower_heard = time.monotonic()
+            self.recent.append(alert)
+            for q in list(self.listeners):
+                try:
+                    q.put_nowait(alert)
+                except asyncio.QueueFull:  # a browser that does not read: let it reconnect
+                    self.listeners.discard(q)
+                    with contextlib.suppress(asyncio.QueueFull):
+                        q.put_nowait(None)
 
     def follower_silent(self) -> float | None:
         """Seconds since the follower was last heard, when that is FOLLOWER_SILENT or more
@@ -124,33 +136,21 @@ class AlertFeed:
         """Every few seconds, whether `views follow` has a pull request waiting on its consumer
         of the ledger stream. The follower publishes alerts only when a clock changes, so an
         idle queue hears none: the waiting request is what says it still runs (a killed
-        follower's expires within its wait, half a second)."""
+        follower's expires within its wait, half a second). While NATS is away it is not heard."""
         from nats.js.errors import NotFoundError
 
         from ..follower import CONSUMER
         from ..stream import STREAM
 
-        assert self.url is not None
-        while True:
-            nc = None
-            try:
-                nc = await connect(self.url, self.options)
-                js = nc.jetstream()
-                while True:
-                    with contextlib.suppress(NotFoundError):  # no follower started yet
-                        info = await js.consumer_info(STREAM, CONSUMER)
-                        if info.num_waiting:
-                            self.follower_heard = time.monotonic()
-                    await asyncio.sleep(WATCH_EVERY)
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:  # noqa: BLE001 - NATS gone or restarting: the follower is not heard meanwhile
-                log.warning("follower watch: %s: %s; retrying", type(e).__name__, e)
-                await asyncio.sleep(1.0)
-            finally:
-                if nc is not None:
-                    with contextlib.suppress(Exception):
-                        await nc.close()
+        async def watch(js: Any) -> None:
+            while True:
+                with contextlib.suppress(NotFoundError):  # no follower started yet
+                    info = await js.consumer_info(STREAM, CONSUMER)
+                    if info.num_waiting:
+                        self.follower_heard = time.monotonic()
+                await asyncio.sleep(WATCH_EVERY)
+
+        await self._on_nats("follower watch", watch)
 
     async def follow(self, scope: Scope, filters: Mapping[str, str], since: datetime | None) -> AsyncIterator[Alert]:
         """Alerts the viewer may see and its page's filters keep: the kept ones newer than

@@ -122,6 +122,14 @@ def run(data: Path | None, *argv: str) -> tuple[int, str]:
     return code, out.getvalue()
 
 
+def recorded_by_the_desk(data: Path, facts: list[ev.Fact]) -> Path:
+    """`facts` recorded by the ledger now (2026 or later), each in its own command, with the desk's
+    own recording time a minute after each happened, unless a fact says when the desk recorded it
+    (a late entry: what a statement restates)."""
+    return recorded(data, [f if f.source_recorded_at else msgspec.structs.replace(
+        f, source_recorded_at=f.occurred_at + timedelta(minutes=1)) for f in facts], each_alone=True)
+
+
 def recorded(data: Path, facts: list[ev.Fact], *, years: tuple[int, ...] = (2025,), each_alone: bool = False,
              now: datetime | None = datetime(2026, 1, 1, tzinfo=UTC)) -> Path:
     """A ledger in `data` holding the official calendar of `years` and `facts`, every one recorded;

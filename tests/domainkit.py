@@ -53,6 +53,25 @@ class Desk:
         return self.fact(ev.TicketOpened, ticket, at, asset_id=asset, severity=severity, fault_category=fault, **kw)
 
 
+def k001_asset(desk: Desk) -> list[ev.Fact]:
+    """Seed 001's contract (K-001, buyer-001) and its asset A-1, accepted on 2 March 2024."""
+    return [desk.contract("001"),
+            desk.asset("A-1", contract="K-001", customer="buyer-001", at="2024-03-01T10:00"),
+            desk.fact(ev.AssetAccepted, "A-1", "2024-03-02T10:00")]
+
+
+def april_resolution_entered_late(desk: Desk) -> list[ev.Fact]:
+    """T-2 on K-001's A-1 (arrival in 3 working days): reported Monday 7 April 2025, arrival due
+    Thursday 10 April 24:00, the engineer arrived on the 14th; its resolution, on the 14th, the desk
+    recorded on 2 May: the April statement's figure is restated."""
+    return [desk.open("T-2", "A-1", "2025-04-07T10:00", severity="general"),
+            desk.fact(ev.TicketAcknowledged, "T-2", "2025-04-07T10:20"),
+            desk.fact(ev.TechnicianDispatched, "T-2", "2025-04-07T11:00", technician="li"),
+            desk.fact(ev.TechnicianArrived, "T-2", "2025-04-14T09:00", technician="li"),
+            msgspec.structs.replace(desk.fact(ev.TicketResolved, "T-2", "2025-04-14T12:00", summary="修复"),
+                                    source_recorded_at=local("2025-05-02T09:30"))]
+
+
 def ledger_with_one_ticket(folder: Path, now: datetime = datetime(2026, 11, 1, tzinfo=UTC)) -> Path:
     """A data folder whose ledger holds seed 000's contract, asset A1 and ticket T1 (2025-10-01 09:00)."""
     from adapters.ledger import Ledger

@@ -5,7 +5,6 @@ as it lists a clock's changed verdict (review of the billing clerk's statement r
 from __future__ import annotations
 
 import io
-from datetime import timedelta
 from pathlib import Path
 
 import msgspec
@@ -14,8 +13,8 @@ import pytest
 
 from domain import events as ev
 
-from .disputekit import recorded, run
-from .domainkit import Desk, local
+from .disputekit import recorded_by_the_desk, run
+from .domainkit import Desk, k001_asset, local
 
 
 @pytest.fixture(scope="module")
@@ -25,9 +24,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data = tmp_path_factory.mktemp("money") / "data"
     desk = Desk()
     facts = [
-        desk.contract("001"),
-        desk.asset("A-1", contract="K-001", customer="buyer-001", at="2024-03-01T10:00"),
-        desk.fact(ev.AssetAccepted, "A-1", "2024-03-02T10:00"),
+        *k001_asset(desk),
         # T-0: a late acknowledgement that changes no figure (a second ticket with facts recorded since)
         desk.open("T-0", "A-1", "2025-04-09T10:00", severity="general"),
         msgspec.structs.replace(desk.fact(ev.TicketAcknowledged, "T-0", "2025-04-09T10:10"),
@@ -39,8 +36,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
                       parts=[ev.PartLine(part="硬盘", quantity=1, quoted_price_fen=180000, cost_price_fen=90000)]),
             source_recorded_at=local("2025-05-02T09:30")),
     ]
-    recorded(data, [f if f.source_recorded_at else msgspec.structs.replace(
-        f, source_recorded_at=f.occurred_at + timedelta(minutes=1)) for f in facts], each_alone=True)
+    recorded_by_the_desk(data, facts)
     code, out = run(data, "views", "rebuild", "--at", "2025-05-20T00:00:00+08:00")
     assert code == 0, out
     return data
@@ -114,8 +110,7 @@ def downtime(tmp_path_factory: pytest.TempPathFactory) -> Path:
         msgspec.structs.replace(desk.fact(ev.TicketAcknowledged, "T-4", "2025-03-20T10:20"),
                                 source_recorded_at=local("2025-05-02T09:00")),
     ]
-    recorded(data, [f if f.source_recorded_at else msgspec.structs.replace(
-        f, source_recorded_at=f.occurred_at + timedelta(minutes=1)) for f in facts], each_alone=True)
+    recorded_by_the_desk(data, facts)
     code, out = run(data, "views", "rebuild", "--at", "2025-05-20T00:00:00+08:00")
     assert code == 0, out
     return data

@@ -33,6 +33,25 @@ async def _leader(url: str) -> str | None:
         await nc.close()
 
 
+def _tailing(url: str, data: Path) -> tuple[subprocess.Popen[str], list[int]]:
+    """`tail --follow --json` as a consumer in another process, and the positions it has printed
+    so far (read on a thread of their own)."""
+    consumer = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from adapters.cli import main; sys.exit(main())", "--lang", "en",
+         "--json", "--data-dir", str(data), "tail", "--follow", "--nats-url", url],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    seen: list[int] = []
+
+    def read() -> None:
+        assert consumer.stdout is not None
+        for line in consumer.stdout:
+            seen.append(msgspec.json.decode(line)["position"])
+
+    threading.Thread(target=read, daemon=True).start()
+    return consumer, seen
+
+
 def test_cluster_node_stops_while_relaying_and_reading(tmp_path: Path, nats_cluster: Cluster) -> None:
     data = tmp_path / "data"
     ledger = make_ledger(data, 200)
@@ -48,20 +67,7 @@ def test_cluster_node_stops_while_relaying_and_reading(tmp_path: Path, nats_clus
         leader = asyncio.run(_leader(url))
         time.sleep(0.1)
     assert leader, "the relay creates the replicated stream"
-    consumer = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from adapters.cli import main; sys.exit(main())", "--json",
-         "--data-dir", str(tmp_path / "unused"), "tail", "--follow", "--nats-url", url],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    seen: list[int] = []
-
-    def read() -> None:
-        assert consumer.stdout is not None
-        for line in consumer.stdout:
-            seen.append(msgspec.json.decode(line)["position"])
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
+    consumer, seen = _tailing(url, tmp_path / "unused")
     try:
         # keep recording while a node goes away: the stream's leader, the hardest case
         for k in range(6):
@@ -106,19 +112,7 @@ def test_tail_follow_started_while_the_cluster_has_no_quorum_waits_for_it(tmp_pa
     down = nats_cluster.nodes[1:]
     for n in down:
         n.stop()
-    consumer = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from adapters.cli import main; sys.exit(main())", "--lang", "en",
-         "--json", "--data-dir", str(tmp_path / "unused"), "tail", "--follow", "--nats-url", nats_cluster.url],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    seen: list[int] = []
-
-    def read() -> None:
-        assert consumer.stdout is not None
-        for line in consumer.stdout:
-            seen.append(msgspec.json.decode(line)["position"])
-
-    threading.Thread(target=read, daemon=True).start()
+    consumer, seen = _tailing(nats_cluster.url, tmp_path / "unused")
     try:
         time.sleep(12)  # past a set-up request's timeout (10 s), which ended the consumer
         assert consumer.poll() is None, consumer.communicate()

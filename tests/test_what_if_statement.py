@@ -9,7 +9,6 @@ import io
 import json
 import subprocess
 import sys
-from datetime import timedelta
 from pathlib import Path
 
 import msgspec
@@ -18,8 +17,8 @@ import pytest
 
 from domain import events as ev
 
-from .disputekit import recorded, run
-from .domainkit import Desk, local
+from .disputekit import recorded_by_the_desk, run
+from .domainkit import Desk, april_resolution_entered_late, k001_asset, local
 
 CONTRACTS = Path(__file__).resolve().parent.parent / "contracts"
 AT = "2025-05-20T00:00:00+08:00"
@@ -36,15 +35,8 @@ def w(tmp_path_factory: pytest.TempPathFactory) -> dict:
     data = root / "data"
     desk = Desk()
     facts = [
-        desk.contract("001"),
-        desk.asset("A-1", contract="K-001", customer="buyer-001", at="2024-03-01T10:00"),
-        desk.fact(ev.AssetAccepted, "A-1", "2024-03-02T10:00"),
-        desk.open("T-2", "A-1", "2025-04-07T10:00", severity="general"),
-        desk.fact(ev.TicketAcknowledged, "T-2", "2025-04-07T10:20"),
-        desk.fact(ev.TechnicianDispatched, "T-2", "2025-04-07T11:00", technician="li"),
-        desk.fact(ev.TechnicianArrived, "T-2", "2025-04-14T09:00", technician="li"),
-        msgspec.structs.replace(desk.fact(ev.TicketResolved, "T-2", "2025-04-14T12:00", summary="修复"),
-                                source_recorded_at=local("2025-05-02T09:30")),
+        *k001_asset(desk),
+        *april_resolution_entered_late(desk),
         desk.open("T-3", "A-1", "2025-04-21T10:00", severity="general"),
         desk.fact(ev.TicketAcknowledged, "T-3", "2025-04-21T10:20"),
         desk.fact(ev.TechnicianDispatched, "T-3", "2025-04-21T11:00", technician="li"),
@@ -63,9 +55,7 @@ def w(tmp_path_factory: pytest.TempPathFactory) -> dict:
         desk.fact(ev.LossClaimed, "T-4", "2025-04-06T10:00", amount_fen=444200, description="停机损失"),
         desk.contract("000"),  # last in the log, and outside the what-if's scope (K-001's events)
     ]
-    # recorded by the ledger now (2026 or later), each in its own command; the desk's own times a minute after
-    recorded(data, [f if f.source_recorded_at else msgspec.structs.replace(
-        f, source_recorded_at=f.occurred_at + timedelta(minutes=1)) for f in facts], each_alone=True)
+    recorded_by_the_desk(data, facts)
     code, out = run(data, "views", "rebuild", "--at", AT)
     assert code == 0, out
     terms = root / "k72.toml"

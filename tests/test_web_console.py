@@ -27,10 +27,7 @@ def console(tmp_path_factory: pytest.TempPathFactory):
         yield c
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with webkit.browser() as b:
-        yield b
+browser = webkit.module_browser
 
 
 def left_ms(page, key: str) -> float:

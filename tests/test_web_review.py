@@ -19,16 +19,8 @@ pytestmark = pytest.mark.slow
 MMSS = re.compile(r"^\d{2}:\d{2}$")
 
 
-@pytest.fixture(scope="module")
-def console(tmp_path_factory: pytest.TempPathFactory):
-    with webkit.running_console(tmp_path_factory.mktemp("console"), hostile=False) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with webkit.browser() as b:
-        yield b
+console = webkit.module_console
+browser = webkit.module_browser
 
 
 def _rows(page) -> list[dict[str, str]]:

@@ -16,16 +16,8 @@ from . import webkit
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def console(tmp_path_factory: pytest.TempPathFactory):
-    with webkit.running_console(tmp_path_factory.mktemp("console"), hostile=False) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with webkit.browser() as b:
-        yield b
+console = webkit.module_console
+browser = webkit.module_browser
 
 
 def _paused_cells(console, browser, ticket: str, lang: str) -> dict[str, str]:

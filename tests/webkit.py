@@ -303,3 +303,17 @@ class Http:
 
     def stream(self, path: str):
         return self.client.stream("GET", path, headers={"cookie": f"ticketledger_session={self.cookie}"})
+
+
+# A test module's own console (the demo ledger, no hostile inputs) and browser: in the module,
+# `console = webkit.module_console` and `browser = webkit.module_browser`
+@pytest.fixture(scope="module")
+def module_console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+    with running_console(tmp_path_factory.mktemp("console"), hostile=False) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def module_browser() -> Iterator[object]:
+    with browser() as b:
+        yield b

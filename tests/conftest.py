@@ -69,6 +69,23 @@ def postgres_schema() -> Iterator[str]:
             c.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
+@pytest.fixture
+def login_role(postgres_schema: str) -> Iterator[str]:
+    """A PostgreSQL login role of this test's own (no rights yet), dropped afterwards with what it
+    was granted."""
+    import psycopg
+
+    name = f"tl_role_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_DSN, autocommit=True) as c:
+        c.execute(f"CREATE ROLE {name} LOGIN")
+    try:
+        yield name
+    finally:
+        with psycopg.connect(PG_DSN, autocommit=True) as c:
+            c.execute(f"DROP OWNED BY {name}")
+            c.execute(f"DROP ROLE {name}")
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def store_config(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreConfig]:
     if request.param == "sqlite":

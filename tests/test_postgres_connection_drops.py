@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -40,18 +39,11 @@ def terminate(application_name: str) -> int:
 
 
 @pytest.fixture
-def role(postgres_schema: str) -> Iterator[str]:
-    """A login role of this test's own with every right on the test's schema; dropped afterwards."""
-    name = f"tl_role_{uuid.uuid4().hex[:10]}"
+def role(login_role: str, postgres_schema: str) -> str:
+    """A login role of this test's own with every right on the test's schema."""
     with psycopg.connect(PG_DSN, autocommit=True) as c:
-        c.execute(f"CREATE ROLE {name} LOGIN")
-        c.execute(f'GRANT ALL ON SCHEMA "{postgres_schema}" TO {name}')
-    try:
-        yield name
-    finally:
-        with psycopg.connect(PG_DSN, autocommit=True) as c:
-            c.execute(f"DROP OWNED BY {name}")
-            c.execute(f"DROP ROLE {name}")
+        c.execute(f'GRANT ALL ON SCHEMA "{postgres_schema}" TO {login_role}')
+    return login_role
 
 
 def _admin(sql: str) -> None:

@@ -11,8 +11,6 @@ grants are listed: TL-E012 said "if it is damaged, restore it from a backup" for
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -53,17 +51,8 @@ def owned(tmp_path: Path, postgres_schema: str, monkeypatch: pytest.MonkeyPatch)
 
 
 @pytest.fixture
-def role(postgres_schema: str) -> Iterator[str]:
-    """A login role of this test's own, dropped afterwards with what it was granted."""
-    name = f"tl_role_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_DSN, autocommit=True) as c:
-        c.execute(f"CREATE ROLE {name} LOGIN")
-    try:
-        yield name
-    finally:
-        with psycopg.connect(PG_DSN, autocommit=True) as c:
-            c.execute(f"DROP OWNED BY {name}")
-            c.execute(f"DROP ROLE {name}")
+def role(login_role: str) -> str:
+    return login_role
 
 
 def _grant(role: str, schema: str, grants: tuple[str, ...]) -> None:

@@ -507,7 +507,7 @@ def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> b
                      + "</tr></thead><tbody>")
             for (why, undecided), g in _charge_groups(lines, lang).items():
                 # a group no payer rule decides: its value in question, in neither side's sum (as a line's)
-                pays = (f'<td class="num words undetermined" colspan="2">{_h(_undetermined_row(t, {"value_in_question_fen": g[5]}))}</td>'
+                pays = (f'<td class="num words undetermined" colspan="2">{_h(_undetermined_worth(t, g[5]))}</td>'
                         if undecided else "".join(f'<td class="num">{_h(money(v))}</td>' for v in g[1:3]))
                 P.append(f'<tr><td>{_h(why)}</td><td class="num">{_h(t.number(g[0]))}</td>{pays}'
                          + "".join(f'<td class="num">{_h(money(v))}</td>' for v in g[3:5]) + "</tr>")
@@ -526,12 +526,13 @@ def render_html(s: Mapping[str, Any], lang: str, *, where_all: str = "cli") -> b
             P.append(f'<tr class="total"><th scope="row" colspan="{label}">{_h(t(M["Payer undetermined (not in either sum)"]))}'
                      f'</th><td class="num words" colspan="4">{_h(_undetermined_said(t, ct))}</td></tr>')
         P.append("</tbody></table>")
-        owed = [m for m in lines if m["customer_pays_fen"] or (m["losses_claimed_fen"] and m["supplier_liable_for_losses"])
-                ] if summed else []
-        if owed:
+        # summed, the lines that move money between the parties are listed one by one all the same
+        itemised = [m for m in lines if m["customer_pays_fen"]
+                    or (m["losses_claimed_fen"] and m["supplier_liable_for_losses"])] if summed else []
+        if itemised:
             P.append("<h3>" + _h(t(_("Lines the customer pays for or whose claimed loss the supplier owes"))) + "</h3>")
             P.append(_charge_table_head(t))
-            P.extend(_charge_line(m, t, lang, tz) for m in owed)
+            P.extend(_charge_line(m, t, lang, tz) for m in itemised)
             P.append("</tbody></table>")
 
     # restatements
@@ -605,7 +606,7 @@ def _charge_table_head(t: Any) -> str:
 
 def _charge_line(m: Mapping[str, Any], t: Any, lang: str, tz: str) -> str:
     """One ticket's charge line: who pays what, under which clause, and its claimed loss."""
-    owed = (f'<td class="num words undetermined" colspan="2">{_h(_undetermined_row(t, m))}</td>'
+    owed = (f'<td class="num words undetermined" colspan="2">{_h(_undetermined_worth(t, m["value_in_question_fen"]))}</td>'
             if payer_undetermined(m) else f'<td class="num">{_h(t.money(m["customer_pays_fen"]))}</td>'
                                           f'<td class="num">{_h(t.money(m["supplier_pays_fen"]))}</td>')
     clause = short_clause(m["payer_clause"])
@@ -710,8 +711,9 @@ def undetermined_line(t: Any, tickets: int, value_fen: int) -> str:
              value=undetermined_said(t, tickets, value_fen))
 
 
-def _undetermined_row(t: Any, m: Mapping[str, Any]) -> str:
-    return t(_("undetermined: parts and labour worth {value}"), value=t.money(m["value_in_question_fen"] or 0))
+def _undetermined_worth(t: Any, value_fen: int | None) -> str:
+    """A line's or a group's money when no payer rule decides it: the value in question."""
+    return t(_("undetermined: parts and labour worth {value}"), value=t.money(value_fen or 0))
 
 
 def _promise(t: Any, r: Mapping[str, Any]) -> str:
